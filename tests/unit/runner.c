@@ -1,0 +1,20 @@
+/* Runs every Check unit suite and exits non-zero if any test failed. */
+#include <stdlib.h>
+#include "suites.h"
+
+static Suite *(*const suites[])(void) = {
+	elf_loader_suite, e820_suite, pvh_suite, mptable_suite, cpuid_suite, vmm_args_suite,
+};
+
+int main(void)
+{
+	SRunner *sr = srunner_create(NULL);
+	int failed;
+
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+		srunner_add_suite(sr, suites[i]());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

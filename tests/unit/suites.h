@@ -1,0 +1,13 @@
+/* Every Check suite the unit runner collects; each test_*.c defines one. */
+#ifndef TESTS_UNIT_SUITES_H
+#define TESTS_UNIT_SUITES_H
+#include <check.h>
+
+Suite *elf_loader_suite(void);
+Suite *e820_suite(void);
+Suite *pvh_suite(void);
+Suite *mptable_suite(void);
+Suite *cpuid_suite(void);
+Suite *vmm_args_suite(void);
+
+#endif
