@@ -1,0 +1,38 @@
+/* twin-vmm's command line, parsed into a struct by a pure function (unit-tested). */
+#ifndef TOOLS_VMM_ARGS_H
+#define TOOLS_VMM_ARGS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define VMM_ARGS_DEFAULT_MEM (256ULL << 20)
+#define VMM_ARGS_MIN_MEM (2ULL << 20)
+#define VMM_ARGS_MAX_MEM (1ULL << 40)
+#define VMM_ARGS_MAX_VCPUS 64
+
+enum vmm_serial { VMM_SERIAL_STDIO, VMM_SERIAL_FILE };
+
+struct vmm_args {
+	const char *kernel;	/* points into argv */
+	uint64_t mem_size;	/* bytes */
+	unsigned int nr_vcpus;
+	const char *cmdline;	/* "" if not given */
+	enum vmm_serial serial;
+	const char *serial_path; /* VMM_SERIAL_FILE: into argv */
+};
+
+#define VMM_ARGS_HELP 1
+
+/*
+ * Parses `twin-vmm run --kernel FILE [--mem SIZE] [--vcpus N] [--cmdline STR]
+ * [--serial stdio|file:PATH]` (also `--opt=value`).  Returns 0, VMM_ARGS_HELP
+ * for -h/--help, or -EINVAL with one line in err (no trailing newline).
+ * Touches no global state.
+ */
+int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *err, size_t errlen);
+
+/* Parses SIZE: a number with an optional K, M or G suffix (binary; a bare number is MiB, as in QEMU). */
+int vmm_args__parse_size(const char *s, uint64_t *out);
+
+extern const char vmm_args_usage[];
+
+#endif

@@ -1,0 +1,20 @@
+/* Putting a PVH kernel into a fresh VM: ELF, e820, hvm_start_info, MP table and the BSP's entry state. */
+#ifndef XEN_CORE_BOOT_H
+#define XEN_CORE_BOOT_H
+#include <stddef.h>
+
+struct vm;
+
+/*
+ * Loads the PVH ELF kernel[0..size) into low RAM and writes the boot data for
+ * cmdline; the BSP then starts at the PVH entry.  Returns 0 or -errno with one
+ * line in err: -ENOEXEC (not a PVH ELF), -EINVAL (malformed), -ERANGE
+ * (segments outside RAM), -E2BIG (cmdline too long).
+ */
+int boot__load_pvh(struct vm *vm, const void *kernel, size_t size, const char *cmdline, char *err,
+		   size_t errlen);
+/* Same, reading the kernel from path (-ENOENT, -EACCES, -EISDIR... with err naming it). */
+int boot__load_pvh_file(struct vm *vm, const char *path, const char *cmdline, char *err,
+			size_t errlen);
+
+#endif

@@ -1,0 +1,302 @@
+/* Dirty-page tracking: KVM_GET_DIRTY_LOG, manual protect with KVM_CLEAR_DIRTY_LOG, or dirty rings. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "layout.h"
+#include "log.h"
+#include "vm.h"
+
+#define PAGE_SHIFT 12
+#define HIGH_PFN (LAYOUT_PCI_HOLE_END >> PAGE_SHIFT)
+
+struct dirty {
+	enum dirty_method method;
+	bool enabled;
+	uint64_t ring_bytes;
+	/*
+	 * Ring method: lock orders the readers of the rings (the harvester and
+	 * vCPUs whose ring filled up) and guards pending, the pages taken out of
+	 * full rings since the last harvest.
+	 */
+	pthread_mutex_t lock;
+	uint64_t *pending;
+};
+
+static const char *const method_names[] = {
+	[DIRTY_METHOD_GET_LOG] = "get-log",
+	[DIRTY_METHOD_CLEAR_LOG] = "clear-log",
+	[DIRTY_METHOD_RING] = "ring",
+};
+
+const char *dirty__method_to_str(enum dirty_method m)
+{
+	return (unsigned int)m < sizeof(method_names) / sizeof(method_names[0]) ? method_names[m] :
+										 "unknown";
+}
+
+int dirty__method_from_str(const char *s, enum dirty_method *out)
+{
+	for (unsigned int i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
+		if (!strcmp(s, method_names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+uint64_t dirty__bitmap_bits(const struct vm *vm)
+{
+	uint64_t end = vm->mem.high_size ? HIGH_PFN + (vm->mem.high_size >> PAGE_SHIFT) :
+					   vm->mem.low_size >> PAGE_SHIFT;
+
+	/* Whole words: KVM writes a slot's bitmap in 64-bit units. */
+	return (end + 63) & ~63ULL;
+}
+
+static int enable_cap(struct vm *vm, uint32_t cap, uint64_t arg0)
+{
+	struct kvm_enable_cap c = { .cap = cap, .args = { arg0 } };
+
+	return ioctl(vm->vm_fd, KVM_ENABLE_CAP, &c) < 0 ? -errno : 0;
+}
+
+static int init_ring(struct vm *vm, struct dirty *d)
+{
+	uint32_t cap = KVM_CAP_DIRTY_LOG_RING_ACQ_REL;
+	int max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, cap);
+	int rc;
+
+	/* ACQ_REL states the ordering we rely on; x86 also offers the plain one. */
+	if (max <= 0) {
+		cap = KVM_CAP_DIRTY_LOG_RING;
+		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, cap);
+	}
+	d->ring_bytes = DIRTY_RING_ENTRIES * sizeof(struct kvm_dirty_gfn);
+	if (max <= 0) {
+		log__error("KVM lacks KVM_CAP_DIRTY_LOG_RING: choose another dirty-tracking method");
+		return -ENOSYS;
+	}
+	if ((uint64_t)max < d->ring_bytes) {
+		log__error("KVM allows dirty rings of %d bytes, %llu needed: choose another "
+			   "dirty-tracking method",
+			   max, (unsigned long long)d->ring_bytes);
+		return -ENOSYS;
+	}
+	rc = enable_cap(vm, cap, d->ring_bytes);
+	if (rc)
+		log__error("enabling the KVM dirty ring failed: %s", strerror(-rc));
+	return rc;
+}
+
+int dirty__vm_init(struct vm *vm)
+{
+	struct dirty *d = calloc(1, sizeof(*d));
+	int rc = 0, r;
+
+	if (!d)
+		return -ENOMEM;
+	d->method = vm->cfg.dirty_method;
+	pthread_mutex_init(&d->lock, NULL);
+	vm->dirty = d;
+	switch (d->method) {
+	case DIRTY_METHOD_GET_LOG:
+		break;
+	case DIRTY_METHOD_CLEAR_LOG:
+		r = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+		if (r <= 0 || !(r & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) {
+			log__error("KVM lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: choose another "
+				   "dirty-tracking method");
+			rc = -ENOSYS;
+			break;
+		}
+		/* Without INITIALLY_SET, so the first harvest means what later ones do. */
+		rc = enable_cap(vm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+				KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE);
+		if (rc)
+			log__error("enabling KVM manual dirty-log protection failed: %s",
+				   strerror(-rc));
+		break;
+	case DIRTY_METHOD_RING:
+		rc = init_ring(vm, d);
+		break;
+	default:
+		rc = -EINVAL;
+		break;
+	}
+	return rc;
+}
+
+int dirty__vcpu_init(struct vcpu *vcpu)
+{
+	struct dirty *d = vcpu->vm->dirty;
+	void *p;
+
+	if (d->method != DIRTY_METHOD_RING)
+		return 0;
+	p = mmap(NULL, d->ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd,
+		 KVM_DIRTY_LOG_PAGE_OFFSET * sysconf(_SC_PAGESIZE));
+	if (p == MAP_FAILED) {
+		int rc = -errno;
+
+		log__error("vCPU %u: mapping its dirty ring failed: %s", vcpu->index, strerror(-rc));
+		return rc;
+	}
+	vcpu->ring = p;
+	return 0;
+}
+
+void dirty__vcpu_exit(struct vcpu *vcpu)
+{
+	if (vcpu->ring)
+		munmap(vcpu->ring, vcpu->vm->dirty->ring_bytes);
+	vcpu->ring = NULL;
+}
+
+int dirty__enable(struct vm *vm)
+{
+	struct dirty *d = vm->dirty;
+	int rc;
+
+	if (d->enabled)
+		return -EALREADY;
+	if (d->method == DIRTY_METHOD_RING) {
+		d->pending = calloc(dirty__bitmap_bits(vm) / 64, sizeof(uint64_t));
+		if (!d->pending)
+			return -ENOMEM;
+	}
+	rc = memory__set_log_dirty(vm, true);
+	if (!rc)
+		d->enabled = true;
+	return rc;
+}
+
+/* Moves the published entries of one vCPU's ring into bitmap.  Caller holds d->lock. */
+static void collect_ring(struct vcpu *vcpu, uint64_t *bitmap, uint64_t nbits)
+{
+	for (;;) {
+		struct kvm_dirty_gfn *e = &vcpu->ring[vcpu->ring_fetch & (DIRTY_RING_ENTRIES - 1)];
+		uint64_t pfn;
+
+		if (!(__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY))
+			break;
+		pfn = (e->slot == MEMORY_SLOT_HIGH ? HIGH_PFN : 0) + e->offset;
+		if (pfn < nbits)
+			bitmap[pfn / 64] |= 1ULL << (pfn % 64);
+		__atomic_store_n(&e->flags, KVM_DIRTY_GFN_F_RESET, __ATOMIC_RELEASE);
+		vcpu->ring_fetch++;
+	}
+}
+
+static int reset_rings(struct vm *vm)
+{
+	if (ioctl(vm->vm_fd, KVM_RESET_DIRTY_RINGS, 0) < 0) {
+		int rc = -errno;
+
+		log__error("KVM_RESET_DIRTY_RINGS failed: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+int dirty__ring_full(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	struct dirty *d = vm->dirty;
+	int rc;
+
+	if (!d->pending)
+		return -EINVAL;
+	pthread_mutex_lock(&d->lock);
+	collect_ring(vcpu, d->pending, dirty__bitmap_bits(vm));
+	rc = reset_rings(vm);
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+static int harvest_ring(struct vm *vm, uint64_t *bitmap)
+{
+	struct dirty *d = vm->dirty;
+	uint64_t nbits = dirty__bitmap_bits(vm);
+	int rc;
+
+	pthread_mutex_lock(&d->lock);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		collect_ring(&vm->vcpus[i], bitmap, nbits);
+	for (uint64_t w = 0; w < nbits / 64; w++) {
+		bitmap[w] |= d->pending[w];
+		d->pending[w] = 0;
+	}
+	/* Re-protects the collected pages; a write since collection is still in memory. */
+	rc = reset_rings(vm);
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+/* One slot's log, written straight into the pfn bitmap (slots start on 64-page boundaries). */
+static int harvest_slot(struct vm *vm, uint32_t slot, uint64_t first_pfn, uint64_t npages,
+			uint64_t *bitmap)
+{
+	struct kvm_dirty_log log = { .slot = slot, .dirty_bitmap = bitmap + first_pfn / 64 };
+	struct kvm_clear_dirty_log clear = {
+		.slot = slot, .first_page = 0, .num_pages = npages,
+		.dirty_bitmap = bitmap + first_pfn / 64,
+	};
+	int rc;
+
+	if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+		goto fail;
+	if (vm->dirty->method == DIRTY_METHOD_CLEAR_LOG &&
+	    ioctl(vm->vm_fd, KVM_CLEAR_DIRTY_LOG, &clear) < 0)
+		goto fail;
+	return 0;
+fail:
+	rc = -errno;
+	log__error("%s on slot %u failed: %s",
+		   vm->dirty->method == DIRTY_METHOD_CLEAR_LOG ? "KVM_GET/CLEAR_DIRTY_LOG" :
+								"KVM_GET_DIRTY_LOG",
+		   slot, strerror(-rc));
+	return rc;
+}
+
+int64_t dirty__harvest(struct vm *vm, uint64_t *bitmap)
+{
+	struct dirty *d = vm->dirty;
+	uint64_t words = dirty__bitmap_bits(vm) / 64;
+	int64_t count = 0;
+	int rc = 0;
+
+	if (!d->enabled)
+		return -EINVAL;
+	memset(bitmap, 0, words * sizeof(uint64_t));
+	if (d->method == DIRTY_METHOD_RING) {
+		rc = harvest_ring(vm, bitmap);
+	} else {
+		if (vm->mem.low_size)
+			rc = harvest_slot(vm, MEMORY_SLOT_LOW, 0, vm->mem.low_size >> PAGE_SHIFT,
+					  bitmap);
+		if (!rc && vm->mem.high_size)
+			rc = harvest_slot(vm, MEMORY_SLOT_HIGH, HIGH_PFN,
+					  vm->mem.high_size >> PAGE_SHIFT, bitmap);
+	}
+	if (rc)
+		return rc;
+	for (uint64_t w = 0; w < words; w++)
+		count += __builtin_popcountll(bitmap[w]);
+	return count;
+}
+
+void dirty__vm_exit(struct vm *vm)
+{
+	struct dirty *d = vm->dirty;
+
+	if (!d)
+		return;
+	pthread_mutex_destroy(&d->lock);
+	free(d->pending);
+	free(d);
+	vm->dirty = NULL;
+}

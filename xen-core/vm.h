@@ -1,0 +1,110 @@
+/* A KVM virtual machine: its file descriptors, memory, vCPUs, devices and run control. */
+#ifndef XEN_CORE_VM_H
+#define XEN_CORE_VM_H
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+#include "dirty.h"
+#include "iobus.h"
+#include "memory.h"
+
+/* Exit statuses the VM can end with besides a guest debug-exit (which is odd). */
+#define VM_EXIT_STOPPED 0 /* SIGTERM/SIGINT, or the guest shut down */
+#define VM_EXIT_FAILURE 4 /* KVM or VMM failure; logged */
+
+#define VM_MAX_VCPUS 64
+
+struct vm_config {
+	const char *kvm_dev;	/* NULL: $TWIN_KVM_DEV if set, else /dev/kvm */
+	uint64_t mem_size;	/* bytes, a multiple of 4 KiB */
+	unsigned int nr_vcpus;	/* 1..VM_MAX_VCPUS */
+	enum dirty_method dirty_method; /* fixed at creation: rings must exist before vCPUs */
+	int console_fd;		/* serial and debug-device console sink */
+};
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	/* debugdev WAIT_US in progress: 0 = none, UINT64_MAX = no deadline, else CLOCK_MONOTONIC ns */
+	uint64_t wait_deadline_ns;
+	bool io_pending;	/* last exit was PIO/MMIO: complete it before parking */
+	uint64_t debug_buf_gpa; /* debugdev BUF_ADDR, per vCPU so vCPUs print independently */
+	uint32_t events;	/* TWIN_EVENT_* pending for this vCPU; under vm->lock */
+	struct kvm_dirty_gfn *ring; /* dirty ring (ring method), DIRTY_RING_ENTRIES entries */
+	uint32_t ring_fetch;	    /* next ring entry to read; under dirty lock */
+};
+
+struct vm {
+	struct vm_config cfg;
+	int kvm_fd;
+	int vm_fd;
+	int run_size;
+	uint32_t tsc_khz;
+	struct kvm_cpuid2 *supported_cpuid;
+	struct memory mem;
+	struct iobus pio;
+	struct iobus mmio;
+	struct dirty *dirty;
+	struct serial8250 *serial;
+	unsigned int nr_vcpus;
+	struct vcpu *vcpus;
+
+	/*
+	 * Run control, all under lock.  wake: vCPU threads wait on it (parked, or
+	 * in a debugdev WAIT); every state change broadcasts it.  parked_cond:
+	 * vm__pause_all waits on it for nr_parked to reach nr_running.
+	 */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_cond_t parked_cond;
+	bool stopping;
+	int exit_status;
+	unsigned int pause_depth;
+	unsigned int nr_running; /* vCPU threads that have not returned */
+	unsigned int nr_parked;
+	int done_fd;		 /* eventfd, readable once every vCPU thread returned */
+};
+
+/*
+ * Opens KVM, checks the API version and capabilities, creates the VM with its
+ * irqchip, PIT, memory, devices and vCPUs (not yet running).  On failure logs
+ * one line and returns -errno: -ENOENT/-EACCES/-EPERM (KVM device),
+ * -ENOMEM (memory larger than the host can give), -ENOSYS (missing capability).
+ */
+int vm__create(const struct vm_config *cfg, struct vm **out);
+void vm__destroy(struct vm *vm);
+
+/* Boot state: BSP starts at the PVH entry (32-bit protected mode). Before vm__start. */
+int vm__setup_boot_cpu(struct vm *vm, uint64_t pvh_entry);
+
+/* vm-run.c: the life cycle.  None of these may be called from a vCPU thread except vm__stop. */
+int vm__start(struct vm *vm);
+/* Ends the VM with status (first caller wins); any thread, including vCPU threads. */
+void vm__stop(struct vm *vm, int status);
+/* Readable (poll) once every vCPU thread has returned. */
+int vm__done_fd(const struct vm *vm);
+/* Joins the vCPU threads (after they returned or vm__stop) and returns the exit status. */
+int vm__join(struct vm *vm);
+/*
+ * Parks every vCPU outside KVM_RUN with its pending I/O completed, and returns
+ * once all are parked (so vCPU state and memory are quiescent).  Nests with
+ * vm__resume_all.  Never from a vCPU thread.
+ */
+void vm__pause_all(struct vm *vm);
+void vm__resume_all(struct vm *vm);
+/* Interrupts one vCPU's KVM_RUN (signal + immediate_exit); caller holds vm->lock. */
+void vm__kick_vcpu_locked(struct vcpu *vcpu);
+/*
+ * vCPU thread, before each KVM_RUN: parks while a pause is requested and
+ * returns false once the VM is stopping (the thread then returns).
+ */
+bool vm__vcpu_sync(struct vcpu *vcpu);
+/* vCPU thread, on return: accounts for it and signals done_fd after the last one. */
+void vm__vcpu_exited(struct vcpu *vcpu);
+
+#endif
