@@ -4,8 +4,8 @@
 #include "twin_abi.h"
 #include "cpuid.h"
 
-#define CPUID_LEAF_FEATURES 0x1u
-#define CPUID_LEAF_TOPOLOGY 0xbu
+#define CPUID_LEAF_FEATURES    0x1u
+#define CPUID_LEAF_TOPOLOGY    0xbu
 #define CPUID_LEAF_TOPOLOGY_V2 0x1fu
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
 
@@ -25,14 +25,14 @@ static struct kvm_cpuid_entry2 *get_leaf(struct kvm_cpuid2 *c, uint32_t function
 	if (e)
 		return e;
 	e = &c->entries[c->nent++];
-	*e = (struct kvm_cpuid_entry2){ .function = function };
+	*e = (struct kvm_cpuid_entry2){.function = function};
 	return e;
 }
 
 int cpuid__customize(struct kvm_cpuid2 *c, uint32_t capacity, uint32_t tsc_khz,
 		     unsigned int vcpu_index, unsigned int nvcpus)
 {
-	const uint32_t added[] = { TWIN_CPUID_KVM_BASE, TWIN_CPUID_TIMING, TWIN_CPUID_SIGNATURE };
+	const uint32_t added[] = {TWIN_CPUID_KVM_BASE, TWIN_CPUID_TIMING, TWIN_CPUID_SIGNATURE};
 	struct kvm_cpuid_entry2 *e;
 	uint32_t missing = 0;
 
@@ -65,16 +65,18 @@ int cpuid__customize(struct kvm_cpuid2 *c, uint32_t capacity, uint32_t tsc_khz,
 
 	e = get_leaf(c, TWIN_CPUID_TIMING);
 	*e = (struct kvm_cpuid_entry2){
-		.function = TWIN_CPUID_TIMING, .eax = tsc_khz, .ebx = CPUID_LAPIC_BUS_KHZ,
+	    .function = TWIN_CPUID_TIMING,
+	    .eax = tsc_khz,
+	    .ebx = CPUID_LAPIC_BUS_KHZ,
 	};
 
 	e = get_leaf(c, TWIN_CPUID_SIGNATURE);
 	*e = (struct kvm_cpuid_entry2){
-		.function = TWIN_CPUID_SIGNATURE,
-		.eax = TWIN_CPUID_SIGNATURE,
-		.ebx = TWIN_CPUID_SIGNATURE_EBX,
-		.ecx = TWIN_CPUID_SIGNATURE_EBX,
-		.edx = TWIN_CPUID_SIGNATURE_EBX,
+	    .function = TWIN_CPUID_SIGNATURE,
+	    .eax = TWIN_CPUID_SIGNATURE,
+	    .ebx = TWIN_CPUID_SIGNATURE_EBX,
+	    .ecx = TWIN_CPUID_SIGNATURE_EBX,
+	    .edx = TWIN_CPUID_SIGNATURE_EBX,
 	};
 	return 0;
 }

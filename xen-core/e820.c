@@ -21,17 +21,16 @@ int e820__build(uint64_t mem_size, struct e820_entry *out, int max)
 		return -EINVAL;
 	e820__split(mem_size, &low, &high);
 
-	map[n++] = (struct e820_entry){ 0, LAYOUT_EBDA, E820_RAM };
-	map[n++] = (struct e820_entry){ LAYOUT_EBDA, LAYOUT_LOWMEM_END - LAYOUT_EBDA,
-					E820_RESERVED };
+	map[n++] = (struct e820_entry){0, LAYOUT_EBDA, E820_RAM};
+	map[n++] = (struct e820_entry){LAYOUT_EBDA, LAYOUT_LOWMEM_END - LAYOUT_EBDA, E820_RESERVED};
 	/* 0xa0000-0xf0000 (VGA, option ROMs) is left out of the map: nothing is there. */
-	map[n++] = (struct e820_entry){ LAYOUT_BIOS_START, LAYOUT_HIGH_START - LAYOUT_BIOS_START,
-					E820_RESERVED };
+	map[n++] = (struct e820_entry){LAYOUT_BIOS_START, LAYOUT_HIGH_START - LAYOUT_BIOS_START,
+				       E820_RESERVED};
 	if (low > LAYOUT_HIGH_START)
-		map[n++] = (struct e820_entry){ LAYOUT_HIGH_START, low - LAYOUT_HIGH_START,
-						E820_RAM };
+		map[n++] =
+		    (struct e820_entry){LAYOUT_HIGH_START, low - LAYOUT_HIGH_START, E820_RAM};
 	if (high > 0)
-		map[n++] = (struct e820_entry){ LAYOUT_PCI_HOLE_END, high, E820_RAM };
+		map[n++] = (struct e820_entry){LAYOUT_PCI_HOLE_END, high, E820_RAM};
 
 	if (n > max)
 		return -ENOSPC;

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include "layout.h"
 
-#define E820_RAM 1
+#define E820_RAM      1
 #define E820_RESERVED 2
 
 /* The smallest guest: the map covers the whole first MiB (EBDA, BIOS area). */

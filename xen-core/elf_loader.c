@@ -72,19 +72,19 @@ static int read_ehdr(const uint8_t *f, size_t size, bool *is64, struct elf_hdr *
 		if (size < sizeof(e))
 			goto truncated;
 		memcpy(&e, f, sizeof(e));
-		*h = (struct elf_hdr){ e.e_type, e.e_machine, e.e_phoff, e.e_phentsize, e.e_phnum };
+		*h = (struct elf_hdr){e.e_type, e.e_machine, e.e_phoff, e.e_phentsize, e.e_phnum};
 	} else {
 		Elf32_Ehdr e;
 
 		if (size < sizeof(e))
 			goto truncated;
 		memcpy(&e, f, sizeof(e));
-		*h = (struct elf_hdr){ e.e_type, e.e_machine, e.e_phoff, e.e_phentsize, e.e_phnum };
+		*h = (struct elf_hdr){e.e_type, e.e_machine, e.e_phoff, e.e_phentsize, e.e_phnum};
 	}
 	return 0;
 truncated:
-	set_err(err, errlen, "ELF file of %zu bytes is shorter than its ELF header: file is truncated",
-		size);
+	set_err(err, errlen,
+		"ELF file of %zu bytes is shorter than its ELF header: file is truncated", size);
 	return -EINVAL;
 }
 
@@ -94,14 +94,14 @@ static void read_phdr(const uint8_t *p, bool is64, struct elf_seg *s)
 		Elf64_Phdr ph;
 
 		memcpy(&ph, p, sizeof(ph));
-		*s = (struct elf_seg){ ph.p_type, ph.p_offset, ph.p_paddr, ph.p_filesz, ph.p_memsz,
-				       ph.p_align };
+		*s = (struct elf_seg){ph.p_type,   ph.p_offset, ph.p_paddr,
+				      ph.p_filesz, ph.p_memsz,	ph.p_align};
 	} else {
 		Elf32_Phdr ph;
 
 		memcpy(&ph, p, sizeof(ph));
-		*s = (struct elf_seg){ ph.p_type, ph.p_offset, ph.p_paddr, ph.p_filesz, ph.p_memsz,
-				       ph.p_align };
+		*s = (struct elf_seg){ph.p_type,   ph.p_offset, ph.p_paddr,
+				      ph.p_filesz, ph.p_memsz,	ph.p_align};
 	}
 }
 
@@ -156,8 +156,10 @@ static int find_pvh_note(const uint8_t *f, const struct elf_seg *s, bool *found,
 	}
 	return 0;
 truncated:
-	set_err(err, errlen, "ELF note at offset 0x%" PRIx64 " runs past its PT_NOTE segment: "
-		"file is truncated or corrupt", s->offset + pos);
+	set_err(err, errlen,
+		"ELF note at offset 0x%" PRIx64 " runs past its PT_NOTE segment: "
+		"file is truncated or corrupt",
+		s->offset + pos);
 	return -EINVAL;
 }
 
@@ -176,28 +178,36 @@ int elf_loader__load_pvh(const void *file, size_t file_size, void *ram, uint64_t
 	if (rc < 0)
 		goto out;
 	if (h.machine != EM_386 && h.machine != EM_X86_64) {
-		set_err(err, errlen, "ELF machine %u is not x86 (EM_386 or EM_X86_64): "
-			"build the kernel for x86", h.machine);
+		set_err(err, errlen,
+			"ELF machine %u is not x86 (EM_386 or EM_X86_64): "
+			"build the kernel for x86",
+			h.machine);
 		rc = -ENOEXEC;
 		goto out;
 	}
 	if (h.type != ET_EXEC) {
-		set_err(err, errlen, "ELF type %u is not ET_EXEC: pass a linked kernel, "
-			"not an object or shared library", h.type);
+		set_err(err, errlen,
+			"ELF type %u is not ET_EXEC: pass a linked kernel, "
+			"not an object or shared library",
+			h.type);
 		rc = -ENOEXEC;
 		goto out;
 	}
 	phdr_size = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	if (h.phnum == 0 || h.phnum == PN_XNUM || h.phentsize < phdr_size) {
-		set_err(err, errlen, "ELF program header table is missing or malformed "
-			"(e_phnum %u, e_phentsize %u): file is corrupt", h.phnum, h.phentsize);
+		set_err(err, errlen,
+			"ELF program header table is missing or malformed "
+			"(e_phnum %u, e_phentsize %u): file is corrupt",
+			h.phnum, h.phentsize);
 		rc = -EINVAL;
 		goto out;
 	}
 	/* phnum and phentsize are 16-bit, so their product fits easily. */
 	if (!in_bounds(h.phoff, (uint64_t)h.phnum * h.phentsize, file_size)) {
-		set_err(err, errlen, "ELF program headers at 0x%" PRIx64 " run past the end of the "
-			"%zu-byte file: file is truncated", h.phoff, file_size);
+		set_err(err, errlen,
+			"ELF program headers at 0x%" PRIx64 " run past the end of the "
+			"%zu-byte file: file is truncated",
+			h.phoff, file_size);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -209,7 +219,8 @@ int elf_loader__load_pvh(const void *file, size_t file_size, void *ram, uint64_t
 		if (s.type != PT_LOAD && s.type != PT_NOTE)
 			continue;
 		if (!in_bounds(s.offset, s.filesz, file_size)) {
-			set_err(err, errlen, "ELF segment %u: data at 0x%" PRIx64 "+0x%" PRIx64
+			set_err(err, errlen,
+				"ELF segment %u: data at 0x%" PRIx64 "+0x%" PRIx64
 				" runs past the end of the %zu-byte file: file is truncated",
 				i, s.offset, s.filesz, file_size);
 			rc = -EINVAL;
@@ -222,35 +233,42 @@ int elf_loader__load_pvh(const void *file, size_t file_size, void *ram, uint64_t
 			continue;
 		}
 		if (s.filesz > s.memsz) {
-			set_err(err, errlen, "ELF segment %u: p_filesz 0x%" PRIx64 " exceeds p_memsz 0x%"
-				PRIx64 ": file is corrupt", i, s.filesz, s.memsz);
+			set_err(err, errlen,
+				"ELF segment %u: p_filesz 0x%" PRIx64 " exceeds p_memsz 0x%" PRIx64
+				": file is corrupt",
+				i, s.filesz, s.memsz);
 			rc = -EINVAL;
 			goto out;
 		}
 		if (s.memsz == 0)
 			continue;
 		if (s.paddr < LAYOUT_HIGH_START || !in_bounds(s.paddr, s.memsz, low_size)) {
-			set_err(err, errlen, "ELF segment %u at 0x%" PRIx64 "+0x%" PRIx64
-				" lies outside low guest RAM [0x%llx, 0x%" PRIx64
-				"): give the guest more memory or link the kernel at 1 MiB or above",
-				i, s.paddr, s.memsz, LAYOUT_HIGH_START, low_size);
+			set_err(
+			    err, errlen,
+			    "ELF segment %u at 0x%" PRIx64 "+0x%" PRIx64
+			    " lies outside low guest RAM [0x%llx, 0x%" PRIx64
+			    "): give the guest more memory or link the kernel at 1 MiB or above",
+			    i, s.paddr, s.memsz, LAYOUT_HIGH_START, low_size);
 			rc = -ERANGE;
 			goto out;
 		}
 		for (int j = 0; j < nloads; j++) {
 			if (s.paddr < loads[j].paddr + loads[j].memsz &&
 			    loads[j].paddr < s.paddr + s.memsz) {
-				set_err(err, errlen, "ELF segment %u at 0x%" PRIx64 "+0x%" PRIx64
+				set_err(err, errlen,
+					"ELF segment %u at 0x%" PRIx64 "+0x%" PRIx64
 					" overlaps an earlier segment at 0x%" PRIx64 "+0x%" PRIx64
-					": the kernel's link map is broken", i, s.paddr, s.memsz,
-					loads[j].paddr, loads[j].memsz);
+					": the kernel's link map is broken",
+					i, s.paddr, s.memsz, loads[j].paddr, loads[j].memsz);
 				rc = -ERANGE;
 				goto out;
 			}
 		}
 		if (nloads == ELF_LOADER_MAX_LOADS) {
-			set_err(err, errlen, "ELF file has more than %d loadable segments: "
-				"link the kernel with fewer", ELF_LOADER_MAX_LOADS);
+			set_err(err, errlen,
+				"ELF file has more than %d loadable segments: "
+				"link the kernel with fewer",
+				ELF_LOADER_MAX_LOADS);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -258,8 +276,10 @@ int elf_loader__load_pvh(const void *file, size_t file_size, void *ram, uint64_t
 	}
 
 	if (!found) {
-		set_err(err, errlen, "ELF file has no XEN_ELFNOTE_PHYS32_ENTRY note, so it cannot "
-			"boot through PVH: build the kernel with PVH support (Linux: CONFIG_PVH=y)");
+		set_err(
+		    err, errlen,
+		    "ELF file has no XEN_ELFNOTE_PHYS32_ENTRY note, so it cannot "
+		    "boot through PVH: build the kernel with PVH support (Linux: CONFIG_PVH=y)");
 		rc = -ENOEXEC;
 		goto out;
 	}
@@ -277,8 +297,10 @@ int elf_loader__load_pvh(const void *file, size_t file_size, void *ram, uint64_t
 			entry_loaded = true;
 	}
 	if (!entry_loaded) {
-		set_err(err, errlen, "PVH entry point 0x%" PRIx64 " is not inside any loaded "
-			"segment: the kernel's PHYS32_ENTRY note is wrong", entry);
+		set_err(err, errlen,
+			"PVH entry point 0x%" PRIx64 " is not inside any loaded "
+			"segment: the kernel's PHYS32_ENTRY note is wrong",
+			entry);
 		rc = -ERANGE;
 		goto out;
 	}

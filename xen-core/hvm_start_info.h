@@ -9,20 +9,20 @@
  */
 #include <stdint.h>
 
-#define XEN_HVM_START_MAGIC_VALUE 0x336ec578u /* "xEn3" with the 0x80 bit of "E" set */
-#define XEN_HVM_START_INFO_VERSION 1u	      /* version 1 added the memmap fields */
+#define XEN_HVM_START_MAGIC_VALUE  0x336ec578u /* "xEn3" with the 0x80 bit of "E" set */
+#define XEN_HVM_START_INFO_VERSION 1u	       /* version 1 added the memmap fields */
 
 /* ELF note (owner "Xen") giving the 32-bit physical entry point of a PVH kernel. */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
 /* Memory map entry types; the values are the e820 ones. */
-#define XEN_HVM_MEMMAP_TYPE_RAM 1
+#define XEN_HVM_MEMMAP_TYPE_RAM	     1
 #define XEN_HVM_MEMMAP_TYPE_RESERVED 2
-#define XEN_HVM_MEMMAP_TYPE_ACPI 3
-#define XEN_HVM_MEMMAP_TYPE_NVS 4
+#define XEN_HVM_MEMMAP_TYPE_ACPI     3
+#define XEN_HVM_MEMMAP_TYPE_NVS	     4
 #define XEN_HVM_MEMMAP_TYPE_UNUSABLE 5
 #define XEN_HVM_MEMMAP_TYPE_DISABLED 6
-#define XEN_HVM_MEMMAP_TYPE_PMEM 7
+#define XEN_HVM_MEMMAP_TYPE_PMEM     7
 
 /* Passed to the guest in %ebx.  A zero address means "not present". */
 struct hvm_start_info {

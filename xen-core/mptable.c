@@ -6,13 +6,13 @@
 #include "layout.h"
 #include "mptable.h"
 
-#define MP_ISA_IRQS 16
+#define MP_ISA_IRQS    16
 #define MP_CASCADE_IRQ 2
 /* Family 6, model 0, stepping 0; FPU and APIC present.  Guests use CPUID instead. */
 #define MP_CPU_SIGNATURE 0x600
-#define MP_CPU_FEATURES ((1u << 0) | (1u << 9))
+#define MP_CPU_FEATURES	 ((1u << 0) | (1u << 9))
 
-#define MP_TABLE_MAX                                                                              \
+#define MP_TABLE_MAX                                                                               \
 	(sizeof(struct mp_floating) + sizeof(struct mp_config) +                                   \
 	 MPTABLE_MAX_CPUS * sizeof(struct mp_processor) + sizeof(struct mp_bus) +                  \
 	 sizeof(struct mp_ioapic) + (MP_ISA_IRQS + 2) * sizeof(struct mp_intsrc))
@@ -42,13 +42,13 @@ static void put_intsrc(uint8_t **p, uint8_t type, uint8_t irq_type, uint8_t src_
 		       uint8_t dst_apic, uint8_t dst_pin)
 {
 	struct mp_intsrc e = {
-		.type = type,
-		.irq_type = irq_type,
-		.flags = 0,
-		.src_bus = MP_ISA_BUS_ID,
-		.src_irq = src_irq,
-		.dst_apic = dst_apic,
-		.dst_pin = dst_pin,
+	    .type = type,
+	    .irq_type = irq_type,
+	    .flags = 0,
+	    .src_bus = MP_ISA_BUS_ID,
+	    .src_irq = src_irq,
+	    .dst_apic = dst_apic,
+	    .dst_pin = dst_pin,
 	};
 
 	memcpy(*p, &e, sizeof(e));
@@ -67,13 +67,16 @@ int mptable__write(void *ram, uint64_t low_size, int ncpus, char *err, size_t er
 	int rc;
 
 	if (ncpus < 1 || ncpus > MPTABLE_MAX_CPUS) {
-		set_err(err, errlen, "%d vCPUs requested: the MP table holds 1 to %d; "
-			"choose a vCPU count in that range", ncpus, MPTABLE_MAX_CPUS);
+		set_err(err, errlen,
+			"%d vCPUs requested: the MP table holds 1 to %d; "
+			"choose a vCPU count in that range",
+			ncpus, MPTABLE_MAX_CPUS);
 		rc = -EINVAL;
 		goto out;
 	}
 	if (low_size < LAYOUT_HIGH_START) {
-		set_err(err, errlen, "guest low RAM of %llu bytes does not cover the BIOS area "
+		set_err(err, errlen,
+			"guest low RAM of %llu bytes does not cover the BIOS area "
 			"holding the MP table: give the guest at least 1 MiB",
 			(unsigned long long)low_size);
 		rc = -EINVAL;
@@ -82,12 +85,12 @@ int mptable__write(void *ram, uint64_t low_size, int ncpus, char *err, size_t er
 
 	for (int i = 0; i < ncpus; i++) {
 		struct mp_processor cpu = {
-			.type = MP_ENTRY_PROCESSOR,
-			.apic_id = (uint8_t)i,
-			.apic_version = MP_LAPIC_VERSION,
-			.flags = MP_CPU_ENABLED | (i == 0 ? MP_CPU_BSP : 0),
-			.signature = MP_CPU_SIGNATURE,
-			.features = MP_CPU_FEATURES,
+		    .type = MP_ENTRY_PROCESSOR,
+		    .apic_id = (uint8_t)i,
+		    .apic_version = MP_LAPIC_VERSION,
+		    .flags = MP_CPU_ENABLED | (i == 0 ? MP_CPU_BSP : 0),
+		    .signature = MP_CPU_SIGNATURE,
+		    .features = MP_CPU_FEATURES,
 		};
 
 		memcpy(p, &cpu, sizeof(cpu));
@@ -95,18 +98,18 @@ int mptable__write(void *ram, uint64_t low_size, int ncpus, char *err, size_t er
 		count++;
 	}
 
-	struct mp_bus bus = { .type = MP_ENTRY_BUS, .bus_id = MP_ISA_BUS_ID };
+	struct mp_bus bus = {.type = MP_ENTRY_BUS, .bus_id = MP_ISA_BUS_ID};
 	memcpy(bus.bus_type, "ISA   ", sizeof(bus.bus_type));
 	memcpy(p, &bus, sizeof(bus));
 	p += sizeof(bus);
 	count++;
 
 	struct mp_ioapic ioapic = {
-		.type = MP_ENTRY_IOAPIC,
-		.apic_id = ioapic_id,
-		.apic_version = MP_IOAPIC_VERSION,
-		.flags = MP_IOAPIC_ENABLED,
-		.paddr = (uint32_t)LAYOUT_IOAPIC,
+	    .type = MP_ENTRY_IOAPIC,
+	    .apic_id = ioapic_id,
+	    .apic_version = MP_IOAPIC_VERSION,
+	    .flags = MP_IOAPIC_ENABLED,
+	    .paddr = (uint32_t)LAYOUT_IOAPIC,
 	};
 	memcpy(p, &ioapic, sizeof(ioapic));
 	p += sizeof(ioapic);
@@ -124,10 +127,10 @@ int mptable__write(void *ram, uint64_t low_size, int ncpus, char *err, size_t er
 	count += 2;
 
 	hdr = (struct mp_config){
-		.length = (uint16_t)(p - cfg),
-		.spec_rev = MP_SPEC_REV,
-		.entry_count = count,
-		.lapic_paddr = (uint32_t)LAYOUT_LAPIC,
+	    .length = (uint16_t)(p - cfg),
+	    .spec_rev = MP_SPEC_REV,
+	    .entry_count = count,
+	    .lapic_paddr = (uint32_t)LAYOUT_LAPIC,
 	};
 	memcpy(hdr.signature, "PCMP", 4);
 	memcpy(hdr.oem_id, "TWIN    ", 8);
@@ -136,9 +139,9 @@ int mptable__write(void *ram, uint64_t low_size, int ncpus, char *err, size_t er
 	cfg[offsetof(struct mp_config, checksum)] = checksum(cfg, hdr.length);
 
 	mpf = (struct mp_floating){
-		.config_paddr = (uint32_t)(LAYOUT_MPTABLE + sizeof(struct mp_floating)),
-		.length = 1,
-		.spec_rev = MP_SPEC_REV,
+	    .config_paddr = (uint32_t)(LAYOUT_MPTABLE + sizeof(struct mp_floating)),
+	    .length = 1,
+	    .spec_rev = MP_SPEC_REV,
 	};
 	memcpy(mpf.signature, "_MP_", 4);
 	mpf.checksum = checksum((const uint8_t *)&mpf, sizeof(mpf));

@@ -9,30 +9,30 @@
 
 /* Entry types and on-RAM layout (MP spec 1.4, chapter 4), for writers and readers. */
 #define MP_ENTRY_PROCESSOR 0
-#define MP_ENTRY_BUS 1
-#define MP_ENTRY_IOAPIC 2
-#define MP_ENTRY_IOINT 3
-#define MP_ENTRY_LINT 4
+#define MP_ENTRY_BUS	   1
+#define MP_ENTRY_IOAPIC	   2
+#define MP_ENTRY_IOINT	   3
+#define MP_ENTRY_LINT	   4
 
-#define MP_CPU_ENABLED 0x01
-#define MP_CPU_BSP 0x02
+#define MP_CPU_ENABLED	  0x01
+#define MP_CPU_BSP	  0x02
 #define MP_IOAPIC_ENABLED 0x01
-#define MP_INT_INT 0
-#define MP_INT_NMI 1
-#define MP_INT_EXTINT 3
+#define MP_INT_INT	  0
+#define MP_INT_NMI	  1
+#define MP_INT_EXTINT	  3
 #define MP_LINT_ALL_APICS 0xff
 
-#define MP_SPEC_REV 4	  /* 1.4 */
-#define MP_LAPIC_VERSION 0x14 /* integrated APIC */
+#define MP_SPEC_REV	  4    /* 1.4 */
+#define MP_LAPIC_VERSION  0x14 /* integrated APIC */
 #define MP_IOAPIC_VERSION 0x11 /* what KVM's in-kernel IOAPIC reports */
-#define MP_ISA_BUS_ID 0
+#define MP_ISA_BUS_ID	  0
 
 struct mp_floating {
 	char signature[4]; /* "_MP_" */
 	uint32_t config_paddr;
 	uint8_t length; /* in 16-byte units: 1 */
 	uint8_t spec_rev;
-	uint8_t checksum; /* all 16 bytes sum to 0 */
+	uint8_t checksum;   /* all 16 bytes sum to 0 */
 	uint8_t feature[5]; /* feature[0] == 0: a config table is present */
 } __attribute__((packed));
 
@@ -78,7 +78,7 @@ struct mp_ioapic {
 
 /* I/O interrupt and local interrupt entries share this layout. */
 struct mp_intsrc {
-	uint8_t type; /* MP_ENTRY_IOINT or MP_ENTRY_LINT */
+	uint8_t type;	  /* MP_ENTRY_IOINT or MP_ENTRY_LINT */
 	uint8_t irq_type; /* MP_INT_* */
 	uint16_t flags;	  /* polarity, trigger; 0 = conforms to the bus */
 	uint8_t src_bus;

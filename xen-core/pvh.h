@@ -8,9 +8,9 @@
 #include "e820.h"
 
 /* Selectors of the entry state, in the boot GDT written at LAYOUT_BOOT_GDT. */
-#define PVH_SEL_CODE 0x10
-#define PVH_SEL_DATA 0x18
-#define PVH_SEL_TSS 0x20
+#define PVH_SEL_CODE	0x10
+#define PVH_SEL_DATA	0x18
+#define PVH_SEL_TSS	0x20
 #define PVH_GDT_ENTRIES 5
 
 /*
@@ -34,7 +34,8 @@ int pvh__write_start_info(void *ram, uint64_t low_size, const struct e820_entry 
  * whole.  sregs must come from KVM_GET_SREGS: only the fields above (and
  * GDTR/IDTR) are overwritten, so apic_base and the interrupt bitmap
  * survive.  GDTR points at the boot GDT pvh__write_start_info writes (its
- * descriptors match the hidden segment state); the IDT is empty.  Caller does KVM_SET_SREGS/KVM_SET_REGS.
+ * descriptors match the hidden segment state); the IDT is empty.  Caller does
+ * KVM_SET_SREGS/KVM_SET_REGS.
  */
 void pvh__entry_state(uint64_t entry, struct kvm_regs *regs, struct kvm_sregs *sregs);
 

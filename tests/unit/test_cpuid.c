@@ -16,12 +16,17 @@ static struct kvm_cpuid2 *alloc_cpuid(uint32_t capacity)
 	return c;
 }
 
-static void add(struct kvm_cpuid2 *c, uint32_t function, uint32_t index, uint32_t eax,
-		uint32_t ebx, uint32_t ecx, uint32_t edx)
+static void add(struct kvm_cpuid2 *c, uint32_t function, uint32_t index, uint32_t eax, uint32_t ebx,
+		uint32_t ecx, uint32_t edx)
 {
 	c->entries[c->nent++] = (struct kvm_cpuid_entry2){
-		.function = function, .index = index, .eax = eax, .ebx = ebx, .ecx = ecx, .edx = edx,
-		.flags = (function == 0xb || function == 0x1f) ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0,
+	    .function = function,
+	    .index = index,
+	    .eax = eax,
+	    .ebx = ebx,
+	    .ecx = ecx,
+	    .edx = edx,
+	    .flags = (function == 0xb || function == 0x1f) ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0,
 	};
 }
 
@@ -96,7 +101,7 @@ START_TEST(test_twin_leaves)
 	struct kvm_cpuid2 *c = kvm_like(16, 1);
 	struct kvm_cpuid_entry2 *e;
 	uint32_t before = c->nent;
-	char sig[13] = { 0 };
+	char sig[13] = {0};
 
 	ck_assert_int_eq(cpuid__customize(c, 16, 2893012, 0, 1), 0);
 	ck_assert_uint_eq(c->nent, before + 2);

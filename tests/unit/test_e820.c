@@ -14,8 +14,8 @@ static void check_entry(int i, uint64_t addr, uint64_t size, uint32_t type)
 {
 	ck_assert_msg(map[i].addr == addr && map[i].size == size && map[i].type == type,
 		      "entry %d: got 0x%llx+0x%llx type %u, want 0x%llx+0x%llx type %u", i,
-		      (unsigned long long)map[i].addr, (unsigned long long)map[i].size,
-		      map[i].type, (unsigned long long)addr, (unsigned long long)size, type);
+		      (unsigned long long)map[i].addr, (unsigned long long)map[i].size, map[i].type,
+		      (unsigned long long)addr, (unsigned long long)size, type);
 }
 
 /* Sorted, non-overlapping, nothing in the PCI hole, RAM adds up to what split gave. */
@@ -124,7 +124,7 @@ END_TEST
 
 START_TEST(test_enospc)
 {
-	struct e820_entry canary = { 0x1234, 0x5678, 9 };
+	struct e820_entry canary = {0x1234, 0x5678, 9};
 
 	for (int i = 0; i < E820_MAX_ENTRIES + 2; i++)
 		map[i] = canary;

@@ -10,7 +10,7 @@
 #include "elf_loader.h"
 
 #define RAM_SIZE (4ULL << 20)
-#define MIB (1ULL << 20)
+#define MIB	 (1ULL << 20)
 
 /* What the in-memory image builder emits. */
 enum note_kind { NOTE_NONE, NOTE_XEN, NOTE_OTHER_OWNER };
@@ -37,14 +37,14 @@ static char err[256];
 static struct elf_spec spec_default(bool is64)
 {
 	return (struct elf_spec){
-		.is64 = is64,
-		.machine = is64 ? EM_X86_64 : EM_386,
-		.type = ET_EXEC,
-		.note = NOTE_XEN,
-		.entry = MIB + 0x10,
-		.nsegs = 2,
-		/* A text segment with a bss tail, and a data segment at 2 MiB. */
-		.segs = { { MIB, 0x300, 0x2000, 0xa1 }, { 2 * MIB, 0x123, 0x123, 0xb2 } },
+	    .is64 = is64,
+	    .machine = is64 ? EM_X86_64 : EM_386,
+	    .type = ET_EXEC,
+	    .note = NOTE_XEN,
+	    .entry = MIB + 0x10,
+	    .nsegs = 2,
+	    /* A text segment with a bss tail, and a data segment at 2 MiB. */
+	    .segs = {{MIB, 0x300, 0x2000, 0xa1}, {2 * MIB, 0x123, 0x123, 0xb2}},
 	};
 }
 
@@ -52,7 +52,7 @@ static size_t put_note(uint8_t *p, const char *name, uint32_t type, const void *
 		       uint32_t descsz)
 {
 	uint32_t namesz = strlen(name) + 1;
-	uint32_t hdr[3] = { namesz, descsz, type };
+	uint32_t hdr[3] = {namesz, descsz, type};
 	size_t off = 0;
 
 	memcpy(p, hdr, sizeof(hdr));
@@ -89,7 +89,7 @@ static size_t build_elf(const struct elf_spec *s)
 	size_t phsize = s->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	int nph = s->nsegs + (s->note != NOTE_NONE ? 1 : 0);
 	size_t off = ehsize + nph * phsize, note_off, note_len = 0;
-	const uint8_t build_id[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	const uint8_t build_id[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 	uint64_t entry64 = s->entry;
 	int ph = 0;
 
@@ -126,15 +126,23 @@ static size_t build_elf(const struct elf_spec *s)
 		if (s->is64) {
 			Elf64_Phdr *p = phdr_at(s, ph++);
 
-			*p = (Elf64_Phdr){ .p_type = type, .p_offset = p_off, .p_vaddr = paddr,
-					   .p_paddr = paddr, .p_filesz = filesz, .p_memsz = memsz,
-					   .p_align = i < 0 ? (s->note8 ? 8 : 4) : 0x1000 };
+			*p = (Elf64_Phdr){.p_type = type,
+					  .p_offset = p_off,
+					  .p_vaddr = paddr,
+					  .p_paddr = paddr,
+					  .p_filesz = filesz,
+					  .p_memsz = memsz,
+					  .p_align = i < 0 ? (s->note8 ? 8 : 4) : 0x1000};
 		} else {
 			Elf32_Phdr *p = phdr_at(s, ph++);
 
-			*p = (Elf32_Phdr){ .p_type = type, .p_offset = p_off, .p_vaddr = paddr,
-					   .p_paddr = paddr, .p_filesz = filesz, .p_memsz = memsz,
-					   .p_align = i < 0 ? 4 : 0x1000 };
+			*p = (Elf32_Phdr){.p_type = type,
+					  .p_offset = p_off,
+					  .p_vaddr = paddr,
+					  .p_paddr = paddr,
+					  .p_filesz = filesz,
+					  .p_memsz = memsz,
+					  .p_align = i < 0 ? 4 : 0x1000};
 		}
 	}
 
@@ -199,7 +207,7 @@ static void teardown(void)
 static void check_good_load(bool is64)
 {
 	struct elf_spec s = spec_default(is64);
-	struct elf_image out = { 0 };
+	struct elf_image out = {0};
 	size_t size = build_elf(&s);
 
 	ck_assert_int_eq(load(size, &out), 0);
@@ -230,7 +238,7 @@ END_TEST
 START_TEST(test_elf64_8byte_note)
 {
 	struct elf_spec s = spec_default(true);
-	struct elf_image out = { 0 };
+	struct elf_image out = {0};
 
 	s.note8 = true;
 	s.entry = 2 * MIB + 4;
@@ -372,12 +380,12 @@ END_TEST
 START_TEST(test_segment_outside_ram)
 {
 	const uint64_t bad[][2] = {
-		{ RAM_SIZE - 0x100, 0x200 },		/* crosses the end of low RAM */
-		{ RAM_SIZE, 0x123 },			/* starts at the end */
-		{ 64ULL << 30, 0x123 },			/* far above */
-		{ 0x9f000, 0x123 },			/* below 1 MiB */
-		{ UINT64_MAX - 0xfff, 0x2000 },		/* paddr + memsz wraps */
-		{ 2 * MIB, UINT64_MAX },		/* memsz huge */
+	    {RAM_SIZE - 0x100, 0x200},	  /* crosses the end of low RAM */
+	    {RAM_SIZE, 0x123},		  /* starts at the end */
+	    {64ULL << 30, 0x123},	  /* far above */
+	    {0x9f000, 0x123},		  /* below 1 MiB */
+	    {UINT64_MAX - 0xfff, 0x2000}, /* paddr + memsz wraps */
+	    {2 * MIB, UINT64_MAX},	  /* memsz huge */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

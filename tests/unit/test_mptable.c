@@ -154,7 +154,7 @@ static void parse(int ncpus, struct parsed *r)
 
 START_TEST(test_parse_back)
 {
-	const int counts[] = { 1, 2, 3, 8, MPTABLE_MAX_CPUS };
+	const int counts[] = {1, 2, 3, 8, MPTABLE_MAX_CPUS};
 	int ncpus = counts[_i];
 	struct parsed r;
 
@@ -179,7 +179,7 @@ END_TEST
 
 START_TEST(test_bad_cpu_count)
 {
-	const int bad[] = { 0, -1, MPTABLE_MAX_CPUS + 1, 1000 };
+	const int bad[] = {0, -1, MPTABLE_MAX_CPUS + 1, 1000};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';

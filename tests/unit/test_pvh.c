@@ -51,7 +51,8 @@ START_TEST(test_start_info)
 	struct hvm_start_info si;
 
 	ck_assert_int_eq(n, 5);
-	ck_assert_int_eq(pvh__write_start_info(ram, RAM_SIZE, map, n, cmdline, err, sizeof(err)), 0);
+	ck_assert_int_eq(pvh__write_start_info(ram, RAM_SIZE, map, n, cmdline, err, sizeof(err)),
+			 0);
 	si = start_info();
 	ck_assert_uint_eq(si.magic, 0x336ec578u);
 	ck_assert_uint_eq(si.version, 1);
@@ -123,15 +124,14 @@ START_TEST(test_map_too_long)
 	struct e820_entry map[LAYOUT_MEMMAP_MAX + 1];
 
 	for (int i = 0; i <= LAYOUT_MEMMAP_MAX; i++)
-		map[i] = (struct e820_entry){ (uint64_t)i << 32, 4096, E820_RAM };
-	ck_assert_int_eq(pvh__write_start_info(ram, RAM_SIZE, map, LAYOUT_MEMMAP_MAX + 1, "x", err,
-					       sizeof(err)),
-			 -E2BIG);
+		map[i] = (struct e820_entry){(uint64_t)i << 32, 4096, E820_RAM};
+	ck_assert_int_eq(
+	    pvh__write_start_info(ram, RAM_SIZE, map, LAYOUT_MEMMAP_MAX + 1, "x", err, sizeof(err)),
+	    -E2BIG);
 	ck_assert_ptr_nonnull(strstr(err, "memory map"));
 	ck_assert(untouched(0, RAM_SIZE));
-	ck_assert_int_eq(pvh__write_start_info(ram, RAM_SIZE, map, LAYOUT_MEMMAP_MAX, "x", err,
-					       sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    pvh__write_start_info(ram, RAM_SIZE, map, LAYOUT_MEMMAP_MAX, "x", err, sizeof(err)), 0);
 	ck_assert_uint_eq(start_info().memmap_entries, LAYOUT_MEMMAP_MAX);
 	ck_assert_int_eq(pvh__write_start_info(ram, RAM_SIZE, map, -1, "x", err, sizeof(err)),
 			 -EINVAL);
@@ -176,7 +176,7 @@ static void check_flat(const struct kvm_segment *s, int code)
 		ck_assert_uint_eq(s->type & 0x8, 0x8); /* code */
 		ck_assert_uint_eq(s->type & 0x2, 0x2); /* readable */
 	} else {
-		ck_assert_uint_eq(s->type & 0x8, 0); /* data */
+		ck_assert_uint_eq(s->type & 0x8, 0);   /* data */
 		ck_assert_uint_eq(s->type & 0x2, 0x2); /* writable */
 		ck_assert_uint_eq(s->type & 0x4, 0);   /* expands up */
 	}
@@ -202,7 +202,7 @@ START_TEST(test_entry_state)
 	ck_assert_uint_eq(regs.rflags, 0x2); /* bit 1 set; IF, TF, VM clear */
 	ck_assert_uint_eq(regs.rax, 0);
 
-	ck_assert_uint_eq(sregs.cr0 & 1, 1);		/* PE */
+	ck_assert_uint_eq(sregs.cr0 & 1, 1);	      /* PE */
 	ck_assert_uint_eq(sregs.cr0 & 0x80000000, 0); /* PG off */
 	ck_assert_uint_eq(sregs.cr0 & ~0x11ULL, 0);   /* only PE and the fixed ET */
 	ck_assert_uint_eq(sregs.cr4, 0);
