@@ -3,7 +3,7 @@
 #define XEN_CORE_LAYOUT_H
 
 /* Real-mode area.  The PVH boot structures live in low RAM below 640 KiB. */
-#define LAYOUT_BOOT_GDT 0x500ULL	 /* unused by PVH guests; reserved for bzImage */
+#define LAYOUT_BOOT_GDT 0x500ULL	 /* the boot GDT the PVH entry state points at */
 #define LAYOUT_START_INFO 0x6000ULL	 /* struct hvm_start_info */
 #define LAYOUT_MEMMAP 0x6400ULL		 /* struct hvm_memmap_table_entry[] */
 #define LAYOUT_MEMMAP_MAX 32
