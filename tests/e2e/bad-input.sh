@@ -39,7 +39,7 @@ write_elf()
 		my $ehdr = pack("a16 v v V Q< Q< Q< V v v v v v v",
 			"\x7fELF\x02\x01\x01", 2, 62, 1, $paddr, 64, 0, 0, 64, 56, 2, 64, 0, 0);
 		my $load = pack("V V Q< Q< Q< Q< Q< Q<", 1, 5, 0x1000, $paddr, $paddr, 16, $memsz, 0x1000);
-		my $note = pack("V V V V Q< Q< Q< Q< Q< Q<", 4, 4, 176, 0, 0, 0, 20, 20, 4);
+		my $note = pack("V V Q< Q< Q< Q< Q< Q<", 4, 4, 176, 0, 0, 20, 20, 4);
 		my $body = pack("V V V a4 V", 4, 4, 18, "Xen", $paddr);
 		my $f = $ehdr . $load . $note . $body;
 		$f .= "\0" x (0x1000 - length($f));
@@ -85,7 +85,7 @@ case_truncated_elf()
 case_no_pvh_note_host_binary()
 {
 	# A host executable: a valid x86-64 ELF, but not a PVH kernel.
-	expect_bad no-pvh-note-bin 'PVH|note|PHYS32|ELF' --kernel "$(command -v true)"
+	expect_bad no-pvh-note-bin 'PVH|note|PHYS32|ELF' --kernel "$(type -P true)"
 }
 
 case_no_pvh_note_stripped()
@@ -124,6 +124,22 @@ case_segment_beyond_mem()
 case_mem_too_large()
 {
 	expect_bad mem-too-large 'mem|RAM' --kernel "$hello" --mem 100T
+}
+
+case_mem_over_limit()
+{
+	# 100 TiB spelled in G: a size the parser reads, beyond any host.
+	expect_bad mem-over-limit 'mem|RAM' --kernel "$hello" --mem 102400G
+}
+
+case_mem_beyond_host()
+{
+	# Accepted by the argument parser (at most 1T), but more than this host has.
+	local total_kib g
+	total_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+	g=$(( total_kib / 1048576 * 2 + 16 ))
+	[ "$g" -lt 1024 ] || fail "this host has too much RAM for the case (${total_kib} KiB)"
+	expect_bad mem-beyond-host 'mem|RAM' --kernel "$hello" --mem "${g}G"
 }
 
 case_vcpus_zero()
@@ -176,6 +192,8 @@ check no-pvh-note-stripped case_no_pvh_note_stripped
 check segment-in-hole case_segment_in_pci_hole
 check segment-beyond-mem case_segment_beyond_mem
 check mem-too-large case_mem_too_large
+check mem-over-limit case_mem_over_limit
+check mem-beyond-host case_mem_beyond_host
 check vcpus-zero case_vcpus_zero
 check no-kvm-device case_no_kvm_device
 check kvm-no-permission-file case_kvm_no_permission_file

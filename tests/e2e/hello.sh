@@ -13,10 +13,15 @@ assert_status hello 1
 # The banner is the very first output line (tests/guests/README.md).
 assert_first_line "$E2E_TMP/hello.out" "twin-guest: hello (ring 0 ok)"
 assert_has_line "$E2E_TMP/hello.out" "hello: ring 3 ok"
+# The guest found the Twin debug device (CPUID signature, then the ID register).
+assert_match "$E2E_TMP/hello.out" '^hello: platform=twin '
+assert_has_line "$E2E_TMP/hello.out" 'hello: cmdline=""'
 
-# The same through the file sink: --serial file:PATH gets all of it.
-vmm hello-file "$E2E_BOOT_TIMEOUT" --kernel "$kernel" --serial "file:$E2E_TMP/serial.txt"
+# The same through the file sink, which gets all of it, and a command line.
+vmm hello-file "$E2E_BOOT_TIMEOUT" --kernel "$kernel" --serial "file:$E2E_TMP/serial.txt" \
+	--cmdline "alpha=1 beta=two"
 assert_status hello-file 1
 assert_first_line "$E2E_TMP/serial.txt" "twin-guest: hello (ring 0 ok)"
 assert_has_line "$E2E_TMP/serial.txt" "hello: ring 3 ok"
+assert_has_line "$E2E_TMP/serial.txt" 'hello: cmdline="alpha=1 beta=two"'
 note "ok"

@@ -228,3 +228,31 @@ wait_bounded()
 	WAIT_RC=0
 	wait "$pid" || WAIT_RC=$?
 }
+
+# expected_checksum PAGES WS VCPUS ITERS: the checksum tests/guests/memwriter.c prints,
+# computed from the arguments alone.  Each vCPU writes PAGES pages per iteration into
+# its own WS-page window, cycling through it, with the iteration number (1..ITERS) in
+# word 0.  The checksum is 64-bit FNV-1a over the 8 little-endian bytes of word 0 of
+# every page of the VCPUS windows, in address order; a page never written holds 0.
+expected_checksum()
+{
+	local pages=$1 ws=$2 vcpus=$3 iters=$4 total cpu j last v b
+	local h=$((0xcbf29ce484222325))
+	total=$((pages * iters))
+	for ((cpu = 0; cpu < vcpus; cpu++)); do
+		for ((j = 0; j < ws; j++)); do
+			if ((j >= total)); then
+				v=0
+			else
+				# The last write index w < total with w % ws == j.
+				last=$((j + (total - 1 - j) / ws * ws))
+				v=$((last / pages + 1))
+			fi
+			for ((b = 0; b < 8; b++)); do
+				# bash arithmetic is 64-bit and wraps, as FNV wants.
+				h=$(((h ^ ((v >> (8 * b)) & 0xff)) * 0x100000001b3))
+			done
+		done
+	done
+	printf '0x%016x' "$h"
+}

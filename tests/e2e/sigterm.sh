@@ -7,11 +7,12 @@ require_root
 require_kvm
 require_vmm
 
-# An idle guest: it prints IDLE_LINE, then blocks in the debug device's wait register
-# (no spinning) until the VMM is stopped (tests/guests/README.md).
+# A nearly idle guest: memwriter at 1 page per ms per vCPU blocks in the debug device's
+# wait register between bursts of 16 pages, for 10^9 iterations.  IDLE_LINE is the
+# parameter line it prints before it starts writing.
 IDLE_GUEST=memwriter
 IDLE_CMDLINE="pages=1 rate=1 ws=1 vcpus=2 iters=1000000000"
-IDLE_LINE="memwriter: start"
+IDLE_LINE="memwriter: pages=1 rate=1 ws=1 vcpus=2 "
 kernel=$(guest "$IDLE_GUEST")
 
 for sig in TERM INT; do
