@@ -82,10 +82,10 @@ case_truncated_elf()
 	expect_bad truncated-elf 'ELF|truncat|malformed' --kernel "$E2E_TMP/truncated.elf"
 }
 
-case_no_pvh_note_host_binary()
+case_host_pie_binary()
 {
-	# A host executable: a valid x86-64 ELF, but not a PVH kernel.
-	expect_bad no-pvh-note-bin 'PVH|note|PHYS32|ELF' --kernel "$(type -P true)"
+	# A host executable: a valid x86-64 ELF, but a PIE without a PVH note, not a kernel.
+	expect_bad host-pie-binary 'PVH|note|PHYS32|ELF' --kernel "$(type -P true)"
 }
 
 case_no_pvh_note_stripped()
@@ -153,13 +153,16 @@ case_no_kvm_device()
 		expect_bad no-kvm-device 'kvm' --kernel "$hello"
 }
 
-# Root bypasses permission bits, so the no-permission cases run twin-vmm as nobody.
+# Root bypasses permission bits, so the no-permission cases run twin-vmm as nobody.  A
+# copy of the binary and the guest in the temp dir keep them reachable for uid 65534
+# wherever the build tree lives (a checkout under /root is not).
 as_nobody_setup()
 {
 	chmod 755 "$E2E_TMP"
+	install -m 755 "$TWIN_VMM" "$E2E_TMP/twin-vmm"
 	install -m 644 "$hello" "$E2E_TMP/hello-copy.elf"
-	setpriv --reuid=65534 --regid=65534 --clear-groups -- test -x "$TWIN_VMM" ||
-		fail "uid 65534 cannot run $TWIN_VMM: the no-permission case needs a build tree others can read"
+	setpriv --reuid=65534 --regid=65534 --clear-groups -- test -x "$E2E_TMP/twin-vmm" ||
+		fail "uid 65534 cannot run $E2E_TMP/twin-vmm: is ${TMPDIR:-/tmp} mounted noexec?"
 }
 
 case_kvm_no_permission_file()
@@ -170,7 +173,7 @@ case_kvm_no_permission_file()
 	TWIN_KVM_DEV="$E2E_TMP/kvm-000" expect_bad kvm-no-permission-file \
 		'permission|denied' \
 		-- setpriv --reuid=65534 --regid=65534 --clear-groups -- \
-		"$TWIN_VMM" run --kernel "$E2E_TMP/hello-copy.elf"
+		"$E2E_TMP/twin-vmm" run --kernel "$E2E_TMP/hello-copy.elf"
 }
 
 case_kvm_no_permission_dev()
@@ -180,14 +183,14 @@ case_kvm_no_permission_dev()
 		fail "/dev/kvm is writable by uid 65534 here, so this case cannot fail to open it"
 	expect_bad kvm-no-permission-dev 'permission|denied' \
 		-- setpriv --reuid=65534 --regid=65534 --clear-groups -- \
-		"$TWIN_VMM" run --kernel "$E2E_TMP/hello-copy.elf"
+		"$E2E_TMP/twin-vmm" run --kernel "$E2E_TMP/hello-copy.elf"
 }
 
 check missing-kernel case_missing_kernel
 check not-elf case_not_elf
 check empty-file case_empty_file
 check truncated-elf case_truncated_elf
-check no-pvh-note-bin case_no_pvh_note_host_binary
+check host-pie-binary case_host_pie_binary
 check no-pvh-note-stripped case_no_pvh_note_stripped
 check segment-in-hole case_segment_in_pci_hole
 check segment-beyond-mem case_segment_beyond_mem
