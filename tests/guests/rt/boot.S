@@ -100,12 +100,30 @@ long64:
 	jnz 2f
 
 	/*
-	 * Boot CPU.  When the hypervisor has no TSC-frequency leaf (QEMU), ask
-	 * KVM for a kvmclock page: its mul/shift give the TSC rate exactly, and
-	 * the MSR can only be written here, in ring 0.
+	 * Boot CPU.  CPUID must run here: under PVM a ring-3 cpuid executes
+	 * natively and returns the host's leaves (and the host CPU's APIC ID),
+	 * never the VMM's.  Ring 0 is emulated, so KVM answers from the VMM's
+	 * table.  Keep the leaves the runtime needs in rt_cpuid.
 	 */
+	movl $0x40000100, %eax
+	cpuid
+	movl %eax, rt_cpuid + 32(%rip)
+	movl %ebx, rt_cpuid + 36(%rip)
+	movl %ecx, rt_cpuid + 40(%rip)
+	movl %edx, rt_cpuid + 44(%rip)
+	movl $0x40000010, %eax
+	cpuid
+	movl %eax, rt_cpuid + 16(%rip)
+	movl %ebx, rt_cpuid + 20(%rip)
 	movl $0x40000000, %eax
 	cpuid
+	movl %eax, rt_cpuid + 0(%rip)
+	movl %ebx, rt_cpuid + 4(%rip)
+	/*
+	 * When the hypervisor has no TSC-frequency leaf (QEMU), ask KVM for a
+	 * kvmclock page: its mul/shift give the TSC rate exactly, and the MSR
+	 * can only be written here, in ring 0.
+	 */
 	cmpl $0x40000010, %eax
 	jae 1f
 	cmpl $0x4b4d564b, %ebx	/* "KVMK" */
@@ -265,6 +283,12 @@ rt_cpu_next:
 	.globl rt_start_info_pa
 rt_start_info_pa:
 	.long 0
+
+	/* CPUID leaves read by the boot CPU in ring 0 (struct rt_cpuid in rt.h). */
+	.balign 16
+	.globl rt_cpuid
+rt_cpuid:
+	.fill 48, 1, 0
 
 	.balign 64
 	.globl rt_kvmclock

@@ -27,15 +27,13 @@ static const char *source = "assumed";
  */
 void clock__init(void)
 {
-	uint32_t r[4];
+	uint32_t max = rt_cpuid.kvm_base[0];
 	uint32_t version;
 
 	tsc_boot = clock__tsc();
-	cpu__cpuid(TWIN_CPUID_KVM_BASE, r);
-	if (r[0] >= TWIN_CPUID_TIMING && r[0] < TWIN_CPUID_KVM_BASE + 0x100) {
-		cpu__cpuid(TWIN_CPUID_TIMING, r);
-		if (r[0]) {
-			tsc_khz = r[0];
+	if (max >= TWIN_CPUID_TIMING && max < TWIN_CPUID_KVM_BASE + 0x100) {
+		if (rt_cpuid.timing[0]) {
+			tsc_khz = rt_cpuid.timing[0];
 			source = "cpuid";
 			return;
 		}

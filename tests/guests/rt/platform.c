@@ -16,16 +16,16 @@ static volatile uint32_t fault_taken;
 
 /*
  * Twin is told apart from everything else by two independent facts: the
- * CPUID signature leaf, and then the debug device's ID register (only read
- * once CPUID said Twin, so other platforms never see the access).
+ * CPUID signature leaf (read in ring 0 by boot.S), and then the debug
+ * device's ID register (only read once CPUID said Twin, so other platforms
+ * never see the access).
  */
 void platform__detect(void)
 {
-	uint32_t r[4];
+	const uint32_t *sig = rt_cpuid.signature;
 
-	cpu__cpuid(TWIN_CPUID_SIGNATURE, r);
-	if (r[1] == TWIN_CPUID_SIGNATURE_EBX && r[2] == TWIN_CPUID_SIGNATURE_EBX &&
-	    r[3] == TWIN_CPUID_SIGNATURE_EBX &&
+	if (sig[1] == TWIN_CPUID_SIGNATURE_EBX && sig[2] == TWIN_CPUID_SIGNATURE_EBX &&
+	    sig[3] == TWIN_CPUID_SIGNATURE_EBX &&
 	    mmio__read32(DBG(TWIN_DEBUGDEV_REG_ID)) == TWIN_DEBUGDEV_ID)
 		platform = PLATFORM_TWIN;
 	else

@@ -87,6 +87,18 @@ unsigned int smp__start(unsigned int want, void (*fn)(unsigned int, void *), voi
 /* Wait until every started AP returned from fn. */
 void smp__wait_done(void);
 
+/*
+ * CPUID leaves (EAX EBX ECX EDX) as the VMM defines them, read by boot.S in
+ * ring 0.  Never execute cpuid in ring 3: under PVM it runs natively and
+ * returns the host's leaves, with the host CPU's APIC ID.
+ */
+struct rt_cpuid {
+	uint32_t kvm_base[4]; /* 0x40000000: EAX EBX only */
+	uint32_t timing[4];   /* 0x40000010: EAX EBX only */
+	uint32_t signature[4]; /* 0x40000100 */
+};
+extern const struct rt_cpuid rt_cpuid;
+
 /* ---- internal, between the pieces of the runtime ---- */
 void platform__init_cpu(unsigned int cpu);
 void platform__detect(void);
@@ -108,10 +120,6 @@ static inline uint32_t mmio__read32(uint64_t addr)
 static inline void cpu__relax(void)
 {
 	__asm__ volatile("pause" ::: "memory");
-}
-static inline void cpu__cpuid(uint32_t leaf, uint32_t r[4])
-{
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
 }
 
 /* ---- libc.c ---- */

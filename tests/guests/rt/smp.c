@@ -3,12 +3,14 @@
 
 #include "hvm_start_info.h"
 
+#define LAPIC_ID 0x020
 #define LAPIC_SVR 0x0f0
 #define LAPIC_ICR_LO 0x300
 #define LAPIC_ICR_HI 0x310
 #define ICR_INIT_ASSERT 0x4500
 #define ICR_STARTUP 0x4600
 #define AP_TIMEOUT_US 2000000
+#define SIPI_RETRY_US 1000
 
 static uint8_t apic_ids[RT_MAX_CPUS];
 static unsigned int ncpus_listed;
@@ -142,12 +144,16 @@ static void lapic_write(uint32_t reg, uint32_t v)
 	mmio__write32(RT_LAPIC + reg, v);
 }
 
+static void send_ipi(uint8_t apic_id, uint32_t icr_lo)
+{
+	lapic_write(LAPIC_ICR_HI, (uint32_t)apic_id << 24);
+	lapic_write(LAPIC_ICR_LO, icr_lo);
+}
+
+/* From the LAPIC, not CPUID: a ring-3 cpuid returns the host CPU's APIC ID. */
 static unsigned int bsp_apic_id(void)
 {
-	uint32_t r[4];
-
-	cpu__cpuid(1, r);
-	return r[1] >> 24;
+	return mmio__read32(RT_LAPIC + LAPIC_ID) >> 24;
 }
 
 /* Wait until *counter reaches target or the deadline passes; idles, never spins long. */
@@ -176,17 +182,23 @@ unsigned int smp__start(unsigned int want, void (*fn)(unsigned int, void *), voi
 	ap_arg = arg;
 	memcpy((void *)RT_TRAMPOLINE, rt_trampoline, rt_trampoline_end - rt_trampoline);
 	lapic_write(LAPIC_SVR, 0x1ff); /* software-enable the boot CPU's LAPIC */
-	for (unsigned int i = 0; i < ncpus_listed && started < want; i++) {
-		if (apic_ids[i] == bsp)
-			continue;
-		lapic_write(LAPIC_ICR_HI, (uint32_t)apic_ids[i] << 24);
-		lapic_write(LAPIC_ICR_LO, ICR_INIT_ASSERT);
-		lapic_write(LAPIC_ICR_HI, (uint32_t)apic_ids[i] << 24);
-		lapic_write(LAPIC_ICR_LO, ICR_STARTUP | (RT_TRAMPOLINE >> 12));
-		/* A second SIPI only matters to a CPU that missed the first. */
-		lapic_write(LAPIC_ICR_HI, (uint32_t)apic_ids[i] << 24);
-		lapic_write(LAPIC_ICR_LO, ICR_STARTUP | (RT_TRAMPOLINE >> 12));
-		started++;
+	for (unsigned int i = 0, n = 1; i < ncpus_listed && n < want; i++)
+		if (apic_ids[i] != bsp) {
+			send_ipi(apic_ids[i], ICR_INIT_ASSERT);
+			n++;
+		}
+	/* No 10 ms INIT-to-SIPI delay: KVM's in-kernel LAPIC needs none. */
+	for (int round = 0; round < 2; round++) {
+		started = 1;
+		for (unsigned int i = 0; i < ncpus_listed && started < want; i++)
+			if (apic_ids[i] != bsp) {
+				send_ipi(apic_ids[i], ICR_STARTUP | (RT_TRAMPOLINE >> 12));
+				started++;
+			}
+		/* A second SIPI only matters to a CPU that missed the first; a
+		 * running CPU ignores it. */
+		if (!wait_for(&cpus_online, started, SIPI_RETRY_US))
+			break;
 	}
 	wait_for(&cpus_online, started, AP_TIMEOUT_US);
 	return __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE);
