@@ -34,8 +34,7 @@ static void pace(uint64_t written, uint64_t t0)
 	if (!p.rate)
 		return;
 	due_us = written * 1000 / p.rate;
-	now = clock__us() - t0;
-	if (due_us > now + 50)
+	while ((now = clock__us() - t0) + 50 < due_us)
 		platform__wait_us((uint32_t)(due_us - now));
 }
 

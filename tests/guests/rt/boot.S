@@ -68,6 +68,9 @@ rt_tss:
 	.globl pvh_start32
 /* Boot CPU, from the PVH ABI: 32-bit flat protected mode, paging off, ebx = start_info. */
 pvh_start32:
+	rdtsc				/* for the ring-0 stub's cost: see rt_tsc_entry */
+	movl %eax, rt_tsc_entry
+	movl %edx, rt_tsc_entry + 4
 	movl %ebx, rt_start_info_pa
 	xorl %ebp, %ebp
 	lgdt gdt_ptr
@@ -283,6 +286,11 @@ rt_cpu_next:
 	.globl rt_start_info_pa
 rt_start_info_pa:
 	.long 0
+
+	.balign 8
+	.globl rt_tsc_entry
+rt_tsc_entry:
+	.quad 0
 
 	/* CPUID leaves read by the boot CPU in ring 0 (struct rt_cpuid in rt.h). */
 	.balign 16

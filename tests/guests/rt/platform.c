@@ -101,7 +101,7 @@ void platform__park(void)
 {
 	if (platform == PLATFORM_TWIN)
 		for (;;)
-			mmio__write32(DBG(TWIN_DEBUGDEV_REG_WAIT_US), TWIN_WAIT_FOREVER);
+			platform__wait_us(TWIN_WAIT_FOREVER);
 	/* Ring 3 cannot hlt: trap to the ring-0 handler, which halts there. */
 	__asm__ volatile("jmp rt__park_insn");
 	__builtin_unreachable();
@@ -118,17 +118,20 @@ void platform__exit(unsigned int v)
 	platform__park();
 }
 
-void platform__wait_us(uint32_t us)
+uint32_t platform__wait_us(uint32_t us)
 {
 	uint64_t end;
 
 	if (platform == PLATFORM_TWIN) {
 		mmio__write32(DBG(TWIN_DEBUGDEV_REG_WAIT_US), us);
-		return;
+		/* Consume what ended the wait: a pending event (the last wait's
+		 * DEADLINE included) would end the next wait at once. */
+		return mmio__read32(DBG(TWIN_DEBUGDEV_REG_EVENTS));
 	}
 	end = clock__us() + us;
 	while (clock__us() < end)
 		cpu__relax();
+	return TWIN_EVENT_DEADLINE;
 }
 
 /* The frame isr_common builds: GPRs, then the stub's vector and error, then the CPU's. */

@@ -48,8 +48,11 @@ void console__write(const char *s, size_t n);
 int console__printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Exit the VM with value v (status (v << 1) | 1).  Never returns. */
 void platform__exit(unsigned int v) __attribute__((noreturn));
-/* Block (Twin: WAIT_US) or pause (QEMU) for about us microseconds. */
-void platform__wait_us(uint32_t us);
+/*
+ * Block (Twin: WAIT_US, two exits) or pause (QEMU) for about us microseconds,
+ * or until an event; returns the TWIN_EVENT_* bits that ended the wait.
+ */
+uint32_t platform__wait_us(uint32_t us);
 /* Stop this CPU for good without spinning. */
 void platform__park(void) __attribute__((noreturn));
 
@@ -71,7 +74,9 @@ static inline uint64_t clock__tsc(void)
 uint64_t clock__tsc_khz(void);
 /* "cpuid" (leaf 0x40000010), "kvmclock" or "assumed" (1 GHz: timings are not real). */
 const char *clock__source(void);
-uint64_t clock__us(void); /* microseconds since boot */
+uint64_t clock__us(void); /* microseconds since ring 3 started */
+/* Microseconds from the PVH entry to ring 3 on the boot CPU (the ring-0 stub). */
+uint64_t clock__stub_us(void);
 
 /* ---- smp.c: CPUs from the MP table or the ACPI MADT, INIT/SIPI ---- */
 /* Number of enabled CPUs the firmware tables list (1 when there are none). */
