@@ -98,6 +98,11 @@ int guest_main(void)
 	}
 	console__printf("memwriter: pages=%lu rate=%lu ws=%lu vcpus=%lu iters=%lu base=0x%x\n", p.pages,
 			p.rate, p.ws, p.vcpus, p.iters, RT_MEMWRITER_BASE);
+	if (p.vcpus > smp__cpus_listed()) {
+		console__printf("memwriter: vcpus=%lu but the VM has %u CPUs (%s); give it more vCPUs\n",
+				p.vcpus, smp__cpus_listed(), smp__source());
+		return TWIN_GUEST_EXIT_FAIL;
+	}
 	t0 = clock__us();
 	online = smp__start((unsigned int)p.vcpus, writer, NULL);
 	if (online < p.vcpus) {
