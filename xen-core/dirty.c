@@ -16,6 +16,8 @@ struct dirty {
 	enum dirty_method method;
 	bool enabled;
 	uint64_t ring_bytes;
+	uint32_t ring_entries;
+	uint64_t ring_full_count; /* under lock */
 	/*
 	 * Ring method: lock orders the readers of the rings (the harvester and
 	 * vCPUs whose ring filled up) and guards pending, the pages taken out of
@@ -75,7 +77,15 @@ static int init_ring(struct vm *vm, struct dirty *d)
 		cap = KVM_CAP_DIRTY_LOG_RING;
 		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, cap);
 	}
-	d->ring_bytes = DIRTY_RING_ENTRIES * sizeof(struct kvm_dirty_gfn);
+	d->ring_entries = vm->cfg.dirty_ring_entries ? vm->cfg.dirty_ring_entries :
+						       DIRTY_RING_ENTRIES_DEFAULT;
+	d->ring_bytes = (uint64_t)d->ring_entries * sizeof(struct kvm_dirty_gfn);
+	if (d->ring_entries & (d->ring_entries - 1) ||
+	    d->ring_bytes < (uint64_t)sysconf(_SC_PAGESIZE)) {
+		log__error("dirty ring of %u entries: use a power of two of at least %ld",
+			   d->ring_entries, sysconf(_SC_PAGESIZE) / (long)sizeof(struct kvm_dirty_gfn));
+		return -EINVAL;
+	}
 	if (max <= 0) {
 		log__error("KVM lacks KVM_CAP_DIRTY_LOG_RING: choose another dirty-tracking method");
 		return -ENOSYS;
@@ -177,8 +187,10 @@ int dirty__enable(struct vm *vm)
 /* Moves the published entries of one vCPU's ring into bitmap.  Caller holds d->lock. */
 static void collect_ring(struct vcpu *vcpu, uint64_t *bitmap, uint64_t nbits)
 {
+	uint32_t mask = vcpu->vm->dirty->ring_entries - 1;
+
 	for (;;) {
-		struct kvm_dirty_gfn *e = &vcpu->ring[vcpu->ring_fetch & (DIRTY_RING_ENTRIES - 1)];
+		struct kvm_dirty_gfn *e = &vcpu->ring[vcpu->ring_fetch & mask];
 		uint64_t pfn;
 
 		if (!(__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY))
@@ -211,6 +223,7 @@ int dirty__ring_full(struct vcpu *vcpu)
 	if (!d->pending)
 		return -EINVAL;
 	pthread_mutex_lock(&d->lock);
+	d->ring_full_count++;
 	collect_ring(vcpu, d->pending, dirty__bitmap_bits(vm));
 	rc = reset_rings(vm);
 	pthread_mutex_unlock(&d->lock);
@@ -287,6 +300,17 @@ int64_t dirty__harvest(struct vm *vm, uint64_t *bitmap)
 	for (uint64_t w = 0; w < words; w++)
 		count += __builtin_popcountll(bitmap[w]);
 	return count;
+}
+
+uint64_t dirty__ring_full_count(const struct vm *vm)
+{
+	struct dirty *d = vm->dirty;
+	uint64_t n;
+
+	pthread_mutex_lock(&d->lock);
+	n = d->ring_full_count;
+	pthread_mutex_unlock(&d->lock);
+	return n;
 }
 
 void dirty__vm_exit(struct vm *vm)

@@ -14,8 +14,8 @@ enum dirty_method {
 /* Chosen after measuring with bench/dirty-bench (see NEWS). */
 #define DIRTY_METHOD_DEFAULT DIRTY_METHOD_GET_LOG
 
-/* Entries per vCPU dirty ring (a power of two; 4096 * 16 bytes = 64 KiB). */
-#define DIRTY_RING_ENTRIES 4096
+/* Default entries per vCPU dirty ring (a power of two; 4096 * 16 bytes = 64 KiB). */
+#define DIRTY_RING_ENTRIES_DEFAULT 4096
 
 const char *dirty__method_to_str(enum dirty_method m);
 /* Parses "get-log", "clear-log" or "ring"; returns 0 or -EINVAL. */
@@ -48,6 +48,9 @@ int64_t dirty__harvest(struct vm *vm, uint64_t *bitmap);
 
 /* vCPU thread: KVM_EXIT_DIRTY_RING_FULL.  Moves this vCPU's ring into the pending set. */
 int dirty__ring_full(struct vcpu *vcpu);
+
+/* How many times a vCPU's ring filled up and was drained by the vCPU itself. */
+uint64_t dirty__ring_full_count(const struct vm *vm);
 
 void dirty__vm_exit(struct vm *vm);
 

@@ -33,6 +33,8 @@ int iobus__register(struct iobus *bus, uint64_t base, uint64_t len, const struct
 void iobus__access(struct iobus *bus, struct vcpu *vcpu, uint64_t addr, void *data,
 		   uint32_t len, int is_write)
 {
+	log__debug("%s %s 0x%llx len %u", bus->name, is_write ? "write" : "read",
+		   (unsigned long long)addr, len);
 	for (unsigned int i = 0; i < bus->nr; i++) {
 		const struct io_range *r = &bus->ranges[i];
 

@@ -20,6 +20,7 @@ struct vm_config {
 	uint64_t mem_size;	/* bytes, a multiple of 4 KiB */
 	unsigned int nr_vcpus;	/* 1..VM_MAX_VCPUS */
 	enum dirty_method dirty_method; /* fixed at creation: rings must exist before vCPUs */
+	unsigned int dirty_ring_entries; /* ring method: per vCPU, a power of two; 0 = default */
 	int console_fd;		/* serial and debug-device console sink */
 };
 
@@ -35,7 +36,7 @@ struct vcpu {
 	bool io_pending;	/* last exit was PIO/MMIO: complete it before parking */
 	uint64_t debug_buf_gpa; /* debugdev BUF_ADDR, per vCPU so vCPUs print independently */
 	uint32_t events;	/* TWIN_EVENT_* pending for this vCPU; under vm->lock */
-	struct kvm_dirty_gfn *ring; /* dirty ring (ring method), DIRTY_RING_ENTRIES entries */
+	struct kvm_dirty_gfn *ring; /* dirty ring (ring method) */
 	uint32_t ring_fetch;	    /* next ring entry to read; under dirty lock */
 };
 
