@@ -46,9 +46,11 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/twin-boot-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 # Same RAM everywhere: twin-vmm's default is 256M, QEMU's 128M.
+# shellcheck disable=SC2054 # the commas are QEMU option syntax
 qemu_common=(-enable-kvm -cpu kvm64 -m 256M -nographic -kernel "$TWIN_HELLO"
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04)
 cmd_twin=("$TWIN_VMM" run --kernel "$TWIN_HELLO" --mem 256M)
+# shellcheck disable=SC2054
 cmd_microvm=("$QEMU" -M microvm,x-option-roms=off,rtc=off,pit=off,pic=off "${qemu_common[@]}")
 cmd_pc=("$QEMU" -M pc "${qemu_common[@]}")
 
@@ -70,6 +72,7 @@ run_once()
 }
 
 echo "boot-bench: hello.elf, $RUNS runs each of twin-vmm and QEMU microvm, $PC_RUNS of QEMU pc, interleaved"
+echo "boot-bench: 256 MiB of guest RAM everywhere; QEMU -enable-kvm -cpu kvm64 -nographic, isa-debug-exit"
 run_once twin 0 1 "" "${cmd_twin[@]}"
 run_once microvm 0 0 "" "${cmd_microvm[@]}"
 rounds=$(( RUNS > PC_RUNS ? RUNS : PC_RUNS ))

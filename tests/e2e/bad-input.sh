@@ -137,6 +137,7 @@ case_mem_beyond_host()
 	# Accepted by the argument parser (at most 1T), but more than this host has.
 	local total_kib g
 	total_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+	# shellcheck disable=SC2017 # whole GiB on purpose
 	g=$(( total_kib / 1048576 * 2 + 16 ))
 	[ "$g" -lt 1024 ] || fail "this host has too much RAM for the case (${total_kib} KiB)"
 	expect_bad mem-beyond-host 'mem|RAM' --kernel "$hello" --mem "${g}G"

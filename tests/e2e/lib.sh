@@ -1,4 +1,5 @@
 # tests/e2e/lib.sh: helpers shared by the end-to-end test scripts (sourced, never run).
+# shellcheck shell=bash disable=SC2034 # RUN_RC, WAIT_RC, BG_PID are results for the caller
 #
 # Paths come from the automake test environment (tests/e2e/e2e.am):
 #   TWIN_VMM     the twin-vmm binary
