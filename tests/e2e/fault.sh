@@ -18,6 +18,7 @@ status_of() { echo $(( ((0x60 + $1) << 1) | 1 )); }
 # Default: #UD (vector 6) -> 205.
 vmm fault-default "$E2E_BOOT_TIMEOUT" --kernel "$kernel"
 assert_status fault-default 205
+assert_quiet fault-default
 assert_has_line "$E2E_TMP/fault-default.out" "fault: raising vector 6 in ring 3"
 note "default (#UD): exit 205"
 
@@ -25,6 +26,7 @@ for v in $FAULT_VECTORS; do
 	want=$(status_of "$v")
 	vmm "fault-$v" "$E2E_BOOT_TIMEOUT" --kernel "$kernel" --cmdline "vector=$v"
 	assert_status "fault-$v" "$want"
+	assert_quiet "fault-$v"
 	# The fault happened where the guest said, in ring 3, not somewhere earlier.
 	assert_has_line "$E2E_TMP/fault-$v.out" "fault: raising vector $v in ring 3"
 	# The ring-0 handler's report: this vector, taken at CPL 3.

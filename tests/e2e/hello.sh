@@ -10,6 +10,7 @@ kernel=$(guest hello)
 
 vmm hello "$E2E_BOOT_TIMEOUT" --kernel "$kernel"
 assert_status hello 1
+assert_quiet hello
 # The banner is the very first output line (tests/guests/README.md).
 assert_first_line "$E2E_TMP/hello.out" "twin-guest: hello (ring 0 ok)"
 assert_has_line "$E2E_TMP/hello.out" "hello: ring 3 ok"
@@ -21,6 +22,7 @@ assert_has_line "$E2E_TMP/hello.out" 'hello: cmdline=""'
 vmm hello-file "$E2E_BOOT_TIMEOUT" --kernel "$kernel" --serial "file:$E2E_TMP/serial.txt" \
 	--cmdline "alpha=1 beta=two"
 assert_status hello-file 1
+assert_quiet hello-file
 assert_first_line "$E2E_TMP/serial.txt" "twin-guest: hello (ring 0 ok)"
 assert_has_line "$E2E_TMP/serial.txt" "hello: ring 3 ok"
 assert_has_line "$E2E_TMP/serial.txt" 'hello: cmdline="alpha=1 beta=two"'

@@ -268,3 +268,14 @@ expected_checksum()
 	done
 	printf '0x%016x' "$h"
 }
+
+# assert_quiet NAME: run NAME wrote nothing on stderr.  twin-vmm warns there about
+# unhandled port and MMIO accesses, so a clean guest run must leave it empty.
+assert_quiet()
+{
+	local f="$E2E_TMP/$1.err"
+	if [ -s "$f" ]; then
+		show_file "$f"
+		fail "$1: twin-vmm wrote to stderr during a clean run"
+	fi
+}

@@ -16,6 +16,7 @@ check()
 	vmm "$name" "$E2E_BOOT_TIMEOUT" --kernel "$kernel" --vcpus "$k" \
 		--cmdline "pages=$pages rate=0 ws=$ws vcpus=$k iters=$iters"
 	assert_status "$name" 1
+	assert_quiet "$name"
 	assert_has_line "$E2E_TMP/$name.out" \
 		"memwriter: done iters=$iters pages=$pages vcpus=$k checksum=$want"
 	note "$name: pages=$pages ws=$ws vcpus=$k iters=$iters checksum=$want"

@@ -20,6 +20,7 @@ cross()
 	vmm "twin-$name" "$E2E_BOOT_TIMEOUT" --kernel "$kernel" --vcpus "$vcpus" \
 		--cmdline "$cmdline"
 	assert_status "twin-$name" "$status"
+	assert_quiet "twin-$name"
 	run_bounded "$((E2E_BOOT_TIMEOUT + 10))" "qemu-$name" "$qemu_run" \
 		--timeout "$E2E_BOOT_TIMEOUT" --vcpus "$vcpus" "$kernel" "$cmdline"
 	assert_status "qemu-$name" "$status"

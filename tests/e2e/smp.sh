@@ -11,6 +11,7 @@ kernel=$(guest smp)
 for n in 1 2 4; do
 	vmm "smp-$n" "$E2E_BOOT_TIMEOUT" --kernel "$kernel" --vcpus "$n"
 	assert_status "smp-$n" 1
+	assert_quiet "smp-$n"
 	assert_has_line "$E2E_TMP/smp-$n.out" "smp: $n cpus online"
 	# Exactly one count line, and no other count: a miscount must not hide behind it.
 	c=$(tr -d '\r' <"$E2E_TMP/smp-$n.out" | grep -cE '^smp: [0-9]+ cpus online$' || true)
