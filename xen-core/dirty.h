@@ -41,8 +41,9 @@ int dirty__enable(struct vm *vm);
  * first) the pfn of every page written since the previous harvest (or since
  * dirty__enable), and re-arms tracking for them.  A page written while the
  * harvest runs is reported now or by the next harvest, never lost; read page
- * contents after harvest returns.  Callable with vCPUs running or paused; not
- * reentrant (one harvester at a time).  Returns the number of dirty pages or -errno.
+ * contents after harvest returns.  Callable with vCPUs running or paused, never
+ * from a vCPU thread (see dirty__ring_full); not reentrant (one harvester at a
+ * time).  Returns the number of dirty pages or -errno.
  */
 int64_t dirty__harvest(struct vm *vm, uint64_t *bitmap);
 
