@@ -13,14 +13,9 @@
 #define PAGE 4096ULL
 #define MEM_SIZE (64ULL << 20)
 #define ROUND_MS 3
-/*
- * memwriter on one vCPU, 2048 pages, paced so the run spans many harvests.
- * One vCPU because, in this lab, the guest kit's AP start-up intermittently
- * INITs the boot CPU itself (a ring-3 LAPIC ICR write under PVM), which would
- * make this test flaky for reasons that are not dirty tracking.
- */
-#define VCPUS 1
-#define CMDLINE "pages=2048 ws=2048 rate=300 vcpus=1 iters=200"
+/* memwriter on 2 vCPUs x 1024 pages, paced so the run spans many harvests. */
+#define VCPUS 2
+#define CMDLINE "pages=1024 ws=1024 rate=150 vcpus=2 iters=200"
 #define MIN_ROUNDS 10
 
 struct run_stats {
