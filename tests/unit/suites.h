@@ -9,5 +9,6 @@ Suite *pvh_suite(void);
 Suite *mptable_suite(void);
 Suite *cpuid_suite(void);
 Suite *vmm_args_suite(void);
+Suite *vm_suite(void);
 
 #endif
