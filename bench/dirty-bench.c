@@ -1,4 +1,4 @@
-/* Dirty-harvest cost per tracking method at 256 MiB and 1 GiB, with a measured number of dirty pages. */
+/* Dirty-harvest cost per method at 256 MiB and 1 GiB, with a measured number of dirty pages. */
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include "dirty.h"
 #include "vm.h"
 
-#define RUNS 9
+#define RUNS	    9
 #define INTERVAL_MS 100
 /* Big enough that no ring fills within an interval, so the harvest does all the work. */
 #define BENCH_RING_ENTRIES 65536
@@ -43,8 +43,10 @@ static int measure(const char *guests, uint64_t mem, enum dirty_method m, unsign
 		   struct result *res)
 {
 	struct vm_config cfg = {
-		.mem_size = mem, .nr_vcpus = 1, .dirty_method = m,
-		.dirty_ring_entries = BENCH_RING_ENTRIES,
+	    .mem_size = mem,
+	    .nr_vcpus = 1,
+	    .dirty_method = m,
+	    .dirty_ring_entries = BENCH_RING_ENTRIES,
 	};
 	uint64_t ns[RUNS], pages[RUNS], *bm = NULL;
 	char path[4096], cmdline[128], err[512];
@@ -67,7 +69,7 @@ static int measure(const char *guests, uint64_t mem, enum dirty_method m, unsign
 	if (!bm || dirty__enable(vm) || vm__start(vm))
 		goto out;
 	for (int i = -1; i < RUNS; i++) {
-		struct pollfd p = { .fd = vm__done_fd(vm), .events = POLLIN };
+		struct pollfd p = {.fd = vm__done_fd(vm), .events = POLLIN};
 		uint64_t t0;
 		int64_t n;
 
@@ -106,18 +108,20 @@ out:
 
 int main(void)
 {
-	static const uint64_t mems[] = { 256ULL << 20, 1ULL << 30 };
-	static const unsigned int sets[] = { 16, 4096, 32768 };
-	static const enum dirty_method methods[] = { DIRTY_METHOD_GET_LOG, DIRTY_METHOD_CLEAR_LOG,
-						     DIRTY_METHOD_RING };
+	static const uint64_t mems[] = {256ULL << 20, 1ULL << 30};
+	static const unsigned int sets[] = {16, 4096, 32768};
+	static const enum dirty_method methods[] = {DIRTY_METHOD_GET_LOG, DIRTY_METHOD_CLEAR_LOG,
+						    DIRTY_METHOD_RING};
 	const char *guests = getenv("TWIN_GUESTS_DIR");
 
 	if (!guests) {
-		fprintf(stderr, "dirty-bench: set TWIN_GUESTS_DIR to the directory with memwriter.elf\n");
+		fprintf(stderr,
+			"dirty-bench: set TWIN_GUESTS_DIR to the directory with memwriter.elf\n");
 		return 2;
 	}
 	printf("Dirty harvest cost (vCPU paused, median of %d harvests %d ms apart; memwriter "
-	       "rate=0)\n", RUNS, INTERVAL_MS);
+	       "rate=0)\n",
+	       RUNS, INTERVAL_MS);
 	printf("%-6s %-10s %8s %12s %12s %12s %12s\n", "RAM", "method", "ws", "dirty(med)",
 	       "median_us", "min_us", "max_us");
 	for (size_t a = 0; a < sizeof(mems) / sizeof(mems[0]); a++)

@@ -14,13 +14,18 @@
 #include "vmm_args.h"
 
 #define EXIT_BAD_INPUT 2
-#define EXIT_RUNTIME VM_EXIT_FAILURE
+#define EXIT_RUNTIME   VM_EXIT_FAILURE
 
 /* Errors from vm__create that mean the user's setup or request, not KVM, is at fault. */
 static int create_error_status(int rc)
 {
 	switch (rc) {
-	case -ENOENT: case -EACCES: case -EPERM: case -ENODEV: case -ENOMEM: case -EINVAL:
+	case -ENOENT:
+	case -EACCES:
+	case -EPERM:
+	case -ENODEV:
+	case -ENOMEM:
+	case -EINVAL:
 		return EXIT_BAD_INPUT;
 	default:
 		return EXIT_RUNTIME;
@@ -44,8 +49,8 @@ static int open_serial(const struct vmm_args *a)
 static int run(struct vm *vm, int sig_fd)
 {
 	struct pollfd p[2] = {
-		{ .fd = sig_fd, .events = POLLIN },
-		{ .fd = vm__done_fd(vm), .events = POLLIN },
+	    {.fd = sig_fd, .events = POLLIN},
+	    {.fd = vm__done_fd(vm), .events = POLLIN},
 	};
 	int rc = vm__start(vm);
 
@@ -112,10 +117,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	cfg = (struct vm_config){
-		.mem_size = args.mem_size,
-		.nr_vcpus = args.nr_vcpus,
-		.dirty_method = DIRTY_METHOD_DEFAULT,
-		.console_fd = serial_fd,
+	    .mem_size = args.mem_size,
+	    .nr_vcpus = args.nr_vcpus,
+	    .dirty_method = DIRTY_METHOD_DEFAULT,
+	    .console_fd = serial_fd,
 	};
 	rc = vm__create(&cfg, &vm);
 	if (rc) {

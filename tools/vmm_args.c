@@ -7,17 +7,17 @@
 #include "vmm_args.h"
 
 const char vmm_args_usage[] =
-	"usage: twin-vmm run --kernel FILE [--mem SIZE] [--vcpus N] [--cmdline STR]\n"
-	"                    [--serial stdio|file:PATH]\n"
-	"  --kernel FILE    PVH ELF kernel to boot (required)\n"
-	"  --mem SIZE       guest RAM with K, M or G suffix; a bare number is MiB (default 256M)\n"
-	"  --vcpus N        number of vCPUs, 1 to 64 (default 1)\n"
-	"  --cmdline STR    kernel command line\n"
-	"  --serial SINK    where the 8250 and debug console go: stdio (default) or file:PATH\n"
-	"Exit status: the guest's debug-exit status (odd), 0 when stopped by SIGTERM/SIGINT or\n"
-	"guest shutdown, 2 for bad usage or input, 4 for a KVM or runtime failure.\n"
-	"Environment: TWIN_KVM_DEV overrides the KVM device path (default /dev/kvm);\n"
-	"TWIN_LOG=info|debug prints more.\n";
+    "usage: twin-vmm run --kernel FILE [--mem SIZE] [--vcpus N] [--cmdline STR]\n"
+    "                    [--serial stdio|file:PATH]\n"
+    "  --kernel FILE    PVH ELF kernel to boot (required)\n"
+    "  --mem SIZE       guest RAM with K, M or G suffix; a bare number is MiB (default 256M)\n"
+    "  --vcpus N        number of vCPUs, 1 to 64 (default 1)\n"
+    "  --cmdline STR    kernel command line\n"
+    "  --serial SINK    where the 8250 and debug console go: stdio (default) or file:PATH\n"
+    "Exit status: the guest's debug-exit status (odd), 0 when stopped by SIGTERM/SIGINT or\n"
+    "guest shutdown, 2 for bad usage or input, 4 for a KVM or runtime failure.\n"
+    "Environment: TWIN_KVM_DEV overrides the KVM device path (default /dev/kvm);\n"
+    "TWIN_LOG=info|debug prints more.\n";
 
 int vmm_args__parse_size(const char *s, uint64_t *out)
 {
@@ -33,10 +33,20 @@ int vmm_args__parse_size(const char *s, uint64_t *out)
 		return -EINVAL;
 	if (*end) {
 		switch (*end) {
-		case 'k': case 'K': shift = 10; break;
-		case 'm': case 'M': shift = 20; break;
-		case 'g': case 'G': shift = 30; break;
-		default: return -EINVAL;
+		case 'k':
+		case 'K':
+			shift = 10;
+			break;
+		case 'm':
+		case 'M':
+			shift = 20;
+			break;
+		case 'g':
+		case 'G':
+			shift = 30;
+			break;
+		default:
+			return -EINVAL;
 		}
 		if (end[1])
 			return -EINVAL;
@@ -47,7 +57,8 @@ int vmm_args__parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int __attribute__((format(printf, 3, 4))) fail(char *err, size_t errlen, const char *fmt, ...)
+static int __attribute__((format(printf, 3, 4)))
+fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -86,20 +97,22 @@ static int set_option(const char *name, const char *val, struct vmm_args *out, c
 		out->kernel = val;
 	} else if (!strcmp(name, "--mem")) {
 		if (vmm_args__parse_size(val, &out->mem_size))
-			return fail(err, errlen,
-				    "--mem '%s' is not a size: use a number with K, M or G, e.g. 256M",
-				    val);
+			return fail(
+			    err, errlen,
+			    "--mem '%s' is not a size: use a number with K, M or G, e.g. 256M",
+			    val);
 		if (out->mem_size < VMM_ARGS_MIN_MEM || out->mem_size > VMM_ARGS_MAX_MEM ||
 		    out->mem_size % 4096)
 			return fail(err, errlen,
-				    "--mem '%s' is out of range: use whole pages from 2M to 1024G", val);
+				    "--mem '%s' is out of range: use whole pages from 2M to 1024G",
+				    val);
 	} else if (!strcmp(name, "--vcpus")) {
 		errno = 0;
 		n = strtoul(val, &end, 10);
 		if (errno || !*val || *end || *val < '0' || *val > '9' || n < 1 ||
 		    n > VMM_ARGS_MAX_VCPUS)
-			return fail(err, errlen, "--vcpus '%s' is invalid: use a number from 1 to 64",
-				    val);
+			return fail(err, errlen,
+				    "--vcpus '%s' is invalid: use a number from 1 to 64", val);
 		out->nr_vcpus = n;
 	} else if (!strcmp(name, "--cmdline")) {
 		out->cmdline = val;
@@ -111,8 +124,8 @@ static int set_option(const char *name, const char *val, struct vmm_args *out, c
 			out->serial = VMM_SERIAL_FILE;
 			out->serial_path = val + 5;
 		} else {
-			return fail(err, errlen,
-				    "--serial '%s' is invalid: use stdio or file:PATH", val);
+			return fail(err, errlen, "--serial '%s' is invalid: use stdio or file:PATH",
+				    val);
 		}
 	}
 	return 0;
@@ -120,24 +133,29 @@ static int set_option(const char *name, const char *val, struct vmm_args *out, c
 
 int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *err, size_t errlen)
 {
-	static const char *const valued[] = { "--kernel", "--mem", "--vcpus", "--cmdline",
-					      "--serial" };
+	static const char *const valued[] = {"--kernel", "--mem", "--vcpus", "--cmdline",
+					     "--serial"};
 	int rc;
 
 	*out = (struct vmm_args){
-		.mem_size = VMM_ARGS_DEFAULT_MEM, .nr_vcpus = 1, .cmdline = "",
-		.serial = VMM_SERIAL_STDIO,
+	    .mem_size = VMM_ARGS_DEFAULT_MEM,
+	    .nr_vcpus = 1,
+	    .cmdline = "",
+	    .serial = VMM_SERIAL_STDIO,
 	};
 	if (err && errlen)
 		err[0] = '\0';
 	if (argc < 2)
-		return fail(err, errlen, "missing command: use twin-vmm run --kernel FILE "
+		return fail(err, errlen,
+			    "missing command: use twin-vmm run --kernel FILE "
 			    "(see --help)");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
 		return VMM_ARGS_HELP;
 	if (strcmp(argv[1], "run"))
-		return fail(err, errlen, "unknown command '%s': use twin-vmm run --kernel FILE "
-			    "(see --help)", argv[1]);
+		return fail(err, errlen,
+			    "unknown command '%s': use twin-vmm run --kernel FILE "
+			    "(see --help)",
+			    argv[1]);
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		const char *val = NULL;
@@ -153,8 +171,10 @@ int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *er
 		}
 		if (k == sizeof(valued) / sizeof(valued[0])) {
 			if (a[0] == '-')
-				return fail(err, errlen, "unknown option '%s': see twin-vmm --help", a);
-			return fail(err, errlen, "unexpected argument '%s': see twin-vmm --help", a);
+				return fail(err, errlen, "unknown option '%s': see twin-vmm --help",
+					    a);
+			return fail(err, errlen, "unexpected argument '%s': see twin-vmm --help",
+				    a);
 		}
 		rc = take_value(argc, argv, &i, valued[k], &val, err, errlen);
 		if (rc)
@@ -164,7 +184,8 @@ int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *er
 			return rc;
 	}
 	if (!out->kernel)
-		return fail(err, errlen, "missing --kernel FILE: twin-vmm run needs a PVH ELF "
+		return fail(err, errlen,
+			    "missing --kernel FILE: twin-vmm run needs a PVH ELF "
 			    "kernel");
 	return 0;
 }

@@ -5,17 +5,17 @@
 #include <stdint.h>
 
 #define VMM_ARGS_DEFAULT_MEM (256ULL << 20)
-#define VMM_ARGS_MIN_MEM (2ULL << 20)
-#define VMM_ARGS_MAX_MEM (1ULL << 40)
-#define VMM_ARGS_MAX_VCPUS 64
+#define VMM_ARGS_MIN_MEM     (2ULL << 20)
+#define VMM_ARGS_MAX_MEM     (1ULL << 40)
+#define VMM_ARGS_MAX_VCPUS   64
 
 enum vmm_serial { VMM_SERIAL_STDIO, VMM_SERIAL_FILE };
 
 struct vmm_args {
-	const char *kernel;	/* points into argv */
-	uint64_t mem_size;	/* bytes */
+	const char *kernel; /* points into argv */
+	uint64_t mem_size;  /* bytes */
 	unsigned int nr_vcpus;
-	const char *cmdline;	/* "" if not given */
+	const char *cmdline; /* "" if not given */
 	enum vmm_serial serial;
 	const char *serial_path; /* VMM_SERIAL_FILE: into argv */
 };
@@ -30,7 +30,8 @@ struct vmm_args {
  */
 int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *err, size_t errlen);
 
-/* Parses SIZE: a number with an optional K, M or G suffix (binary; a bare number is MiB, as in QEMU). */
+/* Parses SIZE: a number with an optional K, M or G suffix (binary; a bare number is MiB, as in
+ * QEMU). */
 int vmm_args__parse_size(const char *s, uint64_t *out);
 
 extern const char vmm_args_usage[];

@@ -1,4 +1,4 @@
-/* PVH boot of a fresh VM: the loader, the boot data writers and the BSP state, in the right order. */
+/* PVH boot of a fresh VM: loader, boot data writers and BSP state, in the right order. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

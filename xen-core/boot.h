@@ -1,4 +1,4 @@
-/* Putting a PVH kernel into a fresh VM: ELF, e820, hvm_start_info, MP table and the BSP's entry state. */
+/* Putting a PVH kernel into a fresh VM: ELF, e820, hvm_start_info, MP table, BSP state. */
 #ifndef XEN_CORE_BOOT_H
 #define XEN_CORE_BOOT_H
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* The console sink: whole writes of guest output, serialised so vCPUs' bytes do not interleave mid-buffer. */
+/* The console sink: whole writes of guest output, serialised across vCPUs. */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>

@@ -23,8 +23,8 @@ static void debug_exit_read(struct vcpu *vcpu, void *opaque, uint64_t offset, vo
 }
 
 static const struct io_ops debug_exit_ops = {
-	.read = debug_exit_read,
-	.write = debug_exit_write,
+    .read = debug_exit_read,
+    .write = debug_exit_write,
 };
 
 int debug_exit__init(struct vm *vm)

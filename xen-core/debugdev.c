@@ -1,4 +1,4 @@
-/* MMIO debug device: console byte and buffer, exit, WAIT_US/EVENTS for idling, vCPU and device IDs. */
+/* MMIO debug device: console, buffer print, exit, WAIT_US/EVENTS idling, vCPU and device IDs. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,8 +115,8 @@ static void debugdev_read(struct vcpu *vcpu, void *opaque, uint64_t offset, void
 }
 
 static const struct io_ops debugdev_ops = {
-	.read = debugdev_read,
-	.write = debugdev_write,
+    .read = debugdev_read,
+    .write = debugdev_write,
 };
 
 void debugdev__kick(struct vm *vm)
@@ -156,5 +156,6 @@ void debugdev__wait(struct vcpu *vcpu)
 
 int debugdev__init(struct vm *vm)
 {
-	return iobus__register(&vm->mmio, TWIN_DEBUGDEV_GPA, TWIN_DEBUGDEV_SIZE, &debugdev_ops, NULL);
+	return iobus__register(&vm->mmio, TWIN_DEBUGDEV_GPA, TWIN_DEBUGDEV_SIZE, &debugdev_ops,
+			       NULL);
 }

@@ -1,4 +1,4 @@
-/* The MMIO debug device of twin_abi.h: console, exit, and a wait register that blocks idle vCPUs. */
+/* The MMIO debug device of twin_abi.h: console, exit, and a wait register for idle vCPUs. */
 #ifndef XEN_CORE_DEBUGDEV_H
 #define XEN_CORE_DEBUGDEV_H
 

@@ -14,9 +14,9 @@ struct device_desc {
 };
 
 static const struct device_desc devices[] = {
-	{ .name = "8250 UART", .init = serial8250__init, .exit = serial8250__exit },
-	{ .name = "debug-exit port", .init = debug_exit__init },
-	{ .name = "MMIO debug device", .init = debugdev__init },
+    {.name = "8250 UART", .init = serial8250__init, .exit = serial8250__exit},
+    {.name = "debug-exit port", .init = debug_exit__init},
+    {.name = "MMIO debug device", .init = debugdev__init},
 };
 
 #define NR_DEVICES (sizeof(devices) / sizeof(devices[0]))

@@ -1,4 +1,4 @@
-/* Dirty-page tracking: KVM_GET_DIRTY_LOG, manual protect with KVM_CLEAR_DIRTY_LOG, or dirty rings. */
+/* Dirty-page tracking: KVM_GET_DIRTY_LOG, manual protect + KVM_CLEAR_DIRTY_LOG, dirty rings. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include "vm.h"
 
 #define PAGE_SHIFT 12
-#define HIGH_PFN (LAYOUT_PCI_HOLE_END >> PAGE_SHIFT)
+#define HIGH_PFN   (LAYOUT_PCI_HOLE_END >> PAGE_SHIFT)
 
 struct dirty {
 	enum dirty_method method;
@@ -29,15 +29,15 @@ struct dirty {
 };
 
 static const char *const method_names[] = {
-	[DIRTY_METHOD_GET_LOG] = "get-log",
-	[DIRTY_METHOD_CLEAR_LOG] = "clear-log",
-	[DIRTY_METHOD_RING] = "ring",
+    [DIRTY_METHOD_GET_LOG] = "get-log",
+    [DIRTY_METHOD_CLEAR_LOG] = "clear-log",
+    [DIRTY_METHOD_RING] = "ring",
 };
 
 const char *dirty__method_to_str(enum dirty_method m)
 {
-	return (unsigned int)m < sizeof(method_names) / sizeof(method_names[0]) ? method_names[m] :
-										 "unknown";
+	return (unsigned int)m < sizeof(method_names) / sizeof(method_names[0]) ? method_names[m]
+										: "unknown";
 }
 
 int dirty__method_from_str(const char *s, enum dirty_method *out)
@@ -53,8 +53,8 @@ int dirty__method_from_str(const char *s, enum dirty_method *out)
 
 uint64_t dirty__bitmap_bits(const struct vm *vm)
 {
-	uint64_t end = vm->mem.high_size ? HIGH_PFN + (vm->mem.high_size >> PAGE_SHIFT) :
-					   vm->mem.low_size >> PAGE_SHIFT;
+	uint64_t end = vm->mem.high_size ? HIGH_PFN + (vm->mem.high_size >> PAGE_SHIFT)
+					 : vm->mem.low_size >> PAGE_SHIFT;
 
 	/* Whole words: KVM writes a slot's bitmap in 64-bit units. */
 	return (end + 63) & ~63ULL;
@@ -62,7 +62,7 @@ uint64_t dirty__bitmap_bits(const struct vm *vm)
 
 static int enable_cap(struct vm *vm, uint32_t cap, uint64_t arg0)
 {
-	struct kvm_enable_cap c = { .cap = cap, .args = { arg0 } };
+	struct kvm_enable_cap c = {.cap = cap, .args = {arg0}};
 
 	return ioctl(vm->vm_fd, KVM_ENABLE_CAP, &c) < 0 ? -errno : 0;
 }
@@ -78,17 +78,19 @@ static int init_ring(struct vm *vm, struct dirty *d)
 		cap = KVM_CAP_DIRTY_LOG_RING;
 		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, cap);
 	}
-	d->ring_entries = vm->cfg.dirty_ring_entries ? vm->cfg.dirty_ring_entries :
-						       DIRTY_RING_ENTRIES_DEFAULT;
+	d->ring_entries =
+	    vm->cfg.dirty_ring_entries ? vm->cfg.dirty_ring_entries : DIRTY_RING_ENTRIES_DEFAULT;
 	d->ring_bytes = (uint64_t)d->ring_entries * sizeof(struct kvm_dirty_gfn);
 	if (d->ring_entries & (d->ring_entries - 1) ||
 	    d->ring_bytes < (uint64_t)sysconf(_SC_PAGESIZE)) {
 		log__error("dirty ring of %u entries: use a power of two of at least %ld",
-			   d->ring_entries, sysconf(_SC_PAGESIZE) / (long)sizeof(struct kvm_dirty_gfn));
+			   d->ring_entries,
+			   sysconf(_SC_PAGESIZE) / (long)sizeof(struct kvm_dirty_gfn));
 		return -EINVAL;
 	}
 	if (max <= 0) {
-		log__error("KVM lacks KVM_CAP_DIRTY_LOG_RING: choose another dirty-tracking method");
+		log__error(
+		    "KVM lacks KVM_CAP_DIRTY_LOG_RING: choose another dirty-tracking method");
 		return -ENOSYS;
 	}
 	if ((uint64_t)max < d->ring_bytes) {
@@ -153,7 +155,8 @@ int dirty__vcpu_init(struct vcpu *vcpu)
 	if (p == MAP_FAILED) {
 		int rc = -errno;
 
-		log__error("vCPU %u: mapping its dirty ring failed: %s", vcpu->index, strerror(-rc));
+		log__error("vCPU %u: mapping its dirty ring failed: %s", vcpu->index,
+			   strerror(-rc));
 		return rc;
 	}
 	vcpu->ring = p;
@@ -278,10 +281,12 @@ static int harvest_ring(struct vm *vm, uint64_t *bitmap)
 static int harvest_slot(struct vm *vm, uint32_t slot, uint64_t first_pfn, uint64_t npages,
 			uint64_t *bitmap)
 {
-	struct kvm_dirty_log log = { .slot = slot, .dirty_bitmap = bitmap + first_pfn / 64 };
+	struct kvm_dirty_log log = {.slot = slot, .dirty_bitmap = bitmap + first_pfn / 64};
 	struct kvm_clear_dirty_log clear = {
-		.slot = slot, .first_page = 0, .num_pages = npages,
-		.dirty_bitmap = bitmap + first_pfn / 64,
+	    .slot = slot,
+	    .first_page = 0,
+	    .num_pages = npages,
+	    .dirty_bitmap = bitmap + first_pfn / 64,
 	};
 	int rc;
 
@@ -294,8 +299,8 @@ static int harvest_slot(struct vm *vm, uint32_t slot, uint64_t first_pfn, uint64
 fail:
 	rc = -errno;
 	log__error("%s on slot %u failed: %s",
-		   vm->dirty->method == DIRTY_METHOD_CLEAR_LOG ? "KVM_GET/CLEAR_DIRTY_LOG" :
-								"KVM_GET_DIRTY_LOG",
+		   vm->dirty->method == DIRTY_METHOD_CLEAR_LOG ? "KVM_GET/CLEAR_DIRTY_LOG"
+							       : "KVM_GET_DIRTY_LOG",
 		   slot, strerror(-rc));
 	return rc;
 }

@@ -25,13 +25,16 @@ int iobus__register(struct iobus *bus, uint64_t base, uint64_t len, const struct
 	if (bus->nr == IOBUS_MAX_RANGES)
 		return -ENOSPC;
 	bus->ranges[bus->nr++] = (struct io_range){
-		.base = base, .len = len, .ops = ops, .opaque = opaque,
+	    .base = base,
+	    .len = len,
+	    .ops = ops,
+	    .opaque = opaque,
 	};
 	return 0;
 }
 
-void iobus__access(struct iobus *bus, struct vcpu *vcpu, uint64_t addr, void *data,
-		   uint32_t len, int is_write)
+void iobus__access(struct iobus *bus, struct vcpu *vcpu, uint64_t addr, void *data, uint32_t len,
+		   int is_write)
 {
 	log__debug("%s %s 0x%llx len %u", bus->name, is_write ? "write" : "read",
 		   (unsigned long long)addr, len);

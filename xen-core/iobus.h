@@ -1,4 +1,4 @@
-/* Port and MMIO buses: devices register address ranges with ops tables; vCPU exits dispatch here. */
+/* Port and MMIO buses: devices register ranges with ops tables; vCPU exits dispatch here. */
 #ifndef XEN_CORE_IOBUS_H
 #define XEN_CORE_IOBUS_H
 #include <stdint.h>
@@ -26,7 +26,7 @@ struct io_range {
 };
 
 struct iobus {
-	const char *name; /* "port" or "mmio", for the unhandled-access log */
+	const char *name;  /* "port" or "mmio", for the unhandled-access log */
 	unsigned int kind; /* log__once kind */
 	unsigned int nr;
 	struct io_range ranges[IOBUS_MAX_RANGES];
@@ -37,7 +37,7 @@ void iobus__init(struct iobus *bus, const char *name, unsigned int kind);
 int iobus__register(struct iobus *bus, uint64_t base, uint64_t len, const struct io_ops *ops,
 		    void *opaque);
 /* Unhandled accesses are logged once per address and ignored; reads return all-ones. */
-void iobus__access(struct iobus *bus, struct vcpu *vcpu, uint64_t addr, void *data,
-		   uint32_t len, int is_write);
+void iobus__access(struct iobus *bus, struct vcpu *vcpu, uint64_t addr, void *data, uint32_t len,
+		   int is_write);
 
 #endif

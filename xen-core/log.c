@@ -39,7 +39,7 @@ static void level_from_env(void)
 
 void log__msg(enum log_level level, const char *fmt, ...)
 {
-	static const char *const names[] = { "error", "warning", "info", "debug" };
+	static const char *const names[] = {"error", "warning", "info", "debug"};
 	char line[1024];
 	va_list ap;
 	int n;

@@ -1,4 +1,4 @@
-/* xen-core's one way to print: prefixed lines on stderr, with a rate limit for guest-driven noise. */
+/* xen-core's one way to print: prefixed stderr lines, rate-limited for guest-driven noise. */
 #ifndef XEN_CORE_LOG_H
 #define XEN_CORE_LOG_H
 #include <stdbool.h>
@@ -11,8 +11,8 @@ void log__set_level(enum log_level level);
 void log__msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log__error(...) log__msg(LOG_LEVEL_ERROR, __VA_ARGS__)
-#define log__warn(...) log__msg(LOG_LEVEL_WARN, __VA_ARGS__)
-#define log__info(...) log__msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log__warn(...)	log__msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log__info(...)	log__msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log__debug(...) log__msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 
 /*

@@ -32,11 +32,11 @@ static uint64_t host_available_bytes(void)
 static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *hva)
 {
 	struct kvm_userspace_memory_region r = {
-		.slot = slot,
-		.flags = vm->mem.log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = (uint64_t)(uintptr_t)hva,
+	    .slot = slot,
+	    .flags = vm->mem.log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+	    .guest_phys_addr = gpa,
+	    .memory_size = size,
+	    .userspace_addr = (uint64_t)(uintptr_t)hva,
 	};
 
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)

@@ -1,4 +1,4 @@
-/* Guest RAM: one memfd mapped shared, as KVM slot 0 (low RAM from GPA 0) and slot 1 (above 4 GiB). */
+/* Guest RAM: one shared memfd, as KVM slot 0 (low RAM from GPA 0) and slot 1 (from 4 GiB). */
 #ifndef XEN_CORE_MEMORY_H
 #define XEN_CORE_MEMORY_H
 #include <stdbool.h>
@@ -6,12 +6,12 @@
 
 struct vm;
 
-#define MEMORY_SLOT_LOW 0
+#define MEMORY_SLOT_LOW	 0
 #define MEMORY_SLOT_HIGH 1
 
 struct memory {
-	int fd;		/* memfd; later shared with migration/replication */
-	uint8_t *base;	/* host mapping of all RAM: low part, then high part */
+	int fd;	       /* memfd; later shared with migration/replication */
+	uint8_t *base; /* host mapping of all RAM: low part, then high part */
 	uint64_t size;
 	uint64_t low_size;  /* RAM at GPA [0, low_size) */
 	uint64_t high_size; /* RAM at GPA [4 GiB, 4 GiB + high_size) */

@@ -1,4 +1,4 @@
-/* 8250 UART at 0x3f8: the registers Linux's early console, its 8250 probe and the guest kit touch. */
+/* 8250 UART at 0x3f8: the registers Linux's early console, its probe and the guest kit use. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -9,8 +9,8 @@
 #include "serial8250.h"
 #include "vm.h"
 
-#define UART_RX 0  /* DLAB=0 read: receive buffer */
-#define UART_TX 0  /* DLAB=0 write: transmit holding */
+#define UART_RX	 0 /* DLAB=0 read: receive buffer */
+#define UART_TX	 0 /* DLAB=0 write: transmit holding */
 #define UART_DLL 0 /* DLAB=1: divisor latch low */
 #define UART_IER 1 /* DLAB=0 */
 #define UART_DLM 1 /* DLAB=1: divisor latch high */
@@ -22,23 +22,23 @@
 #define UART_MSR 6
 #define UART_SCR 7
 
-#define UART_LCR_DLAB 0x80
-#define UART_IER_THRI 0x02
+#define UART_LCR_DLAB	0x80
+#define UART_IER_THRI	0x02
 #define UART_IIR_NO_INT 0x01
-#define UART_IIR_THRI 0x02
-#define UART_IIR_FIFO 0xc0
+#define UART_IIR_THRI	0x02
+#define UART_IIR_FIFO	0xc0
 #define UART_FCR_ENABLE 0x01
-#define UART_LSR_THRE 0x20
-#define UART_LSR_TEMT 0x40
-#define UART_MCR_DTR 0x01
-#define UART_MCR_RTS 0x02
-#define UART_MCR_OUT1 0x04
-#define UART_MCR_OUT2 0x08
-#define UART_MCR_LOOP 0x10
-#define UART_MSR_CTS 0x10
-#define UART_MSR_DSR 0x20
-#define UART_MSR_RI 0x40
-#define UART_MSR_DCD 0x80
+#define UART_LSR_THRE	0x20
+#define UART_LSR_TEMT	0x40
+#define UART_MCR_DTR	0x01
+#define UART_MCR_RTS	0x02
+#define UART_MCR_OUT1	0x04
+#define UART_MCR_OUT2	0x08
+#define UART_MCR_LOOP	0x10
+#define UART_MSR_CTS	0x10
+#define UART_MSR_DSR	0x20
+#define UART_MSR_RI	0x40
+#define UART_MSR_DCD	0x80
 
 struct serial8250 {
 	pthread_mutex_t lock;
@@ -50,7 +50,7 @@ struct serial8250 {
 /* ISA IRQs are edge-triggered at the IOAPIC: a pulse delivers one interrupt. */
 static void raise_irq(struct serial8250 *s)
 {
-	struct kvm_irq_level l = { .irq = SERIAL8250_IRQ, .level = 1 };
+	struct kvm_irq_level l = {.irq = SERIAL8250_IRQ, .level = 1};
 
 	if (ioctl(s->vm->vm_fd, KVM_IRQ_LINE, &l) == 0) {
 		l.level = 0;
@@ -78,8 +78,7 @@ static uint8_t read_msr(const struct serial8250 *s)
 	return UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS;
 }
 
-static void serial_read(struct vcpu *vcpu, void *opaque, uint64_t offset, void *data,
-			uint32_t len)
+static void serial_read(struct vcpu *vcpu, void *opaque, uint64_t offset, void *data, uint32_t len)
 {
 	struct serial8250 *s = opaque;
 	bool dlab;
@@ -168,8 +167,8 @@ static void serial_write(struct vcpu *vcpu, void *opaque, uint64_t offset, const
 }
 
 static const struct io_ops serial_ops = {
-	.read = serial_read,
-	.write = serial_write,
+    .read = serial_read,
+    .write = serial_write,
 };
 
 int serial8250__init(struct vm *vm)

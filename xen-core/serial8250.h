@@ -5,7 +5,7 @@
 struct vm;
 
 #define SERIAL8250_PORT 0x3f8
-#define SERIAL8250_IRQ 4
+#define SERIAL8250_IRQ	4
 
 int serial8250__init(struct vm *vm);
 void serial8250__exit(struct vm *vm);

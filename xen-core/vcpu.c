@@ -1,4 +1,4 @@
-/* vCPUs: KVM_CREATE_VCPU, CPUID and MSR setup, PVH entry state, and the run loop on its own thread. */
+/* vCPUs: creation, CPUID and MSRs, PVH entry state, and the run loop on its own thread. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,23 +15,23 @@
 #include "vcpu.h"
 #include "vm.h"
 
-#define MSR_IA32_TSC 0x10
-#define MSR_IA32_APIC_BASE 0x1b
-#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_TSC	      0x10
+#define MSR_IA32_APIC_BASE    0x1b
+#define MSR_IA32_SYSENTER_CS  0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
-#define MSR_IA32_MISC_ENABLE 0x1a0
-#define MSR_IA32_CR_PAT 0x277
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_CSTAR 0xc0000083
-#define MSR_SYSCALL_MASK 0xc0000084
-#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_IA32_MISC_ENABLE  0x1a0
+#define MSR_IA32_CR_PAT	      0x277
+#define MSR_STAR	      0xc0000081
+#define MSR_LSTAR	      0xc0000082
+#define MSR_CSTAR	      0xc0000083
+#define MSR_SYSCALL_MASK      0xc0000084
+#define MSR_KERNEL_GS_BASE    0xc0000102
 
-#define APIC_BASE_BSP (1ULL << 8)
-#define APIC_BASE_ENABLE (1ULL << 11)
+#define APIC_BASE_BSP		(1ULL << 8)
+#define APIC_BASE_ENABLE	(1ULL << 11)
 #define MISC_ENABLE_FAST_STRING (1ULL << 0)
-#define PAT_POWER_ON_DEFAULT 0x0007040600070406ULL
+#define PAT_POWER_ON_DEFAULT	0x0007040600070406ULL
 
 static int set_cpuid(struct vcpu *vcpu, uint32_t tsc_khz)
 {
@@ -62,10 +62,18 @@ out:
 /* Architectural reset values a firmware would leave, so guests find what they expect. */
 static int set_msrs(struct vcpu *vcpu)
 {
-	const uint64_t apic = LAYOUT_LAPIC | APIC_BASE_ENABLE | (vcpu->index == 0 ? APIC_BASE_BSP : 0);
+	const uint64_t apic =
+	    LAYOUT_LAPIC | APIC_BASE_ENABLE | (vcpu->index == 0 ? APIC_BASE_BSP : 0);
 	static const uint32_t zeroed[] = {
-		MSR_IA32_TSC, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
-		MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK, MSR_KERNEL_GS_BASE,
+	    MSR_IA32_TSC,
+	    MSR_IA32_SYSENTER_CS,
+	    MSR_IA32_SYSENTER_ESP,
+	    MSR_IA32_SYSENTER_EIP,
+	    MSR_STAR,
+	    MSR_LSTAR,
+	    MSR_CSTAR,
+	    MSR_SYSCALL_MASK,
+	    MSR_KERNEL_GS_BASE,
 	};
 	struct {
 		struct kvm_msrs hdr;
@@ -75,12 +83,12 @@ static int set_msrs(struct vcpu *vcpu)
 	int r;
 
 	memset(&m, 0, sizeof(m));
-	m.e[n++] = (struct kvm_msr_entry){ .index = MSR_IA32_APIC_BASE, .data = apic };
-	m.e[n++] = (struct kvm_msr_entry){ .index = MSR_IA32_MISC_ENABLE,
-					  .data = MISC_ENABLE_FAST_STRING };
-	m.e[n++] = (struct kvm_msr_entry){ .index = MSR_IA32_CR_PAT, .data = PAT_POWER_ON_DEFAULT };
+	m.e[n++] = (struct kvm_msr_entry){.index = MSR_IA32_APIC_BASE, .data = apic};
+	m.e[n++] =
+	    (struct kvm_msr_entry){.index = MSR_IA32_MISC_ENABLE, .data = MISC_ENABLE_FAST_STRING};
+	m.e[n++] = (struct kvm_msr_entry){.index = MSR_IA32_CR_PAT, .data = PAT_POWER_ON_DEFAULT};
 	for (size_t i = 0; i < sizeof(zeroed) / sizeof(zeroed[0]); i++)
-		m.e[n++] = (struct kvm_msr_entry){ .index = zeroed[i] };
+		m.e[n++] = (struct kvm_msr_entry){.index = zeroed[i]};
 	m.hdr.nmsrs = n;
 	r = ioctl(vcpu->fd, KVM_SET_MSRS, &m);
 	if (r < 0) {
@@ -129,7 +137,7 @@ int vcpu__init(struct vm *vm, unsigned int index)
 		goto out;
 	if (index != 0) {
 		/* APs wait for INIT/SIPI from the BSP, delivered by the in-kernel LAPIC. */
-		struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_UNINITIALIZED };
+		struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_UNINITIALIZED};
 
 		if (ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp) < 0) {
 			rc = -errno;
@@ -178,7 +186,8 @@ static void report_internal_error(struct vcpu *vcpu)
 	log__error("vCPU %u: KVM internal error, suberror %u%s at rip 0x%llx (data:%s): the "
 		   "guest ran an instruction KVM cannot emulate",
 		   vcpu->index, run->internal.suberror,
-		   run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? " (emulation failure)" : "",
+		   run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? " (emulation failure)"
+									  : "",
 		   (unsigned long long)regs.rip, data);
 }
 

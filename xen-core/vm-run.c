@@ -1,4 +1,4 @@
-/* The VM life cycle: starting vCPU threads, kicking them out of KVM_RUN, pausing, stopping, joining. */
+/* The VM life cycle: vCPU threads, kicks out of KVM_RUN, pause/resume, stop, join. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>

@@ -14,21 +14,21 @@
 #include "vm.h"
 
 #define KVM_API_VERSION_EXPECTED 12
-#define CPUID_MAX_ENTRIES 256
+#define CPUID_MAX_ENTRIES	 256
 
 static const struct {
 	int cap;
 	const char *name;
 } required_caps[] = {
-	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
-	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
-	{ KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR" },
-	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
-	{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
-	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
-	{ KVM_CAP_GET_TSC_KHZ, "KVM_CAP_GET_TSC_KHZ" },
-	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
-	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+    {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+    {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+    {KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR"},
+    {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
+    {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
+    {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+    {KVM_CAP_GET_TSC_KHZ, "KVM_CAP_GET_TSC_KHZ"},
+    {KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"},
+    {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
 };
 
 static const char *kvm_dev_path(const struct vm_config *cfg)
@@ -107,7 +107,7 @@ out:
 static int create_vm(struct vm *vm)
 {
 	uint64_t identity = LAYOUT_IDENTITY_MAP;
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	const char *what;
 	int rc = 0;
 

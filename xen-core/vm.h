@@ -16,12 +16,12 @@
 #define VM_MAX_VCPUS 64
 
 struct vm_config {
-	const char *kvm_dev;	/* NULL: $TWIN_KVM_DEV if set, else /dev/kvm */
-	uint64_t mem_size;	/* bytes, a multiple of 4 KiB */
-	unsigned int nr_vcpus;	/* 1..VM_MAX_VCPUS */
-	enum dirty_method dirty_method; /* fixed at creation: rings must exist before vCPUs */
+	const char *kvm_dev;		 /* NULL: $TWIN_KVM_DEV if set, else /dev/kvm */
+	uint64_t mem_size;		 /* bytes, a multiple of 4 KiB */
+	unsigned int nr_vcpus;		 /* 1..VM_MAX_VCPUS */
+	enum dirty_method dirty_method;	 /* fixed at creation: rings must exist before vCPUs */
 	unsigned int dirty_ring_entries; /* ring method: per vCPU, a power of two; 0 = default */
-	int console_fd;		/* serial and debug-device console sink */
+	int console_fd;			 /* serial and debug-device console sink */
 };
 
 struct vcpu {
@@ -31,11 +31,12 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
-	/* debugdev WAIT_US in progress: 0 = none, UINT64_MAX = no deadline, else CLOCK_MONOTONIC ns */
+	/* debugdev WAIT_US in progress: 0 = none, UINT64_MAX = no deadline, else CLOCK_MONOTONIC ns
+	 */
 	uint64_t wait_deadline_ns;
-	bool io_pending;	/* last exit was PIO/MMIO: complete it before parking */
-	uint64_t debug_buf_gpa; /* debugdev BUF_ADDR, per vCPU so vCPUs print independently */
-	uint32_t events;	/* TWIN_EVENT_* pending for this vCPU; under vm->lock */
+	bool io_pending;	    /* last exit was PIO/MMIO: complete it before parking */
+	uint64_t debug_buf_gpa;	    /* debugdev BUF_ADDR, per vCPU so vCPUs print independently */
+	uint32_t events;	    /* TWIN_EVENT_* pending for this vCPU; under vm->lock */
 	struct kvm_dirty_gfn *ring; /* dirty ring (ring method) */
 	uint32_t ring_fetch;	    /* next ring entry to read; under dirty lock */
 };
@@ -68,7 +69,7 @@ struct vm {
 	unsigned int pause_depth;
 	unsigned int nr_running; /* vCPU threads that have not returned */
 	unsigned int nr_parked;
-	int done_fd;		 /* eventfd, readable once every vCPU thread returned */
+	int done_fd; /* eventfd, readable once every vCPU thread returned */
 };
 
 /*

@@ -1,4 +1,4 @@
-/* Dirty-tracking test in the spirit of KVM's dirty_log_test: no page whose content changed is missing from a harvest. */
+/* Dirty-tracking test after KVM's dirty_log_test: no changed page is missing from a harvest. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -10,12 +10,12 @@
 #include "dirty.h"
 #include "vm.h"
 
-#define PAGE 4096ULL
+#define PAGE	 4096ULL
 #define MEM_SIZE (64ULL << 20)
 #define ROUND_MS 3
 /* memwriter on 2 vCPUs x 1024 pages, paced so the run spans many harvests. */
-#define VCPUS 2
-#define CMDLINE "pages=1024 ws=1024 rate=150 vcpus=2 iters=200"
+#define VCPUS	   2
+#define CMDLINE	   "pages=1024 ws=1024 rate=150 vcpus=2 iters=200"
 #define MIN_ROUNDS 10
 
 struct run_stats {
@@ -76,7 +76,8 @@ static int round_check(struct vm *vm, uint8_t *copy, uint64_t *bm, uint64_t *def
 			st->deferred_checked++;
 			if (!bit(bm, pfn)) {
 				st->missing++;
-				fprintf(stderr, "dirty-log-test: pfn 0x%llx changed during round %u "
+				fprintf(stderr,
+					"dirty-log-test: pfn 0x%llx changed during round %u "
 					"but is in neither that harvest nor the next\n",
 					(unsigned long long)pfn, st->rounds);
 			}
@@ -89,8 +90,10 @@ static int round_check(struct vm *vm, uint8_t *copy, uint64_t *bm, uint64_t *def
 			continue;
 		if (paused) {
 			st->missing++;
-			fprintf(stderr, "dirty-log-test: pfn 0x%llx (iteration word %llu) changed "
-				"but is not in harvest %u\n", (unsigned long long)pfn,
+			fprintf(stderr,
+				"dirty-log-test: pfn 0x%llx (iteration word %llu) changed "
+				"but is not in harvest %u\n",
+				(unsigned long long)pfn,
 				(unsigned long long)*(uint64_t *)(copy + i * PAGE), st->rounds);
 		} else {
 			set_bit(next_deferred, pfn);
@@ -106,8 +109,10 @@ static int run_method(const char *guests, enum dirty_method m, unsigned int ring
 		      struct run_stats *st)
 {
 	struct vm_config cfg = {
-		.mem_size = MEM_SIZE, .nr_vcpus = VCPUS, .dirty_method = m,
-		.dirty_ring_entries = ring_entries,
+	    .mem_size = MEM_SIZE,
+	    .nr_vcpus = VCPUS,
+	    .dirty_method = m,
+	    .dirty_ring_entries = ring_entries,
 	};
 	char path[4096], err[512], out[8192];
 	uint64_t *bm = NULL, *def = NULL, *next = NULL;
@@ -144,7 +149,7 @@ static int run_method(const char *guests, enum dirty_method m, unsigned int ring
 	if (dirty__enable(vm) || vm__start(vm))
 		goto out;
 	while (!done) {
-		struct pollfd p = { .fd = vm__done_fd(vm), .events = POLLIN };
+		struct pollfd p = {.fd = vm__done_fd(vm), .events = POLLIN};
 		uint64_t *t;
 
 		/* Paces the rounds and notices the end; not a synchronisation. */
@@ -190,17 +195,18 @@ int main(void)
 		unsigned int ring_entries;
 		const char *what;
 	} cases[] = {
-		{ DIRTY_METHOD_GET_LOG, 0, "get-log" },
-		{ DIRTY_METHOD_CLEAR_LOG, 0, "clear-log" },
-		{ DIRTY_METHOD_RING, 0, "ring" },
-		/* 256 entries fill up between harvests: exercises the ring-full exit. */
-		{ DIRTY_METHOD_RING, 256, "ring (256 entries)" },
+	    {DIRTY_METHOD_GET_LOG, 0, "get-log"},
+	    {DIRTY_METHOD_CLEAR_LOG, 0, "clear-log"},
+	    {DIRTY_METHOD_RING, 0, "ring"},
+	    /* 256 entries fill up between harvests: exercises the ring-full exit. */
+	    {DIRTY_METHOD_RING, 256, "ring (256 entries)"},
 	};
 	const char *guests = getenv("TWIN_GUESTS_DIR");
 	int failed = 0;
 
 	if (!guests) {
-		fprintf(stderr, "dirty-log-test: TWIN_GUESTS_DIR is not set: run it with make check\n");
+		fprintf(stderr,
+			"dirty-log-test: TWIN_GUESTS_DIR is not set: run it with make check\n");
 		return 99;
 	}
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -224,7 +230,8 @@ int main(void)
 		       why ? "FAIL" : "ok  ", cases[i].what, st.rounds,
 		       (unsigned long long)st.changed, (unsigned long long)st.dirty,
 		       (unsigned long long)st.deferred_checked, (unsigned long long)st.missing,
-		       (unsigned long long)st.ring_full, st.status, why ? ": " : "", why ? why : "");
+		       (unsigned long long)st.ring_full, st.status, why ? ": " : "",
+		       why ? why : "");
 		failed |= why != NULL;
 	}
 	return failed ? 1 : 0;

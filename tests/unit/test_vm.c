@@ -1,4 +1,4 @@
-/* Unit tests for the VM runtime: creation errors, GPA translation, the I/O bus, pause/resume (needs /dev/kvm). */
+/* Unit tests for the VM runtime: create errors, GPA translation, I/O bus, pause (needs KVM). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -23,7 +23,7 @@ static int null_fd(void)
 
 START_TEST(test_create_errors)
 {
-	struct vm_config cfg = { .mem_size = 16 << 20, .nr_vcpus = 1, .console_fd = 1 };
+	struct vm_config cfg = {.mem_size = 16 << 20, .nr_vcpus = 1, .console_fd = 1};
 	struct vm *vm = (struct vm *)1;
 
 	cfg.kvm_dev = "/nonexistent/kvm";
@@ -42,7 +42,7 @@ END_TEST
 
 START_TEST(test_gpa_translation)
 {
-	struct vm_config cfg = { .mem_size = (3ULL << 30) + (64 << 20), .nr_vcpus = 1 };
+	struct vm_config cfg = {.mem_size = (3ULL << 30) + (64 << 20), .nr_vcpus = 1};
 	const uint64_t hole = LAYOUT_PCI_HOLE_START, high = LAYOUT_PCI_HOLE_END;
 	struct vm *vm;
 	uint8_t *base;
@@ -75,7 +75,7 @@ static void dummy_write(struct vcpu *vcpu, void *opaque, uint64_t offset, const 
 
 START_TEST(test_iobus)
 {
-	static const struct io_ops ops = { .write = dummy_write };
+	static const struct io_ops ops = {.write = dummy_write};
 	struct iobus bus;
 	uint64_t seen = 0, v = 0x12345678;
 	uint32_t r = 0;
@@ -119,7 +119,7 @@ END_TEST
  */
 START_TEST(test_pause_resume)
 {
-	struct vm_config cfg = { .mem_size = 64 << 20, .nr_vcpus = 2 };
+	struct vm_config cfg = {.mem_size = 64 << 20, .nr_vcpus = 2};
 	const char *guests = getenv("TWIN_GUESTS_DIR");
 	const size_t ws = 2 * 1024 * 4096;
 	char path[4096], err[512];
@@ -133,11 +133,12 @@ START_TEST(test_pause_resume)
 	cfg.console_fd = null_fd();
 	ck_assert_int_eq(vm__create(&cfg, &vm), 0);
 	ck_assert_msg(boot__load_pvh_file(vm, path, "pages=1024 ws=1024 rate=100 vcpus=2 iters=60",
-					  err, sizeof(err)) == 0, "%s", err);
+					  err, sizeof(err)) == 0,
+		      "%s", err);
 	area = memory__gpa_to_hva(vm, 0x1000000, ws);
 	ck_assert_ptr_nonnull(area);
 	ck_assert_int_eq(vm__start(vm), 0);
-	p = (struct pollfd){ .fd = vm__done_fd(vm), .events = POLLIN };
+	p = (struct pollfd){.fd = vm__done_fd(vm), .events = POLLIN};
 	/* Let the guest get going (observation window, not synchronisation). */
 	ck_assert_int_eq(poll(&p, 1, 100), 0);
 	for (int round = 0; round < 5; round++) {

@@ -7,11 +7,10 @@
 static char err[256];
 static struct vmm_args args;
 
-#define PARSE(...)                                                                  \
-	({                                                                          \
-		char *const argv_[] = { "twin-vmm", __VA_ARGS__ };                  \
-		vmm_args__parse(sizeof(argv_) / sizeof(argv_[0]), argv_, &args, err, \
-				sizeof(err));                                       \
+#define PARSE(...)                                                                                 \
+	({                                                                                         \
+		char *const argv_[] = {"twin-vmm", __VA_ARGS__};                                   \
+		vmm_args__parse(sizeof(argv_) / sizeof(argv_[0]), argv_, &args, err, sizeof(err)); \
 	})
 
 START_TEST(test_defaults)
@@ -112,7 +111,7 @@ START_TEST(test_missing_and_unknown)
 	ck_assert_ptr_nonnull(strstr(err, "unknown command 'boot'"));
 	ck_assert_int_eq(PARSE("run", "--kernel="), -EINVAL);
 	{
-		char *const argv[] = { "twin-vmm" };
+		char *const argv[] = {"twin-vmm"};
 
 		ck_assert_int_eq(vmm_args__parse(1, argv, &args, err, sizeof(err)), -EINVAL);
 		ck_assert_ptr_nonnull(strstr(err, "missing command"));
