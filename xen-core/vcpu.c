@@ -250,6 +250,21 @@ static void handle_exit(struct vcpu *vcpu)
 	}
 }
 
+void vcpu__complete_io(struct vcpu *vcpu)
+{
+	while (vcpu->io_pending) {
+		__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		vcpu->io_pending = false;
+		if (ioctl(vcpu->fd, KVM_RUN, 0) == 0) {
+			handle_exit(vcpu);
+		} else if (errno != EINTR && errno != EAGAIN) {
+			log__error("vCPU %u: completing I/O before pausing failed: %s", vcpu->index,
+				   strerror(errno));
+			vm__stop(vcpu->vm, VM_EXIT_FAILURE);
+		}
+	}
+}
+
 void *vcpu__thread(void *arg)
 {
 	struct vcpu *vcpu = arg;

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 #include "log.h"
 #include "vcpu.h"
@@ -102,16 +101,6 @@ void vm__resume_all(struct vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 }
 
-/* KVM_RUN with immediate_exit completes a pending PIO/MMIO without entering the guest. */
-static void complete_pending_io(struct vcpu *vcpu)
-{
-	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	if (ioctl(vcpu->fd, KVM_RUN, 0) < 0 && errno != EINTR)
-		log__warn("vCPU %u: completing I/O before pausing failed: %s", vcpu->index,
-			  strerror(errno));
-	vcpu->io_pending = false;
-}
-
 bool vm__vcpu_sync(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
@@ -129,7 +118,7 @@ bool vm__vcpu_sync(struct vcpu *vcpu)
 			break;
 		if (vcpu->io_pending) {
 			pthread_mutex_unlock(&vm->lock);
-			complete_pending_io(vcpu);
+			vcpu__complete_io(vcpu);
 			pthread_mutex_lock(&vm->lock);
 			continue;
 		}
