@@ -13,8 +13,9 @@
 #include "pvh.h"
 #include "vm.h"
 
-int boot__load_pvh(struct vm *vm, const void *kernel, size_t size, const char *cmdline, char *err,
-		   size_t errlen)
+/* name prefixes the loader's error, which is about the file; the others are not. */
+static int load(struct vm *vm, const void *kernel, size_t size, const char *name,
+		const char *cmdline, char *err, size_t errlen)
 {
 	struct e820_entry map[E820_MAX_ENTRIES];
 	struct elf_image img;
@@ -23,8 +24,13 @@ int boot__load_pvh(struct vm *vm, const void *kernel, size_t size, const char *c
 	int n, rc;
 
 	rc = elf_loader__load_pvh(kernel, size, ram, low, &img, err, errlen);
-	if (rc)
+	if (rc) {
+		char tmp[512];
+
+		snprintf(tmp, sizeof(tmp), "%s: %s", name, err);
+		snprintf(err, errlen, "%s", tmp);
 		goto out;
+	}
 	n = e820__build(vm->mem.size, map, E820_MAX_ENTRIES);
 	if (n < 0) {
 		rc = n;
@@ -46,9 +52,16 @@ out:
 	return rc;
 }
 
+int boot__load_pvh(struct vm *vm, const void *kernel, size_t size, const char *cmdline, char *err,
+		   size_t errlen)
+{
+	return load(vm, kernel, size, "kernel", cmdline, err, errlen);
+}
+
 int boot__load_pvh_file(struct vm *vm, const char *path, const char *cmdline, char *err,
 			size_t errlen)
 {
+	char name[256];
 	struct stat st;
 	char *buf = NULL;
 	size_t got = 0;
@@ -90,14 +103,8 @@ int boot__load_pvh_file(struct vm *vm, const char *path, const char *cmdline, ch
 		}
 		got += r;
 	}
-	rc = boot__load_pvh(vm, buf, got, cmdline, err, errlen);
-	if (rc) {
-		/* Prefix the file name so the one line says which file. */
-		char tmp[512];
-
-		snprintf(tmp, sizeof(tmp), "kernel %s: %s", path, err);
-		snprintf(err, errlen, "%s", tmp);
-	}
+	snprintf(name, sizeof(name), "kernel %s", path);
+	rc = load(vm, buf, got, name, cmdline, err, errlen);
 out:
 	free(buf);
 	if (fd >= 0)
