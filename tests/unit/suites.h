@@ -10,5 +10,6 @@ Suite *mptable_suite(void);
 Suite *cpuid_suite(void);
 Suite *vmm_args_suite(void);
 Suite *vm_suite(void);
+Suite *devices_suite(void);
 
 #endif

@@ -1,0 +1,189 @@
+/* Unit tests for the emulated devices, driven by tiny ring-0 guests written into RAM (needs KVM).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "debugdev.h"
+#include "e820.h"
+#include "layout.h"
+#include "pvh.h"
+#include "suites.h"
+#include "twin_abi.h"
+#include "vm.h"
+
+#define CODE_GPA LAYOUT_HIGH_START
+
+/* 32-bit protected-mode code, as the PVH entry leaves the boot CPU. */
+#define MOVL_IMM_TO(addr, imm) 0xc7, 0x05, LE32(addr), LE32(imm)
+#define MOV_FROM_TO_EAX(addr)  0xa1, LE32(addr)
+#define MOV_EAX_TO(addr)       0xa3, LE32(addr)
+#define LE32(v)		       (uint8_t)(v), (uint8_t)((v) >> 8), (uint8_t)((v) >> 16), (uint8_t)((v) >> 24)
+#define REG(r)		       (uint32_t)(TWIN_DEBUGDEV_GPA + (r))
+#define HLT		       0xf4
+
+struct guest_run {
+	int status;
+	char console[8192];
+	size_t console_len;
+};
+
+/* Boots code on one vCPU; kick_after_start raises a debug-device event once it runs. */
+static void run_code(const uint8_t *code, size_t len, int kick_after_start, struct guest_run *out)
+{
+	struct vm_config cfg = {.mem_size = 16 << 20, .nr_vcpus = 1};
+	struct e820_entry map[E820_MAX_ENTRIES];
+	char err[256];
+	struct vm *vm;
+	ssize_t got;
+	int n;
+
+	cfg.console_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	ck_assert_int_ge(cfg.console_fd, 0);
+	ck_assert_int_eq(vm__create(&cfg, &vm), 0);
+	n = e820__build(cfg.mem_size, map, E820_MAX_ENTRIES);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(
+	    pvh__write_start_info(vm->mem.base, vm->mem.low_size, map, n, "", err, sizeof(err)), 0);
+	memcpy(memory__gpa_to_hva(vm, CODE_GPA, len), code, len);
+	ck_assert_int_eq(vm__setup_boot_cpu(vm, CODE_GPA), 0);
+	ck_assert_int_eq(vm__start(vm), 0);
+	if (kick_after_start)
+		debugdev__kick(vm);
+	out->status = vm__join(vm);
+	got = pread(cfg.console_fd, out->console, sizeof(out->console) - 1, 0);
+	out->console_len = got > 0 ? got : 0;
+	out->console[out->console_len] = '\0';
+	vm__destroy(vm);
+	close(cfg.console_fd);
+}
+
+/* WAIT_US forever, then exit with the EVENTS value: only a kick can end it. */
+START_TEST(test_kick_ends_wait)
+{
+	const uint8_t code[] = {
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_WAIT_US), TWIN_WAIT_FOREVER),
+	    MOV_FROM_TO_EAX(REG(TWIN_DEBUGDEV_REG_EVENTS)),
+	    MOV_EAX_TO(REG(TWIN_DEBUGDEV_REG_EXIT)),
+	    HLT,
+	};
+	struct guest_run r;
+
+	run_code(code, sizeof(code), 1, &r);
+	ck_assert_int_eq(r.status, (TWIN_EVENT_KICK << 1) | 1);
+}
+END_TEST
+
+/* A 2 ms wait with no kick ends by its deadline; EVENTS then says so and clears. */
+START_TEST(test_wait_deadline)
+{
+	const uint8_t code[] = {
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_WAIT_US), 2000),
+	    MOV_FROM_TO_EAX(REG(TWIN_DEBUGDEV_REG_EVENTS)),
+	    MOV_FROM_TO_EAX(REG(TWIN_DEBUGDEV_REG_EVENTS)),
+	    0x83,
+	    0xc0,
+	    0x10, /* add $0x10, %eax: 0x10 if the second read was clear */
+	    MOV_EAX_TO(REG(TWIN_DEBUGDEV_REG_EXIT)),
+	    HLT,
+	};
+	struct guest_run r;
+
+	run_code(code, sizeof(code), 0, &r);
+	ck_assert_int_eq(r.status, (0x10 << 1) | 1);
+}
+END_TEST
+
+/* ID and VERSION, the console byte and buffer print (in and out of RAM). */
+START_TEST(test_debugdev_registers)
+{
+	const uint8_t code[] = {
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_CONSOLE), 'c'),
+	    /* "hi" at 0x200000, printed through the buffer registers. */
+	    MOVL_IMM_TO(0x200000, 'h' | ('i' << 8)),
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_ADDR_LO), 0x200000),
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_ADDR_HI), 0),
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_LEN), 2),
+	    /* Outside RAM and over the limit: both ignored. */
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_ADDR_LO), 0xfff800),
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_LEN), 0x2000),
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_LEN), 4096),
+	    MOV_FROM_TO_EAX(REG(TWIN_DEBUGDEV_REG_ID)),
+	    0x3d,
+	    LE32(TWIN_DEBUGDEV_ID), /* cmp $ID, %eax */
+	    0x75,
+	    0x0e, /* jne fail */
+	    MOV_FROM_TO_EAX(REG(TWIN_DEBUGDEV_REG_VERSION)),
+	    0x83,
+	    0xc0,
+	    0x20, /* add $0x20, %eax */
+	    MOV_EAX_TO(REG(TWIN_DEBUGDEV_REG_EXIT)),
+	    HLT,
+	    /* fail: */
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_EXIT), 0x7f),
+	    HLT,
+	};
+	struct guest_run r;
+
+	run_code(code, sizeof(code), 0, &r);
+	ck_assert_int_eq(r.status, ((0x20 + TWIN_DEBUGDEV_VERSION) << 1) | 1);
+	ck_assert_uint_eq(r.console_len, 3);
+	ck_assert_str_eq(r.console, "chi");
+}
+END_TEST
+
+/* 8250 THR output and LSR; the debug-exit port takes v from the guest's LSR read. */
+START_TEST(test_serial_and_debug_exit)
+{
+	const uint8_t code[] = {
+	    0x66, 0xba, 0xf8, 0x03, /* mov $0x3f8, %dx */
+	    0xb0, 'A',		    /* mov $'A', %al */
+	    0xee,		    /* out %al, %dx */
+	    0x66, 0xba, 0xfd, 0x03, /* mov $0x3fd, %dx */
+	    0xec,		    /* in %dx, %al: LSR */
+	    0x66, 0xba, 0xf4, 0x00, /* mov $0xf4, %dx */
+	    0xee,		    /* out %al, %dx */
+	    HLT,
+	};
+	struct guest_run r;
+
+	run_code(code, sizeof(code), 0, &r);
+	/* LSR = THRE | TEMT = 0x60; status (0x60 << 1 | 1) & 0xff. */
+	ck_assert_int_eq(r.status, 0xc1);
+	ck_assert_uint_eq(r.console_len, 1);
+	ck_assert_str_eq(r.console, "A");
+}
+END_TEST
+
+/* An MMIO read nobody handles is all-ones and the VM goes on. */
+START_TEST(test_unhandled_mmio)
+{
+	const uint8_t code[] = {
+	    MOV_FROM_TO_EAX(0xfeb00000u),
+	    0x25,
+	    LE32(0x7f), /* and $0x7f, %eax */
+	    MOV_EAX_TO(REG(TWIN_DEBUGDEV_REG_EXIT)),
+	    HLT,
+	};
+	struct guest_run r;
+
+	run_code(code, sizeof(code), 0, &r);
+	ck_assert_int_eq(r.status, (0x7f << 1) | 1);
+}
+END_TEST
+
+Suite *devices_suite(void)
+{
+	Suite *s = suite_create("devices");
+	TCase *tc = tcase_create("guest-driven");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_kick_ends_wait);
+	tcase_add_test(tc, test_wait_deadline);
+	tcase_add_test(tc, test_debugdev_registers);
+	tcase_add_test(tc, test_serial_and_debug_exit);
+	tcase_add_test(tc, test_unhandled_mmio);
+	suite_add_tcase(s, tc);
+	return s;
+}
