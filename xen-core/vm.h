@@ -53,6 +53,8 @@ struct vm {
 	struct iobus mmio;
 	struct dirty *dirty;
 	struct serial8250 *serial;
+	pthread_t pit_thread; /* turns PIT reinjection off in the background (vm.c) */
+	bool pit_thread_started;
 	unsigned int nr_vcpus;
 	struct vcpu *vcpus;
 
