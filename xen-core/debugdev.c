@@ -54,13 +54,11 @@ static void debugdev_write(struct vcpu *vcpu, void *opaque, uint64_t offset, con
 			   uint32_t len)
 {
 	uint32_t v = 0;
-	uint8_t c;
 
 	memcpy(&v, data, len < sizeof(v) ? len : sizeof(v));
 	switch (offset) {
 	case TWIN_DEBUGDEV_REG_CONSOLE:
-		c = v & 0xff;
-		console__write(vcpu->vm->cfg.console_fd, &c, 1);
+		console__putc(vcpu->vm->cfg.console_fd, v & 0xff);
 		break;
 	case TWIN_DEBUGDEV_REG_EXIT:
 		log__info("vCPU %u: debug device exit 0x%x", vcpu->index, v);
@@ -133,6 +131,7 @@ void debugdev__wait(struct vcpu *vcpu)
 	struct vm *vm = vcpu->vm;
 	struct timespec ts;
 
+	console__flush(); /* an idle guest's part line is all it has to say for now */
 	pthread_mutex_lock(&vm->lock);
 	while (!vm->stopping && !vm->pause_depth && !vcpu->events) {
 		uint64_t dl = vcpu->wait_deadline_ns;
