@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "boot.h"
@@ -61,52 +61,48 @@ int boot__load_pvh(struct vm *vm, const void *kernel, size_t size, const char *c
 int boot__load_pvh_file(struct vm *vm, const char *path, const char *cmdline, char *err,
 			size_t errlen)
 {
+	static const char empty[1];
 	char name[256];
 	struct stat st;
-	char *buf = NULL;
-	size_t got = 0;
+	const void *file = MAP_FAILED;
 	int fd, rc = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO or a tty must not wait for a writer before we refuse it. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "kernel %s: %s: check --kernel", path, strerror(-rc));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = -EINVAL;
+		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 		snprintf(err, errlen, "kernel %s: not a regular file: give a PVH ELF file", path);
 		goto out;
 	}
-	/* A kernel larger than RAM can never load; do not read it. */
+	/* A kernel larger than RAM can never load; do not map it. */
 	if ((uint64_t)st.st_size > vm->mem.size) {
 		rc = -ERANGE;
 		snprintf(err, errlen, "kernel %s: %lld bytes is larger than guest RAM: raise --mem",
 			 path, (long long)st.st_size);
 		goto out;
 	}
-	buf = malloc(st.st_size ? st.st_size : 1);
-	if (!buf) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "kernel %s: out of memory reading it", path);
+	snprintf(name, sizeof(name), "kernel %s", path);
+	/* mmap cannot map 0 bytes; the loader still has to say why an empty file is no ELF. */
+	if (!st.st_size) {
+		rc = load(vm, empty, 0, name, cmdline, err, errlen);
 		goto out;
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			rc = r < 0 ? -errno : -EIO;
-			snprintf(err, errlen, "kernel %s: read failed: %s", path, strerror(-rc));
-			goto out;
-		}
-		got += r;
+	/* Mapped, not copied: the loader copies each segment straight into guest RAM. */
+	file = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (file == MAP_FAILED) {
+		rc = -errno;
+		snprintf(err, errlen, "kernel %s: mmap failed: %s", path, strerror(-rc));
+		goto out;
 	}
-	snprintf(name, sizeof(name), "kernel %s", path);
-	rc = load(vm, buf, got, name, cmdline, err, errlen);
+	rc = load(vm, file, st.st_size, name, cmdline, err, errlen);
 out:
-	free(buf);
+	if (file != MAP_FAILED)
+		munmap((void *)file, st.st_size);
 	if (fd >= 0)
 		close(fd);
 	return rc;

@@ -13,7 +13,8 @@ struct vm;
  */
 int boot__load_pvh(struct vm *vm, const void *kernel, size_t size, const char *cmdline, char *err,
 		   size_t errlen);
-/* Same, reading the kernel from path (-ENOENT, -EACCES, -EISDIR... with err naming it). */
+/* Same, mapping the kernel from path; refuses anything but a regular file (-EINVAL, -EISDIR)
+ * without blocking on it; -ENOENT, -EACCES... with err naming the file. */
 int boot__load_pvh_file(struct vm *vm, const char *path, const char *cmdline, char *err,
 			size_t errlen);
 

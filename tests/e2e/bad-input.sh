@@ -59,6 +59,14 @@ check()
 	fi
 }
 
+# A FIFO with no writer: opening it for reading would block forever, so twin-vmm must refuse
+# it as not a regular file without waiting.
+case_fifo_kernel()
+{
+	mkfifo "$E2E_TMP/fifo.elf"
+	expect_bad fifo-kernel 'not a regular file' --kernel "$E2E_TMP/fifo.elf"
+}
+
 case_missing_kernel()
 {
 	expect_bad missing-kernel 'no-such-kernel' --kernel "$E2E_TMP/no-such-kernel.elf"
@@ -188,6 +196,7 @@ case_kvm_no_permission_dev()
 }
 
 check missing-kernel case_missing_kernel
+check fifo-kernel case_fifo_kernel
 check not-elf case_not_elf
 check empty-file case_empty_file
 check truncated-elf case_truncated_elf
