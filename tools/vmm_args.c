@@ -15,7 +15,8 @@ const char vmm_args_usage[] =
     "  --cmdline STR    kernel command line\n"
     "  --serial SINK    where the 8250 and debug console go: stdio (default) or file:PATH\n"
     "Exit status: the guest's debug-exit status (odd), 0 when stopped by SIGTERM/SIGINT or\n"
-    "guest shutdown, 2 for bad usage or input, 4 for a KVM or runtime failure.\n"
+    "a guest power-off, 2 for bad usage or input, 4 for a KVM or runtime failure or a guest\n"
+    "crash (triple fault) or reset request.\n"
     "Environment: TWIN_KVM_DEV overrides the KVM device path (default /dev/kvm);\n"
     "TWIN_LOG=info|debug prints more.\n";
 

@@ -171,24 +171,51 @@ fail:
 	return rc;
 }
 
+/* The guest RIP for an error message; all ones if KVM cannot tell. */
+static unsigned long long guest_rip(struct vcpu *vcpu)
+{
+	struct kvm_regs regs;
+
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0)
+		return ~0ULL;
+	return regs.rip;
+}
+
 static void report_internal_error(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
-	struct kvm_regs regs;
 	char data[160] = "";
 	size_t off = 0;
 
 	for (uint32_t i = 0; i < run->internal.ndata && i < 4; i++)
 		off += snprintf(data + off, sizeof(data) - off, " 0x%llx",
 				(unsigned long long)run->internal.data[i]);
-	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0)
-		memset(&regs, 0xff, sizeof(regs));
 	log__error("vCPU %u: KVM internal error, suberror %u%s at rip 0x%llx (data:%s): the "
 		   "guest ran an instruction KVM cannot emulate",
 		   vcpu->index, run->internal.suberror,
 		   run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? " (emulation failure)"
 									  : "",
-		   (unsigned long long)regs.rip, data);
+		   guest_rip(vcpu), data);
+}
+
+/* A guest power-off is a clean stop (0); a reset or crash request is a failure (4). */
+static void handle_system_event(struct vcpu *vcpu)
+{
+	uint32_t type = vcpu->run->system_event.type;
+
+	if (type == KVM_SYSTEM_EVENT_SHUTDOWN) {
+		log__info("vCPU %u: guest powered off: stopping the VM", vcpu->index);
+		vm__stop(vcpu->vm, VM_EXIT_STOPPED);
+		return;
+	}
+	log__error("vCPU %u: guest system event %u (%s) at rip=0x%llx: twin-vmm does not reset "
+		   "or survive guest crashes; stopping the VM with status %d",
+		   vcpu->index, type,
+		   type == KVM_SYSTEM_EVENT_RESET ? "reset"
+		   : type == KVM_SYSTEM_EVENT_CRASH ? "crash"
+						    : "unsupported",
+		   guest_rip(vcpu), VM_EXIT_FAILURE);
+	vm__stop(vcpu->vm, VM_EXIT_FAILURE);
 }
 
 /* Handles one exit; exits that end the VM call vm__stop and the loop then returns. */
@@ -218,18 +245,19 @@ static void handle_exit(struct vcpu *vcpu)
 		if (dirty__ring_full(vcpu))
 			vm__stop(vm, VM_EXIT_FAILURE);
 		break;
-	case KVM_EXIT_HLT:
-		log__info("vCPU %u halted with interrupts off: stopping the VM", vcpu->index);
-		vm__stop(vm, VM_EXIT_STOPPED);
-		break;
+	/*
+	 * No KVM_EXIT_HLT case: with the in-kernel irqchip KVM halts the vCPU itself,
+	 * so a HLT exit would be a KVM bug and ends in the default error below.
+	 */
 	case KVM_EXIT_SHUTDOWN:
-		log__warn("vCPU %u: guest shut down (triple fault or reset request)", vcpu->index);
-		vm__stop(vm, VM_EXIT_STOPPED);
+		/* x86 triple fault (or an INIT-less reset): the guest crashed, not a clean stop. */
+		log__error("vCPU %u: guest triple-faulted (KVM_EXIT_SHUTDOWN) at rip=0x%llx: the "
+			   "guest crashed; stopping the VM with status %d",
+			   vcpu->index, guest_rip(vcpu), VM_EXIT_FAILURE);
+		vm__stop(vm, VM_EXIT_FAILURE);
 		break;
 	case KVM_EXIT_SYSTEM_EVENT:
-		log__info("vCPU %u: guest system event %u (shutdown/reset): stopping", vcpu->index,
-			  run->system_event.type);
-		vm__stop(vm, VM_EXIT_STOPPED);
+		handle_system_event(vcpu);
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
 		report_internal_error(vcpu);

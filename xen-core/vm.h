@@ -10,8 +10,9 @@
 #include "memory.h"
 
 /* Exit statuses the VM can end with besides a guest debug-exit (which is odd). */
-#define VM_EXIT_STOPPED 0 /* SIGTERM/SIGINT, or the guest shut down */
-#define VM_EXIT_FAILURE 4 /* KVM or VMM failure; logged */
+#define VM_EXIT_STOPPED 0 /* SIGTERM/SIGINT, or a guest power-off (SYSTEM_EVENT shutdown) */
+/* KVM or VMM failure, or the guest crashed (triple fault) or asked for a reset; logged. */
+#define VM_EXIT_FAILURE 4
 
 #define VM_MAX_VCPUS 64
 
