@@ -75,13 +75,27 @@ int vm__done_fd(const struct vm *vm)
 
 int vm__join(struct vm *vm)
 {
+	int status;
+
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-		if (vm->vcpus[i].thread_started) {
-			pthread_join(vm->vcpus[i].thread, NULL);
-			vm->vcpus[i].thread_started = false;
-		}
+		struct vcpu *vcpu = &vm->vcpus[i];
+		bool started;
+
+		/*
+		 * Cleared under the lock before the join, so a concurrent
+		 * vm__kick_vcpu_locked never pthread_kill()s a reaped thread.
+		 */
+		pthread_mutex_lock(&vm->lock);
+		started = vcpu->thread_started;
+		vcpu->thread_started = false;
+		pthread_mutex_unlock(&vm->lock);
+		if (started)
+			pthread_join(vcpu->thread, NULL);
 	}
-	return vm->exit_status;
+	pthread_mutex_lock(&vm->lock);
+	status = vm->exit_status;
+	pthread_mutex_unlock(&vm->lock);
+	return status;
 }
 
 void vm__pause_all(struct vm *vm)

@@ -31,7 +31,7 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
-	bool thread_started;
+	bool thread_started; /* joinable and not yet joined; under vm->lock */
 	/* debugdev WAIT_US in progress: 0 = none, UINT64_MAX = no deadline, else CLOCK_MONOTONIC ns
 	 */
 	uint64_t wait_deadline_ns;
@@ -93,7 +93,12 @@ int vm__start(struct vm *vm);
 void vm__stop(struct vm *vm, int status);
 /* Readable (poll) once every vCPU thread has returned. */
 int vm__done_fd(const struct vm *vm);
-/* Joins the vCPU threads (after they returned or vm__stop) and returns the exit status. */
+/*
+ * Joins the vCPU threads and returns the exit status.  Call it once, from the
+ * thread that called vm__start (never a vCPU thread), and only after vm__stop
+ * or once done_fd is readable: otherwise it blocks until the guest ends itself.
+ * Safe against concurrent vm__stop/vm__pause_all from other threads.
+ */
 int vm__join(struct vm *vm);
 /*
  * Parks every vCPU outside KVM_RUN with its pending I/O completed, and returns
