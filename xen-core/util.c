@@ -1,0 +1,15 @@
+/* Small helpers shared by the boot-data builders (see util.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include "util.h"
+
+void util__set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,13 @@
+/* Small helpers shared by the boot-data builders: the one-line error buffer and ARRAY_SIZE. */
+#ifndef XEN_CORE_UTIL_H
+#define XEN_CORE_UTIL_H
+
+#include <stddef.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* printf into err[0..errlen); does nothing if err is NULL or errlen 0 (caller wants no text). */
+__attribute__((format(printf, 3, 4))) void util__set_err(char *err, size_t errlen, const char *fmt,
+							 ...);
+
+#endif
