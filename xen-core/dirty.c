@@ -110,8 +110,10 @@ int dirty__vm_init(struct vm *vm)
 	struct dirty *d = calloc(1, sizeof(*d));
 	int rc = 0, r;
 
-	if (!d)
+	if (!d) {
+		log__error("allocating the dirty-tracking state failed: out of memory");
 		return -ENOMEM;
+	}
 	d->method = vm->cfg.dirty_method;
 	pthread_mutex_init(&d->lock, NULL);
 	vm->dirty = d;

@@ -36,14 +36,16 @@
 static int set_cpuid(struct vcpu *vcpu, uint32_t tsc_khz)
 {
 	const struct kvm_cpuid2 *sup = vcpu->vm->supported_cpuid;
-	/* Room for the leaves cpuid__customize adds. */
-	uint32_t capacity = sup->nent + 8;
+	uint32_t capacity = sup->nent + CPUID_EXTRA_ENTRIES;
 	size_t bytes = sizeof(*sup) + capacity * sizeof(sup->entries[0]);
 	struct kvm_cpuid2 *c = calloc(1, bytes);
 	int rc;
 
-	if (!c)
+	if (!c) {
+		log__error("vCPU %u: allocating its CPUID list failed: out of memory",
+			   vcpu->index);
 		return -ENOMEM;
+	}
 	memcpy(c, sup, sizeof(*sup) + sup->nent * sizeof(sup->entries[0]));
 	rc = cpuid__customize(c, capacity, tsc_khz, vcpu->index, vcpu->vm->cfg.nr_vcpus);
 	if (rc) {

@@ -14,7 +14,8 @@
 #include "vm.h"
 
 #define KVM_API_VERSION_EXPECTED 12
-#define CPUID_MAX_ENTRIES	 256
+#define CPUID_FIRST_ENTRIES	 256
+#define CPUID_MAX_ENTRIES	 4096
 
 static const struct {
 	int cap;
@@ -97,7 +98,8 @@ static int open_kvm(struct vm *vm)
 	}
 	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vm->run_size <= 0) {
-		rc = -errno;
+		/* 0 is no error to KVM, so errno would be stale. */
+		rc = vm->run_size < 0 ? -errno : -EINVAL;
 		log__error("KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(-rc));
 	}
 out:
@@ -159,23 +161,37 @@ fail:
 	return rc;
 }
 
+/* KVM says E2BIG when the list does not fit, without saying how big it is: double and retry. */
 static int get_supported_cpuid(struct vm *vm)
 {
-	struct kvm_cpuid2 *c;
-	int rc = 0;
+	struct kvm_cpuid2 *c = NULL;
+	uint32_t n = CPUID_FIRST_ENTRIES;
+	int rc;
 
-	c = calloc(1, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(c->entries[0]));
-	if (!c)
-		return -ENOMEM;
-	c->nent = CPUID_MAX_ENTRIES;
-	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
-		rc = -errno;
-		log__error("KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-rc));
+	for (;;) {
 		free(c);
-		goto out;
+		c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+		if (!c) {
+			rc = -ENOMEM;
+			log__error("allocating %u CPUID entries failed: out of memory", n);
+			goto out;
+		}
+		c->nent = n;
+		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			break;
+		rc = -errno;
+		if (rc != -E2BIG || n >= CPUID_MAX_ENTRIES) {
+			log__error("KVM_GET_SUPPORTED_CPUID with room for %u entries failed: %s", n,
+				   strerror(-rc));
+			goto out;
+		}
+		n *= 2;
 	}
 	vm->supported_cpuid = c;
+	c = NULL;
+	rc = 0;
 out:
+	free(c);
 	return rc;
 }
 
@@ -185,11 +201,15 @@ int vm__create(const struct vm_config *cfg, struct vm **out)
 	int rc;
 
 	*out = NULL;
-	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus > VM_MAX_VCPUS)
+	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus > VM_MAX_VCPUS) {
+		log__error("%u vCPUs requested: use 1 to %d", cfg->nr_vcpus, VM_MAX_VCPUS);
 		return -EINVAL;
+	}
 	vm = calloc(1, sizeof(*vm));
-	if (!vm)
+	if (!vm) {
+		log__error("allocating the VM state failed: out of memory");
 		return -ENOMEM;
+	}
 	vm->cfg = *cfg;
 	vm->kvm_fd = vm->vm_fd = vm->done_fd = -1;
 	vm->mem.fd = -1;
@@ -205,8 +225,8 @@ int vm__create(const struct vm_config *cfg, struct vm **out)
 		pthread_cond_init(&vm->parked_cond, &a);
 		pthread_condattr_destroy(&a);
 	}
-	iobus__init(&vm->pio, "port", 1);
-	iobus__init(&vm->mmio, "mmio", 2);
+	iobus__init(&vm->pio, "port", LOG_KIND_PIO);
+	iobus__init(&vm->mmio, "mmio", LOG_KIND_MMIO);
 
 	rc = open_kvm(vm);
 	if (rc)
@@ -232,6 +252,7 @@ int vm__create(const struct vm_config *cfg, struct vm **out)
 	vm->done_fd = eventfd(0, EFD_CLOEXEC);
 	if (vm->done_fd < 0) {
 		rc = -errno;
+		log__error("creating the VM completion eventfd failed: %s", strerror(-rc));
 		goto out;
 	}
 	rc = devices__init(vm);
@@ -240,6 +261,7 @@ int vm__create(const struct vm_config *cfg, struct vm **out)
 	vm->vcpus = calloc(cfg->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		rc = -ENOMEM;
+		log__error("allocating %u vCPUs failed: out of memory", cfg->nr_vcpus);
 		goto out;
 	}
 	for (unsigned int i = 0; i < cfg->nr_vcpus; i++) {
