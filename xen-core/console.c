@@ -25,7 +25,7 @@ static void write_all_locked(int fd, const char *p, size_t len)
 			continue;
 		if (n <= 0) {
 			/* The guest keeps running; its output is what gets lost. */
-			if (log__once(0, (uint64_t)fd))
+			if (log__once(LOG_KIND_CONSOLE, (uint64_t)fd))
 				log__warn("writing guest console output failed: %s; output dropped",
 					  n < 0 ? strerror(errno) : "short write");
 			break;

@@ -9,8 +9,6 @@
 #include "twin_abi.h"
 #include "vm.h"
 
-#define LOG_KIND_DEBUGDEV 3
-
 static uint64_t monotonic_ns(void)
 {
 	struct timespec ts;
@@ -24,7 +22,7 @@ static void print_buffer(struct vcpu *vcpu, uint32_t len)
 	const void *p;
 
 	if (len > TWIN_DEBUGDEV_BUF_MAX) {
-		if (log__once(LOG_KIND_DEBUGDEV, len))
+		if (log__once(LOG_KIND_DEBUGDEV_BUF_LEN, len))
 			log__warn("vCPU %u: debug device buffer of %u bytes is over the %u limit: "
 				  "ignored",
 				  vcpu->index, len, TWIN_DEBUGDEV_BUF_MAX);
@@ -32,7 +30,7 @@ static void print_buffer(struct vcpu *vcpu, uint32_t len)
 	}
 	p = memory__gpa_to_hva(vcpu->vm, vcpu->debug_buf_gpa, len);
 	if (!p) {
-		if (log__once(LOG_KIND_DEBUGDEV, vcpu->debug_buf_gpa))
+		if (log__once(LOG_KIND_DEBUGDEV_BUF_GPA, vcpu->debug_buf_gpa))
 			log__warn("vCPU %u: debug device buffer 0x%llx+%u is outside guest RAM: "
 				  "ignored",
 				  vcpu->index, (unsigned long long)vcpu->debug_buf_gpa, len);
@@ -77,7 +75,7 @@ static void debugdev_write(struct vcpu *vcpu, void *opaque, uint64_t offset, con
 		print_buffer(vcpu, v);
 		break;
 	default:
-		if (log__once(LOG_KIND_DEBUGDEV, offset))
+		if (log__once(LOG_KIND_DEBUGDEV_REG, offset))
 			log__warn("vCPU %u: write to read-only or unknown debug device register "
 				  "0x%llx: ignored",
 				  vcpu->index, (unsigned long long)offset);

@@ -4,7 +4,7 @@
 #include "iobus.h"
 #include "log.h"
 
-void iobus__init(struct iobus *bus, const char *name, unsigned int kind)
+void iobus__init(struct iobus *bus, const char *name, enum log_kind kind)
 {
 	memset(bus, 0, sizeof(*bus));
 	bus->name = name;

@@ -2,6 +2,7 @@
 #ifndef XEN_CORE_IOBUS_H
 #define XEN_CORE_IOBUS_H
 #include <stdint.h>
+#include "log.h"
 
 struct vcpu;
 
@@ -26,13 +27,13 @@ struct io_range {
 };
 
 struct iobus {
-	const char *name;  /* "port" or "mmio", for the unhandled-access log */
-	unsigned int kind; /* log__once kind */
+	const char *name;   /* "port" or "mmio", for the unhandled-access log */
+	enum log_kind kind; /* for log__once */
 	unsigned int nr;
 	struct io_range ranges[IOBUS_MAX_RANGES];
 };
 
-void iobus__init(struct iobus *bus, const char *name, unsigned int kind);
+void iobus__init(struct iobus *bus, const char *name, enum log_kind kind);
 /* Before vCPUs start (the bus is read without locks after).  -EEXIST on overlap, -ENOSPC. */
 int iobus__register(struct iobus *bus, uint64_t base, uint64_t len, const struct io_ops *ops,
 		    void *opaque);

@@ -1,21 +1,35 @@
-/* xen-core's log helper: prefixed stderr lines, a level filter and a bounded once-per-key table. */
+/* xen-core's log helper: stderr lines, a level filter, once-per-key tables, rate limits. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "log.h"
 
 static enum log_level log_level = LOG_LEVEL_WARN;
 static bool log_level_from_env;
 
-static pthread_mutex_t once_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	unsigned int kind;
-	uint64_t key;
-} once_seen[LOG_ONCE_MAX];
-static unsigned int once_count;
+static const char *const kind_names[LOG_KIND_COUNT] = {
+    [LOG_KIND_CONSOLE] = "console output",
+    [LOG_KIND_PIO] = "unhandled port access",
+    [LOG_KIND_MMIO] = "unhandled MMIO access",
+    [LOG_KIND_DEBUGDEV_BUF_LEN] = "debug device buffer length",
+    [LOG_KIND_DEBUGDEV_BUF_GPA] = "debug device buffer address",
+    [LOG_KIND_DEBUGDEV_REG] = "debug device register",
+    [LOG_KIND_TEST] = "test",
+};
 
+static pthread_mutex_t once_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct once_table {
+	uint64_t keys[LOG_ONCE_MAX];
+	unsigned int nr;
+	unsigned int tokens;   /* LOG_RATE_PER_SEC at most */
+	uint64_t refill_ns;    /* when tokens were last topped up */
+	uint64_t rate_dropped; /* reports the bucket refused since the last one it allowed */
+	bool started;
+	bool full_reported;
+} once_tables[LOG_KIND_COUNT];
 void log__set_level(enum log_level level)
 {
 	log_level = level;
@@ -56,23 +70,61 @@ void log__msg(enum log_level level, const char *fmt, ...)
 	fprintf(stderr, "%s\n", line);
 }
 
-bool log__once(unsigned int kind, uint64_t key)
+static uint64_t monotonic_ns(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* The bucket refills to LOG_RATE_PER_SEC once a second; returns whether a token was taken. */
+static bool take_token(struct once_table *t)
+{
+	uint64_t now = monotonic_ns();
+
+	if (!t->started || now - t->refill_ns >= 1000000000ULL) {
+		t->started = true;
+		t->tokens = LOG_RATE_PER_SEC;
+		t->refill_ns = now;
+	}
+	if (!t->tokens)
+		return false;
+	t->tokens--;
+	return true;
+}
+
+bool log__once(enum log_kind kind, uint64_t key)
+{
+	struct once_table *t;
 	bool report = false;
 
+	if ((unsigned int)kind >= LOG_KIND_COUNT)
+		return false;
+	t = &once_tables[kind];
 	pthread_mutex_lock(&once_lock);
-	for (unsigned int i = 0; i < once_count; i++)
-		if (once_seen[i].kind == kind && once_seen[i].key == key)
+	for (unsigned int i = 0; i < t->nr; i++)
+		if (t->keys[i] == key)
 			goto out;
-	if (once_count < LOG_ONCE_MAX) {
-		once_seen[once_count].kind = kind;
-		once_seen[once_count].key = key;
-		once_count++;
-		report = true;
-		if (once_count == LOG_ONCE_MAX)
-			log__warn("%u distinct unhandled accesses reported; not reporting more",
-				  LOG_ONCE_MAX);
+	if (t->nr == LOG_ONCE_MAX) {
+		if (!t->full_reported)
+			log__warn("%s warnings: %u distinct ones reported; further ones suppressed",
+				  kind_names[kind], LOG_ONCE_MAX);
+		t->full_reported = true;
+		goto out;
 	}
+	if (!take_token(t)) {
+		if (!t->rate_dropped++)
+			log__warn("%s warnings: over %u a second; suppressing further ones for now",
+				  kind_names[kind], LOG_RATE_PER_SEC);
+		goto out;
+	}
+	if (t->rate_dropped)
+		log__warn("%s warnings: %llu suppressed by the rate limit", kind_names[kind],
+			  (unsigned long long)t->rate_dropped);
+	t->rate_dropped = 0;
+	t->keys[t->nr++] = key;
+	report = true;
 out:
 	pthread_mutex_unlock(&once_lock);
 	return report;

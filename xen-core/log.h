@@ -16,12 +16,34 @@ void log__msg(enum log_level level, const char *fmt, ...) __attribute__((format(
 #define log__debug(...) log__msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 
 /*
- * Returns true the first time a (kind, key) pair is seen, and while fewer than
- * LOG_ONCE_MAX distinct pairs have been reported; the caller then logs.  The
- * guest controls these keys (unhandled port/MMIO addresses), so the table is
- * bounded and reports once that it stopped reporting.  Thread-safe.
+ * What a log__once key names.  Each kind has its own table and rate budget, so
+ * a guest flooding one (unhandled addresses) cannot silence another (console
+ * failures).
  */
+enum log_kind {
+	LOG_KIND_CONSOLE,	   /* console sink write failures, keyed by fd */
+	LOG_KIND_PIO,		   /* unhandled port accesses, keyed by port */
+	LOG_KIND_MMIO,		   /* unhandled MMIO accesses, keyed by GPA */
+	LOG_KIND_DEBUGDEV_BUF_LEN, /* debug device buffer over the limit, keyed by length */
+	LOG_KIND_DEBUGDEV_BUF_GPA, /* debug device buffer outside RAM, keyed by GPA */
+	LOG_KIND_DEBUGDEV_REG,	   /* bad debug device register, keyed by offset */
+	LOG_KIND_TEST,		   /* unit tests only */
+	LOG_KIND_COUNT
+};
+
+/* Distinct keys reported per kind before the kind goes quiet for good. */
 #define LOG_ONCE_MAX 64
-bool log__once(unsigned int kind, uint64_t key);
+/* Token bucket per kind: at most this many reports per second (and as a burst). */
+#define LOG_RATE_PER_SEC 5
+
+/*
+ * Returns true when the caller should log: the first time a (kind, key) pair
+ * is seen, while the kind's table has room and its token bucket a token.  The
+ * guest controls these keys, so when a kind's table fills or its bucket runs
+ * dry this logs one line saying further warnings are suppressed.  A key
+ * dropped by the rate limit is not remembered, so it may be reported later.
+ * Thread-safe.
+ */
+bool log__once(enum log_kind kind, uint64_t key);
 
 #endif

@@ -1,13 +1,14 @@
-/* Unit tests for the emulated devices, driven by tiny ring-0 guests written into RAM (needs KVM).
- */
+/* Unit tests for the emulated devices, driven by tiny ring-0 guests in RAM (needs KVM). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "debugdev.h"
 #include "e820.h"
 #include "layout.h"
+#include "log.h"
 #include "pvh.h"
 #include "suites.h"
 #include "twin_abi.h"
@@ -27,7 +28,16 @@ struct guest_run {
 	int status;
 	char console[8192];
 	size_t console_len;
+	uint64_t run_ns; /* vm__start to vm__join returning */
 };
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
 
 /* Boots code on one vCPU; kick_after_start raises a debug-device event once it runs. */
 static void run_code(const uint8_t *code, size_t len, int kick_after_start, struct guest_run *out)
@@ -37,6 +47,7 @@ static void run_code(const uint8_t *code, size_t len, int kick_after_start, stru
 	char err[256];
 	struct vm *vm;
 	ssize_t got;
+	uint64_t t0;
 	int n;
 
 	cfg.console_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -48,10 +59,12 @@ static void run_code(const uint8_t *code, size_t len, int kick_after_start, stru
 	    pvh__write_start_info(vm->mem.base, vm->mem.low_size, map, n, "", err, sizeof(err)), 0);
 	memcpy(memory__gpa_to_hva(vm, CODE_GPA, len), code, len);
 	ck_assert_int_eq(vm__setup_boot_cpu(vm, CODE_GPA), 0);
+	t0 = monotonic_ns();
 	ck_assert_int_eq(vm__start(vm), 0);
 	if (kick_after_start)
 		debugdev__kick(vm);
 	out->status = vm__join(vm);
+	out->run_ns = monotonic_ns() - t0;
 	got = pread(cfg.console_fd, out->console, sizeof(out->console) - 1, 0);
 	out->console_len = got > 0 ? got : 0;
 	out->console[out->console_len] = '\0';
@@ -173,6 +186,96 @@ START_TEST(test_unhandled_mmio)
 }
 END_TEST
 
+/*
+ * Runs code with stderr going to a file; returns how many captured lines
+ * contain needle (and in *other, if not NULL, how many contain other_needle).
+ */
+static unsigned int run_count_stderr(const uint8_t *code, size_t len, const char *needle,
+				     const char *other_needle, unsigned int *other,
+				     struct guest_run *r)
+{
+	static char text[65536];
+	unsigned int hits = 0;
+	int saved, fd;
+	ssize_t got;
+
+	fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	run_code(code, len, 0, r);
+	fflush(stderr);
+	ck_assert_int_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	got = pread(fd, text, sizeof(text) - 1, 0);
+	close(fd);
+	ck_assert_int_ge(got, 0);
+	ck_assert_int_lt(got, sizeof(text) - 1);
+	text[got] = '\0';
+	if (other)
+		*other = 0;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strstr(line, needle))
+			hits++;
+		if (other && strstr(line, other_needle))
+			(*other)++;
+	}
+	return hits;
+}
+
+#define UNHANDLED_GPA 0xfd000000u
+#define MANY	      200
+
+/* One unhandled MMIO address read many times is reported exactly once. */
+START_TEST(test_unhandled_mmio_logged_once)
+{
+	const uint8_t code[] = {
+	    0xb9, LE32(MANY),		    /* mov $MANY, %ecx */
+	    MOV_FROM_TO_EAX(UNHANDLED_GPA), /* 1: mov UNHANDLED_GPA, %eax */
+	    0xe2, 0xf9,			    /* loop 1b */
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_EXIT), 0),
+	    HLT,
+	};
+	struct guest_run r;
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "unhandled guest mmio read at 0x%x ", UNHANDLED_GPA);
+	ck_assert_uint_eq(run_count_stderr(code, sizeof(code), needle, NULL, NULL, &r), 1);
+	ck_assert_int_eq(r.status, 1);
+}
+END_TEST
+
+/* MANY distinct unhandled addresses: a few reports, then one line saying the rest are dropped. */
+START_TEST(test_unhandled_mmio_rate_limited)
+{
+	const uint8_t code[] = {
+	    0xbb, LE32(UNHANDLED_GPA), /* mov $UNHANDLED_GPA, %ebx */
+	    0xb9, LE32(MANY),	       /* mov $MANY, %ecx */
+	    0x8b, 0x03,		       /* 1: mov (%ebx), %eax */
+	    0x83, 0xc3, 0x08,	       /* add $8, %ebx */
+	    0xe2, 0xf9,		       /* loop 1b */
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_EXIT), 0),
+	    HLT,
+	};
+	unsigned int reported, suppressed;
+	struct guest_run r;
+	uint64_t secs;
+
+	reported = run_count_stderr(code, sizeof(code), "unhandled guest mmio read at",
+				    "suppressing further ones", &suppressed, &r);
+	ck_assert_int_eq(r.status, 1);
+	secs = r.run_ns / 1000000000ULL;
+	/* A token bucket of LOG_RATE_PER_SEC a second, refilled at most secs + 1 times. */
+	ck_assert_uint_ge(reported, 1);
+	ck_assert_uint_le(reported, LOG_RATE_PER_SEC * (secs + 1));
+	ck_assert_uint_lt(reported, MANY);
+	ck_assert_uint_ge(suppressed, 1);
+	ck_assert_uint_le(suppressed, secs + 1);
+}
+END_TEST
+
 Suite *devices_suite(void)
 {
 	Suite *s = suite_create("devices");
@@ -184,6 +287,8 @@ Suite *devices_suite(void)
 	tcase_add_test(tc, test_debugdev_registers);
 	tcase_add_test(tc, test_serial_and_debug_exit);
 	tcase_add_test(tc, test_unhandled_mmio);
+	tcase_add_test(tc, test_unhandled_mmio_logged_once);
+	tcase_add_test(tc, test_unhandled_mmio_rate_limited);
 	suite_add_tcase(s, tc);
 	return s;
 }

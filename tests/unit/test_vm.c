@@ -80,7 +80,7 @@ START_TEST(test_iobus)
 	uint64_t seen = 0, v = 0x12345678;
 	uint32_t r = 0;
 
-	iobus__init(&bus, "port", 9);
+	iobus__init(&bus, "port", LOG_KIND_TEST);
 	ck_assert_int_eq(iobus__register(&bus, 0x100, 8, &ops, &seen), 0);
 	ck_assert_int_eq(iobus__register(&bus, 0x107, 2, &ops, &seen), -EEXIST);
 	ck_assert_int_eq(iobus__register(&bus, 0xff, 1, &ops, &seen), 0);
