@@ -2,12 +2,11 @@
 #include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 #include "hvm_start_info.h"
 #include "layout.h"
+#include "util.h"
 #include "elf_loader.h"
 
 /* The fields we use, from either ELF class. */
@@ -21,17 +20,6 @@ struct elf_seg {
 	uint32_t type;
 	uint64_t offset, paddr, filesz, memsz, align;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* True if [off, off + len) lies inside [0, size), without overflow. */
 static bool in_bounds(uint64_t off, uint64_t len, uint64_t size)
@@ -48,21 +36,25 @@ static int read_ehdr(const uint8_t *f, size_t size, bool *is64, struct elf_hdr *
 		     size_t errlen)
 {
 	if (size < EI_NIDENT || memcmp(f, ELFMAG, SELFMAG) != 0) {
-		set_err(err, errlen,
-			"not an ELF file (no \\x7fELF magic): pass an uncompressed PVH ELF kernel");
+		util__set_err(
+		    err, errlen,
+		    "not an ELF file (no \\x7fELF magic): pass an uncompressed PVH ELF kernel");
 		return -ENOEXEC;
 	}
 	if (f[EI_CLASS] != ELFCLASS32 && f[EI_CLASS] != ELFCLASS64) {
-		set_err(err, errlen, "ELF class %u is neither ELF32 nor ELF64: file is corrupt",
-			f[EI_CLASS]);
+		util__set_err(err, errlen,
+			      "ELF class %u is neither ELF32 nor ELF64: file is corrupt",
+			      f[EI_CLASS]);
 		return -ENOEXEC;
 	}
 	if (f[EI_DATA] != ELFDATA2LSB) {
-		set_err(err, errlen, "ELF file is not little endian: build the kernel for x86");
+		util__set_err(err, errlen,
+			      "ELF file is not little endian: build the kernel for x86");
 		return -ENOEXEC;
 	}
 	if (f[EI_VERSION] != EV_CURRENT) {
-		set_err(err, errlen, "ELF version %u is not 1: file is corrupt", f[EI_VERSION]);
+		util__set_err(err, errlen, "ELF version %u is not 1: file is corrupt",
+			      f[EI_VERSION]);
 		return -EINVAL;
 	}
 	*is64 = f[EI_CLASS] == ELFCLASS64;
@@ -83,8 +75,9 @@ static int read_ehdr(const uint8_t *f, size_t size, bool *is64, struct elf_hdr *
 	}
 	return 0;
 truncated:
-	set_err(err, errlen,
-		"ELF file of %zu bytes is shorter than its ELF header: file is truncated", size);
+	util__set_err(err, errlen,
+		      "ELF file of %zu bytes is shorter than its ELF header: file is truncated",
+		      size);
 	return -EINVAL;
 }
 
@@ -141,10 +134,10 @@ static int find_pvh_note(const uint8_t *f, const struct elf_seg *s, bool *found,
 			} else if (descsz == 8) {
 				memcpy(entry, base + desc_off, 8);
 			} else {
-				set_err(err, errlen,
-					"Xen PHYS32_ENTRY note has a %" PRIu32
-					"-byte value, expected 4 or 8: kernel is corrupt",
-					descsz);
+				util__set_err(err, errlen,
+					      "Xen PHYS32_ENTRY note has a %" PRIu32
+					      "-byte value, expected 4 or 8: kernel is corrupt",
+					      descsz);
 				return -EINVAL;
 			}
 			*found = true;
@@ -156,10 +149,10 @@ static int find_pvh_note(const uint8_t *f, const struct elf_seg *s, bool *found,
 	}
 	return 0;
 truncated:
-	set_err(err, errlen,
-		"ELF note at offset 0x%" PRIx64 " runs past its PT_NOTE segment: "
-		"file is truncated or corrupt",
-		s->offset + pos);
+	util__set_err(err, errlen,
+		      "ELF note at offset 0x%" PRIx64 " runs past its PT_NOTE segment: "
+		      "file is truncated or corrupt",
+		      s->offset + pos);
 	return -EINVAL;
 }
 
@@ -178,36 +171,36 @@ int elf_loader__load_pvh(const void *file, size_t file_size, void *ram, uint64_t
 	if (rc < 0)
 		goto out;
 	if (h.machine != EM_386 && h.machine != EM_X86_64) {
-		set_err(err, errlen,
-			"ELF machine %u is not x86 (EM_386 or EM_X86_64): "
-			"build the kernel for x86",
-			h.machine);
+		util__set_err(err, errlen,
+			      "ELF machine %u is not x86 (EM_386 or EM_X86_64): "
+			      "build the kernel for x86",
+			      h.machine);
 		rc = -ENOEXEC;
 		goto out;
 	}
 	if (h.type != ET_EXEC) {
-		set_err(err, errlen,
-			"ELF type %u is not ET_EXEC: pass a linked kernel, "
-			"not an object or shared library",
-			h.type);
+		util__set_err(err, errlen,
+			      "ELF type %u is not ET_EXEC: pass a linked kernel, "
+			      "not an object or shared library",
+			      h.type);
 		rc = -ENOEXEC;
 		goto out;
 	}
 	phdr_size = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	if (h.phnum == 0 || h.phnum == PN_XNUM || h.phentsize < phdr_size) {
-		set_err(err, errlen,
-			"ELF program header table is missing or malformed "
-			"(e_phnum %u, e_phentsize %u): file is corrupt",
-			h.phnum, h.phentsize);
+		util__set_err(err, errlen,
+			      "ELF program header table is missing or malformed "
+			      "(e_phnum %u, e_phentsize %u): file is corrupt",
+			      h.phnum, h.phentsize);
 		rc = -EINVAL;
 		goto out;
 	}
 	/* phnum and phentsize are 16-bit, so their product fits easily. */
 	if (!in_bounds(h.phoff, (uint64_t)h.phnum * h.phentsize, file_size)) {
-		set_err(err, errlen,
-			"ELF program headers at 0x%" PRIx64 " run past the end of the "
-			"%zu-byte file: file is truncated",
-			h.phoff, file_size);
+		util__set_err(err, errlen,
+			      "ELF program headers at 0x%" PRIx64 " run past the end of the "
+			      "%zu-byte file: file is truncated",
+			      h.phoff, file_size);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -219,10 +212,10 @@ int elf_loader__load_pvh(const void *file, size_t file_size, void *ram, uint64_t
 		if (s.type != PT_LOAD && s.type != PT_NOTE)
 			continue;
 		if (!in_bounds(s.offset, s.filesz, file_size)) {
-			set_err(err, errlen,
-				"ELF segment %u: data at 0x%" PRIx64 "+0x%" PRIx64
-				" runs past the end of the %zu-byte file: file is truncated",
-				i, s.offset, s.filesz, file_size);
+			util__set_err(err, errlen,
+				      "ELF segment %u: data at 0x%" PRIx64 "+0x%" PRIx64
+				      " runs past the end of the %zu-byte file: file is truncated",
+				      i, s.offset, s.filesz, file_size);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -233,17 +226,17 @@ int elf_loader__load_pvh(const void *file, size_t file_size, void *ram, uint64_t
 			continue;
 		}
 		if (s.filesz > s.memsz) {
-			set_err(err, errlen,
-				"ELF segment %u: p_filesz 0x%" PRIx64 " exceeds p_memsz 0x%" PRIx64
-				": file is corrupt",
-				i, s.filesz, s.memsz);
+			util__set_err(err, errlen,
+				      "ELF segment %u: p_filesz 0x%" PRIx64
+				      " exceeds p_memsz 0x%" PRIx64 ": file is corrupt",
+				      i, s.filesz, s.memsz);
 			rc = -EINVAL;
 			goto out;
 		}
 		if (s.memsz == 0)
 			continue;
 		if (s.paddr < LAYOUT_HIGH_START || !in_bounds(s.paddr, s.memsz, low_size)) {
-			set_err(
+			util__set_err(
 			    err, errlen,
 			    "ELF segment %u at 0x%" PRIx64 "+0x%" PRIx64
 			    " lies outside low guest RAM [0x%llx, 0x%" PRIx64
@@ -255,20 +248,20 @@ int elf_loader__load_pvh(const void *file, size_t file_size, void *ram, uint64_t
 		for (int j = 0; j < nloads; j++) {
 			if (s.paddr < loads[j].paddr + loads[j].memsz &&
 			    loads[j].paddr < s.paddr + s.memsz) {
-				set_err(err, errlen,
-					"ELF segment %u at 0x%" PRIx64 "+0x%" PRIx64
-					" overlaps an earlier segment at 0x%" PRIx64 "+0x%" PRIx64
-					": the kernel's link map is broken",
-					i, s.paddr, s.memsz, loads[j].paddr, loads[j].memsz);
+				util__set_err(err, errlen,
+					      "ELF segment %u at 0x%" PRIx64 "+0x%" PRIx64
+					      " overlaps an earlier segment at 0x%" PRIx64
+					      "+0x%" PRIx64 ": the kernel's link map is broken",
+					      i, s.paddr, s.memsz, loads[j].paddr, loads[j].memsz);
 				rc = -ERANGE;
 				goto out;
 			}
 		}
 		if (nloads == ELF_LOADER_MAX_LOADS) {
-			set_err(err, errlen,
-				"ELF file has more than %d loadable segments: "
-				"link the kernel with fewer",
-				ELF_LOADER_MAX_LOADS);
+			util__set_err(err, errlen,
+				      "ELF file has more than %d loadable segments: "
+				      "link the kernel with fewer",
+				      ELF_LOADER_MAX_LOADS);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -276,7 +269,7 @@ int elf_loader__load_pvh(const void *file, size_t file_size, void *ram, uint64_t
 	}
 
 	if (!found) {
-		set_err(
+		util__set_err(
 		    err, errlen,
 		    "ELF file has no XEN_ELFNOTE_PHYS32_ENTRY note, so it cannot "
 		    "boot through PVH: build the kernel with PVH support (Linux: CONFIG_PVH=y)");
@@ -284,7 +277,7 @@ int elf_loader__load_pvh(const void *file, size_t file_size, void *ram, uint64_t
 		goto out;
 	}
 	if (nloads == 0) {
-		set_err(err, errlen, "ELF file has no loadable segment: file is corrupt");
+		util__set_err(err, errlen, "ELF file has no loadable segment: file is corrupt");
 		rc = -EINVAL;
 		goto out;
 	}
@@ -297,10 +290,10 @@ int elf_loader__load_pvh(const void *file, size_t file_size, void *ram, uint64_t
 			entry_loaded = true;
 	}
 	if (!entry_loaded) {
-		set_err(err, errlen,
-			"PVH entry point 0x%" PRIx64 " is not inside any loaded "
-			"segment: the kernel's PHYS32_ENTRY note is wrong",
-			entry);
+		util__set_err(err, errlen,
+			      "PVH entry point 0x%" PRIx64 " is not inside any loaded "
+			      "segment: the kernel's PHYS32_ENTRY note is wrong",
+			      entry);
 		rc = -ERANGE;
 		goto out;
 	}

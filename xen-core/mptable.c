@@ -1,9 +1,8 @@
 /* Writes the Intel MP 1.4 table (floating pointer + config table) into the guest's BIOS area. */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include "layout.h"
+#include "util.h"
 #include "mptable.h"
 
 #define MP_ISA_IRQS    16
@@ -17,17 +16,6 @@
 	 MPTABLE_MAX_CPUS * sizeof(struct mp_processor) + sizeof(struct mp_bus) +                  \
 	 sizeof(struct mp_ioapic) + (MP_ISA_IRQS + 2) * sizeof(struct mp_intsrc))
 _Static_assert(LAYOUT_MPTABLE + MP_TABLE_MAX <= LAYOUT_HIGH_START, "MP table leaves BIOS area");
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint8_t checksum(const uint8_t *p, size_t len)
 {
@@ -62,23 +50,25 @@ int mptable__write(void *ram, uint64_t low_size, int ncpus, char *err, size_t er
 	uint8_t *p = cfg + sizeof(struct mp_config);
 	struct mp_floating mpf;
 	struct mp_config hdr;
+	struct mp_bus bus;
+	struct mp_ioapic ioapic;
 	uint8_t ioapic_id = (uint8_t)ncpus;
 	uint16_t count = 0;
 	int rc;
 
 	if (ncpus < 1 || ncpus > MPTABLE_MAX_CPUS) {
-		set_err(err, errlen,
-			"%d vCPUs requested: the MP table holds 1 to %d; "
-			"choose a vCPU count in that range",
-			ncpus, MPTABLE_MAX_CPUS);
+		util__set_err(err, errlen,
+			      "%d vCPUs requested: the MP table holds 1 to %d; "
+			      "choose a vCPU count in that range",
+			      ncpus, MPTABLE_MAX_CPUS);
 		rc = -EINVAL;
 		goto out;
 	}
 	if (low_size < LAYOUT_HIGH_START) {
-		set_err(err, errlen,
-			"guest low RAM of %llu bytes does not cover the BIOS area "
-			"holding the MP table: give the guest at least 1 MiB",
-			(unsigned long long)low_size);
+		util__set_err(err, errlen,
+			      "guest low RAM of %llu bytes does not cover the BIOS area "
+			      "holding the MP table: give the guest at least 1 MiB",
+			      (unsigned long long)low_size);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -98,13 +88,13 @@ int mptable__write(void *ram, uint64_t low_size, int ncpus, char *err, size_t er
 		count++;
 	}
 
-	struct mp_bus bus = {.type = MP_ENTRY_BUS, .bus_id = MP_ISA_BUS_ID};
+	bus = (struct mp_bus){.type = MP_ENTRY_BUS, .bus_id = MP_ISA_BUS_ID};
 	memcpy(bus.bus_type, "ISA   ", sizeof(bus.bus_type));
 	memcpy(p, &bus, sizeof(bus));
 	p += sizeof(bus);
 	count++;
 
-	struct mp_ioapic ioapic = {
+	ioapic = (struct mp_ioapic){
 	    .type = MP_ENTRY_IOAPIC,
 	    .apic_id = ioapic_id,
 	    .apic_version = MP_IOAPIC_VERSION,

@@ -1,10 +1,9 @@
 /* Writes the PVH start_info block and builds the 32-bit protected-mode entry state. */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include "hvm_start_info.h"
 #include "layout.h"
+#include "util.h"
 #include "pvh.h"
 
 #define X86_CR0_PE	 0x1ULL
@@ -34,17 +33,6 @@ _Static_assert(LAYOUT_MEMMAP + LAYOUT_MEMMAP_MAX * sizeof(struct hvm_memmap_tabl
 		   LAYOUT_CMDLINE,
 	       "memmap overlaps cmdline");
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int pvh__write_start_info(void *ram, uint64_t low_size, const struct e820_entry *map, int n,
 			  const char *cmdline, char *err, size_t errlen)
 {
@@ -54,26 +42,26 @@ int pvh__write_start_info(void *ram, uint64_t low_size, const struct e820_entry 
 	int rc;
 
 	if (n < 0 || low_size < LAYOUT_CMDLINE + LAYOUT_CMDLINE_MAX) {
-		set_err(err, errlen,
-			"PVH boot data: %d map entries or %llu bytes of low RAM "
-			"is invalid: this is a bug in the caller",
-			n, (unsigned long long)low_size);
+		util__set_err(err, errlen,
+			      "PVH boot data: %d map entries or %llu bytes of low RAM "
+			      "is invalid: this is a bug in the caller",
+			      n, (unsigned long long)low_size);
 		rc = -EINVAL;
 		goto out;
 	}
 	if (len + 1 > LAYOUT_CMDLINE_MAX) {
-		set_err(err, errlen,
-			"kernel command line is %zu bytes, longer than the %llu "
-			"the PVH boot area holds: shorten it",
-			len, LAYOUT_CMDLINE_MAX - 1);
+		util__set_err(err, errlen,
+			      "kernel command line is %zu bytes, longer than the %llu "
+			      "the PVH boot area holds: shorten it",
+			      len, LAYOUT_CMDLINE_MAX - 1);
 		rc = -E2BIG;
 		goto out;
 	}
 	if (n > LAYOUT_MEMMAP_MAX) {
-		set_err(err, errlen,
-			"memory map has %d entries, more than the %d the PVH boot "
-			"area holds: this is a bug in the map builder",
-			n, LAYOUT_MEMMAP_MAX);
+		util__set_err(err, errlen,
+			      "memory map has %d entries, more than the %d the PVH boot "
+			      "area holds: this is a bug in the map builder",
+			      n, LAYOUT_MEMMAP_MAX);
 		rc = -E2BIG;
 		goto out;
 	}

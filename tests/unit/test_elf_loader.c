@@ -11,6 +11,7 @@
 
 #define RAM_SIZE (4ULL << 20)
 #define MIB	 (1ULL << 20)
+#include "ram_fixture.h"
 
 /* What the in-memory image builder emits. */
 enum note_kind { NOTE_NONE, NOTE_XEN, NOTE_OTHER_OWNER };
@@ -31,7 +32,6 @@ struct elf_spec {
 };
 
 static uint8_t img[1 << 16] __attribute__((aligned(8)));
-static uint8_t *ram;
 static char err[256];
 
 static struct elf_spec spec_default(bool is64)
@@ -178,32 +178,6 @@ static int load(size_t size, struct elf_image *out)
 	return elf_loader__load_pvh(img, size, ram, RAM_SIZE, out, err, sizeof(err));
 }
 
-static bool ram_is(uint8_t byte, uint64_t from, uint64_t len)
-{
-	for (uint64_t i = 0; i < len; i++)
-		if (ram[from + i] != byte)
-			return false;
-	return true;
-}
-
-/* The loader must not touch RAM when it rejects a file. */
-static bool ram_untouched(void)
-{
-	return ram_is(0xee, 0, RAM_SIZE);
-}
-
-static void setup(void)
-{
-	ram = malloc(RAM_SIZE);
-	ck_assert_ptr_nonnull(ram);
-	memset(ram, 0xee, RAM_SIZE);
-}
-
-static void teardown(void)
-{
-	free(ram);
-}
-
 static void check_good_load(bool is64)
 {
 	struct elf_spec s = spec_default(is64);
@@ -216,10 +190,10 @@ static void check_good_load(bool is64)
 	ck_assert_uint_eq(out.highest_paddr, 2 * MIB + 0x123);
 	ck_assert(ram_is(0xa1, MIB, 0x300));
 	ck_assert(ram_is(0x00, MIB + 0x300, 0x2000 - 0x300)); /* bss zeroed */
-	ck_assert(ram_is(0xee, MIB + 0x2000, MIB - 0x2000));
+	ck_assert(ram_is(RAM_FILL, MIB + 0x2000, MIB - 0x2000));
 	ck_assert(ram_is(0xb2, 2 * MIB, 0x123));
-	ck_assert(ram_is(0xee, 2 * MIB + 0x123, RAM_SIZE - 2 * MIB - 0x123));
-	ck_assert(ram_is(0xee, 0, MIB));
+	ck_assert(ram_is(RAM_FILL, 2 * MIB + 0x123, RAM_SIZE - 2 * MIB - 0x123));
+	ck_assert(ram_is(RAM_FILL, 0, MIB));
 }
 
 START_TEST(test_elf64_loads)
@@ -259,7 +233,7 @@ START_TEST(test_not_elf)
 	ck_assert_str_ne(err, "");
 	ck_assert_int_eq(load(0, &out), -ENOEXEC);
 	ck_assert_int_eq(load(3, &out), -ENOEXEC);
-	ck_assert(ram_untouched());
+	ck_assert(ram_untouched(0, RAM_SIZE));
 }
 END_TEST
 
@@ -277,7 +251,7 @@ START_TEST(test_bad_ident)
 	img[EI_DATA] = ELFDATA2LSB;
 	img[EI_VERSION] = 9;
 	ck_assert_int_eq(load(size, &out), -EINVAL);
-	ck_assert(ram_untouched());
+	ck_assert(ram_untouched(0, RAM_SIZE));
 }
 END_TEST
 
@@ -292,7 +266,7 @@ START_TEST(test_wrong_machine)
 	s = spec_default(_i == 0);
 	s.type = ET_DYN;
 	ck_assert_int_eq(load(build_elf(&s), &out), -ENOEXEC);
-	ck_assert(ram_untouched());
+	ck_assert(ram_untouched(0, RAM_SIZE));
 }
 END_TEST
 
@@ -307,7 +281,7 @@ START_TEST(test_no_pvh_note)
 	/* The right note type under another owner is not Xen's note. */
 	s.note = NOTE_OTHER_OWNER;
 	ck_assert_int_eq(load(build_elf(&s), &out), -ENOEXEC);
-	ck_assert(ram_untouched());
+	ck_assert(ram_untouched(0, RAM_SIZE));
 }
 END_TEST
 
@@ -327,7 +301,7 @@ START_TEST(test_truncated)
 			ck_assert_msg(rc == -EINVAL, "cut %zu: rc %d", cut, rc);
 		ck_assert_msg(err[0] != '\0', "cut %zu: no error message", cut);
 	}
-	ck_assert(ram_untouched());
+	ck_assert(ram_untouched(0, RAM_SIZE));
 	ck_assert_int_eq(load(size, &out), 0);
 }
 END_TEST
@@ -349,7 +323,7 @@ START_TEST(test_bad_program_headers)
 	e->e_phnum = 3;
 	e->e_phentsize = sizeof(Elf64_Phdr) - 1;
 	ck_assert_int_eq(load(size, &out), -EINVAL);
-	ck_assert(ram_untouched());
+	ck_assert(ram_untouched(0, RAM_SIZE));
 }
 END_TEST
 
@@ -373,7 +347,7 @@ START_TEST(test_oversized_segment)
 	build_elf(&s);
 	p->p_memsz = p->p_filesz - 1;
 	ck_assert_int_eq(load(size, &out), -EINVAL);
-	ck_assert(ram_untouched());
+	ck_assert(ram_untouched(0, RAM_SIZE));
 }
 END_TEST
 
@@ -397,7 +371,7 @@ START_TEST(test_segment_outside_ram)
 		ck_assert_msg(load(build_elf(&s), &out) == -ERANGE, "case %zu", i);
 		ck_assert_ptr_nonnull(strstr(err, "outside"));
 	}
-	ck_assert(ram_untouched());
+	ck_assert(ram_untouched(0, RAM_SIZE));
 }
 END_TEST
 
@@ -415,7 +389,7 @@ START_TEST(test_overlapping_segments)
 	s.segs[1].memsz = 0x10000;
 	s.segs[1].filesz = 0x10;
 	ck_assert_int_eq(load(build_elf(&s), &out), -ERANGE);
-	ck_assert(ram_untouched());
+	ck_assert(ram_untouched(0, RAM_SIZE));
 	/* Exactly adjacent segments are fine. */
 	s = spec_default(_i == 0);
 	s.segs[1].paddr = MIB + 0x2000;
@@ -433,7 +407,7 @@ START_TEST(test_entry_outside_image)
 	ck_assert_int_eq(load(build_elf(&s), &out), -ERANGE);
 	s.entry = MIB + 0x2000; /* one past the first segment's bss */
 	ck_assert_int_eq(load(build_elf(&s), &out), -ERANGE);
-	ck_assert(ram_untouched());
+	ck_assert(ram_untouched(0, RAM_SIZE));
 }
 END_TEST
 
@@ -450,7 +424,7 @@ START_TEST(test_corrupt_note)
 	first[0] = 4;
 	first[1] = 0xfffffffc; /* descsz likewise */
 	ck_assert_int_eq(load(size, &out), -EINVAL);
-	ck_assert(ram_untouched());
+	ck_assert(ram_untouched(0, RAM_SIZE));
 }
 END_TEST
 
@@ -470,7 +444,7 @@ Suite *elf_loader_suite(void)
 	Suite *s = suite_create("elf_loader");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, ram_setup, ram_teardown);
 	tcase_add_test(tc, test_elf64_loads);
 	tcase_add_test(tc, test_elf32_loads);
 	tcase_add_test(tc, test_elf64_8byte_note);

@@ -8,30 +8,9 @@
 #include "mptable.h"
 
 #define RAM_SIZE (2ULL << 20)
+#include "ram_fixture.h"
 
-static uint8_t *ram;
 static char err[256];
-
-static void setup(void)
-{
-	ram = malloc(RAM_SIZE);
-	ck_assert_ptr_nonnull(ram);
-	memset(ram, 0xee, RAM_SIZE);
-}
-
-static void teardown(void)
-{
-	free(ram);
-}
-
-/* True if ram[from..to) still holds the fill byte of setup(). */
-static bool untouched(uint64_t from, uint64_t to)
-{
-	for (uint64_t a = from; a < to; a++)
-		if (ram[a] != 0xee)
-			return false;
-	return true;
-}
 
 static uint8_t sum(const uint8_t *p, size_t len)
 {
@@ -172,8 +151,8 @@ START_TEST(test_parse_back)
 		if (irq != 2)
 			ck_assert_int_eq(r.pin_of_irq[irq], irq);
 	/* Nothing outside the BIOS area was touched. */
-	ck_assert(untouched(0, LAYOUT_BIOS_START));
-	ck_assert(untouched(LAYOUT_HIGH_START, RAM_SIZE));
+	ck_assert(ram_untouched(0, LAYOUT_BIOS_START));
+	ck_assert(ram_untouched(LAYOUT_HIGH_START, RAM_SIZE));
 }
 END_TEST
 
@@ -187,7 +166,7 @@ START_TEST(test_bad_cpu_count)
 		ck_assert_str_ne(err, "");
 	}
 	ck_assert_int_eq(mptable__write(ram, 512 * 1024, 1, err, sizeof(err)), -EINVAL);
-	ck_assert(untouched(0, RAM_SIZE));
+	ck_assert(ram_untouched(0, RAM_SIZE));
 }
 END_TEST
 
@@ -196,7 +175,7 @@ Suite *mptable_suite(void)
 	Suite *s = suite_create("mptable");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, ram_setup, ram_teardown);
 	tcase_add_loop_test(tc, test_parse_back, 0, 5);
 	tcase_add_test(tc, test_bad_cpu_count);
 	suite_add_tcase(s, tc);

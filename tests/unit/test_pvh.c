@@ -10,30 +10,9 @@
 #include "pvh.h"
 
 #define RAM_SIZE (2ULL << 20)
+#include "ram_fixture.h"
 
-static uint8_t *ram;
 static char err[256];
-
-static void setup(void)
-{
-	ram = malloc(RAM_SIZE);
-	ck_assert_ptr_nonnull(ram);
-	memset(ram, 0xee, RAM_SIZE);
-}
-
-static void teardown(void)
-{
-	free(ram);
-}
-
-/* True if ram[from..to) still holds the fill byte of setup(). */
-static bool untouched(uint64_t from, uint64_t to)
-{
-	for (uint64_t a = from; a < to; a++)
-		if (ram[a] != 0xee)
-			return false;
-	return true;
-}
 
 static struct hvm_start_info start_info(void)
 {
@@ -78,8 +57,8 @@ START_TEST(test_start_info)
 	ck_assert_uint_eq(E820_RAM, XEN_HVM_MEMMAP_TYPE_RAM);
 	ck_assert_uint_eq(E820_RESERVED, XEN_HVM_MEMMAP_TYPE_RESERVED);
 	/* Nothing written beyond the boot area. */
-	ck_assert(untouched(LAYOUT_CMDLINE + LAYOUT_CMDLINE_MAX, RAM_SIZE));
-	ck_assert(untouched(0, LAYOUT_BOOT_GDT));
+	ck_assert(ram_untouched(LAYOUT_CMDLINE + LAYOUT_CMDLINE_MAX, RAM_SIZE));
+	ck_assert(ram_untouched(0, LAYOUT_BOOT_GDT));
 }
 END_TEST
 
@@ -106,7 +85,7 @@ START_TEST(test_cmdline_limits)
 	ck_assert_int_eq(pvh__write_start_info(ram, RAM_SIZE, NULL, 0, line, err, sizeof(err)), 0);
 	ck_assert_uint_eq(strlen((const char *)ram + LAYOUT_CMDLINE), LAYOUT_CMDLINE_MAX - 1);
 
-	memset(ram, 0xee, RAM_SIZE);
+	memset(ram, RAM_FILL, RAM_SIZE);
 	line[LAYOUT_CMDLINE_MAX - 1] = 'x';
 	line[LAYOUT_CMDLINE_MAX] = '\0';
 	err[0] = '\0';
@@ -114,7 +93,7 @@ START_TEST(test_cmdline_limits)
 			 -E2BIG);
 	ck_assert_ptr_nonnull(strstr(err, "command line"));
 	/* Refused before anything was written. */
-	ck_assert(untouched(0, RAM_SIZE));
+	ck_assert(ram_untouched(0, RAM_SIZE));
 	free(line);
 }
 END_TEST
@@ -129,7 +108,7 @@ START_TEST(test_map_too_long)
 	    pvh__write_start_info(ram, RAM_SIZE, map, LAYOUT_MEMMAP_MAX + 1, "x", err, sizeof(err)),
 	    -E2BIG);
 	ck_assert_ptr_nonnull(strstr(err, "memory map"));
-	ck_assert(untouched(0, RAM_SIZE));
+	ck_assert(ram_untouched(0, RAM_SIZE));
 	ck_assert_int_eq(
 	    pvh__write_start_info(ram, RAM_SIZE, map, LAYOUT_MEMMAP_MAX, "x", err, sizeof(err)), 0);
 	ck_assert_uint_eq(start_info().memmap_entries, LAYOUT_MEMMAP_MAX);
@@ -240,7 +219,7 @@ Suite *pvh_suite(void)
 	Suite *s = suite_create("pvh");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, ram_setup, ram_teardown);
 	tcase_add_test(tc, test_start_info);
 	tcase_add_test(tc, test_empty_cmdline);
 	tcase_add_test(tc, test_cmdline_limits);
