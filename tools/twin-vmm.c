@@ -121,6 +121,7 @@ int main(int argc, char **argv)
 	    .nr_vcpus = args.nr_vcpus,
 	    .dirty_method = DIRTY_METHOD_DEFAULT,
 	    .console_fd = serial_fd,
+	    .no_pit = !args.pit,
 	};
 	rc = vm__create(&cfg, &vm);
 	if (rc) {

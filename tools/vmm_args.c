@@ -8,12 +8,13 @@
 
 const char vmm_args_usage[] =
     "usage: twin-vmm run --kernel FILE [--mem SIZE] [--vcpus N] [--cmdline STR]\n"
-    "                    [--serial stdio|file:PATH]\n"
+    "                    [--serial stdio|file:PATH] [--pit on|off]\n"
     "  --kernel FILE    PVH ELF kernel to boot (required)\n"
     "  --mem SIZE       guest RAM with K, M or G suffix; a bare number is MiB (default 256M)\n"
     "  --vcpus N        number of vCPUs, 1 to 64 (default 1)\n"
     "  --cmdline STR    kernel command line\n"
     "  --serial SINK    where the 8250 and debug console go: stdio (default) or file:PATH\n"
+    "  --pit on|off     in-kernel i8254 PIT (default on); off is like QEMU microvm pit=off\n"
     "Exit status: the guest's debug-exit status (odd), 0 when stopped by SIGTERM/SIGINT or\n"
     "a guest power-off, 2 for bad usage or input, 4 for a KVM or runtime failure or a guest\n"
     "crash (triple fault) or reset request.\n"
@@ -128,6 +129,13 @@ static int set_option(const char *name, const char *val, struct vmm_args *out, c
 			return fail(err, errlen, "--serial '%s' is invalid: use stdio or file:PATH",
 				    val);
 		}
+	} else if (!strcmp(name, "--pit")) {
+		if (!strcmp(val, "on"))
+			out->pit = true;
+		else if (!strcmp(val, "off"))
+			out->pit = false;
+		else
+			return fail(err, errlen, "--pit '%s' is invalid: use on or off", val);
 	}
 	return 0;
 }
@@ -135,7 +143,7 @@ static int set_option(const char *name, const char *val, struct vmm_args *out, c
 int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *err, size_t errlen)
 {
 	static const char *const valued[] = {"--kernel", "--mem", "--vcpus", "--cmdline",
-					     "--serial"};
+					     "--serial", "--pit"};
 	int rc;
 
 	*out = (struct vmm_args){
@@ -143,6 +151,7 @@ int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *er
 	    .nr_vcpus = 1,
 	    .cmdline = "",
 	    .serial = VMM_SERIAL_STDIO,
+	    .pit = true,
 	};
 	if (err && errlen)
 		err[0] = '\0';

@@ -1,6 +1,7 @@
 /* twin-vmm's command line, parsed into a struct by a pure function (unit-tested). */
 #ifndef TOOLS_VMM_ARGS_H
 #define TOOLS_VMM_ARGS_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,13 +19,14 @@ struct vmm_args {
 	const char *cmdline; /* "" if not given */
 	enum vmm_serial serial;
 	const char *serial_path; /* VMM_SERIAL_FILE: into argv */
+	bool pit;		 /* in-kernel i8254 PIT (default); off = QEMU microvm pit=off */
 };
 
 #define VMM_ARGS_HELP 1
 
 /*
  * Parses `twin-vmm run --kernel FILE [--mem SIZE] [--vcpus N] [--cmdline STR]
- * [--serial stdio|file:PATH]` (also `--opt=value`).  Returns 0, VMM_ARGS_HELP
+ * [--serial stdio|file:PATH] [--pit on|off]` (also `--opt=value`).  Returns 0, VMM_ARGS_HELP
  * for -h/--help, or -EINVAL with one line in err (no trailing newline).
  * Touches no global state.
  */

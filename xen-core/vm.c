@@ -127,7 +127,8 @@ static void *pit_no_reinject_thread(void *arg)
 }
 
 /*
- * The in-kernel parts every guest relies on: TSS, identity map, PIC+IOAPIC+LAPIC, PIT.
+ * The in-kernel parts every guest relies on: TSS, identity map, PIC+IOAPIC+LAPIC, and
+ * the PIT unless cfg.no_pit (guests that time with the TSC and LAPIC need none).
  * Created after the RAM slots: in the lab, registering 256 MiB of RAM takes 5-10 ms
  * once the irqchip exists and 0.2 ms before (measured), and KVM allows either order.
  */
@@ -147,6 +148,8 @@ static int create_platform(struct vm *vm)
 	what = "KVM_CREATE_IRQCHIP";
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		goto fail;
+	if (vm->cfg.no_pit)
+		return 0;
 	what = "KVM_CREATE_PIT2";
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		goto fail;

@@ -23,6 +23,7 @@ struct vm_config {
 	enum dirty_method dirty_method;	 /* fixed at creation: rings must exist before vCPUs */
 	unsigned int dirty_ring_entries; /* ring method: per vCPU, a power of two; 0 = default */
 	int console_fd;			 /* serial and debug-device console sink */
+	bool no_pit;			 /* no in-kernel i8254 PIT (QEMU microvm pit=off) */
 };
 
 struct vcpu {

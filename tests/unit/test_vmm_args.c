@@ -21,6 +21,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(args.nr_vcpus, 1);
 	ck_assert_str_eq(args.cmdline, "");
 	ck_assert_int_eq(args.serial, VMM_SERIAL_STDIO);
+	ck_assert(args.pit);
 	ck_assert_str_eq(err, "");
 }
 END_TEST
@@ -96,6 +97,20 @@ START_TEST(test_bad_serial)
 }
 END_TEST
 
+START_TEST(test_pit)
+{
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--pit", "off"), 0);
+	ck_assert(!args.pit);
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--pit=off", "--pit=on"), 0);
+	ck_assert(args.pit);
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--pit", "no"), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "--pit 'no'"));
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--pit"), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "needs a value"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "--pit on|off"));
+}
+END_TEST
+
 START_TEST(test_missing_and_unknown)
 {
 	ck_assert_int_eq(PARSE("run"), -EINVAL);
@@ -141,6 +156,7 @@ Suite *vmm_args_suite(void)
 	tcase_add_test(tc, test_bad_mem);
 	tcase_add_test(tc, test_bad_vcpus);
 	tcase_add_test(tc, test_bad_serial);
+	tcase_add_test(tc, test_pit);
 	tcase_add_test(tc, test_missing_and_unknown);
 	tcase_add_test(tc, test_help);
 	suite_add_tcase(s, tc);
