@@ -36,7 +36,7 @@ static void print_buffer(struct vcpu *vcpu, uint32_t len)
 				  vcpu->index, (unsigned long long)vcpu->debug_buf_gpa, len);
 		return;
 	}
-	console__write(vcpu->vm->cfg.console_fd, p, len);
+	console__write(vcpu->vm, p, len);
 }
 
 static void start_wait(struct vcpu *vcpu, uint32_t us)
@@ -56,7 +56,7 @@ static void debugdev_write(struct vcpu *vcpu, void *opaque, uint64_t offset, con
 	memcpy(&v, data, len < sizeof(v) ? len : sizeof(v));
 	switch (offset) {
 	case TWIN_DEBUGDEV_REG_CONSOLE:
-		console__putc(vcpu->vm->cfg.console_fd, v & 0xff);
+		console__putc(vcpu->vm, v & 0xff);
 		break;
 	case TWIN_DEBUGDEV_REG_EXIT:
 		log__info("vCPU %u: debug device exit 0x%x", vcpu->index, v);

@@ -135,7 +135,7 @@ static void serial_write(struct vcpu *vcpu, void *opaque, uint64_t offset, const
 		} else {
 			/* Loopback output goes nowhere, as on hardware. */
 			if (!(s->mcr & UART_MCR_LOOP))
-				console__putc(s->vm->cfg.console_fd, v);
+				console__putc(s->vm, v);
 			tx_empty(s);
 		}
 		break;

@@ -1,4 +1,6 @@
 /* Unit tests for the emulated devices, driven by tiny ring-0 guests in RAM (needs KVM). */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,19 +41,15 @@ static uint64_t monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* Boots code on one vCPU; kick_after_start raises a debug-device event once it runs. */
-static void run_code(const uint8_t *code, size_t len, int kick_after_start, struct guest_run *out)
+/* A one-vCPU VM of 16 MiB with code at CODE_GPA as the boot vCPU's entry, not started. */
+static struct vm *create_code_vm(const uint8_t *code, size_t len, int console_fd)
 {
-	struct vm_config cfg = {.mem_size = 16 << 20, .nr_vcpus = 1};
+	struct vm_config cfg = {.mem_size = 16 << 20, .nr_vcpus = 1, .console_fd = console_fd};
 	struct e820_entry map[E820_MAX_ENTRIES];
 	char err[256];
 	struct vm *vm;
-	ssize_t got;
-	uint64_t t0;
 	int n;
 
-	cfg.console_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	ck_assert_int_ge(cfg.console_fd, 0);
 	ck_assert_int_eq(vm__create(&cfg, &vm), 0);
 	n = e820__build(cfg.mem_size, map, E820_MAX_ENTRIES);
 	ck_assert_int_gt(n, 0);
@@ -59,6 +57,20 @@ static void run_code(const uint8_t *code, size_t len, int kick_after_start, stru
 	    pvh__write_start_info(vm->mem.base, vm->mem.low_size, map, n, "", err, sizeof(err)), 0);
 	memcpy(memory__gpa_to_hva(vm, CODE_GPA, len), code, len);
 	ck_assert_int_eq(vm__setup_boot_cpu(vm, CODE_GPA), 0);
+	return vm;
+}
+
+/* Boots code on one vCPU; kick_after_start raises a debug-device event once it runs. */
+static void run_code(const uint8_t *code, size_t len, int kick_after_start, struct guest_run *out)
+{
+	struct vm_config cfg;
+	struct vm *vm;
+	ssize_t got;
+	uint64_t t0;
+
+	cfg.console_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	ck_assert_int_ge(cfg.console_fd, 0);
+	vm = create_code_vm(code, len, cfg.console_fd);
 	t0 = monotonic_ns();
 	ck_assert_int_eq(vm__start(vm), 0);
 	if (kick_after_start)
@@ -276,6 +288,72 @@ START_TEST(test_unhandled_mmio_rate_limited)
 }
 END_TEST
 
+/* Is another thread of this process in write(2) (syscall 1), as /proc shows it? */
+static bool other_thread_in_write(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	bool found = false;
+
+	ck_assert_ptr_nonnull(d);
+	while (!found && (e = readdir(d))) {
+		char path[320], buf[32] = "";
+		ssize_t n;
+		int fd;
+
+		if (e->d_name[0] == '.' || atoi(e->d_name) == gettid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/syscall", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* the thread ended */
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		found = n > 2 && !strncmp(buf, "1 ", 2);
+	}
+	closedir(d);
+	return found;
+}
+
+/* A guest printing into a pipe whose reader stopped: vm__stop still ends the VM. */
+START_TEST(test_stop_with_stalled_console)
+{
+	const uint8_t code[] = {
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_CONSOLE), 'x'),
+	    0xeb,
+	    0xf4, /* jmp back to the movl */
+	};
+	char fill[4096];
+	struct vm *vm;
+	uint64_t t0;
+	int fds[2];
+
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	/* Fill the pipe, then make the write end blocking again as stdout would be. */
+	memset(fill, 'f', sizeof(fill));
+	ck_assert_int_eq(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0);
+	while (write(fds[1], fill, sizeof(fill)) > 0)
+		;
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(fcntl(fds[1], F_SETFL, 0), 0);
+	vm = create_code_vm(code, sizeof(code), fds[1]);
+	ck_assert_int_eq(vm__start(vm), 0);
+	/* Stop only once the vCPU is blocked writing its first line (bounded poll). */
+	for (int i = 0; !other_thread_in_write(); i++) {
+		ck_assert_msg(i < 10000, "the vCPU never blocked writing to the full pipe");
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	}
+	t0 = monotonic_ns();
+	vm__stop(vm, 0);
+	ck_assert_int_eq(vm__join(vm), 0);
+	/* Dropping waits STOP_DRAIN_MS (100 ms) once, not per line. */
+	ck_assert_uint_lt(monotonic_ns() - t0, 5000000000ULL);
+	vm__destroy(vm);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
 Suite *devices_suite(void)
 {
 	Suite *s = suite_create("devices");
@@ -289,6 +367,7 @@ Suite *devices_suite(void)
 	tcase_add_test(tc, test_unhandled_mmio);
 	tcase_add_test(tc, test_unhandled_mmio_logged_once);
 	tcase_add_test(tc, test_unhandled_mmio_rate_limited);
+	tcase_add_test(tc, test_stop_with_stalled_console);
 	suite_add_tcase(s, tc);
 	return s;
 }
