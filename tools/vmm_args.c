@@ -10,7 +10,7 @@ const char vmm_args_usage[] =
     "usage: twin-vmm run --kernel FILE [--mem SIZE] [--vcpus N] [--cmdline STR]\n"
     "                    [--serial stdio|file:PATH] [--pit on|off]\n"
     "  --kernel FILE    PVH ELF kernel to boot (required)\n"
-    "  --mem SIZE       guest RAM with K, M or G suffix; a bare number is MiB (default 256M)\n"
+    "  --mem SIZE       guest RAM with K, M, G or T suffix; a bare number is MiB (default 256M)\n"
     "  --vcpus N        number of vCPUs, 1 to 64 (default 1)\n"
     "  --cmdline STR    kernel command line\n"
     "  --serial SINK    where the 8250 and debug console go: stdio (default) or file:PATH\n"
@@ -46,6 +46,10 @@ int vmm_args__parse_size(const char *s, uint64_t *out)
 		case 'g':
 		case 'G':
 			shift = 30;
+			break;
+		case 't':
+		case 'T':
+			shift = 40;
 			break;
 		default:
 			return -EINVAL;
@@ -101,12 +105,12 @@ static int set_option(const char *name, const char *val, struct vmm_args *out, c
 		if (vmm_args__parse_size(val, &out->mem_size))
 			return fail(
 			    err, errlen,
-			    "--mem '%s' is not a size: use a number with K, M or G, e.g. 256M",
+			    "--mem '%s' is not a size: use a number with K, M, G or T, e.g. 256M",
 			    val);
 		if (out->mem_size < VMM_ARGS_MIN_MEM || out->mem_size > VMM_ARGS_MAX_MEM ||
 		    out->mem_size % 4096)
 			return fail(err, errlen,
-				    "--mem '%s' is out of range: use whole pages from 2M to 1024G",
+				    "--mem '%s' is out of range: use whole pages from 2M to 1T",
 				    val);
 	} else if (!strcmp(name, "--vcpus")) {
 		errno = 0;
@@ -142,8 +146,8 @@ static int set_option(const char *name, const char *val, struct vmm_args *out, c
 
 int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *err, size_t errlen)
 {
-	static const char *const valued[] = {"--kernel", "--mem", "--vcpus", "--cmdline",
-					     "--serial", "--pit"};
+	static const char *const valued[] = {"--kernel",  "--mem",    "--vcpus",
+					     "--cmdline", "--serial", "--pit"};
 	int rc;
 
 	*out = (struct vmm_args){

@@ -32,8 +32,8 @@ struct vmm_args {
  */
 int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *err, size_t errlen);
 
-/* Parses SIZE: a number with an optional K, M or G suffix (binary; a bare number is MiB, as in
- * QEMU). */
+/* Parses SIZE: a number with an optional K, M, G or T suffix (binary; a bare number is MiB, as
+ * in QEMU). */
 int vmm_args__parse_size(const char *s, uint64_t *out);
 
 extern const char vmm_args_usage[];

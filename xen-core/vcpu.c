@@ -42,8 +42,7 @@ static int set_cpuid(struct vcpu *vcpu, uint32_t tsc_khz)
 	int rc;
 
 	if (!c) {
-		log__error("vCPU %u: allocating its CPUID list failed: out of memory",
-			   vcpu->index);
+		log__error("vCPU %u: allocating its CPUID list failed: out of memory", vcpu->index);
 		return -ENOMEM;
 	}
 	memcpy(c, sup, sizeof(*sup) + sup->nent * sizeof(sup->entries[0]));
@@ -213,7 +212,7 @@ static void handle_system_event(struct vcpu *vcpu)
 	log__error("vCPU %u: guest system event %u (%s) at rip=0x%llx: twin-vmm does not reset "
 		   "or survive guest crashes; stopping the VM with status %d",
 		   vcpu->index, type,
-		   type == KVM_SYSTEM_EVENT_RESET ? "reset"
+		   type == KVM_SYSTEM_EVENT_RESET   ? "reset"
 		   : type == KVM_SYSTEM_EVENT_CRASH ? "crash"
 						    : "unsupported",
 		   guest_rip(vcpu), VM_EXIT_FAILURE);

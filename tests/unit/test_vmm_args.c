@@ -50,6 +50,11 @@ START_TEST(test_sizes)
 	ck_assert_uint_eq(v, 2ULL << 20);
 	ck_assert_int_eq(vmm_args__parse_size("3g", &v), 0);
 	ck_assert_uint_eq(v, 3ULL << 30);
+	ck_assert_int_eq(vmm_args__parse_size("1T", &v), 0);
+	ck_assert_uint_eq(v, 1ULL << 40);
+	ck_assert_int_eq(vmm_args__parse_size("100t", &v), 0);
+	ck_assert_uint_eq(v, 100ULL << 40);
+	ck_assert_int_eq(vmm_args__parse_size("16777216T", &v), -EINVAL);
 	ck_assert_int_eq(vmm_args__parse_size("512", &v), 0);
 	ck_assert_uint_eq(v, 512ULL << 20);
 	ck_assert_int_eq(vmm_args__parse_size("", &v), -EINVAL);
@@ -70,6 +75,11 @@ START_TEST(test_bad_mem)
 	ck_assert_ptr_nonnull(strstr(err, "out of range"));
 	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--mem", "4097K"), -EINVAL);
 	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--mem", "2048G"), -EINVAL);
+	/* Parsed, then refused by range: the error says so rather than "not a size". */
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--mem", "100T"), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "out of range"));
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--mem", "1T"), 0);
+	ck_assert_uint_eq(args.mem_size, 1ULL << 40);
 }
 END_TEST
 
