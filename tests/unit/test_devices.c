@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "debugdev.h"
 #include "e820.h"
@@ -60,7 +61,53 @@ static struct vm *create_code_vm(const uint8_t *code, size_t len, int console_fd
 	return vm;
 }
 
-/* Boots code on one vCPU; kick_after_start raises a debug-device event once it runs. */
+/* Is another thread of this process in system call nr, as /proc shows it? */
+static bool other_thread_in_syscall(long nr)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	bool found = false;
+
+	ck_assert_ptr_nonnull(d);
+	while (!found && (e = readdir(d))) {
+		char path[320], buf[32] = "", *end;
+		ssize_t n;
+		int fd;
+
+		if (e->d_name[0] == '.' || atoi(e->d_name) == gettid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/syscall", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* the thread ended */
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		found = n > 0 && strtol(buf, &end, 10) == nr && *end == ' ';
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * Waits (bounded poll) until vCPU 0 is blocked in a WAIT_US: its deadline is
+ * set and its thread sleeps in the futex of vm->wake.
+ */
+static void wait_until_vcpu_waits(struct vm *vm)
+{
+	for (int i = 0;; i++) {
+		bool waiting;
+
+		pthread_mutex_lock(&vm->lock);
+		waiting = vm->vcpus[0].wait_deadline_ns == UINT64_MAX;
+		pthread_mutex_unlock(&vm->lock);
+		if (waiting && other_thread_in_syscall(SYS_futex))
+			return;
+		ck_assert_msg(i < 10000, "vCPU 0 never blocked in WAIT_US");
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	}
+}
+
+/* Boots code on one vCPU; kick_after_start raises a debug-device event once it is in WAIT_US. */
 static void run_code(const uint8_t *code, size_t len, int kick_after_start, struct guest_run *out)
 {
 	struct vm_config cfg;
@@ -73,8 +120,10 @@ static void run_code(const uint8_t *code, size_t len, int kick_after_start, stru
 	vm = create_code_vm(code, len, cfg.console_fd);
 	t0 = monotonic_ns();
 	ck_assert_int_eq(vm__start(vm), 0);
-	if (kick_after_start)
+	if (kick_after_start) {
+		wait_until_vcpu_waits(vm);
 		debugdev__kick(vm);
+	}
 	out->status = vm__join(vm);
 	out->run_ns = monotonic_ns() - t0;
 	got = pread(cfg.console_fd, out->console, sizeof(out->console) - 1, 0);
@@ -117,10 +166,12 @@ START_TEST(test_wait_deadline)
 
 	run_code(code, sizeof(code), 0, &r);
 	ck_assert_int_eq(r.status, (0x10 << 1) | 1);
+	/* A lower bound, not a race: the wait began after vm__start. */
+	ck_assert_uint_ge(r.run_ns, 2000000);
 }
 END_TEST
 
-/* ID and VERSION, the console byte and buffer print (in and out of RAM). */
+/* ID and VERSION, the console byte and buffer print: out of RAM, and BUF_MAX vs one more. */
 START_TEST(test_debugdev_registers)
 {
 	const uint8_t code[] = {
@@ -130,10 +181,13 @@ START_TEST(test_debugdev_registers)
 	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_ADDR_LO), 0x200000),
 	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_ADDR_HI), 0),
 	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_LEN), 2),
-	    /* Outside RAM and over the limit: both ignored. */
+	    /* Within the limit but past the end of RAM (16 MiB): ignored. */
 	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_ADDR_LO), 0xfff800),
-	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_LEN), 0x2000),
-	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_LEN), 4096),
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_LEN), TWIN_DEBUGDEV_BUF_MAX),
+	    /* In RAM: one byte over the limit is ignored, the limit itself printed. */
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_ADDR_LO), 0x200000),
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_LEN), TWIN_DEBUGDEV_BUF_MAX + 1),
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_BUF_LEN), TWIN_DEBUGDEV_BUF_MAX),
 	    MOV_FROM_TO_EAX(REG(TWIN_DEBUGDEV_REG_ID)),
 	    0x3d,
 	    LE32(TWIN_DEBUGDEV_ID), /* cmp $ID, %eax */
@@ -153,8 +207,11 @@ START_TEST(test_debugdev_registers)
 
 	run_code(code, sizeof(code), 0, &r);
 	ck_assert_int_eq(r.status, ((0x20 + TWIN_DEBUGDEV_VERSION) << 1) | 1);
-	ck_assert_uint_eq(r.console_len, 3);
-	ck_assert_str_eq(r.console, "chi");
+	/* "chi", then the BUF_MAX bytes at 0x200000: "hi" and zeroes. */
+	ck_assert_uint_eq(r.console_len, 3 + TWIN_DEBUGDEV_BUF_MAX);
+	ck_assert_mem_eq(r.console, "chihi", 5);
+	for (size_t i = 5; i < r.console_len; i++)
+		ck_assert_int_eq(r.console[i], 0);
 }
 END_TEST
 
@@ -288,33 +345,6 @@ START_TEST(test_unhandled_mmio_rate_limited)
 }
 END_TEST
 
-/* Is another thread of this process in write(2) (syscall 1), as /proc shows it? */
-static bool other_thread_in_write(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	bool found = false;
-
-	ck_assert_ptr_nonnull(d);
-	while (!found && (e = readdir(d))) {
-		char path[320], buf[32] = "";
-		ssize_t n;
-		int fd;
-
-		if (e->d_name[0] == '.' || atoi(e->d_name) == gettid())
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/syscall", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue; /* the thread ended */
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		found = n > 2 && !strncmp(buf, "1 ", 2);
-	}
-	closedir(d);
-	return found;
-}
-
 /* A guest printing into a pipe whose reader stopped: vm__stop still ends the VM. */
 START_TEST(test_stop_with_stalled_console)
 {
@@ -339,7 +369,7 @@ START_TEST(test_stop_with_stalled_console)
 	vm = create_code_vm(code, sizeof(code), fds[1]);
 	ck_assert_int_eq(vm__start(vm), 0);
 	/* Stop only once the vCPU is blocked writing its first line (bounded poll). */
-	for (int i = 0; !other_thread_in_write(); i++) {
+	for (int i = 0; !other_thread_in_syscall(SYS_write); i++) {
 		ck_assert_msg(i < 10000, "the vCPU never blocked writing to the full pipe");
 		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	}
