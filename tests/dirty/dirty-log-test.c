@@ -8,20 +8,31 @@
 #include <unistd.h>
 #include "boot.h"
 #include "dirty.h"
+#include "layout.h"
 #include "vm.h"
+#include "../guests/rt/layout.h" /* RT_MEMWRITER_BASE */
 
 #define PAGE	 4096ULL
 #define MEM_SIZE (64ULL << 20)
 #define ROUND_MS 3
-/* memwriter on 2 vCPUs x 1024 pages, paced so the run spans many harvests. */
+/*
+ * memwriter on 2 vCPUs x 1024 pages, paced so the run spans many harvests.
+ * pages == ws: every iteration rewrites the whole working set once.
+ */
 #define VCPUS	   2
-#define CMDLINE	   "pages=1024 ws=1024 rate=150 vcpus=2 iters=200"
+#define WS_PAGES   1024
+#define STR_(x)	   #x
+#define STR(x)	   STR_(x)
+#define CMDLINE                                                                                    \
+	"pages=" STR(WS_PAGES) " ws=" STR(WS_PAGES) " rate=150 vcpus=" STR(VCPUS) " iters=200"
 #define MIN_ROUNDS 10
 
 struct run_stats {
 	unsigned int rounds;
 	uint64_t changed, dirty, missing, deferred_checked;
 	uint64_t ring_full;
+	uint64_t bad_iter;	     /* pages breaking the iteration invariant */
+	uint64_t last_iter[VCPUS]; /* each vCPU's iteration at the last paused round */
 	int status;
 };
 
@@ -40,7 +51,53 @@ static uint64_t ram_pfn(const struct vm *vm, uint64_t idx)
 {
 	uint64_t low = vm->mem.low_size / PAGE;
 
-	return idx < low ? idx : (1ULL << 20) + (idx - low);
+	return idx < low ? idx : LAYOUT_PCI_HOLE_END / PAGE + (idx - low);
+}
+
+/*
+ * dirty_log_test's invariant, in a paused round before copy is updated: in
+ * each vCPU's working set, with cur the highest iteration word there (the
+ * iteration that vCPU is on), every page holds cur or cur - 1; a page never
+ * goes back to an older iteration than our copy of it; a page whose
+ * iteration moved is dirty (the clean ones kept theirs); and cur never goes
+ * back between rounds.
+ */
+static void check_iterations(struct vm *vm, const uint8_t *copy, const uint64_t *bm,
+			     struct run_stats *st)
+{
+	for (unsigned int c = 0; c < VCPUS; c++) {
+		uint64_t gpa0 = RT_MEMWRITER_BASE + (uint64_t)c * WS_PAGES * PAGE, cur = 0;
+		const uint8_t *ws = memory__gpa_to_hva(vm, gpa0, WS_PAGES * PAGE);
+
+		for (uint64_t j = 0; j < WS_PAGES; j++) {
+			uint64_t w = *(const uint64_t *)(ws + j * PAGE);
+
+			cur = w > cur ? w : cur;
+		}
+		if (cur < st->last_iter[c]) {
+			st->bad_iter++;
+			fprintf(stderr, "dirty-log-test: vCPU %u went back from iteration %llu to %llu\n",
+				c, (unsigned long long)st->last_iter[c], (unsigned long long)cur);
+		}
+		st->last_iter[c] = cur;
+		for (uint64_t j = 0; j < WS_PAGES; j++) {
+			uint64_t gpa = gpa0 + j * PAGE;
+			uint64_t w = *(const uint64_t *)(ws + j * PAGE);
+			uint64_t old = *(const uint64_t *)(copy + gpa); /* low RAM: copy index = GPA */
+			int ok = w == cur || w + 1 == cur;
+
+			ok = ok && w >= old && (w == old || bit(bm, gpa / PAGE));
+			if (ok)
+				continue;
+			st->bad_iter++;
+			fprintf(stderr,
+				"dirty-log-test: round %u: GPA 0x%llx holds iteration %llu (was %llu, "
+				"vCPU %u is on %llu, %s)\n",
+				st->rounds, (unsigned long long)gpa, (unsigned long long)w,
+				(unsigned long long)old, c, (unsigned long long)cur,
+				bit(bm, gpa / PAGE) ? "dirty" : "clean");
+		}
+	}
 }
 
 /*
@@ -67,6 +124,8 @@ static int round_check(struct vm *vm, uint8_t *copy, uint64_t *bm, uint64_t *def
 		return -1;
 	}
 	st->dirty += n;
+	if (paused)
+		check_iterations(vm, copy, bm, st);
 	memset(next_deferred, 0, words * 8);
 	for (uint64_t i = 0; i < npages; i++) {
 		uint64_t pfn = ram_pfn(vm, i);
@@ -219,6 +278,8 @@ int main(void)
 			why = "memwriter did not exit OK (status 1)";
 		else if (st.missing)
 			why = "changed pages missing from the dirty set";
+		else if (st.bad_iter)
+			why = "pages breaking the iteration invariant";
 		else if (st.rounds < MIN_ROUNDS)
 			why = "too few harvest rounds to mean anything";
 		else if (st.changed < 2048)
@@ -226,11 +287,11 @@ int main(void)
 		else if (cases[i].ring_entries && !st.ring_full)
 			why = "the small ring never filled up";
 		printf("%s %-20s rounds=%u changed=%llu dirty=%llu deferred=%llu missing=%llu "
-		       "ring_full=%llu status=%d%s%s\n",
+		       "ring_full=%llu bad_iter=%llu status=%d%s%s\n",
 		       why ? "FAIL" : "ok  ", cases[i].what, st.rounds,
 		       (unsigned long long)st.changed, (unsigned long long)st.dirty,
 		       (unsigned long long)st.deferred_checked, (unsigned long long)st.missing,
-		       (unsigned long long)st.ring_full, st.status, why ? ": " : "",
+		       (unsigned long long)st.ring_full, (unsigned long long)st.bad_iter, st.status, why ? ": " : "",
 		       why ? why : "");
 		failed |= why != NULL;
 	}
