@@ -19,10 +19,10 @@
  * memwriter on 2 vCPUs x 1024 pages, paced so the run spans many harvests.
  * pages == ws: every iteration rewrites the whole working set once.
  */
-#define VCPUS	   2
-#define WS_PAGES   1024
-#define STR_(x)	   #x
-#define STR(x)	   STR_(x)
+#define VCPUS	 2
+#define WS_PAGES 1024
+#define STR_(x)	 #x
+#define STR(x)	 STR_(x)
 #define CMDLINE                                                                                    \
 	"pages=" STR(WS_PAGES) " ws=" STR(WS_PAGES) " rate=150 vcpus=" STR(VCPUS) " iters=200"
 #define MIN_ROUNDS 10
@@ -31,7 +31,7 @@ struct run_stats {
 	unsigned int rounds;
 	uint64_t changed, dirty, missing, deferred_checked;
 	uint64_t ring_full;
-	uint64_t bad_iter;	     /* pages breaking the iteration invariant */
+	uint64_t bad_iter;	   /* pages breaking the iteration invariant */
 	uint64_t last_iter[VCPUS]; /* each vCPU's iteration at the last paused round */
 	int status;
 };
@@ -76,26 +76,29 @@ static void check_iterations(struct vm *vm, const uint8_t *copy, const uint64_t 
 		}
 		if (cur < st->last_iter[c]) {
 			st->bad_iter++;
-			fprintf(stderr, "dirty-log-test: vCPU %u went back from iteration %llu to %llu\n",
+			fprintf(stderr,
+				"dirty-log-test: vCPU %u went back from iteration %llu to %llu\n",
 				c, (unsigned long long)st->last_iter[c], (unsigned long long)cur);
 		}
 		st->last_iter[c] = cur;
 		for (uint64_t j = 0; j < WS_PAGES; j++) {
 			uint64_t gpa = gpa0 + j * PAGE;
 			uint64_t w = *(const uint64_t *)(ws + j * PAGE);
-			uint64_t old = *(const uint64_t *)(copy + gpa); /* low RAM: copy index = GPA */
+			uint64_t old =
+			    *(const uint64_t *)(copy + gpa); /* low RAM: copy index = GPA */
 			int ok = w == cur || w + 1 == cur;
 
 			ok = ok && w >= old && (w == old || bit(bm, gpa / PAGE));
 			if (ok)
 				continue;
 			st->bad_iter++;
-			fprintf(stderr,
-				"dirty-log-test: round %u: GPA 0x%llx holds iteration %llu (was %llu, "
-				"vCPU %u is on %llu, %s)\n",
-				st->rounds, (unsigned long long)gpa, (unsigned long long)w,
-				(unsigned long long)old, c, (unsigned long long)cur,
-				bit(bm, gpa / PAGE) ? "dirty" : "clean");
+			fprintf(
+			    stderr,
+			    "dirty-log-test: round %u: GPA 0x%llx holds iteration %llu (was %llu, "
+			    "vCPU %u is on %llu, %s)\n",
+			    st->rounds, (unsigned long long)gpa, (unsigned long long)w,
+			    (unsigned long long)old, c, (unsigned long long)cur,
+			    bit(bm, gpa / PAGE) ? "dirty" : "clean");
 		}
 	}
 }
@@ -291,8 +294,8 @@ int main(void)
 		       why ? "FAIL" : "ok  ", cases[i].what, st.rounds,
 		       (unsigned long long)st.changed, (unsigned long long)st.dirty,
 		       (unsigned long long)st.deferred_checked, (unsigned long long)st.missing,
-		       (unsigned long long)st.ring_full, (unsigned long long)st.bad_iter, st.status, why ? ": " : "",
-		       why ? why : "");
+		       (unsigned long long)st.ring_full, (unsigned long long)st.bad_iter, st.status,
+		       why ? ": " : "", why ? why : "");
 		failed |= why != NULL;
 	}
 	return failed ? 1 : 0;
