@@ -96,10 +96,6 @@ static int measure(const char *guests, uint64_t mem, enum dirty_method m, unsign
 	res->median_pages = pages[RUNS / 2];
 	rc = 0;
 out:
-	if (vm) {
-		vm__stop(vm, 0);
-		vm__join(vm);
-	}
 	vm__destroy(vm);
 	close(cfg.console_fd);
 	free(bm);

@@ -297,6 +297,9 @@ void vm__destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	/* Callers on error paths need not know whether the vCPUs ever started. */
+	vm__stop(vm, VM_EXIT_STOPPED);
+	vm__join(vm);
 	if (vm->pit_thread_started)
 		pthread_join(vm->pit_thread, NULL);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)

@@ -83,6 +83,7 @@ struct vm {
  * -ENOMEM (memory larger than the host can give), -ENOSYS (missing capability).
  */
 int vm__create(const struct vm_config *cfg, struct vm **out);
+/* Stops and joins any vCPU thread still running, then frees everything; NULL is a no-op. */
 void vm__destroy(struct vm *vm);
 
 /* Boot state: BSP starts at the PVH entry (32-bit protected mode). Before vm__start. */

@@ -236,10 +236,6 @@ static int run_method(const char *guests, enum dirty_method m, unsigned int ring
 	}
 	rc = 0;
 out:
-	if (vm) {
-		vm__stop(vm, 0);
-		vm__join(vm);
-	}
 	vm__destroy(vm);
 	free(bm);
 	free(def);

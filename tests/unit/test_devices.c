@@ -355,7 +355,6 @@ START_TEST(test_stop_with_stalled_console)
 	};
 	char fill[4096];
 	struct vm *vm;
-	uint64_t t0;
 	int fds[2];
 
 	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
@@ -373,11 +372,9 @@ START_TEST(test_stop_with_stalled_console)
 		ck_assert_msg(i < 10000, "the vCPU never blocked writing to the full pipe");
 		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	}
-	t0 = monotonic_ns();
+	/* A join that never returns fails the test case through its Check timeout. */
 	vm__stop(vm, 0);
 	ck_assert_int_eq(vm__join(vm), 0);
-	/* Dropping waits STOP_DRAIN_MS (100 ms) once, not per line. */
-	ck_assert_uint_lt(monotonic_ns() - t0, 5000000000ULL);
 	vm__destroy(vm);
 	close(fds[0]);
 	close(fds[1]);
