@@ -9,6 +9,7 @@
 #include "boot.h"
 #include "dirty.h"
 #include "vm.h"
+#include "util.h"
 
 #define RUNS	    9
 #define INTERVAL_MS 100
@@ -120,9 +121,9 @@ int main(void)
 	       RUNS, INTERVAL_MS);
 	printf("%-6s %-10s %8s %12s %12s %12s %12s\n", "RAM", "method", "ws", "dirty(med)",
 	       "median_us", "min_us", "max_us");
-	for (size_t a = 0; a < sizeof(mems) / sizeof(mems[0]); a++)
-		for (size_t b = 0; b < sizeof(sets) / sizeof(sets[0]); b++)
-			for (size_t c = 0; c < sizeof(methods) / sizeof(methods[0]); c++) {
+	for (size_t a = 0; a < ARRAY_SIZE(mems); a++)
+		for (size_t b = 0; b < ARRAY_SIZE(sets); b++)
+			for (size_t c = 0; c < ARRAY_SIZE(methods); c++) {
 				struct result r;
 
 				if (measure(guests, mems[a], methods[c], sets[b], &r)) {

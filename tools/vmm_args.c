@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vmm_args.h"
+#include "util.h"
 
 const char vmm_args_usage[] =
     "usage: twin-vmm run --kernel FILE [--mem SIZE] [--vcpus N] [--cmdline STR]\n"
@@ -177,13 +178,13 @@ int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *er
 
 		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			return VMM_ARGS_HELP;
-		for (k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
+		for (k = 0; k < ARRAY_SIZE(valued); k++) {
 			size_t n = strlen(valued[k]);
 
 			if (!strncmp(a, valued[k], n) && (a[n] == '\0' || a[n] == '='))
 				break;
 		}
-		if (k == sizeof(valued) / sizeof(valued[0])) {
+		if (k == ARRAY_SIZE(valued)) {
 			if (a[0] == '-')
 				return fail(err, errlen, "unknown option '%s': see twin-vmm --help",
 					    a);

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "serial8250.h"
 #include "vm.h"
+#include "util.h"
 
 struct device_desc {
 	const char *name;
@@ -19,7 +20,7 @@ static const struct device_desc devices[] = {
     {.name = "MMIO debug device", .init = debugdev__init},
 };
 
-#define NR_DEVICES (sizeof(devices) / sizeof(devices[0]))
+#define NR_DEVICES ARRAY_SIZE(devices)
 
 int devices__init(struct vm *vm)
 {

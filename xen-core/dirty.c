@@ -9,6 +9,7 @@
 #include "layout.h"
 #include "log.h"
 #include "vm.h"
+#include "util.h"
 
 #define PAGE_SHIFT 12
 #define HIGH_PFN   (LAYOUT_PCI_HOLE_END >> PAGE_SHIFT)
@@ -36,13 +37,13 @@ static const char *const method_names[] = {
 
 const char *dirty__method_to_str(enum dirty_method m)
 {
-	return (unsigned int)m < sizeof(method_names) / sizeof(method_names[0]) ? method_names[m]
+	return (unsigned int)m < ARRAY_SIZE(method_names) ? method_names[m]
 										: "unknown";
 }
 
 int dirty__method_from_str(const char *s, enum dirty_method *out)
 {
-	for (unsigned int i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
+	for (unsigned int i = 0; i < ARRAY_SIZE(method_names); i++) {
 		if (!strcmp(s, method_names[i])) {
 			*out = i;
 			return 0;

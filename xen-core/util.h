@@ -1,4 +1,4 @@
-/* Small helpers shared by the boot-data builders: the one-line error buffer and ARRAY_SIZE. */
+/* Small helpers shared across Twin: the one-line error buffer and ARRAY_SIZE. */
 #ifndef XEN_CORE_UTIL_H
 #define XEN_CORE_UTIL_H
 

@@ -14,6 +14,7 @@
 #include "pvh.h"
 #include "vcpu.h"
 #include "vm.h"
+#include "util.h"
 
 #define MSR_IA32_TSC	      0x10
 #define MSR_IA32_APIC_BASE    0x1b
@@ -88,7 +89,7 @@ static int set_msrs(struct vcpu *vcpu)
 	m.e[n++] =
 	    (struct kvm_msr_entry){.index = MSR_IA32_MISC_ENABLE, .data = MISC_ENABLE_FAST_STRING};
 	m.e[n++] = (struct kvm_msr_entry){.index = MSR_IA32_CR_PAT, .data = PAT_POWER_ON_DEFAULT};
-	for (size_t i = 0; i < sizeof(zeroed) / sizeof(zeroed[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(zeroed); i++)
 		m.e[n++] = (struct kvm_msr_entry){.index = zeroed[i]};
 	m.hdr.nmsrs = n;
 	r = ioctl(vcpu->fd, KVM_SET_MSRS, &m);

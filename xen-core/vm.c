@@ -12,6 +12,7 @@
 #include "log.h"
 #include "vcpu.h"
 #include "vm.h"
+#include "util.h"
 
 #define KVM_API_VERSION_EXPECTED 12
 #define CPUID_FIRST_ENTRIES	 256
@@ -78,7 +79,7 @@ static int open_kvm(struct vm *vm)
 			   path, r, KVM_API_VERSION_EXPECTED);
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(required_caps); i++) {
 		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0) {
 			rc = -ENOSYS;
 			log__error("%s: KVM lacks %s, which twin-vmm needs: use a newer host "

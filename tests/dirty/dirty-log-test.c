@@ -11,6 +11,7 @@
 #include "layout.h"
 #include "vm.h"
 #include "../guests/rt/layout.h" /* RT_MEMWRITER_BASE */
+#include "util.h"
 
 #define PAGE	 4096ULL
 #define MEM_SIZE (64ULL << 20)
@@ -267,7 +268,7 @@ int main(void)
 			"dirty-log-test: TWIN_GUESTS_DIR is not set: run it with make check\n");
 		return 99;
 	}
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct run_stats st;
 		const char *why = NULL;
 

@@ -1,6 +1,7 @@
 /* Runs every Check unit suite and exits non-zero if any test failed. */
 #include <stdlib.h>
 #include "suites.h"
+#include "util.h"
 
 static Suite *(*const suites[])(void) = {
     elf_loader_suite, e820_suite,     pvh_suite, mptable_suite,
@@ -12,7 +13,7 @@ int main(void)
 	SRunner *sr = srunner_create(NULL);
 	int failed;
 
-	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(suites); i++)
 		srunner_add_suite(sr, suites[i]());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

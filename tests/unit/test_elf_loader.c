@@ -8,6 +8,7 @@
 #include "hvm_start_info.h"
 #include "layout.h"
 #include "elf_loader.h"
+#include "util.h"
 
 #define RAM_SIZE (4ULL << 20)
 #define MIB	 (1ULL << 20)
@@ -362,7 +363,7 @@ START_TEST(test_segment_outside_ram)
 	    {2 * MIB, UINT64_MAX},	  /* memsz huge */
 	};
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct elf_spec s = spec_default(_i == 0);
 		struct elf_image out;
 

@@ -6,6 +6,7 @@
 #include "suites.h"
 #include "layout.h"
 #include "mptable.h"
+#include "util.h"
 
 #define RAM_SIZE (2ULL << 20)
 #include "ram_fixture.h"
@@ -160,7 +161,7 @@ START_TEST(test_bad_cpu_count)
 {
 	const int bad[] = {0, -1, MPTABLE_MAX_CPUS + 1, 1000};
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		err[0] = '\0';
 		ck_assert_int_eq(mptable__write(ram, RAM_SIZE, bad[i], err, sizeof(err)), -EINVAL);
 		ck_assert_str_ne(err, "");

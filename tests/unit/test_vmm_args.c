@@ -3,6 +3,7 @@
 #include <string.h>
 #include "suites.h"
 #include "vmm_args.h"
+#include "util.h"
 
 static char err[256];
 static struct vmm_args args;
@@ -10,7 +11,7 @@ static struct vmm_args args;
 #define PARSE(...)                                                                                 \
 	({                                                                                         \
 		char *const argv_[] = {"twin-vmm", __VA_ARGS__};                                   \
-		vmm_args__parse(sizeof(argv_) / sizeof(argv_[0]), argv_, &args, err, sizeof(err)); \
+		vmm_args__parse(ARRAY_SIZE(argv_), argv_, &args, err, sizeof(err)); \
 	})
 
 START_TEST(test_defaults)
