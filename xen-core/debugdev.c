@@ -98,7 +98,8 @@ static void debugdev_read(struct vcpu *vcpu, void *opaque, uint64_t offset, void
 		break;
 	case TWIN_DEBUGDEV_REG_EVENTS:
 		pthread_mutex_lock(&vm->lock);
-		v = vcpu->events;
+		v = vcpu->woken_by | vcpu->events;
+		vcpu->woken_by = 0;
 		vcpu->events = 0;
 		pthread_mutex_unlock(&vm->lock);
 		break;
@@ -146,8 +147,15 @@ void debugdev__wait(struct vcpu *vcpu)
 		ts.tv_nsec = dl % 1000000000ULL;
 		pthread_cond_timedwait(&vm->wake, &vm->lock, &ts);
 	}
-	if (vcpu->events)
+	/*
+	 * The wait consumes what ended it, so the next wait blocks without the guest
+	 * spending an exit on EVENTS; EVENTS still tells what it was.
+	 */
+	if (vcpu->events) {
 		vcpu->wait_deadline_ns = 0;
+		vcpu->woken_by = vcpu->events;
+		vcpu->events = 0;
+	}
 	pthread_mutex_unlock(&vm->lock);
 }
 

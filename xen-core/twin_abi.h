@@ -20,8 +20,11 @@
 #define TWIN_DEBUGDEV_REG_WAIT_US 0x10	  /* W: block this vCPU until an event or
 					   * this many microseconds pass;
 					   * TWIN_WAIT_FOREVER has no deadline */
-#define TWIN_DEBUGDEV_REG_EVENTS 0x14	  /* R: pending TWIN_EVENT_* bits, cleared
-					   * by the read */
+#define TWIN_DEBUGDEV_REG_EVENTS 0x14	  /* R: TWIN_EVENT_* bits that ended the
+					   * last wait or arrived since, cleared
+					   * by the read.  A wait consumes the
+					   * events that end it; one that arrives
+					   * outside a wait ends the next at once */
 #define TWIN_DEBUGDEV_REG_VCPU_ID 0x18	  /* R: index of the reading vCPU */
 #define TWIN_DEBUGDEV_REG_BUF_ADDR_LO 0x20 /* W: GPA of a console buffer, low 32 */
 #define TWIN_DEBUGDEV_REG_BUF_ADDR_HI 0x24 /* W: ... high 32 bits */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "console.h"
 #include "log.h"
@@ -15,6 +16,9 @@ static void kick_handler(int sig)
 
 void vm__kick_vcpu_locked(struct vcpu *vcpu)
 {
+	/* A vCPU that failed half-way through vcpu__init has no run page and no thread. */
+	if (vcpu->run == MAP_FAILED)
+		return;
 	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	if (vcpu->thread_started)
 		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);

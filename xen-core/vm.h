@@ -39,6 +39,7 @@ struct vcpu {
 	bool io_pending;	    /* last exit was PIO/MMIO: complete it before parking */
 	uint64_t debug_buf_gpa;	    /* debugdev BUF_ADDR, per vCPU so vCPUs print independently */
 	uint32_t events;	    /* TWIN_EVENT_* pending for this vCPU; under vm->lock */
+	uint32_t woken_by;	    /* the events that ended its last wait; under vm->lock */
 	struct kvm_dirty_gfn *ring; /* dirty ring (ring method) */
 	uint32_t ring_fetch;	    /* next ring entry to read; under dirty lock */
 };

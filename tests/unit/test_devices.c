@@ -171,6 +171,27 @@ START_TEST(test_wait_deadline)
 }
 END_TEST
 
+/* Back-to-back waits with no EVENTS read: each wait consumed its deadline, so each one blocks. */
+START_TEST(test_wait_consumes_its_event)
+{
+	const uint8_t code[] = {
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_WAIT_US), 2000),
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_WAIT_US), 2000),
+	    MOVL_IMM_TO(REG(TWIN_DEBUGDEV_REG_WAIT_US), 2000),
+	    MOV_FROM_TO_EAX(REG(TWIN_DEBUGDEV_REG_EVENTS)),
+	    MOV_EAX_TO(REG(TWIN_DEBUGDEV_REG_EXIT)),
+	    HLT,
+	};
+	struct guest_run r;
+
+	run_code(code, sizeof(code), 0, &r);
+	/* EVENTS still tells what ended the last wait. */
+	ck_assert_int_eq(r.status, (TWIN_EVENT_DEADLINE << 1) | 1);
+	/* A lower bound: a stale deadline would have ended the later waits at once. */
+	ck_assert_uint_ge(r.run_ns, 6000000);
+}
+END_TEST
+
 /* ID and VERSION, the console byte and buffer print: out of RAM, and BUF_MAX vs one more. */
 START_TEST(test_debugdev_registers)
 {
@@ -389,6 +410,7 @@ Suite *devices_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_kick_ends_wait);
 	tcase_add_test(tc, test_wait_deadline);
+	tcase_add_test(tc, test_wait_consumes_its_event);
 	tcase_add_test(tc, test_debugdev_registers);
 	tcase_add_test(tc, test_serial_and_debug_exit);
 	tcase_add_test(tc, test_unhandled_mmio);

@@ -118,20 +118,18 @@ void platform__exit(unsigned int v)
 	platform__park();
 }
 
-uint32_t platform__wait_us(uint32_t us)
+void platform__wait_us(uint32_t us)
 {
 	uint64_t end;
 
 	if (platform == PLATFORM_TWIN) {
+		/* One exit: the wait consumes the event that ends it (twin_abi.h). */
 		mmio__write32(DBG(TWIN_DEBUGDEV_REG_WAIT_US), us);
-		/* Consume what ended the wait: a pending event (the last wait's
-		 * DEADLINE included) would end the next wait at once. */
-		return mmio__read32(DBG(TWIN_DEBUGDEV_REG_EVENTS));
+		return;
 	}
 	end = clock__us() + us;
 	while (clock__us() < end)
 		cpu__relax();
-	return TWIN_EVENT_DEADLINE;
 }
 
 /* The frame isr_common builds: GPRs, then the stub's vector and error, then the CPU's. */

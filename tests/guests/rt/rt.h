@@ -48,11 +48,8 @@ void console__write(const char *s, size_t n);
 int console__printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Exit the VM with value v (status (v << 1) | 1).  Never returns. */
 void platform__exit(unsigned int v) __attribute__((noreturn));
-/*
- * Block (Twin: WAIT_US, two exits) or pause (QEMU) for about us microseconds,
- * or until an event; returns the TWIN_EVENT_* bits that ended the wait.
- */
-uint32_t platform__wait_us(uint32_t us);
+/* Block (Twin: WAIT_US, one exit) or pause (QEMU) for about us microseconds, or until an event. */
+void platform__wait_us(uint32_t us);
 /* Stop this CPU for good without spinning. */
 void platform__park(void) __attribute__((noreturn));
 
