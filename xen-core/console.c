@@ -1,8 +1,7 @@
-/* The console sink: guest output, buffered per line and serialised across vCPUs. */
+/* The console sink: a VM's guest output, buffered per line and serialised across its vCPUs. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 #include "console.h"
@@ -12,23 +11,11 @@
 /* How long a stopping VM's output may wait for a stalled reader before it is dropped. */
 #define STOP_DRAIN_MS 100
 
-static pthread_mutex_t console_lock = PTHREAD_MUTEX_INITIALIZER;
-/*
- * The part line that console__putc has not written yet.  Guests print a byte per
- * VM exit; one write(2) per byte woke the reader per byte and cost ~1 ms of a
- * 20 ms hello boot.  Only one line for the process: another VM flushes it first.
- */
-static char line[256];
-static size_t line_len;
-static struct vm *line_vm;
-/* The stopping VM whose reader stalled: the rest of its output is dropped at once. */
-static const struct vm *dropping_vm;
-
 static bool vm_stopping(struct vm *vm)
 {
 	bool stopping;
 
-	/* Lock order: console_lock, then vm->lock (nothing logs to the console under vm->lock). */
+	/* Lock order: the console's lock, then vm->lock (nothing prints under vm->lock). */
 	pthread_mutex_lock(&vm->lock);
 	stopping = vm->stopping;
 	pthread_mutex_unlock(&vm->lock);
@@ -46,7 +33,7 @@ static bool may_write(struct vm *vm, int fd, size_t *len)
 
 	if (!vm_stopping(vm))
 		return true;
-	if (dropping_vm == vm)
+	if (vm->console.dropping)
 		return false;
 	if (poll(&p, 1, STOP_DRAIN_MS) == 1 && !(p.revents & (POLLERR | POLLNVAL))) {
 		/* A blocking pipe with room takes PIPE_BUF bytes without blocking. */
@@ -54,7 +41,7 @@ static bool may_write(struct vm *vm, int fd, size_t *len)
 			*len = PIPE_BUF;
 		return true;
 	}
-	dropping_vm = vm;
+	vm->console.dropping = true;
 	log__warn("guest console output: the reader of fd %d stopped reading while the VM is "
 		  "stopping; dropping the rest of the output",
 		  fd);
@@ -88,36 +75,49 @@ static void write_all_locked(struct vm *vm, const char *p, size_t len)
 	}
 }
 
-static void flush_locked(void)
+void console__init(struct console *c)
 {
-	if (line_len)
-		write_all_locked(line_vm, line, line_len);
-	line_len = 0;
+	pthread_mutex_init(&c->lock, NULL);
+	c->line_len = 0;
+	c->dropping = false;
+}
+
+void console__dispose(struct console *c)
+{
+	pthread_mutex_destroy(&c->lock);
+}
+
+static void flush_locked(struct vm *vm)
+{
+	struct console *c = &vm->console;
+
+	if (c->line_len)
+		write_all_locked(vm, c->line, c->line_len);
+	c->line_len = 0;
 }
 
 void console__write(struct vm *vm, const void *buf, size_t len)
 {
-	pthread_mutex_lock(&console_lock);
-	flush_locked(); /* keeps output in order */
+	pthread_mutex_lock(&vm->console.lock);
+	flush_locked(vm); /* keeps output in order */
 	write_all_locked(vm, buf, len);
-	pthread_mutex_unlock(&console_lock);
+	pthread_mutex_unlock(&vm->console.lock);
 }
 
 void console__putc(struct vm *vm, char c)
 {
-	pthread_mutex_lock(&console_lock);
-	if (line_len && vm != line_vm)
-		flush_locked();
-	line_vm = vm;
-	line[line_len++] = c;
-	if (c == '\n' || line_len == sizeof(line))
-		flush_locked();
-	pthread_mutex_unlock(&console_lock);
+	struct console *con = &vm->console;
+
+	pthread_mutex_lock(&con->lock);
+	con->line[con->line_len++] = c;
+	if (c == '\n' || con->line_len == sizeof(con->line))
+		flush_locked(vm);
+	pthread_mutex_unlock(&con->lock);
 }
 
-void console__flush(void)
+void console__flush(struct vm *vm)
 {
-	pthread_mutex_lock(&console_lock);
-	flush_locked();
-	pthread_mutex_unlock(&console_lock);
+	pthread_mutex_lock(&vm->console.lock);
+	flush_locked(vm);
+	pthread_mutex_unlock(&vm->console.lock);
 }

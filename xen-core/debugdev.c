@@ -130,7 +130,7 @@ void debugdev__wait(struct vcpu *vcpu)
 	struct vm *vm = vcpu->vm;
 	struct timespec ts;
 
-	console__flush(); /* an idle guest's part line is all it has to say for now */
+	console__flush(vcpu->vm); /* an idle guest's part line is all it has to say for now */
 	pthread_mutex_lock(&vm->lock);
 	while (!vm->stopping && !vm->pause_depth && !vcpu->events) {
 		uint64_t dl = vcpu->wait_deadline_ns;

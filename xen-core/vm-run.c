@@ -157,7 +157,7 @@ void vm__vcpu_exited(struct vcpu *vcpu)
 	struct vm *vm = vcpu->vm;
 	uint64_t one = 1;
 
-	console__flush(); /* all output is out before anyone learns the VM ended */
+	console__flush(vm); /* all output is out before anyone learns the VM ended */
 	pthread_mutex_lock(&vm->lock);
 	vm->nr_running--;
 	pthread_cond_broadcast(&vm->parked_cond);

@@ -219,6 +219,7 @@ int vm__create(const struct vm_config *cfg, struct vm **out)
 	vm->mem.fd = -1;
 	vm->mem.base = MAP_FAILED;
 	pthread_mutex_init(&vm->lock, NULL);
+	console__init(&vm->console);
 	{
 		pthread_condattr_t a;
 
@@ -318,6 +319,7 @@ void vm__destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	pthread_cond_destroy(&vm->wake);
 	pthread_cond_destroy(&vm->parked_cond);
+	console__dispose(&vm->console);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/kvm.h>
+#include "console.h"
 #include "dirty.h"
 #include "iobus.h"
 #include "memory.h"
@@ -54,6 +55,7 @@ struct vm {
 	struct memory mem;
 	struct iobus pio;
 	struct iobus mmio;
+	struct console console;
 	struct dirty *dirty;
 	struct serial8250 *serial;
 	pthread_t pit_thread; /* turns PIT reinjection off in the background (vm.c) */
