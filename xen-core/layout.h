@@ -1,6 +1,7 @@
 /* Guest-physical memory layout that twin-vmm builds: low RAM, the PCI hole, high RAM. */
 #ifndef XEN_CORE_LAYOUT_H
 #define XEN_CORE_LAYOUT_H
+#include "twin_abi.h"
 
 /* Real-mode area.  The PVH boot structures live in low RAM below 640 KiB. */
 #define LAYOUT_BOOT_GDT 0x500ULL	 /* the boot GDT the PVH entry state points at */
@@ -18,6 +19,12 @@
 /* The 32-bit PCI hole.  RAM above it is relocated to 4 GiB. */
 #define LAYOUT_PCI_HOLE_START 0xc0000000ULL
 #define LAYOUT_PCI_HOLE_END 0x100000000ULL
+/* 32-bit BAR window twin-vmm allocates from (guests may move BARs inside it). */
+#define LAYOUT_PCI_MMIO_START 0xc0000000ULL
+#define LAYOUT_PCI_MMIO_END 0xe0000000ULL
+/* ECAM for bus 0 only: 32 devices x 8 functions x 4 KiB (TWIN_PCI_ECAM_* in twin_abi.h). */
+#define LAYOUT_PCI_ECAM TWIN_PCI_ECAM_DEFAULT
+#define LAYOUT_PCI_ECAM_SIZE TWIN_PCI_ECAM_SIZE
 #define LAYOUT_IOAPIC 0xfec00000ULL
 #define LAYOUT_LAPIC 0xfee00000ULL
 #define LAYOUT_TSS_ADDR 0xfffbd000ULL	 /* KVM_SET_TSS_ADDR: 3 pages */

@@ -52,6 +52,16 @@
 #define TWIN_GUEST_EXIT_FAULT_BASE 0x60 /* status 193 + 2*vector: CPU exception */
 
 /*
+ * PCI.  twin-vmm's ECAM (memory-mapped config space) covers bus 0 at this
+ * default address; guests take `ecam=ADDR` from the command line (QEMU puts
+ * its ECAM elsewhere) and fall back to this.  twin-vmm assigns every BAR
+ * before boot, like firmware; a guest assigns a BAR itself only when it reads
+ * back 0.  Config mechanism #1 (ports 0xcf8/0xcfc) reaches the same space.
+ */
+#define TWIN_PCI_ECAM_DEFAULT 0xe0000000ULL
+#define TWIN_PCI_ECAM_SIZE 0x100000ULL
+
+/*
  * CPUID.  Leaf 0x40000000 stays KVM's (so Linux still finds kvmclock); its
  * EAX is raised to cover 0x40000010.  Twin's own signature leaf is at
  * 0x40000100, the next base hypervisor detection scans.
