@@ -83,6 +83,11 @@ void virtio_net__close(struct virtio_net *net)
 	free(net);
 }
 
+int virtio_net__tap_fd(const struct virtio_net *net)
+{
+	return net->tap_fd;
+}
+
 int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsigned int cnt)
 {
 	ssize_t n;

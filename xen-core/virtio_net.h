@@ -49,5 +49,7 @@ int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsign
 int virtio_net__tx(struct virtio_net *net, const struct vq_chain *chain, char *why, size_t whylen);
 int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_t *written,
 		   char *why, size_t whylen);
+/* The tap's fd, non-blocking (tests poll it to know a frame is waiting). */
+int virtio_net__tap_fd(const struct virtio_net *net);
 
 #endif
