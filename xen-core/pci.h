@@ -30,14 +30,13 @@ struct mp_pci_irq;
 #define PCI_INTERRUPT_PIN	0x3d
 #define PCI_CAP_START		0x40 /* capabilities live from here to PCI_CFG_SIZE */
 
-#define PCI_COMMAND_IO		 0x0001
-#define PCI_COMMAND_MEMORY	 0x0002
-#define PCI_COMMAND_MASTER	 0x0004
-#define PCI_COMMAND_INTX_DISABLE 0x0400
-#define PCI_STATUS_INTERRUPT	 0x0008
-#define PCI_STATUS_CAP_LIST	 0x0010
-#define PCI_BAR_IO_FLAG		 0x1 /* low bits of a BAR register: I/O space */
-#define PCI_INTX_PIN_A		 1
+#define PCI_COMMAND_IO	     0x0001
+#define PCI_COMMAND_MEMORY   0x0002
+#define PCI_COMMAND_MASTER   0x0004
+#define PCI_STATUS_INTERRUPT 0x0008
+#define PCI_STATUS_CAP_LIST  0x0010
+#define PCI_BAR_IO_FLAG	     0x1 /* low bits of a BAR register: I/O space */
+#define PCI_INTX_PIN_A	     1
 
 /* Windows BARs are placed in (twin-vmm assigns them; guests may move them inside). */
 #define PCI_PIO_START 0xc000u
@@ -101,7 +100,9 @@ struct pci_device {
 	unsigned int gsi; /* IOAPIC input of INTA#, when intx */
 	int irq_fd;	  /* KVM_IRQFD trigger, -1 without intx */
 	int resample_fd;  /* KVM_IRQFD resample: the guest EOI'd while the line was high */
-	bool irq_level;	  /* the device's wish; under the device's own lock or atomically */
+	bool irq_level;	  /* the device's wish; atomic */
+	uint8_t cap_last; /* pci__add_cap: offset of the last capability, 0 if none */
+	uint32_t cap_end; /* pci__add_cap: first free byte after it, 0 if none */
 };
 
 /* Fills the IDs and class of a type-0 header (header type 0, single function). */
@@ -137,13 +138,19 @@ int pci__register(struct vm *vm, struct pci_device *dev);
  * Drives INTA# (level triggered).  level 1 asserts it; level 0 lets it drop
  * at the guest's next EOI (KVM lowers the line on EOI and the resample
  * handler raises it again only while the level is still 1).  Any thread.
- * Ignored while the guest set COMMAND.INTX_DISABLE (the level is remembered).
+ * Without KVM_CAP_IRQFD_RESAMPLE it drives the line with KVM_IRQ_LINE.
  */
 void pci__set_irq(struct pci_device *dev, bool level);
 
-/* Config space access as conf1 and ECAM make it; bdf_reg = slot << 11 | fn << 8 | reg. */
-void pci__config_read(struct pci_bus *bus, uint32_t devfn_reg, void *data, uint32_t len);
-void pci__config_write(struct pci_bus *bus, uint32_t devfn_reg, const void *data, uint32_t len);
+/*
+ * Config space access as conf1 and ECAM make it: function fn of slot, reg
+ * offset 0..0xfff, len 1, 2 or 4 within one dword.  Absent functions read
+ * all-ones and ignore writes.  Any thread.
+ */
+void pci__config_read(struct pci_bus *bus, unsigned int slot, unsigned int fn, uint32_t reg,
+		      void *data, uint32_t len);
+void pci__config_write(struct pci_bus *bus, unsigned int slot, unsigned int fn, uint32_t reg,
+		       const void *data, uint32_t len);
 
 /*
  * The INTx routes of the registered devices, for mptable__write_pci: copies

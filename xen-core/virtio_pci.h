@@ -44,8 +44,12 @@ struct virtio_dev;
 struct virtio_dev_ops {
 	/* The driver notified queue q (also once per enabled queue at DRIVER_OK). */
 	void (*queue_notify)(struct virtio_dev *vdev, unsigned int q);
-	/* The driver wrote len bytes at offset of vdev->config (already stored there). */
-	void (*config_write)(struct virtio_dev *vdev, uint32_t offset, uint32_t len);
+	/*
+	 * The driver wrote len bytes at offset of the device config: the
+	 * device stores what it lets the driver change (NULL: read-only config).
+	 */
+	void (*config_write)(struct virtio_dev *vdev, uint32_t offset, const void *data,
+			     uint32_t len);
 	/* DRIVER_OK was set: vdev->driver_features is final and queues are started. */
 	void (*driver_ok)(struct virtio_dev *vdev);
 	/* The driver reset the device: drop in-flight requests; queues are already stopped. */
@@ -54,15 +58,19 @@ struct virtio_dev_ops {
 	void (*release)(struct virtio_dev *vdev);
 };
 
+/* One queue's transport state; under vdev->lock except where noted. */
 struct virtio_queue {
-	struct virtqueue vq; /* pop/push through virtio_dev__pop/push, on the I/O thread */
-	bool ready;	     /* started (DRIVER_OK and enabled) and not broken */
-	/* Driver-programmed layout (modern: common cfg; legacy: PFN). */
-	uint16_t size;
-	bool enabled;
+	struct virtqueue vq; /* I/O thread only once ready */
+	bool ready;	     /* enabled, DRIVER_OK and not broken; atomic */
+	bool enabled;	     /* the driver enabled it (modern queue_enable, legacy PFN) */
+	uint16_t size;	     /* driver's choice, <= queue_max_size */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
-	int notify_fd;	/* eventfd: guest notify -> I/O thread */
-	bool ioeventfd; /* notify_fd is registered with KVM at the current BAR address */
+	struct virtio_dev *vdev; /* back pointers for the notify callback */
+	unsigned int index;
+	int notify_fd; /* eventfd: guest notify -> I/O thread */
+	/* Where notify_fd is a KVM ioeventfd now, or PCI_BAR_UNMAPPED. */
+	uint64_t ioeventfd_mmio;
+	uint64_t ioeventfd_pio;
 };
 
 struct virtio_dev {
@@ -86,7 +94,9 @@ struct virtio_dev {
 	struct pci_device pci;
 	struct vm *vm;
 	uint8_t status;
-	uint64_t driver_features; /* negotiated once FEATURES_OK */
+	uint64_t driver_features; /* what the driver accepted; final once FEATURES_OK */
+	bool ioeventfd;		  /* KVM offers ioeventfds */
+	bool ioeventfd_any_len;	  /* ... that match any access length */
 	uint32_t dev_feature_sel, drv_feature_sel;
 	uint16_t queue_sel;
 	uint8_t isr;		   /* bit 0: used buffers, bit 1: config change; read clears */
