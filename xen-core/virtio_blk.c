@@ -245,6 +245,8 @@ static const struct virtio_dev_ops blk_ops = {
 
 int virtio_blk__register(struct virtio_blk *blk, struct vm *vm)
 {
+	int rc;
+
 	/* SEG_MAX: a request's data descriptors plus header and status fit one ring. */
 	blk->config.capacity = htole64(blk->capacity);
 	blk->config.seg_max = htole32(BLK_QUEUE_SIZE - 2);
@@ -259,5 +261,8 @@ int virtio_blk__register(struct virtio_blk *blk, struct vm *vm)
 	    .config_len = sizeof(blk->config),
 	    .ops = &blk_ops,
 	};
-	return virtio_dev__register(vm, &blk->vdev);
+	rc = virtio_dev__register(vm, &blk->vdev);
+	if (rc)
+		virtio_blk__close(blk); /* not the VM's yet: ours to free */
+	return rc;
 }

@@ -25,8 +25,8 @@ int virtio_blk__open(const char *path, bool readonly, unsigned int index, struct
 void virtio_blk__close(struct virtio_blk *blk);
 /*
  * Before vm__start: makes blk a modern virtio-pci function of vm with one
- * request queue.  From the call on the VM owns blk (it is freed in
- * vm__destroy), whatever the result.  0 or -errno, logged.
+ * request queue.  Consumes blk: the VM frees it in vm__destroy, or this
+ * call does on failure.  0 or -errno, logged.
  */
 int virtio_blk__register(struct virtio_blk *blk, struct vm *vm);
 

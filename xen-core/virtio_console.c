@@ -66,6 +66,7 @@ static const struct virtio_dev_ops console_ops = {
 int virtio_console__create(struct vm *vm)
 {
 	struct virtio_console *con = calloc(1, sizeof(*con));
+	int rc;
 
 	if (!con) {
 		log__error("virtio-console: out of memory");
@@ -80,5 +81,8 @@ int virtio_console__create(struct vm *vm)
 	    .config_len = sizeof(con->config),
 	    .ops = &console_ops,
 	};
-	return virtio_dev__register(vm, &con->vdev);
+	rc = virtio_dev__register(vm, &con->vdev);
+	if (rc)
+		free(con); /* not the VM's yet */
+	return rc;
 }

@@ -282,8 +282,10 @@ int virtio_net__register(struct virtio_net *net, struct vm *vm)
 	    .ops = &net_ops,
 	};
 	rc = virtio_dev__register(vm, &net->vdev);
-	if (rc)
+	if (rc) {
+		virtio_net__close(net); /* not the VM's yet: ours to free */
 		return rc;
+	}
 	/* Watched with no events until the driver posts RX buffers. */
 	return ioloop__add(vm->ioloop, net->tap_fd, 0, tap_readable, net);
 }

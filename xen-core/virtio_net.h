@@ -24,8 +24,8 @@ void virtio_net__close(struct virtio_net *net);
 /*
  * Before vm__start: makes net a modern virtio-pci function of vm (features
  * MAC, STATUS, plus the transport's VERSION_1 and EVENT_IDX) and watches the
- * tap on the VM's I/O loop.  From the call on the VM owns net (freed in
- * vm__destroy), whatever the result.  0 or -errno, logged.
+ * tap on the VM's I/O loop.  Consumes net: the VM frees it in vm__destroy,
+ * or this call does on failure.  0 or -errno, logged.
  */
 int virtio_net__register(struct virtio_net *net, struct vm *vm);
 

@@ -24,7 +24,8 @@ static inline void __attribute__((format(printf, 2, 3))) expect(int ok, const ch
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (write(netns_report_fd, msg, n > 0 && (size_t)n < sizeof(msg) ? (size_t)n : strlen(msg)) < 0)
+	if (write(netns_report_fd, msg,
+		  n > 0 && (size_t)n < sizeof(msg) ? (size_t)n : strlen(msg)) < 0)
 		_exit(2);
 	_exit(1);
 }
@@ -47,7 +48,8 @@ static inline void run_in_netns(void (*fn)(void))
 		close(p[0]);
 		netns_report_fd = p[1];
 		expect(unshare(CLONE_NEWNET) == 0,
-		       "unshare(CLONE_NEWNET): %s: network tests must run as root (make check as root)",
+		       "unshare(CLONE_NEWNET): %s: network tests must run as root (make check as "
+		       "root)",
 		       strerror(errno));
 		fn();
 		_exit(0);

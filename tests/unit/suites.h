@@ -12,5 +12,7 @@ Suite *vmm_args_suite(void);
 Suite *vm_suite(void);
 Suite *devices_suite(void);
 Suite *tap_suite(void);
+Suite *virtio_blk_suite(void);
+Suite *virtio_net_suite(void);
 
 #endif

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <linux/virtio_blk.h>
 #include "suites.h"
+#include "util.h"
 #include "virtio_blk.h"
 #include "vring_fixture.h"
 
@@ -72,8 +73,7 @@ static uint8_t serve(struct virtio_blk *blk, uint64_t status_gpa)
 	char why[160];
 
 	ck_assert_int_eq(virtqueue__pop(&ring.vq, &chain), 1);
-	ck_assert_msg(virtio_blk__request(blk, &chain, &written, why, sizeof(why)) == 0, "%s",
-		      why);
+	ck_assert_msg(virtio_blk__request(blk, &chain, &written, why, sizeof(why)) == 0, "%s", why);
 	ck_assert_uint_eq(written, chain.in_len);
 	virtqueue__push(&ring.vq, chain.head, written);
 	ck_assert_uint_eq(vring_used_idx(&ring), (uint16_t)(used + 1));
@@ -146,11 +146,12 @@ START_TEST(test_get_id)
 {
 	const struct vring_seg segs[] = {{16, 0}, {20, 1}, {1, 1}};
 	struct virtio_blk *blk = open_img(false);
+	const char *base = strrchr(img, '/') + 1;
 	char want[20] = {0};
 	uint64_t gpa[3];
 
-	/* The base name of the image, NUL-padded to 20 bytes. */
-	strncpy(want, strrchr(img, '/') + 1, sizeof(want) - 1);
+	/* The base name of the image, cut or NUL-padded to 20 bytes. */
+	memcpy(want, base, strnlen(base, sizeof(want)));
 	vring_post(&ring, segs, 3, gpa);
 	put_hdr(gpa[0], VIRTIO_BLK_T_GET_ID, 0);
 	ck_assert_uint_eq(serve(blk, gpa[2]), VIRTIO_BLK_S_OK);

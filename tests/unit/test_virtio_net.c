@@ -9,15 +9,16 @@
 #include <linux/virtio_net.h>
 #include "netns_fixture.h"
 #include "suites.h"
+#include "util.h"
 #include "virtio_net.h"
 #include "vring_fixture.h"
 
-#define TAP	    "twnet0"
-#define TX_ETHTYPE  0x88b5 /* IEEE local experimental: nothing else sends these */
-#define RX_ETHTYPE  0x88b6
-#define HDR_LEN	    12
-#define FRAME_LEN   60
-#define POLL_MS	    5000 /* a bound on a kernel hand-off that is immediate in practice */
+#define TAP	   "twnet0"
+#define TX_ETHTYPE 0x88b5 /* IEEE local experimental: nothing else sends these */
+#define RX_ETHTYPE 0x88b6
+#define HDR_LEN	   12
+#define FRAME_LEN  60
+#define POLL_MS	   5000 /* a bound on a kernel hand-off that is immediate in practice */
 
 static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 static struct vring ring;
@@ -142,9 +143,9 @@ static void rx_lands_in_buffer(void)
 	expect(written == HDR_LEN + FRAME_LEN, "written %u, want %d", written, HDR_LEN + FRAME_LEN);
 	memcpy(&hdr, vring_hva(&ring, gpa[0]), 8);
 	memcpy((uint8_t *)&hdr + 8, vring_hva(&ring, gpa[1]), 4);
-	expect(hdr.hdr.flags == 0 && hdr.hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE &&
+	expect(hdr.flags == 0 && hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE &&
 		   le16toh(hdr.num_buffers) == 1,
-	       "header flags %u gso %u num_buffers %u", hdr.hdr.flags, hdr.hdr.gso_type,
+	       "header flags %u gso %u num_buffers %u", hdr.flags, hdr.gso_type,
 	       le16toh(hdr.num_buffers));
 	memcpy(got, vring_hva(&ring, gpa[1] + 4), FRAME_LEN);
 	expect(!memcmp(got, frame, FRAME_LEN), "the RX buffer holds another frame");
