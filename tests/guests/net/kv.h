@@ -10,11 +10,11 @@
 #define KV_KEY_MAX    64   /* KEY token length */
 #define KV_KEYS	      4096 /* distinct keys; a new key beyond that is ERR FULL */
 #define KV_CLIENTS    2048 /* clients whose last reply is remembered (LRU beyond) */
-#define KV_REQ_MAX    512  /* longer requests are ERR BADREQ */
 /* "CLIENT SEQ OK -9223372036854775808": 32 + 1 + 20 + 1 + 2 + 1 + 20 = 77 bytes. */
 #define KV_REPLY_MAX 80
 
 /* Internal tables, here so that the guest can place a struct kv statically. */
+#define KV_NIL 0xffff /* end of a hash chain */
 struct kv_key {
 	uint16_t next; /* chain in the hash bucket; KV_NIL ends it */
 	uint8_t len;
