@@ -9,6 +9,7 @@ static Suite *(*const suites[])(void) = {
     tap_suite,
     virtio_blk_suite,
     virtio_net_suite,
+    virtio_console_suite,
     guest_net_suite,  kv_suite,
 };
 

@@ -14,6 +14,7 @@ Suite *devices_suite(void);
 Suite *tap_suite(void);
 Suite *virtio_blk_suite(void);
 Suite *virtio_net_suite(void);
+Suite *virtio_console_suite(void);
 Suite *guest_net_suite(void);
 Suite *kv_suite(void);
 

@@ -35,18 +35,6 @@ static void make_frame(uint8_t *f, const uint8_t src[6], uint16_t type, uint8_t 
 		f[i] = (uint8_t)(seed + i * 3);
 }
 
-static void quiet_netns(void)
-{
-	int fd = open("/proc/sys/net/ipv6/conf/default/disable_ipv6", O_WRONLY);
-
-	/* A new interface's IPv6 autoconfiguration would put its own frames on the tap. */
-	if (fd >= 0) {
-		expect(write(fd, "1", 1) == 1, "disabling IPv6 in the test netns: %s",
-		       strerror(errno));
-		close(fd);
-	}
-}
-
 /* A packet socket on the tap's host side: sees what the guest sends, sends to the guest. */
 static int host_side(struct sockaddr_ll *sll)
 {
@@ -69,7 +57,6 @@ static struct virtio_net *open_nic(void)
 	struct virtio_net *net;
 	char err[256];
 
-	quiet_netns();
 	expect(virtio_net__open(TAP, NULL, mac, 0, &net, err, sizeof(err)) == 0,
 	       "virtio_net__open: %s", err);
 	return net;
