@@ -11,5 +11,6 @@ Suite *cpuid_suite(void);
 Suite *vmm_args_suite(void);
 Suite *vm_suite(void);
 Suite *devices_suite(void);
+Suite *bzimage_suite(void);
 
 #endif
