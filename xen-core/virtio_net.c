@@ -40,6 +40,7 @@ struct virtio_net {
 	bool rx_polling;
 	bool rx_held;
 	bool tx_error_logged;
+	bool rx_trunc_logged;
 	bool tap_gone; /* the tap failed for good: no longer watched */
 	struct vq_chain rx_chain;
 	struct vq_chain tx_chain;
@@ -131,8 +132,10 @@ int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_
 {
 	const struct iovec *in = chain->iov + chain->nr_out;
 	struct virtio_net_hdr_v1 hdr = {.num_buffers = htole16(1)};
-	struct iovec frame[VIRTQUEUE_MAX_SIZE];
+	struct iovec frame[VIRTQUEUE_MAX_SIZE + 1];
 	unsigned int cnt;
+	uint8_t overflow;
+	size_t room;
 	ssize_t n;
 
 	if (chain->nr_out || chain->in_len <= net->hdr_len) {
@@ -142,12 +145,26 @@ int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_
 			      chain->in_len, chain->nr_out, net->hdr_len);
 		return -EPROTO;
 	}
-	cnt = iov__slice(in, chain->nr_in, net->hdr_len, chain->in_len - net->hdr_len, frame);
-	do
+	room = chain->in_len - net->hdr_len;
+	cnt = iov__slice(in, chain->nr_in, net->hdr_len, room, frame);
+	/* The tap cuts a frame to the buffer silently: a byte past it shows one was cut. */
+	frame[cnt++] = (struct iovec){.iov_base = &overflow, .iov_len = 1};
+	for (;;) {
 		n = readv(net->tap_fd, frame, cnt);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EAGAIN ? 0 : -errno;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		if ((size_t)n <= room)
+			break;
+		if (!net->rx_trunc_logged) {
+			net->rx_trunc_logged = true;
+			log__warn("%s: dropped a frame larger than the %zu-byte RX buffer "
+				  "(logged once): the driver should post buffers of at least 1526 "
+				  "bytes",
+				  net->name, room);
+		}
+	}
 	iov__from_buf(in, chain->nr_in, 0, &hdr, net->hdr_len);
 	*written = net->hdr_len + n;
 	return 1;
@@ -172,6 +189,12 @@ static void tap_readable(void *opaque, uint32_t events)
 	int rc = events & (EPOLLERR | EPOLLHUP) ? -EIO : 0;
 
 	while (rc == 0 && received < RX_BATCH) {
+		/* A reset or a broken ring stopped the queue: a held buffer is no longer ours. */
+		if (!__atomic_load_n(&vdev->queues[VIRTIO_NET_RXQ].ready, __ATOMIC_ACQUIRE)) {
+			net->rx_held = false;
+			set_rx_polling(net, false);
+			break;
+		}
 		if (!net->rx_held) {
 			if (virtio_dev__pop(vdev, VIRTIO_NET_RXQ, &net->rx_chain) <= 0) {
 				/* No buffers (or a ring the transport found broken). */
