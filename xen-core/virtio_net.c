@@ -18,6 +18,11 @@
 #include "vm.h"
 
 #define NET_QUEUE_SIZE 256
+/*
+ * The header before every frame.  The device is modern-only, so VERSION_1 is
+ * always negotiated and the header always holds num_buffers: 12 bytes.
+ */
+#define HDR_LEN sizeof(struct virtio_net_hdr_v1)
 /* Frames moved per tap wakeup before other I/O-thread work gets a turn. */
 #define RX_BATCH 64
 
@@ -26,11 +31,6 @@ struct virtio_net {
 	struct virtio_net_config config;
 	int tap_fd;
 	char name[32];
-	/*
-	 * The header before every frame: 12 bytes with VERSION_1 (num_buffers is
-	 * always there), 10 for a legacy driver without MRG_RXBUF.
-	 */
-	size_t hdr_len;
 	/*
 	 * Everything below is I/O-thread state (reset runs with the loop paused).
 	 * rx_polling: the tap is watched for frames; off while the guest has
@@ -67,7 +67,6 @@ int virtio_net__open(const char *tap, const char *bridge, const uint8_t mac[6], 
 		return -ENOMEM;
 	}
 	net->tap_fd = fd;
-	net->hdr_len = sizeof(struct virtio_net_hdr_v1);
 	memcpy(net->config.mac, mac, 6);
 	net->config.status = htole16(VIRTIO_NET_S_LINK_UP);
 	net->config.max_virtqueue_pairs = htole16(1);
@@ -113,16 +112,15 @@ int virtio_net__tx(struct virtio_net *net, const struct vq_chain *chain, char *w
 	struct iovec frame[VIRTQUEUE_MAX_SIZE];
 	unsigned int cnt;
 
-	if (chain->nr_in || chain->out_len < net->hdr_len) {
+	if (chain->nr_in || chain->out_len < HDR_LEN) {
 		util__set_err(why, whylen,
 			      "TX chain with %u readable bytes and %u writable descriptors: it "
 			      "needs a %zu-byte header and no writable part",
-			      chain->out_len, chain->nr_in, net->hdr_len);
+			      chain->out_len, chain->nr_in, HDR_LEN);
 		return -EPROTO;
 	}
 	/* The header carries no offload requests (none are offered), so only the frame goes. */
-	cnt = iov__slice(chain->iov, chain->nr_out, net->hdr_len, chain->out_len - net->hdr_len,
-			 frame);
+	cnt = iov__slice(chain->iov, chain->nr_out, HDR_LEN, chain->out_len - HDR_LEN, frame);
 	virtio_net__transmit(net, frame, cnt);
 	return 0;
 }
@@ -138,15 +136,15 @@ int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_
 	size_t room;
 	ssize_t n;
 
-	if (chain->nr_out || chain->in_len <= net->hdr_len) {
+	if (chain->nr_out || chain->in_len <= HDR_LEN) {
 		util__set_err(why, whylen,
 			      "RX chain with %u writable bytes and %u readable descriptors: it "
 			      "needs room past the %zu-byte header and no readable part",
-			      chain->in_len, chain->nr_out, net->hdr_len);
+			      chain->in_len, chain->nr_out, HDR_LEN);
 		return -EPROTO;
 	}
-	room = chain->in_len - net->hdr_len;
-	cnt = iov__slice(in, chain->nr_in, net->hdr_len, room, frame);
+	room = chain->in_len - HDR_LEN;
+	cnt = iov__slice(in, chain->nr_in, HDR_LEN, room, frame);
 	/* The tap cuts a frame to the buffer silently: a byte past it shows one was cut. */
 	frame[cnt++] = (struct iovec){.iov_base = &overflow, .iov_len = 1};
 	for (;;) {
@@ -165,8 +163,8 @@ int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_
 				  net->name, room);
 		}
 	}
-	iov__from_buf(in, chain->nr_in, 0, &hdr, net->hdr_len);
-	*written = net->hdr_len + n;
+	iov__from_buf(in, chain->nr_in, 0, &hdr, HDR_LEN);
+	*written = HDR_LEN + n;
 	return 1;
 }
 
@@ -257,17 +255,6 @@ static void net_queue_notify(struct virtio_dev *vdev, unsigned int q)
 		set_rx_polling(net, true);
 }
 
-/* vCPU thread, I/O loop paused: the header size follows the negotiated features. */
-static void net_driver_ok(struct virtio_dev *vdev)
-{
-	struct virtio_net *net = to_net(vdev);
-
-	net->hdr_len = virtio_dev__has_feature(vdev, VIRTIO_F_VERSION_1) ||
-			       virtio_dev__has_feature(vdev, VIRTIO_NET_F_MRG_RXBUF)
-			   ? sizeof(struct virtio_net_hdr_v1)
-			   : sizeof(struct virtio_net_hdr);
-}
-
 /* vCPU thread, I/O loop paused: forget the held buffer; frames wait in the tap meanwhile. */
 static void net_reset(struct virtio_dev *vdev)
 {
@@ -285,7 +272,6 @@ static void net_release(struct virtio_dev *vdev)
 
 static const struct virtio_dev_ops net_ops = {
     .queue_notify = net_queue_notify,
-    .driver_ok = net_driver_ok,
     .reset = net_reset,
     .release = net_release,
 };
