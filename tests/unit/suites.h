@@ -13,5 +13,6 @@ Suite *vm_suite(void);
 Suite *devices_suite(void);
 Suite *virtqueue_suite(void);
 Suite *ioloop_suite(void);
+Suite *pci_suite(void);
 
 #endif
