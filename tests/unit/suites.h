@@ -14,5 +14,6 @@ Suite *devices_suite(void);
 Suite *virtqueue_suite(void);
 Suite *ioloop_suite(void);
 Suite *pci_suite(void);
+Suite *virtio_pci_suite(void);
 
 #endif
