@@ -1,9 +1,9 @@
 /* Fuzz target for the split virtqueue parser: any ring contents give a documented result. */
 /*
  * With libFuzzer (clang), from the top of the source tree:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -DFUZZ_WITH_LIBFUZZER -Ixen-core \
- *     tests/fuzz/fuzz_virtqueue.c xen-core/virtqueue.c xen-core/memory.c xen-core/log.c \
- *     xen-core/util.c -o fuzz-virtqueue
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -DFUZZ_WITH_LIBFUZZER -D_GNU_SOURCE \
+ *     -Ixen-core tests/fuzz/fuzz_virtqueue.c xen-core/virtqueue.c xen-core/memory.c \
+ *     xen-core/e820.c xen-core/log.c xen-core/util.c -o fuzz-virtqueue
  *   ./fuzz-virtqueue -max_total_time=60 -max_len=16384 /tmp/vq-corpus
  * (seed /tmp/vq-corpus with `tests/fuzz-virtqueue-check --write-seeds /tmp/vq-corpus`).
  * make check runs the built-in seeds and 20000 mutants without libFuzzer (main below).
