@@ -30,13 +30,12 @@ struct mp_pci_irq;
 #define PCI_INTERRUPT_PIN	0x3d
 #define PCI_CAP_START		0x40 /* capabilities live from here to PCI_CFG_SIZE */
 
-#define PCI_COMMAND_IO	     0x0001
-#define PCI_COMMAND_MEMORY   0x0002
-#define PCI_COMMAND_MASTER   0x0004
-#define PCI_STATUS_INTERRUPT 0x0008
-#define PCI_STATUS_CAP_LIST  0x0010
-#define PCI_BAR_IO_FLAG	     0x1 /* low bits of a BAR register: I/O space */
-#define PCI_INTX_PIN_A	     1
+#define PCI_COMMAND_IO	    0x0001
+#define PCI_COMMAND_MEMORY  0x0002
+#define PCI_COMMAND_MASTER  0x0004
+#define PCI_STATUS_CAP_LIST 0x0010
+#define PCI_BAR_IO_FLAG	    0x1 /* low bits of a BAR register: I/O space */
+#define PCI_INTX_PIN_A	    1
 
 /* Windows BARs are placed in (twin-vmm assigns them; guests may move them inside). */
 #define PCI_PIO_START 0xc000u
