@@ -603,3 +603,12 @@ unsigned int pci__irq_routes(const struct vm *vm, struct mp_pci_irq *routes, uns
 	}
 	return n;
 }
+
+int pci__write_mptable(const struct vm *vm, void *ram, uint64_t low_size, char *err, size_t errlen)
+{
+	struct mp_pci_irq routes[MPTABLE_MAX_PCI_IRQS];
+	unsigned int n = pci__irq_routes(vm, routes, MPTABLE_MAX_PCI_IRQS);
+
+	/* More routes than fit makes mptable__write_pci refuse with a clear error. */
+	return mptable__write_pci(ram, low_size, (int)vm->nr_vcpus, routes, n, err, errlen);
+}

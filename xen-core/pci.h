@@ -2,6 +2,7 @@
 #ifndef XEN_CORE_PCI_H
 #define XEN_CORE_PCI_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct vm;
@@ -156,5 +157,14 @@ void pci__config_write(struct pci_bus *bus, unsigned int slot, unsigned int fn, 
  * up to max and returns how many there are.  Before vm__start.
  */
 unsigned int pci__irq_routes(const struct vm *vm, struct mp_pci_irq *routes, unsigned int max);
+
+/*
+ * mptable__write_pci for vm: its vCPUs, the PCI bus and the INTx route of
+ * every registered device, so guests (Linux without ACPI, and the guest kit,
+ * which probes ECAM only when the MP table lists a PCI bus) find them.  ram
+ * maps GPA 0 and low_size bytes.  Boot code calls it after the devices
+ * registered.  0 or -EINVAL with err set, as mptable__write.
+ */
+int pci__write_mptable(const struct vm *vm, void *ram, uint64_t low_size, char *err, size_t errlen);
 
 #endif

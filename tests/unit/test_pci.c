@@ -434,7 +434,12 @@ START_TEST(test_intx_with_kvm)
 	struct vm_config c = {.mem_size = 16 << 20, .nr_vcpus = 1, .console_fd = -1};
 	struct pci_device d = {.name = "intx", .intx = true};
 	struct mp_pci_irq r[4];
+	const struct mp_floating *mpf;
+	const struct mp_config *cfg;
+	const uint8_t *p;
 	struct vm *kvm;
+	char err[256];
+	int found = 0;
 
 	ck_assert_int_eq(vm__create(&c, &kvm), 0);
 	ck_assert_int_eq(pci__register(kvm, &d), 0);
@@ -452,6 +457,19 @@ START_TEST(test_intx_with_kvm)
 	}
 	pci__set_irq(&d, true);
 	pci__set_irq(&d, false);
+	/* The MP table boot writes lists the device's route. */
+	ck_assert_int_eq(
+	    pci__write_mptable(kvm, kvm->mem.base, kvm->mem.low_size, err, sizeof(err)), 0);
+	mpf = (const void *)(kvm->mem.base + LAYOUT_MPTABLE);
+	cfg = (const void *)(kvm->mem.base + mpf->config_paddr);
+	for (p = (const uint8_t *)(cfg + 1); p < (const uint8_t *)cfg + cfg->length;
+	     p += p[0] == MP_ENTRY_PROCESSOR ? sizeof(struct mp_processor) : 8) {
+		const struct mp_intsrc *i = (const void *)p;
+
+		if (p[0] == MP_ENTRY_IOINT && i->src_bus == MP_PCI_BUS_ID)
+			found += i->src_irq == (1 << 2) && i->dst_pin == d.gsi;
+	}
+	ck_assert_int_eq(found, 1);
 	vm__destroy(kvm);
 }
 END_TEST
