@@ -1,5 +1,6 @@
 /* Check suite for PCI bus 0: conf1 and ECAM reach one config space, BARs size and move. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -428,6 +429,17 @@ START_TEST(test_mptable_pci_routes)
 }
 END_TEST
 
+#define IRR_POLLS 1000000
+
+/* Whether the in-kernel IOAPIC has input gsi asserted (its IRR bit). */
+static bool ioapic_irr(struct vm *v, unsigned int gsi)
+{
+	struct kvm_irqchip chip = {.chip_id = KVM_IRQCHIP_IOAPIC};
+
+	ck_assert_int_eq(ioctl(v->vm_fd, KVM_GET_IRQCHIP, &chip), 0);
+	return chip.chip.ioapic.irr >> gsi & 1;
+}
+
 /* With KVM: INTx gets its irqfd and shows up in the routes the MP table takes. */
 START_TEST(test_intx_with_kvm)
 {
@@ -455,7 +467,12 @@ START_TEST(test_intx_with_kvm)
 		ck_assert_int_ge(d.irq_fd, 0);
 		ck_assert_int_ge(d.resample_fd, 0);
 	}
+	/* The irqfd reaches the IOAPIC input (KVM injects from a work item: poll for it). */
+	ck_assert(!ioapic_irr(kvm, d.gsi));
 	pci__set_irq(&d, true);
+	for (int i = 0; i < IRR_POLLS && !ioapic_irr(kvm, d.gsi); i++)
+		sched_yield();
+	ck_assert(ioapic_irr(kvm, d.gsi));
 	pci__set_irq(&d, false);
 	/* The MP table boot writes lists the device's route. */
 	ck_assert_int_eq(
