@@ -12,6 +12,7 @@ static Suite *(*const suites[])(void) = {
     virtio_console_suite,
     guest_net_suite,  kv_suite,
     bzimage_suite,
+    virtqueue_suite,  ioloop_suite,   pci_suite, virtio_pci_suite,
 };
 
 int main(void)

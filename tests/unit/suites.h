@@ -18,5 +18,9 @@ Suite *virtio_console_suite(void);
 Suite *guest_net_suite(void);
 Suite *kv_suite(void);
 Suite *bzimage_suite(void);
+Suite *virtqueue_suite(void);
+Suite *ioloop_suite(void);
+Suite *pci_suite(void);
+Suite *virtio_pci_suite(void);
 
 #endif
