@@ -4,13 +4,21 @@
 #include <net/if.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <linux/if_packet.h>
 #include <linux/virtio_net.h>
+#include "iobus.h"
+#include "ioloop.h"
+#include "layout.h"
+#include "memory.h"
 #include "netns_fixture.h"
+#include "pci.h"
 #include "suites.h"
 #include "util.h"
 #include "virtio_net.h"
+#include "virtio_pci.h"
+#include "vm.h"
 #include "vring_fixture.h"
 
 #define TAP	   "twnet0"
@@ -228,6 +236,259 @@ START_TEST(test_bad_chains)
 }
 END_TEST
 
+/*
+ * Through the real transport (needs KVM): a host-side "driver" brings the NIC up by
+ * MMIO, the way a guest would, and the device serves its queues on the I/O thread.
+ */
+#define QSIZE	 16
+#define RX_RINGS 0x200000ull /* desc, avail, used 4 KiB apart */
+#define TX_RINGS 0x210000ull
+#define BUFS	 0x300000ull
+#define WAIT_MS	 5000
+
+static struct vm *vm;
+
+static uint64_t mmio_rd(uint64_t addr, uint32_t len)
+{
+	uint64_t v = 0;
+
+	iobus__access(&vm->mmio, NULL, addr, &v, len, 0);
+	return v;
+}
+
+static void mmio_wr(uint64_t addr, uint64_t v, uint32_t len)
+{
+	iobus__access(&vm->mmio, NULL, addr, &v, len, 1);
+}
+
+static uint32_t cfg_rd(uint32_t reg, uint32_t len)
+{
+	/* Slot 1: the only device in this VM. */
+	return (uint32_t)mmio_rd(LAYOUT_PCI_ECAM + (1 << 15) + reg, len);
+}
+
+static uint8_t *ram(uint64_t gpa)
+{
+	uint8_t *p = memory__gpa_to_hva(vm, gpa, 1);
+
+	expect(p != NULL, "GPA 0x%llx is not RAM", (unsigned long long)gpa);
+	return p;
+}
+
+/* The modern common config and notify region, found through the capabilities. */
+struct nic_regs {
+	uint64_t common, notify, device;
+	uint32_t notify_mult;
+};
+
+static void find_regs(struct nic_regs *r)
+{
+	uint64_t bar = 0;
+
+	expect(cfg_rd(PCI_DEVICE_ID, 2) == 0x1041, "slot 1 is not a modern virtio-net");
+	for (uint32_t p = cfg_rd(PCI_CAPABILITY_LIST, 1); p; p = cfg_rd(p + 1, 1)) {
+		uint32_t type = cfg_rd(p + 3, 1), off = cfg_rd(p + 8, 4);
+
+		bar = cfg_rd(PCI_BAR0 + 4 * cfg_rd(p + 4, 1), 4) & ~0xfu;
+		if (type == 1)
+			r->common = bar + off;
+		else if (type == 2)
+			r->notify = bar + off, r->notify_mult = cfg_rd(p + 16, 4);
+		else if (type == 4)
+			r->device = bar + off;
+	}
+	expect(r->common && r->notify && r->device, "virtio capabilities missing");
+}
+
+static void setup_queue(const struct nic_regs *r, uint16_t q, uint64_t rings)
+{
+	mmio_wr(r->common + 0x16, q, 2); /* queue_select */
+	mmio_wr(r->common + 0x18, QSIZE, 2);
+	mmio_wr(r->common + 0x20, rings, 8);
+	mmio_wr(r->common + 0x28, rings + 0x1000, 8);
+	mmio_wr(r->common + 0x30, rings + 0x2000, 8);
+	mmio_wr(r->common + 0x1c, 1, 2); /* queue_enable */
+}
+
+static void notify(const struct nic_regs *r, uint16_t q)
+{
+	uint64_t off;
+
+	mmio_wr(r->common + 0x16, q, 2);
+	off = mmio_rd(r->common + 0x1e, 2);
+	mmio_wr(r->notify + off * r->notify_mult, q, 2);
+}
+
+/* Offers one chain of n descriptors at buffer GPAs buf[], lengths len[], WRITE if rx. */
+static void offer_chain(uint64_t rings, uint16_t *next_desc, uint16_t *avail_idx,
+			const uint64_t *buf, const uint32_t *len, unsigned int n, int rx)
+{
+	uint16_t head = *next_desc % QSIZE, *avail = (uint16_t *)ram(rings + 0x1000);
+
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t *d = ram(rings + 16ull * (*next_desc % QSIZE));
+		uint16_t flags =
+		    (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0) | (rx ? VIRTQ_DESC_F_WRITE : 0);
+		uint16_t nx = (*next_desc + 1) % QSIZE;
+
+		memcpy(d, &buf[i], 8);
+		memcpy(d + 8, &len[i], 4);
+		memcpy(d + 12, &flags, 2);
+		memcpy(d + 14, &nx, 2);
+		(*next_desc)++;
+	}
+	avail[2 + *avail_idx % QSIZE] = head;
+	__atomic_store_n(&avail[1], ++*avail_idx, __ATOMIC_RELEASE);
+}
+
+static uint16_t used_idx(uint64_t rings)
+{
+	return __atomic_load_n((uint16_t *)ram(rings + 0x2002), __ATOMIC_ACQUIRE);
+}
+
+/* Polls until the used ring reaches idx; the bound only turns a hang into a failure. */
+static void wait_used(uint64_t rings, uint16_t idx, const char *what)
+{
+	for (int ms = 0; used_idx(rings) != idx; ms++) {
+		expect(ms < WAIT_MS, "%s: used idx %u, want %u", what, used_idx(rings), idx);
+		usleep(1000);
+	}
+}
+
+static uint64_t cpu_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec * 1000000ull + ru.ru_utime.tv_usec +
+	       ru.ru_stime.tv_sec * 1000000ull + ru.ru_stime.tv_usec;
+}
+
+static void through_transport(void)
+{
+	struct vm_config cfg = {.mem_size = 16 << 20, .nr_vcpus = 1, .console_fd = -1};
+	static const uint8_t src[6] = {0x02, 0, 0, 0, 0, 3};
+	uint16_t rx_desc = 0, rx_avail = 0, tx_desc = 0, tx_avail = 0;
+	uint8_t frames[3][FRAME_LEN], got[2048];
+	struct virtio_net *net;
+	struct sockaddr_ll sll;
+	struct nic_regs r = {0};
+	struct pollfd p;
+	uint64_t before;
+	char err[256];
+	int s, tap;
+
+	expect(vm__create(&cfg, &vm) == 0, "vm__create failed (needs /dev/kvm)");
+	expect(virtio_net__open(TAP, NULL, mac, 0, &net, err, sizeof(err)) == 0, "%s", err);
+	tap = virtio_net__tap_fd(net);
+	expect(virtio_net__register(net, vm) == 0, "virtio_net__register failed");
+	expect(ioloop__start(vm->ioloop) == 0, "ioloop__start failed");
+	s = host_side(&sll);
+	find_regs(&r);
+	expect(mmio_rd(r.device, 4) == 0x12005452 && mmio_rd(r.device + 4, 2) == 0x5634 &&
+		   mmio_rd(r.device + 6, 2) == 1,
+	       "config space: %08llx %04llx %04llx, want MAC 52:54:00:12:34:56 then LINK_UP",
+	       (unsigned long long)mmio_rd(r.device, 4),
+	       (unsigned long long)mmio_rd(r.device + 4, 2),
+	       (unsigned long long)mmio_rd(r.device + 6, 2));
+	mmio_wr(r.common + 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	mmio_wr(r.common + 0x08, 0, 4);
+	mmio_wr(r.common + 0x0c, 1u << 5 | 1u << 16 | 1u << VIRTIO_RING_F_EVENT_IDX, 4);
+	mmio_wr(r.common + 0x08, 1, 4);
+	mmio_wr(r.common + 0x0c, 1, 4); /* VERSION_1 */
+	mmio_wr(r.common + 0x14, 1 | 2 | VIRTIO_STATUS_FEATURES_OK, 1);
+	expect(mmio_rd(r.common + 0x14, 1) & VIRTIO_STATUS_FEATURES_OK, "FEATURES_OK refused");
+	setup_queue(&r, VIRTIO_NET_RXQ, RX_RINGS);
+	setup_queue(&r, VIRTIO_NET_TXQ, TX_RINGS);
+	mmio_wr(r.common + 0x14, 1 | 2 | 8 | VIRTIO_STATUS_DRIVER_OK, 1);
+
+	/* Frames arrive while the driver has posted no RX buffer: they wait in the tap. */
+	for (int i = 0; i < 3; i++) {
+		make_frame(frames[i], src, RX_ETHTYPE, (uint8_t)(40 + i));
+		expect(sendto(s, frames[i], FRAME_LEN, 0, (struct sockaddr *)&sll, sizeof(sll)) ==
+			   FRAME_LEN,
+		       "sendto: %s", strerror(errno));
+	}
+	p = (struct pollfd){.fd = tap, .events = POLLIN};
+	before = cpu_us();
+	/* A window to watch the idle device in, not a synchronisation. */
+	expect(poll(&p, 1, 300) == 1, "the frames never reached the tap");
+	usleep(500 * 1000);
+	expect(cpu_us() - before < 100000,
+	       "%llu us of CPU in 500 ms: the device spins without "
+	       "RX buffers",
+	       (unsigned long long)(cpu_us() - before));
+	expect(used_idx(RX_RINGS) == 0, "frames were delivered without buffers");
+	expect(poll(&p, 1, 0) == 1, "the waiting frames left the tap (dropped?)");
+
+	/* The driver posts buffers and notifies: all three land, in order, whole. */
+	for (int i = 0; i < 3; i++) {
+		uint64_t buf = BUFS + 0x1000ull * i;
+		uint32_t len = 1526;
+
+		memset(ram(buf), 0xee, len);
+		offer_chain(RX_RINGS, &rx_desc, &rx_avail, &buf, &len, 1, 1);
+	}
+	notify(&r, VIRTIO_NET_RXQ);
+	wait_used(RX_RINGS, 3, "RX after the buffers came");
+	for (int i = 0; i < 3; i++) {
+		uint32_t len;
+		uint16_t nb;
+
+		memcpy(&len, ram(RX_RINGS + 0x2000 + 4 + 8 * i + 4), 4);
+		memcpy(&nb, ram(BUFS + 0x1000ull * i + 10), 2);
+		expect(len == HDR_LEN + FRAME_LEN && nb == 1, "RX %d: len %u num_buffers %u", i,
+		       len, nb);
+		expect(!memcmp(ram(BUFS + 0x1000ull * i + HDR_LEN), frames[i], FRAME_LEN),
+		       "RX buffer %d holds another frame", i);
+	}
+
+	/* TX: one frame through the queue reaches the tap's host side. */
+	{
+		uint64_t bufs[2] = {BUFS + 0x10000, BUFS + 0x11000};
+		uint32_t lens[2] = {HDR_LEN, FRAME_LEN};
+		ssize_t n = 0;
+
+		memset(ram(bufs[0]), 0, HDR_LEN);
+		make_frame(ram(bufs[1]), mac, TX_ETHTYPE, 77);
+		offer_chain(TX_RINGS, &tx_desc, &tx_avail, bufs, lens, 2, 0);
+		notify(&r, VIRTIO_NET_TXQ);
+		wait_used(TX_RINGS, 1, "TX");
+		p = (struct pollfd){.fd = s, .events = POLLIN};
+		while (!(n == FRAME_LEN && got[12] == TX_ETHTYPE >> 8)) {
+			expect(poll(&p, 1, WAIT_MS) == 1, "the TX frame never reached the tap");
+			n = recv(s, got, sizeof(got), 0);
+		}
+		expect(!memcmp(got, ram(bufs[1]), FRAME_LEN), "the TX frame changed on its way");
+	}
+
+	/* A readable descriptor in the RX queue breaks the device, logged, VMM alive. */
+	{
+		uint64_t buf = BUFS + 0x20000;
+		uint32_t len = 1526;
+
+		offer_chain(RX_RINGS, &rx_desc, &rx_avail, &buf, &len, 1, 0);
+		notify(&r, VIRTIO_NET_RXQ);
+		expect(sendto(s, frames[0], FRAME_LEN, 0, (struct sockaddr *)&sll, sizeof(sll)) ==
+			   FRAME_LEN,
+		       "sendto: %s", strerror(errno));
+		for (int ms = 0; !(mmio_rd(r.common + 0x14, 1) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+		     ms++) {
+			expect(ms < WAIT_MS, "a readable RX descriptor did not break the device");
+			usleep(1000);
+		}
+		expect(used_idx(RX_RINGS) == 3, "the bad chain was used");
+	}
+	vm__destroy(vm);
+	close(s);
+}
+
+START_TEST(test_transport)
+{
+	run_in_netns(through_transport);
+}
+END_TEST
+
 Suite *virtio_net_suite(void)
 {
 	Suite *s = suite_create("virtio_net");
@@ -237,6 +498,10 @@ Suite *virtio_net_suite(void)
 	tcase_add_test(tc, test_rx);
 	tcase_add_test(tc, test_oversize);
 	tcase_add_test(tc, test_bad_chains);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("transport");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_transport);
 	suite_add_tcase(s, tc);
 	return s;
 }
