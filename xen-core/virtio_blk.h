@@ -34,7 +34,8 @@ int virtio_blk__register(struct virtio_blk *blk, struct vm *vm);
 uint64_t virtio_blk__capacity(const struct virtio_blk *blk);
 
 /*
- * I/O thread: carries out one request chain (virtio 1.x, 5.2.6) and writes
+ * I/O thread: carries out one request chain (virtio 1.x, 5.2.6), synchronously
+ * (a slow flush delays the VM's other device I/O meanwhile), and writes
  * its status byte: T_IN, T_OUT, T_FLUSH and T_GET_ID, VIRTIO_BLK_S_IOERR for a
  * transfer outside the image, not a whole number of sectors, a failed I/O or
  * a write to a read-only disk, VIRTIO_BLK_S_UNSUPP for other types.  Sets
