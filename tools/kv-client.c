@@ -413,11 +413,13 @@ static void drain(struct run *r, struct client *c)
 	char buf[REPLY_MAX];
 	ssize_t n;
 
-	while ((n = recv(c->fd, buf, sizeof(buf), 0)) >= 0 || errno == ECONNREFUSED) {
+	/* One byte kept for a NUL, so the reply can be parsed as a string. */
+	while ((n = recv(c->fd, buf, sizeof(buf) - 1, 0)) >= 0 || errno == ECONNREFUSED) {
 		if (n < 0) {
 			r->refused++; /* ICMP port unreachable: the server is not up (yet) */
 			continue;
 		}
+		buf[n] = '\0';
 		handle_reply(r, c, buf, (size_t)n);
 		if (r->failure[0])
 			return;
