@@ -13,5 +13,9 @@ Suite *vm_suite(void);
 Suite *devices_suite(void);
 Suite *guest_net_suite(void);
 Suite *kv_suite(void);
+Suite *virtqueue_suite(void);
+Suite *ioloop_suite(void);
+Suite *pci_suite(void);
+Suite *virtio_pci_suite(void);
 
 #endif
