@@ -1,5 +1,6 @@
 /* Check suite for PCI bus 0: conf1 and ECAM reach one config space, BARs size and move. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -428,13 +429,29 @@ START_TEST(test_mptable_pci_routes)
 }
 END_TEST
 
+#define IRR_POLLS 1000000
+
+/* Whether the in-kernel IOAPIC has input gsi asserted (its IRR bit). */
+static bool ioapic_irr(struct vm *v, unsigned int gsi)
+{
+	struct kvm_irqchip chip = {.chip_id = KVM_IRQCHIP_IOAPIC};
+
+	ck_assert_int_eq(ioctl(v->vm_fd, KVM_GET_IRQCHIP, &chip), 0);
+	return chip.chip.ioapic.irr >> gsi & 1;
+}
+
 /* With KVM: INTx gets its irqfd and shows up in the routes the MP table takes. */
 START_TEST(test_intx_with_kvm)
 {
 	struct vm_config c = {.mem_size = 16 << 20, .nr_vcpus = 1, .console_fd = -1};
 	struct pci_device d = {.name = "intx", .intx = true};
 	struct mp_pci_irq r[4];
+	const struct mp_floating *mpf;
+	const struct mp_config *cfg;
+	const uint8_t *p;
 	struct vm *kvm;
+	char err[256];
+	int found = 0;
 
 	ck_assert_int_eq(vm__create(&c, &kvm), 0);
 	ck_assert_int_eq(pci__register(kvm, &d), 0);
@@ -450,8 +467,26 @@ START_TEST(test_intx_with_kvm)
 		ck_assert_int_ge(d.irq_fd, 0);
 		ck_assert_int_ge(d.resample_fd, 0);
 	}
+	/* The irqfd reaches the IOAPIC input (KVM injects from a work item: poll for it). */
+	ck_assert(!ioapic_irr(kvm, d.gsi));
 	pci__set_irq(&d, true);
+	for (int i = 0; i < IRR_POLLS && !ioapic_irr(kvm, d.gsi); i++)
+		sched_yield();
+	ck_assert(ioapic_irr(kvm, d.gsi));
 	pci__set_irq(&d, false);
+	/* The MP table boot writes lists the device's route. */
+	ck_assert_int_eq(
+	    pci__write_mptable(kvm, kvm->mem.base, kvm->mem.low_size, err, sizeof(err)), 0);
+	mpf = (const void *)(kvm->mem.base + LAYOUT_MPTABLE);
+	cfg = (const void *)(kvm->mem.base + mpf->config_paddr);
+	for (p = (const uint8_t *)(cfg + 1); p < (const uint8_t *)cfg + cfg->length;
+	     p += p[0] == MP_ENTRY_PROCESSOR ? sizeof(struct mp_processor) : 8) {
+		const struct mp_intsrc *i = (const void *)p;
+
+		if (p[0] == MP_ENTRY_IOINT && i->src_bus == MP_PCI_BUS_ID)
+			found += i->src_irq == (1 << 2) && i->dst_pin == d.gsi;
+	}
+	ck_assert_int_eq(found, 1);
 	vm__destroy(kvm);
 }
 END_TEST
