@@ -12,7 +12,7 @@
 #include "bzimage.h"
 #include "e820.h"
 #include "elf_loader.h"
-#include "mptable.h"
+#include "pci.h"
 #include "pvh.h"
 #include "util.h"
 #include "vm.h"
@@ -134,7 +134,7 @@ static int load_pvh(struct vm *vm, const void *kernel, size_t size, const char *
 	if (!rc && initrd)
 		rc = pvh__add_module(ram, low, initrd_addr, initrd->size, err, errlen);
 	if (!rc)
-		rc = mptable__write(ram, low, vm->nr_vcpus, err, errlen);
+		rc = pci__write_mptable(vm, ram, low, err, errlen);
 	if (rc)
 		return rc;
 	rc = vm__setup_boot_cpu(vm, img.pvh_entry);
@@ -170,8 +170,8 @@ static int load_bzimage(struct vm *vm, const void *kernel, size_t size, const ch
 			name_err(name, err, errlen);
 		return rc;
 	}
-	/* Linux finds its CPUs and the IOAPIC here, as there is no ACPI. */
-	rc = mptable__write(vm->mem.base, vm->mem.low_size, vm->nr_vcpus, err, errlen);
+	/* Linux finds its CPUs, the IOAPIC and the PCI INTx routes here, as there is no ACPI. */
+	rc = pci__write_mptable(vm, vm->mem.base, vm->mem.low_size, err, errlen);
 	if (rc)
 		return rc;
 	return boot_cpu__setup_long_mode(vm, img.entry64, img.zero_page, err, errlen);

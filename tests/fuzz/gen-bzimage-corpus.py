@@ -2,7 +2,8 @@
 # Regenerates the bzimage seed corpus: small bzImages, valid and corrupt.
 # Usage: tests/fuzz/gen-bzimage-corpus.py tests/fuzz/corpus/bzimage
 # The name prefix is the result the driver expects: ok-, enoexec-, einval-, erange-, e2big-.
-# Guest RAM in the target is 2 MiB (fuzz.h FUZZ_BZ_RAM_SIZE); the cmdline is 13 bytes.
+# Guest RAM in the target is 2 MiB and the cmdline 13 bytes (fuzz_bzimage.c); seeds stay
+# under the driver's 2048-byte input limit, so setup_sects 0 (4 sectors) is left to mutants.
 import os
 import struct
 import sys
@@ -44,7 +45,6 @@ def bzimage(setup_sects=1, kernel_len=512, **over):
 def main(outdir):
     seeds = {
         "ok-bzimage": bzimage(),
-        "ok-setup-sects-0": bzimage(setup_sects=0),
         "ok-unaligned-pref": bzimage(pref_address=MIB + 0x80000,
                                      init_size=0x8000),
         "ok-initrd-max-low": bzimage(initrd_addr_max=0x13ffff),

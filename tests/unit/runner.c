@@ -6,13 +6,13 @@
 static Suite *(*const suites[])(void) = {
     elf_loader_suite, e820_suite,     pvh_suite, mptable_suite,
     cpuid_suite,      vmm_args_suite, vm_suite,	 devices_suite,
+    guest_net_suite,  kv_suite,
+    virtqueue_suite,  ioloop_suite,   pci_suite, virtio_pci_suite,
+    bzimage_suite,
     tap_suite,
     virtio_blk_suite,
     virtio_net_suite,
     virtio_console_suite,
-    guest_net_suite,  kv_suite,
-    bzimage_suite,
-    virtqueue_suite,  ioloop_suite,   pci_suite, virtio_pci_suite,
 };
 
 int main(void)
