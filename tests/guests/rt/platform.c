@@ -77,7 +77,7 @@ static void console_lock_drop(void)
 	__atomic_store_n(&console_lock, 0, __ATOMIC_RELEASE);
 }
 
-/* The virtio console when there is one (same output under twin-vmm and QEMU), else the debug device or the log. */
+/* The virtio console if any (same output under twin-vmm and QEMU), else debug device or log. */
 void console__write(const char *s, size_t n)
 {
 	if (vcons__active()) {

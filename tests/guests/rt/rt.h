@@ -141,11 +141,11 @@ int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define EIO 5
-#define ENODEV 19
-#define EINVAL 22
-#define ENOSPC 28
-#define EMSGSIZE 90
+#define EIO	  5
+#define ENODEV	  19
+#define EINVAL	  22
+#define ENOSPC	  28
+#define EMSGSIZE  90
 #define ETIMEDOUT 110
 
 #endif
