@@ -78,8 +78,6 @@ uint64_t clock__stub_us(void);
 /* ---- smp.c: CPUs from the MP table or the ACPI MADT, INIT/SIPI ---- */
 /* Number of enabled CPUs the firmware tables list (1 when there are none). */
 unsigned int smp__cpus_listed(void);
-/* Whether the MP table lists a PCI bus (twin-vmm's does when it has PCI devices). */
-int smp__pci_listed(void);
 /* Where the CPU list came from: "mptable", "madt" or "none". */
 const char *smp__source(void);
 /*
