@@ -11,6 +11,7 @@ static Suite *(*const suites[])(void) = {
     virtio_net_suite,
     virtio_console_suite,
     guest_net_suite,  kv_suite,
+    guest_virtq_suite,
 };
 
 int main(void)

@@ -17,5 +17,6 @@ Suite *virtio_net_suite(void);
 Suite *virtio_console_suite(void);
 Suite *guest_net_suite(void);
 Suite *kv_suite(void);
+Suite *guest_virtq_suite(void);
 
 #endif
