@@ -61,8 +61,7 @@ void vcons__write(const char *s, size_t n)
 	virtq__kick(&txq);
 }
 
-/* Reads the ring only, so it is safe from the fault handler, whatever the faulting CPU was doing.
- */
+/* Reads the ring only: safe from the fault handler, whatever the faulting CPU was doing. */
 void vcons__drain(uint32_t max_us)
 {
 	uint64_t end = clock__us() + max_us;
