@@ -11,6 +11,8 @@ static Suite *(*const suites[])(void) = {
     virtio_net_suite,
     virtio_console_suite,
     guest_net_suite,  kv_suite,
+    bzimage_suite,
+    virtqueue_suite,  ioloop_suite,   pci_suite, virtio_pci_suite,
     guest_virtq_suite,
 };
 
