@@ -76,7 +76,7 @@ static int map_caps(struct virtio_dev *dev)
 
 int virtio__probe(struct virtio_dev *dev, unsigned int type, unsigned int n, uint64_t want)
 {
-	uint64_t offered;
+	uint64_t offered, end;
 	int rc;
 
 	memset(dev, 0, sizeof(*dev));
@@ -88,8 +88,10 @@ int virtio__probe(struct virtio_dev *dev, unsigned int type, unsigned int n, uin
 	if (rc)
 		return rc;
 	R8(dev->common, CC_STATUS) = 0;
-	while (R8(dev->common, CC_STATUS)) /* reset completes when status reads 0 */
-		cpu__relax();
+	/* Reset completes when status reads 0; a device that never gets there is unusable. */
+	for (end = clock__us() + 1000000; R8(dev->common, CC_STATUS); cpu__relax())
+		if (clock__us() > end)
+			return -EIO;
 	set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	R32(dev->common, CC_DFSELECT) = 0;
 	offered = R32(dev->common, CC_DF);
