@@ -1,5 +1,4 @@
-/* The guest kit's split virtqueues (virtio 1.0, 2.4): chains, publishing, event-idx notification.
- */
+/* The guest kit's split virtqueues (virtio 1.0, 2.4): chains, publishing, event-idx notifies. */
 #include "rt.h"
 
 #include "virtio.h"
