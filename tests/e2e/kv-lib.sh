@@ -15,8 +15,9 @@ QEMU=${QEMU:-qemu-system-x86_64}
 
 require_kv_client()
 {
-	[ -n "$KV_CLIENT" ] && [ -x "$KV_CLIENT" ] ||
+	if [ -z "$KV_CLIENT" ] || [ ! -x "$KV_CLIENT" ]; then
 		fail "twin-kv-client not built at '$KV_CLIENT': run make first (or set TWIN_KV_CLIENT)"
+	fi
 }
 
 # kv_boot_twin LAB NAME: twin-vmm runs kv.elf in h1 of LAB, its tap LAB's P-t0 in the
