@@ -4,6 +4,7 @@
 #include "debugdev.h"
 #include "devices.h"
 #include "log.h"
+#include "pci.h"
 #include "serial8250.h"
 #include "vm.h"
 #include "util.h"
@@ -18,6 +19,8 @@ static const struct device_desc devices[] = {
     {.name = "8250 UART", .init = serial8250__init, .exit = serial8250__exit},
     {.name = "debug-exit port", .init = debug_exit__init},
     {.name = "MMIO debug device", .init = debugdev__init},
+    /* Last: its exit releases the PCI devices (virtio) first, while the rest still exist. */
+    {.name = "PCI bus", .init = pci__init, .exit = pci__exit},
 };
 
 #define NR_DEVICES ARRAY_SIZE(devices)

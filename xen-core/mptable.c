@@ -1,5 +1,6 @@
 /* Writes the Intel MP 1.4 table (floating pointer + config table) into the guest's BIOS area. */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include "layout.h"
 #include "util.h"
@@ -7,14 +8,16 @@
 
 #define MP_ISA_IRQS    16
 #define MP_CASCADE_IRQ 2
+#define MP_IOAPIC_PINS 24 /* KVM's in-kernel IOAPIC */
 /* Family 6, model 0, stepping 0; FPU and APIC present.  Guests use CPUID instead. */
 #define MP_CPU_SIGNATURE 0x600
 #define MP_CPU_FEATURES	 ((1u << 0) | (1u << 9))
 
 #define MP_TABLE_MAX                                                                               \
 	(sizeof(struct mp_floating) + sizeof(struct mp_config) +                                   \
-	 MPTABLE_MAX_CPUS * sizeof(struct mp_processor) + sizeof(struct mp_bus) +                  \
-	 sizeof(struct mp_ioapic) + (MP_ISA_IRQS + 2) * sizeof(struct mp_intsrc))
+	 MPTABLE_MAX_CPUS * sizeof(struct mp_processor) + 2 * sizeof(struct mp_bus) +              \
+	 sizeof(struct mp_ioapic) +                                                                \
+	 (MP_ISA_IRQS + 2 + MPTABLE_MAX_PCI_IRQS) * sizeof(struct mp_intsrc))
 _Static_assert(LAYOUT_MPTABLE + MP_TABLE_MAX <= LAYOUT_HIGH_START, "MP table leaves BIOS area");
 
 static uint8_t checksum(const uint8_t *p, size_t len)
@@ -26,14 +29,14 @@ static uint8_t checksum(const uint8_t *p, size_t len)
 	return (uint8_t)-sum;
 }
 
-static void put_intsrc(uint8_t **p, uint8_t type, uint8_t irq_type, uint8_t src_irq,
-		       uint8_t dst_apic, uint8_t dst_pin)
+static void put_intsrc(uint8_t **p, uint8_t type, uint8_t irq_type, uint16_t flags, uint8_t src_bus,
+		       uint8_t src_irq, uint8_t dst_apic, uint8_t dst_pin)
 {
 	struct mp_intsrc e = {
 	    .type = type,
 	    .irq_type = irq_type,
-	    .flags = 0,
-	    .src_bus = MP_ISA_BUS_ID,
+	    .flags = flags,
+	    .src_bus = src_bus,
 	    .src_irq = src_irq,
 	    .dst_apic = dst_apic,
 	    .dst_pin = dst_pin,
@@ -43,14 +46,25 @@ static void put_intsrc(uint8_t **p, uint8_t type, uint8_t irq_type, uint8_t src_
 	*p += sizeof(e);
 }
 
-int mptable__write(void *ram, uint64_t low_size, int ncpus, char *err, size_t errlen)
+static void put_bus(uint8_t **p, uint8_t id, const char type[6])
+{
+	struct mp_bus bus = {.type = MP_ENTRY_BUS, .bus_id = id};
+
+	memcpy(bus.bus_type, type, sizeof(bus.bus_type));
+	memcpy(*p, &bus, sizeof(bus));
+	*p += sizeof(bus);
+}
+
+/* pci: list the PCI bus and its routes (mptable__write keeps the ISA-only table). */
+static int write_table(void *ram, uint64_t low_size, int ncpus, bool pci,
+		       const struct mp_pci_irq *irqs, unsigned int nr_irqs, char *err,
+		       size_t errlen)
 {
 	uint8_t *start = (uint8_t *)ram + LAYOUT_MPTABLE;
 	uint8_t *cfg = start + sizeof(struct mp_floating);
 	uint8_t *p = cfg + sizeof(struct mp_config);
 	struct mp_floating mpf;
 	struct mp_config hdr;
-	struct mp_bus bus;
 	struct mp_ioapic ioapic;
 	uint8_t ioapic_id = (uint8_t)ncpus;
 	uint16_t count = 0;
@@ -72,6 +86,26 @@ int mptable__write(void *ram, uint64_t low_size, int ncpus, char *err, size_t er
 		rc = -EINVAL;
 		goto out;
 	}
+	if (nr_irqs > MPTABLE_MAX_PCI_IRQS) {
+		util__set_err(err, errlen,
+			      "%u PCI interrupt routes: the MP table holds at most %d; "
+			      "use fewer PCI devices",
+			      nr_irqs, MPTABLE_MAX_PCI_IRQS);
+		rc = -EINVAL;
+		goto out;
+	}
+	for (unsigned int i = 0; i < nr_irqs; i++) {
+		if (irqs[i].slot >= 32 || irqs[i].pin < 1 || irqs[i].pin > 4 ||
+		    irqs[i].gsi >= MP_IOAPIC_PINS) {
+			util__set_err(err, errlen,
+				      "PCI interrupt route %u names slot %u pin %u GSI %u: slots "
+				      "are 0-31, pins 1-4 (INTA#-INTD#), GSIs 0-%d",
+				      i, irqs[i].slot, irqs[i].pin, irqs[i].gsi,
+				      MP_IOAPIC_PINS - 1);
+			rc = -EINVAL;
+			goto out;
+		}
+	}
 
 	for (int i = 0; i < ncpus; i++) {
 		struct mp_processor cpu = {
@@ -88,11 +122,12 @@ int mptable__write(void *ram, uint64_t low_size, int ncpus, char *err, size_t er
 		count++;
 	}
 
-	bus = (struct mp_bus){.type = MP_ENTRY_BUS, .bus_id = MP_ISA_BUS_ID};
-	memcpy(bus.bus_type, "ISA   ", sizeof(bus.bus_type));
-	memcpy(p, &bus, sizeof(bus));
-	p += sizeof(bus);
+	put_bus(&p, MP_ISA_BUS_ID, "ISA   ");
 	count++;
+	if (pci) {
+		put_bus(&p, MP_PCI_BUS_ID, "PCI   ");
+		count++;
+	}
 
 	ioapic = (struct mp_ioapic){
 	    .type = MP_ENTRY_IOAPIC,
@@ -109,11 +144,19 @@ int mptable__write(void *ram, uint64_t low_size, int ncpus, char *err, size_t er
 	for (uint8_t irq = 0; irq < MP_ISA_IRQS; irq++) {
 		if (irq == MP_CASCADE_IRQ)
 			continue;
-		put_intsrc(&p, MP_ENTRY_IOINT, MP_INT_INT, irq, ioapic_id, irq == 0 ? 2 : irq);
+		put_intsrc(&p, MP_ENTRY_IOINT, MP_INT_INT, 0, MP_ISA_BUS_ID, irq, ioapic_id,
+			   irq == 0 ? 2 : irq);
 		count++;
 	}
-	put_intsrc(&p, MP_ENTRY_LINT, MP_INT_EXTINT, 0, MP_LINT_ALL_APICS, 0);
-	put_intsrc(&p, MP_ENTRY_LINT, MP_INT_NMI, 0, MP_LINT_ALL_APICS, 1);
+	/* A PCI source IRQ is slot << 2 | pin, pin 0 being INTA# (MP spec 1.4, D.3). */
+	for (unsigned int i = 0; i < nr_irqs; i++) {
+		put_intsrc(&p, MP_ENTRY_IOINT, MP_INT_INT, MP_IRQ_PCI_FLAGS, MP_PCI_BUS_ID,
+			   (uint8_t)(irqs[i].slot << 2 | (irqs[i].pin - 1)), ioapic_id,
+			   irqs[i].gsi);
+		count++;
+	}
+	put_intsrc(&p, MP_ENTRY_LINT, MP_INT_EXTINT, 0, MP_ISA_BUS_ID, 0, MP_LINT_ALL_APICS, 0);
+	put_intsrc(&p, MP_ENTRY_LINT, MP_INT_NMI, 0, MP_ISA_BUS_ID, 0, MP_LINT_ALL_APICS, 1);
 	count += 2;
 
 	hdr = (struct mp_config){
@@ -139,4 +182,15 @@ int mptable__write(void *ram, uint64_t low_size, int ncpus, char *err, size_t er
 	rc = 0;
 out:
 	return rc;
+}
+
+int mptable__write(void *ram, uint64_t low_size, int ncpus, char *err, size_t errlen)
+{
+	return write_table(ram, low_size, ncpus, false, NULL, 0, err, errlen);
+}
+
+int mptable__write_pci(void *ram, uint64_t low_size, int ncpus, const struct mp_pci_irq *irqs,
+		       unsigned int nr_irqs, char *err, size_t errlen)
+{
+	return write_table(ram, low_size, ncpus, true, irqs, nr_irqs, err, errlen);
 }

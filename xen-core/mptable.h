@@ -26,6 +26,9 @@
 #define MP_LAPIC_VERSION  0x14 /* integrated APIC */
 #define MP_IOAPIC_VERSION 0x11 /* what KVM's in-kernel IOAPIC reports */
 #define MP_ISA_BUS_ID	  0
+#define MP_PCI_BUS_ID	  1 /* the first PCI bus entry: Linux maps it to PCI bus 0 */
+/* PCI INTx: level triggered, active high (KVM's IOAPIC does not invert polarity). */
+#define MP_IRQ_PCI_FLAGS 0x000d
 
 struct mp_floating {
 	char signature[4]; /* "_MP_" */
@@ -105,5 +108,23 @@ _Static_assert(sizeof(struct mp_intsrc) == 8, "MP interrupt entry layout");
  * cover the BIOS area.
  */
 int mptable__write(void *ram, uint64_t low_size, int ncpus, char *err, size_t errlen);
+
+/* One PCI INTx route: bus 0 slot, pin (1 = INTA#) and the IOAPIC input it drives. */
+struct mp_pci_irq {
+	uint8_t slot;
+	uint8_t pin;
+	uint8_t gsi;
+};
+#define MPTABLE_MAX_PCI_IRQS 32
+
+/*
+ * mptable__write plus a PCI bus (MP_PCI_BUS_ID) and one I/O interrupt entry
+ * per route (source IRQ slot << 2 | (pin - 1), MP_IRQ_PCI_FLAGS), so Linux
+ * without ACPI finds its PCI interrupts.  -EINVAL as mptable__write, or if
+ * nr_irqs exceeds MPTABLE_MAX_PCI_IRQS or a route is malformed.
+ * Routes come from pci__irq_routes.
+ */
+int mptable__write_pci(void *ram, uint64_t low_size, int ncpus, const struct mp_pci_irq *irqs,
+		       unsigned int nr_irqs, char *err, size_t errlen);
 
 #endif

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "console.h"
+#include "ioloop.h"
 #include "log.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -42,6 +43,10 @@ int vm__start(struct vm *vm)
 	/* No SA_RESTART: the point is that KVM_RUN returns. */
 	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
 		return -errno;
+	/* Device I/O first, so the first notify of a vCPU finds its thread. */
+	rc = ioloop__start(vm->ioloop);
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&vm->lock);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
@@ -96,6 +101,9 @@ int vm__join(struct vm *vm)
 		if (started)
 			pthread_join(vcpu->thread, NULL);
 	}
+	/* No vCPU is left to consume device output. */
+	if (vm->ioloop)
+		ioloop__stop(vm->ioloop);
 	pthread_mutex_lock(&vm->lock);
 	status = vm->exit_status;
 	pthread_mutex_unlock(&vm->lock);

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "devices.h"
+#include "ioloop.h"
 #include "layout.h"
 #include "log.h"
 #include "vcpu.h"
@@ -260,6 +261,9 @@ int vm__create(const struct vm_config *cfg, struct vm **out)
 		log__error("creating the VM completion eventfd failed: %s", strerror(-rc));
 		goto out;
 	}
+	rc = ioloop__create(&vm->ioloop); /* devices watch their fds from init on */
+	if (rc)
+		goto out;
 	rc = devices__init(vm);
 	if (rc)
 		goto out;
@@ -308,6 +312,7 @@ void vm__destroy(struct vm *vm)
 		vcpu__exit(&vm->vcpus[i]);
 	free(vm->vcpus);
 	devices__exit(vm);
+	ioloop__destroy(vm->ioloop);
 	dirty__vm_exit(vm);
 	memory__exit(vm);
 	free(vm->supported_cpuid);

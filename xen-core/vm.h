@@ -17,6 +17,9 @@
 
 #define VM_MAX_VCPUS 64
 
+struct ioloop;
+struct pci_bus;
+
 struct vm_config {
 	const char *kvm_dev;		 /* NULL: $TWIN_KVM_DEV if set, else /dev/kvm */
 	uint64_t mem_size;		 /* bytes, a multiple of 4 KiB */
@@ -57,6 +60,8 @@ struct vm {
 	struct iobus mmio;
 	struct console console;
 	struct dirty *dirty;
+	struct ioloop *ioloop; /* device I/O thread: started by vm__start, stopped by vm__join */
+	struct pci_bus *pci;   /* bus 0, from the device table */
 	struct serial8250 *serial;
 	pthread_t pit_thread; /* turns PIT reinjection off in the background (vm.c) */
 	bool pit_thread_started;

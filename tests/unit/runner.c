@@ -6,6 +6,10 @@
 static Suite *(*const suites[])(void) = {
     elf_loader_suite, e820_suite,     pvh_suite, mptable_suite,
     cpuid_suite,      vmm_args_suite, vm_suite,	 devices_suite,
+    tap_suite,
+    virtio_blk_suite,
+    virtio_net_suite,
+    guest_net_suite,  kv_suite,
 };
 
 int main(void)

@@ -11,5 +11,10 @@ Suite *cpuid_suite(void);
 Suite *vmm_args_suite(void);
 Suite *vm_suite(void);
 Suite *devices_suite(void);
+Suite *tap_suite(void);
+Suite *virtio_blk_suite(void);
+Suite *virtio_net_suite(void);
+Suite *guest_net_suite(void);
+Suite *kv_suite(void);
 
 #endif

@@ -2,6 +2,7 @@
 #include "rt.h"
 
 #include "hvm_start_info.h"
+#include "vcons.h"
 
 #define DBG(reg) (TWIN_DEBUGDEV_GPA + (reg))
 
@@ -65,8 +66,26 @@ static void log_append(const char *s, size_t n)
 		twin_guest_log.data[at + i] = s[i];
 }
 
+static void console_lock_take(void)
+{
+	while (__atomic_exchange_n(&console_lock, 1, __ATOMIC_ACQUIRE))
+		cpu__relax();
+}
+
+static void console_lock_drop(void)
+{
+	__atomic_store_n(&console_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* The virtio console when there is one (same output under twin-vmm and QEMU), else the debug device or the log. */
 void console__write(const char *s, size_t n)
 {
+	if (vcons__active()) {
+		console_lock_take();
+		vcons__write(s, n);
+		console_lock_drop();
+		return;
+	}
 	if (platform != PLATFORM_TWIN) {
 		log_append(s, n);
 		return;
@@ -74,11 +93,10 @@ void console__write(const char *s, size_t n)
 	while (n) {
 		size_t chunk = n < TWIN_DEBUGDEV_BUF_MAX ? n : TWIN_DEBUGDEV_BUF_MAX;
 
-		while (__atomic_exchange_n(&console_lock, 1, __ATOMIC_ACQUIRE))
-			cpu__relax();
+		console_lock_take();
 		memcpy(twin_print_buf, s, chunk);
 		mmio__write32(DBG(TWIN_DEBUGDEV_REG_BUF_LEN), (uint32_t)chunk);
-		__atomic_store_n(&console_lock, 0, __ATOMIC_RELEASE);
+		console_lock_drop();
 		s += chunk;
 		n -= chunk;
 	}
@@ -109,6 +127,12 @@ void platform__park(void)
 
 void platform__exit(unsigned int v)
 {
+	/* Output still in the virtio console's ring must reach the host before we go. */
+	if (vcons__active()) {
+		console_lock_take();
+		vcons__flush();
+		console_lock_drop();
+	}
 	if (platform == PLATFORM_TWIN) {
 		mmio__write32(DBG(TWIN_DEBUGDEV_REG_EXIT), v);
 	} else {
@@ -197,5 +221,6 @@ void rt__entry(unsigned int cpu)
 	platform__init_cpu(0);
 	args__init();
 	clock__init();
+	vcons__init();
 	platform__exit((unsigned int)guest_main());
 }
