@@ -10,6 +10,7 @@ static Suite *(*const suites[])(void) = {
     virtio_blk_suite,
     virtio_net_suite,
     guest_net_suite,  kv_suite,
+    virtqueue_suite,  ioloop_suite,
 };
 
 int main(void)

@@ -16,5 +16,7 @@ Suite *virtio_blk_suite(void);
 Suite *virtio_net_suite(void);
 Suite *guest_net_suite(void);
 Suite *kv_suite(void);
+Suite *virtqueue_suite(void);
+Suite *ioloop_suite(void);
 
 #endif
