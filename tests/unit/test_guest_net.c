@@ -487,6 +487,9 @@ START_TEST(test_malformed_dropped)
 #undef MUTATE
 	expect_drop(f, udp_frame(f, our_mac, peer_mac, PEER_IP, 1, OUR_IP, 9, 1, "x", 1, 1),
 		    NET_DROP_NO_PORT);
+	/* Port 0 is what a free binding slot holds (found by fuzz_guest_net). */
+	expect_drop(f, udp_frame(f, our_mac, peer_mac, PEER_IP, 1, OUR_IP, 0, 1, "x", 1, 1),
+		    NET_DROP_NO_PORT);
 	/* The good frame still works after all that. */
 	input(good, n);
 	ck_assert_int_eq(got.calls, 1);

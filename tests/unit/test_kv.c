@@ -1,7 +1,13 @@
 /* Unit tests for the kv service logic (tests/guests/net/kv.c): every op, error, dedup, limits. */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "suites.h"
 #include "kv.h"
 
@@ -261,10 +267,204 @@ START_TEST(test_binary_garbage)
 }
 END_TEST
 
+/* ---- twin-kv-client against a loopback server running kv__handle ---- */
+
+enum serve_mode {
+	SERVE_OK,
+	SERVE_WRONG,	/* the 100th reply carries a value off by one */
+	SERVE_DROP,	/* every 7th datagram is lost */
+	SERVE_NO_DEDUP, /* applies every datagram, retransmissions included */
+};
+
+static struct {
+	int fd;
+	uint16_t port;
+	enum serve_mode mode;
+	volatile int stop;
+	pthread_t thread;
+} srv;
+
+/* Rewrites "CLIENT SEQ ..." to a client name never seen, so the store applies it again. */
+static size_t handle_without_dedup(const char *req, size_t len, char *reply)
+{
+	static unsigned int fresh;
+	char alias[KV_REPLY_MAX + 64], *sp = memchr(req, ' ', len);
+	size_t name_len = sp ? (size_t)(sp - req) : len, n, alias_len;
+
+	alias_len = (size_t)snprintf(alias, sizeof(alias), "x%u %.*s", fresh++,
+				     (int)(len - name_len), req + name_len);
+	n = kv__handle(kv, alias + 1, alias_len - 1, reply, KV_REPLY_MAX);
+	/* The reply starts with the alias' name: put the real one back. */
+	sp = memchr(reply, ' ', n);
+	n -= (size_t)(sp - reply);
+	memmove(reply + name_len, sp, n);
+	memcpy(reply, req, name_len);
+	return name_len + n;
+}
+
+static void *serve(void *arg)
+{
+	unsigned int count = 0;
+
+	while (!srv.stop) {
+		struct pollfd p = {.fd = srv.fd, .events = POLLIN};
+		char req[2048], reply[KV_REPLY_MAX + 64];
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		ssize_t n;
+		size_t r;
+
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		n = recvfrom(srv.fd, req, sizeof(req), 0, (struct sockaddr *)&from, &flen);
+		if (n < 0)
+			continue;
+		count++;
+		if (srv.mode == SERVE_DROP && count % 7 == 0)
+			continue;
+		if (srv.mode == SERVE_NO_DEDUP)
+			r = handle_without_dedup(req, (size_t)n, reply);
+		else
+			r = kv__handle(kv, req, (size_t)n, reply, sizeof(reply));
+		if (srv.mode == SERVE_WRONG && count == 100)
+			reply[r - 1] = reply[r - 1] == '9' ? '0' : (char)(reply[r - 1] + 1);
+		sendto(srv.fd, reply, r, 0, (struct sockaddr *)&from, flen);
+	}
+	return NULL;
+}
+
+static void server_start(enum serve_mode mode)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+
+	srv.mode = mode;
+	srv.stop = 0;
+	srv.fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(srv.fd, 0);
+	ck_assert_int_eq(bind(srv.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(srv.fd, (struct sockaddr *)&a, &alen), 0);
+	srv.port = ntohs(a.sin_port);
+	ck_assert_int_eq(pthread_create(&srv.thread, NULL, serve, NULL), 0);
+}
+
+static void server_stop(void)
+{
+	srv.stop = 1;
+	pthread_join(srv.thread, NULL);
+	close(srv.fd);
+}
+
+/* Runs twin-kv-client ARGS against the server; its exit status, its output in buf. */
+static int client(char *buf, size_t cap, const char *args)
+{
+	char cmd[512];
+	size_t n;
+	FILE *f;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "%s %s 127.0.0.1:%u 2>&1", TWIN_KV_CLIENT, args, srv.port);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, cap - 1, f);
+	buf[n] = '\0';
+	st = pclose(f);
+	ck_assert_msg(WIFEXITED(st), "twin-kv-client did not exit: %s", buf);
+	return WEXITSTATUS(st);
+}
+
+START_TEST(test_client_verifies)
+{
+	char text[4096];
+
+	server_start(SERVE_OK);
+	ck_assert_msg(client(text, sizeof(text), "--json --requests 3000 --clients 8") == 0, "%s",
+		      out);
+	ck_assert_msg(strstr(text, "\"ok\": true") && strstr(text, "\"verified\": 3000"), "%s",
+		      text);
+	/* Text output names throughput and latency. */
+	ck_assert_msg(client(text, sizeof(text), "--requests 200") == 0, "%s", text);
+	ck_assert_msg(strstr(text, "req/s") && strstr(text, "median") && strstr(text, "p99"), "%s",
+		      text);
+	server_stop();
+}
+END_TEST
+
+START_TEST(test_client_retransmit)
+{
+	char text[4096];
+
+	server_start(SERVE_OK);
+	ck_assert_msg(
+	    client(text, sizeof(text), "--json --retransmit --requests 2000 --clients 4") == 0,
+	    "%s", text);
+	/* Every 4th request of each client went twice and was asked again. */
+	ck_assert_msg(strstr(text, "\"retransmitted\": 500,") &&
+			  strstr(text, "\"replays_verified\": 500,"),
+		      "%s", text);
+	server_stop();
+}
+END_TEST
+
+START_TEST(test_client_catches_wrong_answer)
+{
+	char text[4096];
+
+	server_start(SERVE_WRONG);
+	ck_assert_int_eq(client(text, sizeof(text), "--requests 1000 --clients 2"), 1);
+	ck_assert_msg(strstr(text, "FAILED") && strstr(text, "expected"), "%s", text);
+	server_stop();
+}
+END_TEST
+
+START_TEST(test_client_retries_lost_datagrams)
+{
+	char text[4096];
+	long retries = 0;
+	const char *p;
+
+	server_start(SERVE_DROP);
+	ck_assert_msg(
+	    client(text, sizeof(text), "--json --requests 700 --clients 3 --timeout-ms 20") == 0,
+	    "%s", text);
+	p = strstr(text, "\"retries\": ");
+	ck_assert_ptr_nonnull(p);
+	retries = strtol(p + 11, NULL, 10);
+	/* One datagram in 7 is lost, so about 100 requests needed a retry. */
+	ck_assert_msg(retries >= 50, "%s", text);
+	server_stop();
+}
+END_TEST
+
+START_TEST(test_client_catches_double_apply)
+{
+	char text[4096];
+
+	server_start(SERVE_NO_DEDUP);
+	ck_assert_int_eq(client(text, sizeof(text), "--retransmit --requests 400 --clients 2"), 1);
+	ck_assert_msg(strstr(text, "FAILED"), "%s", text);
+	server_stop();
+}
+END_TEST
+
+START_TEST(test_client_usage)
+{
+	char text[4096];
+
+	server_start(SERVE_OK);
+	ck_assert_int_eq(client(text, sizeof(text), "--clients 0"), 2);
+	ck_assert_int_eq(client(text, sizeof(text), "--bogus"), 2);
+	ck_assert_int_eq(client(text, sizeof(text), "--prefix 'a b'"), 2);
+	ck_assert_int_eq(client(text, sizeof(text), "127.0.0.1"), 2); /* two servers */
+	server_stop();
+}
+END_TEST
+
 Suite *kv_suite(void)
 {
 	Suite *s = suite_create("kv");
 	TCase *tc = tcase_create("core");
+	TCase *tcc = tcase_create("client");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_ops);
@@ -281,5 +481,16 @@ Suite *kv_suite(void)
 	tcase_add_test(tc, test_longest_reply);
 	tcase_add_test(tc, test_binary_garbage);
 	suite_add_tcase(s, tc);
+
+	/* Loopback only; the client's own timeouts bound each run. */
+	tcase_add_checked_fixture(tcc, setup, teardown);
+	tcase_set_timeout(tcc, 60);
+	tcase_add_test(tcc, test_client_verifies);
+	tcase_add_test(tcc, test_client_retransmit);
+	tcase_add_test(tcc, test_client_catches_wrong_answer);
+	tcase_add_test(tcc, test_client_retries_lost_datagrams);
+	tcase_add_test(tcc, test_client_catches_double_apply);
+	tcase_add_test(tcc, test_client_usage);
+	suite_add_tcase(s, tcc);
 	return s;
 }

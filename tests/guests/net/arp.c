@@ -113,7 +113,6 @@ void arp_input(struct net_if *nif, const uint8_t *frame, size_t len)
 
 int arp_output(struct net_if *nif, uint32_t ip, uint16_t type, uint8_t *frame, size_t len)
 {
-	static const uint8_t broadcast[NET_ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	static const uint8_t unknown[NET_ETH_ALEN];
 	struct net_arp_entry *e = arp_find(nif, ip);
 	int rc;
@@ -131,7 +130,7 @@ int arp_output(struct net_if *nif, uint32_t ip, uint16_t type, uint8_t *frame, s
 	memcpy(e->queued, frame, len);
 	put16(e->queued + ETH_TYPE, type);
 	e->queued_len = len;
-	rc = arp_send(nif, ARP_OP_REQ, broadcast, unknown, ip);
+	rc = arp_send(nif, ARP_OP_REQ, net_eth_broadcast, unknown, ip);
 	if (rc == 0)
 		nif->stats.arp_requests++;
 	return rc;

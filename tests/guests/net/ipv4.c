@@ -65,7 +65,8 @@ static void udp_input(struct net_if *nif, uint32_t src, uint32_t dst, const uint
 	for (size_t i = 0; i < NET_UDP_BINDINGS; i++) {
 		struct net_udp_binding *b = &nif->udp[i];
 
-		if (b->port == dport) {
+		/* A free slot has port 0: never match it. */
+		if (b->port == dport && dport != 0) {
 			nif->stats.udp_rx++;
 			b->fn(nif, b->arg, src, get16(p + UDP_SPORT), p + UDP_HLEN,
 			      ulen - UDP_HLEN);

@@ -1,7 +1,7 @@
 /* The net stack's entry points: interface setup, Ethernet demux, transmit, UDP bindings. */
 #include "net_priv.h"
 
-static const uint8_t eth_broadcast[NET_ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+const uint8_t net_eth_broadcast[NET_ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 const char *net__drop_to_str(enum net_drop d)
 {
@@ -59,7 +59,7 @@ void net__input(struct net_if *nif, const void *frame, size_t len)
 	if (len < NET_ETH_HLEN) {
 		drop(nif, NET_DROP_SHORT);
 	} else if (memcmp(f + ETH_DST, nif->mac, NET_ETH_ALEN) != 0 &&
-		   memcmp(f + ETH_DST, eth_broadcast, NET_ETH_ALEN) != 0) {
+		   memcmp(f + ETH_DST, net_eth_broadcast, NET_ETH_ALEN) != 0) {
 		drop(nif, NET_DROP_NOT_US);
 	} else if (get16(f + ETH_TYPE) == ETHERTYPE_ARP) {
 		arp_input(nif, f, len);

@@ -114,6 +114,8 @@ static inline int net_peer_ok(const struct net_if *nif, uint32_t ip)
 	       (ip & nif->mask) == (nif->ip & nif->mask) && (ip | nif->mask) != 0xffffffffu;
 }
 
+extern const uint8_t net_eth_broadcast[NET_ETH_ALEN];
+
 /* net.c: hand a finished frame to tx(), padded to the Ethernet minimum, and count it. */
 int net_xmit(struct net_if *nif, uint8_t *frame, size_t len);
 /* arp.c */
