@@ -116,3 +116,27 @@ kv_stop()
 	kill -TERM "$KV_PID"
 	wait_bounded "$KV_PID" 10
 }
+
+# kv_client_verify LAB N CLIENTS: twin-kv-client sends N requests from CLIENTS clients
+# and verifies every answer against its own model of the store.
+kv_client_verify()
+{
+	local out="$E2E_TMP/kv-client-$2-$3.out"
+	lab "$1" exec client "$KV_CLIENT" --requests "$2" --clients "$3" "$KV_IP" >"$out" 2>&1 ||
+		{ show_file "$out"; fail "twin-kv-client: $2 requests from $3 clients not all verified"; }
+	assert_match "$out" "^twin-kv-client: $2 of $2 requests verified, $3 clients"
+	assert_has_line "$out" "twin-kv-client: every answer verified"
+	note "$(grep throughput "$out")"
+}
+
+# kv_client_retransmit LAB N: twin-kv-client's retransmit mode: some requests go twice,
+# and again after their answer; each must get the remembered reply, and GET of every key
+# and of __stats must show each request applied once.
+kv_client_retransmit()
+{
+	local out="$E2E_TMP/kv-client-retransmit.out"
+	lab "$1" exec client "$KV_CLIENT" --requests "$2" --retransmit "$KV_IP" >"$out" 2>&1 ||
+		{ show_file "$out"; fail "twin-kv-client --retransmit: a request applied twice or a wrong reply"; }
+	assert_match "$out" "^twin-kv-client: $2 of $2 requests verified, .* [1-9][0-9]* retransmitted \\([1-9][0-9]* replays verified\\)"
+	assert_has_line "$out" "twin-kv-client: every answer verified"
+}

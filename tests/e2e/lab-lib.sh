@@ -65,24 +65,29 @@ lab_inodes()
 # keep the namespace and its links alive), and no process in any of its namespaces.
 assert_lab_gone()
 {
-	local p=$1 inodes=$2 d ino
-	if ip netns list | grep -q "^$p-"; then
-		ip netns list >&2
+	local p=$1 inodes=$2 pid
+	local netns links
+	# Captured first: with pipefail, grep -q ending a pipe early can fail the pipe.
+	netns=$(ip netns list)
+	if grep -q "^$p-" <<<"$netns"; then
+		echo "$netns" >&2
 		fail "netns of lab $p left behind"
 	fi
-	if ip -o link show | awk -F': ' '{ print $2 }' | grep -q "^$p-"; then
-		ip -o link show >&2
+	links=$(ip -o link show | awk -F': ' '{ print $2 }')
+	if grep -q "^$p-" <<<"$links"; then
+		echo "$links" >&2
 		fail "links of lab $p left in the root namespace"
 	fi
-	if grep -l "/run/netns/$p-" /proc/[0-9]*/mountinfo 2>/dev/null | grep -q .; then
+	if grep -qs "/run/netns/$p-" /proc/[0-9]*/mountinfo; then
 		fail "a mount of lab $p's namespace files is left in some mount namespace"
 	fi
-	for d in /proc/[0-9]*; do
-		ino=$(stat -L -c %i "$d/ns/net" 2>/dev/null) || continue
-		if grep -qxF -- "$ino" <<<"$inodes"; then
-			fail "process ${d#/proc/} ($(tr '\0' ' ' <"$d/cmdline")) is still in lab $p"
-		fi
-	done
+	# One stat for all of /proc, not one per process; it fails when a process exits
+	# under it, and still lists the others.
+	pid=$({ stat -L -c '%n %i' /proc/[0-9]*/ns/net 2>/dev/null || true; } |
+		awk -v list="$inodes" 'BEGIN { n = split(list, l, "\n"); for (i = 1; i <= n; i++) w[l[i]] = 1 }
+			$2 in w { split($1, f, "/"); print f[3] }')
+	pid=${pid%%$'\n'*}
+	[ -z "$pid" ] || fail "process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline")) is still in lab $p"
 	if pgrep -f "twin-lab-holder $p-" >/dev/null; then
 		fail "a holder process of lab $p is still running"
 	fi

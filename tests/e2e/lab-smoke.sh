@@ -36,8 +36,9 @@ for ns in $(ip netns list | awk -v p="^$pa-" '$1 ~ p { print $1 }'); do
 		esac
 	done < <(ip -n "$ns" -4 -o addr show | awk '{ print $4 }')
 	[ -z "$(ip -n "$ns" -6 -o addr show)" ] || fail "$ns has an IPv6 address"
-	if ip -n "$ns" -4 route show | grep -qv '^198\.1[89]\.'; then
-		ip -n "$ns" -4 route show >&2
+	routes=$(ip -n "$ns" -4 route show)
+	if [ -n "$routes" ] && grep -qv '^198\.1[89]\.' <<<"$routes"; then
+		echo "$routes" >&2
 		fail "$ns has a route outside 198.18.0.0/15"
 	fi
 done
