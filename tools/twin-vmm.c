@@ -1,4 +1,4 @@
-/* twin-vmm: boot a PVH kernel in a KVM VM; the exit status is the guest's debug-exit status. */
+/* twin-vmm: boot a PVH ELF or bzImage in a KVM VM with virtio devices; exit status = guest's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -208,7 +208,7 @@ int main(int argc, char **argv)
 		status = EXIT_RUNTIME;
 		goto out;
 	}
-	rc = boot__load_pvh_file(vm, args.kernel, args.cmdline, err, sizeof(err));
+	rc = boot__load_kernel_file(vm, args.kernel, args.initrd, args.cmdline, err, sizeof(err));
 	if (rc) {
 		log__error("%s", err);
 		status = rc == -ENOMEM ? EXIT_RUNTIME : EXIT_BAD_INPUT;

@@ -14,7 +14,7 @@ const char vmm_args_usage[] =
     "                    [--cmdline STR] [--serial stdio|file:PATH] [--pit on|off]\n"
     "                    [--nic tap=NAME[,mac=52:54:00:xx:xx:xx][,bridge=BR]]...\n"
     "                    [--disk path=FILE[,readonly]]... [--console virtio|none]\n"
-    "  --kernel FILE    PVH ELF kernel to boot (required)\n"
+    "  --kernel FILE    kernel to boot: a PVH ELF or a bzImage (required)\n"
     "  --initrd FILE    initial ramdisk handed to the kernel\n"
     "  --mem SIZE       guest RAM with K, M, G or T suffix; a bare number is MiB (default 256M)\n"
     "  --vcpus N        number of vCPUs, 1 to 64 (default 1)\n"
@@ -418,7 +418,7 @@ int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *er
 	}
 	if (!out->kernel)
 		return fail(err, errlen,
-			    "missing --kernel FILE: twin-vmm run needs a PVH ELF "
-			    "kernel");
+			    "missing --kernel FILE: twin-vmm run needs a kernel (a PVH ELF or a "
+			    "bzImage)");
 	return 0;
 }

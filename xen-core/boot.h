@@ -1,4 +1,4 @@
-/* Putting a PVH kernel into a fresh VM: ELF, e820, hvm_start_info, MP table, BSP state. */
+/* Putting a kernel into a fresh VM: PVH ELF or bzImage, initrd, e820, MP table, BSP state. */
 #ifndef XEN_CORE_BOOT_H
 #define XEN_CORE_BOOT_H
 #include <stddef.h>
@@ -17,5 +17,15 @@ int boot__load_pvh(struct vm *vm, const void *kernel, size_t size, const char *c
  * without blocking on it; -ENOENT, -EACCES... with err naming the file. */
 int boot__load_pvh_file(struct vm *vm, const char *path, const char *cmdline, char *err,
 			size_t errlen);
+
+/*
+ * Loads kernel (a PVH ELF, or a bzImage booted through its 64-bit entry) with
+ * initrd (NULL: none) and cmdline, with the e820 map and the MP table, and
+ * sets the BSP's entry state.  Both files are refused as above; an empty or
+ * unknown kernel gives -ENOEXEC; otherwise the loader's errors
+ * (elf_loader.h, bzimage.h), -ERANGE for an initrd that does not fit.
+ */
+int boot__load_kernel_file(struct vm *vm, const char *kernel, const char *initrd,
+			   const char *cmdline, char *err, size_t errlen);
 
 #endif

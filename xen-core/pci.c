@@ -426,6 +426,15 @@ void pci__exit(struct vm *vm)
 	vm->pci = NULL;
 }
 
+/* Fires the irqfd: KVM raises the line and keeps it up until the guest's EOI. */
+static void raise_line(struct pci_device *dev)
+{
+	uint64_t one = 1;
+
+	if (write(dev->irq_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log__warn("%s: raising INTx failed: %s", dev->name, strerror(errno));
+}
+
 /* I/O thread: the guest EOI'd INTx and KVM lowered the line; raise it again if still wanted. */
 static void resample(void *opaque, uint32_t events)
 {
@@ -435,7 +444,7 @@ static void resample(void *opaque, uint32_t events)
 	if (read(dev->resample_fd, &n, sizeof(n)) < 0)
 		return; /* EAGAIN: a second wake-up for one EOI */
 	if (__atomic_load_n(&dev->irq_level, __ATOMIC_ACQUIRE))
-		pci__set_irq(dev, true);
+		raise_line(dev);
 }
 
 static int setup_intx(struct pci_device *dev)
@@ -573,17 +582,19 @@ int pci__register(struct vm *vm, struct pci_device *dev)
 void pci__set_irq(struct pci_device *dev, bool level)
 {
 	struct kvm_irq_level line = {.irq = dev->gsi, .level = level};
-	uint64_t one = 1;
+	bool was = __atomic_exchange_n(&dev->irq_level, level, __ATOMIC_ACQ_REL);
 
-	__atomic_store_n(&dev->irq_level, level, __ATOMIC_RELEASE);
 	if (dev->irq_fd < 0) {
 		if (ioctl(dev->vm->vm_fd, KVM_IRQ_LINE, &line) < 0)
 			log__warn("%s: KVM_IRQ_LINE failed: %s", dev->name, strerror(errno));
 		return;
 	}
-	/* Lowering waits for the EOI (see resample); raising fires the irqfd. */
-	if (level && write(dev->irq_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log__warn("%s: raising INTx failed: %s", dev->name, strerror(errno));
+	/*
+	 * Lowering waits for the EOI (see resample).  While the level stays 1 the
+	 * line is already up, or resample raises it again: only a rise fires.
+	 */
+	if (level && !was)
+		raise_line(dev);
 }
 
 unsigned int pci__irq_routes(const struct vm *vm, struct mp_pci_irq *routes, unsigned int max)
@@ -602,4 +613,13 @@ unsigned int pci__irq_routes(const struct vm *vm, struct mp_pci_irq *routes, uns
 		n++;
 	}
 	return n;
+}
+
+int pci__write_mptable(const struct vm *vm, void *ram, uint64_t low_size, char *err, size_t errlen)
+{
+	struct mp_pci_irq routes[MPTABLE_MAX_PCI_IRQS];
+	unsigned int n = pci__irq_routes(vm, routes, MPTABLE_MAX_PCI_IRQS);
+
+	/* More routes than fit makes mptable__write_pci refuse with a clear error. */
+	return mptable__write_pci(ram, low_size, (int)vm->nr_vcpus, routes, n, err, errlen);
 }

@@ -2,6 +2,7 @@
 #ifndef XEN_CORE_PCI_H
 #define XEN_CORE_PCI_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct vm;
@@ -30,13 +31,12 @@ struct mp_pci_irq;
 #define PCI_INTERRUPT_PIN	0x3d
 #define PCI_CAP_START		0x40 /* capabilities live from here to PCI_CFG_SIZE */
 
-#define PCI_COMMAND_IO	     0x0001
-#define PCI_COMMAND_MEMORY   0x0002
-#define PCI_COMMAND_MASTER   0x0004
-#define PCI_STATUS_INTERRUPT 0x0008
-#define PCI_STATUS_CAP_LIST  0x0010
-#define PCI_BAR_IO_FLAG	     0x1 /* low bits of a BAR register: I/O space */
-#define PCI_INTX_PIN_A	     1
+#define PCI_COMMAND_IO	    0x0001
+#define PCI_COMMAND_MEMORY  0x0002
+#define PCI_COMMAND_MASTER  0x0004
+#define PCI_STATUS_CAP_LIST 0x0010
+#define PCI_BAR_IO_FLAG	    0x1 /* low bits of a BAR register: I/O space */
+#define PCI_INTX_PIN_A	    1
 
 /* Windows BARs are placed in (twin-vmm assigns them; guests may move them inside). */
 #define PCI_PIO_START 0xc000u
@@ -157,5 +157,14 @@ void pci__config_write(struct pci_bus *bus, unsigned int slot, unsigned int fn, 
  * up to max and returns how many there are.  Before vm__start.
  */
 unsigned int pci__irq_routes(const struct vm *vm, struct mp_pci_irq *routes, unsigned int max);
+
+/*
+ * mptable__write_pci for vm: its vCPUs, the PCI bus and the INTx route of
+ * every registered device, so guests (Linux without ACPI, and the guest kit,
+ * which probes ECAM only when the MP table lists a PCI bus) find them.  ram
+ * maps GPA 0 and low_size bytes.  Boot code calls it after the devices
+ * registered.  0 or -EINVAL with err set, as mptable__write.
+ */
+int pci__write_mptable(const struct vm *vm, void *ram, uint64_t low_size, char *err, size_t errlen);
 
 #endif

@@ -27,8 +27,10 @@ static const uint64_t boot_gdt[PVH_GDT_ENTRIES] = {
 
 _Static_assert(LAYOUT_BOOT_GDT + PVH_GDT_ENTRIES * 8 <= LAYOUT_START_INFO,
 	       "boot GDT overlaps start_info");
-_Static_assert(LAYOUT_MEMMAP >= LAYOUT_START_INFO + sizeof(struct hvm_start_info),
-	       "memmap overlaps start_info");
+_Static_assert(PVH_MODLIST >= LAYOUT_START_INFO + sizeof(struct hvm_start_info),
+	       "modlist overlaps start_info");
+_Static_assert(LAYOUT_MEMMAP >= PVH_MODLIST + sizeof(struct hvm_modlist_entry),
+	       "memmap overlaps the modlist");
 _Static_assert(LAYOUT_MEMMAP + LAYOUT_MEMMAP_MAX * sizeof(struct hvm_memmap_table_entry) <=
 		   LAYOUT_CMDLINE,
 	       "memmap overlaps cmdline");
@@ -90,6 +92,29 @@ int pvh__write_start_info(void *ram, uint64_t low_size, const struct e820_entry 
 	rc = 0;
 out:
 	return rc;
+}
+
+int pvh__add_module(void *ram, uint64_t low_size, uint64_t paddr, uint64_t size, char *err,
+		    size_t errlen)
+{
+	struct hvm_modlist_entry mod = {.paddr = paddr, .size = size};
+	uint8_t *base = ram;
+	struct hvm_start_info si;
+
+	if (low_size < PVH_MODLIST + sizeof(mod)) {
+		util__set_err(
+		    err, errlen,
+		    "PVH boot data: %llu bytes of low RAM do not hold the modlist: this is "
+		    "a bug in the caller",
+		    (unsigned long long)low_size);
+		return -EINVAL;
+	}
+	memcpy(base + PVH_MODLIST, &mod, sizeof(mod));
+	memcpy(&si, base + LAYOUT_START_INFO, sizeof(si));
+	si.nr_modules = 1;
+	si.modlist_paddr = PVH_MODLIST;
+	memcpy(base + LAYOUT_START_INFO, &si, sizeof(si));
+	return 0;
 }
 
 static void flat_segment(struct kvm_segment *s, uint16_t selector, uint8_t type)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 #include "e820.h"
+#include "layout.h"
 
 /* Selectors of the entry state, in the boot GDT written at LAYOUT_BOOT_GDT. */
 #define PVH_SEL_CODE	0x10
@@ -24,6 +25,17 @@
  */
 int pvh__write_start_info(void *ram, uint64_t low_size, const struct e820_entry *map, int n,
 			  const char *cmdline, char *err, size_t errlen);
+
+/* The modlist, right after start_info: one entry, the initrd. */
+#define PVH_MODLIST (LAYOUT_START_INFO + 0x40)
+
+/*
+ * Record one module (an initrd the caller put at paddr) in the start_info
+ * pvh__write_start_info wrote: nr_modules 1, modlist at PVH_MODLIST, no
+ * module cmdline.  -EINVAL if low_size does not cover the modlist.
+ */
+int pvh__add_module(void *ram, uint64_t low_size, uint64_t paddr, uint64_t size, char *err,
+		    size_t errlen);
 
 /*
  * The 32-bit entry state the PVH ABI defines, for the boot vCPU: CR0.PE only

@@ -53,6 +53,12 @@ static void console_queue_notify(struct virtio_dev *vdev, unsigned int q)
 		virtio_dev__notify_used(vdev, q);
 }
 
+/* vCPU thread: logged so a run shows its guest output goes through this device. */
+static void console_driver_ok(struct virtio_dev *vdev)
+{
+	log__info("%s: driver ready: guest output through the virtio console", vdev->name);
+}
+
 static void console_release(struct virtio_dev *vdev)
 {
 	free(vdev);
@@ -60,6 +66,7 @@ static void console_release(struct virtio_dev *vdev)
 
 static const struct virtio_dev_ops console_ops = {
     .queue_notify = console_queue_notify,
+    .driver_ok = console_driver_ok,
     .release = console_release,
 };
 

@@ -18,6 +18,11 @@
 #include "vm.h"
 
 #define NET_QUEUE_SIZE 256
+/*
+ * The header before every frame.  The device is modern-only, so VERSION_1 is
+ * always negotiated and the header always holds num_buffers: 12 bytes.
+ */
+#define HDR_LEN sizeof(struct virtio_net_hdr_v1)
 /* Frames moved per tap wakeup before other I/O-thread work gets a turn. */
 #define RX_BATCH 64
 
@@ -27,11 +32,6 @@ struct virtio_net {
 	int tap_fd;
 	char name[32];
 	/*
-	 * The header before every frame: 12 bytes with VERSION_1 (num_buffers is
-	 * always there), 10 for a legacy driver without MRG_RXBUF.
-	 */
-	size_t hdr_len;
-	/*
 	 * Everything below is I/O-thread state (reset runs with the loop paused).
 	 * rx_polling: the tap is watched for frames; off while the guest has
 	 * no RX buffers, so frames wait in the tap's queue (backpressure).
@@ -40,6 +40,7 @@ struct virtio_net {
 	bool rx_polling;
 	bool rx_held;
 	bool tx_error_logged;
+	bool rx_trunc_logged;
 	bool tap_gone; /* the tap failed for good: no longer watched */
 	struct vq_chain rx_chain;
 	struct vq_chain tx_chain;
@@ -66,7 +67,6 @@ int virtio_net__open(const char *tap, const char *bridge, const uint8_t mac[6], 
 		return -ENOMEM;
 	}
 	net->tap_fd = fd;
-	net->hdr_len = sizeof(struct virtio_net_hdr_v1);
 	memcpy(net->config.mac, mac, 6);
 	net->config.status = htole16(VIRTIO_NET_S_LINK_UP);
 	net->config.max_virtqueue_pairs = htole16(1);
@@ -112,16 +112,15 @@ int virtio_net__tx(struct virtio_net *net, const struct vq_chain *chain, char *w
 	struct iovec frame[VIRTQUEUE_MAX_SIZE];
 	unsigned int cnt;
 
-	if (chain->nr_in || chain->out_len < net->hdr_len) {
+	if (chain->nr_in || chain->out_len < HDR_LEN) {
 		util__set_err(why, whylen,
 			      "TX chain with %u readable bytes and %u writable descriptors: it "
 			      "needs a %zu-byte header and no writable part",
-			      chain->out_len, chain->nr_in, net->hdr_len);
+			      chain->out_len, chain->nr_in, HDR_LEN);
 		return -EPROTO;
 	}
 	/* The header carries no offload requests (none are offered), so only the frame goes. */
-	cnt = iov__slice(chain->iov, chain->nr_out, net->hdr_len, chain->out_len - net->hdr_len,
-			 frame);
+	cnt = iov__slice(chain->iov, chain->nr_out, HDR_LEN, chain->out_len - HDR_LEN, frame);
 	virtio_net__transmit(net, frame, cnt);
 	return 0;
 }
@@ -131,25 +130,41 @@ int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_
 {
 	const struct iovec *in = chain->iov + chain->nr_out;
 	struct virtio_net_hdr_v1 hdr = {.num_buffers = htole16(1)};
-	struct iovec frame[VIRTQUEUE_MAX_SIZE];
+	struct iovec frame[VIRTQUEUE_MAX_SIZE + 1];
 	unsigned int cnt;
+	uint8_t overflow;
+	size_t room;
 	ssize_t n;
 
-	if (chain->nr_out || chain->in_len <= net->hdr_len) {
+	if (chain->nr_out || chain->in_len <= HDR_LEN) {
 		util__set_err(why, whylen,
 			      "RX chain with %u writable bytes and %u readable descriptors: it "
 			      "needs room past the %zu-byte header and no readable part",
-			      chain->in_len, chain->nr_out, net->hdr_len);
+			      chain->in_len, chain->nr_out, HDR_LEN);
 		return -EPROTO;
 	}
-	cnt = iov__slice(in, chain->nr_in, net->hdr_len, chain->in_len - net->hdr_len, frame);
-	do
+	room = chain->in_len - HDR_LEN;
+	cnt = iov__slice(in, chain->nr_in, HDR_LEN, room, frame);
+	/* The tap cuts a frame to the buffer silently: a byte past it shows one was cut. */
+	frame[cnt++] = (struct iovec){.iov_base = &overflow, .iov_len = 1};
+	for (;;) {
 		n = readv(net->tap_fd, frame, cnt);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EAGAIN ? 0 : -errno;
-	iov__from_buf(in, chain->nr_in, 0, &hdr, net->hdr_len);
-	*written = net->hdr_len + n;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		if ((size_t)n <= room)
+			break;
+		if (!net->rx_trunc_logged) {
+			net->rx_trunc_logged = true;
+			log__warn("%s: dropped a frame larger than the %zu-byte RX buffer "
+				  "(logged once): the driver should post buffers of at least 1526 "
+				  "bytes",
+				  net->name, room);
+		}
+	}
+	iov__from_buf(in, chain->nr_in, 0, &hdr, HDR_LEN);
+	*written = HDR_LEN + n;
 	return 1;
 }
 
@@ -172,6 +187,12 @@ static void tap_readable(void *opaque, uint32_t events)
 	int rc = events & (EPOLLERR | EPOLLHUP) ? -EIO : 0;
 
 	while (rc == 0 && received < RX_BATCH) {
+		/* A reset or a broken ring stopped the queue: a held buffer is no longer ours. */
+		if (!__atomic_load_n(&vdev->queues[VIRTIO_NET_RXQ].ready, __ATOMIC_ACQUIRE)) {
+			net->rx_held = false;
+			set_rx_polling(net, false);
+			break;
+		}
 		if (!net->rx_held) {
 			if (virtio_dev__pop(vdev, VIRTIO_NET_RXQ, &net->rx_chain) <= 0) {
 				/* No buffers (or a ring the transport found broken). */
@@ -234,17 +255,6 @@ static void net_queue_notify(struct virtio_dev *vdev, unsigned int q)
 		set_rx_polling(net, true);
 }
 
-/* vCPU thread, I/O loop paused: the header size follows the negotiated features. */
-static void net_driver_ok(struct virtio_dev *vdev)
-{
-	struct virtio_net *net = to_net(vdev);
-
-	net->hdr_len = virtio_dev__has_feature(vdev, VIRTIO_F_VERSION_1) ||
-			       virtio_dev__has_feature(vdev, VIRTIO_NET_F_MRG_RXBUF)
-			   ? sizeof(struct virtio_net_hdr_v1)
-			   : sizeof(struct virtio_net_hdr);
-}
-
 /* vCPU thread, I/O loop paused: forget the held buffer; frames wait in the tap meanwhile. */
 static void net_reset(struct virtio_dev *vdev)
 {
@@ -262,7 +272,6 @@ static void net_release(struct virtio_dev *vdev)
 
 static const struct virtio_dev_ops net_ops = {
     .queue_notify = net_queue_notify,
-    .driver_ok = net_driver_ok,
     .reset = net_reset,
     .release = net_release,
 };

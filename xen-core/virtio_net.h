@@ -42,7 +42,8 @@ int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsign
  * The per-chain halves of the queue handlers, exposed for unit tests; I/O
  * thread.  tx sends the frame in a TX chain through virtio_net__transmit.  rx
  * reads one frame from the tap into an RX chain behind a virtio-net header
- * and sets *written: 1, or 0 if the tap has no frame.  Both return -EPROTO
+ * and sets *written: 1, or 0 if the tap has no frame (frames larger than the
+ * chain are dropped, as a NIC drops oversize frames).  Both return -EPROTO
  * with the reason in why for a chain a driver may not post (the caller marks
  * the device broken).
  */

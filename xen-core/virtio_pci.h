@@ -30,7 +30,6 @@ struct virtio_dev;
 #define VIRTIO_STATUS_DRIVER_OK		 4
 #define VIRTIO_STATUS_FEATURES_OK	 8
 #define VIRTIO_STATUS_DEVICE_NEEDS_RESET 64
-#define VIRTIO_STATUS_FAILED		 128
 
 /*
  * What a device implements.  Threads: queue_notify runs on the VM's I/O
@@ -80,8 +79,8 @@ struct virtio_dev {
 	uint64_t features;	 /* device-specific feature bits offered (bits 0-23) */
 	unsigned int nr_queues;	 /* 1..VIRTIO_MAX_QUEUES */
 	uint16_t queue_max_size; /* power of two, <= VIRTQUEUE_MAX_SIZE */
-	void *config;		 /* device-specific config space, little endian */
-	uint32_t config_len;	 /* bytes; at most 256 */
+	void *config;		 /* device config, little endian; change it under lock */
+	uint32_t config_len;	 /* bytes: at most 4096, or 236 with legacy */
 	bool legacy;		 /* transitional: also a legacy I/O BAR, device id 0x1000+ */
 	const struct virtio_dev_ops *ops;
 

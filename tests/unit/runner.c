@@ -9,8 +9,10 @@ static Suite *(*const suites[])(void) = {
     tap_suite,
     virtio_blk_suite,
     virtio_net_suite,
+    virtio_console_suite,
     guest_net_suite,  kv_suite,
-    virtqueue_suite,  ioloop_suite,
+    bzimage_suite,
+    virtqueue_suite,  ioloop_suite,   pci_suite, virtio_pci_suite,
 };
 
 int main(void)

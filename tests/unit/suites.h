@@ -14,9 +14,13 @@ Suite *devices_suite(void);
 Suite *tap_suite(void);
 Suite *virtio_blk_suite(void);
 Suite *virtio_net_suite(void);
+Suite *virtio_console_suite(void);
 Suite *guest_net_suite(void);
 Suite *kv_suite(void);
+Suite *bzimage_suite(void);
 Suite *virtqueue_suite(void);
 Suite *ioloop_suite(void);
+Suite *pci_suite(void);
+Suite *virtio_pci_suite(void);
 
 #endif

@@ -214,6 +214,27 @@ START_TEST(test_entry_state)
 }
 END_TEST
 
+START_TEST(test_module)
+{
+	struct hvm_modlist_entry mod;
+	struct hvm_start_info si;
+
+	ck_assert_int_eq(pvh__write_start_info(ram, RAM_SIZE, NULL, 0, "x", err, sizeof(err)), 0);
+	ck_assert_int_eq(pvh__add_module(ram, RAM_SIZE, 0x1ff000, 0x800, err, sizeof(err)), 0);
+	si = start_info();
+	ck_assert_uint_eq(si.magic, XEN_HVM_START_MAGIC_VALUE);
+	ck_assert_uint_eq(si.nr_modules, 1);
+	ck_assert_uint_eq(si.modlist_paddr, PVH_MODLIST);
+	ck_assert_uint_eq(si.cmdline_paddr, LAYOUT_CMDLINE);
+	memcpy(&mod, ram + si.modlist_paddr, sizeof(mod));
+	ck_assert_uint_eq(mod.paddr, 0x1ff000);
+	ck_assert_uint_eq(mod.size, 0x800);
+	ck_assert_uint_eq(mod.cmdline_paddr, 0);
+	ck_assert_uint_eq(mod.reserved, 0);
+	ck_assert_int_eq(pvh__add_module(ram, PVH_MODLIST, 0, 1, err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
 Suite *pvh_suite(void)
 {
 	Suite *s = suite_create("pvh");
@@ -225,6 +246,7 @@ Suite *pvh_suite(void)
 	tcase_add_test(tc, test_cmdline_limits);
 	tcase_add_test(tc, test_map_too_long);
 	tcase_add_test(tc, test_entry_state);
+	tcase_add_test(tc, test_module);
 	suite_add_tcase(s, tc);
 	return s;
 }
