@@ -12,6 +12,9 @@ KV_MAC=52:54:00:12:34:56
 KV_PORT=7777
 KV_CLIENT=${TWIN_KV_CLIENT:-${TWIN_VMM:+$(dirname "$TWIN_VMM")/twin-kv-client}}
 QEMU=${QEMU:-qemu-system-x86_64}
+# twin-vmm's ECAM (TWIN_PCI_ECAM_DEFAULT), given explicitly: the guest kit probes PCI
+# only when told to, under QEMU, or when the MP table lists a PCI bus.
+TWIN_ECAM=0xe0000000
 
 require_kv_client()
 {
@@ -30,7 +33,7 @@ kv_boot_twin()
 	start_bg "$name" "$LAB" --state "$E2E_TMP/lab-$lab" exec h1 "$TWIN_VMM" run \
 		--kernel "$kernel" --mem 64M \
 		--nic "tap=$p-t0,mac=$KV_MAC,bridge=$(lab "$lab" get lan-bridge)" \
-		--cmdline "ip=$KV_IP/24 mac=$KV_MAC port=$KV_PORT"
+		--cmdline "ecam=$TWIN_ECAM ip=$KV_IP/24 mac=$KV_MAC port=$KV_PORT"
 	KV_PID=$BG_PID
 }
 
