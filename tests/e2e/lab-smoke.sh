@@ -77,6 +77,16 @@ until [ "$(readlink "/proc/$sleeper_h2/ns/net" 2>/dev/null)" = "$(lab a exec h2 
 	[ "$SECONDS" -lt "$deadline" ] || fail "sleepers did not enter h2 and the client within 10s"
 done
 
+# A host dies when its processes are killed (LAB.md): exec into it then fails with one
+# clear line, status says so, and down still removes it.
+h3_holder=$(pgrep -f "^twin-lab-holder $pa-h3 ") || fail "no holder process for $pa-h3"
+kill -KILL "$h3_holder"
+run_bounded 10 exec-dead "$LAB" --state "$E2E_TMP/lab-a" exec h3 true
+[ "$RUN_RC" -ne 0 ] || fail "exec into h3 succeeded after its processes were killed"
+assert_one_error_line exec-dead "$pa-h3 is dead"
+lab a status >"$E2E_TMP/status.out"
+assert_match "$E2E_TMP/status.out" "^  $pa-h3 +dead"
+
 inodes_a=$(lab_inodes "$pa")
 [ "$(wc -l <<<"$inodes_a")" -eq 5 ] || fail "lab a has $(wc -l <<<"$inodes_a") netns, expected 5 (switch, 3 hosts, client)"
 lab a down >/dev/null
