@@ -153,6 +153,8 @@ correctness()
 	echo "kv-bench: $1: correctness pass ok (10000 requests from 4 clients, 2000 with retransmits, all verified)"
 }
 
+# Other work on the 2 shared cores moves every number: say how busy the machine was.
+echo "kv-bench: load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "kv-bench: kv.elf in lab $p, $REQUESTS requests per run, $RUNS runs per round x $ROUNDS rounds, clients: ${CLIENTS[*]}"
 for plat in twin qemu; do
 	boot "$plat"
@@ -204,4 +206,5 @@ for k in "${CLIENTS[@]}"; do
 	printf '%-8s %18s %18s %18s\n' "$k" "$(ratio "$(med "$t" 1)" "$(med "$q" 1)")x" \
 		"$(ratio "$(med "$t" 2)" "$(med "$q" 2)")x" "$(ratio "$(med "$t" 3)" "$(med "$q" 3)")x"
 done
+echo "kv-bench: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "goal: req/s ratio >= 1.00x, latency ratios <= 1.00x (medians of this run's runs only)"
