@@ -104,15 +104,13 @@ static int take_value(int argc, char *const argv[], int *i, const char *name, co
 	return 0;
 }
 
-/*
- * Splits the next item off a comma-separated SPEC: key (with its length) and
- * value (NULL for a bare flag, with its length).  Returns false at the end.
- */
+/* One key[=value] item of a comma-separated SPEC, pointing into it (val NULL: a bare flag). */
 struct spec_item {
 	const char *key, *val;
 	size_t key_len, val_len;
 };
 
+/* Splits the next item off *spec and advances it; false once none is left. */
 static bool next_item(const char **spec, struct spec_item *it)
 {
 	const char *p = *spec, *end, *eq;
@@ -172,6 +170,7 @@ static int take_ifname(const char *spec, const struct spec_item *it, char out[16
 static int add_nic(const char *spec, struct vmm_args *out, char *err, size_t errlen)
 {
 	static const uint8_t default_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+	static const uint8_t zero_mac[6];
 	struct vmm_nic nic = {0};
 	bool have_mac = false;
 	struct spec_item it;
@@ -202,7 +201,7 @@ static int add_nic(const char *spec, struct vmm_args *out, char *err, size_t err
 				    "--nic '%s': mac '%.*s' is malformed: use six hex pairs "
 				    "like 52:54:00:12:34:56",
 				    spec, (int)it.val_len, it.val);
-			if ((nic.mac[0] & 1) || !memcmp(nic.mac, "\0\0\0\0\0", 6))
+			if ((nic.mac[0] & 1) || !memcmp(nic.mac, zero_mac, 6))
 				return fail(
 				    err, errlen,
 				    "--nic '%s': mac '%.*s' is not a unicast address: clear "

@@ -40,10 +40,10 @@ static int attach_tun(const char *name, char *err, size_t errlen)
 	fd = open(TUN_DEV, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		util__set_err(err, errlen,
-			      "tap %s: cannot open %s: %s: load the tun module "
-			      "(modprobe tun) and run as root",
-			      name, TUN_DEV, strerror(-rc));
+		util__set_err(err, errlen, "tap %s: cannot open %s: %s: %s", name, TUN_DEV,
+			      strerror(-rc),
+			      rc == -EACCES || rc == -EPERM ? "run as root (CAP_NET_ADMIN)"
+							    : "load the tun module (modprobe tun)");
 		return rc;
 	}
 	memcpy(ifr.ifr_name, name, strlen(name) + 1);
