@@ -31,6 +31,7 @@ host_check_block()
 
 boot write write
 assert_status write 1
+assert_quiet write
 assert_first_line "$E2E_TMP/write.out" "twin-guest: blkwriter (ring 0 ok)"
 assert_match "$E2E_TMP/write.out" "^blkwriter: write OK blocks=$blocks seed=$seed "
 for i in 0 1 150 $((blocks - 1)); do

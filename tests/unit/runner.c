@@ -13,6 +13,7 @@ static Suite *(*const suites[])(void) = {
     guest_net_suite,  kv_suite,
     bzimage_suite,
     virtqueue_suite,  ioloop_suite,   pci_suite, virtio_pci_suite,
+    guest_virtq_suite,
 };
 
 int main(void)

@@ -22,5 +22,6 @@ Suite *virtqueue_suite(void);
 Suite *ioloop_suite(void);
 Suite *pci_suite(void);
 Suite *virtio_pci_suite(void);
+Suite *guest_virtq_suite(void);
 
 #endif
