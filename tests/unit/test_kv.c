@@ -274,6 +274,7 @@ enum serve_mode {
 	SERVE_WRONG,	/* the 100th reply carries a value off by one */
 	SERVE_DROP,	/* every 7th datagram is lost */
 	SERVE_NO_DEDUP, /* applies every datagram, retransmissions included */
+	SERVE_SILENT,	/* never answers */
 };
 
 static struct {
@@ -320,7 +321,7 @@ static void *serve(void *arg)
 		if (n < 0)
 			continue;
 		count++;
-		if (srv.mode == SERVE_DROP && count % 7 == 0)
+		if ((srv.mode == SERVE_DROP && count % 7 == 0) || srv.mode == SERVE_SILENT)
 			continue;
 		if (srv.mode == SERVE_NO_DEDUP)
 			r = handle_without_dedup(req, (size_t)n, reply);
@@ -447,6 +448,17 @@ START_TEST(test_client_catches_double_apply)
 }
 END_TEST
 
+START_TEST(test_client_gives_up)
+{
+	char text[4096];
+
+	server_start(SERVE_SILENT);
+	ck_assert_int_eq(client(text, sizeof(text), "--requests 5 --timeout-ms 10 --tries 3"), 1);
+	ck_assert_msg(strstr(text, "no answer") && strstr(text, "after 3 sends"), "%s", text);
+	server_stop();
+}
+END_TEST
+
 START_TEST(test_client_usage)
 {
 	char text[4096];
@@ -490,6 +502,7 @@ Suite *kv_suite(void)
 	tcase_add_test(tcc, test_client_catches_wrong_answer);
 	tcase_add_test(tcc, test_client_retries_lost_datagrams);
 	tcase_add_test(tcc, test_client_catches_double_apply);
+	tcase_add_test(tcc, test_client_gives_up);
 	tcase_add_test(tcc, test_client_usage);
 	suite_add_tcase(s, tcc);
 	return s;
