@@ -164,9 +164,8 @@ static int load_bzimage(struct vm *vm, const void *kernel, size_t size, const ch
 		return in.map_entries;
 	rc = bzimage__load(&in, vm->mem.base, vm->mem.low_size, &img, err, errlen);
 	if (rc) {
-		/* Errors about the image name the file; cmdline and initrd errors say what they
-		 * are. */
-		if (rc != -E2BIG && strncmp(err, "initrd", 6) != 0)
+		/* Errors about the image (they start "bzImage:") get the file's name. */
+		if (strncmp(err, "bzImage:", 8) == 0)
 			name_err(name, err, errlen);
 		return rc;
 	}

@@ -123,10 +123,18 @@ int bzimage__parse(const void *file, size_t size, uint64_t low_size, struct bzim
 	rc = place_kernel(&h, low_size, &out->load_addr, err, errlen);
 	if (rc)
 		return rc;
-	out->hdr = h;
+	/* The jump over the header says where it ends; 2.10 fields run to init_size. */
 	out->header_end = 0x202 + (uint64_t)h.jump[1];
+	if (out->header_end < offsetof(struct bzimage_boot_params, hdr.handover_offset)) {
+		util__set_err(err, errlen,
+			      "bzImage: the jump at 0x200 ends the setup header at 0x%llx, before "
+			      "init_size: corrupt header",
+			      (unsigned long long)out->header_end);
+		return -EINVAL;
+	}
 	if (out->header_end > size)
 		out->header_end = size;
+	out->hdr = h;
 	return 0;
 }
 

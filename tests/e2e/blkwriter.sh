@@ -31,8 +31,11 @@ host_check_block()
 
 boot write write
 assert_status write 1
+assert_quiet write
 assert_first_line "$E2E_TMP/write.out" "twin-guest: blkwriter (ring 0 ok)"
 assert_match "$E2E_TMP/write.out" "^blkwriter: write OK blocks=$blocks seed=$seed "
+# get-id answered, and the capacity is the 2 MiB image.
+assert_match "$E2E_TMP/write.out" '^blkwriter: disk id="[^"?]+" sectors=4096$'
 for i in 0 1 150 $((blocks - 1)); do
 	host_check_block "$i"
 done

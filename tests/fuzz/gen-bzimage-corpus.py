@@ -54,6 +54,7 @@ def main(outdir):
         "einval-setup-past-eof": bzimage(setup_sects=1)[:1000],
         "einval-syssize-past-eof": bzimage(syssize=0x1000),
         "einval-alignment": bzimage(kernel_alignment=0x180000),
+        "einval-short-jump": bzimage(jump=0x02eb),
         "erange-init-size": bzimage(init_size=MIB + 1),
         "erange-initrd-max-below-kernel": bzimage(initrd_addr_max=MIB + 0x10000),
         "e2big-cmdline-size": bzimage(cmdline_size=12),

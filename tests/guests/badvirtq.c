@@ -35,8 +35,9 @@ static void publish(uint16_t head, uint16_t idx)
 
 static void case_loop(void)
 {
+	/* Both readable, so that only the loop is wrong (not the read/write order). */
 	desc(0, (uintptr_t)buf, 16, VRING_DESC_F_NEXT, 1);
-	desc(1, (uintptr_t)buf + 512, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 0);
+	desc(1, (uintptr_t)buf + 512, 512, VRING_DESC_F_NEXT, 0);
 	publish(0, 1);
 }
 

@@ -13,6 +13,7 @@ static Suite *(*const suites[])(void) = {
     virtio_blk_suite,
     virtio_net_suite,
     virtio_console_suite,
+    guest_virtq_suite,
 };
 
 int main(void)

@@ -22,5 +22,6 @@ Suite *tap_suite(void);
 Suite *virtio_blk_suite(void);
 Suite *virtio_net_suite(void);
 Suite *virtio_console_suite(void);
+Suite *guest_virtq_suite(void);
 
 #endif

@@ -183,6 +183,16 @@ START_TEST(test_init_size_too_big)
 }
 END_TEST
 
+START_TEST(test_short_jump)
+{
+	/* The header would end before init_size: the zero page would lack the magic. */
+	hdr()->jump[1] = 0x61;
+	expect_bad(-EINVAL, "jump at 0x200");
+	hdr()->jump[1] = 0;
+	expect_bad(-EINVAL, "jump at 0x200");
+}
+END_TEST
+
 START_TEST(test_bad_alignment)
 {
 	hdr()->kernel_alignment = 0x180000;
@@ -399,6 +409,7 @@ Suite *bzimage_suite(void)
 	tcase_add_test(hdr_tc, test_setup_past_eof);
 	tcase_add_test(hdr_tc, test_syssize_past_eof);
 	tcase_add_test(hdr_tc, test_init_size_too_big);
+	tcase_add_test(hdr_tc, test_short_jump);
 	tcase_add_test(hdr_tc, test_bad_alignment);
 	suite_add_tcase(s, hdr_tc);
 

@@ -47,6 +47,6 @@
  */
 #define RT_UNCACHED_BASE 0xc0000000
 #define RT_PCI_MMIO_BASE 0xc0000000
-#define RT_PCI_MMIO_END 0xe0000000
+#define RT_PCI_MMIO_END	 0xe0000000
 
 #endif

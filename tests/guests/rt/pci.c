@@ -43,17 +43,6 @@ uint64_t pci__ecam_base(void)
 	return ecam;
 }
 
-/*
- * Every ECAM access is an exit (22 us here), so probe only where PCI can be:
- * an explicit `ecam=`, QEMU (absent config space reads as all ones there, at
- * no other cost), or a Twin whose MP table lists a PCI bus.  A Twin without
- * PCI would log every stray access as unhandled MMIO.
- */
-static int pci_expected(void)
-{
-	return args__get("ecam") || platform__get() == PLATFORM_QEMU || smp__pci_listed();
-}
-
 /* Size BAR i (memory decode is off while we write all ones); returns the next BAR index. */
 static int size_bar(struct pci_dev *d, int i)
 {
@@ -108,7 +97,7 @@ int pci__init(void)
 	if (ndevs >= 0)
 		return ndevs;
 	ndevs = 0;
-	if (!pci_expected() || args__u64("ecam", TWIN_PCI_ECAM_DEFAULT, &ecam))
+	if (args__u64("ecam", TWIN_PCI_ECAM_DEFAULT, &ecam))
 		return 0;
 	for (unsigned int slot = 0; slot < 32; slot++) {
 		struct pci_dev *d = &devs[ndevs];

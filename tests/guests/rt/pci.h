@@ -25,8 +25,9 @@ struct pci_dev {
 
 /*
  * Enumerate bus 0 once: size every memory BAR, assign those that read 0 in
- * RT_PCI_MMIO_BASE..END and enable memory space and bus mastering.  Returns
- * the number of devices; 0 when there is no PCI (see pci__present).
+ * RT_PCI_MMIO_BASE..END and enable memory space and bus mastering.  The
+ * ECAM is `ecam=` or TWIN_PCI_ECAM_DEFAULT (twin-vmm's and QEMU microvm's).
+ * Returns the number of devices (0 also for a bad `ecam=`).
  */
 int pci__init(void);
 /* The n-th device with this vendor and device ID, or NULL. */

@@ -77,7 +77,7 @@ static void console_lock_drop(void)
 	__atomic_store_n(&console_lock, 0, __ATOMIC_RELEASE);
 }
 
-/* The virtio console when there is one (same output under twin-vmm and QEMU), else the debug device or the log. */
+/* The virtio console if any (same output under twin-vmm and QEMU), else debug device or log. */
 void console__write(const char *s, size_t n)
 {
 	if (vcons__active()) {
@@ -128,11 +128,7 @@ void platform__park(void)
 void platform__exit(unsigned int v)
 {
 	/* Output still in the virtio console's ring must reach the host before we go. */
-	if (vcons__active()) {
-		console_lock_take();
-		vcons__flush();
-		console_lock_drop();
-	}
+	vcons__drain(1000000);
 	if (platform == PLATFORM_TWIN) {
 		mmio__write32(DBG(TWIN_DEBUGDEV_REG_EXIT), v);
 	} else {
@@ -189,6 +185,8 @@ void fault__handle(struct fault_frame *f)
 		     f->vector, f->error, f->rip, cr2, f->cs & 3);
 	if (n >= (int)sizeof(fault_print_buf))
 		n = sizeof(fault_print_buf) - 1;
+	/* What the guest printed before the fault comes first, and is not lost. */
+	vcons__drain(100000);
 	if (platform == PLATFORM_TWIN) {
 		mmio__write32(DBG(TWIN_DEBUGDEV_REG_BUF_ADDR_LO), (uint32_t)(uintptr_t)fault_print_buf);
 		mmio__write32(DBG(TWIN_DEBUGDEV_REG_BUF_ADDR_HI), 0);

@@ -78,8 +78,6 @@ uint64_t clock__stub_us(void);
 /* ---- smp.c: CPUs from the MP table or the ACPI MADT, INIT/SIPI ---- */
 /* Number of enabled CPUs the firmware tables list (1 when there are none). */
 unsigned int smp__cpus_listed(void);
-/* Whether the MP table lists a PCI bus (twin-vmm's does when it has PCI devices). */
-int smp__pci_listed(void);
 /* Where the CPU list came from: "mptable", "madt" or "none". */
 const char *smp__source(void);
 /*
@@ -141,11 +139,11 @@ int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define EIO 5
-#define ENODEV 19
-#define EINVAL 22
-#define ENOSPC 28
-#define EMSGSIZE 90
+#define EIO	  5
+#define ENODEV	  19
+#define EINVAL	  22
+#define ENOSPC	  28
+#define EMSGSIZE  90
 #define ETIMEDOUT 110
 
 #endif

@@ -16,7 +16,6 @@ static uint8_t apic_ids[RT_MAX_CPUS];
 static unsigned int ncpus_listed;
 static const char *list_source = "none";
 static int listed;
-static int mptable_pci;
 
 static volatile uint32_t cpus_online = 1;
 static volatile uint32_t aps_done;
@@ -65,9 +64,6 @@ static int parse_mptable(void)
 					add_cpu(e[1]);
 				e += 20;
 			} else {
-				/* bus: id, then the 6-byte type ("PCI   ") */
-				if (e[0] == 1 && !memcmp(e + 2, "PCI", 3))
-					mptable_pci = 1;
 				e += 8;
 			}
 		}
@@ -129,12 +125,6 @@ static void list_cpus(void)
 	listed = 1;
 	if (!parse_mptable() && !parse_madt())
 		ncpus_listed = 0;
-}
-
-int smp__pci_listed(void)
-{
-	list_cpus();
-	return mptable_pci;
 }
 
 unsigned int smp__cpus_listed(void)

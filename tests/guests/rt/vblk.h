@@ -34,7 +34,7 @@ unsigned int vblk__in_flight(void);
  * -ETIMEDOUT. */
 int vblk__wait(uint64_t timeout_us);
 
-/* Synchronous forms: 0, -EIO (device said IOERR/UNSUPP) or -ETIMEDOUT. */
+/* Synchronous forms, with nothing else in flight: 0, -EIO (IOERR/UNSUPP) or -ETIMEDOUT. */
 int vblk__rw(int type, uint64_t sector, void *buf, uint32_t len);
 int vblk__flush(void);
 int vblk__get_id(char id[VBLK_ID_BYTES]);

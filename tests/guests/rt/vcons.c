@@ -61,12 +61,13 @@ void vcons__write(const char *s, size_t n)
 	virtq__kick(&txq);
 }
 
-void vcons__flush(void)
+/* Reads the ring only: safe from the fault handler, whatever the faulting CPU was doing. */
+void vcons__drain(uint32_t max_us)
 {
-	uint64_t end = clock__us() + 1000000;
+	uint64_t end = clock__us() + max_us;
 
 	if (!active)
 		return;
-	for (reclaim(); virtq__in_flight(&txq) && clock__us() < end; reclaim())
-		virtio__idle(10000);
+	while (*(volatile uint16_t *)&txq.mem->used.idx != txq.kicked_idx && clock__us() < end)
+		virtio__idle(1000);
 }

@@ -9,7 +9,10 @@ int vcons__init(void);
 int vcons__active(void);
 /* Queue n bytes on port 0 and notify the device if it wants it.  Caller serialises. */
 void vcons__write(const char *s, size_t n);
-/* Wait (at most 1 s) until the device consumed everything written. */
-void vcons__flush(void);
+/*
+ * Wait (at most max_us) until the device consumed everything published.
+ * Changes nothing: callable without the console lock, and from ring 0.
+ */
+void vcons__drain(uint32_t max_us);
 
 #endif

@@ -76,7 +76,7 @@ static int map_caps(struct virtio_dev *dev)
 
 int virtio__probe(struct virtio_dev *dev, unsigned int type, unsigned int n, uint64_t want)
 {
-	uint64_t offered;
+	uint64_t offered, end;
 	int rc;
 
 	memset(dev, 0, sizeof(*dev));
@@ -88,8 +88,10 @@ int virtio__probe(struct virtio_dev *dev, unsigned int type, unsigned int n, uin
 	if (rc)
 		return rc;
 	R8(dev->common, CC_STATUS) = 0;
-	while (R8(dev->common, CC_STATUS)) /* reset completes when status reads 0 */
-		cpu__relax();
+	/* Reset completes when status reads 0; a device that never gets there is unusable. */
+	for (end = clock__us() + 1000000; R8(dev->common, CC_STATUS); cpu__relax())
+		if (clock__us() > end)
+			return -EIO;
 	set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	R32(dev->common, CC_DFSELECT) = 0;
 	offered = R32(dev->common, CC_DF);
@@ -115,7 +117,7 @@ int virtio__setup_queue(struct virtio_dev *dev, uint16_t index, struct virtq *vq
 			struct vring_mem *mem)
 {
 	volatile uint8_t *cc = dev->common;
-	uint16_t max;
+	uint16_t max, size = VQ_MAX;
 
 	if (index >= R16(cc, CC_NUM_QUEUES))
 		return -ENODEV;
@@ -123,20 +125,12 @@ int virtio__setup_queue(struct virtio_dev *dev, uint16_t index, struct virtq *vq
 	max = R16(cc, CC_Q_SIZE);
 	if (!max)
 		return -ENODEV;
-	memset(vq, 0, sizeof(*vq));
-	memset(mem, 0, sizeof(*mem));
-	vq->mem = mem;
-	vq->index = index;
-	vq->size = max < VQ_MAX ? max : VQ_MAX;
-	vq->event_idx = !!(dev->features & VIRTIO_RING_F_EVENT_IDX);
-	vq->num_free = vq->size;
-	for (uint16_t i = 0; i + 1 < vq->size; i++)
-		mem->desc[i].next = i + 1;
-	/* We poll: ask for no interrupts (flag without EVENT_IDX, a far used_event with it). */
-	mem->avail.flags = VRING_AVAIL_F_NO_INTERRUPT;
-	*virtq__used_event(vq) = 0x8000;
-	vq->notify = (volatile uint16_t *)(dev->notify_base +
-					   (uint32_t)R16(cc, CC_Q_NOFF) * dev->notify_mult);
+	while (size > max) /* a power of 2 no larger than the device's maximum */
+		size >>= 1;
+	virtq__init(vq, mem, size, index,
+		    (volatile uint16_t *)(dev->notify_base +
+					  (uint32_t)R16(cc, CC_Q_NOFF) * dev->notify_mult),
+		    !!(dev->features & VIRTIO_RING_F_EVENT_IDX));
 	R16(cc, CC_Q_SIZE) = vq->size;
 	R32(cc, CC_Q_DESC) = (uint32_t)(uintptr_t)mem->desc;
 	R32(cc, CC_Q_DESC + 4) = 0;

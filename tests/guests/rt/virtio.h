@@ -105,6 +105,9 @@ int virtio__setup_queue(struct virtio_dev *dev, uint16_t index, struct virtq *vq
 void virtio__ready(struct virtio_dev *dev);
 uint8_t virtio__status(struct virtio_dev *dev);
 
+/* Empty ring of size entries (a power of 2, at most VQ_MAX) in mem, notified through notify. */
+void virtq__init(struct virtq *vq, struct vring_mem *mem, uint16_t size, uint16_t index,
+		 volatile uint16_t *notify, int event_idx);
 /* Add a chain (readable buffers first); returns its head, or -1 when the ring is full. */
 int virtq__add(struct virtq *vq, const struct vq_buf *bufs, unsigned int n);
 /* Publish added chains to the device, and notify it only if it asked to be (EVENT_IDX). */

@@ -1,5 +1,4 @@
-/* The guest kit's split virtqueues (virtio 1.0, 2.4): chains, publishing, event-idx notification.
- */
+/* The guest kit's split virtqueues (virtio 1.0, 2.4): chains, publishing, event-idx notifies. */
 #include "rt.h"
 
 #include "virtio.h"
@@ -15,6 +14,24 @@ static inline void barrier(void)
 static inline void full_fence(void)
 {
 	__asm__ volatile("mfence" ::: "memory");
+}
+
+void virtq__init(struct virtq *vq, struct vring_mem *mem, uint16_t size, uint16_t index,
+		 volatile uint16_t *notify, int event_idx)
+{
+	memset(vq, 0, sizeof(*vq));
+	memset(mem, 0, sizeof(*mem));
+	vq->mem = mem;
+	vq->size = size;
+	vq->index = index;
+	vq->notify = notify;
+	vq->event_idx = event_idx;
+	vq->num_free = size;
+	for (uint16_t i = 0; i + 1 < size; i++)
+		mem->desc[i].next = i + 1;
+	/* We poll: ask for no interrupts (flag without EVENT_IDX, a far used_event with it). */
+	mem->avail.flags = VRING_AVAIL_F_NO_INTERRUPT;
+	*virtq__used_event(vq) = 0x8000;
 }
 
 int virtq__add(struct virtq *vq, const struct vq_buf *bufs, unsigned int n)
