@@ -121,22 +121,17 @@ static bool mark_broken_locked(struct virtio_dev *vdev)
 	vdev->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
 	for (unsigned int q = 0; q < vdev->nr_queues; q++)
 		__atomic_store_n(&vdev->queues[q].ready, false, __ATOMIC_RELEASE);
-	if (vdev->status & VIRTIO_STATUS_DRIVER_OK)
+	if (vdev->status & VIRTIO_STATUS_DRIVER_OK) {
 		vdev->isr |= ISR_CONFIG;
+		pci__set_irq(&vdev->pci, true);
+	}
 	return true;
 }
 
-/* Without lock, once per breakage: the log line and the config interrupt. */
+/* Without lock, once per breakage: the log line. */
 static void report_broken(struct virtio_dev *vdev, const char *reason)
 {
-	bool irq;
-
 	log__error("%s: broken: %s; the guest must reset the device", vdev->name, reason);
-	pthread_mutex_lock(&vdev->lock);
-	irq = vdev->isr & ISR_CONFIG;
-	pthread_mutex_unlock(&vdev->lock);
-	if (irq)
-		pci__set_irq(&vdev->pci, true);
 }
 
 void virtio_dev__set_broken(struct virtio_dev *vdev, const char *fmt, ...)
@@ -297,9 +292,9 @@ static uint8_t isr_read(struct virtio_dev *vdev)
 	pthread_mutex_lock(&vdev->lock);
 	v = vdev->isr;
 	vdev->isr = 0;
-	pthread_mutex_unlock(&vdev->lock);
 	if (v)
 		pci__set_irq(&vdev->pci, false);
+	pthread_mutex_unlock(&vdev->lock);
 	return v;
 }
 
@@ -829,23 +824,20 @@ void virtio_dev__notify_used(struct virtio_dev *vdev, unsigned int q)
 	if (virtqueue__should_notify(&vdev->queues[q].vq)) {
 		pthread_mutex_lock(&vdev->lock);
 		vdev->isr |= ISR_QUEUE;
-		pthread_mutex_unlock(&vdev->lock);
 		pci__set_irq(&vdev->pci, true);
+		pthread_mutex_unlock(&vdev->lock);
 	}
 	debugdev__kick(vdev->vm);
 }
 
 void virtio_dev__config_changed(struct virtio_dev *vdev)
 {
-	bool irq;
-
 	pthread_mutex_lock(&vdev->lock);
 	vdev->config_generation++;
-	irq = vdev->status & VIRTIO_STATUS_DRIVER_OK;
-	if (irq)
+	if (vdev->status & VIRTIO_STATUS_DRIVER_OK) {
 		vdev->isr |= ISR_CONFIG;
-	pthread_mutex_unlock(&vdev->lock);
-	if (irq)
 		pci__set_irq(&vdev->pci, true);
+	}
+	pthread_mutex_unlock(&vdev->lock);
 	debugdev__kick(vdev->vm);
 }

@@ -87,7 +87,9 @@ struct virtio_dev {
 	/*
 	 * Transport state.  lock guards status, features, queue setup, isr and
 	 * config: devices hold it when changing config (then call
-	 * virtio_dev__config_changed after unlocking).
+	 * virtio_dev__config_changed after unlocking).  The INTx level changes
+	 * with isr under lock (pci__set_irq takes no lock), so it is always
+	 * isr != 0: no lost or endless interrupt.
 	 */
 	pthread_mutex_t lock;
 	struct pci_device pci;

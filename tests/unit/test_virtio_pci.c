@@ -1,4 +1,5 @@
 /* Check suite for the virtio-pci transport, driven as a guest driver would (needs KVM). */
+#include <pthread.h>
 #include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,13 +218,13 @@ static void offer(uint64_t desc, uint64_t avail, uint16_t n, uint64_t addr, uint
 }
 
 /* Modern driver bring-up up to DRIVER_OK with queue 0 at the test rings. */
-static void modern_bringup(const struct caps *c, uint64_t b)
+static void modern_bringup(const struct caps *c, uint64_t b, bool event_idx)
 {
 	uint64_t cc = b + c->common;
 
 	wr(&vm->mmio, cc + 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
 	wr(&vm->mmio, cc + 0x08, 0, 4);
-	wr(&vm->mmio, cc + 0x0c, 1u << 5 | 1u << VIRTIO_RING_F_EVENT_IDX, 4);
+	wr(&vm->mmio, cc + 0x0c, 1u << 5 | (uint32_t)event_idx << VIRTIO_RING_F_EVENT_IDX, 4);
 	wr(&vm->mmio, cc + 0x08, 1, 4);
 	wr(&vm->mmio, cc + 0x0c, 1, 4); /* VERSION_1 */
 	wr(&vm->mmio, cc + 0x14, 1 | 2 | VIRTIO_STATUS_FEATURES_OK, 1);
@@ -309,7 +310,7 @@ START_TEST(test_modern_queue_round_trip)
 
 	find_caps(1, &c);
 	b = bar_addr(1, c.bar);
-	modern_bringup(&c, b);
+	modern_bringup(&c, b, true);
 	ck_assert_int_eq(dev->driver_ok_calls, 1);
 	ck_assert(virtio_dev__has_feature(&dev->vdev, VIRTIO_RING_F_EVENT_IDX));
 	ck_assert(virtio_dev__has_feature(&dev->vdev, VIRTIO_F_VERSION_1));
@@ -348,7 +349,7 @@ START_TEST(test_hostile_ring_breaks_device)
 	find_caps(1, &c);
 	b = bar_addr(1, c.bar);
 	cc = b + c.common;
-	modern_bringup(&c, b);
+	modern_bringup(&c, b, true);
 	wait_notified(dev);
 	/* A descriptor far outside RAM. */
 	offer(DESC_GPA, AVAIL_GPA, 0, 0x7000000000ull, 4096, VIRTQ_DESC_F_WRITE);
@@ -368,13 +369,85 @@ START_TEST(test_hostile_ring_breaks_device)
 	/* And it works again after a clean bring-up. */
 	memset(gpa(AVAIL_GPA), 0, 64);
 	memset(gpa(USED_GPA), 0, 128);
-	modern_bringup(&c, b);
+	modern_bringup(&c, b, true);
 	wait_notified(dev);
 	offer(DESC_GPA, AVAIL_GPA, 0, BUF_GPA, 100, VIRTQ_DESC_F_WRITE);
 	wr(&vm->mmio, b + c.notify, 0, 2);
 	wait_notified(dev);
 	ck_assert_int_eq(dev->last_pop, 0);
 	ck_assert_uint_eq(((uint16_t *)gpa(USED_GPA))[1], 1);
+}
+END_TEST
+
+#define IRQ_RACE_ROUNDS 20000
+#define IRQ_RACE_SPREAD 2048
+
+/* Round handshakes: spinning, so both threads are running when a round starts. */
+static int race_start = -1, race_done = -1;
+
+static void spin_until(const int *flag, int round)
+{
+	while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != round)
+		__builtin_ia32_pause();
+}
+
+/*
+ * Not synchronisation: a different busy delay each round, on each side,
+ * sweeps the two threads' relative start across the racy window.
+ */
+static void race_jitter(unsigned int round, unsigned int salt)
+{
+	for (volatile unsigned int k = (round * 2654435761u ^ salt) % IRQ_RACE_SPREAD; k; k--)
+		;
+}
+
+/* The I/O thread's side of the ISR race: one used-buffer interrupt per round. */
+static void *irq_race_notifier(void *arg)
+{
+	for (int i = 0; i < IRQ_RACE_ROUNDS; i++) {
+		spin_until(&race_start, i);
+		race_jitter((unsigned int)i, 0);
+		virtio_dev__notify_used(&dev->vdev, 0);
+		__atomic_store_n(&race_done, i, __ATOMIC_RELEASE);
+	}
+	return arg;
+}
+
+/*
+ * A vCPU reading ISR while the I/O thread interrupts: at every quiet point the
+ * INTx level must be exactly "ISR has bits", or the guest loses an interrupt
+ * (ISR set, line low) or gets an endless one (line high, ISR 0).
+ */
+START_TEST(test_isr_and_level_agree)
+{
+	pthread_t notifier;
+	struct caps c;
+	uint64_t b;
+	int bad = 0;
+
+	find_caps(1, &c);
+	b = bar_addr(1, c.bar);
+	modern_bringup(&c, b, false); /* without EVENT_IDX every notify_used interrupts */
+	wait_notified(dev);
+	race_start = race_done = -1;
+	ck_assert_int_eq(pthread_create(&notifier, NULL, irq_race_notifier, NULL), 0);
+	for (int i = 0; i < IRQ_RACE_ROUNDS; i++) {
+		bool level;
+		uint8_t isr;
+
+		__atomic_store_n(&race_start, i, __ATOMIC_RELEASE);
+		race_jitter((unsigned int)i, 0x5bd1e995u);
+		rd(&vm->mmio, b + c.isr, 1);
+		spin_until(&race_done, i);
+		pthread_mutex_lock(&dev->vdev.lock);
+		isr = dev->vdev.isr;
+		level = __atomic_load_n(&dev->vdev.pci.irq_level, __ATOMIC_ACQUIRE);
+		pthread_mutex_unlock(&dev->vdev.lock);
+		bad += level != (isr != 0);
+	}
+	pthread_join(notifier, NULL);
+	ck_assert_msg(bad == 0, "INTx level and ISR disagreed in %d of %d rounds", bad,
+		      IRQ_RACE_ROUNDS);
 }
 END_TEST
 
@@ -408,7 +481,7 @@ START_TEST(test_bar_move_keeps_notify)
 
 	find_caps(1, &c);
 	b = bar_addr(1, c.bar);
-	modern_bringup(&c, b);
+	modern_bringup(&c, b, true);
 	wait_notified(dev);
 	if (dev->vdev.ioeventfd)
 		ck_assert_uint_eq(dev->vdev.queues[0].ioeventfd_mmio, b + c.notify);
@@ -489,7 +562,7 @@ START_TEST(test_guest_notify)
 	find_caps(1, &c);
 	b = bar_addr(1, c.bar);
 	notify = (uint32_t)(b + c.notify);
-	modern_bringup(&c, b);
+	modern_bringup(&c, b, true);
 	wait_notified(dev);
 	offer(DESC_GPA, AVAIL_GPA, 0, BUF_GPA, 33, VIRTQ_DESC_F_WRITE);
 	{
@@ -536,6 +609,7 @@ Suite *virtio_pci_suite(void)
 	tcase_add_test(tc, test_features_ok_refused);
 	tcase_add_test(tc, test_modern_queue_round_trip);
 	tcase_add_test(tc, test_hostile_ring_breaks_device);
+	tcase_add_test(tc, test_isr_and_level_agree);
 	tcase_add_test(tc, test_bad_queue_address_breaks_device);
 	tcase_add_test(tc, test_bar_move_keeps_notify);
 	tcase_add_test(tc, test_legacy_interface);
