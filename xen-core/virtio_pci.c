@@ -300,6 +300,7 @@ static uint8_t isr_read(struct virtio_dev *vdev)
 
 static void notify_write(struct virtio_dev *vdev, uint64_t q)
 {
+	__atomic_fetch_add(&vdev->vcpu_notifies, 1, __ATOMIC_RELAXED);
 	if (q < vdev->nr_queues)
 		kick_queue(vdev, (unsigned int)q);
 }

@@ -98,6 +98,8 @@ struct virtio_dev {
 	uint64_t driver_features; /* what the driver accepted; final once FEATURES_OK */
 	bool ioeventfd;		  /* KVM offers ioeventfds */
 	bool ioeventfd_any_len;	  /* ... that match any access length */
+	/* Notifies that trapped to a vCPU thread (no ioeventfd there); atomic, for tests. */
+	unsigned long vcpu_notifies;
 	uint32_t dev_feature_sel, drv_feature_sel;
 	uint16_t queue_sel;
 	uint8_t isr;		   /* bit 0: used buffers, bit 1: config change; read clears */
