@@ -405,8 +405,10 @@ static void common_write(struct virtio_dev *vdev, uint64_t off, const void *data
 			vq->size = (uint16_t)v;
 		break;
 	case COMMON_Q_ENABLE:
-		if (vq &&
-		    !set_queue_enabled_locked(vdev, vdev->queue_sel, v & 1, reason, sizeof(reason)))
+		/* A second 1 (a driver bug, 4.1.4.3) must not restart the ring under the driver. */
+		if (!vq || ((v & 1) && vq->enabled))
+			break;
+		if (!set_queue_enabled_locked(vdev, vdev->queue_sel, v & 1, reason, sizeof(reason)))
 			first = mark_broken_locked(vdev);
 		break;
 	default:

@@ -459,6 +459,37 @@ START_TEST(test_isr_and_level_agree)
 }
 END_TEST
 
+/* Spec 4.1.4.3: enabling an enabled queue again changes nothing, above all not the indices. */
+START_TEST(test_queue_enable_twice)
+{
+	struct caps c;
+	uint64_t b;
+	uint32_t *elem = gpa(USED_GPA + 4);
+
+	find_caps(1, &c);
+	b = bar_addr(1, c.bar);
+	modern_bringup(&c, b, true);
+	wait_notified(dev);
+	offer(DESC_GPA, AVAIL_GPA, 0, BUF_GPA, 1500, VIRTQ_DESC_F_WRITE);
+	wr(&vm->mmio, b + c.notify, 0, 2);
+	wait_notified(dev);
+	ck_assert_uint_eq(((uint16_t *)gpa(USED_GPA))[1], 1);
+	wr(&vm->mmio, b + c.common + 0x16, 0, 2);
+	wr(&vm->mmio, b + c.common + 0x1c, 1, 2);
+	ck_assert_uint_eq(rd(&vm->mmio, b + c.common + 0x1c, 2), 1);
+	/* A restarted ring would pop buffer 0 again and rewrite used entry 0. */
+	elem[0] = elem[1] = 0xdead;
+	offer(DESC_GPA, AVAIL_GPA, 1, BUF_GPA, 64, VIRTQ_DESC_F_WRITE);
+	wr(&vm->mmio, b + c.notify, 0, 2);
+	wait_notified(dev);
+	ck_assert_uint_eq(((uint16_t *)gpa(USED_GPA))[1], 2);
+	ck_assert_uint_eq(elem[0], 0xdead);
+	ck_assert_uint_eq(elem[1], 0xdead);
+	ck_assert_uint_eq(elem[2], 1);
+	ck_assert_uint_eq(elem[3], 64);
+}
+END_TEST
+
 START_TEST(test_bad_queue_address_breaks_device)
 {
 	struct caps c;
@@ -555,6 +586,36 @@ START_TEST(test_legacy_interface)
 }
 END_TEST
 
+/* A 0.9.5 driver may accept features after setting the PFN: DRIVER_OK uses the final ones. */
+START_TEST(test_legacy_features_after_pfn)
+{
+	struct tdev *t = make_dev(true);
+	uint64_t io, ring = LEGACY_PFN * 4096, avail = ring + 16 * QSIZE;
+	uint16_t *used_event = gpa(avail + 4 + 2 * QSIZE);
+
+	ck_assert_int_eq(virtio_dev__register(vm, &t->vdev), 0);
+	io = bar_addr(2, 0) & ~3ull;
+	wr(&vm->pio, io + 18, 1 | 2, 1);
+	wr(&vm->pio, io + 14, 0, 2);
+	wr(&vm->pio, io + 8, LEGACY_PFN, 4);
+	wr(&vm->pio, io + 4, 1u << VIRTIO_RING_F_EVENT_IDX, 4);
+	wr(&vm->pio, io + 18, 1 | 2 | VIRTIO_STATUS_DRIVER_OK, 1);
+	wait_notified(t);
+	rd(&vm->pio, io + 19, 1);
+	offer(ring, avail, 0, BUF_GPA, 10, VIRTQ_DESC_F_WRITE);
+	wr(&vm->pio, io + 16, 0, 2);
+	wait_notified(t);
+	ck_assert_uint_eq(rd(&vm->pio, io + 19, 1), 1);
+	/* used_event 5: the next used buffer (idx 2) must not interrupt under EVENT_IDX. */
+	*used_event = 5;
+	offer(ring, avail, 1, BUF_GPA, 10, VIRTQ_DESC_F_WRITE);
+	wr(&vm->pio, io + 16, 0, 2);
+	wait_notified(t);
+	ck_assert_uint_eq(((uint16_t *)gpa(ring + 4096))[1], 2);
+	ck_assert_uint_eq(rd(&vm->pio, io + 19, 1), 0);
+}
+END_TEST
+
 #define LE32(v)	 (uint8_t)(v), (uint8_t)((v) >> 8), (uint8_t)((v) >> 16), (uint8_t)((v) >> 24)
 #define CODE_GPA LAYOUT_HIGH_START
 
@@ -620,9 +681,11 @@ Suite *virtio_pci_suite(void)
 	tcase_add_test(tc, test_modern_queue_round_trip);
 	tcase_add_test(tc, test_hostile_ring_breaks_device);
 	tcase_add_test(tc, test_isr_and_level_agree);
+	tcase_add_test(tc, test_queue_enable_twice);
 	tcase_add_test(tc, test_bad_queue_address_breaks_device);
 	tcase_add_test(tc, test_bar_move_keeps_notify);
 	tcase_add_test(tc, test_legacy_interface);
+	tcase_add_test(tc, test_legacy_features_after_pfn);
 	tcase_add_test(tc, test_guest_notify);
 	tcase_add_test(tc, test_register_rejects);
 	suite_add_tcase(s, tc);
