@@ -1,4 +1,4 @@
-/* twin-vmm: boot a PVH kernel in a KVM VM; the exit status is the guest's debug-exit status. */
+/* twin-vmm: boot a PVH ELF or bzImage in a KVM VM with virtio devices; exit status = guest's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -10,6 +10,9 @@
 #include <unistd.h>
 #include "boot.h"
 #include "log.h"
+#include "virtio_blk.h"
+#include "virtio_console.h"
+#include "virtio_net.h"
 #include "vm.h"
 #include "vmm_args.h"
 
@@ -43,6 +46,71 @@ static int open_serial(const struct vmm_args *a)
 		log__error("--serial file:%s: cannot open: %s: give a writable path",
 			   a->serial_path, strerror(errno));
 	return fd;
+}
+
+/* The backends the devices stand on; a VM owns each one from its registration on. */
+struct backends {
+	struct virtio_net *nics[VMM_ARGS_MAX_NICS];
+	struct virtio_blk *disks[VMM_ARGS_MAX_DISKS];
+};
+
+/* Opens every tap and image before the VM exists, so bad input fails fast and cheap. */
+static int open_backends(const struct vmm_args *a, struct backends *b, char *err, size_t errlen)
+{
+	int rc;
+
+	for (unsigned int i = 0; i < a->nr_nics; i++) {
+		const struct vmm_nic *n = &a->nics[i];
+
+		rc = virtio_net__open(n->tap, n->bridge[0] ? n->bridge : NULL, n->mac, i,
+				      &b->nics[i], err, errlen);
+		if (rc)
+			return rc;
+	}
+	for (unsigned int i = 0; i < a->nr_disks; i++) {
+		rc = virtio_blk__open(a->disks[i].path, a->disks[i].readonly, i, &b->disks[i], err,
+				      errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void close_backends(struct backends *b)
+{
+	for (unsigned int i = 0; i < VMM_ARGS_MAX_NICS; i++)
+		virtio_net__close(b->nics[i]);
+	for (unsigned int i = 0; i < VMM_ARGS_MAX_DISKS; i++)
+		virtio_blk__close(b->disks[i]);
+}
+
+/* PCI functions in this order: the console, the NICs, the disks (errors are logged). */
+static int add_devices(struct vm *vm, const struct vmm_args *a, struct backends *b)
+{
+	int rc;
+
+	if (a->console == VMM_CONSOLE_VIRTIO) {
+		rc = virtio_console__create(vm);
+		if (rc)
+			return rc;
+	}
+	for (unsigned int i = 0; i < a->nr_nics; i++) {
+		struct virtio_net *net = b->nics[i];
+
+		b->nics[i] = NULL;
+		rc = virtio_net__register(net, vm);
+		if (rc)
+			return rc;
+	}
+	for (unsigned int i = 0; i < a->nr_disks; i++) {
+		struct virtio_blk *blk = b->disks[i];
+
+		b->disks[i] = NULL;
+		rc = virtio_blk__register(blk, vm);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /* Runs the VM until it ends or SIGTERM/SIGINT arrives (which stops it cleanly, status 0). */
@@ -83,6 +151,7 @@ static int run(struct vm *vm, int sig_fd)
 int main(int argc, char **argv)
 {
 	struct vmm_args args;
+	struct backends backends = {0};
 	struct vm_config cfg;
 	struct vm *vm = NULL;
 	char err[512];
@@ -116,6 +185,12 @@ int main(int argc, char **argv)
 		status = EXIT_BAD_INPUT;
 		goto out;
 	}
+	rc = open_backends(&args, &backends, err, sizeof(err));
+	if (rc) {
+		log__error("%s", err);
+		status = EXIT_BAD_INPUT;
+		goto out;
+	}
 	cfg = (struct vm_config){
 	    .mem_size = args.mem_size,
 	    .nr_vcpus = args.nr_vcpus,
@@ -128,7 +203,12 @@ int main(int argc, char **argv)
 		status = create_error_status(rc);
 		goto out;
 	}
-	rc = boot__load_pvh_file(vm, args.kernel, args.cmdline, err, sizeof(err));
+	rc = add_devices(vm, &args, &backends);
+	if (rc) {
+		status = EXIT_RUNTIME;
+		goto out;
+	}
+	rc = boot__load_kernel_file(vm, args.kernel, args.initrd, args.cmdline, err, sizeof(err));
 	if (rc) {
 		log__error("%s", err);
 		status = rc == -ENOMEM ? EXIT_RUNTIME : EXIT_BAD_INPUT;
@@ -137,6 +217,7 @@ int main(int argc, char **argv)
 	status = run(vm, sig_fd);
 out:
 	vm__destroy(vm);
+	close_backends(&backends);
 	if (serial_fd > STDERR_FILENO)
 		close(serial_fd);
 	if (sig_fd >= 0)

@@ -9,6 +9,11 @@ static Suite *(*const suites[])(void) = {
     guest_net_suite,  kv_suite,
     virtqueue_suite,  ioloop_suite,   pci_suite, virtio_pci_suite,
     bzimage_suite,
+    tap_suite,
+    virtio_blk_suite,
+    virtio_net_suite,
+    virtio_console_suite,
+    guest_virtq_suite,
 };
 
 int main(void)

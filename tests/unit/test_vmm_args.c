@@ -1,5 +1,6 @@
 /* Unit tests for twin-vmm's command-line parser (tools/vmm_args.c). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include "suites.h"
 #include "vmm_args.h"
@@ -11,7 +12,7 @@ static struct vmm_args args;
 #define PARSE(...)                                                                                 \
 	({                                                                                         \
 		char *const argv_[] = {"twin-vmm", __VA_ARGS__};                                   \
-		vmm_args__parse(ARRAY_SIZE(argv_), argv_, &args, err, sizeof(err)); \
+		vmm_args__parse(ARRAY_SIZE(argv_), argv_, &args, err, sizeof(err));                \
 	})
 
 START_TEST(test_defaults)
@@ -156,6 +157,204 @@ START_TEST(test_help)
 }
 END_TEST
 
+/* The error is one line and mentions want. */
+#define ASSERT_ERR(want)                                                                           \
+	do {                                                                                       \
+		ck_assert_msg(strstr(err, want) != NULL, "error '%s' lacks '%s'", err, want);      \
+		ck_assert_ptr_null(strchr(err, '\n'));                                             \
+	} while (0)
+
+START_TEST(test_device_defaults)
+{
+	ck_assert_int_eq(PARSE("run", "--kernel", "k"), 0);
+	ck_assert_uint_eq(args.nr_nics, 0);
+	ck_assert_uint_eq(args.nr_disks, 0);
+	ck_assert_ptr_null(args.initrd);
+	ck_assert_int_eq(args.console, VMM_CONSOLE_VIRTIO);
+}
+END_TEST
+
+START_TEST(test_nic)
+{
+	static const uint8_t mac0[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+	static const uint8_t mac1[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x57};
+	static const uint8_t given[6] = {0x52, 0x54, 0x00, 0xab, 0xCD, 0x0f};
+
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=tw0"), 0);
+	ck_assert_uint_eq(args.nr_nics, 1);
+	ck_assert_str_eq(args.nics[0].tap, "tw0");
+	ck_assert_str_eq(args.nics[0].bridge, "");
+	ck_assert_mem_eq(args.nics[0].mac, mac0, 6);
+
+	ck_assert_int_eq(PARSE("run", "--kernel", "k",
+			       "--nic=bridge=br0,mac=52:54:00:AB:cd:0f,tap=tw0", "--nic",
+			       "tap=tw1"),
+			 0);
+	ck_assert_uint_eq(args.nr_nics, 2);
+	ck_assert_str_eq(args.nics[0].tap, "tw0");
+	ck_assert_str_eq(args.nics[0].bridge, "br0");
+	ck_assert_mem_eq(args.nics[0].mac, given, 6);
+	/* The default counts NICs, as QEMU does. */
+	ck_assert_str_eq(args.nics[1].tap, "tw1");
+	ck_assert_mem_eq(args.nics[1].mac, mac1, 6);
+
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=a", "--nic", "tap=b", "--nic",
+			       "tap=c", "--nic", "tap=0123456789abcde"),
+			 0);
+	ck_assert_uint_eq(args.nr_nics, 4);
+	ck_assert_str_eq(args.nics[3].tap, "0123456789abcde");
+}
+END_TEST
+
+START_TEST(test_bad_nic)
+{
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=a", "--nic", "tap=b", "--nic",
+			       "tap=c", "--nic", "tap=d", "--nic", "tap=e"),
+			 -EINVAL);
+	ASSERT_ERR("at most 4 NICs");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", ""), -EINVAL);
+	ASSERT_ERR("--nic needs a value");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic"), -EINVAL);
+	ASSERT_ERR("needs a value");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "bridge=br0"), -EINVAL);
+	ASSERT_ERR("names no tap");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap="), -EINVAL);
+	ASSERT_ERR("is not an interface name");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=0123456789abcdef"), -EINVAL);
+	ASSERT_ERR("tap '0123456789abcdef' is not an interface name");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=a/b"), -EINVAL);
+	ASSERT_ERR("is not an interface name");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=t,bridge=b r"), -EINVAL);
+	ASSERT_ERR("bridge 'b r' is not an interface name");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap"), -EINVAL);
+	ASSERT_ERR("'tap' needs a value");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=t,model=e1000"), -EINVAL);
+	ASSERT_ERR("unknown key 'model'");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=t,tap=u"), -EINVAL);
+	ASSERT_ERR("tap is given twice");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=t,bridge=a,bridge=a"),
+			 -EINVAL);
+	ASSERT_ERR("bridge is given twice");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=t,"), -EINVAL);
+	ASSERT_ERR("needs a value");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=t", "--nic", "tap=t"),
+			 -EINVAL);
+	ASSERT_ERR("tap=t is given twice");
+}
+END_TEST
+
+START_TEST(test_bad_mac)
+{
+	static const char *const malformed[] = {
+	    "mac=52:54:00:12:34",     "mac=52:54:00:12:34:5",
+	    "mac=52:54:00:12:34:567", "mac=52-54-00-12-34-56",
+	    "mac=52:54:00:12:34:zz",  "mac=+2:54:00:12:34:56",
+	    "mac= 2:54:00:12:34:56",  "mac=",
+	    "mac=0x:54:00:12:34:56",
+	};
+	char spec[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(malformed); i++) {
+		snprintf(spec, sizeof(spec), "tap=t,%s", malformed[i]);
+		ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", spec), -EINVAL);
+		ASSERT_ERR("is malformed: use six hex pairs");
+	}
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=t,mac=01:00:5e:00:00:01"),
+			 -EINVAL);
+	ASSERT_ERR("not a unicast address");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=t,mac=00:00:00:00:00:00"),
+			 -EINVAL);
+	ASSERT_ERR("not a unicast address");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic",
+			       "tap=t,mac=52:54:00:12:34:56,mac=52:54:00:12:34:56"),
+			 -EINVAL);
+	ASSERT_ERR("mac is given twice");
+	/* A given MAC may not collide with another NIC's default one. */
+	ck_assert_int_eq(
+	    PARSE("run", "--kernel", "k", "--nic", "tap=a", "--nic", "tap=b,mac=52:54:00:12:34:56"),
+	    -EINVAL);
+	ASSERT_ERR("already has mac 52:54:00:12:34:56");
+	ck_assert_int_eq(
+	    PARSE("run", "--kernel", "k", "--nic", "tap=a,mac=52:54:00:12:34:57", "--nic", "tap=b"),
+	    -EINVAL);
+	ASSERT_ERR("already has mac 52:54:00:12:34:57");
+}
+END_TEST
+
+START_TEST(test_disk)
+{
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--disk", "path=/tmp/a.img"), 0);
+	ck_assert_uint_eq(args.nr_disks, 1);
+	ck_assert_str_eq(args.disks[0].path, "/tmp/a.img");
+	ck_assert(!args.disks[0].readonly);
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--disk", "path=a.img,readonly",
+			       "--disk=readonly,path=b=c.img", "--disk", "path=c", "--disk",
+			       "path=d"),
+			 0);
+	ck_assert_uint_eq(args.nr_disks, 4);
+	ck_assert(args.disks[0].readonly);
+	ck_assert_str_eq(args.disks[0].path, "a.img");
+	ck_assert(args.disks[1].readonly);
+	ck_assert_str_eq(args.disks[1].path, "b=c.img");
+	ck_assert(!args.disks[3].readonly);
+}
+END_TEST
+
+START_TEST(test_bad_disk)
+{
+	char longpath[VMM_ARGS_PATH_MAX + 8] = "path=";
+
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--disk", "path=a", "--disk", "path=b",
+			       "--disk", "path=c", "--disk", "path=d", "--disk", "path=e"),
+			 -EINVAL);
+	ASSERT_ERR("at most 4 disks");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--disk", ""), -EINVAL);
+	ASSERT_ERR("--disk needs a value");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--disk", "a.img"), -EINVAL);
+	ASSERT_ERR("unknown option 'a.img'");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--disk", "readonly"), -EINVAL);
+	ASSERT_ERR("names no image");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--disk", "path="), -EINVAL);
+	ASSERT_ERR("is empty or longer than 4095 bytes");
+	memset(longpath + 5, 'x', VMM_ARGS_PATH_MAX);
+	longpath[VMM_ARGS_PATH_MAX + 5] = '\0';
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--disk", longpath), -EINVAL);
+	ASSERT_ERR("is empty or longer than 4095 bytes");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--disk", "path=a,readonly=on"), -EINVAL);
+	ASSERT_ERR("readonly is given twice or in the wrong form");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--disk", "path=a,path=b"), -EINVAL);
+	ASSERT_ERR("path is given twice");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--disk", "path=a,b.img"), -EINVAL);
+	ASSERT_ERR("may not contain a comma");
+	ck_assert_int_eq(
+	    PARSE("run", "--kernel", "k", "--disk", "path=a", "--disk", "path=a,readonly"),
+	    -EINVAL);
+	ASSERT_ERR("path=a is given twice");
+}
+END_TEST
+
+START_TEST(test_initrd_console)
+{
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--initrd", "i.cpio", "--console", "none"),
+			 0);
+	ck_assert_str_eq(args.initrd, "i.cpio");
+	ck_assert_int_eq(args.console, VMM_CONSOLE_NONE);
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--console=none", "--console=virtio"), 0);
+	ck_assert_int_eq(args.console, VMM_CONSOLE_VIRTIO);
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--initrd="), -EINVAL);
+	ASSERT_ERR("--initrd needs a file name");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--initrd"), -EINVAL);
+	ASSERT_ERR("needs a value");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--console", "serial"), -EINVAL);
+	ASSERT_ERR("--console 'serial' is invalid: use virtio or none");
+	ck_assert_ptr_nonnull(
+	    strstr(vmm_args_usage, "--nic tap=NAME[,mac=52:54:00:xx:xx:xx][,bridge=BR]"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "--disk path=FILE[,readonly]"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "--console virtio|none"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "--initrd FILE"));
+}
+END_TEST
+
 Suite *vmm_args_suite(void)
 {
 	Suite *s = suite_create("vmm_args");
@@ -170,6 +369,13 @@ Suite *vmm_args_suite(void)
 	tcase_add_test(tc, test_pit);
 	tcase_add_test(tc, test_missing_and_unknown);
 	tcase_add_test(tc, test_help);
+	tcase_add_test(tc, test_device_defaults);
+	tcase_add_test(tc, test_nic);
+	tcase_add_test(tc, test_bad_nic);
+	tcase_add_test(tc, test_bad_mac);
+	tcase_add_test(tc, test_disk);
+	tcase_add_test(tc, test_bad_disk);
+	tcase_add_test(tc, test_initrd_console);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -303,7 +303,10 @@ rt_cpuid:
 rt_kvmclock:
 	.fill 32, 1, 0
 
-/* Identity map of the low 4 GiB with 2 MiB user pages; 0xfe000000+ uncached. */
+/*
+ * Identity map of the low 4 GiB with 2 MiB user pages.  Uncached from
+ * RT_UNCACHED_BASE up: the PCI BAR window, ECAM and the platform devices.
+ */
 	.section .data.pagetables, "aw"
 	.balign 4096
 	.globl rt_pml4
@@ -319,7 +322,7 @@ rt_pdpt:
 rt_pd:
 	.set a, 0
 	.rept 2048
-	.if a >= 0xfe000000
+	.if a >= RT_UNCACHED_BASE
 	.quad a | PTE_P_RW_US_PS | PTE_PCD_PWT
 	.else
 	.quad a | PTE_P_RW_US_PS

@@ -40,4 +40,13 @@
 
 #define RT_LAPIC 0xfee00000
 
+/*
+ * Device memory starts at the PCI BAR window, the same under twin-vmm
+ * (xen-core/layout.h) and QEMU microvm,pcie=on (gpex MMIO window
+ * 0xc0000000-0xdfffffff, ECAM 0xe0000000): boot.S maps it all uncached.
+ */
+#define RT_UNCACHED_BASE 0xc0000000
+#define RT_PCI_MMIO_BASE 0xc0000000
+#define RT_PCI_MMIO_END	 0xe0000000
+
 #endif

@@ -2,6 +2,7 @@
 #include "rt.h"
 
 #include "hvm_start_info.h"
+#include "vcons.h"
 
 #define DBG(reg) (TWIN_DEBUGDEV_GPA + (reg))
 
@@ -65,8 +66,26 @@ static void log_append(const char *s, size_t n)
 		twin_guest_log.data[at + i] = s[i];
 }
 
+static void console_lock_take(void)
+{
+	while (__atomic_exchange_n(&console_lock, 1, __ATOMIC_ACQUIRE))
+		cpu__relax();
+}
+
+static void console_lock_drop(void)
+{
+	__atomic_store_n(&console_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* The virtio console if any (same output under twin-vmm and QEMU), else debug device or log. */
 void console__write(const char *s, size_t n)
 {
+	if (vcons__active()) {
+		console_lock_take();
+		vcons__write(s, n);
+		console_lock_drop();
+		return;
+	}
 	if (platform != PLATFORM_TWIN) {
 		log_append(s, n);
 		return;
@@ -74,11 +93,10 @@ void console__write(const char *s, size_t n)
 	while (n) {
 		size_t chunk = n < TWIN_DEBUGDEV_BUF_MAX ? n : TWIN_DEBUGDEV_BUF_MAX;
 
-		while (__atomic_exchange_n(&console_lock, 1, __ATOMIC_ACQUIRE))
-			cpu__relax();
+		console_lock_take();
 		memcpy(twin_print_buf, s, chunk);
 		mmio__write32(DBG(TWIN_DEBUGDEV_REG_BUF_LEN), (uint32_t)chunk);
-		__atomic_store_n(&console_lock, 0, __ATOMIC_RELEASE);
+		console_lock_drop();
 		s += chunk;
 		n -= chunk;
 	}
@@ -109,6 +127,8 @@ void platform__park(void)
 
 void platform__exit(unsigned int v)
 {
+	/* Output still in the virtio console's ring must reach the host before we go. */
+	vcons__drain(1000000);
 	if (platform == PLATFORM_TWIN) {
 		mmio__write32(DBG(TWIN_DEBUGDEV_REG_EXIT), v);
 	} else {
@@ -165,6 +185,8 @@ void fault__handle(struct fault_frame *f)
 		     f->vector, f->error, f->rip, cr2, f->cs & 3);
 	if (n >= (int)sizeof(fault_print_buf))
 		n = sizeof(fault_print_buf) - 1;
+	/* What the guest printed before the fault comes first, and is not lost. */
+	vcons__drain(100000);
 	if (platform == PLATFORM_TWIN) {
 		mmio__write32(DBG(TWIN_DEBUGDEV_REG_BUF_ADDR_LO), (uint32_t)(uintptr_t)fault_print_buf);
 		mmio__write32(DBG(TWIN_DEBUGDEV_REG_BUF_ADDR_HI), 0);
@@ -197,5 +219,6 @@ void rt__entry(unsigned int cpu)
 	platform__init_cpu(0);
 	args__init();
 	clock__init();
+	vcons__init();
 	platform__exit((unsigned int)guest_main());
 }

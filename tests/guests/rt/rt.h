@@ -137,6 +137,13 @@ unsigned long strtoul(const char *s, char **end, int base);
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-#define EINVAL 22
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define EIO	  5
+#define ENODEV	  19
+#define EINVAL	  22
+#define ENOSPC	  28
+#define EMSGSIZE  90
+#define ETIMEDOUT 110
 
 #endif

@@ -1,0 +1,268 @@
+/* virtio-blk on a raw image: request parsing, bounds checks and the one write path. */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/virtio_blk.h>
+#include "iov.h"
+#include "log.h"
+#include "util.h"
+#include "virtio_blk.h"
+#include "virtio_pci.h"
+
+#define BLK_QUEUE_SIZE 256
+/* struct virtio_blk_outhdr: type, ioprio, sector. */
+#define BLK_HDR_LEN 16
+
+struct virtio_blk {
+	struct virtio_dev vdev; /* first: the transport hands callbacks a vdev pointer */
+	struct virtio_blk_config config;
+	int fd;
+	bool readonly;
+	uint64_t capacity; /* sectors */
+	char name[32];
+	char serial[VIRTIO_BLK_ID_BYTES];
+	struct vq_chain chain; /* the request being served; I/O thread only */
+};
+
+static struct virtio_blk *to_blk(struct virtio_dev *vdev)
+{
+	return (struct virtio_blk *)vdev;
+}
+
+int virtio_blk__open(const char *path, bool readonly, unsigned int index, struct virtio_blk **out,
+		     char *err, size_t errlen)
+{
+	struct virtio_blk *blk = NULL;
+	const char *base;
+	struct stat st;
+	int fd, rc;
+
+	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		util__set_err(err, errlen, "--disk %s: cannot open: %s: give an existing %s image",
+			      path, strerror(-rc), readonly ? "readable" : "writable");
+		return rc;
+	}
+	if (flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
+		rc = -errno;
+		util__set_err(err, errlen,
+			      "--disk %s: the image is in use by another process (locked): stop "
+			      "it or give this VM a copy",
+			      path);
+		goto fail;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		util__set_err(err, errlen, "--disk %s: not a regular file: give a raw image file",
+			      path);
+		goto fail;
+	}
+	if (st.st_size % VIRTIO_BLK_SECTOR_SIZE) {
+		rc = -EINVAL;
+		util__set_err(err, errlen,
+			      "--disk %s: size %lld is not a whole number of 512-byte sectors: "
+			      "resize it (truncate -s %%512 %s)",
+			      path, (long long)st.st_size, path);
+		goto fail;
+	}
+	blk = calloc(1, sizeof(*blk));
+	if (!blk) {
+		rc = -ENOMEM;
+		util__set_err(err, errlen, "--disk %s: out of memory", path);
+		goto fail;
+	}
+	blk->fd = fd;
+	blk->readonly = readonly;
+	blk->capacity = st.st_size / VIRTIO_BLK_SECTOR_SIZE;
+	snprintf(blk->name, sizeof(blk->name), "virtio-blk %u", index);
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	/* 20 bytes, NUL-padded; a 20-byte name has no terminator, as the spec allows. */
+	memcpy(blk->serial, base, strnlen(base, sizeof(blk->serial)));
+	*out = blk;
+	return 0;
+fail:
+	close(fd);
+	return rc;
+}
+
+void virtio_blk__close(struct virtio_blk *blk)
+{
+	if (!blk)
+		return;
+	close(blk->fd);
+	free(blk);
+}
+
+uint64_t virtio_blk__capacity(const struct virtio_blk *blk)
+{
+	return blk->capacity;
+}
+
+/* Moves all of iov from or to the image at off, across short transfers and EINTR. */
+static int transfer(int fd, const struct iovec *iov, unsigned int cnt, uint64_t off, bool write)
+{
+	struct iovec part[VIRTQUEUE_MAX_SIZE];
+	size_t total = iov__size(iov, cnt), done = 0;
+
+	while (done < total) {
+		unsigned int n = iov__slice(iov, cnt, done, total - done, part);
+		ssize_t r =
+		    write ? pwritev(fd, part, n, off + done) : preadv(fd, part, n, off + done);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EIO; /* the image shrank under us */
+		done += r;
+	}
+	return 0;
+}
+
+int virtio_blk__write(struct virtio_blk *blk, uint64_t offset, const struct iovec *iov,
+		      unsigned int cnt)
+{
+	if (blk->readonly)
+		return -EROFS;
+	return transfer(blk->fd, iov, cnt, offset, true);
+}
+
+/* Whether len bytes from sector lie in the image and are whole sectors. */
+static bool in_bounds(const struct virtio_blk *blk, uint64_t sector, size_t len)
+{
+	uint64_t sectors = len / VIRTIO_BLK_SECTOR_SIZE;
+
+	return len % VIRTIO_BLK_SECTOR_SIZE == 0 && sector <= blk->capacity &&
+	       sectors <= blk->capacity - sector;
+}
+
+/* Executes a request whose data part is data[0..cnt); returns its VIRTIO_BLK_S_* status. */
+static uint8_t execute(struct virtio_blk *blk, uint32_t type, uint64_t sector,
+		       const struct iovec *data, unsigned int cnt)
+{
+	size_t len = iov__size(data, cnt);
+	int rc;
+
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		if (!in_bounds(blk, sector, len)) {
+			log__debug("%s: %s of %zu bytes at sector %llu is outside the %llu-sector "
+				   "image",
+				   blk->name, type == VIRTIO_BLK_T_IN ? "read" : "write", len,
+				   (unsigned long long)sector, (unsigned long long)blk->capacity);
+			return VIRTIO_BLK_S_IOERR;
+		}
+		if (type == VIRTIO_BLK_T_IN)
+			rc = transfer(blk->fd, data, cnt, sector * VIRTIO_BLK_SECTOR_SIZE, false);
+		else
+			rc = virtio_blk__write(blk, sector * VIRTIO_BLK_SECTOR_SIZE, data, cnt);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		rc = fdatasync(blk->fd) ? -errno : 0;
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		iov__from_buf(data, cnt, 0, blk->serial, sizeof(blk->serial));
+		return VIRTIO_BLK_S_OK;
+	default:
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+	if (rc && rc != -EROFS)
+		log__warn("%s: request type %u at sector %llu failed: %s", blk->name, type,
+			  (unsigned long long)sector, strerror(-rc));
+	return rc ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+}
+
+int virtio_blk__request(struct virtio_blk *blk, const struct vq_chain *chain, uint32_t *written,
+			char *why, size_t whylen)
+{
+	const struct iovec *out = chain->iov, *in = chain->iov + chain->nr_out;
+	struct iovec data[VIRTQUEUE_MAX_SIZE];
+	struct virtio_blk_outhdr hdr;
+	unsigned int cnt;
+	uint32_t type;
+	uint8_t status;
+
+	if (chain->out_len < BLK_HDR_LEN || chain->in_len < 1) {
+		util__set_err(why, whylen,
+			      "request with %u readable and %u writable bytes has no room for its "
+			      "16-byte header and status byte",
+			      chain->out_len, chain->in_len);
+		return -EPROTO;
+	}
+	/* Copied once: the guest may change its RAM while we look. */
+	iov__to_buf(out, chain->nr_out, 0, &hdr, BLK_HDR_LEN);
+	type = le32toh(hdr.type);
+	if (type == VIRTIO_BLK_T_OUT)
+		cnt =
+		    iov__slice(out, chain->nr_out, BLK_HDR_LEN, chain->out_len - BLK_HDR_LEN, data);
+	else
+		cnt = iov__slice(in, chain->nr_in, 0, chain->in_len - 1, data);
+	status = execute(blk, type, le64toh(hdr.sector), data, cnt);
+	iov__from_buf(in, chain->nr_in, chain->in_len - 1, &status, 1);
+	*written = chain->in_len;
+	return 0;
+}
+
+/* I/O thread: serves every request the driver made available, then notifies once. */
+static void blk_queue_notify(struct virtio_dev *vdev, unsigned int q)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+	unsigned int served = 0;
+	uint32_t written;
+	char why[160];
+
+	while (virtio_dev__pop(vdev, q, &blk->chain) > 0) {
+		if (virtio_blk__request(blk, &blk->chain, &written, why, sizeof(why))) {
+			virtio_dev__set_broken(vdev, "%s", why);
+			break;
+		}
+		virtio_dev__push(vdev, q, blk->chain.head, written);
+		served++;
+	}
+	if (served)
+		virtio_dev__notify_used(vdev, q);
+}
+
+static void blk_release(struct virtio_dev *vdev)
+{
+	virtio_blk__close(to_blk(vdev));
+}
+
+static const struct virtio_dev_ops blk_ops = {
+    .queue_notify = blk_queue_notify,
+    .release = blk_release,
+};
+
+int virtio_blk__register(struct virtio_blk *blk, struct vm *vm)
+{
+	int rc;
+
+	/* SEG_MAX: a request's data descriptors plus header and status fit one ring. */
+	blk->config.capacity = htole64(blk->capacity);
+	blk->config.seg_max = htole32(BLK_QUEUE_SIZE - 2);
+	blk->vdev = (struct virtio_dev){
+	    .name = blk->name,
+	    .device_id = VIRTIO_ID_BLOCK,
+	    .features = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_FLUSH) |
+			(blk->readonly ? 1ULL << VIRTIO_BLK_F_RO : 0),
+	    .nr_queues = 1,
+	    .queue_max_size = BLK_QUEUE_SIZE,
+	    .config = &blk->config,
+	    .config_len = sizeof(blk->config),
+	    .ops = &blk_ops,
+	};
+	rc = virtio_dev__register(vm, &blk->vdev);
+	if (rc)
+		virtio_blk__close(blk); /* not the VM's yet: ours to free */
+	return rc;
+}

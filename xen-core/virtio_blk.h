@@ -1,0 +1,57 @@
+/* virtio-blk (device id 2) on a raw image file: read, write, flush and get-id on the I/O thread. */
+#ifndef XEN_CORE_VIRTIO_BLK_H
+#define XEN_CORE_VIRTIO_BLK_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct vm;
+struct vq_chain;
+struct virtio_blk;
+
+#define VIRTIO_BLK_SECTOR_SIZE 512
+
+/*
+ * Opens the raw image at path, read-write or read-only, and locks it (flock:
+ * exclusive, or shared when read-only) so two VMs never write one image.  The
+ * image must be a whole number of 512-byte sectors.  index numbers the disk
+ * in logs.  The serial (T_GET_ID) is the image's base name, cut to 20 bytes.
+ * Returns 0 or -errno with one line in err naming the problem and the fix.
+ */
+int virtio_blk__open(const char *path, bool readonly, unsigned int index, struct virtio_blk **out,
+		     char *err, size_t errlen);
+/* Closes a disk that was never registered (a VM frees its own); NULL is a no-op. */
+void virtio_blk__close(struct virtio_blk *blk);
+/*
+ * Before vm__start: makes blk a modern virtio-pci function of vm with one
+ * request queue.  Consumes blk: the VM frees it in vm__destroy, or this
+ * call does on failure.  0 or -errno, logged.
+ */
+int virtio_blk__register(struct virtio_blk *blk, struct vm *vm);
+
+/* Size of the image in sectors. */
+uint64_t virtio_blk__capacity(const struct virtio_blk *blk);
+
+/*
+ * I/O thread: carries out one request chain (virtio 1.x, 5.2.6), synchronously
+ * (a slow flush delays the VM's other device I/O meanwhile), and writes
+ * its status byte: T_IN, T_OUT, T_FLUSH and T_GET_ID, VIRTIO_BLK_S_IOERR for a
+ * transfer outside the image, not a whole number of sectors, a failed I/O or
+ * a write to a read-only disk, VIRTIO_BLK_S_UNSUPP for other types.  Sets
+ * *written to the bytes to report to the driver.  Returns 0, or -EPROTO with
+ * the reason in why if the chain has no room for the header or status byte
+ * (the caller then marks the device broken).
+ */
+int virtio_blk__request(struct virtio_blk *blk, const struct vq_chain *chain, uint32_t *written,
+			char *why, size_t whylen);
+
+/*
+ * The single path by which guest data reaches the image: writes all of iov at
+ * byte offset.  Disk replication hooks in here.  I/O thread.  0, -EROFS on a
+ * read-only disk, or -errno.
+ */
+int virtio_blk__write(struct virtio_blk *blk, uint64_t offset, const struct iovec *iov,
+		      unsigned int cnt);
+
+#endif

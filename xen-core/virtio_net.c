@@ -1,0 +1,300 @@
+/* virtio-net on a TAP: RX with backpressure, TX through one choke point, both on the I/O thread. */
+#include <endian.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+#include <linux/virtio_net.h>
+#include "iov.h"
+#include "ioloop.h"
+#include "log.h"
+#include "tap.h"
+#include "util.h"
+#include "virtio_net.h"
+#include "virtio_pci.h"
+#include "vm.h"
+
+#define NET_QUEUE_SIZE 256
+/*
+ * The header before every frame.  The device is modern-only, so VERSION_1 is
+ * always negotiated and the header always holds num_buffers: 12 bytes.
+ */
+#define HDR_LEN sizeof(struct virtio_net_hdr_v1)
+/* Frames moved per tap wakeup before other I/O-thread work gets a turn. */
+#define RX_BATCH 64
+
+struct virtio_net {
+	struct virtio_dev vdev; /* first: the transport hands callbacks a vdev pointer */
+	struct virtio_net_config config;
+	int tap_fd;
+	char name[32];
+	/*
+	 * Everything below is I/O-thread state (reset runs with the loop paused).
+	 * rx_polling: the tap is watched for frames; off while the guest has
+	 * no RX buffers, so frames wait in the tap's queue (backpressure).
+	 * rx_held: rx_chain was popped but no frame has arrived for it yet.
+	 */
+	bool rx_polling;
+	bool rx_held;
+	bool tx_error_logged;
+	bool rx_trunc_logged;
+	bool tap_gone; /* the tap failed for good: no longer watched */
+	struct vq_chain rx_chain;
+	struct vq_chain tx_chain;
+};
+
+static struct virtio_net *to_net(struct virtio_dev *vdev)
+{
+	return (struct virtio_net *)vdev;
+}
+
+int virtio_net__open(const char *tap, const char *bridge, const uint8_t mac[6], unsigned int index,
+		     struct virtio_net **out, char *err, size_t errlen)
+{
+	struct virtio_net *net;
+	int fd;
+
+	fd = tap__open(tap, bridge, err, errlen);
+	if (fd < 0)
+		return fd;
+	net = calloc(1, sizeof(*net));
+	if (!net) {
+		close(fd);
+		util__set_err(err, errlen, "--nic tap=%s: out of memory", tap);
+		return -ENOMEM;
+	}
+	net->tap_fd = fd;
+	memcpy(net->config.mac, mac, 6);
+	net->config.status = htole16(VIRTIO_NET_S_LINK_UP);
+	net->config.max_virtqueue_pairs = htole16(1);
+	snprintf(net->name, sizeof(net->name), "virtio-net %u", index);
+	*out = net;
+	return 0;
+}
+
+void virtio_net__close(struct virtio_net *net)
+{
+	if (!net)
+		return;
+	close(net->tap_fd);
+	free(net);
+}
+
+int virtio_net__tap_fd(const struct virtio_net *net)
+{
+	return net->tap_fd;
+}
+
+int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsigned int cnt)
+{
+	ssize_t n;
+
+	do
+		n = writev(net->tap_fd, iov, cnt);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return 0;
+	n = -errno;
+	if (!net->tx_error_logged) {
+		net->tx_error_logged = true;
+		log__warn("%s: sending a %zu-byte frame to the tap failed: %s; dropping it (logged "
+			  "once)",
+			  net->name, iov__size(iov, cnt), strerror(-n));
+	}
+	return n;
+}
+
+int virtio_net__tx(struct virtio_net *net, const struct vq_chain *chain, char *why, size_t whylen)
+{
+	struct iovec frame[VIRTQUEUE_MAX_SIZE];
+	unsigned int cnt;
+
+	if (chain->nr_in || chain->out_len < HDR_LEN) {
+		util__set_err(why, whylen,
+			      "TX chain with %u readable bytes and %u writable descriptors: it "
+			      "needs a %zu-byte header and no writable part",
+			      chain->out_len, chain->nr_in, HDR_LEN);
+		return -EPROTO;
+	}
+	/* The header carries no offload requests (none are offered), so only the frame goes. */
+	cnt = iov__slice(chain->iov, chain->nr_out, HDR_LEN, chain->out_len - HDR_LEN, frame);
+	virtio_net__transmit(net, frame, cnt);
+	return 0;
+}
+
+int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_t *written,
+		   char *why, size_t whylen)
+{
+	const struct iovec *in = chain->iov + chain->nr_out;
+	struct virtio_net_hdr_v1 hdr = {.num_buffers = htole16(1)};
+	struct iovec frame[VIRTQUEUE_MAX_SIZE + 1];
+	unsigned int cnt;
+	uint8_t overflow;
+	size_t room;
+	ssize_t n;
+
+	if (chain->nr_out || chain->in_len <= HDR_LEN) {
+		util__set_err(why, whylen,
+			      "RX chain with %u writable bytes and %u readable descriptors: it "
+			      "needs room past the %zu-byte header and no readable part",
+			      chain->in_len, chain->nr_out, HDR_LEN);
+		return -EPROTO;
+	}
+	room = chain->in_len - HDR_LEN;
+	cnt = iov__slice(in, chain->nr_in, HDR_LEN, room, frame);
+	/* The tap cuts a frame to the buffer silently: a byte past it shows one was cut. */
+	frame[cnt++] = (struct iovec){.iov_base = &overflow, .iov_len = 1};
+	for (;;) {
+		n = readv(net->tap_fd, frame, cnt);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		if ((size_t)n <= room)
+			break;
+		if (!net->rx_trunc_logged) {
+			net->rx_trunc_logged = true;
+			log__warn("%s: dropped a frame larger than the %zu-byte RX buffer "
+				  "(logged once): the driver should post buffers of at least 1526 "
+				  "bytes",
+				  net->name, room);
+		}
+	}
+	iov__from_buf(in, chain->nr_in, 0, &hdr, HDR_LEN);
+	*written = HDR_LEN + n;
+	return 1;
+}
+
+static void set_rx_polling(struct virtio_net *net, bool on)
+{
+	if (net->rx_polling == on || net->tap_gone)
+		return;
+	if (ioloop__mod(net->vdev.vm->ioloop, net->tap_fd, on ? EPOLLIN : 0) == 0)
+		net->rx_polling = on;
+}
+
+/* I/O thread: the tap has frames; move them into RX buffers until either side runs dry. */
+static void tap_readable(void *opaque, uint32_t events)
+{
+	struct virtio_net *net = opaque;
+	struct virtio_dev *vdev = &net->vdev;
+	unsigned int received = 0;
+	uint32_t written;
+	char why[160];
+	int rc = events & (EPOLLERR | EPOLLHUP) ? -EIO : 0;
+
+	while (rc == 0 && received < RX_BATCH) {
+		/* A reset or a broken ring stopped the queue: a held buffer is no longer ours. */
+		if (!__atomic_load_n(&vdev->queues[VIRTIO_NET_RXQ].ready, __ATOMIC_ACQUIRE)) {
+			net->rx_held = false;
+			set_rx_polling(net, false);
+			break;
+		}
+		if (!net->rx_held) {
+			if (virtio_dev__pop(vdev, VIRTIO_NET_RXQ, &net->rx_chain) <= 0) {
+				/* No buffers (or a ring the transport found broken). */
+				set_rx_polling(net, false);
+				break;
+			}
+			net->rx_held = true;
+		}
+		rc = virtio_net__rx(net, &net->rx_chain, &written, why, sizeof(why));
+		if (rc <= 0)
+			break;
+		rc = 0;
+		virtio_dev__push(vdev, VIRTIO_NET_RXQ, net->rx_chain.head, written);
+		net->rx_held = false;
+		received++;
+	}
+	if (rc == -EPROTO) {
+		net->rx_held = false;
+		set_rx_polling(net, false);
+		virtio_dev__set_broken(vdev, "%s", why);
+	} else if (rc < 0) {
+		/* The tap was deleted or failed: stop watching it rather than spin on it. */
+		log__error("%s: the tap failed (%s): the NIC receives nothing more; recreate "
+			   "the VM to reconnect it",
+			   net->name, strerror(-rc));
+		ioloop__del(vdev->vm->ioloop, net->tap_fd);
+		net->tap_gone = true;
+		net->rx_polling = false;
+	}
+	if (received)
+		virtio_dev__notify_used(vdev, VIRTIO_NET_RXQ);
+}
+
+static void serve_tx(struct virtio_net *net)
+{
+	struct virtio_dev *vdev = &net->vdev;
+	unsigned int sent = 0;
+	char why[160];
+
+	while (virtio_dev__pop(vdev, VIRTIO_NET_TXQ, &net->tx_chain) > 0) {
+		if (virtio_net__tx(net, &net->tx_chain, why, sizeof(why))) {
+			virtio_dev__set_broken(vdev, "%s", why);
+			break;
+		}
+		virtio_dev__push(vdev, VIRTIO_NET_TXQ, net->tx_chain.head, 0);
+		sent++;
+	}
+	if (sent)
+		virtio_dev__notify_used(vdev, VIRTIO_NET_TXQ);
+}
+
+/* I/O thread: TX sends what the driver queued; RX means new buffers, so watch the tap again. */
+static void net_queue_notify(struct virtio_dev *vdev, unsigned int q)
+{
+	struct virtio_net *net = to_net(vdev);
+
+	if (q == VIRTIO_NET_TXQ)
+		serve_tx(net);
+	else if (q == VIRTIO_NET_RXQ)
+		set_rx_polling(net, true);
+}
+
+/* vCPU thread, I/O loop paused: forget the held buffer; frames wait in the tap meanwhile. */
+static void net_reset(struct virtio_dev *vdev)
+{
+	struct virtio_net *net = to_net(vdev);
+
+	net->rx_held = false;
+	set_rx_polling(net, false);
+}
+
+/* vm__destroy, I/O thread stopped. */
+static void net_release(struct virtio_dev *vdev)
+{
+	virtio_net__close(to_net(vdev));
+}
+
+static const struct virtio_dev_ops net_ops = {
+    .queue_notify = net_queue_notify,
+    .reset = net_reset,
+    .release = net_release,
+};
+
+int virtio_net__register(struct virtio_net *net, struct vm *vm)
+{
+	int rc;
+
+	net->vdev = (struct virtio_dev){
+	    .name = net->name,
+	    .device_id = VIRTIO_ID_NET,
+	    .features = (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS),
+	    .nr_queues = 2,
+	    .queue_max_size = NET_QUEUE_SIZE,
+	    .config = &net->config,
+	    .config_len = sizeof(net->config),
+	    .ops = &net_ops,
+	};
+	rc = virtio_dev__register(vm, &net->vdev);
+	if (rc) {
+		virtio_net__close(net); /* not the VM's yet: ours to free */
+		return rc;
+	}
+	/* Watched with no events until the driver posts RX buffers. */
+	return ioloop__add(vm->ioloop, net->tap_fd, 0, tap_readable, net);
+}

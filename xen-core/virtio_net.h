@@ -1,0 +1,56 @@
+/* virtio-net (device id 1) on a TAP device: one RX and one TX queue, served on the I/O thread. */
+#ifndef XEN_CORE_VIRTIO_NET_H
+#define XEN_CORE_VIRTIO_NET_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct vm;
+struct vq_chain;
+struct virtio_net;
+
+#define VIRTIO_NET_RXQ 0
+#define VIRTIO_NET_TXQ 1
+
+/*
+ * Opens (creating if needed) the TAP device tap, attached to bridge unless
+ * NULL (see tap__open), for a NIC with address mac; index numbers the NIC in
+ * logs.  Returns 0 or -errno with one line in err naming the problem and fix.
+ */
+int virtio_net__open(const char *tap, const char *bridge, const uint8_t mac[6], unsigned int index,
+		     struct virtio_net **out, char *err, size_t errlen);
+/* Closes a NIC that was never registered (a VM frees its own); NULL is a no-op. */
+void virtio_net__close(struct virtio_net *net);
+/*
+ * Before vm__start: makes net a modern virtio-pci function of vm (features
+ * MAC, STATUS, plus the transport's VERSION_1 and EVENT_IDX) and watches the
+ * tap on the VM's I/O loop.  Consumes net: the VM frees it in vm__destroy,
+ * or this call does on failure.  0 or -errno, logged.
+ */
+int virtio_net__register(struct virtio_net *net, struct vm *vm);
+
+/*
+ * The single exit for guest frames: writes one Ethernet frame (no virtio
+ * header) to the tap.  Every TX frame passes here and nowhere else, so this is
+ * where replication will hold output until its checkpoint commits (a holder
+ * must copy iov: it points into guest RAM).  I/O thread.  0 or -errno; a
+ * failed frame is dropped (and logged once), as a NIC would.
+ */
+int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsigned int cnt);
+
+/*
+ * The per-chain halves of the queue handlers, exposed for unit tests; I/O
+ * thread.  tx sends the frame in a TX chain through virtio_net__transmit.  rx
+ * reads one frame from the tap into an RX chain behind a virtio-net header
+ * and sets *written: 1, or 0 if the tap has no frame (frames larger than the
+ * chain are dropped, as a NIC drops oversize frames).  Both return -EPROTO
+ * with the reason in why for a chain a driver may not post (the caller marks
+ * the device broken).
+ */
+int virtio_net__tx(struct virtio_net *net, const struct vq_chain *chain, char *why, size_t whylen);
+int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_t *written,
+		   char *why, size_t whylen);
+/* The tap's fd, non-blocking (tests poll it to know a frame is waiting). */
+int virtio_net__tap_fd(const struct virtio_net *net);
+
+#endif
