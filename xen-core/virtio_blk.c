@@ -233,6 +233,7 @@ static void blk_queue_notify(struct virtio_dev *vdev, unsigned int q)
 		virtio_dev__notify_used(vdev, q);
 }
 
+/* vm__destroy, I/O thread stopped. */
 static void blk_release(struct virtio_dev *vdev)
 {
 	virtio_blk__close(to_blk(vdev));

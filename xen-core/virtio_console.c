@@ -59,6 +59,7 @@ static void console_driver_ok(struct virtio_dev *vdev)
 	log__info("%s: driver ready: guest output through the virtio console", vdev->name);
 }
 
+/* vm__destroy, I/O thread stopped. */
 static void console_release(struct virtio_dev *vdev)
 {
 	free(vdev);

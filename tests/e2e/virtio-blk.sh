@@ -7,8 +7,6 @@ require_root
 require_kvm
 require_vmm
 kernel=$(guest blkwriter)
-# The guests find PCI through ECAM at the documented default.
-ecam=ecam=0xe0000000
 img="$E2E_TMP/disk-a.img"
 blocks=200
 seed=99
@@ -23,7 +21,7 @@ blk()
 }
 
 # Round trip: write, then verify in a second VM; the host sees the blocks too.
-blk write --disk "path=$img" --cmdline "$ecam mode=write blocks=$blocks seed=$seed"
+blk write --disk "path=$img" --cmdline "mode=write blocks=$blocks seed=$seed"
 assert_status write 1
 assert_has_line "$E2E_TMP/write.out" 'blkwriter: disk id="disk-a.img" sectors=2048'
 assert_match "$E2E_TMP/write.out" "^blkwriter: write OK blocks=$blocks seed=$seed "
@@ -33,12 +31,12 @@ for i in 0 57 $((blocks - 1)); do
 	[ "$magic" = TWINBLK1 ] || fail "block $i of the image starts '$magic', not TWINBLK1"
 done
 sum_before=$(md5sum <"$img")
-blk verify --disk "path=$img,readonly" --cmdline "$ecam mode=verify blocks=$blocks seed=$seed"
+blk verify --disk "path=$img,readonly" --cmdline "mode=verify blocks=$blocks seed=$seed"
 assert_status verify 1
 assert_match "$E2E_TMP/verify.out" "^blkwriter: verify OK blocks=$blocks seed=$seed "
 
 # Read-only: the device answers writes with an I/O error and the image stays as it was.
-blk readonly --disk "path=$img,readonly" --cmdline "$ecam mode=write blocks=$blocks seed=7"
+blk readonly --disk "path=$img,readonly" --cmdline "mode=write blocks=$blocks seed=7"
 assert_status readonly 3
 assert_match "$E2E_TMP/readonly.out" "^blkwriter: write FAIL: disk error"
 [ "$(md5sum <"$img")" = "$sum_before" ] || fail "a read-only disk was written"
@@ -47,7 +45,7 @@ assert_match "$E2E_TMP/readonly.out" "^blkwriter: write FAIL: disk error"
 other="$E2E_TMP/disk-b.img"
 truncate -s 1M "$other"
 blk two --disk "path=$other" --disk "path=$img,readonly" \
-	--cmdline "$ecam mode=write blocks=16 seed=5"
+	--cmdline "mode=write blocks=16 seed=5"
 assert_status two 1
 assert_has_line "$E2E_TMP/two.out" 'blkwriter: disk id="disk-b.img" sectors=2048'
 [ "$(md5sum <"$img")" = "$sum_before" ] || fail "the second disk was written"
@@ -67,7 +65,7 @@ assert_one_error_line bad-spec "unknown option 'file': use path=FILE\[,readonly\
 # One image, one writer: an image another process holds locked is refused.
 exec {lockfd}<"$img"
 flock -n "$lockfd" || fail "could not lock $img for the lock check"
-blk locked --disk "path=$img" --cmdline "$ecam mode=verify blocks=$blocks seed=$seed"
+blk locked --disk "path=$img" --cmdline "mode=verify blocks=$blocks seed=$seed"
 assert_status locked 2
 assert_one_error_line locked "in use by another process"
 exec {lockfd}<&-

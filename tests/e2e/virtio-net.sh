@@ -19,7 +19,7 @@ guest_ip=198.18.2.10
 ip link set lo up
 
 start_bg kv "$TWIN_VMM" run --kernel "$kernel" --nic tap=twe0,mac=52:54:00:12:34:70 \
-	--cmdline "ecam=0xe0000000 ip=$guest_ip/24"
+	--cmdline "ip=$guest_ip/24"
 kv=$BG_PID
 if ! wait_for_text "$E2E_TMP/kv.out" "kv: listening on $guest_ip:7777 mac=52:54:00:12:34:70" \
 	"$E2E_BOOT_TIMEOUT"; then
@@ -58,7 +58,7 @@ PY
 # A second VM whose tap joins a bridge.
 ip link add twbr0 type bridge
 start_bg bridged "$TWIN_VMM" run --kernel "$kernel" --nic tap=twe1,bridge=twbr0 \
-	--cmdline "ecam=0xe0000000 ip=198.18.2.11/24"
+	--cmdline "ip=198.18.2.11/24"
 bridged=$BG_PID
 wait_for_text "$E2E_TMP/bridged.out" "kv: listening" "$E2E_BOOT_TIMEOUT" ||
 	fail "the bridged kv guest never listened"
