@@ -324,6 +324,41 @@ START_TEST(test_blk)
 }
 END_TEST
 
+/* A PFN whose rings leave guest RAM breaks the device (NEEDS_RESET); a reset recovers it. */
+static void blk_bad_pfn(void)
+{
+	const uint32_t pfn[1] = {BLK_PFN};
+	char img[] = "/tmp/twin-legacy-pfn.XXXXXX", err[256];
+	struct virtio_blk *blk;
+	struct lq q;
+	uint64_t io;
+	int fd = mkstemp(img);
+
+	expect(fd >= 0 && ftruncate(fd, IMG_SECTORS * VIRTIO_BLK_SECTOR_SIZE) == 0, "image: %s",
+	       strerror(errno));
+	make_vm(-1);
+	expect(virtio_blk__open(img, false, 0, &blk, err, sizeof(err)) == 0, "%s", err);
+	expect(virtio_blk__register(blk, vm, true) == 0, "virtio_blk__register failed");
+	expect(ioloop__start(vm->ioloop) == 0, "ioloop__start failed");
+	unlink(img);
+	close(fd);
+	io = legacy_io(1, VIRTIO_ID_BLOCK, 0x1001);
+	wr(&vm->pio, io + L_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	wr(&vm->pio, io + L_QUEUE_SEL, 0, 2);
+	wr(&vm->pio, io + L_QUEUE_PFN, (16 << 20) / L_PAGE - 1, 4); /* the last page of RAM */
+	expect(rd(&vm->pio, io + L_STATUS, 1) & VIRTIO_STATUS_DEVICE_NEEDS_RESET,
+	       "rings running past RAM did not break the device");
+	expect(rd(&vm->pio, io + L_QUEUE_PFN, 4) == 0, "the bad queue reads as enabled");
+	legacy_bringup(io, 0, pfn, 1, &q);
+	vm__destroy(vm);
+}
+
+START_TEST(test_blk_bad_pfn)
+{
+	run_in_netns(blk_bad_pfn);
+}
+END_TEST
+
 /* ---- virtio-console ---- */
 
 static void console_legacy(void)
@@ -579,6 +614,7 @@ Suite *virtio_legacy_suite(void)
 	/* Each test runs in a child (in its own netns), which reports the failing line. */
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_blk);
+	tcase_add_test(tc, test_blk_bad_pfn);
 	tcase_add_test(tc, test_console);
 	tcase_add_test(tc, test_net);
 	tcase_add_test(tc, test_default_modern_only);
