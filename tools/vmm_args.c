@@ -360,7 +360,8 @@ static int set_option(const char *name, const char *val, struct vmm_args *out, c
 			out->console = VMM_CONSOLE_NONE;
 		else
 			return fail(err, errlen,
-				    "--console '%s' is invalid: use virtio, virtio,legacy or none",
+				    "--console '%s' is invalid: use virtio or none (virtio,legacy "
+				    "for a transitional console)",
 				    val);
 	} else if (!strcmp(name, "--pit")) {
 		if (!strcmp(val, "on"))
