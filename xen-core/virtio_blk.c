@@ -16,8 +16,11 @@
 #include "virtio_pci.h"
 
 #define BLK_QUEUE_SIZE 256
-/* struct virtio_blk_outhdr: type, ioprio, sector. */
+/* struct virtio_blk_outhdr: type, ioprio, sector; the same for legacy drivers. */
 #define BLK_HDR_LEN 16
+
+/* Transitional disks show their config after the 20 legacy registers, in 236 bytes. */
+_Static_assert(sizeof(struct virtio_blk_config) <= 236, "virtio-blk config too big for legacy");
 
 struct virtio_blk {
 	struct virtio_dev vdev; /* first: the transport hands callbacks a vdev pointer */
@@ -244,7 +247,7 @@ static const struct virtio_dev_ops blk_ops = {
     .release = blk_release,
 };
 
-int virtio_blk__register(struct virtio_blk *blk, struct vm *vm)
+int virtio_blk__register(struct virtio_blk *blk, struct vm *vm, bool legacy)
 {
 	int rc;
 
@@ -260,6 +263,7 @@ int virtio_blk__register(struct virtio_blk *blk, struct vm *vm)
 	    .queue_max_size = BLK_QUEUE_SIZE,
 	    .config = &blk->config,
 	    .config_len = sizeof(blk->config),
+	    .legacy = legacy,
 	    .ops = &blk_ops,
 	};
 	rc = virtio_dev__register(vm, &blk->vdev);

@@ -24,11 +24,12 @@ int virtio_blk__open(const char *path, bool readonly, unsigned int index, struct
 /* Closes a disk that was never registered (a VM frees its own); NULL is a no-op. */
 void virtio_blk__close(struct virtio_blk *blk);
 /*
- * Before vm__start: makes blk a modern virtio-pci function of vm with one
- * request queue.  Consumes blk: the VM frees it in vm__destroy, or this
+ * Before vm__start: makes blk a virtio-pci function of vm with one request
+ * queue, modern-only or, with legacy, transitional (requests are the same for
+ * legacy drivers).  Consumes blk: the VM frees it in vm__destroy, or this
  * call does on failure.  0 or -errno, logged.
  */
-int virtio_blk__register(struct virtio_blk *blk, struct vm *vm);
+int virtio_blk__register(struct virtio_blk *blk, struct vm *vm, bool legacy);
 
 /* Size of the image in sectors. */
 uint64_t virtio_blk__capacity(const struct virtio_blk *blk);

@@ -14,6 +14,10 @@
 #define CONSOLE_RXQ 0
 #define CONSOLE_TXQ 1
 
+/* Transitional consoles show their config after the 20 legacy registers, in 236 bytes. */
+_Static_assert(sizeof(struct virtio_console_config) <= 236,
+	       "virtio-console config too big for legacy");
+
 struct virtio_console {
 	struct virtio_dev vdev; /* first: the transport hands callbacks a vdev pointer */
 	struct virtio_console_config config;
@@ -71,7 +75,7 @@ static const struct virtio_dev_ops console_ops = {
     .release = console_release,
 };
 
-int virtio_console__create(struct vm *vm)
+int virtio_console__create(struct vm *vm, bool legacy)
 {
 	struct virtio_console *con = calloc(1, sizeof(*con));
 	int rc;
@@ -87,6 +91,7 @@ int virtio_console__create(struct vm *vm)
 	    .queue_max_size = CONSOLE_QUEUE_SIZE,
 	    .config = &con->config,
 	    .config_len = sizeof(con->config),
+	    .legacy = legacy,
 	    .ops = &console_ops,
 	};
 	rc = virtio_dev__register(vm, &con->vdev);
