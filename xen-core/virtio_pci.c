@@ -98,18 +98,28 @@ bool virtio_dev__has_feature(const struct virtio_dev *vdev, unsigned int bit)
 	return bit < 64 && (vdev->driver_features >> bit & 1);
 }
 
-/* ---- Quiescing: register writes that change queues or status exclude the I/O thread. ---- */
+/*
+ * ---- Quiescing: register writes that change queues or status exclude the I/O thread. ----
+ * The I/O thread reads only ready flags (atomic), the virtqueue of a ready
+ * queue, and isr/status under vdev->lock.  So only writes that can make a
+ * queue ready or stop it (status, queue_enable, legacy PFN and status) wait
+ * for it to pause.  Selectors, features (frozen at DRIVER_OK, before any queue
+ * is ready) and the size and addresses of a queue not yet enabled need only
+ * vdev->lock, and do not wait out a long I/O callback.
+ */
 
-static void lock_quiesced(struct virtio_dev *vdev)
+static void lock_regs(struct virtio_dev *vdev, bool quiesce)
 {
-	ioloop__pause(vdev->vm->ioloop); /* before the lock: callbacks take it too */
+	if (quiesce)
+		ioloop__pause(vdev->vm->ioloop); /* before the lock: callbacks take it too */
 	pthread_mutex_lock(&vdev->lock);
 }
 
-static void unlock_quiesced(struct virtio_dev *vdev)
+static void unlock_regs(struct virtio_dev *vdev, bool quiesce)
 {
 	pthread_mutex_unlock(&vdev->lock);
-	ioloop__resume(vdev->vm->ioloop);
+	if (quiesce)
+		ioloop__resume(vdev->vm->ioloop);
 }
 
 /* Under lock: stops every queue and sets NEEDS_RESET; true if this is news (log it). */
@@ -368,6 +378,7 @@ static void write_u64_part(uint64_t *reg, uint64_t base, uint64_t off, uint64_t 
 
 static void common_write(struct virtio_dev *vdev, uint64_t off, const void *data, uint32_t len)
 {
+	bool quiesce = off == COMMON_STATUS || off == COMMON_Q_ENABLE;
 	struct virtio_queue *vq;
 	char reason[192] = "";
 	uint64_t v = 0;
@@ -375,7 +386,7 @@ static void common_write(struct virtio_dev *vdev, uint64_t off, const void *data
 
 	memcpy(&v, data, len < sizeof(v) ? len : sizeof(v));
 	v = le64toh(v);
-	lock_quiesced(vdev);
+	lock_regs(vdev, quiesce);
 	vq = vdev->queue_sel < vdev->nr_queues ? &vdev->queues[vdev->queue_sel] : NULL;
 	switch (off) {
 	case COMMON_DFSELECT:
@@ -385,8 +396,9 @@ static void common_write(struct virtio_dev *vdev, uint64_t off, const void *data
 		vdev->drv_feature_sel = (uint32_t)v;
 		break;
 	case COMMON_GF:
-		/* Features are frozen once FEATURES_OK is set. */
-		if (vdev->drv_feature_sel < 2 && !(vdev->status & VIRTIO_STATUS_FEATURES_OK)) {
+		/* Features are frozen once FEATURES_OK (or, skipping it, DRIVER_OK) is set. */
+		if (vdev->drv_feature_sel < 2 &&
+		    !(vdev->status & (VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK))) {
 			unsigned int shift = 32 * vdev->drv_feature_sel;
 
 			vdev->driver_features =
@@ -420,7 +432,7 @@ static void common_write(struct virtio_dev *vdev, uint64_t off, const void *data
 		}
 		break;
 	}
-	unlock_quiesced(vdev);
+	unlock_regs(vdev, quiesce);
 	if (first)
 		report_broken(vdev, reason);
 }
@@ -503,6 +515,7 @@ static void legacy_layout(struct virtio_queue *vq, uint64_t pfn, uint16_t size)
 
 static void legacy_write(struct virtio_dev *vdev, uint64_t off, const void *data, uint32_t len)
 {
+	bool quiesce = off == LEGACY_QUEUE_PFN || off == LEGACY_STATUS;
 	struct virtio_queue *vq;
 	char reason[192] = "";
 	uint32_t v = 0;
@@ -520,7 +533,7 @@ static void legacy_write(struct virtio_dev *vdev, uint64_t off, const void *data
 		notify_write(vdev, (uint16_t)v); /* without a KVM ioeventfd */
 		return;
 	}
-	lock_quiesced(vdev);
+	lock_regs(vdev, quiesce);
 	vq = vdev->queue_sel < vdev->nr_queues ? &vdev->queues[vdev->queue_sel] : NULL;
 	switch (off) {
 	case LEGACY_GUEST_FEATURES:
@@ -546,7 +559,7 @@ static void legacy_write(struct virtio_dev *vdev, uint64_t off, const void *data
 		write_status_locked(vdev, (uint8_t)v, false);
 		break;
 	}
-	unlock_quiesced(vdev);
+	unlock_regs(vdev, quiesce);
 	if (first)
 		report_broken(vdev, reason);
 }

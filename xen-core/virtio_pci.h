@@ -118,7 +118,7 @@ struct virtio_dev {
  */
 int virtio_dev__register(struct vm *vm, struct virtio_dev *vdev);
 
-/* True once the driver accepted feature bit (features are final after FEATURES_OK). */
+/* True once the driver accepted feature bit (final after FEATURES_OK, or DRIVER_OK). */
 bool virtio_dev__has_feature(const struct virtio_dev *vdev, unsigned int bit);
 
 /*

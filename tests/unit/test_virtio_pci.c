@@ -32,6 +32,8 @@ struct tdev {
 	struct virtio_dev vdev;
 	uint8_t config[8];
 	sem_t notified;
+	bool hold; /* queue_notify: post entered, then wait for release */
+	sem_t entered, release;
 	unsigned int last_q;
 	int last_pop;
 	bool on_io_thread;
@@ -54,6 +56,10 @@ static void t_queue_notify(struct virtio_dev *vdev, unsigned int q)
 	static struct vq_chain chain;
 	int rc;
 
+	if (t->hold) {
+		sem_post(&t->entered);
+		sem_wait(&t->release);
+	}
 	t->on_io_thread = ioloop__on_thread(vm->ioloop);
 	t->last_q = q;
 	while ((rc = virtio_dev__pop(vdev, q, &chain)) == 1)
@@ -85,6 +91,8 @@ static void t_reset(struct virtio_dev *vdev)
 static void t_release(struct virtio_dev *vdev)
 {
 	sem_destroy(&tdev_of(vdev)->notified);
+	sem_destroy(&tdev_of(vdev)->entered);
+	sem_destroy(&tdev_of(vdev)->release);
 	free(vdev);
 }
 
@@ -102,6 +110,8 @@ static struct tdev *make_dev(bool legacy)
 
 	ck_assert_ptr_nonnull(t);
 	sem_init(&t->notified, 0, 0);
+	sem_init(&t->entered, 0, 0);
+	sem_init(&t->release, 0, 0);
 	memcpy(t->config, "\x52\x54\x00\x12\x34\x56\x01\x00", 8);
 	t->vdev = (struct virtio_dev){
 	    .name = legacy ? "test-virtio-legacy" : "test-virtio",
@@ -490,6 +500,63 @@ START_TEST(test_queue_enable_twice)
 }
 END_TEST
 
+/* Selector, feature and queue setup writes of a vCPU while the I/O thread is busy. */
+struct setup_writer {
+	uint64_t cc;
+	sem_t done;
+};
+
+static void *setup_writes(void *arg)
+{
+	struct setup_writer *w = arg;
+
+	wr(&vm->mmio, w->cc + 0x00, 1, 4); /* device_feature_select */
+	wr(&vm->mmio, w->cc + 0x08, 1, 4); /* driver_feature_select */
+	wr(&vm->mmio, w->cc + 0x0c, 0, 4); /* driver_feature: frozen, ignored */
+	wr(&vm->mmio, w->cc + 0x16, 1, 2); /* queue_select: queue 1, not enabled */
+	wr(&vm->mmio, w->cc + 0x18, 4, 2);
+	wr(&vm->mmio, w->cc + 0x20, DESC_GPA + 0x800, 8);
+	sem_post(&w->done);
+	return NULL;
+}
+
+/* Only writes that start or stop queues wait for a pause; the rest do not wait out I/O. */
+START_TEST(test_setup_writes_do_not_wait_for_io)
+{
+	struct setup_writer w;
+	struct timespec ts;
+	pthread_t writer;
+	struct caps c;
+	uint64_t b;
+	int rc;
+
+	find_caps(1, &c);
+	b = bar_addr(1, c.bar);
+	w.cc = b + c.common;
+	sem_init(&w.done, 0, 0);
+	modern_bringup(&c, b, true);
+	wait_notified(dev);
+	dev->hold = true;
+	wr(&vm->mmio, b + c.notify, 0, 2);
+	ck_assert_int_eq(sem_wait(&dev->entered), 0); /* the I/O thread is in queue_notify */
+	ck_assert_int_eq(pthread_create(&writer, NULL, setup_writes, &w), 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5; /* hang guard: the writes take microseconds */
+	rc = sem_timedwait(&w.done, &ts);
+	sem_post(&dev->release);
+	pthread_join(writer, NULL);
+	sem_destroy(&w.done);
+	ck_assert_msg(rc == 0, "register writes waited for the I/O thread's callback");
+	wait_notified(dev);
+	ck_assert_uint_eq(rd(&vm->mmio, w.cc + 0x00, 4), 1);
+	ck_assert_uint_eq(rd(&vm->mmio, w.cc + 0x04, 4), 1); /* VERSION_1 */
+	ck_assert_uint_eq(rd(&vm->mmio, w.cc + 0x0c, 4), 1);
+	ck_assert_uint_eq(rd(&vm->mmio, w.cc + 0x16, 2), 1);
+	ck_assert_uint_eq(rd(&vm->mmio, w.cc + 0x18, 2), 4);
+	ck_assert_uint_eq(rd(&vm->mmio, w.cc + 0x20, 8), DESC_GPA + 0x800);
+}
+END_TEST
+
 START_TEST(test_bad_queue_address_breaks_device)
 {
 	struct caps c;
@@ -682,6 +749,7 @@ Suite *virtio_pci_suite(void)
 	tcase_add_test(tc, test_hostile_ring_breaks_device);
 	tcase_add_test(tc, test_isr_and_level_agree);
 	tcase_add_test(tc, test_queue_enable_twice);
+	tcase_add_test(tc, test_setup_writes_do_not_wait_for_io);
 	tcase_add_test(tc, test_bad_queue_address_breaks_device);
 	tcase_add_test(tc, test_bar_move_keeps_notify);
 	tcase_add_test(tc, test_legacy_interface);
