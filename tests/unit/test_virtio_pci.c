@@ -683,6 +683,86 @@ START_TEST(test_legacy_features_after_pfn)
 }
 END_TEST
 
+/* queue_select past num_queues: the queue reads as absent and its setup writes go nowhere. */
+START_TEST(test_queue_select_out_of_range)
+{
+	struct tdev *t = make_dev(true);
+	struct caps c;
+	uint64_t cc, io;
+
+	find_caps(1, &c);
+	cc = bar_addr(1, c.bar) + c.common;
+	wr(&vm->mmio, cc + 0x14, 1 | 2, 1);
+	for (uint32_t sel = 2; sel < 0x10000; sel = sel * 7 + 1) {
+		wr(&vm->mmio, cc + 0x16, sel, 2);
+		ck_assert_uint_eq(rd(&vm->mmio, cc + 0x16, 2), sel);
+		wr(&vm->mmio, cc + 0x18, 4, 2);
+		wr(&vm->mmio, cc + 0x20, DESC_GPA, 8);
+		wr(&vm->mmio, cc + 0x28, AVAIL_GPA, 4);
+		wr(&vm->mmio, cc + 0x2c, 0, 4);
+		wr(&vm->mmio, cc + 0x30, USED_GPA, 8);
+		wr(&vm->mmio, cc + 0x1c, 1, 2);
+		ck_assert_uint_eq(rd(&vm->mmio, cc + 0x18, 2), 0); /* "not available" */
+		ck_assert_uint_eq(rd(&vm->mmio, cc + 0x1c, 2), 0);
+		ck_assert_uint_eq(rd(&vm->mmio, cc + 0x20, 8), 0);
+	}
+	ck_assert_uint_eq(rd(&vm->mmio, cc + 0x14, 1), 1 | 2); /* not broken */
+	for (unsigned int q = 0; q < 2; q++) {
+		ck_assert(!dev->vdev.queues[q].enabled);
+		ck_assert_uint_eq(dev->vdev.queues[q].size, QSIZE);
+		ck_assert_uint_eq(dev->vdev.queues[q].desc_gpa, 0);
+	}
+	/* Legacy: the same through QUEUE_SEL, QUEUE_NUM and QUEUE_PFN. */
+	ck_assert_int_eq(virtio_dev__register(vm, &t->vdev), 0);
+	io = bar_addr(2, 0) & ~3ull;
+	wr(&vm->pio, io + 18, 1 | 2, 1);
+	wr(&vm->pio, io + 14, 0xffff, 2);
+	ck_assert_uint_eq(rd(&vm->pio, io + 14, 2), 0xffff);
+	wr(&vm->pio, io + 8, LEGACY_PFN, 4);
+	ck_assert_uint_eq(rd(&vm->pio, io + 12, 2), 0);
+	ck_assert_uint_eq(rd(&vm->pio, io + 8, 4), 0);
+	wr(&vm->pio, io + 18, 1 | 2 | VIRTIO_STATUS_DRIVER_OK, 1);
+	ck_assert_uint_eq(rd(&vm->pio, io + 18, 1), 1 | 2 | VIRTIO_STATUS_DRIVER_OK);
+	ck_assert(!t->vdev.queues[0].enabled && !t->vdev.queues[1].enabled);
+}
+END_TEST
+
+/* Device config accesses that run past its end read 0 and write nothing, modern and legacy. */
+START_TEST(test_config_straddling_end)
+{
+	struct tdev *t = make_dev(true);
+	uint64_t d, io;
+	struct caps c;
+
+	ck_assert_int_eq(virtio_dev__register(vm, &t->vdev), 0);
+	find_caps(2, &c);
+	d = bar_addr(2, c.bar) + c.device;
+	io = bar_addr(2, 0) & ~3ull;
+	ck_assert_uint_eq(rd(&vm->mmio, d + 4, 4), 0x00015634); /* the last 4 bytes, whole */
+	ck_assert_uint_eq(rd(&vm->mmio, d + 6, 4), 0);
+	ck_assert_uint_eq(rd(&vm->mmio, d + 4, 8), 0);
+	ck_assert_uint_eq(rd(&vm->mmio, d + 7, 2), 0);
+	ck_assert_uint_eq(rd(&vm->pio, io + 24, 4), 0x00015634);
+	ck_assert_uint_eq(rd(&vm->pio, io + 26, 4), 0);
+	ck_assert_uint_eq(rd(&vm->pio, io + 27, 2), 0);
+	ck_assert_uint_eq(rd(&vm->pio, io + 28, 4), 0); /* in the BAR, past the config */
+	/* A register access running into the config reads all-ones, not config bytes. */
+	ck_assert_uint_eq(rd(&vm->pio, io + 18, 4), 0xffffffff);
+	wr(&vm->mmio, d + 6, 0xaaaaaaaa, 4);
+	wr(&vm->mmio, d + 7, 0xaaaa, 2);
+	wr(&vm->mmio, d + 0, 0xaaaaaaaaaaaaaaaaull, 8); /* inside, but the device refuses it */
+	wr(&vm->pio, io + 26, 0xaaaaaaaa, 4);
+	wr(&vm->pio, io + 27, 0xaaaa, 2);
+	ck_assert_uint_eq(t->config_written, 0);
+	ck_assert_mem_eq(t->config, "\x52\x54\x00\x12\x34\x56\x01\x00", 8);
+	/* While byte 7 alone is writable through both. */
+	wr(&vm->mmio, d + 7, 0x11, 1);
+	wr(&vm->pio, io + 27, 0x22, 1);
+	ck_assert_uint_eq(t->config_written, 2);
+	ck_assert_uint_eq(t->config[7], 0x22);
+}
+END_TEST
+
 #define LE32(v)	 (uint8_t)(v), (uint8_t)((v) >> 8), (uint8_t)((v) >> 16), (uint8_t)((v) >> 24)
 #define CODE_GPA LAYOUT_HIGH_START
 
@@ -754,6 +834,8 @@ Suite *virtio_pci_suite(void)
 	tcase_add_test(tc, test_bar_move_keeps_notify);
 	tcase_add_test(tc, test_legacy_interface);
 	tcase_add_test(tc, test_legacy_features_after_pfn);
+	tcase_add_test(tc, test_queue_select_out_of_range);
+	tcase_add_test(tc, test_config_straddling_end);
 	tcase_add_test(tc, test_guest_notify);
 	tcase_add_test(tc, test_register_rejects);
 	suite_add_tcase(s, tc);
