@@ -258,11 +258,12 @@ static void write_status_locked(struct virtio_dev *vdev, uint8_t v, bool modern)
 		}
 	}
 	vdev->status = v;
-	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+	/* Clearing DRIVER_OK without a reset is a driver bug: it stops the queues. */
+	if ((v ^ old) & VIRTIO_STATUS_DRIVER_OK)
 		update_ready_locked(vdev);
-		if (vdev->ops->driver_ok)
-			vdev->ops->driver_ok(vdev);
-	}
+	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) &&
+	    vdev->ops->driver_ok)
+		vdev->ops->driver_ok(vdev);
 }
 
 /* Under lock, I/O paused: enable (start) or disable queue q; false if the layout is bad. */

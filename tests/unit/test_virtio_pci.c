@@ -557,6 +557,29 @@ START_TEST(test_setup_writes_do_not_wait_for_io)
 }
 END_TEST
 
+/* A driver that clears DRIVER_OK without a reset (found by fuzz_virtio_pci) stops its queues. */
+START_TEST(test_driver_ok_cleared_stops_queues)
+{
+	struct caps c;
+	uint64_t b;
+
+	find_caps(1, &c);
+	b = bar_addr(1, c.bar);
+	modern_bringup(&c, b, true);
+	wait_notified(dev);
+	ck_assert(dev->vdev.queues[0].ready);
+	wr(&vm->mmio, b + c.common + 0x14, 1 | 2 | 8, 1);
+	ck_assert(!dev->vdev.queues[0].ready);
+	offer(DESC_GPA, AVAIL_GPA, 0, BUF_GPA, 10, VIRTQ_DESC_F_WRITE);
+	ck_assert_int_eq(virtio_dev__pop(&dev->vdev, 0, &(struct vq_chain){0}), 0);
+	/* Setting it again restarts them, with one more driver_ok. */
+	wr(&vm->mmio, b + c.common + 0x14, 1 | 2 | 8 | VIRTIO_STATUS_DRIVER_OK, 1);
+	wait_notified(dev);
+	ck_assert_int_eq(dev->driver_ok_calls, 2);
+	ck_assert_uint_eq(((uint16_t *)gpa(USED_GPA))[1], 1);
+}
+END_TEST
+
 START_TEST(test_bad_queue_address_breaks_device)
 {
 	struct caps c;
@@ -829,6 +852,7 @@ Suite *virtio_pci_suite(void)
 	tcase_add_test(tc, test_hostile_ring_breaks_device);
 	tcase_add_test(tc, test_isr_and_level_agree);
 	tcase_add_test(tc, test_queue_enable_twice);
+	tcase_add_test(tc, test_driver_ok_cleared_stops_queues);
 	tcase_add_test(tc, test_setup_writes_do_not_wait_for_io);
 	tcase_add_test(tc, test_bad_queue_address_breaks_device);
 	tcase_add_test(tc, test_bar_move_keeps_notify);
