@@ -147,8 +147,8 @@ static const char *setup(void)
 	    .legacy = true,
 	    .ops = &f_ops,
 	};
-	if (virtio_dev__register(vm, &fdev.vdev))
-		return "virtio_dev__register failed";
+	if (virtio_dev__register(vm, &fdev.vdev) || fdev.vdev.pci.slot != SLOT)
+		return "virtio_dev__register failed, or gave a slot other than 1";
 	memcpy(cfg_init, fdev.vdev.pci.cfg, PCI_CFG_SIZE);
 	/*
 	 * Run as on a KVM without ioeventfds: each KVM_IOEVENTFD a BAR move makes
