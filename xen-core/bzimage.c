@@ -141,7 +141,8 @@ int bzimage__parse(const void *file, size_t size, uint64_t low_size, struct bzim
 int bzimage__place_initrd(const struct bzimage_info *info, uint64_t low_size, uint64_t initrd_size,
 			  uint64_t *addr, char *err, size_t errlen)
 {
-	uint64_t kernel_end = info->load_addr + info->hdr.init_size;
+	/* Rounded up: the initrd's page must not share one with the init_size area. */
+	uint64_t kernel_end = align_up(info->load_addr + info->hdr.init_size, PAGE_SIZE);
 	/* initrd_addr_max is the last byte the initrd may use, not one past it. */
 	uint64_t top = (uint64_t)info->hdr.initrd_addr_max + 1;
 

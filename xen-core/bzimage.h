@@ -120,8 +120,9 @@ int bzimage__parse(const void *file, size_t size, uint64_t low_size, struct bzim
 
 /*
  * Choose the initrd's address: page-aligned, as high as low RAM and
- * initrd_addr_max allow, above the kernel's init_size.  Returns 0 with *addr,
- * or -ERANGE naming whether it is too big or the limit too low.
+ * initrd_addr_max allow, above the page where the kernel's init_size area
+ * ends.  Returns 0 with *addr, or -ERANGE naming whether it is too big or
+ * the limit too low.
  */
 int bzimage__place_initrd(const struct bzimage_info *info, uint64_t low_size, uint64_t initrd_size,
 			  uint64_t *addr, char *err, size_t errlen);

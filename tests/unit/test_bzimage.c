@@ -342,6 +342,28 @@ START_TEST(test_initrd_too_high)
 }
 END_TEST
 
+START_TEST(test_initrd_after_unaligned_init_size)
+{
+	static const uint8_t initrd[4096];
+	const uint64_t end = PREF + INIT_SIZE + 0x300;
+	struct bzimage_image img;
+
+	/*
+	 * init_size ends 0x300 into a page and 0x1500 bytes lie above it: a page
+	 * fits only by sharing the kernel's last page, so there is no room.
+	 */
+	hdr()->init_size = INIT_SIZE + 0x300;
+	hdr()->initrd_addr_max = end + 0x1500 - 1;
+	ck_assert_int_eq(load("", initrd, sizeof(initrd), &img), -ERANGE);
+	ck_assert(ram_untouched(0, RAM_SIZE));
+	/* A page more: it goes on the first page past the kernel's end. */
+	hdr()->initrd_addr_max = end + 0x2500 - 1;
+	ck_assert_int_eq(load("", initrd, sizeof(initrd), &img), 0);
+	ck_assert_uint_ge(img.initrd_addr, end);
+	ck_assert_uint_eq(img.initrd_addr, PREF + INIT_SIZE + 0x1000);
+}
+END_TEST
+
 START_TEST(test_long_mode_tables)
 {
 	uint64_t e;
@@ -419,6 +441,7 @@ Suite *bzimage_suite(void)
 	tcase_add_test(load_tc, test_cmdline_too_long);
 	tcase_add_test(load_tc, test_initrd_too_big);
 	tcase_add_test(load_tc, test_initrd_too_high);
+	tcase_add_test(load_tc, test_initrd_after_unaligned_init_size);
 	suite_add_tcase(s, load_tc);
 
 	tcase_add_checked_fixture(cpu_tc, setup, ram_teardown);
