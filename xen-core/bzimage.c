@@ -187,6 +187,16 @@ int bzimage__zero_page(const void *file, const struct bzimage_info *info,
 	if (hdr_len > sizeof(*h))
 		hdr_len = sizeof(*h);
 	memcpy(h, (const uint8_t *)file + BZIMAGE_HDR_OFFSET, hdr_len);
+	/*
+	 * Fields boot.rst marks "write" for the loader: the file's bytes mean
+	 * nothing there, and a stray setup_data would send Linux down a pointer
+	 * chain read from the image.  We use none of them, so they are zero.
+	 */
+	h->ext_loader_ver = 0;
+	h->ext_loader_type = 0;
+	h->hardware_subarch = 0; /* X86_SUBARCH_PC */
+	h->hardware_subarch_data = 0;
+	h->setup_data = 0;
 
 	h->vid_mode = VID_NORMAL;
 	h->type_of_loader = LOADER_UNDEF;

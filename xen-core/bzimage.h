@@ -128,8 +128,9 @@ int bzimage__place_initrd(const struct bzimage_info *info, uint64_t low_size, ui
 			  uint64_t *addr, char *err, size_t errlen);
 
 /*
- * Fill zp (zeroed first) for a 64-bit boot: the file's setup header, then
- * the loader's fields, the e820 map, the cmdline at cmdline_addr and the
+ * Fill zp (zeroed first) for a 64-bit boot: the file's setup header with
+ * the fields the loader writes (setup_data, hardware_subarch(_data),
+ * ext_loader_*) zeroed, then the loader's fields, the e820 map, the cmdline at cmdline_addr and the
  * initrd (size 0: none).  -E2BIG if map has more than BZIMAGE_E820_MAX entries.
  */
 int bzimage__zero_page(const void *file, const struct bzimage_info *info,

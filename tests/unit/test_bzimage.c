@@ -279,6 +279,29 @@ START_TEST(test_zero_page)
 }
 END_TEST
 
+START_TEST(test_zero_page_loader_fields)
+{
+	struct bzimage_boot_params zp;
+	struct bzimage_image img;
+
+	/* Fields the loader writes come out zero, whatever the file holds there. */
+	hdr()->setup_data = 0x12345678abcULL;
+	hdr()->hardware_subarch = 2;
+	hdr()->hardware_subarch_data = 0x5000;
+	hdr()->ext_loader_ver = 3;
+	hdr()->ext_loader_type = 4;
+	hdr()->payload_offset = 0x1234; /* the kernel's own: passed through */
+	ck_assert_int_eq(load("", NULL, 0, &img), 0);
+	memcpy(&zp, ram + BZIMAGE_ZERO_PAGE, sizeof(zp));
+	ck_assert_uint_eq(zp.hdr.setup_data, 0);
+	ck_assert_uint_eq(zp.hdr.hardware_subarch, 0);
+	ck_assert_uint_eq(zp.hdr.hardware_subarch_data, 0);
+	ck_assert_uint_eq(zp.hdr.ext_loader_ver, 0);
+	ck_assert_uint_eq(zp.hdr.ext_loader_type, 0);
+	ck_assert_uint_eq(zp.hdr.payload_offset, 0x1234);
+}
+END_TEST
+
 START_TEST(test_header_end_from_jump)
 {
 	struct bzimage_boot_params zp;
@@ -437,6 +460,7 @@ Suite *bzimage_suite(void)
 
 	tcase_add_checked_fixture(load_tc, setup, ram_teardown);
 	tcase_add_test(load_tc, test_zero_page);
+	tcase_add_test(load_tc, test_zero_page_loader_fields);
 	tcase_add_test(load_tc, test_header_end_from_jump);
 	tcase_add_test(load_tc, test_cmdline_too_long);
 	tcase_add_test(load_tc, test_initrd_too_big);
