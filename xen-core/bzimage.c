@@ -35,6 +35,13 @@ static int place_kernel(const struct bzimage_setup_header *h, uint64_t low_size,
 		    (unsigned long long)align);
 		return -EINVAL;
 	}
+	if (!h->relocatable_kernel && pref < LAYOUT_HIGH_START) {
+		util__set_err(err, errlen,
+			      "bzImage: pref_address 0x%llx is below 1 MiB and the kernel is not "
+			      "relocatable: build it with CONFIG_RELOCATABLE=y",
+			      (unsigned long long)pref);
+		return -EINVAL;
+	}
 	if (pref >= LAYOUT_HIGH_START && pref < low_size && h->init_size <= low_size - pref &&
 	    (!h->relocatable_kernel || pref % align == 0)) {
 		*addr = pref;

@@ -112,8 +112,9 @@ struct bzimage_info {
  * kernels only) at the first kernel_alignment boundary from 1 MiB.  Returns 0,
  * -ENOEXEC (no "HdrS"/boot flag, protocol older than 2.10, no 64-bit entry),
  * -EINVAL (setup or kernel past the end of the file, a header jump that ends
- * it before init_size, bad alignment or init_size), -ERANGE (init_size does
- * not fit in RAM); err gets one line.
+ * it before init_size, bad alignment or init_size, a fixed kernel that asks
+ * for an address below 1 MiB), -ERANGE (init_size does not fit in RAM); err
+ * gets one line.
  */
 int bzimage__parse(const void *file, size_t size, uint64_t low_size, struct bzimage_info *out,
 		   char *err, size_t errlen);

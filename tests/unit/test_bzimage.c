@@ -119,6 +119,21 @@ START_TEST(test_relocatable_placement)
 }
 END_TEST
 
+START_TEST(test_fixed_kernel_below_1mib)
+{
+	/* More RAM cannot help a kernel that must sit in the first MiB: say what can. */
+	hdr()->relocatable_kernel = 0;
+	hdr()->pref_address = 0x10000;
+	expect_bad(-EINVAL,
+		   "pref_address 0x10000 is below 1 MiB and the kernel is not relocatable");
+	ck_assert_ptr_null(strstr(err, "--mem"));
+	/* A relocatable one just moves up. */
+	hdr()->relocatable_kernel = 1;
+	hdr()->pref_address = 0x10000;
+	ck_assert_int_eq(parse(&(struct bzimage_info){0}), 0);
+}
+END_TEST
+
 START_TEST(test_no_magic)
 {
 	hdr()->header = 0x53726447;
@@ -447,6 +462,7 @@ Suite *bzimage_suite(void)
 	tcase_add_test(hdr_tc, test_good_header);
 	tcase_add_test(hdr_tc, test_setup_sects_zero_means_four);
 	tcase_add_test(hdr_tc, test_relocatable_placement);
+	tcase_add_test(hdr_tc, test_fixed_kernel_below_1mib);
 	tcase_add_test(hdr_tc, test_no_magic);
 	tcase_add_test(hdr_tc, test_too_short);
 	tcase_add_test(hdr_tc, test_old_protocol);
