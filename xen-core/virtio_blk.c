@@ -148,13 +148,17 @@ static bool in_bounds(const struct virtio_blk *blk, uint64_t sector, size_t len)
 	       sectors <= blk->capacity - sector;
 }
 
-/* Executes a request whose data part is data[0..cnt); returns its VIRTIO_BLK_S_* status. */
+/*
+ * Executes a request whose data part is data[0..cnt); returns its
+ * VIRTIO_BLK_S_* status and sets *filled to the data bytes it wrote there.
+ */
 static uint8_t execute(struct virtio_blk *blk, uint32_t type, uint64_t sector,
-		       const struct iovec *data, unsigned int cnt)
+		       const struct iovec *data, unsigned int cnt, size_t *filled)
 {
 	size_t len = iov__size(data, cnt);
 	int rc;
 
+	*filled = 0;
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT:
@@ -165,16 +169,18 @@ static uint8_t execute(struct virtio_blk *blk, uint32_t type, uint64_t sector,
 				   (unsigned long long)sector, (unsigned long long)blk->capacity);
 			return VIRTIO_BLK_S_IOERR;
 		}
-		if (type == VIRTIO_BLK_T_IN)
+		if (type == VIRTIO_BLK_T_IN) {
 			rc = transfer(blk->fd, data, cnt, sector * VIRTIO_BLK_SECTOR_SIZE, false);
-		else
+			*filled = rc ? 0 : len;
+		} else {
 			rc = virtio_blk__write(blk, sector * VIRTIO_BLK_SECTOR_SIZE, data, cnt);
+		}
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		rc = fdatasync(blk->fd) ? -errno : 0;
 		break;
 	case VIRTIO_BLK_T_GET_ID:
-		iov__from_buf(data, cnt, 0, blk->serial, sizeof(blk->serial));
+		*filled = iov__from_buf(data, cnt, 0, blk->serial, sizeof(blk->serial));
 		return VIRTIO_BLK_S_OK;
 	default:
 		return VIRTIO_BLK_S_UNSUPP;
@@ -194,6 +200,7 @@ int virtio_blk__request(struct virtio_blk *blk, const struct vq_chain *chain, ui
 	unsigned int cnt;
 	uint32_t type;
 	uint8_t status;
+	size_t filled;
 
 	if (chain->out_len < BLK_HDR_LEN || chain->in_len < 1) {
 		util__set_err(why, whylen,
@@ -210,9 +217,10 @@ int virtio_blk__request(struct virtio_blk *blk, const struct vq_chain *chain, ui
 		    iov__slice(out, chain->nr_out, BLK_HDR_LEN, chain->out_len - BLK_HDR_LEN, data);
 	else
 		cnt = iov__slice(in, chain->nr_in, 0, chain->in_len - 1, data);
-	status = execute(blk, type, le64toh(hdr.sector), data, cnt);
+	status = execute(blk, type, le64toh(hdr.sector), data, cnt, &filled);
 	iov__from_buf(in, chain->nr_in, chain->in_len - 1, &status, 1);
-	*written = chain->in_len;
+	/* Only bytes we wrote: a driver may trust a used length as filled data. */
+	*written = (uint32_t)filled + 1;
 	return 0;
 }
 
