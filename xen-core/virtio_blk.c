@@ -14,6 +14,7 @@
 #include "util.h"
 #include "virtio_blk.h"
 #include "virtio_pci.h"
+#include "virtio_serve.h"
 
 #define BLK_QUEUE_SIZE 256
 /* struct virtio_blk_outhdr: type, ioprio, sector; the same for legacy drivers. */
@@ -224,24 +225,16 @@ int virtio_blk__request(struct virtio_blk *blk, const struct vq_chain *chain, ui
 	return 0;
 }
 
-/* I/O thread: serves every request the driver made available, then notifies once. */
+static int blk_serve(struct virtio_dev *vdev, const struct vq_chain *chain, uint32_t *written,
+		     char *why, size_t whylen)
+{
+	return virtio_blk__request(to_blk(vdev), chain, written, why, whylen);
+}
+
+/* I/O thread: serves a batch of requests, notifies once, and comes back for the rest. */
 static void blk_queue_notify(struct virtio_dev *vdev, unsigned int q)
 {
-	struct virtio_blk *blk = to_blk(vdev);
-	unsigned int served = 0;
-	uint32_t written;
-	char why[160];
-
-	while (virtio_dev__pop(vdev, q, &blk->chain) > 0) {
-		if (virtio_blk__request(blk, &blk->chain, &written, why, sizeof(why))) {
-			virtio_dev__set_broken(vdev, "%s", why);
-			break;
-		}
-		virtio_dev__push(vdev, q, blk->chain.head, written);
-		served++;
-	}
-	if (served)
-		virtio_dev__notify_used(vdev, q);
+	virtio_serve__queue(vdev, q, &to_blk(vdev)->chain, VIRTIO_SERVE_BATCH, blk_serve);
 }
 
 /* vm__destroy, I/O thread stopped. */

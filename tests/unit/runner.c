@@ -15,6 +15,7 @@ static Suite *(*const suites[])(void) = {
     virtio_console_suite,
     guest_virtq_suite,
     virtio_legacy_suite,
+    virtio_serve_suite,
 };
 
 int main(void)

@@ -24,5 +24,6 @@ Suite *virtio_net_suite(void);
 Suite *virtio_console_suite(void);
 Suite *guest_virtq_suite(void);
 Suite *virtio_legacy_suite(void);
+Suite *virtio_serve_suite(void);
 
 #endif
