@@ -40,7 +40,8 @@ uint64_t virtio_blk__capacity(const struct virtio_blk *blk);
  * its status byte: T_IN, T_OUT, T_FLUSH and T_GET_ID, VIRTIO_BLK_S_IOERR for a
  * transfer outside the image, not a whole number of sectors, a failed I/O or
  * a write to a read-only disk, VIRTIO_BLK_S_UNSUPP for other types.  Sets
- * *written to the bytes to report to the driver.  Returns 0, or -EPROTO with
+ * *written to the bytes it wrote into the chain: the status byte, plus the
+ * data of a good T_IN or the serial of T_GET_ID.  Returns 0, or -EPROTO with
  * the reason in why if the chain has no room for the header or status byte
  * (the caller then marks the device broken).
  */

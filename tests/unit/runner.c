@@ -11,6 +11,7 @@ static Suite *(*const suites[])(void) = {
     bzimage_suite,
     tap_suite,
     virtio_blk_suite,
+    virtio_serve_suite,
     virtio_net_suite,
     virtio_console_suite,
     guest_virtq_suite,
