@@ -1,5 +1,6 @@
 /* Check suite for the virtio-pci transport, driven as a guest driver would (needs KVM). */
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,8 +406,12 @@ static int race_start = -1, race_done = -1;
 
 static void spin_until(const int *flag, int round)
 {
-	while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != round)
-		__builtin_ia32_pause();
+	/* Yield now and then: on a busy host the other thread may be waiting for this CPU. */
+	for (unsigned int n = 1; __atomic_load_n(flag, __ATOMIC_ACQUIRE) != round; n++)
+		if (n % 1024)
+			__builtin_ia32_pause();
+		else
+			sched_yield();
 }
 
 /*
