@@ -14,6 +14,7 @@ static Suite *(*const suites[])(void) = {
     virtio_net_suite,
     virtio_console_suite,
     guest_virtq_suite,
+    virtq_wake_suite,
 };
 
 int main(void)

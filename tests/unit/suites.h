@@ -23,5 +23,6 @@ Suite *virtio_blk_suite(void);
 Suite *virtio_net_suite(void);
 Suite *virtio_console_suite(void);
 Suite *guest_virtq_suite(void);
+Suite *virtq_wake_suite(void);
 
 #endif
