@@ -10,10 +10,12 @@
 #define VNET_BUF	 2048 /* >= header + VNET_FRAME_MAX: no MRG_RXBUF needed */
 /*
  * vnet__wait spins this long after the last received frame before it blocks
- * (cmdline poll_us=): a request that follows its predecessor's reply within
- * it costs no WAIT_US exit and no wakeup.  Measured in bench/kv-bench.sh.
+ * (cmdline poll_us=), like KVM's halt polling (whose default is also 200 us):
+ * a request that comes within it costs no WAIT_US exit and no vCPU wakeup.
+ * In the lab a request/response round trip is 100-250 us; an idle guest
+ * spins not at all.  Measured in bench/kv-bench.sh (NEWS).
  */
-#define VNET_POLL_US_DEFAULT 50
+#define VNET_POLL_US_DEFAULT 200
 
 /* With VERSION_1 the header always has num_buffers: 12 bytes, all zero on TX. */
 struct virtio_net_hdr {
