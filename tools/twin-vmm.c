@@ -90,7 +90,7 @@ static int add_devices(struct vm *vm, const struct vmm_args *a, struct backends 
 	int rc;
 
 	if (a->console == VMM_CONSOLE_VIRTIO) {
-		rc = virtio_console__create(vm);
+		rc = virtio_console__create(vm, a->console_legacy);
 		if (rc)
 			return rc;
 	}
@@ -98,7 +98,7 @@ static int add_devices(struct vm *vm, const struct vmm_args *a, struct backends 
 		struct virtio_net *net = b->nics[i];
 
 		b->nics[i] = NULL;
-		rc = virtio_net__register(net, vm);
+		rc = virtio_net__register(net, vm, a->nics[i].legacy);
 		if (rc)
 			return rc;
 	}
@@ -106,7 +106,7 @@ static int add_devices(struct vm *vm, const struct vmm_args *a, struct backends 
 		struct virtio_blk *blk = b->disks[i];
 
 		b->disks[i] = NULL;
-		rc = virtio_blk__register(blk, vm);
+		rc = virtio_blk__register(blk, vm, a->disks[i].legacy);
 		if (rc)
 			return rc;
 	}

@@ -9,11 +9,16 @@
 #include "tap.h"
 #include "util.h"
 
+/* The forms of the device options, for usage and error lines. */
+#define NIC_SPEC  "tap=NAME[,mac=52:54:00:xx:xx:xx][,bridge=BR][,legacy]"
+#define DISK_SPEC "path=FILE[,readonly][,legacy]"
+
 const char vmm_args_usage[] =
     "usage: twin-vmm run --kernel FILE [--initrd FILE] [--mem SIZE] [--vcpus N]\n"
     "                    [--cmdline STR] [--serial stdio|file:PATH] [--pit on|off]\n"
-    "                    [--nic tap=NAME[,mac=52:54:00:xx:xx:xx][,bridge=BR]]...\n"
-    "                    [--disk path=FILE[,readonly]]... [--console virtio|none]\n"
+    "                    [--nic " NIC_SPEC "]...\n"
+    "                    [--disk " DISK_SPEC "]...\n"
+    "                    [--console virtio[,legacy]|none]\n"
     "  --kernel FILE    kernel to boot: a PVH ELF or a bzImage (required)\n"
     "  --initrd FILE    initial ramdisk handed to the kernel\n"
     "  --mem SIZE       guest RAM with K, M, G or T suffix; a bare number is MiB (default 256M)\n"
@@ -28,6 +33,9 @@ const char vmm_args_usage[] =
     "                   sectors), read-only with readonly; up to 4 disks\n"
     "  --console DEV    virtio (default): a virtio console writing to the serial sink\n"
     "                   (Linux hvc0); none: no virtio console\n"
+    "  legacy           makes that virtio device transitional: it also offers the\n"
+    "                   virtio 0.9.5 interface (I/O BAR, device id 0x1000+) for old\n"
+    "                   drivers; without it devices are modern (1.0) only\n"
     "Exit status: the guest's debug-exit status (odd), 0 when stopped by SIGTERM/SIGINT or\n"
     "a guest power-off, 2 for bad usage or input, 4 for a KVM or runtime failure or a guest\n"
     "crash (triple fault) or reset request.\n"
@@ -181,14 +189,19 @@ static int add_nic(const char *spec, struct vmm_args *out, char *err, size_t err
 		return fail(err, errlen, "too many --nic options: at most %d NICs",
 			    VMM_ARGS_MAX_NICS);
 	if (!*spec)
-		return fail(
-		    err, errlen,
-		    "--nic needs a value: use tap=NAME[,mac=52:54:00:xx:xx:xx][,bridge=BR]");
+		return fail(err, errlen, "--nic needs a value: use " NIC_SPEC);
 	while (next_item(&p, &it)) {
+		if (item_is(&it, "legacy")) {
+			if (it.val || nic.legacy)
+				return fail(err, errlen,
+					    "--nic '%s': legacy is given twice or with a value: "
+					    "write it once, alone",
+					    spec);
+			nic.legacy = true;
+			continue;
+		}
 		if (!it.val)
-			return fail(err, errlen,
-				    "--nic '%s': '%.*s' needs a value: use "
-				    "tap=NAME[,mac=52:54:00:xx:xx:xx][,bridge=BR]",
+			return fail(err, errlen, "--nic '%s': '%.*s' needs a value: use " NIC_SPEC,
 				    spec, (int)it.key_len, it.key);
 		if (item_is(&it, "tap") && !nic.tap[0]) {
 			rc = take_ifname(spec, &it, nic.tap, err, errlen);
@@ -213,19 +226,14 @@ static int add_nic(const char *spec, struct vmm_args *out, char *err, size_t err
 			return fail(err, errlen, "--nic '%s': %.*s is given twice: give it once",
 				    spec, (int)it.key_len, it.key);
 		} else {
-			return fail(err, errlen,
-				    "--nic '%s': unknown key '%.*s': use "
-				    "tap=NAME[,mac=52:54:00:xx:xx:xx][,bridge=BR]",
+			return fail(err, errlen, "--nic '%s': unknown key '%.*s': use " NIC_SPEC,
 				    spec, (int)it.key_len, it.key);
 		}
 		if (rc)
 			return rc;
 	}
 	if (!nic.tap[0])
-		return fail(err, errlen,
-			    "--nic '%s' names no tap: use "
-			    "tap=NAME[,mac=52:54:00:xx:xx:xx][,bridge=BR]",
-			    spec);
+		return fail(err, errlen, "--nic '%s' names no tap: use " NIC_SPEC, spec);
 	if (!have_mac) {
 		memcpy(nic.mac, default_mac, 6);
 		nic.mac[5] += out->nr_nics;
@@ -256,7 +264,7 @@ static int add_disk(const char *spec, struct vmm_args *out, char *err, size_t er
 		return fail(err, errlen, "too many --disk options: at most %d disks",
 			    VMM_ARGS_MAX_DISKS);
 	if (!*spec)
-		return fail(err, errlen, "--disk needs a value: use path=FILE[,readonly]");
+		return fail(err, errlen, "--disk needs a value: use " DISK_SPEC);
 	while (next_item(&p, &it)) {
 		if (item_is(&it, "path") && it.val && !disk.path[0]) {
 			if (!it.val_len || it.val_len >= sizeof(disk.path))
@@ -267,21 +275,23 @@ static int add_disk(const char *spec, struct vmm_args *out, char *err, size_t er
 			memcpy(disk.path, it.val, it.val_len);
 		} else if (item_is(&it, "readonly") && !it.val && !disk.readonly) {
 			disk.readonly = true;
-		} else if (item_is(&it, "path") || item_is(&it, "readonly")) {
-			return fail(err, errlen,
-				    "--disk '%s': %.*s is given twice or in the wrong form: use "
-				    "path=FILE[,readonly]",
-				    spec, (int)it.key_len, it.key);
+		} else if (item_is(&it, "legacy") && !it.val && !disk.legacy) {
+			disk.legacy = true;
+		} else if (item_is(&it, "path") || item_is(&it, "readonly") ||
+			   item_is(&it, "legacy")) {
+			return fail(
+			    err, errlen,
+			    "--disk '%s': %.*s is given twice or in the wrong form: use " DISK_SPEC,
+			    spec, (int)it.key_len, it.key);
 		} else {
 			return fail(err, errlen,
-				    "--disk '%s': unknown option '%.*s': use path=FILE[,readonly] "
-				    "(FILE may not contain a comma)",
+				    "--disk '%s': unknown option '%.*s': use " DISK_SPEC
+				    " (FILE may not contain a comma)",
 				    spec, (int)it.key_len, it.key);
 		}
 	}
 	if (!disk.path[0])
-		return fail(err, errlen, "--disk '%s' names no image: use path=FILE[,readonly]",
-			    spec);
+		return fail(err, errlen, "--disk '%s' names no image: use " DISK_SPEC, spec);
 	for (unsigned int i = 0; i < out->nr_disks; i++)
 		if (!strcmp(out->disks[i].path, disk.path))
 			return fail(err, errlen,
@@ -342,12 +352,16 @@ static int set_option(const char *name, const char *val, struct vmm_args *out, c
 	} else if (!strcmp(name, "--disk")) {
 		return add_disk(val, out, err, errlen);
 	} else if (!strcmp(name, "--console")) {
-		if (!strcmp(val, "virtio"))
+		/* The last --console wins whole: virtio alone drops an earlier legacy. */
+		out->console_legacy = !strcmp(val, "virtio,legacy");
+		if (!strcmp(val, "virtio") || out->console_legacy)
 			out->console = VMM_CONSOLE_VIRTIO;
 		else if (!strcmp(val, "none"))
 			out->console = VMM_CONSOLE_NONE;
 		else
-			return fail(err, errlen, "--console '%s' is invalid: use virtio or none",
+			return fail(err, errlen,
+				    "--console '%s' is invalid: use virtio or none (virtio,legacy "
+				    "for a transitional console)",
 				    val);
 	} else if (!strcmp(name, "--pit")) {
 		if (!strcmp(val, "on"))

@@ -16,18 +16,20 @@
 enum vmm_serial { VMM_SERIAL_STDIO, VMM_SERIAL_FILE };
 enum vmm_console { VMM_CONSOLE_VIRTIO, VMM_CONSOLE_NONE };
 
-/* --nic tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,bridge=BR] */
+/* --nic tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,bridge=BR][,legacy] */
 struct vmm_nic {
 	char tap[16];	 /* interface name, at most 15 bytes */
 	char bridge[16]; /* "" for none */
 	/* Default 52:54:00:12:34:56 plus the NIC's index, as QEMU numbers its NICs. */
 	uint8_t mac[6];
+	bool legacy; /* transitional: also the virtio 0.9.5 interface, for old drivers */
 };
 
-/* --disk path=FILE[,readonly] */
+/* --disk path=FILE[,readonly][,legacy] */
 struct vmm_disk {
 	char path[VMM_ARGS_PATH_MAX];
 	bool readonly;
+	bool legacy; /* as vmm_nic.legacy */
 };
 
 struct vmm_args {
@@ -40,6 +42,7 @@ struct vmm_args {
 	bool pit;		  /* in-kernel i8254 PIT (default); off = QEMU microvm pit=off */
 	const char *initrd;	  /* NULL if not given; into argv */
 	enum vmm_console console; /* virtio-console to the serial sink (default) or none */
+	bool console_legacy;	  /* --console virtio,legacy: a transitional virtio console */
 	unsigned int nr_nics;
 	struct vmm_nic nics[VMM_ARGS_MAX_NICS];
 	unsigned int nr_disks;
@@ -51,7 +54,7 @@ struct vmm_args {
 /*
  * Parses `twin-vmm run --kernel FILE [--initrd FILE] [--mem SIZE] [--vcpus N]
  * [--cmdline STR] [--serial stdio|file:PATH] [--pit on|off] [--nic ...]... [--disk ...]...
- * [--console virtio|none]` (also `--opt=value`); --nic and --disk repeat up to 4
+ * [--console virtio[,legacy]|none]` (also `--opt=value`); --nic and --disk repeat up to 4
  * times each, other options may repeat and the last wins.  Returns 0, VMM_ARGS_HELP
  * for -h/--help, or -EINVAL with one line in err (no trailing newline).
  * Touches no global state.

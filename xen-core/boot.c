@@ -178,10 +178,9 @@ static int load_bzimage(struct vm *vm, const void *kernel, size_t size, const ch
 
 static bool is_elf(const void *file, size_t size)
 {
-	return size >= 4 && memcmp(file,
-				   "\x7f"
-				   "ELF",
-				   4) == 0;
+	static const uint8_t magic[4] = {0x7f, 'E', 'L', 'F'};
+
+	return size >= sizeof(magic) && memcmp(file, magic, sizeof(magic)) == 0;
 }
 
 static bool is_bzimage(const void *file, size_t size)

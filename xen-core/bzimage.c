@@ -35,6 +35,13 @@ static int place_kernel(const struct bzimage_setup_header *h, uint64_t low_size,
 		    (unsigned long long)align);
 		return -EINVAL;
 	}
+	if (!h->relocatable_kernel && pref < LAYOUT_HIGH_START) {
+		util__set_err(err, errlen,
+			      "bzImage: pref_address 0x%llx is below 1 MiB and the kernel is not "
+			      "relocatable: build it with CONFIG_RELOCATABLE=y",
+			      (unsigned long long)pref);
+		return -EINVAL;
+	}
 	if (pref >= LAYOUT_HIGH_START && pref < low_size && h->init_size <= low_size - pref &&
 	    (!h->relocatable_kernel || pref % align == 0)) {
 		*addr = pref;
@@ -141,7 +148,8 @@ int bzimage__parse(const void *file, size_t size, uint64_t low_size, struct bzim
 int bzimage__place_initrd(const struct bzimage_info *info, uint64_t low_size, uint64_t initrd_size,
 			  uint64_t *addr, char *err, size_t errlen)
 {
-	uint64_t kernel_end = info->load_addr + info->hdr.init_size;
+	/* Rounded up: the initrd's page must not share one with the init_size area. */
+	uint64_t kernel_end = align_up(info->load_addr + info->hdr.init_size, PAGE_SIZE);
 	/* initrd_addr_max is the last byte the initrd may use, not one past it. */
 	uint64_t top = (uint64_t)info->hdr.initrd_addr_max + 1;
 
@@ -186,6 +194,16 @@ int bzimage__zero_page(const void *file, const struct bzimage_info *info,
 	if (hdr_len > sizeof(*h))
 		hdr_len = sizeof(*h);
 	memcpy(h, (const uint8_t *)file + BZIMAGE_HDR_OFFSET, hdr_len);
+	/*
+	 * Fields boot.rst marks "write" for the loader: the file's bytes mean
+	 * nothing there, and a stray setup_data would send Linux down a pointer
+	 * chain read from the image.  We use none of them, so they are zero.
+	 */
+	h->ext_loader_ver = 0;
+	h->ext_loader_type = 0;
+	h->hardware_subarch = 0; /* X86_SUBARCH_PC */
+	h->hardware_subarch_data = 0;
+	h->setup_data = 0;
 
 	h->vid_mode = VID_NORMAL;
 	h->type_of_loader = LOADER_UNDEF;

@@ -111,23 +111,27 @@ struct bzimage_info {
  * low_size bytes: at pref_address when it fits there, else (relocatable
  * kernels only) at the first kernel_alignment boundary from 1 MiB.  Returns 0,
  * -ENOEXEC (no "HdrS"/boot flag, protocol older than 2.10, no 64-bit entry),
- * -EINVAL (setup or kernel past the end of the file, bad alignment or
- * init_size), -ERANGE (init_size does not fit in RAM); err gets one line.
+ * -EINVAL (setup or kernel past the end of the file, a header jump that ends
+ * it before init_size, bad alignment or init_size, a fixed kernel that asks
+ * for an address below 1 MiB), -ERANGE (init_size does not fit in RAM); err
+ * gets one line.
  */
 int bzimage__parse(const void *file, size_t size, uint64_t low_size, struct bzimage_info *out,
 		   char *err, size_t errlen);
 
 /*
  * Choose the initrd's address: page-aligned, as high as low RAM and
- * initrd_addr_max allow, above the kernel's init_size.  Returns 0 with *addr,
- * or -ERANGE naming whether it is too big or the limit too low.
+ * initrd_addr_max allow, above the page where the kernel's init_size area
+ * ends.  Returns 0 with *addr, or -ERANGE naming whether it is too big or
+ * the limit too low.
  */
 int bzimage__place_initrd(const struct bzimage_info *info, uint64_t low_size, uint64_t initrd_size,
 			  uint64_t *addr, char *err, size_t errlen);
 
 /*
- * Fill zp (zeroed first) for a 64-bit boot: the file's setup header, then
- * the loader's fields, the e820 map, the cmdline at cmdline_addr and the
+ * Fill zp (zeroed first) for a 64-bit boot: the file's setup header with
+ * the fields the loader writes (setup_data, hardware_subarch(_data),
+ * ext_loader_*) zeroed, then the loader's fields, the e820 map, the cmdline at cmdline_addr and the
  * initrd (size 0: none).  -E2BIG if map has more than BZIMAGE_E820_MAX entries.
  */
 int bzimage__zero_page(const void *file, const struct bzimage_info *info,

@@ -14,10 +14,14 @@
 #include "util.h"
 #include "virtio_blk.h"
 #include "virtio_pci.h"
+#include "virtio_serve.h"
 
 #define BLK_QUEUE_SIZE 256
-/* struct virtio_blk_outhdr: type, ioprio, sector. */
+/* struct virtio_blk_outhdr: type, ioprio, sector; the same for legacy drivers. */
 #define BLK_HDR_LEN 16
+
+/* Transitional disks show their config after the 20 legacy registers, in 236 bytes. */
+_Static_assert(sizeof(struct virtio_blk_config) <= 236, "virtio-blk config too big for legacy");
 
 struct virtio_blk {
 	struct virtio_dev vdev; /* first: the transport hands callbacks a vdev pointer */
@@ -145,13 +149,17 @@ static bool in_bounds(const struct virtio_blk *blk, uint64_t sector, size_t len)
 	       sectors <= blk->capacity - sector;
 }
 
-/* Executes a request whose data part is data[0..cnt); returns its VIRTIO_BLK_S_* status. */
+/*
+ * Executes a request whose data part is data[0..cnt); returns its
+ * VIRTIO_BLK_S_* status and sets *filled to the data bytes it wrote there.
+ */
 static uint8_t execute(struct virtio_blk *blk, uint32_t type, uint64_t sector,
-		       const struct iovec *data, unsigned int cnt)
+		       const struct iovec *data, unsigned int cnt, size_t *filled)
 {
 	size_t len = iov__size(data, cnt);
 	int rc;
 
+	*filled = 0;
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT:
@@ -162,16 +170,18 @@ static uint8_t execute(struct virtio_blk *blk, uint32_t type, uint64_t sector,
 				   (unsigned long long)sector, (unsigned long long)blk->capacity);
 			return VIRTIO_BLK_S_IOERR;
 		}
-		if (type == VIRTIO_BLK_T_IN)
+		if (type == VIRTIO_BLK_T_IN) {
 			rc = transfer(blk->fd, data, cnt, sector * VIRTIO_BLK_SECTOR_SIZE, false);
-		else
+			*filled = rc ? 0 : len;
+		} else {
 			rc = virtio_blk__write(blk, sector * VIRTIO_BLK_SECTOR_SIZE, data, cnt);
+		}
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		rc = fdatasync(blk->fd) ? -errno : 0;
 		break;
 	case VIRTIO_BLK_T_GET_ID:
-		iov__from_buf(data, cnt, 0, blk->serial, sizeof(blk->serial));
+		*filled = iov__from_buf(data, cnt, 0, blk->serial, sizeof(blk->serial));
 		return VIRTIO_BLK_S_OK;
 	default:
 		return VIRTIO_BLK_S_UNSUPP;
@@ -191,6 +201,7 @@ int virtio_blk__request(struct virtio_blk *blk, const struct vq_chain *chain, ui
 	unsigned int cnt;
 	uint32_t type;
 	uint8_t status;
+	size_t filled;
 
 	if (chain->out_len < BLK_HDR_LEN || chain->in_len < 1) {
 		util__set_err(why, whylen,
@@ -207,30 +218,23 @@ int virtio_blk__request(struct virtio_blk *blk, const struct vq_chain *chain, ui
 		    iov__slice(out, chain->nr_out, BLK_HDR_LEN, chain->out_len - BLK_HDR_LEN, data);
 	else
 		cnt = iov__slice(in, chain->nr_in, 0, chain->in_len - 1, data);
-	status = execute(blk, type, le64toh(hdr.sector), data, cnt);
+	status = execute(blk, type, le64toh(hdr.sector), data, cnt, &filled);
 	iov__from_buf(in, chain->nr_in, chain->in_len - 1, &status, 1);
-	*written = chain->in_len;
+	/* Only bytes we wrote: a driver may trust a used length as filled data. */
+	*written = (uint32_t)filled + 1;
 	return 0;
 }
 
-/* I/O thread: serves every request the driver made available, then notifies once. */
+static int blk_serve(struct virtio_dev *vdev, const struct vq_chain *chain, uint32_t *written,
+		     char *why, size_t whylen)
+{
+	return virtio_blk__request(to_blk(vdev), chain, written, why, whylen);
+}
+
+/* I/O thread: serves a batch of requests, notifies once, and comes back for the rest. */
 static void blk_queue_notify(struct virtio_dev *vdev, unsigned int q)
 {
-	struct virtio_blk *blk = to_blk(vdev);
-	unsigned int served = 0;
-	uint32_t written;
-	char why[160];
-
-	while (virtio_dev__pop(vdev, q, &blk->chain) > 0) {
-		if (virtio_blk__request(blk, &blk->chain, &written, why, sizeof(why))) {
-			virtio_dev__set_broken(vdev, "%s", why);
-			break;
-		}
-		virtio_dev__push(vdev, q, blk->chain.head, written);
-		served++;
-	}
-	if (served)
-		virtio_dev__notify_used(vdev, q);
+	virtio_serve__queue(vdev, q, &to_blk(vdev)->chain, VIRTIO_SERVE_BATCH, blk_serve);
 }
 
 /* vm__destroy, I/O thread stopped. */
@@ -244,7 +248,7 @@ static const struct virtio_dev_ops blk_ops = {
     .release = blk_release,
 };
 
-int virtio_blk__register(struct virtio_blk *blk, struct vm *vm)
+int virtio_blk__register(struct virtio_blk *blk, struct vm *vm, bool legacy)
 {
 	int rc;
 
@@ -260,6 +264,7 @@ int virtio_blk__register(struct virtio_blk *blk, struct vm *vm)
 	    .queue_max_size = BLK_QUEUE_SIZE,
 	    .config = &blk->config,
 	    .config_len = sizeof(blk->config),
+	    .legacy = legacy,
 	    .ops = &blk_ops,
 	};
 	rc = virtio_dev__register(vm, &blk->vdev);

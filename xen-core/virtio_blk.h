@@ -24,11 +24,12 @@ int virtio_blk__open(const char *path, bool readonly, unsigned int index, struct
 /* Closes a disk that was never registered (a VM frees its own); NULL is a no-op. */
 void virtio_blk__close(struct virtio_blk *blk);
 /*
- * Before vm__start: makes blk a modern virtio-pci function of vm with one
- * request queue.  Consumes blk: the VM frees it in vm__destroy, or this
+ * Before vm__start: makes blk a virtio-pci function of vm with one request
+ * queue, modern-only or, with legacy, transitional (requests are the same for
+ * legacy drivers).  Consumes blk: the VM frees it in vm__destroy, or this
  * call does on failure.  0 or -errno, logged.
  */
-int virtio_blk__register(struct virtio_blk *blk, struct vm *vm);
+int virtio_blk__register(struct virtio_blk *blk, struct vm *vm, bool legacy);
 
 /* Size of the image in sectors. */
 uint64_t virtio_blk__capacity(const struct virtio_blk *blk);
@@ -39,7 +40,8 @@ uint64_t virtio_blk__capacity(const struct virtio_blk *blk);
  * its status byte: T_IN, T_OUT, T_FLUSH and T_GET_ID, VIRTIO_BLK_S_IOERR for a
  * transfer outside the image, not a whole number of sectors, a failed I/O or
  * a write to a read-only disk, VIRTIO_BLK_S_UNSUPP for other types.  Sets
- * *written to the bytes to report to the driver.  Returns 0, or -EPROTO with
+ * *written to the bytes it wrote into the chain: the status byte, plus the
+ * data of a good T_IN or the serial of T_GET_ID.  Returns 0, or -EPROTO with
  * the reason in why if the chain has no room for the header or status byte
  * (the caller then marks the device broken).
  */

@@ -7,12 +7,17 @@
 #include "util.h"
 #include "virtio_console.h"
 #include "virtio_pci.h"
+#include "virtio_serve.h"
 #include "vm.h"
 
 #define CONSOLE_QUEUE_SIZE 64
 /* Port 0's queues when VIRTIO_CONSOLE_F_MULTIPORT is not offered (virtio 1.x, 5.3.2). */
 #define CONSOLE_RXQ 0
 #define CONSOLE_TXQ 1
+
+/* Transitional consoles show their config after the 20 legacy registers, in 236 bytes. */
+_Static_assert(sizeof(struct virtio_console_config) <= 236,
+	       "virtio-console config too big for legacy");
 
 struct virtio_console {
 	struct virtio_dev vdev; /* first: the transport hands callbacks a vdev pointer */
@@ -32,25 +37,23 @@ int virtio_console__tx(struct vm *vm, const struct vq_chain *chain, char *why, s
 	return 0;
 }
 
-/* I/O thread: prints every queued transmit buffer; receive buffers stay unused (no input). */
+static int console_serve(struct virtio_dev *vdev, const struct vq_chain *chain, uint32_t *written,
+			 char *why, size_t whylen)
+{
+	*written = 0; /* transmit buffers are only read */
+	return virtio_console__tx(vdev->vm, chain, why, whylen);
+}
+
+/*
+ * I/O thread: prints a batch of queued transmit buffers and comes back for the
+ * rest; receive buffers stay unused (no input).
+ */
 static void console_queue_notify(struct virtio_dev *vdev, unsigned int q)
 {
 	struct virtio_console *con = (struct virtio_console *)vdev;
-	unsigned int done = 0;
-	char why[160];
 
-	if (q != CONSOLE_TXQ)
-		return;
-	while (virtio_dev__pop(vdev, q, &con->chain) > 0) {
-		if (virtio_console__tx(vdev->vm, &con->chain, why, sizeof(why))) {
-			virtio_dev__set_broken(vdev, "%s", why);
-			break;
-		}
-		virtio_dev__push(vdev, q, con->chain.head, 0);
-		done++;
-	}
-	if (done)
-		virtio_dev__notify_used(vdev, q);
+	if (q == CONSOLE_TXQ)
+		virtio_serve__queue(vdev, q, &con->chain, VIRTIO_SERVE_BATCH, console_serve);
 }
 
 /* vCPU thread: logged so a run shows its guest output goes through this device. */
@@ -71,7 +74,7 @@ static const struct virtio_dev_ops console_ops = {
     .release = console_release,
 };
 
-int virtio_console__create(struct vm *vm)
+int virtio_console__create(struct vm *vm, bool legacy)
 {
 	struct virtio_console *con = calloc(1, sizeof(*con));
 	int rc;
@@ -87,6 +90,7 @@ int virtio_console__create(struct vm *vm)
 	    .queue_max_size = CONSOLE_QUEUE_SIZE,
 	    .config = &con->config,
 	    .config_len = sizeof(con->config),
+	    .legacy = legacy,
 	    .ops = &console_ops,
 	};
 	rc = virtio_dev__register(vm, &con->vdev);

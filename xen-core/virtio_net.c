@@ -19,10 +19,11 @@
 
 #define NET_QUEUE_SIZE 256
 /*
- * The header before every frame.  The device is modern-only, so VERSION_1 is
- * always negotiated and the header always holds num_buffers: 12 bytes.
+ * The header before every frame: 12 bytes (with num_buffers) once the driver
+ * accepted VERSION_1, 10 for a legacy driver (MRG_RXBUF is never offered), and
+ * the legacy header is the first 10 bytes of the other.  Users have net in scope.
  */
-#define HDR_LEN sizeof(struct virtio_net_hdr_v1)
+#define HDR_LEN (net->hdr_len)
 /* Frames moved per tap wakeup before other I/O-thread work gets a turn. */
 #define RX_BATCH 64
 
@@ -31,6 +32,7 @@ struct virtio_net {
 	struct virtio_net_config config;
 	int tap_fd;
 	char name[32];
+	size_t hdr_len; /* set at DRIVER_OK, with the I/O loop paused */
 	/*
 	 * Everything below is I/O-thread state (reset runs with the loop paused).
 	 * rx_polling: the tap is watched for frames; off while the guest has
@@ -67,6 +69,7 @@ int virtio_net__open(const char *tap, const char *bridge, const uint8_t mac[6], 
 		return -ENOMEM;
 	}
 	net->tap_fd = fd;
+	net->hdr_len = sizeof(struct virtio_net_hdr_v1);
 	memcpy(net->config.mac, mac, 6);
 	net->config.status = htole16(VIRTIO_NET_S_LINK_UP);
 	net->config.max_virtqueue_pairs = htole16(1);
@@ -255,6 +258,14 @@ static void net_queue_notify(struct virtio_dev *vdev, unsigned int q)
 		set_rx_polling(net, true);
 }
 
+/* vCPU thread, I/O loop paused: the features are final, and with them the header size. */
+static void net_driver_ok(struct virtio_dev *vdev)
+{
+	to_net(vdev)->hdr_len = virtio_dev__has_feature(vdev, VIRTIO_F_VERSION_1)
+				    ? sizeof(struct virtio_net_hdr_v1)
+				    : sizeof(struct virtio_net_hdr);
+}
+
 /* vCPU thread, I/O loop paused: forget the held buffer; frames wait in the tap meanwhile. */
 static void net_reset(struct virtio_dev *vdev)
 {
@@ -272,11 +283,12 @@ static void net_release(struct virtio_dev *vdev)
 
 static const struct virtio_dev_ops net_ops = {
     .queue_notify = net_queue_notify,
+    .driver_ok = net_driver_ok,
     .reset = net_reset,
     .release = net_release,
 };
 
-int virtio_net__register(struct virtio_net *net, struct vm *vm)
+int virtio_net__register(struct virtio_net *net, struct vm *vm, bool legacy)
 {
 	int rc;
 
@@ -288,6 +300,7 @@ int virtio_net__register(struct virtio_net *net, struct vm *vm)
 	    .queue_max_size = NET_QUEUE_SIZE,
 	    .config = &net->config,
 	    .config_len = sizeof(net->config),
+	    .legacy = legacy,
 	    .ops = &net_ops,
 	};
 	rc = virtio_dev__register(vm, &net->vdev);

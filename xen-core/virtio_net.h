@@ -1,6 +1,7 @@
 /* virtio-net (device id 1) on a TAP device: one RX and one TX queue, served on the I/O thread. */
 #ifndef XEN_CORE_VIRTIO_NET_H
 #define XEN_CORE_VIRTIO_NET_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -22,12 +23,13 @@ int virtio_net__open(const char *tap, const char *bridge, const uint8_t mac[6], 
 /* Closes a NIC that was never registered (a VM frees its own); NULL is a no-op. */
 void virtio_net__close(struct virtio_net *net);
 /*
- * Before vm__start: makes net a modern virtio-pci function of vm (features
- * MAC, STATUS, plus the transport's VERSION_1 and EVENT_IDX) and watches the
- * tap on the VM's I/O loop.  Consumes net: the VM frees it in vm__destroy,
- * or this call does on failure.  0 or -errno, logged.
+ * Before vm__start: makes net a virtio-pci function of vm (features MAC,
+ * STATUS, plus the transport's VERSION_1 and EVENT_IDX), modern-only or, with
+ * legacy, transitional (a legacy driver gets the 10-byte header), and watches
+ * the tap on the VM's I/O loop.  Consumes net: the VM frees it in
+ * vm__destroy, or this call does on failure.  0 or -errno, logged.
  */
-int virtio_net__register(struct virtio_net *net, struct vm *vm);
+int virtio_net__register(struct virtio_net *net, struct vm *vm, bool legacy);
 
 /*
  * The single exit for guest frames: writes one Ethernet frame (no virtio
@@ -42,10 +44,10 @@ int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsign
  * The per-chain halves of the queue handlers, exposed for unit tests; I/O
  * thread.  tx sends the frame in a TX chain through virtio_net__transmit.  rx
  * reads one frame from the tap into an RX chain behind a virtio-net header
- * and sets *written: 1, or 0 if the tap has no frame (frames larger than the
- * chain are dropped, as a NIC drops oversize frames).  Both return -EPROTO
- * with the reason in why for a chain a driver may not post (the caller marks
- * the device broken).
+ * (12 bytes, or 10 once a legacy driver set DRIVER_OK) and sets *written: 1, or 0 if the tap has no
+ * frame (frames larger than the chain are dropped, as a NIC drops oversize frames).  Both return
+ * -EPROTO with the reason in why for a chain a driver may not post (the caller marks the device
+ * broken).
  */
 int virtio_net__tx(struct virtio_net *net, const struct vq_chain *chain, char *why, size_t whylen);
 int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_t *written,

@@ -193,8 +193,11 @@ static void update_ready_locked(struct virtio_dev *vdev)
 		struct virtio_queue *vq = &vdev->queues[q];
 		bool ready = ok && vq->enabled;
 
-		if (ready && !vq->ready)
+		if (ready && !vq->ready) {
+			/* 0.9.5 drivers may write features after the PFN: use the final ones. */
+			vq->vq.event_idx = virtio_dev__has_feature(vdev, VIRTIO_RING_F_EVENT_IDX);
 			kick_queue(vdev, q);
+		}
 		__atomic_store_n(&vq->ready, ready, __ATOMIC_RELEASE);
 	}
 }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# e2e: a lab up that fails, on bad arguments or half-way through, leaves nothing behind.
+# e2e: a lab up that fails, on bad arguments or half-way through, leaves nothing behind; down with stale pid files kills nothing outside the lab.
 set -euo pipefail
 . "$(dirname "$0")/lab-lib.sh"
 
@@ -38,5 +38,44 @@ inject()
 }
 inject fail-host2 host:2
 inject fail-audit audit
+
+# A dead host's pid file may name a recycled pid by the time of `down`, which kills every
+# process in the namespaces it finds: nothing outside the lab may die.  After their
+# holders die, h1's file names a plain process of the root namespace, the client's names
+# this test, and h2's names a root-namespace process tagged as h2's holder (which passes
+# the tag check, so only lab's never-its-own-namespace backstop saves it).
+stale_pids()
+{
+	local p="lf$RANDOM" s="$E2E_TMP/lab-stale" where pid victim forged inodes deadline
+	lab_up stale --hosts 2 --prefix "$p"
+	start_bg victim sleep 600
+	victim=$BG_PID
+	# shellcheck disable=SC2016 # $0 is the inner bash's
+	start_bg forged bash -c 'exec -a "$0" sleep 600' "twin-lab-holder $p-h2"
+	forged=$BG_PID
+	deadline=$((SECONDS + 10))
+	until [[ "$(tr '\0' ' ' <"/proc/$forged/cmdline")" == "twin-lab-holder $p-h2 "* ]]; do
+		[ "$SECONDS" -lt "$deadline" ] || fail "the forged holder did not start within 10s"
+	done
+	for where in h1 h2 cl; do
+		pid=$(<"$s/$p-$where.pid")
+		kill -KILL "$pid"
+		timeout 10 tail --pid="$pid" -f /dev/null || fail "holder of $p-$where outlived SIGKILL by 10s"
+	done
+	echo "$victim" >"$s/$p-h1.pid"
+	echo "$forged" >"$s/$p-h2.pid"
+	echo "$$" >"$s/$p-cl.pid"
+	inodes=$(lab_inodes "$p")
+	run_bounded 30 stale-down "$LAB" --state "$s" down
+	assert_status stale-down 0
+	kill -0 "$victim" 2>/dev/null || fail "lab down killed the root-namespace process named by h1's pid file"
+	kill -0 "$forged" 2>/dev/null || fail "lab down killed the root-namespace process tagged as h2's holder"
+	kill -KILL "$forged"
+	wait_bounded "$forged" 10
+	assert_lab_gone "$p" "$inodes"
+	[ ! -e "$s" ] || fail "lab down left the state dir of lab $p"
+	note "stale pid files: down killed nothing outside lab $p"
+}
+stale_pids
 
 note "ok"

@@ -215,30 +215,53 @@ wait_for_text()
 }
 
 # start_bg NAME CMD...: start CMD in the background with stdout and stderr in
-# $E2E_TMP/NAME.out and .err; set BG_PID.  Default dispositions for SIGINT and SIGTERM:
-# a non-interactive shell starts background jobs with SIGINT ignored.
+# $E2E_TMP/NAME.out and .err; set BG_PID to CMD's pid.  Default dispositions for SIGINT
+# and SIGTERM: a non-interactive shell starts background jobs with SIGINT ignored.
+# CMD is the child of a perl reaper, not of this shell, which would print a "Killed"
+# notice into the log for every process a test or `lab down` kills on purpose.  The
+# reaper sends CMD's pid, then its exit status (128 + signal, as bash gives it) through
+# a pipe for wait_bounded, and reports on stderr a death by a signal that bash too would
+# have reported, except SIGKILL: a crash still shows in the log.
+declare -gA E2E_BG_FD
 start_bg()
 {
-	local name=$1
+	local name=$1 fd
 	shift
-	env --default-signal=INT,TERM "$@" >"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" </dev/null &
-	BG_PID=$!
+	exec {fd}< <(exec perl -e '
+		my $base = shift;
+		my $pid = fork() // die "start_bg: fork: $!\n";
+		if (!$pid) {
+			open(STDIN, "<", "/dev/null") && open(STDOUT, ">", "$base.out") &&
+			    open(STDERR, ">", "$base.err") or die "start_bg: $base: $!\n";
+			exec { $ARGV[0] } @ARGV or die "start_bg: cannot run $ARGV[0]: $!\n";
+		}
+		$SIG{PIPE} = "IGNORE"; # the test may be gone, or done with this pid
+		$| = 1;
+		print "$pid\n";
+		waitpid($pid, 0);
+		my $sig = $? & 127;
+		warn "$base: pid $pid killed by signal $sig\n" if $sig && !grep { $_ == $sig } 2, 9, 13, 15;
+		print $sig ? 128 + $sig : $? >> 8, "\n";
+	' "$E2E_TMP/$name" env --default-signal=INT,TERM "$@")
+	read -r BG_PID <&"$fd" || fail "$name: could not start $1 in the background"
+	E2E_BG_FD[$BG_PID]=$fd
 	E2E_PIDS+=("$BG_PID")
 }
 
-# wait_bounded PID SECS: wait for background PID to exit, at most SECS seconds; set
+# wait_bounded PID SECS: wait for PID (from start_bg) to exit, at most SECS seconds; set
 # WAIT_RC to its exit status.  A process still running after SECS is killed and fails
 # the test.
 wait_bounded()
 {
-	local pid=$1 secs=$2
-	timeout "$secs" tail -s 0.1 --pid="$pid" -f /dev/null || true
-	if kill -0 "$pid" 2>/dev/null; then
+	local pid=$1 secs=$2 fd=${E2E_BG_FD[$1]:?wait_bounded: pid $1 was not started by start_bg} rc=0
+	read -r -t "$secs" WAIT_RC <&"$fd" || rc=$?
+	if [ "$rc" -gt 128 ]; then
 		kill -KILL "$pid" 2>/dev/null || true
 		fail "pid $pid still running ${secs}s after it was told to stop (hang)"
 	fi
-	WAIT_RC=0
-	wait "$pid" || WAIT_RC=$?
+	[ "$rc" -eq 0 ] || fail "the reaper of pid $pid ended without its exit status"
+	exec {fd}<&-
+	unset "E2E_BG_FD[$pid]"
 }
 
 # expected_checksum PAGES WS VCPUS ITERS: the checksum tests/guests/memwriter.c prints,

@@ -1,9 +1,9 @@
 #!/bin/bash
 # e2e: Debian's cloud kernel boots under Twin as far as this lab's emulated ring 0 lets it
 # in the time bound (LAB.md): the vmlinux through PVH (twin-vmm) prints its banner, our
-# cmdline and our e820 map; the bzImage through the 64-bit boot protocol, with a busybox
-# initramfs (boot-kernel, the same loader twin-vmm will call), reaches its decompressor's
-# first message; the vmlinux through PVH with the initramfs reports it where we put it.  Neither reaches userspace here; that needs hardware virtualization.
+# cmdline and our e820 map, and with a busybox initramfs reports it where we put it; the
+# bzImage through the 64-bit boot protocol, with the initramfs, reaches its decompressor's
+# first message.  Neither reaches userspace here; that needs hardware virtualization.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -13,8 +13,6 @@ require_vmm
 require_cmd apt-get apt
 require_cmd lz4 lz4
 require_cmd cpio cpio
-[ -n "${TWIN_BOOT_KERNEL:-}" ] && [ -x "$TWIN_BOOT_KERNEL" ] ||
-	fail "boot-kernel not built at '${TWIN_BOOT_KERNEL:-}': run make check"
 [ -n "${TWIN_LINUX_CACHE:-}" ] || fail "TWIN_LINUX_CACHE is not set: run this test through make check"
 
 # Measured here on a loaded 2-core lab machine: the PVH banner and e820 lines after 45-70 s
@@ -75,7 +73,7 @@ stop_when()
 	tr -d '\r' <"$E2E_TMP/$name.out" | sed 's/^\[ *[0-9.]*\] //' >"$E2E_TMP/$name.txt"
 }
 
-# (a) vmlinux through PVH, by twin-vmm itself.
+# (a) vmlinux through PVH.
 cmdline="earlyprintk=serial console=ttyS0 twin.test=pvh-$$"
 start_bg pvh "$TWIN_VMM" run --kernel "$vmlinux" --mem "${MEM_MIB}M" --cmdline "$cmdline"
 expected_e820 "$MEM_MIB" 1 >"$E2E_TMP/pvh.e820"
@@ -89,13 +87,14 @@ if ! diff -u "$E2E_TMP/pvh.e820" "$E2E_TMP/pvh.got" >&2; then
 fi
 note "pvh: banner, command line and $(wc -l <"$E2E_TMP/pvh.got") e820 lines as given"
 
-# (a') the same with the initramfs (PVH modlist), through boot-kernel: xen-core/boot.c puts
+# (a') the same with the initramfs (PVH modlist): xen-core/boot.c puts
 # it page-aligned at the top of low RAM, and Linux prints its page-rounded range.
 size=$(stat -c %s "$initrd")
 low=$((MEM_MIB << 20 < 0xc0000000 ? MEM_MIB << 20 : 0xc0000000))
 at=$(((low - size) & ~0xfff))
 ramdisk=$(printf 'RAMDISK: [mem 0x%08x-0x%08x]' "$at" $(((at + size + 0xfff & ~0xfff) - 1)))
-start_bg pvh-initrd "$TWIN_BOOT_KERNEL" "$vmlinux" "$initrd" "$MEM_MIB" "$cmdline"
+start_bg pvh-initrd "$TWIN_VMM" run --kernel "$vmlinux" --initrd "$initrd" --mem "${MEM_MIB}M" \
+	--cmdline "$cmdline"
 stop_when pvh-initrd "RAMDISK: "
 assert_has_line "$E2E_TMP/pvh-initrd.txt" "$ramdisk"
 note "pvh: the kernel found the ${size}-byte initramfs where it was put"
@@ -106,7 +105,8 @@ note "pvh: the kernel found the ${size}-byte initramfs where it was put"
 # cmdline in the zero page.  Seeing it proves the 64-bit entry state, the zero page and
 # the cmdline; LZ4 decompression then runs for minutes of emulated ring 0 here.
 cmdline="nokaslr earlyprintk=serial console=ttyS0"
-start_bg bz "$TWIN_BOOT_KERNEL" "$bzimage" "$initrd" "$MEM_MIB" "$cmdline"
+start_bg bz "$TWIN_VMM" run --kernel "$bzimage" --initrd "$initrd" --mem "${MEM_MIB}M" \
+	--cmdline "$cmdline"
 stop_when bz "KASLR disabled: 'nokaslr' on cmdline."
 assert_has_line "$E2E_TMP/bz.txt" "KASLR disabled: 'nokaslr' on cmdline."
 note "bzImage: the decompressor runs and reads the zero page's cmdline"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# e2e: twin-vmm's virtio-blk under blkwriter: data round-trips through the image, a read-only disk refuses writes, get-id, two disks, a locked image and bad --disk input fail cleanly.
+# e2e: twin-vmm's virtio-blk options and errors under blkwriter: a read-only disk refuses writes, get-id, two disks, a locked image and bad --disk input fail cleanly.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -10,7 +10,6 @@ kernel=$(guest blkwriter)
 img="$E2E_TMP/disk-a.img"
 blocks=200
 seed=99
-truncate -s 1M "$img"
 
 # blk NAME ARGS...: blkwriter through twin-vmm with ARGS (--disk ... --cmdline ...).
 blk()
@@ -20,24 +19,16 @@ blk()
 	vmm "$name" "$E2E_BOOT_TIMEOUT" --kernel "$kernel" "$@"
 }
 
-# Round trip: write, then verify in a second VM; the host sees the blocks too.
-blk write --disk "path=$img" --cmdline "mode=write blocks=$blocks seed=$seed"
-assert_status write 1
-assert_has_line "$E2E_TMP/write.out" 'blkwriter: disk id="disk-a.img" sectors=2048'
-assert_match "$E2E_TMP/write.out" "^blkwriter: write OK blocks=$blocks seed=$seed "
-assert_quiet write
-for i in 0 57 $((blocks - 1)); do
-	magic=$(dd if="$img" bs=4096 skip="$i" count=1 status=none | head -c 8)
-	[ "$magic" = TWINBLK1 ] || fail "block $i of the image starts '$magic', not TWINBLK1"
-done
+# The write-then-verify round trip is blkwriter.sh's; here the disk holds known bytes
+# the guest never wrote.
+head -c 1M /dev/urandom >"$img"
 sum_before=$(md5sum <"$img")
-blk verify --disk "path=$img,readonly" --cmdline "mode=verify blocks=$blocks seed=$seed"
-assert_status verify 1
-assert_match "$E2E_TMP/verify.out" "^blkwriter: verify OK blocks=$blocks seed=$seed "
 
 # Read-only: the device answers writes with an I/O error and the image stays as it was.
 blk readonly --disk "path=$img,readonly" --cmdline "mode=write blocks=$blocks seed=7"
 assert_status readonly 3
+# get-id, and the device offers the read-only feature.
+assert_has_line "$E2E_TMP/readonly.out" 'blkwriter: disk id="disk-a.img" sectors=2048 read-only'
 assert_match "$E2E_TMP/readonly.out" "^blkwriter: write FAIL: disk error"
 [ "$(md5sum <"$img")" = "$sum_before" ] || fail "a read-only disk was written"
 

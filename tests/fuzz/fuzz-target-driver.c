@@ -6,21 +6,21 @@
 #include <string.h>
 #include "fuzz_target.h"
 
-#define MAX_SEEDS      64
-#define FUZZ_MAX_INPUT 2048
-#define MAX_CLASSES    8
-#define MUTANTS	       20000
-#define PRNG_SEED      0x5477696e2d4e4554ull /* fixed: every run tries the same mutants */
+#define MAX_SEEDS   64
+#define MAX_CLASSES 8
+#define MUTANTS	    20000
+#define PRNG_SEED   0x5477696e2d4e4554ull /* fixed: every run tries the same mutants */
 
 struct seed {
 	char name[256];
-	uint8_t data[FUZZ_MAX_INPUT];
+	uint8_t data[FUZZ_INPUT_CAP];
 	size_t size;
 	int cls;
 };
 
 static struct seed seeds[MAX_SEEDS];
 static int nseeds;
+static size_t max_input;
 static uint64_t prng = PRNG_SEED;
 
 /* xorshift64*: tiny, and the same sequence on every libc. */
@@ -79,8 +79,14 @@ static int load_seeds(const char *dir)
 			closedir(d);
 			return -1;
 		}
-		s->size = fread(s->data, 1, sizeof(s->data), f);
+		s->size = fread(s->data, 1, max_input + 1, f);
 		fclose(f);
+		if (s->size > max_input) {
+			fprintf(stderr, "fuzz %s: %s is larger than the target's %zu-byte inputs\n",
+				fuzz_target.name, path, max_input);
+			closedir(d);
+			return -1;
+		}
 		nseeds++;
 	}
 	closedir(d);
@@ -89,7 +95,16 @@ static int load_seeds(const char *dir)
 	return nseeds ? 0 : -1;
 }
 
-/* One to four structure-blind edits: bit flips, boundary bytes and words, cuts, random tails. */
+static void put_le(uint8_t *buf, size_t off, uint64_t v, size_t width)
+{
+	for (size_t i = 0; i < width; i++)
+		buf[off + i] = (uint8_t)(v >> (8 * i));
+}
+
+/*
+ * One to four structure-blind edits: bit flips, boundary bytes and big-endian words, cuts,
+ * random tails, and the target's own little-endian field values if it names any.
+ */
 static size_t mutate(uint8_t *buf, size_t len)
 {
 	static const uint16_t interesting[] = {0,      1,      0x7f,   0x80, 0xff,   0xffff, 0x0800,
@@ -100,7 +115,8 @@ static size_t mutate(uint8_t *buf, size_t len)
 		size_t off = rnd() % len;
 		uint16_t v = interesting[rnd() % (sizeof(interesting) / sizeof(interesting[0]))];
 
-		switch (rnd() % 6) {
+		/* Six edit kinds without words, so those targets keep their mutants. */
+		switch (rnd() % (fuzz_target.nwords ? 7 : 6)) {
 		case 0:
 			buf[off] ^= 1u << (rnd() % 8);
 			break;
@@ -119,9 +135,17 @@ static size_t mutate(uint8_t *buf, size_t len)
 			len = off; /* truncate */
 			break;
 		case 5:
-			while (len < FUZZ_MAX_INPUT && off--)
+			while (len < max_input && off--)
 				buf[len++] = (uint8_t)rnd();
 			break;
+		case 6: {
+			size_t width = (size_t)2 << (rnd() % 3);
+
+			if ((off & ~(width - 1)) + width <= len)
+				put_le(buf, off & ~(width - 1),
+				       fuzz_target.words[rnd() % fuzz_target.nwords], width);
+			break;
+		}
 		}
 	}
 	return len;
@@ -146,13 +170,20 @@ static int report(const char *what, const char *broken, const uint8_t *data, siz
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : FUZZ_CORPUS_DIR;
-	static uint8_t buf[FUZZ_MAX_INPUT];
+	static uint8_t buf[FUZZ_INPUT_CAP];
 	int hist[MAX_CLASSES] = {0};
 	const char *broken;
 	char what[320];
 	int cls;
 
-	if (fuzz_target.nclasses > MAX_CLASSES || load_seeds(dir))
+	max_input = fuzz_target.max_input ? fuzz_target.max_input : FUZZ_DEFAULT_MAX_INPUT;
+	if (fuzz_target.nclasses > MAX_CLASSES || max_input > FUZZ_INPUT_CAP) {
+		fprintf(stderr,
+			"fuzz %s: over %d classes or %u-byte inputs: raise the driver's limits\n",
+			fuzz_target.name, MAX_CLASSES, FUZZ_INPUT_CAP);
+		return 1;
+	}
+	if (load_seeds(dir))
 		return 1;
 	for (int i = 0; i < nseeds; i++) {
 		struct seed *s = &seeds[i];

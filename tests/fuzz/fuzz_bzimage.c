@@ -5,7 +5,7 @@
  *     xen-core/bzimage.c xen-core/e820.c xen-core/util.c -o fuzz-bzimage
  *   mkdir -p /tmp/bz-corpus && cp -r tests/fuzz/corpus/bzimage/. /tmp/bz-corpus/
  *   ./fuzz-bzimage -max_total_time=60 -max_len=4096 /tmp/bz-corpus
- * make check runs the same checks without libFuzzer through fuzz-driver.c.
+ * make check runs the same checks without libFuzzer through fuzz-target-driver.c.
  */
 #include <errno.h>
 #include <stdbool.h>

@@ -5,7 +5,7 @@
  *     tests/fuzz/fuzz_elf_loader.c xen-core/elf_loader.c xen-core/util.c -o fuzz-elf-loader
  *   mkdir -p /tmp/elf-corpus && cp -r tests/fuzz/corpus/elf_loader/. /tmp/elf-corpus/
  *   ./fuzz-elf-loader -max_total_time=60 -max_len=4096 /tmp/elf-corpus
- * make check runs the same checks without libFuzzer through fuzz-driver.c.
+ * make check runs the same checks without libFuzzer through fuzz-target-driver.c.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -13,10 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "elf_loader.h"
-#include "fuzz.h"
+#include "fuzz_target.h"
+#include "util.h"
 
-#define RAM_FILL 0xee
-#define MIB	 (1ull << 20)
+/* Guest low RAM the target loads into: 1 MiB + 64 KiB, so mutants hit the top edge often. */
+#define FUZZ_RAM_SIZE ((1u << 20) + (64u << 10))
+#define RAM_FILL      0xee
+#define MIB	      (1ull << 20)
 
 static uint8_t *ram;	 /* guest RAM handed to the loader */
 static uint8_t *ram_ref; /* what RAM must hold where the loader did not write */
@@ -27,7 +30,13 @@ static bool ram_same(uint64_t from, uint64_t to)
 	return from >= to || memcmp(ram + from, ram_ref + from, to - from) == 0;
 }
 
-const char *fuzz_elf_loader__check(const uint8_t *data, size_t size, int *rc)
+/*
+ * Loads data[0..size) with elf_loader__load_pvh and checks its contract: the result is 0,
+ * -ENOEXEC, -EINVAL or -ERANGE; an error leaves RAM untouched and a one-line message; a
+ * success reports a sane image and writes nothing outside [lowest_paddr, highest_paddr).
+ * Stores the loader's result in *rc.  Returns NULL, or a static string naming the rule.
+ */
+static const char *load_and_check(const uint8_t *data, size_t size, int *rc)
 {
 	struct elf_image out = {0};
 	const char *broken = NULL;
@@ -72,13 +81,42 @@ out:
 	return broken;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Classes in the order of the results they name. */
+static const char *const classes[] = {"ok-", "enoexec-", "einval-", "erange-"};
+static const int class_rc[] = {0, -ENOEXEC, -EINVAL, -ERANGE};
+
+static const char *check(const uint8_t *data, size_t size, int *cls)
 {
 	int rc;
-	const char *broken = fuzz_elf_loader__check(data, size, &rc);
+	const char *broken = load_and_check(data, size, &rc);
+
+	for (*cls = 0; *cls < (int)ARRAY_SIZE(class_rc) && class_rc[*cls] != rc; (*cls)++)
+		;
+	return broken;
+}
+
+/* The loader's size and offset fields: sign and 32-bit edges, and RAM's 1 MiB boundaries. */
+static const uint64_t words[] = {
+    0,		1,	  0x7f,	    0x80,     0xff,  0xffff,	 0x7fffffff,	0x80000000,
+    0xffffffff, 0x100000, 0x10ffff, 0x110000, ~0ull, 1ull << 63, ~0ull - 0xfff, 0x38};
+
+const struct fuzz_target fuzz_target = {
+    .name = "elf-loader",
+    .classes = classes,
+    .nclasses = ARRAY_SIZE(classes),
+    .check = check,
+    .max_input = 4096,
+    .words = words,
+    .nwords = ARRAY_SIZE(words),
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	int cls;
+	const char *broken = check(data, size, &cls);
 
 	if (broken) {
-		fprintf(stderr, "fuzz_elf_loader: %s (result %d)\n", broken, rc);
+		fprintf(stderr, "fuzz_elf_loader: %s (class %d)\n", broken, cls);
 		abort();
 	}
 	return 0;

@@ -16,7 +16,19 @@ struct fuzz_target {
 	 * string naming the broken rule.
 	 */
 	const char *(*check)(const uint8_t *data, size_t size, int *cls);
+	/* Optional: the largest input, seed or mutant (0: FUZZ_DEFAULT_MAX_INPUT). */
+	size_t max_input;
+	/*
+	 * Optional: values of the input's little-endian size, offset and index
+	 * fields; the mutator then also writes them as aligned 2-, 4- or 8-byte
+	 * words.
+	 */
+	const uint64_t *words;
+	int nwords;
 };
+
+#define FUZZ_DEFAULT_MAX_INPUT 2048
+#define FUZZ_INPUT_CAP	       (32u << 10) /* the largest max_input the driver takes */
 
 /* Each target file defines this one. */
 extern const struct fuzz_target fuzz_target;

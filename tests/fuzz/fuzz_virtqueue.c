@@ -1,42 +1,42 @@
 /* Fuzz target for the split virtqueue parser: any ring contents give a documented result. */
 /*
  * With libFuzzer (clang), from the top of the source tree:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -DFUZZ_WITH_LIBFUZZER -D_GNU_SOURCE \
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
  *     -Ixen-core tests/fuzz/fuzz_virtqueue.c xen-core/virtqueue.c xen-core/memory.c \
  *     xen-core/e820.c xen-core/log.c xen-core/util.c -o fuzz-virtqueue
- *   ./fuzz-virtqueue -max_total_time=60 -max_len=16384 /tmp/vq-corpus
- * (seed /tmp/vq-corpus with `tests/fuzz-virtqueue-check --write-seeds /tmp/vq-corpus`).
- * make check runs the built-in seeds and 20000 mutants without libFuzzer (main below).
+ *   mkdir -p /tmp/vq-corpus && cp -r tests/fuzz/corpus/virtqueue/. /tmp/vq-corpus/
+ *   ./fuzz-virtqueue -max_total_time=60 -max_len=16388 /tmp/vq-corpus
+ * make check runs the same checks without libFuzzer through fuzz-target-driver.c.
  *
  * Input: byte 0 picks the queue size (1 << (b % 9)), byte 1 bit 0 event idx,
  * bytes 2-3 the device's starting avail index; the rest is guest RAM from
  * GPA 0, where the descriptor table, driver and device areas live.
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fuzz_target.h"
+#include "util.h"
 #include "virtqueue.h"
 #include "vm.h"
 
-#define RAM_SIZE     (64u << 10)
-#define HEADER	     4
-#define MAX_INPUT    (HEADER + 16384)
-#define DESC_GPA     0x0000u
-#define AVAIL_GPA    0x1000u
-#define USED_GPA     0x2000u
-#define MUTANTS	     20000
-#define PRNG_SEED    0x5477696e2d565121ull /* fixed: every run tries the same mutants */
-#define FAILURE_FILE "fuzz-virtqueue-failure.bin"
+#define RAM_SIZE  (64u << 10)
+#define HEADER	  4
+#define DESC_GPA  0x0000u
+#define AVAIL_GPA 0x1000u
+#define USED_GPA  0x2000u
 
 static struct vm *vm;
 static uint8_t *ref; /* RAM as the input left it */
 static struct vq_chain chain;
 
-/* Outcome counts, so the driver can tell that mutants reach both good and broken paths. */
-struct outcome {
-	unsigned int popped, broken;
+/* How the ring went, as the seed's name announces it: the driver checks every class is reached. */
+enum { GOOD, BROKEN, EMPTY };
+static const char *const classes[] = {
+    [GOOD] = "good-",	  /* one chain or more popped, none broken */
+    [BROKEN] = "broken-", /* a chain broke the ring */
+    [EMPTY] = "empty-",	  /* nothing to pop */
 };
 
 static bool in_ram(const struct iovec *iov)
@@ -69,13 +69,14 @@ static const char *check_chain(const struct virtqueue *vq)
 }
 
 /* Runs one input through start, pop, push and should_notify; NULL, or the broken rule. */
-static const char *fuzz_virtqueue__check(const uint8_t *data, size_t size, struct outcome *o)
+static const char *check(const uint8_t *data, size_t size, int *cls)
 {
 	struct virtqueue vq;
 	uint16_t qsize, start_idx;
 	size_t used_len;
 	int rc;
 
+	*cls = EMPTY;
 	if (!vm) {
 		vm = calloc(1, sizeof(*vm));
 		ref = malloc(RAM_SIZE);
@@ -109,7 +110,7 @@ static const char *fuzz_virtqueue__check(const uint8_t *data, size_t size, struc
 			if (!memchr(vq.error, '\0', sizeof(vq.error)) || !vq.error[0] ||
 			    strchr(vq.error, '\n'))
 				return "broken without a one-line reason";
-			o->broken++;
+			*cls = BROKEN;
 			break;
 		}
 		if (rc != 1)
@@ -121,7 +122,7 @@ static const char *fuzz_virtqueue__check(const uint8_t *data, size_t size, struc
 		broken = check_chain(&vq);
 		if (broken)
 			return broken;
-		o->popped++;
+		*cls = GOOD;
 		virtqueue__push(&vq, chain.head, chain.in_len);
 		virtqueue__should_notify(&vq);
 	}
@@ -134,12 +135,44 @@ static const char *fuzz_virtqueue__check(const uint8_t *data, size_t size, struc
 	return NULL;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Queue sizes, ring indices, GPAs and lengths at their edges. */
+static const uint64_t words[] = {0,
+				 1,
+				 2,
+				 3,
+				 4,
+				 7,
+				 8,
+				 0x7f,
+				 0x80,
+				 0xff,
+				 0x100,
+				 0xffff,
+				 0x8000,
+				 0xfff0,
+				 RAM_SIZE - 1,
+				 RAM_SIZE,
+				 RAM_SIZE - 16,
+				 0x7fffffff,
+				 0x80000000,
+				 0xffffffff,
+				 ~0ull,
+				 1ull << 63};
+
+const struct fuzz_target fuzz_target = {
+    .name = "virtqueue",
+    .classes = classes,
+    .nclasses = ARRAY_SIZE(classes),
+    .check = check,
+    .max_input = HEADER + 16384,
+    .words = words,
+    .nwords = ARRAY_SIZE(words),
+};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct outcome o = {0};
-	const char *broken = fuzz_virtqueue__check(data, size, &o);
+	int cls;
+	const char *broken = check(data, size, &cls);
 
 	if (broken) {
 		fprintf(stderr, "fuzz_virtqueue: %s\n", broken);
@@ -147,239 +180,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
-
-#ifndef FUZZ_WITH_LIBFUZZER
-/* ---- make-check driver: built-in seeds, then deterministic mutants ---- */
-
-struct seed {
-	const char *name;
-	uint8_t data[MAX_INPUT];
-	size_t size;
-};
-
-static uint64_t prng = PRNG_SEED;
-
-/* xorshift64*: tiny, and the same sequence on every libc. */
-static uint64_t rnd(void)
-{
-	prng ^= prng >> 12;
-	prng ^= prng << 25;
-	prng ^= prng >> 27;
-	return prng * 0x2545f4914f6cdd1dull;
-}
-
-static void put(uint8_t *buf, size_t off, uint64_t v, size_t width)
-{
-	for (size_t i = 0; i < width; i++)
-		buf[off + i] = (uint8_t)(v >> (8 * i));
-}
-
-static void seed_desc(struct seed *s, unsigned int i, uint64_t addr, uint32_t len, uint16_t flags,
-		      uint16_t next)
-{
-	uint8_t *d = s->data + HEADER + DESC_GPA + 16 * i;
-
-	put(d, 0, addr, 8);
-	put(d, 8, len, 4);
-	put(d, 12, flags, 2);
-	put(d, 14, next, 2);
-}
-
-static void seed_avail(struct seed *s, uint16_t idx, const uint16_t *ring, unsigned int n)
-{
-	put(s->data, HEADER + AVAIL_GPA + 2, idx, 2);
-	for (unsigned int i = 0; i < n; i++)
-		put(s->data, HEADER + AVAIL_GPA + 4 + 2 * i, ring[i], 2);
-}
-
-/* Queue size 8; buffers in the upper half of RAM; ring contents per case. */
-static void build_seeds(struct seed *seeds, unsigned int *n)
-{
-	static const uint16_t heads[] = {0, 3, 5, 7};
-	struct seed *s;
-
-	s = &seeds[(*n)++]; /* one chain: header out, data in */
-	s->name = "good-two-part";
-	s->data[0] = 3;
-	seed_desc(s, 0, 0x8000, 16, VIRTQ_DESC_F_NEXT, 1);
-	seed_desc(s, 1, 0x9000, 1500, VIRTQ_DESC_F_WRITE, 0);
-	seed_avail(s, 1, heads, 1);
-	s->size = HEADER + USED_GPA + 0x100;
-
-	s = &seeds[(*n)++]; /* four chains, event idx */
-	s->name = "good-event-idx";
-	s->data[0] = 3;
-	s->data[1] = 1;
-	for (unsigned int i = 0; i < 8; i++)
-		seed_desc(s, i, 0x8000 + 0x100 * i, 0x100,
-			  (i & 1) ? VIRTQ_DESC_F_WRITE : VIRTQ_DESC_F_NEXT, (uint16_t)(i + 1));
-	seed_avail(s, 4, (const uint16_t[]){0, 2, 4, 6}, 4);
-	s->size = HEADER + USED_GPA + 0x100;
-
-	s = &seeds[(*n)++]; /* wrapping indices */
-	s->name = "good-wrap";
-	s->data[0] = 3;
-	s->data[2] = 0xff;
-	s->data[3] = 0xff;
-	seed_desc(s, 0, 0x8000, 64, 0, 0);
-	seed_avail(s, 1, heads, 1);
-	put(s->data, HEADER + AVAIL_GPA + 4 + 2 * 7, 0, 2);
-	s->size = HEADER + USED_GPA + 0x100;
-
-	s = &seeds[(*n)++];
-	s->name = "broken-loop";
-	s->data[0] = 3;
-	seed_desc(s, 0, 0x8000, 64, VIRTQ_DESC_F_NEXT, 1);
-	seed_desc(s, 1, 0x8000, 64, VIRTQ_DESC_F_NEXT, 0);
-	seed_avail(s, 1, heads, 1);
-	s->size = HEADER + USED_GPA;
-
-	s = &seeds[(*n)++];
-	s->name = "broken-out-of-ram";
-	s->data[0] = 3;
-	seed_desc(s, 0, RAM_SIZE - 8, 64, 0, 0);
-	seed_avail(s, 1, heads, 1);
-	s->size = HEADER + USED_GPA;
-
-	s = &seeds[(*n)++];
-	s->name = "broken-indirect";
-	s->data[0] = 3;
-	seed_desc(s, 0, 0x8000, 64, VIRTQ_DESC_F_INDIRECT, 0);
-	seed_avail(s, 1, heads, 1);
-	s->size = HEADER + USED_GPA;
-}
-
-static size_t mutate(uint8_t *buf, size_t len)
-{
-	static const uint64_t interesting[] = {0,
-					       1,
-					       2,
-					       3,
-					       4,
-					       7,
-					       8,
-					       0x7f,
-					       0x80,
-					       0xff,
-					       0x100,
-					       0xffff,
-					       0x8000,
-					       0xfff0,
-					       RAM_SIZE - 1,
-					       RAM_SIZE,
-					       RAM_SIZE - 16,
-					       0x7fffffff,
-					       0x80000000,
-					       0xffffffff,
-					       ~0ull,
-					       1ull << 63};
-	int edits = 1 + rnd() % 4;
-
-	for (int i = 0; i < edits; i++) {
-		/* Aim at the header and ring areas more often than at the buffers. */
-		size_t span = rnd() % 2 ? HEADER + USED_GPA + 0x100 : len;
-		size_t off = rnd() % (span < len ? span : len);
-		uint64_t v = interesting[rnd() % (sizeof(interesting) / sizeof(interesting[0]))];
-
-		switch (rnd() % 5) {
-		case 0:
-			buf[off] ^= (uint8_t)(1u << (rnd() % 8));
-			break;
-		case 1:
-			buf[off] = (uint8_t)v;
-			break;
-		case 2:
-			if (off + 2 <= len)
-				put(buf, off & ~1ul, v, 2);
-			break;
-		case 3:
-			if ((off & ~3ul) + 4 <= len)
-				put(buf, off & ~3ul, v, 4);
-			break;
-		case 4:
-			if ((off & ~7ul) + 8 <= len)
-				put(buf, off & ~7ul, v, 8);
-			break;
-		}
-	}
-	return len;
-}
-
-static int report(const char *what, const char *broken, const uint8_t *data, size_t size)
-{
-	FILE *f = fopen(FAILURE_FILE, "wb");
-
-	if (f) {
-		fwrite(data, 1, size, f);
-		fclose(f);
-	}
-	fprintf(stderr, "fuzz-virtqueue: %s: %s; input saved to %s\n", what, broken, FAILURE_FILE);
-	return 1;
-}
-
-static int write_seeds(const char *dir, struct seed *seeds, unsigned int n)
-{
-	for (unsigned int i = 0; i < n; i++) {
-		char path[4096];
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, seeds[i].name);
-		f = fopen(path, "wb");
-		if (!f || fwrite(seeds[i].data, 1, seeds[i].size, f) != seeds[i].size) {
-			fprintf(stderr, "fuzz-virtqueue: cannot write %s: %s\n", path,
-				strerror(errno));
-			if (f)
-				fclose(f);
-			return 1;
-		}
-		fclose(f);
-	}
-	return 0;
-}
-
-int main(int argc, char **argv)
-{
-	static struct seed seeds[8];
-	static uint8_t buf[MAX_INPUT];
-	struct outcome total = {0};
-	unsigned int nseeds = 0;
-	const char *broken;
-	char what[128];
-
-	build_seeds(seeds, &nseeds);
-	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
-		return write_seeds(argv[2], seeds, nseeds);
-	for (unsigned int i = 0; i < nseeds; i++) {
-		struct outcome o = {0};
-
-		broken = fuzz_virtqueue__check(seeds[i].data, seeds[i].size, &o);
-		/* The seed's name says which way it must go. */
-		if (!broken && (strncmp(seeds[i].name, "good-", 5) == 0) != (o.popped && !o.broken))
-			broken = "result differs from the one the seed's name expects";
-		if (broken) {
-			snprintf(what, sizeof(what), "seed %s", seeds[i].name);
-			return report(what, broken, seeds[i].data, seeds[i].size);
-		}
-	}
-	for (int m = 0; m < MUTANTS; m++) {
-		struct seed *s = &seeds[rnd() % nseeds];
-		size_t len;
-
-		memcpy(buf, s->data, s->size);
-		len = mutate(buf, s->size);
-		broken = fuzz_virtqueue__check(buf, len, &total);
-		if (broken) {
-			snprintf(what, sizeof(what), "mutant %d of seed %s", m, s->name);
-			return report(what, broken, buf, len);
-		}
-	}
-	printf("fuzz-virtqueue: %u seeds ok; %d mutants: %u chains popped, %u broken rings\n",
-	       nseeds, MUTANTS, total.popped, total.broken);
-	if (!total.popped || !total.broken) {
-		fprintf(stderr, "fuzz-virtqueue: mutants never popped or never broke: the "
-				"mutator is broken\n");
-		return 1;
-	}
-	return 0;
-}
-#endif

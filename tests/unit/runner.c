@@ -11,10 +11,12 @@ static Suite *(*const suites[])(void) = {
     bzimage_suite,
     tap_suite,
     virtio_blk_suite,
+    virtio_serve_suite,
     virtio_net_suite,
     virtio_console_suite,
     guest_virtq_suite,
     virtq_wake_suite,
+    virtio_legacy_suite,
 };
 
 int main(void)

@@ -20,9 +20,11 @@ Suite *virtio_pci_suite(void);
 Suite *bzimage_suite(void);
 Suite *tap_suite(void);
 Suite *virtio_blk_suite(void);
+Suite *virtio_serve_suite(void);
 Suite *virtio_net_suite(void);
 Suite *virtio_console_suite(void);
 Suite *guest_virtq_suite(void);
 Suite *virtq_wake_suite(void);
+Suite *virtio_legacy_suite(void);
 
 #endif

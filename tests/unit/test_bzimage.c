@@ -119,6 +119,21 @@ START_TEST(test_relocatable_placement)
 }
 END_TEST
 
+START_TEST(test_fixed_kernel_below_1mib)
+{
+	/* More RAM cannot help a kernel that must sit in the first MiB: say what can. */
+	hdr()->relocatable_kernel = 0;
+	hdr()->pref_address = 0x10000;
+	expect_bad(-EINVAL,
+		   "pref_address 0x10000 is below 1 MiB and the kernel is not relocatable");
+	ck_assert_ptr_null(strstr(err, "--mem"));
+	/* A relocatable one just moves up. */
+	hdr()->relocatable_kernel = 1;
+	hdr()->pref_address = 0x10000;
+	ck_assert_int_eq(parse(&(struct bzimage_info){0}), 0);
+}
+END_TEST
+
 START_TEST(test_no_magic)
 {
 	hdr()->header = 0x53726447;
@@ -279,6 +294,29 @@ START_TEST(test_zero_page)
 }
 END_TEST
 
+START_TEST(test_zero_page_loader_fields)
+{
+	struct bzimage_boot_params zp;
+	struct bzimage_image img;
+
+	/* Fields the loader writes come out zero, whatever the file holds there. */
+	hdr()->setup_data = 0x12345678abcULL;
+	hdr()->hardware_subarch = 2;
+	hdr()->hardware_subarch_data = 0x5000;
+	hdr()->ext_loader_ver = 3;
+	hdr()->ext_loader_type = 4;
+	hdr()->payload_offset = 0x1234; /* the kernel's own: passed through */
+	ck_assert_int_eq(load("", NULL, 0, &img), 0);
+	memcpy(&zp, ram + BZIMAGE_ZERO_PAGE, sizeof(zp));
+	ck_assert_uint_eq(zp.hdr.setup_data, 0);
+	ck_assert_uint_eq(zp.hdr.hardware_subarch, 0);
+	ck_assert_uint_eq(zp.hdr.hardware_subarch_data, 0);
+	ck_assert_uint_eq(zp.hdr.ext_loader_ver, 0);
+	ck_assert_uint_eq(zp.hdr.ext_loader_type, 0);
+	ck_assert_uint_eq(zp.hdr.payload_offset, 0x1234);
+}
+END_TEST
+
 START_TEST(test_header_end_from_jump)
 {
 	struct bzimage_boot_params zp;
@@ -342,6 +380,28 @@ START_TEST(test_initrd_too_high)
 }
 END_TEST
 
+START_TEST(test_initrd_after_unaligned_init_size)
+{
+	static const uint8_t initrd[4096];
+	const uint64_t end = PREF + INIT_SIZE + 0x300;
+	struct bzimage_image img;
+
+	/*
+	 * init_size ends 0x300 into a page and 0x1500 bytes lie above it: a page
+	 * fits only by sharing the kernel's last page, so there is no room.
+	 */
+	hdr()->init_size = INIT_SIZE + 0x300;
+	hdr()->initrd_addr_max = end + 0x1500 - 1;
+	ck_assert_int_eq(load("", initrd, sizeof(initrd), &img), -ERANGE);
+	ck_assert(ram_untouched(0, RAM_SIZE));
+	/* A page more: it goes on the first page past the kernel's end. */
+	hdr()->initrd_addr_max = end + 0x2500 - 1;
+	ck_assert_int_eq(load("", initrd, sizeof(initrd), &img), 0);
+	ck_assert_uint_ge(img.initrd_addr, end);
+	ck_assert_uint_eq(img.initrd_addr, PREF + INIT_SIZE + 0x1000);
+}
+END_TEST
+
 START_TEST(test_long_mode_tables)
 {
 	uint64_t e;
@@ -402,6 +462,7 @@ Suite *bzimage_suite(void)
 	tcase_add_test(hdr_tc, test_good_header);
 	tcase_add_test(hdr_tc, test_setup_sects_zero_means_four);
 	tcase_add_test(hdr_tc, test_relocatable_placement);
+	tcase_add_test(hdr_tc, test_fixed_kernel_below_1mib);
 	tcase_add_test(hdr_tc, test_no_magic);
 	tcase_add_test(hdr_tc, test_too_short);
 	tcase_add_test(hdr_tc, test_old_protocol);
@@ -415,10 +476,12 @@ Suite *bzimage_suite(void)
 
 	tcase_add_checked_fixture(load_tc, setup, ram_teardown);
 	tcase_add_test(load_tc, test_zero_page);
+	tcase_add_test(load_tc, test_zero_page_loader_fields);
 	tcase_add_test(load_tc, test_header_end_from_jump);
 	tcase_add_test(load_tc, test_cmdline_too_long);
 	tcase_add_test(load_tc, test_initrd_too_big);
 	tcase_add_test(load_tc, test_initrd_too_high);
+	tcase_add_test(load_tc, test_initrd_after_unaligned_init_size);
 	suite_add_tcase(s, load_tc);
 
 	tcase_add_checked_fixture(cpu_tc, setup, ram_teardown);

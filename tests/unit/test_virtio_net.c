@@ -381,7 +381,7 @@ static void through_transport(void)
 	expect(vm__create(&cfg, &vm) == 0, "vm__create failed (needs /dev/kvm)");
 	expect(virtio_net__open(TAP, NULL, mac, 0, &net, err, sizeof(err)) == 0, "%s", err);
 	tap = virtio_net__tap_fd(net);
-	expect(virtio_net__register(net, vm) == 0, "virtio_net__register failed");
+	expect(virtio_net__register(net, vm, false) == 0, "virtio_net__register failed");
 	expect(ioloop__start(vm->ioloop) == 0, "ioloop__start failed");
 	s = host_side(&sll);
 	find_regs(&r);

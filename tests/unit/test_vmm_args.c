@@ -346,12 +346,80 @@ START_TEST(test_initrd_console)
 	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--initrd"), -EINVAL);
 	ASSERT_ERR("needs a value");
 	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--console", "serial"), -EINVAL);
-	ASSERT_ERR("--console 'serial' is invalid: use virtio or none");
+	ASSERT_ERR("--console 'serial' is invalid: use virtio or none (virtio,legacy");
 	ck_assert_ptr_nonnull(
-	    strstr(vmm_args_usage, "--nic tap=NAME[,mac=52:54:00:xx:xx:xx][,bridge=BR]"));
-	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "--disk path=FILE[,readonly]"));
-	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "--console virtio|none"));
+	    strstr(vmm_args_usage, "--nic tap=NAME[,mac=52:54:00:xx:xx:xx][,bridge=BR][,legacy]"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "--disk path=FILE[,readonly][,legacy]"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "--console virtio[,legacy]|none"));
 	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "--initrd FILE"));
+}
+END_TEST
+
+/* Devices are modern-only unless a spec says legacy; the flag goes anywhere in it. */
+START_TEST(test_legacy)
+{
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=a", "--disk", "path=a.img"),
+			 0);
+	ck_assert(!args.nics[0].legacy);
+	ck_assert(!args.disks[0].legacy);
+	ck_assert(!args.console_legacy);
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "legacy,tap=a", "--nic",
+			       "tap=b,mac=52:54:00:00:00:02,legacy", "--nic", "tap=c", "--disk",
+			       "path=a.img,legacy", "--disk", "legacy,readonly,path=b.img",
+			       "--console", "virtio,legacy"),
+			 0);
+	ck_assert(args.nics[0].legacy);
+	ck_assert_str_eq(args.nics[0].tap, "a");
+	ck_assert(args.nics[1].legacy);
+	ck_assert_uint_eq(args.nics[1].mac[5], 2);
+	ck_assert(!args.nics[2].legacy);
+	ck_assert(args.disks[0].legacy);
+	ck_assert(!args.disks[0].readonly);
+	ck_assert(args.disks[1].legacy);
+	ck_assert(args.disks[1].readonly);
+	ck_assert_str_eq(args.disks[1].path, "b.img");
+	ck_assert_int_eq(args.console, VMM_CONSOLE_VIRTIO);
+	ck_assert(args.console_legacy);
+	/* The last --console wins whole. */
+	ck_assert_int_eq(
+	    PARSE("run", "--kernel", "k", "--console=virtio,legacy", "--console=virtio"), 0);
+	ck_assert(!args.console_legacy);
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--console=virtio,legacy", "--console=none"),
+			 0);
+	ck_assert_int_eq(args.console, VMM_CONSOLE_NONE);
+	ck_assert(!args.console_legacy);
+}
+END_TEST
+
+START_TEST(test_bad_legacy)
+{
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=a,legacy=on"), -EINVAL);
+	ASSERT_ERR("--nic 'tap=a,legacy=on': legacy is given twice or with a value");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=a,legacy,legacy"), -EINVAL);
+	ASSERT_ERR("legacy is given twice");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "legacy"), -EINVAL);
+	ASSERT_ERR("--nic 'legacy' names no tap: use tap=NAME");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=a,legac"), -EINVAL);
+	ASSERT_ERR("'legac' needs a value");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=a,model=legacy"), -EINVAL);
+	ASSERT_ERR(
+	    "unknown key 'model': use tap=NAME[,mac=52:54:00:xx:xx:xx][,bridge=BR][,legacy]");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--disk", "path=a,legacy=1"), -EINVAL);
+	ASSERT_ERR("--disk 'path=a,legacy=1': legacy is given twice or in the wrong form: use "
+		   "path=FILE[,readonly][,legacy]");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--disk", "legacy,path=a,legacy"), -EINVAL);
+	ASSERT_ERR("legacy is given twice");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--disk", "legacy"), -EINVAL);
+	ASSERT_ERR("--disk 'legacy' names no image");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--console", "none,legacy"), -EINVAL);
+	ASSERT_ERR("--console 'none,legacy' is invalid: use virtio or none (virtio,legacy");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--console", "legacy"), -EINVAL);
+	ASSERT_ERR("--console 'legacy' is invalid");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--console", "virtio,legacy,legacy"),
+			 -EINVAL);
+	ASSERT_ERR("is invalid");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--console", "virtio-legacy"), -EINVAL);
+	ASSERT_ERR("is invalid");
 }
 END_TEST
 
@@ -376,6 +444,8 @@ Suite *vmm_args_suite(void)
 	tcase_add_test(tc, test_disk);
 	tcase_add_test(tc, test_bad_disk);
 	tcase_add_test(tc, test_initrd_console);
+	tcase_add_test(tc, test_legacy);
+	tcase_add_test(tc, test_bad_legacy);
 	suite_add_tcase(s, tc);
 	return s;
 }
