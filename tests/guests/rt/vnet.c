@@ -10,12 +10,13 @@
 #define VNET_BUF	 2048 /* >= header + VNET_FRAME_MAX: no MRG_RXBUF needed */
 /*
  * vnet__wait spins this long after the last received frame before it blocks
- * (cmdline poll_us=), like KVM's halt polling (whose default is also 200 us):
- * a request that comes within it costs no WAIT_US exit and no vCPU wakeup.
- * In the lab a request/response round trip is 100-250 us; an idle guest
- * spins not at all.  Measured in bench/kv-bench.sh (NEWS).
+ * (cmdline poll_us=, like KVM's halt polling): a request that comes within
+ * it costs no WAIT_US exit and no vCPU wakeup.  Off by default: on the lab's
+ * 2 shared cores a spinning vCPU that shares a core with the I/O thread or the
+ * client must be preempted through an exit, and bench/kv-bench.sh showed no
+ * consistent gain for 200 us (NEWS).
  */
-#define VNET_POLL_US_DEFAULT 200
+#define VNET_POLL_US_DEFAULT 0
 
 /* With VERSION_1 the header always has num_buffers: 12 bytes, all zero on TX. */
 struct virtio_net_hdr {

@@ -37,7 +37,7 @@ int vnet__poll(vnet_rx_fn *fn, void *arg);
 int vnet__rx_ready(void);
 /*
  * Idle until a frame may have arrived, for at most max_us: first spin for
- * poll_us (cmdline, default 200) past the last received frame, then block
+ * poll_us (cmdline, default 0) past the last received frame, then block
  * (WAIT_US under Twin, woken by the RX kick; a pause loop under QEMU).
  */
 void vnet__wait(uint32_t max_us);
