@@ -6,6 +6,7 @@
 #   BENCH_KV_RUNS (5)      measured runs per platform and client count
 #   BENCH_KV_REQUESTS (5000)  requests per run
 #   BENCH_KV_CLIENTS ("1 4")  client counts
+#   BENCH_KV_GUEST_ARGS ("")  more kv guest cmdline (both platforms), e.g. poll_us=0
 #   QEMU (qemu-system-x86_64)
 #
 # One lab host runs the guest, first under twin-vmm, then under QEMU microvm,pcie=on with
@@ -39,7 +40,7 @@ read -r -a CLIENTS <<<"${BENCH_KV_CLIENTS:-1 4}"
 READY_SECS=60
 IP=198.18.2.10
 MAC=52:54:00:12:34:56
-CMDLINE="ip=$IP/24 mac=$MAC port=7777"
+CMDLINE="ip=$IP/24 mac=$MAC port=7777${BENCH_KV_GUEST_ARGS:+ $BENCH_KV_GUEST_ARGS}"
 # twin-vmm's ECAM (TWIN_PCI_ECAM_DEFAULT), given explicitly: the guest kit probes PCI
 # only when told to, under QEMU, or when the MP table lists a PCI bus.
 TWIN_ECAM=0xe0000000
@@ -156,6 +157,7 @@ correctness()
 # Other work on the 2 shared cores moves every number: say how busy the machine was.
 echo "kv-bench: load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "kv-bench: kv.elf in lab $p, $REQUESTS requests per run, $RUNS runs per round x $ROUNDS rounds, clients: ${CLIENTS[*]}"
+echo "kv-bench: guest cmdline: $CMDLINE"
 for plat in twin qemu; do
 	boot "$plat"
 	correctness "$plat"

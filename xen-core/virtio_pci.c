@@ -841,12 +841,16 @@ void virtio_dev__push(struct virtio_dev *vdev, unsigned int q, uint16_t head, ui
 
 void virtio_dev__notify_used(struct virtio_dev *vdev, unsigned int q)
 {
-	if (virtqueue__should_notify(&vdev->queues[q].vq)) {
-		pthread_mutex_lock(&vdev->lock);
-		vdev->isr |= ISR_QUEUE;
-		pci__set_irq(&vdev->pci, true);
-		pthread_mutex_unlock(&vdev->lock);
-	}
+	/*
+	 * The kick obeys the driver's suppression like the interrupt: a polling
+	 * guest is not woken (one exit each) for completions it does not wait for.
+	 */
+	if (!virtqueue__should_notify(&vdev->queues[q].vq))
+		return;
+	pthread_mutex_lock(&vdev->lock);
+	vdev->isr |= ISR_QUEUE;
+	pci__set_irq(&vdev->pci, true);
+	pthread_mutex_unlock(&vdev->lock);
 	debugdev__kick(vdev->vm);
 }
 

@@ -130,9 +130,10 @@ int virtio_dev__pop(struct virtio_dev *vdev, unsigned int q, struct vq_chain *ch
 /* I/O thread: returns a chain with written bytes; call notify_used after a batch. */
 void virtio_dev__push(struct virtio_dev *vdev, unsigned int q, uint16_t head, uint32_t written);
 /*
- * I/O thread, after pushes to q: raises INTx with ISR bit 0 unless the driver
- * suppressed it, and always calls debugdev__kick (wakes vCPUs idling in
- * WAIT_US: the test guests never take interrupts).
+ * I/O thread, after pushes to q: unless the driver suppressed notifications
+ * (VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX), raises INTx
+ * with ISR bit 0 and calls debugdev__kick (wakes vCPUs idling in WAIT_US:
+ * the test guests never take interrupts, they ask for a notification).
  */
 void virtio_dev__notify_used(struct virtio_dev *vdev, unsigned int q);
 /* Any thread, without vdev->lock: config changed; bumps the generation and interrupts. */

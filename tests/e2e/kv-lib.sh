@@ -23,17 +23,18 @@ require_kv_client()
 	fi
 }
 
-# kv_boot_twin LAB NAME: twin-vmm runs kv.elf in h1 of LAB, its tap LAB's P-t0 in the
-# host's LAN bridge; KV_PID is twin-vmm's pid (output in $E2E_TMP/NAME.out and .err).
+# kv_boot_twin LAB NAME [ARGS]: twin-vmm runs kv.elf in h1 of LAB, its tap LAB's P-t0 in
+# the host's LAN bridge, ARGS added to the guest cmdline; KV_PID is twin-vmm's pid
+# (output in $E2E_TMP/NAME.out and .err).
 kv_boot_twin()
 {
-	local lab=$1 name=$2 p kernel
+	local lab=$1 name=$2 extra=${3:-} p kernel
 	kernel=$(guest kv)
 	p=$(lab "$lab" get prefix)
 	start_bg "$name" "$LAB" --state "$E2E_TMP/lab-$lab" exec h1 "$TWIN_VMM" run \
 		--kernel "$kernel" --mem 64M \
 		--nic "tap=$p-t0,mac=$KV_MAC,bridge=$(lab "$lab" get lan-bridge)" \
-		--cmdline "ecam=$TWIN_ECAM ip=$KV_IP/24 mac=$KV_MAC port=$KV_PORT"
+		--cmdline "ecam=$TWIN_ECAM ip=$KV_IP/24 mac=$KV_MAC port=$KV_PORT${extra:+ $extra}"
 	KV_PID=$BG_PID
 }
 

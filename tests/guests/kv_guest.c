@@ -8,8 +8,11 @@
 
 TWIN_GUEST("kv");
 
-/* How long one idle wait lasts when no frame arrives (a device kick ends it sooner). */
-#define IDLE_US 1000000
+/*
+ * How long one idle wait lasts when no frame arrives (cmdline idle_us=; an RX
+ * kick ends it sooner).  Tests raise it so that a lost wakeup shows as a stall.
+ */
+#define IDLE_US_DEFAULT 1000000
 
 static struct kv kv;
 static struct net_if nif;
@@ -39,7 +42,7 @@ int guest_main(void)
 {
 	const char *ip_arg = args__get("ip");
 	uint32_t ip, mask;
-	uint64_t p;
+	uint64_t p, idle_us;
 	uint8_t mac[6];
 	int rc;
 
@@ -52,10 +55,18 @@ int guest_main(void)
 		return TWIN_GUEST_EXIT_FAIL;
 	}
 	port = (uint16_t)p;
+	if (args__u64("idle_us", IDLE_US_DEFAULT, &idle_us) || !idle_us || idle_us > 0xffffffffu) {
+		console__printf("kv: idle_us must be a number in 1-4294967295\n");
+		return TWIN_GUEST_EXIT_FAIL;
+	}
 	rc = vnet__init();
+	if (rc == -EINVAL) {
+		console__printf("kv: mac= must be XX:XX:XX:XX:XX:XX and poll_us= a number in "
+				"0-1000000\n");
+		return TWIN_GUEST_EXIT_FAIL;
+	}
 	if (rc) {
-		console__printf(
-		    "kv: no virtio-net device (%d): attach one with --nic, or fix mac=\n", rc);
+		console__printf("kv: no virtio-net device (%d): attach one with --nic\n", rc);
 		return TWIN_GUEST_EXIT_FAIL;
 	}
 	vnet__mac(mac);
@@ -70,5 +81,5 @@ int guest_main(void)
 			mac[1], mac[2], mac[3], mac[4], mac[5]);
 	for (;;)
 		if (!vnet__poll(rx, NULL))
-			virtio__idle(IDLE_US);
+			vnet__wait((uint32_t)idle_us);
 }

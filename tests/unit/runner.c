@@ -15,6 +15,7 @@ static Suite *(*const suites[])(void) = {
     virtio_net_suite,
     virtio_console_suite,
     guest_virtq_suite,
+    virtq_wake_suite,
     virtio_legacy_suite,
 };
 

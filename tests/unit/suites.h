@@ -24,6 +24,7 @@ Suite *virtio_serve_suite(void);
 Suite *virtio_net_suite(void);
 Suite *virtio_console_suite(void);
 Suite *guest_virtq_suite(void);
+Suite *virtq_wake_suite(void);
 Suite *virtio_legacy_suite(void);
 
 #endif

@@ -154,3 +154,12 @@ void virtio__idle(uint32_t max_us)
 	else
 		cpu__relax();
 }
+
+void virtio__idle_on(struct virtq *vq, uint32_t max_us)
+{
+	/* Only Twin's WAIT_US is woken by a notification: under QEMU, asking for one is waste. */
+	if (platform__get() != PLATFORM_TWIN)
+		cpu__relax();
+	else if (!virtq__arm(vq))
+		platform__wait_us(max_us);
+}

@@ -67,6 +67,7 @@ struct virtq {
 	uint16_t index;
 	volatile uint16_t *notify;
 	int event_idx;
+	int wake_on_arm; /* 0: every used chain wakes us (the default); 1: only after virtq__arm */
 	uint16_t free_head, num_free;
 	uint16_t avail_idx;  /* next avail index we publish */
 	uint16_t kicked_idx; /* avail index at the last notification */
@@ -116,6 +117,18 @@ void virtq__kick(struct virtq *vq);
 int virtq__get_used(struct virtq *vq, uint32_t *len);
 /* Whether the device has used chains we did not take yet. */
 int virtq__has_used(const struct virtq *vq);
+/*
+ * Wakeups (Twin's WAIT_US kick, an interrupt) for used chains: by default every
+ * one asks for one.  A polling driver that waits on this queue only sometimes
+ * calls virtq__wake_on_arm once, then virtq__arm before each wait.
+ */
+void virtq__wake_on_arm(struct virtq *vq);
+/*
+ * Ask for a wakeup on the next used chain (until the next virtq__get_used).
+ * Returns nonzero when a chain is already there: do not wait then, it may
+ * have come before the device saw the request.
+ */
+int virtq__arm(struct virtq *vq);
 /* Chains given to the device and not yet taken back. */
 static inline unsigned int virtq__in_flight(const struct virtq *vq)
 {
@@ -133,5 +146,8 @@ static inline volatile uint16_t *virtq__avail_event(struct virtq *vq)
 /* Idle until some used ring may have changed: WAIT_US under Twin (woken by device kicks), a pause
  * loop under QEMU. */
 void virtio__idle(uint32_t max_us);
+/* virtio__idle for a queue in wake_on_arm mode: arms it first under Twin, and does not wait when
+ * a used chain is already there. */
+void virtio__idle_on(struct virtq *vq, uint32_t max_us);
 
 #endif

@@ -16,6 +16,17 @@ static inline void full_fence(void)
 	__asm__ volatile("mfence" ::: "memory");
 }
 
+/*
+ * Whether the device should notify us for the chains it uses next: without
+ * EVENT_IDX the flag, with it a used_event at last_used (the very next
+ * chain) or half the ring index space away (none).
+ */
+static void set_wake(struct virtq *vq, int on)
+{
+	*(volatile uint16_t *)&vq->mem->avail.flags = on ? 0 : VRING_AVAIL_F_NO_INTERRUPT;
+	*(volatile uint16_t *)virtq__used_event(vq) = (uint16_t)(vq->last_used + (on ? 0 : 0x8000));
+}
+
 void virtq__init(struct virtq *vq, struct vring_mem *mem, uint16_t size, uint16_t index,
 		 volatile uint16_t *notify, int event_idx)
 {
@@ -29,9 +40,22 @@ void virtq__init(struct virtq *vq, struct vring_mem *mem, uint16_t size, uint16_
 	vq->num_free = size;
 	for (uint16_t i = 0; i + 1 < size; i++)
 		mem->desc[i].next = i + 1;
-	/* We poll: ask for no interrupts (flag without EVENT_IDX, a far used_event with it). */
-	mem->avail.flags = VRING_AVAIL_F_NO_INTERRUPT;
-	*virtq__used_event(vq) = 0x8000;
+	/* A wakeup for every used chain until the driver says otherwise. */
+	set_wake(vq, 1);
+}
+
+void virtq__wake_on_arm(struct virtq *vq)
+{
+	vq->wake_on_arm = 1;
+	set_wake(vq, 0);
+}
+
+int virtq__arm(struct virtq *vq)
+{
+	set_wake(vq, 1);
+	/* The request must be visible before we look, or a chain used in between is missed. */
+	full_fence();
+	return virtq__has_used(vq);
 }
 
 int virtq__add(struct virtq *vq, const struct vq_buf *bufs, unsigned int n)
@@ -100,8 +124,10 @@ int virtq__get_used(struct virtq *vq, uint32_t *len)
 	barrier();
 	e = vq->mem->used.ring[vq->last_used & (vq->size - 1)];
 	vq->last_used++;
-	/* Keep interrupts suppressed: the next one would be half a ring away. */
-	*virtq__used_event(vq) = (uint16_t)(vq->last_used + 0x8000);
+	/* An armed wakeup is spent; else used_event moves along, as virtq__arm does. */
+	set_wake(vq, !vq->wake_on_arm);
+	if (!vq->wake_on_arm)
+		full_fence();
 	if (e.id >= vq->size || !vq->chain_len[e.id])
 		return -1; /* a device bug; never free what we did not give */
 	n = vq->chain_len[e.id];

@@ -11,7 +11,7 @@
 /*
  * Find and start the first virtio-net device, with every RX buffer posted.
  * The MAC is the cmdline's `mac=` when given, else the device's config, else
- * 52:54:00:12:34:56.  0 or -errno (-ENODEV: none, -EINVAL: bad mac=).
+ * 52:54:00:12:34:56.  0 or -errno (-ENODEV: none, -EINVAL: bad mac= or poll_us=).
  */
 int vnet__init(void);
 void vnet__mac(uint8_t mac[6]);
@@ -35,6 +35,12 @@ typedef void vnet_rx_fn(void *arg, const void *frame, size_t len);
 int vnet__poll(vnet_rx_fn *fn, void *arg);
 /* Whether a frame is waiting (cheap: one shared-memory read). */
 int vnet__rx_ready(void);
+/*
+ * Idle until a frame may have arrived, for at most max_us: first spin for
+ * poll_us (cmdline, default 0) past the last received frame, then block
+ * (WAIT_US under Twin, woken by the RX kick; a pause loop under QEMU).
+ */
+void vnet__wait(uint32_t max_us);
 
 struct vnet_stats {
 	uint64_t rx, tx, rx_notifies, tx_notifies;
