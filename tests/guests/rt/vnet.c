@@ -9,14 +9,15 @@
 #define VNET_TXQ	 1
 #define VNET_BUF	 2048 /* >= header + VNET_FRAME_MAX: no MRG_RXBUF needed */
 /*
- * vnet__wait spins this long after the last received frame before it blocks
- * (cmdline poll_us=, like KVM's halt polling): a request that comes within
- * it costs no WAIT_US exit and no vCPU wakeup.  Off by default: on the lab's
- * 2 shared cores a spinning vCPU that shares a core with the I/O thread or the
- * client must be preempted through an exit, and bench/kv-bench.sh showed no
- * consistent gain for 200 us (NEWS).
+ * vnet__wait polls the RX ring for a while before it blocks, adaptively like
+ * KVM's halt polling: a frame that comes within the window costs no WAIT_US
+ * exit and no vCPU wakeup.  The window grows (doubling from VNET_POLL_GROW_US)
+ * while blocks end within the cap, so traffic that keeps coming finds the
+ * guest polling, and halves when a block outlasts the cap, so an idle guest
+ * soon stops polling at all.  The cap is cmdline poll_us= (0 = never poll).
  */
-#define VNET_POLL_US_DEFAULT 0
+#define VNET_POLL_US_DEFAULT 200
+#define VNET_POLL_GROW_US    10
 
 /* With VERSION_1 the header always has num_buffers: 12 bytes, all zero on TX. */
 struct virtio_net_hdr {
@@ -32,8 +33,8 @@ static uint8_t rx_bufs[VQ_MAX][VNET_BUF] __attribute__((aligned(64)));
 static uint8_t tx_bufs[VQ_MAX][VNET_BUF] __attribute__((aligned(64)));
 static uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 static uint64_t nrx, ntx;
-static uint64_t poll_us = VNET_POLL_US_DEFAULT;
-static uint64_t last_rx_us; /* clock__us() when vnet__poll last received */
+static uint64_t poll_us = VNET_POLL_US_DEFAULT; /* the polling window's cap */
+static uint64_t poll_window_us;			/* 0..poll_us, adapted by vnet__wait */
 
 static int parse_mac(const char *s, uint8_t out[6])
 {
@@ -147,7 +148,6 @@ int vnet__poll(vnet_rx_fn *fn, void *arg)
 	}
 	nrx += (uint64_t)n;
 	if (n) {
-		last_rx_us = clock__us();
 		post_rx();
 	}
 	reclaim_tx();
@@ -157,14 +157,24 @@ int vnet__poll(vnet_rx_fn *fn, void *arg)
 
 void vnet__wait(uint32_t max_us)
 {
-	uint64_t end = last_rx_us + poll_us;
+	uint64_t start = clock__us(), blocked_us;
 
-	while (clock__us() < end) {
+	while (clock__us() - start < poll_window_us) {
 		if (virtq__has_used(&rxq))
-			return;
+			return; /* the window paid off: keep it */
 		cpu__relax();
 	}
 	virtio__idle_on(&rxq, max_us);
+	blocked_us = clock__us() - start;
+	if (blocked_us <= poll_us) {
+		poll_window_us = poll_window_us ? poll_window_us * 2 : VNET_POLL_GROW_US;
+		if (poll_window_us > poll_us)
+			poll_window_us = poll_us;
+	} else {
+		poll_window_us /= 2;
+		if (poll_window_us < VNET_POLL_GROW_US)
+			poll_window_us = 0;
+	}
 }
 
 void vnet__stats(struct vnet_stats *st)

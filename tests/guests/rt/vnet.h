@@ -36,9 +36,10 @@ int vnet__poll(vnet_rx_fn *fn, void *arg);
 /* Whether a frame is waiting (cheap: one shared-memory read). */
 int vnet__rx_ready(void);
 /*
- * Idle until a frame may have arrived, for at most max_us: first spin for
- * poll_us (cmdline, default 0) past the last received frame, then block
- * (WAIT_US under Twin, woken by the RX kick; a pause loop under QEMU).
+ * Idle until a frame may have arrived, for at most max_us: first poll the RX
+ * ring for an adaptive window (0 up to cmdline poll_us=, default 200; it grows
+ * while frames keep coming soon after a block and shrinks when they stop),
+ * then block (WAIT_US under Twin, woken by the RX kick; a pause loop under QEMU).
  */
 void vnet__wait(uint32_t max_us);
 
