@@ -15,6 +15,7 @@
 #include "util.h"
 #include "virtio_net.h"
 #include "virtio_pci.h"
+#include "virtio_serve.h"
 #include "vm.h"
 
 #define NET_QUEUE_SIZE 256
@@ -89,6 +90,11 @@ void virtio_net__close(struct virtio_net *net)
 int virtio_net__tap_fd(const struct virtio_net *net)
 {
 	return net->tap_fd;
+}
+
+struct virtio_dev *virtio_net__vdev(struct virtio_net *net)
+{
+	return &net->vdev;
 }
 
 int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsigned int cnt)
@@ -229,31 +235,24 @@ static void tap_readable(void *opaque, uint32_t events)
 		virtio_dev__notify_used(vdev, VIRTIO_NET_RXQ);
 }
 
-static void serve_tx(struct virtio_net *net)
+/* A TX chain is only read: its used length is 0. */
+static int tx_serve(struct virtio_dev *vdev, const struct vq_chain *chain, uint32_t *written,
+		    char *why, size_t whylen)
 {
-	struct virtio_dev *vdev = &net->vdev;
-	unsigned int sent = 0;
-	char why[160];
-
-	while (virtio_dev__pop(vdev, VIRTIO_NET_TXQ, &net->tx_chain) > 0) {
-		if (virtio_net__tx(net, &net->tx_chain, why, sizeof(why))) {
-			virtio_dev__set_broken(vdev, "%s", why);
-			break;
-		}
-		virtio_dev__push(vdev, VIRTIO_NET_TXQ, net->tx_chain.head, 0);
-		sent++;
-	}
-	if (sent)
-		virtio_dev__notify_used(vdev, VIRTIO_NET_TXQ);
+	*written = 0;
+	return virtio_net__tx(to_net(vdev), chain, why, whylen);
 }
 
-/* I/O thread: TX sends what the driver queued; RX means new buffers, so watch the tap again. */
+/*
+ * I/O thread: TX sends a batch of what the driver queued and comes back for
+ * the rest; RX means new buffers, so watch the tap again.
+ */
 static void net_queue_notify(struct virtio_dev *vdev, unsigned int q)
 {
 	struct virtio_net *net = to_net(vdev);
 
 	if (q == VIRTIO_NET_TXQ)
-		serve_tx(net);
+		virtio_serve__queue(vdev, q, &net->tx_chain, VIRTIO_SERVE_BATCH, tx_serve);
 	else if (q == VIRTIO_NET_RXQ)
 		set_rx_polling(net, true);
 }

@@ -8,6 +8,7 @@
 
 struct vm;
 struct vq_chain;
+struct virtio_dev;
 struct virtio_net;
 
 #define VIRTIO_NET_RXQ 0
@@ -54,5 +55,7 @@ int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_
 		   char *why, size_t whylen);
 /* The tap's fd, non-blocking (tests poll it to know a frame is waiting). */
 int virtio_net__tap_fd(const struct virtio_net *net);
+/* The NIC's transport device (tests call its queue_notify as the I/O loop would). */
+struct virtio_dev *virtio_net__vdev(struct virtio_net *net);
 
 #endif

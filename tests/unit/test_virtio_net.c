@@ -18,6 +18,7 @@
 #include "util.h"
 #include "virtio_net.h"
 #include "virtio_pci.h"
+#include "virtio_serve.h"
 #include "vm.h"
 #include "vring_fixture.h"
 
@@ -240,7 +241,7 @@ END_TEST
  * Through the real transport (needs KVM): a host-side "driver" brings the NIC up by
  * MMIO, the way a guest would, and the device serves its queues on the I/O thread.
  */
-#define QSIZE	 16
+#define QSIZE	 128	     /* room for more TX chains than one batch */
 #define RX_RINGS 0x200000ull /* desc, avail, used 4 KiB apart */
 #define TX_RINGS 0x210000ull
 #define BUFS	 0x300000ull
@@ -364,6 +365,22 @@ static uint64_t cpu_us(void)
 	       ru.ru_stime.tv_sec * 1000000ull + ru.ru_stime.tv_usec;
 }
 
+/* Brings the NIC in slot 1 to DRIVER_OK as a driver would: VERSION_1, EVENT_IDX, both queues. */
+static void nic_up(struct nic_regs *r)
+{
+	find_regs(r);
+	mmio_wr(r->common + 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	mmio_wr(r->common + 0x08, 0, 4);
+	mmio_wr(r->common + 0x0c, 1u << 5 | 1u << 16 | 1u << VIRTIO_RING_F_EVENT_IDX, 4);
+	mmio_wr(r->common + 0x08, 1, 4);
+	mmio_wr(r->common + 0x0c, 1, 4); /* VERSION_1 */
+	mmio_wr(r->common + 0x14, 1 | 2 | VIRTIO_STATUS_FEATURES_OK, 1);
+	expect(mmio_rd(r->common + 0x14, 1) & VIRTIO_STATUS_FEATURES_OK, "FEATURES_OK refused");
+	setup_queue(r, VIRTIO_NET_RXQ, RX_RINGS);
+	setup_queue(r, VIRTIO_NET_TXQ, TX_RINGS);
+	mmio_wr(r->common + 0x14, 1 | 2 | 8 | VIRTIO_STATUS_DRIVER_OK, 1);
+}
+
 static void through_transport(void)
 {
 	struct vm_config cfg = {.mem_size = 16 << 20, .nr_vcpus = 1, .console_fd = -1};
@@ -384,23 +401,13 @@ static void through_transport(void)
 	expect(virtio_net__register(net, vm, false) == 0, "virtio_net__register failed");
 	expect(ioloop__start(vm->ioloop) == 0, "ioloop__start failed");
 	s = host_side(&sll);
-	find_regs(&r);
+	nic_up(&r);
 	expect(mmio_rd(r.device, 4) == 0x12005452 && mmio_rd(r.device + 4, 2) == 0x5634 &&
 		   mmio_rd(r.device + 6, 2) == 1,
 	       "config space: %08llx %04llx %04llx, want MAC 52:54:00:12:34:56 then LINK_UP",
 	       (unsigned long long)mmio_rd(r.device, 4),
 	       (unsigned long long)mmio_rd(r.device + 4, 2),
 	       (unsigned long long)mmio_rd(r.device + 6, 2));
-	mmio_wr(r.common + 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
-	mmio_wr(r.common + 0x08, 0, 4);
-	mmio_wr(r.common + 0x0c, 1u << 5 | 1u << 16 | 1u << VIRTIO_RING_F_EVENT_IDX, 4);
-	mmio_wr(r.common + 0x08, 1, 4);
-	mmio_wr(r.common + 0x0c, 1, 4); /* VERSION_1 */
-	mmio_wr(r.common + 0x14, 1 | 2 | VIRTIO_STATUS_FEATURES_OK, 1);
-	expect(mmio_rd(r.common + 0x14, 1) & VIRTIO_STATUS_FEATURES_OK, "FEATURES_OK refused");
-	setup_queue(&r, VIRTIO_NET_RXQ, RX_RINGS);
-	setup_queue(&r, VIRTIO_NET_TXQ, TX_RINGS);
-	mmio_wr(r.common + 0x14, 1 | 2 | 8 | VIRTIO_STATUS_DRIVER_OK, 1);
 
 	/* Frames arrive while the driver has posted no RX buffer: they wait in the tap. */
 	for (int i = 0; i < 3; i++) {
@@ -489,6 +496,75 @@ START_TEST(test_transport)
 }
 END_TEST
 
+/*
+ * A TX ring holding more chains than a batch: with the I/O loop driven by
+ * hand (not started), one queue_notify sends at most VIRTIO_SERVE_BATCH, and
+ * re-running it while the queue's eventfd is signalled sends every frame once,
+ * in order.
+ */
+#define TX_CHAINS (VIRTIO_SERVE_BATCH + VIRTIO_SERVE_BATCH / 2)
+static void tx_batches(void)
+{
+	struct vm_config cfg = {.mem_size = 16 << 20, .nr_vcpus = 1, .console_fd = -1};
+	uint16_t tx_desc = 0, tx_avail = 0, used;
+	uint8_t frame[FRAME_LEN], got[2048];
+	struct virtio_dev *vdev;
+	struct virtio_net *net;
+	struct sockaddr_ll sll;
+	struct nic_regs r = {0};
+	unsigned int calls = 0;
+	struct pollfd p;
+	char err[256];
+	uint64_t n;
+
+	expect(vm__create(&cfg, &vm) == 0, "vm__create failed (needs /dev/kvm)");
+	expect(virtio_net__open(TAP, NULL, mac, 0, &net, err, sizeof(err)) == 0, "%s", err);
+	vdev = virtio_net__vdev(net);
+	expect(virtio_net__register(net, vm, false) == 0, "virtio_net__register failed");
+	p = (struct pollfd){.fd = host_side(&sll), .events = POLLIN};
+	nic_up(&r);
+	for (int i = 0; i < TX_CHAINS; i++) {
+		uint64_t buf = BUFS + 0x100ull * i;
+		uint32_t len = HDR_LEN + FRAME_LEN;
+
+		memset(ram(buf), 0, HDR_LEN);
+		make_frame(ram(buf + HDR_LEN), mac, TX_ETHTYPE, (uint8_t)i);
+		offer_chain(TX_RINGS, &tx_desc, &tx_avail, &buf, &len, 1, 0);
+	}
+	notify(&r, VIRTIO_NET_TXQ);
+	/* The I/O loop's queue_event: read the eventfd, then call queue_notify. */
+	while (read(vdev->queues[VIRTIO_NET_TXQ].notify_fd, &n, sizeof(n)) == sizeof(n)) {
+		used = used_idx(TX_RINGS);
+		vdev->ops->queue_notify(vdev, VIRTIO_NET_TXQ);
+		calls++;
+		expect((uint16_t)(used_idx(TX_RINGS) - used) <= VIRTIO_SERVE_BATCH,
+		       "call %u sent %u chains, more than a batch of %d", calls,
+		       (uint16_t)(used_idx(TX_RINGS) - used), VIRTIO_SERVE_BATCH);
+	}
+	expect(used_idx(TX_RINGS) == TX_CHAINS, "used idx %u, want %d", used_idx(TX_RINGS),
+	       TX_CHAINS);
+	/* Skip anything else the host stack put on the interface. */
+	for (int i = 0; i < TX_CHAINS; i++) {
+		ssize_t len = 0;
+
+		while (!(len == FRAME_LEN && got[12] == TX_ETHTYPE >> 8 &&
+			 got[13] == (TX_ETHTYPE & 0xff))) {
+			expect(poll(&p, 1, WAIT_MS) == 1, "TX frame %d never reached the tap", i);
+			len = recv(p.fd, got, sizeof(got), 0);
+		}
+		make_frame(frame, mac, TX_ETHTYPE, (uint8_t)i);
+		expect(!memcmp(got, frame, FRAME_LEN), "the tap's TX frame %d is another one", i);
+	}
+	vm__destroy(vm);
+	close(p.fd);
+}
+
+START_TEST(test_tx_batches)
+{
+	run_in_netns(tx_batches);
+}
+END_TEST
+
 Suite *virtio_net_suite(void)
 {
 	Suite *s = suite_create("virtio_net");
@@ -502,6 +578,7 @@ Suite *virtio_net_suite(void)
 	tc = tcase_create("transport");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_transport);
+	tcase_add_test(tc, test_tx_batches);
 	suite_add_tcase(s, tc);
 	return s;
 }
