@@ -25,7 +25,7 @@
  * the legacy header is the first 10 bytes of the other.  Users have net in scope.
  */
 #define HDR_LEN (net->hdr_len)
-/* Frames moved per tap wakeup before other I/O-thread work gets a turn. */
+/* Frames read per tap wakeup, dropped ones too, before other I/O-thread work gets a turn. */
 #define RX_BATCH 64
 
 struct virtio_net {
@@ -135,7 +135,7 @@ int virtio_net__tx(struct virtio_net *net, const struct vq_chain *chain, char *w
 }
 
 int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_t *written,
-		   char *why, size_t whylen)
+		   unsigned int *budget, char *why, size_t whylen)
 {
 	const struct iovec *in = chain->iov + chain->nr_out;
 	struct virtio_net_hdr_v1 hdr = {.num_buffers = htole16(1)};
@@ -157,11 +157,15 @@ int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_
 	/* The tap cuts a frame to the buffer silently: a byte past it shows one was cut. */
 	frame[cnt++] = (struct iovec){.iov_base = &overflow, .iov_len = 1};
 	for (;;) {
+		/* An oversize flood must not hold the I/O thread: the tap stays readable. */
+		if (!*budget)
+			return 0;
 		n = readv(net->tap_fd, frame, cnt);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return errno == EAGAIN ? 0 : -errno;
+		--*budget;
 		if ((size_t)n <= room)
 			break;
 		if (!net->rx_trunc_logged) {
@@ -185,17 +189,20 @@ static void set_rx_polling(struct virtio_net *net, bool on)
 		net->rx_polling = on;
 }
 
-/* I/O thread: the tap has frames; move them into RX buffers until either side runs dry. */
+/*
+ * I/O thread: the tap has frames; move them into RX buffers until either side
+ * runs dry or RX_BATCH frames were read (the level-triggered tap fd calls again).
+ */
 static void tap_readable(void *opaque, uint32_t events)
 {
 	struct virtio_net *net = opaque;
 	struct virtio_dev *vdev = &net->vdev;
-	unsigned int received = 0;
+	unsigned int received = 0, budget = RX_BATCH;
 	uint32_t written;
 	char why[160];
 	int rc = events & (EPOLLERR | EPOLLHUP) ? -EIO : 0;
 
-	while (rc == 0 && received < RX_BATCH) {
+	while (rc == 0 && budget) {
 		/* A reset or a broken ring stopped the queue: a held buffer is no longer ours. */
 		if (!__atomic_load_n(&vdev->queues[VIRTIO_NET_RXQ].ready, __ATOMIC_ACQUIRE)) {
 			net->rx_held = false;
@@ -210,7 +217,7 @@ static void tap_readable(void *opaque, uint32_t events)
 			}
 			net->rx_held = true;
 		}
-		rc = virtio_net__rx(net, &net->rx_chain, &written, why, sizeof(why));
+		rc = virtio_net__rx(net, &net->rx_chain, &written, &budget, why, sizeof(why));
 		if (rc <= 0)
 			break;
 		rc = 0;

@@ -46,13 +46,14 @@ int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsign
  * thread.  tx sends the frame in a TX chain through virtio_net__transmit.  rx
  * reads one frame from the tap into an RX chain behind a virtio-net header
  * (12 bytes, or 10 once a legacy driver set DRIVER_OK) and sets *written: 1, or 0 if the tap has no
- * frame (frames larger than the chain are dropped, as a NIC drops oversize frames).  Both return
- * -EPROTO with the reason in why for a chain a driver may not post (the caller marks the device
- * broken).
+ * frame (frames larger than the chain are dropped, as a NIC drops oversize frames).  Every frame
+ * rx reads, dropped or not, uses one of *budget; with none left it returns 0 and reads nothing
+ * more (the tap may still hold frames).  Both return -EPROTO with the reason in why for a chain a
+ * driver may not post (the caller marks the device broken).
  */
 int virtio_net__tx(struct virtio_net *net, const struct vq_chain *chain, char *why, size_t whylen);
 int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_t *written,
-		   char *why, size_t whylen);
+		   unsigned int *budget, char *why, size_t whylen);
 /* The tap's fd, non-blocking (tests poll it to know a frame is waiting). */
 int virtio_net__tap_fd(const struct virtio_net *net);
 /* The NIC's transport device (tests call its queue_notify as the I/O loop would). */

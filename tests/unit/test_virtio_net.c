@@ -28,6 +28,7 @@
 #define HDR_LEN	   12
 #define FRAME_LEN  60
 #define POLL_MS	   5000 /* a bound on a kernel hand-off that is immediate in practice */
+#define BUDGET	   4	/* frames one virtio_net__rx call may read in these tests */
 
 static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 static struct vring ring;
@@ -128,13 +129,13 @@ static void rx_lands_in_buffer(void)
 	vring_init(&ring);
 	vring_post(&ring, segs, 2, gpa);
 	expect(virtqueue__pop(&ring.vq, &chain) == 1, "pop: %s", ring.vq.error);
-	rc = virtio_net__rx(net, &chain, &written, why, sizeof(why));
+	rc = virtio_net__rx(net, &chain, &written, &(unsigned int){BUDGET}, why, sizeof(why));
 	expect(rc == 0, "rx from an empty tap returned %d", rc);
 	make_frame(frame, src, RX_ETHTYPE, 9);
 	expect(sendto(s, frame, FRAME_LEN, 0, (struct sockaddr *)&sll, sizeof(sll)) == FRAME_LEN,
 	       "sendto %s: %s", TAP, strerror(errno));
 	expect(poll(&p, 1, POLL_MS) == 1, "the frame sent on %s never reached the tap fd", TAP);
-	rc = virtio_net__rx(net, &chain, &written, why, sizeof(why));
+	rc = virtio_net__rx(net, &chain, &written, &(unsigned int){BUDGET}, why, sizeof(why));
 	expect(rc == 1, "rx returned %d (%s)", rc, why);
 	expect(written == HDR_LEN + FRAME_LEN, "written %u, want %d", written, HDR_LEN + FRAME_LEN);
 	memcpy(&hdr, vring_hva(&ring, gpa[0]), 8);
@@ -178,13 +179,13 @@ static void oversize_dropped(void)
 	expect(sendto(s, big, FRAME_LEN, 0, (struct sockaddr *)&sll, sizeof(sll)) == FRAME_LEN,
 	       "sendto: %s", strerror(errno));
 	expect(poll(&p, 1, POLL_MS) == 1, "the big frame never reached the tap fd");
-	rc = virtio_net__rx(net, &chain, &written, why, sizeof(why));
+	rc = virtio_net__rx(net, &chain, &written, &(unsigned int){BUDGET}, why, sizeof(why));
 	expect(rc == 0, "a 60-byte frame in a 40-byte buffer: rx returned %d, written %u", rc,
 	       written);
 	expect(sendto(s, small, 40, 0, (struct sockaddr *)&sll, sizeof(sll)) == 40, "sendto: %s",
 	       strerror(errno));
 	expect(poll(&p, 1, POLL_MS) == 1, "the small frame never reached the tap fd");
-	rc = virtio_net__rx(net, &chain, &written, why, sizeof(why));
+	rc = virtio_net__rx(net, &chain, &written, &(unsigned int){BUDGET}, why, sizeof(why));
 	expect(rc == 1 && written == HDR_LEN + 40, "small frame: rx %d written %u", rc, written);
 	expect(!memcmp(vring_hva(&ring, gpa[0] + HDR_LEN), small, 40),
 	       "the buffer does not hold the small frame");
@@ -195,6 +196,65 @@ static void oversize_dropped(void)
 START_TEST(test_oversize)
 {
 	run_in_netns(oversize_dropped);
+}
+END_TEST
+
+/*
+ * A tap flooded with oversize frames: one call reads at most its budget, and
+ * calls with fresh budgets (the level-triggered tap's wakeups) still drain it,
+ * delivering the good frames behind the flood in order.
+ */
+#define FLOOD 10
+static void oversize_flood(void)
+{
+	const struct vring_seg segs[] = {{HDR_LEN + 40, 1}};
+	static const uint8_t src[6] = {0x02, 0, 0, 0, 0, 4};
+	struct virtio_net *net = open_nic();
+	struct pollfd p = {.fd = virtio_net__tap_fd(net), .events = POLLIN};
+	uint8_t frame[FRAME_LEN];
+	struct sockaddr_ll sll;
+	unsigned int budget, calls = 0;
+	uint32_t written = 0;
+	uint64_t gpa[1];
+	char why[160];
+	int s = host_side(&sll), rc;
+
+	vring_init(&ring);
+	vring_post(&ring, segs, 1, gpa);
+	expect(virtqueue__pop(&ring.vq, &chain) == 1, "pop: %s", ring.vq.error);
+	for (int i = 0; i < FLOOD + 2; i++) {
+		size_t len = i < FLOOD ? FRAME_LEN : 40;
+
+		make_frame(frame, src, RX_ETHTYPE, (uint8_t)i);
+		expect(sendto(s, frame, len, 0, (struct sockaddr *)&sll, sizeof(sll)) ==
+			   (ssize_t)len,
+		       "sendto: %s", strerror(errno));
+	}
+	for (int good = FLOOD; good < FLOOD + 2; good++) {
+		do {
+			expect(poll(&p, 1, POLL_MS) == 1, "the tap ran dry after %u calls", calls);
+			budget = BUDGET;
+			rc = virtio_net__rx(net, &chain, &written, &budget, why, sizeof(why));
+			calls++;
+			expect(rc == 1 || (rc == 0 && budget == 0),
+			       "call %u: rx %d with %u of its budget left", calls, rc, budget);
+		} while (rc == 0);
+		make_frame(frame, src, RX_ETHTYPE, (uint8_t)good);
+		expect(written == HDR_LEN + 40 &&
+			   !memcmp(vring_hva(&ring, gpa[0] + HDR_LEN), frame, 40),
+		       "call %u: written %u, or not good frame %d", calls, written, good);
+	}
+	/* The first good frame shares the call that drops the flood's tail. */
+	expect(calls == (FLOOD + BUDGET - 1) / BUDGET + 1, "%u calls, want %d: a call overspent",
+	       calls, (FLOOD + BUDGET - 1) / BUDGET + 1);
+	expect(poll(&p, 1, 0) == 0, "frames left in the tap");
+	virtio_net__close(net);
+	vring_dispose(&ring);
+}
+
+START_TEST(test_oversize_flood)
+{
+	run_in_netns(oversize_flood);
 }
 END_TEST
 
@@ -223,7 +283,8 @@ static void bad_chains(void)
 		why[0] = '\0';
 		vring_post(&ring, cases[i].segs, cases[i].n, gpa);
 		expect(virtqueue__pop(&ring.vq, &chain) == 1, "pop: %s", ring.vq.error);
-		rc = cases[i].rx ? virtio_net__rx(net, &chain, &written, why, sizeof(why))
+		rc = cases[i].rx ? virtio_net__rx(net, &chain, &written, &(unsigned int){BUDGET},
+						  why, sizeof(why))
 				 : virtio_net__tx(net, &chain, why, sizeof(why));
 		expect(rc == -EPROTO && why[0], "case %zu: %d '%s'", i, rc, why);
 	}
@@ -573,6 +634,7 @@ Suite *virtio_net_suite(void)
 	tcase_add_test(tc, test_tx);
 	tcase_add_test(tc, test_rx);
 	tcase_add_test(tc, test_oversize);
+	tcase_add_test(tc, test_oversize_flood);
 	tcase_add_test(tc, test_bad_chains);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("transport");
