@@ -3,7 +3,7 @@
 #
 # Environment (set by `make bench` in bench/):
 #   TWIN_VMM, TWIN_KV_ELF, TWIN_KV_CLIENT, TWIN_LAB   the binaries, the guest, the lab script
-#   BENCH_KV_RUNS (5)      measured runs per platform and client count
+#   BENCH_KV_RUNS (2)      measured runs per platform, client count and boot
 #   BENCH_KV_REQUESTS (5000)  requests per run
 #   BENCH_KV_CLIENTS ("1 4")  client counts
 #   BENCH_KV_GUEST_ARGS ("")  more kv guest cmdline (both platforms), e.g. poll_us=0
@@ -13,8 +13,9 @@
 # virtio-net-pci,disable-legacy=on on a tap: never both at once, because the guest polls
 # under QEMU (no debug device to wait on) and would take a core from the other.  Each
 # platform first passes twin-kv-client's correctness run; a platform that fails it stops
-# the bench.  The platforms then alternate BENCH_KV_ROUNDS (2) times, one boot each per
-# round, to spread drift on the shared cores; the table shows medians over all runs.
+# the bench.  The platforms then alternate BENCH_KV_ROUNDS (6) times, one boot each per
+# round: a boot's placement on the shared cores (vCPU and I/O thread on one core or two)
+# decides much of its speed, so the table takes medians over several boots.
 #
 # Load: twin-kv-client in the client namespace, which keeps one request outstanding per
 # client, verifies every answer, and reports req/s and the median and p99 latency (first
@@ -33,9 +34,9 @@ die()
 : "${TWIN_KV_CLIENT:?TWIN_KV_CLIENT is not set: run make bench in bench/}"
 : "${TWIN_LAB:?TWIN_LAB is not set: run make bench in bench/}"
 QEMU=${QEMU:-qemu-system-x86_64}
-RUNS=${BENCH_KV_RUNS:-5}
+RUNS=${BENCH_KV_RUNS:-2}
 REQUESTS=${BENCH_KV_REQUESTS:-5000}
-ROUNDS=${BENCH_KV_ROUNDS:-2}
+ROUNDS=${BENCH_KV_ROUNDS:-6}
 read -r -a CLIENTS <<<"${BENCH_KV_CLIENTS:-1 4}"
 READY_SECS=60
 IP=198.18.2.10
