@@ -42,9 +42,6 @@ READY_SECS=60
 IP=198.18.2.10
 MAC=52:54:00:12:34:56
 CMDLINE="ip=$IP/24 mac=$MAC port=7777${BENCH_KV_GUEST_ARGS:+ $BENCH_KV_GUEST_ARGS}"
-# twin-vmm's ECAM (TWIN_PCI_ECAM_DEFAULT), given explicitly: the guest kit probes PCI
-# only when told to, under QEMU, or when the MP table lists a PCI bus.
-TWIN_ECAM=0xe0000000
 
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, /dev/kvm): run make bench as root"
 ( exec 3<>/dev/kvm ) 2>/dev/null || die "/dev/kvm cannot be opened read-write: run as root"
@@ -82,7 +79,7 @@ boot()
 	twin)
 		lab exec h1 "$TWIN_VMM" run --kernel "$TWIN_KV_ELF" --mem 64M \
 			--nic "tap=$p-t0,mac=$MAC,bridge=$(lab get lan-bridge)" \
-			--cmdline "ecam=$TWIN_ECAM $CMDLINE" \
+			--cmdline "$CMDLINE" \
 			>"$tmp/twin.log" 2>&1 </dev/null &
 		;;
 	qemu)

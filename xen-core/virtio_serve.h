@@ -9,8 +9,9 @@ struct vq_chain;
 
 /*
  * Chains one queue_notify call serves at most: an I/O loop pause (taken for
- * every common-config write) and the VM's other devices wait for at most one
- * batch, however fast a guest refills its ring from another vCPU.
+ * status, queue_enable and legacy PFN/status writes, and by migration) and the
+ * VM's other devices wait for at most one batch, however fast a guest refills
+ * its ring from another vCPU.
  */
 #define VIRTIO_SERVE_BATCH 64
 

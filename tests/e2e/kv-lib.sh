@@ -12,9 +12,6 @@ KV_MAC=52:54:00:12:34:56
 KV_PORT=7777
 KV_CLIENT=${TWIN_KV_CLIENT:-${TWIN_VMM:+$(dirname "$TWIN_VMM")/twin-kv-client}}
 QEMU=${QEMU:-qemu-system-x86_64}
-# twin-vmm's ECAM (TWIN_PCI_ECAM_DEFAULT), given explicitly: the guest kit probes PCI
-# only when told to, under QEMU, or when the MP table lists a PCI bus.
-TWIN_ECAM=0xe0000000
 
 require_kv_client()
 {
@@ -24,8 +21,8 @@ require_kv_client()
 }
 
 # kv_boot_twin LAB NAME [ARGS]: twin-vmm runs kv.elf in h1 of LAB, its tap LAB's P-t0 in
-# the host's LAN bridge, ARGS added to the guest cmdline; KV_PID is twin-vmm's pid
-# (output in $E2E_TMP/NAME.out and .err).
+# the host's LAN bridge, ARGS added to the guest cmdline; KV_PID is the pid of the
+# `lab exec` that runs twin-vmm (output in $E2E_TMP/NAME.out and .err).
 kv_boot_twin()
 {
 	local lab=$1 name=$2 extra=${3:-} p kernel
@@ -34,7 +31,7 @@ kv_boot_twin()
 	start_bg "$name" "$LAB" --state "$E2E_TMP/lab-$lab" exec h1 "$TWIN_VMM" run \
 		--kernel "$kernel" --mem 64M \
 		--nic "tap=$p-t0,mac=$KV_MAC,bridge=$(lab "$lab" get lan-bridge)" \
-		--cmdline "ecam=$TWIN_ECAM ip=$KV_IP/24 mac=$KV_MAC port=$KV_PORT${extra:+ $extra}"
+		--cmdline "ip=$KV_IP/24 mac=$KV_MAC port=$KV_PORT${extra:+ $extra}"
 	KV_PID=$BG_PID
 }
 

@@ -220,8 +220,8 @@ wait_for_text()
 # CMD is the child of a perl reaper, not of this shell, which would print a "Killed"
 # notice into the log for every process a test or `lab down` kills on purpose.  The
 # reaper sends CMD's pid, then its exit status (128 + signal, as bash gives it) through
-# a pipe for wait_bounded, and reports on stderr a death by a signal that bash too would
-# have reported, except SIGKILL: a crash still shows in the log.
+# a pipe for wait_bounded, and reports on stderr a death by any signal other than the
+# ones tests send on purpose (INT, KILL, PIPE, TERM): a crash still shows in the log.
 declare -gA E2E_BG_FD
 start_bg()
 {

@@ -12,9 +12,10 @@
  * vnet__wait polls the RX ring for a while before it blocks, adaptively like
  * KVM's halt polling: a frame that comes within the window costs no WAIT_US
  * exit and no vCPU wakeup.  The window grows (doubling from VNET_POLL_GROW_US)
- * while blocks end within the cap, so traffic that keeps coming finds the
- * guest polling, and halves when a block outlasts the cap, so an idle guest
- * soon stops polling at all.  The cap is cmdline poll_us= (0 = never poll).
+ * while a frame ends the wait within the cap, so traffic that keeps coming
+ * finds the guest polling, and halves when a wait outlasts the cap or ends
+ * without a frame, so an idle guest soon stops polling at all.  The cap is
+ * cmdline poll_us= (0 = never poll).
  */
 #define VNET_POLL_US_DEFAULT 200
 #define VNET_POLL_GROW_US    10
@@ -166,7 +167,8 @@ void vnet__wait(uint32_t max_us)
 	}
 	virtio__idle_on(&rxq, max_us);
 	blocked_us = clock__us() - start;
-	if (blocked_us <= poll_us) {
+	/* Grow only for a frame that came soon; a deadline or a late frame shrinks. */
+	if (blocked_us <= poll_us && virtq__has_used(&rxq)) {
 		poll_window_us = poll_window_us ? poll_window_us * 2 : VNET_POLL_GROW_US;
 		if (poll_window_us > poll_us)
 			poll_window_us = poll_us;
