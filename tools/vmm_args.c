@@ -194,8 +194,8 @@ static int add_nic(const char *spec, struct vmm_args *out, char *err, size_t err
 		if (item_is(&it, "legacy")) {
 			if (it.val || nic.legacy)
 				return fail(err, errlen,
-					    "--nic '%s': legacy is given twice or with a value: "
-					    "write it once, alone",
+					    "--nic '%s': legacy is given twice or in the wrong "
+					    "form: use " NIC_SPEC,
 					    spec);
 			nic.legacy = true;
 			continue;

@@ -394,7 +394,7 @@ END_TEST
 START_TEST(test_bad_legacy)
 {
 	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=a,legacy=on"), -EINVAL);
-	ASSERT_ERR("--nic 'tap=a,legacy=on': legacy is given twice or with a value");
+	ASSERT_ERR("--nic 'tap=a,legacy=on': legacy is given twice or in the wrong form: use tap=NAME");
 	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=a,legacy,legacy"), -EINVAL);
 	ASSERT_ERR("legacy is given twice");
 	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "legacy"), -EINVAL);
