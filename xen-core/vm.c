@@ -316,6 +316,7 @@ void vm__destroy(struct vm *vm)
 	dirty__vm_exit(vm);
 	memory__exit(vm);
 	free(vm->supported_cpuid);
+	free(vm->state_msrs);
 	if (vm->done_fd >= 0)
 		close(vm->done_fd);
 	if (vm->vm_fd >= 0)

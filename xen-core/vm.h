@@ -55,6 +55,7 @@ struct vm {
 	int run_size;
 	uint32_t tsc_khz;
 	struct kvm_cpuid2 *supported_cpuid;
+	struct kvm_msr_list *state_msrs; /* the MSRs vcpu_state carries; probed on first use */
 	struct memory mem;
 	struct iobus pio;
 	struct iobus mmio;

@@ -1,0 +1,357 @@
+/* vCPU and VM-wide state: round trip in place, memwriter moved into a fresh VM, refusals. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include "boot.h"
+#include "memory.h"
+#include "suites.h"
+#include "vcpu_state.h"
+#include "vm.h"
+#include "vm_state.h"
+#include "../guests/rt/layout.h" /* RT_MEMWRITER_BASE */
+
+#define MSR_IA32_TSC	      0x10
+#define MSR_IA32_SYSENTER_ESP 0x175 /* unused by a 64-bit guest: free for a marker */
+#define VCPUS		      2
+#define PAGES		      256
+#define WS		      256
+#define ITERS		      4
+/* 2 pages/ms per vCPU: ~0.5 s of writing, paced by WAIT_US, so a pause lands mid-run. */
+#define CMDLINE "pages=256 ws=256 rate=2 vcpus=2 iters=4"
+
+struct guest {
+	struct vm *vm;
+	int con[2]; /* console pipe: the test reads [0], the VM writes [1] */
+	char out[8192];
+	size_t len;
+};
+
+static void guest_create(struct guest *g)
+{
+	struct vm_config cfg = {.mem_size = 64 << 20, .nr_vcpus = VCPUS};
+
+	memset(g, 0, sizeof(*g));
+	ck_assert_int_eq(pipe(g->con), 0);
+	cfg.console_fd = g->con[1];
+	ck_assert_int_eq(vm__create(&cfg, &g->vm), 0);
+}
+
+static void guest_boot(struct guest *g)
+{
+	const char *guests = getenv("TWIN_GUESTS_DIR");
+	char path[4096], err[512];
+
+	ck_assert_msg(guests != NULL, "TWIN_GUESTS_DIR is not set: run with make check");
+	snprintf(path, sizeof(path), "%s/memwriter.elf", guests);
+	guest_create(g);
+	ck_assert_msg(boot__load_pvh_file(g->vm, path, CMDLINE, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(vm__start(g->vm), 0);
+}
+
+static void guest_destroy(struct guest *g)
+{
+	vm__destroy(g->vm);
+	close(g->con[0]);
+	close(g->con[1]);
+}
+
+/* Reads the console until it holds line (a prefix), for at most 20 s. */
+static void wait_line(struct guest *g, const char *line)
+{
+	struct pollfd p = {.fd = g->con[0], .events = POLLIN};
+
+	while (!strstr(g->out, line)) {
+		ssize_t n;
+
+		ck_assert_msg(poll(&p, 1, 20000) == 1, "no \"%s\" on the console; got:\n%s", line,
+			      g->out);
+		n = read(g->con[0], g->out + g->len, sizeof(g->out) - 1 - g->len);
+		ck_assert_int_gt(n, 0);
+		g->len += n;
+		g->out[g->len] = '\0';
+	}
+}
+
+/* Word 0 of vCPU 0's first page: the iteration that last wrote it (0 = not yet). */
+static uint64_t progress(struct vm *vm)
+{
+	return *(volatile uint64_t *)memory__gpa_to_hva(vm, RT_MEMWRITER_BASE, 8);
+}
+
+/* tests/e2e/lib.sh expected_checksum, for the arguments in CMDLINE. */
+static uint64_t expected_checksum(void)
+{
+	uint64_t h = 0xcbf29ce484222325ULL, total = PAGES * ITERS;
+
+	for (int cpu = 0; cpu < VCPUS; cpu++) {
+		for (uint64_t j = 0; j < WS; j++) {
+			uint64_t v = j >= total ? 0 : (j + (total - 1 - j) / WS * WS) / PAGES + 1;
+
+			for (int b = 0; b < 8; b++)
+				h = (h ^ ((v >> (8 * b)) & 0xff)) * 0x100000001b3ULL;
+		}
+	}
+	return h;
+}
+
+static void wait_done(struct guest *g)
+{
+	char want[128];
+
+	snprintf(want, sizeof(want),
+		 "memwriter: done iters=%d pages=%d vcpus=%d checksum=0x%016llx", ITERS, PAGES,
+		 VCPUS, (unsigned long long)expected_checksum());
+	wait_line(g, "memwriter: done");
+	ck_assert_msg(strstr(g->out, want), "wanted \"%s\"; the console said:\n%s", want, g->out);
+	ck_assert_int_eq(vm__join(g->vm), 1); /* TWIN_GUEST_EXIT_OK */
+}
+
+/*
+ * Boots memwriter and pauses it once it is writing, with writing left to do
+ * and vCPU 0 inside a paced WAIT_US, so the debugdev wait is carried too.
+ */
+static void boot_and_pause_mid_run(struct guest *g)
+{
+	bool waiting = false;
+
+	guest_boot(g);
+	wait_line(g, "memwriter: pages=");
+	/* Polls guest progress, not a timing assumption. */
+	while (progress(g->vm) == 0)
+		usleep(1000);
+	for (int tries = 0; tries < 1000 && !waiting; tries++) {
+		vm__pause_all(g->vm);
+		pthread_mutex_lock(&g->vm->lock);
+		waiting = g->vm->vcpus[0].wait_deadline_ns != 0;
+		pthread_mutex_unlock(&g->vm->lock);
+		if (!waiting) {
+			vm__resume_all(g->vm);
+			usleep(100);
+		}
+	}
+	ck_assert_msg(waiting, "vCPU 0 never paused inside a WAIT_US");
+	ck_assert_msg(!strstr(g->out, "memwriter: done"), "memwriter finished before the pause");
+}
+
+/*
+ * src and dst must be equal but for what time moves while paused: the TSC
+ * (restored, then running on: dst >= src) and what is left of a debugdev
+ * wait (shrinks).  Everything else KVM gives back as it was set.
+ */
+static void assert_vcpu_state_eq(const struct vcpu_state *src, const struct vcpu_state *dst,
+				 unsigned int i)
+{
+#define SAME(f)                                                                                    \
+	ck_assert_msg(memcmp(&src->f, &dst->f, sizeof(src->f)) == 0, "vCPU %u: " #f " differs", i)
+	SAME(mp_state);
+	SAME(regs);
+	SAME(sregs);
+	SAME(xsave);
+	SAME(xcrs);
+	SAME(debugregs);
+	SAME(lapic);
+	SAME(tsc_khz);
+	SAME(events);
+	SAME(debugdev.buf_gpa);
+	SAME(debugdev.events);
+	SAME(debugdev.woken_by);
+#undef SAME
+	ck_assert_uint_eq(src->nr_msrs, dst->nr_msrs);
+	ck_assert_uint_gt(src->nr_msrs, 0);
+	for (uint32_t m = 0; m < src->nr_msrs; m++) {
+		const struct kvm_msr_entry *a = &src->msrs[m], *b = &dst->msrs[m];
+
+		ck_assert_uint_eq(a->index, b->index);
+		if (a->index == MSR_IA32_TSC)
+			ck_assert_msg(b->data >= a->data &&
+					  b->data - a->data < 10000ULL * src->tsc_khz,
+				      "vCPU %u: TSC 0x%llx restored as 0x%llx", i,
+				      (unsigned long long)a->data, (unsigned long long)b->data);
+		else
+			ck_assert_msg(a->data == b->data, "vCPU %u: MSR 0x%x: 0x%llx became 0x%llx",
+				      i, a->index, (unsigned long long)a->data,
+				      (unsigned long long)b->data);
+	}
+	if (src->debugdev.wait_left_ns == 0 || src->debugdev.wait_left_ns == UINT64_MAX)
+		ck_assert_uint_eq(src->debugdev.wait_left_ns, dst->debugdev.wait_left_ns);
+	else
+		ck_assert(dst->debugdev.wait_left_ns <= src->debugdev.wait_left_ns &&
+			  dst->debugdev.wait_left_ns > 0);
+}
+
+/* Equal but for the KVM clock (runs on) and PIT load times (SET_PIT2 reloads at "now"). */
+static void assert_vm_state_eq(const struct vm_state *src, const struct vm_state *dst)
+{
+	struct kvm_pit_state2 a = src->pit, b = dst->pit;
+
+	ck_assert_uint_eq(src->nr_vcpus, dst->nr_vcpus);
+	ck_assert_int_eq(memcmp(&src->pic_master, &dst->pic_master, sizeof(src->pic_master)), 0);
+	ck_assert_int_eq(memcmp(&src->pic_slave, &dst->pic_slave, sizeof(src->pic_slave)), 0);
+	ck_assert_int_eq(memcmp(&src->ioapic, &dst->ioapic, sizeof(src->ioapic)), 0);
+	ck_assert_int_eq(src->has_pit, dst->has_pit);
+	for (int c = 0; c < 3; c++)
+		a.channels[c].count_load_time = b.channels[c].count_load_time = 0;
+	ck_assert_int_eq(memcmp(&a, &b, sizeof(a)), 0);
+	ck_assert_uint_ge(dst->clock.clock, src->clock.clock);
+	ck_assert_uint_lt(dst->clock.clock - src->clock.clock, 10000000000ULL);
+}
+
+/*
+ * Changes what a restore must put back: an MSR the guest does not use and a
+ * register the guest does use (its values are restored before it runs again).
+ */
+static void scribble(struct vcpu *vcpu, uint64_t marker)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = {.hdr.nmsrs = 1, .e = {.index = MSR_IA32_SYSENTER_ESP, .data = marker}};
+	struct kvm_regs regs;
+
+	ck_assert_int_eq(ioctl(vcpu->fd, KVM_SET_MSRS, &m), 1);
+	ck_assert_int_eq(ioctl(vcpu->fd, KVM_GET_REGS, &regs), 0);
+	regs.rbx = ~regs.rbx;
+	ck_assert_int_eq(ioctl(vcpu->fd, KVM_SET_REGS, &regs), 0);
+}
+
+struct saved {
+	struct vcpu_state vcpu[VCPUS];
+	struct vm_state vm;
+};
+
+static void capture_all(struct vm *vm, struct saved *s)
+{
+	for (unsigned int i = 0; i < VCPUS; i++)
+		ck_assert_int_eq(vcpu_state__capture(&vm->vcpus[i], &s->vcpu[i]), 0);
+	ck_assert_int_eq(vm_state__capture(vm, &s->vm), 0);
+}
+
+static void restore_all(struct vm *vm, const struct saved *s)
+{
+	for (unsigned int i = 0; i < VCPUS; i++)
+		ck_assert_int_eq(vcpu_state__restore(&vm->vcpus[i], &s->vcpu[i]), 0);
+	ck_assert_int_eq(vm_state__restore(vm, &s->vm), 0);
+}
+
+static void assert_saved_eq(const struct saved *a, const struct saved *b)
+{
+	for (unsigned int i = 0; i < VCPUS; i++)
+		assert_vcpu_state_eq(&a->vcpu[i], &b->vcpu[i], i);
+	assert_vm_state_eq(&a->vm, &b->vm);
+}
+
+/* capture, restore into the same paused VM, capture again: the same state; the guest goes on. */
+START_TEST(test_round_trip_in_place)
+{
+	struct saved *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct guest g;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	boot_and_pause_mid_run(&g);
+	capture_all(g.vm, a);
+	for (unsigned int i = 0; i < VCPUS; i++)
+		scribble(&g.vm->vcpus[i], 0x5eed0000 + i);
+	restore_all(g.vm, a);
+	capture_all(g.vm, b);
+	assert_saved_eq(a, b);
+	vm__resume_all(g.vm);
+	wait_done(&g);
+	guest_destroy(&g);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/*
+ * memwriter paused mid-run in VM A, its RAM and state moved into a fresh VM B
+ * (A destroyed), finishes in B with the checksum of an uninterrupted run.
+ * B's state right after the restore is A's: each restore step is checked.
+ */
+START_TEST(test_restore_into_fresh_vm)
+{
+	struct saved *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct guest ga, gb;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	boot_and_pause_mid_run(&ga);
+	/* A marker a fresh VM lacks: this host's TSC alone cannot show the MSRs arrive. */
+	for (unsigned int i = 0; i < VCPUS; i++)
+		scribble(&ga.vm->vcpus[i], 0x5eed0000 + i);
+	capture_all(ga.vm, a);
+	guest_create(&gb);
+	ck_assert_uint_eq(gb.vm->mem.size, ga.vm->mem.size);
+	memcpy(gb.vm->mem.base, ga.vm->mem.base, ga.vm->mem.size);
+	guest_destroy(&ga);
+	restore_all(gb.vm, a);
+	capture_all(gb.vm, b);
+	assert_saved_eq(a, b);
+	ck_assert_int_eq(vm__start(gb.vm), 0);
+	wait_done(&gb);
+	guest_destroy(&gb);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/* Refused with -EINVAL/-EBUSY and nothing written: wrong vCPU count, corrupt counts, running VM. */
+START_TEST(test_restore_refusals)
+{
+	struct saved *a = calloc(1, sizeof(*a));
+	struct vcpu_state *bad = calloc(1, sizeof(*bad));
+	struct vm_config one = {.mem_size = 64 << 20, .nr_vcpus = 1, .console_fd = -1};
+	struct vm_state vbad;
+	struct vm *small;
+	struct guest g;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(bad);
+	boot_and_pause_mid_run(&g);
+	capture_all(g.vm, a);
+
+	ck_assert_int_eq(vm__create(&one, &small), 0);
+	ck_assert_int_eq(vm_state__restore(small, &a->vm), -EINVAL);
+	vm__destroy(small);
+
+	*bad = a->vcpu[0];
+	bad->nr_msrs = VCPU_STATE_MAX_MSRS + 1;
+	ck_assert_int_eq(vcpu_state__restore(&g.vm->vcpus[0], bad), -EINVAL);
+	*bad = a->vcpu[0];
+	bad->tsc_khz = 0;
+	ck_assert_int_eq(vcpu_state__restore(&g.vm->vcpus[0], bad), -EINVAL);
+	vbad = a->vm;
+	vbad.has_pit = false;
+	ck_assert_int_eq(vm_state__restore(g.vm, &vbad), -EINVAL);
+	vbad = a->vm;
+	vbad.ioapic.chip_id = 7;
+	ck_assert_int_eq(vm_state__restore(g.vm, &vbad), -EINVAL);
+
+	/* The refusals changed nothing: the guest still finishes correctly. */
+	vm__resume_all(g.vm);
+	ck_assert_int_eq(vcpu_state__capture(&g.vm->vcpus[0], bad), -EBUSY);
+	ck_assert_int_eq(vcpu_state__restore(&g.vm->vcpus[0], &a->vcpu[0]), -EBUSY);
+	ck_assert_int_eq(vm_state__restore(g.vm, &a->vm), -EBUSY);
+	wait_done(&g);
+	guest_destroy(&g);
+	free(a);
+	free(bad);
+}
+END_TEST
+
+Suite *vcpu_state_suite(void)
+{
+	Suite *s = suite_create("vcpu_state");
+	TCase *tc = tcase_create("kvm");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_round_trip_in_place);
+	tcase_add_test(tc, test_restore_into_fresh_vm);
+	tcase_add_test(tc, test_restore_refusals);
+	suite_add_tcase(s, tc);
+	return s;
+}
