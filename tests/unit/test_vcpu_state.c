@@ -16,6 +16,8 @@
 
 #define MSR_IA32_TSC	      0x10
 #define MSR_IA32_SYSENTER_ESP 0x175 /* unused by a 64-bit guest: free for a marker */
+#define XSAVE_XMM15_WORD      ((160 + 15 * 16) / 4) /* legacy area: XMM0 at byte 160 */
+#define XSAVE_XSTATE_BV_WORD  (512 / 4)		    /* the XSAVE header */
 #define VCPUS		      2
 #define PAGES		      256
 #define WS		      256
@@ -139,8 +141,9 @@ static void boot_and_pause_mid_run(struct guest *g)
 
 /*
  * src and dst must be equal but for what time moves while paused: the TSC
- * (restored, then running on: dst >= src) and what is left of a debugdev
- * wait (shrinks).  Everything else KVM gives back as it was set.
+ * (restored, then running on: dst >= src; in the lab's nested PVM it follows
+ * the host's TSC whatever is written, hence the markers) and what is left of
+ * a debugdev wait (shrinks).  Everything else KVM gives back as it was set.
  */
 static void assert_vcpu_state_eq(const struct vcpu_state *src, const struct vcpu_state *dst,
 				 unsigned int i)
@@ -201,21 +204,72 @@ static void assert_vm_state_eq(const struct vm_state *src, const struct vm_state
 }
 
 /*
- * Changes what a restore must put back: an MSR the guest does not use and a
- * register the guest does use (its values are restored before it runs again).
+ * Marks state the guest never looks at (it is built -mgeneral-regs-only, runs
+ * 64-bit and takes no NMIs), so a fresh VM differs from it in each of these:
+ * an MSR, XMM15 in the XSAVE area, DR0 (no breakpoint: DR7 stays off) and
+ * the NMI mask in the vCPU events.
  */
-static void scribble(struct vcpu *vcpu, uint64_t marker)
+static void mark(struct vcpu *vcpu, uint32_t marker)
 {
 	struct {
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e;
 	} m = {.hdr.nmsrs = 1, .e = {.index = MSR_IA32_SYSENTER_ESP, .data = marker}};
+	struct kvm_xsave *x = calloc(1, sizeof(*x));
+	struct kvm_vcpu_events ev;
+	struct kvm_debugregs dr;
+
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(ioctl(vcpu->fd, KVM_SET_MSRS, &m), 1);
+	ck_assert_int_eq(ioctl(vcpu->fd, KVM_GET_XSAVE, x), 0);
+	x->region[XSAVE_XMM15_WORD] = marker;
+	x->region[XSAVE_XSTATE_BV_WORD] |= 2; /* SSE in use, or KVM keeps its init state */
+	ck_assert_int_eq(ioctl(vcpu->fd, KVM_SET_XSAVE, x), 0);
+	ck_assert_int_eq(ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev), 0);
+	ev.nmi.masked = 1;
+	ck_assert_int_eq(ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev), 0);
+	ck_assert_int_eq(ioctl(vcpu->fd, KVM_GET_DEBUGREGS, &dr), 0);
+	dr.db[0] = marker;
+	ck_assert_int_eq(ioctl(vcpu->fd, KVM_SET_DEBUGREGS, &dr), 0);
+	free(x);
+}
+
+/* Changes a register the guest does use: only where a restore puts it back before it runs. */
+static void scribble(struct vcpu *vcpu, uint32_t marker)
+{
 	struct kvm_regs regs;
 
-	ck_assert_int_eq(ioctl(vcpu->fd, KVM_SET_MSRS, &m), 1);
+	mark(vcpu, marker);
 	ck_assert_int_eq(ioctl(vcpu->fd, KVM_GET_REGS, &regs), 0);
 	regs.rbx = ~regs.rbx;
 	ck_assert_int_eq(ioctl(vcpu->fd, KVM_SET_REGS, &regs), 0);
+}
+
+/*
+ * The VM-wide counterpart: a masked IOAPIC pin (the guest uses none), the
+ * slave PIC's mask, the PC speaker's PIT count (channel 2, gate off) and the
+ * KVM clock 1000 s on (the guest keeps no kvmclock).
+ */
+static void mark_vm(struct vm *vm)
+{
+	struct kvm_irqchip chip = {.chip_id = KVM_IRQCHIP_IOAPIC};
+	struct kvm_pit_state2 pit;
+	struct kvm_clock_data clock = {.flags = 0};
+
+	ck_assert_int_eq(ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &chip), 0);
+	chip.chip.ioapic.redirtbl[23].fields.vector = 0x5e;
+	chip.chip.ioapic.redirtbl[23].fields.mask = 1;
+	ck_assert_int_eq(ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &chip), 0);
+	chip = (struct kvm_irqchip){.chip_id = KVM_IRQCHIP_PIC_SLAVE};
+	ck_assert_int_eq(ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &chip), 0);
+	chip.chip.pic.imr ^= 0x5a;
+	ck_assert_int_eq(ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &chip), 0);
+	ck_assert_int_eq(ioctl(vm->vm_fd, KVM_GET_PIT2, &pit), 0);
+	pit.channels[2].count = 0x1234;
+	ck_assert_int_eq(ioctl(vm->vm_fd, KVM_SET_PIT2, &pit), 0);
+	ck_assert_int_eq(ioctl(vm->vm_fd, KVM_GET_CLOCK, &clock), 0);
+	clock = (struct kvm_clock_data){.clock = clock.clock + 1000000000000ULL};
+	ck_assert_int_eq(ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock), 0);
 }
 
 struct saved {
@@ -256,6 +310,7 @@ START_TEST(test_round_trip_in_place)
 	capture_all(g.vm, a);
 	for (unsigned int i = 0; i < VCPUS; i++)
 		scribble(&g.vm->vcpus[i], 0x5eed0000 + i);
+	mark_vm(g.vm);
 	restore_all(g.vm, a);
 	capture_all(g.vm, b);
 	assert_saved_eq(a, b);
@@ -282,7 +337,8 @@ START_TEST(test_restore_into_fresh_vm)
 	boot_and_pause_mid_run(&ga);
 	/* A marker a fresh VM lacks: this host's TSC alone cannot show the MSRs arrive. */
 	for (unsigned int i = 0; i < VCPUS; i++)
-		scribble(&ga.vm->vcpus[i], 0x5eed0000 + i);
+		mark(&ga.vm->vcpus[i], 0x5eed0000 + i);
+	mark_vm(ga.vm);
 	capture_all(ga.vm, a);
 	guest_create(&gb);
 	ck_assert_uint_eq(gb.vm->mem.size, ga.vm->mem.size);
