@@ -355,7 +355,10 @@ START_TEST(test_restore_into_fresh_vm)
 }
 END_TEST
 
-/* Refused with -EINVAL/-EBUSY and nothing written: wrong vCPU count, corrupt counts, running VM. */
+/*
+ * Refused with a clear error and nothing written: wrong vCPU count, corrupt
+ * counts and ids, a TSC frequency KVM cannot give, a running VM.
+ */
 START_TEST(test_restore_refusals)
 {
 	struct saved *a = calloc(1, sizeof(*a));
@@ -380,6 +383,17 @@ START_TEST(test_restore_refusals)
 	*bad = a->vcpu[0];
 	bad->tsc_khz = 0;
 	ck_assert_int_eq(vcpu_state__restore(&g.vm->vcpus[0], bad), -EINVAL);
+	/* Another host's TSC frequency: scaled where KVM can, else refused. */
+	*bad = a->vcpu[0];
+	bad->tsc_khz -= 100000;
+	if (ioctl(g.vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_CONTROL) > 0) {
+		ck_assert_int_eq(vcpu_state__restore(&g.vm->vcpus[0], bad), 0);
+		ck_assert_int_eq(ioctl(g.vm->vcpus[0].fd, KVM_GET_TSC_KHZ, 0), bad->tsc_khz);
+		ck_assert_int_eq(vcpu_state__restore(&g.vm->vcpus[0], &a->vcpu[0]), 0);
+	} else {
+		ck_assert_int_eq(vcpu_state__restore(&g.vm->vcpus[0], bad), -ENOTSUP);
+		ck_assert_int_eq(ioctl(g.vm->vcpus[0].fd, KVM_GET_TSC_KHZ, 0), a->vcpu[0].tsc_khz);
+	}
 	vbad = a->vm;
 	vbad.has_pit = false;
 	ck_assert_int_eq(vm_state__restore(g.vm, &vbad), -EINVAL);
