@@ -40,7 +40,8 @@ struct vcpu_state {
 /*
  * Both only on a paused VM (vm__pause_all, or before vm__start), from a
  * thread that is not a vCPU thread: the vCPU must sit outside KVM_RUN with no
- * I/O pending.  -EBUSY otherwise.
+ * I/O pending.  -EBUSY otherwise.  One control thread at a time: the first
+ * capture probes the VM's MSR list (struct vm's state_msrs) without a lock.
  *
  * capture: MP_STATE first (it may complete a pending INIT/SIPI), then REGS,
  * SREGS, XSAVE, XCRS, DEBUGREGS, LAPIC, TSC_KHZ, MSRs, VCPU_EVENTS last (the
