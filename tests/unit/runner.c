@@ -17,6 +17,7 @@ static Suite *(*const suites[])(void) = {
     guest_virtq_suite,
     virtq_wake_suite,
     virtio_legacy_suite,
+    stream_suite,
 };
 
 int main(void)

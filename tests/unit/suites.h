@@ -26,5 +26,6 @@ Suite *virtio_console_suite(void);
 Suite *guest_virtq_suite(void);
 Suite *virtq_wake_suite(void);
 Suite *virtio_legacy_suite(void);
+Suite *stream_suite(void);
 
 #endif
