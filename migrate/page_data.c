@@ -47,7 +47,8 @@ int page_batch__add_encoded(struct page_batch *b, uint64_t pfn, uint8_t encoding
 			return -ENOMEM;
 	}
 	memcpy(b->buf + b->len, &h, sizeof(h));
-	memcpy(b->buf + b->len + sizeof(h), data, len);
+	if (len) /* a zero page has no data, and may pass NULL */
+		memcpy(b->buf + b->len + sizeof(h), data, len);
 	memset(b->buf + b->len + sizeof(h) + len, 0, align8(len) - len);
 	b->len += sizeof(h) + align8(len);
 	b->count++;
