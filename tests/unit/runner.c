@@ -18,6 +18,7 @@ static Suite *(*const suites[])(void) = {
     virtq_wake_suite,
     virtio_legacy_suite,
     vcpu_state_suite,
+    stream_suite,
 };
 
 int main(void)

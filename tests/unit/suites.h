@@ -27,5 +27,6 @@ Suite *guest_virtq_suite(void);
 Suite *virtq_wake_suite(void);
 Suite *virtio_legacy_suite(void);
 Suite *vcpu_state_suite(void);
+Suite *stream_suite(void);
 
 #endif

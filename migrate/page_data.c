@@ -1,0 +1,323 @@
+/* PAGE_DATA batches: zero/lz4/raw encoding, the XOR+RLE delta, and the receiver's batch checks. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <lz4.h>
+#include "page_data.h"
+
+_Static_assert(LZ4_COMPRESSBOUND(STREAM_PAGE_SIZE) == STREAM_LZ4_BOUND, "lz4 bound of a page");
+
+#define PAGE_SLOT_MAX (sizeof(struct stream_page_header) + STREAM_LZ4_BOUND + STREAM_ALIGN)
+#define BATCH_BUF_MAX (sizeof(struct stream_batch_header) + STREAM_MAX_BATCH * PAGE_SLOT_MAX)
+
+static size_t align8(size_t n)
+{
+	return (n + STREAM_ALIGN - 1) & ~(size_t)(STREAM_ALIGN - 1);
+}
+
+void page_batch__init(struct page_batch *b)
+{
+	b->buf = NULL;
+	b->len = sizeof(struct stream_batch_header);
+	b->count = 0;
+	b->last_pfn = 0;
+}
+
+void page_batch__dispose(struct page_batch *b)
+{
+	free(b->buf);
+	page_batch__init(b);
+}
+
+int page_batch__add_encoded(struct page_batch *b, uint64_t pfn, uint8_t encoding, const void *data,
+			    uint32_t len)
+{
+	struct stream_page_header h = {.pfn = pfn, .encoding = encoding, .length = len};
+
+	if (len > STREAM_LZ4_BOUND || (b->count && pfn <= b->last_pfn))
+		return -EINVAL;
+	if (b->count == STREAM_MAX_BATCH)
+		return -ENOSPC;
+	/* One allocation of the largest batch; a sender reuses it for every batch. */
+	if (!b->buf) {
+		b->buf = calloc(1, BATCH_BUF_MAX);
+		if (!b->buf)
+			return -ENOMEM;
+	}
+	memcpy(b->buf + b->len, &h, sizeof(h));
+	if (len) /* a zero page has no data, and may pass NULL */
+		memcpy(b->buf + b->len + sizeof(h), data, len);
+	memset(b->buf + b->len + sizeof(h) + len, 0, align8(len) - len);
+	b->len += sizeof(h) + align8(len);
+	b->count++;
+	b->last_pfn = pfn;
+	return 0;
+}
+
+static int is_zero(const uint8_t *page)
+{
+	static const uint8_t zero_page[STREAM_PAGE_SIZE];
+
+	return memcmp(page, zero_page, STREAM_PAGE_SIZE) == 0;
+}
+
+int page_batch__add(struct page_batch *b, uint64_t pfn, const uint8_t *page)
+{
+	char lz[STREAM_LZ4_BOUND];
+	int n;
+
+	if (is_zero(page))
+		return page_batch__add_encoded(b, pfn, STREAM_PAGE_ZERO, NULL, 0);
+	n = LZ4_compress_default((const char *)page, lz, STREAM_PAGE_SIZE, sizeof(lz));
+	if (n > 0 && (unsigned)n < STREAM_PAGE_SIZE)
+		return page_batch__add_encoded(b, pfn, STREAM_PAGE_LZ4, lz, (uint32_t)n);
+	return page_batch__add_encoded(b, pfn, STREAM_PAGE_RAW, page, STREAM_PAGE_SIZE);
+}
+
+int page_batch__write(struct page_batch *b, struct stream_writer *w)
+{
+	struct stream_batch_header h = {.count = b->count};
+	const void *part = b->buf;
+	size_t len = b->len;
+	int rc;
+
+	if (!b->count)
+		return 0;
+	memcpy(b->buf, &h, sizeof(h));
+	rc = stream_writer__record(w, STREAM_REC_PAGE_DATA, &part, &len, 1);
+	b->len = sizeof(h);
+	b->count = 0;
+	return rc;
+}
+
+static size_t put_uleb(uint8_t *out, unsigned v)
+{
+	if (v < 0x80) {
+		out[0] = (uint8_t)v;
+		return 1;
+	}
+	out[0] = (uint8_t)(0x80 | (v & 0x7f));
+	out[1] = (uint8_t)(v >> 7);
+	return 2;
+}
+
+int page_data__delta_encode(const uint8_t *old, const uint8_t *page, uint8_t *out)
+{
+	const size_t cap = STREAM_PAGE_SIZE - 1;
+	size_t o = 0, i = 0;
+
+	while (i < STREAM_PAGE_SIZE) {
+		size_t start = i, run_start;
+
+		while (i < STREAM_PAGE_SIZE && old[i] == page[i])
+			i++;
+		if (i == STREAM_PAGE_SIZE)
+			break;
+		run_start = i;
+		while (i < STREAM_PAGE_SIZE && old[i] != page[i])
+			i++;
+		/* Two uleb128s of at most 2 bytes each, then the run. */
+		if (o + 4 + (i - run_start) > cap)
+			return -ENOSPC;
+		o += put_uleb(out + o, (unsigned)(run_start - start));
+		o += put_uleb(out + o, (unsigned)(i - run_start));
+		for (size_t k = run_start; k < i; k++)
+			out[o++] = old[k] ^ page[k];
+	}
+	return (int)o;
+}
+
+/* A uleb128 of one or two bytes; returns its length or 0 when malformed or cut short. */
+static size_t get_uleb(const uint8_t *in, size_t left, unsigned *v)
+{
+	if (left < 1)
+		return 0;
+	*v = in[0] & 0x7f;
+	if (!(in[0] & 0x80))
+		return 1;
+	if (left < 2 || (in[1] & 0x80))
+		return 0;
+	*v |= (unsigned)in[1] << 7;
+	return 2;
+}
+
+/* Walks a delta; with dst, XORs it in.  Returns NULL or what is wrong with it. */
+static const char *delta_walk(const uint8_t *d, uint32_t len, uint8_t *dst)
+{
+	size_t i = 0, pos = 0;
+
+	while (i < len) {
+		unsigned skip, run;
+		size_t n = get_uleb(d + i, len - i, &skip);
+
+		if (!n)
+			return "malformed skip length";
+		i += n;
+		n = get_uleb(d + i, len - i, &run);
+		if (!n)
+			return "malformed run length";
+		i += n;
+		if (run == 0)
+			return "empty run";
+		if (skip > STREAM_PAGE_SIZE - pos || run > STREAM_PAGE_SIZE - pos - skip)
+			return "runs past the end of the page";
+		if (run > len - i)
+			return "run longer than the data left";
+		pos += skip;
+		if (dst)
+			for (unsigned k = 0; k < run; k++)
+				dst[pos + k] ^= d[i + k];
+		pos += run;
+		i += run;
+	}
+	return NULL;
+}
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+						      ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EBADMSG;
+}
+
+/* What is wrong with one page's header and data, or NULL. */
+static const char *check_page(const struct stream_page_header *h, const uint8_t *data)
+{
+	if (h->reserved[0] || h->reserved[1] || h->reserved[2])
+		return "reserved bytes are not zero";
+	switch (h->encoding) {
+	case STREAM_PAGE_RAW:
+		return h->length == STREAM_PAGE_SIZE ? NULL : "raw page is not 4096 bytes";
+	case STREAM_PAGE_ZERO:
+		return h->length == 0 ? NULL : "zero page carries data";
+	case STREAM_PAGE_LZ4:
+		return h->length > 0 && h->length <= STREAM_LZ4_BOUND ? NULL
+								      : "lz4 length out of range";
+	case STREAM_PAGE_DELTA:
+		if (h->length == 0 || h->length >= STREAM_PAGE_SIZE)
+			return "delta length out of range";
+		return delta_walk(data, h->length, NULL);
+	default:
+		return "unknown encoding";
+	}
+}
+
+int page_data__check(const uint8_t *body, uint32_t len, uint64_t guest_pages, char *err,
+		     size_t errlen)
+{
+	struct stream_batch_header bh;
+	size_t off = sizeof(bh);
+	uint64_t prev = 0;
+
+	if (len < sizeof(bh))
+		return fail(err, errlen, "PAGE_DATA: %u bytes, shorter than its header", len);
+	memcpy(&bh, body, sizeof(bh));
+	if (bh.count == 0 || bh.count > STREAM_MAX_BATCH)
+		return fail(err, errlen, "PAGE_DATA: %u pages, not between 1 and %u", bh.count,
+			    STREAM_MAX_BATCH);
+	if (bh.reserved)
+		return fail(err, errlen, "PAGE_DATA: reserved field is not zero");
+	for (uint32_t i = 0; i < bh.count; i++) {
+		struct stream_page_header h;
+		const char *why;
+		size_t padded;
+
+		if (len - off < sizeof(h))
+			return fail(err, errlen,
+				    "PAGE_DATA: page %u of %u: body ends inside its header", i,
+				    bh.count);
+		memcpy(&h, body + off, sizeof(h));
+		off += sizeof(h);
+		if (h.pfn >= guest_pages)
+			return fail(err, errlen,
+				    "PAGE_DATA: page %u: pfn 0x%llx beyond the guest's %llu pages; "
+				    "is the destination VM smaller than the source?",
+				    i, (unsigned long long)h.pfn, (unsigned long long)guest_pages);
+		if (i && h.pfn <= prev)
+			return fail(err, errlen,
+				    "PAGE_DATA: page %u: pfn 0x%llx after pfn 0x%llx; pfns in a "
+				    "batch must increase",
+				    i, (unsigned long long)h.pfn, (unsigned long long)prev);
+		prev = h.pfn;
+		if (h.length > len - off)
+			return fail(err, errlen,
+				    "PAGE_DATA: page %u (pfn 0x%llx): %u bytes of data, "
+				    "only %zu left in the record",
+				    i, (unsigned long long)h.pfn, h.length, len - off);
+		why = check_page(&h, body + off);
+		if (why)
+			return fail(err, errlen, "PAGE_DATA: page %u (pfn 0x%llx): %s", i,
+				    (unsigned long long)h.pfn, why);
+		padded = align8(h.length);
+		if (padded > len - off)
+			return fail(err, errlen, "PAGE_DATA: page %u: body ends inside its padding",
+				    i);
+		for (size_t k = h.length; k < padded; k++)
+			if (body[off + k])
+				return fail(err, errlen, "PAGE_DATA: page %u: non-zero padding", i);
+		off += padded;
+	}
+	if (off != len)
+		return fail(err, errlen, "PAGE_DATA: %zu bytes left after %u pages", len - off,
+			    bh.count);
+	return (int)bh.count;
+}
+
+int page_data__apply(const uint8_t *body, uint32_t len, uint64_t guest_pages,
+		     page_data_dest_fn dest, void *ctx, char *err, size_t errlen)
+{
+	int count = page_data__check(body, len, guest_pages, err, errlen);
+	size_t off = sizeof(struct stream_batch_header);
+
+	if (count < 0)
+		return count;
+	for (int i = 0; i < count; i++) {
+		struct stream_page_header h;
+		uint8_t tmp[STREAM_PAGE_SIZE];
+		uint8_t *page;
+
+		memcpy(&h, body + off, sizeof(h));
+		off += sizeof(h);
+		page = dest(ctx, h.pfn, h.encoding == STREAM_PAGE_DELTA);
+		if (!page) {
+			snprintf(err, errlen, "PAGE_DATA: page %d: pfn 0x%llx refused%s", i,
+				 (unsigned long long)h.pfn,
+				 h.encoding == STREAM_PAGE_DELTA
+				     ? ": a delta for a page this stream has not sent"
+				     : "");
+			return -EBADMSG;
+		}
+		switch (h.encoding) {
+		case STREAM_PAGE_RAW:
+			memcpy(page, body + off, STREAM_PAGE_SIZE);
+			break;
+		case STREAM_PAGE_ZERO:
+			memset(page, 0, STREAM_PAGE_SIZE);
+			break;
+		case STREAM_PAGE_LZ4:
+			/* Into a scratch page, so a bad block leaves the guest's page whole. */
+			if (LZ4_decompress_safe((const char *)body + off, (char *)tmp,
+						(int)h.length,
+						STREAM_PAGE_SIZE) != (int)STREAM_PAGE_SIZE) {
+				snprintf(err, errlen,
+					 "PAGE_DATA: page %d (pfn 0x%llx): lz4 block does not "
+					 "decompress to one page",
+					 i, (unsigned long long)h.pfn);
+				return -EBADMSG;
+			}
+			memcpy(page, tmp, STREAM_PAGE_SIZE);
+			break;
+		case STREAM_PAGE_DELTA:
+			delta_walk(body + off, h.length, page); /* checked above */
+			break;
+		}
+		off += align8(h.length);
+	}
+	return count;
+}

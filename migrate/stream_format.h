@@ -1,0 +1,100 @@
+/* The Twin stream's wire format (STREAM.md): header, record and PAGE_DATA layouts and limits. */
+#ifndef MIGRATE_STREAM_FORMAT_H
+#define MIGRATE_STREAM_FORMAT_H
+
+#include <stdint.h>
+
+/* Integers are little-endian on the wire and Twin is x86-64 only: structs map the bytes. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the stream is little-endian");
+
+#define STREAM_MAGIC	      "TWINSTRM"
+#define STREAM_VERSION	      1u
+#define STREAM_BYTE_ORDER     0x01020304u
+#define STREAM_BYTE_ORDER_REV 0x04030201u
+
+#define STREAM_FLAG_LIVE	 (1u << 0) /* pages may be sent again; the last copy wins */
+#define STREAM_FLAG_CHECKPOINTED (1u << 1) /* replication: epochs closed by CHECKPOINT */
+#define STREAM_FLAGS_KNOWN	 (STREAM_FLAG_LIVE | STREAM_FLAG_CHECKPOINTED)
+
+struct stream_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t byte_order;
+	uint32_t flags;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct stream_header) == 24, "stream header is 24 bytes");
+
+#define STREAM_REC_END		0u
+#define STREAM_REC_PAGE_DATA	1u
+#define STREAM_REC_VCPU_STATE	2u
+#define STREAM_REC_VM_STATE	3u
+#define STREAM_REC_DEVICE_STATE 4u
+#define STREAM_REC_DISK_WRITES	5u
+#define STREAM_REC_CHECKPOINT	6u
+#define STREAM_REC_OPTIONAL	(1u << 31) /* a reader that does not know the type skips it */
+
+#define STREAM_ALIGN	  8u
+#define STREAM_MAX_RECORD (8u << 20) /* largest record body */
+
+struct stream_rec_header {
+	uint32_t type;
+	uint32_t length; /* body bytes, without padding */
+};
+_Static_assert(sizeof(struct stream_rec_header) == 8, "record header is 8 bytes");
+
+/* Fixed prefixes of the state records; the state that follows is xen-core's. */
+struct stream_vcpu_prefix {
+	uint32_t vcpu_id;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct stream_vcpu_prefix) == 8, "VCPU_STATE prefix is 8 bytes");
+
+struct stream_vm_prefix {
+	uint64_t reserved;
+};
+_Static_assert(sizeof(struct stream_vm_prefix) == 8, "VM_STATE prefix is 8 bytes");
+
+struct stream_device_prefix {
+	uint32_t device_id;
+	uint32_t version;
+};
+_Static_assert(sizeof(struct stream_device_prefix) == 8, "DEVICE_STATE prefix is 8 bytes");
+
+struct stream_checkpoint {
+	uint64_t epoch;
+};
+_Static_assert(sizeof(struct stream_checkpoint) == 8, "CHECKPOINT body is 8 bytes");
+
+/* PAGE_DATA: a batch header, then per page a header, its data and padding to 8. */
+#define STREAM_PAGE_SIZE 4096u
+#define STREAM_MAX_BATCH 1024u
+#define STREAM_LZ4_BOUND 4128u /* LZ4_COMPRESSBOUND(4096), checked in page_data.c */
+
+#define STREAM_PAGE_RAW	  0u
+#define STREAM_PAGE_ZERO  1u
+#define STREAM_PAGE_LZ4	  2u
+#define STREAM_PAGE_DELTA 3u
+
+struct stream_batch_header {
+	uint32_t count;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct stream_batch_header) == 8, "PAGE_DATA header is 8 bytes");
+
+struct stream_page_header {
+	uint64_t pfn;
+	uint8_t encoding;
+	uint8_t reserved[3];
+	uint32_t length; /* data bytes, without padding */
+};
+_Static_assert(sizeof(struct stream_page_header) == 16, "page header is 16 bytes");
+
+/* The largest PAGE_DATA body: every page at its longest encoding. */
+_Static_assert(sizeof(struct stream_batch_header) +
+		       STREAM_MAX_BATCH *
+			   (sizeof(struct stream_page_header) + STREAM_LZ4_BOUND + 7) <=
+		   STREAM_MAX_RECORD,
+	       "a full batch fits a record");
+
+#endif
