@@ -24,6 +24,7 @@
 
 #define UART_LCR_DLAB	0x80
 #define UART_IER_THRI	0x02
+#define UART_IER_MASK	0x0f /* the four interrupt enables; the rest reads as 0 */
 #define UART_IIR_NO_INT 0x01
 #define UART_IIR_THRI	0x02
 #define UART_IIR_FIFO	0xc0
@@ -35,6 +36,7 @@
 #define UART_MCR_OUT1	0x04
 #define UART_MCR_OUT2	0x08
 #define UART_MCR_LOOP	0x10
+#define UART_MCR_MASK	0x1f
 #define UART_MSR_CTS	0x10
 #define UART_MSR_DSR	0x20
 #define UART_MSR_RI	0x40
@@ -145,7 +147,7 @@ static void serial_write(struct vcpu *vcpu, void *opaque, uint64_t offset, const
 		} else {
 			bool was = s->ier & UART_IER_THRI;
 
-			s->ier = v & 0x0f;
+			s->ier = v & UART_IER_MASK;
 			if (!was)
 				tx_empty(s);
 		}
@@ -157,7 +159,7 @@ static void serial_write(struct vcpu *vcpu, void *opaque, uint64_t offset, const
 		s->lcr = v;
 		break;
 	case UART_MCR:
-		s->mcr = v & 0x1f;
+		s->mcr = v & UART_MCR_MASK;
 		break;
 	case UART_SCR:
 		s->scr = v;
@@ -195,4 +197,67 @@ void serial8250__exit(struct vm *vm)
 	pthread_mutex_destroy(&vm->serial->lock);
 	free(vm->serial);
 	vm->serial = NULL;
+}
+
+int serial8250__save(struct vm *vm, struct serial8250_state *st)
+{
+	struct serial8250 *s = vm->serial;
+
+	memset(st, 0, sizeof(*st));
+	if (!s)
+		return -ENODEV;
+	st->version = SERIAL8250_STATE_VERSION;
+	pthread_mutex_lock(&s->lock);
+	st->ier = s->ier;
+	st->lcr = s->lcr;
+	st->mcr = s->mcr;
+	st->scr = s->scr;
+	st->fcr = s->fcr;
+	st->dll = s->dll;
+	st->dlm = s->dlm;
+	st->thri_pending = s->thri_pending;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* Values the guest cannot produce through the registers mean a corrupt or foreign state. */
+static int check_state(const struct serial8250_state *st)
+{
+	if (st->version != SERIAL8250_STATE_VERSION) {
+		log__error("serial8250 state: version %u, this build knows %u: save it with a "
+			   "matching Twin",
+			   st->version, SERIAL8250_STATE_VERSION);
+		return -EINVAL;
+	}
+	if (st->ier & ~UART_IER_MASK || st->mcr & ~UART_MCR_MASK || st->thri_pending > 1) {
+		log__error("serial8250 state corrupt (IER 0x%02x, MCR 0x%02x, thri_pending %u): "
+			   "refusing to restore it",
+			   st->ier, st->mcr, st->thri_pending);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int serial8250__restore(struct vm *vm, const struct serial8250_state *st)
+{
+	struct serial8250 *s = vm->serial;
+	int rc;
+
+	if (!s)
+		return -ENODEV;
+	rc = check_state(st);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&s->lock);
+	s->ier = st->ier;
+	s->lcr = st->lcr;
+	s->mcr = st->mcr;
+	s->scr = st->scr;
+	s->fcr = st->fcr;
+	s->dll = st->dll;
+	s->dlm = st->dlm;
+	s->thri_pending = st->thri_pending;
+	pthread_mutex_unlock(&s->lock);
+	log__info("serial8250 state restored");
+	return 0;
 }
