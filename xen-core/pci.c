@@ -101,12 +101,12 @@ static uint32_t bar_flags(const struct pci_bar *bar)
 	return bar->type == PCI_BAR_IO ? PCI_BAR_IO_FLAG : 0;
 }
 
-/* Where BAR i decodes given the config registers: only inside its window, only when enabled. */
-static uint64_t bar_decoded_addr(const struct pci_device *dev, unsigned int i)
+/* Where BAR i decodes given config space cfg: only inside its window, only when enabled. */
+static uint64_t bar_decoded_addr(const struct pci_device *dev, const uint8_t *cfg, unsigned int i)
 {
 	const struct pci_bar *bar = &dev->bars[i];
-	uint16_t cmd = get16(dev->cfg + PCI_COMMAND);
-	uint64_t a = get32(dev->cfg + PCI_BAR0 + 4 * i) & ~(uint64_t)(bar->size - 1);
+	uint16_t cmd = get16(cfg + PCI_COMMAND);
+	uint64_t a = get32(cfg + PCI_BAR0 + 4 * i) & ~(uint64_t)(bar->size - 1);
 
 	switch (bar->type) {
 	case PCI_BAR_MEM32:
@@ -128,7 +128,7 @@ static uint64_t bar_decoded_addr(const struct pci_device *dev, unsigned int i)
 static void update_bars(struct pci_device *dev)
 {
 	for (unsigned int i = 0; i < PCI_NR_BARS; i++) {
-		uint64_t old = dev->bars[i].addr, now = bar_decoded_addr(dev, i);
+		uint64_t old = dev->bars[i].addr, now = bar_decoded_addr(dev, dev->cfg, i);
 
 		if (dev->bars[i].type == PCI_BAR_UNUSED || old == now)
 			continue;
@@ -622,4 +622,97 @@ int pci__write_mptable(const struct vm *vm, void *ram, uint64_t low_size, char *
 
 	/* More routes than fit makes mptable__write_pci refuse with a clear error. */
 	return mptable__write_pci(ram, low_size, (int)vm->nr_vcpus, routes, n, err, errlen);
+}
+
+int pci__save(struct vm *vm, struct pci_state *st)
+{
+	struct pci_bus *bus = vm->pci;
+
+	memset(st, 0, sizeof(*st));
+	st->version = PCI_STATE_VERSION;
+	pthread_rwlock_wrlock(&bus->lock);
+	st->conf1_addr = __atomic_load_n(&bus->conf1_addr, __ATOMIC_ACQUIRE);
+	for (unsigned int slot = 0; slot < PCI_MAX_SLOTS; slot++) {
+		const struct pci_device *dev = bus->slots[slot];
+		struct pci_slot_state *ss = &st->slots[slot];
+
+		if (!dev)
+			continue;
+		ss->present = 1;
+		memcpy(ss->cfg, dev->cfg, PCI_CFG_SIZE);
+		/* The host bridge's unused BARs were never placed: name them unmapped too. */
+		for (unsigned int i = 0; i < PCI_NR_BARS; i++)
+			ss->bar_addr[i] = dev->bars[i].type == PCI_BAR_UNUSED ? PCI_BAR_UNMAPPED
+									      : dev->bars[i].addr;
+	}
+	pthread_rwlock_unlock(&bus->lock);
+	return 0;
+}
+
+/* Bus lock held: can slot's saved state go onto the device there now? */
+static int check_slot(struct pci_bus *bus, unsigned int slot, const struct pci_slot_state *ss)
+{
+	const struct pci_device *dev = bus->slots[slot];
+	unsigned int i;
+
+	if (ss->present > 1 || ss->present != !!dev) {
+		log__error("PCI state: slot %u is %s in the state but %s here: restore onto a VM "
+			   "with the same devices",
+			   slot, ss->present ? "filled" : "empty", dev ? dev->name : "empty");
+		return -EINVAL;
+	}
+	if (!dev)
+		return 0;
+	for (i = 0; i < PCI_CFG_SIZE; i++) {
+		if ((ss->cfg[i] ^ dev->cfg[i]) & ~dev->wmask[i]) {
+			log__error("%s: PCI state: read-only config byte 0x%02x is 0x%02x, here "
+				   "0x%02x: another device or build",
+				   dev->name, i, ss->cfg[i], dev->cfg[i]);
+			return -EINVAL;
+		}
+	}
+	for (i = 0; i < PCI_NR_BARS; i++) {
+		uint64_t want = bar_decoded_addr(dev, ss->cfg, i);
+
+		if (ss->bar_addr[i] != want) {
+			log__error("%s: PCI state: BAR %u saved at 0x%llx but its config space "
+				   "decodes it at 0x%llx: the state is corrupt",
+				   dev->name, i, (unsigned long long)ss->bar_addr[i],
+				   (unsigned long long)want);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int pci__restore(struct vm *vm, const struct pci_state *st)
+{
+	struct pci_bus *bus = vm->pci;
+	unsigned int slot;
+	int rc = 0;
+
+	if (st->version != PCI_STATE_VERSION) {
+		log__error("PCI state: version %u, this build knows %u: save it with a matching "
+			   "Twin",
+			   st->version, PCI_STATE_VERSION);
+		return -EINVAL;
+	}
+	pthread_rwlock_wrlock(&bus->lock);
+	for (slot = 0; slot < PCI_MAX_SLOTS && !rc; slot++)
+		rc = check_slot(bus, slot, &st->slots[slot]);
+	if (rc)
+		goto out;
+	for (slot = 0; slot < PCI_MAX_SLOTS; slot++) {
+		struct pci_device *dev = bus->slots[slot];
+
+		if (!dev)
+			continue;
+		memcpy(dev->cfg, st->slots[slot].cfg, PCI_CFG_SIZE);
+		update_bars(dev);
+	}
+	__atomic_store_n(&bus->conf1_addr, st->conf1_addr, __ATOMIC_RELEASE);
+	log__info("PCI state restored");
+out:
+	pthread_rwlock_unlock(&bus->lock);
+	return rc;
 }

@@ -152,6 +152,42 @@ void pci__config_read(struct pci_bus *bus, unsigned int slot, unsigned int fn, u
 void pci__config_write(struct pci_bus *bus, unsigned int slot, unsigned int fn, uint32_t reg,
 		       const void *data, uint32_t len);
 
+/* The DEVICE_STATE version of struct pci_state (migrate/STREAM.md). */
+#define PCI_STATE_VERSION 1
+
+/* One slot: its config space and where each BAR decodes (PCI_BAR_UNMAPPED if nowhere). */
+struct pci_slot_state {
+	uint8_t present; /* 0 or 1: a device sits in this slot */
+	uint8_t reserved[7];
+	uint8_t cfg[PCI_CFG_SIZE];
+	uint64_t bar_addr[PCI_NR_BARS];
+};
+
+/*
+ * Bus 0 as plain data: the conf1 address register and every slot, the host
+ * bridge in slot 0.  The BAR addresses follow from cfg; they are saved so a
+ * restore can check it decodes them where the source did.  The INTx level is
+ * not here: the device that drives it restores it.
+ */
+struct pci_state {
+	uint32_t version; /* PCI_STATE_VERSION */
+	uint32_t conf1_addr;
+	struct pci_slot_state slots[PCI_MAX_SLOTS];
+};
+
+/*
+ * Save and restore bus 0 under the bus lock held for writing (any thread that
+ * is not a vCPU in a config access; the caller pauses the VM).  The restoring
+ * VM must have the same devices in the same slots: restore refuses, with
+ * -EINVAL and one log line and before changing anything, an unknown version,
+ * a slot filled on one side only, a read-only config bit that differs (another
+ * device or build) or a BAR that would decode elsewhere than saved.  It then
+ * writes each config space and moves the BARs through the path guest writes
+ * take (ops->bar_moved, which moves ioeventfds).  Both return 0 or -errno.
+ */
+int pci__save(struct vm *vm, struct pci_state *st);
+int pci__restore(struct vm *vm, const struct pci_state *st);
+
 /*
  * The INTx routes of the registered devices, for mptable__write_pci: copies
  * up to max and returns how many there are.  Before vm__start.
