@@ -45,6 +45,19 @@ static void drop_client(struct control_server *s)
 	s->len = 0;
 }
 
+/*
+ * Reads what the client already sent: closing a unix socket with unread input resets
+ * the peer, which could then lose the error reply.  Bounded, so a flood cannot hold us.
+ */
+static void discard_input(int fd)
+{
+	char sink[4096];
+
+	for (int i = 0; i < 64; i++)
+		if (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+			break;
+}
+
 /* Answers every complete line in buf; false when the client must be dropped. */
 static bool serve_lines(struct control_server *s)
 {
@@ -61,6 +74,7 @@ static bool serve_lines(struct control_server *s)
 	if (s->len > CONTROL_LINE_MAX) {
 		/* No newline within the bound: refuse it and close, as documented. */
 		send_line(s->client_fd, control__handle_line(s->ops, s->buf, s->len));
+		discard_input(s->client_fd);
 		return false;
 	}
 	return true;
