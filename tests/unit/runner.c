@@ -19,6 +19,7 @@ static Suite *(*const suites[])(void) = {
     virtio_legacy_suite,
     vcpu_state_suite,
     stream_suite,
+    control_suite,
 };
 
 int main(void)

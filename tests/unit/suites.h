@@ -28,5 +28,6 @@ Suite *virtq_wake_suite(void);
 Suite *virtio_legacy_suite(void);
 Suite *vcpu_state_suite(void);
 Suite *stream_suite(void);
+Suite *control_suite(void);
 
 #endif
