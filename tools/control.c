@@ -8,6 +8,7 @@
 
 struct command {
 	const char *name;
+	bool takes_arguments; /* else a non-empty "arguments" is InvalidParameter */
 	/* Returns the "return" object, or NULL after filling *err_class and *err_desc. */
 	json_t *(*run)(const struct control_ops *ops, const char **err_class,
 		       const char **err_desc);
@@ -55,22 +56,17 @@ static json_t *cmd_not_yet(const struct control_ops *ops, const char **cls, cons
 	return NULL;
 }
 
+/* save and migrate will take arguments (a file, a URI); they are not checked until then. */
 static const struct command commands[] = {
-    {"query-status", cmd_query_status},
-    {"stop", cmd_stop},
-    {"cont", cmd_cont},
-    {"quit", cmd_quit},
-    {"save", cmd_not_yet},
-    {"migrate", cmd_not_yet},
-    {"query-migrate", cmd_not_yet},
-    {"migrate-cancel", cmd_not_yet},
+    {"query-status", false, cmd_query_status},
+    {"stop", false, cmd_stop},
+    {"cont", false, cmd_cont},
+    {"quit", false, cmd_quit},
+    {"save", true, cmd_not_yet},
+    {"migrate", true, cmd_not_yet},
+    {"query-migrate", false, cmd_not_yet},
+    {"migrate-cancel", false, cmd_not_yet},
 };
-
-/* Commands that take arguments are the not-yet ones; the rest refuse any. */
-static bool takes_arguments(const struct command *c)
-{
-	return c->run == cmd_not_yet;
-}
 
 static char *reply(json_t *body_key_value, const char *key, json_t *id)
 {
@@ -150,7 +146,7 @@ char *control__handle_line(const struct control_ops *ops, const char *line, size
 		out = error_reply("InvalidParameter", "\"arguments\" must be an object", id);
 		goto out;
 	}
-	if (args && json_object_size(args) && !takes_arguments(cmd)) {
+	if (args && json_object_size(args) && !cmd->takes_arguments) {
 		snprintf(buf, sizeof(buf), "%s takes no arguments: drop \"arguments\"", cmd->name);
 		out = error_reply("InvalidParameter", buf, id);
 		goto out;
