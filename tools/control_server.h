@@ -9,7 +9,8 @@ struct control_server;
  * Creates the socket at path, mode 0600, replacing a stale socket there but nothing
  * else, and starts the server thread.  It serves one client at a time; others wait in
  * the listen backlog.  ops are called on that thread.  Returns 0 or -errno with one
- * line in err.
+ * line in err.  It sets the process umask around bind(), so call it before other
+ * threads create files (twin-vmm does so before vm__start).
  */
 int control_server__start(const char *path, const struct control_ops *ops,
 			  struct control_server **out, char *err, size_t errlen);

@@ -128,7 +128,7 @@ static bool ctl_running(void *opaque)
 	return !((struct vm_control *)opaque)->paused;
 }
 
-/* vCPUs first, then device I/O, so no device completes a request a parked vCPU cannot see. */
+/* vCPUs first, so they stop issuing I/O, then the I/O thread: memory and devices hold still. */
 static void ctl_stop(void *opaque)
 {
 	struct vm_control *c = opaque;
