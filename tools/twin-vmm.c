@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include "boot.h"
+#include "control_server.h"
+#include "ioloop.h"
 #include "log.h"
 #include "virtio_blk.h"
 #include "virtio_console.h"
@@ -113,12 +116,58 @@ static int add_devices(struct vm *vm, const struct vmm_args *a, struct backends 
 	return 0;
 }
 
-/* Runs the VM until it ends or SIGTERM/SIGINT arrives (which stops it cleanly, status 0). */
-static int run(struct vm *vm, int sig_fd)
+/* The VM as the control socket sees it; the callbacks run on the control server's thread. */
+struct vm_control {
+	struct vm *vm;
+	bool paused;
+	int quit_fd; /* eventfd: the control socket asks the main loop to stop the VM */
+};
+
+static bool ctl_running(void *opaque)
 {
-	struct pollfd p[2] = {
+	return !((struct vm_control *)opaque)->paused;
+}
+
+/* vCPUs first, so they stop issuing I/O, then the I/O thread: memory and devices hold still. */
+static void ctl_stop(void *opaque)
+{
+	struct vm_control *c = opaque;
+
+	vm__pause_all(c->vm);
+	ioloop__pause(c->vm->ioloop);
+	c->paused = true;
+	log__info("control: VM paused");
+}
+
+static void ctl_cont(void *opaque)
+{
+	struct vm_control *c = opaque;
+
+	ioloop__resume(c->vm->ioloop);
+	vm__resume_all(c->vm);
+	c->paused = false;
+	log__info("control: VM resumed");
+}
+
+static void ctl_quit(void *opaque)
+{
+	struct vm_control *c = opaque;
+	uint64_t one = 1;
+
+	if (write(c->quit_fd, &one, sizeof(one)) != sizeof(one))
+		log__error("control: quit: cannot wake the main loop: %s", strerror(errno));
+}
+
+/*
+ * Runs the VM until it ends, SIGTERM/SIGINT arrives or the control socket says quit (the
+ * last two stop it cleanly, status 0).  quit_fd is -1 without a control socket.
+ */
+static int run(struct vm *vm, int sig_fd, int quit_fd)
+{
+	struct pollfd p[3] = {
 	    {.fd = sig_fd, .events = POLLIN},
 	    {.fd = vm__done_fd(vm), .events = POLLIN},
+	    {.fd = quit_fd, .events = POLLIN},
 	};
 	int rc = vm__start(vm);
 
@@ -127,7 +176,7 @@ static int run(struct vm *vm, int sig_fd)
 		return vm__join(vm);
 	}
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log__error("poll failed: %s", strerror(errno));
@@ -139,6 +188,11 @@ static int run(struct vm *vm, int sig_fd)
 
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
 				log__info("got signal %u: stopping the vCPUs", si.ssi_signo);
+			vm__stop(vm, VM_EXIT_STOPPED);
+			break;
+		}
+		if (p[2].revents) {
+			log__info("control: quit: stopping the vCPUs");
 			vm__stop(vm, VM_EXIT_STOPPED);
 			break;
 		}
@@ -154,6 +208,15 @@ int main(int argc, char **argv)
 	struct backends backends = {0};
 	struct vm_config cfg;
 	struct vm *vm = NULL;
+	struct vm_control ctl = {.quit_fd = -1};
+	const struct control_ops ops = {
+	    .running = ctl_running,
+	    .stop = ctl_stop,
+	    .cont = ctl_cont,
+	    .quit = ctl_quit,
+	    .opaque = &ctl,
+	};
+	struct control_server *server = NULL;
 	char err[512];
 	sigset_t sigs;
 	int sig_fd = -1, serial_fd = -1, status, rc;
@@ -214,8 +277,27 @@ int main(int argc, char **argv)
 		status = rc == -ENOMEM ? EXIT_RUNTIME : EXIT_BAD_INPUT;
 		goto out;
 	}
-	status = run(vm, sig_fd);
+	if (args.control) {
+		ctl.vm = vm;
+		ctl.quit_fd = eventfd(0, EFD_CLOEXEC);
+		if (ctl.quit_fd < 0) {
+			log__error("eventfd failed: %s", strerror(errno));
+			status = EXIT_RUNTIME;
+			goto out;
+		}
+		rc = control_server__start(args.control, &ops, &server, err, sizeof(err));
+		if (rc) {
+			log__error("%s", err);
+			status = EXIT_BAD_INPUT;
+			goto out;
+		}
+	}
+	status = run(vm, sig_fd, ctl.quit_fd);
 out:
+	/* Before the VM goes: the server thread may be pausing or resuming it. */
+	control_server__stop(server);
+	if (ctl.quit_fd >= 0)
+		close(ctl.quit_fd);
 	vm__destroy(vm);
 	close_backends(&backends);
 	if (serial_fd > STDERR_FILENO)

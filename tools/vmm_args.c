@@ -18,7 +18,7 @@ const char vmm_args_usage[] =
     "                    [--cmdline STR] [--serial stdio|file:PATH] [--pit on|off]\n"
     "                    [--nic " NIC_SPEC "]...\n"
     "                    [--disk " DISK_SPEC "]...\n"
-    "                    [--console virtio[,legacy]|none]\n"
+    "                    [--console virtio[,legacy]|none] [--control PATH]\n"
     "  --kernel FILE    kernel to boot: a PVH ELF or a bzImage (required)\n"
     "  --initrd FILE    initial ramdisk handed to the kernel\n"
     "  --mem SIZE       guest RAM with K, M, G or T suffix; a bare number is MiB (default 256M)\n"
@@ -33,6 +33,8 @@ const char vmm_args_usage[] =
     "                   sectors), read-only with readonly; up to 4 disks\n"
     "  --console DEV    virtio (default): a virtio console writing to the serial sink\n"
     "                   (Linux hvc0); none: no virtio console\n"
+    "  --control PATH   serve the control socket (QMP-like JSON lines, mode 0600) at\n"
+    "                   PATH; a stale socket there is replaced, any other file refused\n"
     "  legacy           makes that virtio device transitional: it also offers the\n"
     "                   virtio 0.9.5 interface (I/O BAR, device id 0x1000+) for old\n"
     "                   drivers; without it devices are modern (1.0) only\n"
@@ -363,6 +365,15 @@ static int set_option(const char *name, const char *val, struct vmm_args *out, c
 				    "--console '%s' is invalid: use virtio or none (virtio,legacy "
 				    "for a transitional console)",
 				    val);
+	} else if (!strcmp(name, "--control")) {
+		if (!*val)
+			return fail(err, errlen,
+				    "--control needs a socket path, e.g. /run/twin/vm.sock");
+		if (strlen(val) >= VMM_ARGS_SOCKET_PATH_MAX)
+			return fail(err, errlen,
+				    "--control '%s' is longer than %d bytes: use a shorter path",
+				    val, VMM_ARGS_SOCKET_PATH_MAX - 1);
+		out->control = val;
 	} else if (!strcmp(name, "--pit")) {
 		if (!strcmp(val, "on"))
 			out->pit = true;
@@ -376,9 +387,9 @@ static int set_option(const char *name, const char *val, struct vmm_args *out, c
 
 int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *err, size_t errlen)
 {
-	static const char *const valued[] = {"--kernel", "--mem",    "--vcpus",	 "--cmdline",
-					     "--serial", "--pit",    "--initrd", "--nic",
-					     "--disk",	 "--console"};
+	static const char *const valued[] = {"--kernel", "--mem",     "--vcpus",  "--cmdline",
+					     "--serial", "--pit",     "--initrd", "--nic",
+					     "--disk",	 "--console", "--control"};
 	int rc;
 
 	*out = (struct vmm_args){

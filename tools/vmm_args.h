@@ -12,6 +12,8 @@
 #define VMM_ARGS_MAX_NICS    4
 #define VMM_ARGS_MAX_DISKS   4
 #define VMM_ARGS_PATH_MAX    4096
+/* A unix socket path fits sockaddr_un.sun_path with its NUL. */
+#define VMM_ARGS_SOCKET_PATH_MAX 108
 
 enum vmm_serial { VMM_SERIAL_STDIO, VMM_SERIAL_FILE };
 enum vmm_console { VMM_CONSOLE_VIRTIO, VMM_CONSOLE_NONE };
@@ -47,6 +49,7 @@ struct vmm_args {
 	struct vmm_nic nics[VMM_ARGS_MAX_NICS];
 	unsigned int nr_disks;
 	struct vmm_disk disks[VMM_ARGS_MAX_DISKS];
+	const char *control; /* --control PATH: the control socket; NULL for none; into argv */
 };
 
 #define VMM_ARGS_HELP 1
@@ -54,10 +57,9 @@ struct vmm_args {
 /*
  * Parses `twin-vmm run --kernel FILE [--initrd FILE] [--mem SIZE] [--vcpus N]
  * [--cmdline STR] [--serial stdio|file:PATH] [--pit on|off] [--nic ...]... [--disk ...]...
- * [--console virtio[,legacy]|none]` (also `--opt=value`); --nic and --disk repeat up to 4
- * times each, other options may repeat and the last wins.  Returns 0, VMM_ARGS_HELP
- * for -h/--help, or -EINVAL with one line in err (no trailing newline).
- * Touches no global state.
+ * [--console virtio[,legacy]|none] [--control PATH]` (also `--opt=value`); --nic and --disk repeat
+ * up to 4 times each, other options may repeat and the last wins.  Returns 0, VMM_ARGS_HELP for
+ * -h/--help, or -EINVAL with one line in err (no trailing newline). Touches no global state.
  */
 int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *err, size_t errlen);
 

@@ -12,6 +12,7 @@ TWIN_GUEST("memwriter");
 
 struct params {
 	uint64_t pages, rate, ws, vcpus, iters;
+	uint64_t progress; /* vCPU 0 prints "memwriter: iter=I" every progress iterations; 0: never */
 };
 
 static struct params p;
@@ -52,6 +53,9 @@ static void writer(unsigned int cpu, void *unused)
 			if ((++written & 15) == 0)
 				pace(written, t0);
 		}
+		/* A guest-visible heartbeat, so a host can tell whether the guest advances. */
+		if (cpu == 0 && p.progress && iter % p.progress == 0)
+			console__printf("memwriter: iter=%lu\n", iter);
 	}
 }
 
@@ -78,7 +82,7 @@ int guest_main(void)
 
 	if (args__u64("pages", 256, &p.pages) || args__u64("rate", 0, &p.rate) ||
 	    args__u64("vcpus", 1, &p.vcpus) || args__u64("iters", 16, &p.iters) ||
-	    args__u64("ws", p.pages, &p.ws)) {
+	    args__u64("ws", p.pages, &p.ws) || args__u64("progress", 0, &p.progress)) {
 		console__printf("memwriter: bad number in \"%s\"; use pages=N rate=R ws=W vcpus=K iters=I\n",
 				args__cmdline());
 		return TWIN_GUEST_EXIT_FAIL;

@@ -20,6 +20,7 @@ static Suite *(*const suites[])(void) = {
     vcpu_state_suite,
     stream_suite,
     devstate_suite,
+    control_suite,
 };
 
 int main(void)

@@ -29,5 +29,6 @@ Suite *virtio_legacy_suite(void);
 Suite *vcpu_state_suite(void);
 Suite *stream_suite(void);
 Suite *devstate_suite(void);
+Suite *control_suite(void);
 
 #endif

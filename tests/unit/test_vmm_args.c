@@ -300,6 +300,37 @@ START_TEST(test_disk)
 }
 END_TEST
 
+START_TEST(test_control)
+{
+	char longpath[VMM_ARGS_SOCKET_PATH_MAX + 1];
+
+	ck_assert_int_eq(PARSE("run", "--kernel", "k"), 0);
+	ck_assert_ptr_null(args.control);
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--control", "/run/twin/a.sock"), 0);
+	ck_assert_str_eq(args.control, "/run/twin/a.sock");
+	ck_assert_int_eq(PARSE("run", "--control=a.sock", "--kernel", "k", "--control=b.sock"), 0);
+	ck_assert_str_eq(args.control, "b.sock");
+	memset(longpath, 'x', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 2] = '\0';
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--control", longpath), 0);
+}
+END_TEST
+
+START_TEST(test_bad_control)
+{
+	char longpath[VMM_ARGS_SOCKET_PATH_MAX + 1];
+
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--control", ""), -EINVAL);
+	ASSERT_ERR("--control needs a socket path");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--control"), -EINVAL);
+	ASSERT_ERR("option --control needs a value");
+	memset(longpath, 'x', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = '\0';
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--control", longpath), -EINVAL);
+	ASSERT_ERR("is longer than 107 bytes");
+}
+END_TEST
+
 START_TEST(test_bad_disk)
 {
 	char longpath[VMM_ARGS_PATH_MAX + 8] = "path=";
@@ -443,6 +474,8 @@ Suite *vmm_args_suite(void)
 	tcase_add_test(tc, test_bad_mac);
 	tcase_add_test(tc, test_disk);
 	tcase_add_test(tc, test_bad_disk);
+	tcase_add_test(tc, test_control);
+	tcase_add_test(tc, test_bad_control);
 	tcase_add_test(tc, test_initrd_console);
 	tcase_add_test(tc, test_legacy);
 	tcase_add_test(tc, test_bad_legacy);

@@ -1,0 +1,147 @@
+#!/bin/bash
+# e2e: the --control socket (mode 0600) pauses and resumes a running guest, and quit exits 0.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+require_root
+require_kvm
+require_vmm
+require_cmd python3 python3
+kernel=$(guest memwriter)
+
+# memwriter writes 1 page per ms and prints "memwriter: iter=I" every 100 pages: a
+# heartbeat that shows whether the guest advances.
+CMDLINE="pages=1 rate=1 ws=1 vcpus=1 iters=1000000000 progress=100"
+serial="$E2E_TMP/serial.txt"
+sock="$E2E_TMP/vm.sock"
+
+# A path that is not a socket is refused and left alone.
+: >"$E2E_TMP/plain"
+vmm refuse "$E2E_ERROR_TIMEOUT" --kernel "$kernel" --control "$E2E_TMP/plain"
+assert_status refuse 2
+assert_one_error_line refuse "is not a socket"
+[ -f "$E2E_TMP/plain" ] || fail "refuse: twin-vmm removed a regular file at the --control path"
+
+# A stale socket (its server is gone) is replaced.
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$sock"
+: >"$serial"
+start_bg vm "$TWIN_VMM" run --kernel "$kernel" --cmdline "$CMDLINE" --serial "file:$serial" \
+	--control "$sock"
+pid=$BG_PID
+if ! wait_for_text "$serial" "memwriter: iter=" "$E2E_BOOT_TIMEOUT"; then
+	show_file "$serial"
+	show_file "$E2E_TMP/vm.err"
+	fail "the guest never printed its heartbeat"
+fi
+mode=$(stat -c %a "$sock")
+[ "$mode" = 600 ] || fail "the control socket has mode $mode, expected 600"
+
+if ! python3 - "$sock" "$serial" <<'PY'; then
+import json, socket, sys, time
+
+sock_path, serial = sys.argv[1], sys.argv[2]
+
+
+def fail(msg):
+    sys.exit("control client: " + msg)
+
+
+def beats():
+    with open(serial) as f:
+        return sum(line.startswith("memwriter: iter=") for line in f)
+
+
+class Client:
+    def __init__(self):
+        self.s = socket.socket(socket.AF_UNIX)
+        self.s.settimeout(20)
+        self.s.connect(sock_path)
+        self.f = self.s.makefile("rwb")
+        hello = self.read()
+        if "version" not in hello.get("twin", {}):
+            fail("bad greeting %r" % hello)
+
+    def read(self):
+        line = self.f.readline()
+        if not line:
+            return None
+        return json.loads(line)
+
+    def raw(self, line):
+        self.f.write(line + b"\n")
+        self.f.flush()
+        return self.read()
+
+    def cmd(self, name, want_class=None, **args):
+        req = {"execute": name, "id": name}
+        if args:
+            req["arguments"] = args
+        r = self.raw(json.dumps(req).encode())
+        if r.get("id") != name:
+            fail("%s: reply id %r" % (name, r.get("id")))
+        if want_class:
+            if r.get("error", {}).get("class") != want_class:
+                fail("%s: expected %s, got %r" % (name, want_class, r))
+        elif "return" not in r:
+            fail("%s failed: %r" % (name, r))
+        return r.get("return")
+
+    def close(self):
+        self.f.close()
+        self.s.close()
+
+
+c = Client()
+if c.cmd("query-status") != {"status": "running", "running": True}:
+    fail("not running at first")
+c.cmd("stop")
+c.cmd("stop")  # idempotent
+if c.cmd("query-status") != {"status": "paused", "running": False}:
+    fail("not paused after stop")
+# The stop reply comes after every vCPU parked, so no heartbeat may follow it.  The
+# guest beats every ~100 ms when it runs; watch 1 s, bounded by query replies.
+before = beats()
+for _ in range(20):
+    if c.cmd("query-status")["running"]:
+        fail("running while stopped")
+    time.sleep(0.05)
+after = beats()
+if after != before:
+    fail("the guest advanced while stopped: %d -> %d heartbeats" % (before, after))
+c.cmd("cont")
+c.cmd("cont")  # idempotent
+if c.cmd("query-status")["status"] != "running":
+    fail("not running after cont")
+deadline = time.monotonic() + 20
+while beats() <= after:
+    if time.monotonic() > deadline:
+        fail("no heartbeat within 20 s of cont")
+    time.sleep(0.05)
+print("control: %d heartbeats before stop, none while stopped, more after cont" % after)
+# Errors are replies, and the connection survives them.
+if c.raw(b"{not json")["error"]["class"] != "GenericError":
+    fail("bad JSON")
+c.cmd("no-such-command", want_class="CommandNotFound")
+c.cmd("migrate", want_class="NotSupported", uri="tcp:127.0.0.1:4444")
+c.close()
+
+# An over-long line is refused, and the server closes the connection.
+c = Client()
+c.f.write(b"x" * 5000)
+c.f.flush()
+r = c.read()
+if r.get("error", {}).get("class") != "GenericError" or c.read() is not None:
+    fail("over-long line: %r and the connection stayed open" % r)
+c.close()
+
+c = Client()
+c.cmd("quit")
+c.close()
+PY
+	show_file "$E2E_TMP/vm.err"
+	fail "the control session failed"
+fi
+wait_bounded "$pid" 10
+[ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/vm.err"; fail "quit: twin-vmm exited $WAIT_RC, expected 0"; }
+[ ! -e "$sock" ] || fail "quit: the control socket $sock was not removed"
+note "ok"

@@ -1,0 +1,21 @@
+/* twin-vmm's control socket: a unix-socket server for the control protocol (control.h). */
+#ifndef TOOLS_CONTROL_SERVER_H
+#define TOOLS_CONTROL_SERVER_H
+#include "control.h"
+
+struct control_server;
+
+/*
+ * Creates the socket at path, mode 0600, replacing a stale socket there but nothing
+ * else, and starts the server thread.  It serves one client at a time; others wait in
+ * the listen backlog.  ops are called on that thread.  Returns 0 or -errno with one
+ * line in err.  It sets the process umask around bind(), so call it before other
+ * threads create files (twin-vmm does so before vm__start).
+ */
+int control_server__start(const char *path, const struct control_ops *ops,
+			  struct control_server **out, char *err, size_t errlen);
+
+/* Stops and joins the thread, closes the client, unlinks the socket; NULL is a no-op. */
+void control_server__stop(struct control_server *s);
+
+#endif
