@@ -1,0 +1,195 @@
+/* Fuzz target for control__handle_line: every request line gets one JSON reply line, QMP-shaped. */
+/*
+ * With libFuzzer (clang), from the top of the source tree after ./configure in build/:
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ibuild -Itools \
+ *     tests/fuzz/fuzz_control.c tools/control.c -ljansson -o fuzz-control
+ *   mkdir -p /tmp/control-corpus && cp -r tests/fuzz/corpus/control/. /tmp/control-corpus/
+ *   ./fuzz-control -max_total_time=60 -max_len=4160 /tmp/control-corpus
+ * make check runs the same checks without libFuzzer through fuzz-target-driver.c.
+ * The fake VM persists across inputs, so stop and cont meet both states.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "control.h"
+#include "fuzz_target.h"
+
+#define CLS_OK	0
+#define CLS_ERR 1
+
+/* The fake VM: a running flag and a count of each call, as in tests/unit/test_control.c. */
+struct fake_vm {
+	bool running;
+	int stops, conts, quits;
+};
+
+static struct fake_vm fake = {.running = true};
+
+static bool fake_running(void *opaque)
+{
+	return ((struct fake_vm *)opaque)->running;
+}
+
+static void fake_stop(void *opaque)
+{
+	struct fake_vm *f = opaque;
+
+	f->running = false;
+	f->stops++;
+}
+
+static void fake_cont(void *opaque)
+{
+	struct fake_vm *f = opaque;
+
+	f->running = true;
+	f->conts++;
+}
+
+static void fake_quit(void *opaque)
+{
+	((struct fake_vm *)opaque)->quits++;
+}
+
+static const struct control_ops ops = {
+    .running = fake_running,
+    .stop = fake_stop,
+    .cont = fake_cont,
+    .quit = fake_quit,
+    .opaque = &fake,
+};
+
+/* The error classes the README's "Control socket" section lists. */
+static const char *const error_classes[] = {"GenericError", "CommandNotFound", "InvalidParameter",
+					    "NotSupported"};
+
+/* {"error": {"class": C, "desc": D}} with C a listed class and D a non-empty string. */
+static const char *check_error(json_t *err)
+{
+	json_t *c = json_object_get(err, "class"), *d = json_object_get(err, "desc");
+
+	if (!json_is_object(err) || json_object_size(err) != 2 || !json_is_string(c) ||
+	    !json_is_string(d) || !json_string_length(d))
+		return "error is not {\"class\": C, \"desc\": D}";
+	for (size_t i = 0; i < sizeof(error_classes) / sizeof(error_classes[0]); i++)
+		if (!strcmp(json_string_value(c), error_classes[i]))
+			return NULL;
+	return "error class the README does not list";
+}
+
+/* The VM may change only as the request's command (NULL if none ran) asks. */
+static const char *check_vm(const struct fake_vm *before, const char *cmd, int cls)
+{
+	int stopped = cmd && cls == CLS_OK && !strcmp(cmd, "stop") && before->running;
+	int resumed = cmd && cls == CLS_OK && !strcmp(cmd, "cont") && !before->running;
+	int quit = cmd && cls == CLS_OK && !strcmp(cmd, "quit");
+
+	if (fake.stops != before->stops + stopped || fake.conts != before->conts + resumed ||
+	    fake.quits != before->quits + quit)
+		return "stop, cont or quit called other than as the request asks";
+	if (fake.running != (stopped ? false : resumed ? true : before->running))
+		return "the VM's state changed other than through stop or cont";
+	return NULL;
+}
+
+static const char *check_reply(const char *out, json_t *req, const struct fake_vm *before, int *cls)
+{
+	json_t *r, *ret, *err, *id, *exec;
+	const char *why = NULL, *cmd = NULL;
+	json_error_t jerr;
+
+	if (strchr(out, '\n') || strchr(out, '\r'))
+		return "reply is more than one line";
+	r = json_loads(out, JSON_REJECT_DUPLICATES, &jerr);
+	if (!r)
+		return "reply is not valid JSON";
+	ret = json_object_get(r, "return");
+	err = json_object_get(r, "error");
+	id = json_object_get(r, "id");
+	if (!json_is_object(r) || !ret == !err || json_object_size(r) != 1u + !!id) {
+		why = "reply is not {\"return\": ...} or {\"error\": ...}, with an optional id";
+		goto out;
+	}
+	*cls = ret ? CLS_OK : CLS_ERR;
+	if (ret && !json_is_object(ret))
+		why = "return is not an object";
+	else if (err)
+		why = check_error(err);
+	if (why)
+		goto out;
+	/* The request as the parser saw it: an object's id is echoed, else there is none. */
+	if (json_is_object(req) && json_object_get(req, "id")) {
+		if (!id || !json_equal(id, json_object_get(req, "id")))
+			why = "the request's id is not echoed unchanged";
+	} else if (id) {
+		why = "reply has an id the request did not give";
+	}
+	if (why)
+		goto out;
+	exec = json_is_object(req) ? json_object_get(req, "execute") : NULL;
+	if (json_is_string(exec))
+		cmd = json_string_value(exec);
+	if (ret && !cmd) {
+		why = "a request without a command string got a return";
+		goto out;
+	}
+	if (ret && !strcmp(cmd, "query-status")) {
+		json_t *want =
+		    json_pack("{s:s, s:b}", "status", before->running ? "running" : "paused",
+			      "running", before->running);
+
+		if (!json_equal(ret, want))
+			why = "query-status does not report the VM's state";
+		json_decref(want);
+	}
+	if (!why)
+		why = check_vm(before, cmd, *cls);
+out:
+	json_decref(r);
+	return why;
+}
+
+static const char *check(const uint8_t *data, size_t size, int *cls)
+{
+	char *line = malloc(size ? size : 1); /* exact size, so that ASan sees over-reads */
+	struct fake_vm before = fake;
+	json_t *req = NULL;
+	json_error_t jerr;
+	const char *why;
+	char *out;
+
+	if (!line)
+		return "out of memory";
+	memcpy(line, data, size);
+	out = control__handle_line(&ops, line, size);
+	if (size <= CONTROL_LINE_MAX)
+		req = json_loadb(line, size, JSON_REJECT_DUPLICATES, &jerr);
+	why = out ? check_reply(out, req, &before, cls) : "no reply (out of memory)";
+	json_decref(req);
+	free(out);
+	free(line);
+	return why;
+}
+
+static const char *const classes[] = {"ok-", "err-"};
+
+const struct fuzz_target fuzz_target = {
+    .name = "control",
+    .classes = classes,
+    .nclasses = 2,
+    .check = check,
+    .max_input = CONTROL_LINE_MAX + 64,
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	int cls;
+	const char *why = check(data, size, &cls);
+
+	if (why) {
+		fprintf(stderr, "fuzz_control: %s\n", why);
+		abort();
+	}
+	return 0;
+}
