@@ -1,7 +1,7 @@
 /* Fuzz target for control__handle_line: every request line gets one JSON reply line, QMP-shaped. */
 /*
  * With libFuzzer (clang), from the top of the source tree after ./configure in build/:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ibuild -Itools \
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ibuild -Itools -Itests/unit \
  *     tests/fuzz/fuzz_control.c tools/control.c -ljansson -o fuzz-control
  *   mkdir -p /tmp/control-corpus && cp -r tests/fuzz/corpus/control/. /tmp/control-corpus/
  *   ./fuzz-control -max_total_time=60 -max_len=4160 /tmp/control-corpus
@@ -13,52 +13,11 @@
 #include <string.h>
 #include <jansson.h>
 #include "control.h"
+#include "control_fixture.h"
 #include "fuzz_target.h"
 
 #define CLS_OK	0
 #define CLS_ERR 1
-
-/* The fake VM: a running flag and a count of each call, as in tests/unit/test_control.c. */
-struct fake_vm {
-	bool running;
-	int stops, conts, quits;
-};
-
-static struct fake_vm fake = {.running = true};
-
-static bool fake_running(void *opaque)
-{
-	return ((struct fake_vm *)opaque)->running;
-}
-
-static void fake_stop(void *opaque)
-{
-	struct fake_vm *f = opaque;
-
-	f->running = false;
-	f->stops++;
-}
-
-static void fake_cont(void *opaque)
-{
-	struct fake_vm *f = opaque;
-
-	f->running = true;
-	f->conts++;
-}
-
-static void fake_quit(void *opaque)
-{
-	((struct fake_vm *)opaque)->quits++;
-}
-
-static const struct control_ops ops = {
-    .running = fake_running,
-    .stop = fake_stop,
-    .cont = fake_cont,
-    .quit = fake_quit,
-    .opaque = &fake,
-};
 
 /* The error classes the README's "Control socket" section lists. */
 static const char *const error_classes[] = {"GenericError", "CommandNotFound", "InvalidParameter",

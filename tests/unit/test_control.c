@@ -3,49 +3,8 @@
 #include <string.h>
 #include "config.h"
 #include "control.h"
+#include "control_fixture.h"
 #include "suites.h"
-
-/* The fake VM: a running flag and a count of each call. */
-struct fake_vm {
-	bool running;
-	int stops, conts, quits;
-};
-
-static struct fake_vm fake;
-
-static bool fake_running(void *opaque)
-{
-	return ((struct fake_vm *)opaque)->running;
-}
-
-static void fake_stop(void *opaque)
-{
-	struct fake_vm *f = opaque;
-
-	f->running = false;
-	f->stops++;
-}
-
-static void fake_cont(void *opaque)
-{
-	struct fake_vm *f = opaque;
-
-	f->running = true;
-	f->conts++;
-}
-
-static void fake_quit(void *opaque)
-{
-	((struct fake_vm *)opaque)->quits++;
-}
-
-static const struct control_ops ops = {
-    .running = fake_running,
-    .stop = fake_stop,
-    .cont = fake_cont,
-    .quit = fake_quit,
-    .opaque = &fake,
-};
 
 static void setup(void)
 {
