@@ -17,6 +17,7 @@
 #include "memory.h"
 #include "netns_fixture.h"
 #include "pci.h"
+#include "pci_fixture.h"
 #include "suites.h"
 #include "virtio_blk.h"
 #include "virtio_console.h"
@@ -48,7 +49,6 @@
 #define OK_STATUS  (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK)
 
 static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
-static struct vm *vm;
 
 /* The driver's view of one legacy queue: contiguous rings from the PFN (virtio 0.9.5, 2.3). */
 struct lq {
@@ -63,29 +63,6 @@ struct seg {
 	uint32_t len;
 	bool writable;
 };
-
-static uint64_t rd(struct iobus *bus, uint64_t addr, uint32_t len)
-{
-	uint64_t v = 0;
-
-	iobus__access(bus, NULL, addr, &v, len, 0);
-	return v;
-}
-
-static void wr(struct iobus *bus, uint64_t addr, uint64_t v, uint32_t len)
-{
-	iobus__access(bus, NULL, addr, &v, len, 1);
-}
-
-static uint32_t cfg_rd(unsigned int slot, uint32_t reg, uint32_t len)
-{
-	return (uint32_t)rd(&vm->mmio, LAYOUT_PCI_ECAM + (slot << 15) + reg, len);
-}
-
-static void cfg_wr(unsigned int slot, uint32_t reg, uint32_t v, uint32_t len)
-{
-	wr(&vm->mmio, LAYOUT_PCI_ECAM + (slot << 15) + reg, v, len);
-}
 
 static uint8_t *ram(uint64_t gpa)
 {

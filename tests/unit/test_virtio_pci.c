@@ -9,6 +9,7 @@
 #include "iobus.h"
 #include "layout.h"
 #include "memory.h"
+#include "pci_fixture.h"
 #include "suites.h"
 #include "twin_abi.h"
 #include "virtio_pci.h"
@@ -42,7 +43,6 @@ struct tdev {
 	uint32_t config_written;
 };
 
-static struct vm *vm;
 static struct tdev *dev;
 
 static struct tdev *tdev_of(struct virtio_dev *vdev)
@@ -141,29 +141,6 @@ static void vp_setup(void)
 static void vp_teardown(void)
 {
 	vm__destroy(vm); /* stops the I/O loop, then releases (frees) the devices */
-}
-
-static uint64_t rd(struct iobus *bus, uint64_t addr, uint32_t len)
-{
-	uint64_t v = 0;
-
-	iobus__access(bus, NULL, addr, &v, len, 0);
-	return v;
-}
-
-static void wr(struct iobus *bus, uint64_t addr, uint64_t v, uint32_t len)
-{
-	iobus__access(bus, NULL, addr, &v, len, 1);
-}
-
-static uint32_t cfg_rd(unsigned int slot, uint32_t reg, uint32_t len)
-{
-	return (uint32_t)rd(&vm->mmio, LAYOUT_PCI_ECAM + (slot << 15) + reg, len);
-}
-
-static void cfg_wr(unsigned int slot, uint32_t reg, uint32_t v, uint32_t len)
-{
-	wr(&vm->mmio, LAYOUT_PCI_ECAM + (slot << 15) + reg, v, len);
 }
 
 /* Reads the virtio capabilities the way a guest driver finds its regions. */
