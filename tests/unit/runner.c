@@ -21,6 +21,8 @@ static Suite *(*const suites[])(void) = {
     stream_suite,
     devstate_suite,
     control_suite,
+    virtio_state_suite,
+    throttle_suite,
 };
 
 int main(void)
