@@ -23,6 +23,7 @@ static Suite *(*const suites[])(void) = {
     control_suite,
     virtio_state_suite,
     throttle_suite,
+    net_state_suite,
 };
 
 int main(void)

@@ -32,5 +32,6 @@ Suite *devstate_suite(void);
 Suite *control_suite(void);
 Suite *virtio_state_suite(void);
 Suite *throttle_suite(void);
+Suite *net_state_suite(void);
 
 #endif
