@@ -243,6 +243,43 @@ START_TEST(test_list_order)
 }
 END_TEST
 
+/* A console (no state beyond the transport's) round trips; it does not go onto a disk. */
+START_TEST(test_console_round_trip)
+{
+	struct vm_config cfg = {.mem_size = RAM, .nr_vcpus = 1, .console_fd = -1};
+	struct devstate_info infos[MAX_DEVS];
+	struct vm *src, *dst;
+	struct side disk;
+	uint8_t *a, *b;
+	char err[256] = "";
+
+	ck_assert_int_eq(vm__create(&cfg, &src), 0);
+	ck_assert_int_eq(vm__create(&cfg, &dst), 0);
+	ck_assert_int_eq(virtio_console__create(src, false), 0);
+	ck_assert_int_eq(virtio_console__create(dst, false), 0);
+	ck_assert_uint_eq(devstate__list(src, infos, MAX_DEVS), 3);
+	a = calloc(1, infos[2].size);
+	b = calloc(1, infos[2].size);
+	ck_assert_int_eq(devstate__save(src, infos[2].id, a, infos[2].size), 0);
+	ck_assert_uint_eq(((struct virtio_pci_state *)a)->device_id, VIRTIO_ID_CONSOLE);
+	ck_assert_int_eq(devstate__restore(dst, infos[2].id, infos[2].version, a, infos[2].size,
+					   err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(devstate__save(dst, infos[2].id, b, infos[2].size), 0);
+	ck_assert_mem_eq(a, b, infos[2].size);
+	side_create(&disk, IMG_BYTES, false);
+	ck_assert_int_eq(devstate__restore(disk.vm, infos[2].id, infos[2].version, a, infos[2].size,
+					   err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_msg(strstr(err, "virtio-blk 0") && strstr(err, "same devices"), "%s", err);
+	free(a);
+	free(b);
+	side_destroy(&disk);
+	vm__destroy(src);
+	vm__destroy(dst);
+}
+END_TEST
+
 /*
  * A disk mid-run: one request served, one offered but not yet notified.  Its
  * state goes into a fresh VM (with the RAM copied, as a migration does): the
@@ -507,6 +544,7 @@ Suite *virtio_state_suite(void)
 
 	tcase_set_timeout(st, 60);
 	tcase_add_test(st, test_list_order);
+	tcase_add_test(st, test_console_round_trip);
 	tcase_add_test(st, test_blk_round_trip);
 	tcase_add_test(st, test_in_flight_rewound);
 	tcase_add_test(st, test_refusals);
