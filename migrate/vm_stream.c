@@ -559,9 +559,9 @@ static int vm_record(struct state_loader *l, const struct stream_record *rec, ch
 		return fail(
 		    err, errlen, -EINVAL,
 		    "stream: VM_STATE at byte %llu is for %u vCPUs %s a PIT; this VM has %u "
-		    "%s: restore into a VM made from the stream's VM_CONFIG",
-		    off, st->nr_vcpus, st->has_pit ? "with" : "without", l->vm->nr_vcpus,
-		    l->vm->cfg.no_pit ? "without" : "with");
+		    "vCPUs %s one: restore into a VM made from the stream's VM_CONFIG",
+		    off, st->nr_vcpus, st->has_pit ? "and" : "without", l->vm->nr_vcpus,
+		    l->vm->cfg.no_pit ? "without" : "and");
 	l->have_vm = true;
 	return 0;
 }
