@@ -578,6 +578,7 @@ START_TEST(test_config_refusals)
 {
 	struct vm_stream_config *cfg = malloc(sizeof(*cfg));
 	struct stream_record *rec, *c;
+	struct state_loader *l;
 	struct rig src, other;
 	struct recs rs;
 	struct sink s;
@@ -597,6 +598,11 @@ START_TEST(test_config_refusals)
 	rig_destroy(&other);
 	rig_create(&other, 16 << 20, 1, 2);
 	check_refused(cfg, other.vm, -EINVAL, "--vcpus 2");
+	/* Past a VM_CONFIG check, the loader still refuses the VM state of another VM. */
+	ck_assert_int_eq(state_loader__init(&l, other.vm), 0);
+	refused(l, find(&rs, STREAM_REC_VM_STATE, 0), -EINVAL,
+		"is for 2 vCPUs and a PIT; this VM has 1");
+	state_loader__free(l);
 	rig_destroy(&other);
 	rig_create(&other, 16 << 20, VCPUS, 1);
 	check_refused(cfg, other.vm, -EINVAL,
