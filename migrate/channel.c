@@ -398,6 +398,11 @@ static void handshake_reason(struct channel *ch, int ret, bool server, char *buf
 			 X509_verify_cert_error_string(v), hint);
 		return;
 	}
+	if (e == SSL_ERROR_ZERO_RETURN) {
+		snprintf(buf, len,
+			 "the peer closed the session without accepting it (see its log)");
+		return;
+	}
 	if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			snprintf(buf, len, "no answer within %d s", HANDSHAKE_TIMEOUT_S);
