@@ -64,7 +64,7 @@ static void make_pki(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	ck_assert_msg(cert_fixture__make(dir), "cannot make the test PKI in %s", dir);
+	ck_assert_msg(cert_fixture__make(dir, NULL), "cannot make the test PKI in %s", dir);
 }
 
 static void remove_pki(void)
