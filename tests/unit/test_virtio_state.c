@@ -385,6 +385,53 @@ START_TEST(test_in_flight_rewound)
 }
 END_TEST
 
+/*
+ * The guest moved the disk's BAR: the restored VM decodes it at the new place
+ * and its notify ioeventfds moved with it (pci__restore moves BARs the way a
+ * guest's write does), so a notify there reaches the restored queue.
+ */
+START_TEST(test_moved_bar_ioeventfds)
+{
+	struct devstate_info infos[MAX_DEVS];
+	void *bufs[MAX_DEVS];
+	struct side src, dst;
+	struct virtio_dev *vdev;
+	char err[256] = "";
+	uint64_t moved;
+	unsigned int n;
+
+	side_create(&src, IMG_BYTES, false);
+	side_create(&dst, IMG_BYTES, false);
+	moved = pci__device(src.vm, 1)->bars[1].addr + 0x100000;
+	iobus__access(&src.vm->mmio, NULL, LAYOUT_PCI_ECAM + (1u << 15) + PCI_BAR0 + 4,
+		      &(uint32_t){(uint32_t)moved}, 4, 1);
+	ck_assert_uint_eq(pci__device(src.vm, 1)->bars[1].addr, moved);
+	find_regs(&src);
+	bringup(&src);
+	n = save_all(&src, infos, bufs);
+	memcpy(dst.vm->mem.base, src.vm->mem.base, RAM);
+	for (unsigned int i = 0; i < n; i++)
+		ck_assert_msg(devstate__restore(dst.vm, infos[i].id, infos[i].version, bufs[i],
+						infos[i].size, err, sizeof(err)) == 0,
+			      "%s: %s", infos[i].name, err);
+	vdev = virtio_dev__of_pci(pci__device(dst.vm, 1));
+	ck_assert_ptr_nonnull(vdev);
+	ck_assert_uint_eq(pci__device(dst.vm, 1)->bars[1].addr, moved);
+	find_regs(&dst);
+	ck_assert_uint_eq(dst.notify, src.notify);
+	ck_assert_msg(vdev->ioeventfd, "KVM lacks KVM_CAP_IOEVENTFD (or the probe broke)");
+	ck_assert_uint_eq(vdev->queues[0].ioeventfd_mmio, dst.notify);
+	ck_assert_int_eq(devstate__resume(dst.vm), 0);
+	ck_assert_int_eq(ioloop__start(dst.vm->ioloop), 0);
+	post_read(&dst, 0);
+	notify(&dst);
+	wait_used(&dst, 1);
+	free_all(bufs, n);
+	side_destroy(&src);
+	side_destroy(&dst);
+}
+END_TEST
+
 /* Restores bad onto s and expects a refusal naming what, with the device state unchanged. */
 static void expect_refused(struct side *s, const struct devstate_info *info, uint32_t version,
 			   const void *bad, uint32_t size, const char *what)
@@ -547,6 +594,7 @@ Suite *virtio_state_suite(void)
 	tcase_add_test(st, test_console_round_trip);
 	tcase_add_test(st, test_blk_round_trip);
 	tcase_add_test(st, test_in_flight_rewound);
+	tcase_add_test(st, test_moved_bar_ioeventfds);
 	tcase_add_test(st, test_refusals);
 	suite_add_tcase(s, st);
 	tcase_add_test(dirty, test_device_writes_harvested);
