@@ -612,6 +612,15 @@ START_TEST(test_config_refusals)
 	rig_create(&other, 16 << 20, VCPUS, 3);
 	check_refused(cfg, other.vm, -EINVAL, "this one has 3: give twin-vmm 1 --disk fewer");
 	rig_destroy(&other);
+	/* A NIC the stream has and this VM lacks (no tap needed to say so). */
+	cfg->devices[cfg->nr_devices++] = (struct devstate_info){.id = DEVSTATE_ID_VIRTIO(3),
+								 .version = VIRTIO_STATE_VERSION,
+								 .size = 376,
+								 .name = "virtio-net 0"};
+	check_refused(cfg, src.vm, -EINVAL,
+		      "stream is for a VM with 1 virtio-net NIC (virtio-net 0 in slot 3); this one "
+		      "has 0: give twin-vmm another --nic");
+	cfg->nr_devices--;
 	/* Another state version of the disk's device. */
 	cfg->devices[3].version++;
 	check_refused(cfg, src.vm, -EPROTONOSUPPORT, "use twin-vmm of the same version");
