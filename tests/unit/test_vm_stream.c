@@ -227,15 +227,16 @@ out:
 }
 
 /*
- * memwriter paused mid-run, its VM_CONFIG and state streamed (its RAM copied
- * beside the stream) into a VM built from that VM_CONFIG: the source is gone,
- * the state read back from the new VM is the stream's, and the guest finishes
- * with the checksum of an uninterrupted run.
+ * memwriter paused mid-run (running, its state is refused), its VM_CONFIG and
+ * state streamed (its RAM copied beside the stream) into a VM built from that
+ * VM_CONFIG: the source is gone, the state read back from the new VM is the
+ * stream's, and the guest finishes with the checksum of an uninterrupted run.
  */
 START_TEST(test_round_trip)
 {
 	const char *guests = getenv("TWIN_GUESTS_DIR");
 	struct vm_stream_config *cfg = malloc(sizeof(*cfg));
+	struct stream_writer w;
 	struct sink s, back;
 	struct recs a, b;
 	struct rig src, dst;
@@ -253,6 +254,11 @@ START_TEST(test_round_trip)
 	/* Polls guest progress, not a timing assumption. */
 	while (*(volatile uint64_t *)memory__gpa_to_hva(src.vm, RT_MEMWRITER_BASE, 8) == 0)
 		usleep(1000);
+	/* Running: refused, and nothing written. */
+	memset(&s, 0, sizeof(s));
+	stream_writer__init(&w, sink_write, &s);
+	ck_assert_int_eq(vm_stream__write_state(&w, src.vm), -EBUSY);
+	ck_assert_uint_eq(s.len, 0);
 	vm__pause_all(src.vm);
 	ioloop__pause(src.vm->ioloop);
 	ck_assert_msg(!strstr(src.out, "memwriter: done"), "memwriter finished before the pause");
