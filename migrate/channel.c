@@ -116,8 +116,7 @@ static SSL_CTX *new_ctx(bool server, const char *suites)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	/* Reads take what the socket holds, up to 256 KiB: not a header, then a body, per record.
-	 */
+	/* Each read takes what the socket holds (up to 256 KiB), not one record part at a time. */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_default_read_buffer_len(ctx, 256 << 10);
 	return ctx;
@@ -383,8 +382,8 @@ static struct channel *channel_new(void)
 /* What went wrong in a failed handshake, from the verify result, a callback or OpenSSL. */
 static void handshake_reason(struct channel *ch, int ret, bool server, char *buf, size_t len)
 {
+	int sys = errno, e = SSL_get_error(ch->ssl, ret);
 	long v = SSL_get_verify_result(ch->ssl);
-	int e = SSL_get_error(ch->ssl, ret);
 	const char *r;
 
 	if (ch->psk.note[0]) {
@@ -411,7 +410,7 @@ static void handshake_reason(struct channel *ch, int ret, bool server, char *buf
 		return;
 	}
 	if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
+		if (sys == EAGAIN || sys == EWOULDBLOCK)
 			snprintf(buf, len, "no answer within %d s", HANDSHAKE_TIMEOUT_S);
 		else if (ERR_peek_last_error())
 			snprintf(buf, len, "%s", ssl_reason(""));
@@ -419,7 +418,7 @@ static void handshake_reason(struct channel *ch, int ret, bool server, char *buf
 			snprintf(buf, len,
 				 "the peer closed the connection (%s; does it use the same "
 				 "security mode?)",
-				 errno ? strerror(errno) : "end of input");
+				 sys ? strerror(sys) : "end of input");
 		return;
 	}
 	r = ssl_reason("unknown TLS error");

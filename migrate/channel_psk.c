@@ -190,6 +190,7 @@ static int use_session(SSL *ssl, const EVP_MD *md, const unsigned char **id, siz
 static int find_session(SSL *ssl, const unsigned char *id, size_t idlen, SSL_SESSION **sess)
 {
 	struct psk_table *t = table_of(ssl);
+	char shown[PSK_IDENTITY_MAX + 1];
 
 	*sess = NULL;
 	for (size_t i = 0; i < t->count; i++) {
@@ -200,9 +201,12 @@ static int find_session(SSL *ssl, const unsigned char *id, size_t idlen, SSL_SES
 			return *sess ? 1 : 0;
 		}
 	}
+	/* The identity is the peer's: shown with anything unprintable as '?'. */
+	for (size_t i = 0; i < idlen && i < sizeof(shown) - 1; i++)
+		shown[i] = isprint(id[i]) ? (char)id[i] : '?';
+	shown[idlen < sizeof(shown) - 1 ? idlen : sizeof(shown) - 1] = '\0';
 	snprintf(t->note, sizeof(t->note),
-		 "the client's PSK identity '%.*s' is not in our --tls-psk file",
-		 (int)(idlen > PSK_IDENTITY_MAX ? PSK_IDENTITY_MAX : idlen), (const char *)id);
+		 "the client's PSK identity '%s' is not in our --tls-psk file", shown);
 	return 1;
 }
 
