@@ -406,6 +406,9 @@ START_TEST(test_psk_file_errors)
 		ck_assert_msg(strstr(err, cases[i].says) && strstr(err, "--tls-psk"),
 			      "case %zu: %s", i, err);
 	}
+	s = (struct channel_security){.psk_file = dir}; /* mkdtemp made it 0700 */
+	ck_assert_int_eq(channel__check_security(&s, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "not a regular file of at most 65536 bytes"), "%s", err);
 	s = (struct channel_security){.psk_file = pki("absent.psk")};
 	ck_assert_int_eq(channel__check_security(&s, err, sizeof(err)), -ENOENT);
 	ck_assert_msg(strstr(err, "absent.psk: No such file"), "%s", err);
