@@ -83,8 +83,8 @@ static int mode_of(const struct channel_security *s, enum channel_mode *mode, ch
 	if (any_cert + psk + plain != 1)
 		return fail(err, errlen, -EINVAL,
 			    "%s: give --tls-cert/--tls-key/--tls-ca, --tls-psk FILE, or --insecure",
-			    any_cert + psk + plain ? "only one channel security mode at a time"
-						   : "no channel security given");
+			    (any_cert + psk + plain) ? "only one channel security mode at a time"
+						     : "no channel security given");
 	if (any_cert && !(s->cert && s->key && s->ca))
 		return fail(err, errlen, -EINVAL,
 			    "certificate authentication needs all three of --tls-cert, --tls-key "
