@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -122,6 +123,30 @@ static SSL_CTX *new_ctx(bool server, const char *suites)
 	return ctx;
 }
 
+/* Our own certificate in its validity period: else the peer would refuse it, less clearly. */
+static int check_validity(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+	const ASN1_TIME *after = X509_get0_notAfter(x), *before = X509_get0_notBefore(x);
+	struct tm tm = {0};
+	char date[32] = "?";
+
+	if (X509_cmp_current_time(after) < 0) {
+		if (ASN1_TIME_to_tm(after, &tm))
+			strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
+		return fail(err, errlen, -EINVAL, "--tls-cert %s expired on %s: renew it", path,
+			    date);
+	}
+	if (X509_cmp_current_time(before) > 0) {
+		if (ASN1_TIME_to_tm(before, &tm))
+			strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
+		return fail(err, errlen, -EINVAL,
+			    "--tls-cert %s is not valid before %s (is this host's clock right?)",
+			    path, date);
+	}
+	return 0;
+}
+
 static int load_certs(SSL_CTX *ctx, const struct channel_security *s, char *err, size_t errlen)
 {
 	int rc;
@@ -135,6 +160,8 @@ static int load_certs(SSL_CTX *ctx, const struct channel_security *s, char *err,
 		return fail(err, errlen, -EINVAL,
 			    "--tls-cert %s: not a usable PEM certificate (%s)", s->cert,
 			    ssl_reason("unreadable"));
+	if ((rc = check_validity(ctx, s->cert, err, errlen)) < 0)
+		return rc;
 	/* Checks the key against the certificate loaded just before. */
 	if (SSL_CTX_use_PrivateKey_file(ctx, s->key, SSL_FILETYPE_PEM) != 1) {
 		unsigned long e = ERR_peek_error(); /* the first: X509's, under SSL's */
