@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vmm_args.h"
+#include "host_port.h"
 #include "tap.h"
 #include "util.h"
 
@@ -347,35 +348,6 @@ static bool parse_uint(const char *val, unsigned long min, unsigned long max, un
 	return true;
 }
 
-static bool valid_port(const char *p, bool any_port)
-{
-	unsigned int port;
-
-	return strlen(p) <= 5 && parse_uint(p, any_port ? 0 : 1, 65535, &port);
-}
-
-bool vmm_args__valid_host_port(const char *s, bool any_port)
-{
-	const char *end;
-
-	if (s[0] == '[') {
-		end = strchr(s, ']');
-		if (!end || end == s + 1 || end[1] != ':')
-			return false;
-		for (const char *c = s + 1; c < end; c++)
-			if (!isxdigit((unsigned char)*c) && *c != ':' && *c != '.')
-				return false;
-		return valid_port(end + 2, any_port);
-	}
-	end = strchr(s, ':');
-	if (!end || end == s || strchr(end + 1, ':'))
-		return false;
-	for (const char *c = s; c < end; c++)
-		if (!isalnum((unsigned char)*c) && *c != '.' && *c != '-' && *c != '_')
-			return false;
-	return valid_port(end + 1, any_port);
-}
-
 const char *vmm_args__compress_to_str(enum vmm_compress c)
 {
 	switch (c) {
@@ -474,14 +446,14 @@ static int set_migration_option(const char *name, const char *val, struct vmm_ar
 	if (!strncmp(name, "--tls-", 6) && !*val)
 		return fail(err, errlen, "%s needs a file name", name);
 	if (!strcmp(name, "--listen")) {
-		if (!vmm_args__valid_host_port(val, true))
+		if (!host_port__valid(val, true))
 			return fail(err, errlen,
 				    "--listen '%s' is not ADDR:PORT: use e.g. 0.0.0.0:4444 or "
 				    "[::]:4444 (port 0 picks a free one)",
 				    val);
 		out->listen = val;
 	} else if (!strcmp(name, "--to")) {
-		if (!vmm_args__valid_host_port(val, false))
+		if (!host_port__valid(val, false))
 			return fail(err, errlen,
 				    "--to '%s' is not HOST:PORT: use e.g. 198.18.0.2:4444 or "
 				    "[fd00::2]:4444",

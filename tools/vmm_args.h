@@ -113,12 +113,6 @@ int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *er
  * in QEMU). */
 int vmm_args__parse_size(const char *s, uint64_t *out);
 
-/*
- * Checks HOST:PORT (a name, an IPv4 address or a [v6] address, then a port): port 0 only if
- * any_port (a listener's "pick one").  The resolver is channel.c's; this is the form only.
- */
-bool vmm_args__valid_host_port(const char *s, bool any_port);
-
 const char *vmm_args__compress_to_str(enum vmm_compress c);
 
 extern const char vmm_args_usage[];

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "suites.h"
 #include "vmm_args.h"
+#include "host_port.h"
 #include "util.h"
 
 static char err[256];
@@ -563,12 +564,12 @@ START_TEST(test_host_port)
 					  "h:-1",    "h:+1",	  "[::1:80"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
-		ck_assert_msg(vmm_args__valid_host_port(good[i], false), "%s", good[i]);
+		ck_assert_msg(host_port__valid(good[i], false), "%s", good[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
-		ck_assert_msg(!vmm_args__valid_host_port(bad[i], false), "%s", bad[i]);
+		ck_assert_msg(!host_port__valid(bad[i], false), "%s", bad[i]);
 	/* Port 0 only where a listener may pick one. */
-	ck_assert(vmm_args__valid_host_port("0.0.0.0:0", true));
-	ck_assert(!vmm_args__valid_host_port("0.0.0.0:0", false));
+	ck_assert(host_port__valid("0.0.0.0:0", true));
+	ck_assert(!host_port__valid("0.0.0.0:0", false));
 }
 END_TEST
 
