@@ -18,13 +18,13 @@
 #include "channel.h"
 #include "channel_psk.h"
 
-#define CONNECT_TIMEOUT_MS 10000
+#define CONNECT_TIMEOUT_MS  10000
 #define HANDSHAKE_TIMEOUT_S 10
 /* Keepalive finds a silent dead peer in ~20 s; the user timeout, unacknowledged sends in 30 s. */
-#define KEEPALIVE_IDLE_S 10
+#define KEEPALIVE_IDLE_S  10
 #define KEEPALIVE_INTVL_S 2
-#define KEEPALIVE_CNT 5
-#define USER_TIMEOUT_MS 30000
+#define KEEPALIVE_CNT	  5
+#define USER_TIMEOUT_MS	  30000
 /*
  * The server's one byte after its handshake: in TLS 1.3 the client completes before the
  * server has verified the client's certificate, so without it a refused client would only
@@ -46,7 +46,7 @@ struct channel {
 };
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
@@ -87,7 +87,9 @@ static int mode_of(const struct channel_security *s, enum channel_mode *mode, ch
 		return fail(err, errlen, -EINVAL,
 			    "certificate authentication needs all three of --tls-cert, --tls-key "
 			    "and --tls-ca (missing %s)",
-			    !s->cert ? "--tls-cert" : !s->key ? "--tls-key" : "--tls-ca");
+			    !s->cert  ? "--tls-cert"
+			    : !s->key ? "--tls-key"
+				      : "--tls-ca");
 	*mode = any_cert ? MODE_CERT : psk ? MODE_PSK : MODE_PLAIN;
 	return 0;
 }
@@ -125,15 +127,22 @@ static int load_certs(SSL_CTX *ctx, const struct channel_security *s, char *err,
 		return rc;
 	ERR_clear_error();
 	if (SSL_CTX_use_certificate_chain_file(ctx, s->cert) != 1)
-		return fail(err, errlen, -EINVAL, "--tls-cert %s: not a usable PEM certificate (%s)",
-			    s->cert, ssl_reason("unreadable"));
-	if (SSL_CTX_use_PrivateKey_file(ctx, s->key, SSL_FILETYPE_PEM) != 1)
+		return fail(err, errlen, -EINVAL,
+			    "--tls-cert %s: not a usable PEM certificate (%s)", s->cert,
+			    ssl_reason("unreadable"));
+	/* Checks the key against the certificate loaded just before. */
+	if (SSL_CTX_use_PrivateKey_file(ctx, s->key, SSL_FILETYPE_PEM) != 1) {
+		unsigned long e = ERR_peek_error(); /* the first: X509's, under SSL's */
+
+		if (ERR_GET_LIB(e) == ERR_LIB_X509 &&
+		    ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
+			return fail(err, errlen, -EINVAL,
+				    "--tls-key %s does not match the certificate in --tls-cert %s: "
+				    "give the key the certificate was made for",
+				    s->key, s->cert);
 		return fail(err, errlen, -EINVAL, "--tls-key %s: not a usable PEM private key (%s)",
 			    s->key, ssl_reason("unreadable"));
-	if (SSL_CTX_check_private_key(ctx) != 1)
-		return fail(err, errlen, -EINVAL,
-			    "--tls-key %s does not match the certificate in --tls-cert %s (%s)", s->key,
-			    s->cert, ssl_reason("key mismatch"));
+	}
 	if (SSL_CTX_load_verify_file(ctx, s->ca) != 1)
 		return fail(err, errlen, -EINVAL, "--tls-ca %s: no usable PEM CA certificate (%s)",
 			    s->ca, ssl_reason("unreadable"));
@@ -179,8 +188,8 @@ int channel__check_security(const struct channel_security *s, char *err, size_t 
 /* ---- addresses and sockets ---- */
 
 /* "HOST:PORT" or "[V6]:PORT" into host (brackets removed) and port. */
-static int split_host_port(const char *hp, char *host, size_t hostlen, char *port,
-			   size_t portlen, char *err, size_t errlen)
+static int split_host_port(const char *hp, char *host, size_t hostlen, char *port, size_t portlen,
+			   char *err, size_t errlen)
 {
 	const char *colon, *h = hp;
 	size_t n;
@@ -217,8 +226,8 @@ bad:
 		    "%s: give ADDR:PORT, e.g. 198.18.0.1:4444 or [fd00::1]:4444 for IPv6", hp);
 }
 
-static int resolve(const char *hp, bool passive, struct addrinfo **res, char *host,
-		   size_t hostlen, char *err, size_t errlen)
+static int resolve(const char *hp, bool passive, struct addrinfo **res, char *host, size_t hostlen,
+		   char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	char port[8];
@@ -249,8 +258,7 @@ int channel__listen(const char *addr_port, int *fd, char *err, size_t errlen)
 	rc = -EADDRNOTAVAIL;
 	for (ai = res; ai; ai = ai->ai_next) {
 		s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (s < 0 ||
-		    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+		if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 		    bind(s, ai->ai_addr, ai->ai_addrlen) < 0 || listen(s, 4) < 0) {
 			rc = -errno;
 			if (s >= 0)
@@ -262,15 +270,15 @@ int channel__listen(const char *addr_port, int *fd, char *err, size_t errlen)
 	}
 	freeaddrinfo(res);
 	if (s < 0) {
-		const char *hint = rc == -EADDRINUSE	? " (another process listens there: "
-							  "pick another port)"
+		const char *hint = rc == -EADDRINUSE	  ? " (another process listens there: "
+							    "pick another port)"
 				   : rc == -EADDRNOTAVAIL ? " (no interface of this host has "
 							    "that address)"
-				   : rc == -EACCES	? " (ports below 1024 need privilege)"
-							: "";
+				   : rc == -EACCES	  ? " (ports below 1024 need privilege)"
+							  : "";
 
-		return fail(err, errlen, rc, "cannot listen on %s: %s%s", addr_port,
-			    strerror(-rc), hint);
+		return fail(err, errlen, rc, "cannot listen on %s: %s%s", addr_port, strerror(-rc),
+			    hint);
 	}
 	*fd = s;
 	return 0;
@@ -320,8 +328,7 @@ static int connect_one(const struct addrinfo *ai)
 	int s, r, soerr = 0;
 	socklen_t len = sizeof(soerr);
 
-	s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-		   ai->ai_protocol);
+	s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
 	if (s < 0)
 		return -errno;
 	if (connect(s, ai->ai_addr, ai->ai_addrlen) < 0) {
@@ -365,8 +372,7 @@ static struct channel *channel_new(void)
 }
 
 /* What went wrong in a failed handshake, from the verify result, a callback or OpenSSL. */
-static void handshake_reason(struct channel *ch, int ret, const char *peer_opt, char *buf,
-			     size_t len)
+static void handshake_reason(struct channel *ch, int ret, bool server, char *buf, size_t len)
 {
 	long v = SSL_get_verify_result(ch->ssl);
 	int e = SSL_get_error(ch->ssl, ret);
@@ -403,11 +409,21 @@ static void handshake_reason(struct channel *ch, int ret, const char *peer_opt, 
 		return;
 	}
 	r = ssl_reason("unknown TLS error");
-	if (strstr(r, "alert unknown ca") || strstr(r, "alert bad certificate") ||
-	    strstr(r, "certificate required") || strstr(r, "alert certificate"))
-		snprintf(buf, len, "the peer refused our certificate (%s): check %s", r,
-			 peer_opt);
-	else if (strstr(r, "alert decrypt error") || strstr(r, "binder does not verify"))
+	if (ch->mode == MODE_CERT &&
+	    (strstr(r, "alert unknown ca") || strstr(r, "alert bad certificate") ||
+	     strstr(r, "alert certificate")))
+		snprintf(buf, len,
+			 "the peer refused our certificate (%s): check --tls-cert and --tls-ca "
+			 "on both sides",
+			 r);
+	else if (ch->mode == MODE_PSK && !server && strstr(r, "alert handshake failure"))
+		snprintf(buf, len,
+			 "the server has no key for our PSK identity '%s' (%s): check --tls-psk "
+			 "on both sides",
+			 ch->psk.entries[0].identity, r);
+	else if (ch->mode == MODE_PSK &&
+		 (strstr(r, "alert decrypt error") || strstr(r, "alert illegal parameter") ||
+		  strstr(r, "binder does not verify")))
 		snprintf(buf, len, "%s: the PSK keys differ (check --tls-psk on both sides)", r);
 	else if (strstr(r, "wrong version number") || strstr(r, "packet length too long") ||
 		 strstr(r, "record layer failure"))
@@ -416,8 +432,8 @@ static void handshake_reason(struct channel *ch, int ret, const char *peer_opt, 
 		snprintf(buf, len, "%s", r);
 }
 
-static int handshake(struct channel *ch, bool server, const char *host, const char *what,
-		     char *err, size_t errlen)
+static int handshake(struct channel *ch, bool server, const char *host, const char *what, char *err,
+		     size_t errlen)
 {
 	uint8_t word = SERVER_ACCEPTED;
 	char why[CHANNEL_ERR_MAX];
@@ -455,8 +471,7 @@ static int handshake(struct channel *ch, bool server, const char *host, const ch
 	}
 	if (ret != 1) {
 		ch->failed = true;
-		handshake_reason(ch, ret, server ? "--tls-cert/--tls-ca" : "--tls-cert/--tls-ca",
-				 why, sizeof(why));
+		handshake_reason(ch, ret, server, why, sizeof(why));
 		return fail(err, errlen, -EPROTO, "TLS handshake with %s failed: %s", what, why);
 	}
 	set_io_timeout(ch->fd, 0);
@@ -524,8 +539,8 @@ out_free:
 	return rc;
 }
 
-int channel__connect(const char *host_port, const struct channel_security *s,
-		     struct channel **out, char *err, size_t errlen)
+int channel__connect(const char *host_port, const struct channel_security *s, struct channel **out,
+		     char *err, size_t errlen)
 {
 	struct channel *ch = channel_new();
 	struct addrinfo *res = NULL, *ai;

@@ -56,8 +56,8 @@ int channel__accept(int lfd, const struct channel_security *s, struct channel **
  * the handshake, which includes the server's word that it accepted our certificate (in TLS
  * 1.3 the client finishes before the server has checked it).  Errors as channel__accept.
  */
-int channel__connect(const char *host_port, const struct channel_security *s,
-		     struct channel **out, char *err, size_t errlen);
+int channel__connect(const char *host_port, const struct channel_security *s, struct channel **out,
+		     char *err, size_t errlen);
 
 /*
  * stream_read_fn / stream_write_fn over the channel (ctx is the struct channel).  read

@@ -8,8 +8,8 @@
 #include <openssl/ssl.h>
 
 #define PSK_IDENTITY_MAX 128
-#define PSK_KEY_MIN 16
-#define PSK_KEY_MAX 64
+#define PSK_KEY_MIN	 16
+#define PSK_KEY_MAX	 64
 /* The suite every PSK session is made for: the PSK's hash must be the suite's. */
 #define PSK_SUITE_NAME "TLS_AES_128_GCM_SHA256"
 

@@ -624,6 +624,12 @@ int pci__write_mptable(const struct vm *vm, void *ram, uint64_t low_size, char *
 	return mptable__write_pci(ram, low_size, (int)vm->nr_vcpus, routes, n, err, errlen);
 }
 
+struct pci_device *pci__device(struct vm *vm, unsigned int slot)
+{
+	/* Slots are filled before vm__start and never emptied until pci__exit. */
+	return slot < PCI_MAX_SLOTS ? vm->pci->slots[slot] : NULL;
+}
+
 int pci__save(struct vm *vm, struct pci_state *st)
 {
 	struct pci_bus *bus = vm->pci;

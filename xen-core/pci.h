@@ -188,6 +188,9 @@ struct pci_state {
 int pci__save(struct vm *vm, struct pci_state *st);
 int pci__restore(struct vm *vm, const struct pci_state *st);
 
+/* The device in slot of bus 0, or NULL (slot 0 is the host bridge).  Any thread. */
+struct pci_device *pci__device(struct vm *vm, unsigned int slot);
+
 /*
  * The INTx routes of the registered devices, for mptable__write_pci: copies
  * up to max and returns how many there are.  Before vm__start.

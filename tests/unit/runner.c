@@ -21,6 +21,7 @@ static Suite *(*const suites[])(void) = {
     stream_suite,
     devstate_suite,
     control_suite,
+    channel_suite,
 };
 
 int main(void)

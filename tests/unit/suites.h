@@ -30,5 +30,6 @@ Suite *vcpu_state_suite(void);
 Suite *stream_suite(void);
 Suite *devstate_suite(void);
 Suite *control_suite(void);
+Suite *channel_suite(void);
 
 #endif
