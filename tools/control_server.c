@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,10 @@ struct control_server {
 	const struct control_ops *ops;
 	int listen_fd, client_fd, stop_fd;
 	pthread_t thread;
+	/* connected mirrors client_fd >= 0 for other threads (wait_idle), under lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	bool connected;
 	/* Bytes of the client's current, unfinished line. */
 	char buf[CONTROL_LINE_MAX + 1];
 	size_t len;
@@ -38,11 +43,21 @@ static bool send_line(int fd, char *line)
 	return ok;
 }
 
+static void set_connected(struct control_server *s, bool connected)
+{
+	pthread_mutex_lock(&s->lock);
+	s->connected = connected;
+	if (!connected)
+		pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void drop_client(struct control_server *s)
 {
 	close(s->client_fd);
 	s->client_fd = -1;
 	s->len = 0;
+	set_connected(s, false);
 }
 
 /*
@@ -100,6 +115,7 @@ static void accept_client(struct control_server *s)
 	s->client_fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (s->client_fd < 0)
 		return;
+	set_connected(s, true);
 	log__info("control: client connected on %s", s->path);
 	if (!send_line(s->client_fd, control__greeting()))
 		drop_client(s);
@@ -207,6 +223,8 @@ int control_server__start(const char *path, const struct control_ops *ops,
 		return -ENOMEM;
 	strcpy(s->path, path);
 	s->ops = ops;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->idle, NULL);
 	s->listen_fd = s->client_fd = -1;
 	s->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (s->stop_fd < 0) {
@@ -233,8 +251,30 @@ fail:
 		close(s->listen_fd);
 	if (s->stop_fd >= 0)
 		close(s->stop_fd);
+	pthread_cond_destroy(&s->idle);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 	return rc;
+}
+
+void control_server__wait_idle(struct control_server *s, int timeout_ms)
+{
+	struct timespec deadline;
+
+	if (!s)
+		return;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&s->lock);
+	while (s->connected)
+		if (pthread_cond_timedwait(&s->idle, &s->lock, &deadline) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&s->lock);
 }
 
 void control_server__stop(struct control_server *s)
@@ -251,5 +291,7 @@ void control_server__stop(struct control_server *s)
 	close(s->listen_fd);
 	close(s->stop_fd);
 	unlink(s->path);
+	pthread_cond_destroy(&s->idle);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -15,6 +15,12 @@ struct control_server;
 int control_server__start(const char *path, const struct control_ops *ops,
 			  struct control_server **out, char *err, size_t errlen);
 
+/*
+ * Waits until no client is connected, at most timeout_ms; NULL returns at once.  A VM that
+ * migrated away lets the client watching it read "completed" before the socket goes.
+ */
+void control_server__wait_idle(struct control_server *s, int timeout_ms);
+
 /* Stops and joins the thread, closes the client, unlinks the socket; NULL is a no-op. */
 void control_server__stop(struct control_server *s);
 
