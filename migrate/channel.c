@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,8 @@ struct channel {
 	SSL_CTX *ctx;
 	SSL *ssl;
 	struct psk_table psk;
-	bool failed; /* a TLS error: no close_notify on close */
+	bool failed;	     /* a TLS error: no close_notify on close */
+	atomic_bool aborted; /* by channel__abort, from any thread */
 	char err[CHANNEL_ERR_MAX];
 	char desc[96];
 };
@@ -396,6 +398,11 @@ static void handshake_reason(struct channel *ch, int ret, bool server, char *buf
 			 X509_verify_cert_error_string(v), hint);
 		return;
 	}
+	if (e == SSL_ERROR_ZERO_RETURN) {
+		snprintf(buf, len,
+			 "the peer closed the session without accepting it (see its log)");
+		return;
+	}
 	if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			snprintf(buf, len, "no answer within %d s", HANDSHAKE_TIMEOUT_S);
@@ -575,21 +582,40 @@ out_free:
 
 /* ---- data ---- */
 
+/* A read or write that ended because channel__abort shut the socket: -ECANCELED. */
+static int aborted_error(struct channel *ch, const char *op)
+{
+	ch->failed = true;
+	snprintf(ch->err, sizeof(ch->err), "%s: the channel was aborted on this side", op);
+	return -ECANCELED;
+}
+
+static int errno_error(struct channel *ch, const char *op)
+{
+	int rc = -errno;
+
+	if (atomic_load(&ch->aborted))
+		return aborted_error(ch, op);
+	snprintf(ch->err, sizeof(ch->err), "%s: %s", op, strerror(-rc));
+	return rc;
+}
+
 /* Maps a failed SSL_read/SSL_write to -errno, with ch->err saying why. */
 static int tls_error(struct channel *ch, int ret, const char *op)
 {
-	int e = SSL_get_error(ch->ssl, ret);
+	int err = errno, e = SSL_get_error(ch->ssl, ret);
 	unsigned long le = ERR_peek_last_error();
 
+	if (atomic_load(&ch->aborted))
+		return aborted_error(ch, op);
 	ch->failed = true;
-	if (e == SSL_ERROR_SYSCALL && !le) {
-		int rc = errno ? -errno : -ECONNRESET;
-
-		snprintf(ch->err, sizeof(ch->err), "%s: %s", op,
-			 errno ? strerror(errno) : "the peer closed the connection mid-stream");
-		return rc;
+	if (e == SSL_ERROR_SYSCALL && !le && err) {
+		snprintf(ch->err, sizeof(ch->err), "%s: %s", op, strerror(err));
+		return -err;
 	}
-	if (ERR_GET_REASON(le) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+	/* End of input without close_notify: OpenSSL says so either way, by version. */
+	if ((e == SSL_ERROR_SYSCALL && !le) ||
+	    ERR_GET_REASON(le) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
 		snprintf(ch->err, sizeof(ch->err),
 			 "%s: the connection was cut without TLS's close (peer died?)", op);
 		return -ECONNRESET;
@@ -608,10 +634,10 @@ ssize_t channel__read(void *ctx, void *buf, size_t len)
 		do
 			r = recv(ch->fd, buf, len, 0);
 		while (r < 0 && errno == EINTR);
-		if (r < 0) {
-			snprintf(ch->err, sizeof(ch->err), "read: %s", strerror(errno));
-			return -errno;
-		}
+		if (r < 0)
+			return errno_error(ch, "read");
+		if (r == 0 && atomic_load(&ch->aborted))
+			return aborted_error(ch, "read");
 		return r;
 	}
 	for (;;) {
@@ -643,10 +669,8 @@ int channel__write(void *ctx, const void *buf, size_t len)
 
 			if (r < 0 && errno == EINTR)
 				continue;
-			if (r < 0) {
-				snprintf(ch->err, sizeof(ch->err), "write: %s", strerror(errno));
-				return -errno;
-			}
+			if (r < 0)
+				return errno_error(ch, "write");
 			n = (size_t)r;
 		} else {
 			int ret, e;
@@ -677,11 +701,17 @@ const char *channel__describe(const struct channel *ch)
 	return ch->desc;
 }
 
+void channel__abort(struct channel *ch)
+{
+	atomic_store(&ch->aborted, true);
+	shutdown(ch->fd, SHUT_RDWR);
+}
+
 void channel__close(struct channel *ch)
 {
 	if (!ch)
 		return;
-	if (ch->ssl && !ch->failed && SSL_is_init_finished(ch->ssl))
+	if (ch->ssl && !ch->failed && !atomic_load(&ch->aborted) && SSL_is_init_finished(ch->ssl))
 		SSL_shutdown(ch->ssl); /* our close_notify; the peer's is not awaited */
 	SSL_free(ch->ssl);
 	SSL_CTX_free(ch->ctx);

@@ -73,6 +73,13 @@ const char *channel__error(const struct channel *ch);
 /* "TLS 1.3 (certificate) TLS_AES_128_GCM_SHA256", "TLS 1.3 (PSK id) ...", "plaintext TCP". */
 const char *channel__describe(const struct channel *ch);
 
+/*
+ * Cuts the connection (shutdown(2)) without freeing: a read or write blocked in another
+ * thread returns -ECANCELED, as does every later one, and the peer sees a cut connection.
+ * Any thread (a migration's cancel).  channel__close frees as usual.
+ */
+void channel__abort(struct channel *ch);
+
 /* Sends TLS's close_notify (the peer's read then returns 0), closes and frees. NULL is fine. */
 void channel__close(struct channel *ch);
 

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -11,7 +12,7 @@
 #include <openssl/x509v3.h>
 
 #define DAY_S (24L * 3600)
-/* Every name a test dials: the server certs carry them all, except "misnamed". */
+/* Every name a test dials: the server cert carries them all (and any extra), "misnamed" none. */
 #define LOOPBACK_SAN "IP:127.0.0.1,IP:::1,DNS:localhost"
 
 /*
@@ -112,9 +113,10 @@ static bool cert_make_ca(const char *dir, const char *name, X509 **ca, EVP_PKEY 
 	return *ca && cert_write(dir, name, "pem", *ca, NULL);
 }
 
-/* Fills dir as described above; false on any failure. */
-static bool cert_fixture__make(const char *dir)
+/* Fills dir as described above, server naming extra_san too ("IP:198.18.0.2,...", or NULL). */
+static bool cert_fixture__make(const char *dir, const char *extra_san)
 {
+	char server_san[1024];
 	X509 *ca = NULL, *other = NULL;
 	EVP_PKEY *ca_key = NULL, *other_key = NULL;
 	bool ok = cert_make_ca(dir, "ca", &ca, &ca_key) &&
@@ -123,10 +125,17 @@ static bool cert_fixture__make(const char *dir)
 	for (size_t i = 0; ok && i < sizeof(cert_specs) / sizeof(cert_specs[0]); i++) {
 		const struct cert_spec *c = &cert_specs[i];
 		EVP_PKEY *key = EVP_EC_gen("P-256");
-		X509 *x = key ? cert_make(key, c->name, c->by_other_ca ? other : ca,
-					  c->by_other_ca ? other_key : ca_key, c->san,
-					  c->not_before_s, c->not_after_s)
-			      : NULL;
+		const char *san = c->san;
+		X509 *x;
+
+		if (extra_san && !strcmp(c->name, "server")) {
+			snprintf(server_san, sizeof(server_san), "%s,%s", c->san, extra_san);
+			san = server_san;
+		}
+		x = key ? cert_make(key, c->name, c->by_other_ca ? other : ca,
+				    c->by_other_ca ? other_key : ca_key, san, c->not_before_s,
+				    c->not_after_s)
+			: NULL;
 
 		ok = x && cert_write(dir, c->name, "pem", x, NULL) &&
 		     cert_write(dir, c->name, "key", NULL, key);

@@ -64,7 +64,7 @@ static void make_pki(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	ck_assert_msg(cert_fixture__make(dir), "cannot make the test PKI in %s", dir);
+	ck_assert_msg(cert_fixture__make(dir, NULL), "cannot make the test PKI in %s", dir);
 }
 
 static void remove_pki(void)
@@ -155,6 +155,7 @@ static void *serve(void *arg)
 			s->rc = send_pattern(ch, 2, s->echo);
 		s->after = channel__read(ch, &b, 1);
 	}
+	snprintf(s->err, sizeof(s->err), "%s", channel__error(ch));
 	channel__close(ch);
 	return NULL;
 }
@@ -302,6 +303,49 @@ START_TEST(test_client_without_cert_refused)
 	server_join(&s);
 	ck_assert_int_eq(s.rc, -EPROTO);
 	ck_assert_msg(strstr(s.err, "peer did not return a certificate"), "%s", s.err);
+}
+END_TEST
+
+struct blocked_read {
+	struct channel *ch;
+	ssize_t rc;
+};
+
+static void *read_one(void *arg)
+{
+	struct blocked_read *b = arg;
+	uint8_t byte;
+
+	b->rc = channel__read(b->ch, &byte, 1);
+	return NULL;
+}
+
+/*
+ * channel__abort from another thread: our blocked read ends -ECANCELED, and the server,
+ * mid-stream, sees a connection cut without TLS's close, not an orderly end.
+ */
+START_TEST(test_abort_cuts_both_sides)
+{
+	struct blocked_read b = {.rc = 1};
+	char err[CHANNEL_ERR_MAX];
+	pthread_t reader;
+	struct server s;
+
+	server_start(&s, "127.0.0.1:0", certs("server", "ca"), ROUND_TRIP_BYTES);
+	ck_assert_msg(dial("127.0.0.1", s.port, certs("client", "ca"), &b.ch, err, sizeof(err)) ==
+			  0,
+		      "%s", err);
+	ck_assert_int_eq(send_pattern(b.ch, 1, ROUND_TRIP_BYTES / 2), 0);
+	ck_assert_int_eq(pthread_create(&reader, NULL, read_one, &b), 0);
+	channel__abort(b.ch);
+	ck_assert_int_eq(pthread_join(reader, NULL), 0);
+	ck_assert_int_eq(b.rc, -ECANCELED);
+	ck_assert_str_eq(channel__error(b.ch), "read: the channel was aborted on this side");
+	ck_assert_int_eq(channel__write(b.ch, "x", 1), -ECANCELED);
+	channel__close(b.ch);
+	server_join(&s);
+	ck_assert_int_eq(s.rc, -ECONNRESET);
+	ck_assert_str_eq(s.err, "read: the connection was cut without TLS's close (peer died?)");
 }
 END_TEST
 
@@ -502,6 +546,7 @@ Suite *channel_suite(void)
 	tcase_add_test(tc, test_expired_client_cert_refused);
 	tcase_add_test(tc, test_server_cert_not_naming_host_refused);
 	tcase_add_test(tc, test_client_without_cert_refused);
+	tcase_add_test(tc, test_abort_cuts_both_sides);
 	tcase_add_test(tc, test_psk_round_trip);
 	tcase_add_test(tc, test_psk_wrong_key_refused);
 	tcase_add_test(tc, test_psk_unknown_identity_refused);
