@@ -93,18 +93,6 @@ int devstate__save(struct vm *vm, uint32_t id, void *buf, uint32_t size)
 	}
 }
 
-/* The UART and the bus log why they refuse: err points there and names the likely fix. */
-static int refused(const struct devstate_info *info, int rc, char *err, size_t errlen)
-{
-	if (rc)
-		util__set_err(
-		    err, errlen,
-		    "%s: device state refused (%s; the line logged above says why): "
-		    "restore onto a VM with the same devices, with the Twin that saved it",
-		    info->name, strerror(-rc));
-	return rc;
-}
-
 int devstate__restore(struct vm *vm, uint32_t id, uint32_t version, const void *buf, uint32_t size,
 		      char *err, size_t errlen)
 {
@@ -135,12 +123,12 @@ int devstate__restore(struct vm *vm, uint32_t id, uint32_t version, const void *
 			return -ENOMEM;
 		}
 		memcpy(pci, buf, sizeof(*pci));
-		rc = refused(&info, pci__restore(vm, pci), err, errlen);
+		rc = pci__restore(vm, pci, err, errlen);
 		free(pci);
 		return rc;
 	case DEVSTATE_ID_UART:
 		memcpy(&uart, buf, sizeof(uart));
-		return refused(&info, serial8250__restore(vm, &uart), err, errlen);
+		return serial8250__restore(vm, &uart, err, errlen);
 	default:
 		return virtio_dev__restore(virtio_of_id(vm, id), buf, size, err, errlen);
 	}

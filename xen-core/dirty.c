@@ -213,9 +213,13 @@ void dirty__mark(struct vm *vm, uint64_t gpa, uint64_t len)
 		return;
 	nbits = dirty__bitmap_bits(vm);
 	last = (gpa + len - 1) >> PAGE_SHIFT;
-	/* Release: whoever takes the mark (harvest's exchange) then sees the write before it. */
+	/*
+	 * Only pages of RAM (a harvest names pages to send).  Release: whoever
+	 * takes the mark (the harvest's exchange) then sees the write before it.
+	 */
 	for (pfn = gpa >> PAGE_SHIFT; pfn <= last && pfn < nbits; pfn++)
-		__atomic_fetch_or(&m[pfn / 64], 1ULL << (pfn % 64), __ATOMIC_RELEASE);
+		if (memory__gpa_to_hva(vm, pfn << PAGE_SHIFT, 1ULL << PAGE_SHIFT))
+			__atomic_fetch_or(&m[pfn / 64], 1ULL << (pfn % 64), __ATOMIC_RELEASE);
 }
 
 /* Moves the marked pages into bitmap, clearing each word in one atomic step. */

@@ -22,6 +22,9 @@ static Suite *(*const suites[])(void) = {
     devstate_suite,
     control_suite,
     channel_suite,
+    virtio_state_suite,
+    throttle_suite,
+    net_state_suite,
 };
 
 int main(void)
