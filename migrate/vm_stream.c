@@ -73,10 +73,14 @@ static int list_devices(struct vm *vm, struct devstate_info *out, unsigned int *
 	return 0;
 }
 
-/* "virtio-blk" for "virtio-blk 1": devices of a kind share the name up to a space. */
+/* "virtio-blk" for "virtio-blk 1": devices of a kind share the name but for an index. */
 static size_t kind_len(const char *name)
 {
-	return strcspn(name, " ");
+	size_t n = strlen(name), k = n;
+
+	while (k > 0 && name[k - 1] >= '0' && name[k - 1] <= '9')
+		k--;
+	return k < n && k > 1 && name[k - 1] == ' ' ? k - 1 : n;
 }
 
 static bool same_kind(const char *a, const char *b)

@@ -72,7 +72,9 @@ int state_loader__record(struct state_loader *l, const struct stream_record *rec
  * vcpu_state__restore for each vCPU, vm_state__restore, devstate__restore
  * for each device in VM_CONFIG order, and devstate__resume.  A failure in
  * there leaves the VM partly restored: the caller must not run it.  Either
- * way the buffered records are dropped, ready for the next epoch.
+ * way the buffered records are dropped, ready for the next epoch.  -EBADMSG
+ * means only that: a missing record, the VM untouched; other errors come
+ * from the restore steps.
  */
 int state_loader__apply(struct state_loader *l, char *err, size_t errlen);
 

@@ -25,6 +25,7 @@ static Suite *(*const suites[])(void) = {
     virtio_state_suite,
     throttle_suite,
     net_state_suite,
+    vm_stream_suite,
 };
 
 int main(void)

@@ -34,5 +34,6 @@ Suite *channel_suite(void);
 Suite *virtio_state_suite(void);
 Suite *throttle_suite(void);
 Suite *net_state_suite(void);
+Suite *vm_stream_suite(void);
 
 #endif
