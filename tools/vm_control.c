@@ -29,6 +29,7 @@ struct vm_control {
 	bool migrated;		     /* locked: completed, the VM runs at the destination */
 	pthread_t thread;	     /* the migration thread */
 	struct migrate_job *job;     /* the last save's or migration's; NULL before any */
+	struct channel *ch;	     /* locked: the migration's connection, once made */
 	char error[MIGRATE_ERR_MAX]; /* locked: a failure before migrate__send ran */
 	/* The migration's request, copied: the control request it came in dies with its reply. */
 	char uri[256], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX], psk[PATH_MAX];
@@ -231,10 +232,16 @@ static void *migration_main(void *arg)
 		return NULL;
 	}
 	log__info("migration: connected to %s over %s", c->uri, channel__describe(ch));
+	pthread_mutex_lock(&c->lock);
+	c->ch = ch;
+	pthread_mutex_unlock(&c->lock);
 	stream_writer__init(&w, channel__write, ch);
 	rc = migrate__send(c->vm, &c->params, &w, channel__read, ch, c->job);
-	channel__close(ch);
 	migrate_job__status(c->job, &st);
+	pthread_mutex_lock(&c->lock);
+	c->ch = NULL;
+	pthread_mutex_unlock(&c->lock);
+	channel__close(ch);
 	pthread_mutex_lock(&c->lock);
 	c->busy = false;
 	c->migrated = !rc;
@@ -335,6 +342,9 @@ static void ctl_migrate_cancel(void *opaque)
 	pthread_mutex_lock(&c->lock);
 	if (c->busy) {
 		migrate_job__cancel(c->job);
+		/* A write blocked on a stalled destination would not see the job's cancel. */
+		if (c->ch)
+			channel__abort(c->ch);
 		log__info("control: migration cancelled");
 	}
 	pthread_mutex_unlock(&c->lock);
