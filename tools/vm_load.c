@@ -62,7 +62,7 @@ int vm_load__restore(struct vm_setup *s, const struct vmm_args *a)
 		return EXIT_BAD_INPUT;
 	}
 	stream_reader__init(&r, stream__fd_read, &fd);
-	rc = load(s, a, &r, &status, err, sizeof(err));
+	rc = load(s, a, &r, false, &status, err, sizeof(err));
 	stream_reader__dispose(&r);
 	close(fd);
 	if (rc) {
@@ -134,7 +134,7 @@ int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd)
 	}
 	log__info("incoming: source connected over %s", channel__describe(ch));
 	stream_reader__init(&r, channel__read, ch);
-	rc = load(s, a, &r, &status, err, sizeof(err));
+	rc = load(s, a, &r, true, &status, err, sizeof(err));
 	stream_reader__dispose(&r);
 	if (rc) {
 		log__error("incoming: %s", err);

@@ -1,0 +1,173 @@
+#!/bin/bash
+# e2e: migrations cut at several points leave the source running to the right checksum; a bad stream fails the destination cleanly.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/migrate-lib.sh"
+
+require_root
+require_kvm
+require_vmm
+require_cmd python3 python3
+kernel=$(guest memwriter)
+
+# One source lives through every failure, then finishes: 2 vCPUs, 16 pages/ms each over a
+# 256-page window, a heartbeat every 20 iterations, about 40 s of work.
+pages=16 ws=256 k=2 iters=2500
+want=$(expected_checksum "$pages" "$ws" "$k" "$iters")
+sock="$E2E_TMP/src.sock"
+start_bg src "$TWIN_VMM" run --kernel "$kernel" --vcpus "$k" \
+	--cmdline "pages=$pages rate=1 ws=$ws vcpus=$k iters=$iters progress=20" \
+	--serial "file:$E2E_TMP/src.serial" --control "$sock"
+src=$BG_PID
+wait_for_text "$E2E_TMP/src.serial" "memwriter: iter=20" "$E2E_BOOT_TIMEOUT" || {
+	show_file "$E2E_TMP/src.serial"
+	fail "the source guest never reached iteration 20"
+}
+
+# still_running CASE: the source reports running, query-migrate says failed, and the
+# guest advances: a heartbeat later than any before this check.
+still_running()
+{
+	local last
+	[ "$(ctl "$sock" query-status)" = '{"status":"running","running":true}' ] ||
+		fail "$1: the source is not running"
+	ctl "$sock" query-migrate | grep -q '"phase":"failed"' ||
+		fail "$1: query-migrate does not say failed: $(ctl "$sock" query-migrate)"
+	last=$(sed -n 's/^memwriter: iter=\([0-9]*\)\r\{0,1\}$/\1/p' "$E2E_TMP/src.serial" | tail -n 1)
+	wait_for_text "$E2E_TMP/src.serial" "memwriter: iter=$((last + 20))" 20 ||
+		fail "$1: the source guest stopped advancing after iteration $last"
+	note "$1: source running, guest past iteration $((last + 20))"
+}
+
+# migrate_bg NAME PORT [OPTS]: twin-vmm migrate in the background; MIG_PID.
+migrate_bg()
+{
+	local name=$1 port=$2
+	shift 2
+	start_bg "$name" "$TWIN_VMM" migrate --control "$sock" --to "127.0.0.1:$port" --insecure "$@"
+	MIG_PID=$BG_PID
+}
+
+# migrate_failed NAME ERE: the client exited 1 naming ERE in its one error line.
+migrate_failed()
+{
+	wait_bounded "$MIG_PID" 30
+	[ "$WAIT_RC" -eq 1 ] || { show_file "$E2E_TMP/$1.out"; show_file "$E2E_TMP/$1.err"; fail "$1: migrate exited $WAIT_RC, expected 1"; }
+	assert_one_error_line "$1" "migrate to 127.0.0.1:[0-9]+ failed: .*$2.*the VM keeps running on the source"
+}
+
+# A free port with nothing listening on it: a closed listener's.
+free_port()
+{
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# fake_dest NAME MODE: a python destination on 127.0.0.1 (FAKE_PORT, FAKE_PID): "close"
+# accepts and closes before reading a byte; "sink" reads everything and never acks.
+fake_dest()
+{
+	start_bg "$1" python3 -c '
+import socket, sys
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(1)
+print(l.getsockname()[1], flush=True)
+c, _ = l.accept()
+if sys.argv[1] == "close":
+    c.close()
+    sys.exit(0)
+while c.recv(1 << 20):
+    pass
+' "$2"
+	FAKE_PID=$BG_PID
+	# Its first line is the port.
+	wait_for_text "$E2E_TMP/$1.out" "" 10 || fail "$1: the fake destination never listened"
+	FAKE_PORT=$(head -n 1 "$E2E_TMP/$1.out")
+}
+
+# 1. Nothing listens: refused before the first byte.
+migrate_bg refused "$(free_port)"
+migrate_failed refused "cannot connect"
+still_running "nothing listening"
+
+# 2. The destination accepts, then closes before reading the first byte.
+fake_dest closer close
+migrate_bg closed "$FAKE_PORT"
+migrate_failed closed "."
+wait_bounded "$FAKE_PID" 10
+still_running "closed at once"
+
+# 3. The destination is killed in the middle of the full pass (capped at 1 MiB/s so that
+#    there is a middle).
+start_bg dst3 "$TWIN_VMM" incoming --listen 127.0.0.1:0 --insecure --serial "file:$E2E_TMP/dst3.serial"
+dst3=$BG_PID
+port=$(incoming_port dst3 "$E2E_ERROR_TIMEOUT")
+migrate_bg fullpass "$port" --bandwidth 1
+ctl_wait "$sock" 30 's["phase"] == "active" and s["rounds"] == 1 and s["bytes"] > 256 * 1024' >/dev/null
+kill -KILL "$dst3"
+wait_bounded "$dst3" 10
+migrate_failed fullpass "."
+still_running "destination killed in the full pass"
+
+# 4. The destination takes everything, then dies before its ack: the source was paused
+#    in stop-copy waiting for it, and must resume.
+fake_dest sink sink
+migrate_bg noack "$FAKE_PORT"
+ctl_wait "$sock" 30 's["phase"] == "stop-copy"' >/dev/null
+kill -KILL "$FAKE_PID"
+wait_bounded "$FAKE_PID" 10
+migrate_failed noack "."
+still_running "destination killed before its ack"
+
+# 5. The destination refuses the VM (a disk the source has not): its reason reaches the
+#    source, and it cleans up after itself.
+truncate -s 1M "$E2E_TMP/disk.img"
+start_bg dst5 "$TWIN_VMM" incoming --listen 127.0.0.1:0 --insecure \
+	--disk "path=$E2E_TMP/disk.img" --serial "file:$E2E_TMP/dst5.serial" \
+	--control "$E2E_TMP/dst5.sock"
+dst5=$BG_PID
+port=$(incoming_port dst5 "$E2E_ERROR_TIMEOUT")
+migrate_bg refuse "$port"
+migrate_failed refuse "(disk|blk)"
+wait_bounded "$dst5" 20
+[ "$WAIT_RC" -eq 2 ] || { show_file "$E2E_TMP/dst5.err"; fail "dst5: exited $WAIT_RC, expected 2"; }
+[ ! -e "$E2E_TMP/dst5.sock" ] || fail "dst5: left a control socket"
+still_running "destination refused the VM"
+
+# 6. A destination fed a bad stream: the first half of a real save (truncated), and the
+#    same with its header's magic broken.  Each exits 2 with one clear line, no socket left.
+run_bounded 60 save "$TWIN_VMM" save --control "$sock" "$E2E_TMP/vm.twin"
+assert_status save 0
+ctl "$sock" cont >/dev/null
+size=$(stat -c %s "$E2E_TMP/vm.twin")
+head -c $((size / 2)) "$E2E_TMP/vm.twin" >"$E2E_TMP/cut.twin"
+{ printf 'XXXX'; tail -c +5 "$E2E_TMP/vm.twin"; } >"$E2E_TMP/magic.twin"
+for bad in cut magic; do
+	start_bg "in-$bad" "$TWIN_VMM" incoming --listen 127.0.0.1:0 --insecure \
+		--serial "file:$E2E_TMP/in-$bad.serial" --control "$E2E_TMP/in-$bad.sock"
+	pid=$BG_PID
+	port=$(incoming_port "in-$bad" "$E2E_ERROR_TIMEOUT")
+	python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(open(sys.argv[2], "rb").read())
+s.shutdown(socket.SHUT_WR)
+while s.recv(4096):
+    pass
+' "$port" "$E2E_TMP/$bad.twin" || fail "in-$bad: could not feed the stream"
+	wait_bounded "$pid" 20
+	[ "$WAIT_RC" -ne 0 ] && [ "$WAIT_RC" -ne 1 ] || { show_file "$E2E_TMP/in-$bad.err"; fail "in-$bad: exited $WAIT_RC on a bad stream"; }
+	# The waiting line, then exactly one error.
+	[ "$(grep -vc "incoming: waiting on" "$E2E_TMP/in-$bad.err")" -eq 1 ] ||
+		{ show_file "$E2E_TMP/in-$bad.err"; fail "in-$bad: not exactly one error line"; }
+	assert_match "$E2E_TMP/in-$bad.err" "incoming: "
+	[ ! -e "$E2E_TMP/in-$bad.sock" ] || fail "in-$bad: left a control socket"
+	[ ! -s "$E2E_TMP/in-$bad.serial" ] || fail "in-$bad: the guest ran from a bad stream"
+	note "in-$bad: $(grep -v "incoming: waiting on" "$E2E_TMP/in-$bad.err")"
+done
+
+# After all that, the source finishes its work with the right checksum.
+wait_bounded "$src" 120
+[ "$WAIT_RC" -eq 1 ] || { show_file "$E2E_TMP/src.err"; fail "source exited $WAIT_RC, expected the guest's 1"; }
+assert_has_line "$E2E_TMP/src.serial" "memwriter: done iters=$iters pages=$pages vcpus=$k checksum=$want"
+note "ok"

@@ -1,0 +1,89 @@
+#!/bin/bash
+# e2e: save pauses a running memwriter into a file; restore resumes it to the checksum an uninterrupted run gives.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/migrate-lib.sh"
+
+require_root
+require_kvm
+require_vmm
+require_cmd python3 python3
+kernel=$(guest memwriter)
+
+# 2 vCPUs, 16 pages per ms-paced iteration each, a heartbeat every 20 iterations: about
+# 6 s of work, saved at a heartbeat well before the end.
+pages=16 ws=64 k=2 iters=400
+want=$(expected_checksum "$pages" "$ws" "$k" "$iters")
+CMDLINE="pages=$pages rate=1 ws=$ws vcpus=$k iters=$iters progress=20"
+sock="$E2E_TMP/vm.sock"
+file="$E2E_TMP/vm.twin"
+
+# last_iter FILE: the last heartbeat's iteration in a serial log (0 if none).
+last_iter()
+{
+	sed -n 's/^memwriter: iter=\([0-9]*\)\r\{0,1\}$/\1/p' "$1" | tail -n 1 | grep . || echo 0
+}
+
+start_bg src "$TWIN_VMM" run --kernel "$kernel" --vcpus "$k" --cmdline "$CMDLINE" \
+	--serial "file:$E2E_TMP/src.serial" --control "$sock"
+src=$BG_PID
+wait_for_text "$E2E_TMP/src.serial" "memwriter: iter=60" "$E2E_BOOT_TIMEOUT" || {
+	show_file "$E2E_TMP/src.serial"
+	fail "the source guest never reached iteration 60"
+}
+# A relative FILE (run_bounded runs in $E2E_TMP): the client makes it absolute for the
+# twin-vmm it talks to.
+run_bounded "$E2E_BOOT_TIMEOUT" save "$TWIN_VMM" save --control "$sock" vm.twin
+assert_status save 0
+assert_match "$E2E_TMP/save.out" "^save: wrote the VM to vm.twin \([0-9.]+ MiB\); it stays paused"
+[ -s "$file" ] || fail "save: no file at $file"
+[ ! -e "$file.partial" ] || fail "save: left $file.partial behind"
+[ "$(ctl "$sock" query-status)" = '{"status":"paused","running":false}' ] ||
+	fail "the VM is not paused after save"
+saved_at=$(last_iter "$E2E_TMP/src.serial")
+[ "$(ctl "$sock" query-migrate | python3 -c 'import json,sys; print(json.load(sys.stdin)["phase"])')" = completed ] ||
+	fail "query-migrate does not say the save completed"
+ctl "$sock" quit >/dev/null
+wait_bounded "$src" 20
+[ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/src.err"; fail "source: quit after save exited $WAIT_RC"; }
+grep -q "memwriter: done" "$E2E_TMP/src.serial" && fail "the source finished although it was saved and quit"
+note "saved at iteration $saved_at ($(stat -c %s "$file") bytes)"
+
+# Restore twice from the one file: each run picks up where the save left it, and ends with
+# the checksum of an uninterrupted run.
+for run in 1 2; do
+	run_bounded "$E2E_BOOT_TIMEOUT" "restore$run" "$TWIN_VMM" restore "$file" \
+		--serial "file:$E2E_TMP/restore$run.serial"
+	assert_status "restore$run" 1
+	assert_quiet "restore$run"
+	assert_has_line "$E2E_TMP/restore$run.serial" \
+		"memwriter: done iters=$iters pages=$pages vcpus=$k checksum=$want"
+	# The guest did not boot again: no banner, and its first heartbeat follows the save.
+	grep -q "^memwriter: pages=" "$E2E_TMP/restore$run.serial" &&
+		fail "restore$run: the guest booted again instead of resuming"
+	first=$(sed -n 's/^memwriter: iter=\([0-9]*\)\r\{0,1\}$/\1/p' "$E2E_TMP/restore$run.serial" | head -n 1)
+	[ "$first" -gt "$saved_at" ] && [ "$first" -le $((saved_at + 20)) ] ||
+		fail "restore$run: first heartbeat $first does not follow iteration $saved_at"
+done
+note "restored twice: heartbeats from $((saved_at + 20)), checksum $want"
+
+# Bad files: one error line each, exit 2, and nothing runs.
+run_bounded "$E2E_ERROR_TIMEOUT" missing "$TWIN_VMM" restore "$E2E_TMP/no-such.twin"
+assert_status missing 2
+assert_one_error_line missing "restore: cannot open .*no-such.twin"
+head -c $(($(stat -c %s "$file") / 2)) "$file" >"$E2E_TMP/cut.twin"
+run_bounded "$E2E_ERROR_TIMEOUT" cut "$TWIN_VMM" restore "$E2E_TMP/cut.twin" \
+	--serial "file:$E2E_TMP/cut.serial"
+[ "$RUN_RC" -ne 0 ] && [ "$RUN_RC" -ne 1 ] || fail "cut: a truncated file restored (status $RUN_RC)"
+assert_one_error_line cut "restore: .*cut.twin: "
+[ ! -s "$E2E_TMP/cut.serial" ] || fail "cut: the guest ran from a truncated file"
+# The devices must be those saved: an extra disk is named.
+truncate -s 1M "$E2E_TMP/disk.img"
+run_bounded "$E2E_ERROR_TIMEOUT" mismatch "$TWIN_VMM" restore "$file" \
+	--disk "path=$E2E_TMP/disk.img" --serial "file:$E2E_TMP/mismatch.serial"
+assert_status mismatch 2
+assert_one_error_line mismatch "restore: .*vm.twin: .*(disk|blk)"
+run_bounded "$E2E_ERROR_TIMEOUT" badsave "$TWIN_VMM" save --control "$E2E_TMP/nobody.sock" x.twin
+assert_status badsave 1
+assert_one_error_line badsave "cannot connect: .*is twin-vmm running with --control"
+note "ok"
