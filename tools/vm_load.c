@@ -19,9 +19,24 @@ static int stream_error_status(int rc)
 		   : EXIT_RUNTIME;
 }
 
-/* From VM_CONFIG to END: the VM created, checked against the stream, loaded.  0 or -errno. */
-static int load(struct vm_setup *s, const struct vmm_args *a, struct stream_reader *r, int *status,
-		char *err, size_t errlen)
+/*
+ * Reads what is left of a stream up to END.  The live handshake reads the ack only after
+ * END: a source refused before that would see its connection cut, not the reason.
+ */
+static void drain(struct stream_reader *r)
+{
+	struct stream_record rec;
+
+	while (!stream_reader__next(r, &rec) && rec.type != STREAM_REC_END)
+		;
+}
+
+/*
+ * From VM_CONFIG to END: the VM created, checked against the stream, loaded.  0 or -errno.
+ * live: a VM this host cannot take is refused after the stream's END (drained).
+ */
+static int load(struct vm_setup *s, const struct vmm_args *a, struct stream_reader *r, bool live,
+		int *status, char *err, size_t errlen)
 {
 	struct vm_stream_config cfg;
 	int rc;
@@ -35,11 +50,16 @@ static int load(struct vm_setup *s, const struct vmm_args *a, struct stream_read
 			 "cannot create the VM the stream describes (%llu MiB, %u "
 			 "vCPUs): see the error above",
 			 (unsigned long long)cfg.mem_size >> 20, cfg.nr_vcpus);
+		if (live)
+			drain(r);
 		return -EINVAL;
 	}
 	rc = vm_stream__check_config(&cfg, s->vm, err, errlen);
-	if (rc)
+	if (rc) {
+		if (live)
+			drain(r);
 		goto fail;
+	}
 	rc = migrate__receive(r, s->vm, NULL, err, errlen);
 	if (rc)
 		goto fail;
