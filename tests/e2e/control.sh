@@ -122,7 +122,7 @@ print("control: %d heartbeats before stop, none while stopped, more after cont" 
 if c.raw(b"{not json")["error"]["class"] != "GenericError":
     fail("bad JSON")
 c.cmd("no-such-command", want_class="CommandNotFound")
-c.cmd("migrate", want_class="NotSupported", uri="tcp:127.0.0.1:4444")
+c.cmd("migrate", want_class="InvalidParameter", uri="tcp:127.0.0.1:4444")
 c.close()
 
 # An over-long line is refused, and the server closes the connection.

@@ -20,8 +20,7 @@
 #define CLS_ERR 1
 
 /* The error classes the README's "Control socket" section lists. */
-static const char *const error_classes[] = {"GenericError", "CommandNotFound", "InvalidParameter",
-					    "NotSupported"};
+static const char *const error_classes[] = {"GenericError", "CommandNotFound", "InvalidParameter"};
 
 /* {"error": {"class": C, "desc": D}} with C a listed class and D a non-empty string. */
 static const char *check_error(json_t *err)
