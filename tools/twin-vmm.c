@@ -22,8 +22,8 @@
 
 /*
  * Runs the VM until it ends, SIGTERM/SIGINT arrives, the control socket says quit (these
- * two stop it cleanly, status 0) or it migrated away (status 0 too).  incoming: the
- * guest's NICs are announced once it runs here.
+ * two stop it cleanly, status 0) or it migrated away (status 0 too).  announce (restore,
+ * incoming): the guest's NICs are announced once it runs here, as QEMU does after a load.
  */
 static int run(struct vm *vm, int sig_fd, struct vm_control *ctl, struct control_server *server,
 	       bool announce)
@@ -40,7 +40,7 @@ static int run(struct vm *vm, int sig_fd, struct vm_control *ctl, struct control
 		return vm__join(vm);
 	}
 	if (announce)
-		log__info("incoming: announced %d NIC(s) on the guest's behalf",
+		log__info("announced %d NIC(s) on the guest's behalf",
 			  devstate__announce(vm));
 	for (;;) {
 		if (poll(p, 3, -1) < 0) {
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	status = run(setup.vm, sig_fd, ctl, server, args.command == VMM_CMD_INCOMING);
+	status = run(setup.vm, sig_fd, ctl, server, args.command != VMM_CMD_RUN);
 out:
 	/* Before the VM goes: the server and migration threads may be using it. */
 	control_server__stop(server);
