@@ -24,15 +24,15 @@ wait_for_text "$E2E_TMP/src.serial" "memwriter: iter=20" "$E2E_BOOT_TIMEOUT" || 
 	fail "the source guest never reached iteration 20"
 }
 
-# still_running CASE: the source reports running, query-migrate says failed, and the
-# guest advances: a heartbeat later than any before this check.
+# still_running CASE [PHASE]: the source reports running, query-migrate says PHASE
+# (failed), and the guest advances: a heartbeat later than any before this check.
 still_running()
 {
-	local last
+	local last phase=${2:-failed}
 	[ "$(ctl "$sock" query-status)" = '{"status":"running","running":true}' ] ||
 		fail "$1: the source is not running"
-	ctl "$sock" query-migrate | grep -q '"phase":"failed"' ||
-		fail "$1: query-migrate does not say failed: $(ctl "$sock" query-migrate)"
+	ctl "$sock" query-migrate | grep -q "\"phase\":\"$phase\"" ||
+		fail "$1: query-migrate does not say $phase: $(ctl "$sock" query-migrate)"
 	last=$(sed -n 's/^memwriter: iter=\([0-9]*\)\r\{0,1\}$/\1/p' "$E2E_TMP/src.serial" | tail -n 1)
 	wait_for_text "$E2E_TMP/src.serial" "memwriter: iter=$((last + 20))" 20 ||
 		fail "$1: the source guest stopped advancing after iteration $last"
@@ -48,12 +48,13 @@ migrate_bg()
 	MIG_PID=$BG_PID
 }
 
-# migrate_failed NAME ERE: the client exited 1 naming ERE in its one error line.
+# migrate_failed NAME ERE [PHASE]: the client exited 1 naming PHASE (failed) and ERE in its
+# one error line.
 migrate_failed()
 {
 	wait_bounded "$MIG_PID" 30
 	[ "$WAIT_RC" -eq 1 ] || { show_file "$E2E_TMP/$1.out"; show_file "$E2E_TMP/$1.err"; fail "$1: migrate exited $WAIT_RC, expected 1"; }
-	assert_one_error_line "$1" "migrate to 127.0.0.1:[0-9]+ failed: .*$2.*the VM keeps running on the source"
+	assert_one_error_line "$1" "migrate to 127.0.0.1:[0-9]+ ${3:-failed}: .*$2.*the VM keeps running on the source"
 }
 
 # A free port with nothing listening on it: a closed listener's.
@@ -108,6 +109,26 @@ kill -KILL "$dst3"
 wait_bounded "$dst3" 10
 migrate_failed fullpass "."
 still_running "destination killed in the full pass"
+
+# 3b. The user cancels in the full pass: SIGINT to twin-vmm migrate, which sends
+#     migrate-cancel.  The destination sees the stream cut and cleans up.
+start_bg dst3b "$TWIN_VMM" incoming --listen 127.0.0.1:0 --insecure \
+	--serial "file:$E2E_TMP/dst3b.serial" --control "$E2E_TMP/dst3b.sock"
+dst3b=$BG_PID
+port=$(incoming_port dst3b "$E2E_ERROR_TIMEOUT")
+migrate_bg cancel "$port" --bandwidth 1
+ctl_wait "$sock" 30 's["phase"] == "active" and s["bytes"] > 128 * 1024' >/dev/null
+kill -INT "$MIG_PID"
+# The client's note about the signal, then its one error line.
+wait_bounded "$MIG_PID" 30
+[ "$WAIT_RC" -eq 1 ] || { show_file "$E2E_TMP/cancel.err"; fail "cancel: migrate exited $WAIT_RC, expected 1"; }
+assert_match "$E2E_TMP/cancel.err" "^twin-vmm: signal 2: cancelling the migration$"
+assert_match "$E2E_TMP/cancel.err" "^twin-vmm: error: migrate to 127.0.0.1:$port cancelled: .*the VM keeps running on the source$"
+wait_bounded "$dst3b" 20
+[ "$WAIT_RC" -ne 0 ] || fail "dst3b: exited 0 from a cancelled migration"
+[ ! -e "$E2E_TMP/dst3b.sock" ] || fail "dst3b: left a control socket"
+[ ! -s "$E2E_TMP/dst3b.serial" ] || fail "dst3b: the guest ran from a cancelled migration"
+still_running "cancelled by the user" cancelled
 
 # 4. The destination takes everything, then dies before its ack: the source was paused
 #    in stop-copy waiting for it, and must resume.
