@@ -94,6 +94,12 @@ class Client:
 c = Client()
 if c.cmd("query-status") != {"status": "running", "running": True}:
     fail("not running at first")
+# A second client is served while the first stays connected (a migrate client watching
+# progress while another asks).
+c2 = Client()
+if c2.cmd("query-status")["status"] != "running":
+    fail("the second client got another answer")
+c2.close()
 c.cmd("stop")
 c.cmd("stop")  # idempotent
 if c.cmd("query-status") != {"status": "paused", "running": False}:
