@@ -40,8 +40,7 @@ static int run(struct vm *vm, int sig_fd, struct vm_control *ctl, struct control
 		return vm__join(vm);
 	}
 	if (announce)
-		log__info("announced %d NIC(s) on the guest's behalf",
-			  devstate__announce(vm));
+		log__info("announced %d NIC(s) on the guest's behalf", devstate__announce(vm));
 	for (;;) {
 		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)

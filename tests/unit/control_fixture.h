@@ -1,4 +1,4 @@
-/* A fake VM behind twin-vmm's control protocol: a running flag, a migration, a count of each call. */
+/* A fake VM behind twin-vmm's control protocol: running and migrating flags, each op counted. */
 #ifndef TESTS_UNIT_CONTROL_FIXTURE_H
 #define TESTS_UNIT_CONTROL_FIXTURE_H
 
@@ -12,7 +12,7 @@ struct fake_vm {
 	bool running;
 	bool busy; /* a migration in progress: stop, cont, save and migrate refuse */
 	int stops, conts, quits, saves, migrates, cancels;
-	char file[256];		  /* the last save's file */
+	char file[256]; /* the last save's file */
 	/* The last migrate's request, copied: its strings die with the request. */
 	char uri[64], cert[128], key[128], ca[128], psk[128];
 	bool insecure;
