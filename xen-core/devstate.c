@@ -110,8 +110,9 @@ int devstate__restore(struct vm *vm, uint32_t id, uint32_t version, const void *
 	}
 	if (version != info.version || size != info.size) {
 		util__set_err(err, errlen,
-			      "%s: device state version %u of %u bytes, this build has version %u "
-			      "of %u bytes: restore with the Twin that saved it",
+			      "%s: device state version %u of %u bytes, this device takes version "
+			      "%u of %u bytes: restore onto a VM with the same devices, with the "
+			      "Twin that saved it",
 			      info.name, version, size, info.version, info.size);
 		return -EINVAL;
 	}

@@ -243,6 +243,43 @@ START_TEST(test_list_order)
 }
 END_TEST
 
+/* A console (no state beyond the transport's) round trips; it does not go onto a disk. */
+START_TEST(test_console_round_trip)
+{
+	struct vm_config cfg = {.mem_size = RAM, .nr_vcpus = 1, .console_fd = -1};
+	struct devstate_info infos[MAX_DEVS];
+	struct vm *src, *dst;
+	struct side disk;
+	uint8_t *a, *b;
+	char err[256] = "";
+
+	ck_assert_int_eq(vm__create(&cfg, &src), 0);
+	ck_assert_int_eq(vm__create(&cfg, &dst), 0);
+	ck_assert_int_eq(virtio_console__create(src, false), 0);
+	ck_assert_int_eq(virtio_console__create(dst, false), 0);
+	ck_assert_uint_eq(devstate__list(src, infos, MAX_DEVS), 3);
+	a = calloc(1, infos[2].size);
+	b = calloc(1, infos[2].size);
+	ck_assert_int_eq(devstate__save(src, infos[2].id, a, infos[2].size), 0);
+	ck_assert_uint_eq(((struct virtio_pci_state *)a)->device_id, VIRTIO_ID_CONSOLE);
+	ck_assert_int_eq(devstate__restore(dst, infos[2].id, infos[2].version, a, infos[2].size,
+					   err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(devstate__save(dst, infos[2].id, b, infos[2].size), 0);
+	ck_assert_mem_eq(a, b, infos[2].size);
+	side_create(&disk, IMG_BYTES, false);
+	ck_assert_int_eq(devstate__restore(disk.vm, infos[2].id, infos[2].version, a, infos[2].size,
+					   err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_msg(strstr(err, "virtio-blk 0") && strstr(err, "same devices"), "%s", err);
+	free(a);
+	free(b);
+	side_destroy(&disk);
+	vm__destroy(src);
+	vm__destroy(dst);
+}
+END_TEST
+
 /*
  * A disk mid-run: one request served, one offered but not yet notified.  Its
  * state goes into a fresh VM (with the RAM copied, as a migration does): the
@@ -343,6 +380,53 @@ START_TEST(test_in_flight_rewound)
 	ck_assert_uint_eq(*ram(&dst, STATUS_GPA), 0);
 	free(buf);
 	free(now);
+	side_destroy(&src);
+	side_destroy(&dst);
+}
+END_TEST
+
+/*
+ * The guest moved the disk's BAR: the restored VM decodes it at the new place
+ * and its notify ioeventfds moved with it (pci__restore moves BARs the way a
+ * guest's write does), so a notify there reaches the restored queue.
+ */
+START_TEST(test_moved_bar_ioeventfds)
+{
+	struct devstate_info infos[MAX_DEVS];
+	void *bufs[MAX_DEVS];
+	struct side src, dst;
+	struct virtio_dev *vdev;
+	char err[256] = "";
+	uint64_t moved;
+	unsigned int n;
+
+	side_create(&src, IMG_BYTES, false);
+	side_create(&dst, IMG_BYTES, false);
+	moved = pci__device(src.vm, 1)->bars[1].addr + 0x100000;
+	iobus__access(&src.vm->mmio, NULL, LAYOUT_PCI_ECAM + (1u << 15) + PCI_BAR0 + 4,
+		      &(uint32_t){(uint32_t)moved}, 4, 1);
+	ck_assert_uint_eq(pci__device(src.vm, 1)->bars[1].addr, moved);
+	find_regs(&src);
+	bringup(&src);
+	n = save_all(&src, infos, bufs);
+	memcpy(dst.vm->mem.base, src.vm->mem.base, RAM);
+	for (unsigned int i = 0; i < n; i++)
+		ck_assert_msg(devstate__restore(dst.vm, infos[i].id, infos[i].version, bufs[i],
+						infos[i].size, err, sizeof(err)) == 0,
+			      "%s: %s", infos[i].name, err);
+	vdev = virtio_dev__of_pci(pci__device(dst.vm, 1));
+	ck_assert_ptr_nonnull(vdev);
+	ck_assert_uint_eq(pci__device(dst.vm, 1)->bars[1].addr, moved);
+	find_regs(&dst);
+	ck_assert_uint_eq(dst.notify, src.notify);
+	ck_assert_msg(vdev->ioeventfd, "KVM lacks KVM_CAP_IOEVENTFD (or the probe broke)");
+	ck_assert_uint_eq(vdev->queues[0].ioeventfd_mmio, dst.notify);
+	ck_assert_int_eq(devstate__resume(dst.vm), 0);
+	ck_assert_int_eq(ioloop__start(dst.vm->ioloop), 0);
+	post_read(&dst, 0);
+	notify(&dst);
+	wait_used(&dst, 1);
+	free_all(bufs, n);
 	side_destroy(&src);
 	side_destroy(&dst);
 }
@@ -507,8 +591,10 @@ Suite *virtio_state_suite(void)
 
 	tcase_set_timeout(st, 60);
 	tcase_add_test(st, test_list_order);
+	tcase_add_test(st, test_console_round_trip);
 	tcase_add_test(st, test_blk_round_trip);
 	tcase_add_test(st, test_in_flight_rewound);
+	tcase_add_test(st, test_moved_bar_ioeventfds);
 	tcase_add_test(st, test_refusals);
 	suite_add_tcase(s, st);
 	tcase_add_test(dirty, test_device_writes_harvested);
