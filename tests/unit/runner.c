@@ -21,6 +21,9 @@ static Suite *(*const suites[])(void) = {
     stream_suite,
     devstate_suite,
     control_suite,
+    migrate_suite,
+    page_cache_suite,
+    page_encoder_suite,
 };
 
 int main(void)

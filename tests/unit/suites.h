@@ -30,5 +30,8 @@ Suite *vcpu_state_suite(void);
 Suite *stream_suite(void);
 Suite *devstate_suite(void);
 Suite *control_suite(void);
+Suite *migrate_suite(void);
+Suite *page_cache_suite(void);
+Suite *page_encoder_suite(void);
 
 #endif
