@@ -74,15 +74,15 @@ struct stream_device_prefix {
 _Static_assert(sizeof(struct stream_device_prefix) == 8, "DEVICE_STATE prefix is 8 bytes");
 
 /* VM_CONFIG: what the destination must build before any page or state arrives. */
-#define STREAM_CONFIG_PIT	   (1u << 0) /* the VM has an in-kernel i8254 PIT */
-#define STREAM_CONFIG_FLAGS_KNOWN  STREAM_CONFIG_PIT
-#define STREAM_MAX_DEVICES	   64u
-#define STREAM_DEVICE_NAME_MAX	   32u
+#define STREAM_CONFIG_PIT	  (1u << 0) /* the VM has an in-kernel i8254 PIT */
+#define STREAM_CONFIG_FLAGS_KNOWN STREAM_CONFIG_PIT
+#define STREAM_MAX_DEVICES	  64u
+#define STREAM_DEVICE_NAME_MAX	  32u
 
 struct stream_vm_config {
 	uint64_t mem_size; /* bytes, a multiple of 4 KiB */
 	uint32_t nr_vcpus;
-	uint32_t flags; /* STREAM_CONFIG_* */
+	uint32_t flags;	      /* STREAM_CONFIG_* */
 	uint32_t vcpu_layout; /* of this stream's VCPU_STATE records */
 	uint32_t vm_layout;   /* of its VM_STATE records */
 	uint32_t nr_devices;  /* entries that follow, <= STREAM_MAX_DEVICES */

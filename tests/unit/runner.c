@@ -24,6 +24,11 @@ static Suite *(*const suites[])(void) = {
     migrate_suite,
     page_cache_suite,
     page_encoder_suite,
+    vm_stream_suite,
+    virtio_state_suite,
+    throttle_suite,
+    net_state_suite,
+    channel_suite,
 };
 
 int main(void)

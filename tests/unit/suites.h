@@ -33,5 +33,10 @@ Suite *control_suite(void);
 Suite *migrate_suite(void);
 Suite *page_cache_suite(void);
 Suite *page_encoder_suite(void);
+Suite *vm_stream_suite(void);
+Suite *virtio_state_suite(void);
+Suite *throttle_suite(void);
+Suite *net_state_suite(void);
+Suite *channel_suite(void);
 
 #endif
