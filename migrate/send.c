@@ -30,8 +30,7 @@
 #define STALL_SHRINK_PCT 95
 /* ...and after this many stalled rounds in a row the throttle goes up a step. */
 #define STALL_ROUNDS  2
-#define THROTTLE_STEP 20 /* 20, 40, 60, 80, then THROTTLE_MAX */
-#define THROTTLE_MAX  99
+#define THROTTLE_STEP 20 /* 20, 40, 60, 80, then THROTTLE_MAX_PCT */
 /* A round that sent fewer pages than this says too little about the cost of a page. */
 #define MIN_PAGES_TO_MEASURE 64
 
@@ -99,8 +98,22 @@ __attribute__((format(printf, 3, 4))) static int fail(struct sender *s, int rc, 
 	return rc;
 }
 
+/*
+ * A cancel that had to abort the connection (a sender blocked in a write or
+ * in the ack read cannot see the flag) fails that I/O: it is still a cancel.
+ */
+static bool cancelled(struct sender *s)
+{
+	if (!progress__cancelled(s->job))
+		return false;
+	fail(s, -ECANCELED, "migrate: cancelled");
+	return true;
+}
+
 static int write_failed(struct sender *s, int rc, const char *what)
 {
+	if (cancelled(s))
+		return -ECANCELED;
 	return fail(s, rc,
 		    "migrate: writing %s at stream byte %llu failed: %s; the VM runs on here", what,
 		    (unsigned long long)s->w->offset, strerror(-rc));
@@ -159,8 +172,8 @@ static int flush(struct sender *s, bool paced)
 	if (rc)
 		return write_failed(s, rc, "pages");
 	publish(s);
-	if (progress__cancelled(s->job))
-		return fail(s, -ECANCELED, "migrate: cancelled");
+	if (cancelled(s))
+		return -ECANCELED;
 	return paced ? pace(s) : 0;
 }
 
@@ -355,9 +368,9 @@ static int precopy(struct sender *s)
 		else
 			stalled = 0;
 		prev_dirty = n;
-		if (stalled >= STALL_ROUNDS && s->throttle < THROTTLE_MAX) {
-			rc = set_throttle(s, s->throttle + THROTTLE_STEP > THROTTLE_MAX
-						 ? THROTTLE_MAX
+		if (stalled >= STALL_ROUNDS && s->throttle < THROTTLE_MAX_PCT) {
+			rc = set_throttle(s, s->throttle + THROTTLE_STEP > THROTTLE_MAX_PCT
+						 ? THROTTLE_MAX_PCT
 						 : s->throttle + THROTTLE_STEP);
 			if (rc)
 				return rc;
@@ -383,6 +396,8 @@ static int read_ack(struct sender *s, stream_read_fn read, void *ctx)
 	while (got < sizeof(ack)) {
 		ssize_t n = read(ctx, (uint8_t *)&ack + got, sizeof(ack) - got);
 
+		if (n <= 0 && cancelled(s))
+			return -ECANCELED;
 		if (n < 0)
 			return fail(s, (int)n,
 				    "migrate: reading the destination's ack failed: %s; the VM "

@@ -14,26 +14,29 @@
 #include "page_data.h"
 #include "stream.h"
 #include "suites.h"
+#include "throttle.h"
 #include "vcpu_state.h"
 #include "vm.h"
 #include "vm_stream.h"
 #include "../guests/rt/layout.h" /* RT_MEMWRITER_BASE */
 
-#define MEM	(64ULL << 20)
-#define VCPUS	2
-#define PAGES	512
-#define WS	512
-#define ITERS	25
-#define STR_(x) #x
-#define STR(x)	STR_(x)
+#define MEM   (64ULL << 20)
+#define VCPUS 2
+
+/* memwriter's arguments (pages == ws: each iteration rewrites its whole working set). */
+struct memwriter {
+	unsigned int ws, rate, iters;
+};
+
 /*
  * 5 pages/ms per vCPU over 512-page working sets: ~2.5 s of writing, enough
  * for a migration to end mid-run on a loaded host, with every page of the
  * working sets rewritten every 100 ms.
  */
-#define CMDLINE "pages=" STR(PAGES) " ws=" STR(WS) " rate=5 vcpus=" STR(VCPUS) " iters=" STR(ITERS)
+static const struct memwriter steady = {.ws = 512, .rate = 5, .iters = 25};
 
 struct guest {
+	struct memwriter args;
 	struct vm *vm;
 	int con[2]; /* console pipe: the test reads [0], the VM writes [1] */
 	char out[8192];
@@ -81,29 +84,33 @@ static uint64_t progress(struct vm *vm)
 }
 
 /* Boots memwriter and returns once it is writing. */
-static void guest_boot(struct guest *g)
+static void guest_boot(struct guest *g, const struct memwriter *args)
 {
 	const char *guests = getenv("TWIN_GUESTS_DIR");
-	char path[4096], err[512];
+	char path[4096], cmdline[128], err[512];
 
 	ck_assert_msg(guests != NULL, "TWIN_GUESTS_DIR is not set: run with make check");
 	snprintf(path, sizeof(path), "%s/memwriter.elf", guests);
+	snprintf(cmdline, sizeof(cmdline), "pages=%u ws=%u rate=%u vcpus=%d iters=%u", args->ws,
+		 args->ws, args->rate, VCPUS, args->iters);
 	guest_create(g);
-	ck_assert_msg(boot__load_pvh_file(g->vm, path, CMDLINE, err, sizeof(err)) == 0, "%s", err);
+	g->args = *args;
+	ck_assert_msg(boot__load_pvh_file(g->vm, path, cmdline, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(vm__start(g->vm), 0);
 	wait_line(g, "memwriter: pages=");
 	while (progress(g->vm) == 0) /* polls guest progress, not a timing assumption */
 		usleep(1000);
 }
 
-/* tests/e2e/lib.sh expected_checksum, for the arguments in CMDLINE. */
-static uint64_t expected_checksum(void)
+/* tests/e2e/lib.sh expected_checksum, for pages == ws. */
+static uint64_t expected_checksum(const struct memwriter *a)
 {
-	uint64_t h = 0xcbf29ce484222325ULL, total = (uint64_t)PAGES * ITERS;
+	uint64_t h = 0xcbf29ce484222325ULL, total = (uint64_t)a->ws * a->iters;
 
 	for (int cpu = 0; cpu < VCPUS; cpu++) {
-		for (uint64_t j = 0; j < WS; j++) {
-			uint64_t v = j >= total ? 0 : (j + (total - 1 - j) / WS * WS) / PAGES + 1;
+		for (uint64_t j = 0; j < a->ws; j++) {
+			uint64_t v =
+			    j >= total ? 0 : (j + (total - 1 - j) / a->ws * a->ws) / a->ws + 1;
 
 			for (int b = 0; b < 8; b++)
 				h = (h ^ ((v >> (8 * b)) & 0xff)) * 0x100000001b3ULL;
@@ -118,8 +125,8 @@ static void wait_done(struct guest *g)
 	char want[128];
 
 	snprintf(want, sizeof(want),
-		 "memwriter: done iters=%d pages=%d vcpus=%d checksum=0x%016llx", ITERS, PAGES,
-		 VCPUS, (unsigned long long)expected_checksum());
+		 "memwriter: done iters=%u pages=%u vcpus=%d checksum=0x%016llx", g->args.iters,
+		 g->args.ws, VCPUS, (unsigned long long)expected_checksum(&g->args));
 	wait_line(g, "memwriter: done");
 	ck_assert_msg(strstr(g->out, want), "wanted \"%s\"; the console said:\n%s", want, g->out);
 	ck_assert_int_eq(vm__join(g->vm), 1); /* TWIN_GUEST_EXIT_OK */
@@ -201,7 +208,8 @@ static void send_join(struct send_run *s, struct migrate_status *st)
 }
 
 /* The destination: header, VM_CONFIG, a VM built to it, then pages and state. */
-static int receive_into(int fd, struct guest *dst, char *err, size_t errlen)
+static int receive_into(int fd, struct guest *dst, const struct memwriter *args, char *err,
+			size_t errlen)
 {
 	struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
 	struct stream_reader r;
@@ -214,6 +222,7 @@ static int receive_into(int fd, struct guest *dst, char *err, size_t errlen)
 	ck_assert_uint_eq(cfg->mem_size, MEM);
 	ck_assert_uint_eq(cfg->nr_vcpus, VCPUS);
 	guest_create(dst);
+	dst->args = *args; /* the guest it will run */
 	rc = migrate__receive(&r, dst->vm, NULL, err, errlen);
 	stream_reader__dispose(&r);
 	free(cfg);
@@ -240,10 +249,10 @@ START_TEST(test_live_migration)
 	int sv[2];
 
 	signal(SIGPIPE, SIG_IGN);
-	guest_boot(&src);
+	guest_boot(&src, &steady);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	send_start(&s, src.vm, &live_params[_i], sv[0]);
-	if (receive_into(sv[1], &dst, err, sizeof(err))) {
+	if (receive_into(sv[1], &dst, &src.args, err, sizeof(err))) {
 		send_join(&s, &st);
 		ck_abort_msg("receive: %s; send: %s", err, st.error);
 	}
@@ -257,14 +266,14 @@ START_TEST(test_live_migration)
 	ck_assert_uint_ge(st.total_ns, st.downtime_ns);
 	ck_assert_uint_eq(st.pages, st.zero_pages + st.raw_pages + st.lz4_pages + st.zlib_pages +
 					st.delta_pages);
-	ck_assert_uint_ge(st.pages, VCPUS * WS);
+	ck_assert_uint_ge(st.pages, VCPUS * steady.ws);
 	if (live_params[_i].compress != MIGRATE_COMPRESS_LZ4)
 		ck_assert_uint_eq(st.lz4_pages, 0);
 	if (live_params[_i].compress != MIGRATE_COMPRESS_ZLIB)
 		ck_assert_uint_eq(st.zlib_pages, 0);
 	/* The source stays paused (its owner quits): compare it with the destination. */
 	ck_assert_uint_eq(pause_depth(src.vm), 1);
-	ck_assert_msg(progress(src.vm) < ITERS, "memwriter finished before the migration");
+	ck_assert_msg(progress(src.vm) < steady.iters, "memwriter finished before the migration");
 	assert_same_memory(src.vm, dst.vm);
 	assert_same_vcpus(src.vm, dst.vm);
 	guest_destroy(&src);
@@ -321,7 +330,7 @@ START_TEST(test_save_restore)
 	int rc;
 
 	ck_assert_ptr_nonnull(cfg);
-	guest_boot(&src);
+	guest_boot(&src, &steady);
 	stream_writer__init(&w, sink_write, &out);
 	/* A running VM is refused: a save is of a paused VM. */
 	ck_assert_int_eq(migrate__send(src.vm, &p, &w, NULL, NULL, NULL), -EINVAL);
@@ -339,6 +348,7 @@ START_TEST(test_save_restore)
 	ck_assert_msg(rc == 0, "%s", err);
 	ck_assert_uint_eq(r.flags, 0); /* not LIVE: each page at most once */
 	guest_create(&dst);
+	dst.args = src.args;
 	rc = migrate__receive(&r, dst.vm, NULL, err, sizeof(err));
 	ck_assert_msg(rc == 0, "%s", err);
 	ck_assert_uint_eq(m.pos, m.size); /* END was the last byte */
@@ -375,7 +385,7 @@ START_TEST(test_cancel)
 	struct stream_writer w;
 	struct guest g;
 
-	guest_boot(&g);
+	guest_boot(&g, &steady);
 	ck_assert_int_eq(migrate_job__new(&out.job), 0);
 	stream_writer__init(&w, sink_write, &out);
 	ck_assert_int_eq(migrate__send(g.vm, &p, &w, NULL, NULL, out.job), -ECANCELED);
@@ -404,7 +414,7 @@ START_TEST(test_drop_during_precopy)
 	int sv[2];
 
 	signal(SIGPIPE, SIG_IGN);
-	guest_boot(&g);
+	guest_boot(&g, &steady);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	send_start(&s, g.vm, &p, sv[0]);
 	/* Raw pages: the working set alone is 8 MiB, far more than the socket holds. */
@@ -440,10 +450,10 @@ START_TEST(test_no_ack)
 	int sv[2];
 
 	signal(SIGPIPE, SIG_IGN);
-	guest_boot(&src);
+	guest_boot(&src, &steady);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	send_start(&s, src.vm, &p, sv[0]);
-	ck_assert_msg(receive_into(sv[1], &dst, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(receive_into(sv[1], &dst, &src.args, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(pause_depth(src.vm), 1);
 	if (_i == 0)
 		ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], -ENOSPC, "disk full here"),
@@ -475,7 +485,7 @@ START_TEST(test_save_write_error)
 	struct stream_writer w;
 	struct guest g;
 
-	guest_boot(&g);
+	guest_boot(&g, &steady);
 	ck_assert_int_eq(migrate_job__new(&job), 0);
 	vm__pause_all(g.vm);
 	stream_writer__init(&w, sink_write, &out);
@@ -492,6 +502,172 @@ START_TEST(test_save_write_error)
 }
 END_TEST
 
+/*
+ * A guest that dirties more than the capped link carries: the dirty set stops
+ * shrinking, the throttle steps up (memwriter catches up at full speed in the
+ * slices it runs, so it may never fit and the round cap ends pre-copy), and
+ * the VM still moves intact, with the throttle off at the end.
+ */
+static const struct memwriter busy = {.ws = 64, .rate = 5, .iters = 400};
+
+START_TEST(test_auto_converge)
+{
+	struct migrate_params p = {.live = true, .max_bandwidth = 2 << 20};
+	struct guest src, dst;
+	struct migrate_status st;
+	struct send_run s;
+	char err[512];
+	int sv[2];
+
+	signal(SIGPIPE, SIG_IGN);
+	guest_boot(&src, &busy);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	send_start(&s, src.vm, &p, sv[0]);
+	if (receive_into(sv[1], &dst, &src.args, err, sizeof(err))) {
+		send_join(&s, &st);
+		ck_abort_msg("receive: %s; send: %s", err, st.error);
+	}
+	ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], 0, NULL), 0);
+	send_join(&s, &st);
+	ck_assert_msg(s.rc == 0, "%s", st.error);
+	ck_assert_uint_ge(st.rounds, 4); /* two stalled rounds after the first dirty one */
+	ck_assert_uint_gt(throttle__pauses(src.vm), 0);
+	ck_assert_uint_eq(st.throttle_pct, 0);
+	ck_assert_msg(progress(src.vm) < busy.iters, "memwriter finished before the migration");
+	assert_same_memory(src.vm, dst.vm);
+	assert_same_vcpus(src.vm, dst.vm);
+	guest_destroy(&src);
+	ck_assert_int_eq(vm__start(dst.vm), 0);
+	wait_done(&dst);
+	guest_destroy(&dst);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* A header and VM_CONFIG for vm, with flags, into out. */
+static void stream_prefix(struct sink *out, struct stream_writer *w, struct vm *vm, uint32_t flags)
+{
+	memset(out, 0, sizeof(*out));
+	stream_writer__init(w, sink_write, out);
+	ck_assert_int_eq(stream_writer__header(w, flags), 0);
+	ck_assert_int_eq(vm_stream__write_config(w, vm), 0);
+}
+
+/* Receives out into a fresh VM; returns the error, asserting it names the stream offset. */
+static int receive_bad(const struct sink *out, char *err, size_t errlen)
+{
+	struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
+	struct stream_mem m = {.data = out->data, .size = out->len};
+	struct stream_reader r;
+	struct guest dst;
+	int rc;
+
+	ck_assert_ptr_nonnull(cfg);
+	stream_reader__init(&r, stream__mem_read, &m);
+	rc = migrate__receive_config(&r, cfg, err, errlen);
+	if (rc == 0) {
+		guest_create(&dst);
+		rc = migrate__receive(&r, dst.vm, NULL, err, errlen);
+		guest_destroy(&dst);
+	}
+	ck_assert_int_lt(rc, 0);
+	ck_assert_msg(strstr(err, "byte "), "no stream offset in \"%s\"", err);
+	stream_reader__dispose(&r);
+	free(cfg);
+	return rc;
+}
+
+/*
+ * Streams a destination must refuse, each with an error naming the record and
+ * its offset: VM_CONFIG not first, a replication stream, a delta for a page
+ * never sent, a record that has no place here, END without the state, and a
+ * save cut short anywhere.
+ */
+START_TEST(test_receive_refusals)
+{
+	static uint8_t page[STREAM_PAGE_SIZE], delta[STREAM_PAGE_SIZE];
+	struct migrate_params p = {.live = false};
+	struct stream_writer w;
+	struct page_batch b;
+	struct sink out;
+	struct guest src;
+	char err[512];
+	size_t full;
+	int n;
+
+	guest_create(&src);
+	/* END where VM_CONFIG must be. */
+	memset(&out, 0, sizeof(out));
+	stream_writer__init(&w, sink_write, &out);
+	ck_assert_int_eq(stream_writer__header(&w, 0), 0);
+	ck_assert_int_eq(stream_writer__end(&w), 0);
+	ck_assert_int_eq(receive_bad(&out, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "VM_CONFIG must come first"));
+	free(out.data);
+
+	/* A replication stream. */
+	memset(&out, 0, sizeof(out));
+	stream_writer__init(&w, sink_write, &out);
+	ck_assert_int_eq(stream_writer__header(&w, STREAM_FLAG_LIVE | STREAM_FLAG_CHECKPOINTED), 0);
+	ck_assert_int_eq(stream_writer__end(&w), 0);
+	{
+		struct vm_stream_config cfg;
+		struct stream_mem m = {.data = out.data, .size = out.len};
+		struct stream_reader r;
+
+		stream_reader__init(&r, stream__mem_read, &m);
+		ck_assert_int_eq(migrate__receive_config(&r, &cfg, err, sizeof(err)),
+				 -EPROTONOSUPPORT);
+		ck_assert_ptr_nonnull(strstr(err, "replication stream"));
+		stream_reader__dispose(&r);
+	}
+	free(out.data);
+
+	/* A delta for pfn 5, which this stream never sent. */
+	stream_prefix(&out, &w, src.vm, STREAM_FLAG_LIVE);
+	page[0] = 1;
+	n = page_data__delta_encode(delta, page, delta + 2048);
+	ck_assert_int_gt(n, 0);
+	page_batch__init(&b);
+	ck_assert_int_eq(page_batch__add_encoded(&b, 5, STREAM_PAGE_DELTA, delta + 2048, n), 0);
+	ck_assert_int_eq(page_batch__write(&b, &w), 0);
+	page_batch__dispose(&b);
+	ck_assert_int_eq(receive_bad(&out, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "record PAGE_DATA"));
+	ck_assert_ptr_nonnull(strstr(err, "has not sent"));
+	free(out.data);
+
+	/* A CHECKPOINT in a migration. */
+	stream_prefix(&out, &w, src.vm, STREAM_FLAG_LIVE);
+	ck_assert_int_eq(stream_writer__checkpoint(&w, 1), 0);
+	ck_assert_int_eq(receive_bad(&out, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "not part of a save or migration stream"));
+	free(out.data);
+
+	/* END with no state before it. */
+	stream_prefix(&out, &w, src.vm, 0);
+	ck_assert_int_eq(stream_writer__end(&w), 0);
+	ck_assert_int_lt(receive_bad(&out, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "record END"));
+	free(out.data);
+
+	/* A whole save, then cut at every 8th byte: each is truncated, never applied. */
+	memset(&out, 0, sizeof(out));
+	memset(src.vm->mem.base + (1 << 20), 0x5a, 3 * STREAM_PAGE_SIZE); /* pages to send */
+	vm__pause_all(src.vm);
+	stream_writer__init(&w, sink_write, &out);
+	ck_assert_int_eq(migrate__send(src.vm, &p, &w, NULL, NULL, NULL), 0);
+	full = out.len;
+	for (out.len = 0; out.len < full; out.len += (out.len < 256 ? 8 : 4099)) {
+		receive_bad(&out, err, sizeof(err));
+		ck_assert_msg(strstr(err, "truncated"), "cut at %zu: %s", out.len, err);
+	}
+	free(out.data);
+	guest_destroy(&src);
+}
+END_TEST
+
 Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -505,6 +681,8 @@ Suite *migrate_suite(void)
 	tcase_add_test(tc, test_drop_during_precopy);
 	tcase_add_loop_test(tc, test_no_ack, 0, 2);
 	tcase_add_test(tc, test_save_write_error);
+	tcase_add_test(tc, test_auto_converge);
+	tcase_add_test(tc, test_receive_refusals);
 	suite_add_tcase(s, tc);
 	return s;
 }
