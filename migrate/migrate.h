@@ -101,6 +101,20 @@ int migrate__receive_config(struct stream_reader *r, struct vm_stream_config *cf
 int migrate__receive(struct stream_reader *r, struct vm *vm, struct migrate_job *job, char *err,
 		     size_t errlen);
 
+/*
+ * The live handshake (STREAM.md): after END the destination writes back this
+ * one fixed-size record on the same connection.  status 0: it loaded
+ * everything and starts the VM; else -errno, with message saying why.
+ */
+#define MIGRATE_ACK_MAGIC "TWINACK1"
+struct migrate_ack {
+	char magic[8]; /* MIGRATE_ACK_MAGIC, no terminating NUL */
+	int32_t status;
+	uint32_t reserved; /* 0 */
+	char message[240]; /* NUL-terminated, zero-padded */
+};
+_Static_assert(sizeof(struct migrate_ack) == 256, "the ack is 256 bytes");
+
 /* Destination: the live handshake's ack (status 0 or -errno, msg may be NULL).  0 or -errno. */
 int migrate__ack(stream_write_fn w, void *ctx, int status, const char *msg);
 

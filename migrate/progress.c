@@ -8,16 +8,16 @@
 #include "progress.h"
 
 static const char *const phase_names[] = {
-	[MIGRATE_PHASE_NONE] = "none",		 [MIGRATE_PHASE_SETUP] = "setup",
-	[MIGRATE_PHASE_ACTIVE] = "active",	 [MIGRATE_PHASE_STOP_COPY] = "stop-copy",
-	[MIGRATE_PHASE_COMPLETED] = "completed", [MIGRATE_PHASE_FAILED] = "failed",
-	[MIGRATE_PHASE_CANCELLED] = "cancelled",
+    [MIGRATE_PHASE_NONE] = "none",	     [MIGRATE_PHASE_SETUP] = "setup",
+    [MIGRATE_PHASE_ACTIVE] = "active",	     [MIGRATE_PHASE_STOP_COPY] = "stop-copy",
+    [MIGRATE_PHASE_COMPLETED] = "completed", [MIGRATE_PHASE_FAILED] = "failed",
+    [MIGRATE_PHASE_CANCELLED] = "cancelled",
 };
 
 const char *migrate_phase__to_str(enum migrate_phase p)
 {
 	return (unsigned)p < sizeof(phase_names) / sizeof(phase_names[0]) ? phase_names[p]
-									    : "unknown";
+									  : "unknown";
 }
 
 uint64_t progress__now_ns(void)

@@ -1,4 +1,5 @@
-/* A migration's shared progress (struct migrate_job): written by the migrating thread, read by any. */
+/* A migration's shared progress (struct migrate_job): written by the migrating thread, read by any.
+ */
 #ifndef MIGRATE_PROGRESS_H
 #define MIGRATE_PROGRESS_H
 
@@ -25,9 +26,8 @@ struct migrate_status *progress__lock(struct migrate_job *j);
 void progress__unlock(struct migrate_job *j);
 void progress__set_phase(struct migrate_job *j, enum migrate_phase phase);
 /* Ends the job: phase, total time, and (failed/cancelled) the error, which the first call keeps. */
-__attribute__((format(printf, 3, 4))) void progress__finish(struct migrate_job *j,
-							    enum migrate_phase phase,
-							    const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) void
+progress__finish(struct migrate_job *j, enum migrate_phase phase, const char *fmt, ...);
 bool progress__cancelled(struct migrate_job *j);
 /* Sleeps until deadline_ns (progress__now_ns clock) or a cancel; true if cancelled. */
 bool progress__wait_until(struct migrate_job *j, uint64_t deadline_ns);
