@@ -123,6 +123,14 @@ assert_match "$E2E_TMP/tmig.out" '^migrate: \{"phase":"completed",'
 assert_match "$E2E_TMP/tmig.out" '^migrate: (connecting to|active, round)'
 migrated tsrc tdst 1500
 
+# TLS 1.3 with a pre-shared key (a relative path: the client makes it absolute).
+source_vm psrc 500
+dest_vm pdst --tls-psk "$E2E_TMP/pki/psk"
+run_bounded 60 pmig "$TWIN_VMM" migrate --control "$E2E_TMP/psrc.sock" \
+	--to "127.0.0.1:$DST_PORT" --tls-psk pki/psk
+assert_status pmig 0
+migrated psrc pdst 500
+
 # The kv guest in a lab host migrates from tap t0 to tap t1 on the same LAN bridge while
 # a client keeps sending: every answer verified (a request the switch caught is resent,
 # as over any lossy network), and the store, exactly-once memory and counter carry over.
