@@ -191,6 +191,31 @@ except OSError:
 	note "in-$bad: $(grep -v "incoming: waiting on" "$E2E_TMP/in-$bad.err")"
 done
 
+# 7. The source dies in the full pass (another VM, capped at 1 MiB/s): the destination
+#    sees the stream cut, exits non-zero and leaves nothing behind.
+start_bg src7 "$TWIN_VMM" run --kernel "$kernel" --cmdline "pages=16 rate=1 ws=256 vcpus=1 iters=100000" \
+	--serial "file:$E2E_TMP/src7.serial" --control "$E2E_TMP/src7.sock"
+src7=$BG_PID
+wait_socket "$E2E_TMP/src7.sock" "$E2E_BOOT_TIMEOUT"
+start_bg dst7 "$TWIN_VMM" incoming --listen 127.0.0.1:0 --insecure \
+	--serial "file:$E2E_TMP/dst7.serial" --control "$E2E_TMP/dst7.sock"
+dst7=$BG_PID
+port=$(incoming_port dst7 "$E2E_ERROR_TIMEOUT")
+start_bg mig7 "$TWIN_VMM" migrate --control "$E2E_TMP/src7.sock" --to "127.0.0.1:$port" \
+	--insecure --bandwidth 1
+mig7=$BG_PID
+ctl_wait "$E2E_TMP/src7.sock" 30 's["phase"] == "active" and s["bytes"] > 128 * 1024' >/dev/null
+kill -KILL "$src7"
+wait_bounded "$src7" 10
+wait_bounded "$dst7" 20
+[ "$WAIT_RC" -ne 0 ] && [ "$WAIT_RC" -ne 1 ] || { show_file "$E2E_TMP/dst7.err"; fail "dst7: exited $WAIT_RC when its source died"; }
+assert_match "$E2E_TMP/dst7.err" "incoming: "
+[ ! -e "$E2E_TMP/dst7.sock" ] || fail "dst7: left a control socket"
+[ ! -s "$E2E_TMP/dst7.serial" ] || fail "dst7: the guest ran from half a migration"
+wait_bounded "$mig7" 20
+[ "$WAIT_RC" -eq 1 ] || fail "mig7: migrate exited $WAIT_RC when the source died, expected 1"
+note "source killed in the full pass: $(grep -v "incoming: waiting on" "$E2E_TMP/dst7.err" | head -n 1)"
+
 # After all that, the source finishes its work with the right checksum.
 wait_bounded "$src" 120
 [ "$WAIT_RC" -eq 1 ] || { show_file "$E2E_TMP/src.err"; fail "source exited $WAIT_RC, expected the guest's 1"; }

@@ -25,6 +25,11 @@ last_iter()
 	sed -n 's/^memwriter: iter=\([0-9]*\)\r\{0,1\}$/\1/p' "$1" | tail -n 1 | grep . || echo 0
 }
 
+# The reference: the same run, uninterrupted, gives the checksum its arguments imply.
+vmm ref "$E2E_BOOT_TIMEOUT" --kernel "$kernel" --vcpus "$k" --cmdline "$CMDLINE"
+assert_status ref 1
+assert_has_line "$E2E_TMP/ref.out" "memwriter: done iters=$iters pages=$pages vcpus=$k checksum=$want"
+
 start_bg src "$TWIN_VMM" run --kernel "$kernel" --vcpus "$k" --cmdline "$CMDLINE" \
 	--serial "file:$E2E_TMP/src.serial" --control "$sock"
 src=$BG_PID
