@@ -46,7 +46,7 @@ const char vmm_args_usage[] =
     "  --downtime MS       target for the final pause, 1 to 60000 (default 30)\n"
     "  --bandwidth MiB/s   cap on the migration's bandwidth; 0 for none (default 0)\n"
     "  --compress ALG      page encoding: lz4 (default), zlib or none\n"
-    "  --xbzrle-cache MiB  cache of sent pages for delta encoding; 0 for none (default 64)\n"
+    "  --xbzrle-cache MiB  cache of sent pages for delta encoding; 0 for none (default 0)\n"
     "security (incoming and migrate, exactly one):\n"
     "  --tls-cert FILE --tls-key FILE --tls-ca FILE  TLS 1.3, both ends show a certificate\n"
     "                   signed by the CA\n"

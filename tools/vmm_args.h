@@ -19,7 +19,7 @@
 #define VMM_ARGS_DEFAULT_DOWNTIME_MS 30
 #define VMM_ARGS_MAX_DOWNTIME_MS     60000
 #define VMM_ARGS_MAX_BANDWIDTH_MIBS  (1U << 20) /* 1 TiB/s: beyond any link */
-#define VMM_ARGS_DEFAULT_XBZRLE_MIB  64
+#define VMM_ARGS_DEFAULT_XBZRLE_MIB  0		/* off: NEWS has the measurement */
 #define VMM_ARGS_MAX_XBZRLE_MIB	     65536
 
 /*

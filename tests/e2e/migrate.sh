@@ -94,7 +94,8 @@ migrated src dst 700
 note "plaintext: $final"
 
 # Mutual TLS: a certificate the CA never signed is refused, the source keeps running, and
-# the same source then migrates with the right one (zlib, a bandwidth cap and a downtime).
+# the same source then migrates with the right one (zlib, a bandwidth cap, a downtime and
+# the delta cache).
 tls_pki "$E2E_TMP/pki"
 # shellcheck disable=SC2046 # tls_opts prints several words on purpose
 source_vm tsrc 1500
@@ -116,7 +117,7 @@ dest_vm tdst $(tls_opts "$E2E_TMP/pki" server)
 # shellcheck disable=SC2046
 run_bounded 60 tmig "$TWIN_VMM" migrate --control "$E2E_TMP/tsrc.sock" \
 	--to "127.0.0.1:$DST_PORT" $(tls_opts "$E2E_TMP/pki" client) \
-	--compress zlib --bandwidth 200 --downtime 50
+	--compress zlib --bandwidth 200 --downtime 50 --xbzrle-cache 16
 assert_status tmig 0
 assert_match "$E2E_TMP/tmig.out" '^migrate: \{"phase":"completed",'
 # Not a terminal: progress as lines.

@@ -106,12 +106,12 @@ START_TEST(test_migrate)
 	ck_assert_str_eq(fake.uri, "127.0.0.1:4444");
 	ck_assert(fake.insecure);
 	ck_assert_str_eq(fake.cert, "");
-	/* The defaults: live, 30 ms, no cap, lz4, a 64 MiB delta cache. */
+	/* The defaults: live, 30 ms, no cap, lz4, no delta cache. */
 	ck_assert(fake.params.live);
 	ck_assert_uint_eq(fake.params.downtime_ns, 30000000);
 	ck_assert_uint_eq(fake.params.max_bandwidth, 0);
 	ck_assert_int_eq(fake.params.compress, MIGRATE_COMPRESS_LZ4);
-	ck_assert_uint_eq(fake.params.xbzrle_cache, 64ULL << 20);
+	ck_assert_uint_eq(fake.params.xbzrle_cache, 0);
 	/* A second migrate while one runs is the VM's to refuse. */
 	expect("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"h:1\",\"insecure\":true}}",
 	       "{\"error\":{\"class\":\"GenericError\",\"desc\":\"a migration is in progress: wait "
@@ -123,7 +123,7 @@ START_TEST(test_migrate)
 	ck_assert_int_eq(fake.cancels, 1);
 	expect("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"[fd00::2]:80\",\"tls_cert\":\"/c\","
 	       "\"tls_key\":\"/k\",\"tls_ca\":\"/a\",\"downtime_ms\":5,\"bandwidth_mibs\":100,"
-	       "\"compress\":\"zlib\",\"xbzrle_cache_mib\":0}}",
+	       "\"compress\":\"zlib\",\"xbzrle_cache_mib\":16}}",
 	       "{\"return\":{}}");
 	ck_assert_int_eq(fake.migrates, 2);
 	ck_assert_str_eq(fake.uri, "[fd00::2]:80");
@@ -134,7 +134,7 @@ START_TEST(test_migrate)
 	ck_assert_uint_eq(fake.params.downtime_ns, 5000000);
 	ck_assert_uint_eq(fake.params.max_bandwidth, 100ULL << 20);
 	ck_assert_int_eq(fake.params.compress, MIGRATE_COMPRESS_ZLIB);
-	ck_assert_uint_eq(fake.params.xbzrle_cache, 0);
+	ck_assert_uint_eq(fake.params.xbzrle_cache, 16ULL << 20);
 	fake.busy = false;
 	expect("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"h:1\",\"tls_psk\":\"/p\","
 	       "\"compress\":\"none\"}}",

@@ -598,19 +598,19 @@ START_TEST(test_migrate)
 			 0);
 	ck_assert_int_eq(args.command, VMM_CMD_MIGRATE);
 	ck_assert_str_eq(args.to, "198.18.0.2:4444");
-	/* The defaults: 30 ms, no cap, lz4, a 64 MiB delta cache. */
+	/* The defaults: 30 ms, no cap, lz4, no delta cache. */
 	ck_assert_uint_eq(args.migrate.downtime_ms, 30);
 	ck_assert_uint_eq(args.migrate.bandwidth_mibs, 0);
 	ck_assert_int_eq(args.migrate.compress, VMM_COMPRESS_LZ4);
-	ck_assert_uint_eq(args.migrate.xbzrle_mib, 64);
+	ck_assert_uint_eq(args.migrate.xbzrle_mib, 0);
 	ck_assert_int_eq(PARSE("migrate", "--to=h:1", "--control=c", "--tls-psk", "p", "--downtime",
 			       "60000", "--bandwidth", "100", "--compress", "zlib",
-			       "--xbzrle-cache=0"),
+			       "--xbzrle-cache=16"),
 			 0);
 	ck_assert_uint_eq(args.migrate.downtime_ms, 60000);
 	ck_assert_uint_eq(args.migrate.bandwidth_mibs, 100);
 	ck_assert_int_eq(args.migrate.compress, VMM_COMPRESS_ZLIB);
-	ck_assert_uint_eq(args.migrate.xbzrle_mib, 0);
+	ck_assert_uint_eq(args.migrate.xbzrle_mib, 16);
 	ck_assert_int_eq(PARSE("migrate", "--to=h:1", "--control=c", "--insecure", "--compress",
 			       "none", "--compress", "lz4"),
 			 0);
