@@ -376,14 +376,21 @@ static void assert_source_runs_on(struct guest *g, const struct migrate_status *
 	wait_done(g);
 }
 
-/* Cancelled between batches (by the writer, at a byte count: no timing): the source runs on. */
+/*
+ * Cancelled between batches (by the writer, at a byte count: no timing): the
+ * source runs on, and a migration tried again afterwards succeeds.
+ */
 START_TEST(test_cancel)
 {
 	struct migrate_params p = {.live = true};
 	struct migrate_status st;
-	struct sink out = {.cancel_at = 1 << 20};
+	struct sink out = {.cancel_at = 1 << 20}, again = {0};
 	struct stream_writer w;
-	struct guest g;
+	struct stream_reader r;
+	struct stream_mem m;
+	struct vm_stream_config cfg;
+	struct guest g, dst;
+	char err[512];
 
 	guest_boot(&g, &steady);
 	ck_assert_int_eq(migrate_job__new(&out.job), 0);
@@ -395,10 +402,33 @@ START_TEST(test_cancel)
 	/* Stopped at the end of the batch that crossed the mark. */
 	ck_assert_uint_le(st.bytes, out.cancel_at + 8 + sizeof(struct stream_batch_header) +
 					STREAM_MAX_BATCH * (16 + STREAM_LZ4_BOUND + 8));
-	assert_source_runs_on(&g, &st);
+	ck_assert_uint_eq(pause_depth(g.vm), 0);
+	ck_assert_uint_eq(st.throttle_pct, 0);
+
+	/* A second migration (dirty logging still on from the first) carries the VM whole. */
+	stream_writer__init(&w, sink_write, &again);
+	ck_assert_int_eq(migrate__send(g.vm, &p, &w, NULL, NULL, NULL), 0);
+	ck_assert_uint_eq(pause_depth(g.vm), 1);
+	m = (struct stream_mem){.data = again.data, .size = again.len};
+	stream_reader__init(&r, stream__mem_read, &m);
+	ck_assert_msg(migrate__receive_config(&r, &cfg, err, sizeof(err)) == 0, "%s", err);
+	guest_create(&dst);
+	dst.args = g.args;
+	ck_assert_msg(migrate__receive(&r, dst.vm, NULL, err, sizeof(err)) == 0, "%s", err);
+	assert_same_memory(g.vm, dst.vm);
+	assert_same_vcpus(g.vm, dst.vm);
+	stream_reader__dispose(&r);
+
+	/* Both go on to the checksum of an uninterrupted run. */
+	vm__resume_all(g.vm);
+	ck_assert_int_eq(vm__start(dst.vm), 0);
+	wait_done(&g);
+	wait_done(&dst);
 	guest_destroy(&g);
+	guest_destroy(&dst);
 	migrate_job__free(out.job);
 	free(out.data);
+	free(again.data);
 }
 END_TEST
 
