@@ -178,29 +178,35 @@ static int flush(struct sender *s, bool paced)
 }
 
 /*
- * Sends pfn's current contents.  The page is copied first: the guest may write
- * on while it is encoded, and the delta cache must hold exactly the version
- * the receiver got.  full_pass: a zero page is skipped (the receiver's RAM
- * starts zeroed) and nothing is cached (only pages dirtied again are resent).
+ * Sends pfn's current contents.  The guest may write on while the page is
+ * read: that write dirties the page again, so a torn copy is overwritten by
+ * the next round, or the final one (paused).  Only the delta cache needs the
+ * exact version the receiver got, so only a cached page is copied first.
+ * full_pass: a zero page is skipped (the receiver's RAM starts zeroed) and
+ * nothing is cached (only pages dirtied again are worth a slot).
  */
 static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 {
-	const uint8_t *guest = memory__gpa_to_hva(s->vm, pfn << PAGE_SHIFT, STREAM_PAGE_SIZE);
+	const uint8_t *page = memory__gpa_to_hva(s->vm, pfn << PAGE_SHIFT, STREAM_PAGE_SIZE);
+	bool cached = !full_pass && s->cache.nslots;
 	const uint8_t *data;
 	uint32_t len;
 	int enc, rc;
 
-	if (!guest)
+	if (!page)
 		return fail(s, -EFAULT, "migrate: pfn 0x%llx is not guest RAM",
 			    (unsigned long long)pfn);
-	memcpy(s->copy, guest, STREAM_PAGE_SIZE);
+	if (cached) {
+		memcpy(s->copy, page, STREAM_PAGE_SIZE);
+		page = s->copy;
+	}
 	s->scanned++;
-	enc = page_encoder__encode(&s->enc, s->copy, s->scratch, &data, &len);
+	enc = page_encoder__encode(&s->enc, page, s->scratch, &data, &len);
 	if (full_pass && enc == STREAM_PAGE_ZERO)
 		return 0;
-	if (!full_pass && s->cache.nslots) {
+	if (cached) {
 		const uint8_t *old = page_cache__lookup(&s->cache, pfn);
-		int d = old ? page_data__delta_encode(old, s->copy, s->delta) : -ENOENT;
+		int d = old ? page_data__delta_encode(old, page, s->delta) : -ENOENT;
 
 		if (!old)
 			s->cache_misses++;
@@ -211,7 +217,7 @@ static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 			data = s->delta;
 			len = (uint32_t)d;
 		}
-		page_cache__insert(&s->cache, pfn, s->copy);
+		page_cache__insert(&s->cache, pfn, page);
 	}
 	rc = page_batch__add_encoded(&s->batch, pfn, (uint8_t)enc, data, len);
 	if (rc == -ENOSPC) {
