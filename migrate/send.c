@@ -144,10 +144,15 @@ static void publish(struct sender *s)
 
 static void start_round(struct sender *s, uint64_t size)
 {
+	struct migrate_status *st;
+
 	s->round_ns = progress__now_ns();
 	s->round_bytes = s->w->offset;
 	s->round_scanned = s->scanned;
 	s->round_size = size;
+	st = progress__lock(s->job);
+	st->remaining_pages = size;
+	progress__unlock(s->job);
 }
 
 /* Waits while the stream is ahead of max_bandwidth; -ECANCELED if cancelled meanwhile. */

@@ -292,6 +292,7 @@ struct sink {
 	size_t cancel_at; /* cancel job once this many bytes arrived; 0 = never */
 	size_t fail_at;	  /* fail with -EPIPE once this many bytes arrived; 0 = never */
 	struct migrate_job *job;
+	struct migrate_status at_cancel; /* the job's status as the cancel was given */
 };
 
 static int sink_write(void *ctx, const void *buf, size_t len)
@@ -307,8 +308,10 @@ static int sink_write(void *ctx, const void *buf, size_t len)
 	memcpy(nd + s->len, buf, len);
 	s->data = nd;
 	s->len += len;
-	if (s->cancel_at && s->len >= s->cancel_at)
+	if (s->cancel_at && s->len >= s->cancel_at && !s->at_cancel.phase) {
+		migrate_job__status(s->job, &s->at_cancel);
 		migrate_job__cancel(s->job);
+	}
 	return 0;
 }
 
@@ -404,6 +407,14 @@ START_TEST(test_cancel)
 					STREAM_MAX_BATCH * (16 + STREAM_LZ4_BOUND + 8));
 	ck_assert_uint_eq(pause_depth(g.vm), 0);
 	ck_assert_uint_eq(st.throttle_pct, 0);
+	/* Progress as another thread saw it mid-way. */
+	ck_assert_str_eq(migrate_phase__to_str(out.at_cancel.phase), "active");
+	ck_assert_uint_ge(out.at_cancel.rounds, 1);
+	ck_assert_uint_le(out.at_cancel.bytes, out.cancel_at); /* published after each batch */
+	ck_assert_uint_gt(out.at_cancel.remaining_pages, 0);
+	ck_assert_uint_lt(out.at_cancel.remaining_pages, MEM / STREAM_PAGE_SIZE);
+	ck_assert_uint_gt(out.at_cancel.total_ns, 0);
+	ck_assert_uint_ge(st.total_ns, out.at_cancel.total_ns);
 
 	/* A second migration (dirty logging still on from the first) carries the VM whole. */
 	stream_writer__init(&w, sink_write, &again);
