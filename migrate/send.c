@@ -447,11 +447,7 @@ static int stop_and_copy(struct sender *s, stream_read_fn ack_read, void *ack_ct
 	ioloop__pause(s->vm->ioloop);
 	s->io_paused = true;
 	if (s->p->live) {
-		if (s->throttle) {
-			rc = set_throttle(s, 0); /* parked anyway; off before anyone resumes it */
-			if (rc)
-				return rc;
-		}
+		/* A throttle still on nests its pauses inside ours; the end turns it off. */
 		got = harvest(s);
 		if (got < 0)
 			return (int)got;
@@ -573,7 +569,10 @@ int migrate__send(struct vm *vm, const struct migrate_params *p, struct stream_w
 	}
 	rc = stop_and_copy(s, ack_read, ack_ctx);
 out:
-	/* Undo what we did, last first; a live success keeps the VM and its I/O stopped. */
+	/*
+	 * Undo what we did, last first, the throttle before anyone resumes the VM;
+	 * a live success keeps the VM and its I/O stopped.
+	 */
 	if (s->throttle)
 		set_throttle(s, 0);
 	if (s->io_paused && (rc || !p->live))
