@@ -84,15 +84,17 @@ int migrate_compress__from_str(const char *s, enum migrate_compress *out)
 	return -EINVAL;
 }
 
-/* Records the first error (later ones are its consequences) and returns rc. */
+/* Records the first error (later ones are its consequences), after "save: " or "migrate: ". */
 __attribute__((format(printf, 3, 4))) static int fail(struct sender *s, int rc, const char *fmt,
 						      ...)
 {
 	va_list ap;
+	int n;
 
 	if (!s->err[0]) {
+		n = snprintf(s->err, sizeof(s->err), "%s: ", s->p->live ? "migrate" : "save");
 		va_start(ap, fmt);
-		vsnprintf(s->err, sizeof(s->err), fmt, ap);
+		vsnprintf(s->err + n, sizeof(s->err) - (size_t)n, fmt, ap);
 		va_end(ap);
 	}
 	return rc;
@@ -106,7 +108,7 @@ static bool cancelled(struct sender *s)
 {
 	if (!progress__cancelled(s->job))
 		return false;
-	fail(s, -ECANCELED, "migrate: cancelled");
+	fail(s, -ECANCELED, "cancelled");
 	return true;
 }
 
@@ -114,9 +116,9 @@ static int write_failed(struct sender *s, int rc, const char *what)
 {
 	if (cancelled(s))
 		return -ECANCELED;
-	return fail(s, rc,
-		    "migrate: writing %s at stream byte %llu failed: %s; the VM runs on here", what,
-		    (unsigned long long)s->w->offset, strerror(-rc));
+	return fail(s, rc, "writing %s at stream byte %llu failed: %s%s", what,
+		    (unsigned long long)s->w->offset, strerror(-rc),
+		    s->p->live ? "; the VM runs on here" : "");
 }
 
 /* The counters, and the round's bandwidth and time left so far. */
@@ -144,10 +146,15 @@ static void publish(struct sender *s)
 
 static void start_round(struct sender *s, uint64_t size)
 {
+	struct migrate_status *st;
+
 	s->round_ns = progress__now_ns();
 	s->round_bytes = s->w->offset;
 	s->round_scanned = s->scanned;
 	s->round_size = size;
+	st = progress__lock(s->job);
+	st->remaining_pages = size;
+	progress__unlock(s->job);
 }
 
 /* Waits while the stream is ahead of max_bandwidth; -ECANCELED if cancelled meanwhile. */
@@ -160,7 +167,7 @@ static int pace(struct sender *s)
 	due = s->pace_ns + (uint64_t)((double)(s->w->offset - s->pace_bytes) * 1e9 /
 				      (double)s->p->max_bandwidth);
 	if (progress__wait_until(s->job, due))
-		return fail(s, -ECANCELED, "migrate: cancelled");
+		return fail(s, -ECANCELED, "cancelled");
 	return 0;
 }
 
@@ -178,29 +185,34 @@ static int flush(struct sender *s, bool paced)
 }
 
 /*
- * Sends pfn's current contents.  The page is copied first: the guest may write
- * on while it is encoded, and the delta cache must hold exactly the version
- * the receiver got.  full_pass: a zero page is skipped (the receiver's RAM
- * starts zeroed) and nothing is cached (only pages dirtied again are resent).
+ * Sends pfn's current contents.  The guest may write on while the page is
+ * read: that write dirties the page again, so a torn copy is overwritten by
+ * the next round, or the final one (paused).  Only the delta cache needs the
+ * exact version the receiver got, so only a cached page is copied first.
+ * full_pass: a zero page is skipped (the receiver's RAM starts zeroed) and
+ * nothing is cached (only pages dirtied again are worth a slot).
  */
 static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 {
-	const uint8_t *guest = memory__gpa_to_hva(s->vm, pfn << PAGE_SHIFT, STREAM_PAGE_SIZE);
+	const uint8_t *page = memory__gpa_to_hva(s->vm, pfn << PAGE_SHIFT, STREAM_PAGE_SIZE);
+	bool cached = !full_pass && s->cache.nslots;
 	const uint8_t *data;
 	uint32_t len;
 	int enc, rc;
 
-	if (!guest)
-		return fail(s, -EFAULT, "migrate: pfn 0x%llx is not guest RAM",
-			    (unsigned long long)pfn);
-	memcpy(s->copy, guest, STREAM_PAGE_SIZE);
+	if (!page)
+		return fail(s, -EFAULT, "pfn 0x%llx is not guest RAM", (unsigned long long)pfn);
+	if (cached) {
+		memcpy(s->copy, page, STREAM_PAGE_SIZE);
+		page = s->copy;
+	}
 	s->scanned++;
-	enc = page_encoder__encode(&s->enc, s->copy, s->scratch, &data, &len);
+	enc = page_encoder__encode(&s->enc, page, s->scratch, &data, &len);
 	if (full_pass && enc == STREAM_PAGE_ZERO)
 		return 0;
-	if (!full_pass && s->cache.nslots) {
+	if (cached) {
 		const uint8_t *old = page_cache__lookup(&s->cache, pfn);
-		int d = old ? page_data__delta_encode(old, s->copy, s->delta) : -ENOENT;
+		int d = old ? page_data__delta_encode(old, page, s->delta) : -ENOENT;
 
 		if (!old)
 			s->cache_misses++;
@@ -211,7 +223,7 @@ static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 			data = s->delta;
 			len = (uint32_t)d;
 		}
-		page_cache__insert(&s->cache, pfn, s->copy);
+		page_cache__insert(&s->cache, pfn, page);
 	}
 	rc = page_batch__add_encoded(&s->batch, pfn, (uint8_t)enc, data, len);
 	if (rc == -ENOSPC) {
@@ -221,7 +233,7 @@ static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 		rc = page_batch__add_encoded(&s->batch, pfn, (uint8_t)enc, data, len);
 	}
 	if (rc)
-		return fail(s, rc, "migrate: batching pfn 0x%llx: %s", (unsigned long long)pfn,
+		return fail(s, rc, "batching pfn 0x%llx: %s", (unsigned long long)pfn,
 			    strerror(-rc));
 	s->pages++;
 	s->by_enc[enc]++;
@@ -270,8 +282,7 @@ static int64_t harvest(struct sender *s)
 	int64_t n = dirty__harvest(s->vm, s->latest);
 
 	if (n < 0)
-		return fail(s, (int)n, "migrate: harvesting dirty pages failed: %s",
-			    strerror((int)-n));
+		return fail(s, (int)n, "harvesting dirty pages failed: %s", strerror((int)-n));
 	n = 0;
 	for (uint64_t w = 0; w < s->nbits / 64; w++) {
 		s->dirty[w] |= s->latest[w];
@@ -286,7 +297,7 @@ static int set_throttle(struct sender *s, unsigned int pct)
 	struct migrate_status *st;
 
 	if (rc)
-		return fail(s, rc, "migrate: setting the vCPU throttle to %u%% failed: %s", pct,
+		return fail(s, rc, "setting the vCPU throttle to %u%% failed: %s", pct,
 			    strerror(-rc));
 	s->throttle = pct;
 	st = progress__lock(s->job);
@@ -326,7 +337,7 @@ static int precopy(struct sender *s)
 
 	rc = dirty__enable(s->vm);
 	if (rc && rc != -EALREADY) /* already on: an earlier migration that failed */
-		return fail(s, rc, "migrate: enabling dirty logging failed: %s", strerror(-rc));
+		return fail(s, rc, "enabling dirty logging failed: %s", strerror(-rc));
 	/* Start from a clean log: the full pass sends everything written before it. */
 	got = harvest(s);
 	if (got < 0)
@@ -400,21 +411,21 @@ static int read_ack(struct sender *s, stream_read_fn read, void *ctx)
 			return -ECANCELED;
 		if (n < 0)
 			return fail(s, (int)n,
-				    "migrate: reading the destination's ack failed: %s; the VM "
+				    "reading the destination's ack failed: %s; the VM "
 				    "runs on here",
 				    strerror((int)-n));
 		if (n == 0)
 			return fail(s, -ECONNRESET,
-				    "migrate: the destination closed the connection before its "
+				    "the destination closed the connection before its "
 				    "ack; the VM runs on here");
 		got += (size_t)n;
 	}
 	if (memcmp(ack.magic, MIGRATE_ACK_MAGIC, sizeof(ack.magic)) || ack.reserved)
-		return fail(s, -EBADMSG, "migrate: the destination's ack is malformed");
+		return fail(s, -EBADMSG, "the destination's ack is malformed");
 	ack.message[sizeof(ack.message) - 1] = '\0';
 	if (ack.status)
 		return fail(s, ack.status < 0 ? ack.status : -EPROTO,
-			    "migrate: the destination refused the VM: %s", ack.message);
+			    "the destination refused the VM: %s", ack.message);
 	return 0;
 }
 
@@ -436,11 +447,7 @@ static int stop_and_copy(struct sender *s, stream_read_fn ack_read, void *ack_ct
 	ioloop__pause(s->vm->ioloop);
 	s->io_paused = true;
 	if (s->p->live) {
-		if (s->throttle) {
-			rc = set_throttle(s, 0); /* parked anyway; off before anyone resumes it */
-			if (rc)
-				return rc;
-		}
+		/* A throttle still on nests its pauses inside ours; the end turns it off. */
 		got = harvest(s);
 		if (got < 0)
 			return (int)got;
@@ -482,13 +489,13 @@ static int sender_init(struct sender *s)
 	int rc;
 
 	if ((unsigned)s->p->compress >= sizeof(encodings))
-		return fail(s, -EINVAL, "migrate: unknown compression %d", (int)s->p->compress);
+		return fail(s, -EINVAL, "unknown compression %d", (int)s->p->compress);
 	rc = page_encoder__init(&s->enc, encodings[s->p->compress]);
 	if (!rc && s->p->live && s->p->xbzrle_cache) {
 		rc = page_cache__alloc(&s->cache, s->p->xbzrle_cache);
 		if (rc == -EINVAL)
 			return fail(s, rc,
-				    "migrate: a delta cache of %llu bytes holds no page; give at "
+				    "a delta cache of %llu bytes holds no page; give at "
 				    "least 4096 bytes, or 0 for none",
 				    (unsigned long long)s->p->xbzrle_cache);
 	}
@@ -500,7 +507,7 @@ static int sender_init(struct sender *s)
 			rc = -ENOMEM;
 	}
 	if (rc)
-		return fail(s, rc, "migrate: setting up the sender failed: %s", strerror(-rc));
+		return fail(s, rc, "setting up the sender failed: %s", strerror(-rc));
 	return 0;
 }
 
@@ -539,7 +546,7 @@ int migrate__send(struct vm *vm, const struct migrate_params *p, struct stream_w
 	s->pace_bytes = w->offset;
 
 	if (!p->live && !vm_paused(vm)) {
-		rc = fail(s, -EINVAL, "save: the VM is running; pause it (stop) before saving");
+		rc = fail(s, -EINVAL, "the VM is running; pause it (stop) before saving");
 		goto out;
 	}
 	rc = sender_init(s);
@@ -562,7 +569,10 @@ int migrate__send(struct vm *vm, const struct migrate_params *p, struct stream_w
 	}
 	rc = stop_and_copy(s, ack_read, ack_ctx);
 out:
-	/* Undo what we did, last first; a live success keeps the VM and its I/O stopped. */
+	/*
+	 * Undo what we did, last first, the throttle before anyone resumes the VM;
+	 * a live success keeps the VM and its I/O stopped.
+	 */
 	if (s->throttle)
 		set_throttle(s, 0);
 	if (s->io_paused && (rc || !p->live))
@@ -572,8 +582,7 @@ out:
 	if (rc == -ECANCELED)
 		progress__finish(job, MIGRATE_PHASE_CANCELLED, "%s", s->err);
 	else if (rc)
-		progress__finish(job, MIGRATE_PHASE_FAILED, "%s",
-				 s->err[0] ? s->err : "migrate: failed");
+		progress__finish(job, MIGRATE_PHASE_FAILED, "%s", s->err[0] ? s->err : "failed");
 	else
 		progress__finish(job, MIGRATE_PHASE_COMPLETED, NULL);
 	page_batch__dispose(&s->batch);
