@@ -109,7 +109,7 @@ static int wait_for_source(int lfd, int sig_fd)
 			return -errno;
 		}
 		if (p[1].revents) {
-			log__error("incoming: stopped by a signal before any source connected");
+			log__info("incoming: stopped by a signal before any source connected");
 			return -EINTR;
 		}
 		return 0;

@@ -216,6 +216,17 @@ wait_bounded "$mig7" 20
 [ "$WAIT_RC" -eq 1 ] || fail "mig7: migrate exited $WAIT_RC when the source died, expected 1"
 note "source killed in the full pass: $(grep -v "incoming: waiting on" "$E2E_TMP/dst7.err" | head -n 1)"
 
+# 8. A destination still waiting for its source stops on SIGTERM, as a running VM does:
+#    status 0, nothing left behind.
+start_bg dst8 "$TWIN_VMM" incoming --listen 127.0.0.1:0 --insecure \
+	--serial "file:$E2E_TMP/dst8.serial" --control "$E2E_TMP/dst8.sock"
+dst8=$BG_PID
+incoming_port dst8 "$E2E_ERROR_TIMEOUT" >/dev/null
+kill -TERM "$dst8"
+wait_bounded "$dst8" 10
+[ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/dst8.err"; fail "dst8: exited $WAIT_RC on SIGTERM while waiting, expected 0"; }
+[ ! -e "$E2E_TMP/dst8.sock" ] || fail "dst8: left a control socket"
+
 # After all that, the source finishes its work with the right checksum.
 wait_bounded "$src" 120
 [ "$WAIT_RC" -eq 1 ] || { show_file "$E2E_TMP/src.err"; fail "source exited $WAIT_RC, expected the guest's 1"; }
