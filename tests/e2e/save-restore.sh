@@ -30,8 +30,10 @@ vmm ref "$E2E_BOOT_TIMEOUT" --kernel "$kernel" --vcpus "$k" --cmdline "$CMDLINE"
 assert_status ref 1
 assert_has_line "$E2E_TMP/ref.out" "memwriter: done iters=$iters pages=$pages vcpus=$k checksum=$want"
 
+# The source has a disk too (memwriter leaves it alone): its device state goes in the file.
+truncate -s 1M "$E2E_TMP/disk.img"
 start_bg src "$TWIN_VMM" run --kernel "$kernel" --vcpus "$k" --cmdline "$CMDLINE" \
-	--serial "file:$E2E_TMP/src.serial" --control "$sock"
+	--disk "path=$E2E_TMP/disk.img" --serial "file:$E2E_TMP/src.serial" --control "$sock"
 src=$BG_PID
 wait_for_text "$E2E_TMP/src.serial" "memwriter: iter=60" "$E2E_BOOT_TIMEOUT" || {
 	show_file "$E2E_TMP/src.serial"
@@ -59,7 +61,7 @@ note "saved at iteration $saved_at ($(stat -c %s "$file") bytes)"
 # the checksum of an uninterrupted run.
 for run in 1 2; do
 	run_bounded "$E2E_BOOT_TIMEOUT" "restore$run" "$TWIN_VMM" restore "$file" \
-		--serial "file:$E2E_TMP/restore$run.serial"
+		--disk "path=$E2E_TMP/disk.img" --serial "file:$E2E_TMP/restore$run.serial"
 	assert_status "restore$run" 1
 	assert_quiet "restore$run"
 	assert_has_line "$E2E_TMP/restore$run.serial" \
@@ -79,16 +81,21 @@ assert_status missing 2
 assert_one_error_line missing "restore: cannot open .*no-such.twin"
 head -c $(($(stat -c %s "$file") / 2)) "$file" >"$E2E_TMP/cut.twin"
 run_bounded "$E2E_ERROR_TIMEOUT" cut "$TWIN_VMM" restore "$E2E_TMP/cut.twin" \
-	--serial "file:$E2E_TMP/cut.serial"
+	--disk "path=$E2E_TMP/disk.img" --serial "file:$E2E_TMP/cut.serial"
 [ "$RUN_RC" -ne 0 ] && [ "$RUN_RC" -ne 1 ] || fail "cut: a truncated file restored (status $RUN_RC)"
 assert_one_error_line cut "restore: .*cut.twin: "
 [ ! -s "$E2E_TMP/cut.serial" ] || fail "cut: the guest ran from a truncated file"
-# The devices must be those saved: an extra disk is named.
-truncate -s 1M "$E2E_TMP/disk.img"
+# The devices must be those saved: a missing disk is named, and so is another image size.
 run_bounded "$E2E_ERROR_TIMEOUT" mismatch "$TWIN_VMM" restore "$file" \
-	--disk "path=$E2E_TMP/disk.img" --serial "file:$E2E_TMP/mismatch.serial"
+	--serial "file:$E2E_TMP/mismatch.serial"
 assert_status mismatch 2
 assert_one_error_line mismatch "restore: .*vm.twin: .*(disk|blk)"
+truncate -s 2M "$E2E_TMP/other.img"
+run_bounded "$E2E_ERROR_TIMEOUT" resized "$TWIN_VMM" restore "$file" \
+	--disk "path=$E2E_TMP/other.img" --serial "file:$E2E_TMP/resized.serial"
+assert_status resized 2
+assert_one_error_line resized "restore: .*vm.twin: .*(size|capacity|sectors)"
+[ ! -s "$E2E_TMP/resized.serial" ] || fail "resized: the guest ran on another disk"
 run_bounded "$E2E_ERROR_TIMEOUT" badsave "$TWIN_VMM" save --control "$E2E_TMP/nobody.sock" x.twin
 assert_status badsave 1
 assert_one_error_line badsave "cannot connect: .*is twin-vmm running with --control"
