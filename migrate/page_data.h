@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include "stream.h"
 
+struct z_stream_s; /* zlib's z_stream */
+
 struct page_batch {
 	uint8_t *buf; /* batch header, then pages; NULL until the first add */
 	size_t len;
@@ -17,6 +19,27 @@ struct page_batch {
 /* Idempotent pair. */
 void page_batch__init(struct page_batch *b);
 void page_batch__dispose(struct page_batch *b);
+/*
+ * A sender's per-page compressor: zero, then its compression (lz4, zlib, or
+ * none), then raw, whichever is shortest.  zlib keeps one deflate state, so an
+ * encoder belongs to one thread.
+ */
+struct page_encoder {
+	uint8_t encoding;     /* STREAM_PAGE_LZ4, STREAM_PAGE_ZLIB, or STREAM_PAGE_RAW for none */
+	struct z_stream_s *z; /* zlib only */
+};
+
+/* Idempotent pair; init: 0, -EINVAL (another encoding) or -ENOMEM. */
+int page_encoder__init(struct page_encoder *e, uint8_t encoding);
+void page_encoder__dispose(struct page_encoder *e);
+/*
+ * Encodes page: returns its encoding, with *data and *len the bytes to send
+ * (scratch, STREAM_LZ4_BOUND bytes, holds compressed data; raw points at page;
+ * zero has none).
+ */
+int page_encoder__encode(struct page_encoder *e, const uint8_t *page, uint8_t *scratch,
+			 const uint8_t **data, uint32_t *len);
+
 /* One guest page, sent as zero, lz4 or raw, whichever is shortest.  -ENOSPC when full. */
 int page_batch__add(struct page_batch *b, uint64_t pfn, const uint8_t *page);
 /* A page already encoded (a delta, say); pfns must increase.  -EINVAL, -ENOSPC. */
@@ -46,8 +69,8 @@ typedef uint8_t *(*page_data_dest_fn)(void *ctx, uint64_t pfn, int for_delta);
 
 /*
  * Checks the whole batch, then decodes each page into dest(pfn).  Returns the
- * page count or -errno with err set; a bad lz4 block or a refused page stops it
- * with the earlier pages of the batch already written.
+ * page count or -errno with err set; a bad lz4 or zlib block or a refused page
+ * stops it with the earlier pages of the batch already written.
  */
 int page_data__apply(const uint8_t *body, uint32_t len, uint64_t guest_pages,
 		     page_data_dest_fn dest, void *ctx, char *err, size_t errlen);

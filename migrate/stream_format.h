@@ -113,6 +113,7 @@ _Static_assert(sizeof(struct stream_checkpoint) == 8, "CHECKPOINT body is 8 byte
 #define STREAM_PAGE_ZERO  1u
 #define STREAM_PAGE_LZ4	  2u
 #define STREAM_PAGE_DELTA 3u
+#define STREAM_PAGE_ZLIB  4u /* raw deflate (no zlib header) of one page */
 
 struct stream_batch_header {
 	uint32_t count;

@@ -1,0 +1,177 @@
+/* The receiver: a save or migration stream's pages and state into a fresh VM, and the ack. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dirty.h"
+#include "memory.h"
+#include "migrate.h"
+#include "page_data.h"
+#include "progress.h"
+#include "util.h"
+#include "vm.h"
+#include "vm_stream.h"
+
+#define PAGE_SHIFT 12
+
+struct receiver {
+	struct vm *vm;
+	uint64_t guest_pages; /* pfns from 0 to the end of RAM, holes included */
+	uint64_t *received;   /* pfns this stream has sent: the only ones a delta may patch */
+};
+
+/* page_data_dest_fn: the guest's page, or NULL for a hole or a delta with no base. */
+static uint8_t *dest_page(void *ctx, uint64_t pfn, int for_delta)
+{
+	struct receiver *r = ctx;
+	uint64_t bit = 1ULL << (pfn % 64);
+	uint8_t *page;
+
+	if (for_delta && !(r->received[pfn / 64] & bit))
+		return NULL;
+	page = memory__gpa_to_hva(r->vm, pfn << PAGE_SHIFT, STREAM_PAGE_SIZE);
+	if (page)
+		r->received[pfn / 64] |= bit;
+	return page;
+}
+
+int migrate__receive_config(struct stream_reader *r, struct vm_stream_config *cfg, char *err,
+			    size_t errlen)
+{
+	struct stream_record rec;
+	char why[MIGRATE_ERR_MAX];
+	int rc = stream_reader__header(r);
+
+	if (rc) {
+		util__set_err(err, errlen, "incoming: %s", r->err);
+		return rc;
+	}
+	if (r->flags & STREAM_FLAG_CHECKPOINTED) {
+		util__set_err(err, errlen,
+			      "incoming: this is a replication stream (CHECKPOINTED), not a save "
+			      "or a migration");
+		return -EPROTONOSUPPORT;
+	}
+	rc = stream_reader__next(r, &rec);
+	if (rc) {
+		util__set_err(err, errlen, "incoming: %s", r->err);
+		return rc;
+	}
+	if (rec.type != STREAM_REC_VM_CONFIG) {
+		util__set_err(err, errlen,
+			      "incoming: record %s at stream byte %llu where VM_CONFIG must come "
+			      "first; the stream is corrupt",
+			      stream__type_to_str(rec.type), (unsigned long long)rec.offset);
+		return -EBADMSG;
+	}
+	rc = vm_stream__parse_config(&rec, cfg, why, sizeof(why));
+	if (rc)
+		util__set_err(err, errlen, "incoming: VM_CONFIG at stream byte %llu: %s",
+			      (unsigned long long)rec.offset, why);
+	return rc;
+}
+
+/* One record after VM_CONFIG: 1 at END once the state is applied, 0 to go on, or -errno. */
+static int receive_record(struct receiver *rcv, struct state_loader *l,
+			  const struct stream_record *rec, uint64_t *pages, char *why,
+			  size_t whylen)
+{
+	int rc;
+
+	switch (rec->type) {
+	case STREAM_REC_PAGE_DATA:
+		rc = page_data__apply(rec->body, rec->length, rcv->guest_pages, dest_page, rcv, why,
+				      whylen);
+		if (rc < 0)
+			return rc;
+		*pages += (uint64_t)rc;
+		return 0;
+	case STREAM_REC_VCPU_STATE:
+	case STREAM_REC_VM_STATE:
+	case STREAM_REC_DEVICE_STATE:
+		return state_loader__record(l, rec, why, whylen);
+	case STREAM_REC_END:
+		rc = state_loader__apply(l, why, whylen);
+		return rc ? rc : 1;
+	default:
+		snprintf(why, whylen, "not part of a save or migration stream");
+		return -EBADMSG;
+	}
+}
+
+int migrate__receive(struct stream_reader *r, struct vm *vm, struct migrate_job *job, char *err,
+		     size_t errlen)
+{
+	struct receiver rcv = {.vm = vm, .guest_pages = dirty__bitmap_bits(vm)};
+	struct migrate_job *own = NULL;
+	struct state_loader *l = NULL;
+	char why[MIGRATE_ERR_MAX] = "", e[MIGRATE_ERR_MAX] = "";
+	uint64_t pages = 0;
+	int rc;
+
+	if (!job) {
+		rc = migrate_job__new(&own);
+		if (rc)
+			return rc;
+		job = own;
+	}
+	progress__start(job);
+	rcv.received = calloc(rcv.guest_pages / 64 + 1, sizeof(uint64_t));
+	rc = rcv.received ? state_loader__init(&l, vm) : -ENOMEM;
+	if (rc) {
+		snprintf(e, sizeof(e), "incoming: setting up the receiver failed: %s",
+			 strerror(-rc));
+		goto out;
+	}
+	progress__set_phase(job, MIGRATE_PHASE_ACTIVE);
+	do {
+		struct stream_record rec;
+		struct migrate_status *st;
+
+		if (progress__cancelled(job)) {
+			rc = -ECANCELED;
+			snprintf(e, sizeof(e), "incoming: cancelled at stream byte %llu",
+				 (unsigned long long)r->offset);
+			break;
+		}
+		rc = stream_reader__next(r, &rec);
+		if (rc) {
+			snprintf(e, sizeof(e), "incoming: %s", r->err);
+			break;
+		}
+		rc = receive_record(&rcv, l, &rec, &pages, why, sizeof(why));
+		if (rc < 0)
+			snprintf(e, sizeof(e), "incoming: record %s at stream byte %llu: %s",
+				 stream__type_to_str(rec.type), (unsigned long long)rec.offset,
+				 why);
+		st = progress__lock(job);
+		st->bytes = r->offset;
+		st->pages = pages;
+		progress__unlock(job);
+	} while (rc == 0);
+	if (rc == 1)
+		rc = 0;
+out:
+	if (rc)
+		util__set_err(err, errlen, "%s", e);
+	if (rc == -ECANCELED)
+		progress__finish(job, MIGRATE_PHASE_CANCELLED, "%s", e);
+	else if (rc)
+		progress__finish(job, MIGRATE_PHASE_FAILED, "%s", e);
+	else
+		progress__finish(job, MIGRATE_PHASE_COMPLETED, NULL);
+	state_loader__free(l);
+	free(rcv.received);
+	migrate_job__free(own);
+	return rc;
+}
+
+int migrate__ack(stream_write_fn w, void *ctx, int status, const char *msg)
+{
+	struct migrate_ack ack = {.status = status};
+
+	memcpy(ack.magic, MIGRATE_ACK_MAGIC, sizeof(ack.magic));
+	if (msg)
+		snprintf(ack.message, sizeof(ack.message), "%s", msg);
+	return w(ctx, &ack, sizeof(ack));
+}

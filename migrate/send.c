@@ -1,0 +1,596 @@
+/* The sender: save-to-file in one pass, and live pre-copy migration (DESIGN.md §6). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dirty.h"
+#include "ioloop.h"
+#include "layout.h"
+#include "memory.h"
+#include "migrate.h"
+#include "page_cache.h"
+#include "page_data.h"
+#include "progress.h"
+#include "throttle.h"
+#include "vm.h"
+#include "vm_stream.h"
+
+#define PAGE_SHIFT 12
+#define HIGH_PFN   (LAYOUT_PCI_HOLE_END >> PAGE_SHIFT)
+
+/*
+ * Pre-copy gives up waiting for convergence after this many dirty rounds and
+ * stops the VM for whatever is left: by then auto-converge has had time to
+ * reach its maximum, so only a guest dirtying faster than the link at 99%
+ * throttle gets here.
+ */
+#define MAX_ROUNDS 30
+/* A round stalls when its dirty set is not 5% smaller than the one before... */
+#define STALL_SHRINK_PCT 95
+/* ...and after this many stalled rounds in a row the throttle goes up a step. */
+#define STALL_ROUNDS  2
+#define THROTTLE_STEP 20 /* 20, 40, 60, 80, then THROTTLE_MAX_PCT */
+/* A round that sent fewer pages than this says too little about the cost of a page. */
+#define MIN_PAGES_TO_MEASURE 64
+
+struct sender {
+	struct vm *vm;
+	const struct migrate_params *p;
+	struct stream_writer *w;
+	struct migrate_job *job;
+	struct page_encoder enc;
+	struct page_cache cache;
+	struct page_batch batch;
+	uint64_t nbits;	  /* pfns in the harvest bitmaps */
+	uint64_t *dirty;  /* this round's pages to send */
+	uint64_t *latest; /* the last harvest, merged into dirty */
+	/* Undone on failure: exactly what this sender changed. */
+	bool paused, io_paused;
+	unsigned int throttle;
+	/* Pacing (max_bandwidth): bytes allowed since pace_ns. */
+	uint64_t pace_ns, pace_bytes;
+	/* Counters published to the job after each batch. */
+	uint64_t pages, by_enc[STREAM_PAGE_ZLIB + 1], cache_misses;
+	uint64_t scanned; /* pages looked at, sent or not */
+	/* The round under way, for its progress: start time, bytes, pages scanned, and its size. */
+	uint64_t round_ns, round_bytes, round_scanned, round_size;
+	uint8_t copy[STREAM_PAGE_SIZE];
+	uint8_t scratch[STREAM_LZ4_BOUND];
+	uint8_t delta[STREAM_PAGE_SIZE];
+	char err[MIGRATE_ERR_MAX];
+};
+
+static const char *const compress_names[] = {
+    [MIGRATE_COMPRESS_LZ4] = "lz4",
+    [MIGRATE_COMPRESS_ZLIB] = "zlib",
+    [MIGRATE_COMPRESS_NONE] = "none",
+};
+
+const char *migrate_compress__to_str(enum migrate_compress c)
+{
+	return (unsigned)c < sizeof(compress_names) / sizeof(compress_names[0]) ? compress_names[c]
+										: "unknown";
+}
+
+int migrate_compress__from_str(const char *s, enum migrate_compress *out)
+{
+	for (unsigned int c = 0; c < sizeof(compress_names) / sizeof(compress_names[0]); c++) {
+		if (!strcmp(s, compress_names[c])) {
+			*out = (enum migrate_compress)c;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Records the first error (later ones are its consequences), after "save: " or "migrate: ". */
+__attribute__((format(printf, 3, 4))) static int fail(struct sender *s, int rc, const char *fmt,
+						      ...)
+{
+	va_list ap;
+	int n;
+
+	if (!s->err[0]) {
+		n = snprintf(s->err, sizeof(s->err), "%s: ", s->p->live ? "migrate" : "save");
+		va_start(ap, fmt);
+		vsnprintf(s->err + n, sizeof(s->err) - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/*
+ * A cancel that had to abort the connection (a sender blocked in a write or
+ * in the ack read cannot see the flag) fails that I/O: it is still a cancel.
+ */
+static bool cancelled(struct sender *s)
+{
+	if (!progress__cancelled(s->job))
+		return false;
+	fail(s, -ECANCELED, "cancelled");
+	return true;
+}
+
+static int write_failed(struct sender *s, int rc, const char *what)
+{
+	if (cancelled(s))
+		return -ECANCELED;
+	return fail(s, rc, "writing %s at stream byte %llu failed: %s%s", what,
+		    (unsigned long long)s->w->offset, strerror(-rc),
+		    s->p->live ? "; the VM runs on here" : "");
+}
+
+/* The counters, and the round's bandwidth and time left so far. */
+static void publish(struct sender *s)
+{
+	uint64_t now = progress__now_ns(), done = s->scanned - s->round_scanned;
+	struct migrate_status *st = progress__lock(s->job);
+
+	st->bytes = s->w->offset;
+	st->pages = s->pages;
+	st->zero_pages = s->by_enc[STREAM_PAGE_ZERO];
+	st->raw_pages = s->by_enc[STREAM_PAGE_RAW];
+	st->lz4_pages = s->by_enc[STREAM_PAGE_LZ4];
+	st->zlib_pages = s->by_enc[STREAM_PAGE_ZLIB];
+	st->delta_pages = s->by_enc[STREAM_PAGE_DELTA];
+	st->cache_misses = s->cache_misses;
+	st->remaining_pages = s->round_size - (s->scanned - s->round_scanned);
+	if (now > s->round_ns && done) {
+		st->bandwidth_bps = (uint64_t)((double)(s->w->offset - s->round_bytes) * 1e9 /
+					       (double)(now - s->round_ns));
+		st->eta_ns = st->remaining_pages * ((now - s->round_ns) / done);
+	}
+	progress__unlock(s->job);
+}
+
+static void start_round(struct sender *s, uint64_t size)
+{
+	struct migrate_status *st;
+
+	s->round_ns = progress__now_ns();
+	s->round_bytes = s->w->offset;
+	s->round_scanned = s->scanned;
+	s->round_size = size;
+	st = progress__lock(s->job);
+	st->remaining_pages = size;
+	progress__unlock(s->job);
+}
+
+/* Waits while the stream is ahead of max_bandwidth; -ECANCELED if cancelled meanwhile. */
+static int pace(struct sender *s)
+{
+	uint64_t due;
+
+	if (!s->p->max_bandwidth)
+		return 0;
+	due = s->pace_ns + (uint64_t)((double)(s->w->offset - s->pace_bytes) * 1e9 /
+				      (double)s->p->max_bandwidth);
+	if (progress__wait_until(s->job, due))
+		return fail(s, -ECANCELED, "cancelled");
+	return 0;
+}
+
+/* Writes the batch, publishes progress, then honours cancel and the bandwidth cap. */
+static int flush(struct sender *s, bool paced)
+{
+	int rc = page_batch__write(&s->batch, s->w);
+
+	if (rc)
+		return write_failed(s, rc, "pages");
+	publish(s);
+	if (cancelled(s))
+		return -ECANCELED;
+	return paced ? pace(s) : 0;
+}
+
+/*
+ * Sends pfn's current contents.  The guest may write on while the page is
+ * read: that write dirties the page again, so a torn copy is overwritten by
+ * the next round, or the final one (paused).  Only the delta cache needs the
+ * exact version the receiver got, so only a cached page is copied first.
+ * full_pass: a zero page is skipped (the receiver's RAM starts zeroed) and
+ * nothing is cached (only pages dirtied again are worth a slot).
+ */
+static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
+{
+	const uint8_t *page = memory__gpa_to_hva(s->vm, pfn << PAGE_SHIFT, STREAM_PAGE_SIZE);
+	bool cached = !full_pass && s->cache.nslots;
+	const uint8_t *data;
+	uint32_t len;
+	int enc, rc;
+
+	if (!page)
+		return fail(s, -EFAULT, "pfn 0x%llx is not guest RAM", (unsigned long long)pfn);
+	if (cached) {
+		memcpy(s->copy, page, STREAM_PAGE_SIZE);
+		page = s->copy;
+	}
+	s->scanned++;
+	enc = page_encoder__encode(&s->enc, page, s->scratch, &data, &len);
+	if (full_pass && enc == STREAM_PAGE_ZERO)
+		return 0;
+	if (cached) {
+		const uint8_t *old = page_cache__lookup(&s->cache, pfn);
+		int d = old ? page_data__delta_encode(old, page, s->delta) : -ENOENT;
+
+		if (!old)
+			s->cache_misses++;
+		if (d == 0) /* rewritten with what the receiver already holds */
+			return 0;
+		if (d > 0 && (uint32_t)d < len) {
+			enc = STREAM_PAGE_DELTA;
+			data = s->delta;
+			len = (uint32_t)d;
+		}
+		page_cache__insert(&s->cache, pfn, page);
+	}
+	rc = page_batch__add_encoded(&s->batch, pfn, (uint8_t)enc, data, len);
+	if (rc == -ENOSPC) {
+		rc = flush(s, paced);
+		if (rc)
+			return rc;
+		rc = page_batch__add_encoded(&s->batch, pfn, (uint8_t)enc, data, len);
+	}
+	if (rc)
+		return fail(s, rc, "batching pfn 0x%llx: %s", (unsigned long long)pfn,
+			    strerror(-rc));
+	s->pages++;
+	s->by_enc[enc]++;
+	return 0;
+}
+
+/* Every RAM page: low RAM from pfn 0, then RAM relocated above the PCI hole. */
+static int send_all(struct sender *s)
+{
+	uint64_t low = s->vm->mem.low_size >> PAGE_SHIFT, high = s->vm->mem.high_size >> PAGE_SHIFT;
+	int rc = 0;
+
+	start_round(s, low + high);
+	{
+		struct migrate_status *st = progress__lock(s->job);
+
+		st->rounds = 1;
+		progress__unlock(s->job);
+	}
+	for (uint64_t pfn = 0; !rc && pfn < low; pfn++)
+		rc = send_page(s, pfn, true, true);
+	for (uint64_t i = 0; !rc && i < high; i++)
+		rc = send_page(s, HIGH_PFN + i, true, true);
+	return rc ? rc : flush(s, true);
+}
+
+/* The pages set in s->dirty; paced except in the final, paused round. */
+static int send_dirty(struct sender *s, bool paced)
+{
+	int rc = 0;
+
+	for (uint64_t w = 0; !rc && w < s->nbits / 64; w++) {
+		uint64_t bits = s->dirty[w];
+
+		while (!rc && bits) {
+			rc = send_page(s, w * 64 + (uint64_t)__builtin_ctzll(bits), false, paced);
+			bits &= bits - 1;
+		}
+	}
+	return rc ? rc : flush(s, paced);
+}
+
+/* Harvests into s->latest and merges it into s->dirty: the pages now in s->dirty, or -errno. */
+static int64_t harvest(struct sender *s)
+{
+	int64_t n = dirty__harvest(s->vm, s->latest);
+
+	if (n < 0)
+		return fail(s, (int)n, "harvesting dirty pages failed: %s", strerror((int)-n));
+	n = 0;
+	for (uint64_t w = 0; w < s->nbits / 64; w++) {
+		s->dirty[w] |= s->latest[w];
+		n += __builtin_popcountll(s->dirty[w]);
+	}
+	return n;
+}
+
+static int set_throttle(struct sender *s, unsigned int pct)
+{
+	int rc = throttle__set(s->vm, pct);
+	struct migrate_status *st;
+
+	if (rc)
+		return fail(s, rc, "setting the vCPU throttle to %u%% failed: %s", pct,
+			    strerror(-rc));
+	s->throttle = pct;
+	st = progress__lock(s->job);
+	st->throttle_pct = pct;
+	progress__unlock(s->job);
+	return 0;
+}
+
+/* What one round taught: the stream's bandwidth and the time one dirty page costs to send. */
+struct round_cost {
+	uint64_t bandwidth_bps;
+	uint64_t ns_per_page; /* 0 until measured */
+};
+
+static void measure(struct round_cost *c, uint64_t ns, uint64_t bytes, uint64_t pages)
+{
+	if (pages < MIN_PAGES_TO_MEASURE || !ns)
+		return;
+	c->bandwidth_bps = (uint64_t)((double)bytes * 1e9 / (double)ns);
+	c->ns_per_page = ns / pages;
+}
+
+/*
+ * Pre-copy: the full pass, then dirty rounds until what is dirty fits the
+ * downtime target at the measured page cost, throttling the vCPUs a step
+ * each time the dirty set stops shrinking.  Leaves s->dirty holding the
+ * pages the final, paused round must send.
+ */
+static int precopy(struct sender *s)
+{
+	uint64_t target = s->p->downtime_ns ? s->p->downtime_ns : MIGRATE_DOWNTIME_DEFAULT_NS;
+	struct round_cost cost = {0};
+	uint64_t t0, last_harvest, prev_dirty = 0;
+	unsigned int stalled = 0;
+	int64_t got;
+	int rc;
+
+	rc = dirty__enable(s->vm);
+	if (rc && rc != -EALREADY) /* already on: an earlier migration that failed */
+		return fail(s, rc, "enabling dirty logging failed: %s", strerror(-rc));
+	/* Start from a clean log: the full pass sends everything written before it. */
+	got = harvest(s);
+	if (got < 0)
+		return (int)got;
+	memset(s->dirty, 0, s->nbits / 8);
+	progress__set_phase(s->job, MIGRATE_PHASE_ACTIVE);
+	rc = send_all(s);
+	if (rc)
+		return rc;
+	last_harvest = t0 = s->round_ns;
+	measure(&cost, progress__now_ns() - t0, s->w->offset, s->pages);
+
+	for (unsigned int round = 1;; round++) {
+		uint64_t now, bytes0 = s->w->offset, pages0 = s->pages, n, expected;
+		struct migrate_status *st;
+
+		got = harvest(s);
+		if (got < 0)
+			return (int)got;
+		n = (uint64_t)got;
+		now = progress__now_ns();
+		expected = n * cost.ns_per_page;
+		st = progress__lock(s->job);
+		st->rounds = round + 1;
+		st->remaining_pages = n;
+		st->dirty_rate_pps =
+		    now > last_harvest ? (uint64_t)((double)n * 1e9 / (double)(now - last_harvest))
+				       : 0;
+		st->bandwidth_bps = cost.bandwidth_bps;
+		st->expected_downtime_ns = expected;
+		st->eta_ns = expected;
+		progress__unlock(s->job);
+		last_harvest = now;
+		if (expected <= target || round > MAX_ROUNDS)
+			return 0;
+		/* Auto-converge: the dirty set stopped shrinking for STALL_ROUNDS rounds. */
+		if (round > 1 && n * 100 >= prev_dirty * STALL_SHRINK_PCT)
+			stalled++;
+		else
+			stalled = 0;
+		prev_dirty = n;
+		if (stalled >= STALL_ROUNDS && s->throttle < THROTTLE_MAX_PCT) {
+			rc = set_throttle(s, s->throttle + THROTTLE_STEP > THROTTLE_MAX_PCT
+						 ? THROTTLE_MAX_PCT
+						 : s->throttle + THROTTLE_STEP);
+			if (rc)
+				return rc;
+			stalled = 0;
+		}
+		s->pace_ns = now;
+		s->pace_bytes = s->w->offset;
+		start_round(s, n);
+		rc = send_dirty(s, true);
+		if (rc)
+			return rc;
+		memset(s->dirty, 0, s->nbits / 8);
+		measure(&cost, progress__now_ns() - now, s->w->offset - bytes0, s->pages - pages0);
+	}
+}
+
+/* Reads the destination's ack (STREAM.md, live handshake): 0 if it took the VM. */
+static int read_ack(struct sender *s, stream_read_fn read, void *ctx)
+{
+	struct migrate_ack ack;
+	size_t got = 0;
+
+	while (got < sizeof(ack)) {
+		ssize_t n = read(ctx, (uint8_t *)&ack + got, sizeof(ack) - got);
+
+		if (n <= 0 && cancelled(s))
+			return -ECANCELED;
+		if (n < 0)
+			return fail(s, (int)n,
+				    "reading the destination's ack failed: %s; the VM "
+				    "runs on here",
+				    strerror((int)-n));
+		if (n == 0)
+			return fail(s, -ECONNRESET,
+				    "the destination closed the connection before its "
+				    "ack; the VM runs on here");
+		got += (size_t)n;
+	}
+	if (memcmp(ack.magic, MIGRATE_ACK_MAGIC, sizeof(ack.magic)) || ack.reserved)
+		return fail(s, -EBADMSG, "the destination's ack is malformed");
+	ack.message[sizeof(ack.message) - 1] = '\0';
+	if (ack.status)
+		return fail(s, ack.status < 0 ? ack.status : -EPROTO,
+			    "the destination refused the VM: %s", ack.message);
+	return 0;
+}
+
+/*
+ * The paused part: last pages, state, END and, live, the ack.  The vCPUs and
+ * device I/O stop first; what is dirty by then is all that is left.
+ */
+static int stop_and_copy(struct sender *s, stream_read_fn ack_read, void *ack_ctx)
+{
+	uint64_t t_pause = progress__now_ns();
+	int64_t got;
+	int rc;
+
+	progress__set_phase(s->job, MIGRATE_PHASE_STOP_COPY);
+	if (s->p->live) {
+		vm__pause_all(s->vm);
+		s->paused = true;
+	}
+	ioloop__pause(s->vm->ioloop);
+	s->io_paused = true;
+	if (s->p->live) {
+		/* A throttle still on nests its pauses inside ours; the end turns it off. */
+		got = harvest(s);
+		if (got < 0)
+			return (int)got;
+		start_round(s, (uint64_t)got);
+		rc = send_dirty(s, false);
+	} else {
+		rc = send_all(s);
+	}
+	if (rc)
+		return rc;
+	rc = vm_stream__write_state(s->w, s->vm);
+	if (rc)
+		return write_failed(s, rc, "the VM state");
+	rc = stream_writer__end(s->w);
+	if (rc)
+		return write_failed(s, rc, "END");
+	publish(s);
+	if (s->p->live && ack_read) {
+		rc = read_ack(s, ack_read, ack_ctx);
+		if (rc)
+			return rc;
+	}
+	if (s->p->live) {
+		struct migrate_status *st = progress__lock(s->job);
+
+		st->downtime_ns = progress__now_ns() - t_pause;
+		progress__unlock(s->job);
+	}
+	return 0;
+}
+
+static int sender_init(struct sender *s)
+{
+	static const uint8_t encodings[] = {
+	    [MIGRATE_COMPRESS_LZ4] = STREAM_PAGE_LZ4,
+	    [MIGRATE_COMPRESS_ZLIB] = STREAM_PAGE_ZLIB,
+	    [MIGRATE_COMPRESS_NONE] = STREAM_PAGE_RAW,
+	};
+	int rc;
+
+	if ((unsigned)s->p->compress >= sizeof(encodings))
+		return fail(s, -EINVAL, "unknown compression %d", (int)s->p->compress);
+	rc = page_encoder__init(&s->enc, encodings[s->p->compress]);
+	if (!rc && s->p->live && s->p->xbzrle_cache) {
+		rc = page_cache__alloc(&s->cache, s->p->xbzrle_cache);
+		if (rc == -EINVAL)
+			return fail(s, rc,
+				    "a delta cache of %llu bytes holds no page; give at "
+				    "least 4096 bytes, or 0 for none",
+				    (unsigned long long)s->p->xbzrle_cache);
+	}
+	if (!rc && s->p->live) {
+		s->nbits = dirty__bitmap_bits(s->vm);
+		s->dirty = calloc(s->nbits / 64, sizeof(uint64_t));
+		s->latest = calloc(s->nbits / 64, sizeof(uint64_t));
+		if (!s->dirty || !s->latest)
+			rc = -ENOMEM;
+	}
+	if (rc)
+		return fail(s, rc, "setting up the sender failed: %s", strerror(-rc));
+	return 0;
+}
+
+static bool vm_paused(struct vm *vm)
+{
+	bool paused;
+
+	pthread_mutex_lock(&vm->lock);
+	paused = vm->pause_depth > 0;
+	pthread_mutex_unlock(&vm->lock);
+	return paused;
+}
+
+int migrate__send(struct vm *vm, const struct migrate_params *p, struct stream_writer *w,
+		  stream_read_fn ack_read, void *ack_ctx, struct migrate_job *job)
+{
+	struct migrate_job *own = NULL;
+	struct sender *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	if (!job) {
+		rc = migrate_job__new(&own);
+		if (rc) {
+			free(s);
+			return rc;
+		}
+		job = own;
+	}
+	*s = (struct sender){.vm = vm, .p = p, .w = w, .job = job};
+	page_cache__init(&s->cache);
+	page_batch__init(&s->batch);
+	progress__start(job);
+	s->pace_ns = progress__now_ns();
+	s->pace_bytes = w->offset;
+
+	if (!p->live && !vm_paused(vm)) {
+		rc = fail(s, -EINVAL, "the VM is running; pause it (stop) before saving");
+		goto out;
+	}
+	rc = sender_init(s);
+	if (rc)
+		goto out;
+	rc = stream_writer__header(w, p->live ? STREAM_FLAG_LIVE : 0);
+	if (rc) {
+		rc = write_failed(s, rc, "the header");
+		goto out;
+	}
+	rc = vm_stream__write_config(w, vm);
+	if (rc) {
+		rc = write_failed(s, rc, "VM_CONFIG");
+		goto out;
+	}
+	if (p->live) {
+		rc = precopy(s);
+		if (rc)
+			goto out;
+	}
+	rc = stop_and_copy(s, ack_read, ack_ctx);
+out:
+	/*
+	 * Undo what we did, last first, the throttle before anyone resumes the VM;
+	 * a live success keeps the VM and its I/O stopped.
+	 */
+	if (s->throttle)
+		set_throttle(s, 0);
+	if (s->io_paused && (rc || !p->live))
+		ioloop__resume(vm->ioloop);
+	if (s->paused && rc)
+		vm__resume_all(vm);
+	if (rc == -ECANCELED)
+		progress__finish(job, MIGRATE_PHASE_CANCELLED, "%s", s->err);
+	else if (rc)
+		progress__finish(job, MIGRATE_PHASE_FAILED, "%s", s->err[0] ? s->err : "failed");
+	else
+		progress__finish(job, MIGRATE_PHASE_COMPLETED, NULL);
+	page_batch__dispose(&s->batch);
+	page_cache__dispose(&s->cache);
+	page_encoder__dispose(&s->enc);
+	free(s->dirty);
+	free(s->latest);
+	free(s);
+	migrate_job__free(own);
+	return rc;
+}

@@ -1,0 +1,741 @@
+/* Save and live migration of memwriter between two VMs in this process, and every way it fails. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "boot.h"
+#include "memory.h"
+#include "migrate.h"
+#include "page_data.h"
+#include "stream.h"
+#include "suites.h"
+#include "throttle.h"
+#include "vcpu_state.h"
+#include "vm.h"
+#include "vm_stream.h"
+#include "../guests/rt/layout.h" /* RT_MEMWRITER_BASE */
+
+#define MEM   (64ULL << 20)
+#define VCPUS 2
+
+/* memwriter's arguments (pages == ws: each iteration rewrites its whole working set). */
+struct memwriter {
+	unsigned int ws, rate, iters;
+};
+
+/*
+ * 5 pages/ms per vCPU over 512-page working sets: every page rewritten every
+ * 100 ms.  steady ends after 2.5 s with a checksum, for saves of a paused VM;
+ * endless outlasts any migration, however loaded the host, and shows it runs
+ * on by its progress.
+ */
+static const struct memwriter steady = {.ws = 512, .rate = 5, .iters = 25};
+static const struct memwriter endless = {.ws = 512, .rate = 5, .iters = 1000000};
+
+struct guest {
+	struct memwriter args;
+	struct vm *vm;
+	int con[2]; /* console pipe: the test reads [0], the VM writes [1] */
+	char out[8192];
+	size_t len;
+};
+
+static void guest_create(struct guest *g)
+{
+	struct vm_config cfg = {.mem_size = MEM, .nr_vcpus = VCPUS};
+
+	memset(g, 0, sizeof(*g));
+	ck_assert_int_eq(pipe(g->con), 0);
+	cfg.console_fd = g->con[1];
+	ck_assert_int_eq(vm__create(&cfg, &g->vm), 0);
+}
+
+static void guest_destroy(struct guest *g)
+{
+	vm__destroy(g->vm);
+	close(g->con[0]);
+	close(g->con[1]);
+}
+
+/* Reads the console until it holds line, for at most 20 s. */
+static void wait_line(struct guest *g, const char *line)
+{
+	struct pollfd p = {.fd = g->con[0], .events = POLLIN};
+
+	while (!strstr(g->out, line)) {
+		ssize_t n;
+
+		ck_assert_msg(poll(&p, 1, 20000) == 1, "no \"%s\" on the console; got:\n%s", line,
+			      g->out);
+		n = read(g->con[0], g->out + g->len, sizeof(g->out) - 1 - g->len);
+		ck_assert_int_gt(n, 0);
+		g->len += (size_t)n;
+		g->out[g->len] = '\0';
+	}
+}
+
+/* Word 0 of vCPU 0's first page: the iteration that last wrote it (0 = not yet). */
+static uint64_t progress(struct vm *vm)
+{
+	return *(volatile uint64_t *)memory__gpa_to_hva(vm, RT_MEMWRITER_BASE, 8);
+}
+
+/* Boots memwriter and returns once it is writing. */
+static void guest_boot(struct guest *g, const struct memwriter *args)
+{
+	const char *guests = getenv("TWIN_GUESTS_DIR");
+	char path[4096], cmdline[128], err[512];
+
+	ck_assert_msg(guests != NULL, "TWIN_GUESTS_DIR is not set: run with make check");
+	snprintf(path, sizeof(path), "%s/memwriter.elf", guests);
+	snprintf(cmdline, sizeof(cmdline), "pages=%u ws=%u rate=%u vcpus=%d iters=%u", args->ws,
+		 args->ws, args->rate, VCPUS, args->iters);
+	guest_create(g);
+	g->args = *args;
+	ck_assert_msg(boot__load_pvh_file(g->vm, path, cmdline, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(vm__start(g->vm), 0);
+	wait_line(g, "memwriter: pages=");
+	while (progress(g->vm) == 0) /* polls guest progress, not a timing assumption */
+		usleep(1000);
+}
+
+/* tests/e2e/lib.sh expected_checksum, for pages == ws. */
+static uint64_t expected_checksum(const struct memwriter *a)
+{
+	uint64_t h = 0xcbf29ce484222325ULL, total = (uint64_t)a->ws * a->iters;
+
+	for (int cpu = 0; cpu < VCPUS; cpu++) {
+		for (uint64_t j = 0; j < a->ws; j++) {
+			uint64_t v =
+			    j >= total ? 0 : (j + (total - 1 - j) / a->ws * a->ws) / a->ws + 1;
+
+			for (int b = 0; b < 8; b++)
+				h = (h ^ ((v >> (8 * b)) & 0xff)) * 0x100000001b3ULL;
+		}
+	}
+	return h;
+}
+
+/* The guest writes on: two more iterations of its working set, within 20 s. */
+static void wait_progress(struct guest *g)
+{
+	uint64_t from = progress(g->vm);
+
+	for (int ms = 0; progress(g->vm) < from + 2; ms++) { /* polls the guest, no timing */
+		ck_assert_msg(ms < 20000, "memwriter stuck at iteration %llu; console:\n%s",
+			      (unsigned long long)progress(g->vm), g->out);
+		usleep(1000);
+	}
+}
+
+/* memwriter ends with the checksum of an uninterrupted run: nothing was lost. */
+static void wait_done(struct guest *g)
+{
+	char want[128];
+
+	snprintf(want, sizeof(want),
+		 "memwriter: done iters=%u pages=%u vcpus=%d checksum=0x%016llx", g->args.iters,
+		 g->args.ws, VCPUS, (unsigned long long)expected_checksum(&g->args));
+	wait_line(g, "memwriter: done");
+	ck_assert_msg(strstr(g->out, want), "wanted \"%s\"; the console said:\n%s", want, g->out);
+	ck_assert_int_eq(vm__join(g->vm), 1); /* TWIN_GUEST_EXIT_OK */
+}
+
+static unsigned int pause_depth(struct vm *vm)
+{
+	unsigned int d;
+
+	pthread_mutex_lock(&vm->lock);
+	d = vm->pause_depth;
+	pthread_mutex_unlock(&vm->lock);
+	return d;
+}
+
+static void assert_same_memory(struct vm *a, struct vm *b)
+{
+	ck_assert_uint_eq(a->mem.size, b->mem.size);
+	for (uint64_t off = 0; off < a->mem.size; off += STREAM_PAGE_SIZE)
+		ck_assert_msg(!memcmp(a->mem.base + off, b->mem.base + off, STREAM_PAGE_SIZE),
+			      "RAM page at offset 0x%llx differs", (unsigned long long)off);
+}
+
+/* What restore brings over exactly (the TSC and a pending wait move on; vcpu_state tests those). */
+static void assert_same_vcpus(struct vm *a, struct vm *b)
+{
+	struct vcpu_state *x = calloc(1, sizeof(*x)), *y = calloc(1, sizeof(*y));
+
+	ck_assert_ptr_nonnull(x);
+	ck_assert_ptr_nonnull(y);
+	for (unsigned int i = 0; i < VCPUS; i++) {
+		ck_assert_int_eq(vcpu_state__capture(&a->vcpus[i], x), 0);
+		ck_assert_int_eq(vcpu_state__capture(&b->vcpus[i], y), 0);
+		ck_assert_msg(!memcmp(&x->regs, &y->regs, sizeof(x->regs)), "vCPU %u: regs", i);
+		ck_assert_msg(!memcmp(&x->sregs, &y->sregs, sizeof(x->sregs)), "vCPU %u: sregs", i);
+		ck_assert_msg(!memcmp(&x->lapic, &y->lapic, sizeof(x->lapic)), "vCPU %u: lapic", i);
+	}
+	free(x);
+	free(y);
+}
+
+/* The source side of a migration, on its own thread as twin-vmm runs it. */
+struct send_run {
+	pthread_t thread;
+	struct vm *vm;
+	struct migrate_params p;
+	struct migrate_job *job;
+	int fd;
+	struct stream_writer w;
+	int rc;
+};
+
+static void *send_thread(void *arg)
+{
+	struct send_run *s = arg;
+
+	s->rc = migrate__send(s->vm, &s->p, &s->w, stream__fd_read, &s->fd, s->job);
+	if (s->rc) /* as twin-vmm closes it: the destination must not wait forever */
+		shutdown(s->fd, SHUT_RDWR);
+	return NULL;
+}
+
+static void send_start(struct send_run *s, struct vm *vm, const struct migrate_params *p, int fd)
+{
+	memset(s, 0, sizeof(*s));
+	s->vm = vm;
+	s->p = *p;
+	s->fd = fd;
+	ck_assert_int_eq(migrate_job__new(&s->job), 0);
+	stream_writer__init(&s->w, stream__fd_write, &s->fd);
+	ck_assert_int_eq(pthread_create(&s->thread, NULL, send_thread, s), 0);
+}
+
+static void send_join(struct send_run *s, struct migrate_status *st)
+{
+	ck_assert_int_eq(pthread_join(s->thread, NULL), 0);
+	migrate_job__status(s->job, st);
+	migrate_job__free(s->job);
+}
+
+/* The destination: header, VM_CONFIG, a VM built to it, then pages and state. */
+static int receive_into(int fd, struct guest *dst, const struct memwriter *args, char *err,
+			size_t errlen)
+{
+	struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
+	struct stream_reader r;
+	int rc;
+
+	ck_assert_ptr_nonnull(cfg);
+	stream_reader__init(&r, stream__fd_read, &fd);
+	rc = migrate__receive_config(&r, cfg, err, errlen);
+	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert_uint_eq(cfg->mem_size, MEM);
+	ck_assert_uint_eq(cfg->nr_vcpus, VCPUS);
+	guest_create(dst);
+	dst->args = *args; /* the guest it will run */
+	rc = migrate__receive(&r, dst->vm, NULL, err, errlen);
+	stream_reader__dispose(&r);
+	free(cfg);
+	return rc;
+}
+
+static const struct migrate_params live_params[] = {
+    {.live = true, .compress = MIGRATE_COMPRESS_LZ4},
+    {.live = true, .compress = MIGRATE_COMPRESS_ZLIB, .xbzrle_cache = 4 << 20},
+    {.live = true, .compress = MIGRATE_COMPRESS_NONE, .xbzrle_cache = 16 << 20},
+};
+
+/*
+ * memwriter migrated live over a socketpair mid-run: the destination's RAM and
+ * vCPUs equal the paused source's, the source stays paused, and memwriter
+ * writes on in the destination.
+ */
+START_TEST(test_live_migration)
+{
+	struct guest src, dst;
+	struct send_run s;
+	struct migrate_status st;
+	char err[512];
+	int sv[2];
+
+	signal(SIGPIPE, SIG_IGN);
+	guest_boot(&src, &endless);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	send_start(&s, src.vm, &live_params[_i], sv[0]);
+	if (receive_into(sv[1], &dst, &src.args, err, sizeof(err))) {
+		send_join(&s, &st);
+		ck_abort_msg("receive: %s; send: %s", err, st.error);
+	}
+	ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], 0, NULL), 0);
+	send_join(&s, &st);
+	ck_assert_msg(s.rc == 0, "%s", st.error);
+	ck_assert_str_eq(migrate_phase__to_str(st.phase), "completed");
+	ck_assert_uint_ge(st.rounds, 2);
+	ck_assert_uint_eq(st.bytes, s.w.offset);
+	ck_assert_uint_gt(st.downtime_ns, 0);
+	ck_assert_uint_ge(st.total_ns, st.downtime_ns);
+	ck_assert_uint_eq(st.pages, st.zero_pages + st.raw_pages + st.lz4_pages + st.zlib_pages +
+					st.delta_pages);
+	ck_assert_uint_ge(st.pages, VCPUS * endless.ws);
+	if (live_params[_i].compress != MIGRATE_COMPRESS_LZ4)
+		ck_assert_uint_eq(st.lz4_pages, 0);
+	if (live_params[_i].compress != MIGRATE_COMPRESS_ZLIB)
+		ck_assert_uint_eq(st.zlib_pages, 0);
+	/* The source stays paused (its owner quits): compare it with the destination. */
+	ck_assert_uint_eq(pause_depth(src.vm), 1);
+	assert_same_memory(src.vm, dst.vm);
+	assert_same_vcpus(src.vm, dst.vm);
+	guest_destroy(&src);
+	ck_assert_int_eq(vm__start(dst.vm), 0);
+	wait_progress(&dst);
+	guest_destroy(&dst);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* A growable buffer the writer appends to. */
+struct sink {
+	uint8_t *data;
+	size_t len;
+	size_t cancel_at; /* cancel job once this many bytes arrived; 0 = never */
+	size_t fail_at;	  /* fail with -EPIPE once this many bytes arrived; 0 = never */
+	struct migrate_job *job;
+	struct migrate_status at_cancel; /* the job's status as the cancel was given */
+};
+
+static int sink_write(void *ctx, const void *buf, size_t len)
+{
+	struct sink *s = ctx;
+	uint8_t *nd;
+
+	if (s->fail_at && s->len + len > s->fail_at)
+		return -EPIPE;
+	nd = realloc(s->data, s->len + len);
+	if (!nd)
+		return -ENOMEM;
+	memcpy(nd + s->len, buf, len);
+	s->data = nd;
+	s->len += len;
+	if (s->cancel_at && s->len >= s->cancel_at && !s->at_cancel.phase) {
+		migrate_job__status(s->job, &s->at_cancel);
+		migrate_job__cancel(s->job);
+	}
+	return 0;
+}
+
+/*
+ * A paused VM saved into memory (live=false) and received into a fresh VM:
+ * the same RAM and vCPUs; the source stays paused with its I/O running, and
+ * both finish memwriter with the right checksum.
+ */
+START_TEST(test_save_restore)
+{
+	struct migrate_params p = {.live = false};
+	struct guest src, dst;
+	struct sink out = {0};
+	struct stream_writer w;
+	struct stream_reader r;
+	struct stream_mem m;
+	struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
+	char err[512];
+	int rc;
+
+	ck_assert_ptr_nonnull(cfg);
+	guest_boot(&src, &steady);
+	stream_writer__init(&w, sink_write, &out);
+	/* A running VM is refused: a save is of a paused VM. */
+	ck_assert_int_eq(migrate__send(src.vm, &p, &w, NULL, NULL, NULL), -EINVAL);
+	ck_assert_uint_eq(pause_depth(src.vm), 0);
+	vm__pause_all(src.vm);
+	stream_writer__init(&w, sink_write, &out);
+	out.len = 0;
+	ck_assert_int_eq(migrate__send(src.vm, &p, &w, NULL, NULL, NULL), 0);
+	ck_assert_uint_eq(pause_depth(src.vm), 1);
+	ck_assert_uint_eq(w.offset, out.len);
+
+	m = (struct stream_mem){.data = out.data, .size = out.len};
+	stream_reader__init(&r, stream__mem_read, &m);
+	rc = migrate__receive_config(&r, cfg, err, sizeof(err));
+	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert_uint_eq(r.flags, 0); /* not LIVE: each page at most once */
+	guest_create(&dst);
+	dst.args = src.args;
+	rc = migrate__receive(&r, dst.vm, NULL, err, sizeof(err));
+	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert_uint_eq(m.pos, m.size); /* END was the last byte */
+	assert_same_memory(src.vm, dst.vm);
+	assert_same_vcpus(src.vm, dst.vm);
+	ck_assert_int_eq(vm__start(dst.vm), 0);
+	vm__resume_all(src.vm);
+	wait_done(&dst);
+	wait_done(&src);
+	guest_destroy(&src);
+	guest_destroy(&dst);
+	stream_reader__dispose(&r);
+	free(out.data);
+	free(cfg);
+}
+END_TEST
+
+/* After a failed migration: not paused, no throttle, and memwriter writes on. */
+static void assert_source_runs_on(struct guest *g, const struct migrate_status *st)
+{
+	ck_assert_uint_eq(pause_depth(g->vm), 0);
+	ck_assert_uint_eq(st->throttle_pct, 0);
+	ck_assert_uint_eq(st->downtime_ns, 0);
+	ck_assert_msg(st->error[0] != '\0', "a failed migration must say why");
+	wait_progress(g);
+}
+
+/*
+ * Cancelled between batches (by the writer, at a byte count: no timing): the
+ * source runs on, and a migration tried again afterwards succeeds.
+ */
+START_TEST(test_cancel)
+{
+	struct migrate_params p = {.live = true};
+	struct migrate_status st;
+	struct sink out = {.cancel_at = 1 << 20}, again = {0};
+	struct stream_writer w;
+	struct stream_reader r;
+	struct stream_mem m;
+	struct vm_stream_config cfg;
+	struct guest g, dst;
+	char err[512];
+
+	guest_boot(&g, &endless);
+	ck_assert_int_eq(migrate_job__new(&out.job), 0);
+	stream_writer__init(&w, sink_write, &out);
+	ck_assert_int_eq(migrate__send(g.vm, &p, &w, NULL, NULL, out.job), -ECANCELED);
+	migrate_job__status(out.job, &st);
+	ck_assert_str_eq(migrate_phase__to_str(st.phase), "cancelled");
+	ck_assert_ptr_nonnull(strstr(st.error, "cancelled"));
+	/* Stopped at the end of the batch that crossed the mark. */
+	ck_assert_uint_le(st.bytes, out.cancel_at + 8 + sizeof(struct stream_batch_header) +
+					STREAM_MAX_BATCH * (16 + STREAM_LZ4_BOUND + 8));
+	ck_assert_uint_eq(pause_depth(g.vm), 0);
+	ck_assert_uint_eq(st.throttle_pct, 0);
+	/* Progress as another thread saw it mid-way. */
+	ck_assert_str_eq(migrate_phase__to_str(out.at_cancel.phase), "active");
+	ck_assert_uint_ge(out.at_cancel.rounds, 1);
+	ck_assert_uint_le(out.at_cancel.bytes, out.cancel_at); /* published after each batch */
+	ck_assert_uint_gt(out.at_cancel.remaining_pages, 0);
+	ck_assert_uint_le(out.at_cancel.remaining_pages, MEM / STREAM_PAGE_SIZE);
+	ck_assert_uint_gt(out.at_cancel.total_ns, 0);
+	ck_assert_uint_ge(st.total_ns, out.at_cancel.total_ns);
+
+	/* A second migration (dirty logging still on from the first) carries the VM whole. */
+	stream_writer__init(&w, sink_write, &again);
+	ck_assert_int_eq(migrate__send(g.vm, &p, &w, NULL, NULL, NULL), 0);
+	ck_assert_uint_eq(pause_depth(g.vm), 1);
+	m = (struct stream_mem){.data = again.data, .size = again.len};
+	stream_reader__init(&r, stream__mem_read, &m);
+	ck_assert_msg(migrate__receive_config(&r, &cfg, err, sizeof(err)) == 0, "%s", err);
+	guest_create(&dst);
+	dst.args = g.args;
+	ck_assert_msg(migrate__receive(&r, dst.vm, NULL, err, sizeof(err)) == 0, "%s", err);
+	assert_same_memory(g.vm, dst.vm);
+	assert_same_vcpus(g.vm, dst.vm);
+	stream_reader__dispose(&r);
+
+	/* Both write on. */
+	vm__resume_all(g.vm);
+	ck_assert_int_eq(vm__start(dst.vm), 0);
+	wait_progress(&g);
+	wait_progress(&dst);
+	guest_destroy(&g);
+	guest_destroy(&dst);
+	migrate_job__free(out.job);
+	free(out.data);
+	free(again.data);
+}
+END_TEST
+
+/* The connection drops during pre-copy (the peer closes): the source runs on. */
+START_TEST(test_drop_during_precopy)
+{
+	struct migrate_params p = {.live = true, .compress = MIGRATE_COMPRESS_NONE};
+	struct migrate_status st;
+	struct send_run s;
+	struct guest g;
+	char buf[65536];
+	size_t got = 0;
+	int sv[2];
+
+	signal(SIGPIPE, SIG_IGN);
+	guest_boot(&g, &endless);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	send_start(&s, g.vm, &p, sv[0]);
+	/* Raw pages: the working set alone is 8 MiB, far more than the socket holds. */
+	while (got < (1 << 20)) {
+		ssize_t n = read(sv[1], buf, sizeof(buf));
+
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+	}
+	close(sv[1]);
+	send_join(&s, &st);
+	ck_assert_int_eq(s.rc, -EPIPE);
+	ck_assert_str_eq(migrate_phase__to_str(st.phase), "failed");
+	ck_assert_ptr_nonnull(strstr(st.error, "Broken pipe"));
+	assert_source_runs_on(&g, &st);
+	guest_destroy(&g);
+	close(sv[0]);
+}
+END_TEST
+
+/*
+ * The destination takes the whole stream, then fails the handshake: it
+ * refuses (a negative ack) or it is gone before acking.  The source was
+ * paused for the final round: it must be resumed, with nothing lost.
+ */
+START_TEST(test_no_ack)
+{
+	struct migrate_params p = {.live = true};
+	struct migrate_status st;
+	struct send_run s;
+	struct guest src, dst;
+	char err[512];
+	int sv[2];
+
+	signal(SIGPIPE, SIG_IGN);
+	guest_boot(&src, &endless);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	send_start(&s, src.vm, &p, sv[0]);
+	ck_assert_msg(receive_into(sv[1], &dst, &src.args, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(pause_depth(src.vm), 1);
+	if (_i == 0)
+		ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], -ENOSPC, "disk full here"),
+				 0);
+	close(sv[1]);
+	send_join(&s, &st);
+	ck_assert_str_eq(migrate_phase__to_str(st.phase), "failed");
+	if (_i == 0) {
+		ck_assert_int_eq(s.rc, -ENOSPC);
+		ck_assert_ptr_nonnull(strstr(st.error, "disk full here"));
+	} else {
+		ck_assert_int_eq(s.rc, -ECONNRESET);
+		ck_assert_ptr_nonnull(strstr(st.error, "before its ack"));
+	}
+	assert_source_runs_on(&src, &st);
+	guest_destroy(&src);
+	guest_destroy(&dst);
+	close(sv[0]);
+}
+END_TEST
+
+/* A save that fails writing (a full disk, say) leaves the VM paused as it was, I/O resumed. */
+START_TEST(test_save_write_error)
+{
+	struct migrate_params p = {.live = false};
+	struct migrate_status st;
+	struct migrate_job *job;
+	struct sink out = {.fail_at = 4096}; /* past VM_CONFIG, inside the first pages */
+	struct stream_writer w;
+	struct guest g;
+
+	guest_boot(&g, &steady);
+	ck_assert_int_eq(migrate_job__new(&job), 0);
+	vm__pause_all(g.vm);
+	stream_writer__init(&w, sink_write, &out);
+	ck_assert_int_eq(migrate__send(g.vm, &p, &w, NULL, NULL, job), -EPIPE);
+	migrate_job__status(job, &st);
+	ck_assert_str_eq(migrate_phase__to_str(st.phase), "failed");
+	ck_assert_ptr_nonnull(strstr(st.error, "stream byte"));
+	ck_assert_uint_eq(pause_depth(g.vm), 1);
+	vm__resume_all(g.vm);
+	wait_done(&g);
+	guest_destroy(&g);
+	migrate_job__free(job);
+	free(out.data);
+}
+END_TEST
+
+/*
+ * A guest that dirties more than the capped link carries: the dirty set stops
+ * shrinking, the throttle steps up (memwriter catches up at full speed in the
+ * slices it runs, so it may never fit and the round cap ends pre-copy), and
+ * the VM still moves intact, with the throttle off at the end.
+ */
+static const struct memwriter busy = {.ws = 64, .rate = 5, .iters = 1000000};
+
+START_TEST(test_auto_converge)
+{
+	struct migrate_params p = {.live = true, .max_bandwidth = 2 << 20};
+	struct guest src, dst;
+	struct migrate_status st;
+	struct send_run s;
+	char err[512];
+	int sv[2];
+
+	signal(SIGPIPE, SIG_IGN);
+	guest_boot(&src, &busy);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	send_start(&s, src.vm, &p, sv[0]);
+	if (receive_into(sv[1], &dst, &src.args, err, sizeof(err))) {
+		send_join(&s, &st);
+		ck_abort_msg("receive: %s; send: %s", err, st.error);
+	}
+	ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], 0, NULL), 0);
+	send_join(&s, &st);
+	ck_assert_msg(s.rc == 0, "%s", st.error);
+	ck_assert_uint_ge(st.rounds, 4); /* two stalled rounds after the first dirty one */
+	ck_assert_uint_gt(throttle__pauses(src.vm), 0);
+	ck_assert_uint_eq(st.throttle_pct, 0);
+	assert_same_memory(src.vm, dst.vm);
+	assert_same_vcpus(src.vm, dst.vm);
+	guest_destroy(&src);
+	ck_assert_int_eq(vm__start(dst.vm), 0);
+	wait_progress(&dst);
+	guest_destroy(&dst);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* A header and VM_CONFIG for vm, with flags, into out. */
+static void stream_prefix(struct sink *out, struct stream_writer *w, struct vm *vm, uint32_t flags)
+{
+	memset(out, 0, sizeof(*out));
+	stream_writer__init(w, sink_write, out);
+	ck_assert_int_eq(stream_writer__header(w, flags), 0);
+	ck_assert_int_eq(vm_stream__write_config(w, vm), 0);
+}
+
+/* Receives out into a fresh VM; returns the error, asserting it names the stream offset. */
+static int receive_bad(const struct sink *out, char *err, size_t errlen)
+{
+	struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
+	struct stream_mem m = {.data = out->data, .size = out->len};
+	struct stream_reader r;
+	struct guest dst;
+	int rc;
+
+	ck_assert_ptr_nonnull(cfg);
+	stream_reader__init(&r, stream__mem_read, &m);
+	rc = migrate__receive_config(&r, cfg, err, errlen);
+	if (rc == 0) {
+		guest_create(&dst);
+		rc = migrate__receive(&r, dst.vm, NULL, err, errlen);
+		guest_destroy(&dst);
+	}
+	ck_assert_int_lt(rc, 0);
+	ck_assert_msg(strstr(err, "byte "), "no stream offset in \"%s\"", err);
+	stream_reader__dispose(&r);
+	free(cfg);
+	return rc;
+}
+
+/*
+ * Streams a destination must refuse, each with an error naming the record and
+ * its offset: VM_CONFIG not first, a replication stream, a delta for a page
+ * never sent, a record that has no place here, END without the state, and a
+ * save cut short anywhere.
+ */
+START_TEST(test_receive_refusals)
+{
+	static uint8_t zero[STREAM_PAGE_SIZE], page[STREAM_PAGE_SIZE], delta[STREAM_PAGE_SIZE];
+	struct migrate_params p = {.live = false};
+	struct stream_writer w;
+	struct page_batch b;
+	struct sink out;
+	struct guest src;
+	char err[512];
+	size_t full;
+	int n;
+
+	guest_create(&src);
+	/* END where VM_CONFIG must be. */
+	memset(&out, 0, sizeof(out));
+	stream_writer__init(&w, sink_write, &out);
+	ck_assert_int_eq(stream_writer__header(&w, 0), 0);
+	ck_assert_int_eq(stream_writer__end(&w), 0);
+	ck_assert_int_eq(receive_bad(&out, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "VM_CONFIG must come first"));
+	free(out.data);
+
+	/* A replication stream. */
+	memset(&out, 0, sizeof(out));
+	stream_writer__init(&w, sink_write, &out);
+	ck_assert_int_eq(stream_writer__header(&w, STREAM_FLAG_LIVE | STREAM_FLAG_CHECKPOINTED), 0);
+	ck_assert_int_eq(stream_writer__end(&w), 0);
+	{
+		struct vm_stream_config cfg;
+		struct stream_mem m = {.data = out.data, .size = out.len};
+		struct stream_reader r;
+
+		stream_reader__init(&r, stream__mem_read, &m);
+		ck_assert_int_eq(migrate__receive_config(&r, &cfg, err, sizeof(err)),
+				 -EPROTONOSUPPORT);
+		ck_assert_ptr_nonnull(strstr(err, "replication stream"));
+		stream_reader__dispose(&r);
+	}
+	free(out.data);
+
+	/* A delta for pfn 5, which this stream never sent. */
+	stream_prefix(&out, &w, src.vm, STREAM_FLAG_LIVE);
+	page[0] = 1;
+	n = page_data__delta_encode(zero, page, delta);
+	ck_assert_int_gt(n, 0);
+	page_batch__init(&b);
+	ck_assert_int_eq(page_batch__add_encoded(&b, 5, STREAM_PAGE_DELTA, delta, n), 0);
+	ck_assert_int_eq(page_batch__write(&b, &w), 0);
+	page_batch__dispose(&b);
+	ck_assert_int_eq(receive_bad(&out, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "record PAGE_DATA"));
+	ck_assert_ptr_nonnull(strstr(err, "has not sent"));
+	free(out.data);
+
+	/* A CHECKPOINT in a migration. */
+	stream_prefix(&out, &w, src.vm, STREAM_FLAG_LIVE);
+	ck_assert_int_eq(stream_writer__checkpoint(&w, 1), 0);
+	ck_assert_int_eq(receive_bad(&out, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "not part of a save or migration stream"));
+	free(out.data);
+
+	/* END with no state before it. */
+	stream_prefix(&out, &w, src.vm, 0);
+	ck_assert_int_eq(stream_writer__end(&w), 0);
+	ck_assert_int_lt(receive_bad(&out, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "record END"));
+	free(out.data);
+
+	/* A whole save, then cut at every 8th byte: each is truncated, never applied. */
+	memset(&out, 0, sizeof(out));
+	memset(src.vm->mem.base + (1 << 20), 0x5a, 3 * STREAM_PAGE_SIZE); /* pages to send */
+	vm__pause_all(src.vm);
+	stream_writer__init(&w, sink_write, &out);
+	ck_assert_int_eq(migrate__send(src.vm, &p, &w, NULL, NULL, NULL), 0);
+	full = out.len;
+	for (out.len = 0; out.len < full; out.len += (out.len < 256 ? 8 : 4099)) {
+		receive_bad(&out, err, sizeof(err));
+		ck_assert_msg(strstr(err, "truncated"), "cut at %zu: %s", out.len, err);
+	}
+	free(out.data);
+	guest_destroy(&src);
+}
+END_TEST
+
+Suite *migrate_suite(void)
+{
+	Suite *s = suite_create("migrate");
+	TCase *tc = tcase_create("kvm");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_live_migration, 0,
+			    (int)(sizeof(live_params) / sizeof(live_params[0])));
+	tcase_add_test(tc, test_save_restore);
+	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_drop_during_precopy);
+	tcase_add_loop_test(tc, test_no_ack, 0, 2);
+	tcase_add_test(tc, test_save_write_error);
+	tcase_add_test(tc, test_auto_converge);
+	tcase_add_test(tc, test_receive_refusals);
+	suite_add_tcase(s, tc);
+	return s;
+}
