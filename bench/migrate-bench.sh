@@ -4,7 +4,7 @@
 #
 # Environment (set by `make bench` in bench/):
 #   TWIN_VMM, TWIN_MEMWRITER_ELF   twin-vmm and the memwriter guest
-#   BENCH_MIG_RUNS (3)             migrations per platform and case; the table takes medians
+#   BENCH_MIG_RUNS (5)             migrations per platform and case; the table takes medians
 #   BENCH_MIG_SIZES ("256M 1G")    guest RAM sizes
 #   BENCH_MIG_LOADS ("idle moderate heavy")
 #   BENCH_MIG_DOWNTIME (30)        downtime target, ms, for both
@@ -25,8 +25,8 @@
 # and downtime are each VMM's own numbers (QEMU query-migrate total-time/downtime; twin-vmm
 # query-migrate total_ns/downtime_ns).  A migration starts once the guest has gone round
 # its working set once, and counts only if the guest then runs on the destination (its
-# next progress line) and, for twin-vmm, the source exits 0; any failure stops the bench,
-# with no numbers from a failed run.
+# next progress line) and, for twin-vmm, the source exits 0.  A failed migration gives no
+# numbers: its case reads FAILED (not met) and the bench exits 1 after the table.
 #
 # Settings: twin-vmm migrate --downtime D --bandwidth B (lz4, its default; auto-converge is
 # always on).  QEMU: migrate-set-parameters downtime-limit D, max-bandwidth B, and the
@@ -45,7 +45,7 @@ die()
 : "${TWIN_VMM:?TWIN_VMM is not set: run make bench in bench/}"
 : "${TWIN_MEMWRITER_ELF:?TWIN_MEMWRITER_ELF is not set: run make bench in bench/}"
 QEMU=${QEMU:-qemu-system-x86_64}
-RUNS=${BENCH_MIG_RUNS:-3}
+RUNS=${BENCH_MIG_RUNS:-5}
 DOWNTIME=${BENCH_MIG_DOWNTIME:-30}
 BANDWIDTH=${BENCH_MIG_BANDWIDTH:-256}
 read -r -a SIZES <<<"${BENCH_MIG_SIZES:-256M 1G}"
@@ -86,7 +86,8 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
 # migrate PLATFORM SIZE LOAD: one migration; appends "total_ms downtime_ms wire_bytes" to
-# PLATFORM-SIZE-LOAD.runs and prints the run's numbers.
+# PLATFORM-SIZE-LOAD.runs and prints the run's numbers.  A failed migration gives no
+# numbers: it is counted in PLATFORM-SIZE-LOAD.failed, and its case's row says FAILED.
 migrate()
 {
 	local plat=$1 size=$2 load=$3 out=$tmp/run.json args=()
@@ -95,8 +96,11 @@ migrate()
 		python3 "$RUN" --platform "$plat" --guest "$TWIN_MEMWRITER_ELF" --mem "$size" \
 		--cmdline "$(load_args "$load") iters=1000000000 progress=1" --downtime "$DOWNTIME" \
 		--bandwidth "$BANDWIDTH" --port "$PORT" --vmm "$TWIN_VMM" --qemu "$QEMU" \
-		--timeout "$TIMEOUT" "${args[@]}" >"$out" ||
-		die "$plat, $size, $load: the migration failed (above): no numbers from a failed run"
+		--timeout "$TIMEOUT" "${args[@]}" >"$out" || {
+		echo "run: $plat $size $load: FAILED (above)"
+		echo x >>"$tmp/$plat-$size-$load.failed"
+		return 0
+	}
 	python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -132,6 +136,19 @@ med()
 	awk -v c="$2" '{ print $c }' "$1" | sort -g | awk -v f="$([ "$2" = 3 ] && echo %.0f || echo %.1f)" '
 		{ v[NR] = $1 } END { printf f "\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+# cell PLATFORM SIZE LOAD COL: the median, FAILED when any run of the case failed, - when
+# the platform was not run.
+cell()
+{
+	local f="$tmp/$1-$2-$3"
+	if [ -f "$f.failed" ]; then
+		echo FAILED
+	elif [ -f "$f.runs" ]; then
+		med "$f.runs" "$4"
+	else
+		echo -
+	fi
+}
 row() { printf '%-5s %-9s %-13s %14s %14s %10s %7s %8s\n' "$@"; }
 
 echo
@@ -142,12 +159,12 @@ for size in "${SIZES[@]}"; do
 		col=1
 		for m in "total ms:1.00" "downtime ms:0.50" "wire bytes:0.70"; do
 			metric=${m%:*} goal=${m#*:}
-			t=- q=- r=- met=-
-			f="$tmp/twin-$size-$load.runs"
-			[ ! -f "$f" ] || t=$(med "$f" "$col")
-			f="$tmp/qemu-$size-$load.runs"
-			[ ! -f "$f" ] || q=$(med "$f" "$col")
-			if [ "$t" != - ] && [ "$q" != - ]; then
+			r=- met=-
+			t=$(cell twin "$size" "$load" "$col")
+			q=$(cell qemu "$size" "$load" "$col")
+			if [ "$t" = FAILED ] || [ "$q" = FAILED ]; then
+				met=not-met
+			elif [ "$t" != - ] && [ "$q" != - ]; then
 				read -r r met < <(awk -v t="$t" -v q="$q" -v g="$goal" 'BEGIN {
 					if (q == 0) { print "n/a n/a"; exit }
 					printf "%.2f %s\n", t / q, (t / q <= g) ? "met" : "not-met" }')
@@ -159,3 +176,5 @@ for size in "${SIZES[@]}"; do
 done
 echo "migrate-bench: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "goal: twin/QEMU downtime <= 0.50x, total time <= 1.00x, bytes on the wire <= 0.70x"
+failed=$(cat "$tmp"/*.failed 2>/dev/null | wc -l)
+[ "$failed" -eq 0 ] || die "$failed migrations failed (run: lines above); their cases have no numbers"
