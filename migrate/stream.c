@@ -31,6 +31,8 @@ const char *stream__type_to_str(uint32_t type)
 		return "DISK_WRITES";
 	case STREAM_REC_CHECKPOINT:
 		return "CHECKPOINT";
+	case STREAM_REC_VM_CONFIG:
+		return "VM_CONFIG";
 	default:
 		return (type & STREAM_REC_OPTIONAL) ? "unknown optional" : "unknown mandatory";
 	}
@@ -269,19 +271,18 @@ static int check_known(struct stream_reader *r, const struct stream_record *rec)
 				    off);
 		return 0;
 	}
-	case STREAM_REC_VCPU_STATE: {
-		struct stream_vcpu_prefix p;
-
-		if (rec->length < sizeof(p))
-			break;
-		memcpy(&p, rec->body, sizeof(p));
-		if (p.reserved)
+	case STREAM_REC_VM_CONFIG:
+		/* The destination builds its VM from it: nothing may come before. */
+		if (r->records)
 			return fail(r, -EBADMSG,
-				    "stream: VCPU_STATE at byte %llu: reserved field is not zero",
+				    "stream: VM_CONFIG at byte %llu follows other records; it must "
+				    "be the first record and appear once",
 				    off);
+		if (rec->length < sizeof(struct stream_vm_config))
+			break;
 		return 0;
-	}
 	case STREAM_REC_PAGE_DATA:
+	case STREAM_REC_VCPU_STATE:
 	case STREAM_REC_DEVICE_STATE:
 	case STREAM_REC_DISK_WRITES:
 		if (rec->length < 8)
@@ -294,7 +295,7 @@ static int check_known(struct stream_reader *r, const struct stream_record *rec)
 
 static int is_known(uint32_t type)
 {
-	return type <= STREAM_REC_CHECKPOINT;
+	return type <= STREAM_REC_LAST;
 }
 
 int stream_reader__next(struct stream_reader *r, struct stream_record *rec)
@@ -354,6 +355,7 @@ int stream_reader__next(struct stream_reader *r, struct stream_record *rec)
 			return rc;
 		if (h.type == STREAM_REC_END)
 			r->ended = 1;
+		r->records++;
 		return 0;
 	}
 }

@@ -57,6 +57,7 @@ struct stream_reader {
 	int ended;
 	int have_epoch;
 	uint64_t last_epoch;
+	uint64_t records; /* known records returned */
 	uint64_t skipped; /* unknown optional records passed over */
 	char err[STREAM_ERR_MAX];
 };

@@ -32,6 +32,8 @@ _Static_assert(sizeof(struct stream_header) == 24, "stream header is 24 bytes");
 #define STREAM_REC_DEVICE_STATE 4u
 #define STREAM_REC_DISK_WRITES	5u
 #define STREAM_REC_CHECKPOINT	6u
+#define STREAM_REC_VM_CONFIG	7u
+#define STREAM_REC_LAST		STREAM_REC_VM_CONFIG /* the highest type this build knows */
 #define STREAM_REC_OPTIONAL	(1u << 31) /* a reader that does not know the type skips it */
 
 #define STREAM_ALIGN	  8u
@@ -43,15 +45,25 @@ struct stream_rec_header {
 };
 _Static_assert(sizeof(struct stream_rec_header) == 8, "record header is 8 bytes");
 
-/* Fixed prefixes of the state records; the state that follows is xen-core's. */
+/*
+ * Fixed prefixes of the state records.  The state after each is xen-core's
+ * struct in its native x86-64 layout (STREAM.md); the layout numbers name that
+ * layout, so a build whose structs differ refuses the record instead of
+ * misreading it.  migrate/vm_stream.c pins each struct's size and offsets to
+ * its layout number at compile time.
+ */
+#define STREAM_VCPU_LAYOUT 1u /* struct vcpu_state, 10296 bytes */
+#define STREAM_VM_LAYOUT   1u /* struct vm_state, 1736 bytes */
+
 struct stream_vcpu_prefix {
 	uint32_t vcpu_id;
-	uint32_t reserved;
+	uint32_t layout; /* STREAM_VCPU_LAYOUT */
 };
 _Static_assert(sizeof(struct stream_vcpu_prefix) == 8, "VCPU_STATE prefix is 8 bytes");
 
 struct stream_vm_prefix {
-	uint64_t reserved;
+	uint32_t layout; /* STREAM_VM_LAYOUT */
+	uint32_t reserved;
 };
 _Static_assert(sizeof(struct stream_vm_prefix) == 8, "VM_STATE prefix is 8 bytes");
 
@@ -60,6 +72,32 @@ struct stream_device_prefix {
 	uint32_t version;
 };
 _Static_assert(sizeof(struct stream_device_prefix) == 8, "DEVICE_STATE prefix is 8 bytes");
+
+/* VM_CONFIG: what the destination must build before any page or state arrives. */
+#define STREAM_CONFIG_PIT	  (1u << 0) /* the VM has an in-kernel i8254 PIT */
+#define STREAM_CONFIG_FLAGS_KNOWN STREAM_CONFIG_PIT
+#define STREAM_MAX_DEVICES	  64u
+#define STREAM_DEVICE_NAME_MAX	  32u
+
+struct stream_vm_config {
+	uint64_t mem_size; /* bytes, a multiple of 4 KiB */
+	uint32_t nr_vcpus;
+	uint32_t flags;	      /* STREAM_CONFIG_* */
+	uint32_t vcpu_layout; /* of this stream's VCPU_STATE records */
+	uint32_t vm_layout;   /* of its VM_STATE records */
+	uint32_t nr_devices;  /* entries that follow, <= STREAM_MAX_DEVICES */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct stream_vm_config) == 32, "VM_CONFIG header is 32 bytes");
+
+struct stream_config_device {
+	uint32_t id;	  /* the device's stable id (xen-core/devstate.h) */
+	uint32_t version; /* of its DEVICE_STATE */
+	uint32_t size;	  /* of its DEVICE_STATE after the prefix */
+	uint32_t reserved;
+	char name[STREAM_DEVICE_NAME_MAX]; /* NUL-terminated, zero-padded */
+};
+_Static_assert(sizeof(struct stream_config_device) == 48, "VM_CONFIG device entry is 48 bytes");
 
 struct stream_checkpoint {
 	uint64_t epoch;

@@ -27,6 +27,11 @@ struct dirty {
 	 */
 	pthread_mutex_t lock;
 	uint64_t *pending;
+	/*
+	 * dirty__mark's pages: set with atomic OR by any thread, taken with an
+	 * atomic exchange by the harvest.  Published (release) by dirty__enable.
+	 */
+	uint64_t *marked;
 };
 
 static const char *const method_names[] = {
@@ -37,8 +42,7 @@ static const char *const method_names[] = {
 
 const char *dirty__method_to_str(enum dirty_method m)
 {
-	return (unsigned int)m < ARRAY_SIZE(method_names) ? method_names[m]
-										: "unknown";
+	return (unsigned int)m < ARRAY_SIZE(method_names) ? method_names[m] : "unknown";
 }
 
 int dirty__method_from_str(const char *s, enum dirty_method *out)
@@ -180,15 +184,50 @@ int dirty__enable(struct vm *vm)
 
 	if (d->enabled)
 		return -EALREADY;
-	if (d->method == DIRTY_METHOD_RING) {
+	if (d->method == DIRTY_METHOD_RING && !d->pending) {
 		d->pending = calloc(dirty__bitmap_bits(vm) / 64, sizeof(uint64_t));
 		if (!d->pending)
 			return -ENOMEM;
+	}
+	if (!d->marked) {
+		uint64_t *m = calloc(dirty__bitmap_bits(vm) / 64, sizeof(uint64_t));
+
+		if (!m)
+			return -ENOMEM;
+		/* Marks start with logging: a device write before this is in the first pass. */
+		__atomic_store_n(&d->marked, m, __ATOMIC_RELEASE);
 	}
 	rc = memory__set_log_dirty(vm, true);
 	if (!rc)
 		d->enabled = true;
 	return rc;
+}
+
+void dirty__mark(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	struct dirty *d = vm ? vm->dirty : NULL;
+	uint64_t *m = d ? __atomic_load_n(&d->marked, __ATOMIC_ACQUIRE) : NULL;
+	uint64_t nbits, pfn, last;
+
+	if (!m || !len || gpa + len < gpa)
+		return;
+	nbits = dirty__bitmap_bits(vm);
+	last = (gpa + len - 1) >> PAGE_SHIFT;
+	/*
+	 * Only pages of RAM (a harvest names pages to send).  Release: whoever
+	 * takes the mark (the harvest's exchange) then sees the write before it.
+	 */
+	for (pfn = gpa >> PAGE_SHIFT; pfn <= last && pfn < nbits; pfn++)
+		if (memory__gpa_to_hva(vm, pfn << PAGE_SHIFT, 1ULL << PAGE_SHIFT))
+			__atomic_fetch_or(&m[pfn / 64], 1ULL << (pfn % 64), __ATOMIC_RELEASE);
+}
+
+/* Moves the marked pages into bitmap, clearing each word in one atomic step. */
+static void take_marks(struct dirty *d, uint64_t *bitmap, uint64_t words)
+{
+	for (uint64_t w = 0; w < words; w++)
+		if (__atomic_load_n(&d->marked[w], __ATOMIC_RELAXED))
+			bitmap[w] |= __atomic_exchange_n(&d->marked[w], 0, __ATOMIC_ACQUIRE);
 }
 
 /* Moves the published entries of one vCPU's ring into bitmap.  Caller holds d->lock. */
@@ -330,6 +369,7 @@ int64_t dirty__harvest(struct vm *vm, uint64_t *bitmap)
 	}
 	if (rc)
 		return rc;
+	take_marks(d, bitmap, words);
 	for (uint64_t w = 0; w < words; w++)
 		count += __builtin_popcountll(bitmap[w]);
 	return count;
@@ -354,6 +394,7 @@ void dirty__vm_exit(struct vm *vm)
 		return;
 	pthread_mutex_destroy(&d->lock);
 	free(d->pending);
+	free(d->marked);
 	free(d);
 	vm->dirty = NULL;
 }

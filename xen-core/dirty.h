@@ -53,6 +53,16 @@ int dirty__enable(struct vm *vm);
  */
 int64_t dirty__harvest(struct vm *vm, uint64_t *bitmap);
 
+/*
+ * The VMM's own writes to guest RAM (virtio used rings, RX buffers, blk
+ * reads), which KVM's log never sees: marks the pages of [gpa, gpa + len)
+ * after the write, and the next dirty__harvest reports them (a mark racing
+ * a harvest is reported by that harvest or the next, never lost).  Any
+ * thread, lock-free; a no-op before dirty__enable (the first pass copies all
+ * of RAM) and for addresses outside RAM.
+ */
+void dirty__mark(struct vm *vm, uint64_t gpa, uint64_t len);
+
 /* vCPU thread: KVM_EXIT_DIRTY_RING_FULL.  Moves this vCPU's ring into the pending set. */
 int dirty__ring_full(struct vcpu *vcpu);
 

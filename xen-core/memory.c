@@ -130,6 +130,16 @@ void *memory__gpa_to_hva(const struct vm *vm, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
+uint64_t memory__hva_to_gpa(const struct vm *vm, const void *hva)
+{
+	const struct memory *m = &vm->mem;
+	uintptr_t off = (uintptr_t)hva - (uintptr_t)m->base;
+
+	if ((uintptr_t)hva < (uintptr_t)m->base || off >= m->size)
+		return UINT64_MAX;
+	return off < m->low_size ? off : LAYOUT_PCI_HOLE_END + (off - m->low_size);
+}
+
 void memory__exit(struct vm *vm)
 {
 	struct memory *m = &vm->mem;

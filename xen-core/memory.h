@@ -24,6 +24,8 @@ int memory__init(struct vm *vm, uint64_t size);
 int memory__set_log_dirty(struct vm *vm, bool on);
 /* Host pointer for [gpa, gpa+len) if it lies entirely in one RAM slot, else NULL. */
 void *memory__gpa_to_hva(const struct vm *vm, uint64_t gpa, uint64_t len);
+/* The GPA of a host pointer into RAM (the inverse of gpa_to_hva), or UINT64_MAX if not RAM. */
+uint64_t memory__hva_to_gpa(const struct vm *vm, const void *hva);
 void memory__exit(struct vm *vm);
 
 #endif

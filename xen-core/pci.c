@@ -13,6 +13,7 @@
 #include "log.h"
 #include "mptable.h"
 #include "pci.h"
+#include "util.h"
 #include "vm.h"
 
 #define CONF1_ADDR_PORT 0xcf8
@@ -624,6 +625,12 @@ int pci__write_mptable(const struct vm *vm, void *ram, uint64_t low_size, char *
 	return mptable__write_pci(ram, low_size, (int)vm->nr_vcpus, routes, n, err, errlen);
 }
 
+struct pci_device *pci__device(struct vm *vm, unsigned int slot)
+{
+	/* Slots are filled before vm__start and never emptied until pci__exit. */
+	return slot < PCI_MAX_SLOTS ? vm->pci->slots[slot] : NULL;
+}
+
 int pci__save(struct vm *vm, struct pci_state *st)
 {
 	struct pci_bus *bus = vm->pci;
@@ -650,24 +657,27 @@ int pci__save(struct vm *vm, struct pci_state *st)
 }
 
 /* Bus lock held: can slot's saved state go onto the device there now? */
-static int check_slot(struct pci_bus *bus, unsigned int slot, const struct pci_slot_state *ss)
+static int check_slot(struct pci_bus *bus, unsigned int slot, const struct pci_slot_state *ss,
+		      char *err, size_t errlen)
 {
 	const struct pci_device *dev = bus->slots[slot];
 	unsigned int i;
 
 	if (ss->present > 1 || ss->present != !!dev) {
-		log__error("PCI state: slot %u is %s in the state but %s here: restore onto a VM "
-			   "with the same devices",
-			   slot, ss->present ? "filled" : "empty", dev ? dev->name : "empty");
+		util__set_err(err, errlen,
+			      "PCI state: slot %u is %s in the state but %s here: restore onto a "
+			      "VM with the same devices",
+			      slot, ss->present ? "filled" : "empty", dev ? dev->name : "empty");
 		return -EINVAL;
 	}
 	if (!dev)
 		return 0;
 	for (i = 0; i < PCI_CFG_SIZE; i++) {
 		if ((ss->cfg[i] ^ dev->cfg[i]) & ~dev->wmask[i]) {
-			log__error("%s: PCI state: read-only config byte 0x%02x is 0x%02x, here "
-				   "0x%02x: another device or build",
-				   dev->name, i, ss->cfg[i], dev->cfg[i]);
+			util__set_err(err, errlen,
+				      "%s: PCI state: read-only config byte 0x%02x is 0x%02x, here "
+				      "0x%02x: another device or build",
+				      dev->name, i, ss->cfg[i], dev->cfg[i]);
 			return -EINVAL;
 		}
 	}
@@ -675,31 +685,33 @@ static int check_slot(struct pci_bus *bus, unsigned int slot, const struct pci_s
 		uint64_t want = bar_decoded_addr(dev, ss->cfg, i);
 
 		if (ss->bar_addr[i] != want) {
-			log__error("%s: PCI state: BAR %u saved at 0x%llx but its config space "
-				   "decodes it at 0x%llx: the state is corrupt",
-				   dev->name, i, (unsigned long long)ss->bar_addr[i],
-				   (unsigned long long)want);
+			util__set_err(err, errlen,
+				      "%s: PCI state: BAR %u saved at 0x%llx but its config space "
+				      "decodes it at 0x%llx: the state is corrupt",
+				      dev->name, i, (unsigned long long)ss->bar_addr[i],
+				      (unsigned long long)want);
 			return -EINVAL;
 		}
 	}
 	return 0;
 }
 
-int pci__restore(struct vm *vm, const struct pci_state *st)
+int pci__restore(struct vm *vm, const struct pci_state *st, char *err, size_t errlen)
 {
 	struct pci_bus *bus = vm->pci;
 	unsigned int slot;
 	int rc = 0;
 
 	if (st->version != PCI_STATE_VERSION) {
-		log__error("PCI state: version %u, this build knows %u: save it with a matching "
-			   "Twin",
-			   st->version, PCI_STATE_VERSION);
+		util__set_err(err, errlen,
+			      "PCI state: version %u, this build knows %u: restore with the Twin "
+			      "that saved it",
+			      st->version, PCI_STATE_VERSION);
 		return -EINVAL;
 	}
 	pthread_rwlock_wrlock(&bus->lock);
 	for (slot = 0; slot < PCI_MAX_SLOTS && !rc; slot++)
-		rc = check_slot(bus, slot, &st->slots[slot]);
+		rc = check_slot(bus, slot, &st->slots[slot], err, errlen);
 	if (rc)
 		goto out;
 	for (slot = 0; slot < PCI_MAX_SLOTS; slot++) {

@@ -179,14 +179,17 @@ struct pci_state {
  * Save and restore bus 0 under the bus lock held for writing (any thread that
  * is not a vCPU in a config access; the caller pauses the VM).  The restoring
  * VM must have the same devices in the same slots: restore refuses, with
- * -EINVAL and one log line and before changing anything, an unknown version,
+ * -EINVAL and one line in err and before changing anything, an unknown version,
  * a slot filled on one side only, a read-only config bit that differs (another
  * device or build) or a BAR that would decode elsewhere than saved.  It then
  * writes each config space and moves the BARs through the path guest writes
  * take (ops->bar_moved, which moves ioeventfds).  Both return 0 or -errno.
  */
 int pci__save(struct vm *vm, struct pci_state *st);
-int pci__restore(struct vm *vm, const struct pci_state *st);
+int pci__restore(struct vm *vm, const struct pci_state *st, char *err, size_t errlen);
+
+/* The device in slot of bus 0, or NULL (slot 0 is the host bridge).  Any thread. */
+struct pci_device *pci__device(struct vm *vm, unsigned int slot);
 
 /*
  * The INTx routes of the registered devices, for mptable__write_pci: copies

@@ -7,6 +7,7 @@
 #include "console.h"
 #include "log.h"
 #include "serial8250.h"
+#include "util.h"
 #include "vm.h"
 
 #define UART_RX	 0 /* DLAB=0 read: receive buffer */
@@ -221,31 +222,35 @@ int serial8250__save(struct vm *vm, struct serial8250_state *st)
 }
 
 /* Values the guest cannot produce through the registers mean a corrupt or foreign state. */
-static int check_state(const struct serial8250_state *st)
+static int check_state(const struct serial8250_state *st, char *err, size_t errlen)
 {
 	if (st->version != SERIAL8250_STATE_VERSION) {
-		log__error("serial8250 state: version %u, this build knows %u: save it with a "
-			   "matching Twin",
-			   st->version, SERIAL8250_STATE_VERSION);
+		util__set_err(err, errlen,
+			      "serial8250 state: version %u, this build knows %u: restore with the "
+			      "Twin that saved it",
+			      st->version, SERIAL8250_STATE_VERSION);
 		return -EINVAL;
 	}
 	if (st->ier & ~UART_IER_MASK || st->mcr & ~UART_MCR_MASK || st->thri_pending > 1) {
-		log__error("serial8250 state corrupt (IER 0x%02x, MCR 0x%02x, thri_pending %u): "
-			   "refusing to restore it",
-			   st->ier, st->mcr, st->thri_pending);
+		util__set_err(err, errlen,
+			      "serial8250 state corrupt (IER 0x%02x, MCR 0x%02x, thri_pending %u): "
+			      "refusing to restore it",
+			      st->ier, st->mcr, st->thri_pending);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-int serial8250__restore(struct vm *vm, const struct serial8250_state *st)
+int serial8250__restore(struct vm *vm, const struct serial8250_state *st, char *err, size_t errlen)
 {
 	struct serial8250 *s = vm->serial;
 	int rc;
 
-	if (!s)
+	if (!s) {
+		util__set_err(err, errlen, "serial8250 state: this VM has no UART");
 		return -ENODEV;
-	rc = check_state(st);
+	}
+	rc = check_state(st, err, errlen);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&s->lock);

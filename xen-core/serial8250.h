@@ -2,6 +2,7 @@
 #ifndef XEN_CORE_SERIAL8250_H
 #define XEN_CORE_SERIAL8250_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct vm;
@@ -31,10 +32,10 @@ struct serial8250_state {
  * Save and restore the UART at vm->serial, under its lock (any thread; the
  * caller pauses the VM so the state stays meaningful).  Restore refuses an
  * unknown version, reserved IER or MCR bits or a thri_pending other than 0 or
- * 1 with -EINVAL and one log line, before changing anything.  It raises no
+ * 1 with -EINVAL and one line in err, before changing anything.  It raises no
  * interrupt.  Both return 0 or -errno.
  */
 int serial8250__save(struct vm *vm, struct serial8250_state *st);
-int serial8250__restore(struct vm *vm, const struct serial8250_state *st);
+int serial8250__restore(struct vm *vm, const struct serial8250_state *st, char *err, size_t errlen);
 
 #endif

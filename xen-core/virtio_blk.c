@@ -243,9 +243,61 @@ static void blk_release(struct virtio_dev *vdev)
 	virtio_blk__close(to_blk(vdev));
 }
 
+_Static_assert(sizeof(struct virtio_blk_state) == 16, "virtio_blk_state has no padding");
+
+/* Transport lock held, VM and I/O loop paused. */
+static void blk_state_save(struct virtio_dev *vdev, void *buf)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+	struct virtio_blk_state st = {
+	    .version = VIRTIO_BLK_STATE_VERSION,
+	    .readonly = blk->readonly,
+	    .capacity = blk->capacity,
+	};
+
+	memcpy(buf, &st, sizeof(st));
+}
+
+/* Nothing to set on restore: the disk is the image it was opened on, checked here. */
+static int blk_state_check(struct virtio_dev *vdev, const void *buf, char *err, size_t errlen)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+	struct virtio_blk_state st;
+
+	memcpy(&st, buf, sizeof(st));
+	if (st.version != VIRTIO_BLK_STATE_VERSION || st.readonly > 1 || st.reserved[0] ||
+	    st.reserved[1] || st.reserved[2]) {
+		util__set_err(err, errlen,
+			      "%s: disk state version %u (this build knows %u) or fields unknown: "
+			      "restore with the Twin that saved it",
+			      blk->name, st.version, VIRTIO_BLK_STATE_VERSION);
+		return -EINVAL;
+	}
+	if (st.capacity != blk->capacity) {
+		util__set_err(err, errlen,
+			      "%s: the saved guest's disk has %llu bytes, this image %llu: give "
+			      "--disk the image the guest used (or a copy of the same size)",
+			      blk->name, (unsigned long long)st.capacity * VIRTIO_BLK_SECTOR_SIZE,
+			      (unsigned long long)blk->capacity * VIRTIO_BLK_SECTOR_SIZE);
+		return -EINVAL;
+	}
+	if (st.readonly != blk->readonly) {
+		util__set_err(err, errlen,
+			      "%s: the saved guest's disk was %s, this one is %s: give --disk the "
+			      "same read-only setting",
+			      blk->name, st.readonly ? "read-only" : "writable",
+			      blk->readonly ? "read-only" : "writable");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static const struct virtio_dev_ops blk_ops = {
     .queue_notify = blk_queue_notify,
     .release = blk_release,
+    .state_size = sizeof(struct virtio_blk_state),
+    .state_save = blk_state_save,
+    .state_check = blk_state_check,
 };
 
 int virtio_blk__register(struct virtio_blk *blk, struct vm *vm, bool legacy)

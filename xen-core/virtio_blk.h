@@ -34,6 +34,21 @@ int virtio_blk__register(struct virtio_blk *blk, struct vm *vm, bool legacy);
 /* Size of the image in sectors. */
 uint64_t virtio_blk__capacity(const struct virtio_blk *blk);
 
+/* The DEVICE_STATE version of struct virtio_blk_state (migrate/STREAM.md). */
+#define VIRTIO_BLK_STATE_VERSION 1
+
+/*
+ * The disk's own state, after the transport's in its DEVICE_STATE: what the
+ * guest saw of the image.  A restore refuses an image of another size or
+ * another read-only setting (the guest's file systems were laid out on that).
+ */
+struct virtio_blk_state {
+	uint32_t version; /* VIRTIO_BLK_STATE_VERSION */
+	uint8_t readonly; /* 0 or 1 */
+	uint8_t reserved[3];
+	uint64_t capacity; /* sectors of 512 bytes */
+};
+
 /*
  * I/O thread: carries out one request chain (virtio 1.x, 5.2.6), synchronously
  * (a slow flush delays the VM's other device I/O meanwhile), and writes

@@ -68,6 +68,10 @@ static void console_release(struct virtio_dev *vdev)
 	free(vdev);
 }
 
+/*
+ * No state of its own beyond the transport's (no state_* hooks): output is
+ * written at once, there is no input, and its config never changes.
+ */
 static const struct virtio_dev_ops console_ops = {
     .queue_notify = console_queue_notify,
     .driver_ok = console_driver_ok,

@@ -45,9 +45,13 @@ struct virtio_net {
 	bool tx_error_logged;
 	bool rx_trunc_logged;
 	bool tap_gone; /* the tap failed for good: no longer watched */
+	/* The guest's IPv4 address (network order) snooped from its TX; 0: none yet. Atomic. */
+	uint32_t ipv4;
 	struct vq_chain rx_chain;
 	struct vq_chain tx_chain;
 };
+
+static const struct virtio_dev_ops net_ops;
 
 static struct virtio_net *to_net(struct virtio_dev *vdev)
 {
@@ -97,10 +101,50 @@ struct virtio_dev *virtio_net__vdev(struct virtio_net *net)
 	return &net->vdev;
 }
 
+/* Ethernet and ARP (RFC 826) for IPv4 over Ethernet: the fields snooping and announcing use. */
+#define ETH_HLEN_      14
+#define ETHERTYPE_IP_  0x0800
+#define ETHERTYPE_ARP_ 0x0806
+#define ETHERTYPE_RARP 0x8035
+#define ARP_LEN	       28
+#define ETH_MIN_FRAME  60 /* without FCS */
+
+static uint16_t be16_at(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/*
+ * Every TX frame: remembers the guest's IPv4 address for the announce after
+ * a migration.  One 42-byte copy of the headers; only frames with the NIC's
+ * MAC as source count (the guest may bridge others), and never 0.0.0.0 (DHCP).
+ */
+static void snoop_ipv4(struct virtio_net *net, const struct iovec *iov, unsigned int cnt)
+{
+	uint8_t f[ETH_HLEN_ + ARP_LEN];
+	size_t n = iov__to_buf(iov, cnt, 0, f, sizeof(f));
+	const uint8_t *ip = NULL;
+	uint32_t v;
+
+	if (n < ETH_HLEN_ + 20 || memcmp(f + 6, net->config.mac, 6))
+		return;
+	if (be16_at(f + 12) == ETHERTYPE_ARP_ && n >= ETH_HLEN_ + ARP_LEN && be16_at(f + 14) == 1 &&
+	    be16_at(f + 16) == ETHERTYPE_IP_ && f[18] == 6 && f[19] == 4)
+		ip = f + ETH_HLEN_ + 14; /* sender protocol address */
+	else if (be16_at(f + 12) == ETHERTYPE_IP_ && f[14] >> 4 == 4)
+		ip = f + ETH_HLEN_ + 12; /* source address */
+	if (!ip)
+		return;
+	memcpy(&v, ip, 4);
+	if (v && v != __atomic_load_n(&net->ipv4, __ATOMIC_RELAXED))
+		__atomic_store_n(&net->ipv4, v, __ATOMIC_RELAXED);
+}
+
 int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsigned int cnt)
 {
 	ssize_t n;
 
+	snoop_ipv4(net, iov, cnt);
 	do
 		n = writev(net->tap_fd, iov, cnt);
 	while (n < 0 && errno == EINTR);
@@ -181,6 +225,41 @@ int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_
 	return 1;
 }
 
+int virtio_net__announce(struct virtio_net *net)
+{
+	uint8_t f[ETH_MIN_FRAME] = {0};
+	uint8_t *arp = f + ETH_HLEN_;
+	uint32_t ip = __atomic_load_n(&net->ipv4, __ATOMIC_RELAXED);
+	struct iovec iov = {.iov_base = f, .iov_len = sizeof(f)};
+	const uint8_t *mac = net->config.mac;
+
+	memset(f, 0xff, 6);
+	memcpy(f + 6, mac, 6);
+	f[12] = (ip ? ETHERTYPE_ARP_ : ETHERTYPE_RARP) >> 8;
+	f[13] = (ip ? ETHERTYPE_ARP_ : ETHERTYPE_RARP) & 0xff;
+	arp[1] = 1;		     /* hardware: Ethernet */
+	arp[2] = ETHERTYPE_IP_ >> 8; /* protocol: IPv4 */
+	arp[4] = 6;
+	arp[5] = 4;
+	arp[7] = ip ? 1 : 3;	  /* ARP request, or RARP "request reverse" */
+	memcpy(arp + 8, mac, 6);  /* sender hardware address */
+	memcpy(arp + 14, &ip, 4); /* sender IP: ours, or 0 */
+	if (!ip)
+		memcpy(arp + 18, mac, 6); /* RARP: whose IP is asked for */
+	memcpy(arp + 24, &ip, 4);	  /* target IP = sender IP: an announcement */
+	int rc = virtio_net__transmit(net, &iov, 1);
+
+	if (rc)
+		return rc;
+	log__info("%s: announced %s", net->name, ip ? "with a gratuitous ARP" : "with a RARP");
+	return 0;
+}
+
+struct virtio_net *virtio_net__of(struct virtio_dev *vdev)
+{
+	return vdev && vdev->ops == &net_ops ? to_net(vdev) : NULL;
+}
+
 static void set_rx_polling(struct virtio_net *net, bool on)
 {
 	if (net->rx_polling == on || net->tap_gone)
@@ -221,7 +300,7 @@ static void tap_readable(void *opaque, uint32_t events)
 		if (rc <= 0)
 			break;
 		rc = 0;
-		virtio_dev__push(vdev, VIRTIO_NET_RXQ, net->rx_chain.head, written);
+		virtio_dev__push(vdev, VIRTIO_NET_RXQ, &net->rx_chain, written);
 		net->rx_held = false;
 		received++;
 	}
@@ -287,11 +366,77 @@ static void net_release(struct virtio_dev *vdev)
 	virtio_net__close(to_net(vdev));
 }
 
+_Static_assert(sizeof(struct virtio_net_state) == 16, "virtio_net_state has no padding");
+
+/* Transport lock held, VM and I/O loop paused. */
+static void net_state_save(struct virtio_dev *vdev, void *buf)
+{
+	struct virtio_net *net = to_net(vdev);
+	struct virtio_net_state st = {
+	    .version = VIRTIO_NET_STATE_VERSION,
+	    .status = le16toh(net->config.status),
+	};
+	uint32_t ip = __atomic_load_n(&net->ipv4, __ATOMIC_RELAXED);
+
+	memcpy(st.mac, net->config.mac, 6);
+	memcpy(st.ipv4, &ip, 4);
+	memcpy(buf, &st, sizeof(st));
+}
+
+static int net_state_check(struct virtio_dev *vdev, const void *buf, char *err, size_t errlen)
+{
+	struct virtio_net *net = to_net(vdev);
+	struct virtio_net_state st;
+	const uint8_t *m;
+
+	memcpy(&st, buf, sizeof(st));
+	if (st.version != VIRTIO_NET_STATE_VERSION || st.status & ~VIRTIO_NET_S_LINK_UP) {
+		util__set_err(err, errlen,
+			      "%s: NIC state version %u (this build knows %u) or status 0x%x "
+			      "unknown: restore with the Twin that saved it",
+			      net->name, st.version, VIRTIO_NET_STATE_VERSION, st.status);
+		return -EINVAL;
+	}
+	if (memcmp(st.mac, net->config.mac, 6)) {
+		m = net->config.mac;
+		util__set_err(err, errlen,
+			      "%s: the saved guest has MAC %02x:%02x:%02x:%02x:%02x:%02x, this NIC "
+			      "%02x:%02x:%02x:%02x:%02x:%02x: give it --nic ...,mac=%02x:%02x:%02x:"
+			      "%02x:%02x:%02x",
+			      net->name, st.mac[0], st.mac[1], st.mac[2], st.mac[3], st.mac[4],
+			      st.mac[5], m[0], m[1], m[2], m[3], m[4], m[5], st.mac[0], st.mac[1],
+			      st.mac[2], st.mac[3], st.mac[4], st.mac[5]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* After the checks: also forgets a held RX buffer, which the rewound queue pops again. */
+static void net_state_restore(struct virtio_dev *vdev, const void *buf)
+{
+	struct virtio_net *net = to_net(vdev);
+	struct virtio_net_state st;
+	uint32_t ip;
+
+	memcpy(&st, buf, sizeof(st));
+	memcpy(&ip, st.ipv4, 4);
+	net->config.status = htole16(st.status);
+	__atomic_store_n(&net->ipv4, ip, __ATOMIC_RELAXED);
+	net->rx_held = false;
+	set_rx_polling(net, false); /* the RX queue's kick at resume watches the tap again */
+	if (vdev->status & VIRTIO_STATUS_DRIVER_OK)
+		net_driver_ok(vdev);
+}
+
 static const struct virtio_dev_ops net_ops = {
     .queue_notify = net_queue_notify,
     .driver_ok = net_driver_ok,
     .reset = net_reset,
     .release = net_release,
+    .state_size = sizeof(struct virtio_net_state),
+    .state_save = net_state_save,
+    .state_check = net_state_check,
+    .state_restore = net_state_restore,
 };
 
 int virtio_net__register(struct virtio_net *net, struct vm *vm, bool legacy)

@@ -54,6 +54,33 @@ int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsign
 int virtio_net__tx(struct virtio_net *net, const struct vq_chain *chain, char *why, size_t whylen);
 int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_t *written,
 		   unsigned int *budget, char *why, size_t whylen);
+/* The DEVICE_STATE version of struct virtio_net_state (migrate/STREAM.md). */
+#define VIRTIO_NET_STATE_VERSION 1
+
+/*
+ * The NIC's own state, after the transport's in its DEVICE_STATE.  A restore
+ * refuses another MAC: the guest's driver read the MAC once at probe and its
+ * peers' ARP caches hold it, so a NIC with another address would disagree
+ * with the guest it carries; give the destination --nic ...,mac=SAVED.
+ */
+struct virtio_net_state {
+	uint32_t version; /* VIRTIO_NET_STATE_VERSION */
+	uint8_t mac[6];
+	uint16_t status; /* config status bits (VIRTIO_NET_S_LINK_UP) */
+	uint8_t ipv4[4]; /* the guest's address seen in its TX frames; 0.0.0.0: none yet */
+};
+
+/*
+ * Announces the NIC on the LAN on the guest's behalf, through
+ * virtio_net__transmit: a gratuitous ARP (an ARP announcement, RFC 5227) for
+ * the guest's IPv4 address snooped from its TX frames (the sender of its
+ * ARPs or the source of its IPv4 packets sent with its MAC), or without one
+ * a RARP for the MAC, as QEMU announces.  Any thread.  0 or -errno (logged).
+ */
+int virtio_net__announce(struct virtio_net *net);
+/* The NIC behind a virtio device, or NULL if it is not a virtio-net one. */
+struct virtio_net *virtio_net__of(struct virtio_dev *vdev);
+
 /* The tap's fd, non-blocking (tests poll it to know a frame is waiting). */
 int virtio_net__tap_fd(const struct virtio_net *net);
 /* The NIC's transport device (tests call its queue_notify as the I/O loop would). */

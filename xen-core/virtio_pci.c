@@ -10,8 +10,10 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 #include "debugdev.h"
+#include "dirty.h"
 #include "ioloop.h"
 #include "log.h"
+#include "memory.h"
 #include "util.h"
 #include "virtio_pci.h"
 #include "vm.h"
@@ -818,6 +820,12 @@ fail:
 
 /* ---- The device's side, on the I/O thread. ---- */
 
+/* The device area (used ring and avail_event), which the device writes. */
+static void mark_used_ring(struct virtio_dev *vdev, const struct virtqueue *vq)
+{
+	dirty__mark(vdev->vm, vq->used_gpa, 6ull + 8ull * vq->size);
+}
+
 int virtio_dev__pop(struct virtio_dev *vdev, unsigned int q, struct vq_chain *chain)
 {
 	struct virtio_queue *vq;
@@ -831,12 +839,21 @@ int virtio_dev__pop(struct virtio_dev *vdev, unsigned int q, struct vq_chain *ch
 	rc = virtqueue__pop(&vq->vq, chain);
 	if (rc == VIRTQUEUE_BROKEN)
 		virtio_dev__set_broken(vdev, "queue %u: %s", q, vq->vq.error);
+	else if (vq->vq.event_idx)
+		mark_used_ring(vdev, &vq->vq); /* an empty ring wrote avail_event */
 	return rc;
 }
 
-void virtio_dev__push(struct virtio_dev *vdev, unsigned int q, uint16_t head, uint32_t written)
+void virtio_dev__push(struct virtio_dev *vdev, unsigned int q, const struct vq_chain *chain,
+		      uint32_t written)
 {
-	virtqueue__push(&vdev->queues[q].vq, head, written);
+	struct virtqueue *vq = &vdev->queues[q].vq;
+
+	for (unsigned int i = chain->nr_out; i < chain->nr_out + chain->nr_in; i++)
+		dirty__mark(vdev->vm, memory__hva_to_gpa(vdev->vm, chain->iov[i].iov_base),
+			    chain->iov[i].iov_len);
+	virtqueue__push(vq, chain->head, written);
+	mark_used_ring(vdev, vq);
 }
 
 void virtio_dev__notify_used(struct virtio_dev *vdev, unsigned int q)
@@ -864,4 +881,231 @@ void virtio_dev__config_changed(struct virtio_dev *vdev)
 	}
 	pthread_mutex_unlock(&vdev->lock);
 	debugdev__kick(vdev->vm);
+}
+
+/* ---- State capture and restore. ---- */
+
+_Static_assert(sizeof(struct virtio_queue_state) == 40, "virtio_queue_state has no padding");
+_Static_assert(sizeof(struct virtio_pci_state) == 40 + 40 * VIRTIO_MAX_QUEUES,
+	       "virtio_pci_state has no padding");
+
+struct virtio_dev *virtio_dev__of_pci(struct pci_device *dev)
+{
+	return dev && dev->ops == &virtio_pci_ops ? vdev_of(dev) : NULL;
+}
+
+uint32_t virtio_dev__state_size(const struct virtio_dev *vdev)
+{
+	return (uint32_t)sizeof(struct virtio_pci_state) + vdev->ops->state_size;
+}
+
+int virtio_dev__save(struct virtio_dev *vdev, void *buf, uint32_t size)
+{
+	struct virtio_pci_state st;
+
+	if (size != virtio_dev__state_size(vdev))
+		return -EINVAL;
+	memset(&st, 0, sizeof(st));
+	st.version = VIRTIO_STATE_VERSION;
+	st.device_id = vdev->device_id;
+	st.nr_queues = (uint16_t)vdev->nr_queues;
+	pthread_mutex_lock(&vdev->lock);
+	st.device_features = offered_features(vdev);
+	st.driver_features = vdev->driver_features;
+	st.dev_feature_sel = vdev->dev_feature_sel;
+	st.drv_feature_sel = vdev->drv_feature_sel;
+	st.queue_sel = vdev->queue_sel;
+	st.status = vdev->status;
+	st.isr = vdev->isr;
+	st.config_generation = vdev->config_generation;
+	st.broken = vdev->broken;
+	for (unsigned int q = 0; q < vdev->nr_queues; q++) {
+		const struct virtio_queue *vq = &vdev->queues[q];
+		struct virtio_queue_state *qs = &st.queues[q];
+
+		qs->enabled = vq->enabled;
+		qs->size = vq->size;
+		qs->desc_gpa = vq->desc_gpa;
+		qs->avail_gpa = vq->avail_gpa;
+		qs->used_gpa = vq->used_gpa;
+		if (!vq->enabled)
+			continue;
+		qs->event_idx = vq->vq.event_idx;
+		qs->last_avail_idx = vq->vq.last_avail_idx;
+		qs->used_idx = vq->vq.used_idx;
+		qs->signalled_used = vq->vq.signalled_used;
+		qs->signalled_valid = vq->vq.signalled_valid;
+	}
+	memcpy(buf, &st, sizeof(st));
+	if (vdev->ops->state_save)
+		vdev->ops->state_save(vdev, (uint8_t *)buf + sizeof(st));
+	pthread_mutex_unlock(&vdev->lock);
+	return 0;
+}
+
+static bool all_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* Can queue q's saved state go onto vdev?  Checks the ring layout the way a start would. */
+static int check_queue(struct virtio_dev *vdev, unsigned int q, const struct virtio_queue_state *qs,
+		       char *err, size_t errlen)
+{
+	struct virtqueue probe;
+	uint16_t in_flight = (uint16_t)(qs->last_avail_idx - qs->used_idx);
+
+	if (qs->enabled > 1 || qs->event_idx > 1 || qs->signalled_valid > 1 || qs->reserved ||
+	    qs->reserved2) {
+		util__set_err(err, errlen,
+			      "%s: device state: queue %u has a flag other than 0 or 1 or a "
+			      "reserved field set: the state is corrupt",
+			      vdev->name, q);
+		return -EINVAL;
+	}
+	if (!qs->enabled)
+		return 0;
+	if (qs->size > vdev->queue_max_size ||
+	    virtqueue__start(&probe, vdev->vm, qs->size, qs->desc_gpa, qs->avail_gpa, qs->used_gpa,
+			     qs->event_idx)) {
+		util__set_err(err, errlen,
+			      "%s: device state: queue %u (size %u, this device takes up to %u) "
+			      "does not fit this VM: %s: restore onto a VM with the same memory "
+			      "and devices",
+			      vdev->name, q, qs->size, vdev->queue_max_size,
+			      qs->size > vdev->queue_max_size ? "too large" : probe.error);
+		return -EINVAL;
+	}
+	if (in_flight > qs->size) {
+		util__set_err(err, errlen,
+			      "%s: device state: queue %u has %u chains in flight (avail %u, used "
+			      "%u), more than its %u entries: the state is corrupt",
+			      vdev->name, q, in_flight, qs->last_avail_idx, qs->used_idx, qs->size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Under lock: everything virtio_dev__restore refuses, before anything changes. */
+static int check_state_locked(struct virtio_dev *vdev, const struct virtio_pci_state *st,
+			      const void *dev_state, char *err, size_t errlen)
+{
+	int rc;
+
+	if (st->version != VIRTIO_STATE_VERSION) {
+		util__set_err(err, errlen,
+			      "%s: device state version %u, this build knows %u: restore with "
+			      "the Twin that saved it",
+			      vdev->name, st->version, VIRTIO_STATE_VERSION);
+		return -EINVAL;
+	}
+	if (st->device_id != vdev->device_id || st->nr_queues != vdev->nr_queues) {
+		util__set_err(err, errlen,
+			      "%s: device state is of virtio device %u with %u queues, this one is "
+			      "%u with %u: restore onto a VM with the same devices",
+			      vdev->name, st->device_id, st->nr_queues, vdev->device_id,
+			      vdev->nr_queues);
+		return -EINVAL;
+	}
+	if (vdev->ops->state_check) {
+		rc = vdev->ops->state_check(vdev, dev_state, err, errlen);
+		if (rc)
+			return rc;
+	}
+	if (st->device_features != offered_features(vdev)) {
+		util__set_err(err, errlen,
+			      "%s: device state offered features 0x%llx, this device offers "
+			      "0x%llx: give the destination the same device options",
+			      vdev->name, (unsigned long long)st->device_features,
+			      (unsigned long long)offered_features(vdev));
+		return -EINVAL;
+	}
+	if (st->driver_features & ~st->device_features || st->broken > 1 || st->isr > 3 ||
+	    st->status & 0x30 || !all_zero(st->reserved, sizeof(st->reserved)) ||
+	    !all_zero(&st->queues[vdev->nr_queues],
+		      sizeof(st->queues[0]) * (VIRTIO_MAX_QUEUES - vdev->nr_queues))) {
+		util__set_err(err, errlen,
+			      "%s: device state has accepted features beyond the offer, a bad "
+			      "status, ISR or broken flag, or reserved fields set: the state is "
+			      "corrupt",
+			      vdev->name);
+		return -EINVAL;
+	}
+	for (unsigned int q = 0; q < vdev->nr_queues; q++) {
+		rc = check_queue(vdev, q, &st->queues[q], err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int virtio_dev__restore(struct virtio_dev *vdev, const void *buf, uint32_t size, char *err,
+			size_t errlen)
+{
+	struct virtio_pci_state st;
+	int rc;
+
+	if (size != virtio_dev__state_size(vdev)) {
+		util__set_err(err, errlen,
+			      "%s: device state of %u bytes, this device's has %u: restore onto a "
+			      "VM with the same devices",
+			      vdev->name, size, virtio_dev__state_size(vdev));
+		return -EINVAL;
+	}
+	memcpy(&st, buf, sizeof(st));
+	lock_regs(vdev, true);
+	rc = check_state_locked(vdev, &st, (const uint8_t *)buf + sizeof(st), err, errlen);
+	if (rc)
+		goto out;
+	vdev->driver_features = st.driver_features;
+	vdev->dev_feature_sel = st.dev_feature_sel;
+	vdev->drv_feature_sel = st.drv_feature_sel;
+	vdev->queue_sel = st.queue_sel;
+	vdev->status = st.status;
+	vdev->isr = st.isr;
+	vdev->config_generation = st.config_generation;
+	vdev->broken = st.broken;
+	for (unsigned int q = 0; q < vdev->nr_queues; q++) {
+		struct virtio_queue *vq = &vdev->queues[q];
+		const struct virtio_queue_state *qs = &st.queues[q];
+
+		__atomic_store_n(&vq->ready, false, __ATOMIC_RELEASE);
+		vq->enabled = qs->enabled;
+		vq->size = qs->size;
+		vq->desc_gpa = qs->desc_gpa;
+		vq->avail_gpa = qs->avail_gpa;
+		vq->used_gpa = qs->used_gpa;
+		memset(&vq->vq, 0, sizeof(vq->vq));
+		if (!qs->enabled)
+			continue;
+		/* Checked above, so this cannot fail. */
+		virtqueue__start(&vq->vq, vdev->vm, qs->size, qs->desc_gpa, qs->avail_gpa,
+				 qs->used_gpa, qs->event_idx);
+		vq->vq.last_avail_idx = qs->used_idx; /* in-flight chains are popped again */
+		vq->vq.used_idx = qs->used_idx;
+		vq->vq.signalled_used = qs->signalled_used;
+		vq->vq.signalled_valid = qs->signalled_valid;
+	}
+	pci__set_irq(&vdev->pci, vdev->isr != 0);
+	if (vdev->ops->state_restore)
+		vdev->ops->state_restore(vdev, (const uint8_t *)buf + sizeof(st));
+	log__info("%s: device state restored", vdev->name);
+out:
+	unlock_regs(vdev, true);
+	return rc;
+}
+
+void virtio_dev__resume(struct virtio_dev *vdev)
+{
+	lock_regs(vdev, true);
+	/* From stopped, so every queue that becomes ready is kicked. */
+	for (unsigned int q = 0; q < vdev->nr_queues; q++)
+		__atomic_store_n(&vdev->queues[q].ready, false, __ATOMIC_RELEASE);
+	update_ready_locked(vdev);
+	unlock_regs(vdev, true);
 }

@@ -3,6 +3,7 @@
 #define XEN_CORE_VIRTIO_PCI_H
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "pci.h"
 #include "virtqueue.h"
@@ -55,6 +56,20 @@ struct virtio_dev_ops {
 	void (*reset)(struct virtio_dev *vdev);
 	/* vm__destroy, after the I/O thread stopped: free the device. */
 	void (*release)(struct virtio_dev *vdev);
+
+	/*
+	 * Device-specific state for save/restore (migrate/STREAM.md), a plain
+	 * struct of state_size bytes appended to struct virtio_pci_state; 0 and
+	 * NULL hooks when the device keeps none.  All run once per call of
+	 * virtio_dev__save/restore, under vdev->lock, with the VM and the I/O
+	 * loop paused.  state_check refuses (-EINVAL, err naming the device,
+	 * the field and the fix) a state that does not fit this device, and
+	 * changes nothing; state_restore runs only after every check passed.
+	 */
+	uint32_t state_size;
+	void (*state_save)(struct virtio_dev *vdev, void *buf);
+	int (*state_check)(struct virtio_dev *vdev, const void *buf, char *err, size_t errlen);
+	void (*state_restore)(struct virtio_dev *vdev, const void *buf);
 };
 
 /* One queue's transport state; under vdev->lock except where noted. */
@@ -108,6 +123,44 @@ struct virtio_dev {
 	struct virtio_queue queues[VIRTIO_MAX_QUEUES];
 };
 
+/* The DEVICE_STATE version of a virtio function's state (migrate/STREAM.md). */
+#define VIRTIO_STATE_VERSION 1
+
+/* One queue as the driver set it up, and the device's position in its rings. */
+struct virtio_queue_state {
+	uint8_t enabled;	 /* 0 or 1 */
+	uint8_t event_idx;	 /* 0 or 1: the ring uses used_event/avail_event */
+	uint8_t signalled_valid; /* 0 or 1: signalled_used means something */
+	uint8_t reserved;
+	uint16_t size;
+	uint16_t last_avail_idx; /* next avail entry to pop, as saved (restore rewinds it) */
+	uint16_t used_idx;	 /* next used entry to fill */
+	uint16_t signalled_used; /* used_idx when the driver was last notified */
+	uint32_t reserved2;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+};
+
+/*
+ * The transport's state as plain data (host byte order, little endian on
+ * x86; no implicit padding).  The device's own part (ops->state_size bytes)
+ * follows it in the DEVICE_STATE body.  Queues past nr_queues are all zero.
+ */
+struct virtio_pci_state {
+	uint32_t version; /* VIRTIO_STATE_VERSION */
+	uint16_t device_id;
+	uint16_t nr_queues;
+	uint64_t device_features; /* offered: the device's bits and the transport's */
+	uint64_t driver_features; /* accepted */
+	uint32_t dev_feature_sel, drv_feature_sel;
+	uint16_t queue_sel;
+	uint8_t status;
+	uint8_t isr; /* INTx is asserted exactly while isr != 0 */
+	uint8_t config_generation;
+	uint8_t broken; /* 0 or 1 */
+	uint8_t reserved[2];
+	struct virtio_queue_state queues[VIRTIO_MAX_QUEUES];
+};
+
 /*
  * Before vm__start: makes vdev a PCI function (modern caps COMMON_CFG,
  * NOTIFY, ISR and DEVICE_CFG in a 16 KiB memory BAR; with legacy, also the
@@ -127,8 +180,15 @@ bool virtio_dev__has_feature(const struct virtio_dev *vdev, unsigned int bit);
  * is then marked broken and the queue stays stopped until reset).
  */
 int virtio_dev__pop(struct virtio_dev *vdev, unsigned int q, struct vq_chain *chain);
-/* I/O thread: returns a chain with written bytes; call notify_used after a batch. */
-void virtio_dev__push(struct virtio_dev *vdev, unsigned int q, uint16_t head, uint32_t written);
+/*
+ * I/O thread: returns chain with written bytes; call notify_used after a
+ * batch.  Marks what the device wrote for dirty tracking (dirty__mark): the
+ * used ring and the chain's whole writable part (a device may write past
+ * written, as virtio-blk's status byte at the end; an extra page costs only
+ * a resend).
+ */
+void virtio_dev__push(struct virtio_dev *vdev, unsigned int q, const struct vq_chain *chain,
+		      uint32_t written);
 /*
  * I/O thread, after pushes to q: unless the driver suppressed notifications
  * (VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX), raises INTx
@@ -146,5 +206,38 @@ void virtio_dev__config_changed(struct virtio_dev *vdev);
  */
 void virtio_dev__set_broken(struct virtio_dev *vdev, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ---- State capture (devstate.c drives these for each virtio function on bus 0). ---- */
+
+/* The virtio device behind a PCI function, or NULL if it is not a virtio one. */
+struct virtio_dev *virtio_dev__of_pci(struct pci_device *dev);
+/* Bytes of its state: struct virtio_pci_state plus the device's part. */
+uint32_t virtio_dev__state_size(const struct virtio_dev *vdev);
+/* VM and I/O loop paused.  size must be virtio_dev__state_size.  0 or -EINVAL. */
+int virtio_dev__save(struct virtio_dev *vdev, void *buf, uint32_t size);
+/*
+ * Before vm__start, or with the VM paused (the I/O loop is paused here).
+ * Checks everything first and refuses with -EINVAL and err (device, field,
+ * fix) before changing anything: another size, version, device, offer of
+ * features, a queue that is not a power of two up to the maximum or whose
+ * rings leave RAM, more in flight than the queue holds, a bad flag, and
+ * the device's own checks.  Then sets the registers and restarts each
+ * enabled queue at its saved indices, except last_avail_idx, which is
+ * rewound to used_idx: every device here completes chains in the order it
+ * popped them (synchronously, on the I/O thread), so the chains popped but
+ * not yet used are exactly avail entries [used_idx, last_avail_idx), and
+ * the driver cannot reuse those entries before they are used.  Popping
+ * them again re-runs each in-flight request once (a held RX buffer waits
+ * for a frame again).  Queues stay stopped until virtio_dev__resume.
+ * Leaves INTx asserted iff isr != 0.
+ */
+int virtio_dev__restore(struct virtio_dev *vdev, const void *buf, uint32_t size, char *err,
+			size_t errlen);
+/*
+ * After the restore, before the vCPUs run: the enabled queues of a driver
+ * that set DRIVER_OK (and did not break the device) become ready and are
+ * kicked, so the I/O thread re-reads every avail ring.
+ */
+void virtio_dev__resume(struct virtio_dev *vdev);
 
 #endif

@@ -30,7 +30,7 @@ unsigned int virtio_serve__queue(struct virtio_dev *vdev, unsigned int q, struct
 			virtio_dev__set_broken(vdev, "%s", why);
 			break;
 		}
-		virtio_dev__push(vdev, q, chain->head, written);
+		virtio_dev__push(vdev, q, chain, written);
 		served++;
 	}
 	if (served)

@@ -11,6 +11,7 @@
 #include "ioloop.h"
 #include "layout.h"
 #include "log.h"
+#include "throttle.h"
 #include "vcpu.h"
 #include "vm.h"
 #include "util.h"
@@ -264,6 +265,9 @@ int vm__create(const struct vm_config *cfg, struct vm **out)
 	rc = ioloop__create(&vm->ioloop); /* devices watch their fds from init on */
 	if (rc)
 		goto out;
+	rc = throttle__init(vm);
+	if (rc)
+		goto out;
 	rc = devices__init(vm);
 	if (rc)
 		goto out;
@@ -303,6 +307,8 @@ void vm__destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	/* Its thread pauses the vCPUs: gone before they are. */
+	throttle__exit(vm);
 	/* Callers on error paths need not know whether the vCPUs ever started. */
 	vm__stop(vm, VM_EXIT_STOPPED);
 	vm__join(vm);

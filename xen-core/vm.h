@@ -19,6 +19,7 @@
 
 struct ioloop;
 struct pci_bus;
+struct throttle;
 
 struct vm_config {
 	const char *kvm_dev;		 /* NULL: $TWIN_KVM_DEV if set, else /dev/kvm */
@@ -64,7 +65,8 @@ struct vm {
 	struct ioloop *ioloop; /* device I/O thread: started by vm__start, stopped by vm__join */
 	struct pci_bus *pci;   /* bus 0, from the device table */
 	struct serial8250 *serial;
-	pthread_t pit_thread; /* turns PIT reinjection off in the background (vm.c) */
+	struct throttle *throttle; /* auto-converge (throttle.c): idle until throttle__set */
+	pthread_t pit_thread;	   /* turns PIT reinjection off in the background (vm.c) */
 	bool pit_thread_started;
 	unsigned int nr_vcpus;
 	struct vcpu *vcpus;

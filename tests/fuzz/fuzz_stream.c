@@ -127,7 +127,7 @@ static const char *check(const uint8_t *data, size_t size, int *cls)
 		if (rc)
 			break;
 		if (rec.offset % STREAM_ALIGN || rec.length > STREAM_MAX_RECORD ||
-		    rec.type > STREAM_REC_CHECKPOINT || rec.offset + rec.length > size) {
+		    rec.type > STREAM_REC_LAST || rec.offset + rec.length > size) {
 			why = "a record the reader returned breaks its own limits";
 			goto out;
 		}

@@ -78,7 +78,7 @@ static void f_queue_notify(struct virtio_dev *vdev, unsigned int q)
 	if (q >= NR_QUEUES || !__atomic_load_n(&vdev->queues[q].ready, __ATOMIC_ACQUIRE))
 		fdev_of(vdev)->broken_rule = "queue_notify for a queue that is not ready";
 	while (virtio_dev__pop(vdev, q, &chain) == 1) {
-		virtio_dev__push(vdev, q, chain.head, chain.in_len);
+		virtio_dev__push(vdev, q, &chain, chain.in_len);
 		n++;
 	}
 	if (n > QSIZE)

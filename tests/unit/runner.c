@@ -21,6 +21,11 @@ static Suite *(*const suites[])(void) = {
     stream_suite,
     devstate_suite,
     control_suite,
+    vm_stream_suite,
+    virtio_state_suite,
+    throttle_suite,
+    net_state_suite,
+    channel_suite,
 };
 
 int main(void)

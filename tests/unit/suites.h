@@ -30,5 +30,10 @@ Suite *vcpu_state_suite(void);
 Suite *stream_suite(void);
 Suite *devstate_suite(void);
 Suite *control_suite(void);
+Suite *vm_stream_suite(void);
+Suite *virtio_state_suite(void);
+Suite *throttle_suite(void);
+Suite *net_state_suite(void);
+Suite *channel_suite(void);
 
 #endif

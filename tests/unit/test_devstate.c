@@ -36,6 +36,7 @@ START_TEST(test_serial8250_round_trip)
 {
 	struct serial8250_state a, b;
 	struct vm *src = new_vm(), *dst = new_vm();
+	char err[256] = "";
 
 	uart_out(src, 3, 0x83); /* LCR: DLAB, 8N1 */
 	uart_out(src, 0, 0x03); /* DLL */
@@ -48,7 +49,7 @@ START_TEST(test_serial8250_round_trip)
 	ck_assert_int_eq(serial8250__save(src, &a), 0);
 	ck_assert_uint_eq(a.version, SERIAL8250_STATE_VERSION);
 	ck_assert_uint_eq(a.thri_pending, 1);
-	ck_assert_int_eq(serial8250__restore(dst, &a), 0);
+	ck_assert_int_eq(serial8250__restore(dst, &a, err, sizeof(err)), 0);
 	ck_assert_int_eq(serial8250__save(dst, &b), 0);
 	ck_assert_mem_eq(&a, &b, sizeof(a));
 	/* The guest of the restored VM reads what it wrote. */
@@ -71,22 +72,25 @@ START_TEST(test_serial8250_corrupt_refused)
 {
 	struct serial8250_state good, bad, now;
 	struct vm *vm = new_vm();
+	char err[256] = "";
 
 	uart_out(vm, 7, 0x42);
 	ck_assert_int_eq(serial8250__save(vm, &good), 0);
 	bad = good;
 	bad.version = SERIAL8250_STATE_VERSION + 1;
-	ck_assert_int_eq(serial8250__restore(vm, &bad), -EINVAL);
+	ck_assert_int_eq(serial8250__restore(vm, &bad, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "version"));
 	bad = good;
 	bad.ier = 0x10;
-	ck_assert_int_eq(serial8250__restore(vm, &bad), -EINVAL);
+	ck_assert_int_eq(serial8250__restore(vm, &bad, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "IER 0x10"));
 	bad = good;
 	bad.mcr = 0x20;
-	ck_assert_int_eq(serial8250__restore(vm, &bad), -EINVAL);
+	ck_assert_int_eq(serial8250__restore(vm, &bad, err, sizeof(err)), -EINVAL);
 	bad = good;
 	bad.thri_pending = 2;
 	bad.scr = 0x99;
-	ck_assert_int_eq(serial8250__restore(vm, &bad), -EINVAL);
+	ck_assert_int_eq(serial8250__restore(vm, &bad, err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(serial8250__save(vm, &now), 0);
 	ck_assert_mem_eq(&good, &now, sizeof(good));
 	vm__destroy(vm);
@@ -148,6 +152,7 @@ START_TEST(test_pci_round_trip)
 	static struct pci_state a, b;
 	struct vm *src = new_vm(), *dst = new_vm();
 	struct probe ps, pd;
+	char err[256] = "";
 	uint64_t bar0 = LAYOUT_PCI_MMIO_START + 0x40000;
 	uint32_t conf1 = 0x80000810u;
 
@@ -162,7 +167,7 @@ START_TEST(test_pci_round_trip)
 	ck_assert_int_eq(pci__save(src, &a), 0);
 	ck_assert_uint_eq(a.version, PCI_STATE_VERSION);
 	pd.moves[0] = pd.moves[1] = 0;
-	ck_assert_int_eq(pci__restore(dst, &a), 0);
+	ck_assert_int_eq(pci__restore(dst, &a, err, sizeof(err)), 0);
 	ck_assert_uint_eq(pd.pci.bars[0].addr, bar0);
 	ck_assert_uint_eq(pd.pci.bars[1].addr, PCI_BAR_UNMAPPED);
 	ck_assert_uint_eq(pd.moves[0], 1);
@@ -181,25 +186,29 @@ START_TEST(test_pci_mismatch_refused)
 	static struct pci_state good, bad, now;
 	struct vm *vm = new_vm();
 	struct probe p;
+	char err[256] = "";
 
 	probe_register(vm, &p);
 	ck_assert_int_eq(pci__save(vm, &good), 0);
 	bad = good;
 	bad.version = PCI_STATE_VERSION + 1;
-	ck_assert_int_eq(pci__restore(vm, &bad), -EINVAL);
+	ck_assert_int_eq(pci__restore(vm, &bad, err, sizeof(err)), -EINVAL);
 	bad = good;
 	bad.slots[1].cfg[PCI_DEVICE_ID] ^= 1;
-	ck_assert_int_eq(pci__restore(vm, &bad), -EINVAL);
+	ck_assert_int_eq(pci__restore(vm, &bad, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "probe: PCI state: read-only config byte 0x02"));
 	bad = good;
 	bad.slots[2].present = 1;
-	ck_assert_int_eq(pci__restore(vm, &bad), -EINVAL);
+	ck_assert_int_eq(pci__restore(vm, &bad, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "slot 2 is filled"));
 	bad = good;
 	bad.slots[1].bar_addr[0] += 0x1000;
-	ck_assert_int_eq(pci__restore(vm, &bad), -EINVAL);
+	ck_assert_int_eq(pci__restore(vm, &bad, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "BAR 0 saved at"));
 	bad = good;
 	bad.slots[1].cfg[PCI_COMMAND] = 0; /* would unmap, but slot 0's host bridge is corrupt */
 	bad.slots[0].cfg[PCI_VENDOR_ID] ^= 1;
-	ck_assert_int_eq(pci__restore(vm, &bad), -EINVAL);
+	ck_assert_int_eq(pci__restore(vm, &bad, err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(pci__save(vm, &now), 0);
 	ck_assert_mem_eq(&good, &now, sizeof(good));
 	vm__destroy(vm);

@@ -256,7 +256,8 @@ START_TEST(test_bad_known_records)
 		uint32_t len;
 	} bad[] = {{STREAM_REC_END, 1},		 {STREAM_REC_CHECKPOINT, 4},
 		   {STREAM_REC_VCPU_STATE, 4},	 {STREAM_REC_VM_STATE, 7},
-		   {STREAM_REC_DEVICE_STATE, 0}, {STREAM_REC_PAGE_DATA, 7}};
+		   {STREAM_REC_DEVICE_STATE, 0}, {STREAM_REC_PAGE_DATA, 7},
+		   {STREAM_REC_VM_CONFIG, 31}};
 	static const uint8_t zero[8];
 	struct stream_record rec;
 
@@ -282,6 +283,37 @@ START_TEST(test_bad_known_records)
 	ck_assert_int_eq(stream_reader__next(&r, &rec), 0);
 	ck_assert_int_eq(stream_reader__next(&r, &rec), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(r.err, "epochs must increase"));
+}
+END_TEST
+
+/* VM_CONFIG is read as the first record only: after any other, or a second one, it is refused. */
+START_TEST(test_vm_config_first)
+{
+	static const uint8_t config[sizeof(struct stream_vm_config)];
+	struct stream_record rec;
+
+	ck_assert_int_eq(stream_writer__header(&w, 0), 0);
+	ck_assert_int_eq(put_record(STREAM_REC_VM_CONFIG, config, sizeof(config)), 0);
+	ck_assert_int_eq(put_record(STREAM_REC_VM_CONFIG, config, sizeof(config)), 0);
+	open_reader(out.len);
+	ck_assert_int_eq(stream_reader__header(&r), 0);
+	ck_assert_int_eq(stream_reader__next(&r, &rec), 0);
+	ck_assert_uint_eq(rec.type, STREAM_REC_VM_CONFIG);
+	ck_assert_uint_eq(rec.length, sizeof(config));
+	ck_assert_int_eq(stream_reader__next(&r, &rec), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(r.err, "VM_CONFIG at byte 64 follows other records"));
+
+	free(out.data);
+	setup();
+	stream_reader__dispose(&r);
+	ck_assert_int_eq(stream_writer__header(&w, 0), 0);
+	ck_assert_int_eq(stream_writer__checkpoint(&w, 1), 0);
+	ck_assert_int_eq(put_record(STREAM_REC_VM_CONFIG, config, sizeof(config)), 0);
+	open_reader(out.len);
+	ck_assert_int_eq(stream_reader__header(&r), 0);
+	ck_assert_int_eq(stream_reader__next(&r, &rec), 0);
+	ck_assert_int_eq(stream_reader__next(&r, &rec), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(r.err, "must be the first record"));
 }
 END_TEST
 
@@ -545,6 +577,7 @@ Suite *stream_suite(void)
 	tcase_add_test(tc, test_unknown_optional_skipped);
 	tcase_add_test(tc, test_nonzero_padding);
 	tcase_add_test(tc, test_bad_known_records);
+	tcase_add_test(tc, test_vm_config_first);
 	tcase_add_test(tc, test_page_data_round_trip);
 	tcase_add_test(tc, test_page_data_pfn_beyond_guest);
 	tcase_add_test(tc, test_page_data_counts);

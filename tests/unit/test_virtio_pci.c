@@ -64,7 +64,7 @@ static void t_queue_notify(struct virtio_dev *vdev, unsigned int q)
 	t->on_io_thread = ioloop__on_thread(vm->ioloop);
 	t->last_q = q;
 	while ((rc = virtio_dev__pop(vdev, q, &chain)) == 1)
-		virtio_dev__push(vdev, q, chain.head, chain.in_len);
+		virtio_dev__push(vdev, q, &chain, chain.in_len);
 	t->last_pop = rc;
 	virtio_dev__notify_used(vdev, q);
 	sem_post(&t->notified);
