@@ -38,6 +38,7 @@ import time
 
 QEMU_MACHINE = "microvm,x-option-roms=off,rtc=off,pit=off,pic=off,pcie=on,auto-kernel-cmdline=off"
 ITER_LINE = re.compile(rb"memwriter: iter=(\d+)")
+LISTEN_LINE = re.compile(rb"incoming: waiting on ")
 verbose = False
 
 
@@ -59,54 +60,52 @@ def lo_tx_bytes():
 
 
 class Vm:
-    """A VMM process whose stdout (the guest's console) is read line by line on a thread."""
+    """A VMM process whose stdout (the guest's console) and stderr are read line by line on
+    threads, so that a test can wait for a line."""
 
-    def __init__(self, name, cmd, tmp):
+    def __init__(self, name, cmd):
         self.name = name
-        self.lines = []
+        self.lines = {"out": [], "err": []}
+        self.eof = {"out": False, "err": False}
         self.cond = threading.Condition()
-        self.eof = False
-        self.err_path = os.path.join(tmp, name + ".err")
         if verbose:
             say(name + ": " + " ".join(cmd))
-        with open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=err, start_new_session=True)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        for which, f in (("out", self.proc.stdout), ("err", self.proc.stderr)):
+            threading.Thread(target=self._read, args=(which, f), daemon=True).start()
 
-    def _read(self):
-        for line in self.proc.stdout:
+    def _read(self, which, f):
+        for line in f:
             with self.cond:
-                self.lines.append(line)
+                self.lines[which].append(line)
                 self.cond.notify_all()
         with self.cond:
-            self.eof = True
+            self.eof[which] = True
             self.cond.notify_all()
 
-    def wait_line(self, regex, start, deadline):
-        """The index and match of the first line from index start that matches regex."""
+    def wait_line(self, regex, deadline, which="out"):
+        """The first match of regex in a line of stdout (or stderr)."""
+        start = 0
         with self.cond:
             while True:
-                for i in range(start, len(self.lines)):
-                    m = regex.search(self.lines[i])
+                lines = self.lines[which]
+                for i in range(start, len(lines)):
+                    m = regex.search(lines[i])
                     if m:
-                        return i, m
-                start = len(self.lines)
+                        return m
+                start = len(lines)
                 left = deadline - time.monotonic()
-                if self.eof or left <= 0:
-                    why = "exited" if self.eof else "timed out"
+                if self.eof[which] or left <= 0:
+                    why = "exited" if self.eof[which] else "timed out"
                     raise Failed(f"{self.name}: {why} waiting for /{regex.pattern.decode()}/; "
                                  f"{self.tail()}")
                 self.cond.wait(left)
 
     def tail(self):
-        try:
-            with open(self.err_path, "rb") as f:
-                err = f.read()[-600:].decode(errors="replace").strip()
-        except OSError:
-            err = ""
-        out = b"".join(self.lines[-5:]).decode(errors="replace").strip()
+        with self.cond:
+            out = b"".join(self.lines["out"][-5:]).decode(errors="replace").strip()
+            err = b"".join(self.lines["err"][-5:]).decode(errors="replace").strip()
         return f"stdout tail: {out!r}; stderr tail: {err!r}"
 
     def stop(self):
@@ -188,13 +187,13 @@ def qemu_cmd(a, qmp, incoming=None):
 
 
 def run_qemu(a, tmp, deadline):
-    src = Vm("qemu-source", qemu_cmd(a, os.path.join(tmp, "src.qmp")), tmp)
+    src = Vm("qemu-source", qemu_cmd(a, os.path.join(tmp, "src.qmp")))
     dst = Vm("qemu-destination",
-             qemu_cmd(a, os.path.join(tmp, "dst.qmp"), f"tcp:127.0.0.1:{a.port}"), tmp)
+             qemu_cmd(a, os.path.join(tmp, "dst.qmp"), f"tcp:127.0.0.1:{a.port}"))
     try:
         sq = JsonLines(os.path.join(tmp, "src.qmp"), src, deadline, True)
         dq = JsonLines(os.path.join(tmp, "dst.qmp"), dst, deadline, True)
-        i, _ = src.wait_line(ITER_LINE, 0, deadline)
+        src.wait_line(ITER_LINE, deadline)
         caps = [{"capability": "events", "state": True}]
         if a.auto_converge:
             caps.append({"capability": "auto-converge", "state": True})
@@ -220,7 +219,7 @@ def run_qemu(a, tmp, deadline):
         dq.wait_event(lambda m: m.get("event") == "RESUME")
         if dq.command("query-status")["status"] != "running":
             raise Failed("the QEMU destination is not running after the migration")
-        dst.wait_line(ITER_LINE, 0, deadline)
+        dst.wait_line(ITER_LINE, deadline)
         return {"total_ms": st["total-time"], "downtime_ms": st["downtime"],
                 "wire_bytes": wire1 - wire0, "reported_bytes": st["ram"]["transferred"],
                 "rounds": st["ram"].get("dirty-sync-count"),
@@ -233,12 +232,13 @@ def run_qemu(a, tmp, deadline):
 def run_twin(a, tmp, deadline):
     src_ctl, dst_ctl = os.path.join(tmp, "src.ctl"), os.path.join(tmp, "dst.ctl")
     src = Vm("twin-source", [a.vmm, "run", "--kernel", a.guest, "--mem", a.mem, "--cmdline",
-                             a.cmdline, "--control", src_ctl], tmp)
+                             a.cmdline, "--control", src_ctl])
     dst = Vm("twin-destination", [a.vmm, "incoming", "--listen", f"127.0.0.1:{a.port}",
-                                  "--insecure", "--control", dst_ctl], tmp)
+                                  "--insecure", "--control", dst_ctl])
     try:
-        dc = JsonLines(dst_ctl, dst, deadline, False)
-        src.wait_line(ITER_LINE, 0, deadline)
+        # The destination's control socket appears with its VM, once a stream arrives.
+        dst.wait_line(LISTEN_LINE, deadline, "err")
+        src.wait_line(ITER_LINE, deadline)
         # The control socket serves one client at a time: check it, then leave it to the
         # migrate client.
         sc = JsonLines(src_ctl, src, deadline, False)
@@ -260,9 +260,10 @@ def run_twin(a, tmp, deadline):
         st = final_status(cli.stdout)
         if st.get("phase") != "completed":
             raise Failed(f"twin-vmm migration ended in phase {st.get('phase')}: {st.get('error')}")
+        dc = JsonLines(dst_ctl, dst, deadline, False)
         if dc.command("query-status").get("status") != "running":
             raise Failed("the twin-vmm destination is not running after the migration")
-        dst.wait_line(ITER_LINE, 0, deadline)
+        dst.wait_line(ITER_LINE, deadline)
         # The source exits 0 by itself once the destination runs.
         rc = src.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         if rc != 0:
