@@ -19,6 +19,11 @@
 #   heavy     ws=32768 rate=32  128 MiB working set, 128 MiB/s written (half the default cap)
 # The same loads for both sizes: the larger guest adds untouched (zero) RAM to send.
 #
+# Downtime is each VMM's own figure, not defined alike: QEMU's runs from the pause to the
+# source's end of the migration, twin-vmm's (downtime_ns) from the pause to the
+# destination's acknowledgement.  The run lines also show QEMU's STOP-to-RESUME time (the
+# QMP event stamps of source and destination), a third view of the same pause.
+#
 # Each migration (bench/migrate-run.py) runs alone in a fresh network namespace, so the
 # loopback byte counter there is its wire: every packet of the migration connection, both
 # directions, IP/TCP headers included, counted the same way for both platforms.  Total time
@@ -106,9 +111,12 @@ migrate()
 import json, sys
 r = json.load(open(sys.argv[1]))
 print(r["total_ms"], r["downtime_ms"], r["wire_bytes"])
-print("run: %-4s %4s %-8s total %9.1f ms  downtime %7.1f ms  wire %11d B  reported %11d B  rounds %s  throttle %s%%"
+extra = ""
+if r.get("stop_to_resume_ms") is not None:
+    extra = "  stop->resume %.1f ms" % r["stop_to_resume_ms"]
+print("run: %-4s %4s %-8s total %9.1f ms  downtime %7.1f ms  wire %11d B  reported %11d B  rounds %s  throttle %s%%%s"
       % (sys.argv[2], sys.argv[3], sys.argv[4], r["total_ms"], r["downtime_ms"], r["wire_bytes"],
-         r["reported_bytes"], r["rounds"], r["throttle_pct"]), file=sys.stderr)
+         r["reported_bytes"], r["rounds"], r["throttle_pct"], extra), file=sys.stderr)
 ' "$out" "$plat" "$size" "$load" >>"$tmp/$plat-$size-$load.runs" 2>"$tmp/line"
 	cat "$tmp/line"
 }

@@ -23,6 +23,9 @@
 #   total_ms, downtime_ms  as the source VMM reports them (QEMU query-migrate total-time and
 #                          downtime; twin-vmm migrate_status total_ns and downtime_ns)
 #   reported_bytes         the VMM's own count (QEMU ram.transferred; twin-vmm bytes)
+#   stop_to_resume_ms      QEMU only: source STOP event to destination RESUME event.  QEMU's
+#                          downtime ends when the source is done; twin-vmm's downtime_ns
+#                          runs from the pause to the destination's ack (STREAM.md)
 import argparse
 import json
 import os
@@ -131,6 +134,7 @@ class JsonLines:
         self.deadline = deadline
         self.buf = b""
         self.events = []
+        self.seen = []  # events already waited past
         self.recv()  # greeting
         if qmp:
             self.command("qmp_capabilities")
@@ -167,9 +171,17 @@ class JsonLines:
         while True:
             while self.events:
                 msg = self.events.pop(0)
+                self.seen.append(msg)
                 if pred(msg):
                     return msg
             self.events.append(self.recv())
+
+    def event_time(self, name):
+        """The timestamp (s) of the first event name seen, or None."""
+        for m in self.seen:
+            if m.get("event") == name:
+                return m["timestamp"]["seconds"] + m["timestamp"]["microseconds"] / 1e6
+        return None
 
 
 def qemu_cmd(a, qmp, incoming=None):
@@ -220,7 +232,11 @@ def run_qemu(a, tmp, deadline):
         if dq.command("query-status")["status"] != "running":
             raise Failed("the QEMU destination is not running after the migration")
         dst.wait_line(ITER_LINE, deadline)
+        # QEMU's downtime ends on the source; STOP (source, once paused) to RESUME
+        # (destination) is another view of the pause, both stamps from this host's clock.
+        stop, resume = sq.event_time("STOP"), dq.event_time("RESUME")
         return {"total_ms": st["total-time"], "downtime_ms": st["downtime"],
+                "stop_to_resume_ms": round((resume - stop) * 1000, 1) if stop and resume else None,
                 "wire_bytes": wire1 - wire0, "reported_bytes": st["ram"]["transferred"],
                 "rounds": st["ram"].get("dirty-sync-count"),
                 "throttle_pct": st.get("cpu-throttle-percentage", 0)}
