@@ -27,6 +27,7 @@
 #                          downtime ends when the source is done; twin-vmm's downtime_ns
 #                          runs from the pause to the destination's ack (STREAM.md)
 import argparse
+import ctypes
 import json
 import os
 import re
@@ -62,6 +63,11 @@ def lo_tx_bytes():
     raise Failed("no lo in /proc/net/dev: run in a network namespace with lo up")
 
 
+def die_with_parent():
+    # A VMM must not outlive this script, even when it is SIGKILLed (PR_SET_PDEATHSIG).
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
 class Vm:
     """A VMM process whose stdout (the guest's console) and stderr are read line by line on
     threads, so that a test can wait for a line."""
@@ -74,7 +80,8 @@ class Vm:
         if verbose:
             say(name + ": " + " ".join(cmd))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, start_new_session=True)
+                                     stderr=subprocess.PIPE, start_new_session=True,
+                                     preexec_fn=die_with_parent)
         for which, f in (("out", self.proc.stdout), ("err", self.proc.stderr)):
             threading.Thread(target=self._read, args=(which, f), daemon=True).start()
 
