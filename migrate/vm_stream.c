@@ -587,6 +587,11 @@ static int vm_record(struct state_loader *l, const struct stream_record *rec, ch
 				  "stream: VM_STATE at byte %llu: has_pit is %u, not 0 or 1", off,
 				  has_pit);
 	memcpy(st, rec->body + sizeof(p), sizeof(*st));
+	if (!has_pit && memcmp(&st->pit, &(struct kvm_pit_state2){0}, sizeof(st->pit)))
+		return util__fail(err, errlen, -EBADMSG,
+				  "stream: VM_STATE at byte %llu: has_pit is 0 but the PIT state "
+				  "is not zero",
+				  off);
 	if (st->pic_master.chip_id != KVM_IRQCHIP_PIC_MASTER ||
 	    st->pic_slave.chip_id != KVM_IRQCHIP_PIC_SLAVE ||
 	    st->ioapic.chip_id != KVM_IRQCHIP_IOAPIC)

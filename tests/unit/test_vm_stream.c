@@ -413,6 +413,7 @@ static void edited_free(struct stream_record *c)
 
 #define VCPU_MSRS  (sizeof(struct stream_vcpu_prefix) + offsetof(struct vcpu_state, nr_msrs))
 #define VM_HAS_PIT (sizeof(struct stream_vm_prefix) + offsetof(struct vm_state, has_pit))
+#define VM_PIT	   (sizeof(struct stream_vm_prefix) + offsetof(struct vm_state, pit))
 
 /*
  * The state of a VM whose vCPUs hold a marker, offered to a fresh VM with
@@ -489,6 +490,10 @@ START_TEST(test_loader_refusals)
 	edited_free(c);
 	c = edited(find(&rs, STREAM_REC_VM_STATE, 0), VM_HAS_PIT, 2, 0);
 	refused(l, c, -EBADMSG, "has_pit is 2");
+	edited_free(c);
+	c = edited(find(&rs, STREAM_REC_VM_STATE, 0), VM_HAS_PIT, 0, 0);
+	((uint8_t *)c->body)[VM_PIT] |= 1;
+	refused(l, c, -EBADMSG, "has_pit is 0 but the PIT state is not zero");
 	edited_free(c);
 	c = edited(find(&rs, STREAM_REC_DEVICE_STATE, 2), 0, DEVSTATE_ID_VIRTIO(9), 0);
 	refused(l, c, -EBADMSG, "device id 0x109, which this VM lacks");
