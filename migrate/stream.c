@@ -362,3 +362,24 @@ int stream_reader__next(struct stream_reader *r, struct stream_record *rec)
 		return 0;
 	}
 }
+
+int stream_reader__expect_eof(struct stream_reader *r)
+{
+	uint8_t byte;
+	ssize_t n;
+
+	if (!r->ended)
+		return util__fail(r->err, sizeof(r->err), -EINVAL,
+				  "stream: end of input checked before END was read");
+	n = r->read(r->ctx, &byte, 1);
+	if (n < 0)
+		return util__fail(r->err, sizeof(r->err), (int)n,
+				  "stream: read error after END at byte %llu: %s",
+				  (unsigned long long)r->offset, strerror((int)-n));
+	if (n > 0)
+		return util__fail(r->err, sizeof(r->err), -EBADMSG,
+				  "stream: data after END at byte %llu: the file holds more than "
+				  "one Twin stream or was appended to; save it again",
+				  (unsigned long long)r->offset);
+	return 0;
+}

@@ -317,6 +317,35 @@ START_TEST(test_vm_config_first)
 }
 END_TEST
 
+/* A file source must end at END: nothing after it, or an error naming where the extra bytes start.
+ */
+START_TEST(test_data_after_end)
+{
+	struct stream_record rec;
+	char want[64];
+	size_t end_len;
+
+	ck_assert_int_eq(stream_writer__header(&w, 0), 0);
+	ck_assert_int_eq(stream_writer__end(&w), 0);
+	end_len = out.len;
+	ck_assert_int_eq(stream_writer__checkpoint(&w, 1), 0); /* the trailing garbage */
+	open_reader(out.len);
+	ck_assert_int_eq(stream_reader__header(&r), 0);
+	ck_assert_int_eq(stream_reader__expect_eof(&r), -EINVAL); /* END not read yet */
+	ck_assert_int_eq(stream_reader__next(&r, &rec), 0);
+	ck_assert_uint_eq(rec.type, STREAM_REC_END);
+	ck_assert_int_eq(stream_reader__expect_eof(&r), -EBADMSG);
+	snprintf(want, sizeof(want), "data after END at byte %zu", end_len);
+	ck_assert_msg(strstr(r.err, want), "%s", r.err);
+
+	stream_reader__dispose(&r);
+	open_reader(end_len);
+	ck_assert_int_eq(stream_reader__header(&r), 0);
+	ck_assert_int_eq(stream_reader__next(&r, &rec), 0);
+	ck_assert_int_eq(stream_reader__expect_eof(&r), 0);
+}
+END_TEST
+
 /* The guest's pages as a receiver sees them; delta_ok marks pages already received. */
 static uint8_t guest[GUEST_PAGES][STREAM_PAGE_SIZE];
 static int delta_ok[GUEST_PAGES];
@@ -564,6 +593,7 @@ Suite *stream_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_round_trip_all_types);
+	tcase_add_test(tc, test_data_after_end);
 	tcase_add_test(tc, test_bad_magic);
 	tcase_add_test(tc, test_bad_version);
 	tcase_add_test(tc, test_swapped_byte_order);
