@@ -6,27 +6,9 @@
 #include "suites.h"
 #include "stream.h"
 #include "page_data.h"
+#include "stream_sink.h"
 
 #define GUEST_PAGES 64
-
-/* A growable buffer the writer appends to. */
-struct sink {
-	uint8_t *data;
-	size_t len;
-};
-
-static int sink_write(void *ctx, const void *buf, size_t len)
-{
-	struct sink *s = ctx;
-	uint8_t *nd = realloc(s->data, s->len + len);
-
-	if (!nd)
-		return -ENOMEM;
-	memcpy(nd + s->len, buf, len);
-	s->data = nd;
-	s->len += len;
-	return 0;
-}
 
 static struct sink out;
 static struct stream_writer w;

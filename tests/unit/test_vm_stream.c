@@ -17,6 +17,7 @@
 #include "vm_state.h"
 #include "vm_stream.h"
 #include "vm_fixture.h"
+#include "stream_sink.h"
 
 #define VCPUS	   2
 #define PAGES	   256
@@ -25,25 +26,6 @@
 #define CMDLINE	   "pages=256 ws=256 rate=2 vcpus=2 iters=4"
 #define IMAGE_SIZE (1 << 20)
 #define MAX_RECS   (4 + VCPUS + VM_STREAM_MAX_DEVICES)
-
-/* A growable buffer the writer appends to. */
-struct sink {
-	uint8_t *data;
-	size_t len;
-};
-
-static int sink_write(void *ctx, const void *buf, size_t len)
-{
-	struct sink *s = ctx;
-	uint8_t *nd = realloc(s->data, s->len + len);
-
-	if (!nd)
-		return -ENOMEM;
-	memcpy(nd + s->len, buf, len);
-	s->data = nd;
-	s->len += len;
-	return 0;
-}
 
 /* Disks on images of IMAGE_SIZE that vanish with the VM. */
 static void add_disk(struct vm *vm, unsigned int index)
