@@ -100,13 +100,8 @@ static void guest_boot(struct guest *g, const struct memwriter *args)
 	ck_assert_msg(boot__load_pvh_file(g->vm, path, cmdline, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(vm__start(g->vm), 0);
 	wait_line(g, "memwriter: pages=");
-	for (int ms = 0; progress(g->vm) == 0; ms++) { /* polls the guest, no timing */
-		ck_assert_msg(ms < 20000,
-			      "memwriter wrote nothing within 20 s of its banner; "
-			      "console:\n%s",
-			      g->out);
+	while (progress(g->vm) == 0) /* polls guest progress, not a timing assumption */
 		usleep(1000);
-	}
 }
 
 /* tests/e2e/lib.sh expected_checksum, for pages == ws. */
