@@ -58,7 +58,7 @@ struct migrate_status {
 	uint64_t eta_ns;	       /* estimate of the time left */
 	uint64_t total_ns;	       /* since the start; final once completed or failed */
 	uint64_t downtime_ns;	       /* measured: pause to the destination's ack; 0 until then */
-	uint32_t throttle_pct;	       /* auto-converge: vCPUs parked this % of the time */
+	uint32_t throttle_pct; /* auto-converge: vCPUs parked this %; completed: the last one */
 	/* Pages by encoding: zero pages skipped in the full pass are not counted. */
 	uint64_t zero_pages, raw_pages, lz4_pages, zlib_pages, delta_pages;
 	uint64_t cache_misses; /* resent pages the delta cache did not hold */

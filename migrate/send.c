@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "dirty.h"
 #include "ioloop.h"
 #include "layout.h"
@@ -33,6 +34,13 @@
 #define THROTTLE_STEP 20 /* 20, 40, 60, 80, then THROTTLE_MAX_PCT */
 /* A round that sent fewer pages than this says too little about the cost of a page. */
 #define MIN_PAGES_TO_MEASURE 64
+/*
+ * Once the rest fits the downtime target, rounds go on while each still cuts
+ * the dirty set by more than a quarter (a round that fits is short, and the
+ * next final round shorter), until it is this small: well under a millisecond.
+ */
+#define KEEP_GOING_PCT 75
+#define FEW_PAGES      64
 
 struct sender {
 	struct vm *vm;
@@ -240,23 +248,57 @@ static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 	return 0;
 }
 
-/* Every RAM page: low RAM from pfn 0, then RAM relocated above the PCI hole. */
+/* The pfn of byte off of guest RAM: the memfd holds low RAM, then the RAM above the PCI hole. */
+static uint64_t ram_pfn(const struct memory *m, uint64_t off)
+{
+	return off < m->low_size ? off >> PAGE_SHIFT
+				 : HIGH_PFN + ((off - m->low_size) >> PAGE_SHIFT);
+}
+
+/* The memfd's next data extent [*data, *end) at or after off: 1, 0 if none is left, or -errno. */
+static int next_extent(const struct memory *m, uint64_t off, uint64_t *data, uint64_t *end)
+{
+	off_t d = lseek(m->fd, (off_t)off, SEEK_DATA), h;
+
+	if (d < 0)
+		return errno == ENXIO ? 0 : -errno;
+	h = lseek(m->fd, d, SEEK_HOLE);
+	if (h < 0)
+		return -errno;
+	*data = (uint64_t)d & ~(uint64_t)(STREAM_PAGE_SIZE - 1);
+	*end = (uint64_t)h < m->size ? (uint64_t)h : m->size;
+	return 1;
+}
+
+/*
+ * Every RAM page that holds data.  Pages of the memfd never written are holes:
+ * zero, and reading one would allocate it (shmem maps no shared zero page), so
+ * the pass walks the data extents and never touches a hole.  A page written
+ * behind the walk is in the dirty log, which was on before it started.
+ */
 static int send_all(struct sender *s)
 {
-	uint64_t low = s->vm->mem.low_size >> PAGE_SHIFT, high = s->vm->mem.high_size >> PAGE_SHIFT;
-	int rc = 0;
+	const struct memory *m = &s->vm->mem;
+	uint64_t off = 0, data = 0, end = 0;
+	struct migrate_status *st;
+	int rc = 0, more;
 
-	start_round(s, low + high);
-	{
-		struct migrate_status *st = progress__lock(s->job);
-
-		st->rounds = 1;
-		progress__unlock(s->job);
+	start_round(s, m->size >> PAGE_SHIFT);
+	st = progress__lock(s->job);
+	st->rounds = 1;
+	progress__unlock(s->job);
+	while (!rc && off < m->size) {
+		more = next_extent(m, off, &data, &end);
+		if (more < 0)
+			return fail(s, more, "finding the guest RAM in use (SEEK_DATA) failed: %s",
+				    strerror(-more));
+		if (!more)
+			break;
+		s->scanned += (data - off) >> PAGE_SHIFT; /* the hole, zero */
+		for (off = data; !rc && off < end; off += STREAM_PAGE_SIZE)
+			rc = send_page(s, ram_pfn(m, off), true, true);
 	}
-	for (uint64_t pfn = 0; !rc && pfn < low; pfn++)
-		rc = send_page(s, pfn, true, true);
-	for (uint64_t i = 0; !rc && i < high; i++)
-		rc = send_page(s, HIGH_PFN + i, true, true);
+	s->scanned = s->round_scanned + s->round_size; /* up to the end, holes and all */
 	return rc ? rc : flush(s, true);
 }
 
@@ -306,24 +348,44 @@ static int set_throttle(struct sender *s, unsigned int pct)
 	return 0;
 }
 
-/* What one round taught: the stream's bandwidth and the time one dirty page costs to send. */
+/* What the last rounds taught: the stream's bandwidth and the time one dirty page costs to send. */
 struct round_cost {
 	uint64_t bandwidth_bps;
-	uint64_t ns_per_page; /* 0 until measured */
+	uint64_t ns_per_page;	   /* 0 until measured */
+	uint64_t ns, bytes, pages; /* rounds too small to tell, summed until they are not */
 };
 
 static void measure(struct round_cost *c, uint64_t ns, uint64_t bytes, uint64_t pages)
 {
-	if (pages < MIN_PAGES_TO_MEASURE || !ns)
+	c->ns += ns;
+	c->bytes += bytes;
+	c->pages += pages;
+	if (c->pages < MIN_PAGES_TO_MEASURE || !c->ns)
 		return;
-	c->bandwidth_bps = (uint64_t)((double)bytes * 1e9 / (double)ns);
-	c->ns_per_page = ns / pages;
+	c->bandwidth_bps = (uint64_t)((double)c->bytes * 1e9 / (double)c->ns);
+	c->ns_per_page = c->ns / c->pages;
+	c->ns = c->bytes = c->pages = 0;
+}
+
+/*
+ * How long sending n pages would take: at the measured cost; before any
+ * measurement, raw pages at the bandwidth cap, a handful of pages as nothing,
+ * and anything more as too long to stop for.
+ */
+static uint64_t expected_ns(const struct round_cost *c, const struct migrate_params *p, uint64_t n)
+{
+	if (c->ns_per_page)
+		return n * c->ns_per_page;
+	if (p->max_bandwidth)
+		return (uint64_t)((double)n * STREAM_PAGE_SIZE * 1e9 / (double)p->max_bandwidth);
+	return n <= FEW_PAGES ? 0 : UINT64_MAX;
 }
 
 /*
  * Pre-copy: the full pass, then dirty rounds until what is dirty fits the
- * downtime target at the measured page cost, throttling the vCPUs a step
- * each time the dirty set stops shrinking.  Leaves s->dirty holding the
+ * downtime target at the measured page cost and stops shrinking fast (or is
+ * a few pages), throttling the vCPUs a step each time the dirty set stops
+ * shrinking while it does not fit.  Leaves s->dirty holding the
  * pages the final, paused round must send.
  */
 static int precopy(struct sender *s)
@@ -359,7 +421,7 @@ static int precopy(struct sender *s)
 			return (int)got;
 		n = (uint64_t)got;
 		now = progress__now_ns();
-		expected = n * cost.ns_per_page;
+		expected = expected_ns(&cost, s->p, n);
 		st = progress__lock(s->job);
 		st->rounds = round + 1;
 		st->remaining_pages = n;
@@ -371,10 +433,13 @@ static int precopy(struct sender *s)
 		st->eta_ns = expected;
 		progress__unlock(s->job);
 		last_harvest = now;
-		if (expected <= target || round > MAX_ROUNDS)
+		if (round > MAX_ROUNDS)
+			return 0;
+		if (expected <= target &&
+		    (n <= FEW_PAGES || (round > 1 && n * 100 >= prev_dirty * KEEP_GOING_PCT)))
 			return 0;
 		/* Auto-converge: the dirty set stopped shrinking for STALL_ROUNDS rounds. */
-		if (round > 1 && n * 100 >= prev_dirty * STALL_SHRINK_PCT)
+		if (expected > target && round > 1 && n * 100 >= prev_dirty * STALL_SHRINK_PCT)
 			stalled++;
 		else
 			stalled = 0;
@@ -573,8 +638,10 @@ out:
 	 * Undo what we did, last first, the throttle before anyone resumes the VM;
 	 * a live success keeps the VM and its I/O stopped.
 	 */
-	if (s->throttle)
+	if (s->throttle && rc)
 		set_throttle(s, 0);
+	else if (s->throttle) /* the status keeps the throttle the VM stopped under */
+		throttle__set(vm, 0);
 	if (s->io_paused && (rc || !p->live))
 		ioloop__resume(vm->ioloop);
 	if (s->paused && rc)
