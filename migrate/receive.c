@@ -43,30 +43,30 @@ int migrate__receive_config(struct stream_reader *r, struct vm_stream_config *cf
 	int rc = stream_reader__header(r);
 
 	if (rc) {
-		util__set_err(err, errlen, "incoming: %s", r->err);
+		util__set_err(err, errlen, "%s", r->err);
 		return rc;
 	}
 	if (r->flags & STREAM_FLAG_CHECKPOINTED) {
 		util__set_err(err, errlen,
-			      "incoming: this is a replication stream (CHECKPOINTED), not a save "
+			      "this is a replication stream (CHECKPOINTED), not a save "
 			      "or a migration");
 		return -EPROTONOSUPPORT;
 	}
 	rc = stream_reader__next(r, &rec);
 	if (rc) {
-		util__set_err(err, errlen, "incoming: %s", r->err);
+		util__set_err(err, errlen, "%s", r->err);
 		return rc;
 	}
 	if (rec.type != STREAM_REC_VM_CONFIG) {
 		util__set_err(err, errlen,
-			      "incoming: record %s at stream byte %llu where VM_CONFIG must come "
+			      "record %s at stream byte %llu where VM_CONFIG must come "
 			      "first; the stream is corrupt",
 			      stream__type_to_str(rec.type), (unsigned long long)rec.offset);
 		return -EBADMSG;
 	}
 	rc = vm_stream__parse_config(&rec, cfg, why, sizeof(why));
 	if (rc)
-		util__set_err(err, errlen, "incoming: VM_CONFIG at stream byte %llu: %s",
+		util__set_err(err, errlen, "VM_CONFIG at stream byte %llu: %s",
 			      (unsigned long long)rec.offset, why);
 	return rc;
 }
@@ -119,8 +119,7 @@ int migrate__receive(struct stream_reader *r, struct vm *vm, struct migrate_job 
 	rcv.received = calloc(rcv.guest_pages / 64 + 1, sizeof(uint64_t));
 	rc = rcv.received ? state_loader__init(&l, vm) : -ENOMEM;
 	if (rc) {
-		snprintf(e, sizeof(e), "incoming: setting up the receiver failed: %s",
-			 strerror(-rc));
+		snprintf(e, sizeof(e), "setting up the receiver failed: %s", strerror(-rc));
 		goto out;
 	}
 	progress__set_phase(job, MIGRATE_PHASE_ACTIVE);
@@ -130,18 +129,18 @@ int migrate__receive(struct stream_reader *r, struct vm *vm, struct migrate_job 
 
 		if (progress__cancelled(job)) {
 			rc = -ECANCELED;
-			snprintf(e, sizeof(e), "incoming: cancelled at stream byte %llu",
+			snprintf(e, sizeof(e), "cancelled at stream byte %llu",
 				 (unsigned long long)r->offset);
 			break;
 		}
 		rc = stream_reader__next(r, &rec);
 		if (rc) {
-			snprintf(e, sizeof(e), "incoming: %s", r->err);
+			snprintf(e, sizeof(e), "%s", r->err);
 			break;
 		}
 		rc = receive_record(&rcv, l, &rec, &pages, why, sizeof(why));
 		if (rc < 0)
-			snprintf(e, sizeof(e), "incoming: record %s at stream byte %llu: %s",
+			snprintf(e, sizeof(e), "record %s at stream byte %llu: %s",
 				 stream__type_to_str(rec.type), (unsigned long long)rec.offset,
 				 why);
 		st = progress__lock(job);
