@@ -17,7 +17,7 @@
  *  - psk_file: TLS 1.3 external PSK, lines "identity:hexkey" (16 to 64 bytes of key, '#'
  *    comments).  The connecting side offers the first line; the listening side accepts any;
  *  - insecure: plaintext TCP.
- * TLS is 1.3 only, AES-GCM (128 preferred: faster, and the stream's integrity is AEAD's).
+ * TLS is 1.3 only, AES-GCM: AES-128 preferred (faster; the only suite for PSK sessions).
  */
 struct channel_security {
 	const char *cert, *key, *ca;
@@ -46,8 +46,9 @@ int channel__local_port(int lfd);
 /*
  * Waits for one connection on lfd and completes the handshake (bounded by a 10 s
  * timeout once connected).  The security options are checked before waiting.  0 with *out
- * set, or -errno with err saying why (for a refused peer, OpenSSL's reason: "certificate
- * verify failed: unable to get local issuer certificate", "PSK binder does not verify").
+ * set, or -errno with err saying why (for a refused peer, with OpenSSL's reason: "the
+ * peer's certificate is refused: unable to get local issuer certificate (it is not signed
+ * by our --tls-ca)", "the peer refused our certificate (tlsv1 alert unknown ca)...").
  */
 int channel__accept(int lfd, const struct channel_security *s, struct channel **out, char *err,
 		    size_t errlen);
@@ -63,14 +64,16 @@ int channel__connect(const char *host_port, const struct channel_security *s, st
  * stream_read_fn / stream_write_fn over the channel (ctx is the struct channel).  read
  * returns what is there (0 only at the peer's orderly close); write sends all of len.  On
  * error -errno (-EPROTO for a TLS failure, -ECONNRESET for a connection cut without TLS's
- * close), and channel__error says what happened.  One thread at a time per channel.
+ * close), and channel__error says what happened.  Plaintext cannot tell a cut from an
+ * orderly close: the stream's END record does.  One thread at a time per channel.
  * A write to a dead peer can raise SIGPIPE under TLS: the process ignores it (twin-vmm does).
  */
 ssize_t channel__read(void *ch, void *buf, size_t len);
 int channel__write(void *ch, const void *buf, size_t len);
 /* The last read/write error as one line ("" when none). */
 const char *channel__error(const struct channel *ch);
-/* "TLS 1.3 (certificate) TLS_AES_128_GCM_SHA256", "TLS 1.3 (PSK id) ...", "plaintext TCP". */
+/* What was negotiated, for logs: "TLSv1.3 TLS_AES_128_GCM_SHA256 (certificates)",
+ * "TLSv1.3 TLS_AES_128_GCM_SHA256 (pre-shared key)" or "plaintext TCP (--insecure)". */
 const char *channel__describe(const struct channel *ch);
 
 /*

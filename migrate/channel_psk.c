@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "channel_psk.h"
@@ -83,19 +85,67 @@ static char *trim(char *s)
 	return s;
 }
 
-int psk_table__load(struct psk_table *t, const char *path, char *err, size_t errlen)
+int psk_table__parse(struct psk_table *t, const char *text, size_t len, const char *path, char *err,
+		     size_t errlen)
 {
-	char line[PSK_IDENTITY_MAX + 2 * PSK_KEY_MAX + 64];
+	char line[PSK_LINE_MAX + 1];
 	unsigned int lineno = 0;
-	struct stat st;
-	FILE *f;
+	size_t pos = 0;
 	int rc = 0;
 
 	memset(t, 0, sizeof(*t));
-	f = fopen(path, "re");
-	if (!f)
+	if (memchr(text, '\0', len))
+		return fail(err, errlen, -EINVAL, "--tls-psk %s: a NUL byte: not a text file",
+			    path);
+	while (pos < len && !rc) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = (nl ? (size_t)(nl - text) : len) - pos;
+		struct psk_entry *ne;
+		char *l;
+
+		lineno++;
+		if (n > PSK_LINE_MAX) {
+			rc = fail(err, errlen, -EINVAL, "--tls-psk %s:%u: line too long", path,
+				  lineno);
+			break;
+		}
+		memcpy(line, text + pos, n);
+		line[n] = '\0';
+		pos += n + 1;
+		l = trim(line);
+		if (!*l || *l == '#')
+			continue;
+		ne = realloc(t->entries, (t->count + 1) * sizeof(*ne));
+		if (!ne) {
+			rc = fail(err, errlen, -ENOMEM, "--tls-psk %s: out of memory", path);
+			break;
+		}
+		t->entries = ne;
+		memset(&ne[t->count], 0, sizeof(*ne));
+		rc = parse_line(l, &ne[t->count], path, lineno, err, errlen);
+		if (!rc)
+			t->count++;
+	}
+	if (!rc && !t->count)
+		rc = fail(err, errlen, -EINVAL, "--tls-psk %s: no identity:hexkey line", path);
+	OPENSSL_cleanse(line, sizeof(line));
+	if (rc < 0)
+		psk_table__dispose(t);
+	return rc;
+}
+
+int psk_table__load(struct psk_table *t, const char *path, char *err, size_t errlen)
+{
+	char *text = NULL;
+	struct stat st;
+	ssize_t got = 0;
+	int fd, rc;
+
+	memset(t, 0, sizeof(*t));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return fail(err, errlen, -errno, "--tls-psk %s: %s", path, strerror(errno));
-	if (fstat(fileno(f), &st) < 0) {
+	if (fstat(fd, &st) < 0) {
 		rc = fail(err, errlen, -errno, "--tls-psk %s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -104,39 +154,32 @@ int psk_table__load(struct psk_table *t, const char *path, char *err, size_t err
 			  "--tls-psk %s: others may read these keys: chmod 600 %s", path, path);
 		goto out;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		struct psk_entry *ne;
-		char *l;
-
-		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
-			rc = fail(err, errlen, -EINVAL, "--tls-psk %s:%u: line too long", path,
-				  lineno);
-			goto out;
-		}
-		l = trim(line);
-		if (!*l || *l == '#')
-			continue;
-		ne = realloc(t->entries, (t->count + 1) * sizeof(*ne));
-		if (!ne) {
-			rc = fail(err, errlen, -ENOMEM, "--tls-psk %s: out of memory", path);
-			goto out;
-		}
-		t->entries = ne;
-		memset(&ne[t->count], 0, sizeof(*ne));
-		if ((rc = parse_line(l, &ne[t->count], path, lineno, err, errlen)) < 0)
-			goto out;
-		t->count++;
+	if (!S_ISREG(st.st_mode) || st.st_size > PSK_FILE_MAX) {
+		rc = fail(err, errlen, -EINVAL,
+			  "--tls-psk %s: not a regular file of at most %d bytes", path,
+			  PSK_FILE_MAX);
+		goto out;
 	}
-	if (ferror(f))
-		rc = fail(err, errlen, -EIO, "--tls-psk %s: read error", path);
-	else if (!t->count)
-		rc = fail(err, errlen, -EINVAL, "--tls-psk %s: no identity:hexkey line", path);
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		rc = fail(err, errlen, -ENOMEM, "--tls-psk %s: out of memory", path);
+		goto out;
+	}
+	/* Regular and small: one read, retried on a signal. */
+	do
+		got = read(fd, text, (size_t)st.st_size + 1);
+	while (got < 0 && errno == EINTR);
+	if (got < 0 || got > st.st_size)
+		rc = fail(err, errlen, got < 0 ? -errno : -EIO, "--tls-psk %s: %s", path,
+			  got < 0 ? strerror(errno) : "changed while read");
+	else
+		rc = psk_table__parse(t, text, (size_t)got, path, err, errlen);
 out:
-	OPENSSL_cleanse(line, sizeof(line));
-	fclose(f);
-	if (rc < 0)
-		psk_table__dispose(t);
+	if (text) {
+		OPENSSL_cleanse(text, (size_t)st.st_size + 1);
+		free(text);
+	}
+	close(fd);
 	return rc;
 }
 
@@ -190,6 +233,7 @@ static int use_session(SSL *ssl, const EVP_MD *md, const unsigned char **id, siz
 static int find_session(SSL *ssl, const unsigned char *id, size_t idlen, SSL_SESSION **sess)
 {
 	struct psk_table *t = table_of(ssl);
+	char shown[PSK_IDENTITY_MAX + 1];
 
 	*sess = NULL;
 	for (size_t i = 0; i < t->count; i++) {
@@ -200,9 +244,12 @@ static int find_session(SSL *ssl, const unsigned char *id, size_t idlen, SSL_SES
 			return *sess ? 1 : 0;
 		}
 	}
+	/* The identity is the peer's: shown with anything unprintable as '?'. */
+	for (size_t i = 0; i < idlen && i < sizeof(shown) - 1; i++)
+		shown[i] = isprint(id[i]) ? (char)id[i] : '?';
+	shown[idlen < sizeof(shown) - 1 ? idlen : sizeof(shown) - 1] = '\0';
 	snprintf(t->note, sizeof(t->note),
-		 "the client's PSK identity '%.*s' is not in our --tls-psk file",
-		 (int)(idlen > PSK_IDENTITY_MAX ? PSK_IDENTITY_MAX : idlen), (const char *)id);
+		 "the client's PSK identity '%s' is not in our --tls-psk file", shown);
 	return 1;
 }
 

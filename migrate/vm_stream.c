@@ -4,7 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "pci.h"
+#include "serial8250.h"
 #include "vcpu_state.h"
+#include "virtio_blk.h"
+#include "virtio_net.h"
+#include "virtio_pci.h"
 #include "vm.h"
 #include "vm_state.h"
 #include "vm_stream.h"
@@ -17,7 +22,7 @@
 #define PIN(type, field, off, size)                                                                \
 	_Static_assert(offsetof(struct type, field) == (off) &&                                    \
 			   sizeof(((struct type *)0)->field) == (size),                            \
-		       #type "." #field " moved: raise its layout number (STREAM.md)")
+		       #type "." #field " moved: raise its layout or state version (STREAM.md)")
 _Static_assert(STREAM_VCPU_LAYOUT == 1 && sizeof(struct vcpu_state) == 10296,
 	       "struct vcpu_state changed: raise STREAM_VCPU_LAYOUT (STREAM.md)");
 PIN(vcpu_state, mp_state, 0, 4);
@@ -41,13 +46,43 @@ PIN(vm_state, ioapic, 1048, 520);
 PIN(vm_state, has_pit, 1568, 1);
 PIN(vm_state, pit, 1576, 112);
 PIN(vm_state, clock, 1688, 48);
+/*
+ * The device states' tables in STREAM.md, version 1 of each.  A device that
+ * changes its struct raises its version, then updates STREAM.md and these.
+ */
+_Static_assert(PCI_STATE_VERSION == 1 && sizeof(struct pci_state) == 9992 &&
+		   sizeof(struct pci_slot_state) == 312,
+	       "struct pci_state changed: raise PCI_STATE_VERSION (STREAM.md)");
+PIN(pci_state, slots, 8, 9984);
+PIN(pci_slot_state, cfg, 8, 256);
+PIN(pci_slot_state, bar_addr, 264, 48);
+_Static_assert(SERIAL8250_STATE_VERSION == 1 && sizeof(struct serial8250_state) == 12,
+	       "struct serial8250_state changed: raise SERIAL8250_STATE_VERSION (STREAM.md)");
+PIN(serial8250_state, ier, 4, 1);
+PIN(serial8250_state, thri_pending, 11, 1);
+_Static_assert(VIRTIO_STATE_VERSION == 1 && sizeof(struct virtio_pci_state) == 360 &&
+		   sizeof(struct virtio_queue_state) == 40,
+	       "struct virtio_pci_state changed: raise VIRTIO_STATE_VERSION (STREAM.md)");
+PIN(virtio_pci_state, device_features, 8, 8);
+PIN(virtio_pci_state, queue_sel, 32, 2);
+PIN(virtio_pci_state, broken, 37, 1);
+PIN(virtio_pci_state, queues, 40, 320);
+PIN(virtio_queue_state, size, 4, 2);
+PIN(virtio_queue_state, signalled_used, 10, 2);
+PIN(virtio_queue_state, desc_gpa, 16, 8);
+_Static_assert(VIRTIO_NET_STATE_VERSION == 1 && sizeof(struct virtio_net_state) == 16,
+	       "struct virtio_net_state changed: raise VIRTIO_NET_STATE_VERSION (STREAM.md)");
+PIN(virtio_net_state, mac, 4, 6);
+PIN(virtio_net_state, ipv4, 12, 4);
+_Static_assert(VIRTIO_BLK_STATE_VERSION == 1 && sizeof(struct virtio_blk_state) == 16,
+	       "struct virtio_blk_state changed: raise VIRTIO_BLK_STATE_VERSION (STREAM.md)");
+PIN(virtio_blk_state, capacity, 8, 8);
 _Static_assert(STREAM_DEVICE_NAME_MAX == DEVSTATE_NAME_MAX, "device names fit VM_CONFIG");
 _Static_assert(VM_MAX_VCPUS <= 64, "VM_CONFIG allows 64 vCPUs (STREAM.md)");
 
-#define VCPU_BODY   (sizeof(struct stream_vcpu_prefix) + sizeof(struct vcpu_state))
-#define VM_BODY	    (sizeof(struct stream_vm_prefix) + sizeof(struct vm_state))
-#define DEVICE_MAX  (STREAM_MAX_RECORD - sizeof(struct stream_device_prefix))
-#define VIRTIO_SLOT (0x100u)
+#define VCPU_BODY  (sizeof(struct stream_vcpu_prefix) + sizeof(struct vcpu_state))
+#define VM_BODY	   (sizeof(struct stream_vm_prefix) + sizeof(struct vm_state))
+#define DEVICE_MAX (STREAM_MAX_RECORD - sizeof(struct stream_device_prefix))
 
 __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
 						      const char *fmt, ...)
@@ -112,8 +147,8 @@ static struct kind_words words_of(const char *name)
 /* "virtio-blk 1 in slot 3", or the name alone for a device outside the PCI slots. */
 static void describe(char *buf, size_t len, const struct devstate_info *d)
 {
-	if (d->id >= VIRTIO_SLOT)
-		snprintf(buf, len, "%s in slot %u", d->name, d->id - VIRTIO_SLOT);
+	if (d->id >= DEVSTATE_ID_VIRTIO(0))
+		snprintf(buf, len, "%s in slot %u", d->name, d->id - DEVSTATE_ID_VIRTIO(0));
 	else
 		snprintf(buf, len, "%s", d->name);
 }
@@ -559,9 +594,9 @@ static int vm_record(struct state_loader *l, const struct stream_record *rec, ch
 		return fail(
 		    err, errlen, -EINVAL,
 		    "stream: VM_STATE at byte %llu is for %u vCPUs %s a PIT; this VM has %u "
-		    "%s: restore into a VM made from the stream's VM_CONFIG",
-		    off, st->nr_vcpus, st->has_pit ? "with" : "without", l->vm->nr_vcpus,
-		    l->vm->cfg.no_pit ? "without" : "with");
+		    "vCPUs %s one: restore into a VM made from the stream's VM_CONFIG",
+		    off, st->nr_vcpus, st->has_pit ? "and" : "without", l->vm->nr_vcpus,
+		    l->vm->cfg.no_pit ? "without" : "and");
 	l->have_vm = true;
 	return 0;
 }

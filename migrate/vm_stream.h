@@ -67,7 +67,8 @@ void state_loader__free(struct state_loader *l);
 int state_loader__record(struct state_loader *l, const struct stream_record *rec, char *err,
 			 size_t errlen);
 /*
- * VM paused or not yet started.  Refuses (-EBADMSG) before touching the VM
+ * Before vm__start, or with the VM and its I/O loop paused (replication's
+ * backup between epochs).  Refuses (-EBADMSG) before touching the VM
  * unless every vCPU, the VM state and every device is present; then
  * vcpu_state__restore for each vCPU, vm_state__restore, devstate__restore
  * for each device in VM_CONFIG order, and devstate__resume.  A failure in

@@ -1,18 +1,47 @@
-/* twin-vmm's control protocol: parses a request, dispatches it, builds the reply. */
+/* twin-vmm's control protocol: parses a request, checks its arguments, dispatches, replies. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <jansson.h>
 #include "config.h"
 #include "control.h"
+#include "host_port.h"
+#include "vmm_args.h"
 
-#define NOT_YET "not implemented yet (issue 4)"
+/* An error reply's class and description, filled by a command that fails. */
+struct failure {
+	const char *cls;
+	char desc[512];
+};
 
 struct command {
 	const char *name;
-	bool takes_arguments; /* else a non-empty "arguments" is InvalidParameter */
-	/* Returns the "return" object, or NULL after filling *err_class and *err_desc. */
-	json_t *(*run)(const struct control_ops *ops, const char **err_class,
-		       const char **err_desc);
+	/* The argument names it takes, NULL-terminated; NULL: none. */
+	const char *const *args;
+	/* Returns the "return" object, or NULL after filling f. args is an object or NULL. */
+	json_t *(*run)(const struct control_ops *ops, json_t *args, struct failure *f);
 };
+
+static json_t *__attribute__((format(printf, 3, 4)))
+failed(struct failure *f, const char *cls, const char *fmt, ...)
+{
+	va_list ap;
+
+	f->cls = cls;
+	va_start(ap, fmt);
+	vsnprintf(f->desc, sizeof(f->desc), fmt, ap);
+	va_end(ap);
+	return NULL;
+}
+
+/* An op failed with its own line in f->desc (a fallback if it gave none). */
+static json_t *op_failed(struct failure *f)
+{
+	f->cls = "GenericError";
+	if (!f->desc[0])
+		snprintf(f->desc, sizeof(f->desc), "failed without a reason: see twin-vmm's log");
+	return NULL;
+}
 
 static json_t *status_object(const struct control_ops *ops)
 {
@@ -22,51 +51,238 @@ static json_t *status_object(const struct control_ops *ops)
 			 running);
 }
 
-static json_t *cmd_query_status(const struct control_ops *ops, const char **cls, const char **desc)
+static json_t *cmd_query_status(const struct control_ops *ops, json_t *args, struct failure *f)
 {
 	return status_object(ops);
 }
 
 /* Like QMP, stop on a paused VM and cont on a running one succeed and change nothing. */
-static json_t *cmd_stop(const struct control_ops *ops, const char **cls, const char **desc)
+static json_t *cmd_stop(const struct control_ops *ops, json_t *args, struct failure *f)
 {
-	if (ops->running(ops->opaque))
-		ops->stop(ops->opaque);
+	if (ops->running(ops->opaque) && ops->stop(ops->opaque, f->desc, sizeof(f->desc)))
+		return op_failed(f);
 	return json_object();
 }
 
-static json_t *cmd_cont(const struct control_ops *ops, const char **cls, const char **desc)
+static json_t *cmd_cont(const struct control_ops *ops, json_t *args, struct failure *f)
 {
-	if (!ops->running(ops->opaque))
-		ops->cont(ops->opaque);
+	if (!ops->running(ops->opaque) && ops->cont(ops->opaque, f->desc, sizeof(f->desc)))
+		return op_failed(f);
 	return json_object();
 }
 
-static json_t *cmd_quit(const struct control_ops *ops, const char **cls, const char **desc)
+static json_t *cmd_quit(const struct control_ops *ops, json_t *args, struct failure *f)
 {
 	ops->quit(ops->opaque);
 	return json_object();
 }
 
-/* save, migrate and friends are named now so clients see a clear answer, not CommandNotFound. */
-static json_t *cmd_not_yet(const struct control_ops *ops, const char **cls, const char **desc)
+/*
+ * A path argument: a non-empty string (jansson refuses an embedded NUL), absolute because the VM's
+ * twin-vmm resolves it in its own working directory, not the client's.  NULL after filling f.
+ */
+static const char *path_arg(json_t *args, const char *cmd, const char *key, struct failure *f)
 {
-	*cls = "NotSupported";
-	*desc = NOT_YET;
-	return NULL;
+	json_t *v = json_object_get(args, key);
+	const char *s;
+
+	if (!json_is_string(v) || !json_string_length(v)) {
+		failed(f, "InvalidParameter", "%s: \"%s\" must be a file name", cmd, key);
+		return NULL;
+	}
+	s = json_string_value(v);
+	if (s[0] != '/') {
+		failed(f, "InvalidParameter",
+		       "%s: \"%s\" must be an absolute path: twin-vmm does not share the "
+		       "client's working directory",
+		       cmd, key);
+		return NULL;
+	}
+	return s;
 }
 
-/* save and migrate will take arguments (a file, a URI); they are not checked until then. */
-static const struct command commands[] = {
-    {"query-status", false, cmd_query_status},
-    {"stop", false, cmd_stop},
-    {"cont", false, cmd_cont},
-    {"quit", false, cmd_quit},
-    {"save", true, cmd_not_yet},
-    {"migrate", true, cmd_not_yet},
-    {"query-migrate", false, cmd_not_yet},
-    {"migrate-cancel", false, cmd_not_yet},
+/* An optional integer argument in [min, max]; *out keeps its default when absent. */
+static bool uint_arg(json_t *args, const char *key, uint64_t min, uint64_t max, uint64_t *out,
+		     struct failure *f)
+{
+	json_t *v = json_object_get(args, key);
+
+	if (!v)
+		return true;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (uint64_t)json_integer_value(v) < min || (uint64_t)json_integer_value(v) > max) {
+		failed(f, "InvalidParameter",
+		       "migrate: \"%s\" must be an integer from %llu to %llu", key,
+		       (unsigned long long)min, (unsigned long long)max);
+		return false;
+	}
+	*out = json_integer_value(v);
+	return true;
+}
+
+static const char *const save_args[] = {"file", NULL};
+
+static json_t *cmd_save(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	const char *file = path_arg(args, "save", "file", f);
+
+	if (!file)
+		return NULL;
+	if (ops->save(ops->opaque, file, f->desc, sizeof(f->desc)))
+		return op_failed(f);
+	return json_object();
+}
+
+static const char *const migrate_args[] = {
+    "uri",	   "tls_cert",	     "tls_key",	 "tls_ca",	     "tls_psk", "insecure",
+    "downtime_ms", "bandwidth_mibs", "compress", "xbzrle_cache_mib", NULL,
 };
+
+/* Exactly one of tls_cert+tls_key+tls_ca, tls_psk, insecure: true; as the command line. */
+static bool security_args(json_t *args, struct channel_security *s, struct failure *f)
+{
+	static const char *const tls_keys[] = {"tls_cert", "tls_key", "tls_ca"};
+	json_t *insecure = json_object_get(args, "insecure");
+	int tls = 0;
+
+	for (int i = 0; i < 3; i++)
+		tls += !!json_object_get(args, tls_keys[i]);
+	if (insecure && !json_is_true(insecure)) {
+		failed(f, "InvalidParameter",
+		       "migrate: \"insecure\" may only be true: leave it out for TLS");
+		return false;
+	}
+	if ((tls > 0) + !!json_object_get(args, "tls_psk") + !!insecure != 1) {
+		failed(f, "InvalidParameter",
+		       "migrate: give exactly one of \"tls_cert\"+\"tls_key\"+\"tls_ca\", "
+		       "\"tls_psk\" or \"insecure\": true");
+		return false;
+	}
+	if (tls) {
+		if (tls != 3) {
+			failed(
+			    f, "InvalidParameter",
+			    "migrate: \"tls_cert\", \"tls_key\" and \"tls_ca\" go together: give "
+			    "all three");
+			return false;
+		}
+		return (s->cert = path_arg(args, "migrate", "tls_cert", f)) &&
+		       (s->key = path_arg(args, "migrate", "tls_key", f)) &&
+		       (s->ca = path_arg(args, "migrate", "tls_ca", f));
+	}
+	if (insecure) {
+		s->insecure = true;
+		return true;
+	}
+	return (s->psk_file = path_arg(args, "migrate", "tls_psk", f));
+}
+
+static json_t *cmd_migrate(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	struct control_migrate m = {.params = {.live = true}};
+	json_t *uri = json_object_get(args, "uri"), *compress = json_object_get(args, "compress");
+	uint64_t downtime_ms = VMM_ARGS_DEFAULT_DOWNTIME_MS, bandwidth = 0,
+		 xbzrle = VMM_ARGS_DEFAULT_XBZRLE_MIB;
+
+	if (!json_is_string(uri) || !host_port__valid(json_string_value(uri), false))
+		return failed(f, "InvalidParameter",
+			      "migrate: \"uri\" must be HOST:PORT, e.g. 198.18.0.2:4444 or "
+			      "[fd00::2]:4444");
+	m.uri = json_string_value(uri);
+	if (!security_args(args, &m.security, f) ||
+	    !uint_arg(args, "downtime_ms", 1, VMM_ARGS_MAX_DOWNTIME_MS, &downtime_ms, f) ||
+	    !uint_arg(args, "bandwidth_mibs", 0, VMM_ARGS_MAX_BANDWIDTH_MIBS, &bandwidth, f) ||
+	    !uint_arg(args, "xbzrle_cache_mib", 0, VMM_ARGS_MAX_XBZRLE_MIB, &xbzrle, f))
+		return NULL;
+	m.params.compress = MIGRATE_COMPRESS_LZ4;
+	if (compress &&
+	    (!json_is_string(compress) ||
+	     migrate_compress__from_str(json_string_value(compress), &m.params.compress)))
+		return failed(f, "InvalidParameter",
+			      "migrate: \"compress\" must be \"lz4\", \"zlib\" or \"none\"");
+	m.params.downtime_ns = downtime_ms * 1000000;
+	m.params.max_bandwidth = bandwidth << 20;
+	m.params.xbzrle_cache = xbzrle << 20;
+	if (ops->migrate(ops->opaque, &m, f->desc, sizeof(f->desc)))
+		return op_failed(f);
+	return json_object();
+}
+
+json_t *control__migrate_status_json(const struct migrate_status *st)
+{
+	json_t *o = json_pack(
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I}",
+	    "phase", migrate_phase__to_str(st->phase), "rounds", (json_int_t)st->rounds, "bytes",
+	    (json_int_t)st->bytes, "pages", (json_int_t)st->pages, "remaining_pages",
+	    (json_int_t)st->remaining_pages, "dirty_rate_pps", (json_int_t)st->dirty_rate_pps,
+	    "bandwidth_bps", (json_int_t)st->bandwidth_bps, "expected_downtime_ns",
+	    (json_int_t)st->expected_downtime_ns, "eta_ns", (json_int_t)st->eta_ns, "total_ns",
+	    (json_int_t)st->total_ns, "downtime_ns", (json_int_t)st->downtime_ns, "throttle_pct",
+	    (json_int_t)st->throttle_pct, "zero_pages", (json_int_t)st->zero_pages, "raw_pages",
+	    (json_int_t)st->raw_pages, "lz4_pages", (json_int_t)st->lz4_pages, "zlib_pages",
+	    (json_int_t)st->zlib_pages, "delta_pages", (json_int_t)st->delta_pages, "cache_misses",
+	    (json_int_t)st->cache_misses);
+
+	/* The reason, once there is one: failed or cancelled. */
+	if (o && st->error[0])
+		json_object_set_new(o, "error",
+				    json_stringn(st->error, strnlen(st->error, sizeof(st->error))));
+	return o;
+}
+
+static json_t *cmd_query_migrate(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	struct migrate_status st;
+
+	ops->query_migrate(ops->opaque, &st);
+	return control__migrate_status_json(&st);
+}
+
+static json_t *cmd_migrate_cancel(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	ops->migrate_cancel(ops->opaque);
+	return json_object();
+}
+
+static const struct command commands[] = {
+    {"query-status", NULL, cmd_query_status},
+    {"stop", NULL, cmd_stop},
+    {"cont", NULL, cmd_cont},
+    {"quit", NULL, cmd_quit},
+    {"save", save_args, cmd_save},
+    {"migrate", migrate_args, cmd_migrate},
+    {"query-migrate", NULL, cmd_query_migrate},
+    {"migrate-cancel", NULL, cmd_migrate_cancel},
+};
+
+/* Every argument given is one the command takes (required ones are checked by the command). */
+static bool known_args(const struct command *cmd, json_t *args, struct failure *f)
+{
+	const char *key;
+	json_t *v;
+
+	if (!args || !json_object_size(args))
+		return true;
+	if (!cmd->args) {
+		failed(f, "InvalidParameter", "%s takes no arguments: drop \"arguments\"",
+		       cmd->name);
+		return false;
+	}
+	json_object_foreach(args, key, v)
+	{
+		const char *const *k = cmd->args;
+
+		while (*k && strcmp(*k, key))
+			k++;
+		if (!*k) {
+			failed(f, "InvalidParameter", "%s: unknown argument \"%.64s\": see README",
+			       cmd->name, key);
+			return false;
+		}
+	}
+	return true;
+}
 
 static char *reply(json_t *body_key_value, const char *key, json_t *id)
 {
@@ -99,26 +315,25 @@ char *control__greeting(void)
 
 char *control__handle_line(const struct control_ops *ops, const char *line, size_t len)
 {
-	const char *cls = "GenericError", *desc;
+	struct failure f = {.cls = "GenericError"};
 	const struct command *cmd = NULL;
 	json_t *req = NULL, *id = NULL, *exec, *args, *ret;
 	json_error_t jerr;
 	char *out;
-	char buf[256];
 
 	if (len > CONTROL_LINE_MAX) {
-		snprintf(buf, sizeof(buf), "request line longer than %d bytes: send shorter lines",
-			 CONTROL_LINE_MAX);
-		return error_reply(cls, buf, NULL);
+		failed(&f, "GenericError", "request line longer than %d bytes: send shorter lines",
+		       CONTROL_LINE_MAX);
+		return error_reply(f.cls, f.desc, NULL);
 	}
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!req) {
-		snprintf(buf, sizeof(buf), "request is not JSON: %.160s at column %d", jerr.text,
-			 jerr.column);
-		return error_reply(cls, buf, NULL);
+		failed(&f, "GenericError", "request is not JSON: %.160s at column %d", jerr.text,
+		       jerr.column);
+		return error_reply(f.cls, f.desc, NULL);
 	}
 	if (!json_is_object(req)) {
-		out = error_reply(cls, "request is not a JSON object: send {\"execute\": NAME}",
+		out = error_reply(f.cls, "request is not a JSON object: send {\"execute\": NAME}",
 				  NULL);
 		goto out;
 	}
@@ -126,7 +341,7 @@ char *control__handle_line(const struct control_ops *ops, const char *line, size
 	exec = json_object_get(req, "execute");
 	args = json_object_get(req, "arguments");
 	if (!exec) {
-		out = error_reply(cls, "request has no \"execute\": name a command", id);
+		out = error_reply(f.cls, "request has no \"execute\": name a command", id);
 		goto out;
 	}
 	if (!json_is_string(exec)) {
@@ -137,23 +352,21 @@ char *control__handle_line(const struct control_ops *ops, const char *line, size
 		if (!strcmp(json_string_value(exec), commands[i].name))
 			cmd = &commands[i];
 	if (!cmd) {
-		snprintf(buf, sizeof(buf), "the command %.64s was not found: see README",
-			 json_string_value(exec));
-		out = error_reply("CommandNotFound", buf, id);
+		failed(&f, "CommandNotFound", "the command %.64s was not found: see README",
+		       json_string_value(exec));
+		out = error_reply(f.cls, f.desc, id);
 		goto out;
 	}
 	if (args && !json_is_object(args)) {
 		out = error_reply("InvalidParameter", "\"arguments\" must be an object", id);
 		goto out;
 	}
-	if (args && json_object_size(args) && !cmd->takes_arguments) {
-		snprintf(buf, sizeof(buf), "%s takes no arguments: drop \"arguments\"", cmd->name);
-		out = error_reply("InvalidParameter", buf, id);
+	if (!known_args(cmd, args, &f)) {
+		out = error_reply(f.cls, f.desc, id);
 		goto out;
 	}
-	desc = NULL;
-	ret = cmd->run(ops, &cls, &desc);
-	out = ret ? reply(ret, "return", id) : error_reply(cls, desc, id);
+	ret = cmd->run(ops, args, &f);
+	out = ret ? reply(ret, "return", id) : error_reply(f.cls, f.desc, id);
 out:
 	json_decref(req);
 	return out;

@@ -3,24 +3,46 @@
 #define TOOLS_CONTROL_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <jansson.h>
+#include "channel.h"
+#include "migrate.h"
 
 /* Longest request line accepted, newline excluded; a longer one closes the connection. */
 #define CONTROL_LINE_MAX 4096
 /* Bumped when a command changes incompatibly; sent in the greeting. */
 #define CONTROL_PROTOCOL 1
 
+/* A checked migrate request: file paths are absolute, params complete (live). */
+struct control_migrate {
+	const char *uri; /* HOST:PORT */
+	struct channel_security security;
+	struct migrate_params params;
+};
+
 /*
  * What the commands act on.  Called on the control server's thread, one request at a
- * time.  stop and cont are idempotent: they are only called on a state change.
+ * time, with arguments already checked.  stop and cont are only called on a state change.
+ * Those returning int give 0, or -errno with one line in err (the reply's GenericError).
  */
 struct control_ops {
 	bool (*running)(void *opaque);
-	void (*stop)(void *opaque);
-	void (*cont)(void *opaque);
+	int (*stop)(void *opaque, char *err, size_t errlen);
+	int (*cont)(void *opaque, char *err, size_t errlen);
 	/* Asks the VM to end cleanly (exit status 0); returns at once. */
 	void (*quit)(void *opaque);
+	/* Pauses the VM (it stays paused) and writes it to file; returns once it is written. */
+	int (*save)(void *opaque, const char *file, char *err, size_t errlen);
+	/* Starts a live migration in the background; returns at once. */
+	int (*migrate)(void *opaque, const struct control_migrate *m, char *err, size_t errlen);
+	/* The last save's or migration's status (phase none before any). */
+	void (*query_migrate)(void *opaque, struct migrate_status *out);
+	/* Cancels a migration in progress; nothing if none is. */
+	void (*migrate_cancel)(void *opaque);
 	void *opaque;
 };
+
+/* The query-migrate reply's "return" object, one member per field of st (tested shape). */
+json_t *control__migrate_status_json(const struct migrate_status *st);
 
 /* The line sent on connect, e.g. {"twin": {"version": "0.1.0", "protocol": 1}} (malloc'd). */
 char *control__greeting(void);

@@ -1,4 +1,4 @@
-/* twin-vmm's control socket: bind 0600, then one thread polls the listener and a client. */
+/* twin-vmm's control socket: bind 0600, then one thread polls the listener and its clients. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -10,18 +10,28 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include "control_server.h"
 #include "log.h"
 
+/* One connected client and the bytes of its current, unfinished line. */
+struct client {
+	int fd; /* -1: a free slot */
+	char buf[CONTROL_LINE_MAX + 1];
+	size_t len;
+};
+
 struct control_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const struct control_ops *ops;
-	int listen_fd, client_fd, stop_fd;
+	int listen_fd, stop_fd;
 	pthread_t thread;
-	/* Bytes of the client's current, unfinished line. */
-	char buf[CONTROL_LINE_MAX + 1];
-	size_t len;
+	/* nr_clients mirrors the used slots for other threads (wait_idle), under lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	unsigned int nr_clients;
+	struct client clients[CONTROL_MAX_CLIENTS];
 };
 
 static bool send_line(int fd, char *line)
@@ -38,11 +48,21 @@ static bool send_line(int fd, char *line)
 	return ok;
 }
 
-static void drop_client(struct control_server *s)
+static void count_client(struct control_server *s, int delta)
 {
-	close(s->client_fd);
-	s->client_fd = -1;
-	s->len = 0;
+	pthread_mutex_lock(&s->lock);
+	s->nr_clients += delta;
+	if (!s->nr_clients)
+		pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void drop_client(struct control_server *s, struct client *c)
+{
+	close(c->fd);
+	c->fd = -1;
+	c->len = 0;
+	count_client(s, -1);
 }
 
 /*
@@ -59,64 +79,74 @@ static void discard_input(int fd)
 }
 
 /* Answers every complete line in buf; false when the client must be dropped. */
-static bool serve_lines(struct control_server *s)
+static bool serve_lines(struct control_server *s, struct client *c)
 {
 	char *nl;
 
-	while ((nl = memchr(s->buf, '\n', s->len))) {
-		size_t n = nl - s->buf;
+	while ((nl = memchr(c->buf, '\n', c->len))) {
+		size_t n = nl - c->buf;
 
-		if (!send_line(s->client_fd, control__handle_line(s->ops, s->buf, n)))
+		if (!send_line(c->fd, control__handle_line(s->ops, c->buf, n)))
 			return false;
-		memmove(s->buf, nl + 1, s->len - n - 1);
-		s->len -= n + 1;
+		memmove(c->buf, nl + 1, c->len - n - 1);
+		c->len -= n + 1;
 	}
-	if (s->len > CONTROL_LINE_MAX) {
+	if (c->len > CONTROL_LINE_MAX) {
 		/* No newline within the bound: refuse it and close, as documented. */
-		send_line(s->client_fd, control__handle_line(s->ops, s->buf, s->len));
-		discard_input(s->client_fd);
+		send_line(c->fd, control__handle_line(s->ops, c->buf, c->len));
+		discard_input(c->fd);
 		return false;
 	}
 	return true;
 }
 
-static void read_client(struct control_server *s)
+static void read_client(struct control_server *s, struct client *c)
 {
-	ssize_t r = read(s->client_fd, s->buf + s->len, sizeof(s->buf) - s->len);
+	ssize_t r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
 
 	if (r < 0 && errno == EINTR)
 		return;
 	if (r <= 0) {
-		drop_client(s);
+		drop_client(s, c);
 		return;
 	}
-	s->len += r;
-	if (!serve_lines(s))
-		drop_client(s);
+	c->len += r;
+	if (!serve_lines(s, c))
+		drop_client(s, c);
 }
 
-static void accept_client(struct control_server *s)
+static void accept_client(struct control_server *s, struct client *c)
 {
-	s->client_fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (s->client_fd < 0)
+	c->fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c->fd < 0)
 		return;
+	count_client(s, 1);
 	log__info("control: client connected on %s", s->path);
-	if (!send_line(s->client_fd, control__greeting()))
-		drop_client(s);
+	if (!send_line(c->fd, control__greeting()))
+		drop_client(s, c);
 }
 
-/* The server thread: the listener only while no client is connected. */
+/*
+ * The server thread: every client, and the listener while a slot is free.  Requests run
+ * here one at a time, so the ops never race each other.
+ */
 static void *server_main(void *arg)
 {
 	struct control_server *s = arg;
 
 	for (;;) {
-		struct pollfd p[2] = {
-		    {.fd = s->stop_fd, .events = POLLIN},
-		    {.fd = s->client_fd >= 0 ? s->client_fd : s->listen_fd, .events = POLLIN},
-		};
+		struct pollfd p[CONTROL_MAX_CLIENTS + 2] = {{.fd = s->stop_fd, .events = POLLIN}};
+		struct client *free_slot = NULL;
+		nfds_t n = 1;
 
-		if (poll(p, 2, -1) < 0) {
+		for (unsigned int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+			p[n++] = (struct pollfd){.fd = s->clients[i].fd, .events = POLLIN};
+			if (s->clients[i].fd < 0 && !free_slot)
+				free_slot = &s->clients[i];
+		}
+		/* Without a free slot a new client waits in the listen backlog. */
+		p[n++] = (struct pollfd){.fd = free_slot ? s->listen_fd : -1, .events = POLLIN};
+		if (poll(p, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log__error("control: poll failed: %s", strerror(errno));
@@ -124,12 +154,11 @@ static void *server_main(void *arg)
 		}
 		if (p[0].revents)
 			break;
-		if (!p[1].revents)
-			continue;
-		if (s->client_fd >= 0)
-			read_client(s);
-		else
-			accept_client(s);
+		for (unsigned int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+			if (p[1 + i].revents && s->clients[i].fd >= 0)
+				read_client(s, &s->clients[i]);
+		if (p[n - 1].revents)
+			accept_client(s, free_slot);
 	}
 	return NULL;
 }
@@ -207,7 +236,11 @@ int control_server__start(const char *path, const struct control_ops *ops,
 		return -ENOMEM;
 	strcpy(s->path, path);
 	s->ops = ops;
-	s->listen_fd = s->client_fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->idle, NULL);
+	s->listen_fd = -1;
+	for (unsigned int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		s->clients[i].fd = -1;
 	s->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (s->stop_fd < 0) {
 		rc = -errno;
@@ -233,8 +266,30 @@ fail:
 		close(s->listen_fd);
 	if (s->stop_fd >= 0)
 		close(s->stop_fd);
+	pthread_cond_destroy(&s->idle);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 	return rc;
+}
+
+void control_server__wait_idle(struct control_server *s, int timeout_ms)
+{
+	struct timespec deadline;
+
+	if (!s)
+		return;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&s->lock);
+	while (s->nr_clients)
+		if (pthread_cond_timedwait(&s->idle, &s->lock, &deadline) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&s->lock);
 }
 
 void control_server__stop(struct control_server *s)
@@ -246,10 +301,13 @@ void control_server__stop(struct control_server *s)
 	if (write(s->stop_fd, &one, sizeof(one)) != sizeof(one))
 		log__error("control: cannot wake the server thread: %s", strerror(errno));
 	pthread_join(s->thread, NULL);
-	if (s->client_fd >= 0)
-		close(s->client_fd);
+	for (unsigned int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (s->clients[i].fd >= 0)
+			close(s->clients[i].fd);
 	close(s->listen_fd);
 	close(s->stop_fd);
 	unlink(s->path);
+	pthread_cond_destroy(&s->idle);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -1,173 +1,37 @@
-/* twin-vmm: boot a PVH ELF or bzImage in a KVM VM with virtio devices; exit status = guest's. */
+/* twin-vmm: run a VM (booted, restored or migrated in) with virtio devices, or drive one. */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include "boot.h"
+#include "control_client.h"
 #include "control_server.h"
-#include "ioloop.h"
+#include "devstate.h"
 #include "log.h"
-#include "virtio_blk.h"
-#include "virtio_console.h"
-#include "virtio_net.h"
 #include "vm.h"
+#include "vm_control.h"
+#include "vm_load.h"
+#include "vm_setup.h"
 #include "vmm_args.h"
 
-#define EXIT_BAD_INPUT 2
-#define EXIT_RUNTIME   VM_EXIT_FAILURE
-
-/* Errors from vm__create that mean the user's setup or request, not KVM, is at fault. */
-static int create_error_status(int rc)
-{
-	switch (rc) {
-	case -ENOENT:
-	case -EACCES:
-	case -EPERM:
-	case -ENODEV:
-	case -ENOMEM:
-	case -EINVAL:
-		return EXIT_BAD_INPUT;
-	default:
-		return EXIT_RUNTIME;
-	}
-}
-
-static int open_serial(const struct vmm_args *a)
-{
-	int fd;
-
-	if (a->serial == VMM_SERIAL_STDIO)
-		return STDOUT_FILENO;
-	fd = open(a->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		log__error("--serial file:%s: cannot open: %s: give a writable path",
-			   a->serial_path, strerror(errno));
-	return fd;
-}
-
-/* The backends the devices stand on; a VM owns each one from its registration on. */
-struct backends {
-	struct virtio_net *nics[VMM_ARGS_MAX_NICS];
-	struct virtio_blk *disks[VMM_ARGS_MAX_DISKS];
-};
-
-/* Opens every tap and image before the VM exists, so bad input fails fast and cheap. */
-static int open_backends(const struct vmm_args *a, struct backends *b, char *err, size_t errlen)
-{
-	int rc;
-
-	for (unsigned int i = 0; i < a->nr_nics; i++) {
-		const struct vmm_nic *n = &a->nics[i];
-
-		rc = virtio_net__open(n->tap, n->bridge[0] ? n->bridge : NULL, n->mac, i,
-				      &b->nics[i], err, errlen);
-		if (rc)
-			return rc;
-	}
-	for (unsigned int i = 0; i < a->nr_disks; i++) {
-		rc = virtio_blk__open(a->disks[i].path, a->disks[i].readonly, i, &b->disks[i], err,
-				      errlen);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-static void close_backends(struct backends *b)
-{
-	for (unsigned int i = 0; i < VMM_ARGS_MAX_NICS; i++)
-		virtio_net__close(b->nics[i]);
-	for (unsigned int i = 0; i < VMM_ARGS_MAX_DISKS; i++)
-		virtio_blk__close(b->disks[i]);
-}
-
-/* PCI functions in this order: the console, the NICs, the disks (errors are logged). */
-static int add_devices(struct vm *vm, const struct vmm_args *a, struct backends *b)
-{
-	int rc;
-
-	if (a->console == VMM_CONSOLE_VIRTIO) {
-		rc = virtio_console__create(vm, a->console_legacy);
-		if (rc)
-			return rc;
-	}
-	for (unsigned int i = 0; i < a->nr_nics; i++) {
-		struct virtio_net *net = b->nics[i];
-
-		b->nics[i] = NULL;
-		rc = virtio_net__register(net, vm, a->nics[i].legacy);
-		if (rc)
-			return rc;
-	}
-	for (unsigned int i = 0; i < a->nr_disks; i++) {
-		struct virtio_blk *blk = b->disks[i];
-
-		b->disks[i] = NULL;
-		rc = virtio_blk__register(blk, vm, a->disks[i].legacy);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-/* The VM as the control socket sees it; the callbacks run on the control server's thread. */
-struct vm_control {
-	struct vm *vm;
-	bool paused;
-	int quit_fd; /* eventfd: the control socket asks the main loop to stop the VM */
-};
-
-static bool ctl_running(void *opaque)
-{
-	return !((struct vm_control *)opaque)->paused;
-}
-
-/* vCPUs first, so they stop issuing I/O, then the I/O thread: memory and devices hold still. */
-static void ctl_stop(void *opaque)
-{
-	struct vm_control *c = opaque;
-
-	vm__pause_all(c->vm);
-	ioloop__pause(c->vm->ioloop);
-	c->paused = true;
-	log__info("control: VM paused");
-}
-
-static void ctl_cont(void *opaque)
-{
-	struct vm_control *c = opaque;
-
-	ioloop__resume(c->vm->ioloop);
-	vm__resume_all(c->vm);
-	c->paused = false;
-	log__info("control: VM resumed");
-}
-
-static void ctl_quit(void *opaque)
-{
-	struct vm_control *c = opaque;
-	uint64_t one = 1;
-
-	if (write(c->quit_fd, &one, sizeof(one)) != sizeof(one))
-		log__error("control: quit: cannot wake the main loop: %s", strerror(errno));
-}
+/* How long a VM that migrated away waits for the control client watching it to go. */
+#define MIGRATED_DRAIN_MS 5000
 
 /*
- * Runs the VM until it ends, SIGTERM/SIGINT arrives or the control socket says quit (the
- * last two stop it cleanly, status 0).  quit_fd is -1 without a control socket.
+ * Runs the VM until it ends, SIGTERM/SIGINT arrives, the control socket says quit (these
+ * two stop it cleanly, status 0) or it migrated away (status 0 too).  announce (restore,
+ * incoming): the guest's NICs are announced once it runs here, as QEMU does after a load.
  */
-static int run(struct vm *vm, int sig_fd, int quit_fd)
+static int run(struct vm *vm, int sig_fd, struct vm_control *ctl, struct control_server *server,
+	       bool announce)
 {
 	struct pollfd p[3] = {
 	    {.fd = sig_fd, .events = POLLIN},
 	    {.fd = vm__done_fd(vm), .events = POLLIN},
-	    {.fd = quit_fd, .events = POLLIN},
+	    {.fd = vm_control__event_fd(ctl), .events = POLLIN},
 	};
 	int rc = vm__start(vm);
 
@@ -175,6 +39,8 @@ static int run(struct vm *vm, int sig_fd, int quit_fd)
 		vm__stop(vm, EXIT_RUNTIME);
 		return vm__join(vm);
 	}
+	if (announce)
+		log__info("announced %d NIC(s) on the guest's behalf", devstate__announce(vm));
 	for (;;) {
 		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
@@ -192,7 +58,13 @@ static int run(struct vm *vm, int sig_fd, int quit_fd)
 			break;
 		}
 		if (p[2].revents) {
-			log__info("control: quit: stopping the vCPUs");
+			if (vm_control__migrated(ctl)) {
+				/* The client watching the migration reads "completed" first. */
+				control_server__wait_idle(server, MIGRATED_DRAIN_MS);
+				log__info("migrated: the VM runs at the destination; exiting");
+			} else {
+				log__info("control: quit: stopping the vCPUs");
+			}
 			vm__stop(vm, VM_EXIT_STOPPED);
 			break;
 		}
@@ -202,24 +74,41 @@ static int run(struct vm *vm, int sig_fd, int quit_fd)
 	return vm__join(vm);
 }
 
+/* Builds the VM as the command says: booted from a kernel, restored, or migrated in. */
+static int build(struct vm_setup *s, const struct vmm_args *a, int sig_fd)
+{
+	char err[512];
+	int rc;
+
+	switch (a->command) {
+	case VMM_CMD_RESTORE:
+		return vm_load__restore(s, a);
+	case VMM_CMD_INCOMING:
+		return vm_load__incoming(s, a, sig_fd);
+	default:
+		break;
+	}
+	rc = vm_setup__create(s, a, a->mem_size, a->nr_vcpus, a->pit);
+	if (rc)
+		return rc;
+	rc = boot__load_kernel_file(s->vm, a->kernel, a->initrd, a->cmdline, err, sizeof(err));
+	if (rc) {
+		log__error("%s", err);
+		return rc == -ENOMEM ? EXIT_RUNTIME : EXIT_BAD_INPUT;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct vmm_args args;
-	struct backends backends = {0};
-	struct vm_config cfg;
-	struct vm *vm = NULL;
-	struct vm_control ctl = {.quit_fd = -1};
-	const struct control_ops ops = {
-	    .running = ctl_running,
-	    .stop = ctl_stop,
-	    .cont = ctl_cont,
-	    .quit = ctl_quit,
-	    .opaque = &ctl,
-	};
+	struct vm_setup setup = {.serial_fd = -1};
+	struct vm_control *ctl = NULL;
+	struct control_ops ops;
 	struct control_server *server = NULL;
 	char err[512];
 	sigset_t sigs;
-	int sig_fd = -1, serial_fd = -1, status, rc;
+	int sig_fd = -1, status, rc;
 
 	rc = vmm_args__parse(argc, argv, &args, err, sizeof(err));
 	if (rc == VMM_ARGS_HELP) {
@@ -230,12 +119,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "twin-vmm: error: %s\n", err);
 		return EXIT_BAD_INPUT;
 	}
+	if (args.command == VMM_CMD_SAVE)
+		return control_client__save(&args);
+	if (args.command == VMM_CMD_MIGRATE)
+		return control_client__migrate(&args);
 	/* Blocked before any thread exists, so only the signalfd sees them. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	/* A closed console reader must not kill the VM. */
+	/* A closed console reader or migration peer must not kill the VM. */
 	signal(SIGPIPE, SIG_IGN);
 	sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (sig_fd < 0) {
@@ -243,48 +136,19 @@ int main(int argc, char **argv)
 		status = EXIT_RUNTIME;
 		goto out;
 	}
-	serial_fd = open_serial(&args);
-	if (serial_fd < 0) {
-		status = EXIT_BAD_INPUT;
+	status = vm_setup__open(&setup, &args);
+	if (!status)
+		status = build(&setup, &args, sig_fd);
+	if (status || !setup.vm)
 		goto out;
-	}
-	rc = open_backends(&args, &backends, err, sizeof(err));
+	rc = vm_control__new(setup.vm, false, &ctl);
 	if (rc) {
-		log__error("%s", err);
-		status = EXIT_BAD_INPUT;
-		goto out;
-	}
-	cfg = (struct vm_config){
-	    .mem_size = args.mem_size,
-	    .nr_vcpus = args.nr_vcpus,
-	    .dirty_method = DIRTY_METHOD_DEFAULT,
-	    .console_fd = serial_fd,
-	    .no_pit = !args.pit,
-	};
-	rc = vm__create(&cfg, &vm);
-	if (rc) {
-		status = create_error_status(rc);
-		goto out;
-	}
-	rc = add_devices(vm, &args, &backends);
-	if (rc) {
+		log__error("control: cannot set up: %s", strerror(-rc));
 		status = EXIT_RUNTIME;
 		goto out;
 	}
-	rc = boot__load_kernel_file(vm, args.kernel, args.initrd, args.cmdline, err, sizeof(err));
-	if (rc) {
-		log__error("%s", err);
-		status = rc == -ENOMEM ? EXIT_RUNTIME : EXIT_BAD_INPUT;
-		goto out;
-	}
 	if (args.control) {
-		ctl.vm = vm;
-		ctl.quit_fd = eventfd(0, EFD_CLOEXEC);
-		if (ctl.quit_fd < 0) {
-			log__error("eventfd failed: %s", strerror(errno));
-			status = EXIT_RUNTIME;
-			goto out;
-		}
+		vm_control__ops(ctl, &ops);
 		rc = control_server__start(args.control, &ops, &server, err, sizeof(err));
 		if (rc) {
 			log__error("%s", err);
@@ -292,16 +156,12 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	status = run(vm, sig_fd, ctl.quit_fd);
+	status = run(setup.vm, sig_fd, ctl, server, args.command != VMM_CMD_RUN);
 out:
-	/* Before the VM goes: the server thread may be pausing or resuming it. */
+	/* Before the VM goes: the server and migration threads may be using it. */
 	control_server__stop(server);
-	if (ctl.quit_fd >= 0)
-		close(ctl.quit_fd);
-	vm__destroy(vm);
-	close_backends(&backends);
-	if (serial_fd > STDERR_FILENO)
-		close(serial_fd);
+	vm_control__free(ctl);
+	vm_setup__dispose(&setup);
 	if (sig_fd >= 0)
 		close(sig_fd);
 	return status;

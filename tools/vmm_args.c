@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vmm_args.h"
+#include "host_port.h"
 #include "tap.h"
 #include "util.h"
 
@@ -13,19 +14,46 @@
 #define NIC_SPEC  "tap=NAME[,mac=52:54:00:xx:xx:xx][,bridge=BR][,legacy]"
 #define DISK_SPEC "path=FILE[,readonly][,legacy]"
 
+#define SECURITY_SPEC "--tls-cert FILE --tls-key FILE --tls-ca FILE | --tls-psk FILE | --insecure"
+
 const char vmm_args_usage[] =
     "usage: twin-vmm run --kernel FILE [--initrd FILE] [--mem SIZE] [--vcpus N]\n"
-    "                    [--cmdline STR] [--serial stdio|file:PATH] [--pit on|off]\n"
-    "                    [--nic " NIC_SPEC "]...\n"
-    "                    [--disk " DISK_SPEC "]...\n"
-    "                    [--console virtio[,legacy]|none] [--control PATH]\n"
+    "                    [--cmdline STR] [--pit on|off] [DEVICES] [--control PATH]\n"
+    "       twin-vmm restore FILE [DEVICES] [--control PATH]\n"
+    "       twin-vmm incoming --listen ADDR:PORT SECURITY [DEVICES] [--control PATH]\n"
+    "       twin-vmm save --control PATH FILE\n"
+    "       twin-vmm migrate --control PATH --to HOST:PORT SECURITY [--downtime MS]\n"
+    "                    [--bandwidth MiB/s] [--compress lz4|zlib|none] [--xbzrle-cache MiB]\n"
+    "DEVICES: [--serial stdio|file:PATH] [--nic " NIC_SPEC "]...\n"
+    "         [--disk " DISK_SPEC "]... [--console virtio[,legacy]|none]\n"
+    "SECURITY: " SECURITY_SPEC "\n"
+    "run: boot a kernel.\n"
     "  --kernel FILE    kernel to boot: a PVH ELF or a bzImage (required)\n"
     "  --initrd FILE    initial ramdisk handed to the kernel\n"
     "  --mem SIZE       guest RAM with K, M, G or T suffix; a bare number is MiB (default 256M)\n"
     "  --vcpus N        number of vCPUs, 1 to 64 (default 1)\n"
     "  --cmdline STR    kernel command line\n"
-    "  --serial SINK    where the 8250 and debug console go: stdio (default) or file:PATH\n"
     "  --pit on|off     in-kernel i8254 PIT (default on); off is like QEMU microvm pit=off\n"
+    "restore: resume the VM that twin-vmm save wrote to FILE; its memory size, vCPUs and\n"
+    "  state come from FILE, its devices must be given again as they were.\n"
+    "incoming: wait for one live migration on ADDR:PORT (port 0 picks a free one, printed\n"
+    "  on stderr), then run the VM; devices as for restore.\n"
+    "save: pause the VM of the twin-vmm serving --control PATH and write it to FILE; the\n"
+    "  VM stays paused (cont resumes it, quit ends it).\n"
+    "migrate: move the VM of the twin-vmm serving --control PATH, live, to the twin-vmm\n"
+    "  incoming at HOST:PORT; prints progress; exits 0 once the destination runs it (the\n"
+    "  source twin-vmm then exits 0), else non-zero with the reason, the VM still running.\n"
+    "  --downtime MS       target for the final pause, 1 to 60000 (default 30)\n"
+    "  --bandwidth MiB/s   cap on the migration's bandwidth; 0 for none (default 0)\n"
+    "  --compress ALG      page encoding: lz4 (default), zlib or none\n"
+    "  --xbzrle-cache MiB  cache of sent pages for delta encoding; 0 for none (default 0)\n"
+    "security (incoming and migrate, exactly one):\n"
+    "  --tls-cert FILE --tls-key FILE --tls-ca FILE  TLS 1.3, both ends show a certificate\n"
+    "                   signed by the CA\n"
+    "  --tls-psk FILE   TLS 1.3 with a pre-shared key: lines identity:hexkey\n"
+    "  --insecure       plaintext: only on a trusted network\n"
+    "devices (run, restore, incoming):\n"
+    "  --serial SINK    where the 8250 and debug console go: stdio (default) or file:PATH\n"
     "  --nic SPEC       virtio-net on TAP NAME, created if missing (then removed at exit)\n"
     "                   and attached to bridge BR if given; the MAC defaults to\n"
     "                   52:54:00:12:34:56, +1 for each further --nic; up to 4 NICs\n"
@@ -33,14 +61,15 @@ const char vmm_args_usage[] =
     "                   sectors), read-only with readonly; up to 4 disks\n"
     "  --console DEV    virtio (default): a virtio console writing to the serial sink\n"
     "                   (Linux hvc0); none: no virtio console\n"
-    "  --control PATH   serve the control socket (QMP-like JSON lines, mode 0600) at\n"
-    "                   PATH; a stale socket there is replaced, any other file refused\n"
     "  legacy           makes that virtio device transitional: it also offers the\n"
     "                   virtio 0.9.5 interface (I/O BAR, device id 0x1000+) for old\n"
     "                   drivers; without it devices are modern (1.0) only\n"
+    "  --control PATH   serve the control socket (QMP-like JSON lines, mode 0600) at\n"
+    "                   PATH; a stale socket there is replaced, any other file refused\n"
     "Exit status: the guest's debug-exit status (odd), 0 when stopped by SIGTERM/SIGINT or\n"
-    "a guest power-off, 2 for bad usage or input, 4 for a KVM or runtime failure or a guest\n"
-    "crash (triple fault) or reset request.\n"
+    "a guest power-off or migrated away, 2 for bad usage or input, 4 for a KVM or runtime\n"
+    "failure or a guest crash (triple fault) or reset request.  save and migrate: 0 once\n"
+    "done, 1 when the VM's twin-vmm reports a failure, 2 for bad usage.\n"
     "Environment: TWIN_KVM_DEV overrides the KVM device path (default /dev/kvm);\n"
     "TWIN_LOG=info|debug prints more.\n";
 
@@ -303,12 +332,39 @@ static int add_disk(const char *spec, struct vmm_args *out, char *err, size_t er
 	return 0;
 }
 
-static int set_option(const char *name, const char *val, struct vmm_args *out, char *err,
-		      size_t errlen)
+/* Parses a decimal in [min, max]; false if it is not one. */
+static bool parse_uint(const char *val, unsigned long min, unsigned long max, unsigned int *out)
 {
-	char *end;
 	unsigned long n;
+	char *end;
 
+	if (*val < '0' || *val > '9')
+		return false;
+	errno = 0;
+	n = strtoul(val, &end, 10);
+	if (errno || *end || n < min || n > max)
+		return false;
+	*out = n;
+	return true;
+}
+
+const char *vmm_args__compress_to_str(enum vmm_compress c)
+{
+	switch (c) {
+	case VMM_COMPRESS_LZ4:
+		return "lz4";
+	case VMM_COMPRESS_ZLIB:
+		return "zlib";
+	case VMM_COMPRESS_NONE:
+		return "none";
+	}
+	return "?";
+}
+
+/* The options of run that restore and incoming take from the stream instead. */
+static int set_run_option(const char *name, const char *val, struct vmm_args *out, char *err,
+			  size_t errlen)
+{
 	if (!strcmp(name, "--kernel")) {
 		if (!*val)
 			return fail(err, errlen, "%s needs a file name", name);
@@ -325,16 +381,31 @@ static int set_option(const char *name, const char *val, struct vmm_args *out, c
 				    "--mem '%s' is out of range: use whole pages from 2M to 1T",
 				    val);
 	} else if (!strcmp(name, "--vcpus")) {
-		errno = 0;
-		n = strtoul(val, &end, 10);
-		if (errno || !*val || *end || *val < '0' || *val > '9' || n < 1 ||
-		    n > VMM_ARGS_MAX_VCPUS)
+		if (!parse_uint(val, 1, VMM_ARGS_MAX_VCPUS, &out->nr_vcpus))
 			return fail(err, errlen,
 				    "--vcpus '%s' is invalid: use a number from 1 to 64", val);
-		out->nr_vcpus = n;
 	} else if (!strcmp(name, "--cmdline")) {
 		out->cmdline = val;
-	} else if (!strcmp(name, "--serial")) {
+	} else if (!strcmp(name, "--initrd")) {
+		if (!*val)
+			return fail(err, errlen, "%s needs a file name", name);
+		out->initrd = val;
+	} else if (!strcmp(name, "--pit")) {
+		if (!strcmp(val, "on"))
+			out->pit = true;
+		else if (!strcmp(val, "off"))
+			out->pit = false;
+		else
+			return fail(err, errlen, "--pit '%s' is invalid: use on or off", val);
+	}
+	return 0;
+}
+
+/* The devices and sinks of a VM: run, restore and incoming. */
+static int set_device_option(const char *name, const char *val, struct vmm_args *out, char *err,
+			     size_t errlen)
+{
+	if (!strcmp(name, "--serial")) {
 		if (!strcmp(val, "stdio")) {
 			out->serial = VMM_SERIAL_STDIO;
 			out->serial_path = NULL;
@@ -345,10 +416,6 @@ static int set_option(const char *name, const char *val, struct vmm_args *out, c
 			return fail(err, errlen, "--serial '%s' is invalid: use stdio or file:PATH",
 				    val);
 		}
-	} else if (!strcmp(name, "--initrd")) {
-		if (!*val)
-			return fail(err, errlen, "%s needs a file name", name);
-		out->initrd = val;
 	} else if (!strcmp(name, "--nic")) {
 		return add_nic(val, out, err, errlen);
 	} else if (!strcmp(name, "--disk")) {
@@ -365,31 +432,259 @@ static int set_option(const char *name, const char *val, struct vmm_args *out, c
 				    "--console '%s' is invalid: use virtio or none (virtio,legacy "
 				    "for a transitional console)",
 				    val);
-	} else if (!strcmp(name, "--control")) {
-		if (!*val)
-			return fail(err, errlen,
-				    "--control needs a socket path, e.g. /run/twin/vm.sock");
-		if (strlen(val) >= VMM_ARGS_SOCKET_PATH_MAX)
-			return fail(err, errlen,
-				    "--control '%s' is longer than %d bytes: use a shorter path",
-				    val, VMM_ARGS_SOCKET_PATH_MAX - 1);
-		out->control = val;
-	} else if (!strcmp(name, "--pit")) {
-		if (!strcmp(val, "on"))
-			out->pit = true;
-		else if (!strcmp(val, "off"))
-			out->pit = false;
-		else
-			return fail(err, errlen, "--pit '%s' is invalid: use on or off", val);
 	}
 	return 0;
 }
 
+/* The connection of a migration: its address, its security and its tuning. */
+static int set_migration_option(const char *name, const char *val, struct vmm_args *out, char *err,
+				size_t errlen)
+{
+	struct vmm_security *sec = &out->security;
+	struct vmm_migrate_opts *m = &out->migrate;
+
+	if (!strncmp(name, "--tls-", 6) && !*val)
+		return fail(err, errlen, "%s needs a file name", name);
+	if (!strcmp(name, "--listen")) {
+		if (!host_port__valid(val, true))
+			return fail(err, errlen,
+				    "--listen '%s' is not ADDR:PORT: use e.g. 0.0.0.0:4444 or "
+				    "[::]:4444 (port 0 picks a free one)",
+				    val);
+		out->listen = val;
+	} else if (!strcmp(name, "--to")) {
+		if (!host_port__valid(val, false))
+			return fail(err, errlen,
+				    "--to '%s' is not HOST:PORT: use e.g. 198.18.0.2:4444 or "
+				    "[fd00::2]:4444",
+				    val);
+		out->to = val;
+	} else if (!strcmp(name, "--tls-cert")) {
+		sec->cert = val;
+	} else if (!strcmp(name, "--tls-key")) {
+		sec->key = val;
+	} else if (!strcmp(name, "--tls-ca")) {
+		sec->ca = val;
+	} else if (!strcmp(name, "--tls-psk")) {
+		sec->psk = val;
+	} else if (!strcmp(name, "--insecure")) {
+		sec->insecure = true;
+	} else if (!strcmp(name, "--downtime")) {
+		if (!parse_uint(val, 1, VMM_ARGS_MAX_DOWNTIME_MS, &m->downtime_ms))
+			return fail(err, errlen,
+				    "--downtime '%s' is invalid: use milliseconds from 1 to %d",
+				    val, VMM_ARGS_MAX_DOWNTIME_MS);
+	} else if (!strcmp(name, "--bandwidth")) {
+		if (!parse_uint(val, 0, VMM_ARGS_MAX_BANDWIDTH_MIBS, &m->bandwidth_mibs))
+			return fail(err, errlen,
+				    "--bandwidth '%s' is invalid: use MiB/s from 1 to %u, or 0 for "
+				    "no cap",
+				    val, VMM_ARGS_MAX_BANDWIDTH_MIBS);
+	} else if (!strcmp(name, "--compress")) {
+		if (!strcmp(val, "lz4"))
+			m->compress = VMM_COMPRESS_LZ4;
+		else if (!strcmp(val, "zlib"))
+			m->compress = VMM_COMPRESS_ZLIB;
+		else if (!strcmp(val, "none"))
+			m->compress = VMM_COMPRESS_NONE;
+		else
+			return fail(err, errlen,
+				    "--compress '%s' is invalid: use lz4, zlib or none", val);
+	} else if (!strcmp(name, "--xbzrle-cache")) {
+		if (!parse_uint(val, 0, VMM_ARGS_MAX_XBZRLE_MIB, &m->xbzrle_mib))
+			return fail(
+			    err, errlen,
+			    "--xbzrle-cache '%s' is invalid: use MiB from 1 to %d, or 0 for "
+			    "no delta encoding",
+			    val, VMM_ARGS_MAX_XBZRLE_MIB);
+	}
+	return 0;
+}
+
+static int set_control(const char *val, struct vmm_args *out, char *err, size_t errlen)
+{
+	if (!*val)
+		return fail(err, errlen, "--control needs a socket path, e.g. /run/twin/vm.sock");
+	if (strlen(val) >= VMM_ARGS_SOCKET_PATH_MAX)
+		return fail(err, errlen,
+			    "--control '%s' is longer than %d bytes: use a shorter path", val,
+			    VMM_ARGS_SOCKET_PATH_MAX - 1);
+	out->control = val;
+	return 0;
+}
+
+#define CMD(c)	    (1u << (c))
+#define CMDS_HOST   (CMD(VMM_CMD_RUN) | CMD(VMM_CMD_RESTORE) | CMD(VMM_CMD_INCOMING))
+#define CMDS_SECURE (CMD(VMM_CMD_INCOMING) | CMD(VMM_CMD_MIGRATE))
+#define CMDS_ALL    (CMDS_HOST | CMD(VMM_CMD_SAVE) | CMD(VMM_CMD_MIGRATE))
+
+/* Each option, the commands that take it (a mask of CMD()), and its setter (NULL: --control). */
+static const struct option_def {
+	const char *name;
+	unsigned int cmds;
+	bool flag; /* takes no value */
+	int (*set)(const char *name, const char *val, struct vmm_args *out, char *err,
+		   size_t errlen);
+} options[] = {
+    {"--kernel", CMD(VMM_CMD_RUN), false, set_run_option},
+    {"--mem", CMD(VMM_CMD_RUN), false, set_run_option},
+    {"--vcpus", CMD(VMM_CMD_RUN), false, set_run_option},
+    {"--cmdline", CMD(VMM_CMD_RUN), false, set_run_option},
+    {"--pit", CMD(VMM_CMD_RUN), false, set_run_option},
+    {"--initrd", CMD(VMM_CMD_RUN), false, set_run_option},
+    {"--serial", CMDS_HOST, false, set_device_option},
+    {"--nic", CMDS_HOST, false, set_device_option},
+    {"--disk", CMDS_HOST, false, set_device_option},
+    {"--console", CMDS_HOST, false, set_device_option},
+    {"--control", CMDS_ALL, false, NULL},
+    {"--listen", CMD(VMM_CMD_INCOMING), false, set_migration_option},
+    {"--to", CMD(VMM_CMD_MIGRATE), false, set_migration_option},
+    {"--tls-cert", CMDS_SECURE, false, set_migration_option},
+    {"--tls-key", CMDS_SECURE, false, set_migration_option},
+    {"--tls-ca", CMDS_SECURE, false, set_migration_option},
+    {"--tls-psk", CMDS_SECURE, false, set_migration_option},
+    {"--insecure", CMDS_SECURE, true, set_migration_option},
+    {"--downtime", CMD(VMM_CMD_MIGRATE), false, set_migration_option},
+    {"--bandwidth", CMD(VMM_CMD_MIGRATE), false, set_migration_option},
+    {"--compress", CMD(VMM_CMD_MIGRATE), false, set_migration_option},
+    {"--xbzrle-cache", CMD(VMM_CMD_MIGRATE), false, set_migration_option},
+};
+
+static const char *const command_names[] = {
+    [VMM_CMD_RUN] = "run",   [VMM_CMD_RESTORE] = "restore", [VMM_CMD_INCOMING] = "incoming",
+    [VMM_CMD_SAVE] = "save", [VMM_CMD_MIGRATE] = "migrate",
+};
+
+static const struct option_def *find_option(const char *a)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(options); k++) {
+		size_t n = strlen(options[k].name);
+
+		if (!strncmp(a, options[k].name, n) && (a[n] == '\0' || a[n] == '='))
+			return &options[k];
+	}
+	return NULL;
+}
+
+static int not_for_command(const struct option_def *o, enum vmm_command c, char *err, size_t errlen)
+{
+	if (o->cmds == CMD(VMM_CMD_RUN) && (c == VMM_CMD_RESTORE || c == VMM_CMD_INCOMING))
+		return fail(err, errlen,
+			    "%s does not apply to twin-vmm %s: the VM's memory, vCPUs and kernel "
+			    "come from the %s",
+			    o->name, command_names[c],
+			    c == VMM_CMD_RESTORE ? "saved file" : "migration stream");
+	return fail(err, errlen, "%s does not apply to twin-vmm %s: see twin-vmm --help", o->name,
+		    command_names[c]);
+}
+
+/* Exactly one way to secure a migration connection, complete. */
+static int check_security(const struct vmm_args *a, char *err, size_t errlen)
+{
+	const struct vmm_security *s = &a->security;
+	bool tls = s->cert || s->key || s->ca;
+	const char *cmd = command_names[a->command];
+
+	if (tls + !!s->psk + s->insecure > 1)
+		return fail(err, errlen,
+			    "twin-vmm %s: give one of --tls-cert/--tls-key/--tls-ca, --tls-psk or "
+			    "--insecure, not several",
+			    cmd);
+	if (tls && !(s->cert && s->key && s->ca))
+		return fail(err, errlen,
+			    "twin-vmm %s: --tls-cert, --tls-key and --tls-ca go together: %s is "
+			    "missing",
+			    cmd,
+			    !s->cert  ? "--tls-cert"
+			    : !s->key ? "--tls-key"
+				      : "--tls-ca");
+	if (!tls && !s->psk && !s->insecure)
+		return fail(err, errlen,
+			    "twin-vmm %s needs the connection's security: give --tls-cert, "
+			    "--tls-key and --tls-ca, or --tls-psk FILE, or --insecure for "
+			    "plaintext",
+			    cmd);
+	return 0;
+}
+
+/* What each command cannot do without. */
+static int check_required(const struct vmm_args *a, char *err, size_t errlen)
+{
+	const char *cmd = command_names[a->command];
+
+	switch (a->command) {
+	case VMM_CMD_RUN:
+		if (!a->kernel)
+			return fail(err, errlen,
+				    "missing --kernel FILE: twin-vmm run needs a kernel (a PVH ELF "
+				    "or a bzImage)");
+		return 0;
+	case VMM_CMD_RESTORE:
+		if (!a->file)
+			return fail(err, errlen,
+				    "missing FILE: twin-vmm restore needs the file twin-vmm save "
+				    "wrote");
+		return 0;
+	case VMM_CMD_INCOMING:
+		if (!a->listen)
+			return fail(err, errlen,
+				    "missing --listen ADDR:PORT: twin-vmm incoming needs the "
+				    "address to wait on, e.g. 0.0.0.0:4444");
+		return check_security(a, err, errlen);
+	case VMM_CMD_SAVE:
+	case VMM_CMD_MIGRATE:
+		if (!a->control)
+			return fail(err, errlen,
+				    "missing --control PATH: twin-vmm %s needs the control socket "
+				    "of the twin-vmm running the VM",
+				    cmd);
+		if (a->command == VMM_CMD_SAVE && !a->file)
+			return fail(
+			    err, errlen,
+			    "missing FILE: twin-vmm save needs the file to write the VM to");
+		if (a->command == VMM_CMD_MIGRATE && !a->to)
+			return fail(err, errlen,
+				    "missing --to HOST:PORT: twin-vmm migrate needs the address "
+				    "of the twin-vmm incoming");
+		return a->command == VMM_CMD_MIGRATE ? check_security(a, err, errlen) : 0;
+	}
+	return 0;
+}
+
+/* A word that is not an option: restore's and save's FILE, else a mistake. */
+static int take_positional(const char *a, struct vmm_args *out, char *err, size_t errlen)
+{
+	const char *cmd = command_names[out->command];
+
+	if (a[0] == '-' && a[1])
+		return fail(err, errlen, "unknown option '%s': see twin-vmm --help", a);
+	if (out->command != VMM_CMD_RESTORE && out->command != VMM_CMD_SAVE)
+		return fail(err, errlen, "unexpected argument '%s': see twin-vmm --help", a);
+	if (out->file)
+		return fail(err, errlen, "unexpected argument '%s': twin-vmm %s takes one FILE", a,
+			    cmd);
+	if (!*a)
+		return fail(err, errlen, "twin-vmm %s: FILE is empty: give a file name", cmd);
+	out->file = a;
+	return 0;
+}
+
+static int parse_command(const char *name, struct vmm_args *out, char *err, size_t errlen)
+{
+	for (size_t c = 0; c < ARRAY_SIZE(command_names); c++) {
+		if (!strcmp(name, command_names[c])) {
+			out->command = c;
+			return 0;
+		}
+	}
+	return fail(err, errlen,
+		    "unknown command '%s': use run, restore, incoming, save or migrate (see "
+		    "--help)",
+		    name);
+}
+
 int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *err, size_t errlen)
 {
-	static const char *const valued[] = {"--kernel", "--mem",     "--vcpus",  "--cmdline",
-					     "--serial", "--pit",     "--initrd", "--nic",
-					     "--disk",	 "--console", "--control"};
 	int rc;
 
 	*out = (struct vmm_args){
@@ -399,6 +694,12 @@ int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *er
 	    .serial = VMM_SERIAL_STDIO,
 	    .pit = true,
 	    .console = VMM_CONSOLE_VIRTIO,
+	    .migrate =
+		{
+		    .downtime_ms = VMM_ARGS_DEFAULT_DOWNTIME_MS,
+		    .compress = VMM_COMPRESS_LZ4,
+		    .xbzrle_mib = VMM_ARGS_DEFAULT_XBZRLE_MIB,
+		},
 	};
 	if (err && errlen)
 		err[0] = '\0';
@@ -408,41 +709,38 @@ int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *er
 			    "(see --help)");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
 		return VMM_ARGS_HELP;
-	if (strcmp(argv[1], "run"))
-		return fail(err, errlen,
-			    "unknown command '%s': use twin-vmm run --kernel FILE "
-			    "(see --help)",
-			    argv[1]);
+	rc = parse_command(argv[1], out, err, errlen);
+	if (rc)
+		return rc;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
+		const struct option_def *o;
 		const char *val = NULL;
-		size_t k;
 
 		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			return VMM_ARGS_HELP;
-		for (k = 0; k < ARRAY_SIZE(valued); k++) {
-			size_t n = strlen(valued[k]);
-
-			if (!strncmp(a, valued[k], n) && (a[n] == '\0' || a[n] == '='))
-				break;
+		o = find_option(a);
+		if (!o) {
+			rc = take_positional(a, out, err, errlen);
+			if (rc)
+				return rc;
+			continue;
 		}
-		if (k == ARRAY_SIZE(valued)) {
-			if (a[0] == '-')
-				return fail(err, errlen, "unknown option '%s': see twin-vmm --help",
-					    a);
-			return fail(err, errlen, "unexpected argument '%s': see twin-vmm --help",
-				    a);
+		if (!(o->cmds & CMD(out->command)))
+			return not_for_command(o, out->command, err, errlen);
+		if (o->flag) {
+			if (a[strlen(o->name)] == '=')
+				return fail(err, errlen, "%s takes no value: give it alone",
+					    o->name);
+		} else {
+			rc = take_value(argc, argv, &i, o->name, &val, err, errlen);
+			if (rc)
+				return rc;
 		}
-		rc = take_value(argc, argv, &i, valued[k], &val, err, errlen);
-		if (rc)
-			return rc;
-		rc = set_option(valued[k], val, out, err, errlen);
+		rc = o->set ? o->set(o->name, val, out, err, errlen)
+			    : set_control(val, out, err, errlen);
 		if (rc)
 			return rc;
 	}
-	if (!out->kernel)
-		return fail(err, errlen,
-			    "missing --kernel FILE: twin-vmm run needs a kernel (a PVH ELF or a "
-			    "bzImage)");
-	return 0;
+	return check_required(out, err, errlen);
 }

@@ -15,6 +15,25 @@
 /* A unix socket path fits sockaddr_un.sun_path with its NUL. */
 #define VMM_ARGS_SOCKET_PATH_MAX 108
 
+/* Migration defaults: the downtime target and no bandwidth cap, as the issue sets them. */
+#define VMM_ARGS_DEFAULT_DOWNTIME_MS 30
+#define VMM_ARGS_MAX_DOWNTIME_MS     60000
+#define VMM_ARGS_MAX_BANDWIDTH_MIBS  (1U << 20) /* 1 TiB/s: beyond any link */
+#define VMM_ARGS_DEFAULT_XBZRLE_MIB  0		/* off: NEWS has the measurement */
+#define VMM_ARGS_MAX_XBZRLE_MIB	     65536
+
+/*
+ * What twin-vmm does.  run, restore and incoming host a VM; save and migrate are clients
+ * of a running twin-vmm's control socket.
+ */
+enum vmm_command {
+	VMM_CMD_RUN,
+	VMM_CMD_RESTORE,
+	VMM_CMD_INCOMING,
+	VMM_CMD_SAVE,
+	VMM_CMD_MIGRATE,
+};
+
 enum vmm_serial { VMM_SERIAL_STDIO, VMM_SERIAL_FILE };
 enum vmm_console { VMM_CONSOLE_VIRTIO, VMM_CONSOLE_NONE };
 
@@ -34,7 +53,30 @@ struct vmm_disk {
 	bool legacy; /* as vmm_nic.legacy */
 };
 
+/* How a migration connection is secured: exactly one of cert+key+ca, psk, insecure. */
+struct vmm_security {
+	const char *cert, *key, *ca; /* --tls-cert/--tls-key/--tls-ca: mutual TLS 1.3 */
+	const char *psk;	     /* --tls-psk FILE: TLS 1.3 with a pre-shared key */
+	bool insecure;		     /* --insecure: plaintext, asked for explicitly */
+};
+
+enum vmm_compress { VMM_COMPRESS_LZ4, VMM_COMPRESS_ZLIB, VMM_COMPRESS_NONE };
+
+/* twin-vmm migrate's tuning, sent as they are in the control socket's migrate command. */
+struct vmm_migrate_opts {
+	unsigned int downtime_ms;    /* --downtime MS: the final pause's target */
+	unsigned int bandwidth_mibs; /* --bandwidth MiB/s; 0 = no cap */
+	enum vmm_compress compress;  /* --compress lz4|zlib|none */
+	unsigned int xbzrle_mib;     /* --xbzrle-cache MiB; 0 = no delta encoding */
+};
+
 struct vmm_args {
+	enum vmm_command command;
+	const char *file;	      /* restore, save: FILE; into argv */
+	const char *listen;	      /* incoming --listen ADDR:PORT; into argv */
+	const char *to;		      /* migrate --to HOST:PORT; into argv */
+	struct vmm_security security; /* incoming, migrate */
+	struct vmm_migrate_opts migrate;
 	const char *kernel; /* points into argv */
 	uint64_t mem_size;  /* bytes */
 	unsigned int nr_vcpus;
@@ -55,17 +97,23 @@ struct vmm_args {
 #define VMM_ARGS_HELP 1
 
 /*
- * Parses `twin-vmm run --kernel FILE [--initrd FILE] [--mem SIZE] [--vcpus N]
- * [--cmdline STR] [--serial stdio|file:PATH] [--pit on|off] [--nic ...]... [--disk ...]...
- * [--console virtio[,legacy]|none] [--control PATH]` (also `--opt=value`); --nic and --disk repeat
- * up to 4 times each, other options may repeat and the last wins.  Returns 0, VMM_ARGS_HELP for
- * -h/--help, or -EINVAL with one line in err (no trailing newline). Touches no global state.
+ * Parses one of (also `--opt=value`; vmm_args_usage has the whole of it):
+ *   twin-vmm run --kernel FILE [VM options] [--control PATH]
+ *   twin-vmm restore FILE [device options] [--control PATH]
+ *   twin-vmm incoming --listen ADDR:PORT SECURITY [device options] [--control PATH]
+ *   twin-vmm save --control PATH FILE
+ *   twin-vmm migrate --control PATH --to HOST:PORT SECURITY [tuning]
+ * An option another command takes is refused by name.  --nic and --disk repeat up to 4 times
+ * each, other options may repeat and the last wins.  Returns 0, VMM_ARGS_HELP for -h/--help,
+ * or -EINVAL with one line in err (no trailing newline).  Touches no global state.
  */
 int vmm_args__parse(int argc, char *const argv[], struct vmm_args *out, char *err, size_t errlen);
 
 /* Parses SIZE: a number with an optional K, M, G or T suffix (binary; a bare number is MiB, as
  * in QEMU). */
 int vmm_args__parse_size(const char *s, uint64_t *out);
+
+const char *vmm_args__compress_to_str(enum vmm_compress c);
 
 extern const char vmm_args_usage[];
 

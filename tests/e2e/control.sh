@@ -94,6 +94,12 @@ class Client:
 c = Client()
 if c.cmd("query-status") != {"status": "running", "running": True}:
     fail("not running at first")
+# A second client is served while the first stays connected (a migrate client watching
+# progress while another asks).
+c2 = Client()
+if c2.cmd("query-status")["status"] != "running":
+    fail("the second client got another answer")
+c2.close()
 c.cmd("stop")
 c.cmd("stop")  # idempotent
 if c.cmd("query-status") != {"status": "paused", "running": False}:
@@ -122,7 +128,7 @@ print("control: %d heartbeats before stop, none while stopped, more after cont" 
 if c.raw(b"{not json")["error"]["class"] != "GenericError":
     fail("bad JSON")
 c.cmd("no-such-command", want_class="CommandNotFound")
-c.cmd("migrate", want_class="NotSupported", uri="tcp:127.0.0.1:4444")
+c.cmd("migrate", want_class="InvalidParameter", uri="tcp:127.0.0.1:4444")
 c.close()
 
 # An over-long line is refused, and the server closes the connection.

@@ -20,8 +20,7 @@
 #define CLS_ERR 1
 
 /* The error classes the README's "Control socket" section lists. */
-static const char *const error_classes[] = {"GenericError", "CommandNotFound", "InvalidParameter",
-					    "NotSupported"};
+static const char *const error_classes[] = {"GenericError", "CommandNotFound", "InvalidParameter"};
 
 /* {"error": {"class": C, "desc": D}} with C a listed class and D a non-empty string. */
 static const char *check_error(json_t *err)
@@ -37,18 +36,29 @@ static const char *check_error(json_t *err)
 	return "error class the README does not list";
 }
 
+/* Whether the request asked for cmd and got a return. */
+static int did(const char *cmd, int cls, const char *name)
+{
+	return cmd && cls == CLS_OK && !strcmp(cmd, name);
+}
+
 /* The VM may change only as the request's command (NULL if none ran) asks. */
 static const char *check_vm(const struct fake_vm *before, const char *cmd, int cls)
 {
-	int stopped = cmd && cls == CLS_OK && !strcmp(cmd, "stop") && before->running;
-	int resumed = cmd && cls == CLS_OK && !strcmp(cmd, "cont") && !before->running;
-	int quit = cmd && cls == CLS_OK && !strcmp(cmd, "quit");
+	int stopped = did(cmd, cls, "stop") && before->running;
+	int resumed = did(cmd, cls, "cont") && !before->running;
+	int saved = did(cmd, cls, "save"), migrated = did(cmd, cls, "migrate");
+	int cancelled = did(cmd, cls, "migrate-cancel");
 
 	if (fake.stops != before->stops + stopped || fake.conts != before->conts + resumed ||
-	    fake.quits != before->quits + quit)
-		return "stop, cont or quit called other than as the request asks";
-	if (fake.running != (stopped ? false : resumed ? true : before->running))
-		return "the VM's state changed other than through stop or cont";
+	    fake.quits != before->quits + did(cmd, cls, "quit") ||
+	    fake.saves != before->saves + saved || fake.migrates != before->migrates + migrated ||
+	    fake.cancels != before->cancels + cancelled)
+		return "an op called other than as the request asks";
+	if (fake.running != (stopped || saved ? false : resumed ? true : before->running))
+		return "the VM's state changed other than through stop, cont or save";
+	if (fake.busy != (migrated ? true : cancelled ? false : before->busy))
+		return "a migration started or ended other than through migrate or migrate-cancel";
 	return NULL;
 }
 
@@ -100,6 +110,13 @@ static const char *check_reply(const char *out, json_t *req, const struct fake_v
 
 		if (!json_equal(ret, want))
 			why = "query-status does not report the VM's state";
+		json_decref(want);
+	}
+	if (ret && !strcmp(cmd, "query-migrate")) {
+		json_t *want = control__migrate_status_json(&fake.status);
+
+		if (!json_equal(ret, want))
+			why = "query-migrate does not report the migration's status";
 		json_decref(want);
 	}
 	if (!why)

@@ -1,13 +1,23 @@
-/* A fake VM behind twin-vmm's control protocol: a running flag and a count of each call. */
+/* A fake VM behind twin-vmm's control protocol: running and migrating flags, each op counted. */
 #ifndef TESTS_UNIT_CONTROL_FIXTURE_H
 #define TESTS_UNIT_CONTROL_FIXTURE_H
 
+#include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 #include "control.h"
 
 struct fake_vm {
 	bool running;
-	int stops, conts, quits;
+	bool busy; /* a migration in progress: stop, cont, save and migrate refuse */
+	int stops, conts, quits, saves, migrates, cancels;
+	char file[256]; /* the last save's file */
+	/* The last migrate's request, copied: its strings die with the request. */
+	char uri[64], cert[128], key[128], ca[128], psk[128];
+	bool insecure;
+	struct migrate_params params;
+	struct migrate_status status;
 };
 
 /* One per including file (the unit suite and the fuzz target each have their own). */
@@ -18,20 +28,34 @@ static bool fake_running(void *opaque)
 	return ((struct fake_vm *)opaque)->running;
 }
 
-static void fake_stop(void *opaque)
+static int fake_refuse_busy(const struct fake_vm *f, char *err, size_t errlen)
 {
-	struct fake_vm *f = opaque;
-
-	f->running = false;
-	f->stops++;
+	if (!f->busy)
+		return 0;
+	snprintf(err, errlen, "a migration is in progress: wait for it or send migrate-cancel");
+	return -EBUSY;
 }
 
-static void fake_cont(void *opaque)
+static int fake_stop(void *opaque, char *err, size_t errlen)
 {
 	struct fake_vm *f = opaque;
 
+	if (fake_refuse_busy(f, err, errlen))
+		return -EBUSY;
+	f->running = false;
+	f->stops++;
+	return 0;
+}
+
+static int fake_cont(void *opaque, char *err, size_t errlen)
+{
+	struct fake_vm *f = opaque;
+
+	if (fake_refuse_busy(f, err, errlen))
+		return -EBUSY;
 	f->running = true;
 	f->conts++;
+	return 0;
 }
 
 static void fake_quit(void *opaque)
@@ -39,11 +63,59 @@ static void fake_quit(void *opaque)
 	((struct fake_vm *)opaque)->quits++;
 }
 
+/* Saves pause the VM, as twin-vmm's do. */
+static int fake_save(void *opaque, const char *file, char *err, size_t errlen)
+{
+	struct fake_vm *f = opaque;
+
+	if (fake_refuse_busy(f, err, errlen))
+		return -EBUSY;
+	snprintf(f->file, sizeof(f->file), "%s", file);
+	f->running = false;
+	f->saves++;
+	return 0;
+}
+
+static int fake_migrate(void *opaque, const struct control_migrate *m, char *err, size_t errlen)
+{
+	struct fake_vm *f = opaque;
+
+	if (fake_refuse_busy(f, err, errlen))
+		return -EBUSY;
+	snprintf(f->uri, sizeof(f->uri), "%s", m->uri);
+	snprintf(f->cert, sizeof(f->cert), "%s", m->security.cert ? m->security.cert : "");
+	snprintf(f->key, sizeof(f->key), "%s", m->security.key ? m->security.key : "");
+	snprintf(f->ca, sizeof(f->ca), "%s", m->security.ca ? m->security.ca : "");
+	snprintf(f->psk, sizeof(f->psk), "%s", m->security.psk_file ? m->security.psk_file : "");
+	f->insecure = m->security.insecure;
+	f->params = m->params;
+	f->busy = true;
+	f->migrates++;
+	return 0;
+}
+
+static void fake_query_migrate(void *opaque, struct migrate_status *out)
+{
+	*out = ((struct fake_vm *)opaque)->status;
+}
+
+static void fake_migrate_cancel(void *opaque)
+{
+	struct fake_vm *f = opaque;
+
+	f->cancels++;
+	f->busy = false;
+}
+
 static const struct control_ops ops = {
     .running = fake_running,
     .stop = fake_stop,
     .cont = fake_cont,
     .quit = fake_quit,
+    .save = fake_save,
+    .migrate = fake_migrate,
+    .query_migrate = fake_query_migrate,
+    .migrate_cancel = fake_migrate_cancel,
     .opaque = &fake,
 };
 

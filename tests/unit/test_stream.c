@@ -258,7 +258,7 @@ START_TEST(test_bad_known_records)
 		   {STREAM_REC_VCPU_STATE, 4},	 {STREAM_REC_VM_STATE, 7},
 		   {STREAM_REC_DEVICE_STATE, 0}, {STREAM_REC_PAGE_DATA, 7},
 		   {STREAM_REC_VM_CONFIG, 31}};
-	static const uint8_t zero[8];
+	static const uint8_t zero[sizeof(struct stream_vm_config)]; /* the longest body below */
 	struct stream_record rec;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -227,15 +227,16 @@ out:
 }
 
 /*
- * memwriter paused mid-run, its VM_CONFIG and state streamed (its RAM copied
- * beside the stream) into a VM built from that VM_CONFIG: the source is gone,
- * the state read back from the new VM is the stream's, and the guest finishes
- * with the checksum of an uninterrupted run.
+ * memwriter paused mid-run (running, its state is refused), its VM_CONFIG and
+ * state streamed (its RAM copied beside the stream) into a VM built from that
+ * VM_CONFIG: the source is gone, the state read back from the new VM is the
+ * stream's, and the guest finishes with the checksum of an uninterrupted run.
  */
 START_TEST(test_round_trip)
 {
 	const char *guests = getenv("TWIN_GUESTS_DIR");
 	struct vm_stream_config *cfg = malloc(sizeof(*cfg));
+	struct stream_writer w;
 	struct sink s, back;
 	struct recs a, b;
 	struct rig src, dst;
@@ -253,6 +254,11 @@ START_TEST(test_round_trip)
 	/* Polls guest progress, not a timing assumption. */
 	while (*(volatile uint64_t *)memory__gpa_to_hva(src.vm, RT_MEMWRITER_BASE, 8) == 0)
 		usleep(1000);
+	/* Running: refused, and nothing written. */
+	memset(&s, 0, sizeof(s));
+	stream_writer__init(&w, sink_write, &s);
+	ck_assert_int_eq(vm_stream__write_state(&w, src.vm), -EBUSY);
+	ck_assert_uint_eq(s.len, 0);
 	vm__pause_all(src.vm);
 	ioloop__pause(src.vm->ioloop);
 	ck_assert_msg(!strstr(src.out, "memwriter: done"), "memwriter finished before the pause");
@@ -578,6 +584,7 @@ START_TEST(test_config_refusals)
 {
 	struct vm_stream_config *cfg = malloc(sizeof(*cfg));
 	struct stream_record *rec, *c;
+	struct state_loader *l;
 	struct rig src, other;
 	struct recs rs;
 	struct sink s;
@@ -597,6 +604,11 @@ START_TEST(test_config_refusals)
 	rig_destroy(&other);
 	rig_create(&other, 16 << 20, 1, 2);
 	check_refused(cfg, other.vm, -EINVAL, "--vcpus 2");
+	/* Past a VM_CONFIG check, the loader still refuses the VM state of another VM. */
+	ck_assert_int_eq(state_loader__init(&l, other.vm), 0);
+	refused(l, find(&rs, STREAM_REC_VM_STATE, 0), -EINVAL,
+		"is for 2 vCPUs and a PIT; this VM has 1");
+	state_loader__free(l);
 	rig_destroy(&other);
 	rig_create(&other, 16 << 20, VCPUS, 1);
 	check_refused(cfg, other.vm, -EINVAL,
@@ -606,6 +618,15 @@ START_TEST(test_config_refusals)
 	rig_create(&other, 16 << 20, VCPUS, 3);
 	check_refused(cfg, other.vm, -EINVAL, "this one has 3: give twin-vmm 1 --disk fewer");
 	rig_destroy(&other);
+	/* A NIC the stream has and this VM lacks (no tap needed to say so). */
+	cfg->devices[cfg->nr_devices++] = (struct devstate_info){.id = DEVSTATE_ID_VIRTIO(3),
+								 .version = VIRTIO_STATE_VERSION,
+								 .size = 376,
+								 .name = "virtio-net 0"};
+	check_refused(cfg, src.vm, -EINVAL,
+		      "stream is for a VM with 1 virtio-net NIC (virtio-net 0 in slot 3); this one "
+		      "has 0: give twin-vmm another --nic");
+	cfg->nr_devices--;
 	/* Another state version of the disk's device. */
 	cfg->devices[3].version++;
 	check_refused(cfg, src.vm, -EPROTONOSUPPORT, "use twin-vmm of the same version");

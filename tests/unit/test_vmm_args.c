@@ -4,6 +4,7 @@
 #include <string.h>
 #include "suites.h"
 #include "vmm_args.h"
+#include "host_port.h"
 #include "util.h"
 
 static char err[256];
@@ -454,6 +455,222 @@ START_TEST(test_bad_legacy)
 }
 END_TEST
 
+START_TEST(test_restore)
+{
+	ck_assert_int_eq(PARSE("restore", "/tmp/vm.twin", "--nic", "tap=a", "--disk", "path=d.img",
+			       "--serial", "file:s.log", "--console=none", "--control", "c.sock"),
+			 0);
+	ck_assert_int_eq(args.command, VMM_CMD_RESTORE);
+	ck_assert_str_eq(args.file, "/tmp/vm.twin");
+	ck_assert_uint_eq(args.nr_nics, 1);
+	ck_assert_uint_eq(args.nr_disks, 1);
+	ck_assert_str_eq(args.serial_path, "s.log");
+	ck_assert_int_eq(args.console, VMM_CONSOLE_NONE);
+	ck_assert_str_eq(args.control, "c.sock");
+	ck_assert_ptr_null(args.kernel);
+	/* FILE may come after the options. */
+	ck_assert_int_eq(PARSE("restore", "--serial=stdio", "vm.twin"), 0);
+	ck_assert_str_eq(args.file, "vm.twin");
+}
+END_TEST
+
+START_TEST(test_bad_restore)
+{
+	ck_assert_int_eq(PARSE("restore"), -EINVAL);
+	ASSERT_ERR("missing FILE: twin-vmm restore needs the file twin-vmm save wrote");
+	ck_assert_int_eq(PARSE("restore", "a", "b"), -EINVAL);
+	ASSERT_ERR("unexpected argument 'b': twin-vmm restore takes one FILE");
+	ck_assert_int_eq(PARSE("restore", ""), -EINVAL);
+	ASSERT_ERR("FILE is empty");
+	ck_assert_int_eq(PARSE("restore", "f", "--mem", "1G"), -EINVAL);
+	ASSERT_ERR("--mem does not apply to twin-vmm restore: the VM's memory, vCPUs and kernel "
+		   "come from the saved file");
+	ck_assert_int_eq(PARSE("restore", "f", "--kernel=k"), -EINVAL);
+	ASSERT_ERR("--kernel does not apply to twin-vmm restore");
+	ck_assert_int_eq(PARSE("restore", "f", "--insecure"), -EINVAL);
+	ASSERT_ERR("--insecure does not apply to twin-vmm restore: see twin-vmm --help");
+	ck_assert_int_eq(PARSE("restore", "f", "--frob"), -EINVAL);
+	ASSERT_ERR("unknown option '--frob'");
+}
+END_TEST
+
+START_TEST(test_incoming)
+{
+	ck_assert_int_eq(PARSE("incoming", "--listen", "0.0.0.0:4444", "--insecure", "--nic",
+			       "tap=a", "--control", "c.sock"),
+			 0);
+	ck_assert_int_eq(args.command, VMM_CMD_INCOMING);
+	ck_assert_str_eq(args.listen, "0.0.0.0:4444");
+	ck_assert(args.security.insecure);
+	ck_assert_ptr_null(args.security.cert);
+	ck_assert_int_eq(PARSE("incoming", "--listen=[::]:0", "--tls-cert", "c.pem", "--tls-key",
+			       "k.pem", "--tls-ca=ca.pem"),
+			 0);
+	ck_assert_str_eq(args.listen, "[::]:0");
+	ck_assert_str_eq(args.security.cert, "c.pem");
+	ck_assert_str_eq(args.security.key, "k.pem");
+	ck_assert_str_eq(args.security.ca, "ca.pem");
+	ck_assert(!args.security.insecure);
+	ck_assert_int_eq(PARSE("incoming", "--listen", "localhost:1", "--tls-psk", "psk.txt"), 0);
+	ck_assert_str_eq(args.security.psk, "psk.txt");
+}
+END_TEST
+
+START_TEST(test_bad_incoming)
+{
+	ck_assert_int_eq(PARSE("incoming", "--insecure"), -EINVAL);
+	ASSERT_ERR("missing --listen ADDR:PORT");
+	ck_assert_int_eq(PARSE("incoming", "--listen", "0.0.0.0:4444"), -EINVAL);
+	ASSERT_ERR("twin-vmm incoming needs the connection's security: give --tls-cert, --tls-key "
+		   "and --tls-ca, or --tls-psk FILE, or --insecure for plaintext");
+	ck_assert_int_eq(PARSE("incoming", "--listen", "h:1", "--tls-cert", "c", "--tls-ca", "a"),
+			 -EINVAL);
+	ASSERT_ERR("--tls-cert, --tls-key and --tls-ca go together: --tls-key is missing");
+	ck_assert_int_eq(PARSE("incoming", "--listen", "h:1", "--tls-key", "k", "--tls-ca", "a"),
+			 -EINVAL);
+	ASSERT_ERR("--tls-cert is missing");
+	ck_assert_int_eq(PARSE("incoming", "--listen", "h:1", "--tls-psk", "p", "--insecure"),
+			 -EINVAL);
+	ASSERT_ERR("give one of --tls-cert/--tls-key/--tls-ca, --tls-psk or --insecure, not "
+		   "several");
+	ck_assert_int_eq(PARSE("incoming", "--listen", "h:1", "--tls-psk", "p", "--tls-ca", "a"),
+			 -EINVAL);
+	ASSERT_ERR("not several");
+	ck_assert_int_eq(PARSE("incoming", "--listen", "h:1", "--insecure=yes"), -EINVAL);
+	ASSERT_ERR("--insecure takes no value");
+	ck_assert_int_eq(PARSE("incoming", "--listen", "h:1", "--tls-psk="), -EINVAL);
+	ASSERT_ERR("--tls-psk needs a file name");
+	ck_assert_int_eq(PARSE("incoming", "--listen", "4444", "--insecure"), -EINVAL);
+	ASSERT_ERR("--listen '4444' is not ADDR:PORT: use e.g. 0.0.0.0:4444");
+	ck_assert_int_eq(PARSE("incoming", "--listen", "h:1", "--insecure", "--vcpus", "2"),
+			 -EINVAL);
+	ASSERT_ERR("--vcpus does not apply to twin-vmm incoming: the VM's memory, vCPUs and "
+		   "kernel come from the migration stream");
+	ck_assert_int_eq(PARSE("incoming", "--listen", "h:1", "--insecure", "--to", "h:2"),
+			 -EINVAL);
+	ASSERT_ERR("--to does not apply to twin-vmm incoming");
+	ck_assert_int_eq(PARSE("incoming", "--listen", "h:1", "--insecure", "file"), -EINVAL);
+	ASSERT_ERR("unexpected argument 'file'");
+}
+END_TEST
+
+START_TEST(test_host_port)
+{
+	static const char *const good[] = {"127.0.0.1:4444", "a-b.example_1:65535", "[::1]:1",
+					   "[fd00::2]:80", "h:00001"};
+	static const char *const bad[] = {"",	     ":80",	  "h:",	      "h:0",
+					  "h:65536", "h:123456", "h:8x",      "::1:80",
+					  "[::1]80", "[]:80",	  "[::g]:80", "h h:80",
+					  "h:-1",    "h:+1",	  "[::1:80"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		ck_assert_msg(host_port__valid(good[i], false), "%s", good[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		ck_assert_msg(!host_port__valid(bad[i], false), "%s", bad[i]);
+	/* Port 0 only where a listener may pick one. */
+	ck_assert(host_port__valid("0.0.0.0:0", true));
+	ck_assert(!host_port__valid("0.0.0.0:0", false));
+}
+END_TEST
+
+START_TEST(test_save)
+{
+	ck_assert_int_eq(PARSE("save", "--control", "c.sock", "out.twin"), 0);
+	ck_assert_int_eq(args.command, VMM_CMD_SAVE);
+	ck_assert_str_eq(args.control, "c.sock");
+	ck_assert_str_eq(args.file, "out.twin");
+	ck_assert_int_eq(PARSE("save", "out.twin"), -EINVAL);
+	ASSERT_ERR("missing --control PATH: twin-vmm save needs the control socket of the twin-vmm "
+		   "running the VM");
+	ck_assert_int_eq(PARSE("save", "--control", "c.sock"), -EINVAL);
+	ASSERT_ERR("missing FILE: twin-vmm save needs the file to write the VM to");
+	ck_assert_int_eq(PARSE("save", "--control", "c.sock", "f", "--nic", "tap=a"), -EINVAL);
+	ASSERT_ERR("--nic does not apply to twin-vmm save: see twin-vmm --help");
+	ck_assert_int_eq(PARSE("save", "--control", "c.sock", "f", "g"), -EINVAL);
+	ASSERT_ERR("twin-vmm save takes one FILE");
+}
+END_TEST
+
+START_TEST(test_migrate)
+{
+	ck_assert_int_eq(PARSE("migrate", "--control", "c.sock", "--to", "198.18.0.2:4444",
+			       "--insecure"),
+			 0);
+	ck_assert_int_eq(args.command, VMM_CMD_MIGRATE);
+	ck_assert_str_eq(args.to, "198.18.0.2:4444");
+	/* The defaults: 30 ms, no cap, lz4, no delta cache. */
+	ck_assert_uint_eq(args.migrate.downtime_ms, 30);
+	ck_assert_uint_eq(args.migrate.bandwidth_mibs, 0);
+	ck_assert_int_eq(args.migrate.compress, VMM_COMPRESS_LZ4);
+	ck_assert_uint_eq(args.migrate.xbzrle_mib, 0);
+	ck_assert_int_eq(PARSE("migrate", "--to=h:1", "--control=c", "--tls-psk", "p", "--downtime",
+			       "60000", "--bandwidth", "100", "--compress", "zlib",
+			       "--xbzrle-cache=16"),
+			 0);
+	ck_assert_uint_eq(args.migrate.downtime_ms, 60000);
+	ck_assert_uint_eq(args.migrate.bandwidth_mibs, 100);
+	ck_assert_int_eq(args.migrate.compress, VMM_COMPRESS_ZLIB);
+	ck_assert_uint_eq(args.migrate.xbzrle_mib, 16);
+	ck_assert_int_eq(PARSE("migrate", "--to=h:1", "--control=c", "--insecure", "--compress",
+			       "none", "--compress", "lz4"),
+			 0);
+	ck_assert_str_eq(vmm_args__compress_to_str(args.migrate.compress), "lz4");
+	ck_assert_str_eq(vmm_args__compress_to_str(VMM_COMPRESS_NONE), "none");
+}
+END_TEST
+
+#define MIG(...) PARSE("migrate", "--control", "c", "--to", "h:1", "--insecure", __VA_ARGS__)
+
+START_TEST(test_bad_migrate)
+{
+	ck_assert_int_eq(PARSE("migrate", "--control", "c", "--insecure"), -EINVAL);
+	ASSERT_ERR("missing --to HOST:PORT: twin-vmm migrate needs the address of the twin-vmm "
+		   "incoming");
+	ck_assert_int_eq(PARSE("migrate", "--to", "h:1", "--insecure"), -EINVAL);
+	ASSERT_ERR("missing --control PATH: twin-vmm migrate");
+	ck_assert_int_eq(PARSE("migrate", "--control", "c", "--to", "h:1"), -EINVAL);
+	ASSERT_ERR("twin-vmm migrate needs the connection's security");
+	ck_assert_int_eq(PARSE("migrate", "--control", "c", "--to", "h:0", "--insecure"), -EINVAL);
+	ASSERT_ERR("--to 'h:0' is not HOST:PORT");
+	ck_assert_int_eq(MIG("--downtime", "0"), -EINVAL);
+	ASSERT_ERR("--downtime '0' is invalid: use milliseconds from 1 to 60000");
+	ck_assert_int_eq(MIG("--downtime", "60001"), -EINVAL);
+	ck_assert_int_eq(MIG("--downtime", "30ms"), -EINVAL);
+	ck_assert_int_eq(MIG("--downtime", "-5"), -EINVAL);
+	ck_assert_int_eq(MIG("--bandwidth", "1048577"), -EINVAL);
+	ASSERT_ERR("--bandwidth '1048577' is invalid: use MiB/s from 1 to 1048576, or 0 for no cap");
+	ck_assert_int_eq(MIG("--bandwidth", "1.5"), -EINVAL);
+	ck_assert_int_eq(MIG("--compress", "gzip"), -EINVAL);
+	ASSERT_ERR("--compress 'gzip' is invalid: use lz4, zlib or none");
+	ck_assert_int_eq(MIG("--xbzrle-cache", "65537"), -EINVAL);
+	ASSERT_ERR("--xbzrle-cache '65537' is invalid: use MiB from 1 to 65536, or 0 for no delta");
+	ck_assert_int_eq(MIG("--xbzrle-cache"), -EINVAL);
+	ASSERT_ERR("option --xbzrle-cache needs a value");
+	ck_assert_int_eq(MIG("--serial", "stdio"), -EINVAL);
+	ASSERT_ERR("--serial does not apply to twin-vmm migrate");
+	ck_assert_int_eq(MIG("--listen", "h:2"), -EINVAL);
+	ASSERT_ERR("--listen does not apply to twin-vmm migrate");
+	ck_assert_int_eq(MIG("extra"), -EINVAL);
+	ASSERT_ERR("unexpected argument 'extra'");
+	/* Migration options do not apply to run. */
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--downtime", "5"), -EINVAL);
+	ASSERT_ERR("--downtime does not apply to twin-vmm run");
+	ck_assert_int_eq(PARSE("migrat", "--to", "h:1"), -EINVAL);
+	ASSERT_ERR("unknown command 'migrat': use run, restore, incoming, save or migrate");
+}
+END_TEST
+
+START_TEST(test_usage_commands)
+{
+	ck_assert_int_eq(PARSE("migrate", "--help"), VMM_ARGS_HELP);
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm restore FILE"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm incoming --listen ADDR:PORT"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm save --control PATH FILE"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm migrate --control PATH --to"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "--xbzrle-cache MiB"));
+}
+END_TEST
+
 Suite *vmm_args_suite(void)
 {
 	Suite *s = suite_create("vmm_args");
@@ -479,6 +696,15 @@ Suite *vmm_args_suite(void)
 	tcase_add_test(tc, test_initrd_console);
 	tcase_add_test(tc, test_legacy);
 	tcase_add_test(tc, test_bad_legacy);
+	tcase_add_test(tc, test_restore);
+	tcase_add_test(tc, test_bad_restore);
+	tcase_add_test(tc, test_incoming);
+	tcase_add_test(tc, test_bad_incoming);
+	tcase_add_test(tc, test_host_port);
+	tcase_add_test(tc, test_save);
+	tcase_add_test(tc, test_migrate);
+	tcase_add_test(tc, test_bad_migrate);
+	tcase_add_test(tc, test_usage_commands);
 	suite_add_tcase(s, tc);
 	return s;
 }

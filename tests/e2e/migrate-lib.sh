@@ -1,0 +1,84 @@
+# tests/e2e/migrate-lib.sh: talk to twin-vmm's control socket from the save and migration tests (sourced after lib.sh).
+# shellcheck shell=bash
+#
+# Needs python3 (require_cmd python3 python3).
+
+# ctl SOCK CMD [ARGS_JSON]: run CMD on the control socket at SOCK and print its "return"
+# object as compact JSON; an error reply fails the test with its class and description.
+ctl()
+{
+	local out
+	out=$(python3 - "$@" <<'PY'
+import json, socket, sys
+path, cmd = sys.argv[1], sys.argv[2]
+req = {"execute": cmd}
+if len(sys.argv) > 3:
+    req["arguments"] = json.loads(sys.argv[3])
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(path)
+f = s.makefile("rwb")
+f.readline()  # the greeting
+f.write(json.dumps(req).encode() + b"\n")
+f.flush()
+r = json.loads(f.readline())
+if "return" not in r:
+    sys.exit("%s: %s" % (cmd, r.get("error")))
+print(json.dumps(r["return"], separators=(",", ":")))
+PY
+	) || fail "control $1: $2 failed"
+	echo "$out"
+}
+
+# ctl_wait SOCK SECS PY_EXPR: poll query-migrate on SOCK (every 10 ms: the phases change
+# fast) until PY_EXPR, over the status dict s, holds; fail after SECS seconds or if the
+# migration ends first (unless PY_EXPR accepts its end).  Prints the status that matched.
+ctl_wait()
+{
+	python3 - "$@" <<'PY' || fail "query-migrate on $1 never showed: $3"
+import json, socket, sys, time
+path, secs, expr = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+sk = socket.socket(socket.AF_UNIX)
+sk.settimeout(30)
+sk.connect(path)
+f = sk.makefile("rwb")
+f.readline()
+deadline = time.monotonic() + secs
+while True:
+    f.write(b'{"execute":"query-migrate"}\n')
+    f.flush()
+    s = json.loads(f.readline())["return"]
+    if eval(expr, {}, {"s": s}):
+        print(json.dumps(s, separators=(",", ":")))
+        sys.exit(0)
+    if s["phase"] in ("completed", "failed", "cancelled"):
+        sys.exit("the migration ended first: %s" % json.dumps(s))
+    if time.monotonic() > deadline:
+        sys.exit("still %s after %gs" % (json.dumps(s), secs))
+    time.sleep(0.01)
+PY
+}
+
+# wait_socket SOCK SECS: the control socket at SOCK accepts connections within SECS.
+wait_socket()
+{
+	local sock=$1 deadline=$((SECONDS + $2))
+	until python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' \
+		"$sock" 2>/dev/null; do
+		[ "$SECONDS" -lt "$deadline" ] || fail "no control socket at $sock within $2s"
+		# The socket appears once twin-vmm has built the VM; nothing to wait on but the path.
+		sleep 0.05
+	done
+}
+
+# incoming_port NAME SECS: the port `twin-vmm incoming` (started as NAME with start_bg)
+# announced on stderr.
+incoming_port()
+{
+	local f="$E2E_TMP/$1.err"
+	wait_for_text "$f" "incoming: waiting on" "$2" || {
+		show_file "$f"
+		fail "$1: twin-vmm incoming never said it was waiting"
+	}
+	sed -n 's/.*incoming: waiting on .*, port \([0-9]*\)$/\1/p' "$f" | head -n 1
+}

@@ -1,0 +1,20 @@
+/* twin-vmm save and migrate: clients of a running twin-vmm's control socket. */
+#ifndef TOOLS_CONTROL_CLIENT_H
+#define TOOLS_CONTROL_CLIENT_H
+#include "vmm_args.h"
+
+/* The exit statuses of the clients: done, and the VM's twin-vmm reported a failure. */
+#define CLIENT_EXIT_OK	   0
+#define CLIENT_EXIT_FAILED 1
+
+/* twin-vmm save --control PATH FILE: returns once FILE is written (the VM stays paused). */
+int control_client__save(const struct vmm_args *a);
+
+/*
+ * twin-vmm migrate: starts the migration, shows its progress (a line rewritten in place on a
+ * terminal, a line a second otherwise), prints the final status as `migrate: {JSON}` on
+ * stdout, and returns 0 once the destination runs the VM.  SIGINT or SIGTERM cancels it.
+ */
+int control_client__migrate(const struct vmm_args *a);
+
+#endif
