@@ -8,6 +8,7 @@
 #include "dirty.h"
 #include "ioloop.h"
 #include "layout.h"
+#include "log.h"
 #include "memory.h"
 #include "migrate.h"
 #include "page_cache.h"
@@ -24,7 +25,9 @@
  * Pre-copy gives up waiting for convergence after this many dirty rounds and
  * stops the VM for whatever is left: by then auto-converge has had time to
  * reach its maximum, so only a guest dirtying faster than the link at 99%
- * throttle gets here.
+ * throttle gets here.  Without a cap such a guest would be resent forever;
+ * with it, the downtime target is missed instead, and the status and the log
+ * say so.
  */
 #define MAX_ROUNDS 30
 /* A round stalls when its dirty set is not 5% smaller than the one before... */
@@ -63,6 +66,7 @@ struct sender {
 	uint64_t scanned; /* pages looked at, sent or not */
 	/* The round under way, for its progress: start time, bytes, pages scanned, and its size. */
 	uint64_t round_ns, round_bytes, round_scanned, round_size;
+	uint64_t dirty_pps; /* the guest's dirty rate at the last harvest, for the ETA */
 	uint8_t copy[STREAM_PAGE_SIZE];
 	uint8_t scratch[STREAM_LZ4_BOUND];
 	uint8_t delta[STREAM_PAGE_SIZE];
@@ -108,6 +112,19 @@ __attribute__((format(printf, 3, 4))) static int fail(struct sender *s, int rc, 
 	return rc;
 }
 
+/* Something the user should know that does not fail the migration: logged and in the status. */
+__attribute__((format(printf, 2, 3))) static void warn(struct sender *s, const char *fmt, ...)
+{
+	struct migrate_status *st = progress__lock(s->job);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->warning, sizeof(st->warning), fmt, ap);
+	va_end(ap);
+	log__warn("migrate: %s", st->warning);
+	progress__unlock(s->job);
+}
+
 /*
  * A cancel that had to abort the connection (a sender blocked in a write or
  * in the ack read cannot see the flag) fails that I/O: it is still a cancel.
@@ -129,6 +146,20 @@ static int write_failed(struct sender *s, int rc, const char *what)
 		    s->p->live ? "; the VM runs on here" : "");
 }
 
+/*
+ * Time to completion: what is left of this round, then the rounds after it,
+ * each the pages the guest dirtied while the one before was sent: a
+ * geometric series of ratio dirty rate x page cost, the last term being the
+ * final round.  A ratio near 1 does not converge by itself: the throttle or
+ * the round cap ends it, so it counts as 0.9 (ten times the round).
+ */
+static uint64_t eta_ns(uint64_t pages_left, uint64_t ns_per_page, uint64_t dirty_pps)
+{
+	double r = (double)dirty_pps * (double)ns_per_page / 1e9;
+
+	return (uint64_t)((double)pages_left * (double)ns_per_page / (1.0 - (r < 0.9 ? r : 0.9)));
+}
+
 /* The counters, and the round's bandwidth and time left so far. */
 static void publish(struct sender *s)
 {
@@ -147,7 +178,7 @@ static void publish(struct sender *s)
 	if (now > s->round_ns && done) {
 		st->bandwidth_bps = (uint64_t)((double)(s->w->offset - s->round_bytes) * 1e9 /
 					       (double)(now - s->round_ns));
-		st->eta_ns = st->remaining_pages * ((now - s->round_ns) / done);
+		st->eta_ns = eta_ns(st->remaining_pages, (now - s->round_ns) / done, s->dirty_pps);
 	}
 	progress__unlock(s->job);
 }
@@ -195,8 +226,8 @@ static int flush(struct sender *s, bool paced)
 /*
  * Sends pfn's current contents.  The guest may write on while the page is
  * read: that write dirties the page again, so a torn copy is overwritten by
- * the next round, or the final one (paused).  Only the delta cache needs the
- * exact version the receiver got, so only a cached page is copied first.
+ * the next round, or the final one (paused).  The delta cache needs the exact
+ * version the receiver got, and zlib a stable input, so those copy it first.
  * full_pass: a zero page is skipped (the receiver's RAM starts zeroed) and
  * nothing is cached (only pages dirtied again are worth a slot).
  */
@@ -204,13 +235,15 @@ static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 {
 	const uint8_t *page = memory__gpa_to_hva(s->vm, pfn << PAGE_SHIFT, STREAM_PAGE_SIZE);
 	bool cached = !full_pass && s->cache.nslots;
+	/* zlib, unlike lz4, is not known to be safe on input that changes under it. */
+	bool copy = cached || s->enc.encoding == STREAM_PAGE_ZLIB;
 	const uint8_t *data;
 	uint32_t len;
 	int enc, rc;
 
 	if (!page)
 		return fail(s, -EFAULT, "pfn 0x%llx is not guest RAM", (unsigned long long)pfn);
-	if (cached) {
+	if (copy) {
 		memcpy(s->copy, page, STREAM_PAGE_SIZE);
 		page = s->copy;
 	}
@@ -425,16 +458,27 @@ static int precopy(struct sender *s)
 		st = progress__lock(s->job);
 		st->rounds = round + 1;
 		st->remaining_pages = n;
-		st->dirty_rate_pps =
-		    now > last_harvest ? (uint64_t)((double)n * 1e9 / (double)(now - last_harvest))
-				       : 0;
+		s->dirty_pps = now > last_harvest
+				   ? (uint64_t)((double)n * 1e9 / (double)(now - last_harvest))
+				   : 0;
+		st->dirty_rate_pps = s->dirty_pps;
 		st->bandwidth_bps = cost.bandwidth_bps;
 		st->expected_downtime_ns = expected;
-		st->eta_ns = expected;
+		st->eta_ns = eta_ns(n, cost.ns_per_page, s->dirty_pps);
 		progress__unlock(s->job);
 		last_harvest = now;
-		if (round > MAX_ROUNDS)
+		if (round > MAX_ROUNDS) {
+			if (expected > target)
+				warn(
+				    s,
+				    "downtime target missed: pre-copy stopped after %u rounds with "
+				    "%llu pages dirty, expected downtime %llu ms for a target of "
+				    "%llu ms",
+				    MAX_ROUNDS, (unsigned long long)n,
+				    (unsigned long long)(expected / 1000000),
+				    (unsigned long long)(target / 1000000));
 			return 0;
+		}
 		if (expected <= target &&
 		    (n <= FEW_PAGES || (round > 1 && n * 100 >= prev_dirty * KEEP_GOING_PCT)))
 			return 0;
@@ -463,7 +507,13 @@ static int precopy(struct sender *s)
 	}
 }
 
-/* Reads the destination's ack (STREAM.md, live handshake): 0 if it took the VM. */
+/*
+ * Reads the destination's ack (STREAM.md, live handshake): 0 if it took the
+ * VM.  A cancel is ignored here: after END the destination may already run
+ * the VM, so only its answer or a dead connection decides.  The status must
+ * be a plain -errno: anything else, or a peer's -ECANCELED (which would read
+ * as our own cancel), is a protocol error.
+ */
 static int read_ack(struct sender *s, stream_read_fn read, void *ctx)
 {
 	struct migrate_ack ack;
@@ -472,8 +522,6 @@ static int read_ack(struct sender *s, stream_read_fn read, void *ctx)
 	while (got < sizeof(ack)) {
 		ssize_t n = read(ctx, (uint8_t *)&ack + got, sizeof(ack) - got);
 
-		if (n <= 0 && cancelled(s))
-			return -ECANCELED;
 		if (n < 0)
 			return fail(s, (int)n,
 				    "reading the destination's ack failed: %s; the VM "
@@ -489,7 +537,10 @@ static int read_ack(struct sender *s, stream_read_fn read, void *ctx)
 		return fail(s, -EBADMSG, "the destination's ack is malformed");
 	ack.message[sizeof(ack.message) - 1] = '\0';
 	if (ack.status)
-		return fail(s, ack.status < 0 ? ack.status : -EPROTO,
+		return fail(s,
+			    ack.status >= -4095 && ack.status < 0 && ack.status != -ECANCELED
+				? ack.status
+				: -EPROTO,
 			    "the destination refused the VM: %s", ack.message);
 	return 0;
 }
@@ -530,6 +581,12 @@ static int stop_and_copy(struct sender *s, stream_read_fn ack_read, void *ack_ct
 	if (rc)
 		return write_failed(s, rc, "END");
 	publish(s);
+	{
+		struct migrate_status *st = progress__lock(s->job);
+
+		st->end_sent = true;
+		progress__unlock(s->job);
+	}
 	if (s->p->live && ack_read) {
 		rc = read_ack(s, ack_read, ack_ctx);
 		if (rc)
@@ -557,7 +614,10 @@ static int sender_init(struct sender *s)
 		return fail(s, -EINVAL, "unknown compression %d", (int)s->p->compress);
 	rc = page_encoder__init(&s->enc, encodings[s->p->compress]);
 	if (!rc && s->p->live && s->p->xbzrle_cache) {
-		rc = page_cache__alloc(&s->cache, s->p->xbzrle_cache);
+		/* Slots past the guest's RAM would never be used (pfn % slots). */
+		rc = page_cache__alloc(&s->cache, s->p->xbzrle_cache < s->vm->mem.size
+						      ? s->p->xbzrle_cache
+						      : s->vm->mem.size);
 		if (rc == -EINVAL)
 			return fail(s, rc,
 				    "a delta cache of %llu bytes holds no page; give at "
