@@ -11,9 +11,6 @@
 #include "vm.h"
 #include "util.h"
 
-#define PAGE_SHIFT 12
-#define HIGH_PFN   (LAYOUT_PCI_HOLE_END >> PAGE_SHIFT)
-
 struct dirty {
 	enum dirty_method method;
 	bool enabled;
@@ -58,8 +55,9 @@ int dirty__method_from_str(const char *s, enum dirty_method *out)
 
 uint64_t dirty__bitmap_bits(const struct vm *vm)
 {
-	uint64_t end = vm->mem.high_size ? HIGH_PFN + (vm->mem.high_size >> PAGE_SHIFT)
-					 : vm->mem.low_size >> PAGE_SHIFT;
+	uint64_t end = vm->mem.high_size
+			   ? LAYOUT_HIGH_PFN + (vm->mem.high_size >> LAYOUT_PAGE_SHIFT)
+			   : vm->mem.low_size >> LAYOUT_PAGE_SHIFT;
 
 	/* Whole words: KVM writes a slot's bitmap in 64-bit units. */
 	return (end + 63) & ~63ULL;
@@ -212,13 +210,13 @@ void dirty__mark(struct vm *vm, uint64_t gpa, uint64_t len)
 	if (!m || !len || gpa + len < gpa)
 		return;
 	nbits = dirty__bitmap_bits(vm);
-	last = (gpa + len - 1) >> PAGE_SHIFT;
+	last = (gpa + len - 1) >> LAYOUT_PAGE_SHIFT;
 	/*
 	 * Only pages of RAM (a harvest names pages to send).  Release: whoever
 	 * takes the mark (the harvest's exchange) then sees the write before it.
 	 */
-	for (pfn = gpa >> PAGE_SHIFT; pfn <= last && pfn < nbits; pfn++)
-		if (memory__gpa_to_hva(vm, pfn << PAGE_SHIFT, 1ULL << PAGE_SHIFT))
+	for (pfn = gpa >> LAYOUT_PAGE_SHIFT; pfn <= last && pfn < nbits; pfn++)
+		if (memory__gpa_to_hva(vm, pfn << LAYOUT_PAGE_SHIFT, 1ULL << LAYOUT_PAGE_SHIFT))
 			__atomic_fetch_or(&m[pfn / 64], 1ULL << (pfn % 64), __ATOMIC_RELEASE);
 }
 
@@ -241,7 +239,7 @@ static void collect_ring(struct vcpu *vcpu, uint64_t *bitmap, uint64_t nbits)
 
 		if (!(__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY))
 			break;
-		pfn = (e->slot == MEMORY_SLOT_HIGH ? HIGH_PFN : 0) + e->offset;
+		pfn = (e->slot == MEMORY_SLOT_HIGH ? LAYOUT_HIGH_PFN : 0) + e->offset;
 		if (pfn < nbits)
 			bitmap[pfn / 64] |= 1ULL << (pfn % 64);
 		__atomic_store_n(&e->flags, KVM_DIRTY_GFN_F_RESET, __ATOMIC_RELEASE);
@@ -361,11 +359,11 @@ int64_t dirty__harvest(struct vm *vm, uint64_t *bitmap)
 		rc = harvest_ring(vm, bitmap);
 	} else {
 		if (vm->mem.low_size)
-			rc = harvest_slot(vm, MEMORY_SLOT_LOW, 0, vm->mem.low_size >> PAGE_SHIFT,
-					  bitmap);
+			rc = harvest_slot(vm, MEMORY_SLOT_LOW, 0,
+					  vm->mem.low_size >> LAYOUT_PAGE_SHIFT, bitmap);
 		if (!rc && vm->mem.high_size)
-			rc = harvest_slot(vm, MEMORY_SLOT_HIGH, HIGH_PFN,
-					  vm->mem.high_size >> PAGE_SHIFT, bitmap);
+			rc = harvest_slot(vm, MEMORY_SLOT_HIGH, LAYOUT_HIGH_PFN,
+					  vm->mem.high_size >> LAYOUT_PAGE_SHIFT, bitmap);
 	}
 	if (rc)
 		return rc;
