@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dirty.h"
+#include "layout.h"
 #include "memory.h"
 #include "migrate.h"
 #include "page_data.h"
@@ -11,8 +12,6 @@
 #include "util.h"
 #include "vm.h"
 #include "vm_stream.h"
-
-#define PAGE_SHIFT 12
 
 struct receiver {
 	struct vm *vm;
@@ -29,7 +28,7 @@ static uint8_t *dest_page(void *ctx, uint64_t pfn, int for_delta)
 
 	if (for_delta && !(r->received[pfn / 64] & bit))
 		return NULL;
-	page = memory__gpa_to_hva(r->vm, pfn << PAGE_SHIFT, STREAM_PAGE_SIZE);
+	page = memory__gpa_to_hva(r->vm, pfn << LAYOUT_PAGE_SHIFT, STREAM_PAGE_SIZE);
 	if (page)
 		r->received[pfn / 64] |= bit;
 	return page;

@@ -15,11 +15,9 @@
 #include "page_data.h"
 #include "progress.h"
 #include "throttle.h"
+#include "util.h"
 #include "vm.h"
 #include "vm_stream.h"
-
-#define PAGE_SHIFT 12
-#define HIGH_PFN   (LAYOUT_PCI_HOLE_END >> PAGE_SHIFT)
 
 /*
  * Pre-copy gives up waiting for convergence after this many dirty rounds and
@@ -96,21 +94,11 @@ int migrate_compress__from_str(const char *s, enum migrate_compress *out)
 	return -EINVAL;
 }
 
-/* Records the first error (later ones are its consequences), after "save: " or "migrate: ". */
-__attribute__((format(printf, 3, 4))) static int fail(struct sender *s, int rc, const char *fmt,
-						      ...)
-{
-	va_list ap;
-	int n;
-
-	if (!s->err[0]) {
-		n = snprintf(s->err, sizeof(s->err), "%s: ", s->p->live ? "migrate" : "save");
-		va_start(ap, fmt);
-		vsnprintf(s->err + n, sizeof(s->err) - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
+/* Records the first error (later ones are its consequences) after "save: " or "migrate: ". */
+#define FAIL(s, rc, fmt, ...)                                                                      \
+	((s)->err[0] ? (rc)                                                                        \
+		     : util__fail((s)->err, sizeof((s)->err), (rc), "%s: " fmt,                    \
+				  (s)->p->live ? "migrate" : "save", ##__VA_ARGS__))
 
 /* Something the user should know that does not fail the migration: logged and in the status. */
 __attribute__((format(printf, 2, 3))) static void warn(struct sender *s, const char *fmt, ...)
@@ -133,7 +121,7 @@ static bool cancelled(struct sender *s)
 {
 	if (!progress__cancelled(s->job))
 		return false;
-	fail(s, -ECANCELED, "cancelled");
+	(void)FAIL(s, -ECANCELED, "cancelled");
 	return true;
 }
 
@@ -141,7 +129,7 @@ static int write_failed(struct sender *s, int rc, const char *what)
 {
 	if (cancelled(s))
 		return -ECANCELED;
-	return fail(s, rc, "writing %s at stream byte %llu failed: %s%s", what,
+	return FAIL(s, rc, "writing %s at stream byte %llu failed: %s%s", what,
 		    (unsigned long long)s->w->offset, strerror(-rc),
 		    s->p->live ? "; the VM runs on here" : "");
 }
@@ -206,7 +194,7 @@ static int pace(struct sender *s)
 	due = s->pace_ns + (uint64_t)((double)(s->w->offset - s->pace_bytes) * 1e9 /
 				      (double)s->p->max_bandwidth);
 	if (progress__wait_until(s->job, due))
-		return fail(s, -ECANCELED, "cancelled");
+		return FAIL(s, -ECANCELED, "cancelled");
 	return 0;
 }
 
@@ -233,7 +221,7 @@ static int flush(struct sender *s, bool paced)
  */
 static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 {
-	const uint8_t *page = memory__gpa_to_hva(s->vm, pfn << PAGE_SHIFT, STREAM_PAGE_SIZE);
+	const uint8_t *page = memory__gpa_to_hva(s->vm, pfn << LAYOUT_PAGE_SHIFT, STREAM_PAGE_SIZE);
 	bool cached = !full_pass && s->cache.nslots;
 	/* zlib, unlike lz4, is not known to be safe on input that changes under it. */
 	bool copy = cached || s->enc.encoding == STREAM_PAGE_ZLIB;
@@ -242,7 +230,7 @@ static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 	int enc, rc;
 
 	if (!page)
-		return fail(s, -EFAULT, "pfn 0x%llx is not guest RAM", (unsigned long long)pfn);
+		return FAIL(s, -EFAULT, "pfn 0x%llx is not guest RAM", (unsigned long long)pfn);
 	if (copy) {
 		memcpy(s->copy, page, STREAM_PAGE_SIZE);
 		page = s->copy;
@@ -274,7 +262,7 @@ static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 		rc = page_batch__add_encoded(&s->batch, pfn, (uint8_t)enc, data, len);
 	}
 	if (rc)
-		return fail(s, rc, "batching pfn 0x%llx: %s", (unsigned long long)pfn,
+		return FAIL(s, rc, "batching pfn 0x%llx: %s", (unsigned long long)pfn,
 			    strerror(-rc));
 	s->pages++;
 	s->by_enc[enc]++;
@@ -284,8 +272,8 @@ static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 /* The pfn of byte off of guest RAM: the memfd holds low RAM, then the RAM above the PCI hole. */
 static uint64_t ram_pfn(const struct memory *m, uint64_t off)
 {
-	return off < m->low_size ? off >> PAGE_SHIFT
-				 : HIGH_PFN + ((off - m->low_size) >> PAGE_SHIFT);
+	return off < m->low_size ? off >> LAYOUT_PAGE_SHIFT
+				 : LAYOUT_HIGH_PFN + ((off - m->low_size) >> LAYOUT_PAGE_SHIFT);
 }
 
 /* The memfd's next data extent [*data, *end) at or after off: 1, 0 if none is left, or -errno. */
@@ -316,18 +304,18 @@ static int send_all(struct sender *s)
 	struct migrate_status *st;
 	int rc = 0, more;
 
-	start_round(s, m->size >> PAGE_SHIFT);
+	start_round(s, m->size >> LAYOUT_PAGE_SHIFT);
 	st = progress__lock(s->job);
 	st->rounds = 1;
 	progress__unlock(s->job);
 	while (!rc && off < m->size) {
 		more = next_extent(m, off, &data, &end);
 		if (more < 0)
-			return fail(s, more, "finding the guest RAM in use (SEEK_DATA) failed: %s",
+			return FAIL(s, more, "finding the guest RAM in use (SEEK_DATA) failed: %s",
 				    strerror(-more));
 		if (!more)
 			break;
-		s->scanned += (data - off) >> PAGE_SHIFT; /* the hole, zero */
+		s->scanned += (data - off) >> LAYOUT_PAGE_SHIFT; /* the hole, zero */
 		for (off = data; !rc && off < end; off += STREAM_PAGE_SIZE)
 			rc = send_page(s, ram_pfn(m, off), true, true);
 	}
@@ -357,7 +345,7 @@ static int64_t harvest(struct sender *s)
 	int64_t n = dirty__harvest(s->vm, s->latest);
 
 	if (n < 0)
-		return fail(s, (int)n, "harvesting dirty pages failed: %s", strerror((int)-n));
+		return FAIL(s, (int)n, "harvesting dirty pages failed: %s", strerror((int)-n));
 	n = 0;
 	for (uint64_t w = 0; w < s->nbits / 64; w++) {
 		s->dirty[w] |= s->latest[w];
@@ -372,7 +360,7 @@ static int set_throttle(struct sender *s, unsigned int pct)
 	struct migrate_status *st;
 
 	if (rc)
-		return fail(s, rc, "setting the vCPU throttle to %u%% failed: %s", pct,
+		return FAIL(s, rc, "setting the vCPU throttle to %u%% failed: %s", pct,
 			    strerror(-rc));
 	s->throttle = pct;
 	st = progress__lock(s->job);
@@ -432,7 +420,7 @@ static int precopy(struct sender *s)
 
 	rc = dirty__enable(s->vm);
 	if (rc && rc != -EALREADY) /* already on: an earlier migration that failed */
-		return fail(s, rc, "enabling dirty logging failed: %s", strerror(-rc));
+		return FAIL(s, rc, "enabling dirty logging failed: %s", strerror(-rc));
 	/* Start from a clean log: the full pass sends everything written before it. */
 	got = harvest(s);
 	if (got < 0)
@@ -523,21 +511,21 @@ static int read_ack(struct sender *s, stream_read_fn read, void *ctx)
 		ssize_t n = read(ctx, (uint8_t *)&ack + got, sizeof(ack) - got);
 
 		if (n < 0)
-			return fail(s, (int)n,
+			return FAIL(s, (int)n,
 				    "reading the destination's ack failed: %s; the VM "
 				    "runs on here",
 				    strerror((int)-n));
 		if (n == 0)
-			return fail(s, -ECONNRESET,
+			return FAIL(s, -ECONNRESET,
 				    "the destination closed the connection before its "
 				    "ack; the VM runs on here");
 		got += (size_t)n;
 	}
 	if (memcmp(ack.magic, MIGRATE_ACK_MAGIC, sizeof(ack.magic)) || ack.reserved)
-		return fail(s, -EBADMSG, "the destination's ack is malformed");
+		return FAIL(s, -EBADMSG, "the destination's ack is malformed");
 	ack.message[sizeof(ack.message) - 1] = '\0';
 	if (ack.status)
-		return fail(s,
+		return FAIL(s,
 			    ack.status >= -4095 && ack.status < 0 && ack.status != -ECANCELED
 				? ack.status
 				: -EPROTO,
@@ -611,7 +599,7 @@ static int sender_init(struct sender *s)
 	int rc;
 
 	if ((unsigned)s->p->compress >= sizeof(encodings))
-		return fail(s, -EINVAL, "unknown compression %d", (int)s->p->compress);
+		return FAIL(s, -EINVAL, "unknown compression %d", (int)s->p->compress);
 	rc = page_encoder__init(&s->enc, encodings[s->p->compress]);
 	if (!rc && s->p->live && s->p->xbzrle_cache) {
 		/* Slots past the guest's RAM would never be used (pfn % slots). */
@@ -619,7 +607,7 @@ static int sender_init(struct sender *s)
 						      ? s->p->xbzrle_cache
 						      : s->vm->mem.size);
 		if (rc == -EINVAL)
-			return fail(s, rc,
+			return FAIL(s, rc,
 				    "a delta cache of %llu bytes holds no page; give at "
 				    "least 4096 bytes, or 0 for none",
 				    (unsigned long long)s->p->xbzrle_cache);
@@ -632,7 +620,7 @@ static int sender_init(struct sender *s)
 			rc = -ENOMEM;
 	}
 	if (rc)
-		return fail(s, rc, "setting up the sender failed: %s", strerror(-rc));
+		return FAIL(s, rc, "setting up the sender failed: %s", strerror(-rc));
 	return 0;
 }
 
@@ -671,7 +659,7 @@ int migrate__send(struct vm *vm, const struct migrate_params *p, struct stream_w
 	s->pace_bytes = w->offset;
 
 	if (!p->live && !vm_paused(vm)) {
-		rc = fail(s, -EINVAL, "the VM is running; pause it (stop) before saving");
+		rc = FAIL(s, -EINVAL, "the VM is running; pause it (stop) before saving");
 		goto out;
 	}
 	rc = sender_init(s);
