@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "boot.h"
 #include "memory.h"
@@ -79,13 +80,20 @@ static void wait_line(struct guest *g, const char *line)
 	}
 }
 
-/* Word 0 of vCPU 0's first page: the iteration that last wrote it (0 = not yet). */
-static uint64_t progress(struct vm *vm)
+/* Word 0 of a vCPU's first page: the iteration that last wrote it (0 = not yet). */
+static uint64_t progress_of(const struct guest *g, unsigned int cpu)
 {
-	return *(volatile uint64_t *)memory__gpa_to_hva(vm, RT_MEMWRITER_BASE, 8);
+	uint64_t gpa = RT_MEMWRITER_BASE + (uint64_t)cpu * g->args.ws * STREAM_PAGE_SIZE;
+
+	return *(volatile uint64_t *)memory__gpa_to_hva(g->vm, gpa, 8);
 }
 
-/* Boots memwriter and returns once it is writing. */
+static uint64_t progress(const struct guest *g)
+{
+	return progress_of(g, 0);
+}
+
+/* Boots memwriter and returns once it has written all its pages. */
 static void guest_boot(struct guest *g, const struct memwriter *args)
 {
 	const char *guests = getenv("TWIN_GUESTS_DIR");
@@ -100,8 +108,14 @@ static void guest_boot(struct guest *g, const struct memwriter *args)
 	ck_assert_msg(boot__load_pvh_file(g->vm, path, cmdline, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(vm__start(g->vm), 0);
 	wait_line(g, "memwriter: pages=");
-	while (progress(g->vm) == 0) /* polls guest progress, not a timing assumption */
-		usleep(1000);
+	/* Every working set written once: iteration 2 began on each vCPU (polled, not timed). */
+	for (unsigned int cpu = 0; cpu < VCPUS; cpu++)
+		for (int ms = 0; progress_of(g, cpu) < 2; ms++) {
+			ck_assert_msg(ms < 20000,
+				      "memwriter on vCPU %u never wrote its pages; console:\n%s",
+				      cpu, g->out);
+			usleep(1000);
+		}
 }
 
 /* tests/e2e/lib.sh expected_checksum, for pages == ws. */
@@ -124,11 +138,11 @@ static uint64_t expected_checksum(const struct memwriter *a)
 /* The guest writes on: two more iterations of its working set, within 20 s. */
 static void wait_progress(struct guest *g)
 {
-	uint64_t from = progress(g->vm);
+	uint64_t from = progress(g);
 
-	for (int ms = 0; progress(g->vm) < from + 2; ms++) { /* polls the guest, no timing */
+	for (int ms = 0; progress(g) < from + 2; ms++) { /* polls the guest, no timing */
 		ck_assert_msg(ms < 20000, "memwriter stuck at iteration %llu; console:\n%s",
-			      (unsigned long long)progress(g->vm), g->out);
+			      (unsigned long long)progress(g), g->out);
 		usleep(1000);
 	}
 }
@@ -274,6 +288,8 @@ START_TEST(test_live_migration)
 	send_join(&s, &st);
 	ck_assert_msg(s.rc == 0, "%s", st.error);
 	ck_assert_str_eq(migrate_phase__to_str(st.phase), "completed");
+	ck_assert(st.end_sent);
+	ck_assert_str_eq(st.warning, "");
 	ck_assert_uint_ge(st.rounds, 2);
 	ck_assert_uint_eq(st.bytes, s.w.offset);
 	ck_assert_uint_gt(st.downtime_ns, 0);
@@ -483,6 +499,7 @@ START_TEST(test_drop_during_precopy)
 	ck_assert_int_eq(s.rc, -EPIPE);
 	ck_assert_str_eq(migrate_phase__to_str(st.phase), "failed");
 	ck_assert_ptr_nonnull(strstr(st.error, "Broken pipe"));
+	ck_assert(!st.end_sent);
 	assert_source_runs_on(&g, &st);
 	guest_destroy(&g);
 	close(sv[0]);
@@ -491,9 +508,12 @@ END_TEST
 
 /*
  * The destination takes the whole stream, then fails the handshake: it
- * refuses (a negative ack) or it is gone before acking.  The source was
- * paused for the final round: it must be resumed, with nothing lost.
+ * refuses (a -errno ack, or a status outside the protocol) or it is gone
+ * before acking.  The source was paused for the final round: it must be
+ * resumed, and write on.
  */
+static const int acks[] = {-ENOSPC, -ECANCELED, INT32_MIN, 1};
+
 START_TEST(test_no_ack)
 {
 	struct migrate_params p = {.live = true};
@@ -509,14 +529,15 @@ START_TEST(test_no_ack)
 	send_start(&s, src.vm, &p, sv[0]);
 	ck_assert_msg(receive_into(sv[1], &dst, &src.args, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(pause_depth(src.vm), 1);
-	if (_i == 0)
-		ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], -ENOSPC, "disk full here"),
+	if (_i < 4)
+		ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], acks[_i], "disk full here"),
 				 0);
 	close(sv[1]);
 	send_join(&s, &st);
 	ck_assert_str_eq(migrate_phase__to_str(st.phase), "failed");
-	if (_i == 0) {
-		ck_assert_int_eq(s.rc, -ENOSPC);
+	if (_i < 4) {
+		/* A plain -errno is passed on; anything else is the peer breaking the protocol. */
+		ck_assert_int_eq(s.rc, _i == 0 ? -ENOSPC : -EPROTO);
 		ck_assert_ptr_nonnull(strstr(st.error, "disk full here"));
 	} else {
 		ck_assert_int_eq(s.rc, -ECONNRESET);
@@ -526,6 +547,42 @@ START_TEST(test_no_ack)
 	guest_destroy(&src);
 	guest_destroy(&dst);
 	close(sv[0]);
+}
+END_TEST
+
+/*
+ * A cancel once END is written is too late: the destination may already run
+ * the VM.  The sender ignores it and takes the destination's ack.
+ */
+START_TEST(test_cancel_after_end)
+{
+	struct migrate_params p = {.live = true};
+	struct migrate_status st;
+	struct send_run s;
+	struct guest src, dst;
+	char err[512];
+	int sv[2];
+
+	signal(SIGPIPE, SIG_IGN);
+	guest_boot(&src, &endless);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	send_start(&s, src.vm, &p, sv[0]);
+	ck_assert_msg(receive_into(sv[1], &dst, &src.args, err, sizeof(err)) == 0, "%s", err);
+	migrate_job__status(s.job, &st); /* END read, so written: the sender waits for the ack */
+	ck_assert(st.end_sent);
+	ck_assert_str_eq(migrate_phase__to_str(st.phase), "stop-copy");
+	migrate_job__cancel(s.job);
+	ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], 0, NULL), 0);
+	send_join(&s, &st);
+	ck_assert_msg(s.rc == 0, "%s", st.error);
+	ck_assert_str_eq(migrate_phase__to_str(st.phase), "completed");
+	ck_assert_uint_eq(pause_depth(src.vm), 1);
+	guest_destroy(&src);
+	ck_assert_int_eq(vm__start(dst.vm), 0);
+	wait_progress(&dst);
+	guest_destroy(&dst);
+	close(sv[0]);
+	close(sv[1]);
 }
 END_TEST
 
@@ -560,7 +617,7 @@ END_TEST
  * A guest that dirties more than the capped link carries: the dirty set stops
  * shrinking, the throttle steps up (memwriter catches up at full speed in the
  * slices it runs, so it may never fit and the round cap ends pre-copy), and
- * the VM still moves intact, with the throttle off at the end.
+ * the VM still moves intact.
  */
 static const struct memwriter busy = {.ws = 64, .rate = 5, .iters = 1000000};
 
@@ -586,7 +643,9 @@ START_TEST(test_auto_converge)
 	ck_assert_msg(s.rc == 0, "%s", st.error);
 	ck_assert_uint_ge(st.rounds, 4); /* two stalled rounds after the first dirty one */
 	ck_assert_uint_gt(throttle__pauses(src.vm), 0);
-	ck_assert_uint_eq(st.throttle_pct, 0);
+	if (st.warning[0]) /* only when the round cap stopped it short of the target */
+		ck_assert_ptr_nonnull(strstr(st.warning, "downtime target missed"));
+	ck_assert_uint_gt(st.throttle_pct, 0); /* the throttle it stopped under */
 	assert_same_memory(src.vm, dst.vm);
 	assert_same_vcpus(src.vm, dst.vm);
 	guest_destroy(&src);
@@ -721,6 +780,39 @@ START_TEST(test_receive_refusals)
 }
 END_TEST
 
+/*
+ * RAM never written is a hole of the memfd: a save neither sends it nor reads
+ * it (reading would allocate it), so 3 written pages of 64 MiB cost 3 pages.
+ */
+START_TEST(test_holes_untouched)
+{
+	struct migrate_params p = {.live = false};
+	struct migrate_status st;
+	struct migrate_job *job;
+	struct sink out = {0};
+	struct stream_writer w;
+	struct stat before, after;
+	struct guest g;
+
+	guest_create(&g);
+	ck_assert_int_eq(migrate_job__new(&job), 0);
+	memset(g.vm->mem.base + (8 << 20), 0x5a, 3 * STREAM_PAGE_SIZE);
+	ck_assert_int_eq(fstat(g.vm->mem.fd, &before), 0);
+	vm__pause_all(g.vm);
+	stream_writer__init(&w, sink_write, &out);
+	ck_assert_int_eq(migrate__send(g.vm, &p, &w, NULL, NULL, job), 0);
+	ck_assert_int_eq(fstat(g.vm->mem.fd, &after), 0);
+	ck_assert_int_eq(after.st_blocks, before.st_blocks);
+	migrate_job__status(job, &st);
+	ck_assert_uint_eq(st.pages, 3);
+	ck_assert_uint_eq(st.remaining_pages, 0);
+	ck_assert_uint_lt(out.len, 64 << 10);
+	guest_destroy(&g);
+	migrate_job__free(job);
+	free(out.data);
+}
+END_TEST
+
 Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -732,10 +824,12 @@ Suite *migrate_suite(void)
 	tcase_add_test(tc, test_save_restore);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_drop_during_precopy);
-	tcase_add_loop_test(tc, test_no_ack, 0, 2);
+	tcase_add_loop_test(tc, test_no_ack, 0, 5);
+	tcase_add_test(tc, test_cancel_after_end);
 	tcase_add_test(tc, test_save_write_error);
 	tcase_add_test(tc, test_auto_converge);
 	tcase_add_test(tc, test_receive_refusals);
+	tcase_add_test(tc, test_holes_untouched);
 	suite_add_tcase(s, tc);
 	return s;
 }
