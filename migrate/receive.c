@@ -121,6 +121,8 @@ int migrate__receive(struct stream_reader *r, struct vm *vm, struct migrate_job 
 		snprintf(e, sizeof(e), "setting up the receiver failed: %s", strerror(-rc));
 		goto out;
 	}
+	/* Now, while the source is still in pre-copy: restoring the PIT would wait for it. */
+	vm__settle(vm);
 	progress__set_phase(job, MIGRATE_PHASE_ACTIVE);
 	do {
 		struct stream_record rec;

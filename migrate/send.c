@@ -55,7 +55,7 @@ struct sender {
 	uint64_t *dirty;  /* this round's pages to send */
 	uint64_t *latest; /* the last harvest, merged into dirty */
 	/* Undone on failure: exactly what this sender changed. */
-	bool paused, io_paused;
+	bool paused, io_paused, logging;
 	unsigned int throttle;
 	/* Pacing (max_bandwidth): bytes allowed since pace_ns. */
 	uint64_t pace_ns, pace_bytes;
@@ -419,8 +419,9 @@ static int precopy(struct sender *s)
 	int rc;
 
 	rc = dirty__enable(s->vm);
-	if (rc && rc != -EALREADY) /* already on: an earlier migration that failed */
+	if (rc && rc != -EALREADY) /* on: left so by a failed migration whose disable failed */
 		return FAIL(s, rc, "enabling dirty logging failed: %s", strerror(-rc));
+	s->logging = true;
 	/* Start from a clean log: the full pass sends everything written before it. */
 	got = harvest(s);
 	if (got < 0)
@@ -603,9 +604,18 @@ static int sender_init(struct sender *s)
 	rc = page_encoder__init(&s->enc, encodings[s->p->compress]);
 	if (!rc && s->p->live && s->p->xbzrle_cache) {
 		/* Slots past the guest's RAM would never be used (pfn % slots). */
-		rc = page_cache__alloc(&s->cache, s->p->xbzrle_cache < s->vm->mem.size
-						      ? s->p->xbzrle_cache
-						      : s->vm->mem.size);
+		uint64_t bytes =
+		    s->p->xbzrle_cache < s->vm->mem.size ? s->p->xbzrle_cache : s->vm->mem.size;
+		uint64_t avail = memory__host_available();
+
+		/* The cache fills as rounds go: too big, the OOM killer would end us mid-way. */
+		if (avail && bytes > avail)
+			return FAIL(s, -ENOMEM,
+				    "a delta cache of %llu MiB is more than this host has free "
+				    "(%llu MiB); give a smaller --xbzrle-cache",
+				    (unsigned long long)(bytes >> 20),
+				    (unsigned long long)(avail >> 20));
+		rc = page_cache__alloc(&s->cache, bytes);
 		if (rc == -EINVAL)
 			return FAIL(s, rc,
 				    "a delta cache of %llu bytes holds no page; give at "
@@ -690,6 +700,9 @@ out:
 		set_throttle(s, 0);
 	else if (s->throttle) /* the status keeps the throttle the VM stopped under */
 		throttle__set(vm, 0);
+	if (s->logging && rc && dirty__disable(vm)) /* logging costs the guest: off again */
+		log__warn("migrate: dirty logging stays on after the failure: the guest runs a "
+			  "little slower until twin-vmm restarts");
 	if (s->io_paused && (rc || !p->live))
 		ioloop__resume(vm->ioloop);
 	if (s->paused && rc)

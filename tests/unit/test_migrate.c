@@ -398,10 +398,11 @@ START_TEST(test_save_restore)
 }
 END_TEST
 
-/* After a failed migration: not paused, no throttle, and memwriter writes on. */
+/* After a failed migration: not paused, no throttle, no dirty logging, and memwriter writes on. */
 static void assert_source_runs_on(struct guest *g, const struct migrate_status *st)
 {
 	ck_assert_uint_eq(pause_depth(g->vm), 0);
+	ck_assert(!g->vm->mem.log_dirty);
 	ck_assert_uint_eq(st->throttle_pct, 0);
 	ck_assert_uint_eq(st->downtime_ns, 0);
 	ck_assert_msg(st->error[0] != '\0', "a failed migration must say why");
@@ -436,6 +437,7 @@ START_TEST(test_cancel)
 					STREAM_MAX_BATCH * (16 + STREAM_LZ4_BOUND + 8));
 	ck_assert_uint_eq(pause_depth(g.vm), 0);
 	ck_assert_uint_eq(st.throttle_pct, 0);
+	ck_assert(!g.vm->mem.log_dirty);
 	/* Progress as another thread saw it mid-way. */
 	ck_assert_str_eq(migrate_phase__to_str(out.at_cancel.phase), "active");
 	ck_assert_uint_ge(out.at_cancel.rounds, 1);
@@ -445,7 +447,7 @@ START_TEST(test_cancel)
 	ck_assert_uint_gt(out.at_cancel.total_ns, 0);
 	ck_assert_uint_ge(st.total_ns, out.at_cancel.total_ns);
 
-	/* A second migration (dirty logging still on from the first) carries the VM whole. */
+	/* A second migration (dirty logging on again) carries the VM whole. */
 	stream_writer__init(&w, sink_write, &again);
 	ck_assert_int_eq(migrate__send(g.vm, &p, &w, NULL, NULL, NULL), 0);
 	ck_assert_uint_eq(pause_depth(g.vm), 1);
