@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include "suites.h"
 #include "throttle.h"
 #include "vcpu_state.h"
+#include "virtio_blk.h"
 #include "vm.h"
 #include "vm_stream.h"
 #include "../guests/rt/layout.h" /* RT_MEMWRITER_BASE */
@@ -93,8 +96,8 @@ static uint64_t progress(const struct guest *g)
 	return progress_of(g, 0);
 }
 
-/* Boots memwriter and returns once it has written all its pages. */
-static void guest_boot(struct guest *g, const struct memwriter *args)
+/* Boots memwriter in a created VM and returns once it has written all its pages. */
+static void guest_start(struct guest *g, const struct memwriter *args)
 {
 	const char *guests = getenv("TWIN_GUESTS_DIR");
 	char path[4096], cmdline[128], err[512];
@@ -103,7 +106,6 @@ static void guest_boot(struct guest *g, const struct memwriter *args)
 	snprintf(path, sizeof(path), "%s/memwriter.elf", guests);
 	snprintf(cmdline, sizeof(cmdline), "pages=%u ws=%u rate=%u vcpus=%d iters=%u", args->ws,
 		 args->ws, args->rate, VCPUS, args->iters);
-	guest_create(g);
 	g->args = *args;
 	ck_assert_msg(boot__load_pvh_file(g->vm, path, cmdline, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(vm__start(g->vm), 0);
@@ -116,6 +118,12 @@ static void guest_boot(struct guest *g, const struct memwriter *args)
 				      cpu, g->out);
 			usleep(1000);
 		}
+}
+
+static void guest_boot(struct guest *g, const struct memwriter *args)
+{
+	guest_create(g);
+	guest_start(g, args);
 }
 
 /* tests/e2e/lib.sh expected_checksum, for pages == ws. */
@@ -815,6 +823,144 @@ START_TEST(test_holes_untouched)
 }
 END_TEST
 
+/* A writable disk on an image of 1 MiB (memwriter does not use it); shared: opened unlocked. */
+static struct virtio_blk *add_disk(struct guest *g, const char *img, bool shared)
+{
+	struct virtio_blk *blk;
+	char err[512];
+	int rc = shared ? virtio_blk__open_shared(img, false, 0, &blk, err, sizeof(err))
+			: virtio_blk__open(img, false, 0, &blk, err, sizeof(err));
+
+	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert_int_eq(virtio_blk__register(blk, g->vm, false), 0);
+	return blk;
+}
+
+static void make_image(char *img, size_t len)
+{
+	int fd;
+
+	snprintf(img, len, "/tmp/twin-test-migrate-XXXXXX");
+	fd = mkstemp(img);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+}
+
+/* Whether a third party could take img's lock now (nobody holds it). */
+static bool image_free(const char *img)
+{
+	int fd = open(img, O_RDWR | O_CLOEXEC);
+	bool free_ = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+
+	close(fd);
+	return free_;
+}
+
+/* A writable disk without shared storage: refused at once, naming the image; the VM runs on. */
+START_TEST(test_disk_refused)
+{
+	struct migrate_params p = {.live = true};
+	struct migrate_status st;
+	struct migrate_job *job;
+	struct sink out = {0};
+	struct stream_writer w;
+	struct guest g;
+	char img[64];
+
+	make_image(img, sizeof(img));
+	guest_create(&g);
+	add_disk(&g, img, false);
+	guest_start(&g, &endless);
+	ck_assert_int_eq(migrate_job__new(&job), 0);
+	stream_writer__init(&w, sink_write, &out);
+	ck_assert_int_eq(migrate__send(g.vm, &p, &w, NULL, NULL, job), -EINVAL);
+	migrate_job__status(job, &st);
+	ck_assert_ptr_nonnull(strstr(st.error, img));
+	ck_assert_ptr_nonnull(strstr(st.error, "--shared-storage"));
+	ck_assert_uint_eq(out.len, 0); /* refused before the first byte */
+	ck_assert(!image_free(img));   /* still ours */
+	assert_source_runs_on(&g, &st);
+	guest_destroy(&g);
+	migrate_job__free(job);
+	unlink(img);
+}
+END_TEST
+
+/*
+ * Shared storage: the destination opens the image unlocked, the source lets
+ * go of it just before END and the destination takes it after.  _i = 1: the
+ * destination then refuses (and lets go): the source takes the lock back and
+ * runs on.  _i = 2: the destination keeps the disk but its ack never comes:
+ * the source must not run the VM too, and stays paused.
+ */
+START_TEST(test_shared_storage)
+{
+	struct migrate_params p = {.live = true, .shared_storage = true};
+	struct migrate_status st;
+	struct send_run s;
+	struct guest src, dst;
+	char img[64], err[512];
+	int sv[2];
+
+	signal(SIGPIPE, SIG_IGN);
+	make_image(img, sizeof(img));
+	guest_create(&src);
+	add_disk(&src, img, false);
+	guest_start(&src, &endless);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	send_start(&s, src.vm, &p, sv[0]);
+	{
+		struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
+		struct stream_reader r;
+		int fd = sv[1];
+
+		ck_assert_ptr_nonnull(cfg);
+		stream_reader__init(&r, stream__fd_read, &fd);
+		ck_assert_msg(migrate__receive_config(&r, cfg, err, sizeof(err)) == 0, "%s", err);
+		guest_create(&dst);
+		dst.args = src.args;
+		add_disk(&dst, img, true);
+		ck_assert_msg(vm_stream__check_config(cfg, dst.vm, err, sizeof(err)) == 0, "%s",
+			      err);
+		ck_assert_msg(migrate__receive(&r, dst.vm, NULL, err, sizeof(err)) == 0, "%s", err);
+		stream_reader__dispose(&r);
+		free(cfg);
+	}
+	ck_assert(!image_free(img)); /* the destination holds it now */
+	if (_i == 0) {
+		ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], 0, NULL), 0);
+		send_join(&s, &st);
+		ck_assert_msg(s.rc == 0, "%s", st.error);
+		guest_destroy(&src);
+		ck_assert(!image_free(img));
+		ck_assert_int_eq(vm__start(dst.vm), 0);
+		wait_progress(&dst);
+		guest_destroy(&dst);
+	} else if (_i == 1) {
+		guest_destroy(&dst); /* lets go of the image */
+		ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], -EIO, "no thanks"), 0);
+		send_join(&s, &st);
+		ck_assert_int_eq(s.rc, -EIO);
+		ck_assert(!image_free(img)); /* the source's again */
+		assert_source_runs_on(&src, &st);
+		guest_destroy(&src);
+	} else {
+		close(sv[1]);
+		send_join(&s, &st);
+		ck_assert_int_eq(s.rc, -ECONNRESET);
+		ck_assert_uint_eq(pause_depth(src.vm), 1);
+		ck_assert_ptr_nonnull(strstr(st.error, "stays paused"));
+		guest_destroy(&src);
+		guest_destroy(&dst);
+	}
+	close(sv[0]);
+	if (_i != 2)
+		close(sv[1]);
+	unlink(img);
+}
+END_TEST
+
 Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -832,6 +978,8 @@ Suite *migrate_suite(void)
 	tcase_add_test(tc, test_auto_converge);
 	tcase_add_test(tc, test_receive_refusals);
 	tcase_add_test(tc, test_holes_untouched);
+	tcase_add_test(tc, test_disk_refused);
+	tcase_add_loop_test(tc, test_shared_storage, 0, 3);
 	suite_add_tcase(s, tc);
 	return s;
 }
