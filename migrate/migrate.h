@@ -35,6 +35,12 @@ struct migrate_params {
 	 * disk contents do not travel in the stream.
 	 */
 	bool shared_storage;
+	/*
+	 * Writable disks move in the stream (DISK_WRITES): each host has its own
+	 * image, of the same size.  A full pass over each image, then the chunks
+	 * written since, round by round, and the rest at the final pause.
+	 */
+	bool copy_storage;
 };
 
 enum migrate_phase {
@@ -69,6 +75,7 @@ struct migrate_status {
 	/* Pages by encoding: zero pages skipped in the full pass are not counted. */
 	uint64_t zero_pages, raw_pages, lz4_pages, zlib_pages, delta_pages;
 	uint64_t cache_misses; /* resent pages the delta cache did not hold */
+	uint64_t disk_chunks;  /* copy_storage: 4 KiB chunks of disk sent, resends included */
 	/* END is written: a cancel can no longer stop it (the destination may run the VM). */
 	bool end_sent;
 	char error[MIGRATE_ERR_MAX];

@@ -44,6 +44,11 @@
  */
 #define KEEP_GOING_PCT 75
 #define FEW_PAGES      64
+/* Chunks of disk a DISK_WRITES record carries: 1 MiB of data. */
+#define DISK_BATCH 256u
+#define DISK_RECORD_MAX                                                                            \
+	(sizeof(struct stream_disk_writes_header) +                                                \
+	 DISK_BATCH * (sizeof(struct stream_disk_write) + VIRTIO_BLK_CHUNK))
 
 struct sender {
 	struct vm *vm;
@@ -58,8 +63,20 @@ struct sender {
 	uint64_t *latest; /* the last harvest, merged into dirty */
 	/* Undone on failure: exactly what this sender changed. */
 	bool paused, io_paused, logging, released;
-	struct virtio_blk *disks[PCI_MAX_SLOTS]; /* the VM's writable disks */
+	struct virtio_blk *disks[PCI_MAX_SLOTS]; /* the VM's writable disks (shared storage) */
 	unsigned int nr_disks;
+	/* copy_storage: the writable disks, their ids in the stream and chunks to send. */
+	struct copy_disk {
+		struct virtio_blk *blk;
+		uint32_t id;
+		uint64_t *chunks;
+	} copies[PCI_MAX_SLOTS];
+	unsigned int nr_copies;
+	bool tracking;
+	uint8_t *dbuf; /* the DISK_WRITES record being built */
+	size_t dlen;
+	uint32_t dcount, ddisk;
+	uint64_t disk_chunks;
 	unsigned int throttle;
 	/* Pacing (max_bandwidth): bytes allowed since pace_ns. */
 	uint64_t pace_ns, pace_bytes;
@@ -166,6 +183,7 @@ static void publish(struct sender *s)
 	st->zlib_pages = s->by_enc[STREAM_PAGE_ZLIB];
 	st->delta_pages = s->by_enc[STREAM_PAGE_DELTA];
 	st->cache_misses = s->cache_misses;
+	st->disk_chunks = s->disk_chunks;
 	st->remaining_pages = s->round_size - (s->scanned - s->round_scanned);
 	if (now > s->round_ns && done) {
 		st->bandwidth_bps = (uint64_t)((double)(s->w->offset - s->round_bytes) * 1e9 /
@@ -271,6 +289,88 @@ static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 	s->pages++;
 	s->by_enc[enc]++;
 	return 0;
+}
+
+/* Writes the DISK_WRITES record being built, then as flush does for pages. */
+static int flush_disk(struct sender *s, bool paced)
+{
+	struct stream_disk_writes_header h = {.disk_id = s->ddisk, .count = s->dcount};
+	const void *part = s->dbuf;
+	size_t len = s->dlen;
+	int rc;
+
+	if (!s->dcount)
+		return 0;
+	memcpy(s->dbuf, &h, sizeof(h));
+	rc = stream_writer__record(s->w, STREAM_REC_DISK_WRITES, &part, &len, 1);
+	s->dcount = 0;
+	if (rc)
+		return write_failed(s, rc, "disk writes");
+	publish(s);
+	if (cancelled(s))
+		return -ECANCELED;
+	return paced ? pace(s) : 0;
+}
+
+/* One chunk of a copied disk, as the image holds it now, into the record being built. */
+static int send_chunk(struct sender *s, const struct copy_disk *d, uint64_t chunk, bool paced)
+{
+	uint64_t sector = chunk * (VIRTIO_BLK_CHUNK / STREAM_SECTOR_SIZE);
+	uint64_t left = virtio_blk__capacity(d->blk) - sector;
+	struct stream_disk_write e = {
+	    .sector = sector,
+	    .nsectors = (uint32_t)(left < VIRTIO_BLK_CHUNK / STREAM_SECTOR_SIZE
+				       ? left
+				       : VIRTIO_BLK_CHUNK / STREAM_SECTOR_SIZE),
+	};
+	int rc;
+
+	if (s->dcount && (s->ddisk != d->id || s->dcount == DISK_BATCH)) {
+		rc = flush_disk(s, paced);
+		if (rc)
+			return rc;
+	}
+	if (!s->dcount) {
+		s->ddisk = d->id;
+		s->dlen = sizeof(struct stream_disk_writes_header);
+	}
+	memcpy(s->dbuf + s->dlen, &e, sizeof(e));
+	rc = virtio_blk__read_at(d->blk, sector * STREAM_SECTOR_SIZE, s->dbuf + s->dlen + sizeof(e),
+				 (size_t)e.nsectors * STREAM_SECTOR_SIZE);
+	if (rc)
+		return FAIL(s, rc, "reading the disk %s failed: %s", virtio_blk__path(d->blk),
+			    strerror(-rc));
+	s->dlen += sizeof(e) + (size_t)e.nsectors * STREAM_SECTOR_SIZE; /* a multiple of 8 */
+	s->dcount++;
+	s->disk_chunks++;
+	return 0;
+}
+
+/* Every chunk of every copied disk (full), or those in their bitmaps, which it empties. */
+static int send_disks(struct sender *s, bool full, bool paced)
+{
+	int rc = 0;
+
+	for (unsigned int i = 0; !rc && i < s->nr_copies; i++) {
+		struct copy_disk *d = &s->copies[i];
+		uint64_t n = virtio_blk__chunks(d->blk);
+
+		for (uint64_t c = 0; !rc && c < n; c++)
+			if (full || (d->chunks[c / 64] >> (c % 64) & 1))
+				rc = send_chunk(s, d, c, paced);
+		memset(d->chunks, 0, (n + 63) / 64 * sizeof(uint64_t));
+	}
+	return rc ? rc : flush_disk(s, paced);
+}
+
+/* Adds the chunks written since the last harvest to the disks' bitmaps: how many they hold. */
+static uint64_t harvest_disks(struct sender *s)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < s->nr_copies; i++)
+		n += virtio_blk__harvest(s->copies[i].blk, s->copies[i].chunks);
+	return n;
 }
 
 /* The pfn of byte off of guest RAM: the memfd holds low RAM, then the RAM above the PCI hole. */
@@ -426,6 +526,13 @@ static int precopy(struct sender *s)
 	if (rc && rc != -EALREADY) /* on: left so by a failed migration whose disable failed */
 		return FAIL(s, rc, "enabling dirty logging failed: %s", strerror(-rc));
 	s->logging = true;
+	for (unsigned int i = 0; i < s->nr_copies; i++) {
+		rc = virtio_blk__track(s->copies[i].blk, true);
+		if (rc)
+			return FAIL(s, rc, "tracking writes to the disk %s failed: %s",
+				    virtio_blk__path(s->copies[i].blk), strerror(-rc));
+		s->tracking = true;
+	}
 	/* Start from a clean log: the full pass sends everything written before it. */
 	got = harvest(s);
 	if (got < 0)
@@ -433,19 +540,22 @@ static int precopy(struct sender *s)
 	memset(s->dirty, 0, s->nbits / 8);
 	progress__set_phase(s->job, MIGRATE_PHASE_ACTIVE);
 	rc = send_all(s);
+	if (!rc)
+		rc = send_disks(s, true, true);
 	if (rc)
 		return rc;
 	last_harvest = t0 = s->round_ns;
-	measure(&cost, progress__now_ns() - t0, s->w->offset, s->pages);
+	measure(&cost, progress__now_ns() - t0, s->w->offset, s->pages + s->disk_chunks);
 
 	for (unsigned int round = 1;; round++) {
-		uint64_t now, bytes0 = s->w->offset, pages0 = s->pages, n, expected;
+		uint64_t now, bytes0 = s->w->offset, pages0 = s->pages + s->disk_chunks, n,
+			      expected;
 		struct migrate_status *st;
 
 		got = harvest(s);
 		if (got < 0)
 			return (int)got;
-		n = (uint64_t)got;
+		n = (uint64_t)got + harvest_disks(s); /* a chunk costs what a page does */
 		now = progress__now_ns();
 		expected = expected_ns(&cost, s->p, n);
 		st = progress__lock(s->job);
@@ -493,10 +603,13 @@ static int precopy(struct sender *s)
 		s->pace_bytes = s->w->offset;
 		start_round(s, n);
 		rc = send_dirty(s, true);
+		if (!rc)
+			rc = send_disks(s, false, true);
 		if (rc)
 			return rc;
 		memset(s->dirty, 0, s->nbits / 8);
-		measure(&cost, progress__now_ns() - now, s->w->offset - bytes0, s->pages - pages0);
+		measure(&cost, progress__now_ns() - now, s->w->offset - bytes0,
+			s->pages + s->disk_chunks - pages0);
 	}
 }
 
@@ -547,17 +660,33 @@ static int check_disks(struct sender *s)
 	struct virtio_blk *all[PCI_MAX_SLOTS];
 	unsigned int n = virtio_blk__list(s->vm, all, PCI_MAX_SLOTS);
 
+	if (s->p->shared_storage && s->p->copy_storage)
+		return FAIL(s, -EINVAL,
+			    "give one of --shared-storage and --copy-storage: the images are "
+			    "either the same or each host's own");
 	for (unsigned int i = 0; i < n; i++) {
 		if (virtio_blk__readonly(all[i]))
 			continue;
+		if (s->p->copy_storage) {
+			uint64_t words = (virtio_blk__chunks(all[i]) + 63) / 64;
+
+			s->copies[s->nr_copies] = (struct copy_disk){.blk = all[i], .id = i};
+			s->copies[s->nr_copies].chunks =
+			    calloc(words ? words : 1, sizeof(uint64_t));
+			if (!s->copies[s->nr_copies++].chunks)
+				return FAIL(s, -ENOMEM, "out of memory for the disk bitmaps");
+			continue;
+		}
 		if (!s->p->shared_storage)
 			return FAIL(s, -EINVAL,
-				    "the VM has a writable disk (%s), and disk contents do not "
-				    "migrate: give --shared-storage if the destination sees the "
-				    "same image",
+				    "the VM has a writable disk (%s): give --copy-storage (each "
+				    "host has its own image) or --shared-storage (both hosts see "
+				    "the same image)",
 				    virtio_blk__path(all[i]));
 		s->disks[s->nr_disks++] = all[i];
 	}
+	if (s->nr_copies && !(s->dbuf = malloc(DISK_RECORD_MAX)))
+		return FAIL(s, -ENOMEM, "out of memory for the disk records");
 	return 0;
 }
 
@@ -624,6 +753,10 @@ static int stop_and_copy(struct sender *s, stream_read_fn ack_read, void *ack_ct
 			return (int)got;
 		start_round(s, (uint64_t)got);
 		rc = send_dirty(s, false);
+		if (!rc) {
+			harvest_disks(s); /* the I/O loop is paused: no write in flight */
+			rc = send_disks(s, false, false);
+		}
 	} else {
 		rc = send_all(s);
 	}
@@ -772,6 +905,8 @@ out:
 		set_throttle(s, 0);
 	else if (s->throttle) /* the status keeps the throttle the VM stopped under */
 		throttle__set(vm, 0);
+	for (unsigned int i = 0; s->tracking && i < s->nr_copies; i++)
+		virtio_blk__track(s->copies[i].blk, false);
 	if (s->logging && rc && dirty__disable(vm)) /* logging costs the guest: off again */
 		log__warn("migrate: dirty logging stays on after the failure: the guest runs a "
 			  "little slower until twin-vmm restarts");
@@ -790,6 +925,9 @@ out:
 	page_encoder__dispose(&s->enc);
 	free(s->dirty);
 	free(s->latest);
+	for (unsigned int i = 0; i < s->nr_copies; i++)
+		free(s->copies[i].chunks);
+	free(s->dbuf);
 	free(s);
 	migrate_job__free(own);
 	return rc;

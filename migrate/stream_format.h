@@ -104,6 +104,22 @@ struct stream_checkpoint {
 };
 _Static_assert(sizeof(struct stream_checkpoint) == 8, "CHECKPOINT body is 8 bytes");
 
+/* DISK_WRITES: a header, then per write an entry and its sectors (a multiple of 8 bytes). */
+#define STREAM_SECTOR_SIZE 512u
+
+struct stream_disk_writes_header {
+	uint32_t disk_id; /* the VM's disks in PCI slot order, from 0 */
+	uint32_t count;	  /* >= 1 */
+};
+_Static_assert(sizeof(struct stream_disk_writes_header) == 8, "DISK_WRITES header is 8 bytes");
+
+struct stream_disk_write {
+	uint64_t sector;
+	uint32_t nsectors; /* >= 1 */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct stream_disk_write) == 16, "DISK_WRITES entry is 16 bytes");
+
 /* PAGE_DATA: a batch header, then per page a header, its data and padding to 8. */
 #define STREAM_PAGE_SIZE 4096u
 #define STREAM_MAX_BATCH 1024u

@@ -29,8 +29,15 @@ struct virtio_blk {
 	struct virtio_blk_config config;
 	int fd;
 	bool readonly;
-	bool locked;	   /* holds the image's flock (see virtio_blk__release) */
-	char *path;	   /* as given, for messages */
+	bool locked; /* holds the image's flock (see virtio_blk__release) */
+	char *path;  /* as given, for messages */
+	/*
+	 * Chunks written since the last harvest, while tracked: set with atomic OR
+	 * after each write, taken with an atomic exchange.  track is track_mem
+	 * published (release) by virtio_blk__track, NULL when off; track_mem
+	 * stays allocated, so a mark under way never writes freed memory.
+	 */
+	uint64_t *track, *track_mem;
 	uint64_t capacity; /* sectors */
 	char name[32];
 	char serial[VIRTIO_BLK_ID_BYTES];
@@ -128,6 +135,7 @@ void virtio_blk__close(struct virtio_blk *blk)
 		return;
 	close(blk->fd);
 	free(blk->path);
+	free(blk->track_mem);
 	free(blk);
 }
 
@@ -193,9 +201,58 @@ static int transfer(int fd, const struct iovec *iov, unsigned int cnt, uint64_t 
 int virtio_blk__write(struct virtio_blk *blk, uint64_t offset, const struct iovec *iov,
 		      unsigned int cnt)
 {
+	uint64_t *t, len = iov__size(iov, cnt);
+	int rc;
+
 	if (blk->readonly)
 		return -EROFS;
-	return transfer(blk->fd, iov, cnt, offset, true);
+	rc = transfer(blk->fd, iov, cnt, offset, true);
+	/* After the write: whoever takes the mark then reads what was written. */
+	t = __atomic_load_n(&blk->track, __ATOMIC_ACQUIRE);
+	if (!rc && t && len)
+		for (uint64_t c = offset / VIRTIO_BLK_CHUNK;
+		     c <= (offset + len - 1) / VIRTIO_BLK_CHUNK; c++)
+			__atomic_fetch_or(&t[c / 64], 1ULL << (c % 64), __ATOMIC_RELEASE);
+	return rc;
+}
+
+uint64_t virtio_blk__chunks(const struct virtio_blk *blk)
+{
+	return (blk->capacity * VIRTIO_BLK_SECTOR_SIZE + VIRTIO_BLK_CHUNK - 1) / VIRTIO_BLK_CHUNK;
+}
+
+int virtio_blk__track(struct virtio_blk *blk, bool on)
+{
+	size_t bytes = (virtio_blk__chunks(blk) + 63) / 64 * sizeof(uint64_t);
+
+	if (!on) {
+		__atomic_store_n(&blk->track, NULL, __ATOMIC_RELEASE);
+		return 0;
+	}
+	if (!blk->track_mem && !(blk->track_mem = malloc(bytes)))
+		return -ENOMEM;
+	memset(blk->track_mem, 0, bytes);
+	__atomic_store_n(&blk->track, blk->track_mem, __ATOMIC_RELEASE);
+	return 0;
+}
+
+uint64_t virtio_blk__harvest(struct virtio_blk *blk, uint64_t *bitmap)
+{
+	uint64_t words = (virtio_blk__chunks(blk) + 63) / 64, n = 0;
+
+	for (uint64_t w = 0; w < words; w++) {
+		if (blk->track_mem)
+			bitmap[w] |= __atomic_exchange_n(&blk->track_mem[w], 0, __ATOMIC_ACQUIRE);
+		n += __builtin_popcountll(bitmap[w]);
+	}
+	return n;
+}
+
+int virtio_blk__read_at(struct virtio_blk *blk, uint64_t offset, void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+
+	return transfer(blk->fd, &iov, 1, offset, false);
 }
 
 /* Whether len bytes from sector lie in the image and are whole sectors. */

@@ -88,4 +88,19 @@ int virtio_blk__request(struct virtio_blk *blk, const struct vq_chain *chain, ui
 int virtio_blk__write(struct virtio_blk *blk, uint64_t offset, const struct iovec *iov,
 		      unsigned int cnt);
 
+/*
+ * Copy storage (a live migration that moves the image): writes are tracked in
+ * chunks of VIRTIO_BLK_CHUNK bytes.  track(on) starts with none written;
+ * harvest adds to bitmap (virtio_blk__chunks bits, rounded up to 64) the
+ * chunks written since it last ran, and returns how many bitmap now holds.  A chunk is
+ * marked after its write completes, so reading it after the harvest sees the
+ * write; with the I/O loop paused nothing is in flight.  read_at: the image's
+ * bytes, for sending.
+ */
+#define VIRTIO_BLK_CHUNK 4096u
+uint64_t virtio_blk__chunks(const struct virtio_blk *blk);
+int virtio_blk__track(struct virtio_blk *blk, bool on);
+uint64_t virtio_blk__harvest(struct virtio_blk *blk, uint64_t *bitmap);
+int virtio_blk__read_at(struct virtio_blk *blk, uint64_t offset, void *buf, size_t len);
+
 #endif

@@ -282,6 +282,9 @@ struct sink {
 	size_t fail_at;	  /* fail with -EPIPE once this many bytes arrived; 0 = never */
 	struct migrate_job *job;
 	struct migrate_status at_cancel; /* the job's status as the cancel was given */
+	/* Written into once, as the first DISK_WRITES record starts: a guest write mid-way. */
+	struct virtio_blk *write_disk;
+	bool disk_written;
 };
 
 static int sink_write(void *ctx, const void *buf, size_t len)
@@ -291,6 +294,17 @@ static int sink_write(void *ctx, const void *buf, size_t len)
 
 	if (s->fail_at && s->len + len > s->fail_at)
 		return -EPIPE;
+	if (s->write_disk && !s->disk_written && len == sizeof(struct stream_rec_header) &&
+	    ((const struct stream_rec_header *)buf)->type == STREAM_REC_DISK_WRITES) {
+		static uint8_t chunk[VIRTIO_BLK_CHUNK];
+		struct iovec iov = {.iov_base = chunk, .iov_len = sizeof(chunk)};
+
+		/* Chunk 3, already read for this record: only tracking can catch it. */
+		memset(chunk, 0x77, sizeof(chunk));
+		ck_assert_int_eq(virtio_blk__write(s->write_disk, 3 * VIRTIO_BLK_CHUNK, &iov, 1),
+				 0);
+		s->disk_written = true;
+	}
 	nd = realloc(s->data, s->len + len);
 	if (!nd)
 		return -ENOMEM;
@@ -914,6 +928,99 @@ START_TEST(test_shared_storage)
 }
 END_TEST
 
+/* The bytes of img, whole (1 MiB). */
+static uint8_t *read_image(const char *img)
+{
+	uint8_t *b = malloc(1 << 20);
+	int fd = open(img, O_RDONLY | O_CLOEXEC);
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, b, 1 << 20, 0), 1 << 20);
+	close(fd);
+	return b;
+}
+
+static void fill_image(const char *img, uint8_t v)
+{
+	uint8_t *b = malloc(1 << 20);
+	int fd = open(img, O_WRONLY | O_CLOEXEC);
+
+	ck_assert_ptr_nonnull(b);
+	memset(b, v, 1 << 20);
+	for (int i = 0; i < (1 << 20); i += 4096) /* not all alike, so a misplaced chunk shows */
+		b[i] = (uint8_t)(i >> 12);
+	ck_assert_int_eq(pwrite(fd, b, 1 << 20, 0), 1 << 20);
+	close(fd);
+	free(b);
+}
+
+/*
+ * Copy storage: each host has its own image; the source's moves in the
+ * stream, with a write made after its chunk was read (tracked, resent), and
+ * the destination's, full of other bytes, ends equal to it.  A VM without the
+ * disk refuses the record, naming it.
+ */
+START_TEST(test_copy_storage)
+{
+	struct migrate_params p = {.live = true, .copy_storage = true};
+	struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
+	char a[64], b[64], err[512];
+	struct migrate_status st;
+	struct migrate_job *job;
+	struct sink out = {0};
+	struct stream_writer w;
+	struct stream_reader r;
+	struct stream_mem m;
+	struct guest src, dst;
+	uint8_t *ia, *ib;
+
+	ck_assert_ptr_nonnull(cfg);
+	make_image(a, sizeof(a));
+	make_image(b, sizeof(b));
+	fill_image(a, 0x11);
+	fill_image(b, 0xee);
+	guest_create(&src);
+	out.write_disk = add_disk(&src, a, false);
+	guest_start(&src, &endless);
+	ck_assert_int_eq(migrate_job__new(&job), 0);
+	stream_writer__init(&w, sink_write, &out);
+	ck_assert_int_eq(migrate__send(src.t.vm, &p, &w, NULL, NULL, job), 0);
+	migrate_job__status(job, &st);
+	ck_assert(out.disk_written);
+	ck_assert_uint_ge(st.disk_chunks, 256 + 1); /* the full pass, then chunk 3 again */
+
+	m = (struct stream_mem){.data = out.data, .size = out.len};
+	stream_reader__init(&r, stream__mem_read, &m);
+	ck_assert_msg(migrate__receive_config(&r, cfg, err, sizeof(err)) == 0, "%s", err);
+	guest_create(&dst);
+	dst.args = src.args;
+	add_disk(&dst, b, false);
+	ck_assert_msg(migrate__receive(&r, dst.t.vm, NULL, err, sizeof(err)) == 0, "%s", err);
+	stream_reader__dispose(&r);
+	ia = read_image(a);
+	ib = read_image(b);
+	ck_assert_uint_eq(ia[3 * VIRTIO_BLK_CHUNK + 1], 0x77);
+	ck_assert_int_eq(memcmp(ia, ib, 1 << 20), 0);
+	assert_same_memory(src.t.vm, dst.t.vm);
+	guest_destroy(&src);
+	ck_assert_int_eq(vm__start(dst.t.vm), 0);
+	wait_progress(&dst);
+	guest_destroy(&dst);
+
+	ck_assert_int_lt(receive_bad(&out, err, sizeof(err)), 0); /* a VM with no disk */
+	ck_assert_ptr_nonnull(strstr(err, "record DISK_WRITES"));
+	ck_assert_ptr_nonnull(strstr(err, "this VM has 0"));
+	free(ia);
+	free(ib);
+	free(out.data);
+	free(cfg);
+	migrate_job__free(job);
+	unlink(a);
+	unlink(b);
+}
+END_TEST
+
 Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -933,6 +1040,7 @@ Suite *migrate_suite(void)
 	tcase_add_test(tc, test_holes_untouched);
 	tcase_add_test(tc, test_disk_refused);
 	tcase_add_loop_test(tc, test_shared_storage, 0, 3);
+	tcase_add_test(tc, test_copy_storage);
 	suite_add_tcase(s, tc);
 	return s;
 }
