@@ -131,13 +131,24 @@ wait_bounded "$dst3b" 20
 still_running "cancelled by the user" cancelled
 
 # 4. The destination takes everything, then dies before its ack: the source was paused
-#    in stop-copy waiting for it, and must resume.
+#    in stop-copy waiting for it, and must resume.  While it waits, a cancel is too late
+#    (the destination may run the VM as soon as it acks): migrate-cancel and the client's
+#    SIGINT are refused, and the migration goes on waiting.
 fake_dest sink sink
 migrate_bg noack "$FAKE_PORT"
 ctl_wait "$sock" 30 's["phase"] == "stop-copy"' >/dev/null
+ctl_refused "$sock" migrate-cancel "^too late: the destination may already be running the VM" >/dev/null
+kill -INT "$MIG_PID"
+wait_for_text "$E2E_TMP/noack.err" "twin-vmm: signal 2: cannot cancel the migration: too late" 10 ||
+	{ show_file "$E2E_TMP/noack.err"; fail "noack: the client's SIGINT did not get the too-late answer"; }
+ctl "$sock" query-migrate | grep -q '"phase":"stop-copy"' ||
+	fail "noack: a refused cancel ended the migration: $(ctl "$sock" query-migrate)"
+kill -0 "$MIG_PID" 2>/dev/null || fail "noack: SIGINT ended the client"
 kill -KILL "$FAKE_PID"
 wait_bounded "$FAKE_PID" 10
-migrate_failed noack "."
+wait_bounded "$MIG_PID" 30
+[ "$WAIT_RC" -eq 1 ] || { show_file "$E2E_TMP/noack.err"; fail "noack: migrate exited $WAIT_RC, expected 1"; }
+assert_match "$E2E_TMP/noack.err" "^twin-vmm: error: migrate to 127.0.0.1:$FAKE_PORT failed: .*the VM keeps running on the source$"
 still_running "destination killed before its ack"
 
 # 5. The destination refuses the VM (a disk the source has not): its reason reaches the
