@@ -238,6 +238,55 @@ wait_bounded "$dst8" 10
 [ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/dst8.err"; fail "dst8: exited $WAIT_RC on SIGTERM while waiting, expected 0"; }
 [ ! -e "$E2E_TMP/dst8.sock" ] || fail "dst8: left a control socket"
 
+# refused_at_start NAME DST_PID ERE: the destination took the whole stream, then could not
+# run the VM: the source was told before any ack (the client exits 1 with ERE), keeps the
+# VM, and the destination ran nothing.
+refused_at_start()
+{
+	migrate_failed "$1" "the destination refused the VM: .*$3"
+	wait_bounded "$2" 20
+	[ "$WAIT_RC" -ne 0 ] || { show_file "$E2E_TMP/$1-dst.err"; fail "$1: the destination exited 0"; }
+	[ ! -s "$E2E_TMP/$1-dst.serial" ] || fail "$1: the guest ran on the destination"
+	still_running "$1"
+}
+
+# 9. The destination's control socket cannot be made once the VM came in (its directory
+#    is gone): nothing is acked before it is there.
+mkdir "$E2E_TMP/ctl9"
+start_bg ctl9-dst "$TWIN_VMM" incoming --listen 127.0.0.1:0 --insecure \
+	--serial "file:$E2E_TMP/ctl9-dst.serial" --control "$E2E_TMP/ctl9/dst.sock"
+dst9=$BG_PID
+port=$(incoming_port ctl9-dst "$E2E_ERROR_TIMEOUT")
+rmdir "$E2E_TMP/ctl9"
+migrate_bg ctl9 "$port"
+refused_at_start ctl9 "$dst9" "--control .*ctl9/dst.sock: cannot create the socket"
+
+# 10. The destination cannot start the VM's threads (its own pids cgroup allows none
+#     more): its threads start parked before the ack, so the failure reaches the source.
+case_root=
+if [ -w /sys/fs/cgroup/pids/cgroup.procs ]; then
+	case_root=/sys/fs/cgroup/pids
+elif grep -qw pids /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+	case_root=/sys/fs/cgroup
+fi
+[ -n "$case_root" ] ||
+	fail "no pids cgroup (v1 /sys/fs/cgroup/pids, or v2 with pids in cgroup.subtree_control): needed to make thread creation fail"
+cg="$case_root/twin-e2e-$$"
+mkdir "$cg"
+trap 'e2e_cleanup; rmdir "$cg" 2>/dev/null || true' EXIT
+start_bg thr10-dst "$TWIN_VMM" incoming --listen 127.0.0.1:0 --insecure \
+	--serial "file:$E2E_TMP/thr10-dst.serial"
+dst10=$BG_PID
+port=$(incoming_port thr10-dst "$E2E_ERROR_TIMEOUT")
+# One task: the main thread it has now, waiting.
+echo 1 >"$cg/pids.max"
+echo "$dst10" >"$cg/cgroup.procs"
+migrate_bg thr10 "$port"
+refused_at_start thr10 "$dst10" "cannot start the VM's threads"
+assert_match "$E2E_TMP/thr10-dst.err" "incoming: cannot start the VM's threads: .*the source keeps it"
+rmdir "$cg"
+trap e2e_cleanup EXIT
+
 # After all that, the source finishes its work with the right checksum.
 wait_bounded "$src" 120
 [ "$WAIT_RC" -eq 1 ] || { show_file "$E2E_TMP/src.err"; fail "source exited $WAIT_RC, expected the guest's 1"; }
