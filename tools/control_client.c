@@ -157,9 +157,8 @@ static json_t *call(struct client *c, const char *cmd, json_t *args, int timeout
 	ret = json_incref(json_object_get(rep, "return"));
 	if (!ret)
 		say_error("%s: %s (%s)", cmd, error_desc(rep),
-			  json_string_value(json_object_get(json_object_get(rep, "error"),
-							    "class")) ?:
-			      "no error class");
+			  json_string_value(json_object_get(json_object_get(rep, "error"), "class"))
+			      ?: "no error class");
 	json_decref(rep);
 	return ret;
 }
@@ -246,8 +245,8 @@ static int signal_fd(void)
 /* A query-migrate status's phase if it is one the job can be in; NULL after saying why. */
 static const char *job_phase(struct client *c, json_t *st)
 {
-	static const char *const phases[] = {"setup",	  "active", "stop-copy", "completed",
-					     "failed", "cancelled"};
+	static const char *const phases[] = {"setup",	  "active", "stop-copy",
+					     "completed", "failed", "cancelled"};
 	const char *phase = json_string_value(json_object_get(st, "phase"));
 
 	for (size_t i = 0; phase && i < sizeof(phases) / sizeof(phases[0]); i++)

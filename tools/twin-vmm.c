@@ -79,8 +79,7 @@ static int run(struct vm *vm, int sig_fd, struct vm_control *ctl, struct control
  * Builds the VM as the command says: booted from a kernel, restored, or migrated in (then
  * *source is the connection waiting for the ack).
  */
-static int build(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
-		 struct channel **source)
+static int build(struct vm_setup *s, const struct vmm_args *a, int sig_fd, struct channel **source)
 {
 	char err[512];
 	int rc;

@@ -33,9 +33,9 @@ struct vm_control {
 	struct channel *ch;	     /* locked: the migration's connection, once made */
 	char error[MIGRATE_ERR_MAX]; /* locked: a failure outside migrate__send */
 	/* The request, copied: the control request it came in dies with its reply. */
-	bool saving;		    /* the job is a save (control thread sets it, idle) */
-	bool save_paused;	    /* the save paused the VM: a failed one resumes it */
-	int save_fd;		    /* FILE.partial, owned by the job thread */
+	bool saving;	  /* the job is a save (control thread sets it, idle) */
+	bool save_paused; /* the save paused the VM: a failed one resumes it */
+	int save_fd;	  /* FILE.partial, owned by the job thread */
 	char file[PATH_MAX], tmp[PATH_MAX];
 	char uri[256], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX], psk[PATH_MAX];
 	struct channel_security security;
@@ -54,8 +54,7 @@ static void signal_event(struct vm_control *c)
 static int refuse_locked(struct vm_control *c, char *err, size_t errlen)
 {
 	if (c->busy) {
-		snprintf(err, errlen,
-			 "a %s is in progress: wait for it or send migrate-cancel",
+		snprintf(err, errlen, "a %s is in progress: wait for it or send migrate-cancel",
 			 c->saving ? "save" : "migration");
 		return -EBUSY;
 	}
@@ -422,7 +421,7 @@ static int ctl_migrate_cancel(void *opaque, char *err, size_t errlen)
 			rc = -EBUSY;
 		} else {
 			migrate_job__cancel(c->job);
-			/* A write blocked on a stalled destination would not see the job's cancel. */
+			/* A write blocked on a stalled peer would not see the job's cancel. */
 			if (c->ch)
 				channel__abort(c->ch);
 			log__info("control: %s cancelled", c->saving ? "save" : "migration");

@@ -245,12 +245,13 @@ int vm_load__commit(struct vm *vm, struct channel **ch)
 	if (rc) {
 		log__error("incoming: cannot start the VM's threads: %s; the source keeps it",
 			   strerror(-rc));
-		vm_load__refuse(ch, rc, "the destination cannot start the VM's threads: see its log");
+		vm_load__refuse(ch, rc,
+				"the destination cannot start the VM's threads: see its log");
 		goto stop;
 	}
 	rc = migrate__ack(channel__write, *ch, 0, NULL);
 	if (rc) {
-		/* The source reads a cut connection and resumes the VM: it must not run here too. */
+		/* The source reads a cut connection and resumes the VM: not here too. */
 		log__error("incoming: cannot ack the migration to the source: %s; the source "
 			   "keeps the VM",
 			   channel__error(*ch));
