@@ -9,6 +9,7 @@
 #include "ioloop.h"
 #include "log.h"
 #include "migrate.h"
+#include "stream_format.h"
 #include "vm_load.h"
 #include "vm_stream.h"
 
@@ -119,10 +120,11 @@ static int wait_for_source(int lfd, int sig_fd)
 	}
 }
 
-/* The source's connection, counting what it sent: a peer that sent nothing is no source. */
+/* The source's connection, counting what it sent and keeping its first bytes (the magic). */
 struct counted {
 	struct channel *ch;
 	uint64_t bytes;
+	char magic[sizeof(STREAM_MAGIC) - 1];
 };
 
 static ssize_t counted_read(void *ctx, void *buf, size_t len)
@@ -130,16 +132,30 @@ static ssize_t counted_read(void *ctx, void *buf, size_t len)
 	struct counted *c = ctx;
 	ssize_t r = channel__read(c->ch, buf, len);
 
+	if (r > 0 && c->bytes < sizeof(c->magic)) {
+		size_t n = sizeof(c->magic) - c->bytes;
+
+		memcpy(c->magic + c->bytes, buf, (size_t)r < n ? (size_t)r : n);
+	}
 	if (r > 0)
 		c->bytes += r;
 	return r;
 }
 
+/* A peer that sent no Twin stream header: a stranger or a port scan, not a source. */
+static bool stranger(const struct counted *c)
+{
+	return c->bytes < sizeof(struct stream_header) ||
+	       memcmp(c->magic, STREAM_MAGIC, sizeof(c->magic));
+}
+
 /*
- * Accepts connections until one is a source: its handshake passed and it sent the
- * stream's header and VM_CONFIG (into cfg).  A stranger or a port scan (refused handshake,
- * closed before a byte) is logged and the wait goes on, so it cannot end the incoming.
- * 0 with *out and r (over cr) ready, or -errno (-EINTR: a signal) with the reason logged.
+ * Accepts connections until one is a source: its handshake passed and it sent a Twin
+ * stream header, then VM_CONFIG (into cfg).  A stranger or a port scan (a refused
+ * handshake, a connection closed before a whole header, or another protocol) is logged
+ * and the wait goes on, so it cannot end the incoming.  0 with *out and r (over cr)
+ * ready, or -errno (-EINTR: a signal) with the reason logged; *out is set once a source
+ * connected, even if its stream then failed.
  */
 static int accept_source(int lfd, int sig_fd, const struct channel_security *sec,
 			 struct channel **out, struct counted *cr, struct stream_reader *r,
@@ -160,10 +176,15 @@ static int accept_source(int lfd, int sig_fd, const struct channel_security *sec
 		*cr = (struct counted){.ch = ch};
 		stream_reader__init(r, counted_read, cr);
 		rc = migrate__receive_config(r, cfg, err, errlen);
-		if (rc && !cr->bytes) {
-			log__warn("incoming: a connection over %s closed before sending a "
-				  "stream; still waiting",
-				  channel__describe(ch));
+		if (rc && stranger(cr)) {
+			if (cr->bytes)
+				log__warn("incoming: a connection over %s sent no Twin stream (%s); "
+					  "still waiting",
+					  channel__describe(ch), err);
+			else
+				log__warn("incoming: a connection over %s closed before sending a "
+					  "stream; still waiting",
+					  channel__describe(ch));
 			stream_reader__dispose(r);
 			channel__close(ch);
 			continue;
