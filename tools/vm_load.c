@@ -178,9 +178,10 @@ static int accept_source(int lfd, int sig_fd, const struct channel_security *sec
 		rc = migrate__receive_config(r, cfg, err, errlen);
 		if (rc && stranger(cr)) {
 			if (cr->bytes)
-				log__warn("incoming: a connection over %s sent no Twin stream (%s); "
-					  "still waiting",
-					  channel__describe(ch), err);
+				log__warn(
+				    "incoming: a connection over %s sent no Twin stream (%s); "
+				    "still waiting",
+				    channel__describe(ch), err);
 			else
 				log__warn("incoming: a connection over %s closed before sending a "
 					  "stream; still waiting",
