@@ -169,9 +169,15 @@ static int accept_source(int lfd, int sig_fd, const struct channel_security *sec
 		if (rc)
 			return rc;
 		rc = channel__accept(lfd, sec, &ch, err, errlen);
-		if (rc) {
+		/* The peer's fault (a handshake failed, or it hung up first): wait on. */
+		if (rc == -EPROTO || rc == -ECONNABORTED) {
 			log__warn("incoming: refused a connection: %s; still waiting", err);
 			continue;
+		}
+		/* Ours (no memory, no descriptors): waiting on would spin on the same error. */
+		if (rc) {
+			log__error("incoming: %s", err);
+			return rc;
 		}
 		*cr = (struct counted){.ch = ch};
 		stream_reader__init(r, counted_read, cr);
