@@ -28,6 +28,15 @@
 #define KEEPALIVE_CNT	  5
 #define USER_TIMEOUT_MS	  30000
 /*
+ * Socket buffers, each way (the kernel doubles them): bounds the bytes in
+ * flight.  Autotuned, loopback TCP held ~4 MB, which the destination, slower
+ * to decode than the source is to encode, was still working through after the
+ * source paused: 25-60 ms of a migration's downtime (bench/migrate-bench,
+ * moderate memwriter), 2-10 ms with 256 KiB.  The sender's pace is then the
+ * receiver's.  At 512 KiB a way this still fills a 1 GB/s link of 0.5 ms RTT.
+ */
+#define SOCKET_BUF_BYTES (256 << 10)
+/*
  * The server's one byte after its handshake: in TLS 1.3 the client completes before the
  * server has verified the client's certificate, so without it a refused client would only
  * learn at its first read, deep inside the migration.
@@ -322,18 +331,21 @@ int channel__local_port(int lfd)
 }
 
 /*
- * Nagle off: the stream writes a record as a header then a body, and its last small
- * records (state, END) go just before a wait for the destination's ack; with Nagle the
- * body waits out a delayed ACK: bench-channel's record round trip is 45 ms with it, 50 us
- * without.  Page batches are large, so the cost is a few more small segments.
- * Keepalive and a user timeout turn a vanished peer into an error instead of a hang.
+ * Buffers bounded (SOCKET_BUF_BYTES).  Nagle off: the stream writes a record as a header then a
+ * body, and its last small records (state, END) go just before a wait for the destination's ack;
+ * with Nagle the body waits out a delayed ACK: bench-channel's record round trip is 45 ms with it,
+ * 50 us without.  Page batches are large, so the cost is a few more small segments. Keepalive and a
+ * user timeout turn a vanished peer into an error instead of a hang.
  */
 static void tune_socket(int fd)
 {
-	int one = 1, idle = KEEPALIVE_IDLE_S, intvl = KEEPALIVE_INTVL_S, cnt = KEEPALIVE_CNT;
+	int one = 1, idle = KEEPALIVE_IDLE_S, intvl = KEEPALIVE_INTVL_S, cnt = KEEPALIVE_CNT,
+	    buf = SOCKET_BUF_BYTES;
 	unsigned int uto = USER_TIMEOUT_MS;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));

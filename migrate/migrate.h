@@ -28,6 +28,13 @@ struct migrate_params {
 	uint64_t max_bandwidth; /* bytes/s on the stream, 0 = unlimited */
 	enum migrate_compress compress;
 	uint64_t xbzrle_cache; /* bytes of pages kept for delta encoding, 0 = off */
+	/*
+	 * Writable disks are on storage both hosts see: their images are flushed
+	 * and their locks handed to the destination at the end (virtio_blk.h).
+	 * Without it a live migration of a VM with a writable disk is refused:
+	 * disk contents do not travel in the stream.
+	 */
+	bool shared_storage;
 };
 
 enum migrate_phase {

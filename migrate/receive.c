@@ -8,8 +8,10 @@
 #include "memory.h"
 #include "migrate.h"
 #include "page_data.h"
+#include "pci.h"
 #include "progress.h"
 #include "util.h"
+#include "virtio_blk.h"
 #include "vm.h"
 #include "vm_stream.h"
 
@@ -70,6 +72,24 @@ int migrate__receive_config(struct stream_reader *r, struct vm_stream_config *cf
 	return rc;
 }
 
+/*
+ * The disks are ours from here: a shared image opened unlocked is locked now,
+ * the source having let go of it just before END.  1, or -EWOULDBLOCK.
+ */
+static int lock_disks(struct vm *vm, char *why, size_t whylen)
+{
+	struct virtio_blk *disks[PCI_MAX_SLOTS];
+	unsigned int n = virtio_blk__list(vm, disks, PCI_MAX_SLOTS);
+
+	for (unsigned int i = 0; i < n; i++) {
+		int rc = virtio_blk__lock(disks[i], why, whylen);
+
+		if (rc)
+			return rc;
+	}
+	return 1;
+}
+
 /* One record after VM_CONFIG: 1 at END once the state is applied, 0 to go on, or -errno. */
 static int receive_record(struct receiver *rcv, struct state_loader *l,
 			  const struct stream_record *rec, uint64_t *pages, char *why,
@@ -91,7 +111,7 @@ static int receive_record(struct receiver *rcv, struct state_loader *l,
 		return state_loader__record(l, rec, why, whylen);
 	case STREAM_REC_END:
 		rc = state_loader__apply(l, why, whylen);
-		return rc ? rc : 1;
+		return rc ? rc : lock_disks(rcv->vm, why, whylen);
 	default:
 		snprintf(why, whylen, "not part of a save or migration stream");
 		return -EBADMSG;
@@ -121,6 +141,8 @@ int migrate__receive(struct stream_reader *r, struct vm *vm, struct migrate_job 
 		snprintf(e, sizeof(e), "setting up the receiver failed: %s", strerror(-rc));
 		goto out;
 	}
+	/* Now, while the source is still in pre-copy: restoring the PIT would wait for it. */
+	vm__settle(vm);
 	progress__set_phase(job, MIGRATE_PHASE_ACTIVE);
 	do {
 		struct stream_record rec;

@@ -10,12 +10,14 @@
 #include "layout.h"
 #include "log.h"
 #include "memory.h"
+#include "pci.h"
 #include "migrate.h"
 #include "page_cache.h"
 #include "page_data.h"
 #include "progress.h"
 #include "throttle.h"
 #include "util.h"
+#include "virtio_blk.h"
 #include "vm.h"
 #include "vm_stream.h"
 
@@ -55,7 +57,9 @@ struct sender {
 	uint64_t *dirty;  /* this round's pages to send */
 	uint64_t *latest; /* the last harvest, merged into dirty */
 	/* Undone on failure: exactly what this sender changed. */
-	bool paused, io_paused;
+	bool paused, io_paused, logging, released;
+	struct virtio_blk *disks[PCI_MAX_SLOTS]; /* the VM's writable disks */
+	unsigned int nr_disks;
 	unsigned int throttle;
 	/* Pacing (max_bandwidth): bytes allowed since pace_ns. */
 	uint64_t pace_ns, pace_bytes;
@@ -419,8 +423,9 @@ static int precopy(struct sender *s)
 	int rc;
 
 	rc = dirty__enable(s->vm);
-	if (rc && rc != -EALREADY) /* already on: an earlier migration that failed */
+	if (rc && rc != -EALREADY) /* on: left so by a failed migration whose disable failed */
 		return FAIL(s, rc, "enabling dirty logging failed: %s", strerror(-rc));
+	s->logging = true;
 	/* Start from a clean log: the full pass sends everything written before it. */
 	got = harvest(s);
 	if (got < 0)
@@ -534,6 +539,68 @@ static int read_ack(struct sender *s, stream_read_fn read, void *ctx)
 }
 
 /*
+ * A live migration carries memory and state, not disk contents: a writable
+ * disk must be on storage both hosts see, and said to be.
+ */
+static int check_disks(struct sender *s)
+{
+	struct virtio_blk *all[PCI_MAX_SLOTS];
+	unsigned int n = virtio_blk__list(s->vm, all, PCI_MAX_SLOTS);
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (virtio_blk__readonly(all[i]))
+			continue;
+		if (!s->p->shared_storage)
+			return FAIL(s, -EINVAL,
+				    "the VM has a writable disk (%s), and disk contents do not "
+				    "migrate: give --shared-storage if the destination sees the "
+				    "same image",
+				    virtio_blk__path(all[i]));
+		s->disks[s->nr_disks++] = all[i];
+	}
+	return 0;
+}
+
+/* The VM and its I/O paused: every writable image flushed and its lock let go, for the destination.
+ */
+static int release_disks(struct sender *s)
+{
+	s->released = s->nr_disks > 0;
+	for (unsigned int i = 0; i < s->nr_disks; i++) {
+		int rc = virtio_blk__release(s->disks[i]);
+
+		if (rc)
+			return FAIL(s, rc, "flushing the disk %s for the destination failed: %s",
+				    virtio_blk__path(s->disks[i]), strerror(-rc));
+	}
+	return 0;
+}
+
+/*
+ * After a failure: the locks back.  A lock the destination holds means it
+ * took the disk, and so perhaps the VM (its ack lost on the way): then the VM
+ * must not run here too.  Returns false in that case.
+ */
+static bool retake_disks(struct sender *s)
+{
+	char why[MIGRATE_ERR_MAX];
+
+	for (unsigned int i = 0; i < s->nr_disks; i++) {
+		if (virtio_blk__lock(s->disks[i], why, sizeof(why))) {
+			log__error("migrate: %s; the destination holds it, and may run the VM: "
+				   "this VM stays paused",
+				   why);
+			snprintf(s->err, sizeof(s->err),
+				 "migrate: failed after the destination took the disk %s: the VM "
+				 "stays paused here; check the destination, then quit one of them",
+				 virtio_blk__path(s->disks[i]));
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
  * The paused part: last pages, state, END and, live, the ack.  The vCPUs and
  * device I/O stop first; what is dirty by then is all that is left.
  */
@@ -565,6 +632,9 @@ static int stop_and_copy(struct sender *s, stream_read_fn ack_read, void *ack_ct
 	rc = vm_stream__write_state(s->w, s->vm);
 	if (rc)
 		return write_failed(s, rc, "the VM state");
+	rc = release_disks(s);
+	if (rc)
+		return rc;
 	rc = stream_writer__end(s->w);
 	if (rc)
 		return write_failed(s, rc, "END");
@@ -603,9 +673,18 @@ static int sender_init(struct sender *s)
 	rc = page_encoder__init(&s->enc, encodings[s->p->compress]);
 	if (!rc && s->p->live && s->p->xbzrle_cache) {
 		/* Slots past the guest's RAM would never be used (pfn % slots). */
-		rc = page_cache__alloc(&s->cache, s->p->xbzrle_cache < s->vm->mem.size
-						      ? s->p->xbzrle_cache
-						      : s->vm->mem.size);
+		uint64_t bytes =
+		    s->p->xbzrle_cache < s->vm->mem.size ? s->p->xbzrle_cache : s->vm->mem.size;
+		uint64_t avail = memory__host_available();
+
+		/* The cache fills as rounds go: too big, the OOM killer would end us mid-way. */
+		if (avail && bytes > avail)
+			return FAIL(s, -ENOMEM,
+				    "a delta cache of %llu MiB is more than this host has free "
+				    "(%llu MiB); give a smaller --xbzrle-cache",
+				    (unsigned long long)(bytes >> 20),
+				    (unsigned long long)(avail >> 20));
+		rc = page_cache__alloc(&s->cache, bytes);
 		if (rc == -EINVAL)
 			return FAIL(s, rc,
 				    "a delta cache of %llu bytes holds no page; give at "
@@ -613,6 +692,9 @@ static int sender_init(struct sender *s)
 				    (unsigned long long)s->p->xbzrle_cache);
 	}
 	if (!rc && s->p->live) {
+		rc = check_disks(s);
+		if (rc)
+			return rc;
 		s->nbits = dirty__bitmap_bits(s->vm);
 		s->dirty = calloc(s->nbits / 64, sizeof(uint64_t));
 		s->latest = calloc(s->nbits / 64, sizeof(uint64_t));
@@ -690,9 +772,12 @@ out:
 		set_throttle(s, 0);
 	else if (s->throttle) /* the status keeps the throttle the VM stopped under */
 		throttle__set(vm, 0);
+	if (s->logging && rc && dirty__disable(vm)) /* logging costs the guest: off again */
+		log__warn("migrate: dirty logging stays on after the failure: the guest runs a "
+			  "little slower until twin-vmm restarts");
 	if (s->io_paused && (rc || !p->live))
 		ioloop__resume(vm->ioloop);
-	if (s->paused && rc)
+	if (s->paused && rc && (!s->released || retake_disks(s)))
 		vm__resume_all(vm);
 	if (rc == -ECANCELED)
 		progress__finish(job, MIGRATE_PHASE_CANCELLED, "%s", s->err);

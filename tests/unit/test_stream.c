@@ -1,6 +1,7 @@
 /* Check suite for the Twin stream: round trips, and truncated, oversize, unknown and corrupt input.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "suites.h"
