@@ -115,11 +115,9 @@ int migrate_compress__from_str(const char *s, enum migrate_compress *out)
 	return -EINVAL;
 }
 
-/* Records the first error (later ones are its consequences) after "save: " or "migrate: ". */
+/* Records the first error (later ones are its consequences); callers say save or migrate. */
 #define FAIL(s, rc, fmt, ...)                                                                      \
-	((s)->err[0] ? (rc)                                                                        \
-		     : util__fail((s)->err, sizeof((s)->err), (rc), "%s: " fmt,                    \
-				  (s)->p->live ? "migrate" : "save", ##__VA_ARGS__))
+	((s)->err[0] ? (rc) : util__fail((s)->err, sizeof((s)->err), (rc), fmt, ##__VA_ARGS__))
 
 /* Something the user should know that does not fail the migration: logged and in the status. */
 __attribute__((format(printf, 2, 3))) static void warn(struct sender *s, const char *fmt, ...)
@@ -720,7 +718,7 @@ static bool retake_disks(struct sender *s)
 				   "this VM stays paused",
 				   why);
 			snprintf(s->err, sizeof(s->err),
-				 "migrate: failed after the destination took the disk %s: the VM "
+				 "failed after the destination took the disk %s: the VM "
 				 "stays paused here; check the destination, then quit one of them",
 				 virtio_blk__path(s->disks[i]));
 			return false;

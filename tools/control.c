@@ -134,8 +134,10 @@ static json_t *cmd_save(const struct control_ops *ops, json_t *args, struct fail
 }
 
 static const char *const migrate_args[] = {
-    "uri",	   "tls_cert",	     "tls_key",	 "tls_ca",	     "tls_psk", "insecure",
-    "downtime_ms", "bandwidth_mibs", "compress", "xbzrle_cache_mib", NULL,
+    "uri",	"tls_cert",	    "tls_key",	      "tls_ca",
+    "tls_psk",	"insecure",	    "downtime_ms",    "bandwidth_mibs",
+    "compress", "xbzrle_cache_mib", "shared_storage", "copy_storage",
+    NULL,
 };
 
 /* Exactly one of tls_cert+tls_key+tls_ca, tls_psk, insecure: true; as the command line. */
@@ -200,6 +202,19 @@ static json_t *cmd_migrate(const struct control_ops *ops, json_t *args, struct f
 	     migrate_compress__from_str(json_string_value(compress), &m.params.compress)))
 		return failed(f, "InvalidParameter",
 			      "migrate: \"compress\" must be \"lz4\", \"zlib\" or \"none\"");
+	for (int i = 0; i < 2; i++) {
+		const char *key = i ? "copy_storage" : "shared_storage";
+		json_t *v = json_object_get(args, key);
+
+		if (v && !json_is_boolean(v))
+			return failed(f, "InvalidParameter",
+				      "migrate: \"%s\" must be true or false", key);
+		*(i ? &m.params.copy_storage : &m.params.shared_storage) = json_is_true(v);
+	}
+	if (m.params.shared_storage && m.params.copy_storage)
+		return failed(
+		    f, "InvalidParameter",
+		    "migrate: \"shared_storage\" and \"copy_storage\" exclude each other");
 	m.params.downtime_ns = downtime_ms * 1000000;
 	m.params.max_bandwidth = bandwidth << 20;
 	m.params.xbzrle_cache = xbzrle << 20;
@@ -223,6 +238,16 @@ json_t *control__migrate_status_json(const struct migrate_status *st)
 	    (json_int_t)st->raw_pages, "lz4_pages", (json_int_t)st->lz4_pages, "zlib_pages",
 	    (json_int_t)st->zlib_pages, "delta_pages", (json_int_t)st->delta_pages, "cache_misses",
 	    (json_int_t)st->cache_misses);
+
+	if (o) {
+		json_object_set_new(o, "disk_chunks", json_integer((json_int_t)st->disk_chunks));
+		json_object_set_new(o, "end_sent", json_boolean(st->end_sent));
+	}
+	/* Something to know that did not fail it (the downtime target missed, say). */
+	if (o && st->warning[0])
+		json_object_set_new(
+		    o, "warning",
+		    json_stringn(st->warning, strnlen(st->warning, sizeof(st->warning))));
 
 	/* The reason, once there is one: failed or cancelled. */
 	if (o && st->error[0])

@@ -201,6 +201,10 @@ static json_t *migrate_args(const struct vmm_args *a)
 
 	if (s->insecure)
 		json_object_set_new(args, "insecure", json_true());
+	if (m->shared_storage)
+		json_object_set_new(args, "shared_storage", json_true());
+	if (m->copy_storage)
+		json_object_set_new(args, "copy_storage", json_true());
 	if (!add_path(args, "tls_cert", s->cert) || !add_path(args, "tls_key", s->key) ||
 	    !add_path(args, "tls_ca", s->ca) || !add_path(args, "tls_psk", s->psk)) {
 		json_decref(args);

@@ -400,9 +400,9 @@ static void ctl_query_migrate(void *opaque, struct migrate_status *out)
 }
 
 /*
- * In stop-copy the source may have sent END, and the destination may already run the VM
- * once its ack is written: cutting the connection then could make both run it.  migrate.h
- * does not say whether END went out, so all of stop-copy is too late (a save's is not).
+ * Once END is out (status end_sent) the destination may already run the VM, its ack
+ * written: cutting the connection then could make both run it, so from there a cancel is
+ * too late.  Before, even in stop-copy, the source resumes the VM and nothing is lost.
  */
 static int ctl_migrate_cancel(void *opaque, char *err, size_t errlen)
 {
@@ -413,8 +413,7 @@ static int ctl_migrate_cancel(void *opaque, char *err, size_t errlen)
 	pthread_mutex_lock(&c->lock);
 	if (c->busy) {
 		migrate_job__status(c->job, &st);
-		if (!c->saving &&
-		    (st.phase == MIGRATE_PHASE_STOP_COPY || st.phase == MIGRATE_PHASE_COMPLETED)) {
+		if (!c->saving && (st.end_sent || st.phase == MIGRATE_PHASE_COMPLETED)) {
 			snprintf(err, errlen,
 				 "too late: the destination may already be running the VM; wait "
 				 "for the migration to end (query-migrate)");
@@ -457,7 +456,7 @@ void vm_control__free(struct vm_control *c)
 
 	if (!c)
 		return;
-	/* Too late (stop-copy): the join waits for the ack, bounded by the channel's timeouts. */
+	/* Too late (END sent): the join waits for the ack, bounded by the channel's timeouts. */
 	if (ctl_migrate_cancel(c, err, sizeof(err)))
 		log__info("control: migration not cancelled at exit: %s", err);
 	if (c->joinable)

@@ -55,8 +55,11 @@ int vm_setup__open(struct vm_setup *s, const struct vmm_args *a)
 			goto fail;
 	}
 	for (unsigned int i = 0; i < a->nr_disks; i++) {
-		rc = virtio_blk__open(a->disks[i].path, a->disks[i].readonly, i, &s->disks[i], err,
-				      sizeof(err));
+		/* Shared storage: the source holds the lock until it hands the image over. */
+		rc = (a->command == VMM_CMD_INCOMING && a->migrate.shared_storage
+			  ? virtio_blk__open_shared
+			  : virtio_blk__open)(a->disks[i].path, a->disks[i].readonly, i,
+					      &s->disks[i], err, sizeof(err));
 		if (rc)
 			goto fail;
 	}

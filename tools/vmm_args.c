@@ -20,10 +20,12 @@ const char vmm_args_usage[] =
     "usage: twin-vmm run --kernel FILE [--initrd FILE] [--mem SIZE] [--vcpus N]\n"
     "                    [--cmdline STR] [--pit on|off] [DEVICES] [--control PATH]\n"
     "       twin-vmm restore FILE [DEVICES] [--control PATH]\n"
-    "       twin-vmm incoming --listen ADDR:PORT SECURITY [DEVICES] [--control PATH]\n"
+    "       twin-vmm incoming --listen ADDR:PORT SECURITY [--shared-storage] [DEVICES]\n"
+    "                    [--control PATH]\n"
     "       twin-vmm save --control PATH FILE\n"
     "       twin-vmm migrate --control PATH --to HOST:PORT SECURITY [--downtime MS]\n"
     "                    [--bandwidth MiB/s] [--compress lz4|zlib|none] [--xbzrle-cache MiB]\n"
+    "                    [--shared-storage | --copy-storage]\n"
     "DEVICES: [--serial stdio|file:PATH] [--nic " NIC_SPEC "]...\n"
     "         [--disk " DISK_SPEC "]... [--console virtio[,legacy]|none]\n"
     "SECURITY: " SECURITY_SPEC "\n"
@@ -38,6 +40,8 @@ const char vmm_args_usage[] =
     "  state come from FILE, its devices must be given again as they were.\n"
     "incoming: wait for one live migration on ADDR:PORT (port 0 picks a free one, printed\n"
     "  on stderr), then run the VM; devices as for restore.\n"
+    "  --shared-storage    the --disk images are the source's own (shared storage): opened\n"
+    "                      unlocked, locked once the source hands them over\n"
     "save: pause the VM of the twin-vmm serving --control PATH and write it to FILE; the\n"
     "  VM stays paused (cont resumes it, quit ends it).\n"
     "migrate: move the VM of the twin-vmm serving --control PATH, live, to the twin-vmm\n"
@@ -47,6 +51,10 @@ const char vmm_args_usage[] =
     "  --bandwidth MiB/s   cap on the migration's bandwidth; 0 for none (default 0)\n"
     "  --compress ALG      page encoding: lz4 (default), zlib or none\n"
     "  --xbzrle-cache MiB  cache of sent pages for delta encoding; 0 for none (default 0)\n"
+    "  --shared-storage    writable disks are on storage both hosts see: hand them over\n"
+    "  --copy-storage      writable disks move with the VM into the destination's own\n"
+    "                      images (same sizes); a VM with a writable disk needs one of\n"
+    "                      the two\n"
     "security (incoming and migrate, exactly one):\n"
     "  --tls-cert FILE --tls-key FILE --tls-ca FILE  TLS 1.3, both ends show a certificate\n"
     "                   signed by the CA\n"
@@ -490,6 +498,15 @@ static int set_migration_option(const char *name, const char *val, struct vmm_ar
 		else
 			return fail(err, errlen,
 				    "--compress '%s' is invalid: use lz4, zlib or none", val);
+	} else if (!strcmp(name, "--shared-storage") || !strcmp(name, "--copy-storage")) {
+		if (name[2] == 's')
+			m->shared_storage = true;
+		else
+			m->copy_storage = true;
+		if (m->shared_storage && m->copy_storage)
+			return fail(err, errlen,
+				    "--shared-storage and --copy-storage exclude each other: the "
+				    "images are either the same on both hosts or each host's own");
 	} else if (!strcmp(name, "--xbzrle-cache")) {
 		if (!parse_uint(val, 0, VMM_ARGS_MAX_XBZRLE_MIB, &m->xbzrle_mib))
 			return fail(
@@ -548,6 +565,8 @@ static const struct option_def {
     {"--bandwidth", CMD(VMM_CMD_MIGRATE), false, set_migration_option},
     {"--compress", CMD(VMM_CMD_MIGRATE), false, set_migration_option},
     {"--xbzrle-cache", CMD(VMM_CMD_MIGRATE), false, set_migration_option},
+    {"--shared-storage", CMD(VMM_CMD_MIGRATE) | CMD(VMM_CMD_INCOMING), true, set_migration_option},
+    {"--copy-storage", CMD(VMM_CMD_MIGRATE), true, set_migration_option},
 };
 
 static const char *const command_names[] = {

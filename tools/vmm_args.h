@@ -68,6 +68,8 @@ struct vmm_migrate_opts {
 	unsigned int bandwidth_mibs; /* --bandwidth MiB/s; 0 = no cap */
 	enum vmm_compress compress;  /* --compress lz4|zlib|none */
 	unsigned int xbzrle_mib;     /* --xbzrle-cache MiB; 0 = no delta encoding */
+	/* Writable disks: --shared-storage (migrate, incoming) or --copy-storage (migrate). */
+	bool shared_storage, copy_storage;
 };
 
 struct vmm_args {

@@ -131,12 +131,12 @@ wait_bounded "$dst3b" 20
 still_running "cancelled by the user" cancelled
 
 # 4. The destination takes everything, then dies before its ack: the source was paused
-#    in stop-copy waiting for it, and must resume.  While it waits, a cancel is too late
-#    (the destination may run the VM as soon as it acks): migrate-cancel and the client's
-#    SIGINT are refused, and the migration goes on waiting.
+#    in stop-copy waiting for it, and must resume.  While it waits, END sent, a cancel is
+#    too late (the destination may run the VM as soon as it acks): migrate-cancel and the
+#    client's SIGINT are refused, and the migration goes on waiting.
 fake_dest sink sink
 migrate_bg noack "$FAKE_PORT"
-ctl_wait "$sock" 30 's["phase"] == "stop-copy"' >/dev/null
+ctl_wait "$sock" 30 's["phase"] == "stop-copy" and s["end_sent"]' >/dev/null
 ctl_refused "$sock" migrate-cancel "^too late: the destination may already be running the VM" >/dev/null
 kill -INT "$MIG_PID"
 wait_for_text "$E2E_TMP/noack.err" "twin-vmm: signal 2: cannot cancel the migration: too late" 10 ||

@@ -100,7 +100,8 @@ END_TEST
 
 START_TEST(test_migrate)
 {
-	expect("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"127.0.0.1:4444\",\"insecure\":true}}",
+	expect("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"127.0.0.1:4444\",\"insecure\":"
+	       "true}}",
 	       "{\"return\":{}}");
 	ck_assert_int_eq(fake.migrates, 1);
 	ck_assert_str_eq(fake.uri, "127.0.0.1:4444");
@@ -112,6 +113,7 @@ START_TEST(test_migrate)
 	ck_assert_uint_eq(fake.params.max_bandwidth, 0);
 	ck_assert_int_eq(fake.params.compress, MIGRATE_COMPRESS_LZ4);
 	ck_assert_uint_eq(fake.params.xbzrle_cache, 0);
+	ck_assert(!fake.params.shared_storage && !fake.params.copy_storage);
 	/* A second migrate while one runs is the VM's to refuse. */
 	expect("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"h:1\",\"insecure\":true}}",
 	       "{\"error\":{\"class\":\"GenericError\",\"desc\":\"a migration is in progress: wait "
@@ -121,10 +123,13 @@ START_TEST(test_migrate)
 	       "for it or send migrate-cancel\"}}");
 	expect("{\"execute\":\"migrate-cancel\",\"id\":1}", "{\"return\":{},\"id\":1}");
 	ck_assert_int_eq(fake.cancels, 1);
-	expect("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"[fd00::2]:80\",\"tls_cert\":\"/c\","
-	       "\"tls_key\":\"/k\",\"tls_ca\":\"/a\",\"downtime_ms\":5,\"bandwidth_mibs\":100,"
-	       "\"compress\":\"zlib\",\"xbzrle_cache_mib\":16}}",
-	       "{\"return\":{}}");
+	expect(
+	    "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"[fd00::2]:80\",\"tls_cert\":\"/c\","
+	    "\"tls_key\":\"/k\",\"tls_ca\":\"/a\",\"downtime_ms\":5,\"bandwidth_mibs\":100,"
+	    "\"compress\":\"zlib\",\"xbzrle_cache_mib\":16,\"copy_storage\":true,"
+	    "\"shared_storage\":false}}",
+	    "{\"return\":{}}");
+	ck_assert(fake.params.copy_storage && !fake.params.shared_storage);
 	ck_assert_int_eq(fake.migrates, 2);
 	ck_assert_str_eq(fake.uri, "[fd00::2]:80");
 	ck_assert_str_eq(fake.cert, "/c");
@@ -150,7 +155,8 @@ START_TEST(test_bad_migrate)
 	static const struct {
 		const char *args, *desc;
 	} bad[] = {
-	    {"{}", "migrate: \\\"uri\\\" must be HOST:PORT, e.g. 198.18.0.2:4444 or [fd00::2]:4444"},
+	    {"{}",
+	     "migrate: \\\"uri\\\" must be HOST:PORT, e.g. 198.18.0.2:4444 or [fd00::2]:4444"},
 	    {"{\"uri\":\"tcp:h:1\",\"insecure\":true}", "migrate: \\\"uri\\\" must be HOST:PORT"},
 	    {"{\"uri\":5,\"insecure\":true}", "migrate: \\\"uri\\\" must be HOST:PORT"},
 	    {"{\"uri\":\"h:1\"}", "migrate: give exactly one of \\\"tls_cert\\\"+\\\"tls_key\\\"+"
@@ -163,7 +169,8 @@ START_TEST(test_bad_migrate)
 	     "three"},
 	    {"{\"uri\":\"h:1\",\"tls_cert\":\"c\",\"tls_key\":\"/k\",\"tls_ca\":\"/a\"}",
 	     "migrate: \\\"tls_cert\\\" must be an absolute path"},
-	    {"{\"uri\":\"h:1\",\"tls_psk\":\"p\"}", "migrate: \\\"tls_psk\\\" must be an absolute path"},
+	    {"{\"uri\":\"h:1\",\"tls_psk\":\"p\"}",
+	     "migrate: \\\"tls_psk\\\" must be an absolute path"},
 	    {"{\"uri\":\"h:1\",\"insecure\":true,\"downtime_ms\":0}",
 	     "migrate: \\\"downtime_ms\\\" must be an integer from 1 to 60000"},
 	    {"{\"uri\":\"h:1\",\"insecure\":true,\"downtime_ms\":\"30\"}",
@@ -176,13 +183,18 @@ START_TEST(test_bad_migrate)
 	     "migrate: \\\"compress\\\" must be \\\"lz4\\\", \\\"zlib\\\" or \\\"none\\\""},
 	    {"{\"uri\":\"h:1\",\"insecure\":true,\"compress\":null}",
 	     "migrate: \\\"compress\\\" must be"},
+	    {"{\"uri\":\"h:1\",\"insecure\":true,\"copy_storage\":1}",
+	     "migrate: \\\"copy_storage\\\" must be true or false"},
+	    {"{\"uri\":\"h:1\",\"insecure\":true,\"copy_storage\":true,\"shared_storage\":true}",
+	     "migrate: \\\"shared_storage\\\" and \\\"copy_storage\\\" exclude each other"},
 	    {"{\"uri\":\"h:1\",\"insecure\":true,\"blk\":true}",
 	     "migrate: unknown argument \\\"blk\\\": see README"},
 	};
 	char req[512], *got;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(req, sizeof(req), "{\"execute\":\"migrate\",\"arguments\":%s}", bad[i].args);
+		snprintf(req, sizeof(req), "{\"execute\":\"migrate\",\"arguments\":%s}",
+			 bad[i].args);
 		got = control__handle_line(&ops, req, strlen(req));
 		ck_assert_msg(strstr(got, "\"class\":\"InvalidParameter\"") &&
 				  strstr(got, bad[i].desc),
@@ -200,7 +212,8 @@ START_TEST(test_query_migrate)
 	       "\"remaining_pages\":0,\"dirty_rate_pps\":0,\"bandwidth_bps\":0,"
 	       "\"expected_downtime_ns\":0,\"eta_ns\":0,\"total_ns\":0,\"downtime_ns\":0,"
 	       "\"throttle_pct\":0,\"zero_pages\":0,\"raw_pages\":0,\"lz4_pages\":0,"
-	       "\"zlib_pages\":0,\"delta_pages\":0,\"cache_misses\":0}}");
+	       "\"zlib_pages\":0,\"delta_pages\":0,\"cache_misses\":0,\"disk_chunks\":0,"
+	       "\"end_sent\":false}}");
 	fake.status = (struct migrate_status){
 	    .phase = MIGRATE_PHASE_FAILED,
 	    .rounds = 3,
@@ -220,14 +233,18 @@ START_TEST(test_query_migrate)
 	    .zlib_pages = 15,
 	    .delta_pages = 16,
 	    .cache_misses = 17,
+	    .disk_chunks = 18,
+	    .end_sent = true,
 	    .error = "connection to 127.0.0.1:4444 reset by the destination",
+	    .warning = "downtime target missed",
 	};
 	expect("{\"execute\":\"query-migrate\",\"id\":9}",
 	       "{\"return\":{\"phase\":\"failed\",\"rounds\":3,\"bytes\":1099511627776,\"pages\":2,"
 	       "\"remaining_pages\":4,\"dirty_rate_pps\":5,\"bandwidth_bps\":6,"
 	       "\"expected_downtime_ns\":7,\"eta_ns\":8,\"total_ns\":9,\"downtime_ns\":10,"
 	       "\"throttle_pct\":11,\"zero_pages\":12,\"raw_pages\":13,\"lz4_pages\":14,"
-	       "\"zlib_pages\":15,\"delta_pages\":16,\"cache_misses\":17,\"error\":\"connection "
+	       "\"zlib_pages\":15,\"delta_pages\":16,\"cache_misses\":17,\"disk_chunks\":18,"
+	       "\"end_sent\":true,\"warning\":\"downtime target missed\",\"error\":\"connection "
 	       "to 127.0.0.1:4444 reset by the destination\"},\"id\":9}");
 	expect("{\"execute\":\"query-migrate\",\"arguments\":{\"x\":1}}",
 	       INVALID("query-migrate takes no arguments: drop \\\"arguments\\\""));

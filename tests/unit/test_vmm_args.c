@@ -426,7 +426,8 @@ END_TEST
 START_TEST(test_bad_legacy)
 {
 	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=a,legacy=on"), -EINVAL);
-	ASSERT_ERR("--nic 'tap=a,legacy=on': legacy is given twice or in the wrong form: use tap=NAME");
+	ASSERT_ERR(
+	    "--nic 'tap=a,legacy=on': legacy is given twice or in the wrong form: use tap=NAME");
 	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "tap=a,legacy,legacy"), -EINVAL);
 	ASSERT_ERR("legacy is given twice");
 	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--nic", "legacy"), -EINVAL);
@@ -558,10 +559,9 @@ START_TEST(test_host_port)
 {
 	static const char *const good[] = {"127.0.0.1:4444", "a-b.example_1:65535", "[::1]:1",
 					   "[fd00::2]:80", "h:00001"};
-	static const char *const bad[] = {"",	     ":80",	  "h:",	      "h:0",
-					  "h:65536", "h:123456", "h:8x",      "::1:80",
-					  "[::1]80", "[]:80",	  "[::g]:80", "h h:80",
-					  "h:-1",    "h:+1",	  "[::1:80"};
+	static const char *const bad[] = {"",	      ":80",	"h:",	  "h:0",     "h:65536",
+					  "h:123456", "h:8x",	"::1:80", "[::1]80", "[]:80",
+					  "[::g]:80", "h h:80", "h:-1",	  "h:+1",    "[::1:80"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
 		ck_assert_msg(host_port__valid(good[i], false), "%s", good[i]);
@@ -593,9 +593,8 @@ END_TEST
 
 START_TEST(test_migrate)
 {
-	ck_assert_int_eq(PARSE("migrate", "--control", "c.sock", "--to", "198.18.0.2:4444",
-			       "--insecure"),
-			 0);
+	ck_assert_int_eq(
+	    PARSE("migrate", "--control", "c.sock", "--to", "198.18.0.2:4444", "--insecure"), 0);
 	ck_assert_int_eq(args.command, VMM_CMD_MIGRATE);
 	ck_assert_str_eq(args.to, "198.18.0.2:4444");
 	/* The defaults: 30 ms, no cap, lz4, no delta cache. */
@@ -616,6 +615,16 @@ START_TEST(test_migrate)
 			 0);
 	ck_assert_str_eq(vmm_args__compress_to_str(args.migrate.compress), "lz4");
 	ck_assert_str_eq(vmm_args__compress_to_str(VMM_COMPRESS_NONE), "none");
+	/* Disks: neither by default; one of the two. */
+	ck_assert(!args.migrate.shared_storage && !args.migrate.copy_storage);
+	ck_assert_int_eq(
+	    PARSE("migrate", "--to=h:1", "--control=c", "--insecure", "--copy-storage"), 0);
+	ck_assert(args.migrate.copy_storage && !args.migrate.shared_storage);
+	ck_assert_int_eq(
+	    PARSE("migrate", "--to=h:1", "--control=c", "--insecure", "--shared-storage"), 0);
+	ck_assert(args.migrate.shared_storage && !args.migrate.copy_storage);
+	ck_assert_int_eq(PARSE("incoming", "--listen", "h:1", "--insecure", "--shared-storage"), 0);
+	ck_assert(args.migrate.shared_storage);
 }
 END_TEST
 
@@ -632,13 +641,19 @@ START_TEST(test_bad_migrate)
 	ASSERT_ERR("twin-vmm migrate needs the connection's security");
 	ck_assert_int_eq(PARSE("migrate", "--control", "c", "--to", "h:0", "--insecure"), -EINVAL);
 	ASSERT_ERR("--to 'h:0' is not HOST:PORT");
+	ck_assert_int_eq(MIG("--shared-storage", "--copy-storage"), -EINVAL);
+	ASSERT_ERR("--shared-storage and --copy-storage exclude each other");
+	ck_assert_int_eq(MIG("--copy-storage=yes"), -EINVAL);
+	ck_assert_int_eq(PARSE("incoming", "--listen", "h:1", "--insecure", "--copy-storage"),
+			 -EINVAL);
 	ck_assert_int_eq(MIG("--downtime", "0"), -EINVAL);
 	ASSERT_ERR("--downtime '0' is invalid: use milliseconds from 1 to 60000");
 	ck_assert_int_eq(MIG("--downtime", "60001"), -EINVAL);
 	ck_assert_int_eq(MIG("--downtime", "30ms"), -EINVAL);
 	ck_assert_int_eq(MIG("--downtime", "-5"), -EINVAL);
 	ck_assert_int_eq(MIG("--bandwidth", "1048577"), -EINVAL);
-	ASSERT_ERR("--bandwidth '1048577' is invalid: use MiB/s from 1 to 1048576, or 0 for no cap");
+	ASSERT_ERR(
+	    "--bandwidth '1048577' is invalid: use MiB/s from 1 to 1048576, or 0 for no cap");
 	ck_assert_int_eq(MIG("--bandwidth", "1.5"), -EINVAL);
 	ck_assert_int_eq(MIG("--compress", "gzip"), -EINVAL);
 	ASSERT_ERR("--compress 'gzip' is invalid: use lz4, zlib or none");
