@@ -109,6 +109,13 @@ void migrate_job__cancel(struct migrate_job *j);
 int migrate__send(struct vm *vm, const struct migrate_params *p, struct stream_writer *w,
 		  stream_read_fn ack_read, void *ack_ctx, struct migrate_job *job);
 
+/*
+ * What migrate__send would refuse before its first byte, for a caller to say
+ * at once: a writable disk with neither shared_storage nor copy_storage, or
+ * both.  0 or -EINVAL with err naming the disk and the option to give.
+ */
+int migrate__check(struct vm *vm, const struct migrate_params *p, char *err, size_t errlen);
+
 /* Destination: header and VM_CONFIG, before the VM exists.  0 or -errno with err set. */
 int migrate__receive_config(struct stream_reader *r, struct vm_stream_config *cfg, char *err,
 			    size_t errlen);

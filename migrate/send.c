@@ -649,19 +649,36 @@ static int read_ack(struct sender *s, stream_read_fn read, void *ctx)
 	return 0;
 }
 
-/*
- * A live migration carries memory and state, not disk contents: a writable
- * disk must be on storage both hosts see, and said to be.
- */
+int migrate__check(struct vm *vm, const struct migrate_params *p, char *err, size_t errlen)
+{
+	struct virtio_blk *all[PCI_MAX_SLOTS];
+	unsigned int n = virtio_blk__list(vm, all, PCI_MAX_SLOTS);
+
+	if (!p->live)
+		return 0;
+	if (p->shared_storage && p->copy_storage)
+		return util__fail(err, errlen, -EINVAL,
+				  "give one of --shared-storage and --copy-storage: the images "
+				  "are either the same or each host's own");
+	for (unsigned int i = 0; i < n; i++)
+		if (!virtio_blk__readonly(all[i]) && !p->shared_storage && !p->copy_storage)
+			return util__fail(err, errlen, -EINVAL,
+					  "the VM has a writable disk (%s): give --copy-storage "
+					  "(each host has its own image) or --shared-storage (both "
+					  "hosts see the same image)",
+					  virtio_blk__path(all[i]));
+	return 0;
+}
+
+/* The writable disks a live migration copies or hands over (migrate__check passed). */
 static int check_disks(struct sender *s)
 {
 	struct virtio_blk *all[PCI_MAX_SLOTS];
 	unsigned int n = virtio_blk__list(s->vm, all, PCI_MAX_SLOTS);
+	int rc = migrate__check(s->vm, s->p, s->err, sizeof(s->err));
 
-	if (s->p->shared_storage && s->p->copy_storage)
-		return FAIL(s, -EINVAL,
-			    "give one of --shared-storage and --copy-storage: the images are "
-			    "either the same or each host's own");
+	if (rc)
+		return rc;
 	for (unsigned int i = 0; i < n; i++) {
 		if (virtio_blk__readonly(all[i]))
 			continue;
@@ -675,12 +692,6 @@ static int check_disks(struct sender *s)
 				return FAIL(s, -ENOMEM, "out of memory for the disk bitmaps");
 			continue;
 		}
-		if (!s->p->shared_storage)
-			return FAIL(s, -EINVAL,
-				    "the VM has a writable disk (%s): give --copy-storage (each "
-				    "host has its own image) or --shared-storage (both hosts see "
-				    "the same image)",
-				    virtio_blk__path(all[i]));
 		s->disks[s->nr_disks++] = all[i];
 	}
 	if (s->nr_copies && !(s->dbuf = malloc(DISK_RECORD_MAX)))

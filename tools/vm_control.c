@@ -349,8 +349,11 @@ static int ctl_migrate(void *opaque, const struct control_migrate *m, char *err,
 	rc = refuse(c, err, errlen);
 	if (rc)
 		return rc;
-	/* Bad files fail the command itself, not the job a moment later. */
+	/* Bad files or a disk that cannot go fail the command itself, not the job a moment later.
+	 */
 	rc = channel__check_security(&m->security, err, errlen);
+	if (!rc)
+		rc = migrate__check(c->vm, &m->params, err, errlen);
 	if (rc)
 		return rc;
 	if (strlen(m->uri) >= sizeof(c->uri)) {

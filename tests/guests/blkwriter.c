@@ -21,6 +21,8 @@ static uint64_t bufs[DEPTH][WORDS] __attribute__((aligned(4096)));
 static int slot_of_tag[VQ_MAX];
 static uint64_t slot_k[DEPTH];
 static uint64_t nblocks, seed, stride;
+/* rate: blocks submitted per second, 0 = as fast as the disk goes; progress: a line each N. */
+static uint64_t rate, progress, t_start;
 static uint64_t bad;
 
 static uint64_t fnv1a(const void *p, size_t n)
@@ -83,6 +85,12 @@ static const char *check(const uint64_t *w, uint64_t k)
 	return NULL;
 }
 
+/* Paced (rate): block k may go once k / rate seconds have passed since the start. */
+static uint64_t due_us(uint64_t k)
+{
+	return rate ? t_start + k * 1000000 / rate : 0;
+}
+
 /* Run every block through the disk with DEPTH requests in flight. */
 static int pass(int writing)
 {
@@ -95,7 +103,7 @@ static int pass(int writing)
 		uint8_t status;
 		int tag, reaped = 0;
 
-		while (k < nblocks && nfree) {
+		while (k < nblocks && nfree && due_us(k) <= clock__us()) {
 			int slot = free_slots[nfree - 1];
 
 			if (writing)
@@ -115,6 +123,10 @@ static int pass(int writing)
 
 			reaped++;
 			done++;
+			/* A guest-visible heartbeat: a host can tell how far it got. */
+			if (progress && done % progress == 0)
+				console__printf("blkwriter: %s=%lu\n", writing ? "written" : "read",
+						done);
 			free_slots[nfree++] = slot;
 			if (status != VBLK_S_OK) {
 				console__printf(
@@ -127,6 +139,13 @@ static int pass(int writing)
 					console__printf("blkwriter: bad block index=%lu: %s\n",
 							index_of(slot_k[slot]), why);
 			}
+		}
+		if (!reaped && nfree == DEPTH && k < nblocks) { /* idle, paced: sleep to k's turn */
+			uint64_t now = clock__us();
+
+			if (due_us(k) > now)
+				platform__wait_us((uint32_t)(due_us(k) - now));
+			continue;
 		}
 		if (!reaped && vblk__wait(WAIT_US)) {
 			console__printf("blkwriter: the disk did not answer in %u us\n", WAIT_US);
@@ -150,8 +169,10 @@ int guest_main(void)
 	}
 	writing = !strcmp(arg, "write");
 	mode = writing ? "write" : "verify";
-	if (args__u64("blocks", 256, &nblocks) || args__u64("seed", 1, &seed) || !nblocks) {
-		console__printf("blkwriter: blocks and seed must be numbers, blocks > 0\n");
+	if (args__u64("blocks", 256, &nblocks) || args__u64("seed", 1, &seed) || !nblocks ||
+	    args__u64("rate", 0, &rate) || args__u64("progress", 0, &progress)) {
+		console__printf("blkwriter: blocks, seed, rate and progress must be numbers, "
+				"blocks > 0\n");
 		return TWIN_GUEST_EXIT_FAIL;
 	}
 	stride = nblocks % STRIDE ? STRIDE : 1;
@@ -170,7 +191,7 @@ int guest_main(void)
 		return TWIN_GUEST_EXIT_FAIL;
 	}
 	console__printf("blkwriter: %s blocks=%lu seed=%lu\n", mode, nblocks, seed);
-	t0 = clock__us();
+	t_start = t0 = clock__us();
 	rc = pass(writing);
 	if (!rc && writing)
 		rc = vblk__flush();
