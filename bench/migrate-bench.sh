@@ -177,7 +177,7 @@ for size in "${SIZES[@]}"; do
 			elif [ "$t" != - ] && [ "$q" != - ]; then
 				read -r r met < <(awk -v t="$t" -v q="$q" -v g="$goal" 'BEGIN {
 					if (q == 0) { print "n/a n/a"; exit }
-					printf "%.2f %s\n", t / q, (t / q <= g) ? "met" : "not-met" }')
+					printf "%.3f %s\n", t / q, (t / q <= g) ? "met" : "not-met" }')
 			fi
 			row "$size" "$load" "$metric" "$t" "$q" "$r" "<=$goal" "$met"
 			col=$((col + 1))
