@@ -111,9 +111,9 @@ migrate()
 import json, sys
 r = json.load(open(sys.argv[1]))
 print(r["total_ms"], r["downtime_ms"], r["wire_bytes"])
-extra = ""
+extra = "  wire/total %.0f MB/s" % (r["wire_bytes"] / r["total_ms"] / 1000) if r["total_ms"] > 0 else ""
 if r.get("stop_to_resume_ms") is not None:
-    extra = "  stop->resume %.1f ms" % r["stop_to_resume_ms"]
+    extra += "  stop->resume %.1f ms" % r["stop_to_resume_ms"]
 print("run: %-4s %4s %-8s total %9.1f ms  downtime %7.1f ms  wire %11d B  reported %11d B  rounds %s  throttle %s%%%s"
       % (sys.argv[2], sys.argv[3], sys.argv[4], r["total_ms"], r["downtime_ms"], r["wire_bytes"],
          r["reported_bytes"], r["rounds"], r["throttle_pct"], extra), file=sys.stderr)
