@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <openssl/x509v3.h>
 #include "channel.h"
 #include "channel_psk.h"
+#include "util.h"
 
 #define CONNECT_TIMEOUT_MS  10000
 #define HANDSHAKE_TIMEOUT_S 10
@@ -27,6 +27,15 @@
 #define KEEPALIVE_INTVL_S 2
 #define KEEPALIVE_CNT	  5
 #define USER_TIMEOUT_MS	  30000
+/*
+ * Socket buffers, each way (the kernel doubles them): bounds the bytes in
+ * flight.  Autotuned, loopback TCP held ~4 MB, which the destination, slower
+ * to decode than the source is to encode, was still working through after the
+ * source paused: 25-60 ms of a migration's downtime (bench/migrate-bench,
+ * moderate memwriter), 2-10 ms with 256 KiB.  The sender's pace is then the
+ * receiver's.  At 512 KiB a way this still fills a 1 GB/s link of 0.5 ms RTT.
+ */
+#define SOCKET_BUF_BYTES (256 << 10)
 /*
  * The server's one byte after its handshake: in TLS 1.3 the client completes before the
  * server has verified the client's certificate, so without it a refused client would only
@@ -48,21 +57,6 @@ struct channel {
 	char desc[96];
 };
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* The reason of OpenSSL's last queued error ("tlsv1 alert unknown ca"), or fallback. */
 static const char *ssl_reason(const char *fallback)
 {
@@ -82,17 +76,19 @@ static int mode_of(const struct channel_security *s, enum channel_mode *mode, ch
 	bool plain = s && s->insecure;
 
 	if (any_cert + psk + plain != 1)
-		return fail(err, errlen, -EINVAL,
-			    "%s: give --tls-cert/--tls-key/--tls-ca, --tls-psk FILE, or --insecure",
-			    (any_cert + psk + plain) ? "only one channel security mode at a time"
-						     : "no channel security given");
+		return util__fail(
+		    err, errlen, -EINVAL,
+		    "%s: give --tls-cert/--tls-key/--tls-ca, --tls-psk FILE, or --insecure",
+		    (any_cert + psk + plain) ? "only one channel security mode at a time"
+					     : "no channel security given");
 	if (any_cert && !(s->cert && s->key && s->ca))
-		return fail(err, errlen, -EINVAL,
-			    "certificate authentication needs all three of --tls-cert, --tls-key "
-			    "and --tls-ca (missing %s)",
-			    !s->cert  ? "--tls-cert"
-			    : !s->key ? "--tls-key"
-				      : "--tls-ca");
+		return util__fail(
+		    err, errlen, -EINVAL,
+		    "certificate authentication needs all three of --tls-cert, --tls-key "
+		    "and --tls-ca (missing %s)",
+		    !s->cert  ? "--tls-cert"
+		    : !s->key ? "--tls-key"
+			      : "--tls-ca");
 	*mode = any_cert ? MODE_CERT : psk ? MODE_PSK : MODE_PLAIN;
 	return 0;
 }
@@ -100,7 +96,7 @@ static int mode_of(const struct channel_security *s, enum channel_mode *mode, ch
 static int check_readable(const char *opt, const char *path, char *err, size_t errlen)
 {
 	if (access(path, R_OK) < 0)
-		return fail(err, errlen, -errno, "%s %s: %s", opt, path, strerror(errno));
+		return util__fail(err, errlen, -errno, "%s %s: %s", opt, path, strerror(errno));
 	return 0;
 }
 
@@ -134,15 +130,16 @@ static int check_validity(SSL_CTX *ctx, const char *path, char *err, size_t errl
 	if (X509_cmp_current_time(after) < 0) {
 		if (ASN1_TIME_to_tm(after, &tm))
 			strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
-		return fail(err, errlen, -EINVAL, "--tls-cert %s expired on %s: renew it", path,
-			    date);
+		return util__fail(err, errlen, -EINVAL, "--tls-cert %s expired on %s: renew it",
+				  path, date);
 	}
 	if (X509_cmp_current_time(before) > 0) {
 		if (ASN1_TIME_to_tm(before, &tm))
 			strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
-		return fail(err, errlen, -EINVAL,
-			    "--tls-cert %s is not valid before %s (is this host's clock right?)",
-			    path, date);
+		return util__fail(
+		    err, errlen, -EINVAL,
+		    "--tls-cert %s is not valid before %s (is this host's clock right?)", path,
+		    date);
 	}
 	return 0;
 }
@@ -157,9 +154,9 @@ static int load_certs(SSL_CTX *ctx, const struct channel_security *s, char *err,
 		return rc;
 	ERR_clear_error();
 	if (SSL_CTX_use_certificate_chain_file(ctx, s->cert) != 1)
-		return fail(err, errlen, -EINVAL,
-			    "--tls-cert %s: not a usable PEM certificate (%s)", s->cert,
-			    ssl_reason("unreadable"));
+		return util__fail(err, errlen, -EINVAL,
+				  "--tls-cert %s: not a usable PEM certificate (%s)", s->cert,
+				  ssl_reason("unreadable"));
 	if ((rc = check_validity(ctx, s->cert, err, errlen)) < 0)
 		return rc;
 	/* Checks the key against the certificate loaded just before. */
@@ -168,16 +165,19 @@ static int load_certs(SSL_CTX *ctx, const struct channel_security *s, char *err,
 
 		if (ERR_GET_LIB(e) == ERR_LIB_X509 &&
 		    ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
-			return fail(err, errlen, -EINVAL,
-				    "--tls-key %s does not match the certificate in --tls-cert %s: "
-				    "give the key the certificate was made for",
-				    s->key, s->cert);
-		return fail(err, errlen, -EINVAL, "--tls-key %s: not a usable PEM private key (%s)",
-			    s->key, ssl_reason("unreadable"));
+			return util__fail(
+			    err, errlen, -EINVAL,
+			    "--tls-key %s does not match the certificate in --tls-cert %s: "
+			    "give the key the certificate was made for",
+			    s->key, s->cert);
+		return util__fail(err, errlen, -EINVAL,
+				  "--tls-key %s: not a usable PEM private key (%s)", s->key,
+				  ssl_reason("unreadable"));
 	}
 	if (SSL_CTX_load_verify_file(ctx, s->ca) != 1)
-		return fail(err, errlen, -EINVAL, "--tls-ca %s: no usable PEM CA certificate (%s)",
-			    s->ca, ssl_reason("unreadable"));
+		return util__fail(err, errlen, -EINVAL,
+				  "--tls-ca %s: no usable PEM CA certificate (%s)", s->ca,
+				  ssl_reason("unreadable"));
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	return 0;
 }
@@ -199,8 +199,9 @@ static int setup_security(struct channel *ch, const struct channel_security *s, 
 		ch->ctx = new_ctx(server, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384");
 	}
 	if (!ch->ctx)
-		return fail(err, errlen, -ENOMEM, "TLS: cannot set up an OpenSSL context (%s)",
-			    ssl_reason("out of memory"));
+		return util__fail(err, errlen, -ENOMEM,
+				  "TLS: cannot set up an OpenSSL context (%s)",
+				  ssl_reason("out of memory"));
 	if (ch->mode == MODE_CERT)
 		return load_certs(ch->ctx, s, err, errlen);
 	psk_table__install(ch->ctx, &ch->psk, server);
@@ -247,15 +248,16 @@ static int split_host_port(const char *hp, char *host, size_t hostlen, char *por
 	errno = 0;
 	p = strtoul(colon + 1, &end, 10);
 	if (!colon[1] || *end || errno || p > 65535 || colon[1] == '-' || colon[1] == '+')
-		return fail(err, errlen, -EINVAL, "%s: the port must be a number from 0 to 65535",
-			    hp);
+		return util__fail(err, errlen, -EINVAL,
+				  "%s: the port must be a number from 0 to 65535", hp);
 	memcpy(host, h, n);
 	host[n] = '\0';
 	snprintf(port, portlen, "%lu", p);
 	return 0;
 bad:
-	return fail(err, errlen, -EINVAL,
-		    "%s: give ADDR:PORT, e.g. 198.18.0.1:4444 or [fd00::1]:4444 for IPv6", hp);
+	return util__fail(err, errlen, -EINVAL,
+			  "%s: give ADDR:PORT, e.g. 198.18.0.1:4444 or [fd00::1]:4444 for IPv6",
+			  hp);
 }
 
 static int resolve(const char *hp, bool passive, struct addrinfo **res, char *host, size_t hostlen,
@@ -271,11 +273,11 @@ static int resolve(const char *hp, bool passive, struct addrinfo **res, char *ho
 		hints.ai_flags |= AI_PASSIVE;
 	r = getaddrinfo(host, port, &hints, res);
 	if (r == EAI_SYSTEM)
-		return fail(err, errlen, -errno, "%s: cannot resolve %s: %s", hp, host,
-			    strerror(errno));
+		return util__fail(err, errlen, -errno, "%s: cannot resolve %s: %s", hp, host,
+				  strerror(errno));
 	if (r)
-		return fail(err, errlen, -EHOSTUNREACH, "%s: cannot resolve %s: %s", hp, host,
-			    gai_strerror(r));
+		return util__fail(err, errlen, -EHOSTUNREACH, "%s: cannot resolve %s: %s", hp, host,
+				  gai_strerror(r));
 	return 0;
 }
 
@@ -309,8 +311,8 @@ int channel__listen(const char *addr_port, int *fd, char *err, size_t errlen)
 				   : rc == -EACCES	  ? " (ports below 1024 need privilege)"
 							  : "";
 
-		return fail(err, errlen, rc, "cannot listen on %s: %s%s", addr_port, strerror(-rc),
-			    hint);
+		return util__fail(err, errlen, rc, "cannot listen on %s: %s%s", addr_port,
+				  strerror(-rc), hint);
 	}
 	*fd = s;
 	return 0;
@@ -329,18 +331,21 @@ int channel__local_port(int lfd)
 }
 
 /*
- * Nagle off: the stream writes a record as a header then a body, and its last small
- * records (state, END) go just before a wait for the destination's ack; with Nagle the
- * body waits out a delayed ACK: bench-channel's record round trip is 45 ms with it, 50 us
- * without.  Page batches are large, so the cost is a few more small segments.
- * Keepalive and a user timeout turn a vanished peer into an error instead of a hang.
+ * Buffers bounded (SOCKET_BUF_BYTES).  Nagle off: the stream writes a record as a header then a
+ * body, and its last small records (state, END) go just before a wait for the destination's ack;
+ * with Nagle the body waits out a delayed ACK: bench-channel's record round trip is 45 ms with it,
+ * 50 us without.  Page batches are large, so the cost is a few more small segments. Keepalive and a
+ * user timeout turn a vanished peer into an error instead of a hang.
  */
 static void tune_socket(int fd)
 {
-	int one = 1, idle = KEEPALIVE_IDLE_S, intvl = KEEPALIVE_INTVL_S, cnt = KEEPALIVE_CNT;
+	int one = 1, idle = KEEPALIVE_IDLE_S, intvl = KEEPALIVE_INTVL_S, cnt = KEEPALIVE_CNT,
+	    buf = SOCKET_BUF_BYTES;
 	unsigned int uto = USER_TIMEOUT_MS;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
@@ -482,15 +487,16 @@ static int handshake(struct channel *ch, bool server, const char *host, const ch
 
 	ch->ssl = SSL_new(ch->ctx);
 	if (!ch->ssl || !SSL_set_fd(ch->ssl, ch->fd))
-		return fail(err, errlen, -ENOMEM, "TLS: cannot set up a session (%s)",
-			    ssl_reason("out of memory"));
+		return util__fail(err, errlen, -ENOMEM, "TLS: cannot set up a session (%s)",
+				  ssl_reason("out of memory"));
 	if (!server && ch->mode == MODE_CERT) {
 		struct in6_addr a;
 		bool ip = inet_pton(AF_INET, host, &a) == 1 || inet_pton(AF_INET6, host, &a) == 1;
 
 		if (ip ? !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ch->ssl), host)
 		       : !SSL_set1_host(ch->ssl, host) || !SSL_set_tlsext_host_name(ch->ssl, host))
-			return fail(err, errlen, -EINVAL, "TLS: cannot check the name %s", host);
+			return util__fail(err, errlen, -EINVAL, "TLS: cannot check the name %s",
+					  host);
 	}
 	set_io_timeout(ch->fd, HANDSHAKE_TIMEOUT_S);
 	ERR_clear_error();
@@ -503,16 +509,18 @@ static int handshake(struct channel *ch, bool server, const char *host, const ch
 			     : SSL_read_ex(ch->ssl, &word, 1, &n);
 		if (ret == 1 && word != SERVER_ACCEPTED) {
 			ch->failed = true;
-			return fail(err, errlen, -EPROTO,
-				    "TLS with %s: the server's first byte is 0x%02x, not 0x%02x: "
-				    "not a Twin peer",
-				    what, word, SERVER_ACCEPTED);
+			return util__fail(
+			    err, errlen, -EPROTO,
+			    "TLS with %s: the server's first byte is 0x%02x, not 0x%02x: "
+			    "not a Twin peer",
+			    what, word, SERVER_ACCEPTED);
 		}
 	}
 	if (ret != 1) {
 		ch->failed = true;
 		handshake_reason(ch, ret, server, why, sizeof(why));
-		return fail(err, errlen, -EPROTO, "TLS handshake with %s failed: %s", what, why);
+		return util__fail(err, errlen, -EPROTO, "TLS handshake with %s failed: %s", what,
+				  why);
 	}
 	set_io_timeout(ch->fd, 0);
 	snprintf(ch->desc, sizeof(ch->desc), "%s %s (%s)", SSL_get_version(ch->ssl),
@@ -562,14 +570,14 @@ int channel__accept(int lfd, const struct channel_security *s, struct channel **
 	int rc;
 
 	if (!ch)
-		return fail(err, errlen, -ENOMEM, "out of memory for a channel");
+		return util__fail(err, errlen, -ENOMEM, "out of memory for a channel");
 	if ((rc = setup_security(ch, s, true, err, errlen)) < 0)
 		goto out_free;
 	do
 		ch->fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	while (ch->fd < 0 && errno == EINTR);
 	if (ch->fd < 0) {
-		rc = fail(err, errlen, -errno, "accepting a connection: %s", strerror(errno));
+		rc = util__fail(err, errlen, -errno, "accepting a connection: %s", strerror(errno));
 		goto out_free;
 	}
 	peer_name(ch->fd, what, sizeof(what));
@@ -588,7 +596,7 @@ int channel__connect(const char *host_port, const struct channel_security *s, st
 	int rc;
 
 	if (!ch)
-		return fail(err, errlen, -ENOMEM, "out of memory for a channel");
+		return util__fail(err, errlen, -ENOMEM, "out of memory for a channel");
 	if ((rc = setup_security(ch, s, false, err, errlen)) < 0 ||
 	    (rc = resolve(host_port, false, &res, host, sizeof(host), err, errlen)) < 0)
 		goto out_free;
@@ -603,8 +611,9 @@ int channel__connect(const char *host_port, const struct channel_security *s, st
 	}
 	freeaddrinfo(res);
 	if (ch->fd < 0) {
-		rc = fail(err, errlen, rc, "cannot connect to %s: %s%s", host_port, strerror(-rc),
-			  rc == -ECONNREFUSED ? " (is the destination listening there?)" : "");
+		rc = util__fail(
+		    err, errlen, rc, "cannot connect to %s: %s%s", host_port, strerror(-rc),
+		    rc == -ECONNREFUSED ? " (is the destination listening there?)" : "");
 		goto out_free;
 	}
 	return finish(ch, false, host, host_port, out, err, errlen);

@@ -1,7 +1,6 @@
 /* Migration channel: the TLS 1.3 external PSK file and OpenSSL's PSK session callbacks. */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,22 +10,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "channel_psk.h"
+#include "util.h"
 
 /* TLS_AES_128_GCM_SHA256's IANA id, for SSL_CIPHER_find. */
 static const unsigned char psk_suite_id[] = {0x13, 0x01};
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
 
 static int hex_digit(char c)
 {
@@ -44,28 +31,31 @@ static int parse_line(char *line, struct psk_entry *e, const char *path, unsigne
 	size_t idlen, hexlen;
 
 	if (!colon)
-		return fail(err, errlen, -EINVAL,
-			    "--tls-psk %s:%u: no ':' (each line is identity:hexkey)", path, lineno);
+		return util__fail(err, errlen, -EINVAL,
+				  "--tls-psk %s:%u: no ':' (each line is identity:hexkey)", path,
+				  lineno);
 	idlen = (size_t)(colon - line);
 	hex = colon + 1;
 	hexlen = strlen(hex);
 	if (idlen == 0 || idlen > PSK_IDENTITY_MAX)
-		return fail(err, errlen, -EINVAL,
-			    "--tls-psk %s:%u: the identity must be 1 to %d characters", path,
-			    lineno, PSK_IDENTITY_MAX);
+		return util__fail(err, errlen, -EINVAL,
+				  "--tls-psk %s:%u: the identity must be 1 to %d characters", path,
+				  lineno, PSK_IDENTITY_MAX);
 	if (hexlen % 2 || hexlen < 2 * PSK_KEY_MIN || hexlen > 2 * PSK_KEY_MAX)
-		return fail(err, errlen, -EINVAL,
-			    "--tls-psk %s:%u: the key must be %d to %d bytes as an even number of "
-			    "hex digits (e.g. from: openssl rand -hex 32)",
-			    path, lineno, PSK_KEY_MIN, PSK_KEY_MAX);
+		return util__fail(
+		    err, errlen, -EINVAL,
+		    "--tls-psk %s:%u: the key must be %d to %d bytes as an even number of "
+		    "hex digits (e.g. from: openssl rand -hex 32)",
+		    path, lineno, PSK_KEY_MIN, PSK_KEY_MAX);
 	for (size_t i = 0; i < hexlen; i += 2) {
 		int hi = hex_digit(hex[i]), lo = hex_digit(hex[i + 1]);
 
 		if (hi < 0 || lo < 0)
-			return fail(err, errlen, -EINVAL,
-				    "--tls-psk %s:%u: the key has a character that is not a hex "
-				    "digit",
-				    path, lineno);
+			return util__fail(
+			    err, errlen, -EINVAL,
+			    "--tls-psk %s:%u: the key has a character that is not a hex "
+			    "digit",
+			    path, lineno);
 		e->key[i / 2] = (uint8_t)(hi << 4 | lo);
 	}
 	memcpy(e->identity, line, idlen);
@@ -95,8 +85,8 @@ int psk_table__parse(struct psk_table *t, const char *text, size_t len, const ch
 
 	memset(t, 0, sizeof(*t));
 	if (memchr(text, '\0', len))
-		return fail(err, errlen, -EINVAL, "--tls-psk %s: a NUL byte: not a text file",
-			    path);
+		return util__fail(err, errlen, -EINVAL, "--tls-psk %s: a NUL byte: not a text file",
+				  path);
 	while (pos < len && !rc) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t n = (nl ? (size_t)(nl - text) : len) - pos;
@@ -105,8 +95,8 @@ int psk_table__parse(struct psk_table *t, const char *text, size_t len, const ch
 
 		lineno++;
 		if (n > PSK_LINE_MAX) {
-			rc = fail(err, errlen, -EINVAL, "--tls-psk %s:%u: line too long", path,
-				  lineno);
+			rc = util__fail(err, errlen, -EINVAL, "--tls-psk %s:%u: line too long",
+					path, lineno);
 			break;
 		}
 		memcpy(line, text + pos, n);
@@ -117,7 +107,7 @@ int psk_table__parse(struct psk_table *t, const char *text, size_t len, const ch
 			continue;
 		ne = realloc(t->entries, (t->count + 1) * sizeof(*ne));
 		if (!ne) {
-			rc = fail(err, errlen, -ENOMEM, "--tls-psk %s: out of memory", path);
+			rc = util__fail(err, errlen, -ENOMEM, "--tls-psk %s: out of memory", path);
 			break;
 		}
 		t->entries = ne;
@@ -127,7 +117,8 @@ int psk_table__parse(struct psk_table *t, const char *text, size_t len, const ch
 			t->count++;
 	}
 	if (!rc && !t->count)
-		rc = fail(err, errlen, -EINVAL, "--tls-psk %s: no identity:hexkey line", path);
+		rc =
+		    util__fail(err, errlen, -EINVAL, "--tls-psk %s: no identity:hexkey line", path);
 	OPENSSL_cleanse(line, sizeof(line));
 	if (rc < 0)
 		psk_table__dispose(t);
@@ -144,25 +135,26 @@ int psk_table__load(struct psk_table *t, const char *path, char *err, size_t err
 	memset(t, 0, sizeof(*t));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "--tls-psk %s: %s", path, strerror(errno));
+		return util__fail(err, errlen, -errno, "--tls-psk %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0) {
-		rc = fail(err, errlen, -errno, "--tls-psk %s: %s", path, strerror(errno));
+		rc = util__fail(err, errlen, -errno, "--tls-psk %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		rc = fail(err, errlen, -EPERM,
-			  "--tls-psk %s: others may read these keys: chmod 600 %s", path, path);
+		rc = util__fail(err, errlen, -EPERM,
+				"--tls-psk %s: others may read these keys: chmod 600 %s", path,
+				path);
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > PSK_FILE_MAX) {
-		rc = fail(err, errlen, -EINVAL,
-			  "--tls-psk %s: not a regular file of at most %d bytes", path,
-			  PSK_FILE_MAX);
+		rc = util__fail(err, errlen, -EINVAL,
+				"--tls-psk %s: not a regular file of at most %d bytes", path,
+				PSK_FILE_MAX);
 		goto out;
 	}
 	text = malloc((size_t)st.st_size + 1);
 	if (!text) {
-		rc = fail(err, errlen, -ENOMEM, "--tls-psk %s: out of memory", path);
+		rc = util__fail(err, errlen, -ENOMEM, "--tls-psk %s: out of memory", path);
 		goto out;
 	}
 	/* Regular and small: one read, retried on a signal. */
@@ -170,8 +162,8 @@ int psk_table__load(struct psk_table *t, const char *path, char *err, size_t err
 		got = read(fd, text, (size_t)st.st_size + 1);
 	while (got < 0 && errno == EINTR);
 	if (got < 0 || got > st.st_size)
-		rc = fail(err, errlen, got < 0 ? -errno : -EIO, "--tls-psk %s: %s", path,
-			  got < 0 ? strerror(errno) : "changed while read");
+		rc = util__fail(err, errlen, got < 0 ? -errno : -EIO, "--tls-psk %s: %s", path,
+				got < 0 ? strerror(errno) : "changed while read");
 	else
 		rc = psk_table__parse(t, text, (size_t)got, path, err, errlen);
 out:

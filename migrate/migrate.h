@@ -28,6 +28,13 @@ struct migrate_params {
 	uint64_t max_bandwidth; /* bytes/s on the stream, 0 = unlimited */
 	enum migrate_compress compress;
 	uint64_t xbzrle_cache; /* bytes of pages kept for delta encoding, 0 = off */
+	/*
+	 * Writable disks are on storage both hosts see: their images are flushed
+	 * and their locks handed to the destination at the end (virtio_blk.h).
+	 * Without it a live migration of a VM with a writable disk is refused:
+	 * disk contents do not travel in the stream.
+	 */
+	bool shared_storage;
 };
 
 enum migrate_phase {
@@ -55,14 +62,17 @@ struct migrate_status {
 	uint64_t dirty_rate_pps;       /* pages the guest dirtied per second */
 	uint64_t bandwidth_bps;	       /* stream bytes per second */
 	uint64_t expected_downtime_ns; /* remaining pages at the measured page cost */
-	uint64_t eta_ns;	       /* estimate of the time left */
+	uint64_t eta_ns;	       /* time left: this round, the rounds it leads to, the last */
 	uint64_t total_ns;	       /* since the start; final once completed or failed */
 	uint64_t downtime_ns;	       /* measured: pause to the destination's ack; 0 until then */
-	uint32_t throttle_pct;	       /* auto-converge: vCPUs parked this % of the time */
+	uint32_t throttle_pct; /* auto-converge: vCPUs parked this %; completed: the last one */
 	/* Pages by encoding: zero pages skipped in the full pass are not counted. */
 	uint64_t zero_pages, raw_pages, lz4_pages, zlib_pages, delta_pages;
 	uint64_t cache_misses; /* resent pages the delta cache did not hold */
+	/* END is written: a cancel can no longer stop it (the destination may run the VM). */
+	bool end_sent;
 	char error[MIGRATE_ERR_MAX];
+	char warning[MIGRATE_ERR_MAX]; /* what did not fail it but should be known, or "" */
 };
 
 struct migrate_job; /* progress and cancel, shared between the migrating thread and others */
@@ -72,7 +82,12 @@ int migrate_job__new(struct migrate_job **j);
 void migrate_job__free(struct migrate_job *j);
 /* Any thread: a consistent snapshot. */
 void migrate_job__status(struct migrate_job *j, struct migrate_status *out);
-/* Any thread: the sender stops before its next batch (or wakes from pacing) and fails. */
+/*
+ * Any thread: the sender stops before its next batch (or wakes from pacing)
+ * and fails, resuming the VM.  Too late once END is written (status end_sent):
+ * the sender then waits for the ack whatever happens, and the caller must not
+ * cut the connection, or both hosts could run the VM.
+ */
 void migrate_job__cancel(struct migrate_job *j);
 
 /*

@@ -1,6 +1,5 @@
 /* PAGE_DATA batches: zero/lz4/zlib/raw encoding, the XOR+RLE delta, the receiver's batch checks. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #define ZLIB_CONST
 #include <zlib.h>
 #include "page_data.h"
+#include "util.h"
 
 _Static_assert(LZ4_COMPRESSBOUND(STREAM_PAGE_SIZE) == STREAM_LZ4_BOUND, "lz4 bound of a page");
 
@@ -262,17 +262,6 @@ static const char *delta_walk(const uint8_t *d, uint32_t len, uint8_t *dst)
 	return NULL;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						      ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EBADMSG;
-}
-
 /* What is wrong with one page's header and data, or NULL. */
 static const char *check_page(const struct stream_page_header *h, const uint8_t *data)
 {
@@ -306,56 +295,62 @@ int page_data__check(const uint8_t *body, uint32_t len, uint64_t guest_pages, ch
 	uint64_t prev = 0;
 
 	if (len < sizeof(bh))
-		return fail(err, errlen, "PAGE_DATA: %u bytes, shorter than its header", len);
+		return util__fail(err, errlen, -EBADMSG,
+				  "PAGE_DATA: %u bytes, shorter than its header", len);
 	memcpy(&bh, body, sizeof(bh));
 	if (bh.count == 0 || bh.count > STREAM_MAX_BATCH)
-		return fail(err, errlen, "PAGE_DATA: %u pages, not between 1 and %u", bh.count,
-			    STREAM_MAX_BATCH);
+		return util__fail(err, errlen, -EBADMSG,
+				  "PAGE_DATA: %u pages, not between 1 and %u", bh.count,
+				  STREAM_MAX_BATCH);
 	if (bh.reserved)
-		return fail(err, errlen, "PAGE_DATA: reserved field is not zero");
+		return util__fail(err, errlen, -EBADMSG, "PAGE_DATA: reserved field is not zero");
 	for (uint32_t i = 0; i < bh.count; i++) {
 		struct stream_page_header h;
 		const char *why;
 		size_t padded;
 
 		if (len - off < sizeof(h))
-			return fail(err, errlen,
-				    "PAGE_DATA: page %u of %u: body ends inside its header", i,
-				    bh.count);
+			return util__fail(err, errlen, -EBADMSG,
+					  "PAGE_DATA: page %u of %u: body ends inside its header",
+					  i, bh.count);
 		memcpy(&h, body + off, sizeof(h));
 		off += sizeof(h);
 		if (h.pfn >= guest_pages)
-			return fail(err, errlen,
-				    "PAGE_DATA: page %u: pfn 0x%llx beyond the guest's %llu pages; "
-				    "is the destination VM smaller than the source?",
-				    i, (unsigned long long)h.pfn, (unsigned long long)guest_pages);
+			return util__fail(
+			    err, errlen, -EBADMSG,
+			    "PAGE_DATA: page %u: pfn 0x%llx beyond the guest's %llu pages; "
+			    "is the destination VM smaller than the source?",
+			    i, (unsigned long long)h.pfn, (unsigned long long)guest_pages);
 		if (i && h.pfn <= prev)
-			return fail(err, errlen,
-				    "PAGE_DATA: page %u: pfn 0x%llx after pfn 0x%llx; pfns in a "
-				    "batch must increase",
-				    i, (unsigned long long)h.pfn, (unsigned long long)prev);
+			return util__fail(
+			    err, errlen, -EBADMSG,
+			    "PAGE_DATA: page %u: pfn 0x%llx after pfn 0x%llx; pfns in a "
+			    "batch must increase",
+			    i, (unsigned long long)h.pfn, (unsigned long long)prev);
 		prev = h.pfn;
 		if (h.length > len - off)
-			return fail(err, errlen,
-				    "PAGE_DATA: page %u (pfn 0x%llx): %u bytes of data, "
-				    "only %zu left in the record",
-				    i, (unsigned long long)h.pfn, h.length, len - off);
+			return util__fail(err, errlen, -EBADMSG,
+					  "PAGE_DATA: page %u (pfn 0x%llx): %u bytes of data, "
+					  "only %zu left in the record",
+					  i, (unsigned long long)h.pfn, h.length, len - off);
 		why = check_page(&h, body + off);
 		if (why)
-			return fail(err, errlen, "PAGE_DATA: page %u (pfn 0x%llx): %s", i,
-				    (unsigned long long)h.pfn, why);
+			return util__fail(err, errlen, -EBADMSG,
+					  "PAGE_DATA: page %u (pfn 0x%llx): %s", i,
+					  (unsigned long long)h.pfn, why);
 		padded = align8(h.length);
 		if (padded > len - off)
-			return fail(err, errlen, "PAGE_DATA: page %u: body ends inside its padding",
-				    i);
+			return util__fail(err, errlen, -EBADMSG,
+					  "PAGE_DATA: page %u: body ends inside its padding", i);
 		for (size_t k = h.length; k < padded; k++)
 			if (body[off + k])
-				return fail(err, errlen, "PAGE_DATA: page %u: non-zero padding", i);
+				return util__fail(err, errlen, -EBADMSG,
+						  "PAGE_DATA: page %u: non-zero padding", i);
 		off += padded;
 	}
 	if (off != len)
-		return fail(err, errlen, "PAGE_DATA: %zu bytes left after %u pages", len - off,
-			    bh.count);
+		return util__fail(err, errlen, -EBADMSG, "PAGE_DATA: %zu bytes left after %u pages",
+				  len - off, bh.count);
 	return (int)bh.count;
 }
 

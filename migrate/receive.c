@@ -4,15 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dirty.h"
+#include "layout.h"
 #include "memory.h"
 #include "migrate.h"
 #include "page_data.h"
+#include "pci.h"
 #include "progress.h"
 #include "util.h"
+#include "virtio_blk.h"
 #include "vm.h"
 #include "vm_stream.h"
-
-#define PAGE_SHIFT 12
 
 struct receiver {
 	struct vm *vm;
@@ -29,7 +30,7 @@ static uint8_t *dest_page(void *ctx, uint64_t pfn, int for_delta)
 
 	if (for_delta && !(r->received[pfn / 64] & bit))
 		return NULL;
-	page = memory__gpa_to_hva(r->vm, pfn << PAGE_SHIFT, STREAM_PAGE_SIZE);
+	page = memory__gpa_to_hva(r->vm, pfn << LAYOUT_PAGE_SHIFT, STREAM_PAGE_SIZE);
 	if (page)
 		r->received[pfn / 64] |= bit;
 	return page;
@@ -43,32 +44,50 @@ int migrate__receive_config(struct stream_reader *r, struct vm_stream_config *cf
 	int rc = stream_reader__header(r);
 
 	if (rc) {
-		util__set_err(err, errlen, "incoming: %s", r->err);
+		util__set_err(err, errlen, "%s", r->err);
 		return rc;
 	}
 	if (r->flags & STREAM_FLAG_CHECKPOINTED) {
 		util__set_err(err, errlen,
-			      "incoming: this is a replication stream (CHECKPOINTED), not a save "
+			      "this is a replication stream (CHECKPOINTED), not a save "
 			      "or a migration");
 		return -EPROTONOSUPPORT;
 	}
 	rc = stream_reader__next(r, &rec);
 	if (rc) {
-		util__set_err(err, errlen, "incoming: %s", r->err);
+		util__set_err(err, errlen, "%s", r->err);
 		return rc;
 	}
 	if (rec.type != STREAM_REC_VM_CONFIG) {
 		util__set_err(err, errlen,
-			      "incoming: record %s at stream byte %llu where VM_CONFIG must come "
+			      "record %s at stream byte %llu where VM_CONFIG must come "
 			      "first; the stream is corrupt",
 			      stream__type_to_str(rec.type), (unsigned long long)rec.offset);
 		return -EBADMSG;
 	}
 	rc = vm_stream__parse_config(&rec, cfg, why, sizeof(why));
 	if (rc)
-		util__set_err(err, errlen, "incoming: VM_CONFIG at stream byte %llu: %s",
+		util__set_err(err, errlen, "VM_CONFIG at stream byte %llu: %s",
 			      (unsigned long long)rec.offset, why);
 	return rc;
+}
+
+/*
+ * The disks are ours from here: a shared image opened unlocked is locked now,
+ * the source having let go of it just before END.  1, or -EWOULDBLOCK.
+ */
+static int lock_disks(struct vm *vm, char *why, size_t whylen)
+{
+	struct virtio_blk *disks[PCI_MAX_SLOTS];
+	unsigned int n = virtio_blk__list(vm, disks, PCI_MAX_SLOTS);
+
+	for (unsigned int i = 0; i < n; i++) {
+		int rc = virtio_blk__lock(disks[i], why, whylen);
+
+		if (rc)
+			return rc;
+	}
+	return 1;
 }
 
 /* One record after VM_CONFIG: 1 at END once the state is applied, 0 to go on, or -errno. */
@@ -92,7 +111,7 @@ static int receive_record(struct receiver *rcv, struct state_loader *l,
 		return state_loader__record(l, rec, why, whylen);
 	case STREAM_REC_END:
 		rc = state_loader__apply(l, why, whylen);
-		return rc ? rc : 1;
+		return rc ? rc : lock_disks(rcv->vm, why, whylen);
 	default:
 		snprintf(why, whylen, "not part of a save or migration stream");
 		return -EBADMSG;
@@ -119,10 +138,11 @@ int migrate__receive(struct stream_reader *r, struct vm *vm, struct migrate_job 
 	rcv.received = calloc(rcv.guest_pages / 64 + 1, sizeof(uint64_t));
 	rc = rcv.received ? state_loader__init(&l, vm) : -ENOMEM;
 	if (rc) {
-		snprintf(e, sizeof(e), "incoming: setting up the receiver failed: %s",
-			 strerror(-rc));
+		snprintf(e, sizeof(e), "setting up the receiver failed: %s", strerror(-rc));
 		goto out;
 	}
+	/* Now, while the source is still in pre-copy: restoring the PIT would wait for it. */
+	vm__settle(vm);
 	progress__set_phase(job, MIGRATE_PHASE_ACTIVE);
 	do {
 		struct stream_record rec;
@@ -130,18 +150,18 @@ int migrate__receive(struct stream_reader *r, struct vm *vm, struct migrate_job 
 
 		if (progress__cancelled(job)) {
 			rc = -ECANCELED;
-			snprintf(e, sizeof(e), "incoming: cancelled at stream byte %llu",
+			snprintf(e, sizeof(e), "cancelled at stream byte %llu",
 				 (unsigned long long)r->offset);
 			break;
 		}
 		rc = stream_reader__next(r, &rec);
 		if (rc) {
-			snprintf(e, sizeof(e), "incoming: %s", r->err);
+			snprintf(e, sizeof(e), "%s", r->err);
 			break;
 		}
 		rc = receive_record(&rcv, l, &rec, &pages, why, sizeof(why));
 		if (rc < 0)
-			snprintf(e, sizeof(e), "incoming: record %s at stream byte %llu: %s",
+			snprintf(e, sizeof(e), "record %s at stream byte %llu: %s",
 				 stream__type_to_str(rec.type), (unsigned long long)rec.offset,
 				 why);
 		st = progress__lock(job);

@@ -4,26 +4,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "dirty.h"
 #include "ioloop.h"
 #include "layout.h"
+#include "log.h"
 #include "memory.h"
+#include "pci.h"
 #include "migrate.h"
 #include "page_cache.h"
 #include "page_data.h"
 #include "progress.h"
 #include "throttle.h"
+#include "util.h"
+#include "virtio_blk.h"
 #include "vm.h"
 #include "vm_stream.h"
-
-#define PAGE_SHIFT 12
-#define HIGH_PFN   (LAYOUT_PCI_HOLE_END >> PAGE_SHIFT)
 
 /*
  * Pre-copy gives up waiting for convergence after this many dirty rounds and
  * stops the VM for whatever is left: by then auto-converge has had time to
  * reach its maximum, so only a guest dirtying faster than the link at 99%
- * throttle gets here.
+ * throttle gets here.  Without a cap such a guest would be resent forever;
+ * with it, the downtime target is missed instead, and the status and the log
+ * say so.
  */
 #define MAX_ROUNDS 30
 /* A round stalls when its dirty set is not 5% smaller than the one before... */
@@ -33,6 +37,13 @@
 #define THROTTLE_STEP 20 /* 20, 40, 60, 80, then THROTTLE_MAX_PCT */
 /* A round that sent fewer pages than this says too little about the cost of a page. */
 #define MIN_PAGES_TO_MEASURE 64
+/*
+ * Once the rest fits the downtime target, rounds go on while each still cuts
+ * the dirty set by more than a quarter (a round that fits is short, and the
+ * next final round shorter), until it is this small: well under a millisecond.
+ */
+#define KEEP_GOING_PCT 75
+#define FEW_PAGES      64
 
 struct sender {
 	struct vm *vm;
@@ -46,7 +57,9 @@ struct sender {
 	uint64_t *dirty;  /* this round's pages to send */
 	uint64_t *latest; /* the last harvest, merged into dirty */
 	/* Undone on failure: exactly what this sender changed. */
-	bool paused, io_paused;
+	bool paused, io_paused, logging, released;
+	struct virtio_blk *disks[PCI_MAX_SLOTS]; /* the VM's writable disks */
+	unsigned int nr_disks;
 	unsigned int throttle;
 	/* Pacing (max_bandwidth): bytes allowed since pace_ns. */
 	uint64_t pace_ns, pace_bytes;
@@ -55,6 +68,7 @@ struct sender {
 	uint64_t scanned; /* pages looked at, sent or not */
 	/* The round under way, for its progress: start time, bytes, pages scanned, and its size. */
 	uint64_t round_ns, round_bytes, round_scanned, round_size;
+	uint64_t dirty_pps; /* the guest's dirty rate at the last harvest, for the ETA */
 	uint8_t copy[STREAM_PAGE_SIZE];
 	uint8_t scratch[STREAM_LZ4_BOUND];
 	uint8_t delta[STREAM_PAGE_SIZE];
@@ -84,20 +98,23 @@ int migrate_compress__from_str(const char *s, enum migrate_compress *out)
 	return -EINVAL;
 }
 
-/* Records the first error (later ones are its consequences), after "save: " or "migrate: ". */
-__attribute__((format(printf, 3, 4))) static int fail(struct sender *s, int rc, const char *fmt,
-						      ...)
-{
-	va_list ap;
-	int n;
+/* Records the first error (later ones are its consequences) after "save: " or "migrate: ". */
+#define FAIL(s, rc, fmt, ...)                                                                      \
+	((s)->err[0] ? (rc)                                                                        \
+		     : util__fail((s)->err, sizeof((s)->err), (rc), "%s: " fmt,                    \
+				  (s)->p->live ? "migrate" : "save", ##__VA_ARGS__))
 
-	if (!s->err[0]) {
-		n = snprintf(s->err, sizeof(s->err), "%s: ", s->p->live ? "migrate" : "save");
-		va_start(ap, fmt);
-		vsnprintf(s->err + n, sizeof(s->err) - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
+/* Something the user should know that does not fail the migration: logged and in the status. */
+__attribute__((format(printf, 2, 3))) static void warn(struct sender *s, const char *fmt, ...)
+{
+	struct migrate_status *st = progress__lock(s->job);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->warning, sizeof(st->warning), fmt, ap);
+	va_end(ap);
+	log__warn("migrate: %s", st->warning);
+	progress__unlock(s->job);
 }
 
 /*
@@ -108,7 +125,7 @@ static bool cancelled(struct sender *s)
 {
 	if (!progress__cancelled(s->job))
 		return false;
-	fail(s, -ECANCELED, "cancelled");
+	(void)FAIL(s, -ECANCELED, "cancelled");
 	return true;
 }
 
@@ -116,9 +133,23 @@ static int write_failed(struct sender *s, int rc, const char *what)
 {
 	if (cancelled(s))
 		return -ECANCELED;
-	return fail(s, rc, "writing %s at stream byte %llu failed: %s%s", what,
+	return FAIL(s, rc, "writing %s at stream byte %llu failed: %s%s", what,
 		    (unsigned long long)s->w->offset, strerror(-rc),
 		    s->p->live ? "; the VM runs on here" : "");
+}
+
+/*
+ * Time to completion: what is left of this round, then the rounds after it,
+ * each the pages the guest dirtied while the one before was sent: a
+ * geometric series of ratio dirty rate x page cost, the last term being the
+ * final round.  A ratio near 1 does not converge by itself: the throttle or
+ * the round cap ends it, so it counts as 0.9 (ten times the round).
+ */
+static uint64_t eta_ns(uint64_t pages_left, uint64_t ns_per_page, uint64_t dirty_pps)
+{
+	double r = (double)dirty_pps * (double)ns_per_page / 1e9;
+
+	return (uint64_t)((double)pages_left * (double)ns_per_page / (1.0 - (r < 0.9 ? r : 0.9)));
 }
 
 /* The counters, and the round's bandwidth and time left so far. */
@@ -139,7 +170,7 @@ static void publish(struct sender *s)
 	if (now > s->round_ns && done) {
 		st->bandwidth_bps = (uint64_t)((double)(s->w->offset - s->round_bytes) * 1e9 /
 					       (double)(now - s->round_ns));
-		st->eta_ns = st->remaining_pages * ((now - s->round_ns) / done);
+		st->eta_ns = eta_ns(st->remaining_pages, (now - s->round_ns) / done, s->dirty_pps);
 	}
 	progress__unlock(s->job);
 }
@@ -167,7 +198,7 @@ static int pace(struct sender *s)
 	due = s->pace_ns + (uint64_t)((double)(s->w->offset - s->pace_bytes) * 1e9 /
 				      (double)s->p->max_bandwidth);
 	if (progress__wait_until(s->job, due))
-		return fail(s, -ECANCELED, "cancelled");
+		return FAIL(s, -ECANCELED, "cancelled");
 	return 0;
 }
 
@@ -187,22 +218,24 @@ static int flush(struct sender *s, bool paced)
 /*
  * Sends pfn's current contents.  The guest may write on while the page is
  * read: that write dirties the page again, so a torn copy is overwritten by
- * the next round, or the final one (paused).  Only the delta cache needs the
- * exact version the receiver got, so only a cached page is copied first.
+ * the next round, or the final one (paused).  The delta cache needs the exact
+ * version the receiver got, and zlib a stable input, so those copy it first.
  * full_pass: a zero page is skipped (the receiver's RAM starts zeroed) and
  * nothing is cached (only pages dirtied again are worth a slot).
  */
 static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 {
-	const uint8_t *page = memory__gpa_to_hva(s->vm, pfn << PAGE_SHIFT, STREAM_PAGE_SIZE);
+	const uint8_t *page = memory__gpa_to_hva(s->vm, pfn << LAYOUT_PAGE_SHIFT, STREAM_PAGE_SIZE);
 	bool cached = !full_pass && s->cache.nslots;
+	/* zlib, unlike lz4, is not known to be safe on input that changes under it. */
+	bool copy = cached || s->enc.encoding == STREAM_PAGE_ZLIB;
 	const uint8_t *data;
 	uint32_t len;
 	int enc, rc;
 
 	if (!page)
-		return fail(s, -EFAULT, "pfn 0x%llx is not guest RAM", (unsigned long long)pfn);
-	if (cached) {
+		return FAIL(s, -EFAULT, "pfn 0x%llx is not guest RAM", (unsigned long long)pfn);
+	if (copy) {
 		memcpy(s->copy, page, STREAM_PAGE_SIZE);
 		page = s->copy;
 	}
@@ -233,30 +266,64 @@ static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 		rc = page_batch__add_encoded(&s->batch, pfn, (uint8_t)enc, data, len);
 	}
 	if (rc)
-		return fail(s, rc, "batching pfn 0x%llx: %s", (unsigned long long)pfn,
+		return FAIL(s, rc, "batching pfn 0x%llx: %s", (unsigned long long)pfn,
 			    strerror(-rc));
 	s->pages++;
 	s->by_enc[enc]++;
 	return 0;
 }
 
-/* Every RAM page: low RAM from pfn 0, then RAM relocated above the PCI hole. */
+/* The pfn of byte off of guest RAM: the memfd holds low RAM, then the RAM above the PCI hole. */
+static uint64_t ram_pfn(const struct memory *m, uint64_t off)
+{
+	return off < m->low_size ? off >> LAYOUT_PAGE_SHIFT
+				 : LAYOUT_HIGH_PFN + ((off - m->low_size) >> LAYOUT_PAGE_SHIFT);
+}
+
+/* The memfd's next data extent [*data, *end) at or after off: 1, 0 if none is left, or -errno. */
+static int next_extent(const struct memory *m, uint64_t off, uint64_t *data, uint64_t *end)
+{
+	off_t d = lseek(m->fd, (off_t)off, SEEK_DATA), h;
+
+	if (d < 0)
+		return errno == ENXIO ? 0 : -errno;
+	h = lseek(m->fd, d, SEEK_HOLE);
+	if (h < 0)
+		return -errno;
+	*data = (uint64_t)d & ~(uint64_t)(STREAM_PAGE_SIZE - 1);
+	*end = (uint64_t)h < m->size ? (uint64_t)h : m->size;
+	return 1;
+}
+
+/*
+ * Every RAM page that holds data.  Pages of the memfd never written are holes:
+ * zero, and reading one would allocate it (shmem maps no shared zero page), so
+ * the pass walks the data extents and never touches a hole.  A page written
+ * behind the walk is in the dirty log, which was on before it started.
+ */
 static int send_all(struct sender *s)
 {
-	uint64_t low = s->vm->mem.low_size >> PAGE_SHIFT, high = s->vm->mem.high_size >> PAGE_SHIFT;
-	int rc = 0;
+	const struct memory *m = &s->vm->mem;
+	uint64_t off = 0, data = 0, end = 0;
+	struct migrate_status *st;
+	int rc = 0, more;
 
-	start_round(s, low + high);
-	{
-		struct migrate_status *st = progress__lock(s->job);
-
-		st->rounds = 1;
-		progress__unlock(s->job);
+	start_round(s, m->size >> LAYOUT_PAGE_SHIFT);
+	st = progress__lock(s->job);
+	st->rounds = 1;
+	progress__unlock(s->job);
+	while (!rc && off < m->size) {
+		more = next_extent(m, off, &data, &end);
+		if (more < 0)
+			return FAIL(s, more, "finding the guest RAM in use (SEEK_DATA) failed: %s",
+				    strerror(-more));
+		if (!more)
+			break;
+		s->scanned += (data - off) >> LAYOUT_PAGE_SHIFT; /* the hole, zero */
+		for (off = data; !rc && off < end; off += STREAM_PAGE_SIZE)
+			rc = send_page(s, ram_pfn(m, off), true, true);
 	}
-	for (uint64_t pfn = 0; !rc && pfn < low; pfn++)
-		rc = send_page(s, pfn, true, true);
-	for (uint64_t i = 0; !rc && i < high; i++)
-		rc = send_page(s, HIGH_PFN + i, true, true);
+	s->scanned = s->round_scanned + s->round_size; /* up to the end, holes and all */
 	return rc ? rc : flush(s, true);
 }
 
@@ -282,7 +349,7 @@ static int64_t harvest(struct sender *s)
 	int64_t n = dirty__harvest(s->vm, s->latest);
 
 	if (n < 0)
-		return fail(s, (int)n, "harvesting dirty pages failed: %s", strerror((int)-n));
+		return FAIL(s, (int)n, "harvesting dirty pages failed: %s", strerror((int)-n));
 	n = 0;
 	for (uint64_t w = 0; w < s->nbits / 64; w++) {
 		s->dirty[w] |= s->latest[w];
@@ -297,7 +364,7 @@ static int set_throttle(struct sender *s, unsigned int pct)
 	struct migrate_status *st;
 
 	if (rc)
-		return fail(s, rc, "setting the vCPU throttle to %u%% failed: %s", pct,
+		return FAIL(s, rc, "setting the vCPU throttle to %u%% failed: %s", pct,
 			    strerror(-rc));
 	s->throttle = pct;
 	st = progress__lock(s->job);
@@ -306,24 +373,44 @@ static int set_throttle(struct sender *s, unsigned int pct)
 	return 0;
 }
 
-/* What one round taught: the stream's bandwidth and the time one dirty page costs to send. */
+/* What the last rounds taught: the stream's bandwidth and the time one dirty page costs to send. */
 struct round_cost {
 	uint64_t bandwidth_bps;
-	uint64_t ns_per_page; /* 0 until measured */
+	uint64_t ns_per_page;	   /* 0 until measured */
+	uint64_t ns, bytes, pages; /* rounds too small to tell, summed until they are not */
 };
 
 static void measure(struct round_cost *c, uint64_t ns, uint64_t bytes, uint64_t pages)
 {
-	if (pages < MIN_PAGES_TO_MEASURE || !ns)
+	c->ns += ns;
+	c->bytes += bytes;
+	c->pages += pages;
+	if (c->pages < MIN_PAGES_TO_MEASURE || !c->ns)
 		return;
-	c->bandwidth_bps = (uint64_t)((double)bytes * 1e9 / (double)ns);
-	c->ns_per_page = ns / pages;
+	c->bandwidth_bps = (uint64_t)((double)c->bytes * 1e9 / (double)c->ns);
+	c->ns_per_page = c->ns / c->pages;
+	c->ns = c->bytes = c->pages = 0;
+}
+
+/*
+ * How long sending n pages would take: at the measured cost; before any
+ * measurement, raw pages at the bandwidth cap, a handful of pages as nothing,
+ * and anything more as too long to stop for.
+ */
+static uint64_t expected_ns(const struct round_cost *c, const struct migrate_params *p, uint64_t n)
+{
+	if (c->ns_per_page)
+		return n * c->ns_per_page;
+	if (p->max_bandwidth)
+		return (uint64_t)((double)n * STREAM_PAGE_SIZE * 1e9 / (double)p->max_bandwidth);
+	return n <= FEW_PAGES ? 0 : UINT64_MAX;
 }
 
 /*
  * Pre-copy: the full pass, then dirty rounds until what is dirty fits the
- * downtime target at the measured page cost, throttling the vCPUs a step
- * each time the dirty set stops shrinking.  Leaves s->dirty holding the
+ * downtime target at the measured page cost and stops shrinking fast (or is
+ * a few pages), throttling the vCPUs a step each time the dirty set stops
+ * shrinking while it does not fit.  Leaves s->dirty holding the
  * pages the final, paused round must send.
  */
 static int precopy(struct sender *s)
@@ -336,8 +423,9 @@ static int precopy(struct sender *s)
 	int rc;
 
 	rc = dirty__enable(s->vm);
-	if (rc && rc != -EALREADY) /* already on: an earlier migration that failed */
-		return fail(s, rc, "enabling dirty logging failed: %s", strerror(-rc));
+	if (rc && rc != -EALREADY) /* on: left so by a failed migration whose disable failed */
+		return FAIL(s, rc, "enabling dirty logging failed: %s", strerror(-rc));
+	s->logging = true;
 	/* Start from a clean log: the full pass sends everything written before it. */
 	got = harvest(s);
 	if (got < 0)
@@ -359,22 +447,36 @@ static int precopy(struct sender *s)
 			return (int)got;
 		n = (uint64_t)got;
 		now = progress__now_ns();
-		expected = n * cost.ns_per_page;
+		expected = expected_ns(&cost, s->p, n);
 		st = progress__lock(s->job);
 		st->rounds = round + 1;
 		st->remaining_pages = n;
-		st->dirty_rate_pps =
-		    now > last_harvest ? (uint64_t)((double)n * 1e9 / (double)(now - last_harvest))
-				       : 0;
+		s->dirty_pps = now > last_harvest
+				   ? (uint64_t)((double)n * 1e9 / (double)(now - last_harvest))
+				   : 0;
+		st->dirty_rate_pps = s->dirty_pps;
 		st->bandwidth_bps = cost.bandwidth_bps;
 		st->expected_downtime_ns = expected;
-		st->eta_ns = expected;
+		st->eta_ns = eta_ns(n, cost.ns_per_page, s->dirty_pps);
 		progress__unlock(s->job);
 		last_harvest = now;
-		if (expected <= target || round > MAX_ROUNDS)
+		if (round > MAX_ROUNDS) {
+			if (expected > target)
+				warn(
+				    s,
+				    "downtime target missed: pre-copy stopped after %u rounds with "
+				    "%llu pages dirty, expected downtime %llu ms for a target of "
+				    "%llu ms",
+				    MAX_ROUNDS, (unsigned long long)n,
+				    (unsigned long long)(expected / 1000000),
+				    (unsigned long long)(target / 1000000));
+			return 0;
+		}
+		if (expected <= target &&
+		    (n <= FEW_PAGES || (round > 1 && n * 100 >= prev_dirty * KEEP_GOING_PCT)))
 			return 0;
 		/* Auto-converge: the dirty set stopped shrinking for STALL_ROUNDS rounds. */
-		if (round > 1 && n * 100 >= prev_dirty * STALL_SHRINK_PCT)
+		if (expected > target && round > 1 && n * 100 >= prev_dirty * STALL_SHRINK_PCT)
 			stalled++;
 		else
 			stalled = 0;
@@ -398,7 +500,13 @@ static int precopy(struct sender *s)
 	}
 }
 
-/* Reads the destination's ack (STREAM.md, live handshake): 0 if it took the VM. */
+/*
+ * Reads the destination's ack (STREAM.md, live handshake): 0 if it took the
+ * VM.  A cancel is ignored here: after END the destination may already run
+ * the VM, so only its answer or a dead connection decides.  The status must
+ * be a plain -errno: anything else, or a peer's -ECANCELED (which would read
+ * as our own cancel), is a protocol error.
+ */
 static int read_ack(struct sender *s, stream_read_fn read, void *ctx)
 {
 	struct migrate_ack ack;
@@ -407,26 +515,89 @@ static int read_ack(struct sender *s, stream_read_fn read, void *ctx)
 	while (got < sizeof(ack)) {
 		ssize_t n = read(ctx, (uint8_t *)&ack + got, sizeof(ack) - got);
 
-		if (n <= 0 && cancelled(s))
-			return -ECANCELED;
 		if (n < 0)
-			return fail(s, (int)n,
+			return FAIL(s, (int)n,
 				    "reading the destination's ack failed: %s; the VM "
 				    "runs on here",
 				    strerror((int)-n));
 		if (n == 0)
-			return fail(s, -ECONNRESET,
+			return FAIL(s, -ECONNRESET,
 				    "the destination closed the connection before its "
 				    "ack; the VM runs on here");
 		got += (size_t)n;
 	}
 	if (memcmp(ack.magic, MIGRATE_ACK_MAGIC, sizeof(ack.magic)) || ack.reserved)
-		return fail(s, -EBADMSG, "the destination's ack is malformed");
+		return FAIL(s, -EBADMSG, "the destination's ack is malformed");
 	ack.message[sizeof(ack.message) - 1] = '\0';
 	if (ack.status)
-		return fail(s, ack.status < 0 ? ack.status : -EPROTO,
+		return FAIL(s,
+			    ack.status >= -4095 && ack.status < 0 && ack.status != -ECANCELED
+				? ack.status
+				: -EPROTO,
 			    "the destination refused the VM: %s", ack.message);
 	return 0;
+}
+
+/*
+ * A live migration carries memory and state, not disk contents: a writable
+ * disk must be on storage both hosts see, and said to be.
+ */
+static int check_disks(struct sender *s)
+{
+	struct virtio_blk *all[PCI_MAX_SLOTS];
+	unsigned int n = virtio_blk__list(s->vm, all, PCI_MAX_SLOTS);
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (virtio_blk__readonly(all[i]))
+			continue;
+		if (!s->p->shared_storage)
+			return FAIL(s, -EINVAL,
+				    "the VM has a writable disk (%s), and disk contents do not "
+				    "migrate: give --shared-storage if the destination sees the "
+				    "same image",
+				    virtio_blk__path(all[i]));
+		s->disks[s->nr_disks++] = all[i];
+	}
+	return 0;
+}
+
+/* The VM and its I/O paused: every writable image flushed and its lock let go, for the destination.
+ */
+static int release_disks(struct sender *s)
+{
+	s->released = s->nr_disks > 0;
+	for (unsigned int i = 0; i < s->nr_disks; i++) {
+		int rc = virtio_blk__release(s->disks[i]);
+
+		if (rc)
+			return FAIL(s, rc, "flushing the disk %s for the destination failed: %s",
+				    virtio_blk__path(s->disks[i]), strerror(-rc));
+	}
+	return 0;
+}
+
+/*
+ * After a failure: the locks back.  A lock the destination holds means it
+ * took the disk, and so perhaps the VM (its ack lost on the way): then the VM
+ * must not run here too.  Returns false in that case.
+ */
+static bool retake_disks(struct sender *s)
+{
+	char why[MIGRATE_ERR_MAX];
+
+	for (unsigned int i = 0; i < s->nr_disks; i++) {
+		if (virtio_blk__lock(s->disks[i], why, sizeof(why))) {
+			log__error("migrate: %s; the destination holds it, and may run the VM: "
+				   "this VM stays paused",
+				   why);
+			snprintf(s->err, sizeof(s->err),
+				 "migrate: failed after the destination took the disk %s: the VM "
+				 "stays paused here; check the destination, then quit one of them",
+				 virtio_blk__path(s->disks[i]));
+			return false;
+		}
+	}
+	return true;
 }
 
 /*
@@ -461,10 +632,19 @@ static int stop_and_copy(struct sender *s, stream_read_fn ack_read, void *ack_ct
 	rc = vm_stream__write_state(s->w, s->vm);
 	if (rc)
 		return write_failed(s, rc, "the VM state");
+	rc = release_disks(s);
+	if (rc)
+		return rc;
 	rc = stream_writer__end(s->w);
 	if (rc)
 		return write_failed(s, rc, "END");
 	publish(s);
+	{
+		struct migrate_status *st = progress__lock(s->job);
+
+		st->end_sent = true;
+		progress__unlock(s->job);
+	}
 	if (s->p->live && ack_read) {
 		rc = read_ack(s, ack_read, ack_ctx);
 		if (rc)
@@ -489,17 +669,32 @@ static int sender_init(struct sender *s)
 	int rc;
 
 	if ((unsigned)s->p->compress >= sizeof(encodings))
-		return fail(s, -EINVAL, "unknown compression %d", (int)s->p->compress);
+		return FAIL(s, -EINVAL, "unknown compression %d", (int)s->p->compress);
 	rc = page_encoder__init(&s->enc, encodings[s->p->compress]);
 	if (!rc && s->p->live && s->p->xbzrle_cache) {
-		rc = page_cache__alloc(&s->cache, s->p->xbzrle_cache);
+		/* Slots past the guest's RAM would never be used (pfn % slots). */
+		uint64_t bytes =
+		    s->p->xbzrle_cache < s->vm->mem.size ? s->p->xbzrle_cache : s->vm->mem.size;
+		uint64_t avail = memory__host_available();
+
+		/* The cache fills as rounds go: too big, the OOM killer would end us mid-way. */
+		if (avail && bytes > avail)
+			return FAIL(s, -ENOMEM,
+				    "a delta cache of %llu MiB is more than this host has free "
+				    "(%llu MiB); give a smaller --xbzrle-cache",
+				    (unsigned long long)(bytes >> 20),
+				    (unsigned long long)(avail >> 20));
+		rc = page_cache__alloc(&s->cache, bytes);
 		if (rc == -EINVAL)
-			return fail(s, rc,
+			return FAIL(s, rc,
 				    "a delta cache of %llu bytes holds no page; give at "
 				    "least 4096 bytes, or 0 for none",
 				    (unsigned long long)s->p->xbzrle_cache);
 	}
 	if (!rc && s->p->live) {
+		rc = check_disks(s);
+		if (rc)
+			return rc;
 		s->nbits = dirty__bitmap_bits(s->vm);
 		s->dirty = calloc(s->nbits / 64, sizeof(uint64_t));
 		s->latest = calloc(s->nbits / 64, sizeof(uint64_t));
@@ -507,7 +702,7 @@ static int sender_init(struct sender *s)
 			rc = -ENOMEM;
 	}
 	if (rc)
-		return fail(s, rc, "setting up the sender failed: %s", strerror(-rc));
+		return FAIL(s, rc, "setting up the sender failed: %s", strerror(-rc));
 	return 0;
 }
 
@@ -546,7 +741,7 @@ int migrate__send(struct vm *vm, const struct migrate_params *p, struct stream_w
 	s->pace_bytes = w->offset;
 
 	if (!p->live && !vm_paused(vm)) {
-		rc = fail(s, -EINVAL, "the VM is running; pause it (stop) before saving");
+		rc = FAIL(s, -EINVAL, "the VM is running; pause it (stop) before saving");
 		goto out;
 	}
 	rc = sender_init(s);
@@ -573,11 +768,16 @@ out:
 	 * Undo what we did, last first, the throttle before anyone resumes the VM;
 	 * a live success keeps the VM and its I/O stopped.
 	 */
-	if (s->throttle)
+	if (s->throttle && rc)
 		set_throttle(s, 0);
+	else if (s->throttle) /* the status keeps the throttle the VM stopped under */
+		throttle__set(vm, 0);
+	if (s->logging && rc && dirty__disable(vm)) /* logging costs the guest: off again */
+		log__warn("migrate: dirty logging stays on after the failure: the guest runs a "
+			  "little slower until twin-vmm restarts");
 	if (s->io_paused && (rc || !p->live))
 		ioloop__resume(vm->ioloop);
-	if (s->paused && rc)
+	if (s->paused && rc && (!s->released || retake_disks(s)))
 		vm__resume_all(vm);
 	if (rc == -ECANCELED)
 		progress__finish(job, MIGRATE_PHASE_CANCELLED, "%s", s->err);

@@ -1,11 +1,11 @@
 /* Twin stream framing: the header and records written and read with every length checked. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "stream.h"
+#include "util.h"
 
 static const uint8_t zeros[STREAM_ALIGN];
 
@@ -168,17 +168,6 @@ void stream_reader__dispose(struct stream_reader *r)
 	r->cap = 0;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(struct stream_reader *r, int rc,
-						      const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(r->err, sizeof(r->err), fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 /* Exactly len bytes, or an error naming what the stream stopped inside. */
 static int get(struct stream_reader *r, void *buf, size_t len, const char *what)
 {
@@ -188,13 +177,16 @@ static int get(struct stream_reader *r, void *buf, size_t len, const char *what)
 		ssize_t n = r->read(r->ctx, (uint8_t *)buf + got, len - got);
 
 		if (n < 0)
-			return fail(r, (int)n, "stream: read error at byte %llu in %s: %s",
-				    (unsigned long long)(r->offset + got), what, strerror((int)-n));
+			return util__fail(r->err, sizeof(r->err), (int)n,
+					  "stream: read error at byte %llu in %s: %s",
+					  (unsigned long long)(r->offset + got), what,
+					  strerror((int)-n));
 		if (n == 0)
-			return fail(r, -EBADMSG,
-				    "stream: truncated: input ends at byte %llu inside %s (%zu of "
-				    "%zu bytes); the sender stopped or the file is incomplete",
-				    (unsigned long long)(r->offset + got), what, got, len);
+			return util__fail(
+			    r->err, sizeof(r->err), -EBADMSG,
+			    "stream: truncated: input ends at byte %llu inside %s (%zu of "
+			    "%zu bytes); the sender stopped or the file is incomplete",
+			    (unsigned long long)(r->offset + got), what, got, len);
 		got += (size_t)n;
 	}
 	r->offset += len;
@@ -209,22 +201,27 @@ int stream_reader__header(struct stream_reader *r)
 	if (rc)
 		return rc;
 	if (memcmp(h.magic, STREAM_MAGIC, sizeof(h.magic)) != 0)
-		return fail(r, -EBADMSG, "stream: bad magic: this is not a Twin stream");
+		return util__fail(r->err, sizeof(r->err), -EBADMSG,
+				  "stream: bad magic: this is not a Twin stream");
 	if (h.byte_order == STREAM_BYTE_ORDER_REV)
-		return fail(r, -EPROTONOSUPPORT,
-			    "stream: written big-endian; Twin streams are little-endian only");
+		return util__fail(
+		    r->err, sizeof(r->err), -EPROTONOSUPPORT,
+		    "stream: written big-endian; Twin streams are little-endian only");
 	if (h.byte_order != STREAM_BYTE_ORDER)
-		return fail(r, -EBADMSG, "stream: corrupt byte order marker 0x%08x", h.byte_order);
+		return util__fail(r->err, sizeof(r->err), -EBADMSG,
+				  "stream: corrupt byte order marker 0x%08x", h.byte_order);
 	if (h.version != STREAM_VERSION)
-		return fail(
-		    r, -EPROTONOSUPPORT,
+		return util__fail(
+		    r->err, sizeof(r->err), -EPROTONOSUPPORT,
 		    "stream: version %u, this build reads version %u; use a matching twin-vmm",
 		    h.version, STREAM_VERSION);
 	if (h.flags & ~STREAM_FLAGS_KNOWN)
-		return fail(r, -EPROTONOSUPPORT, "stream: unknown header flags 0x%08x",
-			    h.flags & ~STREAM_FLAGS_KNOWN);
+		return util__fail(r->err, sizeof(r->err), -EPROTONOSUPPORT,
+				  "stream: unknown header flags 0x%08x",
+				  h.flags & ~STREAM_FLAGS_KNOWN);
 	if (h.reserved)
-		return fail(r, -EBADMSG, "stream: header reserved field is not zero");
+		return util__fail(r->err, sizeof(r->err), -EBADMSG,
+				  "stream: header reserved field is not zero");
 	r->flags = h.flags;
 	return 0;
 }
@@ -238,23 +235,24 @@ static int check_known(struct stream_reader *r, const struct stream_record *rec)
 	switch (rec->type) {
 	case STREAM_REC_END:
 		if (rec->length)
-			return fail(r, -EBADMSG, "stream: END at byte %llu has a %u-byte body", off,
-				    rec->length);
+			return util__fail(r->err, sizeof(r->err), -EBADMSG,
+					  "stream: END at byte %llu has a %u-byte body", off,
+					  rec->length);
 		return 0;
 	case STREAM_REC_CHECKPOINT: {
 		struct stream_checkpoint c;
 
 		if (rec->length != sizeof(c))
-			return fail(r, -EBADMSG,
-				    "stream: CHECKPOINT at byte %llu is %u bytes, not %zu", off,
-				    rec->length, sizeof(c));
+			return util__fail(r->err, sizeof(r->err), -EBADMSG,
+					  "stream: CHECKPOINT at byte %llu is %u bytes, not %zu",
+					  off, rec->length, sizeof(c));
 		memcpy(&c, rec->body, sizeof(c));
 		if (r->have_epoch && c.epoch <= r->last_epoch)
-			return fail(r, -EBADMSG,
-				    "stream: CHECKPOINT at byte %llu: epoch %llu after epoch %llu; "
-				    "epochs must increase",
-				    off, (unsigned long long)c.epoch,
-				    (unsigned long long)r->last_epoch);
+			return util__fail(
+			    r->err, sizeof(r->err), -EBADMSG,
+			    "stream: CHECKPOINT at byte %llu: epoch %llu after epoch %llu; "
+			    "epochs must increase",
+			    off, (unsigned long long)c.epoch, (unsigned long long)r->last_epoch);
 		r->have_epoch = 1;
 		r->last_epoch = c.epoch;
 		return 0;
@@ -266,18 +264,19 @@ static int check_known(struct stream_reader *r, const struct stream_record *rec)
 			break;
 		memcpy(&p, rec->body, sizeof(p));
 		if (p.reserved)
-			return fail(r, -EBADMSG,
-				    "stream: VM_STATE at byte %llu: reserved field is not zero",
-				    off);
+			return util__fail(
+			    r->err, sizeof(r->err), -EBADMSG,
+			    "stream: VM_STATE at byte %llu: reserved field is not zero", off);
 		return 0;
 	}
 	case STREAM_REC_VM_CONFIG:
 		/* The destination builds its VM from it: nothing may come before. */
 		if (r->records)
-			return fail(r, -EBADMSG,
-				    "stream: VM_CONFIG at byte %llu follows other records; it must "
-				    "be the first record and appear once",
-				    off);
+			return util__fail(
+			    r->err, sizeof(r->err), -EBADMSG,
+			    "stream: VM_CONFIG at byte %llu follows other records; it must "
+			    "be the first record and appear once",
+			    off);
 		if (rec->length < sizeof(struct stream_vm_config))
 			break;
 		return 0;
@@ -289,8 +288,9 @@ static int check_known(struct stream_reader *r, const struct stream_record *rec)
 			break;
 		return 0;
 	}
-	return fail(r, -EBADMSG, "stream: %s at byte %llu is %u bytes, shorter than its prefix",
-		    name, off, rec->length);
+	return util__fail(r->err, sizeof(r->err), -EBADMSG,
+			  "stream: %s at byte %llu is %u bytes, shorter than its prefix", name, off,
+			  rec->length);
 }
 
 static int is_known(uint32_t type)
@@ -307,20 +307,21 @@ int stream_reader__next(struct stream_reader *r, struct stream_record *rec)
 		int rc;
 
 		if (r->ended)
-			return fail(r, -EINVAL, "stream: read past END");
+			return util__fail(r->err, sizeof(r->err), -EINVAL, "stream: read past END");
 		rec->offset = r->offset;
 		rc = get(r, &h, sizeof(h), "a record header");
 		if (rc)
 			return rc;
 		if (h.length > STREAM_MAX_RECORD)
-			return fail(r, -EBADMSG,
-				    "stream: %s record (type 0x%08x) at byte %llu claims %u bytes, "
-				    "over the %u-byte limit",
-				    stream__type_to_str(h.type), h.type,
-				    (unsigned long long)rec->offset, h.length, STREAM_MAX_RECORD);
+			return util__fail(
+			    r->err, sizeof(r->err), -EBADMSG,
+			    "stream: %s record (type 0x%08x) at byte %llu claims %u bytes, "
+			    "over the %u-byte limit",
+			    stream__type_to_str(h.type), h.type, (unsigned long long)rec->offset,
+			    h.length, STREAM_MAX_RECORD);
 		if (!is_known(h.type) && !(h.type & STREAM_REC_OPTIONAL))
-			return fail(
-			    r, -EPROTONOSUPPORT,
+			return util__fail(
+			    r->err, sizeof(r->err), -EPROTONOSUPPORT,
 			    "stream: unknown mandatory record type 0x%08x at byte %llu; the "
 			    "sender is newer than this build",
 			    h.type, (unsigned long long)rec->offset);
@@ -329,8 +330,9 @@ int stream_reader__next(struct stream_reader *r, struct stream_record *rec)
 			uint8_t *nb = realloc(r->buf, h.length ? h.length : 1);
 
 			if (!nb)
-				return fail(r, -ENOMEM,
-					    "stream: out of memory for a %u-byte record", h.length);
+				return util__fail(r->err, sizeof(r->err), -ENOMEM,
+						  "stream: out of memory for a %u-byte record",
+						  h.length);
 			r->buf = nb;
 			r->cap = h.length;
 		}
@@ -341,8 +343,9 @@ int stream_reader__next(struct stream_reader *r, struct stream_record *rec)
 		if (rc)
 			return rc;
 		if (memcmp(pad, zeros, padlen) != 0)
-			return fail(r, -EBADMSG, "stream: record at byte %llu has non-zero padding",
-				    (unsigned long long)rec->offset);
+			return util__fail(r->err, sizeof(r->err), -EBADMSG,
+					  "stream: record at byte %llu has non-zero padding",
+					  (unsigned long long)rec->offset);
 		rec->type = h.type;
 		rec->length = h.length;
 		rec->body = r->buf;
@@ -358,4 +361,25 @@ int stream_reader__next(struct stream_reader *r, struct stream_record *rec)
 		r->records++;
 		return 0;
 	}
+}
+
+int stream_reader__expect_eof(struct stream_reader *r)
+{
+	uint8_t byte;
+	ssize_t n;
+
+	if (!r->ended)
+		return util__fail(r->err, sizeof(r->err), -EINVAL,
+				  "stream: end of input checked before END was read");
+	n = r->read(r->ctx, &byte, 1);
+	if (n < 0)
+		return util__fail(r->err, sizeof(r->err), (int)n,
+				  "stream: read error after END at byte %llu: %s",
+				  (unsigned long long)r->offset, strerror((int)-n));
+	if (n > 0)
+		return util__fail(r->err, sizeof(r->err), -EBADMSG,
+				  "stream: data after END at byte %llu: the file holds more than "
+				  "one Twin stream or was appended to; save it again",
+				  (unsigned long long)r->offset);
+	return 0;
 }

@@ -73,6 +73,12 @@ int stream_reader__header(struct stream_reader *r);
  * reading on after it is an error.
  */
 int stream_reader__next(struct stream_reader *r, struct stream_record *rec);
+/*
+ * After END, for a source that ends with the stream (a file): 0 if the next
+ * read returns no byte, else -EBADMSG naming the byte offset of what follows
+ * END (a live channel carries the ack after END: do not call it there).
+ */
+int stream_reader__expect_eof(struct stream_reader *r);
 
 const char *stream__type_to_str(uint32_t type);
 

@@ -1,6 +1,5 @@
 /* VM_CONFIG and the state records (STREAM.md): written from a paused VM, checked, and loaded. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "vm.h"
 #include "vm_state.h"
 #include "vm_stream.h"
+#include "util.h"
 
 /*
  * The state structs are their own wire format (STREAM.md): pin them to their
@@ -83,17 +83,6 @@ _Static_assert(VM_MAX_VCPUS <= 64, "VM_CONFIG allows 64 vCPUs (STREAM.md)");
 #define VCPU_BODY  (sizeof(struct stream_vcpu_prefix) + sizeof(struct vcpu_state))
 #define VM_BODY	   (sizeof(struct stream_vm_prefix) + sizeof(struct vm_state))
 #define DEVICE_MAX (STREAM_MAX_RECORD - sizeof(struct stream_device_prefix))
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
-						      const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
 
 /* The VM's devices in restore order; more than VM_STREAM_MAX_DEVICES is an error, not a cut. */
 static int list_devices(struct vm *vm, struct devstate_info *out, unsigned int *n)
@@ -208,39 +197,42 @@ int vm_stream__parse_config(const struct stream_record *rec, struct vm_stream_co
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (rec->type != STREAM_REC_VM_CONFIG)
-		return fail(err, errlen, -EBADMSG,
-			    "stream: the first record (byte %llu) is %s, not VM_CONFIG: this is "
-			    "not a stream of a whole VM",
-			    off, stream__type_to_str(rec->type));
+		return util__fail(
+		    err, errlen, -EBADMSG,
+		    "stream: the first record (byte %llu) is %s, not VM_CONFIG: this is "
+		    "not a stream of a whole VM",
+		    off, stream__type_to_str(rec->type));
 	if (rec->length < sizeof(h))
-		return fail(err, errlen, -EBADMSG,
-			    "stream: VM_CONFIG at byte %llu is %u bytes, shorter than its %zu-byte "
-			    "header",
-			    off, rec->length, sizeof(h));
+		return util__fail(
+		    err, errlen, -EBADMSG,
+		    "stream: VM_CONFIG at byte %llu is %u bytes, shorter than its %zu-byte "
+		    "header",
+		    off, rec->length, sizeof(h));
 	memcpy(&h, rec->body, sizeof(h));
 	if (h.vcpu_layout != STREAM_VCPU_LAYOUT || h.vm_layout != STREAM_VM_LAYOUT)
-		return fail(
+		return util__fail(
 		    err, errlen, -EPROTONOSUPPORT,
 		    "stream: VM_CONFIG: vCPU/VM state layouts %u/%u, this build reads %u/%u: "
 		    "use twin-vmm of the same version on both sides",
 		    h.vcpu_layout, h.vm_layout, STREAM_VCPU_LAYOUT, STREAM_VM_LAYOUT);
 	if (h.reserved || (h.flags & ~STREAM_CONFIG_FLAGS_KNOWN))
-		return fail(err, errlen, -EBADMSG,
-			    "stream: VM_CONFIG at byte %llu: unknown flags 0x%x or reserved field "
-			    "0x%x not zero",
-			    off, h.flags & ~STREAM_CONFIG_FLAGS_KNOWN, h.reserved);
+		return util__fail(
+		    err, errlen, -EBADMSG,
+		    "stream: VM_CONFIG at byte %llu: unknown flags 0x%x or reserved field "
+		    "0x%x not zero",
+		    off, h.flags & ~STREAM_CONFIG_FLAGS_KNOWN, h.reserved);
 	if (h.mem_size == 0 || h.mem_size % STREAM_PAGE_SIZE)
-		return fail(err, errlen, -EBADMSG,
-			    "stream: VM_CONFIG at byte %llu: RAM size %llu is not a non-zero "
-			    "multiple of 4 KiB",
-			    off, (unsigned long long)h.mem_size);
+		return util__fail(err, errlen, -EBADMSG,
+				  "stream: VM_CONFIG at byte %llu: RAM size %llu is not a non-zero "
+				  "multiple of 4 KiB",
+				  off, (unsigned long long)h.mem_size);
 	if (h.nr_vcpus == 0 || h.nr_vcpus > VM_MAX_VCPUS)
-		return fail(err, errlen, -EBADMSG,
-			    "stream: VM_CONFIG at byte %llu: %u vCPUs, not 1 to %d", off,
-			    h.nr_vcpus, VM_MAX_VCPUS);
+		return util__fail(err, errlen, -EBADMSG,
+				  "stream: VM_CONFIG at byte %llu: %u vCPUs, not 1 to %d", off,
+				  h.nr_vcpus, VM_MAX_VCPUS);
 	if (h.nr_devices > VM_STREAM_MAX_DEVICES ||
 	    rec->length != sizeof(h) + h.nr_devices * sizeof(struct stream_config_device))
-		return fail(
+		return util__fail(
 		    err, errlen, -EBADMSG,
 		    "stream: VM_CONFIG at byte %llu is %u bytes for %u devices (at most %u, "
 		    "%zu bytes each after a %zu-byte header)",
@@ -255,17 +247,18 @@ int vm_stream__parse_config(const struct stream_record *rec, struct vm_stream_co
 
 		memcpy(&d, rec->body + sizeof(h) + i * sizeof(d), sizeof(d));
 		if (d.reserved || !name_ok(d.name) || d.size > DEVICE_MAX)
-			return fail(
+			return util__fail(
 			    err, errlen, -EBADMSG,
 			    "stream: VM_CONFIG at byte %llu: device %u (id 0x%x) is corrupt: "
 			    "reserved field, name or a state size over %zu bytes",
 			    off, i, d.id, (size_t)DEVICE_MAX);
 		for (uint32_t j = 0; j < i; j++)
 			if (cfg->devices[j].id == d.id)
-				return fail(err, errlen, -EBADMSG,
-					    "stream: VM_CONFIG at byte %llu lists device id 0x%x "
-					    "twice",
-					    off, d.id);
+				return util__fail(
+				    err, errlen, -EBADMSG,
+				    "stream: VM_CONFIG at byte %llu lists device id 0x%x "
+				    "twice",
+				    off, d.id);
 		cfg->devices[i].id = d.id;
 		cfg->devices[i].version = d.version;
 		cfg->devices[i].size = d.size;
@@ -318,10 +311,10 @@ static int count_mismatch(const struct vm_stream_config *cfg, const struct devst
 			 want - have == 1 ? "another" : "more", k.option);
 	else
 		snprintf(fix, sizeof(fix), "give twin-vmm %u %s fewer", have - want, k.option);
-	return fail(err, errlen, -EINVAL,
-		    "stream is for a VM with %u %.*s %s%s%s%s; this one has %u: %s", want,
-		    (int)kind_len(name), name, want == 1 ? k.one : k.many, want ? " (" : "", saved,
-		    want ? ")" : "", have, fix);
+	return util__fail(err, errlen, -EINVAL,
+			  "stream is for a VM with %u %.*s %s%s%s%s; this one has %u: %s", want,
+			  (int)kind_len(name), name, want == 1 ? k.one : k.many, want ? " (" : "",
+			  saved, want ? ")" : "", have, fix);
 }
 
 int vm_stream__check_config(const struct vm_stream_config *cfg, struct vm *vm, char *err,
@@ -332,26 +325,28 @@ int vm_stream__check_config(const struct vm_stream_config *cfg, struct vm *vm, c
 	int rc;
 
 	if (cfg->mem_size != vm->mem.size)
-		return fail(
+		return util__fail(
 		    err, errlen, -EINVAL,
 		    "stream is for a VM with %llu KiB of RAM; this one has %llu KiB: create "
 		    "it with --mem %lluK",
 		    (unsigned long long)cfg->mem_size >> 10, (unsigned long long)vm->mem.size >> 10,
 		    (unsigned long long)cfg->mem_size >> 10);
 	if (cfg->nr_vcpus != vm->nr_vcpus)
-		return fail(err, errlen, -EINVAL,
-			    "stream is for a VM with %u vCPUs; this one has %u: create it with "
-			    "--vcpus %u",
-			    cfg->nr_vcpus, vm->nr_vcpus, cfg->nr_vcpus);
+		return util__fail(
+		    err, errlen, -EINVAL,
+		    "stream is for a VM with %u vCPUs; this one has %u: create it with "
+		    "--vcpus %u",
+		    cfg->nr_vcpus, vm->nr_vcpus, cfg->nr_vcpus);
 	if (cfg->has_pit == vm->cfg.no_pit)
-		return fail(err, errlen, -EINVAL,
-			    "stream is for a VM %s a PIT; this one %s: create it with --pit %s",
-			    cfg->has_pit ? "with" : "without",
-			    cfg->has_pit ? "has none" : "has one", cfg->has_pit ? "on" : "off");
+		return util__fail(
+		    err, errlen, -EINVAL,
+		    "stream is for a VM %s a PIT; this one %s: create it with --pit %s",
+		    cfg->has_pit ? "with" : "without", cfg->has_pit ? "has none" : "has one",
+		    cfg->has_pit ? "on" : "off");
 	rc = list_devices(vm, here, &n);
 	if (rc)
-		return fail(err, errlen, rc, "this VM has more than %u devices",
-			    VM_STREAM_MAX_DEVICES);
+		return util__fail(err, errlen, rc, "this VM has more than %u devices",
+				  VM_STREAM_MAX_DEVICES);
 	/* Counts first: a missing --nic is the likely mistake, and says what to add. */
 	for (uint32_t i = 0; i < cfg->nr_devices; i++)
 		if (count_kind(cfg->devices, cfg->nr_devices, cfg->devices[i].name) !=
@@ -369,12 +364,13 @@ int vm_stream__check_config(const struct vm_stream_config *cfg, struct vm *vm, c
 				h = &here[j];
 		describe(what, sizeof(what), s);
 		if (!h || !same_kind(h->name, s->name))
-			return fail(err, errlen, -EINVAL,
-				    "stream has %s, this VM has %s there: give twin-vmm its "
-				    "--nic, --disk and --console options in the saved VM's order",
-				    what, h ? h->name : "nothing");
+			return util__fail(
+			    err, errlen, -EINVAL,
+			    "stream has %s, this VM has %s there: give twin-vmm its "
+			    "--nic, --disk and --console options in the saved VM's order",
+			    what, h ? h->name : "nothing");
 		if (h->version != s->version || h->size != s->size)
-			return fail(
+			return util__fail(
 			    err, errlen, -EPROTONOSUPPORT,
 			    "stream has %s with state version %u (%u bytes), this build "
 			    "version %u (%u bytes): use twin-vmm of the same version on both "
@@ -511,41 +507,46 @@ static int vcpu_record(struct state_loader *l, const struct stream_record *rec, 
 	struct vcpu_state *st;
 
 	if (rec->length < sizeof(p))
-		return fail(err, errlen, -EBADMSG, "stream: VCPU_STATE at byte %llu is %u bytes",
-			    off, rec->length);
+		return util__fail(err, errlen, -EBADMSG,
+				  "stream: VCPU_STATE at byte %llu is %u bytes", off, rec->length);
 	memcpy(&p, rec->body, sizeof(p));
 	if (p.layout != STREAM_VCPU_LAYOUT)
-		return fail(err, errlen, -EPROTONOSUPPORT,
-			    "stream: VCPU_STATE at byte %llu has layout %u, this build reads %u: "
-			    "use twin-vmm of the same version on both sides",
-			    off, p.layout, STREAM_VCPU_LAYOUT);
+		return util__fail(
+		    err, errlen, -EPROTONOSUPPORT,
+		    "stream: VCPU_STATE at byte %llu has layout %u, this build reads %u: "
+		    "use twin-vmm of the same version on both sides",
+		    off, p.layout, STREAM_VCPU_LAYOUT);
 	if (rec->length != VCPU_BODY)
-		return fail(err, errlen, -EBADMSG,
-			    "stream: VCPU_STATE at byte %llu is %u bytes; a layout-%u vCPU state "
-			    "record is %zu",
-			    off, rec->length, STREAM_VCPU_LAYOUT, VCPU_BODY);
+		return util__fail(
+		    err, errlen, -EBADMSG,
+		    "stream: VCPU_STATE at byte %llu is %u bytes; a layout-%u vCPU state "
+		    "record is %zu",
+		    off, rec->length, STREAM_VCPU_LAYOUT, VCPU_BODY);
 	if (p.vcpu_id >= l->vm->nr_vcpus)
-		return fail(err, errlen, -EBADMSG,
-			    "stream: VCPU_STATE at byte %llu is for vCPU %u; the VM has %u", off,
-			    p.vcpu_id, l->vm->nr_vcpus);
+		return util__fail(err, errlen, -EBADMSG,
+				  "stream: VCPU_STATE at byte %llu is for vCPU %u; the VM has %u",
+				  off, p.vcpu_id, l->vm->nr_vcpus);
 	if (l->have_vcpu[p.vcpu_id])
-		return fail(err, errlen, -EBADMSG,
-			    "stream: VCPU_STATE at byte %llu is a second state for vCPU %u in one "
-			    "epoch",
-			    off, p.vcpu_id);
+		return util__fail(
+		    err, errlen, -EBADMSG,
+		    "stream: VCPU_STATE at byte %llu is a second state for vCPU %u in one "
+		    "epoch",
+		    off, p.vcpu_id);
 	st = &l->vcpus[p.vcpu_id];
 	memcpy(st, rec->body + sizeof(p), sizeof(*st));
 	if (st->nr_msrs > VCPU_STATE_MAX_MSRS || st->tsc_khz == 0)
-		return fail(err, errlen, -EBADMSG,
-			    "stream: VCPU_STATE at byte %llu (vCPU %u): %u MSRs (at most %d) or a "
-			    "TSC frequency of 0",
-			    off, p.vcpu_id, st->nr_msrs, VCPU_STATE_MAX_MSRS);
+		return util__fail(
+		    err, errlen, -EBADMSG,
+		    "stream: VCPU_STATE at byte %llu (vCPU %u): %u MSRs (at most %d) or a "
+		    "TSC frequency of 0",
+		    off, p.vcpu_id, st->nr_msrs, VCPU_STATE_MAX_MSRS);
 	for (uint32_t i = st->nr_msrs; i < VCPU_STATE_MAX_MSRS; i++)
 		if (st->msrs[i].index || st->msrs[i].reserved || st->msrs[i].data)
-			return fail(err, errlen, -EBADMSG,
-				    "stream: VCPU_STATE at byte %llu (vCPU %u): MSR slot %u past "
-				    "the %u in use is not zero",
-				    off, p.vcpu_id, i, st->nr_msrs);
+			return util__fail(
+			    err, errlen, -EBADMSG,
+			    "stream: VCPU_STATE at byte %llu (vCPU %u): MSR slot %u past "
+			    "the %u in use is not zero",
+			    off, p.vcpu_id, i, st->nr_msrs);
 	l->have_vcpu[p.vcpu_id] = true;
 	return 0;
 }
@@ -560,38 +561,46 @@ static int vm_record(struct state_loader *l, const struct stream_record *rec, ch
 	uint8_t has_pit;
 
 	if (rec->length < sizeof(p))
-		return fail(err, errlen, -EBADMSG, "stream: VM_STATE at byte %llu is %u bytes", off,
-			    rec->length);
+		return util__fail(err, errlen, -EBADMSG,
+				  "stream: VM_STATE at byte %llu is %u bytes", off, rec->length);
 	memcpy(&p, rec->body, sizeof(p));
 	if (p.layout != STREAM_VM_LAYOUT)
-		return fail(err, errlen, -EPROTONOSUPPORT,
-			    "stream: VM_STATE at byte %llu has layout %u, this build reads %u: use "
-			    "twin-vmm of the same version on both sides",
-			    off, p.layout, STREAM_VM_LAYOUT);
+		return util__fail(
+		    err, errlen, -EPROTONOSUPPORT,
+		    "stream: VM_STATE at byte %llu has layout %u, this build reads %u: use "
+		    "twin-vmm of the same version on both sides",
+		    off, p.layout, STREAM_VM_LAYOUT);
 	if (rec->length != VM_BODY)
-		return fail(
+		return util__fail(
 		    err, errlen, -EBADMSG,
 		    "stream: VM_STATE at byte %llu is %u bytes; a layout-%u VM state record "
 		    "is %zu",
 		    off, rec->length, STREAM_VM_LAYOUT, VM_BODY);
 	if (l->have_vm)
-		return fail(err, errlen, -EBADMSG,
-			    "stream: VM_STATE at byte %llu is a second one in one epoch", off);
+		return util__fail(err, errlen, -EBADMSG,
+				  "stream: VM_STATE at byte %llu is a second one in one epoch",
+				  off);
 	/* A bool must hold 0 or 1 before it is read as one. */
 	has_pit = rec->body[sizeof(p) + offsetof(struct vm_state, has_pit)];
 	if (has_pit > 1)
-		return fail(err, errlen, -EBADMSG,
-			    "stream: VM_STATE at byte %llu: has_pit is %u, not 0 or 1", off,
-			    has_pit);
+		return util__fail(err, errlen, -EBADMSG,
+				  "stream: VM_STATE at byte %llu: has_pit is %u, not 0 or 1", off,
+				  has_pit);
 	memcpy(st, rec->body + sizeof(p), sizeof(*st));
+	if (!has_pit && memcmp(&st->pit, &(struct kvm_pit_state2){0}, sizeof(st->pit)))
+		return util__fail(err, errlen, -EBADMSG,
+				  "stream: VM_STATE at byte %llu: has_pit is 0 but the PIT state "
+				  "is not zero",
+				  off);
 	if (st->pic_master.chip_id != KVM_IRQCHIP_PIC_MASTER ||
 	    st->pic_slave.chip_id != KVM_IRQCHIP_PIC_SLAVE ||
 	    st->ioapic.chip_id != KVM_IRQCHIP_IOAPIC)
-		return fail(err, errlen, -EBADMSG,
-			    "stream: VM_STATE at byte %llu: irqchip ids %u/%u/%u, not 0/1/2", off,
-			    st->pic_master.chip_id, st->pic_slave.chip_id, st->ioapic.chip_id);
+		return util__fail(err, errlen, -EBADMSG,
+				  "stream: VM_STATE at byte %llu: irqchip ids %u/%u/%u, not 0/1/2",
+				  off, st->pic_master.chip_id, st->pic_slave.chip_id,
+				  st->ioapic.chip_id);
 	if (st->nr_vcpus != l->vm->nr_vcpus || st->has_pit == l->vm->cfg.no_pit)
-		return fail(
+		return util__fail(
 		    err, errlen, -EINVAL,
 		    "stream: VM_STATE at byte %llu is for %u vCPUs %s a PIT; this VM has %u "
 		    "vCPUs %s one: restore into a VM made from the stream's VM_CONFIG",
@@ -611,14 +620,15 @@ static int device_record(struct state_loader *l, const struct stream_record *rec
 	char what[64];
 
 	if (rec->length < sizeof(p))
-		return fail(err, errlen, -EBADMSG, "stream: DEVICE_STATE at byte %llu is %u bytes",
-			    off, rec->length);
+		return util__fail(err, errlen, -EBADMSG,
+				  "stream: DEVICE_STATE at byte %llu is %u bytes", off,
+				  rec->length);
 	memcpy(&p, rec->body, sizeof(p));
 	for (i = 0; i < l->nr_devices && !d; i++)
 		if (l->devices[i].id == p.device_id)
 			d = &l->devices[i];
 	if (!d)
-		return fail(
+		return util__fail(
 		    err, errlen, -EBADMSG,
 		    "stream: DEVICE_STATE at byte %llu is for device id 0x%x, which this VM "
 		    "lacks",
@@ -626,17 +636,19 @@ static int device_record(struct state_loader *l, const struct stream_record *rec
 	i--;
 	describe(what, sizeof(what), d);
 	if (p.version != d->version)
-		return fail(err, errlen, -EPROTONOSUPPORT,
-			    "stream: DEVICE_STATE at byte %llu: %s state version %u, this build "
-			    "reads version %u: use twin-vmm of the same version on both sides",
-			    off, what, p.version, d->version);
+		return util__fail(
+		    err, errlen, -EPROTONOSUPPORT,
+		    "stream: DEVICE_STATE at byte %llu: %s state version %u, this build "
+		    "reads version %u: use twin-vmm of the same version on both sides",
+		    off, what, p.version, d->version);
 	if (rec->length - sizeof(p) != d->size)
-		return fail(err, errlen, -EBADMSG,
-			    "stream: DEVICE_STATE at byte %llu: %s state is %zu bytes, version %u "
-			    "is %u",
-			    off, what, rec->length - sizeof(p), d->version, d->size);
+		return util__fail(
+		    err, errlen, -EBADMSG,
+		    "stream: DEVICE_STATE at byte %llu: %s state is %zu bytes, version %u "
+		    "is %u",
+		    off, what, rec->length - sizeof(p), d->version, d->size);
 	if (l->have_device[i])
-		return fail(
+		return util__fail(
 		    err, errlen, -EBADMSG,
 		    "stream: DEVICE_STATE at byte %llu is a second state for %s in one epoch", off,
 		    what);
@@ -656,8 +668,9 @@ int state_loader__record(struct state_loader *l, const struct stream_record *rec
 	case STREAM_REC_DEVICE_STATE:
 		return device_record(l, rec, err, errlen);
 	default:
-		return fail(err, errlen, -EINVAL, "stream: %s at byte %llu is not a state record",
-			    stream__type_to_str(rec->type), (unsigned long long)rec->offset);
+		return util__fail(err, errlen, -EINVAL,
+				  "stream: %s at byte %llu is not a state record",
+				  stream__type_to_str(rec->type), (unsigned long long)rec->offset);
 	}
 }
 
@@ -668,20 +681,21 @@ static int check_complete(const struct state_loader *l, char *err, size_t errlen
 
 	for (unsigned int i = 0; i < l->vm->nr_vcpus; i++)
 		if (!l->have_vcpu[i])
-			return fail(
+			return util__fail(
 			    err, errlen, -EBADMSG,
 			    "stream: state incomplete: no VCPU_STATE for vCPU %u of %u; the "
 			    "stream was cut or its sender is broken",
 			    i, l->vm->nr_vcpus);
 	if (!l->have_vm)
-		return fail(err, errlen, -EBADMSG,
-			    "stream: state incomplete: no VM_STATE; the stream was cut or its "
-			    "sender is broken");
+		return util__fail(
+		    err, errlen, -EBADMSG,
+		    "stream: state incomplete: no VM_STATE; the stream was cut or its "
+		    "sender is broken");
 	for (unsigned int i = 0; i < l->nr_devices; i++) {
 		if (l->have_device[i])
 			continue;
 		describe(what, sizeof(what), &l->devices[i]);
-		return fail(
+		return util__fail(
 		    err, errlen, -EBADMSG,
 		    "stream: state incomplete: no DEVICE_STATE for %s; the stream was cut or "
 		    "its sender is broken",
@@ -698,15 +712,15 @@ static int restore(struct state_loader *l, char *err, size_t errlen)
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		rc = vcpu_state__restore(&vm->vcpus[i], &l->vcpus[i]);
 		if (rc)
-			return fail(err, errlen, rc,
-				    "restoring vCPU %u failed: %s (the log names the step)", i,
-				    strerror(-rc));
+			return util__fail(err, errlen, rc,
+					  "restoring vCPU %u failed: %s (the log names the step)",
+					  i, strerror(-rc));
 	}
 	rc = vm_state__restore(vm, &l->vm_state);
 	if (rc)
-		return fail(err, errlen, rc,
-			    "restoring the VM state failed: %s (the log names the step)",
-			    strerror(-rc));
+		return util__fail(err, errlen, rc,
+				  "restoring the VM state failed: %s (the log names the step)",
+				  strerror(-rc));
 	for (unsigned int i = 0; i < l->nr_devices; i++) {
 		const struct devstate_info *d = &l->devices[i];
 
@@ -717,8 +731,8 @@ static int restore(struct state_loader *l, char *err, size_t errlen)
 	}
 	rc = devstate__resume(vm);
 	if (rc)
-		return fail(err, errlen, rc, "restarting the device queues failed: %s",
-			    strerror(-rc));
+		return util__fail(err, errlen, rc, "restarting the device queues failed: %s",
+				  strerror(-rc));
 	return 0;
 }
 

@@ -241,7 +241,8 @@ static json_t *cmd_query_migrate(const struct control_ops *ops, json_t *args, st
 
 static json_t *cmd_migrate_cancel(const struct control_ops *ops, json_t *args, struct failure *f)
 {
-	ops->migrate_cancel(ops->opaque);
+	if (ops->migrate_cancel(ops->opaque, f->desc, sizeof(f->desc)))
+		return op_failed(f);
 	return json_object();
 }
 

@@ -30,14 +30,17 @@ struct control_ops {
 	int (*cont)(void *opaque, char *err, size_t errlen);
 	/* Asks the VM to end cleanly (exit status 0); returns at once. */
 	void (*quit)(void *opaque);
-	/* Pauses the VM (it stays paused) and writes it to file; returns once it is written. */
+	/*
+	 * Pauses the VM (it stays paused) and starts writing it to file on another thread;
+	 * returns at once, query_migrate follows it.
+	 */
 	int (*save)(void *opaque, const char *file, char *err, size_t errlen);
 	/* Starts a live migration in the background; returns at once. */
 	int (*migrate)(void *opaque, const struct control_migrate *m, char *err, size_t errlen);
 	/* The last save's or migration's status (phase none before any). */
 	void (*query_migrate)(void *opaque, struct migrate_status *out);
-	/* Cancels a migration in progress; nothing if none is. */
-	void (*migrate_cancel)(void *opaque);
+	/* Cancels a save or migration in progress (nothing if none is), or refuses: too late. */
+	int (*migrate_cancel)(void *opaque, char *err, size_t errlen);
 	void *opaque;
 };
 

@@ -111,13 +111,10 @@ static int client_connect(struct client *c, const char *path)
 	return 0;
 }
 
-/*
- * Runs cmd with args (stolen, may be NULL) and returns its "return" object, or NULL after
- * saying why: twin-vmm's error with its class, or a broken connection.
- */
-static json_t *call(struct client *c, const char *cmd, json_t *args, int timeout_ms)
+/* Runs cmd with args (stolen, may be NULL): its whole reply, or NULL (connection broken, said). */
+static json_t *call_reply(struct client *c, const char *cmd, json_t *args, int timeout_ms)
 {
-	json_t *req = json_pack("{s:s}", "execute", cmd), *rep, *ret;
+	json_t *req = json_pack("{s:s}", "execute", cmd);
 	char *line;
 	size_t n;
 	bool sent;
@@ -138,16 +135,30 @@ static json_t *call(struct client *c, const char *cmd, json_t *args, int timeout
 		say_error("--control %s: cannot send %s: %s", c->path, cmd, strerror(errno));
 		return NULL;
 	}
-	rep = read_json(c, timeout_ms);
+	return read_json(c, timeout_ms);
+}
+
+/* An error reply's description ("?" if it has none). */
+static const char *error_desc(json_t *rep)
+{
+	return json_string_value(json_object_get(json_object_get(rep, "error"), "desc")) ?: "?";
+}
+
+/*
+ * Runs cmd with args (stolen, may be NULL) and returns its "return" object, or NULL after
+ * saying why: twin-vmm's error with its class, or a broken connection.
+ */
+static json_t *call(struct client *c, const char *cmd, json_t *args, int timeout_ms)
+{
+	json_t *rep = call_reply(c, cmd, args, timeout_ms), *ret;
+
 	if (!rep)
 		return NULL;
 	ret = json_incref(json_object_get(rep, "return"));
-	if (!ret) {
-		json_t *e = json_object_get(rep, "error");
-
-		say_error("%s: %s (%s)", cmd, json_string_value(json_object_get(e, "desc")) ?: "?",
-			  json_string_value(json_object_get(e, "class")) ?: "no error class");
-	}
+	if (!ret)
+		say_error("%s: %s (%s)", cmd, error_desc(rep),
+			  json_string_value(json_object_get(json_object_get(rep, "error"), "class"))
+			      ?: "no error class");
 	json_decref(rep);
 	return ret;
 }
@@ -179,35 +190,6 @@ static bool add_path(json_t *args, const char *key, const char *path)
 	return true;
 }
 
-int control_client__save(const struct vmm_args *a)
-{
-	struct client c = {.fd = -1};
-	json_t *args = json_object(), *ret = NULL;
-	int status = CLIENT_EXIT_FAILED;
-
-	if (!add_path(args, "file", a->file) || client_connect(&c, a->control))
-		goto out;
-	/* As long as the save takes: twin-vmm replies once the file is whole. */
-	ret = call(&c, "save", args, -1);
-	args = NULL;
-	if (!ret)
-		goto out;
-	json_decref(ret);
-	ret = call(&c, "query-migrate", NULL, REPLY_TIMEOUT_MS);
-	if (!ret)
-		goto out;
-	printf("save: wrote the VM to %s (%.1f MiB); it stays paused: cont resumes it, quit "
-	       "ends it\n",
-	       a->file, json_integer_value(json_object_get(ret, "bytes")) / 1048576.0);
-	status = CLIENT_EXIT_OK;
-out:
-	json_decref(args);
-	json_decref(ret);
-	if (c.fd >= 0)
-		close(c.fd);
-	return status;
-}
-
 static json_t *migrate_args(const struct vmm_args *a)
 {
 	const struct vmm_security *s = &a->security;
@@ -233,10 +215,8 @@ static unsigned long long num(json_t *st, const char *key)
 }
 
 /* One line of progress, without its end: the terminal rewrites it, a log appends it. */
-static void print_progress(json_t *st, const char *to)
+static void print_progress(json_t *st, const char *phase, const char *to)
 {
-	const char *phase = json_string_value(json_object_get(st, "phase"));
-
 	if (!strcmp(phase, "setup")) {
 		printf("migrate: connecting to %s", to);
 		return;
@@ -250,7 +230,7 @@ static void print_progress(json_t *st, const char *to)
 		printf(", throttle %llu%%", num(st, "throttle_pct"));
 }
 
-/* SIGINT and SIGTERM, as a descriptor: they cancel the migration instead of ending us. */
+/* SIGINT and SIGTERM, as a descriptor: they cancel the job instead of ending us. */
 static int signal_fd(void)
 {
 	sigset_t sigs;
@@ -262,10 +242,60 @@ static int signal_fd(void)
 	return signalfd(-1, &sigs, SFD_CLOEXEC);
 }
 
-/* Polls until the migration ends; returns its last status (NULL: the connection broke). */
-static json_t *watch(struct client *c, const struct vmm_args *a, int sig_fd)
+/* A query-migrate status's phase if it is one the job can be in; NULL after saying why. */
+static const char *job_phase(struct client *c, json_t *st)
 {
-	bool tty = isatty(STDOUT_FILENO), cancelled = false;
+	static const char *const phases[] = {"setup",	  "active", "stop-copy",
+					     "completed", "failed", "cancelled"};
+	const char *phase = json_string_value(json_object_get(st, "phase"));
+
+	for (size_t i = 0; phase && i < sizeof(phases) / sizeof(phases[0]); i++)
+		if (!strcmp(phase, phases[i]))
+			return phase;
+	say_error("--control %s: query-migrate says phase %s while a job runs: is twin-vmm "
+		  "another version than this client?",
+		  c->path, phase ? phase : "(none)");
+	return NULL;
+}
+
+static bool ended(const char *phase)
+{
+	return !strcmp(phase, "completed") || !strcmp(phase, "failed") ||
+	       !strcmp(phase, "cancelled");
+}
+
+/*
+ * A signal arrived (on sig_fd): asks twin-vmm to cancel the job (what: "save" or
+ * "migration"), which it refuses once too late; false if the connection broke (said).
+ */
+static bool cancel(struct client *c, int sig_fd, bool tty, const char *what)
+{
+	struct signalfd_siginfo si;
+	json_t *r;
+
+	if (read(sig_fd, &si, sizeof(si)) < 0)
+		si.ssi_signo = 0;
+	r = call_reply(c, "migrate-cancel", NULL, REPLY_TIMEOUT_MS);
+	if (!r)
+		return false;
+	if (json_object_get(r, "return"))
+		fprintf(stderr, "%stwin-vmm: signal %u: cancelling the %s\n", tty ? "\n" : "",
+			si.ssi_signo, what);
+	else
+		fprintf(stderr, "%stwin-vmm: signal %u: cannot cancel the %s: %s\n",
+			tty ? "\n" : "", si.ssi_signo, what, error_desc(r));
+	json_decref(r);
+	return true;
+}
+
+/*
+ * Polls until the save or migration ends; returns its last status (NULL: the connection
+ * broke or the status made no sense, said).  to: the destination, for progress lines
+ * (NULL: none are printed).
+ */
+static json_t *watch(struct client *c, const char *to, int sig_fd)
+{
+	bool tty = to && isatty(STDOUT_FILENO);
 	char last_phase[16] = "";
 	json_t *st = NULL;
 
@@ -277,41 +307,71 @@ static json_t *watch(struct client *c, const struct vmm_args *a, int sig_fd)
 		st = call(c, "query-migrate", NULL, REPLY_TIMEOUT_MS);
 		if (!st)
 			return NULL;
-		phase = json_string_value(json_object_get(st, "phase"));
-		if (!phase)
-			phase = "?";
-		if (!strcmp(phase, "completed") || !strcmp(phase, "failed") ||
-		    !strcmp(phase, "cancelled"))
+		phase = job_phase(c, st);
+		if (!phase) {
+			json_decref(st);
+			return NULL;
+		}
+		if (ended(phase))
 			break;
 		if (tty) {
 			printf("\r\033[K");
-			print_progress(st, a->to);
+			print_progress(st, phase, to);
 			fflush(stdout);
-		} else if (n % PRINT_EVERY == 0 || strcmp(phase, last_phase)) {
-			print_progress(st, a->to);
+		} else if (to && (n % PRINT_EVERY == 0 || strcmp(phase, last_phase))) {
+			print_progress(st, phase, to);
 			putchar('\n');
 			fflush(stdout);
 		}
 		snprintf(last_phase, sizeof(last_phase), "%s", phase);
 		/* The signal descriptor is the wait: a signal cuts it short. */
-		if (poll(&p, sig_fd >= 0, POLL_MS) > 0 && !cancelled) {
-			struct signalfd_siginfo si;
-			json_t *r;
-
-			if (read(sig_fd, &si, sizeof(si)) < 0)
-				si.ssi_signo = 0;
-			fprintf(stderr, "%stwin-vmm: signal %u: cancelling the migration\n",
-				tty ? "\n" : "", si.ssi_signo);
-			r = call(c, "migrate-cancel", NULL, REPLY_TIMEOUT_MS);
-			if (!r)
-				return st;
-			json_decref(r);
-			cancelled = true;
+		if (poll(&p, sig_fd >= 0, POLL_MS) > 0 &&
+		    !cancel(c, sig_fd, tty, to ? "migration" : "save")) {
+			json_decref(st);
+			return NULL;
 		}
 	}
 	if (tty)
 		printf("\r\033[K");
 	return st;
+}
+
+int control_client__save(const struct vmm_args *a)
+{
+	struct client c = {.fd = -1};
+	json_t *args = json_object(), *ret = NULL;
+	int sig_fd = -1, status = CLIENT_EXIT_FAILED;
+
+	if (!add_path(args, "file", a->file) || client_connect(&c, a->control))
+		goto out;
+	/* Before the request: a signal from now on cancels the save. */
+	sig_fd = signal_fd();
+	ret = call(&c, "save", args, REPLY_TIMEOUT_MS);
+	args = NULL;
+	if (!ret)
+		goto out;
+	json_decref(ret);
+	ret = watch(&c, NULL, sig_fd);
+	if (!ret)
+		goto out;
+	if (strcmp(json_string_value(json_object_get(ret, "phase")), "completed")) {
+		say_error("save to %s %s: %s", a->file,
+			  json_string_value(json_object_get(ret, "phase")),
+			  json_string_value(json_object_get(ret, "error")) ?: "no reason given");
+		goto out;
+	}
+	printf("save: wrote the VM to %s (%.1f MiB); it stays paused: cont resumes it, quit "
+	       "ends it\n",
+	       a->file, json_integer_value(json_object_get(ret, "bytes")) / 1048576.0);
+	status = CLIENT_EXIT_OK;
+out:
+	json_decref(args);
+	json_decref(ret);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	if (c.fd >= 0)
+		close(c.fd);
+	return status;
 }
 
 int control_client__migrate(const struct vmm_args *a)
@@ -323,13 +383,14 @@ int control_client__migrate(const struct vmm_args *a)
 
 	if (!args || client_connect(&c, a->control))
 		goto out;
+	/* Before the request: a ^C from now on goes through migrate-cancel. */
+	sig_fd = signal_fd();
 	ret = call(&c, "migrate", args, REPLY_TIMEOUT_MS);
 	args = NULL;
 	if (!ret)
 		goto out;
 	json_decref(ret);
-	sig_fd = signal_fd();
-	st = watch(&c, a, sig_fd);
+	st = watch(&c, a->to, sig_fd);
 	if (!st)
 		goto out;
 	/* The whole final status, one line, last: what scripts and benchmarks read. */

@@ -22,18 +22,19 @@
 
 /*
  * Runs the VM until it ends, SIGTERM/SIGINT arrives, the control socket says quit (these
- * two stop it cleanly, status 0) or it migrated away (status 0 too).  announce (restore,
- * incoming): the guest's NICs are announced once it runs here, as QEMU does after a load.
+ * two stop it cleanly, status 0) or it migrated away (status 0 too).  started: its threads
+ * run already (incoming).  announce (restore, incoming): the guest's NICs are announced
+ * once it runs here, as QEMU does after a load.
  */
 static int run(struct vm *vm, int sig_fd, struct vm_control *ctl, struct control_server *server,
-	       bool announce)
+	       bool started, bool announce)
 {
 	struct pollfd p[3] = {
 	    {.fd = sig_fd, .events = POLLIN},
 	    {.fd = vm__done_fd(vm), .events = POLLIN},
 	    {.fd = vm_control__event_fd(ctl), .events = POLLIN},
 	};
-	int rc = vm__start(vm);
+	int rc = started ? 0 : vm__start(vm);
 
 	if (rc) {
 		vm__stop(vm, EXIT_RUNTIME);
@@ -74,8 +75,11 @@ static int run(struct vm *vm, int sig_fd, struct vm_control *ctl, struct control
 	return vm__join(vm);
 }
 
-/* Builds the VM as the command says: booted from a kernel, restored, or migrated in. */
-static int build(struct vm_setup *s, const struct vmm_args *a, int sig_fd)
+/*
+ * Builds the VM as the command says: booted from a kernel, restored, or migrated in (then
+ * *source is the connection waiting for the ack).
+ */
+static int build(struct vm_setup *s, const struct vmm_args *a, int sig_fd, struct channel **source)
 {
 	char err[512];
 	int rc;
@@ -84,7 +88,7 @@ static int build(struct vm_setup *s, const struct vmm_args *a, int sig_fd)
 	case VMM_CMD_RESTORE:
 		return vm_load__restore(s, a);
 	case VMM_CMD_INCOMING:
-		return vm_load__incoming(s, a, sig_fd);
+		return vm_load__incoming(s, a, sig_fd, source);
 	default:
 		break;
 	}
@@ -106,6 +110,7 @@ int main(int argc, char **argv)
 	struct vm_control *ctl = NULL;
 	struct control_ops ops;
 	struct control_server *server = NULL;
+	struct channel *source = NULL; /* incoming: the source, until the ack */
 	char err[512];
 	sigset_t sigs;
 	int sig_fd = -1, status, rc;
@@ -138,7 +143,7 @@ int main(int argc, char **argv)
 	}
 	status = vm_setup__open(&setup, &args);
 	if (!status)
-		status = build(&setup, &args, sig_fd);
+		status = build(&setup, &args, sig_fd, &source);
 	if (status || !setup.vm)
 		goto out;
 	rc = vm_control__new(setup.vm, false, &ctl);
@@ -152,12 +157,22 @@ int main(int argc, char **argv)
 		rc = control_server__start(args.control, &ops, &server, err, sizeof(err));
 		if (rc) {
 			log__error("%s", err);
+			vm_load__refuse(&source, rc, err);
 			status = EXIT_BAD_INPUT;
 			goto out;
 		}
 	}
-	status = run(setup.vm, sig_fd, ctl, server, args.command != VMM_CMD_RUN);
+	/* Incoming: everything that can fail came first; the ack then hands the VM over. */
+	if (source) {
+		status = vm_load__commit(setup.vm, &source);
+		if (status)
+			goto out;
+	}
+	status = run(setup.vm, sig_fd, ctl, server, args.command == VMM_CMD_INCOMING,
+		     args.command != VMM_CMD_RUN);
 out:
+	/* Set up failed after a migration came in: the source keeps the VM, told why. */
+	vm_load__refuse(&source, -EIO, "the destination twin-vmm failed to set up: see its log");
 	/* Before the VM goes: the server and migration threads may be using it. */
 	control_server__stop(server);
 	vm_control__free(ctl);

@@ -16,22 +16,27 @@
 #include "vm_control.h"
 
 /*
- * Threads: the control server's calls the ops, one at a time; the migration thread runs
- * migrate__send.  lock guards every field the two share (marked "locked").
+ * Threads: the control server's calls the ops, one at a time; the job thread runs
+ * migrate__send for a save or a migration, so the control socket stays answered meanwhile.
+ * lock guards every field the two share (marked "locked").
  */
 struct vm_control {
 	struct vm *vm;
 	int event_fd; /* quit asked, or migrated away */
 	pthread_mutex_t lock;
 	bool paused;		     /* locked: by stop or save, not by a migration's own pause */
-	bool busy;		     /* locked: the migration thread has not finished */
-	bool joinable;		     /* the migration thread is not joined yet (control thread) */
+	bool busy;		     /* locked: the job thread has not finished */
+	bool joinable;		     /* the job thread is not joined yet (control thread) */
 	bool migrated;		     /* locked: completed, the VM runs at the destination */
-	pthread_t thread;	     /* the migration thread */
+	pthread_t thread;	     /* the job thread */
 	struct migrate_job *job;     /* the last save's or migration's; NULL before any */
 	struct channel *ch;	     /* locked: the migration's connection, once made */
-	char error[MIGRATE_ERR_MAX]; /* locked: a failure before migrate__send ran */
-	/* The migration's request, copied: the control request it came in dies with its reply. */
+	char error[MIGRATE_ERR_MAX]; /* locked: a failure outside migrate__send */
+	/* The request, copied: the control request it came in dies with its reply. */
+	bool saving;	  /* the job is a save (control thread sets it, idle) */
+	bool save_paused; /* the save paused the VM: a failed one resumes it */
+	int save_fd;	  /* FILE.partial, owned by the job thread */
+	char file[PATH_MAX], tmp[PATH_MAX];
 	char uri[256], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX], psk[PATH_MAX];
 	struct channel_security security;
 	struct migrate_params params;
@@ -49,9 +54,8 @@ static void signal_event(struct vm_control *c)
 static int refuse_locked(struct vm_control *c, char *err, size_t errlen)
 {
 	if (c->busy) {
-		snprintf(err, errlen,
-			 "a migration is in progress: wait for it or send "
-			 "migrate-cancel");
+		snprintf(err, errlen, "a %s is in progress: wait for it or send migrate-cancel",
+			 c->saving ? "save" : "migration");
 		return -EBUSY;
 	}
 	if (c->migrated) {
@@ -95,6 +99,16 @@ static void pause_vm(struct vm_control *c)
 	log__info("control: VM paused");
 }
 
+static void resume_vm(struct vm_control *c)
+{
+	ioloop__resume(c->vm->ioloop);
+	vm__resume_all(c->vm);
+	pthread_mutex_lock(&c->lock);
+	c->paused = false;
+	pthread_mutex_unlock(&c->lock);
+	log__info("control: VM resumed");
+}
+
 static int ctl_stop(void *opaque, char *err, size_t errlen)
 {
 	struct vm_control *c = opaque;
@@ -110,15 +124,9 @@ static int ctl_cont(void *opaque, char *err, size_t errlen)
 	struct vm_control *c = opaque;
 	int rc = refuse(c, err, errlen);
 
-	if (rc)
-		return rc;
-	ioloop__resume(c->vm->ioloop);
-	vm__resume_all(c->vm);
-	pthread_mutex_lock(&c->lock);
-	c->paused = false;
-	pthread_mutex_unlock(&c->lock);
-	log__info("control: VM resumed");
-	return 0;
+	if (!rc)
+		resume_vm(c);
+	return rc;
 }
 
 static void ctl_quit(void *opaque)
@@ -144,71 +152,139 @@ static int new_job(struct vm_control *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* The last job's error, for a reply. */
-static void job_error(struct vm_control *c, char *err, size_t errlen)
+/* The job thread's end: busy no more; error (may be "") says why it failed. */
+static void job_done(struct vm_control *c, bool migrated, const char *error)
 {
-	struct migrate_status st;
+	pthread_mutex_lock(&c->lock);
+	if (error[0])
+		snprintf(c->error, sizeof(c->error), "%s", error);
+	c->busy = false;
+	c->migrated = migrated;
+	pthread_mutex_unlock(&c->lock);
+}
 
+/* The last job ended (not busy): its thread is reaped before its fields are reused. */
+static void reap(struct vm_control *c)
+{
+	if (c->joinable) {
+		pthread_join(c->thread, NULL);
+		c->joinable = false;
+	}
+}
+
+/* Starts fn on the job thread (reaped before). */
+static int start_job(struct vm_control *c, void *(*fn)(void *), bool saving, char *err,
+		     size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	c->busy = true;
+	c->saving = saving;
+	pthread_mutex_unlock(&c->lock);
+	rc = -pthread_create(&c->thread, NULL, fn, c);
+	if (rc) {
+		pthread_mutex_lock(&c->lock);
+		c->busy = false;
+		pthread_mutex_unlock(&c->lock);
+		snprintf(err, errlen, "%s: cannot start the thread: %s",
+			 saving ? "save" : "migrate", strerror(-rc));
+		return rc;
+	}
+	c->joinable = true;
+	return 0;
+}
+
+/* The save's job thread: the stream into FILE.partial, flushed, then renamed to FILE. */
+static void *save_main(void *arg)
+{
+	struct vm_control *c = arg;
+	const struct migrate_params params = {.live = false, .compress = MIGRATE_COMPRESS_LZ4};
+	struct migrate_status st;
+	struct stream_writer w;
+	char err[MIGRATE_ERR_MAX] = "";
+	int rc;
+
+	stream_writer__init(&w, stream__fd_write, &c->save_fd);
+	rc = migrate__send(c->vm, &params, &w, NULL, NULL, c->job);
+	if (!rc && fsync(c->save_fd)) {
+		rc = -errno;
+		snprintf(err, sizeof(err), "cannot flush %.200s: %s", c->tmp, strerror(errno));
+	}
+	if (close(c->save_fd) && !rc) {
+		rc = -errno;
+		snprintf(err, sizeof(err), "cannot close %.200s: %s", c->tmp, strerror(errno));
+	}
+	if (!rc && rename(c->tmp, c->file)) {
+		rc = -errno;
+		snprintf(err, sizeof(err), "cannot rename %.100s to %.100s: %s", c->tmp, c->file,
+			 strerror(errno));
+	}
+	if (!rc) {
+		log__info("control: saved the VM to %s (%llu bytes); it stays paused", c->file,
+			  (unsigned long long)w.offset);
+		job_done(c, false, "");
+		return NULL;
+	}
+	unlink(c->tmp);
 	migrate_job__status(c->job, &st);
-	snprintf(err, errlen, "%s", st.error[0] ? st.error : "failed without a reason");
+	log__error("control: save to %s failed: %s", c->file, err[0] ? err : st.error);
+	/* As a failed migration leaves the VM: running, unless the user had stopped it. */
+	if (c->save_paused)
+		resume_vm(c);
+	job_done(c, false, err);
+	return NULL;
 }
 
 /*
  * Like `xl save -p`: the VM is paused first and stays paused, so the file is the VM as it
- * is now, and the user decides between cont and quit.  The stream goes to FILE.partial,
- * renamed to FILE once complete: a failed save never leaves a file that looks whole.
+ * is now, and the user decides between cont and quit.  Replies once the save has started
+ * (query-migrate follows it).  The stream goes to FILE.partial, created anew (never through
+ * a link nor over another file: twin-vmm runs as root), and renamed to FILE once complete:
+ * a failed save never leaves a file that looks whole.
  */
 static int ctl_save(void *opaque, const char *file, char *err, size_t errlen)
 {
 	struct vm_control *c = opaque;
-	const struct migrate_params params = {.live = false, .compress = MIGRATE_COMPRESS_LZ4};
-	struct stream_writer w;
-	char tmp[PATH_MAX];
-	int fd, rc;
+	int rc;
 
 	rc = refuse(c, err, errlen);
 	if (rc)
 		return rc;
-	if (snprintf(tmp, sizeof(tmp), "%s.partial", file) >= (int)sizeof(tmp)) {
+	reap(c);
+	if (snprintf(c->tmp, sizeof(c->tmp), "%s.partial", file) >= (int)sizeof(c->tmp)) {
 		snprintf(err, errlen, "save: the file name is too long: use a shorter path");
 		return -ENAMETOOLONG;
 	}
+	snprintf(c->file, sizeof(c->file), "%s", file);
 	rc = new_job(c, err, errlen);
 	if (rc)
 		return rc;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	c->save_fd = open(c->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (c->save_fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "save: cannot create %s: %s: give a writable path", tmp,
-			 strerror(errno));
+		if (rc == -EEXIST)
+			snprintf(err, errlen,
+				 "save: %s already exists (a save that died, or another "
+				 "program's): remove it, or save to another file",
+				 c->tmp);
+		else
+			snprintf(err, errlen, "save: cannot create %s: %s: give a writable path",
+				 c->tmp, strerror(-rc));
 		return rc;
 	}
-	if (ctl_running(c))
+	c->save_paused = ctl_running(c);
+	if (c->save_paused)
 		pause_vm(c);
-	stream_writer__init(&w, stream__fd_write, &fd);
-	rc = migrate__send(c->vm, &params, &w, NULL, NULL, c->job);
-	if (rc)
-		job_error(c, err, errlen);
-	if (!rc && fsync(fd)) {
-		rc = -errno;
-		snprintf(err, errlen, "save: cannot flush %s: %s", tmp, strerror(errno));
-	}
-	if (close(fd) && !rc) {
-		rc = -errno;
-		snprintf(err, errlen, "save: cannot close %s: %s", tmp, strerror(errno));
-	}
-	if (!rc && rename(tmp, file)) {
-		rc = -errno;
-		snprintf(err, errlen, "save: cannot rename %s to %s: %s", tmp, file,
-			 strerror(errno));
-	}
+	rc = start_job(c, save_main, true, err, errlen);
 	if (rc) {
-		unlink(tmp);
-		log__error("control: %s", err);
+		close(c->save_fd);
+		unlink(c->tmp);
+		if (c->save_paused)
+			resume_vm(c);
 		return rc;
 	}
-	log__info("control: saved the VM to %s (%llu bytes); it stays paused", file,
-		  (unsigned long long)w.offset);
+	log__info("control: saving the VM to %s", file);
 	return 0;
 }
 
@@ -223,12 +299,11 @@ static void *migration_main(void *arg)
 
 	rc = channel__connect(c->uri, &c->security, &ch, err, sizeof(err));
 	if (rc) {
-		pthread_mutex_lock(&c->lock);
-		snprintf(c->error, sizeof(c->error), "cannot connect to %.80s: %.150s", c->uri,
-			 err);
-		c->busy = false;
-		pthread_mutex_unlock(&c->lock);
+		char why[MIGRATE_ERR_MAX];
+
+		snprintf(why, sizeof(why), "cannot connect to %.80s: %.150s", c->uri, err);
 		log__error("migration: cannot connect to %s: %s", c->uri, err);
+		job_done(c, false, why);
 		return NULL;
 	}
 	log__info("migration: connected to %s over %s", c->uri, channel__describe(ch));
@@ -238,19 +313,18 @@ static void *migration_main(void *arg)
 	stream_writer__init(&w, channel__write, ch);
 	rc = migrate__send(c->vm, &c->params, &w, channel__read, ch, c->job);
 	migrate_job__status(c->job, &st);
+	if (rc)
+		/* The connection's own words (OpenSSL's, the kernel's) beside the stream's. */
+		log__error("migration to %s failed: %s%s%s: the VM keeps running here", c->uri,
+			   st.error, channel__error(ch)[0] ? "; connection: " : "",
+			   channel__error(ch));
 	pthread_mutex_lock(&c->lock);
 	c->ch = NULL;
 	pthread_mutex_unlock(&c->lock);
 	channel__close(ch);
-	pthread_mutex_lock(&c->lock);
-	c->busy = false;
-	c->migrated = !rc;
-	pthread_mutex_unlock(&c->lock);
-	if (rc) {
-		log__error("migration to %s failed: %s: the VM keeps running here", c->uri,
-			   st.error);
+	job_done(c, !rc, "");
+	if (rc)
 		return NULL;
-	}
 	log__info("migration to %s completed in %llu ms (downtime %llu us): exiting", c->uri,
 		  (unsigned long long)st.total_ns / 1000000,
 		  (unsigned long long)st.downtime_ns / 1000);
@@ -283,11 +357,7 @@ static int ctl_migrate(void *opaque, const struct control_migrate *m, char *err,
 		snprintf(err, errlen, "migrate: the uri is too long: use a shorter host name");
 		return -ENAMETOOLONG;
 	}
-	/* The last migration ended (not busy): reap its thread before reusing the fields. */
-	if (c->joinable) {
-		pthread_join(c->thread, NULL);
-		c->joinable = false;
-	}
+	reap(c);
 	rc = new_job(c, err, errlen);
 	if (rc)
 		return rc;
@@ -300,18 +370,9 @@ static int ctl_migrate(void *opaque, const struct control_migrate *m, char *err,
 	    .insecure = m->security.insecure,
 	};
 	c->params = m->params;
-	pthread_mutex_lock(&c->lock);
-	c->busy = true;
-	pthread_mutex_unlock(&c->lock);
-	rc = -pthread_create(&c->thread, NULL, migration_main, c);
-	if (rc) {
-		pthread_mutex_lock(&c->lock);
-		c->busy = false;
-		pthread_mutex_unlock(&c->lock);
-		snprintf(err, errlen, "migrate: cannot start the thread: %s", strerror(-rc));
+	rc = start_job(c, migration_main, false, err, errlen);
+	if (rc)
 		return rc;
-	}
-	c->joinable = true;
 	log__info("control: migrating to %s", c->uri);
 	return 0;
 }
@@ -328,6 +389,9 @@ static void ctl_query_migrate(void *opaque, struct migrate_status *out)
 	/* Connecting: the job has not started yet. */
 	if (c->busy && out->phase == MIGRATE_PHASE_NONE)
 		out->phase = MIGRATE_PHASE_SETUP;
+	/* The job completes before its thread has closed the connection or renamed the file. */
+	if (c->busy && out->phase == MIGRATE_PHASE_COMPLETED)
+		out->phase = MIGRATE_PHASE_STOP_COPY;
 	if (c->error[0]) {
 		out->phase = MIGRATE_PHASE_FAILED;
 		memcpy(out->error, c->error, sizeof(out->error));
@@ -335,19 +399,36 @@ static void ctl_query_migrate(void *opaque, struct migrate_status *out)
 	pthread_mutex_unlock(&c->lock);
 }
 
-static void ctl_migrate_cancel(void *opaque)
+/*
+ * In stop-copy the source may have sent END, and the destination may already run the VM
+ * once its ack is written: cutting the connection then could make both run it.  migrate.h
+ * does not say whether END went out, so all of stop-copy is too late (a save's is not).
+ */
+static int ctl_migrate_cancel(void *opaque, char *err, size_t errlen)
 {
 	struct vm_control *c = opaque;
+	struct migrate_status st;
+	int rc = 0;
 
 	pthread_mutex_lock(&c->lock);
 	if (c->busy) {
-		migrate_job__cancel(c->job);
-		/* A write blocked on a stalled destination would not see the job's cancel. */
-		if (c->ch)
-			channel__abort(c->ch);
-		log__info("control: migration cancelled");
+		migrate_job__status(c->job, &st);
+		if (!c->saving &&
+		    (st.phase == MIGRATE_PHASE_STOP_COPY || st.phase == MIGRATE_PHASE_COMPLETED)) {
+			snprintf(err, errlen,
+				 "too late: the destination may already be running the VM; wait "
+				 "for the migration to end (query-migrate)");
+			rc = -EBUSY;
+		} else {
+			migrate_job__cancel(c->job);
+			/* A write blocked on a stalled peer would not see the job's cancel. */
+			if (c->ch)
+				channel__abort(c->ch);
+			log__info("control: %s cancelled", c->saving ? "save" : "migration");
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
+	return rc;
 }
 
 int vm_control__new(struct vm *vm, bool paused, struct vm_control **out)
@@ -372,9 +453,13 @@ int vm_control__new(struct vm *vm, bool paused, struct vm_control **out)
 
 void vm_control__free(struct vm_control *c)
 {
+	char err[MIGRATE_ERR_MAX];
+
 	if (!c)
 		return;
-	ctl_migrate_cancel(c);
+	/* Too late (stop-copy): the join waits for the ack, bounded by the channel's timeouts. */
+	if (ctl_migrate_cancel(c, err, sizeof(err)))
+		log__info("control: migration not cancelled at exit: %s", err);
 	if (c->joinable)
 		pthread_join(c->thread, NULL);
 	migrate_job__free(c->job);

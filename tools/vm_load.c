@@ -6,8 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 #include "channel.h"
+#include "ioloop.h"
 #include "log.h"
 #include "migrate.h"
+#include "stream_format.h"
 #include "vm_load.h"
 #include "vm_stream.h"
 
@@ -32,29 +34,26 @@ static void drain(struct stream_reader *r)
 }
 
 /*
- * From VM_CONFIG to END: the VM created, checked against the stream, loaded.  0 or -errno.
- * live: a VM this host cannot take is refused after the stream's END (drained).
+ * After VM_CONFIG (cfg) up to END: the VM created, checked against the stream, loaded.
+ * 0 or -errno.  live: a VM this host cannot take is refused after the stream's END (drained).
  */
-static int load(struct vm_setup *s, const struct vmm_args *a, struct stream_reader *r, bool live,
-		int *status, char *err, size_t errlen)
+static int load(struct vm_setup *s, const struct vmm_args *a, struct stream_reader *r,
+		const struct vm_stream_config *cfg, bool live, int *status, char *err,
+		size_t errlen)
 {
-	struct vm_stream_config cfg;
 	int rc;
 
-	rc = migrate__receive_config(r, &cfg, err, errlen);
-	if (rc)
-		goto fail;
-	*status = vm_setup__create(s, a, cfg.mem_size, cfg.nr_vcpus, cfg.has_pit);
+	*status = vm_setup__create(s, a, cfg->mem_size, cfg->nr_vcpus, cfg->has_pit);
 	if (*status) {
 		snprintf(err, errlen,
 			 "cannot create the VM the stream describes (%llu MiB, %u "
 			 "vCPUs): see the error above",
-			 (unsigned long long)cfg.mem_size >> 20, cfg.nr_vcpus);
+			 (unsigned long long)cfg->mem_size >> 20, cfg->nr_vcpus);
 		if (live)
 			drain(r);
 		return -EINVAL;
 	}
-	rc = vm_stream__check_config(&cfg, s->vm, err, errlen);
+	rc = vm_stream__check_config(cfg, s->vm, err, errlen);
 	if (rc) {
 		if (live)
 			drain(r);
@@ -71,6 +70,7 @@ fail:
 
 int vm_load__restore(struct vm_setup *s, const struct vmm_args *a)
 {
+	struct vm_stream_config cfg;
 	struct stream_reader r;
 	char err[512];
 	int fd, rc, status = 0;
@@ -82,7 +82,11 @@ int vm_load__restore(struct vm_setup *s, const struct vmm_args *a)
 		return EXIT_BAD_INPUT;
 	}
 	stream_reader__init(&r, stream__fd_read, &fd);
-	rc = load(s, a, &r, false, &status, err, sizeof(err));
+	rc = migrate__receive_config(&r, &cfg, err, sizeof(err));
+	if (rc)
+		status = stream_error_status(rc);
+	else
+		rc = load(s, a, &r, &cfg, false, &status, err, sizeof(err));
 	stream_reader__dispose(&r);
 	close(fd);
 	if (rc) {
@@ -93,7 +97,7 @@ int vm_load__restore(struct vm_setup *s, const struct vmm_args *a)
 	return 0;
 }
 
-/* Waits for the source to connect, or a signal: 0 if one connects. */
+/* Waits for a connection, or a signal: 0 if one connects. */
 static int wait_for_source(int lfd, int sig_fd)
 {
 	struct pollfd p[2] = {
@@ -116,7 +120,89 @@ static int wait_for_source(int lfd, int sig_fd)
 	}
 }
 
-int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd)
+/* The source's connection, counting what it sent and keeping its first bytes (the magic). */
+struct counted {
+	struct channel *ch;
+	uint64_t bytes;
+	char magic[sizeof(STREAM_MAGIC) - 1];
+};
+
+static ssize_t counted_read(void *ctx, void *buf, size_t len)
+{
+	struct counted *c = ctx;
+	ssize_t r = channel__read(c->ch, buf, len);
+
+	if (r > 0 && c->bytes < sizeof(c->magic)) {
+		size_t n = sizeof(c->magic) - c->bytes;
+
+		memcpy(c->magic + c->bytes, buf, (size_t)r < n ? (size_t)r : n);
+	}
+	if (r > 0)
+		c->bytes += r;
+	return r;
+}
+
+/* A peer that sent no Twin stream header: a stranger or a port scan, not a source. */
+static bool stranger(const struct counted *c)
+{
+	return c->bytes < sizeof(struct stream_header) ||
+	       memcmp(c->magic, STREAM_MAGIC, sizeof(c->magic));
+}
+
+/*
+ * Accepts connections until one is a source: its handshake passed and it sent a Twin
+ * stream header, then VM_CONFIG (into cfg).  A stranger or a port scan (a refused
+ * handshake, a connection closed before a whole header, or another protocol) is logged
+ * and the wait goes on, so it cannot end the incoming.  0 with *out and r (over cr)
+ * ready, or -errno (-EINTR: a signal) with the reason logged; *out is set once a source
+ * connected, even if its stream then failed.
+ */
+static int accept_source(int lfd, int sig_fd, const struct channel_security *sec,
+			 struct channel **out, struct counted *cr, struct stream_reader *r,
+			 struct vm_stream_config *cfg, char *err, size_t errlen)
+{
+	struct channel *ch;
+	int rc;
+
+	for (;;) {
+		rc = wait_for_source(lfd, sig_fd);
+		if (rc)
+			return rc;
+		rc = channel__accept(lfd, sec, &ch, err, errlen);
+		/* The peer's fault (a handshake failed, or it hung up first): wait on. */
+		if (rc == -EPROTO || rc == -ECONNABORTED) {
+			log__warn("incoming: refused a connection: %s; still waiting", err);
+			continue;
+		}
+		/* Ours (no memory, no descriptors): waiting on would spin on the same error. */
+		if (rc) {
+			log__error("incoming: %s", err);
+			return rc;
+		}
+		*cr = (struct counted){.ch = ch};
+		stream_reader__init(r, counted_read, cr);
+		rc = migrate__receive_config(r, cfg, err, errlen);
+		if (rc && stranger(cr)) {
+			if (cr->bytes)
+				log__warn(
+				    "incoming: a connection over %s sent no Twin stream (%s); "
+				    "still waiting",
+				    channel__describe(ch), err);
+			else
+				log__warn("incoming: a connection over %s closed before sending a "
+					  "stream; still waiting",
+					  channel__describe(ch));
+			stream_reader__dispose(r);
+			channel__close(ch);
+			continue;
+		}
+		*out = ch;
+		return rc;
+	}
+}
+
+int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
+		      struct channel **out)
 {
 	const struct channel_security sec = {
 	    .cert = a->security.cert,
@@ -125,10 +211,12 @@ int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd)
 	    .psk_file = a->security.psk,
 	    .insecure = a->security.insecure,
 	};
+	struct vm_stream_config cfg;
 	struct channel *ch = NULL;
 	struct stream_reader r;
+	struct counted cr;
 	char err[512];
-	int lfd = -1, rc, status = EXIT_RUNTIME;
+	int lfd = -1, rc, status;
 
 	rc = channel__check_security(&sec, err, sizeof(err));
 	if (!rc)
@@ -140,39 +228,73 @@ int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd)
 	/* Always shown: with port 0 it is how the user learns the port. */
 	fprintf(stderr, "twin-vmm: incoming: waiting on %s, port %d\n", a->listen,
 		channel__local_port(lfd));
-	rc = wait_for_source(lfd, sig_fd);
+	rc = accept_source(lfd, sig_fd, &sec, &ch, &cr, &r, &cfg, err, sizeof(err));
+	close(lfd);
+	/* Stopped while waiting, as a running VM would be: status 0. */
+	if (rc == -EINTR)
+		return VM_EXIT_STOPPED;
+	if (!ch)
+		return EXIT_RUNTIME;
 	if (rc) {
-		/* Stopped as a running VM would be: status 0. */
-		if (rc == -EINTR)
-			status = VM_EXIT_STOPPED;
-		goto out;
+		status = stream_error_status(rc);
+	} else {
+		log__info("incoming: source connected over %s", channel__describe(ch));
+		rc = load(s, a, &r, &cfg, true, &status, err, sizeof(err));
 	}
-	rc = channel__accept(lfd, &sec, &ch, err, sizeof(err));
-	if (rc) {
-		log__error("incoming: %s", err);
-		goto out;
-	}
-	log__info("incoming: source connected over %s", channel__describe(ch));
-	stream_reader__init(&r, channel__read, ch);
-	rc = load(s, a, &r, true, &status, err, sizeof(err));
 	stream_reader__dispose(&r);
 	if (rc) {
 		log__error("incoming: %s", err);
 		/* Best effort: the source may be gone, and it fails on its own then. */
-		migrate__ack(channel__write, ch, rc, err);
-		goto out;
+		vm_load__refuse(&ch, rc, err);
+		return status;
 	}
-	rc = migrate__ack(channel__write, ch, 0, NULL);
-	if (rc) {
-		log__error("incoming: cannot ack the migration to the source: %s",
-			   channel__error(ch));
-		goto out;
-	}
-	status = 0;
 	log__info("incoming: migration received");
-out:
-	channel__close(ch);
-	if (lfd >= 0)
-		close(lfd);
-	return status;
+	*out = ch;
+	return 0;
+}
+
+void vm_load__refuse(struct channel **ch, int rc, const char *why)
+{
+	if (!*ch)
+		return;
+	migrate__ack(channel__write, *ch, rc, why);
+	channel__close(*ch);
+	*ch = NULL;
+}
+
+int vm_load__commit(struct vm *vm, struct channel **ch)
+{
+	int rc;
+
+	/* Parked from their first instruction: nothing runs or moves before the ack. */
+	vm__pause_all(vm);
+	ioloop__pause(vm->ioloop);
+	rc = vm__start(vm);
+	if (rc) {
+		log__error("incoming: cannot start the VM's threads: %s; the source keeps it",
+			   strerror(-rc));
+		vm_load__refuse(ch, rc,
+				"the destination cannot start the VM's threads: see its log");
+		goto stop;
+	}
+	rc = migrate__ack(channel__write, *ch, 0, NULL);
+	if (rc) {
+		/* The source reads a cut connection and resumes the VM: not here too. */
+		log__error("incoming: cannot ack the migration to the source: %s; the source "
+			   "keeps the VM",
+			   channel__error(*ch));
+		channel__close(*ch);
+		*ch = NULL;
+		goto stop;
+	}
+	channel__close(*ch);
+	*ch = NULL;
+	ioloop__resume(vm->ioloop);
+	vm__resume_all(vm);
+	log__info("incoming: acked: the VM runs here");
+	return 0;
+stop:
+	vm__stop(vm, EXIT_RUNTIME);
+	vm__join(vm);
+	return EXIT_RUNTIME;
 }

@@ -54,8 +54,9 @@ int devstate__resume(struct vm *vm);
  * For each NIC, on the guest's behalf: a gratuitous ARP for the IPv4 address
  * snooped from the guest's own TX frames (saved with the NIC's state), or,
  * when none was seen, a RARP with its MAC as QEMU sends.  Once the VM runs
- * (after a restore or migration).  Any thread.  Returns the NICs announced
- * (a failed send is logged and not counted).
+ * (after a restore or migration): the first frame now, 4 repeats on the I/O
+ * loop with QEMU's backoff (virtio_net__announce).  Any thread.  Returns the
+ * NICs announced (a failed send is logged and not counted).
  */
 int devstate__announce(struct vm *vm);
 

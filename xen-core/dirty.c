@@ -11,9 +11,6 @@
 #include "vm.h"
 #include "util.h"
 
-#define PAGE_SHIFT 12
-#define HIGH_PFN   (LAYOUT_PCI_HOLE_END >> PAGE_SHIFT)
-
 struct dirty {
 	enum dirty_method method;
 	bool enabled;
@@ -29,9 +26,12 @@ struct dirty {
 	uint64_t *pending;
 	/*
 	 * dirty__mark's pages: set with atomic OR by any thread, taken with an
-	 * atomic exchange by the harvest.  Published (release) by dirty__enable.
+	 * atomic exchange by the harvest.  marked is marks published (release)
+	 * by dirty__enable, and NULL again after dirty__disable; marks stays
+	 * allocated, so a mark already under way never writes freed memory.
 	 */
 	uint64_t *marked;
+	uint64_t *marks;
 };
 
 static const char *const method_names[] = {
@@ -58,8 +58,9 @@ int dirty__method_from_str(const char *s, enum dirty_method *out)
 
 uint64_t dirty__bitmap_bits(const struct vm *vm)
 {
-	uint64_t end = vm->mem.high_size ? HIGH_PFN + (vm->mem.high_size >> PAGE_SHIFT)
-					 : vm->mem.low_size >> PAGE_SHIFT;
+	uint64_t end = vm->mem.high_size
+			   ? LAYOUT_HIGH_PFN + (vm->mem.high_size >> LAYOUT_PAGE_SHIFT)
+			   : vm->mem.low_size >> LAYOUT_PAGE_SHIFT;
 
 	/* Whole words: KVM writes a slot's bitmap in 64-bit units. */
 	return (end + 63) & ~63ULL;
@@ -189,17 +190,20 @@ int dirty__enable(struct vm *vm)
 		if (!d->pending)
 			return -ENOMEM;
 	}
-	if (!d->marked) {
-		uint64_t *m = calloc(dirty__bitmap_bits(vm) / 64, sizeof(uint64_t));
-
-		if (!m)
+	if (!d->marks) {
+		d->marks = calloc(dirty__bitmap_bits(vm) / 64, sizeof(uint64_t));
+		if (!d->marks)
 			return -ENOMEM;
-		/* Marks start with logging: a device write before this is in the first pass. */
-		__atomic_store_n(&d->marked, m, __ATOMIC_RELEASE);
+	} else {
+		memset(d->marks, 0, dirty__bitmap_bits(vm) / 64 * sizeof(uint64_t));
 	}
+	/* Marks start with logging: a device write before this is in the first pass. */
+	__atomic_store_n(&d->marked, d->marks, __ATOMIC_RELEASE);
 	rc = memory__set_log_dirty(vm, true);
 	if (!rc)
 		d->enabled = true;
+	else
+		__atomic_store_n(&d->marked, NULL, __ATOMIC_RELEASE);
 	return rc;
 }
 
@@ -212,13 +216,13 @@ void dirty__mark(struct vm *vm, uint64_t gpa, uint64_t len)
 	if (!m || !len || gpa + len < gpa)
 		return;
 	nbits = dirty__bitmap_bits(vm);
-	last = (gpa + len - 1) >> PAGE_SHIFT;
+	last = (gpa + len - 1) >> LAYOUT_PAGE_SHIFT;
 	/*
 	 * Only pages of RAM (a harvest names pages to send).  Release: whoever
 	 * takes the mark (the harvest's exchange) then sees the write before it.
 	 */
-	for (pfn = gpa >> PAGE_SHIFT; pfn <= last && pfn < nbits; pfn++)
-		if (memory__gpa_to_hva(vm, pfn << PAGE_SHIFT, 1ULL << PAGE_SHIFT))
+	for (pfn = gpa >> LAYOUT_PAGE_SHIFT; pfn <= last && pfn < nbits; pfn++)
+		if (memory__gpa_to_hva(vm, pfn << LAYOUT_PAGE_SHIFT, 1ULL << LAYOUT_PAGE_SHIFT))
 			__atomic_fetch_or(&m[pfn / 64], 1ULL << (pfn % 64), __ATOMIC_RELEASE);
 }
 
@@ -226,8 +230,8 @@ void dirty__mark(struct vm *vm, uint64_t gpa, uint64_t len)
 static void take_marks(struct dirty *d, uint64_t *bitmap, uint64_t words)
 {
 	for (uint64_t w = 0; w < words; w++)
-		if (__atomic_load_n(&d->marked[w], __ATOMIC_RELAXED))
-			bitmap[w] |= __atomic_exchange_n(&d->marked[w], 0, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&d->marks[w], __ATOMIC_RELAXED))
+			bitmap[w] |= __atomic_exchange_n(&d->marks[w], 0, __ATOMIC_ACQUIRE);
 }
 
 /* Moves the published entries of one vCPU's ring into bitmap.  Caller holds d->lock. */
@@ -241,7 +245,7 @@ static void collect_ring(struct vcpu *vcpu, uint64_t *bitmap, uint64_t nbits)
 
 		if (!(__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY))
 			break;
-		pfn = (e->slot == MEMORY_SLOT_HIGH ? HIGH_PFN : 0) + e->offset;
+		pfn = (e->slot == MEMORY_SLOT_HIGH ? LAYOUT_HIGH_PFN : 0) + e->offset;
 		if (pfn < nbits)
 			bitmap[pfn / 64] |= 1ULL << (pfn % 64);
 		__atomic_store_n(&e->flags, KVM_DIRTY_GFN_F_RESET, __ATOMIC_RELEASE);
@@ -361,11 +365,11 @@ int64_t dirty__harvest(struct vm *vm, uint64_t *bitmap)
 		rc = harvest_ring(vm, bitmap);
 	} else {
 		if (vm->mem.low_size)
-			rc = harvest_slot(vm, MEMORY_SLOT_LOW, 0, vm->mem.low_size >> PAGE_SHIFT,
-					  bitmap);
+			rc = harvest_slot(vm, MEMORY_SLOT_LOW, 0,
+					  vm->mem.low_size >> LAYOUT_PAGE_SHIFT, bitmap);
 		if (!rc && vm->mem.high_size)
-			rc = harvest_slot(vm, MEMORY_SLOT_HIGH, HIGH_PFN,
-					  vm->mem.high_size >> PAGE_SHIFT, bitmap);
+			rc = harvest_slot(vm, MEMORY_SLOT_HIGH, LAYOUT_HIGH_PFN,
+					  vm->mem.high_size >> LAYOUT_PAGE_SHIFT, bitmap);
 	}
 	if (rc)
 		return rc;
@@ -373,6 +377,31 @@ int64_t dirty__harvest(struct vm *vm, uint64_t *bitmap)
 	for (uint64_t w = 0; w < words; w++)
 		count += __builtin_popcountll(bitmap[w]);
 	return count;
+}
+
+int dirty__disable(struct vm *vm)
+{
+	struct dirty *d = vm->dirty;
+	uint64_t nbits = dirty__bitmap_bits(vm);
+	int rc;
+
+	if (!d->enabled)
+		return 0;
+	rc = memory__set_log_dirty(vm, false);
+	if (rc)
+		return rc;
+	d->enabled = false;
+	__atomic_store_n(&d->marked, NULL, __ATOMIC_RELEASE);
+	if (d->method == DIRTY_METHOD_RING) {
+		/* Drained and dropped: a later dirty__enable starts from empty rings. */
+		pthread_mutex_lock(&d->lock);
+		for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+			collect_ring(&vm->vcpus[i], d->pending, nbits);
+		memset(d->pending, 0, nbits / 64 * sizeof(uint64_t));
+		rc = reset_rings(vm);
+		pthread_mutex_unlock(&d->lock);
+	}
+	return rc;
 }
 
 uint64_t dirty__ring_full_count(const struct vm *vm)
@@ -394,7 +423,7 @@ void dirty__vm_exit(struct vm *vm)
 		return;
 	pthread_mutex_destroy(&d->lock);
 	free(d->pending);
-	free(d->marked);
+	free(d->marks);
 	free(d);
 	vm->dirty = NULL;
 }

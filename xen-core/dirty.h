@@ -38,9 +38,16 @@ void dirty__vcpu_exit(struct vcpu *vcpu);
 
 /*
  * Starts logging on every RAM slot.  Pages written after this returns are
- * reported by the next harvest.  Call from any thread, once.
+ * reported by the next harvest.  Call from any thread, once; again only
+ * after dirty__disable (-EALREADY while on).
  */
 int dirty__enable(struct vm *vm);
+/*
+ * Stops logging and marking (a migration that failed: the guest no longer
+ * pays for write-protect faults or ring exits) and drops what was collected.
+ * 0 if already off.  Never concurrently with dirty__harvest.
+ */
+int dirty__disable(struct vm *vm);
 
 /*
  * Sets in bitmap (dirty__bitmap_bits(vm) bits, caller-allocated, cleared here

@@ -19,6 +19,9 @@
 /* The 32-bit PCI hole.  RAM above it is relocated to 4 GiB. */
 #define LAYOUT_PCI_HOLE_START 0xc0000000ULL
 #define LAYOUT_PCI_HOLE_END 0x100000000ULL
+/* Guest pages are 4 KiB; pfns count them from gpa 0, so high RAM starts at this pfn. */
+#define LAYOUT_PAGE_SHIFT 12
+#define LAYOUT_HIGH_PFN (LAYOUT_PCI_HOLE_END >> LAYOUT_PAGE_SHIFT)
 /* 32-bit BAR window twin-vmm allocates from (guests may move BARs inside it). */
 #define LAYOUT_PCI_MMIO_START 0xc0000000ULL
 #define LAYOUT_PCI_MMIO_END 0xe0000000ULL

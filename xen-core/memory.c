@@ -11,8 +11,7 @@
 #include "log.h"
 #include "vm.h"
 
-/* MemAvailable + SwapFree in bytes, or 0 if /proc/meminfo cannot be read. */
-static uint64_t host_available_bytes(void)
+uint64_t memory__host_available(void)
 {
 	FILE *f = fopen("/proc/meminfo", "re");
 	char line[256];
@@ -60,7 +59,7 @@ static int set_slots(struct vm *vm)
 int memory__init(struct vm *vm, uint64_t size)
 {
 	struct memory *m = &vm->mem;
-	uint64_t avail = host_available_bytes();
+	uint64_t avail = memory__host_available();
 	int rc;
 
 	m->fd = -1;

@@ -22,6 +22,9 @@ struct memory {
 int memory__init(struct vm *vm, uint64_t size);
 /* Re-registers every slot with or without KVM_MEM_LOG_DIRTY_PAGES. */
 int memory__set_log_dirty(struct vm *vm, bool on);
+/* What the host can still give: MemAvailable + SwapFree in bytes, 0 if /proc/meminfo is unreadable.
+ */
+uint64_t memory__host_available(void);
 /* Host pointer for [gpa, gpa+len) if it lies entirely in one RAM slot, else NULL. */
 void *memory__gpa_to_hva(const struct vm *vm, uint64_t gpa, uint64_t len);
 /* The GPA of a host pointer into RAM (the inverse of gpa_to_hva), or UINT64_MAX if not RAM. */

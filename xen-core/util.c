@@ -1,4 +1,4 @@
-/* Small helpers shared by the boot-data builders (see util.h). */
+/* Small helpers shared across Twin (see util.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include "util.h"
@@ -12,4 +12,16 @@ void util__set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+}
+
+int util__fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
 }

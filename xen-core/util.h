@@ -9,5 +9,8 @@
 /* printf into err[0..errlen); does nothing if err is NULL or errlen 0 (caller wants no text). */
 __attribute__((format(printf, 3, 4))) void util__set_err(char *err, size_t errlen, const char *fmt,
 							 ...);
+/* util__set_err, then returns rc: `return util__fail(err, errlen, -EINVAL, "...", ...);`. */
+__attribute__((format(printf, 4, 5))) int util__fail(char *err, size_t errlen, int rc,
+						     const char *fmt, ...);
 
 #endif

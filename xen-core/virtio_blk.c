@@ -11,6 +11,7 @@
 #include <linux/virtio_blk.h>
 #include "iov.h"
 #include "log.h"
+#include "pci.h"
 #include "util.h"
 #include "virtio_blk.h"
 #include "virtio_pci.h"
@@ -28,6 +29,8 @@ struct virtio_blk {
 	struct virtio_blk_config config;
 	int fd;
 	bool readonly;
+	bool locked;	   /* holds the image's flock (see virtio_blk__release) */
+	char *path;	   /* as given, for messages */
 	uint64_t capacity; /* sectors */
 	char name[32];
 	char serial[VIRTIO_BLK_ID_BYTES];
@@ -39,8 +42,19 @@ static struct virtio_blk *to_blk(struct virtio_dev *vdev)
 	return (struct virtio_blk *)vdev;
 }
 
-int virtio_blk__open(const char *path, bool readonly, unsigned int index, struct virtio_blk **out,
-		     char *err, size_t errlen)
+/* The image's lock: shared for a read-only disk, exclusive for a writable one. */
+static int take_lock(int fd, bool readonly, const char *path, char *err, size_t errlen)
+{
+	if (!flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB))
+		return 0;
+	return util__fail(err, errlen, -errno,
+			  "--disk %s: the image is in use by another process (locked): stop "
+			  "it or give this VM a copy",
+			  path);
+}
+
+static int open_image(const char *path, bool readonly, bool lock, unsigned int index,
+		      struct virtio_blk **out, char *err, size_t errlen)
 {
 	struct virtio_blk *blk = NULL;
 	const char *base;
@@ -54,14 +68,8 @@ int virtio_blk__open(const char *path, bool readonly, unsigned int index, struct
 			      path, strerror(-rc), readonly ? "readable" : "writable");
 		return rc;
 	}
-	if (flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
-		rc = -errno;
-		util__set_err(err, errlen,
-			      "--disk %s: the image is in use by another process (locked): stop "
-			      "it or give this VM a copy",
-			      path);
+	if (lock && (rc = take_lock(fd, readonly, path, err, errlen)))
 		goto fail;
-	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		rc = -EINVAL;
 		util__set_err(err, errlen, "--disk %s: not a regular file: give a raw image file",
@@ -77,6 +85,10 @@ int virtio_blk__open(const char *path, bool readonly, unsigned int index, struct
 		goto fail;
 	}
 	blk = calloc(1, sizeof(*blk));
+	if (blk && !(blk->path = strdup(path))) {
+		free(blk);
+		blk = NULL;
+	}
 	if (!blk) {
 		rc = -ENOMEM;
 		util__set_err(err, errlen, "--disk %s: out of memory", path);
@@ -84,6 +96,7 @@ int virtio_blk__open(const char *path, bool readonly, unsigned int index, struct
 	}
 	blk->fd = fd;
 	blk->readonly = readonly;
+	blk->locked = lock;
 	blk->capacity = st.st_size / VIRTIO_BLK_SECTOR_SIZE;
 	snprintf(blk->name, sizeof(blk->name), "virtio-blk %u", index);
 	base = strrchr(path, '/');
@@ -97,12 +110,57 @@ fail:
 	return rc;
 }
 
+int virtio_blk__open(const char *path, bool readonly, unsigned int index, struct virtio_blk **out,
+		     char *err, size_t errlen)
+{
+	return open_image(path, readonly, true, index, out, err, errlen);
+}
+
+int virtio_blk__open_shared(const char *path, bool readonly, unsigned int index,
+			    struct virtio_blk **out, char *err, size_t errlen)
+{
+	return open_image(path, readonly, false, index, out, err, errlen);
+}
+
 void virtio_blk__close(struct virtio_blk *blk)
 {
 	if (!blk)
 		return;
 	close(blk->fd);
+	free(blk->path);
 	free(blk);
+}
+
+bool virtio_blk__readonly(const struct virtio_blk *blk)
+{
+	return blk->readonly;
+}
+
+const char *virtio_blk__path(const struct virtio_blk *blk)
+{
+	return blk->path;
+}
+
+int virtio_blk__release(struct virtio_blk *blk)
+{
+	if (!blk->readonly && fdatasync(blk->fd))
+		return -errno;
+	if (blk->locked && flock(blk->fd, LOCK_UN))
+		return -errno;
+	blk->locked = false;
+	return 0;
+}
+
+int virtio_blk__lock(struct virtio_blk *blk, char *err, size_t errlen)
+{
+	int rc;
+
+	if (blk->locked)
+		return 0;
+	rc = take_lock(blk->fd, blk->readonly, blk->path, err, errlen);
+	if (!rc)
+		blk->locked = true;
+	return rc;
 }
 
 uint64_t virtio_blk__capacity(const struct virtio_blk *blk)
@@ -299,6 +357,19 @@ static const struct virtio_dev_ops blk_ops = {
     .state_save = blk_state_save,
     .state_check = blk_state_check,
 };
+
+unsigned int virtio_blk__list(struct vm *vm, struct virtio_blk **out, unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (unsigned int slot = 1; slot < PCI_MAX_SLOTS && n < max; slot++) {
+		struct virtio_dev *vdev = virtio_dev__of_pci(pci__device(vm, slot));
+
+		if (vdev && vdev->ops == &blk_ops)
+			out[n++] = to_blk(vdev);
+	}
+	return n;
+}
 
 int virtio_blk__register(struct virtio_blk *blk, struct vm *vm, bool legacy)
 {

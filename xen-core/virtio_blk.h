@@ -23,6 +23,23 @@ int virtio_blk__open(const char *path, bool readonly, unsigned int index, struct
 		     char *err, size_t errlen);
 /* Closes a disk that was never registered (a VM frees its own); NULL is a no-op. */
 void virtio_blk__close(struct virtio_blk *blk);
+bool virtio_blk__readonly(const struct virtio_blk *blk);
+const char *virtio_blk__path(const struct virtio_blk *blk);
+/* The VM's disks in PCI slot order: up to max of them into out; returns how many. */
+unsigned int virtio_blk__list(struct vm *vm, struct virtio_blk **out, unsigned int max);
+
+/*
+ * Shared storage handed over by a live migration (both hosts see the same
+ * image).  The destination opens the image without its lock (open_shared) and
+ * takes the lock once it has the VM (lock).  The source, VM and I/O loop
+ * paused, flushes its writes to the image and lets go of the lock (release)
+ * just before END; if the migration then fails it takes the lock back (lock).
+ * lock: 0, or -EWOULDBLOCK with err naming the image (the other host holds it).
+ */
+int virtio_blk__open_shared(const char *path, bool readonly, unsigned int index,
+			    struct virtio_blk **out, char *err, size_t errlen);
+int virtio_blk__release(struct virtio_blk *blk);
+int virtio_blk__lock(struct virtio_blk *blk, char *err, size_t errlen);
 /*
  * Before vm__start: makes blk a virtio-pci function of vm with one request
  * queue, modern-only or, with legacy, transitional (requests are the same for

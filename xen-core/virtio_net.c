@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 #include <linux/virtio_net.h>
 #include "iov.h"
@@ -27,6 +28,14 @@
 #define HDR_LEN (net->hdr_len)
 /* Frames read per tap wakeup, dropped ones too, before other I/O-thread work gets a turn. */
 #define RX_BATCH 64
+/*
+ * An announce is repeated, as QEMU's (qemu_announce_self: 5 rounds, 50 ms
+ * then 100 ms more each time), so one lost frame does not leave the LAN's
+ * switches and ARP caches pointing at the old host for minutes.
+ */
+#define ANNOUNCE_ROUNDS	  5
+#define ANNOUNCE_FIRST_MS 50
+#define ANNOUNCE_STEP_MS  100
 
 struct virtio_net {
 	struct virtio_dev vdev; /* first: the transport hands callbacks a vdev pointer */
@@ -47,6 +56,10 @@ struct virtio_net {
 	bool tap_gone; /* the tap failed for good: no longer watched */
 	/* The guest's IPv4 address (network order) snooped from its TX; 0: none yet. Atomic. */
 	uint32_t ipv4;
+	/* Timer of the announce's repeats, on the I/O loop; -1 until registered. */
+	int announce_fd;
+	/* Announce frames sent in the current round of ANNOUNCE_ROUNDS.  Atomic. */
+	unsigned int announced;
 	struct vq_chain rx_chain;
 	struct vq_chain tx_chain;
 };
@@ -74,6 +87,7 @@ int virtio_net__open(const char *tap, const char *bridge, const uint8_t mac[6], 
 		return -ENOMEM;
 	}
 	net->tap_fd = fd;
+	net->announce_fd = -1;
 	net->hdr_len = sizeof(struct virtio_net_hdr_v1);
 	memcpy(net->config.mac, mac, 6);
 	net->config.status = htole16(VIRTIO_NET_S_LINK_UP);
@@ -87,6 +101,8 @@ void virtio_net__close(struct virtio_net *net)
 {
 	if (!net)
 		return;
+	if (net->announce_fd >= 0)
+		close(net->announce_fd);
 	close(net->tap_fd);
 	free(net);
 }
@@ -225,7 +241,8 @@ int virtio_net__rx(struct virtio_net *net, const struct vq_chain *chain, uint32_
 	return 1;
 }
 
-int virtio_net__announce(struct virtio_net *net)
+/* One GARP or RARP frame for the NIC on its tap (see virtio_net__announce). */
+static int announce_once(struct virtio_net *net)
 {
 	uint8_t f[ETH_MIN_FRAME] = {0};
 	uint8_t *arp = f + ETH_HLEN_;
@@ -253,6 +270,55 @@ int virtio_net__announce(struct virtio_net *net)
 		return rc;
 	log__info("%s: announced %s", net->name, ip ? "with a gratuitous ARP" : "with a RARP");
 	return 0;
+}
+
+/* Arms the timer for the repeat after the n-th frame (n >= 1), or disarms it after the last. */
+static int arm_announce(struct virtio_net *net, unsigned int n)
+{
+	unsigned int ms = ANNOUNCE_FIRST_MS + ANNOUNCE_STEP_MS * (n - 1);
+	struct itimerspec t = {0};
+
+	if (n < ANNOUNCE_ROUNDS) {
+		t.it_value.tv_sec = ms / 1000;
+		t.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	}
+	if (timerfd_settime(net->announce_fd, 0, &t, NULL) < 0) {
+		int rc = -errno;
+
+		log__error("%s: announce timer: %s: the announce is not repeated", net->name,
+			   strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+/* I/O thread: the announce timer fired; send the next frame of the round. */
+static void announce_due(void *opaque, uint32_t events)
+{
+	struct virtio_net *net = opaque;
+	uint64_t expirations;
+	unsigned int n;
+
+	(void)events;
+	if (read(net->announce_fd, &expirations, sizeof(expirations)) < 0)
+		return; /* EAGAIN: a restart re-armed it in between */
+	n = __atomic_add_fetch(&net->announced, 1, __ATOMIC_RELAXED);
+	if (n > ANNOUNCE_ROUNDS)
+		return;
+	announce_once(net);
+	arm_announce(net, n);
+}
+
+int virtio_net__announce(struct virtio_net *net)
+{
+	int rc;
+
+	/* A new announce (another migration) starts a new round. */
+	__atomic_store_n(&net->announced, 1, __ATOMIC_RELAXED);
+	rc = announce_once(net);
+	if (rc)
+		return rc;
+	return net->announce_fd >= 0 ? arm_announce(net, 1) : 0;
 }
 
 struct virtio_net *virtio_net__of(struct virtio_dev *vdev)
@@ -460,5 +526,16 @@ int virtio_net__register(struct virtio_net *net, struct vm *vm, bool legacy)
 		return rc;
 	}
 	/* Watched with no events until the driver posts RX buffers. */
-	return ioloop__add(vm->ioloop, net->tap_fd, 0, tap_readable, net);
+	rc = ioloop__add(vm->ioloop, net->tap_fd, 0, tap_readable, net);
+	if (rc)
+		return rc;
+	/* The VM owns net now: vm__destroy closes the timer with it, ending any round. */
+	net->announce_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (net->announce_fd < 0) {
+		rc = -errno;
+		log__error("%s: timerfd_create: %s: raise the open-file limit (ulimit -n)",
+			   net->name, strerror(errno));
+		return rc;
+	}
+	return ioloop__add(vm->ioloop, net->announce_fd, EPOLLIN, announce_due, net);
 }

@@ -75,7 +75,10 @@ struct virtio_net_state {
  * virtio_net__transmit: a gratuitous ARP (an ARP announcement, RFC 5227) for
  * the guest's IPv4 address snooped from its TX frames (the sender of its
  * ARPs or the source of its IPv4 packets sent with its MAC), or without one
- * a RARP for the MAC, as QEMU announces.  Any thread.  0 or -errno (logged).
+ * a RARP for the MAC, as QEMU announces.  Sends the first frame at once and
+ * repeats it on the VM's I/O loop 4 more times, 50, 150, 250 and 350 ms apart
+ * (QEMU's defaults); a new call starts a new round, vm__destroy ends one.
+ * Any thread.  0 or -errno (logged) for the first frame or the timer.
  */
 int virtio_net__announce(struct virtio_net *net);
 /* The NIC behind a virtio device, or NULL if it is not a virtio-net one. */

@@ -303,6 +303,13 @@ int vm__setup_boot_cpu(struct vm *vm, uint64_t pvh_entry)
 	return vcpu__setup_pvh(&vm->vcpus[0], pvh_entry);
 }
 
+void vm__settle(struct vm *vm)
+{
+	if (vm->pit_thread_started)
+		pthread_join(vm->pit_thread, NULL);
+	vm->pit_thread_started = false;
+}
+
 void vm__destroy(struct vm *vm)
 {
 	if (!vm)
@@ -312,8 +319,7 @@ void vm__destroy(struct vm *vm)
 	/* Callers on error paths need not know whether the vCPUs ever started. */
 	vm__stop(vm, VM_EXIT_STOPPED);
 	vm__join(vm);
-	if (vm->pit_thread_started)
-		pthread_join(vm->pit_thread, NULL);
+	vm__settle(vm);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu__exit(&vm->vcpus[i]);
 	free(vm->vcpus);

@@ -96,6 +96,13 @@ struct vm {
 int vm__create(const struct vm_config *cfg, struct vm **out);
 /* Stops and joins any vCPU thread still running, then frees everything; NULL is a no-op. */
 void vm__destroy(struct vm *vm);
+/*
+ * Waits for what vm__create left running in the background (turning PIT
+ * reinjection off: SRCU grace periods, up to ~30 ms), so that a later
+ * vm_state__restore does not wait on the PIT lock inside a migration's
+ * downtime.  Idempotent; any thread but a vCPU's, never beside vm__destroy.
+ */
+void vm__settle(struct vm *vm);
 
 /* Boot state: BSP starts at the PVH entry (32-bit protected mode). Before vm__start. */
 int vm__setup_boot_cpu(struct vm *vm, uint64_t pvh_entry);

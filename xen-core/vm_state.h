@@ -19,7 +19,8 @@ struct vm_state {
 /*
  * Only on a paused VM (vm__pause_all, or before vm__start), from a thread that
  * is not a vCPU thread; -EBUSY otherwise.  Restore after the vCPUs' states
- * (vcpu_state__restore), so the clock is set last, closest to the resume.
+ * (vcpu_state__restore): the clock is set after their TSCs, and runs from
+ * then on (the time until the vCPUs start counts as downtime to the guest).
  * A different vCPU count, a PIT state for a VM without a PIT (or none for one
  * with a PIT) or corrupt irqchip ids are refused (-EINVAL) before anything is
  * written.  Both return 0 or -errno and log one line.

@@ -150,4 +150,66 @@ fi
 wait_bounded "$pid" 10
 [ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/vm.err"; fail "quit: twin-vmm exited $WAIT_RC, expected 0"; }
 [ ! -e "$sock" ] || fail "quit: the control socket $sock was not removed"
+
+# The migrate client against a fake twin-vmm (fake_vmm MODE: FAKE_SOCK, FAKE_PID; it prints
+# "ready", then each command it gets).  "nophase": query-migrate answers without a phase,
+# which the client must call a protocol error, not loop on.  "slow": the migrate reply
+# waits for a line on the fifo $E2E_TMP/go; query-migrate says cancelled after a cancel.
+fake_vmm()
+{
+	FAKE_SOCK="$E2E_TMP/fake-$1.sock"
+	cat >"$E2E_TMP/fake_vmm.py" <<'PY'
+import json, socket, sys
+path, mode, go = sys.argv[1:]
+l = socket.socket(socket.AF_UNIX)
+l.bind(path)
+l.listen(1)
+print("ready", flush=True)
+c, _ = l.accept()
+f = c.makefile("rwb")
+f.write(b'{"twin": {"version": "fake", "protocol": 1}}\n')
+f.flush()
+cancelled = False
+for line in f:
+    cmd = json.loads(line)["execute"]
+    print(cmd, flush=True)
+    if cmd == "migrate" and mode == "slow":
+        open(go).readline()
+    if cmd == "migrate-cancel":
+        cancelled = True
+    ret = {}
+    if cmd == "query-migrate":
+        ret = {"rounds": 1}
+        if mode == "slow":
+            ret["phase"] = "cancelled" if cancelled else "active"
+            ret["error"] = "cancelled by the user"
+    f.write(json.dumps({"return": ret}).encode() + b"\n")
+    f.flush()
+PY
+	start_bg "fake-$1" python3 "$E2E_TMP/fake_vmm.py" "$FAKE_SOCK" "$1" "$E2E_TMP/go"
+	FAKE_PID=$BG_PID
+	wait_for_text "$E2E_TMP/fake-$1.out" ready 10 || { show_file "$E2E_TMP/fake-$1.err"; fail "fake-$1 never listened"; }
+}
+
+fake_vmm nophase
+run_bounded 30 nophase "$TWIN_VMM" migrate --control "$FAKE_SOCK" --to 127.0.0.1:1 --insecure
+assert_status nophase 1
+assert_one_error_line nophase "query-migrate says phase \(none\) while a job runs: is twin-vmm another version"
+wait_bounded "$FAKE_PID" 10
+
+# A ^C that comes before migrate's reply is not lost: the signals are blocked before the
+# request, so it cancels the migration once it has started.
+mkfifo "$E2E_TMP/go"
+fake_vmm slow
+start_bg early "$TWIN_VMM" migrate --control "$FAKE_SOCK" --to 127.0.0.1:1 --insecure
+early=$BG_PID
+wait_for_text "$E2E_TMP/fake-slow.out" "migrate" 10 || fail "early: the client never sent migrate"
+kill -INT "$early"
+echo go >"$E2E_TMP/go"
+wait_bounded "$early" 20
+[ "$WAIT_RC" -eq 1 ] || { show_file "$E2E_TMP/early.err"; fail "early: the client exited $WAIT_RC, expected 1 (130: killed by the ^C)"; }
+assert_match "$E2E_TMP/early.err" "^twin-vmm: signal 2: cancelling the migration$"
+assert_match "$E2E_TMP/early.err" "migrate to 127.0.0.1:1 cancelled: cancelled by the user"
+assert_match "$E2E_TMP/fake-slow.out" "^migrate-cancel$"
+wait_bounded "$FAKE_PID" 10
 note "ok"

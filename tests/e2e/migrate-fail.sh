@@ -131,13 +131,24 @@ wait_bounded "$dst3b" 20
 still_running "cancelled by the user" cancelled
 
 # 4. The destination takes everything, then dies before its ack: the source was paused
-#    in stop-copy waiting for it, and must resume.
+#    in stop-copy waiting for it, and must resume.  While it waits, a cancel is too late
+#    (the destination may run the VM as soon as it acks): migrate-cancel and the client's
+#    SIGINT are refused, and the migration goes on waiting.
 fake_dest sink sink
 migrate_bg noack "$FAKE_PORT"
 ctl_wait "$sock" 30 's["phase"] == "stop-copy"' >/dev/null
+ctl_refused "$sock" migrate-cancel "^too late: the destination may already be running the VM" >/dev/null
+kill -INT "$MIG_PID"
+wait_for_text "$E2E_TMP/noack.err" "twin-vmm: signal 2: cannot cancel the migration: too late" 10 ||
+	{ show_file "$E2E_TMP/noack.err"; fail "noack: the client's SIGINT did not get the too-late answer"; }
+ctl "$sock" query-migrate | grep -q '"phase":"stop-copy"' ||
+	fail "noack: a refused cancel ended the migration: $(ctl "$sock" query-migrate)"
+kill -0 "$MIG_PID" 2>/dev/null || fail "noack: SIGINT ended the client"
 kill -KILL "$FAKE_PID"
 wait_bounded "$FAKE_PID" 10
-migrate_failed noack "."
+wait_bounded "$MIG_PID" 30
+[ "$WAIT_RC" -eq 1 ] || { show_file "$E2E_TMP/noack.err"; fail "noack: migrate exited $WAIT_RC, expected 1"; }
+assert_match "$E2E_TMP/noack.err" "^twin-vmm: error: migrate to 127.0.0.1:$FAKE_PORT failed: .*the VM keeps running on the source$"
 still_running "destination killed before its ack"
 
 # 5. The destination refuses the VM (a disk the source has not): its reason reaches the
@@ -155,8 +166,10 @@ wait_bounded "$dst5" 20
 [ ! -e "$E2E_TMP/dst5.sock" ] || fail "dst5: left a control socket"
 still_running "destination refused the VM"
 
-# 6. A destination fed a bad stream: the first half of a real save (truncated), and the
-#    same with its header's magic broken.  Each exits 2 with one clear line, no socket left.
+# 6. A destination fed a bad stream: the first half of a real save (truncated) exits 2
+#    with one clear line and no socket left.  The same with its header's magic broken is
+#    no Twin stream at all (another protocol, a scanner's probe): one line, and the
+#    destination keeps waiting for its source (SIGTERM then stops it, status 0).
 run_bounded 60 save "$TWIN_VMM" save --control "$sock" "$E2E_TMP/vm.twin"
 assert_status save 0
 ctl "$sock" cont >/dev/null
@@ -180,12 +193,22 @@ try:
 except OSError:
     pass
 ' "$port" "$E2E_TMP/$bad.twin" || fail "in-$bad: could not feed the stream"
+	if [ "$bad" = magic ]; then
+		wait_for_text "$E2E_TMP/in-$bad.err" "sent no Twin stream" 20 ||
+			{ show_file "$E2E_TMP/in-$bad.err"; fail "in-$bad: no line about the stranger"; }
+		assert_match "$E2E_TMP/in-$bad.err" "incoming: a connection over plaintext .* sent no Twin stream \(.*bad magic.*\); still waiting$"
+		kill -0 "$pid" 2>/dev/null || fail "in-$bad: a stranger's bytes ended the destination"
+		kill -TERM "$pid"
+	fi
 	wait_bounded "$pid" 20
-	[ "$WAIT_RC" -ne 0 ] && [ "$WAIT_RC" -ne 1 ] || { show_file "$E2E_TMP/in-$bad.err"; fail "in-$bad: exited $WAIT_RC on a bad stream"; }
-	# The waiting line, then exactly one error.
+	if [ "$bad" = magic ]; then
+		[ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/in-$bad.err"; fail "in-$bad: exited $WAIT_RC on SIGTERM, expected 0"; }
+	else
+		[ "$WAIT_RC" -eq 2 ] || { show_file "$E2E_TMP/in-$bad.err"; fail "in-$bad: exited $WAIT_RC on a bad stream, expected 2"; }
+	fi
+	# The waiting line, then exactly one line: the error, or the stranger's note.
 	[ "$(grep -vc "incoming: waiting on" "$E2E_TMP/in-$bad.err")" -eq 1 ] ||
-		{ show_file "$E2E_TMP/in-$bad.err"; fail "in-$bad: not exactly one error line"; }
-	assert_match "$E2E_TMP/in-$bad.err" "incoming: "
+		{ show_file "$E2E_TMP/in-$bad.err"; fail "in-$bad: not exactly one line"; }
 	[ ! -e "$E2E_TMP/in-$bad.sock" ] || fail "in-$bad: left a control socket"
 	[ ! -s "$E2E_TMP/in-$bad.serial" ] || fail "in-$bad: the guest ran from a bad stream"
 	note "in-$bad: $(grep -v "incoming: waiting on" "$E2E_TMP/in-$bad.err")"
@@ -226,6 +249,55 @@ kill -TERM "$dst8"
 wait_bounded "$dst8" 10
 [ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/dst8.err"; fail "dst8: exited $WAIT_RC on SIGTERM while waiting, expected 0"; }
 [ ! -e "$E2E_TMP/dst8.sock" ] || fail "dst8: left a control socket"
+
+# refused_at_start NAME DST_PID ERE: the destination took the whole stream, then could not
+# run the VM: the source was told before any ack (the client exits 1 with ERE), keeps the
+# VM, and the destination ran nothing.
+refused_at_start()
+{
+	migrate_failed "$1" "the destination refused the VM: .*$3"
+	wait_bounded "$2" 20
+	[ "$WAIT_RC" -ne 0 ] || { show_file "$E2E_TMP/$1-dst.err"; fail "$1: the destination exited 0"; }
+	[ ! -s "$E2E_TMP/$1-dst.serial" ] || fail "$1: the guest ran on the destination"
+	still_running "$1"
+}
+
+# 9. The destination's control socket cannot be made once the VM came in (its directory
+#    is gone): nothing is acked before it is there.
+mkdir "$E2E_TMP/ctl9"
+start_bg ctl9-dst "$TWIN_VMM" incoming --listen 127.0.0.1:0 --insecure \
+	--serial "file:$E2E_TMP/ctl9-dst.serial" --control "$E2E_TMP/ctl9/dst.sock"
+dst9=$BG_PID
+port=$(incoming_port ctl9-dst "$E2E_ERROR_TIMEOUT")
+rmdir "$E2E_TMP/ctl9"
+migrate_bg ctl9 "$port"
+refused_at_start ctl9 "$dst9" "--control .*ctl9/dst.sock: cannot create the socket"
+
+# 10. The destination cannot start the VM's threads (its own pids cgroup allows none
+#     more): its threads start parked before the ack, so the failure reaches the source.
+case_root=
+if [ -w /sys/fs/cgroup/pids/cgroup.procs ]; then
+	case_root=/sys/fs/cgroup/pids
+elif grep -qw pids /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+	case_root=/sys/fs/cgroup
+fi
+[ -n "$case_root" ] ||
+	fail "no pids cgroup (v1 /sys/fs/cgroup/pids, or v2 with pids in cgroup.subtree_control): needed to make thread creation fail"
+cg="$case_root/twin-e2e-$$"
+mkdir "$cg"
+trap 'e2e_cleanup; rmdir "$cg" 2>/dev/null || true' EXIT
+start_bg thr10-dst "$TWIN_VMM" incoming --listen 127.0.0.1:0 --insecure \
+	--serial "file:$E2E_TMP/thr10-dst.serial"
+dst10=$BG_PID
+port=$(incoming_port thr10-dst "$E2E_ERROR_TIMEOUT")
+# One task: the main thread it has now, waiting.
+echo 1 >"$cg/pids.max"
+echo "$dst10" >"$cg/cgroup.procs"
+migrate_bg thr10 "$port"
+refused_at_start thr10 "$dst10" "cannot start the VM's threads"
+assert_match "$E2E_TMP/thr10-dst.err" "incoming: cannot start the VM's threads: .*the source keeps it"
+rmdir "$cg"
+trap e2e_cleanup EXIT
 
 # After all that, the source finishes its work with the right checksum.
 wait_bounded "$src" 120

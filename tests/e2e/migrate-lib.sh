@@ -30,6 +30,30 @@ PY
 	echo "$out"
 }
 
+# ctl_refused SOCK CMD ERE: CMD on the control socket at SOCK gets an error reply whose
+# description matches ERE (a return, or another error, fails the test).
+ctl_refused()
+{
+	local desc
+	desc=$(python3 - "$1" "$2" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+f.readline()  # the greeting
+f.write(json.dumps({"execute": sys.argv[2]}).encode() + b"\n")
+f.flush()
+r = json.loads(f.readline())
+if "error" not in r:
+    sys.exit("%s was not refused: %s" % (sys.argv[2], json.dumps(r)))
+print(r["error"]["desc"])
+PY
+	) || fail "control $1: $2 was not refused"
+	grep -qE -- "$3" <<<"$desc" || fail "control $1: $2 refused with '$desc', expected /$3/"
+	echo "$desc"
+}
+
 # ctl_wait SOCK SECS PY_EXPR: poll query-migrate on SOCK (every 10 ms: the phases change
 # fast) until PY_EXPR, over the status dict s, holds; fail after SECS seconds or if the
 # migration ends first (unless PY_EXPR accepts its end).  Prints the status that matched.

@@ -39,6 +39,46 @@ wait_for_text "$E2E_TMP/src.serial" "memwriter: iter=60" "$E2E_BOOT_TIMEOUT" || 
 	show_file "$E2E_TMP/src.serial"
 	fail "the source guest never reached iteration 60"
 }
+# running_on CASE: the source says running and its guest advances (a later heartbeat).
+running_on()
+{
+	local last
+	[ "$(ctl "$sock" query-status)" = '{"status":"running","running":true}' ] ||
+		fail "$1: the VM is not running"
+	last=$(last_iter "$E2E_TMP/src.serial")
+	wait_for_text "$E2E_TMP/src.serial" "memwriter: iter=$((last + 20))" 20 ||
+		fail "$1: the guest stopped advancing after iteration $last"
+}
+
+# A FILE.partial already there (here a link planted at another file: twin-vmm runs as
+# root) is neither written through nor replaced: the save is refused at once, naming it
+# and the fix, and the VM is not even paused.
+echo precious >"$E2E_TMP/victim"
+ln -s "$E2E_TMP/victim" "$file.partial"
+run_bounded 30 planted "$TWIN_VMM" save --control "$sock" "$file"
+assert_status planted 1
+assert_one_error_line planted "save: .*vm\.twin\.partial already exists .*: remove it"
+[ "$(cat "$E2E_TMP/victim")" = precious ] || fail "planted: the save wrote through the link"
+[ -L "$file.partial" ] && [ ! -e "$file" ] || fail "planted: the link was replaced or a file appeared"
+running_on planted
+rm "$file.partial"
+
+# A save that fails (a 16 KiB file system fills up) leaves no file and resumes the VM it
+# paused; query-migrate says why.
+mkdir "$E2E_TMP/full"
+mount -t tmpfs -o size=16k twin-e2e-full "$E2E_TMP/full" || fail "cannot mount a small tmpfs (root is needed)"
+trap 'umount "$E2E_TMP/full" || true; e2e_cleanup' EXIT
+run_bounded 30 nospace "$TWIN_VMM" save --control "$sock" "$E2E_TMP/full/vm.twin"
+assert_status nospace 1
+assert_one_error_line nospace "save to .*full/vm\.twin failed: .*No space left on device"
+[ -z "$(ls -A "$E2E_TMP/full")" ] || fail "nospace: the failed save left $(ls "$E2E_TMP/full")"
+ctl "$sock" query-migrate | grep -q '"phase":"failed".*No space left' ||
+	fail "nospace: query-migrate does not say the save failed: $(ctl "$sock" query-migrate)"
+umount "$E2E_TMP/full"
+trap e2e_cleanup EXIT
+running_on nospace
+note "a planted $file.partial is refused; a save that ran out of space resumed the VM"
+
 # A relative FILE (run_bounded runs in $E2E_TMP): the client makes it absolute for the
 # twin-vmm it talks to.
 run_bounded "$E2E_BOOT_TIMEOUT" save "$TWIN_VMM" save --control "$sock" vm.twin

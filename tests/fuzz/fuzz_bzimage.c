@@ -137,15 +137,3 @@ const struct fuzz_target fuzz_target = {
     .nclasses = ARRAY_SIZE(classes),
     .check = check,
 };
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	int cls;
-	const char *broken = check(data, size, &cls);
-
-	if (broken) {
-		fprintf(stderr, "fuzz_bzimage: %s (class %d)\n", broken, cls);
-		abort();
-	}
-	return 0;
-}

@@ -114,15 +114,3 @@ const struct fuzz_target fuzz_target = {
     .check = check,
     .max_input = FUZZ_PSK_MAX_INPUT,
 };
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	int cls;
-	const char *why = check(data, size, &cls);
-
-	if (why) {
-		fprintf(stderr, "fuzz_channel_psk: %s\n", why);
-		abort();
-	}
-	return 0;
-}

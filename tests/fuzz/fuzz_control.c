@@ -157,15 +157,3 @@ const struct fuzz_target fuzz_target = {
     .check = check,
     .max_input = CONTROL_LINE_MAX + 64,
 };
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	int cls;
-	const char *why = check(data, size, &cls);
-
-	if (why) {
-		fprintf(stderr, "fuzz_control: %s\n", why);
-		abort();
-	}
-	return 0;
-}

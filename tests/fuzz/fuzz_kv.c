@@ -115,15 +115,3 @@ const struct fuzz_target fuzz_target = {
     .nclasses = 2,
     .check = check,
 };
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	int cls;
-	const char *why = check(data, size, &cls);
-
-	if (why) {
-		fprintf(stderr, "fuzz_kv: %s\n", why);
-		abort();
-	}
-	return 0;
-}

@@ -184,15 +184,3 @@ const struct fuzz_target fuzz_target = {
     .words = words,
     .nwords = sizeof(words) / sizeof(words[0]),
 };
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	int cls;
-	const char *why = check(data, size, &cls);
-
-	if (why) {
-		fprintf(stderr, "fuzz_stream: %s\n", why);
-		abort();
-	}
-	return 0;
-}

@@ -33,7 +33,7 @@ struct fuzz_target {
 /* Each target file defines this one. */
 extern const struct fuzz_target fuzz_target;
 
-/* libFuzzer's entry point, defined by each target: aborts on a broken rule. */
+/* libFuzzer's entry point, for every target in libfuzzer-entry.c: aborts on a broken rule. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #endif

@@ -365,12 +365,3 @@ const struct fuzz_target fuzz_target = {
     .nclasses = 4,
     .check = fuzz_virtio_pci__check,
 };
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	int cls;
-
-	if (fuzz_virtio_pci__check(data, size, &cls))
-		abort();
-	return 0;
-}

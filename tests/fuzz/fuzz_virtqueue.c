@@ -168,15 +168,3 @@ const struct fuzz_target fuzz_target = {
     .words = words,
     .nwords = ARRAY_SIZE(words),
 };
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	int cls;
-	const char *broken = check(data, size, &cls);
-
-	if (broken) {
-		fprintf(stderr, "fuzz_virtqueue: %s\n", broken);
-		abort();
-	}
-	return 0;
-}

@@ -16,6 +16,7 @@
 #include "vm.h"
 #include "vm_stream.h"
 #include "fuzz_target.h"
+#include "fuzz_vm_stream_vm.h"
 
 #define MAX_INPUT (24u << 10)
 
@@ -48,17 +49,13 @@ static const uint64_t words[] = {
     0xffffffffffffffffull,
 };
 
-/* One VM for every input: 2 MiB, one vCPU, never run; its devices are the PCI bus and UART. */
+/* One VM for every input (fuzz_vm_stream_vm.h). */
 static struct vm *vm;
 
 static struct vm *the_vm(void)
 {
-	struct vm_config cfg = {.mem_size = 2 << 20, .nr_vcpus = 1, .console_fd = -1};
-
-	if (!vm && vm__create(&cfg, &vm) != 0) {
-		fprintf(stderr, "fuzz_vm_stream: cannot create a VM: this target needs /dev/kvm\n");
-		abort();
-	}
+	if (!vm)
+		vm = fuzz_vm_create("fuzz_vm_stream");
 	return vm;
 }
 
@@ -164,15 +161,20 @@ static const char *check(const uint8_t *data, size_t size, int *cls)
 			applied = 1;
 			pending = 0;
 			*cls = CLS_STATE;
-			/* -EBADMSG: incomplete, refused untouched; anything else: KVM's say. */
+			/*
+			 * -EBADMSG: incomplete, refused untouched; anything else: a device
+			 * or KVM refused it part way, and a receiver stops there.
+			 */
 			if (rc == -EBADMSG)
 				goto refused;
-			if (rc)
+			if (rc) {
 				why = bad_message(err, sizeof(err));
+				goto out;
+			}
 			regs_of(&after);
-			if (rc == 0 && !have_sent)
+			if (!have_sent)
 				why = "an epoch without vCPU 0 was applied";
-			if (rc == 0 && !same_gprs(&after, &sent))
+			if (!same_gprs(&after, &sent))
 				why = "vCPU 0's registers are not those the stream sent";
 			if (why)
 				goto out;
@@ -232,15 +234,3 @@ const struct fuzz_target fuzz_target = {
     .words = words,
     .nwords = sizeof(words) / sizeof(words[0]),
 };
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	int cls;
-	const char *why = check(data, size, &cls);
-
-	if (why) {
-		fprintf(stderr, "fuzz_vm_stream: %s\n", why);
-		abort();
-	}
-	return 0;
-}

@@ -1,24 +1,30 @@
 #!/usr/bin/env python3
-# Regenerates the vm_stream seed corpus (migrate/STREAM.md) for fuzz_vm_stream.c's VM:
-# 2 MiB, one vCPU, a PIT, the PCI bus and the UART.
-# Usage: tests/fuzz/gen-vm-stream-corpus.py tests/fuzz/corpus/vm_stream
-# The name prefix is the class the driver expects: ok- (every epoch complete, applied),
-# stream- (the reader refused), config- (VM_CONFIG refused), state- (a state record refused,
-# or an epoch incomplete).  The sizes are STREAM.md's layout 1 and xen-core's state versions:
-# when one changes, fix it here and regenerate.
+# Regenerates the vm_stream seed corpus (migrate/STREAM.md) for fuzz_vm_stream.c's VM
+# (fuzz_vm_stream_vm.h: 2 MiB, one vCPU, a PIT, the PCI bus, the UART, a virtio-blk in slot 1).
+# Usage: tests/fuzz/gen-vm-stream-corpus.py tests/fuzz/corpus/vm_stream BUILD/tests/fuzz/gen-vm-stream-seed
+# The base is a whole save of that VM written by gen-vm-stream-seed (real PCI config spaces and
+# device states, needs /dev/kvm); every other seed edits it.  The name prefix is the class the
+# driver expects: ok- (every epoch complete, applied), stream- (the reader refused), config-
+# (VM_CONFIG refused), state- (a state record refused, or an epoch incomplete).  Offsets are
+# STREAM.md's layout 1 and the device state tables: when one changes, fix it here and regenerate.
 import os
 import struct
+import subprocess
 import sys
 
 END, PAGE_DATA, VCPU, VM, DEVICE, DISK, CHECKPOINT, VM_CONFIG = range(8)
-VCPU_STATE_SIZE, VM_STATE_SIZE = 10296, 1736
-PCI_ID, PCI_VERSION, PCI_SIZE = 2, 1, 9992
-UART_ID, UART_VERSION, UART_SIZE = 1, 1, 12
-MIB = 1 << 20
-
-
-def header(flags=0):
-    return b"TWINSTRM" + struct.pack("<IIII", 1, 0x01020304, flags, 0)
+HEADER_LEN = 24
+UART_ID, BLK_ID = 1, 0x101
+# VM_CONFIG body: mem u64, vcpus, flags, vcpu layout, vm layout, device count, reserved (u32s).
+CONFIG_VCPUS, CONFIG_VCPU_LAYOUT, CONFIG_COUNT, CONFIG_DEVICES, CONFIG_DEVICE_LEN = 8, 16, 24, 32, 48
+# VCPU_STATE body: vcpu_id, layout, then struct vcpu_state with tsc_khz, nr_msrs at 6104.
+VCPU_NR_MSRS = 8 + 6108
+# DEVICE_STATE body: device_id, version, then struct virtio_pci_state for a virtio device.
+PCI_STATE = 8
+STATUS, DRIVER_FEATURES, QUEUES, QUEUE_LEN = 34, 16, 40, 40
+BLK_CAPACITY = PCI_STATE + 360 + 8
+ACK, DRIVER, DRIVER_OK, FEATURES_OK = 1, 2, 4, 8
+VERSION_1 = 1 << 32
 
 
 def pad(b):
@@ -29,71 +35,99 @@ def record(rtype, body=b""):
     return struct.pack("<II", rtype, len(body)) + pad(body)
 
 
-def device(dev_id, version, size, name):
-    return struct.pack("<IIII32s", dev_id, version, size, 0, name.encode())
+def split(stream):
+    """The header and the records (type, body) of a stream."""
+    recs, off = [], HEADER_LEN
+    while off < len(stream):
+        rtype, length = struct.unpack_from("<II", stream, off)
+        recs.append((rtype, bytearray(stream[off + 8:off + 8 + length])))
+        off += 8 + length + (-length % 8)
+    return bytearray(stream[:HEADER_LEN]), recs
 
 
-DEVICES = [(PCI_ID, PCI_VERSION, PCI_SIZE, "PCI bus"), (UART_ID, UART_VERSION, UART_SIZE, "8250 UART")]
+def join(header, recs):
+    return bytes(header) + b"".join(record(t, bytes(b)) for t, b in recs)
 
 
-def config(mem=2 * MIB, vcpus=1, flags=1, layouts=(1, 1), devices=DEVICES):
-    body = struct.pack("<QIIIIII", mem, vcpus, flags, layouts[0], layouts[1], len(devices), 0)
-    return record(VM_CONFIG, body + b"".join(device(*d) for d in devices))
+def find(recs, rtype, dev_id=None):
+    for i, (t, b) in enumerate(recs):
+        if t == rtype and (dev_id is None or struct.unpack_from("<I", b, 0)[0] == dev_id):
+            return i
+    raise SystemExit("gen-vm-stream-corpus: the base save has no record %d/%s" % (rtype, dev_id))
 
 
-def vcpu_state(vcpu_id=0, marker=0x5EED, nr_msrs=0, tsc_khz=2000000):
-    st = bytearray(VCPU_STATE_SIZE)
-    # struct kvm_regs at 8: rax..r15 (16 x u64), rip, rflags; rbx carries the marker.
-    struct.pack_into("<QQ", st, 8, 0, marker)
-    struct.pack_into("<QQ", st, 8 + 16 * 8, 0xFFF0, 2)
-    # struct kvm_sregs at 152: apic_base (at 272 in it) enabled, at the default address.
-    struct.pack_into("<Q", st, 152 + 272, 0xFEE00900)
-    struct.pack_into("<II", st, 6104, tsc_khz, nr_msrs)
-    return record(VCPU, struct.pack("<II", vcpu_id, 1) + bytes(st))
+def edit(base, rtype, fn, dev_id=None):
+    """A copy of base with fn applied to one record's body."""
+    header, recs = split(base)
+    i = find(recs, rtype, dev_id)
+    recs[i] = (rtype, fn(bytearray(recs[i][1])))
+    return join(header, recs)
 
 
-def vm_state(vcpus=1, has_pit=1):
-    st = bytearray(VM_STATE_SIZE)
-    struct.pack_into("<I", st, 0, vcpus)
-    for chip, off in enumerate((8, 528, 1048)):
-        struct.pack_into("<I", st, off, chip)
-    st[1568] = has_pit
-    return record(VM, struct.pack("<II", 1, 0) + bytes(st))
+def put(fmt, off, value):
+    def fn(b):
+        struct.pack_into(fmt, b, off, value)
+        return b
+    return fn
 
 
-def device_state(dev_id, version, size):
-    # Each state struct starts with its version.
-    return record(DEVICE, struct.pack("<II", dev_id, version) + struct.pack("<I", version)
-                  + bytes(size - 4))
+def blk_queue(enabled, size, desc, avail, used):
+    """The disk as a driver left it: features accepted, DRIVER_OK, queue 0 placed."""
+    def fn(b):
+        offered = struct.unpack_from("<Q", b, PCI_STATE + 8)[0]
+        struct.pack_into("<Q", b, PCI_STATE + DRIVER_FEATURES, offered & VERSION_1)
+        b[PCI_STATE + STATUS] = ACK | DRIVER | FEATURES_OK | DRIVER_OK
+        struct.pack_into("<BBBBHHHHIQQQ", b, PCI_STATE + QUEUES, enabled, 0, 0, 0, size, 0, 0,
+                         0, 0, desc, avail, used)
+        return b
+    return fn
 
 
-def epoch(**kw):
-    return (vm_state() + vcpu_state(**kw) + device_state(PCI_ID, PCI_VERSION, PCI_SIZE)
-            + device_state(UART_ID, UART_VERSION, UART_SIZE))
+def add_nic(b):
+    b = b + struct.pack("<IIII32s", 0x102, 1, 376, 0, b"virtio-net 1")
+    struct.pack_into("<I", b, CONFIG_COUNT, struct.unpack_from("<I", b, CONFIG_COUNT)[0] + 1)
+    return b
 
 
-END_REC = record(END)
-SEEDS = {
-    "ok-save": header() + config() + epoch() + END_REC,
-    "ok-checkpoint": header(3) + config() + epoch() + record(CHECKPOINT, struct.pack("<Q", 1))
-    + END_REC,
-    "stream-cut": (header() + config() + epoch())[:-100],
-    "config-no-config": header() + epoch() + END_REC,
-    "config-mem": header() + config(mem=4 * MIB) + END_REC,
-    "config-vcpus": header() + config(vcpus=2) + END_REC,
-    "config-nic": header() + config(devices=DEVICES + [(0x101, 1, 64, "virtio-net 0")]) + END_REC,
-    "config-layout": header() + config(layouts=(2, 1)) + END_REC,
-    "state-missing-vcpu": header() + config() + vm_state() + END_REC,
-    "state-msrs": header() + config() + vcpu_state(nr_msrs=257) + END_REC,
-    "state-duplicate": header() + config() + vm_state() + vm_state() + END_REC,
-    "state-device-version": header() + config() + device_state(UART_ID, 2, UART_SIZE) + END_REC,
-}
+def without(base, *rtypes):
+    header, recs = split(base)
+    return join(header, [(t, b) for t, b in recs if t not in rtypes])
 
 
 def main():
-    out = sys.argv[1]
+    out, seed_bin = sys.argv[1], sys.argv[2]
+    base = subprocess.run([seed_bin], stdout=subprocess.PIPE, check=True).stdout
+    header, recs = split(base)
+    state = [(t, b) for t, b in recs if t not in (VM_CONFIG, END)]
+    config = [r for r in recs if r[0] == VM_CONFIG]
+    live = bytearray(header)
+    struct.pack_into("<I", live, 16, 3)  # flags: live, checkpointed
+    seeds = {
+        "ok-save": base,
+        "ok-checkpoint": join(live, config + state + [(CHECKPOINT, struct.pack("<Q", 1)),
+                                                      (END, b"")]),
+        "ok-blk-driver-ok": edit(base, DEVICE, blk_queue(1, 128, 0x10000, 0x11000, 0x12000),
+                                 BLK_ID),
+        "stream-cut": base[:-100],
+        "config-no-config": without(base, VM_CONFIG),
+        "config-mem": edit(base, VM_CONFIG, put("<Q", 0, 4 << 20)),
+        "config-vcpus": edit(base, VM_CONFIG, put("<I", CONFIG_VCPUS, 2)),
+        "config-nic": edit(base, VM_CONFIG, add_nic),
+        "config-layout": edit(base, VM_CONFIG, put("<I", CONFIG_VCPU_LAYOUT, 2)),
+        "config-blk-size": edit(base, VM_CONFIG,
+                                put("<I", CONFIG_DEVICES + 2 * CONFIG_DEVICE_LEN + 8, 392)),
+        "state-missing-vcpu": without(base, VCPU),
+        "state-msrs": edit(base, VCPU, put("<I", VCPU_NR_MSRS, 257)),
+        "state-duplicate": join(header, config + state[:1] + state),
+        "state-device-version": edit(base, DEVICE, put("<I", 4, 2), UART_ID),
+        "state-blk-ring-outside-ram": edit(base, DEVICE,
+                                           blk_queue(1, 128, 0x10000, 0x11000, 2 << 20), BLK_ID),
+        "state-blk-capacity": edit(base, DEVICE, put("<Q", BLK_CAPACITY, 4096), BLK_ID),
+    }
     os.makedirs(out, exist_ok=True)
-    for name, data in SEEDS.items():
+    for name in os.listdir(out):
+        os.unlink(os.path.join(out, name))
+    for name, data in seeds.items():
         with open(os.path.join(out, name + ".bin"), "wb") as f:
             f.write(data)
 

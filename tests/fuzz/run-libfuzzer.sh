@@ -2,10 +2,17 @@
 # Runs the libFuzzer binaries (configure --enable-libfuzzer): each replays its seed corpus, and the
 # stream targets (fuzz-stream, fuzz-vm-stream) then fuzz for SECONDS each.  Fails on any finding.
 # Usage: run-libfuzzer.sh SECONDS CORPUS_DIR OUT_DIR BINARY...
+# Without arguments (as the automake test of the --enable-libfuzzer build) they come from
+# LIBFUZZER_SECONDS, LIBFUZZER_CORPUS, LIBFUZZER_OUT and LIBFUZZER_PROGS (tests/fuzz/libfuzzer.am).
 set -euo pipefail
 
+if [ $# -eq 0 ] && [ -n "${LIBFUZZER_PROGS:-}" ]; then
+	# shellcheck disable=SC2086 # a list of binaries
+	set -- "$LIBFUZZER_SECONDS" "$LIBFUZZER_CORPUS" "$LIBFUZZER_OUT" $LIBFUZZER_PROGS
+fi
 if [ $# -lt 4 ]; then
-	echo "usage: run-libfuzzer.sh SECONDS CORPUS_DIR OUT_DIR BINARY..." >&2
+	echo "usage: run-libfuzzer.sh SECONDS CORPUS_DIR OUT_DIR BINARY... (or run it through" \
+		"make check in a ./configure --enable-libfuzzer build)" >&2
 	exit 2
 fi
 seconds=$1 corpus=$2 out=$3

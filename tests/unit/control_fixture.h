@@ -99,12 +99,18 @@ static void fake_query_migrate(void *opaque, struct migrate_status *out)
 	*out = ((struct fake_vm *)opaque)->status;
 }
 
-static void fake_migrate_cancel(void *opaque)
+/* As twin-vmm's: too late once the migration is in stop-copy. */
+static int fake_migrate_cancel(void *opaque, char *err, size_t errlen)
 {
 	struct fake_vm *f = opaque;
 
+	if (f->busy && f->status.phase == MIGRATE_PHASE_STOP_COPY) {
+		snprintf(err, errlen, "too late: the destination may already be running the VM");
+		return -EBUSY;
+	}
 	f->cancels++;
 	f->busy = false;
+	return 0;
 }
 
 static const struct control_ops ops = {

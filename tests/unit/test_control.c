@@ -240,6 +240,14 @@ START_TEST(test_migrate_cancel)
 	expect("{\"execute\":\"migrate-cancel\"}", "{\"return\":{}}");
 	ck_assert_int_eq(fake.cancels, 1);
 	ck_assert_int_eq(fake.stops + fake.conts + fake.saves + fake.migrates, 0);
+	/* The VM's refusal (too late: stop-copy) is the reply, and nothing is cancelled. */
+	fake.busy = true;
+	fake.status.phase = MIGRATE_PHASE_STOP_COPY;
+	expect("{\"execute\":\"migrate-cancel\",\"id\":2}",
+	       "{\"error\":{\"class\":\"GenericError\",\"desc\":\"too late: the destination may "
+	       "already be running the VM\"},\"id\":2}");
+	ck_assert_int_eq(fake.cancels, 1);
+	ck_assert(fake.busy);
 }
 END_TEST
 

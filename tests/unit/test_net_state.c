@@ -1,4 +1,5 @@
-/* The NIC's state and announce: snooped IPv4, GARP/RARP on the tap, MAC refusal (KVM, netns). */
+/* The NIC's state and announce: snooped IPv4, GARP/RARP on the tap and its repeats, MAC refusal
+ * (KVM, netns). */
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <poll.h>
@@ -8,6 +9,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include "devstate.h"
+#include "ioloop.h"
 #include "netns_fixture.h"
 #include "suites.h"
 #include "virtio_net.h"
@@ -166,6 +168,35 @@ static void state_and_announce(void)
 	nic_vm_destroy(&c);
 }
 
+/*
+ * One devstate__announce on a running I/O loop puts the frame on the tap 5
+ * times (QEMU's count), the repeats from the loop's timer.  Each wait is
+ * bounded by POLL_MS, far above the 350 ms backoff; the gaps are not asserted.
+ */
+static void announce_repeats(void)
+{
+	struct nic_vm a;
+	uint8_t f[2048];
+	size_t len;
+
+	nic_vm_create(&a, "twst3", mac_a);
+	expect(ioloop__start(a.vm->ioloop) == 0, "ioloop__start failed");
+	expect(devstate__announce(a.vm) == 1, "announce did not count the NIC");
+	for (int i = 1; i <= 5; i++) {
+		len = next_frame(&a, 0x8035, f, sizeof(f));
+		expect(len >= 42 && !memcmp(f + 22, mac_a, 6), "RARP %d of 5 malformed", i);
+	}
+	/* A new round, ended by the VM going away mid-round (the timer goes with it). */
+	expect(devstate__announce(a.vm) == 1, "second announce did not count the NIC");
+	nic_vm_destroy(&a);
+}
+
+START_TEST(test_announce_repeats)
+{
+	run_in_netns(announce_repeats);
+}
+END_TEST
+
 START_TEST(test_state_and_announce)
 {
 	run_in_netns(state_and_announce);
@@ -179,6 +210,7 @@ Suite *net_state_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_state_and_announce);
+	tcase_add_test(tc, test_announce_repeats);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,32 +1,15 @@
 /* Check suite for the Twin stream: round trips, and truncated, oversize, unknown and corrupt input.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "suites.h"
 #include "stream.h"
 #include "page_data.h"
+#include "stream_sink.h"
 
 #define GUEST_PAGES 64
-
-/* A growable buffer the writer appends to. */
-struct sink {
-	uint8_t *data;
-	size_t len;
-};
-
-static int sink_write(void *ctx, const void *buf, size_t len)
-{
-	struct sink *s = ctx;
-	uint8_t *nd = realloc(s->data, s->len + len);
-
-	if (!nd)
-		return -ENOMEM;
-	memcpy(nd + s->len, buf, len);
-	s->data = nd;
-	s->len += len;
-	return 0;
-}
 
 static struct sink out;
 static struct stream_writer w;
@@ -317,6 +300,35 @@ START_TEST(test_vm_config_first)
 }
 END_TEST
 
+/* A file source must end at END: nothing after it, or an error naming where the extra bytes start.
+ */
+START_TEST(test_data_after_end)
+{
+	struct stream_record rec;
+	char want[64];
+	size_t end_len;
+
+	ck_assert_int_eq(stream_writer__header(&w, 0), 0);
+	ck_assert_int_eq(stream_writer__end(&w), 0);
+	end_len = out.len;
+	ck_assert_int_eq(stream_writer__checkpoint(&w, 1), 0); /* the trailing garbage */
+	open_reader(out.len);
+	ck_assert_int_eq(stream_reader__header(&r), 0);
+	ck_assert_int_eq(stream_reader__expect_eof(&r), -EINVAL); /* END not read yet */
+	ck_assert_int_eq(stream_reader__next(&r, &rec), 0);
+	ck_assert_uint_eq(rec.type, STREAM_REC_END);
+	ck_assert_int_eq(stream_reader__expect_eof(&r), -EBADMSG);
+	snprintf(want, sizeof(want), "data after END at byte %zu", end_len);
+	ck_assert_msg(strstr(r.err, want), "%s", r.err);
+
+	stream_reader__dispose(&r);
+	open_reader(end_len);
+	ck_assert_int_eq(stream_reader__header(&r), 0);
+	ck_assert_int_eq(stream_reader__next(&r, &rec), 0);
+	ck_assert_int_eq(stream_reader__expect_eof(&r), 0);
+}
+END_TEST
+
 /* The guest's pages as a receiver sees them; delta_ok marks pages already received. */
 static uint8_t guest[GUEST_PAGES][STREAM_PAGE_SIZE];
 static int delta_ok[GUEST_PAGES];
@@ -564,6 +576,7 @@ Suite *stream_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_round_trip_all_types);
+	tcase_add_test(tc, test_data_after_end);
 	tcase_add_test(tc, test_bad_magic);
 	tcase_add_test(tc, test_bad_version);
 	tcase_add_test(tc, test_swapped_byte_order);

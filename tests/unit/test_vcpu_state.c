@@ -12,7 +12,7 @@
 #include "vcpu_state.h"
 #include "vm.h"
 #include "vm_state.h"
-#include "../guests/rt/layout.h" /* RT_MEMWRITER_BASE */
+#include "vm_fixture.h"
 
 #define MSR_IA32_TSC	      0x10
 #define MSR_IA32_SYSENTER_ESP 0x175 /* unused by a 64-bit guest: free for a marker */
@@ -25,89 +25,14 @@
 /* 2 pages/ms per vCPU: ~0.5 s of writing, paced by WAIT_US, so a pause lands mid-run. */
 #define CMDLINE "pages=256 ws=256 rate=2 vcpus=2 iters=4"
 
-struct guest {
-	struct vm *vm;
-	int con[2]; /* console pipe: the test reads [0], the VM writes [1] */
-	char out[8192];
-	size_t len;
-};
-
-static void guest_create(struct guest *g)
-{
-	struct vm_config cfg = {.mem_size = 64 << 20, .nr_vcpus = VCPUS};
-
-	memset(g, 0, sizeof(*g));
-	ck_assert_int_eq(pipe(g->con), 0);
-	cfg.console_fd = g->con[1];
-	ck_assert_int_eq(vm__create(&cfg, &g->vm), 0);
-}
-
-static void guest_boot(struct guest *g)
-{
-	const char *guests = getenv("TWIN_GUESTS_DIR");
-	char path[4096], err[512];
-
-	ck_assert_msg(guests != NULL, "TWIN_GUESTS_DIR is not set: run with make check");
-	snprintf(path, sizeof(path), "%s/memwriter.elf", guests);
-	guest_create(g);
-	ck_assert_msg(boot__load_pvh_file(g->vm, path, CMDLINE, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(vm__start(g->vm), 0);
-}
-
-static void guest_destroy(struct guest *g)
-{
-	vm__destroy(g->vm);
-	close(g->con[0]);
-	close(g->con[1]);
-}
-
-/* Reads the console until it holds line (a prefix), for at most 20 s. */
-static void wait_line(struct guest *g, const char *line)
-{
-	struct pollfd p = {.fd = g->con[0], .events = POLLIN};
-
-	while (!strstr(g->out, line)) {
-		ssize_t n;
-
-		ck_assert_msg(poll(&p, 1, 20000) == 1, "no \"%s\" on the console; got:\n%s", line,
-			      g->out);
-		n = read(g->con[0], g->out + g->len, sizeof(g->out) - 1 - g->len);
-		ck_assert_int_gt(n, 0);
-		g->len += n;
-		g->out[g->len] = '\0';
-	}
-}
-
-/* Word 0 of vCPU 0's first page: the iteration that last wrote it (0 = not yet). */
-static uint64_t progress(struct vm *vm)
-{
-	return *(volatile uint64_t *)memory__gpa_to_hva(vm, RT_MEMWRITER_BASE, 8);
-}
-
-/* tests/e2e/lib.sh expected_checksum, for the arguments in CMDLINE. */
-static uint64_t expected_checksum(void)
-{
-	uint64_t h = 0xcbf29ce484222325ULL, total = PAGES * ITERS;
-
-	for (int cpu = 0; cpu < VCPUS; cpu++) {
-		for (uint64_t j = 0; j < WS; j++) {
-			uint64_t v = j >= total ? 0 : (j + (total - 1 - j) / WS * WS) / PAGES + 1;
-
-			for (int b = 0; b < 8; b++)
-				h = (h ^ ((v >> (8 * b)) & 0xff)) * 0x100000001b3ULL;
-		}
-	}
-	return h;
-}
-
-static void wait_done(struct guest *g)
+static void wait_done(struct test_vm *g)
 {
 	char want[128];
 
 	snprintf(want, sizeof(want),
 		 "memwriter: done iters=%d pages=%d vcpus=%d checksum=0x%016llx", ITERS, PAGES,
-		 VCPUS, (unsigned long long)expected_checksum());
-	wait_line(g, "memwriter: done");
+		 VCPUS, (unsigned long long)memwriter_checksum(VCPUS, PAGES, WS, ITERS));
+	test_vm__wait_text(g, "memwriter: done");
 	ck_assert_msg(strstr(g->out, want), "wanted \"%s\"; the console said:\n%s", want, g->out);
 	ck_assert_int_eq(vm__join(g->vm), 1); /* TWIN_GUEST_EXIT_OK */
 }
@@ -116,15 +41,13 @@ static void wait_done(struct guest *g)
  * Boots memwriter and pauses it once it is writing, with writing left to do
  * and vCPU 0 inside a paced WAIT_US, so the debugdev wait is carried too.
  */
-static void boot_and_pause_mid_run(struct guest *g)
+static void boot_and_pause_mid_run(struct test_vm *g)
 {
 	bool waiting = false;
 
-	guest_boot(g);
-	wait_line(g, "memwriter: pages=");
-	/* Polls guest progress, not a timing assumption. */
-	while (progress(g->vm) == 0)
-		usleep(1000);
+	test_vm__create(g, 64 << 20, VCPUS);
+	test_vm__boot_memwriter(g, CMDLINE);
+	test_vm__wait_writing(g);
 	for (int tries = 0; tries < 1000 && !waiting; tries++) {
 		vm__pause_all(g->vm);
 		pthread_mutex_lock(&g->vm->lock);
@@ -302,7 +225,7 @@ static void assert_saved_eq(const struct saved *a, const struct saved *b)
 START_TEST(test_round_trip_in_place)
 {
 	struct saved *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
-	struct guest g;
+	struct test_vm g;
 
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_nonnull(b);
@@ -316,7 +239,7 @@ START_TEST(test_round_trip_in_place)
 	assert_saved_eq(a, b);
 	vm__resume_all(g.vm);
 	wait_done(&g);
-	guest_destroy(&g);
+	test_vm__destroy(&g);
 	free(a);
 	free(b);
 }
@@ -330,7 +253,7 @@ END_TEST
 START_TEST(test_restore_into_fresh_vm)
 {
 	struct saved *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
-	struct guest ga, gb;
+	struct test_vm ga, gb;
 
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_nonnull(b);
@@ -340,16 +263,16 @@ START_TEST(test_restore_into_fresh_vm)
 		mark(&ga.vm->vcpus[i], 0x5eed0000 + i);
 	mark_vm(ga.vm);
 	capture_all(ga.vm, a);
-	guest_create(&gb);
+	test_vm__create(&gb, 64 << 20, VCPUS);
 	ck_assert_uint_eq(gb.vm->mem.size, ga.vm->mem.size);
 	memcpy(gb.vm->mem.base, ga.vm->mem.base, ga.vm->mem.size);
-	guest_destroy(&ga);
+	test_vm__destroy(&ga);
 	restore_all(gb.vm, a);
 	capture_all(gb.vm, b);
 	assert_saved_eq(a, b);
 	ck_assert_int_eq(vm__start(gb.vm), 0);
 	wait_done(&gb);
-	guest_destroy(&gb);
+	test_vm__destroy(&gb);
 	free(a);
 	free(b);
 }
@@ -366,7 +289,7 @@ START_TEST(test_restore_refusals)
 	struct vm_config one = {.mem_size = 64 << 20, .nr_vcpus = 1, .console_fd = -1};
 	struct vm_state vbad;
 	struct vm *small;
-	struct guest g;
+	struct test_vm g;
 
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_nonnull(bad);
@@ -407,7 +330,7 @@ START_TEST(test_restore_refusals)
 	ck_assert_int_eq(vcpu_state__restore(&g.vm->vcpus[0], &a->vcpu[0]), -EBUSY);
 	ck_assert_int_eq(vm_state__restore(g.vm, &a->vm), -EBUSY);
 	wait_done(&g);
-	guest_destroy(&g);
+	test_vm__destroy(&g);
 	free(a);
 	free(bad);
 }

@@ -16,7 +16,8 @@
 #include "vm.h"
 #include "vm_state.h"
 #include "vm_stream.h"
-#include "../guests/rt/layout.h" /* RT_MEMWRITER_BASE */
+#include "vm_fixture.h"
+#include "stream_sink.h"
 
 #define VCPUS	   2
 #define PAGES	   256
@@ -26,33 +27,7 @@
 #define IMAGE_SIZE (1 << 20)
 #define MAX_RECS   (4 + VCPUS + VM_STREAM_MAX_DEVICES)
 
-/* A growable buffer the writer appends to. */
-struct sink {
-	uint8_t *data;
-	size_t len;
-};
-
-static int sink_write(void *ctx, const void *buf, size_t len)
-{
-	struct sink *s = ctx;
-	uint8_t *nd = realloc(s->data, s->len + len);
-
-	if (!nd)
-		return -ENOMEM;
-	memcpy(nd + s->len, buf, len);
-	s->data = nd;
-	s->len += len;
-	return 0;
-}
-
-/* A VM with its console pipe, and disks on images of IMAGE_SIZE that vanish with it. */
-struct rig {
-	struct vm *vm;
-	int con[2]; /* the test reads [0], the VM writes [1] */
-	char out[8192];
-	size_t len;
-};
-
+/* Disks on images of IMAGE_SIZE that vanish with the VM. */
 static void add_disk(struct vm *vm, unsigned int index)
 {
 	char path[] = "/tmp/twin-vm-stream-XXXXXX", err[256];
@@ -67,56 +42,11 @@ static void add_disk(struct vm *vm, unsigned int index)
 	ck_assert_int_eq(virtio_blk__register(blk, vm, false), 0);
 }
 
-static void rig_create(struct rig *r, uint64_t mem, unsigned int vcpus, unsigned int disks)
+static void rig_create(struct test_vm *r, uint64_t mem, unsigned int vcpus, unsigned int disks)
 {
-	struct vm_config cfg = {.mem_size = mem, .nr_vcpus = vcpus};
-
-	memset(r, 0, sizeof(*r));
-	ck_assert_int_eq(pipe(r->con), 0);
-	cfg.console_fd = r->con[1];
-	ck_assert_int_eq(vm__create(&cfg, &r->vm), 0);
+	test_vm__create(r, mem, vcpus);
 	for (unsigned int i = 0; i < disks; i++)
 		add_disk(r->vm, i);
-}
-
-static void rig_destroy(struct rig *r)
-{
-	vm__destroy(r->vm);
-	close(r->con[0]);
-	close(r->con[1]);
-}
-
-/* Reads the console until it holds text, for at most 20 s. */
-static void wait_text(struct rig *r, const char *text)
-{
-	struct pollfd p = {.fd = r->con[0], .events = POLLIN};
-
-	while (!strstr(r->out, text)) {
-		ssize_t n;
-
-		ck_assert_msg(poll(&p, 1, 20000) == 1, "no \"%s\" on the console; got:\n%s", text,
-			      r->out);
-		n = read(r->con[0], r->out + r->len, sizeof(r->out) - 1 - r->len);
-		ck_assert_int_gt(n, 0);
-		r->len += n;
-		r->out[r->len] = '\0';
-	}
-}
-
-/* tests/e2e/lib.sh expected_checksum, for the arguments in CMDLINE. */
-static uint64_t expected_checksum(void)
-{
-	uint64_t h = 0xcbf29ce484222325ULL, total = PAGES * ITERS;
-
-	for (int cpu = 0; cpu < VCPUS; cpu++) {
-		for (uint64_t j = 0; j < WS; j++) {
-			uint64_t v = j >= total ? 0 : (j + (total - 1 - j) / WS * WS) / PAGES + 1;
-
-			for (int b = 0; b < 8; b++)
-				h = (h ^ ((v >> (8 * b)) & 0xff)) * 0x100000001b3ULL;
-		}
-	}
-	return h;
 }
 
 /* header, VM_CONFIG, the state records and END of a paused (or never started) VM. */
@@ -234,26 +164,19 @@ out:
  */
 START_TEST(test_round_trip)
 {
-	const char *guests = getenv("TWIN_GUESTS_DIR");
 	struct vm_stream_config *cfg = malloc(sizeof(*cfg));
 	struct stream_writer w;
 	struct sink s, back;
 	struct recs a, b;
-	struct rig src, dst;
-	char path[4096], err[512], want[128];
+	struct test_vm src, dst;
+	char err[512], want[128];
 	uint8_t *ram;
 	uint64_t mem;
 
 	ck_assert_ptr_nonnull(cfg);
-	ck_assert_msg(guests != NULL, "TWIN_GUESTS_DIR is not set: run with make check");
-	snprintf(path, sizeof(path), "%s/memwriter.elf", guests);
 	rig_create(&src, 64 << 20, VCPUS, 1);
-	ck_assert_msg(boot__load_pvh_file(src.vm, path, CMDLINE, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(vm__start(src.vm), 0);
-	wait_text(&src, "memwriter: pages=");
-	/* Polls guest progress, not a timing assumption. */
-	while (*(volatile uint64_t *)memory__gpa_to_hva(src.vm, RT_MEMWRITER_BASE, 8) == 0)
-		usleep(1000);
+	test_vm__boot_memwriter(&src, CMDLINE);
+	test_vm__wait_writing(&src);
 	/* Running: refused, and nothing written. */
 	memset(&s, 0, sizeof(s));
 	stream_writer__init(&w, sink_write, &s);
@@ -268,7 +191,7 @@ START_TEST(test_round_trip)
 	ck_assert_ptr_nonnull(ram);
 	memcpy(ram, src.vm->mem.base, mem);
 	ioloop__resume(src.vm->ioloop);
-	rig_destroy(&src);
+	test_vm__destroy(&src);
 
 	/* The destination is built from VM_CONFIG alone. */
 	split(&s, &a);
@@ -309,11 +232,11 @@ START_TEST(test_round_trip)
 	ck_assert_int_eq(vm__start(dst.vm), 0);
 	snprintf(want, sizeof(want),
 		 "memwriter: done iters=%d pages=%d vcpus=%d checksum=0x%016llx", ITERS, PAGES,
-		 VCPUS, (unsigned long long)expected_checksum());
-	wait_text(&dst, "memwriter: done");
+		 VCPUS, (unsigned long long)memwriter_checksum(VCPUS, PAGES, WS, ITERS));
+	test_vm__wait_text(&dst, "memwriter: done");
 	ck_assert_msg(strstr(dst.out, want), "wanted \"%s\"; the console said:\n%s", want, dst.out);
 	ck_assert_int_eq(vm__join(dst.vm), 1); /* TWIN_GUEST_EXIT_OK */
-	rig_destroy(&dst);
+	test_vm__destroy(&dst);
 	recs_free(&a);
 	recs_free(&b);
 	free(s.data);
@@ -413,6 +336,7 @@ static void edited_free(struct stream_record *c)
 
 #define VCPU_MSRS  (sizeof(struct stream_vcpu_prefix) + offsetof(struct vcpu_state, nr_msrs))
 #define VM_HAS_PIT (sizeof(struct stream_vm_prefix) + offsetof(struct vm_state, has_pit))
+#define VM_PIT	   (sizeof(struct stream_vm_prefix) + offsetof(struct vm_state, pit))
 
 /*
  * The state of a VM whose vCPUs hold a marker, offered to a fresh VM with
@@ -426,7 +350,7 @@ START_TEST(test_loader_refusals)
 	struct state_loader *l;
 	struct kvm_regs regs;
 	struct stream_record *c;
-	struct rig src, dst;
+	struct test_vm src, dst;
 	struct recs rs;
 	struct sink s;
 	char err[512] = "";
@@ -490,6 +414,10 @@ START_TEST(test_loader_refusals)
 	c = edited(find(&rs, STREAM_REC_VM_STATE, 0), VM_HAS_PIT, 2, 0);
 	refused(l, c, -EBADMSG, "has_pit is 2");
 	edited_free(c);
+	c = edited(find(&rs, STREAM_REC_VM_STATE, 0), VM_HAS_PIT, 0, 0);
+	((uint8_t *)c->body)[VM_PIT] |= 1;
+	refused(l, c, -EBADMSG, "has_pit is 0 but the PIT state is not zero");
+	edited_free(c);
 	c = edited(find(&rs, STREAM_REC_DEVICE_STATE, 2), 0, DEVSTATE_ID_VIRTIO(9), 0);
 	refused(l, c, -EBADMSG, "device id 0x109, which this VM lacks");
 	edited_free(c);
@@ -511,8 +439,8 @@ START_TEST(test_loader_refusals)
 		}
 	}
 	state_loader__free(l);
-	rig_destroy(&dst);
-	rig_destroy(&src);
+	test_vm__destroy(&dst);
+	test_vm__destroy(&src);
 	recs_free(&rs);
 	free(before->devices.data);
 	free(before);
@@ -524,7 +452,7 @@ END_TEST
 START_TEST(test_truncated_stream)
 {
 	struct fingerprint *before = malloc(sizeof(*before));
-	struct rig src, dst;
+	struct test_vm src, dst;
 	struct recs rs;
 	struct sink s;
 	char err[512] = "";
@@ -543,8 +471,8 @@ START_TEST(test_truncated_stream)
 	ck_assert_int_eq(load(s.data, s.len - 4, dst.vm, err, sizeof(err)), -EBADMSG);
 	assert_untouched(dst.vm, before);
 	ck_assert_msg(load(s.data, s.len, dst.vm, err, sizeof(err)) == 0, "%s", err);
-	rig_destroy(&dst);
-	rig_destroy(&src);
+	test_vm__destroy(&dst);
+	test_vm__destroy(&src);
 	recs_free(&rs);
 	free(before->devices.data);
 	free(before);
@@ -585,7 +513,7 @@ START_TEST(test_config_refusals)
 	struct vm_stream_config *cfg = malloc(sizeof(*cfg));
 	struct stream_record *rec, *c;
 	struct state_loader *l;
-	struct rig src, other;
+	struct test_vm src, other;
 	struct recs rs;
 	struct sink s;
 	char err[512];
@@ -601,7 +529,7 @@ START_TEST(test_config_refusals)
 	rig_create(&other, 32 << 20, VCPUS, 2);
 	check_refused(cfg, other.vm, -EINVAL, "16384 KiB of RAM; this one has 32768 KiB");
 	check_refused(cfg, other.vm, -EINVAL, "--mem 16384K");
-	rig_destroy(&other);
+	test_vm__destroy(&other);
 	rig_create(&other, 16 << 20, 1, 2);
 	check_refused(cfg, other.vm, -EINVAL, "--vcpus 2");
 	/* Past a VM_CONFIG check, the loader still refuses the VM state of another VM. */
@@ -609,15 +537,15 @@ START_TEST(test_config_refusals)
 	refused(l, find(&rs, STREAM_REC_VM_STATE, 0), -EINVAL,
 		"is for 2 vCPUs and a PIT; this VM has 1");
 	state_loader__free(l);
-	rig_destroy(&other);
+	test_vm__destroy(&other);
 	rig_create(&other, 16 << 20, VCPUS, 1);
 	check_refused(cfg, other.vm, -EINVAL,
 		      "stream is for a VM with 2 virtio-blk disks (virtio-blk 0 in slot 1, "
 		      "virtio-blk 1 in slot 2); this one has 1: give twin-vmm another --disk");
-	rig_destroy(&other);
+	test_vm__destroy(&other);
 	rig_create(&other, 16 << 20, VCPUS, 3);
 	check_refused(cfg, other.vm, -EINVAL, "this one has 3: give twin-vmm 1 --disk fewer");
-	rig_destroy(&other);
+	test_vm__destroy(&other);
 	/* A NIC the stream has and this VM lacks (no tap needed to say so). */
 	cfg->devices[cfg->nr_devices++] = (struct devstate_info){.id = DEVSTATE_ID_VIRTIO(3),
 								 .version = VIRTIO_STATE_VERSION,
@@ -659,7 +587,7 @@ START_TEST(test_config_refusals)
 	edited_free(c);
 	parse_refused(find(&rs, STREAM_REC_VM_STATE, 0), -EBADMSG, "is VM_STATE, not VM_CONFIG");
 
-	rig_destroy(&src);
+	test_vm__destroy(&src);
 	recs_free(&rs);
 	free(s.data);
 	free(cfg);
