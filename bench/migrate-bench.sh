@@ -111,9 +111,9 @@ migrate()
 import json, sys
 r = json.load(open(sys.argv[1]))
 print(r["total_ms"], r["downtime_ms"], r["wire_bytes"])
-extra = ""
+extra = "  wire/total %.0f MB/s" % (r["wire_bytes"] / r["total_ms"] / 1000) if r["total_ms"] > 0 else ""
 if r.get("stop_to_resume_ms") is not None:
-    extra = "  stop->resume %.1f ms" % r["stop_to_resume_ms"]
+    extra += "  stop->resume %.1f ms" % r["stop_to_resume_ms"]
 print("run: %-4s %4s %-8s total %9.1f ms  downtime %7.1f ms  wire %11d B  reported %11d B  rounds %s  throttle %s%%%s"
       % (sys.argv[2], sys.argv[3], sys.argv[4], r["total_ms"], r["downtime_ms"], r["wire_bytes"],
          r["reported_bytes"], r["rounds"], r["throttle_pct"], extra), file=sys.stderr)
@@ -177,7 +177,7 @@ for size in "${SIZES[@]}"; do
 			elif [ "$t" != - ] && [ "$q" != - ]; then
 				read -r r met < <(awk -v t="$t" -v q="$q" -v g="$goal" 'BEGIN {
 					if (q == 0) { print "n/a n/a"; exit }
-					printf "%.2f %s\n", t / q, (t / q <= g) ? "met" : "not-met" }')
+					printf "%.3f %s\n", t / q, (t / q <= g) ? "met" : "not-met" }')
 			fi
 			row "$size" "$load" "$metric" "$t" "$q" "$r" "<=$goal" "$met"
 			col=$((col + 1))

@@ -106,7 +106,7 @@ applied=$((1 + 2000)) # since stats_before: that GET __stats and the client's ru
 # probe send; checks everything and notes the numbers.  SRC_PID becomes the destination.
 leg()
 {
-	local n=$1 from=$2 to=$3 in_sec=$4 out_sec=$5 addr sec status answers gap resent total downtime bytes
+	local n=$1 from=$2 to=$3 in_sec=$4 out_sec=$5 addr sec kv_max status answers gap resent total downtime bytes
 	addr=198.18.1.${to#h}:$PORT
 
 	# The destination, the same NIC in TO's LAN bridge; ready once it listens.
@@ -175,7 +175,10 @@ print("%.1f %.1f %d" % (s["total_ns"] / 1e6, s["downtime_ns"] / 1e6, s["bytes"])
 	sec="TLS 1.3, certificates"
 	[ "$out_sec" != --insecure ] || sec=insecure
 	note "leg $n, $from -> $to ($sec): total $total ms, downtime $downtime ms, $bytes bytes (twin-vmm's report)"
-	note "leg $n: longest gap between answers: $gap ms (INCR probe every 10 ms, $resent resends; $requests client requests verified)"
+	kv_max=$(python3 -c '
+import json, sys
+print("%.1f" % (json.load(open(sys.argv[1]))["latency_us"]["max"] / 1000))' "$E2E_TMP/kvc$n.out")
+	note "leg $n: longest gap between answers: $gap ms (INCR probe every 10 ms, $resent resends); twin-kv-client's longest request $kv_max ms (first send to answer, resent every 50 ms; $requests verified)"
 }
 
 leg 1 h1 h2 --insecure --insecure
