@@ -29,17 +29,15 @@ struct migrate_params {
 	enum migrate_compress compress;
 	uint64_t xbzrle_cache; /* bytes of pages kept for delta encoding, 0 = off */
 	/*
-	 * Writable disks are on storage both hosts see: their images are flushed
-	 * and their locks handed to the destination at the end (virtio_blk.h).
-	 * Without it a live migration of a VM with a writable disk is refused:
-	 * disk contents do not travel in the stream.
+	 * A live migration of a VM with a writable disk needs exactly one of
+	 * these (migrate__check).  shared_storage: both hosts see the images;
+	 * they are flushed and their locks handed to the destination at the end
+	 * (virtio_blk.h).  copy_storage: each host has its own image, of the same
+	 * size, and the source's moves in the stream (DISK_WRITES): a full pass
+	 * over each image, then the chunks written since, round by round, and
+	 * the rest at the final pause.
 	 */
 	bool shared_storage;
-	/*
-	 * Writable disks move in the stream (DISK_WRITES): each host has its own
-	 * image, of the same size.  A full pass over each image, then the chunks
-	 * written since, round by round, and the rest at the final pause.
-	 */
 	bool copy_storage;
 };
 
