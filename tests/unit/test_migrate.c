@@ -211,6 +211,7 @@ static int receive_into(int fd, struct guest *dst, const struct memwriter *args,
 	ck_assert_uint_eq(cfg->nr_vcpus, VCPUS);
 	guest_create(dst);
 	dst->args = *args; /* the guest it will run */
+	ck_assert_int_eq(migrate__ready(dst->t.vm, stream__fd_write, &fd), 0);
 	rc = migrate__receive(&r, dst->t.vm, NULL, err, errlen);
 	stream_reader__dispose(&r);
 	free(cfg);
@@ -562,6 +563,46 @@ START_TEST(test_cancel_after_end)
 }
 END_TEST
 
+/*
+ * A destination that cannot take the VM says so in place of READY, and reads
+ * on until the source, which reads it before its final pause, gives up: the
+ * reason reaches the source, whose VM was never paused.
+ */
+START_TEST(test_refused_before_ready)
+{
+	struct migrate_params p = {.live = true};
+	struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
+	struct migrate_status st;
+	struct stream_reader r;
+	struct stream_record rec;
+	struct send_run s;
+	struct guest src;
+	char err[512];
+	int sv[2];
+
+	ck_assert_ptr_nonnull(cfg);
+	signal(SIGPIPE, SIG_IGN);
+	guest_boot(&src, &endless);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	send_start(&s, src.t.vm, &p, sv[0]);
+	stream_reader__init(&r, stream__fd_read, &sv[1]);
+	ck_assert_msg(migrate__receive_config(&r, cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], -EINVAL, "no --disk here"), 0);
+	while (!stream_reader__next(&r, &rec)) /* the source's pre-copy, read and dropped */
+		ck_assert_uint_ne(rec.type, STREAM_REC_END);
+	send_join(&s, &st);
+	ck_assert_int_eq(s.rc, -EINVAL);
+	ck_assert_ptr_nonnull(strstr(st.error, "no --disk here"));
+	ck_assert(!st.end_sent);
+	assert_source_runs_on(&src, &st);
+	guest_destroy(&src);
+	stream_reader__dispose(&r);
+	free(cfg);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 /* A save that fails writing (a full disk, say) leaves the VM paused as it was, I/O resumed. */
 START_TEST(test_save_write_error)
 {
@@ -889,6 +930,7 @@ START_TEST(test_shared_storage)
 		add_disk(&dst, img, true);
 		ck_assert_msg(vm_stream__check_config(cfg, dst.t.vm, err, sizeof(err)) == 0, "%s",
 			      err);
+		ck_assert_int_eq(migrate__ready(dst.t.vm, stream__fd_write, &fd), 0);
 		ck_assert_msg(migrate__receive(&r, dst.t.vm, NULL, err, sizeof(err)) == 0, "%s",
 			      err);
 		stream_reader__dispose(&r);
@@ -1135,6 +1177,7 @@ Suite *migrate_suite(void)
 	tcase_add_test(tc, test_drop_during_precopy);
 	tcase_add_loop_test(tc, test_no_ack, 0, 5);
 	tcase_add_test(tc, test_cancel_after_end);
+	tcase_add_test(tc, test_refused_before_ready);
 	tcase_add_test(tc, test_save_write_error);
 	tcase_add_test(tc, test_auto_converge);
 	tcase_add_test(tc, test_receive_refusals);
