@@ -29,17 +29,15 @@ struct migrate_params {
 	enum migrate_compress compress;
 	uint64_t xbzrle_cache; /* bytes of pages kept for delta encoding, 0 = off */
 	/*
-	 * Writable disks are on storage both hosts see: their images are flushed
-	 * and their locks handed to the destination at the end (virtio_blk.h).
-	 * Without it a live migration of a VM with a writable disk is refused:
-	 * disk contents do not travel in the stream.
+	 * A live migration of a VM with a writable disk needs exactly one of
+	 * these (migrate__check).  shared_storage: both hosts see the images;
+	 * they are flushed and their locks handed to the destination at the end
+	 * (virtio_blk.h).  copy_storage: each host has its own image, of the same
+	 * size, and the source's moves in the stream (DISK_WRITES): a full pass
+	 * over each image, then the chunks written since, round by round, and
+	 * the rest at the final pause.
 	 */
 	bool shared_storage;
-	/*
-	 * Writable disks move in the stream (DISK_WRITES): each host has its own
-	 * image, of the same size.  A full pass over each image, then the chunks
-	 * written since, round by round, and the rest at the final pause.
-	 */
 	bool copy_storage;
 };
 
@@ -131,18 +129,30 @@ int migrate__receive(struct stream_reader *r, struct vm *vm, struct migrate_job 
 		     size_t errlen);
 
 /*
- * The live handshake (STREAM.md): after END the destination writes back this
- * one fixed-size record on the same connection.  status 0: it loaded
- * everything and starts the VM; else -errno, with message saying why.
+ * The live handshake (STREAM.md): the destination writes back this one
+ * fixed-size record twice on the same connection: READY once its VM is
+ * built, and the ack after END.  Ack status 0: it loaded everything and
+ * starts the VM; else -errno, with message saying why (also in place of
+ * READY, for a VM it refuses at once).
  */
-#define MIGRATE_ACK_MAGIC "TWINACK1"
+#define MIGRATE_ACK_MAGIC   "TWINACK1"
+#define MIGRATE_READY_MAGIC "TWINRDY1" /* the same record, status 0: the VM is built, send on */
 struct migrate_ack {
-	char magic[8]; /* MIGRATE_ACK_MAGIC, no terminating NUL */
+	char magic[8]; /* MIGRATE_ACK_MAGIC or MIGRATE_READY_MAGIC, no NUL */
 	int32_t status;
 	uint32_t reserved; /* 0 */
 	char message[240]; /* NUL-terminated, zero-padded */
 };
 _Static_assert(sizeof(struct migrate_ack) == 256, "the ack is 256 bytes");
+
+/*
+ * Destination, live: the VM for VM_CONFIG is built and checked; settles it
+ * (vm__settle) and tells the source, which waits for this before its final
+ * pause, so the downtime never includes the destination's setup.  Refusing
+ * the VM instead: migrate__ack with the reason, then read the stream to its
+ * end.  0 or -errno.
+ */
+int migrate__ready(struct vm *vm, stream_write_fn w, void *ctx);
 
 /* Destination: the live handshake's ack (status 0 or -errno, msg may be NULL).  0 or -errno. */
 int migrate__ack(stream_write_fn w, void *ctx, int status, const char *msg);

@@ -259,6 +259,15 @@ out:
 	return rc;
 }
 
+int migrate__ready(struct vm *vm, stream_write_fn w, void *ctx)
+{
+	struct migrate_ack ready = {.status = 0};
+
+	vm__settle(vm);
+	memcpy(ready.magic, MIGRATE_READY_MAGIC, sizeof(ready.magic));
+	return w(ctx, &ready, sizeof(ready));
+}
+
 int migrate__ack(stream_write_fn w, void *ctx, int status, const char *msg)
 {
 	struct migrate_ack ack = {.status = status};

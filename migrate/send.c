@@ -612,41 +612,73 @@ static int precopy(struct sender *s)
 }
 
 /*
- * Reads the destination's ack (STREAM.md, live handshake): 0 if it took the
- * VM.  A cancel is ignored here: after END the destination may already run
- * the VM, so only its answer or a dead connection decides.  The status must
- * be a plain -errno: anything else, or a peer's -ECANCELED (which would read
- * as our own cancel), is a protocol error.
+ * One handshake record from the destination (STREAM.md, live handshake),
+ * what: "ready" or "ack", for messages.  The status must be a plain -errno:
+ * anything else, or a peer's -ECANCELED (which would read as our own
+ * cancel), is a protocol error.  Returns 1 for READY, 0 for an ack of 0.
+ * READY is awaited while a cancel can still abort the connection: that
+ * failed read is the cancel.  The ack is not (see read_ack).
+ */
+static int read_handshake(struct sender *s, stream_read_fn read, void *ctx, const char *what)
+{
+	bool may_cancel = !s->paused;
+
+	struct migrate_ack m;
+	size_t got = 0;
+	bool ready;
+
+	while (got < sizeof(m)) {
+		ssize_t n = read(ctx, (uint8_t *)&m + got, sizeof(m) - got);
+
+		if (n <= 0 && may_cancel && cancelled(s))
+			return -ECANCELED;
+		if (n < 0)
+			return FAIL(s, (int)n, "reading the destination's %s failed: %s%s", what,
+				    strerror((int)-n), s->paused ? "; the VM runs on here" : "");
+		if (n == 0)
+			return FAIL(s, -ECONNRESET,
+				    "the destination closed the connection before its %s%s", what,
+				    s->paused ? "; the VM runs on here" : "");
+		got += (size_t)n;
+	}
+	ready = !memcmp(m.magic, MIGRATE_READY_MAGIC, sizeof(m.magic));
+	if ((!ready && memcmp(m.magic, MIGRATE_ACK_MAGIC, sizeof(m.magic))) || m.reserved ||
+	    (ready && m.status))
+		return FAIL(s, -EBADMSG, "the destination's %s is malformed", what);
+	m.message[sizeof(m.message) - 1] = '\0';
+	if (m.status)
+		return FAIL(s,
+			    m.status >= -4095 && m.status < 0 && m.status != -ECANCELED ? m.status
+											: -EPROTO,
+			    "the destination refused the VM: %s", m.message);
+	return ready;
+}
+
+/*
+ * Before the final pause: the destination's VM is built and settled (READY),
+ * or it refused it (a negative ack), so the downtime never waits on its setup.
+ */
+static int read_ready(struct sender *s, stream_read_fn read, void *ctx)
+{
+	int rc = read_handshake(s, read, ctx, "ready");
+
+	if (rc == 0)
+		return FAIL(s, -EPROTO, "the destination acked before it was sent the VM");
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * After END: 0 if the destination took the VM.  A cancel is ignored here:
+ * the destination may already run the VM, so only its answer or a dead
+ * connection decides.
  */
 static int read_ack(struct sender *s, stream_read_fn read, void *ctx)
 {
-	struct migrate_ack ack;
-	size_t got = 0;
+	int rc = read_handshake(s, read, ctx, "ack");
 
-	while (got < sizeof(ack)) {
-		ssize_t n = read(ctx, (uint8_t *)&ack + got, sizeof(ack) - got);
-
-		if (n < 0)
-			return FAIL(s, (int)n,
-				    "reading the destination's ack failed: %s; the VM "
-				    "runs on here",
-				    strerror((int)-n));
-		if (n == 0)
-			return FAIL(s, -ECONNRESET,
-				    "the destination closed the connection before its "
-				    "ack; the VM runs on here");
-		got += (size_t)n;
-	}
-	if (memcmp(ack.magic, MIGRATE_ACK_MAGIC, sizeof(ack.magic)) || ack.reserved)
+	if (rc > 0)
 		return FAIL(s, -EBADMSG, "the destination's ack is malformed");
-	ack.message[sizeof(ack.message) - 1] = '\0';
-	if (ack.status)
-		return FAIL(s,
-			    ack.status >= -4095 && ack.status < 0 && ack.status != -ECANCELED
-				? ack.status
-				: -EPROTO,
-			    "the destination refused the VM: %s", ack.message);
-	return 0;
+	return rc;
 }
 
 int migrate__check(struct vm *vm, const struct migrate_params *p, char *err, size_t errlen)
@@ -748,6 +780,12 @@ static int stop_and_copy(struct sender *s, stream_read_fn ack_read, void *ack_ct
 	int64_t got;
 	int rc;
 
+	if (s->p->live && ack_read) {
+		rc = read_ready(s, ack_read, ack_ctx);
+		if (rc)
+			return rc;
+		t_pause = progress__now_ns();
+	}
 	progress__set_phase(s->job, MIGRATE_PHASE_STOP_COPY);
 	if (s->p->live) {
 		vm__pause_all(s->vm);

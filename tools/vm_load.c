@@ -22,23 +22,29 @@ static int stream_error_status(int rc)
 }
 
 /*
- * Reads what is left of a stream up to END.  The live handshake reads the ack only after
- * END: a source refused before that would see its connection cut, not the reason.
+ * Live, a VM this host cannot take: the reason goes to the source at once, in place of
+ * READY (which it waits for before its final pause), then what is left of the stream is
+ * read until the source, having read the reason, closes: a source cut off mid-write would
+ * see only a broken connection.
  */
-static void drain(struct stream_reader *r)
+static void refuse_early(struct channel **ch, struct stream_reader *r, int rc, const char *why)
 {
 	struct stream_record rec;
 
+	migrate__ack(channel__write, *ch, rc, why);
 	while (!stream_reader__next(r, &rec) && rec.type != STREAM_REC_END)
 		;
+	channel__close(*ch);
+	*ch = NULL;
 }
 
 /*
  * After VM_CONFIG (cfg) up to END: the VM created, checked against the stream, loaded.
- * 0 or -errno.  live: a VM this host cannot take is refused after the stream's END (drained).
+ * 0 or -errno.  ch: a live migration's connection (NULL: a file), told READY once the VM
+ * is built, or refused at once and closed.
  */
 static int load(struct vm_setup *s, const struct vmm_args *a, struct stream_reader *r,
-		const struct vm_stream_config *cfg, bool live, int *status, char *err,
+		const struct vm_stream_config *cfg, struct channel **ch, int *status, char *err,
 		size_t errlen)
 {
 	int rc;
@@ -49,14 +55,19 @@ static int load(struct vm_setup *s, const struct vmm_args *a, struct stream_read
 			 "cannot create the VM the stream describes (%llu MiB, %u "
 			 "vCPUs): see the error above",
 			 (unsigned long long)cfg->mem_size >> 20, cfg->nr_vcpus);
-		if (live)
-			drain(r);
+		if (ch)
+			refuse_early(ch, r, -EINVAL, err);
 		return -EINVAL;
 	}
 	rc = vm_stream__check_config(cfg, s->vm, err, errlen);
 	if (rc) {
-		if (live)
-			drain(r);
+		if (ch)
+			refuse_early(ch, r, rc, err);
+		goto fail;
+	}
+	if (ch && (rc = migrate__ready(s->vm, channel__write, *ch))) {
+		snprintf(err, errlen, "cannot tell the source the VM is ready: %s",
+			 channel__error(*ch));
 		goto fail;
 	}
 	rc = migrate__receive(r, s->vm, NULL, err, errlen);
@@ -86,7 +97,7 @@ int vm_load__restore(struct vm_setup *s, const struct vmm_args *a)
 	if (rc)
 		status = stream_error_status(rc);
 	else
-		rc = load(s, a, &r, &cfg, false, &status, err, sizeof(err));
+		rc = load(s, a, &r, &cfg, NULL, &status, err, sizeof(err));
 	stream_reader__dispose(&r);
 	close(fd);
 	if (rc) {
@@ -237,9 +248,10 @@ int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
 		return EXIT_RUNTIME;
 	if (rc) {
 		status = stream_error_status(rc);
+		refuse_early(&ch, &r, rc, err);
 	} else {
 		log__info("incoming: source connected over %s", channel__describe(ch));
-		rc = load(s, a, &r, &cfg, true, &status, err, sizeof(err));
+		rc = load(s, a, &r, &cfg, &ch, &status, err, sizeof(err));
 	}
 	stream_reader__dispose(&r);
 	if (rc) {

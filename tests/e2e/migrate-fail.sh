@@ -64,7 +64,8 @@ free_port()
 }
 
 # fake_dest NAME MODE: a python destination on 127.0.0.1 (FAKE_PORT, FAKE_PID): "close"
-# accepts and closes before reading a byte; "sink" reads everything and never acks.
+# accepts and closes before reading a byte; "sink" says READY (STREAM.md, live handshake),
+# reads everything and never acks.
 fake_dest()
 {
 	start_bg "$1" python3 -c '
@@ -77,6 +78,7 @@ c, _ = l.accept()
 if sys.argv[1] == "close":
     c.close()
     sys.exit(0)
+c.sendall(b"TWINRDY1" + bytes(248))
 while c.recv(1 << 20):
     pass
 ' "$2"

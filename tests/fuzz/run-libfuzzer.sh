@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs the libFuzzer binaries (configure --enable-libfuzzer): each replays its seed corpus, and the
-# stream targets (fuzz-stream, fuzz-vm-stream) then fuzz for SECONDS each.  Fails on any finding.
+# stream targets (fuzz-stream, fuzz-vm-stream, fuzz-receive) then fuzz for SECONDS each.  Fails on
+# any finding.
 # Usage: run-libfuzzer.sh SECONDS CORPUS_DIR OUT_DIR BINARY...
 # Without arguments (as the automake test of the --enable-libfuzzer build) they come from
 # LIBFUZZER_SECONDS, LIBFUZZER_CORPUS, LIBFUZZER_OUT and LIBFUZZER_PROGS (tests/fuzz/libfuzzer.am).
@@ -33,7 +34,7 @@ for bin in "$@"; do
 	mkdir -p "$work/corpus"
 	cp "$seeds"/* "$work/corpus/"
 	case $name in
-	fuzz-stream | fuzz-vm-stream) args=(-max_total_time="$seconds") ;;
+	fuzz-stream | fuzz-vm-stream | fuzz-receive) args=(-max_total_time="$seconds") ;;
 	*) args=(-runs=0) ;;
 	esac
 	echo "run-libfuzzer: $name ${args[*]}"

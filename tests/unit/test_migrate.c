@@ -211,6 +211,7 @@ static int receive_into(int fd, struct guest *dst, const struct memwriter *args,
 	ck_assert_uint_eq(cfg->nr_vcpus, VCPUS);
 	guest_create(dst);
 	dst->args = *args; /* the guest it will run */
+	ck_assert_int_eq(migrate__ready(dst->t.vm, stream__fd_write, &fd), 0);
 	rc = migrate__receive(&r, dst->t.vm, NULL, err, errlen);
 	stream_reader__dispose(&r);
 	free(cfg);
@@ -562,6 +563,46 @@ START_TEST(test_cancel_after_end)
 }
 END_TEST
 
+/*
+ * A destination that cannot take the VM says so in place of READY, and reads
+ * on until the source, which reads it before its final pause, gives up: the
+ * reason reaches the source, whose VM was never paused.
+ */
+START_TEST(test_refused_before_ready)
+{
+	struct migrate_params p = {.live = true};
+	struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
+	struct migrate_status st;
+	struct stream_reader r;
+	struct stream_record rec;
+	struct send_run s;
+	struct guest src;
+	char err[512];
+	int sv[2];
+
+	ck_assert_ptr_nonnull(cfg);
+	signal(SIGPIPE, SIG_IGN);
+	guest_boot(&src, &endless);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	send_start(&s, src.t.vm, &p, sv[0]);
+	stream_reader__init(&r, stream__fd_read, &sv[1]);
+	ck_assert_msg(migrate__receive_config(&r, cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], -EINVAL, "no --disk here"), 0);
+	while (!stream_reader__next(&r, &rec)) /* the source's pre-copy, read and dropped */
+		ck_assert_uint_ne(rec.type, STREAM_REC_END);
+	send_join(&s, &st);
+	ck_assert_int_eq(s.rc, -EINVAL);
+	ck_assert_ptr_nonnull(strstr(st.error, "no --disk here"));
+	ck_assert(!st.end_sent);
+	assert_source_runs_on(&src, &st);
+	guest_destroy(&src);
+	stream_reader__dispose(&r);
+	free(cfg);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 /* A save that fails writing (a full disk, say) leaves the VM paused as it was, I/O resumed. */
 START_TEST(test_save_write_error)
 {
@@ -889,6 +930,7 @@ START_TEST(test_shared_storage)
 		add_disk(&dst, img, true);
 		ck_assert_msg(vm_stream__check_config(cfg, dst.t.vm, err, sizeof(err)) == 0, "%s",
 			      err);
+		ck_assert_int_eq(migrate__ready(dst.t.vm, stream__fd_write, &fd), 0);
 		ck_assert_msg(migrate__receive(&r, dst.t.vm, NULL, err, sizeof(err)) == 0, "%s",
 			      err);
 		stream_reader__dispose(&r);
@@ -1021,6 +1063,107 @@ START_TEST(test_copy_storage)
 }
 END_TEST
 
+/* A DISK_WRITES body for disk disk_id: n writes as given, their data all 0xab. */
+static size_t disk_writes(uint8_t *body, uint32_t disk_id, const struct stream_disk_write *w,
+			  uint32_t n)
+{
+	struct stream_disk_writes_header h = {.disk_id = disk_id, .count = n};
+	size_t off = sizeof(h);
+
+	memcpy(body, &h, sizeof(h));
+	for (uint32_t i = 0; i < n; i++) {
+		memcpy(body + off, &w[i], sizeof(w[i]));
+		off += sizeof(w[i]);
+		memset(body + off, 0xab, (size_t)w[i].nsectors * STREAM_SECTOR_SIZE);
+		off += (size_t)w[i].nsectors * STREAM_SECTOR_SIZE;
+	}
+	return off;
+}
+
+/*
+ * DISK_WRITES a destination refuses, each naming the problem, with the image
+ * left as it was: nothing of a record is written before all of it is checked.
+ */
+START_TEST(test_disk_writes_refused)
+{
+	static uint8_t body[3 * (16 + 8 * 512) + 64];
+	static const struct {
+		struct stream_disk_write w[2];
+		uint32_t n, disk_id;
+		long trim; /* bytes cut from (or, negative, added to) the body */
+		const char *why;
+	} bad[] = {
+	    {{{0, 8, 0}, {2048, 8, 0}},
+	     2,
+	     0,
+	     0,
+	     "a write outside the disk"}, /* 1 MiB: 2048 sectors */
+	    {{{0, 8, 0}, {2040, 9, 0}}, 2, 0, 0, "a write outside the disk"},
+	    {{{0, 8, 0}, {8, 0, 0}}, 2, 0, 0, "a write outside the disk"},
+	    {{{0, 8, 0}, {8, 8, 1}}, 2, 0, 0, "reserved field is not zero"},
+	    {{{0, 8, 0}}, 0, 0, 0, "no writes"},
+	    {{{0, 8, 0}, {8, 8, 0}}, 2, 0, 512, "body ends inside a write's data"},
+	    {{{0, 8, 0}, {8, 8, 0}}, 2, 0, 4096 + 8, "body ends inside a write's header"},
+	    {{{0, 8, 0}}, 1, 0, -8, "bytes left after the last write"},
+	    {{{0, 8, 0}}, 1, 1, 0, "disk 1, but this VM has 1"},
+	};
+	struct guest src, dst;
+	char img[64], err[512];
+	uint8_t *before, *after;
+
+	make_image(img, sizeof(img));
+	fill_image(img, 0x11);
+	before = read_image(img);
+	guest_create(&src);
+	add_disk(&src, img, false);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sink out = {0};
+		struct stream_writer w;
+		struct stream_reader r;
+		struct stream_mem m;
+		struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
+		size_t len = disk_writes(body, bad[i].disk_id, bad[i].w, bad[i].n ? bad[i].n : 1);
+		const void *part = body;
+		int rc;
+
+		ck_assert_ptr_nonnull(cfg);
+		if (!bad[i].n) /* a count of 0, one write's bytes after it */
+			((struct stream_disk_writes_header *)body)->count = 0;
+		if (bad[i].trim < 0) {
+			memset(body + len, 0, (size_t)-bad[i].trim);
+			len += (size_t)-bad[i].trim;
+		} else {
+			len -= (size_t)bad[i].trim;
+		}
+		stream_writer__init(&w, sink_write, &out);
+		ck_assert_int_eq(stream_writer__header(&w, STREAM_FLAG_LIVE), 0);
+		ck_assert_int_eq(vm_stream__write_config(&w, src.t.vm), 0);
+		ck_assert_int_eq(stream_writer__record(&w, STREAM_REC_DISK_WRITES, &part, &len, 1),
+				 0);
+		m = (struct stream_mem){.data = out.data, .size = out.len};
+		stream_reader__init(&r, stream__mem_read, &m);
+		ck_assert_int_eq(migrate__receive_config(&r, cfg, err, sizeof(err)), 0);
+		guest_create(&dst);
+		add_disk(&dst, img, true); /* the same image, unlocked: watched for writes */
+		rc = migrate__receive(&r, dst.t.vm, NULL, err, sizeof(err));
+		ck_assert_msg(rc == -EBADMSG, "case %zu: rc %d: %s", i, rc, err);
+		ck_assert_msg(strstr(err, bad[i].why) &&
+				  strstr(err, "record DISK_WRITES at stream byte"),
+			      "case %zu: \"%s\", wanted \"%s\"", i, err, bad[i].why);
+		guest_destroy(&dst);
+		stream_reader__dispose(&r);
+		free(out.data);
+		free(cfg);
+		after = read_image(img);
+		ck_assert_msg(!memcmp(before, after, 1 << 20), "case %zu wrote the image", i);
+		free(after);
+	}
+	guest_destroy(&src);
+	free(before);
+	unlink(img);
+}
+END_TEST
+
 Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -1034,6 +1177,7 @@ Suite *migrate_suite(void)
 	tcase_add_test(tc, test_drop_during_precopy);
 	tcase_add_loop_test(tc, test_no_ack, 0, 5);
 	tcase_add_test(tc, test_cancel_after_end);
+	tcase_add_test(tc, test_refused_before_ready);
 	tcase_add_test(tc, test_save_write_error);
 	tcase_add_test(tc, test_auto_converge);
 	tcase_add_test(tc, test_receive_refusals);
@@ -1041,6 +1185,7 @@ Suite *migrate_suite(void)
 	tcase_add_test(tc, test_disk_refused);
 	tcase_add_loop_test(tc, test_shared_storage, 0, 3);
 	tcase_add_test(tc, test_copy_storage);
+	tcase_add_test(tc, test_disk_writes_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
