@@ -19,10 +19,12 @@
 # gives no numbers.
 #
 # stdout: {"platform":..., "total_ms":..., "downtime_ms":..., "wire_bytes":...,
-#          "reported_bytes":..., "rounds_or_iterations":...}
+#          "reported_bytes":..., "rounds":..., "throttle_pct":..., "stop_to_resume_ms":...}
 #   total_ms, downtime_ms  as the source VMM reports them (QEMU query-migrate total-time and
 #                          downtime; twin-vmm migrate_status total_ns and downtime_ns)
 #   reported_bytes         the VMM's own count (QEMU ram.transferred; twin-vmm bytes)
+#   rounds, throttle_pct   QEMU dirty-sync-count and cpu-throttle-percentage; twin-vmm
+#                          rounds and throttle_pct
 #   stop_to_resume_ms      QEMU only: source STOP event to destination RESUME event.  QEMU's
 #                          downtime ends when the source is done; twin-vmm's downtime_ns
 #                          runs from the pause to the destination's ack (STREAM.md)
@@ -192,8 +194,8 @@ class JsonLines:
 
 
 def qemu_cmd(a, qmp, incoming=None):
-    # shellcheck-like note: the commas are QEMU option syntax.  The guest's ring-3 output
-    # goes to a virtio console on QEMU's stdout, as it goes to twin-vmm's stdout.
+    # The guest's ring-3 output goes to a virtio console on QEMU's stdout, as it goes to
+    # twin-vmm's stdout.
     cmd = [a.qemu, "-M", QEMU_MACHINE, "-enable-kvm", "-cpu", "kvm64", "-m", a.mem,
            "-smp", "1", "-kernel", a.guest, "-append", a.cmdline, "-display", "none",
            "-monitor", "none", "-serial", "null", "-nodefaults",
@@ -262,8 +264,7 @@ def run_twin(a, tmp, deadline):
         # The destination's control socket appears with its VM, once a stream arrives.
         dst.wait_line(LISTEN_LINE, deadline, "err")
         src.wait_line(ITER_LINE, deadline)
-        # The control socket serves one client at a time: check it, then leave it to the
-        # migrate client.
+        # The source runs; then its control socket is the migrate client's alone.
         sc = JsonLines(src_ctl, src, deadline, False)
         if sc.command("query-status").get("status") != "running":
             raise Failed("the twin-vmm source is not running before the migration")
