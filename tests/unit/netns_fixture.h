@@ -2,14 +2,20 @@
 #ifndef TESTS_UNIT_NETNS_FIXTURE_H
 #define TESTS_UNIT_NETNS_FIXTURE_H
 #include <errno.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <check.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 
 static int netns_report_fd = -1;
 
@@ -73,6 +79,38 @@ static inline void run_in_netns(void (*fn)(void))
 	close(p[0]);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %s", msg);
+}
+
+/* A broadcast frame of len bytes from src with ethertype type and a payload pattern from seed. */
+static inline void netns_make_frame(uint8_t *f, size_t len, const uint8_t src[6], uint16_t type,
+				    uint8_t seed)
+{
+	memset(f, 0xff, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = type >> 8;
+	f[13] = type & 0xff;
+	for (size_t i = 14; i < len; i++)
+		f[i] = (uint8_t)(seed + i * 3);
+}
+
+/*
+ * A packet socket on a tap's host side: it sees what the guest sends, and a
+ * sendto() to *sll (broadcast) reaches the guest.
+ */
+static inline int netns_packet_socket(const char *tap, struct sockaddr_ll *sll)
+{
+	int s = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+
+	*sll = (struct sockaddr_ll){
+	    .sll_family = AF_PACKET,
+	    .sll_protocol = htons(ETH_P_ALL),
+	    .sll_ifindex = (int)if_nametoindex(tap),
+	    .sll_halen = 6,
+	};
+	memset(sll->sll_addr, 0xff, 6);
+	expect(s >= 0 && bind(s, (struct sockaddr *)sll, sizeof(*sll)) == 0,
+	       "packet socket on %s: %s", tap, strerror(errno));
+	return s;
 }
 
 #endif

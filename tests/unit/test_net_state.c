@@ -32,17 +32,14 @@ struct nic_vm {
 static void nic_vm_create(struct nic_vm *n, const char *tap, const uint8_t mac[6])
 {
 	struct vm_config cfg = {.mem_size = 16 << 20, .nr_vcpus = 1, .console_fd = -1};
-	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
+	struct sockaddr_ll sll;
 	char err[256];
 
 	expect(vm__create(&cfg, &n->vm) == 0, "vm__create failed");
 	expect(virtio_net__open(tap, NULL, mac, 0, &n->net, err, sizeof(err)) == 0,
 	       "virtio_net__open: %s", err);
 	expect(virtio_net__register(n->net, n->vm, false) == 0, "virtio_net__register failed");
-	n->sock = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
-	sll.sll_ifindex = (int)if_nametoindex(tap);
-	expect(n->sock >= 0 && bind(n->sock, (struct sockaddr *)&sll, sizeof(sll)) == 0,
-	       "packet socket on %s: %s", tap, strerror(errno));
+	n->sock = netns_packet_socket(tap, &sll);
 }
 
 static void nic_vm_destroy(struct nic_vm *n)

@@ -379,34 +379,6 @@ END_TEST
 
 /* ---- virtio-net ---- */
 
-/* A broadcast frame from src with ethertype type and a payload pattern seeded by seed. */
-static void make_frame(uint8_t *f, const uint8_t src[6], uint16_t type, uint8_t seed)
-{
-	memset(f, 0xff, 6);
-	memcpy(f + 6, src, 6);
-	f[12] = type >> 8;
-	f[13] = type & 0xff;
-	for (int i = 14; i < FRAME_LEN; i++)
-		f[i] = (uint8_t)(seed + i * 3);
-}
-
-/* A packet socket on the tap's host side: sees what the guest sends, sends to the guest. */
-static int host_side(struct sockaddr_ll *sll)
-{
-	int s = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
-
-	*sll = (struct sockaddr_ll){
-	    .sll_family = AF_PACKET,
-	    .sll_protocol = htons(ETH_P_ALL),
-	    .sll_ifindex = if_nametoindex(TAP),
-	    .sll_halen = 6,
-	};
-	memset(sll->sll_addr, 0xff, 6);
-	expect(s >= 0 && bind(s, (struct sockaddr *)sll, sizeof(*sll)) == 0,
-	       "packet socket on %s: %s", TAP, strerror(errno));
-	return s;
-}
-
 /* Waits for the frame on the tap's host side, skipping any other traffic. */
 static void expect_on_tap(int s, const uint8_t *frame, const char *what)
 {
@@ -475,7 +447,7 @@ static void net_modern_tx(int s)
 	       (unsigned long long)rd(&vm->mmio, common + 0x14, 1));
 	/* Header and frame in one descriptor: a wrong header size shifts the frame. */
 	memset(ram(buf), 0, sizeof(struct virtio_net_hdr_v1));
-	make_frame(frame, mac, TX_ETHTYPE, 99);
+	netns_make_frame(frame, FRAME_LEN, mac, TX_ETHTYPE, 99);
 	memcpy(ram(buf + sizeof(struct virtio_net_hdr_v1)), frame, FRAME_LEN);
 	lq_offer(&tx, &(struct seg){buf, sizeof(struct virtio_net_hdr_v1) + FRAME_LEN, false}, 1);
 	wr(&vm->mmio, notify + mult * VIRTIO_NET_TXQ, VIRTIO_NET_TXQ, 2);
@@ -503,7 +475,7 @@ static void net_legacy(void)
 	expect(virtio_net__open(TAP, NULL, mac, 0, &net, err, sizeof(err)) == 0, "%s", err);
 	expect(virtio_net__register(net, vm, true) == 0, "virtio_net__register failed");
 	expect(ioloop__start(vm->ioloop) == 0, "ioloop__start failed");
-	s = host_side(&sll);
+	s = netns_packet_socket(TAP, &sll);
 	io = legacy_io(1, VIRTIO_ID_NET, 0x1000);
 	expect(rd(&vm->pio, io + L_HOST_FEATURES, 4) == offer, "host features 0x%llx, want 0x%x",
 	       (unsigned long long)rd(&vm->pio, io + L_HOST_FEATURES, 4), offer);
@@ -519,7 +491,7 @@ static void net_legacy(void)
 	memset(ram(rx_buf), 0xee, 1526);
 	lq_offer(&q[VIRTIO_NET_RXQ], &(struct seg){rx_buf, 1526, true}, 1);
 	wr(&vm->pio, io + L_QUEUE_NOTIFY, VIRTIO_NET_RXQ, 2);
-	make_frame(frame, src, RX_ETHTYPE, 5);
+	netns_make_frame(frame, FRAME_LEN, src, RX_ETHTYPE, 5);
 	expect(sendto(s, frame, FRAME_LEN, 0, (struct sockaddr *)&sll, sizeof(sll)) == FRAME_LEN,
 	       "sendto %s: %s", TAP, strerror(errno));
 	lq_wait(&q[VIRTIO_NET_RXQ], 1, "legacy RX");
@@ -531,7 +503,7 @@ static void net_legacy(void)
 
 	/* TX: header and frame in one descriptor, so a 12-byte header would cut the frame. */
 	memset(ram(tx_buf), 0, hdr);
-	make_frame(frame, mac, TX_ETHTYPE, 6);
+	netns_make_frame(frame, FRAME_LEN, mac, TX_ETHTYPE, 6);
 	memcpy(ram(tx_buf + hdr), frame, FRAME_LEN);
 	lq_offer(&q[VIRTIO_NET_TXQ], &(struct seg){tx_buf, hdr + FRAME_LEN, false}, 1);
 	wr(&vm->pio, io + L_QUEUE_NOTIFY, VIRTIO_NET_TXQ, 2);

@@ -34,34 +34,6 @@ static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 static struct vring ring;
 static struct vq_chain chain;
 
-/* A frame from src to broadcast with ethertype type and a payload pattern seeded by seed. */
-static void make_frame(uint8_t *f, const uint8_t src[6], uint16_t type, uint8_t seed)
-{
-	memset(f, 0xff, 6);
-	memcpy(f + 6, src, 6);
-	f[12] = type >> 8;
-	f[13] = type & 0xff;
-	for (int i = 14; i < FRAME_LEN; i++)
-		f[i] = (uint8_t)(seed + i * 3);
-}
-
-/* A packet socket on the tap's host side: sees what the guest sends, sends to the guest. */
-static int host_side(struct sockaddr_ll *sll)
-{
-	int s = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
-
-	*sll = (struct sockaddr_ll){
-	    .sll_family = AF_PACKET,
-	    .sll_protocol = htons(ETH_P_ALL),
-	    .sll_ifindex = if_nametoindex(TAP),
-	    .sll_halen = 6,
-	};
-	memset(sll->sll_addr, 0xff, 6);
-	expect(s >= 0 && bind(s, (struct sockaddr *)sll, sizeof(*sll)) == 0,
-	       "packet socket on %s: %s", TAP, strerror(errno));
-	return s;
-}
-
 static struct virtio_net *open_nic(void)
 {
 	struct virtio_net *net;
@@ -84,10 +56,10 @@ static void tx_reaches_tap(void)
 	char why[160];
 	ssize_t n = 0;
 
-	p.fd = host_side(&sll);
+	p.fd = netns_packet_socket(TAP, &sll);
 	p.events = POLLIN;
 	vring_init(&ring);
-	make_frame(frame, mac, TX_ETHTYPE, 1);
+	netns_make_frame(frame, FRAME_LEN, mac, TX_ETHTYPE, 1);
 	vring_post(&ring, segs, 3, gpa);
 	memset(vring_hva(&ring, gpa[0]), 0, HDR_LEN);
 	memcpy(vring_hva(&ring, gpa[1]), frame, 20);
@@ -124,14 +96,14 @@ static void rx_lands_in_buffer(void)
 	uint32_t written;
 	uint64_t gpa[2];
 	char why[160];
-	int s = host_side(&sll), rc;
+	int s = netns_packet_socket(TAP, &sll), rc;
 
 	vring_init(&ring);
 	vring_post(&ring, segs, 2, gpa);
 	expect(virtqueue__pop(&ring.vq, &chain) == 1, "pop: %s", ring.vq.error);
 	rc = virtio_net__rx(net, &chain, &written, &(unsigned int){BUDGET}, why, sizeof(why));
 	expect(rc == 0, "rx from an empty tap returned %d", rc);
-	make_frame(frame, src, RX_ETHTYPE, 9);
+	netns_make_frame(frame, FRAME_LEN, src, RX_ETHTYPE, 9);
 	expect(sendto(s, frame, FRAME_LEN, 0, (struct sockaddr *)&sll, sizeof(sll)) == FRAME_LEN,
 	       "sendto %s: %s", TAP, strerror(errno));
 	expect(poll(&p, 1, POLL_MS) == 1, "the frame sent on %s never reached the tap fd", TAP);
@@ -169,13 +141,13 @@ static void oversize_dropped(void)
 	uint32_t written = 0;
 	uint64_t gpa[1];
 	char why[160];
-	int s = host_side(&sll), rc;
+	int s = netns_packet_socket(TAP, &sll), rc;
 
 	vring_init(&ring);
 	vring_post(&ring, segs, 1, gpa);
 	expect(virtqueue__pop(&ring.vq, &chain) == 1, "pop: %s", ring.vq.error);
-	make_frame(big, src, RX_ETHTYPE, 3);
-	make_frame(small, src, RX_ETHTYPE, 4);
+	netns_make_frame(big, FRAME_LEN, src, RX_ETHTYPE, 3);
+	netns_make_frame(small, FRAME_LEN, src, RX_ETHTYPE, 4);
 	expect(sendto(s, big, FRAME_LEN, 0, (struct sockaddr *)&sll, sizeof(sll)) == FRAME_LEN,
 	       "sendto: %s", strerror(errno));
 	expect(poll(&p, 1, POLL_MS) == 1, "the big frame never reached the tap fd");
@@ -217,7 +189,7 @@ static void oversize_flood(void)
 	uint32_t written = 0;
 	uint64_t gpa[1];
 	char why[160];
-	int s = host_side(&sll), rc;
+	int s = netns_packet_socket(TAP, &sll), rc;
 
 	vring_init(&ring);
 	vring_post(&ring, segs, 1, gpa);
@@ -225,7 +197,7 @@ static void oversize_flood(void)
 	for (int i = 0; i < FLOOD + 2; i++) {
 		size_t len = i < FLOOD ? FRAME_LEN : 40;
 
-		make_frame(frame, src, RX_ETHTYPE, (uint8_t)i);
+		netns_make_frame(frame, FRAME_LEN, src, RX_ETHTYPE, (uint8_t)i);
 		expect(sendto(s, frame, len, 0, (struct sockaddr *)&sll, sizeof(sll)) ==
 			   (ssize_t)len,
 		       "sendto: %s", strerror(errno));
@@ -239,7 +211,7 @@ static void oversize_flood(void)
 			expect(rc == 1 || (rc == 0 && budget == 0),
 			       "call %u: rx %d with %u of its budget left", calls, rc, budget);
 		} while (rc == 0);
-		make_frame(frame, src, RX_ETHTYPE, (uint8_t)good);
+		netns_make_frame(frame, FRAME_LEN, src, RX_ETHTYPE, (uint8_t)good);
 		expect(written == HDR_LEN + 40 &&
 			   !memcmp(vring_hva(&ring, gpa[0] + HDR_LEN), frame, 40),
 		       "call %u: written %u, or not good frame %d", calls, written, good);
@@ -461,7 +433,7 @@ static void through_transport(void)
 	tap = virtio_net__tap_fd(net);
 	expect(virtio_net__register(net, vm, false) == 0, "virtio_net__register failed");
 	expect(ioloop__start(vm->ioloop) == 0, "ioloop__start failed");
-	s = host_side(&sll);
+	s = netns_packet_socket(TAP, &sll);
 	nic_up(&r);
 	expect(mmio_rd(r.device, 4) == 0x12005452 && mmio_rd(r.device + 4, 2) == 0x5634 &&
 		   mmio_rd(r.device + 6, 2) == 1,
@@ -472,7 +444,7 @@ static void through_transport(void)
 
 	/* Frames arrive while the driver has posted no RX buffer: they wait in the tap. */
 	for (int i = 0; i < 3; i++) {
-		make_frame(frames[i], src, RX_ETHTYPE, (uint8_t)(40 + i));
+		netns_make_frame(frames[i], FRAME_LEN, src, RX_ETHTYPE, (uint8_t)(40 + i));
 		expect(sendto(s, frames[i], FRAME_LEN, 0, (struct sockaddr *)&sll, sizeof(sll)) ==
 			   FRAME_LEN,
 		       "sendto: %s", strerror(errno));
@@ -518,7 +490,7 @@ static void through_transport(void)
 		ssize_t n = 0;
 
 		memset(ram(bufs[0]), 0, HDR_LEN);
-		make_frame(ram(bufs[1]), mac, TX_ETHTYPE, 77);
+		netns_make_frame(ram(bufs[1]), FRAME_LEN, mac, TX_ETHTYPE, 77);
 		offer_chain(TX_RINGS, &tx_desc, &tx_avail, bufs, lens, 2, 0);
 		notify(&r, VIRTIO_NET_TXQ);
 		wait_used(TX_RINGS, 1, "TX");
@@ -582,14 +554,14 @@ static void tx_batches(void)
 	expect(virtio_net__open(TAP, NULL, mac, 0, &net, err, sizeof(err)) == 0, "%s", err);
 	vdev = virtio_net__vdev(net);
 	expect(virtio_net__register(net, vm, false) == 0, "virtio_net__register failed");
-	p = (struct pollfd){.fd = host_side(&sll), .events = POLLIN};
+	p = (struct pollfd){.fd = netns_packet_socket(TAP, &sll), .events = POLLIN};
 	nic_up(&r);
 	for (int i = 0; i < TX_CHAINS; i++) {
 		uint64_t buf = BUFS + 0x100ull * i;
 		uint32_t len = HDR_LEN + FRAME_LEN;
 
 		memset(ram(buf), 0, HDR_LEN);
-		make_frame(ram(buf + HDR_LEN), mac, TX_ETHTYPE, (uint8_t)i);
+		netns_make_frame(ram(buf + HDR_LEN), FRAME_LEN, mac, TX_ETHTYPE, (uint8_t)i);
 		offer_chain(TX_RINGS, &tx_desc, &tx_avail, &buf, &len, 1, 0);
 	}
 	notify(&r, VIRTIO_NET_TXQ);
@@ -613,7 +585,7 @@ static void tx_batches(void)
 			expect(poll(&p, 1, WAIT_MS) == 1, "TX frame %d never reached the tap", i);
 			len = recv(p.fd, got, sizeof(got), 0);
 		}
-		make_frame(frame, mac, TX_ETHTYPE, (uint8_t)i);
+		netns_make_frame(frame, FRAME_LEN, mac, TX_ETHTYPE, (uint8_t)i);
 		expect(!memcmp(got, frame, FRAME_LEN), "the tap's TX frame %d is another one", i);
 	}
 	vm__destroy(vm);
