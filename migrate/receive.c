@@ -17,6 +17,8 @@
 
 struct receiver {
 	struct vm *vm;
+	stream_write_fn ready_write; /* live: READY for SYNC; NULL for a file */
+	void *ready_ctx;
 	uint64_t guest_pages; /* pfns from 0 to the end of RAM, holes included */
 	uint64_t *received;   /* pfns this stream has sent: the only ones a delta may patch */
 };
@@ -161,6 +163,21 @@ static int lock_disks(struct vm *vm, char *why, size_t whylen)
 	return 1;
 }
 
+/* SYNC: all before it read and applied, and the VM settled: READY back to the source. */
+static int send_ready(struct receiver *rcv, char *why, size_t whylen)
+{
+	struct migrate_ack ready = {.status = 0};
+	int rc;
+
+	if (!rcv->ready_write)
+		return util__fail(why, whylen, -EBADMSG, "a live handshake record in a file");
+	memcpy(ready.magic, MIGRATE_READY_MAGIC, sizeof(ready.magic));
+	rc = rcv->ready_write(rcv->ready_ctx, &ready, sizeof(ready));
+	return rc ? util__fail(why, whylen, rc, "telling the source READY failed: %s",
+			       strerror(-rc))
+		  : 0;
+}
+
 /* One record after VM_CONFIG: 1 at END once the state is applied, 0 to go on, or -errno. */
 static int receive_record(struct receiver *rcv, struct state_loader *l,
 			  const struct stream_record *rec, uint64_t *pages, char *why,
@@ -182,6 +199,8 @@ static int receive_record(struct receiver *rcv, struct state_loader *l,
 	case STREAM_REC_VM_STATE:
 	case STREAM_REC_DEVICE_STATE:
 		return state_loader__record(l, rec, why, whylen);
+	case STREAM_REC_SYNC:
+		return send_ready(rcv, why, whylen);
 	case STREAM_REC_END:
 		rc = state_loader__apply(l, why, whylen);
 		return rc ? rc : lock_disks(rcv->vm, why, whylen);
@@ -191,10 +210,13 @@ static int receive_record(struct receiver *rcv, struct state_loader *l,
 	}
 }
 
-int migrate__receive(struct stream_reader *r, struct vm *vm, struct migrate_job *job, char *err,
-		     size_t errlen)
+int migrate__receive(struct stream_reader *r, struct vm *vm, stream_write_fn ready_write,
+		     void *ready_ctx, struct migrate_job *job, char *err, size_t errlen)
 {
-	struct receiver rcv = {.vm = vm, .guest_pages = dirty__bitmap_bits(vm)};
+	struct receiver rcv = {.vm = vm,
+			       .ready_write = ready_write,
+			       .ready_ctx = ready_ctx,
+			       .guest_pages = dirty__bitmap_bits(vm)};
 	struct migrate_job *own = NULL;
 	struct state_loader *l = NULL;
 	char why[MIGRATE_ERR_MAX] = "", e[MIGRATE_ERR_MAX] = "";
@@ -257,15 +279,6 @@ out:
 	free(rcv.received);
 	migrate_job__free(own);
 	return rc;
-}
-
-int migrate__ready(struct vm *vm, stream_write_fn w, void *ctx)
-{
-	struct migrate_ack ready = {.status = 0};
-
-	vm__settle(vm);
-	memcpy(ready.magic, MIGRATE_READY_MAGIC, sizeof(ready.magic));
-	return w(ctx, &ready, sizeof(ready));
 }
 
 int migrate__ack(stream_write_fn w, void *ctx, int status, const char *msg)

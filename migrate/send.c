@@ -655,8 +655,9 @@ static int read_handshake(struct sender *s, stream_read_fn read, void *ctx, cons
 }
 
 /*
- * Before the final pause: the destination's VM is built and settled (READY),
- * or it refused it (a negative ack), so the downtime never waits on its setup.
+ * Before the final pause, after SYNC: the destination has built and settled
+ * its VM and read everything sent so far (READY), or it refused the VM (a
+ * negative ack), so the downtime never waits on its setup or a backlog.
  */
 static int read_ready(struct sender *s, stream_read_fn read, void *ctx)
 {
@@ -781,6 +782,10 @@ static int stop_and_copy(struct sender *s, stream_read_fn ack_read, void *ack_ct
 	int rc;
 
 	if (s->p->live && ack_read) {
+		/* READY answers SYNC once the destination has read all before it: no backlog. */
+		rc = stream_writer__record(s->w, STREAM_REC_SYNC, NULL, NULL, 0);
+		if (rc)
+			return write_failed(s, rc, "SYNC");
 		rc = read_ready(s, ack_read, ack_ctx);
 		if (rc)
 			return rc;

@@ -40,8 +40,8 @@ static void refuse_early(struct channel **ch, struct stream_reader *r, int rc, c
 
 /*
  * After VM_CONFIG (cfg) up to END: the VM created, checked against the stream, loaded.
- * 0 or -errno.  ch: a live migration's connection (NULL: a file), told READY once the VM
- * is built, or refused at once and closed.
+ * 0 or -errno.  ch: a live migration's connection (NULL: a file), told READY when the
+ * source asks (SYNC), or refused at once and closed.
  */
 static int load(struct vm_setup *s, const struct vmm_args *a, struct stream_reader *r,
 		const struct vm_stream_config *cfg, struct channel **ch, int *status, char *err,
@@ -65,12 +65,8 @@ static int load(struct vm_setup *s, const struct vmm_args *a, struct stream_read
 			refuse_early(ch, r, rc, err);
 		goto fail;
 	}
-	if (ch && (rc = migrate__ready(s->vm, channel__write, *ch))) {
-		snprintf(err, errlen, "cannot tell the source the VM is ready: %s",
-			 channel__error(*ch));
-		goto fail;
-	}
-	rc = migrate__receive(r, s->vm, NULL, err, errlen);
+	rc = migrate__receive(r, s->vm, ch ? channel__write : NULL, ch ? *ch : NULL, NULL, err,
+			      errlen);
 	if (rc)
 		goto fail;
 	return 0;

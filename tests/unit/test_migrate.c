@@ -211,8 +211,7 @@ static int receive_into(int fd, struct guest *dst, const struct memwriter *args,
 	ck_assert_uint_eq(cfg->nr_vcpus, VCPUS);
 	guest_create(dst);
 	dst->args = *args; /* the guest it will run */
-	ck_assert_int_eq(migrate__ready(dst->t.vm, stream__fd_write, &fd), 0);
-	rc = migrate__receive(&r, dst->t.vm, NULL, err, errlen);
+	rc = migrate__receive(&r, dst->t.vm, stream__fd_write, &fd, NULL, err, errlen);
 	stream_reader__dispose(&r);
 	free(cfg);
 	return rc;
@@ -356,7 +355,7 @@ START_TEST(test_save_restore)
 	ck_assert_uint_eq(r.flags, 0); /* not LIVE: each page at most once */
 	guest_create(&dst);
 	dst.args = src.args;
-	rc = migrate__receive(&r, dst.t.vm, NULL, err, sizeof(err));
+	rc = migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, sizeof(err));
 	ck_assert_msg(rc == 0, "%s", err);
 	ck_assert_uint_eq(m.pos, m.size); /* END was the last byte */
 	assert_same_memory(src.t.vm, dst.t.vm);
@@ -431,7 +430,8 @@ START_TEST(test_cancel)
 	ck_assert_msg(migrate__receive_config(&r, &cfg, err, sizeof(err)) == 0, "%s", err);
 	guest_create(&dst);
 	dst.args = g.args;
-	ck_assert_msg(migrate__receive(&r, dst.t.vm, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, sizeof(err)) == 0, "%s",
+		      err);
 	assert_same_memory(g.t.vm, dst.t.vm);
 	assert_same_vcpus(g.t.vm, dst.t.vm);
 	stream_reader__dispose(&r);
@@ -545,8 +545,11 @@ START_TEST(test_cancel_after_end)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	send_start(&s, src.t.vm, &p, sv[0]);
 	ck_assert_msg(receive_into(sv[1], &dst, &src.args, err, sizeof(err)) == 0, "%s", err);
-	migrate_job__status(s.job, &st); /* END read, so written: the sender waits for the ack */
-	ck_assert(st.end_sent);
+	/* END read, so written; the sender marks it just after: polled, not timed. */
+	for (int ms = 0; migrate_job__status(s.job, &st), !st.end_sent; ms++) {
+		ck_assert_msg(ms < 20000, "END read but the sender never marked it sent");
+		usleep(1000);
+	}
 	ck_assert_str_eq(migrate_phase__to_str(st.phase), "stop-copy");
 	migrate_job__cancel(s.job);
 	ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], 0, NULL), 0);
@@ -697,7 +700,7 @@ static int receive_bad(const struct sink *out, char *err, size_t errlen)
 	rc = migrate__receive_config(&r, cfg, err, errlen);
 	if (rc == 0) {
 		guest_create(&dst);
-		rc = migrate__receive(&r, dst.t.vm, NULL, err, errlen);
+		rc = migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, errlen);
 		guest_destroy(&dst);
 	}
 	ck_assert_int_lt(rc, 0);
@@ -930,9 +933,9 @@ START_TEST(test_shared_storage)
 		add_disk(&dst, img, true);
 		ck_assert_msg(vm_stream__check_config(cfg, dst.t.vm, err, sizeof(err)) == 0, "%s",
 			      err);
-		ck_assert_int_eq(migrate__ready(dst.t.vm, stream__fd_write, &fd), 0);
-		ck_assert_msg(migrate__receive(&r, dst.t.vm, NULL, err, sizeof(err)) == 0, "%s",
-			      err);
+		ck_assert_msg(migrate__receive(&r, dst.t.vm, stream__fd_write, &fd, NULL, err,
+					       sizeof(err)) == 0,
+			      "%s", err);
 		stream_reader__dispose(&r);
 		free(cfg);
 	}
@@ -1038,7 +1041,8 @@ START_TEST(test_copy_storage)
 	guest_create(&dst);
 	dst.args = src.args;
 	add_disk(&dst, b, false);
-	ck_assert_msg(migrate__receive(&r, dst.t.vm, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, sizeof(err)) == 0, "%s",
+		      err);
 	stream_reader__dispose(&r);
 	ia = read_image(a);
 	ib = read_image(b);
@@ -1145,7 +1149,7 @@ START_TEST(test_disk_writes_refused)
 		ck_assert_int_eq(migrate__receive_config(&r, cfg, err, sizeof(err)), 0);
 		guest_create(&dst);
 		add_disk(&dst, img, true); /* the same image, unlocked: watched for writes */
-		rc = migrate__receive(&r, dst.t.vm, NULL, err, sizeof(err));
+		rc = migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, sizeof(err));
 		ck_assert_msg(rc == -EBADMSG, "case %zu: rc %d: %s", i, rc, err);
 		ck_assert_msg(strstr(err, bad[i].why) &&
 				  strstr(err, "record DISK_WRITES at stream byte"),
