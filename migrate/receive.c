@@ -157,8 +157,10 @@ static int lock_disks(struct vm *vm, char *why, size_t whylen)
 	for (unsigned int i = 0; i < n; i++) {
 		int rc = virtio_blk__lock(disks[i], why, whylen);
 
-		if (rc)
+		if (rc) {
+			virtio_blk__release_all(vm); /* the source takes them all back */
 			return rc;
+		}
 	}
 	return 1;
 }

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "stream_format.h"
+#include "virtio_blk.h"
 #include "vm_load.h"
 #include "vm_stream.h"
 
@@ -253,7 +254,7 @@ int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
 	if (rc) {
 		log__error("incoming: %s", err);
 		/* Best effort: the source may be gone, and it fails on its own then. */
-		vm_load__refuse(&ch, rc, err);
+		vm_load__refuse(s->vm, &ch, rc, err);
 		return status;
 	}
 	log__info("incoming: migration received");
@@ -261,10 +262,15 @@ int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
 	return 0;
 }
 
-void vm_load__refuse(struct channel **ch, int rc, const char *why)
+void vm_load__refuse(struct vm *vm, struct channel **ch, int rc, const char *why)
 {
+	int r;
+
 	if (!*ch)
 		return;
+	r = vm ? virtio_blk__release_all(vm) : 0;
+	if (r)
+		log__warn("incoming: cannot release the disks before refusing: %s", strerror(-r));
 	migrate__ack(channel__write, *ch, rc, why);
 	channel__close(*ch);
 	*ch = NULL;
@@ -281,7 +287,7 @@ int vm_load__commit(struct vm *vm, struct channel **ch)
 	if (rc) {
 		log__error("incoming: cannot start the VM's threads: %s; the source keeps it",
 			   strerror(-rc));
-		vm_load__refuse(ch, rc,
+		vm_load__refuse(vm, ch, rc,
 				"the destination cannot start the VM's threads: see its log");
 		goto stop;
 	}

@@ -159,6 +159,21 @@ int virtio_blk__release(struct virtio_blk *blk)
 	return 0;
 }
 
+int virtio_blk__release_all(struct vm *vm)
+{
+	struct virtio_blk *disks[PCI_MAX_SLOTS];
+	unsigned int n = virtio_blk__list(vm, disks, PCI_MAX_SLOTS);
+	int rc = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		int r = virtio_blk__release(disks[i]);
+
+		if (!rc)
+			rc = r;
+	}
+	return rc;
+}
+
 int virtio_blk__lock(struct virtio_blk *blk, char *err, size_t errlen)
 {
 	int rc;

@@ -39,6 +39,11 @@ unsigned int virtio_blk__list(struct vm *vm, struct virtio_blk **out, unsigned i
 int virtio_blk__open_shared(const char *path, bool readonly, unsigned int index,
 			    struct virtio_blk **out, char *err, size_t errlen);
 int virtio_blk__release(struct virtio_blk *blk);
+/*
+ * Every disk of vm released: a destination that refuses a VM, so that the
+ * source, told why, can take its images back at once.  Returns the first error.
+ */
+int virtio_blk__release_all(struct vm *vm);
 int virtio_blk__lock(struct virtio_blk *blk, char *err, size_t errlen);
 /*
  * Before vm__start: makes blk a virtio-pci function of vm with one request

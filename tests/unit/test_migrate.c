@@ -900,8 +900,8 @@ END_TEST
 /*
  * Shared storage: the destination opens the image unlocked, the source lets
  * go of it just before END and the destination takes it after.  _i = 1: the
- * destination then refuses (and lets go): the source takes the lock back and
- * runs on.  _i = 2: the destination keeps the disk but its ack never comes:
+ * destination then refuses, letting go of it before its ack: the source takes
+ * the lock back and runs on.  _i = 2: the destination keeps the disk but its ack never comes:
  * the source must not run the VM too, and stays paused.
  */
 START_TEST(test_shared_storage)
@@ -950,13 +950,15 @@ START_TEST(test_shared_storage)
 		wait_progress(&dst);
 		guest_destroy(&dst);
 	} else if (_i == 1) {
-		guest_destroy(&dst); /* lets go of the image */
+		/* As twin-vmm's refusal does: the images let go of, then the ack. */
+		ck_assert_int_eq(virtio_blk__release_all(dst.t.vm), 0);
 		ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], -EIO, "no thanks"), 0);
 		send_join(&s, &st);
 		ck_assert_int_eq(s.rc, -EIO);
 		ck_assert(!image_free(img)); /* the source's again */
 		assert_source_runs_on(&src, &st);
 		guest_destroy(&src);
+		guest_destroy(&dst);
 	} else {
 		close(sv[1]);
 		send_join(&s, &st);
