@@ -89,11 +89,12 @@ void migrate_job__free(struct migrate_job *j);
 void migrate_job__status(struct migrate_job *j, struct migrate_status *out);
 /*
  * Any thread: the sender stops before its next batch (or wakes from pacing)
- * and fails, resuming the VM.  Too late once END is written (status end_sent):
- * the sender then waits for the ack whatever happens, and the caller must not
- * cut the connection, or both hosts could run the VM.
+ * and fails, resuming the VM; true.  False, and nothing done, once the
+ * sender has committed to writing END (status end_sent; decided under the
+ * job's lock, so never both): it then waits for the ack whatever happens,
+ * and the caller must not cut the connection, or both hosts could run the VM.
  */
-void migrate_job__cancel(struct migrate_job *j);
+bool migrate_job__cancel(struct migrate_job *j);
 
 /*
  * Source.  live=false: the VM is already paused (save-to-file): one pass,

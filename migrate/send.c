@@ -820,16 +820,12 @@ static int stop_and_copy(struct sender *s, stream_read_fn ack_read, void *ack_ct
 	rc = release_disks(s);
 	if (rc)
 		return rc;
+	if (progress__begin_end(s->job))
+		return FAIL(s, -ECANCELED, "cancelled");
 	rc = stream_writer__end(s->w);
 	if (rc)
 		return write_failed(s, rc, "END");
 	publish(s);
-	{
-		struct migrate_status *st = progress__lock(s->job);
-
-		st->end_sent = true;
-		progress__unlock(s->job);
-	}
 	if (s->p->live && ack_read) {
 		rc = read_ack(s, ack_read, ack_ctx);
 		if (rc)

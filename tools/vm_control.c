@@ -410,19 +410,17 @@ static void ctl_query_migrate(void *opaque, struct migrate_status *out)
 static int ctl_migrate_cancel(void *opaque, char *err, size_t errlen)
 {
 	struct vm_control *c = opaque;
-	struct migrate_status st;
 	int rc = 0;
 
 	pthread_mutex_lock(&c->lock);
 	if (c->busy) {
-		migrate_job__status(c->job, &st);
-		if (!c->saving && (st.end_sent || st.phase == MIGRATE_PHASE_COMPLETED)) {
+		/* The job decides, under its own lock, whether END went first. */
+		if (!migrate_job__cancel(c->job) && !c->saving) {
 			snprintf(err, errlen,
 				 "too late: the destination may already be running the VM; wait "
 				 "for the migration to end (query-migrate)");
 			rc = -EBUSY;
 		} else {
-			migrate_job__cancel(c->job);
 			/* A write blocked on a stalled peer would not see the job's cancel. */
 			if (c->ch)
 				channel__abort(c->ch);
