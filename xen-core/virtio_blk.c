@@ -144,6 +144,16 @@ bool virtio_blk__readonly(const struct virtio_blk *blk)
 	return blk->readonly;
 }
 
+bool virtio_blk__locked(const struct virtio_blk *blk)
+{
+	return blk->locked;
+}
+
+int virtio_blk__sync(struct virtio_blk *blk)
+{
+	return fdatasync(blk->fd) ? -errno : 0;
+}
+
 const char *virtio_blk__path(const struct virtio_blk *blk)
 {
 	return blk->path;

@@ -24,6 +24,10 @@ int virtio_blk__open(const char *path, bool readonly, unsigned int index, struct
 /* Closes a disk that was never registered (a VM frees its own); NULL is a no-op. */
 void virtio_blk__close(struct virtio_blk *blk);
 bool virtio_blk__readonly(const struct virtio_blk *blk);
+/* Whether this side holds the image's lock (not opened shared, or taken since). */
+bool virtio_blk__locked(const struct virtio_blk *blk);
+/* The image's writes made durable (fdatasync): 0 or -errno. */
+int virtio_blk__sync(struct virtio_blk *blk);
 const char *virtio_blk__path(const struct virtio_blk *blk);
 /* The VM's disks in PCI slot order: up to max of them into out; returns how many. */
 unsigned int virtio_blk__list(struct vm *vm, struct virtio_blk **out, unsigned int max);

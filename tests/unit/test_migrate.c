@@ -975,6 +975,56 @@ START_TEST(test_shared_storage)
 }
 END_TEST
 
+/*
+ * The source hands its shared image over, but this incoming opened a disk of
+ * its own (no --shared-storage): nothing was copied into it, so END is refused
+ * rather than run the guest on a stale image; the source runs on.
+ */
+START_TEST(test_shared_mismatch)
+{
+	struct migrate_params p = {.live = true, .shared_storage = true};
+	struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
+	struct migrate_status st;
+	struct stream_reader r;
+	struct send_run s;
+	struct guest src, dst;
+	char a[64], b[64], err[512];
+	int sv[2], fd;
+
+	ck_assert_ptr_nonnull(cfg);
+	signal(SIGPIPE, SIG_IGN);
+	make_image(a, sizeof(a));
+	make_image(b, sizeof(b));
+	guest_create(&src);
+	add_disk(&src, a, false);
+	guest_start(&src, &endless);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	send_start(&s, src.t.vm, &p, sv[0]);
+	fd = sv[1];
+	stream_reader__init(&r, stream__fd_read, &fd);
+	ck_assert_msg(migrate__receive_config(&r, cfg, err, sizeof(err)) == 0, "%s", err);
+	guest_create(&dst);
+	add_disk(&dst, b, false);
+	ck_assert_int_eq(
+	    migrate__receive(&r, dst.t.vm, stream__fd_write, &fd, NULL, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "did not come with the VM"));
+	ck_assert(image_free(b)); /* let go of, as a refusal must */
+	ck_assert_int_eq(migrate__ack(stream__fd_write, &fd, -EINVAL, err), 0);
+	send_join(&s, &st);
+	ck_assert_int_eq(s.rc, -EINVAL);
+	ck_assert(!image_free(a)); /* the source's again */
+	assert_source_runs_on(&src, &st);
+	guest_destroy(&src);
+	guest_destroy(&dst);
+	stream_reader__dispose(&r);
+	free(cfg);
+	close(sv[0]);
+	close(sv[1]);
+	unlink(a);
+	unlink(b);
+}
+END_TEST
+
 /* The bytes of img, whole (1 MiB). */
 static uint8_t *read_image(const char *img)
 {
@@ -1059,6 +1109,17 @@ START_TEST(test_copy_storage)
 	ck_assert_int_lt(receive_bad(&out, err, sizeof(err)), 0); /* a VM with no disk */
 	ck_assert_ptr_nonnull(strstr(err, "record DISK_WRITES"));
 	ck_assert_ptr_nonnull(strstr(err, "this VM has 0"));
+	/* An incoming with --shared-storage (the disk opened unlocked) refuses the copy. */
+	m = (struct stream_mem){.data = out.data, .size = out.len};
+	stream_reader__init(&r, stream__mem_read, &m);
+	ck_assert_int_eq(migrate__receive_config(&r, cfg, err, sizeof(err)), 0);
+	guest_create(&dst);
+	add_disk(&dst, b, true);
+	ck_assert_int_eq(migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "has --shared-storage but the source copies the disk"));
+	guest_destroy(&dst);
+	stream_reader__dispose(&r);
 	free(ia);
 	free(ib);
 	free(out.data);
@@ -1114,12 +1175,13 @@ START_TEST(test_disk_writes_refused)
 	    {{{0, 8, 0}}, 1, 1, 0, "disk 1, but this VM has 1"},
 	};
 	struct guest src, dst;
-	char img[64], err[512];
+	char img[64], dimg[64], err[512];
 	uint8_t *before, *after;
 
 	make_image(img, sizeof(img));
-	fill_image(img, 0x11);
-	before = read_image(img);
+	make_image(dimg, sizeof(dimg)); /* the destination's own */
+	fill_image(dimg, 0x11);
+	before = read_image(dimg);
 	guest_create(&src);
 	add_disk(&src, img, false);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1150,7 +1212,7 @@ START_TEST(test_disk_writes_refused)
 		stream_reader__init(&r, stream__mem_read, &m);
 		ck_assert_int_eq(migrate__receive_config(&r, cfg, err, sizeof(err)), 0);
 		guest_create(&dst);
-		add_disk(&dst, img, true); /* the same image, unlocked: watched for writes */
+		add_disk(&dst, dimg, false);
 		rc = migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, sizeof(err));
 		ck_assert_msg(rc == -EBADMSG, "case %zu: rc %d: %s", i, rc, err);
 		ck_assert_msg(strstr(err, bad[i].why) &&
@@ -1160,13 +1222,14 @@ START_TEST(test_disk_writes_refused)
 		stream_reader__dispose(&r);
 		free(out.data);
 		free(cfg);
-		after = read_image(img);
+		after = read_image(dimg);
 		ck_assert_msg(!memcmp(before, after, 1 << 20), "case %zu wrote the image", i);
 		free(after);
 	}
 	guest_destroy(&src);
 	free(before);
 	unlink(img);
+	unlink(dimg);
 }
 END_TEST
 
@@ -1191,6 +1254,7 @@ Suite *migrate_suite(void)
 	tcase_add_test(tc, test_disk_refused);
 	tcase_add_loop_test(tc, test_shared_storage, 0, 3);
 	tcase_add_test(tc, test_copy_storage);
+	tcase_add_test(tc, test_shared_mismatch);
 	tcase_add_test(tc, test_disk_writes_refused);
 	suite_add_tcase(s, tc);
 	return s;
