@@ -95,6 +95,11 @@ int vm_load__restore(struct vm_setup *s, const struct vmm_args *a)
 		status = stream_error_status(rc);
 	else
 		rc = load(s, a, &r, &cfg, NULL, &status, err, sizeof(err));
+	/* A file ends at END: anything after it is damage, not more VM. */
+	if (!rc && (rc = stream_reader__expect_eof(&r))) {
+		snprintf(err, sizeof(err), "%s", r.err);
+		status = stream_error_status(rc);
+	}
 	stream_reader__dispose(&r);
 	close(fd);
 	if (rc) {
