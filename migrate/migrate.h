@@ -76,6 +76,11 @@ struct migrate_status {
 	uint64_t disk_chunks;  /* copy_storage: 4 KiB chunks of disk sent, resends included */
 	/* END is written: a cancel can no longer stop it (the destination may run the VM). */
 	bool end_sent;
+	/*
+	 * Failed after the destination took a shared disk: the VM stays paused
+	 * here (vCPUs and I/O), as it may run there; resuming it is the user's call.
+	 */
+	bool source_paused;
 	char error[MIGRATE_ERR_MAX];
 	char warning[MIGRATE_ERR_MAX]; /* what did not fail it but should be known, or "" */
 };

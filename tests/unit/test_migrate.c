@@ -964,6 +964,9 @@ START_TEST(test_shared_storage)
 		send_join(&s, &st);
 		ck_assert_int_eq(s.rc, -ECONNRESET);
 		ck_assert_uint_eq(pause_depth(src.t.vm), 1);
+		ck_assert(st.source_paused);
+		/* The cause first, then what it left behind. */
+		ck_assert_ptr_nonnull(strstr(st.error, "closed the connection before its ack"));
 		ck_assert_ptr_nonnull(strstr(st.error, "stays paused"));
 		guest_destroy(&src);
 		guest_destroy(&dst);
