@@ -730,7 +730,9 @@ static int check_disks(struct sender *s)
 	return 0;
 }
 
-/* The VM and its I/O paused: every writable image flushed and its lock let go, for the destination.
+/*
+ * The VM and its I/O paused: every shared image flushed and its lock let go,
+ * for the destination.
  */
 static int release_disks(struct sender *s)
 {
