@@ -76,6 +76,11 @@ struct migrate_status {
 	uint64_t disk_chunks;  /* copy_storage: 4 KiB chunks of disk sent, resends included */
 	/* END is written: a cancel can no longer stop it (the destination may run the VM). */
 	bool end_sent;
+	/*
+	 * Failed after the destination took a shared disk: the VM stays paused
+	 * here (vCPUs and I/O), as it may run there; resuming it is the user's call.
+	 */
+	bool source_paused;
 	char error[MIGRATE_ERR_MAX];
 	char warning[MIGRATE_ERR_MAX]; /* what did not fail it but should be known, or "" */
 };
@@ -89,11 +94,12 @@ void migrate_job__free(struct migrate_job *j);
 void migrate_job__status(struct migrate_job *j, struct migrate_status *out);
 /*
  * Any thread: the sender stops before its next batch (or wakes from pacing)
- * and fails, resuming the VM.  Too late once END is written (status end_sent):
- * the sender then waits for the ack whatever happens, and the caller must not
- * cut the connection, or both hosts could run the VM.
+ * and fails, resuming the VM; true.  False, and nothing done, once the
+ * sender has committed to writing END (status end_sent; decided under the
+ * job's lock, so never both): it then waits for the ack whatever happens,
+ * and the caller must not cut the connection, or both hosts could run the VM.
  */
-void migrate_job__cancel(struct migrate_job *j);
+bool migrate_job__cancel(struct migrate_job *j);
 
 /*
  * Source.  live=false: the VM is already paused (save-to-file): one pass,
@@ -121,22 +127,25 @@ int migrate__receive_config(struct stream_reader *r, struct vm_stream_config *cf
 /*
  * Destination: pages and state until END, applied through a state_loader, into
  * a VM fresh from vm__create (its RAM all zero: the full pass skips zero
- * pages) and not started.  Then the caller acks (migrate__ack) and runs
- * vm__start and devstate__announce.  Errors name the record and its stream
- * offset.  job may be NULL.
+ * pages) and not started.  ready_write (a live connection; NULL for a file)
+ * answers the source's SYNC with READY (STREAM.md, live handshake).  Then the
+ * caller acks (migrate__ack) and runs vm__start and devstate__announce.
+ * Refusing the VM before this (VM_CONFIG, devices): migrate__ack with the
+ * reason, then read the stream to its end.  Errors name the record and its
+ * stream offset.  job may be NULL.
  */
-int migrate__receive(struct stream_reader *r, struct vm *vm, struct migrate_job *job, char *err,
-		     size_t errlen);
+int migrate__receive(struct stream_reader *r, struct vm *vm, stream_write_fn ready_write,
+		     void *ready_ctx, struct migrate_job *job, char *err, size_t errlen);
 
 /*
  * The live handshake (STREAM.md): the destination writes back this one
- * fixed-size record twice on the same connection: READY once its VM is
- * built, and the ack after END.  Ack status 0: it loaded everything and
+ * fixed-size record twice on the same connection: READY when it reads SYNC,
+ * and the ack after END.  Ack status 0: it loaded everything and
  * starts the VM; else -errno, with message saying why (also in place of
  * READY, for a VM it refuses at once).
  */
 #define MIGRATE_ACK_MAGIC   "TWINACK1"
-#define MIGRATE_READY_MAGIC "TWINRDY1" /* the same record, status 0: the VM is built, send on */
+#define MIGRATE_READY_MAGIC "TWINRDY1" /* the same record, status 0: answers SYNC */
 struct migrate_ack {
 	char magic[8]; /* MIGRATE_ACK_MAGIC or MIGRATE_READY_MAGIC, no NUL */
 	int32_t status;
@@ -144,15 +153,6 @@ struct migrate_ack {
 	char message[240]; /* NUL-terminated, zero-padded */
 };
 _Static_assert(sizeof(struct migrate_ack) == 256, "the ack is 256 bytes");
-
-/*
- * Destination, live: the VM for VM_CONFIG is built and checked; settles it
- * (vm__settle) and tells the source, which waits for this before its final
- * pause, so the downtime never includes the destination's setup.  Refusing
- * the VM instead: migrate__ack with the reason, then read the stream to its
- * end.  0 or -errno.
- */
-int migrate__ready(struct vm *vm, stream_write_fn w, void *ctx);
 
 /* Destination: the live handshake's ack (status 0 or -errno, msg may be NULL).  0 or -errno. */
 int migrate__ack(stream_write_fn w, void *ctx, int status, const char *msg);

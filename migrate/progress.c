@@ -64,12 +64,31 @@ void migrate_job__status(struct migrate_job *j, struct migrate_status *out)
 	pthread_mutex_unlock(&j->lock);
 }
 
-void migrate_job__cancel(struct migrate_job *j)
+bool migrate_job__cancel(struct migrate_job *j)
 {
+	bool done;
+
 	pthread_mutex_lock(&j->lock);
-	j->cancel = true;
-	pthread_cond_broadcast(&j->cancel_cond);
+	done = !j->st.end_sent;
+	if (done) {
+		j->cancel = true;
+		pthread_cond_broadcast(&j->cancel_cond);
+	}
 	pthread_mutex_unlock(&j->lock);
+	return done;
+}
+
+int progress__begin_end(struct migrate_job *j)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&j->lock);
+	if (j->cancel)
+		rc = -ECANCELED;
+	else
+		j->st.end_sent = true;
+	pthread_mutex_unlock(&j->lock);
+	return rc;
 }
 
 void progress__start(struct migrate_job *j)

@@ -29,6 +29,11 @@ void progress__set_phase(struct migrate_job *j, enum migrate_phase phase);
 __attribute__((format(printf, 3, 4))) void
 progress__finish(struct migrate_job *j, enum migrate_phase phase, const char *fmt, ...);
 bool progress__cancelled(struct migrate_job *j);
+/*
+ * Before END is written: -ECANCELED if a cancel came first, else marks END
+ * sent, after which migrate_job__cancel refuses.  One decision, under the lock.
+ */
+int progress__begin_end(struct migrate_job *j);
 /* Sleeps until deadline_ns (progress__now_ns clock) or a cancel; true if cancelled. */
 bool progress__wait_until(struct migrate_job *j, uint64_t deadline_ns);
 

@@ -17,8 +17,12 @@
 
 struct receiver {
 	struct vm *vm;
-	uint64_t guest_pages; /* pfns from 0 to the end of RAM, holes included */
-	uint64_t *received;   /* pfns this stream has sent: the only ones a delta may patch */
+	stream_write_fn ready_write; /* live: READY for SYNC; NULL for a file */
+	void *ready_ctx;
+	bool live;			  /* the stream's LIVE flag */
+	bool disk_written[PCI_MAX_SLOTS]; /* by disk id: DISK_WRITES received */
+	uint64_t guest_pages;		  /* pfns from 0 to the end of RAM, holes included */
+	uint64_t *received; /* pfns this stream has sent: the only ones a delta may patch */
 };
 
 /* page_data_dest_fn: the guest's page, or NULL for a hole or a delta with no base. */
@@ -121,9 +125,21 @@ static int apply_disk_writes(struct receiver *rcv, const struct stream_record *r
 				  "disk %u, but this VM has %u: give it the source's --disk "
 				  "options",
 				  h.disk_id, n);
+	/* The source copies this disk: it must be this side's own, writable image. */
+	if (virtio_blk__readonly(disks[h.disk_id]))
+		return util__fail(why, whylen, -EBADMSG,
+				  "disk %u (%s) is read-only: nothing may be written to it",
+				  h.disk_id, virtio_blk__path(disks[h.disk_id]));
+	if (!virtio_blk__locked(disks[h.disk_id]))
+		return util__fail(
+		    why, whylen, -EINVAL,
+		    "disk %u (%s): this incoming has --shared-storage but the source "
+		    "copies the disk (--copy-storage): give both sides the same option",
+		    h.disk_id, virtio_blk__path(disks[h.disk_id]));
 	bad = check_disk_writes(rec->body, rec->length, disks[h.disk_id], h.count);
 	if (bad)
 		return util__fail(why, whylen, -EBADMSG, "disk %u: %s", h.disk_id, bad);
+	rcv->disk_written[h.disk_id] = true;
 	for (uint32_t i = 0; i < h.count; i++) {
 		struct stream_disk_write e;
 		struct iovec iov;
@@ -144,21 +160,54 @@ static int apply_disk_writes(struct receiver *rcv, const struct stream_record *r
 }
 
 /*
- * The disks are ours from here: a shared image opened unlocked is locked now,
- * the source having let go of it just before END.  1, or -EWOULDBLOCK.
+ * At END the disks become ours.  A copied one (DISK_WRITES) is made durable
+ * first: the guest saw its writes flushed on the source.  A shared image,
+ * opened unlocked, is locked now, the source having let go of it just before
+ * END.  A writable disk of our own that nothing was copied into, in a live
+ * stream, means the source handed it over instead: both sides must agree.
+ * 1, or -errno with every disk released (the source takes them back).
  */
-static int lock_disks(struct vm *vm, char *why, size_t whylen)
+static int take_disks(struct receiver *rcv, char *why, size_t whylen)
 {
 	struct virtio_blk *disks[PCI_MAX_SLOTS];
-	unsigned int n = virtio_blk__list(vm, disks, PCI_MAX_SLOTS);
+	unsigned int n = virtio_blk__list(rcv->vm, disks, PCI_MAX_SLOTS);
+	int rc = 0;
 
-	for (unsigned int i = 0; i < n; i++) {
-		int rc = virtio_blk__lock(disks[i], why, whylen);
+	for (unsigned int i = 0; !rc && i < n; i++) {
+		bool shared = !virtio_blk__locked(disks[i]);
 
-		if (rc)
-			return rc;
+		if (rcv->disk_written[i] && (rc = virtio_blk__sync(disks[i])))
+			util__fail(why, whylen, rc, "making disk %u (%s) durable failed: %s", i,
+				   virtio_blk__path(disks[i]), strerror(-rc));
+		else if (rcv->live && !shared && !rcv->disk_written[i] &&
+			 !virtio_blk__readonly(disks[i]))
+			rc =
+			    util__fail(why, whylen, -EINVAL,
+				       "disk %u (%s) did not come with the VM: the source hands it "
+				       "over (--shared-storage) but this incoming was started "
+				       "without it: give both sides the same option",
+				       i, virtio_blk__path(disks[i]));
+		else
+			rc = virtio_blk__lock(disks[i], why, whylen);
 	}
-	return 1;
+	if (rc)
+		virtio_blk__release_all(rcv->vm);
+	return rc ? rc : 1;
+}
+
+/* SYNC: all before it read and applied, and the VM settled: READY back to the source. */
+static int send_ready(struct receiver *rcv, char *why, size_t whylen)
+{
+	struct migrate_ack ready = {.status = 0};
+	int rc;
+
+	if (!rcv->ready_write)
+		return util__fail(why, whylen, -EBADMSG, "a live handshake record in a file");
+	memcpy(ready.magic, MIGRATE_READY_MAGIC, sizeof(ready.magic));
+	rc = rcv->ready_write(rcv->ready_ctx, &ready, sizeof(ready));
+	return rc ? util__fail(why, whylen, rc, "telling the source READY failed: %s",
+			       strerror(-rc))
+		  : 0;
 }
 
 /* One record after VM_CONFIG: 1 at END once the state is applied, 0 to go on, or -errno. */
@@ -182,19 +231,25 @@ static int receive_record(struct receiver *rcv, struct state_loader *l,
 	case STREAM_REC_VM_STATE:
 	case STREAM_REC_DEVICE_STATE:
 		return state_loader__record(l, rec, why, whylen);
+	case STREAM_REC_SYNC:
+		return send_ready(rcv, why, whylen);
 	case STREAM_REC_END:
 		rc = state_loader__apply(l, why, whylen);
-		return rc ? rc : lock_disks(rcv->vm, why, whylen);
+		return rc ? rc : take_disks(rcv, why, whylen);
 	default:
 		snprintf(why, whylen, "not part of a save or migration stream");
 		return -EBADMSG;
 	}
 }
 
-int migrate__receive(struct stream_reader *r, struct vm *vm, struct migrate_job *job, char *err,
-		     size_t errlen)
+int migrate__receive(struct stream_reader *r, struct vm *vm, stream_write_fn ready_write,
+		     void *ready_ctx, struct migrate_job *job, char *err, size_t errlen)
 {
-	struct receiver rcv = {.vm = vm, .guest_pages = dirty__bitmap_bits(vm)};
+	struct receiver rcv = {.vm = vm,
+			       .ready_write = ready_write,
+			       .ready_ctx = ready_ctx,
+			       .live = r->flags & STREAM_FLAG_LIVE,
+			       .guest_pages = dirty__bitmap_bits(vm)};
 	struct migrate_job *own = NULL;
 	struct state_loader *l = NULL;
 	char why[MIGRATE_ERR_MAX] = "", e[MIGRATE_ERR_MAX] = "";
@@ -257,15 +312,6 @@ out:
 	free(rcv.received);
 	migrate_job__free(own);
 	return rc;
-}
-
-int migrate__ready(struct vm *vm, stream_write_fn w, void *ctx)
-{
-	struct migrate_ack ready = {.status = 0};
-
-	vm__settle(vm);
-	memcpy(ready.magic, MIGRATE_READY_MAGIC, sizeof(ready.magic));
-	return w(ctx, &ready, sizeof(ready));
 }
 
 int migrate__ack(stream_write_fn w, void *ctx, int status, const char *msg)

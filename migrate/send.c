@@ -148,9 +148,8 @@ static int write_failed(struct sender *s, int rc, const char *what)
 {
 	if (cancelled(s))
 		return -ECANCELED;
-	return FAIL(s, rc, "writing %s at stream byte %llu failed: %s%s", what,
-		    (unsigned long long)s->w->offset, strerror(-rc),
-		    s->p->live ? "; the VM runs on here" : "");
+	return FAIL(s, rc, "writing %s at stream byte %llu failed: %s", what,
+		    (unsigned long long)s->w->offset, strerror(-rc));
 }
 
 /*
@@ -633,12 +632,11 @@ static int read_handshake(struct sender *s, stream_read_fn read, void *ctx, cons
 		if (n <= 0 && may_cancel && cancelled(s))
 			return -ECANCELED;
 		if (n < 0)
-			return FAIL(s, (int)n, "reading the destination's %s failed: %s%s", what,
-				    strerror((int)-n), s->paused ? "; the VM runs on here" : "");
+			return FAIL(s, (int)n, "reading the destination's %s failed: %s", what,
+				    strerror((int)-n));
 		if (n == 0)
 			return FAIL(s, -ECONNRESET,
-				    "the destination closed the connection before its %s%s", what,
-				    s->paused ? "; the VM runs on here" : "");
+				    "the destination closed the connection before its %s", what);
 		got += (size_t)n;
 	}
 	ready = !memcmp(m.magic, MIGRATE_READY_MAGIC, sizeof(m.magic));
@@ -655,8 +653,9 @@ static int read_handshake(struct sender *s, stream_read_fn read, void *ctx, cons
 }
 
 /*
- * Before the final pause: the destination's VM is built and settled (READY),
- * or it refused it (a negative ack), so the downtime never waits on its setup.
+ * Before the final pause, after SYNC: the destination has built and settled
+ * its VM and read everything sent so far (READY), or it refused the VM (a
+ * negative ack), so the downtime never waits on its setup or a backlog.
  */
 static int read_ready(struct sender *s, stream_read_fn read, void *ctx)
 {
@@ -731,7 +730,9 @@ static int check_disks(struct sender *s)
 	return 0;
 }
 
-/* The VM and its I/O paused: every writable image flushed and its lock let go, for the destination.
+/*
+ * The VM and its I/O paused: every shared image flushed and its lock let go,
+ * for the destination.
  */
 static int release_disks(struct sender *s)
 {
@@ -754,18 +755,25 @@ static int release_disks(struct sender *s)
 static bool retake_disks(struct sender *s)
 {
 	char why[MIGRATE_ERR_MAX];
+	struct migrate_status *st;
+	size_t n;
 
 	for (unsigned int i = 0; i < s->nr_disks; i++) {
-		if (virtio_blk__lock(s->disks[i], why, sizeof(why))) {
-			log__error("migrate: %s; the destination holds it, and may run the VM: "
-				   "this VM stays paused",
-				   why);
-			snprintf(s->err, sizeof(s->err),
-				 "failed after the destination took the disk %s: the VM "
-				 "stays paused here; check the destination, then quit one of them",
-				 virtio_blk__path(s->disks[i]));
-			return false;
-		}
+		if (!virtio_blk__lock(s->disks[i], why, sizeof(why)))
+			continue;
+		log__error("migrate: %s; the destination holds it, and may run the VM: this VM "
+			   "stays paused",
+			   why);
+		/* The cause stays first; what it left behind follows. */
+		n = strnlen(s->err, sizeof(s->err));
+		snprintf(s->err + n, sizeof(s->err) - n,
+			 "; the VM stays paused here: the destination holds the disk %s and may "
+			 "run it: check the destination, then quit one of them",
+			 virtio_blk__path(s->disks[i]));
+		st = progress__lock(s->job);
+		st->source_paused = true;
+		progress__unlock(s->job);
+		return false;
 	}
 	return true;
 }
@@ -781,6 +789,10 @@ static int stop_and_copy(struct sender *s, stream_read_fn ack_read, void *ack_ct
 	int rc;
 
 	if (s->p->live && ack_read) {
+		/* READY answers SYNC once the destination has read all before it: no backlog. */
+		rc = stream_writer__record(s->w, STREAM_REC_SYNC, NULL, NULL, 0);
+		if (rc)
+			return write_failed(s, rc, "SYNC");
 		rc = read_ready(s, ack_read, ack_ctx);
 		if (rc)
 			return rc;
@@ -815,16 +827,12 @@ static int stop_and_copy(struct sender *s, stream_read_fn ack_read, void *ack_ct
 	rc = release_disks(s);
 	if (rc)
 		return rc;
+	if (progress__begin_end(s->job))
+		return FAIL(s, -ECANCELED, "cancelled");
 	rc = stream_writer__end(s->w);
 	if (rc)
 		return write_failed(s, rc, "END");
 	publish(s);
-	{
-		struct migrate_status *st = progress__lock(s->job);
-
-		st->end_sent = true;
-		progress__unlock(s->job);
-	}
 	if (s->p->live && ack_read) {
 		rc = read_ack(s, ack_read, ack_ctx);
 		if (rc)
@@ -901,6 +909,7 @@ int migrate__send(struct vm *vm, const struct migrate_params *p, struct stream_w
 {
 	struct migrate_job *own = NULL;
 	struct sender *s = calloc(1, sizeof(*s));
+	bool keep_paused;
 	int rc;
 
 	if (!s)
@@ -957,9 +966,10 @@ out:
 	if (s->logging && rc && dirty__disable(vm)) /* logging costs the guest: off again */
 		log__warn("migrate: dirty logging stays on after the failure: the guest runs a "
 			  "little slower until twin-vmm restarts");
-	if (s->io_paused && (rc || !p->live))
+	keep_paused = s->paused && rc && s->released && !retake_disks(s);
+	if (s->io_paused && (rc || !p->live) && !keep_paused)
 		ioloop__resume(vm->ioloop);
-	if (s->paused && rc && (!s->released || retake_disks(s)))
+	if (s->paused && rc && !keep_paused)
 		vm__resume_all(vm);
 	if (rc == -ECANCELED)
 		progress__finish(job, MIGRATE_PHASE_CANCELLED, "%s", s->err);

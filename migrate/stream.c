@@ -33,6 +33,8 @@ const char *stream__type_to_str(uint32_t type)
 		return "CHECKPOINT";
 	case STREAM_REC_VM_CONFIG:
 		return "VM_CONFIG";
+	case STREAM_REC_SYNC:
+		return "SYNC";
 	default:
 		return (type & STREAM_REC_OPTIONAL) ? "unknown optional" : "unknown mandatory";
 	}
@@ -234,9 +236,10 @@ static int check_known(struct stream_reader *r, const struct stream_record *rec)
 
 	switch (rec->type) {
 	case STREAM_REC_END:
+	case STREAM_REC_SYNC:
 		if (rec->length)
 			return util__fail(r->err, sizeof(r->err), -EBADMSG,
-					  "stream: END at byte %llu has a %u-byte body", off,
+					  "stream: %s at byte %llu has a %u-byte body", name, off,
 					  rec->length);
 		return 0;
 	case STREAM_REC_CHECKPOINT: {

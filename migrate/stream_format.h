@@ -33,8 +33,9 @@ _Static_assert(sizeof(struct stream_header) == 24, "stream header is 24 bytes");
 #define STREAM_REC_DISK_WRITES	5u
 #define STREAM_REC_CHECKPOINT	6u
 #define STREAM_REC_VM_CONFIG	7u
-#define STREAM_REC_LAST		STREAM_REC_VM_CONFIG /* the highest type this build knows */
-#define STREAM_REC_OPTIONAL	(1u << 31) /* a reader that does not know the type skips it */
+#define STREAM_REC_SYNC		8u /* live: the source waits for READY (STREAM.md, handshake) */
+#define STREAM_REC_LAST		STREAM_REC_SYNC /* the highest type this build knows */
+#define STREAM_REC_OPTIONAL	(1u << 31)	/* a reader that does not know the type skips it */
 
 #define STREAM_ALIGN	  8u
 #define STREAM_MAX_RECORD (8u << 20) /* largest record body */

@@ -242,6 +242,7 @@ json_t *control__migrate_status_json(const struct migrate_status *st)
 	if (o) {
 		json_object_set_new(o, "disk_chunks", json_integer((json_int_t)st->disk_chunks));
 		json_object_set_new(o, "end_sent", json_boolean(st->end_sent));
+		json_object_set_new(o, "source_paused", json_boolean(st->source_paused));
 	}
 	/* Something to know that did not fail it (the downtime target missed, say). */
 	if (o && st->warning[0])

@@ -405,9 +405,12 @@ int control_client__migrate(const struct vmm_args *a)
 	if (!strcmp(json_string_value(json_object_get(st, "phase")), "completed"))
 		status = CLIENT_EXIT_OK;
 	else
-		say_error("migrate to %s %s: %s; the VM keeps running on the source", a->to,
+		say_error("migrate to %s %s: %s%s", a->to,
 			  json_string_value(json_object_get(st, "phase")),
-			  json_string_value(json_object_get(st, "error")) ?: "no reason given");
+			  json_string_value(json_object_get(st, "error")) ?: "no reason given",
+			  json_is_true(json_object_get(st, "source_paused"))
+			      ? "" /* the error says it stays paused, and why */
+			      : "; the VM keeps running on the source");
 out:
 	json_decref(args);
 	json_decref(st);

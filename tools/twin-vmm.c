@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 		rc = control_server__start(args.control, &ops, &server, err, sizeof(err));
 		if (rc) {
 			log__error("%s", err);
-			vm_load__refuse(&source, rc, err);
+			vm_load__refuse(setup.vm, &source, rc, err);
 			status = EXIT_BAD_INPUT;
 			goto out;
 		}
@@ -172,7 +172,8 @@ int main(int argc, char **argv)
 		     args.command != VMM_CMD_RUN);
 out:
 	/* Set up failed after a migration came in: the source keeps the VM, told why. */
-	vm_load__refuse(&source, -EIO, "the destination twin-vmm failed to set up: see its log");
+	vm_load__refuse(setup.vm, &source, -EIO,
+			"the destination twin-vmm failed to set up: see its log");
 	/* Before the VM goes: the server and migration threads may be using it. */
 	control_server__stop(server);
 	vm_control__free(ctl);

@@ -12,6 +12,9 @@
 #include "ioloop.h"
 #include "log.h"
 #include "migrate.h"
+#include "pci.h"
+#include "util.h"
+#include "virtio_blk.h"
 #include "vm.h"
 #include "vm_control.h"
 
@@ -119,11 +122,32 @@ static int ctl_stop(void *opaque, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * The images' locks, ours again before the guest writes: after a migration that failed
+ * once the destination had taken a shared disk, that destination may hold one still.
+ */
+static int take_disks_back(struct vm_control *c, char *err, size_t errlen)
+{
+	struct virtio_blk *disks[PCI_MAX_SLOTS];
+	unsigned int n = virtio_blk__list(c->vm, disks, PCI_MAX_SLOTS);
+	char why[MIGRATE_ERR_MAX];
+
+	for (unsigned int i = 0; i < n; i++)
+		if (virtio_blk__lock(disks[i], why, sizeof(why)))
+			return util__fail(err, errlen, -EBUSY,
+					  "%s: the destination of the failed migration may hold "
+					  "it: quit that twin-vmm first",
+					  why);
+	return 0;
+}
+
 static int ctl_cont(void *opaque, char *err, size_t errlen)
 {
 	struct vm_control *c = opaque;
 	int rc = refuse(c, err, errlen);
 
+	if (!rc)
+		rc = take_disks_back(c, err, errlen);
 	if (!rc)
 		resume_vm(c);
 	return rc;
@@ -315,9 +339,15 @@ static void *migration_main(void *arg)
 	migrate_job__status(c->job, &st);
 	if (rc)
 		/* The connection's own words (OpenSSL's, the kernel's) beside the stream's. */
-		log__error("migration to %s failed: %s%s%s: the VM keeps running here", c->uri,
-			   st.error, channel__error(ch)[0] ? "; connection: " : "",
-			   channel__error(ch));
+		log__error("migration to %s failed: %s%s%s%s", c->uri, st.error,
+			   channel__error(ch)[0] ? "; connection: " : "", channel__error(ch),
+			   st.source_paused ? "" : ": the VM keeps running here");
+	if (rc && st.source_paused) {
+		/* migrate__send left it paused, vCPUs and I/O, as stop does: cont's to undo. */
+		pthread_mutex_lock(&c->lock);
+		c->paused = true;
+		pthread_mutex_unlock(&c->lock);
+	}
 	pthread_mutex_lock(&c->lock);
 	c->ch = NULL;
 	pthread_mutex_unlock(&c->lock);
@@ -410,19 +440,17 @@ static void ctl_query_migrate(void *opaque, struct migrate_status *out)
 static int ctl_migrate_cancel(void *opaque, char *err, size_t errlen)
 {
 	struct vm_control *c = opaque;
-	struct migrate_status st;
 	int rc = 0;
 
 	pthread_mutex_lock(&c->lock);
 	if (c->busy) {
-		migrate_job__status(c->job, &st);
-		if (!c->saving && (st.end_sent || st.phase == MIGRATE_PHASE_COMPLETED)) {
+		/* The job decides, under its own lock, whether END went first. */
+		if (!migrate_job__cancel(c->job) && !c->saving) {
 			snprintf(err, errlen,
 				 "too late: the destination may already be running the VM; wait "
 				 "for the migration to end (query-migrate)");
 			rc = -EBUSY;
 		} else {
-			migrate_job__cancel(c->job);
 			/* A write blocked on a stalled peer would not see the job's cancel. */
 			if (c->ch)
 				channel__abort(c->ch);

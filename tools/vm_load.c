@@ -10,6 +10,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "stream_format.h"
+#include "virtio_blk.h"
 #include "vm_load.h"
 #include "vm_stream.h"
 
@@ -40,8 +41,8 @@ static void refuse_early(struct channel **ch, struct stream_reader *r, int rc, c
 
 /*
  * After VM_CONFIG (cfg) up to END: the VM created, checked against the stream, loaded.
- * 0 or -errno.  ch: a live migration's connection (NULL: a file), told READY once the VM
- * is built, or refused at once and closed.
+ * 0 or -errno.  ch: a live migration's connection (NULL: a file), told READY when the
+ * source asks (SYNC), or refused at once and closed.
  */
 static int load(struct vm_setup *s, const struct vmm_args *a, struct stream_reader *r,
 		const struct vm_stream_config *cfg, struct channel **ch, int *status, char *err,
@@ -65,12 +66,8 @@ static int load(struct vm_setup *s, const struct vmm_args *a, struct stream_read
 			refuse_early(ch, r, rc, err);
 		goto fail;
 	}
-	if (ch && (rc = migrate__ready(s->vm, channel__write, *ch))) {
-		snprintf(err, errlen, "cannot tell the source the VM is ready: %s",
-			 channel__error(*ch));
-		goto fail;
-	}
-	rc = migrate__receive(r, s->vm, NULL, err, errlen);
+	rc = migrate__receive(r, s->vm, ch ? channel__write : NULL, ch ? *ch : NULL, NULL, err,
+			      errlen);
 	if (rc)
 		goto fail;
 	return 0;
@@ -98,6 +95,11 @@ int vm_load__restore(struct vm_setup *s, const struct vmm_args *a)
 		status = stream_error_status(rc);
 	else
 		rc = load(s, a, &r, &cfg, NULL, &status, err, sizeof(err));
+	/* A file ends at END: anything after it is damage, not more VM. */
+	if (!rc && (rc = stream_reader__expect_eof(&r))) {
+		snprintf(err, sizeof(err), "%s", r.err);
+		status = stream_error_status(rc);
+	}
 	stream_reader__dispose(&r);
 	close(fd);
 	if (rc) {
@@ -257,7 +259,7 @@ int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
 	if (rc) {
 		log__error("incoming: %s", err);
 		/* Best effort: the source may be gone, and it fails on its own then. */
-		vm_load__refuse(&ch, rc, err);
+		vm_load__refuse(s->vm, &ch, rc, err);
 		return status;
 	}
 	log__info("incoming: migration received");
@@ -265,10 +267,15 @@ int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
 	return 0;
 }
 
-void vm_load__refuse(struct channel **ch, int rc, const char *why)
+void vm_load__refuse(struct vm *vm, struct channel **ch, int rc, const char *why)
 {
+	int r;
+
 	if (!*ch)
 		return;
+	r = vm ? virtio_blk__release_all(vm) : 0;
+	if (r)
+		log__warn("incoming: cannot release the disks before refusing: %s", strerror(-r));
 	migrate__ack(channel__write, *ch, rc, why);
 	channel__close(*ch);
 	*ch = NULL;
@@ -285,7 +292,7 @@ int vm_load__commit(struct vm *vm, struct channel **ch)
 	if (rc) {
 		log__error("incoming: cannot start the VM's threads: %s; the source keeps it",
 			   strerror(-rc));
-		vm_load__refuse(ch, rc,
+		vm_load__refuse(vm, ch, rc,
 				"the destination cannot start the VM's threads: see its log");
 		goto stop;
 	}

@@ -29,7 +29,11 @@ int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
  */
 int vm_load__commit(struct vm *vm, struct channel **ch);
 
-/* Tells the source (status rc, why) that the VM will not run here; closes *ch.  NULL: no-op. */
-void vm_load__refuse(struct channel **ch, int rc, const char *why);
+/*
+ * Tells the source (status rc, why) that the VM will not run here, its disks released
+ * first (vm, may be NULL) so that the source can take shared images back; closes *ch.
+ * *ch NULL: no-op.
+ */
+void vm_load__refuse(struct vm *vm, struct channel **ch, int rc, const char *why);
 
 #endif

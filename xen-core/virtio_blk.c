@@ -144,6 +144,16 @@ bool virtio_blk__readonly(const struct virtio_blk *blk)
 	return blk->readonly;
 }
 
+bool virtio_blk__locked(const struct virtio_blk *blk)
+{
+	return blk->locked;
+}
+
+int virtio_blk__sync(struct virtio_blk *blk)
+{
+	return fdatasync(blk->fd) ? -errno : 0;
+}
+
 const char *virtio_blk__path(const struct virtio_blk *blk)
 {
 	return blk->path;
@@ -157,6 +167,21 @@ int virtio_blk__release(struct virtio_blk *blk)
 		return -errno;
 	blk->locked = false;
 	return 0;
+}
+
+int virtio_blk__release_all(struct vm *vm)
+{
+	struct virtio_blk *disks[PCI_MAX_SLOTS];
+	unsigned int n = virtio_blk__list(vm, disks, PCI_MAX_SLOTS);
+	int rc = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		int r = virtio_blk__release(disks[i]);
+
+		if (!rc)
+			rc = r;
+	}
+	return rc;
 }
 
 int virtio_blk__lock(struct virtio_blk *blk, char *err, size_t errlen)

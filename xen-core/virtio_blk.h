@@ -24,6 +24,10 @@ int virtio_blk__open(const char *path, bool readonly, unsigned int index, struct
 /* Closes a disk that was never registered (a VM frees its own); NULL is a no-op. */
 void virtio_blk__close(struct virtio_blk *blk);
 bool virtio_blk__readonly(const struct virtio_blk *blk);
+/* Whether this side holds the image's lock (not opened shared, or taken since). */
+bool virtio_blk__locked(const struct virtio_blk *blk);
+/* The image's writes made durable (fdatasync): 0 or -errno. */
+int virtio_blk__sync(struct virtio_blk *blk);
 const char *virtio_blk__path(const struct virtio_blk *blk);
 /* The VM's disks in PCI slot order: up to max of them into out; returns how many. */
 unsigned int virtio_blk__list(struct vm *vm, struct virtio_blk **out, unsigned int max);
@@ -39,6 +43,11 @@ unsigned int virtio_blk__list(struct vm *vm, struct virtio_blk **out, unsigned i
 int virtio_blk__open_shared(const char *path, bool readonly, unsigned int index,
 			    struct virtio_blk **out, char *err, size_t errlen);
 int virtio_blk__release(struct virtio_blk *blk);
+/*
+ * Every disk of vm released: a destination that refuses a VM, so that the
+ * source, told why, can take its images back at once.  Returns the first error.
+ */
+int virtio_blk__release_all(struct vm *vm);
 int virtio_blk__lock(struct virtio_blk *blk, char *err, size_t errlen);
 /*
  * Before vm__start: makes blk a virtio-pci function of vm with one request

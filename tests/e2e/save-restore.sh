@@ -125,6 +125,13 @@ run_bounded "$E2E_ERROR_TIMEOUT" cut "$TWIN_VMM" restore "$E2E_TMP/cut.twin" \
 [ "$RUN_RC" -ne 0 ] && [ "$RUN_RC" -ne 1 ] || fail "cut: a truncated file restored (status $RUN_RC)"
 assert_one_error_line cut "restore: .*cut.twin: "
 [ ! -s "$E2E_TMP/cut.serial" ] || fail "cut: the guest ran from a truncated file"
+# Bytes after END: damage, refused with their offset before anything runs.
+{ cat "$file"; printf 'junk'; } >"$E2E_TMP/tail.twin"
+run_bounded "$E2E_ERROR_TIMEOUT" tail "$TWIN_VMM" restore "$E2E_TMP/tail.twin" \
+	--disk "path=$E2E_TMP/disk.img" --serial "file:$E2E_TMP/tail.serial"
+assert_status tail 2
+assert_one_error_line tail "restore: .*tail.twin: stream: data after END at byte"
+[ ! -s "$E2E_TMP/tail.serial" ] || fail "tail: the guest ran from a file with bytes after END"
 # The devices must be those saved: a missing disk is named, and so is another image size.
 run_bounded "$E2E_ERROR_TIMEOUT" mismatch "$TWIN_VMM" restore "$file" \
 	--serial "file:$E2E_TMP/mismatch.serial"

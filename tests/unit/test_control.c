@@ -213,7 +213,7 @@ START_TEST(test_query_migrate)
 	       "\"expected_downtime_ns\":0,\"eta_ns\":0,\"total_ns\":0,\"downtime_ns\":0,"
 	       "\"throttle_pct\":0,\"zero_pages\":0,\"raw_pages\":0,\"lz4_pages\":0,"
 	       "\"zlib_pages\":0,\"delta_pages\":0,\"cache_misses\":0,\"disk_chunks\":0,"
-	       "\"end_sent\":false}}");
+	       "\"end_sent\":false,\"source_paused\":false}}");
 	fake.status = (struct migrate_status){
 	    .phase = MIGRATE_PHASE_FAILED,
 	    .rounds = 3,
@@ -235,6 +235,7 @@ START_TEST(test_query_migrate)
 	    .cache_misses = 17,
 	    .disk_chunks = 18,
 	    .end_sent = true,
+	    .source_paused = true,
 	    .error = "connection to 127.0.0.1:4444 reset by the destination",
 	    .warning = "downtime target missed",
 	};
@@ -244,7 +245,8 @@ START_TEST(test_query_migrate)
 	       "\"expected_downtime_ns\":7,\"eta_ns\":8,\"total_ns\":9,\"downtime_ns\":10,"
 	       "\"throttle_pct\":11,\"zero_pages\":12,\"raw_pages\":13,\"lz4_pages\":14,"
 	       "\"zlib_pages\":15,\"delta_pages\":16,\"cache_misses\":17,\"disk_chunks\":18,"
-	       "\"end_sent\":true,\"warning\":\"downtime target missed\",\"error\":\"connection "
+	       "\"end_sent\":true,\"source_paused\":true,\"warning\":\"downtime target "
+	       "missed\",\"error\":\"connection "
 	       "to 127.0.0.1:4444 reset by the destination\"},\"id\":9}");
 	expect("{\"execute\":\"query-migrate\",\"arguments\":{\"x\":1}}",
 	       INVALID("query-migrate takes no arguments: drop \\\"arguments\\\""));

@@ -211,8 +211,7 @@ static int receive_into(int fd, struct guest *dst, const struct memwriter *args,
 	ck_assert_uint_eq(cfg->nr_vcpus, VCPUS);
 	guest_create(dst);
 	dst->args = *args; /* the guest it will run */
-	ck_assert_int_eq(migrate__ready(dst->t.vm, stream__fd_write, &fd), 0);
-	rc = migrate__receive(&r, dst->t.vm, NULL, err, errlen);
+	rc = migrate__receive(&r, dst->t.vm, stream__fd_write, &fd, NULL, err, errlen);
 	stream_reader__dispose(&r);
 	free(cfg);
 	return rc;
@@ -314,7 +313,7 @@ static int sink_write(void *ctx, const void *buf, size_t len)
 	s->len += len;
 	if (s->cancel_at && s->len >= s->cancel_at && !s->at_cancel.phase) {
 		migrate_job__status(s->job, &s->at_cancel);
-		migrate_job__cancel(s->job);
+		ck_assert(migrate_job__cancel(s->job)); /* END is far off: taken */
 	}
 	return 0;
 }
@@ -356,7 +355,7 @@ START_TEST(test_save_restore)
 	ck_assert_uint_eq(r.flags, 0); /* not LIVE: each page at most once */
 	guest_create(&dst);
 	dst.args = src.args;
-	rc = migrate__receive(&r, dst.t.vm, NULL, err, sizeof(err));
+	rc = migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, sizeof(err));
 	ck_assert_msg(rc == 0, "%s", err);
 	ck_assert_uint_eq(m.pos, m.size); /* END was the last byte */
 	assert_same_memory(src.t.vm, dst.t.vm);
@@ -431,7 +430,8 @@ START_TEST(test_cancel)
 	ck_assert_msg(migrate__receive_config(&r, &cfg, err, sizeof(err)) == 0, "%s", err);
 	guest_create(&dst);
 	dst.args = g.args;
-	ck_assert_msg(migrate__receive(&r, dst.t.vm, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, sizeof(err)) == 0, "%s",
+		      err);
 	assert_same_memory(g.t.vm, dst.t.vm);
 	assert_same_vcpus(g.t.vm, dst.t.vm);
 	stream_reader__dispose(&r);
@@ -545,10 +545,13 @@ START_TEST(test_cancel_after_end)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	send_start(&s, src.t.vm, &p, sv[0]);
 	ck_assert_msg(receive_into(sv[1], &dst, &src.args, err, sizeof(err)) == 0, "%s", err);
-	migrate_job__status(s.job, &st); /* END read, so written: the sender waits for the ack */
-	ck_assert(st.end_sent);
+	/* END read, so written; the sender marks it just after: polled, not timed. */
+	for (int ms = 0; migrate_job__status(s.job, &st), !st.end_sent; ms++) {
+		ck_assert_msg(ms < 20000, "END read but the sender never marked it sent");
+		usleep(1000);
+	}
 	ck_assert_str_eq(migrate_phase__to_str(st.phase), "stop-copy");
-	migrate_job__cancel(s.job);
+	ck_assert(!migrate_job__cancel(s.job)); /* too late, and refused as such */
 	ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], 0, NULL), 0);
 	send_join(&s, &st);
 	ck_assert_msg(s.rc == 0, "%s", st.error);
@@ -697,7 +700,7 @@ static int receive_bad(const struct sink *out, char *err, size_t errlen)
 	rc = migrate__receive_config(&r, cfg, err, errlen);
 	if (rc == 0) {
 		guest_create(&dst);
-		rc = migrate__receive(&r, dst.t.vm, NULL, err, errlen);
+		rc = migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, errlen);
 		guest_destroy(&dst);
 	}
 	ck_assert_int_lt(rc, 0);
@@ -897,8 +900,8 @@ END_TEST
 /*
  * Shared storage: the destination opens the image unlocked, the source lets
  * go of it just before END and the destination takes it after.  _i = 1: the
- * destination then refuses (and lets go): the source takes the lock back and
- * runs on.  _i = 2: the destination keeps the disk but its ack never comes:
+ * destination then refuses, letting go of it before its ack: the source takes
+ * the lock back and runs on.  _i = 2: the destination keeps the disk but its ack never comes:
  * the source must not run the VM too, and stays paused.
  */
 START_TEST(test_shared_storage)
@@ -930,9 +933,9 @@ START_TEST(test_shared_storage)
 		add_disk(&dst, img, true);
 		ck_assert_msg(vm_stream__check_config(cfg, dst.t.vm, err, sizeof(err)) == 0, "%s",
 			      err);
-		ck_assert_int_eq(migrate__ready(dst.t.vm, stream__fd_write, &fd), 0);
-		ck_assert_msg(migrate__receive(&r, dst.t.vm, NULL, err, sizeof(err)) == 0, "%s",
-			      err);
+		ck_assert_msg(migrate__receive(&r, dst.t.vm, stream__fd_write, &fd, NULL, err,
+					       sizeof(err)) == 0,
+			      "%s", err);
 		stream_reader__dispose(&r);
 		free(cfg);
 	}
@@ -947,18 +950,23 @@ START_TEST(test_shared_storage)
 		wait_progress(&dst);
 		guest_destroy(&dst);
 	} else if (_i == 1) {
-		guest_destroy(&dst); /* lets go of the image */
+		/* As twin-vmm's refusal does: the images let go of, then the ack. */
+		ck_assert_int_eq(virtio_blk__release_all(dst.t.vm), 0);
 		ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], -EIO, "no thanks"), 0);
 		send_join(&s, &st);
 		ck_assert_int_eq(s.rc, -EIO);
 		ck_assert(!image_free(img)); /* the source's again */
 		assert_source_runs_on(&src, &st);
 		guest_destroy(&src);
+		guest_destroy(&dst);
 	} else {
 		close(sv[1]);
 		send_join(&s, &st);
 		ck_assert_int_eq(s.rc, -ECONNRESET);
 		ck_assert_uint_eq(pause_depth(src.t.vm), 1);
+		ck_assert(st.source_paused);
+		/* The cause first, then what it left behind. */
+		ck_assert_ptr_nonnull(strstr(st.error, "closed the connection before its ack"));
 		ck_assert_ptr_nonnull(strstr(st.error, "stays paused"));
 		guest_destroy(&src);
 		guest_destroy(&dst);
@@ -967,6 +975,56 @@ START_TEST(test_shared_storage)
 	if (_i != 2)
 		close(sv[1]);
 	unlink(img);
+}
+END_TEST
+
+/*
+ * The source hands its shared image over, but this incoming opened a disk of
+ * its own (no --shared-storage): nothing was copied into it, so END is refused
+ * rather than run the guest on a stale image; the source runs on.
+ */
+START_TEST(test_shared_mismatch)
+{
+	struct migrate_params p = {.live = true, .shared_storage = true};
+	struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
+	struct migrate_status st;
+	struct stream_reader r;
+	struct send_run s;
+	struct guest src, dst;
+	char a[64], b[64], err[512];
+	int sv[2], fd;
+
+	ck_assert_ptr_nonnull(cfg);
+	signal(SIGPIPE, SIG_IGN);
+	make_image(a, sizeof(a));
+	make_image(b, sizeof(b));
+	guest_create(&src);
+	add_disk(&src, a, false);
+	guest_start(&src, &endless);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	send_start(&s, src.t.vm, &p, sv[0]);
+	fd = sv[1];
+	stream_reader__init(&r, stream__fd_read, &fd);
+	ck_assert_msg(migrate__receive_config(&r, cfg, err, sizeof(err)) == 0, "%s", err);
+	guest_create(&dst);
+	add_disk(&dst, b, false);
+	ck_assert_int_eq(
+	    migrate__receive(&r, dst.t.vm, stream__fd_write, &fd, NULL, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "did not come with the VM"));
+	ck_assert(image_free(b)); /* let go of, as a refusal must */
+	ck_assert_int_eq(migrate__ack(stream__fd_write, &fd, -EINVAL, err), 0);
+	send_join(&s, &st);
+	ck_assert_int_eq(s.rc, -EINVAL);
+	ck_assert(!image_free(a)); /* the source's again */
+	assert_source_runs_on(&src, &st);
+	guest_destroy(&src);
+	guest_destroy(&dst);
+	stream_reader__dispose(&r);
+	free(cfg);
+	close(sv[0]);
+	close(sv[1]);
+	unlink(a);
+	unlink(b);
 }
 END_TEST
 
@@ -1038,7 +1096,8 @@ START_TEST(test_copy_storage)
 	guest_create(&dst);
 	dst.args = src.args;
 	add_disk(&dst, b, false);
-	ck_assert_msg(migrate__receive(&r, dst.t.vm, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, sizeof(err)) == 0, "%s",
+		      err);
 	stream_reader__dispose(&r);
 	ia = read_image(a);
 	ib = read_image(b);
@@ -1053,6 +1112,17 @@ START_TEST(test_copy_storage)
 	ck_assert_int_lt(receive_bad(&out, err, sizeof(err)), 0); /* a VM with no disk */
 	ck_assert_ptr_nonnull(strstr(err, "record DISK_WRITES"));
 	ck_assert_ptr_nonnull(strstr(err, "this VM has 0"));
+	/* An incoming with --shared-storage (the disk opened unlocked) refuses the copy. */
+	m = (struct stream_mem){.data = out.data, .size = out.len};
+	stream_reader__init(&r, stream__mem_read, &m);
+	ck_assert_int_eq(migrate__receive_config(&r, cfg, err, sizeof(err)), 0);
+	guest_create(&dst);
+	add_disk(&dst, b, true);
+	ck_assert_int_eq(migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "has --shared-storage but the source copies the disk"));
+	guest_destroy(&dst);
+	stream_reader__dispose(&r);
 	free(ia);
 	free(ib);
 	free(out.data);
@@ -1108,12 +1178,13 @@ START_TEST(test_disk_writes_refused)
 	    {{{0, 8, 0}}, 1, 1, 0, "disk 1, but this VM has 1"},
 	};
 	struct guest src, dst;
-	char img[64], err[512];
+	char img[64], dimg[64], err[512];
 	uint8_t *before, *after;
 
 	make_image(img, sizeof(img));
-	fill_image(img, 0x11);
-	before = read_image(img);
+	make_image(dimg, sizeof(dimg)); /* the destination's own */
+	fill_image(dimg, 0x11);
+	before = read_image(dimg);
 	guest_create(&src);
 	add_disk(&src, img, false);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1144,8 +1215,8 @@ START_TEST(test_disk_writes_refused)
 		stream_reader__init(&r, stream__mem_read, &m);
 		ck_assert_int_eq(migrate__receive_config(&r, cfg, err, sizeof(err)), 0);
 		guest_create(&dst);
-		add_disk(&dst, img, true); /* the same image, unlocked: watched for writes */
-		rc = migrate__receive(&r, dst.t.vm, NULL, err, sizeof(err));
+		add_disk(&dst, dimg, false);
+		rc = migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, sizeof(err));
 		ck_assert_msg(rc == -EBADMSG, "case %zu: rc %d: %s", i, rc, err);
 		ck_assert_msg(strstr(err, bad[i].why) &&
 				  strstr(err, "record DISK_WRITES at stream byte"),
@@ -1154,13 +1225,14 @@ START_TEST(test_disk_writes_refused)
 		stream_reader__dispose(&r);
 		free(out.data);
 		free(cfg);
-		after = read_image(img);
+		after = read_image(dimg);
 		ck_assert_msg(!memcmp(before, after, 1 << 20), "case %zu wrote the image", i);
 		free(after);
 	}
 	guest_destroy(&src);
 	free(before);
 	unlink(img);
+	unlink(dimg);
 }
 END_TEST
 
@@ -1185,6 +1257,7 @@ Suite *migrate_suite(void)
 	tcase_add_test(tc, test_disk_refused);
 	tcase_add_loop_test(tc, test_shared_storage, 0, 3);
 	tcase_add_test(tc, test_copy_storage);
+	tcase_add_test(tc, test_shared_mismatch);
 	tcase_add_test(tc, test_disk_writes_refused);
 	suite_add_tcase(s, tc);
 	return s;
