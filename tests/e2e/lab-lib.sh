@@ -10,15 +10,14 @@ LAB=${TWIN_LAB:-${TWIN_SRCDIR:?TWIN_SRCDIR is not set: run this test through mak
 [ -x "$LAB" ] || fail "lab script not found at $LAB"
 LAB_STATES=()
 
-lab_cleanup()
+lab_down_all()
 {
 	local s
 	for s in "${LAB_STATES[@]}"; do
 		[ ! -f "$s/netns" ] || "$LAB" --state "$s" down >/dev/null || true
 	done
-	e2e_cleanup
 }
-trap lab_cleanup EXIT
+E2E_ON_EXIT+=(lab_down_all)
 
 # lab_up NAME ARGS...: `lab up ARGS` with its state in $E2E_TMP/lab-NAME (taken down on
 # exit); prints nothing, fails the test if up fails.

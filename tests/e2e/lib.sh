@@ -39,10 +39,16 @@ show_file()
 
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/twin-e2e-$E2E_NAME.XXXXXX")
 E2E_PIDS=()
+# Commands e2e_cleanup runs first (lab-lib.sh's lab teardown): a test that sets its own
+# EXIT trap calls e2e_cleanup and so cannot drop them.
+E2E_ON_EXIT=()
 
 e2e_cleanup()
 {
-	local p
+	local c p
+	for c in "${E2E_ON_EXIT[@]}"; do
+		"$c" || true
+	done
 	for p in "${E2E_PIDS[@]}"; do
 		kill -KILL "$p" 2>/dev/null || true
 	done
