@@ -686,8 +686,11 @@ static void stream_prefix(struct sink *out, struct stream_writer *w, struct vm *
 	ck_assert_int_eq(vm_stream__write_config(w, vm), 0);
 }
 
-/* Receives out into a fresh VM; returns the error, asserting it names the stream offset. */
-static int receive_bad(const struct sink *out, char *err, size_t errlen)
+/*
+ * Receives out into a fresh VM, READY and acks into back (NULL: read as a file); returns
+ * the error, asserting it names the stream offset.
+ */
+static int receive_bad_over(const struct sink *out, struct sink *back, char *err, size_t errlen)
 {
 	struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
 	struct stream_mem m = {.data = out->data, .size = out->len};
@@ -700,7 +703,8 @@ static int receive_bad(const struct sink *out, char *err, size_t errlen)
 	rc = migrate__receive_config(&r, cfg, err, errlen);
 	if (rc == 0) {
 		guest_create(&dst);
-		rc = migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, errlen);
+		rc = migrate__receive(&r, dst.t.vm, back ? sink_write : NULL, back, NULL, err,
+				      errlen);
 		guest_destroy(&dst);
 	}
 	ck_assert_int_lt(rc, 0);
@@ -710,11 +714,16 @@ static int receive_bad(const struct sink *out, char *err, size_t errlen)
 	return rc;
 }
 
+static int receive_bad(const struct sink *out, char *err, size_t errlen)
+{
+	return receive_bad_over(out, NULL, err, errlen);
+}
+
 /*
  * Streams a destination must refuse, each with an error naming the record and
  * its offset: VM_CONFIG not first, a replication stream, a delta for a page
- * never sent, a record that has no place here, END without the state, and a
- * save cut short anywhere.
+ * never sent, a record that has no place here, SYNC in a stream that is not
+ * live, END without the state, and a save cut short anywhere.
  */
 START_TEST(test_receive_refusals)
 {
@@ -775,6 +784,20 @@ START_TEST(test_receive_refusals)
 	ck_assert_int_eq(stream_writer__checkpoint(&w, 1), 0);
 	ck_assert_int_eq(receive_bad(&out, err, sizeof(err)), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "not part of a save or migration stream"));
+	free(out.data);
+
+	/* SYNC in a stream without LIVE, over a connection: refused, no READY sent. */
+	stream_prefix(&out, &w, src.t.vm, 0);
+	ck_assert_int_eq(stream_writer__record(&w, STREAM_REC_SYNC, NULL, NULL, 0), 0);
+	{
+		struct sink back = {0};
+
+		ck_assert_int_eq(receive_bad_over(&out, &back, err, sizeof(err)), -EBADMSG);
+		ck_assert_ptr_nonnull(strstr(err, "record SYNC"));
+		ck_assert_ptr_nonnull(strstr(err, "without the LIVE flag"));
+		ck_assert_uint_eq(back.len, 0);
+		free(back.data);
+	}
 	free(out.data);
 
 	/* END with no state before it. */
