@@ -195,7 +195,7 @@ static int take_disks(struct receiver *rcv, char *why, size_t whylen)
 	return rc ? rc : 1;
 }
 
-/* SYNC: all before it read and applied, and the VM settled: READY back to the source. */
+/* SYNC, live only: all before it read and applied, the VM settled: READY back to the source. */
 static int send_ready(struct receiver *rcv, char *why, size_t whylen)
 {
 	struct migrate_ack ready = {.status = 0};
@@ -203,6 +203,9 @@ static int send_ready(struct receiver *rcv, char *why, size_t whylen)
 
 	if (!rcv->ready_write)
 		return util__fail(why, whylen, -EBADMSG, "a live handshake record in a file");
+	if (!rcv->live)
+		return util__fail(why, whylen, -EBADMSG,
+				  "a live handshake record in a stream without the LIVE flag");
 	memcpy(ready.magic, MIGRATE_READY_MAGIC, sizeof(ready.magic));
 	rc = rcv->ready_write(rcv->ready_ctx, &ready, sizeof(ready));
 	return rc ? util__fail(why, whylen, rc, "telling the source READY failed: %s",

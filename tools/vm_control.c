@@ -379,6 +379,12 @@ static int ctl_migrate(void *opaque, const struct control_migrate *m, char *err,
 	rc = refuse(c, err, errlen);
 	if (rc)
 		return rc;
+	/* A failure late in the migration leaves the VM paused by the sender on top of the
+	 * user's pause, which one cont would not undo: a stopped VM is saved, not migrated. */
+	if (!ctl_running(c)) {
+		snprintf(err, errlen, "migrate: the VM is paused: cont it first, or save it");
+		return -EINVAL;
+	}
 	/* Bad files or a disk that cannot go fail the command itself, not the job a moment later.
 	 */
 	rc = channel__check_security(&m->security, err, errlen);

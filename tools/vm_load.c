@@ -22,17 +22,29 @@ static int stream_error_status(int rc)
 		   : EXIT_RUNTIME;
 }
 
+/* The refusal (rc, why) to the source, vm's disks released first (vm may be NULL). */
+static void tell_refusal(struct vm *vm, struct channel *ch, int rc, const char *why)
+{
+	int r = vm ? virtio_blk__release_all(vm) : 0;
+
+	if (r)
+		log__warn("incoming: cannot release the disks before refusing: %s", strerror(-r));
+	migrate__ack(channel__write, ch, rc, why);
+}
+
 /*
- * Live, a VM this host cannot take: the reason goes to the source at once, in place of
- * READY (which it waits for before its final pause), then what is left of the stream is
- * read until the source, having read the reason, closes: a source cut off mid-write would
- * see only a broken connection.
+ * Live, a VM this host will not take, found before END was read or at it: the reason
+ * goes to the source at once (it reads it at SYNC, in place of READY, or after END, in
+ * place of the ack), then what is left of the stream is read until END or until the
+ * source, having read the reason, closes: a source cut off mid-write would see only a
+ * broken connection.  vm: as for tell_refusal.
  */
-static void refuse_early(struct channel **ch, struct stream_reader *r, int rc, const char *why)
+static void refuse_early(struct vm *vm, struct channel **ch, struct stream_reader *r, int rc,
+			 const char *why)
 {
 	struct stream_record rec;
 
-	migrate__ack(channel__write, *ch, rc, why);
+	tell_refusal(vm, *ch, rc, why);
 	while (!stream_reader__next(r, &rec) && rec.type != STREAM_REC_END)
 		;
 	channel__close(*ch);
@@ -42,7 +54,7 @@ static void refuse_early(struct channel **ch, struct stream_reader *r, int rc, c
 /*
  * After VM_CONFIG (cfg) up to END: the VM created, checked against the stream, loaded.
  * 0 or -errno.  ch: a live migration's connection (NULL: a file), told READY when the
- * source asks (SYNC), or refused at once and closed.
+ * source asks (SYNC); on a failure, refused and closed (refuse_early).
  */
 static int load(struct vm_setup *s, const struct vmm_args *a, struct stream_reader *r,
 		const struct vm_stream_config *cfg, struct channel **ch, int *status, char *err,
@@ -57,21 +69,20 @@ static int load(struct vm_setup *s, const struct vmm_args *a, struct stream_read
 			 "vCPUs): see the error above",
 			 (unsigned long long)cfg->mem_size >> 20, cfg->nr_vcpus);
 		if (ch)
-			refuse_early(ch, r, -EINVAL, err);
+			refuse_early(NULL, ch, r, -EINVAL, err);
 		return -EINVAL;
 	}
 	rc = vm_stream__check_config(cfg, s->vm, err, errlen);
-	if (rc) {
-		if (ch)
-			refuse_early(ch, r, rc, err);
+	if (rc)
 		goto fail;
-	}
 	rc = migrate__receive(r, s->vm, ch ? channel__write : NULL, ch ? *ch : NULL, NULL, err,
 			      errlen);
 	if (rc)
 		goto fail;
 	return 0;
 fail:
+	if (ch)
+		refuse_early(s->vm, ch, r, rc, err);
 	*status = stream_error_status(rc);
 	return rc;
 }
@@ -250,16 +261,15 @@ int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
 		return EXIT_RUNTIME;
 	if (rc) {
 		status = stream_error_status(rc);
-		refuse_early(&ch, &r, rc, err);
+		refuse_early(NULL, &ch, &r, rc, err);
 	} else {
 		log__info("incoming: source connected over %s", channel__describe(ch));
 		rc = load(s, a, &r, &cfg, &ch, &status, err, sizeof(err));
 	}
 	stream_reader__dispose(&r);
 	if (rc) {
+		/* The source was told (refuse_early), if it was still there to hear it. */
 		log__error("incoming: %s", err);
-		/* Best effort: the source may be gone, and it fails on its own then. */
-		vm_load__refuse(s->vm, &ch, rc, err);
 		return status;
 	}
 	log__info("incoming: migration received");
@@ -269,14 +279,9 @@ int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
 
 void vm_load__refuse(struct vm *vm, struct channel **ch, int rc, const char *why)
 {
-	int r;
-
 	if (!*ch)
 		return;
-	r = vm ? virtio_blk__release_all(vm) : 0;
-	if (r)
-		log__warn("incoming: cannot release the disks before refusing: %s", strerror(-r));
-	migrate__ack(channel__write, *ch, rc, why);
+	tell_refusal(vm, *ch, rc, why);
 	channel__close(*ch);
 	*ch = NULL;
 }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# e2e: the --control socket (mode 0600) pauses and resumes a running guest, and quit exits 0.
+# e2e: the --control socket (mode 0600) pauses and resumes a running guest, refuses to migrate it while paused, and quit exits 0.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -114,6 +114,11 @@ for _ in range(20):
 after = beats()
 if after != before:
     fail("the guest advanced while stopped: %d -> %d heartbeats" % (before, after))
+# A paused VM is not migrated: a failure late in it would pause it a second time.
+r = c.raw(json.dumps({"execute": "migrate",
+                      "arguments": {"uri": "127.0.0.1:9", "insecure": True}}).encode())
+if r.get("error", {}).get("desc") != "migrate: the VM is paused: cont it first, or save it":
+    fail("migrate of a paused VM: %r" % r)
 c.cmd("cont")
 c.cmd("cont")  # idempotent
 if c.cmd("query-status")["status"] != "running":

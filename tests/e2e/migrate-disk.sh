@@ -1,5 +1,5 @@
 #!/bin/bash
-# e2e: blkwriter writing its disk migrates live with --copy-storage and --shared-storage, and the image verifies afterwards; with neither, migrate is refused.
+# e2e: blkwriter writing its disk migrates live with --copy-storage and --shared-storage, and the image verifies afterwards; with neither, migrate is refused; with the two sides disagreeing, the source is told why and runs on.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/migrate-lib.sh"
@@ -93,3 +93,23 @@ assert_match "$E2E_TMP/refused-migrate.err" "writable disk \\($E2E_TMP/src.img\\
 wait_bounded "$SRC_PID" 60
 [ "$WAIT_RC" -eq 1 ] || { show_file "$E2E_TMP/refused-src.serial"; fail "refused-src exited $WAIT_RC"; }
 assert_match "$E2E_TMP/refused-src.serial" "^blkwriter: write OK blocks=$blocks seed=$seed "
+
+# Mismatch: the destination shares the image (--shared-storage) while the source copies
+# it.  The destination refuses at the first DISK_WRITES and reads the rest of the stream,
+# so the source reads the reason (at SYNC, before any pause), not a broken connection,
+# and its guest writes on to the end.
+truncate -s 0 "$E2E_TMP/src.img" "$E2E_TMP/dst.img"
+truncate -s 8M "$E2E_TMP/src.img" "$E2E_TMP/dst.img"
+source_vm mismatch-src "$E2E_TMP/src.img"
+dest_vm mismatch-dst "$E2E_TMP/dst.img" --shared-storage
+run_bounded 60 mismatch-migrate "$TWIN_VMM" migrate --control "$E2E_TMP/mismatch-src.sock" \
+	--to "127.0.0.1:$DST_PORT" --insecure --copy-storage
+assert_status mismatch-migrate 1
+assert_match "$E2E_TMP/mismatch-migrate.err" \
+	"the destination refused the VM: .*this incoming has --shared-storage but the source copies the disk"
+assert_match "$E2E_TMP/mismatch-migrate.err" "the VM keeps running on the source$"
+wait_bounded "$DST_PID" 20
+[ "$WAIT_RC" -eq 2 ] || { show_file "$E2E_TMP/mismatch-dst.err"; fail "mismatch-dst exited $WAIT_RC, expected 2"; }
+wait_bounded "$SRC_PID" 60
+[ "$WAIT_RC" -eq 1 ] || { show_file "$E2E_TMP/mismatch-src.serial"; fail "mismatch-src exited $WAIT_RC"; }
+assert_match "$E2E_TMP/mismatch-src.serial" "^blkwriter: write OK blocks=$blocks seed=$seed "

@@ -545,11 +545,9 @@ START_TEST(test_cancel_after_end)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	send_start(&s, src.t.vm, &p, sv[0]);
 	ck_assert_msg(receive_into(sv[1], &dst, &src.args, err, sizeof(err)) == 0, "%s", err);
-	/* END read, so written; the sender marks it just after: polled, not timed. */
-	for (int ms = 0; migrate_job__status(s.job, &st), !st.end_sent; ms++) {
-		ck_assert_msg(ms < 20000, "END read but the sender never marked it sent");
-		usleep(1000);
-	}
+	/* END read, so written, and the sender marks it sent before it writes it. */
+	migrate_job__status(s.job, &st);
+	ck_assert_msg(st.end_sent, "END read but not marked sent");
 	ck_assert_str_eq(migrate_phase__to_str(st.phase), "stop-copy");
 	ck_assert(!migrate_job__cancel(s.job)); /* too late, and refused as such */
 	ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], 0, NULL), 0);
@@ -686,8 +684,11 @@ static void stream_prefix(struct sink *out, struct stream_writer *w, struct vm *
 	ck_assert_int_eq(vm_stream__write_config(w, vm), 0);
 }
 
-/* Receives out into a fresh VM; returns the error, asserting it names the stream offset. */
-static int receive_bad(const struct sink *out, char *err, size_t errlen)
+/*
+ * Receives out into a fresh VM, READY and acks into back (NULL: read as a file); returns
+ * the error, asserting it names the stream offset.
+ */
+static int receive_bad_over(const struct sink *out, struct sink *back, char *err, size_t errlen)
 {
 	struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
 	struct stream_mem m = {.data = out->data, .size = out->len};
@@ -700,7 +701,8 @@ static int receive_bad(const struct sink *out, char *err, size_t errlen)
 	rc = migrate__receive_config(&r, cfg, err, errlen);
 	if (rc == 0) {
 		guest_create(&dst);
-		rc = migrate__receive(&r, dst.t.vm, NULL, NULL, NULL, err, errlen);
+		rc = migrate__receive(&r, dst.t.vm, back ? sink_write : NULL, back, NULL, err,
+				      errlen);
 		guest_destroy(&dst);
 	}
 	ck_assert_int_lt(rc, 0);
@@ -710,11 +712,16 @@ static int receive_bad(const struct sink *out, char *err, size_t errlen)
 	return rc;
 }
 
+static int receive_bad(const struct sink *out, char *err, size_t errlen)
+{
+	return receive_bad_over(out, NULL, err, errlen);
+}
+
 /*
  * Streams a destination must refuse, each with an error naming the record and
  * its offset: VM_CONFIG not first, a replication stream, a delta for a page
- * never sent, a record that has no place here, END without the state, and a
- * save cut short anywhere.
+ * never sent, a record that has no place here, SYNC in a stream that is not
+ * live, END without the state, and a save cut short anywhere.
  */
 START_TEST(test_receive_refusals)
 {
@@ -775,6 +782,20 @@ START_TEST(test_receive_refusals)
 	ck_assert_int_eq(stream_writer__checkpoint(&w, 1), 0);
 	ck_assert_int_eq(receive_bad(&out, err, sizeof(err)), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "not part of a save or migration stream"));
+	free(out.data);
+
+	/* SYNC in a stream without LIVE, over a connection: refused, no READY sent. */
+	stream_prefix(&out, &w, src.t.vm, 0);
+	ck_assert_int_eq(stream_writer__record(&w, STREAM_REC_SYNC, NULL, NULL, 0), 0);
+	{
+		struct sink back = {0};
+
+		ck_assert_int_eq(receive_bad_over(&out, &back, err, sizeof(err)), -EBADMSG);
+		ck_assert_ptr_nonnull(strstr(err, "record SYNC"));
+		ck_assert_ptr_nonnull(strstr(err, "without the LIVE flag"));
+		ck_assert_uint_eq(back.len, 0);
+		free(back.data);
+	}
 	free(out.data);
 
 	/* END with no state before it. */
