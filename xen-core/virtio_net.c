@@ -1,6 +1,7 @@
 /* virtio-net on a TAP: RX with backpressure, TX through one choke point, both on the I/O thread. */
 #include <endian.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "iov.h"
 #include "ioloop.h"
 #include "log.h"
+#include "output_buffer.h"
 #include "tap.h"
 #include "util.h"
 #include "virtio_net.h"
@@ -51,7 +53,7 @@ struct virtio_net {
 	 */
 	bool rx_polling;
 	bool rx_held;
-	bool tx_error_logged;
+	bool tx_error_logged; /* atomic: a release sends from another thread */
 	bool rx_trunc_logged;
 	bool tap_gone; /* the tap failed for good: no longer watched */
 	/* The guest's IPv4 address (network order) snooped from its TX; 0: none yet. Atomic. */
@@ -62,6 +64,13 @@ struct virtio_net {
 	unsigned int announced;
 	struct vq_chain rx_chain;
 	struct vq_chain tx_chain;
+	/*
+	 * The output-commit buffer every TX frame goes through while attached;
+	 * NULL: frames go straight to the tap.  ob_lock guards ob, and is held
+	 * across a frame's hand-off so a detach never races a transmit.
+	 */
+	pthread_mutex_t ob_lock;
+	struct output_buffer *ob;
 };
 
 static const struct virtio_dev_ops net_ops;
@@ -88,6 +97,7 @@ int virtio_net__open(const char *tap, const char *bridge, const uint8_t mac[6], 
 	}
 	net->tap_fd = fd;
 	net->announce_fd = -1;
+	pthread_mutex_init(&net->ob_lock, NULL);
 	net->hdr_len = sizeof(struct virtio_net_hdr_v1);
 	memcpy(net->config.mac, mac, 6);
 	net->config.status = htole16(VIRTIO_NET_S_LINK_UP);
@@ -101,9 +111,12 @@ void virtio_net__close(struct virtio_net *net)
 {
 	if (!net)
 		return;
+	if (net->ob) /* what it holds stays in it, for its owner to destroy */
+		output_buffer__set_sink(net->ob, (struct output_buffer_sink){0});
 	if (net->announce_fd >= 0)
 		close(net->announce_fd);
 	close(net->tap_fd);
+	pthread_mutex_destroy(&net->ob_lock);
 	free(net);
 }
 
@@ -156,24 +169,60 @@ static void snoop_ipv4(struct virtio_net *net, const struct iovec *iov, unsigned
 		__atomic_store_n(&net->ipv4, v, __ATOMIC_RELAXED);
 }
 
-int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsigned int cnt)
+/* The tap write of one frame: the device's real send path, held frames' too.  Any thread. */
+static int net_send(void *opaque, const struct iovec *iov, unsigned int cnt)
 {
+	struct virtio_net *net = opaque;
 	ssize_t n;
 
-	snoop_ipv4(net, iov, cnt);
 	do
 		n = writev(net->tap_fd, iov, cnt);
 	while (n < 0 && errno == EINTR);
 	if (n >= 0)
 		return 0;
 	n = -errno;
-	if (!net->tx_error_logged) {
-		net->tx_error_logged = true;
+	if (!__atomic_exchange_n(&net->tx_error_logged, true, __ATOMIC_RELAXED))
 		log__warn("%s: sending a %zu-byte frame to the tap failed: %s; dropping it (logged "
 			  "once)",
 			  net->name, iov__size(iov, cnt), strerror(-n));
-	}
 	return n;
+}
+
+int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsigned int cnt)
+{
+	int rc;
+
+	snoop_ipv4(net, iov, cnt);
+	pthread_mutex_lock(&net->ob_lock);
+	rc = net->ob ? output_buffer__transmit(net->ob, iov, cnt) : net_send(net, iov, cnt);
+	pthread_mutex_unlock(&net->ob_lock);
+	return rc;
+}
+
+int virtio_net__set_output_buffer(struct virtio_net *net, struct output_buffer *ob)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&net->ob_lock);
+	if (ob == net->ob)
+		goto out;
+	if (ob && output_buffer__set_sink(
+		      ob, (struct output_buffer_sink){.send = net_send, .opaque = net})) {
+		log__error(
+		    "%s: the output buffer serves another NIC already: give each NIC its own",
+		    net->name);
+		rc = -EBUSY;
+		goto out;
+	}
+	if (net->ob) {
+		output_buffer__release_all(net->ob);
+		output_buffer__set_sink(net->ob, (struct output_buffer_sink){0});
+	}
+	net->ob = ob;
+	log__info("%s: output buffer %s", net->name, ob ? "attached" : "detached");
+out:
+	pthread_mutex_unlock(&net->ob_lock);
+	return rc;
 }
 
 int virtio_net__tx(struct virtio_net *net, const struct vq_chain *chain, char *why, size_t whylen)

@@ -10,6 +10,7 @@ struct vm;
 struct vq_chain;
 struct virtio_dev;
 struct virtio_net;
+struct output_buffer;
 
 #define VIRTIO_NET_RXQ 0
 #define VIRTIO_NET_TXQ 1
@@ -34,12 +35,22 @@ int virtio_net__register(struct virtio_net *net, struct vm *vm, bool legacy);
 
 /*
  * The single exit for guest frames: writes one Ethernet frame (no virtio
- * header) to the tap.  Every TX frame passes here and nowhere else, so this is
- * where replication will hold output until its checkpoint commits (a holder
- * must copy iov: it points into guest RAM).  I/O thread.  0 or -errno; a
- * failed frame is dropped (and logged once), as a NIC would.
+ * header) to the tap, or hands it to the attached output buffer, which holds
+ * it until its epoch is acked.  Every TX frame passes here and nowhere else.
+ * I/O thread.  0 or -errno (output_buffer__transmit's while one is attached);
+ * a failed frame is dropped (and logged once), as a NIC would.
  */
 int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsigned int cnt);
+/*
+ * Attaches ob (created by the caller, who still owns it) as the NIC's output
+ * buffer: from now on virtio_net__transmit hands every frame to it, and what
+ * it lets out goes to the tap.  NULL detaches: the buffer lets out all it
+ * holds first (output_buffer__release_all, so it is left passing through);
+ * attaching another buffer detaches the old one so too.  Any thread: waits
+ * for a transmit in progress.  0, or -EBUSY if ob serves another NIC.
+ * virtio_net__close detaches without letting out.
+ */
+int virtio_net__set_output_buffer(struct virtio_net *net, struct output_buffer *ob);
 
 /*
  * The per-chain halves of the queue handlers, exposed for unit tests; I/O

@@ -29,6 +29,7 @@ static Suite *(*const suites[])(void) = {
     throttle_suite,
     net_state_suite,
     channel_suite,
+    output_buffer_suite,
 };
 
 int main(void)

@@ -38,5 +38,6 @@ Suite *virtio_state_suite(void);
 Suite *throttle_suite(void);
 Suite *net_state_suite(void);
 Suite *channel_suite(void);
+Suite *output_buffer_suite(void);
 
 #endif
