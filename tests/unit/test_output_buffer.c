@@ -2,6 +2,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
@@ -303,6 +304,64 @@ START_TEST(test_detach_releases)
 }
 END_TEST
 
+/* The replication thread: closes and releases epochs as fast as it can while frames arrive. */
+struct churn {
+	struct output_buffer *ob;
+	int stop; /* atomic: the sender is done */
+	int failed;
+};
+
+static void *churn_epochs(void *opaque)
+{
+	struct churn *c = opaque;
+	uint64_t e = 0;
+
+	do {
+		e++;
+		if (output_buffer__close_epoch(c->ob, e) ||
+		    (e > 1 && output_buffer__release(c->ob, e - 1)))
+			c->failed = 1;
+	} while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE));
+	if (output_buffer__close_epoch(c->ob, e + 1) || output_buffer__release(c->ob, e + 1))
+		c->failed = 1;
+	return NULL;
+}
+
+#define CHURN_FRAMES 100
+
+static void concurrent_epochs(void)
+{
+	struct virtio_net *net = open_nic(TAP);
+	struct churn c = {.ob = make_ob(LIMIT, (struct output_buffer_full){0})};
+	struct sockaddr_ll sll;
+	int s = netns_packet_socket(TAP, &sll);
+	int want[CHURN_FRAMES];
+	pthread_t t;
+
+	expect(virtio_net__set_output_buffer(net, c.ob) == 0, "attach");
+	expect(pthread_create(&t, NULL, churn_epochs, &c) == 0, "pthread_create");
+	for (int i = 0; i < CHURN_FRAMES; i++) {
+		want[i] = i + 1;
+		expect(send_frame(net, (uint8_t)(i + 1)) == 0, "transmit %d", i + 1);
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	expect(pthread_join(t, NULL) == 0, "pthread_join");
+	expect(!c.failed, "an epoch operation failed");
+	/* Every frame out once, in the guest's order, whichever epoch each fell in. */
+	expect_frames(s, want, CHURN_FRAMES);
+	expect_held(c.ob, 0, CHURN_FRAMES);
+	expect(virtio_net__set_output_buffer(net, NULL) == 0, "detach");
+	virtio_net__close(net);
+	output_buffer__destroy(c.ob);
+	close(s);
+}
+
+START_TEST(test_concurrent_epochs)
+{
+	run_in_netns(concurrent_epochs);
+}
+END_TEST
+
 START_TEST(test_bad_epochs)
 {
 	struct output_buffer *ob;
@@ -335,6 +394,7 @@ Suite *output_buffer_suite(void)
 	tcase_add_test(tc, test_release_all);
 	tcase_add_test(tc, test_byte_limit);
 	tcase_add_test(tc, test_detach_releases);
+	tcase_add_test(tc, test_concurrent_epochs);
 	suite_add_tcase(s, tc);
 	return s;
 }
