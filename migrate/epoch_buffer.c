@@ -1,0 +1,273 @@
+/* Replication's backup side: one epoch's records staged off the VM, applied at its CHECKPOINT. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "devstate.h"
+#include "dirty.h"
+#include "epoch_buffer.h"
+#include "layout.h"
+#include "memory.h"
+#include "page_data.h"
+#include "util.h"
+#include "vm.h"
+#include "vm_stream.h"
+
+#define EPOCH_CHUNK_PAGES 256u /* staged pages are allocated 1 MiB at a time */
+
+struct epoch_buffer {
+	struct vm *vm;
+	struct state_loader *loader;
+	uint64_t cap;	      /* bytes an open epoch may hold */
+	uint64_t guest_pages; /* pfns from 0 to the end of RAM, holes included */
+	uint64_t max_slots;   /* pages the cap leaves room for */
+	uint32_t *slot_of;    /* [guest_pages]: staged slot + 1, 0 for none */
+	uint64_t *pfn_of;     /* [max_slots]: the pfn in each staged slot */
+	uint8_t **chunks;     /* [max_slots / EPOCH_CHUNK_PAGES + 1], allocated as needed */
+	uint64_t state_bytes; /* state record bodies held by the loader */
+	unsigned int vcpu_recs, vm_recs, device_recs, devices;
+	bool poisoned; /* a record of the open epoch was refused: discard only */
+	bool over_cap; /* the page callback ran into the cap */
+	struct epoch_buffer_stats stats;
+};
+
+static uint8_t *slot_page(struct epoch_buffer *eb, uint64_t slot)
+{
+	return eb->chunks[slot / EPOCH_CHUNK_PAGES] + (slot % EPOCH_CHUNK_PAGES) * STREAM_PAGE_SIZE;
+}
+
+int epoch_buffer__new(struct epoch_buffer **out, struct vm *vm, uint64_t cap, char *err,
+		      size_t errlen)
+{
+	struct devstate_info devs[VM_STREAM_MAX_DEVICES + 1];
+	struct epoch_buffer *eb;
+	int rc;
+
+	*out = NULL;
+	if (cap < STREAM_PAGE_SIZE)
+		return util__fail(err, errlen, -EINVAL,
+				  "an epoch cap of %llu bytes holds no page: give at least %u",
+				  (unsigned long long)cap, STREAM_PAGE_SIZE);
+	eb = calloc(1, sizeof(*eb));
+	if (!eb)
+		return util__fail(err, errlen, -ENOMEM, "no memory for the epoch buffer");
+	eb->vm = vm;
+	eb->cap = cap;
+	eb->guest_pages = dirty__bitmap_bits(vm);
+	eb->max_slots = cap / STREAM_PAGE_SIZE;
+	if (eb->max_slots > eb->guest_pages)
+		eb->max_slots = eb->guest_pages;
+	eb->devices = devstate__list(vm, devs, VM_STREAM_MAX_DEVICES + 1);
+	eb->slot_of = calloc(eb->guest_pages, sizeof(eb->slot_of[0]));
+	eb->pfn_of = calloc(eb->max_slots, sizeof(eb->pfn_of[0]));
+	eb->chunks = calloc(eb->max_slots / EPOCH_CHUNK_PAGES + 1, sizeof(eb->chunks[0]));
+	rc = eb->slot_of && eb->pfn_of && eb->chunks ? state_loader__init(&eb->loader, vm)
+						     : -ENOMEM;
+	if (rc) {
+		epoch_buffer__free(eb);
+		return util__fail(err, errlen, rc, "setting up the epoch buffer failed: %s",
+				  strerror(-rc));
+	}
+	*out = eb;
+	return 0;
+}
+
+void epoch_buffer__free(struct epoch_buffer *eb)
+{
+	if (!eb)
+		return;
+	for (uint64_t i = 0; eb->chunks && i <= eb->max_slots / EPOCH_CHUNK_PAGES; i++)
+		free(eb->chunks[i]);
+	free(eb->chunks);
+	free(eb->pfn_of);
+	free(eb->slot_of);
+	state_loader__free(eb->loader);
+	free(eb);
+}
+
+/*
+ * page_data_dest_fn: pfn's staged copy, made on first use (from the committed
+ * page for a delta); NULL for a hole or past the cap.
+ */
+static uint8_t *stage_page(void *ctx, uint64_t pfn, int for_delta)
+{
+	struct epoch_buffer *eb = ctx;
+	const uint8_t *committed = memory__gpa_to_hva(eb->vm, pfn << LAYOUT_PAGE_SHIFT,
+						      STREAM_PAGE_SIZE);
+	uint64_t slot = eb->stats.staged_pages;
+	uint8_t **chunk;
+
+	if (!committed)
+		return NULL;
+	if (eb->slot_of[pfn])
+		return slot_page(eb, eb->slot_of[pfn] - 1);
+	if (slot >= eb->max_slots ||
+	    eb->state_bytes + (slot + 1) * STREAM_PAGE_SIZE > eb->cap) {
+		eb->over_cap = true;
+		return NULL;
+	}
+	chunk = &eb->chunks[slot / EPOCH_CHUNK_PAGES];
+	if (!*chunk && !(*chunk = malloc((size_t)EPOCH_CHUNK_PAGES * STREAM_PAGE_SIZE)))
+		return NULL;
+	if (for_delta)
+		memcpy(slot_page(eb, slot), committed, STREAM_PAGE_SIZE);
+	eb->slot_of[pfn] = (uint32_t)(slot + 1);
+	eb->pfn_of[slot] = pfn;
+	eb->stats.staged_pages++;
+	eb->stats.staged_bytes += STREAM_PAGE_SIZE;
+	return slot_page(eb, slot);
+}
+
+static int over_cap(struct epoch_buffer *eb, char *err, size_t errlen)
+{
+	return util__fail(err, errlen, -ENOBUFS,
+			  "the epoch outgrew the backup's cap of %llu bytes (%llu pages and "
+			  "%llu bytes of state staged): the backup cannot keep up; raise the "
+			  "cap or checkpoint more often",
+			  (unsigned long long)eb->cap, (unsigned long long)eb->stats.staged_pages,
+			  (unsigned long long)eb->state_bytes);
+}
+
+static int stage_state(struct epoch_buffer *eb, const struct stream_record *rec, char *err,
+		       size_t errlen)
+{
+	int rc;
+
+	if (eb->stats.staged_bytes + rec->length > eb->cap)
+		return over_cap(eb, err, errlen);
+	rc = state_loader__record(eb->loader, rec, err, errlen);
+	if (rc)
+		return rc;
+	eb->state_bytes += rec->length;
+	eb->stats.staged_bytes += rec->length;
+	if (rec->type == STREAM_REC_VCPU_STATE)
+		eb->vcpu_recs++;
+	else if (rec->type == STREAM_REC_VM_STATE)
+		eb->vm_recs++;
+	else
+		eb->device_recs++;
+	return 0;
+}
+
+static int stage(struct epoch_buffer *eb, const struct stream_record *rec, char *err,
+		 size_t errlen)
+{
+	int rc;
+
+	switch (rec->type) {
+	case STREAM_REC_PAGE_DATA:
+		eb->over_cap = false;
+		rc = page_data__apply(rec->body, rec->length, eb->guest_pages, stage_page, eb, err,
+				      errlen);
+		if (rc < 0 && eb->over_cap)
+			return over_cap(eb, err, errlen);
+		return rc < 0 ? rc : 0;
+	case STREAM_REC_VCPU_STATE:
+	case STREAM_REC_VM_STATE:
+	case STREAM_REC_DEVICE_STATE:
+		return stage_state(eb, rec, err, errlen);
+	case STREAM_REC_DISK_WRITES:
+		return util__fail(err, errlen, -EPROTONOSUPPORT,
+				  "disk writes in a replication epoch: this backup does not "
+				  "replicate disks yet; put the disks on shared storage");
+	default:
+		return util__fail(err, errlen, -EPROTONOSUPPORT,
+				  "%s is not part of a replication epoch",
+				  stream__type_to_str(rec->type));
+	}
+}
+
+int epoch_buffer__record(struct epoch_buffer *eb, const struct stream_record *rec, char *err,
+			 size_t errlen)
+{
+	int rc;
+
+	if (eb->poisoned)
+		return util__fail(err, errlen, -EBADMSG,
+				  "an earlier record of this epoch was refused: discard the epoch");
+	rc = stage(eb, rec, err, errlen);
+	if (rc)
+		eb->poisoned = true;
+	return rc;
+}
+
+/* Empties the open epoch: staged pages forgotten, the state loader cleared by the caller. */
+static void reset(struct epoch_buffer *eb)
+{
+	for (uint64_t i = 0; i < eb->stats.staged_pages; i++)
+		eb->slot_of[eb->pfn_of[i]] = 0;
+	eb->stats.staged_pages = 0;
+	eb->stats.staged_bytes = 0;
+	eb->state_bytes = 0;
+	eb->vcpu_recs = eb->vm_recs = eb->device_recs = 0;
+	eb->poisoned = false;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int epoch_buffer__commit(struct epoch_buffer *eb, uint64_t epoch, char *err, size_t errlen)
+{
+	uint64_t start = now_ns();
+	char why[256];
+	int rc;
+
+	if (eb->stats.committed && epoch <= eb->stats.epoch)
+		return util__fail(err, errlen, -EINVAL,
+				  "CHECKPOINT %llu after epoch %llu was committed: epochs must "
+				  "strictly increase; the primary's stream is corrupt",
+				  (unsigned long long)epoch, (unsigned long long)eb->stats.epoch);
+	if (eb->poisoned)
+		return util__fail(err, errlen, -EBADMSG,
+				  "CHECKPOINT %llu closes an epoch with a refused record: "
+				  "discard it",
+				  (unsigned long long)epoch);
+	if (eb->vcpu_recs != eb->vm->nr_vcpus || eb->vm_recs != 1 ||
+	    eb->device_recs != eb->devices)
+		return util__fail(err, errlen, -EBADMSG,
+				  "CHECKPOINT %llu closes an epoch with %u of %u VCPU_STATE, %u of "
+				  "1 VM_STATE and %u of %u DEVICE_STATE: every epoch must carry the "
+				  "whole state; the primary's stream is corrupt",
+				  (unsigned long long)epoch, eb->vcpu_recs, eb->vm->nr_vcpus,
+				  eb->vm_recs, eb->device_recs, eb->devices);
+	for (uint64_t i = 0; i < eb->stats.staged_pages; i++)
+		memcpy(memory__gpa_to_hva(eb->vm, eb->pfn_of[i] << LAYOUT_PAGE_SHIFT,
+					  STREAM_PAGE_SIZE),
+		       slot_page(eb, i), STREAM_PAGE_SIZE);
+	rc = state_loader__apply(eb->loader, why, sizeof(why));
+	reset(eb);
+	if (rc) {
+		eb->poisoned = true;
+		return util__fail(err, errlen, rc,
+				  "CHECKPOINT %llu: restoring the state failed, the backup is "
+				  "unusable and must be rebuilt from the primary: %s",
+				  (unsigned long long)epoch, why);
+	}
+	eb->stats.committed = true;
+	eb->stats.epoch = epoch;
+	eb->stats.last_commit_ns = now_ns() - start;
+	return 0;
+}
+
+int epoch_buffer__discard(struct epoch_buffer *eb)
+{
+	int rc;
+
+	reset(eb);
+	state_loader__free(eb->loader); /* the only way to drop its records unapplied */
+	rc = state_loader__init(&eb->loader, eb->vm);
+	if (rc)
+		eb->poisoned = true; /* nothing is staged until a discard succeeds */
+	return rc;
+}
+
+struct epoch_buffer_stats epoch_buffer__stats(const struct epoch_buffer *eb)
+{
+	return eb->stats;
+}
