@@ -28,7 +28,7 @@ struct epoch_buffer {
 	uint64_t state_bytes; /* state record bodies held by the loader */
 	unsigned int vcpu_recs, vm_recs, device_recs, devices;
 	bool poisoned; /* a record of the open epoch was refused: discard only */
-	bool over_cap; /* the page callback ran into the cap */
+	int page_err;  /* why the page callback refused a page: -ENOBUFS, -ENOMEM or 0 */
 	struct epoch_buffer_stats stats;
 };
 
@@ -58,12 +58,14 @@ int epoch_buffer__new(struct epoch_buffer **out, struct vm *vm, uint64_t cap, ch
 	eb->max_slots = cap / STREAM_PAGE_SIZE;
 	if (eb->max_slots > eb->guest_pages)
 		eb->max_slots = eb->guest_pages;
+	if (eb->max_slots > UINT32_MAX - 1) /* slot_of holds slot + 1 in 32 bits */
+		eb->max_slots = UINT32_MAX - 1;
 	eb->devices = devstate__list(vm, devs, VM_STREAM_MAX_DEVICES + 1);
 	eb->slot_of = calloc(eb->guest_pages, sizeof(eb->slot_of[0]));
 	eb->pfn_of = calloc(eb->max_slots, sizeof(eb->pfn_of[0]));
 	eb->chunks = calloc(eb->max_slots / EPOCH_CHUNK_PAGES + 1, sizeof(eb->chunks[0]));
-	rc = eb->slot_of && eb->pfn_of && eb->chunks ? state_loader__init(&eb->loader, vm)
-						     : -ENOMEM;
+	rc =
+	    eb->slot_of && eb->pfn_of && eb->chunks ? state_loader__init(&eb->loader, vm) : -ENOMEM;
 	if (rc) {
 		epoch_buffer__free(eb);
 		return util__fail(err, errlen, rc, "setting up the epoch buffer failed: %s",
@@ -88,13 +90,14 @@ void epoch_buffer__free(struct epoch_buffer *eb)
 
 /*
  * page_data_dest_fn: pfn's staged copy, made on first use (from the committed
- * page for a delta); NULL for a hole or past the cap.
+ * page for a delta); NULL for a hole, or with page_err set past the cap or
+ * out of memory.
  */
 static uint8_t *stage_page(void *ctx, uint64_t pfn, int for_delta)
 {
 	struct epoch_buffer *eb = ctx;
-	const uint8_t *committed = memory__gpa_to_hva(eb->vm, pfn << LAYOUT_PAGE_SHIFT,
-						      STREAM_PAGE_SIZE);
+	const uint8_t *committed =
+	    memory__gpa_to_hva(eb->vm, pfn << LAYOUT_PAGE_SHIFT, STREAM_PAGE_SIZE);
 	uint64_t slot = eb->stats.staged_pages;
 	uint8_t **chunk;
 
@@ -102,14 +105,15 @@ static uint8_t *stage_page(void *ctx, uint64_t pfn, int for_delta)
 		return NULL;
 	if (eb->slot_of[pfn])
 		return slot_page(eb, eb->slot_of[pfn] - 1);
-	if (slot >= eb->max_slots ||
-	    eb->state_bytes + (slot + 1) * STREAM_PAGE_SIZE > eb->cap) {
-		eb->over_cap = true;
+	if (slot >= eb->max_slots || eb->state_bytes + (slot + 1) * STREAM_PAGE_SIZE > eb->cap) {
+		eb->page_err = -ENOBUFS;
 		return NULL;
 	}
 	chunk = &eb->chunks[slot / EPOCH_CHUNK_PAGES];
-	if (!*chunk && !(*chunk = malloc((size_t)EPOCH_CHUNK_PAGES * STREAM_PAGE_SIZE)))
+	if (!*chunk && !(*chunk = malloc((size_t)EPOCH_CHUNK_PAGES * STREAM_PAGE_SIZE))) {
+		eb->page_err = -ENOMEM;
 		return NULL;
+	}
 	if (for_delta)
 		memcpy(slot_page(eb, slot), committed, STREAM_PAGE_SIZE);
 	eb->slot_of[pfn] = (uint32_t)(slot + 1);
@@ -150,18 +154,22 @@ static int stage_state(struct epoch_buffer *eb, const struct stream_record *rec,
 	return 0;
 }
 
-static int stage(struct epoch_buffer *eb, const struct stream_record *rec, char *err,
-		 size_t errlen)
+static int stage(struct epoch_buffer *eb, const struct stream_record *rec, char *err, size_t errlen)
 {
 	int rc;
 
 	switch (rec->type) {
 	case STREAM_REC_PAGE_DATA:
-		eb->over_cap = false;
+		eb->page_err = 0;
 		rc = page_data__apply(rec->body, rec->length, eb->guest_pages, stage_page, eb, err,
 				      errlen);
-		if (rc < 0 && eb->over_cap)
+		if (rc < 0 && eb->page_err == -ENOBUFS)
 			return over_cap(eb, err, errlen);
+		if (rc < 0 && eb->page_err == -ENOMEM)
+			return util__fail(err, errlen, -ENOMEM,
+					  "no memory to stage page %llu of the epoch: lower the "
+					  "backup's cap to what this host can hold",
+					  (unsigned long long)eb->stats.staged_pages);
 		return rc < 0 ? rc : 0;
 	case STREAM_REC_VCPU_STATE:
 	case STREAM_REC_VM_STATE:
@@ -228,14 +236,14 @@ int epoch_buffer__commit(struct epoch_buffer *eb, uint64_t epoch, char *err, siz
 				  "CHECKPOINT %llu closes an epoch with a refused record: "
 				  "discard it",
 				  (unsigned long long)epoch);
-	if (eb->vcpu_recs != eb->vm->nr_vcpus || eb->vm_recs != 1 ||
-	    eb->device_recs != eb->devices)
-		return util__fail(err, errlen, -EBADMSG,
-				  "CHECKPOINT %llu closes an epoch with %u of %u VCPU_STATE, %u of "
-				  "1 VM_STATE and %u of %u DEVICE_STATE: every epoch must carry the "
-				  "whole state; the primary's stream is corrupt",
-				  (unsigned long long)epoch, eb->vcpu_recs, eb->vm->nr_vcpus,
-				  eb->vm_recs, eb->device_recs, eb->devices);
+	if (eb->vcpu_recs != eb->vm->nr_vcpus || eb->vm_recs != 1 || eb->device_recs != eb->devices)
+		return util__fail(
+		    err, errlen, -EBADMSG,
+		    "CHECKPOINT %llu closes an epoch with %u of %u VCPU_STATE, %u of "
+		    "1 VM_STATE and %u of %u DEVICE_STATE: every epoch must carry the "
+		    "whole state; the primary's stream is corrupt",
+		    (unsigned long long)epoch, eb->vcpu_recs, eb->vm->nr_vcpus, eb->vm_recs,
+		    eb->device_recs, eb->devices);
 	for (uint64_t i = 0; i < eb->stats.staged_pages; i++)
 		memcpy(memory__gpa_to_hva(eb->vm, eb->pfn_of[i] << LAYOUT_PAGE_SHIFT,
 					  STREAM_PAGE_SIZE),

@@ -13,11 +13,11 @@
 struct vm;
 
 struct epoch_buffer_stats {
-	bool committed;		     /* an epoch has been committed */
-	uint64_t epoch;		     /* the last committed one, when committed */
-	uint64_t staged_pages;	     /* distinct pages held for the open epoch */
-	uint64_t staged_bytes;	     /* what the open epoch holds, against the cap */
-	uint64_t last_commit_ns;     /* how long the last commit took */
+	bool committed;		 /* an epoch has been committed */
+	uint64_t epoch;		 /* the last committed one, when committed */
+	uint64_t staged_pages;	 /* distinct pages held for the open epoch */
+	uint64_t staged_bytes;	 /* what the open epoch holds, against the cap */
+	uint64_t last_commit_ns; /* how long the last commit took */
 };
 
 /* One VM's, on the thread that drives the replication stream; the backup runs no vCPU. */
@@ -25,7 +25,8 @@ struct epoch_buffer;
 
 /*
  * 0, -ENOMEM, or -EINVAL with err set for a cap under one page.  cap bounds
- * the staged pages plus the state records of one epoch.
+ * the staged pages plus the state records of one epoch; besides it the
+ * buffer keeps a fixed index of 4 bytes per guest page.
  */
 int epoch_buffer__new(struct epoch_buffer **eb, struct vm *vm, uint64_t cap, char *err,
 		      size_t errlen);
@@ -37,7 +38,7 @@ void epoch_buffer__free(struct epoch_buffer *eb);
  * PAGE_DATA is checked whole then decoded into staging (the last copy of a
  * page wins; a delta patches the staged copy, else the committed one);
  * VCPU_STATE, VM_STATE and DEVICE_STATE go to the state loader.  Errors:
- * -ENOBUFS past the cap (the backup cannot keep up), -EBADMSG,
+ * -ENOBUFS past the cap (the backup cannot keep up), -ENOMEM, -EBADMSG,
  * -EPROTONOSUPPORT and -EINVAL as the page and state checks give them, and
  * -EPROTONOSUPPORT for DISK_WRITES (disks are not replicated yet) or any
  * other type.  After an error the epoch can only be discarded.

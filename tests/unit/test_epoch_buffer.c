@@ -1,7 +1,9 @@
-/* Check suite for the backup's epoch buffer: staged off the VM, applied at CHECKPOINT (needs /dev/kvm). */
+/* Check suite for the backup's epoch buffer: staged off the VM until CHECKPOINT (needs KVM). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <linux/kvm.h>
 #include "epoch_buffer.h"
 #include "memory.h"
 #include "page_data.h"
@@ -331,9 +333,8 @@ END_TEST
 START_TEST(test_refusals)
 {
 	struct stream_disk_writes_header h = {.disk_id = 0, .count = 1};
-	struct stream_record rec = {.type = STREAM_REC_DISK_WRITES,
-				    .length = sizeof(h),
-				    .body = (const uint8_t *)&h};
+	struct stream_record rec = {
+	    .type = STREAM_REC_DISK_WRITES, .length = sizeof(h), .body = (const uint8_t *)&h};
 	char err[512];
 
 	ck_assert_int_eq(epoch_buffer__new(&eb, NULL, STREAM_PAGE_SIZE - 1, err, sizeof(err)),
@@ -353,6 +354,60 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+static uint64_t rbx(void)
+{
+	struct kvm_regs regs;
+
+	ck_assert_int_eq(ioctl(tv.vm->vcpus[0].fd, KVM_GET_REGS, &regs), 0);
+	return regs.rbx;
+}
+
+static void set_rbx(uint64_t v)
+{
+	struct kvm_regs regs;
+
+	ck_assert_int_eq(ioctl(tv.vm->vcpus[0].fd, KVM_GET_REGS, &regs), 0);
+	regs.rbx = v;
+	ck_assert_int_eq(ioctl(tv.vm->vcpus[0].fd, KVM_SET_REGS, &regs), 0);
+}
+
+/* The state the primary had when it wrote the epoch, with the backup's vCPU left as it was. */
+static void src_state_with_rbx(struct epoch_src *e, uint64_t v)
+{
+	uint64_t was = rbx();
+
+	set_rbx(v);
+	src_state(e, tv.vm);
+	set_rbx(was);
+}
+
+START_TEST(test_state_at_commit)
+{
+	struct epoch_src e;
+
+	setup_cap(BIG);
+	set_rbx(0x1111);
+	src_begin(&e);
+	src_state_with_rbx(&e, 0x2222);
+	feed_ok(eb, &e);
+	ck_assert_uint_eq(rbx(), 0x1111); /* kept, not applied */
+	commit_ok(eb, 1);
+	ck_assert_uint_eq(rbx(), 0x2222);
+	src_begin(&e);
+	src_state_with_rbx(&e, 0x3333);
+	feed_ok(eb, &e);
+	ck_assert_int_eq(epoch_buffer__discard(eb), 0);
+	ck_assert_uint_eq(rbx(), 0x2222);
+	/* The discarded state is gone: the next epoch's own state is complete on its own. */
+	src_begin(&e);
+	src_state_with_rbx(&e, 0x4444);
+	feed_ok(eb, &e);
+	commit_ok(eb, 2);
+	ck_assert_uint_eq(rbx(), 0x4444);
+	teardown();
+}
+END_TEST
+
 Suite *epoch_buffer_suite(void)
 {
 	Suite *s = suite_create("epoch_buffer");
@@ -367,6 +422,7 @@ Suite *epoch_buffer_suite(void)
 	tcase_add_test(tc, test_state_required);
 	tcase_add_test(tc, test_over_cap);
 	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_state_at_commit);
 	suite_add_tcase(s, tc);
 	return s;
 }
