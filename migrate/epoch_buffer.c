@@ -4,28 +4,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include "devstate.h"
 #include "dirty.h"
 #include "epoch_buffer.h"
 #include "layout.h"
 #include "memory.h"
 #include "page_data.h"
+#include "pci.h"
 #include "util.h"
+#include "virtio_blk.h"
 #include "vm.h"
 #include "vm_stream.h"
 
 #define EPOCH_CHUNK_PAGES 256u /* staged pages are allocated 1 MiB at a time */
 
+/* One DISK_WRITES record, checked, its body copied. */
+struct staged_writes {
+	uint8_t *body;
+	uint32_t len;
+};
+
 struct epoch_buffer {
 	struct vm *vm;
 	struct state_loader *loader;
-	uint64_t cap;	      /* bytes an open epoch may hold */
-	uint64_t guest_pages; /* pfns from 0 to the end of RAM, holes included */
-	uint64_t max_slots;   /* pages the cap leaves room for */
-	uint32_t *slot_of;    /* [guest_pages]: staged slot + 1, 0 for none */
-	uint64_t *pfn_of;     /* [max_slots]: the pfn in each staged slot */
-	uint8_t **chunks;     /* [max_slots / EPOCH_CHUNK_PAGES + 1], allocated as needed */
-	uint64_t state_bytes; /* state record bodies held by the loader */
+	uint64_t cap;		      /* bytes an open epoch may hold */
+	uint64_t guest_pages;	      /* pfns from 0 to the end of RAM, holes included */
+	uint64_t max_slots;	      /* pages the cap leaves room for */
+	uint32_t *slot_of;	      /* [guest_pages]: staged slot + 1, 0 for none */
+	uint64_t *pfn_of;	      /* [max_slots]: the pfn in each staged slot */
+	uint8_t **chunks;	      /* [max_slots / EPOCH_CHUNK_PAGES + 1], allocated as needed */
+	uint64_t other_bytes;	      /* state and DISK_WRITES bodies held */
+	struct staged_writes *writes; /* DISK_WRITES bodies, in arrival order */
+	unsigned int nr_writes, writes_cap;
 	unsigned int vcpu_recs, vm_recs, device_recs, devices;
 	bool poisoned; /* a record of the open epoch was refused: discard only */
 	int page_err;  /* why the page callback refused a page: -ENOBUFS, -ENOMEM or 0 */
@@ -82,6 +93,9 @@ void epoch_buffer__free(struct epoch_buffer *eb)
 	for (uint64_t i = 0; eb->chunks && i <= eb->max_slots / EPOCH_CHUNK_PAGES; i++)
 		free(eb->chunks[i]);
 	free(eb->chunks);
+	for (unsigned int i = 0; i < eb->nr_writes; i++)
+		free(eb->writes[i].body);
+	free(eb->writes);
 	free(eb->pfn_of);
 	free(eb->slot_of);
 	state_loader__free(eb->loader);
@@ -105,7 +119,7 @@ static uint8_t *stage_page(void *ctx, uint64_t pfn, int for_delta)
 		return NULL;
 	if (eb->slot_of[pfn])
 		return slot_page(eb, eb->slot_of[pfn] - 1);
-	if (slot >= eb->max_slots || eb->state_bytes + (slot + 1) * STREAM_PAGE_SIZE > eb->cap) {
+	if (slot >= eb->max_slots || eb->other_bytes + (slot + 1) * STREAM_PAGE_SIZE > eb->cap) {
 		eb->page_err = -ENOBUFS;
 		return NULL;
 	}
@@ -125,12 +139,13 @@ static uint8_t *stage_page(void *ctx, uint64_t pfn, int for_delta)
 
 static int over_cap(struct epoch_buffer *eb, char *err, size_t errlen)
 {
-	return util__fail(err, errlen, -ENOBUFS,
-			  "the epoch outgrew the backup's cap of %llu bytes (%llu pages and "
-			  "%llu bytes of state staged): the backup cannot keep up; raise the "
-			  "cap or checkpoint more often",
-			  (unsigned long long)eb->cap, (unsigned long long)eb->stats.staged_pages,
-			  (unsigned long long)eb->state_bytes);
+	return util__fail(
+	    err, errlen, -ENOBUFS,
+	    "the epoch outgrew the backup's cap of %llu bytes (%llu pages and "
+	    "%llu bytes of state and disk writes staged): the backup cannot keep up; raise the "
+	    "cap or checkpoint more often",
+	    (unsigned long long)eb->cap, (unsigned long long)eb->stats.staged_pages,
+	    (unsigned long long)eb->other_bytes);
 }
 
 static int stage_state(struct epoch_buffer *eb, const struct stream_record *rec, char *err,
@@ -143,7 +158,7 @@ static int stage_state(struct epoch_buffer *eb, const struct stream_record *rec,
 	rc = state_loader__record(eb->loader, rec, err, errlen);
 	if (rc)
 		return rc;
-	eb->state_bytes += rec->length;
+	eb->other_bytes += rec->length;
 	eb->stats.staged_bytes += rec->length;
 	if (rec->type == STREAM_REC_VCPU_STATE)
 		eb->vcpu_recs++;
@@ -151,6 +166,86 @@ static int stage_state(struct epoch_buffer *eb, const struct stream_record *rec,
 		eb->vm_recs++;
 	else
 		eb->device_recs++;
+	return 0;
+}
+
+/*
+ * What is wrong with a DISK_WRITES body for the disk blk, or NULL: every write
+ * inside the disk, the body exactly its writes (STREAM.md, DISK_WRITES).
+ */
+static const char *check_writes(const uint8_t *body, uint32_t len, const struct virtio_blk *blk,
+				uint32_t count)
+{
+	uint64_t capacity = virtio_blk__capacity(blk);
+	size_t off = sizeof(struct stream_disk_writes_header);
+
+	if (count == 0)
+		return "no writes";
+	for (uint32_t i = 0; i < count; i++) {
+		struct stream_disk_write e;
+
+		if (len - off < sizeof(e))
+			return "body ends inside a write's header";
+		memcpy(&e, body + off, sizeof(e));
+		off += sizeof(e);
+		if (e.reserved)
+			return "reserved field is not zero";
+		if (e.nsectors == 0 || e.sector >= capacity || e.nsectors > capacity - e.sector)
+			return "a write outside the disk";
+		if (e.nsectors > (len - off) / STREAM_SECTOR_SIZE)
+			return "body ends inside a write's data";
+		off += (size_t)e.nsectors * STREAM_SECTOR_SIZE;
+	}
+	return off == len ? NULL : "bytes left after the last write";
+}
+
+static int stage_writes(struct epoch_buffer *eb, const struct stream_record *rec, char *err,
+			size_t errlen)
+{
+	struct virtio_blk *disks[PCI_MAX_SLOTS];
+	unsigned int n = virtio_blk__list(eb->vm, disks, PCI_MAX_SLOTS);
+	struct stream_disk_writes_header h;
+	struct staged_writes *w;
+	const char *bad;
+
+	if (rec->length < sizeof(h))
+		return util__fail(err, errlen, -EBADMSG,
+				  "DISK_WRITES of %u bytes, shorter than its header", rec->length);
+	memcpy(&h, rec->body, sizeof(h));
+	if (h.disk_id >= n)
+		return util__fail(err, errlen, -EBADMSG,
+				  "DISK_WRITES for disk %u, but this VM has %u: give the backup "
+				  "the primary's --disk options",
+				  h.disk_id, n);
+	if (virtio_blk__readonly(disks[h.disk_id]))
+		return util__fail(err, errlen, -EBADMSG,
+				  "DISK_WRITES for disk %u (%s), read-only on the backup: give "
+				  "both sides the same --disk options",
+				  h.disk_id, virtio_blk__path(disks[h.disk_id]));
+	bad = check_writes(rec->body, rec->length, disks[h.disk_id], h.count);
+	if (bad)
+		return util__fail(err, errlen, -EBADMSG, "DISK_WRITES for disk %u: %s", h.disk_id,
+				  bad);
+	if (eb->stats.staged_bytes + rec->length > eb->cap)
+		return over_cap(eb, err, errlen);
+	if (eb->nr_writes == eb->writes_cap) {
+		unsigned int cap = eb->writes_cap ? 2 * eb->writes_cap : 16;
+
+		w = realloc(eb->writes, cap * sizeof(*w));
+		if (!w)
+			return util__fail(err, errlen, -ENOMEM, "no memory to stage disk writes");
+		eb->writes = w;
+		eb->writes_cap = cap;
+	}
+	w = &eb->writes[eb->nr_writes];
+	w->body = malloc(rec->length);
+	if (!w->body)
+		return util__fail(err, errlen, -ENOMEM, "no memory to stage disk writes");
+	memcpy(w->body, rec->body, rec->length);
+	w->len = rec->length;
+	eb->nr_writes++;
+	eb->other_bytes += rec->length;
+	eb->stats.staged_bytes += rec->length;
 	return 0;
 }
 
@@ -176,9 +271,7 @@ static int stage(struct epoch_buffer *eb, const struct stream_record *rec, char 
 	case STREAM_REC_DEVICE_STATE:
 		return stage_state(eb, rec, err, errlen);
 	case STREAM_REC_DISK_WRITES:
-		return util__fail(err, errlen, -EPROTONOSUPPORT,
-				  "disk writes in a replication epoch: this backup does not "
-				  "replicate disks yet; put the disks on shared storage");
+		return stage_writes(eb, rec, err, errlen);
 	default:
 		return util__fail(err, errlen, -EPROTONOSUPPORT,
 				  "%s is not part of a replication epoch",
@@ -207,7 +300,10 @@ static void reset(struct epoch_buffer *eb)
 		eb->slot_of[eb->pfn_of[i]] = 0;
 	eb->stats.staged_pages = 0;
 	eb->stats.staged_bytes = 0;
-	eb->state_bytes = 0;
+	eb->other_bytes = 0;
+	for (unsigned int i = 0; i < eb->nr_writes; i++)
+		free(eb->writes[i].body);
+	eb->nr_writes = 0;
 	eb->vcpu_recs = eb->vm_recs = eb->device_recs = 0;
 	eb->poisoned = false;
 }
@@ -220,10 +316,49 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The staged disk writes, in order, then each disk written made durable: 0 or -errno, err set. */
+static int write_disks(struct epoch_buffer *eb, char *err, size_t errlen)
+{
+	struct virtio_blk *disks[PCI_MAX_SLOTS];
+	bool written[PCI_MAX_SLOTS] = {false};
+	unsigned int n = virtio_blk__list(eb->vm, disks, PCI_MAX_SLOTS);
+	int rc;
+
+	for (unsigned int i = 0; i < eb->nr_writes; i++) {
+		const uint8_t *body = eb->writes[i].body;
+		struct stream_disk_writes_header h;
+		size_t off = sizeof(h);
+
+		memcpy(&h, body, sizeof(h));
+		written[h.disk_id] = true;
+		for (uint32_t k = 0; k < h.count; k++) {
+			struct stream_disk_write e;
+			struct iovec iov;
+
+			memcpy(&e, body + off, sizeof(e));
+			off += sizeof(e);
+			iov = (struct iovec){.iov_base = (void *)(body + off),
+					     .iov_len = (size_t)e.nsectors * STREAM_SECTOR_SIZE};
+			rc = virtio_blk__write(disks[h.disk_id], e.sector * STREAM_SECTOR_SIZE,
+					       &iov, 1);
+			if (rc)
+				return util__fail(
+				    err, errlen, rc, "writing disk %u (%s) failed: %s", h.disk_id,
+				    virtio_blk__path(disks[h.disk_id]), strerror(-rc));
+			off += iov.iov_len;
+		}
+	}
+	for (unsigned int d = 0; d < n; d++)
+		if (written[d] && (rc = virtio_blk__sync(disks[d])))
+			return util__fail(err, errlen, rc, "making disk %u (%s) durable failed: %s",
+					  d, virtio_blk__path(disks[d]), strerror(-rc));
+	return 0;
+}
+
 int epoch_buffer__commit(struct epoch_buffer *eb, uint64_t epoch, char *err, size_t errlen)
 {
 	uint64_t start = now_ns();
-	char why[256];
+	char why[512];
 	int rc;
 
 	if (eb->stats.committed && epoch <= eb->stats.epoch)
@@ -248,13 +383,15 @@ int epoch_buffer__commit(struct epoch_buffer *eb, uint64_t epoch, char *err, siz
 		memcpy(memory__gpa_to_hva(eb->vm, eb->pfn_of[i] << LAYOUT_PAGE_SHIFT,
 					  STREAM_PAGE_SIZE),
 		       slot_page(eb, i), STREAM_PAGE_SIZE);
-	rc = state_loader__apply(eb->loader, why, sizeof(why));
+	rc = write_disks(eb, why, sizeof(why));
+	if (rc == 0)
+		rc = state_loader__apply(eb->loader, why, sizeof(why));
 	reset(eb);
 	if (rc) {
 		eb->poisoned = true;
 		return util__fail(err, errlen, rc,
-				  "CHECKPOINT %llu: restoring the state failed, the backup is "
-				  "unusable and must be rebuilt from the primary: %s",
+				  "CHECKPOINT %llu failed half-applied, the backup is unusable "
+				  "and must be rebuilt from the primary: %s",
 				  (unsigned long long)epoch, why);
 	}
 	eb->stats.committed = true;

@@ -37,11 +37,12 @@ void epoch_buffer__free(struct epoch_buffer *eb);
  * One record of the open epoch, checked and kept; the VM is not touched.
  * PAGE_DATA is checked whole then decoded into staging (the last copy of a
  * page wins; a delta patches the staged copy, else the committed one);
- * VCPU_STATE, VM_STATE and DEVICE_STATE go to the state loader.  Errors:
- * -ENOBUFS past the cap (the backup cannot keep up), -ENOMEM, -EBADMSG,
- * -EPROTONOSUPPORT and -EINVAL as the page and state checks give them, and
- * -EPROTONOSUPPORT for DISK_WRITES (disks are not replicated yet) or any
- * other type.  After an error the epoch can only be discarded.
+ * DISK_WRITES is checked against the VM's disks (a writable disk, every
+ * write inside it) and copied; VCPU_STATE, VM_STATE and DEVICE_STATE go to
+ * the state loader.  Errors: -ENOBUFS past the cap (the backup cannot keep
+ * up), -ENOMEM, -EBADMSG, -EPROTONOSUPPORT and -EINVAL as the checks give
+ * them, and -EPROTONOSUPPORT for a type that is no part of an epoch.  After
+ * an error the epoch can only be discarded.
  */
 int epoch_buffer__record(struct epoch_buffer *eb, const struct stream_record *rec, char *err,
 			 size_t errlen);
@@ -51,9 +52,11 @@ int epoch_buffer__record(struct epoch_buffer *eb, const struct stream_record *re
  * when epoch does not follow the last committed one (-EINVAL), when a record
  * was refused (-EBADMSG) or when the state records are not all there
  * (-EBADMSG: every epoch carries the whole state).  Otherwise copies the
- * staged pages into guest RAM, applies the state (state_loader__apply) and
- * opens the next epoch; a failure in the restore leaves the VM partly
- * restored and the backup unusable (the error says so).
+ * staged pages into guest RAM, writes the disk writes in arrival order and
+ * makes each disk written durable, applies the state (state_loader__apply)
+ * and opens the next epoch.  With the I/O loop paused.  A failure in the
+ * disk writes or the restore leaves the VM half-applied and the backup
+ * unusable (the error says so).
  */
 int epoch_buffer__commit(struct epoch_buffer *eb, uint64_t epoch, char *err, size_t errlen);
 

@@ -3,12 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 #include <linux/kvm.h>
 #include "epoch_buffer.h"
 #include "memory.h"
 #include "page_data.h"
 #include "stream_format.h"
 #include "suites.h"
+#include "virtio_blk.h"
 #include "vm.h"
 #include "vm_stream.h"
 #include "vm_fixture.h"
@@ -78,6 +80,23 @@ static void src_delta(struct epoch_src *e, uint64_t pfn, const uint8_t *old, con
 	page_batch__dispose(&b);
 }
 
+/* One DISK_WRITES record: nsectors sectors of byte at sector of disk. */
+static void src_disk_write(struct epoch_src *e, uint32_t disk, uint64_t sector, uint32_t nsectors,
+			   uint8_t byte)
+{
+	struct stream_disk_writes_header h = {.disk_id = disk, .count = 1};
+	struct stream_disk_write w = {.sector = sector, .nsectors = nsectors};
+	size_t len = (size_t)nsectors * STREAM_SECTOR_SIZE;
+	uint8_t *data = malloc(len);
+	const void *parts[] = {&h, &w, data};
+	const size_t lens[] = {sizeof(h), sizeof(w), len};
+
+	ck_assert_ptr_nonnull(data);
+	memset(data, byte, len);
+	ck_assert_int_eq(stream_writer__record(&e->w, STREAM_REC_DISK_WRITES, parts, lens, 3), 0);
+	free(data);
+}
+
 /* The VM's whole state: what every epoch carries. */
 static void src_state(struct epoch_src *e, struct vm *vm)
 {
@@ -135,6 +154,38 @@ static void setup_cap(uint64_t cap)
 
 	test_vm__create(&tv, MEM, VCPUS);
 	ck_assert_msg(epoch_buffer__new(&eb, tv.vm, cap, err, sizeof(err)) == 0, "%s", err);
+}
+
+/* A writable disk of DISK_SIZE bytes, its image gone with the VM. */
+#define DISK_SIZE (1 << 20)
+static struct virtio_blk *add_disk(void)
+{
+	char path[] = "/tmp/twin-epoch-XXXXXX", err[256];
+	struct virtio_blk *blk;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, DISK_SIZE), 0);
+	close(fd);
+	ck_assert_msg(virtio_blk__open(path, false, 0, &blk, err, sizeof(err)) == 0, "%s", err);
+	unlink(path);
+	ck_assert_int_eq(virtio_blk__register(blk, tv.vm, false), 0);
+	return blk;
+}
+
+static int disk_is(struct virtio_blk *blk, uint64_t sector, uint32_t nsectors, uint8_t byte)
+{
+	uint8_t buf[STREAM_SECTOR_SIZE];
+
+	for (uint32_t i = 0; i < nsectors; i++) {
+		ck_assert_int_eq(
+		    virtio_blk__read_at(blk, (sector + i) * STREAM_SECTOR_SIZE, buf, sizeof(buf)),
+		    0);
+		for (uint32_t k = 0; k < sizeof(buf); k++)
+			if (buf[k] != byte)
+				return 0;
+	}
+	return 1;
 }
 
 static void teardown(void)
@@ -332,9 +383,8 @@ END_TEST
 
 START_TEST(test_refusals)
 {
-	struct stream_disk_writes_header h = {.disk_id = 0, .count = 1};
-	struct stream_record rec = {
-	    .type = STREAM_REC_DISK_WRITES, .length = sizeof(h), .body = (const uint8_t *)&h};
+	struct stream_record rec = {.type = STREAM_REC_CHECKPOINT};
+	struct epoch_src e;
 	char err[512];
 
 	ck_assert_int_eq(epoch_buffer__new(&eb, NULL, STREAM_PAGE_SIZE - 1, err, sizeof(err)),
@@ -342,14 +392,58 @@ START_TEST(test_refusals)
 	ck_assert_ptr_nonnull(strstr(err, "holds no page"));
 	setup_cap(BIG);
 	ck_assert_int_eq(epoch_buffer__record(eb, &rec, err, sizeof(err)), -EPROTONOSUPPORT);
-	ck_assert_ptr_nonnull(strstr(err, "shared storage"));
-	/* Poisoned: nothing more until a discard. */
-	rec = (struct stream_record){.type = STREAM_REC_CHECKPOINT};
-	ck_assert_int_eq(epoch_buffer__record(eb, &rec, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "not part of a replication epoch"));
+	/* Poisoned: nothing more, not even a good record, until a discard. */
+	src_begin(&e);
+	src_page(&e, 80, 0x0a);
+	ck_assert_int_eq(feed(eb, &e, err, sizeof(err)), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "discard"));
 	ck_assert_int_eq(epoch_buffer__discard(eb), 0);
-	ck_assert_int_eq(epoch_buffer__record(eb, &rec, err, sizeof(err)), -EPROTONOSUPPORT);
-	ck_assert_ptr_nonnull(strstr(err, "not part of a replication epoch"));
+	src_begin(&e);
+	src_page(&e, 80, 0x0a);
+	feed_ok(eb, &e);
+	teardown();
+}
+END_TEST
+
+START_TEST(test_disk_writes)
+{
+	struct virtio_blk *blk;
+	struct epoch_src e;
+	char err[512];
+
+	test_vm__create(&tv, MEM, VCPUS);
+	blk = add_disk();
+	ck_assert_msg(epoch_buffer__new(&eb, tv.vm, BIG, err, sizeof(err)) == 0, "%s", err);
+	src_begin(&e);
+	src_disk_write(&e, 0, 8, 2, 0xc3);
+	src_disk_write(&e, 0, 9, 1, 0xc4); /* written after the first: it wins */
+	feed_ok(eb, &e);
+	ck_assert(disk_is(blk, 8, 2, 0)); /* staged, not on the image */
+	ck_assert_uint_eq(epoch_buffer__stats(eb).staged_bytes, 2 * 24 + 3 * STREAM_SECTOR_SIZE);
+	src_begin(&e);
+	src_state(&e, tv.vm);
+	feed_ok(eb, &e);
+	commit_ok(eb, 1);
+	ck_assert(disk_is(blk, 8, 1, 0xc3));
+	ck_assert(disk_is(blk, 9, 1, 0xc4));
+	ck_assert(disk_is(blk, 10, 1, 0));
+	/* Discarded writes never reach the image. */
+	src_begin(&e);
+	src_disk_write(&e, 0, 8, 1, 0xc5);
+	feed_ok(eb, &e);
+	ck_assert_int_eq(epoch_buffer__discard(eb), 0);
+	ck_assert(disk_is(blk, 8, 1, 0xc3));
+	/* Past the end of the disk, or a disk the VM lacks: refused as they arrive. */
+	src_begin(&e);
+	src_disk_write(&e, 0, DISK_SIZE / STREAM_SECTOR_SIZE - 1, 2, 0xc6);
+	ck_assert_int_eq(feed(eb, &e, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "outside the disk"));
+	ck_assert_int_eq(epoch_buffer__discard(eb), 0);
+	src_begin(&e);
+	src_disk_write(&e, 1, 0, 1, 0xc6);
+	ck_assert_int_eq(feed(eb, &e, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "--disk"));
 	teardown();
 }
 END_TEST
@@ -422,6 +516,7 @@ Suite *epoch_buffer_suite(void)
 	tcase_add_test(tc, test_state_required);
 	tcase_add_test(tc, test_over_cap);
 	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_disk_writes);
 	tcase_add_test(tc, test_state_at_commit);
 	suite_add_tcase(s, tc);
 	return s;
