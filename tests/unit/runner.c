@@ -25,6 +25,7 @@ static Suite *(*const suites[])(void) = {
     page_cache_suite,
     page_encoder_suite,
     vm_stream_suite,
+    epoch_buffer_suite,
     virtio_state_suite,
     throttle_suite,
     net_state_suite,

@@ -34,6 +34,7 @@ Suite *migrate_suite(void);
 Suite *page_cache_suite(void);
 Suite *page_encoder_suite(void);
 Suite *vm_stream_suite(void);
+Suite *epoch_buffer_suite(void);
 Suite *virtio_state_suite(void);
 Suite *throttle_suite(void);
 Suite *net_state_suite(void);
