@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 #include "devstate.h"
 #include "dirty.h"
+#include "disk_writes.h"
 #include "epoch_buffer.h"
 #include "layout.h"
 #include "memory.h"
@@ -169,63 +170,23 @@ static int stage_state(struct epoch_buffer *eb, const struct stream_record *rec,
 	return 0;
 }
 
-/*
- * What is wrong with a DISK_WRITES body for the disk blk, or NULL: every write
- * inside the disk, the body exactly its writes (STREAM.md, DISK_WRITES).
- */
-static const char *check_writes(const uint8_t *body, uint32_t len, const struct virtio_blk *blk,
-				uint32_t count)
-{
-	uint64_t capacity = virtio_blk__capacity(blk);
-	size_t off = sizeof(struct stream_disk_writes_header);
-
-	if (count == 0)
-		return "no writes";
-	for (uint32_t i = 0; i < count; i++) {
-		struct stream_disk_write e;
-
-		if (len - off < sizeof(e))
-			return "body ends inside a write's header";
-		memcpy(&e, body + off, sizeof(e));
-		off += sizeof(e);
-		if (e.reserved)
-			return "reserved field is not zero";
-		if (e.nsectors == 0 || e.sector >= capacity || e.nsectors > capacity - e.sector)
-			return "a write outside the disk";
-		if (e.nsectors > (len - off) / STREAM_SECTOR_SIZE)
-			return "body ends inside a write's data";
-		off += (size_t)e.nsectors * STREAM_SECTOR_SIZE;
-	}
-	return off == len ? NULL : "bytes left after the last write";
-}
-
 static int stage_writes(struct epoch_buffer *eb, const struct stream_record *rec, char *err,
 			size_t errlen)
 {
-	struct virtio_blk *disks[PCI_MAX_SLOTS];
-	unsigned int n = virtio_blk__list(eb->vm, disks, PCI_MAX_SLOTS);
-	struct stream_disk_writes_header h;
 	struct staged_writes *w;
-	const char *bad;
+	struct virtio_blk *blk;
+	char why[256];
+	uint32_t id;
+	int rc;
 
-	if (rec->length < sizeof(h))
-		return util__fail(err, errlen, -EBADMSG,
-				  "DISK_WRITES of %u bytes, shorter than its header", rec->length);
-	memcpy(&h, rec->body, sizeof(h));
-	if (h.disk_id >= n)
-		return util__fail(err, errlen, -EBADMSG,
-				  "DISK_WRITES for disk %u, but this VM has %u: give the backup "
-				  "the primary's --disk options",
-				  h.disk_id, n);
-	if (virtio_blk__readonly(disks[h.disk_id]))
+	rc = disk_writes__check(eb->vm, rec->body, rec->length, &blk, &id, why, sizeof(why));
+	if (rc)
+		return util__fail(err, errlen, rc, "DISK_WRITES: %s", why);
+	if (virtio_blk__readonly(blk))
 		return util__fail(err, errlen, -EBADMSG,
 				  "DISK_WRITES for disk %u (%s), read-only on the backup: give "
 				  "both sides the same --disk options",
-				  h.disk_id, virtio_blk__path(disks[h.disk_id]));
-	bad = check_writes(rec->body, rec->length, disks[h.disk_id], h.count);
-	if (bad)
-		return util__fail(err, errlen, -EBADMSG, "DISK_WRITES for disk %u: %s", h.disk_id,
-				  bad);
+				  id, virtio_blk__path(blk));
 	if (eb->stats.staged_bytes + rec->length > eb->cap)
 		return over_cap(eb, err, errlen);
 	if (eb->nr_writes == eb->writes_cap) {
@@ -325,28 +286,14 @@ static int write_disks(struct epoch_buffer *eb, char *err, size_t errlen)
 	int rc;
 
 	for (unsigned int i = 0; i < eb->nr_writes; i++) {
-		const uint8_t *body = eb->writes[i].body;
 		struct stream_disk_writes_header h;
-		size_t off = sizeof(h);
 
-		memcpy(&h, body, sizeof(h));
+		memcpy(&h, eb->writes[i].body, sizeof(h)); /* checked when staged */
 		written[h.disk_id] = true;
-		for (uint32_t k = 0; k < h.count; k++) {
-			struct stream_disk_write e;
-			struct iovec iov;
-
-			memcpy(&e, body + off, sizeof(e));
-			off += sizeof(e);
-			iov = (struct iovec){.iov_base = (void *)(body + off),
-					     .iov_len = (size_t)e.nsectors * STREAM_SECTOR_SIZE};
-			rc = virtio_blk__write(disks[h.disk_id], e.sector * STREAM_SECTOR_SIZE,
-					       &iov, 1);
-			if (rc)
-				return util__fail(
-				    err, errlen, rc, "writing disk %u (%s) failed: %s", h.disk_id,
-				    virtio_blk__path(disks[h.disk_id]), strerror(-rc));
-			off += iov.iov_len;
-		}
+		rc = disk_writes__apply(disks[h.disk_id], h.disk_id, eb->writes[i].body, err,
+					errlen);
+		if (rc)
+			return rc;
 	}
 	for (unsigned int d = 0; d < n; d++)
 		if (written[d] && (rc = virtio_blk__sync(disks[d])))

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dirty.h"
+#include "disk_writes.h"
 #include "layout.h"
 #include "memory.h"
 #include "migrate.h"
@@ -76,87 +77,30 @@ int migrate__receive_config(struct stream_reader *r, struct vm_stream_config *cf
 	return rc;
 }
 
-/*
- * What is wrong with a DISK_WRITES body for the disk blk, or NULL; nothing is
- * trusted (STREAM.md, reader rules) and nothing written before all is checked.
- */
-static const char *check_disk_writes(const uint8_t *body, uint32_t len,
-				     const struct virtio_blk *blk, uint32_t count)
-{
-	uint64_t capacity = virtio_blk__capacity(blk);
-	size_t off = sizeof(struct stream_disk_writes_header);
-
-	if (count == 0)
-		return "no writes";
-	for (uint32_t i = 0; i < count; i++) {
-		struct stream_disk_write e;
-
-		if (len - off < sizeof(e))
-			return "body ends inside a write's header";
-		memcpy(&e, body + off, sizeof(e));
-		off += sizeof(e);
-		if (e.reserved)
-			return "reserved field is not zero";
-		if (e.nsectors == 0 || e.sector >= capacity || e.nsectors > capacity - e.sector)
-			return "a write outside the disk";
-		if (e.nsectors > (len - off) / STREAM_SECTOR_SIZE)
-			return "body ends inside a write's data";
-		off += (size_t)e.nsectors * STREAM_SECTOR_SIZE; /* a multiple of 8: no padding */
-	}
-	return off == len ? NULL : "bytes left after the last write";
-}
-
 /* copy_storage: a DISK_WRITES record into the VM's disk disk_id, all checked first. */
 static int apply_disk_writes(struct receiver *rcv, const struct stream_record *rec, char *why,
 			     size_t whylen)
 {
-	struct virtio_blk *disks[PCI_MAX_SLOTS];
-	unsigned int n = virtio_blk__list(rcv->vm, disks, PCI_MAX_SLOTS);
-	struct stream_disk_writes_header h;
-	size_t off = sizeof(h);
-	const char *bad;
+	struct virtio_blk *blk;
+	uint32_t id;
+	int rc;
 
-	if (rec->length < sizeof(h))
-		return util__fail(why, whylen, -EBADMSG, "%u bytes, shorter than its header",
-				  rec->length);
-	memcpy(&h, rec->body, sizeof(h));
-	if (h.disk_id >= n)
-		return util__fail(why, whylen, -EBADMSG,
-				  "disk %u, but this VM has %u: give it the source's --disk "
-				  "options",
-				  h.disk_id, n);
+	rc = disk_writes__check(rcv->vm, rec->body, rec->length, &blk, &id, why, whylen);
+	if (rc)
+		return rc;
 	/* The source copies this disk: it must be this side's own, writable image. */
-	if (virtio_blk__readonly(disks[h.disk_id]))
+	if (virtio_blk__readonly(blk))
 		return util__fail(why, whylen, -EBADMSG,
-				  "disk %u (%s) is read-only: nothing may be written to it",
-				  h.disk_id, virtio_blk__path(disks[h.disk_id]));
-	if (!virtio_blk__locked(disks[h.disk_id]))
+				  "disk %u (%s) is read-only: nothing may be written to it", id,
+				  virtio_blk__path(blk));
+	if (!virtio_blk__locked(blk))
 		return util__fail(
 		    why, whylen, -EINVAL,
 		    "disk %u (%s): this incoming has --shared-storage but the source "
 		    "copies the disk (--copy-storage): give both sides the same option",
-		    h.disk_id, virtio_blk__path(disks[h.disk_id]));
-	bad = check_disk_writes(rec->body, rec->length, disks[h.disk_id], h.count);
-	if (bad)
-		return util__fail(why, whylen, -EBADMSG, "disk %u: %s", h.disk_id, bad);
-	rcv->disk_written[h.disk_id] = true;
-	for (uint32_t i = 0; i < h.count; i++) {
-		struct stream_disk_write e;
-		struct iovec iov;
-		int rc;
-
-		memcpy(&e, rec->body + off, sizeof(e));
-		off += sizeof(e);
-		iov = (struct iovec){.iov_base = (void *)(rec->body + off),
-				     .iov_len = (size_t)e.nsectors * STREAM_SECTOR_SIZE};
-		rc = virtio_blk__write(disks[h.disk_id], e.sector * STREAM_SECTOR_SIZE, &iov, 1);
-		if (rc)
-			return util__fail(why, whylen, rc, "writing disk %u (%s) failed: %s",
-					  h.disk_id, virtio_blk__path(disks[h.disk_id]),
-					  strerror(-rc));
-		off += iov.iov_len;
-	}
-	return 0;
+		    id, virtio_blk__path(blk));
+	rcv->disk_written[id] = true;
+	return disk_writes__apply(blk, id, rec->body, why, whylen);
 }
 
 /*
