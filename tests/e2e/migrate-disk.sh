@@ -32,11 +32,7 @@ dest_vm()
 {
 	local name=$1 img=$2
 	shift 2
-	start_bg "$name" "$TWIN_VMM" incoming --listen 127.0.0.1:0 --insecure "$@" \
-		--disk "path=$img" --serial "file:$E2E_TMP/$name.serial" \
-		--control "$E2E_TMP/$name.sock"
-	DST_PID=$BG_PID
-	DST_PORT=$(incoming_port "$name" "$E2E_ERROR_TIMEOUT")
+	incoming_bg "$name" --insecure "$@" --disk "path=$img"
 }
 
 # migrated SRC DST IMG: the migration's source exited 0 before the guest finished, the

@@ -106,3 +106,16 @@ incoming_port()
 	}
 	sed -n 's/.*incoming: waiting on .*, port \([0-9]*\)$/\1/p' "$f" | head -n 1
 }
+
+# incoming_bg NAME ARGS...: twin-vmm incoming on 127.0.0.1, a port of its choosing, with
+# ARGS (security, devices), serial $E2E_TMP/NAME.serial and control socket
+# $E2E_TMP/NAME.sock, started with start_bg; sets DST_PID and DST_PORT.
+incoming_bg()
+{
+	local name=$1
+	shift
+	start_bg "$name" "$TWIN_VMM" incoming --listen 127.0.0.1:0 "$@" \
+		--serial "file:$E2E_TMP/$name.serial" --control "$E2E_TMP/$name.sock"
+	DST_PID=$BG_PID
+	DST_PORT=$(incoming_port "$name" "$E2E_ERROR_TIMEOUT")
+}

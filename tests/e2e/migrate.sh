@@ -37,17 +37,6 @@ source_vm()
 	}
 }
 
-# dest NAME SECURITY...: twin-vmm incoming on 127.0.0.1, a port of its choosing; DST_PORT.
-dest_vm()
-{
-	local name=$1
-	shift
-	start_bg "$name" "$TWIN_VMM" incoming --listen 127.0.0.1:0 "$@" \
-		--serial "file:$E2E_TMP/$name.serial" --control "$E2E_TMP/$name.sock"
-	DST_PID=$BG_PID
-	DST_PORT=$(incoming_port "$name" "$E2E_ERROR_TIMEOUT")
-}
-
 # migrated SRC DST ITERS: the source exited 0 and removed its socket; the destination ran
 # the guest to the checksum of an uninterrupted run, its heartbeats following the source's.
 migrated()
@@ -80,7 +69,7 @@ knock()
 # Plaintext, asked for explicitly, with the default tuning.  A port scan first: the
 # destination notes it and keeps waiting for its source.
 source_vm src 700
-dest_vm dst --insecure
+incoming_bg dst --insecure
 knock "$DST_PORT"
 wait_for_text "$E2E_TMP/dst.err" "closed before sending a stream; still waiting" "$E2E_ERROR_TIMEOUT" ||
 	{ show_file "$E2E_TMP/dst.err"; fail "dst: no line about the port scan"; }
@@ -112,7 +101,7 @@ tls_pki "$E2E_TMP/pki"
 # shellcheck disable=SC2046 # tls_opts prints several words on purpose
 source_vm tsrc 1500
 # shellcheck disable=SC2046
-dest_vm tdst $(tls_opts "$E2E_TMP/pki" server)
+incoming_bg tdst $(tls_opts "$E2E_TMP/pki" server)
 knock "$DST_PORT"
 # shellcheck disable=SC2046
 run_bounded 60 tmig-bad "$TWIN_VMM" migrate --control "$E2E_TMP/tsrc.sock" \
@@ -139,7 +128,7 @@ migrated tsrc tdst 1500
 
 # TLS 1.3 with a pre-shared key (a relative path: the client makes it absolute).
 source_vm psrc 500
-dest_vm pdst --tls-psk "$E2E_TMP/pki/psk"
+incoming_bg pdst --tls-psk "$E2E_TMP/pki/psk"
 run_bounded 60 pmig "$TWIN_VMM" migrate --control "$E2E_TMP/psrc.sock" \
 	--to "127.0.0.1:$DST_PORT" --tls-psk pki/psk
 assert_status pmig 0

@@ -66,18 +66,10 @@ static int discard(void *ctx, const void *buf, size_t len)
 /* The receive, with xen-core's log lines (a KVM refusal each) sent to /dev/null. */
 static int quiet_receive(struct stream_reader *r, char *err, size_t errlen)
 {
-	static int null_fd = -1;
-	int saved, rc;
+	int saved = fuzz_vm_stderr_mute(), rc;
 
-	if (null_fd < 0)
-		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	saved = dup(STDERR_FILENO);
-	if (null_fd < 0 || saved < 0 || dup2(null_fd, STDERR_FILENO) < 0)
-		abort();
 	rc = migrate__receive(r, vm, discard, NULL, NULL, err, errlen);
-	if (dup2(saved, STDERR_FILENO) < 0)
-		abort();
-	close(saved);
+	fuzz_vm_stderr_restore(saved);
 	return rc;
 }
 

@@ -81,18 +81,10 @@ static int is_either(int rc, int a, int b)
  */
 static int quiet_apply(struct state_loader *l, char *err, size_t errlen)
 {
-	static int null_fd = -1;
-	int saved, rc;
+	int saved = fuzz_vm_stderr_mute(), rc;
 
-	if (null_fd < 0)
-		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	saved = dup(STDERR_FILENO);
-	if (null_fd < 0 || saved < 0 || dup2(null_fd, STDERR_FILENO) < 0)
-		abort();
 	rc = state_loader__apply(l, err, errlen);
-	if (dup2(saved, STDERR_FILENO) < 0)
-		abort();
-	close(saved);
+	fuzz_vm_stderr_restore(saved);
 	return rc;
 }
 

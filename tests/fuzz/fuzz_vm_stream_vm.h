@@ -1,6 +1,7 @@
 /* The VM fuzz_vm_stream loads into and gen-vm-stream-seed saves: the seeds must fit it. */
 #ifndef TESTS_FUZZ_FUZZ_VM_STREAM_VM_H
 #define TESTS_FUZZ_FUZZ_VM_STREAM_VM_H
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -40,6 +41,31 @@ static inline struct vm *fuzz_vm_create(const char *who)
 	}
 	close(fd); /* the disk holds its own descriptor */
 	return vm;
+}
+
+/*
+ * Sends stderr to /dev/null until fuzz_vm_stderr_restore(the returned fd):
+ * xen-core logs a line per KVM refusal, thousands of mutants' worth, and the
+ * targets check the error they get back instead.  Aborts if it cannot.
+ */
+static inline int fuzz_vm_stderr_mute(void)
+{
+	static int null_fd = -1;
+	int saved;
+
+	if (null_fd < 0)
+		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	saved = dup(STDERR_FILENO);
+	if (null_fd < 0 || saved < 0 || dup2(null_fd, STDERR_FILENO) < 0)
+		abort();
+	return saved;
+}
+
+static inline void fuzz_vm_stderr_restore(int saved)
+{
+	if (dup2(saved, STDERR_FILENO) < 0)
+		abort();
+	close(saved);
 }
 
 #endif
