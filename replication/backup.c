@@ -27,7 +27,7 @@ enum stop_why {
 	STOP_GONE,     /* EOF, a cut connection or the watchdog: the primary is gone */
 	STOP_REFUSED,  /* a bad record or a failed commit: FAIL sent */
 	STOP_END,      /* END: unprotected */
-	STOP_ACTIVATE, /* repl_backup__activate cut the stream */
+	STOP_CUT,      /* repl_backup__activate or __free cut the stream: they take over */
 };
 
 struct repl_backup {
@@ -46,7 +46,7 @@ struct repl_backup {
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t wake;  /* the watchdog: stop, or silence to re-measure */
 	bool stopping;	      /* the watchdog ends */
-	bool activating;      /* the control thread cut the stream to activate */
+	bool cut;	      /* the control thread cut the stream (activate, free) */
 	bool timed_out;	      /* the watchdog cut the stream */
 	bool activated;
 	enum repl_backup_end end;
@@ -193,8 +193,8 @@ static enum stop_why classify(struct repl_backup *b, int rc, bool io_failed)
 	enum stop_why why;
 
 	pthread_mutex_lock(&b->lock);
-	if (b->activating)
-		why = STOP_ACTIVATE;
+	if (b->cut)
+		why = STOP_CUT;
 	else if (rc == 1)
 		why = STOP_END;
 	else if (b->timed_out || io_failed)
@@ -289,8 +289,8 @@ static void *reader_main(void *arg)
 	pthread_mutex_unlock(&b->lock);
 
 	switch (classify(b, rc, io.failed)) {
-	case STOP_ACTIVATE:
-		break; /* repl_backup__activate takes it from here */
+	case STOP_CUT:
+		break;
 	case STOP_END:
 		epoch_buffer__discard(b->eb); /* records after the last CHECKPOINT never commit */
 		set_end(b, REPL_BACKUP_UNPROTECTED, REPL_STATE_UNPROTECTED);
@@ -406,6 +406,9 @@ static void join_threads(struct repl_backup *b)
 {
 	if (b->reader_joined)
 		return;
+	pthread_mutex_lock(&b->lock);
+	b->cut = true;
+	pthread_mutex_unlock(&b->lock);
 	channel__abort(b->ch);
 	pthread_join(b->reader, NULL);
 	pthread_join(b->watchdog, NULL); /* the reader told it to stop */
@@ -417,16 +420,9 @@ int repl_backup__activate(struct repl_backup *b, char *err, size_t errlen)
 	enum repl_backup_end end;
 	int rc;
 
-	pthread_mutex_lock(&b->lock);
-	if (b->activated) {
-		pthread_mutex_unlock(&b->lock);
-		return util__fail(err, errlen, -EALREADY, "the backup is already activated");
-	}
-	b->activating = true;
-	pthread_mutex_unlock(&b->lock);
-	join_threads(b);
+	join_threads(b); /* the reader's own end, auto-failover included, is final after */
 	end = repl_backup__end(b);
-	if (end == REPL_BACKUP_ACTIVATE) /* the watchdog's auto-failover won the race */
+	if (end == REPL_BACKUP_ACTIVATE)
 		return util__fail(err, errlen, -EALREADY, "the backup is already activated");
 	if (end == REPL_BACKUP_UNPROTECTED)
 		return util__fail(err, errlen, -EINVAL,
@@ -442,9 +438,6 @@ int repl_backup__activate(struct repl_backup *b, char *err, size_t errlen)
 			set_end(b, REPL_BACKUP_LOST, REPL_STATE_DEGRADED);
 		return rc;
 	}
-	pthread_mutex_lock(&b->lock);
-	b->activated = true;
-	pthread_mutex_unlock(&b->lock);
 	set_end(b, REPL_BACKUP_ACTIVATE, REPL_STATE_FAILED_OVER);
 	return 0;
 }

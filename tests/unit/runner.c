@@ -32,6 +32,7 @@ static Suite *(*const suites[])(void) = {
     channel_suite,
     output_buffer_suite,
     repl_wire_suite,
+    repl_backup_suite,
 };
 
 int main(void)

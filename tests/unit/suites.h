@@ -41,5 +41,6 @@ Suite *net_state_suite(void);
 Suite *channel_suite(void);
 Suite *output_buffer_suite(void);
 Suite *repl_wire_suite(void);
+Suite *repl_backup_suite(void);
 
 #endif
