@@ -1,4 +1,4 @@
-/* The backup's replication engine: epochs staged and committed on a reader thread, acked; failover. */
+/* The backup's engine: epochs committed and acked on a reader thread, heartbeats, failover. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,10 +24,10 @@
 /* Why the reader stopped reading, decided once, under the lock. */
 enum stop_why {
 	STOP_NONE,
-	STOP_GONE,     /* EOF, a cut connection or the watchdog: the primary is gone */
-	STOP_REFUSED,  /* a bad record or a failed commit: FAIL sent */
-	STOP_END,      /* END: unprotected */
-	STOP_CUT,      /* repl_backup__activate or __free cut the stream: they take over */
+	STOP_GONE,    /* EOF, a cut connection or the watchdog: the primary is gone */
+	STOP_REFUSED, /* a bad record or a failed commit: FAIL sent */
+	STOP_END,     /* END: unprotected */
+	STOP_CUT,     /* repl_backup__activate or __free cut the stream: they take over */
 };
 
 struct repl_backup {
@@ -108,7 +108,7 @@ static void set_end(struct repl_backup *b, enum repl_backup_end end, enum repl_s
 	b->state = state;
 	pthread_mutex_unlock(&b->lock);
 	log__info("backup: %s (%s)",
-		  end == REPL_BACKUP_ACTIVATE	 ? "activated"
+		  end == REPL_BACKUP_ACTIVATE	   ? "activated"
 		  : end == REPL_BACKUP_UNPROTECTED ? "the primary unprotected"
 						   : "the primary is lost",
 		  repl_state__to_str(state));
@@ -162,8 +162,7 @@ static int checkpoint(struct repl_backup *b, const struct stream_record *rec, ch
 }
 
 /* One record: 0 to read on, 1 at END, or -errno with why. */
-static int handle(struct repl_backup *b, const struct stream_record *rec, char *why,
-		  size_t whylen)
+static int handle(struct repl_backup *b, const struct stream_record *rec, char *why, size_t whylen)
 {
 	uint64_t epoch;
 	int rc;
@@ -175,8 +174,7 @@ static int handle(struct repl_backup *b, const struct stream_record *rec, char *
 		pthread_mutex_lock(&b->lock);
 		epoch = b->epoch;
 		pthread_mutex_unlock(&b->lock);
-		rc = repl_reply__write(channel__write, b->ch, REPL_REPLY_HEARTBEAT, 0, epoch,
-				       NULL);
+		rc = repl_reply__write(channel__write, b->ch, REPL_REPLY_HEARTBEAT, 0, epoch, NULL);
 		return rc ? util__fail(why, whylen, rc, "answering a heartbeat failed: %s",
 				       strerror(-rc))
 			  : 0;
@@ -365,8 +363,7 @@ int repl_backup__start(struct vm *vm, struct channel *ch, struct stream_reader *
 		util__set_err(err, errlen, "backup: starting the watchdog failed: %s",
 			      strerror(-rc));
 	if (rc == 0 && (rc = -pthread_create(&b->reader, NULL, reader_main, b))) {
-		util__set_err(err, errlen, "backup: starting the reader failed: %s",
-			      strerror(-rc));
+		util__set_err(err, errlen, "backup: starting the reader failed: %s", strerror(-rc));
 		pthread_mutex_lock(&b->lock);
 		b->stopping = true;
 		pthread_cond_signal(&b->wake);

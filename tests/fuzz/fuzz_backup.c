@@ -1,4 +1,4 @@
-/* Fuzz target for the backup's epochs: staged, committed or refused, discarded cleanly (needs KVM). */
+/* Fuzz target for the backup's epochs: staged, committed or refused, discarded (needs KVM). */
 /*
  * Built as tests/fuzz/fuzz-backup-check (make check) and, with ./configure
  * --enable-libfuzzer (CC=clang), as tests/fuzz/fuzz-backup: see
@@ -67,8 +67,7 @@ static void snapshot(uint8_t *guest)
 }
 
 /* Every record until the first refusal: the class, and the broken rule if any. */
-static const char *feed(struct epoch_buffer *eb, struct stream_reader *r, uint8_t *guest,
-			int *cls)
+static const char *feed(struct epoch_buffer *eb, struct stream_reader *r, uint8_t *guest, int *cls)
 {
 	struct stream_record rec;
 	char err[512] = "";

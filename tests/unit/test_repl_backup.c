@@ -1,4 +1,4 @@
-/* Check suite for the backup's engine: epochs acked, heartbeats, END, refusals, failover (needs KVM). */
+/* Check suite for the backup's engine: epochs acked, heartbeat, END, refusals, failover (KVM). */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -19,7 +19,7 @@
 
 #define MEM	 (16 << 20)
 #define VCPUS	 1
-#define LONG_NS  (30ULL * 1000000000u) /* a timeout no test reaches */
+#define LONG_NS	 (30ULL * 1000000000u) /* a timeout no test reaches */
 #define SHORT_NS (200ULL * 1000000u)
 #define WAIT_MS	 10000 /* the longest a test waits for the backup's end */
 
@@ -152,7 +152,8 @@ static void start(uint64_t timeout_ns, bool auto_failover)
 	ck_assert_msg(migrate__receive_config(&br, &cfg, err, sizeof(err)) == 0, "%s", err);
 	ck_assert(br.flags & STREAM_FLAG_CHECKPOINTED);
 	ck_assert_msg(vm_stream__check_config(&cfg, dst.vm, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(migrate__receive(&br, dst.vm, channel__write, bch, NULL, err, sizeof(err)) == 0,
+	ck_assert_msg(migrate__receive(&br, dst.vm, channel__write, bch, NULL, err, sizeof(err)) ==
+			  0,
 		      "%s", err);
 	ck_assert_uint_eq(page_of(dst.vm, 10)[0], 0xee);
 	ck_assert_uint_eq(rbx(dst.vm), 0x1000);
@@ -164,9 +165,9 @@ static void start(uint64_t timeout_ns, bool auto_failover)
 		got += (size_t)n;
 	}
 	ck_assert_int_eq(ack.status, 0);
-	ck_assert_msg(repl_backup__start(dst.vm, bch, &br, &p, "127.0.0.1:1", &b, err,
-					 sizeof(err)) == 0,
-		      "%s", err);
+	ck_assert_msg(
+	    repl_backup__start(dst.vm, bch, &br, &p, "127.0.0.1:1", &b, err, sizeof(err)) == 0,
+	    "%s", err);
 }
 
 static void stop(void)
