@@ -39,6 +39,7 @@ struct repl_backup {
 	/* The caller's read function, wrapped while the reader runs (watched_read). */
 	stream_read_fn read;
 	void *read_ctx;
+	bool io_failed; /* the reader's thread only: a read hit EOF or an error, a write failed */
 	int efd;
 	pthread_t reader, watchdog;
 	bool reader_joined;
@@ -71,6 +72,33 @@ static void heard(struct repl_backup *b)
 	pthread_mutex_lock(&b->lock);
 	b->last_heard_ns = now_ns();
 	pthread_mutex_unlock(&b->lock);
+}
+
+/*
+ * The connection, watched: any byte read is a sign of life for the watchdog, and a read
+ * that returned 0 or an error, or a failed write, means the connection failed, not a record
+ * (the stream reader reports both as its own errors).
+ */
+static ssize_t watched_read(void *ctx, void *buf, size_t len)
+{
+	struct repl_backup *b = ctx;
+	ssize_t n = b->read(b->read_ctx, buf, len);
+
+	if (n > 0)
+		heard(b);
+	else
+		b->io_failed = true;
+	return n;
+}
+
+static int watched_write(void *ctx, const void *buf, size_t len)
+{
+	struct repl_backup *b = ctx;
+	int rc = channel__write(b->ch, buf, len);
+
+	if (rc)
+		b->io_failed = true;
+	return rc;
 }
 
 /* Cuts the stream once nothing was heard for timeout_ns: the reader's read then fails. */
@@ -155,7 +183,7 @@ static int checkpoint(struct repl_backup *b, const struct stream_record *rec, ch
 	b->epochs++;
 	repl_window__add(&b->commit_ns, st.last_commit_ns);
 	pthread_mutex_unlock(&b->lock);
-	rc = repl_reply__write(channel__write, b->ch, REPL_REPLY_ACK, 0, c.epoch, NULL);
+	rc = repl_reply__write(watched_write, b, REPL_REPLY_ACK, 0, c.epoch, NULL);
 	return rc ? util__fail(why, whylen, rc, "acking epoch %llu failed: %s",
 			       (unsigned long long)c.epoch, strerror(-rc))
 		  : 0;
@@ -174,7 +202,7 @@ static int handle(struct repl_backup *b, const struct stream_record *rec, char *
 		pthread_mutex_lock(&b->lock);
 		epoch = b->epoch;
 		pthread_mutex_unlock(&b->lock);
-		rc = repl_reply__write(channel__write, b->ch, REPL_REPLY_HEARTBEAT, 0, epoch, NULL);
+		rc = repl_reply__write(watched_write, b, REPL_REPLY_HEARTBEAT, 0, epoch, NULL);
 		return rc ? util__fail(why, whylen, rc, "answering a heartbeat failed: %s",
 				       strerror(-rc))
 			  : 0;
@@ -186,7 +214,7 @@ static int handle(struct repl_backup *b, const struct stream_record *rec, char *
 }
 
 /* The reader stopped on rc: why, from what cut it or what the connection did. */
-static enum stop_why classify(struct repl_backup *b, int rc, bool io_failed)
+static enum stop_why classify(struct repl_backup *b, int rc)
 {
 	enum stop_why why;
 
@@ -195,7 +223,7 @@ static enum stop_why classify(struct repl_backup *b, int rc, bool io_failed)
 		why = STOP_CUT;
 	else if (rc == 1)
 		why = STOP_END;
-	else if (b->timed_out || io_failed)
+	else if (b->timed_out || b->io_failed)
 		why = STOP_GONE;
 	else
 		why = STOP_REFUSED;
@@ -231,37 +259,14 @@ static void primary_gone(struct repl_backup *b, const char *what)
 	set_end(b, REPL_BACKUP_ACTIVATE, REPL_STATE_FAILED_OVER);
 }
 
-/*
- * The stream reader's reads, watched: any byte is a sign of life for the watchdog, and a
- * read that returned 0 or an error means the connection failed, not a record (the stream
- * reader reports both as its own errors).
- */
-struct io_watch {
-	struct repl_backup *b;
-	bool failed;
-};
-
-static ssize_t watched_read(void *ctx, void *buf, size_t len)
-{
-	struct io_watch *w = ctx;
-	ssize_t n = w->b->read(w->b->read_ctx, buf, len);
-
-	if (n > 0)
-		heard(w->b);
-	else
-		w->failed = true;
-	return n;
-}
-
 static void *reader_main(void *arg)
 {
 	struct repl_backup *b = arg;
-	struct io_watch io = {.b = b};
 	char why[512] = "", msg[sizeof(why)];
 	int rc;
 
 	b->r->read = watched_read;
-	b->r->ctx = &io;
+	b->r->ctx = b;
 	do {
 		struct stream_record rec;
 
@@ -286,7 +291,7 @@ static void *reader_main(void *arg)
 	pthread_cond_signal(&b->wake);
 	pthread_mutex_unlock(&b->lock);
 
-	switch (classify(b, rc, io.failed)) {
+	switch (classify(b, rc)) {
 	case STOP_CUT:
 		break;
 	case STOP_END:
@@ -305,7 +310,7 @@ static void *reader_main(void *arg)
 			   "stops (the last committed epoch is kept): %s",
 			   (unsigned long long)epoch_buffer__stats(b->eb).epoch, why);
 		set_error(b, why);
-		repl_reply__write(channel__write, b->ch, REPL_REPLY_FAIL,
+		repl_reply__write(watched_write, b, REPL_REPLY_FAIL,
 				  rc < 0 && rc >= -4095 ? rc : -EPROTO,
 				  epoch_buffer__stats(b->eb).epoch, why);
 		channel__abort(b->ch);
