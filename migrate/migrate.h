@@ -129,16 +129,23 @@ int migrate__send(struct vm *vm, const struct migrate_params *p, struct stream_w
  */
 int migrate__check(struct vm *vm, const struct migrate_params *p, char *err, size_t errlen);
 
-/* Destination: header and VM_CONFIG, before the VM exists.  0 or -errno with err set. */
+/*
+ * Destination: header and VM_CONFIG, before the VM exists.  0 or -errno with err set.
+ * A save, a migration and a replication stream are all accepted: the caller checks
+ * r->flags & STREAM_FLAG_CHECKPOINTED against what it is (incoming refuses a replication
+ * stream, naming `twin-vmm backup`; backup refuses the others, naming `twin-vmm incoming`).
+ */
 int migrate__receive_config(struct stream_reader *r, struct vm_stream_config *cfg, char *err,
 			    size_t errlen);
 
 /*
- * Destination: pages and state until END, applied through a state_loader, into
+ * Destination: pages and state until END (a CHECKPOINTED stream: until CHECKPOINT 0,
+ * the end of replication's initial sync), applied through a state_loader, into
  * a VM fresh from vm__create (its RAM all zero: the full pass skips zero
  * pages) and not started.  ready_write (a live connection; NULL for a file)
  * answers the source's SYNC with READY (STREAM.md, live handshake).  Then the
- * caller acks (migrate__ack) and runs vm__start and devstate__announce.
+ * caller acks (migrate__ack) and runs vm__start and devstate__announce (a backup
+ * instead hands r to repl_backup__start: the VM holds epoch 0 and stays stopped).
  * Refusing the VM before this (VM_CONFIG, devices): migrate__ack with the
  * reason, then read the stream to its end.  Errors name the record and its
  * stream offset.  job may be NULL.

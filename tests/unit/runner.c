@@ -34,6 +34,7 @@ static Suite *(*const suites[])(void) = {
     repl_wire_suite,
     repl_stats_suite,
     repl_primary_suite,
+    repl_backup_suite,
 };
 
 int main(void)

@@ -43,5 +43,6 @@ Suite *output_buffer_suite(void);
 Suite *repl_wire_suite(void);
 Suite *repl_stats_suite(void);
 Suite *repl_primary_suite(void);
+Suite *repl_backup_suite(void);
 
 #endif
