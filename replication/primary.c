@@ -42,8 +42,8 @@ struct repl_primary {
 	struct channel_security sec; /* strings owned (copied at start) */
 	struct migrate_job *job;
 	int event_fd;
-	pthread_t thread, reader;
-	bool thread_joined, reader_started;
+	pthread_t thread, reader, watchdog;
+	bool thread_joined, reader_started, watchdog_started;
 
 	/* The engine thread's own (set before the reader starts, read-only to it after). */
 	struct channel *ch;
@@ -68,6 +68,7 @@ struct repl_primary {
 	bool stop;			 /* lock */
 	bool attached;			 /* lock: the buffers hold output; acks release it */
 	bool reader_done;		 /* lock */
+	bool links_done;		 /* lock: the watchdog ends */
 	uint64_t interval_ns, min_spacing_ns; /* lock */
 	uint64_t epoch, written, acked;	 /* lock: captured, CHECKPOINT written, acked */
 	uint64_t written_ns[UNACKED_MAX], close_ns[UNACKED_MAX]; /* lock: by epoch % UNACKED_MAX */
@@ -285,44 +286,6 @@ static void tracking_off(struct repl_primary *r)
 			  strerror(-rc));
 }
 
-/* Ends the reader: it returns once the channel is cut or the backup closed. */
-static void reader_join(struct repl_primary *r)
-{
-	if (!r->reader_started)
-		return;
-	channel__abort(r->ch);
-	pthread_join(r->reader, NULL);
-	r->reader_started = false;
-}
-
-/* Degraded: output flows, tracking stops, the channel goes; the VM runs on. */
-static void degrade(struct repl_primary *r)
-{
-	disarm(r);
-	tracking_off(r);
-	reader_join(r);
-	pthread_mutex_lock(&r->lock);
-	snprintf(r->error, sizeof(r->error), "%s", r->fault);
-	set_state(r, REPL_STATE_DEGRADED);
-	pthread_mutex_unlock(&r->lock);
-	signal_event(r);
-}
-
-/* Lock held: when the next checkpoint is due (UINT64_MAX: not on its own). */
-static uint64_t checkpoint_due(struct repl_primary *r, uint64_t now)
-{
-	enum repl_mode m = (enum repl_mode)atomic_load(&r->mode);
-	uint64_t timed = r->last_cp_ns + r->interval_ns, io = UINT64_MAX;
-
-	if (atomic_load(&r->full_pending))
-		return now;
-	if (m != REPL_MODE_EPOCH && atomic_load(&r->io_pending))
-		io = m == REPL_MODE_HYBRID ? r->last_cp_ns + r->min_spacing_ns : now;
-	if (m == REPL_MODE_EVENT)
-		return io;
-	return timed < io ? timed : io;
-}
-
 /* Lock held: the reason the backup counts as gone by now, or NULL. */
 static const char *timed_out(struct repl_primary *r, uint64_t now, char *why, size_t len)
 {
@@ -345,6 +308,79 @@ static void deadline_to_ts(uint64_t ns, struct timespec *ts)
 	ts->tv_sec = (time_t)(ns / 1000000000ULL);
 	ts->tv_nsec = (long)(ns % 1000000000ULL);
 }
+
+/*
+ * The timeouts, on a thread of their own: the engine may sit blocked in a write to a backup
+ * that stopped reading, and the reader in a read; the fault's abort frees both.
+ */
+static void *watchdog_main(void *arg)
+{
+	struct repl_primary *r = arg;
+	char why[REPL_ERR_MAX];
+	struct timespec ts;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->links_done && !r->fault[0] && r->state == REPL_STATE_PROTECTED) {
+		uint64_t now = progress__now_ns();
+
+		if (timed_out(r, now, why, sizeof(why))) {
+			pthread_mutex_unlock(&r->lock);
+			fault(r, why);
+			return NULL;
+		}
+		/* A tenth of the timeout: detection within 1.1 timeouts, a few wakes a second. */
+		deadline_to_ts(now + r->p.timeout_ns / 10 + 1, &ts);
+		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+/* Ends the reader and the watchdog: the reader returns once the channel is cut. */
+static void links_join(struct repl_primary *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->links_done = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (r->watchdog_started)
+		pthread_join(r->watchdog, NULL);
+	r->watchdog_started = false;
+	if (!r->reader_started)
+		return;
+	channel__abort(r->ch);
+	pthread_join(r->reader, NULL);
+	r->reader_started = false;
+}
+
+/* Degraded: output flows, tracking stops, the channel goes; the VM runs on. */
+static void degrade(struct repl_primary *r)
+{
+	disarm(r);
+	tracking_off(r);
+	links_join(r);
+	pthread_mutex_lock(&r->lock);
+	snprintf(r->error, sizeof(r->error), "%s", r->fault);
+	set_state(r, REPL_STATE_DEGRADED);
+	pthread_mutex_unlock(&r->lock);
+	signal_event(r);
+}
+
+/* Lock held: when the next checkpoint is due (UINT64_MAX: not on its own). */
+static uint64_t checkpoint_due(struct repl_primary *r, uint64_t now)
+{
+	enum repl_mode m = (enum repl_mode)atomic_load(&r->mode);
+	uint64_t timed = r->last_cp_ns + r->interval_ns, io = UINT64_MAX;
+
+	if (atomic_load(&r->full_pending))
+		return now;
+	if (m != REPL_MODE_EPOCH && atomic_load(&r->io_pending))
+		io = m == REPL_MODE_HYBRID ? r->last_cp_ns + r->min_spacing_ns : now;
+	if (m == REPL_MODE_EVENT)
+		return io;
+	return timed < io ? timed : io;
+}
+
 
 /* One checkpoint: the pause, then the epoch on the channel.  Lock not held.  0 or -errno. */
 static int take_checkpoint(struct repl_primary *r, char *err, size_t errlen)
@@ -408,7 +444,7 @@ static int heartbeat(struct repl_primary *r, char *err, size_t errlen)
  */
 static int protect_loop(struct repl_primary *r)
 {
-	char err[REPL_ERR_MAX], why[REPL_ERR_MAX];
+	char err[REPL_ERR_MAX];
 	int rc = 0;
 
 	pthread_mutex_lock(&r->lock);
@@ -418,12 +454,6 @@ static int protect_loop(struct repl_primary *r)
 		uint64_t unacked = r->epoch - r->acked;
 		struct timespec ts;
 
-		if (timed_out(r, now, why, sizeof(why))) {
-			pthread_mutex_unlock(&r->lock);
-			fault(r, why);
-			pthread_mutex_lock(&r->lock);
-			break;
-		}
 		if (due <= now && unacked < UNACKED_MAX) {
 			pthread_mutex_unlock(&r->lock);
 			rc = take_checkpoint(r, err, sizeof(err));
@@ -431,15 +461,10 @@ static int protect_loop(struct repl_primary *r)
 			pthread_mutex_unlock(&r->lock);
 			rc = heartbeat(r, err, sizeof(err));
 		} else {
-			/* Whichever comes first: a checkpoint, a heartbeat, the timeout. */
+			/* Whichever comes first (the watchdog sees to the timeouts). */
 			wake = beat;
 			if (due < wake && unacked < UNACKED_MAX)
 				wake = due;
-			if (r->last_heard_ns + r->p.timeout_ns + 1 < wake)
-				wake = r->last_heard_ns + r->p.timeout_ns + 1;
-			if (r->written > r->acked &&
-			    r->written_ns[(r->acked + 1) % UNACKED_MAX] + r->p.timeout_ns + 1 < wake)
-				wake = r->written_ns[(r->acked + 1) % UNACKED_MAX] + r->p.timeout_ns + 1;
 			deadline_to_ts(wake, &ts);
 			pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 			continue;
@@ -564,6 +589,12 @@ static int start_epochs(struct repl_primary *r)
 		return -rc;
 	}
 	r->reader_started = true;
+	rc = pthread_create(&r->watchdog, NULL, watchdog_main, r);
+	if (rc) {
+		fault(r, "starting the replication watchdog failed");
+		return -rc;
+	}
+	r->watchdog_started = true;
 	return 0;
 }
 
@@ -592,7 +623,7 @@ static void *engine_main(void *arg)
 	rc = finish(r, err, sizeof(err));
 	disarm(r);
 	tracking_off(r);
-	reader_join(r);
+	links_join(r);
 	pthread_mutex_lock(&r->lock);
 	if (rc)
 		snprintf(r->error, sizeof(r->error), "%s", err);

@@ -18,15 +18,19 @@
 #include "channel.h"
 #include "migrate.h"
 #include "netns_fixture.h"
+#include "backup.h"
 #include "page_data.h"
 #include "primary.h"
 #include "repl_wire.h"
 #include "stream.h"
 #include "suites.h"
+#include "virtio_blk.h"
 #include "virtio_net.h"
 #include "vm_fixture.h"
+#include "vm_stream.h"
 
 #define TAP	   "twrp0"
+#define TAP2	   "twrp1" /* the real backup's NIC */
 #define TX_ETHTYPE 0x88b5
 #define FRAME_LEN  60
 #define SEED_AT	   20
@@ -47,6 +51,9 @@ struct fake_backup {
 	uint64_t checkpoints;	 /* CHECKPOINT records read */
 	uint64_t heartbeats;	 /* HEARTBEAT records read */
 	uint64_t pages;		 /* pages in the PAGE_DATA of epochs >= 1 */
+	uint64_t sync_chunks;	 /* disk chunks in the DISK_WRITES of the initial sync */
+	uint64_t epoch_chunks;	 /* and of epochs >= 1 */
+	uint64_t disk_sector;	 /* the first sector of the last epoch's DISK_WRITES */
 	bool checkpointed, ended, done;
 	char error[512]; /* the first thing wrong with the stream, or "" */
 };
@@ -133,6 +140,26 @@ static void *fake_backup_main(void *arg)
 				pthread_mutex_unlock(&b->lock);
 			}
 			break;
+		case STREAM_REC_DISK_WRITES: {
+			struct stream_disk_writes_header h;
+			struct stream_disk_write d;
+
+			if (rec.length < sizeof(h) + sizeof(d)) {
+				fb_fail(b, "%sDISK_WRITES of %llu bytes", "", rec.length);
+				break;
+			}
+			memcpy(&h, rec.body, sizeof(h));
+			memcpy(&d, rec.body + sizeof(h), sizeof(d));
+			pthread_mutex_lock(&b->lock);
+			if (r.have_epoch) {
+				b->epoch_chunks += h.count;
+				b->disk_sector = d.sector;
+			} else {
+				b->sync_chunks += h.count;
+			}
+			pthread_mutex_unlock(&b->lock);
+			break;
+		}
 		case STREAM_REC_VM_STATE:
 			vm_states++;
 			break;
@@ -265,9 +292,35 @@ static void lo_up(void)
 	close(s);
 }
 
-/* Boots memwriter with a NIC; vm_fixture's ck_asserts end this child too on failure. */
-static void pvm_boot(struct protected_vm *v)
+/* A 64 KiB image in /tmp (the caller unlinks it). */
+static void make_image(char *img, size_t len)
 {
+	int fd;
+
+	snprintf(img, len, "/tmp/twin-test-repl-XXXXXX");
+	fd = mkstemp(img);
+	expect(fd >= 0 && ftruncate(fd, 64 << 10) == 0, "image %s: %s", img, strerror(errno));
+	close(fd);
+}
+
+/* A writable disk on img (shared: opened without its lock, as shared storage is). */
+static struct virtio_blk *add_disk(struct test_vm *t, const char *img, bool shared)
+{
+	struct virtio_blk *blk;
+	char err[256];
+	int rc = shared ? virtio_blk__open_shared(img, false, 0, &blk, err, sizeof(err))
+			: virtio_blk__open(img, false, 0, &blk, err, sizeof(err));
+
+	expect(rc == 0, "disk %s: %s", img, err);
+	expect(virtio_blk__register(blk, t->vm, false) == 0, "virtio_blk__register");
+	return blk;
+}
+
+/* Boots memwriter with a NIC (and a disk on img unless NULL); vm_fixture's ck_asserts end
+ * this child too on failure. */
+static struct virtio_blk *pvm_boot_disk(struct protected_vm *v, const char *img)
+{
+	struct virtio_blk *blk = NULL;
 	struct sockaddr_ll sll;
 	char err[256];
 
@@ -277,9 +330,17 @@ static void pvm_boot(struct protected_vm *v)
 	expect(virtio_net__open(TAP, NULL, mac, 0, &v->net, err, sizeof(err)) == 0,
 	       "virtio_net__open: %s", err);
 	expect(virtio_net__register(v->net, v->t.vm, false) == 0, "virtio_net__register");
+	if (img)
+		blk = add_disk(&v->t, img, false);
 	v->pkt = netns_packet_socket(TAP, &sll);
 	test_vm__boot_memwriter(&v->t, "pages=64 ws=256 rate=5 vcpus=1 iters=100000000");
 	test_vm__wait_writing(&v->t);
+	return blk;
+}
+
+static void pvm_boot(struct protected_vm *v)
+{
+	pvm_boot_disk(v, NULL);
 }
 
 static void pvm_destroy(struct protected_vm *v)
@@ -315,8 +376,8 @@ static int next_frame(struct protected_vm *v, int ms)
 	return -1;
 }
 
-static struct repl_primary *protect(struct protected_vm *v, struct fake_backup *b,
-				    enum repl_mode mode, uint64_t interval_ms)
+static struct repl_primary *protect(struct protected_vm *v, int port, enum repl_mode mode,
+				    uint64_t interval_ms)
 {
 	struct channel_security sec = {.insecure = true};
 	struct repl_primary *r = NULL;
@@ -328,7 +389,7 @@ static struct repl_primary *protect(struct protected_vm *v, struct fake_backup *
 	p.interval_ns = interval_ms * 1000000ULL;
 	p.min_spacing_ns = 1000000ULL;
 	p.timeout_ns = 10000000000ULL; /* no timeout while the test holds acks */
-	snprintf(peer, sizeof(peer), "127.0.0.1:%d", b->port);
+	snprintf(peer, sizeof(peer), "127.0.0.1:%d", port);
 	expect(repl_primary__start(v->t.vm, &p, peer, &sec, &r, err, sizeof(err)) == 0,
 	       "protect: %s", err);
 	return r;
@@ -392,7 +453,7 @@ static void epochs_switch_unprotect(void)
 
 	pvm_boot(&v);
 	fake_backup_start(&b, NO_LIMIT, 0);
-	r = protect(&v, &b, REPL_MODE_EPOCH, 10);
+	r = protect(&v, b.port, REPL_MODE_EPOCH, 10);
 	WAIT_STATUS(r, st, st.state == REPL_STATE_PROTECTED, "protected");
 	expect(!strcmp(migrate_phase__to_str(st.sync.phase), "completed"), "sync phase %s",
 	       migrate_phase__to_str(st.sync.phase));
@@ -464,7 +525,7 @@ static void output_held_until_ack(void)
 
 	pvm_boot(&v);
 	fake_backup_start(&b, 2, 0);
-	r = protect(&v, &b, REPL_MODE_EPOCH, 5);
+	r = protect(&v, b.port, REPL_MODE_EPOCH, 5);
 	WAIT_STATUS(r, st, st.acked_epoch == 2, "acked epoch 2");
 	/* The frame is in epoch e + 1 at the latest; the backup acks none after 2 yet. */
 	send_frame(&v, 1);
@@ -502,7 +563,7 @@ static void degraded_on_backup_eof(void)
 
 	pvm_boot(&v);
 	fake_backup_start(&b, 3, 0);
-	r = protect(&v, &b, REPL_MODE_EPOCH, 5);
+	r = protect(&v, b.port, REPL_MODE_EPOCH, 5);
 	WAIT_STATUS(r, st, st.acked_epoch == 3, "acked epoch 3");
 	/* Held in an epoch the backup never acks: only degrading lets it out. */
 	send_frame(&v, 9);
@@ -527,6 +588,266 @@ static void degraded_on_backup_eof(void)
 START_TEST(test_degraded_on_backup_eof)
 {
 	run_in_netns(degraded_on_backup_eof);
+}
+END_TEST
+
+/* The real backup: receives the initial sync into a VM of its own, then runs repl_backup. */
+struct real_backup {
+	int lfd, port;
+	pthread_t thread;
+	struct test_vm t;
+	struct channel *ch;
+	struct stream_reader r;
+	struct repl_backup *b;
+	char err[512];
+};
+
+static void *real_backup_main(void *arg)
+{
+	struct real_backup *rb = arg;
+	struct channel_security sec = {.insecure = true};
+	struct repl_backup_params p = {.timeout_ns = 10000000000ULL};
+	struct vm_stream_config *cfg = calloc(1, sizeof(*cfg));
+	struct virtio_net *net;
+	char *err = rb->err;
+	size_t len = sizeof(rb->err);
+
+	if (!cfg || channel__accept(rb->lfd, &sec, &rb->ch, err, len))
+		goto out;
+	stream_reader__init(&rb->r, channel__read, rb->ch);
+	if (migrate__receive_config(&rb->r, cfg, err, len))
+		goto out;
+	if (virtio_net__open(TAP2, NULL, mac, 0, &net, err, len) ||
+	    virtio_net__register(net, rb->t.vm, false) ||
+	    vm_stream__check_config(cfg, rb->t.vm, err, len) ||
+	    migrate__receive(&rb->r, rb->t.vm, channel__write, rb->ch, NULL, err, len) ||
+	    migrate__ack(channel__write, rb->ch, 0, NULL) ||
+	    repl_backup__start(rb->t.vm, rb->ch, &rb->r, &p, "127.0.0.1:1", &rb->b, err, len)) {
+		if (!err[0])
+			snprintf(err, len, "setting up the backup VM failed");
+		goto out;
+	}
+	rb->ch = NULL; /* the engine's now */
+out:
+	free(cfg);
+	return NULL;
+}
+
+static void pages_equal(struct vm *a, struct vm *b)
+{
+	for (uint64_t off = 0; off < a->mem.size; off += STREAM_PAGE_SIZE)
+		expect(!memcmp(a->mem.base + off, b->mem.base + off, STREAM_PAGE_SIZE),
+		       "RAM page at offset 0x%llx differs on the backup", (unsigned long long)off);
+}
+
+/*
+ * Against the real backup: once a checkpoint follows a pause of the primary, the backup's
+ * RAM is the primary's, page for page; failover then runs memwriter on from there.
+ */
+static void protect_into_real_backup(void)
+{
+	struct protected_vm v;
+	struct real_backup rb = {0};
+	struct repl_primary *r;
+	struct repl_status st;
+	struct pollfd pfd;
+	uint64_t e, t0;
+	char err[256];
+
+	pvm_boot(&v);
+	test_vm__create(&rb.t, 64ULL << 20, 1);
+	expect(channel__listen("127.0.0.1:0", &rb.lfd, err, sizeof(err)) == 0, "listen: %s", err);
+	rb.port = channel__local_port(rb.lfd);
+	expect(pthread_create(&rb.thread, NULL, real_backup_main, &rb) == 0, "backup thread");
+	r = protect(&v, rb.port, REPL_MODE_EPOCH, 10);
+	pthread_join(rb.thread, NULL);
+	expect(rb.b != NULL, "backup: %s", rb.err);
+	WAIT_STATUS(r, st, st.acked_epoch >= 3, "acked epoch 3 from the real backup");
+
+	vm__pause_all(v.t.vm);
+	status(r, &st);
+	e = st.epoch;
+	WAIT_STATUS(r, st, st.acked_epoch >= e + 2, "acked a checkpoint of the paused guest");
+	pages_equal(v.t.vm, rb.t.vm);
+
+	/* Failover: the backup's memwriter goes on from the primary's iteration. */
+	expect(repl_backup__activate(rb.b, err, sizeof(err)) == 0, "activate: %s", err);
+	expect(vm__start(rb.t.vm) == 0, "starting the backup's VM");
+	t0 = mono_ns();
+	while (memwriter_progress(rb.t.vm) < memwriter_progress(v.t.vm) + 2) {
+		expect(!mono_ms_deadline_passed(t0, WAIT_MS),
+		       "memwriter did not run on after failover: iteration %llu, primary's %llu",
+		       (unsigned long long)memwriter_progress(rb.t.vm),
+		       (unsigned long long)memwriter_progress(v.t.vm));
+		usleep(1000);
+	}
+	/* The primary sees its backup leave: degraded, and it runs on. */
+	WAIT_STATUS(r, st, st.state == REPL_STATE_DEGRADED, "degraded after the backup left");
+	pfd = (struct pollfd){.fd = repl_primary__event_fd(r), .events = POLLIN};
+	expect(poll(&pfd, 1, 0) == 1, "the event fd is not readable");
+	vm__resume_all(v.t.vm);
+	expect_guest_runs(&v);
+	repl_primary__free(r);
+	repl_backup__free(rb.b);
+	stream_reader__dispose(&rb.r);
+	close(rb.lfd);
+	test_vm__destroy(&rb.t);
+	pvm_destroy(&v);
+}
+
+START_TEST(test_protect_into_real_backup)
+{
+	run_in_netns(protect_into_real_backup);
+}
+END_TEST
+
+/*
+ * Disks: the sync copies the whole image (copy storage forced); in event mode a guest write
+ * starts a checkpoint at once, and that epoch carries the written chunk.  A disk on shared
+ * storage is refused.
+ */
+static void disk_writes_in_event_mode(void)
+{
+	static const uint8_t data[VIRTIO_BLK_CHUNK] = {0x5a};
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = sizeof(data)};
+	struct channel_security sec = {.insecure = true};
+	struct protected_vm v;
+	struct fake_backup b;
+	struct test_vm shared;
+	struct virtio_blk *blk;
+	struct repl_primary *r;
+	struct repl_status st;
+	struct repl_params p;
+	char img[64], img2[64], err[256];
+	uint64_t e;
+
+	make_image(img, sizeof(img));
+	blk = pvm_boot_disk(&v, img);
+	fake_backup_start(&b, NO_LIMIT, 0);
+	r = protect(&v, b.port, REPL_MODE_EVENT, 0);
+	WAIT_STATUS(r, st, st.state == REPL_STATE_PROTECTED, "protected");
+	expect(fb_get(&b, &b.sync_chunks) == (64 << 10) / VIRTIO_BLK_CHUNK,
+	       "the sync sent %llu chunks of a 16-chunk image",
+	       (unsigned long long)fb_get(&b, &b.sync_chunks));
+	WAIT_STATUS(r, st, st.acked_epoch == st.epoch, "caught up");
+	e = st.epoch;
+	/* What the I/O thread does for a guest write (the guest itself writes no disk). */
+	expect(virtio_blk__write(blk, 3 * VIRTIO_BLK_CHUNK, &iov, 1) == 0, "write");
+	WAIT_STATUS(r, st, st.acked_epoch > e, "checkpointed the disk write");
+	expect(fb_get(&b, &b.epoch_chunks) == 1 &&
+		   fb_get(&b, &b.disk_sector) == 3 * VIRTIO_BLK_CHUNK / STREAM_SECTOR_SIZE,
+	       "the epoch carried %llu chunks from sector %llu",
+	       (unsigned long long)fb_get(&b, &b.epoch_chunks),
+	       (unsigned long long)fb_get(&b, &b.disk_sector));
+	expect(st.disk_bytes_last == VIRTIO_BLK_CHUNK || st.epoch > e + 1,
+	       "disk bytes of the last epoch: %llu", (unsigned long long)st.disk_bytes_last);
+	repl_primary__free(r);
+	fake_backup_join(&b);
+	expect(b.ended, "the backup never read END");
+	pvm_destroy(&v);
+	unlink(img);
+
+	make_image(img2, sizeof(img2));
+	test_vm__create(&shared, 16ULL << 20, 1);
+	add_disk(&shared, img2, true);
+	repl_params__defaults(&p);
+	expect(repl_primary__start(shared.vm, &p, "127.0.0.1:1", &sec, &r, err, sizeof(err)) ==
+		       -EINVAL && strstr(err, "shared storage"),
+	       "a disk on shared storage was not refused: %s", err);
+	test_vm__destroy(&shared);
+	unlink(img2);
+}
+
+START_TEST(test_disk_writes_in_event_mode)
+{
+	run_in_netns(disk_writes_in_event_mode);
+}
+END_TEST
+
+/* A backup that stops acking is gone after the timeout: degraded, though it still listens. */
+static void degraded_on_ack_timeout(void)
+{
+	struct channel_security sec = {.insecure = true};
+	struct protected_vm v;
+	struct fake_backup b;
+	struct repl_primary *r;
+	struct repl_status st;
+	struct repl_params p;
+	char peer[64], err[256];
+
+	pvm_boot(&v);
+	fake_backup_start(&b, 2, 0);
+	repl_params__defaults(&p);
+	p.interval_ns = 5000000ULL;
+	p.timeout_ns = 300000000ULL;
+	snprintf(peer, sizeof(peer), "127.0.0.1:%d", b.port);
+	expect(repl_primary__start(v.t.vm, &p, peer, &sec, &r, err, sizeof(err)) == 0,
+	       "protect: %s", err);
+	WAIT_STATUS(r, st, st.state == REPL_STATE_DEGRADED, "degraded");
+	expect(st.acked_epoch == 2 &&
+		   (strstr(st.error, "did not ack epoch 3") || strstr(st.error, "silent for 300")),
+	       "acked %llu: %s",
+	       (unsigned long long)st.acked_epoch, st.error);
+	set_die_at(&b, fb_get(&b, &b.last_epoch)); /* let the fake backup go */
+	expect_guest_runs(&v);
+	repl_primary__free(r);
+	fake_backup_join(&b);
+	pvm_destroy(&v);
+}
+
+START_TEST(test_degraded_on_ack_timeout)
+{
+	run_in_netns(degraded_on_ack_timeout);
+}
+END_TEST
+
+/*
+ * Hybrid mode: a burst of frames coalesces (I/O checkpoints at least min_spacing apart), and
+ * with no I/O the timed checkpoints still come every interval.
+ */
+static void hybrid_spacing(void)
+{
+	struct protected_vm v;
+	struct fake_backup b;
+	struct repl_primary *r;
+	struct repl_status st;
+	char err[256];
+	uint64_t e, t0, t1;
+
+	pvm_boot(&v);
+	fake_backup_start(&b, NO_LIMIT, 0);
+	r = protect(&v, b.port, REPL_MODE_HYBRID, 50);
+	WAIT_STATUS(r, st, st.state == REPL_STATE_PROTECTED, "protected");
+	expect(repl_primary__set(r, REPL_MODE_HYBRID, 400000000ULL, 100000000ULL, err,
+				 sizeof(err)) == 0,
+	       "set: %s", err);
+	WAIT_STATUS(r, st, st.acked_epoch == st.epoch, "caught up");
+	expect(st.interval_ns == 400000000ULL && st.min_spacing_ns == 100000000ULL,
+	       "interval %llu, spacing %llu", (unsigned long long)st.interval_ns,
+	       (unsigned long long)st.min_spacing_ns);
+	/* 20 frames sent as fast as possible: within 100 ms at most two I/O checkpoints. */
+	e = st.epoch;
+	t0 = mono_ns();
+	for (uint8_t i = 0; i < 20; i++)
+		send_frame(&v, i);
+	t1 = mono_ns();
+	for (int i = 0; i < 20; i++)
+		expect(next_frame(&v, WAIT_MS) == i, "frame %d of the burst never left", i);
+	status(r, &st);
+	expect(t1 - t0 >= 100000000ULL || st.epoch <= e + 3,
+	       "a %llu us burst took %llu checkpoints", (unsigned long long)((t1 - t0) / 1000),
+	       (unsigned long long)(st.epoch - e));
+	/* Quiet: the interval alone drives them. */
+	e = st.epoch;
+	WAIT_STATUS(r, st, st.epoch >= e + 2, "two timed checkpoints");
+	repl_primary__free(r);
+	fake_backup_join(&b);
+	pvm_destroy(&v);
+}
+
+START_TEST(test_hybrid_spacing)
+{
+	run_in_netns(hybrid_spacing);
 }
 END_TEST
 
@@ -593,6 +914,10 @@ Suite *repl_primary_suite(void)
 	tcase_add_test(tc, test_output_held_until_ack);
 	tcase_add_test(tc, test_degraded_on_backup_eof);
 	tcase_add_test(tc, test_refusals_and_failed_sync);
+	tcase_add_test(tc, test_protect_into_real_backup);
+	tcase_add_test(tc, test_disk_writes_in_event_mode);
+	tcase_add_test(tc, test_degraded_on_ack_timeout);
+	tcase_add_test(tc, test_hybrid_spacing);
 	suite_add_tcase(s, tc);
 	return s;
 }
