@@ -89,15 +89,19 @@ void checkpoint__dispose(struct checkpoint *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Room for n pages; grows to twice the need so a rising dirty rate reallocates rarely. */
+/*
+ * Room for n pages; grows to twice the need (never past the guest's RAM) so a rising dirty
+ * rate reallocates rarely.
+ */
 static int reserve(struct checkpoint *c, uint64_t n)
 {
+	uint64_t ram_pages = c->vm->mem.size / STREAM_PAGE_SIZE;
 	uint8_t *pages;
 	uint64_t *pfns;
 
 	if (n <= c->cap)
 		return 0;
-	n *= 2;
+	n = n * 2 < ram_pages ? n * 2 : (n > ram_pages ? n : ram_pages);
 	pages = realloc(c->pages, n * STREAM_PAGE_SIZE);
 	if (!pages)
 		return -ENOMEM;

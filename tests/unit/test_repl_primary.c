@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <linux/if_packet.h>
 #include "channel.h"
+#include "dirty.h"
 #include "migrate.h"
 #include "netns_fixture.h"
 #include "backup.h"
@@ -54,6 +55,7 @@ struct fake_backup {
 	uint64_t sync_chunks;	 /* disk chunks in the DISK_WRITES of the initial sync */
 	uint64_t epoch_chunks;	 /* and of epochs >= 1 */
 	uint64_t disk_sector;	 /* the first sector of the last epoch's DISK_WRITES */
+	uint64_t refuse_u64; /* nonzero: answers SYNC with a refusal instead of READY */
 	bool checkpointed, ended, done;
 	char error[512]; /* the first thing wrong with the stream, or "" */
 };
@@ -81,6 +83,16 @@ static void fb_fail(struct fake_backup *b, const char *fmt, const char *a, uint6
 	if (!b->error[0])
 		snprintf(b->error, sizeof(b->error), fmt, a, (unsigned long long)n);
 	pthread_mutex_unlock(&b->lock);
+}
+
+static uint64_t fb_get(struct fake_backup *b, const uint64_t *field)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&b->lock);
+	v = *field;
+	pthread_mutex_unlock(&b->lock);
+	return v;
 }
 
 static int reply(struct channel *ch, enum repl_reply_kind kind, uint64_t epoch)
@@ -127,6 +139,10 @@ static void *fake_backup_main(void *arg)
 
 		switch (rec.type) {
 		case STREAM_REC_SYNC:
+			if (fb_get(b, &b->refuse_u64)) {
+				migrate__ack(channel__write, ch, -ENOSPC, "no room for the VM here");
+				goto close;
+			}
 			rc = handshake(ch, MIGRATE_READY_MAGIC);
 			break;
 		case STREAM_REC_PAGE_DATA:
@@ -263,15 +279,6 @@ static void set_die_at(struct fake_backup *b, uint64_t n)
 	pthread_mutex_unlock(&b->lock);
 }
 
-static uint64_t fb_get(struct fake_backup *b, const uint64_t *field)
-{
-	uint64_t v;
-
-	pthread_mutex_lock(&b->lock);
-	v = *field;
-	pthread_mutex_unlock(&b->lock);
-	return v;
-}
 
 /* The VM under protection: memwriter, one vCPU, a NIC on a tap in this netns. */
 struct protected_vm {
@@ -856,6 +863,7 @@ static void refusals_and_failed_sync(void)
 {
 	struct channel_security sec = {.insecure = true};
 	struct protected_vm v;
+	struct fake_backup b;
 	struct repl_primary *r = NULL;
 	struct repl_params p;
 	struct repl_status st;
@@ -893,6 +901,21 @@ static void refusals_and_failed_sync(void)
 	expect(strstr(st.error, "connect") != NULL, "error \"%s\"", st.error);
 	pfd = (struct pollfd){.fd = repl_primary__event_fd(r), .events = POLLIN};
 	expect(poll(&pfd, 1, 0) == 1, "the event fd is not readable after a failed sync");
+	expect_guest_runs(&v);
+	repl_primary__free(r);
+
+	/* A backup that refuses the VM: failed as a live migration fails, the guest unharmed. */
+	fake_backup_start(&b, NO_LIMIT, 0);
+	pthread_mutex_lock(&b.lock);
+	b.refuse_u64 = 1;
+	pthread_mutex_unlock(&b.lock);
+	r = protect(&v, b.port, REPL_MODE_EPOCH, 10);
+	WAIT_STATUS(r, st, st.state == REPL_STATE_FAILED, "failed");
+	expect(strstr(st.error, "no room for the VM here") != NULL, "error \"%s\"", st.error);
+	fake_backup_join(&b);
+	/* Dirty logging is off again: enabling it works (and is undone). */
+	expect(dirty__enable(v.t.vm) == 0 && dirty__disable(v.t.vm) == 0,
+	       "dirty logging was left on after the failed sync");
 	expect_guest_runs(&v);
 	repl_primary__free(r);
 	pvm_destroy(&v);
