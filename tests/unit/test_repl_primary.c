@@ -56,6 +56,8 @@ struct fake_backup {
 	uint64_t epoch_chunks;	 /* and of epochs >= 1 */
 	uint64_t disk_sector;	 /* the first sector of the last epoch's DISK_WRITES */
 	uint64_t refuse_u64; /* nonzero: answers SYNC with a refusal instead of READY */
+	uint64_t stall_u64;  /* nonzero: reads SYNC, then waits for it to be cleared, and closes */
+	uint64_t synced;     /* SYNC records read */
 	bool checkpointed, ended, done;
 	char error[512]; /* the first thing wrong with the stream, or "" */
 };
@@ -118,6 +120,7 @@ static void *fake_backup_main(void *arg)
 	struct stream_reader r;
 	struct stream_record rec;
 	unsigned int vm_states = 0, vcpu_states = 0, dev_states = 0;
+	bool stalled;
 	char err[256];
 	int rc = channel__accept(b->lfd, &sec, &ch, err, sizeof(err));
 
@@ -139,6 +142,15 @@ static void *fake_backup_main(void *arg)
 
 		switch (rec.type) {
 		case STREAM_REC_SYNC:
+			pthread_mutex_lock(&b->lock);
+			b->synced++;
+			pthread_cond_broadcast(&b->cond);
+			stalled = b->stall_u64 != 0;
+			while (b->stall_u64)
+				pthread_cond_wait(&b->cond, &b->lock);
+			pthread_mutex_unlock(&b->lock);
+			if (stalled)
+				goto close;
 			if (fb_get(b, &b->refuse_u64)) {
 				migrate__ack(channel__write, ch, -ENOSPC, "no room for the VM here");
 				goto close;
@@ -916,6 +928,27 @@ static void refusals_and_failed_sync(void)
 	/* Dirty logging is off again: enabling it works (and is undone). */
 	expect(dirty__enable(v.t.vm) == 0 && dirty__disable(v.t.vm) == 0,
 	       "dirty logging was left on after the failed sync");
+	expect_guest_runs(&v);
+	repl_primary__free(r);
+
+	/* Unprotect during the sync (the backup never answers SYNC): cancelled, guest resumed. */
+	fake_backup_start(&b, NO_LIMIT, 0);
+	pthread_mutex_lock(&b.lock);
+	b.stall_u64 = 1;
+	pthread_mutex_unlock(&b.lock);
+	r = protect(&v, b.port, REPL_MODE_EPOCH, 10);
+	wait_backup(&b, &b.synced, 1, "SYNC");
+	expect(repl_primary__stop(r, err, sizeof(err)) == 0, "unprotect during the sync: %s", err);
+	status(r, &st);
+	expect(st.state == REPL_STATE_UNPROTECTED &&
+		   !strcmp(migrate_phase__to_str(st.sync.phase), "cancelled"),
+	       "state %s, sync %s after unprotect", repl_state__to_str(st.state),
+	       migrate_phase__to_str(st.sync.phase));
+	pthread_mutex_lock(&b.lock);
+	b.stall_u64 = 0;
+	pthread_cond_broadcast(&b.cond);
+	pthread_mutex_unlock(&b.lock);
+	fake_backup_join(&b);
 	expect_guest_runs(&v);
 	repl_primary__free(r);
 	pvm_destroy(&v);
