@@ -215,12 +215,12 @@ static void *reader_main(void *arg)
 	}
 }
 
-/* The event-mode hooks on or off; the I/O loop paused, so no hook runs meanwhile. */
-static void set_blk_hooks(struct repl_primary *r, bool on)
+/* The disks' event-mode hooks off; the I/O loop paused, so none runs meanwhile. */
+static void clear_blk_hooks(struct repl_primary *r)
 {
 	ioloop__pause(r->vm->ioloop);
 	for (unsigned int i = 0; i < r->nr_disks; i++)
-		virtio_blk__set_write_hook(r->disks[i], on ? io_trigger : NULL, r);
+		virtio_blk__set_write_hook(r->disks[i], NULL, NULL);
 	ioloop__resume(r->vm->ioloop);
 }
 
@@ -264,7 +264,7 @@ static void disarm(struct repl_primary *r)
 	for (unsigned int i = 0; i < r->nr_nets; i++)
 		if (r->obs[i])
 			virtio_net__set_output_buffer(r->nets[i], NULL); /* lets out all it holds */
-	set_blk_hooks(r, false);
+	clear_blk_hooks(r);
 }
 
 /* The guest no longer pays for tracking once nobody harvests it. */
@@ -811,6 +811,13 @@ int repl_primary__set(struct repl_primary *r, enum repl_mode mode, uint64_t inte
 		r->interval_ns = p.interval_ns;
 		r->min_spacing_ns = p.min_spacing_ns;
 		atomic_store(&r->mode, (int)mode);
+		/*
+		 * Frames already held in the open epoch fired no trigger (epoch mode ignores
+		 * it, and the next one fires only into an empty epoch): one checkpoint now
+		 * closes them, or event mode would hold them until the next frame's ack.
+		 */
+		if (mode != REPL_MODE_EPOCH)
+			atomic_store(&r->io_pending, true);
 		log__info("replication: mode %s, interval %llu ms, min spacing %llu ms",
 			  repl_mode__to_str(mode), (unsigned long long)(p.interval_ns / 1000000),
 			  (unsigned long long)(p.min_spacing_ns / 1000000));
