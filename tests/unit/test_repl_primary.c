@@ -497,8 +497,17 @@ static void epochs_switch_unprotect(void)
 		(unsigned long long)(st.pause_ns.max / 1000),
 		(unsigned long long)st.dirty_pages_mean);
 
-	/* Event mode, no I/O: heartbeats pass and no checkpoint is taken. */
+	/* Epochs a minute apart: a frame waits in the open epoch... */
+	expect(repl_primary__set(r, REPL_MODE_EPOCH, 60000000000ULL, 0, err, sizeof(err)) == 0,
+	       "set: %s", err);
+	WAIT_STATUS(r, st, st.acked_epoch == st.epoch && st.interval_ns == 60000000000ULL,
+		    "caught up");
+	send_frame(&v, 6);
+	WAIT_STATUS(r, st, st.held_frames == 1, "held the frame");
+	expect(next_frame(&v, 0) == -1, "a frame left before its epoch was acked");
+	/* ...until the switch to event mode, no I/O: heartbeats pass and no checkpoint is taken. */
 	expect(repl_primary__set(r, REPL_MODE_EVENT, 0, 0, err, sizeof(err)) == 0, "set: %s", err);
+	expect(next_frame(&v, WAIT_MS) == 6, "the frame held before the switch never left");
 	WAIT_STATUS(r, st, st.acked_epoch == st.epoch, "caught up");
 	e = st.epoch;
 	hb = fb_get(&b, &b.heartbeats);
