@@ -31,6 +31,7 @@ static Suite *(*const suites[])(void) = {
     net_state_suite,
     channel_suite,
     output_buffer_suite,
+    repl_wire_suite,
 };
 
 int main(void)

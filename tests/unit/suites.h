@@ -40,5 +40,6 @@ Suite *throttle_suite(void);
 Suite *net_state_suite(void);
 Suite *channel_suite(void);
 Suite *output_buffer_suite(void);
+Suite *repl_wire_suite(void);
 
 #endif
