@@ -231,7 +231,7 @@ static int check_kind(const struct stream_reader *r, bool replication, int rc, c
 	bool checkpointed = r->flags & STREAM_FLAG_CHECKPOINTED;
 
 	/* Only a header read whole says what the stream is. */
-	if ((rc && !(rc == -EPROTONOSUPPORT && checkpointed)) || checkpointed == replication)
+	if (rc || checkpointed == replication)
 		return rc;
 	if (checkpointed)
 		return util__fail(err, errlen, -EPROTONOSUPPORT,
