@@ -1,6 +1,7 @@
 /* Replication behind twin-vmm's control socket: the primary's protection, the backup's failover. */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +33,10 @@ struct repl_control {
 	bool runs;		      /* the backup failed over: its VM runs */
 	bool answered;		      /* activated() was called */
 	bool exiting;		      /* before_exit ran: no new protection */
+	bool reported;		      /* the primary engine's end was logged */
 	int start_rc;
 	char start_err[256];
-	int wake_fd; /* failover -> the main thread */
+	int wake_fd; /* failover or a new protect -> the main thread */
 	/* The protect request's strings, kept: the engine connects on its own thread. */
 	char uri[256], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX], psk[PATH_MAX];
 };
@@ -73,6 +75,14 @@ static enum repl_state primary_state(struct repl_control *r, struct repl_status 
 static bool engaged(enum repl_state s)
 {
 	return s == REPL_STATE_SYNCING || s == REPL_STATE_PROTECTED || s == REPL_STATE_DEGRADED;
+}
+
+static void wake(struct repl_control *r)
+{
+	uint64_t one = 1;
+
+	if (write(r->wake_fd, &one, sizeof(one)) != sizeof(one))
+		log__error("replication: cannot wake the main loop: %s", strerror(errno));
 }
 
 /* Copies s into buf: the request's strings die with its reply; NULL stays NULL. */
@@ -122,6 +132,8 @@ int repl_control__protect(struct repl_control *r, const struct control_protect *
 		r->primary = NULL;
 		goto out;
 	}
+	r->reported = false;
+	wake(r);
 	log__info("control: protecting the VM toward %s (%s mode)", r->uri,
 		  repl_mode__to_str(p->params.mode));
 out:
@@ -222,6 +234,42 @@ int repl_control__refuse_migration(struct repl_control *r, const char *what, cha
 	return rc;
 }
 
+int repl_control__engine_fd(struct repl_control *r)
+{
+	int fd;
+
+	pthread_mutex_lock(&r->lock);
+	fd = r->primary && !r->reported ? repl_primary__event_fd(r->primary) : -1;
+	pthread_mutex_unlock(&r->lock);
+	return fd;
+}
+
+void repl_control__check(struct repl_control *r)
+{
+	struct repl_status st;
+	struct pollfd p = {.fd = r->wake_fd, .events = POLLIN};
+	uint64_t n;
+
+	if (poll(&p, 1, 0) == 1 && read(r->wake_fd, &n, sizeof(n)) < 0)
+		log__error("replication: cannot clear the wake: %s", strerror(errno));
+	pthread_mutex_lock(&r->lock);
+	p.fd = r->primary && !r->reported ? repl_primary__event_fd(r->primary) : -1;
+	if (p.fd >= 0 && poll(&p, 1, 0) == 1) {
+		/* Ended on its own: the operator must hear of it, not only query-replication. */
+		r->reported = true;
+		repl_primary__status(r->primary, &st);
+		if (st.state == REPL_STATE_DEGRADED)
+			log__warn(
+			    "replication: DEGRADED: %s; the VM runs unprotected, its output no "
+			    "longer held: protect it again toward a backup",
+			    st.error);
+		else if (st.state == REPL_STATE_FAILED)
+			log__warn("replication: protect toward %s %s: %s; the VM runs unprotected",
+				  st.peer, repl_state__to_str(st.state), st.error);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
 void repl_control__before_exit(struct repl_control *r)
 {
 	struct repl_status st;
@@ -265,7 +313,6 @@ bool repl_control__is_backup(struct repl_control *r)
 int repl_control__failover(struct repl_control *r, char *err, size_t errlen)
 {
 	struct timespec deadline;
-	uint64_t one = 1;
 	int rc;
 
 	pthread_mutex_lock(&r->lock);
@@ -291,8 +338,7 @@ int repl_control__failover(struct repl_control *r, char *err, size_t errlen)
 	rc = repl_backup__activate(r->backup, err, errlen);
 	if (rc && rc != -EALREADY)
 		return rc;
-	if (write(r->wake_fd, &one, sizeof(one)) != sizeof(one))
-		log__error("failover: cannot wake the main loop: %s", strerror(errno));
+	wake(r);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += FAILOVER_START_TIMEOUT_S;
 	pthread_mutex_lock(&r->lock);

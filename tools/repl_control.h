@@ -35,6 +35,14 @@ void repl_control__status(struct repl_control *r, struct repl_status *out);
  */
 int repl_control__refuse_migration(struct repl_control *r, const char *what, char *err,
 				   size_t errlen);
+/*
+ * Main thread: the running engine's event fd (readable once it ended on its own: degraded,
+ * or the sync failed), -1 if none or already reported.  Poll it with wake_fd, which a new
+ * protect makes readable so that the new engine's fd is polled instead.
+ */
+int repl_control__engine_fd(struct repl_control *r);
+/* Main thread, on either fd: clears the wake and reports an engine that ended (warning). */
+void repl_control__check(struct repl_control *r);
 /* Main thread, before stopping the VM: quit while protected unprotects first (logged). */
 void repl_control__before_exit(struct repl_control *r);
 
@@ -47,7 +55,8 @@ bool repl_control__is_backup(struct repl_control *r);
  * until it reports the VM running (repl_control__activated).  0 or -errno with err.
  */
 int repl_control__failover(struct repl_control *r, char *err, size_t errlen);
-/* Readable once failover has activated the backup: the main thread then starts the VM. */
+/* Readable once failover has activated the backup (the main thread then starts the VM), or
+ * a new protect replaced the engine. */
 int repl_control__wake_fd(const struct repl_control *r);
 /*
  * Main thread: the VM runs (rc 0) or will not (rc -errno, why); answers a failover waiting.

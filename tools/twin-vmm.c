@@ -12,6 +12,7 @@
 #include "control_server.h"
 #include "devstate.h"
 #include "log.h"
+#include "repl_control.h"
 #include "vm.h"
 #include "vm_backup.h"
 #include "vm_control.h"
@@ -32,10 +33,13 @@
 static int run(struct vm *vm, int sig_fd, struct vm_control *ctl, struct control_server *server,
 	       bool started, bool announce)
 {
-	struct pollfd p[3] = {
+	struct repl_control *repl = vm_control__repl(ctl);
+	struct pollfd p[5] = {
 	    {.fd = sig_fd, .events = POLLIN},
 	    {.fd = vm__done_fd(vm), .events = POLLIN},
 	    {.fd = vm_control__event_fd(ctl), .events = POLLIN},
+	    {.fd = repl_control__wake_fd(repl), .events = POLLIN},
+	    {.events = POLLIN}, /* the protection's engine, which each protect replaces */
 	};
 	int rc = started ? 0 : vm__start(vm);
 
@@ -46,7 +50,8 @@ static int run(struct vm *vm, int sig_fd, struct vm_control *ctl, struct control
 	if (announce)
 		log__info("announced %d NIC(s) on the guest's behalf", devstate__announce(vm));
 	for (;;) {
-		if (poll(p, 3, -1) < 0) {
+		p[4].fd = repl_control__engine_fd(repl);
+		if (poll(p, 5, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log__error("poll failed: %s", strerror(errno));
@@ -76,6 +81,8 @@ static int run(struct vm *vm, int sig_fd, struct vm_control *ctl, struct control
 		}
 		if (p[1].revents)
 			break;
+		if (p[3].revents || p[4].revents)
+			repl_control__check(repl);
 	}
 	return vm__join(vm);
 }
