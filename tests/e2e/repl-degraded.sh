@@ -105,8 +105,8 @@ unprotect()
 
 # The client's pace under protection, to size its runs: ~4 s of requests each.
 backup 1
-kv_client_verify rd 300 2
-rps=$(sed -n 's/.*throughput \([0-9]*\) req\/s.*/\1/p' "$E2E_TMP/kv-client-300-2.out")
+kv_client_verify rd 100 2
+rps=$(sed -n 's/.*throughput \([0-9]*\) req\/s.*/\1/p' "$E2E_TMP/kv-client-100-2.out")
 [[ "$rps" =~ ^[1-9][0-9]*$ ]] || fail "cannot read twin-kv-client's throughput"
 n=$((rps * 4 + 200))
 

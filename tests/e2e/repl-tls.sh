@@ -79,7 +79,7 @@ repl_check "$REPL_STATUS" "s['mode'] == 'epoch' and s['interval_ms'] == 25 and s
 	"protect's status"
 repl_check "$(repl_status "$E2E_TMP/b.ctl")" 's["status"] == "backup"' "b: query-status"
 incr
-kv_client_verify rt 500 2
+kv_client_verify rt 100 2
 
 # 3. Mode switches on the running protected VM.
 # Event mode: every reply frame triggers its own checkpoint, released on its ack, so 20
@@ -101,6 +101,7 @@ repl_cmd set-hybrid set-replication --control "$pctl" --mode hybrid --interval 5
 assert_status set-hybrid 0
 repl_check "$(repl_query "$pctl")" 's["mode"] == "hybrid" and s["interval_ms"] == 50 and s["state"] == "protected"' \
 	"query-replication after set-replication --mode hybrid --interval 50"
+kv_client_verify rt 200 2
 # Epoch mode at 100 ms: checkpoints go on with the guest idle.
 repl_cmd set-epoch set-replication --control "$pctl" --mode epoch --interval 100
 assert_status set-epoch 0
@@ -114,7 +115,6 @@ repl_cmd set-bad set-replication --control "$pctl" --mode sometimes
 repl_check "$(repl_query "$pctl")" 's["mode"] == "epoch" and s["interval_ms"] == 100' \
 	"query-replication after a refused set-replication"
 ask "GET x" "$X"
-kv_client_verify rt 500 2
 
 # 4. Unprotect: the backup exits 0, the primary runs on.
 repl_cmd unprotect unprotect --control "$pctl"
