@@ -99,8 +99,8 @@ note "event mode: 20 requests, $(($(repl_get "$st" 's["epochs"]') - e0)) checkpo
 # Hybrid, with its own interval.
 repl_cmd set-hybrid set-replication --control "$pctl" --mode hybrid --interval 50 --min-spacing 5
 assert_status set-hybrid 0
-repl_check "$(repl_query "$pctl")" 's["mode"] == "hybrid" and s["interval_ms"] == 50 and s["state"] == "protected"' \
-	"query-replication after set-replication --mode hybrid --interval 50"
+repl_check "$(repl_query "$pctl")" 's["mode"] == "hybrid" and s["interval_ms"] == 50 and s["min_spacing_ms"] == 5 and s["state"] == "protected"' \
+	"query-replication after set-replication --mode hybrid --interval 50 --min-spacing 5"
 kv_client_verify rt 200 2
 # Epoch mode at 100 ms: checkpoints go on with the guest idle.
 repl_cmd set-epoch set-replication --control "$pctl" --mode epoch --interval 100
