@@ -23,7 +23,6 @@
 
 /* Why the reader stopped reading, decided once, under the lock. */
 enum stop_why {
-	STOP_NONE,
 	STOP_GONE,    /* EOF, a cut connection or the watchdog: the primary is gone */
 	STOP_REFUSED, /* a bad record or a failed commit: FAIL sent */
 	STOP_END,     /* END: unprotected */
@@ -49,7 +48,6 @@ struct repl_backup {
 	bool stopping;	      /* the watchdog ends */
 	bool cut;	      /* the control thread cut the stream (activate, free) */
 	bool timed_out;	      /* the watchdog cut the stream */
-	bool activated;
 	enum repl_backup_end end;
 	enum repl_state state;
 	uint64_t epoch, epochs;
@@ -253,9 +251,6 @@ static void primary_gone(struct repl_backup *b, const char *what)
 		set_end(b, REPL_BACKUP_LOST, REPL_STATE_DEGRADED);
 		return;
 	}
-	pthread_mutex_lock(&b->lock);
-	b->activated = true;
-	pthread_mutex_unlock(&b->lock);
 	set_end(b, REPL_BACKUP_ACTIVATE, REPL_STATE_FAILED_OVER);
 }
 
@@ -325,7 +320,6 @@ static int backup_new(struct vm *vm, struct channel *ch, struct stream_reader *r
 {
 	struct repl_backup *b = calloc(1, sizeof(*b));
 	pthread_condattr_t ca;
-	int rc;
 
 	if (!b)
 		return util__fail(err, errlen, -ENOMEM, "no memory for the backup");
@@ -351,8 +345,7 @@ static int backup_new(struct vm *vm, struct channel *ch, struct stream_reader *r
 	if (b->efd < 0)
 		return util__fail(err, errlen, -errno, "backup: eventfd failed: %s",
 				  strerror(errno));
-	rc = epoch_buffer__new(&b->eb, vm, BACKUP_EPOCH_CAP, err, errlen);
-	return rc;
+	return epoch_buffer__new(&b->eb, vm, BACKUP_EPOCH_CAP, err, errlen);
 }
 
 int repl_backup__start(struct vm *vm, struct channel *ch, struct stream_reader *r,
