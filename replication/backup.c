@@ -13,7 +13,6 @@
 #include "repl_stats.h"
 #include "repl_wire.h"
 #include "util.h"
-#include "vm.h"
 
 /*
  * An epoch may hold this much (pages, state and disk writes) before the backup gives up
@@ -30,7 +29,6 @@ enum stop_why {
 };
 
 struct repl_backup {
-	struct vm *vm;
 	struct channel *ch;
 	struct stream_reader *r;
 	struct epoch_buffer *eb;
@@ -323,7 +321,6 @@ static int backup_new(struct vm *vm, struct channel *ch, struct stream_reader *r
 
 	if (!b)
 		return util__fail(err, errlen, -ENOMEM, "no memory for the backup");
-	b->vm = vm;
 	b->ch = ch;
 	b->r = r;
 	b->p = *p;
