@@ -107,6 +107,9 @@ static void *watchdog_main(void *arg)
 		uint64_t deadline = b->last_heard_ns + b->p.timeout_ns;
 		struct timespec ts;
 
+		if (deadline < b->last_heard_ns) /* a timeout too long to mean anything: never */
+			deadline = UINT64_MAX;
+
 		if (now_ns() >= deadline) {
 			b->timed_out = true;
 			pthread_mutex_unlock(&b->lock);
