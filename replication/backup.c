@@ -143,10 +143,11 @@ static void set_end(struct repl_backup *b, enum repl_backup_end end, enum repl_s
 		log__error("backup: signalling the end failed: %s", strerror(errno));
 }
 
+/* Why the backup stopped or failed, for its status; a long reason is cut to fit. */
 static void set_error(struct repl_backup *b, const char *msg)
 {
 	pthread_mutex_lock(&b->lock);
-	snprintf(b->error, sizeof(b->error), "%s", msg);
+	snprintf(b->error, sizeof(b->error), "%.*s", (int)sizeof(b->error) - 1, msg);
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -296,9 +297,11 @@ static void *reader_main(void *arg)
 		break;
 	case STOP_GONE:
 		if (b->timed_out)
-			snprintf(why, sizeof(why), "nothing heard from the primary for %llu ms",
+			snprintf(msg, sizeof(msg), "nothing heard from the primary for %llu ms",
 				 (unsigned long long)(b->p.timeout_ns / 1000000));
-		primary_gone(b, why);
+		else
+			snprintf(msg, sizeof(msg), "the connection ended or failed: %s", why);
+		primary_gone(b, msg);
 		break;
 	default:
 		/* The primary is alive but its stream is not acceptable: tell it, stop. */
