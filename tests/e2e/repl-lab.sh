@@ -30,7 +30,7 @@ TRIALS=${TRIALS:-10}
 [[ "$TRIALS" =~ ^[1-9][0-9]*$ ]] || fail "TRIALS=$TRIALS is not a positive number"
 MODES=(epoch event hybrid)
 # The kill comes this long after the client starts: the random moment of each trial (the
-# client's requests begin within a few ms of its start, well before KILL_MIN_MS).
+# client's requests begin once its GET __stats is answered, tens of ms after its start).
 KILL_MIN_MS=300 KILL_MAX_MS=1000
 # The client sends for this long past the kill moment: past any failover within the bound.
 AFTER_KILL_MS=2500

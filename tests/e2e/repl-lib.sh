@@ -22,6 +22,7 @@ if REPL_PYTHON=$(command python3 -c 'import sys; print(sys.executable)' 2>/dev/n
 		"$REPL_PYTHON" "$@"
 	}
 fi
+
 # Bounds, in seconds: a protect includes the initial sync of a small guest (64 MiB here).
 REPL_PROTECT_TIMEOUT=${REPL_PROTECT_TIMEOUT:-120}
 REPL_CMD_TIMEOUT=${REPL_CMD_TIMEOUT:-30}
