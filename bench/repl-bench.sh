@@ -274,7 +274,7 @@ mw_window() # LABEL: one memwriter window of SECS seconds after a settling half 
 	if [ "$1" != unprotected ]; then
 		j=$(query tp)
 		# dirty pages per epoch, epochs per second over the window
-		jget "$j" '"%d %.1f" % (s["dirty_pages_mean"], (s["epochs"] - '"$e0"') / '"$SECS"')' >>"$tmp/mw-$1.dirty"
+		jget "$j" '"%d %.1f" % (s["dirty_pages_last"], (s["epochs"] - '"$e0"') / '"$SECS"')' >>"$tmp/mw-$1.dirty"
 	fi
 }
 
@@ -427,7 +427,7 @@ if want throughput; then
 			"mw $(cmp_goal "$rm_" ">=" 0.9), kv $(cmp_goal "$rk" ">=" 0.9)"
 	done
 	echo "  mw = memwriter pages=ws=$LIGHT_PAGES rate=0: at most $LIGHT_PAGES dirty pages per epoch (the light load);"
-	echo "  dirty/epoch = query-replication dirty_pages_mean (since protect); epochs/s = checkpoints per second in the windows."
+	echo "  dirty/epoch = query-replication dirty_pages_last at the end of each window; epochs/s = checkpoints per second in the windows."
 	echo "  kv = twin-kv-client, $KV_CLIENTS clients, one request outstanding each: every answer waits for its epoch's ack."
 	echo
 	echo "Table 3. kv client latency each mode adds (us; 1 client back to back, and sparse: one INCR every ${SPARSE_GAP_MS} ms)"
