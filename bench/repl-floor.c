@@ -1,12 +1,14 @@
 /* Replication pause floor (harvest + memcpy of the dirty pages) and the lab's write-fault cost. */
 /*
  * For each working set of N pages, boots memwriter (pages=N ws=N: every pass writes the same
- * N pages, in order) in a VM of its own, with xen-core directly, and measures:
+ * N pages, in order, as fast as it can) in a VM of its own, with xen-core directly, and measures:
  *
  * floor     every interval: pause the vCPU, dirty__harvest (the default method, as the
  *           primary's checkpoint uses), memcpy every harvested page into a staging buffer,
  *           resume.  harvest_us and memcpy_us are timed; floor_us is their sum; park_us is
- *           vm__pause_all + vm__resume_all around them (shown, not part of the floor).
+ *           vm__pause_all + vm__resume_all around them, and state_us vm_stream__write_state
+ *           into memory after them (the vCPU, VM and device records a checkpoint captures):
+ *           both shown, neither part of the floor.
  *           Medians over REPL_FLOOR_EPOCHS epochs (the first, everything since enable, dropped).
  * fault     the lab's shadow-paging write-fault cost (LAB.md): the guest's first write to a
  *           page after a harvest re-protected it traps, later writes do not.  Rounds of two
@@ -39,13 +41,15 @@
 #include "memory.h"
 #include "vm.h"
 #include "util.h"
+#include "stream.h"
+#include "vm_stream.h"
 
 #define PAGE		 4096ULL
 #define MEMWRITER_BASE	 0x1000000ULL /* tests/guests/rt/layout.h RT_MEMWRITER_BASE */
 #define MAX_SETS	 16
-#define FAULT_ROUND_NS	 300000000ULL /* each fault round runs about this long */
+#define FAULT_ROUND_NS	 200000000ULL /* each fault round runs about this long */
 #define FAULT_NS_PER_PG	 12000ULL     /* fault epoch length per page: about half of it faults */
-#define FAULT_MIN_EPOCH	 2000000ULL
+#define FAULT_MIN_EPOCH	 500000ULL
 #define MAX_EPOCHS	 1024
 
 struct opts {
@@ -57,7 +61,7 @@ struct opts {
 };
 
 struct result {
-	uint64_t dirty, harvest_ns, memcpy_ns, floor_ns, park_ns; /* medians */
+	uint64_t dirty, harvest_ns, memcpy_ns, floor_ns, park_ns, state_ns; /* medians */
 	double fault_ns_page;					   /* median over rounds */
 	double fault_min, fault_max;
 };
@@ -117,6 +121,33 @@ static uint64_t pages_written(const volatile uint64_t *const *words, unsigned in
 	return s;
 }
 
+/* A growing memory buffer for vm_stream__write_state, as the primary keeps an epoch's state. */
+struct membuf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static int membuf_write(void *ctx, const void *buf, size_t len)
+{
+	struct membuf *m = ctx;
+
+	if (m->len + len > m->cap) {
+		size_t cap = m->cap ? m->cap : 65536;
+		uint8_t *p;
+
+		while (cap < m->len + len)
+			cap *= 2;
+		p = realloc(m->p, cap);
+		if (!p)
+			return -ENOMEM;
+		m->p = p;
+		m->cap = cap;
+	}
+	memcpy(m->p + m->len, buf, len);
+	m->len += len;
+	return 0;
+}
+
 /* Copies every page set in bm into staging; returns the pages copied. */
 static uint64_t copy_dirty(struct vm *vm, const uint64_t *bm, uint64_t bits, uint8_t *staging)
 {
@@ -157,19 +188,28 @@ static int measure(const struct opts *o, unsigned int ws, struct result *res)
 	    .dirty_method = DIRTY_METHOD_DEFAULT,
 	};
 	uint64_t harvest[MAX_EPOCHS], copy[MAX_EPOCHS], park[MAX_EPOCHS], dirty[MAX_EPOCHS];
-	uint64_t floor_v[MAX_EPOCHS], *bm = NULL, bits;
+	uint64_t floor_v[MAX_EPOCHS], state[MAX_EPOCHS], *bm = NULL, bits;
+	struct membuf sbuf = {0};
 	const volatile uint64_t **words = NULL;
 	uint8_t *staging = NULL;
 	double fault[64];
 	char path[4096], cmdline[160], err[512];
 	struct vm *vm = NULL;
 	clockid_t vcpu_clock;
+	uint64_t ep_ns, neps;
 	int rc = -1;
 
 	cfg.console_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (cfg.console_fd < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/memwriter.elf", o->guests);
+	/*
+	 * Unpaced: the vCPU only writes pages and faults, with no exit of its own, so its CPU
+	 * time is writes + faults.  (Paced, its waits cost exits as dear as the faults.)
+	 */
+	ep_ns = ws * FAULT_NS_PER_PG;
+	if (ep_ns < FAULT_MIN_EPOCH)
+		ep_ns = FAULT_MIN_EPOCH;
 	snprintf(cmdline, sizeof(cmdline), "pages=%u ws=%u rate=0 vcpus=1 iters=1000000000000", ws,
 		 ws);
 	if (vm__create(&cfg, &vm))
@@ -211,8 +251,9 @@ static int measure(const struct opts *o, unsigned int ws, struct result *res)
 
 	/* The floor, at the replication interval. */
 	for (int i = -1; i < (int)o->epochs; i++) {
-		uint64_t t0, t1, t2, t3, t4;
-		int64_t n;
+		uint64_t t0, t1, t2, t3, t4, t5;
+		struct stream_writer w;
+		int64_t n, src;
 
 		sleep_ns(o->interval_ns);
 		if (guest_alive(vm))
@@ -225,17 +266,24 @@ static int measure(const struct opts *o, unsigned int ws, struct result *res)
 		if (n >= 0)
 			copy_dirty(vm, bm, bits, staging);
 		t3 = now_ns();
-		vm__resume_all(vm);
+		/* Not part of the floor: the state records, as a checkpoint captures them. */
+		sbuf.len = 0;
+		stream_writer__init(&w, membuf_write, &sbuf);
+		src = vm_stream__write_state(&w, vm);
 		t4 = now_ns();
-		if (n < 0) {
-			fprintf(stderr, "repl-floor: harvest failed: %s\n", strerror((int)-n));
+		vm__resume_all(vm);
+		t5 = now_ns();
+		if (n < 0 || src < 0) {
+			fprintf(stderr, "repl-floor: %s failed: %s\n", n < 0 ? "harvest" : "state capture",
+				strerror((int)-(n < 0 ? n : src)));
 			goto out;
 		}
 		if (i >= 0) {
 			harvest[i] = t2 - t1;
 			copy[i] = t3 - t2;
 			floor_v[i] = t3 - t1;
-			park[i] = (t1 - t0) + (t4 - t3);
+			park[i] = (t1 - t0) + (t5 - t4);
+			state[i] = t4 - t3;
 			dirty[i] = (uint64_t)n;
 		}
 	}
@@ -243,14 +291,11 @@ static int measure(const struct opts *o, unsigned int ws, struct result *res)
 	res->memcpy_ns = median_u64(copy, o->epochs);
 	res->floor_ns = median_u64(floor_v, o->epochs);
 	res->park_ns = median_u64(park, o->epochs);
+	res->state_ns = median_u64(state, o->epochs);
 	res->dirty = median_u64(dirty, o->epochs);
 
 	/* The write-fault cost: unprotected and protected phases, alternating. */
 	{
-		uint64_t ep_ns = ws * FAULT_NS_PER_PG, neps;
-
-		if (ep_ns < FAULT_MIN_EPOCH)
-			ep_ns = FAULT_MIN_EPOCH;
 		neps = FAULT_ROUND_NS / (3 * ep_ns);
 		if (neps < 2)
 			neps = 2;
@@ -320,6 +365,7 @@ out:
 	free(bm);
 	free(words);
 	free(staging);
+	free(sbuf.p);
 	return rc;
 }
 
@@ -373,8 +419,8 @@ int main(int argc, char **argv)
 		       "%u rounds)\n",
 		       (unsigned long long)(o.mem >> 20), o.epochs,
 		       (unsigned long long)(o.interval_ns / 1000000), o.rounds);
-		printf("%6s %8s %11s %10s %10s %10s %13s %10s\n", "N", "dirty", "harvest_us",
-		       "memcpy_us", "floor_us", "park_us", "fault_us/page", "fault_ms");
+		printf("%6s %8s %11s %10s %10s %10s %10s %13s %10s\n", "N", "dirty", "harvest_us",
+		       "memcpy_us", "floor_us", "park_us", "state_us", "fault_us/page", "fault_ms");
 	}
 	for (unsigned int i = 0; i < o.nsets; i++) {
 		struct result r;
@@ -385,16 +431,16 @@ int main(int argc, char **argv)
 		}
 		if (o.raw)
 			printf("floor n=%u dirty=%llu harvest_us=%.1f memcpy_us=%.1f floor_us=%.1f "
-			       "park_us=%.1f fault_us_page=%.2f fault_min=%.2f fault_max=%.2f "
+			       "park_us=%.1f state_us=%.1f fault_us_page=%.2f fault_min=%.2f fault_max=%.2f "
 			       "fault_ms=%.3f\n",
 			       o.sets[i], (unsigned long long)r.dirty, r.harvest_ns / 1e3,
 			       r.memcpy_ns / 1e3, r.floor_ns / 1e3, r.park_ns / 1e3,
-			       r.fault_ns_page / 1e3, r.fault_min / 1e3, r.fault_max / 1e3,
+			       r.state_ns / 1e3, r.fault_ns_page / 1e3, r.fault_min / 1e3, r.fault_max / 1e3,
 			       r.fault_ns_page * o.sets[i] / 1e6);
 		else
-			printf("%6u %8llu %11.1f %10.1f %10.1f %10.1f %13.2f %10.3f\n", o.sets[i],
+			printf("%6u %8llu %11.1f %10.1f %10.1f %10.1f %10.1f %13.2f %10.3f\n", o.sets[i],
 			       (unsigned long long)r.dirty, r.harvest_ns / 1e3, r.memcpy_ns / 1e3,
-			       r.floor_ns / 1e3, r.park_ns / 1e3, r.fault_ns_page / 1e3,
+			       r.floor_ns / 1e3, r.park_ns / 1e3, r.state_ns / 1e3, r.fault_ns_page / 1e3,
 			       r.fault_ns_page * o.sets[i] / 1e6);
 		fflush(stdout);
 	}
