@@ -124,7 +124,7 @@ start_vm()
 		> >(python3 -u "$PROBE" stamp >"$tmp/$name.out") 2>"$tmp/$name.err" </dev/null &
 	VM_PID=$!
 	PIDS+=("$VM_PID")
-	until "$TWIN_VMM" query-status --control "$tmp/$name.ctl" >/dev/null 2>&1; do
+	until python3 "$PROBE" ctl "$tmp/$name.ctl" query-status >/dev/null 2>&1; do
 		if ! kill -0 "$VM_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
 			tail -n 5 "$tmp/$name.err" >&2
 			return 1

@@ -13,6 +13,9 @@
 #       (the counter goes up by one per request: nothing lost, nothing applied twice), a lost
 #       datagram resent unchanged after 200 ms.  Prints "sparse n=N p50_us=X p99_us=Y
 #       max_us=Z retries=R" (latency: first send to answer).
+#   repl-probe.py ctl PATH COMMAND
+#       One command on a twin-vmm control socket (JSON lines: a greeting, then request and
+#       reply); prints the reply's "return" as JSON, exits 1 on an error or no socket.
 #   repl-probe.py stats FILE...
 #       Numbers, one a line, in each FILE: "n=N median=M p99=P max=X" (p99 by nearest rank).
 import socket
@@ -110,6 +113,31 @@ def stats(paths):
     return 0
 
 
+def ctl(path, command):
+    import json
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    try:
+        s.connect(path)
+        f = s.makefile("rwb")
+        f.readline()  # greeting
+        f.write(json.dumps({"execute": command}).encode() + b"\n")
+        f.flush()
+        while True:
+            line = f.readline()
+            if not line:
+                return 1
+            msg = json.loads(line)
+            if "return" in msg:
+                print(json.dumps(msg["return"]))
+                return 0
+            if "error" in msg:
+                print(json.dumps(msg["error"]), file=sys.stderr)
+                return 1
+    except (OSError, ValueError):
+        return 1
+
+
 def main():
     a = sys.argv[1:]
     if a[:1] == ["stamp"]:
@@ -118,6 +146,8 @@ def main():
         return rate(a[1], float(a[2]), float(a[3]), int(a[4]))
     if a[:1] == ["sparse"] and len(a) == 6:
         return sparse(a[1], int(a[2]), int(a[3]), float(a[4]), a[5])
+    if a[:1] == ["ctl"] and len(a) == 3:
+        return ctl(a[1], a[2])
     if a[:1] == ["stats"]:
         return stats(a[1:])
     sys.exit(__doc__ or "usage: repl-probe.py stamp | rate | sparse | stats (see the file's head)")
