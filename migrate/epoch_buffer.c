@@ -1,4 +1,7 @@
-/* Replication's backup side: one epoch's records staged off the VM, applied at its CHECKPOINT. */
+/*
+ * Replication's backup side: one epoch's records staged off the VM; at its CHECKPOINT the
+ * pages and disk writes are applied and its state kept, applied only at activation.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +31,15 @@ struct staged_writes {
 
 struct epoch_buffer {
 	struct vm *vm;
-	struct state_loader *loader;
-	uint64_t cap;		      /* bytes an open epoch may hold */
-	uint64_t guest_pages;	      /* pfns from 0 to the end of RAM, holes included */
-	uint64_t max_slots;	      /* pages the cap leaves room for */
-	uint32_t *slot_of;	      /* [guest_pages]: staged slot + 1, 0 for none */
-	uint64_t *pfn_of;	      /* [max_slots]: the pfn in each staged slot */
+	struct state_loader *loader;	/* the open epoch's state records */
+	struct state_loader *committed; /* the last committed epoch's, for activation */
+	bool state_pending;		/* committed holds state the VM has not got yet */
+	bool unusable;			/* a commit failed half-applied */
+	uint64_t cap;			/* bytes an open epoch may hold */
+	uint64_t guest_pages;		/* pfns from 0 to the end of RAM, holes included */
+	uint64_t max_slots;		/* pages the cap leaves room for */
+	uint32_t *slot_of;		/* [guest_pages]: staged slot + 1, 0 for none */
+	uint64_t *pfn_of;		/* [max_slots]: the pfn in each staged slot */
 	uint8_t **chunks;	      /* [max_slots / EPOCH_CHUNK_PAGES + 1], allocated as needed */
 	uint64_t other_bytes;	      /* state and DISK_WRITES bodies held */
 	struct staged_writes *writes; /* DISK_WRITES bodies, in arrival order */
@@ -78,6 +84,8 @@ int epoch_buffer__new(struct epoch_buffer **out, struct vm *vm, uint64_t cap, ch
 	eb->chunks = calloc(eb->max_slots / EPOCH_CHUNK_PAGES + 1, sizeof(eb->chunks[0]));
 	rc =
 	    eb->slot_of && eb->pfn_of && eb->chunks ? state_loader__init(&eb->loader, vm) : -ENOMEM;
+	if (rc == 0)
+		rc = state_loader__init(&eb->committed, vm);
 	if (rc) {
 		epoch_buffer__free(eb);
 		return util__fail(err, errlen, rc, "setting up the epoch buffer failed: %s",
@@ -100,6 +108,7 @@ void epoch_buffer__free(struct epoch_buffer *eb)
 	free(eb->pfn_of);
 	free(eb->slot_of);
 	state_loader__free(eb->loader);
+	state_loader__free(eb->committed);
 	free(eb);
 }
 
@@ -305,6 +314,7 @@ static int write_disks(struct epoch_buffer *eb, char *err, size_t errlen)
 int epoch_buffer__commit(struct epoch_buffer *eb, uint64_t epoch, char *err, size_t errlen)
 {
 	uint64_t start = now_ns();
+	struct state_loader *fresh;
 	char why[512];
 	int rc;
 
@@ -326,16 +336,27 @@ int epoch_buffer__commit(struct epoch_buffer *eb, uint64_t epoch, char *err, siz
 		    "whole state; the primary's stream is corrupt",
 		    (unsigned long long)epoch, eb->vcpu_recs, eb->vm->nr_vcpus, eb->vm_recs,
 		    eb->device_recs, eb->devices);
+	/* The next epoch's empty loader, made first: past here nothing may fail for memory. */
+	rc = state_loader__init(&fresh, eb->vm);
+	if (rc)
+		return util__fail(err, errlen, rc,
+				  "CHECKPOINT %llu: no memory for the next epoch's state, the "
+				  "epoch is still open",
+				  (unsigned long long)epoch);
 	for (uint64_t i = 0; i < eb->stats.staged_pages; i++)
 		memcpy(memory__gpa_to_hva(eb->vm, eb->pfn_of[i] << LAYOUT_PAGE_SHIFT,
 					  STREAM_PAGE_SIZE),
 		       slot_page(eb, i), STREAM_PAGE_SIZE);
 	rc = write_disks(eb, why, sizeof(why));
-	if (rc == 0)
-		rc = state_loader__apply(eb->loader, why, sizeof(why));
 	reset(eb);
+	/* The epoch's state, complete and checked, replaces the last: a swap, no vCPU ioctl. */
+	state_loader__free(eb->committed);
+	eb->committed = eb->loader;
+	eb->loader = fresh;
+	eb->state_pending = true;
 	if (rc) {
 		eb->poisoned = true;
+		eb->unusable = true;
 		return util__fail(err, errlen, rc,
 				  "CHECKPOINT %llu failed half-applied, the backup is unusable "
 				  "and must be rebuilt from the primary: %s",
@@ -357,6 +378,28 @@ int epoch_buffer__discard(struct epoch_buffer *eb)
 	if (rc)
 		eb->poisoned = true; /* nothing is staged until a discard succeeds */
 	return rc;
+}
+
+int epoch_buffer__restore_state(struct epoch_buffer *eb, char *err, size_t errlen)
+{
+	char why[512];
+	int rc;
+
+	if (eb->unusable)
+		return util__fail(err, errlen, -EIO,
+				  "the backup's image is half-applied (a commit failed): it "
+				  "cannot run; rebuild it from the primary");
+	if (!eb->state_pending)
+		return 0; /* the VM holds the initial sync's state, or this one already */
+	rc = state_loader__apply(eb->committed, why, sizeof(why));
+	eb->state_pending = false;
+	if (rc) {
+		eb->unusable = true;
+		return util__fail(err, errlen, rc,
+				  "restoring epoch %llu's state failed, the VM must not run: %s",
+				  (unsigned long long)eb->stats.epoch, why);
+	}
+	return 0;
 }
 
 struct epoch_buffer_stats epoch_buffer__stats(const struct epoch_buffer *eb)

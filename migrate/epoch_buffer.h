@@ -1,6 +1,7 @@
 /*
  * Replication's backup side (STREAM.md, "Replication"): the records of one
- * epoch held off the VM until its CHECKPOINT, then applied at once.
+ * epoch held off the VM until its CHECKPOINT, then its pages and disk writes
+ * applied at once and its state kept until activation.
  */
 #ifndef MIGRATE_EPOCH_BUFFER_H
 #define MIGRATE_EPOCH_BUFFER_H
@@ -51,20 +52,32 @@ int epoch_buffer__record(struct epoch_buffer *eb, const struct stream_record *re
  * CHECKPOINT(epoch): refused, the VM untouched and the epoch still open,
  * when epoch does not follow the last committed one (-EINVAL), when a record
  * was refused (-EBADMSG) or when the state records are not all there
- * (-EBADMSG: every epoch carries the whole state).  Otherwise copies the
- * staged pages into guest RAM, writes the disk writes in arrival order and
- * makes each disk written durable, applies the state (state_loader__apply)
- * and opens the next epoch.  With the I/O loop paused.  A failure in the
- * disk writes or the restore leaves the VM half-applied and the backup
- * unusable (the error says so).
+ * (-EBADMSG: every epoch carries the whole state), or -ENOMEM.  Otherwise
+ * copies the staged pages into guest RAM, writes the disk writes in arrival
+ * order and makes each disk written durable, keeps the epoch's checked state
+ * in place of the last one (applied by epoch_buffer__restore_state: an ack
+ * costs no vCPU ioctl) and opens the next epoch.  The VM does not run.  A
+ * failure in the disk writes leaves the VM half-applied and the backup
+ * unusable (the error says so; restore_state refuses).
  */
 int epoch_buffer__commit(struct epoch_buffer *eb, uint64_t epoch, char *err, size_t errlen);
 
 /*
  * Failover or a broken stream: drops the open epoch; the VM stays at the last
- * commit.  0, or -ENOMEM: nothing can be staged until a discard succeeds.
+ * commit, its kept state untouched.  0, or -ENOMEM: nothing can be staged
+ * until a discard succeeds.
  */
 int epoch_buffer__discard(struct epoch_buffer *eb);
+
+/*
+ * Activation, after discard: the last committed epoch's state into the VM
+ * (state_loader__apply), before vm__start, its I/O loop paused.  0 also when
+ * there is nothing to apply (no epoch committed: the VM holds the initial
+ * sync's state; or already restored).  -EIO when a commit failed half-applied;
+ * a restore step's -errno (the VM partly restored).  Either error: the VM must
+ * not run.
+ */
+int epoch_buffer__restore_state(struct epoch_buffer *eb, char *err, size_t errlen);
 
 struct epoch_buffer_stats epoch_buffer__stats(const struct epoch_buffer *eb);
 

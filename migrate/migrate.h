@@ -39,6 +39,14 @@ struct migrate_params {
 	 */
 	bool shared_storage;
 	bool copy_storage;
+	/*
+	 * Replication's initial sync (live only): the stream is LIVE|CHECKPOINTED
+	 * and ends with CHECKPOINT(0) instead of END; every writable disk is
+	 * copied (copy storage is forced; shared_storage is refused).  On success
+	 * the VM stays paused (vCPUs and I/O loop) with dirty logging and disk
+	 * write tracking still on, for the epochs that follow.
+	 */
+	bool checkpointed;
 };
 
 enum migrate_phase {
@@ -107,7 +115,8 @@ bool migrate_job__cancel(struct migrate_job *j);
  * END, then waits for the destination's ack (STREAM.md, live handshake) when
  * ack_read != NULL.  On ANY failure or cancel the VM is left running as it
  * was (resumed if we paused it, throttle off) and -errno is returned with the
- * job's error set.  On success (live) the VM stays paused; the caller quits.
+ * job's error set.  On success (live) the VM stays paused; the caller quits
+ * (checkpointed: the replication engine takes over, see the params).
  * Runs on the caller's thread; job may be NULL.  Never from a vCPU thread.
  */
 int migrate__send(struct vm *vm, const struct migrate_params *p, struct stream_writer *w,
@@ -116,20 +125,27 @@ int migrate__send(struct vm *vm, const struct migrate_params *p, struct stream_w
 /*
  * What migrate__send would refuse before its first byte, for a caller to say
  * at once: a writable disk with neither shared_storage nor copy_storage, or
- * both.  0 or -EINVAL with err naming the disk and the option to give.
+ * both; checkpointed with shared_storage, or not live.  0 or -EINVAL with err naming the disk and the option to give.
  */
 int migrate__check(struct vm *vm, const struct migrate_params *p, char *err, size_t errlen);
 
-/* Destination: header and VM_CONFIG, before the VM exists.  0 or -errno with err set. */
+/*
+ * Destination: header and VM_CONFIG, before the VM exists.  0 or -errno with err set.
+ * A save, a migration and a replication stream are all accepted: the caller checks
+ * r->flags & STREAM_FLAG_CHECKPOINTED against what it is (incoming refuses a replication
+ * stream, naming `twin-vmm backup`; backup refuses the others, naming `twin-vmm incoming`).
+ */
 int migrate__receive_config(struct stream_reader *r, struct vm_stream_config *cfg, char *err,
 			    size_t errlen);
 
 /*
- * Destination: pages and state until END, applied through a state_loader, into
+ * Destination: pages and state until END (a CHECKPOINTED stream: until CHECKPOINT 0,
+ * the end of replication's initial sync), applied through a state_loader, into
  * a VM fresh from vm__create (its RAM all zero: the full pass skips zero
  * pages) and not started.  ready_write (a live connection; NULL for a file)
  * answers the source's SYNC with READY (STREAM.md, live handshake).  Then the
- * caller acks (migrate__ack) and runs vm__start and devstate__announce.
+ * caller acks (migrate__ack) and runs vm__start and devstate__announce (a backup
+ * instead hands r to repl_backup__start: the VM holds epoch 0 and stays stopped).
  * Refusing the VM before this (VM_CONFIG, devices): migrate__ack with the
  * reason, then read the stream to its end.  Errors name the record and its
  * stream offset.  job may be NULL.

@@ -21,6 +21,7 @@ struct receiver {
 	stream_write_fn ready_write; /* live: READY for SYNC; NULL for a file */
 	void *ready_ctx;
 	bool live;			  /* the stream's LIVE flag */
+	bool checkpointed;		  /* replication: the initial sync ends at CHECKPOINT(0) */
 	bool disk_written[PCI_MAX_SLOTS]; /* by disk id: DISK_WRITES received */
 	uint64_t guest_pages;		  /* pfns from 0 to the end of RAM, holes included */
 	uint64_t *received; /* pfns this stream has sent: the only ones a delta may patch */
@@ -51,12 +52,6 @@ int migrate__receive_config(struct stream_reader *r, struct vm_stream_config *cf
 	if (rc) {
 		util__set_err(err, errlen, "%s", r->err);
 		return rc;
-	}
-	if (r->flags & STREAM_FLAG_CHECKPOINTED) {
-		util__set_err(err, errlen,
-			      "this is a replication stream (CHECKPOINTED), not a save "
-			      "or a migration");
-		return -EPROTONOSUPPORT;
 	}
 	rc = stream_reader__next(r, &rec);
 	if (rc) {
@@ -157,7 +152,32 @@ static int send_ready(struct receiver *rcv, char *why, size_t whylen)
 		  : 0;
 }
 
-/* One record after VM_CONFIG: 1 at END once the state is applied, 0 to go on, or -errno. */
+/*
+ * Replication: CHECKPOINT(0) closes the initial sync as END closes a migration (state
+ * applied, disks durable and ours); any other epoch before it is a broken primary.
+ */
+static int initial_checkpoint(struct receiver *rcv, struct state_loader *l,
+			      const struct stream_record *rec, char *why, size_t whylen)
+{
+	struct stream_checkpoint c;
+	int rc;
+
+	if (!rcv->checkpointed)
+		return util__fail(why, whylen, -EBADMSG, "not part of a save or migration stream");
+	memcpy(&c, rec->body, sizeof(c)); /* its size is checked by the reader */
+	if (c.epoch != 0)
+		return util__fail(why, whylen, -EBADMSG,
+				  "epoch %llu during the initial sync, which only CHECKPOINT 0 "
+				  "ends; the primary's stream is corrupt",
+				  (unsigned long long)c.epoch);
+	rc = state_loader__apply(l, why, whylen);
+	return rc ? rc : take_disks(rcv, why, whylen);
+}
+
+/*
+ * One record after VM_CONFIG: 1 at END (CHECKPOINT 0 for replication) once the state is
+ * applied, 0 to go on, or -errno.
+ */
 static int receive_record(struct receiver *rcv, struct state_loader *l,
 			  const struct stream_record *rec, uint64_t *pages, char *why,
 			  size_t whylen)
@@ -181,8 +201,20 @@ static int receive_record(struct receiver *rcv, struct state_loader *l,
 	case STREAM_REC_SYNC:
 		return send_ready(rcv, why, whylen);
 	case STREAM_REC_END:
+		if (rcv->checkpointed)
+			return util__fail(why, whylen, -EBADMSG,
+					  "the primary ended replication before the initial sync "
+					  "completed (no CHECKPOINT 0)");
 		rc = state_loader__apply(l, why, whylen);
 		return rc ? rc : take_disks(rcv, why, whylen);
+	case STREAM_REC_CHECKPOINT:
+		return initial_checkpoint(rcv, l, rec, why, whylen);
+	case STREAM_REC_HEARTBEAT:
+		if (rcv->checkpointed)
+			return util__fail(why, whylen, -EBADMSG,
+					  "a heartbeat during the initial sync, where only "
+					  "CHECKPOINT 0 ends it");
+		/* fall through */
 	default:
 		snprintf(why, whylen, "not part of a save or migration stream");
 		return -EBADMSG;
@@ -196,6 +228,7 @@ int migrate__receive(struct stream_reader *r, struct vm *vm, stream_write_fn rea
 			       .ready_write = ready_write,
 			       .ready_ctx = ready_ctx,
 			       .live = r->flags & STREAM_FLAG_LIVE,
+			       .checkpointed = r->flags & STREAM_FLAG_CHECKPOINTED,
 			       .guest_pages = dirty__bitmap_bits(vm)};
 	struct migrate_job *own = NULL;
 	struct state_loader *l = NULL;

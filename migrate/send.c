@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "dirty.h"
+#include "disk_copy.h"
 #include "ioloop.h"
 #include "layout.h"
 #include "log.h"
@@ -44,11 +45,6 @@
  */
 #define KEEP_GOING_PCT 75
 #define FEW_PAGES      64
-/* Chunks of disk a DISK_WRITES record carries: 1 MiB of data. */
-#define DISK_BATCH 256u
-#define DISK_RECORD_MAX                                                                            \
-	(sizeof(struct stream_disk_writes_header) +                                                \
-	 DISK_BATCH * (sizeof(struct stream_disk_write) + VIRTIO_BLK_CHUNK))
 
 struct sender {
 	struct vm *vm;
@@ -65,18 +61,9 @@ struct sender {
 	bool paused, io_paused, logging, released;
 	struct virtio_blk *disks[PCI_MAX_SLOTS]; /* the VM's writable disks (shared storage) */
 	unsigned int nr_disks;
-	/* copy_storage: the writable disks, their ids in the stream and chunks to send. */
-	struct copy_disk {
-		struct virtio_blk *blk;
-		uint32_t id;
-		uint64_t *chunks;
-	} copies[PCI_MAX_SLOTS];
-	unsigned int nr_copies;
+	struct disk_copy copies; /* copy_storage (forced when checkpointed): the writable disks */
 	bool tracking;
-	uint8_t *dbuf; /* the DISK_WRITES record being built */
-	size_t dlen;
-	uint32_t dcount, ddisk;
-	uint64_t disk_chunks;
+	bool disk_paced; /* send_disks: the records it writes are paced */
 	unsigned int throttle;
 	/* Pacing (max_bandwidth): bytes allowed since pace_ns. */
 	uint64_t pace_ns, pace_bytes;
@@ -180,7 +167,7 @@ static void publish(struct sender *s)
 	st->zlib_pages = s->by_enc[STREAM_PAGE_ZLIB];
 	st->delta_pages = s->by_enc[STREAM_PAGE_DELTA];
 	st->cache_misses = s->cache_misses;
-	st->disk_chunks = s->disk_chunks;
+	st->disk_chunks = s->copies.sent;
 	st->remaining_pages = s->round_size - (s->scanned - s->round_scanned);
 	if (now > s->round_ns && done) {
 		st->bandwidth_bps = (uint64_t)((double)(s->w->offset - s->round_bytes) * 1e9 /
@@ -288,86 +275,28 @@ static int send_page(struct sender *s, uint64_t pfn, bool full_pass, bool paced)
 	return 0;
 }
 
-/* Writes the DISK_WRITES record being built, then as flush does for pages. */
-static int flush_disk(struct sender *s, bool paced)
+/* After each DISK_WRITES record, as flush does for pages. */
+static int disk_record_written(void *ctx)
 {
-	struct stream_disk_writes_header h = {.disk_id = s->ddisk, .count = s->dcount};
-	const void *part = s->dbuf;
-	size_t len = s->dlen;
-	int rc;
+	struct sender *s = ctx;
 
-	if (!s->dcount)
-		return 0;
-	memcpy(s->dbuf, &h, sizeof(h));
-	rc = stream_writer__record(s->w, STREAM_REC_DISK_WRITES, &part, &len, 1);
-	s->dcount = 0;
-	if (rc)
-		return write_failed(s, rc, "disk writes");
 	publish(s);
 	if (cancelled(s))
 		return -ECANCELED;
-	return paced ? pace(s) : 0;
+	return s->disk_paced ? pace(s) : 0;
 }
 
-/* One chunk of a copied disk, as the image holds it now, into the record being built. */
-static int send_chunk(struct sender *s, const struct copy_disk *d, uint64_t chunk, bool paced)
-{
-	uint64_t sector = chunk * (VIRTIO_BLK_CHUNK / STREAM_SECTOR_SIZE);
-	uint64_t left = virtio_blk__capacity(d->blk) - sector;
-	struct stream_disk_write e = {
-	    .sector = sector,
-	    .nsectors = (uint32_t)(left < VIRTIO_BLK_CHUNK / STREAM_SECTOR_SIZE
-				       ? left
-				       : VIRTIO_BLK_CHUNK / STREAM_SECTOR_SIZE),
-	};
-	int rc;
-
-	if (s->dcount && (s->ddisk != d->id || s->dcount == DISK_BATCH)) {
-		rc = flush_disk(s, paced);
-		if (rc)
-			return rc;
-	}
-	if (!s->dcount) {
-		s->ddisk = d->id;
-		s->dlen = sizeof(struct stream_disk_writes_header);
-	}
-	memcpy(s->dbuf + s->dlen, &e, sizeof(e));
-	rc = virtio_blk__read_at(d->blk, sector * STREAM_SECTOR_SIZE, s->dbuf + s->dlen + sizeof(e),
-				 (size_t)e.nsectors * STREAM_SECTOR_SIZE);
-	if (rc)
-		return FAIL(s, rc, "reading the disk %s failed: %s", virtio_blk__path(d->blk),
-			    strerror(-rc));
-	s->dlen += sizeof(e) + (size_t)e.nsectors * STREAM_SECTOR_SIZE; /* a multiple of 8 */
-	s->dcount++;
-	s->disk_chunks++;
-	return 0;
-}
-
-/* Every chunk of every copied disk (full), or those in their bitmaps, which it empties. */
+/* Every chunk of every copied disk (full), or those harvested, which it empties. */
 static int send_disks(struct sender *s, bool full, bool paced)
 {
-	int rc = 0;
+	char why[MIGRATE_ERR_MAX];
+	int rc;
 
-	for (unsigned int i = 0; !rc && i < s->nr_copies; i++) {
-		struct copy_disk *d = &s->copies[i];
-		uint64_t n = virtio_blk__chunks(d->blk);
-
-		for (uint64_t c = 0; !rc && c < n; c++)
-			if (full || (d->chunks[c / 64] >> (c % 64) & 1))
-				rc = send_chunk(s, d, c, paced);
-		memset(d->chunks, 0, (n + 63) / 64 * sizeof(uint64_t));
-	}
-	return rc ? rc : flush_disk(s, paced);
-}
-
-/* Adds the chunks written since the last harvest to the disks' bitmaps: how many they hold. */
-static uint64_t harvest_disks(struct sender *s)
-{
-	uint64_t n = 0;
-
-	for (unsigned int i = 0; i < s->nr_copies; i++)
-		n += virtio_blk__harvest(s->copies[i].blk, s->copies[i].chunks);
-	return n;
+	s->disk_paced = paced;
+	rc = disk_copy__send(&s->copies, s->w, full, disk_record_written, s, why, sizeof(why));
+	if (rc && !s->err[0]) /* not already failed by disk_record_written */
+		return cancelled(s) ? -ECANCELED : FAIL(s, rc, "%s", why);
+	return rc;
 }
 
 /* The pfn of byte off of guest RAM: the memfd holds low RAM, then the RAM above the PCI hole. */
@@ -516,6 +445,7 @@ static int precopy(struct sender *s)
 	struct round_cost cost = {0};
 	uint64_t t0, last_harvest, prev_dirty = 0;
 	unsigned int stalled = 0;
+	char why[MIGRATE_ERR_MAX];
 	int64_t got;
 	int rc;
 
@@ -523,13 +453,10 @@ static int precopy(struct sender *s)
 	if (rc && rc != -EALREADY) /* on: left so by a failed migration whose disable failed */
 		return FAIL(s, rc, "enabling dirty logging failed: %s", strerror(-rc));
 	s->logging = true;
-	for (unsigned int i = 0; i < s->nr_copies; i++) {
-		rc = virtio_blk__track(s->copies[i].blk, true);
-		if (rc)
-			return FAIL(s, rc, "tracking writes to the disk %s failed: %s",
-				    virtio_blk__path(s->copies[i].blk), strerror(-rc));
-		s->tracking = true;
-	}
+	s->tracking = s->copies.nr > 0;
+	rc = disk_copy__track(&s->copies, true, why, sizeof(why));
+	if (rc)
+		return FAIL(s, rc, "%s", why);
 	/* Start from a clean log: the full pass sends everything written before it. */
 	got = harvest(s);
 	if (got < 0)
@@ -542,17 +469,17 @@ static int precopy(struct sender *s)
 	if (rc)
 		return rc;
 	last_harvest = t0 = s->round_ns;
-	measure(&cost, progress__now_ns() - t0, s->w->offset, s->pages + s->disk_chunks);
+	measure(&cost, progress__now_ns() - t0, s->w->offset, s->pages + s->copies.sent);
 
 	for (unsigned int round = 1;; round++) {
-		uint64_t now, bytes0 = s->w->offset, pages0 = s->pages + s->disk_chunks, n,
+		uint64_t now, bytes0 = s->w->offset, pages0 = s->pages + s->copies.sent, n,
 			      expected;
 		struct migrate_status *st;
 
 		got = harvest(s);
 		if (got < 0)
 			return (int)got;
-		n = (uint64_t)got + harvest_disks(s); /* a chunk costs what a page does */
+		n = (uint64_t)got + disk_copy__harvest(&s->copies); /* a chunk costs what a page does */
 		now = progress__now_ns();
 		expected = expected_ns(&cost, s->p, n);
 		st = progress__lock(s->job);
@@ -606,7 +533,7 @@ static int precopy(struct sender *s)
 			return rc;
 		memset(s->dirty, 0, s->nbits / 8);
 		measure(&cost, progress__now_ns() - now, s->w->offset - bytes0,
-			s->pages + s->disk_chunks - pages0);
+			s->pages + s->copies.sent - pages0);
 	}
 }
 
@@ -685,7 +612,16 @@ int migrate__check(struct vm *vm, const struct migrate_params *p, char *err, siz
 	struct virtio_blk *all[PCI_MAX_SLOTS];
 	unsigned int n = virtio_blk__list(vm, all, PCI_MAX_SLOTS);
 
+	if (p->checkpointed && !p->live)
+		return util__fail(err, errlen, -EINVAL, "a checkpointed stream is a live one");
 	if (!p->live)
+		return 0;
+	if (p->checkpointed && p->shared_storage)
+		return util__fail(err, errlen, -EINVAL,
+				  "replication needs each host's own image: a disk on shared "
+				  "storage cannot be protected (copy it to the backup host and "
+				  "protect without --shared-storage)");
+	if (p->checkpointed) /* copy storage is forced: every writable disk is sent */
 		return 0;
 	if (p->shared_storage && p->copy_storage)
 		return util__fail(err, errlen, -EINVAL,
@@ -710,23 +646,11 @@ static int check_disks(struct sender *s)
 
 	if (rc)
 		return rc;
-	for (unsigned int i = 0; i < n; i++) {
-		if (virtio_blk__readonly(all[i]))
-			continue;
-		if (s->p->copy_storage) {
-			uint64_t words = (virtio_blk__chunks(all[i]) + 63) / 64;
-
-			s->copies[s->nr_copies] = (struct copy_disk){.blk = all[i], .id = i};
-			s->copies[s->nr_copies].chunks =
-			    calloc(words ? words : 1, sizeof(uint64_t));
-			if (!s->copies[s->nr_copies++].chunks)
-				return FAIL(s, -ENOMEM, "out of memory for the disk bitmaps");
-			continue;
-		}
-		s->disks[s->nr_disks++] = all[i];
-	}
-	if (s->nr_copies && !(s->dbuf = malloc(DISK_RECORD_MAX)))
-		return FAIL(s, -ENOMEM, "out of memory for the disk records");
+	if (s->p->copy_storage || s->p->checkpointed)
+		return disk_copy__add_writable(&s->copies, s->vm, s->err, sizeof(s->err));
+	for (unsigned int i = 0; i < n; i++)
+		if (!virtio_blk__readonly(all[i]))
+			s->disks[s->nr_disks++] = all[i];
 	return 0;
 }
 
@@ -813,7 +737,7 @@ static int stop_and_copy(struct sender *s, stream_read_fn ack_read, void *ack_ct
 		start_round(s, (uint64_t)got);
 		rc = send_dirty(s, false);
 		if (!rc) {
-			harvest_disks(s); /* the I/O loop is paused: no write in flight */
+			disk_copy__harvest(&s->copies); /* the I/O loop is paused: none in flight */
 			rc = send_disks(s, false, false);
 		}
 	} else {
@@ -829,9 +753,10 @@ static int stop_and_copy(struct sender *s, stream_read_fn ack_read, void *ack_ct
 		return rc;
 	if (progress__begin_end(s->job))
 		return FAIL(s, -ECANCELED, "cancelled");
-	rc = stream_writer__end(s->w);
+	/* Replication: the backup holds epoch 0 and stays a shadow; epochs follow. */
+	rc = s->p->checkpointed ? stream_writer__checkpoint(s->w, 0) : stream_writer__end(s->w);
 	if (rc)
-		return write_failed(s, rc, "END");
+		return write_failed(s, rc, s->p->checkpointed ? "CHECKPOINT(0)" : "END");
 	publish(s);
 	if (s->p->live && ack_read) {
 		rc = read_ack(s, ack_read, ack_ctx);
@@ -925,6 +850,7 @@ int migrate__send(struct vm *vm, const struct migrate_params *p, struct stream_w
 	*s = (struct sender){.vm = vm, .p = p, .w = w, .job = job};
 	page_cache__init(&s->cache);
 	page_batch__init(&s->batch);
+	disk_copy__init(&s->copies);
 	progress__start(job);
 	s->pace_ns = progress__now_ns();
 	s->pace_bytes = w->offset;
@@ -936,7 +862,8 @@ int migrate__send(struct vm *vm, const struct migrate_params *p, struct stream_w
 	rc = sender_init(s);
 	if (rc)
 		goto out;
-	rc = stream_writer__header(w, p->live ? STREAM_FLAG_LIVE : 0);
+	rc = stream_writer__header(w, (p->live ? STREAM_FLAG_LIVE : 0) |
+					  (p->checkpointed ? STREAM_FLAG_CHECKPOINTED : 0));
 	if (rc) {
 		rc = write_failed(s, rc, "the header");
 		goto out;
@@ -961,8 +888,9 @@ out:
 		set_throttle(s, 0);
 	else if (s->throttle) /* the status keeps the throttle the VM stopped under */
 		throttle__set(vm, 0);
-	for (unsigned int i = 0; s->tracking && i < s->nr_copies; i++)
-		virtio_blk__track(s->copies[i].blk, false);
+	/* A checkpointed success keeps tracking and logging on: epoch 1 starts here. */
+	if (s->tracking && (rc || !p->checkpointed))
+		disk_copy__track(&s->copies, false, NULL, 0);
 	if (s->logging && rc && dirty__disable(vm)) /* logging costs the guest: off again */
 		log__warn("migrate: dirty logging stays on after the failure: the guest runs a "
 			  "little slower until twin-vmm restarts");
@@ -982,9 +910,7 @@ out:
 	page_encoder__dispose(&s->enc);
 	free(s->dirty);
 	free(s->latest);
-	for (unsigned int i = 0; i < s->nr_copies; i++)
-		free(s->copies[i].chunks);
-	free(s->dbuf);
+	disk_copy__dispose(&s->copies);
 	free(s);
 	migrate_job__free(own);
 	return rc;

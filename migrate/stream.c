@@ -35,6 +35,8 @@ const char *stream__type_to_str(uint32_t type)
 		return "VM_CONFIG";
 	case STREAM_REC_SYNC:
 		return "SYNC";
+	case STREAM_REC_HEARTBEAT:
+		return "HEARTBEAT";
 	default:
 		return (type & STREAM_REC_OPTIONAL) ? "unknown optional" : "unknown mandatory";
 	}
@@ -237,6 +239,7 @@ static int check_known(struct stream_reader *r, const struct stream_record *rec)
 	switch (rec->type) {
 	case STREAM_REC_END:
 	case STREAM_REC_SYNC:
+	case STREAM_REC_HEARTBEAT:
 		if (rec->length)
 			return util__fail(r->err, sizeof(r->err), -EBADMSG,
 					  "stream: %s at byte %llu has a %u-byte body", name, off,

@@ -35,7 +35,7 @@ _Static_assert(sizeof(struct stream_header) == 24, "stream header is 24 bytes");
 #define STREAM_REC_VM_CONFIG	7u
 #define STREAM_REC_SYNC		8u /* live: the source waits for READY (STREAM.md, handshake) */
 #define STREAM_REC_HEARTBEAT	9u /* replication: the primary is alive (STREAM.md, Replication) */
-#define STREAM_REC_LAST		STREAM_REC_SYNC /* the highest type this build knows */
+#define STREAM_REC_LAST		STREAM_REC_HEARTBEAT /* the highest type this build knows */
 #define STREAM_REC_OPTIONAL	(1u << 31)	/* a reader that does not know the type skips it */
 
 #define STREAM_ALIGN	  8u

@@ -20,6 +20,7 @@ struct command {
 	const char *const *args;
 	/* Returns the "return" object, or NULL after filling f. args is an object or NULL. */
 	json_t *(*run)(const struct control_ops *ops, json_t *args, struct failure *f);
+	bool on_backup; /* served by a backup whose VM does not run */
 };
 
 static json_t *__attribute__((format(printf, 3, 4)))
@@ -46,9 +47,9 @@ static json_t *op_failed(struct failure *f)
 static json_t *status_object(const struct control_ops *ops)
 {
 	bool running = ops->running(ops->opaque);
+	const char *status = ops->backup(ops->opaque) ? "backup" : running ? "running" : "paused";
 
-	return json_pack("{s:s, s:b}", "status", running ? "running" : "paused", "running",
-			 running);
+	return json_pack("{s:s, s:b}", "status", status, "running", running);
 }
 
 static json_t *cmd_query_status(const struct control_ops *ops, json_t *args, struct failure *f)
@@ -101,9 +102,9 @@ static const char *path_arg(json_t *args, const char *cmd, const char *key, stru
 	return s;
 }
 
-/* An optional integer argument in [min, max]; *out keeps its default when absent. */
-static bool uint_arg(json_t *args, const char *key, uint64_t min, uint64_t max, uint64_t *out,
-		     struct failure *f)
+/* An optional integer argument of cmd in [min, max]; *out keeps its default when absent. */
+static bool uint_arg(json_t *args, const char *cmd, const char *key, uint64_t min, uint64_t max,
+		     uint64_t *out, struct failure *f)
 {
 	json_t *v = json_object_get(args, key);
 
@@ -111,12 +112,25 @@ static bool uint_arg(json_t *args, const char *key, uint64_t min, uint64_t max, 
 		return true;
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 	    (uint64_t)json_integer_value(v) < min || (uint64_t)json_integer_value(v) > max) {
-		failed(f, "InvalidParameter",
-		       "migrate: \"%s\" must be an integer from %llu to %llu", key,
-		       (unsigned long long)min, (unsigned long long)max);
+		failed(f, "InvalidParameter", "%s: \"%s\" must be an integer from %llu to %llu",
+		       cmd, key, (unsigned long long)min, (unsigned long long)max);
 		return false;
 	}
 	*out = json_integer_value(v);
+	return true;
+}
+
+/* An optional "compress" of cmd; *out keeps its default when absent. */
+static bool compress_arg(json_t *args, const char *cmd, enum migrate_compress *out,
+			 struct failure *f)
+{
+	json_t *v = json_object_get(args, "compress");
+
+	if (v && (!json_is_string(v) || migrate_compress__from_str(json_string_value(v), out))) {
+		failed(f, "InvalidParameter",
+		       "%s: \"compress\" must be \"lz4\", \"zlib\" or \"none\"", cmd);
+		return false;
+	}
 	return true;
 }
 
@@ -141,7 +155,8 @@ static const char *const migrate_args[] = {
 };
 
 /* Exactly one of tls_cert+tls_key+tls_ca, tls_psk, insecure: true; as the command line. */
-static bool security_args(json_t *args, struct channel_security *s, struct failure *f)
+static bool security_args(json_t *args, const char *cmd, struct channel_security *s,
+			  struct failure *f)
 {
 	static const char *const tls_keys[] = {"tls_cert", "tls_key", "tls_ca"};
 	json_t *insecure = json_object_get(args, "insecure");
@@ -151,38 +166,39 @@ static bool security_args(json_t *args, struct channel_security *s, struct failu
 		tls += !!json_object_get(args, tls_keys[i]);
 	if (insecure && !json_is_true(insecure)) {
 		failed(f, "InvalidParameter",
-		       "migrate: \"insecure\" may only be true: leave it out for TLS");
+		       "%s: \"insecure\" may only be true: leave it out for TLS", cmd);
 		return false;
 	}
 	if ((tls > 0) + !!json_object_get(args, "tls_psk") + !!insecure != 1) {
 		failed(f, "InvalidParameter",
-		       "migrate: give exactly one of \"tls_cert\"+\"tls_key\"+\"tls_ca\", "
-		       "\"tls_psk\" or \"insecure\": true");
+		       "%s: give exactly one of \"tls_cert\"+\"tls_key\"+\"tls_ca\", "
+		       "\"tls_psk\" or \"insecure\": true",
+		       cmd);
 		return false;
 	}
 	if (tls) {
 		if (tls != 3) {
-			failed(
-			    f, "InvalidParameter",
-			    "migrate: \"tls_cert\", \"tls_key\" and \"tls_ca\" go together: give "
-			    "all three");
+			failed(f, "InvalidParameter",
+			       "%s: \"tls_cert\", \"tls_key\" and \"tls_ca\" go together: give "
+			       "all three",
+			       cmd);
 			return false;
 		}
-		return (s->cert = path_arg(args, "migrate", "tls_cert", f)) &&
-		       (s->key = path_arg(args, "migrate", "tls_key", f)) &&
-		       (s->ca = path_arg(args, "migrate", "tls_ca", f));
+		return (s->cert = path_arg(args, cmd, "tls_cert", f)) &&
+		       (s->key = path_arg(args, cmd, "tls_key", f)) &&
+		       (s->ca = path_arg(args, cmd, "tls_ca", f));
 	}
 	if (insecure) {
 		s->insecure = true;
 		return true;
 	}
-	return (s->psk_file = path_arg(args, "migrate", "tls_psk", f));
+	return (s->psk_file = path_arg(args, cmd, "tls_psk", f));
 }
 
 static json_t *cmd_migrate(const struct control_ops *ops, json_t *args, struct failure *f)
 {
 	struct control_migrate m = {.params = {.live = true}};
-	json_t *uri = json_object_get(args, "uri"), *compress = json_object_get(args, "compress");
+	json_t *uri = json_object_get(args, "uri");
 	uint64_t downtime_ms = VMM_ARGS_DEFAULT_DOWNTIME_MS, bandwidth = 0,
 		 xbzrle = VMM_ARGS_DEFAULT_XBZRLE_MIB;
 
@@ -191,17 +207,16 @@ static json_t *cmd_migrate(const struct control_ops *ops, json_t *args, struct f
 			      "migrate: \"uri\" must be HOST:PORT, e.g. 198.18.0.2:4444 or "
 			      "[fd00::2]:4444");
 	m.uri = json_string_value(uri);
-	if (!security_args(args, &m.security, f) ||
-	    !uint_arg(args, "downtime_ms", 1, VMM_ARGS_MAX_DOWNTIME_MS, &downtime_ms, f) ||
-	    !uint_arg(args, "bandwidth_mibs", 0, VMM_ARGS_MAX_BANDWIDTH_MIBS, &bandwidth, f) ||
-	    !uint_arg(args, "xbzrle_cache_mib", 0, VMM_ARGS_MAX_XBZRLE_MIB, &xbzrle, f))
-		return NULL;
 	m.params.compress = MIGRATE_COMPRESS_LZ4;
-	if (compress &&
-	    (!json_is_string(compress) ||
-	     migrate_compress__from_str(json_string_value(compress), &m.params.compress)))
-		return failed(f, "InvalidParameter",
-			      "migrate: \"compress\" must be \"lz4\", \"zlib\" or \"none\"");
+	if (!security_args(args, "migrate", &m.security, f) ||
+	    !uint_arg(args, "migrate", "downtime_ms", 1, VMM_ARGS_MAX_DOWNTIME_MS, &downtime_ms,
+		      f) ||
+	    !uint_arg(args, "migrate", "bandwidth_mibs", 0, VMM_ARGS_MAX_BANDWIDTH_MIBS, &bandwidth,
+		      f) ||
+	    !uint_arg(args, "migrate", "xbzrle_cache_mib", 0, VMM_ARGS_MAX_XBZRLE_MIB, &xbzrle,
+		      f) ||
+	    !compress_arg(args, "migrate", &m.params.compress, f))
+		return NULL;
 	for (int i = 0; i < 2; i++) {
 		const char *key = i ? "copy_storage" : "shared_storage";
 		json_t *v = json_object_get(args, key);
@@ -272,15 +287,165 @@ static json_t *cmd_migrate_cancel(const struct control_ops *ops, json_t *args, s
 	return json_object();
 }
 
+/* An optional "mode" of cmd: false after filling f; *set says whether it was given. */
+static bool mode_arg(json_t *args, const char *cmd, enum repl_mode *out, bool *set,
+		     struct failure *f)
+{
+	json_t *v = json_object_get(args, "mode");
+
+	*set = v != NULL;
+	if (v && (!json_is_string(v) || repl_mode__from_str(json_string_value(v), out))) {
+		failed(f, "InvalidParameter",
+		       "%s: \"mode\" must be \"epoch\", \"event\" or \"hybrid\"", cmd);
+		return false;
+	}
+	return true;
+}
+
+/* interval_ms and min_spacing_ms of cmd, in nanoseconds; an absent one keeps its value. */
+static bool timing_args(json_t *args, const char *cmd, uint64_t *interval_ns,
+			uint64_t *min_spacing_ns, struct failure *f)
+{
+	uint64_t interval_ms = 0, spacing_ms = 0;
+
+	if (!uint_arg(args, cmd, "interval_ms", 1, VMM_ARGS_MAX_INTERVAL_MS, &interval_ms, f) ||
+	    !uint_arg(args, cmd, "min_spacing_ms", 1, VMM_ARGS_MAX_INTERVAL_MS, &spacing_ms, f))
+		return false;
+	if (interval_ms)
+		*interval_ns = interval_ms * 1000000;
+	if (spacing_ms)
+		*min_spacing_ns = spacing_ms * 1000000;
+	return true;
+}
+
+static const char *const protect_args[] = {
+    "uri",  "tls_cert",	   "tls_key",	     "tls_ca",	   "tls_psk",  "insecure",
+    "mode", "interval_ms", "min_spacing_ms", "timeout_ms", "compress", "xbzrle_cache_mib",
+    NULL,
+};
+
+static json_t *cmd_protect(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	struct control_protect p = {0};
+	json_t *uri = json_object_get(args, "uri");
+	uint64_t timeout_ms = 0, xbzrle = 0;
+	bool mode_set;
+
+	repl_params__defaults(&p.params);
+	if (!json_is_string(uri) || !host_port__valid(json_string_value(uri), false))
+		return failed(f, "InvalidParameter",
+			      "protect: \"uri\" must be the backup's HOST:PORT, e.g. "
+			      "198.18.0.2:4444 or [fd00::2]:4444");
+	p.uri = json_string_value(uri);
+	if (!security_args(args, "protect", &p.security, f) ||
+	    !mode_arg(args, "protect", &p.params.mode, &mode_set, f) ||
+	    !timing_args(args, "protect", &p.params.interval_ns, &p.params.min_spacing_ns, f) ||
+	    !uint_arg(args, "protect", "timeout_ms", VMM_ARGS_MIN_TIMEOUT_MS,
+		      VMM_ARGS_MAX_TIMEOUT_MS, &timeout_ms, f) ||
+	    !uint_arg(args, "protect", "xbzrle_cache_mib", 0, VMM_ARGS_MAX_XBZRLE_MIB, &xbzrle,
+		      f) ||
+	    !compress_arg(args, "protect", &p.params.compress, f))
+		return NULL;
+	if (timeout_ms)
+		p.params.timeout_ns = timeout_ms * 1000000;
+	p.params.xbzrle_cache = xbzrle << 20;
+	if (ops->protect(ops->opaque, &p, f->desc, sizeof(f->desc)))
+		return op_failed(f);
+	return json_object();
+}
+
+static json_t *cmd_unprotect(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	if (ops->unprotect(ops->opaque, f->desc, sizeof(f->desc)))
+		return op_failed(f);
+	return json_object();
+}
+
+static const char *const set_replication_args[] = {"mode", "interval_ms", "min_spacing_ms", NULL};
+
+static json_t *cmd_set_replication(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	struct control_repl_set s = {0};
+
+	if (!mode_arg(args, "set-replication", &s.mode, &s.mode_set, f) ||
+	    !timing_args(args, "set-replication", &s.interval_ns, &s.min_spacing_ns, f))
+		return NULL;
+	if (!s.mode_set && !s.interval_ns && !s.min_spacing_ns)
+		return failed(f, "InvalidParameter",
+			      "set-replication: give \"mode\", \"interval_ms\" or "
+			      "\"min_spacing_ms\"");
+	if (ops->set_replication(ops->opaque, &s, f->desc, sizeof(f->desc)))
+		return op_failed(f);
+	return json_object();
+}
+
+static json_t *quantiles_json(const struct repl_quantiles *q)
+{
+	return json_pack("{s:I, s:I, s:I, s:I}", "p50", (json_int_t)q->p50, "p99",
+			 (json_int_t)q->p99, "max", (json_int_t)q->max, "last",
+			 (json_int_t)q->last);
+}
+
+json_t *control__replication_status_json(const struct repl_status *st)
+{
+	json_t *o = json_pack(
+	    "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "state",
+	    repl_state__to_str(st->state), "role", st->primary ? "primary" : "backup", "mode",
+	    repl_mode__to_str(st->mode), "interval_ms", (json_int_t)(st->interval_ns / 1000000),
+	    "min_spacing_ms", (json_int_t)(st->min_spacing_ns / 1000000), "epoch",
+	    (json_int_t)st->epoch, "acked_epoch", (json_int_t)st->acked_epoch, "epochs",
+	    (json_int_t)st->epochs, "pause_ns", quantiles_json(&st->pause_ns), "ack_latency_ns",
+	    quantiles_json(&st->ack_latency_ns), "output_held_ns",
+	    quantiles_json(&st->output_held_ns), "commit_ns", quantiles_json(&st->commit_ns));
+	json_t *more = json_pack(
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s%, s:s%, s:o}",
+	    "dirty_pages_last", (json_int_t)st->dirty_pages_last, "dirty_pages_mean",
+	    (json_int_t)st->dirty_pages_mean, "epoch_bytes_last", (json_int_t)st->epoch_bytes_last,
+	    "epoch_bytes_mean", (json_int_t)st->epoch_bytes_mean, "disk_bytes_last",
+	    (json_int_t)st->disk_bytes_last, "bytes_total", (json_int_t)st->bytes_total,
+	    "held_bytes", (json_int_t)st->held_bytes, "held_frames", (json_int_t)st->held_frames,
+	    "overflow_drops", (json_int_t)st->overflow_drops, "peer_silent_ms",
+	    (json_int_t)(st->peer_silent_ns / 1000000), "peer", st->peer,
+	    strnlen(st->peer, sizeof(st->peer)), "error", st->error,
+	    strnlen(st->error, sizeof(st->error)), "sync", control__migrate_status_json(&st->sync));
+
+	if (!o || !more || json_object_update(o, more)) {
+		json_decref(o);
+		o = NULL;
+	}
+	json_decref(more);
+	return o;
+}
+
+static json_t *cmd_query_replication(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	struct repl_status st;
+
+	ops->query_replication(ops->opaque, &st);
+	return control__replication_status_json(&st);
+}
+
+static json_t *cmd_failover(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	if (ops->failover(ops->opaque, f->desc, sizeof(f->desc)))
+		return op_failed(f);
+	return json_object();
+}
+
 static const struct command commands[] = {
-    {"query-status", NULL, cmd_query_status},
-    {"stop", NULL, cmd_stop},
-    {"cont", NULL, cmd_cont},
-    {"quit", NULL, cmd_quit},
-    {"save", save_args, cmd_save},
-    {"migrate", migrate_args, cmd_migrate},
-    {"query-migrate", NULL, cmd_query_migrate},
-    {"migrate-cancel", NULL, cmd_migrate_cancel},
+    {"query-status", NULL, cmd_query_status, true},
+    {"stop", NULL, cmd_stop, false},
+    {"cont", NULL, cmd_cont, false},
+    {"quit", NULL, cmd_quit, true},
+    {"save", save_args, cmd_save, false},
+    {"migrate", migrate_args, cmd_migrate, false},
+    {"query-migrate", NULL, cmd_query_migrate, false},
+    {"migrate-cancel", NULL, cmd_migrate_cancel, false},
+    {"protect", protect_args, cmd_protect, false},
+    {"unprotect", NULL, cmd_unprotect, false},
+    {"set-replication", set_replication_args, cmd_set_replication, false},
+    {"query-replication", NULL, cmd_query_replication, true},
+    {"failover", NULL, cmd_failover, true},
 };
 
 /* Every argument given is one the command takes (required ones are checked by the command). */
@@ -389,6 +554,14 @@ char *control__handle_line(const struct control_ops *ops, const char *line, size
 		goto out;
 	}
 	if (!known_args(cmd, args, &f)) {
+		out = error_reply(f.cls, f.desc, id);
+		goto out;
+	}
+	if (!cmd->on_backup && ops->backup(ops->opaque)) {
+		failed(&f, "GenericError",
+		       "%s: this twin-vmm is a backup (no vCPU runs): it serves query-status, "
+		       "query-replication, failover and quit; failover makes it run the VM",
+		       cmd->name);
 		out = error_reply(f.cls, f.desc, id);
 		goto out;
 	}

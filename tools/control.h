@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include "channel.h"
 #include "migrate.h"
+#include "replication.h"
 
 /* Longest request line accepted, newline excluded; a longer one closes the connection. */
 #define CONTROL_LINE_MAX 4096
@@ -17,6 +18,20 @@ struct control_migrate {
 	const char *uri; /* HOST:PORT */
 	struct channel_security security;
 	struct migrate_params params;
+};
+
+/* A checked protect request: file paths are absolute, params complete. */
+struct control_protect {
+	const char *uri; /* the backup's HOST:PORT */
+	struct channel_security security;
+	struct repl_params params;
+};
+
+/* A checked set-replication request: what to change (0: keep that interval). */
+struct control_repl_set {
+	bool mode_set;
+	enum repl_mode mode;
+	uint64_t interval_ns, min_spacing_ns;
 };
 
 /*
@@ -41,11 +56,29 @@ struct control_ops {
 	void (*query_migrate)(void *opaque, struct migrate_status *out);
 	/* Cancels a save or migration in progress (nothing if none is), or refuses: too late. */
 	int (*migrate_cancel)(void *opaque, char *err, size_t errlen);
+	/*
+	 * True while this twin-vmm is a backup whose VM does not run: query-status says
+	 * "backup", and only query-status, query-replication, failover and quit are served.
+	 */
+	bool (*backup)(void *opaque);
+	/* Starts protecting the VM (the initial sync runs in the background); returns at once. */
+	int (*protect)(void *opaque, const struct control_protect *p, char *err, size_t errlen);
+	/* Stops protecting cleanly: returns once the backup has the last checkpoint and END. */
+	int (*unprotect)(void *opaque, char *err, size_t errlen);
+	int (*set_replication)(void *opaque, const struct control_repl_set *s, char *err,
+			       size_t errlen);
+	/* The primary's or the backup's status (state none before any protect). */
+	void (*query_replication)(void *opaque, struct repl_status *out);
+	/* A backup: runs the VM from its last committed checkpoint; returns once it runs. */
+	int (*failover)(void *opaque, char *err, size_t errlen);
 	void *opaque;
 };
 
 /* The query-migrate reply's "return" object, one member per field of st (tested shape). */
 json_t *control__migrate_status_json(const struct migrate_status *st);
+
+/* The query-replication reply's "return" object, one member per field of st (tested shape). */
+json_t *control__replication_status_json(const struct repl_status *st);
 
 /* The line sent on connect, e.g. {"twin": {"version": "0.1.0", "protocol": 1}} (malloc'd). */
 char *control__greeting(void);

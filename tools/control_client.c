@@ -1,4 +1,4 @@
-/* twin-vmm save and migrate: clients of a running twin-vmm's control socket. */
+/* twin-vmm save, migrate and the replication commands: clients of a twin-vmm's control socket. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -20,6 +20,9 @@
 /* How often migrate asks for progress; non-terminal output prints every PRINT_EVERY polls. */
 #define POLL_MS	    100
 #define PRINT_EVERY 10
+/* unprotect waits for the backup's last ack (bounded by its --timeout), failover for the VM. */
+#define UNPROTECT_TIMEOUT_MS (10 * 60 * 1000)
+#define FAILOVER_TIMEOUT_MS  60000
 
 struct client {
 	const char *path;
@@ -190,21 +193,11 @@ static bool add_path(json_t *args, const char *key, const char *path)
 	return true;
 }
 
-static json_t *migrate_args(const struct vmm_args *a)
+/* The connection's security into args (migrate, protect); NULL after saying why not. */
+static json_t *add_security(json_t *args, const struct vmm_security *s)
 {
-	const struct vmm_security *s = &a->security;
-	const struct vmm_migrate_opts *m = &a->migrate;
-	json_t *args = json_pack(
-	    "{s:s, s:I, s:I, s:s, s:I}", "uri", a->to, "downtime_ms", (json_int_t)m->downtime_ms,
-	    "bandwidth_mibs", (json_int_t)m->bandwidth_mibs, "compress",
-	    vmm_args__compress_to_str(m->compress), "xbzrle_cache_mib", (json_int_t)m->xbzrle_mib);
-
 	if (s->insecure)
 		json_object_set_new(args, "insecure", json_true());
-	if (m->shared_storage)
-		json_object_set_new(args, "shared_storage", json_true());
-	if (m->copy_storage)
-		json_object_set_new(args, "copy_storage", json_true());
 	if (!add_path(args, "tls_cert", s->cert) || !add_path(args, "tls_key", s->key) ||
 	    !add_path(args, "tls_ca", s->ca) || !add_path(args, "tls_psk", s->psk)) {
 		json_decref(args);
@@ -213,21 +206,66 @@ static json_t *migrate_args(const struct vmm_args *a)
 	return args;
 }
 
+static json_t *migrate_args(const struct vmm_args *a)
+{
+	const struct vmm_migrate_opts *m = &a->migrate;
+	json_t *args = json_pack(
+	    "{s:s, s:I, s:I, s:s, s:I}", "uri", a->to, "downtime_ms", (json_int_t)m->downtime_ms,
+	    "bandwidth_mibs", (json_int_t)m->bandwidth_mibs, "compress",
+	    vmm_args__compress_to_str(m->compress), "xbzrle_cache_mib", (json_int_t)m->xbzrle_mib);
+
+	if (m->shared_storage)
+		json_object_set_new(args, "shared_storage", json_true());
+	if (m->copy_storage)
+		json_object_set_new(args, "copy_storage", json_true());
+	return add_security(args, &a->security);
+}
+
+/* mode, interval_ms and min_spacing_ms, those given (protect, set-replication). */
+static json_t *timing_args(const struct vmm_repl_opts *r)
+{
+	json_t *args = json_object();
+
+	if (r->mode_set)
+		json_object_set_new(args, "mode", json_string(repl_mode__to_str(r->mode)));
+	if (r->interval_ms)
+		json_object_set_new(args, "interval_ms", json_integer(r->interval_ms));
+	if (r->min_spacing_ms)
+		json_object_set_new(args, "min_spacing_ms", json_integer(r->min_spacing_ms));
+	return args;
+}
+
+static json_t *protect_args(const struct vmm_args *a)
+{
+	json_t *args = timing_args(&a->repl);
+
+	json_object_set_new(args, "uri", json_string(a->repl.peer));
+	json_object_set_new(args, "compress",
+			    json_string(vmm_args__compress_to_str(a->migrate.compress)));
+	json_object_set_new(args, "xbzrle_cache_mib", json_integer(a->migrate.xbzrle_mib));
+	if (a->repl.timeout_ms)
+		json_object_set_new(args, "timeout_ms", json_integer(a->repl.timeout_ms));
+	return add_security(args, &a->security);
+}
+
 static unsigned long long num(json_t *st, const char *key)
 {
 	return json_integer_value(json_object_get(st, key));
 }
 
-/* One line of progress, without its end: the terminal rewrites it, a log appends it. */
-static void print_progress(json_t *st, const char *phase, const char *to)
+/*
+ * One line of progress (what: "migrate", "protect"), without its end: the terminal rewrites
+ * it, a log appends it.
+ */
+static void print_progress(const char *what, json_t *st, const char *phase, const char *to)
 {
-	if (!strcmp(phase, "setup")) {
-		printf("migrate: connecting to %s", to);
+	if (!strcmp(phase, "setup") || !strcmp(phase, "none")) {
+		printf("%s: connecting to %s", what, to);
 		return;
 	}
-	printf("migrate: %s, round %llu, %.1f MiB sent, dirty %.1f MiB/s, %.1f MiB/s, "
+	printf("%s: %s, round %llu, %.1f MiB sent, dirty %.1f MiB/s, %.1f MiB/s, "
 	       "expected downtime %.1f ms, ETA %.1f s",
-	       phase, num(st, "rounds"), num(st, "bytes") / 1048576.0,
+	       what, phase, num(st, "rounds"), num(st, "bytes") / 1048576.0,
 	       num(st, "dirty_rate_pps") * 4096 / 1048576.0, num(st, "bandwidth_bps") / 1048576.0,
 	       num(st, "expected_downtime_ns") / 1e6, num(st, "eta_ns") / 1e9);
 	if (num(st, "throttle_pct"))
@@ -320,10 +358,10 @@ static json_t *watch(struct client *c, const char *to, int sig_fd)
 			break;
 		if (tty) {
 			printf("\r\033[K");
-			print_progress(st, phase, to);
+			print_progress("migrate", st, phase, to);
 			fflush(stdout);
 		} else if (to && (n % PRINT_EVERY == 0 || strcmp(phase, last_phase))) {
-			print_progress(st, phase, to);
+			print_progress("migrate", st, phase, to);
 			putchar('\n');
 			fflush(stdout);
 		}
@@ -416,6 +454,175 @@ out:
 	json_decref(st);
 	if (sig_fd >= 0)
 		close(sig_fd);
+	if (c.fd >= 0)
+		close(c.fd);
+	return status;
+}
+
+/* The replication state of a query-replication status ("" if it has none). */
+static const char *repl_state(json_t *st)
+{
+	return json_string_value(json_object_get(st, "state")) ?: "";
+}
+
+/* Prints `what: {status}` on one line, last: what scripts and benchmarks read. */
+static void print_status(const char *what, json_t *st)
+{
+	char *line = json_dumps(st, JSON_COMPACT);
+
+	printf("%s: %s\n", what, line ? line : "{}");
+	free(line);
+	fflush(stdout);
+}
+
+/*
+ * Polls query-replication while the initial sync runs, printing its progress (as migrate's);
+ * a signal on sig_fd asks for unprotect, which cancels the sync.  The last status, or NULL
+ * (the connection broke, said).
+ */
+static json_t *watch_sync(struct client *c, const char *peer, int sig_fd)
+{
+	bool tty = isatty(STDOUT_FILENO), cancelled = false;
+	char last_phase[16] = "";
+	json_t *st = NULL;
+
+	for (unsigned int n = 0;; n++) {
+		struct pollfd p = {.fd = sig_fd, .events = POLLIN};
+		const char *phase;
+		json_t *sync;
+
+		json_decref(st);
+		st = call(c, "query-replication", NULL, REPLY_TIMEOUT_MS);
+		if (!st || strcmp(repl_state(st), "syncing"))
+			break;
+		sync = json_object_get(st, "sync");
+		phase = json_string_value(json_object_get(sync, "phase")) ?: "setup";
+		if (tty) {
+			printf("\r\033[K");
+			print_progress("protect", sync, phase, peer);
+			fflush(stdout);
+		} else if (n % PRINT_EVERY == 0 || strcmp(phase, last_phase)) {
+			print_progress("protect", sync, phase, peer);
+			putchar('\n');
+			fflush(stdout);
+		}
+		snprintf(last_phase, sizeof(last_phase), "%s", phase);
+		if (poll(&p, sig_fd >= 0 && !cancelled, POLL_MS) > 0) {
+			struct signalfd_siginfo si;
+			json_t *r;
+
+			if (read(sig_fd, &si, sizeof(si)) < 0)
+				si.ssi_signo = 0;
+			fprintf(stderr, "%stwin-vmm: signal %u: cancelling the protection\n",
+				tty ? "\n" : "", si.ssi_signo);
+			cancelled = true;
+			r = call(c, "unprotect", NULL, UNPROTECT_TIMEOUT_MS);
+			json_decref(r);
+		}
+	}
+	if (tty)
+		printf("\r\033[K");
+	return st;
+}
+
+int control_client__protect(const struct vmm_args *a)
+{
+	struct client c = {.fd = -1};
+	json_t *args = protect_args(a), *ret, *st = NULL;
+	int sig_fd = -1, status = CLIENT_EXIT_FAILED;
+
+	if (!args || client_connect(&c, a->control))
+		goto out;
+	/* Before the request: a ^C from now on cancels the sync (unprotect). */
+	sig_fd = signal_fd();
+	ret = call(&c, "protect", args, REPLY_TIMEOUT_MS);
+	args = NULL;
+	if (!ret)
+		goto out;
+	json_decref(ret);
+	st = watch_sync(&c, a->repl.peer, sig_fd);
+	if (!st)
+		goto out;
+	print_status("protect", st);
+	if (!strcmp(repl_state(st), "protected"))
+		status = CLIENT_EXIT_OK;
+	else
+		say_error("protect toward %s: %s: %s; the VM runs unprotected", a->repl.peer,
+			  repl_state(st),
+			  json_string_length(json_object_get(st, "error"))
+			      ? json_string_value(json_object_get(st, "error"))
+			      : "no reason given");
+out:
+	json_decref(args);
+	json_decref(st);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	if (c.fd >= 0)
+		close(c.fd);
+	return status;
+}
+
+/* set-replication's request and the line saying what now holds. */
+static int set_replication(struct client *c, const struct vmm_args *a)
+{
+	json_t *ret = call(c, "set-replication", timing_args(&a->repl), REPLY_TIMEOUT_MS);
+
+	if (!ret)
+		return CLIENT_EXIT_FAILED;
+	json_decref(ret);
+	ret = call(c, "query-replication", NULL, REPLY_TIMEOUT_MS);
+	if (!ret)
+		return CLIENT_EXIT_FAILED;
+	printf("set-replication: %s mode, interval %lld ms, min spacing %lld ms (from the next "
+	       "checkpoint)\n",
+	       json_string_value(json_object_get(ret, "mode")) ?: "?",
+	       json_integer_value(json_object_get(ret, "interval_ms")),
+	       json_integer_value(json_object_get(ret, "min_spacing_ms")));
+	json_decref(ret);
+	return CLIENT_EXIT_OK;
+}
+
+int control_client__replication(const struct vmm_args *a)
+{
+	struct client c = {.fd = -1};
+	json_t *ret = NULL;
+	int status = CLIENT_EXIT_FAILED;
+
+	if (client_connect(&c, a->control))
+		goto out;
+	switch (a->command) {
+	case VMM_CMD_UNPROTECT:
+		ret = call(&c, "unprotect", NULL, UNPROTECT_TIMEOUT_MS);
+		if (ret)
+			printf("unprotect: done: the backup has the last checkpoint and exits\n");
+		break;
+	case VMM_CMD_SET_REPLICATION:
+		status = set_replication(&c, a);
+		goto out;
+	case VMM_CMD_QUERY_REPLICATION:
+		ret = call(&c, "query-replication", NULL, REPLY_TIMEOUT_MS);
+		if (ret) {
+			char *line = json_dumps(ret, JSON_COMPACT);
+
+			printf("%s\n", line ? line : "{}");
+			free(line);
+		}
+		break;
+	case VMM_CMD_FAILOVER:
+		ret = call(&c, "failover", NULL, FAILOVER_TIMEOUT_MS);
+		json_decref(ret);
+		ret = ret ? call(&c, "query-replication", NULL, REPLY_TIMEOUT_MS) : NULL;
+		if (ret)
+			printf("failover: the VM runs here now, from epoch %lld\n",
+			       json_integer_value(json_object_get(ret, "epoch")));
+		break;
+	default: /* main sends only the four above */
+		break;
+	}
+	if (ret)
+		status = CLIENT_EXIT_OK;
+out:
+	json_decref(ret);
 	if (c.fd >= 0)
 		close(c.fd);
 	return status;

@@ -1,4 +1,4 @@
-/* twin-vmm save and migrate: clients of a running twin-vmm's control socket. */
+/* twin-vmm save, migrate and the replication commands: clients of a twin-vmm's control socket. */
 #ifndef TOOLS_CONTROL_CLIENT_H
 #define TOOLS_CONTROL_CLIENT_H
 #include "vmm_args.h"
@@ -16,5 +16,18 @@ int control_client__save(const struct vmm_args *a);
  * stdout, and returns 0 once the destination runs the VM.  SIGINT or SIGTERM cancels it.
  */
 int control_client__migrate(const struct vmm_args *a);
+
+/*
+ * twin-vmm protect: starts protecting, shows the initial sync's progress as migrate does,
+ * then prints `protect: {JSON}` (query-replication's status) and returns 0 once the VM is
+ * protected, 1 with the reason if it failed.  SIGINT or SIGTERM cancels it (unprotect).
+ */
+int control_client__protect(const struct vmm_args *a);
+
+/*
+ * twin-vmm unprotect, set-replication, query-replication (prints the status, one line of
+ * JSON) and failover (returns once the VM runs on the backup): 0 done, 1 refused or failed.
+ */
+int control_client__replication(const struct vmm_args *a);
 
 #endif

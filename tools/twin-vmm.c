@@ -1,4 +1,5 @@
-/* twin-vmm: run a VM (booted, restored or migrated in) with virtio devices, or drive one. */
+/* twin-vmm: run a VM (booted, restored, migrated in, or a backup) with virtio devices, or drive
+ * one. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,7 +12,9 @@
 #include "control_server.h"
 #include "devstate.h"
 #include "log.h"
+#include "repl_control.h"
 #include "vm.h"
+#include "vm_backup.h"
 #include "vm_control.h"
 #include "vm_load.h"
 #include "vm_setup.h"
@@ -22,17 +25,21 @@
 
 /*
  * Runs the VM until it ends, SIGTERM/SIGINT arrives, the control socket says quit (these
- * two stop it cleanly, status 0) or it migrated away (status 0 too).  started: its threads
- * run already (incoming).  announce (restore, incoming): the guest's NICs are announced
- * once it runs here, as QEMU does after a load.
+ * two stop it cleanly, status 0, unprotecting a protected VM first) or it migrated away
+ * (status 0 too).  started: its threads run already (incoming, a backup failed over).
+ * announce (restore, incoming): the guest's NICs are announced once it runs here, as QEMU
+ * does after a load.
  */
 static int run(struct vm *vm, int sig_fd, struct vm_control *ctl, struct control_server *server,
 	       bool started, bool announce)
 {
-	struct pollfd p[3] = {
+	struct repl_control *repl = vm_control__repl(ctl);
+	struct pollfd p[5] = {
 	    {.fd = sig_fd, .events = POLLIN},
 	    {.fd = vm__done_fd(vm), .events = POLLIN},
 	    {.fd = vm_control__event_fd(ctl), .events = POLLIN},
+	    {.fd = repl_control__wake_fd(repl), .events = POLLIN},
+	    {.events = POLLIN}, /* the protection's engine, which each protect replaces */
 	};
 	int rc = started ? 0 : vm__start(vm);
 
@@ -43,7 +50,8 @@ static int run(struct vm *vm, int sig_fd, struct vm_control *ctl, struct control
 	if (announce)
 		log__info("announced %d NIC(s) on the guest's behalf", devstate__announce(vm));
 	for (;;) {
-		if (poll(p, 3, -1) < 0) {
+		p[4].fd = repl_control__engine_fd(repl);
+		if (poll(p, 5, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log__error("poll failed: %s", strerror(errno));
@@ -55,6 +63,7 @@ static int run(struct vm *vm, int sig_fd, struct vm_control *ctl, struct control
 
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
 				log__info("got signal %u: stopping the vCPUs", si.ssi_signo);
+			vm_control__before_exit(ctl);
 			vm__stop(vm, VM_EXIT_STOPPED);
 			break;
 		}
@@ -65,21 +74,26 @@ static int run(struct vm *vm, int sig_fd, struct vm_control *ctl, struct control
 				log__info("migrated: the VM runs at the destination; exiting");
 			} else {
 				log__info("control: quit: stopping the vCPUs");
+				vm_control__before_exit(ctl);
 			}
 			vm__stop(vm, VM_EXIT_STOPPED);
 			break;
 		}
 		if (p[1].revents)
 			break;
+		if (p[3].revents || p[4].revents)
+			repl_control__check(repl);
 	}
 	return vm__join(vm);
 }
 
 /*
- * Builds the VM as the command says: booted from a kernel, restored, or migrated in (then
- * *source is the connection waiting for the ack).
+ * Builds the VM as the command says: booted from a kernel, restored, migrated in (then
+ * *source is the connection waiting for the ack) or synced in by a protect (then backup
+ * holds the connection and its stream).
  */
-static int build(struct vm_setup *s, const struct vmm_args *a, int sig_fd, struct channel **source)
+static int build(struct vm_setup *s, const struct vmm_args *a, int sig_fd, struct channel **source,
+		 struct vm_source *backup)
 {
 	char err[512];
 	int rc;
@@ -89,6 +103,8 @@ static int build(struct vm_setup *s, const struct vmm_args *a, int sig_fd, struc
 		return vm_load__restore(s, a);
 	case VMM_CMD_INCOMING:
 		return vm_load__incoming(s, a, sig_fd, source);
+	case VMM_CMD_BACKUP:
+		return vm_load__backup(s, a, sig_fd, backup);
 	default:
 		break;
 	}
@@ -111,6 +127,8 @@ int main(int argc, char **argv)
 	struct control_ops ops;
 	struct control_server *server = NULL;
 	struct channel *source = NULL; /* incoming: the source, until the ack */
+	struct vm_source backup = {0}; /* backup: the primary's connection and stream */
+	bool backup_runs = false;
 	char err[512];
 	sigset_t sigs;
 	int sig_fd = -1, status, rc;
@@ -124,10 +142,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "twin-vmm: error: %s\n", err);
 		return EXIT_BAD_INPUT;
 	}
-	if (args.command == VMM_CMD_SAVE)
+	switch (args.command) {
+	case VMM_CMD_SAVE:
 		return control_client__save(&args);
-	if (args.command == VMM_CMD_MIGRATE)
+	case VMM_CMD_MIGRATE:
 		return control_client__migrate(&args);
+	case VMM_CMD_PROTECT:
+		return control_client__protect(&args);
+	case VMM_CMD_UNPROTECT:
+	case VMM_CMD_SET_REPLICATION:
+	case VMM_CMD_QUERY_REPLICATION:
+	case VMM_CMD_FAILOVER:
+		return control_client__replication(&args);
+	default:
+		break;
+	}
 	/* Blocked before any thread exists, so only the signalfd sees them. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -143,10 +172,10 @@ int main(int argc, char **argv)
 	}
 	status = vm_setup__open(&setup, &args);
 	if (!status)
-		status = build(&setup, &args, sig_fd, &source);
+		status = build(&setup, &args, sig_fd, &source, &backup);
 	if (status || !setup.vm)
 		goto out;
-	rc = vm_control__new(setup.vm, false, &ctl);
+	rc = vm_control__new(setup.vm, false, args.command == VMM_CMD_BACKUP, &ctl);
 	if (rc) {
 		log__error("control: cannot set up: %s", strerror(-rc));
 		status = EXIT_RUNTIME;
@@ -158,6 +187,7 @@ int main(int argc, char **argv)
 		if (rc) {
 			log__error("%s", err);
 			vm_load__refuse(setup.vm, &source, rc, err);
+			vm_load__refuse(setup.vm, &backup.ch, rc, err);
 			status = EXIT_BAD_INPUT;
 			goto out;
 		}
@@ -168,15 +198,24 @@ int main(int argc, char **argv)
 		if (status)
 			goto out;
 	}
-	status = run(setup.vm, sig_fd, ctl, server, args.command == VMM_CMD_INCOMING,
-		     args.command != VMM_CMD_RUN);
+	if (args.command == VMM_CMD_BACKUP) {
+		status = vm_backup__serve(setup.vm, &args, &backup, sig_fd, ctl, &backup_runs);
+		if (!backup_runs)
+			goto out;
+	}
+	status = run(setup.vm, sig_fd, ctl, server,
+		     args.command == VMM_CMD_INCOMING || args.command == VMM_CMD_BACKUP,
+		     args.command == VMM_CMD_RESTORE || args.command == VMM_CMD_INCOMING);
 out:
 	/* Set up failed after a migration came in: the source keeps the VM, told why. */
 	vm_load__refuse(setup.vm, &source, -EIO,
 			"the destination twin-vmm failed to set up: see its log");
+	vm_load__refuse(setup.vm, &backup.ch, -EIO,
+			"the backup twin-vmm failed to set up: see its log");
 	/* Before the VM goes: the server and migration threads may be using it. */
 	control_server__stop(server);
 	vm_control__free(ctl);
+	vm_load__source_dispose(&backup);
 	vm_setup__dispose(&setup);
 	if (sig_fd >= 0)
 		close(sig_fd);

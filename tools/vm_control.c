@@ -1,4 +1,4 @@
-/* The VM behind twin-vmm's control socket: pause, resume, save, and the live migration thread. */
+/* The VM behind twin-vmm's control socket: pause, resume, save, migration, and its protection. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +13,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "pci.h"
+#include "repl_control.h"
 #include "util.h"
 #include "virtio_blk.h"
 #include "vm.h"
@@ -25,7 +26,8 @@
  */
 struct vm_control {
 	struct vm *vm;
-	int event_fd; /* quit asked, or migrated away */
+	struct repl_control *repl; /* protect and failover: one at a time with a job */
+	int event_fd;		   /* quit asked, or migrated away */
 	pthread_mutex_t lock;
 	bool paused;		     /* locked: by stop or save, not by a migration's own pause */
 	bool busy;		     /* locked: the job thread has not finished */
@@ -88,7 +90,8 @@ static bool ctl_running(void *opaque)
 	pthread_mutex_lock(&c->lock);
 	running = !c->paused && !c->migrated;
 	pthread_mutex_unlock(&c->lock);
-	return running;
+	/* A backup's VM does not run until it fails over. */
+	return running && !repl_control__is_backup(c->repl);
 }
 
 /* vCPUs first, so they stop issuing I/O, then the I/O thread: memory and devices hold still. */
@@ -273,6 +276,8 @@ static int ctl_save(void *opaque, const char *file, char *err, size_t errlen)
 	int rc;
 
 	rc = refuse(c, err, errlen);
+	if (!rc)
+		rc = repl_control__refuse_migration(c->repl, "save", err, errlen);
 	if (rc)
 		return rc;
 	reap(c);
@@ -377,6 +382,8 @@ static int ctl_migrate(void *opaque, const struct control_migrate *m, char *err,
 	int rc;
 
 	rc = refuse(c, err, errlen);
+	if (!rc)
+		rc = repl_control__refuse_migration(c->repl, "migrate", err, errlen);
 	if (rc)
 		return rc;
 	/* A failure late in the migration leaves the VM paused by the sender on top of the
@@ -467,9 +474,49 @@ static int ctl_migrate_cancel(void *opaque, char *err, size_t errlen)
 	return rc;
 }
 
-int vm_control__new(struct vm *vm, bool paused, struct vm_control **out)
+/* Protection, like a migration, needs the VM running and no save or migration under way. */
+static int ctl_protect(void *opaque, const struct control_protect *p, char *err, size_t errlen)
+{
+	struct vm_control *c = opaque;
+	int rc = refuse(c, err, errlen);
+
+	if (rc)
+		return rc;
+	if (!ctl_running(c))
+		return util__fail(err, errlen, -EINVAL, "protect: the VM is paused: cont it first");
+	return repl_control__protect(c->repl, p, err, errlen);
+}
+
+static int ctl_unprotect(void *opaque, char *err, size_t errlen)
+{
+	return repl_control__unprotect(((struct vm_control *)opaque)->repl, err, errlen);
+}
+
+static int ctl_set_replication(void *opaque, const struct control_repl_set *s, char *err,
+			       size_t errlen)
+{
+	return repl_control__set(((struct vm_control *)opaque)->repl, s, err, errlen);
+}
+
+static void ctl_query_replication(void *opaque, struct repl_status *out)
+{
+	repl_control__status(((struct vm_control *)opaque)->repl, out);
+}
+
+static bool ctl_backup(void *opaque)
+{
+	return repl_control__is_backup(((struct vm_control *)opaque)->repl);
+}
+
+static int ctl_failover(void *opaque, char *err, size_t errlen)
+{
+	return repl_control__failover(((struct vm_control *)opaque)->repl, err, errlen);
+}
+
+int vm_control__new(struct vm *vm, bool paused, bool backup, struct vm_control **out)
 {
 	struct vm_control *c = calloc(1, sizeof(*c));
+	int rc;
 
 	if (!c)
 		return -ENOMEM;
@@ -477,8 +524,13 @@ int vm_control__new(struct vm *vm, bool paused, struct vm_control **out)
 	c->paused = paused;
 	c->event_fd = eventfd(0, EFD_CLOEXEC);
 	if (c->event_fd < 0) {
-		int rc = -errno;
-
+		rc = -errno;
+		free(c);
+		return rc;
+	}
+	rc = repl_control__new(vm, backup, &c->repl);
+	if (rc) {
+		close(c->event_fd);
 		free(c);
 		return rc;
 	}
@@ -498,6 +550,7 @@ void vm_control__free(struct vm_control *c)
 		log__info("control: migration not cancelled at exit: %s", err);
 	if (c->joinable)
 		pthread_join(c->thread, NULL);
+	repl_control__free(c->repl);
 	migrate_job__free(c->job);
 	pthread_mutex_destroy(&c->lock);
 	close(c->event_fd);
@@ -515,8 +568,24 @@ void vm_control__ops(struct vm_control *c, struct control_ops *ops)
 	    .migrate = ctl_migrate,
 	    .query_migrate = ctl_query_migrate,
 	    .migrate_cancel = ctl_migrate_cancel,
+	    .backup = ctl_backup,
+	    .protect = ctl_protect,
+	    .unprotect = ctl_unprotect,
+	    .set_replication = ctl_set_replication,
+	    .query_replication = ctl_query_replication,
+	    .failover = ctl_failover,
 	    .opaque = c,
 	};
+}
+
+struct repl_control *vm_control__repl(struct vm_control *c)
+{
+	return c->repl;
+}
+
+void vm_control__before_exit(struct vm_control *c)
+{
+	repl_control__before_exit(c->repl);
 }
 
 int vm_control__event_fd(const struct vm_control *c)

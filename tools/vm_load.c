@@ -1,4 +1,5 @@
-/* twin-vmm restore and incoming: a VM built from a Twin stream, from a file or a live migration. */
+/* twin-vmm restore, incoming and backup: a VM built from a Twin stream (file, migration, protect).
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -10,6 +11,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "stream_format.h"
+#include "util.h"
 #include "virtio_blk.h"
 #include "vm_load.h"
 #include "vm_stream.h"
@@ -144,16 +146,9 @@ static int wait_for_source(int lfd, int sig_fd)
 	}
 }
 
-/* The source's connection, counting what it sent and keeping its first bytes (the magic). */
-struct counted {
-	struct channel *ch;
-	uint64_t bytes;
-	char magic[sizeof(STREAM_MAGIC) - 1];
-};
-
 static ssize_t counted_read(void *ctx, void *buf, size_t len)
 {
-	struct counted *c = ctx;
+	struct vm_source_counted *c = ctx;
 	ssize_t r = channel__read(c->ch, buf, len);
 
 	if (r > 0 && c->bytes < sizeof(c->magic)) {
@@ -167,7 +162,7 @@ static ssize_t counted_read(void *ctx, void *buf, size_t len)
 }
 
 /* A peer that sent no Twin stream header: a stranger or a port scan, not a source. */
-static bool stranger(const struct counted *c)
+static bool stranger(const struct vm_source_counted *c)
 {
 	return c->bytes < sizeof(struct stream_header) ||
 	       memcmp(c->magic, STREAM_MAGIC, sizeof(c->magic));
@@ -182,8 +177,9 @@ static bool stranger(const struct counted *c)
  * connected, even if its stream then failed.
  */
 static int accept_source(int lfd, int sig_fd, const struct channel_security *sec,
-			 struct channel **out, struct counted *cr, struct stream_reader *r,
-			 struct vm_stream_config *cfg, char *err, size_t errlen)
+			 struct channel **out, struct vm_source_counted *cr,
+			 struct stream_reader *r, struct vm_stream_config *cfg, char *err,
+			 size_t errlen)
 {
 	struct channel *ch;
 	int rc;
@@ -203,7 +199,7 @@ static int accept_source(int lfd, int sig_fd, const struct channel_security *sec
 			log__error("incoming: %s", err);
 			return rc;
 		}
-		*cr = (struct counted){.ch = ch};
+		*cr = (struct vm_source_counted){.ch = ch};
 		stream_reader__init(r, counted_read, cr);
 		rc = migrate__receive_config(r, cfg, err, errlen);
 		if (rc && stranger(cr)) {
@@ -225,9 +221,37 @@ static int accept_source(int lfd, int sig_fd, const struct channel_security *sec
 	}
 }
 
-int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
-		      struct channel **out)
+/*
+ * A replication stream (CHECKPOINTED) is for twin-vmm backup, anything else for incoming:
+ * the wrong one is refused naming the right command.  rc: migrate__receive_config's.
+ */
+static int check_kind(const struct stream_reader *r, bool replication, int rc, char *err,
+		      size_t errlen)
 {
+	bool checkpointed = r->flags & STREAM_FLAG_CHECKPOINTED;
+
+	/* Only a header read whole says what the stream is. */
+	if (rc || checkpointed == replication)
+		return rc;
+	if (checkpointed)
+		return util__fail(err, errlen, -EPROTONOSUPPORT,
+				  "this is a replication stream (twin-vmm protect) and twin-vmm "
+				  "incoming takes a live migration: protect toward a twin-vmm "
+				  "backup instead");
+	return util__fail(err, errlen, -EPROTONOSUPPORT,
+			  "this is a live migration (twin-vmm migrate) and twin-vmm backup takes "
+			  "a replication stream: migrate into a twin-vmm incoming instead");
+}
+
+/*
+ * incoming and backup (replication): waits for the source, then receives the VM up to END
+ * (incoming) or CHECKPOINT(0) (backup).  0 with src->ch waiting for the ack and src->r
+ * positioned after the last record read, or an exit status (logged, the source told).
+ */
+static int receive(struct vm_setup *s, const struct vmm_args *a, int sig_fd, bool replication,
+		   struct vm_source *src)
+{
+	const char *cmd = replication ? "backup" : "incoming";
 	const struct channel_security sec = {
 	    .cert = a->security.cert,
 	    .key = a->security.key,
@@ -235,25 +259,28 @@ int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
 	    .psk_file = a->security.psk,
 	    .insecure = a->security.insecure,
 	};
+	struct stream_reader *r = &src->r;
 	struct vm_stream_config cfg;
 	struct channel *ch = NULL;
-	struct stream_reader r;
-	struct counted cr;
 	char err[512];
 	int lfd = -1, rc, status;
 
+	*src = (struct vm_source){0};
+	stream_reader__init(r, counted_read, &src->counted);
 	rc = channel__check_security(&sec, err, sizeof(err));
 	if (!rc)
 		rc = channel__listen(a->listen, &lfd, err, sizeof(err));
 	if (rc) {
-		log__error("incoming: %s", err);
+		log__error("%s: %s", cmd, err);
 		return EXIT_BAD_INPUT;
 	}
 	/* Always shown: with port 0 it is how the user learns the port. */
-	fprintf(stderr, "twin-vmm: incoming: waiting on %s, port %d\n", a->listen,
+	fprintf(stderr, "twin-vmm: %s: waiting on %s, port %d\n", cmd, a->listen,
 		channel__local_port(lfd));
-	rc = accept_source(lfd, sig_fd, &sec, &ch, &cr, &r, &cfg, err, sizeof(err));
+	rc = accept_source(lfd, sig_fd, &sec, &ch, &src->counted, r, &cfg, err, sizeof(err));
 	close(lfd);
+	if (ch)
+		rc = check_kind(r, replication, rc, err, sizeof(err));
 	/* Stopped while waiting, as a running VM would be: status 0. */
 	if (rc == -EINTR)
 		return VM_EXIT_STOPPED;
@@ -261,20 +288,42 @@ int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
 		return EXIT_RUNTIME;
 	if (rc) {
 		status = stream_error_status(rc);
-		refuse_early(NULL, &ch, &r, rc, err);
+		refuse_early(NULL, &ch, r, rc, err);
 	} else {
-		log__info("incoming: source connected over %s", channel__describe(ch));
-		rc = load(s, a, &r, &cfg, &ch, &status, err, sizeof(err));
+		log__info("%s: source connected over %s", cmd, channel__describe(ch));
+		rc = load(s, a, r, &cfg, &ch, &status, err, sizeof(err));
 	}
-	stream_reader__dispose(&r);
 	if (rc) {
 		/* The source was told (refuse_early), if it was still there to hear it. */
-		log__error("incoming: %s", err);
+		log__error("%s: %s", cmd, err);
+		stream_reader__dispose(r);
 		return status;
 	}
-	log__info("incoming: migration received");
-	*out = ch;
+	log__info("%s: %s received", cmd, replication ? "the initial sync" : "migration");
+	src->ch = ch;
 	return 0;
+}
+
+int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
+		      struct channel **out)
+{
+	struct vm_source src;
+	int status = receive(s, a, sig_fd, false, &src);
+
+	/* After END the stream holds nothing more: only the ack goes back. */
+	stream_reader__dispose(&src.r);
+	*out = src.ch;
+	return status;
+}
+
+int vm_load__backup(struct vm_setup *s, const struct vmm_args *a, int sig_fd, struct vm_source *src)
+{
+	return receive(s, a, sig_fd, true, src);
+}
+
+void vm_load__source_dispose(struct vm_source *src)
+{
+	stream_reader__dispose(&src->r);
 }
 
 void vm_load__refuse(struct vm *vm, struct channel **ch, int rc, const char *why)

@@ -1,9 +1,22 @@
-/* twin-vmm restore and incoming: a VM built from a Twin stream, from a file or a live migration. */
+/* twin-vmm restore, incoming and backup: a VM built from a Twin stream (file, migration, protect).
+ */
 #ifndef TOOLS_VM_LOAD_H
 #define TOOLS_VM_LOAD_H
+#include "stream.h"
 #include "vm_setup.h"
 
 struct channel;
+
+/* A source's connection and the stream read from it (backup: kept for the epochs). */
+struct vm_source {
+	struct channel *ch;
+	struct stream_reader r; /* reads through counted: keep the struct in place */
+	struct vm_source_counted {
+		struct channel *ch;
+		uint64_t bytes;
+		char magic[sizeof(STREAM_MAGIC) - 1]; /* the first bytes: a Twin stream's? */
+	} counted;
+};
 
 /*
  * restore FILE: the VM from FILE's VM_CONFIG with the devices of the command line, then its
@@ -20,6 +33,18 @@ int vm_load__restore(struct vm_setup *s, const struct vmm_args *a);
  */
 int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
 		      struct channel **ch);
+
+/*
+ * backup: as incoming, for a twin-vmm protect: the stream must be CHECKPOINTED (a live
+ * migration is refused, naming twin-vmm incoming; incoming refuses a replication stream,
+ * naming twin-vmm backup), and it is received up to CHECKPOINT(0).  On success s->vm holds
+ * epoch 0 (not started), src->ch waits for the ack and src->r for the epochs
+ * (repl_backup__start); vm_load__source_dispose once the engine is freed.  Else an exit
+ * status (logged, the primary told).
+ */
+int vm_load__backup(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
+		    struct vm_source *src);
+void vm_load__source_dispose(struct vm_source *src);
 
 /*
  * Once everything else that can fail has succeeded: starts the VM's threads parked, acks

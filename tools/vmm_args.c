@@ -26,6 +26,16 @@ const char vmm_args_usage[] =
     "       twin-vmm migrate --control PATH --to HOST:PORT SECURITY [--downtime MS]\n"
     "                    [--bandwidth MiB/s] [--compress lz4|zlib|none] [--xbzrle-cache MiB]\n"
     "                    [--shared-storage | --copy-storage]\n"
+    "       twin-vmm protect --control PATH --peer HOST:PORT SECURITY\n"
+    "                    [--mode epoch|event|hybrid] [--interval MS] [--min-spacing MS]\n"
+    "                    [--timeout MS] [--compress lz4|zlib|none] [--xbzrle-cache MiB]\n"
+    "       twin-vmm unprotect --control PATH\n"
+    "       twin-vmm set-replication --control PATH [--mode M] [--interval MS]\n"
+    "                    [--min-spacing MS]\n"
+    "       twin-vmm query-replication --control PATH\n"
+    "       twin-vmm failover --control PATH\n"
+    "       twin-vmm backup --listen ADDR:PORT SECURITY [DEVICES] [--control PATH]\n"
+    "                    [--auto-failover] [--timeout MS]\n"
     "DEVICES: [--serial stdio|file:PATH] [--nic " NIC_SPEC "]...\n"
     "         [--disk " DISK_SPEC "]... [--console virtio[,legacy]|none]\n"
     "SECURITY: " SECURITY_SPEC "\n"
@@ -55,12 +65,37 @@ const char vmm_args_usage[] =
     "  --copy-storage      writable disks move with the VM into the destination's own\n"
     "                      images (same sizes); a VM with a writable disk needs one of\n"
     "                      the two\n"
-    "security (incoming and migrate, exactly one):\n"
+    "protect: replicate the running VM of the twin-vmm serving --control PATH to the\n"
+    "  twin-vmm backup at HOST:PORT: a live migration into it (every writable disk is\n"
+    "  copied: each host has its own image), then checkpoints; prints the sync's progress,\n"
+    "  then `protect: {JSON}` and exits 0 once protected, else 1 with the reason.\n"
+    "  --mode MODE         epoch (default): a checkpoint every interval; event: one as soon\n"
+    "                      as the guest sends a frame or writes its disk; hybrid: both\n"
+    "  --interval MS       epoch: the period; hybrid: the longest gap (default 25)\n"
+    "  --min-spacing MS    hybrid: least gap between I/O-triggered checkpoints (default 2)\n"
+    "  --timeout MS        the backup unheard this long: the VM goes on unprotected\n"
+    "                      (degraded), its output no longer held (default 1000)\n"
+    "  --compress, --xbzrle-cache  as for migrate, for the sync and every epoch\n"
+    "unprotect: stop replicating cleanly (a last checkpoint, then the backup exits 0).\n"
+    "set-replication: switch the mode or timing of a protected VM from its next checkpoint.\n"
+    "query-replication: print the replication status as one line of JSON.\n"
+    "failover: make the twin-vmm backup serving --control PATH run the VM from its last\n"
+    "  committed checkpoint; exits 0 once it runs there.\n"
+    "backup: wait on ADDR:PORT for a twin-vmm protect and hold a shadow copy of the VM\n"
+    "  (no vCPU runs); exits 0 after the primary's unprotect; after a failover it runs\n"
+    "  the VM as run does.  Devices as for restore; disks are this host's own images.\n"
+    "  --timeout MS        the primary unheard this long is lost (default 1000)\n"
+    "  --auto-failover     run the VM here once the primary is lost.  For a two-host\n"
+    "                      pair without a cluster, as in Remus.  UNSAFE under a network\n"
+    "                      partition: both copies would run.  The cluster (twin-clusterd)\n"
+    "                      brings the safe rule; without this option a lost primary\n"
+    "                      waits for the failover command.\n"
+    "security (incoming, migrate, protect and backup, exactly one):\n"
     "  --tls-cert FILE --tls-key FILE --tls-ca FILE  TLS 1.3, both ends show a certificate\n"
     "                   signed by the CA\n"
     "  --tls-psk FILE   TLS 1.3 with a pre-shared key: lines identity:hexkey\n"
     "  --insecure       plaintext: only on a trusted network\n"
-    "devices (run, restore, incoming):\n"
+    "devices (run, restore, incoming, backup):\n"
     "  --serial SINK    where the 8250 and debug console go: stdio (default) or file:PATH\n"
     "  --nic SPEC       virtio-net on TAP NAME, created if missing (then removed at exit)\n"
     "                   and attached to bridge BR if given; the MAC defaults to\n"
@@ -77,7 +112,8 @@ const char vmm_args_usage[] =
     "Exit status: the guest's debug-exit status (odd), 0 when stopped by SIGTERM/SIGINT or\n"
     "a guest power-off or migrated away, 2 for bad usage or input, 4 for a KVM or runtime\n"
     "failure or a guest crash (triple fault) or reset request.  save and migrate: 0 once\n"
-    "done, 1 when the VM's twin-vmm reports a failure, 2 for bad usage.\n"
+    "done, 1 when the VM's twin-vmm reports a failure, 2 for bad usage; the replication\n"
+    "commands likewise.\n"
     "Environment: TWIN_KVM_DEV overrides the KVM device path (default /dev/kvm);\n"
     "TWIN_LOG=info|debug prints more.\n";
 
@@ -530,10 +566,51 @@ static int set_control(const char *val, struct vmm_args *out, char *err, size_t 
 	return 0;
 }
 
-#define CMD(c)	    (1u << (c))
-#define CMDS_HOST   (CMD(VMM_CMD_RUN) | CMD(VMM_CMD_RESTORE) | CMD(VMM_CMD_INCOMING))
-#define CMDS_SECURE (CMD(VMM_CMD_INCOMING) | CMD(VMM_CMD_MIGRATE))
-#define CMDS_ALL    (CMDS_HOST | CMD(VMM_CMD_SAVE) | CMD(VMM_CMD_MIGRATE))
+/* Replication's peer and tuning: protect, set-replication, backup. */
+static int set_repl_option(const char *name, const char *val, struct vmm_args *out, char *err,
+			   size_t errlen)
+{
+	struct vmm_repl_opts *r = &out->repl;
+
+	if (!strcmp(name, "--peer")) {
+		if (!host_port__valid(val, false))
+			return fail(err, errlen,
+				    "--peer '%s' is not HOST:PORT: use the twin-vmm backup's "
+				    "address, e.g. 198.18.0.2:4444",
+				    val);
+		r->peer = val;
+	} else if (!strcmp(name, "--mode")) {
+		if (repl_mode__from_str(val, &r->mode))
+			return fail(err, errlen,
+				    "--mode '%s' is invalid: use epoch, event or hybrid", val);
+		r->mode_set = true;
+	} else if (!strcmp(name, "--interval") || !strcmp(name, "--min-spacing")) {
+		if (!parse_uint(val, 1, VMM_ARGS_MAX_INTERVAL_MS,
+				name[2] == 'i' ? &r->interval_ms : &r->min_spacing_ms))
+			return fail(err, errlen,
+				    "%s '%s' is invalid: use milliseconds from 1 to %d", name, val,
+				    VMM_ARGS_MAX_INTERVAL_MS);
+	} else if (!strcmp(name, "--timeout")) {
+		if (!parse_uint(val, VMM_ARGS_MIN_TIMEOUT_MS, VMM_ARGS_MAX_TIMEOUT_MS,
+				&r->timeout_ms))
+			return fail(
+			    err, errlen,
+			    "--timeout '%s' is invalid: use milliseconds from %d (twice the "
+			    "heartbeat) to %d",
+			    val, VMM_ARGS_MIN_TIMEOUT_MS, VMM_ARGS_MAX_TIMEOUT_MS);
+	} else if (!strcmp(name, "--auto-failover")) {
+		r->auto_failover = true;
+	}
+	return 0;
+}
+
+#define CMD(c) (1u << (c))
+#define CMDS_HOST                                                                                  \
+	(CMD(VMM_CMD_RUN) | CMD(VMM_CMD_RESTORE) | CMD(VMM_CMD_INCOMING) | CMD(VMM_CMD_BACKUP))
+#define CMDS_SECURE                                                                                \
+	(CMD(VMM_CMD_INCOMING) | CMD(VMM_CMD_MIGRATE) | CMD(VMM_CMD_PROTECT) | CMD(VMM_CMD_BACKUP))
+#define CMDS_TUNE (CMD(VMM_CMD_PROTECT) | CMD(VMM_CMD_SET_REPLICATION))
+#define CMDS_ALL  ((1u << (VMM_CMD_BACKUP + 1)) - 1)
 
 /* Each option, the commands that take it (a mask of CMD()), and its setter (NULL: --control). */
 static const struct option_def {
@@ -554,7 +631,7 @@ static const struct option_def {
     {"--disk", CMDS_HOST, false, set_device_option},
     {"--console", CMDS_HOST, false, set_device_option},
     {"--control", CMDS_ALL, false, NULL},
-    {"--listen", CMD(VMM_CMD_INCOMING), false, set_migration_option},
+    {"--listen", CMD(VMM_CMD_INCOMING) | CMD(VMM_CMD_BACKUP), false, set_migration_option},
     {"--to", CMD(VMM_CMD_MIGRATE), false, set_migration_option},
     {"--tls-cert", CMDS_SECURE, false, set_migration_option},
     {"--tls-key", CMDS_SECURE, false, set_migration_option},
@@ -563,15 +640,30 @@ static const struct option_def {
     {"--insecure", CMDS_SECURE, true, set_migration_option},
     {"--downtime", CMD(VMM_CMD_MIGRATE), false, set_migration_option},
     {"--bandwidth", CMD(VMM_CMD_MIGRATE), false, set_migration_option},
-    {"--compress", CMD(VMM_CMD_MIGRATE), false, set_migration_option},
-    {"--xbzrle-cache", CMD(VMM_CMD_MIGRATE), false, set_migration_option},
+    {"--compress", CMD(VMM_CMD_MIGRATE) | CMD(VMM_CMD_PROTECT), false, set_migration_option},
+    {"--xbzrle-cache", CMD(VMM_CMD_MIGRATE) | CMD(VMM_CMD_PROTECT), false, set_migration_option},
     {"--shared-storage", CMD(VMM_CMD_MIGRATE) | CMD(VMM_CMD_INCOMING), true, set_migration_option},
     {"--copy-storage", CMD(VMM_CMD_MIGRATE), true, set_migration_option},
+    {"--peer", CMD(VMM_CMD_PROTECT), false, set_repl_option},
+    {"--mode", CMDS_TUNE, false, set_repl_option},
+    {"--interval", CMDS_TUNE, false, set_repl_option},
+    {"--min-spacing", CMDS_TUNE, false, set_repl_option},
+    {"--timeout", CMD(VMM_CMD_PROTECT) | CMD(VMM_CMD_BACKUP), false, set_repl_option},
+    {"--auto-failover", CMD(VMM_CMD_BACKUP), true, set_repl_option},
 };
 
 static const char *const command_names[] = {
-    [VMM_CMD_RUN] = "run",   [VMM_CMD_RESTORE] = "restore", [VMM_CMD_INCOMING] = "incoming",
-    [VMM_CMD_SAVE] = "save", [VMM_CMD_MIGRATE] = "migrate",
+    [VMM_CMD_RUN] = "run",
+    [VMM_CMD_RESTORE] = "restore",
+    [VMM_CMD_INCOMING] = "incoming",
+    [VMM_CMD_SAVE] = "save",
+    [VMM_CMD_MIGRATE] = "migrate",
+    [VMM_CMD_PROTECT] = "protect",
+    [VMM_CMD_UNPROTECT] = "unprotect",
+    [VMM_CMD_SET_REPLICATION] = "set-replication",
+    [VMM_CMD_QUERY_REPLICATION] = "query-replication",
+    [VMM_CMD_FAILOVER] = "failover",
+    [VMM_CMD_BACKUP] = "backup",
 };
 
 static const struct option_def *find_option(const char *a)
@@ -587,12 +679,14 @@ static const struct option_def *find_option(const char *a)
 
 static int not_for_command(const struct option_def *o, enum vmm_command c, char *err, size_t errlen)
 {
-	if (o->cmds == CMD(VMM_CMD_RUN) && (c == VMM_CMD_RESTORE || c == VMM_CMD_INCOMING))
+	if (o->cmds == CMD(VMM_CMD_RUN) && (CMDS_HOST & CMD(c)))
 		return fail(err, errlen,
 			    "%s does not apply to twin-vmm %s: the VM's memory, vCPUs and kernel "
 			    "come from the %s",
 			    o->name, command_names[c],
-			    c == VMM_CMD_RESTORE ? "saved file" : "migration stream");
+			    c == VMM_CMD_RESTORE  ? "saved file"
+			    : c == VMM_CMD_BACKUP ? "primary's replication stream"
+						  : "migration stream");
 	return fail(err, errlen, "%s does not apply to twin-vmm %s: see twin-vmm --help", o->name,
 		    command_names[c]);
 }
@@ -626,6 +720,31 @@ static int check_security(const struct vmm_args *a, char *err, size_t errlen)
 	return 0;
 }
 
+/* The replication clients: the control socket, and what protect and set-replication need. */
+static int check_replication(const struct vmm_args *a, char *err, size_t errlen)
+{
+	const struct vmm_repl_opts *r = &a->repl;
+
+	if (!a->control)
+		return fail(err, errlen,
+			    "missing --control PATH: twin-vmm %s needs the control socket of the "
+			    "twin-vmm %s",
+			    command_names[a->command],
+			    a->command == VMM_CMD_FAILOVER ? "backup" : "running the VM");
+	if (a->command == VMM_CMD_SET_REPLICATION && !r->mode_set && !r->interval_ms &&
+	    !r->min_spacing_ms)
+		return fail(err, errlen,
+			    "twin-vmm set-replication changes nothing: give --mode, --interval "
+			    "or --min-spacing");
+	if (a->command != VMM_CMD_PROTECT)
+		return 0;
+	if (!r->peer)
+		return fail(err, errlen,
+			    "missing --peer HOST:PORT: twin-vmm protect needs the address of the "
+			    "twin-vmm backup");
+	return check_security(a, err, errlen);
+}
+
 /* What each command cannot do without. */
 static int check_required(const struct vmm_args *a, char *err, size_t errlen)
 {
@@ -650,6 +769,18 @@ static int check_required(const struct vmm_args *a, char *err, size_t errlen)
 				    "missing --listen ADDR:PORT: twin-vmm incoming needs the "
 				    "address to wait on, e.g. 0.0.0.0:4444");
 		return check_security(a, err, errlen);
+	case VMM_CMD_BACKUP:
+		if (!a->listen)
+			return fail(err, errlen,
+				    "missing --listen ADDR:PORT: twin-vmm backup needs the address "
+				    "to wait on for the primary, e.g. 0.0.0.0:4444");
+		return check_security(a, err, errlen);
+	case VMM_CMD_PROTECT:
+	case VMM_CMD_UNPROTECT:
+	case VMM_CMD_SET_REPLICATION:
+	case VMM_CMD_QUERY_REPLICATION:
+	case VMM_CMD_FAILOVER:
+		return check_replication(a, err, errlen);
 	case VMM_CMD_SAVE:
 	case VMM_CMD_MIGRATE:
 		if (!a->control)
@@ -697,7 +828,8 @@ static int parse_command(const char *name, struct vmm_args *out, char *err, size
 		}
 	}
 	return fail(err, errlen,
-		    "unknown command '%s': use run, restore, incoming, save or migrate (see "
+		    "unknown command '%s': use run, restore, incoming, save, migrate, protect, "
+		    "unprotect, set-replication, query-replication, failover or backup (see "
 		    "--help)",
 		    name);
 }

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "replication.h"
 
 #define VMM_ARGS_DEFAULT_MEM (256ULL << 20)
 #define VMM_ARGS_MIN_MEM     (2ULL << 20)
@@ -22,8 +23,14 @@
 #define VMM_ARGS_DEFAULT_XBZRLE_MIB  0		/* off: NEWS has the measurement */
 #define VMM_ARGS_MAX_XBZRLE_MIB	     65536
 
+/* Replication's timing bounds: an epoch longer than a minute protects nothing. */
+#define VMM_ARGS_MAX_INTERVAL_MS 60000
+/* The peer's silence bound: above twice the 100 ms heartbeat, at most an hour. */
+#define VMM_ARGS_MIN_TIMEOUT_MS 200
+#define VMM_ARGS_MAX_TIMEOUT_MS 3600000
+
 /*
- * What twin-vmm does.  run, restore and incoming host a VM; save and migrate are clients
+ * What twin-vmm does.  run, restore, incoming and backup host a VM; the others are clients
  * of a running twin-vmm's control socket.
  */
 enum vmm_command {
@@ -32,6 +39,12 @@ enum vmm_command {
 	VMM_CMD_INCOMING,
 	VMM_CMD_SAVE,
 	VMM_CMD_MIGRATE,
+	VMM_CMD_PROTECT,
+	VMM_CMD_UNPROTECT,
+	VMM_CMD_SET_REPLICATION,
+	VMM_CMD_QUERY_REPLICATION,
+	VMM_CMD_FAILOVER,
+	VMM_CMD_BACKUP,
 };
 
 enum vmm_serial { VMM_SERIAL_STDIO, VMM_SERIAL_FILE };
@@ -72,13 +85,25 @@ struct vmm_migrate_opts {
 	bool shared_storage, copy_storage;
 };
 
+/* Replication (protect, set-replication, backup); 0 or false: not given, the default holds. */
+struct vmm_repl_opts {
+	const char *peer; /* protect --peer HOST:PORT; into argv */
+	bool mode_set;
+	enum repl_mode mode;	     /* --mode epoch|event|hybrid */
+	unsigned int interval_ms;    /* --interval MS */
+	unsigned int min_spacing_ms; /* --min-spacing MS */
+	unsigned int timeout_ms;     /* --timeout MS: the peer unheard this long is gone */
+	bool auto_failover;	     /* backup --auto-failover: UNSAFE under a partition */
+};
+
 struct vmm_args {
 	enum vmm_command command;
-	const char *file;	      /* restore, save: FILE; into argv */
-	const char *listen;	      /* incoming --listen ADDR:PORT; into argv */
-	const char *to;		      /* migrate --to HOST:PORT; into argv */
-	struct vmm_security security; /* incoming, migrate */
-	struct vmm_migrate_opts migrate;
+	const char *file;		 /* restore, save: FILE; into argv */
+	const char *listen;		 /* incoming --listen ADDR:PORT; into argv */
+	const char *to;			 /* migrate --to HOST:PORT; into argv */
+	struct vmm_security security;	 /* incoming, migrate, protect, backup */
+	struct vmm_migrate_opts migrate; /* also protect's --compress and --xbzrle-cache */
+	struct vmm_repl_opts repl;
 	const char *kernel; /* points into argv */
 	uint64_t mem_size;  /* bytes */
 	unsigned int nr_vcpus;
@@ -105,6 +130,11 @@ struct vmm_args {
  *   twin-vmm incoming --listen ADDR:PORT SECURITY [device options] [--control PATH]
  *   twin-vmm save --control PATH FILE
  *   twin-vmm migrate --control PATH --to HOST:PORT SECURITY [tuning]
+ *   twin-vmm protect --control PATH --peer HOST:PORT SECURITY [replication tuning]
+ *   twin-vmm unprotect|query-replication|failover --control PATH
+ *   twin-vmm set-replication --control PATH [--mode M] [--interval MS] [--min-spacing MS]
+ *   twin-vmm backup --listen ADDR:PORT SECURITY [device options] [--control PATH]
+ *                   [--auto-failover] [--timeout MS]
  * An option another command takes is refused by name.  --nic and --disk repeat up to 4 times
  * each, other options may repeat and the last wins.  Returns 0, VMM_ARGS_HELP for -h/--help,
  * or -EINVAL with one line in err (no trailing newline).  Touches no global state.

@@ -21,6 +21,7 @@ struct output_buffer {
 	pthread_mutex_t lock; /* guards everything below */
 	size_t limit;
 	struct output_buffer_full full;
+	struct output_buffer_trigger trigger;
 	struct output_buffer_sink sink;
 	bool holding;
 	bool full_signalled; /* the full callback ran and no release has made room since */
@@ -81,6 +82,13 @@ void output_buffer__destroy(struct output_buffer *ob)
 	free(ob);
 }
 
+void output_buffer__set_trigger(struct output_buffer *ob, struct output_buffer_trigger trigger)
+{
+	pthread_mutex_lock(&ob->lock);
+	ob->trigger = trigger;
+	pthread_mutex_unlock(&ob->lock);
+}
+
 int output_buffer__set_sink(struct output_buffer *ob, struct output_buffer_sink sink)
 {
 	int rc = 0;
@@ -125,6 +133,7 @@ int output_buffer__transmit(struct output_buffer *ob, const struct iovec *iov, u
 {
 	size_t len = iov__size(iov, cnt);
 	struct held_frame *f;
+	struct output_buffer_trigger trigger = {0};
 	bool signal = false;
 	int rc = 0;
 
@@ -153,14 +162,18 @@ int output_buffer__transmit(struct output_buffer *ob, const struct iovec *iov, u
 	f->len = len;
 	*ob->tailp = f;
 	ob->tailp = &f->next;
-	if (!ob->open_first)
+	if (!ob->open_first) {
 		ob->open_first = f;
+		trigger = ob->trigger;
+	}
 	ob->st.held_bytes += len;
 	ob->st.held_frames++;
 out:
 	pthread_mutex_unlock(&ob->lock);
 	if (signal)
 		ob->full.fn(ob->full.opaque);
+	if (trigger.fn)
+		trigger.fn(trigger.opaque);
 	return rc;
 }
 

@@ -37,6 +37,17 @@ struct output_buffer_full {
 	void *opaque;
 };
 
+/*
+ * Event-triggered checkpoints (replication's event and hybrid modes): called
+ * on the I/O thread, with no lock held, each time a frame is held into an
+ * open epoch that was empty, i.e. the guest has new output waiting for a
+ * checkpoint.  It must not block; the same calls as the full callback.
+ */
+struct output_buffer_trigger {
+	void (*fn)(void *opaque);
+	void *opaque;
+};
+
 /* Where let-out frames go: the NIC's send path (virtio_net__set_output_buffer sets it). */
 struct output_buffer_sink {
 	int (*send)(void *opaque, const struct iovec *iov, unsigned int cnt);
@@ -58,6 +69,8 @@ struct output_buffer_stats {
  * the start; full may have a NULL fn.  0, -EINVAL or -ENOMEM.
  */
 int output_buffer__create(size_t limit, struct output_buffer_full full, struct output_buffer **out);
+/* Sets (fn NULL: clears) the trigger; any thread, it applies from the next frame. */
+void output_buffer__set_trigger(struct output_buffer *ob, struct output_buffer_trigger trigger);
 /* Frees the buffer and drops what it holds; detach it from its NIC first.  NULL is a no-op. */
 void output_buffer__destroy(struct output_buffer *ob);
 

@@ -39,6 +39,8 @@ struct virtio_blk {
 	 */
 	uint64_t *track, *track_mem;
 	uint64_t capacity; /* sectors */
+	void (*write_hook)(void *opaque); /* after a guest write; I/O thread (set it paused) */
+	void *write_hook_opaque;
 	char name[32];
 	char serial[VIRTIO_BLK_ID_BYTES];
 	struct vq_chain chain; /* the request being served; I/O thread only */
@@ -238,12 +240,20 @@ int virtio_blk__write(struct virtio_blk *blk, uint64_t offset, const struct iove
 		for (uint64_t c = offset / VIRTIO_BLK_CHUNK;
 		     c <= (offset + len - 1) / VIRTIO_BLK_CHUNK; c++)
 			__atomic_fetch_or(&t[c / 64], 1ULL << (c % 64), __ATOMIC_RELEASE);
+	if (!rc && blk->write_hook)
+		blk->write_hook(blk->write_hook_opaque);
 	return rc;
 }
 
 uint64_t virtio_blk__chunks(const struct virtio_blk *blk)
 {
 	return (blk->capacity * VIRTIO_BLK_SECTOR_SIZE + VIRTIO_BLK_CHUNK - 1) / VIRTIO_BLK_CHUNK;
+}
+
+void virtio_blk__set_write_hook(struct virtio_blk *blk, void (*fn)(void *opaque), void *opaque)
+{
+	blk->write_hook_opaque = opaque;
+	blk->write_hook = fn;
 }
 
 int virtio_blk__track(struct virtio_blk *blk, bool on)

@@ -108,6 +108,13 @@ int virtio_blk__write(struct virtio_blk *blk, uint64_t offset, const struct iove
  */
 #define VIRTIO_BLK_CHUNK 4096u
 uint64_t virtio_blk__chunks(const struct virtio_blk *blk);
+/*
+ * Replication's event mode: fn(opaque) runs on the I/O thread after each
+ * guest write that completed, to ask for a checkpoint at once; it must not
+ * block.  NULL clears.  Set or clear it with the VM's I/O loop paused
+ * (ioloop__pause), so no call is under way and none sees a torn hook.
+ */
+void virtio_blk__set_write_hook(struct virtio_blk *blk, void (*fn)(void *opaque), void *opaque);
 int virtio_blk__track(struct virtio_blk *blk, bool on);
 uint64_t virtio_blk__harvest(struct virtio_blk *blk, uint64_t *bitmap);
 int virtio_blk__read_at(struct virtio_blk *blk, uint64_t offset, void *buf, size_t len);

@@ -193,6 +193,9 @@ int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsign
 	int rc;
 
 	snoop_ipv4(net, iov, cnt);
+	/* Unprotected, the common case: no lock per frame (an attach pauses the I/O loop). */
+	if (!__atomic_load_n(&net->ob, __ATOMIC_ACQUIRE))
+		return net_send(net, iov, cnt);
 	pthread_mutex_lock(&net->ob_lock);
 	rc = net->ob ? output_buffer__transmit(net->ob, iov, cnt) : net_send(net, iov, cnt);
 	pthread_mutex_unlock(&net->ob_lock);
@@ -218,7 +221,7 @@ int virtio_net__set_output_buffer(struct virtio_net *net, struct output_buffer *
 		output_buffer__release_all(net->ob);
 		output_buffer__set_sink(net->ob, (struct output_buffer_sink){0});
 	}
-	net->ob = ob;
+	__atomic_store_n(&net->ob, ob, __ATOMIC_RELEASE);
 	log__info("%s: output buffer %s", net->name, ob ? "attached" : "detached");
 out:
 	pthread_mutex_unlock(&net->ob_lock);
@@ -368,6 +371,19 @@ int virtio_net__announce(struct virtio_net *net)
 	if (rc)
 		return rc;
 	return net->announce_fd >= 0 ? arm_announce(net, 1) : 0;
+}
+
+unsigned int virtio_net__list(struct vm *vm, struct virtio_net **out, unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (unsigned int slot = 1; slot < PCI_MAX_SLOTS && n < max; slot++) {
+		struct virtio_net *net = virtio_net__of(virtio_dev__of_pci(pci__device(vm, slot)));
+
+		if (net)
+			out[n++] = net;
+	}
+	return n;
 }
 
 struct virtio_net *virtio_net__of(struct virtio_dev *vdev)

@@ -51,6 +51,11 @@ int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsign
  * virtio_net__close detaches without letting out.
  */
 int virtio_net__set_output_buffer(struct virtio_net *net, struct output_buffer *ob);
+/*
+ * Attaching while the VM's I/O loop runs: a frame in flight may still pass
+ * unheld (it was sent before the attach); replication attaches with the VM
+ * and its I/O loop paused, so none is.
+ */
 
 /*
  * The per-chain halves of the queue handlers, exposed for unit tests; I/O
@@ -92,6 +97,8 @@ struct virtio_net_state {
  * Any thread.  0 or -errno (logged) for the first frame or the timer.
  */
 int virtio_net__announce(struct virtio_net *net);
+/* The VM's NICs in PCI slot order: up to max of them into out; returns how many. */
+unsigned int virtio_net__list(struct vm *vm, struct virtio_net **out, unsigned int max);
 /* The NIC behind a virtio device, or NULL if it is not a virtio-net one. */
 struct virtio_net *virtio_net__of(struct virtio_dev *vdev);
 

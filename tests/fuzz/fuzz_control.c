@@ -48,15 +48,25 @@ static const char *check_vm(const struct fake_vm *before, const char *cmd, int c
 	int stopped = did(cmd, cls, "stop") && before->running;
 	int resumed = did(cmd, cls, "cont") && !before->running;
 	int saved = did(cmd, cls, "save"), migrated = did(cmd, cls, "migrate");
-	int cancelled = did(cmd, cls, "migrate-cancel");
+	int cancelled = did(cmd, cls, "migrate-cancel"), failed_over = did(cmd, cls, "failover");
 
 	if (fake.stops != before->stops + stopped || fake.conts != before->conts + resumed ||
 	    fake.quits != before->quits + did(cmd, cls, "quit") ||
 	    fake.saves != before->saves + saved || fake.migrates != before->migrates + migrated ||
-	    fake.cancels != before->cancels + cancelled)
+	    fake.cancels != before->cancels + cancelled ||
+	    fake.protects != before->protects + did(cmd, cls, "protect") ||
+	    fake.unprotects != before->unprotects + did(cmd, cls, "unprotect") ||
+	    fake.sets != before->sets + did(cmd, cls, "set-replication") ||
+	    fake.failovers != before->failovers + failed_over)
 		return "an op called other than as the request asks";
-	if (fake.running != (stopped || saved ? false : resumed ? true : before->running))
-		return "the VM's state changed other than through stop, cont or save";
+	if (fake.running != (stopped || saved	      ? false
+			     : resumed || failed_over ? true
+						      : before->running))
+		return "the VM's state changed other than through stop, cont, save or failover";
+	/* A backup serves only its four commands: anything else is refused unheard. */
+	if (before->backup && cls == CLS_OK && strcmp(cmd, "query-status") &&
+	    strcmp(cmd, "query-replication") && strcmp(cmd, "failover") && strcmp(cmd, "quit"))
+		return "a backup served a command other than its four";
 	if (fake.busy != (migrated ? true : cancelled ? false : before->busy))
 		return "a migration started or ended other than through migrate or migrate-cancel";
 	return NULL;
@@ -104,9 +114,11 @@ static const char *check_reply(const char *out, json_t *req, const struct fake_v
 		goto out;
 	}
 	if (ret && !strcmp(cmd, "query-status")) {
-		json_t *want =
-		    json_pack("{s:s, s:b}", "status", before->running ? "running" : "paused",
-			      "running", before->running);
+		json_t *want = json_pack("{s:s, s:b}", "status",
+					 before->backup	   ? "backup"
+					 : before->running ? "running"
+							   : "paused",
+					 "running", before->running);
 
 		if (!json_equal(ret, want))
 			why = "query-status does not report the VM's state";
@@ -119,6 +131,13 @@ static const char *check_reply(const char *out, json_t *req, const struct fake_v
 			why = "query-migrate does not report the migration's status";
 		json_decref(want);
 	}
+	if (ret && !strcmp(cmd, "query-replication")) {
+		json_t *want = control__replication_status_json(&fake.repl_status);
+
+		if (!json_equal(ret, want))
+			why = "query-replication does not report the replication's status";
+		json_decref(want);
+	}
 	if (!why)
 		why = check_vm(before, cmd, *cls);
 out:
@@ -126,6 +145,11 @@ out:
 	return why;
 }
 
+/*
+ * Inputs that hold the string "backup" (quotes included; the seeds use it as their id)
+ * meet a backup whose VM does not run, the others a VM: both sides of the backup's
+ * command filter are reached.
+ */
 static const char *check(const uint8_t *data, size_t size, int *cls)
 {
 	char *line = malloc(size ? size : 1); /* exact size, so that ASan sees over-reads */
@@ -138,6 +162,10 @@ static const char *check(const uint8_t *data, size_t size, int *cls)
 	if (!line)
 		return "out of memory";
 	memcpy(line, data, size);
+	fake.backup = memmem(data, size, "\"backup\"", 8) != NULL;
+	if (fake.backup)
+		fake.running = false;
+	before = fake;
 	out = control__handle_line(&ops, line, size);
 	if (size <= CONTROL_LINE_MAX)
 		req = json_loadb(line, size, JSON_REJECT_DUPLICATES, &jerr);

@@ -18,6 +18,11 @@ struct fake_vm {
 	bool insecure;
 	struct migrate_params params;
 	struct migrate_status status;
+	bool backup; /* a backup whose VM does not run: only its commands are served */
+	int protects, unprotects, sets, failovers;
+	struct repl_params repl;     /* the last protect's */
+	struct control_repl_set set; /* the last set-replication's */
+	struct repl_status repl_status;
 };
 
 /* One per including file (the unit suite and the fuzz target each have their own). */
@@ -113,6 +118,72 @@ static int fake_migrate_cancel(void *opaque, char *err, size_t errlen)
 	return 0;
 }
 
+static bool fake_backup(void *opaque)
+{
+	return ((struct fake_vm *)opaque)->backup;
+}
+
+/* Protect copies the request as migrate does; a protected VM refuses a second one. */
+static int fake_protect(void *opaque, const struct control_protect *p, char *err, size_t errlen)
+{
+	struct fake_vm *f = opaque;
+
+	if (f->repl_status.state == REPL_STATE_PROTECTED) {
+		snprintf(err, errlen, "protect: the VM is already protected: unprotect first");
+		return -EBUSY;
+	}
+	snprintf(f->uri, sizeof(f->uri), "%s", p->uri);
+	snprintf(f->psk, sizeof(f->psk), "%s", p->security.psk_file ? p->security.psk_file : "");
+	f->insecure = p->security.insecure;
+	f->repl = p->params;
+	f->repl_status.state = REPL_STATE_PROTECTED;
+	f->protects++;
+	return 0;
+}
+
+static int fake_unprotect(void *opaque, char *err, size_t errlen)
+{
+	struct fake_vm *f = opaque;
+
+	if (f->repl_status.state != REPL_STATE_PROTECTED) {
+		snprintf(err, errlen, "unprotect: the VM is not protected");
+		return -EINVAL;
+	}
+	f->repl_status.state = REPL_STATE_UNPROTECTED;
+	f->unprotects++;
+	return 0;
+}
+
+static int fake_set_replication(void *opaque, const struct control_repl_set *s, char *err,
+				size_t errlen)
+{
+	struct fake_vm *f = opaque;
+
+	f->set = *s;
+	f->sets++;
+	return 0;
+}
+
+static void fake_query_replication(void *opaque, struct repl_status *out)
+{
+	*out = ((struct fake_vm *)opaque)->repl_status;
+}
+
+/* As twin-vmm's: a backup runs the VM once failed over, then is one no more. */
+static int fake_failover(void *opaque, char *err, size_t errlen)
+{
+	struct fake_vm *f = opaque;
+
+	if (!f->backup) {
+		snprintf(err, errlen, "failover: this twin-vmm is not a backup");
+		return -EINVAL;
+	}
+	f->backup = false;
+	f->running = true;
+	f->failovers++;
+	return 0;
+}
+
 static const struct control_ops ops = {
     .running = fake_running,
     .stop = fake_stop,
@@ -122,6 +193,12 @@ static const struct control_ops ops = {
     .migrate = fake_migrate,
     .query_migrate = fake_query_migrate,
     .migrate_cancel = fake_migrate_cancel,
+    .backup = fake_backup,
+    .protect = fake_protect,
+    .unprotect = fake_unprotect,
+    .set_replication = fake_set_replication,
+    .query_replication = fake_query_replication,
+    .failover = fake_failover,
     .opaque = &fake,
 };
 

@@ -31,6 +31,10 @@ static Suite *(*const suites[])(void) = {
     net_state_suite,
     channel_suite,
     output_buffer_suite,
+    repl_wire_suite,
+    repl_stats_suite,
+    repl_primary_suite,
+    repl_backup_suite,
 };
 
 int main(void)

@@ -23,6 +23,16 @@ static void expect(const char *req, const char *want)
 	free(got);
 }
 
+/* Runs one request and checks that its reply holds want. */
+static void expect_has(const char *req, const char *want)
+{
+	char *got = control__handle_line(&ops, req, strlen(req));
+
+	ck_assert_ptr_nonnull(got);
+	ck_assert_msg(strstr(got, want), "%s -> %s", req, got);
+	free(got);
+}
+
 START_TEST(test_greeting)
 {
 	char *g = control__greeting();
@@ -270,6 +280,253 @@ START_TEST(test_migrate_cancel)
 }
 END_TEST
 
+START_TEST(test_protect)
+{
+	expect("{\"execute\":\"protect\",\"arguments\":{\"uri\":\"198.18.0.2:4444\",\"tls_psk\":"
+	       "\"/k.psk\"},\"id\":1}",
+	       "{\"return\":{},\"id\":1}");
+	ck_assert_int_eq(fake.protects, 1);
+	ck_assert_str_eq(fake.uri, "198.18.0.2:4444");
+	ck_assert_str_eq(fake.psk, "/k.psk");
+	/* The engine's defaults: epoch mode, 25 ms, 2 ms, 1 s, lz4, no delta cache. */
+	ck_assert_int_eq(fake.repl.mode, REPL_MODE_EPOCH);
+	ck_assert_uint_eq(fake.repl.interval_ns, REPL_INTERVAL_DEFAULT_NS);
+	ck_assert_uint_eq(fake.repl.min_spacing_ns, REPL_MIN_SPACING_DEFAULT_NS);
+	ck_assert_uint_eq(fake.repl.timeout_ns, REPL_TIMEOUT_DEFAULT_NS);
+	ck_assert_uint_eq(fake.repl.output_limit, REPL_OUTPUT_LIMIT_DEFAULT);
+	ck_assert_int_eq(fake.repl.compress, MIGRATE_COMPRESS_LZ4);
+	ck_assert_uint_eq(fake.repl.xbzrle_cache, 0);
+	/* A second protect is the VM's to refuse. */
+	expect("{\"execute\":\"protect\",\"arguments\":{\"uri\":\"h:1\",\"insecure\":true}}",
+	       "{\"error\":{\"class\":\"GenericError\",\"desc\":\"protect: the VM is already "
+	       "protected: unprotect first\"}}");
+	expect("{\"execute\":\"unprotect\",\"id\":2}", "{\"return\":{},\"id\":2}");
+	ck_assert_int_eq(fake.unprotects, 1);
+	expect("{\"execute\":\"protect\",\"arguments\":{\"uri\":\"[fd00::2]:80\",\"insecure\":"
+	       "true,\"mode\":\"hybrid\",\"interval_ms\":100,\"min_spacing_ms\":5,"
+	       "\"timeout_ms\":2500,\"compress\":\"zlib\",\"xbzrle_cache_mib\":16}}",
+	       "{\"return\":{}}");
+	ck_assert_int_eq(fake.protects, 2);
+	ck_assert(fake.insecure);
+	ck_assert_int_eq(fake.repl.mode, REPL_MODE_HYBRID);
+	ck_assert_uint_eq(fake.repl.interval_ns, 100000000);
+	ck_assert_uint_eq(fake.repl.min_spacing_ns, 5000000);
+	ck_assert_uint_eq(fake.repl.timeout_ns, 2500000000ULL);
+	ck_assert_int_eq(fake.repl.compress, MIGRATE_COMPRESS_ZLIB);
+	ck_assert_uint_eq(fake.repl.xbzrle_cache, 16ULL << 20);
+}
+END_TEST
+
+START_TEST(test_bad_protect)
+{
+	static const struct {
+		const char *args, *desc;
+	} bad[] = {
+	    {"{\"insecure\":true}", "protect: \\\"uri\\\" must be the backup's HOST:PORT"},
+	    {"{\"uri\":\"h:0\",\"insecure\":true}", "\\\"uri\\\" must be the backup's"},
+	    {"{\"uri\":\"h:1\"}", "protect: give exactly one of"},
+	    {"{\"uri\":\"h:1\",\"insecure\":true,\"tls_psk\":\"/p\"}", "protect: give exactly one"},
+	    {"{\"uri\":\"h:1\",\"tls_cert\":\"/c\"}", "protect: \\\"tls_cert\\\", "},
+	    {"{\"uri\":\"h:1\",\"tls_psk\":\"p\"}", "protect: \\\"tls_psk\\\" must be an absolute"},
+	    {"{\"uri\":\"h:1\",\"insecure\":false}", "protect: \\\"insecure\\\" may only be true"},
+	    {"{\"uri\":\"h:1\",\"insecure\":true,\"mode\":\"remus\"}",
+	     "protect: \\\"mode\\\" must be \\\"epoch\\\", \\\"event\\\" or \\\"hybrid\\\""},
+	    {"{\"uri\":\"h:1\",\"insecure\":true,\"mode\":1}", "\\\"mode\\\" must be"},
+	    {"{\"uri\":\"h:1\",\"insecure\":true,\"interval_ms\":0}",
+	     "protect: \\\"interval_ms\\\" must be an integer from 1 to 60000"},
+	    {"{\"uri\":\"h:1\",\"insecure\":true,\"min_spacing_ms\":60001}",
+	     "protect: \\\"min_spacing_ms\\\" must be an integer from 1 to 60000"},
+	    {"{\"uri\":\"h:1\",\"insecure\":true,\"timeout_ms\":199}",
+	     "protect: \\\"timeout_ms\\\" must be an integer from 200 to 3600000"},
+	    {"{\"uri\":\"h:1\",\"insecure\":true,\"compress\":\"gzip\"}",
+	     "protect: \\\"compress\\\" must be"},
+	    {"{\"uri\":\"h:1\",\"insecure\":true,\"xbzrle_cache_mib\":-1}",
+	     "protect: \\\"xbzrle_cache_mib\\\" must be"},
+	    {"{\"uri\":\"h:1\",\"insecure\":true,\"downtime_ms\":5}",
+	     "protect: unknown argument \\\"downtime_ms\\\""},
+	    {"{\"uri\":\"h:1\",\"insecure\":true,\"copy_storage\":true}",
+	     "protect: unknown argument \\\"copy_storage\\\""},
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char req[512], *got;
+
+		snprintf(req, sizeof(req), "{\"execute\":\"protect\",\"arguments\":%s}",
+			 bad[i].args);
+		got = control__handle_line(&ops, req, strlen(req));
+		ck_assert_msg(strstr(got, "\"class\":\"InvalidParameter\"") &&
+				  strstr(got, bad[i].desc),
+			      "%s -> %s", bad[i].args, got);
+		free(got);
+	}
+	ck_assert_int_eq(fake.protects, 0);
+}
+END_TEST
+
+START_TEST(test_unprotect_set_replication)
+{
+	/* Not protected: the VM's refusal. */
+	expect("{\"execute\":\"unprotect\"}",
+	       "{\"error\":{\"class\":\"GenericError\",\"desc\":\"unprotect: the VM is not "
+	       "protected\"}}");
+	expect("{\"execute\":\"unprotect\",\"arguments\":{\"force\":true}}",
+	       INVALID("unprotect takes no arguments: drop \\\"arguments\\\""));
+	expect("{\"execute\":\"set-replication\",\"arguments\":{\"mode\":\"event\"}}",
+	       "{\"return\":{}}");
+	ck_assert(fake.set.mode_set);
+	ck_assert_int_eq(fake.set.mode, REPL_MODE_EVENT);
+	/* 0: keep that interval. */
+	ck_assert_uint_eq(fake.set.interval_ns, 0);
+	ck_assert_uint_eq(fake.set.min_spacing_ns, 0);
+	expect("{\"execute\":\"set-replication\",\"arguments\":{\"interval_ms\":10,"
+	       "\"min_spacing_ms\":3},\"id\":5}",
+	       "{\"return\":{},\"id\":5}");
+	ck_assert(!fake.set.mode_set);
+	ck_assert_uint_eq(fake.set.interval_ns, 10000000);
+	ck_assert_uint_eq(fake.set.min_spacing_ns, 3000000);
+	ck_assert_int_eq(fake.sets, 2);
+	expect("{\"execute\":\"set-replication\"}",
+	       INVALID("set-replication: give \\\"mode\\\", \\\"interval_ms\\\" or "
+		       "\\\"min_spacing_ms\\\""));
+	expect("{\"execute\":\"set-replication\",\"arguments\":{\"mode\":\"fast\"}}",
+	       INVALID("set-replication: \\\"mode\\\" must be \\\"epoch\\\", \\\"event\\\" or "
+		       "\\\"hybrid\\\""));
+	expect("{\"execute\":\"set-replication\",\"arguments\":{\"interval_ms\":\"5\"}}",
+	       INVALID("set-replication: \\\"interval_ms\\\" must be an integer from 1 to 60000"));
+	expect("{\"execute\":\"set-replication\",\"arguments\":{\"timeout_ms\":500}}",
+	       INVALID("set-replication: unknown argument \\\"timeout_ms\\\": see README"));
+	ck_assert_int_eq(fake.sets, 2);
+}
+END_TEST
+
+START_TEST(test_query_replication)
+{
+	fake.repl_status = (struct repl_status){.primary = true};
+	expect("{\"execute\":\"query-replication\"}",
+	       "{\"return\":{\"state\":\"none\",\"role\":\"primary\",\"mode\":\"epoch\","
+	       "\"interval_ms\":0,\"min_spacing_ms\":0,\"epoch\":0,\"acked_epoch\":0,\"epochs\":0,"
+	       "\"pause_ns\":{\"p50\":0,\"p99\":0,\"max\":0,\"last\":0},"
+	       "\"ack_latency_ns\":{\"p50\":0,\"p99\":0,\"max\":0,\"last\":0},"
+	       "\"output_held_ns\":{\"p50\":0,\"p99\":0,\"max\":0,\"last\":0},"
+	       "\"commit_ns\":{\"p50\":0,\"p99\":0,\"max\":0,\"last\":0},"
+	       "\"dirty_pages_last\":0,\"dirty_pages_mean\":0,\"epoch_bytes_last\":0,"
+	       "\"epoch_bytes_mean\":0,\"disk_bytes_last\":0,\"bytes_total\":0,\"held_bytes\":0,"
+	       "\"held_frames\":0,\"overflow_drops\":0,\"peer_silent_ms\":0,\"peer\":\"\","
+	       "\"error\":\"\",\"sync\":{\"phase\":\"none\",\"rounds\":0,\"bytes\":0,\"pages\":0,"
+	       "\"remaining_pages\":0,\"dirty_rate_pps\":0,\"bandwidth_bps\":0,"
+	       "\"expected_downtime_ns\":0,\"eta_ns\":0,\"total_ns\":0,\"downtime_ns\":0,"
+	       "\"throttle_pct\":0,\"zero_pages\":0,\"raw_pages\":0,\"lz4_pages\":0,"
+	       "\"zlib_pages\":0,\"delta_pages\":0,\"cache_misses\":0,\"disk_chunks\":0,"
+	       "\"end_sent\":false,\"source_paused\":false}}}");
+	fake.repl_status = (struct repl_status){
+	    .state = REPL_STATE_DEGRADED,
+	    .primary = false,
+	    .mode = REPL_MODE_HYBRID,
+	    .interval_ns = 25000000,
+	    .min_spacing_ns = 2000000,
+	    .epoch = 1ULL << 40,
+	    .acked_epoch = 41,
+	    .epochs = 42,
+	    .pause_ns = {1, 2, 3, 4},
+	    .ack_latency_ns = {5, 6, 7, 8},
+	    .output_held_ns = {9, 10, 11, 12},
+	    .commit_ns = {13, 14, 15, 16},
+	    .dirty_pages_last = 17,
+	    .dirty_pages_mean = 18,
+	    .epoch_bytes_last = 19,
+	    .epoch_bytes_mean = 20,
+	    .disk_bytes_last = 21,
+	    .bytes_total = 22,
+	    .held_bytes = 23,
+	    .held_frames = 24,
+	    .overflow_drops = 25,
+	    .peer_silent_ns = 26000000,
+	    .sync = {.phase = MIGRATE_PHASE_COMPLETED, .rounds = 27},
+	    .peer = "198.18.0.2:4444",
+	    .error = "no ack for epoch 42 within 1000 ms",
+	};
+	expect("{\"execute\":\"query-replication\",\"id\":\"q\"}",
+	       "{\"return\":{\"state\":\"degraded\",\"role\":\"backup\",\"mode\":\"hybrid\","
+	       "\"interval_ms\":25,\"min_spacing_ms\":2,\"epoch\":1099511627776,\"acked_epoch\":41,"
+	       "\"epochs\":42,\"pause_ns\":{\"p50\":1,\"p99\":2,\"max\":3,\"last\":4},"
+	       "\"ack_latency_ns\":{\"p50\":5,\"p99\":6,\"max\":7,\"last\":8},"
+	       "\"output_held_ns\":{\"p50\":9,\"p99\":10,\"max\":11,\"last\":12},"
+	       "\"commit_ns\":{\"p50\":13,\"p99\":14,\"max\":15,\"last\":16},"
+	       "\"dirty_pages_last\":17,\"dirty_pages_mean\":18,\"epoch_bytes_last\":19,"
+	       "\"epoch_bytes_mean\":20,\"disk_bytes_last\":21,\"bytes_total\":22,"
+	       "\"held_bytes\":23,\"held_frames\":24,\"overflow_drops\":25,\"peer_silent_ms\":26,"
+	       "\"peer\":\"198.18.0.2:4444\",\"error\":\"no ack for epoch 42 within 1000 ms\","
+	       "\"sync\":{\"phase\":\"completed\",\"rounds\":27,\"bytes\":0,\"pages\":0,"
+	       "\"remaining_pages\":0,\"dirty_rate_pps\":0,\"bandwidth_bps\":0,"
+	       "\"expected_downtime_ns\":0,\"eta_ns\":0,\"total_ns\":0,\"downtime_ns\":0,"
+	       "\"throttle_pct\":0,\"zero_pages\":0,\"raw_pages\":0,\"lz4_pages\":0,"
+	       "\"zlib_pages\":0,\"delta_pages\":0,\"cache_misses\":0,\"disk_chunks\":0,"
+	       "\"end_sent\":false,\"source_paused\":false}},\"id\":\"q\"}");
+	expect("{\"execute\":\"query-replication\",\"arguments\":{\"x\":1}}",
+	       INVALID("query-replication takes no arguments: drop \\\"arguments\\\""));
+}
+END_TEST
+
+/* Every state's name, as query-replication spells it. */
+START_TEST(test_replication_states)
+{
+	static const char *const names[] = {"none",	   "syncing", "protected",  "degraded",
+					    "unprotected", "failed",  "failed-over"};
+
+	for (int s = REPL_STATE_NONE; s <= REPL_STATE_FAILED_OVER; s++) {
+		struct repl_status st = {.state = s};
+		json_t *o = control__replication_status_json(&st);
+
+		ck_assert_ptr_nonnull(o);
+		ck_assert_str_eq(json_string_value(json_object_get(o, "state")), names[s]);
+		json_decref(o);
+	}
+}
+END_TEST
+
+#define BACKUP_ONLY(cmd)                                                                           \
+	"{\"error\":{\"class\":\"GenericError\",\"desc\":\"" cmd                                   \
+	": this twin-vmm is a backup (no vCPU runs): it serves query-status, query-replication, "  \
+	"failover and quit; failover makes it run the VM\"}}"
+
+START_TEST(test_backup)
+{
+	fake.backup = true;
+	fake.running = false;
+	expect("{\"execute\":\"query-status\"}",
+	       "{\"return\":{\"status\":\"backup\",\"running\":false}}");
+	expect("{\"execute\":\"stop\"}", BACKUP_ONLY("stop"));
+	expect("{\"execute\":\"cont\"}", BACKUP_ONLY("cont"));
+	expect("{\"execute\":\"save\",\"arguments\":{\"file\":\"/a\"}}", BACKUP_ONLY("save"));
+	expect("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"h:1\",\"insecure\":true}}",
+	       BACKUP_ONLY("migrate"));
+	expect("{\"execute\":\"query-migrate\"}", BACKUP_ONLY("query-migrate"));
+	expect("{\"execute\":\"migrate-cancel\"}", BACKUP_ONLY("migrate-cancel"));
+	expect("{\"execute\":\"protect\",\"arguments\":{\"uri\":\"h:1\",\"insecure\":true}}",
+	       BACKUP_ONLY("protect"));
+	expect("{\"execute\":\"unprotect\"}", BACKUP_ONLY("unprotect"));
+	expect("{\"execute\":\"set-replication\",\"arguments\":{\"mode\":\"event\"}}",
+	       BACKUP_ONLY("set-replication"));
+	ck_assert_int_eq(fake.stops + fake.conts + fake.saves + fake.migrates + fake.cancels +
+			     fake.protects + fake.unprotects + fake.sets,
+			 0);
+	/* Arguments are checked before the role: the same errors as anywhere. */
+	expect("{\"execute\":\"failover\",\"arguments\":{\"now\":true}}",
+	       INVALID("failover takes no arguments: drop \\\"arguments\\\""));
+	fake.repl_status.state = REPL_STATE_PROTECTED;
+	expect_has("{\"execute\":\"query-replication\"}", "{\"return\":{\"state\":\"protected\"");
+	expect("{\"execute\":\"failover\",\"id\":1}", "{\"return\":{},\"id\":1}");
+	ck_assert_int_eq(fake.failovers, 1);
+	/* Failed over: an ordinary running VM, every command served. */
+	expect("{\"execute\":\"query-status\"}",
+	       "{\"return\":{\"status\":\"running\",\"running\":true}}");
+	expect("{\"execute\":\"stop\"}", "{\"return\":{}}");
+	expect("{\"execute\":\"failover\"}", "{\"error\":{\"class\":\"GenericError\",\"desc\":"
+					     "\"failover: this twin-vmm is not a backup\"}}");
+	expect("{\"execute\":\"quit\"}", "{\"return\":{}}");
+}
+END_TEST
+
 #define BAD_JSON "{\"error\":{\"class\":\"GenericError\",\"desc\":\"request is not JSON: "
 
 START_TEST(test_bad_json)
@@ -368,6 +625,12 @@ Suite *control_suite(void)
 	tcase_add_test(tc, test_bad_migrate);
 	tcase_add_test(tc, test_query_migrate);
 	tcase_add_test(tc, test_migrate_cancel);
+	tcase_add_test(tc, test_protect);
+	tcase_add_test(tc, test_bad_protect);
+	tcase_add_test(tc, test_unprotect_set_replication);
+	tcase_add_test(tc, test_query_replication);
+	tcase_add_test(tc, test_replication_states);
+	tcase_add_test(tc, test_backup);
 	tcase_add_test(tc, test_bad_json);
 	tcase_add_test(tc, test_not_object);
 	tcase_add_test(tc, test_missing_execute);

@@ -1,8 +1,10 @@
 /* Check suite for the backup's epoch buffer: staged off the VM until CHECKPOINT (needs KVM). */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <linux/kvm.h>
 #include "epoch_buffer.h"
@@ -475,29 +477,77 @@ static void src_state_with_rbx(struct epoch_src *e, uint64_t v)
 	set_rbx(was);
 }
 
-START_TEST(test_state_at_commit)
+static void restore_ok(void)
+{
+	char err[512];
+
+	ck_assert_msg(epoch_buffer__restore_state(eb, err, sizeof(err)) == 0, "%s", err);
+}
+
+/* The state is kept at commit and applied only at activation: the last committed wins. */
+START_TEST(test_state_at_activation)
 {
 	struct epoch_src e;
 
 	setup_cap(BIG);
 	set_rbx(0x1111);
+	restore_ok(); /* nothing committed: the VM keeps what the initial sync gave it */
+	ck_assert_uint_eq(rbx(), 0x1111);
 	src_begin(&e);
 	src_state_with_rbx(&e, 0x2222);
 	feed_ok(eb, &e);
-	ck_assert_uint_eq(rbx(), 0x1111); /* kept, not applied */
 	commit_ok(eb, 1);
-	ck_assert_uint_eq(rbx(), 0x2222);
+	ck_assert_uint_eq(rbx(), 0x1111); /* kept, not applied */
 	src_begin(&e);
 	src_state_with_rbx(&e, 0x3333);
 	feed_ok(eb, &e);
-	ck_assert_int_eq(epoch_buffer__discard(eb), 0);
-	ck_assert_uint_eq(rbx(), 0x2222);
-	/* The discarded state is gone: the next epoch's own state is complete on its own. */
+	commit_ok(eb, 2);
+	ck_assert_uint_eq(rbx(), 0x1111);
+	/* A discarded epoch never reaches the committed state. */
 	src_begin(&e);
 	src_state_with_rbx(&e, 0x4444);
 	feed_ok(eb, &e);
-	commit_ok(eb, 2);
-	ck_assert_uint_eq(rbx(), 0x4444);
+	ck_assert_int_eq(epoch_buffer__discard(eb), 0);
+	restore_ok();
+	ck_assert_uint_eq(rbx(), 0x3333);
+	set_rbx(0x5555);
+	restore_ok(); /* once: the VM already holds it */
+	ck_assert_uint_eq(rbx(), 0x5555);
+	teardown();
+}
+END_TEST
+
+/* A commit whose disk writes fail is half-applied: the backup must never run it. */
+START_TEST(test_half_applied_unusable)
+{
+	struct rlimit was, lim;
+	struct virtio_blk *blk;
+	struct epoch_src e;
+	char err[512];
+
+	test_vm__create(&tv, MEM, VCPUS);
+	blk = add_disk();
+	ck_assert_msg(epoch_buffer__new(&eb, tv.vm, BIG, err, sizeof(err)) == 0, "%s", err);
+	epoch_of_page(1, 90, 0x0b);
+	src_begin(&e);
+	src_page(&e, 90, 0x0c);
+	src_disk_write(&e, 0, 16, 1, 0x0c);
+	src_state(&e, tv.vm);
+	feed_ok(eb, &e);
+	/* The image cannot grow past 4 KiB now: the write at 8 KiB fails (EFBIG). */
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &was), 0);
+	lim = was;
+	lim.rlim_cur = 4096;
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	ck_assert_int_ne(epoch_buffer__commit(eb, 2, err, sizeof(err)), 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &was), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	ck_assert(disk_is(blk, 16, 1, 0));
+	ck_assert_uint_eq(guest_page(tv.vm, 90)[0], 0x0c); /* the pages went in: half-applied */
+	ck_assert_ptr_nonnull(strstr(err, "unusable"));
+	ck_assert_int_eq(epoch_buffer__restore_state(eb, err, sizeof(err)), -EIO);
+	ck_assert_ptr_nonnull(strstr(err, "half-applied"));
 	teardown();
 }
 END_TEST
@@ -517,7 +567,8 @@ Suite *epoch_buffer_suite(void)
 	tcase_add_test(tc, test_over_cap);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_disk_writes);
-	tcase_add_test(tc, test_state_at_commit);
+	tcase_add_test(tc, test_state_at_activation);
+	tcase_add_test(tc, test_half_applied_unusable);
 	suite_add_tcase(s, tc);
 	return s;
 }

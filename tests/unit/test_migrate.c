@@ -745,22 +745,22 @@ START_TEST(test_receive_refusals)
 	ck_assert_ptr_nonnull(strstr(err, "VM_CONFIG must come first"));
 	free(out.data);
 
-	/* A replication stream. */
-	memset(&out, 0, sizeof(out));
-	stream_writer__init(&w, sink_write, &out);
-	ck_assert_int_eq(stream_writer__header(&w, STREAM_FLAG_LIVE | STREAM_FLAG_CHECKPOINTED), 0);
+	/* A replication stream's initial sync ends at CHECKPOINT 0: END, another epoch or a
+	 * heartbeat there is refused (the caller sees the flag: receive_config accepts it). */
+	stream_prefix(&out, &w, src.t.vm, STREAM_FLAG_LIVE | STREAM_FLAG_CHECKPOINTED);
 	ck_assert_int_eq(stream_writer__end(&w), 0);
-	{
-		struct vm_stream_config cfg;
-		struct stream_mem m = {.data = out.data, .size = out.len};
-		struct stream_reader r;
-
-		stream_reader__init(&r, stream__mem_read, &m);
-		ck_assert_int_eq(migrate__receive_config(&r, &cfg, err, sizeof(err)),
-				 -EPROTONOSUPPORT);
-		ck_assert_ptr_nonnull(strstr(err, "replication stream"));
-		stream_reader__dispose(&r);
-	}
+	ck_assert_int_eq(receive_bad(&out, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "no CHECKPOINT 0"));
+	free(out.data);
+	stream_prefix(&out, &w, src.t.vm, STREAM_FLAG_LIVE | STREAM_FLAG_CHECKPOINTED);
+	ck_assert_int_eq(stream_writer__checkpoint(&w, 3), 0);
+	ck_assert_int_eq(receive_bad(&out, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "epoch 3 during the initial sync"));
+	free(out.data);
+	stream_prefix(&out, &w, src.t.vm, STREAM_FLAG_LIVE | STREAM_FLAG_CHECKPOINTED);
+	ck_assert_int_eq(stream_writer__record(&w, STREAM_REC_HEARTBEAT, NULL, NULL, 0), 0);
+	ck_assert_int_eq(receive_bad(&out, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "record HEARTBEAT"));
 	free(out.data);
 
 	/* A delta for pfn 5, which this stream never sent. */

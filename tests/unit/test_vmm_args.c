@@ -671,7 +671,226 @@ START_TEST(test_bad_migrate)
 	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--downtime", "5"), -EINVAL);
 	ASSERT_ERR("--downtime does not apply to twin-vmm run");
 	ck_assert_int_eq(PARSE("migrat", "--to", "h:1"), -EINVAL);
-	ASSERT_ERR("unknown command 'migrat': use run, restore, incoming, save or migrate");
+	ASSERT_ERR("unknown command 'migrat': use run, restore, incoming, save, migrate, protect, "
+		   "unprotect, set-replication, query-replication, failover or backup");
+}
+END_TEST
+
+START_TEST(test_protect)
+{
+	ck_assert_int_eq(PARSE("protect", "--control", "/run/vm.sock", "--peer", "198.18.0.2:4444",
+			       "--tls-psk", "k.psk"),
+			 0);
+	ck_assert_int_eq(args.command, VMM_CMD_PROTECT);
+	ck_assert_str_eq(args.control, "/run/vm.sock");
+	ck_assert_str_eq(args.repl.peer, "198.18.0.2:4444");
+	ck_assert_str_eq(args.security.psk, "k.psk");
+	/* Not given: the engine's defaults hold (0 and false say so). */
+	ck_assert(!args.repl.mode_set);
+	ck_assert_uint_eq(args.repl.interval_ms, 0);
+	ck_assert_uint_eq(args.repl.min_spacing_ms, 0);
+	ck_assert_uint_eq(args.repl.timeout_ms, 0);
+	ck_assert_int_eq(args.migrate.compress, VMM_COMPRESS_LZ4);
+	ck_assert_int_eq(PARSE("protect", "--control", "c", "--peer=[fd00::2]:1", "--insecure",
+			       "--mode", "hybrid", "--interval=100", "--min-spacing", "5",
+			       "--timeout", "2500", "--compress", "zlib", "--xbzrle-cache", "64"),
+			 0);
+	ck_assert(args.repl.mode_set);
+	ck_assert_int_eq(args.repl.mode, REPL_MODE_HYBRID);
+	ck_assert_uint_eq(args.repl.interval_ms, 100);
+	ck_assert_uint_eq(args.repl.min_spacing_ms, 5);
+	ck_assert_uint_eq(args.repl.timeout_ms, 2500);
+	ck_assert_int_eq(args.migrate.compress, VMM_COMPRESS_ZLIB);
+	ck_assert_uint_eq(args.migrate.xbzrle_mib, 64);
+	ck_assert(args.security.insecure);
+	ck_assert_int_eq(
+	    PARSE("protect", "--control", "c", "--peer", "h:1", "--insecure", "--mode", "event"),
+	    0);
+	ck_assert_int_eq(args.repl.mode, REPL_MODE_EVENT);
+}
+END_TEST
+
+#define PROT(...) PARSE("protect", "--control", "c", "--peer", "h:1", "--insecure", __VA_ARGS__)
+
+START_TEST(test_bad_protect)
+{
+	ck_assert_int_eq(PARSE("protect", "--control", "c", "--insecure"), -EINVAL);
+	ASSERT_ERR("missing --peer HOST:PORT: twin-vmm protect needs the address of the twin-vmm "
+		   "backup");
+	ck_assert_int_eq(PARSE("protect", "--peer", "h:1", "--insecure"), -EINVAL);
+	ASSERT_ERR("missing --control PATH: twin-vmm protect needs the control socket of the "
+		   "twin-vmm running the VM");
+	ck_assert_int_eq(PARSE("protect", "--control", "c", "--peer", "h:1"), -EINVAL);
+	ASSERT_ERR("twin-vmm protect needs the connection's security");
+	ck_assert_int_eq(
+	    PARSE("protect", "--control", "c", "--peer", "h:1", "--insecure", "--tls-psk", "p"),
+	    -EINVAL);
+	ASSERT_ERR("twin-vmm protect: give one of");
+	ck_assert_int_eq(PARSE("protect", "--control", "c", "--peer", "h:0", "--insecure"),
+			 -EINVAL);
+	ASSERT_ERR("--peer 'h:0' is not HOST:PORT: use the twin-vmm backup's address");
+	ck_assert_int_eq(PROT("--mode", "remus"), -EINVAL);
+	ASSERT_ERR("--mode 'remus' is invalid: use epoch, event or hybrid");
+	ck_assert_int_eq(PROT("--interval", "0"), -EINVAL);
+	ASSERT_ERR("--interval '0' is invalid: use milliseconds from 1 to 60000");
+	ck_assert_int_eq(PROT("--interval", "60001"), -EINVAL);
+	ck_assert_int_eq(PROT("--interval", "25ms"), -EINVAL);
+	ck_assert_int_eq(PROT("--min-spacing", "0"), -EINVAL);
+	ASSERT_ERR("--min-spacing '0' is invalid: use milliseconds from 1 to 60000");
+	ck_assert_int_eq(PROT("--timeout", "199"), -EINVAL);
+	ASSERT_ERR("--timeout '199' is invalid: use milliseconds from 200 (twice the heartbeat) "
+		   "to 3600000");
+	ck_assert_int_eq(PROT("--timeout", "3600001"), -EINVAL);
+	ck_assert_int_eq(PROT("--mode"), -EINVAL);
+	ASSERT_ERR("option --mode needs a value");
+	/* Options of other commands, refused by name. */
+	ck_assert_int_eq(PROT("--to", "h:2"), -EINVAL);
+	ASSERT_ERR("--to does not apply to twin-vmm protect");
+	ck_assert_int_eq(PROT("--downtime", "5"), -EINVAL);
+	ASSERT_ERR("--downtime does not apply to twin-vmm protect");
+	ck_assert_int_eq(PROT("--copy-storage"), -EINVAL);
+	ASSERT_ERR("--copy-storage does not apply to twin-vmm protect");
+	ck_assert_int_eq(PROT("--shared-storage"), -EINVAL);
+	ASSERT_ERR("--shared-storage does not apply to twin-vmm protect");
+	ck_assert_int_eq(PROT("--auto-failover"), -EINVAL);
+	ASSERT_ERR("--auto-failover does not apply to twin-vmm protect");
+	ck_assert_int_eq(PROT("--listen", "h:2"), -EINVAL);
+	ASSERT_ERR("--listen does not apply to twin-vmm protect");
+	ck_assert_int_eq(PROT("--disk", "path=x"), -EINVAL);
+	ASSERT_ERR("--disk does not apply to twin-vmm protect");
+	ck_assert_int_eq(PROT("extra"), -EINVAL);
+	ASSERT_ERR("unexpected argument 'extra'");
+	/* Replication options do not apply elsewhere. */
+	ck_assert_int_eq(MIG("--peer", "h:2"), -EINVAL);
+	ASSERT_ERR("--peer does not apply to twin-vmm migrate");
+	ck_assert_int_eq(MIG("--mode", "epoch"), -EINVAL);
+	ASSERT_ERR("--mode does not apply to twin-vmm migrate");
+	ck_assert_int_eq(PARSE("run", "--kernel", "k", "--interval", "5"), -EINVAL);
+	ASSERT_ERR("--interval does not apply to twin-vmm run");
+	ck_assert_int_eq(PARSE("incoming", "--listen", "h:1", "--insecure", "--auto-failover"),
+			 -EINVAL);
+	ASSERT_ERR("--auto-failover does not apply to twin-vmm incoming");
+	ck_assert_int_eq(PARSE("incoming", "--listen", "h:1", "--insecure", "--timeout", "500"),
+			 -EINVAL);
+	ASSERT_ERR("--timeout does not apply to twin-vmm incoming");
+}
+END_TEST
+
+START_TEST(test_control_clients)
+{
+	static char *const cmds[] = {"unprotect", "query-replication", "failover"};
+	static const enum vmm_command want[] = {VMM_CMD_UNPROTECT, VMM_CMD_QUERY_REPLICATION,
+						VMM_CMD_FAILOVER};
+
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(PARSE(cmds[i], "--control", "/run/vm.sock"), 0);
+		ck_assert_int_eq(args.command, want[i]);
+		ck_assert_str_eq(args.control, "/run/vm.sock");
+		ck_assert_int_eq(PARSE(cmds[i]), -EINVAL);
+		ASSERT_ERR("missing --control PATH");
+		/* None takes anything but --control. */
+		ck_assert_int_eq(PARSE(cmds[i], "--control", "c", "--mode", "epoch"), -EINVAL);
+		ASSERT_ERR("--mode does not apply to twin-vmm");
+		ck_assert_int_eq(PARSE(cmds[i], "--control", "c", "--insecure"), -EINVAL);
+		ASSERT_ERR("--insecure does not apply to twin-vmm");
+		ck_assert_int_eq(PARSE(cmds[i], "--control", "c", "--peer", "h:1"), -EINVAL);
+		ASSERT_ERR("--peer does not apply to twin-vmm");
+		ck_assert_int_eq(PARSE(cmds[i], "--control", "c", "x"), -EINVAL);
+		ASSERT_ERR("unexpected argument 'x'");
+	}
+	ck_assert_int_eq(PARSE("failover"), -EINVAL);
+	ASSERT_ERR("missing --control PATH: twin-vmm failover needs the control socket of the "
+		   "twin-vmm backup");
+}
+END_TEST
+
+START_TEST(test_set_replication)
+{
+	ck_assert_int_eq(PARSE("set-replication", "--control", "c", "--mode", "event"), 0);
+	ck_assert_int_eq(args.command, VMM_CMD_SET_REPLICATION);
+	ck_assert(args.repl.mode_set);
+	ck_assert_int_eq(args.repl.mode, REPL_MODE_EVENT);
+	ck_assert_uint_eq(args.repl.interval_ms, 0);
+	ck_assert_int_eq(
+	    PARSE("set-replication", "--control", "c", "--interval", "10", "--min-spacing", "3"),
+	    0);
+	ck_assert(!args.repl.mode_set);
+	ck_assert_uint_eq(args.repl.interval_ms, 10);
+	ck_assert_uint_eq(args.repl.min_spacing_ms, 3);
+	ck_assert_int_eq(PARSE("set-replication", "--control", "c"), -EINVAL);
+	ASSERT_ERR("twin-vmm set-replication changes nothing: give --mode, --interval or "
+		   "--min-spacing");
+	ck_assert_int_eq(PARSE("set-replication", "--mode", "event"), -EINVAL);
+	ASSERT_ERR("missing --control PATH: twin-vmm set-replication");
+	ck_assert_int_eq(PARSE("set-replication", "--control", "c", "--mode", "fast"), -EINVAL);
+	ASSERT_ERR("--mode 'fast' is invalid");
+	ck_assert_int_eq(PARSE("set-replication", "--control", "c", "--timeout", "500"), -EINVAL);
+	ASSERT_ERR("--timeout does not apply to twin-vmm set-replication");
+	ck_assert_int_eq(PARSE("set-replication", "--control", "c", "--peer", "h:1"), -EINVAL);
+	ASSERT_ERR("--peer does not apply to twin-vmm set-replication");
+	ck_assert_int_eq(PARSE("set-replication", "--control", "c", "--compress", "lz4"), -EINVAL);
+	ASSERT_ERR("--compress does not apply to twin-vmm set-replication");
+}
+END_TEST
+
+START_TEST(test_backup)
+{
+	ck_assert_int_eq(PARSE("backup", "--listen", "0.0.0.0:4444", "--tls-cert", "c.pem",
+			       "--tls-key", "k.pem", "--tls-ca", "ca.pem", "--nic", "tap=tb0",
+			       "--disk", "path=b.img", "--serial", "file:/tmp/b.log", "--control",
+			       "/run/b.sock"),
+			 0);
+	ck_assert_int_eq(args.command, VMM_CMD_BACKUP);
+	ck_assert_str_eq(args.listen, "0.0.0.0:4444");
+	ck_assert_str_eq(args.security.cert, "c.pem");
+	ck_assert_uint_eq(args.nr_nics, 1);
+	ck_assert_uint_eq(args.nr_disks, 1);
+	ck_assert_str_eq(args.control, "/run/b.sock");
+	ck_assert(!args.repl.auto_failover);
+	ck_assert_uint_eq(args.repl.timeout_ms, 0);
+	ck_assert_int_eq(PARSE("backup", "--listen", "[::]:0", "--insecure", "--auto-failover",
+			       "--timeout", "300"),
+			 0);
+	ck_assert(args.repl.auto_failover);
+	ck_assert_uint_eq(args.repl.timeout_ms, 300);
+}
+END_TEST
+
+#define BAK(...) PARSE("backup", "--listen", "h:1", "--insecure", __VA_ARGS__)
+
+START_TEST(test_bad_backup)
+{
+	ck_assert_int_eq(PARSE("backup", "--insecure"), -EINVAL);
+	ASSERT_ERR("missing --listen ADDR:PORT: twin-vmm backup needs the address to wait on");
+	ck_assert_int_eq(PARSE("backup", "--listen", "h:1"), -EINVAL);
+	ASSERT_ERR("twin-vmm backup needs the connection's security");
+	ck_assert_int_eq(PARSE("backup", "--listen", "h:1", "--tls-cert", "c"), -EINVAL);
+	ASSERT_ERR("twin-vmm backup: --tls-cert, --tls-key and --tls-ca go together");
+	ck_assert_int_eq(BAK("--auto-failover=yes"), -EINVAL);
+	ASSERT_ERR("--auto-failover takes no value");
+	ck_assert_int_eq(BAK("--timeout", "100"), -EINVAL);
+	ASSERT_ERR("--timeout '100' is invalid");
+	/* The VM comes from the primary's stream. */
+	ck_assert_int_eq(BAK("--mem", "1G"), -EINVAL);
+	ASSERT_ERR("--mem does not apply to twin-vmm backup: the VM's memory, vCPUs and kernel "
+		   "come from the primary's replication stream");
+	ck_assert_int_eq(BAK("--kernel", "k"), -EINVAL);
+	ASSERT_ERR("--kernel does not apply to twin-vmm backup");
+	/* Options of other commands, refused by name. */
+	ck_assert_int_eq(BAK("--shared-storage"), -EINVAL);
+	ASSERT_ERR("--shared-storage does not apply to twin-vmm backup");
+	ck_assert_int_eq(BAK("--peer", "h:2"), -EINVAL);
+	ASSERT_ERR("--peer does not apply to twin-vmm backup");
+	ck_assert_int_eq(BAK("--mode", "epoch"), -EINVAL);
+	ASSERT_ERR("--mode does not apply to twin-vmm backup");
+	ck_assert_int_eq(BAK("--interval", "5"), -EINVAL);
+	ASSERT_ERR("--interval does not apply to twin-vmm backup");
+	ck_assert_int_eq(BAK("--compress", "lz4"), -EINVAL);
+	ASSERT_ERR("--compress does not apply to twin-vmm backup");
+	ck_assert_int_eq(BAK("--to", "h:2"), -EINVAL);
+	ASSERT_ERR("--to does not apply to twin-vmm backup");
+	ck_assert_int_eq(BAK("file"), -EINVAL);
+	ASSERT_ERR("unexpected argument 'file'");
 }
 END_TEST
 
@@ -683,6 +902,16 @@ START_TEST(test_usage_commands)
 	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm save --control PATH FILE"));
 	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm migrate --control PATH --to"));
 	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "--xbzrle-cache MiB"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm protect --control PATH --peer"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm unprotect --control PATH"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm set-replication --control PATH"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm query-replication --control"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm failover --control PATH"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm backup --listen ADDR:PORT"));
+	/* The warning the issue asks for, in the help text itself. */
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "UNSAFE under a network"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "both copies would run"));
+	ck_assert_int_eq(PARSE("backup", "-h"), VMM_ARGS_HELP);
 }
 END_TEST
 
@@ -719,6 +948,12 @@ Suite *vmm_args_suite(void)
 	tcase_add_test(tc, test_save);
 	tcase_add_test(tc, test_migrate);
 	tcase_add_test(tc, test_bad_migrate);
+	tcase_add_test(tc, test_protect);
+	tcase_add_test(tc, test_bad_protect);
+	tcase_add_test(tc, test_control_clients);
+	tcase_add_test(tc, test_set_replication);
+	tcase_add_test(tc, test_backup);
+	tcase_add_test(tc, test_bad_backup);
 	tcase_add_test(tc, test_usage_commands);
 	suite_add_tcase(s, tc);
 	return s;
