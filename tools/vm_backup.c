@@ -137,7 +137,9 @@ int vm_backup__serve(struct vm *vm, const struct vmm_args *a, struct vm_source *
 			    "backup: THE PRIMARY IS LOST (%s): the VM may be running nowhere. "
 			    "Run it here from epoch %llu with twin-vmm failover%s%s, or quit",
 			    st.error[0] ? st.error : "unheard", (unsigned long long)st.epoch,
-			    a->control ? " --control " : " (no --control: restart with one)",
+			    a->control ? " --control "
+				       : " (not possible: this backup has no --control; only "
+					 "SIGTERM ends it)",
 			    a->control ? a->control : "");
 			break;
 		case REPL_BACKUP_ACTIVATE:
