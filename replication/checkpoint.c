@@ -155,7 +155,8 @@ static int stage_pages(struct checkpoint *c, char *err, size_t errlen)
 			    memory__gpa_to_hva(c->vm, pfn << LAYOUT_PAGE_SHIFT, STREAM_PAGE_SIZE);
 
 			bits &= bits - 1;
-			if (!page || i == (uint64_t)n) /* not RAM: the log never says so */
+			/* Never taken: the log covers RAM only, and n counts its bits. */
+			if (!page || i == (uint64_t)n)
 				continue;
 			memcpy(c->pages + i * STREAM_PAGE_SIZE, page, STREAM_PAGE_SIZE);
 			c->pfns[i++] = pfn;
