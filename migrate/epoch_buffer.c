@@ -35,11 +35,11 @@ struct epoch_buffer {
 	struct state_loader *committed; /* the last committed epoch's, for activation */
 	bool state_pending;		/* committed holds state the VM has not got yet */
 	bool unusable;			/* a commit failed half-applied */
-	uint64_t cap;		      /* bytes an open epoch may hold */
-	uint64_t guest_pages;	      /* pfns from 0 to the end of RAM, holes included */
-	uint64_t max_slots;	      /* pages the cap leaves room for */
-	uint32_t *slot_of;	      /* [guest_pages]: staged slot + 1, 0 for none */
-	uint64_t *pfn_of;	      /* [max_slots]: the pfn in each staged slot */
+	uint64_t cap;			/* bytes an open epoch may hold */
+	uint64_t guest_pages;		/* pfns from 0 to the end of RAM, holes included */
+	uint64_t max_slots;		/* pages the cap leaves room for */
+	uint32_t *slot_of;		/* [guest_pages]: staged slot + 1, 0 for none */
+	uint64_t *pfn_of;		/* [max_slots]: the pfn in each staged slot */
 	uint8_t **chunks;	      /* [max_slots / EPOCH_CHUNK_PAGES + 1], allocated as needed */
 	uint64_t other_bytes;	      /* state and DISK_WRITES bodies held */
 	struct staged_writes *writes; /* DISK_WRITES bodies, in arrival order */

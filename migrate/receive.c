@@ -163,8 +163,7 @@ static int initial_checkpoint(struct receiver *rcv, struct state_loader *l,
 	int rc;
 
 	if (!rcv->checkpointed)
-		return util__fail(why, whylen, -EBADMSG,
-				  "not part of a save or migration stream");
+		return util__fail(why, whylen, -EBADMSG, "not part of a save or migration stream");
 	memcpy(&c, rec->body, sizeof(c)); /* its size is checked by the reader */
 	if (c.epoch != 0)
 		return util__fail(why, whylen, -EBADMSG,

@@ -1,4 +1,4 @@
-/* The backup's replication engine: epochs staged and committed on a reader thread, acked; failover. */
+/* The backup's engine: epochs committed and acked on a reader thread, heartbeats, failover. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,10 +24,10 @@
 /* Why the reader stopped reading, decided once, under the lock. */
 enum stop_why {
 	STOP_NONE,
-	STOP_GONE,     /* EOF, a cut connection or the watchdog: the primary is gone */
-	STOP_REFUSED,  /* a bad record or a failed commit: FAIL sent */
-	STOP_END,      /* END: unprotected */
-	STOP_ACTIVATE, /* repl_backup__activate cut the stream */
+	STOP_GONE,    /* EOF, a cut connection or the watchdog: the primary is gone */
+	STOP_REFUSED, /* a bad record or a failed commit: FAIL sent */
+	STOP_END,     /* END: unprotected */
+	STOP_CUT,     /* repl_backup__activate or __free cut the stream: they take over */
 };
 
 struct repl_backup {
@@ -39,6 +39,7 @@ struct repl_backup {
 	/* The caller's read function, wrapped while the reader runs (watched_read). */
 	stream_read_fn read;
 	void *read_ctx;
+	bool io_failed; /* the reader's thread only: a read hit EOF or an error, a write failed */
 	int efd;
 	pthread_t reader, watchdog;
 	bool reader_joined;
@@ -46,7 +47,7 @@ struct repl_backup {
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t wake;  /* the watchdog: stop, or silence to re-measure */
 	bool stopping;	      /* the watchdog ends */
-	bool activating;      /* the control thread cut the stream to activate */
+	bool cut;	      /* the control thread cut the stream (activate, free) */
 	bool timed_out;	      /* the watchdog cut the stream */
 	bool activated;
 	enum repl_backup_end end;
@@ -71,6 +72,33 @@ static void heard(struct repl_backup *b)
 	pthread_mutex_lock(&b->lock);
 	b->last_heard_ns = now_ns();
 	pthread_mutex_unlock(&b->lock);
+}
+
+/*
+ * The connection, watched: any byte read is a sign of life for the watchdog, and a read
+ * that returned 0 or an error, or a failed write, means the connection failed, not a record
+ * (the stream reader reports both as its own errors).
+ */
+static ssize_t watched_read(void *ctx, void *buf, size_t len)
+{
+	struct repl_backup *b = ctx;
+	ssize_t n = b->read(b->read_ctx, buf, len);
+
+	if (n > 0)
+		heard(b);
+	else
+		b->io_failed = true;
+	return n;
+}
+
+static int watched_write(void *ctx, const void *buf, size_t len)
+{
+	struct repl_backup *b = ctx;
+	int rc = channel__write(b->ch, buf, len);
+
+	if (rc)
+		b->io_failed = true;
+	return rc;
 }
 
 /* Cuts the stream once nothing was heard for timeout_ns: the reader's read then fails. */
@@ -108,7 +136,7 @@ static void set_end(struct repl_backup *b, enum repl_backup_end end, enum repl_s
 	b->state = state;
 	pthread_mutex_unlock(&b->lock);
 	log__info("backup: %s (%s)",
-		  end == REPL_BACKUP_ACTIVATE	 ? "activated"
+		  end == REPL_BACKUP_ACTIVATE	   ? "activated"
 		  : end == REPL_BACKUP_UNPROTECTED ? "the primary unprotected"
 						   : "the primary is lost",
 		  repl_state__to_str(state));
@@ -155,15 +183,14 @@ static int checkpoint(struct repl_backup *b, const struct stream_record *rec, ch
 	b->epochs++;
 	repl_window__add(&b->commit_ns, st.last_commit_ns);
 	pthread_mutex_unlock(&b->lock);
-	rc = repl_reply__write(channel__write, b->ch, REPL_REPLY_ACK, 0, c.epoch, NULL);
+	rc = repl_reply__write(watched_write, b, REPL_REPLY_ACK, 0, c.epoch, NULL);
 	return rc ? util__fail(why, whylen, rc, "acking epoch %llu failed: %s",
 			       (unsigned long long)c.epoch, strerror(-rc))
 		  : 0;
 }
 
 /* One record: 0 to read on, 1 at END, or -errno with why. */
-static int handle(struct repl_backup *b, const struct stream_record *rec, char *why,
-		  size_t whylen)
+static int handle(struct repl_backup *b, const struct stream_record *rec, char *why, size_t whylen)
 {
 	uint64_t epoch;
 	int rc;
@@ -175,8 +202,7 @@ static int handle(struct repl_backup *b, const struct stream_record *rec, char *
 		pthread_mutex_lock(&b->lock);
 		epoch = b->epoch;
 		pthread_mutex_unlock(&b->lock);
-		rc = repl_reply__write(channel__write, b->ch, REPL_REPLY_HEARTBEAT, 0, epoch,
-				       NULL);
+		rc = repl_reply__write(watched_write, b, REPL_REPLY_HEARTBEAT, 0, epoch, NULL);
 		return rc ? util__fail(why, whylen, rc, "answering a heartbeat failed: %s",
 				       strerror(-rc))
 			  : 0;
@@ -188,16 +214,16 @@ static int handle(struct repl_backup *b, const struct stream_record *rec, char *
 }
 
 /* The reader stopped on rc: why, from what cut it or what the connection did. */
-static enum stop_why classify(struct repl_backup *b, int rc, bool io_failed)
+static enum stop_why classify(struct repl_backup *b, int rc)
 {
 	enum stop_why why;
 
 	pthread_mutex_lock(&b->lock);
-	if (b->activating)
-		why = STOP_ACTIVATE;
+	if (b->cut)
+		why = STOP_CUT;
 	else if (rc == 1)
 		why = STOP_END;
-	else if (b->timed_out || io_failed)
+	else if (b->timed_out || b->io_failed)
 		why = STOP_GONE;
 	else
 		why = STOP_REFUSED;
@@ -233,37 +259,14 @@ static void primary_gone(struct repl_backup *b, const char *what)
 	set_end(b, REPL_BACKUP_ACTIVATE, REPL_STATE_FAILED_OVER);
 }
 
-/*
- * The stream reader's reads, watched: any byte is a sign of life for the watchdog, and a
- * read that returned 0 or an error means the connection failed, not a record (the stream
- * reader reports both as its own errors).
- */
-struct io_watch {
-	struct repl_backup *b;
-	bool failed;
-};
-
-static ssize_t watched_read(void *ctx, void *buf, size_t len)
-{
-	struct io_watch *w = ctx;
-	ssize_t n = w->b->read(w->b->read_ctx, buf, len);
-
-	if (n > 0)
-		heard(w->b);
-	else
-		w->failed = true;
-	return n;
-}
-
 static void *reader_main(void *arg)
 {
 	struct repl_backup *b = arg;
-	struct io_watch io = {.b = b};
 	char why[512] = "", msg[sizeof(why)];
 	int rc;
 
 	b->r->read = watched_read;
-	b->r->ctx = &io;
+	b->r->ctx = b;
 	do {
 		struct stream_record rec;
 
@@ -288,9 +291,9 @@ static void *reader_main(void *arg)
 	pthread_cond_signal(&b->wake);
 	pthread_mutex_unlock(&b->lock);
 
-	switch (classify(b, rc, io.failed)) {
-	case STOP_ACTIVATE:
-		break; /* repl_backup__activate takes it from here */
+	switch (classify(b, rc)) {
+	case STOP_CUT:
+		break;
 	case STOP_END:
 		epoch_buffer__discard(b->eb); /* records after the last CHECKPOINT never commit */
 		set_end(b, REPL_BACKUP_UNPROTECTED, REPL_STATE_UNPROTECTED);
@@ -307,7 +310,7 @@ static void *reader_main(void *arg)
 			   "stops (the last committed epoch is kept): %s",
 			   (unsigned long long)epoch_buffer__stats(b->eb).epoch, why);
 		set_error(b, why);
-		repl_reply__write(channel__write, b->ch, REPL_REPLY_FAIL,
+		repl_reply__write(watched_write, b, REPL_REPLY_FAIL,
 				  rc < 0 && rc >= -4095 ? rc : -EPROTO,
 				  epoch_buffer__stats(b->eb).epoch, why);
 		channel__abort(b->ch);
@@ -365,8 +368,7 @@ int repl_backup__start(struct vm *vm, struct channel *ch, struct stream_reader *
 		util__set_err(err, errlen, "backup: starting the watchdog failed: %s",
 			      strerror(-rc));
 	if (rc == 0 && (rc = -pthread_create(&b->reader, NULL, reader_main, b))) {
-		util__set_err(err, errlen, "backup: starting the reader failed: %s",
-			      strerror(-rc));
+		util__set_err(err, errlen, "backup: starting the reader failed: %s", strerror(-rc));
 		pthread_mutex_lock(&b->lock);
 		b->stopping = true;
 		pthread_cond_signal(&b->wake);
@@ -406,6 +408,9 @@ static void join_threads(struct repl_backup *b)
 {
 	if (b->reader_joined)
 		return;
+	pthread_mutex_lock(&b->lock);
+	b->cut = true;
+	pthread_mutex_unlock(&b->lock);
 	channel__abort(b->ch);
 	pthread_join(b->reader, NULL);
 	pthread_join(b->watchdog, NULL); /* the reader told it to stop */
@@ -417,16 +422,9 @@ int repl_backup__activate(struct repl_backup *b, char *err, size_t errlen)
 	enum repl_backup_end end;
 	int rc;
 
-	pthread_mutex_lock(&b->lock);
-	if (b->activated) {
-		pthread_mutex_unlock(&b->lock);
-		return util__fail(err, errlen, -EALREADY, "the backup is already activated");
-	}
-	b->activating = true;
-	pthread_mutex_unlock(&b->lock);
-	join_threads(b);
+	join_threads(b); /* the reader's own end, auto-failover included, is final after */
 	end = repl_backup__end(b);
-	if (end == REPL_BACKUP_ACTIVATE) /* the watchdog's auto-failover won the race */
+	if (end == REPL_BACKUP_ACTIVATE)
 		return util__fail(err, errlen, -EALREADY, "the backup is already activated");
 	if (end == REPL_BACKUP_UNPROTECTED)
 		return util__fail(err, errlen, -EINVAL,
@@ -442,9 +440,6 @@ int repl_backup__activate(struct repl_backup *b, char *err, size_t errlen)
 			set_end(b, REPL_BACKUP_LOST, REPL_STATE_DEGRADED);
 		return rc;
 	}
-	pthread_mutex_lock(&b->lock);
-	b->activated = true;
-	pthread_mutex_unlock(&b->lock);
 	set_end(b, REPL_BACKUP_ACTIVATE, REPL_STATE_FAILED_OVER);
 	return 0;
 }

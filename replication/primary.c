@@ -42,8 +42,8 @@ struct repl_primary {
 	struct channel_security sec; /* strings owned (copied at start) */
 	struct migrate_job *job;
 	int event_fd;
-	pthread_t thread, reader;
-	bool thread_joined, reader_started;
+	pthread_t thread, reader, watchdog;
+	bool thread_joined, reader_started, watchdog_started;
 
 	/* The engine thread's own (set before the reader starts, read-only to it after). */
 	struct channel *ch;
@@ -61,18 +61,19 @@ struct repl_primary {
 	atomic_int mode; /* enum repl_mode, read by the hooks */
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* any change below: a reply, a trigger, stop, the reader's end */
-	enum repl_state state;		 /* lock */
-	char error[REPL_ERR_MAX];	 /* lock */
-	char fault[REPL_ERR_MAX];	 /* lock: why the link is bad, set once, by any thread */
-	bool stop;			 /* lock */
-	bool attached;			 /* lock: the buffers hold output; acks release it */
-	bool reader_done;		 /* lock */
+	pthread_cond_t cond;	  /* any change below: a reply, a trigger, stop, the reader's end */
+	enum repl_state state;	  /* lock */
+	char error[REPL_ERR_MAX]; /* lock */
+	char fault[REPL_ERR_MAX]; /* lock: why the link is bad, set once, by any thread */
+	bool stop;		  /* lock */
+	bool attached;		  /* lock: the buffers hold output; acks release it */
+	bool reader_done;	  /* lock */
+	bool links_done;	  /* lock: the watchdog ends */
 	uint64_t interval_ns, min_spacing_ns; /* lock */
-	uint64_t epoch, written, acked;	 /* lock: captured, CHECKPOINT written, acked */
+	uint64_t epoch, written, acked;	      /* lock: captured, CHECKPOINT written, acked */
 	uint64_t written_ns[UNACKED_MAX], close_ns[UNACKED_MAX]; /* lock: by epoch % UNACKED_MAX */
-	uint64_t last_heard_ns, last_write_ns, last_cp_ns;	  /* lock */
-	struct repl_window pause, ack, held;			  /* lock */
+	uint64_t last_heard_ns, last_write_ns, last_cp_ns;	 /* lock */
+	struct repl_window pause, ack, held;			 /* lock */
 	uint64_t epochs, pages_total, bytes_epochs, pages_last, bytes_last, disk_last; /* lock */
 };
 
@@ -135,7 +136,8 @@ static void output_full(void *opaque)
 static int check_params(const struct repl_params *p, char *err, size_t errlen)
 {
 	if ((unsigned)p->mode > REPL_MODE_HYBRID)
-		return util__fail(err, errlen, -EINVAL, "unknown replication mode %d", (int)p->mode);
+		return util__fail(err, errlen, -EINVAL, "unknown replication mode %d",
+				  (int)p->mode);
 	if (p->mode != REPL_MODE_EVENT && !p->interval_ns)
 		return util__fail(err, errlen, -EINVAL,
 				  "an interval of 0: give --interval of 1 ms or more");
@@ -214,12 +216,12 @@ static void *reader_main(void *arg)
 	}
 }
 
-/* The event-mode hooks on or off; the I/O loop paused, so no hook runs meanwhile. */
-static void set_blk_hooks(struct repl_primary *r, bool on)
+/* The disks' event-mode hooks off; the I/O loop paused, so none runs meanwhile. */
+static void clear_blk_hooks(struct repl_primary *r)
 {
 	ioloop__pause(r->vm->ioloop);
 	for (unsigned int i = 0; i < r->nr_disks; i++)
-		virtio_blk__set_write_hook(r->disks[i], on ? io_trigger : NULL, r);
+		virtio_blk__set_write_hook(r->disks[i], NULL, NULL);
 	ioloop__resume(r->vm->ioloop);
 }
 
@@ -238,8 +240,8 @@ static int arm(struct repl_primary *r, char *err, size_t errlen)
 		if (rc)
 			return util__fail(err, errlen, rc, "creating an output buffer failed: %s",
 					  strerror(-rc));
-		output_buffer__set_trigger(r->obs[i], (struct output_buffer_trigger){
-							  .fn = io_trigger, .opaque = r});
+		output_buffer__set_trigger(
+		    r->obs[i], (struct output_buffer_trigger){.fn = io_trigger, .opaque = r});
 		rc = virtio_net__set_output_buffer(r->nets[i], r->obs[i]);
 		if (rc)
 			return util__fail(err, errlen, rc, "attaching an output buffer failed: %s",
@@ -263,7 +265,7 @@ static void disarm(struct repl_primary *r)
 	for (unsigned int i = 0; i < r->nr_nets; i++)
 		if (r->obs[i])
 			virtio_net__set_output_buffer(r->nets[i], NULL); /* lets out all it holds */
-	set_blk_hooks(r, false);
+	clear_blk_hooks(r);
 }
 
 /* The guest no longer pays for tracking once nobody harvests it. */
@@ -283,44 +285,6 @@ static void tracking_off(struct repl_primary *r)
 		log__warn("replication: turning dirty logging off failed: %s; the guest runs a "
 			  "little slower until twin-vmm restarts",
 			  strerror(-rc));
-}
-
-/* Ends the reader: it returns once the channel is cut or the backup closed. */
-static void reader_join(struct repl_primary *r)
-{
-	if (!r->reader_started)
-		return;
-	channel__abort(r->ch);
-	pthread_join(r->reader, NULL);
-	r->reader_started = false;
-}
-
-/* Degraded: output flows, tracking stops, the channel goes; the VM runs on. */
-static void degrade(struct repl_primary *r)
-{
-	disarm(r);
-	tracking_off(r);
-	reader_join(r);
-	pthread_mutex_lock(&r->lock);
-	snprintf(r->error, sizeof(r->error), "%s", r->fault);
-	set_state(r, REPL_STATE_DEGRADED);
-	pthread_mutex_unlock(&r->lock);
-	signal_event(r);
-}
-
-/* Lock held: when the next checkpoint is due (UINT64_MAX: not on its own). */
-static uint64_t checkpoint_due(struct repl_primary *r, uint64_t now)
-{
-	enum repl_mode m = (enum repl_mode)atomic_load(&r->mode);
-	uint64_t timed = r->last_cp_ns + r->interval_ns, io = UINT64_MAX;
-
-	if (atomic_load(&r->full_pending))
-		return now;
-	if (m != REPL_MODE_EPOCH && atomic_load(&r->io_pending))
-		io = m == REPL_MODE_HYBRID ? r->last_cp_ns + r->min_spacing_ns : now;
-	if (m == REPL_MODE_EVENT)
-		return io;
-	return timed < io ? timed : io;
 }
 
 /* Lock held: the reason the backup counts as gone by now, or NULL. */
@@ -344,6 +308,78 @@ static void deadline_to_ts(uint64_t ns, struct timespec *ts)
 {
 	ts->tv_sec = (time_t)(ns / 1000000000ULL);
 	ts->tv_nsec = (long)(ns % 1000000000ULL);
+}
+
+/*
+ * The timeouts, on a thread of their own: the engine may sit blocked in a write to a backup
+ * that stopped reading, and the reader in a read; the fault's abort frees both.
+ */
+static void *watchdog_main(void *arg)
+{
+	struct repl_primary *r = arg;
+	char why[REPL_ERR_MAX];
+	struct timespec ts;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->links_done && !r->fault[0] && r->state == REPL_STATE_PROTECTED) {
+		uint64_t now = progress__now_ns();
+
+		if (timed_out(r, now, why, sizeof(why))) {
+			pthread_mutex_unlock(&r->lock);
+			fault(r, why);
+			return NULL;
+		}
+		/* A tenth of the timeout: detection within 1.1 timeouts, a few wakes a second. */
+		deadline_to_ts(now + r->p.timeout_ns / 10 + 1, &ts);
+		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+/* Ends the reader and the watchdog: the reader returns once the channel is cut. */
+static void links_join(struct repl_primary *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->links_done = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (r->watchdog_started)
+		pthread_join(r->watchdog, NULL);
+	r->watchdog_started = false;
+	if (!r->reader_started)
+		return;
+	channel__abort(r->ch);
+	pthread_join(r->reader, NULL);
+	r->reader_started = false;
+}
+
+/* Degraded: output flows, tracking stops, the channel goes; the VM runs on. */
+static void degrade(struct repl_primary *r)
+{
+	disarm(r);
+	tracking_off(r);
+	links_join(r);
+	pthread_mutex_lock(&r->lock);
+	snprintf(r->error, sizeof(r->error), "%s", r->fault);
+	set_state(r, REPL_STATE_DEGRADED);
+	pthread_mutex_unlock(&r->lock);
+	signal_event(r);
+}
+
+/* Lock held: when the next checkpoint is due (UINT64_MAX: not on its own). */
+static uint64_t checkpoint_due(struct repl_primary *r, uint64_t now)
+{
+	enum repl_mode m = (enum repl_mode)atomic_load(&r->mode);
+	uint64_t timed = r->last_cp_ns + r->interval_ns, io = UINT64_MAX;
+
+	if (atomic_load(&r->full_pending))
+		return now;
+	if (m != REPL_MODE_EPOCH && atomic_load(&r->io_pending))
+		io = m == REPL_MODE_HYBRID ? r->last_cp_ns + r->min_spacing_ns : now;
+	if (m == REPL_MODE_EVENT)
+		return io;
+	return timed < io ? timed : io;
 }
 
 /* One checkpoint: the pause, then the epoch on the channel.  Lock not held.  0 or -errno. */
@@ -408,7 +444,7 @@ static int heartbeat(struct repl_primary *r, char *err, size_t errlen)
  */
 static int protect_loop(struct repl_primary *r)
 {
-	char err[REPL_ERR_MAX], why[REPL_ERR_MAX];
+	char err[REPL_ERR_MAX];
 	int rc = 0;
 
 	pthread_mutex_lock(&r->lock);
@@ -418,12 +454,6 @@ static int protect_loop(struct repl_primary *r)
 		uint64_t unacked = r->epoch - r->acked;
 		struct timespec ts;
 
-		if (timed_out(r, now, why, sizeof(why))) {
-			pthread_mutex_unlock(&r->lock);
-			fault(r, why);
-			pthread_mutex_lock(&r->lock);
-			break;
-		}
 		if (due <= now && unacked < UNACKED_MAX) {
 			pthread_mutex_unlock(&r->lock);
 			rc = take_checkpoint(r, err, sizeof(err));
@@ -431,15 +461,10 @@ static int protect_loop(struct repl_primary *r)
 			pthread_mutex_unlock(&r->lock);
 			rc = heartbeat(r, err, sizeof(err));
 		} else {
-			/* Whichever comes first: a checkpoint, a heartbeat, the timeout. */
+			/* Whichever comes first (the watchdog sees to the timeouts). */
 			wake = beat;
 			if (due < wake && unacked < UNACKED_MAX)
 				wake = due;
-			if (r->last_heard_ns + r->p.timeout_ns + 1 < wake)
-				wake = r->last_heard_ns + r->p.timeout_ns + 1;
-			if (r->written > r->acked &&
-			    r->written_ns[(r->acked + 1) % UNACKED_MAX] + r->p.timeout_ns + 1 < wake)
-				wake = r->written_ns[(r->acked + 1) % UNACKED_MAX] + r->p.timeout_ns + 1;
 			deadline_to_ts(wake, &ts);
 			pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 			continue;
@@ -515,8 +540,8 @@ static int sync_backup(struct repl_primary *r)
 	if (!rc && r->stop)
 		rc = util__fail(err, sizeof(err), -ECANCELED, "cancelled");
 	if (rc)
-		util__set_err(r->error, sizeof(r->error), "connecting to the backup %s: %s", r->peer,
-			 err);
+		util__set_err(r->error, sizeof(r->error), "connecting to the backup %s: %s",
+			      r->peer, err);
 	r->ch = ch; /* published under the lock: stop may abort it */
 	pthread_mutex_unlock(&r->lock);
 	if (rc)
@@ -541,8 +566,8 @@ static int start_epochs(struct repl_primary *r)
 {
 	char err[REPL_ERR_MAX];
 	uint64_t now;
-	int rc = checkpoint__init(&r->cp, r->vm, r->p.compress, r->p.xbzrle_cache, err,
-				  sizeof(err));
+	int rc =
+	    checkpoint__init(&r->cp, r->vm, r->p.compress, r->p.xbzrle_cache, err, sizeof(err));
 
 	if (!rc)
 		rc = arm(r, err, sizeof(err));
@@ -564,6 +589,12 @@ static int start_epochs(struct repl_primary *r)
 		return -rc;
 	}
 	r->reader_started = true;
+	rc = pthread_create(&r->watchdog, NULL, watchdog_main, r);
+	if (rc) {
+		fault(r, "starting the replication watchdog failed");
+		return -rc;
+	}
+	r->watchdog_started = true;
 	return 0;
 }
 
@@ -592,7 +623,7 @@ static void *engine_main(void *arg)
 	rc = finish(r, err, sizeof(err));
 	disarm(r);
 	tracking_off(r);
-	reader_join(r);
+	links_join(r);
 	pthread_mutex_lock(&r->lock);
 	if (rc)
 		snprintf(r->error, sizeof(r->error), "%s", err);
@@ -622,11 +653,12 @@ static int check_vm(struct vm *vm, char *err, size_t errlen)
 				  "the VM is paused: resume it (cont) before protecting it");
 	for (unsigned int i = 0; i < n; i++)
 		if (!virtio_blk__readonly(disks[i]) && !virtio_blk__locked(disks[i]))
-			return util__fail(err, errlen, -EINVAL,
-					  "the disk %s is on shared storage (opened without its "
-					  "lock): replication needs each host's own image; give the "
-					  "VM a local copy",
-					  virtio_blk__path(disks[i]));
+			return util__fail(
+			    err, errlen, -EINVAL,
+			    "the disk %s is on shared storage (opened without its "
+			    "lock): replication needs each host's own image; give the "
+			    "VM a local copy",
+			    virtio_blk__path(disks[i]));
 	return 0;
 }
 
@@ -780,6 +812,13 @@ int repl_primary__set(struct repl_primary *r, enum repl_mode mode, uint64_t inte
 		r->interval_ns = p.interval_ns;
 		r->min_spacing_ns = p.min_spacing_ns;
 		atomic_store(&r->mode, (int)mode);
+		/*
+		 * Frames already held in the open epoch fired no trigger (epoch mode ignores
+		 * it, and the next one fires only into an empty epoch): one checkpoint now
+		 * closes them, or event mode would hold them until the next frame's ack.
+		 */
+		if (mode != REPL_MODE_EPOCH)
+			atomic_store(&r->io_pending, true);
 		log__info("replication: mode %s, interval %llu ms, min spacing %llu ms",
 			  repl_mode__to_str(mode), (unsigned long long)(p.interval_ns / 1000000),
 			  (unsigned long long)(p.min_spacing_ns / 1000000));

@@ -1,4 +1,5 @@
-/* The backup's 256-byte replies (repl_wire.h): written whole, read back with every field checked. */
+/* The backup's 256-byte replies (repl_wire.h): written whole, read back with every field checked.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,8 +40,7 @@ static int check_message(const struct repl_reply *rep, char *err, size_t errlen)
 	return 0;
 }
 
-int repl_reply__read(stream_read_fn r, void *ctx, struct repl_reply *out, char *err,
-		     size_t errlen)
+int repl_reply__read(stream_read_fn r, void *ctx, struct repl_reply *out, char *err, size_t errlen)
 {
 	size_t got = 0;
 
@@ -48,8 +48,8 @@ int repl_reply__read(stream_read_fn r, void *ctx, struct repl_reply *out, char *
 		ssize_t n = r(ctx, (uint8_t *)out + got, sizeof(*out) - got);
 
 		if (n < 0)
-			return util__fail(err, errlen, (int)n,
-					  "replication reply: read error: %s", strerror((int)-n));
+			return util__fail(err, errlen, (int)n, "replication reply: read error: %s",
+					  strerror((int)-n));
 		if (n == 0 && got == 0)
 			return util__fail(err, errlen, -EPIPE,
 					  "replication reply: the backup closed the connection");

@@ -32,6 +32,9 @@ static Suite *(*const suites[])(void) = {
     channel_suite,
     output_buffer_suite,
     repl_wire_suite,
+    repl_stats_suite,
+    repl_primary_suite,
+    repl_backup_suite,
 };
 
 int main(void)

@@ -41,5 +41,8 @@ Suite *net_state_suite(void);
 Suite *channel_suite(void);
 Suite *output_buffer_suite(void);
 Suite *repl_wire_suite(void);
+Suite *repl_stats_suite(void);
+Suite *repl_primary_suite(void);
+Suite *repl_backup_suite(void);
 
 #endif

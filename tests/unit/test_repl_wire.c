@@ -26,9 +26,8 @@ static void valid(struct repl_reply *rep, enum repl_reply_kind kind)
 {
 	struct sink s = {0};
 
-	ck_assert_int_eq(repl_reply__write(sink_write, &s, kind,
-					   kind == REPL_REPLY_FAIL ? -EIO : 0, 7,
-					   kind == REPL_REPLY_FAIL ? "disk gone" : NULL),
+	ck_assert_int_eq(repl_reply__write(sink_write, &s, kind, kind == REPL_REPLY_FAIL ? -EIO : 0,
+					   7, kind == REPL_REPLY_FAIL ? "disk gone" : NULL),
 			 0);
 	ck_assert_uint_eq(s.len, sizeof(*rep));
 	memcpy(rep, s.data, sizeof(*rep));
@@ -117,8 +116,7 @@ START_TEST(test_read_error)
 	struct repl_reply out;
 	char err[256];
 
-	ck_assert_int_eq(repl_reply__read(failing_read, NULL, &out, err, sizeof(err)),
-			 -ECONNRESET);
+	ck_assert_int_eq(repl_reply__read(failing_read, NULL, &out, err, sizeof(err)), -ECONNRESET);
 	ck_assert_ptr_nonnull(strstr(err, "read error"));
 }
 END_TEST

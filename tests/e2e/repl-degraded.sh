@@ -1,0 +1,149 @@
+#!/bin/bash
+# e2e: a protected kv guest whose backup stalls (SIGSTOP) or dies (kill -9) goes "degraded" with an error, releases its held output and keeps answering twin-kv-client throughout; unprotect then protect toward a fresh backup works; unprotect of a healthy pair makes the backup exit 0.
+set -euo pipefail
+. "$(dirname "$0")/kv-lib.sh"
+. "$(dirname "$0")/migrate-lib.sh"
+. "$(dirname "$0")/repl-lib.sh"
+
+repl_require
+require_kv_client
+
+# The primary gives up on a backup unheard for TIMEOUT_MS (protect --timeout).
+TIMEOUT_MS=500
+# Bounds: the backup's loss noticed (TIMEOUT_MS, and at once for a closed connection) and
+# the held output released, in ms; no client request waits longer than LOSS_MAX_MS.
+DEGRADED_MAX_MS=$((TIMEOUT_MS + 2000))
+LOSS_MAX_MS=$((TIMEOUT_MS + 2000))
+RESEND_MS=20
+
+REPL_LAB=rd
+lab_up rd --hosts 2
+p=$(lab rd get prefix)
+br=$(lab rd get lan-bridge)
+pctl="$E2E_TMP/pri.ctl"
+
+repl_run_bg pri h1 --kernel "$(guest kv)" --mem 64M --nic "tap=$p-t0,mac=$KV_MAC,bridge=$br" \
+	--cmdline "ip=$KV_IP/24 mac=$KV_MAC port=$KV_PORT"
+KV_PID=$VM_PID
+kv_wait_ready rd pri "$E2E_BOOT_TIMEOUT"
+
+# backup N: a fresh backup bN on h2 (its own tap), listening on 198.18.1.2, port of its
+# choosing; protect the primary toward it in epoch mode.
+backup()
+{
+	repl_backup_bg "b$1" h2 198.18.1.2:0 --insecure --nic "tap=$p-t$1,mac=$KV_MAC,bridge=$br"
+	B_PID=$BACKUP_PID
+	repl_protect "protect$1" "$pctl" "198.18.1.2:$BACKUP_PORT" --insecure --mode epoch \
+		--timeout "$TIMEOUT_MS"
+	repl_check "$(repl_status "$E2E_TMP/b$1.ctl")" 's["status"] == "backup"' "b$1: query-status"
+}
+
+# client NAME N: twin-kv-client in the background, N requests from 2 clients, resending
+# every RESEND_MS for up to 30 s, the final GET of every key and GET __stats included;
+# returns once the primary has acked 3 more epochs since the client started (replication
+# live while it sends).
+client()
+{
+	local a0
+	a0=$(repl_get "$(repl_query "$pctl")" 's["acked_epoch"]')
+	start_bg "$1" "$LAB" --state "$E2E_TMP/lab-rd" exec client "$KV_CLIENT" --requests "$2" \
+		--clients 2 --retransmit --timeout-ms "$RESEND_MS" --tries $((30000 / RESEND_MS)) \
+		--prefix "$1" --json "$KV_IP"
+	KVC_PID=$BG_PID
+	repl_wait "$pctl" 20 "s['acked_epoch'] >= $a0 + 3" >/dev/null
+}
+
+# client_running NAME WHEN: the client is still sending (sized too small otherwise).
+client_running()
+{
+	kill -0 "$KVC_PID" 2>/dev/null || {
+		show_file "$E2E_TMP/$1.out"
+		fail "$1: twin-kv-client ended before $2: raise its requests"
+	}
+}
+
+# client_done NAME N: every one of N answers verified, none waited over LOSS_MAX_MS.
+client_done()
+{
+	local max
+	wait_bounded "$KVC_PID" 90
+	[ "$WAIT_RC" -eq 0 ] || {
+		show_file "$E2E_TMP/$1.out"
+		show_file "$E2E_TMP/$1.err"
+		fail "$1: twin-kv-client exited $WAIT_RC: an answer wrong or missing"
+	}
+	assert_match "$E2E_TMP/$1.out" "\"ok\": true, \"requests\": $2, \"verified\": $2,"
+	max=$(python3 -c 'import json, sys; print("%.1f" % (json.load(open(sys.argv[1]))["latency_us"]["max"] / 1000))' "$E2E_TMP/$1.out")
+	python3 -c 'import sys; sys.exit(float(sys.argv[1]) > float(sys.argv[2]))' "$max" "$LOSS_MAX_MS" ||
+		fail "$1: a request waited $max ms for its answer, over the bound of $LOSS_MAX_MS ms"
+	CLIENT_MAX_MS=$max
+}
+
+# degraded NAME T0: the primary shows "degraded" within DEGRADED_MAX_MS of T0 (date +%s%N),
+# with an error, nothing held and the guest running.  DEGRADED_MS: how long it took.
+degraded()
+{
+	local st
+	st=$(repl_wait "$pctl" $((DEGRADED_MAX_MS / 1000 + 1)) 's["state"] == "degraded"')
+	DEGRADED_MS=$((($(date +%s%N) - $2) / 1000000))
+	[ "$DEGRADED_MS" -le "$DEGRADED_MAX_MS" ] ||
+		fail "$1: degraded only $DEGRADED_MS ms after the backup's loss, over $DEGRADED_MAX_MS ms"
+	repl_check "$st" 'len(s["error"]) > 0 and s["held_bytes"] == 0 and s["held_frames"] == 0' \
+		"$1: the degraded status"
+	repl_check "$(repl_status "$pctl")" 's["running"] is True' "$1: query-status when degraded"
+	DEGRADED_ERR=$(repl_get "$st" 's["error"]')
+}
+
+# unprotect NAME: `twin-vmm unprotect` exits 0 and the state is "unprotected".
+unprotect()
+{
+	repl_cmd "$1" unprotect --control "$pctl"
+	assert_status "$1" 0
+	repl_check "$(repl_query "$pctl")" 's["state"] == "unprotected" and s["held_frames"] == 0' \
+		"$1: query-replication after unprotect"
+}
+
+# The client's pace under protection, to size its runs: ~4 s of requests each.
+backup 1
+kv_client_verify rd 100 2
+rps=$(sed -n 's/.*throughput \([0-9]*\) req\/s.*/\1/p' "$E2E_TMP/kv-client-100-2.out")
+[[ "$rps" =~ ^[1-9][0-9]*$ ]] || fail "cannot read twin-kv-client's throughput"
+n=$((rps * 4 + 200))
+
+# 1. The backup stalls: nothing heard for TIMEOUT_MS.
+client stall "$n"
+kill -STOP "$(repl_vmm_pid "$B_PID")"
+t0=$(date +%s%N)
+degraded stall "$t0"
+client_running stall "the backup's stall was noticed"
+client_done stall "$n"
+note "stall: degraded after $DEGRADED_MS ms ('$DEGRADED_ERR'); longest answer $CLIENT_MAX_MS ms"
+unprotect unprotect-stalled
+kill -KILL "$(repl_vmm_pid "$B_PID")"
+wait_bounded "$B_PID" 10
+
+# 2. A fresh backup, then its death: the connection closes.
+backup 2
+client death "$n"
+repl_kill9 "$B_PID" b2
+t0=$(date +%s%N)
+degraded death "$t0"
+client_running death "the backup's death was noticed"
+client_done death "$n"
+note "death: degraded after $DEGRADED_MS ms ('$DEGRADED_ERR'); longest answer $CLIENT_MAX_MS ms"
+unprotect unprotect-dead
+
+# 3. Another fresh backup, and unprotect of the healthy pair under load: the backup exits
+# 0, and no answer is lost.
+backup 3
+client healthy "$n"
+unprotect unprotect-healthy
+client_running healthy "unprotect returned"
+wait_bounded "$B_PID" 20
+[ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/b3.err"; fail "b3 exited $WAIT_RC after unprotect, expected 0"; }
+client_done healthy "$n"
+note "healthy unprotect: the backup exited 0; longest answer $CLIENT_MAX_MS ms"
+
+kv_stop
+[ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/pri.err"; fail "the primary exited $WAIT_RC after SIGTERM, expected 0"; }
+note "ok"

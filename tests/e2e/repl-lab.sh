@@ -1,0 +1,183 @@
+#!/bin/bash
+# e2e: the kv guest, protected between two lab hosts, survives kill -9 of its primary twin-vmm at seeded random moments in epoch, event and hybrid mode (failover by command) and once with --auto-failover: twin-kv-client gets every answer right and answers resume within a stated bound.
+#
+# Each trial protects the VM toward a fresh backup on the other host, starts twin-kv-client
+# on the lab's client (2 clients, sequence-numbered INCR/PUT/GET, every 4th request sent
+# twice and again after its answer, resent every RESEND_MS until answered), kills the
+# primary with SIGKILL after a seeded random delay, and fails over: `twin-vmm failover` on
+# the backup at once (the test plays the cluster), or the backup on its own in the last
+# trial (--auto-failover).  The client then must end with every answer verified against
+# its model of the store: an acknowledged write missing after failover, or a request
+# applied twice, shows as a wrong answer, in the final GET of every key, or in GET __stats
+# growing by other than the requests sent.  The failover gap is the client's longest
+# request, first send to answer: it must stay within GAP_MAX_MS (AUTO_GAP_MAX_MS with
+# --auto-failover).  The VM moves host to host, trial after trial: each new primary is the
+# failed-over backup of the one before, protected at once toward a new backup.
+#
+# TRIALS (default 10, modes in turn: epoch, event, hybrid) sets the failover-command trials,
+# for longer campaigns (bench/); TWIN_SEED replays the random moments of a run.  Each trial
+# prints one line: "trial N/T mode=M kill_after_ms=K failover_ms=F gap_ms=G ...".
+set -euo pipefail
+. "$(dirname "$0")/kv-lib.sh"
+. "$(dirname "$0")/migrate-lib.sh"
+. "$(dirname "$0")/repl-lib.sh"
+
+repl_require
+require_kv_client
+
+TRIALS=${TRIALS:-10}
+[[ "$TRIALS" =~ ^[1-9][0-9]*$ ]] || fail "TRIALS=$TRIALS is not a positive number"
+MODES=(epoch event hybrid)
+# The kill comes this long after the client starts: the random moment of each trial.
+KILL_MIN_MS=150 KILL_MAX_MS=1000
+# twin-kv-client resends an unanswered request every RESEND_MS (the gap's resolution),
+# and gives up after 30 s.
+RESEND_MS=20
+# The bound on the gap the client sees when the failover is commanded at once: the kill
+# noticed, `twin-vmm failover` run, the last committed state restored, the VM started and
+# announced, and the client's next resend.
+GAP_MAX_MS=${GAP_MAX_MS:-2000}
+# With --auto-failover the backup gives the primary AUTO_TIMEOUT_MS of silence first.
+AUTO_TIMEOUT_MS=500
+AUTO_GAP_MAX_MS=$((AUTO_TIMEOUT_MS + GAP_MAX_MS))
+
+repl_seed
+REPL_LAB=rl
+lab_up rl --hosts 2
+p=$(lab rl get prefix)
+br=$(lab rl get lan-bridge)
+
+# nic N: instance N's NIC: its own tap in its host's LAN bridge, the guest's one MAC.
+nic()
+{
+	echo "tap=$p-t$1,mac=$KV_MAC,bridge=$br"
+}
+
+# The first primary, on h1.
+repl_run_bg vm0 h1 --kernel "$(guest kv)" --mem 64M --nic "$(nic 0)" \
+	--cmdline "ip=$KV_IP/24 mac=$KV_MAC port=$KV_PORT"
+PRIMARY_PID=$VM_PID
+KV_PID=$VM_PID
+kv_wait_ready rl vm0 "$E2E_BOOT_TIMEOUT"
+
+# A counter every trial increments once before its kill and once after its failover:
+# the state that must carry across all of them, each INCR applied once.
+CTR=100 CTR_SEQ=1
+kv_expect rl "rlab $CTR_SEQ PUT ctr $CTR" "rlab $CTR_SEQ OK $CTR"
+ctr_incr()
+{
+	CTR_SEQ=$((CTR_SEQ + 1)) CTR=$((CTR + 1))
+	kv_expect rl "rlab $CTR_SEQ INCR ctr" "rlab $CTR_SEQ OK $CTR"
+}
+
+# Requests per second of 2 clients against the protected VM, measured in each mode's first
+# trial: it sizes each client run to outlast its kill.
+declare -A RPS
+GAPS=()
+
+# trial N MODE manual|auto: protect instance CUR (host HOST) toward instance N on the other
+# host, kill it at a random moment under load, fail over to N, check everything.
+CUR=0 HOST=h1
+trial()
+{
+	local n=$1 mode=$2 how=$3 other addr kill_ms requests out gap retries bound t_kill fo_ms
+	local -a bargs
+	other=h2
+	[ "$HOST" = h2 ] && other=h1
+	addr=198.18.1.${other#h}
+	bargs=(--insecure --nic "$(nic "$n")")
+	[ "$how" = manual ] || bargs+=(--auto-failover --timeout "$AUTO_TIMEOUT_MS")
+	repl_backup_bg "vm$n" "$other" "$addr:0" "${bargs[@]}"
+	repl_protect "protect$n" "$E2E_TMP/vm$CUR.ctl" "$addr:$BACKUP_PORT" --insecure --mode "$mode"
+	repl_check "$REPL_STATUS" "s['mode'] == '$mode' and s['peer'] == '$addr:$BACKUP_PORT'" \
+		"trial $n: protect's status"
+	repl_check "$(repl_status "$E2E_TMP/vm$n.ctl")" 's["status"] == "backup"' \
+		"trial $n: the backup's query-status"
+
+	# Protected, the VM answers (its reply released by an ack), and epochs are acked.
+	ctr_incr
+	repl_check "$(repl_query "$E2E_TMP/vm$CUR.ctl")" \
+		"s['state'] == 'protected' and s['mode'] == '$mode' and s['acked_epoch'] >= 1 and s['epochs'] >= s['acked_epoch']" \
+		"trial $n: the primary's query-replication after an answer"
+	if [ -z "${RPS[$mode]:-}" ]; then
+		kv_client_verify rl 100 2
+		RPS[$mode]=$(sed -n 's/.*throughput \([0-9]*\) req\/s.*/\1/p' "$E2E_TMP/kv-client-100-2.out")
+		[[ "${RPS[$mode]}" =~ ^[1-9][0-9]*$ ]] || fail "cannot read twin-kv-client's throughput"
+		note "$mode mode: 2 clients get ${RPS[$mode]} req/s from the protected VM"
+	fi
+
+	repl_random kill_ms "$KILL_MIN_MS" "$KILL_MAX_MS"
+	# Twice the requests the kill moment needs at the measured rate, plus a second's worth:
+	# the run ends well after the failover, unprotected and fast.
+	requests=$((RPS[$mode] * (2 * kill_ms + 1000) / 1000 + 100))
+	start_bg "kvc$n" "$LAB" --state "$E2E_TMP/lab-rl" exec client "$KV_CLIENT" \
+		--requests "$requests" --clients 2 --retransmit --timeout-ms "$RESEND_MS" \
+		--tries $((30000 / RESEND_MS)) --seed $((REPL_SEED + n)) --prefix "rl$n" --json "$KV_IP"
+	KVC_PID=$BG_PID
+	repl_pause_ms "$kill_ms"
+	kill -0 "$KVC_PID" 2>/dev/null || {
+		show_file "$E2E_TMP/kvc$n.out"
+		fail "trial $n: twin-kv-client ended before the kill at ${kill_ms} ms: nothing crossed the failover"
+	}
+	t_kill=$(date +%s%N)
+	repl_kill9 "$PRIMARY_PID" "vm$CUR"
+	if [ "$how" = manual ]; then
+		repl_failover "failover$n" "$E2E_TMP/vm$n.ctl"
+		fo_ms=$REPL_FAILOVER_MS
+		bound=$GAP_MAX_MS
+	else
+		# Nobody commands it: the backup notices the silence and activates by itself.
+		repl_wait "$E2E_TMP/vm$n.ctl" $((AUTO_TIMEOUT_MS / 1000 + 20)) \
+			's["state"] == "failed-over"' >/dev/null
+		fo_ms=$((($(date +%s%N) - t_kill) / 1000000))
+		repl_check "$(repl_status "$E2E_TMP/vm$n.ctl")" 's["running"] is True' \
+			"trial $n: the auto-failed-over VM's query-status"
+		bound=$AUTO_GAP_MAX_MS
+	fi
+
+	wait_bounded "$KVC_PID" 90
+	out="$E2E_TMP/kvc$n.out"
+	[ "$WAIT_RC" -eq 0 ] || {
+		show_file "$out"
+		show_file "$E2E_TMP/kvc$n.err"
+		show_file "$E2E_TMP/vm$n.err"
+		fail "trial $n ($mode, $how failover, kill at ${kill_ms} ms, TWIN_SEED=$REPL_SEED): twin-kv-client exited $WAIT_RC: an answer wrong or missing across the failover"
+	}
+	assert_match "$out" "\"ok\": true, \"requests\": $requests, \"verified\": $requests,"
+	read -r gap retries < <(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("%.1f %d" % (r["latency_us"]["max"] / 1000, r["retries"]))' "$out")
+	python3 -c 'import sys; sys.exit(float(sys.argv[1]) > float(sys.argv[2]))' "$gap" "$bound" ||
+		fail "trial $n ($mode, $how failover, TWIN_SEED=$REPL_SEED): answers stopped for $gap ms, over the bound of $bound ms"
+	if [ "$how" = manual ]; then GAPS+=("$mode:$gap"); else GAPS+=("$mode+auto-failover:$gap"); fi
+
+	# The counter went on from its value before the kill: acked, kept, applied once.
+	ctr_incr
+	note "trial $n/$((TRIALS + 1)) mode=$mode failover=$how kill_after_ms=$kill_ms failover_ms=$fo_ms gap_ms=$gap bound_ms=$bound requests=$requests retries=$retries"
+	PRIMARY_PID=$BACKUP_PID
+	KV_PID=$PRIMARY_PID
+	CUR=$n HOST=$other
+}
+
+for ((i = 1; i <= TRIALS; i++)); do
+	trial "$i" "${MODES[(i - 1) % 3]}" manual
+done
+trial $((TRIALS + 1)) hybrid auto
+
+# The summary: the longest gap per mode.
+python3 - "${GAPS[@]}" <<'PY'
+import collections, sys
+g = collections.defaultdict(list)
+for a in sys.argv[1:]:
+    m, v = a.split(":")
+    g[m].append(float(v))
+for m, v in g.items():
+    v.sort()
+    print("repl-lab: %s: %d trials, gap_ms median %.1f max %.1f" % (m, len(v), v[(len(v) - 1) // 2], v[-1]))
+PY
+
+kill -TERM "$PRIMARY_PID"
+wait_bounded "$PRIMARY_PID" 10
+[ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/vm$CUR.err"; fail "the last twin-vmm exited $WAIT_RC after SIGTERM, expected 0"; }
+note "ok"
