@@ -61,19 +61,19 @@ struct repl_primary {
 	atomic_int mode; /* enum repl_mode, read by the hooks */
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* any change below: a reply, a trigger, stop, the reader's end */
-	enum repl_state state;		 /* lock */
-	char error[REPL_ERR_MAX];	 /* lock */
-	char fault[REPL_ERR_MAX];	 /* lock: why the link is bad, set once, by any thread */
-	bool stop;			 /* lock */
-	bool attached;			 /* lock: the buffers hold output; acks release it */
-	bool reader_done;		 /* lock */
-	bool links_done;		 /* lock: the watchdog ends */
+	pthread_cond_t cond;	  /* any change below: a reply, a trigger, stop, the reader's end */
+	enum repl_state state;	  /* lock */
+	char error[REPL_ERR_MAX]; /* lock */
+	char fault[REPL_ERR_MAX]; /* lock: why the link is bad, set once, by any thread */
+	bool stop;		  /* lock */
+	bool attached;		  /* lock: the buffers hold output; acks release it */
+	bool reader_done;	  /* lock */
+	bool links_done;	  /* lock: the watchdog ends */
 	uint64_t interval_ns, min_spacing_ns; /* lock */
-	uint64_t epoch, written, acked;	 /* lock: captured, CHECKPOINT written, acked */
+	uint64_t epoch, written, acked;	      /* lock: captured, CHECKPOINT written, acked */
 	uint64_t written_ns[UNACKED_MAX], close_ns[UNACKED_MAX]; /* lock: by epoch % UNACKED_MAX */
-	uint64_t last_heard_ns, last_write_ns, last_cp_ns;	  /* lock */
-	struct repl_window pause, ack, held;			  /* lock */
+	uint64_t last_heard_ns, last_write_ns, last_cp_ns;	 /* lock */
+	struct repl_window pause, ack, held;			 /* lock */
 	uint64_t epochs, pages_total, bytes_epochs, pages_last, bytes_last, disk_last; /* lock */
 };
 
@@ -136,7 +136,8 @@ static void output_full(void *opaque)
 static int check_params(const struct repl_params *p, char *err, size_t errlen)
 {
 	if ((unsigned)p->mode > REPL_MODE_HYBRID)
-		return util__fail(err, errlen, -EINVAL, "unknown replication mode %d", (int)p->mode);
+		return util__fail(err, errlen, -EINVAL, "unknown replication mode %d",
+				  (int)p->mode);
 	if (p->mode != REPL_MODE_EVENT && !p->interval_ns)
 		return util__fail(err, errlen, -EINVAL,
 				  "an interval of 0: give --interval of 1 ms or more");
@@ -239,8 +240,8 @@ static int arm(struct repl_primary *r, char *err, size_t errlen)
 		if (rc)
 			return util__fail(err, errlen, rc, "creating an output buffer failed: %s",
 					  strerror(-rc));
-		output_buffer__set_trigger(r->obs[i], (struct output_buffer_trigger){
-							  .fn = io_trigger, .opaque = r});
+		output_buffer__set_trigger(
+		    r->obs[i], (struct output_buffer_trigger){.fn = io_trigger, .opaque = r});
 		rc = virtio_net__set_output_buffer(r->nets[i], r->obs[i]);
 		if (rc)
 			return util__fail(err, errlen, rc, "attaching an output buffer failed: %s",
@@ -380,7 +381,6 @@ static uint64_t checkpoint_due(struct repl_primary *r, uint64_t now)
 		return io;
 	return timed < io ? timed : io;
 }
-
 
 /* One checkpoint: the pause, then the epoch on the channel.  Lock not held.  0 or -errno. */
 static int take_checkpoint(struct repl_primary *r, char *err, size_t errlen)
@@ -540,8 +540,8 @@ static int sync_backup(struct repl_primary *r)
 	if (!rc && r->stop)
 		rc = util__fail(err, sizeof(err), -ECANCELED, "cancelled");
 	if (rc)
-		util__set_err(r->error, sizeof(r->error), "connecting to the backup %s: %s", r->peer,
-			 err);
+		util__set_err(r->error, sizeof(r->error), "connecting to the backup %s: %s",
+			      r->peer, err);
 	r->ch = ch; /* published under the lock: stop may abort it */
 	pthread_mutex_unlock(&r->lock);
 	if (rc)
@@ -566,8 +566,8 @@ static int start_epochs(struct repl_primary *r)
 {
 	char err[REPL_ERR_MAX];
 	uint64_t now;
-	int rc = checkpoint__init(&r->cp, r->vm, r->p.compress, r->p.xbzrle_cache, err,
-				  sizeof(err));
+	int rc =
+	    checkpoint__init(&r->cp, r->vm, r->p.compress, r->p.xbzrle_cache, err, sizeof(err));
 
 	if (!rc)
 		rc = arm(r, err, sizeof(err));
@@ -653,11 +653,12 @@ static int check_vm(struct vm *vm, char *err, size_t errlen)
 				  "the VM is paused: resume it (cont) before protecting it");
 	for (unsigned int i = 0; i < n; i++)
 		if (!virtio_blk__readonly(disks[i]) && !virtio_blk__locked(disks[i]))
-			return util__fail(err, errlen, -EINVAL,
-					  "the disk %s is on shared storage (opened without its "
-					  "lock): replication needs each host's own image; give the "
-					  "VM a local copy",
-					  virtio_blk__path(disks[i]));
+			return util__fail(
+			    err, errlen, -EINVAL,
+			    "the disk %s is on shared storage (opened without its "
+			    "lock): replication needs each host's own image; give the "
+			    "VM a local copy",
+			    virtio_blk__path(disks[i]));
 	return 0;
 }
 
