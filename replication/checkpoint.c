@@ -1,5 +1,6 @@
 /* The primary's checkpoint: a short paused copy, then its stream with the guest running. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "checkpoint.h"
@@ -119,6 +120,14 @@ int checkpoint__init(struct checkpoint *c, struct vm *vm, enum migrate_compress 
 	if (!c->bitmap || reserve(c, STAGING_START, STAGING_START, true))
 		return util__fail(err, errlen, -ENOMEM, "out of memory for the checkpoint staging");
 	memset(c->bitmap, 0, c->nbits / 8); /* faulted in too */
+	/* What the pause's boost restores (a failed read leaves SCHED_OTHER, the default). */
+	pthread_getschedparam(pthread_self(), &c->sched_self.policy, &c->sched_self.param);
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].thread_started)
+			pthread_getschedparam(vm->vcpus[i].thread, &c->sched_vcpus[i].policy,
+					      &c->sched_vcpus[i].param);
+	pthread_mutex_unlock(&vm->lock);
 	return 0;
 }
 
@@ -190,6 +199,64 @@ static int stage_records(struct checkpoint *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Runs t SCHED_FIFO at prio; false without the privilege.  What t ran under was read once,
+ * at init (nothing else changes it): one syscall each way per pause.
+ */
+static bool boost(pthread_t t, int prio, struct checkpoint_sched *s)
+{
+	struct sched_param rt = {.sched_priority = prio};
+
+	s->boosted = !pthread_setschedparam(t, SCHED_FIFO, &rt);
+	return s->boosted;
+}
+
+static void unboost(pthread_t t, struct checkpoint_sched *s)
+{
+	if (s->boosted)
+		pthread_setschedparam(t, s->policy, &s->param);
+	s->boosted = false;
+}
+
+/*
+ * The pause is the guest's downtime, and on a busy host (the lab runs the backup on the same
+ * two cores) the threads it waits on lost their core to others: vCPUs took up to 20 ms to
+ * park, the copy ran 3x the floor.  For the pause only, the vCPU threads run SCHED_FIFO at
+ * priority 1, above every normal thread, and this one at 2, so that it always preempts a
+ * vCPU still in guest code (before its kick); the vCPUs block once parked and are unboosted
+ * before they resume, and the copy is a few ms at most.  Without CAP_SYS_NICE the pause
+ * simply runs unboosted.  Measured against a backup on the same host: 4096 pages p50 7.8 ms
+ * -> 2.4 ms (the floor: 2.4 ms); 16 pages p99 19.6 ms (a vCPU waiting for a core to park)
+ * -> 0.6 ms, for 15-35 us of syscalls on the p50.
+ */
+static void boost_pause(struct checkpoint *c)
+{
+	struct vm *vm = c->vm;
+
+	if (!boost(pthread_self(), 2, &c->sched_self))
+		return;
+	pthread_mutex_lock(&vm->lock); /* thread_started: joinable and not yet joined */
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].thread_started)
+			boost(vm->vcpus[i].thread, 1, &c->sched_vcpus[i]);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/*
+ * The vCPUs, still parked: they must never run guest code boosted (vCPUs spinning in ring 3
+ * at FIFO would starve this thread, and the host, on as few cores as vCPUs).
+ */
+static void unboost_vcpus(struct checkpoint *c)
+{
+	struct vm *vm = c->vm;
+
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].thread_started)
+			unboost(vm->vcpus[i].thread, &c->sched_vcpus[i]);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 int checkpoint__capture(struct checkpoint *c, uint64_t epoch, struct output_buffer *const *obs,
 			unsigned int nr, char *err, size_t errlen)
 {
@@ -197,6 +264,7 @@ int checkpoint__capture(struct checkpoint *c, uint64_t epoch, struct output_buff
 	int rc;
 
 	err[0] = '\0';
+	boost_pause(c);
 	vm__pause_all(c->vm);
 	ioloop__pause(c->vm->ioloop);
 	rc = stage_pages(c, err, errlen);
@@ -208,6 +276,7 @@ int checkpoint__capture(struct checkpoint *c, uint64_t epoch, struct output_buff
 	if (rc && !err[0])
 		util__set_err(err, errlen, "closing the output epoch %llu failed",
 			      (unsigned long long)epoch);
+	unboost_vcpus(c);
 	/*
 	 * The vCPUs first: waking the I/O thread first let it (or anything else woken) preempt
 	 * us on a busy host with the guest still parked (pauses of 1-4 ms measured at 4096
@@ -217,6 +286,7 @@ int checkpoint__capture(struct checkpoint *c, uint64_t epoch, struct output_buff
 	c->close_ns = progress__now_ns();
 	c->pause_ns = c->close_ns - t0;
 	ioloop__resume(c->vm->ioloop);
+	unboost(pthread_self(), &c->sched_self);
 	c->epoch = epoch;
 	return rc;
 }

@@ -5,6 +5,8 @@
 #ifndef REPLICATION_CHECKPOINT_H
 #define REPLICATION_CHECKPOINT_H
 
+#include <sched.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "disk_copy.h"
@@ -12,8 +14,8 @@
 #include "page_cache.h"
 #include "page_data.h"
 #include "stream.h"
+#include "vm.h"
 
-struct vm;
 struct output_buffer;
 
 /* A growable byte buffer that a stream_writer appends to (the captured records). */
@@ -39,6 +41,12 @@ struct checkpoint {
 	struct page_cache cache; /* xbzrle_cache > 0: pages as last sent, for deltas */
 	struct page_batch batch;
 	uint64_t epoch;
+	/* The pause's scheduling boost: what each boosted thread ran under before it. */
+	struct checkpoint_sched {
+		bool boosted;
+		int policy;
+		struct sched_param param;
+	} sched_self, sched_vcpus[VM_MAX_VCPUS];
 	/* The last epoch's measures. */
 	uint64_t pause_ns, bytes, disk_bytes, close_ns;
 	uint8_t scratch[STREAM_LZ4_BOUND];
