@@ -14,6 +14,14 @@
 #include "vm.h"
 #include "vm_stream.h"
 
+/*
+ * From this many dirty pages (~60 us of harvest and copy here) the state is captured on the
+ * capturer thread beside the copy; below it the hand-off costs more than it overlaps
+ * (measured: 16 pages p50 383-431 us in parallel, 332-384 us in line; 256 pages 385-397 in
+ * parallel, 422-454 in line; 1024 pages 823 us, 1.50x the floor).
+ */
+#define PARALLEL_MIN_PAGES 128
+
 /* Pages the staging holds from the start (4 MiB): a light workload never grows it in a pause. */
 #define STAGING_START 1024u
 
@@ -81,6 +89,36 @@ static void grow_ahead(struct checkpoint *c)
 		reserve(c, c->nr * 2 + 1, c->nr * 4, true);
 }
 
+static int stage_records(struct checkpoint *c, char *err, size_t errlen);
+
+/*
+ * The capturer: one stage_records per pause.  It runs SCHED_FIFO for good (it only ever
+ * runs inside a pause, for ~0.1 ms): woken, it takes a core at once instead of queueing
+ * behind the host's other threads (unboosted, its wake-up cost more than it saved).
+ */
+static void *capturer_main(void *arg)
+{
+	struct sched_param rt = {.sched_priority = 2};
+	struct checkpoint *c = arg;
+
+	pthread_setschedparam(pthread_self(), SCHED_FIFO, &rt); /* unprivileged: as it is */
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (c->job != CAPTURE_ASKED && c->job != CAPTURE_QUIT)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (c->job == CAPTURE_QUIT)
+			break;
+		pthread_mutex_unlock(&c->lock);
+		c->capture_err[0] = '\0';
+		c->capture_rc = stage_records(c, c->capture_err, sizeof(c->capture_err));
+		pthread_mutex_lock(&c->lock);
+		c->job = CAPTURE_DONE;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
 int checkpoint__init(struct checkpoint *c, struct vm *vm, enum migrate_compress compress,
 		     uint64_t xbzrle_cache, char *err, size_t errlen)
 {
@@ -128,11 +166,27 @@ int checkpoint__init(struct checkpoint *c, struct vm *vm, enum migrate_compress 
 			pthread_getschedparam(vm->vcpus[i].thread, &c->sched_vcpus[i].policy,
 					      &c->sched_vcpus[i].param);
 	pthread_mutex_unlock(&vm->lock);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	rc = pthread_create(&c->capturer, NULL, capturer_main, c);
+	if (rc)
+		return util__fail(err, errlen, -rc, "starting the state capturer failed: %s",
+				  strerror(rc));
+	c->capturer_started = true;
 	return 0;
 }
 
 void checkpoint__dispose(struct checkpoint *c)
 {
+	if (c->capturer_started) {
+		pthread_mutex_lock(&c->lock);
+		c->job = CAPTURE_QUIT;
+		pthread_cond_broadcast(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+		pthread_join(c->capturer, NULL);
+		pthread_cond_destroy(&c->cond);
+		pthread_mutex_destroy(&c->lock);
+	}
 	free(c->bitmap);
 	free(c->pages);
 	free(c->pfns);
@@ -261,15 +315,33 @@ int checkpoint__capture(struct checkpoint *c, uint64_t epoch, struct output_buff
 			unsigned int nr, char *err, size_t errlen)
 {
 	uint64_t t0 = progress__now_ns();
+	/* The dirty rate changes slowly: the last epoch says whether the copy is worth a hand-off.
+	 */
+	bool parallel = c->nr >= PARALLEL_MIN_PAGES;
 	int rc;
 
 	err[0] = '\0';
 	boost_pause(c);
 	vm__pause_all(c->vm);
 	ioloop__pause(c->vm->ioloop);
+	if (parallel) {
+		pthread_mutex_lock(&c->lock);
+		c->job = CAPTURE_ASKED;
+		pthread_cond_broadcast(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+	}
 	rc = stage_pages(c, err, errlen);
-	if (!rc)
+	if (parallel) {
+		pthread_mutex_lock(&c->lock);
+		while (c->job != CAPTURE_DONE)
+			pthread_cond_wait(&c->cond, &c->lock);
+		c->job = CAPTURE_IDLE;
+		pthread_mutex_unlock(&c->lock);
+		if (!rc && c->capture_rc)
+			rc = util__fail(err, errlen, c->capture_rc, "%s", c->capture_err);
+	} else if (!rc) {
 		rc = stage_records(c, err, errlen);
+	}
 	/* Frames held so far were sent by the state just captured: they are epoch's. */
 	for (unsigned int i = 0; !rc && i < nr; i++)
 		rc = output_buffer__close_epoch(obs[i], epoch);

@@ -5,6 +5,7 @@
 #ifndef REPLICATION_CHECKPOINT_H
 #define REPLICATION_CHECKPOINT_H
 
+#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,6 +38,18 @@ struct checkpoint {
 	uint64_t nr, cap; /* pages staged, pages the staging holds */
 	struct disk_copy disks;
 	struct checkpoint_buf rec; /* DISK_WRITES and state records, captured paused */
+	/*
+	 * The capturer thread takes those records (a dozen vCPU ioctls, ~130 us here) while
+	 * this one copies the pages: the pause is the longer of the two, not the sum.  Its
+	 * request and answer, under lock.
+	 */
+	pthread_t capturer;
+	bool capturer_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum { CAPTURE_IDLE, CAPTURE_ASKED, CAPTURE_DONE, CAPTURE_QUIT } job;
+	int capture_rc;
+	char capture_err[256];
 	struct page_encoder enc;
 	struct page_cache cache; /* xbzrle_cache > 0: pages as last sent, for deltas */
 	struct page_batch batch;
