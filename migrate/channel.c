@@ -737,8 +737,8 @@ static void kick(struct channel *ch, enum side s)
 		eventfd_write(ch->wake[s], 1);
 }
 
-/* Side s waits, without the lock, until the socket is ready for events (none: only a kick) or
- * s is kicked. */
+/* Side s waits, without the lock, for the socket to be ready for events, or for a kick (only
+ * that when events is 0). */
 static int wait_socket(struct channel *ch, enum side s, short events, const char *op)
 {
 	struct pollfd pfd[2] = {{.fd = events ? ch->fd : -1, .events = events},
