@@ -58,9 +58,11 @@ nic()
 	echo "tap=$p-t$1,mac=$KV_MAC,bridge=$br"
 }
 
-# The first primary, on h1.
+# The first primary, on h1.  The guest never polls and waits with no deadline (as in
+# kv-wake.sh): every request must wake it, so a wakeup lost in a restored VM hangs the run
+# instead of hiding behind the guest's 1 s idle timeout.
 repl_run_bg vm0 h1 --kernel "$(guest kv)" --mem 64M --nic "$(nic 0)" \
-	--cmdline "ip=$KV_IP/24 mac=$KV_MAC port=$KV_PORT"
+	--cmdline "ip=$KV_IP/24 mac=$KV_MAC port=$KV_PORT poll_us=0 idle_us=4294967295"
 PRIMARY_PID=$VM_PID
 KV_PID=$VM_PID
 kv_wait_ready rl vm0 "$E2E_BOOT_TIMEOUT"
