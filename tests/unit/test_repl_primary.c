@@ -46,16 +46,18 @@ struct fake_backup {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint64_t ack_limit;	 /* acks epochs up to this; the thread waits for more */
-	uint64_t die_at;	 /* closes the connection on reading CHECKPOINT(die_at); 0 never */
-	uint64_t last_epoch;	 /* the last CHECKPOINT read */
-	uint64_t checkpoints;	 /* CHECKPOINT records read */
-	uint64_t heartbeats;	 /* HEARTBEAT records read */
-	uint64_t pages;		 /* pages in the PAGE_DATA of epochs >= 1 */
-	uint64_t sync_chunks;	 /* disk chunks in the DISK_WRITES of the initial sync */
-	uint64_t epoch_chunks;	 /* and of epochs >= 1 */
-	uint64_t disk_sector;	 /* the first sector of the last epoch's DISK_WRITES */
-	uint64_t refuse_u64; /* nonzero: answers SYNC with a refusal instead of READY */
+	uint64_t ack_limit;    /* acks epochs up to this; the thread waits for more */
+	uint64_t die_at;       /* closes the connection on reading CHECKPOINT(die_at); 0 never */
+	uint64_t last_epoch;   /* the last CHECKPOINT read */
+	uint64_t checkpoints;  /* CHECKPOINT records read */
+	uint64_t heartbeats;   /* HEARTBEAT records read */
+	uint64_t pages;	       /* pages in the PAGE_DATA of epochs >= 1 */
+	uint64_t sync_chunks;  /* disk chunks in the DISK_WRITES of the initial sync */
+	uint64_t epoch_chunks; /* and of epochs >= 1 */
+	uint64_t disk_sector;  /* the first sector of the last epoch's DISK_WRITES */
+	uint64_t refuse_u64;   /* nonzero: answers SYNC with a refusal instead of READY */
+	uint64_t stall_u64; /* nonzero: reads SYNC, then waits for it to be cleared, and closes */
+	uint64_t synced;    /* SYNC records read */
 	bool checkpointed, ended, done;
 	char error[512]; /* the first thing wrong with the stream, or "" */
 };
@@ -118,6 +120,7 @@ static void *fake_backup_main(void *arg)
 	struct stream_reader r;
 	struct stream_record rec;
 	unsigned int vm_states = 0, vcpu_states = 0, dev_states = 0;
+	bool stalled;
 	char err[256];
 	int rc = channel__accept(b->lfd, &sec, &ch, err, sizeof(err));
 
@@ -139,8 +142,18 @@ static void *fake_backup_main(void *arg)
 
 		switch (rec.type) {
 		case STREAM_REC_SYNC:
+			pthread_mutex_lock(&b->lock);
+			b->synced++;
+			pthread_cond_broadcast(&b->cond);
+			stalled = b->stall_u64 != 0;
+			while (b->stall_u64)
+				pthread_cond_wait(&b->cond, &b->lock);
+			pthread_mutex_unlock(&b->lock);
+			if (stalled)
+				goto close;
 			if (fb_get(b, &b->refuse_u64)) {
-				migrate__ack(channel__write, ch, -ENOSPC, "no room for the VM here");
+				migrate__ack(channel__write, ch, -ENOSPC,
+					     "no room for the VM here");
 				goto close;
 			}
 			rc = handshake(ch, MIGRATE_READY_MAGIC);
@@ -279,7 +292,6 @@ static void set_die_at(struct fake_backup *b, uint64_t n)
 	pthread_mutex_unlock(&b->lock);
 }
 
-
 /* The VM under protection: memwriter, one vCPU, a NIC on a tap in this netns. */
 struct protected_vm {
 	struct test_vm t;
@@ -325,7 +337,8 @@ static struct virtio_blk *add_disk(struct test_vm *t, const char *img, bool shar
 
 /* Boots memwriter with a NIC (and a disk on img unless NULL); vm_fixture's ck_asserts end
  * this child too on failure. */
-static struct virtio_blk *pvm_boot_disk(struct protected_vm *v, const char *img)
+static struct virtio_blk *pvm_boot_guest(struct protected_vm *v, const char *img,
+					 const char *cmdline)
 {
 	struct virtio_blk *blk = NULL;
 	struct sockaddr_ll sll;
@@ -340,9 +353,17 @@ static struct virtio_blk *pvm_boot_disk(struct protected_vm *v, const char *img)
 	if (img)
 		blk = add_disk(&v->t, img, false);
 	v->pkt = netns_packet_socket(TAP, &sll);
-	test_vm__boot_memwriter(&v->t, "pages=64 ws=256 rate=5 vcpus=1 iters=100000000");
+	test_vm__boot_memwriter(&v->t, cmdline);
 	test_vm__wait_writing(&v->t);
 	return blk;
+}
+
+/* memwriter writing on for longer than any test runs. */
+#define ENDLESS "pages=64 ws=256 rate=5 vcpus=1 iters=100000000"
+
+static struct virtio_blk *pvm_boot_disk(struct protected_vm *v, const char *img)
+{
+	return pvm_boot_guest(v, img, ENDLESS);
 }
 
 static void pvm_boot(struct protected_vm *v)
@@ -376,8 +397,7 @@ static int next_frame(struct protected_vm *v, int ms)
 	while (poll(&p, 1, ms) == 1) {
 		ssize_t n = recv(v->pkt, got, sizeof(got), MSG_DONTWAIT);
 
-		if (n == FRAME_LEN && got[12] == TX_ETHTYPE >> 8 &&
-		    got[13] == (TX_ETHTYPE & 0xff))
+		if (n == FRAME_LEN && got[12] == TX_ETHTYPE >> 8 && got[13] == (TX_ETHTYPE & 0xff))
 			return got[SEED_AT];
 	}
 	return -1;
@@ -426,8 +446,9 @@ static void wait_backup(struct fake_backup *b, const uint64_t *field, uint64_t n
 	uint64_t t0 = mono_ns();
 
 	while (fb_get(b, field) < n) {
-		expect(!mono_ms_deadline_passed(t0, WAIT_MS), "the backup never saw %s (%llu < %llu)",
-		       what, (unsigned long long)fb_get(b, field), (unsigned long long)n);
+		expect(!mono_ms_deadline_passed(t0, WAIT_MS),
+		       "the backup never saw %s (%llu < %llu)", what,
+		       (unsigned long long)fb_get(b, field), (unsigned long long)n);
 		usleep(1000);
 	}
 }
@@ -478,23 +499,33 @@ static void epochs_switch_unprotect(void)
 	       (unsigned long long)st.ack_latency_ns.p50, (unsigned long long)st.epoch_bytes_mean,
 	       (unsigned long long)st.dirty_pages_mean);
 	expect(fb_get(&b, &b.pages) > 0, "the epochs carried no page of memwriter's");
-	fprintf(stderr, "repl_primary: epoch mode 10 ms: %llu epochs, pause p50 %llu us p99 %llu us "
-			"max %llu us, %llu pages/epoch\n",
+	fprintf(stderr,
+		"repl_primary: epoch mode 10 ms: %llu epochs, pause p50 %llu us p99 %llu us "
+		"max %llu us, %llu pages/epoch\n",
 		(unsigned long long)st.epochs, (unsigned long long)(st.pause_ns.p50 / 1000),
 		(unsigned long long)(st.pause_ns.p99 / 1000),
 		(unsigned long long)(st.pause_ns.max / 1000),
 		(unsigned long long)st.dirty_pages_mean);
 
-	/* Event mode, no I/O: heartbeats pass and no checkpoint is taken. */
+	/* Epochs a minute apart: a frame waits in the open epoch... */
+	expect(repl_primary__set(r, REPL_MODE_EPOCH, 60000000000ULL, 0, err, sizeof(err)) == 0,
+	       "set: %s", err);
+	WAIT_STATUS(r, st, st.acked_epoch == st.epoch && st.interval_ns == 60000000000ULL,
+		    "caught up");
+	send_frame(&v, 6);
+	WAIT_STATUS(r, st, st.held_frames == 1, "held the frame");
+	expect(next_frame(&v, 0) == -1, "a frame left before its epoch was acked");
+	/* ...until the switch to event mode, no I/O: heartbeats pass and no checkpoint is taken. */
 	expect(repl_primary__set(r, REPL_MODE_EVENT, 0, 0, err, sizeof(err)) == 0, "set: %s", err);
+	expect(next_frame(&v, WAIT_MS) == 6, "the frame held before the switch never left");
 	WAIT_STATUS(r, st, st.acked_epoch == st.epoch, "caught up");
 	e = st.epoch;
 	hb = fb_get(&b, &b.heartbeats);
 	wait_backup(&b, &b.heartbeats, hb + 2, "two heartbeats");
 	status(r, &st);
 	expect(st.mode == REPL_MODE_EVENT && st.epoch <= e + 1,
-	       "event mode took checkpoints without I/O: epoch %llu -> %llu",
-	       (unsigned long long)e, (unsigned long long)st.epoch);
+	       "event mode took checkpoints without I/O: epoch %llu -> %llu", (unsigned long long)e,
+	       (unsigned long long)st.epoch);
 	/* A frame triggers one at once, and leaves only after its ack. */
 	e = st.epoch;
 	send_frame(&v, 7);
@@ -666,10 +697,13 @@ static void protect_into_real_backup(void)
 	expect(channel__listen("127.0.0.1:0", &rb.lfd, err, sizeof(err)) == 0, "listen: %s", err);
 	rb.port = channel__local_port(rb.lfd);
 	expect(pthread_create(&rb.thread, NULL, real_backup_main, &rb) == 0, "backup thread");
-	r = protect(&v, rb.port, REPL_MODE_EPOCH, 10);
+	/* 40 ms epochs: ~200 dirty pages each, so the state is captured beside the copy. */
+	r = protect(&v, rb.port, REPL_MODE_EPOCH, 40);
 	pthread_join(rb.thread, NULL);
 	expect(rb.b != NULL, "backup: %s", rb.err);
 	WAIT_STATUS(r, st, st.acked_epoch >= 3, "acked epoch 3 from the real backup");
+	expect(st.dirty_pages_last >= 128, "only %llu dirty pages an epoch",
+	       (unsigned long long)st.dirty_pages_last);
 
 	vm__pause_all(v.t.vm);
 	status(r, &st);
@@ -759,7 +793,8 @@ static void disk_writes_in_event_mode(void)
 	add_disk(&shared, img2, true);
 	repl_params__defaults(&p);
 	expect(repl_primary__start(shared.vm, &p, "127.0.0.1:1", &sec, &r, err, sizeof(err)) ==
-		       -EINVAL && strstr(err, "shared storage"),
+		       -EINVAL &&
+		   strstr(err, "shared storage"),
 	       "a disk on shared storage was not refused: %s", err);
 	test_vm__destroy(&shared);
 	unlink(img2);
@@ -793,8 +828,7 @@ static void degraded_on_ack_timeout(void)
 	WAIT_STATUS(r, st, st.state == REPL_STATE_DEGRADED, "degraded");
 	expect(st.acked_epoch == 2 &&
 		   (strstr(st.error, "did not ack epoch 3") || strstr(st.error, "silent for 300")),
-	       "acked %llu: %s",
-	       (unsigned long long)st.acked_epoch, st.error);
+	       "acked %llu: %s", (unsigned long long)st.acked_epoch, st.error);
 	set_die_at(&b, fb_get(&b, &b.last_epoch)); /* let the fake backup go */
 	expect_guest_runs(&v);
 	repl_primary__free(r);
@@ -858,6 +892,50 @@ START_TEST(test_hybrid_spacing)
 }
 END_TEST
 
+/*
+ * The guest ends by itself (memwriter's last iteration) while protected: no checkpoint of the
+ * ended VM (a capture would fail and degrade it), and unprotect still ends the stream with
+ * END after the acks of what was sent.
+ */
+static void guest_ends_then_unprotect(void)
+{
+	struct protected_vm v;
+	struct fake_backup b;
+	struct repl_primary *r;
+	struct repl_status st;
+	struct pollfd done;
+	uint64_t hb, e;
+	char err[256];
+
+	/* ~2 s of writing: 150 iterations of 64 pages at 5 pages a ms. */
+	pvm_boot_guest(&v, NULL, "pages=64 ws=256 rate=5 vcpus=1 iters=150");
+	fake_backup_start(&b, NO_LIMIT, 0);
+	r = protect(&v, b.port, REPL_MODE_EPOCH, 10);
+	WAIT_STATUS(r, st, st.state == REPL_STATE_PROTECTED, "protected");
+	done = (struct pollfd){.fd = vm__done_fd(v.t.vm), .events = POLLIN};
+	expect(poll(&done, 1, WAIT_MS) == 1, "memwriter never ended");
+	WAIT_STATUS(r, st, st.acked_epoch == st.epoch, "caught up");
+	e = st.epoch;
+	hb = fb_get(&b, &b.heartbeats);
+	wait_backup(&b, &b.heartbeats, hb + 2, "two heartbeats after the guest ended");
+	status(r, &st);
+	expect(st.state == REPL_STATE_PROTECTED && st.epoch == e,
+	       "after the guest ended: state %s, epoch %llu -> %llu (%s)",
+	       repl_state__to_str(st.state), (unsigned long long)e, (unsigned long long)st.epoch,
+	       st.error);
+	expect(repl_primary__stop(r, err, sizeof(err)) == 0, "unprotect: %s", err);
+	fake_backup_join(&b);
+	expect(b.ended, "the backup never read END");
+	repl_primary__free(r);
+	pvm_destroy(&v);
+}
+
+START_TEST(test_guest_ends_then_unprotect)
+{
+	run_in_netns(guest_ends_then_unprotect);
+}
+END_TEST
+
 /* Refused at once: bad params, a paused VM; and a backup that is not there: failed. */
 static void refusals_and_failed_sync(void)
 {
@@ -875,18 +953,21 @@ static void refusals_and_failed_sync(void)
 	repl_params__defaults(&p);
 	p.interval_ns = 0;
 	expect(repl_primary__start(v.t.vm, &p, "127.0.0.1:1", &sec, &r, err, sizeof(err)) ==
-		       -EINVAL && strstr(err, "interval"),
+		       -EINVAL &&
+		   strstr(err, "interval"),
 	       "an interval of 0 was not refused: %s", err);
 	repl_params__defaults(&p);
 	p.mode = REPL_MODE_HYBRID;
 	p.min_spacing_ns = p.interval_ns + 1;
 	expect(repl_primary__start(v.t.vm, &p, "127.0.0.1:1", &sec, &r, err, sizeof(err)) ==
-		       -EINVAL && strstr(err, "min-spacing"),
+		       -EINVAL &&
+		   strstr(err, "min-spacing"),
 	       "a min spacing over the interval was not refused: %s", err);
 	repl_params__defaults(&p);
 	vm__pause_all(v.t.vm);
 	expect(repl_primary__start(v.t.vm, &p, "127.0.0.1:1", &sec, &r, err, sizeof(err)) ==
-		       -EINVAL && strstr(err, "paused"),
+		       -EINVAL &&
+		   strstr(err, "paused"),
 	       "a paused VM was not refused: %s", err);
 	vm__resume_all(v.t.vm);
 
@@ -918,6 +999,27 @@ static void refusals_and_failed_sync(void)
 	       "dirty logging was left on after the failed sync");
 	expect_guest_runs(&v);
 	repl_primary__free(r);
+
+	/* Unprotect during the sync (the backup never answers SYNC): cancelled, guest resumed. */
+	fake_backup_start(&b, NO_LIMIT, 0);
+	pthread_mutex_lock(&b.lock);
+	b.stall_u64 = 1;
+	pthread_mutex_unlock(&b.lock);
+	r = protect(&v, b.port, REPL_MODE_EPOCH, 10);
+	wait_backup(&b, &b.synced, 1, "SYNC");
+	expect(repl_primary__stop(r, err, sizeof(err)) == 0, "unprotect during the sync: %s", err);
+	status(r, &st);
+	expect(st.state == REPL_STATE_UNPROTECTED &&
+		   !strcmp(migrate_phase__to_str(st.sync.phase), "cancelled"),
+	       "state %s, sync %s after unprotect", repl_state__to_str(st.state),
+	       migrate_phase__to_str(st.sync.phase));
+	pthread_mutex_lock(&b.lock);
+	b.stall_u64 = 0;
+	pthread_cond_broadcast(&b.cond);
+	pthread_mutex_unlock(&b.lock);
+	fake_backup_join(&b);
+	expect_guest_runs(&v);
+	repl_primary__free(r);
 	pvm_destroy(&v);
 }
 
@@ -941,6 +1043,7 @@ Suite *repl_primary_suite(void)
 	tcase_add_test(tc, test_disk_writes_in_event_mode);
 	tcase_add_test(tc, test_degraded_on_ack_timeout);
 	tcase_add_test(tc, test_hybrid_spacing);
+	tcase_add_test(tc, test_guest_ends_then_unprotect);
 	suite_add_tcase(s, tc);
 	return s;
 }
