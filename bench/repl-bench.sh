@@ -267,15 +267,14 @@ mw_window() # LABEL: one memwriter window of SECS seconds after a settling half 
 	[ "$1" = unprotected ] || e0=$(jget "$(query tp)" 's["epochs"]')
 	t0=$(now)
 	sleep "$SECS"
+	[ "$1" = unprotected ] || j=$(query tp)
 	t1=$(now)
 	r=$(python3 "$PROBE" rate "$tmp/tp.out" "$t0" "$t1" "$LIGHT_PAGES") || r=nan
 	[ "$r" != nan ] || { failed "memwriter $1: no progress lines in the window"; return 0; }
 	echo "$r" >>"$tmp/mw-$1.ops"
-	if [ "$1" != unprotected ]; then
-		j=$(query tp)
-		# dirty pages per epoch, epochs per second over the window
-		jget "$j" '"%d %.1f" % (s["dirty_pages_last"], (s["epochs"] - '"$e0"') / '"$SECS"')' >>"$tmp/mw-$1.dirty"
-	fi
+	# dirty pages in the window's last epoch, epochs per second over the window
+	[ "$1" = unprotected ] ||
+		jget "$j" '"%d %.1f" % (s["dirty_pages_last"], (s["epochs"] - '"$e0"') / ('"$t1 - $t0"'))' >>"$tmp/mw-$1.dirty"
 }
 
 # kv_runs LABEL: twin-kv-client, KV_CLIENTS clients then 1, each sized to about SECS
