@@ -6,15 +6,17 @@
  * floor     every interval: pause the vCPU, dirty__harvest (the default method, as the
  *           primary's checkpoint uses), memcpy every harvested page into a staging buffer,
  *           resume.  harvest_us and memcpy_us are timed; floor_us is their sum; park_us is
- *           vm__pause_all + vm__resume_all around them, and state_us vm_stream__write_state
+ *           vm__pause_all + ioloop__pause and their resumes around them (as a checkpoint
+ *           pauses), and state_us vm_stream__write_state
  *           into memory after them (the vCPU, VM and device records a checkpoint captures):
  *           both shown, neither part of the floor.
  *           Medians over REPL_FLOOR_EPOCHS epochs (the first, everything since enable, dropped).
  * fault     the lab's shadow-paging write-fault cost (LAB.md): the guest's first write to a
- *           page after a harvest re-protected it traps, later writes do not.  Rounds of two
- *           phases with the same pause cadence: "protected" harvests at every pause (so the
- *           next epoch's first write to each page faults), "unprotected" does not (the pages
- *           stay writable).  The guest's progress is exact: word 0 of a page is the pass that
+ *           page after a harvest re-protected it traps, later writes do not.  Cycles of three
+ *           short epochs, the vCPU paused between them: a warm-up (its first writes fault, not
+ *           counted), an "unprotected" epoch (the pages writable: no faults), a harvest, a
+ *           "protected" epoch (the first write to each page faults), a harvest; the two counted
+ *           epochs interleaved so that the machine's load hits both alike.  The guest's progress is exact: word 0 of a page is the pass that
  *           last wrote it (tests/guests/README.md), so the pages written so far are the sum of
  *           word 0 over the N pages, read while the vCPU is paused.  The vCPU thread's CPU time
  *           between resume and pause is its run time (other load on the shared cores does not
@@ -25,7 +27,7 @@
  *
  * Environment: TWIN_GUESTS_DIR (memwriter.elf), REPL_FLOOR_PAGES ("16 64 256 1024 4096"),
  * REPL_FLOOR_MEM_MB (256), REPL_FLOOR_INTERVAL_MS (50), REPL_FLOOR_EPOCHS (21),
- * REPL_FAULT_ROUNDS (5).  --raw prints one "floor ..." line per N for bench/repl-bench.sh.
+ * REPL_FAULT_ROUNDS (5), REPL_FLOOR_DEBUG (set: each fault round on stderr).  --raw prints one "floor ..." line per N for bench/repl-bench.sh.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +40,7 @@
 #include <unistd.h>
 #include "boot.h"
 #include "dirty.h"
+#include "ioloop.h"
 #include "memory.h"
 #include "vm.h"
 #include "util.h"
@@ -260,6 +263,7 @@ static int measure(const struct opts *o, unsigned int ws, struct result *res)
 			goto out;
 		t0 = now_ns();
 		vm__pause_all(vm);
+		ioloop__pause(vm->ioloop);
 		t1 = now_ns();
 		n = dirty__harvest(vm, bm);
 		t2 = now_ns();
@@ -271,6 +275,7 @@ static int measure(const struct opts *o, unsigned int ws, struct result *res)
 		stream_writer__init(&w, membuf_write, &sbuf);
 		src = vm_stream__write_state(&w, vm);
 		t4 = now_ns();
+		ioloop__resume(vm->ioloop);
 		vm__resume_all(vm);
 		t5 = now_ns();
 		if (n < 0 || src < 0) {
@@ -294,7 +299,7 @@ static int measure(const struct opts *o, unsigned int ws, struct result *res)
 	res->state_ns = median_u64(state, o->epochs);
 	res->dirty = median_u64(dirty, o->epochs);
 
-	/* The write-fault cost: unprotected and protected phases, alternating. */
+	/* The write-fault cost: REPL_FAULT_ROUNDS rounds of neps cycles. */
 	{
 		neps = FAULT_ROUND_NS / (3 * ep_ns);
 		if (neps < 2)
@@ -302,12 +307,7 @@ static int measure(const struct opts *o, unsigned int ws, struct result *res)
 		for (unsigned int r = 0; r < o->rounds; r++) {
 			uint64_t run[2] = {0, 0}, pages[2] = {0, 0}, faults = 0;
 
-			/*
-			 * Cycles of three epochs, the vCPU paused between them: a warm-up (its
-			 * first writes fault; not counted), an unprotected epoch (no faults),
-			 * a harvest, a protected epoch (every first write faults), a harvest.
-			 * Interleaved so that drift in the machine's load hits both alike.
-			 */
+			/* step 0: warm-up, 1: unprotected, then a harvest, 2: protected, a harvest. */
 			vm__pause_all(vm);
 			if (dirty__harvest(vm, bm) < 0)
 				goto out_resume;
