@@ -37,7 +37,8 @@ int disk_copy__add_writable(struct disk_copy *dc, struct vm *vm, char *err, size
 		*d = (struct disk_copy_disk){.blk = all[i], .id = i};
 		d->chunks = calloc(words ? words : 1, sizeof(uint64_t));
 		if (!d->chunks)
-			return util__fail(err, errlen, -ENOMEM, "out of memory for the disk bitmaps");
+			return util__fail(err, errlen, -ENOMEM,
+					  "out of memory for the disk bitmaps");
 		dc->nr++;
 	}
 	if (dc->nr && !dc->rec && !(dc->rec = malloc(REC_MAX)))
@@ -51,7 +52,8 @@ int disk_copy__track(struct disk_copy *dc, bool on, char *err, size_t errlen)
 		int rc = virtio_blk__track(dc->disks[i].blk, on);
 
 		if (rc)
-			return util__fail(err, errlen, rc, "tracking writes to the disk %s failed: %s",
+			return util__fail(err, errlen, rc,
+					  "tracking writes to the disk %s failed: %s",
 					  virtio_blk__path(dc->disks[i].blk), strerror(-rc));
 	}
 	return 0;
@@ -67,8 +69,8 @@ uint64_t disk_copy__harvest(struct disk_copy *dc)
 }
 
 /* Writes the record being built, then runs after. */
-static int flush(struct disk_copy *dc, struct stream_writer *w, disk_copy_after_fn after,
-		 void *ctx, char *err, size_t errlen)
+static int flush(struct disk_copy *dc, struct stream_writer *w, disk_copy_after_fn after, void *ctx,
+		 char *err, size_t errlen)
 {
 	struct stream_disk_writes_header h = {.disk_id = dc->disk, .count = dc->count};
 	const void *part = dc->rec;
@@ -81,7 +83,8 @@ static int flush(struct disk_copy *dc, struct stream_writer *w, disk_copy_after_
 	rc = stream_writer__record(w, STREAM_REC_DISK_WRITES, &part, &len, 1);
 	dc->count = 0;
 	if (rc)
-		return util__fail(err, errlen, rc, "writing disk writes at stream byte %llu failed: %s",
+		return util__fail(err, errlen, rc,
+				  "writing disk writes at stream byte %llu failed: %s",
 				  (unsigned long long)w->offset, strerror(-rc));
 	return after ? after(ctx) : 0;
 }

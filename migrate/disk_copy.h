@@ -31,7 +31,7 @@ struct disk_copy {
 	uint8_t *rec; /* the DISK_WRITES record being built */
 	size_t len;
 	uint32_t count, disk;
-	uint64_t sent; /* chunks written out, resends included */
+	uint64_t sent;	/* chunks written out, resends included */
 	uint64_t bytes; /* of disk data in them */
 };
 

@@ -479,7 +479,8 @@ static int precopy(struct sender *s)
 		got = harvest(s);
 		if (got < 0)
 			return (int)got;
-		n = (uint64_t)got + disk_copy__harvest(&s->copies); /* a chunk costs what a page does */
+		/* A chunk costs what a page does. */
+		n = (uint64_t)got + disk_copy__harvest(&s->copies);
 		now = progress__now_ns();
 		expected = expected_ns(&cost, s->p, n);
 		st = progress__lock(s->job);

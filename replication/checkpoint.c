@@ -1,4 +1,4 @@
-/* The primary's checkpoint: a short pause that copies, then a stream written with the guest running. */
+/* The primary's checkpoint: a short paused copy, then its stream with the guest running. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,8 +99,8 @@ int checkpoint__init(struct checkpoint *c, struct vm *vm, enum migrate_compress 
 		return util__fail(err, errlen, rc, "setting up page compression failed: %s",
 				  strerror(-rc));
 	if (xbzrle_cache) {
-		rc = page_cache__alloc(&c->cache, xbzrle_cache < vm->mem.size ? xbzrle_cache
-									 : vm->mem.size);
+		rc = page_cache__alloc(&c->cache,
+				       xbzrle_cache < vm->mem.size ? xbzrle_cache : vm->mem.size);
 		if (rc)
 			return util__fail(err, errlen, rc,
 					  "a delta cache of %llu bytes failed (%s): give at least "
@@ -151,11 +151,12 @@ static int stage_pages(struct checkpoint *c, char *err, size_t errlen)
 
 		while (bits) {
 			uint64_t pfn = w * 64 + (uint64_t)__builtin_ctzll(bits);
-			const void *page = memory__gpa_to_hva(c->vm, pfn << LAYOUT_PAGE_SHIFT,
-							      STREAM_PAGE_SIZE);
+			const void *page =
+			    memory__gpa_to_hva(c->vm, pfn << LAYOUT_PAGE_SHIFT, STREAM_PAGE_SIZE);
 
 			bits &= bits - 1;
-			if (!page || i == (uint64_t)n) /* not RAM: the log never says so */
+			/* Never taken: the log covers RAM only, and n counts its bits. */
+			if (!page || i == (uint64_t)n)
 				continue;
 			memcpy(c->pages + i * STREAM_PAGE_SIZE, page, STREAM_PAGE_SIZE);
 			c->pfns[i++] = pfn;
@@ -260,9 +261,9 @@ int checkpoint__stream(struct checkpoint *c, struct stream_writer *w, char *err,
 	c->bytes = w->offset - start;
 	grow_ahead(c);
 	if (rc)
-		return util__fail(err, errlen, rc, "writing epoch %llu at stream byte %llu failed: %s",
-				  (unsigned long long)c->epoch, (unsigned long long)w->offset,
-				  strerror(-rc));
+		return util__fail(
+		    err, errlen, rc, "writing epoch %llu at stream byte %llu failed: %s",
+		    (unsigned long long)c->epoch, (unsigned long long)w->offset, strerror(-rc));
 	return 0;
 }
 

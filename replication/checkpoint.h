@@ -28,11 +28,11 @@ struct checkpoint_buf {
  */
 struct checkpoint {
 	struct vm *vm;
-	uint64_t nbits;	   /* pfns in bitmap */
-	uint64_t *bitmap;  /* the harvest */
-	uint8_t *pages;	   /* staging: the dirty pages' contents, in pfn order */
-	uint64_t *pfns;	   /* and their pfns */
-	uint64_t nr, cap;  /* pages staged, pages the staging holds */
+	uint64_t nbits;	  /* pfns in bitmap */
+	uint64_t *bitmap; /* the harvest */
+	uint8_t *pages;	  /* staging: the dirty pages' contents, in pfn order */
+	uint64_t *pfns;	  /* and their pfns */
+	uint64_t nr, cap; /* pages staged, pages the staging holds */
 	struct disk_copy disks;
 	struct checkpoint_buf rec; /* DISK_WRITES and state records, captured paused */
 	struct page_encoder enc;

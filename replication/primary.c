@@ -61,19 +61,19 @@ struct repl_primary {
 	atomic_int mode; /* enum repl_mode, read by the hooks */
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* any change below: a reply, a trigger, stop, the reader's end */
-	enum repl_state state;		 /* lock */
-	char error[REPL_ERR_MAX];	 /* lock */
-	char fault[REPL_ERR_MAX];	 /* lock: why the link is bad, set once, by any thread */
-	bool stop;			 /* lock */
-	bool attached;			 /* lock: the buffers hold output; acks release it */
-	bool reader_done;		 /* lock */
-	bool links_done;		 /* lock: the watchdog ends */
+	pthread_cond_t cond;	  /* any change below: a reply, a trigger, stop, the reader's end */
+	enum repl_state state;	  /* lock */
+	char error[REPL_ERR_MAX]; /* lock */
+	char fault[REPL_ERR_MAX]; /* lock: why the link is bad, set once, by any thread */
+	bool stop;		  /* lock */
+	bool attached;		  /* lock: the buffers hold output; acks release it */
+	bool reader_done;	  /* lock */
+	bool links_done;	  /* lock: the watchdog ends */
 	uint64_t interval_ns, min_spacing_ns; /* lock */
-	uint64_t epoch, written, acked;	 /* lock: captured, CHECKPOINT written, acked */
+	uint64_t epoch, written, acked;	      /* lock: captured, CHECKPOINT written, acked */
 	uint64_t written_ns[UNACKED_MAX], close_ns[UNACKED_MAX]; /* lock: by epoch % UNACKED_MAX */
-	uint64_t last_heard_ns, last_write_ns, last_cp_ns;	  /* lock */
-	struct repl_window pause, ack, held;			  /* lock */
+	uint64_t last_heard_ns, last_write_ns, last_cp_ns;	 /* lock */
+	struct repl_window pause, ack, held;			 /* lock */
 	uint64_t epochs, pages_total, bytes_epochs, pages_last, bytes_last, disk_last; /* lock */
 };
 
@@ -136,7 +136,8 @@ static void output_full(void *opaque)
 static int check_params(const struct repl_params *p, char *err, size_t errlen)
 {
 	if ((unsigned)p->mode > REPL_MODE_HYBRID)
-		return util__fail(err, errlen, -EINVAL, "unknown replication mode %d", (int)p->mode);
+		return util__fail(err, errlen, -EINVAL, "unknown replication mode %d",
+				  (int)p->mode);
 	if (p->mode != REPL_MODE_EVENT && !p->interval_ns)
 		return util__fail(err, errlen, -EINVAL,
 				  "an interval of 0: give --interval of 1 ms or more");
@@ -215,12 +216,12 @@ static void *reader_main(void *arg)
 	}
 }
 
-/* The event-mode hooks on or off; the I/O loop paused, so no hook runs meanwhile. */
-static void set_blk_hooks(struct repl_primary *r, bool on)
+/* The disks' event-mode hooks off; the I/O loop paused, so none runs meanwhile. */
+static void clear_blk_hooks(struct repl_primary *r)
 {
 	ioloop__pause(r->vm->ioloop);
 	for (unsigned int i = 0; i < r->nr_disks; i++)
-		virtio_blk__set_write_hook(r->disks[i], on ? io_trigger : NULL, r);
+		virtio_blk__set_write_hook(r->disks[i], NULL, NULL);
 	ioloop__resume(r->vm->ioloop);
 }
 
@@ -239,8 +240,8 @@ static int arm(struct repl_primary *r, char *err, size_t errlen)
 		if (rc)
 			return util__fail(err, errlen, rc, "creating an output buffer failed: %s",
 					  strerror(-rc));
-		output_buffer__set_trigger(r->obs[i], (struct output_buffer_trigger){
-							  .fn = io_trigger, .opaque = r});
+		output_buffer__set_trigger(
+		    r->obs[i], (struct output_buffer_trigger){.fn = io_trigger, .opaque = r});
 		rc = virtio_net__set_output_buffer(r->nets[i], r->obs[i]);
 		if (rc)
 			return util__fail(err, errlen, rc, "attaching an output buffer failed: %s",
@@ -264,7 +265,7 @@ static void disarm(struct repl_primary *r)
 	for (unsigned int i = 0; i < r->nr_nets; i++)
 		if (r->obs[i])
 			virtio_net__set_output_buffer(r->nets[i], NULL); /* lets out all it holds */
-	set_blk_hooks(r, false);
+	clear_blk_hooks(r);
 }
 
 /* The guest no longer pays for tracking once nobody harvests it. */
@@ -380,7 +381,6 @@ static uint64_t checkpoint_due(struct repl_primary *r, uint64_t now)
 		return io;
 	return timed < io ? timed : io;
 }
-
 
 /* One checkpoint: the pause, then the epoch on the channel.  Lock not held.  0 or -errno. */
 static int take_checkpoint(struct repl_primary *r, char *err, size_t errlen)
@@ -540,8 +540,8 @@ static int sync_backup(struct repl_primary *r)
 	if (!rc && r->stop)
 		rc = util__fail(err, sizeof(err), -ECANCELED, "cancelled");
 	if (rc)
-		util__set_err(r->error, sizeof(r->error), "connecting to the backup %s: %s", r->peer,
-			 err);
+		util__set_err(r->error, sizeof(r->error), "connecting to the backup %s: %s",
+			      r->peer, err);
 	r->ch = ch; /* published under the lock: stop may abort it */
 	pthread_mutex_unlock(&r->lock);
 	if (rc)
@@ -566,8 +566,8 @@ static int start_epochs(struct repl_primary *r)
 {
 	char err[REPL_ERR_MAX];
 	uint64_t now;
-	int rc = checkpoint__init(&r->cp, r->vm, r->p.compress, r->p.xbzrle_cache, err,
-				  sizeof(err));
+	int rc =
+	    checkpoint__init(&r->cp, r->vm, r->p.compress, r->p.xbzrle_cache, err, sizeof(err));
 
 	if (!rc)
 		rc = arm(r, err, sizeof(err));
@@ -653,11 +653,12 @@ static int check_vm(struct vm *vm, char *err, size_t errlen)
 				  "the VM is paused: resume it (cont) before protecting it");
 	for (unsigned int i = 0; i < n; i++)
 		if (!virtio_blk__readonly(disks[i]) && !virtio_blk__locked(disks[i]))
-			return util__fail(err, errlen, -EINVAL,
-					  "the disk %s is on shared storage (opened without its "
-					  "lock): replication needs each host's own image; give the "
-					  "VM a local copy",
-					  virtio_blk__path(disks[i]));
+			return util__fail(
+			    err, errlen, -EINVAL,
+			    "the disk %s is on shared storage (opened without its "
+			    "lock): replication needs each host's own image; give the "
+			    "VM a local copy",
+			    virtio_blk__path(disks[i]));
 	return 0;
 }
 
@@ -811,6 +812,13 @@ int repl_primary__set(struct repl_primary *r, enum repl_mode mode, uint64_t inte
 		r->interval_ns = p.interval_ns;
 		r->min_spacing_ns = p.min_spacing_ns;
 		atomic_store(&r->mode, (int)mode);
+		/*
+		 * Frames already held in the open epoch fired no trigger (epoch mode ignores
+		 * it, and the next one fires only into an empty epoch): one checkpoint now
+		 * closes them, or event mode would hold them until the next frame's ack.
+		 */
+		if (mode != REPL_MODE_EPOCH)
+			atomic_store(&r->io_pending, true);
 		log__info("replication: mode %s, interval %llu ms, min spacing %llu ms",
 			  repl_mode__to_str(mode), (unsigned long long)(p.interval_ns / 1000000),
 			  (unsigned long long)(p.min_spacing_ns / 1000000));

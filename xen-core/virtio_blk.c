@@ -38,7 +38,7 @@ struct virtio_blk {
 	 * stays allocated, so a mark under way never writes freed memory.
 	 */
 	uint64_t *track, *track_mem;
-	uint64_t capacity; /* sectors */
+	uint64_t capacity;		  /* sectors */
 	void (*write_hook)(void *opaque); /* after a guest write; I/O thread (set it paused) */
 	void *write_hook_opaque;
 	char name[32];

@@ -46,16 +46,18 @@ struct fake_backup {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint64_t ack_limit;	 /* acks epochs up to this; the thread waits for more */
-	uint64_t die_at;	 /* closes the connection on reading CHECKPOINT(die_at); 0 never */
-	uint64_t last_epoch;	 /* the last CHECKPOINT read */
-	uint64_t checkpoints;	 /* CHECKPOINT records read */
-	uint64_t heartbeats;	 /* HEARTBEAT records read */
-	uint64_t pages;		 /* pages in the PAGE_DATA of epochs >= 1 */
-	uint64_t sync_chunks;	 /* disk chunks in the DISK_WRITES of the initial sync */
-	uint64_t epoch_chunks;	 /* and of epochs >= 1 */
-	uint64_t disk_sector;	 /* the first sector of the last epoch's DISK_WRITES */
-	uint64_t refuse_u64; /* nonzero: answers SYNC with a refusal instead of READY */
+	uint64_t ack_limit;    /* acks epochs up to this; the thread waits for more */
+	uint64_t die_at;       /* closes the connection on reading CHECKPOINT(die_at); 0 never */
+	uint64_t last_epoch;   /* the last CHECKPOINT read */
+	uint64_t checkpoints;  /* CHECKPOINT records read */
+	uint64_t heartbeats;   /* HEARTBEAT records read */
+	uint64_t pages;	       /* pages in the PAGE_DATA of epochs >= 1 */
+	uint64_t sync_chunks;  /* disk chunks in the DISK_WRITES of the initial sync */
+	uint64_t epoch_chunks; /* and of epochs >= 1 */
+	uint64_t disk_sector;  /* the first sector of the last epoch's DISK_WRITES */
+	uint64_t refuse_u64;   /* nonzero: answers SYNC with a refusal instead of READY */
+	uint64_t stall_u64; /* nonzero: reads SYNC, then waits for it to be cleared, and closes */
+	uint64_t synced;    /* SYNC records read */
 	bool checkpointed, ended, done;
 	char error[512]; /* the first thing wrong with the stream, or "" */
 };
@@ -118,6 +120,7 @@ static void *fake_backup_main(void *arg)
 	struct stream_reader r;
 	struct stream_record rec;
 	unsigned int vm_states = 0, vcpu_states = 0, dev_states = 0;
+	bool stalled;
 	char err[256];
 	int rc = channel__accept(b->lfd, &sec, &ch, err, sizeof(err));
 
@@ -139,8 +142,18 @@ static void *fake_backup_main(void *arg)
 
 		switch (rec.type) {
 		case STREAM_REC_SYNC:
+			pthread_mutex_lock(&b->lock);
+			b->synced++;
+			pthread_cond_broadcast(&b->cond);
+			stalled = b->stall_u64 != 0;
+			while (b->stall_u64)
+				pthread_cond_wait(&b->cond, &b->lock);
+			pthread_mutex_unlock(&b->lock);
+			if (stalled)
+				goto close;
 			if (fb_get(b, &b->refuse_u64)) {
-				migrate__ack(channel__write, ch, -ENOSPC, "no room for the VM here");
+				migrate__ack(channel__write, ch, -ENOSPC,
+					     "no room for the VM here");
 				goto close;
 			}
 			rc = handshake(ch, MIGRATE_READY_MAGIC);
@@ -279,7 +292,6 @@ static void set_die_at(struct fake_backup *b, uint64_t n)
 	pthread_mutex_unlock(&b->lock);
 }
 
-
 /* The VM under protection: memwriter, one vCPU, a NIC on a tap in this netns. */
 struct protected_vm {
 	struct test_vm t;
@@ -376,8 +388,7 @@ static int next_frame(struct protected_vm *v, int ms)
 	while (poll(&p, 1, ms) == 1) {
 		ssize_t n = recv(v->pkt, got, sizeof(got), MSG_DONTWAIT);
 
-		if (n == FRAME_LEN && got[12] == TX_ETHTYPE >> 8 &&
-		    got[13] == (TX_ETHTYPE & 0xff))
+		if (n == FRAME_LEN && got[12] == TX_ETHTYPE >> 8 && got[13] == (TX_ETHTYPE & 0xff))
 			return got[SEED_AT];
 	}
 	return -1;
@@ -426,8 +437,9 @@ static void wait_backup(struct fake_backup *b, const uint64_t *field, uint64_t n
 	uint64_t t0 = mono_ns();
 
 	while (fb_get(b, field) < n) {
-		expect(!mono_ms_deadline_passed(t0, WAIT_MS), "the backup never saw %s (%llu < %llu)",
-		       what, (unsigned long long)fb_get(b, field), (unsigned long long)n);
+		expect(!mono_ms_deadline_passed(t0, WAIT_MS),
+		       "the backup never saw %s (%llu < %llu)", what,
+		       (unsigned long long)fb_get(b, field), (unsigned long long)n);
 		usleep(1000);
 	}
 }
@@ -478,23 +490,33 @@ static void epochs_switch_unprotect(void)
 	       (unsigned long long)st.ack_latency_ns.p50, (unsigned long long)st.epoch_bytes_mean,
 	       (unsigned long long)st.dirty_pages_mean);
 	expect(fb_get(&b, &b.pages) > 0, "the epochs carried no page of memwriter's");
-	fprintf(stderr, "repl_primary: epoch mode 10 ms: %llu epochs, pause p50 %llu us p99 %llu us "
-			"max %llu us, %llu pages/epoch\n",
+	fprintf(stderr,
+		"repl_primary: epoch mode 10 ms: %llu epochs, pause p50 %llu us p99 %llu us "
+		"max %llu us, %llu pages/epoch\n",
 		(unsigned long long)st.epochs, (unsigned long long)(st.pause_ns.p50 / 1000),
 		(unsigned long long)(st.pause_ns.p99 / 1000),
 		(unsigned long long)(st.pause_ns.max / 1000),
 		(unsigned long long)st.dirty_pages_mean);
 
-	/* Event mode, no I/O: heartbeats pass and no checkpoint is taken. */
+	/* Epochs a minute apart: a frame waits in the open epoch... */
+	expect(repl_primary__set(r, REPL_MODE_EPOCH, 60000000000ULL, 0, err, sizeof(err)) == 0,
+	       "set: %s", err);
+	WAIT_STATUS(r, st, st.acked_epoch == st.epoch && st.interval_ns == 60000000000ULL,
+		    "caught up");
+	send_frame(&v, 6);
+	WAIT_STATUS(r, st, st.held_frames == 1, "held the frame");
+	expect(next_frame(&v, 0) == -1, "a frame left before its epoch was acked");
+	/* ...until the switch to event mode, no I/O: heartbeats pass and no checkpoint is taken. */
 	expect(repl_primary__set(r, REPL_MODE_EVENT, 0, 0, err, sizeof(err)) == 0, "set: %s", err);
+	expect(next_frame(&v, WAIT_MS) == 6, "the frame held before the switch never left");
 	WAIT_STATUS(r, st, st.acked_epoch == st.epoch, "caught up");
 	e = st.epoch;
 	hb = fb_get(&b, &b.heartbeats);
 	wait_backup(&b, &b.heartbeats, hb + 2, "two heartbeats");
 	status(r, &st);
 	expect(st.mode == REPL_MODE_EVENT && st.epoch <= e + 1,
-	       "event mode took checkpoints without I/O: epoch %llu -> %llu",
-	       (unsigned long long)e, (unsigned long long)st.epoch);
+	       "event mode took checkpoints without I/O: epoch %llu -> %llu", (unsigned long long)e,
+	       (unsigned long long)st.epoch);
 	/* A frame triggers one at once, and leaves only after its ack. */
 	e = st.epoch;
 	send_frame(&v, 7);
@@ -759,7 +781,8 @@ static void disk_writes_in_event_mode(void)
 	add_disk(&shared, img2, true);
 	repl_params__defaults(&p);
 	expect(repl_primary__start(shared.vm, &p, "127.0.0.1:1", &sec, &r, err, sizeof(err)) ==
-		       -EINVAL && strstr(err, "shared storage"),
+		       -EINVAL &&
+		   strstr(err, "shared storage"),
 	       "a disk on shared storage was not refused: %s", err);
 	test_vm__destroy(&shared);
 	unlink(img2);
@@ -793,8 +816,7 @@ static void degraded_on_ack_timeout(void)
 	WAIT_STATUS(r, st, st.state == REPL_STATE_DEGRADED, "degraded");
 	expect(st.acked_epoch == 2 &&
 		   (strstr(st.error, "did not ack epoch 3") || strstr(st.error, "silent for 300")),
-	       "acked %llu: %s",
-	       (unsigned long long)st.acked_epoch, st.error);
+	       "acked %llu: %s", (unsigned long long)st.acked_epoch, st.error);
 	set_die_at(&b, fb_get(&b, &b.last_epoch)); /* let the fake backup go */
 	expect_guest_runs(&v);
 	repl_primary__free(r);
@@ -875,18 +897,21 @@ static void refusals_and_failed_sync(void)
 	repl_params__defaults(&p);
 	p.interval_ns = 0;
 	expect(repl_primary__start(v.t.vm, &p, "127.0.0.1:1", &sec, &r, err, sizeof(err)) ==
-		       -EINVAL && strstr(err, "interval"),
+		       -EINVAL &&
+		   strstr(err, "interval"),
 	       "an interval of 0 was not refused: %s", err);
 	repl_params__defaults(&p);
 	p.mode = REPL_MODE_HYBRID;
 	p.min_spacing_ns = p.interval_ns + 1;
 	expect(repl_primary__start(v.t.vm, &p, "127.0.0.1:1", &sec, &r, err, sizeof(err)) ==
-		       -EINVAL && strstr(err, "min-spacing"),
+		       -EINVAL &&
+		   strstr(err, "min-spacing"),
 	       "a min spacing over the interval was not refused: %s", err);
 	repl_params__defaults(&p);
 	vm__pause_all(v.t.vm);
 	expect(repl_primary__start(v.t.vm, &p, "127.0.0.1:1", &sec, &r, err, sizeof(err)) ==
-		       -EINVAL && strstr(err, "paused"),
+		       -EINVAL &&
+		   strstr(err, "paused"),
 	       "a paused VM was not refused: %s", err);
 	vm__resume_all(v.t.vm);
 
@@ -916,6 +941,27 @@ static void refusals_and_failed_sync(void)
 	/* Dirty logging is off again: enabling it works (and is undone). */
 	expect(dirty__enable(v.t.vm) == 0 && dirty__disable(v.t.vm) == 0,
 	       "dirty logging was left on after the failed sync");
+	expect_guest_runs(&v);
+	repl_primary__free(r);
+
+	/* Unprotect during the sync (the backup never answers SYNC): cancelled, guest resumed. */
+	fake_backup_start(&b, NO_LIMIT, 0);
+	pthread_mutex_lock(&b.lock);
+	b.stall_u64 = 1;
+	pthread_mutex_unlock(&b.lock);
+	r = protect(&v, b.port, REPL_MODE_EPOCH, 10);
+	wait_backup(&b, &b.synced, 1, "SYNC");
+	expect(repl_primary__stop(r, err, sizeof(err)) == 0, "unprotect during the sync: %s", err);
+	status(r, &st);
+	expect(st.state == REPL_STATE_UNPROTECTED &&
+		   !strcmp(migrate_phase__to_str(st.sync.phase), "cancelled"),
+	       "state %s, sync %s after unprotect", repl_state__to_str(st.state),
+	       migrate_phase__to_str(st.sync.phase));
+	pthread_mutex_lock(&b.lock);
+	b.stall_u64 = 0;
+	pthread_cond_broadcast(&b.cond);
+	pthread_mutex_unlock(&b.lock);
+	fake_backup_join(&b);
 	expect_guest_runs(&v);
 	repl_primary__free(r);
 	pvm_destroy(&v);
