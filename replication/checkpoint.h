@@ -5,6 +5,9 @@
 #ifndef REPLICATION_CHECKPOINT_H
 #define REPLICATION_CHECKPOINT_H
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "disk_copy.h"
@@ -12,8 +15,8 @@
 #include "page_cache.h"
 #include "page_data.h"
 #include "stream.h"
+#include "vm.h"
 
-struct vm;
 struct output_buffer;
 
 /* A growable byte buffer that a stream_writer appends to (the captured records). */
@@ -35,10 +38,28 @@ struct checkpoint {
 	uint64_t nr, cap; /* pages staged, pages the staging holds */
 	struct disk_copy disks;
 	struct checkpoint_buf rec; /* DISK_WRITES and state records, captured paused */
+	/*
+	 * The capturer thread takes those records (a dozen vCPU ioctls, ~130 us here) while
+	 * this one copies the pages: the pause is the longer of the two, not the sum.  Its
+	 * request and answer, under lock.
+	 */
+	pthread_t capturer;
+	bool capturer_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum { CAPTURE_IDLE, CAPTURE_ASKED, CAPTURE_DONE, CAPTURE_QUIT } job;
+	int capture_rc;
+	char capture_err[256];
 	struct page_encoder enc;
 	struct page_cache cache; /* xbzrle_cache > 0: pages as last sent, for deltas */
 	struct page_batch batch;
 	uint64_t epoch;
+	/* The pause's scheduling boost: what each boosted thread ran under before it. */
+	struct checkpoint_sched {
+		bool boosted;
+		int policy;
+		struct sched_param param;
+	} sched_self, sched_vcpus[VM_MAX_VCPUS];
 	/* The last epoch's measures. */
 	uint64_t pause_ns, bytes, disk_bytes, close_ns;
 	uint8_t scratch[STREAM_LZ4_BOUND];

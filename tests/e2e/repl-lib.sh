@@ -11,6 +11,18 @@
 # name (h1, h2...) runs it in that host of the lab named by REPL_LAB.
 
 REPL_LAB=${REPL_LAB:-}
+
+# python3 resolved once to the interpreter itself: a version manager's shim (pyenv) in PATH
+# costs ~0.25 s a call, which these tests make dozens of times, and it would skew the times
+# they measure.  Commands run in a lab host (`lab exec client python3`) are not affected.
+if REPL_PYTHON=$(command python3 -c 'import sys; print(sys.executable)' 2>/dev/null) &&
+	[ -x "$REPL_PYTHON" ]; then
+	python3()
+	{
+		"$REPL_PYTHON" "$@"
+	}
+fi
+
 # Bounds, in seconds: a protect includes the initial sync of a small guest (64 MiB here).
 REPL_PROTECT_TIMEOUT=${REPL_PROTECT_TIMEOUT:-120}
 REPL_CMD_TIMEOUT=${REPL_CMD_TIMEOUT:-30}

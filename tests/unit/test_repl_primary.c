@@ -688,10 +688,13 @@ static void protect_into_real_backup(void)
 	expect(channel__listen("127.0.0.1:0", &rb.lfd, err, sizeof(err)) == 0, "listen: %s", err);
 	rb.port = channel__local_port(rb.lfd);
 	expect(pthread_create(&rb.thread, NULL, real_backup_main, &rb) == 0, "backup thread");
-	r = protect(&v, rb.port, REPL_MODE_EPOCH, 10);
+	/* 40 ms epochs: ~200 dirty pages each, so the state is captured beside the copy. */
+	r = protect(&v, rb.port, REPL_MODE_EPOCH, 40);
 	pthread_join(rb.thread, NULL);
 	expect(rb.b != NULL, "backup: %s", rb.err);
 	WAIT_STATUS(r, st, st.acked_epoch >= 3, "acked epoch 3 from the real backup");
+	expect(st.dirty_pages_last >= 128, "only %llu dirty pages an epoch",
+	       (unsigned long long)st.dirty_pages_last);
 
 	vm__pause_all(v.t.vm);
 	status(r, &st);
