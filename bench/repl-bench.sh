@@ -120,6 +120,7 @@ start_vm()
 {
 	local name=$1 deadline=$((SECONDS + 30))
 	shift
+	rm -f "$tmp/$name.ctl"
 	lab exec h1 "$TWIN_VMM" run "$@" --control "$tmp/$name.ctl" \
 		> >(python3 -u "$PROBE" stamp >"$tmp/$name.out") 2>"$tmp/$name.err" </dev/null &
 	VM_PID=$!
@@ -139,11 +140,13 @@ start_backup()
 {
 	local name=$1 deadline=$((SECONDS + 30))
 	shift
+	# A fresh file: the port line of an earlier backup of this name must not be read.
+	rm -f "$tmp/$name.err"
 	lab exec h2 "$TWIN_VMM" backup --listen "$BACKUP_ADDR:0" --insecure "$@" \
 		--control "$tmp/$name.ctl" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null &
 	BACKUP_PID=$!
 	PIDS+=("$BACKUP_PID")
-	until BACKUP_PORT=$(sed -n 's/.*waiting on .*, port \([0-9]*\)$/\1/p' "$tmp/$name.err" | head -n 1) &&
+	until BACKUP_PORT=$(sed -n 's/.*waiting on .*, port \([0-9]*\)$/\1/p' "$tmp/$name.err" 2>/dev/null | head -n 1) &&
 		[ -n "$BACKUP_PORT" ]; do
 		if ! kill -0 "$BACKUP_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
 			tail -n 5 "$tmp/$name.err" >&2
@@ -371,7 +374,7 @@ if want failover; then
 		TWIN_LAB="$TWIN_LAB" "$REPL_LAB_SH" >"$tmp/failover.out" 2>"$tmp/failover.err" || frc=$?
 	grep '^repl-lab: trial ' "$tmp/failover.out" || true
 	[ "$frc" -eq 0 ] || { tail -n 15 "$tmp/failover.err" >&2; failed "repl-lab.sh exited $frc (its trials above count)"; }
-	sed -n 's/^repl-lab: trial .* mode=\([a-z]*\) failover=\([a-z]*\) .*failover_ms=\([0-9.]*\) gap_ms=\([0-9.]*\) .*/\1 \2 \3 \4/p' \
+	sed -n 's/^repl-lab: trial .* mode=\([a-z]*\) failover=\([a-z-]*\) .*failover_ms=\([0-9.]*\) gap_ms=\([0-9.]*\) .*/\1 \2 \3 \4/p' \
 		"$tmp/failover.out" >"$tmp/failover.trials"
 fi
 
@@ -472,7 +475,7 @@ if want failover; then
 	echo "Table 4. Failover gap as the client sees it (ms; kill -9 of the primary, then twin-vmm failover; $TRIALS trials)"
 	printf '%-10s %-7s %7s %10s %10s %10s | %12s\n' mode failover trials "gap p50" "gap p99" "gap max" "failover p50"
 	for sel in epoch event hybrid all; do
-		for how in manual auto; do
+		for how in manual auto auto-stall; do
 			awk -v m="$sel" -v h="$how" '($1 == m || m == "all") && $2 == h { print $4 }' "$tmp/failover.trials" >"$tmp/g" || true
 			awk -v m="$sel" -v h="$how" '($1 == m || m == "all") && $2 == h { print $3 }' "$tmp/failover.trials" >"$tmp/f" || true
 			[ -s "$tmp/g" ] || continue
