@@ -80,8 +80,9 @@ KV_ELF=$TWIN_GUESTS_DIR/kv.elf
 [ -x "$TWIN_KV_CLIENT" ] || die "twin-kv-client not built at $TWIN_KV_CLIENT: run make first"
 [ -x "$TWIN_LAB" ] || die "lab script not found at $TWIN_LAB"
 command -v python3 >/dev/null || die "python3 not found: install the Debian package python3"
+help=$("$TWIN_VMM" --help 2>&1 || true)
 for c in backup protect unprotect set-replication query-replication failover; do
-	"$TWIN_VMM" --help 2>&1 | grep -q "twin-vmm $c" ||
+	grep -q "twin-vmm $c" <<<"$help" ||
 		die "twin-vmm has no '$c' command (twin-vmm --help): build a twin-vmm with replication"
 done
 [[ "$SECS" =~ ^[1-9][0-9]*$ && "$ROUNDS" =~ ^[1-9][0-9]*$ && "$TRIALS" =~ ^[1-9][0-9]*$ ]] ||
