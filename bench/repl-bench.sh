@@ -474,7 +474,7 @@ fi
 
 if want failover; then
 	echo "Table 4. Failover gap as the client sees it (ms; kill -9 of the primary, then twin-vmm failover; $TRIALS trials)"
-	printf '%-10s %-7s %7s %10s %10s %10s | %12s\n' mode failover trials "gap p50" "gap p99" "gap max" "failover p50"
+	printf '%-8s %-10s %7s %10s %10s %10s | %12s\n' mode failover trials "gap p50" "gap p99" "gap max" "failover p50"
 	for sel in epoch event hybrid all; do
 		for how in manual auto auto-stall; do
 			awk -v m="$sel" -v h="$how" '($1 == m || m == "all") && $2 == h { print $4 }' "$tmp/failover.trials" >"$tmp/g" || true
@@ -482,7 +482,7 @@ if want failover; then
 			[ -s "$tmp/g" ] || continue
 			read -r gn gm g9 gx < <(python3 "$PROBE" stats "$tmp/g" | sed 's/[a-z0-9]*=//g')
 			read -r _ fm _ _ < <(python3 "$PROBE" stats "$tmp/f" | sed 's/[a-z0-9]*=//g')
-			printf '%-10s %-7s %7s %10s %10s %10s | %12s\n' "$sel" "$how" "$gn" "$gm" "$g9" "$gx" "$fm"
+			printf '%-8s %-10s %7s %10s %10s %10s | %12s\n' "$sel" "$how" "$gn" "$gm" "$g9" "$gx" "$fm"
 		done
 	done
 	echo "  gap = the client's longest request, first send to answer (resent every 20 ms); failover = the"
