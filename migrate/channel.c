@@ -6,10 +6,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,16 +45,37 @@
  * learn at its first read, deep inside the migration.
  */
 #define SERVER_ACCEPTED 0x01
+/* The most one SSL_write_ex takes (4 records): the other side waits for the lock that long. */
+#define TLS_WRITE_SLICE (64 << 10)
 
 enum channel_mode { MODE_CERT, MODE_PSK, MODE_PLAIN };
+/* The two threads a channel serves at once: channel__read's and channel__write's. */
+enum side { READER, WRITER };
 
+/*
+ * Under TLS the fd is non-blocking once the handshake is done: each SSL call runs under the
+ * channel's lock, and a call that wants the socket waits in poll() with the lock released,
+ * so the other side's calls go on (OpenSSL forbids two threads in one SSL at once).
+ * Plaintext keeps a blocking fd: the kernel already lets one thread recv while another sends.
+ */
 struct channel {
 	int fd;
 	enum channel_mode mode;
 	SSL_CTX *ctx;
 	SSL *ssl;
 	struct psk_table psk;
-	bool failed;	     /* a TLS error: no close_notify on close */
+	/* The lock (channel_lock): the SSL and its BIO, want, write_pending, reader_held, err and
+	 * failed.  mutex guards only the tickets. */
+	pthread_mutex_t mutex;
+	pthread_cond_t turn;
+	unsigned int next_ticket, serving;
+	/* Each side's poll() also watches its eventfd: kicked by abort, and by the other side
+	 * when its call read bytes off the socket that a POLLIN wait may have been for. */
+	int wake[2];
+	short want[2];	     /* the events a side waits for, 0 when it does not */
+	bool write_pending;  /* SSL_write_ex left a record half sent: it must be called again */
+	bool reader_held;    /* the reader waits for that call (see tls_io) */
+	bool failed;	     /* an error: no close_notify on close */
 	atomic_bool aborted; /* by channel__abort, from any thread */
 	char err[CHANNEL_ERR_MAX];
 	char desc[96];
@@ -406,8 +430,11 @@ static struct channel *channel_new(void)
 {
 	struct channel *ch = calloc(1, sizeof(*ch));
 
-	if (ch)
-		ch->fd = -1;
+	if (ch) {
+		ch->fd = ch->wake[READER] = ch->wake[WRITER] = -1;
+		pthread_mutex_init(&ch->mutex, NULL);
+		pthread_cond_init(&ch->turn, NULL);
+	}
 	return ch;
 }
 
@@ -523,6 +550,12 @@ static int handshake(struct channel *ch, bool server, const char *host, const ch
 				  why);
 	}
 	set_io_timeout(ch->fd, 0);
+	ch->wake[READER] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ch->wake[WRITER] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ch->wake[READER] < 0 || ch->wake[WRITER] < 0 ||
+	    fcntl(ch->fd, F_SETFL, fcntl(ch->fd, F_GETFL) | O_NONBLOCK) < 0)
+		return util__fail(err, errlen, -errno, "TLS with %s: cannot set up the socket: %s",
+				  what, strerror(errno));
 	snprintf(ch->desc, sizeof(ch->desc), "%s %s (%s)", SSL_get_version(ch->ssl),
 		 SSL_get_cipher_name(ch->ssl),
 		 ch->mode == MODE_CERT ? "certificates" : "pre-shared key");
@@ -624,12 +657,48 @@ out_free:
 
 /* ---- data ---- */
 
+/*
+ * Takes the channel's lock in the order asked: with a plain mutex, a side calling OpenSSL
+ * back to back (a bulk writer) took it again before the woken other side ran, and replies
+ * read under a stream waited tens of ms.
+ */
+static void channel_lock(struct channel *ch)
+{
+	unsigned int ticket;
+
+	pthread_mutex_lock(&ch->mutex);
+	ticket = ch->next_ticket++;
+	while (ticket != ch->serving)
+		pthread_cond_wait(&ch->turn, &ch->mutex);
+	pthread_mutex_unlock(&ch->mutex);
+}
+
+static void channel_unlock(struct channel *ch)
+{
+	pthread_mutex_lock(&ch->mutex);
+	ch->serving++;
+	pthread_cond_broadcast(&ch->turn);
+	pthread_mutex_unlock(&ch->mutex);
+}
+
+/* Records what failed, for channel__error; under the lock, as both sides may fail at once. */
+static int set_error(struct channel *ch, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	channel_lock(ch);
+	ch->failed = true;
+	va_start(ap, fmt);
+	vsnprintf(ch->err, sizeof(ch->err), fmt, ap);
+	va_end(ap);
+	channel_unlock(ch);
+	return rc;
+}
+
 /* A read or write that ended because channel__abort shut the socket: -ECANCELED. */
 static int aborted_error(struct channel *ch, const char *op)
 {
-	ch->failed = true;
-	snprintf(ch->err, sizeof(ch->err), "%s: the channel was aborted on this side", op);
-	return -ECANCELED;
+	return set_error(ch, -ECANCELED, "%s: the channel was aborted on this side", op);
 }
 
 static int errno_error(struct channel *ch, const char *op)
@@ -638,32 +707,114 @@ static int errno_error(struct channel *ch, const char *op)
 
 	if (atomic_load(&ch->aborted))
 		return aborted_error(ch, op);
-	snprintf(ch->err, sizeof(ch->err), "%s: %s", op, strerror(-rc));
-	return rc;
+	return set_error(ch, rc, "%s: %s", op, strerror(-rc));
 }
 
-/* Maps a failed SSL_read/SSL_write to -errno, with ch->err saying why. */
-static int tls_error(struct channel *ch, int ret, const char *op)
+/*
+ * Maps a failed SSL_read/SSL_write to -errno, with ch->err saying why: e is SSL_get_error's
+ * verdict, sys the errno the call left.
+ */
+static int tls_error(struct channel *ch, int e, int sys, const char *op)
 {
-	int err = errno, e = SSL_get_error(ch->ssl, ret);
 	unsigned long le = ERR_peek_last_error();
 
 	if (atomic_load(&ch->aborted))
 		return aborted_error(ch, op);
-	ch->failed = true;
-	if (e == SSL_ERROR_SYSCALL && !le && err) {
-		snprintf(ch->err, sizeof(ch->err), "%s: %s", op, strerror(err));
-		return -err;
-	}
+	if (e == SSL_ERROR_SYSCALL && !le && sys)
+		return set_error(ch, -sys, "%s: %s", op, strerror(sys));
 	/* End of input without close_notify: OpenSSL says so either way, by version. */
 	if ((e == SSL_ERROR_SYSCALL && !le) ||
-	    ERR_GET_REASON(le) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-		snprintf(ch->err, sizeof(ch->err),
-			 "%s: the connection was cut without TLS's close (peer died?)", op);
-		return -ECONNRESET;
+	    ERR_GET_REASON(le) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		return set_error(ch, -ECONNRESET,
+				 "%s: the connection was cut without TLS's close (peer died?)", op);
+	return set_error(ch, -EPROTO, "%s: TLS: %s", op, ssl_reason("unknown TLS error"));
+}
+
+/* Wakes side s out of its poll(); a counter already non-zero wakes it as well. */
+static void kick(struct channel *ch, enum side s)
+{
+	if (ch->wake[s] >= 0)
+		eventfd_write(ch->wake[s], 1);
+}
+
+/* Side s waits, without the lock, for the socket to be ready for events, or for a kick (only
+ * that when events is 0). */
+static int wait_socket(struct channel *ch, enum side s, short events, const char *op)
+{
+	struct pollfd pfd[2] = {{.fd = events ? ch->fd : -1, .events = events},
+				{.fd = ch->wake[s], .events = POLLIN}};
+	eventfd_t count;
+
+	while (poll(pfd, 2, -1) < 0)
+		if (errno != EINTR)
+			return errno_error(ch, op);
+	if (pfd[1].revents)
+		eventfd_read(ch->wake[s], &count);
+	if (atomic_load(&ch->aborted))
+		return aborted_error(ch, op);
+	return 0;
+}
+
+/*
+ * SSL_read_ex (READER) or SSL_write_ex (WRITER) of len bytes, called again while it wants
+ * the socket: 1 with *done set, 0 at the peer's close_notify (READER), or -errno.  Either
+ * call may want either event: in TLS 1.3 a read can have a KeyUpdate answer to send, a
+ * write a post-handshake message to read.
+ * OpenSSL 3.0 sends the KeyUpdate answer it owes from SSL_write, or from the SSL_read that
+ * meets the peer's next handshake message; there it fails ("bad length") while a write is
+ * half sent.  So with an answer owed, the reader waits for the writer to finish that record.
+ */
+static int tls_io(struct channel *ch, enum side s, void *buf, size_t len, size_t *done)
+{
+	enum side other = s == READER ? WRITER : READER;
+	const char *op = s == READER ? "read" : "write";
+	BIO *bio = SSL_get_rbio(ch->ssl);
+
+	for (;;) {
+		uint64_t read_before;
+		int ret, sys, e, rc;
+		short events;
+
+		channel_lock(ch);
+		if (s == READER) {
+			ch->reader_held = ch->write_pending &&
+					  SSL_get_key_update_type(ch->ssl) != SSL_KEY_UPDATE_NONE;
+			if (ch->reader_held) {
+				channel_unlock(ch);
+				if ((rc = wait_socket(ch, s, 0, op)) < 0)
+					return rc;
+				continue;
+			}
+		}
+		read_before = BIO_number_read(bio);
+		ERR_clear_error();
+		errno = 0;
+		ret = s == READER ? SSL_read_ex(ch->ssl, buf, len, done)
+				  : SSL_write_ex(ch->ssl, buf, len, done);
+		sys = errno;
+		e = ret == 1 ? SSL_ERROR_NONE : SSL_get_error(ch->ssl, ret);
+		events = e == SSL_ERROR_WANT_READ    ? POLLIN
+			 : e == SSL_ERROR_WANT_WRITE ? POLLOUT
+						     : 0;
+		ch->want[s] = events;
+		/* The bytes this call took off the socket may be what the other side waits for. */
+		if ((ch->want[other] & POLLIN) && BIO_number_read(bio) != read_before)
+			kick(ch, other);
+		if (s == WRITER) {
+			ch->write_pending = events != 0;
+			if (!events && ch->reader_held)
+				kick(ch, READER);
+		}
+		channel_unlock(ch);
+		if (e == SSL_ERROR_NONE)
+			return 1;
+		if (e == SSL_ERROR_ZERO_RETURN && s == READER)
+			return 0;
+		if (!events)
+			return tls_error(ch, e, sys, op);
+		if ((rc = wait_socket(ch, s, events, op)) < 0)
+			return rc;
 	}
-	snprintf(ch->err, sizeof(ch->err), "%s: TLS: %s", op, ssl_reason("unknown TLS error"));
-	return -EPROTO;
 }
 
 ssize_t channel__read(void *ctx, void *buf, size_t len)
@@ -671,6 +822,7 @@ ssize_t channel__read(void *ctx, void *buf, size_t len)
 	struct channel *ch = ctx;
 	size_t n;
 	ssize_t r;
+	int rc;
 
 	if (ch->mode == MODE_PLAIN) {
 		do
@@ -682,20 +834,8 @@ ssize_t channel__read(void *ctx, void *buf, size_t len)
 			return aborted_error(ch, "read");
 		return r;
 	}
-	for (;;) {
-		int ret, e;
-
-		ERR_clear_error();
-		errno = 0;
-		ret = SSL_read_ex(ch->ssl, buf, len, &n);
-		if (ret == 1)
-			return (ssize_t)n;
-		e = SSL_get_error(ch->ssl, ret);
-		if (e == SSL_ERROR_ZERO_RETURN)
-			return 0;
-		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-			return tls_error(ch, ret, "read");
-	}
+	rc = tls_io(ch, READER, buf, len, &n);
+	return rc == 1 ? (ssize_t)n : rc;
 }
 
 int channel__write(void *ctx, const void *buf, size_t len)
@@ -715,17 +855,12 @@ int channel__write(void *ctx, const void *buf, size_t len)
 				return errno_error(ch, "write");
 			n = (size_t)r;
 		} else {
-			int ret, e;
+			/* Same p and len on a retry, as OpenSSL requires; it only reads p. */
+			int rc = tls_io(ch, WRITER, (void *)p,
+					len < TLS_WRITE_SLICE ? len : TLS_WRITE_SLICE, &n);
 
-			ERR_clear_error();
-			errno = 0;
-			ret = SSL_write_ex(ch->ssl, p, len, &n);
-			if (ret != 1) {
-				e = SSL_get_error(ch->ssl, ret);
-				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-					continue;
-				return tls_error(ch, ret, "write");
-			}
+			if (rc < 0)
+				return rc;
 		}
 		p += n;
 		len -= n;
@@ -747,18 +882,29 @@ void channel__abort(struct channel *ch)
 {
 	atomic_store(&ch->aborted, true);
 	shutdown(ch->fd, SHUT_RDWR);
+	kick(ch, READER);
+	kick(ch, WRITER);
 }
 
 void channel__close(struct channel *ch)
 {
 	if (!ch)
 		return;
-	if (ch->ssl && !ch->failed && !atomic_load(&ch->aborted) && SSL_is_init_finished(ch->ssl))
+	if (ch->ssl && !ch->failed && !atomic_load(&ch->aborted) && SSL_is_init_finished(ch->ssl)) {
+		/* Blocking again, so the close_notify waits for room in a full socket. */
+		fcntl(ch->fd, F_SETFL, fcntl(ch->fd, F_GETFL) & ~O_NONBLOCK);
 		SSL_shutdown(ch->ssl); /* our close_notify; the peer's is not awaited */
+	}
 	SSL_free(ch->ssl);
 	SSL_CTX_free(ch->ctx);
 	psk_table__dispose(&ch->psk);
+	if (ch->wake[READER] >= 0)
+		close(ch->wake[READER]);
+	if (ch->wake[WRITER] >= 0)
+		close(ch->wake[WRITER]);
 	if (ch->fd >= 0)
 		close(ch->fd);
+	pthread_cond_destroy(&ch->turn);
+	pthread_mutex_destroy(&ch->mutex);
 	free(ch);
 }

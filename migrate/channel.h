@@ -65,7 +65,10 @@ int channel__connect(const char *host_port, const struct channel_security *s, st
  * returns what is there (0 only at the peer's orderly close); write sends all of len.  On
  * error -errno (-EPROTO for a TLS failure, -ECONNRESET for a connection cut without TLS's
  * close), and channel__error says what happened.  Plaintext cannot tell a cut from an
- * orderly close: the stream's END record does.  One thread at a time per channel.
+ * orderly close: the stream's END record does.
+ * One reader thread and one writer thread may use a channel at once (a replication primary
+ * reads the backup's replies while it streams), in every mode; two readers, or two writers,
+ * may not.  channel__error then holds the last error of either.
  * A write to a dead peer can raise SIGPIPE under TLS: the process ignores it (twin-vmm does).
  */
 ssize_t channel__read(void *ch, void *buf, size_t len);

@@ -1,11 +1,15 @@
 /* Check suite for the migration channel over loopback: TLS 1.3 with certificates or a PSK,
- * plaintext, refused peers with their reasons, and bad options and addresses. */
+ * plaintext, one reader and one writer thread at once, refused peers with their reasons,
+ * and bad options and addresses. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <openssl/err.h>
@@ -15,6 +19,10 @@
 #include "cert_fixture.h"
 
 #define ROUND_TRIP_BYTES (4u << 20)
+/* Each way at once: many times what the socket buffers and TLS's read buffer hold. */
+#define BOTH_WAYS_BYTES (8u << 20)
+/* The raw peer asks for a TLS 1.3 KeyUpdate each time it has sent this much. */
+#define KEY_UPDATE_BYTES (512u << 10)
 #define PSK_KEY_A	 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define PSK_KEY_B	 "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
 
@@ -130,12 +138,57 @@ static int recv_pattern(struct channel *ch, unsigned int seed, size_t len)
 	return 0;
 }
 
+/* ---- one reader and one writer thread on a channel ---- */
+
+struct pattern_writer {
+	struct channel *ch;
+	unsigned int seed;
+	size_t len;
+	int rc;
+	pthread_t thread;
+};
+
+static void *write_pattern(void *arg)
+{
+	struct pattern_writer *w = arg;
+
+	w->rc = send_pattern(w->ch, w->seed, w->len);
+	return NULL;
+}
+
+/*
+ * Sends len bytes of pattern out from a second thread while this one takes and checks len
+ * of pattern in: 0, or the first error.  With both ends doing it, neither direction can
+ * finish unless each end reads while its writer is blocked on a full socket.
+ */
+static int both_ways(struct channel *ch, unsigned int out, unsigned int in, size_t len)
+{
+	struct pattern_writer w = {.ch = ch, .seed = out, .len = len};
+	int rc;
+
+	if (pthread_create(&w.thread, NULL, write_pattern, &w))
+		return -EAGAIN;
+	rc = recv_pattern(ch, in, len);
+	if (rc)
+		channel__abort(ch); /* else the writer may wait for a reader that is gone */
+	pthread_join(w.thread, NULL);
+	return rc ? rc : w.rc;
+}
+
 /* ---- the listening side, in a thread ---- */
+
+enum serve_how {
+	SERVE_ECHO,	 /* take echo bytes of pattern 1, then send echo of pattern 2 */
+	SERVE_BOTH_WAYS, /* the same two at once, on two threads (both_ways) */
+	SERVE_HOLD,	 /* read nothing until hold[1] is closed */
+};
 
 struct server {
 	int lfd, port;
 	struct channel_security sec;
-	size_t echo; /* bytes to take, then as many to send back */
+	enum serve_how how;
+	size_t echo;
+	int hold[2];
 	int rc;
 	ssize_t after; /* the read after the exchange: 0 is the client's orderly close */
 	char err[CHANNEL_ERR_MAX];
@@ -153,10 +206,16 @@ static void *serve(void *arg)
 	if (s->rc < 0)
 		return NULL;
 	snprintf(s->desc, sizeof(s->desc), "%s", channel__describe(ch));
-	if (s->echo) {
-		s->rc = recv_pattern(ch, 1, s->echo);
-		if (!s->rc)
-			s->rc = send_pattern(ch, 2, s->echo);
+	if (s->how == SERVE_HOLD) {
+		ck_assert_int_eq(read(s->hold[0], &b, 1), 0);
+	} else if (s->echo) {
+		if (s->how == SERVE_BOTH_WAYS) {
+			s->rc = both_ways(ch, 2, 1, s->echo);
+		} else {
+			s->rc = recv_pattern(ch, 1, s->echo);
+			if (!s->rc)
+				s->rc = send_pattern(ch, 2, s->echo);
+		}
 		s->after = channel__read(ch, &b, 1);
 	}
 	snprintf(s->err, sizeof(s->err), "%s", channel__error(ch));
@@ -164,21 +223,33 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-static void server_start(struct server *s, const char *listen_at, struct channel_security sec,
-			 size_t echo)
+static void server_start_how(struct server *s, const char *listen_at, struct channel_security sec,
+			     enum serve_how how, size_t echo)
 {
 	char err[CHANNEL_ERR_MAX];
 
-	*s = (struct server){.sec = sec, .echo = echo, .after = -1};
+	*s = (struct server){.sec = sec, .how = how, .echo = echo, .hold = {-1, -1}, .after = -1};
+	if (how == SERVE_HOLD)
+		ck_assert_int_eq(pipe(s->hold), 0);
 	ck_assert_msg(channel__listen(listen_at, &s->lfd, err, sizeof(err)) == 0, "%s", err);
 	s->port = channel__local_port(s->lfd);
 	ck_assert_int_gt(s->port, 0);
 	ck_assert_int_eq(pthread_create(&s->thread, NULL, serve, s), 0);
 }
 
+static void server_start(struct server *s, const char *listen_at, struct channel_security sec,
+			 size_t echo)
+{
+	server_start_how(s, listen_at, sec, SERVE_ECHO, echo);
+}
+
 static void server_join(struct server *s)
 {
+	if (s->hold[1] >= 0)
+		close(s->hold[1]);
 	ck_assert_int_eq(pthread_join(s->thread, NULL), 0);
+	if (s->hold[0] >= 0)
+		close(s->hold[0]);
 	close(s->lfd);
 }
 
@@ -470,6 +541,193 @@ START_TEST(test_insecure_client_refused_by_tls_server)
 }
 END_TEST
 
+/* ---- one reader and one writer thread at once ---- */
+
+/* The three modes, for the loop tests: 0 certificates, 1 PSK, 2 plaintext. */
+static void mode_pair(int i, struct channel_security *server, struct channel_security *client)
+{
+	if (i == 0) {
+		*server = certs("server", "ca");
+		*client = certs("client", "ca");
+	} else if (i == 1) {
+		*server = psk("server.psk", "node-a:" PSK_KEY_A "\n");
+		*client = psk("client.psk", "node-a:" PSK_KEY_A "\n");
+	} else {
+		*server = *client = (struct channel_security){.insecure = true};
+	}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Both ends stream BOTH_WAYS_BYTES to each other at once, each on two threads, bytes checked. */
+START_TEST(test_both_ways_at_once)
+{
+	struct channel_security server, client;
+	char err[CHANNEL_ERR_MAX];
+	struct channel *ch;
+	struct server s;
+
+	mode_pair(_i, &server, &client);
+	server_start_how(&s, "127.0.0.1:0", server, SERVE_BOTH_WAYS, BOTH_WAYS_BYTES);
+	ck_assert_msg(dial("127.0.0.1", s.port, client, &ch, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(both_ways(ch, 1, 2, BOTH_WAYS_BYTES) == 0, "client: %s", channel__error(ch));
+	channel__close(ch);
+	server_join(&s);
+	ck_assert_msg(s.rc == 0, "server: %d %s", s.rc, s.err);
+	ck_assert_int_eq(s.after, 0);
+}
+END_TEST
+
+/*
+ * channel__abort wakes both threads at once: a writer blocked on a full socket (the server
+ * reads nothing) and a reader waiting for bytes that never come.
+ */
+START_TEST(test_abort_wakes_reader_and_writer)
+{
+	struct pattern_writer w = {.seed = 1, .len = 256u << 20};
+	struct channel_security server, client;
+	struct blocked_read b = {.rc = 1};
+	struct timespec settle = {.tv_nsec = 200 * 1000 * 1000};
+	char err[CHANNEL_ERR_MAX];
+	pthread_t reader;
+	struct server s;
+	double t0;
+
+	mode_pair(_i, &server, &client);
+	server_start_how(&s, "127.0.0.1:0", server, SERVE_HOLD, 0);
+	ck_assert_msg(dial("127.0.0.1", s.port, client, &b.ch, err, sizeof(err)) == 0, "%s", err);
+	w.ch = b.ch;
+	ck_assert_int_eq(pthread_create(&w.thread, NULL, write_pattern, &w), 0);
+	ck_assert_int_eq(pthread_create(&reader, NULL, read_one, &b), 0);
+	nanosleep(&settle, NULL); /* the writer fills the socket buffers and blocks */
+	t0 = now_s();
+	channel__abort(b.ch);
+	ck_assert_int_eq(pthread_join(w.thread, NULL), 0);
+	ck_assert_int_eq(pthread_join(reader, NULL), 0);
+	ck_assert_msg(now_s() - t0 < 1.0, "woken after %.3f s", now_s() - t0);
+	ck_assert_int_eq(w.rc, -ECANCELED);
+	ck_assert_int_eq(b.rc, -ECANCELED);
+	ck_assert_msg(strstr(channel__error(b.ch), "the channel was aborted on this side"), "%s",
+		      channel__error(b.ch));
+	channel__close(b.ch);
+	server_join(&s);
+	ck_assert_int_eq(s.rc, 0);
+}
+END_TEST
+
+/* What a failed call of the raw peer waits for; any other outcome fails the test. */
+static short raw_want(SSL *ssl, int ret)
+{
+	int e = SSL_get_error(ssl, ret);
+	const char *why = ERR_reason_error_string(ERR_peek_last_error());
+
+	ck_assert_msg(e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE,
+		      "raw peer: SSL error %d (%s)", e, why ? why : "no reason");
+	return e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+}
+
+/*
+ * A TLS 1.3 peer on one non-blocking thread: sends len bytes of pattern 1 while it takes the
+ * server's accepted byte (0x01) then len of pattern 2, and asks for a KeyUpdate each
+ * KEY_UPDATE_BYTES it sends, so the server's reader owes one back (a write inside SSL_read)
+ * while its writer thread streams.  Returns how many it asked for.
+ */
+static unsigned int key_updating_client(int port, size_t len)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	static uint8_t out[16384], in[16384];
+	size_t sent = 0, got = 0, pending = 0, n;
+	unsigned int updates = 0;
+	SSL *ssl;
+	int fd;
+
+	sin.sin_port = htons((uint16_t)port);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert_int_eq(SSL_CTX_use_certificate_file(ctx, pki("client.pem"), SSL_FILETYPE_PEM), 1);
+	ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(ctx, pki("client.key"), SSL_FILETYPE_PEM), 1);
+	ssl = SSL_new(ctx);
+	ck_assert_int_eq(SSL_set_fd(ssl, fd), 1);
+	ck_assert_int_eq(SSL_connect(ssl), 1);
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	while (sent < len || got < len + 1) {
+		struct pollfd pfd = {.fd = fd};
+		bool moved = false, bad = false;
+		int r;
+
+		if (sent < len) {
+			if (!pending) { /* a retried write must repeat the same bytes */
+				pending = sizeof(out) < len - sent ? sizeof(out) : len - sent;
+				for (size_t j = 0; j < pending; j++)
+					out[j] = pattern(sent + j, 1);
+			}
+			r = SSL_write_ex(ssl, out, pending, &n);
+			if (r == 1) {
+				sent += pending;
+				pending = 0;
+				moved = true;
+				/* Not after the last write: nothing would send it. */
+				if (sent % KEY_UPDATE_BYTES == 0 && sent < len) {
+					ck_assert_int_eq(
+					    SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+					updates++;
+				}
+			} else {
+				pfd.events |= raw_want(ssl, r);
+			}
+		}
+		if (got < len + 1) {
+			r = SSL_read_ex(
+			    ssl, in, sizeof(in) < len + 1 - got ? sizeof(in) : len + 1 - got, &n);
+			if (r == 1) {
+				for (size_t j = 0; j < n; j++, got++)
+					bad |= in[j] != (got ? pattern(got - 1, 2) : 0x01);
+				ck_assert_msg(!bad, "raw peer: a wrong byte before offset %zu",
+					      got);
+				moved = true;
+			} else {
+				pfd.events |= raw_want(ssl, r);
+			}
+		}
+		if (!moved)
+			ck_assert_int_eq(poll(&pfd, 1, 10000), 1);
+	}
+	ck_assert_int_eq(fcntl(fd, F_SETFL, 0), 0);
+	ck_assert_int_ge(SSL_shutdown(ssl), 0); /* the server's last read returns 0 */
+	/* To the server's close_notify: closing with its last KeyUpdate unread would send a
+	 * reset, which can overtake our last bytes. */
+	while (SSL_read_ex(ssl, in, sizeof(in), &n))
+		;
+	ck_assert_int_eq(SSL_get_error(ssl, 0), SSL_ERROR_ZERO_RETURN);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	return updates;
+}
+
+/* The peer's KeyUpdates, answered by our reader while our writer streams, break nothing. */
+START_TEST(test_peer_key_updates_both_ways)
+{
+	struct server s;
+
+	server_start_how(&s, "127.0.0.1:0", certs("server", "ca"), SERVE_BOTH_WAYS,
+			 BOTH_WAYS_BYTES);
+	ck_assert_uint_eq(key_updating_client(s.port, BOTH_WAYS_BYTES),
+			  BOTH_WAYS_BYTES / KEY_UPDATE_BYTES - 1);
+	server_join(&s);
+	ck_assert_msg(s.rc == 0, "server: %d %s", s.rc, s.err);
+	ck_assert_int_eq(s.after, 0);
+}
+END_TEST
+
 /* ---- options and addresses ---- */
 
 START_TEST(test_security_options_refused)
@@ -585,6 +843,9 @@ Suite *channel_suite(void)
 	tcase_add_test(tc, test_psk_file_errors);
 	tcase_add_test(tc, test_insecure_round_trip);
 	tcase_add_test(tc, test_insecure_client_refused_by_tls_server);
+	tcase_add_loop_test(tc, test_both_ways_at_once, 0, 3);
+	tcase_add_loop_test(tc, test_abort_wakes_reader_and_writer, 0, 3);
+	tcase_add_test(tc, test_peer_key_updates_both_ways);
 	tcase_add_test(tc, test_security_options_refused);
 	tcase_add_test(tc, test_key_files_checked);
 	tcase_add_test(tc, test_bad_addresses);
