@@ -45,16 +45,18 @@
  * learn at its first read, deep inside the migration.
  */
 #define SERVER_ACCEPTED 0x01
+/* The most one SSL_write_ex takes (4 records): the other side waits for the lock that long. */
+#define TLS_WRITE_SLICE (64 << 10)
 
 enum channel_mode { MODE_CERT, MODE_PSK, MODE_PLAIN };
 /* The two threads a channel serves at once: channel__read's and channel__write's. */
 enum side { READER, WRITER };
 
 /*
- * Under TLS the fd is non-blocking once the handshake is done: each SSL call runs under lock,
- * and a call that wants the socket waits in poll() with the lock released, so the other
- * side's calls go on (OpenSSL forbids two threads in one SSL at once).  Plaintext keeps a
- * blocking fd: the kernel already lets one thread recv while another sends.
+ * Under TLS the fd is non-blocking once the handshake is done: each SSL call runs under the
+ * channel's lock, and a call that wants the socket waits in poll() with the lock released,
+ * so the other side's calls go on (OpenSSL forbids two threads in one SSL at once).
+ * Plaintext keeps a blocking fd: the kernel already lets one thread recv while another sends.
  */
 struct channel {
 	int fd;
@@ -62,7 +64,11 @@ struct channel {
 	SSL_CTX *ctx;
 	SSL *ssl;
 	struct psk_table psk;
-	pthread_mutex_t lock; /* the SSL (and its BIO), want, err, failed */
+	/* The lock (channel_lock): the SSL and its BIO, want, write_pending, reader_held, err and
+	 * failed.  mutex guards only the tickets. */
+	pthread_mutex_t mutex;
+	pthread_cond_t turn;
+	unsigned int next_ticket, serving;
 	/* Each side's poll() also watches its eventfd: kicked by abort, and by the other side
 	 * when its call read bytes off the socket that a POLLIN wait may have been for. */
 	int wake[2];
@@ -426,7 +432,8 @@ static struct channel *channel_new(void)
 
 	if (ch) {
 		ch->fd = ch->wake[READER] = ch->wake[WRITER] = -1;
-		pthread_mutex_init(&ch->lock, NULL);
+		pthread_mutex_init(&ch->mutex, NULL);
+		pthread_cond_init(&ch->turn, NULL);
 	}
 	return ch;
 }
@@ -650,17 +657,41 @@ out_free:
 
 /* ---- data ---- */
 
+/*
+ * Takes the channel's lock in the order asked: with a plain mutex, a side calling OpenSSL
+ * back to back (a bulk writer) took it again before the woken other side ran, and replies
+ * read under a stream waited tens of ms.
+ */
+static void channel_lock(struct channel *ch)
+{
+	unsigned int ticket;
+
+	pthread_mutex_lock(&ch->mutex);
+	ticket = ch->next_ticket++;
+	while (ticket != ch->serving)
+		pthread_cond_wait(&ch->turn, &ch->mutex);
+	pthread_mutex_unlock(&ch->mutex);
+}
+
+static void channel_unlock(struct channel *ch)
+{
+	pthread_mutex_lock(&ch->mutex);
+	ch->serving++;
+	pthread_cond_broadcast(&ch->turn);
+	pthread_mutex_unlock(&ch->mutex);
+}
+
 /* Records what failed, for channel__error; under the lock, as both sides may fail at once. */
 static int set_error(struct channel *ch, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
-	pthread_mutex_lock(&ch->lock);
+	channel_lock(ch);
 	ch->failed = true;
 	va_start(ap, fmt);
 	vsnprintf(ch->err, sizeof(ch->err), fmt, ap);
 	va_end(ap);
-	pthread_mutex_unlock(&ch->lock);
+	channel_unlock(ch);
 	return rc;
 }
 
@@ -706,8 +737,8 @@ static void kick(struct channel *ch, enum side s)
 		eventfd_write(ch->wake[s], 1);
 }
 
-/* Side s waits, without the lock, until the socket is ready for events (none: only a kick) or
- * s is kicked. */
+/* Side s waits, without the lock, for the socket to be ready for events, or for a kick (only
+ * that when events is 0). */
 static int wait_socket(struct channel *ch, enum side s, short events, const char *op)
 {
 	struct pollfd pfd[2] = {{.fd = events ? ch->fd : -1, .events = events},
@@ -744,12 +775,12 @@ static int tls_io(struct channel *ch, enum side s, void *buf, size_t len, size_t
 		int ret, sys, e, rc;
 		short events;
 
-		pthread_mutex_lock(&ch->lock);
+		channel_lock(ch);
 		if (s == READER) {
 			ch->reader_held = ch->write_pending &&
 					  SSL_get_key_update_type(ch->ssl) != SSL_KEY_UPDATE_NONE;
 			if (ch->reader_held) {
-				pthread_mutex_unlock(&ch->lock);
+				channel_unlock(ch);
 				if ((rc = wait_socket(ch, s, 0, op)) < 0)
 					return rc;
 				continue;
@@ -774,7 +805,7 @@ static int tls_io(struct channel *ch, enum side s, void *buf, size_t len, size_t
 			if (!events && ch->reader_held)
 				kick(ch, READER);
 		}
-		pthread_mutex_unlock(&ch->lock);
+		channel_unlock(ch);
 		if (e == SSL_ERROR_NONE)
 			return 1;
 		if (e == SSL_ERROR_ZERO_RETURN && s == READER)
@@ -825,7 +856,8 @@ int channel__write(void *ctx, const void *buf, size_t len)
 			n = (size_t)r;
 		} else {
 			/* Same p and len on a retry, as OpenSSL requires; it only reads p. */
-			int rc = tls_io(ch, WRITER, (void *)p, len, &n);
+			int rc = tls_io(ch, WRITER, (void *)p,
+					len < TLS_WRITE_SLICE ? len : TLS_WRITE_SLICE, &n);
 
 			if (rc < 0)
 				return rc;
@@ -872,6 +904,7 @@ void channel__close(struct channel *ch)
 		close(ch->wake[WRITER]);
 	if (ch->fd >= 0)
 		close(ch->fd);
-	pthread_mutex_destroy(&ch->lock);
+	pthread_cond_destroy(&ch->turn);
+	pthread_mutex_destroy(&ch->mutex);
 	free(ch);
 }

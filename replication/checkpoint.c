@@ -48,21 +48,20 @@ static int buf_write(void *ctx, const void *data, size_t len)
 }
 
 /*
- * Staging for at least n pages, grown to want (never past the guest's RAM), and with touch
- * faulted in: a fresh page faulted in during the pause costs a few us (1.8 ms for 257 pages
- * measured), so growing and faulting happen with the guest running whenever they can (see
- * grow_ahead).  In the pause only the pages the copy fills get faulted, by the copy itself.
+ * Staging grown to want pages (never past the guest's RAM: no more can be dirty), and with
+ * touch faulted in: a fresh page faulted in during the pause costs a few us (1.8 ms for 257
+ * pages measured), so growing and faulting happen with the guest running whenever they can
+ * (see grow_ahead).  In the pause only the pages the copy fills get faulted, by the copy.
  */
-static int reserve(struct checkpoint *c, uint64_t n, uint64_t want, bool touch)
+static int reserve(struct checkpoint *c, uint64_t want, bool touch)
 {
 	uint64_t ram_pages = c->vm->mem.size / STREAM_PAGE_SIZE;
 	uint8_t *pages;
 	uint64_t *pfns;
 
-	if (n <= c->cap)
-		return 0;
 	want = want < ram_pages ? want : ram_pages;
-	want = want > n ? want : n;
+	if (want <= c->cap)
+		return 0;
 	pages = realloc(c->pages, want * STREAM_PAGE_SIZE);
 	if (!pages)
 		return -ENOMEM;
@@ -86,7 +85,7 @@ static int reserve(struct checkpoint *c, uint64_t n, uint64_t want, bool touch)
 static void grow_ahead(struct checkpoint *c)
 {
 	if (c->nr * 2 > c->cap)
-		reserve(c, c->nr * 2 + 1, c->nr * 4, true);
+		reserve(c, c->nr * 4, true);
 }
 
 static int stage_records(struct checkpoint *c, char *err, size_t errlen);
@@ -155,7 +154,7 @@ int checkpoint__init(struct checkpoint *c, struct vm *vm, enum migrate_compress 
 		return rc;
 	c->nbits = dirty__bitmap_bits(vm);
 	c->bitmap = calloc(c->nbits / 64, sizeof(uint64_t));
-	if (!c->bitmap || reserve(c, STAGING_START, STAGING_START, true))
+	if (!c->bitmap || reserve(c, STAGING_START, true))
 		return util__fail(err, errlen, -ENOMEM, "out of memory for the checkpoint staging");
 	memset(c->bitmap, 0, c->nbits / 8); /* faulted in too */
 	/* What the pause's boost restores (a failed read leaves SCHED_OTHER, the default). */
@@ -208,10 +207,12 @@ static int stage_pages(struct checkpoint *c, char *err, size_t errlen)
 	if (n < 0)
 		return util__fail(err, errlen, (int)n, "harvesting dirty pages failed: %s",
 				  strerror((int)-n));
-	rc = reserve(c, (uint64_t)n, (uint64_t)n * 2, false);
+	rc = reserve(c, (uint64_t)n * 2, false);
+	if (!rc && c->cap < (uint64_t)n) /* more dirty pages than RAM: never */
+		rc = -EOVERFLOW;
 	if (rc)
-		return util__fail(err, errlen, rc, "out of memory staging %lld dirty pages",
-				  (long long)n);
+		return util__fail(err, errlen, rc, "staging %lld dirty pages failed: %s",
+				  (long long)n, strerror(-rc));
 	for (uint64_t w = 0; w < c->nbits / 64; w++) {
 		uint64_t bits = c->bitmap[w];
 

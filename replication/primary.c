@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include "checkpoint.h"
@@ -367,12 +368,26 @@ static void degrade(struct repl_primary *r)
 	signal_event(r);
 }
 
+/*
+ * Every vCPU thread has returned (a guest power-off or debug exit, before twin-vmm stops the
+ * replication): nothing runs to checkpoint any more, and its last exit's I/O stays pending,
+ * so a capture is refused.  The epochs sent so far are the guest's last state.
+ */
+static bool guest_ended(struct repl_primary *r)
+{
+	struct pollfd p = {.fd = vm__done_fd(r->vm), .events = POLLIN};
+
+	return poll(&p, 1, 0) == 1;
+}
+
 /* Lock held: when the next checkpoint is due (UINT64_MAX: not on its own). */
 static uint64_t checkpoint_due(struct repl_primary *r, uint64_t now)
 {
 	enum repl_mode m = (enum repl_mode)atomic_load(&r->mode);
 	uint64_t timed = r->last_cp_ns + r->interval_ns, io = UINT64_MAX;
 
+	if (guest_ended(r))
+		return UINT64_MAX;
 	if (atomic_load(&r->full_pending))
 		return now;
 	if (m != REPL_MODE_EPOCH && atomic_load(&r->io_pending))
@@ -395,6 +410,8 @@ static int take_checkpoint(struct repl_primary *r, char *err, size_t errlen)
 	r->last_cp_ns = t0;
 	pthread_mutex_unlock(&r->lock);
 	rc = checkpoint__capture(&r->cp, n, r->obs, r->nr_nets, err, errlen);
+	if (rc && guest_ended(r)) /* it ended under the capture: nothing to send, not a fault */
+		return 0;
 	pthread_mutex_lock(&r->lock);
 	if (!rc) { /* closed on every NIC: an ack of n may now come and release it */
 		r->epoch = n;
@@ -482,25 +499,26 @@ static int protect_loop(struct repl_primary *r)
 }
 
 /*
- * Unprotect, the backup alive: a last checkpoint and its ack (bounded by the timeout), then
- * END.  0 or -errno with err; the caller releases the output either way.
+ * Unprotect, the backup alive: a last checkpoint (none once the guest ended) and the acks of
+ * every epoch sent (bounded by the timeout), then END.  0 or -errno with err; the caller
+ * releases the output either way.
  */
 static int finish(struct repl_primary *r, char *err, size_t errlen)
 {
 	uint64_t deadline;
 	struct timespec ts;
-	int rc = take_checkpoint(r, err, errlen);
+	int rc = guest_ended(r) ? 0 : take_checkpoint(r, err, errlen);
 
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&r->lock);
 	deadline = progress__now_ns() + r->p.timeout_ns;
 	deadline_to_ts(deadline, &ts);
-	while (r->acked < r->epoch && !r->fault[0] && progress__now_ns() < deadline)
+	while (r->acked < r->written && !r->fault[0] && progress__now_ns() < deadline)
 		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 	if (r->fault[0])
 		rc = util__fail(err, errlen, -EPIPE, "%s", r->fault);
-	else if (r->acked < r->epoch)
+	else if (r->acked < r->written)
 		rc = util__fail(err, errlen, -ETIMEDOUT,
 				"the backup did not ack the last epoch within %llu ms",
 				(unsigned long long)(r->p.timeout_ns / 1000000));

@@ -1,5 +1,4 @@
-/* twin-vmm: run a VM (booted, restored, migrated in, or a backup) with virtio devices, or drive
- * one. */
+/* twin-vmm: run a VM (booted, restored, migrated in, or as a backup) or drive one. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>

@@ -86,13 +86,23 @@ print("%.1f" % (r["latency_us"]["max"] / 1000))' "$E2E_TMP/$1.out") ||
 	CLIENT_MAX_MS=$max
 }
 
-# degraded NAME T0: the primary shows "degraded" within DEGRADED_MAX_MS of T0 (date +%s%N),
-# with an error, nothing held and the guest running.  DEGRADED_MS: how long it took.
+# watch_degraded NAME: a watcher (NAME-watch) of the primary's query-replication, started
+# before the backup's loss, waiting for "degraded".
+watch_degraded()
+{
+	repl_watch_bg "$1-watch" "$pctl" $((DEGRADED_MAX_MS / 1000 + 5)) 's["state"] == "degraded"'
+	WATCH_PID=$REPL_WATCH_PID
+}
+
+# degraded NAME T0: the primary showed "degraded" within DEGRADED_MAX_MS of T0 (date +%s%N,
+# the backup's loss), with an error, nothing held, and the guest running.  DEGRADED_MS: how
+# long it took.
 degraded()
 {
 	local st
-	st=$(repl_wait "$pctl" $((DEGRADED_MAX_MS / 1000 + 1)) 's["state"] == "degraded"')
-	DEGRADED_MS=$((($(date +%s%N) - $2) / 1000000))
+	repl_watch_wait "$1-watch" "$WATCH_PID"
+	st=$REPL_WATCH_STATUS
+	DEGRADED_MS=$(((REPL_WATCH_NS - $2) / 1000000))
 	[ "$DEGRADED_MS" -le "$DEGRADED_MAX_MS" ] ||
 		fail "$1: degraded only $DEGRADED_MS ms after the backup's loss, over $DEGRADED_MAX_MS ms"
 	repl_check "$st" 'len(s["error"]) > 0 and s["held_bytes"] == 0 and s["held_frames"] == 0' \
@@ -114,8 +124,9 @@ unprotect()
 backup 1
 client stall
 client_running stall "the backup's stall"
-kill -STOP "$(repl_vmm_pid "$B_PID")"
+watch_degraded stall
 t0=$(date +%s%N)
+kill -STOP "$(repl_vmm_pid "$B_PID")"
 degraded stall "$t0"
 client_done stall
 # Answers were held across the stall until the primary gave up on the backup.
@@ -130,8 +141,9 @@ wait_bounded "$B_PID" 10
 backup 2
 client death
 client_running death "the backup's death"
-repl_kill9 "$B_PID" b2
+watch_degraded death
 t0=$(date +%s%N)
+repl_kill9 "$B_PID" b2
 degraded death "$t0"
 client_done death
 note "death: degraded after $DEGRADED_MS ms ('$DEGRADED_ERR'); longest answer $CLIENT_MAX_MS ms"

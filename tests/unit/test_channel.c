@@ -674,7 +674,8 @@ static unsigned int key_updating_client(int port, size_t len)
 				sent += pending;
 				pending = 0;
 				moved = true;
-				if (sent % KEY_UPDATE_BYTES == 0) {
+				/* Not after the last write: nothing would send it. */
+				if (sent % KEY_UPDATE_BYTES == 0 && sent < len) {
 					ck_assert_int_eq(
 					    SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED), 1);
 					updates++;
@@ -720,7 +721,7 @@ START_TEST(test_peer_key_updates_both_ways)
 	server_start_how(&s, "127.0.0.1:0", certs("server", "ca"), SERVE_BOTH_WAYS,
 			 BOTH_WAYS_BYTES);
 	ck_assert_uint_eq(key_updating_client(s.port, BOTH_WAYS_BYTES),
-			  BOTH_WAYS_BYTES / KEY_UPDATE_BYTES);
+			  BOTH_WAYS_BYTES / KEY_UPDATE_BYTES - 1);
 	server_join(&s);
 	ck_assert_msg(s.rc == 0, "server: %d %s", s.rc, s.err);
 	ck_assert_int_eq(s.after, 0);

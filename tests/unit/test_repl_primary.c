@@ -337,7 +337,8 @@ static struct virtio_blk *add_disk(struct test_vm *t, const char *img, bool shar
 
 /* Boots memwriter with a NIC (and a disk on img unless NULL); vm_fixture's ck_asserts end
  * this child too on failure. */
-static struct virtio_blk *pvm_boot_disk(struct protected_vm *v, const char *img)
+static struct virtio_blk *pvm_boot_guest(struct protected_vm *v, const char *img,
+					 const char *cmdline)
 {
 	struct virtio_blk *blk = NULL;
 	struct sockaddr_ll sll;
@@ -352,9 +353,17 @@ static struct virtio_blk *pvm_boot_disk(struct protected_vm *v, const char *img)
 	if (img)
 		blk = add_disk(&v->t, img, false);
 	v->pkt = netns_packet_socket(TAP, &sll);
-	test_vm__boot_memwriter(&v->t, "pages=64 ws=256 rate=5 vcpus=1 iters=100000000");
+	test_vm__boot_memwriter(&v->t, cmdline);
 	test_vm__wait_writing(&v->t);
 	return blk;
+}
+
+/* memwriter writing on for longer than any test runs. */
+#define ENDLESS "pages=64 ws=256 rate=5 vcpus=1 iters=100000000"
+
+static struct virtio_blk *pvm_boot_disk(struct protected_vm *v, const char *img)
+{
+	return pvm_boot_guest(v, img, ENDLESS);
 }
 
 static void pvm_boot(struct protected_vm *v)
@@ -883,6 +892,50 @@ START_TEST(test_hybrid_spacing)
 }
 END_TEST
 
+/*
+ * The guest ends by itself (memwriter's last iteration) while protected: no checkpoint of the
+ * ended VM (a capture would fail and degrade it), and unprotect still ends the stream with
+ * END after the acks of what was sent.
+ */
+static void guest_ends_then_unprotect(void)
+{
+	struct protected_vm v;
+	struct fake_backup b;
+	struct repl_primary *r;
+	struct repl_status st;
+	struct pollfd done;
+	uint64_t hb, e;
+	char err[256];
+
+	/* ~2 s of writing: 150 iterations of 64 pages at 5 pages a ms. */
+	pvm_boot_guest(&v, NULL, "pages=64 ws=256 rate=5 vcpus=1 iters=150");
+	fake_backup_start(&b, NO_LIMIT, 0);
+	r = protect(&v, b.port, REPL_MODE_EPOCH, 10);
+	WAIT_STATUS(r, st, st.state == REPL_STATE_PROTECTED, "protected");
+	done = (struct pollfd){.fd = vm__done_fd(v.t.vm), .events = POLLIN};
+	expect(poll(&done, 1, WAIT_MS) == 1, "memwriter never ended");
+	WAIT_STATUS(r, st, st.acked_epoch == st.epoch, "caught up");
+	e = st.epoch;
+	hb = fb_get(&b, &b.heartbeats);
+	wait_backup(&b, &b.heartbeats, hb + 2, "two heartbeats after the guest ended");
+	status(r, &st);
+	expect(st.state == REPL_STATE_PROTECTED && st.epoch == e,
+	       "after the guest ended: state %s, epoch %llu -> %llu (%s)",
+	       repl_state__to_str(st.state), (unsigned long long)e, (unsigned long long)st.epoch,
+	       st.error);
+	expect(repl_primary__stop(r, err, sizeof(err)) == 0, "unprotect: %s", err);
+	fake_backup_join(&b);
+	expect(b.ended, "the backup never read END");
+	repl_primary__free(r);
+	pvm_destroy(&v);
+}
+
+START_TEST(test_guest_ends_then_unprotect)
+{
+	run_in_netns(guest_ends_then_unprotect);
+}
+END_TEST
+
 /* Refused at once: bad params, a paused VM; and a backup that is not there: failed. */
 static void refusals_and_failed_sync(void)
 {
@@ -990,6 +1043,7 @@ Suite *repl_primary_suite(void)
 	tcase_add_test(tc, test_disk_writes_in_event_mode);
 	tcase_add_test(tc, test_degraded_on_ack_timeout);
 	tcase_add_test(tc, test_hybrid_spacing);
+	tcase_add_test(tc, test_guest_ends_then_unprotect);
 	suite_add_tcase(s, tc);
 	return s;
 }
