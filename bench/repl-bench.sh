@@ -29,7 +29,10 @@
 # 2. Throughput.  memwriter pages=ws=256 rate=0 (at most 256 dirty pages per epoch: the light
 #    load) on h1: pages written per second from its progress lines, stamped as they arrive;
 #    windows of SECS seconds unprotected, then protected in each mode (one protect, then
-#    set-replication), then unprotected again; ROUNDS rounds, medians.  kv: twin-kv-client
+#    set-replication), then unprotected again; ROUNDS rounds, medians.  Before each mode but
+#    event, an "idle" window in event mode (this guest does no I/O: no checkpoint, no harvest,
+#    no fault, so it runs as unprotected) gives a paired ratio that the shared cores' drift
+#    over the seconds between windows does not move as much.  kv: twin-kv-client
 #    (every answer verified) from the lab's client against kv.elf on h1, 4 clients with one
 #    request outstanding each, sized to run about SECS seconds, unprotected (before protect
 #    and after unprotect) and in each mode.
