@@ -13,7 +13,6 @@
 #include "repl_stats.h"
 #include "repl_wire.h"
 #include "util.h"
-#include "vm.h"
 
 /*
  * An epoch may hold this much (pages, state and disk writes) before the backup gives up
@@ -23,7 +22,6 @@
 
 /* Why the reader stopped reading, decided once, under the lock. */
 enum stop_why {
-	STOP_NONE,
 	STOP_GONE,    /* EOF, a cut connection or the watchdog: the primary is gone */
 	STOP_REFUSED, /* a bad record or a failed commit: FAIL sent */
 	STOP_END,     /* END: unprotected */
@@ -31,7 +29,6 @@ enum stop_why {
 };
 
 struct repl_backup {
-	struct vm *vm;
 	struct channel *ch;
 	struct stream_reader *r;
 	struct epoch_buffer *eb;
@@ -49,7 +46,6 @@ struct repl_backup {
 	bool stopping;	      /* the watchdog ends */
 	bool cut;	      /* the control thread cut the stream (activate, free) */
 	bool timed_out;	      /* the watchdog cut the stream */
-	bool activated;
 	enum repl_backup_end end;
 	enum repl_state state;
 	uint64_t epoch, epochs;
@@ -111,6 +107,9 @@ static void *watchdog_main(void *arg)
 		uint64_t deadline = b->last_heard_ns + b->p.timeout_ns;
 		struct timespec ts;
 
+		if (deadline < b->last_heard_ns) /* a timeout too long to mean anything: never */
+			deadline = UINT64_MAX;
+
 		if (now_ns() >= deadline) {
 			b->timed_out = true;
 			pthread_mutex_unlock(&b->lock);
@@ -144,10 +143,11 @@ static void set_end(struct repl_backup *b, enum repl_backup_end end, enum repl_s
 		log__error("backup: signalling the end failed: %s", strerror(errno));
 }
 
+/* Why the backup stopped or failed, for its status; a long reason is cut to fit. */
 static void set_error(struct repl_backup *b, const char *msg)
 {
 	pthread_mutex_lock(&b->lock);
-	snprintf(b->error, sizeof(b->error), "%s", msg);
+	snprintf(b->error, sizeof(b->error), "%.*s", (int)sizeof(b->error) - 1, msg);
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -253,9 +253,6 @@ static void primary_gone(struct repl_backup *b, const char *what)
 		set_end(b, REPL_BACKUP_LOST, REPL_STATE_DEGRADED);
 		return;
 	}
-	pthread_mutex_lock(&b->lock);
-	b->activated = true;
-	pthread_mutex_unlock(&b->lock);
 	set_end(b, REPL_BACKUP_ACTIVATE, REPL_STATE_FAILED_OVER);
 }
 
@@ -300,9 +297,11 @@ static void *reader_main(void *arg)
 		break;
 	case STOP_GONE:
 		if (b->timed_out)
-			snprintf(why, sizeof(why), "nothing heard from the primary for %llu ms",
+			snprintf(msg, sizeof(msg), "nothing heard from the primary for %llu ms",
 				 (unsigned long long)(b->p.timeout_ns / 1000000));
-		primary_gone(b, why);
+		else
+			snprintf(msg, sizeof(msg), "the connection ended or failed: %s", why);
+		primary_gone(b, msg);
 		break;
 	default:
 		/* The primary is alive but its stream is not acceptable: tell it, stop. */
@@ -325,11 +324,9 @@ static int backup_new(struct vm *vm, struct channel *ch, struct stream_reader *r
 {
 	struct repl_backup *b = calloc(1, sizeof(*b));
 	pthread_condattr_t ca;
-	int rc;
 
 	if (!b)
 		return util__fail(err, errlen, -ENOMEM, "no memory for the backup");
-	b->vm = vm;
 	b->ch = ch;
 	b->r = r;
 	b->p = *p;
@@ -351,8 +348,7 @@ static int backup_new(struct vm *vm, struct channel *ch, struct stream_reader *r
 	if (b->efd < 0)
 		return util__fail(err, errlen, -errno, "backup: eventfd failed: %s",
 				  strerror(errno));
-	rc = epoch_buffer__new(&b->eb, vm, BACKUP_EPOCH_CAP, err, errlen);
-	return rc;
+	return epoch_buffer__new(&b->eb, vm, BACKUP_EPOCH_CAP, err, errlen);
 }
 
 int repl_backup__start(struct vm *vm, struct channel *ch, struct stream_reader *r,

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -28,6 +29,7 @@
 struct opts {
 	struct sockaddr_in server;
 	long requests, clients, keys;
+	long duration_ms; /* > 0: send for this long instead of a number of requests */
 	bool retransmit, json;
 	int timeout_ms, max_tries;
 	char prefix[CLIENT_NAME_MAX - 8];
@@ -70,7 +72,7 @@ struct run {
 	enum phase phase;
 	uint64_t rng;
 	uint64_t *lat_ns;
-	long nlat;
+	long nlat, lat_cap;
 	long retries, late, refused, replays, duplicates, sent;
 	char failure[512]; /* the first verification failure; empty while all is well */
 };
@@ -112,6 +114,9 @@ static void usage(FILE *f)
 		"7777),\nverifies every answer and prints throughput and latency. Exit status: 0 "
 		"all verified,\n1 a wrong or missing answer (or a local error), 2 bad usage.\n"
 		"  --requests N     requests in total (default 1000)\n"
+		"  --duration-ms MS instead of --requests: each client starts requests for MS "
+		"ms,\n                   then finishes its outstanding one; the report counts "
+		"those sent\n"
 		"  --clients C      concurrent client ids, one socket each (default 1, max %d)\n"
 		"  --keys K         keys per client (default 8, max %d)\n"
 		"  --retransmit     send every %dth request twice and again after its answer; "
@@ -170,6 +175,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 	    {"requests", required_argument, NULL, 'n'},
+	    {"duration-ms", required_argument, NULL, 'd'},
 	    {"clients", required_argument, NULL, 'c'},
 	    {"keys", required_argument, NULL, 'k'},
 	    {"retransmit", no_argument, NULL, 'r'},
@@ -196,6 +202,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'n':
 			if (parse_long("--requests", optarg, 1, 100000000, &o->requests))
+				return -1;
+			break;
+		case 'd':
+			if (parse_long("--duration-ms", optarg, 1, 86400000, &o->duration_ms))
 				return -1;
 			break;
 		case 'c':
@@ -341,8 +351,20 @@ static void start_request(struct run *r, struct client *c)
 static void request_done(struct run *r, struct client *c)
 {
 	if (!c->replay) {
-		if (r->phase == PHASE_MAIN)
+		if (r->phase == PHASE_MAIN) {
+			/* --duration-ms: the count is not known in advance. */
+			if (r->nlat == r->lat_cap) {
+				uint64_t *l = realloc(r->lat_ns, 2 * (size_t)r->lat_cap * sizeof(*l));
+
+				if (!l) {
+					fail(r, "out of memory");
+					return;
+				}
+				r->lat_ns = l;
+				r->lat_cap *= 2;
+			}
 			r->lat_ns[r->nlat++] = now_ns() - c->t_first;
+		}
 		if (c->key >= 0)
 			c->values[c->key] = c->value;
 		if (c->duplicate) {
@@ -431,6 +453,8 @@ static void run_phase(struct run *r, enum phase phase, struct client *cl, long n
 {
 	struct pollfd *p = calloc((size_t)ncl, sizeof(*p));
 	uint64_t timeout_ns = (uint64_t)r->o.timeout_ms * 1000000u;
+	bool timed = phase == PHASE_MAIN && r->o.duration_ms > 0;
+	uint64_t deadline = now_ns() + (uint64_t)r->o.duration_ms * 1000000u;
 
 	if (!p) {
 		fail(r, "out of memory");
@@ -438,7 +462,9 @@ static void run_phase(struct run *r, enum phase phase, struct client *cl, long n
 	}
 	r->phase = phase;
 	for (long i = 0; i < ncl; i++)
-		cl[i].todo = per >= 0 ? per : r->o.requests / ncl + (i < r->o.requests % ncl);
+		cl[i].todo = timed     ? LONG_MAX
+			     : per >= 0 ? per
+					: r->o.requests / ncl + (i < r->o.requests % ncl);
 	while (!r->failure[0]) {
 		uint64_t now = now_ns(), next = now + timeout_ns;
 		int active = 0;
@@ -446,6 +472,9 @@ static void run_phase(struct run *r, enum phase phase, struct client *cl, long n
 		for (long i = 0; i < ncl; i++) {
 			struct client *c = &cl[i];
 
+			/* Past the deadline a client stops once its request is answered. */
+			if (timed && !c->busy && now >= deadline)
+				c->todo = 0;
 			if (!c->busy && c->todo > 0)
 				start_request(r, c);
 			if (c->busy && now >= c->t_sent + timeout_ns) {
@@ -554,7 +583,8 @@ int main(int argc, char **argv)
 	r.rng = r.o.seed * 2 + 1; /* xorshift needs a non-zero state */
 	r.ncl = r.o.clients;
 	r.cl = calloc((size_t)r.ncl, sizeof(*r.cl));
-	r.lat_ns = calloc((size_t)r.o.requests, sizeof(*r.lat_ns));
+	r.lat_cap = r.o.duration_ms ? 4096 : r.o.requests;
+	r.lat_ns = calloc((size_t)r.lat_cap, sizeof(*r.lat_ns));
 	if (!r.cl || !r.lat_ns) {
 		fprintf(stderr, "twin-kv-client: out of memory\n");
 		return EXIT_FAILED;
@@ -574,6 +604,8 @@ int main(int argc, char **argv)
 	t0 = now_ns();
 	run_phase(&r, PHASE_MAIN, r.cl, r.ncl, -1);
 	t1 = now_ns();
+	if (r.o.duration_ms)
+		r.o.requests = r.nlat; /* what was sent, for the checks and the report */
 
 	if (r.o.retransmit && !r.failure[0]) {
 		/* Every key must hold what this client expects: an INCR applied twice shows. */

@@ -1,5 +1,4 @@
-/* twin-vmm: run a VM (booted, restored, migrated in, or a backup) with virtio devices, or drive
- * one. */
+/* twin-vmm: run a VM (booted, restored, migrated in, or as a backup) or drive one. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -200,8 +199,11 @@ int main(int argc, char **argv)
 	}
 	if (args.command == VMM_CMD_BACKUP) {
 		status = vm_backup__serve(setup.vm, &args, &backup, sig_fd, ctl, &backup_runs);
-		if (!backup_runs)
+		if (!backup_runs) {
+			/* A failover still waiting is answered before its thread is joined. */
+			vm_control__before_exit(ctl);
 			goto out;
+		}
 	}
 	status = run(setup.vm, sig_fd, ctl, server,
 		     args.command == VMM_CMD_INCOMING || args.command == VMM_CMD_BACKUP,

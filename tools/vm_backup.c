@@ -133,12 +133,19 @@ int vm_backup__serve(struct vm *vm, const struct vmm_args *a, struct vm_source *
 				break;
 			p[1].fd = -1;
 			repl_control__status(r, &st);
-			log__error(
-			    "backup: THE PRIMARY IS LOST (%s): the VM may be running nowhere. "
-			    "Run it here from epoch %llu with twin-vmm failover%s%s, or quit",
-			    st.error[0] ? st.error : "unheard", (unsigned long long)st.epoch,
-			    a->control ? " --control " : " (no --control: restart with one)",
-			    a->control ? a->control : "");
+			if (a->control)
+				log__error(
+				    "backup: THE PRIMARY IS LOST (%s): the VM may be running "
+				    "nowhere. Run it here from epoch %llu with twin-vmm failover "
+				    "--control %s, or quit",
+				    st.error[0] ? st.error : "unheard",
+				    (unsigned long long)st.epoch, a->control);
+			else
+				log__error(
+				    "backup: THE PRIMARY IS LOST (%s): the VM may be running "
+				    "nowhere, and without --control this backup cannot fail "
+				    "over: SIGTERM ends it",
+				    st.error[0] ? st.error : "unheard");
 			break;
 		case REPL_BACKUP_ACTIVATE:
 			return run_here(vm, r, runs);

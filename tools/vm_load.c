@@ -1,5 +1,4 @@
-/* twin-vmm restore, incoming and backup: a VM built from a Twin stream (file, migration, protect).
- */
+/* twin-vmm restore, incoming and backup: a VM built from a Twin stream (file, migration, sync). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

@@ -1,5 +1,4 @@
-/* twin-vmm restore, incoming and backup: a VM built from a Twin stream (file, migration, protect).
- */
+/* twin-vmm restore, incoming and backup: a VM built from a Twin stream (file, migration, sync). */
 #ifndef TOOLS_VM_LOAD_H
 #define TOOLS_VM_LOAD_H
 #include "stream.h"

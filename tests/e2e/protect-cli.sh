@@ -119,7 +119,7 @@ assert_status f2 1
 assert_one_error_line f2 "not a backup|done already"
 
 # The new primary is protected toward a new backup at once; unprotect makes that backup
-# exit 0, and the guest ends here with the checksum of an uninterrupted run.
+# exit 0.
 backup_bg b2
 cli p3 protect --control "$B" --peer "127.0.0.1:$BAK_PORT" --insecure
 assert_status p3 0
@@ -128,9 +128,16 @@ assert_status u1 0
 wait_bounded "$BAK_PID" 30
 [ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/b2.err"; fail "b2 exited $WAIT_RC after unprotect, expected 0"; }
 grep -q "backup: the primary unprotected the VM: exiting" "$E2E_TMP/b2.err" || { show_file "$E2E_TMP/b2.err"; fail "b2: no unprotected line"; }
+
+# Protected again, the guest then ends by itself: its backup is told (END) and exits 0.
+backup_bg b3
+cli p4 protect --control "$B" --peer "127.0.0.1:$BAK_PORT" --insecure --mode event
+assert_status p4 0
 wait_bounded "$B1_PID" 180
 [ "$WAIT_RC" -eq 1 ] || { show_file "$E2E_TMP/b1.err"; fail "b1 exited $WAIT_RC, expected the guest's 1"; }
 assert_has_line "$E2E_TMP/b1.serial" \
 	"memwriter: done iters=$iters pages=$pages vcpus=$k checksum=$(expected_checksum "$pages" "$ws" "$k" "$iters")"
 grep -q "^memwriter: pages=" "$E2E_TMP/b1.serial" && fail "b1 booted the guest again"
-note "refusals, a backup's commands, failover, re-protection and unprotect as specified"
+wait_bounded "$BAK_PID" 30
+[ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/b3.err"; fail "b3 exited $WAIT_RC after its guest ended, expected 0"; }
+note "refusals, a backup's commands, failover to the right checksum, re-protection, unprotect and a guest ending while protected as specified"

@@ -1,12 +1,13 @@
 #!/bin/bash
-# e2e: the kv guest, protected between two lab hosts, survives kill -9 of its primary twin-vmm at seeded random moments in epoch, event and hybrid mode (failover by command) and once with --auto-failover: twin-kv-client gets every answer right and answers resume within a stated bound.
+# e2e: the kv guest, protected between two lab hosts, survives kill -9 of its primary twin-vmm at seeded random moments in epoch, event and hybrid mode (failover by command), and with --auto-failover both killed and hung (SIGSTOP): twin-kv-client gets every answer right and answers resume within a stated bound.
 #
 # Each trial protects the VM toward a fresh backup on the other host, starts twin-kv-client
 # on the lab's client (2 clients, sequence-numbered INCR/PUT/GET, every 4th request sent
 # twice and again after its answer, resent every RESEND_MS until answered), kills the
 # primary with SIGKILL after a seeded random delay, and fails over: `twin-vmm failover` on
-# the backup at once (the test plays the cluster), or the backup on its own in the last
-# trial (--auto-failover).  The client then must end with every answer verified against
+# the backup at once (the test plays the cluster), or the backup on its own in the last two
+# trials (--auto-failover: the primary killed, then one stopped with SIGSTOP, which only
+# its silence betrays, killed once the backup runs).  The client then must end with every answer verified against
 # its model of the store: an acknowledged write missing after failover, or a request
 # applied twice, shows as a wrong answer, in the final GET of every key, or in GET __stats
 # growing by other than the requests sent.  The failover gap is the client's longest
@@ -28,8 +29,11 @@ require_kv_client
 TRIALS=${TRIALS:-10}
 [[ "$TRIALS" =~ ^[1-9][0-9]*$ ]] || fail "TRIALS=$TRIALS is not a positive number"
 MODES=(epoch event hybrid)
-# The kill comes this long after the client starts: the random moment of each trial.
-KILL_MIN_MS=150 KILL_MAX_MS=1000
+# The kill comes this long after the client starts: the random moment of each trial (the
+# client's requests begin once its GET __stats is answered, tens of ms after its start).
+KILL_MIN_MS=300 KILL_MAX_MS=1000
+# The client sends for this long past the kill moment: past any failover within the bound.
+AFTER_KILL_MS=2500
 # twin-kv-client resends an unanswered request every RESEND_MS (the gap's resolution),
 # and gives up after 30 s.
 RESEND_MS=20
@@ -37,7 +41,8 @@ RESEND_MS=20
 # noticed, `twin-vmm failover` run, the last committed state restored, the VM started and
 # announced, and the client's next resend.
 GAP_MAX_MS=${GAP_MAX_MS:-2000}
-# With --auto-failover the backup gives the primary AUTO_TIMEOUT_MS of silence first.
+# With --auto-failover a silent primary is lost after AUTO_TIMEOUT_MS (a closed connection
+# at once).
 AUTO_TIMEOUT_MS=500
 AUTO_GAP_MAX_MS=$((AUTO_TIMEOUT_MS + GAP_MAX_MS))
 
@@ -70,13 +75,11 @@ ctr_incr()
 	kv_expect rl "rlab $CTR_SEQ INCR ctr" "rlab $CTR_SEQ OK $CTR"
 }
 
-# Requests per second of 2 clients against the protected VM, measured in each mode's first
-# trial: it sizes each client run to outlast its kill.
-declare -A RPS
 GAPS=()
 
-# trial N MODE manual|auto: protect instance CUR (host HOST) toward instance N on the other
-# host, kill it at a random moment under load, fail over to N, check everything.
+# trial N MODE manual|auto|auto-stall: protect instance CUR (host HOST) toward instance N on
+# the other host, kill it (stop it: auto-stall) at a random moment under load, fail over to
+# N (by command: manual; by itself: auto*), check everything.
 CUR=0 HOST=h1
 trial()
 {
@@ -99,19 +102,10 @@ trial()
 	repl_check "$(repl_query "$E2E_TMP/vm$CUR.ctl")" \
 		"s['state'] == 'protected' and s['mode'] == '$mode' and s['acked_epoch'] >= 1 and s['epochs'] >= s['acked_epoch']" \
 		"trial $n: the primary's query-replication after an answer"
-	if [ -z "${RPS[$mode]:-}" ]; then
-		kv_client_verify rl 100 2
-		RPS[$mode]=$(sed -n 's/.*throughput \([0-9]*\) req\/s.*/\1/p' "$E2E_TMP/kv-client-100-2.out")
-		[[ "${RPS[$mode]}" =~ ^[1-9][0-9]*$ ]] || fail "cannot read twin-kv-client's throughput"
-		note "$mode mode: 2 clients get ${RPS[$mode]} req/s from the protected VM"
-	fi
 
 	repl_random kill_ms "$KILL_MIN_MS" "$KILL_MAX_MS"
-	# Twice the requests the kill moment needs at the measured rate, plus a second's worth:
-	# the run ends well after the failover, unprotected and fast.
-	requests=$((RPS[$mode] * (2 * kill_ms + 1000) / 1000 + 100))
 	start_bg "kvc$n" "$LAB" --state "$E2E_TMP/lab-rl" exec client "$KV_CLIENT" \
-		--requests "$requests" --clients 2 --retransmit --timeout-ms "$RESEND_MS" \
+		--duration-ms $((kill_ms + AFTER_KILL_MS)) --clients 2 --retransmit --timeout-ms "$RESEND_MS" \
 		--tries $((30000 / RESEND_MS)) --seed $((REPL_SEED + n)) --prefix "rl$n" --json "$KV_IP"
 	KVC_PID=$BG_PID
 	repl_pause_ms "$kill_ms"
@@ -120,16 +114,32 @@ trial()
 		fail "trial $n: twin-kv-client ended before the kill at ${kill_ms} ms: nothing crossed the failover"
 	}
 	t_kill=$(date +%s%N)
-	repl_kill9 "$PRIMARY_PID" "vm$CUR"
+	if [ "$how" = auto-stall ]; then
+		# A hung primary: its connection stays open, silent.
+		kill -STOP "$(repl_vmm_pid "$PRIMARY_PID")"
+	else
+		repl_kill9 "$PRIMARY_PID" "vm$CUR"
+	fi
 	if [ "$how" = manual ]; then
 		repl_failover "failover$n" "$E2E_TMP/vm$n.ctl"
 		fo_ms=$REPL_FAILOVER_MS
 		bound=$GAP_MAX_MS
 	else
-		# Nobody commands it: the backup notices the silence and activates by itself.
-		repl_wait "$E2E_TMP/vm$n.ctl" $((AUTO_TIMEOUT_MS / 1000 + 20)) \
-			's["state"] == "failed-over"' >/dev/null
+		# Nobody commands it: the backup finds the primary gone (its connection closed, or
+		# silent for AUTO_TIMEOUT_MS) and activates by itself.
+		wait_for_text "$E2E_TMP/vm$n.err" "backup: failed over" $((AUTO_TIMEOUT_MS / 1000 + 20)) || {
+			show_file "$E2E_TMP/vm$n.err"
+			fail "trial $n: the --auto-failover backup did not fail over by itself"
+		}
 		fo_ms=$((($(date +%s%N) - t_kill) / 1000000))
+		if [ "$how" = auto-stall ]; then
+			# Not before the silence lasted its timeout (less the last epoch's age).
+			[ "$fo_ms" -ge $((AUTO_TIMEOUT_MS * 8 / 10)) ] ||
+				fail "trial $n: the backup activated $fo_ms ms into a ${AUTO_TIMEOUT_MS} ms timeout"
+			repl_kill9 "$PRIMARY_PID" "vm$CUR"
+		fi
+		repl_check "$(repl_query "$E2E_TMP/vm$n.ctl")" 's["state"] == "failed-over"' \
+			"trial $n: the auto-failed-over backup's query-replication"
 		repl_check "$(repl_status "$E2E_TMP/vm$n.ctl")" 's["running"] is True' \
 			"trial $n: the auto-failed-over VM's query-status"
 		bound=$AUTO_GAP_MAX_MS
@@ -143,18 +153,19 @@ trial()
 		show_file "$E2E_TMP/vm$n.err"
 		fail "trial $n ($mode, $how failover, kill at ${kill_ms} ms, TWIN_SEED=$REPL_SEED): twin-kv-client exited $WAIT_RC: an answer wrong or missing across the failover"
 	}
-	assert_match "$out" "\"ok\": true, \"requests\": $requests, \"verified\": $requests,"
-	read -r gap retries < <(python3 -c '
+	read -r requests gap retries < <(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
-print("%.1f %d" % (r["latency_us"]["max"] / 1000, r["retries"]))' "$out")
+assert r["ok"] is True and r["requests"] == r["verified"] > 0, r
+print("%d %.1f %d" % (r["requests"], r["latency_us"]["max"] / 1000, r["retries"]))' "$out") ||
+		fail "trial $n: twin-kv-client's report is not all verified: $(cat "$out")"
 	python3 -c 'import sys; sys.exit(float(sys.argv[1]) > float(sys.argv[2]))' "$gap" "$bound" ||
 		fail "trial $n ($mode, $how failover, TWIN_SEED=$REPL_SEED): answers stopped for $gap ms, over the bound of $bound ms"
-	if [ "$how" = manual ]; then GAPS+=("$mode:$gap"); else GAPS+=("$mode+auto-failover:$gap"); fi
+	if [ "$how" = manual ]; then GAPS+=("$mode:$gap"); else GAPS+=("$mode+$how:$gap"); fi
 
 	# The counter went on from its value before the kill: acked, kept, applied once.
 	ctr_incr
-	note "trial $n/$((TRIALS + 1)) mode=$mode failover=$how kill_after_ms=$kill_ms failover_ms=$fo_ms gap_ms=$gap bound_ms=$bound requests=$requests retries=$retries"
+	note "trial $n/$((TRIALS + 2)) mode=$mode failover=$how kill_after_ms=$kill_ms failover_ms=$fo_ms gap_ms=$gap bound_ms=$bound requests=$requests retries=$retries"
 	PRIMARY_PID=$BACKUP_PID
 	KV_PID=$PRIMARY_PID
 	CUR=$n HOST=$other
@@ -163,7 +174,10 @@ print("%.1f %d" % (r["latency_us"]["max"] / 1000, r["retries"]))' "$out")
 for ((i = 1; i <= TRIALS; i++)); do
 	trial "$i" "${MODES[(i - 1) % 3]}" manual
 done
+# --auto-failover: the primary killed (its connection closes), then hung (SIGSTOP: only the
+# silence tells), each killed for good once the backup runs.
 trial $((TRIALS + 1)) hybrid auto
+trial $((TRIALS + 2)) epoch auto-stall
 
 # The summary: the longest gap per mode.
 python3 - "${GAPS[@]}" <<'PY'

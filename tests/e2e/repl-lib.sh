@@ -11,6 +11,18 @@
 # name (h1, h2...) runs it in that host of the lab named by REPL_LAB.
 
 REPL_LAB=${REPL_LAB:-}
+
+# python3 resolved once to the interpreter itself: a version manager's shim (pyenv) in PATH
+# costs ~0.25 s a call, which these tests make dozens of times, and it would skew the times
+# they measure.  Commands run in a lab host (`lab exec client python3`) are not affected.
+if REPL_PYTHON=$(command python3 -c 'import sys; print(sys.executable)' 2>/dev/null) &&
+	[ -x "$REPL_PYTHON" ]; then
+	python3()
+	{
+		"$REPL_PYTHON" "$@"
+	}
+fi
+
 # Bounds, in seconds: a protect includes the initial sync of a small guest (64 MiB here).
 REPL_PROTECT_TIMEOUT=${REPL_PROTECT_TIMEOUT:-120}
 REPL_CMD_TIMEOUT=${REPL_CMD_TIMEOUT:-30}
@@ -197,6 +209,54 @@ while True:
         sys.exit("still %s after %gs" % (json.dumps(s), secs))
     time.sleep(0.01)
 PY
+}
+
+# repl_watch_bg NAME CTL SECS PY_EXPR: in the background (start_bg NAME), poll
+# query-replication on CTL every 5 ms until PY_EXPR over the status dict s holds, for at
+# most SECS seconds; returns once it polls.  Started before an event (a kill), it times
+# the event's effect without a process start in the way; repl_watch_wait collects it.
+repl_watch_bg()
+{
+	start_bg "$1" "${REPL_PYTHON:-python3}" -c '
+import json, socket, sys, time
+path, secs, expr = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+sk = socket.socket(socket.AF_UNIX)
+sk.settimeout(30)
+sk.connect(path)
+f = sk.makefile("rwb")
+f.readline()
+deadline = time.monotonic() + secs
+first = True
+while True:
+    f.write(b"{\"execute\":\"query-replication\"}\n")
+    f.flush()
+    s = json.loads(f.readline())["return"]
+    if first:
+        print("watching", flush=True)
+        first = False
+    if eval(expr, {}, {"s": s}):
+        print(time.time_ns(), json.dumps(s, separators=(",", ":")))
+        sys.exit(0)
+    if time.monotonic() > deadline:
+        sys.exit("still %s after %gs" % (json.dumps(s), secs))
+    time.sleep(0.005)
+' "$2" "$3" "$4"
+	REPL_WATCH_PID=$BG_PID
+	wait_for_text "$E2E_TMP/$1.out" watching "$E2E_ERROR_TIMEOUT" ||
+		{ show_file "$E2E_TMP/$1.err"; fail "$1: the query-replication watcher did not start"; }
+}
+
+# repl_watch_wait NAME PID: the watcher NAME (pid PID) saw its condition: REPL_WATCH_NS is
+# when (date +%s%N), REPL_WATCH_STATUS the status that matched.
+repl_watch_wait()
+{
+	local line
+	wait_bounded "$2" 60
+	[ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/$1.err"; fail "$1: query-replication never showed what it waited for"; }
+	line=$(grep -m 1 '^[0-9]' "$E2E_TMP/$1.out" || true)
+	REPL_WATCH_NS=${line%% *}
+	REPL_WATCH_STATUS=${line#* }
+	[[ "$REPL_WATCH_NS" =~ ^[0-9]+$ ]] || fail "$1: no time in its line '$line'"
 }
 
 # repl_status CTL: query-status of the twin-vmm at CTL (compact JSON).

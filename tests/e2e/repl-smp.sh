@@ -1,5 +1,5 @@
 #!/bin/bash
-# e2e: memwriter on 2 vCPUs, protected in epoch mode, survives kill -9 of its primary at a seeded random moment: after failover the backup runs it on, without rebooting, to the checksum of an uninterrupted run.
+# e2e: memwriter on 2 vCPUs, protected in epoch mode, survives kill -9 of its primary at a seeded random moment: after failover the backup runs it on, without rebooting, to the checksum of an uninterrupted run; a protected guest that ends by itself makes its backup exit 0.
 #
 # memwriter's checksum covers word 0 of every page of both vCPUs' windows, and a page
 # written in iteration i holds i, so a page of the committed state lost, torn or from the
@@ -73,4 +73,24 @@ first=$(iter_of "$E2E_TMP/bak.serial" first)
 { [ -n "$first" ] && [ "$first" -ge $((last - hb)) ] && [ "$first" -le $((last + hb)) ]; } ||
 	fail "bak: first heartbeat '$first' does not follow the primary's last, $last"
 note "killed at iter=$last (+${extra} ms, $(repl_get "$st" 's["epochs"]') epochs, $(repl_get "$st" 's["dirty_pages_mean"]') dirty pages each on average), backup resumed at iter=$first, failover ${REPL_FAILOVER_MS} ms, checksum $want"
+
+# The guest ending by itself on a protected primary (no kill): the primary exits with the
+# guest's status and tells the backup, which exits 0 without ever running the VM.
+iters2=300
+repl_run_bg end-pri - --kernel "$kernel" --mem 64M --vcpus "$k" \
+	--cmdline "pages=$pages rate=2 ws=$ws vcpus=$k iters=$iters2 progress=$hb" \
+	--serial "file:$E2E_TMP/end-pri.serial"
+PRI_PID=$VM_PID
+repl_backup_bg end-bak - 127.0.0.1:0 --insecure --serial "file:$E2E_TMP/end-bak.serial"
+BAK_PID=$BACKUP_PID
+repl_protect end-protect "$E2E_TMP/end-pri.ctl" "127.0.0.1:$BACKUP_PORT" --insecure --mode epoch
+wait_bounded "$PRI_PID" 60
+[ "$WAIT_RC" -eq 1 ] || { show_file "$E2E_TMP/end-pri.err"; fail "end-pri exited $WAIT_RC, expected the guest's 1"; }
+assert_has_line "$E2E_TMP/end-pri.serial" \
+	"memwriter: done iters=$iters2 pages=$pages vcpus=$k checksum=$(expected_checksum "$pages" "$ws" "$k" "$iters2")"
+wait_bounded "$BAK_PID" 20
+[ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/end-bak.err"; fail "end-bak exited $WAIT_RC after its primary's guest ended, expected 0"; }
+assert_match "$E2E_TMP/end-bak.err" "the primary unprotected the VM"
+grep -q "memwriter" "$E2E_TMP/end-bak.serial" 2>/dev/null && fail "end-bak ran the guest"
+note "a guest ending on its protected primary: the backup exited 0"
 note "ok"

@@ -407,6 +407,31 @@ START_TEST(test_client_retransmit)
 }
 END_TEST
 
+START_TEST(test_client_duration)
+{
+	char text[4096];
+	const char *p, *q;
+	long requests, verified;
+
+	server_start(SERVE_OK);
+	ck_assert_msg(client(text, sizeof(text),
+			     "--json --retransmit --duration-ms 300 --clients 2 --keys 4") == 0,
+		      "%s", text);
+	/* It sent for the whole 300 ms, and reports what it sent, all verified. */
+	p = strstr(text, "\"requests\": ");
+	q = strstr(text, "\"verified\": ");
+	ck_assert_msg(p && q && strstr(text, "\"ok\": true"), "%s", text);
+	requests = strtol(p + 12, NULL, 10);
+	verified = strtol(q + 12, NULL, 10);
+	ck_assert_msg(requests > 0 && requests == verified, "%s", text);
+	p = strstr(text, "\"elapsed_s\": ");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_msg(strtod(p + 13, NULL) >= 0.3, "%s", text);
+	ck_assert_int_eq(client(text, sizeof(text), "--duration-ms 0"), 2);
+	server_stop();
+}
+END_TEST
+
 START_TEST(test_client_catches_wrong_answer)
 {
 	char text[4096];
@@ -499,6 +524,7 @@ Suite *kv_suite(void)
 	tcase_set_timeout(tcc, 60);
 	tcase_add_test(tcc, test_client_verifies);
 	tcase_add_test(tcc, test_client_retransmit);
+	tcase_add_test(tcc, test_client_duration);
 	tcase_add_test(tcc, test_client_catches_wrong_answer);
 	tcase_add_test(tcc, test_client_retries_lost_datagrams);
 	tcase_add_test(tcc, test_client_catches_double_apply);

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 #include <linux/kvm.h>
 #include "backup.h"
@@ -377,6 +378,22 @@ START_TEST(test_eof_auto_failover)
 }
 END_TEST
 
+/* Any byte is a sign of life: an epoch arriving slowly, past the timeout in all, is no silence. */
+START_TEST(test_slow_epoch_is_not_silence)
+{
+	start(SHORT_NS, true);
+	for (int i = 0; i < 6; i++) {
+		send_page(60 + i, 0x77);
+		usleep(SHORT_NS /
+		       2000); /* half the timeout between records: time passing, no sync */
+	}
+	epoch(1);
+	ck_assert_int_eq(repl_backup__end(b), REPL_BACKUP_RUNNING);
+	ck_assert_uint_eq(page_of(dst.vm, 65)[0], 0x77);
+	stop();
+}
+END_TEST
+
 Suite *repl_backup_suite(void)
 {
 	Suite *s = suite_create("repl_backup");
@@ -392,6 +409,7 @@ Suite *repl_backup_suite(void)
 	tcase_add_test(tc, test_timeout_lost);
 	tcase_add_test(tc, test_timeout_auto_failover);
 	tcase_add_test(tc, test_eof_auto_failover);
+	tcase_add_test(tc, test_slow_epoch_is_not_silence);
 	suite_add_tcase(s, tc);
 	return s;
 }
