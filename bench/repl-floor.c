@@ -1,31 +1,35 @@
 /* Replication pause floor (harvest + memcpy of the dirty pages) and the lab's write-fault cost. */
 /*
  * For each working set of N pages, boots memwriter (pages=N ws=N: every pass writes the same
- * N pages, in order, as fast as it can) in a VM of its own, with xen-core directly, and measures:
+ * N pages, in order, as fast as it can) in a VM of its own, with xen-core directly, and
+ * measures:
  *
- * floor     every interval: pause the vCPU, dirty__harvest (the default method, as the
- *           primary's checkpoint uses), memcpy every harvested page into a staging buffer,
- *           resume.  harvest_us and memcpy_us are timed; floor_us is their sum; park_us is
- *           vm__pause_all + vm__resume_all around them, and state_us vm_stream__write_state
- *           into memory after them (the vCPU, VM and device records a checkpoint captures):
- *           both shown, neither part of the floor.
- *           Medians over REPL_FLOOR_EPOCHS epochs (the first, everything since enable, dropped).
- * fault     the lab's shadow-paging write-fault cost (LAB.md): the guest's first write to a
- *           page after a harvest re-protected it traps, later writes do not.  Rounds of two
- *           phases with the same pause cadence: "protected" harvests at every pause (so the
- *           next epoch's first write to each page faults), "unprotected" does not (the pages
- *           stay writable).  The guest's progress is exact: word 0 of a page is the pass that
- *           last wrote it (tests/guests/README.md), so the pages written so far are the sum of
- *           word 0 over the N pages, read while the vCPU is paused.  The vCPU thread's CPU time
- *           between resume and pause is its run time (other load on the shared cores does not
- *           count).  With w = run time per page written in the unprotected phase:
- *               fault_us per page = (run_protected - pages_protected * w) / pages harvested
- *           A median over REPL_FAULT_ROUNDS rounds; fault_ms is that times N: what the guest
- *           pays per epoch for N dirty pages in this lab, not Twin's overhead.
+ * floor   every interval: pause the vCPU, dirty__harvest (the default method, as the primary's
+ *         checkpoint uses), memcpy every harvested page into a staging buffer, resume.
+ *         harvest_us and memcpy_us are timed; floor_us is their sum.  park_us is vm__pause_all
+ *         + ioloop__pause and their resumes around them (as a checkpoint pauses), state_us is
+ *         vm_stream__write_state into memory after them (the vCPU, VM and device records a
+ *         checkpoint captures): both shown, neither part of the floor.  Medians over
+ *         REPL_FLOOR_EPOCHS epochs (the first, everything since enable, dropped).
+ * fault   the lab's shadow-paging write-fault cost (LAB.md): the guest's first write to a page
+ *         after a harvest re-protected it traps, later writes do not.  Cycles of three short
+ *         epochs, the vCPU paused between them: a warm-up (its first writes fault, not
+ *         counted), an "unprotected" epoch (the pages writable: no faults), a harvest, a
+ *         "protected" epoch (the first write to each page faults), a harvest; the two counted
+ *         epochs interleaved so that the machine's load hits both alike.  The guest's progress
+ *         is exact: word 0 of a page is the pass that last wrote it (tests/guests/README.md),
+ *         so the pages written so far are the sum of word 0 over the N pages, read while the
+ *         vCPU is paused.  The vCPU thread's CPU time between resume and pause is its run time
+ *         (other load on the shared cores does not count).  With w = run time per page written
+ *         in the unprotected epochs:
+ *             fault_us per page = (run_protected - pages_protected * w) / pages harvested
+ *         A median over REPL_FAULT_ROUNDS rounds; fault_ms is that times N: what the guest pays
+ *         per epoch for N dirty pages in this lab, not Twin's overhead.
  *
  * Environment: TWIN_GUESTS_DIR (memwriter.elf), REPL_FLOOR_PAGES ("16 64 256 1024 4096"),
  * REPL_FLOOR_MEM_MB (256), REPL_FLOOR_INTERVAL_MS (50), REPL_FLOOR_EPOCHS (21),
- * REPL_FAULT_ROUNDS (5).  --raw prints one "floor ..." line per N for bench/repl-bench.sh.
+ * REPL_FAULT_ROUNDS (5), REPL_FLOOR_DEBUG (set: each fault round on stderr).  --raw prints
+ * one "floor ..." line per N for bench/repl-bench.sh.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,19 +42,20 @@
 #include <unistd.h>
 #include "boot.h"
 #include "dirty.h"
+#include "ioloop.h"
 #include "memory.h"
 #include "vm.h"
 #include "util.h"
 #include "stream.h"
 #include "vm_stream.h"
 
-#define PAGE		 4096ULL
-#define MEMWRITER_BASE	 0x1000000ULL /* tests/guests/rt/layout.h RT_MEMWRITER_BASE */
-#define MAX_SETS	 16
-#define FAULT_ROUND_NS	 200000000ULL /* each fault round runs about this long */
-#define FAULT_NS_PER_PG	 12000ULL     /* fault epoch length per page: about half of it faults */
-#define FAULT_MIN_EPOCH	 500000ULL
-#define MAX_EPOCHS	 1024
+#define PAGE		4096ULL
+#define MEMWRITER_BASE	0x1000000ULL /* tests/guests/rt/layout.h RT_MEMWRITER_BASE */
+#define MAX_SETS	16
+#define FAULT_ROUND_NS	200000000ULL /* each fault round runs about this long */
+#define FAULT_NS_PER_PG 12000ULL     /* fault epoch length per page: about half of it faults */
+#define FAULT_MIN_EPOCH 500000ULL
+#define MAX_EPOCHS	1024
 
 struct opts {
 	const char *guests;
@@ -62,7 +67,7 @@ struct opts {
 
 struct result {
 	uint64_t dirty, harvest_ns, memcpy_ns, floor_ns, park_ns, state_ns; /* medians */
-	double fault_ns_page;					   /* median over rounds */
+	double fault_ns_page;						    /* median over rounds */
 	double fault_min, fault_max;
 };
 
@@ -260,6 +265,7 @@ static int measure(const struct opts *o, unsigned int ws, struct result *res)
 			goto out;
 		t0 = now_ns();
 		vm__pause_all(vm);
+		ioloop__pause(vm->ioloop);
 		t1 = now_ns();
 		n = dirty__harvest(vm, bm);
 		t2 = now_ns();
@@ -271,10 +277,12 @@ static int measure(const struct opts *o, unsigned int ws, struct result *res)
 		stream_writer__init(&w, membuf_write, &sbuf);
 		src = vm_stream__write_state(&w, vm);
 		t4 = now_ns();
+		ioloop__resume(vm->ioloop);
 		vm__resume_all(vm);
 		t5 = now_ns();
 		if (n < 0 || src < 0) {
-			fprintf(stderr, "repl-floor: %s failed: %s\n", n < 0 ? "harvest" : "state capture",
+			fprintf(stderr, "repl-floor: %s failed: %s\n",
+				n < 0 ? "harvest" : "state capture",
 				strerror((int)-(n < 0 ? n : src)));
 			goto out;
 		}
@@ -294,7 +302,7 @@ static int measure(const struct opts *o, unsigned int ws, struct result *res)
 	res->state_ns = median_u64(state, o->epochs);
 	res->dirty = median_u64(dirty, o->epochs);
 
-	/* The write-fault cost: unprotected and protected phases, alternating. */
+	/* The write-fault cost: REPL_FAULT_ROUNDS rounds of neps cycles. */
 	{
 		neps = FAULT_ROUND_NS / (3 * ep_ns);
 		if (neps < 2)
@@ -302,18 +310,15 @@ static int measure(const struct opts *o, unsigned int ws, struct result *res)
 		for (unsigned int r = 0; r < o->rounds; r++) {
 			uint64_t run[2] = {0, 0}, pages[2] = {0, 0}, faults = 0;
 
-			/*
-			 * Cycles of three epochs, the vCPU paused between them: a warm-up (its
-			 * first writes fault; not counted), an unprotected epoch (no faults),
-			 * a harvest, a protected epoch (every first write faults), a harvest.
-			 * Interleaved so that drift in the machine's load hits both alike.
+			/* step 0: warm-up, 1: unprotected, then a harvest, 2: protected, a harvest.
 			 */
 			vm__pause_all(vm);
 			if (dirty__harvest(vm, bm) < 0)
 				goto out_resume;
 			for (uint64_t e = 0; e < neps; e++) {
 				for (int step = 0; step < 3; step++) {
-					uint64_t p0 = pages_written(words, ws), c0 = cpu_ns(vcpu_clock);
+					uint64_t p0 = pages_written(words, ws),
+						 c0 = cpu_ns(vcpu_clock);
 					int prot = step == 2;
 					int64_t n = 0;
 
@@ -334,23 +339,30 @@ static int measure(const struct opts *o, unsigned int ws, struct result *res)
 			if (guest_alive(vm))
 				goto out;
 			if (!pages[0] || !faults) {
-				fprintf(stderr, "repl-floor: ws=%u: the guest made no progress\n", ws);
+				fprintf(stderr, "repl-floor: ws=%u: the guest made no progress\n",
+					ws);
 				goto out;
 			}
 			fault[r] = ((double)run[1] - (double)pages[1] * run[0] / pages[0]) / faults;
 			if (getenv("REPL_FLOOR_DEBUG"))
 				fprintf(stderr,
-					"repl-floor: ws=%u round %u: %llu cycles of 3 epochs of %llu us; unprotected "
-					"%llu pages in %llu us cpu, protected %llu pages in %llu us cpu, "
+					"repl-floor: ws=%u round %u: %llu cycles of 3 epochs of "
+					"%llu us; unprotected "
+					"%llu pages in %llu us cpu, protected %llu pages in %llu "
+					"us cpu, "
 					"%llu faults: %.2f us/fault\n",
-					ws, r, (unsigned long long)neps, (unsigned long long)(ep_ns / 1000),
-					(unsigned long long)pages[0], (unsigned long long)(run[0] / 1000),
-					(unsigned long long)pages[1], (unsigned long long)(run[1] / 1000),
+					ws, r, (unsigned long long)neps,
+					(unsigned long long)(ep_ns / 1000),
+					(unsigned long long)pages[0],
+					(unsigned long long)(run[0] / 1000),
+					(unsigned long long)pages[1],
+					(unsigned long long)(run[1] / 1000),
 					(unsigned long long)faults, fault[r] / 1e3);
 		}
 		qsort(fault, o->rounds, sizeof(fault[0]), cmp_dbl);
-		res->fault_ns_page = o->rounds % 2 ? fault[o->rounds / 2]
-						   : (fault[o->rounds / 2 - 1] + fault[o->rounds / 2]) / 2;
+		res->fault_ns_page = o->rounds % 2
+					 ? fault[o->rounds / 2]
+					 : (fault[o->rounds / 2 - 1] + fault[o->rounds / 2]) / 2;
 		res->fault_min = fault[0];
 		res->fault_max = fault[o->rounds - 1];
 	}
@@ -380,7 +392,8 @@ static unsigned int env_uint(const char *name, unsigned int def, unsigned int lo
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (errno || *end || v < lo || v > hi) {
-		fprintf(stderr, "repl-floor: %s=%s: give a number from %u to %u\n", name, s, lo, hi);
+		fprintf(stderr, "repl-floor: %s=%s: give a number from %u to %u\n", name, s, lo,
+			hi);
 		exit(2);
 	}
 	return (unsigned int)v;
@@ -394,7 +407,8 @@ int main(int argc, char **argv)
 
 	o.guests = getenv("TWIN_GUESTS_DIR");
 	if (!o.guests) {
-		fprintf(stderr, "repl-floor: set TWIN_GUESTS_DIR to the directory with memwriter.elf\n");
+		fprintf(stderr,
+			"repl-floor: set TWIN_GUESTS_DIR to the directory with memwriter.elf\n");
 		return 2;
 	}
 	snprintf(buf, sizeof(buf), "%s", sets && *sets ? sets : "16 64 256 1024 4096");
@@ -403,7 +417,9 @@ int main(int argc, char **argv)
 		unsigned long v = strtoul(tok, &end, 10);
 
 		if (*end || !v || v > 65536 || o.nsets == MAX_SETS) {
-			fprintf(stderr, "repl-floor: REPL_FLOOR_PAGES: '%s' is not 1..65536 (at most %d sets)\n",
+			fprintf(stderr,
+				"repl-floor: REPL_FLOOR_PAGES: '%s' is not 1..65536 (at most %d "
+				"sets)\n",
 				tok, MAX_SETS);
 			return 2;
 		}
@@ -414,11 +430,12 @@ int main(int argc, char **argv)
 	o.epochs = env_uint("REPL_FLOOR_EPOCHS", 21, 1, MAX_EPOCHS);
 	o.rounds = env_uint("REPL_FAULT_ROUNDS", 5, 1, 64);
 	if (!o.raw) {
-		printf("Replication pause floor (memwriter pages=ws=N rate=0, %llu MiB, 1 vCPU; "
-		       "median of %u epochs %llu ms apart) and the lab's write-fault cost (median of "
-		       "%u rounds)\n",
-		       (unsigned long long)(o.mem >> 20), o.epochs,
-		       (unsigned long long)(o.interval_ns / 1000000), o.rounds);
+		printf(
+		    "Replication pause floor (memwriter pages=ws=N rate=0, %llu MiB, 1 vCPU; "
+		    "median of %u epochs %llu ms apart) and the lab's write-fault cost (median of "
+		    "%u rounds)\n",
+		    (unsigned long long)(o.mem >> 20), o.epochs,
+		    (unsigned long long)(o.interval_ns / 1000000), o.rounds);
 		printf("%6s %8s %11s %10s %10s %10s %10s %13s %10s\n", "N", "dirty", "harvest_us",
 		       "memcpy_us", "floor_us", "park_us", "state_us", "fault_us/page", "fault_ms");
 	}
@@ -431,16 +448,18 @@ int main(int argc, char **argv)
 		}
 		if (o.raw)
 			printf("floor n=%u dirty=%llu harvest_us=%.1f memcpy_us=%.1f floor_us=%.1f "
-			       "park_us=%.1f state_us=%.1f fault_us_page=%.2f fault_min=%.2f fault_max=%.2f "
+			       "park_us=%.1f state_us=%.1f fault_us_page=%.2f fault_min=%.2f "
+			       "fault_max=%.2f "
 			       "fault_ms=%.3f\n",
 			       o.sets[i], (unsigned long long)r.dirty, r.harvest_ns / 1e3,
 			       r.memcpy_ns / 1e3, r.floor_ns / 1e3, r.park_ns / 1e3,
-			       r.state_ns / 1e3, r.fault_ns_page / 1e3, r.fault_min / 1e3, r.fault_max / 1e3,
-			       r.fault_ns_page * o.sets[i] / 1e6);
+			       r.state_ns / 1e3, r.fault_ns_page / 1e3, r.fault_min / 1e3,
+			       r.fault_max / 1e3, r.fault_ns_page * o.sets[i] / 1e6);
 		else
-			printf("%6u %8llu %11.1f %10.1f %10.1f %10.1f %10.1f %13.2f %10.3f\n", o.sets[i],
-			       (unsigned long long)r.dirty, r.harvest_ns / 1e3, r.memcpy_ns / 1e3,
-			       r.floor_ns / 1e3, r.park_ns / 1e3, r.state_ns / 1e3, r.fault_ns_page / 1e3,
+			printf("%6u %8llu %11.1f %10.1f %10.1f %10.1f %10.1f %13.2f %10.3f\n",
+			       o.sets[i], (unsigned long long)r.dirty, r.harvest_ns / 1e3,
+			       r.memcpy_ns / 1e3, r.floor_ns / 1e3, r.park_ns / 1e3,
+			       r.state_ns / 1e3, r.fault_ns_page / 1e3,
 			       r.fault_ns_page * o.sets[i] / 1e6);
 		fflush(stdout);
 	}
