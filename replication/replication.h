@@ -52,7 +52,7 @@ enum repl_state {
 	REPL_STATE_FAILED,	/* primary: the initial sync failed (error says why) */
 	REPL_STATE_FAILED_OVER, /* backup: activated, the VM runs here */
 	REPL_STATE_STALLED,	/* primary, cluster-managed: the backup unheard; output held */
-	REPL_STATE_FENCED,	/* primary: fenced (no quorum): paused, no output released */
+	REPL_STATE_FENCED,	/* shown over the engine's state while fenced (repl_status.fenced) */
 };
 
 /*
@@ -89,6 +89,7 @@ struct repl_status {
 	uint64_t held_bytes, held_frames, overflow_drops; /* output buffers, all NICs */
 	uint64_t released_frames;			  /* let out after their ack */
 	bool cluster;					  /* primary: clusterd decides */
+	bool fenced;					  /* primary: no output released */
 	uint64_t peer_silent_ns; /* since the peer was last heard */
 	struct migrate_status sync; /* primary: the initial sync's progress */
 	char peer[REPL_PEER_MAX];   /* HOST:PORT */
