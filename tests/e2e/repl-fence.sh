@@ -85,7 +85,7 @@ s.settimeout(resend)
 seq, end = 1, time.monotonic() + secs
 print("probing", flush=True)
 while time.monotonic() < end:
-    s.sendto(("%s %d INCR k" % (me, seq)).encode(), addr)
+    s.sendto(("%s %d INCR %s" % (me, seq, me)).encode(), addr)
     try:
         r = s.recv(128).decode()
     except socket.timeout:
