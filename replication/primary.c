@@ -350,8 +350,7 @@ static void *watchdog_main(void *arg)
 		if (timed_out(r, now, why, sizeof(why)) && r->state == REPL_STATE_PROTECTED) {
 			snprintf(r->error, sizeof(r->error), "%s", why);
 			set_state(r, REPL_STATE_STALLED);
-		} else if (!timed_out(r, now, why, sizeof(why)) &&
-			   r->state == REPL_STATE_STALLED) {
+		} else if (!timed_out(r, now, why, sizeof(why)) && r->state == REPL_STATE_STALLED) {
 			r->error[0] = '\0'; /* the backup answers again */
 			set_state(r, REPL_STATE_PROTECTED);
 		}
@@ -936,7 +935,7 @@ void repl_primary__fence(struct repl_primary *r, bool on)
 	pthread_mutex_lock(&r->lock);
 	if (r->fenced != on)
 		log__info("replication: %s", on ? "fenced: acks release no output"
-						 : "unfenced: acked output goes out again");
+						: "unfenced: acked output goes out again");
 	r->fenced = on;
 	let_out_acked(r);
 	pthread_cond_broadcast(&r->cond);

@@ -47,10 +47,10 @@ static json_t *op_failed(struct failure *f)
 static json_t *status_object(const struct control_ops *ops)
 {
 	bool running = ops->running(ops->opaque);
-	const char *status = ops->backup(ops->opaque)	 ? "backup"
+	const char *status = ops->backup(ops->opaque)	? "backup"
 			     : ops->fenced(ops->opaque) ? "fenced"
-			     : running			 ? "running"
-							 : "paused";
+			     : running			? "running"
+							: "paused";
 
 	return json_pack("{s:s, s:b}", "status", status, "running", running);
 }
@@ -322,8 +322,8 @@ static bool timing_args(json_t *args, const char *cmd, uint64_t *interval_ns,
 }
 
 static const char *const protect_args[] = {
-    "uri",  "tls_cert",	   "tls_key",	     "tls_ca",	   "tls_psk",  "insecure",
-    "mode", "interval_ms", "min_spacing_ms", "timeout_ms", "compress", "xbzrle_cache_mib",
+    "uri",     "tls_cert",    "tls_key",	"tls_ca",     "tls_psk",  "insecure",
+    "mode",    "interval_ms", "min_spacing_ms", "timeout_ms", "compress", "xbzrle_cache_mib",
     "cluster", NULL,
 };
 
@@ -397,11 +397,12 @@ json_t *control__replication_status_json(const struct repl_status *st)
 {
 	json_t *o = json_pack(
 	    "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "state",
-	    repl_state__to_str(st->fenced ? REPL_STATE_FENCED : st->state), "role", st->primary ? "primary" : "backup", "mode",
-	    repl_mode__to_str(st->mode), "interval_ms", (json_int_t)(st->interval_ns / 1000000),
-	    "min_spacing_ms", (json_int_t)(st->min_spacing_ns / 1000000), "epoch",
-	    (json_int_t)st->epoch, "acked_epoch", (json_int_t)st->acked_epoch, "epochs",
-	    (json_int_t)st->epochs, "pause_ns", quantiles_json(&st->pause_ns), "ack_latency_ns",
+	    repl_state__to_str(st->fenced ? REPL_STATE_FENCED : st->state), "role",
+	    st->primary ? "primary" : "backup", "mode", repl_mode__to_str(st->mode), "interval_ms",
+	    (json_int_t)(st->interval_ns / 1000000), "min_spacing_ms",
+	    (json_int_t)(st->min_spacing_ns / 1000000), "epoch", (json_int_t)st->epoch,
+	    "acked_epoch", (json_int_t)st->acked_epoch, "epochs", (json_int_t)st->epochs,
+	    "pause_ns", quantiles_json(&st->pause_ns), "ack_latency_ns",
 	    quantiles_json(&st->ack_latency_ns), "output_held_ns",
 	    quantiles_json(&st->output_held_ns), "commit_ns", quantiles_json(&st->commit_ns));
 	json_t *more = json_pack(

@@ -75,8 +75,8 @@ static enum repl_state primary_state(struct repl_control *r, struct repl_status 
 /* The engine's thread is at work (or ended degraded and must still be stopped). */
 static bool engaged(enum repl_state s)
 {
-	return s == REPL_STATE_SYNCING || s == REPL_STATE_PROTECTED ||
-	       s == REPL_STATE_STALLED || s == REPL_STATE_DEGRADED;
+	return s == REPL_STATE_SYNCING || s == REPL_STATE_PROTECTED || s == REPL_STATE_STALLED ||
+	       s == REPL_STATE_DEGRADED;
 }
 
 /* The engine owns the dirty log and holds output: no migration, no second protect. */
@@ -145,8 +145,7 @@ int repl_control__protect(struct repl_control *r, const struct control_protect *
 	r->reported = false;
 	wake(r);
 	log__info("control: protecting the VM toward %s (%s mode%s)", r->uri,
-		  repl_mode__to_str(p->params.mode),
-		  p->params.cluster ? ", cluster-managed" : "");
+		  repl_mode__to_str(p->params.mode), p->params.cluster ? ", cluster-managed" : "");
 out:
 	pthread_mutex_unlock(&r->lock);
 	return rc;

@@ -62,7 +62,7 @@ struct output_buffer_stats {
 	uint64_t released_frames;
 	uint64_t overflow_drops;
 	uint64_t discarded_frames; /* dropped by output_buffer__discard */
-	int holding; /* 0: passing frames straight through (after release_all) */
+	int holding;		   /* 0: passing frames straight through (after release_all) */
 };
 
 /*

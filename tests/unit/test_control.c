@@ -458,7 +458,8 @@ START_TEST(test_query_replication)
 	       "\"dirty_pages_last\":17,\"dirty_pages_mean\":18,\"epoch_bytes_last\":19,"
 	       "\"epoch_bytes_mean\":20,\"disk_bytes_last\":21,\"bytes_total\":22,"
 	       "\"held_bytes\":23,\"held_frames\":24,\"overflow_drops\":25,"
-	       "\"released_frames\":28,\"peer_silent_ms\":26,\"cluster\":true,\"peer\":\"198.18.0.2:4444\",\"error\":\"no ack for epoch 42 within 1000 ms\","
+	       "\"released_frames\":28,\"peer_silent_ms\":26,\"cluster\":true,\"peer\":\"198.18.0."
+	       "2:4444\",\"error\":\"no ack for epoch 42 within 1000 ms\","
 	       "\"sync\":{\"phase\":\"completed\",\"rounds\":27,\"bytes\":0,\"pages\":0,"
 	       "\"remaining_pages\":0,\"dirty_rate_pps\":0,\"bandwidth_bps\":0,"
 	       "\"expected_downtime_ns\":0,\"eta_ns\":0,\"total_ns\":0,\"downtime_ns\":0,"
@@ -473,9 +474,9 @@ END_TEST
 /* Every state's name, as query-replication spells it. */
 START_TEST(test_replication_states)
 {
-	static const char *const names[] = {"none",	   "syncing", "protected",	"degraded",
-					    "unprotected", "failed",  "failed-over", "stalled",
-					    "fenced"};
+	static const char *const names[] = {"none",	   "syncing",	  "protected",
+					    "degraded",	   "unprotected", "failed",
+					    "failed-over", "stalled",	  "fenced"};
 	struct repl_status fenced = {.state = REPL_STATE_STALLED, .fenced = true};
 	json_t *o;
 

@@ -695,12 +695,11 @@ static void cluster_stalls_until_degrade(void)
 	expect(next_frame(&v, 500) == -1, "a frame left with the backup dead and not degraded");
 	status(r, &st);
 	expect(st.state == REPL_STATE_STALLED && st.held_frames == 1,
-	       "state %s, held %llu: not stalled with the frame held",
-	       repl_state__to_str(st.state), (unsigned long long)st.held_frames);
+	       "state %s, held %llu: not stalled with the frame held", repl_state__to_str(st.state),
+	       (unsigned long long)st.held_frames);
 	expect_engine_runs(r);
 	expect_guest_runs(&v);
-	fprintf(stderr, "repl_primary: cluster-managed, the backup dead: stalled (%s)\n",
-		st.error);
+	fprintf(stderr, "repl_primary: cluster-managed, the backup dead: stalled (%s)\n", st.error);
 
 	/* clusterd confirmed the death: degrade releases everything, output flows. */
 	expect(repl_primary__degrade(r, err, sizeof(err)) == 0, "degrade: %s", err);

@@ -710,13 +710,12 @@ START_TEST(test_protect)
 	ck_assert_int_eq(args.repl.mode, REPL_MODE_EVENT);
 	ck_assert(!args.repl.cluster);
 	/* Cluster-managed: a flag, protect's only. */
-	ck_assert_int_eq(PARSE("protect", "--control", "c", "--peer", "h:1", "--insecure",
-			       "--cluster"),
-			 0);
+	ck_assert_int_eq(
+	    PARSE("protect", "--control", "c", "--peer", "h:1", "--insecure", "--cluster"), 0);
 	ck_assert(args.repl.cluster);
-	ck_assert_int_eq(PARSE("protect", "--control", "c", "--peer", "h:1", "--insecure",
-			       "--cluster=yes"),
-			 -EINVAL);
+	ck_assert_int_eq(
+	    PARSE("protect", "--control", "c", "--peer", "h:1", "--insecure", "--cluster=yes"),
+	    -EINVAL);
 	ASSERT_ERR("--cluster takes no value: give it alone");
 	ck_assert_int_eq(PARSE("backup", "--listen", "h:1", "--insecure", "--cluster"), -EINVAL);
 	ASSERT_ERR("--cluster does not apply to twin-vmm backup");
