@@ -342,15 +342,18 @@ static void *watchdog_main(void *arg)
 	       (r->state == REPL_STATE_PROTECTED || r->state == REPL_STATE_STALLED)) {
 		uint64_t now = progress__now_ns();
 
-		if (timed_out(r, now, why, sizeof(why)) && !r->p.cluster) {
+		const char *late = timed_out(r, now, why, sizeof(why));
+
+		/* Stopping, a stalled backup cannot hold up the exit: the cut frees the engine. */
+		if (late && (!r->p.cluster || r->stop)) {
 			pthread_mutex_unlock(&r->lock);
 			fault(r, why);
 			return NULL;
 		}
-		if (timed_out(r, now, why, sizeof(why)) && r->state == REPL_STATE_PROTECTED) {
+		if (late && r->state == REPL_STATE_PROTECTED) {
 			snprintf(r->error, sizeof(r->error), "%s", why);
 			set_state(r, REPL_STATE_STALLED);
-		} else if (!timed_out(r, now, why, sizeof(why)) && r->state == REPL_STATE_STALLED) {
+		} else if (!late && r->state == REPL_STATE_STALLED) {
 			r->error[0] = '\0'; /* the backup answers again */
 			set_state(r, REPL_STATE_PROTECTED);
 		}

@@ -722,6 +722,46 @@ START_TEST(test_cluster_stalls_until_degrade)
 }
 END_TEST
 
+/*
+ * twin-vmm exits while stalled, the backup alive but not reading (its write blocked): the
+ * stop is not held up, and the unacked frame is dropped, not released.
+ */
+static void cluster_stop_while_stalled(void)
+{
+	struct protected_vm v;
+	struct fake_backup b;
+	struct repl_primary *r;
+	struct repl_status st;
+	uint64_t t0;
+	char err[256];
+
+	pvm_boot(&v);
+	fake_backup_start(&b, 2, 0);
+	r = protect_with(&v, b.port, REPL_MODE_EPOCH, 5, true, 300);
+	WAIT_STATUS(r, st, st.acked_epoch == 2, "acked epoch 2");
+	send_frame(&v, 40);
+	WAIT_STATUS(r, st, st.state == REPL_STATE_STALLED, "stalled");
+	t0 = mono_ns();
+	expect(repl_primary__stop(r, err, sizeof(err)) != 0, "a stop while stalled said nothing");
+	status(r, &st);
+	expect(st.state == REPL_STATE_UNPROTECTED && st.held_frames == 0,
+	       "stopped while stalled: state %s, held %llu", repl_state__to_str(st.state),
+	       (unsigned long long)st.held_frames);
+	fprintf(stderr, "repl_primary: stopped while stalled in %llu ms: %s\n",
+		(unsigned long long)((mono_ns() - t0) / 1000000), err);
+	expect(next_frame(&v, 300) == -1, "the unacked frame left as the stalled VM stopped");
+	set_die_at(&b, fb_get(&b, &b.last_epoch)); /* let the fake backup go */
+	fake_backup_join(&b);
+	repl_primary__free(r);
+	pvm_destroy(&v);
+}
+
+START_TEST(test_cluster_stop_while_stalled)
+{
+	run_in_netns(cluster_stop_while_stalled);
+}
+END_TEST
+
 /* What ctl_fence does: the output first, then the vCPUs and the I/O thread.  Its time, in ns. */
 static uint64_t fence(struct protected_vm *v, struct repl_primary *r)
 {
@@ -1218,6 +1258,7 @@ Suite *repl_primary_suite(void)
 	tcase_add_test(tc, test_guest_ends_then_unprotect);
 	tcase_add_test(tc, test_cluster_stalls_until_degrade);
 	tcase_add_test(tc, test_fence_holds_acked_output);
+	tcase_add_test(tc, test_cluster_stop_while_stalled);
 	suite_add_tcase(s, tc);
 	return s;
 }
