@@ -84,11 +84,15 @@ struct repl_primary {
 	uint64_t epochs, pages_total, bytes_epochs, pages_last, bytes_last, disk_last; /* lock */
 };
 
-/* Lock held.  Every transition is logged. */
+/* Lock held.  Every transition is logged; a stall is clusterd's to act on, and said loudly. */
 static void set_state(struct repl_primary *r, enum repl_state s)
 {
 	if (r->state == s)
 		return;
+	if (s == REPL_STATE_STALLED)
+		log__warn("replication: STALLED (output held until clusterd degrades or fences "
+			  "the VM): %s",
+			  r->error);
 	log__info("replication: %s -> %s%s%s", repl_state__to_str(r->state), repl_state__to_str(s),
 		  r->error[0] ? ": " : "", r->error);
 	r->state = s;
