@@ -499,8 +499,8 @@ static void epochs_switch_unprotect(void)
 	       "the sync ended with CHECKPOINT(0) on a LIVE|CHECKPOINTED stream");
 	/* The ack of an epoch may come before the engine counts it as written. */
 	WAIT_STATUS(r, st, st.acked_epoch >= 5 && st.epochs >= 5, "acked epoch 5");
-	expect(st.epoch >= st.acked_epoch, "epochs %llu, epoch %llu",
-	       (unsigned long long)st.epochs, (unsigned long long)st.epoch);
+	expect(st.epoch >= st.acked_epoch, "epochs %llu, epoch %llu", (unsigned long long)st.epochs,
+	       (unsigned long long)st.epoch);
 	expect(st.pause_ns.p50 > 0 && st.pause_ns.max >= st.pause_ns.p99 &&
 		   st.pause_ns.p99 >= st.pause_ns.p50,
 	       "pause p50 %llu p99 %llu max %llu", (unsigned long long)st.pause_ns.p50,
@@ -760,6 +760,43 @@ static void cluster_stop_while_stalled(void)
 START_TEST(test_cluster_stop_while_stalled)
 {
 	run_in_netns(cluster_stop_while_stalled);
+}
+END_TEST
+
+/*
+ * clusterd may confirm the backup's death (its host left) before the link shows it: degrade
+ * of a protected VM cuts the link, releases the held frame, and output flows.
+ */
+static void cluster_degrade_protected(void)
+{
+	struct protected_vm v;
+	struct fake_backup b;
+	struct repl_primary *r;
+	struct repl_status st;
+	char err[256];
+
+	pvm_boot(&v);
+	fake_backup_start(&b, 2, 0);
+	r = protect_with(&v, b.port, REPL_MODE_EPOCH, 5, true, 10000);
+	WAIT_STATUS(r, st, st.acked_epoch == 2, "acked epoch 2");
+	send_frame(&v, 50);
+	WAIT_STATUS(r, st, st.held_frames == 1 && st.state == REPL_STATE_PROTECTED, "held");
+	expect(repl_primary__degrade(r, err, sizeof(err)) == 0, "degrade: %s", err);
+	status(r, &st);
+	expect(st.state == REPL_STATE_DEGRADED && strstr(st.error, "degraded by clusterd"),
+	       "state %s: %s", repl_state__to_str(st.state), st.error);
+	expect(next_frame(&v, WAIT_MS) == 50, "degrade did not release the held frame");
+	set_die_at(&b, fb_get(&b, &b.last_epoch)); /* it saw the cut: not the test's failure */
+	pthread_join(b.thread, NULL);
+	close(b.lfd);
+	expect_guest_runs(&v);
+	repl_primary__free(r);
+	pvm_destroy(&v);
+}
+
+START_TEST(test_cluster_degrade_protected)
+{
+	run_in_netns(cluster_degrade_protected);
 }
 END_TEST
 
@@ -1260,6 +1297,7 @@ Suite *repl_primary_suite(void)
 	tcase_add_test(tc, test_cluster_stalls_until_degrade);
 	tcase_add_test(tc, test_fence_holds_acked_output);
 	tcase_add_test(tc, test_cluster_stop_while_stalled);
+	tcase_add_test(tc, test_cluster_degrade_protected);
 	suite_add_tcase(s, tc);
 	return s;
 }
