@@ -72,7 +72,7 @@ struct repl_primary {
 	bool attached;		  /* lock: the buffers hold output; acks release it */
 	bool fenced;		  /* lock: acks release nothing, nothing degrades */
 	bool degrade_req;	  /* lock: clusterd's degrade (cluster-managed) */
-	bool cut;		  /* the held output was dropped: detach only at free */
+	bool cut;		  /* lock: held output dropped, never released; detached at free */
 	bool reader_done;	  /* lock */
 	bool links_done;	  /* lock: the watchdog ends */
 	uint64_t interval_ns, min_spacing_ns; /* lock */
@@ -431,15 +431,17 @@ static bool stall(struct repl_primary *r)
  */
 static void drop_held(struct repl_primary *r)
 {
+	bool fenced;
+
 	pthread_mutex_lock(&r->lock);
 	r->attached = false; /* the reader releases no more */
+	fenced = r->fenced;
 	pthread_mutex_unlock(&r->lock);
 	for (unsigned int i = 0; i < r->nr_nets; i++)
 		output_buffer__discard(r->obs[i]);
-	r->cut = true;
 	clear_blk_hooks(r);
 	log__warn("replication: stopped %s: its held output is dropped, not released",
-		  r->fenced ? "while fenced" : "with the backup unconfirmed");
+		  fenced ? "while fenced" : "with the backup unconfirmed");
 }
 
 /*
@@ -714,9 +716,9 @@ static void *engine_main(void *arg)
 	}
 	if (!rc)
 		rc = finish(r, err, sizeof(err));
-	else
-		snprintf(err, sizeof(err), "%s", r->fault);
 	pthread_mutex_lock(&r->lock);
+	if (rc && r->fault[0])
+		snprintf(err, sizeof(err), "%s", r->fault);
 	if (r->fenced || (rc && r->p.cluster))
 		r->cut = true;
 	pthread_mutex_unlock(&r->lock);
