@@ -11,7 +11,10 @@
 #include "devstate.h"
 #include "log.h"
 #include "migrate.h"
+#include "pci.h"
 #include "repl_control.h"
+#include "tap.h"
+#include "virtio_net.h"
 #include "vm.h"
 #include "vm_backup.h"
 #include "vm_control.h"
@@ -56,12 +59,41 @@ fail:
 	return EXIT_RUNTIME;
 }
 
+/*
+ * The taps were opened (up, in their bridges) when the backup started, but no
+ * I/O loop read them while the VM was a shadow: the frames flooded to them
+ * meanwhile (ARP, broadcasts, up to txqueuelen) are stale.  Main thread,
+ * before vm__start, so nothing else reads the taps.  Bounded: a flood that
+ * arrives as fast as it is read cannot hold the failover.
+ */
+#define TAP_DRAIN_MAX 8192
+static void drain_taps(struct vm *vm)
+{
+	struct virtio_net *nets[PCI_MAX_SLOTS];
+	unsigned int nr = virtio_net__list(vm, nets, PCI_MAX_SLOTS);
+
+	for (unsigned int i = 0; i < nr; i++) {
+		int n = tap__drain(virtio_net__tap_fd(nets[i]), TAP_DRAIN_MAX);
+
+		if (n < 0)
+			log__warn("backup: failover: NIC %u: cannot drain its tap: %s; the guest "
+				  "may receive frames queued while it was a shadow",
+				  i, strerror(-n));
+		else if (n > 0)
+			log__info("backup: failover: NIC %u: dropped %d frame(s) queued on its tap "
+				  "while the VM was a shadow",
+				  i, n);
+	}
+}
+
 /* Failover: the committed state is restored (activate); the VM starts here, announced. */
 static int run_here(struct vm *vm, struct repl_control *r, bool *runs)
 {
 	struct repl_status st;
-	int rc = vm__start(vm), nics;
+	int rc, nics;
 
+	drain_taps(vm);
+	rc = vm__start(vm);
 	if (rc) {
 		log__error("backup: failover: cannot start the VM's threads: %s", strerror(-rc));
 		repl_control__activated(r, rc, "cannot start the VM's threads: see twin-vmm's log");

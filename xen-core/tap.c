@@ -241,3 +241,23 @@ fail:
 	close(fd);
 	return rc;
 }
+
+int tap__drain(int fd, unsigned int max)
+{
+	/* A tap hands one frame per read and cuts it to the buffer: one byte discards it. */
+	char byte;
+	unsigned int n = 0;
+
+	while (n < max) {
+		if (read(fd, &byte, 1) >= 0) {
+			n++;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		return -errno;
+	}
+	return (int)n;
+}

@@ -19,5 +19,11 @@ bool tap__valid_name(const char *name);
  * problem and the fix.
  */
 int tap__open(const char *name, const char *bridge, char *err, size_t errlen);
+/*
+ * Reads and discards the frames queued on fd (a tap__open fd, non-blocking)
+ * until it has none, or max were read (a bound for a flood that arrives as
+ * fast as it is read).  Returns how many were discarded, or -errno.
+ */
+int tap__drain(int fd, unsigned int max);
 
 #endif

@@ -102,7 +102,7 @@ unsigned int virtio_net__list(struct vm *vm, struct virtio_net **out, unsigned i
 /* The NIC behind a virtio device, or NULL if it is not a virtio-net one. */
 struct virtio_net *virtio_net__of(struct virtio_dev *vdev);
 
-/* The tap's fd, non-blocking (tests poll it to know a frame is waiting). */
+/* The tap's fd, non-blocking (tests poll it to know a frame is waiting; a backup drains it). */
 int virtio_net__tap_fd(const struct virtio_net *net);
 /* The NIC's transport device (tests call its queue_notify as the I/O loop would). */
 struct virtio_dev *virtio_net__vdev(struct virtio_net *net);
