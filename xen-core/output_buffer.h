@@ -14,6 +14,18 @@ struct output_buffer;
  * held, so frames reach the wire in the order the guest sent them and a
  * transmit waits while a release writes (writes to a tap do not block).
  *
+ * virtio_net__transmit, the only caller, must run on the VM's I/O thread
+ * too: the guest's TX queue and the announce repeats are served there.  Its
+ * unprotected path reads "no buffer attached" and writes the frame with no
+ * lock, which is safe only because attaching pauses the I/O loop, so no
+ * transmit sits between that read and its write.  A TX path on another
+ * thread (a vCPU handling a queue notify inline) must take the NIC's lock or
+ * be paused by the attach too, or a frame could leave unheld.  The one
+ * exception today is virtio_net__announce's first frame, sent on its
+ * caller's thread just after vm__start (a migration's or restore's end, a
+ * failover): no protection can be attaching then, as its initial sync comes
+ * first.
+ *
  * Epochs: frames are held in the open epoch until output_buffer__close_epoch
  * names it; the numbers given to close_epoch strictly increase.
  * output_buffer__release(N) lets out every frame of epochs <= N, which must

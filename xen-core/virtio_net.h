@@ -37,7 +37,8 @@ int virtio_net__register(struct virtio_net *net, struct vm *vm, bool legacy);
  * The single exit for guest frames: writes one Ethernet frame (no virtio
  * header) to the tap, or hands it to the attached output buffer, which holds
  * it until its epoch is acked.  Every TX frame passes here and nowhere else.
- * I/O thread.  0 or -errno (output_buffer__transmit's while one is attached);
+ * I/O thread only (output_buffer.h's threading note says why and names the
+ * one exception, virtio_net__announce's first frame).  0 or -errno (output_buffer__transmit's while one is attached);
  * a failed frame is dropped (and logged once), as a NIC would.
  */
 int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsigned int cnt);
