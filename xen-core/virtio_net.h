@@ -49,14 +49,12 @@ int virtio_net__transmit(struct virtio_net *net, const struct iovec *iov, unsign
  * holds first (output_buffer__release_all, so it is left passing through);
  * attaching another buffer detaches the old one so too.  Any thread: waits
  * for a transmit in progress.  0, or -EBUSY if ob serves another NIC.
- * virtio_net__close detaches without letting out.
+ * virtio_net__close detaches without letting out.  Attaching while the VM's
+ * I/O loop runs, a frame in flight may still pass unheld (it was sent before
+ * the attach); replication attaches with the VM and its I/O loop paused, so
+ * none is.
  */
 int virtio_net__set_output_buffer(struct virtio_net *net, struct output_buffer *ob);
-/*
- * Attaching while the VM's I/O loop runs: a frame in flight may still pass
- * unheld (it was sent before the attach); replication attaches with the VM
- * and its I/O loop paused, so none is.
- */
 
 /*
  * The per-chain halves of the queue handlers, exposed for unit tests; I/O
