@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -584,28 +585,83 @@ START_TEST(test_both_ways_at_once)
 }
 END_TEST
 
+/* A writer that counts the channel__write calls it entered and left: one is in a call. */
+struct counting_writer {
+	struct channel *ch;
+	size_t len; /* at most this many bytes, then rc 0 */
+	_Atomic unsigned long entered, left;
+	_Atomic int rc;
+	pthread_t thread;
+};
+
+static void *write_counting(void *arg)
+{
+	static const uint8_t buf[65536];
+	struct counting_writer *w = arg;
+
+	for (size_t off = 0; off < w->len && !w->rc; off += sizeof(buf)) {
+		atomic_fetch_add(&w->entered, 1);
+		w->rc = channel__write(w->ch, buf, sizeof(buf));
+		atomic_fetch_add(&w->left, 1);
+	}
+	return NULL;
+}
+
+/* This process's TCP socket connected to 127.0.0.1:port (the client's end), or -1. */
+static int socket_to_port(int port)
+{
+	for (int fd = 3; fd < 1024; fd++) {
+		struct sockaddr_in sin;
+		socklen_t len = sizeof(sin);
+
+		if (getpeername(fd, (struct sockaddr *)&sin, &len) == 0 &&
+		    sin.sin_family == AF_INET && ntohs(sin.sin_port) == port)
+			return fd;
+	}
+	return -1;
+}
+
 /*
  * channel__abort wakes both threads at once: a writer blocked on a full socket (the server
  * reads nothing) and a reader waiting for bytes that never come.
  */
 START_TEST(test_abort_wakes_reader_and_writer)
 {
-	struct pattern_writer w = {.seed = 1, .len = 256u << 20};
+	struct counting_writer w = {.len = 256u << 20};
 	struct channel_security server, client;
 	struct blocked_read b = {.rc = 1};
-	struct timespec settle = {.tv_nsec = 200 * 1000 * 1000};
+	const struct timespec tick = {.tv_nsec = 1000 * 1000};
 	char err[CHANNEL_ERR_MAX];
 	pthread_t reader;
 	struct server s;
 	double t0;
+	int fd;
 
 	mode_pair(_i, &server, &client);
 	server_start_how(&s, "127.0.0.1:0", server, SERVE_HOLD, 0);
 	ck_assert_msg(dial("127.0.0.1", s.port, client, &b.ch, err, sizeof(err)) == 0, "%s", err);
+	fd = socket_to_port(s.port);
+	ck_assert_msg(fd >= 0, "no socket connected to port %d", s.port);
 	w.ch = b.ch;
-	ck_assert_int_eq(pthread_create(&w.thread, NULL, write_pattern, &w), 0);
+	ck_assert_int_eq(pthread_create(&w.thread, NULL, write_counting, &w), 0);
 	ck_assert_int_eq(pthread_create(&reader, NULL, read_one, &b), 0);
-	nanosleep(&settle, NULL); /* the writer fills the socket buffers and blocks */
+	/*
+	 * Blocked: the writer is inside channel__write and the socket takes no more (not
+	 * POLLOUT).  The server reads nothing, so neither changes until the abort.  Bounded.
+	 */
+	for (t0 = now_s();; nanosleep(&tick, NULL)) {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		unsigned long in = atomic_load(&w.entered), out = atomic_load(&w.left);
+
+		/* Both counts unchanged around the poll: in the same call all along. */
+		if (in == out + 1 && poll(&pfd, 1, 0) == 0 && atomic_load(&w.entered) == in &&
+		    atomic_load(&w.left) == out)
+			break;
+		ck_assert_msg(w.rc == 0, "the writer failed before the abort: %d", w.rc);
+		ck_assert_msg(now_s() - t0 < 10.0,
+			      "the writer did not block on the full socket in 10 s (%lu calls)",
+			      atomic_load(&w.left));
+	}
 	t0 = now_s();
 	channel__abort(b.ch);
 	ck_assert_int_eq(pthread_join(w.thread, NULL), 0);
