@@ -54,33 +54,62 @@ PY
 	echo "$desc"
 }
 
-# ctl_wait SOCK SECS PY_EXPR: poll query-migrate on SOCK (every 10 ms: the phases change
-# fast) until PY_EXPR, over the status dict s, holds; fail after SECS seconds or if the
-# migration ends first (unless PY_EXPR accepts its end).  Prints the status that matched.
-ctl_wait()
-{
-	python3 - "$@" <<'PY' || fail "query-migrate on $1 never showed: $3"
+# CTL_POLL_PY: the one control-socket poller (python3 -c "$CTL_POLL_PY" ARGS), behind
+# ctl_poll, ctl_wait, repl_wait and repl_watch_bg.  ARGS: QUERY SOCK SECS EVERY_MS PY_EXPR
+# [END_EXPR [watch]].  It sends QUERY (a command without arguments) on the control socket
+# SOCK every EVERY_MS ms until PY_EXPR, over the returned dict s, holds, and prints that
+# status as one JSON line; it fails if QUERY is refused, if END_EXPR ("" for none) holds
+# first, or after SECS seconds.  With watch it prints "watching" once the first answer is
+# in, and the match's time.time_ns() before the status.
+CTL_POLL_PY='
 import json, socket, sys, time
-path, secs, expr = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+query, path, secs, every, expr = sys.argv[1:6]
+end = sys.argv[6] if len(sys.argv) > 6 else ""
+watch = len(sys.argv) > 7 and sys.argv[7] == "watch"
+secs, every = float(secs), float(every) / 1000
 sk = socket.socket(socket.AF_UNIX)
 sk.settimeout(30)
 sk.connect(path)
 f = sk.makefile("rwb")
 f.readline()
 deadline = time.monotonic() + secs
+first = True
 while True:
-    f.write(b'{"execute":"query-migrate"}\n')
+    f.write(json.dumps({"execute": query}).encode() + b"\n")
     f.flush()
-    s = json.loads(f.readline())["return"]
+    r = json.loads(f.readline())
+    if "return" not in r:
+        sys.exit("%s: %s" % (query, r.get("error")))
+    s = r["return"]
+    if watch and first:
+        print("watching", flush=True)
+    first = False
     if eval(expr, {}, {"s": s}):
-        print(json.dumps(s, separators=(",", ":")))
+        status = json.dumps(s, separators=(",", ":"))
+        print("%d %s" % (time.time_ns(), status) if watch else status)
         sys.exit(0)
-    if s["phase"] in ("completed", "failed", "cancelled"):
-        sys.exit("the migration ended first: %s" % json.dumps(s))
+    if end and eval(end, {}, {"s": s}):
+        sys.exit("%s ended first: %s" % (query, json.dumps(s)))
     if time.monotonic() > deadline:
         sys.exit("still %s after %gs" % (json.dumps(s), secs))
-    time.sleep(0.01)
-PY
+    time.sleep(every)
+'
+
+# ctl_poll QUERY SOCK SECS EVERY_MS PY_EXPR [END_EXPR]: CTL_POLL_PY in the foreground;
+# prints the status that matched; its exit status is the poller's.
+ctl_poll()
+{
+	python3 -c "$CTL_POLL_PY" "$@"
+}
+
+# ctl_wait SOCK SECS PY_EXPR: poll query-migrate on SOCK (every 10 ms: the phases change
+# fast) until PY_EXPR, over the status dict s, holds; fail after SECS seconds or if the
+# migration ends first (unless PY_EXPR accepts its end).  Prints the status that matched.
+ctl_wait()
+{
+	ctl_poll query-migrate "$1" "$2" 10 "$3" \
+		's["phase"] in ("completed", "failed", "cancelled")' ||
+		fail "query-migrate on $1 never showed: $3"
 }
 
 # wait_socket SOCK SECS: the control socket at SOCK accepts connections within SECS.

@@ -186,29 +186,8 @@ repl_cmd()
 # over the status dict s holds; prints that status; fails after SECS seconds.
 repl_wait()
 {
-	python3 - "$@" <<'PY' || fail "query-replication on $1 never showed $3 within $2 s"
-import json, socket, sys, time
-path, secs, expr = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-sk = socket.socket(socket.AF_UNIX)
-sk.settimeout(30)
-sk.connect(path)
-f = sk.makefile("rwb")
-f.readline()
-deadline = time.monotonic() + secs
-while True:
-    f.write(b'{"execute":"query-replication"}\n')
-    f.flush()
-    r = json.loads(f.readline())
-    if "return" not in r:
-        sys.exit("query-replication: %s" % r.get("error"))
-    s = r["return"]
-    if eval(expr, {}, {"s": s}):
-        print(json.dumps(s, separators=(",", ":")))
-        sys.exit(0)
-    if time.monotonic() > deadline:
-        sys.exit("still %s after %gs" % (json.dumps(s), secs))
-    time.sleep(0.01)
-PY
+	ctl_poll query-replication "$1" "$2" 10 "$3" ||
+		fail "query-replication on $1 never showed $3 within $2 s"
 }
 
 # repl_watch_bg NAME CTL SECS PY_EXPR: in the background (start_bg NAME), poll
@@ -217,30 +196,8 @@ PY
 # the event's effect without a process start in the way; repl_watch_wait collects it.
 repl_watch_bg()
 {
-	start_bg "$1" "${REPL_PYTHON:-python3}" -c '
-import json, socket, sys, time
-path, secs, expr = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-sk = socket.socket(socket.AF_UNIX)
-sk.settimeout(30)
-sk.connect(path)
-f = sk.makefile("rwb")
-f.readline()
-deadline = time.monotonic() + secs
-first = True
-while True:
-    f.write(b"{\"execute\":\"query-replication\"}\n")
-    f.flush()
-    s = json.loads(f.readline())["return"]
-    if first:
-        print("watching", flush=True)
-        first = False
-    if eval(expr, {}, {"s": s}):
-        print(time.time_ns(), json.dumps(s, separators=(",", ":")))
-        sys.exit(0)
-    if time.monotonic() > deadline:
-        sys.exit("still %s after %gs" % (json.dumps(s), secs))
-    time.sleep(0.005)
-' "$2" "$3" "$4"
+	start_bg "$1" "${REPL_PYTHON:-python3}" -c "$CTL_POLL_PY" query-replication "$2" "$3" 5 \
+		"$4" "" watch
 	REPL_WATCH_PID=$BG_PID
 	wait_for_text "$E2E_TMP/$1.out" watching "$E2E_ERROR_TIMEOUT" ||
 		{ show_file "$E2E_TMP/$1.err"; fail "$1: the query-replication watcher did not start"; }
