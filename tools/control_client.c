@@ -380,24 +380,53 @@ static json_t *watch(struct client *c, const char *to, int sig_fd)
 	return st;
 }
 
-int control_client__save(const struct vmm_args *a)
+/* How an accepted operation is followed to its end: watch, or watch_sync for protect. */
+typedef json_t *(*watch_fn)(struct client *c, const char *target, int sig_fd);
+
+/*
+ * The client side of save, migrate and protect: connects to path, takes SIGINT and SIGTERM
+ * into a signalfd before the request (from then on a signal cancels the operation, through
+ * fn), sends cmd with args (consumed; NULL: building them failed and was said, nothing is
+ * sent) and, once accepted, follows it with fn(c, target, sig_fd) until it ends.  The last
+ * status, or NULL after saying why.
+ */
+static json_t *start_and_watch(const char *path, const char *cmd, json_t *args, watch_fn fn,
+			       const char *target)
 {
 	struct client c = {.fd = -1};
-	json_t *args = json_object(), *ret = NULL;
-	int sig_fd = -1, status = CLIENT_EXIT_FAILED;
+	json_t *ret, *st = NULL;
+	int sig_fd = -1;
 
-	if (!add_path(args, "file", a->file) || client_connect(&c, a->control))
+	if (!args || client_connect(&c, path))
 		goto out;
-	/* Before the request: a signal from now on cancels the save. */
 	sig_fd = signal_fd();
-	ret = call(&c, "save", args, REPLY_TIMEOUT_MS);
+	ret = call(&c, cmd, args, REPLY_TIMEOUT_MS);
 	args = NULL;
 	if (!ret)
 		goto out;
 	json_decref(ret);
-	ret = watch(&c, NULL, sig_fd);
+	st = fn(&c, target, sig_fd);
+out:
+	json_decref(args);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	if (c.fd >= 0)
+		close(c.fd);
+	return st;
+}
+
+int control_client__save(const struct vmm_args *a)
+{
+	json_t *args = json_object(), *ret;
+	int status = CLIENT_EXIT_FAILED;
+
+	if (!add_path(args, "file", a->file)) {
+		json_decref(args);
+		return status;
+	}
+	ret = start_and_watch(a->control, "save", args, watch, NULL);
 	if (!ret)
-		goto out;
+		return status;
 	if (strcmp(json_string_value(json_object_get(ret, "phase")), "completed")) {
 		say_error("save to %s %s: %s", a->file,
 			  json_string_value(json_object_get(ret, "phase")),
@@ -409,34 +438,18 @@ int control_client__save(const struct vmm_args *a)
 	       a->file, json_integer_value(json_object_get(ret, "bytes")) / 1048576.0);
 	status = CLIENT_EXIT_OK;
 out:
-	json_decref(args);
 	json_decref(ret);
-	if (sig_fd >= 0)
-		close(sig_fd);
-	if (c.fd >= 0)
-		close(c.fd);
 	return status;
 }
 
 int control_client__migrate(const struct vmm_args *a)
 {
-	struct client c = {.fd = -1};
-	json_t *args = migrate_args(a), *ret, *st = NULL;
-	int sig_fd = -1, status = CLIENT_EXIT_FAILED;
+	json_t *st = start_and_watch(a->control, "migrate", migrate_args(a), watch, a->to);
+	int status = CLIENT_EXIT_FAILED;
 	char *line;
 
-	if (!args || client_connect(&c, a->control))
-		goto out;
-	/* Before the request: a ^C from now on goes through migrate-cancel. */
-	sig_fd = signal_fd();
-	ret = call(&c, "migrate", args, REPLY_TIMEOUT_MS);
-	args = NULL;
-	if (!ret)
-		goto out;
-	json_decref(ret);
-	st = watch(&c, a->to, sig_fd);
 	if (!st)
-		goto out;
+		return status;
 	/* The whole final status, one line, last: what scripts and benchmarks read. */
 	line = json_dumps(st, JSON_COMPACT);
 	printf("migrate: %s\n", line ? line : "{}");
@@ -451,13 +464,7 @@ int control_client__migrate(const struct vmm_args *a)
 			  json_is_true(json_object_get(st, "source_paused"))
 			      ? "" /* the error says it stays paused, and why */
 			      : "; the VM keeps running on the source");
-out:
-	json_decref(args);
 	json_decref(st);
-	if (sig_fd >= 0)
-		close(sig_fd);
-	if (c.fd >= 0)
-		close(c.fd);
 	return status;
 }
 
@@ -529,22 +536,12 @@ static json_t *watch_sync(struct client *c, const char *peer, int sig_fd)
 
 int control_client__protect(const struct vmm_args *a)
 {
-	struct client c = {.fd = -1};
-	json_t *args = protect_args(a), *ret, *st = NULL;
-	int sig_fd = -1, status = CLIENT_EXIT_FAILED;
+	json_t *st =
+	    start_and_watch(a->control, "protect", protect_args(a), watch_sync, a->repl.peer);
+	int status = CLIENT_EXIT_FAILED;
 
-	if (!args || client_connect(&c, a->control))
-		goto out;
-	/* Before the request: a ^C from now on cancels the sync (unprotect). */
-	sig_fd = signal_fd();
-	ret = call(&c, "protect", args, REPLY_TIMEOUT_MS);
-	args = NULL;
-	if (!ret)
-		goto out;
-	json_decref(ret);
-	st = watch_sync(&c, a->repl.peer, sig_fd);
 	if (!st)
-		goto out;
+		return status;
 	print_status("protect", st);
 	if (!strcmp(repl_state(st), "protected"))
 		status = CLIENT_EXIT_OK;
@@ -554,13 +551,7 @@ int control_client__protect(const struct vmm_args *a)
 			  json_string_length(json_object_get(st, "error"))
 			      ? json_string_value(json_object_get(st, "error"))
 			      : "no reason given");
-out:
-	json_decref(args);
 	json_decref(st);
-	if (sig_fd >= 0)
-		close(sig_fd);
-	if (c.fd >= 0)
-		close(c.fd);
 	return status;
 }
 
