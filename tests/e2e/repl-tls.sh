@@ -1,5 +1,5 @@
 #!/bin/bash
-# e2e: protect over mutual TLS between two lab hosts works; a backup whose certificate another CA signed cannot attach (protect fails naming the certificate, the primary runs on unprotected, the backup keeps waiting), nor a primary with such a certificate; set-replication switches mode and interval on the running protected VM, as query-replication shows.
+# e2e: protect over mutual TLS between two lab hosts works; a backup whose certificate another CA signed cannot attach (protect fails naming the certificate, the primary runs on unprotected, the backup keeps waiting), nor a primary with such a certificate, nor one whose PSK differs from the backup's (protect fails naming the PSK); set-replication switches mode and interval on the running protected VM, as query-replication shows.
 set -euo pipefail
 . "$(dirname "$0")/kv-lib.sh"
 . "$(dirname "$0")/migrate-lib.sh"
@@ -41,17 +41,18 @@ incr()
 }
 ask "PUT x $X" "$X"
 
-# refused_attach NAME BACKUP_PID: the backup NAME logged the refused handshake and waits
-# on; the primary runs on, unprotected, its state "failed" with the certificate named.
+# refused_attach NAME BACKUP_PID WHAT: the backup NAME logged the refused handshake and
+# waits on; the primary runs on, unprotected, its state "failed" with WHAT (a word, any
+# case) in its error.
 refused_attach()
 {
-	local st
+	local st what=$3
 	wait_for_text "$E2E_TMP/$1.err" "still waiting" "$E2E_ERROR_TIMEOUT" ||
 		{ show_file "$E2E_TMP/$1.err"; fail "$1: no line about the refused connection"; }
 	assert_match "$E2E_TMP/$1.err" "refused a connection: .*; still waiting$"
 	kill -0 "$2" 2>/dev/null || { show_file "$E2E_TMP/$1.err"; fail "$1: a refused handshake ended the backup"; }
 	st=$(repl_query "$pctl")
-	repl_check "$st" 's["state"] == "failed" and "certificate" in s["error"].lower()' \
+	repl_check "$st" "s['state'] == 'failed' and '${what,,}' in s['error'].lower()" \
 		"$1: the primary's query-replication after the refused protect"
 	repl_check "$(repl_status "$pctl")" 's["running"] is True' "$1: the primary's query-status"
 	incr
@@ -62,10 +63,21 @@ repl_backup_bg stranger-b h2 198.18.1.2:0 "${stranger[@]}" --nic "tap=$p-t1,mac=
 SB_PID=$BACKUP_PID
 repl_protect_refused protect-to-stranger "$pctl" "198.18.1.2:$BACKUP_PORT" "certificate" \
 	"${good_primary[@]}" --mode epoch
-refused_attach stranger-b "$SB_PID"
+refused_attach stranger-b "$SB_PID" certificate
 kill -TERM "$(repl_vmm_pid "$SB_PID")"
 wait_bounded "$SB_PID" 10
 [ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/stranger-b.err"; fail "stranger-b exited $WAIT_RC after SIGTERM while waiting, expected 0"; }
+
+# 1b. A backup with PSK psk, a primary with other.psk (the same identity, another key):
+# the handshake fails on the binder, and protect says the keys differ.
+repl_backup_bg psk-b h2 198.18.1.2:0 --tls-psk "$pki/psk" --nic "tap=$p-t3,mac=$KV_MAC,bridge=$br"
+PB_PID=$BACKUP_PID
+repl_protect_refused protect-other-psk "$pctl" "198.18.1.2:$BACKUP_PORT" "PSK keys differ" \
+	--tls-psk "$pki/other.psk" --mode epoch
+refused_attach psk-b "$PB_PID" PSK
+kill -TERM "$(repl_vmm_pid "$PB_PID")"
+wait_bounded "$PB_PID" 10
+[ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/psk-b.err"; fail "psk-b exited $WAIT_RC after SIGTERM while waiting, expected 0"; }
 
 # 2. The right backup: first a primary showing the stranger's certificate (the backup
 # refuses it and waits on), then the right one, which attaches.
@@ -73,7 +85,7 @@ repl_backup_bg b h2 198.18.1.2:0 "${good_backup[@]}" --nic "tap=$p-t2,mac=$KV_MA
 B_PID=$BACKUP_PID
 peer="198.18.1.2:$BACKUP_PORT"
 repl_protect_refused protect-as-stranger "$pctl" "$peer" "." "${stranger[@]}" --mode epoch
-refused_attach b "$B_PID"
+refused_attach b "$B_PID" certificate
 repl_protect protect "$pctl" "$peer" "${good_primary[@]}" --mode epoch --interval 25
 repl_check "$REPL_STATUS" "s['mode'] == 'epoch' and s['interval_ms'] == 25 and s['peer'] == '$peer' and s['error'] == ''" \
 	"protect's status"
