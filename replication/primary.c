@@ -655,7 +655,12 @@ static int sync_backup(struct repl_primary *r)
 	return 0;
 }
 
-/* After a successful sync, the VM paused: the epochs' machinery, then the VM runs again. */
+int repl_primary__test_fail_start; /* tests only: nonzero fails start_epochs after arm() */
+
+/*
+ * After a successful sync, the VM paused: the epochs' machinery, then the VM runs again.
+ * 0, or -errno with r->fault set: the caller degrades (or stalls), never finishes.
+ */
 static int start_epochs(struct repl_primary *r)
 {
 	char err[REPL_ERR_MAX];
@@ -665,18 +670,21 @@ static int start_epochs(struct repl_primary *r)
 
 	if (!rc)
 		rc = arm(r, err, sizeof(err));
+	if (!rc && repl_primary__test_fail_start)
+		rc = util__fail(err, sizeof(err), repl_primary__test_fail_start,
+				"starting the epochs failed (injected by a test)");
 	ioloop__resume(r->vm->ioloop);
 	vm__resume_all(r->vm);
 	now = progress__now_ns();
 	pthread_mutex_lock(&r->lock);
 	r->last_heard_ns = r->last_write_ns = r->last_cp_ns = now;
-	if (rc)
-		snprintf(r->fault, sizeof(r->fault), "%s", err);
-	else
+	if (!rc)
 		set_state(r, REPL_STATE_PROTECTED);
 	pthread_mutex_unlock(&r->lock);
-	if (rc)
+	if (rc) {
+		fault(r, err); /* and the cut: the backup waits for CHECKPOINT(1) otherwise */
 		return rc;
+	}
 	rc = pthread_create(&r->reader, NULL, reader_main, r);
 	if (rc) {
 		fault(r, "starting the reply reader failed");
@@ -708,7 +716,8 @@ static void *engine_main(void *arg)
 			signal_event(r);
 		return NULL;
 	}
-	if (!start_epochs(r))
+	rc = start_epochs(r);
+	if (!rc)
 		rc = protect_loop(r);
 	if (rc && stall(r)) {
 		degrade(r);

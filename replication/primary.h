@@ -50,8 +50,10 @@ void repl_primary__fence(struct repl_primary *r, bool on);
 int repl_primary__degrade(struct repl_primary *r, char *err, size_t errlen);
 
 /*
- * Readable (poll) once the engine's thread has ended on its own: the initial sync failed or
- * the VM went degraded.  The VM runs either way.
+ * Readable (poll) once the engine's thread has ended on its own: the initial sync failed
+ * (state FAILED), or the epochs failed to start or the link failed after (state DEGRADED).
+ * A cluster-managed or fenced VM whose link fails is STALLED instead, and signals nothing
+ * until clusterd's degrade.  The VM runs either way.
  */
 int repl_primary__event_fd(const struct repl_primary *r);
 
@@ -62,6 +64,9 @@ int repl_primary__event_fd(const struct repl_primary *r);
  * output is released and the VM runs in any case).
  */
 int repl_primary__stop(struct repl_primary *r, char *err, size_t errlen);
+
+/* Tests only: a nonzero -errno here makes the next start fail just after the sync. */
+extern int repl_primary__test_fail_start;
 
 /* repl_primary__stop if still running, then frees; NULL is a no-op.  Before vm__destroy. */
 void repl_primary__free(struct repl_primary *r);

@@ -643,6 +643,50 @@ START_TEST(test_degraded_on_backup_eof)
 }
 END_TEST
 
+/*
+ * The epochs fail to start after a good sync: degraded (not a clean unprotect), the event fd
+ * readable, no END sent (the backup must not take it for an unprotect), output unheld.
+ */
+static void failed_start_degrades(void)
+{
+	struct protected_vm v;
+	struct fake_backup b;
+	struct repl_primary *r;
+	struct repl_status st;
+	struct pollfd p;
+	char err[256];
+
+	pvm_boot(&v);
+	fake_backup_start(&b, NO_LIMIT, 0);
+	repl_primary__test_fail_start = -ENOMEM;
+	r = protect(&v, b.port, REPL_MODE_EPOCH, 5);
+	WAIT_STATUS(r, st, st.state != REPL_STATE_SYNCING && st.state != REPL_STATE_PROTECTED,
+		    "left the sync");
+	expect(st.state == REPL_STATE_DEGRADED && strstr(st.error, "injected"),
+	       "a failed epoch start ended %s: \"%s\"", repl_state__to_str(st.state), st.error);
+	expect(st.epoch == 0, "epoch %llu taken after a failed start", (unsigned long long)st.epoch);
+	p = (struct pollfd){.fd = repl_primary__event_fd(r), .events = POLLIN};
+	expect(poll(&p, 1, 0) == 1, "the event fd is not readable after a failed start");
+	send_frame(&v, 11);
+	expect(next_frame(&v, WAIT_MS) == 11, "output is held after a failed start");
+	expect_guest_runs(&v);
+	/* The cut is all the backup sees: a stream error, not END. */
+	pthread_join(b.thread, NULL);
+	close(b.lfd);
+	expect(!b.ended && !strncmp(b.error, "stream: ", 8),
+	       "the backup saw END or another error: \"%s\"", b.error);
+	expect(repl_primary__stop(r, err, sizeof(err)) == 0, "unprotect after degraded: %s", err);
+	repl_primary__free(r);
+	repl_primary__test_fail_start = 0;
+	pvm_destroy(&v);
+}
+
+START_TEST(test_failed_start_degrades)
+{
+	run_in_netns(failed_start_degrades);
+}
+END_TEST
+
 /* Nothing is readable on the engine's event fd: it has not ended on its own. */
 static void expect_engine_runs(struct repl_primary *r)
 {
@@ -1288,6 +1332,7 @@ Suite *repl_primary_suite(void)
 	tcase_add_test(tc, test_epochs_switch_unprotect);
 	tcase_add_test(tc, test_output_held_until_ack);
 	tcase_add_test(tc, test_degraded_on_backup_eof);
+	tcase_add_test(tc, test_failed_start_degrades);
 	tcase_add_test(tc, test_refusals_and_failed_sync);
 	tcase_add_test(tc, test_protect_into_real_backup);
 	tcase_add_test(tc, test_disk_writes_in_event_mode);
