@@ -575,16 +575,29 @@ static int protect_loop(struct repl_primary *r)
 }
 
 /*
- * Unprotect, the backup alive: a last checkpoint (none once the guest ended) and the acks of
- * every epoch sent (bounded by the timeout), then END.  0 or -errno with err; the caller
- * releases the output either way.
+ * Unprotect, the backup alive: a last checkpoint (none once the guest ended, the link
+ * faulted, or UNACKED_MAX epochs stay unacked for the timeout) and the acks of every epoch
+ * sent (bounded by the timeout), then END.  0 or -errno with err; the caller releases the
+ * output either way.
  */
 static int finish(struct repl_primary *r, char *err, size_t errlen)
 {
 	uint64_t deadline;
 	struct timespec ts;
-	int rc = guest_ended(r) ? 0 : take_checkpoint(r, err, errlen);
+	bool last;
+	int rc = 0;
 
+	/* As protect_loop: epoch acked + UNACKED_MAX + 1 would reuse acked + 1's ring slot. */
+	pthread_mutex_lock(&r->lock);
+	deadline = progress__now_ns() + r->p.timeout_ns;
+	deadline_to_ts(deadline, &ts);
+	while (r->epoch - r->acked >= UNACKED_MAX && !r->fault[0] && progress__now_ns() < deadline)
+		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+	/* A faulted link only blocks the write until the channel fails: no last checkpoint. */
+	last = !r->fault[0] && r->epoch - r->acked < UNACKED_MAX;
+	pthread_mutex_unlock(&r->lock);
+	if (last && !guest_ended(r))
+		rc = take_checkpoint(r, err, errlen);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&r->lock);

@@ -59,6 +59,7 @@ struct fake_backup {
 	uint64_t refuse_u64;   /* nonzero: answers SYNC with a refusal instead of READY */
 	uint64_t stall_u64; /* nonzero: reads SYNC, then waits for it to be cleared, and closes */
 	uint64_t synced;    /* SYNC records read */
+	bool lazy; /* epochs past ack_limit are read on and never acked (no back-pressure) */
 	bool checkpointed, ended, done;
 	char error[512]; /* the first thing wrong with the stream, or "" */
 };
@@ -221,6 +222,10 @@ static void *fake_backup_main(void *arg)
 			b->checkpoints++;
 			b->last_epoch = r.last_epoch;
 			pthread_cond_broadcast(&b->cond);
+			if (b->lazy && b->ack_limit < r.last_epoch) {
+				pthread_mutex_unlock(&b->lock);
+				break;
+			}
 			while (b->ack_limit < r.last_epoch && b->die_at != r.last_epoch)
 				pthread_cond_wait(&b->cond, &b->lock);
 			n = b->die_at;
@@ -684,6 +689,46 @@ static void failed_start_degrades(void)
 START_TEST(test_failed_start_degrades)
 {
 	run_in_netns(failed_start_degrades);
+}
+END_TEST
+
+/*
+ * Unprotect with UNACKED_MAX (64) epochs in flight: no last checkpoint beyond the ring (its
+ * send time would overwrite the oldest unacked epoch's), and the unacked ones are not let out.
+ */
+static void unprotect_with_full_ring(void)
+{
+	struct protected_vm v;
+	struct fake_backup b;
+	struct repl_primary *r;
+	struct repl_status st;
+	char err[256];
+
+	pvm_boot(&v);
+	fake_backup_start(&b, 2, 0);
+	pthread_mutex_lock(&b.lock);
+	b.lazy = true;
+	pthread_mutex_unlock(&b.lock);
+	r = protect_with(&v, b.port, REPL_MODE_EPOCH, 1, false, 5000);
+	WAIT_STATUS(r, st, st.epoch - st.acked_epoch >= 64, "64 epochs unacked");
+	expect(st.acked_epoch == 2 && st.epoch == 66, "acked %llu, taken %llu: the ring is 64",
+	       (unsigned long long)st.acked_epoch, (unsigned long long)st.epoch);
+	expect(repl_primary__stop(r, err, sizeof(err)) != 0, "unprotect of an unacking backup: ok");
+	status(r, &st);
+	expect(st.state == REPL_STATE_UNPROTECTED && st.epoch == 66,
+	       "unprotect took epoch %llu past the ring (state %s)", (unsigned long long)st.epoch,
+	       repl_state__to_str(st.state));
+	pthread_join(b.thread, NULL);
+	close(b.lfd);
+	expect(b.last_epoch == 66 && !b.ended, "the backup read CHECKPOINT(%llu)%s",
+	       (unsigned long long)b.last_epoch, b.ended ? " and END" : "");
+	repl_primary__free(r);
+	pvm_destroy(&v);
+}
+
+START_TEST(test_unprotect_with_full_ring)
+{
+	run_in_netns(unprotect_with_full_ring);
 }
 END_TEST
 
@@ -1333,6 +1378,7 @@ Suite *repl_primary_suite(void)
 	tcase_add_test(tc, test_output_held_until_ack);
 	tcase_add_test(tc, test_degraded_on_backup_eof);
 	tcase_add_test(tc, test_failed_start_degrades);
+	tcase_add_test(tc, test_unprotect_with_full_ring);
 	tcase_add_test(tc, test_refusals_and_failed_sync);
 	tcase_add_test(tc, test_protect_into_real_backup);
 	tcase_add_test(tc, test_disk_writes_in_event_mode);
