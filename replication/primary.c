@@ -614,8 +614,18 @@ static int finish(struct repl_primary *r, char *err, size_t errlen)
 	/* From here the reader's end of input is the backup leaving, as asked. */
 	set_state(r, REPL_STATE_UNPROTECTED);
 	pthread_mutex_unlock(&r->lock);
-	if (rc)
+	if (rc) {
+		/*
+		 * No END can follow: a faulted channel is aborted, and the watchdog (whose
+		 * deadline is the oldest unacked epoch's, earlier than ours) aborts it as soon
+		 * as the ack is late.  The backup sees the cut, not an unprotect.
+		 */
+		log__warn("replication: unprotect without END (%s): the backup sees the link "
+			  "lost and, with --auto-failover, activates a second copy of this VM; "
+			  "stop it there",
+			  err);
 		return rc;
+	}
 	rc = stream_writer__end(&r->w);
 	if (rc)
 		return util__fail(err, errlen, rc, "writing END failed: %s", strerror(-rc));
