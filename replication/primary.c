@@ -938,6 +938,17 @@ void repl_primary__status(struct repl_primary *r, struct repl_status *out)
 	pthread_mutex_unlock(&r->lock);
 }
 
+enum repl_state repl_primary__state(struct repl_primary *r, struct repl_status *out)
+{
+	pthread_mutex_lock(&r->lock);
+	out->state = r->state;
+	out->mode = (enum repl_mode)atomic_load(&r->mode);
+	snprintf(out->peer, sizeof(out->peer), "%s", r->peer);
+	snprintf(out->error, sizeof(out->error), "%s", r->error);
+	pthread_mutex_unlock(&r->lock);
+	return out->state;
+}
+
 int repl_primary__set(struct repl_primary *r, enum repl_mode mode, uint64_t interval_ns,
 		      uint64_t min_spacing_ns, char *err, size_t errlen)
 {

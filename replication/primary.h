@@ -29,6 +29,12 @@ int repl_primary__start(struct vm *vm, const struct repl_params *p, const char *
 void repl_primary__status(struct repl_primary *r, struct repl_status *out);
 
 /*
+ * Any thread, cheap (no quantiles, no buffer stats): fills only out's state, mode, peer and
+ * error, and returns the state.
+ */
+enum repl_state repl_primary__state(struct repl_primary *r, struct repl_status *out);
+
+/*
  * Switches mode and timing on a protected VM from the next checkpoint on (0 keeps an
  * interval).  -EINVAL with err for a bad value.
  */

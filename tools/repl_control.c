@@ -68,13 +68,15 @@ int repl_control__new(struct vm *vm, bool backup, struct repl_control **out)
 	return 0;
 }
 
-/* Under lock: the primary engine's state (none without one). */
+/*
+ * Under lock: the primary engine's state (none without one), with st's mode, peer and error
+ * only (every control request and exit path asks: no quantile sorts for that).
+ */
 static enum repl_state primary_state(struct repl_control *r, struct repl_status *st)
 {
 	if (!r->primary)
 		return REPL_STATE_NONE;
-	repl_primary__status(r->primary, st);
-	return st->state;
+	return repl_primary__state(r->primary, st);
 }
 
 /* The engine's thread is at work (or ended degraded and must still be stopped). */
@@ -306,7 +308,7 @@ void repl_control__check(struct repl_control *r)
 	if (p.fd >= 0 && poll(&p, 1, 0) == 1) {
 		/* Ended on its own: the operator must hear of it, not only query-replication. */
 		r->reported = true;
-		repl_primary__status(r->primary, &st);
+		repl_primary__state(r->primary, &st);
 		if (st.state == REPL_STATE_DEGRADED)
 			log__warn(
 			    "replication: DEGRADED: %s; the VM runs unprotected, its output no "
