@@ -49,6 +49,7 @@ struct repl_control {
 int repl_control__new(struct vm *vm, bool backup, struct repl_control **out)
 {
 	struct repl_control *r = calloc(1, sizeof(*r));
+	pthread_condattr_t ca;
 
 	if (!r)
 		return -ENOMEM;
@@ -62,7 +63,11 @@ int repl_control__new(struct vm *vm, bool backup, struct repl_control **out)
 	r->vm = vm;
 	r->is_backup = backup;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->started, NULL);
+	/* The failover's deadline is CLOCK_MONOTONIC: a clock step must not stretch it. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->started, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&r->stopped, NULL);
 	*out = r;
 	return 0;
@@ -427,7 +432,7 @@ int repl_control__failover(struct repl_control *r, char *err, size_t errlen)
 	if (rc && rc != -EALREADY)
 		return rc;
 	wake(r);
-	clock_gettime(CLOCK_REALTIME, &deadline);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += FAILOVER_START_TIMEOUT_S;
 	pthread_mutex_lock(&r->lock);
 	while (!r->answered)
