@@ -151,15 +151,18 @@ static int check_params(const struct repl_params *p, char *err, size_t errlen)
 				  (int)p->mode);
 	if (p->mode != REPL_MODE_EVENT && !p->interval_ns)
 		return util__fail(err, errlen, -EINVAL,
-				  "an interval of 0: give --interval of 1 ms or more");
+				  "an interval of 0: give interval_ms (--interval) of 1 ms or more");
 	if (p->mode == REPL_MODE_HYBRID && p->min_spacing_ns > p->interval_ns)
 		return util__fail(err, errlen, -EINVAL,
-				  "--min-spacing is longer than --interval: hybrid mode's I/O "
-				  "checkpoints must come more often than its timed ones");
+				  "min_spacing_ms (--min-spacing) is longer than interval_ms "
+				  "(--interval): hybrid mode's I/O checkpoints must come more often "
+				  "than its timed ones; give a shorter min_spacing_ms");
 	if (!p->timeout_ns)
-		return util__fail(err, errlen, -EINVAL, "a timeout of 0: give --timeout in ms");
+		return util__fail(err, errlen, -EINVAL, "a timeout of 0: give timeout_ms (--timeout) in ms");
 	if (!p->output_limit)
-		return util__fail(err, errlen, -EINVAL, "an output limit of 0 bytes holds nothing");
+		return util__fail(err, errlen, -EINVAL,
+				  "an output limit of 0 bytes holds no frame: leave the output "
+				  "limit at its default (repl_params__defaults)");
 	return 0;
 }
 
