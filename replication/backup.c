@@ -274,10 +274,10 @@ static void *reader_main(void *arg)
 		}
 		rc = handle(b, &rec, why, sizeof(why));
 		heard(b); /* the time spent here is ours, not the primary's silence */
+		/* The reason first: a FAIL's message (repl_wire.h) is shorter than why. */
 		if (rc < 0) {
-			snprintf(msg, sizeof(msg), "record %s at stream byte %llu: %s",
-				 stream__type_to_str(rec.type), (unsigned long long)rec.offset,
-				 why);
+			snprintf(msg, sizeof(msg), "%s (record %s at stream byte %llu)", why,
+				 stream__type_to_str(rec.type), (unsigned long long)rec.offset);
 			snprintf(why, sizeof(why), "%s", msg);
 		}
 	} while (rc == 0);
