@@ -55,18 +55,10 @@ struct repl_backup {
 	char error[REPL_ERR_MAX];
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void heard(struct repl_backup *b)
 {
 	pthread_mutex_lock(&b->lock);
-	b->last_heard_ns = now_ns();
+	b->last_heard_ns = util__mono_ns();
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -110,7 +102,7 @@ static void *watchdog_main(void *arg)
 		if (deadline < b->last_heard_ns) /* a timeout too long to mean anything: never */
 			deadline = UINT64_MAX;
 
-		if (now_ns() >= deadline) {
+		if (util__mono_ns() >= deadline) {
 			b->timed_out = true;
 			pthread_mutex_unlock(&b->lock);
 			channel__abort(b->ch);
@@ -335,7 +327,7 @@ static int backup_new(struct vm *vm, struct channel *ch, struct stream_reader *r
 	b->read = r->read;
 	b->read_ctx = r->ctx;
 	b->state = REPL_STATE_PROTECTED;
-	b->last_heard_ns = now_ns();
+	b->last_heard_ns = util__mono_ns();
 	snprintf(b->peer, sizeof(b->peer), "%s", peer ? peer : "");
 	repl_window__init(&b->commit_ns);
 	pthread_mutex_init(&b->lock, NULL);
@@ -450,7 +442,7 @@ void repl_backup__status(struct repl_backup *b, struct repl_status *out)
 	out->acked_epoch = b->epoch;
 	out->epochs = b->epochs;
 	repl_window__quantiles(&b->commit_ns, &out->commit_ns);
-	out->peer_silent_ns = now_ns() - b->last_heard_ns;
+	out->peer_silent_ns = util__mono_ns() - b->last_heard_ns;
 	snprintf(out->peer, sizeof(out->peer), "%s", b->peer);
 	snprintf(out->error, sizeof(out->error), "%s", b->error);
 	pthread_mutex_unlock(&b->lock);
