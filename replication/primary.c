@@ -501,17 +501,19 @@ static int take_checkpoint(struct repl_primary *r, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	rc = checkpoint__stream(&r->cp, &r->w, err, errlen);
+	if (!rc)
+		rc = checkpoint__close(&r->cp, &r->w, err, errlen);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&r->lock);
-	r->written_ns[n % UNACKED_MAX] = progress__now_ns();
-	pthread_mutex_unlock(&r->lock);
-	rc = checkpoint__close(&r->cp, &r->w, err, errlen);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&r->lock);
-	r->written = n;
+	/*
+	 * The ack clock starts once CHECKPOINT(n) is written whole: the backup commits only
+	 * then.  Its ack may have beaten us here (n already released): no stale stamp then.
+	 */
 	r->last_write_ns = progress__now_ns();
+	if (r->acked < n)
+		r->written_ns[n % UNACKED_MAX] = r->last_write_ns;
+	r->written = n;
 	r->epochs++;
 	r->pages_last = r->cp.nr;
 	r->pages_total += r->cp.nr;
