@@ -309,7 +309,11 @@ static void tracking_off(struct repl_primary *r)
 			  strerror(-rc));
 }
 
-/* Lock held: the reason the backup counts as gone by now, or NULL. */
+/*
+ * Lock held: the reason the backup counts as gone by now, or NULL.  The backup answers nothing
+ * while it commits (its fdatasync included), so with an epoch awaiting its ack only the ack
+ * clock counts, from when its CHECKPOINT was written whole: silence is the backup at work.
+ */
 static const char *timed_out(struct repl_primary *r, uint64_t now, char *why, size_t len)
 {
 	uint64_t sent = r->written > r->acked ? r->written_ns[(r->acked + 1) % UNACKED_MAX] : 0;
@@ -318,7 +322,7 @@ static const char *timed_out(struct repl_primary *r, uint64_t now, char *why, si
 		snprintf(why, len, "the backup did not ack epoch %llu within %llu ms",
 			 (unsigned long long)(r->acked + 1),
 			 (unsigned long long)(r->p.timeout_ns / 1000000));
-	else if (now - r->last_heard_ns > r->p.timeout_ns)
+	else if (!sent && now - r->last_heard_ns > r->p.timeout_ns)
 		snprintf(why, len, "the backup was silent for %llu ms",
 			 (unsigned long long)(r->p.timeout_ns / 1000000));
 	else

@@ -21,6 +21,12 @@ struct repl_primary;
  * the checkpoints.  Refused at once (-EINVAL, err says why and the fix): bad params, a VM
  * that is paused, a disk on shared storage (each host needs its own image).  0 or -errno.
  */
+/*
+ * p->timeout_ns bounds an epoch's ack from when its CHECKPOINT is written whole, and the
+ * backup's silence while no epoch awaits its ack.  The backup answers nothing while it
+ * commits an epoch, fdatasync of every disk written included: the timeout must cover the
+ * slowest commit (a large disk epoch on a slow disk), or a healthy pair degrades.
+ */
 int repl_primary__start(struct vm *vm, const struct repl_params *p, const char *peer,
 			const struct channel_security *sec, struct repl_primary **out, char *err,
 			size_t errlen);
