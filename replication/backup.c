@@ -165,7 +165,8 @@ static int checkpoint(struct repl_backup *b, const struct stream_record *rec, ch
 	struct epoch_buffer_stats st;
 	int rc;
 
-	memcpy(&c, rec->body, sizeof(c)); /* the reader checked its size and that it increases */
+	/* The stream reader checked its size; epoch_buffer__commit checks that it increases. */
+	memcpy(&c, rec->body, sizeof(c));
 	rc = epoch_buffer__commit(b->eb, c.epoch, why, whylen);
 	if (rc)
 		return rc;
