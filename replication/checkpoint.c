@@ -316,8 +316,7 @@ int checkpoint__capture(struct checkpoint *c, uint64_t epoch, struct output_buff
 			unsigned int nr, char *err, size_t errlen)
 {
 	uint64_t t0 = progress__now_ns();
-	/* The dirty rate changes slowly: the last epoch says whether the copy is worth a hand-off.
-	 */
+	/* The dirty rate changes slowly: the last epoch says if the copy is worth a hand-off. */
 	bool parallel = c->nr >= PARALLEL_MIN_PAGES;
 	int rc;
 

@@ -150,15 +150,18 @@ static int check_params(const struct repl_params *p, char *err, size_t errlen)
 		return util__fail(err, errlen, -EINVAL, "unknown replication mode %d",
 				  (int)p->mode);
 	if (p->mode != REPL_MODE_EVENT && !p->interval_ns)
-		return util__fail(err, errlen, -EINVAL,
-				  "an interval of 0: give interval_ms (--interval) of 1 ms or more");
+		return util__fail(
+		    err, errlen, -EINVAL,
+		    "an interval of 0: give interval_ms (--interval) of 1 ms or more");
 	if (p->mode == REPL_MODE_HYBRID && p->min_spacing_ns > p->interval_ns)
-		return util__fail(err, errlen, -EINVAL,
-				  "min_spacing_ms (--min-spacing) is longer than interval_ms "
-				  "(--interval): hybrid mode's I/O checkpoints must come more often "
-				  "than its timed ones; give a shorter min_spacing_ms");
+		return util__fail(
+		    err, errlen, -EINVAL,
+		    "min_spacing_ms (--min-spacing) is longer than interval_ms "
+		    "(--interval): hybrid mode's I/O checkpoints must come more often "
+		    "than its timed ones; give a shorter min_spacing_ms");
 	if (!p->timeout_ns)
-		return util__fail(err, errlen, -EINVAL, "a timeout of 0: give timeout_ms (--timeout) in ms");
+		return util__fail(err, errlen, -EINVAL,
+				  "a timeout of 0: give timeout_ms (--timeout) in ms");
 	if (!p->output_limit)
 		return util__fail(err, errlen, -EINVAL,
 				  "an output limit of 0 bytes holds no frame: leave the output "

@@ -669,7 +669,8 @@ static void failed_start_degrades(void)
 		    "left the sync");
 	expect(st.state == REPL_STATE_DEGRADED && strstr(st.error, "injected"),
 	       "a failed epoch start ended %s: \"%s\"", repl_state__to_str(st.state), st.error);
-	expect(st.epoch == 0, "epoch %llu taken after a failed start", (unsigned long long)st.epoch);
+	expect(st.epoch == 0, "epoch %llu taken after a failed start",
+	       (unsigned long long)st.epoch);
 	p = (struct pollfd){.fd = repl_primary__event_fd(r), .events = POLLIN};
 	expect(poll(&p, 1, 0) == 1, "the event fd is not readable after a failed start");
 	send_frame(&v, 11);
