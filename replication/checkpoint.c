@@ -25,6 +25,12 @@
 /* Pages the staging holds from the start (4 MiB): a light workload never grows it in a pause. */
 #define STAGING_START 1024u
 
+/*
+ * The pause runs SCHED_FIFO only while the last epoch's dirty pages plus 4 KiB disk chunks
+ * stay under this (16 MiB to copy or pread: ~2.5 ms here for 4096 pages), see boost_pause.
+ */
+#define BOOST_MAX_ITEMS 4096u
+
 /* stream_write_fn into a checkpoint_buf: grows it (doubling, kept for the next epochs). */
 static int buf_write(void *ctx, const void *data, size_t len)
 {
@@ -91,16 +97,14 @@ static void grow_ahead(struct checkpoint *c)
 static int stage_records(struct checkpoint *c, char *err, size_t errlen);
 
 /*
- * The capturer: one stage_records per pause.  It runs SCHED_FIFO for good (it only ever
- * runs inside a pause, for ~0.1 ms): woken, it takes a core at once instead of queueing
- * behind the host's other threads (unboosted, its wake-up cost more than it saved).
+ * The capturer: one stage_records per pause.  boost_pause runs it SCHED_FIFO for the pause
+ * only, with the copy: woken, it takes a core at once instead of queueing behind the host's
+ * other threads (unboosted, its wake-up cost more than it saved).
  */
 static void *capturer_main(void *arg)
 {
-	struct sched_param rt = {.sched_priority = 2};
 	struct checkpoint *c = arg;
 
-	pthread_setschedparam(pthread_self(), SCHED_FIFO, &rt); /* unprivileged: as it is */
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		while (c->job != CAPTURE_ASKED && c->job != CAPTURE_QUIT)
@@ -172,6 +176,7 @@ int checkpoint__init(struct checkpoint *c, struct vm *vm, enum migrate_compress 
 		return util__fail(err, errlen, -rc, "starting the state capturer failed: %s",
 				  strerror(rc));
 	c->capturer_started = true;
+	pthread_getschedparam(c->capturer, &c->sched_capturer.policy, &c->sched_capturer.param);
 	return 0;
 }
 
@@ -277,19 +282,30 @@ static void unboost(pthread_t t, struct checkpoint_sched *s)
  * The pause is the guest's downtime, and on a busy host (the lab runs the backup on the same
  * two cores) the threads it waits on lost their core to others: vCPUs took up to 20 ms to
  * park, the copy ran 3x the floor.  For the pause only, the vCPU threads run SCHED_FIFO at
- * priority 1, above every normal thread, and this one at 2, so that it always preempts a
- * vCPU still in guest code (before its kick); the vCPUs block once parked and are unboosted
- * before they resume, and the copy is a few ms at most.  Without CAP_SYS_NICE the pause
- * simply runs unboosted.  Measured against a backup on the same host: 4096 pages p50 7.8 ms
- * -> 2.4 ms (the floor: 2.4 ms); 16 pages p99 19.6 ms (a vCPU waiting for a core to park)
- * -> 0.6 ms, for 15-35 us of syscalls on the p50.
+ * priority 1, above every normal thread, and this one and the capturer (when it works
+ * beside the copy) at 2, so that they always preempt a vCPU still in guest code (before its
+ * kick); the vCPUs block once parked and are unboosted before they resume, the others once
+ * the VM runs again.  Without CAP_SYS_NICE the pause simply runs unboosted.  Measured against
+ * a backup on the same host: 4096 pages p50 7.8 ms -> 2.4 ms (the floor: 2.4 ms); 16 pages
+ * p99 19.6 ms (a vCPU waiting for a core to park) -> 0.6 ms, for 15-35 us of syscalls.
+ *
+ * What bounds the RT time: the copy and the disk preads grow with the epoch (and staging may
+ * realloc up to the guest's RAM), so a pause is boosted only while the last epoch's pages
+ * plus 4 KiB disk chunks stay under BOOST_MAX_ITEMS (~2.5 ms of copy): a dirty rate that
+ * jumps runs one large epoch boosted, and the next ones unboosted until it falls again.  The
+ * kernel's RT throttling (sched_rt_runtime_us, 950 ms of each second by default) is the
+ * backstop: other threads always keep 5% of each CPU.
  */
-static void boost_pause(struct checkpoint *c)
+static void boost_pause(struct checkpoint *c, bool parallel)
 {
 	struct vm *vm = c->vm;
 
+	if (c->nr + c->disk_bytes / 4096 > BOOST_MAX_ITEMS)
+		return;
 	if (!boost(pthread_self(), 2, &c->sched_self))
 		return;
+	if (parallel)
+		boost(c->capturer, 2, &c->sched_capturer);
 	pthread_mutex_lock(&vm->lock); /* thread_started: joinable and not yet joined */
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].thread_started)
@@ -321,7 +337,7 @@ int checkpoint__capture(struct checkpoint *c, uint64_t epoch, struct output_buff
 	int rc;
 
 	err[0] = '\0';
-	boost_pause(c);
+	boost_pause(c, parallel);
 	vm__pause_all(c->vm);
 	ioloop__pause(c->vm->ioloop);
 	if (parallel) {
@@ -358,6 +374,7 @@ int checkpoint__capture(struct checkpoint *c, uint64_t epoch, struct output_buff
 	c->close_ns = progress__now_ns();
 	c->pause_ns = c->close_ns - t0;
 	ioloop__resume(c->vm->ioloop);
+	unboost(c->capturer, &c->sched_capturer); /* idle since CAPTURE_DONE */
 	unboost(pthread_self(), &c->sched_self);
 	c->epoch = epoch;
 	return rc;

@@ -59,7 +59,7 @@ struct checkpoint {
 		bool boosted;
 		int policy;
 		struct sched_param param;
-	} sched_self, sched_vcpus[VM_MAX_VCPUS];
+	} sched_self, sched_capturer, sched_vcpus[VM_MAX_VCPUS];
 	/* The last epoch's measures. */
 	uint64_t pause_ns, bytes, disk_bytes, close_ns;
 	uint8_t scratch[STREAM_LZ4_BOUND];
