@@ -25,19 +25,31 @@
 /* Pages the staging holds from the start (4 MiB): a light workload never grows it in a pause. */
 #define STAGING_START 1024u
 
+/* The record buffer's first size, and the least it shrinks back to. */
+#define REC_START (64u << 10)
+
+/*
+ * Staging and the record buffer shrink after this many epochs in a row used under a quarter
+ * of them (one burst must not pin its memory for the rest of the protection): to twice the
+ * most those epochs used, never under their start sizes.  Long enough that a periodic burst
+ * (a backup job each minute at 25 ms epochs is 2400 epochs) pays one regrowth, not one per
+ * epoch.
+ */
+#define SHRINK_EPOCHS 64u
+
 /*
  * The pause runs SCHED_FIFO only while the last epoch's dirty pages plus 4 KiB disk chunks
  * stay under this (16 MiB to copy or pread: ~2.5 ms here for 4096 pages), see boost_pause.
  */
 #define BOOST_MAX_ITEMS 4096u
 
-/* stream_write_fn into a checkpoint_buf: grows it (doubling, kept for the next epochs). */
+/* stream_write_fn into a checkpoint_buf: grows it (doubling; shrink_idle gives it back). */
 static int buf_write(void *ctx, const void *data, size_t len)
 {
 	struct checkpoint_buf *b = ctx;
 
 	if (len > b->cap - b->len) {
-		size_t cap = b->cap ? b->cap : 64 << 10;
+		size_t cap = b->cap ? b->cap : REC_START;
 		uint8_t *d;
 
 		while (cap - b->len < len)
@@ -92,6 +104,55 @@ static void grow_ahead(struct checkpoint *c)
 {
 	if (c->nr * 2 > c->cap)
 		reserve(c, c->nr * 4, true);
+}
+
+/* One epoch's use of a buffer of cap (floor: its start size): the size to shrink to, or 0. */
+static uint64_t shrink_to(struct checkpoint_shrink *s, uint64_t used, uint64_t cap, uint64_t floor)
+{
+	uint64_t want;
+
+	if (cap <= floor || used * 4 >= cap) {
+		*s = (struct checkpoint_shrink){0};
+		return 0;
+	}
+	if (used > s->peak)
+		s->peak = used;
+	if (++s->low < SHRINK_EPOCHS)
+		return 0;
+	want = s->peak * 2 > floor ? s->peak * 2 : floor;
+	*s = (struct checkpoint_shrink){0};
+	return want < cap ? want : 0;
+}
+
+/*
+ * Guest running, after grow_ahead: staging and the record buffer given back once long
+ * underused.  A failed realloc keeps the larger buffer (a pfns array larger than cap is safe).
+ */
+static void shrink_idle(struct checkpoint *c)
+{
+	uint64_t want = shrink_to(&c->staging_shrink, c->nr, c->cap, STAGING_START);
+
+	if (want) {
+		uint8_t *pages = realloc(c->pages, want * STREAM_PAGE_SIZE);
+		uint64_t *pfns;
+
+		if (pages) {
+			c->pages = pages;
+			c->cap = want;
+			pfns = realloc(c->pfns, want * sizeof(*pfns));
+			if (pfns)
+				c->pfns = pfns;
+		}
+	}
+	want = shrink_to(&c->rec_shrink, c->rec.len, c->rec.cap, REC_START);
+	if (want) {
+		uint8_t *d = realloc(c->rec.data, want);
+
+		if (d) {
+			c->rec.data = d;
+			c->rec.cap = want;
+		}
+	}
 }
 
 static int stage_records(struct checkpoint *c, char *err, size_t errlen);
@@ -427,6 +488,7 @@ int checkpoint__stream(struct checkpoint *c, struct stream_writer *w, char *err,
 	}
 	c->bytes = w->offset - start;
 	grow_ahead(c);
+	shrink_idle(c);
 	if (rc)
 		return util__fail(
 		    err, errlen, rc, "writing epoch %llu at stream byte %llu failed: %s",
