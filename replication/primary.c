@@ -37,6 +37,8 @@
 #define UNACKED_MAX 64
 /* The degrade command waits this long for the engine (it detaches and joins two threads). */
 #define DEGRADE_TIMEOUT_NS 10000000000ULL
+/* An unprotect's END to a late backup: its write may block this long before the cut. */
+#define END_GRACE_NS 500000000ULL
 
 struct repl_primary {
 	struct vm *vm;
@@ -75,6 +77,8 @@ struct repl_primary {
 	bool cut;		  /* lock: held output dropped, never released; detached at free */
 	bool reader_done;	  /* lock */
 	bool links_done;	  /* lock: the watchdog ends */
+	bool ending;		  /* lock: finish wrote or writes END: the backup's close is due */
+	uint64_t finish_by;	  /* lock: nonzero: finish deals with a late ack until then */
 	uint64_t interval_ns, min_spacing_ns; /* lock */
 	uint64_t epoch, written, acked;	      /* lock: captured, CHECKPOINT written, acked */
 	uint64_t let_out;		      /* lock: the buffers released epochs <= this */
@@ -206,7 +210,7 @@ static void *reader_main(void *arg)
 
 		pthread_mutex_lock(&r->lock);
 		if (rc) {
-			bool expected = r->stop && r->state != REPL_STATE_PROTECTED;
+			bool expected = r->stop && (r->state != REPL_STATE_PROTECTED || r->ending);
 
 			r->reader_done = true;
 			pthread_cond_broadcast(&r->cond);
@@ -358,6 +362,12 @@ static void *watchdog_main(void *arg)
 
 		const char *late = timed_out(r, now, why, sizeof(why));
 
+		/* Unprotecting: until finish_by a late ack is finish's to handle (it sends END). */
+		if (late && r->finish_by && now < r->finish_by) {
+			deadline_to_ts(now + r->p.timeout_ns / 10 + 1, &ts);
+			pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+			continue;
+		}
 		/* Stopping, a stalled backup cannot hold up the exit: the cut frees the engine. */
 		if (late && (!r->p.cluster || r->stop)) {
 			pthread_mutex_unlock(&r->lock);
@@ -596,24 +606,35 @@ static int finish(struct repl_primary *r, char *err, size_t errlen)
 {
 	uint64_t deadline;
 	struct timespec ts;
-	bool last;
+	bool last, taken = false;
 	int rc = 0;
 
-	/* As protect_loop: epoch acked + UNACKED_MAX + 1 would reuse acked + 1's ring slot. */
+	/*
+	 * From here the watchdog leaves a late ack to us until finish_by (our deadline plus
+	 * END_GRACE_NS): a late backup still gets END, so it exits instead of failing over.
+	 * A write that blocks past finish_by (a backup that stopped reading) is cut by it.
+	 */
 	pthread_mutex_lock(&r->lock);
 	deadline = progress__now_ns() + r->p.timeout_ns;
+	r->finish_by = deadline + END_GRACE_NS;
+	/* As protect_loop: epoch acked + UNACKED_MAX + 1 would reuse acked + 1's ring slot. */
 	deadline_to_ts(deadline, &ts);
 	while (r->epoch - r->acked >= UNACKED_MAX && !r->fault[0] && progress__now_ns() < deadline)
 		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 	/* A faulted link only blocks the write until the channel fails: no last checkpoint. */
 	last = !r->fault[0] && r->epoch - r->acked < UNACKED_MAX;
 	pthread_mutex_unlock(&r->lock);
-	if (last && !guest_ended(r))
+	if (last && !guest_ended(r)) {
 		rc = take_checkpoint(r, err, errlen);
+		taken = !rc;
+	}
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&r->lock);
-	deadline = progress__now_ns() + r->p.timeout_ns;
+	if (taken) { /* a fresh epoch gets the whole timeout for its ack */
+		deadline = progress__now_ns() + r->p.timeout_ns;
+		r->finish_by = deadline + END_GRACE_NS;
+	}
 	deadline_to_ts(deadline, &ts);
 	while (r->acked < r->written && !r->fault[0] && progress__now_ns() < deadline)
 		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
@@ -621,21 +642,32 @@ static int finish(struct repl_primary *r, char *err, size_t errlen)
 		rc = util__fail(err, errlen, -EPIPE, "%s", r->fault);
 	else if (r->acked < r->written)
 		rc = util__fail(err, errlen, -ETIMEDOUT,
-				"the backup did not ack the last epoch within %llu ms",
+				"the backup did not ack epoch %llu within %llu ms",
+				(unsigned long long)(r->acked + 1),
 				(unsigned long long)(r->p.timeout_ns / 1000000));
 	/* From here the reader's end of input is the backup leaving, as asked. */
-	set_state(r, REPL_STATE_UNPROTECTED);
+	r->ending = true;
+	if (rc != -ETIMEDOUT) /* else the watchdog, still watching, bounds END's write */
+		set_state(r, REPL_STATE_UNPROTECTED);
 	pthread_mutex_unlock(&r->lock);
-	if (rc) {
-		/*
-		 * No END can follow: a faulted channel is aborted, and the watchdog (whose
-		 * deadline is the oldest unacked epoch's, earlier than ours) aborts it as soon
-		 * as the ack is late.  The backup sees the cut, not an unprotect.
-		 */
+	if (rc == -EPIPE) {
+		/* A faulted channel is aborted already: the backup sees the cut. */
 		log__warn("replication: unprotect without END (%s): the backup sees the link "
 			  "lost and, with --auto-failover, activates a second copy of this VM; "
 			  "stop it there",
 			  err);
+		return rc;
+	}
+	if (rc) { /* late, not gone: END still tells it to exit, holding what it committed */
+		if (stream_writer__end(&r->w))
+			log__warn(
+			    "replication: unprotect: %s, and END could not be written: the "
+			    "backup sees the link lost and, with --auto-failover, activates a "
+			    "second copy of this VM; stop it there",
+			    err);
+		pthread_mutex_lock(&r->lock);
+		set_state(r, REPL_STATE_UNPROTECTED);
+		pthread_mutex_unlock(&r->lock);
 		return rc;
 	}
 	rc = stream_writer__end(&r->w);
