@@ -278,14 +278,6 @@ static void reset(struct epoch_buffer *eb)
 	eb->poisoned = false;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The staged disk writes, in order, then each disk written made durable: 0 or -errno, err set. */
 static int write_disks(struct epoch_buffer *eb, char *err, size_t errlen)
 {
@@ -313,7 +305,7 @@ static int write_disks(struct epoch_buffer *eb, char *err, size_t errlen)
 
 int epoch_buffer__commit(struct epoch_buffer *eb, uint64_t epoch, char *err, size_t errlen)
 {
-	uint64_t start = now_ns();
+	uint64_t start = util__mono_ns();
 	struct state_loader *fresh;
 	char why[512];
 	int rc;
@@ -364,7 +356,7 @@ int epoch_buffer__commit(struct epoch_buffer *eb, uint64_t epoch, char *err, siz
 	}
 	eb->stats.committed = true;
 	eb->stats.epoch = epoch;
-	eb->stats.last_commit_ns = now_ns() - start;
+	eb->stats.last_commit_ns = util__mono_ns() - start;
 	return 0;
 }
 

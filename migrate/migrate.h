@@ -123,9 +123,9 @@ int migrate__send(struct vm *vm, const struct migrate_params *p, struct stream_w
 		  stream_read_fn ack_read, void *ack_ctx, struct migrate_job *job);
 
 /*
- * What migrate__send would refuse before its first byte, for a caller to say
- * at once: a writable disk with neither shared_storage nor copy_storage, or
- * both; checkpointed with shared_storage, or not live.  0 or -EINVAL with err naming the disk and the option to give.
+ * What migrate__send would refuse before its first byte, for a caller to say at once: a
+ * writable disk with neither shared_storage nor copy_storage, or both; checkpointed with
+ * shared_storage, or not live.  0 or -EINVAL with err naming the disk and the option to give.
  */
 int migrate__check(struct vm *vm, const struct migrate_params *p, char *err, size_t errlen);
 

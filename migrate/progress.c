@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "progress.h"
+#include "util.h"
 
 static const char *const phase_names[] = {
     [MIGRATE_PHASE_NONE] = "none",	     [MIGRATE_PHASE_SETUP] = "setup",
@@ -22,10 +23,7 @@ const char *migrate_phase__to_str(enum migrate_phase p)
 
 uint64_t progress__now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return util__mono_ns();
 }
 
 int migrate_job__new(struct migrate_job **out)

@@ -55,18 +55,10 @@ struct repl_backup {
 	char error[REPL_ERR_MAX];
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void heard(struct repl_backup *b)
 {
 	pthread_mutex_lock(&b->lock);
-	b->last_heard_ns = now_ns();
+	b->last_heard_ns = util__mono_ns();
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -110,7 +102,7 @@ static void *watchdog_main(void *arg)
 		if (deadline < b->last_heard_ns) /* a timeout too long to mean anything: never */
 			deadline = UINT64_MAX;
 
-		if (now_ns() >= deadline) {
+		if (util__mono_ns() >= deadline) {
 			b->timed_out = true;
 			pthread_mutex_unlock(&b->lock);
 			channel__abort(b->ch);
@@ -173,7 +165,8 @@ static int checkpoint(struct repl_backup *b, const struct stream_record *rec, ch
 	struct epoch_buffer_stats st;
 	int rc;
 
-	memcpy(&c, rec->body, sizeof(c)); /* the reader checked its size and that it increases */
+	/* The stream reader checked its size; epoch_buffer__commit checks that it increases. */
+	memcpy(&c, rec->body, sizeof(c));
 	rc = epoch_buffer__commit(b->eb, c.epoch, why, whylen);
 	if (rc)
 		return rc;
@@ -274,10 +267,10 @@ static void *reader_main(void *arg)
 		}
 		rc = handle(b, &rec, why, sizeof(why));
 		heard(b); /* the time spent here is ours, not the primary's silence */
+		/* The reason first: a FAIL's message (repl_wire.h) is shorter than why. */
 		if (rc < 0) {
-			snprintf(msg, sizeof(msg), "record %s at stream byte %llu: %s",
-				 stream__type_to_str(rec.type), (unsigned long long)rec.offset,
-				 why);
+			snprintf(msg, sizeof(msg), "%s (record %s at stream byte %llu)", why,
+				 stream__type_to_str(rec.type), (unsigned long long)rec.offset);
 			snprintf(why, sizeof(why), "%s", msg);
 		}
 	} while (rc == 0);
@@ -335,7 +328,7 @@ static int backup_new(struct vm *vm, struct channel *ch, struct stream_reader *r
 	b->read = r->read;
 	b->read_ctx = r->ctx;
 	b->state = REPL_STATE_PROTECTED;
-	b->last_heard_ns = now_ns();
+	b->last_heard_ns = util__mono_ns();
 	snprintf(b->peer, sizeof(b->peer), "%s", peer ? peer : "");
 	repl_window__init(&b->commit_ns);
 	pthread_mutex_init(&b->lock, NULL);
@@ -450,7 +443,7 @@ void repl_backup__status(struct repl_backup *b, struct repl_status *out)
 	out->acked_epoch = b->epoch;
 	out->epochs = b->epochs;
 	repl_window__quantiles(&b->commit_ns, &out->commit_ns);
-	out->peer_silent_ns = now_ns() - b->last_heard_ns;
+	out->peer_silent_ns = util__mono_ns() - b->last_heard_ns;
 	snprintf(out->peer, sizeof(out->peer), "%s", b->peer);
 	snprintf(out->error, sizeof(out->error), "%s", b->error);
 	pthread_mutex_unlock(&b->lock);

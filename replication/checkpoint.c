@@ -25,13 +25,31 @@
 /* Pages the staging holds from the start (4 MiB): a light workload never grows it in a pause. */
 #define STAGING_START 1024u
 
-/* stream_write_fn into a checkpoint_buf: grows it (doubling, kept for the next epochs). */
+/* The record buffer's first size, and the least it shrinks back to. */
+#define REC_START (64u << 10)
+
+/*
+ * Staging and the record buffer shrink after this many epochs in a row used under a quarter
+ * of them (one burst must not pin its memory for the rest of the protection): to twice the
+ * most those epochs used, never under their start sizes.  Long enough that a periodic burst
+ * (a backup job each minute at 25 ms epochs is 2400 epochs) pays one regrowth, not one per
+ * epoch.
+ */
+#define SHRINK_EPOCHS 64u
+
+/*
+ * The pause runs SCHED_FIFO only while the last epoch's dirty pages plus 4 KiB disk chunks
+ * stay under this (16 MiB to copy or pread: ~2.5 ms here for 4096 pages), see boost_pause.
+ */
+#define BOOST_MAX_ITEMS 4096u
+
+/* stream_write_fn into a checkpoint_buf: grows it (doubling; shrink_idle gives it back). */
 static int buf_write(void *ctx, const void *data, size_t len)
 {
 	struct checkpoint_buf *b = ctx;
 
 	if (len > b->cap - b->len) {
-		size_t cap = b->cap ? b->cap : 64 << 10;
+		size_t cap = b->cap ? b->cap : REC_START;
 		uint8_t *d;
 
 		while (cap - b->len < len)
@@ -88,19 +106,66 @@ static void grow_ahead(struct checkpoint *c)
 		reserve(c, c->nr * 4, true);
 }
 
+/* One epoch's use of a buffer of cap (floor: its start size): the size to shrink to, or 0. */
+static uint64_t shrink_to(struct checkpoint_shrink *s, uint64_t used, uint64_t cap, uint64_t floor)
+{
+	uint64_t want;
+
+	if (cap <= floor || used * 4 >= cap) {
+		*s = (struct checkpoint_shrink){0};
+		return 0;
+	}
+	if (used > s->peak)
+		s->peak = used;
+	if (++s->low < SHRINK_EPOCHS)
+		return 0;
+	want = s->peak * 2 > floor ? s->peak * 2 : floor;
+	*s = (struct checkpoint_shrink){0};
+	return want < cap ? want : 0;
+}
+
+/*
+ * Guest running, after grow_ahead: staging and the record buffer given back once long
+ * underused.  A failed realloc keeps the larger buffer (a pfns array larger than cap is safe).
+ */
+static void shrink_idle(struct checkpoint *c)
+{
+	uint64_t want = shrink_to(&c->staging_shrink, c->nr, c->cap, STAGING_START);
+
+	if (want) {
+		uint8_t *pages = realloc(c->pages, want * STREAM_PAGE_SIZE);
+		uint64_t *pfns;
+
+		if (pages) {
+			c->pages = pages;
+			c->cap = want;
+			pfns = realloc(c->pfns, want * sizeof(*pfns));
+			if (pfns)
+				c->pfns = pfns;
+		}
+	}
+	want = shrink_to(&c->rec_shrink, c->rec.len, c->rec.cap, REC_START);
+	if (want) {
+		uint8_t *d = realloc(c->rec.data, want);
+
+		if (d) {
+			c->rec.data = d;
+			c->rec.cap = want;
+		}
+	}
+}
+
 static int stage_records(struct checkpoint *c, char *err, size_t errlen);
 
 /*
- * The capturer: one stage_records per pause.  It runs SCHED_FIFO for good (it only ever
- * runs inside a pause, for ~0.1 ms): woken, it takes a core at once instead of queueing
- * behind the host's other threads (unboosted, its wake-up cost more than it saved).
+ * The capturer: one stage_records per pause.  boost_pause runs it SCHED_FIFO for the pause
+ * only, with the copy: woken, it takes a core at once instead of queueing behind the host's
+ * other threads (unboosted, its wake-up cost more than it saved).
  */
 static void *capturer_main(void *arg)
 {
-	struct sched_param rt = {.sched_priority = 2};
 	struct checkpoint *c = arg;
 
-	pthread_setschedparam(pthread_self(), SCHED_FIFO, &rt); /* unprivileged: as it is */
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		while (c->job != CAPTURE_ASKED && c->job != CAPTURE_QUIT)
@@ -172,6 +237,7 @@ int checkpoint__init(struct checkpoint *c, struct vm *vm, enum migrate_compress 
 		return util__fail(err, errlen, -rc, "starting the state capturer failed: %s",
 				  strerror(rc));
 	c->capturer_started = true;
+	pthread_getschedparam(c->capturer, &c->sched_capturer.policy, &c->sched_capturer.param);
 	return 0;
 }
 
@@ -277,19 +343,30 @@ static void unboost(pthread_t t, struct checkpoint_sched *s)
  * The pause is the guest's downtime, and on a busy host (the lab runs the backup on the same
  * two cores) the threads it waits on lost their core to others: vCPUs took up to 20 ms to
  * park, the copy ran 3x the floor.  For the pause only, the vCPU threads run SCHED_FIFO at
- * priority 1, above every normal thread, and this one at 2, so that it always preempts a
- * vCPU still in guest code (before its kick); the vCPUs block once parked and are unboosted
- * before they resume, and the copy is a few ms at most.  Without CAP_SYS_NICE the pause
- * simply runs unboosted.  Measured against a backup on the same host: 4096 pages p50 7.8 ms
- * -> 2.4 ms (the floor: 2.4 ms); 16 pages p99 19.6 ms (a vCPU waiting for a core to park)
- * -> 0.6 ms, for 15-35 us of syscalls on the p50.
+ * priority 1, above every normal thread, and this one and the capturer (when it works
+ * beside the copy) at 2, so that they always preempt a vCPU still in guest code (before its
+ * kick); the vCPUs block once parked and are unboosted before they resume, the others once
+ * the VM runs again.  Without CAP_SYS_NICE the pause simply runs unboosted.  Measured against
+ * a backup on the same host: 4096 pages p50 7.8 ms -> 2.4 ms (the floor: 2.4 ms); 16 pages
+ * p99 19.6 ms (a vCPU waiting for a core to park) -> 0.6 ms, for 15-35 us of syscalls.
+ *
+ * What bounds the RT time: the copy and the disk preads grow with the epoch (and staging may
+ * realloc up to the guest's RAM), so a pause is boosted only while the last epoch's pages
+ * plus 4 KiB disk chunks stay under BOOST_MAX_ITEMS (~2.5 ms of copy): a dirty rate that
+ * jumps runs one large epoch boosted, and the next ones unboosted until it falls again.  The
+ * kernel's RT throttling (sched_rt_runtime_us, 950 ms of each second by default) is the
+ * backstop: other threads always keep 5% of each CPU.
  */
-static void boost_pause(struct checkpoint *c)
+static void boost_pause(struct checkpoint *c, bool parallel)
 {
 	struct vm *vm = c->vm;
 
+	if (c->nr + c->disk_bytes / 4096 > BOOST_MAX_ITEMS)
+		return;
 	if (!boost(pthread_self(), 2, &c->sched_self))
 		return;
+	if (parallel)
+		boost(c->capturer, 2, &c->sched_capturer);
 	pthread_mutex_lock(&vm->lock); /* thread_started: joinable and not yet joined */
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].thread_started)
@@ -316,13 +393,12 @@ int checkpoint__capture(struct checkpoint *c, uint64_t epoch, struct output_buff
 			unsigned int nr, char *err, size_t errlen)
 {
 	uint64_t t0 = progress__now_ns();
-	/* The dirty rate changes slowly: the last epoch says whether the copy is worth a hand-off.
-	 */
+	/* The dirty rate changes slowly: the last epoch says if the copy is worth a hand-off. */
 	bool parallel = c->nr >= PARALLEL_MIN_PAGES;
 	int rc;
 
 	err[0] = '\0';
-	boost_pause(c);
+	boost_pause(c, parallel);
 	vm__pause_all(c->vm);
 	ioloop__pause(c->vm->ioloop);
 	if (parallel) {
@@ -359,6 +435,7 @@ int checkpoint__capture(struct checkpoint *c, uint64_t epoch, struct output_buff
 	c->close_ns = progress__now_ns();
 	c->pause_ns = c->close_ns - t0;
 	ioloop__resume(c->vm->ioloop);
+	unboost(c->capturer, &c->sched_capturer); /* idle since CAPTURE_DONE */
 	unboost(pthread_self(), &c->sched_self);
 	c->epoch = epoch;
 	return rc;
@@ -411,6 +488,7 @@ int checkpoint__stream(struct checkpoint *c, struct stream_writer *w, char *err,
 	}
 	c->bytes = w->offset - start;
 	grow_ahead(c);
+	shrink_idle(c);
 	if (rc)
 		return util__fail(
 		    err, errlen, rc, "writing epoch %llu at stream byte %llu failed: %s",

@@ -29,6 +29,11 @@ struct checkpoint_buf {
  * Everything one epoch needs, reused from epoch to epoch so that a pause allocates
  * nothing once the staging has grown to the guest's dirty rate.  One thread: the engine's.
  */
+/* Epochs in a row that used under a quarter of a buffer, and the most they used. */
+struct checkpoint_shrink {
+	uint64_t low, peak;
+};
+
 struct checkpoint {
 	struct vm *vm;
 	uint64_t nbits;	  /* pfns in bitmap */
@@ -38,6 +43,7 @@ struct checkpoint {
 	uint64_t nr, cap; /* pages staged, pages the staging holds */
 	struct disk_copy disks;
 	struct checkpoint_buf rec; /* DISK_WRITES and state records, captured paused */
+	struct checkpoint_shrink staging_shrink, rec_shrink; /* both given back once underused */
 	/*
 	 * The capturer thread takes those records (a dozen vCPU ioctls, ~130 us here) while
 	 * this one copies the pages: the pause is the longer of the two, not the sum.  Its
@@ -59,7 +65,7 @@ struct checkpoint {
 		bool boosted;
 		int policy;
 		struct sched_param param;
-	} sched_self, sched_vcpus[VM_MAX_VCPUS];
+	} sched_self, sched_capturer, sched_vcpus[VM_MAX_VCPUS];
 	/* The last epoch's measures. */
 	uint64_t pause_ns, bytes, disk_bytes, close_ns;
 	uint8_t scratch[STREAM_LZ4_BOUND];

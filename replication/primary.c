@@ -37,6 +37,8 @@
 #define UNACKED_MAX 64
 /* The degrade command waits this long for the engine (it detaches and joins two threads). */
 #define DEGRADE_TIMEOUT_NS 10000000000ULL
+/* An unprotect's END to a late backup: its write may block this long before the cut. */
+#define END_GRACE_NS 500000000ULL
 
 struct repl_primary {
 	struct vm *vm;
@@ -75,6 +77,8 @@ struct repl_primary {
 	bool cut;		  /* lock: held output dropped, never released; detached at free */
 	bool reader_done;	  /* lock */
 	bool links_done;	  /* lock: the watchdog ends */
+	bool ending;		  /* lock: finish wrote or writes END: the backup's close is due */
+	uint64_t finish_by;	  /* lock: nonzero: finish deals with a late ack until then */
 	uint64_t interval_ns, min_spacing_ns; /* lock */
 	uint64_t epoch, written, acked;	      /* lock: captured, CHECKPOINT written, acked */
 	uint64_t let_out;		      /* lock: the buffers released epochs <= this */
@@ -150,16 +154,22 @@ static int check_params(const struct repl_params *p, char *err, size_t errlen)
 		return util__fail(err, errlen, -EINVAL, "unknown replication mode %d",
 				  (int)p->mode);
 	if (p->mode != REPL_MODE_EVENT && !p->interval_ns)
-		return util__fail(err, errlen, -EINVAL,
-				  "an interval of 0: give --interval of 1 ms or more");
+		return util__fail(
+		    err, errlen, -EINVAL,
+		    "an interval of 0: give interval_ms (--interval) of 1 ms or more");
 	if (p->mode == REPL_MODE_HYBRID && p->min_spacing_ns > p->interval_ns)
-		return util__fail(err, errlen, -EINVAL,
-				  "--min-spacing is longer than --interval: hybrid mode's I/O "
-				  "checkpoints must come more often than its timed ones");
+		return util__fail(
+		    err, errlen, -EINVAL,
+		    "min_spacing_ms (--min-spacing) is longer than interval_ms "
+		    "(--interval): hybrid mode's I/O checkpoints must come more often "
+		    "than its timed ones; give a shorter min_spacing_ms");
 	if (!p->timeout_ns)
-		return util__fail(err, errlen, -EINVAL, "a timeout of 0: give --timeout in ms");
+		return util__fail(err, errlen, -EINVAL,
+				  "a timeout of 0: give timeout_ms (--timeout) in ms");
 	if (!p->output_limit)
-		return util__fail(err, errlen, -EINVAL, "an output limit of 0 bytes holds nothing");
+		return util__fail(err, errlen, -EINVAL,
+				  "an output limit of 0 bytes holds no frame: leave the output "
+				  "limit at its default (repl_params__defaults)");
 	return 0;
 }
 
@@ -200,7 +210,7 @@ static void *reader_main(void *arg)
 
 		pthread_mutex_lock(&r->lock);
 		if (rc) {
-			bool expected = r->stop && r->state != REPL_STATE_PROTECTED;
+			bool expected = r->stop && (r->state != REPL_STATE_PROTECTED || r->ending);
 
 			r->reader_done = true;
 			pthread_cond_broadcast(&r->cond);
@@ -306,7 +316,11 @@ static void tracking_off(struct repl_primary *r)
 			  strerror(-rc));
 }
 
-/* Lock held: the reason the backup counts as gone by now, or NULL. */
+/*
+ * Lock held: the reason the backup counts as gone by now, or NULL.  The backup answers nothing
+ * while it commits (its fdatasync included), so with an epoch awaiting its ack only the ack
+ * clock counts, from when its CHECKPOINT was written whole: silence is the backup at work.
+ */
 static const char *timed_out(struct repl_primary *r, uint64_t now, char *why, size_t len)
 {
 	uint64_t sent = r->written > r->acked ? r->written_ns[(r->acked + 1) % UNACKED_MAX] : 0;
@@ -315,7 +329,7 @@ static const char *timed_out(struct repl_primary *r, uint64_t now, char *why, si
 		snprintf(why, len, "the backup did not ack epoch %llu within %llu ms",
 			 (unsigned long long)(r->acked + 1),
 			 (unsigned long long)(r->p.timeout_ns / 1000000));
-	else if (now - r->last_heard_ns > r->p.timeout_ns)
+	else if (!sent && now - r->last_heard_ns > r->p.timeout_ns)
 		snprintf(why, len, "the backup was silent for %llu ms",
 			 (unsigned long long)(r->p.timeout_ns / 1000000));
 	else
@@ -348,6 +362,12 @@ static void *watchdog_main(void *arg)
 
 		const char *late = timed_out(r, now, why, sizeof(why));
 
+		/* Unprotecting: until finish_by a late ack is finish's to handle (it sends END). */
+		if (late && r->finish_by && now < r->finish_by) {
+			deadline_to_ts(now + r->p.timeout_ns / 10 + 1, &ts);
+			pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+			continue;
+		}
 		/* Stopping, a stalled backup cannot hold up the exit: the cut frees the engine. */
 		if (late && (!r->p.cluster || r->stop)) {
 			pthread_mutex_unlock(&r->lock);
@@ -498,17 +518,19 @@ static int take_checkpoint(struct repl_primary *r, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	rc = checkpoint__stream(&r->cp, &r->w, err, errlen);
+	if (!rc)
+		rc = checkpoint__close(&r->cp, &r->w, err, errlen);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&r->lock);
-	r->written_ns[n % UNACKED_MAX] = progress__now_ns();
-	pthread_mutex_unlock(&r->lock);
-	rc = checkpoint__close(&r->cp, &r->w, err, errlen);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&r->lock);
-	r->written = n;
+	/*
+	 * The ack clock starts once CHECKPOINT(n) is written whole: the backup commits only
+	 * then.  Its ack may have beaten us here (n already released): no stale stamp then.
+	 */
 	r->last_write_ns = progress__now_ns();
+	if (r->acked < n)
+		r->written_ns[n % UNACKED_MAX] = r->last_write_ns;
+	r->written = n;
 	r->epochs++;
 	r->pages_last = r->cp.nr;
 	r->pages_total += r->cp.nr;
@@ -575,20 +597,44 @@ static int protect_loop(struct repl_primary *r)
 }
 
 /*
- * Unprotect, the backup alive: a last checkpoint (none once the guest ended) and the acks of
- * every epoch sent (bounded by the timeout), then END.  0 or -errno with err; the caller
- * releases the output either way.
+ * Unprotect, the backup alive: a last checkpoint (none once the guest ended, the link
+ * faulted, or UNACKED_MAX epochs stay unacked for the timeout) and the acks of every epoch
+ * sent (bounded by the timeout), then END.  0 or -errno with err; the caller releases the
+ * output either way.
  */
 static int finish(struct repl_primary *r, char *err, size_t errlen)
 {
 	uint64_t deadline;
 	struct timespec ts;
-	int rc = guest_ended(r) ? 0 : take_checkpoint(r, err, errlen);
+	bool last, taken = false;
+	int rc = 0;
 
+	/*
+	 * From here the watchdog leaves a late ack to us until finish_by (our deadline plus
+	 * END_GRACE_NS): a late backup still gets END, so it exits instead of failing over.
+	 * A write that blocks past finish_by (a backup that stopped reading) is cut by it.
+	 */
+	pthread_mutex_lock(&r->lock);
+	deadline = progress__now_ns() + r->p.timeout_ns;
+	r->finish_by = deadline + END_GRACE_NS;
+	/* As protect_loop: epoch acked + UNACKED_MAX + 1 would reuse acked + 1's ring slot. */
+	deadline_to_ts(deadline, &ts);
+	while (r->epoch - r->acked >= UNACKED_MAX && !r->fault[0] && progress__now_ns() < deadline)
+		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+	/* A faulted link only blocks the write until the channel fails: no last checkpoint. */
+	last = !r->fault[0] && r->epoch - r->acked < UNACKED_MAX;
+	pthread_mutex_unlock(&r->lock);
+	if (last && !guest_ended(r)) {
+		rc = take_checkpoint(r, err, errlen);
+		taken = !rc;
+	}
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&r->lock);
-	deadline = progress__now_ns() + r->p.timeout_ns;
+	if (taken) { /* a fresh epoch gets the whole timeout for its ack */
+		deadline = progress__now_ns() + r->p.timeout_ns;
+		r->finish_by = deadline + END_GRACE_NS;
+	}
 	deadline_to_ts(deadline, &ts);
 	while (r->acked < r->written && !r->fault[0] && progress__now_ns() < deadline)
 		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
@@ -596,13 +642,34 @@ static int finish(struct repl_primary *r, char *err, size_t errlen)
 		rc = util__fail(err, errlen, -EPIPE, "%s", r->fault);
 	else if (r->acked < r->written)
 		rc = util__fail(err, errlen, -ETIMEDOUT,
-				"the backup did not ack the last epoch within %llu ms",
+				"the backup did not ack epoch %llu within %llu ms",
+				(unsigned long long)(r->acked + 1),
 				(unsigned long long)(r->p.timeout_ns / 1000000));
 	/* From here the reader's end of input is the backup leaving, as asked. */
-	set_state(r, REPL_STATE_UNPROTECTED);
+	r->ending = true;
+	if (rc != -ETIMEDOUT) /* else the watchdog, still watching, bounds END's write */
+		set_state(r, REPL_STATE_UNPROTECTED);
 	pthread_mutex_unlock(&r->lock);
-	if (rc)
+	if (rc == -EPIPE) {
+		/* A faulted channel is aborted already: the backup sees the cut. */
+		log__warn("replication: unprotect without END (%s): the backup sees the link "
+			  "lost and, with --auto-failover, activates a second copy of this VM; "
+			  "stop it there",
+			  err);
 		return rc;
+	}
+	if (rc) { /* late, not gone: END still tells it to exit, holding what it committed */
+		if (stream_writer__end(&r->w))
+			log__warn(
+			    "replication: unprotect: %s, and END could not be written: the "
+			    "backup sees the link lost and, with --auto-failover, activates a "
+			    "second copy of this VM; stop it there",
+			    err);
+		pthread_mutex_lock(&r->lock);
+		set_state(r, REPL_STATE_UNPROTECTED);
+		pthread_mutex_unlock(&r->lock);
+		return rc;
+	}
 	rc = stream_writer__end(&r->w);
 	if (rc)
 		return util__fail(err, errlen, rc, "writing END failed: %s", strerror(-rc));
@@ -655,7 +722,12 @@ static int sync_backup(struct repl_primary *r)
 	return 0;
 }
 
-/* After a successful sync, the VM paused: the epochs' machinery, then the VM runs again. */
+int repl_primary__test_fail_start; /* tests only: nonzero fails start_epochs after arm() */
+
+/*
+ * After a successful sync, the VM paused: the epochs' machinery, then the VM runs again.
+ * 0, or -errno with r->fault set: the caller degrades (or stalls), never finishes.
+ */
 static int start_epochs(struct repl_primary *r)
 {
 	char err[REPL_ERR_MAX];
@@ -665,18 +737,21 @@ static int start_epochs(struct repl_primary *r)
 
 	if (!rc)
 		rc = arm(r, err, sizeof(err));
+	if (!rc && repl_primary__test_fail_start)
+		rc = util__fail(err, sizeof(err), repl_primary__test_fail_start,
+				"starting the epochs failed (injected by a test)");
 	ioloop__resume(r->vm->ioloop);
 	vm__resume_all(r->vm);
 	now = progress__now_ns();
 	pthread_mutex_lock(&r->lock);
 	r->last_heard_ns = r->last_write_ns = r->last_cp_ns = now;
-	if (rc)
-		snprintf(r->fault, sizeof(r->fault), "%s", err);
-	else
+	if (!rc)
 		set_state(r, REPL_STATE_PROTECTED);
 	pthread_mutex_unlock(&r->lock);
-	if (rc)
+	if (rc) {
+		fault(r, err); /* and the cut: the backup waits for CHECKPOINT(1) otherwise */
 		return rc;
+	}
 	rc = pthread_create(&r->reader, NULL, reader_main, r);
 	if (rc) {
 		fault(r, "starting the reply reader failed");
@@ -708,7 +783,8 @@ static void *engine_main(void *arg)
 			signal_event(r);
 		return NULL;
 	}
-	if (!start_epochs(r))
+	rc = start_epochs(r);
+	if (!rc)
 		rc = protect_loop(r);
 	if (rc && stall(r)) {
 		degrade(r);
@@ -904,6 +980,17 @@ void repl_primary__status(struct repl_primary *r, struct repl_status *out)
 	snprintf(out->peer, sizeof(out->peer), "%s", r->peer);
 	snprintf(out->error, sizeof(out->error), "%s", r->error);
 	pthread_mutex_unlock(&r->lock);
+}
+
+enum repl_state repl_primary__state(struct repl_primary *r, struct repl_status *out)
+{
+	pthread_mutex_lock(&r->lock);
+	out->state = r->state;
+	out->mode = (enum repl_mode)atomic_load(&r->mode);
+	snprintf(out->peer, sizeof(out->peer), "%s", r->peer);
+	snprintf(out->error, sizeof(out->error), "%s", r->error);
+	pthread_mutex_unlock(&r->lock);
+	return out->state;
 }
 
 int repl_primary__set(struct repl_primary *r, enum repl_mode mode, uint64_t interval_ns,

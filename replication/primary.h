@@ -21,12 +21,24 @@ struct repl_primary;
  * the checkpoints.  Refused at once (-EINVAL, err says why and the fix): bad params, a VM
  * that is paused, a disk on shared storage (each host needs its own image).  0 or -errno.
  */
+/*
+ * p->timeout_ns bounds an epoch's ack from when its CHECKPOINT is written whole, and the
+ * backup's silence while no epoch awaits its ack.  The backup answers nothing while it
+ * commits an epoch, fdatasync of every disk written included: the timeout must cover the
+ * slowest commit (a large disk epoch on a slow disk), or a healthy pair degrades.
+ */
 int repl_primary__start(struct vm *vm, const struct repl_params *p, const char *peer,
 			const struct channel_security *sec, struct repl_primary **out, char *err,
 			size_t errlen);
 
 /* Any thread: a consistent snapshot. */
 void repl_primary__status(struct repl_primary *r, struct repl_status *out);
+
+/*
+ * Any thread, cheap (no quantiles, no buffer stats): fills only out's state, mode, peer and
+ * error, and returns the state.
+ */
+enum repl_state repl_primary__state(struct repl_primary *r, struct repl_status *out);
 
 /*
  * Switches mode and timing on a protected VM from the next checkpoint on (0 keeps an
@@ -50,8 +62,10 @@ void repl_primary__fence(struct repl_primary *r, bool on);
 int repl_primary__degrade(struct repl_primary *r, char *err, size_t errlen);
 
 /*
- * Readable (poll) once the engine's thread has ended on its own: the initial sync failed or
- * the VM went degraded.  The VM runs either way.
+ * Readable (poll) once the engine's thread has ended on its own: the initial sync failed
+ * (state FAILED), or the epochs failed to start or the link failed after (state DEGRADED).
+ * A cluster-managed or fenced VM whose link fails is STALLED instead, and signals nothing
+ * until clusterd's degrade.  The VM runs either way.
  */
 int repl_primary__event_fd(const struct repl_primary *r);
 
@@ -62,6 +76,9 @@ int repl_primary__event_fd(const struct repl_primary *r);
  * output is released and the VM runs in any case).
  */
 int repl_primary__stop(struct repl_primary *r, char *err, size_t errlen);
+
+/* Tests only: a nonzero -errno here makes the next start fail just after the sync. */
+extern int repl_primary__test_fail_start;
 
 /* repl_primary__stop if still running, then frees; NULL is a no-op.  Before vm__destroy. */
 void repl_primary__free(struct repl_primary *r);

@@ -1,5 +1,4 @@
-/* The backup's 256-byte replies (repl_wire.h): written whole, read back with every field checked.
- */
+/* The backup's 256-byte replies (repl_wire.h): written whole, read back with each field checked. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Replication (DESIGN.md §7): the modes, tuning and status shared by the primary and the backup. */
+/* Replication (DESIGN.md §7): the modes, tuning and status shared by primary and backup. */
 #ifndef REPLICATION_REPLICATION_H
 #define REPLICATION_REPLICATION_H
 

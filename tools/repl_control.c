@@ -19,9 +19,11 @@
 #define FAILOVER_START_TIMEOUT_S 30
 
 /*
- * lock guards every field: the control server's thread and the main thread share them.
- * The engines' own calls may block (stop waits for the backup's last ack): they run under
- * lock, which only the main thread's exit path and the one control thread contend for.
+ * lock guards every field: the control server's thread and the main thread share them, and
+ * the main thread takes it on every loop (engine_fd, check).  So it is never held across
+ * repl_primary__stop, which waits up to a checkpoint plus two timeouts (the last ack, the
+ * backup's close): stopping marks the engine as being stopped, a second protect or stop waits
+ * for or refuses it, and r->primary stays valid (only protect and free replace it).
  */
 struct repl_control {
 	struct vm *vm;
@@ -35,6 +37,8 @@ struct repl_control {
 	bool exiting;		      /* before_exit ran: no new protection */
 	bool reported;		      /* the primary engine's end was logged */
 	bool fenced;		      /* no output released, for this engine and the next */
+	bool stopping;		      /* repl_primary__stop runs, outside lock */
+	pthread_cond_t stopped;	      /* stopping went false */
 	int start_rc;
 	char start_err[256];
 	int wake_fd; /* failover or a new protect -> the main thread */
@@ -45,6 +49,7 @@ struct repl_control {
 int repl_control__new(struct vm *vm, bool backup, struct repl_control **out)
 {
 	struct repl_control *r = calloc(1, sizeof(*r));
+	pthread_condattr_t ca;
 
 	if (!r)
 		return -ENOMEM;
@@ -58,18 +63,25 @@ int repl_control__new(struct vm *vm, bool backup, struct repl_control **out)
 	r->vm = vm;
 	r->is_backup = backup;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->started, NULL);
+	/* The failover's deadline is CLOCK_MONOTONIC: a clock step must not stretch it. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->started, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&r->stopped, NULL);
 	*out = r;
 	return 0;
 }
 
-/* Under lock: the primary engine's state (none without one). */
+/*
+ * Under lock: the primary engine's state (none without one), with st's mode, peer and error
+ * only (every control request and exit path asks: no quantile sorts for that).
+ */
 static enum repl_state primary_state(struct repl_control *r, struct repl_status *st)
 {
 	if (!r->primary)
 		return REPL_STATE_NONE;
-	repl_primary__status(r->primary, st);
-	return st->state;
+	return repl_primary__state(r->primary, st);
 }
 
 /* The engine's thread is at work (or ended degraded and must still be stopped). */
@@ -119,6 +131,9 @@ int repl_control__protect(struct repl_control *r, const struct control_protect *
 		rc = util__fail(err, errlen, -ESHUTDOWN, "protect: twin-vmm is exiting");
 	} else if (r->fenced) {
 		rc = util__fail(err, errlen, -EPERM, "protect: the VM is fenced: unfence it first");
+	} else if (r->stopping) {
+		rc = util__fail(err, errlen, -EBUSY,
+				"protect: an unprotect is in progress: wait for it, then protect");
 	} else if (busy(s)) {
 		rc = util__fail(err, errlen, -EBUSY,
 				"protect: the VM is already %s toward %.128s: unprotect first",
@@ -151,6 +166,21 @@ out:
 	return rc;
 }
 
+/* Lock held, not stopping: stops the primary engine with lock dropped meanwhile. */
+static int stop_unlocked(struct repl_control *r, char *err, size_t errlen)
+{
+	struct repl_primary *p = r->primary;
+	int rc;
+
+	r->stopping = true;
+	pthread_mutex_unlock(&r->lock);
+	rc = repl_primary__stop(p, err, errlen);
+	pthread_mutex_lock(&r->lock);
+	r->stopping = false;
+	pthread_cond_broadcast(&r->stopped);
+	return rc;
+}
+
 int repl_control__unprotect(struct repl_control *r, char *err, size_t errlen)
 {
 	struct repl_status st;
@@ -177,7 +207,12 @@ int repl_control__unprotect(struct repl_control *r, char *err, size_t errlen)
 					  : "degrade it once the backup's death is confirmed");
 		goto out;
 	}
-	rc = repl_primary__stop(r->primary, err, errlen);
+	if (r->stopping) {
+		rc = util__fail(err, errlen, -EINPROGRESS,
+				"unprotect: an unprotect is in progress already: wait for it");
+		goto out;
+	}
+	rc = stop_unlocked(r, err, errlen);
 	if (rc)
 		log__warn("control: unprotect: %s; the VM runs unprotected", err);
 	else
@@ -278,7 +313,7 @@ void repl_control__check(struct repl_control *r)
 	if (p.fd >= 0 && poll(&p, 1, 0) == 1) {
 		/* Ended on its own: the operator must hear of it, not only query-replication. */
 		r->reported = true;
-		repl_primary__status(r->primary, &st);
+		repl_primary__state(r->primary, &st);
 		if (st.state == REPL_STATE_DEGRADED)
 			log__warn(
 			    "replication: DEGRADED: %s; the VM runs unprotected, its output no "
@@ -305,10 +340,13 @@ void repl_control__before_exit(struct repl_control *r)
 		snprintf(r->start_err, sizeof(r->start_err), "twin-vmm is exiting");
 		pthread_cond_broadcast(&r->started);
 	}
+	/* An unprotect under way finishes first: the engine's thread is joined once. */
+	while (r->stopping)
+		pthread_cond_wait(&r->stopped, &r->lock);
 	/* Quit while protected: END tells the backup to exit 0 instead of mourning a loss. */
 	if (engaged(primary_state(r, &st))) {
 		log__info("control: exiting while protected: unprotecting first");
-		if (repl_primary__stop(r->primary, err, sizeof(err)))
+		if (stop_unlocked(r, err, sizeof(err)))
 			log__warn("control: unprotect at exit: %s", err);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -394,7 +432,7 @@ int repl_control__failover(struct repl_control *r, char *err, size_t errlen)
 	if (rc && rc != -EALREADY)
 		return rc;
 	wake(r);
-	clock_gettime(CLOCK_REALTIME, &deadline);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += FAILOVER_START_TIMEOUT_S;
 	pthread_mutex_lock(&r->lock);
 	while (!r->answered)
@@ -437,6 +475,7 @@ void repl_control__free(struct repl_control *r)
 	repl_primary__free(r->primary);
 	repl_backup__free(r->backup);
 	pthread_cond_destroy(&r->started);
+	pthread_cond_destroy(&r->stopped);
 	pthread_mutex_destroy(&r->lock);
 	close(r->wake_fd);
 	free(r);

@@ -245,7 +245,8 @@ static int check_kind(const struct stream_reader *r, bool replication, int rc, c
 /*
  * incoming and backup (replication): waits for the source, then receives the VM up to END
  * (incoming) or CHECKPOINT(0) (backup).  0 with src->ch waiting for the ack and src->r
- * positioned after the last record read, or an exit status (logged, the source told).
+ * positioned after the last record read (the caller disposes it), or an exit status (logged,
+ * the source told) with src->r disposed here.
  */
 static int receive(struct vm_setup *s, const struct vmm_args *a, int sig_fd, bool replication,
 		   struct vm_source *src)
@@ -271,7 +272,8 @@ static int receive(struct vm_setup *s, const struct vmm_args *a, int sig_fd, boo
 		rc = channel__listen(a->listen, &lfd, err, sizeof(err));
 	if (rc) {
 		log__error("%s: %s", cmd, err);
-		return EXIT_BAD_INPUT;
+		status = EXIT_BAD_INPUT;
+		goto fail;
 	}
 	/* Always shown: with port 0 it is how the user learns the port. */
 	fprintf(stderr, "twin-vmm: %s: waiting on %s, port %d\n", cmd, a->listen,
@@ -281,10 +283,14 @@ static int receive(struct vm_setup *s, const struct vmm_args *a, int sig_fd, boo
 	if (ch)
 		rc = check_kind(r, replication, rc, err, sizeof(err));
 	/* Stopped while waiting, as a running VM would be: status 0. */
-	if (rc == -EINTR)
-		return VM_EXIT_STOPPED;
-	if (!ch)
-		return EXIT_RUNTIME;
+	if (rc == -EINTR) {
+		status = VM_EXIT_STOPPED;
+		goto fail;
+	}
+	if (!ch) {
+		status = EXIT_RUNTIME;
+		goto fail;
+	}
 	if (rc) {
 		status = stream_error_status(rc);
 		refuse_early(NULL, &ch, r, rc, err);
@@ -295,12 +301,14 @@ static int receive(struct vm_setup *s, const struct vmm_args *a, int sig_fd, boo
 	if (rc) {
 		/* The source was told (refuse_early), if it was still there to hear it. */
 		log__error("%s: %s", cmd, err);
-		stream_reader__dispose(r);
-		return status;
+		goto fail;
 	}
 	log__info("%s: %s received", cmd, replication ? "the initial sync" : "migration");
 	src->ch = ch;
 	return 0;
+fail:
+	stream_reader__dispose(r);
+	return status;
 }
 
 int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
@@ -310,7 +318,8 @@ int vm_load__incoming(struct vm_setup *s, const struct vmm_args *a, int sig_fd,
 	int status = receive(s, a, sig_fd, false, &src);
 
 	/* After END the stream holds nothing more: only the ack goes back. */
-	stream_reader__dispose(&src.r);
+	if (!status)
+		stream_reader__dispose(&src.r);
 	*out = src.ch;
 	return status;
 }

@@ -7,6 +7,7 @@
 #include "iov.h"
 #include "log.h"
 #include "output_buffer.h"
+#include "util.h"
 
 struct held_frame {
 	struct held_frame *next;
@@ -31,14 +32,6 @@ struct output_buffer {
 	uint64_t last_closed, last_released;
 	struct output_buffer_stats st;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 int output_buffer__create(size_t limit, struct output_buffer_full full, struct output_buffer **out)
 {
@@ -158,7 +151,7 @@ int output_buffer__transmit(struct output_buffer *ob, const struct iovec *iov, u
 	f->next = NULL;
 	f->closed = false;
 	f->epoch = 0;
-	f->since_ns = now_ns();
+	f->since_ns = util__mono_ns();
 	f->len = len;
 	*ob->tailp = f;
 	ob->tailp = &f->next;
@@ -263,6 +256,6 @@ void output_buffer__stats(struct output_buffer *ob, struct output_buffer_stats *
 	pthread_mutex_lock(&ob->lock);
 	*st = ob->st;
 	st->holding = ob->holding;
-	st->oldest_age_ns = ob->head ? now_ns() - ob->head->since_ns : 0;
+	st->oldest_age_ns = ob->head ? util__mono_ns() - ob->head->since_ns : 0;
 	pthread_mutex_unlock(&ob->lock);
 }

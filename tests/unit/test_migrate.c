@@ -505,7 +505,11 @@ START_TEST(test_no_ack)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	send_start(&s, src.t.vm, &p, sv[0]);
 	ck_assert_msg(receive_into(sv[1], &dst, &src.args, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_uint_eq(pause_depth(src.t.vm), 1);
+	/*
+	 * Paused waiting for the ack: at least once.  Under load auto-converge's throttle may
+	 * still hold a pause of its own on top (seen: 2 in a full make check at load 8).
+	 */
+	ck_assert_uint_ge(pause_depth(src.t.vm), 1);
 	if (_i < 4)
 		ck_assert_int_eq(migrate__ack(stream__fd_write, &sv[1], acks[_i], "disk full here"),
 				 0);

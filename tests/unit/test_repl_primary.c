@@ -59,6 +59,7 @@ struct fake_backup {
 	uint64_t refuse_u64;   /* nonzero: answers SYNC with a refusal instead of READY */
 	uint64_t stall_u64; /* nonzero: reads SYNC, then waits for it to be cleared, and closes */
 	uint64_t synced;    /* SYNC records read */
+	bool lazy; /* epochs past ack_limit are read on and never acked (no back-pressure) */
 	bool checkpointed, ended, done;
 	char error[512]; /* the first thing wrong with the stream, or "" */
 };
@@ -221,6 +222,10 @@ static void *fake_backup_main(void *arg)
 			b->checkpoints++;
 			b->last_epoch = r.last_epoch;
 			pthread_cond_broadcast(&b->cond);
+			if (b->lazy && b->ack_limit < r.last_epoch) {
+				pthread_mutex_unlock(&b->lock);
+				break;
+			}
 			while (b->ack_limit < r.last_epoch && b->die_at != r.last_epoch)
 				pthread_cond_wait(&b->cond, &b->lock);
 			n = b->die_at;
@@ -640,6 +645,93 @@ static void degraded_on_backup_eof(void)
 START_TEST(test_degraded_on_backup_eof)
 {
 	run_in_netns(degraded_on_backup_eof);
+}
+END_TEST
+
+/*
+ * The epochs fail to start after a good sync: degraded (not a clean unprotect), the event fd
+ * readable, no END sent (the backup must not take it for an unprotect), output unheld.
+ */
+static void failed_start_degrades(void)
+{
+	struct protected_vm v;
+	struct fake_backup b;
+	struct repl_primary *r;
+	struct repl_status st;
+	struct pollfd p;
+	char err[256];
+
+	pvm_boot(&v);
+	fake_backup_start(&b, NO_LIMIT, 0);
+	repl_primary__test_fail_start = -ENOMEM;
+	r = protect(&v, b.port, REPL_MODE_EPOCH, 5);
+	WAIT_STATUS(r, st, st.state != REPL_STATE_SYNCING && st.state != REPL_STATE_PROTECTED,
+		    "left the sync");
+	expect(st.state == REPL_STATE_DEGRADED && strstr(st.error, "injected"),
+	       "a failed epoch start ended %s: \"%s\"", repl_state__to_str(st.state), st.error);
+	expect(st.epoch == 0, "epoch %llu taken after a failed start",
+	       (unsigned long long)st.epoch);
+	p = (struct pollfd){.fd = repl_primary__event_fd(r), .events = POLLIN};
+	expect(poll(&p, 1, 0) == 1, "the event fd is not readable after a failed start");
+	send_frame(&v, 11);
+	expect(next_frame(&v, WAIT_MS) == 11, "output is held after a failed start");
+	expect_guest_runs(&v);
+	/* The cut is all the backup sees: a stream error, not END. */
+	pthread_join(b.thread, NULL);
+	close(b.lfd);
+	expect(!b.ended && !strncmp(b.error, "stream: ", 8),
+	       "the backup saw END or another error: \"%s\"", b.error);
+	expect(repl_primary__stop(r, err, sizeof(err)) == 0, "unprotect after degraded: %s", err);
+	repl_primary__free(r);
+	repl_primary__test_fail_start = 0;
+	pvm_destroy(&v);
+}
+
+START_TEST(test_failed_start_degrades)
+{
+	run_in_netns(failed_start_degrades);
+}
+END_TEST
+
+/*
+ * Unprotect with UNACKED_MAX (64) epochs in flight: no last checkpoint beyond the ring (its
+ * send time would overwrite the oldest unacked epoch's); the acks time out, and the backup,
+ * late but reading, still gets END.
+ */
+static void unprotect_with_full_ring(void)
+{
+	struct protected_vm v;
+	struct fake_backup b;
+	struct repl_primary *r;
+	struct repl_status st;
+	char err[256];
+
+	pvm_boot(&v);
+	fake_backup_start(&b, 2, 0);
+	pthread_mutex_lock(&b.lock);
+	b.lazy = true;
+	pthread_mutex_unlock(&b.lock);
+	r = protect_with(&v, b.port, REPL_MODE_EPOCH, 1, false, 5000);
+	WAIT_STATUS(r, st, st.epoch - st.acked_epoch >= 64, "64 epochs unacked");
+	expect(st.acked_epoch == 2 && st.epoch == 66, "acked %llu, taken %llu: the ring is 64",
+	       (unsigned long long)st.acked_epoch, (unsigned long long)st.epoch);
+	expect(repl_primary__stop(r, err, sizeof(err)) == -ETIMEDOUT && strstr(err, "did not ack"),
+	       "unprotect of an unacking backup: %s", err);
+	status(r, &st);
+	expect(st.state == REPL_STATE_UNPROTECTED && st.epoch == 66,
+	       "unprotect took epoch %llu past the ring (state %s)", (unsigned long long)st.epoch,
+	       repl_state__to_str(st.state));
+	/* Late, not gone: END still tells it to exit (a cut would make it fail over). */
+	fake_backup_join(&b);
+	expect(b.last_epoch == 66 && b.ended, "the backup read CHECKPOINT(%llu)%s",
+	       (unsigned long long)b.last_epoch, b.ended ? " and END" : ", and no END");
+	repl_primary__free(r);
+	pvm_destroy(&v);
+}
+
+START_TEST(test_unprotect_with_full_ring)
+{
+	run_in_netns(unprotect_with_full_ring);
 }
 END_TEST
 
@@ -1288,6 +1380,8 @@ Suite *repl_primary_suite(void)
 	tcase_add_test(tc, test_epochs_switch_unprotect);
 	tcase_add_test(tc, test_output_held_until_ack);
 	tcase_add_test(tc, test_degraded_on_backup_eof);
+	tcase_add_test(tc, test_failed_start_degrades);
+	tcase_add_test(tc, test_unprotect_with_full_ring);
 	tcase_add_test(tc, test_refusals_and_failed_sync);
 	tcase_add_test(tc, test_protect_into_real_backup);
 	tcase_add_test(tc, test_disk_writes_in_event_mode);
