@@ -65,6 +65,7 @@ struct cl_vm {
 	bool want_protect;	/* protect = yes, or a protect request: re-protect after losses */
 	bool backup_ready;	/* the backup's twin-vmm listens (VM_REPORT started) */
 	bool awaiting_operator; /* the primary died and automatic failover was refused */
+	bool forced;		/* failing over by failover --force: activate without quorum */
 	/* Bumped at every role assignment; reports name the generation they are about. */
 	uint32_t generation, primary_gen, backup_gen;
 };
@@ -82,8 +83,10 @@ struct cl_local_vmm {
 	char vm[CL_NAME_MAX + 1]; /* "": an empty slot */
 	enum cl_role role;
 	uint32_t gen;	      /* the VM generation of this role assignment */
+	bool alive;	      /* spawned (or adopted by failover) and not yet exited */
 	bool started;	      /* CL_EV_VMM_STARTED seen */
 	bool killed;	      /* SIGKILL or quit sent: waiting for the exit */
+	bool synced;	      /* the primary's initial sync done (CL_EV_VMM_PROTECTED) */
 	bool fenced;	      /* fence sent, no unfence since */
 	uint32_t protect_gen; /* backup_gen the primary was told to protect toward; 0 none */
 	bool failover_sent;
@@ -102,8 +105,10 @@ struct cl_local {
 	uint32_t members[CL_MAX_HOSTS];
 	int nmembers;
 	/*
-	 * Quorate as the CPG stream sees it: a strict majority of expected_votes among the
-	 * members.  The stream gate for applying changes (the same at every member).
+	 * A strict majority of expected_votes among the CPG members: this, with vq_quorate,
+	 * is "quorate".  The membership is in the message stream, so a partition is seen
+	 * at once even while votequorum's callback is late.  (No qdevice: its vote is not a
+	 * member.)
 	 */
 	bool stream_quorate;
 	bool syncing; /* a confchg's STATE_SYNC round is not complete */
