@@ -35,6 +35,7 @@ static Suite *(*const suites[])(void) = {
     repl_stats_suite,
     repl_primary_suite,
     repl_backup_suite,
+    vmcfg_suite,
 };
 
 int main(void)

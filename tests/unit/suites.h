@@ -44,5 +44,6 @@ Suite *repl_wire_suite(void);
 Suite *repl_stats_suite(void);
 Suite *repl_primary_suite(void);
 Suite *repl_backup_suite(void);
+Suite *vmcfg_suite(void);
 
 #endif
