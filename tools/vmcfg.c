@@ -195,19 +195,24 @@ static bool parse_uint(const char *s, unsigned int min, unsigned int max, unsign
 	return true;
 }
 
-static int set_name(struct parse *ps, const char *v)
+bool vmcfg__valid_name(const char *s)
 {
-	size_t n = strlen(v);
-	bool ok = n >= 1 && n <= VMCFG_NAME_MAX && v[0] != '-';
+	size_t n = strlen(s);
+	bool ok = n >= 1 && n <= VMCFG_NAME_MAX && s[0] != '-';
 
 	for (size_t i = 0; ok && i < n; i++)
-		ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') || v[i] == '-';
-	if (!ok)
+		ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-';
+	return ok;
+}
+
+static int set_name(struct parse *ps, const char *v)
+{
+	if (!vmcfg__valid_name(v))
 		return fail(ps, ps->line,
 			    "name '%s' is invalid: use 1 to %d characters of a-z, 0-9 and '-', "
 			    "not starting with '-', e.g. name = kv1",
 			    v, VMCFG_NAME_MAX);
-	copy_str(ps->cfg->name, sizeof(ps->cfg->name), v, n);
+	copy_str(ps->cfg->name, sizeof(ps->cfg->name), v, strlen(v));
 	return 1;
 }
 
@@ -445,13 +450,9 @@ static int set_protect(struct parse *ps, const char *v)
 
 static int set_mode(struct parse *ps, const char *v)
 {
-	for (enum vmcfg_mode m = VMCFG_MODE_EPOCH; m <= VMCFG_MODE_HYBRID; m++) {
-		if (!strcmp(v, vmcfg__mode_to_str(m))) {
-			ps->cfg->mode = m;
-			return 1;
-		}
-	}
-	return fail(ps, ps->line, "mode '%s' is invalid: use epoch, event or hybrid", v);
+	if (vmcfg__mode_from_str(v, &ps->cfg->mode))
+		return fail(ps, ps->line, "mode '%s' is invalid: use epoch, event or hybrid", v);
+	return 1;
 }
 
 static int set_probe(struct parse *ps, const char *v)
@@ -653,6 +654,17 @@ const char *vmcfg__mode_to_str(enum vmcfg_mode mode)
 		return "hybrid";
 	}
 	return "?";
+}
+
+int vmcfg__mode_from_str(const char *s, enum vmcfg_mode *out)
+{
+	for (enum vmcfg_mode m = VMCFG_MODE_EPOCH; m <= VMCFG_MODE_HYBRID; m++) {
+		if (!strcmp(s, vmcfg__mode_to_str(m))) {
+			*out = m;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
 
 /* Appends `key = value`, quoted when the parser would otherwise change the value. */

@@ -16,8 +16,9 @@
 #define VMCFG_MAX_VCPUS	       64
 #define VMCFG_MAX_INTERVAL     60000 /* ms, as twin-vmm --interval */
 #define VMCFG_DEFAULT_INTERVAL 25
-/* The largest config text: it travels whole in one CPG message. */
-#define VMCFG_TEXT_MAX 16384
+/* The largest config text: it travels whole in CPG messages (clusterd's CL_CONFIG_MAX, NUL aside).
+ */
+#define VMCFG_TEXT_MAX 4095
 /* libinih reads lines into a 200-byte buffer: the newline and NUL leave this much. */
 #define VMCFG_LINE_MAX 198
 /* The longest value: its line still fits when rendered as `interval_ms = "VALUE"`. */
@@ -85,5 +86,10 @@ int vmcfg__expand_host(const char *path, const char *host, char *out, size_t out
 char *vmcfg__render(const struct vmcfg *cfg);
 
 const char *vmcfg__mode_to_str(enum vmcfg_mode mode);
+/* 0 and *out, or -EINVAL: s is not epoch, event or hybrid. */
+int vmcfg__mode_from_str(const char *s, enum vmcfg_mode *out);
+
+/* Whether s is a VM name: 1 to VMCFG_NAME_MAX of [a-z0-9-], not starting with '-'. */
+bool vmcfg__valid_name(const char *s);
 
 #endif

@@ -210,7 +210,7 @@ START_TEST(test_too_large)
 	memset(text, '\n', n);
 	ck_assert_int_eq(vmcfg__parse_text(text, n, "f", &cfg, err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err,
-			 "f:1: the file is larger than 16384 bytes: a VM config is a few lines");
+			 "f:1: the file is larger than 4095 bytes: a VM config is a few lines");
 	free(text);
 }
 END_TEST
