@@ -36,6 +36,7 @@ static Suite *(*const suites[])(void) = {
     repl_primary_suite,
     repl_backup_suite,
     vmcfg_suite,
+    twin_args_suite,
 };
 
 int main(void)
