@@ -36,6 +36,8 @@ static Suite *(*const suites[])(void) = {
     repl_primary_suite,
     repl_backup_suite,
     clusterd_conf_suite,
+    vmcfg_suite,
+    twin_args_suite,
 };
 
 int main(void)
