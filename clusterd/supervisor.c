@@ -170,7 +170,7 @@ static int start_process(struct vmm *v)
 	const struct clusterd_conf *conf = v->s->conf;
 	struct vmm_argv a = {0};
 	struct vmcfg cfg;
-	char err[512], dir[CONF_PATH_MAX], log[CONF_PATH_MAX + 8];
+	char err[2 * CONF_PATH_MAX], dir[CONF_PATH_MAX], log[CONF_PATH_MAX + 8];
 	struct timeval every = {0, CONNECT_EVERY_MS * 1000};
 	int rc, log_fd = -1;
 
