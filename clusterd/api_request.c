@@ -83,39 +83,41 @@ static int bool_arg(json_t *args, const char *cmd, const char *key, bool *out,
 	return 0;
 }
 
-/* The VM config of vm-start: its text given, or read from a path (a bare NAME: NAME.cfg). */
+/*
+ * The VM config of vm-start: its text (the CLI sends it with the file's path, which then
+ * names it in errors), or only a path clusterd reads (a bare NAME: VM_CONFIGS/NAME.cfg).
+ */
 static int start_request(json_t *args, const char *vm_configs, struct cl_request *req,
 			 struct api_error *e)
 {
 	json_t *text = json_object_get(args, "config"), *path = json_object_get(args, "path");
+	const char *p = json_string_value(path);
 	char file[4096], err[512], *loaded = NULL;
 	struct vmcfg cfg;
 	enum cl_mode mode;
 	int rc;
 
-	if (!text == !path)
+	if (!text && !path)
 		return fail(e, "InvalidParameter",
-			    "vm-start: give exactly one of \"config\" (the text) or \"path\"");
-	if (path) {
-		const char *p = json_string_value(path);
-
-		if (!p || !*p)
-			return fail(e, "InvalidParameter", "vm-start: \"path\" must be a file name");
-		if (strchr(p, '/') && p[0] != '/')
-			return fail(e, "InvalidParameter",
-				    "vm-start: \"path\" %.256s must be absolute: clusterd does not "
-				    "share the client's working directory",
-				    p);
+			    "vm-start: give \"config\" (the text) or \"path\" (a file)");
+	if (path && (!p || !*p))
+		return fail(e, "InvalidParameter", "vm-start: \"path\" must be a file name");
+	if (text && !json_is_string(text))
+		return fail(e, "InvalidParameter", "vm-start: \"config\" must be a string");
+	if (text) {
+		rc = vmcfg__parse_text(json_string_value(text), json_string_length(text),
+				       p ?: "(config)", &cfg, err, sizeof(err));
+	} else if (strchr(p, '/') && p[0] != '/') {
+		return fail(e, "InvalidParameter",
+			    "vm-start: \"path\" %.256s must be absolute: clusterd does not share "
+			    "the client's working directory",
+			    p);
+	} else {
 		if (strchr(p, '/'))
 			snprintf(file, sizeof(file), "%s", p);
 		else
 			snprintf(file, sizeof(file), "%s/%s.cfg", vm_configs, p);
 		rc = vmcfg__load(file, &cfg, &loaded, err, sizeof(err));
-	} else {
-		if (!json_is_string(text))
-			return fail(e, "InvalidParameter", "vm-start: \"config\" must be a string");
-		rc = vmcfg__parse_text(json_string_value(text), json_string_length(text),
-				       "(config)", &cfg, err, sizeof(err));
 	}
 	if (rc) {
 		free(loaded);

@@ -50,7 +50,7 @@ static int __attribute__((format(printf, 2, 3))) add(struct vmm_argv *a, const c
 		a->argv[a->argc] = NULL;
 		return -ENOMEM;
 	}
-	a->argc++;
+	a->argv[++a->argc] = NULL;
 	return 0;
 }
 
@@ -143,6 +143,5 @@ void vmm_argv__dispose(struct vmm_argv *a)
 {
 	for (int i = 0; i < a->argc; i++)
 		free(a->argv[i]);
-	a->argc = 0;
-	a->argv[0] = NULL;
+	*a = (struct vmm_argv){0};
 }

@@ -36,6 +36,7 @@ static Suite *(*const suites[])(void) = {
     repl_primary_suite,
     repl_backup_suite,
     clusterd_conf_suite,
+    clusterd_vmm_suite,
     vmcfg_suite,
     twin_args_suite,
 };
