@@ -128,7 +128,7 @@ static void on_confchg(void *opaque, const uint32_t *members, size_t nmembers,
 	in.confchg.nmembers = copy_ids(in.confchg.members, members, nmembers);
 	in.confchg.nleft = copy_ids(in.confchg.left, left, nleft);
 	in.confchg.njoined = copy_ids(in.confchg.joined, joined, njoined);
-	clog__info("corosync: membership: %zu members, %zu left, %zu joined", nmembers, nleft,
+	clog__debug("corosync: membership: %zu members, %zu left, %zu joined", nmembers, nleft,
 		   njoined);
 	feed(opaque, &in);
 }
@@ -140,7 +140,7 @@ static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expec
 	in.quorum.quorate = quorate;
 	in.quorum.votes = votes;
 	in.quorum.expected_votes = expected;
-	clog__info("corosync: quorum: %s, %u of %u expected votes",
+	clog__debug("corosync: quorum: %s, %u of %u expected votes",
 		   quorate ? "quorate" : "NOT quorate", votes, expected);
 	feed(opaque, &in);
 }
@@ -155,7 +155,7 @@ static void on_lost(void *opaque, const char *why)
 	stop(opaque, EXIT_RUNTIME);
 }
 
-static const struct corosync_ops corosync_ops = {
+static struct corosync_ops corosync_ops = {
     .deliver = on_deliver,
     .confchg = on_confchg,
     .quorum = on_quorum,
@@ -197,7 +197,7 @@ static bool may_restart(void *opaque, const char *vm)
 	return false;
 }
 
-static const struct supervisor_ops supervisor_ops = {
+static struct supervisor_ops supervisor_ops = {
     .event = on_vmm_event,
     .may_restart = may_restart,
 };
@@ -220,7 +220,7 @@ static void extend_reply(void *opaque, enum cl_cmd cmd, json_t *ret)
 		json_object_set_new(ret, "token_ms", json_integer(corosync__token_ms(d->cs)));
 }
 
-static const struct api_ops api_ops = {
+static struct api_ops api_ops = {
     .request = on_request,
     .extend = extend_reply,
 };
@@ -329,6 +329,7 @@ static int start(struct daemon *d)
 	uint32_t nodeid;
 	char err[512] = "";
 
+	corosync_ops.opaque = supervisor_ops.opaque = api_ops.opaque = d;
 	if (corosync__open(&corosync_ops, &d->cs, &nodeid, err, sizeof(err)))
 		goto fail;
 	d->model = model__new(nodeid, d->conf.host_name, d->conf.replication_addr,
