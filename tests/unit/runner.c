@@ -36,6 +36,8 @@ static Suite *(*const suites[])(void) = {
     repl_primary_suite,
     repl_backup_suite,
     clusterd_conf_suite,
+    cluster_model_suite,
+    cluster_sim_suite,
 };
 
 int main(void)

@@ -45,5 +45,7 @@ Suite *repl_stats_suite(void);
 Suite *repl_primary_suite(void);
 Suite *repl_backup_suite(void);
 Suite *clusterd_conf_suite(void);
+Suite *cluster_model_suite(void);
+Suite *cluster_sim_suite(void);
 
 #endif
