@@ -8,12 +8,10 @@
 #include "cl_msg.h"
 #include "placement.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
 static const char *const msg_types[CL_MSG_NTYPES] = {
     [CL_MSG_HOST_INFO] = "host-info", [CL_MSG_STATE_SYNC] = "state-sync",
     [CL_MSG_REQUEST] = "request",     [CL_MSG_REPLY] = "reply",
-    [CL_MSG_VM_REPORT] = "vm-report",
+    [CL_MSG_VM_REPORT] = "vm-report", [CL_MSG_BARRIER] = "barrier",
 };
 
 static const char *const reports[CL_REP_NKINDS] = {
@@ -138,6 +136,8 @@ static json_t *body_obj(const struct cl_msg *m)
 		return json_pack("{s:s, s:s, s:s, s:I}", "vm", m->report.vm, "what",
 				 reports[m->report.what], "role", roles[m->report.role], "gen",
 				 (json_int_t)m->report.gen);
+	case CL_MSG_BARRIER:
+		return json_pack("{s:I}", "seq", (json_int_t)m->barrier);
 	default:
 		return NULL;
 	}
@@ -380,7 +380,7 @@ static bool dec_cluster(json_t *o, struct cl_cluster *c, struct dec *d)
 			    CL_MAX_HOSTS, CL_MAX_VMS);
 	json_array_foreach(hosts, k, e) {
 		struct cl_host h = {0};
-		int slot;
+		int slot = 0;
 
 		if (!dec_host(e, &h, &slot, d))
 			return false;
@@ -393,7 +393,7 @@ static bool dec_cluster(json_t *o, struct cl_cluster *c, struct dec *d)
 	}
 	json_array_foreach(vms, k, e) {
 		struct cl_vm *v = calloc(1, sizeof(*v));
-		int slot;
+		int slot = 0;
 		bool ok = v && dec_vm(e, v, &slot, d);
 
 		if (ok && c->vms[slot].name[0])
@@ -470,6 +470,7 @@ static bool dec_body(json_t *o, struct cl_msg *m, struct dec *d)
 	static const char *const k_reply[] = {"v",	"type", "node",	 "origin",
 					      "id",	"ok",	"class", "text", NULL};
 	static const char *const k_rep[] = {"v", "type", "node", "vm", "what", "role", "gen", NULL};
+	static const char *const k_bar[] = {"v", "type", "node", "seq", NULL};
 	uint32_t port;
 	int what, role;
 
@@ -525,6 +526,9 @@ static bool dec_body(json_t *o, struct cl_msg *m, struct dec *d)
 		m->report.what = what;
 		m->report.role = role;
 		return true;
+	case CL_MSG_BARRIER:
+		return keys_exact(o, k_bar, "barrier", d) &&
+		       get_uint(o, "seq", INT64_MAX, &m->barrier, "barrier", d);
 	default:
 		return fail(d, "unknown type");
 	}

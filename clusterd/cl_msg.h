@@ -22,6 +22,7 @@ enum cl_msg_type {
 	CL_MSG_REQUEST,	   /* a CLI request, applied by every member or by target alone */
 	CL_MSG_REPLY,	   /* target's answer to a targeted request's origin */
 	CL_MSG_VM_REPORT,  /* a host's news about one of its vmms */
+	CL_MSG_BARRIER,	   /* to the sender itself: its decisions' configuration still holds */
 	CL_MSG_NTYPES
 };
 
@@ -62,6 +63,7 @@ struct cl_msg {
 			enum cl_role role;
 			uint32_t gen;
 		} report;
+		uint64_t barrier; /* BARRIER: the sender's sequence number */
 	};
 };
 

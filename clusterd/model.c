@@ -33,13 +33,24 @@ struct model {
 	uint32_t sync_best_node;
 	struct deferred defer[DEFER_MAX];
 	int ndefer;
-	/* Nodes that left since the last applied round: gone even if back (a restart). */
+	/* Nodes that left and joined in one confchg since the last round: restarted. */
 	uint32_t left[CL_MAX_HOSTS];
 	int nleft;
 	/* The leader's protect retries: local time only, the decision travels as a REQUEST. */
 	uint64_t now_ms;
 	uint64_t retry_at[CL_MAX_VMS];
 	uint32_t sent_free_mib;
+	/*
+	 * The barrier before every act that lets output out (failover, degrade, unprotect,
+	 * unfence): our own BARRIER, sent after the decision, delivered back with no confchg
+	 * between, proves the decision's configuration still held after it.  A node cut off
+	 * right after a decision would otherwise act on old-configuration messages before its
+	 * own confchg arrives.
+	 */
+	uint64_t next_barrier;
+	uint64_t barrier_seq;	  /* of the one in flight (0: none) */
+	uint64_t barrier_version; /* the state version when it was sent */
+	uint64_t passed_version;  /* the version a barrier passed at (UINT64_MAX: none) */
 	int err; /* the first -ENOMEM while emitting */
 };
 
@@ -235,6 +246,7 @@ __attribute__((format(printf, 2, 3))) static void note(struct model *m, const ch
 static void send_msg(struct model *m, struct cl_msg *msg)
 {
 	struct cl_action *act;
+
 	char *data;
 	size_t len;
 	int rc;
@@ -376,6 +388,31 @@ static bool safe(const struct model *m)
 	return quorate(m) && !m->s.local.syncing;
 }
 
+static void send_msg(struct model *m, struct cl_msg *msg);
+
+/* Whether an output-releasing act may go now; if not, a barrier is on its way. */
+static bool go(struct model *m)
+{
+	struct cl_msg msg = {.type = CL_MSG_BARRIER};
+
+	if (!safe(m))
+		return false;
+	if (m->passed_version == m->s.cluster.version)
+		return true;
+	if (!m->barrier_seq) {
+		msg.barrier = m->barrier_seq = ++m->next_barrier;
+		m->barrier_version = m->s.cluster.version;
+		send_msg(m, &msg);
+	}
+	return false;
+}
+
+static void barrier_reset(struct model *m)
+{
+	m->barrier_seq = 0;
+	m->passed_version = UINT64_MAX;
+}
+
 /* ---- Transitions (every change of the replicated state bumps its version) ---- */
 
 static void changed(struct model *m)
@@ -473,8 +510,12 @@ static void fail_over(struct model *m, struct cl_vm *v, bool forced, const char 
 	     forced ? ": FORCED by the operator, without confirmation" : "");
 }
 
-/* The primary's death is confirmed (a vmm-died report or its host left); quorate. */
-static void primary_died(struct model *m, struct cl_vm *v, const char *why)
+/*
+ * The primary's death is confirmed (a vmm-died report or its host left); quorate.  A host
+ * that left may still run an only copy (fenced): without a synced backup, the VM waits
+ * for it to return rather than being declared lost.
+ */
+static void primary_died(struct model *m, struct cl_vm *v, bool host_left, const char *why)
 {
 	switch (v->state) {
 	case CL_VM_PROTECTED:
@@ -492,14 +533,30 @@ static void primary_died(struct model *m, struct cl_vm *v, const char *why)
 		}
 		fail_over(m, v, false, why);
 		return;
+	case CL_VM_PROTECTING:
+		if (host_left) { /* the backup is not in sync: drop it, wait for the host */
+			v->backup = 0;
+			vm_set(m, v, CL_VM_RUNNING, why);
+			return;
+		}
+		break;
 	case CL_VM_STOPPED:
 		return;
-	default:
-		/* No synced backup: the VM is lost. */
-		note(m, "vm %s: primary on %s died (%s) while %s: no synced backup to take over",
-		     v->name, host_name(m, v->primary), why, vm_states[v->state]);
+	case CL_VM_STOPPING:
 		vm_set(m, v, CL_VM_STOPPED, why);
+		return;
+	default:
+		break;
 	}
+	if (host_left) {
+		note(m, "vm %s: its primary's host %s left while %s: no synced backup; it waits "
+			"for the host (or twin vm stop %s)",
+		     v->name, host_name(m, v->primary), vm_states[v->state], v->name);
+		return;
+	}
+	note(m, "vm %s: primary on %s died (%s) while %s: no synced backup to take over",
+	     v->name, host_name(m, v->primary), why, vm_states[v->state]);
+	vm_set(m, v, CL_VM_STOPPED, why);
 }
 
 /* The backup's death is confirmed; quorate. */
@@ -546,12 +603,11 @@ static void apply_membership(struct model *m)
 			if (!v->name[0])
 				continue;
 			if (v->primary == h->nodeid)
-				primary_died(m, v, "its host left the membership");
+				primary_died(m, v, !left, left ? "its host restarted" : "its host left the membership");
 			else if (v->backup == h->nodeid)
 				backup_died(m, v, "its host left the membership");
 		}
 	}
-	m->nleft = 0;
 }
 
 static void send_host_info(struct model *m)
@@ -604,18 +660,19 @@ static void on_confchg(struct model *m, const struct cl_input *in)
 
 	if (n < 0 || n > CL_MAX_HOSTS)
 		n = 0;
+	barrier_reset(m);
 	l->nmembers = n;
 	memcpy(l->members, in->confchg.members, (size_t)n * sizeof(uint32_t));
 	qsort(l->members, (size_t)n, sizeof(uint32_t), cmp_u32);
 	update_stream_quorate(m);
 	for (int i = 0; i < in->confchg.nleft && i < CL_MAX_HOSTS; i++) {
-		bool known = false;
+		uint32_t node = in->confchg.left[i];
 
-		note(m, "membership: %s left", host_name(m, in->confchg.left[i]));
-		for (int k = 0; k < m->nleft; k++)
-			known = known || m->left[k] == in->confchg.left[i];
-		if (!known && m->nleft < CL_MAX_HOSTS)
-			m->left[m->nleft++] = in->confchg.left[i];
+		note(m, "membership: %s left", host_name(m, node));
+		/* Left and joined at once: a restart, its vmms are gone. */
+		for (int k = 0; k < in->confchg.njoined && k < CL_MAX_HOSTS; k++)
+			if (in->confchg.joined[k] == node && m->nleft < CL_MAX_HOSTS)
+				m->left[m->nleft++] = node;
 	}
 	for (int i = 0; i < in->confchg.njoined && i < CL_MAX_HOSTS; i++)
 		note(m, "membership: node %u joined", in->confchg.joined[i]);
@@ -649,6 +706,7 @@ static void sync_finish(struct model *m)
 	m->s.local.syncing = false;
 	if (quorate(m))
 		apply_membership(m);
+	m->nleft = 0;
 	memcpy(held, m->defer, (size_t)n * sizeof(held[0]));
 	m->ndefer = 0;
 	for (int i = 0; i < n; i++) {
@@ -783,11 +841,11 @@ static void on_report(struct model *m, const struct cl_msg *msg)
 		if (r->role == CL_ROLE_PRIMARY && v->state == CL_VM_STOPPING)
 			vm_set(m, v, CL_VM_STOPPED, "the primary stopped");
 		else if (r->role == CL_ROLE_PRIMARY)
-			primary_died(m, v, "its vmm exited");
+			primary_died(m, v, false, "its vmm exited");
 		break;
 	case CL_REP_VMM_DIED:
 		if (r->role == CL_ROLE_PRIMARY)
-			primary_died(m, v, "its host reported the vmm's death");
+			primary_died(m, v, false, "its host reported the vmm's death");
 		else
 			backup_died(m, v, "its host reported the vmm's death");
 		break;
@@ -853,6 +911,8 @@ static void req_vm_stop(struct model *m, const struct cl_request *q, struct cl_v
 		return;
 	v->backup = 0;
 	v->want_protect = false;
+	if (!host_by_node(m, v->primary) || host_by_node(m, v->primary)->state != CL_HOST_ONLINE)
+		vm_set(m, v, CL_VM_STOPPED, "vm stop: its primary's host is gone");
 	reply_ok(m, q->id, vm_reply(m, v));
 }
 
@@ -1080,6 +1140,12 @@ static int on_message(struct model *m, const struct cl_input *in)
 	}
 	if (msg.type == CL_MSG_STATE_SYNC) {
 		on_state_sync(m, in->msg.from, &msg);
+	} else if (msg.type == CL_MSG_BARRIER) {
+		if (msg.node == m->s.local.nodeid && msg.barrier == m->barrier_seq) {
+			m->barrier_seq = 0;
+			if (safe(m))
+				m->passed_version = m->barrier_version;
+		}
 	} else if (m->s.local.syncing) {
 		if (m->ndefer == DEFER_MAX) {
 			/* Every member drops the same one: the stream stays identical. */
@@ -1327,7 +1393,7 @@ static void drive_primary(struct model *m, struct cl_vm *v, struct cl_local_vmm 
 		enum cl_vmm_cmd cmd = lv->synced && v->state != CL_VM_RUNNING ? CL_VMM_DEGRADE
 									  : CL_VMM_UNPROTECT;
 
-		if (!safe(m))
+		if (!go(m))
 			return;
 		vmm_cmd(m, v->name, cmd);
 		note(m, "vm %s: %s: its backup is gone", v->name, cl_vmm_cmd__to_str(cmd));
@@ -1350,6 +1416,26 @@ static void drive_primary(struct model *m, struct cl_vm *v, struct cl_local_vmm 
 		note(m, "vm %s: protect toward %s (%s:%u)", v->name, b->name, b->repl_addr,
 		     act->port);
 	}
+}
+
+/*
+ * The state gives us a role whose vmm we never ran (this clusterd restarted, or the host
+ * did, unnoticed by a partition that could not apply its leaving): it is dead.
+ */
+static void report_missing(struct model *m, struct cl_vm *v, enum cl_role role, uint32_t gen)
+{
+	struct cl_local_vmm *lv = local_new(m, v->name);
+
+	if (!lv)
+		return;
+	lv->role = role;
+	lv->gen = gen;
+	note(m, "vm %s: the cluster has us as its %s, but we run no vmm of it: reporting it dead",
+	     v->name, cl_role__to_str(role));
+	if (v->state == CL_VM_STOPPING && role == CL_ROLE_PRIMARY)
+		send_report(m, v->name, CL_REP_STOPPED, role, gen);
+	else
+		send_report(m, v->name, CL_REP_VMM_DIED, role, gen);
 }
 
 static void reconcile_vm(struct model *m, struct cl_vm *v)
@@ -1378,7 +1464,7 @@ static void reconcile_vm(struct model *m, struct cl_vm *v)
 			return;
 		}
 		if (activating) {
-			if (!lv->failover_sent && (safe(m) || v->forced)) {
+			if (!lv->failover_sent && (v->forced || go(m))) {
 				vmm_cmd(m, v->name, CL_VMM_FAILOVER);
 				lv->failover_sent = true;
 				note(m, "vm %s: failover: our backup activates", v->name);
@@ -1386,7 +1472,7 @@ static void reconcile_vm(struct model *m, struct cl_vm *v)
 			return;
 		}
 		if (lv->role == CL_ROLE_PRIMARY) {
-			if (lv->fenced && safe(m)) {
+			if (lv->fenced && go(m)) {
 				vmm_cmd(m, v->name, CL_VMM_UNFENCE);
 				lv->fenced = false;
 				note(m, "vm %s: unfence: quorum is back and we are still its "
@@ -1404,6 +1490,8 @@ static void reconcile_vm(struct model *m, struct cl_vm *v)
 		spawn(m, v, CL_ROLE_PRIMARY, gen);
 	else if (want == CL_ROLE_BACKUP && v->state == CL_VM_PROTECTING)
 		spawn(m, v, CL_ROLE_BACKUP, gen);
+	else if (want != CL_ROLE_NONE)
+		report_missing(m, v, want, gen);
 }
 
 static void reconcile(struct model *m)
@@ -1460,6 +1548,7 @@ struct model *model__new(uint32_t nodeid, const char *name, const char *repl_add
 	snprintf(m->s.local.name, sizeof(m->s.local.name), "%s", name);
 	snprintf(m->s.local.repl_addr, sizeof(m->s.local.repl_addr), "%s", repl_addr);
 	m->s.local.port_base = port_base;
+	barrier_reset(m);
 	return m;
 }
 
@@ -1478,6 +1567,7 @@ int model__input(struct model *m, const struct cl_input *in, struct cl_actions *
 		on_confchg(m, in);
 		break;
 	case CL_IN_QUORUM:
+		barrier_reset(m);
 		m->s.local.vq_quorate = in->quorum.quorate;
 		m->s.local.votes = in->quorum.votes;
 		m->s.local.expected_votes = in->quorum.expected_votes;

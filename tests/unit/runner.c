@@ -39,6 +39,8 @@ static Suite *(*const suites[])(void) = {
     clusterd_vmm_suite,
     vmcfg_suite,
     twin_args_suite,
+    cluster_model_suite,
+    cluster_sim_suite,
 };
 
 int main(void)

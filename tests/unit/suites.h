@@ -48,5 +48,7 @@ Suite *clusterd_conf_suite(void);
 Suite *clusterd_vmm_suite(void);
 Suite *vmcfg_suite(void);
 Suite *twin_args_suite(void);
+Suite *cluster_model_suite(void);
+Suite *cluster_sim_suite(void);
 
 #endif
