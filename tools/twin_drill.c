@@ -224,8 +224,8 @@ static void report(const struct twin_args *a, const char *old_primary, const cha
 	printf("  detection        %8.1f ms  (clusterd saw the primary's death)\n", o->detection);
 	printf("  activation       %8.1f ms  (%s runs the VM)\n", o->activation, o->new_primary);
 	if (o->first_answer >= 0)
-		printf("  first kv answer  %8.1f ms  (%s; %u of %u INCRs answered)\n",
-		       o->first_answer, probe, p->answered, p->sent);
+		printf("  first kv answer  %8.1f ms  (%s, to INCRs sent every %d ms: %u sent)\n",
+		       o->first_answer, probe, TICK_MS, p->sent);
 	else
 		printf(
 		    "  first kv answer         -     (no probe: give --probe ADDR:PORT or probe = "
