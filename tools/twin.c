@@ -140,8 +140,11 @@ static int protect(struct twin_client *c, const struct twin_args *a)
 			break;
 		}
 		if (seen && strcmp(state, "protecting")) {
-			twin__error("%sprotect %s: the sync failed: %s (the VM is %s, unprotected)",
-				    tty ? "\n" : "", a->vm, twin_status__str(vm, "error"), state);
+			twin__error("%sprotect %s: the sync failed (the VM is %s, unprotected): %s",
+				    tty ? "\n" : "", a->vm, state,
+				    strcmp(twin_status__str(vm, "error"), "-")
+					? twin_status__str(vm, "error")
+					: "see clusterd.log on the primary's host");
 			break;
 		}
 		if (now_ms() - start > PROTECT_TIMEOUT_MS) {
@@ -173,14 +176,18 @@ static int show(struct twin_client *c, const struct twin_args *a)
 
 	if (!ret)
 		return TWIN_EXIT_FAILED;
-	if (a->json)
+	if (a->json) {
 		twin_status__print_json(ret);
-	else if (a->command == TWIN_CMD_VM_LIST)
+	} else if (a->command == TWIN_CMD_VM_LIST) {
 		twin_status__print_vm_list(ret);
-	else if (a->command == TWIN_CMD_STATUS)
+	} else if (a->command == TWIN_CMD_STATUS) {
+		/* One VM's status is its object: the table takes a list. */
+		if (a->vm)
+			ret = json_pack("[o]", ret);
 		twin_status__print_status(ret);
-	else
+	} else {
 		twin_status__print_cluster(ret);
+	}
 	json_decref(ret);
 	return TWIN_EXIT_OK;
 }

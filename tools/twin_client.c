@@ -142,8 +142,9 @@ json_t *twin_client__call(struct twin_client *c, const char *cmd, json_t *args)
 		return NULL;
 	ret = json_incref(json_object_get(rep, "return"));
 	err = json_object_get(rep, "error");
+	/* clusterd's descriptions start with the command's name already. */
 	if (!ret)
-		twin__error("%s: %s (%s)", cmd,
+		twin__error("%s (%s)",
 			    json_string_value(json_object_get(err, "desc")) ?: "no reason given",
 			    json_string_value(json_object_get(err, "class")) ?: "no error class");
 	json_decref(rep);

@@ -125,7 +125,7 @@ static int check_host_drill(struct twin_client *c, const char *primary)
 
 	if (!cs)
 		return -1;
-	if (!strcmp(twin_status__str(cs, "local"), primary)) {
+	if (!strcmp(twin_status__str(cs, "name"), primary)) {
 		twin__error(
 		    "drill --host: %s is the primary's host, whose clusterd this socket is: "
 		    "run the drill with another host's clusterd socket (--socket)",

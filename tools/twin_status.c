@@ -1,4 +1,5 @@
 /* The twin CLI's view of clusterd's replies: fields read leniently, tables printed. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,15 @@ const char *twin_status__str(json_t *o, const char *key)
 json_t *twin_status__vm(struct twin_client *c, const char *vm)
 {
 	json_t *ret = twin_client__call(c, "status", json_pack("{s:s}", "vm", vm));
-	json_t *one = json_incref(json_array_get(json_object_get(ret, "vms"), 0));
 
-	if (ret && !one)
-		twin__error("status %s: clusterd's reply holds no VM: is twin-clusterd another "
-			    "version than this client?",
+	if (ret && !json_is_object(ret)) {
+		twin__error("status %s: clusterd's reply is not a VM object: is twin-clusterd "
+			    "another version than this client?",
 			    vm);
-	json_decref(ret);
-	return one;
+		json_decref(ret);
+		return NULL;
+	}
+	return ret;
 }
 
 void twin_status__print_json(json_t *o)
@@ -51,7 +53,7 @@ void twin_status__print_vm_list(json_t *ret)
 
 	printf("%-32s %-12s %-12s %-12s %-6s %s\n", "NAME", "STATE", "PRIMARY", "BACKUP", "MODE",
 	       "MEMORY");
-	json_array_foreach(json_object_get(ret, "vms"), i, vm)
+	json_array_foreach(ret, i, vm)
 	    printf("%-32s %-12s %-12s %-12s %-6s %s MiB\n", twin_status__str(vm, "name"),
 		   twin_status__str(vm, "state"), twin_status__str(vm, "primary"),
 		   twin_status__str(vm, "backup"), twin_status__str(vm, "mode"),
@@ -84,7 +86,7 @@ void twin_status__print_status(json_t *ret)
 
 	printf("%-20s %-12s %-10s %-10s %-6s %9s %9s %10s\n", "NAME", "STATE", "PRIMARY", "BACKUP",
 	       "MODE", "EPOCHS/S", "LAG", "PAUSE-P99");
-	json_array_foreach(json_object_get(ret, "vms"), i, vm)
+	json_array_foreach(ret, i, vm)
 	{
 		char rate[24], lag[24], p99[24];
 
@@ -105,10 +107,21 @@ void twin_status__print_status(json_t *ret)
 	}
 }
 
+/* Whether node is in cluster-status's "members" (the current Corosync membership). */
+static bool member(json_t *ret, json_t *node)
+{
+	json_t *m;
+	size_t i;
+
+	json_array_foreach(json_object_get(ret, "members"), i,
+			   m) if (json_equal(json_object_get(m, "node"), node)) return true;
+	return false;
+}
+
 void twin_status__print_cluster(json_t *ret)
 {
 	char votes[24], expected[24], token[24], id[24], mem[24], prot[24];
-	json_t *m;
+	json_t *h;
 	size_t i;
 
 	printf("cluster %s: %s, votes %s of %s expected, token %s ms, this host %s\n",
@@ -116,12 +129,14 @@ void twin_status__print_cluster(json_t *ret)
 	       json_is_true(json_object_get(ret, "quorate")) ? "quorate" : "NOT quorate",
 	       num(ret, "votes", votes, sizeof(votes)),
 	       num(ret, "expected_votes", expected, sizeof(expected)),
-	       num(ret, "token_ms", token, sizeof(token)), twin_status__str(ret, "local"));
-	printf("%-20s %10s %-8s %10s %9s\n", "MEMBER", "NODEID", "STATE", "FREE-MiB", "PROTECTED");
-	json_array_foreach(json_object_get(ret, "members"), i, m) printf(
-	    "%-20s %10s %-8s %10s %9s\n", twin_status__str(m, "name"),
-	    num(m, "nodeid", id, sizeof(id)), twin_status__str(m, "state"),
-	    num(m, "free_mib", mem, sizeof(mem)), num(m, "vms_protected", prot, sizeof(prot)));
+	       num(ret, "token_ms", token, sizeof(token)), twin_status__str(ret, "name"));
+	printf("%-20s %10s %-8s %-6s %-16s %10s %9s\n", "HOST", "NODE", "STATE", "MEMBER",
+	       "REPLICATION", "FREE-MiB", "PROTECTED");
+	json_array_foreach(json_object_get(ret, "hosts"), i, h) printf(
+	    "%-20s %10s %-8s %-6s %-16s %10s %9s\n", twin_status__str(h, "name"),
+	    num(h, "node", id, sizeof(id)), twin_status__str(h, "state"),
+	    member(ret, json_object_get(h, "node")) ? "yes" : "no", twin_status__str(h, "addr"),
+	    num(h, "free_mib", mem, sizeof(mem)), num(h, "protected_vms", prot, sizeof(prot)));
 }
 
 void twin_status__print_sync(const char *name, json_t *vm)

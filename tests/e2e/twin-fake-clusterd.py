@@ -4,7 +4,9 @@
 Usage: twin-fake-clusterd.py SOCKET KV_PORT_FILE REQUEST_LOG
 Serves JSON lines on the unix socket SOCKET (a greeting first, as twin-vmm's control socket
 does), logs every request line to REQUEST_LOG, and answers kv INCRs on a free UDP port of
-127.0.0.1, written to KV_PORT_FILE.  protect reaches "protected" after three status polls; a
+127.0.0.1, written to KV_PORT_FILE.  Replies are shaped as clusterd/cl_msg.c's (a VM object,
+an array of them, cluster-status's object) with the daemon's additions the CLI shows: a VM's
+"repl", "probe" and "error", cluster-status's "cluster" and "token_ms".  protect reaches "protected" after three status polls; a
 drill makes the kv service silent, shows failing-over 20 ms after it and h2 as the primary
 40 ms after it, when kv answers again.
 """
@@ -28,7 +30,7 @@ def vm_view(vm):
     if drill_at is not None and v["name"] == "kv1":
         dt = time.monotonic() - drill_at
         if dt >= ACTIVATE_S:
-            v.update(state="running", primary="h2", backup="")
+            v.update(state="running", primary="h2", backup=None)
         elif dt >= DETECT_S:
             v.update(state="failing-over")
     return v
@@ -42,21 +44,28 @@ def handle(req):
         cfg = dict((k.strip(), v.split(" ;")[0].strip()) for k, v in
                    (l.split("=", 1) for l in args["config"].splitlines() if "=" in l))
         name = cfg["name"]
-        vms[name] = {"name": name, "state": "running", "primary": "h1", "backup": "",
-                     "mode": "epoch", "interval_ms": 25, "memory_mib": int(cfg["memory"]),
-                     "error": "", "probe": cfg.get("probe", ""), "polls": 0}
-        return {"vm": name, "state": "running", "primary": "h1"}
-    if cmd == "vm-list":
-        return {"vms": [vm_view(v) for v in vms.values()]}
+        vms[name] = {"name": name, "state": "starting", "primary": "h1", "backup": None,
+                     "mode": "epoch", "interval_ms": 25, "protect": False,
+                     "backup_ready": False, "awaiting_operator": False, "generation": 1,
+                     "memory_mib": int(cfg["memory"]), "error": "",
+                     "probe": cfg.get("probe", ""), "polls": 0}
+        reply = dict(vms[name])
+        vms[name]["state"] = "running"
+        return reply
+    if cmd == "vm-list" or (cmd == "status" and name is None):
+        return [vm_view(v) for v in vms.values()]
     if cmd == "cluster-status":
-        return {"cluster": "twin-lab", "local": "h3", "quorate": True, "votes": 3,
-                "expected_votes": 3, "token_ms": 1000,
-                "members": [{"name": h, "nodeid": i + 1, "state": "online", "free_mib": 1000,
-                             "vms_protected": 0} for i, h in enumerate(["h1", "h2", "h3"])]}
-    if cmd == "status" and name is None:
-        return {"vms": [vm_view(v) for v in vms.values()]}
+        hosts = ["h1", "h2", "h3"]
+        return {"node": 3, "name": "h3", "quorate": True, "votequorum_quorate": True,
+                "votes": 3, "expected_votes": 3, "syncing": False, "version": 7,
+                "members": [{"node": i + 1, "name": h} for i, h in enumerate(hosts[1:], 1)],
+                "hosts": [{"name": h, "node": i + 1, "state": "online",
+                           "addr": f"198.18.1.{i + 1}", "free_mib": 1000, "protected_vms": 0}
+                          for i, h in enumerate(hosts)],
+                "cluster": "twin-lab", "token_ms": 1000}
     if name not in vms:
-        return None, {"class": "NotFound", "desc": f"no VM {name}: twin vm list shows the VMs"}
+        return None, {"class": "GenericError",
+                      "desc": f'{cmd}: no VM named "{name}" (twin vm list shows them)'}
     vm = vms[name]
     if cmd == "status":
         vm["polls"] += 1
@@ -64,33 +73,35 @@ def handle(req):
             vm.update(state="protected", repl={"state": "protected", "epoch": 120,
                                                "acked_epoch": 119, "epochs_per_s": 40.0,
                                                "pause_ns": {"p99": 1500000}})
-        return {"vms": [vm_view(vm)]}
+        return vm_view(vm)
     if cmd == "protect":
         if name == "kv2":
-            vm.update(state="protecting", backup="h3", polls=1, error="sync: the backup closed")
+            vm.update(state="protecting", backup="h3", polls=1,
+                      error="sync: the backup closed the connection")
             vm["fail"] = True
-            return {"vm": name, "state": "protecting"}
+            return vm_view(vm)
         vm.update(state="protecting", backup=args.get("peer", "h2"), polls=0,
                   repl={"sync": {"phase": "active", "rounds": 2, "bytes": 3 << 20}})
-        return {"vm": name, "state": "protecting"}
+        return vm_view(vm)
     if cmd == "failover":
         if not args.get("force"):
-            return None, {"class": "GenericError",
-                          "desc": "automatic failover needs 3 votes: twin failover --force"}
-        vm.update(state="running", primary=vm["backup"], backup="")
-        return {"vm": name, "state": "running", "primary": vm["primary"]}
+            return None, {"class": "NoQuorum",
+                          "desc": "failover: expected votes 2 < 3: use --force if you know"}
+        vm.update(state="running", primary=vm["backup"], backup=None)
+        return vm_view(vm)
     if cmd == "drill":
         drill_at = time.monotonic()
-        return {"vm": name, "primary": vm["primary"], "backup": vm["backup"]}
+        return {"vm": name, "host": vm["primary"], "killed": True}
     if cmd in ("vm-stop", "unprotect"):
-        return {"vm": name, "state": "stopping" if cmd == "vm-stop" else "running"}
+        vm.update(state="stopping" if cmd == "vm-stop" else "running", backup=None)
+        return vm_view(vm)
     return None, {"class": "CommandNotFound", "desc": f"unknown command {cmd}"}
 
 
 def status_poll_fails(vm):
     """kv2's sync fails once polled: back to running with the error."""
     if vm.get("fail") and vm["polls"] >= 2:
-        vm.update(state="running", backup="", fail=False)
+        vm.update(state="running", backup=None, fail=False)
 
 
 def serve(conn, log):
