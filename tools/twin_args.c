@@ -11,17 +11,20 @@
 /* The most words a command has: `drill failover VM`. */
 #define MAX_WORDS 3
 
-const char twin_args_usage[] =
-    "usage: twin [--socket PATH] COMMAND\n"
-    "       twin vm start CFG\n"
-    "       twin vm stop VM\n"
-    "       twin vm list [--json]\n"
-    "       twin protect VM [--peer HOST] [--mode epoch|event|hybrid] [--interval MS]\n"
-    "       twin unprotect VM\n"
-    "       twin failover VM [--force]\n"
-    "       twin status [VM] [--json]\n"
-    "       twin cluster status [--json]\n"
-    "       twin drill failover VM [--host] [--probe ADDR:PORT] [--json]\n"
+#define SYNOPSIS                                                                                   \
+	"usage: twin [--socket PATH] COMMAND\n"                                                    \
+	"       twin vm start CFG\n"                                                               \
+	"       twin vm stop VM\n"                                                                 \
+	"       twin vm list [--json]\n"                                                           \
+	"       twin protect VM [--peer HOST] [--mode epoch|event|hybrid] [--interval MS]\n"       \
+	"       twin unprotect VM\n"                                                               \
+	"       twin failover VM [--force]\n"                                                      \
+	"       twin status [VM] [--json]\n"                                                       \
+	"       twin cluster status [--json]\n"                                                    \
+	"       twin drill failover VM [--host] [--probe ADDR:PORT] [--json]"
+
+const char twin_args_usage[] = SYNOPSIS
+    "\n"
     "vm start: parse the VM config file CFG here (a bad one: exit 2 naming the line), then\n"
     "  start the VM on the cluster; with protect = yes in CFG it is protected at once.\n"
     "vm stop: stop the VM (and its backup).  vm list: every VM, its state and hosts.\n"
@@ -51,7 +54,7 @@ const char twin_args_usage[] =
     "VM config.\n";
 
 static const char *const usage_lines[] = {
-    [TWIN_CMD_NONE] = twin_args_usage,
+    [TWIN_CMD_NONE] = SYNOPSIS,
     [TWIN_CMD_VM_START] = "usage: twin vm start CFG",
     [TWIN_CMD_VM_STOP] = "usage: twin vm stop VM",
     [TWIN_CMD_VM_LIST] = "usage: twin vm list [--json]",

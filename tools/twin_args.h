@@ -56,7 +56,7 @@ struct twin_args {
 int twin_args__parse(int argc, char *const argv[], const char *env_socket, struct twin_args *out,
 		     char *err, size_t errlen);
 
-/* The usage line of one command (the whole usage for TWIN_CMD_NONE). */
+/* The usage line of one command (every command's for TWIN_CMD_NONE), without a newline. */
 const char *twin_args__usage(enum twin_command c);
 
 extern const char twin_args_usage[];
