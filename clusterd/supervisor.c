@@ -241,24 +241,59 @@ static void on_closed(void *opaque)
 	clog__debug("vm %s: the %s's control socket closed", v->vm, cl_role__to_str(v->role));
 }
 
+/*
+ * Whether a TCP socket listens on port in this network namespace.  A backup's twin-vmm
+ * listens long before its control socket exists (that comes with the VM, after the
+ * initial sync), and listening is what makes it "started" for the model.
+ */
+static bool listening(uint16_t port)
+{
+	static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+	bool found = false;
+
+	for (size_t i = 0; i < 2 && !found; i++) {
+		FILE *f = fopen(tables[i], "re");
+		char line[512];
+		unsigned int p, st;
+
+		while (f && !found && fgets(line, sizeof(line), f))
+			found = sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &p, &st) == 2 &&
+				p == port && st == 0x0A; /* TCP_LISTEN */
+		if (f)
+			fclose(f);
+	}
+	return found;
+}
+
+/*
+ * Until the control socket answers: a primary gets CONNECT_TRIES, a backup as long as it
+ * lives (its socket comes after the initial sync) but CONNECT_TRIES to listen.
+ */
 static void connect_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct vmm *v = arg;
 	struct timeval every = {0, CONNECT_EVERY_MS * 1000};
 	char path[CONF_SOCKET_MAX + 1];
 
+	if (v->role == CL_ROLE_BACKUP && !v->started && listening(v->port)) {
+		clog__info("vm %s: its backup listens on port %u", v->vm, v->port);
+		v->started = true;
+		emit(v, CL_EV_VMM_STARTED, 0);
+	}
 	vmm_argv__control_path(v->s->conf, v->vm, path, sizeof(path));
 	v->client = vmm_client__connect(v->s->base, path, on_closed, v);
 	if (v->client) {
 		vmm_client__call(v->client, "query-status", NULL, REPLY_MS, on_started, v);
 		return;
 	}
-	if (++v->connect_tries < CONNECT_TRIES) {
+	if ((v->role == CL_ROLE_BACKUP && v->started) || ++v->connect_tries < CONNECT_TRIES) {
 		event_add(v->timer, &every);
 		return;
 	}
-	clog__error("vm %s: its %s (pid %d) never opened %s: killing it", v->vm,
-		    cl_role__to_str(v->role), (int)v->pid, path);
+	clog__error("vm %s: its %s (pid %d) did not %s within %d s: killing it", v->vm,
+		    cl_role__to_str(v->role), (int)v->pid,
+		    v->role == CL_ROLE_BACKUP ? "listen" : "open its control socket",
+		    CONNECT_TRIES * CONNECT_EVERY_MS / 1000);
 	kill_vmm(v, SIGKILL);
 }
 
