@@ -44,6 +44,7 @@ struct vmm {
 	struct event *poll;
 	enum poll_mode polling;
 	bool stalled;
+	json_t *repl; /* the last query-replication answer, for status */
 	time_t restarts[SUPERVISOR_RESTARTS]; /* when the last restarts were, oldest first */
 	unsigned int nr_restarts;
 };
@@ -113,6 +114,7 @@ static struct vmm *find(struct supervisor *s, const char *vm, enum cl_role role)
 static void release(struct vmm *v)
 {
 	vmm_client__free(v->client);
+	json_decref(v->repl);
 	if (v->timer)
 		event_free(v->timer);
 	if (v->poll)
@@ -432,6 +434,8 @@ static void on_replication(void *arg, json_t *ret, const char *error)
 		poll_again(v);
 		return;
 	}
+	json_decref(v->repl);
+	v->repl = json_incref(ret);
 	if (v->polling == POLL_SYNC && strcmp(state, "syncing")) {
 		if (!strcmp(state, "protected")) {
 			clog__info("vm %s: the initial sync is done: protected", v->vm);
@@ -600,6 +604,13 @@ void supervisor__kill_all(struct supervisor *s)
 	for (size_t i = 0; i < sizeof(s->vmms) / sizeof(s->vmms[0]); i++)
 		if (s->vmms[i].vm[0])
 			kill_vmm(&s->vmms[i], SIGKILL);
+}
+
+json_t *supervisor__replication(struct supervisor *s, const char *vm)
+{
+	struct vmm *v = find(s, vm, CL_ROLE_PRIMARY);
+
+	return v ? v->repl : NULL;
 }
 
 unsigned int supervisor__alive(const struct supervisor *s)

@@ -211,13 +211,40 @@ static void on_request(void *opaque, const struct cl_request *req)
 	feed(opaque, &in);
 }
 
-/* cluster-status also shows the Corosync token, which only the daemon can ask for. */
+/* A VM of a status reply whose primary runs here gets its twin-vmm's replication status. */
+static void add_replication(struct daemon *d, json_t *vm)
+{
+	const char *primary = json_string_value(json_object_get(vm, "primary"));
+	json_t *repl;
+
+	if (!primary || strcmp(primary, d->conf.host_name))
+		return;
+	repl = supervisor__replication(d->sup, json_string_value(json_object_get(vm, "name")) ?: "");
+	if (repl)
+		json_object_set(vm, "repl", repl);
+}
+
+/*
+ * What only the daemon knows: the cluster's name and the Corosync token (cluster-status),
+ * and the replication
+ * status of the VMs whose primary runs here (status).
+ */
 static void extend_reply(void *opaque, enum cl_cmd cmd, json_t *ret)
 {
 	struct daemon *d = opaque;
+	size_t i;
+	json_t *vm;
 
-	if (cmd == CL_CMD_CLUSTER_STATUS && json_is_object(ret))
+	if (cmd == CL_CMD_CLUSTER_STATUS && json_is_object(ret)) {
+		json_object_set_new(ret, "cluster", json_string(d->conf.cluster_name));
 		json_object_set_new(ret, "token_ms", json_integer(corosync__token_ms(d->cs)));
+	}
+	if (cmd != CL_CMD_STATUS)
+		return;
+	if (json_is_object(ret))
+		add_replication(d, ret);
+	json_array_foreach(ret, i, vm)
+		add_replication(d, vm);
 }
 
 static struct api_ops api_ops = {
