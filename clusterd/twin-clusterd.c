@@ -226,8 +226,7 @@ static void add_replication(struct daemon *d, json_t *vm)
 
 /*
  * What only the daemon knows: the cluster's name and the Corosync token (cluster-status),
- * and the replication
- * status of the VMs whose primary runs here (status).
+ * and the replication status of the VMs whose primary runs here (status).
  */
 static void extend_reply(void *opaque, enum cl_cmd cmd, json_t *ret)
 {
