@@ -45,6 +45,9 @@ struct vmm {
 	enum poll_mode polling;
 	bool stalled;
 	json_t *repl; /* the last query-replication answer, for status */
+	uint64_t repl_epochs;	 /* ... its "epochs", and when it came (ms, monotonic) */
+	uint64_t repl_at_ms;
+	char error[256]; /* the last failure (protect, the sync, failover), for status */
 	time_t restarts[SUPERVISOR_RESTARTS]; /* when the last restarts were, oldest first */
 	unsigned int nr_restarts;
 };
@@ -415,6 +418,32 @@ static void on_sigchld(evutil_socket_t fd, short what, void *arg)
 
 static void poll_tick(evutil_socket_t fd, short what, void *arg);
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keeps a query-replication answer for status, with "epochs_per_s" since the last one. */
+static void keep_replication(struct vmm *v, json_t *ret)
+{
+	uint64_t epochs = json_integer_value(json_object_get(ret, "epochs")), at = now_ms();
+	json_t *copy = json_deep_copy(ret);
+
+	if (!copy)
+		return;
+	if (v->repl && at > v->repl_at_ms && epochs >= v->repl_epochs)
+		json_object_set_new(copy, "epochs_per_s",
+				    json_real((epochs - v->repl_epochs) * 1000.0 /
+					      (at - v->repl_at_ms)));
+	json_decref(v->repl);
+	v->repl = copy;
+	v->repl_epochs = epochs;
+	v->repl_at_ms = at;
+}
+
 static void poll_again(struct vmm *v)
 {
 	struct timeval tv = {0, (v->polling == POLL_SYNC ? SYNC_POLL_MS : WATCH_POLL_MS) * 1000};
@@ -434,16 +463,16 @@ static void on_replication(void *arg, json_t *ret, const char *error)
 		poll_again(v);
 		return;
 	}
-	json_decref(v->repl);
-	v->repl = json_incref(ret);
+	keep_replication(v, ret);
 	if (v->polling == POLL_SYNC && strcmp(state, "syncing")) {
 		if (!strcmp(state, "protected")) {
 			clog__info("vm %s: the initial sync is done: protected", v->vm);
 			emit(v, CL_EV_VMM_PROTECTED, 0);
 			v->polling = POLL_WATCH;
 		} else {
-			clog__error("vm %s: the initial sync ended %s: %s", v->vm, state,
-				    json_string_value(json_object_get(ret, "error")) ?: "no reason");
+			snprintf(v->error, sizeof(v->error), "the initial sync ended %s: %s", state,
+				 json_string_value(json_object_get(ret, "error")) ?: "no reason");
+			clog__error("vm %s: %s", v->vm, v->error);
 			emit(v, CL_EV_SYNC_FAILED, 0);
 			v->polling = POLL_NONE;
 		}
@@ -480,7 +509,8 @@ static void on_protect(void *arg, json_t *ret, const char *error)
 	struct vmm *v = arg;
 
 	if (!ret) {
-		clog__error("vm %s: protect refused: %s", v->vm, error);
+		snprintf(v->error, sizeof(v->error), "protect refused: %s", error);
+		clog__error("vm %s: %s", v->vm, v->error);
 		emit(v, CL_EV_SYNC_FAILED, 0);
 		return;
 	}
@@ -493,7 +523,8 @@ static void on_failover(void *arg, json_t *ret, const char *error)
 
 	if (!ret) {
 		/* A backup that cannot activate is of no use: its death tells the model. */
-		clog__error("vm %s: failover failed: %s: killing the backup", v->vm, error);
+		snprintf(v->error, sizeof(v->error), "failover failed: %s", error);
+		clog__error("vm %s: %s: killing the backup", v->vm, v->error);
 		kill_vmm(v, SIGKILL);
 		return;
 	}
@@ -611,6 +642,13 @@ json_t *supervisor__replication(struct supervisor *s, const char *vm)
 	struct vmm *v = find(s, vm, CL_ROLE_PRIMARY);
 
 	return v ? v->repl : NULL;
+}
+
+const char *supervisor__error(struct supervisor *s, const char *vm)
+{
+	struct vmm *v = find(s, vm, CL_ROLE_NONE);
+
+	return v && v->error[0] ? v->error : NULL;
 }
 
 unsigned int supervisor__alive(const struct supervisor *s)

@@ -47,10 +47,13 @@ void supervisor__kill(struct supervisor *s, const char *vm, enum cl_role role, i
 void supervisor__kill_all(struct supervisor *s);
 
 /*
- * The last query-replication answer of vm's primary here (borrowed; NULL if none): polled
- * every 200-500 ms from its protect on.
+ * The last query-replication answer of vm's primary here, plus "epochs_per_s" (borrowed; NULL
+ * if none): polled every 200-500 ms from its protect on.
  */
 json_t *supervisor__replication(struct supervisor *s, const char *vm);
+
+/* The last failure of vm's twin-vmm here (protect, the sync, failover), or NULL. */
+const char *supervisor__error(struct supervisor *s, const char *vm);
 
 /* How many vmms are alive (not yet reaped). */
 unsigned int supervisor__alive(const struct supervisor *s);
