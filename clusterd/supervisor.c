@@ -52,48 +52,55 @@ struct vmm {
 	unsigned int nr_restarts;
 };
 
+struct pending_event {
+	struct pending_event *next;
+	struct cl_local_event ev;
+};
+
 struct supervisor {
 	struct event_base *base;
 	const struct clusterd_conf *conf;
 	const struct supervisor_ops *ops;
 	struct event *sigchld;
+	/* Events for the model, in the order they happened, delivered from the loop. */
+	struct pending_event *head, **tail;
+	struct event *deliver;
 	/* Two per VM: the old and the new role may overlap while one is reaped. */
 	struct vmm vmms[2 * CL_MAX_VMS];
 };
 
-struct pending_event {
-	struct supervisor *s;
-	struct cl_local_event ev;
-};
-
 static void deliver(evutil_socket_t fd, short what, void *arg)
 {
-	struct pending_event *p = arg;
+	struct supervisor *s = arg;
 
-	p->s->ops->event(p->s->ops->opaque, &p->ev);
-	free(p);
+	while (s->head) {
+		struct pending_event *p = s->head;
+
+		s->head = p->next;
+		if (!s->head)
+			s->tail = &s->head;
+		s->ops->event(s->ops->opaque, &p->ev);
+		free(p);
+	}
 }
 
-/* Reports to the model from the loop, not from inside a supervisor__ call it made. */
+/* Queues an event for the model: from the loop, not from inside a supervisor__ call it made. */
 static void emit_for(struct supervisor *s, const char *vm, enum cl_role role,
 		     enum cl_event type, int status)
 {
 	struct pending_event *p = calloc(1, sizeof(*p));
-	struct timeval now = {0};
 
 	if (!p) {
 		clog__error("vm %s: out of memory: the %d event is lost", vm, type);
 		return;
 	}
-	p->s = s;
 	p->ev.type = type;
 	p->ev.role = role;
 	p->ev.status = status;
 	snprintf(p->ev.vm, sizeof(p->ev.vm), "%s", vm);
-	if (event_base_once(s->base, -1, EV_TIMEOUT, deliver, p, &now)) {
-		clog__error("vm %s: cannot queue the %d event", vm, type);
-		free(p);
-	}
+	*s->tail = p;
+	s->tail = &p->next;
+	event_active(s->deliver, 0, 0);
 }
 
 static void emit(struct vmm *v, enum cl_event type, int status)
@@ -148,7 +155,11 @@ static int mkdir_p(char *path)
 	return mkdir(path, 0700) && errno != EEXIST ? -errno : 0;
 }
 
-/* The child: the log as stdout and stderr, its own process group, a clean signal state. */
+/*
+ * The child: the log as stdout and stderr, its own process group, a clean signal state, and
+ * none of clusterd's descriptors: a twin-vmm holding our Corosync connection open would hide
+ * our death from Corosync.
+ */
 static void __attribute__((noreturn)) exec_child(const struct vmm_argv *a, int log_fd)
 {
 	sigset_t none;
@@ -156,9 +167,11 @@ static void __attribute__((noreturn)) exec_child(const struct vmm_argv *a, int l
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
 	/* A ^C at clusterd's terminal is for clusterd, not for the VMs. */
 	setpgid(0, 0);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)
+	if (null < 0 || dup2(null, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
+	    close_range(3, ~0u, 0))
 		_exit(127);
 	execv(a->argv[0], a->argv);
 	dprintf(2, "twin-clusterd: cannot run %s: %s: check [paths] twin_vmm in clusterd.conf\n",
@@ -183,9 +196,8 @@ static int start_process(struct vmm *v)
 	rc = rc ?: vmm_argv__build(conf, &cfg, v->role == CL_ROLE_PRIMARY ? VMM_ARGV_PRIMARY
 									   : VMM_ARGV_BACKUP,
 				   v->port, &a, err, sizeof(err));
-	if (!rc && (vmm_argv__vm_dir(conf, v->vm, dir, sizeof(dir)) || (rc = mkdir_p(dir))))
-		snprintf(err, sizeof(err), "cannot create %s: %s", dir,
-			 strerror(rc ? -rc : ENAMETOOLONG));
+	if (!rc && (rc = vmm_argv__vm_dir(conf, v->vm, dir, sizeof(dir)) ?: mkdir_p(dir)))
+		snprintf(err, sizeof(err), "cannot create %s: %s", dir, strerror(-rc));
 	if (!rc) {
 		snprintf(log, sizeof(log), "%s/log", dir);
 		log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -670,10 +682,14 @@ int supervisor__new(struct event_base *base, const struct clusterd_conf *conf,
 	s->base = base;
 	s->conf = conf;
 	s->ops = ops;
+	s->tail = &s->head;
+	s->deliver = event_new(base, -1, 0, deliver, s);
 	s->sigchld = evsignal_new(base, SIGCHLD, on_sigchld, s);
-	if (!s->sigchld || evsignal_add(s->sigchld, NULL)) {
+	if (!s->deliver || !s->sigchld || evsignal_add(s->sigchld, NULL)) {
 		if (s->sigchld)
 			event_free(s->sigchld);
+		if (s->deliver)
+			event_free(s->deliver);
 		free(s);
 		return -ENOMEM;
 	}
@@ -688,6 +704,13 @@ void supervisor__free(struct supervisor *s)
 	for (size_t i = 0; i < sizeof(s->vmms) / sizeof(s->vmms[0]); i++)
 		if (s->vmms[i].vm[0])
 			release(&s->vmms[i]);
+	while (s->head) {
+		struct pending_event *p = s->head;
+
+		s->head = p->next;
+		free(p);
+	}
+	event_free(s->deliver);
 	event_free(s->sigchld);
 	free(s);
 }
