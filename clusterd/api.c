@@ -24,6 +24,7 @@ struct client {
 	struct event *timeout;
 	bool closing;	   /* the last reply is written, then the connection closes */
 	bool serving;	   /* inside serve(): a reply made meanwhile must not recurse */
+	bool eof;	   /* the client sent all it will: close after the owed replies */
 };
 
 struct api {
@@ -117,8 +118,16 @@ static void on_write(struct bufferevent *bev, void *arg)
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
+	struct client *c = arg;
+
+	/* A client that only shut its side down (echo REQ | socat) still gets its reply. */
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->pending) {
+		c->eof = true;
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		drop(arg); /* a reply still owed is dropped when it comes */
+		drop(c); /* a reply still owed is dropped when it comes */
 }
 
 static void finish(struct client *c, char *line)
@@ -130,6 +139,8 @@ static void finish(struct client *c, char *line)
 	send_line(c, line);
 	if (!c->serving)
 		serve(c);
+	if (c->eof && !c->pending)
+		c->closing = true; /* on_write drops it once the replies are out */
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
