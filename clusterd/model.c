@@ -31,6 +31,7 @@ struct model {
 	bool sync_got[CL_MAX_HOSTS];
 	struct cl_cluster *sync_best;
 	uint32_t sync_best_node;
+	bool sync_best_initialized;
 	struct deferred defer[DEFER_MAX];
 	int ndefer;
 	/* The leader's protect retries: local time only, the decision travels as a REQUEST. */
@@ -373,10 +374,10 @@ static bool is_member(struct model *m, uint32_t node)
 	return false;
 }
 
-/* Quorate: votequorum says so and the CPG membership is a strict majority. */
+/* Quorate: votequorum says so, the CPG membership is a strict majority, and we remember. */
 static bool quorate(const struct model *m)
 {
-	return m->s.local.vq_quorate && m->s.local.stream_quorate;
+	return m->s.local.vq_quorate && m->s.local.stream_quorate && m->s.local.initialized;
 }
 
 /* Safe to act on the replicated state: quorate and the state is this partition's. */
@@ -623,6 +624,7 @@ static void send_state(struct model *m)
 
 	msg.sync.nmembers = m->s.local.nmembers;
 	memcpy(msg.sync.members, m->s.local.members, sizeof(msg.sync.members));
+	msg.sync.initialized = m->s.local.initialized;
 	msg.sync.cluster = &m->s.cluster;
 	send_msg(m, &msg);
 	send_host_info(m);
@@ -720,8 +722,16 @@ static void sync_finish(struct model *m)
 		m->s.cluster = *m->sync_best;
 		free(m->sync_best);
 		m->sync_best = NULL;
+		if (m->sync_best_initialized)
+			m->s.local.initialized = true;
 	}
 	m->s.local.syncing = false;
+	if (!m->s.local.initialized && m->s.local.vq_quorate && m->s.local.expected_votes &&
+	    (uint32_t)m->s.local.nmembers >= m->s.local.expected_votes) {
+		m->s.local.initialized = true;
+		note(m, "cold start: all %u expected hosts are here, none with a history",
+		     m->s.local.expected_votes);
+	}
 	if (quorate(m))
 		apply_membership(m);
 	memcpy(held, m->defer, (size_t)n * sizeof(held[0]));
@@ -761,8 +771,12 @@ static void on_state_sync(struct model *m, uint32_t from, const struct cl_msg *m
 			send_state(m);
 	}
 	m->sync_got[idx] = true;
-	if (!m->sync_best || msg->sync.cluster->version > m->sync_best->version ||
-	    (msg->sync.cluster->version == m->sync_best->version && from < m->sync_best_node)) {
+	/* A history beats none; then the highest version; then the lowest nodeid. */
+	if (!m->sync_best || msg->sync.initialized > m->sync_best_initialized ||
+	    (msg->sync.initialized == m->sync_best_initialized &&
+	     (msg->sync.cluster->version > m->sync_best->version ||
+	      (msg->sync.cluster->version == m->sync_best->version &&
+	       from < m->sync_best_node)))) {
 		if (!m->sync_best)
 			m->sync_best = malloc(sizeof(*m->sync_best));
 		if (!m->sync_best) {
@@ -771,6 +785,7 @@ static void on_state_sync(struct model *m, uint32_t from, const struct cl_msg *m
 		}
 		*m->sync_best = *msg->sync.cluster;
 		m->sync_best_node = from;
+		m->sync_best_initialized = msg->sync.initialized;
 	}
 	for (int i = 0; i < l->nmembers; i++)
 		if (!m->sync_got[i])
@@ -1328,6 +1343,11 @@ static void on_request_in(struct model *m, const struct cl_request *q)
 	}
 	if ((unsigned)q->cmd >= CL_CMD_NCMDS || !q->id)
 		return reply_err(m, q->id, "GenericError", "a request without id or command");
+	if (!(q->cmd == CL_CMD_FAILOVER && q->force) && !m->s.local.initialized)
+		return reply_err(m, q->id, "NoQuorum",
+				 "%s: no host here holds the cluster's history (restarted?): "
+				 "waiting for one that does, or for all %u expected hosts",
+				 cmds[q->cmd], m->s.local.expected_votes);
 	if (!(q->cmd == CL_CMD_FAILOVER && q->force) && !quorate(m))
 		return reply_err(m, q->id, "NoQuorum",
 				 "%s: this host's partition is not quorate (%d members, votes "
