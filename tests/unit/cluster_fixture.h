@@ -89,19 +89,19 @@ struct sim {
 	bool verbose;
 };
 
-static unsigned sim_rand(struct sim *s)
+static inline unsigned sim_rand(struct sim *s)
 {
 	s->seed = s->seed * 1103515245u + 12345u;
 	return (s->seed >> 16) & 0x7fff;
 }
 
-static struct sim_node *sim_node(struct sim *s, uint32_t id)
+static inline struct sim_node *sim_node(struct sim *s, uint32_t id)
 {
 	ck_assert(id >= 1 && (int)id <= s->n);
 	return &s->nodes[id - 1];
 }
 
-static void sim_push(struct sim_node *nd, const struct sim_ev *ev)
+static inline void sim_push(struct sim_node *nd, const struct sim_ev *ev)
 {
 	if (nd->n == nd->cap) {
 		nd->cap = nd->cap ? nd->cap * 2 : 64;
@@ -111,7 +111,7 @@ static void sim_push(struct sim_node *nd, const struct sim_ev *ev)
 	nd->inbox[nd->n++] = *ev;
 }
 
-static void sim_local(struct sim_node *nd, enum cl_event type, const char *vm, enum cl_role role)
+static inline void sim_local(struct sim_node *nd, enum cl_event type, const char *vm, enum cl_role role)
 {
 	struct sim_ev ev = {.type = SIM_LOCAL};
 
@@ -122,7 +122,7 @@ static void sim_local(struct sim_node *nd, enum cl_event type, const char *vm, e
 	sim_push(nd, &ev);
 }
 
-static int sim_part_size(struct sim *s, int part)
+static inline int sim_part_size(struct sim *s, int part)
 {
 	int k = 0;
 
@@ -131,12 +131,12 @@ static int sim_part_size(struct sim *s, int part)
 	return k;
 }
 
-static bool sim_quorate(struct sim *s, struct sim_node *nd)
+static inline bool sim_quorate(struct sim *s, struct sim_node *nd)
 {
 	return nd->up && 2 * sim_part_size(s, nd->part) > s->n;
 }
 
-static struct sim_vmm *sim_vmm(struct sim_node *nd, const char *vm)
+static inline struct sim_vmm *sim_vmm(struct sim_node *nd, const char *vm)
 {
 	for (int i = 0; i < CL_MAX_VMS; i++)
 		if (!strcmp(nd->vmms[i].vm, vm))
@@ -145,7 +145,7 @@ static struct sim_vmm *sim_vmm(struct sim_node *nd, const char *vm)
 }
 
 /* The fake twin-vmm exits (killed, quit or crashed): the daemon reports its exit. */
-static void sim_vmm_exit(struct sim_node *nd, struct sim_vmm *x, int status)
+static inline void sim_vmm_exit(struct sim_node *nd, struct sim_vmm *x, int status)
 {
 	struct sim_ev ev = {.type = SIM_LOCAL};
 
@@ -158,7 +158,7 @@ static void sim_vmm_exit(struct sim_node *nd, struct sim_vmm *x, int status)
 	sim_push(nd, &ev);
 }
 
-static bool sim_exit_pending(struct sim_node *nd, const char *vm)
+static inline bool sim_exit_pending(struct sim_node *nd, const char *vm)
 {
 	for (size_t i = 0; i < nd->n; i++)
 		if (nd->inbox[i].type == SIM_LOCAL && nd->inbox[i].in.ev.type == CL_EV_VMM_EXITED &&
@@ -167,7 +167,7 @@ static bool sim_exit_pending(struct sim_node *nd, const char *vm)
 	return false;
 }
 
-static void sim_send(struct sim *s, struct sim_node *from, const char *data, size_t len)
+static inline void sim_send(struct sim *s, struct sim_node *from, const char *data, size_t len)
 {
 	uint64_t id = ++s->next_msg_id;
 
@@ -186,7 +186,7 @@ static void sim_send(struct sim *s, struct sim_node *from, const char *data, siz
 }
 
 /* "vm X: a -> b (why)": every transition logged is in the table. */
-static void sim_check_log(struct sim *s, struct sim_node *nd, const char *line)
+static inline void sim_check_log(struct sim *s, struct sim_node *nd, const char *line)
 {
 	char vm[64], from[32], to[32];
 
@@ -210,7 +210,7 @@ static void sim_check_log(struct sim *s, struct sim_node *nd, const char *line)
 		s->failovers_refused++;
 }
 
-static void sim_act(struct sim *s, struct sim_node *nd, const struct cl_action *a)
+static inline void sim_act(struct sim *s, struct sim_node *nd, const struct cl_action *a)
 {
 	struct sim_vmm *x = sim_vmm(nd, a->vm);
 
@@ -310,7 +310,7 @@ static void sim_act(struct sim *s, struct sim_node *nd, const struct cl_action *
 	}
 }
 
-static void sim_input(struct sim *s, struct sim_node *nd, const struct cl_input *in)
+static inline void sim_input(struct sim *s, struct sim_node *nd, const struct cl_input *in)
 {
 	struct cl_actions out;
 	int rc;
@@ -324,7 +324,7 @@ static void sim_input(struct sim *s, struct sim_node *nd, const struct cl_input 
 }
 
 /* Two active copies of a VM (running as primary, not fenced) anywhere: the one sin. */
-static void sim_check_invariants(struct sim *s)
+static inline void sim_check_invariants(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *a = &s->nodes[i];
@@ -350,13 +350,13 @@ static void sim_check_invariants(struct sim *s)
 	}
 }
 
-static void sim_free_ev(struct sim_ev *ev)
+static inline void sim_free_ev(struct sim_ev *ev)
 {
 	free(ev->data);
 }
 
 /* One inbox head of node nd. */
-static void sim_step_node(struct sim *s, struct sim_node *nd)
+static inline void sim_step_node(struct sim *s, struct sim_node *nd)
 {
 	struct sim_ev ev = nd->inbox[0];
 
@@ -386,7 +386,7 @@ static void sim_step_node(struct sim *s, struct sim_node *nd)
 	sim_check_invariants(s);
 }
 
-static bool sim_busy(struct sim *s)
+static inline bool sim_busy(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++)
 		if (s->nodes[i].up && s->nodes[i].n)
@@ -395,7 +395,7 @@ static bool sim_busy(struct sim *s)
 }
 
 /* One step: the next node with work (random one if s->random). */
-static bool sim_step(struct sim *s)
+static inline bool sim_step(struct sim *s)
 {
 	int cand[SIM_MAX], k = 0;
 
@@ -408,7 +408,7 @@ static bool sim_step(struct sim *s)
 	return true;
 }
 
-static void sim_tick_all(struct sim *s, uint64_t ms)
+static inline void sim_tick_all(struct sim *s, uint64_t ms)
 {
 	s->now_ms += ms;
 	for (int i = 0; i < s->n; i++) {
@@ -420,7 +420,7 @@ static void sim_tick_all(struct sim *s, uint64_t ms)
 }
 
 /* Runs until nothing is left to do, ticking time so retries happen. */
-static void sim_settle(struct sim *s)
+static inline void sim_settle(struct sim *s)
 {
 	for (int round = 0; round < 20; round++) {
 		uint64_t guard = 0;
@@ -434,7 +434,7 @@ static void sim_settle(struct sim *s)
 }
 
 /* The membership changed: each node of each partition gets quorum, then confchg. */
-static void sim_membership(struct sim *s)
+static inline void sim_membership(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *nd = &s->nodes[i];
@@ -482,7 +482,7 @@ static void sim_membership(struct sim *s)
 }
 
 /* Whether a node of partition part has processed message id already. */
-static bool sim_side_has(struct sim *s, uint64_t id, int part)
+static inline bool sim_side_has(struct sim *s, uint64_t id, int part)
 {
 	unsigned done = s->track[id % 8192].id == id ? s->track[id % 8192].processed : ~0u;
 
@@ -496,7 +496,7 @@ static bool sim_side_has(struct sim *s, uint64_t id, int part)
  * Messages in flight from a sender now across a boundary: each side that has not yet
  * delivered one drops it or delivers it, the same for all of that side (EVS).
  */
-static void sim_cut_inflight(struct sim *s)
+static inline void sim_cut_inflight(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *nd = &s->nodes[i];
@@ -522,7 +522,7 @@ static void sim_cut_inflight(struct sim *s)
 }
 
 /* Everything a losing side sees of the change, at once (before the winners can act). */
-static void sim_losers_first(struct sim *s)
+static inline void sim_losers_first(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *nd = &s->nodes[i];
@@ -542,7 +542,7 @@ static void sim_losers_first(struct sim *s)
 }
 
 /* parts[i]: node i+1's partition. */
-static void sim_partition(struct sim *s, const int *parts)
+static inline void sim_partition(struct sim *s, const int *parts)
 {
 	for (int i = 0; i < s->n; i++)
 		s->nodes[i].part = parts[i];
@@ -551,14 +551,14 @@ static void sim_partition(struct sim *s, const int *parts)
 	sim_losers_first(s);
 }
 
-static void sim_heal(struct sim *s)
+static inline void sim_heal(struct sim *s)
 {
 	int parts[SIM_MAX] = {0};
 
 	sim_partition(s, parts);
 }
 
-static void sim_boot(struct sim *s, uint32_t id)
+static inline void sim_boot(struct sim *s, uint32_t id)
 {
 	struct sim_node *nd = sim_node(s, id);
 	char name[16], addr[32];
@@ -577,7 +577,7 @@ static void sim_boot(struct sim *s, uint32_t id)
 }
 
 /* The host dies whole: corosync, clusterd and its twin-vmms. */
-static void sim_kill_host(struct sim *s, uint32_t id)
+static inline void sim_kill_host(struct sim *s, uint32_t id)
 {
 	struct sim_node *nd = sim_node(s, id);
 
@@ -593,7 +593,7 @@ static void sim_kill_host(struct sim *s, uint32_t id)
 	sim_losers_first(s);
 }
 
-static void sim_restart_host(struct sim *s, uint32_t id, int part)
+static inline void sim_restart_host(struct sim *s, uint32_t id, int part)
 {
 	sim_boot(s, id);
 	sim_node(s, id)->part = part;
@@ -601,7 +601,7 @@ static void sim_restart_host(struct sim *s, uint32_t id, int part)
 	sim_losers_first(s);
 }
 
-static void sim_init(struct sim *s, int n, unsigned seed, bool random)
+static inline void sim_init(struct sim *s, int n, unsigned seed, bool random)
 {
 	memset(s, 0, sizeof(*s));
 	s->n = n;
@@ -616,7 +616,7 @@ static void sim_init(struct sim *s, int n, unsigned seed, bool random)
 	sim_settle(s);
 }
 
-static void sim_fini(struct sim *s)
+static inline void sim_fini(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *nd = &s->nodes[i];
@@ -629,7 +629,7 @@ static void sim_fini(struct sim *s)
 }
 
 /* A CLI request on node id; returns the request id (its reply lands in replies[]). */
-static uint64_t sim_request(struct sim *s, uint32_t id, struct cl_request *q)
+static inline uint64_t sim_request(struct sim *s, uint32_t id, struct cl_request *q)
 {
 	static uint64_t next = 1;
 	struct cl_input in = {.type = CL_IN_REQUEST, .req = q};
@@ -639,7 +639,7 @@ static uint64_t sim_request(struct sim *s, uint32_t id, struct cl_request *q)
 	return q->id;
 }
 
-static const struct sim_reply *sim_reply(struct sim *s, uint32_t id, uint64_t req)
+static inline const struct sim_reply *sim_reply(struct sim *s, uint32_t id, uint64_t req)
 {
 	struct sim_node *nd = sim_node(s, id);
 
@@ -649,7 +649,7 @@ static const struct sim_reply *sim_reply(struct sim *s, uint32_t id, uint64_t re
 	return NULL;
 }
 
-static uint64_t sim_vm_start(struct sim *s, uint32_t id, const char *vm, bool protect)
+static inline uint64_t sim_vm_start(struct sim *s, uint32_t id, const char *vm, bool protect)
 {
 	struct cl_request q = {.cmd = CL_CMD_VM_START, .memory_mib = 64, .protect = protect};
 
@@ -658,7 +658,7 @@ static uint64_t sim_vm_start(struct sim *s, uint32_t id, const char *vm, bool pr
 	return sim_request(s, id, &q);
 }
 
-static uint64_t sim_simple(struct sim *s, uint32_t id, enum cl_cmd cmd, const char *vm)
+static inline uint64_t sim_simple(struct sim *s, uint32_t id, enum cl_cmd cmd, const char *vm)
 {
 	struct cl_request q = {.cmd = cmd};
 
@@ -667,7 +667,7 @@ static uint64_t sim_simple(struct sim *s, uint32_t id, enum cl_cmd cmd, const ch
 }
 
 /* The VM as node id's replicated state has it (NULL: none). */
-static const struct cl_vm *sim_vm(struct sim *s, uint32_t id, const char *vm)
+static inline const struct cl_vm *sim_vm(struct sim *s, uint32_t id, const char *vm)
 {
 	const struct cl_state *st = model__state(sim_node(s, id)->m);
 
@@ -678,7 +678,7 @@ static const struct cl_vm *sim_vm(struct sim *s, uint32_t id, const char *vm)
 }
 
 /* Nodes whose fake vmm of vm runs as an unfenced primary. */
-static int sim_active(struct sim *s, const char *vm, uint32_t *where)
+static inline int sim_active(struct sim *s, const char *vm, uint32_t *where)
 {
 	int k = 0;
 
@@ -695,7 +695,7 @@ static int sim_active(struct sim *s, const char *vm, uint32_t *where)
 }
 
 /* Every up node of partition part holds the same replicated state, not syncing. */
-static void sim_check_converged(struct sim *s, int part)
+static inline void sim_check_converged(struct sim *s, int part)
 {
 	char *ref = NULL;
 	uint32_t ref_id = 0;
