@@ -122,8 +122,8 @@ static json_t *body_obj(const struct cl_msg *m)
 		members = json_array();
 		for (int i = 0; i < m->sync.nmembers; i++)
 			json_array_append_new(members, json_integer(m->sync.members[i]));
-		return json_pack("{s:o, s:o}", "members", members, "state",
-				 cluster_obj(m->sync.cluster));
+		return json_pack("{s:o, s:b, s:o}", "members", members, "initialized",
+				 m->sync.initialized, "state", cluster_obj(m->sync.cluster));
 	case CL_MSG_REQUEST:
 		return json_pack("{s:I, s:o}", "target", (json_int_t)m->request.target, "req",
 				 request_obj(m->request.req));
@@ -465,7 +465,8 @@ static bool dec_body(json_t *o, struct cl_msg *m, struct dec *d)
 {
 	static const char *const k_host[] = {"v", "type", "node", "name", "addr", "port_base",
 					     "free_mib", NULL};
-	static const char *const k_sync[] = {"v", "type", "node", "members", "state", NULL};
+	static const char *const k_sync[] = {"v",	    "type",	   "node", "members",
+					     "initialized", "state", NULL};
 	static const char *const k_req[] = {"v", "type", "node", "target", "req", NULL};
 	static const char *const k_reply[] = {"v",	"type", "node",	 "origin",
 					      "id",	"ok",	"class", "text", NULL};
@@ -488,7 +489,8 @@ static bool dec_body(json_t *o, struct cl_msg *m, struct dec *d)
 		return true;
 	case CL_MSG_STATE_SYNC:
 		if (!keys_exact(o, k_sync, "state-sync", d) ||
-		    !dec_members(json_object_get(o, "members"), m, d))
+		    !dec_members(json_object_get(o, "members"), m, d) ||
+		    !get_bool(o, "initialized", &m->sync.initialized, "state-sync", d))
 			return false;
 		m->sync.cluster = calloc(1, sizeof(*m->sync.cluster));
 		if (!m->sync.cluster)
@@ -655,9 +657,11 @@ char *cl_msg__cluster_status_json(const struct cl_state *s)
 				     h->repl_addr, "free_mib", (json_int_t)h->free_mib,
 				     "protected_vms", placement__load(c, h->nodeid)));
 	}
-	return dump(json_pack("{s:I, s:s, s:b, s:b, s:I, s:I, s:o, s:b, s:I, s:o}", "node",
+	return dump(json_pack("{s:I, s:s, s:b, s:b, s:b, s:I, s:I, s:o, s:b, s:I, s:o}", "node",
 			      (json_int_t)s->local.nodeid, "name", s->local.name, "quorate",
-			      s->local.vq_quorate && s->local.stream_quorate, "votequorum_quorate",
+			      s->local.vq_quorate && s->local.stream_quorate &&
+				  s->local.initialized,
+			      "initialized", s->local.initialized, "votequorum_quorate",
 			      s->local.vq_quorate, "votes", (json_int_t)s->local.votes,
 			      "expected_votes", (json_int_t)s->local.expected_votes, "members",
 			      members, "syncing", s->local.syncing, "version",

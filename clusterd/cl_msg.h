@@ -44,6 +44,7 @@ struct cl_msg {
 		struct {
 			uint32_t members[CL_MAX_HOSTS]; /* the membership it answers, sorted */
 			int nmembers;
+			bool initialized; /* the sender holds the history (cl_local) */
 			struct cl_cluster *cluster; /* heap */
 		} sync;
 		struct {

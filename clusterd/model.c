@@ -31,11 +31,9 @@ struct model {
 	bool sync_got[CL_MAX_HOSTS];
 	struct cl_cluster *sync_best;
 	uint32_t sync_best_node;
+	bool sync_best_initialized;
 	struct deferred defer[DEFER_MAX];
 	int ndefer;
-	/* Nodes that left and joined in one confchg since the last round: restarted. */
-	uint32_t left[CL_MAX_HOSTS];
-	int nleft;
 	/* The leader's protect retries: local time only, the decision travels as a REQUEST. */
 	uint64_t now_ms;
 	uint64_t retry_at[CL_MAX_VMS];
@@ -376,10 +374,10 @@ static bool is_member(struct model *m, uint32_t node)
 	return false;
 }
 
-/* Quorate: votequorum says so and the CPG membership is a strict majority. */
+/* Quorate: votequorum says so, the CPG membership is a strict majority, and we remember. */
 static bool quorate(const struct model *m)
 {
-	return m->s.local.vq_quorate && m->s.local.stream_quorate;
+	return m->s.local.vq_quorate && m->s.local.stream_quorate && m->s.local.initialized;
 }
 
 /* Safe to act on the replicated state: quorate and the state is this partition's. */
@@ -590,11 +588,7 @@ static void apply_membership(struct model *m)
 	for (int i = 0; i < CL_MAX_HOSTS; i++) {
 		struct cl_host *h = &m->s.cluster.hosts[i];
 
-		bool left = false;
-
-		for (int k = 0; k < m->nleft; k++)
-			left = left || m->left[k] == h->nodeid;
-		if (!h->nodeid || h->state != CL_HOST_ONLINE || (is_member(m, h->nodeid) && !left))
+		if (!h->nodeid || h->state != CL_HOST_ONLINE || is_member(m, h->nodeid))
 			continue;
 		host_set(m, h, CL_HOST_OFFLINE, "left the membership");
 		for (int k = 0; k < CL_MAX_VMS; k++) {
@@ -603,7 +597,7 @@ static void apply_membership(struct model *m)
 			if (!v->name[0])
 				continue;
 			if (v->primary == h->nodeid)
-				primary_died(m, v, !left, left ? "its host restarted" : "its host left the membership");
+				primary_died(m, v, true, "its host left the membership");
 			else if (v->backup == h->nodeid)
 				backup_died(m, v, "its host left the membership");
 		}
@@ -623,20 +617,30 @@ static void send_host_info(struct model *m)
 	send_msg(m, &msg);
 }
 
-/* Starts a STATE_SYNC round for the current membership: our state goes out. */
-static void sync_start(struct model *m)
+/* Our state for a STATE_SYNC round (and our host info, applied after it). */
+static void send_state(struct model *m)
 {
 	struct cl_msg msg = {.type = CL_MSG_STATE_SYNC};
 
+	msg.sync.nmembers = m->s.local.nmembers;
+	memcpy(msg.sync.members, m->s.local.members, sizeof(msg.sync.members));
+	msg.sync.initialized = m->s.local.initialized;
+	msg.sync.cluster = &m->s.cluster;
+	send_msg(m, &msg);
+	send_host_info(m);
+}
+
+/*
+ * A round begins at a point of the CPG stream, the same at every member: a confchg, or
+ * the first STATE_SYNC delivered outside a round.  Until it completes, other messages
+ * wait.
+ */
+static void round_begin(struct model *m)
+{
 	m->s.local.syncing = true;
 	memset(m->sync_got, 0, sizeof(m->sync_got));
 	free(m->sync_best);
 	m->sync_best = NULL;
-	msg.sync.nmembers = m->s.local.nmembers;
-	memcpy(msg.sync.members, m->s.local.members, sizeof(msg.sync.members));
-	msg.sync.cluster = &m->s.cluster;
-	send_msg(m, &msg);
-	send_host_info(m);
 }
 
 static void update_stream_quorate(struct model *m)
@@ -653,6 +657,25 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * Messages held by a round the confchg cuts short: joiners never saw them, so nobody
+ * applies them.  Reports are sent again after the next round, host info too; a request
+ * is refused to its origin.
+ */
+static void drop_deferred(struct model *m)
+{
+	for (int i = 0; i < m->ndefer; i++) {
+		struct cl_msg *msg = &m->defer[i].msg;
+
+		if (msg->type == CL_MSG_REQUEST && m->defer[i].from == m->s.local.nodeid)
+			reply_err(m, msg->request.req->id, "GenericError",
+				  "%s: the membership changed before it applied: retry",
+				  cmds[msg->request.req->cmd]);
+		cl_msg__dispose(msg);
+	}
+	m->ndefer = 0;
+}
+
 static void on_confchg(struct model *m, const struct cl_input *in)
 {
 	struct cl_local *l = &m->s.local;
@@ -661,19 +684,14 @@ static void on_confchg(struct model *m, const struct cl_input *in)
 	if (n < 0 || n > CL_MAX_HOSTS)
 		n = 0;
 	barrier_reset(m);
+	drop_deferred(m);
 	l->nmembers = n;
 	memcpy(l->members, in->confchg.members, (size_t)n * sizeof(uint32_t));
 	qsort(l->members, (size_t)n, sizeof(uint32_t), cmp_u32);
 	update_stream_quorate(m);
-	for (int i = 0; i < in->confchg.nleft && i < CL_MAX_HOSTS; i++) {
-		uint32_t node = in->confchg.left[i];
-
-		note(m, "membership: %s left", host_name(m, node));
-		/* Left and joined at once: a restart, its vmms are gone. */
-		for (int k = 0; k < in->confchg.njoined && k < CL_MAX_HOSTS; k++)
-			if (in->confchg.joined[k] == node && m->nleft < CL_MAX_HOSTS)
-				m->left[m->nleft++] = node;
-	}
+	/* A node that left and joined at once (restarted) reports its lost vmms itself. */
+	for (int i = 0; i < in->confchg.nleft && i < CL_MAX_HOSTS; i++)
+		note(m, "membership: %s left", host_name(m, in->confchg.left[i]));
 	for (int i = 0; i < in->confchg.njoined && i < CL_MAX_HOSTS; i++)
 		note(m, "membership: node %u joined", in->confchg.joined[i]);
 	note(m, "membership: %d members, %s", n, quorate(m) ? "quorate" : "NOT quorate");
@@ -681,10 +699,12 @@ static void on_confchg(struct model *m, const struct cl_input *in)
 		l->syncing = false;
 		return;
 	}
-	sync_start(m);
+	round_begin(m);
+	send_state(m);
 }
 
 static void apply_msg(struct model *m, uint32_t from, const struct cl_msg *msg);
+static void resend_reports(struct model *m);
 
 /* The round is complete: every member adopts the same state, then the held messages. */
 static void sync_finish(struct model *m)
@@ -702,11 +722,18 @@ static void sync_finish(struct model *m)
 		m->s.cluster = *m->sync_best;
 		free(m->sync_best);
 		m->sync_best = NULL;
+		if (m->sync_best_initialized)
+			m->s.local.initialized = true;
 	}
 	m->s.local.syncing = false;
+	if (!m->s.local.initialized && m->s.local.vq_quorate && m->s.local.expected_votes &&
+	    (uint32_t)m->s.local.nmembers >= m->s.local.expected_votes) {
+		m->s.local.initialized = true;
+		note(m, "cold start: all %u expected hosts are here, none with a history",
+		     m->s.local.expected_votes);
+	}
 	if (quorate(m))
 		apply_membership(m);
-	m->nleft = 0;
 	memcpy(held, m->defer, (size_t)n * sizeof(held[0]));
 	m->ndefer = 0;
 	for (int i = 0; i < n; i++) {
@@ -718,6 +745,8 @@ static void sync_finish(struct model *m)
 			cl_msg__dispose(&held[i].msg);
 		}
 	}
+	if (!m->s.local.syncing && quorate(m))
+		resend_reports(m);
 }
 
 static void on_state_sync(struct model *m, uint32_t from, const struct cl_msg *msg)
@@ -736,11 +765,18 @@ static void on_state_sync(struct model *m, uint32_t from, const struct cl_msg *m
 			idx = i;
 	if (idx < 0)
 		return;
-	if (!l->syncing) /* a member asked for a round (its quorum changed) */
-		sync_start(m);
+	if (!l->syncing) { /* a member asked for a round (its quorum changed) */
+		round_begin(m);
+		if (from != l->nodeid)
+			send_state(m);
+	}
 	m->sync_got[idx] = true;
-	if (!m->sync_best || msg->sync.cluster->version > m->sync_best->version ||
-	    (msg->sync.cluster->version == m->sync_best->version && from < m->sync_best_node)) {
+	/* A history beats none; then the highest version; then the lowest nodeid. */
+	if (!m->sync_best || msg->sync.initialized > m->sync_best_initialized ||
+	    (msg->sync.initialized == m->sync_best_initialized &&
+	     (msg->sync.cluster->version > m->sync_best->version ||
+	      (msg->sync.cluster->version == m->sync_best->version &&
+	       from < m->sync_best_node)))) {
 		if (!m->sync_best)
 			m->sync_best = malloc(sizeof(*m->sync_best));
 		if (!m->sync_best) {
@@ -749,6 +785,7 @@ static void on_state_sync(struct model *m, uint32_t from, const struct cl_msg *m
 		}
 		*m->sync_best = *msg->sync.cluster;
 		m->sync_best_node = from;
+		m->sync_best_initialized = msg->sync.initialized;
 	}
 	for (int i = 0; i < l->nmembers; i++)
 		if (!m->sync_got[i])
@@ -1179,6 +1216,44 @@ static void send_report(struct model *m, const char *vm, enum cl_report what, en
 	send_msg(m, &msg);
 }
 
+/*
+ * Reports a partition without quorum dropped (or that never got there): sent again
+ * after each round in a quorate partition.  The generations make repeats harmless.
+ */
+static void resend_reports(struct model *m)
+{
+	uint32_t me = m->s.local.nodeid;
+
+	for (int i = 0; i < CL_MAX_VMS; i++) {
+		struct cl_local_vmm *lv = &m->s.local.vmms[i];
+		struct cl_vm *v = lv->vm[0] ? vm_by_name(m, lv->vm) : NULL;
+
+		if (!v)
+			continue;
+		if (!lv->alive && lv->role == CL_ROLE_PRIMARY && v->primary == me &&
+		    lv->gen == v->primary_gen)
+			send_report(m, v->name,
+				    v->state == CL_VM_STOPPING ? CL_REP_STOPPED : CL_REP_VMM_DIED,
+				    lv->role, lv->gen);
+		else if (!lv->alive && lv->role == CL_ROLE_BACKUP && v->backup == me &&
+			 lv->gen == v->backup_gen)
+			send_report(m, v->name, CL_REP_VMM_DIED, lv->role, lv->gen);
+		else if (!lv->alive)
+			continue;
+		else if (lv->started && lv->role == CL_ROLE_PRIMARY && v->state == CL_VM_STARTING)
+			send_report(m, v->name, CL_REP_STARTED, lv->role, lv->gen);
+		else if (lv->started && lv->role == CL_ROLE_BACKUP && v->state == CL_VM_PROTECTING &&
+			 !v->backup_ready)
+			send_report(m, v->name, CL_REP_STARTED, lv->role, lv->gen);
+		else if (lv->synced && v->state == CL_VM_PROTECTING &&
+			 lv->protect_gen == v->backup_gen)
+			send_report(m, v->name, CL_REP_SYNC_DONE, CL_ROLE_PRIMARY, lv->protect_gen);
+		else if (lv->role == CL_ROLE_PRIMARY && v->state == CL_VM_FAILING_OVER &&
+			 v->primary == me && lv->gen == v->primary_gen)
+			send_report(m, v->name, CL_REP_ACTIVATED, lv->role, lv->gen);
+	}
+}
+
 static void on_local(struct model *m, const struct cl_local_event *ev)
 {
 	struct cl_local_vmm *lv = local_by_name(m, ev->vm);
@@ -1268,6 +1343,11 @@ static void on_request_in(struct model *m, const struct cl_request *q)
 	}
 	if ((unsigned)q->cmd >= CL_CMD_NCMDS || !q->id)
 		return reply_err(m, q->id, "GenericError", "a request without id or command");
+	if (!(q->cmd == CL_CMD_FAILOVER && q->force) && !m->s.local.initialized)
+		return reply_err(m, q->id, "NoQuorum",
+				 "%s: no host here holds the cluster's history (restarted?): "
+				 "waiting for one that does, or for all %u expected hosts",
+				 cmds[q->cmd], m->s.local.expected_votes);
 	if (!(q->cmd == CL_CMD_FAILOVER && q->force) && !quorate(m))
 		return reply_err(m, q->id, "NoQuorum",
 				 "%s: this host's partition is not quorate (%d members, votes "
@@ -1575,10 +1655,13 @@ int model__input(struct model *m, const struct cl_input *in, struct cl_actions *
 		note(m, "quorum: %s (votes %u, expected %u)",
 		     in->quorum.quorate ? "quorate" : "NOT quorate", in->quorum.votes,
 		     in->quorum.expected_votes);
-		/* Not in the CPG stream: a round puts every member on the same state again. */
+		/*
+		 * Not in the CPG stream: members may have applied different messages around
+		 * it.  A round (begun where our STATE_SYNC lands) puts them on one state.
+		 */
 		if (quorate(m) != was_quorate && !m->s.local.syncing &&
 		    is_member(m, m->s.local.nodeid))
-			sync_start(m);
+			send_state(m);
 		break;
 	case CL_IN_LOCAL:
 		on_local(m, &in->ev);

@@ -112,6 +112,13 @@ struct cl_local {
 	 */
 	bool stream_quorate;
 	bool syncing; /* a confchg's STATE_SYNC round is not complete */
+	/*
+	 * This host holds the cluster's history: it synced from a host that did, or it
+	 * was there at the cold start (all expected_votes hosts, none with a history).
+	 * Until then it counts as not quorate: a majority of restarted hosts has
+	 * forgotten what the cluster did, and must not overrule a host that remembers.
+	 */
+	bool initialized;
 	struct cl_local_vmm vmms[CL_MAX_VMS];
 };
 

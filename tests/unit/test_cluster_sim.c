@@ -447,12 +447,16 @@ static void random_run(unsigned seed, int n, int ops)
 START_TEST(test_random_runs)
 {
 	const char *env = getenv("CLSIM_SEED"), *hosts = getenv("CLSIM_HOSTS");
-	unsigned base = env ? (unsigned)strtoul(env, NULL, 0) : (unsigned)time(NULL);
+	const char *runs = getenv("CLSIM_BASE"); /* a whole set of runs again */
+	unsigned base = env	 ? (unsigned)strtoul(env, NULL, 0)
+			: runs ? (unsigned)strtoul(runs, NULL, 0)
+			       : (unsigned)time(NULL);
 
 	if (env) {
 		random_run(base, hosts ? atoi(hosts) : 3, 300);
 		return;
 	}
+	printf("cluster_sim: random runs from CLSIM_BASE=%u\n", base);
 	for (int i = 0; i < 12; i++) {
 		random_run(base + (unsigned)i, 3, 300);
 		random_run(base + 1000u + (unsigned)i, 5, 300);
