@@ -44,6 +44,10 @@ struct vmm {
 	struct event *poll;
 	enum poll_mode polling;
 	bool stalled;
+	json_t *repl; /* the last query-replication answer, for status */
+	uint64_t repl_epochs;	 /* ... its "epochs", and when it came (ms, monotonic) */
+	uint64_t repl_at_ms;
+	char error[256]; /* the last failure (protect, the sync, failover), for status */
 	time_t restarts[SUPERVISOR_RESTARTS]; /* when the last restarts were, oldest first */
 	unsigned int nr_restarts;
 };
@@ -113,6 +117,7 @@ static struct vmm *find(struct supervisor *s, const char *vm, enum cl_role role)
 static void release(struct vmm *v)
 {
 	vmm_client__free(v->client);
+	json_decref(v->repl);
 	if (v->timer)
 		event_free(v->timer);
 	if (v->poll)
@@ -241,24 +246,59 @@ static void on_closed(void *opaque)
 	clog__debug("vm %s: the %s's control socket closed", v->vm, cl_role__to_str(v->role));
 }
 
+/*
+ * Whether a TCP socket listens on port in this network namespace.  A backup's twin-vmm
+ * listens long before its control socket exists (that comes with the VM, after the
+ * initial sync), and listening is what makes it "started" for the model.
+ */
+static bool listening(uint16_t port)
+{
+	static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+	bool found = false;
+
+	for (size_t i = 0; i < 2 && !found; i++) {
+		FILE *f = fopen(tables[i], "re");
+		char line[512];
+		unsigned int p, st;
+
+		while (f && !found && fgets(line, sizeof(line), f))
+			found = sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &p, &st) == 2 &&
+				p == port && st == 0x0A; /* TCP_LISTEN */
+		if (f)
+			fclose(f);
+	}
+	return found;
+}
+
+/*
+ * Until the control socket answers: a primary gets CONNECT_TRIES, a backup as long as it
+ * lives (its socket comes after the initial sync) but CONNECT_TRIES to listen.
+ */
 static void connect_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct vmm *v = arg;
 	struct timeval every = {0, CONNECT_EVERY_MS * 1000};
 	char path[CONF_SOCKET_MAX + 1];
 
+	if (v->role == CL_ROLE_BACKUP && !v->started && listening(v->port)) {
+		clog__info("vm %s: its backup listens on port %u", v->vm, v->port);
+		v->started = true;
+		emit(v, CL_EV_VMM_STARTED, 0);
+	}
 	vmm_argv__control_path(v->s->conf, v->vm, path, sizeof(path));
 	v->client = vmm_client__connect(v->s->base, path, on_closed, v);
 	if (v->client) {
 		vmm_client__call(v->client, "query-status", NULL, REPLY_MS, on_started, v);
 		return;
 	}
-	if (++v->connect_tries < CONNECT_TRIES) {
+	if ((v->role == CL_ROLE_BACKUP && v->started) || ++v->connect_tries < CONNECT_TRIES) {
 		event_add(v->timer, &every);
 		return;
 	}
-	clog__error("vm %s: its %s (pid %d) never opened %s: killing it", v->vm,
-		    cl_role__to_str(v->role), (int)v->pid, path);
+	clog__error("vm %s: its %s (pid %d) did not %s within %d s: killing it", v->vm,
+		    cl_role__to_str(v->role), (int)v->pid,
+		    v->role == CL_ROLE_BACKUP ? "listen" : "open its control socket",
+		    CONNECT_TRIES * CONNECT_EVERY_MS / 1000);
 	kill_vmm(v, SIGKILL);
 }
 
@@ -378,6 +418,32 @@ static void on_sigchld(evutil_socket_t fd, short what, void *arg)
 
 static void poll_tick(evutil_socket_t fd, short what, void *arg);
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keeps a query-replication answer for status, with "epochs_per_s" since the last one. */
+static void keep_replication(struct vmm *v, json_t *ret)
+{
+	uint64_t epochs = json_integer_value(json_object_get(ret, "epochs")), at = now_ms();
+	json_t *copy = json_deep_copy(ret);
+
+	if (!copy)
+		return;
+	if (v->repl && at > v->repl_at_ms && epochs >= v->repl_epochs)
+		json_object_set_new(copy, "epochs_per_s",
+				    json_real((epochs - v->repl_epochs) * 1000.0 /
+					      (at - v->repl_at_ms)));
+	json_decref(v->repl);
+	v->repl = copy;
+	v->repl_epochs = epochs;
+	v->repl_at_ms = at;
+}
+
 static void poll_again(struct vmm *v)
 {
 	struct timeval tv = {0, (v->polling == POLL_SYNC ? SYNC_POLL_MS : WATCH_POLL_MS) * 1000};
@@ -397,14 +463,16 @@ static void on_replication(void *arg, json_t *ret, const char *error)
 		poll_again(v);
 		return;
 	}
+	keep_replication(v, ret);
 	if (v->polling == POLL_SYNC && strcmp(state, "syncing")) {
 		if (!strcmp(state, "protected")) {
 			clog__info("vm %s: the initial sync is done: protected", v->vm);
 			emit(v, CL_EV_VMM_PROTECTED, 0);
 			v->polling = POLL_WATCH;
 		} else {
-			clog__error("vm %s: the initial sync ended %s: %s", v->vm, state,
-				    json_string_value(json_object_get(ret, "error")) ?: "no reason");
+			snprintf(v->error, sizeof(v->error), "the initial sync ended %s: %s", state,
+				 json_string_value(json_object_get(ret, "error")) ?: "no reason");
+			clog__error("vm %s: %s", v->vm, v->error);
 			emit(v, CL_EV_SYNC_FAILED, 0);
 			v->polling = POLL_NONE;
 		}
@@ -441,7 +509,8 @@ static void on_protect(void *arg, json_t *ret, const char *error)
 	struct vmm *v = arg;
 
 	if (!ret) {
-		clog__error("vm %s: protect refused: %s", v->vm, error);
+		snprintf(v->error, sizeof(v->error), "protect refused: %s", error);
+		clog__error("vm %s: %s", v->vm, v->error);
 		emit(v, CL_EV_SYNC_FAILED, 0);
 		return;
 	}
@@ -454,7 +523,8 @@ static void on_failover(void *arg, json_t *ret, const char *error)
 
 	if (!ret) {
 		/* A backup that cannot activate is of no use: its death tells the model. */
-		clog__error("vm %s: failover failed: %s: killing the backup", v->vm, error);
+		snprintf(v->error, sizeof(v->error), "failover failed: %s", error);
+		clog__error("vm %s: %s: killing the backup", v->vm, v->error);
 		kill_vmm(v, SIGKILL);
 		return;
 	}
@@ -565,6 +635,20 @@ void supervisor__kill_all(struct supervisor *s)
 	for (size_t i = 0; i < sizeof(s->vmms) / sizeof(s->vmms[0]); i++)
 		if (s->vmms[i].vm[0])
 			kill_vmm(&s->vmms[i], SIGKILL);
+}
+
+json_t *supervisor__replication(struct supervisor *s, const char *vm)
+{
+	struct vmm *v = find(s, vm, CL_ROLE_PRIMARY);
+
+	return v ? v->repl : NULL;
+}
+
+const char *supervisor__error(struct supervisor *s, const char *vm)
+{
+	struct vmm *v = find(s, vm, CL_ROLE_NONE);
+
+	return v && v->error[0] ? v->error : NULL;
 }
 
 unsigned int supervisor__alive(const struct supervisor *s)

@@ -3,6 +3,7 @@
 #define CLUSTERD_SUPERVISOR_H
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <event2/event.h>
 #include "conf.h"
 #include "model.h"
@@ -44,6 +45,15 @@ void supervisor__kill(struct supervisor *s, const char *vm, enum cl_role role, i
 
 /* SIGKILLs every vmm (a stop or a lost Corosync link); their exits are reported as usual. */
 void supervisor__kill_all(struct supervisor *s);
+
+/*
+ * The last query-replication answer of vm's primary here, plus "epochs_per_s" (borrowed; NULL
+ * if none): polled every 200-500 ms from its protect on.
+ */
+json_t *supervisor__replication(struct supervisor *s, const char *vm);
+
+/* The last failure of vm's twin-vmm here (protect, the sync, failover), or NULL. */
+const char *supervisor__error(struct supervisor *s, const char *vm);
 
 /* How many vmms are alive (not yet reaped). */
 unsigned int supervisor__alive(const struct supervisor *s);

@@ -13,6 +13,7 @@
 #include "corosync.h"
 #include "model.h"
 #include "supervisor.h"
+#include "vmcfg.h"
 
 #define EXIT_RUNTIME 1 /* the Corosync link was lost, or start-up failed */
 #define EXIT_USAGE   2 /* bad usage or a bad clusterd.conf */
@@ -63,10 +64,16 @@ static void run_actions(struct daemon *d, const struct cl_actions *acts)
 			corosync__send(d->cs, a->data, a->len);
 			break;
 		case CL_ACT_SPAWN_PRIMARY:
-			supervisor__spawn(d->sup, a->vm, CL_ROLE_PRIMARY, a->data, 0);
-			break;
 		case CL_ACT_SPAWN_BACKUP:
-			supervisor__spawn(d->sup, a->vm, CL_ROLE_BACKUP, a->data, a->port);
+			/* A stop waits for the vmms to end: it starts none (we leave anyway). */
+			if (d->stopping)
+				clog__warn("vm %s: stopping: not starting its %s", a->vm,
+					   a->type == CL_ACT_SPAWN_PRIMARY ? "primary" : "backup");
+			else
+				supervisor__spawn(d->sup, a->vm,
+						  a->type == CL_ACT_SPAWN_PRIMARY ? CL_ROLE_PRIMARY
+										 : CL_ROLE_BACKUP,
+						  a->data, a->port);
 			break;
 		case CL_ACT_VMM:
 			supervisor__command(d->sup, a);
@@ -211,13 +218,65 @@ static void on_request(void *opaque, const struct cl_request *req)
 	feed(opaque, &in);
 }
 
-/* cluster-status also shows the Corosync token, which only the daemon can ask for. */
+/* The VM config's probe (the drill's kv address), "" if none. */
+static void add_probe(struct daemon *d, json_t *vm, const char *name)
+{
+	const struct cl_state *st = model__state(d->model);
+	char err[256];
+	struct vmcfg cfg;
+
+	for (int i = 0; i < CL_MAX_VMS; i++) {
+		const struct cl_vm *v = &st->cluster.vms[i];
+
+		if (v->name[0] && !strcmp(v->name, name) &&
+		    !vmcfg__parse_text(v->config, strlen(v->config), name, &cfg, err, sizeof(err))) {
+			json_object_set_new(vm, "probe", json_string(cfg.probe));
+			return;
+		}
+	}
+}
+
+/*
+ * A VM of a status or vm-list reply: its probe, and what its twin-vmm here knows: the
+ * replication status (from its primary) and the last failure.
+ */
+static void add_vm_facts(struct daemon *d, json_t *vm)
+{
+	const char *name = json_string_value(json_object_get(vm, "name"));
+	const char *error;
+	json_t *repl;
+
+	if (!name)
+		return;
+	add_probe(d, vm, name);
+	repl = supervisor__replication(d->sup, name);
+	if (repl)
+		json_object_set(vm, "repl", repl);
+	error = supervisor__error(d->sup, name);
+	if (error)
+		json_object_set_new(vm, "error", json_string(error));
+}
+
+/*
+ * What only the daemon knows: the cluster's name and the Corosync token (cluster-status),
+ * and for the VMs of status and vm-list, add_vm_facts.
+ */
 static void extend_reply(void *opaque, enum cl_cmd cmd, json_t *ret)
 {
 	struct daemon *d = opaque;
+	size_t i;
+	json_t *vm;
 
-	if (cmd == CL_CMD_CLUSTER_STATUS && json_is_object(ret))
+	if (cmd == CL_CMD_CLUSTER_STATUS && json_is_object(ret)) {
+		json_object_set_new(ret, "cluster", json_string(d->conf.cluster_name));
 		json_object_set_new(ret, "token_ms", json_integer(corosync__token_ms(d->cs)));
+	}
+	if (cmd != CL_CMD_STATUS && cmd != CL_CMD_VM_LIST)
+		return;
+	if (json_is_object(ret))
+		add_vm_facts(d, ret);
+	json_array_foreach(ret, i, vm)
+		add_vm_facts(d, vm);
 }
 
 static struct api_ops api_ops = {
