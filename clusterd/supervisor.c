@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -158,13 +159,17 @@ static int mkdir_p(char *path)
 /*
  * The child: the log as stdout and stderr, its own process group, a clean signal state, and
  * none of clusterd's descriptors: a twin-vmm holding our Corosync connection open would hide
- * our death from Corosync.
+ * our death from Corosync.  It dies with clusterd (SIGKILL): a twin-vmm nobody supervises
+ * is never fenced on a quorum loss, while the others, seeing us leave CPG, activate its
+ * backup.
  */
-static void __attribute__((noreturn)) exec_child(const struct vmm_argv *a, int log_fd)
+static void __attribute__((noreturn)) exec_child(const struct vmm_argv *a, int log_fd, pid_t parent)
 {
 	sigset_t none;
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(127); /* clusterd died before the prctl: not a moment unsupervised */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
@@ -191,6 +196,7 @@ static int start_process(struct vmm *v)
 	char err[2 * CONF_PATH_MAX], dir[CONF_PATH_MAX], log[CONF_PATH_MAX + 8];
 	struct timeval every = {0, CONNECT_EVERY_MS * 1000};
 	int rc, log_fd = -1;
+	pid_t parent;
 
 	rc = vmcfg__parse_text(v->config, strlen(v->config), v->vm, &cfg, err, sizeof(err));
 	rc = rc ?: vmm_argv__build(conf, &cfg, v->role == CL_ROLE_PRIMARY ? VMM_ARGV_PRIMARY
@@ -214,6 +220,7 @@ static int start_process(struct vmm *v)
 	for (int i = 0; i < a.argc; i++)
 		dprintf(log_fd, " %s", a.argv[i]);
 	dprintf(log_fd, "\n");
+	parent = getpid();
 	v->pid = fork();
 	if (v->pid < 0) {
 		rc = -errno;
@@ -222,7 +229,7 @@ static int start_process(struct vmm *v)
 		goto out;
 	}
 	if (!v->pid)
-		exec_child(&a, log_fd);
+		exec_child(&a, log_fd, parent);
 	clog__info("vm %s: %s twin-vmm started, pid %d, log %s", v->vm, cl_role__to_str(v->role),
 		   (int)v->pid, log);
 	v->connect_tries = 0;
