@@ -594,6 +594,12 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 	const char *cmd = cl_vmm_cmd__to_str(a->vmm_cmd);
 	struct vmm *v = find(s, a->vm, role);
 
+	if (v && !v->pid && a->vmm_cmd == CL_VMM_QUIT) {
+		/* Between a crash and its restart: no restart, the VM stops here and now. */
+		clog__info("vm %s: quit while its restart is pending: not restarting it", a->vm);
+		kill_vmm(v, SIGKILL);
+		return;
+	}
 	if (!v || !v->client) {
 		clog__error("vm %s: cannot send %s: no connected %s twin-vmm here", a->vm, cmd,
 			    role == CL_ROLE_NONE ? "" : cl_role__to_str(role));
