@@ -18,13 +18,13 @@ struct client {
 	struct api *a;
 	struct client *next;
 	struct bufferevent *bev;
-	uint64_t pending;  /* the request id awaiting the model's reply; 0: none */
-	enum cl_cmd cmd;   /* ... and its command */
-	json_t *id;	   /* ... and the client's own "id", echoed */
+	uint64_t pending; /* the request id awaiting the model's reply; 0: none */
+	enum cl_cmd cmd;  /* ... and its command */
+	json_t *id;	  /* ... and the client's own "id", echoed */
 	struct event *timeout;
-	bool closing;	   /* the last reply is written, then the connection closes */
-	bool serving;	   /* inside serve(): a reply made meanwhile must not recurse */
-	bool eof;	   /* the client sent all it will: close after the owed replies */
+	bool closing; /* the last reply is written, then the connection closes */
+	bool serving; /* inside serve(): a reply made meanwhile must not recurse */
+	bool eof;     /* the client sent all it will: close after the owed replies */
 };
 
 struct api {
@@ -147,8 +147,8 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
 
-	clog__warn("api: request %llu (%s) got no answer within %d s", (unsigned long long)c->pending,
-		   cl_cmd__to_str(c->cmd), API_REQUEST_TIMEOUT_S);
+	clog__warn("api: request %llu (%s) got no answer within %d s",
+		   (unsigned long long)c->pending, cl_cmd__to_str(c->cmd), API_REQUEST_TIMEOUT_S);
 	finish(c, api_request__error("Timeout",
 				     "no answer from the cluster in time: check `twin cluster "
 				     "status` and clusterd's log",
@@ -169,7 +169,8 @@ void api__reply(struct api *a, uint64_t id, bool ok, const char *err_class, cons
 		return;
 	}
 	if (!ok) {
-		finish(c, api_request__error(err_class[0] ? err_class : "GenericError", data, c->id));
+		finish(c,
+		       api_request__error(err_class[0] ? err_class : "GenericError", data, c->id));
 		return;
 	}
 	ret = json_loads(data ?: "{}", 0, &jerr);
@@ -185,8 +186,8 @@ void api__reply(struct api *a, uint64_t id, bool ok, const char *err_class, cons
 	finish(c, api_request__reply(ret, c->id));
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
 {
 	struct api *a = arg;
 	struct client *c = calloc(1, sizeof(*c));

@@ -19,10 +19,10 @@
 #define CONNECT_EVERY_MS 20
 #define CONNECT_TRIES	 500
 /* Replies: most commands answer at once; failover returns once the VM runs there. */
-#define REPLY_MS	 5000
-#define PROTECT_MS	 30000
-#define FAILOVER_MS	 60000
-#define UNPROTECT_MS	 60000
+#define REPLY_MS     5000
+#define PROTECT_MS   30000
+#define FAILOVER_MS  60000
+#define UNPROTECT_MS 60000
 /* query-replication: while the initial sync runs, and then to see a stall sooner. */
 #define SYNC_POLL_MS  200
 #define WATCH_POLL_MS 500
@@ -45,8 +45,8 @@ struct vmm {
 	struct event *poll;
 	enum poll_mode polling;
 	bool stalled;
-	json_t *repl; /* the last query-replication answer, for status */
-	uint64_t repl_epochs;	 /* ... its "epochs", and when it came (ms, monotonic) */
+	json_t *repl;	      /* the last query-replication answer, for status */
+	uint64_t repl_epochs; /* ... its "epochs", and when it came (ms, monotonic) */
 	uint64_t repl_at_ms;
 	char error[256]; /* the last failure (protect, the sync, failover), for status */
 	time_t restarts[SUPERVISOR_RESTARTS]; /* when the last restarts were, oldest first */
@@ -86,8 +86,8 @@ static void deliver(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Queues an event for the model: from the loop, not from inside a supervisor__ call it made. */
-static void emit_for(struct supervisor *s, const char *vm, enum cl_role role,
-		     enum cl_event type, int status)
+static void emit_for(struct supervisor *s, const char *vm, enum cl_role role, enum cl_event type,
+		     int status)
 {
 	struct pending_event *p = calloc(1, sizeof(*p));
 
@@ -199,9 +199,10 @@ static int start_process(struct vmm *v)
 	pid_t parent;
 
 	rc = vmcfg__parse_text(v->config, strlen(v->config), v->vm, &cfg, err, sizeof(err));
-	rc = rc ?: vmm_argv__build(conf, &cfg, v->role == CL_ROLE_PRIMARY ? VMM_ARGV_PRIMARY
-									   : VMM_ARGV_BACKUP,
-				   v->port, &a, err, sizeof(err));
+	rc = rc
+		 ?: vmm_argv__build(conf, &cfg,
+				    v->role == CL_ROLE_PRIMARY ? VMM_ARGV_PRIMARY : VMM_ARGV_BACKUP,
+				    v->port, &a, err, sizeof(err));
 	if (!rc && (rc = vmm_argv__vm_dir(conf, v->vm, dir, sizeof(dir)) ?: mkdir_p(dir)))
 		snprintf(err, sizeof(err), "cannot create %s: %s", dir, strerror(-rc));
 	if (!rc) {
@@ -281,7 +282,8 @@ static bool listening(uint16_t port)
 		unsigned int p, st;
 
 		while (f && !found && fgets(line, sizeof(line), f))
-			found = sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &p, &st) == 2 &&
+			found = sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &p,
+				       &st) == 2 &&
 				p == port && st == 0x0A; /* TCP_LISTEN */
 		if (f)
 			fclose(f);
@@ -321,8 +323,8 @@ static void connect_tick(evutil_socket_t fd, short what, void *arg)
 	kill_vmm(v, SIGKILL);
 }
 
-void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role,
-		       const char *config, uint16_t port)
+void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role, const char *config,
+		       uint16_t port)
 {
 	struct vmm *v = NULL;
 
@@ -371,7 +373,8 @@ static bool schedule_restart(struct vmm *v, int status)
 	unsigned int n = 0;
 
 	if (v->role != CL_ROLE_PRIMARY || v->killed ||
-	    (WIFEXITED(status) && !WEXITSTATUS(status)) || !s->ops->may_restart(s->ops->opaque, v->vm))
+	    (WIFEXITED(status) && !WEXITSTATUS(status)) ||
+	    !s->ops->may_restart(s->ops->opaque, v->vm))
 		return false;
 	for (unsigned int i = 0; i < v->nr_restarts; i++)
 		n += now - v->restarts[i] < SUPERVISOR_RESTART_WINDOW_S;
@@ -398,7 +401,8 @@ static void describe(int status, char *out, size_t size)
 	if (WIFEXITED(status))
 		snprintf(out, size, "exit status %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
-		snprintf(out, size, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+		snprintf(out, size, "signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
 	else
 		snprintf(out, size, "wait status %#x", status);
 }
@@ -408,8 +412,8 @@ static void on_exit_status(struct vmm *v, int status)
 	char how[64];
 
 	describe(status, how, sizeof(how));
-	clog__info("vm %s: %s twin-vmm pid %d ended: %s%s", v->vm, cl_role__to_str(v->role), (int)v->pid,
-		   how, v->killed ? " (we ended it)" : "");
+	clog__info("vm %s: %s twin-vmm pid %d ended: %s%s", v->vm, cl_role__to_str(v->role),
+		   (int)v->pid, how, v->killed ? " (we ended it)" : "");
 	v->pid = 0;
 	vmm_client__free(v->client);
 	v->client = NULL;
@@ -454,9 +458,9 @@ static void keep_replication(struct vmm *v, json_t *ret)
 	if (!copy)
 		return;
 	if (v->repl && at > v->repl_at_ms && epochs >= v->repl_epochs)
-		json_object_set_new(copy, "epochs_per_s",
-				    json_real((epochs - v->repl_epochs) * 1000.0 /
-					      (at - v->repl_at_ms)));
+		json_object_set_new(
+		    copy, "epochs_per_s",
+		    json_real((epochs - v->repl_epochs) * 1000.0 / (at - v->repl_at_ms)));
 	json_decref(v->repl);
 	v->repl = copy;
 	v->repl_epochs = epochs;
@@ -558,8 +562,8 @@ static void on_logged(void *arg, json_t *ret, const char *error)
 	struct vmm *v = arg;
 
 	if (!ret)
-		clog__error("vm %s: a command to its %s failed: %s", v->vm, cl_role__to_str(v->role),
-			    error);
+		clog__error("vm %s: a command to its %s failed: %s", v->vm,
+			    cl_role__to_str(v->role), error);
 }
 
 /* protect's arguments: the backup, timing, "cluster": true, and the link's security. */
@@ -589,8 +593,8 @@ static json_t *protect_args(const struct clusterd_conf *conf, const struct cl_ac
 void supervisor__command(struct supervisor *s, const struct cl_action *a)
 {
 	enum cl_role role = a->vmm_cmd == CL_VMM_FAILOVER ? CL_ROLE_BACKUP
-			    : a->vmm_cmd == CL_VMM_QUIT	   ? a->role
-							   : CL_ROLE_PRIMARY;
+			    : a->vmm_cmd == CL_VMM_QUIT	  ? a->role
+							  : CL_ROLE_PRIMARY;
 	const char *cmd = cl_vmm_cmd__to_str(a->vmm_cmd);
 	struct vmm *v = find(s, a->vm, role);
 
@@ -651,7 +655,8 @@ void supervisor__kill(struct supervisor *s, const char *vm, enum cl_role role, i
 		clog__warn("vm %s: no %s twin-vmm here to signal", vm, cl_role__to_str(role));
 		return;
 	}
-	clog__info("vm %s: signal %d -> its %s (pid %d)", vm, sig, cl_role__to_str(role), (int)v->pid);
+	clog__info("vm %s: signal %d -> its %s (pid %d)", vm, sig, cl_role__to_str(role),
+		   (int)v->pid);
 	kill_vmm(v, sig);
 }
 

@@ -9,7 +9,7 @@
 #include "model.h"
 
 /* A crashed unprotected primary is restarted in place at most this often per window. */
-#define SUPERVISOR_RESTARTS	     3
+#define SUPERVISOR_RESTARTS	    3
 #define SUPERVISOR_RESTART_WINDOW_S 300
 
 /* Called on the event-loop thread, never from inside a supervisor__ call. */
@@ -34,8 +34,8 @@ int supervisor__new(struct event_base *base, const struct clusterd_conf *conf,
  * Starts twin-vmm for (vm, role) from its config text; a backup listens on port.  stdout and
  * stderr append to STATE_DIR/vms/VM/log.  Any failure is reported as the vmm's exit.
  */
-void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role,
-		       const char *config, uint16_t port);
+void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role, const char *config,
+		       uint16_t port);
 
 /* Carries out a CL_ACT_VMM action (protect, failover, degrade, fence, ...) on its vmm. */
 void supervisor__command(struct supervisor *s, const struct cl_action *a);

@@ -72,7 +72,7 @@ static void run_actions(struct daemon *d, const struct cl_actions *acts)
 			else
 				supervisor__spawn(d->sup, a->vm,
 						  a->type == CL_ACT_SPAWN_PRIMARY ? CL_ROLE_PRIMARY
-										 : CL_ROLE_BACKUP,
+										  : CL_ROLE_BACKUP,
 						  a->data, a->port);
 			break;
 		case CL_ACT_VMM:
@@ -127,8 +127,8 @@ static int copy_ids(uint32_t *dst, const uint32_t *src, size_t n)
 	return n;
 }
 
-static void on_confchg(void *opaque, const uint32_t *members, size_t nmembers,
-		       const uint32_t *left, size_t nleft, const uint32_t *joined, size_t njoined)
+static void on_confchg(void *opaque, const uint32_t *members, size_t nmembers, const uint32_t *left,
+		       size_t nleft, const uint32_t *joined, size_t njoined)
 {
 	struct cl_input in = {.type = CL_IN_CONFCHG};
 
@@ -136,7 +136,7 @@ static void on_confchg(void *opaque, const uint32_t *members, size_t nmembers,
 	in.confchg.nleft = copy_ids(in.confchg.left, left, nleft);
 	in.confchg.njoined = copy_ids(in.confchg.joined, joined, njoined);
 	clog__debug("corosync: membership: %zu members, %zu left, %zu joined", nmembers, nleft,
-		   njoined);
+		    njoined);
 	feed(opaque, &in);
 }
 
@@ -148,7 +148,7 @@ static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expec
 	in.quorum.votes = votes;
 	in.quorum.expected_votes = expected;
 	clog__debug("corosync: quorum: %s, %u of %u expected votes",
-		   quorate ? "quorate" : "NOT quorate", votes, expected);
+		    quorate ? "quorate" : "NOT quorate", votes, expected);
 	feed(opaque, &in);
 }
 
@@ -229,7 +229,8 @@ static void add_probe(struct daemon *d, json_t *vm, const char *name)
 		const struct cl_vm *v = &st->cluster.vms[i];
 
 		if (v->name[0] && !strcmp(v->name, name) &&
-		    !vmcfg__parse_text(v->config, strlen(v->config), name, &cfg, err, sizeof(err))) {
+		    !vmcfg__parse_text(v->config, strlen(v->config), name, &cfg, err,
+				       sizeof(err))) {
 			json_object_set_new(vm, "probe", json_string(cfg.probe));
 			return;
 		}
@@ -275,8 +276,7 @@ static void extend_reply(void *opaque, enum cl_cmd cmd, json_t *ret)
 		return;
 	if (json_is_object(ret))
 		add_vm_facts(d, ret);
-	json_array_foreach(ret, i, vm)
-		add_vm_facts(d, vm);
+	json_array_foreach(ret, i, vm) add_vm_facts(d, vm);
 }
 
 static struct api_ops api_ops = {
@@ -391,8 +391,8 @@ static int start(struct daemon *d)
 	corosync_ops.opaque = supervisor_ops.opaque = api_ops.opaque = d;
 	if (corosync__open(&corosync_ops, &d->cs, &nodeid, err, sizeof(err)))
 		goto fail;
-	d->model = model__new(nodeid, d->conf.host_name, d->conf.replication_addr,
-			      d->conf.port_base);
+	d->model =
+	    model__new(nodeid, d->conf.host_name, d->conf.replication_addr, d->conf.port_base);
 	if (!d->model) {
 		snprintf(err, sizeof(err),
 			 "model: cannot start: is [host] name at most %d characters?", CL_NAME_MAX);
@@ -416,8 +416,9 @@ static int start(struct daemon *d)
 	}
 	if (corosync__join(d->cs, d->base, err, sizeof(err)))
 		goto fail;
-	clog__info("host %s (nodeid %u) in cluster %s: replication on %s, state in %s", d->conf.host_name,
-		   nodeid, d->conf.cluster_name, d->conf.replication_addr, d->conf.state_dir);
+	clog__info("host %s (nodeid %u) in cluster %s: replication on %s, state in %s",
+		   d->conf.host_name, nodeid, d->conf.cluster_name, d->conf.replication_addr,
+		   d->conf.state_dir);
 	return 0;
 fail:
 	clog__error("%s", err);
