@@ -167,6 +167,22 @@ static const struct {
     {CL_VM_PROTECTED, CL_VM_STOPPED}, /* both died while failover awaited the operator */
 };
 
+/* The host state table: a host is online from its HOST_INFO until it leaves. */
+static const struct {
+	enum cl_host_state from, to;
+} host_table[] = {
+    {CL_HOST_OFFLINE, CL_HOST_ONLINE}, /* host info from a member */
+    {CL_HOST_ONLINE, CL_HOST_OFFLINE}, /* left the membership */
+};
+
+bool model__host_allowed(enum cl_host_state from, enum cl_host_state to)
+{
+	for (size_t i = 0; i < ARRAY_LEN(host_table); i++)
+		if (host_table[i].from == from && host_table[i].to == to)
+			return true;
+	return false;
+}
+
 bool model__vm_allowed(enum cl_vm_state from, enum cl_vm_state to)
 {
 	for (size_t i = 0; i < ARRAY_LEN(vm_table); i++)
@@ -444,6 +460,12 @@ static void host_set(struct model *m, struct cl_host *h, enum cl_host_state to, 
 {
 	if (h->state == to)
 		return;
+	if (!model__host_allowed(h->state, to)) {
+		m->s.refused++;
+		note(m, "host %s: transition %s -> %s refused: not in the host table (%s)", h->name,
+		     cl_host_state__to_str(h->state), cl_host_state__to_str(to), why);
+		return;
+	}
 	note(m, "host %s (node %u): %s -> %s (%s)", h->name, h->nodeid,
 	     cl_host_state__to_str(h->state), cl_host_state__to_str(to), why);
 	h->state = to;

@@ -284,7 +284,8 @@ const char *cl_cmd__to_str(enum cl_cmd c);
 int cl_cmd__from_str(const char *s, enum cl_cmd *out); /* 0 or -EINVAL */
 const char *cl_action_type__to_str(enum cl_action_type t);
 const char *cl_vmm_cmd__to_str(enum cl_vmm_cmd c);
-/* Whether the VM state table has from -> to. */
+/* Whether the VM (host) state table has from -> to. */
 bool model__vm_allowed(enum cl_vm_state from, enum cl_vm_state to);
+bool model__host_allowed(enum cl_host_state from, enum cl_host_state to);
 
 #endif

@@ -41,6 +41,9 @@ START_TEST(test_table_exact)
 	ck_assert(!model__vm_allowed(CL_VM_RUNNING, CL_VM_FAILING_OVER));
 	ck_assert(!model__vm_allowed(CL_VM_PROTECTING, CL_VM_FAILING_OVER));
 	ck_assert(!model__vm_allowed(CL_VM_STOPPED, CL_VM_RUNNING));
+	ck_assert(model__host_allowed(CL_HOST_OFFLINE, CL_HOST_ONLINE));
+	ck_assert(model__host_allowed(CL_HOST_ONLINE, CL_HOST_OFFLINE));
+	ck_assert(!model__host_allowed(CL_HOST_ONLINE, CL_HOST_ONLINE));
 }
 END_TEST
 
