@@ -49,6 +49,7 @@ struct model {
 	uint64_t barrier_seq;	  /* of the one in flight (0: none) */
 	uint64_t barrier_version; /* the state version when it was sent */
 	uint64_t passed_version;  /* the version a barrier passed at (UINT64_MAX: none) */
+	uint64_t go_calls;	  /* go() calls: an act no longer wanted drops its gate */
 	int err; /* the first -ENOMEM while emitting */
 };
 
@@ -404,15 +405,26 @@ static bool safe(const struct model *m)
 
 static void send_msg(struct model *m, struct cl_msg *msg);
 
-/* Whether an output-releasing act may go now; if not, a barrier is on its way. */
-static bool go(struct model *m)
+/*
+ * Whether an output-releasing act for lv may go now: a barrier sent at or after the
+ * state version at which the act was first wanted has come back.  If not, one is on
+ * its way.
+ */
+static bool go(struct model *m, struct cl_local_vmm *lv)
 {
 	struct cl_msg msg = {.type = CL_MSG_BARRIER};
 
+	m->go_calls++;
 	if (!safe(m))
 		return false;
-	if (m->passed_version == m->s.cluster.version)
+	if (!lv->gate_set) {
+		lv->gate_set = true;
+		lv->gate_version = m->s.cluster.version;
+	}
+	if (m->passed_version != UINT64_MAX && m->passed_version >= lv->gate_version) {
+		lv->gate_set = false;
 		return true;
+	}
 	if (!m->barrier_seq) {
 		msg.barrier = m->barrier_seq = ++m->next_barrier;
 		m->barrier_version = m->s.cluster.version;
@@ -425,6 +437,8 @@ static void barrier_reset(struct model *m)
 {
 	m->barrier_seq = 0;
 	m->passed_version = UINT64_MAX;
+	for (int i = 0; i < CL_MAX_VMS; i++)
+		m->s.local.vmms[i].gate_set = false;
 }
 
 /* ---- Transitions (every change of the replicated state bumps its version) ---- */
@@ -1495,7 +1509,7 @@ static void drive_primary(struct model *m, struct cl_vm *v, struct cl_local_vmm 
 		enum cl_vmm_cmd cmd = lv->synced && v->state != CL_VM_RUNNING ? CL_VMM_DEGRADE
 									  : CL_VMM_UNPROTECT;
 
-		if (!go(m))
+		if (!go(m, lv))
 			return;
 		vmm_cmd(m, v->name, cmd);
 		note(m, "vm %s: %s: its backup is gone", v->name, cl_vmm_cmd__to_str(cmd));
@@ -1540,7 +1554,7 @@ static void report_missing(struct model *m, struct cl_vm *v, enum cl_role role, 
 		send_report(m, v->name, CL_REP_VMM_DIED, role, gen);
 }
 
-static void reconcile_vm(struct model *m, struct cl_vm *v)
+static void reconcile_vm_roles(struct model *m, struct cl_vm *v)
 {
 	uint32_t me = m->s.local.nodeid;
 	struct cl_local_vmm *lv = local_by_name(m, v->name);
@@ -1566,7 +1580,7 @@ static void reconcile_vm(struct model *m, struct cl_vm *v)
 			return;
 		}
 		if (activating) {
-			if (!lv->failover_sent && (v->forced || go(m))) {
+			if (!lv->failover_sent && (v->forced || go(m, lv))) {
 				vmm_cmd(m, v->name, CL_VMM_FAILOVER);
 				lv->failover_sent = true;
 				note(m, "vm %s: failover: our backup activates", v->name);
@@ -1574,7 +1588,7 @@ static void reconcile_vm(struct model *m, struct cl_vm *v)
 			return;
 		}
 		if (lv->role == CL_ROLE_PRIMARY) {
-			if (lv->fenced && go(m)) {
+			if (lv->fenced && go(m, lv)) {
 				vmm_cmd(m, v->name, CL_VMM_UNFENCE);
 				lv->fenced = false;
 				note(m, "vm %s: unfence: quorum is back and we are still its "
@@ -1594,6 +1608,18 @@ static void reconcile_vm(struct model *m, struct cl_vm *v)
 		spawn(m, v, CL_ROLE_BACKUP, gen);
 	else if (want != CL_ROLE_NONE)
 		report_missing(m, v, want, gen);
+}
+
+/* A gate is anchored where its act became wanted, continuously: a pause re-anchors it. */
+static void reconcile_vm(struct model *m, struct cl_vm *v)
+{
+	uint64_t calls = m->go_calls;
+	struct cl_local_vmm *lv;
+
+	reconcile_vm_roles(m, v);
+	lv = local_by_name(m, v->name);
+	if (lv && m->go_calls == calls)
+		lv->gate_set = false;
 }
 
 static void reconcile(struct model *m)

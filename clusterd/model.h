@@ -90,6 +90,9 @@ struct cl_local_vmm {
 	bool fenced;	      /* fence sent, no unfence since */
 	uint32_t protect_gen; /* backup_gen the primary was told to protect toward; 0 none */
 	bool failover_sent;
+	/* an output-releasing act waits for a barrier sent at or after gate_version */
+	bool gate_set;
+	uint64_t gate_version;
 };
 
 struct cl_local {
