@@ -16,7 +16,7 @@
 /* How long the leader waits before asking again to protect a VM that wants a backup. */
 #define RETRY_MS 3000
 /* A free-memory change worth a HOST_INFO. */
-#define MEMORY_STEP_MIB 64
+#define MEMORY_STEP_MIB	    64
 #define DEFAULT_INTERVAL_MS 25
 
 struct deferred {
@@ -50,23 +50,23 @@ struct model {
 	uint64_t barrier_version; /* the state version when it was sent */
 	uint64_t passed_version;  /* the version a barrier passed at (UINT64_MAX: none) */
 	uint64_t go_calls;	  /* go() calls: an act no longer wanted drops its gate */
-	int err; /* the first -ENOMEM while emitting */
+	int err;		  /* the first -ENOMEM while emitting */
 };
 
 /* ---- Names ---- */
 
 static const char *const vm_states[CL_VM_NSTATES] = {
-    [CL_VM_STOPPED] = "stopped",       [CL_VM_STARTING] = "starting",
-    [CL_VM_RUNNING] = "running",       [CL_VM_PROTECTING] = "protecting",
-    [CL_VM_PROTECTED] = "protected",   [CL_VM_DEGRADED] = "degraded",
+    [CL_VM_STOPPED] = "stopped",	   [CL_VM_STARTING] = "starting",
+    [CL_VM_RUNNING] = "running",	   [CL_VM_PROTECTING] = "protecting",
+    [CL_VM_PROTECTED] = "protected",	   [CL_VM_DEGRADED] = "degraded",
     [CL_VM_FAILING_OVER] = "failing-over", [CL_VM_STOPPING] = "stopping",
 };
 
 static const char *const cmds[CL_CMD_NCMDS] = {
-    [CL_CMD_VM_START] = "vm-start", [CL_CMD_VM_STOP] = "vm-stop",
-    [CL_CMD_VM_LIST] = "vm-list",   [CL_CMD_PROTECT] = "protect",
+    [CL_CMD_VM_START] = "vm-start",   [CL_CMD_VM_STOP] = "vm-stop",
+    [CL_CMD_VM_LIST] = "vm-list",     [CL_CMD_PROTECT] = "protect",
     [CL_CMD_UNPROTECT] = "unprotect", [CL_CMD_FAILOVER] = "failover",
-    [CL_CMD_STATUS] = "status",     [CL_CMD_CLUSTER_STATUS] = "cluster-status",
+    [CL_CMD_STATUS] = "status",	      [CL_CMD_CLUSTER_STATUS] = "cluster-status",
     [CL_CMD_DRILL] = "drill",
 };
 
@@ -140,17 +140,17 @@ const char *cl_vmm_cmd__to_str(enum cl_vmm_cmd c)
 static const struct {
 	enum cl_vm_state from, to;
 } vm_table[] = {
-    {CL_VM_STOPPED, CL_VM_STARTING},	  /* vm start */
-    {CL_VM_STARTING, CL_VM_RUNNING},	  /* the primary reported started */
-    {CL_VM_RUNNING, CL_VM_PROTECTING},	  /* protect: a backup assigned */
-    {CL_VM_DEGRADED, CL_VM_PROTECTING},	  /* re-protection */
-    {CL_VM_PROTECTING, CL_VM_PROTECTED},  /* the initial sync done */
-    {CL_VM_PROTECTING, CL_VM_RUNNING},	  /* sync failed, backup died, unprotect */
+    {CL_VM_STOPPED, CL_VM_STARTING},	   /* vm start */
+    {CL_VM_STARTING, CL_VM_RUNNING},	   /* the primary reported started */
+    {CL_VM_RUNNING, CL_VM_PROTECTING},	   /* protect: a backup assigned */
+    {CL_VM_DEGRADED, CL_VM_PROTECTING},	   /* re-protection */
+    {CL_VM_PROTECTING, CL_VM_PROTECTED},   /* the initial sync done */
+    {CL_VM_PROTECTING, CL_VM_RUNNING},	   /* sync failed, backup died, unprotect */
     {CL_VM_PROTECTED, CL_VM_FAILING_OVER}, /* the primary's death confirmed, quorate */
-    {CL_VM_FAILING_OVER, CL_VM_RUNNING},  /* the backup activated */
-    {CL_VM_PROTECTED, CL_VM_DEGRADED},	  /* the backup's death confirmed, quorate */
-    {CL_VM_PROTECTED, CL_VM_RUNNING},	  /* unprotect */
-    {CL_VM_DEGRADED, CL_VM_RUNNING},	  /* unprotect */
+    {CL_VM_FAILING_OVER, CL_VM_RUNNING},   /* the backup activated */
+    {CL_VM_PROTECTED, CL_VM_DEGRADED},	   /* the backup's death confirmed, quorate */
+    {CL_VM_PROTECTED, CL_VM_RUNNING},	   /* unprotect */
+    {CL_VM_DEGRADED, CL_VM_RUNNING},	   /* unprotect */
     /* vm stop */
     {CL_VM_STARTING, CL_VM_STOPPING},
     {CL_VM_RUNNING, CL_VM_STOPPING},
@@ -303,7 +303,7 @@ static void reply_ok(struct model *m, uint64_t id, char *json)
 }
 
 __attribute__((format(printf, 4, 5))) static void reply_err(struct model *m, uint64_t id,
-							     const char *cls, const char *fmt, ...)
+							    const char *cls, const char *fmt, ...)
 {
 	struct cl_action *act;
 	char *s = NULL;
@@ -494,8 +494,7 @@ static bool protect_to(struct model *m, struct cl_vm *v, uint32_t node, const ch
 	v->backup = node;
 	v->backup_gen = ++v->generation;
 	v->backup_ready = false;
-	note(m, "vm %s: backup on %s (generation %u)", v->name, host_name(m, node),
-	     v->generation);
+	note(m, "vm %s: backup on %s (generation %u)", v->name, host_name(m, node), v->generation);
 	return true;
 }
 
@@ -558,9 +557,10 @@ static void primary_died(struct model *m, struct cl_vm *v, bool host_left, const
 				v->awaiting_operator = true;
 				changed(m);
 			}
-			note(m, "vm %s: primary on %s died (%s); automatic failover refused: "
-				"expected votes %u < 3, a partition cannot be told from a death "
-				"(twin failover %s --force, if you know the primary is gone)",
+			note(m,
+			     "vm %s: primary on %s died (%s); automatic failover refused: "
+			     "expected votes %u < 3, a partition cannot be told from a death "
+			     "(twin failover %s --force, if you know the primary is gone)",
 			     v->name, host_name(m, v->primary), why, m->s.local.expected_votes,
 			     v->name);
 			return;
@@ -583,13 +583,14 @@ static void primary_died(struct model *m, struct cl_vm *v, bool host_left, const
 		break;
 	}
 	if (host_left) {
-		note(m, "vm %s: its primary's host %s left while %s: no synced backup; it waits "
-			"for the host (or twin vm stop %s)",
+		note(m,
+		     "vm %s: its primary's host %s left while %s: no synced backup; it waits "
+		     "for the host (or twin vm stop %s)",
 		     v->name, host_name(m, v->primary), vm_states[v->state], v->name);
 		return;
 	}
-	note(m, "vm %s: primary on %s died (%s) while %s: no synced backup to take over",
-	     v->name, host_name(m, v->primary), why, vm_states[v->state]);
+	note(m, "vm %s: primary on %s died (%s) while %s: no synced backup to take over", v->name,
+	     host_name(m, v->primary), why, vm_states[v->state]);
 	vm_set(m, v, CL_VM_STOPPED, why);
 }
 
@@ -811,8 +812,7 @@ static void on_state_sync(struct model *m, uint32_t from, const struct cl_msg *m
 	if (!m->sync_best || msg->sync.initialized > m->sync_best_initialized ||
 	    (msg->sync.initialized == m->sync_best_initialized &&
 	     (msg->sync.cluster->version > m->sync_best->version ||
-	      (msg->sync.cluster->version == m->sync_best->version &&
-	       from < m->sync_best_node)))) {
+	      (msg->sync.cluster->version == m->sync_best->version && from < m->sync_best_node)))) {
 		if (!m->sync_best)
 			m->sync_best = malloc(sizeof(*m->sync_best));
 		if (!m->sync_best) {
@@ -841,13 +841,13 @@ static void on_host_info(struct model *m, const struct cl_msg *msg)
 		if (!m->s.cluster.hosts[i].nodeid)
 			h = &m->s.cluster.hosts[i];
 	if (!h) {
-		note(m, "host %s (node %u): no room (%d hosts at most)", msg->host.name,
-		     msg->node, CL_MAX_HOSTS);
+		note(m, "host %s (node %u): no room (%d hosts at most)", msg->host.name, msg->node,
+		     CL_MAX_HOSTS);
 		return;
 	}
 	if (!h->nodeid)
-		note(m, "host %s (node %u): new, replication address %s", msg->host.name,
-		     msg->node, msg->host.repl_addr);
+		note(m, "host %s (node %u): new, replication address %s", msg->host.name, msg->node,
+		     msg->host.repl_addr);
 	*h = (struct cl_host){.nodeid = msg->node,
 			      .port_base = msg->host.port_base,
 			      .free_mib = msg->host.free_mib,
@@ -959,8 +959,7 @@ static void req_vm_start(struct model *m, uint32_t origin, const struct cl_reque
 			v = &m->s.cluster.vms[i];
 	if (!v)
 		return reply_err(m, q->id, "GenericError",
-				 "vm start: %d VMs already: stop and forget one first",
-				 CL_MAX_VMS);
+				 "vm start: %d VMs already: stop and forget one first", CL_MAX_VMS);
 	*v = (struct cl_vm){.state = CL_VM_STOPPED, .generation = v->generation};
 	memcpy(v->name, q->vm, sizeof(v->name));
 	memcpy(v->config, q->config, sizeof(v->config));
@@ -999,7 +998,8 @@ static void req_protect(struct model *m, const struct cl_request *q, struct cl_v
 				 v->name, vm_states[v->state]);
 	if (q->peer[0]) {
 		for (int i = 0; i < CL_MAX_HOSTS; i++)
-			if (m->s.cluster.hosts[i].nodeid && !strcmp(m->s.cluster.hosts[i].name, q->peer))
+			if (m->s.cluster.hosts[i].nodeid &&
+			    !strcmp(m->s.cluster.hosts[i].name, q->peer))
 				node = m->s.cluster.hosts[i].nodeid;
 		if (!node || host_by_node(m, node)->state != CL_HOST_ONLINE || node == v->primary)
 			return reply_err(m, q->id, "GenericError",
@@ -1047,8 +1047,9 @@ static void req_failover(struct model *m, uint32_t origin, const struct cl_reque
 				 "fail over",
 				 v->name, vm_states[v->state]);
 	if (q->force) {
-		note(m, "vm %s: FAILOVER --force from %s: no quorum or death confirmation is "
-			"checked; if the primary on %s still runs, two copies may serve",
+		note(m,
+		     "vm %s: FAILOVER --force from %s: no quorum or death confirmation is "
+		     "checked; if the primary on %s still runs, two copies may serve",
 		     v->name, host_name(m, origin), host_name(m, v->primary));
 		fail_over(m, v, true, "failover --force");
 		reply_ok(m, q->id, vm_reply(m, v));
@@ -1096,8 +1097,8 @@ static void on_request(struct model *m, uint32_t origin, const struct cl_request
 	v = vm_by_name(m, q->vm);
 	if (!v)
 		return reply_err(m, id, "GenericError",
-				 "%s: no VM named \"%s\" (twin vm list shows them)",
-				 cmds[q->cmd], q->vm);
+				 "%s: no VM named \"%s\" (twin vm list shows them)", cmds[q->cmd],
+				 q->vm);
 	switch (q->cmd) {
 	case CL_CMD_VM_STOP:
 		return req_vm_stop(m, &qq, v);
@@ -1278,8 +1279,8 @@ static void resend_reports(struct model *m)
 			continue;
 		else if (lv->started && lv->role == CL_ROLE_PRIMARY && v->state == CL_VM_STARTING)
 			send_report(m, v->name, CL_REP_STARTED, lv->role, lv->gen);
-		else if (lv->started && lv->role == CL_ROLE_BACKUP && v->state == CL_VM_PROTECTING &&
-			 !v->backup_ready)
+		else if (lv->started && lv->role == CL_ROLE_BACKUP &&
+			 v->state == CL_VM_PROTECTING && !v->backup_ready)
 			send_report(m, v->name, CL_REP_STARTED, lv->role, lv->gen);
 		else if (lv->synced && v->state == CL_VM_PROTECTING &&
 			 lv->protect_gen == v->backup_gen)
@@ -1297,7 +1298,7 @@ static void on_local(struct model *m, const struct cl_local_event *ev)
 
 	if (ev->type == CL_EV_HOST_MEMORY) {
 		uint32_t d = ev->free_mib > m->sent_free_mib ? ev->free_mib - m->sent_free_mib
-							      : m->sent_free_mib - ev->free_mib;
+							     : m->sent_free_mib - ev->free_mib;
 
 		m->s.local.free_mib = ev->free_mib;
 		if (d >= MEMORY_STEP_MIB && is_member(m, m->s.local.nodeid))
@@ -1344,8 +1345,9 @@ static void on_local(struct model *m, const struct cl_local_event *ev)
 		send_report(m, lv->vm, CL_REP_ACTIVATED, CL_ROLE_PRIMARY, lv->gen);
 		break;
 	case CL_EV_VMM_STALLED:
-		note(m, "vm %s: the replication peer is silent; that licenses nothing: waiting "
-			"for a confirmed death (a vmm-died report or its host leaving)",
+		note(m,
+		     "vm %s: the replication peer is silent; that licenses nothing: waiting "
+		     "for a confirmed death (a vmm-died report or its host leaving)",
 		     lv->vm);
 		break;
 	default:
@@ -1477,15 +1479,14 @@ static void spawn(struct model *m, struct cl_vm *v, enum cl_role role, uint32_t 
 	lv->role = role;
 	lv->gen = gen;
 	lv->alive = true;
-	act = emit(m, role == CL_ROLE_PRIMARY ? CL_ACT_SPAWN_PRIMARY : CL_ACT_SPAWN_BACKUP,
-		   v->name);
+	act =
+	    emit(m, role == CL_ROLE_PRIMARY ? CL_ACT_SPAWN_PRIMARY : CL_ACT_SPAWN_BACKUP, v->name);
 	if (!act)
 		return;
 	act->role = role;
 	act->port = (uint16_t)(m->s.local.port_base + vm_index(m, v));
 	set_data(m, act, strdup(v->config));
-	note(m, "vm %s: spawning its %s vmm (generation %u)", v->name, cl_role__to_str(role),
-	     gen);
+	note(m, "vm %s: spawning its %s vmm (generation %u)", v->name, cl_role__to_str(role), gen);
 }
 
 /* Our primary vmm of v, alive, unfenced: the replication commands it is owed. */
@@ -1506,8 +1507,8 @@ static void drive_primary(struct model *m, struct cl_vm *v, struct cl_local_vmm 
 	 * unprotect, a failed sync or a sync cut short unprotects.
 	 */
 	if (lv->protect_gen && (!v->backup || lv->protect_gen != v->backup_gen)) {
-		enum cl_vmm_cmd cmd = lv->synced && v->state != CL_VM_RUNNING ? CL_VMM_DEGRADE
-									  : CL_VMM_UNPROTECT;
+		enum cl_vmm_cmd cmd =
+		    lv->synced && v->state != CL_VM_RUNNING ? CL_VMM_DEGRADE : CL_VMM_UNPROTECT;
 
 		if (!go(m, lv))
 			return;
@@ -1574,9 +1575,10 @@ static void reconcile_vm_roles(struct model *m, struct cl_vm *v)
 				  v->state == CL_VM_FAILING_OVER && lv->gen == v->backup_gen;
 
 		if (!activating && (want != lv->role || lv->gen != gen)) {
-			kill_vmm(m, lv, want == CL_ROLE_NONE ? "the cluster gives this host no "
-							       "role for it"
-							     : "it is from an older generation");
+			kill_vmm(m, lv,
+				 want == CL_ROLE_NONE ? "the cluster gives this host no "
+							"role for it"
+						      : "it is from an older generation");
 			return;
 		}
 		if (activating) {
@@ -1591,8 +1593,9 @@ static void reconcile_vm_roles(struct model *m, struct cl_vm *v)
 			if (lv->fenced && go(m, lv)) {
 				vmm_cmd(m, v->name, CL_VMM_UNFENCE);
 				lv->fenced = false;
-				note(m, "vm %s: unfence: quorum is back and we are still its "
-					"primary",
+				note(m,
+				     "vm %s: unfence: quorum is back and we are still its "
+				     "primary",
 				     v->name);
 			}
 			if (!lv->fenced)
@@ -1652,9 +1655,8 @@ static void reconcile(struct model *m)
 		v = vm_by_name(m, lv->vm);
 		if (lv->alive && !v)
 			kill_vmm(m, lv, "the cluster has no such VM");
-		else if (!lv->alive &&
-			 (!v || v->state == CL_VM_STOPPED ||
-			  (v->primary != l->nodeid && v->backup != l->nodeid)))
+		else if (!lv->alive && (!v || v->state == CL_VM_STOPPED ||
+					(v->primary != l->nodeid && v->backup != l->nodeid)))
 			memset(lv, 0, sizeof(*lv));
 	}
 }
