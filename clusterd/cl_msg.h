@@ -44,11 +44,11 @@ struct cl_msg {
 		struct {
 			uint32_t members[CL_MAX_HOSTS]; /* the membership it answers, sorted */
 			int nmembers;
-			bool initialized; /* the sender holds the history (cl_local) */
+			bool initialized;	    /* the sender holds the history (cl_local) */
 			struct cl_cluster *cluster; /* heap */
 		} sync;
 		struct {
-			uint32_t target; /* 0: every member applies it */
+			uint32_t target;	/* 0: every member applies it */
 			struct cl_request *req; /* heap; req->id with node: unique */
 		} request;
 		struct {

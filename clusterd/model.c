@@ -16,7 +16,7 @@
 /* How long the leader waits before asking again to protect a VM that wants a backup. */
 #define RETRY_MS 3000
 /* A free-memory change worth a HOST_INFO. */
-#define MEMORY_STEP_MIB 64
+#define MEMORY_STEP_MIB	    64
 #define DEFAULT_INTERVAL_MS 25
 
 struct deferred {
@@ -49,23 +49,24 @@ struct model {
 	uint64_t barrier_seq;	  /* of the one in flight (0: none) */
 	uint64_t barrier_version; /* the state version when it was sent */
 	uint64_t passed_version;  /* the version a barrier passed at (UINT64_MAX: none) */
-	int err; /* the first -ENOMEM while emitting */
+	uint64_t go_calls;	  /* go() calls: an act no longer wanted drops its gate */
+	int err;		  /* the first -ENOMEM while emitting */
 };
 
 /* ---- Names ---- */
 
 static const char *const vm_states[CL_VM_NSTATES] = {
-    [CL_VM_STOPPED] = "stopped",       [CL_VM_STARTING] = "starting",
-    [CL_VM_RUNNING] = "running",       [CL_VM_PROTECTING] = "protecting",
-    [CL_VM_PROTECTED] = "protected",   [CL_VM_DEGRADED] = "degraded",
+    [CL_VM_STOPPED] = "stopped",	   [CL_VM_STARTING] = "starting",
+    [CL_VM_RUNNING] = "running",	   [CL_VM_PROTECTING] = "protecting",
+    [CL_VM_PROTECTED] = "protected",	   [CL_VM_DEGRADED] = "degraded",
     [CL_VM_FAILING_OVER] = "failing-over", [CL_VM_STOPPING] = "stopping",
 };
 
 static const char *const cmds[CL_CMD_NCMDS] = {
-    [CL_CMD_VM_START] = "vm-start", [CL_CMD_VM_STOP] = "vm-stop",
-    [CL_CMD_VM_LIST] = "vm-list",   [CL_CMD_PROTECT] = "protect",
+    [CL_CMD_VM_START] = "vm-start",   [CL_CMD_VM_STOP] = "vm-stop",
+    [CL_CMD_VM_LIST] = "vm-list",     [CL_CMD_PROTECT] = "protect",
     [CL_CMD_UNPROTECT] = "unprotect", [CL_CMD_FAILOVER] = "failover",
-    [CL_CMD_STATUS] = "status",     [CL_CMD_CLUSTER_STATUS] = "cluster-status",
+    [CL_CMD_STATUS] = "status",	      [CL_CMD_CLUSTER_STATUS] = "cluster-status",
     [CL_CMD_DRILL] = "drill",
 };
 
@@ -139,17 +140,17 @@ const char *cl_vmm_cmd__to_str(enum cl_vmm_cmd c)
 static const struct {
 	enum cl_vm_state from, to;
 } vm_table[] = {
-    {CL_VM_STOPPED, CL_VM_STARTING},	  /* vm start */
-    {CL_VM_STARTING, CL_VM_RUNNING},	  /* the primary reported started */
-    {CL_VM_RUNNING, CL_VM_PROTECTING},	  /* protect: a backup assigned */
-    {CL_VM_DEGRADED, CL_VM_PROTECTING},	  /* re-protection */
-    {CL_VM_PROTECTING, CL_VM_PROTECTED},  /* the initial sync done */
-    {CL_VM_PROTECTING, CL_VM_RUNNING},	  /* sync failed, backup died, unprotect */
+    {CL_VM_STOPPED, CL_VM_STARTING},	   /* vm start */
+    {CL_VM_STARTING, CL_VM_RUNNING},	   /* the primary reported started */
+    {CL_VM_RUNNING, CL_VM_PROTECTING},	   /* protect: a backup assigned */
+    {CL_VM_DEGRADED, CL_VM_PROTECTING},	   /* re-protection */
+    {CL_VM_PROTECTING, CL_VM_PROTECTED},   /* the initial sync done */
+    {CL_VM_PROTECTING, CL_VM_RUNNING},	   /* sync failed, backup died, unprotect */
     {CL_VM_PROTECTED, CL_VM_FAILING_OVER}, /* the primary's death confirmed, quorate */
-    {CL_VM_FAILING_OVER, CL_VM_RUNNING},  /* the backup activated */
-    {CL_VM_PROTECTED, CL_VM_DEGRADED},	  /* the backup's death confirmed, quorate */
-    {CL_VM_PROTECTED, CL_VM_RUNNING},	  /* unprotect */
-    {CL_VM_DEGRADED, CL_VM_RUNNING},	  /* unprotect */
+    {CL_VM_FAILING_OVER, CL_VM_RUNNING},   /* the backup activated */
+    {CL_VM_PROTECTED, CL_VM_DEGRADED},	   /* the backup's death confirmed, quorate */
+    {CL_VM_PROTECTED, CL_VM_RUNNING},	   /* unprotect */
+    {CL_VM_DEGRADED, CL_VM_RUNNING},	   /* unprotect */
     /* vm stop */
     {CL_VM_STARTING, CL_VM_STOPPING},
     {CL_VM_RUNNING, CL_VM_STOPPING},
@@ -166,6 +167,22 @@ static const struct {
     {CL_VM_FAILING_OVER, CL_VM_STOPPED},
     {CL_VM_PROTECTED, CL_VM_STOPPED}, /* both died while failover awaited the operator */
 };
+
+/* The host state table: a host is online from its HOST_INFO until it leaves. */
+static const struct {
+	enum cl_host_state from, to;
+} host_table[] = {
+    {CL_HOST_OFFLINE, CL_HOST_ONLINE}, /* host info from a member */
+    {CL_HOST_ONLINE, CL_HOST_OFFLINE}, /* left the membership */
+};
+
+bool model__host_allowed(enum cl_host_state from, enum cl_host_state to)
+{
+	for (size_t i = 0; i < ARRAY_LEN(host_table); i++)
+		if (host_table[i].from == from && host_table[i].to == to)
+			return true;
+	return false;
+}
 
 bool model__vm_allowed(enum cl_vm_state from, enum cl_vm_state to)
 {
@@ -286,7 +303,7 @@ static void reply_ok(struct model *m, uint64_t id, char *json)
 }
 
 __attribute__((format(printf, 4, 5))) static void reply_err(struct model *m, uint64_t id,
-							     const char *cls, const char *fmt, ...)
+							    const char *cls, const char *fmt, ...)
 {
 	struct cl_action *act;
 	char *s = NULL;
@@ -388,15 +405,26 @@ static bool safe(const struct model *m)
 
 static void send_msg(struct model *m, struct cl_msg *msg);
 
-/* Whether an output-releasing act may go now; if not, a barrier is on its way. */
-static bool go(struct model *m)
+/*
+ * Whether an output-releasing act for lv may go now: a barrier sent at or after the
+ * state version at which the act was first wanted has come back.  If not, one is on
+ * its way.
+ */
+static bool go(struct model *m, struct cl_local_vmm *lv)
 {
 	struct cl_msg msg = {.type = CL_MSG_BARRIER};
 
+	m->go_calls++;
 	if (!safe(m))
 		return false;
-	if (m->passed_version == m->s.cluster.version)
+	if (!lv->gate_set) {
+		lv->gate_set = true;
+		lv->gate_version = m->s.cluster.version;
+	}
+	if (m->passed_version != UINT64_MAX && m->passed_version >= lv->gate_version) {
+		lv->gate_set = false;
 		return true;
+	}
 	if (!m->barrier_seq) {
 		msg.barrier = m->barrier_seq = ++m->next_barrier;
 		m->barrier_version = m->s.cluster.version;
@@ -409,6 +437,8 @@ static void barrier_reset(struct model *m)
 {
 	m->barrier_seq = 0;
 	m->passed_version = UINT64_MAX;
+	for (int i = 0; i < CL_MAX_VMS; i++)
+		m->s.local.vmms[i].gate_set = false;
 }
 
 /* ---- Transitions (every change of the replicated state bumps its version) ---- */
@@ -444,6 +474,12 @@ static void host_set(struct model *m, struct cl_host *h, enum cl_host_state to, 
 {
 	if (h->state == to)
 		return;
+	if (!model__host_allowed(h->state, to)) {
+		m->s.refused++;
+		note(m, "host %s: transition %s -> %s refused: not in the host table (%s)", h->name,
+		     cl_host_state__to_str(h->state), cl_host_state__to_str(to), why);
+		return;
+	}
 	note(m, "host %s (node %u): %s -> %s (%s)", h->name, h->nodeid,
 	     cl_host_state__to_str(h->state), cl_host_state__to_str(to), why);
 	h->state = to;
@@ -458,8 +494,7 @@ static bool protect_to(struct model *m, struct cl_vm *v, uint32_t node, const ch
 	v->backup = node;
 	v->backup_gen = ++v->generation;
 	v->backup_ready = false;
-	note(m, "vm %s: backup on %s (generation %u)", v->name, host_name(m, node),
-	     v->generation);
+	note(m, "vm %s: backup on %s (generation %u)", v->name, host_name(m, node), v->generation);
 	return true;
 }
 
@@ -522,9 +557,10 @@ static void primary_died(struct model *m, struct cl_vm *v, bool host_left, const
 				v->awaiting_operator = true;
 				changed(m);
 			}
-			note(m, "vm %s: primary on %s died (%s); automatic failover refused: "
-				"expected votes %u < 3, a partition cannot be told from a death "
-				"(twin failover %s --force, if you know the primary is gone)",
+			note(m,
+			     "vm %s: primary on %s died (%s); automatic failover refused: "
+			     "expected votes %u < 3, a partition cannot be told from a death "
+			     "(twin failover %s --force, if you know the primary is gone)",
 			     v->name, host_name(m, v->primary), why, m->s.local.expected_votes,
 			     v->name);
 			return;
@@ -547,13 +583,14 @@ static void primary_died(struct model *m, struct cl_vm *v, bool host_left, const
 		break;
 	}
 	if (host_left) {
-		note(m, "vm %s: its primary's host %s left while %s: no synced backup; it waits "
-			"for the host (or twin vm stop %s)",
+		note(m,
+		     "vm %s: its primary's host %s left while %s: no synced backup; it waits "
+		     "for the host (or twin vm stop %s)",
 		     v->name, host_name(m, v->primary), vm_states[v->state], v->name);
 		return;
 	}
-	note(m, "vm %s: primary on %s died (%s) while %s: no synced backup to take over",
-	     v->name, host_name(m, v->primary), why, vm_states[v->state]);
+	note(m, "vm %s: primary on %s died (%s) while %s: no synced backup to take over", v->name,
+	     host_name(m, v->primary), why, vm_states[v->state]);
 	vm_set(m, v, CL_VM_STOPPED, why);
 }
 
@@ -775,8 +812,7 @@ static void on_state_sync(struct model *m, uint32_t from, const struct cl_msg *m
 	if (!m->sync_best || msg->sync.initialized > m->sync_best_initialized ||
 	    (msg->sync.initialized == m->sync_best_initialized &&
 	     (msg->sync.cluster->version > m->sync_best->version ||
-	      (msg->sync.cluster->version == m->sync_best->version &&
-	       from < m->sync_best_node)))) {
+	      (msg->sync.cluster->version == m->sync_best->version && from < m->sync_best_node)))) {
 		if (!m->sync_best)
 			m->sync_best = malloc(sizeof(*m->sync_best));
 		if (!m->sync_best) {
@@ -805,13 +841,13 @@ static void on_host_info(struct model *m, const struct cl_msg *msg)
 		if (!m->s.cluster.hosts[i].nodeid)
 			h = &m->s.cluster.hosts[i];
 	if (!h) {
-		note(m, "host %s (node %u): no room (%d hosts at most)", msg->host.name,
-		     msg->node, CL_MAX_HOSTS);
+		note(m, "host %s (node %u): no room (%d hosts at most)", msg->host.name, msg->node,
+		     CL_MAX_HOSTS);
 		return;
 	}
 	if (!h->nodeid)
-		note(m, "host %s (node %u): new, replication address %s", msg->host.name,
-		     msg->node, msg->host.repl_addr);
+		note(m, "host %s (node %u): new, replication address %s", msg->host.name, msg->node,
+		     msg->host.repl_addr);
 	*h = (struct cl_host){.nodeid = msg->node,
 			      .port_base = msg->host.port_base,
 			      .free_mib = msg->host.free_mib,
@@ -923,8 +959,7 @@ static void req_vm_start(struct model *m, uint32_t origin, const struct cl_reque
 			v = &m->s.cluster.vms[i];
 	if (!v)
 		return reply_err(m, q->id, "GenericError",
-				 "vm start: %d VMs already: stop and forget one first",
-				 CL_MAX_VMS);
+				 "vm start: %d VMs already: stop and forget one first", CL_MAX_VMS);
 	*v = (struct cl_vm){.state = CL_VM_STOPPED, .generation = v->generation};
 	memcpy(v->name, q->vm, sizeof(v->name));
 	memcpy(v->config, q->config, sizeof(v->config));
@@ -963,7 +998,8 @@ static void req_protect(struct model *m, const struct cl_request *q, struct cl_v
 				 v->name, vm_states[v->state]);
 	if (q->peer[0]) {
 		for (int i = 0; i < CL_MAX_HOSTS; i++)
-			if (m->s.cluster.hosts[i].nodeid && !strcmp(m->s.cluster.hosts[i].name, q->peer))
+			if (m->s.cluster.hosts[i].nodeid &&
+			    !strcmp(m->s.cluster.hosts[i].name, q->peer))
 				node = m->s.cluster.hosts[i].nodeid;
 		if (!node || host_by_node(m, node)->state != CL_HOST_ONLINE || node == v->primary)
 			return reply_err(m, q->id, "GenericError",
@@ -1011,8 +1047,9 @@ static void req_failover(struct model *m, uint32_t origin, const struct cl_reque
 				 "fail over",
 				 v->name, vm_states[v->state]);
 	if (q->force) {
-		note(m, "vm %s: FAILOVER --force from %s: no quorum or death confirmation is "
-			"checked; if the primary on %s still runs, two copies may serve",
+		note(m,
+		     "vm %s: FAILOVER --force from %s: no quorum or death confirmation is "
+		     "checked; if the primary on %s still runs, two copies may serve",
 		     v->name, host_name(m, origin), host_name(m, v->primary));
 		fail_over(m, v, true, "failover --force");
 		reply_ok(m, q->id, vm_reply(m, v));
@@ -1060,8 +1097,8 @@ static void on_request(struct model *m, uint32_t origin, const struct cl_request
 	v = vm_by_name(m, q->vm);
 	if (!v)
 		return reply_err(m, id, "GenericError",
-				 "%s: no VM named \"%s\" (twin vm list shows them)",
-				 cmds[q->cmd], q->vm);
+				 "%s: no VM named \"%s\" (twin vm list shows them)", cmds[q->cmd],
+				 q->vm);
 	switch (q->cmd) {
 	case CL_CMD_VM_STOP:
 		return req_vm_stop(m, &qq, v);
@@ -1242,8 +1279,8 @@ static void resend_reports(struct model *m)
 			continue;
 		else if (lv->started && lv->role == CL_ROLE_PRIMARY && v->state == CL_VM_STARTING)
 			send_report(m, v->name, CL_REP_STARTED, lv->role, lv->gen);
-		else if (lv->started && lv->role == CL_ROLE_BACKUP && v->state == CL_VM_PROTECTING &&
-			 !v->backup_ready)
+		else if (lv->started && lv->role == CL_ROLE_BACKUP &&
+			 v->state == CL_VM_PROTECTING && !v->backup_ready)
 			send_report(m, v->name, CL_REP_STARTED, lv->role, lv->gen);
 		else if (lv->synced && v->state == CL_VM_PROTECTING &&
 			 lv->protect_gen == v->backup_gen)
@@ -1261,7 +1298,7 @@ static void on_local(struct model *m, const struct cl_local_event *ev)
 
 	if (ev->type == CL_EV_HOST_MEMORY) {
 		uint32_t d = ev->free_mib > m->sent_free_mib ? ev->free_mib - m->sent_free_mib
-							      : m->sent_free_mib - ev->free_mib;
+							     : m->sent_free_mib - ev->free_mib;
 
 		m->s.local.free_mib = ev->free_mib;
 		if (d >= MEMORY_STEP_MIB && is_member(m, m->s.local.nodeid))
@@ -1308,8 +1345,9 @@ static void on_local(struct model *m, const struct cl_local_event *ev)
 		send_report(m, lv->vm, CL_REP_ACTIVATED, CL_ROLE_PRIMARY, lv->gen);
 		break;
 	case CL_EV_VMM_STALLED:
-		note(m, "vm %s: the replication peer is silent; that licenses nothing: waiting "
-			"for a confirmed death (a vmm-died report or its host leaving)",
+		note(m,
+		     "vm %s: the replication peer is silent; that licenses nothing: waiting "
+		     "for a confirmed death (a vmm-died report or its host leaving)",
 		     lv->vm);
 		break;
 	default:
@@ -1441,15 +1479,14 @@ static void spawn(struct model *m, struct cl_vm *v, enum cl_role role, uint32_t 
 	lv->role = role;
 	lv->gen = gen;
 	lv->alive = true;
-	act = emit(m, role == CL_ROLE_PRIMARY ? CL_ACT_SPAWN_PRIMARY : CL_ACT_SPAWN_BACKUP,
-		   v->name);
+	act =
+	    emit(m, role == CL_ROLE_PRIMARY ? CL_ACT_SPAWN_PRIMARY : CL_ACT_SPAWN_BACKUP, v->name);
 	if (!act)
 		return;
 	act->role = role;
 	act->port = (uint16_t)(m->s.local.port_base + vm_index(m, v));
 	set_data(m, act, strdup(v->config));
-	note(m, "vm %s: spawning its %s vmm (generation %u)", v->name, cl_role__to_str(role),
-	     gen);
+	note(m, "vm %s: spawning its %s vmm (generation %u)", v->name, cl_role__to_str(role), gen);
 }
 
 /* Our primary vmm of v, alive, unfenced: the replication commands it is owed. */
@@ -1470,10 +1507,10 @@ static void drive_primary(struct model *m, struct cl_vm *v, struct cl_local_vmm 
 	 * unprotect, a failed sync or a sync cut short unprotects.
 	 */
 	if (lv->protect_gen && (!v->backup || lv->protect_gen != v->backup_gen)) {
-		enum cl_vmm_cmd cmd = lv->synced && v->state != CL_VM_RUNNING ? CL_VMM_DEGRADE
-									  : CL_VMM_UNPROTECT;
+		enum cl_vmm_cmd cmd =
+		    lv->synced && v->state != CL_VM_RUNNING ? CL_VMM_DEGRADE : CL_VMM_UNPROTECT;
 
-		if (!go(m))
+		if (!go(m, lv))
 			return;
 		vmm_cmd(m, v->name, cmd);
 		note(m, "vm %s: %s: its backup is gone", v->name, cl_vmm_cmd__to_str(cmd));
@@ -1518,7 +1555,7 @@ static void report_missing(struct model *m, struct cl_vm *v, enum cl_role role, 
 		send_report(m, v->name, CL_REP_VMM_DIED, role, gen);
 }
 
-static void reconcile_vm(struct model *m, struct cl_vm *v)
+static void reconcile_vm_roles(struct model *m, struct cl_vm *v)
 {
 	uint32_t me = m->s.local.nodeid;
 	struct cl_local_vmm *lv = local_by_name(m, v->name);
@@ -1538,13 +1575,14 @@ static void reconcile_vm(struct model *m, struct cl_vm *v)
 				  v->state == CL_VM_FAILING_OVER && lv->gen == v->backup_gen;
 
 		if (!activating && (want != lv->role || lv->gen != gen)) {
-			kill_vmm(m, lv, want == CL_ROLE_NONE ? "the cluster gives this host no "
-							       "role for it"
-							     : "it is from an older generation");
+			kill_vmm(m, lv,
+				 want == CL_ROLE_NONE ? "the cluster gives this host no "
+							"role for it"
+						      : "it is from an older generation");
 			return;
 		}
 		if (activating) {
-			if (!lv->failover_sent && (v->forced || go(m))) {
+			if (!lv->failover_sent && (v->forced || go(m, lv))) {
 				vmm_cmd(m, v->name, CL_VMM_FAILOVER);
 				lv->failover_sent = true;
 				note(m, "vm %s: failover: our backup activates", v->name);
@@ -1552,11 +1590,12 @@ static void reconcile_vm(struct model *m, struct cl_vm *v)
 			return;
 		}
 		if (lv->role == CL_ROLE_PRIMARY) {
-			if (lv->fenced && go(m)) {
+			if (lv->fenced && go(m, lv)) {
 				vmm_cmd(m, v->name, CL_VMM_UNFENCE);
 				lv->fenced = false;
-				note(m, "vm %s: unfence: quorum is back and we are still its "
-					"primary",
+				note(m,
+				     "vm %s: unfence: quorum is back and we are still its "
+				     "primary",
 				     v->name);
 			}
 			if (!lv->fenced)
@@ -1572,6 +1611,18 @@ static void reconcile_vm(struct model *m, struct cl_vm *v)
 		spawn(m, v, CL_ROLE_BACKUP, gen);
 	else if (want != CL_ROLE_NONE)
 		report_missing(m, v, want, gen);
+}
+
+/* A gate is anchored where its act became wanted, continuously: a pause re-anchors it. */
+static void reconcile_vm(struct model *m, struct cl_vm *v)
+{
+	uint64_t calls = m->go_calls;
+	struct cl_local_vmm *lv;
+
+	reconcile_vm_roles(m, v);
+	lv = local_by_name(m, v->name);
+	if (lv && m->go_calls == calls)
+		lv->gate_set = false;
 }
 
 static void reconcile(struct model *m)
@@ -1604,9 +1655,8 @@ static void reconcile(struct model *m)
 		v = vm_by_name(m, lv->vm);
 		if (lv->alive && !v)
 			kill_vmm(m, lv, "the cluster has no such VM");
-		else if (!lv->alive &&
-			 (!v || v->state == CL_VM_STOPPED ||
-			  (v->primary != l->nodeid && v->backup != l->nodeid)))
+		else if (!lv->alive && (!v || v->state == CL_VM_STOPPED ||
+					(v->primary != l->nodeid && v->backup != l->nodeid)))
 			memset(lv, 0, sizeof(*lv));
 	}
 }

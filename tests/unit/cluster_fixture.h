@@ -37,7 +37,7 @@ struct sim_vmm {
 	char vm[CL_NAME_MAX + 1]; /* "": none */
 	enum cl_role role;	  /* as spawned; a backup that activated says primary */
 	bool fenced;
-	bool replicating;	  /* protect sent, not ended */
+	bool replicating; /* protect sent, not ended */
 	int fences, unfences, degrades, unprotects;
 };
 
@@ -82,7 +82,7 @@ struct sim {
 	} track[8192];
 	uint64_t now_ms;
 	unsigned seed, seed0; /* the generator, and where it started (to replay) */
-	bool random; /* random scheduling and losses */
+	bool random;	      /* random scheduling and losses */
 	uint64_t steps;
 	int transitions, activations, failovers_refused;
 	bool forced; /* a forced failover ran: two actives allowed (the operator's risk) */
@@ -111,7 +111,8 @@ static inline void sim_push(struct sim_node *nd, const struct sim_ev *ev)
 	nd->inbox[nd->n++] = *ev;
 }
 
-static inline void sim_local(struct sim_node *nd, enum cl_event type, const char *vm, enum cl_role role)
+static inline void sim_local(struct sim_node *nd, enum cl_event type, const char *vm,
+			     enum cl_role role)
 {
 	struct sim_ev ev = {.type = SIM_LOCAL};
 
@@ -249,7 +250,7 @@ static inline void sim_act(struct sim *s, struct sim_node *nd, const struct cl_a
 			ck_assert(!x->fenced);
 			sscanf(a->peer_addr, "10.0.0.%u", &peer);
 			b = peer >= 1 && (int)peer <= s->n ? sim_vmm(sim_node(s, peer), a->vm)
-							    : NULL;
+							   : NULL;
 			x->replicating = true;
 			/* The backup must listen where it was told: port_base 7400 + VM index. */
 			if (b && b->role == CL_ROLE_BACKUP && a->port >= 7400 &&
@@ -337,8 +338,8 @@ static inline void sim_check_invariants(struct sim *s)
 			if (!x->vm[0] || x->role != CL_ROLE_PRIMARY || x->fenced)
 				continue;
 			for (int j = i + 1; j < s->n && !s->forced; j++) {
-				struct sim_vmm *y = s->nodes[j].up ? sim_vmm(&s->nodes[j], x->vm)
-								    : NULL;
+				struct sim_vmm *y =
+				    s->nodes[j].up ? sim_vmm(&s->nodes[j], x->vm) : NULL;
 
 				ck_assert_msg(!y || y->role != CL_ROLE_PRIMARY || y->fenced,
 					      "two active primaries of %s: nodes %u and %u (seed "
@@ -377,8 +378,10 @@ static inline void sim_step_node(struct sim *s, struct sim_node *nd)
 	}
 	if (s->verbose)
 		printf("[%u] <- %s %.60s v%llu\n", nd->id,
-		       ev.type == SIM_MSG ? "msg" : ev.type == SIM_LOCAL ? "local"
-						    : ev.type == SIM_CONFCHG ? "confchg" : "quorum",
+		       ev.type == SIM_MSG	? "msg"
+		       : ev.type == SIM_LOCAL	? "local"
+		       : ev.type == SIM_CONFCHG ? "confchg"
+						: "quorum",
 		       ev.type == SIM_MSG ? ev.data : "",
 		       (unsigned long long)model__state(nd->m)->cluster.version);
 	sim_free_ev(&ev);
@@ -510,7 +513,9 @@ static inline void sim_cut_inflight(struct sim *s)
 			if (from && (!from->up || from->part != nd->part) &&
 			    !sim_side_has(s, ev->msg_id, nd->part))
 				drop = s->random ? ((ev->msg_id * 2654435761u + (unsigned)nd->part +
-						     s->seed) >> 7) & 1
+						     s->seed) >>
+						    7) &
+						       1
 						 : true;
 			if (drop)
 				sim_free_ev(ev);

@@ -1,4 +1,5 @@
-/* twin-clusterd's model alone: the state table, the gates of the safety rule, messages, placement. */
+/* twin-clusterd's model alone: the state table, the gates of the safety rule, messages, placement.
+ */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -41,6 +42,9 @@ START_TEST(test_table_exact)
 	ck_assert(!model__vm_allowed(CL_VM_RUNNING, CL_VM_FAILING_OVER));
 	ck_assert(!model__vm_allowed(CL_VM_PROTECTING, CL_VM_FAILING_OVER));
 	ck_assert(!model__vm_allowed(CL_VM_STOPPED, CL_VM_RUNNING));
+	ck_assert(model__host_allowed(CL_HOST_OFFLINE, CL_HOST_ONLINE));
+	ck_assert(model__host_allowed(CL_HOST_ONLINE, CL_HOST_OFFLINE));
+	ck_assert(!model__host_allowed(CL_HOST_ONLINE, CL_HOST_ONLINE));
 }
 END_TEST
 
@@ -300,8 +304,12 @@ START_TEST(test_msg_round_trips)
 	c->version = 42;
 	c->hosts[2] = (struct cl_host){.nodeid = 3, .port_base = 7400, .state = CL_HOST_ONLINE};
 	snprintf(c->hosts[2].name, sizeof(c->hosts[2].name), "h3");
-	c->vms[5] = (struct cl_vm){.state = CL_VM_PROTECTED, .primary = 3, .backup = 1,
-				   .mode = CL_MODE_HYBRID, .interval_ms = 25, .generation = 4};
+	c->vms[5] = (struct cl_vm){.state = CL_VM_PROTECTED,
+				   .primary = 3,
+				   .backup = 1,
+				   .mode = CL_MODE_HYBRID,
+				   .interval_ms = 25,
+				   .generation = 4};
 	snprintf(c->vms[5].name, sizeof(c->vms[5].name), "kv1");
 	snprintf(c->vms[5].config, sizeof(c->vms[5].config), "name = kv1\n\"quoted\" \\ x\n");
 	m = (struct cl_msg){.type = CL_MSG_STATE_SYNC, .node = 1};
@@ -377,9 +385,10 @@ START_TEST(test_msg_refusals)
 	refused("{\"v\":1,\"type\":\"host-info\",\"node\":2,\"name\":\"h2\",\"addr\":\"a\","
 		"\"port_base\":65536,\"free_mib\":1}",
 		"\"port_base\"");
-	refused("{\"v\":1,\"type\":\"state-sync\",\"node\":2,\"members\":[3,1],\"initialized\":true,"
-		"\"state\":{\"version\":1,\"hosts\":[],\"vms\":[]}}",
-		"not sorted");
+	refused(
+	    "{\"v\":1,\"type\":\"state-sync\",\"node\":2,\"members\":[3,1],\"initialized\":true,"
+	    "\"state\":{\"version\":1,\"hosts\":[],\"vms\":[]}}",
+	    "not sorted");
 	refused("{\"v\":1,\"type\":\"state-sync\",\"node\":2,\"members\":[1],\"initialized\":true,"
 		"\"state\":{\"version\":1,\"hosts\":[],\"vms\":[{}]}}",
 		"missing key");
@@ -402,15 +411,16 @@ START_TEST(test_placement)
 	struct cl_vm vm = {.memory_mib = 512, .primary = 1};
 
 	for (int i = 0; i < 4; i++) {
-		c->hosts[i] = (struct cl_host){.nodeid = (uint32_t)i + 1, .free_mib = 4096,
-					       .state = CL_HOST_ONLINE};
+		c->hosts[i] = (struct cl_host){
+		    .nodeid = (uint32_t)i + 1, .free_mib = 4096, .state = CL_HOST_ONLINE};
 		snprintf(c->hosts[i].name, sizeof(c->hosts[i].name), "h%d", i + 1);
 	}
 	/* Ties: the lowest nodeid other than the primary's. */
 	ck_assert_uint_eq(placement__pick_backup(c, &vm, 0), 2);
 	ck_assert_uint_eq(placement__pick_backup(c, &vm, 2), 3);
 	/* Fewest protected VMs first ... */
-	c->vms[0] = (struct cl_vm){.name = "a", .state = CL_VM_PROTECTED, .primary = 4, .backup = 2};
+	c->vms[0] =
+	    (struct cl_vm){.name = "a", .state = CL_VM_PROTECTED, .primary = 4, .backup = 2};
 	ck_assert_int_eq(placement__load(c, 2), 1);
 	ck_assert_uint_eq(placement__pick_backup(c, &vm, 0), 3);
 	/* ... then the most free memory (a stopped VM weighs nothing) ... */

@@ -388,7 +388,8 @@ static void random_run(unsigned seed, int n, int ops)
 			break;
 		case 2:
 			if (sim_node(&s, node)->up && sim_vmm(sim_node(&s, node), vm))
-				sim_vmm_exit(sim_node(&s, node), sim_vmm(sim_node(&s, node), vm), 9);
+				sim_vmm_exit(sim_node(&s, node), sim_vmm(sim_node(&s, node), vm),
+					     9);
 			break;
 		case 3:
 			for (int i = 0; i < n; i++)
@@ -406,7 +407,8 @@ static void random_run(unsigned seed, int n, int ops)
 			break;
 		case 6:
 			if (sim_node(&s, node)->up)
-				sim_simple(&s, node, r & 16 ? CL_CMD_PROTECT : CL_CMD_UNPROTECT, vm);
+				sim_simple(&s, node, r & 16 ? CL_CMD_PROTECT : CL_CMD_UNPROTECT,
+					   vm);
 			break;
 		case 7:
 			if (sim_node(&s, node)->up)
@@ -448,7 +450,7 @@ START_TEST(test_random_runs)
 {
 	const char *env = getenv("CLSIM_SEED"), *hosts = getenv("CLSIM_HOSTS");
 	const char *runs = getenv("CLSIM_BASE"); /* a whole set of runs again */
-	unsigned base = env	 ? (unsigned)strtoul(env, NULL, 0)
+	unsigned base = env    ? (unsigned)strtoul(env, NULL, 0)
 			: runs ? (unsigned)strtoul(runs, NULL, 0)
 			       : (unsigned)time(NULL);
 
