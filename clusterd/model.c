@@ -763,7 +763,8 @@ static void sync_finish(struct model *m)
 			m->s.local.initialized = true;
 	}
 	m->s.local.syncing = false;
-	if (!m->s.local.initialized && m->s.local.vq_quorate && m->s.local.expected_votes &&
+	/* In-stream facts only: every member of the round decides the same. */
+	if (!m->s.local.initialized && m->s.local.expected_votes &&
 	    (uint32_t)m->s.local.nmembers >= m->s.local.expected_votes) {
 		m->s.local.initialized = true;
 		note(m, "cold start: all %u expected hosts are here, none with a history",
@@ -859,6 +860,8 @@ static void on_host_info(struct model *m, const struct cl_msg *msg)
 	reprotect_all(m, "a host is available");
 }
 
+static void kill_vmm(struct model *m, struct cl_local_vmm *lv, const char *why);
+
 /* Whether report comes from the vmm the replicated state has in that role. */
 static bool report_current(const struct cl_vm *v, const struct cl_msg *msg)
 {
@@ -869,6 +872,8 @@ static bool report_current(const struct cl_vm *v, const struct cl_msg *msg)
 			return false;
 		if (r->what == CL_REP_SYNC_DONE || r->what == CL_REP_SYNC_FAILED)
 			return v->state == CL_VM_PROTECTING && r->gen == v->backup_gen;
+		if (r->what == CL_REP_STALLED)
+			return v->backup && r->gen == v->backup_gen;
 		return r->gen == v->primary_gen;
 	}
 	return v->backup == msg->node && r->gen == v->backup_gen;
@@ -921,6 +926,21 @@ static void on_report(struct model *m, const struct cl_msg *msg)
 			primary_died(m, v, false, "its host reported the vmm's death");
 		else
 			backup_died(m, v, "its host reported the vmm's death");
+		break;
+	case CL_REP_STALLED:
+		/*
+		 * The pair's link is broken while both hosts are members: end the backup
+		 * (which keeps one active copy); its host then reports that death, and
+		 * only that licenses the degrade and the re-protection.
+		 */
+		note(m, "vm %s: the primary hears its backup on %s no more", v->name,
+		     host_name(m, v->backup));
+		if (v->backup == m->s.local.nodeid) {
+			struct cl_local_vmm *lv = local_by_name(m, v->name);
+
+			if (lv && lv->alive && lv->role == CL_ROLE_BACKUP)
+				kill_vmm(m, lv, "its primary hears it no more");
+		}
 		break;
 	default:
 		break;
@@ -1129,12 +1149,15 @@ static void on_targeted(struct model *m, uint32_t origin, const struct cl_reques
 		if (act) {
 			act->role = CL_ROLE_PRIMARY;
 			act->signal = SIGKILL;
+			act->host = q->host;
 		}
 		lv->killed = true;
-		note(m, "vm %s: drill: SIGKILL to the primary's vmm", q->vm);
+		note(m, "vm %s: drill: SIGKILL to the primary's vmm%s", q->vm,
+		     q->host ? ", then to this whole host" : "");
 		rep.reply.ok = true;
-		if (asprintf(&text, "{\"vm\":\"%s\",\"host\":\"%s\",\"killed\":true}", q->vm,
-			     m->s.local.name) < 0)
+		if (asprintf(&text,
+			     "{\"vm\":\"%s\",\"host\":\"%s\",\"killed\":true,\"whole_host\":%s}",
+			     q->vm, m->s.local.name, q->host ? "true" : "false") < 0)
 			text = NULL;
 	} else {
 		snprintf(rep.reply.err_class, sizeof(rep.reply.err_class), "GenericError");
@@ -1349,6 +1372,8 @@ static void on_local(struct model *m, const struct cl_local_event *ev)
 		     "vm %s: the replication peer is silent; that licenses nothing: waiting "
 		     "for a confirmed death (a vmm-died report or its host leaving)",
 		     lv->vm);
+		if (lv->role == CL_ROLE_PRIMARY && lv->protect_gen)
+			send_report(m, lv->vm, CL_REP_STALLED, CL_ROLE_PRIMARY, lv->protect_gen);
 		break;
 	default:
 		break;
@@ -1403,8 +1428,6 @@ static void on_request_in(struct model *m, const struct cl_request *q)
 			return reply_err(m, q->id, "GenericError",
 					 "drill: %s is %s: a drill needs it protected", q->vm,
 					 vm_states[v->state]);
-		if (q->host) /* the daemon takes the host down: it needs only the name */
-			return reply_ok(m, q->id, vm_reply(m, v));
 		msg.request.target = v->primary;
 	}
 	if (q->cmd == CL_CMD_VM_START && !cl_msg__text_ok(q->config, CL_CONFIG_MAX))
@@ -1446,12 +1469,15 @@ static void on_tick(struct model *m, uint64_t now)
 
 /* ---- Local reconciliation: this host's vmms follow the replicated state ---- */
 
-static void vmm_cmd(struct model *m, const char *vm, enum cl_vmm_cmd cmd)
+/* A control-socket command to our vmm lv (its role says which process). */
+static void vmm_cmd(struct model *m, const struct cl_local_vmm *lv, enum cl_vmm_cmd cmd)
 {
-	struct cl_action *act = emit(m, CL_ACT_VMM, vm);
+	struct cl_action *act = emit(m, CL_ACT_VMM, lv->vm);
 
-	if (act)
+	if (act) {
 		act->vmm_cmd = cmd;
+		act->role = lv->role;
+	}
 }
 
 static void kill_vmm(struct model *m, struct cl_local_vmm *lv, const char *why)
@@ -1496,7 +1522,7 @@ static void drive_primary(struct model *m, struct cl_vm *v, struct cl_local_vmm 
 
 	if (v->state == CL_VM_STOPPING) {
 		if (!lv->killed) {
-			vmm_cmd(m, v->name, CL_VMM_QUIT);
+			vmm_cmd(m, lv, CL_VMM_QUIT);
 			lv->killed = true;
 		}
 		return;
@@ -1512,7 +1538,7 @@ static void drive_primary(struct model *m, struct cl_vm *v, struct cl_local_vmm 
 
 		if (!go(m, lv))
 			return;
-		vmm_cmd(m, v->name, cmd);
+		vmm_cmd(m, lv, cmd);
 		note(m, "vm %s: %s: its backup is gone", v->name, cl_vmm_cmd__to_str(cmd));
 		lv->protect_gen = 0;
 		lv->synced = false;
@@ -1524,6 +1550,7 @@ static void drive_primary(struct model *m, struct cl_vm *v, struct cl_local_vmm 
 		if (!act)
 			return;
 		act->vmm_cmd = CL_VMM_PROTECT;
+		act->role = CL_ROLE_PRIMARY;
 		snprintf(act->peer_addr, sizeof(act->peer_addr), "%s", b->repl_addr);
 		act->port = (uint16_t)(b->port_base + vm_index(m, v));
 		act->mode = v->mode;
@@ -1583,7 +1610,7 @@ static void reconcile_vm_roles(struct model *m, struct cl_vm *v)
 		}
 		if (activating) {
 			if (!lv->failover_sent && (v->forced || go(m, lv))) {
-				vmm_cmd(m, v->name, CL_VMM_FAILOVER);
+				vmm_cmd(m, lv, CL_VMM_FAILOVER);
 				lv->failover_sent = true;
 				note(m, "vm %s: failover: our backup activates", v->name);
 			}
@@ -1591,7 +1618,7 @@ static void reconcile_vm_roles(struct model *m, struct cl_vm *v)
 		}
 		if (lv->role == CL_ROLE_PRIMARY) {
 			if (lv->fenced && go(m, lv)) {
-				vmm_cmd(m, v->name, CL_VMM_UNFENCE);
+				vmm_cmd(m, lv, CL_VMM_UNFENCE);
 				lv->fenced = false;
 				note(m,
 				     "vm %s: unfence: quorum is back and we are still its "
@@ -1635,7 +1662,7 @@ static void reconcile(struct model *m)
 
 		if (lv->vm[0] && lv->alive && !lv->fenced && !quorate(m) &&
 		    (lv->role == CL_ROLE_PRIMARY || lv->failover_sent)) {
-			vmm_cmd(m, lv->vm, CL_VMM_FENCE);
+			vmm_cmd(m, lv, CL_VMM_FENCE);
 			lv->fenced = true;
 			note(m, "vm %s: fence: this host lost quorum", lv->vm);
 		}
@@ -1684,7 +1711,7 @@ struct model *model__new(uint32_t nodeid, const char *name, const char *repl_add
 
 int model__input(struct model *m, const struct cl_input *in, struct cl_actions *out)
 {
-	bool was_quorate = quorate(m);
+	bool was_vq = m->s.local.vq_quorate && m->s.local.stream_quorate;
 	int rc = 0;
 
 	m->out = out;
@@ -1709,8 +1736,8 @@ int model__input(struct model *m, const struct cl_input *in, struct cl_actions *
 		 * Not in the CPG stream: members may have applied different messages around
 		 * it.  A round (begun where our STATE_SYNC lands) puts them on one state.
 		 */
-		if (quorate(m) != was_quorate && !m->s.local.syncing &&
-		    is_member(m, m->s.local.nodeid))
+		if ((m->s.local.vq_quorate && m->s.local.stream_quorate) != was_vq &&
+		    !m->s.local.syncing && is_member(m, m->s.local.nodeid))
 			send_state(m);
 		break;
 	case CL_IN_LOCAL:
