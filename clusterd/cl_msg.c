@@ -18,6 +18,7 @@ static const char *const reports[CL_REP_NKINDS] = {
     [CL_REP_STARTED] = "started",	  [CL_REP_SYNC_DONE] = "sync-done",
     [CL_REP_SYNC_FAILED] = "sync-failed", [CL_REP_ACTIVATED] = "activated",
     [CL_REP_STOPPED] = "stopped",	  [CL_REP_VMM_DIED] = "vmm-died",
+    [CL_REP_STALLED] = "stalled",
 };
 
 static const char *const roles[] = {"none", "primary", "backup"};

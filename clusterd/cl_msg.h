@@ -33,6 +33,7 @@ enum cl_report {
 	CL_REP_ACTIVATED,   /* the backup became the primary */
 	CL_REP_STOPPED,	    /* the vmm exited as asked (vm stop) */
 	CL_REP_VMM_DIED,    /* the vmm died: the confirmed death the safety rule needs */
+	CL_REP_STALLED,	    /* the primary hears its backup no more (licenses nothing) */
 	CL_REP_NKINDS
 };
 

@@ -171,8 +171,13 @@ enum cl_event {
 	CL_EV_VMM_PROTECTED, /* the primary's initial sync is done */
 	CL_EV_SYNC_FAILED,   /* the primary's protect or initial sync failed */
 	CL_EV_ACTIVATED,     /* the backup's failover is done: it is the primary */
-	CL_EV_VMM_STALLED,   /* replication heartbeat lost: licenses nothing, logged */
-	CL_EV_HOST_MEMORY,   /* this host's free memory (free_mib) */
+	/*
+	 * The primary's query-replication says stalled (its backup unheard): licenses
+	 * nothing by itself.  Report it at each poll that finds it so: the backup's host
+	 * then kills its backup, whose confirmed death lets the primary degrade.
+	 */
+	CL_EV_VMM_STALLED,
+	CL_EV_HOST_MEMORY, /* this host's free memory (free_mib) */
 };
 
 struct cl_local_event {
@@ -245,7 +250,10 @@ struct cl_action {
 	uint16_t port;		     /* PROTECT: the peer's; SPAWN_BACKUP: to listen on */
 	enum cl_mode mode;
 	uint32_t interval_ms;
-	int signal;	    /* KILL */
+	int signal; /* KILL */
+	/* KILL of a drill of the whole host: after this action list, the daemon kills every
+	 * vmm, its corosync and itself. */
+	bool host;
 	uint64_t req_id;    /* REPLY */
 	bool ok;	    /* REPLY */
 	char err_class[32]; /* REPLY, !ok: "GenericError", "NoQuorum", ... */

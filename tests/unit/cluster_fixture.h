@@ -36,6 +36,7 @@ struct sim_ev {
 struct sim_vmm {
 	char vm[CL_NAME_MAX + 1]; /* "": none */
 	enum cl_role role;	  /* as spawned; a backup that activated says primary */
+	enum cl_role spawned;	  /* as spawned (the daemon's key until ACTIVATED is told) */
 	bool fenced;
 	bool replicating; /* protect sent, not ended */
 	int fences, unfences, degrades, unprotects;
@@ -226,6 +227,7 @@ static inline void sim_act(struct sim *s, struct sim_node *nd, const struct cl_a
 		ck_assert_ptr_nonnull(x);
 		snprintf(x->vm, sizeof(x->vm), "%s", a->vm);
 		x->role = a->type == CL_ACT_SPAWN_PRIMARY ? CL_ROLE_PRIMARY : CL_ROLE_BACKUP;
+		x->spawned = x->role;
 		ck_assert(a->data && strstr(a->data, "name ="));
 		sim_local(nd, CL_EV_VMM_STARTED, a->vm, x->role);
 		break;
@@ -241,6 +243,10 @@ static inline void sim_act(struct sim *s, struct sim_node *nd, const struct cl_a
 				      nd->id, cl_vmm_cmd__to_str(a->vmm_cmd), a->vm);
 			break;
 		}
+		ck_assert_msg(a->role == x->role || a->role == x->spawned,
+			      "node %u: %s for the %s vmm of %s, which is a %s", nd->id,
+			      cl_vmm_cmd__to_str(a->vmm_cmd), cl_role__to_str(a->role), a->vm,
+			      cl_role__to_str(x->role));
 		switch (a->vmm_cmd) {
 		case CL_VMM_PROTECT: {
 			uint32_t peer = 0;

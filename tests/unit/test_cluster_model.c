@@ -168,28 +168,89 @@ START_TEST(test_gates)
 }
 END_TEST
 
-/* The stall event on a live primary: only a log line, whatever the state. */
+/*
+ * A stall (the primary hears its backup no more) licenses nothing by itself: the primary
+ * only reports it; the backup's host ends its backup; that confirmed death degrades the
+ * primary, which re-protects.  Nothing activates.
+ */
 START_TEST(test_stall_licenses_nothing)
 {
 	struct sim s;
 	struct cl_input in = {.type = CL_IN_LOCAL};
 	struct cl_actions out;
+	uint32_t b;
+	int sends = 0;
 
 	sim_init(&s, 3, 21, false);
 	sim_vm_start(&s, 1, "kv1", true);
 	sim_settle(&s);
+	b = sim_vm(&s, 1, "kv1")->backup;
 	in.ev.type = CL_EV_VMM_STALLED;
 	snprintf(in.ev.vm, sizeof(in.ev.vm), "kv1");
 	cl_actions__init(&out);
-	for (uint32_t id = 1; id <= 3; id++) {
-		ck_assert_int_eq(model__input(sim_node(&s, id)->m, &in, &out), 0);
-		for (size_t i = 0; i < out.n; i++)
-			ck_assert_int_eq(out.v[i].type, CL_ACT_LOG);
-		cl_actions__dispose(&out);
+	ck_assert_int_eq(model__input(sim_node(&s, 1)->m, &in, &out), 0);
+	for (size_t i = 0; i < out.n; i++) {
+		ck_assert(out.v[i].type == CL_ACT_LOG || out.v[i].type == CL_ACT_SEND);
+		if (out.v[i].type == CL_ACT_SEND) {
+			ck_assert_ptr_nonnull(strstr(out.v[i].data, "\"stalled\""));
+			sim_act(&s, sim_node(&s, 1), &out.v[i]);
+			sends++;
+		}
 	}
+	ck_assert_int_eq(sends, 1);
+	cl_actions__dispose(&out);
+	/* On another host there is no primary of it: nothing at all but a log line. */
+	ck_assert_int_eq(model__input(sim_node(&s, b)->m, &in, &out), 0);
+	for (size_t i = 0; i < out.n; i++)
+		ck_assert_int_eq(out.v[i].type, CL_ACT_LOG);
+	cl_actions__dispose(&out);
 	sim_settle(&s);
 	ck_assert_int_eq(s.activations, 0);
-	ck_assert_int_eq(sim_vmm(sim_node(&s, 1), "kv1")->degrades, 0);
+	ck_assert_int_eq(sim_vmm(sim_node(&s, 1), "kv1")->degrades, 1);
+	ck_assert_str_eq(cl_vm_state__to_str(sim_vm(&s, 2, "kv1")->state), "protected");
+	ck_assert_int_eq(sim_active(&s, "kv1", NULL), 1);
+	sim_fini(&s);
+}
+END_TEST
+
+/* Actions name the vmm they are for; a drill of the whole host marks its kill. */
+START_TEST(test_action_roles_and_host_drill)
+{
+	struct sim s;
+	struct cl_request q = {.cmd = CL_CMD_DRILL, .host = true};
+	struct cl_msg req = {.type = CL_MSG_REQUEST};
+	struct cl_input in = {.type = CL_IN_MESSAGE};
+	struct cl_actions out;
+	char *data;
+	size_t len;
+	int kills = 0;
+
+	sim_init(&s, 3, 24, false);
+	sim_vm_start(&s, 1, "kv1", true);
+	sim_settle(&s);
+	/* The drill request as h3 sends it, delivered to the primary's host. */
+	snprintf(q.vm, sizeof(q.vm), "kv1");
+	q.id = 77;
+	req.node = 3;
+	req.request.target = 1;
+	req.request.req = &q;
+	ck_assert_int_eq(cl_msg__encode(&req, &data, &len), 0);
+	in.msg.from = 3;
+	in.msg.data = (const uint8_t *)data;
+	in.msg.len = len;
+	cl_actions__init(&out);
+	ck_assert_int_eq(model__input(sim_node(&s, 1)->m, &in, &out), 0);
+	for (size_t i = 0; i < out.n; i++) {
+		if (out.v[i].type == CL_ACT_KILL) {
+			ck_assert(out.v[i].host);
+			ck_assert_int_eq(out.v[i].role, CL_ROLE_PRIMARY);
+			kills++;
+		}
+		ck_assert(out.v[i].type != CL_ACT_VMM || out.v[i].role != CL_ROLE_NONE);
+	}
+	ck_assert_int_eq(kills, 1);
+	free(data);
+	cl_actions__dispose(&out);
 	sim_fini(&s);
 }
 END_TEST
@@ -447,6 +508,7 @@ Suite *cluster_model_suite(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_gates);
 	tcase_add_test(tc, test_stall_licenses_nothing);
+	tcase_add_test(tc, test_action_roles_and_host_drill);
 	tcase_add_test(tc, test_death_only_from_its_host);
 	tcase_add_test(tc, test_fence_then_unfence);
 	tcase_add_test(tc, test_placement);
