@@ -592,9 +592,7 @@ static json_t *protect_args(const struct clusterd_conf *conf, const struct cl_ac
 
 void supervisor__command(struct supervisor *s, const struct cl_action *a)
 {
-	enum cl_role role = a->vmm_cmd == CL_VMM_FAILOVER ? CL_ROLE_BACKUP
-			    : a->vmm_cmd == CL_VMM_QUIT	  ? a->role
-							  : CL_ROLE_PRIMARY;
+	enum cl_role role = a->role;
 	const char *cmd = cl_vmm_cmd__to_str(a->vmm_cmd);
 	struct vmm *v = find(s, a->vm, role);
 

@@ -37,7 +37,7 @@ int supervisor__new(struct event_base *base, const struct clusterd_conf *conf,
 void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role, const char *config,
 		       uint16_t port);
 
-/* Carries out a CL_ACT_VMM action (protect, failover, degrade, fence, ...) on its vmm. */
+/* Carries out a CL_ACT_VMM action (protect, failover, degrade, fence, ...) on (vm, role). */
 void supervisor__command(struct supervisor *s, const struct cl_action *a);
 
 /* Sends sig to (vm, role)'s vmm; its exit is reported as usual, never restarted. */

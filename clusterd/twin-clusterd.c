@@ -19,6 +19,10 @@
 #define EXIT_USAGE   2 /* bad usage or a bad clusterd.conf */
 
 #define DEFAULT_CONFIG "/etc/twin/clusterd.conf"
+/* Corosync's pid lock, fixed by Corosync (a lab host has its own /run). */
+#define COROSYNC_PID_FILE "/run/corosync.pid"
+/* drill --host: the reply goes out over CPG first, then the host dies. */
+#define HOST_DRILL_DELAY_MS 50
 /* The model's clock (retries); the host's free memory is sent every MEMORY_EVERY ticks. */
 #define TICK_MS	     500
 #define MEMORY_EVERY 10
@@ -41,7 +45,7 @@ struct daemon {
 	struct corosync *cs;
 	struct supervisor *sup;
 	struct api *api;
-	struct event *tick, *sigterm, *sigint, *grace;
+	struct event *tick, *sigterm, *sigint, *grace, *host_kill;
 	unsigned int ticks;
 	bool stopping;
 	int exit_status;
@@ -53,6 +57,35 @@ static const char usage[] =
     "  foreground and logs to stderr.  --config defaults to " DEFAULT_CONFIG ".\n"
     "  SIGTERM stops it: every twin-vmm it runs is killed first, so protected VMs fail over.\n"
     "  Exit status: 0 stopped, 1 Corosync lost or a start-up failure, 2 bad usage or config.\n";
+
+/*
+ * drill --host: a whole-host death as the lab makes one (LAB.md): SIGKILL to every twin-vmm,
+ * to this host's Corosync and to ourselves, with no goodbye: the others see the host leave.
+ */
+static void on_host_kill(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	FILE *f = fopen(COROSYNC_PID_FILE, "re");
+	int pid = 0;
+
+	clog__warn("drill: killing this whole host: every twin-vmm, corosync and twin-clusterd");
+	supervisor__kill_all(d->sup);
+	if (!f || fscanf(f, "%d", &pid) != 1 || pid <= 1 || kill(pid, SIGKILL))
+		clog__error("drill: cannot kill corosync (pid file %s): %s", COROSYNC_PID_FILE,
+			    f ? "no pid in it, or the kill failed" : strerror(errno));
+	if (f)
+		fclose(f);
+	raise(SIGKILL);
+}
+
+/* After the rest of this action list (the drill's reply): the kill, HOST_DRILL_DELAY_MS on. */
+static void kill_host_soon(struct daemon *d)
+{
+	struct timeval delay = {0, HOST_DRILL_DELAY_MS * 1000};
+
+	clog__warn("drill: this host dies in %d ms", HOST_DRILL_DELAY_MS);
+	evtimer_add(d->host_kill, &delay);
+}
 
 static void run_actions(struct daemon *d, const struct cl_actions *acts)
 {
@@ -79,7 +112,10 @@ static void run_actions(struct daemon *d, const struct cl_actions *acts)
 			supervisor__command(d->sup, a);
 			break;
 		case CL_ACT_KILL:
-			supervisor__kill(d->sup, a->vm, a->role, a->signal);
+			if (a->host)
+				kill_host_soon(d);
+			else
+				supervisor__kill(d->sup, a->vm, a->role, a->signal);
 			break;
 		case CL_ACT_REPLY:
 			api__reply(d->api, a->req_id, a->ok, a->err_class, a->data);
@@ -407,10 +443,12 @@ static int start(struct daemon *d)
 		goto fail;
 	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
 	d->grace = evtimer_new(d->base, on_grace, d);
+	d->host_kill = evtimer_new(d->base, on_host_kill, d);
 	d->sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->sigint = evsignal_new(d->base, SIGINT, on_signal, d);
-	if (!d->tick || !d->grace || !d->sigterm || !d->sigint || event_add(d->tick, &tick) ||
-	    evsignal_add(d->sigterm, NULL) || evsignal_add(d->sigint, NULL)) {
+	if (!d->tick || !d->grace || !d->host_kill || !d->sigterm || !d->sigint ||
+	    event_add(d->tick, &tick) || evsignal_add(d->sigterm, NULL) ||
+	    evsignal_add(d->sigint, NULL)) {
 		snprintf(err, sizeof(err), "cannot set up the event loop: out of memory");
 		goto fail;
 	}
@@ -459,6 +497,8 @@ out:
 		event_free(d.tick);
 	if (d.grace)
 		event_free(d.grace);
+	if (d.host_kill)
+		event_free(d.host_kill);
 	if (d.sigterm)
 		event_free(d.sigterm);
 	if (d.sigint)
