@@ -490,6 +490,7 @@ static void on_replication(void *arg, json_t *ret, const char *error)
 	if (v->polling == POLL_SYNC && strcmp(state, "syncing")) {
 		if (!strcmp(state, "protected")) {
 			clog__info("vm %s: the initial sync is done: protected", v->vm);
+			v->error[0] = 0; /* a failure before is history now */
 			emit(v, CL_EV_VMM_PROTECTED, 0);
 			v->polling = POLL_WATCH;
 		} else {

@@ -52,7 +52,8 @@ void supervisor__kill_all(struct supervisor *s);
  */
 json_t *supervisor__replication(struct supervisor *s, const char *vm);
 
-/* The last failure of vm's twin-vmm here (protect, the sync, failover), or NULL. */
+/* The last failure of vm's twin-vmm here (protect, the sync, failover) since its last
+ * successful sync, or NULL. */
 const char *supervisor__error(struct supervisor *s, const char *vm);
 
 /* How many vmms are alive (not yet reaped). */
