@@ -229,6 +229,13 @@ enum cl_action_type {
 	CL_ACT_KILL,	      /* signal (SIGKILL) to vm's vmm */
 	CL_ACT_REPLY, /* answer CLI request req_id: ok + JSON in data, or err_class + data */
 	CL_ACT_LOG,   /* one log line in data */
+	/*
+	 * The replicated state changed: data is its JSON (model__restore takes it back).
+	 * Always the FIRST action of its list: write it to stable storage (temporary file,
+	 * fsync, rename) before doing the others.  A host that restarts with it still holds
+	 * the cluster's history; one without it counts as new.
+	 */
+	CL_ACT_PERSIST,
 };
 
 enum cl_vmm_cmd {
@@ -282,6 +289,11 @@ struct model *model__new(uint32_t nodeid, const char *name, const char *repl_add
  * message that does not decode (logged and dropped, no state change), -ENOMEM.
  */
 int model__input(struct model *m, const struct cl_input *in, struct cl_actions *out);
+/*
+ * Before the first input: the state a CL_ACT_PERSIST wrote, from this host's last life.
+ * 0, or -EBADMSG with one line in err (start without it: the host counts as new).
+ */
+int model__restore(struct model *m, const char *json, size_t len, char *err, size_t errlen);
 const struct cl_state *model__state(const struct model *m);
 void model__free(struct model *m);
 
