@@ -15,6 +15,19 @@
  * confchg is applied, identically on every member, and only in a quorate partition
  * (failover --force excepted).  Local state (struct cl_local) is this host's view: its
  * quorum, the members, and the twin-vmm processes it runs.
+ *
+ * How the pieces keep the safety rule (DESIGN.md section 8):
+ * - quorate = votequorum says so AND the CPG members are a strict majority of the
+ *   expected votes AND this host holds the history (cl_local.initialized);
+ * - a STATE_SYNC round at each confchg (or when a member's quorum flips): every
+ *   member sends its state, the one with a history, then the highest version, then
+ *   the lowest nodeid wins; messages wait until the round completes;
+ * - a backup activates, a primary degrades, unprotects or unfences only when quorate,
+ *   on the state's word, after our own BARRIER message came back in the same
+ *   configuration (so a host cut off just after a decision does not act on it);
+ * - losing quorum fences every primary this host runs, at once;
+ * - the state is persisted (CL_ACT_PERSIST, model__restore), so a majority of
+ *   restarted hosts still remembers what the last majority did.
  */
 
 #define CL_MAX_HOSTS	   16
