@@ -26,6 +26,7 @@ struct corosync {
 	votequorum_handle_t vq;
 	uint32_t nodeid;
 	struct event *cpg_ev, *quorum_ev;
+	bool joined;
 	bool lost; /* reported once */
 };
 
@@ -56,8 +57,10 @@ static void lose(struct corosync *c, const char *what, cs_error_t r)
 	if (c->lost)
 		return;
 	c->lost = true;
-	event_del(c->cpg_ev);
-	event_del(c->quorum_ev);
+	if (c->cpg_ev)
+		event_del(c->cpg_ev);
+	if (c->quorum_ev)
+		event_del(c->quorum_ev);
 	snprintf(why, sizeof(why), "%s failed: %s (%d)", what, cs_strerror(r), r);
 	c->ops->lost(c->ops->opaque, why);
 }
@@ -74,8 +77,8 @@ static void report_quorum(struct corosync *c, bool quorate)
 	c->ops->quorum(c->ops->opaque, quorate, info.total_votes, info.node_expected_votes);
 }
 
-static void on_quorum(quorum_handle_t h, uint32_t quorate, uint64_t ring_seq,
-		      uint32_t nview, uint32_t *view)
+static void on_quorum(quorum_handle_t h, uint32_t quorate, uint64_t ring_seq, uint32_t nview,
+		      uint32_t *view)
 {
 	struct corosync *c;
 
@@ -86,8 +89,8 @@ static void on_quorum(quorum_handle_t h, uint32_t quorate, uint64_t ring_seq,
 	report_quorum(c, quorate);
 }
 
-static void on_deliver(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid,
-		       uint32_t pid, void *msg, size_t len)
+static void on_deliver(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid, uint32_t pid,
+		       void *msg, size_t len)
 {
 	struct corosync *c;
 
@@ -158,19 +161,17 @@ static int fail(cs_error_t r, const char *what, char *err, size_t errlen)
 	return r == CS_ERR_NO_MEMORY ? -ENOMEM : -ENOTCONN;
 }
 
-int corosync__start(struct event_base *base, const struct corosync_ops *ops,
-		    struct corosync **out, uint32_t *nodeid, char *err, size_t errlen)
+int corosync__open(const struct corosync_ops *ops, struct corosync **out, uint32_t *nodeid,
+		   char *err, size_t errlen)
 {
-	struct cpg_name group = {.length = strlen(COROSYNC_GROUP)};
 	struct corosync *c = calloc(1, sizeof(*c));
-	uint32_t quorum_type, quorate = 0;
-	int cpg_fd, quorum_fd, rc;
+	uint32_t quorum_type;
 	cs_error_t r;
+	int rc;
 
 	if (!c)
 		return -ENOMEM;
 	c->ops = ops;
-	memcpy(group.value, COROSYNC_GROUP, group.length);
 	r = RETRY(cpg_initialize(&c->cpg, &cpg_callbacks));
 	if (r != CS_OK) {
 		rc = fail(r, "cpg_initialize", err, errlen);
@@ -190,54 +191,48 @@ int corosync__start(struct event_base *base, const struct corosync_ops *ops,
 	if ((r = RETRY(votequorum_initialize(&c->vq, NULL))) != CS_OK) {
 		rc = fail(r, "votequorum_initialize (is the quorum provider votequorum?)", err,
 			  errlen);
-		goto fail_quorum;
+		quorum_finalize(c->quorum);
+		goto fail_cpg;
 	}
-	/* The quorum first: the model must know it before the first confchg. */
-	if ((r = RETRY(quorum_getquorate(c->quorum, (int *)&quorate))) != CS_OK) {
-		rc = fail(r, "quorum_getquorate", err, errlen);
-		goto fail_vq;
-	}
-	report_quorum(c, quorate);
-	/* Without trackstart no quorum callback ever comes. */
-	if ((r = RETRY(quorum_trackstart(c->quorum, CS_TRACK_CHANGES))) != CS_OK) {
-		rc = fail(r, "quorum_trackstart", err, errlen);
-		goto fail_vq;
-	}
-	if ((r = RETRY(cpg_fd_get(c->cpg, &cpg_fd))) != CS_OK ||
-	    (r = RETRY(quorum_fd_get(c->quorum, &quorum_fd))) != CS_OK) {
-		rc = fail(r, "cpg_fd_get/quorum_fd_get", err, errlen);
-		goto fail_vq;
-	}
-	c->cpg_ev = event_new(base, cpg_fd, EV_READ | EV_PERSIST, dispatch_cpg, c);
-	c->quorum_ev = event_new(base, quorum_fd, EV_READ | EV_PERSIST, dispatch_quorum, c);
-	if (!c->cpg_ev || !c->quorum_ev || event_add(c->cpg_ev, NULL) ||
-	    event_add(c->quorum_ev, NULL)) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "corosync: cannot watch its descriptors: out of memory");
-		goto fail_events;
-	}
-	if ((r = RETRY(cpg_join(c->cpg, &group))) != CS_OK) {
-		rc = fail(r, "cpg_join " COROSYNC_GROUP, err, errlen);
-		goto fail_events;
-	}
-	clog__info("corosync: nodeid %u joined CPG group " COROSYNC_GROUP ", quorum %s",
-		   c->nodeid, quorate ? "quorate" : "NOT quorate");
 	*nodeid = c->nodeid;
 	*out = c;
 	return 0;
-fail_events:
-	if (c->cpg_ev)
-		event_free(c->cpg_ev);
-	if (c->quorum_ev)
-		event_free(c->quorum_ev);
-fail_vq:
-	votequorum_finalize(c->vq);
-fail_quorum:
-	quorum_finalize(c->quorum);
 fail_cpg:
 	cpg_finalize(c->cpg);
 	free(c);
 	return rc;
+}
+
+int corosync__join(struct corosync *c, struct event_base *base, char *err, size_t errlen)
+{
+	struct cpg_name group = {.length = strlen(COROSYNC_GROUP)};
+	int cpg_fd, quorum_fd, quorate = 0;
+	cs_error_t r;
+
+	memcpy(group.value, COROSYNC_GROUP, group.length);
+	/* The quorum first: the model must know it before the first confchg. */
+	if ((r = RETRY(quorum_getquorate(c->quorum, &quorate))) != CS_OK)
+		return fail(r, "quorum_getquorate", err, errlen);
+	report_quorum(c, quorate);
+	/* Without trackstart no quorum callback ever comes. */
+	if ((r = RETRY(quorum_trackstart(c->quorum, CS_TRACK_CHANGES))) != CS_OK)
+		return fail(r, "quorum_trackstart", err, errlen);
+	if ((r = RETRY(cpg_fd_get(c->cpg, &cpg_fd))) != CS_OK ||
+	    (r = RETRY(quorum_fd_get(c->quorum, &quorum_fd))) != CS_OK)
+		return fail(r, "cpg_fd_get/quorum_fd_get", err, errlen);
+	c->cpg_ev = event_new(base, cpg_fd, EV_READ | EV_PERSIST, dispatch_cpg, c);
+	c->quorum_ev = event_new(base, quorum_fd, EV_READ | EV_PERSIST, dispatch_quorum, c);
+	if (!c->cpg_ev || !c->quorum_ev || event_add(c->cpg_ev, NULL) ||
+	    event_add(c->quorum_ev, NULL)) {
+		snprintf(err, errlen, "corosync: cannot watch its descriptors: out of memory");
+		return -ENOMEM;
+	}
+	if ((r = RETRY(cpg_join(c->cpg, &group))) != CS_OK)
+		return fail(r, "cpg_join " COROSYNC_GROUP, err, errlen);
+	c->joined = true;
+	clog__info("corosync: nodeid %u joined CPG group " COROSYNC_GROUP ", quorum %s", c->nodeid,
+		   quorate ? "quorate" : "NOT quorate");
+	return 0;
 }
 
 int corosync__send(struct corosync *c, const void *data, size_t len)
@@ -285,9 +280,11 @@ void corosync__stop(struct corosync *c)
 	if (!c)
 		return;
 	memcpy(group.value, COROSYNC_GROUP, group.length);
-	event_free(c->cpg_ev);
-	event_free(c->quorum_ev);
-	if (!c->lost)
+	if (c->cpg_ev)
+		event_free(c->cpg_ev);
+	if (c->quorum_ev)
+		event_free(c->quorum_ev);
+	if (c->joined && !c->lost)
 		cpg_leave(c->cpg, &group);
 	votequorum_finalize(c->vq);
 	quorum_finalize(c->quorum);

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <event2/event.h>
 
-#define COROSYNC_GROUP "twin"
+#define COROSYNC_GROUP	     "twin"
 #define COROSYNC_MAX_MEMBERS 64
 
 /*
@@ -19,7 +19,7 @@ struct corosync_ops {
 	/* The group's membership changed: the new members, who left, who joined (nodeids). */
 	void (*confchg)(void *opaque, const uint32_t *members, size_t nmembers,
 			const uint32_t *left, size_t nleft, const uint32_t *joined, size_t njoined);
-	/* votequorum's view: also called once from corosync__start, before joining. */
+	/* votequorum's view: also called once from corosync__join, before joining. */
 	void (*quorum)(void *opaque, bool quorate, uint32_t votes, uint32_t expected_votes);
 	/*
 	 * The connection to Corosync is gone (it died or shut us out): nothing more will be
@@ -32,12 +32,18 @@ struct corosync_ops {
 struct corosync;
 
 /*
- * Connects to the Corosync of this network namespace, reports the quorum once, joins group
- * "twin" and dispatches from base.  *nodeid: this host's Corosync nodeid.  0, or -errno with
- * one line in err (Corosync not running names the fix).
+ * Connects to the Corosync of this network namespace.  *nodeid: this host's Corosync nodeid.
+ * Nothing is dispatched until corosync__join.  0, or -errno with one line in err (Corosync not
+ * running names the fix).
  */
-int corosync__start(struct event_base *base, const struct corosync_ops *ops,
-		    struct corosync **out, uint32_t *nodeid, char *err, size_t errlen);
+int corosync__open(const struct corosync_ops *ops, struct corosync **out, uint32_t *nodeid,
+		   char *err, size_t errlen);
+
+/*
+ * Reports the quorum once (ops->quorum), starts tracking it, joins group "twin" and
+ * dispatches from base from then on.  0, or -errno with one line in err.
+ */
+int corosync__join(struct corosync *c, struct event_base *base, char *err, size_t errlen);
 
 /*
  * Multicasts data to the group in agreed order, retrying Corosync's flow control
@@ -49,7 +55,7 @@ int corosync__send(struct corosync *c, const void *data, size_t len);
 /* The totem token timeout in ms from cmap (runtime.config.totem.token), 0 if unknown. */
 uint32_t corosync__token_ms(struct corosync *c);
 
-/* Leaves the group and disconnects; NULL is a no-op. */
+/* Leaves the group (if joined) and disconnects; NULL is a no-op. */
 void corosync__stop(struct corosync *c);
 
 #endif

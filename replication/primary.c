@@ -35,6 +35,8 @@
  * timeout then decides), and the ring of their send times stays small.
  */
 #define UNACKED_MAX 64
+/* The degrade command waits this long for the engine (it detaches and joins two threads). */
+#define DEGRADE_TIMEOUT_NS 10000000000ULL
 
 struct repl_primary {
 	struct vm *vm;
@@ -68,21 +70,29 @@ struct repl_primary {
 	char fault[REPL_ERR_MAX]; /* lock: why the link is bad, set once, by any thread */
 	bool stop;		  /* lock */
 	bool attached;		  /* lock: the buffers hold output; acks release it */
+	bool fenced;		  /* lock: acks release nothing, nothing degrades */
+	bool degrade_req;	  /* lock: clusterd's degrade (cluster-managed) */
+	bool cut;		  /* lock: held output dropped, never released; detached at free */
 	bool reader_done;	  /* lock */
 	bool links_done;	  /* lock: the watchdog ends */
 	uint64_t interval_ns, min_spacing_ns; /* lock */
 	uint64_t epoch, written, acked;	      /* lock: captured, CHECKPOINT written, acked */
+	uint64_t let_out;		      /* lock: the buffers released epochs <= this */
 	uint64_t written_ns[UNACKED_MAX], close_ns[UNACKED_MAX]; /* lock: by epoch % UNACKED_MAX */
 	uint64_t last_heard_ns, last_write_ns, last_cp_ns;	 /* lock */
 	struct repl_window pause, ack, held;			 /* lock */
 	uint64_t epochs, pages_total, bytes_epochs, pages_last, bytes_last, disk_last; /* lock */
 };
 
-/* Lock held.  Every transition is logged. */
+/* Lock held.  Every transition is logged; a stall is clusterd's to act on, and said loudly. */
 static void set_state(struct repl_primary *r, enum repl_state s)
 {
 	if (r->state == s)
 		return;
+	if (s == REPL_STATE_STALLED)
+		log__warn("replication: STALLED (output held until clusterd degrades or fences "
+			  "the VM): %s",
+			  r->error);
 	log__info("replication: %s -> %s%s%s", repl_state__to_str(r->state), repl_state__to_str(s),
 		  r->error[0] ? ": " : "", r->error);
 	r->state = s;
@@ -153,7 +163,17 @@ static int check_params(const struct repl_params *p, char *err, size_t errlen)
 	return 0;
 }
 
-/* The epoch's output: the frames of every epoch <= n go out (reader, lock held). */
+/* Lock held: the acked epochs' output goes out, unless fenced (unfence catches up). */
+static void let_out_acked(struct repl_primary *r)
+{
+	if (!r->attached || r->fenced || r->let_out >= r->acked)
+		return;
+	for (unsigned int i = 0; i < r->nr_nets; i++)
+		output_buffer__release(r->obs[i], r->acked);
+	r->let_out = r->acked;
+}
+
+/* ACK(n): every epoch <= n is the backup's (reader, lock held). */
 static void release(struct repl_primary *r, uint64_t n)
 {
 	uint64_t now = progress__now_ns();
@@ -164,10 +184,8 @@ static void release(struct repl_primary *r, uint64_t n)
 		repl_window__add(&r->held, now - r->close_ns[e % UNACKED_MAX]);
 		r->written_ns[e % UNACKED_MAX] = 0;
 	}
-	if (r->attached)
-		for (unsigned int i = 0; i < r->nr_nets; i++)
-			output_buffer__release(r->obs[i], n);
 	r->acked = n;
+	let_out_acked(r);
 }
 
 /* The reply reader: ACK(N) releases epoch N's output; any reply says the backup lives. */
@@ -313,7 +331,9 @@ static void deadline_to_ts(uint64_t ns, struct timespec *ts)
 
 /*
  * The timeouts, on a thread of their own: the engine may sit blocked in a write to a backup
- * that stopped reading, and the reader in a read; the fault's abort frees both.
+ * that stopped reading, and the reader in a read; the fault's abort frees both.  A
+ * cluster-managed VM is only marked stalled, the link kept: heartbeat loss alone licenses no
+ * release (DESIGN.md §8), and the backup may answer again.
  */
 static void *watchdog_main(void *arg)
 {
@@ -322,13 +342,24 @@ static void *watchdog_main(void *arg)
 	struct timespec ts;
 
 	pthread_mutex_lock(&r->lock);
-	while (!r->links_done && !r->fault[0] && r->state == REPL_STATE_PROTECTED) {
+	while (!r->links_done && !r->fault[0] &&
+	       (r->state == REPL_STATE_PROTECTED || r->state == REPL_STATE_STALLED)) {
 		uint64_t now = progress__now_ns();
 
-		if (timed_out(r, now, why, sizeof(why))) {
+		const char *late = timed_out(r, now, why, sizeof(why));
+
+		/* Stopping, a stalled backup cannot hold up the exit: the cut frees the engine. */
+		if (late && (!r->p.cluster || r->stop)) {
 			pthread_mutex_unlock(&r->lock);
 			fault(r, why);
 			return NULL;
+		}
+		if (late && r->state == REPL_STATE_PROTECTED) {
+			snprintf(r->error, sizeof(r->error), "%s", why);
+			set_state(r, REPL_STATE_STALLED);
+		} else if (!late && r->state == REPL_STATE_STALLED) {
+			r->error[0] = '\0'; /* the backup answers again */
+			set_state(r, REPL_STATE_PROTECTED);
 		}
 		/* A tenth of the timeout: detection within 1.1 timeouts, a few wakes a second. */
 		deadline_to_ts(now + r->p.timeout_ns / 10 + 1, &ts);
@@ -366,6 +397,51 @@ static void degrade(struct repl_primary *r)
 	set_state(r, REPL_STATE_DEGRADED);
 	pthread_mutex_unlock(&r->lock);
 	signal_event(r);
+}
+
+/*
+ * A fault while the output may not go out yet: a cluster-managed VM waits for clusterd's
+ * degrade, a fenced one for its unfence.  The link is gone, the output stays held (bounded
+ * by the output limit: later frames drop), the guest runs.  True: degrade now; false: stop.
+ */
+static bool stall(struct repl_primary *r)
+{
+	bool go;
+
+	pthread_mutex_lock(&r->lock);
+	go = !r->p.cluster && !r->fenced; /* issue 5's pair: degraded at once */
+	pthread_mutex_unlock(&r->lock);
+	if (go)
+		return true;
+	links_join(r);
+	pthread_mutex_lock(&r->lock);
+	snprintf(r->error, sizeof(r->error), "%s", r->fault);
+	set_state(r, REPL_STATE_STALLED);
+	while (!r->stop && (r->fenced || (r->p.cluster && !r->degrade_req)))
+		pthread_cond_wait(&r->cond, &r->lock);
+	go = !r->stop;
+	pthread_mutex_unlock(&r->lock);
+	return go;
+}
+
+/*
+ * Stopping (twin-vmm exits) with output that may not go out (fenced, or a cluster-managed
+ * backup unconfirmed): it is dropped, never released.  The buffers stay attached, holding,
+ * until repl_primary__free drops what came since and detaches them.
+ */
+static void drop_held(struct repl_primary *r)
+{
+	bool fenced;
+
+	pthread_mutex_lock(&r->lock);
+	r->attached = false; /* the reader releases no more */
+	fenced = r->fenced;
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned int i = 0; i < r->nr_nets; i++)
+		output_buffer__discard(r->obs[i]);
+	clear_blk_hooks(r);
+	log__warn("replication: stopped %s: its held output is dropped, not released",
+		  fenced ? "while fenced" : "with the backup unconfirmed");
 }
 
 /*
@@ -634,12 +710,22 @@ static void *engine_main(void *arg)
 	}
 	if (!start_epochs(r))
 		rc = protect_loop(r);
-	if (rc) {
+	if (rc && stall(r)) {
 		degrade(r);
 		return NULL;
 	}
-	rc = finish(r, err, sizeof(err));
-	disarm(r);
+	if (!rc)
+		rc = finish(r, err, sizeof(err));
+	pthread_mutex_lock(&r->lock);
+	if (rc && r->fault[0])
+		snprintf(err, sizeof(err), "%s", r->fault);
+	if (r->fenced || (rc && r->p.cluster))
+		r->cut = true;
+	pthread_mutex_unlock(&r->lock);
+	if (r->cut)
+		drop_held(r);
+	else
+		disarm(r);
 	tracking_off(r);
 	links_join(r);
 	pthread_mutex_lock(&r->lock);
@@ -699,6 +785,10 @@ static void free_sec(struct channel_security *s)
 
 static void primary_free(struct repl_primary *r)
 {
+	for (unsigned int i = 0; r->cut && i < r->nr_nets; i++) {
+		output_buffer__discard(r->obs[i]); /* what came since drop_held: the VM stopped */
+		virtio_net__set_output_buffer(r->nets[i], NULL);
+	}
 	for (unsigned int i = 0; i < r->nr_nets; i++)
 		output_buffer__destroy(r->obs[i]);
 	checkpoint__dispose(&r->cp);
@@ -782,6 +872,8 @@ void repl_primary__status(struct repl_primary *r, struct repl_status *out)
 	migrate_job__status(r->job, &out->sync);
 	pthread_mutex_lock(&r->lock);
 	out->state = r->state;
+	out->fenced = r->fenced;
+	out->cluster = r->p.cluster;
 	out->primary = true;
 	out->mode = (enum repl_mode)atomic_load(&r->mode);
 	out->interval_ns = r->interval_ns;
@@ -798,15 +890,16 @@ void repl_primary__status(struct repl_primary *r, struct repl_status *out)
 	out->epoch_bytes_mean = r->epochs ? r->bytes_epochs / r->epochs : 0;
 	out->disk_bytes_last = r->disk_last;
 	out->bytes_total = out->sync.bytes + r->bytes_epochs;
-	if (r->state == REPL_STATE_PROTECTED)
+	if (r->state == REPL_STATE_PROTECTED || r->state == REPL_STATE_STALLED)
 		out->peer_silent_ns = now - r->last_heard_ns;
-	for (unsigned int i = 0; r->attached && i < r->nr_nets; i++) {
+	for (unsigned int i = 0; (r->attached || r->cut) && i < r->nr_nets; i++) {
 		struct output_buffer_stats st;
 
 		output_buffer__stats(r->obs[i], &st);
 		out->held_bytes += st.held_bytes;
 		out->held_frames += st.held_frames;
 		out->overflow_drops += st.overflow_drops;
+		out->released_frames += st.released_frames;
 	}
 	snprintf(out->peer, sizeof(out->peer), "%s", r->peer);
 	snprintf(out->error, sizeof(out->error), "%s", r->error);
@@ -842,6 +935,64 @@ int repl_primary__set(struct repl_primary *r, enum repl_mode mode, uint64_t inte
 			  (unsigned long long)(p.min_spacing_ns / 1000000));
 		pthread_cond_broadcast(&r->cond);
 	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+void repl_primary__fence(struct repl_primary *r, bool on)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->fenced != on)
+		log__info("replication: %s", on ? "fenced: acks release no output"
+						: "unfenced: acked output goes out again");
+	r->fenced = on;
+	let_out_acked(r);
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+int repl_primary__degrade(struct repl_primary *r, char *err, size_t errlen)
+{
+	struct timespec ts;
+	int rc = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->fenced)
+		rc = util__fail(err, errlen, -EPERM,
+				"degrade: the VM is fenced (this host is outside quorum): nothing "
+				"may be released; unfence it first");
+	else if (!r->p.cluster)
+		rc = util__fail(err, errlen, -EINVAL,
+				"degrade: the VM is not cluster-managed: without protect --cluster "
+				"it degrades on its own");
+	else if (r->state != REPL_STATE_STALLED && r->state != REPL_STATE_PROTECTED)
+		rc = util__fail(err, errlen, -EINVAL,
+				"degrade: the replication is %s: only a stalled or protected VM "
+				"degrades",
+				repl_state__to_str(r->state));
+	if (rc) {
+		pthread_mutex_unlock(&r->lock);
+		return rc;
+	}
+	r->degrade_req = true;
+	if (!r->fault[0])
+		snprintf(r->fault, sizeof(r->fault), "degraded by clusterd%s%.200s",
+			 r->error[0] ? " after: " : "", r->error);
+	log__info("replication: degrade asked (%s)", r->fault);
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	/* Unblocks the engine's write to a backup that stopped reading. */
+	if (r->ch)
+		channel__abort(r->ch);
+	pthread_mutex_lock(&r->lock);
+	deadline_to_ts(progress__now_ns() + DEGRADE_TIMEOUT_NS, &ts);
+	while (r->state != REPL_STATE_DEGRADED &&
+	       pthread_cond_timedwait(&r->cond, &r->lock, &ts) != ETIMEDOUT)
+		;
+	if (r->state != REPL_STATE_DEGRADED)
+		rc = util__fail(err, errlen, -ETIMEDOUT,
+				"degrade: the engine did not degrade within %llu s: see the log",
+				DEGRADE_TIMEOUT_NS / 1000000000ULL);
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }

@@ -1,10 +1,12 @@
 /*
  * The primary's replication engine: the initial sync into the backup, then checkpoints
- * (epoch, event or hybrid mode) with output commit, heartbeat and degraded mode.
+ * (epoch, event or hybrid mode) with output commit, heartbeat, degraded mode, and the
+ * cluster's hooks: stalled instead of degraded, fence and degrade on clusterd's word.
  */
 #ifndef REPLICATION_PRIMARY_H
 #define REPLICATION_PRIMARY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "channel.h"
 #include "replication.h"
@@ -32,6 +34,20 @@ void repl_primary__status(struct repl_primary *r, struct repl_status *out);
  */
 int repl_primary__set(struct repl_primary *r, enum repl_mode mode, uint64_t interval_ns,
 		      uint64_t min_spacing_ns, char *err, size_t errlen);
+
+/*
+ * Fenced (DESIGN.md §8: this host is outside quorum): acks release no output and nothing
+ * degrades, the output stays held (bounded); unfenced: what was acked meanwhile goes out.
+ * Pausing the VM is the caller's.  Any state; fast (a flag under the engine's lock).
+ */
+void repl_primary__fence(struct repl_primary *r, bool on);
+
+/*
+ * clusterd confirmed the backup's death: a cluster-managed VM, stalled or protected, releases
+ * all held output, its replication torn down; returns once degraded.  -EPERM while fenced,
+ * -EINVAL if not cluster-managed or in another state; err says why.
+ */
+int repl_primary__degrade(struct repl_primary *r, char *err, size_t errlen);
 
 /*
  * Readable (poll) once the engine's thread has ended on its own: the initial sync failed or

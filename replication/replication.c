@@ -19,6 +19,8 @@ static const char *const state_names[] = {
     [REPL_STATE_UNPROTECTED] = "unprotected",
     [REPL_STATE_FAILED] = "failed",
     [REPL_STATE_FAILED_OVER] = "failed-over",
+    [REPL_STATE_STALLED] = "stalled",
+    [REPL_STATE_FENCED] = "fenced",
 };
 
 int repl_mode__from_str(const char *s, enum repl_mode *out)

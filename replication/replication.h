@@ -29,6 +29,11 @@ struct repl_params {
 	uint64_t min_spacing_ns; /* hybrid: least gap between I/O-triggered checkpoints */
 	uint64_t timeout_ns;	 /* primary: the backup unheard (no ack nor heartbeat) -> degraded */
 	uint64_t output_limit;	 /* bytes of TX frames held per NIC */
+	/*
+	 * primary: clusterd decides (DESIGN.md §8): a lost backup makes the VM stalled, its output
+	 * held, never degraded on its own; only the degrade command releases it.
+	 */
+	bool cluster;
 	/* The initial sync (a live migration into the backup) and each epoch's pages. */
 	enum migrate_compress compress;
 	uint64_t xbzrle_cache;
@@ -46,9 +51,14 @@ enum repl_state {
 	REPL_STATE_UNPROTECTED, /* primary: unprotect done; backup: the primary said END */
 	REPL_STATE_FAILED,	/* primary: the initial sync failed (error says why) */
 	REPL_STATE_FAILED_OVER, /* backup: activated, the VM runs here */
+	REPL_STATE_STALLED,	/* primary, cluster-managed: the backup unheard; output held */
+	REPL_STATE_FENCED,	/* shown over the engine's state while fenced (repl_status.fenced) */
 };
 
-/* "none", "syncing", "protected", "degraded", "unprotected", "failed", "failed-over". */
+/*
+ * "none", "syncing", "protected", "degraded", "unprotected", "failed", "failed-over",
+ * "stalled", "fenced".
+ */
 const char *repl_state__to_str(enum repl_state s);
 
 /* Over the last REPL_WINDOW epochs. */
@@ -77,10 +87,13 @@ struct repl_status {
 	uint64_t disk_bytes_last;		     /* disk bytes in the last checkpoint */
 	uint64_t bytes_total;			     /* stream bytes since protect */
 	uint64_t held_bytes, held_frames, overflow_drops; /* output buffers, all NICs */
+	uint64_t released_frames;			  /* let out after their ack */
+	bool cluster;					  /* primary: clusterd decides */
+	bool fenced;					  /* primary: no output released */
 	uint64_t peer_silent_ns; /* since the peer was last heard */
 	struct migrate_status sync; /* primary: the initial sync's progress */
 	char peer[REPL_PEER_MAX];   /* HOST:PORT */
-	char error[REPL_ERR_MAX];   /* why degraded or failed, else "" */
+	char error[REPL_ERR_MAX];   /* why degraded, stalled or failed, else "" */
 };
 
 #endif

@@ -47,7 +47,10 @@ static json_t *op_failed(struct failure *f)
 static json_t *status_object(const struct control_ops *ops)
 {
 	bool running = ops->running(ops->opaque);
-	const char *status = ops->backup(ops->opaque) ? "backup" : running ? "running" : "paused";
+	const char *status = ops->backup(ops->opaque)	? "backup"
+			     : ops->fenced(ops->opaque) ? "fenced"
+			     : running			? "running"
+							: "paused";
 
 	return json_pack("{s:s, s:b}", "status", status, "running", running);
 }
@@ -319,15 +322,16 @@ static bool timing_args(json_t *args, const char *cmd, uint64_t *interval_ns,
 }
 
 static const char *const protect_args[] = {
-    "uri",  "tls_cert",	   "tls_key",	     "tls_ca",	   "tls_psk",  "insecure",
-    "mode", "interval_ms", "min_spacing_ms", "timeout_ms", "compress", "xbzrle_cache_mib",
-    NULL,
+    "uri",     "tls_cert",    "tls_key",	"tls_ca",     "tls_psk",  "insecure",
+    "mode",    "interval_ms", "min_spacing_ms", "timeout_ms", "compress", "xbzrle_cache_mib",
+    "cluster", NULL,
 };
 
 static json_t *cmd_protect(const struct control_ops *ops, json_t *args, struct failure *f)
 {
 	struct control_protect p = {0};
 	json_t *uri = json_object_get(args, "uri");
+	json_t *cluster = json_object_get(args, "cluster");
 	uint64_t timeout_ms = 0, xbzrle = 0;
 	bool mode_set;
 
@@ -337,6 +341,9 @@ static json_t *cmd_protect(const struct control_ops *ops, json_t *args, struct f
 			      "protect: \"uri\" must be the backup's HOST:PORT, e.g. "
 			      "198.18.0.2:4444 or [fd00::2]:4444");
 	p.uri = json_string_value(uri);
+	if (cluster && !json_is_boolean(cluster))
+		return failed(f, "InvalidParameter", "protect: \"cluster\" must be true or false");
+	p.params.cluster = json_is_true(cluster);
 	if (!security_args(args, "protect", &p.security, f) ||
 	    !mode_arg(args, "protect", &p.params.mode, &mode_set, f) ||
 	    !timing_args(args, "protect", &p.params.interval_ns, &p.params.min_spacing_ns, f) ||
@@ -390,22 +397,24 @@ json_t *control__replication_status_json(const struct repl_status *st)
 {
 	json_t *o = json_pack(
 	    "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "state",
-	    repl_state__to_str(st->state), "role", st->primary ? "primary" : "backup", "mode",
-	    repl_mode__to_str(st->mode), "interval_ms", (json_int_t)(st->interval_ns / 1000000),
-	    "min_spacing_ms", (json_int_t)(st->min_spacing_ns / 1000000), "epoch",
-	    (json_int_t)st->epoch, "acked_epoch", (json_int_t)st->acked_epoch, "epochs",
-	    (json_int_t)st->epochs, "pause_ns", quantiles_json(&st->pause_ns), "ack_latency_ns",
+	    repl_state__to_str(st->fenced ? REPL_STATE_FENCED : st->state), "role",
+	    st->primary ? "primary" : "backup", "mode", repl_mode__to_str(st->mode), "interval_ms",
+	    (json_int_t)(st->interval_ns / 1000000), "min_spacing_ms",
+	    (json_int_t)(st->min_spacing_ns / 1000000), "epoch", (json_int_t)st->epoch,
+	    "acked_epoch", (json_int_t)st->acked_epoch, "epochs", (json_int_t)st->epochs,
+	    "pause_ns", quantiles_json(&st->pause_ns), "ack_latency_ns",
 	    quantiles_json(&st->ack_latency_ns), "output_held_ns",
 	    quantiles_json(&st->output_held_ns), "commit_ns", quantiles_json(&st->commit_ns));
 	json_t *more = json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s%, s:s%, s:o}",
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s%, s:s%, s:o}",
 	    "dirty_pages_last", (json_int_t)st->dirty_pages_last, "dirty_pages_mean",
 	    (json_int_t)st->dirty_pages_mean, "epoch_bytes_last", (json_int_t)st->epoch_bytes_last,
 	    "epoch_bytes_mean", (json_int_t)st->epoch_bytes_mean, "disk_bytes_last",
 	    (json_int_t)st->disk_bytes_last, "bytes_total", (json_int_t)st->bytes_total,
 	    "held_bytes", (json_int_t)st->held_bytes, "held_frames", (json_int_t)st->held_frames,
-	    "overflow_drops", (json_int_t)st->overflow_drops, "peer_silent_ms",
-	    (json_int_t)(st->peer_silent_ns / 1000000), "peer", st->peer,
+	    "overflow_drops", (json_int_t)st->overflow_drops, "released_frames",
+	    (json_int_t)st->released_frames, "peer_silent_ms",
+	    (json_int_t)(st->peer_silent_ns / 1000000), "cluster", st->cluster, "peer", st->peer,
 	    strnlen(st->peer, sizeof(st->peer)), "error", st->error,
 	    strnlen(st->error, sizeof(st->error)), "sync", control__migrate_status_json(&st->sync));
 
@@ -432,6 +441,27 @@ static json_t *cmd_failover(const struct control_ops *ops, json_t *args, struct 
 	return json_object();
 }
 
+static json_t *cmd_fence(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	if (ops->fence(ops->opaque, f->desc, sizeof(f->desc)))
+		return op_failed(f);
+	return json_object();
+}
+
+static json_t *cmd_unfence(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	if (ops->unfence(ops->opaque, f->desc, sizeof(f->desc)))
+		return op_failed(f);
+	return json_object();
+}
+
+static json_t *cmd_degrade(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	if (ops->degrade(ops->opaque, f->desc, sizeof(f->desc)))
+		return op_failed(f);
+	return json_object();
+}
+
 static const struct command commands[] = {
     {"query-status", NULL, cmd_query_status, true},
     {"stop", NULL, cmd_stop, false},
@@ -446,6 +476,9 @@ static const struct command commands[] = {
     {"set-replication", set_replication_args, cmd_set_replication, false},
     {"query-replication", NULL, cmd_query_replication, true},
     {"failover", NULL, cmd_failover, true},
+    {"fence", NULL, cmd_fence, false},
+    {"unfence", NULL, cmd_unfence, false},
+    {"degrade", NULL, cmd_degrade, false},
 };
 
 /* Every argument given is one the command takes (required ones are checked by the command). */

@@ -71,6 +71,16 @@ struct control_ops {
 	void (*query_replication)(void *opaque, struct repl_status *out);
 	/* A backup: runs the VM from its last committed checkpoint; returns once it runs. */
 	int (*failover)(void *opaque, char *err, size_t errlen);
+	/*
+	 * The cluster's (DESIGN.md §8).  fence: no output released (acks release nothing, an
+	 * unprotected VM's TX goes nowhere) and the VM paused, returning once both hold;
+	 * query-status then says "fenced".  unfence undoes it.  Both succeed when already so.
+	 */
+	bool (*fenced)(void *opaque);
+	int (*fence)(void *opaque, char *err, size_t errlen);
+	int (*unfence)(void *opaque, char *err, size_t errlen);
+	/* clusterd confirmed the backup's death: a cluster-managed primary releases its output. */
+	int (*degrade)(void *opaque, char *err, size_t errlen);
 	void *opaque;
 };
 

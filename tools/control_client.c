@@ -245,6 +245,8 @@ static json_t *protect_args(const struct vmm_args *a)
 	json_object_set_new(args, "xbzrle_cache_mib", json_integer(a->migrate.xbzrle_mib));
 	if (a->repl.timeout_ms)
 		json_object_set_new(args, "timeout_ms", json_integer(a->repl.timeout_ms));
+	if (a->repl.cluster)
+		json_object_set_new(args, "cluster", json_true());
 	return add_security(args, &a->security);
 }
 
@@ -616,7 +618,22 @@ int control_client__replication(const struct vmm_args *a)
 			printf("failover: the VM runs here now, from epoch %lld\n",
 			       json_integer_value(json_object_get(ret, "epoch")));
 		break;
-	default: /* main sends only the four above */
+	case VMM_CMD_FENCE:
+		ret = call(&c, "fence", NULL, REPLY_TIMEOUT_MS);
+		if (ret)
+			printf("fence: the VM is paused and no output leaves until unfence\n");
+		break;
+	case VMM_CMD_UNFENCE:
+		ret = call(&c, "unfence", NULL, REPLY_TIMEOUT_MS);
+		if (ret)
+			printf("unfence: the VM runs, its acked output goes out\n");
+		break;
+	case VMM_CMD_DEGRADE:
+		ret = call(&c, "degrade", NULL, REPLY_TIMEOUT_MS);
+		if (ret)
+			printf("degrade: the held output went out; the VM runs unprotected\n");
+		break;
+	default: /* main sends only the seven above */
 		break;
 	}
 	if (ret)

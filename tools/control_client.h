@@ -26,7 +26,8 @@ int control_client__protect(const struct vmm_args *a);
 
 /*
  * twin-vmm unprotect, set-replication, query-replication (prints the status, one line of
- * JSON) and failover (returns once the VM runs on the backup): 0 done, 1 refused or failed.
+ * JSON), failover (returns once the VM runs on the backup), fence, unfence and degrade:
+ * 0 done, 1 refused or failed.
  */
 int control_client__replication(const struct vmm_args *a);
 

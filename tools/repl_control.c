@@ -34,6 +34,7 @@ struct repl_control {
 	bool answered;		      /* activated() was called */
 	bool exiting;		      /* before_exit ran: no new protection */
 	bool reported;		      /* the primary engine's end was logged */
+	bool fenced;		      /* no output released, for this engine and the next */
 	int start_rc;
 	char start_err[256];
 	int wake_fd; /* failover or a new protect -> the main thread */
@@ -74,7 +75,14 @@ static enum repl_state primary_state(struct repl_control *r, struct repl_status 
 /* The engine's thread is at work (or ended degraded and must still be stopped). */
 static bool engaged(enum repl_state s)
 {
-	return s == REPL_STATE_SYNCING || s == REPL_STATE_PROTECTED || s == REPL_STATE_DEGRADED;
+	return s == REPL_STATE_SYNCING || s == REPL_STATE_PROTECTED || s == REPL_STATE_STALLED ||
+	       s == REPL_STATE_DEGRADED;
+}
+
+/* The engine owns the dirty log and holds output: no migration, no second protect. */
+static bool busy(enum repl_state s)
+{
+	return s == REPL_STATE_SYNCING || s == REPL_STATE_PROTECTED || s == REPL_STATE_STALLED;
 }
 
 static void wake(struct repl_control *r)
@@ -109,7 +117,9 @@ int repl_control__protect(struct repl_control *r, const struct control_protect *
 	s = primary_state(r, &st);
 	if (r->exiting) {
 		rc = util__fail(err, errlen, -ESHUTDOWN, "protect: twin-vmm is exiting");
-	} else if (s == REPL_STATE_SYNCING || s == REPL_STATE_PROTECTED) {
+	} else if (r->fenced) {
+		rc = util__fail(err, errlen, -EPERM, "protect: the VM is fenced: unfence it first");
+	} else if (busy(s)) {
 		rc = util__fail(err, errlen, -EBUSY,
 				"protect: the VM is already %s toward %.128s: unprotect first",
 				repl_state__to_str(s), st.peer);
@@ -134,8 +144,8 @@ int repl_control__protect(struct repl_control *r, const struct control_protect *
 	}
 	r->reported = false;
 	wake(r);
-	log__info("control: protecting the VM toward %s (%s mode)", r->uri,
-		  repl_mode__to_str(p->params.mode));
+	log__info("control: protecting the VM toward %s (%s mode%s)", r->uri,
+		  repl_mode__to_str(p->params.mode), p->params.cluster ? ", cluster-managed" : "");
 out:
 	pthread_mutex_unlock(&r->lock);
 	return rc;
@@ -156,6 +166,15 @@ int repl_control__unprotect(struct repl_control *r, char *err, size_t errlen)
 			       "nothing to stop",
 			       repl_state__to_str(s), st.error[0] && r->primary ? ": " : "",
 			       r->primary ? st.error : "");
+		goto out;
+	}
+	/* Either would let out output the backup may not hold (DESIGN.md §8). */
+	if (r->fenced || s == REPL_STATE_STALLED) {
+		rc = util__fail(err, errlen, -EPERM,
+				"unprotect: the VM is %s: its held output may not go out; %s",
+				r->fenced ? "fenced" : "stalled",
+				r->fenced ? "unfence it first"
+					  : "degrade it once the backup's death is confirmed");
 		goto out;
 	}
 	rc = repl_primary__stop(r->primary, err, errlen);
@@ -201,6 +220,7 @@ void repl_control__status(struct repl_control *r, struct repl_status *out)
 	pthread_mutex_lock(&r->lock);
 	if (r->primary) {
 		repl_primary__status(r->primary, out);
+		out->fenced = r->fenced;
 	} else if (r->backup) {
 		repl_backup__status(r->backup, out);
 	} else {
@@ -211,6 +231,7 @@ void repl_control__status(struct repl_control *r, struct repl_status *out)
 		    .mode = d.mode,
 		    .interval_ns = d.interval_ns,
 		    .min_spacing_ns = d.min_spacing_ns,
+		    .fenced = r->fenced,
 		};
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -226,7 +247,7 @@ int repl_control__refuse_migration(struct repl_control *r, const char *what, cha
 	pthread_mutex_lock(&r->lock);
 	s = primary_state(r, &st);
 	/* Its dirty log and disk tracking are the engine's until it ends. */
-	if (s == REPL_STATE_SYNCING || s == REPL_STATE_PROTECTED)
+	if (busy(s))
 		rc = util__fail(err, errlen, -EBUSY,
 				"%s: the VM is %s toward %.128s: unprotect first", what,
 				repl_state__to_str(s), st.peer);
@@ -291,6 +312,40 @@ void repl_control__before_exit(struct repl_control *r)
 			log__warn("control: unprotect at exit: %s", err);
 	}
 	pthread_mutex_unlock(&r->lock);
+}
+
+void repl_control__fence(struct repl_control *r, bool on)
+{
+	pthread_mutex_lock(&r->lock);
+	r->fenced = on;
+	if (r->primary)
+		repl_primary__fence(r->primary, on);
+	pthread_mutex_unlock(&r->lock);
+}
+
+int repl_control__degrade(struct repl_control *r, char *err, size_t errlen)
+{
+	struct repl_status st;
+	enum repl_state s;
+	int rc;
+
+	pthread_mutex_lock(&r->lock);
+	s = primary_state(r, &st);
+	if (r->fenced)
+		rc = util__fail(err, errlen, -EPERM,
+				"degrade: the VM is fenced (this host is outside quorum): nothing "
+				"may be released; unfence it first");
+	else if (!r->primary)
+		rc = util__fail(err, errlen, -EINVAL,
+				"degrade: the VM is not protected (replication state %s)",
+				repl_state__to_str(s));
+	else
+		rc = repl_primary__degrade(r->primary, err, errlen);
+	if (!rc)
+		log__warn("control: DEGRADED by clusterd: the held output went out; the VM runs "
+			  "unprotected");
+	pthread_mutex_unlock(&r->lock);
+	return rc;
 }
 
 void repl_control__set_backup(struct repl_control *r, struct repl_backup *b)

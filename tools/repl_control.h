@@ -10,9 +10,9 @@ struct repl_backup;
 struct repl_control;
 
 /*
- * Threads: the control server's calls protect, unprotect, set, status and failover, one at a
- * time; the main thread calls before_exit, activated and free.  backup: twin-vmm backup's,
- * whose VM runs only after a failover.  0 or -errno.
+ * Threads: the control server's calls protect, unprotect, set, status, failover, fence and
+ * degrade, one at a time; the main thread calls before_exit, activated and free.  backup:
+ * twin-vmm backup's, whose VM runs only after a failover.  0 or -errno.
  */
 int repl_control__new(struct vm *vm, bool backup, struct repl_control **out);
 /* Unprotects first if still protecting, frees the engines; NULL is a no-op.  Before vm__destroy. */
@@ -45,6 +45,15 @@ int repl_control__engine_fd(struct repl_control *r);
 void repl_control__check(struct repl_control *r);
 /* Main thread, before stopping the VM: quit while protected unprotects first (logged). */
 void repl_control__before_exit(struct repl_control *r);
+
+/*
+ * Fenced (on) or not: the engine's acks release nothing while fenced, nor the next engine's
+ * (a protect is refused meanwhile); query-replication says "fenced".  Pausing the VM is the
+ * caller's.
+ */
+void repl_control__fence(struct repl_control *r, bool on);
+/* The degrade command (repl_primary__degrade), refused while fenced or unprotected. */
+int repl_control__degrade(struct repl_control *r, char *err, size_t errlen);
 
 /* Backup, once the initial sync is acked.  Takes b (freed by repl_control__free). */
 void repl_control__set_backup(struct repl_control *r, struct repl_backup *b);

@@ -152,6 +152,9 @@ int main(int argc, char **argv)
 	case VMM_CMD_SET_REPLICATION:
 	case VMM_CMD_QUERY_REPLICATION:
 	case VMM_CMD_FAILOVER:
+	case VMM_CMD_FENCE:
+	case VMM_CMD_UNFENCE:
+	case VMM_CMD_DEGRADE:
 		return control_client__replication(&args);
 	default:
 		break;

@@ -1,4 +1,4 @@
-/* The VM behind twin-vmm's control socket: pause, resume, save, migration, and its protection. */
+/* The VM behind twin-vmm's control socket: pause, save, migration, protection and fencing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +13,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "pci.h"
+#include "progress.h"
 #include "repl_control.h"
 #include "util.h"
 #include "virtio_blk.h"
@@ -30,6 +31,7 @@ struct vm_control {
 	int event_fd;		   /* quit asked, or migrated away */
 	pthread_mutex_t lock;
 	bool paused;		     /* locked: by stop or save, not by a migration's own pause */
+	bool fenced;		     /* locked: paused by fence, a pause of its own */
 	bool busy;		     /* locked: the job thread has not finished */
 	bool joinable;		     /* the job thread is not joined yet (control thread) */
 	bool migrated;		     /* locked: completed, the VM runs at the destination */
@@ -88,10 +90,21 @@ static bool ctl_running(void *opaque)
 	bool running;
 
 	pthread_mutex_lock(&c->lock);
-	running = !c->paused && !c->migrated;
+	running = !c->paused && !c->fenced && !c->migrated;
 	pthread_mutex_unlock(&c->lock);
 	/* A backup's VM does not run until it fails over. */
 	return running && !repl_control__is_backup(c->repl);
+}
+
+static bool ctl_fenced(void *opaque)
+{
+	struct vm_control *c = opaque;
+	bool fenced;
+
+	pthread_mutex_lock(&c->lock);
+	fenced = c->fenced;
+	pthread_mutex_unlock(&c->lock);
+	return fenced;
 }
 
 /* vCPUs first, so they stop issuing I/O, then the I/O thread: memory and devices hold still. */
@@ -149,11 +162,63 @@ static int ctl_cont(void *opaque, char *err, size_t errlen)
 	struct vm_control *c = opaque;
 	int rc = refuse(c, err, errlen);
 
+	if (!rc && ctl_fenced(c))
+		rc = util__fail(err, errlen, -EPERM,
+				"cont: the VM is fenced (its host is outside quorum): clusterd "
+				"unfences it (twin-vmm unfence)");
 	if (!rc)
 		rc = take_disks_back(c, err, errlen);
 	if (!rc)
 		resume_vm(c);
 	return rc;
+}
+
+/*
+ * Output first, so no ack releases anything from here, then the vCPUs and the I/O thread
+ * (which alone transmits): nothing leaves, held or new.  The pause is fence's own, so that
+ * unfence leaves a VM stopped before as it was.  Timed: clusterd must fence within its token.
+ */
+static int ctl_fence(void *opaque, char *err, size_t errlen)
+{
+	struct vm_control *c = opaque;
+	uint64_t t0 = progress__now_ns();
+
+	pthread_mutex_lock(&c->lock);
+	if (c->fenced || c->migrated) { /* migrated: nothing of the VM runs here any more */
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	}
+	c->fenced = true;
+	pthread_mutex_unlock(&c->lock);
+	repl_control__fence(c->repl, true);
+	vm__pause_all(c->vm);
+	ioloop__pause(c->vm->ioloop);
+	log__warn("control: FENCED in %llu us: the VM paused, no output leaves until unfence",
+		  (unsigned long long)((progress__now_ns() - t0) / 1000));
+	return 0;
+}
+
+static int ctl_unfence(void *opaque, char *err, size_t errlen)
+{
+	struct vm_control *c = opaque;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->fenced) {
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	}
+	c->fenced = false;
+	pthread_mutex_unlock(&c->lock);
+	repl_control__fence(c->repl, false);
+	ioloop__resume(c->vm->ioloop);
+	vm__resume_all(c->vm);
+	log__info("control: unfenced: the VM runs, its acked output goes out");
+	return 0;
+}
+
+static int ctl_degrade(void *opaque, char *err, size_t errlen)
+{
+	return repl_control__degrade(((struct vm_control *)opaque)->repl, err, errlen);
 }
 
 static void ctl_quit(void *opaque)
@@ -574,6 +639,10 @@ void vm_control__ops(struct vm_control *c, struct control_ops *ops)
 	    .set_replication = ctl_set_replication,
 	    .query_replication = ctl_query_replication,
 	    .failover = ctl_failover,
+	    .fenced = ctl_fenced,
+	    .fence = ctl_fence,
+	    .unfence = ctl_unfence,
+	    .degrade = ctl_degrade,
 	    .opaque = c,
 	};
 }

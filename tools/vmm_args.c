@@ -29,11 +29,13 @@ const char vmm_args_usage[] =
     "       twin-vmm protect --control PATH --peer HOST:PORT SECURITY\n"
     "                    [--mode epoch|event|hybrid] [--interval MS] [--min-spacing MS]\n"
     "                    [--timeout MS] [--compress lz4|zlib|none] [--xbzrle-cache MiB]\n"
+    "                    [--cluster]\n"
     "       twin-vmm unprotect --control PATH\n"
     "       twin-vmm set-replication --control PATH [--mode M] [--interval MS]\n"
     "                    [--min-spacing MS]\n"
     "       twin-vmm query-replication --control PATH\n"
     "       twin-vmm failover --control PATH\n"
+    "       twin-vmm fence|unfence|degrade --control PATH\n"
     "       twin-vmm backup --listen ADDR:PORT SECURITY [DEVICES] [--control PATH]\n"
     "                    [--auto-failover] [--timeout MS]\n"
     "DEVICES: [--serial stdio|file:PATH] [--nic " NIC_SPEC "]...\n"
@@ -75,12 +77,21 @@ const char vmm_args_usage[] =
     "  --min-spacing MS    hybrid: least gap between I/O-triggered checkpoints (default 2)\n"
     "  --timeout MS        the backup unheard this long: the VM goes on unprotected\n"
     "                      (degraded), its output no longer held (default 1000)\n"
+    "  --cluster           managed by twin-clusterd: a lost backup makes the VM stalled,\n"
+    "                      its output held (frames beyond the limit drop), the guest\n"
+    "                      running, until degrade (or the backup answers again); never\n"
+    "                      degraded on its own\n"
     "  --compress, --xbzrle-cache  as for migrate, for the sync and every epoch\n"
     "unprotect: stop replicating cleanly (a last checkpoint, then the backup exits 0).\n"
     "set-replication: switch the mode or timing of a protected VM from its next checkpoint.\n"
     "query-replication: print the replication status as one line of JSON.\n"
     "failover: make the twin-vmm backup serving --control PATH run the VM from its last\n"
     "  committed checkpoint; exits 0 once it runs there.\n"
+    "fence: the host is outside quorum: pause the VM and let no output out (acks release\n"
+    "  nothing, an unprotected VM sends nothing) until unfence; exits once both hold.\n"
+    "unfence: run the VM again and release what the backup acked meanwhile.\n"
+    "degrade: the backup's death is confirmed (twin-clusterd): a protect --cluster VM\n"
+    "  releases all held output and runs unprotected.  Refused while fenced.\n"
     "backup: wait on ADDR:PORT for a twin-vmm protect and hold a shadow copy of the VM\n"
     "  (no vCPU runs); exits 0 after the primary's unprotect; after a failover it runs\n"
     "  the VM as run does.  Devices as for restore; disks are this host's own images.\n"
@@ -600,6 +611,8 @@ static int set_repl_option(const char *name, const char *val, struct vmm_args *o
 			    val, VMM_ARGS_MIN_TIMEOUT_MS, VMM_ARGS_MAX_TIMEOUT_MS);
 	} else if (!strcmp(name, "--auto-failover")) {
 		r->auto_failover = true;
+	} else if (!strcmp(name, "--cluster")) {
+		r->cluster = true;
 	}
 	return 0;
 }
@@ -650,6 +663,7 @@ static const struct option_def {
     {"--min-spacing", CMDS_TUNE, false, set_repl_option},
     {"--timeout", CMD(VMM_CMD_PROTECT) | CMD(VMM_CMD_BACKUP), false, set_repl_option},
     {"--auto-failover", CMD(VMM_CMD_BACKUP), true, set_repl_option},
+    {"--cluster", CMD(VMM_CMD_PROTECT), true, set_repl_option},
 };
 
 static const char *const command_names[] = {
@@ -663,6 +677,9 @@ static const char *const command_names[] = {
     [VMM_CMD_SET_REPLICATION] = "set-replication",
     [VMM_CMD_QUERY_REPLICATION] = "query-replication",
     [VMM_CMD_FAILOVER] = "failover",
+    [VMM_CMD_FENCE] = "fence",
+    [VMM_CMD_UNFENCE] = "unfence",
+    [VMM_CMD_DEGRADE] = "degrade",
     [VMM_CMD_BACKUP] = "backup",
 };
 
@@ -780,6 +797,9 @@ static int check_required(const struct vmm_args *a, char *err, size_t errlen)
 	case VMM_CMD_SET_REPLICATION:
 	case VMM_CMD_QUERY_REPLICATION:
 	case VMM_CMD_FAILOVER:
+	case VMM_CMD_FENCE:
+	case VMM_CMD_UNFENCE:
+	case VMM_CMD_DEGRADE:
 		return check_replication(a, err, errlen);
 	case VMM_CMD_SAVE:
 	case VMM_CMD_MIGRATE:
@@ -829,8 +849,8 @@ static int parse_command(const char *name, struct vmm_args *out, char *err, size
 	}
 	return fail(err, errlen,
 		    "unknown command '%s': use run, restore, incoming, save, migrate, protect, "
-		    "unprotect, set-replication, query-replication, failover or backup (see "
-		    "--help)",
+		    "unprotect, set-replication, query-replication, failover, fence, unfence, "
+		    "degrade or backup (see --help)",
 		    name);
 }
 

@@ -44,6 +44,9 @@ enum vmm_command {
 	VMM_CMD_SET_REPLICATION,
 	VMM_CMD_QUERY_REPLICATION,
 	VMM_CMD_FAILOVER,
+	VMM_CMD_FENCE,
+	VMM_CMD_UNFENCE,
+	VMM_CMD_DEGRADE,
 	VMM_CMD_BACKUP,
 };
 
@@ -94,6 +97,7 @@ struct vmm_repl_opts {
 	unsigned int min_spacing_ms; /* --min-spacing MS */
 	unsigned int timeout_ms;     /* --timeout MS: the peer unheard this long is gone */
 	bool auto_failover;	     /* backup --auto-failover: UNSAFE under a partition */
+	bool cluster;		     /* protect --cluster: clusterd decides degrading */
 };
 
 struct vmm_args {
@@ -131,7 +135,7 @@ struct vmm_args {
  *   twin-vmm save --control PATH FILE
  *   twin-vmm migrate --control PATH --to HOST:PORT SECURITY [tuning]
  *   twin-vmm protect --control PATH --peer HOST:PORT SECURITY [replication tuning]
- *   twin-vmm unprotect|query-replication|failover --control PATH
+ *   twin-vmm unprotect|query-replication|failover|fence|unfence|degrade --control PATH
  *   twin-vmm set-replication --control PATH [--mode M] [--interval MS] [--min-spacing MS]
  *   twin-vmm backup --listen ADDR:PORT SECURITY [device options] [--control PATH]
  *                   [--auto-failover] [--timeout MS]

@@ -238,6 +238,19 @@ void output_buffer__release_all(struct output_buffer *ob)
 	pthread_mutex_unlock(&ob->lock);
 }
 
+void output_buffer__discard(struct output_buffer *ob)
+{
+	pthread_mutex_lock(&ob->lock);
+	for (struct held_frame *f = ob->head; f; f = f->next)
+		ob->st.discarded_frames++;
+	free_frames(ob->head);
+	ob->head = ob->open_first = NULL;
+	ob->tailp = &ob->head;
+	ob->st.held_bytes = ob->st.held_frames = 0;
+	ob->full_signalled = false;
+	pthread_mutex_unlock(&ob->lock);
+}
+
 void output_buffer__arm(struct output_buffer *ob)
 {
 	pthread_mutex_lock(&ob->lock);

@@ -61,7 +61,8 @@ struct output_buffer_stats {
 	uint64_t oldest_age_ns; /* how long the oldest held frame has waited; 0 if none */
 	uint64_t released_frames;
 	uint64_t overflow_drops;
-	int holding; /* 0: passing frames straight through (after release_all) */
+	uint64_t discarded_frames; /* dropped by output_buffer__discard */
+	int holding;		   /* 0: passing frames straight through (after release_all) */
 };
 
 /*
@@ -105,6 +106,11 @@ int output_buffer__release(struct output_buffer *ob, uint64_t epoch);
  * later frames straight through until output_buffer__arm.
  */
 void output_buffer__release_all(struct output_buffer *ob);
+/*
+ * A fenced VM's end (DESIGN.md §8: nothing unacked may leave a node outside quorum): frees
+ * every held frame without letting it out, counted in discarded_frames.  Holding goes on.
+ */
+void output_buffer__discard(struct output_buffer *ob);
 /* Holds frames again, in a new open epoch (after the last closed one); no-op while holding. */
 void output_buffer__arm(struct output_buffer *ob);
 

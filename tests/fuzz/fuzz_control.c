@@ -49,6 +49,7 @@ static const char *check_vm(const struct fake_vm *before, const char *cmd, int c
 	int resumed = did(cmd, cls, "cont") && !before->running;
 	int saved = did(cmd, cls, "save"), migrated = did(cmd, cls, "migrate");
 	int cancelled = did(cmd, cls, "migrate-cancel"), failed_over = did(cmd, cls, "failover");
+	int fenced = did(cmd, cls, "fence"), unfenced = did(cmd, cls, "unfence") && before->fenced;
 
 	if (fake.stops != before->stops + stopped || fake.conts != before->conts + resumed ||
 	    fake.quits != before->quits + did(cmd, cls, "quit") ||
@@ -57,12 +58,16 @@ static const char *check_vm(const struct fake_vm *before, const char *cmd, int c
 	    fake.protects != before->protects + did(cmd, cls, "protect") ||
 	    fake.unprotects != before->unprotects + did(cmd, cls, "unprotect") ||
 	    fake.sets != before->sets + did(cmd, cls, "set-replication") ||
-	    fake.failovers != before->failovers + failed_over)
+	    fake.failovers != before->failovers + failed_over ||
+	    fake.fences != before->fences + fenced ||
+	    fake.unfences != before->unfences + did(cmd, cls, "unfence") ||
+	    fake.degrades != before->degrades + did(cmd, cls, "degrade"))
 		return "an op called other than as the request asks";
-	if (fake.running != (stopped || saved	      ? false
-			     : resumed || failed_over ? true
-						      : before->running))
-		return "the VM's state changed other than through stop, cont, save or failover";
+	if (fake.running != (stopped || saved || fenced		  ? false
+			     : resumed || failed_over || unfenced ? true
+								  : before->running))
+		return "the VM's state changed other than through stop, cont, save, failover or "
+		       "fence";
 	/* A backup serves only its four commands: anything else is refused unheard. */
 	if (before->backup && cls == CLS_OK && strcmp(cmd, "query-status") &&
 	    strcmp(cmd, "query-replication") && strcmp(cmd, "failover") && strcmp(cmd, "quit"))
@@ -116,6 +121,7 @@ static const char *check_reply(const char *out, json_t *req, const struct fake_v
 	if (ret && !strcmp(cmd, "query-status")) {
 		json_t *want = json_pack("{s:s, s:b}", "status",
 					 before->backup	   ? "backup"
+					 : before->fenced  ? "fenced"
 					 : before->running ? "running"
 							   : "paused",
 					 "running", before->running);

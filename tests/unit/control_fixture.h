@@ -19,7 +19,8 @@ struct fake_vm {
 	struct migrate_params params;
 	struct migrate_status status;
 	bool backup; /* a backup whose VM does not run: only its commands are served */
-	int protects, unprotects, sets, failovers;
+	int protects, unprotects, sets, failovers, fences, unfences, degrades;
+	bool fenced;
 	struct repl_params repl;     /* the last protect's */
 	struct control_repl_set set; /* the last set-replication's */
 	struct repl_status repl_status;
@@ -184,6 +185,52 @@ static int fake_failover(void *opaque, char *err, size_t errlen)
 	return 0;
 }
 
+static bool fake_fenced(void *opaque)
+{
+	return ((struct fake_vm *)opaque)->fenced;
+}
+
+/* As twin-vmm's: fence pauses, unfence runs again; each succeeds when already so. */
+static int fake_fence(void *opaque, char *err, size_t errlen)
+{
+	struct fake_vm *f = opaque;
+
+	f->fenced = true;
+	f->running = false;
+	f->fences++;
+	return 0;
+}
+
+static int fake_unfence(void *opaque, char *err, size_t errlen)
+{
+	struct fake_vm *f = opaque;
+
+	if (f->fenced)
+		f->running = true;
+	f->fenced = false;
+	f->unfences++;
+	return 0;
+}
+
+/* As twin-vmm's: refused while fenced or unless stalled (cluster-managed). */
+static int fake_degrade(void *opaque, char *err, size_t errlen)
+{
+	struct fake_vm *f = opaque;
+
+	if (f->fenced) {
+		snprintf(err, errlen, "degrade: the VM is fenced");
+		return -EPERM;
+	}
+	if (f->repl_status.state != REPL_STATE_STALLED) {
+		snprintf(err, errlen, "degrade: the replication is %s",
+			 repl_state__to_str(f->repl_status.state));
+		return -EINVAL;
+	}
+	f->repl_status.state = REPL_STATE_DEGRADED;
+	f->degrades++;
+	return 0;
+}
+
 static const struct control_ops ops = {
     .running = fake_running,
     .stop = fake_stop,
@@ -199,6 +246,10 @@ static const struct control_ops ops = {
     .set_replication = fake_set_replication,
     .query_replication = fake_query_replication,
     .failover = fake_failover,
+    .fenced = fake_fenced,
+    .fence = fake_fence,
+    .unfence = fake_unfence,
+    .degrade = fake_degrade,
     .opaque = &fake,
 };
 

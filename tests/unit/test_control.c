@@ -411,7 +411,8 @@ START_TEST(test_query_replication)
 	       "\"commit_ns\":{\"p50\":0,\"p99\":0,\"max\":0,\"last\":0},"
 	       "\"dirty_pages_last\":0,\"dirty_pages_mean\":0,\"epoch_bytes_last\":0,"
 	       "\"epoch_bytes_mean\":0,\"disk_bytes_last\":0,\"bytes_total\":0,\"held_bytes\":0,"
-	       "\"held_frames\":0,\"overflow_drops\":0,\"peer_silent_ms\":0,\"peer\":\"\","
+	       "\"held_frames\":0,\"overflow_drops\":0,\"released_frames\":0,\"peer_silent_ms\":0,"
+	       "\"cluster\":false,\"peer\":\"\","
 	       "\"error\":\"\",\"sync\":{\"phase\":\"none\",\"rounds\":0,\"bytes\":0,\"pages\":0,"
 	       "\"remaining_pages\":0,\"dirty_rate_pps\":0,\"bandwidth_bps\":0,"
 	       "\"expected_downtime_ns\":0,\"eta_ns\":0,\"total_ns\":0,\"downtime_ns\":0,"
@@ -440,7 +441,9 @@ START_TEST(test_query_replication)
 	    .held_bytes = 23,
 	    .held_frames = 24,
 	    .overflow_drops = 25,
+	    .released_frames = 28,
 	    .peer_silent_ns = 26000000,
+	    .cluster = true,
 	    .sync = {.phase = MIGRATE_PHASE_COMPLETED, .rounds = 27},
 	    .peer = "198.18.0.2:4444",
 	    .error = "no ack for epoch 42 within 1000 ms",
@@ -454,8 +457,9 @@ START_TEST(test_query_replication)
 	       "\"commit_ns\":{\"p50\":13,\"p99\":14,\"max\":15,\"last\":16},"
 	       "\"dirty_pages_last\":17,\"dirty_pages_mean\":18,\"epoch_bytes_last\":19,"
 	       "\"epoch_bytes_mean\":20,\"disk_bytes_last\":21,\"bytes_total\":22,"
-	       "\"held_bytes\":23,\"held_frames\":24,\"overflow_drops\":25,\"peer_silent_ms\":26,"
-	       "\"peer\":\"198.18.0.2:4444\",\"error\":\"no ack for epoch 42 within 1000 ms\","
+	       "\"held_bytes\":23,\"held_frames\":24,\"overflow_drops\":25,"
+	       "\"released_frames\":28,\"peer_silent_ms\":26,\"cluster\":true,\"peer\":\"198.18.0."
+	       "2:4444\",\"error\":\"no ack for epoch 42 within 1000 ms\","
 	       "\"sync\":{\"phase\":\"completed\",\"rounds\":27,\"bytes\":0,\"pages\":0,"
 	       "\"remaining_pages\":0,\"dirty_rate_pps\":0,\"bandwidth_bps\":0,"
 	       "\"expected_downtime_ns\":0,\"eta_ns\":0,\"total_ns\":0,\"downtime_ns\":0,"
@@ -470,17 +474,66 @@ END_TEST
 /* Every state's name, as query-replication spells it. */
 START_TEST(test_replication_states)
 {
-	static const char *const names[] = {"none",	   "syncing", "protected",  "degraded",
-					    "unprotected", "failed",  "failed-over"};
+	static const char *const names[] = {"none",	   "syncing",	  "protected",
+					    "degraded",	   "unprotected", "failed",
+					    "failed-over", "stalled",	  "fenced"};
+	struct repl_status fenced = {.state = REPL_STATE_STALLED, .fenced = true};
+	json_t *o;
 
-	for (int s = REPL_STATE_NONE; s <= REPL_STATE_FAILED_OVER; s++) {
+	for (int s = REPL_STATE_NONE; s <= REPL_STATE_FENCED; s++) {
 		struct repl_status st = {.state = s};
-		json_t *o = control__replication_status_json(&st);
 
+		o = control__replication_status_json(&st);
 		ck_assert_ptr_nonnull(o);
 		ck_assert_str_eq(json_string_value(json_object_get(o, "state")), names[s]);
 		json_decref(o);
 	}
+	/* Fenced shows over whatever the engine is in. */
+	o = control__replication_status_json(&fenced);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "state")), "fenced");
+	json_decref(o);
+}
+END_TEST
+
+/* clusterd's commands: protect "cluster", fence, unfence and degrade. */
+START_TEST(test_cluster_commands)
+{
+	expect("{\"execute\":\"protect\",\"arguments\":{\"uri\":\"h:1\",\"insecure\":true,"
+	       "\"cluster\":true}}",
+	       "{\"return\":{}}");
+	ck_assert(fake.repl.cluster);
+	expect("{\"execute\":\"protect\",\"arguments\":{\"uri\":\"h:1\",\"insecure\":true,"
+	       "\"cluster\":1}}",
+	       INVALID("protect: \\\"cluster\\\" must be true or false"));
+	/* Fenced: query-status says so; fence and unfence take no arguments, succeed twice. */
+	expect("{\"execute\":\"fence\",\"arguments\":{\"now\":true}}",
+	       INVALID("fence takes no arguments: drop \\\"arguments\\\""));
+	expect("{\"execute\":\"fence\",\"id\":1}", "{\"return\":{},\"id\":1}");
+	expect("{\"execute\":\"fence\"}", "{\"return\":{}}");
+	ck_assert_int_eq(fake.fences, 2);
+	expect("{\"execute\":\"query-status\"}",
+	       "{\"return\":{\"status\":\"fenced\",\"running\":false}}");
+	/* The VM's refusals come back whole. */
+	fake.repl_status.state = REPL_STATE_STALLED;
+	expect("{\"execute\":\"degrade\"}",
+	       "{\"error\":{\"class\":\"GenericError\",\"desc\":\"degrade: the VM is "
+	       "fenced\"}}");
+	expect("{\"execute\":\"unfence\",\"arguments\":{}}", "{\"return\":{}}");
+	expect("{\"execute\":\"query-status\"}",
+	       "{\"return\":{\"status\":\"running\",\"running\":true}}");
+	expect("{\"execute\":\"degrade\",\"id\":2}", "{\"return\":{},\"id\":2}");
+	expect("{\"execute\":\"degrade\"}",
+	       "{\"error\":{\"class\":\"GenericError\",\"desc\":\"degrade: the replication "
+	       "is degraded\"}}");
+	expect("{\"execute\":\"degrade\",\"arguments\":{\"force\":true}}",
+	       INVALID("degrade takes no arguments: drop \\\"arguments\\\""));
+	ck_assert_int_eq(fake.degrades, 1);
+	ck_assert_int_eq(fake.unfences, 1);
+	/* A backup fences nothing: it runs no VM and releases no output. */
+	fake.backup = true;
+	expect_has("{\"execute\":\"fence\"}", "fence: this twin-vmm is a backup");
+	expect_has("{\"execute\":\"degrade\"}", "degrade: this twin-vmm is a backup");
+	ck_assert_int_eq(fake.fences, 2);
 }
 END_TEST
 
@@ -628,6 +681,7 @@ Suite *control_suite(void)
 	tcase_add_test(tc, test_protect);
 	tcase_add_test(tc, test_bad_protect);
 	tcase_add_test(tc, test_unprotect_set_replication);
+	tcase_add_test(tc, test_cluster_commands);
 	tcase_add_test(tc, test_query_replication);
 	tcase_add_test(tc, test_replication_states);
 	tcase_add_test(tc, test_backup);

@@ -17,6 +17,7 @@
 #include <linux/if_packet.h>
 #include "channel.h"
 #include "dirty.h"
+#include "ioloop.h"
 #include "migrate.h"
 #include "netns_fixture.h"
 #include "backup.h"
@@ -403,8 +404,9 @@ static int next_frame(struct protected_vm *v, int ms)
 	return -1;
 }
 
-static struct repl_primary *protect(struct protected_vm *v, int port, enum repl_mode mode,
-				    uint64_t interval_ms)
+/* Epoch mode every interval_ms; cluster-managed with timeout_ms, else no timeout. */
+static struct repl_primary *protect_with(struct protected_vm *v, int port, enum repl_mode mode,
+					 uint64_t interval_ms, bool cluster, uint64_t timeout_ms)
 {
 	struct channel_security sec = {.insecure = true};
 	struct repl_primary *r = NULL;
@@ -415,11 +417,19 @@ static struct repl_primary *protect(struct protected_vm *v, int port, enum repl_
 	p.mode = mode;
 	p.interval_ns = interval_ms * 1000000ULL;
 	p.min_spacing_ns = 1000000ULL;
-	p.timeout_ns = 10000000000ULL; /* no timeout while the test holds acks */
+	p.timeout_ns = timeout_ms * 1000000ULL;
+	p.cluster = cluster;
 	snprintf(peer, sizeof(peer), "127.0.0.1:%d", port);
 	expect(repl_primary__start(v->t.vm, &p, peer, &sec, &r, err, sizeof(err)) == 0,
 	       "protect: %s", err);
 	return r;
+}
+
+/* No timeout while the test holds acks. */
+static struct repl_primary *protect(struct protected_vm *v, int port, enum repl_mode mode,
+				    uint64_t interval_ms)
+{
+	return protect_with(v, port, mode, interval_ms, false, 10000);
 }
 
 static void status(struct repl_primary *r, struct repl_status *st)
@@ -487,9 +497,10 @@ static void epochs_switch_unprotect(void)
 	       migrate_phase__to_str(st.sync.phase));
 	expect(fb_get(&b, &b.checkpoints) >= 1 && b.checkpointed,
 	       "the sync ended with CHECKPOINT(0) on a LIVE|CHECKPOINTED stream");
-	WAIT_STATUS(r, st, st.acked_epoch >= 5, "acked epoch 5");
-	expect(st.epochs >= 5 && st.epoch >= st.acked_epoch, "epochs %llu, epoch %llu",
-	       (unsigned long long)st.epochs, (unsigned long long)st.epoch);
+	/* The ack of an epoch may come before the engine counts it as written. */
+	WAIT_STATUS(r, st, st.acked_epoch >= 5 && st.epochs >= 5, "acked epoch 5");
+	expect(st.epoch >= st.acked_epoch, "epochs %llu, epoch %llu", (unsigned long long)st.epochs,
+	       (unsigned long long)st.epoch);
 	expect(st.pause_ns.p50 > 0 && st.pause_ns.max >= st.pause_ns.p99 &&
 		   st.pause_ns.p99 >= st.pause_ns.p50,
 	       "pause p50 %llu p99 %llu max %llu", (unsigned long long)st.pause_ns.p50,
@@ -608,6 +619,9 @@ static void degraded_on_backup_eof(void)
 	status(r, &st);
 	WAIT_STATUS(r, st, st.held_frames == 1 && st.epoch >= 5, "held the frame");
 	expect(next_frame(&v, 0) == -1, "a frame left before its epoch was acked");
+	expect(repl_primary__degrade(r, err, sizeof(err)) == -EINVAL &&
+		   strstr(err, "not cluster-managed"),
+	       "degrade of a VM that degrades on its own: %s", err);
 	set_die_at(&b, 4); /* the backup, at CHECKPOINT(4), closes */
 	WAIT_STATUS(r, st, st.state == REPL_STATE_DEGRADED, "degraded");
 	expect(st.error[0] != '\0', "degraded without a reason");
@@ -626,6 +640,242 @@ static void degraded_on_backup_eof(void)
 START_TEST(test_degraded_on_backup_eof)
 {
 	run_in_netns(degraded_on_backup_eof);
+}
+END_TEST
+
+/* Nothing is readable on the engine's event fd: it has not ended on its own. */
+static void expect_engine_runs(struct repl_primary *r)
+{
+	struct pollfd p = {.fd = repl_primary__event_fd(r), .events = POLLIN};
+
+	expect(poll(&p, 1, 0) == 0, "the engine ended on its own");
+}
+
+/*
+ * Cluster-managed (DESIGN.md §8): a backup that stops acking makes the VM stalled, its output
+ * held, until the acks resume; a backup that dies makes it stalled for good, the guest
+ * running and nothing released, until degrade lets everything out.
+ */
+static void cluster_stalls_until_degrade(void)
+{
+	struct protected_vm v;
+	struct fake_backup b;
+	struct repl_primary *r;
+	struct repl_status st;
+	uint64_t a;
+	char err[256];
+
+	pvm_boot(&v);
+	fake_backup_start(&b, 3, 0);
+	r = protect_with(&v, b.port, REPL_MODE_EPOCH, 5, true, 300);
+	WAIT_STATUS(r, st, st.acked_epoch == 3 && st.cluster, "acked epoch 3");
+	send_frame(&v, 20);
+	WAIT_STATUS(r, st, st.state == REPL_STATE_STALLED, "stalled on the missing acks");
+	expect(strstr(st.error, "did not ack epoch 4") || strstr(st.error, "silent for 300"),
+	       "stalled for \"%s\"", st.error);
+	expect(st.held_frames == 1 && next_frame(&v, 0) == -1, "held %llu frames while stalled",
+	       (unsigned long long)st.held_frames);
+	expect_engine_runs(r);
+	expect_guest_runs(&v);
+	/* The acks resume: protected again, and the frame goes out with its epoch's ack. */
+	set_ack_limit(&b, NO_LIMIT);
+	expect(next_frame(&v, WAIT_MS) == 20, "the frame never left once acked");
+	WAIT_STATUS(r, st, st.state == REPL_STATE_PROTECTED && !st.error[0], "protected again");
+
+	/* The backup waits to ack the epoch after a, then dies: the link is gone for good. */
+	pthread_mutex_lock(&b.lock); /* acks stop at a, whatever it has read by now */
+	a = b.last_epoch + 1;
+	b.ack_limit = a;
+	pthread_mutex_unlock(&b.lock);
+	WAIT_STATUS(r, st, st.acked_epoch == a && st.epoch > a, "acked the limit");
+	send_frame(&v, 21);
+	WAIT_STATUS(r, st, st.held_frames == 1, "held the frame");
+	set_die_at(&b, a + 1);
+	WAIT_STATUS(r, st, st.state == REPL_STATE_STALLED && st.error[0], "stalled on the death");
+	fake_backup_join(&b);
+	expect(next_frame(&v, 500) == -1, "a frame left with the backup dead and not degraded");
+	status(r, &st);
+	expect(st.state == REPL_STATE_STALLED && st.held_frames == 1,
+	       "state %s, held %llu: not stalled with the frame held", repl_state__to_str(st.state),
+	       (unsigned long long)st.held_frames);
+	expect_engine_runs(r);
+	expect_guest_runs(&v);
+	fprintf(stderr, "repl_primary: cluster-managed, the backup dead: stalled (%s)\n", st.error);
+
+	/* clusterd confirmed the death: degrade releases everything, output flows. */
+	expect(repl_primary__degrade(r, err, sizeof(err)) == 0, "degrade: %s", err);
+	status(r, &st);
+	expect(st.state == REPL_STATE_DEGRADED, "state %s after degrade",
+	       repl_state__to_str(st.state));
+	expect(next_frame(&v, WAIT_MS) == 21, "degrade did not release the held frame");
+	send_frame(&v, 22);
+	expect(next_frame(&v, WAIT_MS) == 22, "output is still held after degrade");
+	expect(repl_primary__degrade(r, err, sizeof(err)) == -EINVAL && strstr(err, "degraded"),
+	       "a second degrade: %s", err);
+	expect_guest_runs(&v);
+	repl_primary__free(r);
+	pvm_destroy(&v);
+}
+
+START_TEST(test_cluster_stalls_until_degrade)
+{
+	run_in_netns(cluster_stalls_until_degrade);
+}
+END_TEST
+
+/*
+ * twin-vmm exits while stalled, the backup alive but not reading (its write blocked): the
+ * stop is not held up, and the unacked frame is dropped, not released.
+ */
+static void cluster_stop_while_stalled(void)
+{
+	struct protected_vm v;
+	struct fake_backup b;
+	struct repl_primary *r;
+	struct repl_status st;
+	uint64_t t0;
+	char err[256];
+
+	pvm_boot(&v);
+	fake_backup_start(&b, 2, 0);
+	r = protect_with(&v, b.port, REPL_MODE_EPOCH, 5, true, 300);
+	WAIT_STATUS(r, st, st.acked_epoch == 2, "acked epoch 2");
+	send_frame(&v, 40);
+	WAIT_STATUS(r, st, st.state == REPL_STATE_STALLED, "stalled");
+	t0 = mono_ns();
+	expect(repl_primary__stop(r, err, sizeof(err)) != 0, "a stop while stalled said nothing");
+	status(r, &st);
+	expect(st.state == REPL_STATE_UNPROTECTED && st.held_frames == 0,
+	       "stopped while stalled: state %s, held %llu", repl_state__to_str(st.state),
+	       (unsigned long long)st.held_frames);
+	fprintf(stderr, "repl_primary: stopped while stalled in %llu ms: %s\n",
+		(unsigned long long)((mono_ns() - t0) / 1000000), err);
+	expect(next_frame(&v, 300) == -1, "the unacked frame left as the stalled VM stopped");
+	set_die_at(&b, fb_get(&b, &b.last_epoch)); /* let the fake backup go */
+	fake_backup_join(&b);
+	repl_primary__free(r);
+	pvm_destroy(&v);
+}
+
+START_TEST(test_cluster_stop_while_stalled)
+{
+	run_in_netns(cluster_stop_while_stalled);
+}
+END_TEST
+
+/*
+ * clusterd may confirm the backup's death (its host left) before the link shows it: degrade
+ * of a protected VM cuts the link, releases the held frame, and output flows.
+ */
+static void cluster_degrade_protected(void)
+{
+	struct protected_vm v;
+	struct fake_backup b;
+	struct repl_primary *r;
+	struct repl_status st;
+	char err[256];
+
+	pvm_boot(&v);
+	fake_backup_start(&b, 2, 0);
+	r = protect_with(&v, b.port, REPL_MODE_EPOCH, 5, true, 10000);
+	WAIT_STATUS(r, st, st.acked_epoch == 2, "acked epoch 2");
+	send_frame(&v, 50);
+	WAIT_STATUS(r, st, st.held_frames == 1 && st.state == REPL_STATE_PROTECTED, "held");
+	expect(repl_primary__degrade(r, err, sizeof(err)) == 0, "degrade: %s", err);
+	status(r, &st);
+	expect(st.state == REPL_STATE_DEGRADED && strstr(st.error, "degraded by clusterd"),
+	       "state %s: %s", repl_state__to_str(st.state), st.error);
+	expect(next_frame(&v, WAIT_MS) == 50, "degrade did not release the held frame");
+	set_die_at(&b, fb_get(&b, &b.last_epoch)); /* it saw the cut: not the test's failure */
+	pthread_join(b.thread, NULL);
+	close(b.lfd);
+	expect_guest_runs(&v);
+	repl_primary__free(r);
+	pvm_destroy(&v);
+}
+
+START_TEST(test_cluster_degrade_protected)
+{
+	run_in_netns(cluster_degrade_protected);
+}
+END_TEST
+
+/* What ctl_fence does: the output first, then the vCPUs and the I/O thread.  Its time, in ns. */
+static uint64_t fence(struct protected_vm *v, struct repl_primary *r)
+{
+	uint64_t t0 = mono_ns();
+
+	repl_primary__fence(r, true);
+	vm__pause_all(v->t.vm);
+	ioloop__pause(v->t.vm->ioloop);
+	return mono_ns() - t0;
+}
+
+static void unfence(struct protected_vm *v, struct repl_primary *r)
+{
+	repl_primary__fence(r, false);
+	ioloop__resume(v->t.vm->ioloop);
+	vm__resume_all(v->t.vm);
+}
+
+/*
+ * Fenced: the backup acks on, yet nothing is released, and degrade is refused; unfence lets
+ * out what was acked meanwhile.  A twin-vmm that stops while fenced drops its held output.
+ */
+static void fence_holds_acked_output(void)
+{
+	struct protected_vm v;
+	struct fake_backup b;
+	struct repl_primary *r;
+	struct repl_status st;
+	uint64_t e, released, ns;
+	char err[256];
+
+	pvm_boot(&v);
+	fake_backup_start(&b, NO_LIMIT, 0);
+	r = protect_with(&v, b.port, REPL_MODE_EPOCH, 5, true, 10000);
+	WAIT_STATUS(r, st, st.acked_epoch >= 3, "acked epoch 3");
+	released = st.released_frames;
+	send_frame(&v, 30);
+	ns = fence(&v, r);
+	fprintf(stderr, "repl_primary: fence took %llu us (output gated, vCPUs and I/O paused)\n",
+		(unsigned long long)(ns / 1000));
+	status(r, &st);
+	e = st.epoch;
+	WAIT_STATUS(r, st, st.acked_epoch >= e + 3, "acks while fenced");
+	expect(st.fenced && st.held_frames == 1 && st.released_frames == released,
+	       "fenced %d: held %llu, released %llu (from %llu)", st.fenced,
+	       (unsigned long long)st.held_frames, (unsigned long long)st.released_frames,
+	       (unsigned long long)released);
+	expect(next_frame(&v, 300) == -1, "an acked frame left while fenced");
+	expect(repl_primary__degrade(r, err, sizeof(err)) == -EPERM && strstr(err, "fenced"),
+	       "degrade while fenced: %s", err);
+	unfence(&v, r);
+	expect(next_frame(&v, WAIT_MS) == 30, "unfence did not release the acked frame");
+	status(r, &st);
+	expect(!st.fenced && st.state == REPL_STATE_PROTECTED && st.released_frames == released + 1,
+	       "after unfence: state %s, released %llu", repl_state__to_str(st.state),
+	       (unsigned long long)st.released_frames);
+	expect_guest_runs(&v);
+
+	/* Stopping while fenced (twin-vmm exits): the held frame is dropped, never sent. */
+	send_frame(&v, 31);
+	fence(&v, r);
+	repl_primary__stop(r, err, sizeof(err));
+	status(r, &st);
+	expect(st.state == REPL_STATE_UNPROTECTED && st.held_frames == 0,
+	       "stopped while fenced: state %s, held %llu", repl_state__to_str(st.state),
+	       (unsigned long long)st.held_frames);
+	expect(next_frame(&v, 300) == -1, "a frame left as the fenced VM stopped");
+	unfence(&v, r);
+	fake_backup_join(&b);
+	repl_primary__free(r);
+	pvm_destroy(&v);
+}
+
+START_TEST(test_fence_holds_acked_output)
+{
+	run_in_netns(fence_holds_acked_output);
 }
 END_TEST
 
@@ -1044,6 +1294,10 @@ Suite *repl_primary_suite(void)
 	tcase_add_test(tc, test_degraded_on_ack_timeout);
 	tcase_add_test(tc, test_hybrid_spacing);
 	tcase_add_test(tc, test_guest_ends_then_unprotect);
+	tcase_add_test(tc, test_cluster_stalls_until_degrade);
+	tcase_add_test(tc, test_fence_holds_acked_output);
+	tcase_add_test(tc, test_cluster_stop_while_stalled);
+	tcase_add_test(tc, test_cluster_degrade_protected);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -672,7 +672,8 @@ START_TEST(test_bad_migrate)
 	ASSERT_ERR("--downtime does not apply to twin-vmm run");
 	ck_assert_int_eq(PARSE("migrat", "--to", "h:1"), -EINVAL);
 	ASSERT_ERR("unknown command 'migrat': use run, restore, incoming, save, migrate, protect, "
-		   "unprotect, set-replication, query-replication, failover or backup");
+		   "unprotect, set-replication, query-replication, failover, fence, unfence, "
+		   "degrade or backup");
 }
 END_TEST
 
@@ -707,6 +708,17 @@ START_TEST(test_protect)
 	    PARSE("protect", "--control", "c", "--peer", "h:1", "--insecure", "--mode", "event"),
 	    0);
 	ck_assert_int_eq(args.repl.mode, REPL_MODE_EVENT);
+	ck_assert(!args.repl.cluster);
+	/* Cluster-managed: a flag, protect's only. */
+	ck_assert_int_eq(
+	    PARSE("protect", "--control", "c", "--peer", "h:1", "--insecure", "--cluster"), 0);
+	ck_assert(args.repl.cluster);
+	ck_assert_int_eq(
+	    PARSE("protect", "--control", "c", "--peer", "h:1", "--insecure", "--cluster=yes"),
+	    -EINVAL);
+	ASSERT_ERR("--cluster takes no value: give it alone");
+	ck_assert_int_eq(PARSE("backup", "--listen", "h:1", "--insecure", "--cluster"), -EINVAL);
+	ASSERT_ERR("--cluster does not apply to twin-vmm backup");
 }
 END_TEST
 
@@ -778,11 +790,13 @@ END_TEST
 
 START_TEST(test_control_clients)
 {
-	static char *const cmds[] = {"unprotect", "query-replication", "failover"};
+	static char *const cmds[] = {"unprotect", "query-replication", "failover",
+				     "fence",	  "unfence",	       "degrade"};
 	static const enum vmm_command want[] = {VMM_CMD_UNPROTECT, VMM_CMD_QUERY_REPLICATION,
-						VMM_CMD_FAILOVER};
+						VMM_CMD_FAILOVER,  VMM_CMD_FENCE,
+						VMM_CMD_UNFENCE,   VMM_CMD_DEGRADE};
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 6; i++) {
 		ck_assert_int_eq(PARSE(cmds[i], "--control", "/run/vm.sock"), 0);
 		ck_assert_int_eq(args.command, want[i]);
 		ck_assert_str_eq(args.control, "/run/vm.sock");
@@ -797,6 +811,8 @@ START_TEST(test_control_clients)
 		ASSERT_ERR("--peer does not apply to twin-vmm");
 		ck_assert_int_eq(PARSE(cmds[i], "--control", "c", "x"), -EINVAL);
 		ASSERT_ERR("unexpected argument 'x'");
+		ck_assert_int_eq(PARSE(cmds[i], "--control", "c", "--cluster"), -EINVAL);
+		ASSERT_ERR("--cluster does not apply to twin-vmm");
 	}
 	ck_assert_int_eq(PARSE("failover"), -EINVAL);
 	ASSERT_ERR("missing --control PATH: twin-vmm failover needs the control socket of the "
@@ -907,6 +923,8 @@ START_TEST(test_usage_commands)
 	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm set-replication --control PATH"));
 	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm query-replication --control"));
 	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm failover --control PATH"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm fence|unfence|degrade --control"));
+	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "[--cluster]"));
 	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "twin-vmm backup --listen ADDR:PORT"));
 	/* The warning the issue asks for, in the help text itself. */
 	ck_assert_ptr_nonnull(strstr(vmm_args_usage, "UNSAFE under a network"));
