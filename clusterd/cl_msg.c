@@ -589,6 +589,27 @@ int cl_msg__decode(const void *data, size_t len, struct cl_msg *msg, char *err, 
 	return ok ? 0 : -EBADMSG;
 }
 
+int cl_msg__cluster_from_json(const char *text, size_t len, struct cl_cluster *c, char *err,
+			      size_t errlen)
+{
+	struct dec d = {err, errlen};
+	json_error_t jerr;
+	json_t *o;
+	bool ok;
+
+	memset(c, 0, sizeof(*c));
+	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o) {
+		fail(&d, "not JSON: %.80s", jerr.text);
+		return -EBADMSG;
+	}
+	ok = dec_cluster(o, c, &d);
+	json_decref(o);
+	if (!ok)
+		memset(c, 0, sizeof(*c));
+	return ok ? 0 : -EBADMSG;
+}
+
 void cl_msg__dispose(struct cl_msg *msg)
 {
 	switch (msg->type) {
