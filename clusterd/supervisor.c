@@ -44,7 +44,6 @@ struct vmm {
 	unsigned int connect_tries;
 	struct event *poll;
 	enum poll_mode polling;
-	bool stalled;
 	json_t *repl;	      /* the last query-replication answer, for status */
 	uint64_t repl_epochs; /* ... its "epochs", and when it came (ms, monotonic) */
 	uint64_t repl_at_ms;
@@ -500,13 +499,12 @@ static void on_replication(void *arg, json_t *ret, const char *error)
 			emit(v, CL_EV_SYNC_FAILED, 0);
 			v->polling = POLL_NONE;
 		}
-	} else if (v->polling == POLL_WATCH) {
-		bool stalled = !strcmp(state, "stalled");
-
-		/* A stall licenses nothing: the model only hears of it, once per stall. */
-		if (stalled && !v->stalled)
-			emit(v, CL_EV_VMM_STALLED, 0);
-		v->stalled = stalled;
+	} else if (v->polling == POLL_WATCH && !strcmp(state, "stalled")) {
+		/*
+		 * Every poll that finds it stalled: the model reports it while quorate, and the
+		 * backup's host then ends a backup that lives but no longer hears the primary.
+		 */
+		emit(v, CL_EV_VMM_STALLED, 0);
 	}
 	poll_again(v);
 }
@@ -524,7 +522,6 @@ static void start_polling(struct vmm *v, enum poll_mode mode)
 	if (!v->poll)
 		v->poll = event_new(v->s->base, -1, 0, poll_tick, v);
 	v->polling = v->poll ? mode : POLL_NONE;
-	v->stalled = false;
 	poll_again(v);
 }
 
