@@ -135,8 +135,15 @@ if part partition; then
 	st=$(cluster_wait "$old_b" kv1 "$CL_CHANGE_SECS" \
 		"v['primary'] == '$old_b' and v['state'] == 'protected' and v['backup'] not in (None, '')")
 	CL_PRIMARY=$old_b CL_BACKUP=$(cluster_get "$st" 'v["backup"]')
-	st=$(cluster_status "$old_p" kv1)
-	[ "$(cluster_get "$st" 'v["primary"]')" = "$old_b" ] || fail "partition: after heal, $old_p says kv1's primary is $(cluster_get "$st" 'v["primary"]')"
+	# The healed host adopts the majority's state: kv1 is not its any more.
+	cluster_wait "$old_p" kv1 "$CL_CHANGE_SECS" "v['primary'] == '$old_b'" >/dev/null
+	# Its stale twin-vmm is killed: its control socket answers no more.
+	deadline=$((SECONDS + CL_CHANGE_SECS))
+	while timeout 5 "$TWIN_VMM" query-replication --control "$ctl" >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$deadline" ] ||
+			fail "partition: the stale twin-vmm of kv1 on $old_p still answers on $ctl ${CL_CHANGE_SECS}s after heal"
+		sleep 0.2 # polling its control socket, bounded by the deadline above
+	done
 	note "partition $old_p: fenced (released_frames $rel1, unchanged), kv1 on $old_b, every answer verified, longest wait $CL_GAP_MS ms; after heal kv1 stays on $old_b, backup $CL_BACKUP"
 fi
 
