@@ -53,6 +53,7 @@ export TWIN_VMM TWIN_CLUSTERD TWIN_TLS_CERTS
 tmp=$(mktemp -d /tmp/twin-bench-failover.XXXXXX)
 state=""
 bg=()
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup()
 {
 	local p
@@ -154,17 +155,18 @@ client_bg()
 	bg+=("$CLIENT_PID")
 }
 
-# client_gap: waits for the client; prints its longest wait in ms, or fails.
+# client_gap: waits for the client (not in a $(...): it is this shell's child); GAP is its
+# longest wait in ms; fails on a wrong or missing answer.
 client_gap()
 {
 	local rc=0
 	wait "$CLIENT_PID" || rc=$?
 	[ "$rc" -eq 0 ] || { cat "$tmp/client.json" "$tmp/client.err" >&2; echo "twin-kv-client exited $rc: a wrong or missing answer" >&2; return 1; }
-	python3 -c '
+	GAP=$(python3 -c '
 import json, sys
 c = json.load(open(sys.argv[1]))
 assert c["verified"] == c["requests"], c
-print("%.1f" % (c["latency_us"]["max"] / 1000))' "$tmp/client.json"
+print("%.1f" % (c["latency_us"]["max"] / 1000))' "$tmp/client.json")
 }
 
 # confchg_ms LOG KILL_NS LEFT: ms from KILL_NS to the first "Completed service
@@ -216,7 +218,8 @@ drills_vmm()
 		out=$(lab exec client "$TWIN_CLI" --socket "$(sock "$BACKUP")" drill failover kv1 --json) ||
 			{ echo "twin drill failover failed: $out" >&2; return 1; }
 		first=$(python3 -c 'import json, sys; print("%.1f" % json.loads(sys.argv[1])["first_answer_ms"])' "$out")
-		gap=$(client_gap) || return 1
+		client_gap || return 1
+		gap=$GAP
 		st=$(vm_wait "$BACKUP" "$CHANGE_SECS" "v['primary'] == '$BACKUP' and v['state'] == 'protected'") || return 1
 		PRIMARY=$BACKUP BACKUP=$(get "$st" backup)
 		echo "$gap $first" >>"$tmp/vmm.txt"
@@ -246,7 +249,8 @@ drills_host()
 		sleep 1 # the client is under way
 		out=$(lab kill-host "$victim")
 		kill_ns=${out##* }
-		gap=$(client_gap) || return 1
+		client_gap || return 1
+		gap=$GAP
 		st=$(vm_wait "$BACKUP" "$CHANGE_SECS" \
 			"v['primary'] == '$BACKUP' and v['backup'] == '$third' and v['state'] == 'protected'") || return 1
 		log=$(lab get cluster-dir)/$BACKUP/corosync.log
