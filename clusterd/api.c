@@ -18,12 +18,13 @@ struct client {
 	struct api *a;
 	struct client *next;
 	struct bufferevent *bev;
-	uint64_t pending;  /* the request id awaiting the model's reply; 0: none */
-	enum cl_cmd cmd;   /* ... and its command */
-	json_t *id;	   /* ... and the client's own "id", echoed */
+	uint64_t pending; /* the request id awaiting the model's reply; 0: none */
+	enum cl_cmd cmd;  /* ... and its command */
+	json_t *id;	  /* ... and the client's own "id", echoed */
 	struct event *timeout;
-	bool closing;	   /* the last reply is written, then the connection closes */
-	bool serving;	   /* inside serve(): a reply made meanwhile must not recurse */
+	bool closing; /* the last reply is written, then the connection closes */
+	bool serving; /* inside serve(): a reply made meanwhile must not recurse */
+	bool eof;     /* the client sent all it will: close after the owed replies */
 };
 
 struct api {
@@ -117,8 +118,16 @@ static void on_write(struct bufferevent *bev, void *arg)
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
+	struct client *c = arg;
+
+	/* A client that only shut its side down (echo REQ | socat) still gets its reply. */
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->pending) {
+		c->eof = true;
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		drop(arg); /* a reply still owed is dropped when it comes */
+		drop(c); /* a reply still owed is dropped when it comes */
 }
 
 static void finish(struct client *c, char *line)
@@ -130,14 +139,16 @@ static void finish(struct client *c, char *line)
 	send_line(c, line);
 	if (!c->serving)
 		serve(c);
+	if (c->eof && !c->pending)
+		c->closing = true; /* on_write drops it once the replies are out */
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
 
-	clog__warn("api: request %llu (%s) got no answer within %d s", (unsigned long long)c->pending,
-		   cl_cmd__to_str(c->cmd), API_REQUEST_TIMEOUT_S);
+	clog__warn("api: request %llu (%s) got no answer within %d s",
+		   (unsigned long long)c->pending, cl_cmd__to_str(c->cmd), API_REQUEST_TIMEOUT_S);
 	finish(c, api_request__error("Timeout",
 				     "no answer from the cluster in time: check `twin cluster "
 				     "status` and clusterd's log",
@@ -158,7 +169,8 @@ void api__reply(struct api *a, uint64_t id, bool ok, const char *err_class, cons
 		return;
 	}
 	if (!ok) {
-		finish(c, api_request__error(err_class[0] ? err_class : "GenericError", data, c->id));
+		finish(c,
+		       api_request__error(err_class[0] ? err_class : "GenericError", data, c->id));
 		return;
 	}
 	ret = json_loads(data ?: "{}", 0, &jerr);
@@ -174,8 +186,8 @@ void api__reply(struct api *a, uint64_t id, bool ok, const char *err_class, cons
 	finish(c, api_request__reply(ret, c->id));
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
 {
 	struct api *a = arg;
 	struct client *c = calloc(1, sizeof(*c));

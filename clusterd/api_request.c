@@ -22,10 +22,10 @@ static const char *const failover_args[] = {"vm", "force", NULL};
 static const char *const drill_args[] = {"vm", "host", NULL};
 
 static const struct command commands[] = {
-    {CL_CMD_VM_START, start_args, false},     {CL_CMD_VM_STOP, vm_arg, true},
-    {CL_CMD_VM_LIST, no_args, false},	      {CL_CMD_PROTECT, protect_args, true},
-    {CL_CMD_UNPROTECT, vm_arg, true},	      {CL_CMD_FAILOVER, failover_args, true},
-    {CL_CMD_STATUS, vm_arg, false},	      {CL_CMD_CLUSTER_STATUS, no_args, false},
+    {CL_CMD_VM_START, start_args, false}, {CL_CMD_VM_STOP, vm_arg, true},
+    {CL_CMD_VM_LIST, no_args, false},	  {CL_CMD_PROTECT, protect_args, true},
+    {CL_CMD_UNPROTECT, vm_arg, true},	  {CL_CMD_FAILOVER, failover_args, true},
+    {CL_CMD_STATUS, vm_arg, false},	  {CL_CMD_CLUSTER_STATUS, no_args, false},
     {CL_CMD_DRILL, drill_args, true},
 };
 
@@ -46,7 +46,8 @@ static int check_args(const struct command *c, json_t *args, struct api_error *e
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(args, key, v) {
+	json_object_foreach(args, key, v)
+	{
 		bool known = false;
 
 		for (const char *const *a = c->args; *a; a++)
@@ -72,8 +73,7 @@ static int string_arg(json_t *args, const char *cmd, const char *key, char *out,
 	return 0;
 }
 
-static int bool_arg(json_t *args, const char *cmd, const char *key, bool *out,
-		    struct api_error *e)
+static int bool_arg(json_t *args, const char *cmd, const char *key, bool *out, struct api_error *e)
 {
 	json_t *v = json_object_get(args, key);
 
@@ -187,8 +187,8 @@ static int decode(const struct command *c, json_t *args, const char *vm_configs,
 	}
 }
 
-int api_request__parse(const char *line, size_t len, const char *vm_configs,
-		       struct cl_request *req, json_t **id, struct api_error *e)
+int api_request__parse(const char *line, size_t len, const char *vm_configs, struct cl_request *req,
+		       json_t **id, struct api_error *e)
 {
 	uint64_t keep_id = req->id;
 	json_t *r, *exec, *args;

@@ -21,8 +21,8 @@ struct api_error {
  * *id: the request's "id" (a new reference, NULL if none) also on failure, to echo.
  * 0, or -EINVAL with e filled.
  */
-int api_request__parse(const char *line, size_t len, const char *vm_configs,
-		       struct cl_request *req, json_t **id, struct api_error *e);
+int api_request__parse(const char *line, size_t len, const char *vm_configs, struct cl_request *req,
+		       json_t **id, struct api_error *e);
 
 /* {"return": ret} and {"error": {"class", "desc"}} lines with id echoed (no newline; malloc'd). */
 char *api_request__reply(json_t *ret, json_t *id); /* ret stolen */

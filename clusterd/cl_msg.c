@@ -18,6 +18,7 @@ static const char *const reports[CL_REP_NKINDS] = {
     [CL_REP_STARTED] = "started",	  [CL_REP_SYNC_DONE] = "sync-done",
     [CL_REP_SYNC_FAILED] = "sync-failed", [CL_REP_ACTIVATED] = "activated",
     [CL_REP_STOPPED] = "stopped",	  [CL_REP_VMM_DIED] = "vmm-died",
+    [CL_REP_STALLED] = "stalled",
 };
 
 static const char *const roles[] = {"none", "primary", "backup"};
@@ -77,10 +78,10 @@ static json_t *vm_json(const struct cl_vm *v, int slot)
 			 "s:I, s:I}",
 			 "i", slot, "name", v->name, "config", v->config, "memory_mib",
 			 (json_int_t)v->memory_mib, "state", cl_vm_state__to_str(v->state),
-			 "primary", (json_int_t)v->primary, "backup", (json_int_t)v->backup,
-			 "mode", modes[v->mode], "interval_ms", (json_int_t)v->interval_ms,
-			 "want_protect", v->want_protect, "backup_ready", v->backup_ready,
-			 "awaiting_operator", v->awaiting_operator, "forced", v->forced, "gen",
+			 "primary", (json_int_t)v->primary, "backup", (json_int_t)v->backup, "mode",
+			 modes[v->mode], "interval_ms", (json_int_t)v->interval_ms, "want_protect",
+			 v->want_protect, "backup_ready", v->backup_ready, "awaiting_operator",
+			 v->awaiting_operator, "forced", v->forced, "gen",
 			 (json_int_t)v->generation, "primary_gen", (json_int_t)v->primary_gen,
 			 "backup_gen", (json_int_t)v->backup_gen);
 }
@@ -122,16 +123,15 @@ static json_t *body_obj(const struct cl_msg *m)
 		members = json_array();
 		for (int i = 0; i < m->sync.nmembers; i++)
 			json_array_append_new(members, json_integer(m->sync.members[i]));
-		return json_pack("{s:o, s:o}", "members", members, "state",
-				 cluster_obj(m->sync.cluster));
+		return json_pack("{s:o, s:b, s:o}", "members", members, "initialized",
+				 m->sync.initialized, "state", cluster_obj(m->sync.cluster));
 	case CL_MSG_REQUEST:
 		return json_pack("{s:I, s:o}", "target", (json_int_t)m->request.target, "req",
 				 request_obj(m->request.req));
 	case CL_MSG_REPLY:
-		return json_pack("{s:I, s:I, s:b, s:s, s:s}", "origin",
-				 (json_int_t)m->reply.origin, "id", (json_int_t)m->reply.id, "ok",
-				 m->reply.ok, "class", m->reply.err_class, "text",
-				 m->reply.text ? m->reply.text : "");
+		return json_pack("{s:I, s:I, s:b, s:s, s:s}", "origin", (json_int_t)m->reply.origin,
+				 "id", (json_int_t)m->reply.id, "ok", m->reply.ok, "class",
+				 m->reply.err_class, "text", m->reply.text ? m->reply.text : "");
 	case CL_MSG_VM_REPORT:
 		return json_pack("{s:s, s:s, s:s, s:I}", "vm", m->report.vm, "what",
 				 reports[m->report.what], "role", roles[m->report.role], "gen",
@@ -209,7 +209,8 @@ static bool keys_exact(json_t *o, const char *const *allowed, const char *what, 
 
 	if (!json_is_object(o))
 		return fail(d, "%s: not a JSON object", what);
-	json_object_foreach(o, key, v) {
+	json_object_foreach(o, key, v)
+	{
 		size_t i;
 
 		for (i = 0; allowed[i]; i++)
@@ -302,8 +303,8 @@ static bool get_name(json_t *o, const char *key, char *buf, bool host, bool empt
 
 static bool dec_host(json_t *o, struct cl_host *h, int *slot, struct dec *d)
 {
-	static const char *const keys[] = {"i",	       "node",	   "name", "addr", "port_base",
-					   "free_mib", "state", NULL};
+	static const char *const keys[] = {"i",		"node",	    "name",  "addr",
+					   "port_base", "free_mib", "state", NULL};
 	uint32_t i, port;
 	int st;
 
@@ -325,11 +326,23 @@ static bool dec_host(json_t *o, struct cl_host *h, int *slot, struct dec *d)
 
 static bool dec_vm(json_t *o, struct cl_vm *v, int *slot, struct dec *d)
 {
-	static const char *const keys[] = {
-	    "i",	    "name",	    "config",	 "memory_mib",	     "state",
-	    "primary",	    "backup",	    "mode",	 "interval_ms",	     "want_protect",
-	    "backup_ready", "gen",	    "primary_gen", "backup_gen", "awaiting_operator",
-	    "forced",	    NULL};
+	static const char *const keys[] = {"i",
+					   "name",
+					   "config",
+					   "memory_mib",
+					   "state",
+					   "primary",
+					   "backup",
+					   "mode",
+					   "interval_ms",
+					   "want_protect",
+					   "backup_ready",
+					   "gen",
+					   "primary_gen",
+					   "backup_gen",
+					   "awaiting_operator",
+					   "forced",
+					   NULL};
 	static const char *states[CL_VM_NSTATES];
 	uint32_t i;
 	int st, mode;
@@ -378,7 +391,8 @@ static bool dec_cluster(json_t *o, struct cl_cluster *c, struct dec *d)
 	    json_array_size(vms) > CL_MAX_VMS)
 		return fail(d, "state: \"hosts\" or \"vms\" is not an array of at most %d/%d",
 			    CL_MAX_HOSTS, CL_MAX_VMS);
-	json_array_foreach(hosts, k, e) {
+	json_array_foreach(hosts, k, e)
+	{
 		struct cl_host h = {0};
 		int slot = 0;
 
@@ -391,7 +405,8 @@ static bool dec_cluster(json_t *o, struct cl_cluster *c, struct dec *d)
 				return fail(d, "host: node %u twice", h.nodeid);
 		c->hosts[slot] = h;
 	}
-	json_array_foreach(vms, k, e) {
+	json_array_foreach(vms, k, e)
+	{
 		struct cl_vm *v = calloc(1, sizeof(*v));
 		int slot = 0;
 		bool ok = v && dec_vm(e, v, &slot, d);
@@ -414,15 +429,16 @@ static bool dec_cluster(json_t *o, struct cl_cluster *c, struct dec *d)
 
 static bool dec_request(json_t *o, struct cl_request *r, struct dec *d)
 {
-	static const char *const keys[] = {"id",   "cmd",      "vm",   "config",      "memory_mib",
-					   "protect", "mode_set", "mode", "interval_ms", "peer",
-					   "force",   "host",     NULL};
+	static const char *const keys[] = {
+	    "id",   "cmd",	   "vm",   "config", "memory_mib", "protect", "mode_set",
+	    "mode", "interval_ms", "peer", "force",  "host",	   NULL};
 	static const char *cmds[CL_CMD_NCMDS];
 	int cmd, mode;
 
 	for (int k = 0; k < CL_CMD_NCMDS; k++)
 		cmds[k] = cl_cmd__to_str(k);
-	if (!keys_exact(o, keys, "request", d) || !get_uint(o, "id", INT64_MAX, &r->id, "request", d) ||
+	if (!keys_exact(o, keys, "request", d) ||
+	    !get_uint(o, "id", INT64_MAX, &r->id, "request", d) ||
 	    !get_enum(o, "cmd", cmds, CL_CMD_NCMDS, &cmd, "request", d) ||
 	    !get_name(o, "vm", r->vm, false, true, "request", d) ||
 	    !get_str(o, "config", r->config, sizeof(r->config), "request", d) ||
@@ -449,7 +465,8 @@ static bool dec_members(json_t *a, struct cl_msg *m, struct dec *d)
 
 	if (!json_is_array(a) || json_array_size(a) < 1 || json_array_size(a) > CL_MAX_HOSTS)
 		return fail(d, "state-sync: \"members\" is not an array of 1..%d", CL_MAX_HOSTS);
-	json_array_foreach(a, k, e) {
+	json_array_foreach(a, k, e)
+	{
 		if (!json_is_integer(e) || json_integer_value(e) <= 0 ||
 		    json_integer_value(e) > UINT32_MAX)
 			return fail(d, "state-sync: a member is not a nodeid");
@@ -463,12 +480,13 @@ static bool dec_members(json_t *a, struct cl_msg *m, struct dec *d)
 
 static bool dec_body(json_t *o, struct cl_msg *m, struct dec *d)
 {
-	static const char *const k_host[] = {"v", "type", "node", "name", "addr", "port_base",
-					     "free_mib", NULL};
-	static const char *const k_sync[] = {"v", "type", "node", "members", "state", NULL};
+	static const char *const k_host[] = {"v",    "type",	  "node",     "name",
+					     "addr", "port_base", "free_mib", NULL};
+	static const char *const k_sync[] = {"v",	    "type",  "node", "members",
+					     "initialized", "state", NULL};
 	static const char *const k_req[] = {"v", "type", "node", "target", "req", NULL};
-	static const char *const k_reply[] = {"v",	"type", "node",	 "origin",
-					      "id",	"ok",	"class", "text", NULL};
+	static const char *const k_reply[] = {"v",  "type",  "node", "origin", "id",
+					      "ok", "class", "text", NULL};
 	static const char *const k_rep[] = {"v", "type", "node", "vm", "what", "role", "gen", NULL};
 	static const char *const k_bar[] = {"v", "type", "node", "seq", NULL};
 	uint32_t port;
@@ -488,7 +506,8 @@ static bool dec_body(json_t *o, struct cl_msg *m, struct dec *d)
 		return true;
 	case CL_MSG_STATE_SYNC:
 		if (!keys_exact(o, k_sync, "state-sync", d) ||
-		    !dec_members(json_object_get(o, "members"), m, d))
+		    !dec_members(json_object_get(o, "members"), m, d) ||
+		    !get_bool(o, "initialized", &m->sync.initialized, "state-sync", d))
 			return false;
 		m->sync.cluster = calloc(1, sizeof(*m->sync.cluster));
 		if (!m->sync.cluster)
@@ -557,8 +576,8 @@ int cl_msg__decode(const void *data, size_t len, struct cl_msg *msg, char *err, 
 	}
 	ok = json_is_object(o) || fail(&d, "not a JSON object");
 	ok = ok && get_uint(o, "v", UINT32_MAX, &v, "message", &d);
-	ok = ok && (v == CL_MSG_VERSION || fail(&d, "version %llu, not %d",
-						 (unsigned long long)v, CL_MSG_VERSION));
+	ok = ok && (v == CL_MSG_VERSION ||
+		    fail(&d, "version %llu, not %d", (unsigned long long)v, CL_MSG_VERSION));
 	ok = ok && get_enum(o, "type", msg_types, CL_MSG_NTYPES, &type, "message", &d);
 	ok = ok && get_u32(o, "node", UINT32_MAX, &msg->node, "message", &d);
 	ok = ok && (msg->node || fail(&d, "node 0"));
@@ -602,8 +621,8 @@ static json_t *host_name_or_null(const struct cl_cluster *c, uint32_t node)
 
 static json_t *vm_status(const struct cl_cluster *c, const struct cl_vm *v)
 {
-	return json_pack("{s:s, s:s, s:o, s:o, s:s, s:I, s:b, s:b, s:b, s:I, s:I}", "name",
-			 v->name, "state", cl_vm_state__to_str(v->state), "primary",
+	return json_pack("{s:s, s:s, s:o, s:o, s:s, s:I, s:b, s:b, s:b, s:I, s:I}", "name", v->name,
+			 "state", cl_vm_state__to_str(v->state), "primary",
 			 host_name_or_null(c, v->primary), "backup",
 			 host_name_or_null(c, v->backup), "mode", modes[v->mode], "interval_ms",
 			 (json_int_t)v->interval_ms, "protect", v->want_protect, "backup_ready",
@@ -640,10 +659,9 @@ char *cl_msg__cluster_status_json(const struct cl_state *s)
 	json_t *members = json_array(), *hosts = json_array();
 
 	for (int i = 0; i < s->local.nmembers; i++)
-		json_array_append_new(members,
-				      json_pack("{s:I, s:o}", "node",
-						(json_int_t)s->local.members[i], "name",
-						host_name_or_null(c, s->local.members[i])));
+		json_array_append_new(
+		    members, json_pack("{s:I, s:o}", "node", (json_int_t)s->local.members[i],
+				       "name", host_name_or_null(c, s->local.members[i])));
 	for (int i = 0; i < CL_MAX_HOSTS; i++) {
 		const struct cl_host *h = &c->hosts[i];
 
@@ -655,11 +673,12 @@ char *cl_msg__cluster_status_json(const struct cl_state *s)
 				     h->repl_addr, "free_mib", (json_int_t)h->free_mib,
 				     "protected_vms", placement__load(c, h->nodeid)));
 	}
-	return dump(json_pack("{s:I, s:s, s:b, s:b, s:I, s:I, s:o, s:b, s:I, s:o}", "node",
-			      (json_int_t)s->local.nodeid, "name", s->local.name, "quorate",
-			      s->local.vq_quorate && s->local.stream_quorate, "votequorum_quorate",
-			      s->local.vq_quorate, "votes", (json_int_t)s->local.votes,
-			      "expected_votes", (json_int_t)s->local.expected_votes, "members",
-			      members, "syncing", s->local.syncing, "version",
-			      (json_int_t)c->version, "hosts", hosts));
+	return dump(
+	    json_pack("{s:I, s:s, s:b, s:b, s:b, s:I, s:I, s:o, s:b, s:I, s:o}", "node",
+		      (json_int_t)s->local.nodeid, "name", s->local.name, "quorate",
+		      s->local.vq_quorate && s->local.stream_quorate && s->local.initialized,
+		      "initialized", s->local.initialized, "votequorum_quorate",
+		      s->local.vq_quorate, "votes", (json_int_t)s->local.votes, "expected_votes",
+		      (json_int_t)s->local.expected_votes, "members", members, "syncing",
+		      s->local.syncing, "version", (json_int_t)c->version, "hosts", hosts));
 }

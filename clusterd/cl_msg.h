@@ -33,6 +33,7 @@ enum cl_report {
 	CL_REP_ACTIVATED,   /* the backup became the primary */
 	CL_REP_STOPPED,	    /* the vmm exited as asked (vm stop) */
 	CL_REP_VMM_DIED,    /* the vmm died: the confirmed death the safety rule needs */
+	CL_REP_STALLED,	    /* the primary hears its backup no more (licenses nothing) */
 	CL_REP_NKINDS
 };
 
@@ -44,10 +45,11 @@ struct cl_msg {
 		struct {
 			uint32_t members[CL_MAX_HOSTS]; /* the membership it answers, sorted */
 			int nmembers;
+			bool initialized;	    /* the sender holds the history (cl_local) */
 			struct cl_cluster *cluster; /* heap */
 		} sync;
 		struct {
-			uint32_t target; /* 0: every member applies it */
+			uint32_t target;	/* 0: every member applies it */
 			struct cl_request *req; /* heap; req->id with node: unique */
 		} request;
 		struct {

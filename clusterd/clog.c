@@ -31,9 +31,10 @@ void clog__msg(enum clog_level level, const char *fmt, ...)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld twin-clusterd%s%s%s: %s: ",
-		     tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, host[0] ? "[" : "",
-		     host, host[0] ? "]" : "", names[level]);
+	n = snprintf(line, sizeof(line),
+		     "%02d:%02d:%02d.%03ld twin-clusterd%s%s%s: %s: ", tm.tm_hour, tm.tm_min,
+		     tm.tm_sec, ts.tv_nsec / 1000000, host[0] ? "[" : "", host, host[0] ? "]" : "",
+		     names[level]);
 	va_start(ap, fmt);
 	if (n >= 0 && (size_t)n < sizeof(line))
 		vsnprintf(line + n, sizeof(line) - n, fmt, ap);

@@ -25,8 +25,7 @@ struct key {
 static const struct key keys[] = {
     {"cluster", "name", K_NAME, FIELD(cluster_name), "name = twin-lab"},
     {"host", "name", K_NAME, FIELD(host_name), "name = h1 (its corosync nodelist name)"},
-    {"host", "replication_addr", K_ADDR, FIELD(replication_addr),
-     "replication_addr = 198.18.1.1"},
+    {"host", "replication_addr", K_ADDR, FIELD(replication_addr), "replication_addr = 198.18.1.1"},
     {"host", "state_dir", K_PATH, FIELD(state_dir), "state_dir = /var/lib/twin"},
     {"host", "socket", K_SOCKET, FIELD(socket), "socket = /run/twin/clusterd.sock"},
     {"paths", "twin_vmm", K_PATH, FIELD(twin_vmm), "twin_vmm = /usr/bin/twin-vmm"},
@@ -110,15 +109,16 @@ static bool set_value(struct parse *p, const struct key *k, const char *v)
 	switch (k->kind) {
 	case K_NAME:
 		if (!name_ok(v)) {
-			fail(p, "[%s] %s '%s' is not a name: use 1 to %d letters, digits, '-', "
-				"'_' or '.', e.g. %s",
+			fail(p,
+			     "[%s] %s '%s' is not a name: use 1 to %d letters, digits, '-', "
+			     "'_' or '.', e.g. %s",
 			     k->section, k->name, v, CONF_NAME_MAX, k->example);
 			return false;
 		}
 		break;
 	case K_ADDR:
-		if (strlen(v) >= k->size || (inet_pton(AF_INET, v, addr) != 1 &&
-					     inet_pton(AF_INET6, v, addr) != 1)) {
+		if (strlen(v) >= k->size ||
+		    (inet_pton(AF_INET, v, addr) != 1 && inet_pton(AF_INET6, v, addr) != 1)) {
 			fail(p, "[%s] %s '%s' is not an IP address: use e.g. %s", k->section,
 			     k->name, v, k->example);
 			return false;
@@ -127,8 +127,9 @@ static bool set_value(struct parse *p, const struct key *k, const char *v)
 	case K_PATH:
 	case K_SOCKET:
 		if (v[0] != '/' || strlen(v) >= k->size) {
-			fail(p, "[%s] %s '%s' must be an absolute path of at most %zu bytes: use "
-				"e.g. %s",
+			fail(p,
+			     "[%s] %s '%s' must be an absolute path of at most %zu bytes: use "
+			     "e.g. %s",
 			     k->section, k->name, v, k->size - 1, k->example);
 			return false;
 		}
@@ -148,8 +149,9 @@ static bool set_value(struct parse *p, const struct key *k, const char *v)
 		errno = 0;
 		n = strtol(v, &end, 10);
 		if (errno || end == v || *end || n < 1024 || n > 65535 - CONF_MAX_VMS) {
-			fail(p, "[%s] %s '%s' must be a port from 1024 to %d (VM ports follow it): "
-				"use e.g. %s",
+			fail(p,
+			     "[%s] %s '%s' must be a port from 1024 to %d (VM ports follow it): "
+			     "use e.g. %s",
 			     k->section, k->name, v, 65535 - CONF_MAX_VMS, k->example);
 			return false;
 		}
@@ -179,16 +181,19 @@ static int handle(void *user, const char *section, const char *name, const char 
 		return set_value(p, &keys[i], value);
 	}
 	if (!*section)
-		fail(p, "%s is outside any section: put it under [cluster], [host], [paths], "
-			"[tls] or [replication]",
+		fail(p,
+		     "%s is outside any section: put it under [cluster], [host], [paths], "
+		     "[tls] or [replication]",
 		     name);
 	else if (!section_known)
-		fail(p, "unknown section [%s]: use [cluster], [host], [paths], [tls] or "
-			"[replication]",
+		fail(p,
+		     "unknown section [%s]: use [cluster], [host], [paths], [tls] or "
+		     "[replication]",
 		     section);
 	else
-		fail(p, "unknown key '%s' in [%s]: check its spelling (clusterd/conf.c lists "
-			"the keys)",
+		fail(p,
+		     "unknown key '%s' in [%s]: check its spelling (clusterd/conf.c lists "
+		     "the keys)",
 		     name, section);
 	return 0;
 }
@@ -202,8 +207,8 @@ static bool require(struct parse *p, const char *section, const char *name)
 		i++;
 	if (p->seen[i])
 		return true;
-	snprintf(p->err, p->errlen, "%s: [%s] %s is missing: add `%s` under [%s]", p->file,
-		 section, name, keys[i].example, section);
+	snprintf(p->err, p->errlen, "%s: [%s] %s is missing: add `%s` under [%s]", p->file, section,
+		 name, keys[i].example, section);
 	return false;
 }
 
@@ -229,7 +234,7 @@ static bool tls_ok(struct parse *p)
 }
 
 int conf__parse(const char *text, const char *file, struct clusterd_conf *out, char *err,
-		  size_t errlen)
+		size_t errlen)
 {
 	struct parse p = {.file = file, .pos = text, .cfg = out, .err = err, .errlen = errlen};
 	int line;

@@ -77,8 +77,8 @@ static void report_quorum(struct corosync *c, bool quorate)
 	c->ops->quorum(c->ops->opaque, quorate, info.total_votes, info.node_expected_votes);
 }
 
-static void on_quorum(quorum_handle_t h, uint32_t quorate, uint64_t ring_seq,
-		      uint32_t nview, uint32_t *view)
+static void on_quorum(quorum_handle_t h, uint32_t quorate, uint64_t ring_seq, uint32_t nview,
+		      uint32_t *view)
 {
 	struct corosync *c;
 
@@ -89,8 +89,8 @@ static void on_quorum(quorum_handle_t h, uint32_t quorate, uint64_t ring_seq,
 	report_quorum(c, quorate);
 }
 
-static void on_deliver(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid,
-		       uint32_t pid, void *msg, size_t len)
+static void on_deliver(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid, uint32_t pid,
+		       void *msg, size_t len)
 {
 	struct corosync *c;
 

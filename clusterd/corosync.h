@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <event2/event.h>
 
-#define COROSYNC_GROUP "twin"
+#define COROSYNC_GROUP	     "twin"
 #define COROSYNC_MAX_MEMBERS 64
 
 /*

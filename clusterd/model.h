@@ -17,11 +17,11 @@
  * quorum, the members, and the twin-vmm processes it runs.
  */
 
-#define CL_MAX_HOSTS   16
-#define CL_MAX_VMS     64
-#define CL_NAME_MAX    32   /* host and VM names, without the NUL */
-#define CL_ADDR_MAX    64   /* a replication address (IPv4/IPv6 text), with the NUL */
-#define CL_CONFIG_MAX  4096 /* a VM's config text, with the NUL */
+#define CL_MAX_HOSTS	   16
+#define CL_MAX_VMS	   64
+#define CL_NAME_MAX	   32	/* host and VM names, without the NUL */
+#define CL_ADDR_MAX	   64	/* a replication address (IPv4/IPv6 text), with the NUL */
+#define CL_CONFIG_MAX	   4096 /* a VM's config text, with the NUL */
 #define CL_INTERVAL_MAX_MS 10000
 #define CL_MEMORY_MAX_MIB  (1u << 20)
 
@@ -90,6 +90,9 @@ struct cl_local_vmm {
 	bool fenced;	      /* fence sent, no unfence since */
 	uint32_t protect_gen; /* backup_gen the primary was told to protect toward; 0 none */
 	bool failover_sent;
+	/* an output-releasing act waits for a barrier sent at or after gate_version */
+	bool gate_set;
+	uint64_t gate_version;
 };
 
 struct cl_local {
@@ -112,6 +115,13 @@ struct cl_local {
 	 */
 	bool stream_quorate;
 	bool syncing; /* a confchg's STATE_SYNC round is not complete */
+	/*
+	 * This host holds the cluster's history: it synced from a host that did, or it
+	 * was there at the cold start (all expected_votes hosts, none with a history).
+	 * Until then it counts as not quorate: a majority of restarted hosts has
+	 * forgotten what the cluster did, and must not overrule a host that remembers.
+	 */
+	bool initialized;
 	struct cl_local_vmm vmms[CL_MAX_VMS];
 };
 
@@ -141,7 +151,7 @@ enum cl_cmd {
 struct cl_request {
 	uint64_t id; /* the daemon's, echoed in the reply action */
 	enum cl_cmd cmd;
-	char vm[CL_NAME_MAX + 1];   /* all but vm-list, cluster-status; status: optional */
+	char vm[CL_NAME_MAX + 1]; /* all but vm-list, cluster-status; status: optional */
 	/* vm-start */
 	char config[CL_CONFIG_MAX];
 	uint32_t memory_mib;
@@ -161,8 +171,13 @@ enum cl_event {
 	CL_EV_VMM_PROTECTED, /* the primary's initial sync is done */
 	CL_EV_SYNC_FAILED,   /* the primary's protect or initial sync failed */
 	CL_EV_ACTIVATED,     /* the backup's failover is done: it is the primary */
-	CL_EV_VMM_STALLED,   /* replication heartbeat lost: licenses nothing, logged */
-	CL_EV_HOST_MEMORY,   /* this host's free memory (free_mib) */
+	/*
+	 * The primary's query-replication says stalled (its backup unheard): licenses
+	 * nothing by itself.  Report it at each poll that finds it so: the backup's host
+	 * then kills its backup, whose confirmed death lets the primary degrade.
+	 */
+	CL_EV_VMM_STALLED,
+	CL_EV_HOST_MEMORY, /* this host's free memory (free_mib) */
 };
 
 struct cl_local_event {
@@ -212,8 +227,8 @@ enum cl_action_type {
 	CL_ACT_SPAWN_BACKUP,  /* twin-vmm backup --listen repl_addr:port, config in data */
 	CL_ACT_VMM,	      /* a control-socket command to vm's vmm (vmm_cmd) */
 	CL_ACT_KILL,	      /* signal (SIGKILL) to vm's vmm */
-	CL_ACT_REPLY,	      /* answer CLI request req_id: ok + JSON in data, or err_class + data */
-	CL_ACT_LOG,	      /* one log line in data */
+	CL_ACT_REPLY, /* answer CLI request req_id: ok + JSON in data, or err_class + data */
+	CL_ACT_LOG,   /* one log line in data */
 };
 
 enum cl_vmm_cmd {
@@ -229,17 +244,20 @@ enum cl_vmm_cmd {
 struct cl_action {
 	enum cl_action_type type;
 	char vm[CL_NAME_MAX + 1];
-	enum cl_role role;	/* SPAWN_*, KILL: which of the VM's vmms */
+	enum cl_role role; /* SPAWN_*, KILL: which of the VM's vmms */
 	enum cl_vmm_cmd vmm_cmd;
 	char peer_addr[CL_ADDR_MAX]; /* PROTECT */
 	uint16_t port;		     /* PROTECT: the peer's; SPAWN_BACKUP: to listen on */
 	enum cl_mode mode;
 	uint32_t interval_ms;
-	int signal;		     /* KILL */
-	uint64_t req_id;	     /* REPLY */
-	bool ok;		     /* REPLY */
-	char err_class[32];	     /* REPLY, !ok: "GenericError", "NoQuorum", ... */
-	char *data;		     /* heap, NUL-terminated (SEND: len bytes + NUL) */
+	int signal; /* KILL */
+	/* KILL of a drill of the whole host: after this action list, the daemon kills every
+	 * vmm, its corosync and itself. */
+	bool host;
+	uint64_t req_id;    /* REPLY */
+	bool ok;	    /* REPLY */
+	char err_class[32]; /* REPLY, !ok: "GenericError", "NoQuorum", ... */
+	char *data;	    /* heap, NUL-terminated (SEND: len bytes + NUL) */
 	size_t len;
 };
 
@@ -277,7 +295,8 @@ const char *cl_cmd__to_str(enum cl_cmd c);
 int cl_cmd__from_str(const char *s, enum cl_cmd *out); /* 0 or -EINVAL */
 const char *cl_action_type__to_str(enum cl_action_type t);
 const char *cl_vmm_cmd__to_str(enum cl_vmm_cmd c);
-/* Whether the VM state table has from -> to. */
+/* Whether the VM (host) state table has from -> to. */
 bool model__vm_allowed(enum cl_vm_state from, enum cl_vm_state to);
+bool model__host_allowed(enum cl_host_state from, enum cl_host_state to);
 
 #endif

@@ -15,8 +15,7 @@ int placement__load(const struct cl_cluster *c, uint32_t node)
 	return n;
 }
 
-uint32_t placement__pick_backup(const struct cl_cluster *c, const struct cl_vm *vm,
-				uint32_t avoid)
+uint32_t placement__pick_backup(const struct cl_cluster *c, const struct cl_vm *vm, uint32_t avoid)
 {
 	const struct cl_host *best = NULL;
 	int best_load = 0;

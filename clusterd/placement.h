@@ -13,7 +13,6 @@ int placement__load(const struct cl_cluster *c, uint32_t node);
  * memory for the VM; the least loaded, then the most free memory, then the lowest nodeid
  * (so every member picks the same).  0: no host fits.
  */
-uint32_t placement__pick_backup(const struct cl_cluster *c, const struct cl_vm *vm,
-				uint32_t avoid);
+uint32_t placement__pick_backup(const struct cl_cluster *c, const struct cl_vm *vm, uint32_t avoid);
 
 #endif

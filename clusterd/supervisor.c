@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,10 +19,10 @@
 #define CONNECT_EVERY_MS 20
 #define CONNECT_TRIES	 500
 /* Replies: most commands answer at once; failover returns once the VM runs there. */
-#define REPLY_MS	 5000
-#define PROTECT_MS	 30000
-#define FAILOVER_MS	 60000
-#define UNPROTECT_MS	 60000
+#define REPLY_MS     5000
+#define PROTECT_MS   30000
+#define FAILOVER_MS  60000
+#define UNPROTECT_MS 60000
 /* query-replication: while the initial sync runs, and then to see a stall sooner. */
 #define SYNC_POLL_MS  200
 #define WATCH_POLL_MS 500
@@ -44,12 +45,17 @@ struct vmm {
 	struct event *poll;
 	enum poll_mode polling;
 	bool stalled;
-	json_t *repl; /* the last query-replication answer, for status */
-	uint64_t repl_epochs;	 /* ... its "epochs", and when it came (ms, monotonic) */
+	json_t *repl;	      /* the last query-replication answer, for status */
+	uint64_t repl_epochs; /* ... its "epochs", and when it came (ms, monotonic) */
 	uint64_t repl_at_ms;
 	char error[256]; /* the last failure (protect, the sync, failover), for status */
 	time_t restarts[SUPERVISOR_RESTARTS]; /* when the last restarts were, oldest first */
 	unsigned int nr_restarts;
+};
+
+struct pending_event {
+	struct pending_event *next;
+	struct cl_local_event ev;
 };
 
 struct supervisor {
@@ -57,43 +63,45 @@ struct supervisor {
 	const struct clusterd_conf *conf;
 	const struct supervisor_ops *ops;
 	struct event *sigchld;
+	/* Events for the model, in the order they happened, delivered from the loop. */
+	struct pending_event *head, **tail;
+	struct event *deliver;
 	/* Two per VM: the old and the new role may overlap while one is reaped. */
 	struct vmm vmms[2 * CL_MAX_VMS];
 };
 
-struct pending_event {
-	struct supervisor *s;
-	struct cl_local_event ev;
-};
-
 static void deliver(evutil_socket_t fd, short what, void *arg)
 {
-	struct pending_event *p = arg;
+	struct supervisor *s = arg;
 
-	p->s->ops->event(p->s->ops->opaque, &p->ev);
-	free(p);
+	while (s->head) {
+		struct pending_event *p = s->head;
+
+		s->head = p->next;
+		if (!s->head)
+			s->tail = &s->head;
+		s->ops->event(s->ops->opaque, &p->ev);
+		free(p);
+	}
 }
 
-/* Reports to the model from the loop, not from inside a supervisor__ call it made. */
-static void emit_for(struct supervisor *s, const char *vm, enum cl_role role,
-		     enum cl_event type, int status)
+/* Queues an event for the model: from the loop, not from inside a supervisor__ call it made. */
+static void emit_for(struct supervisor *s, const char *vm, enum cl_role role, enum cl_event type,
+		     int status)
 {
 	struct pending_event *p = calloc(1, sizeof(*p));
-	struct timeval now = {0};
 
 	if (!p) {
 		clog__error("vm %s: out of memory: the %d event is lost", vm, type);
 		return;
 	}
-	p->s = s;
 	p->ev.type = type;
 	p->ev.role = role;
 	p->ev.status = status;
 	snprintf(p->ev.vm, sizeof(p->ev.vm), "%s", vm);
-	if (event_base_once(s->base, -1, EV_TIMEOUT, deliver, p, &now)) {
-		clog__error("vm %s: cannot queue the %d event", vm, type);
-		free(p);
-	}
+	*s->tail = p;
+	s->tail = &p->next;
+	event_active(s->deliver, 0, 0);
 }
 
 static void emit(struct vmm *v, enum cl_event type, int status)
@@ -148,17 +156,27 @@ static int mkdir_p(char *path)
 	return mkdir(path, 0700) && errno != EEXIST ? -errno : 0;
 }
 
-/* The child: the log as stdout and stderr, its own process group, a clean signal state. */
-static void __attribute__((noreturn)) exec_child(const struct vmm_argv *a, int log_fd)
+/*
+ * The child: the log as stdout and stderr, its own process group, a clean signal state, and
+ * none of clusterd's descriptors: a twin-vmm holding our Corosync connection open would hide
+ * our death from Corosync.  It dies with clusterd (SIGKILL): a twin-vmm nobody supervises
+ * is never fenced on a quorum loss, while the others, seeing us leave CPG, activate its
+ * backup.
+ */
+static void __attribute__((noreturn)) exec_child(const struct vmm_argv *a, int log_fd, pid_t parent)
 {
 	sigset_t none;
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(127); /* clusterd died before the prctl: not a moment unsupervised */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
 	/* A ^C at clusterd's terminal is for clusterd, not for the VMs. */
 	setpgid(0, 0);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)
+	if (null < 0 || dup2(null, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
+	    close_range(3, ~0u, 0))
 		_exit(127);
 	execv(a->argv[0], a->argv);
 	dprintf(2, "twin-clusterd: cannot run %s: %s: check [paths] twin_vmm in clusterd.conf\n",
@@ -178,14 +196,15 @@ static int start_process(struct vmm *v)
 	char err[2 * CONF_PATH_MAX], dir[CONF_PATH_MAX], log[CONF_PATH_MAX + 8];
 	struct timeval every = {0, CONNECT_EVERY_MS * 1000};
 	int rc, log_fd = -1;
+	pid_t parent;
 
 	rc = vmcfg__parse_text(v->config, strlen(v->config), v->vm, &cfg, err, sizeof(err));
-	rc = rc ?: vmm_argv__build(conf, &cfg, v->role == CL_ROLE_PRIMARY ? VMM_ARGV_PRIMARY
-									   : VMM_ARGV_BACKUP,
-				   v->port, &a, err, sizeof(err));
-	if (!rc && (vmm_argv__vm_dir(conf, v->vm, dir, sizeof(dir)) || (rc = mkdir_p(dir))))
-		snprintf(err, sizeof(err), "cannot create %s: %s", dir,
-			 strerror(rc ? -rc : ENAMETOOLONG));
+	rc = rc
+		 ?: vmm_argv__build(conf, &cfg,
+				    v->role == CL_ROLE_PRIMARY ? VMM_ARGV_PRIMARY : VMM_ARGV_BACKUP,
+				    v->port, &a, err, sizeof(err));
+	if (!rc && (rc = vmm_argv__vm_dir(conf, v->vm, dir, sizeof(dir)) ?: mkdir_p(dir)))
+		snprintf(err, sizeof(err), "cannot create %s: %s", dir, strerror(-rc));
 	if (!rc) {
 		snprintf(log, sizeof(log), "%s/log", dir);
 		log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -202,6 +221,7 @@ static int start_process(struct vmm *v)
 	for (int i = 0; i < a.argc; i++)
 		dprintf(log_fd, " %s", a.argv[i]);
 	dprintf(log_fd, "\n");
+	parent = getpid();
 	v->pid = fork();
 	if (v->pid < 0) {
 		rc = -errno;
@@ -210,7 +230,7 @@ static int start_process(struct vmm *v)
 		goto out;
 	}
 	if (!v->pid)
-		exec_child(&a, log_fd);
+		exec_child(&a, log_fd, parent);
 	clog__info("vm %s: %s twin-vmm started, pid %d, log %s", v->vm, cl_role__to_str(v->role),
 		   (int)v->pid, log);
 	v->connect_tries = 0;
@@ -262,7 +282,8 @@ static bool listening(uint16_t port)
 		unsigned int p, st;
 
 		while (f && !found && fgets(line, sizeof(line), f))
-			found = sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &p, &st) == 2 &&
+			found = sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &p,
+				       &st) == 2 &&
 				p == port && st == 0x0A; /* TCP_LISTEN */
 		if (f)
 			fclose(f);
@@ -302,8 +323,8 @@ static void connect_tick(evutil_socket_t fd, short what, void *arg)
 	kill_vmm(v, SIGKILL);
 }
 
-void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role,
-		       const char *config, uint16_t port)
+void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role, const char *config,
+		       uint16_t port)
 {
 	struct vmm *v = NULL;
 
@@ -352,7 +373,8 @@ static bool schedule_restart(struct vmm *v, int status)
 	unsigned int n = 0;
 
 	if (v->role != CL_ROLE_PRIMARY || v->killed ||
-	    (WIFEXITED(status) && !WEXITSTATUS(status)) || !s->ops->may_restart(s->ops->opaque, v->vm))
+	    (WIFEXITED(status) && !WEXITSTATUS(status)) ||
+	    !s->ops->may_restart(s->ops->opaque, v->vm))
 		return false;
 	for (unsigned int i = 0; i < v->nr_restarts; i++)
 		n += now - v->restarts[i] < SUPERVISOR_RESTART_WINDOW_S;
@@ -379,7 +401,8 @@ static void describe(int status, char *out, size_t size)
 	if (WIFEXITED(status))
 		snprintf(out, size, "exit status %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
-		snprintf(out, size, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+		snprintf(out, size, "signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
 	else
 		snprintf(out, size, "wait status %#x", status);
 }
@@ -389,8 +412,8 @@ static void on_exit_status(struct vmm *v, int status)
 	char how[64];
 
 	describe(status, how, sizeof(how));
-	clog__info("vm %s: %s twin-vmm pid %d ended: %s%s", v->vm, cl_role__to_str(v->role), (int)v->pid,
-		   how, v->killed ? " (we ended it)" : "");
+	clog__info("vm %s: %s twin-vmm pid %d ended: %s%s", v->vm, cl_role__to_str(v->role),
+		   (int)v->pid, how, v->killed ? " (we ended it)" : "");
 	v->pid = 0;
 	vmm_client__free(v->client);
 	v->client = NULL;
@@ -435,9 +458,9 @@ static void keep_replication(struct vmm *v, json_t *ret)
 	if (!copy)
 		return;
 	if (v->repl && at > v->repl_at_ms && epochs >= v->repl_epochs)
-		json_object_set_new(copy, "epochs_per_s",
-				    json_real((epochs - v->repl_epochs) * 1000.0 /
-					      (at - v->repl_at_ms)));
+		json_object_set_new(
+		    copy, "epochs_per_s",
+		    json_real((epochs - v->repl_epochs) * 1000.0 / (at - v->repl_at_ms)));
 	json_decref(v->repl);
 	v->repl = copy;
 	v->repl_epochs = epochs;
@@ -467,6 +490,7 @@ static void on_replication(void *arg, json_t *ret, const char *error)
 	if (v->polling == POLL_SYNC && strcmp(state, "syncing")) {
 		if (!strcmp(state, "protected")) {
 			clog__info("vm %s: the initial sync is done: protected", v->vm);
+			v->error[0] = 0; /* a failure before is history now */
 			emit(v, CL_EV_VMM_PROTECTED, 0);
 			v->polling = POLL_WATCH;
 		} else {
@@ -539,8 +563,8 @@ static void on_logged(void *arg, json_t *ret, const char *error)
 	struct vmm *v = arg;
 
 	if (!ret)
-		clog__error("vm %s: a command to its %s failed: %s", v->vm, cl_role__to_str(v->role),
-			    error);
+		clog__error("vm %s: a command to its %s failed: %s", v->vm,
+			    cl_role__to_str(v->role), error);
 }
 
 /* protect's arguments: the backup, timing, "cluster": true, and the link's security. */
@@ -569,12 +593,16 @@ static json_t *protect_args(const struct clusterd_conf *conf, const struct cl_ac
 
 void supervisor__command(struct supervisor *s, const struct cl_action *a)
 {
-	enum cl_role role = a->vmm_cmd == CL_VMM_FAILOVER ? CL_ROLE_BACKUP
-			    : a->vmm_cmd == CL_VMM_QUIT	   ? a->role
-							   : CL_ROLE_PRIMARY;
+	enum cl_role role = a->role;
 	const char *cmd = cl_vmm_cmd__to_str(a->vmm_cmd);
 	struct vmm *v = find(s, a->vm, role);
 
+	if (v && !v->pid && a->vmm_cmd == CL_VMM_QUIT) {
+		/* Between a crash and its restart: no restart, the VM stops here and now. */
+		clog__info("vm %s: quit while its restart is pending: not restarting it", a->vm);
+		kill_vmm(v, SIGKILL);
+		return;
+	}
 	if (!v || !v->client) {
 		clog__error("vm %s: cannot send %s: no connected %s twin-vmm here", a->vm, cmd,
 			    role == CL_ROLE_NONE ? "" : cl_role__to_str(role));
@@ -626,7 +654,8 @@ void supervisor__kill(struct supervisor *s, const char *vm, enum cl_role role, i
 		clog__warn("vm %s: no %s twin-vmm here to signal", vm, cl_role__to_str(role));
 		return;
 	}
-	clog__info("vm %s: signal %d -> its %s (pid %d)", vm, sig, cl_role__to_str(role), (int)v->pid);
+	clog__info("vm %s: signal %d -> its %s (pid %d)", vm, sig, cl_role__to_str(role),
+		   (int)v->pid);
 	kill_vmm(v, sig);
 }
 
@@ -670,10 +699,14 @@ int supervisor__new(struct event_base *base, const struct clusterd_conf *conf,
 	s->base = base;
 	s->conf = conf;
 	s->ops = ops;
+	s->tail = &s->head;
+	s->deliver = event_new(base, -1, 0, deliver, s);
 	s->sigchld = evsignal_new(base, SIGCHLD, on_sigchld, s);
-	if (!s->sigchld || evsignal_add(s->sigchld, NULL)) {
+	if (!s->deliver || !s->sigchld || evsignal_add(s->sigchld, NULL)) {
 		if (s->sigchld)
 			event_free(s->sigchld);
+		if (s->deliver)
+			event_free(s->deliver);
 		free(s);
 		return -ENOMEM;
 	}
@@ -688,6 +721,13 @@ void supervisor__free(struct supervisor *s)
 	for (size_t i = 0; i < sizeof(s->vmms) / sizeof(s->vmms[0]); i++)
 		if (s->vmms[i].vm[0])
 			release(&s->vmms[i]);
+	while (s->head) {
+		struct pending_event *p = s->head;
+
+		s->head = p->next;
+		free(p);
+	}
+	event_free(s->deliver);
 	event_free(s->sigchld);
 	free(s);
 }

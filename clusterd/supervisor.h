@@ -9,7 +9,7 @@
 #include "model.h"
 
 /* A crashed unprotected primary is restarted in place at most this often per window. */
-#define SUPERVISOR_RESTARTS	     3
+#define SUPERVISOR_RESTARTS	    3
 #define SUPERVISOR_RESTART_WINDOW_S 300
 
 /* Called on the event-loop thread, never from inside a supervisor__ call. */
@@ -34,10 +34,10 @@ int supervisor__new(struct event_base *base, const struct clusterd_conf *conf,
  * Starts twin-vmm for (vm, role) from its config text; a backup listens on port.  stdout and
  * stderr append to STATE_DIR/vms/VM/log.  Any failure is reported as the vmm's exit.
  */
-void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role,
-		       const char *config, uint16_t port);
+void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role, const char *config,
+		       uint16_t port);
 
-/* Carries out a CL_ACT_VMM action (protect, failover, degrade, fence, ...) on its vmm. */
+/* Carries out a CL_ACT_VMM action (protect, failover, degrade, fence, ...) on (vm, role). */
 void supervisor__command(struct supervisor *s, const struct cl_action *a);
 
 /* Sends sig to (vm, role)'s vmm; its exit is reported as usual, never restarted. */
@@ -52,7 +52,8 @@ void supervisor__kill_all(struct supervisor *s);
  */
 json_t *supervisor__replication(struct supervisor *s, const char *vm);
 
-/* The last failure of vm's twin-vmm here (protect, the sync, failover), or NULL. */
+/* The last failure of vm's twin-vmm here (protect, the sync, failover) since its last
+ * successful sync, or NULL. */
 const char *supervisor__error(struct supervisor *s, const char *vm);
 
 /* How many vmms are alive (not yet reaped). */

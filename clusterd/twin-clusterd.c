@@ -19,6 +19,10 @@
 #define EXIT_USAGE   2 /* bad usage or a bad clusterd.conf */
 
 #define DEFAULT_CONFIG "/etc/twin/clusterd.conf"
+/* Corosync's pid lock, fixed by Corosync (a lab host has its own /run). */
+#define COROSYNC_PID_FILE "/run/corosync.pid"
+/* drill --host: the reply goes out over CPG first, then the host dies. */
+#define HOST_DRILL_DELAY_MS 50
 /* The model's clock (retries); the host's free memory is sent every MEMORY_EVERY ticks. */
 #define TICK_MS	     500
 #define MEMORY_EVERY 10
@@ -41,7 +45,7 @@ struct daemon {
 	struct corosync *cs;
 	struct supervisor *sup;
 	struct api *api;
-	struct event *tick, *sigterm, *sigint, *grace;
+	struct event *tick, *sigterm, *sigint, *grace, *host_kill;
 	unsigned int ticks;
 	bool stopping;
 	int exit_status;
@@ -53,6 +57,35 @@ static const char usage[] =
     "  foreground and logs to stderr.  --config defaults to " DEFAULT_CONFIG ".\n"
     "  SIGTERM stops it: every twin-vmm it runs is killed first, so protected VMs fail over.\n"
     "  Exit status: 0 stopped, 1 Corosync lost or a start-up failure, 2 bad usage or config.\n";
+
+/*
+ * drill --host: a whole-host death as the lab makes one (LAB.md): SIGKILL to every twin-vmm,
+ * to this host's Corosync and to ourselves, with no goodbye: the others see the host leave.
+ */
+static void on_host_kill(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	FILE *f = fopen(COROSYNC_PID_FILE, "re");
+	int pid = 0;
+
+	clog__warn("drill: killing this whole host: every twin-vmm, corosync and twin-clusterd");
+	supervisor__kill_all(d->sup);
+	if (!f || fscanf(f, "%d", &pid) != 1 || pid <= 1 || kill(pid, SIGKILL))
+		clog__error("drill: cannot kill corosync (pid file %s): %s", COROSYNC_PID_FILE,
+			    f ? "no pid in it, or the kill failed" : strerror(errno));
+	if (f)
+		fclose(f);
+	raise(SIGKILL);
+}
+
+/* After the rest of this action list (the drill's reply): the kill, HOST_DRILL_DELAY_MS on. */
+static void kill_host_soon(struct daemon *d)
+{
+	struct timeval delay = {0, HOST_DRILL_DELAY_MS * 1000};
+
+	clog__warn("drill: this host dies in %d ms", HOST_DRILL_DELAY_MS);
+	evtimer_add(d->host_kill, &delay);
+}
 
 static void run_actions(struct daemon *d, const struct cl_actions *acts)
 {
@@ -72,14 +105,17 @@ static void run_actions(struct daemon *d, const struct cl_actions *acts)
 			else
 				supervisor__spawn(d->sup, a->vm,
 						  a->type == CL_ACT_SPAWN_PRIMARY ? CL_ROLE_PRIMARY
-										 : CL_ROLE_BACKUP,
+										  : CL_ROLE_BACKUP,
 						  a->data, a->port);
 			break;
 		case CL_ACT_VMM:
 			supervisor__command(d->sup, a);
 			break;
 		case CL_ACT_KILL:
-			supervisor__kill(d->sup, a->vm, a->role, a->signal);
+			if (a->host)
+				kill_host_soon(d);
+			else
+				supervisor__kill(d->sup, a->vm, a->role, a->signal);
 			break;
 		case CL_ACT_REPLY:
 			api__reply(d->api, a->req_id, a->ok, a->err_class, a->data);
@@ -127,8 +163,8 @@ static int copy_ids(uint32_t *dst, const uint32_t *src, size_t n)
 	return n;
 }
 
-static void on_confchg(void *opaque, const uint32_t *members, size_t nmembers,
-		       const uint32_t *left, size_t nleft, const uint32_t *joined, size_t njoined)
+static void on_confchg(void *opaque, const uint32_t *members, size_t nmembers, const uint32_t *left,
+		       size_t nleft, const uint32_t *joined, size_t njoined)
 {
 	struct cl_input in = {.type = CL_IN_CONFCHG};
 
@@ -136,7 +172,7 @@ static void on_confchg(void *opaque, const uint32_t *members, size_t nmembers,
 	in.confchg.nleft = copy_ids(in.confchg.left, left, nleft);
 	in.confchg.njoined = copy_ids(in.confchg.joined, joined, njoined);
 	clog__debug("corosync: membership: %zu members, %zu left, %zu joined", nmembers, nleft,
-		   njoined);
+		    njoined);
 	feed(opaque, &in);
 }
 
@@ -148,7 +184,7 @@ static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expec
 	in.quorum.votes = votes;
 	in.quorum.expected_votes = expected;
 	clog__debug("corosync: quorum: %s, %u of %u expected votes",
-		   quorate ? "quorate" : "NOT quorate", votes, expected);
+		    quorate ? "quorate" : "NOT quorate", votes, expected);
 	feed(opaque, &in);
 }
 
@@ -229,7 +265,8 @@ static void add_probe(struct daemon *d, json_t *vm, const char *name)
 		const struct cl_vm *v = &st->cluster.vms[i];
 
 		if (v->name[0] && !strcmp(v->name, name) &&
-		    !vmcfg__parse_text(v->config, strlen(v->config), name, &cfg, err, sizeof(err))) {
+		    !vmcfg__parse_text(v->config, strlen(v->config), name, &cfg, err,
+				       sizeof(err))) {
 			json_object_set_new(vm, "probe", json_string(cfg.probe));
 			return;
 		}
@@ -275,8 +312,7 @@ static void extend_reply(void *opaque, enum cl_cmd cmd, json_t *ret)
 		return;
 	if (json_is_object(ret))
 		add_vm_facts(d, ret);
-	json_array_foreach(ret, i, vm)
-		add_vm_facts(d, vm);
+	json_array_foreach(ret, i, vm) add_vm_facts(d, vm);
 }
 
 static struct api_ops api_ops = {
@@ -391,8 +427,8 @@ static int start(struct daemon *d)
 	corosync_ops.opaque = supervisor_ops.opaque = api_ops.opaque = d;
 	if (corosync__open(&corosync_ops, &d->cs, &nodeid, err, sizeof(err)))
 		goto fail;
-	d->model = model__new(nodeid, d->conf.host_name, d->conf.replication_addr,
-			      d->conf.port_base);
+	d->model =
+	    model__new(nodeid, d->conf.host_name, d->conf.replication_addr, d->conf.port_base);
 	if (!d->model) {
 		snprintf(err, sizeof(err),
 			 "model: cannot start: is [host] name at most %d characters?", CL_NAME_MAX);
@@ -407,17 +443,20 @@ static int start(struct daemon *d)
 		goto fail;
 	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
 	d->grace = evtimer_new(d->base, on_grace, d);
+	d->host_kill = evtimer_new(d->base, on_host_kill, d);
 	d->sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->sigint = evsignal_new(d->base, SIGINT, on_signal, d);
-	if (!d->tick || !d->grace || !d->sigterm || !d->sigint || event_add(d->tick, &tick) ||
-	    evsignal_add(d->sigterm, NULL) || evsignal_add(d->sigint, NULL)) {
+	if (!d->tick || !d->grace || !d->host_kill || !d->sigterm || !d->sigint ||
+	    event_add(d->tick, &tick) || evsignal_add(d->sigterm, NULL) ||
+	    evsignal_add(d->sigint, NULL)) {
 		snprintf(err, sizeof(err), "cannot set up the event loop: out of memory");
 		goto fail;
 	}
 	if (corosync__join(d->cs, d->base, err, sizeof(err)))
 		goto fail;
-	clog__info("host %s (nodeid %u) in cluster %s: replication on %s, state in %s", d->conf.host_name,
-		   nodeid, d->conf.cluster_name, d->conf.replication_addr, d->conf.state_dir);
+	clog__info("host %s (nodeid %u) in cluster %s: replication on %s, state in %s",
+		   d->conf.host_name, nodeid, d->conf.cluster_name, d->conf.replication_addr,
+		   d->conf.state_dir);
 	return 0;
 fail:
 	clog__error("%s", err);
@@ -458,6 +497,8 @@ out:
 		event_free(d.tick);
 	if (d.grace)
 		event_free(d.grace);
+	if (d.host_kill)
+		event_free(d.host_kill);
 	if (d.sigterm)
 		event_free(d.sigterm);
 	if (d.sigint)

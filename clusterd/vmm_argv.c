@@ -22,11 +22,10 @@ void vmm_argv__tap_name(const char *vm, unsigned int index, char out[16])
 int vmm_argv__vm_dir(const struct clusterd_conf *conf, const char *vm, char *out, size_t size)
 {
 	return snprintf(out, size, "%s/vms/%s", conf->state_dir, vm) < (int)size ? 0
-										   : -ENAMETOOLONG;
+										 : -ENAMETOOLONG;
 }
 
-int vmm_argv__control_path(const struct clusterd_conf *conf, const char *vm, char *out,
-			   size_t size)
+int vmm_argv__control_path(const struct clusterd_conf *conf, const char *vm, char *out, size_t size)
 {
 	/* A socket path must fit sockaddr_un, whatever size the caller has. */
 	if (size > CONF_SOCKET_MAX + 1)
@@ -70,8 +69,8 @@ static int add_devices(struct vmm_argv *a, const struct clusterd_conf *conf,
 				 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
 		if (n->bridge[0])
 			snprintf(bridge, sizeof(bridge), ",bridge=%s", n->bridge);
-		rc = add(a, "--nic") ?: add(a, "tap=%s%s%s%s", tap, bridge, mac,
-					    n->legacy ? ",legacy" : "");
+		rc = add(a, "--nic")
+			 ?: add(a, "tap=%s%s%s%s", tap, bridge, mac, n->legacy ? ",legacy" : "");
 	}
 	for (unsigned int i = 0; i < cfg->nr_disks && !rc; i++) {
 		const struct vmcfg_disk *d = &cfg->disks[i];
@@ -83,8 +82,9 @@ static int add_devices(struct vmm_argv *a, const struct clusterd_conf *conf,
 				 cfg->name, d->path, strerror(-rc));
 			return rc;
 		}
-		rc = add(a, "--disk") ?: add(a, "path=%s%s%s", path, d->readonly ? ",readonly" : "",
-					     d->legacy ? ",legacy" : "");
+		rc = add(a, "--disk")
+			 ?: add(a, "path=%s%s%s", path, d->readonly ? ",readonly" : "",
+				d->legacy ? ",legacy" : "");
 	}
 	return rc;
 }

@@ -56,13 +56,13 @@ static int vm_start(struct twin_client *c, const struct twin_args *a)
 }
 
 /* vm stop, unprotect: the request, then what clusterd says the VM's state is. */
-static int simple(struct twin_client *c, const char *cmd, const char *vm)
+static int simple(struct twin_client *c, const char *cmd, const char *what, const char *vm)
 {
 	json_t *ret = twin_client__call(c, cmd, vm_args(vm));
 
 	if (!ret)
 		return TWIN_EXIT_FAILED;
-	printf("%s: %s: %s\n", cmd, vm, twin_status__str(ret, "state"));
+	printf("%s: %s: %s\n", what, vm, twin_status__str(ret, "state"));
 	json_decref(ret);
 	return TWIN_EXIT_OK;
 }
@@ -200,9 +200,9 @@ static int run(struct twin_client *c, const struct twin_args *a)
 		return TWIN_EXIT_FAILED;
 	switch (a->command) {
 	case TWIN_CMD_VM_STOP:
-		return simple(c, "vm-stop", a->vm);
+		return simple(c, "vm-stop", "vm stop", a->vm);
 	case TWIN_CMD_UNPROTECT:
-		return simple(c, "unprotect", a->vm);
+		return simple(c, "unprotect", "unprotect", a->vm);
 	case TWIN_CMD_PROTECT:
 		return protect(c, a);
 	case TWIN_CMD_FAILOVER:

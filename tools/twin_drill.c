@@ -46,15 +46,15 @@ static int probe_open(struct probe *p, const char *addr)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res = NULL;
 	char host[256];
-	const char *colon = strrchr(addr, ':');
+	const char *colon = strrchr(addr, ':'), *h = addr;
 	size_t len = colon - addr;
 	int rc;
 
-	if (addr[0] == '[') { /* host_port__valid checked the form */
-		addr++;
+	if (h[0] == '[') { /* host_port__valid checked the form */
+		h++;
 		len -= 2;
 	}
-	snprintf(host, sizeof(host), "%.*s", (int)len, addr);
+	snprintf(host, sizeof(host), "%.*s", (int)len, h);
 	rc = getaddrinfo(host, colon + 1, &hints, &res);
 	if (rc) {
 		twin__error("drill: probe %s: %s: give the kv service's address", addr,

@@ -144,8 +144,11 @@ void twin_status__print_sync(const char *name, json_t *vm)
 	json_t *sync = json_object_get(json_object_get(vm, "repl"), "sync");
 	char rounds[24];
 
-	printf("protect: %s: %s toward %s, sync %s, round %s, %.1f MiB sent", name,
-	       twin_status__str(vm, "state"), twin_status__str(vm, "backup"),
-	       twin_status__str(sync, "phase"), num(sync, "rounds", rounds, sizeof(rounds)),
-	       json_number_value(json_object_get(sync, "bytes")) / 1048576.0);
+	printf("protect: %s: %s toward %s", name, twin_status__str(vm, "state"),
+	       twin_status__str(vm, "backup"));
+	/* clusterd has the primary's sync progress once its twin-vmm runs the sync. */
+	if (json_is_object(sync))
+		printf(", sync %s, round %s, %.1f MiB sent", twin_status__str(sync, "phase"),
+		       num(sync, "rounds", rounds, sizeof(rounds)),
+		       json_number_value(json_object_get(sync, "bytes")) / 1048576.0);
 }

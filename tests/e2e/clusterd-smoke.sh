@@ -40,6 +40,24 @@ grep -q 'unknown argument \\"x\\"' <<<"$reply" || fail "an unknown argument: $re
 reply=$(request '{"execute": "vm-list"}')
 grep -q '"return"' <<<"$reply" || fail "vm-list: $reply"
 
+# A client that shuts its side down after two requests (echo ... | socat) gets both replies.
+replies=$(lab a exec h1 python3 -c '
+import socket
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect("/run/twin/clusterd.sock")
+s.sendall(b"{\"execute\": \"vm-list\", \"id\": 1}\n{\"execute\": \"cluster-status\", \"id\": 2}\n")
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(len(data.splitlines()))
+')
+[ "$replies" = 3 ] || fail "a half-closed client got $replies lines, expected the greeting and 2 replies"
+
 # SIGTERM: a clean stop, exit 0, the socket gone.
 kill -TERM "$CLUSTERD_PID"
 wait_exit "$CLUSTERD_PID" 15

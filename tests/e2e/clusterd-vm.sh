@@ -79,4 +79,15 @@ wait_exit "$CLUSTERD_PID" 15
 [ -z "$(vmm_pid)" ] || fail "kv1's twin-vmm outlived twin-clusterd"
 grep -q "primary twin-vmm pid [0-9]* ended: signal 9 (Killed) (we ended it)" "$dir/clusterd.log" ||
 	fail "the log does not show the twin-vmm killed at the stop"
+
+# clusterd SIGKILLed (a crash): its twin-vmm dies with it, never left unsupervised.
+start_clusterd "$dir/clusterd2.log"
+request '{"execute": "vm-start", "arguments": {"path": "kv1"}}' | grep -q '"return"' || fail "vm-start a third time"
+wait_state running 20
+kill -KILL "$CLUSTERD_PID"
+deadline=$((SECONDS + 5))
+while [ -n "$(vmm_pid)" ]; do
+	[ "$SECONDS" -lt "$deadline" ] || fail "kv1's twin-vmm outlived a SIGKILLed twin-clusterd"
+	sleep 0.1
+done
 note "ok"

@@ -100,6 +100,12 @@ twin no-force failover kv2
 assert_status no-force 1
 assert_one_error_line no-force "^twin: error: failover: expected votes 2 < 3: .*\(NoQuorum\)$"
 
+# The drill refuses to start when the kv service does not answer: nothing is killed.
+twin drill-deaf drill failover kv1 --probe 127.0.0.1:1
+assert_status drill-deaf 1
+assert_one_error_line drill-deaf "^twin: error: drill: the kv service at 127.0.0.1:1 does not answer"
+! grep -q '"drill"' "$log" || fail "a drill without a kv answer still asked for the kill"
+
 # The drill: detection, activation, then the first kv answer, in order.
 twin drill drill failover kv1 --json
 assert_status drill 0

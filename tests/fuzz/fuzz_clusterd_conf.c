@@ -1,4 +1,5 @@
-/* Fuzz target for conf__parse (clusterd.conf): one error line naming FILE[:LINE], or a sound config. */
+/* Fuzz target for conf__parse (clusterd.conf): one error line naming FILE[:LINE], or a sound
+ * config. */
 /*
  * With libFuzzer (clang), from the top of the source tree:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iclusterd tests/fuzz/fuzz_clusterd_conf.c \

@@ -36,8 +36,9 @@ struct sim_ev {
 struct sim_vmm {
 	char vm[CL_NAME_MAX + 1]; /* "": none */
 	enum cl_role role;	  /* as spawned; a backup that activated says primary */
+	enum cl_role spawned;	  /* as spawned (the daemon's key until ACTIVATED is told) */
 	bool fenced;
-	bool replicating;	  /* protect sent, not ended */
+	bool replicating; /* protect sent, not ended */
 	int fences, unfences, degrades, unprotects;
 };
 
@@ -62,6 +63,13 @@ struct sim_node {
 	int nreplies;
 	/* What the test wants the fake vmm to answer a protect with. */
 	bool fail_syncs;
+	/*
+	 * Whether the configuration this node delivers in (its last confchg) is a majority.
+	 * Acts that release output are checked against it: the partition may already have
+	 * changed under messages of the old configuration still queued (the token's window,
+	 * which output commit covers).
+	 */
+	bool view_quorate;
 };
 
 struct sim {
@@ -74,27 +82,27 @@ struct sim {
 		unsigned processed;
 	} track[8192];
 	uint64_t now_ms;
-	unsigned seed;
-	bool random; /* random scheduling and losses */
+	unsigned seed, seed0; /* the generator, and where it started (to replay) */
+	bool random;	      /* random scheduling and losses */
 	uint64_t steps;
 	int transitions, activations, failovers_refused;
 	bool forced; /* a forced failover ran: two actives allowed (the operator's risk) */
 	bool verbose;
 };
 
-static unsigned sim_rand(struct sim *s)
+static inline unsigned sim_rand(struct sim *s)
 {
 	s->seed = s->seed * 1103515245u + 12345u;
 	return (s->seed >> 16) & 0x7fff;
 }
 
-static struct sim_node *sim_node(struct sim *s, uint32_t id)
+static inline struct sim_node *sim_node(struct sim *s, uint32_t id)
 {
 	ck_assert(id >= 1 && (int)id <= s->n);
 	return &s->nodes[id - 1];
 }
 
-static void sim_push(struct sim_node *nd, const struct sim_ev *ev)
+static inline void sim_push(struct sim_node *nd, const struct sim_ev *ev)
 {
 	if (nd->n == nd->cap) {
 		nd->cap = nd->cap ? nd->cap * 2 : 64;
@@ -104,7 +112,8 @@ static void sim_push(struct sim_node *nd, const struct sim_ev *ev)
 	nd->inbox[nd->n++] = *ev;
 }
 
-static void sim_local(struct sim_node *nd, enum cl_event type, const char *vm, enum cl_role role)
+static inline void sim_local(struct sim_node *nd, enum cl_event type, const char *vm,
+			     enum cl_role role)
 {
 	struct sim_ev ev = {.type = SIM_LOCAL};
 
@@ -115,7 +124,7 @@ static void sim_local(struct sim_node *nd, enum cl_event type, const char *vm, e
 	sim_push(nd, &ev);
 }
 
-static int sim_part_size(struct sim *s, int part)
+static inline int sim_part_size(struct sim *s, int part)
 {
 	int k = 0;
 
@@ -124,12 +133,12 @@ static int sim_part_size(struct sim *s, int part)
 	return k;
 }
 
-static bool sim_quorate(struct sim *s, struct sim_node *nd)
+static inline bool sim_quorate(struct sim *s, struct sim_node *nd)
 {
 	return nd->up && 2 * sim_part_size(s, nd->part) > s->n;
 }
 
-static struct sim_vmm *sim_vmm(struct sim_node *nd, const char *vm)
+static inline struct sim_vmm *sim_vmm(struct sim_node *nd, const char *vm)
 {
 	for (int i = 0; i < CL_MAX_VMS; i++)
 		if (!strcmp(nd->vmms[i].vm, vm))
@@ -138,7 +147,7 @@ static struct sim_vmm *sim_vmm(struct sim_node *nd, const char *vm)
 }
 
 /* The fake twin-vmm exits (killed, quit or crashed): the daemon reports its exit. */
-static void sim_vmm_exit(struct sim_node *nd, struct sim_vmm *x, int status)
+static inline void sim_vmm_exit(struct sim_node *nd, struct sim_vmm *x, int status)
 {
 	struct sim_ev ev = {.type = SIM_LOCAL};
 
@@ -151,7 +160,16 @@ static void sim_vmm_exit(struct sim_node *nd, struct sim_vmm *x, int status)
 	sim_push(nd, &ev);
 }
 
-static void sim_send(struct sim *s, struct sim_node *from, const char *data, size_t len)
+static inline bool sim_exit_pending(struct sim_node *nd, const char *vm)
+{
+	for (size_t i = 0; i < nd->n; i++)
+		if (nd->inbox[i].type == SIM_LOCAL && nd->inbox[i].in.ev.type == CL_EV_VMM_EXITED &&
+		    !strcmp(nd->inbox[i].in.ev.vm, vm))
+			return true;
+	return false;
+}
+
+static inline void sim_send(struct sim *s, struct sim_node *from, const char *data, size_t len)
 {
 	uint64_t id = ++s->next_msg_id;
 
@@ -170,7 +188,7 @@ static void sim_send(struct sim *s, struct sim_node *from, const char *data, siz
 }
 
 /* "vm X: a -> b (why)": every transition logged is in the table. */
-static void sim_check_log(struct sim *s, struct sim_node *nd, const char *line)
+static inline void sim_check_log(struct sim *s, struct sim_node *nd, const char *line)
 {
 	char vm[64], from[32], to[32];
 
@@ -194,7 +212,7 @@ static void sim_check_log(struct sim *s, struct sim_node *nd, const char *line)
 		s->failovers_refused++;
 }
 
-static void sim_act(struct sim *s, struct sim_node *nd, const struct cl_action *a)
+static inline void sim_act(struct sim *s, struct sim_node *nd, const struct cl_action *a)
 {
 	struct sim_vmm *x = sim_vmm(nd, a->vm);
 
@@ -209,6 +227,7 @@ static void sim_act(struct sim *s, struct sim_node *nd, const struct cl_action *
 		ck_assert_ptr_nonnull(x);
 		snprintf(x->vm, sizeof(x->vm), "%s", a->vm);
 		x->role = a->type == CL_ACT_SPAWN_PRIMARY ? CL_ROLE_PRIMARY : CL_ROLE_BACKUP;
+		x->spawned = x->role;
 		ck_assert(a->data && strstr(a->data, "name ="));
 		sim_local(nd, CL_EV_VMM_STARTED, a->vm, x->role);
 		break;
@@ -218,8 +237,16 @@ static void sim_act(struct sim *s, struct sim_node *nd, const struct cl_action *
 			sim_vmm_exit(nd, x, 9);
 		break;
 	case CL_ACT_VMM:
-		ck_assert_msg(x, "node %u: %s to no vmm of %s", nd->id,
-			      cl_vmm_cmd__to_str(a->vmm_cmd), a->vm);
+		/* A vmm that exited, its exit not yet told: the command fails, the exit follows. */
+		if (!x) {
+			ck_assert_msg(sim_exit_pending(nd, a->vm), "node %u: %s to no vmm of %s",
+				      nd->id, cl_vmm_cmd__to_str(a->vmm_cmd), a->vm);
+			break;
+		}
+		ck_assert_msg(a->role == x->role || a->role == x->spawned,
+			      "node %u: %s for the %s vmm of %s, which is a %s", nd->id,
+			      cl_vmm_cmd__to_str(a->vmm_cmd), cl_role__to_str(a->role), a->vm,
+			      cl_role__to_str(x->role));
 		switch (a->vmm_cmd) {
 		case CL_VMM_PROTECT: {
 			uint32_t peer = 0;
@@ -229,7 +256,7 @@ static void sim_act(struct sim *s, struct sim_node *nd, const struct cl_action *
 			ck_assert(!x->fenced);
 			sscanf(a->peer_addr, "10.0.0.%u", &peer);
 			b = peer >= 1 && (int)peer <= s->n ? sim_vmm(sim_node(s, peer), a->vm)
-							    : NULL;
+							   : NULL;
 			x->replicating = true;
 			/* The backup must listen where it was told: port_base 7400 + VM index. */
 			if (b && b->role == CL_ROLE_BACKUP && a->port >= 7400 &&
@@ -242,7 +269,7 @@ static void sim_act(struct sim *s, struct sim_node *nd, const struct cl_action *
 		case CL_VMM_FAILOVER:
 			ck_assert_int_eq(x->role, CL_ROLE_BACKUP);
 			/* The safety rule: a backup activates only in a quorate partition. */
-			ck_assert_msg(s->forced || sim_quorate(s, nd),
+			ck_assert_msg(s->forced || nd->view_quorate,
 				      "node %u activates %s outside a quorate partition", nd->id,
 				      a->vm);
 			x->role = CL_ROLE_PRIMARY;
@@ -252,7 +279,7 @@ static void sim_act(struct sim *s, struct sim_node *nd, const struct cl_action *
 		case CL_VMM_DEGRADE:
 		case CL_VMM_UNPROTECT:
 			ck_assert_int_eq(x->role, CL_ROLE_PRIMARY);
-			ck_assert_msg(sim_quorate(s, nd), "node %u releases %s's output unquorate",
+			ck_assert_msg(nd->view_quorate, "node %u releases %s's output unquorate",
 				      nd->id, a->vm);
 			x->replicating = false;
 			x->degrades += a->vmm_cmd == CL_VMM_DEGRADE;
@@ -263,7 +290,7 @@ static void sim_act(struct sim *s, struct sim_node *nd, const struct cl_action *
 			x->fences++;
 			break;
 		case CL_VMM_UNFENCE:
-			ck_assert(sim_quorate(s, nd));
+			ck_assert(nd->view_quorate);
 			x->fenced = false;
 			x->unfences++;
 			break;
@@ -290,7 +317,7 @@ static void sim_act(struct sim *s, struct sim_node *nd, const struct cl_action *
 	}
 }
 
-static void sim_input(struct sim *s, struct sim_node *nd, const struct cl_input *in)
+static inline void sim_input(struct sim *s, struct sim_node *nd, const struct cl_input *in)
 {
 	struct cl_actions out;
 	int rc;
@@ -304,7 +331,7 @@ static void sim_input(struct sim *s, struct sim_node *nd, const struct cl_input 
 }
 
 /* Two active copies of a VM (running as primary, not fenced) anywhere: the one sin. */
-static void sim_check_invariants(struct sim *s)
+static inline void sim_check_invariants(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *a = &s->nodes[i];
@@ -317,26 +344,26 @@ static void sim_check_invariants(struct sim *s)
 			if (!x->vm[0] || x->role != CL_ROLE_PRIMARY || x->fenced)
 				continue;
 			for (int j = i + 1; j < s->n && !s->forced; j++) {
-				struct sim_vmm *y = s->nodes[j].up ? sim_vmm(&s->nodes[j], x->vm)
-								    : NULL;
+				struct sim_vmm *y =
+				    s->nodes[j].up ? sim_vmm(&s->nodes[j], x->vm) : NULL;
 
 				ck_assert_msg(!y || y->role != CL_ROLE_PRIMARY || y->fenced,
 					      "two active primaries of %s: nodes %u and %u (seed "
 					      "%u, step %llu)",
-					      x->vm, a->id, s->nodes[j].id, s->seed,
+					      x->vm, a->id, s->nodes[j].id, s->seed0,
 					      (unsigned long long)s->steps);
 			}
 		}
 	}
 }
 
-static void sim_free_ev(struct sim_ev *ev)
+static inline void sim_free_ev(struct sim_ev *ev)
 {
 	free(ev->data);
 }
 
 /* One inbox head of node nd. */
-static void sim_step_node(struct sim *s, struct sim_node *nd)
+static inline void sim_step_node(struct sim *s, struct sim_node *nd)
 {
 	struct sim_ev ev = nd->inbox[0];
 
@@ -351,14 +378,24 @@ static void sim_step_node(struct sim *s, struct sim_node *nd)
 		in.msg.len = ev.len;
 		sim_input(s, nd, &in);
 	} else {
+		if (ev.type == SIM_CONFCHG)
+			nd->view_quorate = 2 * ev.in.confchg.nmembers > s->n;
 		sim_input(s, nd, &ev.in);
 	}
+	if (s->verbose)
+		printf("[%u] <- %s %.60s v%llu\n", nd->id,
+		       ev.type == SIM_MSG	? "msg"
+		       : ev.type == SIM_LOCAL	? "local"
+		       : ev.type == SIM_CONFCHG ? "confchg"
+						: "quorum",
+		       ev.type == SIM_MSG ? ev.data : "",
+		       (unsigned long long)model__state(nd->m)->cluster.version);
 	sim_free_ev(&ev);
 	s->steps++;
 	sim_check_invariants(s);
 }
 
-static bool sim_busy(struct sim *s)
+static inline bool sim_busy(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++)
 		if (s->nodes[i].up && s->nodes[i].n)
@@ -367,7 +404,7 @@ static bool sim_busy(struct sim *s)
 }
 
 /* One step: the next node with work (random one if s->random). */
-static bool sim_step(struct sim *s)
+static inline bool sim_step(struct sim *s)
 {
 	int cand[SIM_MAX], k = 0;
 
@@ -380,7 +417,7 @@ static bool sim_step(struct sim *s)
 	return true;
 }
 
-static void sim_tick_all(struct sim *s, uint64_t ms)
+static inline void sim_tick_all(struct sim *s, uint64_t ms)
 {
 	s->now_ms += ms;
 	for (int i = 0; i < s->n; i++) {
@@ -392,13 +429,13 @@ static void sim_tick_all(struct sim *s, uint64_t ms)
 }
 
 /* Runs until nothing is left to do, ticking time so retries happen. */
-static void sim_settle(struct sim *s)
+static inline void sim_settle(struct sim *s)
 {
 	for (int round = 0; round < 20; round++) {
 		uint64_t guard = 0;
 
 		while (sim_step(s))
-			ck_assert_msg(++guard < 200000, "no quiescence (seed %u)", s->seed);
+			ck_assert_msg(++guard < 200000, "no quiescence (seed %u)", s->seed0);
 		sim_tick_all(s, 1000);
 		if (!sim_busy(s) && round >= 4)
 			break;
@@ -406,7 +443,7 @@ static void sim_settle(struct sim *s)
 }
 
 /* The membership changed: each node of each partition gets quorum, then confchg. */
-static void sim_membership(struct sim *s)
+static inline void sim_membership(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *nd = &s->nodes[i];
@@ -454,7 +491,7 @@ static void sim_membership(struct sim *s)
 }
 
 /* Whether a node of partition part has processed message id already. */
-static bool sim_side_has(struct sim *s, uint64_t id, int part)
+static inline bool sim_side_has(struct sim *s, uint64_t id, int part)
 {
 	unsigned done = s->track[id % 8192].id == id ? s->track[id % 8192].processed : ~0u;
 
@@ -468,7 +505,7 @@ static bool sim_side_has(struct sim *s, uint64_t id, int part)
  * Messages in flight from a sender now across a boundary: each side that has not yet
  * delivered one drops it or delivers it, the same for all of that side (EVS).
  */
-static void sim_cut_inflight(struct sim *s)
+static inline void sim_cut_inflight(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *nd = &s->nodes[i];
@@ -482,7 +519,9 @@ static void sim_cut_inflight(struct sim *s)
 			if (from && (!from->up || from->part != nd->part) &&
 			    !sim_side_has(s, ev->msg_id, nd->part))
 				drop = s->random ? ((ev->msg_id * 2654435761u + (unsigned)nd->part +
-						     s->seed) >> 7) & 1
+						     s->seed) >>
+						    7) &
+						       1
 						 : true;
 			if (drop)
 				sim_free_ev(ev);
@@ -494,7 +533,7 @@ static void sim_cut_inflight(struct sim *s)
 }
 
 /* Everything a losing side sees of the change, at once (before the winners can act). */
-static void sim_losers_first(struct sim *s)
+static inline void sim_losers_first(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *nd = &s->nodes[i];
@@ -514,7 +553,7 @@ static void sim_losers_first(struct sim *s)
 }
 
 /* parts[i]: node i+1's partition. */
-static void sim_partition(struct sim *s, const int *parts)
+static inline void sim_partition(struct sim *s, const int *parts)
 {
 	for (int i = 0; i < s->n; i++)
 		s->nodes[i].part = parts[i];
@@ -523,14 +562,14 @@ static void sim_partition(struct sim *s, const int *parts)
 	sim_losers_first(s);
 }
 
-static void sim_heal(struct sim *s)
+static inline void sim_heal(struct sim *s)
 {
 	int parts[SIM_MAX] = {0};
 
 	sim_partition(s, parts);
 }
 
-static void sim_boot(struct sim *s, uint32_t id)
+static inline void sim_boot(struct sim *s, uint32_t id)
 {
 	struct sim_node *nd = sim_node(s, id);
 	char name[16], addr[32];
@@ -549,7 +588,7 @@ static void sim_boot(struct sim *s, uint32_t id)
 }
 
 /* The host dies whole: corosync, clusterd and its twin-vmms. */
-static void sim_kill_host(struct sim *s, uint32_t id)
+static inline void sim_kill_host(struct sim *s, uint32_t id)
 {
 	struct sim_node *nd = sim_node(s, id);
 
@@ -565,7 +604,7 @@ static void sim_kill_host(struct sim *s, uint32_t id)
 	sim_losers_first(s);
 }
 
-static void sim_restart_host(struct sim *s, uint32_t id, int part)
+static inline void sim_restart_host(struct sim *s, uint32_t id, int part)
 {
 	sim_boot(s, id);
 	sim_node(s, id)->part = part;
@@ -573,11 +612,11 @@ static void sim_restart_host(struct sim *s, uint32_t id, int part)
 	sim_losers_first(s);
 }
 
-static void sim_init(struct sim *s, int n, unsigned seed, bool random)
+static inline void sim_init(struct sim *s, int n, unsigned seed, bool random)
 {
 	memset(s, 0, sizeof(*s));
 	s->n = n;
-	s->seed = seed;
+	s->seed = s->seed0 = seed;
 	s->random = random;
 	s->verbose = getenv("CLSIM_VERBOSE") != NULL;
 	for (int i = 0; i < n; i++) {
@@ -588,7 +627,7 @@ static void sim_init(struct sim *s, int n, unsigned seed, bool random)
 	sim_settle(s);
 }
 
-static void sim_fini(struct sim *s)
+static inline void sim_fini(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *nd = &s->nodes[i];
@@ -601,7 +640,7 @@ static void sim_fini(struct sim *s)
 }
 
 /* A CLI request on node id; returns the request id (its reply lands in replies[]). */
-static uint64_t sim_request(struct sim *s, uint32_t id, struct cl_request *q)
+static inline uint64_t sim_request(struct sim *s, uint32_t id, struct cl_request *q)
 {
 	static uint64_t next = 1;
 	struct cl_input in = {.type = CL_IN_REQUEST, .req = q};
@@ -611,7 +650,7 @@ static uint64_t sim_request(struct sim *s, uint32_t id, struct cl_request *q)
 	return q->id;
 }
 
-static const struct sim_reply *sim_reply(struct sim *s, uint32_t id, uint64_t req)
+static inline const struct sim_reply *sim_reply(struct sim *s, uint32_t id, uint64_t req)
 {
 	struct sim_node *nd = sim_node(s, id);
 
@@ -621,7 +660,7 @@ static const struct sim_reply *sim_reply(struct sim *s, uint32_t id, uint64_t re
 	return NULL;
 }
 
-static uint64_t sim_vm_start(struct sim *s, uint32_t id, const char *vm, bool protect)
+static inline uint64_t sim_vm_start(struct sim *s, uint32_t id, const char *vm, bool protect)
 {
 	struct cl_request q = {.cmd = CL_CMD_VM_START, .memory_mib = 64, .protect = protect};
 
@@ -630,7 +669,7 @@ static uint64_t sim_vm_start(struct sim *s, uint32_t id, const char *vm, bool pr
 	return sim_request(s, id, &q);
 }
 
-static uint64_t sim_simple(struct sim *s, uint32_t id, enum cl_cmd cmd, const char *vm)
+static inline uint64_t sim_simple(struct sim *s, uint32_t id, enum cl_cmd cmd, const char *vm)
 {
 	struct cl_request q = {.cmd = cmd};
 
@@ -639,7 +678,7 @@ static uint64_t sim_simple(struct sim *s, uint32_t id, enum cl_cmd cmd, const ch
 }
 
 /* The VM as node id's replicated state has it (NULL: none). */
-static const struct cl_vm *sim_vm(struct sim *s, uint32_t id, const char *vm)
+static inline const struct cl_vm *sim_vm(struct sim *s, uint32_t id, const char *vm)
 {
 	const struct cl_state *st = model__state(sim_node(s, id)->m);
 
@@ -650,7 +689,7 @@ static const struct cl_vm *sim_vm(struct sim *s, uint32_t id, const char *vm)
 }
 
 /* Nodes whose fake vmm of vm runs as an unfenced primary. */
-static int sim_active(struct sim *s, const char *vm, uint32_t *where)
+static inline int sim_active(struct sim *s, const char *vm, uint32_t *where)
 {
 	int k = 0;
 
@@ -667,7 +706,7 @@ static int sim_active(struct sim *s, const char *vm, uint32_t *where)
 }
 
 /* Every up node of partition part holds the same replicated state, not syncing. */
-static void sim_check_converged(struct sim *s, int part)
+static inline void sim_check_converged(struct sim *s, int part)
 {
 	char *ref = NULL;
 	uint32_t ref_id = 0;
@@ -681,7 +720,7 @@ static void sim_check_converged(struct sim *s, int part)
 			continue;
 		st = model__state(nd->m);
 		ck_assert_msg(!st->local.syncing, "node %u still syncing (seed %u)", nd->id,
-			      s->seed);
+			      s->seed0);
 		js = cl_msg__cluster_json(&st->cluster, false);
 		ck_assert_ptr_nonnull(js);
 		if (!ref) {
@@ -690,7 +729,7 @@ static void sim_check_converged(struct sim *s, int part)
 			continue;
 		}
 		ck_assert_msg(!strcmp(ref, js), "nodes %u and %u differ (seed %u):\n%s\n%s", ref_id,
-			      nd->id, s->seed, ref, js);
+			      nd->id, s->seed0, ref, js);
 		free(js);
 	}
 	free(ref);

@@ -37,6 +37,7 @@ static Suite *(*const suites[])(void) = {
     repl_backup_suite,
     clusterd_conf_suite,
     clusterd_vmm_suite,
+    clusterd_io_suite,
     vmcfg_suite,
     twin_args_suite,
     cluster_model_suite,

@@ -364,6 +364,41 @@ START_TEST(test_requests)
 }
 END_TEST
 
+/* A clusterd whose votequorum callback comes after its first confchg still joins in. */
+START_TEST(test_late_quorum_callback)
+{
+	struct sim s;
+	struct sim_ev ev;
+	struct sim_node *nd;
+	uint64_t req;
+
+	memset(&s, 0, sizeof(s));
+	s.n = 3;
+	s.seed = s.seed0 = 13;
+	s.verbose = getenv("CLSIM_VERBOSE") != NULL;
+	for (uint32_t id = 1; id <= 3; id++) {
+		s.nodes[id - 1].id = id;
+		sim_boot(&s, id);
+	}
+	sim_membership(&s);
+	/* Node 3's votequorum speaks only after the first round is over. */
+	nd = sim_node(&s, 3);
+	ck_assert_int_eq(nd->inbox[0].type, SIM_QUORUM);
+	ev = nd->inbox[0];
+	memmove(nd->inbox, nd->inbox + 1, --nd->n * sizeof(*nd->inbox));
+	sim_settle(&s);
+	sim_push(nd, &ev);
+	sim_settle(&s);
+	sim_check_converged(&s, 0);
+	ck_assert(model__state(nd->m)->local.initialized);
+	req = sim_vm_start(&s, 3, "kv1", true);
+	sim_settle(&s);
+	ck_assert(sim_reply(&s, 3, req)->ok);
+	expect_state(&s, 1, "kv1", "protected");
+	sim_fini(&s);
+}
+END_TEST
+
 /* Random operations, scheduling and losses; invariants after every step. */
 static void random_run(unsigned seed, int n, int ops)
 {
@@ -388,7 +423,8 @@ static void random_run(unsigned seed, int n, int ops)
 			break;
 		case 2:
 			if (sim_node(&s, node)->up && sim_vmm(sim_node(&s, node), vm))
-				sim_vmm_exit(sim_node(&s, node), sim_vmm(sim_node(&s, node), vm), 9);
+				sim_vmm_exit(sim_node(&s, node), sim_vmm(sim_node(&s, node), vm),
+					     9);
 			break;
 		case 3:
 			for (int i = 0; i < n; i++)
@@ -406,11 +442,19 @@ static void random_run(unsigned seed, int n, int ops)
 			break;
 		case 6:
 			if (sim_node(&s, node)->up)
-				sim_simple(&s, node, r & 16 ? CL_CMD_PROTECT : CL_CMD_UNPROTECT, vm);
+				sim_simple(&s, node, r & 16 ? CL_CMD_PROTECT : CL_CMD_UNPROTECT,
+					   vm);
 			break;
 		case 7:
 			if (sim_node(&s, node)->up)
 				sim_simple(&s, node, r & 16 ? CL_CMD_DRILL : CL_CMD_VM_STOP, vm);
+			break;
+		case 8:
+			/* A primary that hears its backup no more (a link broken between them). */
+			if (sim_node(&s, node)->up && sim_vmm(sim_node(&s, node), vm) &&
+			    sim_vmm(sim_node(&s, node), vm)->role == CL_ROLE_PRIMARY)
+				sim_local(sim_node(&s, node), CL_EV_VMM_STALLED, vm,
+					  CL_ROLE_PRIMARY);
 			break;
 		default:
 			sim_tick_all(&s, 700);
@@ -447,12 +491,16 @@ static void random_run(unsigned seed, int n, int ops)
 START_TEST(test_random_runs)
 {
 	const char *env = getenv("CLSIM_SEED"), *hosts = getenv("CLSIM_HOSTS");
-	unsigned base = env ? (unsigned)strtoul(env, NULL, 0) : (unsigned)time(NULL);
+	const char *runs = getenv("CLSIM_BASE"); /* a whole set of runs again */
+	unsigned base = env    ? (unsigned)strtoul(env, NULL, 0)
+			: runs ? (unsigned)strtoul(runs, NULL, 0)
+			       : (unsigned)time(NULL);
 
 	if (env) {
 		random_run(base, hosts ? atoi(hosts) : 3, 300);
 		return;
 	}
+	printf("cluster_sim: random runs from CLSIM_BASE=%u\n", base);
 	for (int i = 0; i < 12; i++) {
 		random_run(base + (unsigned)i, 3, 300);
 		random_run(base + 1000u + (unsigned)i, 5, 300);
@@ -478,6 +526,7 @@ Suite *cluster_sim_suite(void)
 	tcase_add_test(tc, test_opposite_directions);
 	tcase_add_test(tc, test_sync_failure_retried);
 	tcase_add_test(tc, test_requests);
+	tcase_add_test(tc, test_late_quorum_callback);
 	tcase_add_test(tc, test_random_runs);
 	suite_add_tcase(s, tc);
 	return s;

@@ -10,8 +10,7 @@
 static char err[512];
 static struct clusterd_conf cfg;
 
-#define BASE                                                                                       \
-	"[cluster]\nname = twin-lab\n[host]\nname = h1\nreplication_addr = 198.18.1.1\n"
+#define BASE	     "[cluster]\nname = twin-lab\n[host]\nname = h1\nreplication_addr = 198.18.1.1\n"
 #define TLS_INSECURE "[tls]\ninsecure = yes\n"
 
 static int parse(const char *text)
@@ -44,8 +43,7 @@ END_TEST
 
 START_TEST(test_full)
 {
-	ck_assert_int_eq(parse("# clusterd.conf\n" BASE
-			       "state_dir = /tmp/s ; inline comment\n"
+	ck_assert_int_eq(parse("# clusterd.conf\n" BASE "state_dir = /tmp/s ; inline comment\n"
 			       "socket = /tmp/s/c.sock\n[paths]\ntwin_vmm = /b/twin-vmm\n"
 			       "vm_configs = /etc/vms\n[tls]\ncert = /t/c\nkey = /t/k\nca = /t/ca\n"
 			       "[replication]\nport_base = 9000\n"),
@@ -70,7 +68,8 @@ START_TEST(test_errors_name_line)
 	assert_error(BASE "replication_addr = 1.2.3.4\n" TLS_INSECURE,
 		     "c.conf:6: [host] replication_addr is given twice");
 	assert_error(BASE "nmae = x\n" TLS_INSECURE, "c.conf:6: unknown key 'nmae' in [host]");
-	assert_error(BASE "[metrix]\nport = 1\n" TLS_INSECURE, "c.conf:7: unknown section [metrix]");
+	assert_error(BASE "[metrix]\nport = 1\n" TLS_INSECURE,
+		     "c.conf:7: unknown section [metrix]");
 	assert_error("port_base = 1\n" BASE TLS_INSECURE, "c.conf:1: port_base is outside any");
 	assert_error(BASE "this line is no key\n" TLS_INSECURE, "c.conf:6: not `[section]`");
 	assert_error("[cluster]\nname = a b\n", "c.conf:2: [cluster] name 'a b' is not a name");
@@ -79,7 +78,8 @@ START_TEST(test_errors_name_line)
 	assert_error(BASE "[replication]\nport_base = 7400x\n" TLS_INSECURE, "c.conf:7:");
 	assert_error("[cluster]\nname = t\n[host]\nname = h1\nreplication_addr = host1\n",
 		     "c.conf:5: [host] replication_addr 'host1' is not an IP address");
-	assert_error(BASE "[tls]\ninsecure = maybe\n", "c.conf:7: [tls] insecure 'maybe' is not yes");
+	assert_error(BASE "[tls]\ninsecure = maybe\n",
+		     "c.conf:7: [tls] insecure 'maybe' is not yes");
 }
 END_TEST
 

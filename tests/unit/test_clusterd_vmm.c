@@ -11,9 +11,9 @@
 static char err[1024];
 
 #define VM_CFG                                                                                     \
-	"name = kv1\nmemory = 64\nvcpus = 2\nkernel = /g/kv_guest\ncmdline = \"a=1\"\n"           \
+	"name = kv1\nmemory = 64\nvcpus = 2\nkernel = /g/kv_guest\ncmdline = \"a=1\"\n"            \
 	"disk = path=/var/lib/twin/%h/kv1.img\n"                                                   \
-	"nic = mac=52:54:00:00:00:10,bridge=tl-lan\nprotect = yes\nmode = hybrid\n"              \
+	"nic = mac=52:54:00:00:00:10,bridge=tl-lan\nprotect = yes\nmode = hybrid\n"                \
 	"interval_ms = 40\n"
 
 static struct clusterd_conf conf(const char *tls)
@@ -73,11 +73,12 @@ START_TEST(test_backup_argv)
 	struct vmm_argv a = {0};
 
 	ck_assert_int_eq(vmm_argv__build(&c, &v, VMM_ARGV_BACKUP, 7403, &a, err, sizeof(err)), 0);
-	ck_assert_str_eq(joined(&a), "/bin/twin-vmm backup --listen 198.18.1.2:7403 --tls-cert /t/c "
-				     "--tls-key /t/k --tls-ca /t/ca --nic tap=tw-kv1-0,"
-				     "bridge=tl-lan,mac=52:54:00:00:00:10 --disk "
-				     "path=/var/lib/twin/h2/kv1.img --control "
-				     "/st/vms/kv1/control.sock");
+	ck_assert_str_eq(joined(&a),
+			 "/bin/twin-vmm backup --listen 198.18.1.2:7403 --tls-cert /t/c "
+			 "--tls-key /t/k --tls-ca /t/ca --nic tap=tw-kv1-0,"
+			 "bridge=tl-lan,mac=52:54:00:00:00:10 --disk "
+			 "path=/var/lib/twin/h2/kv1.img --control "
+			 "/st/vms/kv1/control.sock");
 	vmm_argv__dispose(&a);
 	c = conf("v6:psk = /t/psk");
 	ck_assert_int_eq(vmm_argv__build(&c, &v, VMM_ARGV_BACKUP, 7400, &a, err, sizeof(err)), 0);
