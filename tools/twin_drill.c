@@ -24,6 +24,7 @@ struct probe {
 	int fd; /* connected UDP socket; -1: no probe */
 	char client[32];
 	unsigned long long seq;
+	unsigned long long first_seq; /* answers to older requests (before the kill) do not count */
 	unsigned int sent, answered;
 };
 
@@ -82,7 +83,10 @@ static void probe_send(struct probe *p)
 		p->sent++;
 }
 
-/* Reads every reply waiting; returns how many were OK answers to this drill's client. */
+/*
+ * Reads every reply waiting; returns how many were OK answers ("CLIENT SEQ OK VALUE") to
+ * this drill's requests from first_seq on.
+ */
 static int probe_receive(struct probe *p)
 {
 	char rep[128], want[48];
@@ -90,8 +94,14 @@ static int probe_receive(struct probe *p)
 	ssize_t r;
 
 	while ((r = recv(p->fd, rep, sizeof(rep) - 1, MSG_DONTWAIT)) > 0) {
+		char *end;
+		unsigned long long seq;
+
 		rep[r] = '\0';
-		if (!strncmp(rep, want, n) && strstr(rep + n, " OK ")) {
+		if (strncmp(rep, want, n))
+			continue;
+		seq = strtoull(rep + n, &end, 10);
+		if (!strncmp(end, " OK ", 4) && seq >= p->first_seq) {
 			p->answered++;
 			ok++;
 		}
@@ -260,6 +270,7 @@ int twin_drill__run(struct twin_client *c, const struct twin_args *a)
 	if (a->host && check_host_drill(c, old_primary))
 		goto out;
 	p.sent = p.answered = 0;
+	p.first_seq = p.seq + 1;
 	t0 = now_ms();
 	ret = twin_client__call(c, "drill", json_pack("{s:s, s:b}", "vm", a->vm, "host", a->host));
 	if (!ret || watch(c, a->vm, old_primary, old_backup, &p, t0, &o))
