@@ -1,6 +1,7 @@
 /* twin drill failover: kill a VM's primary and measure the failover as clusterd and a client see
  * it. */
 #include <errno.h>
+#include <math.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -211,17 +212,23 @@ static int watch(struct twin_client *c, const char *vm, const char *old_primary,
 	}
 }
 
+/* ms to a tenth: the polls' resolution is 5 ms, more digits would only be noise. */
+static double tenth(double ms)
+{
+	return round(ms * 10) / 10;
+}
+
 static void report(const struct twin_args *a, const char *old_primary, const char *probe,
 		   const struct probe *p, const struct observed *o)
 {
 	if (a->json) {
-		json_t *r =
-		    json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:o, s:s?, s:i, s:i}", "vm", a->vm,
-			      "kind", a->host ? "host" : "vmm", "killed_host", old_primary,
-			      "new_primary", o->new_primary, "detection_ms", o->detection,
-			      "activation_ms", o->activation, "first_answer_ms",
-			      o->first_answer >= 0 ? json_real(o->first_answer) : json_null(),
-			      "probe", probe, "requests", p->sent, "answers", p->answered);
+		json_t *r = json_pack(
+		    "{s:s, s:s, s:s, s:s, s:f, s:f, s:o, s:s?, s:i, s:i}", "vm", a->vm, "kind",
+		    a->host ? "host" : "vmm", "killed_host", old_primary, "new_primary",
+		    o->new_primary, "detection_ms", tenth(o->detection), "activation_ms",
+		    tenth(o->activation), "first_answer_ms",
+		    o->first_answer >= 0 ? json_real(tenth(o->first_answer)) : json_null(), "probe",
+		    probe, "requests", p->sent, "answers", p->answered);
 
 		twin_status__print_json(r);
 		json_decref(r);
