@@ -197,6 +197,10 @@ __attribute__((format(printf, 2, 3))) static bool fail(struct dec *d, const char
 	va_start(ap, fmt);
 	vsnprintf(d->err, d->errlen, fmt, ap);
 	va_end(ap);
+	/* One line of plain text, whatever the input's keys and tokens held. */
+	for (char *p = d->err; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
 	return false;
 }
 

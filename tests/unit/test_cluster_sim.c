@@ -531,16 +531,18 @@ static void random_run(unsigned seed, int n, int ops)
 
 /*
  * 24 runs from CLSIM_BASE (default: a fixed base, so make check is repeatable;
- * CLSIM_BASE=time explores new seeds); CLSIM_SEED=S CLSIM_HOSTS=N replays one run.
+ * CLSIM_BASE=time explores new seeds); CLSIM_SEED=S CLSIM_HOSTS=N replays one run;
+ * CLSIM_OPS: operations per run (300).
  */
 START_TEST(test_random_runs)
 {
 	const char *env = getenv("CLSIM_SEED"), *hosts = getenv("CLSIM_HOSTS");
-	const char *runs = getenv("CLSIM_BASE");
+	const char *runs = getenv("CLSIM_BASE"), *ops_env = getenv("CLSIM_OPS");
 	unsigned base = 20261126;
+	int ops = ops_env ? atoi(ops_env) : 300;
 
 	if (env) {
-		random_run((unsigned)strtoul(env, NULL, 0), hosts ? atoi(hosts) : 3, 300);
+		random_run((unsigned)strtoul(env, NULL, 0), hosts ? atoi(hosts) : 3, ops);
 		return;
 	}
 	if (runs)
@@ -548,8 +550,8 @@ START_TEST(test_random_runs)
 		    !strcmp(runs, "time") ? (unsigned)time(NULL) : (unsigned)strtoul(runs, NULL, 0);
 	printf("cluster_sim: random runs from CLSIM_BASE=%u\n", base);
 	for (int i = 0; i < 12; i++) {
-		random_run(base + (unsigned)i, 3, 300);
-		random_run(base + 1000u + (unsigned)i, 5, 300);
+		random_run(base + (unsigned)i, 3, ops);
+		random_run(base + 1000u + (unsigned)i, 5, ops);
 	}
 }
 END_TEST
