@@ -35,6 +35,13 @@ static Suite *(*const suites[])(void) = {
     repl_stats_suite,
     repl_primary_suite,
     repl_backup_suite,
+    clusterd_conf_suite,
+    clusterd_vmm_suite,
+    clusterd_io_suite,
+    vmcfg_suite,
+    twin_args_suite,
+    cluster_model_suite,
+    cluster_sim_suite,
 };
 
 int main(void)

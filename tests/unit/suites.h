@@ -44,5 +44,12 @@ Suite *repl_wire_suite(void);
 Suite *repl_stats_suite(void);
 Suite *repl_primary_suite(void);
 Suite *repl_backup_suite(void);
+Suite *clusterd_conf_suite(void);
+Suite *clusterd_vmm_suite(void);
+Suite *clusterd_io_suite(void);
+Suite *vmcfg_suite(void);
+Suite *twin_args_suite(void);
+Suite *cluster_model_suite(void);
+Suite *cluster_sim_suite(void);
 
 #endif

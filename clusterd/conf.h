@@ -1,0 +1,49 @@
+/* clusterd.conf: the host's cluster settings, parsed with libinih and checked whole.  Named
+ * conf.h, not config.h, so that autoconf's config.h stays reachable in clusterd/. */
+#ifndef CLUSTERD_CONF_H
+#define CLUSTERD_CONF_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONF_NAME_MAX	63   /* cluster and host names */
+#define CONF_PATH_MAX	1024 /* files and directories */
+#define CONF_SOCKET_MAX 107  /* sockaddr_un.sun_path without its NUL */
+/* VMs per host the replication ports leave room for: port_base + index stays a port. */
+#define CONF_MAX_VMS 256
+
+#define CONF_DEFAULT_STATE_DIR	"/var/lib/twin"
+#define CONF_DEFAULT_SOCKET	"/run/twin/clusterd.sock"
+#define CONF_DEFAULT_TWIN_VMM	"/usr/bin/twin-vmm"
+#define CONF_DEFAULT_VM_CONFIGS "/etc/twin/vms"
+#define CONF_DEFAULT_PORT_BASE	7400
+
+/* How replication links are secured: exactly one of cert+key+ca, psk, insecure. */
+struct conf_tls {
+	char cert[CONF_PATH_MAX], key[CONF_PATH_MAX], ca[CONF_PATH_MAX];
+	char psk[CONF_PATH_MAX];
+	bool insecure;
+};
+
+struct clusterd_conf {
+	char cluster_name[CONF_NAME_MAX + 1];
+	char host_name[CONF_NAME_MAX + 1]; /* the corosync nodelist name */
+	char replication_addr[64];	   /* an IP literal: backups listen here */
+	char state_dir[CONF_PATH_MAX];	   /* vms/NAME/{control.sock,log} */
+	char socket[CONF_SOCKET_MAX + 1];  /* the CLI's socket */
+	char twin_vmm[CONF_PATH_MAX];
+	char vm_configs[CONF_PATH_MAX]; /* NAME.cfg files */
+	struct conf_tls tls;
+	unsigned int port_base; /* a backup listens on port_base + VM index */
+};
+
+/*
+ * Parses clusterd.conf's text; file names it in errors.  Returns 0, or -EINVAL with one line
+ * in err: "FILE:LINE: problem: fix" (or "FILE: ..." for a missing key).  Pure: no I/O.
+ */
+int conf__parse(const char *text, const char *file, struct clusterd_conf *out, char *err,
+		size_t errlen);
+
+/* Reads and parses path: 0, or -errno with one line in err. */
+int conf__load(const char *path, struct clusterd_conf *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,762 @@
+/* twin-clusterd's twin-vmm processes: fork/exec per role, SIGCHLD reaping, control commands. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "clog.h"
+#include "supervisor.h"
+#include "vmm_argv.h"
+#include "vmm_client.h"
+
+/* A fresh twin-vmm binds its control socket within milliseconds; 10 s bounds a stuck one. */
+#define CONNECT_EVERY_MS 20
+#define CONNECT_TRIES	 500
+/* Replies: most commands answer at once; failover returns once the VM runs there. */
+#define REPLY_MS     5000
+#define PROTECT_MS   30000
+#define FAILOVER_MS  60000
+#define UNPROTECT_MS 60000
+/* query-replication: while the initial sync runs, and then to see a stall sooner. */
+#define SYNC_POLL_MS  200
+#define WATCH_POLL_MS 500
+
+enum poll_mode { POLL_NONE, POLL_SYNC, POLL_WATCH };
+
+/* One twin-vmm: a VM's role on this host.  A slot is free when vm[0] is 0. */
+struct vmm {
+	struct supervisor *s;
+	char vm[CL_NAME_MAX + 1];
+	enum cl_role role;
+	char *config; /* the VM config text, kept for a restart */
+	uint16_t port;
+	pid_t pid;    /* 0: not running (a restart is pending) */
+	bool killed;  /* we ended it: its exit is reported, never restarted */
+	bool started; /* VMM_STARTED reported */
+	struct vmm_client *client;
+	struct event *timer; /* connect retries, or the restart delay */
+	unsigned int connect_tries;
+	struct event *poll;
+	enum poll_mode polling;
+	json_t *repl;	      /* the last query-replication answer, for status */
+	uint64_t repl_epochs; /* ... its "epochs", and when it came (ms, monotonic) */
+	uint64_t repl_at_ms;
+	char error[256]; /* the last failure (protect, the sync, failover), for status */
+	time_t restarts[SUPERVISOR_RESTARTS]; /* when the last restarts were, oldest first */
+	unsigned int nr_restarts;
+};
+
+struct pending_event {
+	struct pending_event *next;
+	struct cl_local_event ev;
+};
+
+struct supervisor {
+	struct event_base *base;
+	const struct clusterd_conf *conf;
+	const struct supervisor_ops *ops;
+	struct event *sigchld;
+	/* Events for the model, in the order they happened, delivered from the loop. */
+	struct pending_event *head, **tail;
+	struct event *deliver;
+	/* Two per VM: the old and the new role may overlap while one is reaped. */
+	struct vmm vmms[2 * CL_MAX_VMS];
+};
+
+static void deliver(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor *s = arg;
+
+	while (s->head) {
+		struct pending_event *p = s->head;
+
+		s->head = p->next;
+		if (!s->head)
+			s->tail = &s->head;
+		s->ops->event(s->ops->opaque, &p->ev);
+		free(p);
+	}
+}
+
+/* Queues an event for the model: from the loop, not from inside a supervisor__ call it made. */
+static void emit_for(struct supervisor *s, const char *vm, enum cl_role role, enum cl_event type,
+		     int status)
+{
+	struct pending_event *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		clog__error("vm %s: out of memory: the %d event is lost", vm, type);
+		return;
+	}
+	p->ev.type = type;
+	p->ev.role = role;
+	p->ev.status = status;
+	snprintf(p->ev.vm, sizeof(p->ev.vm), "%s", vm);
+	*s->tail = p;
+	s->tail = &p->next;
+	event_active(s->deliver, 0, 0);
+}
+
+static void emit(struct vmm *v, enum cl_event type, int status)
+{
+	emit_for(v->s, v->vm, v->role, type, status);
+}
+
+static struct vmm *find(struct supervisor *s, const char *vm, enum cl_role role)
+{
+	for (size_t i = 0; i < sizeof(s->vmms) / sizeof(s->vmms[0]); i++) {
+		struct vmm *v = &s->vmms[i];
+
+		/* One being killed no longer counts: its successor may already start. */
+		if (v->vm[0] && !v->killed && !strcmp(v->vm, vm) &&
+		    (role == CL_ROLE_NONE || v->role == role))
+			return v;
+	}
+	return NULL;
+}
+
+static void release(struct vmm *v)
+{
+	vmm_client__free(v->client);
+	json_decref(v->repl);
+	if (v->timer)
+		event_free(v->timer);
+	if (v->poll)
+		event_free(v->poll);
+	free(v->config);
+	memset(v, 0, sizeof(*v));
+}
+
+/* Reports the exit and frees the slot. */
+static void exited(struct vmm *v, int status)
+{
+	emit(v, CL_EV_VMM_EXITED, status);
+	release(v);
+}
+
+static int mkdir_p(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(path, 0700) && errno != EEXIST) {
+			*p = '/';
+			return -errno;
+		}
+		*p = '/';
+	}
+	return mkdir(path, 0700) && errno != EEXIST ? -errno : 0;
+}
+
+/*
+ * The child: the log as stdout and stderr, its own process group, a clean signal state, and
+ * none of clusterd's descriptors: a twin-vmm holding our Corosync connection open would hide
+ * our death from Corosync.  It dies with clusterd (SIGKILL): a twin-vmm nobody supervises
+ * is never fenced on a quorum loss, while the others, seeing us leave CPG, activate its
+ * backup.
+ */
+static void __attribute__((noreturn)) exec_child(const struct vmm_argv *a, int log_fd, pid_t parent)
+{
+	sigset_t none;
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(127); /* clusterd died before the prctl: not a moment unsupervised */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	/* A ^C at clusterd's terminal is for clusterd, not for the VMs. */
+	setpgid(0, 0);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
+	    close_range(3, ~0u, 0))
+		_exit(127);
+	execv(a->argv[0], a->argv);
+	dprintf(2, "twin-clusterd: cannot run %s: %s: check [paths] twin_vmm in clusterd.conf\n",
+		a->argv[0], strerror(errno));
+	_exit(127);
+}
+
+static void connect_tick(evutil_socket_t fd, short what, void *arg);
+static void kill_vmm(struct vmm *v, int sig);
+
+/* Forks twin-vmm for v; 0, or -errno after logging why. */
+static int start_process(struct vmm *v)
+{
+	const struct clusterd_conf *conf = v->s->conf;
+	struct vmm_argv a = {0};
+	struct vmcfg cfg;
+	char err[2 * CONF_PATH_MAX], dir[CONF_PATH_MAX], log[CONF_PATH_MAX + 8];
+	struct timeval every = {0, CONNECT_EVERY_MS * 1000};
+	int rc, log_fd = -1;
+	pid_t parent;
+
+	rc = vmcfg__parse_text(v->config, strlen(v->config), v->vm, &cfg, err, sizeof(err));
+	rc = rc
+		 ?: vmm_argv__build(conf, &cfg,
+				    v->role == CL_ROLE_PRIMARY ? VMM_ARGV_PRIMARY : VMM_ARGV_BACKUP,
+				    v->port, &a, err, sizeof(err));
+	if (!rc && (rc = vmm_argv__vm_dir(conf, v->vm, dir, sizeof(dir)) ?: mkdir_p(dir)))
+		snprintf(err, sizeof(err), "cannot create %s: %s", dir, strerror(-rc));
+	if (!rc) {
+		snprintf(log, sizeof(log), "%s/log", dir);
+		log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (log_fd < 0) {
+			rc = -errno;
+			snprintf(err, sizeof(err), "cannot open %s: %s", log, strerror(errno));
+		}
+	}
+	if (rc) {
+		clog__error("vm %s: cannot start its %s: %s", v->vm, cl_role__to_str(v->role), err);
+		goto out;
+	}
+	dprintf(log_fd, "--- twin-clusterd: starting the %s:", cl_role__to_str(v->role));
+	for (int i = 0; i < a.argc; i++)
+		dprintf(log_fd, " %s", a.argv[i]);
+	dprintf(log_fd, "\n");
+	parent = getpid();
+	v->pid = fork();
+	if (v->pid < 0) {
+		rc = -errno;
+		v->pid = 0;
+		clog__error("vm %s: fork failed: %s", v->vm, strerror(-rc));
+		goto out;
+	}
+	if (!v->pid)
+		exec_child(&a, log_fd, parent);
+	clog__info("vm %s: %s twin-vmm started, pid %d, log %s", v->vm, cl_role__to_str(v->role),
+		   (int)v->pid, log);
+	v->connect_tries = 0;
+	event_assign(v->timer, v->s->base, -1, 0, connect_tick, v);
+	event_add(v->timer, &every);
+out:
+	if (log_fd >= 0)
+		close(log_fd);
+	vmm_argv__dispose(&a);
+	return rc;
+}
+
+static void on_started(void *arg, json_t *ret, const char *error)
+{
+	struct vmm *v = arg;
+
+	if (!ret) {
+		clog__error("vm %s: its %s does not answer query-status: %s", v->vm,
+			    cl_role__to_str(v->role), error);
+		return;
+	}
+	if (!v->started) {
+		v->started = true;
+		emit(v, CL_EV_VMM_STARTED, 0);
+	}
+}
+
+static void on_closed(void *opaque)
+{
+	struct vmm *v = opaque;
+
+	/* The exit itself comes through SIGCHLD: that is what the model hears. */
+	clog__debug("vm %s: the %s's control socket closed", v->vm, cl_role__to_str(v->role));
+}
+
+/* Whether process pid holds the socket with this inode. */
+static bool holds_socket(pid_t pid, unsigned long inode)
+{
+	char dir[32], link[64], want[48], target[64];
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	d = opendir(dir);
+	while (d && !found && (e = readdir(d))) {
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "%s/%.16s", dir, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = 0;
+			found = !strcmp(target, want);
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * Whether process pid listens on TCP port (in this network namespace).  A backup's
+ * twin-vmm listens long before its control socket exists (that comes with the VM, after
+ * the initial sync), and listening is what makes it "started" for the model.  The socket
+ * must be pid's own: a predecessor being killed may still hold the port for a moment.
+ */
+static bool listening(pid_t pid, uint16_t port)
+{
+	static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+	bool found = false;
+
+	for (size_t i = 0; i < 2 && !found; i++) {
+		FILE *f = fopen(tables[i], "re");
+		char line[512];
+		unsigned int p, st;
+		unsigned long inode;
+
+		while (f && !found && fgets(line, sizeof(line), f))
+			found =
+			    sscanf(line,
+				   " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x "
+				   "%*x %*u %*u %lu",
+				   &p, &st, &inode) == 3 &&
+			    p == port && st == 0x0A /* TCP_LISTEN */ && holds_socket(pid, inode);
+		if (f)
+			fclose(f);
+	}
+	return found;
+}
+
+/*
+ * Until the control socket answers: a primary gets CONNECT_TRIES, a backup as long as it
+ * lives (its socket comes after the initial sync) but CONNECT_TRIES to listen.
+ */
+static void connect_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct vmm *v = arg;
+	struct timeval every = {0, CONNECT_EVERY_MS * 1000};
+	char path[CONF_SOCKET_MAX + 1];
+
+	if (v->role == CL_ROLE_BACKUP && !v->started && listening(v->pid, v->port)) {
+		clog__info("vm %s: its backup listens on port %u", v->vm, v->port);
+		v->started = true;
+		emit(v, CL_EV_VMM_STARTED, 0);
+	}
+	vmm_argv__control_path(v->s->conf, v->vm, path, sizeof(path));
+	v->client = vmm_client__connect(v->s->base, path, on_closed, v);
+	if (v->client) {
+		vmm_client__call(v->client, "query-status", NULL, REPLY_MS, on_started, v);
+		return;
+	}
+	if ((v->role == CL_ROLE_BACKUP && v->started) || ++v->connect_tries < CONNECT_TRIES) {
+		event_add(v->timer, &every);
+		return;
+	}
+	clog__error("vm %s: its %s (pid %d) did not %s within %d s: killing it", v->vm,
+		    cl_role__to_str(v->role), (int)v->pid,
+		    v->role == CL_ROLE_BACKUP ? "listen" : "open its control socket",
+		    CONNECT_TRIES * CONNECT_EVERY_MS / 1000);
+	kill_vmm(v, SIGKILL);
+}
+
+void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role, const char *config,
+		       uint16_t port)
+{
+	struct vmm *v = NULL;
+
+	for (size_t i = 0; i < sizeof(s->vmms) / sizeof(s->vmms[0]) && !v; i++)
+		if (!s->vmms[i].vm[0])
+			v = &s->vmms[i];
+	if (find(s, vm, role)) {
+		/* The model spawns a role once: a second is its bug, and the first one stays. */
+		clog__error("vm %s: its %s runs already: not starting another", vm,
+			    cl_role__to_str(role));
+		return;
+	}
+	if (!v) {
+		clog__error("vm %s: cannot start its %s: %zu twin-vmms run already", vm,
+			    cl_role__to_str(role), sizeof(s->vmms) / sizeof(s->vmms[0]));
+		emit_for(s, vm, role, CL_EV_VMM_EXITED, W_EXITCODE(127, 0));
+		return;
+	}
+	v->s = s;
+	snprintf(v->vm, sizeof(v->vm), "%s", vm);
+	v->role = role;
+	v->port = port;
+	v->config = strdup(config);
+	v->timer = event_new(s->base, -1, 0, connect_tick, v);
+	if (!v->config || !v->timer || start_process(v))
+		exited(v, W_EXITCODE(127, 0));
+}
+
+static void restart_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct vmm *v = arg;
+
+	if (start_process(v))
+		exited(v, W_EXITCODE(127, 0));
+}
+
+/*
+ * A primary that crashed while unprotected: nothing else can run the VM, so restart it here,
+ * at most SUPERVISOR_RESTARTS times per window, with a doubling delay.  True if scheduled.
+ */
+static bool schedule_restart(struct vmm *v, int status)
+{
+	struct supervisor *s = v->s;
+	time_t now = time(NULL);
+	struct timeval delay = {0};
+	unsigned int n = 0;
+
+	if (v->role != CL_ROLE_PRIMARY || v->killed ||
+	    (WIFEXITED(status) && !WEXITSTATUS(status)) ||
+	    !s->ops->may_restart(s->ops->opaque, v->vm))
+		return false;
+	for (unsigned int i = 0; i < v->nr_restarts; i++)
+		n += now - v->restarts[i] < SUPERVISOR_RESTART_WINDOW_S;
+	if (n >= SUPERVISOR_RESTARTS) {
+		clog__error("vm %s: its primary crashed %u times within %d s: not restarting it "
+			    "again (see its log)",
+			    v->vm, n + 1, SUPERVISOR_RESTART_WINDOW_S);
+		return false;
+	}
+	if (v->nr_restarts == SUPERVISOR_RESTARTS)
+		memmove(v->restarts, v->restarts + 1, sizeof(v->restarts[0]) * --v->nr_restarts);
+	v->restarts[v->nr_restarts++] = now;
+	delay.tv_sec = 1 << n;
+	clog__warn("vm %s: its unprotected primary crashed: restarting it in %ld s (%u of %d)",
+		   v->vm, (long)delay.tv_sec, n + 1, SUPERVISOR_RESTARTS);
+	event_del(v->timer);
+	event_assign(v->timer, s->base, -1, 0, restart_tick, v);
+	event_add(v->timer, &delay);
+	return true;
+}
+
+static void describe(int status, char *out, size_t size)
+{
+	if (WIFEXITED(status))
+		snprintf(out, size, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(out, size, "signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(out, size, "wait status %#x", status);
+}
+
+static void on_exit_status(struct vmm *v, int status)
+{
+	char how[64];
+
+	describe(status, how, sizeof(how));
+	clog__info("vm %s: %s twin-vmm pid %d ended: %s%s", v->vm, cl_role__to_str(v->role),
+		   (int)v->pid, how, v->killed ? " (we ended it)" : "");
+	v->pid = 0;
+	vmm_client__free(v->client);
+	v->client = NULL;
+	if (v->poll)
+		event_del(v->poll);
+	v->polling = POLL_NONE;
+	event_del(v->timer);
+	if (!schedule_restart(v, status))
+		exited(v, status);
+}
+
+static void on_sigchld(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor *s = arg;
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		for (size_t i = 0; i < sizeof(s->vmms) / sizeof(s->vmms[0]); i++)
+			if (s->vmms[i].vm[0] && s->vmms[i].pid == pid) {
+				on_exit_status(&s->vmms[i], status);
+				break;
+			}
+}
+
+static void poll_tick(evutil_socket_t fd, short what, void *arg);
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keeps a query-replication answer for status, with "epochs_per_s" since the last one. */
+static void keep_replication(struct vmm *v, json_t *ret)
+{
+	uint64_t epochs = json_integer_value(json_object_get(ret, "epochs")), at = now_ms();
+	json_t *copy = json_deep_copy(ret);
+
+	if (!copy)
+		return;
+	if (v->repl && at > v->repl_at_ms && epochs >= v->repl_epochs)
+		json_object_set_new(
+		    copy, "epochs_per_s",
+		    json_real((epochs - v->repl_epochs) * 1000.0 / (at - v->repl_at_ms)));
+	json_decref(v->repl);
+	v->repl = copy;
+	v->repl_epochs = epochs;
+	v->repl_at_ms = at;
+}
+
+static void poll_again(struct vmm *v)
+{
+	struct timeval tv = {0, (v->polling == POLL_SYNC ? SYNC_POLL_MS : WATCH_POLL_MS) * 1000};
+
+	if (v->polling != POLL_NONE)
+		event_add(v->poll, &tv);
+}
+
+/* query-replication's answer: the sync's end, or (later) a stall, becomes an event. */
+static void on_replication(void *arg, json_t *ret, const char *error)
+{
+	struct vmm *v = arg;
+	const char *state = json_string_value(json_object_get(ret, "state"));
+
+	if (!ret || !state) {
+		clog__warn("vm %s: query-replication failed: %s", v->vm, error ?: "no state");
+		poll_again(v);
+		return;
+	}
+	keep_replication(v, ret);
+	if (v->polling == POLL_SYNC && strcmp(state, "syncing")) {
+		if (!strcmp(state, "protected")) {
+			clog__info("vm %s: the initial sync is done: protected", v->vm);
+			v->error[0] = 0; /* a failure before is history now */
+			emit(v, CL_EV_VMM_PROTECTED, 0);
+			v->polling = POLL_WATCH;
+		} else {
+			snprintf(v->error, sizeof(v->error), "the initial sync ended %s: %s", state,
+				 json_string_value(json_object_get(ret, "error")) ?: "no reason");
+			clog__error("vm %s: %s", v->vm, v->error);
+			emit(v, CL_EV_SYNC_FAILED, 0);
+			v->polling = POLL_NONE;
+		}
+	} else if (v->polling == POLL_WATCH && !strcmp(state, "stalled")) {
+		/*
+		 * Every poll that finds it stalled: the model reports it while quorate, and the
+		 * backup's host then ends a backup that lives but no longer hears the primary.
+		 */
+		emit(v, CL_EV_VMM_STALLED, 0);
+	}
+	poll_again(v);
+}
+
+static void poll_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct vmm *v = arg;
+
+	if (v->client && v->polling != POLL_NONE)
+		vmm_client__call(v->client, "query-replication", NULL, REPLY_MS, on_replication, v);
+}
+
+static void start_polling(struct vmm *v, enum poll_mode mode)
+{
+	if (!v->poll)
+		v->poll = event_new(v->s->base, -1, 0, poll_tick, v);
+	v->polling = v->poll ? mode : POLL_NONE;
+	poll_again(v);
+}
+
+static void on_protect(void *arg, json_t *ret, const char *error)
+{
+	struct vmm *v = arg;
+
+	if (!ret) {
+		snprintf(v->error, sizeof(v->error), "protect refused: %s", error);
+		clog__error("vm %s: %s", v->vm, v->error);
+		emit(v, CL_EV_SYNC_FAILED, 0);
+		return;
+	}
+	start_polling(v, POLL_SYNC);
+}
+
+static void on_failover(void *arg, json_t *ret, const char *error)
+{
+	struct vmm *v = arg;
+
+	if (!ret) {
+		/* A backup that cannot activate is of no use: its death tells the model. */
+		snprintf(v->error, sizeof(v->error), "failover failed: %s", error);
+		clog__error("vm %s: %s: killing the backup", v->vm, v->error);
+		kill_vmm(v, SIGKILL);
+		return;
+	}
+	clog__info("vm %s: activated: the VM runs here as the primary", v->vm);
+	v->role = CL_ROLE_PRIMARY;
+	emit(v, CL_EV_ACTIVATED, 0);
+}
+
+/* Commands whose reply only gets logged. */
+static void on_logged(void *arg, json_t *ret, const char *error)
+{
+	struct vmm *v = arg;
+
+	if (!ret)
+		clog__error("vm %s: a command to its %s failed: %s", v->vm,
+			    cl_role__to_str(v->role), error);
+}
+
+/* protect's arguments: the backup, timing, "cluster": true, and the link's security. */
+static json_t *protect_args(const struct clusterd_conf *conf, const struct cl_action *a)
+{
+	const struct conf_tls *t = &conf->tls;
+	bool v6 = strchr(a->peer_addr, ':');
+	char uri[CL_ADDR_MAX + 16];
+	json_t *args;
+
+	snprintf(uri, sizeof(uri), "%s%s%s:%u", v6 ? "[" : "", a->peer_addr, v6 ? "]" : "",
+		 a->port);
+	args = json_pack("{s:s, s:b, s:s}", "uri", uri, "cluster", 1, "mode",
+			 cl_mode__to_str(a->mode));
+	if (a->interval_ms)
+		json_object_set_new(args, "interval_ms", json_integer(a->interval_ms));
+	if (t->insecure)
+		json_object_set_new(args, "insecure", json_true());
+	else if (t->psk[0])
+		json_object_set_new(args, "tls_psk", json_string(t->psk));
+	else
+		json_object_update_new(args, json_pack("{s:s, s:s, s:s}", "tls_cert", t->cert,
+						       "tls_key", t->key, "tls_ca", t->ca));
+	return args;
+}
+
+void supervisor__command(struct supervisor *s, const struct cl_action *a)
+{
+	enum cl_role role = a->role;
+	const char *cmd = cl_vmm_cmd__to_str(a->vmm_cmd);
+	struct vmm *v = find(s, a->vm, role);
+
+	if (v && !v->pid && a->vmm_cmd == CL_VMM_QUIT) {
+		/* Between a crash and its restart: no restart, the VM stops here and now. */
+		clog__info("vm %s: quit while its restart is pending: not restarting it", a->vm);
+		kill_vmm(v, SIGKILL);
+		return;
+	}
+	if (!v || !v->client) {
+		clog__error("vm %s: cannot send %s: no connected %s twin-vmm here", a->vm, cmd,
+			    role == CL_ROLE_NONE ? "" : cl_role__to_str(role));
+		if (v && a->vmm_cmd == CL_VMM_PROTECT)
+			emit(v, CL_EV_SYNC_FAILED, 0);
+		return;
+	}
+	clog__info("vm %s: %s -> its %s", a->vm, cmd, cl_role__to_str(v->role));
+	switch (a->vmm_cmd) {
+	case CL_VMM_PROTECT:
+		vmm_client__call(v->client, "protect", protect_args(s->conf, a), PROTECT_MS,
+				 on_protect, v);
+		break;
+	case CL_VMM_FAILOVER:
+		vmm_client__call(v->client, "failover", NULL, FAILOVER_MS, on_failover, v);
+		break;
+	case CL_VMM_UNPROTECT:
+		v->polling = POLL_NONE;
+		vmm_client__call(v->client, "unprotect", NULL, UNPROTECT_MS, on_logged, v);
+		break;
+	case CL_VMM_QUIT:
+		v->killed = true;
+		vmm_client__call(v->client, "quit", NULL, REPLY_MS, on_logged, v);
+		break;
+	case CL_VMM_DEGRADE:
+	case CL_VMM_FENCE:
+	case CL_VMM_UNFENCE:
+		vmm_client__call(v->client, cmd, NULL, REPLY_MS, on_logged, v);
+		break;
+	}
+}
+
+static void kill_vmm(struct vmm *v, int sig)
+{
+	v->killed = true;
+	if (v->pid) {
+		kill(v->pid, sig);
+		return;
+	}
+	/* Between a crash and its restart: the restart is off, the exit reported now. */
+	exited(v, W_EXITCODE(0, sig));
+}
+
+void supervisor__kill(struct supervisor *s, const char *vm, enum cl_role role, int sig)
+{
+	struct vmm *v = find(s, vm, role);
+
+	if (!v) {
+		clog__warn("vm %s: no %s twin-vmm here to signal", vm, cl_role__to_str(role));
+		return;
+	}
+	clog__info("vm %s: signal %d -> its %s (pid %d)", vm, sig, cl_role__to_str(role),
+		   (int)v->pid);
+	kill_vmm(v, sig);
+}
+
+void supervisor__kill_all(struct supervisor *s)
+{
+	for (size_t i = 0; i < sizeof(s->vmms) / sizeof(s->vmms[0]); i++)
+		if (s->vmms[i].vm[0])
+			kill_vmm(&s->vmms[i], SIGKILL);
+}
+
+json_t *supervisor__replication(struct supervisor *s, const char *vm)
+{
+	struct vmm *v = find(s, vm, CL_ROLE_PRIMARY);
+
+	return v ? v->repl : NULL;
+}
+
+const char *supervisor__error(struct supervisor *s, const char *vm)
+{
+	struct vmm *v = find(s, vm, CL_ROLE_NONE);
+
+	return v && v->error[0] ? v->error : NULL;
+}
+
+unsigned int supervisor__alive(const struct supervisor *s)
+{
+	unsigned int n = 0;
+
+	for (size_t i = 0; i < sizeof(s->vmms) / sizeof(s->vmms[0]); i++)
+		n += s->vmms[i].vm[0] != 0;
+	return n;
+}
+
+int supervisor__new(struct event_base *base, const struct clusterd_conf *conf,
+		    const struct supervisor_ops *ops, struct supervisor **out)
+{
+	struct supervisor *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->base = base;
+	s->conf = conf;
+	s->ops = ops;
+	s->tail = &s->head;
+	s->deliver = event_new(base, -1, 0, deliver, s);
+	s->sigchld = evsignal_new(base, SIGCHLD, on_sigchld, s);
+	if (!s->deliver || !s->sigchld || evsignal_add(s->sigchld, NULL)) {
+		if (s->sigchld)
+			event_free(s->sigchld);
+		if (s->deliver)
+			event_free(s->deliver);
+		free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+void supervisor__free(struct supervisor *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < sizeof(s->vmms) / sizeof(s->vmms[0]); i++)
+		if (s->vmms[i].vm[0])
+			release(&s->vmms[i]);
+	while (s->head) {
+		struct pending_event *p = s->head;
+
+		s->head = p->next;
+		free(p);
+	}
+	event_free(s->deliver);
+	event_free(s->sigchld);
+	free(s);
+}

@@ -1,0 +1,753 @@
+/* N simulated twin-clusterd hosts: the real model over a fake CPG, votequorum and twin-vmm. */
+#ifndef TESTS_UNIT_CLUSTER_FIXTURE_H
+#define TESTS_UNIT_CLUSTER_FIXTURE_H
+
+/*
+ * In the spirit of corosync's vqsim.  Each host has its own inbox; a CPG message goes into
+ * the inbox of every member of the sender's partition in one global order (agreed order),
+ * confchg and quorum notifications into each member's.  A step takes the head of one inbox
+ * (the next host in turn, or a random one) and hands it to that host's model; the actions
+ * come back to the fake transport and the fake twin-vmms, whose answers (started, synced,
+ * activated, exited) go into the same inbox.  A partition: the losing side learns of it
+ * first (its corosync gives up within the token, the winners need the token and consensus
+ * more); in-flight messages may be lost across the new boundary, the same way for every
+ * member of a side.  check_invariants() runs after every step.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cl_msg.h"
+#include "model.h"
+
+#define SIM_MAX 5
+
+enum sim_ev_type { SIM_MSG, SIM_CONFCHG, SIM_QUORUM, SIM_LOCAL };
+
+struct sim_ev {
+	enum sim_ev_type type;
+	uint64_t msg_id; /* SIM_MSG */
+	uint32_t from;
+	char *data;
+	size_t len;
+	struct cl_input in; /* the others */
+};
+
+struct sim_vmm {
+	char vm[CL_NAME_MAX + 1]; /* "": none */
+	enum cl_role role;	  /* as spawned; a backup that activated says primary */
+	enum cl_role spawned;	  /* as spawned (the daemon's key until ACTIVATED is told) */
+	bool fenced;
+	bool replicating; /* protect sent, not ended */
+	int fences, unfences, degrades, unprotects;
+};
+
+struct sim_reply {
+	uint64_t id;
+	bool ok;
+	char cls[32];
+	char text[512];
+};
+
+struct sim_node {
+	struct model *m;
+	uint32_t id;
+	bool up;
+	int part;
+	uint32_t seen[SIM_MAX]; /* the last confchg's members */
+	int nseen;
+	struct sim_ev *inbox;
+	size_t n, cap;
+	struct sim_vmm vmms[CL_MAX_VMS];
+	struct sim_reply replies[64];
+	int nreplies;
+	/* What the test wants the fake vmm to answer a protect with. */
+	bool fail_syncs;
+	/*
+	 * Whether the configuration this node delivers in (its last confchg) is a majority.
+	 * Acts that release output are checked against it: the partition may already have
+	 * changed under messages of the old configuration still queued (the token's window,
+	 * which output commit covers).
+	 */
+	bool view_quorate;
+	char *disk; /* the last CL_ACT_PERSIST: survives a host's death, not its disk's */
+};
+
+struct sim {
+	int n;
+	struct sim_node nodes[SIM_MAX];
+	uint64_t next_msg_id;
+	/* Per message in flight: who got it and who has processed it (consistent loss). */
+	struct {
+		uint64_t id;
+		unsigned processed;
+	} track[8192];
+	uint64_t now_ms;
+	unsigned seed, seed0; /* the generator, and where it started (to replay) */
+	bool random;	      /* random scheduling and losses */
+	uint64_t steps;
+	int transitions, activations, failovers_refused;
+	bool forced; /* a forced failover ran: two actives allowed (the operator's risk) */
+	bool verbose;
+};
+
+static inline unsigned sim_rand(struct sim *s)
+{
+	s->seed = s->seed * 1103515245u + 12345u;
+	return (s->seed >> 16) & 0x7fff;
+}
+
+static inline struct sim_node *sim_node(struct sim *s, uint32_t id)
+{
+	ck_assert(id >= 1 && (int)id <= s->n);
+	return &s->nodes[id - 1];
+}
+
+static inline void sim_push(struct sim_node *nd, const struct sim_ev *ev)
+{
+	if (nd->n == nd->cap) {
+		nd->cap = nd->cap ? nd->cap * 2 : 64;
+		nd->inbox = realloc(nd->inbox, nd->cap * sizeof(*nd->inbox));
+		ck_assert_ptr_nonnull(nd->inbox);
+	}
+	nd->inbox[nd->n++] = *ev;
+}
+
+static inline void sim_local(struct sim_node *nd, enum cl_event type, const char *vm,
+			     enum cl_role role)
+{
+	struct sim_ev ev = {.type = SIM_LOCAL};
+
+	ev.in.type = CL_IN_LOCAL;
+	ev.in.ev.type = type;
+	snprintf(ev.in.ev.vm, sizeof(ev.in.ev.vm), "%s", vm);
+	ev.in.ev.role = role;
+	sim_push(nd, &ev);
+}
+
+static inline int sim_part_size(struct sim *s, int part)
+{
+	int k = 0;
+
+	for (int i = 0; i < s->n; i++)
+		k += s->nodes[i].up && s->nodes[i].part == part;
+	return k;
+}
+
+static inline bool sim_quorate(struct sim *s, struct sim_node *nd)
+{
+	return nd->up && 2 * sim_part_size(s, nd->part) > s->n;
+}
+
+static inline struct sim_vmm *sim_vmm(struct sim_node *nd, const char *vm)
+{
+	for (int i = 0; i < CL_MAX_VMS; i++)
+		if (!strcmp(nd->vmms[i].vm, vm))
+			return &nd->vmms[i];
+	return NULL;
+}
+
+/* The fake twin-vmm exits (killed, quit or crashed): the daemon reports its exit. */
+static inline void sim_vmm_exit(struct sim_node *nd, struct sim_vmm *x, int status)
+{
+	struct sim_ev ev = {.type = SIM_LOCAL};
+
+	ev.in.type = CL_IN_LOCAL;
+	ev.in.ev.type = CL_EV_VMM_EXITED;
+	snprintf(ev.in.ev.vm, sizeof(ev.in.ev.vm), "%s", x->vm);
+	ev.in.ev.role = x->role;
+	ev.in.ev.status = status;
+	memset(x, 0, sizeof(*x));
+	sim_push(nd, &ev);
+}
+
+static inline bool sim_exit_pending(struct sim_node *nd, const char *vm)
+{
+	for (size_t i = 0; i < nd->n; i++)
+		if (nd->inbox[i].type == SIM_LOCAL && nd->inbox[i].in.ev.type == CL_EV_VMM_EXITED &&
+		    !strcmp(nd->inbox[i].in.ev.vm, vm))
+			return true;
+	return false;
+}
+
+static inline void sim_send(struct sim *s, struct sim_node *from, const char *data, size_t len)
+{
+	uint64_t id = ++s->next_msg_id;
+
+	s->track[id % 8192].id = id;
+	s->track[id % 8192].processed = 0;
+	for (int i = 0; i < s->n; i++) {
+		struct sim_node *nd = &s->nodes[i];
+		struct sim_ev ev = {.type = SIM_MSG, .msg_id = id, .from = from->id, .len = len};
+
+		if (!nd->up || nd->part != from->part)
+			continue;
+		ev.data = malloc(len);
+		memcpy(ev.data, data, len);
+		sim_push(nd, &ev);
+	}
+}
+
+/* "vm X: a -> b (why)": every transition logged is in the table. */
+static inline void sim_check_log(struct sim *s, struct sim_node *nd, const char *line)
+{
+	char vm[64], from[32], to[32];
+
+	if (s->verbose)
+		printf("[%u] %s\n", nd->id, line);
+	if (sscanf(line, "vm %63[^:]: %31s -> %31s (", vm, from, to) == 3 &&
+	    !strstr(line, "refused")) {
+		int f = -1, t = -1;
+
+		for (int k = 0; k < CL_VM_NSTATES; k++) {
+			if (!strcmp(from, cl_vm_state__to_str(k)))
+				f = k;
+			if (!strcmp(to, cl_vm_state__to_str(k)))
+				t = k;
+		}
+		ck_assert_msg(f >= 0 && t >= 0 && model__vm_allowed(f, t),
+			      "node %u logged a transition outside the table: %s", nd->id, line);
+		s->transitions++;
+	}
+	if (strstr(line, "automatic failover refused"))
+		s->failovers_refused++;
+}
+
+static inline void sim_act(struct sim *s, struct sim_node *nd, const struct cl_action *a)
+{
+	struct sim_vmm *x = sim_vmm(nd, a->vm);
+
+	switch (a->type) {
+	case CL_ACT_SEND:
+		sim_send(s, nd, a->data, a->len);
+		break;
+	case CL_ACT_SPAWN_PRIMARY:
+	case CL_ACT_SPAWN_BACKUP:
+		ck_assert_msg(!x, "node %u spawns a second vmm of %s", nd->id, a->vm);
+		x = sim_vmm(nd, "");
+		ck_assert_ptr_nonnull(x);
+		snprintf(x->vm, sizeof(x->vm), "%s", a->vm);
+		x->role = a->type == CL_ACT_SPAWN_PRIMARY ? CL_ROLE_PRIMARY : CL_ROLE_BACKUP;
+		x->spawned = x->role;
+		ck_assert(a->data && strstr(a->data, "name ="));
+		sim_local(nd, CL_EV_VMM_STARTED, a->vm, x->role);
+		break;
+	case CL_ACT_KILL:
+		ck_assert_int_eq(a->signal, 9);
+		if (x)
+			sim_vmm_exit(nd, x, 9);
+		break;
+	case CL_ACT_VMM:
+		/* A vmm that exited, its exit not yet told: the command fails, the exit follows. */
+		if (!x) {
+			ck_assert_msg(sim_exit_pending(nd, a->vm), "node %u: %s to no vmm of %s",
+				      nd->id, cl_vmm_cmd__to_str(a->vmm_cmd), a->vm);
+			break;
+		}
+		ck_assert_msg(a->role == x->role || a->role == x->spawned,
+			      "node %u: %s for the %s vmm of %s, which is a %s", nd->id,
+			      cl_vmm_cmd__to_str(a->vmm_cmd), cl_role__to_str(a->role), a->vm,
+			      cl_role__to_str(x->role));
+		switch (a->vmm_cmd) {
+		case CL_VMM_PROTECT: {
+			uint32_t peer = 0;
+			struct sim_vmm *b;
+
+			ck_assert_int_eq(x->role, CL_ROLE_PRIMARY);
+			ck_assert(!x->fenced);
+			sscanf(a->peer_addr, "10.0.0.%u", &peer);
+			b = peer >= 1 && (int)peer <= s->n ? sim_vmm(sim_node(s, peer), a->vm)
+							   : NULL;
+			x->replicating = true;
+			/* The backup must listen where it was told: port_base 7400 + VM index. */
+			if (b && b->role == CL_ROLE_BACKUP && a->port >= 7400 &&
+			    sim_node(s, peer)->part == nd->part && !nd->fail_syncs)
+				sim_local(nd, CL_EV_VMM_PROTECTED, a->vm, CL_ROLE_PRIMARY);
+			else
+				sim_local(nd, CL_EV_SYNC_FAILED, a->vm, CL_ROLE_PRIMARY);
+			break;
+		}
+		case CL_VMM_FAILOVER:
+			ck_assert_int_eq(x->role, CL_ROLE_BACKUP);
+			/* The safety rule: a backup activates only in a quorate partition. */
+			ck_assert_msg(s->forced || nd->view_quorate,
+				      "node %u activates %s outside a quorate partition", nd->id,
+				      a->vm);
+			x->role = CL_ROLE_PRIMARY;
+			s->activations++;
+			sim_local(nd, CL_EV_ACTIVATED, a->vm, CL_ROLE_BACKUP);
+			break;
+		case CL_VMM_DEGRADE:
+		case CL_VMM_UNPROTECT:
+			ck_assert_int_eq(x->role, CL_ROLE_PRIMARY);
+			ck_assert_msg(nd->view_quorate, "node %u releases %s's output unquorate",
+				      nd->id, a->vm);
+			x->replicating = false;
+			x->degrades += a->vmm_cmd == CL_VMM_DEGRADE;
+			x->unprotects += a->vmm_cmd == CL_VMM_UNPROTECT;
+			break;
+		case CL_VMM_FENCE:
+			x->fenced = true;
+			x->fences++;
+			break;
+		case CL_VMM_UNFENCE:
+			ck_assert(nd->view_quorate);
+			x->fenced = false;
+			x->unfences++;
+			break;
+		case CL_VMM_QUIT:
+			sim_vmm_exit(nd, x, 0);
+			break;
+		}
+		break;
+	case CL_ACT_REPLY: {
+		struct sim_reply *r = &nd->replies[nd->nreplies++ % 64];
+
+		r->id = a->req_id;
+		r->ok = a->ok;
+		snprintf(r->cls, sizeof(r->cls), "%s", a->err_class);
+		snprintf(r->text, sizeof(r->text), "%s", a->data ? a->data : "");
+		if (s->verbose)
+			printf("[%u] reply %llu: %s %s\n", nd->id, (unsigned long long)a->req_id,
+			       a->ok ? "ok" : a->err_class, r->text);
+		break;
+	}
+	case CL_ACT_LOG:
+		sim_check_log(s, nd, a->data);
+		break;
+	case CL_ACT_PERSIST:
+		free(nd->disk);
+		nd->disk = strdup(a->data);
+		break;
+	}
+}
+
+static inline void sim_input(struct sim *s, struct sim_node *nd, const struct cl_input *in)
+{
+	struct cl_actions out;
+	int rc;
+
+	cl_actions__init(&out);
+	rc = model__input(nd->m, in, &out);
+	ck_assert_msg(rc == 0, "node %u: model__input: %d", nd->id, rc);
+	for (size_t i = 0; i < out.n; i++) {
+		ck_assert_msg(i == 0 || out.v[i].type != CL_ACT_PERSIST,
+			      "node %u: a persist that is not the first action", nd->id);
+		sim_act(s, nd, &out.v[i]);
+	}
+	cl_actions__dispose(&out);
+}
+
+/* Two active copies of a VM (running as primary, not fenced) anywhere: the one sin. */
+static inline void sim_check_invariants(struct sim *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		struct sim_node *a = &s->nodes[i];
+
+		ck_assert_msg(!a->up || model__state(a->m)->refused == 0,
+			      "node %u refused a transition of its own", a->id);
+		for (int k = 0; a->up && k < CL_MAX_VMS; k++) {
+			const struct sim_vmm *x = &a->vmms[k];
+
+			if (!x->vm[0] || x->role != CL_ROLE_PRIMARY || x->fenced)
+				continue;
+			for (int j = i + 1; j < s->n && !s->forced; j++) {
+				struct sim_vmm *y =
+				    s->nodes[j].up ? sim_vmm(&s->nodes[j], x->vm) : NULL;
+
+				ck_assert_msg(!y || y->role != CL_ROLE_PRIMARY || y->fenced,
+					      "two active primaries of %s: nodes %u and %u (seed "
+					      "%u, step %llu)",
+					      x->vm, a->id, s->nodes[j].id, s->seed0,
+					      (unsigned long long)s->steps);
+			}
+		}
+	}
+}
+
+static inline void sim_free_ev(struct sim_ev *ev)
+{
+	free(ev->data);
+}
+
+/* One inbox head of node nd. */
+static inline void sim_step_node(struct sim *s, struct sim_node *nd)
+{
+	struct sim_ev ev = nd->inbox[0];
+
+	memmove(nd->inbox, nd->inbox + 1, --nd->n * sizeof(*nd->inbox));
+	if (ev.type == SIM_MSG) {
+		if (s->track[ev.msg_id % 8192].id == ev.msg_id)
+			s->track[ev.msg_id % 8192].processed |= 1u << (nd->id - 1);
+		struct cl_input in = {.type = CL_IN_MESSAGE};
+
+		in.msg.from = ev.from;
+		in.msg.data = (const uint8_t *)ev.data;
+		in.msg.len = ev.len;
+		sim_input(s, nd, &in);
+	} else {
+		if (ev.type == SIM_CONFCHG)
+			nd->view_quorate = 2 * ev.in.confchg.nmembers > s->n;
+		sim_input(s, nd, &ev.in);
+	}
+	if (s->verbose)
+		printf("[%u] <- %s %.60s v%llu\n", nd->id,
+		       ev.type == SIM_MSG	? "msg"
+		       : ev.type == SIM_LOCAL	? "local"
+		       : ev.type == SIM_CONFCHG ? "confchg"
+						: "quorum",
+		       ev.type == SIM_MSG ? ev.data : "",
+		       (unsigned long long)model__state(nd->m)->cluster.version);
+	sim_free_ev(&ev);
+	s->steps++;
+	sim_check_invariants(s);
+}
+
+static inline bool sim_busy(struct sim *s)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->nodes[i].up && s->nodes[i].n)
+			return true;
+	return false;
+}
+
+/* One step: the next node with work (random one if s->random). */
+static inline bool sim_step(struct sim *s)
+{
+	int cand[SIM_MAX], k = 0;
+
+	for (int i = 0; i < s->n; i++)
+		if (s->nodes[i].up && s->nodes[i].n)
+			cand[k++] = i;
+	if (!k)
+		return false;
+	sim_step_node(s, &s->nodes[cand[s->random ? sim_rand(s) % k : s->steps % k]]);
+	return true;
+}
+
+static inline void sim_tick_all(struct sim *s, uint64_t ms)
+{
+	s->now_ms += ms;
+	for (int i = 0; i < s->n; i++) {
+		struct cl_input in = {.type = CL_IN_TICK, .now_ms = s->now_ms};
+
+		if (s->nodes[i].up)
+			sim_input(s, &s->nodes[i], &in);
+	}
+}
+
+/* Runs until nothing is left to do, ticking time so retries happen. */
+static inline void sim_settle(struct sim *s)
+{
+	for (int round = 0; round < 20; round++) {
+		uint64_t guard = 0;
+
+		while (sim_step(s))
+			ck_assert_msg(++guard < 200000, "no quiescence (seed %u)", s->seed0);
+		sim_tick_all(s, 1000);
+		if (!sim_busy(s) && round >= 4)
+			break;
+	}
+}
+
+/* The membership changed: each node of each partition gets quorum, then confchg. */
+static inline void sim_membership(struct sim *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		struct sim_node *nd = &s->nodes[i];
+		struct sim_ev q = {.type = SIM_QUORUM}, c = {.type = SIM_CONFCHG};
+		uint32_t now[SIM_MAX];
+		int nnow = 0;
+		bool same;
+
+		if (!nd->up)
+			continue;
+		for (int j = 0; j < s->n; j++)
+			if (s->nodes[j].up && s->nodes[j].part == nd->part)
+				now[nnow++] = s->nodes[j].id;
+		same = nnow == nd->nseen && !memcmp(now, nd->seen, sizeof(uint32_t) * nnow);
+		if (same)
+			continue;
+		q.in.type = CL_IN_QUORUM;
+		q.in.quorum.quorate = sim_quorate(s, nd);
+		q.in.quorum.votes = (uint32_t)nnow;
+		q.in.quorum.expected_votes = (uint32_t)s->n;
+		c.in.type = CL_IN_CONFCHG;
+		c.in.confchg.nmembers = nnow;
+		memcpy(c.in.confchg.members, now, sizeof(uint32_t) * nnow);
+		for (int a = 0; a < nd->nseen; a++) {
+			bool in_now = false;
+
+			for (int b = 0; b < nnow; b++)
+				in_now = in_now || now[b] == nd->seen[a];
+			if (!in_now)
+				c.in.confchg.left[c.in.confchg.nleft++] = nd->seen[a];
+		}
+		for (int b = 0; b < nnow; b++) {
+			bool was = false;
+
+			for (int a = 0; a < nd->nseen; a++)
+				was = was || now[b] == nd->seen[a];
+			if (!was)
+				c.in.confchg.joined[c.in.confchg.njoined++] = now[b];
+		}
+		memcpy(nd->seen, now, sizeof(now));
+		nd->nseen = nnow;
+		sim_push(nd, &q);
+		sim_push(nd, &c);
+	}
+}
+
+/* Whether a node of partition part has processed message id already. */
+static inline bool sim_side_has(struct sim *s, uint64_t id, int part)
+{
+	unsigned done = s->track[id % 8192].id == id ? s->track[id % 8192].processed : ~0u;
+
+	for (int j = 0; j < s->n; j++)
+		if (s->nodes[j].up && s->nodes[j].part == part && (done & (1u << j)))
+			return true;
+	return false;
+}
+
+/*
+ * Messages in flight from a sender now across a boundary: each side that has not yet
+ * delivered one drops it or delivers it, the same for all of that side (EVS).
+ */
+static inline void sim_cut_inflight(struct sim *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		struct sim_node *nd = &s->nodes[i];
+		size_t w = 0;
+
+		for (size_t r = 0; r < nd->n; r++) {
+			struct sim_ev *ev = &nd->inbox[r];
+			struct sim_node *from = ev->type == SIM_MSG ? sim_node(s, ev->from) : NULL;
+			bool drop = false;
+
+			if (from && (!from->up || from->part != nd->part) &&
+			    !sim_side_has(s, ev->msg_id, nd->part))
+				drop = s->random ? ((ev->msg_id * 2654435761u + (unsigned)nd->part +
+						     s->seed) >>
+						    7) &
+						       1
+						 : true;
+			if (drop)
+				sim_free_ev(ev);
+			else
+				nd->inbox[w++] = *ev;
+		}
+		nd->n = w;
+	}
+}
+
+/* Everything a losing side sees of the change, at once (before the winners can act). */
+static inline void sim_losers_first(struct sim *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		struct sim_node *nd = &s->nodes[i];
+
+		if (!nd->up || sim_quorate(s, nd))
+			continue;
+		for (;;) {
+			bool pending = false;
+
+			for (size_t k = 0; k < nd->n; k++)
+				pending = pending || nd->inbox[k].type == SIM_CONFCHG;
+			if (!pending)
+				break;
+			sim_step_node(s, nd);
+		}
+	}
+}
+
+/* parts[i]: node i+1's partition. */
+static inline void sim_partition(struct sim *s, const int *parts)
+{
+	for (int i = 0; i < s->n; i++)
+		s->nodes[i].part = parts[i];
+	sim_cut_inflight(s);
+	sim_membership(s);
+	sim_losers_first(s);
+}
+
+static inline void sim_heal(struct sim *s)
+{
+	int parts[SIM_MAX] = {0};
+
+	sim_partition(s, parts);
+}
+
+static inline void sim_boot(struct sim *s, uint32_t id)
+{
+	struct sim_node *nd = sim_node(s, id);
+	char name[16], addr[32];
+	struct cl_input mem = {.type = CL_IN_LOCAL};
+
+	snprintf(name, sizeof(name), "h%u", id);
+	snprintf(addr, sizeof(addr), "10.0.0.%u", id);
+	nd->m = model__new(id, name, addr, 7400);
+	ck_assert_ptr_nonnull(nd->m);
+	if (nd->disk) {
+		char err[160];
+
+		ck_assert_msg(!model__restore(nd->m, nd->disk, strlen(nd->disk), err, sizeof(err)),
+			      "node %u: its persisted state: %s", id, err);
+	}
+	nd->up = true;
+	nd->nseen = 0;
+	memset(nd->vmms, 0, sizeof(nd->vmms));
+	mem.ev.type = CL_EV_HOST_MEMORY;
+	mem.ev.free_mib = 4096;
+	sim_input(s, nd, &mem);
+}
+
+/* The host dies whole: corosync, clusterd and its twin-vmms. */
+static inline void sim_kill_host(struct sim *s, uint32_t id)
+{
+	struct sim_node *nd = sim_node(s, id);
+
+	nd->up = false;
+	for (size_t i = 0; i < nd->n; i++)
+		sim_free_ev(&nd->inbox[i]);
+	nd->n = 0;
+	model__free(nd->m);
+	nd->m = NULL;
+	memset(nd->vmms, 0, sizeof(nd->vmms));
+	sim_cut_inflight(s);
+	sim_membership(s);
+	sim_losers_first(s);
+}
+
+static inline void sim_restart_host(struct sim *s, uint32_t id, int part)
+{
+	sim_boot(s, id);
+	sim_node(s, id)->part = part;
+	sim_membership(s);
+	sim_losers_first(s);
+}
+
+static inline void sim_init(struct sim *s, int n, unsigned seed, bool random)
+{
+	memset(s, 0, sizeof(*s));
+	s->n = n;
+	s->seed = s->seed0 = seed;
+	s->random = random;
+	s->verbose = getenv("CLSIM_VERBOSE") != NULL;
+	for (int i = 0; i < n; i++) {
+		s->nodes[i].id = (uint32_t)i + 1;
+		sim_boot(s, (uint32_t)i + 1);
+	}
+	sim_membership(s);
+	sim_settle(s);
+}
+
+static inline void sim_fini(struct sim *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		struct sim_node *nd = &s->nodes[i];
+
+		for (size_t k = 0; k < nd->n; k++)
+			sim_free_ev(&nd->inbox[k]);
+		free(nd->inbox);
+		free(nd->disk);
+		model__free(nd->m);
+	}
+}
+
+/* A CLI request on node id; returns the request id (its reply lands in replies[]). */
+static inline uint64_t sim_request(struct sim *s, uint32_t id, struct cl_request *q)
+{
+	static uint64_t next = 1;
+	struct cl_input in = {.type = CL_IN_REQUEST, .req = q};
+
+	q->id = next++;
+	sim_input(s, sim_node(s, id), &in);
+	return q->id;
+}
+
+static inline const struct sim_reply *sim_reply(struct sim *s, uint32_t id, uint64_t req)
+{
+	struct sim_node *nd = sim_node(s, id);
+
+	for (int i = 0; i < nd->nreplies && i < 64; i++)
+		if (nd->replies[i].id == req)
+			return &nd->replies[i];
+	return NULL;
+}
+
+static inline uint64_t sim_vm_start(struct sim *s, uint32_t id, const char *vm, bool protect)
+{
+	struct cl_request q = {.cmd = CL_CMD_VM_START, .memory_mib = 64, .protect = protect};
+
+	snprintf(q.vm, sizeof(q.vm), "%s", vm);
+	snprintf(q.config, sizeof(q.config), "name = %s\nmemory = 64\nkernel = /k\n", vm);
+	return sim_request(s, id, &q);
+}
+
+static inline uint64_t sim_simple(struct sim *s, uint32_t id, enum cl_cmd cmd, const char *vm)
+{
+	struct cl_request q = {.cmd = cmd};
+
+	snprintf(q.vm, sizeof(q.vm), "%s", vm);
+	return sim_request(s, id, &q);
+}
+
+/* The VM as node id's replicated state has it (NULL: none). */
+static inline const struct cl_vm *sim_vm(struct sim *s, uint32_t id, const char *vm)
+{
+	const struct cl_state *st = model__state(sim_node(s, id)->m);
+
+	for (int i = 0; i < CL_MAX_VMS; i++)
+		if (!strcmp(st->cluster.vms[i].name, vm))
+			return &st->cluster.vms[i];
+	return NULL;
+}
+
+/* Nodes whose fake vmm of vm runs as an unfenced primary. */
+static inline int sim_active(struct sim *s, const char *vm, uint32_t *where)
+{
+	int k = 0;
+
+	for (int i = 0; i < s->n; i++) {
+		struct sim_vmm *x = s->nodes[i].up ? sim_vmm(&s->nodes[i], vm) : NULL;
+
+		if (x && x->role == CL_ROLE_PRIMARY && !x->fenced) {
+			k++;
+			if (where)
+				*where = s->nodes[i].id;
+		}
+	}
+	return k;
+}
+
+/* Every up node of partition part holds the same replicated state, not syncing. */
+static inline void sim_check_converged(struct sim *s, int part)
+{
+	char *ref = NULL;
+	uint32_t ref_id = 0;
+
+	for (int i = 0; i < s->n; i++) {
+		struct sim_node *nd = &s->nodes[i];
+		const struct cl_state *st;
+		char *js;
+
+		if (!nd->up || nd->part != part)
+			continue;
+		st = model__state(nd->m);
+		ck_assert_msg(!st->local.syncing, "node %u still syncing (seed %u)", nd->id,
+			      s->seed0);
+		js = cl_msg__cluster_json(&st->cluster, false);
+		ck_assert_ptr_nonnull(js);
+		if (!ref) {
+			ref = js;
+			ref_id = nd->id;
+			continue;
+		}
+		ck_assert_msg(!strcmp(ref, js), "nodes %u and %u differ (seed %u):\n%s\n%s", ref_id,
+			      nd->id, s->seed0, ref, js);
+		free(js);
+	}
+	free(ref);
+}
+
+#endif
