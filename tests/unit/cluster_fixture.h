@@ -77,6 +77,7 @@ struct sim {
 	int n;
 	struct sim_node nodes[SIM_MAX];
 	uint64_t next_msg_id;
+	uint64_t ring; /* corosync's ring seq: one more at each membership change */
 	/* Per message in flight: who got it and who has processed it (consistent loss). */
 	struct {
 		uint64_t id;
@@ -453,6 +454,7 @@ static inline void sim_settle(struct sim *s)
 /* The membership changed: each node of each partition gets quorum, then confchg. */
 static inline void sim_membership(struct sim *s)
 {
+	s->ring++;
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *nd = &s->nodes[i];
 		struct sim_ev q = {.type = SIM_QUORUM}, c = {.type = SIM_CONFCHG};
@@ -474,6 +476,7 @@ static inline void sim_membership(struct sim *s)
 		q.in.quorum.expected_votes = (uint32_t)s->n;
 		c.in.type = CL_IN_CONFCHG;
 		c.in.confchg.nmembers = nnow;
+		c.in.confchg.ring_seq = s->ring;
 		memcpy(c.in.confchg.members, now, sizeof(uint32_t) * nnow);
 		for (int a = 0; a < nd->nseen; a++) {
 			bool in_now = false;
