@@ -197,6 +197,10 @@ __attribute__((format(printf, 2, 3))) static bool fail(struct dec *d, const char
 	va_start(ap, fmt);
 	vsnprintf(d->err, d->errlen, fmt, ap);
 	va_end(ap);
+	/* One line of plain text, whatever the input's keys and tokens held. */
+	for (char *p = d->err; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
 	return false;
 }
 
@@ -586,6 +590,27 @@ int cl_msg__decode(const void *data, size_t len, struct cl_msg *msg, char *err, 
 		ok = dec_body(o, msg, &d);
 	}
 	json_decref(o);
+	return ok ? 0 : -EBADMSG;
+}
+
+int cl_msg__cluster_from_json(const char *text, size_t len, struct cl_cluster *c, char *err,
+			      size_t errlen)
+{
+	struct dec d = {err, errlen};
+	json_error_t jerr;
+	json_t *o;
+	bool ok;
+
+	memset(c, 0, sizeof(*c));
+	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o) {
+		fail(&d, "not JSON: %.80s", jerr.text);
+		return -EBADMSG;
+	}
+	ok = dec_cluster(o, c, &d);
+	json_decref(o);
+	if (!ok)
+		memset(c, 0, sizeof(*c));
 	return ok ? 0 : -EBADMSG;
 }
 

@@ -76,6 +76,9 @@ int cl_msg__encode(const struct cl_msg *msg, char **out, size_t *len);
 /* 0, or -EBADMSG with one line in err; msg needs cl_msg__dispose either way. */
 int cl_msg__decode(const void *data, size_t len, struct cl_msg *msg, char *err, size_t errlen);
 
+/* A replicated state back from cl_msg__cluster_json's text: 0 or -EBADMSG (err). */
+int cl_msg__cluster_from_json(const char *text, size_t len, struct cl_cluster *c, char *err,
+			      size_t errlen);
 /* The JSON of a replicated state (deterministic: equal states give equal text). */
 char *cl_msg__cluster_json(const struct cl_cluster *c, bool pretty);
 /* Status replies (heap JSON text): one VM, every VM, the cluster. */

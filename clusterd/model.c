@@ -77,7 +77,7 @@ int cl_cmd__from_str(const char *s, enum cl_cmd *out)
 const char *cl_action_type__to_str(enum cl_action_type t)
 {
 	static const char *const names[] = {"send", "spawn-primary", "spawn-backup", "vmm",
-					    "kill", "reply",	     "log"};
+					    "kill", "reply",	     "log",	     "persist"};
 
 	return (unsigned)t < ARRAY_LEN(names) ? names[t] : "?";
 }
@@ -379,6 +379,38 @@ struct model *model__new(uint32_t nodeid, const char *name, const char *repl_add
 	return m;
 }
 
+/* The new state, as the first action of this input's list (cl_action CL_ACT_PERSIST). */
+static void persist_first(struct model *m)
+{
+	struct cl_actions *a = m->out;
+	size_t first = a->n;
+	struct cl_action act;
+
+	m->dirty = false;
+	if (!model_emit(m, CL_ACT_PERSIST, NULL))
+		return;
+	model_set_data(m, &a->v[first], cl_msg__cluster_json(&m->s.cluster, false));
+	act = a->v[first];
+	memmove(&a->v[1], &a->v[0], first * sizeof(act));
+	a->v[0] = act;
+}
+
+int model__restore(struct model *m, const char *json, size_t len, char *err, size_t errlen)
+{
+	struct cl_cluster *c = malloc(sizeof(*c));
+	int rc;
+
+	if (!c)
+		return -ENOMEM;
+	rc = cl_msg__cluster_from_json(json, len, c, err, errlen);
+	if (!rc) {
+		m->s.cluster = *c;
+		m->s.local.initialized = true;
+	}
+	free(c);
+	return rc;
+}
+
 int model__input(struct model *m, const struct cl_input *in, struct cl_actions *out)
 {
 	bool was_vq = m->s.local.vq_quorate && m->s.local.stream_quorate;
@@ -423,6 +455,8 @@ int model__input(struct model *m, const struct cl_input *in, struct cl_actions *
 		rc = -EINVAL;
 	}
 	model_reconcile(m);
+	if (m->dirty)
+		persist_first(m);
 	m->out = NULL;
 	return m->err ? m->err : rc;
 }

@@ -15,6 +15,19 @@
  * confchg is applied, identically on every member, and only in a quorate partition
  * (failover --force excepted).  Local state (struct cl_local) is this host's view: its
  * quorum, the members, and the twin-vmm processes it runs.
+ *
+ * How the pieces keep the safety rule (DESIGN.md section 8):
+ * - quorate = votequorum says so AND the CPG members are a strict majority of the
+ *   expected votes AND this host holds the history (cl_local.initialized);
+ * - a STATE_SYNC round at each confchg (or when a member's quorum flips): every
+ *   member sends its state, the one with a history, then the highest version, then
+ *   the lowest nodeid wins; messages wait until the round completes;
+ * - a backup activates, a primary degrades, unprotects or unfences only when quorate,
+ *   on the state's word, after our own BARRIER message came back in the same
+ *   configuration (so a host cut off just after a decision does not act on it);
+ * - losing quorum fences every primary this host runs, at once;
+ * - the state is persisted (CL_ACT_PERSIST, model__restore), so a majority of
+ *   restarted hosts still remembers what the last majority did.
  */
 
 #define CL_MAX_HOSTS	   16
@@ -229,6 +242,13 @@ enum cl_action_type {
 	CL_ACT_KILL,	      /* signal (SIGKILL) to vm's vmm */
 	CL_ACT_REPLY, /* answer CLI request req_id: ok + JSON in data, or err_class + data */
 	CL_ACT_LOG,   /* one log line in data */
+	/*
+	 * The replicated state changed: data is its JSON (model__restore takes it back).
+	 * Always the FIRST action of its list: write it to stable storage (temporary file,
+	 * fsync, rename) before doing the others.  A host that restarts with it still holds
+	 * the cluster's history; one without it counts as new.
+	 */
+	CL_ACT_PERSIST,
 };
 
 enum cl_vmm_cmd {
@@ -282,6 +302,11 @@ struct model *model__new(uint32_t nodeid, const char *name, const char *repl_add
  * message that does not decode (logged and dropped, no state change), -ENOMEM.
  */
 int model__input(struct model *m, const struct cl_input *in, struct cl_actions *out);
+/*
+ * Before the first input: the state a CL_ACT_PERSIST wrote, from this host's last life.
+ * 0, or -EBADMSG with one line in err (start without it: the host counts as new).
+ */
+int model__restore(struct model *m, const char *json, size_t len, char *err, size_t errlen);
 const struct cl_state *model__state(const struct model *m);
 void model__free(struct model *m);
 

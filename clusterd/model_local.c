@@ -417,9 +417,11 @@ static void reconcile_vm_roles(struct model *m, struct cl_vm *v)
 	}
 	if (lv && lv->role == want && lv->gen == gen)
 		return; /* spawned for this generation already: its death is reported */
-	if (want == CL_ROLE_PRIMARY && v->state == CL_VM_STARTING)
-		spawn(m, v, CL_ROLE_PRIMARY, gen);
-	else if (want == CL_ROLE_BACKUP && v->state == CL_VM_PROTECTING)
+	/* A new primary is a new active copy: only on a quorate partition's current word. */
+	if (want == CL_ROLE_PRIMARY && v->state == CL_VM_STARTING) {
+		if (model_safe(m))
+			spawn(m, v, CL_ROLE_PRIMARY, gen);
+	} else if (want == CL_ROLE_BACKUP && v->state == CL_VM_PROTECTING)
 		spawn(m, v, CL_ROLE_BACKUP, gen);
 	else if (want != CL_ROLE_NONE)
 		report_missing(m, v, want, gen);

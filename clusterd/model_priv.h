@@ -47,6 +47,7 @@ struct model {
 	uint64_t barrier_version; /* the state version when it was sent */
 	uint64_t passed_version;  /* the version a barrier passed at (UINT64_MAX: none) */
 	uint64_t go_calls;	  /* go() calls: an act no longer wanted drops its gate */
+	bool dirty;		  /* the replicated state changed during this input: persist it */
 	int err;		  /* the first -ENOMEM while emitting */
 };
 

@@ -14,6 +14,7 @@
 static void changed(struct model *m)
 {
 	m->s.cluster.version++;
+	m->dirty = true;
 }
 
 static bool vm_set(struct model *m, struct cl_vm *v, enum cl_vm_state to, const char *why)

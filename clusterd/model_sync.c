@@ -146,6 +146,7 @@ static void sync_finish(struct model *m)
 				   model_host_name(m, m->sync_best_node),
 				   (unsigned long long)m->s.cluster.version);
 		m->s.cluster = *m->sync_best;
+		m->dirty = true;
 		free(m->sync_best);
 		m->sync_best = NULL;
 		if (m->sync_best_initialized)

@@ -70,6 +70,7 @@ struct sim_node {
 	 * which output commit covers).
 	 */
 	bool view_quorate;
+	char *disk; /* the last CL_ACT_PERSIST: survives a host's death, not its disk's */
 };
 
 struct sim {
@@ -314,6 +315,10 @@ static inline void sim_act(struct sim *s, struct sim_node *nd, const struct cl_a
 	case CL_ACT_LOG:
 		sim_check_log(s, nd, a->data);
 		break;
+	case CL_ACT_PERSIST:
+		free(nd->disk);
+		nd->disk = strdup(a->data);
+		break;
 	}
 }
 
@@ -325,8 +330,11 @@ static inline void sim_input(struct sim *s, struct sim_node *nd, const struct cl
 	cl_actions__init(&out);
 	rc = model__input(nd->m, in, &out);
 	ck_assert_msg(rc == 0, "node %u: model__input: %d", nd->id, rc);
-	for (size_t i = 0; i < out.n; i++)
+	for (size_t i = 0; i < out.n; i++) {
+		ck_assert_msg(i == 0 || out.v[i].type != CL_ACT_PERSIST,
+			      "node %u: a persist that is not the first action", nd->id);
 		sim_act(s, nd, &out.v[i]);
+	}
 	cl_actions__dispose(&out);
 }
 
@@ -579,6 +587,12 @@ static inline void sim_boot(struct sim *s, uint32_t id)
 	snprintf(addr, sizeof(addr), "10.0.0.%u", id);
 	nd->m = model__new(id, name, addr, 7400);
 	ck_assert_ptr_nonnull(nd->m);
+	if (nd->disk) {
+		char err[160];
+
+		ck_assert_msg(!model__restore(nd->m, nd->disk, strlen(nd->disk), err, sizeof(err)),
+			      "node %u: its persisted state: %s", id, err);
+	}
 	nd->up = true;
 	nd->nseen = 0;
 	memset(nd->vmms, 0, sizeof(nd->vmms));
@@ -635,6 +649,7 @@ static inline void sim_fini(struct sim *s)
 		for (size_t k = 0; k < nd->n; k++)
 			sim_free_ev(&nd->inbox[k]);
 		free(nd->inbox);
+		free(nd->disk);
 		model__free(nd->m);
 	}
 }
