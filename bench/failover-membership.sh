@@ -105,7 +105,7 @@ PY
 			return
 		fi
 		[ "$SECONDS" -lt "$deadline" ] ||
-			{ echo "failover-membership: no quiet ${SETTLE_SECS}s membership of 3 within ${SETTLE_MAX_SECS}s (token $token)" >&2; exit 1; }
+			{ echo "failover-membership: no quiet ${SETTLE_SECS}s membership of 3 within ${SETTLE_MAX_SECS}s (token $token)" >&2; return 1; }
 		sleep 0.5 # waiting for a quiet membership, bounded by the deadline above
 	done
 }
@@ -128,9 +128,12 @@ for token in $TOKENS; do
 		{ cat "$tmp/up.out" >&2; echo "failover-membership: lab up --token $token failed" >&2; exit 1; }
 	log=$("$LAB" --state "$state" get cluster-dir)/h1/corosync.log
 	: >"$tmp/$token.txt"
-	spurious=0
+	spurious=0 unstable=0
 	for ((r = 1; r <= RUNS; r++)); do
-		since=$(settle "$log")
+		if ! since=$(settle "$log"); then
+			unstable=1
+			break
+		fi
 		out=$("$LAB" --state "$state" kill-host h3)
 		kill_ns=${out##* }
 		[[ "$kill_ns" =~ ^[0-9]+$ ]] || { echo "failover-membership: kill-host said '$out'" >&2; exit 1; }
@@ -143,8 +146,10 @@ for token in $TOKENS; do
 		if [ "$got" = SPURIOUS ]; then
 			spurious=$((spurious + 1))
 			r=$((r - 1))
-			[ "$spurious" -le "$RUNS" ] ||
-				{ echo "failover-membership: more spurious membership changes than drills at token $token" >&2; exit 1; }
+			if [ "$spurious" -gt "$RUNS" ]; then
+				unstable=1
+				break
+			fi
 		else
 			echo "$got" >>"$tmp/$token.txt"
 			echo "token $token drill $r: new membership $(cut -d' ' -f1 <<<"$got") ms, confchg $(cut -d' ' -f2 <<<"$got") ms" >>"$tmp/drills.log"
@@ -156,8 +161,9 @@ for token in $TOKENS; do
 	state=""
 	read -r n50 n99 nmax < <(stats "$tmp/$token.txt" 1)
 	read -r c50 c99 cmax < <(stats "$tmp/$token.txt" 2)
-	printf '%-7s %5d | %6s %6s %6s   | %6s %6s %6s   | %d\n' "$token" "$(wc -l <"$tmp/$token.txt")" \
-		"$n50" "$n99" "$nmax" "$c50" "$c99" "$cmax" "$spurious"
+	printf '%-7s %5d | %6s %6s %6s   | %6s %6s %6s   | %d%s\n' "$token" "$(wc -l <"$tmp/$token.txt")" \
+		"$n50" "$n99" "$nmax" "$c50" "$c99" "$cmax" "$spurious" \
+		"$([ "$unstable" = 0 ] || echo ", then UNSTABLE: Corosync flapping (no ${SETTLE_SECS}s quiet, or more spurious changes than drills)")"
 	[ -z "$OUT" ] || echo "$token $c50 $c99 $cmax $(wc -l <"$tmp/$token.txt")" >>"$OUT"
 done
 [ -z "${BENCH_MEMBER_VERBOSE:-}" ] || cat "$tmp/drills.log"

@@ -12,12 +12,23 @@
 #include "corosync.h"
 
 /*
- * CS_ERR_TRY_AGAIN backoff: 1, 2, 4 ... 128 ms, then give up (about 0.5 s in all).  Corosync
- * says it while it syncs a new membership or its queues are full; longer would stall the
- * event loop, and a longer stall than the token is a membership loss of its own.
+ * CS_ERR_TRY_AGAIN backoff of the set-up and query calls (RETRY, which sleeps): 1, 2, 4 ...
+ * 128 ms, then give up (about 0.25 s in all).  Corosync says it while it syncs a new
+ * membership or its queues are full; a longer sleep would stall the event loop.  Sends
+ * never sleep: they queue (below).
  */
 #define RETRY_FIRST_MS 1
 #define RETRY_LAST_MS  128
+
+/* Messages CPG refused for now (CS_ERR_TRY_AGAIN), sent in order from a timer. */
+#define SEND_QUEUE_MAX	  4096
+#define SEND_RETRY_MAX_MS 100
+
+struct queued {
+	struct queued *next;
+	size_t len;
+	uint8_t data[];
+};
 
 struct corosync {
 	const struct corosync_ops *ops;
@@ -28,7 +39,12 @@ struct corosync {
 	struct event *cpg_ev, *quorum_ev;
 	bool joined;
 	bool lost; /* reported once */
+	struct queued *head, **tail;
+	unsigned int queued, retry_ms;
+	struct event *retry_ev;
 };
+
+static void flush_queue(evutil_socket_t fd, short what, void *arg);
 
 static void sleep_ms(unsigned int ms)
 {
@@ -210,6 +226,12 @@ int corosync__join(struct corosync *c, struct event_base *base, char *err, size_
 	cs_error_t r;
 
 	memcpy(group.value, COROSYNC_GROUP, group.length);
+	c->tail = &c->head;
+	c->retry_ev = evtimer_new(base, flush_queue, c);
+	if (!c->retry_ev) {
+		snprintf(err, errlen, "corosync: out of memory");
+		return -ENOMEM;
+	}
 	/* The quorum first: the model must know it before the first confchg. */
 	if ((r = RETRY(quorum_getquorate(c->quorum, &quorate))) != CS_OK)
 		return fail(r, "quorum_getquorate", err, errlen);
@@ -235,22 +257,60 @@ int corosync__join(struct corosync *c, struct event_base *base, char *err, size_
 	return 0;
 }
 
-int corosync__send(struct corosync *c, const void *data, size_t len)
+static cs_error_t mcast(struct corosync *c, const void *data, size_t len)
 {
 	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+
+	return cpg_mcast_joined(c->cpg, CPG_TYPE_AGREED, &iov, 1);
+}
+
+/* Sends the queue in order; CPG still busy: again later, the wait doubling up to a bound. */
+static void flush_queue(evutil_socket_t fd, short what, void *arg)
+{
+	struct corosync *c = arg;
+	struct timeval tv = {0};
+
+	while (c->head && !c->lost) {
+		struct queued *q = c->head;
+		cs_error_t r = mcast(c, q->data, q->len);
+
+		if (r == CS_ERR_TRY_AGAIN) {
+			c->retry_ms = c->retry_ms ? c->retry_ms * 2 : RETRY_FIRST_MS;
+			if (c->retry_ms > SEND_RETRY_MAX_MS)
+				c->retry_ms = SEND_RETRY_MAX_MS;
+			tv.tv_usec = c->retry_ms * 1000;
+			evtimer_add(c->retry_ev, &tv);
+			return;
+		}
+		c->head = q->next;
+		if (!c->head)
+			c->tail = &c->head;
+		c->queued--;
+		if (r == CS_ERR_TOO_BIG)
+			clog__error("corosync: a %zu-byte message is too big for CPG", q->len);
+		free(q);
+		if (r != CS_OK && r != CS_ERR_TOO_BIG) {
+			lose(c, "cpg_mcast_joined", r);
+			return;
+		}
+	}
+	c->retry_ms = 0;
+}
+
+int corosync__send(struct corosync *c, const void *data, size_t len)
+{
+	struct queued *q;
 	cs_error_t r;
 
 	if (c->lost)
 		return -ENOTCONN;
-	r = RETRY(cpg_mcast_joined(c->cpg, CPG_TYPE_AGREED, &iov, 1));
+	/* Behind queued ones it waits its turn: agreed order starts with the sending order. */
+	r = c->head ? CS_ERR_TRY_AGAIN : mcast(c, data, len);
 	switch (r) {
 	case CS_OK:
 		return 0;
 	case CS_ERR_TRY_AGAIN:
-		clog__error("corosync: cpg_mcast_joined still busy after the retries: a %zu-byte "
-			    "message is dropped",
-			    len);
-		return -EAGAIN;
+		break;
 	case CS_ERR_TOO_BIG:
 		clog__error("corosync: a %zu-byte message is too big for CPG", len);
 		return -EMSGSIZE;
@@ -258,6 +318,24 @@ int corosync__send(struct corosync *c, const void *data, size_t len)
 		lose(c, "cpg_mcast_joined", r);
 		return -ENOTCONN;
 	}
+	q = c->queued < SEND_QUEUE_MAX ? malloc(sizeof(*q) + len) : NULL;
+	if (!q) {
+		clog__error("corosync: CPG is busy and %u messages wait: a %zu-byte one is dropped",
+			    c->queued, len);
+		return -EAGAIN;
+	}
+	q->next = NULL;
+	q->len = len;
+	memcpy(q->data, data, len);
+	*c->tail = q;
+	c->tail = &q->next;
+	if (!c->queued++) {
+		struct timeval tv = {0, RETRY_FIRST_MS * 1000};
+
+		c->retry_ms = RETRY_FIRST_MS;
+		evtimer_add(c->retry_ev, &tv);
+	}
+	return 0;
 }
 
 uint32_t corosync__token_ms(struct corosync *c)
@@ -284,6 +362,14 @@ void corosync__stop(struct corosync *c)
 		event_free(c->cpg_ev);
 	if (c->quorum_ev)
 		event_free(c->quorum_ev);
+	if (c->retry_ev)
+		event_free(c->retry_ev);
+	while (c->head) {
+		struct queued *q = c->head;
+
+		c->head = q->next;
+		free(q);
+	}
 	if (c->joined && !c->lost)
 		cpg_leave(c->cpg, &group);
 	votequorum_finalize(c->vq);

@@ -46,9 +46,10 @@ int corosync__open(const struct corosync_ops *ops, struct corosync **out, uint32
 int corosync__join(struct corosync *c, struct event_base *base, char *err, size_t errlen);
 
 /*
- * Multicasts data to the group in agreed order, retrying Corosync's flow control
- * (CS_ERR_TRY_AGAIN) with a bounded backoff.  0, or -EAGAIN (still refused after the
- * bound), -ENOTCONN (the link is lost), -EMSGSIZE.
+ * Multicasts data to the group in agreed order.  What Corosync's flow control refuses
+ * (CS_ERR_TRY_AGAIN: a membership sync, full queues) waits in a queue, sent in order from the
+ * loop with a doubling retry (1 to 100 ms); nothing blocks.  0 (sent or queued), or -EAGAIN
+ * (the queue is full: dropped), -ENOTCONN (the link is lost), -EMSGSIZE.
  */
 int corosync__send(struct corosync *c, const void *data, size_t len);
 

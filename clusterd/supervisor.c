@@ -1,4 +1,5 @@
 /* twin-clusterd's twin-vmm processes: fork/exec per role, SIGCHLD reaping, control commands. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -44,7 +45,6 @@ struct vmm {
 	unsigned int connect_tries;
 	struct event *poll;
 	enum poll_mode polling;
-	bool stalled;
 	json_t *repl;	      /* the last query-replication answer, for status */
 	uint64_t repl_epochs; /* ... its "epochs", and when it came (ms, monotonic) */
 	uint64_t repl_at_ms;
@@ -266,12 +266,39 @@ static void on_closed(void *opaque)
 	clog__debug("vm %s: the %s's control socket closed", v->vm, cl_role__to_str(v->role));
 }
 
+/* Whether process pid holds the socket with this inode. */
+static bool holds_socket(pid_t pid, unsigned long inode)
+{
+	char dir[32], link[64], want[48], target[64];
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	d = opendir(dir);
+	while (d && !found && (e = readdir(d))) {
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "%s/%.16s", dir, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = 0;
+			found = !strcmp(target, want);
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /*
- * Whether a TCP socket listens on port in this network namespace.  A backup's twin-vmm
- * listens long before its control socket exists (that comes with the VM, after the
- * initial sync), and listening is what makes it "started" for the model.
+ * Whether process pid listens on TCP port (in this network namespace).  A backup's
+ * twin-vmm listens long before its control socket exists (that comes with the VM, after
+ * the initial sync), and listening is what makes it "started" for the model.  The socket
+ * must be pid's own: a predecessor being killed may still hold the port for a moment.
  */
-static bool listening(uint16_t port)
+static bool listening(pid_t pid, uint16_t port)
 {
 	static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
 	bool found = false;
@@ -280,11 +307,15 @@ static bool listening(uint16_t port)
 		FILE *f = fopen(tables[i], "re");
 		char line[512];
 		unsigned int p, st;
+		unsigned long inode;
 
 		while (f && !found && fgets(line, sizeof(line), f))
-			found = sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &p,
-				       &st) == 2 &&
-				p == port && st == 0x0A; /* TCP_LISTEN */
+			found =
+			    sscanf(line,
+				   " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x "
+				   "%*x %*u %*u %lu",
+				   &p, &st, &inode) == 3 &&
+			    p == port && st == 0x0A /* TCP_LISTEN */ && holds_socket(pid, inode);
 		if (f)
 			fclose(f);
 	}
@@ -301,7 +332,7 @@ static void connect_tick(evutil_socket_t fd, short what, void *arg)
 	struct timeval every = {0, CONNECT_EVERY_MS * 1000};
 	char path[CONF_SOCKET_MAX + 1];
 
-	if (v->role == CL_ROLE_BACKUP && !v->started && listening(v->port)) {
+	if (v->role == CL_ROLE_BACKUP && !v->started && listening(v->pid, v->port)) {
 		clog__info("vm %s: its backup listens on port %u", v->vm, v->port);
 		v->started = true;
 		emit(v, CL_EV_VMM_STARTED, 0);
@@ -500,13 +531,12 @@ static void on_replication(void *arg, json_t *ret, const char *error)
 			emit(v, CL_EV_SYNC_FAILED, 0);
 			v->polling = POLL_NONE;
 		}
-	} else if (v->polling == POLL_WATCH) {
-		bool stalled = !strcmp(state, "stalled");
-
-		/* A stall licenses nothing: the model only hears of it, once per stall. */
-		if (stalled && !v->stalled)
-			emit(v, CL_EV_VMM_STALLED, 0);
-		v->stalled = stalled;
+	} else if (v->polling == POLL_WATCH && !strcmp(state, "stalled")) {
+		/*
+		 * Every poll that finds it stalled: the model reports it while quorate, and the
+		 * backup's host then ends a backup that lives but no longer hears the primary.
+		 */
+		emit(v, CL_EV_VMM_STALLED, 0);
 	}
 	poll_again(v);
 }
@@ -524,7 +554,6 @@ static void start_polling(struct vmm *v, enum poll_mode mode)
 	if (!v->poll)
 		v->poll = event_new(v->s->base, -1, 0, poll_tick, v);
 	v->polling = v->poll ? mode : POLL_NONE;
-	v->stalled = false;
 	poll_again(v);
 }
 

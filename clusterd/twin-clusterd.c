@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <event2/event.h>
 #include "api.h"
@@ -12,6 +13,7 @@
 #include "conf.h"
 #include "corosync.h"
 #include "model.h"
+#include "persist.h"
 #include "supervisor.h"
 #include "vmcfg.h"
 
@@ -46,6 +48,7 @@ struct daemon {
 	struct supervisor *sup;
 	struct api *api;
 	struct event *tick, *sigterm, *sigint, *grace, *host_kill;
+	char state_file[CONF_PATH_MAX + 16]; /* STATE_DIR/cluster.json */
 	unsigned int ticks;
 	bool stopping;
 	int exit_status;
@@ -87,6 +90,41 @@ static void kill_host_soon(struct daemon *d)
 	evtimer_add(d->host_kill, &delay);
 }
 
+/*
+ * The replicated state to disk before the actions that follow it (the model puts this one
+ * first): a host that restarts with it still holds the cluster's history.  A failed write is
+ * loud but not fatal: the host then counts as new after a restart, which the model allows.
+ */
+static void persist_state(struct daemon *d, const char *json, size_t len)
+{
+	int rc = persist__write(d->state_file, json, len);
+
+	if (rc)
+		clog__error("cannot write the cluster state to %s: %s: after a restart this host "
+			    "counts as new",
+			    d->state_file, strerror(-rc));
+}
+
+/* Before any input: the state of this host's last life, if it wrote one. */
+static void restore_state(struct daemon *d)
+{
+	char *text = NULL, err[256];
+	size_t len = 0;
+	int rc = persist__read(d->state_file, &text, &len);
+
+	if (rc == -ENOENT)
+		return;
+	if (rc)
+		clog__error("cannot read %s: %s: starting as a new host", d->state_file,
+			    strerror(-rc));
+	else if (model__restore(d->model, text, len, err, sizeof(err)))
+		clog__error("%s: %s: starting as a new host", d->state_file, err);
+	else
+		clog__info("restored the cluster state of this host's last life from %s",
+			   d->state_file);
+	free(text);
+}
+
 static void run_actions(struct daemon *d, const struct cl_actions *acts)
 {
 	for (size_t i = 0; i < acts->n; i++) {
@@ -122,6 +160,9 @@ static void run_actions(struct daemon *d, const struct cl_actions *acts)
 			break;
 		case CL_ACT_LOG:
 			clog__info("%s", a->data);
+			break;
+		case CL_ACT_PERSIST:
+			persist_state(d, a->data, a->len);
 			break;
 		}
 	}
@@ -422,7 +463,7 @@ static int start(struct daemon *d)
 {
 	struct timeval tick = {0, TICK_MS * 1000};
 	uint32_t nodeid;
-	char err[512] = "";
+	char err[CONF_PATH_MAX + 256] = "";
 
 	corosync_ops.opaque = supervisor_ops.opaque = api_ops.opaque = d;
 	if (corosync__open(&corosync_ops, &d->cs, &nodeid, err, sizeof(err)))
@@ -434,6 +475,13 @@ static int start(struct daemon *d)
 			 "model: cannot start: is [host] name at most %d characters?", CL_NAME_MAX);
 		goto fail;
 	}
+	if (mkdir(d->conf.state_dir, 0700) && errno != EEXIST) {
+		snprintf(err, sizeof(err), "cannot create [host] state_dir %s: %s",
+			 d->conf.state_dir, strerror(errno));
+		goto fail;
+	}
+	snprintf(d->state_file, sizeof(d->state_file), "%s/cluster.json", d->conf.state_dir);
+	restore_state(d);
 	if (supervisor__new(d->base, &d->conf, &supervisor_ops, &d->sup)) {
 		snprintf(err, sizeof(err), "supervisor: cannot watch SIGCHLD");
 		goto fail;

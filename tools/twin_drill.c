@@ -1,6 +1,7 @@
 /* twin drill failover: kill a VM's primary and measure the failover as clusterd and a client see
  * it. */
 #include <errno.h>
+#include <math.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ struct probe {
 	int fd; /* connected UDP socket; -1: no probe */
 	char client[32];
 	unsigned long long seq;
+	unsigned long long first_seq; /* answers to older requests (before the kill) do not count */
 	unsigned int sent, answered;
 };
 
@@ -82,7 +84,10 @@ static void probe_send(struct probe *p)
 		p->sent++;
 }
 
-/* Reads every reply waiting; returns how many were OK answers to this drill's client. */
+/*
+ * Reads every reply waiting; returns how many were OK answers ("CLIENT SEQ OK VALUE") to
+ * this drill's requests from first_seq on.
+ */
 static int probe_receive(struct probe *p)
 {
 	char rep[128], want[48];
@@ -90,8 +95,14 @@ static int probe_receive(struct probe *p)
 	ssize_t r;
 
 	while ((r = recv(p->fd, rep, sizeof(rep) - 1, MSG_DONTWAIT)) > 0) {
+		char *end;
+		unsigned long long seq;
+
 		rep[r] = '\0';
-		if (!strncmp(rep, want, n) && strstr(rep + n, " OK ")) {
+		if (strncmp(rep, want, n))
+			continue;
+		seq = strtoull(rep + n, &end, 10);
+		if (!strncmp(end, " OK ", 4) && seq >= p->first_seq) {
 			p->answered++;
 			ok++;
 		}
@@ -201,17 +212,23 @@ static int watch(struct twin_client *c, const char *vm, const char *old_primary,
 	}
 }
 
+/* ms to a tenth: the polls' resolution is 5 ms, more digits would only be noise. */
+static double tenth(double ms)
+{
+	return round(ms * 10) / 10;
+}
+
 static void report(const struct twin_args *a, const char *old_primary, const char *probe,
 		   const struct probe *p, const struct observed *o)
 {
 	if (a->json) {
-		json_t *r =
-		    json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:o, s:s?, s:i, s:i}", "vm", a->vm,
-			      "kind", a->host ? "host" : "vmm", "killed_host", old_primary,
-			      "new_primary", o->new_primary, "detection_ms", o->detection,
-			      "activation_ms", o->activation, "first_answer_ms",
-			      o->first_answer >= 0 ? json_real(o->first_answer) : json_null(),
-			      "probe", probe, "requests", p->sent, "answers", p->answered);
+		json_t *r = json_pack(
+		    "{s:s, s:s, s:s, s:s, s:f, s:f, s:o, s:s?, s:i, s:i}", "vm", a->vm, "kind",
+		    a->host ? "host" : "vmm", "killed_host", old_primary, "new_primary",
+		    o->new_primary, "detection_ms", tenth(o->detection), "activation_ms",
+		    tenth(o->activation), "first_answer_ms",
+		    o->first_answer >= 0 ? json_real(tenth(o->first_answer)) : json_null(), "probe",
+		    probe, "requests", p->sent, "answers", p->answered);
 
 		twin_status__print_json(r);
 		json_decref(r);
@@ -260,6 +277,7 @@ int twin_drill__run(struct twin_client *c, const struct twin_args *a)
 	if (a->host && check_host_drill(c, old_primary))
 		goto out;
 	p.sent = p.answered = 0;
+	p.first_seq = p.seq + 1;
 	t0 = now_ms();
 	ret = twin_client__call(c, "drill", json_pack("{s:s, s:b}", "vm", a->vm, "host", a->host));
 	if (!ret || watch(c, a->vm, old_primary, old_backup, &p, t0, &o))

@@ -28,7 +28,7 @@ json_t *twin_status__vm(struct twin_client *c, const char *vm)
 
 void twin_status__print_json(json_t *o)
 {
-	char *line = json_dumps(o, JSON_COMPACT);
+	char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
 
 	printf("%s\n", line ? line : "{}");
 	free(line);

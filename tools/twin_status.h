@@ -10,7 +10,7 @@ const char *twin_status__str(json_t *o, const char *key);
 /* The status of one VM, an object (a new reference), or NULL after saying why on stderr. */
 json_t *twin_status__vm(struct twin_client *c, const char *vm);
 
-/* The raw object, one line (--json). */
+/* The raw object, one line (--json); reals to 10 significant digits, not 17. */
 void twin_status__print_json(json_t *o);
 
 /* vm-list's return, an array of VMs: NAME STATE PRIMARY BACKUP MODE MEMORY. */

@@ -114,6 +114,22 @@ static bool check_text(struct parse *ps, const char *s, size_t n)
 }
 
 /*
+ * Whether the value in [v, end) holds an xl.cfg-style " # comment", which libinih would keep
+ * as part of the value (its end-of-line comments start with " ;").  A quoted value may.
+ */
+static bool hash_comment(const char *v, const char *end)
+{
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	if (v < end && *v == '"')
+		return false;
+	for (const char *p = v; p < end; p++)
+		if (*p == '#' && (p[-1] == ' ' || p[-1] == '\t'))
+			return true;
+	return false;
+}
+
+/*
  * libinih's reader: hands it one line at a time, counting lines, so errors name them.  It
  * refuses here what libinih would take in another sense: sections, `key: value`, and indented
  * continuation lines (passed unindented, so they are lines of their own).
@@ -160,6 +176,12 @@ static char *read_line(char *buf, int num, void *stream)
 			fail(ps, ps->line,
 			     "not a key = value line: write e.g. memory = 64 ('#' starts a "
 			     "comment line)");
+			return NULL;
+		}
+		if (hash_comment(eq + 1, s + n)) {
+			fail(ps, ps->line,
+			     "'#' after the value: '#' starts a comment only at the start of a "
+			     "line: end a line's comment with ' ;' instead, or quote the value");
 			return NULL;
 		}
 	}
@@ -673,7 +695,7 @@ static void put(FILE *f, const char *key, const char *v, bool quote)
 	size_t n = strlen(v);
 
 	quote = quote || !n || isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]) ||
-		(n >= 2 && v[0] == '"' && v[n - 1] == '"');
+		(n >= 2 && v[0] == '"' && v[n - 1] == '"') || strstr(v, " #") || strstr(v, "\t#");
 	fprintf(f, quote ? "%s = \"%s\"\n" : "%s = %s\n", key, v);
 }
 

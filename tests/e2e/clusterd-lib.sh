@@ -74,6 +74,8 @@ start_corosync()
 	"$LAB" --state "$E2E_TMP/lab-a" exec h1 corosync -f -c "$dir/corosync.conf" >"$dir/corosync.log" 2>&1 &
 	COROSYNC_PID=$!
 	E2E_PIDS+=("$COROSYNC_PID")
+	# Killed by the teardown: no "Killed" notice from bash then.
+	disown "$COROSYNC_PID"
 	local deadline=$((SECONDS + 20))
 	until grep -q "ready to provide service" "$dir/corosync.log"; do
 		kill -0 "$COROSYNC_PID" 2>/dev/null || { show_file "$dir/corosync.log"; fail "corosync exited"; }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# e2e: twin-clusterd on one lab host starts the kv guest from a VM config, restarts its crashed unprotected primary, stops it, and kills it on SIGTERM.
+# e2e: twin-clusterd on one lab host starts the kv guest from a VM config, restarts its crashed unprotected primary, stops it, kills it on SIGTERM, keeps its state across a restart, and takes it along when it crashes.
 set -euo pipefail
 . "$(dirname "$0")/clusterd-lib.sh"
 
@@ -80,11 +80,16 @@ wait_exit "$CLUSTERD_PID" 15
 grep -q "primary twin-vmm pid [0-9]* ended: signal 9 (Killed) (we ended it)" "$dir/clusterd.log" ||
 	fail "the log does not show the twin-vmm killed at the stop"
 
-# clusterd SIGKILLed (a crash): its twin-vmm dies with it, never left unsupervised.
+# clusterd SIGKILLed (a crash): its twin-vmm dies with it, never left unsupervised.  The
+# restart first takes back the state its last life wrote.
+[ -s "$dir/state/cluster.json" ] || fail "no cluster state in $dir/state/cluster.json"
 start_clusterd "$dir/clusterd2.log"
+grep -q "restored the cluster state of this host's last life" "$dir/clusterd2.log" ||
+	{ show_file "$dir/clusterd2.log"; fail "the restart did not restore the cluster state"; }
 request '{"execute": "vm-start", "arguments": {"path": "kv1"}}' | grep -q '"return"' || fail "vm-start a third time"
 wait_state running 20
 kill -KILL "$CLUSTERD_PID"
+{ wait "$CLUSTERD_PID"; } 2>/dev/null || true # no "Killed" notice in the log
 deadline=$((SECONDS + 5))
 while [ -n "$(vmm_pid)" ]; do
 	[ "$SECONDS" -lt "$deadline" ] || fail "kv1's twin-vmm outlived a SIGKILLed twin-clusterd"

@@ -113,8 +113,10 @@ python3 - "$E2E_TMP/drill.out" <<'EOF' || fail "the drill's report is wrong"
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["kind"] == "vmm" and r["killed_host"] == "h1" and r["new_primary"] == "h2", r
-assert 15 <= r["detection_ms"] <= r["activation_ms"] <= r["first_answer_ms"] < 1000, r
-assert r["activation_ms"] >= 40 and r["answers"] >= 1, r
+# The fake shows failing-over 20 ms after the kill, h2 and kv answers 40 ms after it.
+assert 20 <= r["detection_ms"] <= r["activation_ms"] < 5000, r
+assert 40 <= r["activation_ms"] and 40 <= r["first_answer_ms"] < 5000, r
+assert r["detection_ms"] <= r["first_answer_ms"] and r["answers"] >= 1, r
 EOF
 twin drill-again drill failover kv1
 assert_status drill-again 1

@@ -1,5 +1,6 @@
-/* Unit tests for clusterd's asynchronous pieces on a real libevent loop: the twin-vmm control
- * client (clusterd/vmm_client.c) and the CLI socket server (clusterd/api.c). */
+/* Unit tests for clusterd's I/O pieces: the twin-vmm control client (clusterd/vmm_client.c)
+ * and the CLI socket server (clusterd/api.c) on a real libevent loop, and the state file
+ * (clusterd/persist.c). */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 #include "api.h"
+#include "persist.h"
 #include "suites.h"
 #include "vmm_client.h"
 
@@ -247,6 +249,27 @@ START_TEST(test_api_refuses_non_socket)
 }
 END_TEST
 
+START_TEST(test_persist)
+{
+	char file[128], tmp[140], *text = NULL;
+	size_t len = 0;
+
+	snprintf(file, sizeof(file), "/tmp/test-clusterd-persist-%d.json", (int)getpid());
+	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+	unlink(file);
+	ck_assert_int_eq(persist__read(file, &text, &len), -ENOENT);
+	ck_assert_int_eq(persist__write(file, "{\"version\":1}", 13), 0);
+	ck_assert_int_eq(persist__write(file, "{\"version\":22}", 14), 0);
+	ck_assert_int_ne(access(tmp, F_OK), 0); /* renamed away, never left behind */
+	ck_assert_int_eq(persist__read(file, &text, &len), 0);
+	ck_assert_uint_eq(len, 14);
+	ck_assert_str_eq(text, "{\"version\":22}");
+	free(text);
+	unlink(file);
+	ck_assert_int_eq(persist__write("/nonexistent-dir/cluster.json", "{}", 2), -ENOENT);
+}
+END_TEST
+
 Suite *clusterd_io_suite(void)
 {
 	Suite *s = suite_create("clusterd_io");
@@ -257,6 +280,7 @@ Suite *clusterd_io_suite(void)
 	tcase_add_test(tc, test_vmm_client_timeout_and_close);
 	tcase_add_test(tc, test_api_later_reply);
 	tcase_add_test(tc, test_api_refuses_non_socket);
+	tcase_add_test(tc, test_persist);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -22,7 +22,7 @@ static const char good[] = "# the kv guest, protected\n"
 			   "  memory = 64\n"
 			   "vcpus = 2\n"
 			   "kernel = \"/usr/lib/twin/kv.elf\"\n"
-			   "cmdline = \" ip=198.18.2.10/24 port=7777 \"   ; kept whole\n"
+			   "cmdline = \" ip=198.18.2.10/24 port=7777 # \"   ; kept whole\n"
 			   "\n"
 			   "disk = path=/var/lib/twin/%h/kv1.img\n"
 			   "disk = readonly,path=/srv/100%%.img,legacy\n"
@@ -43,7 +43,7 @@ START_TEST(test_good)
 	ck_assert_uint_eq(cfg.memory_mib, 64);
 	ck_assert_uint_eq(cfg.vcpus, 2);
 	ck_assert_str_eq(cfg.kernel, "/usr/lib/twin/kv.elf");
-	ck_assert_str_eq(cfg.cmdline, " ip=198.18.2.10/24 port=7777 ");
+	ck_assert_str_eq(cfg.cmdline, " ip=198.18.2.10/24 port=7777 # ");
 	ck_assert_uint_eq(cfg.nr_disks, 2);
 	ck_assert_str_eq(cfg.disks[0].path, "/var/lib/twin/%h/kv1.img");
 	ck_assert(!cfg.disks[0].readonly && !cfg.disks[0].legacy);
@@ -87,7 +87,7 @@ START_TEST(test_render_round_trip)
 	ck_assert_ptr_nonnull(text);
 	ck_assert_msg(parse(text) == 0, "%s in:\n%s", err, text);
 	ck_assert_mem_eq(&first, &cfg, sizeof(cfg));
-	ck_assert_ptr_nonnull(strstr(text, "cmdline = \" ip=198.18.2.10/24 port=7777 \"\n"));
+	ck_assert_ptr_nonnull(strstr(text, "cmdline = \" ip=198.18.2.10/24 port=7777 # \"\n"));
 	ck_assert_ptr_nonnull(strstr(text, "disk = path=/srv/100%%.img,readonly,legacy\n"));
 	free(text);
 }
@@ -161,6 +161,9 @@ static const struct bad {
     {HEAD "just words\n", "kv1.cfg:4: not a key = value line"},
     {HEAD "= 5\n", "kv1.cfg:4: not a key = value line"},
     {HEAD "vcpus ; = 5\n", "kv1.cfg:4: not a key = value line"},
+    {HEAD "memory = 64 # MiB\n", "kv1.cfg:4: '#' after the value: '#' starts a comment only at "
+				 "the start of a line: end a line's comment with ' ;' instead"},
+    {HEAD "cmdline = #x\n", "kv1.cfg:4: '#' after the value"},
     {HEAD "cmdline = a\x01"
 	  "b\n",
      "kv1.cfg:4: a control character (0x01)"},
