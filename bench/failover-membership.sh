@@ -146,8 +146,10 @@ for token in $TOKENS; do
 		if [ "$got" = SPURIOUS ]; then
 			spurious=$((spurious + 1))
 			r=$((r - 1))
-			[ "$spurious" -le "$RUNS" ] ||
-				{ echo "failover-membership: more spurious membership changes than drills at token $token" >&2; exit 1; }
+			if [ "$spurious" -gt "$RUNS" ]; then
+				unstable=1
+				break
+			fi
 		else
 			echo "$got" >>"$tmp/$token.txt"
 			echo "token $token drill $r: new membership $(cut -d' ' -f1 <<<"$got") ms, confchg $(cut -d' ' -f2 <<<"$got") ms" >>"$tmp/drills.log"
@@ -161,7 +163,7 @@ for token in $TOKENS; do
 	read -r c50 c99 cmax < <(stats "$tmp/$token.txt" 2)
 	printf '%-7s %5d | %6s %6s %6s   | %6s %6s %6s   | %d%s\n' "$token" "$(wc -l <"$tmp/$token.txt")" \
 		"$n50" "$n99" "$nmax" "$c50" "$c99" "$cmax" "$spurious" \
-		"$([ "$unstable" = 0 ] || echo ", then UNSTABLE: no ${SETTLE_SECS}s without a membership change within ${SETTLE_MAX_SECS}s")"
+		"$([ "$unstable" = 0 ] || echo ", then UNSTABLE: Corosync flapping (no ${SETTLE_SECS}s quiet, or more spurious changes than drills)")"
 	[ -z "$OUT" ] || echo "$token $c50 $c99 $cmax $(wc -l <"$tmp/$token.txt")" >>"$OUT"
 done
 [ -z "${BENCH_MEMBER_VERBOSE:-}" ] || cat "$tmp/drills.log"

@@ -96,8 +96,8 @@ static json_t *cluster_obj(const struct cl_cluster *c)
 	for (int i = 0; i < CL_MAX_VMS; i++)
 		if (c->vms[i].name[0])
 			json_array_append_new(vms, vm_json(&c->vms[i], i));
-	return json_pack("{s:I, s:o, s:o}", "version", (json_int_t)c->version, "hosts", hosts,
-			 "vms", vms);
+	return json_pack("{s:I, s:I, s:o, s:o}", "version", (json_int_t)c->version, "ring",
+			 (json_int_t)c->ring, "hosts", hosts, "vms", vms);
 }
 
 static json_t *request_obj(const struct cl_request *r)
@@ -382,12 +382,13 @@ static bool dec_vm(json_t *o, struct cl_vm *v, int *slot, struct dec *d)
 
 static bool dec_cluster(json_t *o, struct cl_cluster *c, struct dec *d)
 {
-	static const char *const keys[] = {"version", "hosts", "vms", NULL};
+	static const char *const keys[] = {"version", "ring", "hosts", "vms", NULL};
 	json_t *hosts, *vms, *e;
 	size_t k;
 
 	if (!keys_exact(o, keys, "state", d) ||
-	    !get_uint(o, "version", INT64_MAX, &c->version, "state", d))
+	    !get_uint(o, "version", INT64_MAX, &c->version, "state", d) ||
+	    !get_uint(o, "ring", INT64_MAX, &c->ring, "state", d))
 		return false;
 	hosts = json_object_get(o, "hosts");
 	vms = json_object_get(o, "vms");

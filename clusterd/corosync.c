@@ -30,6 +30,13 @@ struct queued {
 	uint8_t data[];
 };
 
+/* A CPG confchg that waits for the totem confchg of its ring (on_confchg says why). */
+struct held {
+	struct held *next;
+	uint32_t m[COROSYNC_MAX_MEMBERS], l[COROSYNC_MAX_MEMBERS], j[COROSYNC_MAX_MEMBERS];
+	size_t nm, nl, nj;
+};
+
 struct corosync {
 	const struct corosync_ops *ops;
 	cpg_handle_t cpg;
@@ -42,6 +49,9 @@ struct corosync {
 	struct queued *head, **tail;
 	unsigned int queued, retry_ms;
 	struct event *retry_ev;
+	uint64_t ring_seq;  /* the latest totem confchg's ring id seq */
+	bool ring_known;    /* a totem confchg came */
+	struct held *held, **held_tail;
 };
 
 static void flush_queue(evutil_socket_t fd, short what, void *arg);
@@ -105,13 +115,35 @@ static void on_quorum(quorum_handle_t h, uint32_t quorate, uint64_t ring_seq, ui
 	report_quorum(c, quorate);
 }
 
+/*
+ * Passes the held confchgs on, in order, with the ring seq known now.  why: what came
+ * before their totem confchg (then the seq may be an older ring's: logged).
+ */
+static void release_held(struct corosync *c, const char *why)
+{
+	if (c->held && why)
+		clog__warn("corosync: %s came before the totem confchg: a confchg goes with ring "
+			   "%llu, maybe an older one", why, (unsigned long long)c->ring_seq);
+	while (c->held) {
+		struct held *x = c->held;
+
+		c->held = x->next;
+		if (!c->held)
+			c->held_tail = &c->held;
+		c->ops->confchg(c->ops->opaque, x->m, x->nm, x->l, x->nl, x->j, x->nj, c->ring_seq);
+		free(x);
+	}
+}
+
 static void on_deliver(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid, uint32_t pid,
 		       void *msg, size_t len)
 {
 	struct corosync *c;
 
-	if (cpg_context_get(h, (void **)&c) == CS_OK)
-		c->ops->deliver(c->ops->opaque, nodeid, msg, len);
+	if (cpg_context_get(h, (void **)&c) != CS_OK)
+		return;
+	release_held(c, "a message");
+	c->ops->deliver(c->ops->opaque, nodeid, msg, len);
 }
 
 /* cpg_address lists as nodeid lists; at most COROSYNC_MAX_MEMBERS (more: a warning). */
@@ -126,20 +158,66 @@ static size_t nodeids(const struct cpg_address *a, size_t n, uint32_t *out)
 	return n;
 }
 
+/* An entry that only a totem membership change makes: another host's corosync came or went. */
+static bool ring_change(const struct cpg_address *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].reason == CPG_REASON_NODEUP || a[i].reason == CPG_REASON_NODEDOWN)
+			return true;
+	return false;
+}
+
+/*
+ * Why confchgs wait: the model wants the ring seq of the configuration a confchg makes,
+ * the same at every member (it orders STATE_SYNC rounds by it), but Corosync (3.1,
+ * exec/cpg.c cpg_sync_activate) sends a ring's CPG confchgs first (NODEDOWN leaves,
+ * NODEUP joins, dropped zombies) and its totem confchg last, and the initial totem conf
+ * only after our own join's confchg.  Passing the seq known at the confchg would give
+ * it the previous ring's, which differs between the hosts of a merge.  So a confchg of
+ * a ring change (a NODEUP/NODEDOWN entry), one before any totem confchg, and any after
+ * one already held wait for the next totem confchg and go with its seq.  A process
+ * joining or leaving within a ring (JOIN/LEAVE/PROCDOWN) has no totem confchg: it goes
+ * at once with the current ring's seq.  Nothing else is delivered between a ring's
+ * confchgs and its totem confchg; if a message is, the held ones go first (order).
+ */
 static void on_confchg(cpg_handle_t h, const struct cpg_name *group,
 		       const struct cpg_address *members, size_t nmembers,
 		       const struct cpg_address *left, size_t nleft,
 		       const struct cpg_address *joined, size_t njoined)
 {
-	uint32_t m[COROSYNC_MAX_MEMBERS], l[COROSYNC_MAX_MEMBERS], j[COROSYNC_MAX_MEMBERS];
+	struct corosync *c;
+	struct held *x;
+
+	if (cpg_context_get(h, (void **)&c) != CS_OK)
+		return;
+	x = malloc(sizeof(*x));
+	if (!x) {
+		lose(c, "confchg (out of memory)", CS_ERR_NO_MEMORY);
+		return;
+	}
+	x->next = NULL;
+	x->nm = nodeids(members, nmembers, x->m);
+	x->nl = nodeids(left, nleft, x->l);
+	x->nj = nodeids(joined, njoined, x->j);
+	*c->held_tail = x;
+	c->held_tail = &x->next;
+	if (c->ring_known && x == c->held && !ring_change(left, nleft) &&
+	    !ring_change(joined, njoined))
+		release_held(c, NULL);
+}
+
+static void on_totem_confchg(cpg_handle_t h, struct cpg_ring_id ring_id, uint32_t nmembers,
+			     const uint32_t *members)
+{
 	struct corosync *c;
 
 	if (cpg_context_get(h, (void **)&c) != CS_OK)
 		return;
-	nmembers = nodeids(members, nmembers, m);
-	nleft = nodeids(left, nleft, l);
-	njoined = nodeids(joined, njoined, j);
-	c->ops->confchg(c->ops->opaque, m, nmembers, l, nleft, j, njoined);
+	clog__debug("corosync: totem ring %llu, %u nodes", (unsigned long long)ring_id.seq,
+		    nmembers);
+	c->ring_seq = ring_id.seq;
+	c->ring_known = true;
+	release_held(c, NULL);
 }
 
 static void dispatch_cpg(evutil_socket_t fd, short what, void *arg)
@@ -161,9 +239,12 @@ static void dispatch_quorum(evutil_socket_t fd, short what, void *arg)
 		lose(c, "quorum_dispatch", r);
 }
 
-static cpg_callbacks_t cpg_callbacks = {
+static cpg_model_v1_data_t cpg_model = {
+    .model = CPG_MODEL_V1,
     .cpg_deliver_fn = on_deliver,
     .cpg_confchg_fn = on_confchg,
+    .cpg_totem_confchg_fn = on_totem_confchg,
+    .flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF,
 };
 
 static quorum_callbacks_t quorum_callbacks = {.quorum_notify_fn = on_quorum};
@@ -188,13 +269,13 @@ int corosync__open(const struct corosync_ops *ops, struct corosync **out, uint32
 	if (!c)
 		return -ENOMEM;
 	c->ops = ops;
-	r = RETRY(cpg_initialize(&c->cpg, &cpg_callbacks));
+	c->held_tail = &c->held;
+	r = RETRY(cpg_model_initialize(&c->cpg, CPG_MODEL_V1, (cpg_model_data_t *)&cpg_model, c));
 	if (r != CS_OK) {
-		rc = fail(r, "cpg_initialize", err, errlen);
+		rc = fail(r, "cpg_model_initialize", err, errlen);
 		free(c);
 		return rc;
 	}
-	cpg_context_set(c->cpg, c);
 	if ((r = RETRY(cpg_local_get(c->cpg, &c->nodeid))) != CS_OK) {
 		rc = fail(r, "cpg_local_get", err, errlen);
 		goto fail_cpg;
@@ -369,6 +450,12 @@ void corosync__stop(struct corosync *c)
 
 		c->head = q->next;
 		free(q);
+	}
+	while (c->held) {
+		struct held *x = c->held;
+
+		c->held = x->next;
+		free(x);
 	}
 	if (c->joined && !c->lost)
 		cpg_leave(c->cpg, &group);

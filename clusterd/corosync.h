@@ -16,9 +16,13 @@
 struct corosync_ops {
 	/* A message of group "twin" (our own ones too). */
 	void (*deliver)(void *opaque, uint32_t from, const void *data, size_t len);
-	/* The group's membership changed: the new members, who left, who joined (nodeids). */
+	/*
+	 * The group's membership changed: the new members, who left, who joined (nodeids),
+	 * and the seq of the totem ring id of that configuration (0: unknown).
+	 */
 	void (*confchg)(void *opaque, const uint32_t *members, size_t nmembers,
-			const uint32_t *left, size_t nleft, const uint32_t *joined, size_t njoined);
+			const uint32_t *left, size_t nleft, const uint32_t *joined, size_t njoined,
+			uint64_t ring_seq);
 	/* votequorum's view: also called once from corosync__join, before joining. */
 	void (*quorum)(void *opaque, bool quorate, uint32_t votes, uint32_t expected_votes);
 	/*

@@ -85,6 +85,12 @@ struct cl_vm {
 
 struct cl_cluster {
 	uint64_t version; /* bumped by every applied change; STATE_SYNC's highest wins */
+	/*
+	 * The ring (corosync's seq) of the last quorate round that made this state: a later
+	 * quorate ring's state wins over any version of an earlier one, whose last changes
+	 * a cut-short round may have left known to one host only.
+	 */
+	uint64_t ring;
 	struct cl_host hosts[CL_MAX_HOSTS];
 	struct cl_vm vms[CL_MAX_VMS];
 };
@@ -127,7 +133,8 @@ struct cl_local {
 	 * member.)
 	 */
 	bool stream_quorate;
-	bool syncing; /* a confchg's STATE_SYNC round is not complete */
+	bool syncing;	   /* a confchg's STATE_SYNC round is not complete */
+	uint64_t ring_seq; /* the last confchg's */
 	/*
 	 * This host holds the cluster's history: it synced from a host that did, or it
 	 * was there at the cold start (all expected_votes hosts, none with a history).
@@ -221,6 +228,8 @@ struct cl_input {
 		struct {
 			uint32_t members[CL_MAX_HOSTS], left[CL_MAX_HOSTS], joined[CL_MAX_HOSTS];
 			int nmembers, nleft, njoined;
+			/* corosync's ring id seq (cpg_model_v1 totem confchg); 0: unknown */
+			uint64_t ring_seq;
 		} confchg;
 		struct {
 			bool quorate;

@@ -113,6 +113,7 @@ void model_on_confchg(struct model *m, const struct cl_input *in)
 	model_barrier_reset(m);
 	drop_deferred(m);
 	l->nmembers = n;
+	l->ring_seq = in->confchg.ring_seq;
 	memcpy(l->members, in->confchg.members, (size_t)n * sizeof(uint32_t));
 	qsort(l->members, (size_t)n, sizeof(uint32_t), cmp_u32);
 	model_update_stream_quorate(m);
@@ -160,8 +161,13 @@ static void sync_finish(struct model *m)
 		model_note(m, "cold start: all %u expected hosts are here, none with a history",
 			   m->s.local.expected_votes);
 	}
-	if (model_quorate(m))
+	if (model_quorate(m)) {
+		if (m->s.local.ring_seq > m->s.cluster.ring) {
+			m->s.cluster.ring = m->s.local.ring_seq;
+			m->dirty = true;
+		}
 		apply_membership(m);
+	}
 	memcpy(held, m->defer, (size_t)n * sizeof(held[0]));
 	m->ndefer = 0;
 	for (int i = 0; i < n; i++) {
@@ -175,6 +181,20 @@ static void sync_finish(struct model *m)
 	}
 	if (!m->s.local.syncing && model_quorate(m))
 		model_resend_reports(m);
+}
+
+/* A history beats none; then the latest quorate ring; then the highest version; then
+ * the lowest nodeid. */
+static bool better(bool init, const struct cl_cluster *c, uint32_t node, bool best_init,
+		   const struct cl_cluster *best, uint32_t best_node)
+{
+	if (init != best_init)
+		return init;
+	if (c->ring != best->ring)
+		return c->ring > best->ring;
+	if (c->version != best->version)
+		return c->version > best->version;
+	return node < best_node;
 }
 
 static void on_state_sync(struct model *m, uint32_t from, const struct cl_msg *msg)
@@ -199,11 +219,8 @@ static void on_state_sync(struct model *m, uint32_t from, const struct cl_msg *m
 			model_send_state(m);
 	}
 	m->sync_got[idx] = true;
-	/* A history beats none; then the highest version; then the lowest nodeid. */
-	if (!m->sync_best || msg->sync.initialized > m->sync_best_initialized ||
-	    (msg->sync.initialized == m->sync_best_initialized &&
-	     (msg->sync.cluster->version > m->sync_best->version ||
-	      (msg->sync.cluster->version == m->sync_best->version && from < m->sync_best_node)))) {
+	if (!m->sync_best || better(msg->sync.initialized, msg->sync.cluster, from,
+				    m->sync_best_initialized, m->sync_best, m->sync_best_node)) {
 		if (!m->sync_best)
 			m->sync_best = malloc(sizeof(*m->sync_best));
 		if (!m->sync_best) {

@@ -205,15 +205,16 @@ static int copy_ids(uint32_t *dst, const uint32_t *src, size_t n)
 }
 
 static void on_confchg(void *opaque, const uint32_t *members, size_t nmembers, const uint32_t *left,
-		       size_t nleft, const uint32_t *joined, size_t njoined)
+		       size_t nleft, const uint32_t *joined, size_t njoined, uint64_t ring_seq)
 {
 	struct cl_input in = {.type = CL_IN_CONFCHG};
 
 	in.confchg.nmembers = copy_ids(in.confchg.members, members, nmembers);
 	in.confchg.nleft = copy_ids(in.confchg.left, left, nleft);
 	in.confchg.njoined = copy_ids(in.confchg.joined, joined, njoined);
-	clog__debug("corosync: membership: %zu members, %zu left, %zu joined", nmembers, nleft,
-		    njoined);
+	in.confchg.ring_seq = ring_seq;
+	clog__debug("corosync: membership: %zu members, %zu left, %zu joined, ring %llu", nmembers,
+		    nleft, njoined, (unsigned long long)ring_seq);
 	feed(opaque, &in);
 }
 

@@ -70,18 +70,15 @@ struct sim_node {
 	 * which output commit covers).
 	 */
 	bool view_quorate;
-	char *disk; /* the last CL_ACT_PERSIST: survives a host's death, not its disk's */
+	char *disk;	   /* the last CL_ACT_PERSIST: survives a host's death, not its disk's */
+	uint64_t last_msg; /* the last message it delivered */
 };
 
 struct sim {
 	int n;
 	struct sim_node nodes[SIM_MAX];
 	uint64_t next_msg_id;
-	/* Per message in flight: who got it and who has processed it (consistent loss). */
-	struct {
-		uint64_t id;
-		unsigned processed;
-	} track[8192];
+	uint64_t ring; /* corosync's ring seq: one more at each membership change */
 	uint64_t now_ms;
 	unsigned seed, seed0; /* the generator, and where it started (to replay) */
 	bool random;	      /* random scheduling and losses */
@@ -174,8 +171,6 @@ static inline void sim_send(struct sim *s, struct sim_node *from, const char *da
 {
 	uint64_t id = ++s->next_msg_id;
 
-	s->track[id % 8192].id = id;
-	s->track[id % 8192].processed = 0;
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *nd = &s->nodes[i];
 		struct sim_ev ev = {.type = SIM_MSG, .msg_id = id, .from = from->id, .len = len};
@@ -377,8 +372,7 @@ static inline void sim_step_node(struct sim *s, struct sim_node *nd)
 
 	memmove(nd->inbox, nd->inbox + 1, --nd->n * sizeof(*nd->inbox));
 	if (ev.type == SIM_MSG) {
-		if (s->track[ev.msg_id % 8192].id == ev.msg_id)
-			s->track[ev.msg_id % 8192].processed |= 1u << (nd->id - 1);
+		nd->last_msg = ev.msg_id;
 		struct cl_input in = {.type = CL_IN_MESSAGE};
 
 		in.msg.from = ev.from;
@@ -453,6 +447,7 @@ static inline void sim_settle(struct sim *s)
 /* The membership changed: each node of each partition gets quorum, then confchg. */
 static inline void sim_membership(struct sim *s)
 {
+	s->ring++;
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *nd = &s->nodes[i];
 		struct sim_ev q = {.type = SIM_QUORUM}, c = {.type = SIM_CONFCHG};
@@ -474,6 +469,7 @@ static inline void sim_membership(struct sim *s)
 		q.in.quorum.expected_votes = (uint32_t)s->n;
 		c.in.type = CL_IN_CONFCHG;
 		c.in.confchg.nmembers = nnow;
+		c.in.confchg.ring_seq = s->ring;
 		memcpy(c.in.confchg.members, now, sizeof(uint32_t) * nnow);
 		for (int a = 0; a < nd->nseen; a++) {
 			bool in_now = false;
@@ -498,45 +494,72 @@ static inline void sim_membership(struct sim *s)
 	}
 }
 
-/* Whether a node of partition part has processed message id already. */
-static inline bool sim_side_has(struct sim *s, uint64_t id, int part)
+/* The last message a member of partition part has delivered (ids are the agreed order). */
+static inline uint64_t sim_side_done(struct sim *s, int part)
 {
-	unsigned done = s->track[id % 8192].id == id ? s->track[id % 8192].processed : ~0u;
+	uint64_t done = 0;
 
 	for (int j = 0; j < s->n; j++)
-		if (s->nodes[j].up && s->nodes[j].part == part && (done & (1u << j)))
-			return true;
-	return false;
+		if (s->nodes[j].up && s->nodes[j].part == part && s->nodes[j].last_msg > done)
+			done = s->nodes[j].last_msg;
+	return done;
 }
 
 /*
- * Messages in flight from a sender now across a boundary: each side that has not yet
- * delivered one drops it or delivers it, the same for all of that side (EVS).
+ * Messages in flight when the membership changes: each new side delivers a prefix of the
+ * old configuration's agreed order, the same prefix at all its members (EVS).  The cut
+ * falls, past what a member already delivered, at a message from a sender now across the
+ * boundary (or dead) that the side loses (always, or by the seed).
  */
 static inline void sim_cut_inflight(struct sim *s)
 {
-	for (int i = 0; i < s->n; i++) {
-		struct sim_node *nd = &s->nodes[i];
-		size_t w = 0;
+	for (int p = 0; p < s->n; p++) {
+		struct sim_node *first = &s->nodes[p];
+		uint64_t done, cut = UINT64_MAX;
+		bool seen = false;
 
-		for (size_t r = 0; r < nd->n; r++) {
-			struct sim_ev *ev = &nd->inbox[r];
-			struct sim_node *from = ev->type == SIM_MSG ? sim_node(s, ev->from) : NULL;
-			bool drop = false;
+		for (int j = 0; j < p; j++)
+			seen = seen || (s->nodes[j].up && s->nodes[j].part == first->part);
+		if (!first->up || seen)
+			continue; /* one pass per partition */
+		done = sim_side_done(s, first->part);
+		for (int i = 0; i < s->n; i++) {
+			struct sim_node *nd = &s->nodes[i];
 
-			if (from && (!from->up || from->part != nd->part) &&
-			    !sim_side_has(s, ev->msg_id, nd->part))
-				drop = s->random ? ((ev->msg_id * 2654435761u + (unsigned)nd->part +
-						     s->seed) >>
-						    7) &
-						       1
-						 : true;
-			if (drop)
-				sim_free_ev(ev);
-			else
-				nd->inbox[w++] = *ev;
+			if (!nd->up || nd->part != first->part)
+				continue;
+			for (size_t r = 0; r < nd->n; r++) {
+				struct sim_ev *ev = &nd->inbox[r];
+				struct sim_node *from;
+
+				if (ev->type != SIM_MSG || ev->msg_id <= done || ev->msg_id >= cut)
+					continue;
+				from = sim_node(s, ev->from);
+				if ((from->up && from->part == nd->part) ||
+				    (s->random &&
+				     !(((ev->msg_id * 2654435761u + (unsigned)nd->part + s->seed) >>
+					7) &
+				       1)))
+					continue;
+				cut = ev->msg_id;
+			}
 		}
-		nd->n = w;
+		for (int i = 0; i < s->n; i++) {
+			struct sim_node *nd = &s->nodes[i];
+			size_t w = 0;
+
+			if (!nd->up || nd->part != first->part)
+				continue;
+			for (size_t r = 0; r < nd->n; r++) {
+				struct sim_ev *ev = &nd->inbox[r];
+
+				if (ev->type == SIM_MSG && ev->msg_id >= cut)
+					sim_free_ev(ev);
+				else
+					nd->inbox[w++] = *ev;
+			}
+			nd->n = w;
+		}
 	}
 }
 
@@ -563,6 +586,12 @@ static inline void sim_losers_first(struct sim *s)
 /* parts[i]: node i+1's partition. */
 static inline void sim_partition(struct sim *s, const int *parts)
 {
+	if (s->verbose) {
+		printf("sim: partition");
+		for (int i = 0; i < s->n; i++)
+			printf(" h%d:%d", i + 1, parts[i]);
+		printf("\n");
+	}
 	for (int i = 0; i < s->n; i++)
 		s->nodes[i].part = parts[i];
 	sim_cut_inflight(s);
@@ -595,6 +624,7 @@ static inline void sim_boot(struct sim *s, uint32_t id)
 	}
 	nd->up = true;
 	nd->nseen = 0;
+	nd->last_msg = 0;
 	memset(nd->vmms, 0, sizeof(nd->vmms));
 	mem.ev.type = CL_EV_HOST_MEMORY;
 	mem.ev.free_mib = 4096;

@@ -448,10 +448,10 @@ START_TEST(test_msg_refusals)
 		"\"port_base\"");
 	refused(
 	    "{\"v\":1,\"type\":\"state-sync\",\"node\":2,\"members\":[3,1],\"initialized\":true,"
-	    "\"state\":{\"version\":1,\"hosts\":[],\"vms\":[]}}",
+	    "\"state\":{\"version\":1,\"ring\":0,\"hosts\":[],\"vms\":[]}}",
 	    "not sorted");
 	refused("{\"v\":1,\"type\":\"state-sync\",\"node\":2,\"members\":[1],\"initialized\":true,"
-		"\"state\":{\"version\":1,\"hosts\":[],\"vms\":[{}]}}",
+		"\"state\":{\"version\":1,\"ring\":0,\"hosts\":[],\"vms\":[{}]}}",
 		"missing key");
 	memset(big, ' ', sizeof(big) - 1);
 	ck_assert_int_eq(cl_msg__decode(big, sizeof(big) - 1, &m, err, sizeof(err)), -EBADMSG);
