@@ -164,11 +164,14 @@ struct vmm_client *vmm_client__connect(struct event_base *base, const char *path
 		return NULL;
 	}
 	strcpy(sa.sun_path, path);
-	/* A unix connect completes at once or fails: blocking is fine, then non-blocking. */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/*
+	 * Non-blocking: a unix connect blocks while the listener's backlog is full (a stuck
+	 * twin-vmm), and this runs on the event loop.  It then fails with EAGAIN: retry later.
+	 */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return NULL;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) || evutil_make_socket_nonblocking(fd))
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
 		goto fail;
 	c = calloc(1, sizeof(*c));
 	if (!c)

@@ -170,6 +170,34 @@ START_TEST(test_vmm_client_timeout_and_close)
 }
 END_TEST
 
+/*
+ * A twin-vmm that does not accept: once its backlog is full, a unix connect would block the
+ * event loop (and fencing with it).  It must fail at once with EAGAIN, for a later retry.
+ */
+START_TEST(test_vmm_client_full_backlog)
+{
+	int l = listen_at(path), fds[64], n = 0;
+
+	for (; n < 64; n++) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+		strcpy(sa.sun_path, path);
+		fds[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(fds[n], (struct sockaddr *)&sa, sizeof(sa))) {
+			ck_assert_int_eq(errno, EAGAIN);
+			break;
+		}
+	}
+	ck_assert_int_lt(n, 64);
+	errno = 0;
+	ck_assert_ptr_null(vmm_client__connect(base, path, NULL, NULL));
+	ck_assert_int_eq(errno, EAGAIN);
+	for (int i = 0; i <= n; i++)
+		close(fds[i]);
+	close(l);
+}
+END_TEST
+
 /* The api's ops: requests are recorded; replies come when the test says. */
 static struct cl_request last_req;
 static int nr_requests;
@@ -278,6 +306,7 @@ Suite *clusterd_io_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_vmm_client_in_order);
 	tcase_add_test(tc, test_vmm_client_timeout_and_close);
+	tcase_add_test(tc, test_vmm_client_full_backlog);
 	tcase_add_test(tc, test_api_later_reply);
 	tcase_add_test(tc, test_api_refuses_non_socket);
 	tcase_add_test(tc, test_persist);
