@@ -21,6 +21,9 @@
 #define CONNECT_TRIES	 500
 /* Replies: most commands answer at once; failover returns once the VM runs there. */
 #define REPLY_MS     5000
+/* fence and unfence only flip a gate; degrade may wait DEGRADE_TIMEOUT_NS (10 s) in twin-vmm. */
+#define FENCE_MS     2000
+#define DEGRADE_MS   15000
 #define PROTECT_MS   30000
 #define FAILOVER_MS  60000
 #define UNPROTECT_MS 60000
@@ -40,7 +43,8 @@ struct vmm {
 	pid_t pid;    /* 0: not running (a restart is pending) */
 	bool killed;  /* we ended it: its exit is reported, never restarted */
 	bool started; /* VMM_STARTED reported */
-	struct vmm_client *client;
+	struct vmm_client *client; /* NULL: not connected (yet, or again) */
+	struct vmm_client *dead;   /* closed, freed on the next connect_tick */
 	struct event *timer; /* connect retries, or the restart delay */
 	unsigned int connect_tries;
 	struct event *poll;
@@ -125,6 +129,7 @@ static struct vmm *find(struct supervisor *s, const char *vm, enum cl_role role)
 static void release(struct vmm *v)
 {
 	vmm_client__free(v->client);
+	vmm_client__free(v->dead);
 	json_decref(v->repl);
 	if (v->timer)
 		event_free(v->timer);
@@ -262,8 +267,22 @@ static void on_closed(void *opaque)
 {
 	struct vmm *v = opaque;
 
-	/* The exit itself comes through SIGCHLD: that is what the model hears. */
+	struct timeval every = {0, CONNECT_EVERY_MS * 1000};
+
+	/* An exit comes through SIGCHLD: that is what the model hears. */
 	clog__debug("vm %s: the %s's control socket closed", v->vm, cl_role__to_str(v->role));
+	/* Inside the client's own callback: it is freed on the next connect_tick. */
+	v->dead = v->client;
+	v->client = NULL;
+	if (!v->pid || v->killed)
+		return;
+	/* A live twin-vmm (a late reply, say) gets a fresh connection; failing that, SIGKILL. */
+	clog__warn("vm %s: lost the %s's control connection: reconnecting", v->vm,
+		   cl_role__to_str(v->role));
+	v->connect_tries = 0;
+	event_del(v->timer);
+	event_assign(v->timer, v->s->base, -1, 0, connect_tick, v);
+	event_add(v->timer, &every);
 }
 
 /* Whether process pid holds the socket with this inode. */
@@ -337,6 +356,8 @@ static void connect_tick(evutil_socket_t fd, short what, void *arg)
 		v->started = true;
 		emit(v, CL_EV_VMM_STARTED, 0);
 	}
+	vmm_client__free(v->dead);
+	v->dead = NULL;
 	vmm_argv__control_path(v->s->conf, v->vm, path, sizeof(path));
 	v->client = vmm_client__connect(v->s->base, path, on_closed, v);
 	if (v->client) {
@@ -448,6 +469,8 @@ static void on_exit_status(struct vmm *v, int status)
 	v->pid = 0;
 	vmm_client__free(v->client);
 	v->client = NULL;
+	vmm_client__free(v->dead);
+	v->dead = NULL;
 	if (v->poll)
 		event_del(v->poll);
 	v->polling = POLL_NONE;
@@ -547,6 +570,8 @@ static void poll_tick(evutil_socket_t fd, short what, void *arg)
 
 	if (v->client && v->polling != POLL_NONE)
 		vmm_client__call(v->client, "query-replication", NULL, REPLY_MS, on_replication, v);
+	else if (v->polling != POLL_NONE)
+		poll_again(v); /* reconnecting */
 }
 
 static void start_polling(struct vmm *v, enum poll_mode mode)
@@ -594,6 +619,18 @@ static void on_logged(void *arg, json_t *ret, const char *error)
 	if (!ret)
 		clog__error("vm %s: a command to its %s failed: %s", v->vm,
 			    cl_role__to_str(v->role), error);
+}
+
+/* A fence that fails leaves a primary serving outside quorum: output commit makes a kill safe. */
+static void on_fenced(void *arg, json_t *ret, const char *error)
+{
+	struct vmm *v = arg;
+
+	if (ret)
+		return;
+	clog__error("vm %s: fence failed: %s: killing its %s", v->vm, error,
+		    cl_role__to_str(v->role));
+	kill_vmm(v, SIGKILL);
 }
 
 /* protect's arguments: the backup, timing, "cluster": true, and the link's security. */
@@ -657,9 +694,13 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 		vmm_client__call(v->client, "quit", NULL, REPLY_MS, on_logged, v);
 		break;
 	case CL_VMM_DEGRADE:
+		vmm_client__call(v->client, cmd, NULL, DEGRADE_MS, on_logged, v);
+		break;
 	case CL_VMM_FENCE:
+		vmm_client__call(v->client, cmd, NULL, FENCE_MS, on_fenced, v);
+		break;
 	case CL_VMM_UNFENCE:
-		vmm_client__call(v->client, cmd, NULL, REPLY_MS, on_logged, v);
+		vmm_client__call(v->client, cmd, NULL, FENCE_MS, on_logged, v);
 		break;
 	}
 }
