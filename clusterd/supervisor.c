@@ -45,6 +45,8 @@ struct vmm {
 	bool started; /* VMM_STARTED reported */
 	struct vmm_client *client; /* NULL: not connected (yet, or again) */
 	struct vmm_client *dead;   /* closed, freed on the next connect_tick */
+	unsigned int pending;	   /* 1 << cl_vmm_cmd: sent once the control socket connects */
+	int crash_status;	   /* the crash a pending restart follows */
 	struct event *timer; /* connect retries, or the restart delay */
 	unsigned int connect_tries;
 	struct event *poll;
@@ -285,6 +287,23 @@ static void on_closed(void *opaque)
 	event_add(v->timer, &every);
 }
 
+/* Sends the commands that came while the control socket was not connected. */
+static void flush_pending(struct vmm *v)
+{
+	static const enum cl_vmm_cmd order[] = {CL_VMM_DEGRADE, CL_VMM_FAILOVER, CL_VMM_FENCE,
+						CL_VMM_UNFENCE};
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && v->client; i++) {
+		struct cl_action a = {.type = CL_ACT_VMM, .role = v->role, .vmm_cmd = order[i]};
+
+		if (!(v->pending & (1u << order[i])))
+			continue;
+		v->pending &= ~(1u << order[i]);
+		snprintf(a.vm, sizeof(a.vm), "%s", v->vm);
+		supervisor__command(v->s, &a);
+	}
+}
+
 /* Whether process pid holds the socket with this inode. */
 static bool holds_socket(pid_t pid, unsigned long inode)
 {
@@ -362,6 +381,7 @@ static void connect_tick(evutil_socket_t fd, short what, void *arg)
 	v->client = vmm_client__connect(v->s->base, path, on_closed, v);
 	if (v->client) {
 		vmm_client__call(v->client, "query-status", NULL, REPLY_MS, on_started, v);
+		flush_pending(v);
 		return;
 	}
 	if ((v->role == CL_ROLE_BACKUP && v->started) || ++v->connect_tries < CONNECT_TRIES) {
@@ -408,7 +428,15 @@ void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role, 
 static void restart_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct vmm *v = arg;
+	struct supervisor *s = v->s;
 
+	/* Quorum (or the fence) may have gone while the restart waited. */
+	if (!s->ops->may_restart(s->ops->opaque, v->vm)) {
+		clog__warn("vm %s: not restarting its primary: this host may no longer run it",
+			   v->vm);
+		exited(v, v->crash_status);
+		return;
+	}
 	if (start_process(v))
 		exited(v, W_EXITCODE(127, 0));
 }
@@ -439,6 +467,7 @@ static bool schedule_restart(struct vmm *v, int status)
 	if (v->nr_restarts == SUPERVISOR_RESTARTS)
 		memmove(v->restarts, v->restarts + 1, sizeof(v->restarts[0]) * --v->nr_restarts);
 	v->restarts[v->nr_restarts++] = now;
+	v->crash_status = status;
 	delay.tv_sec = 1 << n;
 	clog__warn("vm %s: its unprotected primary crashed: restarting it in %ld s (%u of %d)",
 		   v->vm, (long)delay.tv_sec, n + 1, SUPERVISOR_RESTARTS);
@@ -633,6 +662,23 @@ static void on_fenced(void *arg, json_t *ret, const char *error)
 	kill_vmm(v, SIGKILL);
 }
 
+/* Whether cmd waits for the control socket (v is starting, restarting or reconnecting). */
+static bool queue(struct vmm *v, enum cl_vmm_cmd cmd)
+{
+	switch (cmd) {
+	case CL_VMM_FENCE:
+	case CL_VMM_UNFENCE:
+		v->pending &= ~(1u << CL_VMM_FENCE | 1u << CL_VMM_UNFENCE);
+		/* fallthrough */
+	case CL_VMM_DEGRADE:
+	case CL_VMM_FAILOVER:
+		v->pending |= 1u << cmd;
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* protect's arguments: the backup, timing, "cluster": true, and the link's security. */
 static json_t *protect_args(const struct clusterd_conf *conf, const struct cl_action *a)
 {
@@ -667,6 +713,11 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 		/* Between a crash and its restart: no restart, the VM stops here and now. */
 		clog__info("vm %s: quit while its restart is pending: not restarting it", a->vm);
 		kill_vmm(v, SIGKILL);
+		return;
+	}
+	if (v && !v->client && queue(v, a->vmm_cmd)) {
+		clog__warn("vm %s: %s waits for its %s's control socket", a->vm, cmd,
+			   cl_role__to_str(v->role));
 		return;
 	}
 	if (!v || !v->client) {

@@ -264,14 +264,22 @@ static void on_vmm_event(void *opaque, const struct cl_local_event *ev)
 	maybe_done(d);
 }
 
-/* Only an unprotected primary of ours, while quorate: no backup exists to take over. */
+/*
+ * Only an unprotected primary of ours, while quorate (the model's sense: votequorum, the
+ * CPG majority and a remembered history) and not fenced: no backup exists to take over.
+ */
 static bool may_restart(void *opaque, const char *vm)
 {
 	struct daemon *d = opaque;
 	const struct cl_state *st = model__state(d->model);
 
-	if (d->stopping || !st->local.vq_quorate)
+	if (d->stopping || !st->local.vq_quorate || !st->local.stream_quorate ||
+	    !st->local.initialized)
 		return false;
+	for (int i = 0; i < CL_MAX_VMS; i++)
+		if (!strcmp(st->local.vmms[i].vm, vm) && st->local.vmms[i].role == CL_ROLE_PRIMARY &&
+		    st->local.vmms[i].fenced)
+			return false;
 	for (int i = 0; i < CL_MAX_VMS; i++) {
 		const struct cl_vm *v = &st->cluster.vms[i];
 
