@@ -379,20 +379,39 @@ struct model *model__new(uint32_t nodeid, const char *name, const char *repl_add
 	return m;
 }
 
-/* The new state, as the first action of this input's list (cl_action CL_ACT_PERSIST). */
-static void persist_first(struct model *m)
+/* What the daemon may do before the state is on disk: it lets no output out. */
+static bool releases_nothing(const struct cl_action *act)
+{
+	return act->type == CL_ACT_KILL ||
+	       (act->type == CL_ACT_VMM && act->vmm_cmd == CL_VMM_FENCE);
+}
+
+/*
+ * The new state (CL_ACT_PERSIST) after this input's fences and kills, before the rest: a
+ * slow disk delays no fence, and nothing that lets output out runs before the state it
+ * follows from is stable.  The order within each part is kept.
+ */
+static void persist_after_fences(struct model *m)
 {
 	struct cl_actions *a = m->out;
-	size_t first = a->n;
+	size_t n = a->n, k = 0;
 	struct cl_action act;
 
 	m->dirty = false;
 	if (!model_emit(m, CL_ACT_PERSIST, NULL))
 		return;
-	model_set_data(m, &a->v[first], cl_msg__cluster_json(&m->s.cluster, false));
-	act = a->v[first];
-	memmove(&a->v[1], &a->v[0], first * sizeof(act));
-	a->v[0] = act;
+	model_set_data(m, &a->v[n], cl_msg__cluster_json(&m->s.cluster, false));
+	act = a->v[n];
+	for (size_t i = 0; i < n; i++) {
+		struct cl_action x = a->v[i];
+
+		if (!releases_nothing(&x))
+			continue;
+		memmove(&a->v[k + 1], &a->v[k], (i - k) * sizeof(x));
+		a->v[k++] = x;
+	}
+	memmove(&a->v[k + 1], &a->v[k], (n - k) * sizeof(act));
+	a->v[k] = act;
 }
 
 int model__restore(struct model *m, const char *json, size_t len, char *err, size_t errlen)
@@ -456,7 +475,7 @@ int model__input(struct model *m, const struct cl_input *in, struct cl_actions *
 	}
 	model_reconcile(m);
 	if (m->dirty)
-		persist_first(m);
+		persist_after_fences(m);
 	m->out = NULL;
 	return m->err ? m->err : rc;
 }

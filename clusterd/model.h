@@ -253,9 +253,10 @@ enum cl_action_type {
 	CL_ACT_LOG,   /* one log line in data */
 	/*
 	 * The replicated state changed: data is its JSON (model__restore takes it back).
-	 * Always the FIRST action of its list: write it to stable storage (temporary file,
-	 * fsync, rename) before doing the others.  A host that restarts with it still holds
-	 * the cluster's history; one without it counts as new.
+	 * It comes after the list's fences (CL_VMM_FENCE) and kills, which let no output
+	 * out and so need nothing on disk, and before every other action: write it to
+	 * stable storage (temporary file, fsync, rename) before doing those.  A host that
+	 * restarts with it still holds the cluster's history; one without it counts as new.
 	 */
 	CL_ACT_PERSIST,
 };

@@ -317,6 +317,26 @@ static inline void sim_act(struct sim *s, struct sim_node *nd, const struct cl_a
 	}
 }
 
+/* A persist comes after every fence and kill of its list and before everything else. */
+static inline void sim_check_persist_order(struct sim_node *nd, const struct cl_actions *out)
+{
+	size_t at = out->n;
+
+	for (size_t i = 0; i < out->n; i++)
+		if (out->v[i].type == CL_ACT_PERSIST) {
+			ck_assert_msg(at == out->n, "node %u: two persists in one list", nd->id);
+			at = i;
+		}
+	for (size_t i = 0; at < out->n && i < out->n; i++) {
+		bool quiet = out->v[i].type == CL_ACT_KILL ||
+			     (out->v[i].type == CL_ACT_VMM && out->v[i].vmm_cmd == CL_VMM_FENCE);
+
+		ck_assert_msg(i == at || quiet == (i < at),
+			      "node %u: action %zu (%s) on the wrong side of the persist (%zu)",
+			      nd->id, i, cl_action_type__to_str(out->v[i].type), at);
+	}
+}
+
 static inline void sim_input(struct sim *s, struct sim_node *nd, const struct cl_input *in)
 {
 	struct cl_actions out;
@@ -325,11 +345,9 @@ static inline void sim_input(struct sim *s, struct sim_node *nd, const struct cl
 	cl_actions__init(&out);
 	rc = model__input(nd->m, in, &out);
 	ck_assert_msg(rc == 0, "node %u: model__input: %d", nd->id, rc);
-	for (size_t i = 0; i < out.n; i++) {
-		ck_assert_msg(i == 0 || out.v[i].type != CL_ACT_PERSIST,
-			      "node %u: a persist that is not the first action", nd->id);
+	sim_check_persist_order(nd, &out);
+	for (size_t i = 0; i < out.n; i++)
 		sim_act(s, nd, &out.v[i]);
-	}
 	cl_actions__dispose(&out);
 }
 
