@@ -346,7 +346,7 @@ bool model_is_member(struct model *m, uint32_t node)
 	return false;
 }
 
-/* Quorate: votequorum says so, the CPG membership is a strict majority, and we remember. */
+/* Quorate: votequorum says so about our configuration, and we remember (cl_local). */
 bool model_quorate(const struct model *m)
 {
 	return m->s.local.vq_quorate && m->s.local.stream_quorate && m->s.local.initialized;
@@ -449,10 +449,11 @@ int model__input(struct model *m, const struct cl_input *in, struct cl_actions *
 		m->s.local.vq_quorate = in->quorum.quorate;
 		m->s.local.votes = in->quorum.votes;
 		m->s.local.expected_votes = in->quorum.expected_votes;
+		m->s.local.vq_ring = in->quorum.ring_seq;
 		model_update_stream_quorate(m);
-		model_note(m, "quorum: %s (votes %u, expected %u)",
+		model_note(m, "quorum: %s (votes %u, expected %u, ring %llu)",
 			   in->quorum.quorate ? "quorate" : "NOT quorate", in->quorum.votes,
-			   in->quorum.expected_votes);
+			   in->quorum.expected_votes, (unsigned long long)in->quorum.ring_seq);
 		/*
 		 * Not in the CPG stream: members may have applied different messages around
 		 * it.  A round (begun where our STATE_SYNC lands) puts them on one state.

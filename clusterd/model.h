@@ -17,8 +17,9 @@
  * quorum, the members, and the twin-vmm processes it runs.
  *
  * How the pieces keep the safety rule (DESIGN.md section 8):
- * - quorate = votequorum says so AND the CPG members are a strict majority of the
- *   expected votes AND this host holds the history (cl_local.initialized);
+ * - quorate = votequorum says so, about the ring of the last confchg (votes, not
+ *   members, decide: a qdevice counts) AND this host holds the history
+ *   (cl_local.initialized);
  * - a STATE_SYNC round at each confchg (or when a member's quorum flips): every
  *   member sends its state, the one with a history, then the highest version, then
  *   the lowest nodeid wins; messages wait until the round completes;
@@ -120,24 +121,28 @@ struct cl_local {
 	char repl_addr[CL_ADDR_MAX];
 	uint16_t port_base;
 	uint32_t free_mib;
-	/* votequorum's last word */
+	/* votequorum's last word, and the ring it is about (0: not said) */
 	bool vq_quorate;
 	uint32_t votes, expected_votes;
+	uint64_t vq_ring;
 	/* the CPG membership of the last confchg, sorted */
 	uint32_t members[CL_MAX_HOSTS];
 	int nmembers;
 	/*
-	 * A strict majority of expected_votes among the CPG members: this, with vq_quorate,
-	 * is "quorate".  The membership is in the message stream, so a partition is seen
-	 * at once even while votequorum's callback is late.  (No qdevice: its vote is not a
-	 * member.)
+	 * This, with vq_quorate, is "quorate": votequorum's word is about the configuration
+	 * this host delivers in (its ring is the last confchg's), so votes decide (a
+	 * qdevice, quorum_votes > 1); or, while that word is late (or without ring seqs),
+	 * the CPG members alone are a strict majority of expected_votes, which no host
+	 * with a vote can make wrong.  So a new configuration without a majority of members
+	 * is seen at its confchg, before votequorum speaks, and one with a majority does not
+	 * fence a healthy primary while votequorum is still on its way.
 	 */
 	bool stream_quorate;
 	bool syncing;	   /* a confchg's STATE_SYNC round is not complete */
 	uint64_t ring_seq; /* the last confchg's */
 	/*
 	 * This host holds the cluster's history: it synced from a host that did, or it
-	 * was there at the cold start (all expected_votes hosts, none with a history).
+	 * was there at the cold start (every expected vote present, none with a history).
 	 * Until then it counts as not quorate: a majority of restarted hosts has
 	 * forgotten what the cluster did, and must not overrule a host that remembers.
 	 */
@@ -234,6 +239,8 @@ struct cl_input {
 		struct {
 			bool quorate;
 			uint32_t votes, expected_votes;
+			/* the ring id seq the verdict is for (quorum_notify_fn's); 0: unknown */
+			uint64_t ring_seq;
 		} quorum;
 		struct cl_local_event ev;
 		const struct cl_request *req;

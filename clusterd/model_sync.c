@@ -70,11 +70,31 @@ static void round_begin(struct model *m)
 	m->sync_best = NULL;
 }
 
+/* Whether votequorum's verdict is about the configuration we deliver in. */
+static bool verdict_current(const struct cl_local *l)
+{
+	return l->vq_ring && l->ring_seq && l->vq_ring == l->ring_seq;
+}
+
+/* cl_local.stream_quorate says why. */
 void model_update_stream_quorate(struct model *m)
 {
 	struct cl_local *l = &m->s.local;
 
-	l->stream_quorate = l->expected_votes && 2u * (uint32_t)l->nmembers > l->expected_votes;
+	l->stream_quorate = verdict_current(l) ||
+			    (l->expected_votes && 2u * (uint32_t)l->nmembers > l->expected_votes);
+}
+
+/* Every expected vote is here (a qdevice's too): no host can be missing from a cold start. */
+static bool all_votes_here(const struct model *m)
+{
+	const struct cl_local *l = &m->s.local;
+
+	if (!l->expected_votes)
+		return false;
+	if (verdict_current(l))
+		return l->votes >= l->expected_votes;
+	return (uint32_t)l->nmembers >= l->expected_votes;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -154,11 +174,13 @@ static void sync_finish(struct model *m)
 			m->s.local.initialized = true;
 	}
 	m->s.local.syncing = false;
-	/* In-stream facts only: every member of the round decides the same. */
-	if (!m->s.local.initialized && m->s.local.expected_votes &&
-	    (uint32_t)m->s.local.nmembers >= m->s.local.expected_votes) {
+	/*
+	 * A member whose votequorum is late decides otherwise here; its verdict, when it
+	 * comes, flips its quorum and starts a round that hands it the history.
+	 */
+	if (!m->s.local.initialized && all_votes_here(m)) {
 		m->s.local.initialized = true;
-		model_note(m, "cold start: all %u expected hosts are here, none with a history",
+		model_note(m, "cold start: all %u expected votes are here, none with a history",
 			   m->s.local.expected_votes);
 	}
 	if (model_quorate(m)) {

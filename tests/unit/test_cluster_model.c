@@ -334,6 +334,68 @@ START_TEST(test_fence_then_unfence)
 }
 END_TEST
 
+static bool quorate(const struct model *m)
+{
+	const struct cl_local *l = &model__state(m)->local;
+
+	return l->vq_quorate && l->stream_quorate && l->initialized;
+}
+
+/*
+ * Quorum is votequorum's verdict about the configuration this host delivers in: votes,
+ * not members, decide (one member of three expected votes, with a qdevice's).  A verdict
+ * about another ring, whichever of the two comes first, counts only with a majority of
+ * members.
+ */
+START_TEST(test_quorum_is_the_rings_verdict)
+{
+	static const char history[] = "{\"version\":1,\"ring\":0,\"hosts\":[],\"vms\":[]}";
+	struct model *m = model__new(1, "h1", "10.0.0.1", 7400);
+	struct cl_input c = {.type = CL_IN_CONFCHG}, q = {.type = CL_IN_QUORUM};
+	char err[160];
+
+	cl_actions__init(&acts);
+	ck_assert_int_eq(model__restore(m, history, strlen(history), err, sizeof(err)), 0);
+	c.confchg.nmembers = 1;
+	c.confchg.members[0] = 1;
+	c.confchg.ring_seq = 8;
+	ck_assert_int_eq(feed(m, &c), 0);
+	q.quorum =
+	    (typeof(q.quorum)){.quorate = true, .votes = 2, .expected_votes = 3, .ring_seq = 4};
+	ck_assert_int_eq(feed(m, &q), 0);
+	ck_assert(!quorate(m));
+	q.quorum.ring_seq = 8;
+	ck_assert_int_eq(feed(m, &q), 0);
+	ck_assert(quorate(m));
+	/* A new ring: not quorate until its verdict, which may come before the confchg. */
+	q.quorum.ring_seq = 12;
+	ck_assert_int_eq(feed(m, &q), 0);
+	ck_assert(!quorate(m));
+	c.confchg.ring_seq = 12;
+	ck_assert_int_eq(feed(m, &c), 0);
+	ck_assert(quorate(m));
+	/* No ring seqs (an older daemon): the members must be a majority of the votes. */
+	q.quorum.ring_seq = 0;
+	ck_assert_int_eq(feed(m, &q), 0);
+	ck_assert(!quorate(m));
+	q.quorum.expected_votes = 1;
+	ck_assert_int_eq(feed(m, &q), 0);
+	ck_assert(quorate(m));
+	/* Three members of three votes while the verdict on their ring is late: quorate. */
+	c.confchg.nmembers = 3;
+	c.confchg.members[1] = 2;
+	c.confchg.members[2] = 3;
+	c.confchg.ring_seq = 16;
+	q.quorum =
+	    (typeof(q.quorum)){.quorate = true, .votes = 3, .expected_votes = 3, .ring_seq = 12};
+	ck_assert_int_eq(feed(m, &q), 0);
+	ck_assert_int_eq(feed(m, &c), 0);
+	ck_assert(quorate(m));
+	cl_actions__dispose(&acts);
+	model__free(m);
+}
+END_TEST
+
 /* ---- Messages ---- */
 
 static void round_trip(const struct cl_msg *msg)
@@ -511,6 +573,7 @@ Suite *cluster_model_suite(void)
 	tcase_add_test(tc, test_action_roles_and_host_drill);
 	tcase_add_test(tc, test_death_only_from_its_host);
 	tcase_add_test(tc, test_fence_then_unfence);
+	tcase_add_test(tc, test_quorum_is_the_rings_verdict);
 	tcase_add_test(tc, test_placement);
 	suite_add_tcase(s, tc);
 	tcase_add_test(msg, test_msg_round_trips);
