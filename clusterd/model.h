@@ -108,6 +108,12 @@ struct cl_local_vmm {
 	bool killed;	      /* SIGKILL or quit sent: waiting for the exit */
 	bool synced;	      /* the primary's initial sync done (CL_EV_VMM_PROTECTED) */
 	bool fenced;	      /* fence sent, no unfence since */
+	/*
+	 * Activated by failover --force outside quorum: not fenced for the lack of quorum
+	 * until quorum returns (then the rules hold again: the round's state keeps it as
+	 * the primary, or kills it).
+	 */
+	bool forced;
 	uint32_t protect_gen; /* backup_gen the primary was told to protect toward; 0 none */
 	bool failover_sent;
 	/* an output-releasing act waits for a barrier sent at or after gate_version */

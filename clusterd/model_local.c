@@ -397,7 +397,16 @@ static void reconcile_vm_roles(struct model *m, struct cl_vm *v)
 			if (!lv->failover_sent && (v->forced || go(m, lv))) {
 				vmm_cmd(m, lv, CL_VMM_FAILOVER);
 				lv->failover_sent = true;
+				lv->forced = v->forced && !model_quorate(m);
 				model_note(m, "vm %s: failover: our backup activates", v->name);
+				if (lv->forced)
+					model_note(
+					    m,
+					    "vm %s: FORCED ACTIVATION WITHOUT QUORUM: this copy "
+					    "is not fenced for the lack of quorum until quorum "
+					    "returns; if the old primary still runs, two copies "
+					    "serve and the one the cluster keeps then wins",
+					    v->name);
 			}
 			return;
 		}
@@ -443,11 +452,21 @@ void model_reconcile(struct model *m)
 {
 	struct cl_local *l = &m->s.local;
 
-	/* Quorum lost: fence every primary we run, at once, whatever the state says. */
+	/*
+	 * Quorum lost: fence every primary we run, at once, whatever the state says; but a
+	 * forced activation outside quorum (the operator's word) until quorum returns.
+	 */
 	for (int i = 0; i < CL_MAX_VMS; i++) {
 		struct cl_local_vmm *lv = &l->vmms[i];
 
-		if (lv->vm[0] && lv->alive && !lv->fenced && !model_quorate(m) &&
+		if (lv->forced && model_quorate(m)) {
+			lv->forced = false;
+			model_note(m,
+				   "vm %s: quorum is back: the forced copy is fenced again if "
+				   "quorum goes",
+				   lv->vm);
+		}
+		if (lv->vm[0] && lv->alive && !lv->fenced && !lv->forced && !model_quorate(m) &&
 		    (lv->role == CL_ROLE_PRIMARY || lv->failover_sent)) {
 			vmm_cmd(m, lv, CL_VMM_FENCE);
 			lv->fenced = true;

@@ -88,7 +88,8 @@ struct sim {
 	bool random;	      /* random scheduling and losses */
 	uint64_t steps;
 	int transitions, activations, failovers_refused;
-	bool forced; /* a forced failover ran: two actives allowed (the operator's risk) */
+	bool forced;	     /* a forced failover ran: activation outside quorum allowed */
+	bool two_actives_ok; /* ... while its old primary ran: the operator's risk */
 	/*
 	 * Votes: one a host, plus a qdevice's (ffsplit-like: the largest partition, on a tie
 	 * the one with the lowest nodeid) when qdevice is set.
@@ -399,7 +400,7 @@ static inline void sim_check_invariants(struct sim *s)
 
 			if (!x->vm[0] || x->role != CL_ROLE_PRIMARY || x->fenced)
 				continue;
-			for (int j = i + 1; j < s->n && !s->forced; j++) {
+			for (int j = i + 1; j < s->n && !s->two_actives_ok; j++) {
 				struct sim_vmm *y =
 				    s->nodes[j].up ? sim_vmm(&s->nodes[j], x->vm) : NULL;
 

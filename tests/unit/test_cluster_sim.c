@@ -254,6 +254,99 @@ START_TEST(test_two_hosts_refuse_then_force)
 }
 END_TEST
 
+static uint64_t force_failover(struct sim *s, uint32_t node, const char *vm)
+{
+	struct cl_request q = {.cmd = CL_CMD_FAILOVER, .force = true};
+	uint64_t req;
+
+	snprintf(q.vm, sizeof(q.vm), "%s", vm);
+	s->forced = true;
+	req = sim_request(s, node, &q);
+	sim_settle(s);
+	ck_assert_ptr_nonnull(sim_reply(s, node, req));
+	ck_assert_msg(sim_reply(s, node, req)->ok, "failover --force: %s",
+		      sim_reply(s, node, req)->text);
+	return req;
+}
+
+/*
+ * Three hosts; the primary's and the third die at once: the backup's host alone has no
+ * quorum and activates nothing.  failover --force there activates it, and it serves
+ * unfenced while alone (the forced copy is exempt from quorum fencing).  The dead hosts
+ * come back: the forced history is the latest, and stays; one copy throughout.
+ */
+START_TEST(test_forced_failover_without_quorum)
+{
+	struct sim s;
+	uint32_t b, other, p2 = 0;
+	struct sim_vmm *x;
+
+	sim_init(&s, 3, 33, false);
+	b = protected_vm(&s, 1, "kv1");
+	other = b == 2 ? 3 : 2;
+	sim_kill_host(&s, 1);
+	sim_kill_host(&s, other);
+	sim_settle(&s);
+	ck_assert(!model__state(sim_node(&s, b)->m)->local.vq_quorate);
+	ck_assert_int_eq(s.activations, 0);
+	expect_state(&s, b, "kv1", "protected");
+	force_failover(&s, b, "kv1");
+	ck_assert_int_eq(s.activations, 1);
+	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
+	ck_assert_uint_eq(p2, b);
+	x = sim_vmm(sim_node(&s, b), "kv1");
+	sim_tick_all(&s, 10000);
+	sim_settle(&s);
+	ck_assert(!x->fenced);
+	ck_assert_int_eq(x->fences, 0);
+	sim_restart_host(&s, 1, 0);
+	sim_restart_host(&s, other, 0);
+	sim_settle(&s);
+	sim_check_converged(&s, 0);
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->primary, b);
+	expect_state(&s, 1, "kv1", "protected");
+	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
+	ck_assert_uint_eq(p2, b);
+	ck_assert_int_eq(x->fences, 0);
+	sim_fini(&s);
+}
+END_TEST
+
+/*
+ * A forced copy in a minority while the majority runs on: two copies serve (the risk the
+ * operator took); at the merge the majority's history (a later quorate ring) wins and the
+ * forced copy is killed: one copy again, the majority's.
+ */
+START_TEST(test_forced_minority_loses_the_merge)
+{
+	struct sim s;
+	uint32_t b, other, p2 = 0;
+	int parts[3] = {0, 0, 0};
+
+	sim_init(&s, 3, 34, false);
+	b = protected_vm(&s, 1, "kv1");
+	other = b == 2 ? 3 : 2;
+	parts[b - 1] = 1;
+	sim_partition(&s, parts);
+	sim_settle(&s);
+	expect_state(&s, 1, "kv1", "protected");
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->backup, other);
+	s.two_actives_ok = true;
+	force_failover(&s, b, "kv1");
+	ck_assert_int_eq(sim_active(&s, "kv1", NULL), 2);
+	sim_heal(&s);
+	sim_settle(&s);
+	s.two_actives_ok = false;
+	sim_check_invariants(&s);
+	sim_check_converged(&s, 0);
+	ck_assert_uint_eq(sim_vm(&s, b, "kv1")->primary, 1);
+	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
+	ck_assert_uint_eq(p2, 1);
+	ck_assert_ptr_null(sim_vmm(sim_node(&s, b), "kv1"));
+	sim_fini(&s);
+}
+END_TEST
+
 /* Two hosts and a qdevice are three votes: the survivor of a host death fails over alone. */
 START_TEST(test_two_hosts_qdevice_fail_over)
 {
@@ -631,6 +724,8 @@ Suite *cluster_sim_suite(void)
 	tcase_add_test(tc, test_partition_backup_in_minority);
 	tcase_add_test(tc, test_partition_three_ways);
 	tcase_add_test(tc, test_two_hosts_refuse_then_force);
+	tcase_add_test(tc, test_forced_failover_without_quorum);
+	tcase_add_test(tc, test_forced_minority_loses_the_merge);
 	tcase_add_test(tc, test_two_hosts_qdevice_fail_over);
 	tcase_add_test(tc, test_two_hosts_qdevice_split);
 	tcase_add_test(tc, test_opposite_directions);
