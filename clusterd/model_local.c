@@ -213,6 +213,10 @@ void model_on_request_in(struct model *m, const struct cl_request *q)
 					       "drill: %s is %s: a drill needs it protected", q->vm,
 					       cl_vm_state__to_str(v->state));
 		msg.request.target = v->primary;
+		if (!model_pending_add(m, q->id, v->primary))
+			return model_reply_err(m, q->id, "GenericError",
+					       "drill: %d drills wait for an answer already: retry",
+					       PENDING_MAX);
 	}
 	if (q->cmd == CL_CMD_VM_START && !cl_msg__text_ok(q->config, CL_CONFIG_MAX))
 		return model_reply_err(m, q->id, "GenericError",

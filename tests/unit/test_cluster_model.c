@@ -396,6 +396,89 @@ START_TEST(test_quorum_is_the_rings_verdict)
 }
 END_TEST
 
+static const struct cl_action *reply_to(uint64_t id)
+{
+	for (size_t i = 0; i < acts.n; i++)
+		if (acts.v[i].type == CL_ACT_REPLY && acts.v[i].req_id == id)
+			return &acts.v[i];
+	return NULL;
+}
+
+/*
+ * A drill's answer held by a round that a confchg cuts short fails the drill at once, and
+ * so does its target leaving before it answered: no request waits for a timeout.
+ */
+START_TEST(test_lost_answers_fail_at_once)
+{
+	struct model *m = model__new(3, "h3", "10.0.0.3", 7400);
+	struct cl_cluster *c = calloc(1, sizeof(*c));
+	struct cl_input cc = {.type = CL_IN_CONFCHG}, q = {.type = CL_IN_QUORUM};
+	struct cl_input in = {.type = CL_IN_REQUEST};
+	struct cl_request drill = {.cmd = CL_CMD_DRILL};
+	struct cl_msg rep = {.type = CL_MSG_REPLY};
+	char *history, err[160];
+
+	cl_actions__init(&acts);
+	for (uint32_t i = 0; i < 3; i++) {
+		c->hosts[i] = (struct cl_host){.nodeid = i + 1, .state = CL_HOST_ONLINE};
+		snprintf(c->hosts[i].name, sizeof(c->hosts[i].name), "h%u", i + 1);
+	}
+	c->vms[0] = (struct cl_vm){.name = "kv1",
+				   .state = CL_VM_PROTECTED,
+				   .primary = 1,
+				   .backup = 2,
+				   .memory_mib = 64,
+				   .primary_gen = 1,
+				   .backup_gen = 2,
+				   .generation = 2};
+	snprintf(c->vms[0].config, sizeof(c->vms[0].config), "name = kv1\n");
+	history = cl_msg__cluster_json(c, false);
+	ck_assert_int_eq(model__restore(m, history, strlen(history), err, sizeof(err)), 0);
+	q.quorum =
+	    (typeof(q.quorum)){.quorate = true, .votes = 3, .expected_votes = 3, .ring_seq = 8};
+	ck_assert_int_eq(feed(m, &q), 0);
+	cc.confchg.nmembers = 3;
+	for (int i = 0; i < 3; i++)
+		cc.confchg.members[i] = (uint32_t)i + 1;
+	cc.confchg.ring_seq = 8;
+	ck_assert_int_eq(feed(m, &cc), 0); /* a round runs: messages wait */
+	snprintf(drill.vm, sizeof(drill.vm), "kv1");
+	drill.id = 41;
+	in.req = &drill;
+	ck_assert_int_eq(feed(m, &in), 0);
+	ck_assert_int_eq(count(CL_ACT_SEND, -1), 1);
+	rep.reply.origin = 3;
+	rep.reply.id = 41;
+	rep.reply.ok = true;
+	rep.reply.text = "{}";
+	ck_assert_int_eq(feed_msg(m, 1, &rep), 0);
+	ck_assert_ptr_null(reply_to(41));
+	/* The round is cut short: the held answer is dropped, and the drill fails now. */
+	cc.confchg.ring_seq = 12;
+	ck_assert_int_eq(feed(m, &cc), 0);
+	ck_assert_ptr_nonnull(reply_to(41));
+	ck_assert(!reply_to(41)->ok);
+	ck_assert_ptr_nonnull(strstr(reply_to(41)->data, "answer from h1 was lost"));
+	/* Exactly one answer: the same reply delivered later is not passed on. */
+	ck_assert_int_eq(feed_msg(m, 1, &rep), 0);
+	ck_assert_ptr_null(reply_to(41));
+	/* The target leaves before it answers: the drill fails at that confchg. */
+	drill.id = 42;
+	ck_assert_int_eq(feed(m, &in), 0);
+	cc.confchg.nmembers = 2;
+	cc.confchg.members[0] = 2;
+	cc.confchg.members[1] = 3;
+	cc.confchg.ring_seq = 16;
+	ck_assert_int_eq(feed(m, &cc), 0);
+	ck_assert_ptr_nonnull(reply_to(42));
+	ck_assert_ptr_nonnull(strstr(reply_to(42)->data, "h1 left before it answered"));
+	cl_actions__dispose(&acts);
+	free(history);
+	free(c);
+	model__free(m);
+}
+END_TEST
+
 /* ---- Messages ---- */
 
 static void round_trip(const struct cl_msg *msg)
@@ -574,6 +657,7 @@ Suite *cluster_model_suite(void)
 	tcase_add_test(tc, test_death_only_from_its_host);
 	tcase_add_test(tc, test_fence_then_unfence);
 	tcase_add_test(tc, test_quorum_is_the_rings_verdict);
+	tcase_add_test(tc, test_lost_answers_fail_at_once);
 	tcase_add_test(tc, test_placement);
 	suite_add_tcase(s, tc);
 	tcase_add_test(msg, test_msg_round_trips);
