@@ -66,6 +66,7 @@ struct cl_host {
 	uint16_t port_base;	     /* ... on port_base + the VM's index */
 	uint32_t free_mib;
 	enum cl_host_state state;
+	uint64_t info_version; /* the state version its last HOST_INFO made (placement) */
 };
 
 struct cl_vm {
@@ -82,6 +83,7 @@ struct cl_vm {
 	bool forced;		/* failing over by failover --force: activate without quorum */
 	/* Bumped at every role assignment; reports name the generation they are about. */
 	uint32_t generation, primary_gen, backup_gen;
+	uint64_t synced_version; /* the state version its backup's initial sync made */
 };
 
 struct cl_cluster {
@@ -102,12 +104,12 @@ struct cl_cluster {
 struct cl_local_vmm {
 	char vm[CL_NAME_MAX + 1]; /* "": an empty slot */
 	enum cl_role role;
-	uint32_t gen;	      /* the VM generation of this role assignment */
-	bool alive;	      /* spawned (or adopted by failover) and not yet exited */
-	bool started;	      /* CL_EV_VMM_STARTED seen */
-	bool killed;	      /* SIGKILL or quit sent: waiting for the exit */
-	bool synced;	      /* the primary's initial sync done (CL_EV_VMM_PROTECTED) */
-	bool fenced;	      /* fence sent, no unfence since */
+	uint32_t gen; /* the VM generation of this role assignment */
+	bool alive;   /* spawned (or adopted by failover) and not yet exited */
+	bool started; /* CL_EV_VMM_STARTED seen */
+	bool killed;  /* SIGKILL or quit sent: waiting for the exit */
+	bool synced;  /* the primary's initial sync done (CL_EV_VMM_PROTECTED) */
+	bool fenced;  /* fence sent, no unfence since */
 	/*
 	 * Activated by failover --force outside quorum: not fenced for the lack of quorum
 	 * until quorum returns (then the rules hold again: the round's state keeps it as

@@ -245,7 +245,7 @@ void model_on_tick(struct model *m, uint64_t now)
 			m->retry_at[i] = now + RETRY_MS;
 			continue;
 		}
-		if (now < m->retry_at[i] || !placement__pick_backup(&m->s.cluster, v, 0))
+		if (now < m->retry_at[i] || !placement__pick_backup(&m->s.cluster, v))
 			continue;
 		m->retry_at[i] = now + RETRY_MS;
 		memcpy(q.vm, v->name, sizeof(q.vm));

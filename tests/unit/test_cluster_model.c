@@ -622,23 +622,63 @@ START_TEST(test_placement)
 		snprintf(c->hosts[i].name, sizeof(c->hosts[i].name), "h%d", i + 1);
 	}
 	/* Ties: the lowest nodeid other than the primary's. */
-	ck_assert_uint_eq(placement__pick_backup(c, &vm, 0), 2);
-	ck_assert_uint_eq(placement__pick_backup(c, &vm, 2), 3);
-	/* Fewest protected VMs first ... */
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 2);
+	/* Fewest protected VMs first: a pair counts on both its hosts ... */
 	c->vms[0] =
 	    (struct cl_vm){.name = "a", .state = CL_VM_PROTECTED, .primary = 4, .backup = 2};
 	ck_assert_int_eq(placement__load(c, 2), 1);
-	ck_assert_uint_eq(placement__pick_backup(c, &vm, 0), 3);
+	ck_assert_int_eq(placement__load(c, 4), 1);
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 3);
+	/* ... an unprotected VM is no protected VM ... */
+	c->vms[1] = (struct cl_vm){.name = "b", .state = CL_VM_RUNNING, .primary = 3};
+	ck_assert_int_eq(placement__load(c, 3), 0);
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 3);
 	/* ... then the most free memory (a stopped VM weighs nothing) ... */
 	c->hosts[3].free_mib = 8192;
 	c->vms[0].state = CL_VM_STOPPED;
-	ck_assert_uint_eq(placement__pick_backup(c, &vm, 0), 4);
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 4);
 	/* ... and only hosts online, with room. */
 	c->hosts[3].state = CL_HOST_OFFLINE;
 	c->hosts[1].free_mib = 100;
-	ck_assert_uint_eq(placement__pick_backup(c, &vm, 0), 3);
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 3);
 	c->hosts[2].free_mib = 100;
-	ck_assert_uint_eq(placement__pick_backup(c, &vm, 0), 0);
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 0);
+	free(c);
+}
+END_TEST
+
+/*
+ * Memory promised to backups counts against a host until its HOST_INFO shows it: two
+ * protects in a row against the same free memory do not both land on one host.
+ */
+START_TEST(test_placement_promised_memory)
+{
+	struct cl_cluster *c = calloc(1, sizeof(*c));
+	struct cl_vm vm = {.memory_mib = 768, .primary = 1};
+
+	for (int i = 0; i < 3; i++)
+		c->hosts[i] = (struct cl_host){.nodeid = (uint32_t)i + 1,
+					       .free_mib = 1024,
+					       .state = CL_HOST_ONLINE,
+					       .info_version = 5};
+	/* A backup of 512 MiB on h2 still syncing, its primary on h3: h2 has 512 left. */
+	c->vms[0] = (struct cl_vm){
+	    .name = "a", .memory_mib = 512, .state = CL_VM_PROTECTING, .primary = 3, .backup = 2};
+	ck_assert_uint_eq(placement__promised_mib(c, 2), 512);
+	ck_assert_uint_eq(placement__promised_mib(c, 3), 0);
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 3);
+	/* Synced, but h2 has said nothing since: still promised. */
+	c->vms[0].state = CL_VM_PROTECTED;
+	c->vms[0].synced_version = 9;
+	ck_assert_uint_eq(placement__promised_mib(c, 2), 512);
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 3);
+	/* h2's next HOST_INFO shows the memory used: no longer counted twice. */
+	c->hosts[1].info_version = 10;
+	c->hosts[1].free_mib = 512;
+	ck_assert_uint_eq(placement__promised_mib(c, 2), 0);
+	c->hosts[2].free_mib = 256;
+	vm.memory_mib = 512;
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 2);
 	free(c);
 }
 END_TEST
@@ -659,6 +699,7 @@ Suite *cluster_model_suite(void)
 	tcase_add_test(tc, test_quorum_is_the_rings_verdict);
 	tcase_add_test(tc, test_lost_answers_fail_at_once);
 	tcase_add_test(tc, test_placement);
+	tcase_add_test(tc, test_placement_promised_memory);
 	suite_add_tcase(s, tc);
 	tcase_add_test(msg, test_msg_round_trips);
 	tcase_add_test(msg, test_msg_refusals);
