@@ -97,18 +97,19 @@ static json_t *cluster_obj(const struct cl_cluster *c)
 	for (int i = 0; i < CL_MAX_VMS; i++)
 		if (c->vms[i].name[0])
 			json_array_append_new(vms, vm_json(&c->vms[i], i));
-	return json_pack("{s:I, s:I, s:o, s:o}", "version", (json_int_t)c->version, "ring",
-			 (json_int_t)c->ring, "hosts", hosts, "vms", vms);
+	return json_pack("{s:I, s:I, s:I, s:o, s:o}", "version", (json_int_t)c->version, "ring",
+			 (json_int_t)c->ring, "gen_floor", (json_int_t)c->gen_floor, "hosts", hosts,
+			 "vms", vms);
 }
 
 static json_t *request_obj(const struct cl_request *r)
 {
-	return json_pack("{s:I, s:s, s:s, s:s, s:I, s:b, s:b, s:s, s:I, s:s, s:b, s:b}", "id",
+	return json_pack("{s:I, s:s, s:s, s:s, s:I, s:b, s:b, s:s, s:I, s:s, s:b, s:b, s:s}", "id",
 			 (json_int_t)r->id, "cmd", cl_cmd__to_str(r->cmd), "vm", r->vm, "config",
 			 r->config, "memory_mib", (json_int_t)r->memory_mib, "protect", r->protect,
 			 "mode_set", r->mode_set, "mode", modes[r->mode], "interval_ms",
 			 (json_int_t)r->interval_ms, "peer", r->peer, "force", r->force, "host",
-			 r->host);
+			 r->host, "host_name", r->host_name);
 }
 
 static json_t *body_obj(const struct cl_msg *m)
@@ -386,13 +387,14 @@ static bool dec_vm(json_t *o, struct cl_vm *v, int *slot, struct dec *d)
 
 static bool dec_cluster(json_t *o, struct cl_cluster *c, struct dec *d)
 {
-	static const char *const keys[] = {"version", "ring", "hosts", "vms", NULL};
+	static const char *const keys[] = {"version", "ring", "gen_floor", "hosts", "vms", NULL};
 	json_t *hosts, *vms, *e;
 	size_t k;
 
 	if (!keys_exact(o, keys, "state", d) ||
 	    !get_uint(o, "version", INT64_MAX, &c->version, "state", d) ||
-	    !get_uint(o, "ring", INT64_MAX, &c->ring, "state", d))
+	    !get_uint(o, "ring", INT64_MAX, &c->ring, "state", d) ||
+	    !get_u32(o, "gen_floor", UINT32_MAX, &c->gen_floor, "state", d))
 		return false;
 	hosts = json_object_get(o, "hosts");
 	vms = json_object_get(o, "vms");
@@ -439,8 +441,8 @@ static bool dec_cluster(json_t *o, struct cl_cluster *c, struct dec *d)
 static bool dec_request(json_t *o, struct cl_request *r, struct dec *d)
 {
 	static const char *const keys[] = {
-	    "id",   "cmd",	   "vm",   "config", "memory_mib", "protect", "mode_set",
-	    "mode", "interval_ms", "peer", "force",  "host",	   NULL};
+	    "id",   "cmd",	   "vm",   "config", "memory_mib", "protect",	"mode_set",
+	    "mode", "interval_ms", "peer", "force",  "host",	   "host_name", NULL};
 	static const char *cmds[CL_CMD_NCMDS];
 	int cmd, mode;
 
@@ -458,7 +460,8 @@ static bool dec_request(json_t *o, struct cl_request *r, struct dec *d)
 	    !get_u32(o, "interval_ms", CL_INTERVAL_MAX_MS, &r->interval_ms, "request", d) ||
 	    !get_name(o, "peer", r->peer, true, true, "request", d) ||
 	    !get_bool(o, "force", &r->force, "request", d) ||
-	    !get_bool(o, "host", &r->host, "request", d))
+	    !get_bool(o, "host", &r->host, "request", d) ||
+	    !get_name(o, "host_name", r->host_name, true, true, "request", d))
 		return false;
 	if (!cl_msg__text_ok(r->config, sizeof(r->config)))
 		return fail(d, "request: \"config\" holds a control character");

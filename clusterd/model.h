@@ -94,6 +94,11 @@ struct cl_cluster {
 	 * a cut-short round may have left known to one host only.
 	 */
 	uint64_t ring;
+	/*
+	 * No VM generation below this: a forgotten VM's, so a VM started in a free slot never
+	 * takes a generation a stale vmm of a forgotten one (on a host away) still has.
+	 */
+	uint32_t gen_floor;
 	struct cl_host hosts[CL_MAX_HOSTS];
 	struct cl_vm vms[CL_MAX_VMS];
 };

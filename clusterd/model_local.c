@@ -188,6 +188,12 @@ void model_on_request_in(struct model *m, const struct cl_request *q)
 	}
 	if ((unsigned)q->cmd >= CL_CMD_NCMDS || !q->id)
 		return model_reply_err(m, q->id, "GenericError", "a request without id or command");
+	if (q->cmd > CL_CMD_HOST_FORGET)
+		return model_reply_err(
+		    m, q->id, "GenericError",
+		    "%s is this host's own business, not the cluster's (an internal "
+		    "error: the daemon routes it)",
+		    cl_cmd__to_str(q->cmd));
 	if (!(q->cmd == CL_CMD_FAILOVER && q->force) && !m->s.local.initialized)
 		return model_reply_err(m, q->id, "NoQuorum",
 				       "%s: no host here holds the cluster's history (restarted?): "

@@ -342,11 +342,23 @@ static void req_vm_start(struct model *m, uint32_t origin, const struct cl_reque
 	for (int i = 0; !v && i < CL_MAX_VMS; i++)
 		if (!m->s.cluster.vms[i].name[0])
 			v = &m->s.cluster.vms[i];
+	/* All slots taken: a stopped VM's record holds nothing a later start needs. */
+	for (int i = 0; !v && i < CL_MAX_VMS; i++)
+		if (m->s.cluster.vms[i].state == CL_VM_STOPPED) {
+			v = &m->s.cluster.vms[i];
+			model_note(m, "vm start: %s takes the slot of %s, stopped: forgotten",
+				   q->vm, v->name);
+		}
 	if (!v)
-		return model_reply_err(m, q->id, "GenericError",
-				       "vm start: %d VMs already: stop and forget one first",
-				       CL_MAX_VMS);
-	*v = (struct cl_vm){.state = CL_VM_STOPPED, .generation = v->generation};
+		return model_reply_err(
+		    m, q->id, "GenericError",
+		    "vm start: %d VMs already, none stopped: stop one and forget "
+		    "it (twin vm forget VM) first",
+		    CL_MAX_VMS);
+	*v = (struct cl_vm){.state = CL_VM_STOPPED,
+			    .generation = v->generation > m->s.cluster.gen_floor
+					      ? v->generation
+					      : m->s.cluster.gen_floor};
 	memcpy(v->name, q->vm, sizeof(v->name));
 	memcpy(v->config, q->config, sizeof(v->config));
 	v->memory_mib = q->memory_mib;
@@ -480,6 +492,64 @@ static void req_failover(struct model *m, uint32_t origin, const struct cl_reque
 	model_reply_ok(m, q->id, model_vm_reply(m, v));
 }
 
+/* vm forget: a stopped VM's record goes; its generations are never given again. */
+static void req_vm_forget(struct model *m, const struct cl_request *q, struct cl_vm *v)
+{
+	char *text = NULL;
+
+	if (v->state != CL_VM_STOPPED)
+		return model_reply_err(m, q->id, "GenericError",
+				       "vm forget: %s is %s: stop it first (twin vm stop %s)",
+				       v->name, cl_vm_state__to_str(v->state), v->name);
+	if (asprintf(&text, "{\"vm\":\"%s\",\"forgotten\":true}", v->name) < 0)
+		text = NULL;
+	model_note(m, "vm %s: forgotten (generation %u)", v->name, v->generation);
+	if (v->generation > m->s.cluster.gen_floor)
+		m->s.cluster.gen_floor = v->generation;
+	*v = (struct cl_vm){0};
+	changed(m);
+	model_reply_ok(m, q->id, text);
+}
+
+/* host forget: an offline host with no VM roles leaves the state (it may join again). */
+static void req_host_forget(struct model *m, const struct cl_request *q)
+{
+	struct cl_host *h = NULL;
+	char *text = NULL;
+
+	for (int i = 0; i < CL_MAX_HOSTS; i++)
+		if (m->s.cluster.hosts[i].nodeid &&
+		    !strcmp(m->s.cluster.hosts[i].name, q->host_name))
+			h = &m->s.cluster.hosts[i];
+	if (!h)
+		return model_reply_err(
+		    m, q->id, "GenericError",
+		    "host forget: no host named \"%s\" (twin cluster status shows them)",
+		    q->host_name);
+	if (h->state != CL_HOST_OFFLINE || model_is_member(m, h->nodeid))
+		return model_reply_err(m, q->id, "GenericError",
+				       "host forget: %s is online: only a host that left can be "
+				       "forgotten (stop its clusterd first)",
+				       h->name);
+	for (int i = 0; i < CL_MAX_VMS; i++) {
+		const struct cl_vm *v = &m->s.cluster.vms[i];
+
+		if (v->name[0] && (v->primary == h->nodeid || v->backup == h->nodeid))
+			return model_reply_err(
+			    m, q->id, "GenericError",
+			    "host forget: %s is still %s's %s: stop that VM (twin vm stop %s) or "
+			    "let it fail over first",
+			    h->name, v->name, v->primary == h->nodeid ? "primary" : "backup",
+			    v->name);
+	}
+	if (asprintf(&text, "{\"host\":\"%s\",\"forgotten\":true}", h->name) < 0)
+		text = NULL;
+	model_note(m, "host %s (node %u): forgotten", h->name, h->nodeid);
+	*h = (struct cl_host){0};
+	changed(m);
+	model_reply_ok(m, q->id, text);
+}
+
 /* A request every member applies (in a quorate partition, failover --force excepted). */
 void model_on_request(struct model *m, uint32_t origin, const struct cl_request *q)
 {
@@ -490,6 +560,8 @@ void model_on_request(struct model *m, uint32_t origin, const struct cl_request 
 	qq.id = id;
 	if (q->cmd == CL_CMD_VM_START)
 		return req_vm_start(m, origin, &qq);
+	if (q->cmd == CL_CMD_HOST_FORGET)
+		return req_host_forget(m, &qq);
 	v = model_vm_by_name(m, q->vm);
 	if (!v)
 		return model_reply_err(m, id, "GenericError",
@@ -504,6 +576,8 @@ void model_on_request(struct model *m, uint32_t origin, const struct cl_request 
 		return req_unprotect(m, &qq, v);
 	case CL_CMD_FAILOVER:
 		return req_failover(m, origin, &qq, v);
+	case CL_CMD_VM_FORGET:
+		return req_vm_forget(m, &qq, v);
 	default:
 		return model_reply_err(m, id, "GenericError", "%s is not a cluster-wide request",
 				       cl_cmd__to_str(q->cmd));

@@ -349,7 +349,8 @@ static bool quorate(const struct model *m)
  */
 START_TEST(test_quorum_is_the_rings_verdict)
 {
-	static const char history[] = "{\"version\":1,\"ring\":0,\"hosts\":[],\"vms\":[]}";
+	static const struct cl_cluster empty = {.version = 1};
+	char *history = cl_msg__cluster_json(&empty, false);
 	struct model *m = model__new(1, "h1", "10.0.0.1", 7400);
 	struct cl_input c = {.type = CL_IN_CONFCHG}, q = {.type = CL_IN_QUORUM};
 	char err[160];
@@ -392,6 +393,7 @@ START_TEST(test_quorum_is_the_rings_verdict)
 	ck_assert_int_eq(feed(m, &c), 0);
 	ck_assert(quorate(m));
 	cl_actions__dispose(&acts);
+	free(history);
 	model__free(m);
 }
 END_TEST
@@ -529,6 +531,9 @@ START_TEST(test_msg_round_trips)
 	snprintf(r.vm, sizeof(r.vm), "kv1");
 	snprintf(r.config, sizeof(r.config), "name = kv1\n");
 	m.request.req = &r;
+	round_trip(&m);
+	r = (struct cl_request){.id = 10, .cmd = CL_CMD_HOST_FORGET};
+	snprintf(r.host_name, sizeof(r.host_name), "h-3.lab_A");
 	round_trip(&m);
 	m = (struct cl_msg){.type = CL_MSG_REPLY, .node = 2};
 	m.reply.origin = 1;
