@@ -75,7 +75,7 @@ static json_t *host_json(const struct cl_host *h, int slot)
 static json_t *vm_json(const struct cl_vm *v, int slot)
 {
 	return json_pack("{s:i, s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:I, s:b, s:b, s:b, s:b, s:I, "
-			 "s:I, s:I, s:I}",
+			 "s:I, s:I, s:I, s:I, s:I, s:b}",
 			 "i", slot, "name", v->name, "config", v->config, "memory_mib",
 			 (json_int_t)v->memory_mib, "state", cl_vm_state__to_str(v->state),
 			 "primary", (json_int_t)v->primary, "backup", (json_int_t)v->backup, "mode",
@@ -84,7 +84,8 @@ static json_t *vm_json(const struct cl_vm *v, int slot)
 			 v->awaiting_operator, "forced", v->forced, "gen",
 			 (json_int_t)v->generation, "primary_gen", (json_int_t)v->primary_gen,
 			 "backup_gen", (json_int_t)v->backup_gen, "synced_version",
-			 (json_int_t)v->synced_version);
+			 (json_int_t)v->synced_version, "stalled_gen", (json_int_t)v->stalled_gen,
+			 "stall_ends", (json_int_t)v->stall_ends, "stall_hold", v->stall_hold);
 }
 
 static json_t *cluster_obj(const struct cl_cluster *c)
@@ -350,6 +351,9 @@ static bool dec_vm(json_t *o, struct cl_vm *v, int *slot, struct dec *d)
 					   "awaiting_operator",
 					   "forced",
 					   "synced_version",
+					   "stalled_gen",
+					   "stall_ends",
+					   "stall_hold",
 					   NULL};
 	static const char *states[CL_VM_NSTATES];
 	uint32_t i;
@@ -373,7 +377,10 @@ static bool dec_vm(json_t *o, struct cl_vm *v, int *slot, struct dec *d)
 	    !get_u32(o, "gen", UINT32_MAX, &v->generation, "vm", d) ||
 	    !get_u32(o, "primary_gen", UINT32_MAX, &v->primary_gen, "vm", d) ||
 	    !get_u32(o, "backup_gen", UINT32_MAX, &v->backup_gen, "vm", d) ||
-	    !get_uint(o, "synced_version", INT64_MAX, &v->synced_version, "vm", d))
+	    !get_uint(o, "synced_version", INT64_MAX, &v->synced_version, "vm", d) ||
+	    !get_u32(o, "stalled_gen", UINT32_MAX, &v->stalled_gen, "vm", d) ||
+	    !get_u32(o, "stall_ends", UINT32_MAX, &v->stall_ends, "vm", d) ||
+	    !get_bool(o, "stall_hold", &v->stall_hold, "vm", d))
 		return false;
 	if (!cl_msg__text_ok(v->config, sizeof(v->config)))
 		return fail(d, "vm: \"config\" holds a control character");

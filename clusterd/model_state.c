@@ -75,7 +75,7 @@ static void reprotect(struct model *m, struct cl_vm *v, const char *why)
 {
 	uint32_t node;
 
-	if (!v->want_protect || v->backup ||
+	if (!v->want_protect || v->backup || v->stall_hold ||
 	    (v->state != CL_VM_RUNNING && v->state != CL_VM_DEGRADED))
 		return;
 	node = placement__pick_backup(&m->s.cluster, v);
@@ -170,11 +170,26 @@ void model_primary_died(struct model *m, struct cl_vm *v, bool host_left, const 
 	vm_set(m, v, CL_VM_STOPPED, why);
 }
 
+/*
+ * A backup that a stall ended (its death follows a STALLED report about it): the next one
+ * waits for the leader's backoff, so a flapping link does not loop full syncs.
+ */
+static void hold_after_stall(struct model *m, struct cl_vm *v)
+{
+	if (!v->stalled_gen || v->stalled_gen != v->backup_gen)
+		return;
+	v->stall_ends++;
+	v->stall_hold = true;
+	model_note(m, "vm %s: its backup ended by a stall (%u in a row): re-protection waits %u s",
+		   v->name, v->stall_ends, model_stall_backoff_ms(v) / 1000);
+}
+
 /* The backup's death is confirmed; quorate. */
 void model_backup_died(struct model *m, struct cl_vm *v, const char *why)
 {
 	switch (v->state) {
 	case CL_VM_PROTECTING:
+		hold_after_stall(m, v);
 		v->backup = 0;
 		vm_set(m, v, CL_VM_RUNNING, why);
 		return;
@@ -183,6 +198,7 @@ void model_backup_died(struct model *m, struct cl_vm *v, const char *why)
 			vm_set(m, v, CL_VM_STOPPED, why);
 			return;
 		}
+		hold_after_stall(m, v);
 		v->backup = 0;
 		vm_set(m, v, CL_VM_DEGRADED, why);
 		reprotect(m, v, "re-protection after the backup's death");
@@ -294,10 +310,14 @@ void model_on_report(struct model *m, const struct cl_msg *msg)
 		/*
 		 * The pair's link is broken while both hosts are members: end the backup
 		 * (which keeps one active copy); its host then reports that death, and
-		 * only that licenses the degrade and the re-protection.
+		 * only that licenses the degrade.  The re-protection waits (stall_hold).
 		 */
 		model_note(m, "vm %s: the primary hears its backup on %s no more", v->name,
 			   model_host_name(m, v->backup));
+		if (v->stalled_gen != r->gen) {
+			v->stalled_gen = r->gen;
+			changed(m);
+		}
 		if (v->backup == m->s.local.nodeid) {
 			struct cl_local_vmm *lv = model_local_by_name(m, v->name);
 
@@ -422,6 +442,9 @@ static void req_protect(struct model *m, const struct cl_request *q, struct cl_v
 	if (q->interval_ms)
 		v->interval_ms = q->interval_ms;
 	v->want_protect = true;
+	v->stall_hold = false;
+	if (q->id) /* the operator's protect starts the stall count afresh */
+		v->stall_ends = 0;
 	if (protect_to(m, v, node, q->id ? "protect" : "re-protection retry"))
 		model_reply_ok(m, q->id, model_vm_reply(m, v));
 }
@@ -439,6 +462,8 @@ static void req_unprotect(struct model *m, const struct cl_request *q, struct cl
 				       v->name);
 	v->want_protect = false;
 	v->backup = 0;
+	v->stall_hold = false;
+	v->stall_ends = 0;
 	if (vm_set(m, v, CL_VM_RUNNING, "unprotect"))
 		model_reply_ok(m, q->id, model_vm_reply(m, v));
 }

@@ -207,8 +207,71 @@ START_TEST(test_stall_licenses_nothing)
 	sim_settle(&s);
 	ck_assert_int_eq(s.activations, 0);
 	ck_assert_int_eq(sim_vmm(sim_node(&s, 1), "kv1")->degrades, 1);
-	ck_assert_str_eq(cl_vm_state__to_str(sim_vm(&s, 2, "kv1")->state), "protected");
 	ck_assert_int_eq(sim_active(&s, "kv1", NULL), 1);
+	/* Re-protection waits out the stall's backoff, then happens. */
+	ck_assert(sim_vm(&s, 2, "kv1")->stall_hold);
+	sim_tick_all(&s, 10000);
+	sim_settle(&s);
+	ck_assert_str_eq(cl_vm_state__to_str(sim_vm(&s, 2, "kv1")->state), "protected");
+	sim_fini(&s);
+}
+END_TEST
+
+/* The operator unprotects and protects: the stall count starts afresh. */
+static bool simple_protect_resets(struct sim *s)
+{
+	sim_simple(s, 3, CL_CMD_UNPROTECT, "kv1");
+	sim_settle(s);
+	sim_simple(s, 3, CL_CMD_PROTECT, "kv1");
+	sim_settle(s);
+	return sim_vm(s, 2, "kv1")->stall_ends == 0 && !sim_vm(s, 2, "kv1")->stall_hold &&
+	       sim_vm(s, 2, "kv1")->state == CL_VM_PROTECTED;
+}
+
+static int degraded_for_ms(struct sim *s)
+{
+	int waited = 0;
+
+	while (sim_step(s))
+		;
+	ck_assert_str_eq(cl_vm_state__to_str(sim_vm(s, 2, "kv1")->state), "degraded");
+	while (sim_vm(s, 2, "kv1")->state != CL_VM_PROTECTED) {
+		sim_tick_all(s, 1000);
+		while (sim_step(s))
+			;
+		waited += 1000;
+		ck_assert_int_lt(waited, 1000000);
+	}
+	return waited;
+}
+
+/*
+ * A flapping replication link: each stall ends the backup (once: a stall reported again
+ * changes nothing), and each re-protection waits twice as long as the last, up to 5 min;
+ * the operator's protect starts afresh.
+ */
+START_TEST(test_stall_resync_backs_off)
+{
+	struct sim s;
+	int backoff = 6000;
+
+	sim_init(&s, 3, 25, false);
+	sim_vm_start(&s, 1, "kv1", true);
+	sim_settle(&s);
+	for (int k = 1; k <= 8; k++) {
+		int waited;
+
+		sim_local(sim_node(&s, 1), CL_EV_VMM_STALLED, "kv1", CL_ROLE_PRIMARY);
+		sim_local(sim_node(&s, 1), CL_EV_VMM_STALLED, "kv1", CL_ROLE_PRIMARY);
+		waited = degraded_for_ms(&s);
+		ck_assert_uint_eq(sim_vm(&s, 2, "kv1")->stall_ends, k);
+		ck_assert_msg(waited >= backoff && waited <= backoff + 2000,
+			      "stall %d: re-protected after %d ms, not %d", k, waited, backoff);
+		backoff = backoff * 2 > 300000 ? 300000 : backoff * 2;
+	}
+	ck_assert_int_eq(sim_vmm(sim_node(&s, 1), "kv1")->degrades, 8);
+	ck_assert_int_eq(s.activations, 0);
+	ck_assert(simple_protect_resets(&s));
 	sim_fini(&s);
 }
 END_TEST
@@ -698,6 +761,7 @@ Suite *cluster_model_suite(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_gates);
 	tcase_add_test(tc, test_stall_licenses_nothing);
+	tcase_add_test(tc, test_stall_resync_backs_off);
 	tcase_add_test(tc, test_action_roles_and_host_drill);
 	tcase_add_test(tc, test_death_only_from_its_host);
 	tcase_add_test(tc, test_fence_then_unfence);
