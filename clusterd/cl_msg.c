@@ -75,7 +75,7 @@ static json_t *host_json(const struct cl_host *h, int slot)
 static json_t *vm_json(const struct cl_vm *v, int slot)
 {
 	return json_pack("{s:i, s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:I, s:b, s:b, s:b, s:b, s:I, "
-			 "s:I, s:I, s:I, s:I, s:I, s:b}",
+			 "s:I, s:I, s:I, s:I, s:I, s:b, s:I}",
 			 "i", slot, "name", v->name, "config", v->config, "memory_mib",
 			 (json_int_t)v->memory_mib, "state", cl_vm_state__to_str(v->state),
 			 "primary", (json_int_t)v->primary, "backup", (json_int_t)v->backup, "mode",
@@ -85,7 +85,8 @@ static json_t *vm_json(const struct cl_vm *v, int slot)
 			 (json_int_t)v->generation, "primary_gen", (json_int_t)v->primary_gen,
 			 "backup_gen", (json_int_t)v->backup_gen, "synced_version",
 			 (json_int_t)v->synced_version, "stalled_gen", (json_int_t)v->stalled_gen,
-			 "stall_ends", (json_int_t)v->stall_ends, "stall_hold", v->stall_hold);
+			 "stall_ends", (json_int_t)v->stall_ends, "stall_hold", v->stall_hold,
+			 "failovers", (json_int_t)v->failovers);
 }
 
 static json_t *cluster_obj(const struct cl_cluster *c)
@@ -354,6 +355,7 @@ static bool dec_vm(json_t *o, struct cl_vm *v, int *slot, struct dec *d)
 					   "stalled_gen",
 					   "stall_ends",
 					   "stall_hold",
+					   "failovers",
 					   NULL};
 	static const char *states[CL_VM_NSTATES];
 	uint32_t i;
@@ -380,7 +382,8 @@ static bool dec_vm(json_t *o, struct cl_vm *v, int *slot, struct dec *d)
 	    !get_uint(o, "synced_version", INT64_MAX, &v->synced_version, "vm", d) ||
 	    !get_u32(o, "stalled_gen", UINT32_MAX, &v->stalled_gen, "vm", d) ||
 	    !get_u32(o, "stall_ends", UINT32_MAX, &v->stall_ends, "vm", d) ||
-	    !get_bool(o, "stall_hold", &v->stall_hold, "vm", d))
+	    !get_bool(o, "stall_hold", &v->stall_hold, "vm", d) ||
+	    !get_u32(o, "failovers", UINT32_MAX, &v->failovers, "vm", d))
 		return false;
 	if (!cl_msg__text_ok(v->config, sizeof(v->config)))
 		return fail(d, "vm: \"config\" holds a control character");
@@ -661,13 +664,13 @@ static json_t *host_name_or_null(const struct cl_cluster *c, uint32_t node)
 
 static json_t *vm_status(const struct cl_cluster *c, const struct cl_vm *v)
 {
-	return json_pack("{s:s, s:s, s:o, s:o, s:s, s:I, s:b, s:b, s:b, s:I, s:I}", "name", v->name,
-			 "state", cl_vm_state__to_str(v->state), "primary",
-			 host_name_or_null(c, v->primary), "backup",
-			 host_name_or_null(c, v->backup), "mode", modes[v->mode], "interval_ms",
-			 (json_int_t)v->interval_ms, "protect", v->want_protect, "backup_ready",
-			 v->backup_ready, "awaiting_operator", v->awaiting_operator, "generation",
-			 (json_int_t)v->generation, "memory_mib", (json_int_t)v->memory_mib);
+	return json_pack(
+	    "{s:s, s:s, s:o, s:o, s:s, s:I, s:b, s:b, s:b, s:I, s:I, s:I}", "name", v->name,
+	    "state", cl_vm_state__to_str(v->state), "primary", host_name_or_null(c, v->primary),
+	    "backup", host_name_or_null(c, v->backup), "mode", modes[v->mode], "interval_ms",
+	    (json_int_t)v->interval_ms, "protect", v->want_protect, "backup_ready", v->backup_ready,
+	    "awaiting_operator", v->awaiting_operator, "generation", (json_int_t)v->generation,
+	    "memory_mib", (json_int_t)v->memory_mib, "failovers", (json_int_t)v->failovers);
 }
 
 static char *dump(json_t *o)

@@ -91,6 +91,7 @@ struct cl_vm {
 	 */
 	uint32_t stalled_gen, stall_ends;
 	bool stall_hold;
+	uint32_t failovers; /* backups activated since vm start (status "failovers") */
 };
 
 struct cl_cluster {

@@ -291,8 +291,10 @@ void model_on_report(struct model *m, const struct cl_msg *msg)
 		break;
 	case CL_REP_ACTIVATED:
 		if (v->state == CL_VM_FAILING_OVER &&
-		    vm_set(m, v, CL_VM_RUNNING, "the backup activated"))
+		    vm_set(m, v, CL_VM_RUNNING, "the backup activated")) {
+			v->failovers++;
 			reprotect(m, v, "re-protection after failover");
+		}
 		break;
 	case CL_REP_STOPPED:
 		if (r->role == CL_ROLE_PRIMARY && v->state == CL_VM_STOPPING)

@@ -580,7 +580,14 @@ START_TEST(test_msg_round_trips)
 				   .backup = 1,
 				   .mode = CL_MODE_HYBRID,
 				   .interval_ms = 25,
-				   .generation = 4};
+				   .generation = 4,
+				   .synced_version = 40,
+				   .stalled_gen = 3,
+				   .stall_ends = 2,
+				   .stall_hold = true,
+				   .failovers = 7};
+	c->gen_floor = 2;
+	c->hosts[2].info_version = 41;
 	snprintf(c->vms[5].name, sizeof(c->vms[5].name), "kv1");
 	snprintf(c->vms[5].config, sizeof(c->vms[5].config), "name = kv1\n\"quoted\" \\ x\n");
 	m = (struct cl_msg){.type = CL_MSG_STATE_SYNC, .node = 1};

@@ -62,6 +62,15 @@ START_TEST(test_vmm_death_fails_over)
 	ck_assert_uint_ne(v->backup, b);
 	ck_assert_int_eq(s.activations, 1);
 	sim_check_converged(&s, 0);
+	/* The failover counts, everywhere, in the status JSON too; a second one counts again. */
+	ck_assert_uint_eq(sim_vm(&s, 3, "kv1")->failovers, 1);
+	ck_assert_ptr_nonnull(strstr(
+	    sim_reply(&s, 3, sim_simple(&s, 3, CL_CMD_STATUS, "kv1"))->text, "\"failovers\":1"));
+	sim_vmm_exit(sim_node(&s, b), sim_vmm(sim_node(&s, b), "kv1"), 9);
+	sim_settle(&s);
+	ck_assert_int_eq(s.activations, 2);
+	sim_check_converged(&s, 0);
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->failovers, 2);
 	sim_fini(&s);
 }
 END_TEST
