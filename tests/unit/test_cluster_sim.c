@@ -539,10 +539,29 @@ START_TEST(test_two_hosts_qdevice_split)
 	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
 	ck_assert_uint_eq(p2, 1);
 	ck_assert(!model__state(sim_node(&s, 2)->m)->local.vq_quorate);
+	/* The qdevice's half works on: its history gets the higher version. */
+	for (int i = 0; i < 4; i++) {
+		sim_vm_start(&s, 1, "kv2", false);
+		sim_settle(&s);
+		sim_simple(&s, 1, CL_CMD_VM_STOP, "kv2");
+		sim_settle(&s);
+	}
 	sim_kill_host(&s, 1);
 	sim_settle(&s);
 	ck_assert(model__state(sim_node(&s, 2)->m)->local.vq_quorate);
 	ck_assert_int_eq(s.activations, 1);
+	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
+	ck_assert_uint_eq(p2, 2);
+	/*
+	 * The old primary's host comes back with its disk: both halves were quorate in the
+	 * same ring (no host in common), and the later one, which won its quorum midway
+	 * through the ring, wins the merge whatever the versions say.
+	 */
+	sim_restart_host(&s, 1, 1);
+	sim_settle(&s);
+	sim_check_converged(&s, 1);
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->primary, 2);
+	expect_state(&s, 1, "kv1", "protected");
 	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
 	ck_assert_uint_eq(p2, 2);
 	sim_fini(&s);
