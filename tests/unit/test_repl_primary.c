@@ -1171,6 +1171,56 @@ START_TEST(test_disk_writes_in_event_mode)
 }
 END_TEST
 
+/*
+ * Epoch mode with an interval far beyond the test's bounds: disk writes reaching
+ * disk_epoch_limit (3 chunks here) checkpoint at once, and that one epoch carries all three,
+ * so a write burst never grows an epoch past what the backup stages.
+ */
+static void disk_burst_checkpoints_early(void)
+{
+	static const uint8_t data[VIRTIO_BLK_CHUNK] = {0x6b};
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = sizeof(data)};
+	struct channel_security sec = {.insecure = true};
+	struct protected_vm v;
+	struct fake_backup b;
+	struct virtio_blk *blk;
+	struct repl_primary *r;
+	struct repl_status st;
+	struct repl_params p;
+	char img[64], peer[64], err[256];
+	uint64_t e;
+
+	make_image(img, sizeof(img));
+	blk = pvm_boot_disk(&v, img);
+	fake_backup_start(&b, NO_LIMIT, 0);
+	repl_params__defaults(&p);
+	p.interval_ns = 600 * 1000000000ULL;
+	p.disk_epoch_limit = 3 * VIRTIO_BLK_CHUNK;
+	snprintf(peer, sizeof(peer), "127.0.0.1:%d", b.port);
+	expect(repl_primary__start(v.t.vm, &p, peer, &sec, &r, err, sizeof(err)) == 0,
+	       "protect: %s", err);
+	WAIT_STATUS(r, st, st.state == REPL_STATE_PROTECTED && st.acked_epoch == st.epoch,
+		    "protected and caught up");
+	e = st.epoch;
+	for (unsigned int c = 0; c < 3; c++)
+		expect(virtio_blk__write(blk, (5 + c) * VIRTIO_BLK_CHUNK, &iov, 1) == 0, "write");
+	WAIT_STATUS(r, st, st.acked_epoch > e, "checkpointed the burst before the interval");
+	expect(st.epoch == e + 1 && fb_get(&b, &b.epoch_chunks) == 3,
+	       "the burst took epochs %llu..%llu, the last carrying %llu chunks",
+	       (unsigned long long)e + 1, (unsigned long long)st.epoch,
+	       (unsigned long long)fb_get(&b, &b.epoch_chunks));
+	repl_primary__free(r);
+	fake_backup_join(&b);
+	pvm_destroy(&v);
+	unlink(img);
+}
+
+START_TEST(test_disk_burst_checkpoints_early)
+{
+	run_in_netns(disk_burst_checkpoints_early);
+}
+END_TEST
+
 /* A backup that stops acking is gone after the timeout: degraded, though it still listens. */
 static void degraded_on_ack_timeout(void)
 {
@@ -1408,6 +1458,7 @@ Suite *repl_primary_suite(void)
 	tcase_add_test(tc, test_refusals_and_failed_sync);
 	tcase_add_test(tc, test_protect_into_real_backup);
 	tcase_add_test(tc, test_disk_writes_in_event_mode);
+	tcase_add_test(tc, test_disk_burst_checkpoints_early);
 	tcase_add_test(tc, test_degraded_on_ack_timeout);
 	tcase_add_test(tc, test_hybrid_spacing);
 	tcase_add_test(tc, test_guest_ends_then_unprotect);
