@@ -217,6 +217,33 @@ START_TEST(test_stall_licenses_nothing)
 }
 END_TEST
 
+/*
+ * A stall reported where no partition is quorate is dropped by every member; the primary's
+ * host sends it again after the next quorate round (its twin-vmm reports a stall once).
+ */
+START_TEST(test_stall_report_survives_no_quorum)
+{
+	struct sim s;
+	int parts[] = {0, 1, 2};
+
+	sim_init(&s, 3, 26, false);
+	sim_vm_start(&s, 1, "kv1", true);
+	sim_settle(&s);
+	sim_partition(&s, parts);
+	sim_settle(&s);
+	sim_local(sim_node(&s, 1), CL_EV_VMM_STALLED, "kv1", CL_ROLE_PRIMARY);
+	sim_settle(&s);
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->stalled_gen, 0);
+	sim_heal(&s);
+	sim_settle(&s);
+	ck_assert_uint_ne(sim_vm(&s, 1, "kv1")->stalled_gen, 0);
+	ck_assert_int_eq(sim_vmm(sim_node(&s, 1), "kv1")->degrades, 1);
+	ck_assert_int_eq(s.activations, 0);
+	ck_assert_int_eq(sim_active(&s, "kv1", NULL), 1);
+	sim_fini(&s);
+}
+END_TEST
+
 /* The operator unprotects and protects: the stall count starts afresh. */
 static bool simple_protect_resets(struct sim *s)
 {
@@ -769,6 +796,7 @@ Suite *cluster_model_suite(void)
 	tcase_add_test(tc, test_gates);
 	tcase_add_test(tc, test_stall_licenses_nothing);
 	tcase_add_test(tc, test_stall_resync_backs_off);
+	tcase_add_test(tc, test_stall_report_survives_no_quorum);
 	tcase_add_test(tc, test_action_roles_and_host_drill);
 	tcase_add_test(tc, test_death_only_from_its_host);
 	tcase_add_test(tc, test_fence_then_unfence);
