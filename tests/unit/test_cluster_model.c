@@ -272,6 +272,31 @@ static int degraded_for_ms(struct sim *s)
 	return waited;
 }
 
+/* A failover makes a new pair: the old pair's stalls hold nothing back. */
+START_TEST(test_failover_clears_the_stall_count)
+{
+	struct sim s;
+	uint32_t b;
+
+	sim_init(&s, 3, 27, false);
+	sim_vm_start(&s, 1, "kv1", true);
+	sim_settle(&s);
+	sim_local(sim_node(&s, 1), CL_EV_VMM_STALLED, "kv1", CL_ROLE_PRIMARY);
+	degraded_for_ms(&s);
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->stall_ends, 1);
+	b = sim_vm(&s, 1, "kv1")->backup;
+	sim_vmm_exit(sim_node(&s, 1), sim_vmm(sim_node(&s, 1), "kv1"), 9);
+	while (sim_step(&s))
+		;
+	ck_assert_uint_eq(sim_vm(&s, b, "kv1")->primary, b);
+	ck_assert_uint_eq(sim_vm(&s, b, "kv1")->stall_ends, 0);
+	ck_assert(!sim_vm(&s, b, "kv1")->stall_hold);
+	/* re-protected at once, without ticks */
+	ck_assert_str_eq(cl_vm_state__to_str(sim_vm(&s, b, "kv1")->state), "protected");
+	sim_fini(&s);
+}
+END_TEST
+
 /*
  * A flapping replication link: each stall ends the backup (once: a stall reported again
  * changes nothing), and each re-protection waits twice as long as the last, up to 5 min;
@@ -797,6 +822,7 @@ Suite *cluster_model_suite(void)
 	tcase_add_test(tc, test_stall_licenses_nothing);
 	tcase_add_test(tc, test_stall_resync_backs_off);
 	tcase_add_test(tc, test_stall_report_survives_no_quorum);
+	tcase_add_test(tc, test_failover_clears_the_stall_count);
 	tcase_add_test(tc, test_action_roles_and_host_drill);
 	tcase_add_test(tc, test_death_only_from_its_host);
 	tcase_add_test(tc, test_fence_then_unfence);
