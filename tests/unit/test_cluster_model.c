@@ -675,6 +675,58 @@ START_TEST(test_msg_round_trips)
 }
 END_TEST
 
+/*
+ * cluster.json as the first layout wrote it (no gen_floor, info_version, synced_version,
+ * stall counters, failovers): it restores, with those at their defaults and the ring on
+ * today's scale, so an upgrade keeps every host's history.  Garbage is still refused.
+ */
+START_TEST(test_restore_first_layout)
+{
+	static const char old[] =
+	    "{\"version\":12,\"ring\":7,\"hosts\":[{\"i\":0,\"node\":1,\"name\":\"h1\","
+	    "\"addr\":\"198.18.1.1\",\"port_base\":7400,\"free_mib\":4096,\"state\":"
+	    "\"online\"}],\"vms\":[{\"i\":0,\"name\":\"kv1\",\"config\":\"name = kv1\\n\","
+	    "\"memory_mib\":64,\"state\":\"protected\",\"primary\":2,\"backup\":1,\"mode\":"
+	    "\"epoch\",\"interval_ms\":25,\"want_protect\":true,\"backup_ready\":true,"
+	    "\"awaiting_operator\":false,\"forced\":false,\"gen\":2,\"primary_gen\":1,"
+	    "\"backup_gen\":2}]}";
+	struct model *m = model__new(1, "h1", "10.0.0.1", 7400);
+	struct cl_cluster *c = calloc(1, sizeof(*c));
+	const struct cl_state *st;
+	char err[160];
+
+	ck_assert_msg(!model__restore(m, old, strlen(old), err, sizeof(err)), "%s", err);
+	st = model__state(m);
+	ck_assert(st->local.initialized);
+	ck_assert_uint_eq(st->cluster.version, 12);
+	ck_assert_uint_eq(st->cluster.ring, 14);
+	ck_assert_uint_eq(st->cluster.gen_floor, 0);
+	ck_assert_str_eq(st->cluster.vms[0].name, "kv1");
+	ck_assert_uint_eq(st->cluster.vms[0].primary_gen, 1);
+	ck_assert_uint_eq(st->cluster.vms[0].failovers, 0);
+	ck_assert(!st->cluster.vms[0].stall_hold);
+	ck_assert_uint_eq(st->cluster.hosts[0].info_version, 0);
+	/* A later key present must still be right; an unknown one is still refused. */
+	ck_assert_int_eq(
+	    cl_msg__cluster_from_json("{\"version\":1,\"ring\":0,\"gen_floor\":-1,"
+				      "\"hosts\":[],\"vms\":[]}",
+				      strlen("{\"version\":1,\"ring\":0,\"gen_floor\":-1,"
+					     "\"hosts\":[],\"vms\":[]}"),
+				      c, err, sizeof(err)),
+	    -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "gen_floor"));
+	ck_assert_int_eq(cl_msg__cluster_from_json("{\"version\":1,\"ring\":0,\"nope\":1,"
+						   "\"hosts\":[],\"vms\":[]}",
+						   strlen("{\"version\":1,\"ring\":0,\"nope\":1,"
+							  "\"hosts\":[],\"vms\":[]}"),
+						   c, err, sizeof(err)),
+			 -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "unknown key"));
+	free(c);
+	model__free(m);
+}
+END_TEST
+
 static void refused(const char *text, const char *why)
 {
 	struct cl_msg m;
@@ -833,6 +885,7 @@ Suite *cluster_model_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_test(msg, test_msg_round_trips);
 	tcase_add_test(msg, test_msg_refusals);
+	tcase_add_test(msg, test_restore_first_layout);
 	suite_add_tcase(s, msg);
 	return s;
 }
