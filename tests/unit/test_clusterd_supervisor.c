@@ -294,6 +294,55 @@ START_TEST(test_fence_in_restart_window_reaches_restarted)
 }
 END_TEST
 
+/*
+ * twin-vmm serves its control requests one at a time: a fence behind a slow unprotect cannot
+ * be answered before it.  Within ~200 ms the vmm must be fenced or SIGKILLed, not 3 s later.
+ */
+START_TEST(test_fence_behind_slow_command_kills)
+{
+	struct supervisor *s;
+	const struct cl_local_event *ev;
+	uint64_t t0;
+
+	setenv("FAKE_VMM_SLOW", "unprotect:3000", 1);
+	s = start_primary();
+	command(s, CL_VMM_UNPROTECT);
+	ck_assert(LOOP_UNTIL(logged("cmd unprotect"), 1000));
+	t0 = now_ms();
+	command(s, CL_VMM_FENCE);
+	ck_assert_msg(LOOP_UNTIL(count_events(CL_EV_VMM_EXITED), 1000),
+		      "neither fenced nor killed within 1 s of the fence");
+	ev = find_event(CL_EV_VMM_EXITED);
+	ck_assert(WIFSIGNALED(ev->status) && WTERMSIG(ev->status) == SIGKILL);
+	ck_assert_uint_lt(event_ms[nevents - 1] - t0, 500);
+	finish(s);
+}
+END_TEST
+
+/*
+ * A twin-vmm that can answer: the fence goes on its own connection, so it does not wait
+ * behind the slow command clusterd sent on the other, and nothing is killed.
+ */
+START_TEST(test_fence_on_its_own_connection)
+{
+	struct supervisor *s;
+	uint64_t t0;
+
+	setenv("FAKE_VMM_SLOW", "unprotect:3000", 1);
+	setenv("FAKE_VMM_PARALLEL", "1", 1);
+	s = start_primary();
+	command(s, CL_VMM_UNPROTECT);
+	ck_assert(LOOP_UNTIL(logged("cmd unprotect"), 1000));
+	t0 = now_ms();
+	command(s, CL_VMM_FENCE);
+	ck_assert_msg(LOOP_UNTIL(logged("cmd fence"), 1000), "no fence within 1 s");
+	ck_assert_uint_lt(now_ms() - t0, 150);
+	spin_ms(400); /* past the fence deadline: answered, so never killed */
+	ck_assert_int_eq(count_events(CL_EV_VMM_EXITED), 0);
+	finish(s);
+}
+END_TEST
+
 Suite *clusterd_supervisor_suite(void)
 {
 	Suite *s = suite_create("clusterd_supervisor");
@@ -307,6 +356,8 @@ Suite *clusterd_supervisor_suite(void)
 	tcase_add_test(tc, test_crash_without_restart_is_reported);
 	tcase_add_test(tc, test_fence_in_restart_window_stops_restart);
 	tcase_add_test(tc, test_fence_in_restart_window_reaches_restarted);
+	tcase_add_test(tc, test_fence_behind_slow_command_kills);
+	tcase_add_test(tc, test_fence_on_its_own_connection);
 	suite_add_tcase(s, tc);
 	return s;
 }
