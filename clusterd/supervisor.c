@@ -37,6 +37,16 @@
 /* query-replication: while the initial sync runs, and then to see a stall sooner. */
 #define SYNC_POLL_MS  200
 #define WATCH_POLL_MS 500
+/*
+ * A stall is reported once it has lasted STALL_POLLS watch polls in a row (with twin-vmm's own
+ * 1 s of silence before it says stalled: about 2 s unheard).  The report ends in the backup's
+ * kill and a full initial sync, so a blip a loaded host or a flapping link recovers from on
+ * its own must not make one; past that the VM's clients already wait (its output is held) and
+ * a degrade ends their wait.  Once per stall, repeated only every STALL_REPEAT_POLLS (10 s)
+ * while it lasts, in case a partition without quorum dropped the report.
+ */
+#define STALL_POLLS	   3
+#define STALL_REPEAT_POLLS 20
 
 enum poll_mode { POLL_NONE, POLL_SYNC, POLL_WATCH };
 
@@ -64,6 +74,7 @@ struct vmm {
 	unsigned int connect_tries;
 	struct event *poll;
 	enum poll_mode polling;
+	unsigned int stalled_polls; /* consecutive watch polls that found it stalled */
 	json_t *repl;	      /* the last query-replication answer, for status */
 	uint64_t repl_epochs; /* ... its "epochs", and when it came (ms, monotonic) */
 	uint64_t repl_at_ms;
@@ -631,10 +642,18 @@ static void on_replication(void *arg, json_t *ret, const char *error)
 		}
 	} else if (v->polling == POLL_WATCH && !strcmp(state, "stalled")) {
 		/*
-		 * Every poll that finds it stalled: the model reports it while quorate, and the
-		 * backup's host then ends a backup that lives but no longer hears the primary.
+		 * The model reports it while quorate, and the backup's host then ends a backup
+		 * that lives but no longer hears the primary.
 		 */
-		emit(v, CL_EV_VMM_STALLED, 0);
+		v->stalled_polls++;
+		if (v->stalled_polls >= STALL_POLLS &&
+		    (v->stalled_polls - STALL_POLLS) % STALL_REPEAT_POLLS == 0) {
+			clog__warn("vm %s: replication stalled for %u polls in a row: reporting it",
+				   v->vm, v->stalled_polls);
+			emit(v, CL_EV_VMM_STALLED, 0);
+		}
+	} else {
+		v->stalled_polls = 0;
 	}
 	poll_again(v);
 }
@@ -654,6 +673,7 @@ static void start_polling(struct vmm *v, enum poll_mode mode)
 	if (!v->poll)
 		v->poll = event_new(v->s->base, -1, 0, poll_tick, v);
 	v->polling = v->poll ? mode : POLL_NONE;
+	v->stalled_polls = 0;
 	poll_again(v);
 }
 

@@ -343,6 +343,54 @@ START_TEST(test_fence_on_its_own_connection)
 }
 END_TEST
 
+static void set_replication(const char *state)
+{
+	FILE *f = fopen(repl_path, "we");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "%s\n", state);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A primary protected toward a backup at 127.0.0.1:7400, its initial sync done. */
+static struct supervisor *start_protected(void)
+{
+	struct cl_action a = {.type = CL_ACT_VMM, .role = CL_ROLE_PRIMARY, .vmm_cmd = CL_VMM_PROTECT};
+	struct supervisor *s;
+
+	set_replication("protected");
+	s = start_primary();
+	snprintf(a.vm, sizeof(a.vm), "kv1");
+	snprintf(a.peer_addr, sizeof(a.peer_addr), "127.0.0.1");
+	a.port = 7400;
+	supervisor__command(s, &a);
+	ck_assert_msg(LOOP_UNTIL(count_events(CL_EV_VMM_PROTECTED), 2000), "never protected");
+	return s;
+}
+
+/*
+ * A stall is reported once it lasted 3 polls in a row (500 ms apart), once per stall: not at
+ * each poll.  A poll that finds it replicating again ends the stall; the next one counts anew.
+ */
+START_TEST(test_stall_reported_once_after_polls)
+{
+	struct supervisor *s = start_protected();
+	uint64_t t0;
+
+	set_replication("stalled");
+	t0 = now_ms();
+	ck_assert_msg(LOOP_UNTIL(count_events(CL_EV_VMM_STALLED), 3000), "the stall went unreported");
+	ck_assert_uint_ge(event_ms[nevents - 1] - t0, 1000); /* the 3rd poll, at the soonest */
+	spin_ms(1100);					      /* two more stalled polls */
+	ck_assert_int_eq(count_events(CL_EV_VMM_STALLED), 1);
+	set_replication("protected");
+	spin_ms(600);
+	set_replication("stalled");
+	ck_assert(LOOP_UNTIL(count_events(CL_EV_VMM_STALLED) == 2, 3000));
+	finish(s);
+}
+END_TEST
+
 Suite *clusterd_supervisor_suite(void)
 {
 	Suite *s = suite_create("clusterd_supervisor");
@@ -358,6 +406,7 @@ Suite *clusterd_supervisor_suite(void)
 	tcase_add_test(tc, test_fence_in_restart_window_reaches_restarted);
 	tcase_add_test(tc, test_fence_behind_slow_command_kills);
 	tcase_add_test(tc, test_fence_on_its_own_connection);
+	tcase_add_test(tc, test_stall_reported_once_after_polls);
 	suite_add_tcase(s, tc);
 	return s;
 }
