@@ -47,6 +47,13 @@
  */
 #define STALL_POLLS	   3
 #define STALL_REPEAT_POLLS 20
+/*
+ * A failed degrade leaves a primary whose backup is gone holding its output: it is tried
+ * DEGRADE_TRIES times, DEGRADE_RETRY_MS apart, then shown in status.  Never a kill: no other
+ * copy runs the VM.
+ */
+#define DEGRADE_TRIES	 3
+#define DEGRADE_RETRY_MS 1000
 
 enum poll_mode { POLL_NONE, POLL_SYNC, POLL_WATCH };
 
@@ -75,6 +82,8 @@ struct vmm {
 	struct event *poll;
 	enum poll_mode polling;
 	unsigned int stalled_polls; /* consecutive watch polls that found it stalled */
+	unsigned int degrade_tries; /* failed degrades in a row */
+	struct event *degrade_retry;
 	json_t *repl;	      /* the last query-replication answer, for status */
 	uint64_t repl_epochs; /* ... its "epochs", and when it came (ms, monotonic) */
 	uint64_t repl_at_ms;
@@ -163,6 +172,8 @@ static void release(struct vmm *v)
 		event_free(v->timer);
 	if (v->fence_deadline)
 		event_free(v->fence_deadline);
+	if (v->degrade_retry)
+		event_free(v->degrade_retry);
 	if (v->poll)
 		event_free(v->poll);
 	free(v->config);
@@ -223,6 +234,7 @@ static void connect_tick(evutil_socket_t fd, short what, void *arg);
 static void kill_vmm(struct vmm *v, int sig);
 static void arm_fence_deadline(struct vmm *v);
 static void fence_overdue(evutil_socket_t fd, short what, void *arg);
+static void degrade_retry_tick(evutil_socket_t fd, short what, void *arg);
 
 /* Forks twin-vmm for v; 0, or -errno after logging why. */
 static int start_process(struct vmm *v)
@@ -473,7 +485,8 @@ void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role, 
 	v->config = strdup(config);
 	v->timer = event_new(s->base, -1, 0, connect_tick, v);
 	v->fence_deadline = evtimer_new(s->base, fence_overdue, v);
-	if (!v->config || !v->timer || !v->fence_deadline || start_process(v))
+	v->degrade_retry = evtimer_new(s->base, degrade_retry_tick, v);
+	if (!v->config || !v->timer || !v->fence_deadline || !v->degrade_retry || start_process(v))
 		exited(v, W_EXITCODE(127, 0));
 }
 
@@ -557,6 +570,7 @@ static void on_exit_status(struct vmm *v, int status)
 	vmm_client__free(v->fencer_dead);
 	v->fencer_dead = NULL;
 	event_del(v->fence_deadline);
+	event_del(v->degrade_retry);
 	if (v->poll)
 		event_del(v->poll);
 	v->polling = POLL_NONE;
@@ -716,6 +730,62 @@ static void on_logged(void *arg, json_t *ret, const char *error)
 			    cl_role__to_str(v->role), error);
 }
 
+static void on_degraded(void *arg, json_t *ret, const char *error)
+{
+	struct vmm *v = arg;
+	struct timeval tv = {DEGRADE_RETRY_MS / 1000, (DEGRADE_RETRY_MS % 1000) * 1000};
+	char dir[CONF_PATH_MAX] = "";
+
+	if (ret || v->killed || !v->pid) {
+		v->degrade_tries = 0;
+		return;
+	}
+	if (++v->degrade_tries < DEGRADE_TRIES) {
+		clog__warn("vm %s: degrade failed (try %u of %d): %s: trying again in %d ms", v->vm,
+			   v->degrade_tries, DEGRADE_TRIES, error, DEGRADE_RETRY_MS);
+		evtimer_add(v->degrade_retry, &tv);
+		return;
+	}
+	vmm_argv__vm_dir(v->s->conf, v->vm, dir, sizeof(dir));
+	snprintf(v->error, sizeof(v->error),
+		 "degrade failed %u times (%.80s): its backup is gone and the VM still holds its "
+		 "output: see %s/log",
+		 v->degrade_tries, error, dir);
+	clog__error("vm %s: %s; not killing it: no other copy runs the VM", v->vm, v->error);
+	v->degrade_tries = 0;
+}
+
+/* Before a retry: whether the degrade is still wanted, and possible, by twin-vmm's own word. */
+static void on_degrade_check(void *arg, json_t *ret, const char *error)
+{
+	struct vmm *v = arg;
+	const char *state = json_string_value(json_object_get(ret, "state"));
+	struct timeval tv = {DEGRADE_RETRY_MS / 1000, (DEGRADE_RETRY_MS % 1000) * 1000};
+
+	if (!state) {
+		on_degraded(v, NULL, error ?: "query-replication gave no state");
+	} else if (!strcmp(state, "stalled") || !strcmp(state, "protected")) {
+		vmm_client__call(v->client, "degrade", NULL, DEGRADE_MS, on_degraded, v);
+	} else if (!strcmp(state, "fenced")) {
+		evtimer_add(v->degrade_retry, &tv); /* refused while fenced: after the unfence */
+	} else {
+		clog__info("vm %s: the replication is %s now: no degrade to retry", v->vm, state);
+		v->degrade_tries = 0;
+	}
+}
+
+static void degrade_retry_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct vmm *v = arg;
+	struct timeval tv = {DEGRADE_RETRY_MS / 1000, (DEGRADE_RETRY_MS % 1000) * 1000};
+
+	if (!v->client)
+		evtimer_add(v->degrade_retry, &tv); /* reconnecting */
+	else
+		vmm_client__call(v->client, "query-replication", NULL, REPLY_MS, on_degrade_check,
+				 v);
+}
+
 /* A fence that fails leaves a primary serving outside quorum: output commit makes a kill safe. */
 static void on_fenced(void *arg, json_t *ret, const char *error)
 {
@@ -785,6 +855,11 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 
 	if (v && a->vmm_cmd == CL_VMM_FENCE)
 		arm_fence_deadline(v);
+	/* A new word on the replication ends a degrade's retries (fence and unfence do not). */
+	if (v && !fencing) {
+		evtimer_del(v->degrade_retry);
+		v->degrade_tries = 0;
+	}
 	/* fence and unfence go on their own connection, which comes up after client. */
 	if (v && fencing && v->client && !v->fencer && queue(v, a->vmm_cmd)) {
 		clog__warn("vm %s: %s waits for its %s's fence connection", a->vm, cmd,
@@ -827,7 +902,7 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 		vmm_client__call(v->client, "quit", NULL, REPLY_MS, on_logged, v);
 		break;
 	case CL_VMM_DEGRADE:
-		vmm_client__call(v->client, cmd, NULL, DEGRADE_MS, on_logged, v);
+		vmm_client__call(v->client, cmd, NULL, DEGRADE_MS, on_degraded, v);
 		break;
 	case CL_VMM_FENCE:
 		vmm_client__call(v->fencer, cmd, NULL, FENCE_MS, on_fenced, v);

@@ -391,6 +391,49 @@ START_TEST(test_stall_reported_once_after_polls)
 }
 END_TEST
 
+/*
+ * A degrade that keeps failing is tried again, then shown in status; the primary, whose backup
+ * is gone, is never killed for it: it is the VM's only copy.
+ */
+START_TEST(test_failed_degrade_retried_then_shown)
+{
+	struct supervisor *s;
+
+	setenv("FAKE_VMM_FAIL", "degrade", 1);
+	s = start_protected();
+	set_replication("stalled");
+	ck_assert_ptr_null(supervisor__error(s, "kv1"));
+	command(s, CL_VMM_DEGRADE);
+	ck_assert_msg(LOOP_UNTIL(logged("cmd degrade") == 3, 4000), "degrade tried %d times",
+		      logged("cmd degrade"));
+	ck_assert(LOOP_UNTIL(supervisor__error(s, "kv1"), 1000));
+	ck_assert(strstr(supervisor__error(s, "kv1"), "degrade failed 3 times"));
+	spin_ms(1200);
+	ck_assert_int_eq(logged("cmd degrade"), 3); /* then no more */
+	ck_assert_int_eq(count_events(CL_EV_VMM_EXITED), 0);
+	ck_assert_int_eq(supervisor__alive(s), 1);
+	finish(s);
+}
+END_TEST
+
+/* A retry asks first: a VM that degraded after all (a late engine) is not degraded again. */
+START_TEST(test_degrade_retry_checks_state_first)
+{
+	struct supervisor *s;
+
+	setenv("FAKE_VMM_FAIL", "degrade", 1);
+	s = start_protected();
+	set_replication("stalled");
+	command(s, CL_VMM_DEGRADE);
+	ck_assert(LOOP_UNTIL(logged("cmd degrade") == 1, 2000));
+	set_replication("degraded");
+	spin_ms(1500);
+	ck_assert_int_eq(logged("cmd degrade"), 1);
+	ck_assert_ptr_null(supervisor__error(s, "kv1"));
+	finish(s);
+}
+END_TEST
+
 Suite *clusterd_supervisor_suite(void)
 {
 	Suite *s = suite_create("clusterd_supervisor");
@@ -407,6 +450,8 @@ Suite *clusterd_supervisor_suite(void)
 	tcase_add_test(tc, test_fence_behind_slow_command_kills);
 	tcase_add_test(tc, test_fence_on_its_own_connection);
 	tcase_add_test(tc, test_stall_reported_once_after_polls);
+	tcase_add_test(tc, test_failed_degrade_retried_then_shown);
+	tcase_add_test(tc, test_degrade_retry_checks_state_first);
 	suite_add_tcase(s, tc);
 	return s;
 }
