@@ -12,6 +12,7 @@
 #include "clog.h"
 #include "conf.h"
 #include "corosync.h"
+#include "membership.h"
 #include "model.h"
 #include "persist.h"
 #include "supervisor.h"
@@ -47,6 +48,7 @@ struct daemon {
 	struct corosync *cs;
 	struct supervisor *sup;
 	struct api *api;
+	struct membership members; /* what of Corosync's membership the model may hear */
 	struct event *tick, *sigterm, *sigint, *grace, *host_kill;
 	char state_file[CONF_PATH_MAX + 16]; /* STATE_DIR/cluster.json */
 	unsigned int ticks;
@@ -187,40 +189,35 @@ static void feed(struct daemon *d, const struct cl_input *in)
 
 static void on_deliver(void *opaque, uint32_t from, const void *data, size_t len)
 {
+	struct daemon *d = opaque;
 	struct cl_input in = {.type = CL_IN_MESSAGE};
 
+	if (!membership__deliver(&d->members))
+		return; /* a membership the model cannot hold: it applies nothing */
 	in.msg.from = from;
 	in.msg.data = data;
 	in.msg.len = len;
-	feed(opaque, &in);
-}
-
-static int copy_ids(uint32_t *dst, const uint32_t *src, size_t n)
-{
-	if (n > CL_MAX_HOSTS) {
-		clog__warn("confchg: %zu nodes, the model keeps %d", n, CL_MAX_HOSTS);
-		n = CL_MAX_HOSTS;
-	}
-	memcpy(dst, src, n * sizeof(*src));
-	return n;
+	feed(d, &in);
 }
 
 static void on_confchg(void *opaque, const uint32_t *members, size_t nmembers, const uint32_t *left,
 		       size_t nleft, const uint32_t *joined, size_t njoined, uint64_t ring_seq)
 {
-	struct cl_input in = {.type = CL_IN_CONFCHG};
+	struct daemon *d = opaque;
+	struct cl_input in[2];
+	int n;
 
-	in.confchg.nmembers = copy_ids(in.confchg.members, members, nmembers);
-	in.confchg.nleft = copy_ids(in.confchg.left, left, nleft);
-	in.confchg.njoined = copy_ids(in.confchg.joined, joined, njoined);
-	in.confchg.ring_seq = ring_seq;
 	clog__debug("corosync: membership: %zu members, %zu left, %zu joined, ring %llu", nmembers,
 		    nleft, njoined, (unsigned long long)ring_seq);
-	feed(opaque, &in);
+	n = membership__confchg(&d->members, members, nmembers, left, nleft, joined, njoined,
+				ring_seq, in);
+	for (int i = 0; i < n; i++)
+		feed(d, &in[i]);
 }
 
 static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expected)
 {
+	struct daemon *d = opaque;
 	struct cl_input in = {.type = CL_IN_QUORUM};
 
 	in.quorum.quorate = quorate;
@@ -228,7 +225,8 @@ static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expec
 	in.quorum.expected_votes = expected;
 	clog__debug("corosync: quorum: %s, %u of %u expected votes",
 		    quorate ? "quorate" : "NOT quorate", votes, expected);
-	feed(opaque, &in);
+	membership__quorum(&d->members, &in);
+	feed(d, &in);
 }
 
 static void stop(struct daemon *d, int status);
@@ -478,11 +476,24 @@ static int start(struct daemon *d)
 {
 	struct timeval tick = {0, TICK_MS * 1000};
 	uint32_t nodeid;
+	int nodes;
 	char err[CONF_PATH_MAX + 256] = "";
 
 	corosync_ops.opaque = supervisor_ops.opaque = api_ops.opaque = d;
 	if (corosync__open(&corosync_ops, &d->cs, &nodeid, err, sizeof(err)))
 		goto fail;
+	nodes = corosync__nodelist_size(d->cs);
+	if (nodes > CL_MAX_HOSTS) {
+		snprintf(err, sizeof(err),
+			 "corosync.conf's nodelist has %d nodes, over the %d hosts a Twin cluster "
+			 "holds: remove nodes from the nodelist (or run two clusters)",
+			 nodes, CL_MAX_HOSTS);
+		goto fail;
+	}
+	if (nodes < 0)
+		clog__warn("corosync: cannot read the nodelist from cmap: a membership over %d "
+			   "hosts will be treated as a quorum loss",
+			   CL_MAX_HOSTS);
 	d->model =
 	    model__new(nodeid, d->conf.host_name, d->conf.replication_addr, d->conf.port_base);
 	if (!d->model) {
