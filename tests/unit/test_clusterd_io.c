@@ -343,6 +343,12 @@ START_TEST(test_persist)
 	free(text);
 	unlink(file);
 	ck_assert_int_eq(persist__write("/nonexistent-dir/cluster.json", "{}", 2), -ENOENT);
+	/* A failed write leaves no older state behind to be taken for the last one. */
+	ck_assert_int_eq(persist__write(file, "{\"version\":23}", 14), 0);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0); /* the temporary file cannot be made */
+	ck_assert_int_eq(persist__write(file, "{\"version\":24}", 14), -EISDIR);
+	ck_assert_int_eq(persist__read(file, &text, &len), -ENOENT);
+	rmdir(tmp);
 }
 END_TEST
 
