@@ -424,21 +424,25 @@ static uint32_t free_mib(void)
 	return kib / 1024;
 }
 
+/* This host's free memory to the model, which sends it in HOST_INFO (placement weighs it). */
+static void report_memory(struct daemon *d)
+{
+	struct cl_input in = {.type = CL_IN_LOCAL};
+
+	in.ev.type = CL_EV_HOST_MEMORY;
+	in.ev.free_mib = free_mib();
+	feed(d, &in);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct cl_input in = {.type = CL_IN_TICK};
-	struct timespec now;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	in.now_ms = (uint64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	in.now_ms = now_ms();
 	feed(d, &in);
-	if (d->ticks++ % MEMORY_EVERY == 0) {
-		in = (struct cl_input){.type = CL_IN_LOCAL};
-		in.ev.type = CL_EV_HOST_MEMORY;
-		in.ev.free_mib = free_mib();
-		feed(d, &in);
-	}
+	if (++d->ticks % MEMORY_EVERY == 0)
+		report_memory(d);
 }
 
 static void on_grace(evutil_socket_t fd, short what, void *arg)
@@ -564,6 +568,7 @@ static int start(struct daemon *d)
 		snprintf(err, sizeof(err), "cannot set up the event loop: out of memory");
 		goto fail;
 	}
+	report_memory(d); /* before the join: our first HOST_INFO carries it, not 0 */
 	if (corosync__join(d->cs, d->base, err, sizeof(err)))
 		goto fail;
 	clog__info("host %s (nodeid %u) in cluster %s: replication on %s, state in %s",
