@@ -106,8 +106,8 @@ static uint64_t now_ms(void)
 }
 
 /*
- * The replicated state to disk before the actions that follow it (the model puts this one
- * first): a host that restarts with it still holds the cluster's history.  A failed write is
+ * The replicated state to disk before the actions that follow it (the model puts only fences
+ * and kills before it): a host that restarts with it still holds the cluster's history.  A failed write is
  * loud but not fatal: persist__write then removed the file, so after a restart this host
  * counts as new (which the model allows) rather than holding an older history.
  */
@@ -255,7 +255,8 @@ static void on_confchg(void *opaque, const uint32_t *members, size_t nmembers, c
 		feed(d, &in[i]);
 }
 
-static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expected)
+static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expected,
+		      uint64_t ring_seq)
 {
 	struct daemon *d = opaque;
 	struct cl_input in = {.type = CL_IN_QUORUM};
@@ -263,8 +264,10 @@ static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expec
 	in.quorum.quorate = quorate;
 	in.quorum.votes = votes;
 	in.quorum.expected_votes = expected;
-	clog__debug("corosync: quorum: %s, %u of %u expected votes",
-		    quorate ? "quorate" : "NOT quorate", votes, expected);
+	in.quorum.ring_seq = ring_seq;
+	clog__debug("corosync: quorum: %s, %u of %u expected votes, ring %llu",
+		    quorate ? "quorate" : "NOT quorate", votes, expected,
+		    (unsigned long long)ring_seq);
 	membership__quorum(&d->members, &in);
 	feed(d, &in);
 }
