@@ -107,6 +107,8 @@ struct supervisor {
 	struct event *deliver;
 	/* Two per VM: the old and the new role may overlap while one is reaped. */
 	struct vmm vmms[2 * CL_MAX_VMS];
+	/* Where new twin-vmms run (--cpus LIST: the host's CPUs not offlined); "": anywhere. */
+	char vmm_cpus[256];
 };
 
 static void deliver(evutil_socket_t fd, short what, void *arg)
@@ -236,6 +238,21 @@ static void arm_fence_deadline(struct vmm *v);
 static void fence_overdue(evutil_socket_t fd, short what, void *arg);
 static void degrade_retry_tick(evutil_socket_t fd, short what, void *arg);
 
+/* Appends --cpus list to a: 0, -E2BIG or -ENOMEM. */
+static int add_cpus(struct vmm_argv *a, const char *list)
+{
+	if (a->argc + 2 > VMM_ARGV_MAX)
+		return -E2BIG;
+	a->argv[a->argc] = strdup("--cpus");
+	if (!a->argv[a->argc])
+		return -ENOMEM;
+	a->argv[++a->argc] = strdup(list);
+	if (!a->argv[a->argc])
+		return -ENOMEM;
+	a->argv[++a->argc] = NULL;
+	return 0;
+}
+
 /* Forks twin-vmm for v; 0, or -errno after logging why. */
 static int start_process(struct vmm *v)
 {
@@ -252,6 +269,9 @@ static int start_process(struct vmm *v)
 		 ?: vmm_argv__build(conf, &cfg,
 				    v->role == CL_ROLE_PRIMARY ? VMM_ARGV_PRIMARY : VMM_ARGV_BACKUP,
 				    v->port, &a, err, sizeof(err));
+	if (!rc && v->s->vmm_cpus[0] && (rc = add_cpus(&a, v->s->vmm_cpus)))
+		snprintf(err, sizeof(err), "cannot add --cpus %s: %s", v->s->vmm_cpus,
+			 strerror(-rc));
 	if (!rc && (rc = vmm_argv__vm_dir(conf, v->vm, dir, sizeof(dir)) ?: mkdir_p(dir)))
 		snprintf(err, sizeof(err), "cannot create %s: %s", dir, strerror(-rc));
 	if (!rc) {
