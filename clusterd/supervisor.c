@@ -757,6 +757,8 @@ static void on_degraded(void *arg, json_t *ret, const char *error)
 	char dir[CONF_PATH_MAX] = "";
 
 	if (ret || v->killed || !v->pid) {
+		if (ret && !strncmp(v->error, "degrade failed", 14))
+			v->error[0] = 0; /* a later degrade made it */
 		v->degrade_tries = 0;
 		return;
 	}
@@ -872,6 +874,8 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 	const char *cmd = cl_vmm_cmd__to_str(a->vmm_cmd);
 	struct vmm *v = find(s, a->vm, role);
 	bool fencing = a->vmm_cmd == CL_VMM_FENCE || a->vmm_cmd == CL_VMM_UNFENCE;
+	/* fence and unfence go on their own connection, the rest on the control one. */
+	struct vmm_client *via = !v ? NULL : fencing ? v->fencer : v->client;
 
 	if (v && a->vmm_cmd == CL_VMM_FENCE)
 		arm_fence_deadline(v);
@@ -880,24 +884,18 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 		evtimer_del(v->degrade_retry);
 		v->degrade_tries = 0;
 	}
-	/* fence and unfence go on their own connection, which comes up after client. */
-	if (v && fencing && v->client && !v->fencer && queue(v, a->vmm_cmd)) {
-		clog__warn("vm %s: %s waits for its %s's fence connection", a->vm, cmd,
-			   cl_role__to_str(v->role));
-		return;
-	}
 	if (v && !v->pid && a->vmm_cmd == CL_VMM_QUIT) {
 		/* Between a crash and its restart: no restart, the VM stops here and now. */
 		clog__info("vm %s: quit while its restart is pending: not restarting it", a->vm);
 		kill_vmm(v, SIGKILL);
 		return;
 	}
-	if (v && !v->client && queue(v, a->vmm_cmd)) {
-		clog__warn("vm %s: %s waits for its %s's control socket", a->vm, cmd,
-			   cl_role__to_str(v->role));
+	if (v && !via && queue(v, a->vmm_cmd)) {
+		clog__warn("vm %s: %s waits for its %s's %s connection", a->vm, cmd,
+			   cl_role__to_str(v->role), fencing ? "fence" : "control");
 		return;
 	}
-	if (!v || !v->client) {
+	if (!via) {
 		clog__error("vm %s: cannot send %s: no connected %s twin-vmm here", a->vm, cmd,
 			    role == CL_ROLE_NONE ? "" : cl_role__to_str(role));
 		if (v && a->vmm_cmd == CL_VMM_PROTECT)
@@ -925,10 +923,10 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 		vmm_client__call(v->client, cmd, NULL, DEGRADE_MS, on_degraded, v);
 		break;
 	case CL_VMM_FENCE:
-		vmm_client__call(v->fencer, cmd, NULL, FENCE_MS, on_fenced, v);
+		vmm_client__call(via, cmd, NULL, FENCE_MS, on_fenced, v);
 		break;
 	case CL_VMM_UNFENCE:
-		vmm_client__call(v->fencer, cmd, NULL, FENCE_MS, on_logged, v);
+		vmm_client__call(via, cmd, NULL, FENCE_MS, on_logged, v);
 		break;
 	}
 }
