@@ -448,7 +448,8 @@ static void query_status(char *out, size_t size)
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/vms/kv1/control.sock", dir);
 	out[0] = 0;
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_msg(!connect(fd, (struct sockaddr *)&sa, sizeof(sa)), "connect %s: %s", sa.sun_path,
+		      strerror(errno));
 	ck_assert_int_eq(send(fd, query, strlen(query), MSG_NOSIGNAL), (ssize_t)strlen(query));
 	while (lines < 2 && n + 1 < sizeof(buf)) { /* the greeting, then the reply */
 		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
@@ -488,8 +489,16 @@ START_TEST(test_fence_real_twin_vmm)
 	ck_assert_str_eq(status, "running");
 	t0 = now_ms();
 	command(s, CL_VMM_FENCE);
-	while (strcmp(status, "fenced") && !count_events(CL_EV_VMM_EXITED) && now_ms() - t0 < 2000) {
+	while (strcmp(status, "fenced") && now_ms() - t0 < 2000) {
 		spin();
+		if (count_events(CL_EV_VMM_EXITED)) {
+			char cmd[128];
+
+			snprintf(cmd, sizeof(cmd), "cat %s/vms/kv1/log >&2", dir);
+			ck_assert_int_eq(system(cmd), 0);
+			ck_abort_msg("twin-vmm ended %llu ms after the fence (its log is above)",
+				     (unsigned long long)(now_ms() - t0));
+		}
 		query_status(status, sizeof(status));
 	}
 	ck_assert_str_eq(status, "fenced");
