@@ -481,7 +481,11 @@ START_TEST(test_fence_real_twin_vmm)
 	ck_assert_msg(!access("/dev/kvm", R_OK | W_OK), "needs /dev/kvm (run as root)");
 	ck_assert_msg(guests != NULL, "TWIN_GUESTS_DIR is not set: run with make check");
 	snprintf(conf.twin_vmm, sizeof(conf.twin_vmm), "%s", TWIN_VMM);
-	snprintf(cfg, sizeof(cfg), "name = kv1\nmemory = 64\nkernel = %s/memwriter.elf\n", guests);
+	/* Slow and endless: the guest runs (idle mostly) until it is fenced. */
+	snprintf(cfg, sizeof(cfg),
+		 "name = kv1\nmemory = 64\nkernel = %s/memwriter.elf\n"
+		 "cmdline = \"pages=16 rate=100 iters=1000000000\"\n",
+		 guests);
 	ck_assert_int_eq(supervisor__new(base, &conf, &ops, &s), 0);
 	supervisor__spawn(s, "kv1", CL_ROLE_PRIMARY, cfg, 0);
 	ck_assert_msg(LOOP_UNTIL(count_events(CL_EV_VMM_STARTED), 5000), "twin-vmm never started");
