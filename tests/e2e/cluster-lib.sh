@@ -302,3 +302,15 @@ cluster_fence_bound_ms()
 		fail "cannot read totem.token and totem.consensus from $1's corosync-cmapctl"
 	echo "$((token + consensus + CL_FENCE_SLACK_MS))"
 }
+
+# cluster_vmm_pids HOST: the pids of the twin-vmm processes in HOST's network namespace.
+cluster_vmm_pids()
+{
+	local ino pid
+	ino=$(stat -L -c %i "/run/netns/$CL_PREFIX-$1") || fail "no netns of $1 in lab $CL_PREFIX"
+	# One stat for all of /proc; it fails when a process exits under it, and lists the rest.
+	for pid in $({ stat -L -c '%n %i' /proc/[0-9]*/ns/net 2>/dev/null || true; } |
+		awk -v ino="$ino" '$2 == ino { split($1, f, "/"); print f[3] }'); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" != twin-vmm ] || echo "$pid"
+	done
+}
