@@ -6,9 +6,9 @@
 # twin-vmm).  `lab up --cluster` reads the same variables, so the lab's clusterd.conf
 # points at this build.  A missing one fails the test (cluster_require): never a skip.
 
-. "$(dirname "$0")/kv-lib.sh"
-. "$(dirname "$0")/migrate-lib.sh"
-. "$(dirname "$0")/repl-lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/kv-lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/migrate-lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/repl-lib.sh"
 
 TWIN_CLI=${TWIN_CLI:-${TWIN_VMM:+$(dirname "$TWIN_VMM")/twin}}
 CL_LAB=""
@@ -211,13 +211,14 @@ cluster_other()
 }
 
 # cluster_client_bg NAME VM IP MS [ONLY]: twin-kv-client from the lab's client against VM at
-# IP for MS ms (2 clients, every 4th request twice, resent every 20 ms for up to 30 s,
-# JSON), started with start_bg; CL_CLIENT_PID.  Returns once the client is under way: VM's
+# IP for MS ms (2 clients, every 4th request twice, resent every CL_CLIENT_RESEND_MS ms
+# for up to 30 s, JSON), started with start_bg; CL_CLIENT_PID.  Returns once the client is under way: VM's
 # protected primary on CL_PRIMARY released CL_CLIENT_FRAMES more frames (its answers, on
 # their way to the client) since the start, so a failure that follows lands in the
 # client's traffic.  ONLY "shared": without --retransmit, whose final GET __stats check
 # needs the guest to have no other client (a drill's probe is one).
 CL_CLIENT_FRAMES=${CL_CLIENT_FRAMES:-40}
+CL_CLIENT_RESEND_MS=${CL_CLIENT_RESEND_MS:-20}
 cluster_client_bg()
 {
 	local name=$1 vm=$2 ip=$3 ms=$4 re=--retransmit ctl r0
@@ -225,7 +226,8 @@ cluster_client_bg()
 	ctl=$(cluster_vmm_ctl "$CL_PRIMARY" "$vm")
 	r0=$(repl_get "$(repl_query "$ctl")" 's["released_frames"]')
 	start_bg "$name" "$LAB" --state "$E2E_TMP/lab-$CL_LAB" exec client "$KV_CLIENT" \
-		--duration-ms "$ms" --clients 2 ${re:+"$re"} --timeout-ms 20 --tries 1500 --json "$ip"
+		--duration-ms "$ms" --clients 2 ${re:+"$re"} --timeout-ms "$CL_CLIENT_RESEND_MS" \
+		--tries $((30000 / CL_CLIENT_RESEND_MS)) --json "$ip"
 	CL_CLIENT_PID=$BG_PID
 	ctl_poll query-replication "$ctl" "$CL_CHANGE_SECS" 10 \
 		"s['released_frames'] >= $r0 + $CL_CLIENT_FRAMES" >/dev/null ||
