@@ -30,6 +30,7 @@ struct sim_ev {
 	uint32_t from;
 	char *data;
 	size_t len;
+	bool quorate;	    /* SIM_CONFCHG: the configuration has quorum (votes) */
 	struct cl_input in; /* the others */
 };
 
@@ -52,7 +53,9 @@ struct sim_reply {
 struct sim_node {
 	struct model *m;
 	uint32_t id;
-	bool up;
+	bool up;	  /* its clusterd runs (a CPG member) */
+	bool cs_only;	  /* clusterd down, its corosync up: it still votes */
+	uint32_t cs_seen; /* the corosync members (bits) of its last ring pushed */
 	int part;
 	uint32_t seen[SIM_MAX]; /* the last confchg's members */
 	int nseen;
@@ -70,6 +73,9 @@ struct sim_node {
 	 * which output commit covers).
 	 */
 	bool view_quorate;
+	uint64_t view_ring;	   /* the ring of its last confchg */
+	uint64_t view_ring_pushed; /* ... of the last one pushed to its inbox */
+	bool q_sent;		   /* the last quorate verdict pushed to it */
 	char *disk;	   /* the last CL_ACT_PERSIST: survives a host's death, not its disk's */
 	uint64_t last_msg; /* the last message it delivered */
 };
@@ -84,7 +90,13 @@ struct sim {
 	bool random;	      /* random scheduling and losses */
 	uint64_t steps;
 	int transitions, activations, failovers_refused;
-	bool forced; /* a forced failover ran: two actives allowed (the operator's risk) */
+	bool forced;	     /* a forced failover ran: activation outside quorum allowed */
+	bool two_actives_ok; /* ... while its old primary ran: the operator's risk */
+	/*
+	 * Votes: one a host, plus a qdevice's (ffsplit-like: the largest partition, on a tie
+	 * the one with the lowest nodeid) when qdevice is set.
+	 */
+	bool qdevice;
 	bool verbose;
 };
 
@@ -127,13 +139,40 @@ static inline int sim_part_size(struct sim *s, int part)
 	int k = 0;
 
 	for (int i = 0; i < s->n; i++)
-		k += s->nodes[i].up && s->nodes[i].part == part;
+		k += (s->nodes[i].up || s->nodes[i].cs_only) && s->nodes[i].part == part;
 	return k;
+}
+
+/* The partition the qdevice votes for (-1: none, no host up). */
+static inline int sim_qdevice_part(struct sim *s)
+{
+	int best = -1, best_size = 0;
+
+	for (int i = 0; i < s->n; i++) {
+		int size =
+		    s->nodes[i].up || s->nodes[i].cs_only ? sim_part_size(s, s->nodes[i].part) : 0;
+
+		if (size > best_size) { /* nodes in id order: a tie keeps the lowest id's */
+			best = s->nodes[i].part;
+			best_size = size;
+		}
+	}
+	return best;
+}
+
+static inline int sim_expected_votes(struct sim *s)
+{
+	return s->n + (s->qdevice ? 1 : 0);
+}
+
+static inline int sim_part_votes(struct sim *s, int part)
+{
+	return sim_part_size(s, part) + (s->qdevice && sim_qdevice_part(s) == part ? 1 : 0);
 }
 
 static inline bool sim_quorate(struct sim *s, struct sim_node *nd)
 {
-	return nd->up && 2 * sim_part_size(s, nd->part) > s->n;
+	return nd->up && 2 * sim_part_votes(s, nd->part) > sim_expected_votes(s);
 }
 
 static inline struct sim_vmm *sim_vmm(struct sim_node *nd, const char *vm)
@@ -317,6 +356,26 @@ static inline void sim_act(struct sim *s, struct sim_node *nd, const struct cl_a
 	}
 }
 
+/* A persist comes after every fence and kill of its list and before everything else. */
+static inline void sim_check_persist_order(struct sim_node *nd, const struct cl_actions *out)
+{
+	size_t at = out->n;
+
+	for (size_t i = 0; i < out->n; i++)
+		if (out->v[i].type == CL_ACT_PERSIST) {
+			ck_assert_msg(at == out->n, "node %u: two persists in one list", nd->id);
+			at = i;
+		}
+	for (size_t i = 0; at < out->n && i < out->n; i++) {
+		bool quiet = out->v[i].type == CL_ACT_KILL ||
+			     (out->v[i].type == CL_ACT_VMM && out->v[i].vmm_cmd == CL_VMM_FENCE);
+
+		ck_assert_msg(i == at || quiet == (i < at),
+			      "node %u: action %zu (%s) on the wrong side of the persist (%zu)",
+			      nd->id, i, cl_action_type__to_str(out->v[i].type), at);
+	}
+}
+
 static inline void sim_input(struct sim *s, struct sim_node *nd, const struct cl_input *in)
 {
 	struct cl_actions out;
@@ -325,11 +384,9 @@ static inline void sim_input(struct sim *s, struct sim_node *nd, const struct cl
 	cl_actions__init(&out);
 	rc = model__input(nd->m, in, &out);
 	ck_assert_msg(rc == 0, "node %u: model__input: %d", nd->id, rc);
-	for (size_t i = 0; i < out.n; i++) {
-		ck_assert_msg(i == 0 || out.v[i].type != CL_ACT_PERSIST,
-			      "node %u: a persist that is not the first action", nd->id);
+	sim_check_persist_order(nd, &out);
+	for (size_t i = 0; i < out.n; i++)
 		sim_act(s, nd, &out.v[i]);
-	}
 	cl_actions__dispose(&out);
 }
 
@@ -346,7 +403,7 @@ static inline void sim_check_invariants(struct sim *s)
 
 			if (!x->vm[0] || x->role != CL_ROLE_PRIMARY || x->fenced)
 				continue;
-			for (int j = i + 1; j < s->n && !s->forced; j++) {
+			for (int j = i + 1; j < s->n && !s->two_actives_ok; j++) {
 				struct sim_vmm *y =
 				    s->nodes[j].up ? sim_vmm(&s->nodes[j], x->vm) : NULL;
 
@@ -380,8 +437,12 @@ static inline void sim_step_node(struct sim *s, struct sim_node *nd)
 		in.msg.len = ev.len;
 		sim_input(s, nd, &in);
 	} else {
-		if (ev.type == SIM_CONFCHG)
-			nd->view_quorate = 2 * ev.in.confchg.nmembers > s->n;
+		if (ev.type == SIM_CONFCHG) {
+			nd->view_quorate = ev.quorate;
+			nd->view_ring = ev.in.confchg.ring_seq;
+		} else if (ev.type == SIM_QUORUM && ev.in.quorum.ring_seq == nd->view_ring) {
+			nd->view_quorate = ev.in.quorum.quorate;
+		}
 		sim_input(s, nd, &ev.in);
 	}
 	if (s->verbose)
@@ -444,32 +505,74 @@ static inline void sim_settle(struct sim *s)
 	}
 }
 
-/* The membership changed: each node of each partition gets quorum, then confchg. */
-static inline void sim_membership(struct sim *s)
+/*
+ * The membership changed: each node of each partition gets quorum, then confchg, with a
+ * new ring; a node whose membership stayed gets a verdict of its ring if its votes changed
+ * (a qdevice's vote moving).
+ */
+/* The ring partition part is in now: its members' (a new ring if none has one). */
+static inline uint64_t sim_part_ring(struct sim *s, int part)
 {
-	s->ring++;
+	uint64_t ring = 0;
+
+	for (int j = 0; j < s->n; j++)
+		if (s->nodes[j].up && s->nodes[j].part == part &&
+		    s->nodes[j].view_ring_pushed > ring)
+			ring = s->nodes[j].view_ring_pushed;
+	return ring ? ring : ++s->ring;
+}
+
+/* new_ring false: clusterds joined or left while every corosync stayed (a CPG-only change). */
+static inline void sim_membership_change(struct sim *s, bool new_ring)
+{
+	if (new_ring)
+		s->ring++;
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *nd = &s->nodes[i];
 		struct sim_ev q = {.type = SIM_QUORUM}, c = {.type = SIM_CONFCHG};
 		uint32_t now[SIM_MAX];
 		int nnow = 0;
-		bool same;
+		bool same, verdict;
+		uint64_t ring;
+		uint32_t cs_now;
 
 		if (!nd->up)
 			continue;
 		for (int j = 0; j < s->n; j++)
 			if (s->nodes[j].up && s->nodes[j].part == nd->part)
 				now[nnow++] = s->nodes[j].id;
-		same = nnow == nd->nseen && !memcmp(now, nd->seen, sizeof(uint32_t) * nnow);
-		if (same)
-			continue;
+		cs_now = 0;
+		for (int j = 0; j < s->n; j++)
+			if ((s->nodes[j].up || s->nodes[j].cs_only) && s->nodes[j].part == nd->part)
+				cs_now |= 1u << j;
+		/* a corosync joining or leaving makes a new ring even if no clusterd did */
+		same = nnow == nd->nseen && !memcmp(now, nd->seen, sizeof(uint32_t) * nnow) &&
+		       (!new_ring || cs_now == nd->cs_seen);
+		nd->cs_seen = cs_now;
 		q.in.type = CL_IN_QUORUM;
 		q.in.quorum.quorate = sim_quorate(s, nd);
-		q.in.quorum.votes = (uint32_t)nnow;
-		q.in.quorum.expected_votes = (uint32_t)s->n;
+		q.in.quorum.votes = (uint32_t)sim_part_votes(s, nd->part);
+		q.in.quorum.expected_votes = (uint32_t)sim_expected_votes(s);
+		ring = new_ring ? s->ring : sim_part_ring(s, nd->part);
+		q.in.quorum.ring_seq = same ? nd->view_ring_pushed : ring;
+		if (same) {
+			if (q.in.quorum.quorate != nd->q_sent) {
+				nd->q_sent = q.in.quorum.quorate;
+				sim_push(nd, &q);
+			}
+			continue;
+		}
+		/*
+		 * A verdict comes with a new ring, a change of votes, or to a fresh clusterd
+		 * (its current one, CS_TRACK_CURRENT); not when only clusterds came or went.
+		 */
+		verdict = new_ring || !nd->view_ring_pushed || q.in.quorum.quorate != nd->q_sent;
+		nd->q_sent = q.in.quorum.quorate;
+		nd->view_ring_pushed = ring;
+		c.quorate = q.in.quorum.quorate;
 		c.in.type = CL_IN_CONFCHG;
 		c.in.confchg.nmembers = nnow;
-		c.in.confchg.ring_seq = s->ring;
+		c.in.confchg.ring_seq = ring;
 		memcpy(c.in.confchg.members, now, sizeof(uint32_t) * nnow);
 		for (int a = 0; a < nd->nseen; a++) {
 			bool in_now = false;
@@ -489,9 +592,15 @@ static inline void sim_membership(struct sim *s)
 		}
 		memcpy(nd->seen, now, sizeof(now));
 		nd->nseen = nnow;
-		sim_push(nd, &q);
+		if (verdict)
+			sim_push(nd, &q);
 		sim_push(nd, &c);
 	}
+}
+
+static inline void sim_membership(struct sim *s)
+{
+	sim_membership_change(s, true);
 }
 
 /* The last message a member of partition part has delivered (ids are the agreed order). */
@@ -563,7 +672,10 @@ static inline void sim_cut_inflight(struct sim *s)
 	}
 }
 
-/* Everything a losing side sees of the change, at once (before the winners can act). */
+/*
+ * Everything a losing side sees of the change, at once (before the winners can act): its
+ * confchgs and votequorum's verdicts.
+ */
 static inline void sim_losers_first(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++) {
@@ -575,7 +687,8 @@ static inline void sim_losers_first(struct sim *s)
 			bool pending = false;
 
 			for (size_t k = 0; k < nd->n; k++)
-				pending = pending || nd->inbox[k].type == SIM_CONFCHG;
+				pending = pending || nd->inbox[k].type == SIM_CONFCHG ||
+					  nd->inbox[k].type == SIM_QUORUM;
 			if (!pending)
 				break;
 			sim_step_node(s, nd);
@@ -623,20 +736,28 @@ static inline void sim_boot(struct sim *s, uint32_t id)
 			      "node %u: its persisted state: %s", id, err);
 	}
 	nd->up = true;
+	nd->cs_only = false;
 	nd->nseen = 0;
 	nd->last_msg = 0;
+	nd->view_ring_pushed = nd->view_ring = 0;
+	nd->view_quorate = nd->q_sent = false;
 	memset(nd->vmms, 0, sizeof(nd->vmms));
 	mem.ev.type = CL_EV_HOST_MEMORY;
 	mem.ev.free_mib = 4096;
 	sim_input(s, nd, &mem);
 }
 
-/* The host dies whole: corosync, clusterd and its twin-vmms. */
-static inline void sim_kill_host(struct sim *s, uint32_t id)
+/*
+ * clusterd dies, and its twin-vmms with it (PR_SET_PDEATHSIG); corosync_too: the whole
+ * host.  Without it the host's corosync lives on: its vote stays, the ring too, and the
+ * others see its clusterd leave the group.
+ */
+static inline void sim_down(struct sim *s, uint32_t id, bool corosync_too)
 {
 	struct sim_node *nd = sim_node(s, id);
 
 	nd->up = false;
+	nd->cs_only = !corosync_too;
 	for (size_t i = 0; i < nd->n; i++)
 		sim_free_ev(&nd->inbox[i]);
 	nd->n = 0;
@@ -644,7 +765,31 @@ static inline void sim_kill_host(struct sim *s, uint32_t id)
 	nd->m = NULL;
 	memset(nd->vmms, 0, sizeof(nd->vmms));
 	sim_cut_inflight(s);
-	sim_membership(s);
+	sim_membership_change(s, corosync_too);
+	sim_losers_first(s);
+}
+
+static inline void sim_kill_host(struct sim *s, uint32_t id)
+{
+	sim_down(s, id, true);
+}
+
+/* clusterd alone dies on host id; its corosync runs on. */
+static inline void sim_crash_clusterd(struct sim *s, uint32_t id)
+{
+	sim_down(s, id, false);
+}
+
+/* ... and comes back, with what it persisted, joining its corosync's ring. */
+static inline void sim_restart_clusterd(struct sim *s, uint32_t id)
+{
+	struct sim_node *nd = sim_node(s, id);
+	int part = nd->part;
+
+	ck_assert(nd->cs_only);
+	sim_boot(s, id);
+	nd->part = part;
+	sim_membership_change(s, false);
 	sim_losers_first(s);
 }
 
@@ -656,10 +801,11 @@ static inline void sim_restart_host(struct sim *s, uint32_t id, int part)
 	sim_losers_first(s);
 }
 
-static inline void sim_init(struct sim *s, int n, unsigned seed, bool random)
+static inline void sim_init_votes(struct sim *s, int n, unsigned seed, bool random, bool qdevice)
 {
 	memset(s, 0, sizeof(*s));
 	s->n = n;
+	s->qdevice = qdevice;
 	s->seed = s->seed0 = seed;
 	s->random = random;
 	s->verbose = getenv("CLSIM_VERBOSE") != NULL;
@@ -669,6 +815,11 @@ static inline void sim_init(struct sim *s, int n, unsigned seed, bool random)
 	}
 	sim_membership(s);
 	sim_settle(s);
+}
+
+static inline void sim_init(struct sim *s, int n, unsigned seed, bool random)
+{
+	sim_init_votes(s, n, seed, random, false);
 }
 
 static inline void sim_fini(struct sim *s)
