@@ -8,6 +8,7 @@
 #   BENCH_FAILOVER_DRILLS (20)             drills per kind
 #   BENCH_FAILOVER_TOKENS ("300 500 1000") tokens for the whole-host kind
 #   BENCH_FAILOVER_KINDS ("vmm host")      the kinds to run
+#   BENCH_FAILOVER_KEEP_LOGS               set: every kind's logs are kept (a failed kind's always are)
 #
 # Every drill: kv1 (the kv guest, 64 MiB, epoch mode every 25 ms) is protected; twin-kv-client
 # runs on the lab's client (2 clients, one request outstanding each, resent every 10 ms,
@@ -71,7 +72,7 @@ keep_logs()
 	local d
 	d=$(mktemp -d /tmp/twin-bench-failover-logs.XXXXXX)
 	(cd "$E2E_TMP/lab-$1/cluster" 2>/dev/null &&
-		find . \( -name '*.log' -o -name '*.log.1' -o -name log \) -exec cp --parents {} "$d" \;) || true
+		find . \( -name '*.log' -o -name '*.log.[0-9]*' -o -name log \) -exec cp --parents {} "$d" \;) || true
 	cp "$E2E_TMP/drills.log" "$d" 2>/dev/null || true
 	echo "$d"
 }
@@ -250,6 +251,7 @@ for kind in $KINDS; do
 			printf '%-26s %6d | %6s %6s %6s   | %-26s | %s\n' "twin-vmm death (SIGKILL)" \
 				"$(wc -l <"$E2E_TMP/vmm.txt")" "$g50" "$g99" "$gmax" "-" "$verdict"
 			printf '%-26s %6s | %6s %6s %6s   | %-26s |\n' "  drill: kill->1st answer" "" "$d50" "$d99" "$dmax" ""
+			[ -z "${BENCH_FAILOVER_KEEP_LOGS:-}" ] || echo "  logs in $(keep_logs vmm)"
 		else
 			printf '%-26s FAILED after %d drills: %s (logs in %s)\n' "twin-vmm death (SIGKILL)" \
 				"$(wc -l <"$E2E_TMP/vmm.txt" 2>/dev/null || echo 0)" "$(grep -v '^----' "$E2E_TMP/err" | tail -n 3 | tr '\n' ' ')" \
@@ -268,6 +270,7 @@ for kind in $KINDS; do
 				verdict+=$(excluded "$token")
 				printf '%-26s %6d | %6s %6s %6s   | %6s %6s %6s       | %s\n' "host death, token $token" \
 					"$(wc -l <"$E2E_TMP/host-$token.txt")" "$g50" "$g99" "$gmax" "$m50" "$m99" "$mmax" "$verdict"
+				[ -z "${BENCH_FAILOVER_KEEP_LOGS:-}" ] || echo "  logs in $(keep_logs "host-$token")"
 			else
 				printf '%-26s FAILED after %d drills%s: %s (logs in %s)\n' "host death, token $token" \
 					"$(wc -l <"$E2E_TMP/host-$token.txt" 2>/dev/null || echo 0)" "$(excluded "$token" 2>/dev/null)" \
