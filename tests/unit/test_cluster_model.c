@@ -323,6 +323,17 @@ START_TEST(test_stall_resync_backs_off)
 	}
 	ck_assert_int_eq(sim_vmm(sim_node(&s, 1), "kv1")->degrades, 8);
 	ck_assert_int_eq(s.activations, 0);
+	/* Held after a stall, the operator's protect (from a third host) restarts the count,
+	 * on every member alike. */
+	sim_local(sim_node(&s, 1), CL_EV_VMM_STALLED, "kv1", CL_ROLE_PRIMARY);
+	while (sim_step(&s))
+		;
+	ck_assert(sim_vm(&s, 2, "kv1")->stall_hold);
+	sim_simple(&s, 3, CL_CMD_PROTECT, "kv1");
+	sim_settle(&s);
+	sim_check_converged(&s, 0);
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->stall_ends, 0);
+	ck_assert_str_eq(cl_vm_state__to_str(sim_vm(&s, 1, "kv1")->state), "protected");
 	ck_assert(simple_protect_resets(&s));
 	sim_fini(&s);
 }
