@@ -49,17 +49,30 @@ static bool may_restart(void *opaque, const char *vm)
 
 static const struct supervisor_ops ops = {.event = on_event, .may_restart = may_restart};
 
+static void remove_dir(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Unchecked, in the runner: the directory goes even after a test that failed. */
+static void make_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/tcs-%d", (int)getpid());
+	snprintf(log_path, sizeof(log_path), "%s/fake.log", dir);
+	snprintf(repl_path, sizeof(repl_path), "%s/repl", dir);
+}
+
 static void setup(void)
 {
 	char text[512], err[256];
 
 	base = event_base_new();
 	ck_assert_ptr_nonnull(base);
-	snprintf(dir, sizeof(dir), "/tmp/tcs-%d", (int)getpid());
-	ck_assert(!mkdir(dir, 0700) || errno == EEXIST);
-	snprintf(log_path, sizeof(log_path), "%s/fake.log", dir);
-	snprintf(repl_path, sizeof(repl_path), "%s/repl", dir);
-	unlink(log_path);
+	remove_dir(); /* what a failed test left */
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	snprintf(text, sizeof(text),
 		 "[cluster]\nname = t\n[host]\nname = h1\nreplication_addr = 127.0.0.1\n"
 		 "state_dir = %s\n[paths]\ntwin_vmm = %s\n[tls]\ninsecure = yes\n",
@@ -78,11 +91,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
 	event_base_free(base);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
 }
 
 /* Runs the loop for about 5 ms. */
@@ -518,6 +527,7 @@ Suite *clusterd_supervisor_suite(void)
 	Suite *s = suite_create("clusterd_supervisor");
 	TCase *tc = tcase_create("core");
 
+	tcase_add_unchecked_fixture(tc, make_dir, remove_dir);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 15);
 	tcase_add_test(tc, test_quit_is_reaped);
