@@ -445,6 +445,32 @@ START_TEST(test_degrade_retry_checks_state_first)
 }
 END_TEST
 
+/*
+ * An unfence that fails would leave the VM paused with quorum back: it is tried again, then
+ * shown in status.  A fence meanwhile ends the retries: a late unfence must not undo it.
+ */
+START_TEST(test_failed_unfence_retried_then_shown)
+{
+	struct supervisor *s;
+
+	setenv("FAKE_VMM_FAIL", "unfence", 1);
+	s = start_primary();
+	command(s, CL_VMM_FENCE);
+	command(s, CL_VMM_UNFENCE);
+	ck_assert_msg(LOOP_UNTIL(logged("cmd unfence") == 3, 4000), "unfence tried %d times",
+		      logged("cmd unfence"));
+	ck_assert(LOOP_UNTIL(supervisor__error(s, "kv1"), 1000));
+	ck_assert(strstr(supervisor__error(s, "kv1"), "unfence failed 3 times"));
+	command(s, CL_VMM_UNFENCE);
+	ck_assert(LOOP_UNTIL(logged("cmd unfence") == 4, 1000));
+	command(s, CL_VMM_FENCE);
+	spin_ms(1200); /* past the retry the failed 4th unfence asked for */
+	ck_assert_int_eq(logged("cmd unfence"), 4);
+	ck_assert_int_eq(count_events(CL_EV_VMM_EXITED), 0);
+	finish(s);
+}
+END_TEST
+
 /* query-status of kv1's twin-vmm on a connection of our own: its "status", "" if none. */
 static void query_status(char *out, size_t size)
 {
@@ -541,6 +567,7 @@ Suite *clusterd_supervisor_suite(void)
 	tcase_add_test(tc, test_stall_reported_once_after_polls);
 	tcase_add_test(tc, test_failed_degrade_retried_then_shown);
 	tcase_add_test(tc, test_degrade_retry_checks_state_first);
+	tcase_add_test(tc, test_failed_unfence_retried_then_shown);
 	tcase_add_test(tc, test_fence_real_twin_vmm);
 	suite_add_tcase(s, tc);
 	return s;
