@@ -107,9 +107,9 @@ static uint64_t now_ms(void)
 
 /*
  * The replicated state to disk before the actions that follow it (the model puts only fences
- * and kills before it): a host that restarts with it still holds the cluster's history.  A failed write is
- * loud but not fatal: persist__write then removed the file, so after a restart this host
- * counts as new (which the model allows) rather than holding an older history.
+ * and kills before it): a host that restarts with it still holds the cluster's history.  A
+ * failed write is loud but not fatal: persist__write then removed the file, so after a
+ * restart this host counts as new (which the model allows) rather than an older history.
  */
 static void persist_state(struct daemon *d, const char *json, size_t len)
 {
