@@ -319,8 +319,8 @@ static bool may_restart(void *opaque, const char *vm)
 	    !st->local.initialized)
 		return false;
 	for (int i = 0; i < CL_MAX_VMS; i++)
-		if (!strcmp(st->local.vmms[i].vm, vm) && st->local.vmms[i].role == CL_ROLE_PRIMARY &&
-		    st->local.vmms[i].fenced)
+		if (!strcmp(st->local.vmms[i].vm, vm) &&
+		    st->local.vmms[i].role == CL_ROLE_PRIMARY && st->local.vmms[i].fenced)
 			return false;
 	for (int i = 0; i < CL_MAX_VMS; i++) {
 		const struct cl_vm *v = &st->cluster.vms[i];
