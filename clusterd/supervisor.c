@@ -42,11 +42,10 @@
  * 1 s of silence before it says stalled: about 2 s unheard).  The report ends in the backup's
  * kill and a full initial sync, so a blip a loaded host or a flapping link recovers from on
  * its own must not make one; past that the VM's clients already wait (its output is held) and
- * a degrade ends their wait.  Once per stall, repeated only every STALL_REPEAT_POLLS (10 s)
- * while it lasts, in case a partition without quorum dropped the report.
+ * a degrade ends their wait.  Once per stall: the model sends it again after a quorate round
+ * if no quorate partition applied it.
  */
-#define STALL_POLLS	   3
-#define STALL_REPEAT_POLLS 20
+#define STALL_POLLS 3
 /*
  * A failed degrade leaves a primary whose backup is gone holding its output: it is tried
  * DEGRADE_TRIES times, DEGRADE_RETRY_MS apart, then shown in status.  Never a kill: no other
@@ -690,9 +689,7 @@ static void on_replication(void *arg, json_t *ret, const char *error)
 		 * The model reports it while quorate, and the backup's host then ends a backup
 		 * that lives but no longer hears the primary.
 		 */
-		v->stalled_polls++;
-		if (v->stalled_polls >= STALL_POLLS &&
-		    (v->stalled_polls - STALL_POLLS) % STALL_REPEAT_POLLS == 0) {
+		if (++v->stalled_polls == STALL_POLLS) {
 			clog__warn("vm %s: replication stalled for %u polls in a row: reporting it",
 				   v->vm, v->stalled_polls);
 			emit(v, CL_EV_VMM_STALLED, 0);
