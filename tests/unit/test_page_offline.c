@@ -1,0 +1,281 @@
+/* Unit tests for xen-core/page_offline.c against memwriter in a real VM (needs KVM and root). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <check.h>
+#include "page_offline.h"
+#include "suites.h"
+#include "vm_fixture.h"
+
+#define PAGE 4096ULL
+/* memwriter: 64 pages rewritten 20 per ms for ~3 s, far longer than the steps below. */
+#define MW_PAGES 64
+#define MW_ITERS 1000
+#define MW_CMDLINE "pages=64 ws=64 rate=20 vcpus=1 iters=1000"
+/* A memwriter page in the middle of its working set. */
+#define MW_GPA (RT_MEMWRITER_BASE + 5 * PAGE)
+#define VM_MEM (64ULL << 20)
+
+static char err[512];
+
+static uint64_t pfn_of(struct vm *vm, uint64_t gpa)
+{
+	uint64_t pfn = 0;
+
+	ck_assert_int_eq(page_offline__gpa_to_pfn(vm, gpa, &pfn), 0);
+	return pfn;
+}
+
+/* Word 0 of the page at gpa as the guest sees it: the iteration that last wrote it. */
+static uint64_t guest_word0(struct vm *vm, uint64_t gpa)
+{
+	return *(volatile uint64_t *)memory__gpa_to_hva(vm, gpa, 8);
+}
+
+/* Word 0 of the frame the RAM memfd holds for gpa (low RAM: the offset is the gpa). */
+static uint64_t ram_fd_word0(struct vm *vm, uint64_t gpa)
+{
+	uint64_t w = 0;
+
+	ck_assert_int_eq(pread(vm->mem.fd, &w, sizeof(w), (off_t)gpa), (ssize_t)sizeof(w));
+	return w;
+}
+
+/* Waits (polling guest memory, no timing) until the guest rewrites the page at gpa. */
+static uint64_t wait_rewritten(struct test_vm *t, uint64_t gpa, uint64_t than)
+{
+	for (int ms = 0; guest_word0(t->vm, gpa) <= than; ms++) {
+		ck_assert_msg(ms < TEST_VM_WAIT_MS, "GPA 0x%llx not rewritten; console:\n%s",
+			      (unsigned long long)gpa, t->out);
+		usleep(1000);
+	}
+	return guest_word0(t->vm, gpa);
+}
+
+/* The guest ends with the checksum its arguments imply: it read back what it wrote. */
+static void finish(struct test_vm *t)
+{
+	char want[128];
+
+	snprintf(want, sizeof(want), "checksum=0x%016" PRIx64,
+		 memwriter_checksum(1, MW_PAGES, MW_PAGES, MW_ITERS));
+	test_vm__wait_text(t, "memwriter: done");
+	ck_assert_msg(strstr(t->out, want), "want %s; console:\n%s", want, t->out);
+	ck_assert_int_eq(vm__join(t->vm), 1); /* TWIN_GUEST_EXIT_OK */
+}
+
+/*
+ * A page retired under a running memwriter: it moves to a new frame, the old PFN leaves
+ * the pagemap, the guest's writes land in the new frame only, the old frame is quarantined
+ * (still in the RAM memfd, unchanged); online puts it back; the guest's checksum holds.
+ */
+START_TEST(test_offline_online_under_writer)
+{
+	struct test_vm t;
+	struct page_retired r, *list;
+	uint64_t old_pfn, gpa, pfn, frozen, seen;
+	size_t n;
+
+	test_vm__create(&t, VM_MEM, 1);
+	test_vm__boot_memwriter(&t, MW_CMDLINE);
+	test_vm__wait_writing(&t);
+	wait_rewritten(&t, MW_GPA, 0);
+	old_pfn = pfn_of(t.vm, MW_GPA);
+	ck_assert_int_eq(page_offline__pfn_to_gpa(t.vm, old_pfn, &gpa), 0);
+	ck_assert_uint_eq(gpa, MW_GPA);
+
+	ck_assert_msg(page_offline__offline_gpa(t.vm, MW_GPA, &r, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_uint_eq(r.gpa, MW_GPA);
+	ck_assert_uint_eq(r.old_pfn, old_pfn);
+	ck_assert_uint_ne(r.new_pfn, old_pfn);
+	ck_assert_uint_ne(r.new_pfn, 0);
+	ck_assert_uint_gt(r.since, 0);
+	ck_assert_uint_gt(r.pause_ns, 0);
+	ck_assert_uint_eq(pfn_of(t.vm, MW_GPA), r.new_pfn);
+	ck_assert_int_eq(page_offline__pfn_to_gpa(t.vm, old_pfn, &gpa), -ESRCH);
+	ck_assert_int_eq(page_offline__pfn_to_gpa(t.vm, r.new_pfn, &gpa), 0);
+	ck_assert_uint_eq(gpa, MW_GPA);
+	ck_assert_uint_eq(page_offline__count(t.vm), 1);
+
+	/* The quarantined frame holds what the page held at retirement and never changes. */
+	frozen = ram_fd_word0(t.vm, MW_GPA);
+	seen = wait_rewritten(&t, MW_GPA, frozen);
+	ck_assert_uint_gt(seen, frozen);
+	ck_assert_uint_eq(ram_fd_word0(t.vm, MW_GPA), frozen);
+
+	ck_assert_int_eq(page_offline__list(t.vm, &list, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(list[0].old_pfn, old_pfn);
+	ck_assert_uint_eq(list[0].new_pfn, r.new_pfn);
+	free(list);
+
+	ck_assert_msg(page_offline__online_gpa(t.vm, MW_GPA, &gpa, &pfn, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(gpa, MW_GPA);
+	ck_assert_uint_eq(pfn, old_pfn);
+	ck_assert_uint_eq(pfn_of(t.vm, MW_GPA), old_pfn);
+	ck_assert_uint_eq(page_offline__count(t.vm), 0);
+	ck_assert_int_eq(page_offline__pfn_to_gpa(t.vm, r.new_pfn, &gpa), -ESRCH);
+	/* The original frame is written by the guest again. */
+	seen = wait_rewritten(&t, MW_GPA, guest_word0(t.vm, MW_GPA));
+	ck_assert_uint_ge(ram_fd_word0(t.vm, MW_GPA), seen);
+	finish(&t);
+	test_vm__destroy(&t);
+}
+END_TEST
+
+/*
+ * Many pages, by GPA and by PFN, and a replacement frame retired in turn: online must go
+ * newest first; the guest's checksum holds throughout.
+ */
+START_TEST(test_many_and_chained)
+{
+	struct test_vm t;
+	struct page_retired r, r2;
+	uint64_t gpa, pfn;
+
+	test_vm__create(&t, VM_MEM, 1);
+	test_vm__boot_memwriter(&t, MW_CMDLINE);
+	test_vm__wait_writing(&t);
+	wait_rewritten(&t, RT_MEMWRITER_BASE + (MW_PAGES - 1) * PAGE, 0);
+	for (uint64_t i = 0; i < MW_PAGES; i += 2) {
+		uint64_t g = RT_MEMWRITER_BASE + i * PAGE;
+
+		if (i % 4)
+			ck_assert_msg(page_offline__offline_gpa(t.vm, g, &r, err, sizeof(err)) == 0,
+				      "%s", err);
+		else
+			ck_assert_msg(page_offline__offline_pfn(t.vm, pfn_of(t.vm, g), &r, err,
+								sizeof(err)) == 0,
+				      "%s", err);
+		ck_assert_uint_eq(r.gpa, g);
+	}
+	ck_assert_uint_eq(page_offline__count(t.vm), MW_PAGES / 2);
+
+	/* The replacement of the first page goes bad too. */
+	ck_assert_int_eq(page_offline__offline_pfn(t.vm, pfn_of(t.vm, RT_MEMWRITER_BASE), &r2, err,
+						   sizeof(err)),
+			 0);
+	ck_assert_uint_eq(r2.gpa, RT_MEMWRITER_BASE);
+	ck_assert_uint_eq(page_offline__count(t.vm), MW_PAGES / 2 + 1);
+	/* The first retirement of that page is not the latest: refused, naming the later one. */
+	{
+		struct page_retired *list;
+		size_t n;
+
+		ck_assert_int_eq(page_offline__list(t.vm, &list, &n), 0);
+		ck_assert_uint_eq(list[0].gpa, RT_MEMWRITER_BASE);
+		ck_assert_uint_eq(list[0].new_pfn, r2.old_pfn);
+		ck_assert_int_eq(page_offline__online_pfn(t.vm, list[0].old_pfn, &gpa, &pfn, err,
+							  sizeof(err)),
+				 -EBUSY);
+		ck_assert_msg(strstr(err, "first"), "%s", err);
+		free(list);
+	}
+	ck_assert_msg(page_offline__online_pfn(t.vm, r2.old_pfn, &gpa, &pfn, err, sizeof(err)) ==
+			  0,
+		      "%s", err);
+	ck_assert_uint_eq(pfn, r2.old_pfn);
+	/* Everything back, by GPA. */
+	for (uint64_t i = 0; i < MW_PAGES; i += 2)
+		ck_assert_msg(page_offline__online_gpa(t.vm, RT_MEMWRITER_BASE + i * PAGE, &gpa,
+						       &pfn, err, sizeof(err)) == 0,
+			      "%s", err);
+	ck_assert_uint_eq(page_offline__count(t.vm), 0);
+	/* Retired again and left so at exit: the exit path logs and frees them. */
+	ck_assert_int_eq(page_offline__offline_gpa(t.vm, RT_MEMWRITER_BASE + 3 * PAGE, &r, err,
+						   sizeof(err)),
+			 0);
+	finish(&t);
+	test_vm__destroy(&t);
+}
+END_TEST
+
+/* Every refusal names the problem, and none changes anything. */
+START_TEST(test_refusals)
+{
+	struct test_vm t;
+	struct page_retired r;
+	uint64_t gpa, pfn, end_pfn, own_pfn;
+	uint8_t *own = aligned_alloc(PAGE, PAGE);
+
+	test_vm__create(&t, VM_MEM, 1);
+	test_vm__boot_memwriter(&t, MW_CMDLINE);
+	test_vm__wait_writing(&t);
+	wait_rewritten(&t, MW_GPA, 0);
+
+	/* A frame of this process but not of the VM: not ours (ask the next VM). */
+	ck_assert_ptr_nonnull(own);
+	memset(own, 1, PAGE);
+	ck_assert_int_eq(page_offline__pfn_to_gpa(t.vm, 0, &gpa), -ESRCH);
+	{
+		uint64_t e;
+		int fd = open("/proc/self/pagemap", O_RDONLY);
+
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(pread(fd, &e, 8, (off_t)((uintptr_t)own / PAGE * 8)), 8);
+		close(fd);
+		own_pfn = e & ((1ULL << 55) - 1);
+		ck_assert_msg(own_pfn, "pagemap shows no PFNs: run the unit tests as root");
+	}
+	ck_assert_int_eq(page_offline__offline_pfn(t.vm, own_pfn, &r, err, sizeof(err)), -ESRCH);
+	ck_assert_msg(strstr(err, "backs no page of this VM"), "%s", err);
+
+	/* Not RAM on this machine: beyond its end, and in a hole (the legacy VGA window). */
+	ck_assert(page_offline__host_ram(own_pfn, &end_pfn));
+	ck_assert_uint_gt(end_pfn, own_pfn);
+	ck_assert_int_eq(page_offline__offline_pfn(t.vm, end_pfn + 1000, &r, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_msg(strstr(err, "beyond this machine's RAM"), "%s", err);
+	ck_assert_int_eq(page_offline__offline_pfn(t.vm, 0xa0, &r, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "not RAM on this machine"), "%s", err);
+
+	/* GPAs: unaligned, outside RAM, never written. */
+	ck_assert_int_eq(page_offline__offline_gpa(t.vm, MW_GPA + 8, &r, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "not page aligned"), "%s", err);
+	ck_assert_int_eq(page_offline__offline_gpa(t.vm, VM_MEM, &r, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "outside the VM's RAM"), "%s", err);
+	ck_assert_int_eq(page_offline__offline_gpa(t.vm, VM_MEM - PAGE, &r, err, sizeof(err)),
+			 -ENODATA);
+	ck_assert_msg(strstr(err, "no host frame"), "%s", err);
+	ck_assert_uint_eq(page_offline__count(t.vm), 0);
+
+	/* Online of a page that is not offline. */
+	ck_assert_int_eq(page_offline__online_gpa(t.vm, MW_GPA, &gpa, &pfn, err, sizeof(err)),
+			 -ENOENT);
+	ck_assert_msg(strstr(err, "is not offline"), "%s", err);
+	ck_assert_int_eq(page_offline__online_pfn(t.vm, own_pfn, &gpa, &pfn, err, sizeof(err)),
+			 -ESRCH);
+	ck_assert_int_eq(page_offline__online_gpa(t.vm, MW_GPA + 1, &gpa, &pfn, err, sizeof(err)),
+			 -EINVAL);
+
+	/* Repeated offline, by GPA and by the quarantined PFN. */
+	ck_assert_int_eq(page_offline__offline_gpa(t.vm, MW_GPA, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(page_offline__offline_gpa(t.vm, MW_GPA, &r, err, sizeof(err)), -EALREADY);
+	ck_assert_msg(strstr(err, "already offline since 20"), "%s", err);
+	ck_assert_int_eq(page_offline__offline_pfn(t.vm, r.old_pfn, &r, err, sizeof(err)),
+			 -EALREADY);
+	ck_assert_msg(strstr(err, "already offline since"), "%s", err);
+	ck_assert_uint_eq(page_offline__count(t.vm), 1);
+	finish(&t);
+	test_vm__destroy(&t);
+	free(own);
+}
+END_TEST
+
+Suite *page_offline_suite(void)
+{
+	Suite *s = suite_create("page_offline");
+	TCase *tc = tcase_create("kvm");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_offline_online_under_writer);
+	tcase_add_test(tc, test_many_and_chained);
+	tcase_add_test(tc, test_refusals);
+	suite_add_tcase(s, tc);
+	return s;
+}
