@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <check.h>
+#include "control.h"
+#include "control_fixture.h"
 #include "page_offline.h"
 #include "suites.h"
 #include "vm_fixture.h"
@@ -267,6 +269,69 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/* control__handle_line with the fake VM's op: req's reply is exactly want. */
+static void expect_reply(const char *req, const char *want)
+{
+	char *got = control__handle_line(&ops, req, strlen(req));
+
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got, want);
+	free(got);
+}
+
+/* The control commands: arguments checked, replies shaped, each refusal with its class. */
+START_TEST(test_control_commands)
+{
+	fake = (struct fake_vm){.running = true};
+	expect_reply("{\"execute\":\"query-mem\"}", "{\"return\":{\"offline\":[]}}");
+	expect_reply("{\"execute\":\"mem-offline\",\"arguments\":{\"pfn\":4660}}",
+		     "{\"return\":{\"gpa\":0,\"old_pfn\":4660,\"new_pfn\":4661,\"pause_ns\":0}}");
+	expect_reply("{\"execute\":\"query-mem\"}",
+		     "{\"return\":{\"offline\":[{\"gpa\":0,\"old_pfn\":4660,\"new_pfn\":4661,"
+		     "\"since\":1,\"pause_ns\":0}]}}");
+	expect_reply("{\"execute\":\"mem-offline\",\"arguments\":{\"gpa\":0}}",
+		     "{\"error\":{\"class\":\"GenericError\",\"desc\":\"GPA 0x0 is already "
+		     "offline\"}}");
+	expect_reply("{\"execute\":\"mem-offline\",\"arguments\":{\"pfn\":1}}",
+		     "{\"error\":{\"class\":\"NotOwner\",\"desc\":\"PFN 0x1 backs no page of this "
+		     "VM\"}}");
+	expect_reply("{\"execute\":\"mem-offline\",\"arguments\":{\"gpa\":4096}}",
+		     "{\"error\":{\"class\":\"InvalidParameter\",\"desc\":\"GPA 0x1000 is outside "
+		     "the VM's RAM\"}}");
+	expect_reply("{\"execute\":\"mem-online\",\"arguments\":{\"gpa\":0}}",
+		     "{\"return\":{\"gpa\":0,\"pfn\":4660}}");
+	expect_reply("{\"execute\":\"mem-online\",\"arguments\":{\"pfn\":4660}}",
+		     "{\"error\":{\"class\":\"NotOwner\",\"desc\":\"not a page this VM took "
+		     "offline\"}}");
+	/* Arguments: exactly one of pfn and gpa, a non-negative integer; nothing else. */
+	expect_reply("{\"execute\":\"mem-offline\"}",
+		     "{\"error\":{\"class\":\"InvalidParameter\",\"desc\":\"mem-offline: give "
+		     "exactly one of \\\"pfn\\\" (a host frame) or \\\"gpa\\\" (a guest page)\"}}");
+	expect_reply("{\"execute\":\"mem-online\",\"arguments\":{\"pfn\":1,\"gpa\":0}}",
+		     "{\"error\":{\"class\":\"InvalidParameter\",\"desc\":\"mem-online: give "
+		     "exactly one of \\\"pfn\\\" (a host frame) or \\\"gpa\\\" (a guest page)\"}}");
+	expect_reply("{\"execute\":\"mem-offline\",\"arguments\":{\"pfn\":-1}}",
+		     "{\"error\":{\"class\":\"InvalidParameter\",\"desc\":\"mem-offline: "
+		     "\\\"pfn\\\" must be a non-negative integer\"}}");
+	expect_reply("{\"execute\":\"mem-offline\",\"arguments\":{\"gpa\":\"0x1000\"}}",
+		     "{\"error\":{\"class\":\"InvalidParameter\",\"desc\":\"mem-offline: "
+		     "\\\"gpa\\\" must be a non-negative integer\"}}");
+	expect_reply("{\"execute\":\"mem-offline\",\"arguments\":{\"page\":1}}",
+		     "{\"error\":{\"class\":\"InvalidParameter\",\"desc\":\"mem-offline: unknown "
+		     "argument \\\"page\\\": see README\"}}");
+	expect_reply("{\"execute\":\"query-mem\",\"arguments\":{\"pfn\":1}}",
+		     "{\"error\":{\"class\":\"InvalidParameter\",\"desc\":\"query-mem takes no "
+		     "arguments: drop \\\"arguments\\\"\"}}");
+	/* A backup is asked too: it knows whether a frame is its own. */
+	fake.backup = true;
+	expect_reply("{\"execute\":\"mem-offline\",\"arguments\":{\"pfn\":2}}",
+		     "{\"error\":{\"class\":\"NotOwner\",\"desc\":\"PFN 0x2 backs no page of this "
+		     "VM\"}}");
+	expect_reply("{\"execute\":\"query-mem\"}", "{\"return\":{\"offline\":[]}}");
+	fake = (struct fake_vm){.running = true};
+}
+END_TEST
+
 Suite *page_offline_suite(void)
 {
 	Suite *s = suite_create("page_offline");
@@ -276,6 +341,9 @@ Suite *page_offline_suite(void)
 	tcase_add_test(tc, test_offline_online_under_writer);
 	tcase_add_test(tc, test_many_and_chained);
 	tcase_add_test(tc, test_refusals);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("control");
+	tcase_add_test(tc, test_control_commands);
 	suite_add_tcase(s, tc);
 	return s;
 }
