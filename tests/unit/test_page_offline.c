@@ -10,6 +10,7 @@
 #include "control_fixture.h"
 #include "page_offline.h"
 #include "suites.h"
+#include "vm_mem.h"
 #include "vm_fixture.h"
 
 #define PAGE 4096ULL
@@ -44,6 +45,20 @@ static uint64_t ram_fd_word0(struct vm *vm, uint64_t gpa)
 
 	ck_assert_int_eq(pread(vm->mem.fd, &w, sizeof(w), (off_t)gpa), (ssize_t)sizeof(w));
 	return w;
+}
+
+/* The frame of a touched page of this process (never guest RAM). */
+static uint64_t own_frame(const void *page)
+{
+	uint64_t e = 0, pfn;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &e, 8, (off_t)((uintptr_t)page / PAGE * 8)), 8);
+	close(fd);
+	pfn = e & ((1ULL << 55) - 1);
+	ck_assert_msg(pfn, "pagemap shows no PFNs: run the unit tests as root");
+	return pfn;
 }
 
 /* Waits (polling guest memory, no timing) until the guest rewrites the page at gpa. */
@@ -214,16 +229,7 @@ START_TEST(test_refusals)
 	ck_assert_ptr_nonnull(own);
 	memset(own, 1, PAGE);
 	ck_assert_int_eq(page_offline__pfn_to_gpa(t.vm, 0, &gpa), -ESRCH);
-	{
-		uint64_t e;
-		int fd = open("/proc/self/pagemap", O_RDONLY);
-
-		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(pread(fd, &e, 8, (off_t)((uintptr_t)own / PAGE * 8)), 8);
-		close(fd);
-		own_pfn = e & ((1ULL << 55) - 1);
-		ck_assert_msg(own_pfn, "pagemap shows no PFNs: run the unit tests as root");
-	}
+	own_pfn = own_frame(own);
 	ck_assert_int_eq(page_offline__offline_pfn(t.vm, own_pfn, &r, err, sizeof(err)), -ESRCH);
 	ck_assert_msg(strstr(err, "backs no page of this VM"), "%s", err);
 
@@ -264,6 +270,44 @@ START_TEST(test_refusals)
 	ck_assert_msg(strstr(err, "already offline since"), "%s", err);
 	ck_assert_uint_eq(page_offline__count(t.vm), 1);
 	finish(&t);
+	test_vm__destroy(&t);
+	free(own);
+}
+END_TEST
+
+/*
+ * vm_mem on a backup (its RAM written by checkpoints from another thread): a frame not its
+ * own is NotOwner (-ESRCH) as anywhere, its own is refused, naming why; nothing moves.
+ */
+START_TEST(test_backup_refuses)
+{
+	struct test_vm t;
+	struct control_mem_page pg = {.by_pfn = false, .gpa = MW_GPA};
+	struct page_retired r;
+	uint64_t before;
+	uint8_t *own = aligned_alloc(PAGE, PAGE);
+
+	ck_assert_ptr_nonnull(own);
+	memset(own, 1, PAGE);
+	test_vm__create(&t, VM_MEM, 1);
+	/* A frame, as a checkpoint would give it. */
+	*(volatile uint64_t *)memory__gpa_to_hva(t.vm, MW_GPA, 8) = 7;
+	before = pfn_of(t.vm, MW_GPA);
+	ck_assert_int_eq(vm_mem__offline(t.vm, true, &pg, &r, err, sizeof(err)), -EOPNOTSUPP);
+	ck_assert_msg(strstr(err, "cannot retire a backup's frame"), "%s", err);
+	pg = (struct control_mem_page){.by_pfn = true, .pfn = before};
+	ck_assert_int_eq(vm_mem__offline(t.vm, true, &pg, &r, err, sizeof(err)), -EOPNOTSUPP);
+	ck_assert_msg(strstr(err, "cannot retire a backup's frame"), "%s", err);
+	pg.pfn = own_frame(own);
+	ck_assert_int_eq(vm_mem__offline(t.vm, true, &pg, &r, err, sizeof(err)), -ESRCH);
+	ck_assert_msg(strstr(err, "backs no page of this VM"), "%s", err);
+	ck_assert_uint_eq(pfn_of(t.vm, MW_GPA), before);
+	ck_assert_uint_eq(page_offline__count(t.vm), 0);
+	/* Not a backup: the same VM (not started) retires it. */
+	pg = (struct control_mem_page){.by_pfn = true, .pfn = before};
+	ck_assert_msg(vm_mem__offline(t.vm, false, &pg, &r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(r.old_pfn, before);
+	ck_assert_uint_eq(*(volatile uint64_t *)memory__gpa_to_hva(t.vm, MW_GPA, 8), 7);
 	test_vm__destroy(&t);
 	free(own);
 }
@@ -341,6 +385,7 @@ Suite *page_offline_suite(void)
 	tcase_add_test(tc, test_offline_online_under_writer);
 	tcase_add_test(tc, test_many_and_chained);
 	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_backup_refuses);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("control");
 	tcase_add_test(tc, test_control_commands);
