@@ -265,18 +265,19 @@ static void resume_vm(struct vm *vm)
 	vm__resume_all(vm);
 }
 
-static int add_record(struct page_offline *po, const struct record *r)
+/* Room for one more record, so that recording a retirement done cannot fail. */
+static int reserve(struct page_offline *po)
 {
-	if (po->n == po->cap) {
-		size_t cap = po->cap ? po->cap * 2 : 16;
-		struct record *recs = realloc(po->recs, cap * sizeof(*recs));
+	size_t cap = po->cap ? po->cap * 2 : 16;
+	struct record *recs;
 
-		if (!recs)
-			return -ENOMEM;
-		po->recs = recs;
-		po->cap = cap;
-	}
-	po->recs[po->n++] = *r;
+	if (po->n < po->cap)
+		return 0;
+	recs = realloc(po->recs, cap * sizeof(*recs));
+	if (!recs)
+		return -ENOMEM;
+	po->recs = recs;
+	po->cap = cap;
 	return 0;
 }
 
@@ -291,9 +292,8 @@ static int retire(struct vm *vm, uint64_t gpa, uint64_t expect_pfn, struct page_
 	uint64_t t0;
 	int rc;
 
-	if (!po || add_record(po, &r))
+	if (!po || reserve(po))
 		return util__fail(err, errlen, -ENOMEM, "out of memory for the page's record");
-	po->n--; /* room reserved: adding it below cannot fail */
 	prev = latest(po, gpa);
 	r.old = prev ? (struct frame_loc){true, prev->new_off}
 		     : (struct frame_loc){false, (uint64_t)(hva - vm->mem.base)};
