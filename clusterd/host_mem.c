@@ -51,11 +51,11 @@ struct job {
 	struct local_ctx *ctx; /* NULL: the periodic refresh, nobody to answer */
 	uint64_t id;
 	enum cl_cmd cmd;
-	json_t *args;	 /* sent to each (copied) */
-	bool pfn_set;	 /* status: only this frame */
-	uint64_t pfn;	 /* offline/online: the frame asked; status: the filter */
-	json_t *offline; /* status: merged */
-	json_t *errors;	 /* status: twin-vmms that did not answer */
+	json_t *args;	      /* sent to each (copied) */
+	bool pfn_set;	      /* status: only this frame */
+	uint64_t pfn;	      /* offline/online: the frame asked; status: the filter */
+	json_t *offline;      /* status: merged */
+	json_t *errors;	      /* status: twin-vmms that did not answer */
 	unsigned int skipped; /* not connected yet: not asked */
 	struct target *t;
 	size_t n, next;
@@ -120,8 +120,7 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-static struct job *job_new(struct host_mem *m, struct local_ctx *ctx, uint64_t id,
-			   enum cl_cmd cmd)
+static struct job *job_new(struct host_mem *m, struct local_ctx *ctx, uint64_t id, enum cl_cmd cmd)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
@@ -184,7 +183,8 @@ static void finish_unowned(struct job *j)
 			 j->skipped, j->skipped > 1 ? "s" : "", j->skipped > 1 ? "were" : "was");
 	if (j->cmd == CL_CMD_HOST_MEM_OFFLINE)
 		local_cmd__fail(j->ctx, j->id, "NotOwner",
-				"PFN 0x%" PRIx64 " backs no Twin VM on this host: Twin retires only "
+				"PFN 0x%" PRIx64
+				" backs no Twin VM on this host: Twin retires only "
 				"frames of its own VMs%s",
 				j->pfn, more);
 	else
@@ -264,8 +264,8 @@ static void on_reply(void *arg, json_t *ret, const char *error)
 	if (has_words(error, invalid_words, sizeof(invalid_words) / sizeof(*invalid_words)))
 		local_cmd__fail(j->ctx, j->id, "InvalidParameter", "%s", error);
 	else
-		local_cmd__fail(j->ctx, j->id, "GenericError", "VM %s (%s twin-vmm here): %s", t->vm,
-				cl_role__to_str(t->role), error ? error : "no answer");
+		local_cmd__fail(j->ctx, j->id, "GenericError", "VM %s (%s twin-vmm here): %s",
+				t->vm, cl_role__to_str(t->role), error ? error : "no answer");
 	job_free(j);
 }
 
@@ -283,10 +283,9 @@ static void next(struct job *j)
 		/* Gone or not connected yet: not asked. */
 		j->skipped += rc == -ENOTCONN;
 		if (j->cmd == CL_CMD_HOST_MEM_STATUS && rc == -ENOTCONN)
-			json_array_append_new(j->errors,
-					      json_pack("{s:s, s:s, s:s}", "vm", t->vm, "role",
-							cl_role__to_str(t->role), "error",
-							"not connected yet"));
+			json_array_append_new(j->errors, json_pack("{s:s, s:s, s:s}", "vm", t->vm,
+								   "role", cl_role__to_str(t->role),
+								   "error", "not connected yet"));
 	}
 	if (j->cmd == CL_CMD_HOST_MEM_STATUS)
 		finish_status(j);

@@ -31,8 +31,8 @@ static void print_status(const struct twin_args *a, json_t *ret, FILE *out, FILE
 	size_t i;
 
 	json_array_foreach(json_object_get(ret, "errors"), i, e)
-		fprintf(err, "twin: warning: VM %s (%s) did not answer: %s\n", str(e, "vm"),
-			str(e, "role"), str(e, "error"));
+	    fprintf(err, "twin: warning: VM %s (%s) did not answer: %s\n", str(e, "vm"),
+		    str(e, "role"), str(e, "error"));
 	if (!json_array_size(list)) {
 		if (a->pfn_set)
 			fprintf(out, "PFN 0x%" PRIx64 " is not offline on this host\n", a->pfn);
@@ -40,8 +40,8 @@ static void print_status(const struct twin_args *a, json_t *ret, FILE *out, FILE
 			fprintf(out, "no frames retired on this host\n");
 		return;
 	}
-	fprintf(out, "%-16s %-8s %-12s %-12s %-12s %s\n", "VM", "ROLE", "GPA", "OLD-PFN",
-		"NEW-PFN", "SINCE (UTC)");
+	fprintf(out, "%-16s %-8s %-12s %-12s %-12s %s\n", "VM", "ROLE", "GPA", "OLD-PFN", "NEW-PFN",
+		"SINCE (UTC)");
 	json_array_foreach(list, i, e)
 	{
 		print_since(num(e, "since"), since, sizeof(since));

@@ -36,8 +36,8 @@ int vm_mem__offline(struct vm *vm, bool backup, const struct control_mem_page *p
 			  pg->by_pfn ? "PFN 0x" : "GPA 0x", pg->by_pfn ? pg->pfn : gpa);
 }
 
-int vm_mem__online(struct vm *vm, const struct control_mem_page *pg, uint64_t *gpa,
-		   uint64_t *pfn, char *err, size_t errlen)
+int vm_mem__online(struct vm *vm, const struct control_mem_page *pg, uint64_t *gpa, uint64_t *pfn,
+		   char *err, size_t errlen)
 {
 	return pg->by_pfn ? page_offline__online_pfn(vm, pg->pfn, gpa, pfn, err, errlen)
 			  : page_offline__online_gpa(vm, pg->gpa, gpa, pfn, err, errlen);

@@ -14,8 +14,8 @@ struct vm;
  */
 int vm_mem__offline(struct vm *vm, bool backup, const struct control_mem_page *pg,
 		    struct page_retired *out, char *err, size_t errlen);
-int vm_mem__online(struct vm *vm, const struct control_mem_page *pg, uint64_t *gpa,
-		   uint64_t *pfn, char *err, size_t errlen);
+int vm_mem__online(struct vm *vm, const struct control_mem_page *pg, uint64_t *gpa, uint64_t *pfn,
+		   char *err, size_t errlen);
 int vm_mem__query(struct vm *vm, struct page_retired **out, size_t *n);
 
 #endif

@@ -17,7 +17,7 @@
 
 #define PAGE ((uint64_t)1 << LAYOUT_PAGE_SHIFT)
 /* /proc/PID/pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */
-#define PM_PRESENT (1ULL << 63)
+#define PM_PRESENT  (1ULL << 63)
 #define PM_PFN_MASK ((1ULL << 55) - 1)
 /* Entries read at once by the reverse lookup. */
 #define PM_CHUNK 4096
@@ -430,8 +430,8 @@ int page_offline__offline_pfn(struct vm *vm, uint64_t pfn, struct page_retired *
 }
 
 /* Undoes retirement r, the latest of its page. */
-static int restore(struct vm *vm, struct record *r, uint64_t *gpa_out, uint64_t *pfn_out,
-		   char *err, size_t errlen)
+static int restore(struct vm *vm, struct record *r, uint64_t *gpa_out, uint64_t *pfn_out, char *err,
+		   size_t errlen)
 {
 	struct page_offline *po = vm->mem.offline;
 	uint8_t *hva = page_hva(vm, r->pub.gpa);
@@ -451,8 +451,8 @@ static int restore(struct vm *vm, struct record *r, uint64_t *gpa_out, uint64_t 
 		      PAGE))
 		log__warn("page offline: releasing the spare page of GPA 0x%" PRIx64 " failed: %s",
 			  gpa, strerror(errno));
-	log__info("page offline: GPA 0x%" PRIx64 " back on PFN 0x%" PRIx64
-		  " (was 0x%" PRIx64 " when retired; VM paused %" PRIu64 " us)",
+	log__info("page offline: GPA 0x%" PRIx64 " back on PFN 0x%" PRIx64 " (was 0x%" PRIx64
+		  " when retired; VM paused %" PRIu64 " us)",
 		  gpa, pfn, r->pub.old_pfn, (util__mono_ns() - t0) / 1000);
 	memmove(r, r + 1, (size_t)(po->recs + po->n - (r + 1)) * sizeof(*r));
 	po->n--;
@@ -490,8 +490,8 @@ int page_offline__online_pfn(struct vm *vm, uint64_t pfn, uint64_t *gpa_out, uin
 	if (last != r)
 		return util__fail(err, errlen, -EBUSY,
 				  "GPA 0x%" PRIx64 " moved on from PFN 0x%" PRIx64
-				  " to PFN 0x%" PRIx64 ", which was retired too: online PFN 0x%" PRIx64
-				  " first",
+				  " to PFN 0x%" PRIx64
+				  ", which was retired too: online PFN 0x%" PRIx64 " first",
 				  r->pub.gpa, r->pub.new_pfn, last->pub.new_pfn, last->pub.old_pfn);
 	return restore(vm, r, gpa_out, pfn_out, err, errlen);
 }

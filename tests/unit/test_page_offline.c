@@ -15,8 +15,8 @@
 
 #define PAGE 4096ULL
 /* memwriter: 64 pages rewritten 20 per ms for ~3 s, far longer than the steps below. */
-#define MW_PAGES 64
-#define MW_ITERS 1000
+#define MW_PAGES   64
+#define MW_ITERS   1000
 #define MW_CMDLINE "pages=64 ws=64 rate=20 vcpus=1 iters=1000"
 /* A memwriter page in the middle of its working set. */
 #define MW_GPA (RT_MEMWRITER_BASE + 5 * PAGE)
@@ -174,9 +174,9 @@ START_TEST(test_many_and_chained)
 	ck_assert_uint_eq(page_offline__count(t.vm), MW_PAGES / 2);
 
 	/* The replacement of the first page goes bad too. */
-	ck_assert_int_eq(page_offline__offline_pfn(t.vm, pfn_of(t.vm, RT_MEMWRITER_BASE), &r2, err,
-						   sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    page_offline__offline_pfn(t.vm, pfn_of(t.vm, RT_MEMWRITER_BASE), &r2, err, sizeof(err)),
+	    0);
 	ck_assert_uint_eq(r2.gpa, RT_MEMWRITER_BASE);
 	ck_assert_uint_eq(page_offline__count(t.vm), MW_PAGES / 2 + 1);
 	/* The first retirement of that page is not the latest: refused, naming the later one. */
@@ -187,14 +187,13 @@ START_TEST(test_many_and_chained)
 		ck_assert_int_eq(page_offline__list(t.vm, &list, &n), 0);
 		ck_assert_uint_eq(list[0].gpa, RT_MEMWRITER_BASE);
 		ck_assert_uint_eq(list[0].new_pfn, r2.old_pfn);
-		ck_assert_int_eq(page_offline__online_pfn(t.vm, list[0].old_pfn, &gpa, &pfn, err,
-							  sizeof(err)),
-				 -EBUSY);
+		ck_assert_int_eq(
+		    page_offline__online_pfn(t.vm, list[0].old_pfn, &gpa, &pfn, err, sizeof(err)),
+		    -EBUSY);
 		ck_assert_msg(strstr(err, "first"), "%s", err);
 		free(list);
 	}
-	ck_assert_msg(page_offline__online_pfn(t.vm, r2.old_pfn, &gpa, &pfn, err, sizeof(err)) ==
-			  0,
+	ck_assert_msg(page_offline__online_pfn(t.vm, r2.old_pfn, &gpa, &pfn, err, sizeof(err)) == 0,
 		      "%s", err);
 	ck_assert_uint_eq(pfn, r2.old_pfn);
 	/* Everything back, by GPA. */
@@ -204,9 +203,8 @@ START_TEST(test_many_and_chained)
 			      "%s", err);
 	ck_assert_uint_eq(page_offline__count(t.vm), 0);
 	/* Retired again and left so at exit: the exit path logs and frees them. */
-	ck_assert_int_eq(page_offline__offline_gpa(t.vm, RT_MEMWRITER_BASE + 3 * PAGE, &r, err,
-						   sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    page_offline__offline_gpa(t.vm, RT_MEMWRITER_BASE + 3 * PAGE, &r, err, sizeof(err)), 0);
 	finish(&t);
 	test_vm__destroy(&t);
 }
@@ -243,7 +241,8 @@ START_TEST(test_refusals)
 	ck_assert_msg(strstr(err, "not RAM on this machine"), "%s", err);
 
 	/* GPAs: unaligned, outside RAM, never written. */
-	ck_assert_int_eq(page_offline__offline_gpa(t.vm, MW_GPA + 8, &r, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(page_offline__offline_gpa(t.vm, MW_GPA + 8, &r, err, sizeof(err)),
+			 -EINVAL);
 	ck_assert_msg(strstr(err, "not page aligned"), "%s", err);
 	ck_assert_int_eq(page_offline__offline_gpa(t.vm, VM_MEM, &r, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "outside the VM's RAM"), "%s", err);
