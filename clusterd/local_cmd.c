@@ -5,6 +5,7 @@
 #include "api.h"
 #include "clog.h"
 #include "host_mem.h"
+#include "host_cpus.h"
 #include "local_cmd.h"
 
 typedef void (*local_handler)(struct local_ctx *ctx, const struct cl_request *req);

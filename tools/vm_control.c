@@ -20,6 +20,7 @@
 #include "vm.h"
 #include "vm_control.h"
 #include "vm_mem.h"
+#include "vm_cpus.h"
 
 /*
  * Threads: the control server's calls the ops, one at a time; the job thread runs
@@ -598,6 +599,17 @@ static int ctl_query_mem(void *opaque, struct page_retired **out, size_t *n)
 	return vm_mem__query(((struct vm_control *)opaque)->vm, out, n);
 }
 
+/* Every thread, the VM's or not: a CPU offline for Twin runs none of this twin-vmm. */
+static int ctl_set_cpus(void *opaque, const cpu_set_t *cpus, char *err, size_t errlen)
+{
+	return vm_cpus__pin(cpus, err, errlen);
+}
+
+static json_t *ctl_query_cpus(void *opaque)
+{
+	return vm_cpus__query();
+}
+
 int vm_control__new(struct vm *vm, bool paused, bool backup, struct vm_control **out)
 {
 	struct vm_control *c = calloc(1, sizeof(*c));
@@ -666,6 +678,8 @@ void vm_control__ops(struct vm_control *c, struct control_ops *ops)
 	    .mem_offline = ctl_mem_offline,
 	    .mem_online = ctl_mem_online,
 	    .query_mem = ctl_query_mem,
+	    .set_cpus = ctl_set_cpus,
+	    .query_cpus = ctl_query_cpus,
 	    .opaque = c,
 	};
 }

@@ -44,6 +44,7 @@ static Suite *(*const suites[])(void) = {
     cluster_sim_suite,
     page_offline_suite,
     api_request_suite,
+    host_cpus_suite,
 };
 
 int main(void)
