@@ -8,9 +8,10 @@ require_vmm
 CLI=${TWIN_CLI:?TWIN_CLI is not set: run this test through make check}
 [ -x "$CLI" ] || fail "the twin CLI is not built at $CLI: run make first"
 
-# mw1 runs ~25 s to its checksum; mw2 writes slowly until stopped.  Both have their
-# working sets at 16 MiB (memwriter's base), so the same GPA lives in two VMs.
-PAGES=64 ITERS=2000
+# mw1 runs ~40 s to its checksum (longer than the steps below on a loaded lab); mw2 writes
+# slowly until stopped.  Both have their working sets at 16 MiB (memwriter's base), so the
+# same GPA lives in two VMs.
+PAGES=64 ITERS=3000
 want=$(expected_checksum "$PAGES" "$PAGES" 1 "$ITERS")
 clusterd_lab_up
 for vm in mw1 mw2; do
