@@ -17,10 +17,14 @@ static const struct {
 	bool local;
 	local_handler run;
 } handlers[CL_CMD_NCMDS] = {
-    [CL_CMD_HOST_CPUS] = {true, NULL},	     [CL_CMD_HOST_CPU_OFFLINE] = {true, NULL},
-    [CL_CMD_HOST_CPU_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_OFFLINE] = {true, NULL},
-    [CL_CMD_HOST_MEM_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_STATUS] = {true, NULL},
-    [CL_CMD_VM_PEEK] = {true, NULL},	     [CL_CMD_VM_REGS] = {true, NULL},
+    [CL_CMD_HOST_CPUS] = {true, host_cpus__run},	/* cpu */
+    [CL_CMD_HOST_CPU_OFFLINE] = {true, host_cpus__run}, /* cpu */
+    [CL_CMD_HOST_CPU_ONLINE] = {true, host_cpus__run},	/* cpu */
+    [CL_CMD_HOST_MEM_OFFLINE] = {true, NULL},		/* mem */
+    [CL_CMD_HOST_MEM_ONLINE] = {true, NULL},		/* mem */
+    [CL_CMD_HOST_MEM_STATUS] = {true, NULL},		/* mem */
+    [CL_CMD_VM_PEEK] = {true, NULL},			/* introspect */
+    [CL_CMD_VM_REGS] = {true, NULL},			/* introspect */
 };
 
 bool local_cmd__is_local(enum cl_cmd cmd)
