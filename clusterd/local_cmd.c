@@ -5,6 +5,7 @@
 #include "api.h"
 #include "clog.h"
 #include "host_cpus.h"
+#include "host_mem.h"
 #include "local_cmd.h"
 
 typedef void (*local_handler)(struct local_ctx *ctx, const struct cl_request *req);
@@ -20,9 +21,9 @@ static const struct {
     [CL_CMD_HOST_CPUS] = {true, host_cpus__run},	/* cpu */
     [CL_CMD_HOST_CPU_OFFLINE] = {true, host_cpus__run}, /* cpu */
     [CL_CMD_HOST_CPU_ONLINE] = {true, host_cpus__run},	/* cpu */
-    [CL_CMD_HOST_MEM_OFFLINE] = {true, NULL},		/* mem */
-    [CL_CMD_HOST_MEM_ONLINE] = {true, NULL},		/* mem */
-    [CL_CMD_HOST_MEM_STATUS] = {true, NULL},		/* mem */
+    [CL_CMD_HOST_MEM_OFFLINE] = {true, host_mem__run},	/* mem */
+    [CL_CMD_HOST_MEM_ONLINE] = {true, host_mem__run},	/* mem */
+    [CL_CMD_HOST_MEM_STATUS] = {true, host_mem__run},	/* mem */
     [CL_CMD_VM_PEEK] = {true, NULL},			/* introspect */
     [CL_CMD_VM_REGS] = {true, NULL},			/* introspect */
 };

@@ -13,6 +13,7 @@
 #include "conf.h"
 #include "corosync.h"
 #include "host_cpus.h"
+#include "host_mem.h"
 #include "local_cmd.h"
 #include "model.h"
 #include "persist.h"
@@ -541,6 +542,10 @@ static int start(struct daemon *d)
 	    .model = d->model,
 	    .cpus = d->cpus,
 	};
+	if (host_mem__new(d->base, d->sup, &d->local.mem)) {
+		snprintf(err, sizeof(err), "host mem: out of memory");
+		goto fail;
+	}
 	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
 	d->grace = evtimer_new(d->base, on_grace, d);
 	d->host_kill = evtimer_new(d->base, on_host_kill, d);
@@ -590,6 +595,7 @@ int main(int argc, char **argv)
 out:
 	api__stop(d.api);
 	corosync__stop(d.cs);
+	host_mem__free(d.local.mem);
 	supervisor__free(d.sup);
 	host_cpus__free(d.cpus);
 	if (d.model)

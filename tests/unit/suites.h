@@ -51,6 +51,7 @@ Suite *vmcfg_suite(void);
 Suite *twin_args_suite(void);
 Suite *cluster_model_suite(void);
 Suite *cluster_sim_suite(void);
+Suite *page_offline_suite(void);
 Suite *api_request_suite(void);
 Suite *host_cpus_suite(void);
 
