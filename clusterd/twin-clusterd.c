@@ -12,6 +12,8 @@
 #include "clog.h"
 #include "conf.h"
 #include "corosync.h"
+#include "metrics_collect.h"
+#include "metrics_http.h"
 #include "model.h"
 #include "persist.h"
 #include "supervisor.h"
@@ -47,6 +49,7 @@ struct daemon {
 	struct corosync *cs;
 	struct supervisor *sup;
 	struct api *api;
+	struct metrics_http *metrics; /* NULL: no [metrics] listen */
 	struct event *tick, *sigterm, *sigint, *grace, *host_kill;
 	char state_file[CONF_PATH_MAX + 16]; /* STATE_DIR/cluster.json */
 	unsigned int ticks;
@@ -370,6 +373,28 @@ static struct api_ops api_ops = {
     .extend = extend_reply,
 };
 
+/* ---- metrics ---- */
+
+static json_t *replication_of(void *opaque, const char *vm)
+{
+	struct daemon *d = opaque;
+
+	return supervisor__replication(d->sup, vm);
+}
+
+/* A scrape of GET /metrics: the page from the model's state and the vmms' last answers. */
+static int metrics_page(void *opaque, char **out, size_t *len)
+{
+	struct daemon *d = opaque;
+	struct metrics_source src = {
+	    .state = model__state(d->model),
+	    .replication = replication_of,
+	    .opaque = d,
+	};
+
+	return metrics_collect__page(&src, out, len);
+}
+
 /* ---- time and signals ---- */
 
 /* MemAvailable from /proc/meminfo in MiB, 0 if unreadable. */
@@ -498,6 +523,10 @@ static int start(struct daemon *d)
 	if (api__start(d->base, d->conf.socket, d->conf.vm_configs, &api_ops, &d->api, err,
 		       sizeof(err)))
 		goto fail;
+	if (d->conf.metrics.port &&
+	    metrics_http__start(d->base, d->conf.metrics.addr, d->conf.metrics.port, metrics_page,
+				d, &d->metrics, err, sizeof(err)))
+		goto fail;
 	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
 	d->grace = evtimer_new(d->base, on_grace, d);
 	d->host_kill = evtimer_new(d->base, on_host_kill, d);
@@ -545,6 +574,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 	clog__info("stopped%s", d.exit_status ? " after a failure" : "");
 out:
+	metrics_http__stop(d.metrics);
 	api__stop(d.api);
 	corosync__stop(d.cs);
 	supervisor__free(d.sup);

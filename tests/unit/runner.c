@@ -42,6 +42,8 @@ static Suite *(*const suites[])(void) = {
     twin_args_suite,
     cluster_model_suite,
     cluster_sim_suite,
+    metrics_text_suite,
+    metrics_collect_suite,
 };
 
 int main(void)

@@ -51,5 +51,7 @@ Suite *vmcfg_suite(void);
 Suite *twin_args_suite(void);
 Suite *cluster_model_suite(void);
 Suite *cluster_sim_suite(void);
+Suite *metrics_text_suite(void);
+Suite *metrics_collect_suite(void);
 
 #endif
