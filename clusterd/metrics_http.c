@@ -63,6 +63,18 @@ static void on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	rc = h->page(h->opaque, &page, &len);
+	if (!rc && cmd == EVHTTP_REQ_HEAD) {
+		/* evhttp would send a body given one: HEAD gets the page's length alone. */
+		char length[24];
+
+		snprintf(length, sizeof(length), "%zu", len);
+		free(page);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+				  METRICS_TEXT_CONTENT_TYPE);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", length);
+		evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+		return;
+	}
 	body = rc ? NULL : evbuffer_new();
 	if (!body || evbuffer_add_reference(body, page, len, free_page, NULL)) {
 		clog__error("metrics: cannot build the page: %s", strerror(rc ? -rc : ENOMEM));
