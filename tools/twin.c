@@ -10,6 +10,7 @@
 #include "twin_args.h"
 #include "twin_client.h"
 #include "twin_drill.h"
+#include "twin_host.h"
 #include "twin_status.h"
 #include "vmcfg.h"
 
@@ -172,8 +173,11 @@ static int show(struct twin_client *c, const struct twin_args *a)
 	    [TWIN_CMD_STATUS] = "status",
 	    [TWIN_CMD_CLUSTER_STATUS] = "cluster-status",
 	};
-	json_t *ret = twin_client__call(c, cmds[a->command], a->vm ? vm_args(a->vm) : NULL);
+	json_t *ret;
 
+	if (a->command == TWIN_CMD_STATUS && a->watch)
+		return twin_status__watch(c, a->vm, a->json, a->watch_interval_ms, a->watch_count);
+	ret = twin_client__call(c, cmds[a->command], a->vm ? vm_args(a->vm) : NULL);
 	if (!ret)
 		return TWIN_EXIT_FAILED;
 	if (a->json) {
@@ -209,8 +213,12 @@ static int run(struct twin_client *c, const struct twin_args *a)
 		return failover(c, a);
 	case TWIN_CMD_DRILL_FAILOVER:
 		return twin_drill__run(c, a);
-	default: /* vm list, status, cluster status */
+	case TWIN_CMD_VM_LIST:
+	case TWIN_CMD_STATUS:
+	case TWIN_CMD_CLUSTER_STATUS:
 		return show(c, a);
+	default: /* forget, host cpus and mem, vm peek and regs */
+		return twin_host__run(c, a);
 	}
 }
 

@@ -195,7 +195,7 @@ static void heading(bool tty, unsigned int interval_ms, unsigned int n, unsigned
 	printf("%s)\n", tty ? ", Ctrl-C to stop" : "");
 }
 
-int twin_status__watch(struct twin_client *c, const char *vm, unsigned int interval_ms,
+int twin_status__watch(struct twin_client *c, const char *vm, bool json, unsigned int interval_ms,
 		       unsigned int count)
 {
 	struct sigaction sa = {.sa_handler = on_sigint}, old;
@@ -222,8 +222,12 @@ int twin_status__watch(struct twin_client *c, const char *vm, unsigned int inter
 			rc = TWIN_EXIT_FAILED;
 			break;
 		}
-		heading(tty, interval_ms, n, count);
-		twin_status__print_status(ret);
+		if (json) {
+			twin_status__print_json(ret);
+		} else {
+			heading(tty, interval_ms, n, count);
+			twin_status__print_status(ret);
+		}
 		json_decref(ret);
 		fflush(stdout);
 		if (count && n == count)

@@ -161,6 +161,17 @@ assert_status watch 0
 [ "$(grep -c '^kv1  *running  *h1 ' "$E2E_TMP/watch.out")" -eq 2 ] ||
 	{ show_file "$E2E_TMP/watch.out"; fail "the tables lack kv1"; }
 
+# --watch --json: one JSON line per refresh (JSON lines), nothing else.
+twin_h1 watch-json status kv1 --watch --json --interval 0.1 --count 2
+assert_status watch-json 0
+python3 -c '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 2, lines
+for l in lines:
+    assert json.loads(l)[0]["name"] == "kv1", l' "$E2E_TMP/watch-json.out" ||
+	{ show_file "$E2E_TMP/watch-json.out"; fail "status --watch --json --count 2 did not print two JSON lines"; }
+
 # --watch without --count runs until Ctrl-C, which ends it with status 0.
 start_bg watch-int "$LAB" --state "$E2E_TMP/lab-a" exec h1 "$TWIN_CLI" status kv1 --watch --interval 0.1
 wait_for_text "$E2E_TMP/watch-int.out" "refresh 2" 20 || { show_file "$E2E_TMP/watch-int.err"; fail "status --watch printed no second refresh"; }

@@ -44,6 +44,7 @@ static Suite *(*const suites[])(void) = {
     cluster_sim_suite,
     metrics_text_suite,
     metrics_collect_suite,
+    api_request_suite,
 };
 
 int main(void)
