@@ -161,6 +161,13 @@ assert_status watch 0
 [ "$(grep -c '^kv1  *running  *h1 ' "$E2E_TMP/watch.out")" -eq 2 ] ||
 	{ show_file "$E2E_TMP/watch.out"; fail "the tables lack kv1"; }
 
+# On a terminal (script(1) gives it one) each refresh clears the screen and redraws.
+run_bounded 30 watch-tty "$LAB" --state "$E2E_TMP/lab-a" exec h1 script -qec "$TWIN_CLI status --watch --interval 0.1 --count 2" /dev/null
+assert_status watch-tty 0
+[ "$(grep -o $'\e\\[H\e\\[2J' "$E2E_TMP/watch-tty.out" | wc -l)" -eq 2 ] ||
+	{ show_file "$E2E_TMP/watch-tty.out"; fail "status --watch on a terminal did not redraw twice in place"; }
+assert_match "$E2E_TMP/watch-tty.out" 'refresh 2 of 2, Ctrl-C to stop\)'
+
 # --watch --json: one JSON line per refresh (JSON lines), nothing else.
 twin_h1 watch-json status kv1 --watch --json --interval 0.1 --count 2
 assert_status watch-json 0
