@@ -44,6 +44,7 @@ static Suite *(*const suites[])(void) = {
     cluster_sim_suite,
     metrics_text_suite,
     metrics_collect_suite,
+    metrics_http_suite,
     api_request_suite,
 };
 

@@ -53,6 +53,7 @@ Suite *cluster_model_suite(void);
 Suite *cluster_sim_suite(void);
 Suite *metrics_text_suite(void);
 Suite *metrics_collect_suite(void);
+Suite *metrics_http_suite(void);
 Suite *api_request_suite(void);
 
 #endif
