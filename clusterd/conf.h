@@ -25,6 +25,12 @@ struct conf_tls {
 	bool insecure;
 };
 
+/* An address to serve on: an IP literal (v6 without brackets) and a port; port 0: off. */
+struct conf_listen {
+	char addr[64];
+	unsigned int port;
+};
+
 struct clusterd_conf {
 	char cluster_name[CONF_NAME_MAX + 1];
 	char host_name[CONF_NAME_MAX + 1]; /* the corosync nodelist name */
@@ -37,6 +43,7 @@ struct clusterd_conf {
 	unsigned int port_base; /* a backup listens on port_base + VM index */
 
 	char cpu_sysfs[CONF_PATH_MAX]; /* [host] cpu_sysfs: present, online, cpuN/online */
+	struct conf_listen metrics; /* [metrics] listen: GET /metrics (Prometheus) */
 };
 
 /*
