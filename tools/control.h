@@ -3,6 +3,7 @@
 #define TOOLS_CONTROL_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 #include "channel.h"
 #include "migrate.h"
@@ -81,6 +82,14 @@ struct control_ops {
 	int (*unfence)(void *opaque, char *err, size_t errlen);
 	/* clusterd confirmed the backup's death: a cluster-managed primary releases its output. */
 	int (*degrade)(void *opaque, char *err, size_t errlen);
+	/*
+	 * Introspection (tools/vm_introspect.h), read-only, the VM paused for the read alone.
+	 * peek: guest RAM [gpa, gpa + len) into buf (len 1..4096 checked here).  regs: *out the
+	 * reply's "return" for vcpu (-1: all).  Both refused on a backup by the table.
+	 */
+	int (*peek)(void *opaque, uint64_t gpa, uint32_t len, uint8_t *buf, uint64_t *pause_ns,
+		    char *err, size_t errlen);
+	int (*regs)(void *opaque, int vcpu, json_t **out, char *err, size_t errlen);
 	void *opaque;
 };
 

@@ -19,6 +19,7 @@
 #include "virtio_blk.h"
 #include "vm.h"
 #include "vm_control.h"
+#include "vm_introspect.h"
 
 /*
  * Threads: the control server's calls the ops, one at a time; the job thread runs
@@ -578,6 +579,27 @@ static int ctl_failover(void *opaque, char *err, size_t errlen)
 	return repl_control__failover(((struct vm_control *)opaque)->repl, err, errlen);
 }
 
+/* A migrated VM runs elsewhere: what is left here is stale. */
+static int ctl_peek(void *opaque, uint64_t gpa, uint32_t len, uint8_t *buf, uint64_t *pause_ns,
+		    char *err, size_t errlen)
+{
+	struct vm_control *c = opaque;
+
+	if (vm_control__migrated(c))
+		return util__fail(err, errlen, -ESRCH,
+				  "peek: the VM migrated to %s: peek it there", c->uri);
+	return vm_introspect__peek(c->vm, gpa, len, buf, pause_ns, err, errlen);
+}
+
+/* Not beside a save or migration: its job thread captures the vCPUs too (vcpu_state.h). */
+static int ctl_regs(void *opaque, int vcpu, json_t **out, char *err, size_t errlen)
+{
+	struct vm_control *c = opaque;
+	int rc = refuse(c, err, errlen);
+
+	return rc ? rc : vm_introspect__regs(c->vm, vcpu, out, err, errlen);
+}
+
 int vm_control__new(struct vm *vm, bool paused, bool backup, struct vm_control **out)
 {
 	struct vm_control *c = calloc(1, sizeof(*c));
@@ -643,6 +665,8 @@ void vm_control__ops(struct vm_control *c, struct control_ops *ops)
 	    .fence = ctl_fence,
 	    .unfence = ctl_unfence,
 	    .degrade = ctl_degrade,
+	    .peek = ctl_peek,
+	    .regs = ctl_regs,
 	    .opaque = c,
 	};
 }
