@@ -24,6 +24,15 @@ struct conf_tls {
 	bool insecure;
 };
 
+/*
+ * Who may use the CLI's socket (api_auth.h).  Neither: root alone (socket 0600).  The socket's
+ * group is viewer_group, else admin_group (mode 0660): its members may connect.
+ */
+struct conf_api {
+	char admin_group[CONF_NAME_MAX + 1];  /* "": root alone administers */
+	char viewer_group[CONF_NAME_MAX + 1]; /* "": no read-only users */
+};
+
 struct clusterd_conf {
 	char cluster_name[CONF_NAME_MAX + 1];
 	char host_name[CONF_NAME_MAX + 1]; /* the corosync nodelist name */
@@ -34,6 +43,7 @@ struct clusterd_conf {
 	char vm_configs[CONF_PATH_MAX]; /* NAME.cfg files */
 	struct conf_tls tls;
 	unsigned int port_base; /* a backup listens on port_base + VM index */
+	struct conf_api api;
 };
 
 /*

@@ -43,6 +43,7 @@ static Suite *(*const suites[])(void) = {
     cluster_model_suite,
     cluster_sim_suite,
     vm_introspect_suite,
+    api_auth_suite,
 };
 
 int main(void)

@@ -52,5 +52,6 @@ Suite *twin_args_suite(void);
 Suite *cluster_model_suite(void);
 Suite *cluster_sim_suite(void);
 Suite *vm_introspect_suite(void);
+Suite *api_auth_suite(void);
 
 #endif
