@@ -12,6 +12,7 @@
 #include "clog.h"
 #include "conf.h"
 #include "corosync.h"
+#include "local_cmd.h"
 #include "model.h"
 #include "persist.h"
 #include "supervisor.h"
@@ -47,6 +48,7 @@ struct daemon {
 	struct corosync *cs;
 	struct supervisor *sup;
 	struct api *api;
+	struct local_ctx local; /* the local commands' view of the above */
 	struct event *tick, *sigterm, *sigint, *grace, *host_kill;
 	char state_file[CONF_PATH_MAX + 16]; /* STATE_DIR/cluster.json */
 	unsigned int ticks;
@@ -297,11 +299,17 @@ static struct supervisor_ops supervisor_ops = {
 
 /* ---- the CLI ---- */
 
+/* A CLI request: a local command (host cpus, memory, peek, ...) here, the rest to the model. */
 static void on_request(void *opaque, const struct cl_request *req)
 {
+	struct daemon *d = opaque;
 	struct cl_input in = {.type = CL_IN_REQUEST, .req = req};
 
-	feed(opaque, &in);
+	if (local_cmd__is_local(req->cmd)) {
+		local_cmd__run(&d->local, req);
+		return;
+	}
+	feed(d, &in);
 }
 
 /* The VM config's probe (the drill's kv address), "" if none. */
@@ -499,6 +507,13 @@ static int start(struct daemon *d)
 		       sizeof(err)) ||
 	    api__set_access(d->api, &d->conf.api, err, sizeof(err)))
 		goto fail;
+	d->local = (struct local_ctx){
+	    .base = d->base,
+	    .conf = &d->conf,
+	    .sup = d->sup,
+	    .api = d->api,
+	    .model = d->model,
+	};
 	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
 	d->grace = evtimer_new(d->base, on_grace, d);
 	d->host_kill = evtimer_new(d->base, on_host_kill, d);

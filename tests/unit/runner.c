@@ -44,6 +44,7 @@ static Suite *(*const suites[])(void) = {
     cluster_sim_suite,
     vm_introspect_suite,
     api_auth_suite,
+    api_request_suite,
 };
 
 int main(void)

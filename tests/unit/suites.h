@@ -53,5 +53,6 @@ Suite *cluster_model_suite(void);
 Suite *cluster_sim_suite(void);
 Suite *vm_introspect_suite(void);
 Suite *api_auth_suite(void);
+Suite *api_request_suite(void);
 
 #endif
