@@ -111,7 +111,7 @@ int api_auth__peer(const struct api_auth *auth, int fd, struct api_peer *out)
 	socklen_t len = sizeof(cred);
 	struct passwd pw, *found = NULL;
 	char buf[DB_BUF];
-	gid_t *groups;
+	gid_t *groups = NULL;
 	int n;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))

@@ -5,6 +5,7 @@
 #include "api.h"
 #include "clog.h"
 #include "local_cmd.h"
+#include "vm_introspect.h"
 
 typedef void (*local_handler)(struct local_ctx *ctx, const struct cl_request *req);
 
@@ -19,7 +20,7 @@ static const struct {
     [CL_CMD_HOST_CPUS] = {true, NULL},	     [CL_CMD_HOST_CPU_OFFLINE] = {true, NULL},
     [CL_CMD_HOST_CPU_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_OFFLINE] = {true, NULL},
     [CL_CMD_HOST_MEM_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_STATUS] = {true, NULL},
-    [CL_CMD_VM_PEEK] = {true, NULL},	     [CL_CMD_VM_REGS] = {true, NULL},
+    [CL_CMD_VM_PEEK] = {true, vm_introspect__run}, [CL_CMD_VM_REGS] = {true, vm_introspect__run},
 };
 
 bool local_cmd__is_local(enum cl_cmd cmd)

@@ -4,11 +4,9 @@
 #include <stdlib.h>
 #include <inttypes.h>
 #include <string.h>
+#include "twin_host.h"
 #include "twin_status.h"
 #include "twin_vm_introspect.h"
-
-/* The most a peek returns (twin-vmm's bound, tools/vm_introspect.h). */
-#define PEEK_MAX 4096
 
 long twin_vm_introspect__unhex(const char *hex, uint8_t *buf, size_t max)
 {
@@ -66,12 +64,9 @@ void twin_vm_introspect__hexdump(FILE *out, uint64_t gpa, const uint8_t *buf, si
 
 int twin_vm_introspect__peek(struct twin_client *c, const struct twin_args *a)
 {
-	json_t *ret = twin_client__call(
-	    c, "vm-peek",
-	    json_pack("{s:s, s:I, s:I}", "vm", a->vm, "gpa", (json_int_t)a->gpa, "len",
-		      (json_int_t)a->len));
-	const char *hex;
-	uint8_t buf[PEEK_MAX];
+	const char *cmd, *hex;
+	json_t *args = twin_host__request(a, &cmd), *ret = twin_client__call(c, cmd, args);
+	uint8_t buf[TWIN_PEEK_MAX];
 	long n;
 
 	if (!ret)
@@ -148,11 +143,9 @@ void twin_vm_introspect__print_regs(FILE *out, json_t *ret)
 
 int twin_vm_introspect__regs(struct twin_client *c, const struct twin_args *a)
 {
-	json_t *args = json_pack("{s:s}", "vm", a->vm), *ret;
+	const char *cmd;
+	json_t *args = twin_host__request(a, &cmd), *ret = twin_client__call(c, cmd, args);
 
-	if (a->vcpu >= 0)
-		json_object_set_new(args, "vcpu", json_integer(a->vcpu));
-	ret = twin_client__call(c, "vm-regs", args);
 	if (!ret)
 		return TWIN_EXIT_FAILED;
 	if (a->json)
