@@ -52,7 +52,7 @@ twin()
 perm=$(lab a exec h1 stat -c '%a %U %G' /run/twin/clusterd.sock)
 [ "$perm" = "660 root $VIEWERS" ] || fail "the socket is '$perm', expected '660 root $VIEWERS'"
 
-twin start vm start mw1
+twin start vm start "$dir/vms/mw1.cfg"
 assert_status start 0
 deadline=$((SECONDS + 20))
 until twin st status mw1 --json && grep -q '"state": *"running"' "$E2E_TMP/st.out"; do
