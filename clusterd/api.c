@@ -100,6 +100,11 @@ static void serve(struct client *c)
 			send_line(c, api_request__error("PermissionDenied", e.desc, id));
 			json_decref(id);
 		} else {
+			/* Who changed or read into what: the log answers it later. */
+			if (!api_auth__read_only(req->cmd))
+				clog__info("api: %s%s%s by %s (uid %u, pid %d)",
+					   cl_cmd__to_str(req->cmd), req->vm[0] ? " " : "", req->vm,
+					   c->peer.user, (unsigned int)c->peer.uid, (int)c->peer.pid);
 			c->pending = req->id;
 			c->cmd = req->cmd;
 			c->id = id;

@@ -75,10 +75,21 @@ assert_status peek-hex 0
 [ "$(cat "$E2E_TMP/peek-hex.out")" = "$want_hex" ] || { show_file "$E2E_TMP/peek-hex.out"; fail "peek --hex of the cmdline is not '$want_hex'"; }
 twin peek-dump vm peek mw1 0x7000 "$len"
 assert_status peek-dump 0
-printf '%s\0' "$CMDLINE" | hexdump -C | while IFS= read -r line; do
-	printf '%08x%s\n' $((16#${line:0:8} + 0x7000)) "${line:8}"
-done >"$E2E_TMP/want-dump"
+# shifted BASE: hexdump -C's lines on stdin with BASE added to their addresses.
+shifted()
+{
+	local line
+	while IFS= read -r line; do
+		if [ "$line" = "*" ]; then echo "*"; else printf '%08x%s\n' $((16#${line:0:8} + $1)) "${line:8}"; fi
+	done
+}
+printf '%s\0' "$CMDLINE" | hexdump -C | shifted 0x7000 >"$E2E_TMP/want-dump"
 diff -u "$E2E_TMP/want-dump" "$E2E_TMP/peek-dump.out" || fail "the dump differs from hexdump -C's (shifted to 0x7000)"
+# RAM nothing wrote: zeros, the repeated lines squeezed to "*" as hexdump -C does.
+twin peek-zero vm peek mw1 0x2000000 100
+assert_status peek-zero 0
+head -c 100 /dev/zero | hexdump -C | shifted 0x2000000 >"$E2E_TMP/want-zero"
+diff -u "$E2E_TMP/want-zero" "$E2E_TMP/peek-zero.out" || fail "the zero dump differs from hexdump -C's"
 
 # peek: a page memwriter rewrites, whole; every word of the iteration in word 0 or the next.
 twin peek-page vm peek mw1 0x1000000 4096 --json
@@ -163,6 +174,8 @@ grep -q "api: refused vm-peek to nobody (uid $NOBODY" "$dir/clusterd.log" || fai
 twin a-peek --as --reuid="$NOBODY" --regid="$viewer_gid" --groups="$admin_gid" -- vm peek mw1 0x7000 "$len" --hex
 assert_status a-peek 0
 [ "$(cat "$E2E_TMP/a-peek.out")" = "$want_hex" ] || fail "an admin's peek differs"
+grep -q "api: vm-peek mw1 by nobody (uid $NOBODY, pid [0-9]*)" "$dir/clusterd.log" ||
+	fail "the admin's peek is not logged with who ran it"
 
 # Neither group: the socket itself refuses (0660).
 twin outsider --as --reuid="$NOBODY" --regid=1 --clear-groups -- status
