@@ -152,7 +152,8 @@ int api_auth__allow(const struct api_auth *auth, const struct api_peer *peer, en
 {
 	const char *name = cl_cmd__to_str(cmd);
 
-	if (peer->role == API_ROLE_ADMIN || (peer->role == API_ROLE_VIEWER && api_auth__read_only(cmd)))
+	if (peer->role == API_ROLE_ADMIN ||
+	    (peer->role == API_ROLE_VIEWER && api_auth__read_only(cmd)))
 		return 0;
 	if (api_auth__read_only(cmd) && auth->viewer_group[0])
 		snprintf(err, errlen,
@@ -162,16 +163,18 @@ int api_auth__allow(const struct api_auth *auth, const struct api_peer *peer, en
 			 peer->user, (unsigned int)peer->uid, name, auth->viewer_group,
 			 auth->viewer_group, peer->user);
 	else if (auth->admin_group[0])
-		snprintf(err, errlen,
-			 "user %s (uid %u) may not run %s: it needs root or group %s ([api] "
-			 "admin_group): add the user to it (usermod -aG %s %s) and log in again, or "
-			 "run it as root",
-			 peer->user, (unsigned int)peer->uid, name, auth->admin_group,
-			 auth->admin_group, peer->user);
+		snprintf(
+		    err, errlen,
+		    "user %s (uid %u) may not run %s: it needs root or group %s ([api] "
+		    "admin_group): add the user to it (usermod -aG %s %s) and log in again, or "
+		    "run it as root",
+		    peer->user, (unsigned int)peer->uid, name, auth->admin_group, auth->admin_group,
+		    peer->user);
 	else
-		snprintf(err, errlen,
-			 "user %s (uid %u) may not run %s: it needs root: run it as root (sudo), or "
-			 "name a group in clusterd.conf's [api] admin_group and add the user to it",
-			 peer->user, (unsigned int)peer->uid, name);
+		snprintf(
+		    err, errlen,
+		    "user %s (uid %u) may not run %s: it needs root: run it as root (sudo), or "
+		    "name a group in clusterd.conf's [api] admin_group and add the user to it",
+		    peer->user, (unsigned int)peer->uid, name);
 	return -EACCES;
 }

@@ -1,4 +1,4 @@
-/* clusterd's CLI access rules: [api] parsed, groups resolved, peers' roles, refusals, socket mode. */
+/* clusterd's CLI access rules: [api], groups, peers' roles, refusals, socket mode. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,9 @@
 #include "suites.h"
 
 #define NOBODY 65534
-#define BASE_CONF "[cluster]\nname = c\n[host]\nname = h1\nreplication_addr = 198.18.1.1\n[tls]\ninsecure = yes\n"
+#define BASE_CONF                                                                                  \
+	"[cluster]\nname = c\n[host]\nname = h1\nreplication_addr = 198.18.1.1\n"                  \
+	"[tls]\ninsecure = yes\n"
 
 static gid_t gid_of(const char *group)
 {
@@ -33,7 +35,8 @@ START_TEST(test_conf_keys)
 	ck_assert_int_eq(conf__parse(BASE_CONF, "t.conf", &c, err, sizeof(err)), 0);
 	ck_assert_str_eq(c.api.admin_group, "");
 	ck_assert_str_eq(c.api.viewer_group, "");
-	ck_assert_int_eq(conf__parse(BASE_CONF "[api]\nadmin_group = staff\nviewer_group = nogroup\n",
+	ck_assert_int_eq(conf__parse(BASE_CONF
+				     "[api]\nadmin_group = staff\nviewer_group = nogroup\n",
 				     "t.conf", &c, err, sizeof(err)),
 			 0);
 	ck_assert_str_eq(c.api.admin_group, "staff");
@@ -81,7 +84,8 @@ START_TEST(test_allow)
 
 		ck_assert_int_eq(api_auth__read_only(c), ro);
 		ck_assert_int_eq(api_auth__allow(&a, &admin, c, err, sizeof(err)), 0);
-		ck_assert_int_eq(api_auth__allow(&a, &viewer, c, err, sizeof(err)), ro ? 0 : -EACCES);
+		ck_assert_int_eq(api_auth__allow(&a, &viewer, c, err, sizeof(err)),
+				 ro ? 0 : -EACCES);
 		ck_assert_int_eq(api_auth__allow(&a, &outsider, c, err, sizeof(err)), -EACCES);
 	}
 	ck_assert_int_eq(api_auth__allow(&a, &viewer, CL_CMD_VM_PEEK, err, sizeof(err)), -EACCES);
