@@ -26,7 +26,8 @@ struct client {
 	bool closing; /* the last reply is written, then the connection closes */
 	bool serving; /* inside serve(): a reply made meanwhile must not recurse */
 	bool eof;     /* the client sent all it will: close after the owed replies */
-	struct api_peer peer; /* who connected: what it may run (api_auth.h) */
+	/* Who connected: what it may run (api_auth.h). */
+	struct api_peer peer;
 };
 
 struct api {
@@ -95,8 +96,9 @@ static void serve(struct client *c)
 			json_decref(id);
 		} else if (api_auth__allow(&c->a->auth, &c->peer, req->cmd, e.desc,
 					   sizeof(e.desc))) {
-			clog__warn("api: refused %s to %s (uid %u, pid %d)", cl_cmd__to_str(req->cmd),
-				   c->peer.user, (unsigned int)c->peer.uid, (int)c->peer.pid);
+			clog__warn("api: refused %s to %s (uid %u, pid %d)",
+				   cl_cmd__to_str(req->cmd), c->peer.user,
+				   (unsigned int)c->peer.uid, (int)c->peer.pid);
 			send_line(c, api_request__error("PermissionDenied", e.desc, id));
 			json_decref(id);
 		} else {
@@ -104,7 +106,8 @@ static void serve(struct client *c)
 			if (!api_auth__read_only(req->cmd))
 				clog__info("api: %s%s%s by %s (uid %u, pid %d)",
 					   cl_cmd__to_str(req->cmd), req->vm[0] ? " " : "", req->vm,
-					   c->peer.user, (unsigned int)c->peer.uid, (int)c->peer.pid);
+					   c->peer.user, (unsigned int)c->peer.uid,
+					   (int)c->peer.pid);
 			c->pending = req->id;
 			c->cmd = req->cmd;
 			c->id = id;
