@@ -330,8 +330,9 @@ int api__set_access(struct api *a, const struct conf_api *access, char *err, siz
 	if (rc)
 		return rc;
 	a->auth = auth;
-	clog__info("api: administrators: root%s%s; viewers: %s", auth.admin_group[0] ? ", group " : "",
-		   auth.admin_group, auth.viewer_group[0] ? auth.viewer_group : "none");
+	clog__info("api: administrators: root%s%s; viewers: %s",
+		   auth.admin_group[0] ? ", group " : "", auth.admin_group,
+		   auth.viewer_group[0] ? auth.viewer_group : "none");
 	return 0;
 }
 
