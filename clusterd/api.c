@@ -76,6 +76,7 @@ static void serve(struct client *c)
 	while (!c->pending && !c->closing) {
 		struct cl_request *req = calloc(1, sizeof(*req));
 		struct api_error e = {0};
+		enum cl_cmd denied;
 		size_t len;
 		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
 		json_t *id;
@@ -91,15 +92,15 @@ static void serve(struct client *c)
 			break;
 		}
 		req->id = ++c->a->next_id;
-		if (api_request__parse(line, len, c->a->vm_configs, req, &id, &e)) {
-			send_line(c, api_request__error(e.cls, e.desc, id));
-			json_decref(id);
-		} else if (api_auth__allow(&c->a->auth, &c->peer, req->cmd, e.desc,
-					   sizeof(e.desc))) {
-			clog__warn("api: refused %s to %s (uid %u, pid %d)",
-				   cl_cmd__to_str(req->cmd), c->peer.user,
-				   (unsigned int)c->peer.uid, (int)c->peer.pid);
+		/* Before the parse, which may read files the request names. */
+		if (api_auth__allow_line(&c->a->auth, &c->peer, line, len, &denied, &id, e.desc,
+					 sizeof(e.desc))) {
+			clog__warn("api: refused %s to %s (uid %u, pid %d)", cl_cmd__to_str(denied),
+				   c->peer.user, (unsigned int)c->peer.uid, (int)c->peer.pid);
 			send_line(c, api_request__error("PermissionDenied", e.desc, id));
+			json_decref(id);
+		} else if (api_request__parse(line, len, c->a->vm_configs, req, &id, &e)) {
+			send_line(c, api_request__error(e.cls, e.desc, id));
 			json_decref(id);
 		} else {
 			/* Who changed or read into what: the log answers it later. */

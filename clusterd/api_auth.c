@@ -179,3 +179,23 @@ int api_auth__allow(const struct api_auth *auth, const struct api_peer *peer, en
 		    peer->user, (unsigned int)peer->uid, name);
 	return -EACCES;
 }
+
+int api_auth__allow_line(const struct api_auth *auth, const struct api_peer *peer, const char *line,
+			 size_t len, enum cl_cmd *cmd, json_t **id, char *err, size_t errlen)
+{
+	json_t *r;
+	int rc = 0;
+
+	*id = NULL;
+	if (peer->role == API_ROLE_ADMIN)
+		return 0;
+	r = json_loadb(line, len, 0, NULL);
+	if (json_is_object(r) &&
+	    !cl_cmd__from_str(json_string_value(json_object_get(r, "execute")) ?: "", cmd)) {
+		rc = api_auth__allow(auth, peer, *cmd, err, errlen);
+		if (rc)
+			*id = json_incref(json_object_get(r, "id"));
+	}
+	json_decref(r);
+	return rc;
+}
