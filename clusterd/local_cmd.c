@@ -7,6 +7,7 @@
 #include "host_cpus.h"
 #include "host_mem.h"
 #include "local_cmd.h"
+#include "vm_introspect.h"
 
 typedef void (*local_handler)(struct local_ctx *ctx, const struct cl_request *req);
 
@@ -24,8 +25,8 @@ static const struct {
     [CL_CMD_HOST_MEM_OFFLINE] = {true, host_mem__run},	/* mem */
     [CL_CMD_HOST_MEM_ONLINE] = {true, host_mem__run},	/* mem */
     [CL_CMD_HOST_MEM_STATUS] = {true, host_mem__run},	/* mem */
-    [CL_CMD_VM_PEEK] = {true, NULL},			/* introspect */
-    [CL_CMD_VM_REGS] = {true, NULL},			/* introspect */
+    [CL_CMD_VM_PEEK] = {true, vm_introspect__run},	/* introspect */
+    [CL_CMD_VM_REGS] = {true, vm_introspect__run},	/* introspect */
 };
 
 bool local_cmd__is_local(enum cl_cmd cmd)

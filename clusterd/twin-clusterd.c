@@ -561,7 +561,8 @@ static int start(struct daemon *d)
 		goto fail;
 	}
 	if (api__start(d->base, d->conf.socket, d->conf.vm_configs, &api_ops, &d->api, err,
-		       sizeof(err)))
+		       sizeof(err)) ||
+	    api__set_access(d->api, &d->conf.api, err, sizeof(err)))
 		goto fail;
 	if (d->conf.metrics.port &&
 	    metrics_http__start(d->base, d->conf.metrics.addr, d->conf.metrics.port, metrics_page,
