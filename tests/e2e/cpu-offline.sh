@@ -103,6 +103,8 @@ cpus_json()
 start_vm kv1
 kv1=$PID
 assert_threads "$kv1" 0-1 "before"
+grep -q -- "starting the primary: .* --cpus 0-1$" "$dir/state/vms/kv1/log" ||
+	{ show_file "$dir/state/vms/kv1/log"; fail "kv1's twin-vmm was not started with --cpus 0-1"; }
 [ "$(cpus_json 'j["cpus"][1]["vcpus"][0]["vm"]')" = kv1 ] || fail "host cpus: kv1's vCPU is not listed on CPU 1: $OUT"
 
 # Offline CPU 1 for Twin: every thread of kv1's twin-vmm leaves it, clusterd too.
@@ -125,6 +127,8 @@ grep -Eq '^0 +online +online +kv1/vcpu0$' <<<"$OUT" || fail "host cpus does not 
 start_vm kv2
 kv2=$PID
 assert_threads "$kv2" 0 "a VM started while CPU 1 is offline"
+grep -q -- "starting the primary: .* --cpus 0$" "$dir/state/vms/kv2/log" ||
+	{ show_file "$dir/state/vms/kv2/log"; fail "kv2's twin-vmm was not started with --cpus 0"; }
 
 # Every refusal, with the problem named; nothing changes.
 refused 1 "CPU 1 is offline for Twin already: twin host cpu-online 1 brings it back" host cpu-offline 1

@@ -48,6 +48,7 @@ static Suite *(*const suites[])(void) = {
     metrics_http_suite,
     vm_introspect_suite,
     api_auth_suite,
+    clusterd_supervisor_suite,
     api_request_suite,
     host_cpus_suite,
 };

@@ -57,6 +57,7 @@ Suite *metrics_collect_suite(void);
 Suite *metrics_http_suite(void);
 Suite *vm_introspect_suite(void);
 Suite *api_auth_suite(void);
+Suite *clusterd_supervisor_suite(void);
 Suite *api_request_suite(void);
 Suite *host_cpus_suite(void);
 
