@@ -4,13 +4,11 @@
 #define CLUSTERD_CONF_H
 #include <stdbool.h>
 #include <stddef.h>
+#include "model.h" /* CL_MAX_VMS: a backup listens on port_base + the VM's index */
 
 #define CONF_NAME_MAX	63   /* cluster and host names */
 #define CONF_PATH_MAX	1024 /* files and directories */
 #define CONF_SOCKET_MAX 107  /* sockaddr_un.sun_path without its NUL */
-/* VMs per host the replication ports leave room for: port_base + index stays a port. */
-#define CONF_MAX_VMS 256
-
 #define CONF_DEFAULT_STATE_DIR	"/var/lib/twin"
 #define CONF_DEFAULT_SOCKET	"/run/twin/clusterd.sock"
 #define CONF_DEFAULT_TWIN_VMM	"/usr/bin/twin-vmm"
@@ -25,6 +23,21 @@ struct conf_tls {
 	bool insecure;
 };
 
+/* An address to serve on: an IP literal (v6 without brackets) and a port; port 0: off. */
+struct conf_listen {
+	char addr[64];
+	unsigned int port;
+};
+
+/*
+ * Who may use the CLI's socket (api_auth.h).  Neither: root alone (socket 0600).  The socket's
+ * group is viewer_group, else admin_group (mode 0660): its members may connect.
+ */
+struct conf_api {
+	char admin_group[CONF_NAME_MAX + 1];  /* "": root alone administers */
+	char viewer_group[CONF_NAME_MAX + 1]; /* "": no read-only users */
+};
+
 struct clusterd_conf {
 	char cluster_name[CONF_NAME_MAX + 1];
 	char host_name[CONF_NAME_MAX + 1]; /* the corosync nodelist name */
@@ -37,6 +50,8 @@ struct clusterd_conf {
 	unsigned int port_base; /* a backup listens on port_base + VM index */
 
 	char cpu_sysfs[CONF_PATH_MAX]; /* [host] cpu_sysfs: present, online, cpuN/online */
+	struct conf_listen metrics; /* [metrics] listen: GET /metrics (Prometheus) */
+	struct conf_api api;
 };
 
 /*

@@ -206,16 +206,31 @@ static void run_offline_online(struct local_ctx *ctx, const struct cl_request *r
 	}
 	host_cpus__allowed(ctx->cpus, &f->set);
 	cpu_list__format(&f->set, f->allowed, sizeof(f->allowed));
-	/* clusterd first: the twin-vmms it spawns from now on inherit the set. */
-	rc = host_cpus__pin_self(ctx->cpus);
-	if (rc)
-		clog__error("cpus: cannot pin clusterd to CPUs %s: %s", f->allowed, strerror(-rc));
+	/* clusterd first: the twin-vmms it spawns from now on start on the set. */
+	host_cpus__apply(ctx->cpus, ctx->sup);
 	clog__info("cpus: CPU %u %s for Twin: re-pinning every twin-vmm here to CPUs %s", req->cpu,
 		   off ? "offline" : "online", f->allowed);
 	json_object_update_new(f->ret,
 			       json_pack("{s:i, s:b, s:b, s:s}", "cpu", req->cpu, "offline", off,
 					 "hotplug", off && req->hotplug, "allowed", f->allowed));
 	fan_out(f);
+}
+
+void host_cpus__apply(const struct host_cpus *h, struct supervisor *sup)
+{
+	char list[CPU_LIST_MAX];
+	cpu_set_t set;
+	int rc;
+
+	host_cpus__allowed(h, &set);
+	cpu_list__format(&set, list, sizeof(list));
+	rc = cpu_pin__process(0, &set);
+	if (rc)
+		clog__error("cpus: cannot pin clusterd to CPUs %s: %s", list, strerror(-rc));
+	rc = supervisor__set_vmm_cpus(sup, list);
+	if (rc)
+		clog__warn("cpus: new twin-vmms get no --cpus %s (%s): they inherit clusterd's CPUs",
+			   list, strerror(-rc));
 }
 
 void host_cpus__run(struct local_ctx *ctx, const struct cl_request *req)
