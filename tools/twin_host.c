@@ -159,8 +159,8 @@ int twin_host__run(struct twin_client *c, const struct twin_args *a)
 		print_cpus(ret);
 	else if (a->command == TWIN_CMD_HOST_CPU_OFFLINE || a->command == TWIN_CMD_HOST_CPU_ONLINE)
 		status = print_cpu_change(a, ret);
-	else if (a->command == TWIN_CMD_HOST_MEM_OFFLINE || a->command == TWIN_CMD_HOST_MEM_ONLINE ||
-		 a->command == TWIN_CMD_HOST_MEM_STATUS)
+	else if (a->command == TWIN_CMD_HOST_MEM_OFFLINE ||
+		 a->command == TWIN_CMD_HOST_MEM_ONLINE || a->command == TWIN_CMD_HOST_MEM_STATUS)
 		twin_host_mem__print(a, ret, stdout, stderr);
 	else
 		print_forget(a, ret);
