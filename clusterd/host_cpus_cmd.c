@@ -229,8 +229,9 @@ void host_cpus__apply(const struct host_cpus *h, struct supervisor *sup)
 		clog__error("cpus: cannot pin clusterd to CPUs %s: %s", list, strerror(-rc));
 	rc = supervisor__set_vmm_cpus(sup, list);
 	if (rc)
-		clog__warn("cpus: new twin-vmms get no --cpus %s (%s): they inherit clusterd's CPUs",
-			   list, strerror(-rc));
+		clog__warn(
+		    "cpus: new twin-vmms get no --cpus %s (%s): they inherit clusterd's CPUs", list,
+		    strerror(-rc));
 }
 
 void host_cpus__run(struct local_ctx *ctx, const struct cl_request *req)
