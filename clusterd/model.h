@@ -84,16 +84,33 @@ struct cl_vm {
 	/* Bumped at every role assignment; reports name the generation they are about. */
 	uint32_t generation, primary_gen, backup_gen;
 	uint64_t synced_version; /* the state version its backup's initial sync made */
+	/*
+	 * Stalls: the backup a STALLED report named (its generation), the backups ended by a
+	 * stall in a row, and whether re-protection waits for the leader's backoff (so a
+	 * flapping replication link costs a full sync at most every few minutes).
+	 */
+	uint32_t stalled_gen, stall_ends;
+	bool stall_hold;
+	uint32_t failovers; /* backups activated since vm start (status "failovers") */
 };
 
 struct cl_cluster {
 	uint64_t version; /* bumped by every applied change; STATE_SYNC's highest wins */
 	/*
-	 * The ring (corosync's seq) of the last quorate round that made this state: a later
+	 * The ring of the last quorate round that made this state: corosync's seq times two,
+	 * plus one if that partition won its quorum midway through the ring (its first
+	 * verdict on the ring said not quorate: a qdevice's vote that came later).  A later
 	 * quorate ring's state wins over any version of an earlier one, whose last changes
-	 * a cut-short round may have left known to one host only.
+	 * a cut-short round may have left known to one host only.  Within one ring, two
+	 * quorate partitions can only be the two halves of a split a qdevice decides, and
+	 * the one that won its quorum midway did so after the other lost its own.
 	 */
 	uint64_t ring;
+	/*
+	 * No VM generation below this: a forgotten VM's, so a VM started in a free slot never
+	 * takes a generation a stale vmm of a forgotten one (on a host away) still has.
+	 */
+	uint32_t gen_floor;
 	struct cl_host hosts[CL_MAX_HOSTS];
 	struct cl_vm vms[CL_MAX_VMS];
 };
@@ -117,6 +134,7 @@ struct cl_local_vmm {
 	 */
 	bool forced;
 	uint32_t protect_gen; /* backup_gen the primary was told to protect toward; 0 none */
+	uint32_t stall_sent;  /* the protect_gen a STALLED report went out for */
 	bool failover_sent;
 	/* an output-releasing act waits for a barrier sent at or after gate_version */
 	bool gate_set;
@@ -133,6 +151,9 @@ struct cl_local {
 	bool vq_quorate;
 	uint32_t votes, expected_votes;
 	uint64_t vq_ring;
+	/* votequorum's first verdict on ring vq_first_ring: quorate or not */
+	uint64_t vq_first_ring;
+	bool vq_first_quorate;
 	/* the CPG membership of the last confchg, sorted */
 	uint32_t members[CL_MAX_HOSTS];
 	int nmembers;
@@ -227,8 +248,9 @@ enum cl_event {
 	CL_EV_ACTIVATED,     /* the backup's failover is done: it is the primary */
 	/*
 	 * The primary's query-replication says stalled (its backup unheard): licenses
-	 * nothing by itself.  Report it at each poll that finds it so: the backup's host
-	 * then kills its backup, whose confirmed death lets the primary degrade.
+	 * nothing by itself.  Reported over CPG once per backup: the backup's host then
+	 * kills its backup, whose confirmed death lets the primary degrade; re-protection
+	 * then backs off (cl_vm.stall_hold).
 	 */
 	CL_EV_VMM_STALLED,
 	CL_EV_HOST_MEMORY, /* this host's free memory (free_mib) */

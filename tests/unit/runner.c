@@ -51,6 +51,7 @@ static Suite *(*const suites[])(void) = {
     clusterd_supervisor_suite,
     api_request_suite,
     host_cpus_suite,
+    supervisor_call_suite,
 };
 
 int main(void)

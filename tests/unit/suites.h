@@ -60,5 +60,6 @@ Suite *api_auth_suite(void);
 Suite *clusterd_supervisor_suite(void);
 Suite *api_request_suite(void);
 Suite *host_cpus_suite(void);
+Suite *supervisor_call_suite(void);
 
 #endif
