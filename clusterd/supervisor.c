@@ -1188,3 +1188,11 @@ void supervisor__each(struct supervisor *s,
 			fn(arg, v->vm, v->role, v->pid);
 	}
 }
+
+int supervisor__set_vmm_cpus(struct supervisor *s, const char *list)
+{
+	if (strlen(list) >= sizeof(s->vmm_cpus))
+		return -ENAMETOOLONG;
+	snprintf(s->vmm_cpus, sizeof(s->vmm_cpus), "%s", list);
+	return 0;
+}
