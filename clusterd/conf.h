@@ -16,6 +16,7 @@
 #define CONF_DEFAULT_TWIN_VMM	"/usr/bin/twin-vmm"
 #define CONF_DEFAULT_VM_CONFIGS "/etc/twin/vms"
 #define CONF_DEFAULT_PORT_BASE	7400
+#define CONF_DEFAULT_CPU_SYSFS	"/sys/devices/system/cpu"
 
 /* How replication links are secured: exactly one of cert+key+ca, psk, insecure. */
 struct conf_tls {
@@ -33,6 +34,12 @@ struct conf_api {
 	char viewer_group[CONF_NAME_MAX + 1]; /* "": no read-only users */
 };
 
+/* An address to serve on: an IP literal (v6 without brackets) and a port; port 0: off. */
+struct conf_listen {
+	char addr[64];
+	unsigned int port;
+};
+
 struct clusterd_conf {
 	char cluster_name[CONF_NAME_MAX + 1];
 	char host_name[CONF_NAME_MAX + 1]; /* the corosync nodelist name */
@@ -44,6 +51,8 @@ struct clusterd_conf {
 	struct conf_tls tls;
 	unsigned int port_base; /* a backup listens on port_base + VM index */
 	struct conf_api api;
+	char cpu_sysfs[CONF_PATH_MAX]; /* [host] cpu_sysfs: present, online, cpuN/online */
+	struct conf_listen metrics; /* [metrics] listen: GET /metrics (Prometheus) */
 };
 
 /*

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include "api.h"
 #include "clog.h"
+#include "host_cpus.h"
+#include "host_mem.h"
 #include "local_cmd.h"
 #include "vm_introspect.h"
 
@@ -17,10 +19,14 @@ static const struct {
 	bool local;
 	local_handler run;
 } handlers[CL_CMD_NCMDS] = {
-    [CL_CMD_HOST_CPUS] = {true, NULL},	     [CL_CMD_HOST_CPU_OFFLINE] = {true, NULL},
-    [CL_CMD_HOST_CPU_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_OFFLINE] = {true, NULL},
-    [CL_CMD_HOST_MEM_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_STATUS] = {true, NULL},
-    [CL_CMD_VM_PEEK] = {true, vm_introspect__run}, [CL_CMD_VM_REGS] = {true, vm_introspect__run},
+    [CL_CMD_HOST_CPUS] = {true, host_cpus__run},	/* cpu */
+    [CL_CMD_HOST_CPU_OFFLINE] = {true, host_cpus__run}, /* cpu */
+    [CL_CMD_HOST_CPU_ONLINE] = {true, host_cpus__run},	/* cpu */
+    [CL_CMD_HOST_MEM_OFFLINE] = {true, host_mem__run},	/* mem */
+    [CL_CMD_HOST_MEM_ONLINE] = {true, host_mem__run},	/* mem */
+    [CL_CMD_HOST_MEM_STATUS] = {true, host_mem__run},	/* mem */
+    [CL_CMD_VM_PEEK] = {true, vm_introspect__run},	/* introspect */
+    [CL_CMD_VM_REGS] = {true, vm_introspect__run},	/* introspect */
 };
 
 bool local_cmd__is_local(enum cl_cmd cmd)

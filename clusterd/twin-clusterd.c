@@ -12,6 +12,10 @@
 #include "clog.h"
 #include "conf.h"
 #include "corosync.h"
+#include "host_cpus.h"
+#include "host_mem.h"
+#include "metrics_collect.h"
+#include "metrics_http.h"
 #include "local_cmd.h"
 #include "model.h"
 #include "persist.h"
@@ -48,6 +52,8 @@ struct daemon {
 	struct corosync *cs;
 	struct supervisor *sup;
 	struct api *api;
+	struct host_cpus *cpus;
+	struct metrics_http *metrics; /* NULL: no [metrics] listen */
 	struct local_ctx local; /* the local commands' view of the above */
 	struct event *tick, *sigterm, *sigint, *grace, *host_kill;
 	char state_file[CONF_PATH_MAX + 16]; /* STATE_DIR/cluster.json */
@@ -378,6 +384,32 @@ static struct api_ops api_ops = {
     .extend = extend_reply,
 };
 
+/* ---- metrics ---- */
+
+static json_t *replication_of(void *opaque, const char *vm)
+{
+	struct daemon *d = opaque;
+
+	return supervisor__replication(d->sup, vm);
+}
+
+/* A scrape of GET /metrics: the page from the model's state and the vmms' last answers. */
+static int metrics_page(void *opaque, char **out, size_t *len)
+{
+	struct daemon *d = opaque;
+	struct metrics_source src = {
+	    .state = model__state(d->model),
+	    .replication = replication_of,
+	    .opaque = d,
+	    .cpus_known = true,
+	    .cpus_offline = host_cpus__offline_count(d->cpus),
+	    .pages_known = true,
+	    .pages_offline = host_mem__offline_count(d->local.mem),
+	};
+
+	return metrics_collect__page(&src, out, len);
+}
+
 /* ---- time and signals ---- */
 
 /* MemAvailable from /proc/meminfo in MiB, 0 if unreadable. */
@@ -476,6 +508,29 @@ static int parse_args(int argc, char **argv, const char **config)
 	return 0;
 }
 
+/*
+ * The CPUs offline for Twin, as this host's last life left them; clusterd pins itself to the
+ * others, so the twin-vmms it spawns start there.
+ */
+static int start_cpus(struct daemon *d, char *err, size_t errlen)
+{
+	char file[CONF_PATH_MAX + 16];
+	int rc;
+
+	snprintf(file, sizeof(file), "%s/cpus.json", d->conf.state_dir);
+	if (host_cpus__new(d->conf.cpu_sysfs, file, &d->cpus, err, errlen))
+		return -1;
+	if (err[0]) {
+		clog__error("cpus: %s: every CPU starts online for Twin", err);
+		err[0] = 0;
+	}
+	rc = host_cpus__pin_self(d->cpus);
+	if (rc)
+		clog__error("cpus: cannot pin clusterd to the CPUs online for Twin: %s",
+			    strerror(-rc));
+	return 0;
+}
+
 static int start(struct daemon *d)
 {
 	struct timeval tick = {0, TICK_MS * 1000};
@@ -499,6 +554,8 @@ static int start(struct daemon *d)
 	}
 	snprintf(d->state_file, sizeof(d->state_file), "%s/cluster.json", d->conf.state_dir);
 	restore_state(d);
+	if (start_cpus(d, err, sizeof(err)))
+		goto fail;
 	if (supervisor__new(d->base, &d->conf, &supervisor_ops, &d->sup)) {
 		snprintf(err, sizeof(err), "supervisor: cannot watch SIGCHLD");
 		goto fail;
@@ -507,13 +564,22 @@ static int start(struct daemon *d)
 		       sizeof(err)) ||
 	    api__set_access(d->api, &d->conf.api, err, sizeof(err)))
 		goto fail;
+	if (d->conf.metrics.port &&
+	    metrics_http__start(d->base, d->conf.metrics.addr, d->conf.metrics.port, metrics_page,
+				d, &d->metrics, err, sizeof(err)))
+		goto fail;
 	d->local = (struct local_ctx){
 	    .base = d->base,
 	    .conf = &d->conf,
 	    .sup = d->sup,
 	    .api = d->api,
 	    .model = d->model,
+	    .cpus = d->cpus,
 	};
+	if (host_mem__new(d->base, d->sup, &d->local.mem)) {
+		snprintf(err, sizeof(err), "host mem: out of memory");
+		goto fail;
+	}
 	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
 	d->grace = evtimer_new(d->base, on_grace, d);
 	d->host_kill = evtimer_new(d->base, on_host_kill, d);
@@ -561,9 +627,12 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 	clog__info("stopped%s", d.exit_status ? " after a failure" : "");
 out:
+	metrics_http__stop(d.metrics);
 	api__stop(d.api);
 	corosync__stop(d.cs);
+	host_mem__free(d.local.mem);
 	supervisor__free(d.sup);
+	host_cpus__free(d.cpus);
 	if (d.model)
 		model__free(d.model);
 	if (d.tick)

@@ -20,6 +20,8 @@
 #include "vm.h"
 #include "vm_control.h"
 #include "vm_introspect.h"
+#include "vm_mem.h"
+#include "vm_cpus.h"
 
 /*
  * Threads: the control server's calls the ops, one at a time; the job thread runs
@@ -600,6 +602,36 @@ static int ctl_regs(void *opaque, int vcpu, json_t **out, char *err, size_t errl
 	return rc ? rc : vm_introspect__regs(c->vm, vcpu, out, err, errlen);
 }
 
+static int ctl_mem_offline(void *opaque, const struct control_mem_page *pg,
+			   struct page_retired *out, char *err, size_t errlen)
+{
+	struct vm_control *c = opaque;
+
+	return vm_mem__offline(c->vm, repl_control__is_backup(c->repl), pg, out, err, errlen);
+}
+
+static int ctl_mem_online(void *opaque, const struct control_mem_page *pg, uint64_t *gpa,
+			  uint64_t *pfn, char *err, size_t errlen)
+{
+	return vm_mem__online(((struct vm_control *)opaque)->vm, pg, gpa, pfn, err, errlen);
+}
+
+static int ctl_query_mem(void *opaque, struct page_retired **out, size_t *n)
+{
+	return vm_mem__query(((struct vm_control *)opaque)->vm, out, n);
+}
+
+/* Every thread, the VM's or not: a CPU offline for Twin runs none of this twin-vmm. */
+static int ctl_set_cpus(void *opaque, const cpu_set_t *cpus, char *err, size_t errlen)
+{
+	return vm_cpus__pin(cpus, err, errlen);
+}
+
+static json_t *ctl_query_cpus(void *opaque)
+{
+	return vm_cpus__query();
+}
+
 int vm_control__new(struct vm *vm, bool paused, bool backup, struct vm_control **out)
 {
 	struct vm_control *c = calloc(1, sizeof(*c));
@@ -667,6 +699,11 @@ void vm_control__ops(struct vm_control *c, struct control_ops *ops)
 	    .degrade = ctl_degrade,
 	    .peek = ctl_peek,
 	    .regs = ctl_regs,
+	    .mem_offline = ctl_mem_offline,
+	    .mem_online = ctl_mem_online,
+	    .query_mem = ctl_query_mem,
+	    .set_cpus = ctl_set_cpus,
+	    .query_cpus = ctl_query_cpus,
 	    .opaque = c,
 	};
 }

@@ -44,7 +44,12 @@ static Suite *(*const suites[])(void) = {
     cluster_sim_suite,
     vm_introspect_suite,
     api_auth_suite,
+    page_offline_suite,
+    metrics_text_suite,
+    metrics_collect_suite,
+    metrics_http_suite,
     api_request_suite,
+    host_cpus_suite,
 };
 
 int main(void)
