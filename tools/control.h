@@ -92,14 +92,6 @@ struct control_ops {
 	/* clusterd confirmed the backup's death: a cluster-managed primary releases its output. */
 	int (*degrade)(void *opaque, char *err, size_t errlen);
 	/*
-	 * Introspection (tools/vm_introspect.h), read-only, the VM paused for the read alone.
-	 * peek: guest RAM [gpa, gpa + len) into buf (len 1..4096 checked here).  regs: *out the
-	 * reply's "return" for vcpu (-1: all).  Both refused on a backup by the table.
-	 */
-	int (*peek)(void *opaque, uint64_t gpa, uint32_t len, uint8_t *buf, uint64_t *pause_ns,
-		    char *err, size_t errlen);
-	int (*regs)(void *opaque, int vcpu, json_t **out, char *err, size_t errlen);
-	/*
 	 * Page retirement (tools/vm_mem.h, xen-core/page_offline.h); served by a backup too,
 	 * which answers whether a frame is its own.  -ESRCH: the PFN is no frame of this VM
 	 * (reply class NotOwner: ask the next VM); -EINVAL: a bad PFN or GPA (InvalidParameter).
@@ -114,6 +106,14 @@ struct control_ops {
 	int (*set_cpus)(void *opaque, const cpu_set_t *cpus, char *err, size_t errlen);
 	/* query-cpus: {"allowed": LIST, "vcpus": [{"vcpu", "tid", "cpus"}]} (NULL: no memory). */
 	json_t *(*query_cpus)(void *opaque);
+	/*
+	 * Introspection (tools/vm_introspect.h), read-only, the VM paused for the read alone.
+	 * peek: guest RAM [gpa, gpa + len) into buf (len 1..4096 checked here).  regs: *out the
+	 * reply's "return" for vcpu (-1: all).  Both refused on a backup by the table.
+	 */
+	int (*peek)(void *opaque, uint64_t gpa, uint32_t len, uint8_t *buf, uint64_t *pause_ns,
+		    char *err, size_t errlen);
+	int (*regs)(void *opaque, int vcpu, json_t **out, char *err, size_t errlen);
 	void *opaque;
 };
 

@@ -149,6 +149,17 @@ grep -q "CPU 1 is online for Twin; twin-vmms here run on CPUs 0-1" <<<"$OUT" || 
 assert_threads "$kv1" 0-1 "cpu-online 1 (kv1)"
 assert_threads "$kv2" 0-1 "cpu-online 1 (kv2)"
 
+# A twin-vmm that does not answer set-cpus (stopped here): clusterd pins its threads itself.
+kill -STOP "$kv2"
+twin_ok host cpu-offline 1
+kill -CONT "$kv2"
+grep -q "kv2 primary (pid $kv2): re-pinned by clusterd" <<<"$OUT" || fail "cpu-offline 1 with kv2 stopped says: $OUT"
+grep -q "kv1 primary (pid $kv1): re-pinned by twin-vmm" <<<"$OUT" || fail "cpu-offline 1 with kv2 stopped says: $OUT"
+grep -q "set-cpus failed: .*: pinning it from clusterd" "$dir/clusterd.log" || fail "clusterd did not log the failed set-cpus"
+assert_threads "$kv2" 0 "cpu-offline 1, kv2 stopped"
+twin_ok host cpu-online 1
+assert_threads "$kv2" 0-1 "cpu-online 1, kv2 running again"
+
 # --hotplug: the (fake) sysfs file too, and back.
 twin_ok host cpu-offline 1 --hotplug
 grep -q "CPU 1 is offline for Twin and in the kernel" <<<"$OUT" || fail "cpu-offline 1 --hotplug says: $OUT"
