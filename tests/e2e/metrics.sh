@@ -87,6 +87,7 @@ done
 check running
 assert_has_line "$E2E_TMP/running.body" 'twin_vm_info{vm="kv1",state="running",primary="h1",backup="",role="primary"} 1'
 assert_has_line "$E2E_TMP/running.body" 'twin_cluster_quorate 1'
+assert_has_line "$E2E_TMP/running.body" 'twin_vm_failovers_total{vm="kv1"} 0'
 assert_has_line "$E2E_TMP/running.body" 'twin_host_member{host="h1"} 1'
 
 # Other paths 404, other methods 405 (Allow: GET, HEAD); HEAD is the headers alone; a

@@ -135,7 +135,11 @@ START_TEST(test_vm_info)
 		  1);
 	ck_assert(value("twin_vm_info",
 			L("vm=kv3", "state=running", "primary=h3", "backup=", "role=none")) == 1);
-	ck_assert(mp_has_family(&page, "twin_vm_failovers_total"));
+	ck_assert(value("twin_vm_failovers_total", L("vm=kv1")) == 0);
+	st.cluster.vms[1].failovers = 3;
+	collect(&src);
+	ck_assert(value("twin_vm_failovers_total", L("vm=kv2")) == 3);
+	ck_assert_str_eq(mp_find(&page, "twin_vm_failovers_total", L("vm=kv2"))->type, "counter");
 }
 END_TEST
 
