@@ -28,6 +28,7 @@ static const struct key keys[] = {
     {"host", "replication_addr", K_ADDR, FIELD(replication_addr), "replication_addr = 198.18.1.1"},
     {"host", "state_dir", K_PATH, FIELD(state_dir), "state_dir = /var/lib/twin"},
     {"host", "socket", K_SOCKET, FIELD(socket), "socket = /run/twin/clusterd.sock"},
+    {"host", "cpu_sysfs", K_PATH, FIELD(cpu_sysfs), "cpu_sysfs = /sys/devices/system/cpu"},
     {"paths", "twin_vmm", K_PATH, FIELD(twin_vmm), "twin_vmm = /usr/bin/twin-vmm"},
     {"paths", "vm_configs", K_PATH, FIELD(vm_configs), "vm_configs = /etc/twin/vms"},
     {"tls", "cert", K_PATH, FIELD(tls.cert), "cert = /etc/twin/tls/host.crt"},
@@ -37,6 +38,8 @@ static const struct key keys[] = {
     {"tls", "insecure", K_BOOL, FIELD(tls.insecure), "insecure = yes"},
     {"replication", "port_base", K_PORT, FIELD(port_base), "port_base = 7400"},
     {"metrics", "listen", K_LISTEN, FIELD(metrics), "listen = 198.18.0.1:9464"},
+    {"api", "admin_group", K_NAME, FIELD(api.admin_group), "admin_group = twin-admin"},
+    {"api", "viewer_group", K_NAME, FIELD(api.viewer_group), "viewer_group = twin-view"},
 };
 #define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -185,11 +188,11 @@ static bool set_value(struct parse *p, const struct key *k, const char *v)
 	case K_PORT:
 		errno = 0;
 		n = strtol(v, &end, 10);
-		if (errno || end == v || *end || n < 1024 || n > 65535 - CONF_MAX_VMS) {
+		if (errno || end == v || *end || n < 1024 || n > 65535 - CL_MAX_VMS) {
 			fail(p,
 			     "[%s] %s '%s' must be a port from 1024 to %d (VM ports follow it): "
 			     "use e.g. %s",
-			     k->section, k->name, v, 65535 - CONF_MAX_VMS, k->example);
+			     k->section, k->name, v, 65535 - CL_MAX_VMS, k->example);
 			return false;
 		}
 		*(unsigned int *)field = n;
@@ -229,12 +232,12 @@ static int handle(void *user, const char *section, const char *name, const char 
 	if (!*section)
 		fail(p,
 		     "%s is outside any section: put it under [cluster], [host], [paths], "
-		     "[tls], [replication] or [metrics]",
+		     "[tls], [replication], [metrics] or [api]",
 		     name);
 	else if (!section_known)
 		fail(p,
 		     "unknown section [%s]: use [cluster], [host], [paths], [tls], "
-		     "[replication] or [metrics]",
+		     "[replication], [metrics] or [api]",
 		     section);
 	else
 		fail(p,
@@ -290,6 +293,7 @@ int conf__parse(const char *text, const char *file, struct clusterd_conf *out, c
 	strcpy(out->socket, CONF_DEFAULT_SOCKET);
 	strcpy(out->twin_vmm, CONF_DEFAULT_TWIN_VMM);
 	strcpy(out->vm_configs, CONF_DEFAULT_VM_CONFIGS);
+	strcpy(out->cpu_sysfs, CONF_DEFAULT_CPU_SYSFS);
 	line = ini_parse_stream(read_line, &p, handle, &p);
 	if (line > 0 && (!p.err_line || (unsigned int)line < p.err_line)) {
 		/* libinih's own complaint: a line that is neither a section nor key = value. */

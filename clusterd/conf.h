@@ -4,18 +4,17 @@
 #define CLUSTERD_CONF_H
 #include <stdbool.h>
 #include <stddef.h>
+#include "model.h" /* CL_MAX_VMS: a backup listens on port_base + the VM's index */
 
 #define CONF_NAME_MAX	63   /* cluster and host names */
 #define CONF_PATH_MAX	1024 /* files and directories */
 #define CONF_SOCKET_MAX 107  /* sockaddr_un.sun_path without its NUL */
-/* VMs per host the replication ports leave room for: port_base + index stays a port. */
-#define CONF_MAX_VMS 256
-
 #define CONF_DEFAULT_STATE_DIR	"/var/lib/twin"
 #define CONF_DEFAULT_SOCKET	"/run/twin/clusterd.sock"
 #define CONF_DEFAULT_TWIN_VMM	"/usr/bin/twin-vmm"
 #define CONF_DEFAULT_VM_CONFIGS "/etc/twin/vms"
 #define CONF_DEFAULT_PORT_BASE	7400
+#define CONF_DEFAULT_CPU_SYSFS	"/sys/devices/system/cpu"
 
 /* How replication links are secured: exactly one of cert+key+ca, psk, insecure. */
 struct conf_tls {
@@ -30,6 +29,15 @@ struct conf_listen {
 	unsigned int port;
 };
 
+/*
+ * Who may use the CLI's socket (api_auth.h).  Neither: root alone (socket 0600).  The socket's
+ * group is viewer_group, else admin_group (mode 0660): its members may connect.
+ */
+struct conf_api {
+	char admin_group[CONF_NAME_MAX + 1];  /* "": root alone administers */
+	char viewer_group[CONF_NAME_MAX + 1]; /* "": no read-only users */
+};
+
 struct clusterd_conf {
 	char cluster_name[CONF_NAME_MAX + 1];
 	char host_name[CONF_NAME_MAX + 1]; /* the corosync nodelist name */
@@ -40,7 +48,10 @@ struct clusterd_conf {
 	char vm_configs[CONF_PATH_MAX]; /* NAME.cfg files */
 	struct conf_tls tls;
 	unsigned int port_base; /* a backup listens on port_base + VM index */
+
+	char cpu_sysfs[CONF_PATH_MAX]; /* [host] cpu_sysfs: present, online, cpuN/online */
 	struct conf_listen metrics; /* [metrics] listen: GET /metrics (Prometheus) */
+	struct conf_api api;
 };
 
 /*

@@ -12,9 +12,12 @@
 #include "clog.h"
 #include "conf.h"
 #include "corosync.h"
+#include "host_cpus.h"
+#include "host_mem.h"
+#include "local_cmd.h"
+#include "membership.h"
 #include "metrics_collect.h"
 #include "metrics_http.h"
-#include "local_cmd.h"
 #include "model.h"
 #include "persist.h"
 #include "supervisor.h"
@@ -31,6 +34,8 @@
 /* The model's clock (retries); the host's free memory is sent every MEMORY_EVERY ticks. */
 #define TICK_MS	     500
 #define MEMORY_EVERY 10
+/* A state write slower than this is logged: failover and fencing decisions wait for it. */
+#define PERSIST_SLOW_MS 20
 /* A stop waits this long for the vmms' exits to be reported before leaving anyway. */
 #define STOP_GRACE_S 10
 
@@ -50,7 +55,9 @@ struct daemon {
 	struct corosync *cs;
 	struct supervisor *sup;
 	struct api *api;
+	struct host_cpus *cpus;
 	struct metrics_http *metrics; /* NULL: no [metrics] listen */
+	struct membership members; /* what of Corosync's membership the model may hear */
 	struct local_ctx local; /* the local commands' view of the above */
 	struct event *tick, *sigterm, *sigint, *grace, *host_kill;
 	char state_file[CONF_PATH_MAX + 16]; /* STATE_DIR/cluster.json */
@@ -60,9 +67,10 @@ struct daemon {
 };
 
 static const char usage[] =
-    "usage: twin-clusterd [--config FILE]\n"
+    "usage: twin-clusterd [--config FILE] [--check-config]\n"
     "  One per host, beside its Corosync (same network and mount namespaces).  Runs in the\n"
     "  foreground and logs to stderr.  --config defaults to " DEFAULT_CONFIG ".\n"
+    "  --check-config only checks the config: silent and 0 if good, else FILE:LINE and 2.\n"
     "  SIGTERM stops it: every twin-vmm it runs is killed first, so protected VMs fail over.\n"
     "  Exit status: 0 stopped, 1 Corosync lost or a start-up failure, 2 bad usage or config.\n";
 
@@ -95,19 +103,34 @@ static void kill_host_soon(struct daemon *d)
 	evtimer_add(d->host_kill, &delay);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
- * The replicated state to disk before the actions that follow it (the model puts this one
- * first): a host that restarts with it still holds the cluster's history.  A failed write is
- * loud but not fatal: the host then counts as new after a restart, which the model allows.
+ * The replicated state to disk before the actions that follow it (the model puts only fences
+ * and kills before it): a host that restarts with it still holds the cluster's history.  A failed write is
+ * loud but not fatal: persist__write then removed the file, so after a restart this host
+ * counts as new (which the model allows) rather than holding an older history.
  */
 static void persist_state(struct daemon *d, const char *json, size_t len)
 {
+	uint64_t t0 = now_ms(), took;
 	int rc = persist__write(d->state_file, json, len);
 
+	took = now_ms() - t0;
 	if (rc)
-		clog__error("cannot write the cluster state to %s: %s: after a restart this host "
-			    "counts as new",
+		clog__error("cannot write the cluster state to %s: %s: removed it, so after a "
+			    "restart this host counts as new: check the disk of [host] state_dir",
 			    d->state_file, strerror(-rc));
+	else if (took > PERSIST_SLOW_MS)
+		clog__warn("writing the cluster state to %s took %llu ms (two fsyncs on the event "
+			   "loop): a slow disk delays this host's decisions",
+			   d->state_file, (unsigned long long)took);
 }
 
 /* Before any input: the state of this host's last life, if it wrote one. */
@@ -130,47 +153,68 @@ static void restore_state(struct daemon *d)
 	free(text);
 }
 
+/* A fence or a kill releases nothing: it needs nothing on disk first. */
+static bool urgent(const struct cl_action *a)
+{
+	return (a->type == CL_ACT_KILL && !a->host) ||
+	       (a->type == CL_ACT_VMM && a->vmm_cmd == CL_VMM_FENCE);
+}
+
+static void run_action(struct daemon *d, const struct cl_action *a)
+{
+	switch (a->type) {
+	case CL_ACT_SEND:
+		corosync__send(d->cs, a->data, a->len);
+		break;
+	case CL_ACT_SPAWN_PRIMARY:
+	case CL_ACT_SPAWN_BACKUP:
+		/* A stop waits for the vmms to end: it starts none (we leave anyway). */
+		if (d->stopping)
+			clog__warn("vm %s: stopping: not starting its %s", a->vm,
+				   a->type == CL_ACT_SPAWN_PRIMARY ? "primary" : "backup");
+		else
+			supervisor__spawn(d->sup, a->vm,
+					  a->type == CL_ACT_SPAWN_PRIMARY ? CL_ROLE_PRIMARY
+									  : CL_ROLE_BACKUP,
+					  a->data, a->port);
+		break;
+	case CL_ACT_VMM:
+		supervisor__command(d->sup, a);
+		break;
+	case CL_ACT_KILL:
+		if (a->host)
+			kill_host_soon(d);
+		else
+			supervisor__kill(d->sup, a->vm, a->role, a->signal);
+		break;
+	case CL_ACT_REPLY:
+		api__reply(d->api, a->req_id, a->ok, a->err_class, a->data);
+		break;
+	case CL_ACT_LOG:
+		clog__info("%s", a->data);
+		break;
+	case CL_ACT_PERSIST:
+		persist_state(d, a->data, a->len);
+		break;
+	}
+}
+
+/*
+ * In order, except that a list which persists runs its fences and kills first: the state
+ * write's two fsyncs must not delay them (review 6, finding 6; the model orders them so too).
+ */
 static void run_actions(struct daemon *d, const struct cl_actions *acts)
 {
-	for (size_t i = 0; i < acts->n; i++) {
-		const struct cl_action *a = &acts->v[i];
+	bool persists = false;
 
-		switch (a->type) {
-		case CL_ACT_SEND:
-			corosync__send(d->cs, a->data, a->len);
-			break;
-		case CL_ACT_SPAWN_PRIMARY:
-		case CL_ACT_SPAWN_BACKUP:
-			/* A stop waits for the vmms to end: it starts none (we leave anyway). */
-			if (d->stopping)
-				clog__warn("vm %s: stopping: not starting its %s", a->vm,
-					   a->type == CL_ACT_SPAWN_PRIMARY ? "primary" : "backup");
-			else
-				supervisor__spawn(d->sup, a->vm,
-						  a->type == CL_ACT_SPAWN_PRIMARY ? CL_ROLE_PRIMARY
-										  : CL_ROLE_BACKUP,
-						  a->data, a->port);
-			break;
-		case CL_ACT_VMM:
-			supervisor__command(d->sup, a);
-			break;
-		case CL_ACT_KILL:
-			if (a->host)
-				kill_host_soon(d);
-			else
-				supervisor__kill(d->sup, a->vm, a->role, a->signal);
-			break;
-		case CL_ACT_REPLY:
-			api__reply(d->api, a->req_id, a->ok, a->err_class, a->data);
-			break;
-		case CL_ACT_LOG:
-			clog__info("%s", a->data);
-			break;
-		case CL_ACT_PERSIST:
-			persist_state(d, a->data, a->len);
-			break;
-		}
-	}
+	for (size_t i = 0; i < acts->n; i++)
+		persists |= acts->v[i].type == CL_ACT_PERSIST;
+	for (size_t i = 0; i < acts->n && persists; i++)
+		if (urgent(&acts->v[i]))
+			run_action(d, &acts->v[i]);
+	for (size_t i = 0; i < acts->n; i++)
+		if (!persists || !urgent(&acts->v[i]))
+			run_action(d, &acts->v[i]);
 }
 
 static void feed(struct daemon *d, const struct cl_input *in)
@@ -191,48 +235,47 @@ static void feed(struct daemon *d, const struct cl_input *in)
 
 static void on_deliver(void *opaque, uint32_t from, const void *data, size_t len)
 {
+	struct daemon *d = opaque;
 	struct cl_input in = {.type = CL_IN_MESSAGE};
 
+	if (!membership__deliver(&d->members))
+		return; /* a membership the model cannot hold: it applies nothing */
 	in.msg.from = from;
 	in.msg.data = data;
 	in.msg.len = len;
-	feed(opaque, &in);
-}
-
-static int copy_ids(uint32_t *dst, const uint32_t *src, size_t n)
-{
-	if (n > CL_MAX_HOSTS) {
-		clog__warn("confchg: %zu nodes, the model keeps %d", n, CL_MAX_HOSTS);
-		n = CL_MAX_HOSTS;
-	}
-	memcpy(dst, src, n * sizeof(*src));
-	return n;
+	feed(d, &in);
 }
 
 static void on_confchg(void *opaque, const uint32_t *members, size_t nmembers, const uint32_t *left,
 		       size_t nleft, const uint32_t *joined, size_t njoined, uint64_t ring_seq)
 {
-	struct cl_input in = {.type = CL_IN_CONFCHG};
+	struct daemon *d = opaque;
+	struct cl_input in[2];
+	int n;
 
-	in.confchg.nmembers = copy_ids(in.confchg.members, members, nmembers);
-	in.confchg.nleft = copy_ids(in.confchg.left, left, nleft);
-	in.confchg.njoined = copy_ids(in.confchg.joined, joined, njoined);
-	in.confchg.ring_seq = ring_seq;
 	clog__debug("corosync: membership: %zu members, %zu left, %zu joined, ring %llu", nmembers,
 		    nleft, njoined, (unsigned long long)ring_seq);
-	feed(opaque, &in);
+	n = membership__confchg(&d->members, members, nmembers, left, nleft, joined, njoined,
+				ring_seq, in);
+	for (int i = 0; i < n; i++)
+		feed(d, &in[i]);
 }
 
-static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expected)
+static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expected,
+		      uint64_t ring_seq)
 {
+	struct daemon *d = opaque;
 	struct cl_input in = {.type = CL_IN_QUORUM};
 
 	in.quorum.quorate = quorate;
 	in.quorum.votes = votes;
 	in.quorum.expected_votes = expected;
-	clog__debug("corosync: quorum: %s, %u of %u expected votes",
-		    quorate ? "quorate" : "NOT quorate", votes, expected);
-	feed(opaque, &in);
+	in.quorum.ring_seq = ring_seq;
+	clog__debug("corosync: quorum: %s, %u of %u expected votes, ring %llu",
+		    quorate ? "quorate" : "NOT quorate", votes, expected,
+		    (unsigned long long)ring_seq);
+	membership__quorum(&d->members, &in);
+	feed(d, &in);
 }
 
 static void stop(struct daemon *d, int status);
@@ -398,6 +441,10 @@ static int metrics_page(void *opaque, char **out, size_t *len)
 	    .state = model__state(d->model),
 	    .replication = replication_of,
 	    .opaque = d,
+	    .cpus_known = true,
+	    .cpus_offline = host_cpus__offline_count(d->cpus),
+	    .pages_known = true,
+	    .pages_offline = host_mem__offline_count(d->local.mem),
 	};
 
 	return metrics_collect__page(&src, out, len);
@@ -420,21 +467,25 @@ static uint32_t free_mib(void)
 	return kib / 1024;
 }
 
+/* This host's free memory to the model, which sends it in HOST_INFO (placement weighs it). */
+static void report_memory(struct daemon *d)
+{
+	struct cl_input in = {.type = CL_IN_LOCAL};
+
+	in.ev.type = CL_EV_HOST_MEMORY;
+	in.ev.free_mib = free_mib();
+	feed(d, &in);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct cl_input in = {.type = CL_IN_TICK};
-	struct timespec now;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	in.now_ms = (uint64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	in.now_ms = now_ms();
 	feed(d, &in);
-	if (d->ticks++ % MEMORY_EVERY == 0) {
-		in = (struct cl_input){.type = CL_IN_LOCAL};
-		in.ev.type = CL_EV_HOST_MEMORY;
-		in.ev.free_mib = free_mib();
-		feed(d, &in);
-	}
+	if (++d->ticks % MEMORY_EVERY == 0)
+		report_memory(d);
 }
 
 static void on_grace(evutil_socket_t fd, short what, void *arg)
@@ -470,20 +521,25 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* ---- main ---- */
 
-static int parse_args(int argc, char **argv, const char **config)
+static int parse_args(int argc, char **argv, const char **config, bool *check_only)
 {
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	int o;
 
 	*config = DEFAULT_CONFIG;
+	*check_only = false;
 	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
 			*config = optarg;
+			break;
+		case 'C':
+			*check_only = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -501,15 +557,43 @@ static int parse_args(int argc, char **argv, const char **config)
 	return 0;
 }
 
+/* The CPUs offline for Twin, as this host's last life left them. */
+static int start_cpus(struct daemon *d, char *err, size_t errlen)
+{
+	char file[CONF_PATH_MAX + 16];
+
+	snprintf(file, sizeof(file), "%s/cpus.json", d->conf.state_dir);
+	if (host_cpus__new(d->conf.cpu_sysfs, file, &d->cpus, err, errlen))
+		return -1;
+	if (err[0]) {
+		clog__error("cpus: %s: every CPU starts online for Twin", err);
+		err[0] = 0;
+	}
+	return 0;
+}
+
 static int start(struct daemon *d)
 {
 	struct timeval tick = {0, TICK_MS * 1000};
 	uint32_t nodeid;
+	int nodes;
 	char err[CONF_PATH_MAX + 256] = "";
 
 	corosync_ops.opaque = supervisor_ops.opaque = api_ops.opaque = d;
 	if (corosync__open(&corosync_ops, &d->cs, &nodeid, err, sizeof(err)))
 		goto fail;
+	nodes = corosync__nodelist_size(d->cs);
+	if (nodes > CL_MAX_HOSTS) {
+		snprintf(err, sizeof(err),
+			 "corosync.conf's nodelist has %d nodes, over the %d hosts a Twin cluster "
+			 "holds: remove nodes from the nodelist (or run two clusters)",
+			 nodes, CL_MAX_HOSTS);
+		goto fail;
+	}
+	if (nodes < 0)
+		clog__warn("corosync: cannot read the nodelist from cmap: a membership over %d "
+			   "hosts will be treated as a quorum loss",
+			   CL_MAX_HOSTS);
 	d->model =
 	    model__new(nodeid, d->conf.host_name, d->conf.replication_addr, d->conf.port_base);
 	if (!d->model) {
@@ -524,12 +608,17 @@ static int start(struct daemon *d)
 	}
 	snprintf(d->state_file, sizeof(d->state_file), "%s/cluster.json", d->conf.state_dir);
 	restore_state(d);
+	if (start_cpus(d, err, sizeof(err)))
+		goto fail;
 	if (supervisor__new(d->base, &d->conf, &supervisor_ops, &d->sup)) {
 		snprintf(err, sizeof(err), "supervisor: cannot watch SIGCHLD");
 		goto fail;
 	}
+	/* clusterd and the twin-vmms it spawns run on the CPUs online for Twin. */
+	host_cpus__apply(d->cpus, d->sup);
 	if (api__start(d->base, d->conf.socket, d->conf.vm_configs, &api_ops, &d->api, err,
-		       sizeof(err)))
+		       sizeof(err)) ||
+	    api__set_access(d->api, &d->conf.api, err, sizeof(err)))
 		goto fail;
 	if (d->conf.metrics.port &&
 	    metrics_http__start(d->base, d->conf.metrics.addr, d->conf.metrics.port, metrics_page,
@@ -541,7 +630,12 @@ static int start(struct daemon *d)
 	    .sup = d->sup,
 	    .api = d->api,
 	    .model = d->model,
+	    .cpus = d->cpus,
 	};
+	if (host_mem__new(d->base, d->sup, &d->local.mem)) {
+		snprintf(err, sizeof(err), "host mem: out of memory");
+		goto fail;
+	}
 	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
 	d->grace = evtimer_new(d->base, on_grace, d);
 	d->host_kill = evtimer_new(d->base, on_host_kill, d);
@@ -553,6 +647,7 @@ static int start(struct daemon *d)
 		snprintf(err, sizeof(err), "cannot set up the event loop: out of memory");
 		goto fail;
 	}
+	report_memory(d); /* before the join: our first HOST_INFO carries it, not 0 */
 	if (corosync__join(d->cs, d->base, err, sizeof(err)))
 		goto fail;
 	clog__info("host %s (nodeid %u) in cluster %s: replication on %s, state in %s",
@@ -569,8 +664,9 @@ int main(int argc, char **argv)
 	static struct daemon d; /* big (the config): not on the stack */
 	const char *config, *level = getenv("TWIN_LOG");
 	char err[512];
+	bool check_only;
 
-	if (parse_args(argc, argv, &config))
+	if (parse_args(argc, argv, &config, &check_only))
 		return EXIT_USAGE;
 	if (level && !strcmp(level, "debug"))
 		clog__set_level(CLOG_DEBUG);
@@ -578,6 +674,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "twin-clusterd: error: %s\n", err);
 		return EXIT_USAGE;
 	}
+	/* Packaging and operators: the file alone, no Corosync, nothing written. */
+	if (check_only)
+		return 0;
 	clog__set_host(d.conf.host_name);
 	/* A CLI client that hangs up early must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -592,7 +691,9 @@ out:
 	metrics_http__stop(d.metrics);
 	api__stop(d.api);
 	corosync__stop(d.cs);
+	host_mem__free(d.local.mem);
 	supervisor__free(d.sup);
+	host_cpus__free(d.cpus);
 	if (d.model)
 		model__free(d.model);
 	if (d.tick)
