@@ -8,7 +8,7 @@ require_cmd curl curl
 CHECK="$(dirname "$0")/metrics-check.py"
 KV1_IP=198.18.2.10 KV1_MAC=52:54:00:12:34:56
 FAMILIES=(twin_cluster_quorate twin_cluster_votes twin_cluster_expected_votes twin_host_member
-	twin_vm_info twin_vm_failovers_total twin_vm_epochs_total twin_vm_pause_seconds
+	twin_host_cpus_offline twin_host_pages_offline twin_vm_info twin_vm_failovers_total twin_vm_epochs_total twin_vm_pause_seconds
 	twin_vm_sent_bytes_total twin_vm_ack_latency_seconds twin_vm_held_output_bytes)
 
 cluster_up mc 1000
