@@ -27,13 +27,13 @@ check()
 	twin_run "$name-cluster" "$h" cluster status --json
 	assert_status "$name-cluster" 0
 	run_bounded 20 "$name" "$LAB" --state "$E2E_TMP/lab-$CL_LAB" exec "$h" curl -sS --max-time 10 \
-		-o "$E2E_TMP/$name.body" -w '%{http_code} %{content_type}\n' "http://198.18.0.${h#h}:9464/metrics"
+		-o "$E2E_TMP/$name.body" -w '%{http_code} %{content_type}\n%{size_download} bytes in %{time_total} s\n' "http://198.18.0.${h#h}:9464/metrics"
 	assert_status "$name" 0
 	assert_first_line "$E2E_TMP/$name.out" "200 text/plain; version=0.0.4; charset=utf-8"
 	python3 "$CHECK" "$E2E_TMP/$name.body" "$E2E_TMP/$name-status.out" "$E2E_TMP/$name-cluster.out" "$h" \
 		"${FAMILIES[@]}" >"$E2E_TMP/$name.check" 2>&1 ||
 		{ show_file "$E2E_TMP/$name.body"; show_file "$E2E_TMP/$name.check"; fail "$name: the page does not check"; }
-	note "$name: $(cat "$E2E_TMP/$name.check")"
+	note "$name: $(cat "$E2E_TMP/$name.check"), $(sed -n 2p "$E2E_TMP/$name.out")"
 }
 
 # figures NAME VM: VM's replication figures on page NAME are there and sane: epochs and

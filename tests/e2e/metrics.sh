@@ -54,7 +54,7 @@ scrape()
 	shift
 	run_bounded 20 "$name" "$LAB" --state "$E2E_TMP/lab-a" exec h1 curl -sS --max-time 10 \
 		-o "$E2E_TMP/$name.body" -D "$E2E_TMP/$name.headers" \
-		-w '%{http_code} %{content_type}\n' "$@"
+		-w '%{http_code} %{content_type}\n%{size_download} bytes in %{time_total} s\n' "$@"
 }
 
 # check NAME: scrape the page and check it against the status and cluster status now.
@@ -70,7 +70,7 @@ check()
 	python3 "$CHECK" "$E2E_TMP/$1.body" "$E2E_TMP/$1-status.out" "$E2E_TMP/$1-cluster.out" h1 \
 		"${FAMILIES[@]}" >"$E2E_TMP/$1.check" 2>&1 ||
 		{ show_file "$E2E_TMP/$1.body"; show_file "$E2E_TMP/$1.check"; fail "$1: the page does not check"; }
-	note "$1: $(cat "$E2E_TMP/$1.check")"
+	note "$1: $(cat "$E2E_TMP/$1.check"), $(sed -n 2p "$E2E_TMP/$1.out")"
 }
 
 # No VM yet: quorate alone (1 of 1 votes), h1 a member, no VM samples.
