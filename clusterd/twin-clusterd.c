@@ -559,6 +559,7 @@ static int parse_args(int argc, char **argv, const char **config, bool *check_on
 static int start_cpus(struct daemon *d, char *err, size_t errlen)
 {
 	char file[CONF_PATH_MAX + 16];
+	cpu_set_t bound;
 
 	snprintf(file, sizeof(file), "%s/cpus.json", d->conf.state_dir);
 	if (host_cpus__new(d->conf.cpu_sysfs, file, &d->cpus, err, errlen))
@@ -567,6 +568,10 @@ static int start_cpus(struct daemon *d, char *err, size_t errlen)
 		clog__error("cpus: %s: every CPU starts online for Twin", err);
 		err[0] = 0;
 	}
+	/* Started on fewer CPUs (CPUAffinity=, taskset): Twin stays within them. */
+	if (sched_getaffinity(0, sizeof(bound), &bound) || host_cpus__bound(d->cpus, &bound))
+		clog__warn("cpus: clusterd's own CPUs leave Twin none (or cannot be read): not "
+			   "bounding Twin by them");
 	return 0;
 }
 

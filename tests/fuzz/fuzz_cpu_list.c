@@ -1,7 +1,7 @@
 /* Fuzz target for cpu_list__parse: a refusal, or a set whose formatted list parses back to it. */
 /*
  * With libFuzzer (clang), from the top of the source tree:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Itools tests/fuzz/fuzz_cpu_list.c \
+ *   clang -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Itools tests/fuzz/fuzz_cpu_list.c \
  *     tests/fuzz/libfuzzer-entry.c tools/cpu_list.c -o fuzz-cpu-list
  *   ./fuzz-cpu-list -max_total_time=60 -max_len=4096 tests/fuzz/corpus/cpu_list
  * make check runs the same checks without libFuzzer through fuzz-target-driver.c.
