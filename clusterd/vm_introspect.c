@@ -31,7 +31,7 @@ static const char *host_name(const struct cl_state *st, uint32_t nodeid)
 }
 
 /* On the event loop: twin-vmm's answer, passed on with the VM and host it came from. */
-static void answered(void *arg, json_t *ret, const char *error)
+static void answered(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct pending *p = arg;
 
