@@ -31,8 +31,7 @@ struct api_auth {
 /* One CLI connection's peer, taken when it connects. */
 struct api_peer {
 	uid_t uid;
-	pid_t pid;
-	char user[64]; /* the uid's name, or its number */
+	pid_t pid; /* no user name: named by uid, see api_auth__peer */
 	enum api_role role;
 };
 
@@ -61,8 +60,9 @@ int api_auth__allow(const struct api_auth *auth, const struct api_peer *peer, en
 /*
  * api_auth__allow for a request line, judged by its "execute" alone, before anything else in
  * it is read: a viewer's vm-start must not make clusterd (root) open the file it names.  0
- * when allowed, or when the line names no known command (the parser answers that); else
- * -EACCES with err, *cmd the command and *id the request's "id" (a new reference, or NULL).
+ * when allowed; else -EACCES with err, *cmd the command (CL_CMD_NCMDS for a line naming
+ * none: refused too, but for an administrator) and *id the request's "id" (a new reference,
+ * or NULL).  The caller checks the parsed command with api_auth__allow again.
  */
 int api_auth__allow_line(const struct api_auth *auth, const struct api_peer *peer, const char *line,
 			 size_t len, enum cl_cmd *cmd, json_t **id, char *err, size_t errlen);
