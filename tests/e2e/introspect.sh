@@ -185,7 +185,7 @@ r = json.loads(f.readline())
 assert r["id"] == 5 and r["error"]["class"] == "PermissionDenied", r
 assert "shadow" not in r["error"]["desc"] and "root:" not in r["error"]["desc"], r
 # What the gate cannot judge is refused too (default deny), not left to the parser.
-for line, rid in (("not json", None), ('{"execute":"no-such","id":6}', 6)):
+for line, rid in (("not json", None), ("{\"execute\":\"no-such\",\"id\":6}", 6)):
     f.write(line + "\n")
     f.flush()
     r = json.loads(f.readline())
