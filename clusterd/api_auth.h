@@ -40,7 +40,8 @@ int api_auth__init(struct api_auth *auth, const struct conf_api *conf, char *err
 
 /*
  * The socket at path, just bound 0600 by root: with a group (viewer_group, else admin_group)
- * it becomes 0660 root:GROUP, so the group's members may connect.  0, or -errno with err.
+ * it becomes 0660 root:GROUP, so the group's members may connect; with both, an ACL entry
+ * lets admin_group in too.  0, or -errno with err.
  */
 int api_auth__socket(const struct api_auth *auth, const char *path, char *err, size_t errlen);
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <check.h>
 #include <dirent.h>
@@ -363,6 +364,65 @@ START_TEST(test_socket_mode)
 }
 END_TEST
 
+/* uid NOBODY with only gid (no supplementary groups) connects to path: 0 or the errno. */
+static int connect_as(const char *path, gid_t gid)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int status;
+	pid_t child;
+
+	strcpy(sa.sun_path, path);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		int c = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		if (setgroups(0, NULL) || setresgid(gid, gid, gid) ||
+		    setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(100);
+		_exit(connect(c, (struct sockaddr *)&sa, sizeof(sa)) ? errno : 0);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) != 100);
+	return WEXITSTATUS(status);
+}
+
+/*
+ * Both groups: the socket is 0660 root:viewer_group and an ACL lets admin_group in, so an
+ * administrator need not be a viewer too (review 7, finding 13); anyone else stays out.
+ */
+START_TEST(test_socket_admins_without_viewer_group)
+{
+	struct conf_api both = {.admin_group = "staff", .viewer_group = "nogroup"};
+	char dir[] = "/tmp/api-auth-XXXXXX", path[64], err[256];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct api_auth auth;
+	mode_t old;
+	int fd;
+
+	ck_assert_int_eq(getuid(), 0);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/s", dir);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	old = umask(0177);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	umask(old);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	ck_assert_int_eq(api_auth__init(&auth, &both, err, sizeof(err)), 0);
+	ck_assert_int_eq(api_auth__socket(&auth, path, err, sizeof(err)), 0);
+	ck_assert_msg(getxattr(path, "system.posix_acl_access", NULL, 0) > 0,
+		      "%s has no ACL (does /tmp have POSIX ACLs?)", path);
+	ck_assert_int_eq(connect_as(path, gid_of("staff")), 0);
+	ck_assert_int_eq(connect_as(path, gid_of("nogroup")), 0);
+	ck_assert_int_eq(connect_as(path, gid_of("daemon")), EACCES);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 Suite *api_auth_suite(void)
 {
 	Suite *s = suite_create("api_auth");
@@ -375,6 +435,7 @@ Suite *api_auth_suite(void)
 	tcase_add_test(tc, test_viewer_never_parses_a_write);
 	tcase_add_test(tc, test_peer_roles);
 	tcase_add_test(tc, test_socket_mode);
+	tcase_add_test(tc, test_socket_admins_without_viewer_group);
 	suite_add_tcase(s, tc);
 	return s;
 }
