@@ -75,8 +75,10 @@ struct acl_entry {
 static int let_admins_in(const struct api_auth *auth, const char *path, char *err, size_t errlen)
 {
 	const struct acl_entry e[] = {
-	    {ACL_TAG_USER_OBJ, ACL_RW, ACL_NO_ID},  {ACL_TAG_GROUP_OBJ, ACL_RW, ACL_NO_ID},
-	    {ACL_TAG_GROUP, ACL_RW, auth->admin_gid}, {ACL_TAG_MASK, ACL_RW, ACL_NO_ID},
+	    {ACL_TAG_USER_OBJ, ACL_RW, ACL_NO_ID},
+	    {ACL_TAG_GROUP_OBJ, ACL_RW, ACL_NO_ID},
+	    {ACL_TAG_GROUP, ACL_RW, auth->admin_gid},
+	    {ACL_TAG_MASK, ACL_RW, ACL_NO_ID},
 	    {ACL_TAG_OTHER, 0, ACL_NO_ID},
 	};
 	uint8_t buf[4 + sizeof(e)], *p = buf + 4;
@@ -221,11 +223,12 @@ int api_auth__allow(const struct api_auth *auth, const struct api_peer *peer, en
 			 "log in again",
 			 uid, name, auth->viewer_group, auth->viewer_group, uid);
 	else if (auth->admin_group[0])
-		snprintf(err, errlen,
-			 "uid %u may not run %s: it needs root or group %s ([api] admin_group): "
-			 "add the user to it (usermod -aG %s \"$(id -nu %u)\") and log in again, or "
-			 "run it as root",
-			 uid, name, auth->admin_group, auth->admin_group, uid);
+		snprintf(
+		    err, errlen,
+		    "uid %u may not run %s: it needs root or group %s ([api] admin_group): "
+		    "add the user to it (usermod -aG %s \"$(id -nu %u)\") and log in again, or "
+		    "run it as root",
+		    uid, name, auth->admin_group, auth->admin_group, uid);
 	else
 		snprintf(err, errlen,
 			 "uid %u may not run %s: it needs root: run it as root (sudo), or name a "

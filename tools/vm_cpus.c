@@ -11,7 +11,6 @@
 #include "vm.h" /* VM_MAX_VCPUS: the vCPU threads there can be */
 #include "vm_cpus.h"
 
-
 int vm_cpus__pin(const cpu_set_t *set, char *err, size_t errlen)
 {
 	char list[CPU_LIST_MAX];

@@ -122,7 +122,7 @@ START_TEST(test_allow_line)
 	};
 	/* Default deny: what the gate cannot judge never reaches the parser. */
 	const char *const unjudged[] = {
-	    "not json", "[1]", "{\"execute\":\"no-such\",\"id\":2}", "{\"execute\":3}", "{}",
+	    "not json",	  "[1]", "{\"execute\":\"no-such\",\"id\":2}", "{\"execute\":3}", "{}",
 	    "\"status\"", "",
 	};
 	struct api_auth a;
@@ -167,8 +167,8 @@ START_TEST(test_allow_line)
 END_TEST
 
 /* One line through the gate as api.c does it: 0 (allowed and parsed, *cmd) or -EACCES. */
-static int gate_then_parse(const struct api_auth *a, const struct api_peer *peer,
-			   const char *line, size_t len, enum cl_cmd *cmd)
+static int gate_then_parse(const struct api_auth *a, const struct api_peer *peer, const char *line,
+			   size_t len, enum cl_cmd *cmd)
 {
 	struct cl_request req = {0};
 	struct api_error e = {0};
@@ -235,9 +235,9 @@ START_TEST(test_viewer_never_parses_a_write)
 		int len = snprintf(line, sizeof(line), "{\"execute\":\"%s\"}", cl_cmd__to_str(c));
 		json_t *id = NULL;
 
-		ck_assert_int_eq(api_auth__allow_line(&a, &viewer, line, len, &cmd, &id, err,
-						      sizeof(err)),
-				 api_auth__read_only(c) ? 0 : -EACCES);
+		ck_assert_int_eq(
+		    api_auth__allow_line(&a, &viewer, line, len, &cmd, &id, err, sizeof(err)),
+		    api_auth__read_only(c) ? 0 : -EACCES);
 		json_decref(id);
 		if (!gate_then_parse(&a, &viewer, line, len, &cmd))
 			ck_assert_msg(api_auth__read_only(cmd), "%s parsed for a viewer", line);

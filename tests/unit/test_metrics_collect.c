@@ -54,9 +54,9 @@ static void setup(void)
 	    json_pack("{s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:I, s:I}", "epochs",
 		      (json_int_t)1234, "epoch", (json_int_t)1240, "pause_ns", "p50",
 		      (json_int_t)1000000, "p99", (json_int_t)3000000, "max", (json_int_t)9000000,
-		      "count", (json_int_t)1234, "sum", (json_int_t)2500000000,
-		      "ack_latency_ns", "p50", (json_int_t)250000, "p99", (json_int_t)750000,
-		      "bytes_total", (json_int_t)67108864, "held_bytes", (json_int_t)1500);
+		      "count", (json_int_t)1234, "sum", (json_int_t)2500000000, "ack_latency_ns",
+		      "p50", (json_int_t)250000, "p99", (json_int_t)750000, "bytes_total",
+		      (json_int_t)67108864, "held_bytes", (json_int_t)1500);
 	/* A primary's answer clusterd could not have for a VM whose primary is elsewhere. */
 	repl_kv2 = json_pack("{s:I}", "epochs", (json_int_t)99);
 	repl_asked = 0;
