@@ -10,6 +10,7 @@
 #   BENCH_FAILOVER_KINDS ("vmm host")      the kinds to run
 #   BENCH_FAILOVER_KEEP_LOGS               set: every kind's logs are kept (a failed kind's always are)
 #   BENCH_FAILOVER_SETTLE (6)              s without a membership change before a host drill
+#   BENCH_FAILOVER_KNET_PING (Corosync's)  knet's link timeout in ms (lab up --knet-ping-timeout)
 #
 # Every drill: kv1 (the kv guest, 64 MiB, epoch mode every 25 ms) is protected; twin-kv-client
 # runs on the lab's client (2 clients, one request outstanding each, resent every 10 ms,
@@ -55,6 +56,7 @@ EXCLUDED_FLAG_PCT=10
 # lab's Corosync loses members again about 3 s after a rejoin), at most SETTLE_MAX_SECS.
 SETTLE_SECS=${BENCH_FAILOVER_SETTLE:-6}
 SETTLE_MAX_SECS=120
+[ -z "${BENCH_FAILOVER_KNET_PING:-}" ] || CL_LAB_ARGS=(--knet-ping-timeout "$BENCH_FAILOVER_KNET_PING")
 
 # members_ok HOST: HOST's corosync counts 3 members.
 members_ok()
@@ -268,7 +270,8 @@ excluded()
 }
 
 printf 'Failover gap as the kv client sees it (3 lab hosts, Corosync + twin-clusterd, kv guest 64 MiB, epoch 25 ms;\n'
-printf '  host drills start after %s s without a membership change)\n' "$SETTLE_SECS"
+printf '  host drills start after %s s without a membership change%s)\n' "$SETTLE_SECS" \
+	"${BENCH_FAILOVER_KNET_PING:+; knet link timeout $BENCH_FAILOVER_KNET_PING ms}"
 printf '%-26s %6s | %-22s | %-26s | %s\n' kind drills "gap p50/p99/max ms" "membership p50/p99/max ms" goal
 for kind in $KINDS; do
 	case "$kind" in
