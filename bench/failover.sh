@@ -55,7 +55,7 @@ EXCLUDED_FLAG_PCT=10
 # A host drill waits for this long without a membership change (LAB.md: at token 300 the
 # lab's Corosync loses members again about 3 s after a rejoin), at most SETTLE_MAX_SECS.
 SETTLE_SECS=${BENCH_FAILOVER_SETTLE:-6}
-SETTLE_MAX_SECS=120
+SETTLE_MAX_SECS=60
 [ -z "${BENCH_FAILOVER_KNET_PING:-}" ] || CL_LAB_ARGS=(--knet-ping-timeout "$BENCH_FAILOVER_KNET_PING")
 
 # members_ok HOST: HOST's corosync counts 3 members.
@@ -190,6 +190,7 @@ drills_host()
 	: >"$E2E_TMP/host-$token.txt"
 	: >"$E2E_TMP/spurious-$token.txt"
 	: >"$E2E_TMP/moved-$token.txt"
+	: >"$E2E_TMP/unsettled-$token.txt"
 	cluster_up "host-$token" "$token"
 	cluster_start_protected h1 kv1 "$KV_IP" "$KV_MAC"
 	for ((r = 1; r <= DRILLS; r++)); do
@@ -201,9 +202,14 @@ drills_host()
 				sleep 0.2 # polling corosync-quorumtool, bounded by the deadline above
 			done
 		done
+		# Corosync may flap for minutes (seen at token 300): the drill then runs anyway,
+		# counted beside the row.
 		until quiet "$SETTLE_SECS" "$CL_DIR"/h[123]/corosync.log; do
-			[ "$SECONDS" -lt "$deadline" ] ||
-				fail "no ${SETTLE_SECS}s without a membership change within ${SETTLE_MAX_SECS}s (token $token): Corosync flaps"
+			if [ "$SECONDS" -ge "$deadline" ]; then
+				echo "host drill $r token $token: no ${SETTLE_SECS}s without a membership change within ${SETTLE_MAX_SECS}s: run unsettled" >>"$E2E_TMP/drills.log"
+				echo x >>"$E2E_TMP/unsettled-$token.txt"
+				break
+			fi
 			sleep 0.5 # polling the logs, bounded by the deadline above
 		done
 		# The roles as the cluster has them now (a spurious membership loss may have moved kv1).
@@ -256,7 +262,10 @@ drills_host()
 # started because kv1 moved on its own before the kill.
 excluded()
 {
-	local n kept pct x50 x99 xmax moved
+	local n kept pct x50 x99 xmax moved unsettled
+	unsettled=$(wc -l <"$E2E_TMP/unsettled-$1.txt")
+	[ "$unsettled" -eq 0 ] ||
+		printf '; %d run in a membership that never stayed %s s unchanged (Corosync flapping)' "$unsettled" "$SETTLE_SECS"
 	moved=$(wc -l <"$E2E_TMP/moved-$1.txt")
 	[ "$moved" -eq 0 ] || printf '; %d not started (kv1 moved before the kill: flapping)' "$moved"
 	n=$(wc -l <"$E2E_TMP/spurious-$1.txt")
