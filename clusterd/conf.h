@@ -14,12 +14,28 @@
 #define CONF_DEFAULT_TWIN_VMM	"/usr/bin/twin-vmm"
 #define CONF_DEFAULT_VM_CONFIGS "/etc/twin/vms"
 #define CONF_DEFAULT_PORT_BASE	7400
+#define CONF_DEFAULT_CPU_SYSFS	"/sys/devices/system/cpu"
 
 /* How replication links are secured: exactly one of cert+key+ca, psk, insecure. */
 struct conf_tls {
 	char cert[CONF_PATH_MAX], key[CONF_PATH_MAX], ca[CONF_PATH_MAX];
 	char psk[CONF_PATH_MAX];
 	bool insecure;
+};
+
+/* An address to serve on: an IP literal (v6 without brackets) and a port; port 0: off. */
+struct conf_listen {
+	char addr[64];
+	unsigned int port;
+};
+
+/*
+ * Who may use the CLI's socket (api_auth.h).  Neither: root alone (socket 0600).  The socket's
+ * group is viewer_group, else admin_group (mode 0660): its members may connect.
+ */
+struct conf_api {
+	char admin_group[CONF_NAME_MAX + 1];  /* "": root alone administers */
+	char viewer_group[CONF_NAME_MAX + 1]; /* "": no read-only users */
 };
 
 struct clusterd_conf {
@@ -32,6 +48,10 @@ struct clusterd_conf {
 	char vm_configs[CONF_PATH_MAX]; /* NAME.cfg files */
 	struct conf_tls tls;
 	unsigned int port_base; /* a backup listens on port_base + VM index */
+
+	char cpu_sysfs[CONF_PATH_MAX]; /* [host] cpu_sysfs: present, online, cpuN/online */
+	struct conf_listen metrics; /* [metrics] listen: GET /metrics (Prometheus) */
+	struct conf_api api;
 };
 
 /*

@@ -8,7 +8,8 @@ static int copy_ids(uint32_t *dst, const uint32_t *src, size_t n)
 {
 	if (n > CL_MAX_HOSTS)
 		n = CL_MAX_HOSTS;
-	memcpy(dst, src, n * sizeof(*src));
+	if (n)
+		memcpy(dst, src, n * sizeof(*src));
 	return (int)n;
 }
 
@@ -22,10 +23,11 @@ int membership__confchg(struct membership *m, const uint32_t *members, size_t nm
 		if (m->overflow)
 			return 0;
 		m->overflow = true;
-		clog__error("corosync: %zu members, over the %d hosts a Twin cluster holds: treated "
-			    "as a quorum loss (every primary here is fenced) until the membership "
-			    "fits again: remove nodes from corosync.conf's nodelist",
-			    nmembers, CL_MAX_HOSTS);
+		clog__error(
+		    "corosync: %zu members, over the %d hosts a Twin cluster holds: treated "
+		    "as a quorum loss (every primary here is fenced) until the membership "
+		    "fits again: remove nodes from corosync.conf's nodelist",
+		    nmembers, CL_MAX_HOSTS);
 		*in = (struct cl_input){.type = CL_IN_QUORUM};
 		if (m->have_quorum)
 			*in = m->quorum;

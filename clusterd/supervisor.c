@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "clog.h"
+#include "cpu_list.h"
+#include "cpu_pin.h"
 #include "supervisor.h"
 #include "vmm_argv.h"
 #include "vmm_client.h"
@@ -20,9 +22,13 @@
 #define CONNECT_EVERY_MS 20
 #define CONNECT_TRIES	 500
 /* Replies: most commands answer at once; failover returns once the VM runs there. */
-#define REPLY_MS     5000
+#define REPLY_MS 5000
 /* fence and unfence only flip a gate; degrade may wait DEGRADE_TIMEOUT_NS (10 s) in twin-vmm. */
 #define FENCE_MS     2000
+#define DEGRADE_MS   15000
+#define PROTECT_MS   30000
+#define FAILOVER_MS  60000
+#define UNPROTECT_MS 60000
 /*
  * A fence not confirmed this soon gets the vmm SIGKILLed.  twin-vmm runs its control requests
  * one at a time, so a fence waits behind a slow failover, unprotect or degrade whatever
@@ -30,10 +36,6 @@
  * dead to the majority anyway, and a copy that may still release output is not.
  */
 #define FENCE_DEADLINE_MS 200
-#define DEGRADE_MS   15000
-#define PROTECT_MS   30000
-#define FAILOVER_MS  60000
-#define UNPROTECT_MS 60000
 /* query-replication: while the initial sync runs, and then to see a stall sooner. */
 #define SYNC_POLL_MS  200
 #define WATCH_POLL_MS 500
@@ -42,11 +44,10 @@
  * 1 s of silence before it says stalled: about 2 s unheard).  The report ends in the backup's
  * kill and a full initial sync, so a blip a loaded host or a flapping link recovers from on
  * its own must not make one; past that the VM's clients already wait (its output is held) and
- * a degrade ends their wait.  Once per stall, repeated only every STALL_REPEAT_POLLS (10 s)
- * while it lasts, in case a partition without quorum dropped the report.
+ * a degrade ends their wait.  Once per stall: the model sends it again after a quorate round
+ * if no quorate partition applied it.
  */
-#define STALL_POLLS	   3
-#define STALL_REPEAT_POLLS 20
+#define STALL_POLLS 3
 /*
  * A failed degrade leaves a primary whose backup is gone holding its output: it is tried
  * DEGRADE_TRIES times, DEGRADE_RETRY_MS apart, then shown in status.  Never a kill: no other
@@ -54,6 +55,9 @@
  */
 #define DEGRADE_TRIES	 3
 #define DEGRADE_RETRY_MS 1000
+/* An unfence that fails leaves the VM paused: tried as often (it is idempotent), then shown. */
+#define UNFENCE_TRIES	 3
+#define UNFENCE_RETRY_MS 1000
 
 enum poll_mode { POLL_NONE, POLL_SYNC, POLL_WATCH };
 
@@ -64,10 +68,11 @@ struct vmm {
 	enum cl_role role;
 	char *config; /* the VM config text, kept for a restart */
 	uint16_t port;
-	pid_t pid;    /* 0: not running (a restart is pending) */
-	bool killed;  /* we ended it: its exit is reported, never restarted */
-	bool started; /* VMM_STARTED reported */
+	pid_t pid;		   /* 0: not running (a restart is pending) */
+	bool killed;		   /* we ended it: its exit is reported, never restarted */
+	bool started;		   /* VMM_STARTED reported */
 	struct vmm_client *client; /* NULL: not connected (yet, or again) */
+	char cpus[256];		   /* its --cpus, or the set-cpus sent as it connected; "": any */
 	struct vmm_client *dead;   /* closed, freed on the next connect_tick */
 	/*
 	 * fence and unfence only, on a connection of their own: never queued behind what
@@ -75,15 +80,17 @@ struct vmm {
 	 */
 	struct vmm_client *fencer, *fencer_dead;
 	struct event *fence_deadline; /* armed from a fence until twin-vmm confirms it */
-	unsigned int pending;	   /* 1 << cl_vmm_cmd: sent once the control socket connects */
-	int crash_status;	   /* the crash a pending restart follows */
-	struct event *timer; /* connect retries, or the restart delay */
+	unsigned int pending;	      /* 1 << cl_vmm_cmd: sent once the control socket connects */
+	int crash_status;	      /* the crash a pending restart follows */
+	struct event *timer;	      /* connect retries, or the restart delay */
 	unsigned int connect_tries;
 	struct event *poll;
 	enum poll_mode polling;
 	unsigned int stalled_polls; /* consecutive watch polls that found it stalled */
 	unsigned int degrade_tries; /* failed degrades in a row */
 	struct event *degrade_retry;
+	unsigned int unfence_tries; /* failed unfences in a row */
+	struct event *unfence_retry;
 	json_t *repl;	      /* the last query-replication answer, for status */
 	uint64_t repl_epochs; /* ... its "epochs", and when it came (ms, monotonic) */
 	uint64_t repl_at_ms;
@@ -176,6 +183,8 @@ static void release(struct vmm *v)
 		event_free(v->fence_deadline);
 	if (v->degrade_retry)
 		event_free(v->degrade_retry);
+	if (v->unfence_retry)
+		event_free(v->unfence_retry);
 	if (v->poll)
 		event_free(v->poll);
 	free(v->config);
@@ -237,6 +246,7 @@ static void kill_vmm(struct vmm *v, int sig);
 static void arm_fence_deadline(struct vmm *v);
 static void fence_overdue(evutil_socket_t fd, short what, void *arg);
 static void degrade_retry_tick(evutil_socket_t fd, short what, void *arg);
+static void unfence_retry_tick(evutil_socket_t fd, short what, void *arg);
 
 /* Appends --cpus list to a: 0, -E2BIG or -ENOMEM. */
 static int add_cpus(struct vmm_argv *a, const char *list)
@@ -272,6 +282,7 @@ static int start_process(struct vmm *v)
 	if (!rc && v->s->vmm_cpus[0] && (rc = add_cpus(&a, v->s->vmm_cpus)))
 		snprintf(err, sizeof(err), "cannot add --cpus %s: %s", v->s->vmm_cpus,
 			 strerror(-rc));
+	snprintf(v->cpus, sizeof(v->cpus), "%s", v->s->vmm_cpus);
 	if (!rc && (rc = vmm_argv__vm_dir(conf, v->vm, dir, sizeof(dir)) ?: mkdir_p(dir)))
 		snprintf(err, sizeof(err), "cannot create %s: %s", dir, strerror(-rc));
 	if (!rc) {
@@ -315,7 +326,7 @@ out:
 	return rc;
 }
 
-static void on_started(void *arg, json_t *ret, const char *error)
+static void on_started(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 
@@ -439,6 +450,39 @@ static bool listening(pid_t pid, uint16_t port)
 	return found;
 }
 
+static void on_cpus_set(void *arg, json_t *ret, const char *cls, const char *error)
+{
+	struct vmm *v = arg;
+	cpu_set_t set;
+	int rc;
+
+	if (ret || v->killed || !v->pid)
+		return;
+	rc = cpu_list__parse(v->cpus, &set) ?: cpu_pin__process(v->pid, &set);
+	clog__error("vm %s: its %s refused set-cpus %s (%s): %s from clusterd%s%s", v->vm,
+		    cl_role__to_str(v->role), v->cpus, error, rc ? "cannot pin it" : "pinned it",
+		    rc ? ": " : "", rc ? strerror(-rc) : "");
+}
+
+/*
+ * A twin-vmm started on other CPUs than new ones get now (a cpu-offline or -online came
+ * between its fork and its control socket; clusterd's pinning from outside meanwhile is
+ * undone by its own --cpus at the top of main) is told the current set first thing, on the
+ * connection every later set-cpus takes too, so the last one sent is the one that holds.
+ */
+static void send_current_cpus(struct vmm *v)
+{
+	const char *now = v->s->vmm_cpus;
+
+	if (!now[0] || !strcmp(v->cpus, now))
+		return;
+	clog__info("vm %s: its %s started on CPUs %s, Twin's are %s now: sending set-cpus", v->vm,
+		   cl_role__to_str(v->role), v->cpus[0] ? v->cpus : "(any)", now);
+	snprintf(v->cpus, sizeof(v->cpus), "%s", now);
+	vmm_client__call(v->client, "set-cpus", json_pack("{s:s}", "cpus", now), REPLY_MS,
+			 on_cpus_set, v);
+}
+
 /*
  * Until the control socket answers: a primary gets CONNECT_TRIES, a backup as long as it
  * lives (its socket comes after the initial sync) but CONNECT_TRIES to listen.
@@ -459,8 +503,10 @@ static void connect_tick(evutil_socket_t fd, short what, void *arg)
 	vmm_client__free(v->fencer_dead);
 	v->fencer_dead = NULL;
 	vmm_argv__control_path(v->s->conf, v->vm, path, sizeof(path));
-	if (!v->client && (v->client = vmm_client__connect(v->s->base, path, on_closed, v)))
+	if (!v->client && (v->client = vmm_client__connect(v->s->base, path, on_closed, v))) {
+		send_current_cpus(v);
 		vmm_client__call(v->client, "query-status", NULL, REPLY_MS, on_started, v);
+	}
 	if (v->client && !v->fencer)
 		v->fencer = vmm_client__connect(v->s->base, path, on_fencer_closed, v);
 	if (v->client && v->fencer) {
@@ -506,7 +552,9 @@ void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role, 
 	v->timer = event_new(s->base, -1, 0, connect_tick, v);
 	v->fence_deadline = evtimer_new(s->base, fence_overdue, v);
 	v->degrade_retry = evtimer_new(s->base, degrade_retry_tick, v);
-	if (!v->config || !v->timer || !v->fence_deadline || !v->degrade_retry || start_process(v))
+	v->unfence_retry = evtimer_new(s->base, unfence_retry_tick, v);
+	if (!v->config || !v->timer || !v->fence_deadline || !v->degrade_retry ||
+	    !v->unfence_retry || start_process(v))
 		exited(v, W_EXITCODE(127, 0));
 }
 
@@ -591,6 +639,7 @@ static void on_exit_status(struct vmm *v, int status)
 	v->fencer_dead = NULL;
 	event_del(v->fence_deadline);
 	event_del(v->degrade_retry);
+	event_del(v->unfence_retry);
 	if (v->poll)
 		event_del(v->poll);
 	v->polling = POLL_NONE;
@@ -650,7 +699,7 @@ static void poll_again(struct vmm *v)
 }
 
 /* query-replication's answer: the sync's end, or (later) a stall, becomes an event. */
-static void on_replication(void *arg, json_t *ret, const char *error)
+static void on_replication(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 	const char *state = json_string_value(json_object_get(ret, "state"));
@@ -679,9 +728,7 @@ static void on_replication(void *arg, json_t *ret, const char *error)
 		 * The model reports it while quorate, and the backup's host then ends a backup
 		 * that lives but no longer hears the primary.
 		 */
-		v->stalled_polls++;
-		if (v->stalled_polls >= STALL_POLLS &&
-		    (v->stalled_polls - STALL_POLLS) % STALL_REPEAT_POLLS == 0) {
+		if (++v->stalled_polls == STALL_POLLS) {
 			clog__warn("vm %s: replication stalled for %u polls in a row: reporting it",
 				   v->vm, v->stalled_polls);
 			emit(v, CL_EV_VMM_STALLED, 0);
@@ -711,7 +758,7 @@ static void start_polling(struct vmm *v, enum poll_mode mode)
 	poll_again(v);
 }
 
-static void on_protect(void *arg, json_t *ret, const char *error)
+static void on_protect(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 
@@ -724,7 +771,7 @@ static void on_protect(void *arg, json_t *ret, const char *error)
 	start_polling(v, POLL_SYNC);
 }
 
-static void on_failover(void *arg, json_t *ret, const char *error)
+static void on_failover(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 
@@ -741,7 +788,7 @@ static void on_failover(void *arg, json_t *ret, const char *error)
 }
 
 /* Commands whose reply only gets logged. */
-static void on_logged(void *arg, json_t *ret, const char *error)
+static void on_logged(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 
@@ -750,7 +797,7 @@ static void on_logged(void *arg, json_t *ret, const char *error)
 			    cl_role__to_str(v->role), error);
 }
 
-static void on_degraded(void *arg, json_t *ret, const char *error)
+static void on_degraded(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 	struct timeval tv = {DEGRADE_RETRY_MS / 1000, (DEGRADE_RETRY_MS % 1000) * 1000};
@@ -778,14 +825,14 @@ static void on_degraded(void *arg, json_t *ret, const char *error)
 }
 
 /* Before a retry: whether the degrade is still wanted, and possible, by twin-vmm's own word. */
-static void on_degrade_check(void *arg, json_t *ret, const char *error)
+static void on_degrade_check(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 	const char *state = json_string_value(json_object_get(ret, "state"));
 	struct timeval tv = {DEGRADE_RETRY_MS / 1000, (DEGRADE_RETRY_MS % 1000) * 1000};
 
 	if (!state) {
-		on_degraded(v, NULL, error ?: "query-replication gave no state");
+		on_degraded(v, NULL, cls, error ?: "query-replication gave no state");
 	} else if (!strcmp(state, "stalled") || !strcmp(state, "protected")) {
 		vmm_client__call(v->client, "degrade", NULL, DEGRADE_MS, on_degraded, v);
 	} else if (!strcmp(state, "fenced")) {
@@ -808,8 +855,46 @@ static void degrade_retry_tick(evutil_socket_t fd, short what, void *arg)
 				 v);
 }
 
+static void on_unfenced(void *arg, json_t *ret, const char *cls, const char *error)
+{
+	struct vmm *v = arg;
+	struct timeval tv = {UNFENCE_RETRY_MS / 1000, (UNFENCE_RETRY_MS % 1000) * 1000};
+	char dir[CONF_PATH_MAX] = "";
+
+	if (ret || v->killed || !v->pid) {
+		if (ret && !strncmp(v->error, "unfence failed", 14))
+			v->error[0] = 0;
+		v->unfence_tries = 0;
+		return;
+	}
+	if (++v->unfence_tries < UNFENCE_TRIES) {
+		clog__warn("vm %s: unfence failed (try %u of %d): %s: trying again in %d ms", v->vm,
+			   v->unfence_tries, UNFENCE_TRIES, error, UNFENCE_RETRY_MS);
+		evtimer_add(v->unfence_retry, &tv);
+		return;
+	}
+	vmm_argv__vm_dir(v->s->conf, v->vm, dir, sizeof(dir));
+	snprintf(v->error, sizeof(v->error),
+		 "unfence failed %u times (%.80s): the VM stays paused though quorum is back: see "
+		 "%s/log",
+		 v->unfence_tries, error, dir);
+	clog__error("vm %s: %s", v->vm, v->error);
+	v->unfence_tries = 0;
+}
+
+static void unfence_retry_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct vmm *v = arg;
+	struct timeval tv = {UNFENCE_RETRY_MS / 1000, (UNFENCE_RETRY_MS % 1000) * 1000};
+
+	if (!v->fencer)
+		evtimer_add(v->unfence_retry, &tv); /* reconnecting */
+	else
+		vmm_client__call(v->fencer, "unfence", NULL, FENCE_MS, on_unfenced, v);
+}
+
 /* A fence that fails leaves a primary serving outside quorum: output commit makes a kill safe. */
-static void on_fenced(void *arg, json_t *ret, const char *error)
+static void on_fenced(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 
@@ -877,8 +962,12 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 	/* fence and unfence go on their own connection, the rest on the control one. */
 	struct vmm_client *via = !v ? NULL : fencing ? v->fencer : v->client;
 
-	if (v && a->vmm_cmd == CL_VMM_FENCE)
+	if (v && a->vmm_cmd == CL_VMM_FENCE) {
 		arm_fence_deadline(v);
+		/* A retried unfence must never undo this fence. */
+		evtimer_del(v->unfence_retry);
+		v->unfence_tries = 0;
+	}
 	/* A new word on the replication ends a degrade's retries (fence and unfence do not). */
 	if (v && !fencing) {
 		evtimer_del(v->degrade_retry);
@@ -926,7 +1015,7 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 		vmm_client__call(via, cmd, NULL, FENCE_MS, on_fenced, v);
 		break;
 	case CL_VMM_UNFENCE:
-		vmm_client__call(via, cmd, NULL, FENCE_MS, on_logged, v);
+		vmm_client__call(via, cmd, NULL, FENCE_MS, on_unfenced, v);
 		break;
 	}
 }
@@ -1066,16 +1155,16 @@ struct vmm_call {
 	void *arg;
 };
 
-static void call_finish(struct vmm_call *c, json_t *ret, const char *error)
+static void call_finish(struct vmm_call *c, json_t *ret, const char *cls, const char *error)
 {
 	event_free(c->check);
-	c->done(c->arg, ret, error);
+	c->done(c->arg, ret, cls, error);
 	free(c);
 }
 
-static void on_call_reply(void *arg, json_t *ret, const char *error)
+static void on_call_reply(void *arg, json_t *ret, const char *cls, const char *error)
 {
-	call_finish(arg, ret, error);
+	call_finish(arg, ret, cls, error);
 }
 
 static void on_call_check(evutil_socket_t fd, short what, void *arg)
@@ -1090,7 +1179,7 @@ static void on_call_check(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < sizeof(s->vmms) / sizeof(s->vmms[0]); i++)
 		if (s->vmms[i].pid == c->pid && !strcmp(s->vmms[i].vm, c->vm) && s->vmms[i].client)
 			return;
-	call_finish(c, NULL, "the twin-vmm exited before it answered");
+	call_finish(c, NULL, NULL, "the twin-vmm exited before it answered");
 }
 
 int supervisor__call(struct supervisor *s, const char *vm, enum cl_role role, const char *cmd,
@@ -1114,7 +1203,7 @@ int supervisor__call(struct supervisor *s, const char *vm, enum cl_role role, co
 	if (!c || !c->check) {
 		free(c);
 		json_decref(args);
-		done(arg, NULL, "clusterd is out of memory");
+		done(arg, NULL, NULL, "clusterd is out of memory");
 		return 0;
 	}
 	c->s = s;
@@ -1137,4 +1226,12 @@ void supervisor__each(struct supervisor *s,
 		if (v->vm[0] && v->pid && !v->killed)
 			fn(arg, v->vm, v->role, v->pid);
 	}
+}
+
+int supervisor__set_vmm_cpus(struct supervisor *s, const char *list)
+{
+	if (strlen(list) >= sizeof(s->vmm_cpus))
+		return -ENAMETOOLONG;
+	snprintf(s->vmm_cpus, sizeof(s->vmm_cpus), "%s", list);
+	return 0;
 }

@@ -1,11 +1,15 @@
 /* twin-vmm's control protocol: parses a request, checks its arguments, dispatches, replies. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 #include "config.h"
 #include "control.h"
+#include "cpu_list.h"
 #include "host_port.h"
+#include "vm_introspect.h"
 #include "vmm_args.h"
 
 /* An error reply's class and description, filled by a command that fails. */
@@ -388,9 +392,9 @@ static json_t *cmd_set_replication(const struct control_ops *ops, json_t *args, 
 
 static json_t *quantiles_json(const struct repl_quantiles *q)
 {
-	return json_pack("{s:I, s:I, s:I, s:I}", "p50", (json_int_t)q->p50, "p99",
-			 (json_int_t)q->p99, "max", (json_int_t)q->max, "last",
-			 (json_int_t)q->last);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "p50", (json_int_t)q->p50, "p99",
+			 (json_int_t)q->p99, "max", (json_int_t)q->max, "last", (json_int_t)q->last,
+			 "count", (json_int_t)q->count, "sum", (json_int_t)q->sum);
 }
 
 json_t *control__replication_status_json(const struct repl_status *st)
@@ -462,6 +466,173 @@ static json_t *cmd_degrade(const struct control_ops *ops, json_t *args, struct f
 	return json_object();
 }
 
+static const char *const mem_page_args[] = {"pfn", "gpa", NULL};
+
+/* Exactly one of "pfn" or "gpa", a non-negative integer.  false after filling f. */
+static bool mem_page_arg(json_t *args, const char *cmd, struct control_mem_page *pg,
+			 struct failure *f)
+{
+	json_t *pfn = json_object_get(args, "pfn"), *gpa = json_object_get(args, "gpa");
+	json_t *v = pfn ? pfn : gpa;
+
+	if (!pfn == !gpa) {
+		failed(f, "InvalidParameter",
+		       "%s: give exactly one of \"pfn\" (a host frame) or \"gpa\" (a guest page)",
+		       cmd);
+		return false;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		failed(f, "InvalidParameter", "%s: \"%s\" must be a non-negative integer", cmd,
+		       pfn ? "pfn" : "gpa");
+		return false;
+	}
+	pg->by_pfn = pfn != NULL;
+	*(pfn ? &pg->pfn : &pg->gpa) = (uint64_t)json_integer_value(v);
+	return true;
+}
+
+/* A page op's failure: its class says whether the frame was this VM's at all. */
+static json_t *mem_failed(int rc, struct failure *f)
+{
+	op_failed(f);
+	if (rc == -ESRCH)
+		f->cls = "NotOwner";
+	else if (rc == -EINVAL)
+		f->cls = "InvalidParameter";
+	return NULL;
+}
+
+static json_t *cmd_mem_offline(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	struct control_mem_page pg = {0};
+	struct page_retired r;
+	int rc;
+
+	if (!mem_page_arg(args, "mem-offline", &pg, f))
+		return NULL;
+	rc = ops->mem_offline(ops->opaque, &pg, &r, f->desc, sizeof(f->desc));
+	if (rc)
+		return mem_failed(rc, f);
+	return json_pack("{s:I, s:I, s:I, s:I, s:b}", "gpa", (json_int_t)r.gpa, "old_pfn",
+			 (json_int_t)r.old_pfn, "new_pfn", (json_int_t)r.new_pfn, "pause_ns",
+			 (json_int_t)r.pause_ns, "held", r.held);
+}
+
+static json_t *cmd_mem_online(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	struct control_mem_page pg = {0};
+	uint64_t gpa, pfn;
+	int rc;
+
+	if (!mem_page_arg(args, "mem-online", &pg, f))
+		return NULL;
+	rc = ops->mem_online(ops->opaque, &pg, &gpa, &pfn, f->desc, sizeof(f->desc));
+	if (rc)
+		return mem_failed(rc, f);
+	return json_pack("{s:I, s:I}", "gpa", (json_int_t)gpa, "pfn", (json_int_t)pfn);
+}
+
+json_t *control__mem_status_json(const struct page_retired *r, size_t n)
+{
+	json_t *list = json_array(), *o = json_pack("{s:o}", "offline", list);
+
+	for (size_t i = 0; o && i < n; i++) {
+		json_t *e = json_pack("{s:I, s:I, s:I, s:I, s:I, s:b}", "gpa", (json_int_t)r[i].gpa,
+				      "old_pfn", (json_int_t)r[i].old_pfn, "new_pfn",
+				      (json_int_t)r[i].new_pfn, "since", (json_int_t)r[i].since,
+				      "pause_ns", (json_int_t)r[i].pause_ns, "held", r[i].held);
+
+		if (!e || json_array_append_new(list, e)) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	return o;
+}
+
+static json_t *cmd_query_mem(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	struct page_retired *r;
+	size_t n;
+	json_t *o;
+
+	if (ops->query_mem(ops->opaque, &r, &n))
+		return failed(f, "GenericError", "query-mem: out of memory");
+	o = control__mem_status_json(r, n);
+	free(r);
+	return o;
+}
+
+static const char *const set_cpus_args[] = {"cpus", NULL};
+
+static json_t *cmd_set_cpus(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	const char *list = json_string_value(json_object_get(args, "cpus"));
+	cpu_set_t cpus;
+
+	if (!list || cpu_list__parse(list, &cpus) || !CPU_COUNT(&cpus))
+		return failed(f, "InvalidParameter",
+			      "set-cpus: \"cpus\" must be a list of host CPUs such as \"0,2-3\" "
+			      "(below %d)",
+			      CPU_SETSIZE);
+	if (ops->set_cpus(ops->opaque, &cpus, f->desc, sizeof(f->desc)))
+		return op_failed(f);
+	return ops->query_cpus(ops->opaque);
+}
+
+static json_t *cmd_query_cpus(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	return ops->query_cpus(ops->opaque);
+}
+
+static const char *const peek_args[] = {"gpa", "len", NULL};
+
+/* ops->peek is NULL where no VM stands behind the protocol (the fuzz target's fake). */
+static json_t *cmd_peek(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	static const char digits[] = "0123456789abcdef";
+	uint64_t gpa = 0, len = 0, pause_ns = 0;
+	uint8_t buf[VM_INTROSPECT_PEEK_MAX];
+	char hex[2 * VM_INTROSPECT_PEEK_MAX + 1];
+
+	if (!json_object_get(args, "gpa") || !json_object_get(args, "len"))
+		return failed(f, "InvalidParameter",
+			      "peek: give \"gpa\" (a guest-physical address) and \"len\" (1 to "
+			      "%d bytes)",
+			      VM_INTROSPECT_PEEK_MAX);
+	if (!uint_arg(args, "peek", "gpa", 0, INT64_MAX, &gpa, f) ||
+	    !uint_arg(args, "peek", "len", 1, VM_INTROSPECT_PEEK_MAX, &len, f))
+		return NULL;
+	if (!ops->peek)
+		return failed(f, "CommandNotFound", "peek: this twin-vmm has no VM to read");
+	if (ops->peek(ops->opaque, gpa, len, buf, &pause_ns, f->desc, sizeof(f->desc)))
+		return op_failed(f);
+	for (uint64_t i = 0; i < len; i++) {
+		hex[2 * i] = digits[buf[i] >> 4];
+		hex[2 * i + 1] = digits[buf[i] & 15];
+	}
+	hex[2 * len] = 0;
+	return json_pack("{s:I, s:I, s:s, s:I}", "gpa", (json_int_t)gpa, "len", (json_int_t)len,
+			 "data", hex, "pause_ns", (json_int_t)pause_ns);
+}
+
+static const char *const regs_args[] = {"vcpu", NULL};
+
+static json_t *cmd_regs(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	uint64_t vcpu = 0;
+	json_t *ret;
+
+	if (!uint_arg(args, "regs", "vcpu", 0, INT32_MAX, &vcpu, f))
+		return NULL;
+	if (!ops->regs)
+		return failed(f, "CommandNotFound", "regs: this twin-vmm has no VM to read");
+	if (ops->regs(ops->opaque, json_object_get(args, "vcpu") ? (int)vcpu : -1, &ret, f->desc,
+		      sizeof(f->desc)))
+		return op_failed(f);
+	return ret;
+}
+
 static const struct command commands[] = {
     {"query-status", NULL, cmd_query_status, true},
     {"stop", NULL, cmd_stop, false},
@@ -479,7 +650,33 @@ static const struct command commands[] = {
     {"fence", NULL, cmd_fence, false},
     {"unfence", NULL, cmd_unfence, false},
     {"degrade", NULL, cmd_degrade, false},
+    {"mem-offline", mem_page_args, cmd_mem_offline, true},
+    {"mem-online", mem_page_args, cmd_mem_online, true},
+    {"query-mem", NULL, cmd_query_mem, true},
+    {"set-cpus", set_cpus_args, cmd_set_cpus, true},
+    {"query-cpus", NULL, cmd_query_cpus, true},
+    {"peek", peek_args, cmd_peek, false},
+    {"regs", regs_args, cmd_regs, false},
 };
+
+/* The commands a backup serves, as "a, b and c". */
+static void backup_commands(char *out, size_t size)
+{
+	size_t n = sizeof(commands) / sizeof(commands[0]), len = 0, left = 0;
+
+	for (size_t i = 0; i < n; i++)
+		left += commands[i].on_backup;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && len < size; i++) {
+		if (!commands[i].on_backup)
+			continue;
+		left--;
+		len += snprintf(out + len, size - len, "%s%s", commands[i].name,
+				!left	    ? ""
+				: left == 1 ? " and "
+					    : ", ");
+	}
+}
 
 /* Every argument given is one the command takes (required ones are checked by the command). */
 static bool known_args(const struct command *cmd, json_t *args, struct failure *f)
@@ -591,10 +788,13 @@ char *control__handle_line(const struct control_ops *ops, const char *line, size
 		goto out;
 	}
 	if (!cmd->on_backup && ops->backup(ops->opaque)) {
+		char served[256];
+
+		backup_commands(served, sizeof(served));
 		failed(&f, "GenericError",
-		       "%s: this twin-vmm is a backup (no vCPU runs): it serves query-status, "
-		       "query-replication, failover and quit; failover makes it run the VM",
-		       cmd->name);
+		       "%s: this twin-vmm is a backup (no vCPU runs): it serves %s; failover "
+		       "makes it run the VM",
+		       cmd->name, served);
 		out = error_reply(f.cls, f.desc, id);
 		goto out;
 	}

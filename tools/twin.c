@@ -12,6 +12,7 @@
 #include "twin_drill.h"
 #include "twin_host.h"
 #include "twin_status.h"
+#include "twin_vm_introspect.h"
 #include "vmcfg.h"
 
 /* protect: how often it asks for the sync's progress, and how long the sync may take. */
@@ -173,8 +174,11 @@ static int show(struct twin_client *c, const struct twin_args *a)
 	    [TWIN_CMD_STATUS] = "status",
 	    [TWIN_CMD_CLUSTER_STATUS] = "cluster-status",
 	};
-	json_t *ret = twin_client__call(c, cmds[a->command], a->vm ? vm_args(a->vm) : NULL);
+	json_t *ret;
 
+	if (a->command == TWIN_CMD_STATUS && a->watch)
+		return twin_status__watch(c, a->vm, a->json, a->watch_interval_ms, a->watch_count);
+	ret = twin_client__call(c, cmds[a->command], a->vm ? vm_args(a->vm) : NULL);
 	if (!ret)
 		return TWIN_EXIT_FAILED;
 	if (a->json) {
@@ -214,7 +218,11 @@ static int run(struct twin_client *c, const struct twin_args *a)
 	case TWIN_CMD_STATUS:
 	case TWIN_CMD_CLUSTER_STATUS:
 		return show(c, a);
-	default: /* forget, host cpus and mem, vm peek and regs */
+	case TWIN_CMD_VM_PEEK:
+		return twin_vm_introspect__peek(c, a);
+	case TWIN_CMD_VM_REGS:
+		return twin_vm_introspect__regs(c, a);
+	default: /* vm forget, host forget, cpus and mem */
 		return twin_host__run(c, a);
 	}
 }

@@ -9,7 +9,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include "channel.h"
-#include "ioloop.h"
 #include "log.h"
 #include "migrate.h"
 #include "pci.h"
@@ -19,6 +18,9 @@
 #include "virtio_blk.h"
 #include "vm.h"
 #include "vm_control.h"
+#include "vm_cpus.h"
+#include "vm_introspect.h"
+#include "vm_mem.h"
 
 /*
  * Threads: the control server's calls the ops, one at a time; the job thread runs
@@ -107,11 +109,9 @@ static bool ctl_fenced(void *opaque)
 	return fenced;
 }
 
-/* vCPUs first, so they stop issuing I/O, then the I/O thread: memory and devices hold still. */
 static void pause_vm(struct vm_control *c)
 {
-	vm__pause_all(c->vm);
-	ioloop__pause(c->vm->ioloop);
+	vm__hold(c->vm);
 	pthread_mutex_lock(&c->lock);
 	c->paused = true;
 	pthread_mutex_unlock(&c->lock);
@@ -120,8 +120,7 @@ static void pause_vm(struct vm_control *c)
 
 static void resume_vm(struct vm_control *c)
 {
-	ioloop__resume(c->vm->ioloop);
-	vm__resume_all(c->vm);
+	vm__release(c->vm);
 	pthread_mutex_lock(&c->lock);
 	c->paused = false;
 	pthread_mutex_unlock(&c->lock);
@@ -191,8 +190,7 @@ static int ctl_fence(void *opaque, char *err, size_t errlen)
 	c->fenced = true;
 	pthread_mutex_unlock(&c->lock);
 	repl_control__fence(c->repl, true);
-	vm__pause_all(c->vm);
-	ioloop__pause(c->vm->ioloop);
+	vm__hold(c->vm);
 	log__warn("control: FENCED in %llu us: the VM paused, no output leaves until unfence",
 		  (unsigned long long)((progress__now_ns() - t0) / 1000));
 	return 0;
@@ -210,8 +208,7 @@ static int ctl_unfence(void *opaque, char *err, size_t errlen)
 	c->fenced = false;
 	pthread_mutex_unlock(&c->lock);
 	repl_control__fence(c->repl, false);
-	ioloop__resume(c->vm->ioloop);
-	vm__resume_all(c->vm);
+	vm__release(c->vm);
 	log__info("control: unfenced: the VM runs, its acked output goes out");
 	return 0;
 }
@@ -578,6 +575,61 @@ static int ctl_failover(void *opaque, char *err, size_t errlen)
 	return repl_control__failover(((struct vm_control *)opaque)->repl, err, errlen);
 }
 
+static int ctl_mem_offline(void *opaque, const struct control_mem_page *pg,
+			   struct page_retired *out, char *err, size_t errlen)
+{
+	struct vm_control *c = opaque;
+
+	return vm_mem__offline(c->vm, repl_control__is_backup(c->repl), pg, out, err, errlen);
+}
+
+static int ctl_mem_online(void *opaque, const struct control_mem_page *pg, uint64_t *gpa,
+			  uint64_t *pfn, char *err, size_t errlen)
+{
+	return vm_mem__online(((struct vm_control *)opaque)->vm, pg, gpa, pfn, err, errlen);
+}
+
+static int ctl_query_mem(void *opaque, struct page_retired **out, size_t *n)
+{
+	return vm_mem__query(((struct vm_control *)opaque)->vm, out, n);
+}
+
+/* Every thread, the VM's or not: a CPU offline for Twin runs none of this twin-vmm. */
+static int ctl_set_cpus(void *opaque, const cpu_set_t *cpus, char *err, size_t errlen)
+{
+	return vm_cpus__pin(cpus, err, errlen);
+}
+
+static json_t *ctl_query_cpus(void *opaque)
+{
+	return vm_cpus__query();
+}
+
+/* A migrated VM runs elsewhere: what is left here is stale. */
+static int ctl_peek(void *opaque, uint64_t gpa, uint32_t len, uint8_t *buf, uint64_t *pause_ns,
+		    char *err, size_t errlen)
+{
+	struct vm_control *c = opaque;
+
+	if (vm_control__migrated(c))
+		return util__fail(err, errlen, -ESRCH, "peek: the VM migrated to %s: peek it there",
+				  c->uri);
+	return vm_introspect__peek(c->vm, gpa, len, buf, pause_ns, err, errlen);
+}
+
+/*
+ * Refused beside a save or migration, which has the VM: it may be gone from here, or on
+ * its way.  Reading the registers shares nothing with a capture (vcpu_state__read_regs),
+ * so a checkpoint meanwhile is no obstacle.
+ */
+static int ctl_regs(void *opaque, int vcpu, json_t **out, char *err, size_t errlen)
+{
+	struct vm_control *c = opaque;
+	int rc = refuse(c, err, errlen);
+
+	return rc ? rc : vm_introspect__regs(c->vm, vcpu, out, err, errlen);
+}
+
 int vm_control__new(struct vm *vm, bool paused, bool backup, struct vm_control **out)
 {
 	struct vm_control *c = calloc(1, sizeof(*c));
@@ -643,6 +695,13 @@ void vm_control__ops(struct vm_control *c, struct control_ops *ops)
 	    .fence = ctl_fence,
 	    .unfence = ctl_unfence,
 	    .degrade = ctl_degrade,
+	    .mem_offline = ctl_mem_offline,
+	    .mem_online = ctl_mem_online,
+	    .query_mem = ctl_query_mem,
+	    .set_cpus = ctl_set_cpus,
+	    .query_cpus = ctl_query_cpus,
+	    .peek = ctl_peek,
+	    .regs = ctl_regs,
 	    .opaque = c,
 	};
 }

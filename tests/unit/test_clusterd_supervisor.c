@@ -1,6 +1,7 @@
 /* Unit tests for clusterd's supervisor (clusterd/supervisor.c): the real one on a libevent loop,
  * spawning a fake twin-vmm (tests/unit/fake_twin_vmm.c) that speaks the control protocol. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -49,17 +50,30 @@ static bool may_restart(void *opaque, const char *vm)
 
 static const struct supervisor_ops ops = {.event = on_event, .may_restart = may_restart};
 
+static void remove_dir(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Unchecked, in the runner: the directory goes even after a test that failed. */
+static void make_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/tcs-%d", (int)getpid());
+	snprintf(log_path, sizeof(log_path), "%s/fake.log", dir);
+	snprintf(repl_path, sizeof(repl_path), "%s/repl", dir);
+}
+
 static void setup(void)
 {
 	char text[512], err[256];
 
 	base = event_base_new();
 	ck_assert_ptr_nonnull(base);
-	snprintf(dir, sizeof(dir), "/tmp/tcs-%d", (int)getpid());
-	ck_assert(!mkdir(dir, 0700) || errno == EEXIST);
-	snprintf(log_path, sizeof(log_path), "%s/fake.log", dir);
-	snprintf(repl_path, sizeof(repl_path), "%s/repl", dir);
-	unlink(log_path);
+	remove_dir(); /* what a failed test left */
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	snprintf(text, sizeof(text),
 		 "[cluster]\nname = t\n[host]\nname = h1\nreplication_addr = 127.0.0.1\n"
 		 "state_dir = %s\n[paths]\ntwin_vmm = %s\n[tls]\ninsecure = yes\n",
@@ -78,11 +92,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
 	event_base_free(base);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
 }
 
 /* Runs the loop for about 5 ms. */
@@ -222,6 +232,68 @@ START_TEST(test_connect_retries)
 }
 END_TEST
 
+/*
+ * Review 7, finding 5: Twin's CPUs change between a twin-vmm's fork (--cpus OLD) and its
+ * control socket; as it connects it is told the new set, before anything else.
+ */
+START_TEST(test_set_cpus_at_connect)
+{
+	struct supervisor *s;
+
+	setenv("FAKE_VMM_BIND_DELAY_MS", "300", 1);
+	ck_assert_int_eq(supervisor__new(base, &conf, &ops, &s), 0);
+	ck_assert_int_eq(supervisor__set_vmm_cpus(s, "0-1"), 0);
+	supervisor__spawn(s, "kv1", CL_ROLE_PRIMARY, VM_CFG, 0);
+	ck_assert(LOOP_UNTIL(logged("argv"), 3000));
+	ck_assert_int_eq(logged("start"), 0); /* not bound yet: the window of the race */
+	ck_assert_int_eq(supervisor__set_vmm_cpus(s, "0"), 0);
+	ck_assert_msg(LOOP_UNTIL(logged("cpus 0\n"), 3000), "no set-cpus 0 as it connected");
+	ck_assert_int_eq(logged("cmd set-cpus"), 1);
+	ck_assert_int_eq(logged("cpus 0-1"), 0);
+	ck_assert(LOOP_UNTIL(count_events(CL_EV_VMM_STARTED), 3000));
+	finish(s);
+}
+END_TEST
+
+/* Started on the current set: nothing more is sent. */
+START_TEST(test_no_set_cpus_when_unchanged)
+{
+	struct supervisor *s;
+
+	ck_assert_int_eq(supervisor__new(base, &conf, &ops, &s), 0);
+	ck_assert_int_eq(supervisor__set_vmm_cpus(s, "0"), 0);
+	supervisor__spawn(s, "kv1", CL_ROLE_PRIMARY, VM_CFG, 0);
+	ck_assert(LOOP_UNTIL(count_events(CL_EV_VMM_STARTED), 3000));
+	ck_assert_int_eq(logged("cmd set-cpus"), 0);
+	finish(s);
+}
+END_TEST
+
+/* A twin-vmm that refuses that set-cpus is pinned from clusterd instead. */
+START_TEST(test_set_cpus_at_connect_refused)
+{
+	struct supervisor *s;
+	cpu_set_t set;
+	pid_t pid;
+
+	setenv("FAKE_VMM_BIND_DELAY_MS", "300", 1);
+	setenv("FAKE_VMM_FAIL", "set-cpus", 1);
+	ck_assert_int_eq(supervisor__new(base, &conf, &ops, &s), 0);
+	ck_assert_int_eq(supervisor__set_vmm_cpus(s, "0-1"), 0);
+	supervisor__spawn(s, "kv1", CL_ROLE_PRIMARY, VM_CFG, 0);
+	ck_assert(LOOP_UNTIL(logged("argv"), 3000));
+	ck_assert_int_eq(supervisor__set_vmm_cpus(s, "0"), 0);
+	ck_assert(LOOP_UNTIL(count_events(CL_EV_VMM_STARTED), 3000));
+	pid = started_pid(1);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(logged("cpus 0\n"), 1);
+	ck_assert_int_eq(sched_getaffinity(pid, sizeof(set), &set), 0);
+	ck_assert_int_eq(CPU_COUNT(&set), 1);
+	ck_assert(CPU_ISSET(0, &set));
+	finish(s);
+}
+END_TEST
+
 /* An unprotected primary that crashes while it may restart runs again; the model hears nothing. */
 START_TEST(test_restart_crashed_primary)
 {
@@ -271,7 +343,8 @@ START_TEST(test_fence_in_restart_window_stops_restart)
 	ck_assert(LOOP_UNTIL(kill(started_pid(1), 0) && errno == ESRCH, 1000));
 	command(s, CL_VMM_FENCE);
 	allow_restart = false;
-	ck_assert_msg(LOOP_UNTIL(count_events(CL_EV_VMM_EXITED), 3000), "the crash went unreported");
+	ck_assert_msg(LOOP_UNTIL(count_events(CL_EV_VMM_EXITED), 3000),
+		      "the crash went unreported");
 	ck_assert_int_eq(WTERMSIG(events[nevents - 1].status), SIGSEGV);
 	ck_assert_int_eq(logged("start"), 1);
 	ck_assert_int_eq(supervisor__alive(s), 0);
@@ -357,7 +430,8 @@ static void set_replication(const char *state)
 /* A primary protected toward a backup at 127.0.0.1:7400, its initial sync done. */
 static struct supervisor *start_protected(void)
 {
-	struct cl_action a = {.type = CL_ACT_VMM, .role = CL_ROLE_PRIMARY, .vmm_cmd = CL_VMM_PROTECT};
+	struct cl_action a = {
+	    .type = CL_ACT_VMM, .role = CL_ROLE_PRIMARY, .vmm_cmd = CL_VMM_PROTECT};
 	struct supervisor *s;
 
 	set_replication("protected");
@@ -381,9 +455,10 @@ START_TEST(test_stall_reported_once_after_polls)
 
 	set_replication("stalled");
 	t0 = now_ms();
-	ck_assert_msg(LOOP_UNTIL(count_events(CL_EV_VMM_STALLED), 3000), "the stall went unreported");
+	ck_assert_msg(LOOP_UNTIL(count_events(CL_EV_VMM_STALLED), 3000),
+		      "the stall went unreported");
 	ck_assert_uint_ge(event_ms[nevents - 1] - t0, 1000); /* the 3rd poll, at the soonest */
-	spin_ms(1100);					      /* two more stalled polls */
+	spin_ms(1100);					     /* two more stalled polls */
 	ck_assert_int_eq(count_events(CL_EV_VMM_STALLED), 1);
 	set_replication("protected");
 	spin_ms(600);
@@ -436,6 +511,32 @@ START_TEST(test_degrade_retry_checks_state_first)
 }
 END_TEST
 
+/*
+ * An unfence that fails would leave the VM paused with quorum back: it is tried again, then
+ * shown in status.  A fence meanwhile ends the retries: a late unfence must not undo it.
+ */
+START_TEST(test_failed_unfence_retried_then_shown)
+{
+	struct supervisor *s;
+
+	setenv("FAKE_VMM_FAIL", "unfence", 1);
+	s = start_primary();
+	command(s, CL_VMM_FENCE);
+	command(s, CL_VMM_UNFENCE);
+	ck_assert_msg(LOOP_UNTIL(logged("cmd unfence") == 3, 4000), "unfence tried %d times",
+		      logged("cmd unfence"));
+	ck_assert(LOOP_UNTIL(supervisor__error(s, "kv1"), 1000));
+	ck_assert(strstr(supervisor__error(s, "kv1"), "unfence failed 3 times"));
+	command(s, CL_VMM_UNFENCE);
+	ck_assert(LOOP_UNTIL(logged("cmd unfence") == 4, 1000));
+	command(s, CL_VMM_FENCE);
+	spin_ms(1200); /* past the retry the failed 4th unfence asked for */
+	ck_assert_int_eq(logged("cmd unfence"), 4);
+	ck_assert_int_eq(count_events(CL_EV_VMM_EXITED), 0);
+	finish(s);
+}
+END_TEST
+
 /* query-status of kv1's twin-vmm on a connection of our own: its "status", "" if none. */
 static void query_status(char *out, size_t size)
 {
@@ -448,8 +549,8 @@ static void query_status(char *out, size_t size)
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/vms/kv1/control.sock", dir);
 	out[0] = 0;
-	ck_assert_msg(!connect(fd, (struct sockaddr *)&sa, sizeof(sa)), "connect %s: %s", sa.sun_path,
-		      strerror(errno));
+	ck_assert_msg(!connect(fd, (struct sockaddr *)&sa, sizeof(sa)), "connect %s: %s",
+		      sa.sun_path, strerror(errno));
 	ck_assert_int_eq(send(fd, query, strlen(query), MSG_NOSIGNAL), (ssize_t)strlen(query));
 	while (lines < 2 && n + 1 < sizeof(buf)) { /* the greeting, then the reply */
 		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
@@ -518,10 +619,14 @@ Suite *clusterd_supervisor_suite(void)
 	Suite *s = suite_create("clusterd_supervisor");
 	TCase *tc = tcase_create("core");
 
+	tcase_add_unchecked_fixture(tc, make_dir, remove_dir);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 15);
 	tcase_add_test(tc, test_quit_is_reaped);
 	tcase_add_test(tc, test_connect_retries);
+	tcase_add_test(tc, test_set_cpus_at_connect);
+	tcase_add_test(tc, test_no_set_cpus_when_unchanged);
+	tcase_add_test(tc, test_set_cpus_at_connect_refused);
 	tcase_add_test(tc, test_restart_crashed_primary);
 	tcase_add_test(tc, test_crash_without_restart_is_reported);
 	tcase_add_test(tc, test_fence_in_restart_window_stops_restart);
@@ -531,6 +636,7 @@ Suite *clusterd_supervisor_suite(void)
 	tcase_add_test(tc, test_stall_reported_once_after_polls);
 	tcase_add_test(tc, test_failed_degrade_retried_then_shown);
 	tcase_add_test(tc, test_degrade_retry_checks_state_first);
+	tcase_add_test(tc, test_failed_unfence_retried_then_shown);
 	tcase_add_test(tc, test_fence_real_twin_vmm);
 	suite_add_tcase(s, tc);
 	return s;
