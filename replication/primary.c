@@ -722,8 +722,6 @@ static int sync_backup(struct repl_primary *r)
 	return 0;
 }
 
-int repl_primary__test_fail_start; /* tests only: nonzero fails start_epochs after arm() */
-
 /*
  * After a successful sync, the VM paused: the epochs' machinery, then the VM runs again.
  * 0, or -errno with r->fault set: the caller degrades (or stalls), never finishes.
@@ -737,9 +735,6 @@ static int start_epochs(struct repl_primary *r)
 
 	if (!rc)
 		rc = arm(r, err, sizeof(err));
-	if (!rc && repl_primary__test_fail_start)
-		rc = util__fail(err, sizeof(err), repl_primary__test_fail_start,
-				"starting the epochs failed (injected by a test)");
 	ioloop__resume(r->vm->ioloop);
 	vm__resume_all(r->vm);
 	now = progress__now_ns();

@@ -20,8 +20,7 @@ struct repl_primary;
  * migration whose stream is CHECKPOINTED and ends with CHECKPOINT(0) instead of END), then
  * the checkpoints.  Refused at once (-EINVAL, err says why and the fix): bad params, a VM
  * that is paused, a disk on shared storage (each host needs its own image).  0 or -errno.
- */
-/*
+ *
  * p->timeout_ns bounds an epoch's ack from when its CHECKPOINT is written whole, and the
  * backup's silence while no epoch awaits its ack.  The backup answers nothing while it
  * commits an epoch, fdatasync of every disk written included: the timeout must cover the
@@ -77,8 +76,6 @@ int repl_primary__event_fd(const struct repl_primary *r);
  */
 int repl_primary__stop(struct repl_primary *r, char *err, size_t errlen);
 
-/* Tests only: a nonzero -errno here makes the next start fail just after the sync. */
-extern int repl_primary__test_fail_start;
 
 /* repl_primary__stop if still running, then frees; NULL is a no-op.  Before vm__destroy. */
 void repl_primary__free(struct repl_primary *r);

@@ -8,12 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <jansson.h>
 #include "control.h"
 #include "control_client.h"
+#include "json_lines.h"
 
 /* A reply to anything but save comes at once; this bounds a twin-vmm that hangs. */
 #define REPLY_TIMEOUT_MS 30000
@@ -26,9 +25,7 @@
 
 struct client {
 	const char *path;
-	int fd;
-	char buf[4 * CONTROL_LINE_MAX];
-	size_t len;
+	struct json_lines lines;
 };
 
 static void __attribute__((format(printf, 1, 2))) say_error(const char *fmt, ...)
@@ -45,60 +42,42 @@ static void __attribute__((format(printf, 1, 2))) say_error(const char *fmt, ...
 /* The next line from twin-vmm, parsed; NULL with the reason said (closed, timeout, garbage). */
 static json_t *read_json(struct client *c, int timeout_ms)
 {
-	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
-		struct pollfd p = {.fd = c->fd, .events = POLLIN};
-		json_error_t jerr;
-		ssize_t r;
+	enum json_lines_fail fail;
+	char why[160];
+	json_t *j = json_lines__read(&c->lines, timeout_ms, &fail, why, sizeof(why));
 
-		if (nl) {
-			json_t *j = json_loadb(c->buf, nl - c->buf, 0, &jerr);
-
-			c->len -= nl + 1 - c->buf;
-			memmove(c->buf, nl + 1, c->len);
-			if (!j)
-				say_error("--control %s: a reply is not JSON: %s", c->path,
-					  jerr.text);
-			return j;
-		}
-		if (c->len == sizeof(c->buf)) {
-			say_error("--control %s: a reply line is too long", c->path);
-			return NULL;
-		}
-		r = poll(&p, 1, timeout_ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r == 0) {
-			say_error("--control %s: no reply within %d s: is twin-vmm stuck?", c->path,
-				  timeout_ms / 1000);
-			return NULL;
-		}
-		r = r < 0 ? -1 : read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			say_error("--control %s: twin-vmm closed the socket%s%s: see its log",
-				  c->path, r ? ": " : "", r ? strerror(errno) : "");
-			return NULL;
-		}
-		c->len += r;
+	if (j)
+		return j;
+	switch (fail) {
+	case JSON_LINES_NOT_JSON:
+		say_error("--control %s: a reply is not JSON: %s", c->path, why);
+		break;
+	case JSON_LINES_TOO_LONG:
+		say_error("--control %s: a reply line is too long", c->path);
+		break;
+	case JSON_LINES_TIMEOUT:
+		say_error("--control %s: no reply within %d s: is twin-vmm stuck?", c->path,
+			  timeout_ms / 1000);
+		break;
+	case JSON_LINES_CLOSED:
+		say_error("--control %s: twin-vmm closed the socket%s%s: see its log", c->path,
+			  *why ? ": " : "", why);
+		break;
 	}
+	return NULL;
 }
 
 /* Connects and reads the greeting: 0, or -1 with the reason said. */
 static int client_connect(struct client *c, const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int rc = json_lines__connect(&c->lines, path, 4 * CONTROL_LINE_MAX);
 	json_t *hello;
 
 	c->path = path;
-	c->len = 0;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+	if (rc) {
 		say_error("--control %s: cannot connect: %s: is twin-vmm running with --control "
 			  "%s?",
-			  path, strerror(errno), path);
+			  path, strerror(-rc), path);
 		return -1;
 	}
 	hello = read_json(c, REPLY_TIMEOUT_MS);
@@ -117,25 +96,10 @@ static int client_connect(struct client *c, const char *path)
 /* Runs cmd with args (stolen, may be NULL): its whole reply, or NULL (connection broken, said). */
 static json_t *call_reply(struct client *c, const char *cmd, json_t *args, int timeout_ms)
 {
-	json_t *req = json_pack("{s:s}", "execute", cmd);
-	char *line;
-	size_t n;
-	bool sent;
+	int rc = json_lines__send(&c->lines, cmd, args);
 
-	if (args)
-		json_object_set_new(req, "arguments", args);
-	line = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	if (!line) {
-		say_error("out of memory");
-		return NULL;
-	}
-	n = strlen(line);
-	line[n] = '\n'; /* json_dumps's NUL becomes the line's end */
-	sent = send(c->fd, line, n + 1, MSG_NOSIGNAL) == (ssize_t)(n + 1);
-	free(line);
-	if (!sent) {
-		say_error("--control %s: cannot send %s: %s", c->path, cmd, strerror(errno));
+	if (rc) {
+		say_error("--control %s: cannot send %s: %s", c->path, cmd, strerror(-rc));
 		return NULL;
 	}
 	return read_json(c, timeout_ms);
@@ -393,7 +357,7 @@ typedef json_t *(*watch_fn)(struct client *c, const char *target, int sig_fd);
 static json_t *start_and_watch(const char *path, const char *cmd, json_t *args, watch_fn fn,
 			       const char *target)
 {
-	struct client c = {.fd = -1};
+	struct client c = {.lines.fd = -1};
 	json_t *ret, *st = NULL;
 	int sig_fd = -1;
 
@@ -410,8 +374,7 @@ out:
 	json_decref(args);
 	if (sig_fd >= 0)
 		close(sig_fd);
-	if (c.fd >= 0)
-		close(c.fd);
+	json_lines__close(&c.lines);
 	return st;
 }
 
@@ -577,7 +540,7 @@ static int set_replication(struct client *c, const struct vmm_args *a)
 
 int control_client__replication(const struct vmm_args *a)
 {
-	struct client c = {.fd = -1};
+	struct client c = {.lines.fd = -1};
 	json_t *ret = NULL;
 	int status = CLIENT_EXIT_FAILED;
 
@@ -631,7 +594,6 @@ int control_client__replication(const struct vmm_args *a)
 		status = CLIENT_EXIT_OK;
 out:
 	json_decref(ret);
-	if (c.fd >= 0)
-		close(c.fd);
+	json_lines__close(&c.lines);
 	return status;
 }

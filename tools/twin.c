@@ -217,7 +217,7 @@ static int run(struct twin_client *c, const struct twin_args *a)
 int main(int argc, char **argv)
 {
 	struct twin_args a;
-	struct twin_client c = {.fd = -1};
+	struct twin_client c = {.lines.fd = -1};
 	char err[512];
 	int rc = twin_args__parse(argc, argv, getenv("TWIN_SOCKET"), &a, err, sizeof(err));
 

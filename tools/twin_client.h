@@ -3,17 +3,17 @@
 #define TOOLS_TWIN_CLIENT_H
 #include <stddef.h>
 #include <jansson.h>
+#include "json_lines.h"
 
 /* A status of every VM fits easily; a longer reply line is refused. */
 #define TWIN_CLIENT_LINE_MAX (256 * 1024)
 /* clusterd answers at once (a request for another host crosses CPG): this bounds a hang. */
 #define TWIN_CLIENT_TIMEOUT_MS 30000
 
+/* Zeroed or {.lines.fd = -1} before connect, so that close is safe either way. */
 struct twin_client {
 	const char *path;
-	int fd;
-	char *buf; /* TWIN_CLIENT_LINE_MAX */
-	size_t len;
+	struct json_lines lines;
 };
 
 /* Connects to clusterd's socket at path: 0, or -1 with the reason said on stderr. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <ini.h>
 #include "host_port.h"
+#include "spec_item.h"
 #include "vmcfg.h"
 
 #define DISK_SPEC "path=/ABSOLUTE/FILE[,readonly][,legacy]"
@@ -270,39 +271,9 @@ static int set_kernel(struct parse *ps, const char *v)
 	return 1;
 }
 
-/* One key[=value] item of a comma-separated spec (val NULL: a bare flag), pointing into it. */
-struct item {
-	const char *key, *val;
-	size_t key_len, val_len;
-};
-
-/* Splits the next item off *spec and advances it; false once none is left. */
-static bool next_item(const char **spec, struct item *it)
-{
-	const char *p = *spec, *end, *eq;
-
-	if (!p)
-		return false;
-	end = strchr(p, ',');
-	if (!end)
-		end = p + strlen(p);
-	eq = memchr(p, '=', end - p);
-	it->key = p;
-	it->key_len = (eq ? eq : end) - p;
-	it->val = eq ? eq + 1 : NULL;
-	it->val_len = eq ? (size_t)(end - eq - 1) : 0;
-	*spec = *end ? end + 1 : NULL;
-	return true;
-}
-
-static bool item_is(const struct item *it, const char *key)
-{
-	return it->key_len == strlen(key) && !strncmp(it->key, key, it->key_len);
-}
-
 /* A flag item (readonly, legacy): given once, without a value. */
-static int set_flag(struct parse *ps, const char *what, const char *spec, const struct item *it,
-		    bool *flag, const char *form)
+static int set_flag(struct parse *ps, const char *what, const char *spec,
+		    const struct spec_item *it, bool *flag, const char *form)
 {
 	if (it->val || *flag)
 		return fail(ps, ps->line, "%s '%s': %.*s is given twice or with a value: use %s",
@@ -329,17 +300,17 @@ static int add_disk(struct parse *ps, const char *spec)
 	struct vmcfg *cfg = ps->cfg;
 	struct vmcfg_disk *d = &cfg->disks[cfg->nr_disks];
 	const char *p = spec, *why;
-	struct item it;
+	struct spec_item it;
 
 	if (cfg->nr_disks == VMCFG_MAX_DISKS)
 		return fail(ps, ps->line, "a disk too many: a VM has at most %d disks: remove one",
 			    VMCFG_MAX_DISKS);
-	while (next_item(&p, &it)) {
-		if (item_is(&it, "readonly") || item_is(&it, "legacy")) {
+	while (spec_item__next(&p, &it)) {
+		if (spec_item__is(&it, "readonly") || spec_item__is(&it, "legacy")) {
 			if (!set_flag(ps, "disk", spec, &it,
 				      it.key[0] == 'r' ? &d->readonly : &d->legacy, DISK_SPEC))
 				return 0;
-		} else if (item_is(&it, "path") && it.val && !d->path[0]) {
+		} else if (spec_item__is(&it, "path") && it.val && !d->path[0]) {
 			why = bad_path(it.val, it.val_len);
 			if (why)
 				return fail(ps, ps->line,
@@ -353,7 +324,7 @@ static int add_disk(struct parse *ps, const char *spec)
 				    "(a %%): write %%%% for a %%",
 				    spec);
 			copy_str(d->path, sizeof(d->path), it.val, it.val_len);
-		} else if (item_is(&it, "path")) {
+		} else if (spec_item__is(&it, "path")) {
 			return fail(
 			    ps, ps->line,
 			    "disk '%s': path is given twice or without a value: use " DISK_SPEC,
@@ -369,23 +340,6 @@ static int add_disk(struct parse *ps, const char *spec)
 	return 1;
 }
 
-/* "xx:xx:xx:xx:xx:xx" (hex) into mac; false if malformed. */
-static bool parse_mac(const char *s, size_t len, uint8_t mac[6])
-{
-	if (len != 17)
-		return false;
-	for (int i = 0; i < 6; i++) {
-		const char *h = s + 3 * i;
-		char hex[3] = {h[0], h[1], '\0'};
-
-		if (!isxdigit((unsigned char)h[0]) || !isxdigit((unsigned char)h[1]) ||
-		    (i < 5 && h[2] != ':'))
-			return false;
-		mac[i] = strtoul(hex, NULL, 16);
-	}
-	return true;
-}
-
 /* What Linux takes as an interface name: 1 to 15 bytes, no '/', ':' or whitespace. */
 static bool valid_ifname(const char *s, size_t len)
 {
@@ -398,13 +352,14 @@ static bool valid_ifname(const char *s, size_t len)
 	return true;
 }
 
-static int set_mac(struct parse *ps, const char *spec, const struct item *it, struct vmcfg_nic *nic)
+static int set_mac(struct parse *ps, const char *spec, const struct spec_item *it,
+		   struct vmcfg_nic *nic)
 {
 	static const uint8_t zero[6];
 
 	if (nic->has_mac)
 		return fail(ps, ps->line, "nic '%s': mac is given twice: give it once", spec);
-	if (!it->val || !parse_mac(it->val, it->val_len, nic->mac))
+	if (!it->val || !spec_item__parse_mac(it->val, it->val_len, nic->mac))
 		return fail(ps, ps->line,
 			    "nic '%s': mac '%.*s' is malformed: use six hex pairs like "
 			    "52:54:00:00:00:10",
@@ -423,19 +378,19 @@ static int add_nic(struct parse *ps, const char *spec)
 	struct vmcfg *cfg = ps->cfg;
 	struct vmcfg_nic *nic = &cfg->nics[cfg->nr_nics];
 	const char *p = *spec ? spec : NULL;
-	struct item it;
+	struct spec_item it;
 
 	if (cfg->nr_nics == VMCFG_MAX_NICS)
 		return fail(ps, ps->line, "a nic too many: a VM has at most %d NICs: remove one",
 			    VMCFG_MAX_NICS);
-	while (next_item(&p, &it)) {
-		if (item_is(&it, "legacy")) {
+	while (spec_item__next(&p, &it)) {
+		if (spec_item__is(&it, "legacy")) {
 			if (!set_flag(ps, "nic", spec, &it, &nic->legacy, NIC_SPEC))
 				return 0;
-		} else if (item_is(&it, "mac")) {
+		} else if (spec_item__is(&it, "mac")) {
 			if (!set_mac(ps, spec, &it, nic))
 				return 0;
-		} else if (item_is(&it, "bridge")) {
+		} else if (spec_item__is(&it, "bridge")) {
 			if (nic->bridge[0] || !it.val || !valid_ifname(it.val, it.val_len))
 				return fail(
 				    ps, ps->line,

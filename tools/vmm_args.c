@@ -1,10 +1,10 @@
 /* twin-vmm's command line: a hand-rolled pure parser with one clear error line per mistake. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "spec_item.h"
 #include "vmm_args.h"
 #include "host_port.h"
 #include "tap.h"
@@ -200,53 +200,6 @@ static int take_value(int argc, char *const argv[], int *i, const char *name, co
 	return 0;
 }
 
-/* One key[=value] item of a comma-separated SPEC, pointing into it (val NULL: a bare flag). */
-struct spec_item {
-	const char *key, *val;
-	size_t key_len, val_len;
-};
-
-/* Splits the next item off *spec and advances it; false once none is left. */
-static bool next_item(const char **spec, struct spec_item *it)
-{
-	const char *p = *spec, *end, *eq;
-
-	if (!p)
-		return false;
-	end = strchr(p, ',');
-	if (!end)
-		end = p + strlen(p);
-	eq = memchr(p, '=', end - p);
-	it->key = p;
-	it->key_len = (eq ? eq : end) - p;
-	it->val = eq ? eq + 1 : NULL;
-	it->val_len = eq ? (size_t)(end - eq - 1) : 0;
-	*spec = *end ? end + 1 : NULL;
-	return true;
-}
-
-static bool item_is(const struct spec_item *it, const char *key)
-{
-	return it->key_len == strlen(key) && !strncmp(it->key, key, it->key_len);
-}
-
-/* Parses "xx:xx:xx:xx:xx:xx" (hex) into mac; false if malformed. */
-static bool parse_mac(const char *s, size_t len, uint8_t mac[6])
-{
-	if (len != 17)
-		return false;
-	for (int i = 0; i < 6; i++) {
-		const char *h = s + 3 * i;
-		char hex[3] = {h[0], h[1], '\0'};
-
-		if (!isxdigit((unsigned char)h[0]) || !isxdigit((unsigned char)h[1]) ||
-		    (i < 5 && h[2] != ':'))
-			return false;
-		mac[i] = strtoul(hex, NULL, 16);
-	}
-	return true;
-}
-
 /* Copies an interface name value, checking what Linux accepts. */
 static int take_ifname(const char *spec, const struct spec_item *it, char out[16], char *err,
 		       size_t errlen)
@@ -278,8 +231,8 @@ static int add_nic(const char *spec, struct vmm_args *out, char *err, size_t err
 			    VMM_ARGS_MAX_NICS);
 	if (!*spec)
 		return fail(err, errlen, "--nic needs a value: use " NIC_SPEC);
-	while (next_item(&p, &it)) {
-		if (item_is(&it, "legacy")) {
+	while (spec_item__next(&p, &it)) {
+		if (spec_item__is(&it, "legacy")) {
 			if (it.val || nic.legacy)
 				return fail(err, errlen,
 					    "--nic '%s': legacy is given twice or in the wrong "
@@ -291,12 +244,12 @@ static int add_nic(const char *spec, struct vmm_args *out, char *err, size_t err
 		if (!it.val)
 			return fail(err, errlen, "--nic '%s': '%.*s' needs a value: use " NIC_SPEC,
 				    spec, (int)it.key_len, it.key);
-		if (item_is(&it, "tap") && !nic.tap[0]) {
+		if (spec_item__is(&it, "tap") && !nic.tap[0]) {
 			rc = take_ifname(spec, &it, nic.tap, err, errlen);
-		} else if (item_is(&it, "bridge") && !nic.bridge[0]) {
+		} else if (spec_item__is(&it, "bridge") && !nic.bridge[0]) {
 			rc = take_ifname(spec, &it, nic.bridge, err, errlen);
-		} else if (item_is(&it, "mac") && !have_mac) {
-			if (!parse_mac(it.val, it.val_len, nic.mac))
+		} else if (spec_item__is(&it, "mac") && !have_mac) {
+			if (!spec_item__parse_mac(it.val, it.val_len, nic.mac))
 				return fail(
 				    err, errlen,
 				    "--nic '%s': mac '%.*s' is malformed: use six hex pairs "
@@ -310,7 +263,8 @@ static int add_nic(const char *spec, struct vmm_args *out, char *err, size_t err
 				    spec, (int)it.val_len, it.val);
 			have_mac = true;
 			rc = 0;
-		} else if (item_is(&it, "tap") || item_is(&it, "bridge") || item_is(&it, "mac")) {
+		} else if (spec_item__is(&it, "tap") || spec_item__is(&it, "bridge") ||
+			   spec_item__is(&it, "mac")) {
 			return fail(err, errlen, "--nic '%s': %.*s is given twice: give it once",
 				    spec, (int)it.key_len, it.key);
 		} else {
@@ -353,20 +307,20 @@ static int add_disk(const char *spec, struct vmm_args *out, char *err, size_t er
 			    VMM_ARGS_MAX_DISKS);
 	if (!*spec)
 		return fail(err, errlen, "--disk needs a value: use " DISK_SPEC);
-	while (next_item(&p, &it)) {
-		if (item_is(&it, "path") && it.val && !disk.path[0]) {
+	while (spec_item__next(&p, &it)) {
+		if (spec_item__is(&it, "path") && it.val && !disk.path[0]) {
 			if (!it.val_len || it.val_len >= sizeof(disk.path))
 				return fail(err, errlen,
 					    "--disk path= is empty or longer than %d bytes: give "
 					    "the image file",
 					    VMM_ARGS_PATH_MAX - 1);
 			memcpy(disk.path, it.val, it.val_len);
-		} else if (item_is(&it, "readonly") && !it.val && !disk.readonly) {
+		} else if (spec_item__is(&it, "readonly") && !it.val && !disk.readonly) {
 			disk.readonly = true;
-		} else if (item_is(&it, "legacy") && !it.val && !disk.legacy) {
+		} else if (spec_item__is(&it, "legacy") && !it.val && !disk.legacy) {
 			disk.legacy = true;
-		} else if (item_is(&it, "path") || item_is(&it, "readonly") ||
-			   item_is(&it, "legacy")) {
+		} else if (spec_item__is(&it, "path") || spec_item__is(&it, "readonly") ||
+			   spec_item__is(&it, "legacy")) {
 			return fail(
 			    err, errlen,
 			    "--disk '%s': %.*s is given twice or in the wrong form: use " DISK_SPEC,

@@ -18,16 +18,7 @@ RESEND_MS=20
 # Each client run sends for this long: the loss and its detection fall inside it.
 CLIENT_MS=3000
 
-REPL_LAB=rd
-lab_up rd --hosts 2
-p=$(lab rd get prefix)
-br=$(lab rd get lan-bridge)
-pctl="$E2E_TMP/pri.ctl"
-
-repl_run_bg pri h1 --kernel "$(guest kv)" --mem 64M --nic "tap=$p-t0,mac=$KV_MAC,bridge=$br" \
-	--cmdline "ip=$KV_IP/24 mac=$KV_MAC port=$KV_PORT"
-KV_PID=$VM_PID
-kv_wait_ready rd pri "$E2E_BOOT_TIMEOUT"
+repl_kv_lab rd
 
 # backup N: a fresh backup bN on h2 (its own tap), listening on 198.18.1.2, port of its
 # choosing; protect the primary toward it in epoch mode.

@@ -18,16 +18,7 @@ RESEND_MS=20
 CLIENT_MS=5000
 PROBE_S=8
 
-REPL_LAB=rf
-lab_up rf --hosts 2
-p=$(lab rf get prefix)
-br=$(lab rf get lan-bridge)
-pctl="$E2E_TMP/pri.ctl"
-
-repl_run_bg pri h1 --kernel "$(guest kv)" --mem 64M --nic "tap=$p-t0,mac=$KV_MAC,bridge=$br" \
-	--cmdline "ip=$KV_IP/24 mac=$KV_MAC port=$KV_PORT"
-KV_PID=$VM_PID
-kv_wait_ready rf pri "$E2E_BOOT_TIMEOUT"
+repl_kv_lab rf
 
 # backup N: a fresh backup bN on h2 (its own tap), and protect --cluster toward it.
 backup()

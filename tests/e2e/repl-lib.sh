@@ -79,6 +79,22 @@ repl_run_bg()
 	wait_socket "$E2E_TMP/$name.ctl" "$E2E_BOOT_TIMEOUT"
 }
 
+# repl_kv_lab LAB: the 2-host lab LAB (made REPL_LAB) and the kv guest running as "pri" on h1,
+# its NIC tap $p-t0 in the LAN bridge; sets p (the lab's name prefix), br (the LAN bridge),
+# pctl (pri's control socket) and KV_PID.  Needs kv-lib.sh.
+repl_kv_lab()
+{
+	REPL_LAB=$1
+	lab_up "$1" --hosts 2
+	p=$(lab "$1" get prefix)
+	br=$(lab "$1" get lan-bridge)
+	pctl="$E2E_TMP/pri.ctl"
+	repl_run_bg pri h1 --kernel "$(guest kv)" --mem 64M --nic "tap=$p-t0,mac=$KV_MAC,bridge=$br" \
+		--cmdline "ip=$KV_IP/24 mac=$KV_MAC port=$KV_PORT"
+	KV_PID=$VM_PID
+	kv_wait_ready "$1" pri "$E2E_BOOT_TIMEOUT"
+}
+
 # repl_backup_bg NAME WHERE LISTEN ARGS...: `twin-vmm backup --listen LISTEN ARGS
 # --control $E2E_TMP/NAME.ctl` (ARGS: security, devices as incoming's, --auto-failover,
 # --timeout) started with start_bg; BACKUP_PID, and BACKUP_PORT from its "waiting on

@@ -9,11 +9,7 @@ set -euo pipefail
 repl_require
 require_kv_client
 
-REPL_LAB=rt
-lab_up rt --hosts 2
-p=$(lab rt get prefix)
-br=$(lab rt get lan-bridge)
-pctl="$E2E_TMP/pri.ctl"
+repl_kv_lab rt
 # The server certificate names h2's replication address, where the backups listen.
 pki="$E2E_TMP/pki"
 tls_pki "$pki" 198.18.1.2
@@ -22,10 +18,6 @@ good_backup=($(tls_opts "$pki" server)) good_primary=($(tls_opts "$pki" client))
 # shellcheck disable=SC2207
 stranger=($(tls_opts "$pki" stranger))
 
-repl_run_bg pri h1 --kernel "$(guest kv)" --mem 64M --nic "tap=$p-t0,mac=$KV_MAC,bridge=$br" \
-	--cmdline "ip=$KV_IP/24 mac=$KV_MAC port=$KV_PORT"
-KV_PID=$VM_PID
-kv_wait_ready rt pri "$E2E_BOOT_TIMEOUT"
 SEQ=0 X=7
 # ask REQ REPLY_VALUE: one kv request from client "rtls" with the next SEQ.
 ask()

@@ -21,6 +21,7 @@
 #include "migrate.h"
 #include "netns_fixture.h"
 #include "backup.h"
+#include "checkpoint.h"
 #include "page_data.h"
 #include "primary.h"
 #include "repl_wire.h"
@@ -649,6 +650,29 @@ START_TEST(test_degraded_on_backup_eof)
 END_TEST
 
 /*
+ * A nonzero -errno makes the next checkpoint__init fail: the first step of starting the
+ * epochs after the sync.  The link wraps the library's call (unit.am: --wrap).
+ */
+static int checkpoint_init_failure;
+
+int __real_checkpoint__init(struct checkpoint *c, struct vm *vm, enum migrate_compress compress,
+			    uint64_t xbzrle_cache, char *err, size_t errlen);
+int __wrap_checkpoint__init(struct checkpoint *c, struct vm *vm, enum migrate_compress compress,
+			    uint64_t xbzrle_cache, char *err, size_t errlen);
+
+int __wrap_checkpoint__init(struct checkpoint *c, struct vm *vm, enum migrate_compress compress,
+			    uint64_t xbzrle_cache, char *err, size_t errlen)
+{
+	int rc = checkpoint_init_failure;
+
+	if (!rc)
+		return __real_checkpoint__init(c, vm, compress, xbzrle_cache, err, errlen);
+	checkpoint_init_failure = 0;
+	snprintf(err, errlen, "starting the epochs failed (injected by a test)");
+	return rc;
+}
+
+/*
  * The epochs fail to start after a good sync: degraded (not a clean unprotect), the event fd
  * readable, no END sent (the backup must not take it for an unprotect), output unheld.
  */
@@ -663,7 +687,7 @@ static void failed_start_degrades(void)
 
 	pvm_boot(&v);
 	fake_backup_start(&b, NO_LIMIT, 0);
-	repl_primary__test_fail_start = -ENOMEM;
+	checkpoint_init_failure = -ENOMEM;
 	r = protect(&v, b.port, REPL_MODE_EPOCH, 5);
 	WAIT_STATUS(r, st, st.state != REPL_STATE_SYNCING && st.state != REPL_STATE_PROTECTED,
 		    "left the sync");
@@ -683,7 +707,6 @@ static void failed_start_degrades(void)
 	       "the backup saw END or another error: \"%s\"", b.error);
 	expect(repl_primary__stop(r, err, sizeof(err)) == 0, "unprotect after degraded: %s", err);
 	repl_primary__free(r);
-	repl_primary__test_fail_start = 0;
 	pvm_destroy(&v);
 }
 
