@@ -209,6 +209,12 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	c->next = a->clients;
 	a->clients = c;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	/*
+	 * Reading stops once a line's bound (and one byte to see it exceeded) is buffered: while
+	 * a request is pending serve() reads no lines, and a client must not grow our input
+	 * meanwhile.  The rest waits in the socket until the reply lets serve() drain it.
+	 */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, API_LINE_MAX + 1);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	send_line(c, api_request__greeting());
 }

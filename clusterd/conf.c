@@ -148,11 +148,11 @@ static bool set_value(struct parse *p, const struct key *k, const char *v)
 	case K_PORT:
 		errno = 0;
 		n = strtol(v, &end, 10);
-		if (errno || end == v || *end || n < 1024 || n > 65535 - CONF_MAX_VMS) {
+		if (errno || end == v || *end || n < 1024 || n > 65535 - CL_MAX_VMS) {
 			fail(p,
 			     "[%s] %s '%s' must be a port from 1024 to %d (VM ports follow it): "
 			     "use e.g. %s",
-			     k->section, k->name, v, 65535 - CONF_MAX_VMS, k->example);
+			     k->section, k->name, v, 65535 - CL_MAX_VMS, k->example);
 			return false;
 		}
 		*(unsigned int *)field = n;

@@ -4,13 +4,11 @@
 #define CLUSTERD_CONF_H
 #include <stdbool.h>
 #include <stddef.h>
+#include "model.h" /* CL_MAX_VMS: a backup listens on port_base + the VM's index */
 
 #define CONF_NAME_MAX	63   /* cluster and host names */
 #define CONF_PATH_MAX	1024 /* files and directories */
 #define CONF_SOCKET_MAX 107  /* sockaddr_un.sun_path without its NUL */
-/* VMs per host the replication ports leave room for: port_base + index stays a port. */
-#define CONF_MAX_VMS 256
-
 #define CONF_DEFAULT_STATE_DIR	"/var/lib/twin"
 #define CONF_DEFAULT_SOCKET	"/run/twin/clusterd.sock"
 #define CONF_DEFAULT_TWIN_VMM	"/usr/bin/twin-vmm"

@@ -54,7 +54,7 @@ static const char *check_config(const struct clusterd_conf *c)
 		return "not exactly one way to secure replication";
 	if ((t->cert[0] || t->key[0] || t->ca[0]) && !(t->cert[0] && t->key[0] && t->ca[0]))
 		return "cert, key and ca not all given";
-	if (c->port_base < 1024 || c->port_base + CONF_MAX_VMS > 65535)
+	if (c->port_base < 1024 || c->port_base + CL_MAX_VMS > 65535)
 		return "port_base out of range";
 	return NULL;
 }

@@ -265,6 +265,53 @@ START_TEST(test_api_later_reply)
 }
 END_TEST
 
+/*
+ * While a request is pending the server reads no lines; a client that keeps writing must
+ * meet a full socket, not grow clusterd's memory: what it can push stays near one line's
+ * bound plus the socket's buffers.  The reply then comes, and the overlong rest is refused.
+ */
+START_TEST(test_api_bounded_input_while_pending)
+{
+	static char chunk[64 * 1024];
+	struct api *a;
+	char err[256] = "", line[512];
+	size_t total = 0;
+	int fd, full = 0;
+
+	nr_requests = 0;
+	memset(chunk, 'x', sizeof(chunk));
+	ck_assert_int_eq(api__start(base, path, "/nonexistent", &api_ops, &a, err, sizeof(err)), 0);
+	fd = connect_to(path);
+	read_line(fd, line, sizeof(line));
+	send_str(fd, "{\"execute\":\"cluster-status\"}\n");
+	for (int i = 0; i < 200 && !nr_requests; i++)
+		spin();
+	ck_assert_int_eq(nr_requests, 1);
+	/* Flood until the socket stays full for 20 turns of the loop (or far past any bound). */
+	while (full < 20 && total < (16u << 20)) {
+		ssize_t n = send(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+
+		if (n > 0) {
+			total += n;
+			full = 0;
+		} else {
+			ck_assert_int_eq(errno, EAGAIN);
+			full++;
+			spin();
+		}
+	}
+	ck_assert_msg(total < (4u << 20), "the server took %zu bytes while a request was pending",
+		      total);
+	api__reply(a, last_req.id, true, "", "{}");
+	read_line(fd, line, sizeof(line));
+	ck_assert_str_eq(line, "{\"return\":{\"extended\":true}}");
+	read_line(fd, line, sizeof(line));
+	ck_assert(strstr(line, "request line too long"));
+	close(fd);
+	api__stop(a);
+}
+END_TEST
+
 START_TEST(test_api_refuses_non_socket)
 {
 	struct api *a;
@@ -308,6 +355,7 @@ Suite *clusterd_io_suite(void)
 	tcase_add_test(tc, test_vmm_client_timeout_and_close);
 	tcase_add_test(tc, test_vmm_client_full_backlog);
 	tcase_add_test(tc, test_api_later_reply);
+	tcase_add_test(tc, test_api_bounded_input_while_pending);
 	tcase_add_test(tc, test_api_refuses_non_socket);
 	tcase_add_test(tc, test_persist);
 	suite_add_tcase(s, tc);
