@@ -419,6 +419,29 @@ int corosync__send(struct corosync *c, const void *data, size_t len)
 	return 0;
 }
 
+int corosync__nodelist_size(struct corosync *c)
+{
+	char key[CMAP_KEYNAME_MAXLEN + 1];
+	cmap_iter_handle_t iter;
+	cmap_handle_t h;
+	unsigned int i;
+	int n = 0;
+
+	if (RETRY(cmap_initialize(&h)) != CS_OK)
+		return -ENOTCONN;
+	if (cmap_iter_init(h, "nodelist.node.", &iter) != CS_OK) {
+		cmap_finalize(h);
+		return -ENOTCONN;
+	}
+	/* Keys nodelist.node.I.ring0_addr, .nodeid, .name: the highest I names the count. */
+	while (cmap_iter_next(h, iter, key, NULL, NULL) == CS_OK)
+		if (sscanf(key, "nodelist.node.%u.", &i) == 1 && (int)i >= n)
+			n = (int)i + 1;
+	cmap_iter_finalize(h, iter);
+	cmap_finalize(h);
+	return n;
+}
+
 uint32_t corosync__token_ms(struct corosync *c)
 {
 	cmap_handle_t h;

@@ -57,6 +57,9 @@ int corosync__join(struct corosync *c, struct event_base *base, char *err, size_
  */
 int corosync__send(struct corosync *c, const void *data, size_t len);
 
+/* How many nodes corosync.conf's nodelist has (cmap nodelist.node.N.*), or -errno. */
+int corosync__nodelist_size(struct corosync *c);
+
 /* The totem token timeout in ms from cmap (runtime.config.totem.token), 0 if unknown. */
 uint32_t corosync__token_ms(struct corosync *c);
 

@@ -52,20 +52,21 @@ int persist__write(const char *path, const char *data, size_t len)
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	rc = write_all(fd, data, len);
+	rc = fd < 0 ? -errno : write_all(fd, data, len);
 	if (!rc && fsync(fd))
 		rc = -errno;
-	if (close(fd) && !rc)
+	if (fd >= 0 && close(fd) && !rc)
 		rc = -errno;
 	if (!rc && rename(tmp, path))
 		rc = -errno;
+	if (!rc)
+		rc = sync_dir(path);
 	if (rc) {
+		/* An older state must not pass for the last one after a restart: none is safer. */
 		unlink(tmp);
-		return rc;
+		unlink(path);
 	}
-	return sync_dir(path);
+	return rc;
 }
 
 int persist__read(const char *path, char **out, size_t *len)

@@ -23,6 +23,13 @@
 #define REPLY_MS     5000
 /* fence and unfence only flip a gate; degrade may wait DEGRADE_TIMEOUT_NS (10 s) in twin-vmm. */
 #define FENCE_MS     2000
+/*
+ * A fence not confirmed this soon gets the vmm SIGKILLed.  twin-vmm runs its control requests
+ * one at a time, so a fence waits behind a slow failover, unprotect or degrade whatever
+ * connection it comes on; only a kill bounds it.  That is safe: a primary outside quorum is
+ * dead to the majority anyway, and a copy that may still release output is not.
+ */
+#define FENCE_DEADLINE_MS 200
 #define DEGRADE_MS   15000
 #define PROTECT_MS   30000
 #define FAILOVER_MS  60000
@@ -30,6 +37,23 @@
 /* query-replication: while the initial sync runs, and then to see a stall sooner. */
 #define SYNC_POLL_MS  200
 #define WATCH_POLL_MS 500
+/*
+ * A stall is reported once it has lasted STALL_POLLS watch polls in a row (with twin-vmm's own
+ * 1 s of silence before it says stalled: about 2 s unheard).  The report ends in the backup's
+ * kill and a full initial sync, so a blip a loaded host or a flapping link recovers from on
+ * its own must not make one; past that the VM's clients already wait (its output is held) and
+ * a degrade ends their wait.  Once per stall, repeated only every STALL_REPEAT_POLLS (10 s)
+ * while it lasts, in case a partition without quorum dropped the report.
+ */
+#define STALL_POLLS	   3
+#define STALL_REPEAT_POLLS 20
+/*
+ * A failed degrade leaves a primary whose backup is gone holding its output: it is tried
+ * DEGRADE_TRIES times, DEGRADE_RETRY_MS apart, then shown in status.  Never a kill: no other
+ * copy runs the VM.
+ */
+#define DEGRADE_TRIES	 3
+#define DEGRADE_RETRY_MS 1000
 
 enum poll_mode { POLL_NONE, POLL_SYNC, POLL_WATCH };
 
@@ -45,12 +69,21 @@ struct vmm {
 	bool started; /* VMM_STARTED reported */
 	struct vmm_client *client; /* NULL: not connected (yet, or again) */
 	struct vmm_client *dead;   /* closed, freed on the next connect_tick */
+	/*
+	 * fence and unfence only, on a connection of their own: never queued behind what
+	 * clusterd sent on client (polls, protect, a slow unprotect).
+	 */
+	struct vmm_client *fencer, *fencer_dead;
+	struct event *fence_deadline; /* armed from a fence until twin-vmm confirms it */
 	unsigned int pending;	   /* 1 << cl_vmm_cmd: sent once the control socket connects */
 	int crash_status;	   /* the crash a pending restart follows */
 	struct event *timer; /* connect retries, or the restart delay */
 	unsigned int connect_tries;
 	struct event *poll;
 	enum poll_mode polling;
+	unsigned int stalled_polls; /* consecutive watch polls that found it stalled */
+	unsigned int degrade_tries; /* failed degrades in a row */
+	struct event *degrade_retry;
 	json_t *repl;	      /* the last query-replication answer, for status */
 	uint64_t repl_epochs; /* ... its "epochs", and when it came (ms, monotonic) */
 	uint64_t repl_at_ms;
@@ -132,9 +165,15 @@ static void release(struct vmm *v)
 {
 	vmm_client__free(v->client);
 	vmm_client__free(v->dead);
+	vmm_client__free(v->fencer);
+	vmm_client__free(v->fencer_dead);
 	json_decref(v->repl);
 	if (v->timer)
 		event_free(v->timer);
+	if (v->fence_deadline)
+		event_free(v->fence_deadline);
+	if (v->degrade_retry)
+		event_free(v->degrade_retry);
 	if (v->poll)
 		event_free(v->poll);
 	free(v->config);
@@ -193,6 +232,9 @@ static void __attribute__((noreturn)) exec_child(const struct vmm_argv *a, int l
 
 static void connect_tick(evutil_socket_t fd, short what, void *arg);
 static void kill_vmm(struct vmm *v, int sig);
+static void arm_fence_deadline(struct vmm *v);
+static void fence_overdue(evutil_socket_t fd, short what, void *arg);
+static void degrade_retry_tick(evutil_socket_t fd, short what, void *arg);
 
 /* Forks twin-vmm for v; 0, or -errno after logging why. */
 static int start_process(struct vmm *v)
@@ -240,6 +282,9 @@ static int start_process(struct vmm *v)
 		exec_child(&a, log_fd, parent);
 	clog__info("vm %s: %s twin-vmm started, pid %d, log %s", v->vm, cl_role__to_str(v->role),
 		   (int)v->pid, log);
+	/* Restarted after a fence came: it runs unfenced until the fence reaches it. */
+	if (v->pending & (1u << CL_VMM_FENCE))
+		arm_fence_deadline(v);
 	v->connect_tries = 0;
 	event_assign(v->timer, v->s->base, -1, 0, connect_tick, v);
 	event_add(v->timer, &every);
@@ -265,26 +310,40 @@ static void on_started(void *arg, json_t *ret, const char *error)
 	}
 }
 
-static void on_closed(void *opaque)
+/* One of v's control connections (*client) closed: *dead keeps it until the next connect_tick. */
+static void lost_connection(struct vmm *v, struct vmm_client **client, struct vmm_client **dead,
+			    const char *which)
 {
-	struct vmm *v = opaque;
-
 	struct timeval every = {0, CONNECT_EVERY_MS * 1000};
 
 	/* An exit comes through SIGCHLD: that is what the model hears. */
-	clog__debug("vm %s: the %s's control socket closed", v->vm, cl_role__to_str(v->role));
+	clog__debug("vm %s: the %s's %s connection closed", v->vm, cl_role__to_str(v->role), which);
 	/* Inside the client's own callback: it is freed on the next connect_tick. */
-	v->dead = v->client;
-	v->client = NULL;
+	*dead = *client;
+	*client = NULL;
 	if (!v->pid || v->killed)
 		return;
 	/* A live twin-vmm (a late reply, say) gets a fresh connection; failing that, SIGKILL. */
-	clog__warn("vm %s: lost the %s's control connection: reconnecting", v->vm,
-		   cl_role__to_str(v->role));
+	clog__warn("vm %s: lost the %s's %s connection: reconnecting", v->vm,
+		   cl_role__to_str(v->role), which);
 	v->connect_tries = 0;
 	event_del(v->timer);
 	event_assign(v->timer, v->s->base, -1, 0, connect_tick, v);
 	event_add(v->timer, &every);
+}
+
+static void on_closed(void *opaque)
+{
+	struct vmm *v = opaque;
+
+	lost_connection(v, &v->client, &v->dead, "control");
+}
+
+static void on_fencer_closed(void *opaque)
+{
+	struct vmm *v = opaque;
+
+	lost_connection(v, &v->fencer, &v->fencer_dead, "fence");
 }
 
 /* Sends the commands that came while the control socket was not connected. */
@@ -377,10 +436,14 @@ static void connect_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	vmm_client__free(v->dead);
 	v->dead = NULL;
+	vmm_client__free(v->fencer_dead);
+	v->fencer_dead = NULL;
 	vmm_argv__control_path(v->s->conf, v->vm, path, sizeof(path));
-	v->client = vmm_client__connect(v->s->base, path, on_closed, v);
-	if (v->client) {
+	if (!v->client && (v->client = vmm_client__connect(v->s->base, path, on_closed, v)))
 		vmm_client__call(v->client, "query-status", NULL, REPLY_MS, on_started, v);
+	if (v->client && !v->fencer)
+		v->fencer = vmm_client__connect(v->s->base, path, on_fencer_closed, v);
+	if (v->client && v->fencer) {
 		flush_pending(v);
 		return;
 	}
@@ -421,7 +484,9 @@ void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role, 
 	v->port = port;
 	v->config = strdup(config);
 	v->timer = event_new(s->base, -1, 0, connect_tick, v);
-	if (!v->config || !v->timer || start_process(v))
+	v->fence_deadline = evtimer_new(s->base, fence_overdue, v);
+	v->degrade_retry = evtimer_new(s->base, degrade_retry_tick, v);
+	if (!v->config || !v->timer || !v->fence_deadline || !v->degrade_retry || start_process(v))
 		exited(v, W_EXITCODE(127, 0));
 }
 
@@ -500,6 +565,12 @@ static void on_exit_status(struct vmm *v, int status)
 	v->client = NULL;
 	vmm_client__free(v->dead);
 	v->dead = NULL;
+	vmm_client__free(v->fencer);
+	v->fencer = NULL;
+	vmm_client__free(v->fencer_dead);
+	v->fencer_dead = NULL;
+	event_del(v->fence_deadline);
+	event_del(v->degrade_retry);
 	if (v->poll)
 		event_del(v->poll);
 	v->polling = POLL_NONE;
@@ -585,10 +656,18 @@ static void on_replication(void *arg, json_t *ret, const char *error)
 		}
 	} else if (v->polling == POLL_WATCH && !strcmp(state, "stalled")) {
 		/*
-		 * Every poll that finds it stalled: the model reports it while quorate, and the
-		 * backup's host then ends a backup that lives but no longer hears the primary.
+		 * The model reports it while quorate, and the backup's host then ends a backup
+		 * that lives but no longer hears the primary.
 		 */
-		emit(v, CL_EV_VMM_STALLED, 0);
+		v->stalled_polls++;
+		if (v->stalled_polls >= STALL_POLLS &&
+		    (v->stalled_polls - STALL_POLLS) % STALL_REPEAT_POLLS == 0) {
+			clog__warn("vm %s: replication stalled for %u polls in a row: reporting it",
+				   v->vm, v->stalled_polls);
+			emit(v, CL_EV_VMM_STALLED, 0);
+		}
+	} else {
+		v->stalled_polls = 0;
 	}
 	poll_again(v);
 }
@@ -608,6 +687,7 @@ static void start_polling(struct vmm *v, enum poll_mode mode)
 	if (!v->poll)
 		v->poll = event_new(v->s->base, -1, 0, poll_tick, v);
 	v->polling = v->poll ? mode : POLL_NONE;
+	v->stalled_polls = 0;
 	poll_again(v);
 }
 
@@ -645,9 +725,65 @@ static void on_logged(void *arg, json_t *ret, const char *error)
 {
 	struct vmm *v = arg;
 
-	if (!ret)
+	if (!ret && !v->killed)
 		clog__error("vm %s: a command to its %s failed: %s", v->vm,
 			    cl_role__to_str(v->role), error);
+}
+
+static void on_degraded(void *arg, json_t *ret, const char *error)
+{
+	struct vmm *v = arg;
+	struct timeval tv = {DEGRADE_RETRY_MS / 1000, (DEGRADE_RETRY_MS % 1000) * 1000};
+	char dir[CONF_PATH_MAX] = "";
+
+	if (ret || v->killed || !v->pid) {
+		v->degrade_tries = 0;
+		return;
+	}
+	if (++v->degrade_tries < DEGRADE_TRIES) {
+		clog__warn("vm %s: degrade failed (try %u of %d): %s: trying again in %d ms", v->vm,
+			   v->degrade_tries, DEGRADE_TRIES, error, DEGRADE_RETRY_MS);
+		evtimer_add(v->degrade_retry, &tv);
+		return;
+	}
+	vmm_argv__vm_dir(v->s->conf, v->vm, dir, sizeof(dir));
+	snprintf(v->error, sizeof(v->error),
+		 "degrade failed %u times (%.80s): its backup is gone and the VM still holds its "
+		 "output: see %s/log",
+		 v->degrade_tries, error, dir);
+	clog__error("vm %s: %s; not killing it: no other copy runs the VM", v->vm, v->error);
+	v->degrade_tries = 0;
+}
+
+/* Before a retry: whether the degrade is still wanted, and possible, by twin-vmm's own word. */
+static void on_degrade_check(void *arg, json_t *ret, const char *error)
+{
+	struct vmm *v = arg;
+	const char *state = json_string_value(json_object_get(ret, "state"));
+	struct timeval tv = {DEGRADE_RETRY_MS / 1000, (DEGRADE_RETRY_MS % 1000) * 1000};
+
+	if (!state) {
+		on_degraded(v, NULL, error ?: "query-replication gave no state");
+	} else if (!strcmp(state, "stalled") || !strcmp(state, "protected")) {
+		vmm_client__call(v->client, "degrade", NULL, DEGRADE_MS, on_degraded, v);
+	} else if (!strcmp(state, "fenced")) {
+		evtimer_add(v->degrade_retry, &tv); /* refused while fenced: after the unfence */
+	} else {
+		clog__info("vm %s: the replication is %s now: no degrade to retry", v->vm, state);
+		v->degrade_tries = 0;
+	}
+}
+
+static void degrade_retry_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct vmm *v = arg;
+	struct timeval tv = {DEGRADE_RETRY_MS / 1000, (DEGRADE_RETRY_MS % 1000) * 1000};
+
+	if (!v->client)
+		evtimer_add(v->degrade_retry, &tv); /* reconnecting */
+	else
+		vmm_client__call(v->client, "query-replication", NULL, REPLY_MS, on_degrade_check,
+				 v);
 }
 
 /* A fence that fails leaves a primary serving outside quorum: output commit makes a kill safe. */
@@ -655,8 +791,12 @@ static void on_fenced(void *arg, json_t *ret, const char *error)
 {
 	struct vmm *v = arg;
 
-	if (ret)
+	if (ret) {
+		evtimer_del(v->fence_deadline);
 		return;
+	}
+	if (v->killed)
+		return; /* its deadline passed: the kill closed the connection */
 	clog__error("vm %s: fence failed: %s: killing its %s", v->vm, error,
 		    cl_role__to_str(v->role));
 	kill_vmm(v, SIGKILL);
@@ -668,6 +808,9 @@ static bool queue(struct vmm *v, enum cl_vmm_cmd cmd)
 	switch (cmd) {
 	case CL_VMM_FENCE:
 	case CL_VMM_UNFENCE:
+		/* An unfence takes back a fence that never went out: nothing to wait for. */
+		if (cmd == CL_VMM_UNFENCE && (v->pending & (1u << CL_VMM_FENCE)))
+			evtimer_del(v->fence_deadline);
 		v->pending &= ~(1u << CL_VMM_FENCE | 1u << CL_VMM_UNFENCE);
 		/* fallthrough */
 	case CL_VMM_DEGRADE:
@@ -708,7 +851,21 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 	enum cl_role role = a->role;
 	const char *cmd = cl_vmm_cmd__to_str(a->vmm_cmd);
 	struct vmm *v = find(s, a->vm, role);
+	bool fencing = a->vmm_cmd == CL_VMM_FENCE || a->vmm_cmd == CL_VMM_UNFENCE;
 
+	if (v && a->vmm_cmd == CL_VMM_FENCE)
+		arm_fence_deadline(v);
+	/* A new word on the replication ends a degrade's retries (fence and unfence do not). */
+	if (v && !fencing) {
+		evtimer_del(v->degrade_retry);
+		v->degrade_tries = 0;
+	}
+	/* fence and unfence go on their own connection, which comes up after client. */
+	if (v && fencing && v->client && !v->fencer && queue(v, a->vmm_cmd)) {
+		clog__warn("vm %s: %s waits for its %s's fence connection", a->vm, cmd,
+			   cl_role__to_str(v->role));
+		return;
+	}
 	if (v && !v->pid && a->vmm_cmd == CL_VMM_QUIT) {
 		/* Between a crash and its restart: no restart, the VM stops here and now. */
 		clog__info("vm %s: quit while its restart is pending: not restarting it", a->vm);
@@ -745,15 +902,34 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 		vmm_client__call(v->client, "quit", NULL, REPLY_MS, on_logged, v);
 		break;
 	case CL_VMM_DEGRADE:
-		vmm_client__call(v->client, cmd, NULL, DEGRADE_MS, on_logged, v);
+		vmm_client__call(v->client, cmd, NULL, DEGRADE_MS, on_degraded, v);
 		break;
 	case CL_VMM_FENCE:
-		vmm_client__call(v->client, cmd, NULL, FENCE_MS, on_fenced, v);
+		vmm_client__call(v->fencer, cmd, NULL, FENCE_MS, on_fenced, v);
 		break;
 	case CL_VMM_UNFENCE:
-		vmm_client__call(v->client, cmd, NULL, FENCE_MS, on_logged, v);
+		vmm_client__call(v->fencer, cmd, NULL, FENCE_MS, on_logged, v);
 		break;
 	}
+}
+
+static void fence_overdue(evutil_socket_t fd, short what, void *arg)
+{
+	struct vmm *v = arg;
+
+	clog__error("vm %s: its %s did not confirm the fence within %d ms: killing it (SIGKILL): "
+		    "outside quorum its death is safe, a copy that may release output is not",
+		    v->vm, cl_role__to_str(v->role), FENCE_DEADLINE_MS);
+	kill_vmm(v, SIGKILL);
+}
+
+/* From a fence on, a running vmm has FENCE_DEADLINE_MS to confirm it (the first fence counts). */
+static void arm_fence_deadline(struct vmm *v)
+{
+	struct timeval tv = {0, FENCE_DEADLINE_MS * 1000};
+
+	if (v->pid && !v->killed && !evtimer_pending(v->fence_deadline, NULL))
+		evtimer_add(v->fence_deadline, &tv);
 }
 
 static void kill_vmm(struct vmm *v, int sig)

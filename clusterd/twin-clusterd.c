@@ -12,6 +12,7 @@
 #include "clog.h"
 #include "conf.h"
 #include "corosync.h"
+#include "membership.h"
 #include "model.h"
 #include "persist.h"
 #include "supervisor.h"
@@ -28,6 +29,8 @@
 /* The model's clock (retries); the host's free memory is sent every MEMORY_EVERY ticks. */
 #define TICK_MS	     500
 #define MEMORY_EVERY 10
+/* A state write slower than this is logged: failover and fencing decisions wait for it. */
+#define PERSIST_SLOW_MS 20
 /* A stop waits this long for the vmms' exits to be reported before leaving anyway. */
 #define STOP_GRACE_S 10
 
@@ -47,6 +50,7 @@ struct daemon {
 	struct corosync *cs;
 	struct supervisor *sup;
 	struct api *api;
+	struct membership members; /* what of Corosync's membership the model may hear */
 	struct event *tick, *sigterm, *sigint, *grace, *host_kill;
 	char state_file[CONF_PATH_MAX + 16]; /* STATE_DIR/cluster.json */
 	unsigned int ticks;
@@ -91,19 +95,34 @@ static void kill_host_soon(struct daemon *d)
 	evtimer_add(d->host_kill, &delay);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
  * The replicated state to disk before the actions that follow it (the model puts this one
  * first): a host that restarts with it still holds the cluster's history.  A failed write is
- * loud but not fatal: the host then counts as new after a restart, which the model allows.
+ * loud but not fatal: persist__write then removed the file, so after a restart this host
+ * counts as new (which the model allows) rather than holding an older history.
  */
 static void persist_state(struct daemon *d, const char *json, size_t len)
 {
+	uint64_t t0 = now_ms(), took;
 	int rc = persist__write(d->state_file, json, len);
 
+	took = now_ms() - t0;
 	if (rc)
-		clog__error("cannot write the cluster state to %s: %s: after a restart this host "
-			    "counts as new",
+		clog__error("cannot write the cluster state to %s: %s: removed it, so after a "
+			    "restart this host counts as new: check the disk of [host] state_dir",
 			    d->state_file, strerror(-rc));
+	else if (took > PERSIST_SLOW_MS)
+		clog__warn("writing the cluster state to %s took %llu ms (two fsyncs on the event "
+			   "loop): a slow disk delays this host's decisions",
+			   d->state_file, (unsigned long long)took);
 }
 
 /* Before any input: the state of this host's last life, if it wrote one. */
@@ -126,47 +145,68 @@ static void restore_state(struct daemon *d)
 	free(text);
 }
 
+/* A fence or a kill releases nothing: it needs nothing on disk first. */
+static bool urgent(const struct cl_action *a)
+{
+	return (a->type == CL_ACT_KILL && !a->host) ||
+	       (a->type == CL_ACT_VMM && a->vmm_cmd == CL_VMM_FENCE);
+}
+
+static void run_action(struct daemon *d, const struct cl_action *a)
+{
+	switch (a->type) {
+	case CL_ACT_SEND:
+		corosync__send(d->cs, a->data, a->len);
+		break;
+	case CL_ACT_SPAWN_PRIMARY:
+	case CL_ACT_SPAWN_BACKUP:
+		/* A stop waits for the vmms to end: it starts none (we leave anyway). */
+		if (d->stopping)
+			clog__warn("vm %s: stopping: not starting its %s", a->vm,
+				   a->type == CL_ACT_SPAWN_PRIMARY ? "primary" : "backup");
+		else
+			supervisor__spawn(d->sup, a->vm,
+					  a->type == CL_ACT_SPAWN_PRIMARY ? CL_ROLE_PRIMARY
+									  : CL_ROLE_BACKUP,
+					  a->data, a->port);
+		break;
+	case CL_ACT_VMM:
+		supervisor__command(d->sup, a);
+		break;
+	case CL_ACT_KILL:
+		if (a->host)
+			kill_host_soon(d);
+		else
+			supervisor__kill(d->sup, a->vm, a->role, a->signal);
+		break;
+	case CL_ACT_REPLY:
+		api__reply(d->api, a->req_id, a->ok, a->err_class, a->data);
+		break;
+	case CL_ACT_LOG:
+		clog__info("%s", a->data);
+		break;
+	case CL_ACT_PERSIST:
+		persist_state(d, a->data, a->len);
+		break;
+	}
+}
+
+/*
+ * In order, except that a list which persists runs its fences and kills first: the state
+ * write's two fsyncs must not delay them (review 6, finding 6; the model orders them so too).
+ */
 static void run_actions(struct daemon *d, const struct cl_actions *acts)
 {
-	for (size_t i = 0; i < acts->n; i++) {
-		const struct cl_action *a = &acts->v[i];
+	bool persists = false;
 
-		switch (a->type) {
-		case CL_ACT_SEND:
-			corosync__send(d->cs, a->data, a->len);
-			break;
-		case CL_ACT_SPAWN_PRIMARY:
-		case CL_ACT_SPAWN_BACKUP:
-			/* A stop waits for the vmms to end: it starts none (we leave anyway). */
-			if (d->stopping)
-				clog__warn("vm %s: stopping: not starting its %s", a->vm,
-					   a->type == CL_ACT_SPAWN_PRIMARY ? "primary" : "backup");
-			else
-				supervisor__spawn(d->sup, a->vm,
-						  a->type == CL_ACT_SPAWN_PRIMARY ? CL_ROLE_PRIMARY
-										  : CL_ROLE_BACKUP,
-						  a->data, a->port);
-			break;
-		case CL_ACT_VMM:
-			supervisor__command(d->sup, a);
-			break;
-		case CL_ACT_KILL:
-			if (a->host)
-				kill_host_soon(d);
-			else
-				supervisor__kill(d->sup, a->vm, a->role, a->signal);
-			break;
-		case CL_ACT_REPLY:
-			api__reply(d->api, a->req_id, a->ok, a->err_class, a->data);
-			break;
-		case CL_ACT_LOG:
-			clog__info("%s", a->data);
-			break;
-		case CL_ACT_PERSIST:
-			persist_state(d, a->data, a->len);
-			break;
-		}
-	}
+	for (size_t i = 0; i < acts->n; i++)
+		persists |= acts->v[i].type == CL_ACT_PERSIST;
+	for (size_t i = 0; i < acts->n && persists; i++)
+		if (urgent(&acts->v[i]))
+			run_action(d, &acts->v[i]);
+	for (size_t i = 0; i < acts->n; i++)
+		if (!persists || !urgent(&acts->v[i]))
+			run_action(d, &acts->v[i]);
 }
 
 static void feed(struct daemon *d, const struct cl_input *in)
@@ -187,40 +227,35 @@ static void feed(struct daemon *d, const struct cl_input *in)
 
 static void on_deliver(void *opaque, uint32_t from, const void *data, size_t len)
 {
+	struct daemon *d = opaque;
 	struct cl_input in = {.type = CL_IN_MESSAGE};
 
+	if (!membership__deliver(&d->members))
+		return; /* a membership the model cannot hold: it applies nothing */
 	in.msg.from = from;
 	in.msg.data = data;
 	in.msg.len = len;
-	feed(opaque, &in);
-}
-
-static int copy_ids(uint32_t *dst, const uint32_t *src, size_t n)
-{
-	if (n > CL_MAX_HOSTS) {
-		clog__warn("confchg: %zu nodes, the model keeps %d", n, CL_MAX_HOSTS);
-		n = CL_MAX_HOSTS;
-	}
-	memcpy(dst, src, n * sizeof(*src));
-	return n;
+	feed(d, &in);
 }
 
 static void on_confchg(void *opaque, const uint32_t *members, size_t nmembers, const uint32_t *left,
 		       size_t nleft, const uint32_t *joined, size_t njoined, uint64_t ring_seq)
 {
-	struct cl_input in = {.type = CL_IN_CONFCHG};
+	struct daemon *d = opaque;
+	struct cl_input in[2];
+	int n;
 
-	in.confchg.nmembers = copy_ids(in.confchg.members, members, nmembers);
-	in.confchg.nleft = copy_ids(in.confchg.left, left, nleft);
-	in.confchg.njoined = copy_ids(in.confchg.joined, joined, njoined);
-	in.confchg.ring_seq = ring_seq;
 	clog__debug("corosync: membership: %zu members, %zu left, %zu joined, ring %llu", nmembers,
 		    nleft, njoined, (unsigned long long)ring_seq);
-	feed(opaque, &in);
+	n = membership__confchg(&d->members, members, nmembers, left, nleft, joined, njoined,
+				ring_seq, in);
+	for (int i = 0; i < n; i++)
+		feed(d, &in[i]);
 }
 
 static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expected)
 {
+	struct daemon *d = opaque;
 	struct cl_input in = {.type = CL_IN_QUORUM};
 
 	in.quorum.quorate = quorate;
@@ -228,7 +263,8 @@ static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expec
 	in.quorum.expected_votes = expected;
 	clog__debug("corosync: quorum: %s, %u of %u expected votes",
 		    quorate ? "quorate" : "NOT quorate", votes, expected);
-	feed(opaque, &in);
+	membership__quorum(&d->members, &in);
+	feed(d, &in);
 }
 
 static void stop(struct daemon *d, int status);
@@ -388,21 +424,25 @@ static uint32_t free_mib(void)
 	return kib / 1024;
 }
 
+/* This host's free memory to the model, which sends it in HOST_INFO (placement weighs it). */
+static void report_memory(struct daemon *d)
+{
+	struct cl_input in = {.type = CL_IN_LOCAL};
+
+	in.ev.type = CL_EV_HOST_MEMORY;
+	in.ev.free_mib = free_mib();
+	feed(d, &in);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct cl_input in = {.type = CL_IN_TICK};
-	struct timespec now;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	in.now_ms = (uint64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	in.now_ms = now_ms();
 	feed(d, &in);
-	if (d->ticks++ % MEMORY_EVERY == 0) {
-		in = (struct cl_input){.type = CL_IN_LOCAL};
-		in.ev.type = CL_EV_HOST_MEMORY;
-		in.ev.free_mib = free_mib();
-		feed(d, &in);
-	}
+	if (++d->ticks % MEMORY_EVERY == 0)
+		report_memory(d);
 }
 
 static void on_grace(evutil_socket_t fd, short what, void *arg)
@@ -478,11 +518,24 @@ static int start(struct daemon *d)
 {
 	struct timeval tick = {0, TICK_MS * 1000};
 	uint32_t nodeid;
+	int nodes;
 	char err[CONF_PATH_MAX + 256] = "";
 
 	corosync_ops.opaque = supervisor_ops.opaque = api_ops.opaque = d;
 	if (corosync__open(&corosync_ops, &d->cs, &nodeid, err, sizeof(err)))
 		goto fail;
+	nodes = corosync__nodelist_size(d->cs);
+	if (nodes > CL_MAX_HOSTS) {
+		snprintf(err, sizeof(err),
+			 "corosync.conf's nodelist has %d nodes, over the %d hosts a Twin cluster "
+			 "holds: remove nodes from the nodelist (or run two clusters)",
+			 nodes, CL_MAX_HOSTS);
+		goto fail;
+	}
+	if (nodes < 0)
+		clog__warn("corosync: cannot read the nodelist from cmap: a membership over %d "
+			   "hosts will be treated as a quorum loss",
+			   CL_MAX_HOSTS);
 	d->model =
 	    model__new(nodeid, d->conf.host_name, d->conf.replication_addr, d->conf.port_base);
 	if (!d->model) {
@@ -515,6 +568,7 @@ static int start(struct daemon *d)
 		snprintf(err, sizeof(err), "cannot set up the event loop: out of memory");
 		goto fail;
 	}
+	report_memory(d); /* before the join: our first HOST_INFO carries it, not 0 */
 	if (corosync__join(d->cs, d->base, err, sizeof(err)))
 		goto fail;
 	clog__info("host %s (nodeid %u) in cluster %s: replication on %s, state in %s",

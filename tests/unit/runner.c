@@ -42,6 +42,7 @@ static Suite *(*const suites[])(void) = {
     twin_args_suite,
     cluster_model_suite,
     cluster_sim_suite,
+    clusterd_supervisor_suite,
 };
 
 int main(void)

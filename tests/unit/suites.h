@@ -51,5 +51,6 @@ Suite *vmcfg_suite(void);
 Suite *twin_args_suite(void);
 Suite *cluster_model_suite(void);
 Suite *cluster_sim_suite(void);
+Suite *clusterd_supervisor_suite(void);
 
 #endif

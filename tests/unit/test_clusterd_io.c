@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 #include "api.h"
+#include "membership.h"
 #include "persist.h"
 #include "suites.h"
 #include "vmm_client.h"
@@ -342,6 +343,60 @@ START_TEST(test_persist)
 	free(text);
 	unlink(file);
 	ck_assert_int_eq(persist__write("/nonexistent-dir/cluster.json", "{}", 2), -ENOENT);
+	/* A failed write leaves no older state behind to be taken for the last one. */
+	ck_assert_int_eq(persist__write(file, "{\"version\":23}", 14), 0);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0); /* the temporary file cannot be made */
+	ck_assert_int_eq(persist__write(file, "{\"version\":24}", 14), -EISDIR);
+	ck_assert_int_eq(persist__read(file, &text, &len), -ENOENT);
+	rmdir(tmp);
+}
+END_TEST
+
+/*
+ * A Corosync membership over CL_MAX_HOSTS: not cut short (a real member would be "gone"), but a
+ * quorum loss for the model, which then hears nothing until a membership fits again: first
+ * that confchg, then votequorum's last word.
+ */
+START_TEST(test_membership_overflow_is_quorum_loss)
+{
+	struct membership m = {0};
+	struct cl_input in[2], q = {.type = CL_IN_QUORUM};
+	uint32_t ids[CL_MAX_HOSTS + 4];
+
+	for (size_t i = 0; i < CL_MAX_HOSTS + 4; i++)
+		ids[i] = (uint32_t)i + 1;
+	q.quorum.quorate = true;
+	q.quorum.votes = 3;
+	q.quorum.expected_votes = 3;
+	membership__quorum(&m, &q);
+	ck_assert(q.quorum.quorate);
+	ck_assert_int_eq(membership__confchg(&m, ids, 3, NULL, 0, ids, 3, 7, in), 1);
+	ck_assert_int_eq(in[0].type, CL_IN_CONFCHG);
+	ck_assert_int_eq(in[0].confchg.nmembers, 3);
+	ck_assert_uint_eq(in[0].confchg.ring_seq, 7);
+	ck_assert(membership__deliver(&m));
+	/* One too many: the model hears a quorum loss, and nothing else. */
+	ck_assert_int_eq(membership__confchg(&m, ids, CL_MAX_HOSTS + 1, NULL, 0, ids + 3,
+					     CL_MAX_HOSTS - 2, 8, in),
+			 1);
+	ck_assert_int_eq(in[0].type, CL_IN_QUORUM);
+	ck_assert(!in[0].quorum.quorate);
+	ck_assert_uint_eq(in[0].quorum.expected_votes, 3);
+	ck_assert(!membership__deliver(&m));
+	q.quorum.quorate = true;
+	q.quorum.votes = 17;
+	membership__quorum(&m, &q);
+	ck_assert(!q.quorum.quorate); /* masked while it lasts */
+	ck_assert_int_eq(membership__confchg(&m, ids, CL_MAX_HOSTS + 4, NULL, 0, ids, 3, 9, in), 0);
+	/* It fits again: the confchg (a long left list is only cut), then the real quorum. */
+	ck_assert_int_eq(membership__confchg(&m, ids, 5, ids, CL_MAX_HOSTS + 3, NULL, 0, 10, in), 2);
+	ck_assert_int_eq(in[0].type, CL_IN_CONFCHG);
+	ck_assert_int_eq(in[0].confchg.nmembers, 5);
+	ck_assert_int_eq(in[0].confchg.nleft, CL_MAX_HOSTS);
+	ck_assert_int_eq(in[1].type, CL_IN_QUORUM);
+	ck_assert(in[1].quorum.quorate);
+	ck_assert_uint_eq(in[1].quorum.votes, 17);
+	ck_assert(membership__deliver(&m));
 }
 END_TEST
 
@@ -358,6 +413,7 @@ Suite *clusterd_io_suite(void)
 	tcase_add_test(tc, test_api_bounded_input_while_pending);
 	tcase_add_test(tc, test_api_refuses_non_socket);
 	tcase_add_test(tc, test_persist);
+	tcase_add_test(tc, test_membership_overflow_is_quorum_loss);
 	suite_add_tcase(s, tc);
 	return s;
 }
