@@ -20,13 +20,34 @@ static const char *const start_args[] = {"config", "path", NULL};
 static const char *const protect_args[] = {"vm", "peer", "mode", "interval_ms", NULL};
 static const char *const failover_args[] = {"vm", "force", NULL};
 static const char *const drill_args[] = {"vm", "host", NULL};
+static const char *const host_arg[] = {"host", NULL};
+static const char *const cpu_offline_args[] = {"cpu", "hotplug", NULL};
+static const char *const cpu_arg[] = {"cpu", NULL};
+static const char *const mem_move_args[] = {"pfn", "vm", "gpa", NULL};
+static const char *const pfn_arg[] = {"pfn", NULL};
+static const char *const peek_args[] = {"vm", "gpa", "len", NULL};
+static const char *const regs_args[] = {"vm", "vcpu", NULL};
 
 static const struct command commands[] = {
-    {CL_CMD_VM_START, start_args, false}, {CL_CMD_VM_STOP, vm_arg, true},
-    {CL_CMD_VM_LIST, no_args, false},	  {CL_CMD_PROTECT, protect_args, true},
-    {CL_CMD_UNPROTECT, vm_arg, true},	  {CL_CMD_FAILOVER, failover_args, true},
-    {CL_CMD_STATUS, vm_arg, false},	  {CL_CMD_CLUSTER_STATUS, no_args, false},
+    {CL_CMD_VM_START, start_args, false},
+    {CL_CMD_VM_STOP, vm_arg, true},
+    {CL_CMD_VM_LIST, no_args, false},
+    {CL_CMD_PROTECT, protect_args, true},
+    {CL_CMD_UNPROTECT, vm_arg, true},
+    {CL_CMD_FAILOVER, failover_args, true},
+    {CL_CMD_STATUS, vm_arg, false},
+    {CL_CMD_CLUSTER_STATUS, no_args, false},
     {CL_CMD_DRILL, drill_args, true},
+    {CL_CMD_VM_FORGET, vm_arg, true},
+    {CL_CMD_HOST_FORGET, host_arg, false},
+    {CL_CMD_HOST_CPUS, no_args, false},
+    {CL_CMD_HOST_CPU_OFFLINE, cpu_offline_args, false},
+    {CL_CMD_HOST_CPU_ONLINE, cpu_arg, false},
+    {CL_CMD_HOST_MEM_OFFLINE, mem_move_args, false},
+    {CL_CMD_HOST_MEM_ONLINE, mem_move_args, false},
+    {CL_CMD_HOST_MEM_STATUS, pfn_arg, false},
+    {CL_CMD_VM_PEEK, peek_args, true},
+    {CL_CMD_VM_REGS, regs_args, true},
 };
 
 static int __attribute__((format(printf, 3, 4)))
@@ -81,6 +102,87 @@ static int bool_arg(json_t *args, const char *cmd, const char *key, bool *out, s
 		return fail(e, "InvalidParameter", "%s: \"%s\" must be true or false", cmd, key);
 	*out = json_is_true(v);
 	return 0;
+}
+
+/* An integer argument from min to max: 0 and *set; absent: 0 (an error if required). */
+static int uint_arg(json_t *args, const char *cmd, const char *key, uint64_t min, uint64_t max,
+		    bool required, uint64_t *out, bool *set, struct api_error *e)
+{
+	json_t *v = json_object_get(args, key);
+
+	if (!v && !required)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (uint64_t)json_integer_value(v) < min || (uint64_t)json_integer_value(v) > max)
+		return fail(e, "InvalidParameter",
+			    "%s: \"%s\" must be an integer from %llu to %llu", cmd, key,
+			    (unsigned long long)min, (unsigned long long)max);
+	*out = json_integer_value(v);
+	if (set)
+		*set = true;
+	return 0;
+}
+
+/* host-mem-offline, host-mem-online: a host frame, or a VM's guest address, not both. */
+static int mem_move_request(json_t *args, const char *name, struct cl_request *req,
+			    struct api_error *e)
+{
+	if (uint_arg(args, name, "pfn", 0, API_PFN_MAX, false, &req->pfn, &req->pfn_set, e) ||
+	    uint_arg(args, name, "gpa", 0, API_GPA_MAX, false, &req->gpa, &req->gpa_set, e))
+		return -EINVAL;
+	if (req->pfn_set && (req->gpa_set || req->vm[0]))
+		return fail(e, "InvalidParameter",
+			    "%s: give \"pfn\", or \"vm\" and \"gpa\", not both", name);
+	if (!req->pfn_set && (!req->gpa_set || !req->vm[0]))
+		return fail(e, "InvalidParameter",
+			    "%s: give \"pfn\" (a host frame), or \"vm\" and \"gpa\" (a guest "
+			    "address)",
+			    name);
+	return 0;
+}
+
+/* The new local commands' and forget's arguments. */
+static int host_request(const struct command *c, json_t *args, struct cl_request *req,
+			struct api_error *e)
+{
+	const char *name = cl_cmd__to_str(c->cmd);
+	bool set = false;
+	uint64_t n = 0;
+
+	switch (c->cmd) {
+	case CL_CMD_HOST_FORGET:
+		return string_arg(args, name, "host", req->host_name, sizeof(req->host_name), true,
+				  e);
+	case CL_CMD_HOST_CPU_OFFLINE:
+		if (bool_arg(args, name, "hotplug", &req->hotplug, e))
+			return -EINVAL;
+		/* fallthrough */
+	case CL_CMD_HOST_CPU_ONLINE:
+		if (uint_arg(args, name, "cpu", 0, API_CPU_MAX - 1, true, &n, NULL, e))
+			return -EINVAL;
+		req->cpu = n;
+		return 0;
+	case CL_CMD_HOST_MEM_OFFLINE:
+	case CL_CMD_HOST_MEM_ONLINE:
+		return mem_move_request(args, name, req, e);
+	case CL_CMD_HOST_MEM_STATUS:
+		return uint_arg(args, name, "pfn", 0, API_PFN_MAX, false, &req->pfn, &req->pfn_set,
+				e);
+	case CL_CMD_VM_PEEK:
+		if (uint_arg(args, name, "gpa", 0, API_GPA_MAX, true, &req->gpa, &req->gpa_set,
+			     e) ||
+		    uint_arg(args, name, "len", 1, API_PEEK_MAX, true, &n, NULL, e))
+			return -EINVAL;
+		req->len = n;
+		return 0;
+	case CL_CMD_VM_REGS:
+		if (uint_arg(args, name, "vcpu", 0, API_VCPU_MAX, false, &n, &set, e))
+			return -EINVAL;
+		req->vcpu = set ? (int32_t)n : -1;
+		return 0;
+	default:
+		return 0;
+	}
 }
 
 /*
@@ -183,7 +285,7 @@ static int decode(const struct command *c, json_t *args, const char *vm_configs,
 	case CL_CMD_DRILL:
 		return bool_arg(args, name, "host", &req->host, e);
 	default:
-		return 0;
+		return host_request(c, args, req, e);
 	}
 }
 
@@ -214,7 +316,9 @@ int api_request__parse(const char *line, size_t len, const char *vm_configs, str
 	} else if (cl_cmd__from_str(json_string_value(exec), &cmd)) {
 		fail(e, "CommandNotFound",
 		     "the command %.64s was not found: use vm-start, vm-stop, vm-list, protect, "
-		     "unprotect, failover, status, cluster-status or drill",
+		     "unprotect, failover, status, cluster-status, drill, vm-forget, host-forget, "
+		     "host-cpus, host-cpu-offline, host-cpu-online, host-mem-offline, "
+		     "host-mem-online, host-mem-status, vm-peek or vm-regs",
 		     json_string_value(exec));
 	} else if (args && !json_is_object(args)) {
 		fail(e, "InvalidParameter", "\"arguments\" must be an object");

@@ -2,6 +2,7 @@
 #ifndef CLUSTERD_API_REQUEST_H
 #define CLUSTERD_API_REQUEST_H
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 #include "model.h"
 
@@ -9,6 +10,13 @@
 #define API_PROTOCOL 1
 /* The longest request line: a VM config travels in vm-start, JSON-escaped. */
 #define API_LINE_MAX (4 * CL_CONFIG_MAX)
+
+/* The local commands' bounds (twin_args.h has the CLI's same ones). */
+#define API_CPU_MAX  1024		       /* host-cpu-*: cpu 0 to API_CPU_MAX - 1 */
+#define API_PFN_MAX  ((UINT64_C(1) << 40) - 1) /* 52-bit physical addresses */
+#define API_GPA_MAX  ((UINT64_C(1) << 52) - 1)
+#define API_PEEK_MAX 4096 /* vm-peek: len 1 to API_PEEK_MAX */
+#define API_VCPU_MAX 63	  /* vm-regs: vcpu 0 to API_VCPU_MAX */
 
 struct api_error {
 	const char *cls; /* "GenericError", "CommandNotFound", "InvalidParameter" */

@@ -28,6 +28,7 @@ static const struct key keys[] = {
     {"host", "replication_addr", K_ADDR, FIELD(replication_addr), "replication_addr = 198.18.1.1"},
     {"host", "state_dir", K_PATH, FIELD(state_dir), "state_dir = /var/lib/twin"},
     {"host", "socket", K_SOCKET, FIELD(socket), "socket = /run/twin/clusterd.sock"},
+    {"host", "cpu_sysfs", K_PATH, FIELD(cpu_sysfs), "cpu_sysfs = /sys/devices/system/cpu"},
     {"paths", "twin_vmm", K_PATH, FIELD(twin_vmm), "twin_vmm = /usr/bin/twin-vmm"},
     {"paths", "vm_configs", K_PATH, FIELD(vm_configs), "vm_configs = /etc/twin/vms"},
     {"tls", "cert", K_PATH, FIELD(tls.cert), "cert = /etc/twin/tls/host.crt"},
@@ -244,6 +245,7 @@ int conf__parse(const char *text, const char *file, struct clusterd_conf *out, c
 	strcpy(out->socket, CONF_DEFAULT_SOCKET);
 	strcpy(out->twin_vmm, CONF_DEFAULT_TWIN_VMM);
 	strcpy(out->vm_configs, CONF_DEFAULT_VM_CONFIGS);
+	strcpy(out->cpu_sysfs, CONF_DEFAULT_CPU_SYSFS);
 	line = ini_parse_stream(read_line, &p, handle, &p);
 	if (line > 0 && (!p.err_line || (unsigned int)line < p.err_line)) {
 		/* libinih's own complaint: a line that is neither a section nor key = value. */

@@ -14,6 +14,7 @@
 #define CONF_DEFAULT_TWIN_VMM	"/usr/bin/twin-vmm"
 #define CONF_DEFAULT_VM_CONFIGS "/etc/twin/vms"
 #define CONF_DEFAULT_PORT_BASE	7400
+#define CONF_DEFAULT_CPU_SYSFS	"/sys/devices/system/cpu"
 
 /* How replication links are secured: exactly one of cert+key+ca, psk, insecure. */
 struct conf_tls {
@@ -32,6 +33,8 @@ struct clusterd_conf {
 	char vm_configs[CONF_PATH_MAX]; /* NAME.cfg files */
 	struct conf_tls tls;
 	unsigned int port_base; /* a backup listens on port_base + VM index */
+
+	char cpu_sysfs[CONF_PATH_MAX]; /* [host] cpu_sysfs: present, online, cpuN/online */
 };
 
 /*

@@ -18,11 +18,25 @@ static const char *const vm_states[CL_VM_NSTATES] = {
 };
 
 static const char *const cmds[CL_CMD_NCMDS] = {
-    [CL_CMD_VM_START] = "vm-start",   [CL_CMD_VM_STOP] = "vm-stop",
-    [CL_CMD_VM_LIST] = "vm-list",     [CL_CMD_PROTECT] = "protect",
-    [CL_CMD_UNPROTECT] = "unprotect", [CL_CMD_FAILOVER] = "failover",
-    [CL_CMD_STATUS] = "status",	      [CL_CMD_CLUSTER_STATUS] = "cluster-status",
+    [CL_CMD_VM_START] = "vm-start",
+    [CL_CMD_VM_STOP] = "vm-stop",
+    [CL_CMD_VM_LIST] = "vm-list",
+    [CL_CMD_PROTECT] = "protect",
+    [CL_CMD_UNPROTECT] = "unprotect",
+    [CL_CMD_FAILOVER] = "failover",
+    [CL_CMD_STATUS] = "status",
+    [CL_CMD_CLUSTER_STATUS] = "cluster-status",
     [CL_CMD_DRILL] = "drill",
+    [CL_CMD_VM_FORGET] = "vm-forget",
+    [CL_CMD_HOST_FORGET] = "host-forget",
+    [CL_CMD_HOST_CPUS] = "host-cpus",
+    [CL_CMD_HOST_CPU_OFFLINE] = "host-cpu-offline",
+    [CL_CMD_HOST_CPU_ONLINE] = "host-cpu-online",
+    [CL_CMD_HOST_MEM_OFFLINE] = "host-mem-offline",
+    [CL_CMD_HOST_MEM_ONLINE] = "host-mem-online",
+    [CL_CMD_HOST_MEM_STATUS] = "host-mem-status",
+    [CL_CMD_VM_PEEK] = "vm-peek",
+    [CL_CMD_VM_REGS] = "vm-regs",
 };
 
 static const char *const mode_names[] = {"epoch", "event", "hybrid"};

@@ -164,6 +164,16 @@ enum cl_cmd {
 	CL_CMD_STATUS,
 	CL_CMD_CLUSTER_STATUS,
 	CL_CMD_DRILL,
+	CL_CMD_VM_FORGET,   /* through the model */
+	CL_CMD_HOST_FORGET, /* through the model */
+	CL_CMD_HOST_CPUS,   /* local (local_cmd.h) from here on */
+	CL_CMD_HOST_CPU_OFFLINE,
+	CL_CMD_HOST_CPU_ONLINE,
+	CL_CMD_HOST_MEM_OFFLINE,
+	CL_CMD_HOST_MEM_ONLINE,
+	CL_CMD_HOST_MEM_STATUS,
+	CL_CMD_VM_PEEK,
+	CL_CMD_VM_REGS,
 	CL_CMD_NCMDS
 };
 
@@ -183,6 +193,17 @@ struct cl_request {
 	char peer[CL_NAME_MAX + 1]; /* protect: the backup host's name; "": placement */
 	bool force;		    /* failover */
 	bool host;		    /* drill: the primary's whole host (the daemon's affair) */
+
+	char host_name[CL_NAME_MAX + 1]; /* host-forget: the host */
+	uint32_t cpu;			 /* host-cpu-offline, host-cpu-online */
+	bool hotplug;			 /* host-cpu-offline: also in sysfs */
+	/* host-mem-*: a host frame, or (vm, gpa); vm-peek: gpa */
+	bool pfn_set;
+	uint64_t pfn;
+	bool gpa_set;
+	uint64_t gpa;
+	uint32_t len; /* vm-peek: 1 to 4096 */
+	int32_t vcpu; /* vm-regs: -1 every vCPU */
 };
 
 enum cl_event {

@@ -1028,3 +1028,95 @@ void supervisor__free(struct supervisor *s)
 	event_free(s->sigchld);
 	free(s);
 }
+
+/* ---- For the local commands: calls to a vmm, and every vmm ---- */
+
+/* How often a call in flight checks that its twin-vmm still lives. */
+#define CALL_CHECK_MS 1000
+
+/*
+ * One supervisor__call in flight.  vmm_client answers every request, except when it is freed
+ * (the vmm exited, its slot released): then the request is dropped silently, so the call
+ * watches its vmm's pid and answers "exited" itself once that is gone.
+ */
+struct vmm_call {
+	struct supervisor *s;
+	char vm[CL_NAME_MAX + 1];
+	pid_t pid;
+	struct event *check;
+	vmm_client_done_fn done;
+	void *arg;
+};
+
+static void call_finish(struct vmm_call *c, json_t *ret, const char *error)
+{
+	event_free(c->check);
+	c->done(c->arg, ret, error);
+	free(c);
+}
+
+static void on_call_reply(void *arg, json_t *ret, const char *error)
+{
+	call_finish(arg, ret, error);
+}
+
+static void on_call_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct vmm_call *c = arg;
+	struct supervisor *s = c->s;
+
+	/*
+	 * Its process still there (being killed, or a backup turned primary, counts): the
+	 * client holding the request answers it, if only with its own timeout or close.
+	 */
+	for (size_t i = 0; i < sizeof(s->vmms) / sizeof(s->vmms[0]); i++)
+		if (s->vmms[i].pid == c->pid && !strcmp(s->vmms[i].vm, c->vm) && s->vmms[i].client)
+			return;
+	call_finish(c, NULL, "the twin-vmm exited before it answered");
+}
+
+int supervisor__call(struct supervisor *s, const char *vm, enum cl_role role, const char *cmd,
+		     json_t *args, int timeout_ms, vmm_client_done_fn done, void *arg)
+{
+	struct timeval every = {CALL_CHECK_MS / 1000, CALL_CHECK_MS % 1000 * 1000};
+	struct vmm *v = find(s, vm, role);
+	struct vmm_call *c;
+
+	if (!v || !v->pid) {
+		json_decref(args);
+		return -ENOENT;
+	}
+	if (!v->client) {
+		json_decref(args);
+		return -ENOTCONN;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c)
+		c->check = event_new(s->base, -1, EV_PERSIST, on_call_check, c);
+	if (!c || !c->check) {
+		free(c);
+		json_decref(args);
+		done(arg, NULL, "clusterd is out of memory");
+		return 0;
+	}
+	c->s = s;
+	snprintf(c->vm, sizeof(c->vm), "%s", vm);
+	c->pid = v->pid;
+	c->done = done;
+	c->arg = arg;
+	event_add(c->check, &every);
+	vmm_client__call(v->client, cmd, args, timeout_ms, on_call_reply, c);
+	return 0;
+}
+
+void supervisor__each(struct supervisor *s,
+		      void (*fn)(void *arg, const char *vm, enum cl_role role, pid_t pid),
+		      void *arg)
+{
+	for (size_t i = 0; i < sizeof(s->vmms) / sizeof(s->vmms[0]); i++) {
+		struct vmm *v = &s->vmms[i];
+
+		if (v->vm[0] && v->pid && !v->killed)
+			fn(arg, v->vm, v->role, v->pid);
+	}
+}

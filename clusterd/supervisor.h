@@ -3,10 +3,12 @@
 #define CLUSTERD_SUPERVISOR_H
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <jansson.h>
 #include <event2/event.h>
 #include "conf.h"
 #include "model.h"
+#include "vmm_client.h"
 
 /* A crashed unprotected primary is restarted in place at most this often per window. */
 #define SUPERVISOR_RESTARTS	    3
@@ -61,5 +63,21 @@ unsigned int supervisor__alive(const struct supervisor *s);
 
 /* Frees what is left; live vmms are not touched.  NULL: no-op. */
 void supervisor__free(struct supervisor *s);
+
+/* ---- For the local commands (local_cmd.h) ---- */
+
+/*
+ * Sends cmd with args (stolen; NULL for none) to (vm, role)'s connected twin-vmm (CL_ROLE_NONE:
+ * whichever runs here).  done is called exactly once, on the loop, maybe before this returns:
+ * with the reply, its error, or "exited" when the twin-vmm dies first.  -ENOENT: no such vmm
+ * here; -ENOTCONN: not connected (yet); done is then never called.
+ */
+int supervisor__call(struct supervisor *s, const char *vm, enum cl_role role, const char *cmd,
+		     json_t *args, int timeout_ms, vmm_client_done_fn done, void *arg);
+
+/* Calls fn for every live vmm here (spawned, not being killed), in slot order. */
+void supervisor__each(struct supervisor *s,
+		      void (*fn)(void *arg, const char *vm, enum cl_role role, pid_t pid),
+		      void *arg);
 
 #endif

@@ -13,6 +13,8 @@
 #include "conf.h"
 #include "corosync.h"
 #include "membership.h"
+#include "host_cpus.h"
+#include "local_cmd.h"
 #include "model.h"
 #include "persist.h"
 #include "supervisor.h"
@@ -51,6 +53,8 @@ struct daemon {
 	struct supervisor *sup;
 	struct api *api;
 	struct membership members; /* what of Corosync's membership the model may hear */
+	struct host_cpus *cpus;
+	struct local_ctx local; /* the local commands' view of the above */
 	struct event *tick, *sigterm, *sigint, *grace, *host_kill;
 	char state_file[CONF_PATH_MAX + 16]; /* STATE_DIR/cluster.json */
 	unsigned int ticks;
@@ -334,11 +338,17 @@ static struct supervisor_ops supervisor_ops = {
 
 /* ---- the CLI ---- */
 
+/* A CLI request: a local command (host cpus, memory, peek, ...) here, the rest to the model. */
 static void on_request(void *opaque, const struct cl_request *req)
 {
+	struct daemon *d = opaque;
 	struct cl_input in = {.type = CL_IN_REQUEST, .req = req};
 
-	feed(opaque, &in);
+	if (local_cmd__is_local(req->cmd)) {
+		local_cmd__run(&d->local, req);
+		return;
+	}
+	feed(d, &in);
 }
 
 /* The VM config's probe (the drill's kv address), "" if none. */
@@ -514,6 +524,29 @@ static int parse_args(int argc, char **argv, const char **config, bool *check_on
 	return 0;
 }
 
+/*
+ * The CPUs offline for Twin, as this host's last life left them; clusterd pins itself to the
+ * others, so the twin-vmms it spawns start there.
+ */
+static int start_cpus(struct daemon *d, char *err, size_t errlen)
+{
+	char file[CONF_PATH_MAX + 16];
+	int rc;
+
+	snprintf(file, sizeof(file), "%s/cpus.json", d->conf.state_dir);
+	if (host_cpus__new(d->conf.cpu_sysfs, file, &d->cpus, err, errlen))
+		return -1;
+	if (err[0]) {
+		clog__error("cpus: %s: every CPU starts online for Twin", err);
+		err[0] = 0;
+	}
+	rc = host_cpus__pin_self(d->cpus);
+	if (rc)
+		clog__error("cpus: cannot pin clusterd to the CPUs online for Twin: %s",
+			    strerror(-rc));
+	return 0;
+}
+
 static int start(struct daemon *d)
 {
 	struct timeval tick = {0, TICK_MS * 1000};
@@ -550,6 +583,8 @@ static int start(struct daemon *d)
 	}
 	snprintf(d->state_file, sizeof(d->state_file), "%s/cluster.json", d->conf.state_dir);
 	restore_state(d);
+	if (start_cpus(d, err, sizeof(err)))
+		goto fail;
 	if (supervisor__new(d->base, &d->conf, &supervisor_ops, &d->sup)) {
 		snprintf(err, sizeof(err), "supervisor: cannot watch SIGCHLD");
 		goto fail;
@@ -557,6 +592,14 @@ static int start(struct daemon *d)
 	if (api__start(d->base, d->conf.socket, d->conf.vm_configs, &api_ops, &d->api, err,
 		       sizeof(err)))
 		goto fail;
+	d->local = (struct local_ctx){
+	    .base = d->base,
+	    .conf = &d->conf,
+	    .sup = d->sup,
+	    .api = d->api,
+	    .model = d->model,
+	    .cpus = d->cpus,
+	};
 	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
 	d->grace = evtimer_new(d->base, on_grace, d);
 	d->host_kill = evtimer_new(d->base, on_host_kill, d);
@@ -612,6 +655,7 @@ out:
 	api__stop(d.api);
 	corosync__stop(d.cs);
 	supervisor__free(d.sup);
+	host_cpus__free(d.cpus);
 	if (d.model)
 		model__free(d.model);
 	if (d.tick)

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include "config.h"
 #include "control.h"
+#include "cpu_list.h"
 #include "host_port.h"
 #include "vmm_args.h"
 
@@ -462,6 +463,28 @@ static json_t *cmd_degrade(const struct control_ops *ops, json_t *args, struct f
 	return json_object();
 }
 
+static const char *const set_cpus_args[] = {"cpus", NULL};
+
+static json_t *cmd_set_cpus(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	const char *list = json_string_value(json_object_get(args, "cpus"));
+	cpu_set_t cpus;
+
+	if (!list || cpu_list__parse(list, &cpus) || !CPU_COUNT(&cpus))
+		return failed(f, "InvalidParameter",
+			      "set-cpus: \"cpus\" must be a list of host CPUs such as \"0,2-3\" "
+			      "(below %d)",
+			      CPU_SETSIZE);
+	if (ops->set_cpus(ops->opaque, &cpus, f->desc, sizeof(f->desc)))
+		return op_failed(f);
+	return ops->query_cpus(ops->opaque);
+}
+
+static json_t *cmd_query_cpus(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	return ops->query_cpus(ops->opaque);
+}
+
 static const struct command commands[] = {
     {"query-status", NULL, cmd_query_status, true},
     {"stop", NULL, cmd_stop, false},
@@ -479,6 +502,8 @@ static const struct command commands[] = {
     {"fence", NULL, cmd_fence, false},
     {"unfence", NULL, cmd_unfence, false},
     {"degrade", NULL, cmd_degrade, false},
+    {"set-cpus", set_cpus_args, cmd_set_cpus, true},
+    {"query-cpus", NULL, cmd_query_cpus, true},
 };
 
 /* Every argument given is one the command takes (required ones are checked by the command). */

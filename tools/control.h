@@ -1,6 +1,7 @@
 /* twin-vmm's control protocol: one JSON request line in, one reply line out (QMP-like). */
 #ifndef TOOLS_CONTROL_H
 #define TOOLS_CONTROL_H
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
@@ -81,6 +82,10 @@ struct control_ops {
 	int (*unfence)(void *opaque, char *err, size_t errlen);
 	/* clusterd confirmed the backup's death: a cluster-managed primary releases its output. */
 	int (*degrade)(void *opaque, char *err, size_t errlen);
+	/* set-cpus: pins every thread of this twin-vmm to cpus (not empty; a backup too). */
+	int (*set_cpus)(void *opaque, const cpu_set_t *cpus, char *err, size_t errlen);
+	/* query-cpus: {"allowed": LIST, "vcpus": [{"vcpu", "tid", "cpus"}]} (NULL: no memory). */
+	json_t *(*query_cpus)(void *opaque);
 	void *opaque;
 };
 

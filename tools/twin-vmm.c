@@ -15,6 +15,7 @@
 #include "vm.h"
 #include "vm_backup.h"
 #include "vm_control.h"
+#include "vm_cpus.h"
 #include "vm_load.h"
 #include "vm_setup.h"
 #include "vmm_args.h"
@@ -170,6 +171,12 @@ int main(int argc, char **argv)
 	if (sig_fd < 0) {
 		log__error("signalfd failed: %s", strerror(errno));
 		status = EXIT_RUNTIME;
+		goto out;
+	}
+	/* Before any thread: every one started later inherits the set. */
+	if (args.cpus_set && vm_cpus__pin(&args.cpus, err, sizeof(err))) {
+		log__error("--cpus: %s", err);
+		status = EXIT_BAD_INPUT;
 		goto out;
 	}
 	status = vm_setup__open(&setup, &args);

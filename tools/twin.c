@@ -10,6 +10,7 @@
 #include "twin_args.h"
 #include "twin_client.h"
 #include "twin_drill.h"
+#include "twin_host.h"
 #include "twin_status.h"
 #include "vmcfg.h"
 
@@ -209,8 +210,12 @@ static int run(struct twin_client *c, const struct twin_args *a)
 		return failover(c, a);
 	case TWIN_CMD_DRILL_FAILOVER:
 		return twin_drill__run(c, a);
-	default: /* vm list, status, cluster status */
+	case TWIN_CMD_VM_LIST:
+	case TWIN_CMD_STATUS:
+	case TWIN_CMD_CLUSTER_STATUS:
 		return show(c, a);
+	default: /* forget, host cpus and mem, vm peek and regs */
+		return twin_host__run(c, a);
 	}
 }
 

@@ -3,6 +3,7 @@
 #define TOOLS_TWIN_ARGS_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "vmcfg.h"
 
 #define TWIN_DEFAULT_SOCKET "/run/twin/clusterd.sock"
@@ -10,6 +11,19 @@
 #define TWIN_SOCKET_PATH_MAX 108
 /* A cluster host's name (a corosync nodelist name). */
 #define TWIN_HOST_NAME_MAX 64
+
+/* Host CPU numbers (cpu-offline N): 0 to TWIN_CPU_MAX - 1, as a cpu_set_t holds. */
+#define TWIN_CPU_MAX 1024
+/* A host PFN is below 2^40 (52-bit physical addresses); a GPA below 2^52. */
+#define TWIN_PFN_MAX ((UINT64_C(1) << 40) - 1)
+#define TWIN_GPA_MAX ((UINT64_C(1) << 52) - 1)
+/* vm peek reads 1 to TWIN_PEEK_MAX bytes. */
+#define TWIN_PEEK_MAX 4096
+/* status --watch: the refresh period, in ms. */
+#define TWIN_WATCH_DEFAULT_MS 1000
+#define TWIN_WATCH_MIN_MS     100
+#define TWIN_WATCH_MAX_MS     3600000
+#define TWIN_WATCH_COUNT_MAX  1000000
 
 /* The exit statuses: done, failed (clusterd refused or it went wrong), bad usage or config. */
 #define TWIN_EXIT_OK	 0
@@ -27,6 +41,16 @@ enum twin_command {
 	TWIN_CMD_STATUS,
 	TWIN_CMD_CLUSTER_STATUS,
 	TWIN_CMD_DRILL_FAILOVER,
+	TWIN_CMD_VM_FORGET,
+	TWIN_CMD_HOST_FORGET,
+	TWIN_CMD_HOST_CPUS,
+	TWIN_CMD_HOST_CPU_OFFLINE,
+	TWIN_CMD_HOST_CPU_ONLINE,
+	TWIN_CMD_HOST_MEM_OFFLINE,
+	TWIN_CMD_HOST_MEM_ONLINE,
+	TWIN_CMD_HOST_MEM_STATUS,
+	TWIN_CMD_VM_PEEK,
+	TWIN_CMD_VM_REGS,
 };
 
 struct twin_args {
@@ -42,6 +66,19 @@ struct twin_args {
 	bool force;		  /* failover --force */
 	bool host;		  /* drill --host: the primary's whole host */
 	const char *probe;	  /* drill --probe ADDR:PORT; NULL: the VM config's probe */
+	const char *host_name;	  /* host forget HOST */
+	unsigned int cpu;	  /* host cpu-offline N, cpu-online N */
+	bool hotplug;		  /* cpu-offline --hotplug: also offline in sysfs */
+	bool pfn_set;		  /* mem-offline/-online PFN, mem-status PFN */
+	uint64_t pfn;
+	bool gpa_set; /* mem-offline/-online --vm VM --gpa ADDR (vm is set), vm peek VM GPA */
+	uint64_t gpa;
+	uint32_t len;			/* vm peek LEN: 1 to TWIN_PEEK_MAX */
+	bool hex;			/* vm peek --hex: bare hex, no dump */
+	int vcpu;			/* vm regs --vcpu N; -1: every vCPU */
+	bool watch;			/* status --watch */
+	unsigned int watch_interval_ms; /* status --watch --interval S; TWIN_WATCH_DEFAULT_MS */
+	unsigned int watch_count;	/* status --watch --count N; 0: until interrupted */
 };
 
 #define TWIN_ARGS_HELP 1

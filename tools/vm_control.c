@@ -19,6 +19,7 @@
 #include "virtio_blk.h"
 #include "vm.h"
 #include "vm_control.h"
+#include "vm_cpus.h"
 
 /*
  * Threads: the control server's calls the ops, one at a time; the job thread runs
@@ -578,6 +579,17 @@ static int ctl_failover(void *opaque, char *err, size_t errlen)
 	return repl_control__failover(((struct vm_control *)opaque)->repl, err, errlen);
 }
 
+/* Every thread, the VM's or not: a CPU offline for Twin runs none of this twin-vmm. */
+static int ctl_set_cpus(void *opaque, const cpu_set_t *cpus, char *err, size_t errlen)
+{
+	return vm_cpus__pin(cpus, err, errlen);
+}
+
+static json_t *ctl_query_cpus(void *opaque)
+{
+	return vm_cpus__query();
+}
+
 int vm_control__new(struct vm *vm, bool paused, bool backup, struct vm_control **out)
 {
 	struct vm_control *c = calloc(1, sizeof(*c));
@@ -643,6 +655,8 @@ void vm_control__ops(struct vm_control *c, struct control_ops *ops)
 	    .fence = ctl_fence,
 	    .unfence = ctl_unfence,
 	    .degrade = ctl_degrade,
+	    .set_cpus = ctl_set_cpus,
+	    .query_cpus = ctl_query_cpus,
 	    .opaque = c,
 	};
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "spec_item.h"
 #include "vmm_args.h"
+#include "cpu_list.h"
 #include "host_port.h"
 #include "tap.h"
 #include "util.h"
@@ -39,7 +40,7 @@ const char vmm_args_usage[] =
     "       twin-vmm backup --listen ADDR:PORT SECURITY [DEVICES] [--control PATH]\n"
     "                    [--auto-failover] [--timeout MS]\n"
     "DEVICES: [--serial stdio|file:PATH] [--nic " NIC_SPEC "]...\n"
-    "         [--disk " DISK_SPEC "]... [--console virtio[,legacy]|none]\n"
+    "         [--disk " DISK_SPEC "]... [--console virtio[,legacy]|none] [--cpus LIST]\n"
     "SECURITY: " SECURITY_SPEC "\n"
     "run: boot a kernel.\n"
     "  --kernel FILE    kernel to boot: a PVH ELF or a bzImage (required)\n"
@@ -120,6 +121,9 @@ const char vmm_args_usage[] =
     "  legacy           makes that virtio device transitional: it also offers the\n"
     "                   virtio 0.9.5 interface (I/O BAR, device id 0x1000+) for old\n"
     "                   drivers; without it devices are modern (1.0) only\n"
+    "  --cpus LIST      run every thread (vCPUs, devices, replication) on these host CPUs\n"
+    "                   only, e.g. 0,2-3 (default: the CPUs twin-vmm was started with);\n"
+    "                   the control command set-cpus changes it while the VM runs\n"
     "  --control PATH   serve the control socket (QMP-like JSON lines, mode 0600) at\n"
     "                   PATH; a stale socket there is replaced, any other file refused\n"
     "Exit status: the guest's debug-exit status (odd), 0 when stopped by SIGTERM/SIGINT or\n"
@@ -521,6 +525,18 @@ static int set_migration_option(const char *name, const char *val, struct vmm_ar
 	return 0;
 }
 
+static int set_cpus_option(const char *name, const char *val, struct vmm_args *out, char *err,
+			   size_t errlen)
+{
+	if (cpu_list__parse(val, &out->cpus) || !CPU_COUNT(&out->cpus) || strchr(val, '\n'))
+		return fail(err, errlen,
+			    "--cpus '%s' is not a list of host CPUs: use numbers and ranges below "
+			    "%d, e.g. 0,2-3",
+			    val, CPU_SETSIZE);
+	out->cpus_set = true;
+	return 0;
+}
+
 static int set_control(const char *val, struct vmm_args *out, char *err, size_t errlen)
 {
 	if (!*val)
@@ -599,6 +615,7 @@ static const struct option_def {
     {"--nic", CMDS_HOST, false, set_device_option},
     {"--disk", CMDS_HOST, false, set_device_option},
     {"--console", CMDS_HOST, false, set_device_option},
+    {"--cpus", CMDS_HOST, false, set_cpus_option},
     {"--control", CMDS_ALL, false, NULL},
     {"--listen", CMD(VMM_CMD_INCOMING) | CMD(VMM_CMD_BACKUP), false, set_migration_option},
     {"--to", CMD(VMM_CMD_MIGRATE), false, set_migration_option},

@@ -1,6 +1,7 @@
 /* twin-vmm's command line, parsed into a struct by a pure function (unit-tested). */
 #ifndef TOOLS_VMM_ARGS_H
 #define TOOLS_VMM_ARGS_H
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -123,6 +124,8 @@ struct vmm_args {
 	unsigned int nr_disks;
 	struct vmm_disk disks[VMM_ARGS_MAX_DISKS];
 	const char *control; /* --control PATH: the control socket; NULL for none; into argv */
+	bool cpus_set;	     /* --cpus LIST: every thread runs on these host CPUs only */
+	cpu_set_t cpus;
 };
 
 #define VMM_ARGS_HELP 1

@@ -299,8 +299,12 @@ void *vcpu__thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
+	char name[16];
 	sigset_t set;
 
+	/* "vcpuN" in ps, top and /proc: twin-vmm's CPU pinning finds its vCPUs by it. */
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->index);
+	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);

@@ -1,0 +1,244 @@
+/* The host-cpus, host-cpu-offline and host-cpu-online commands: re-pinning every twin-vmm here. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "clog.h"
+#include "cpu_list.h"
+#include "cpu_pin.h"
+#include "host_cpus.h"
+#include "supervisor.h"
+
+/* set-cpus and query-cpus answer at once: a twin-vmm busy longer is reported, not waited for. */
+#define VMM_CPUS_MS 5000
+#define MAX_VMMS    (2 * CL_MAX_VMS)
+
+/* One request's fan-out to the twin-vmms here: it is answered when the last one has. */
+struct fanout {
+	struct local_ctx *ctx;
+	uint64_t id;
+	enum cl_cmd cmd;
+	json_t *ret; /* the reply being built */
+	json_t *vms; /* its "vms" array */
+	char allowed[CPU_LIST_MAX];
+	cpu_set_t set;	      /* allowed, parsed */
+	unsigned int pending; /* calls not answered yet, plus one while they are being made */
+};
+
+/* One twin-vmm's part of a fan-out. */
+struct vmm_part {
+	struct fanout *f;
+	json_t *vm; /* its object in f->vms (borrowed) */
+	pid_t pid;
+};
+
+struct vmm_list {
+	struct {
+		char vm[CL_NAME_MAX + 1];
+		enum cl_role role;
+		pid_t pid;
+	} v[MAX_VMMS];
+	unsigned int n;
+};
+
+static void collect(void *arg, const char *vm, enum cl_role role, pid_t pid)
+{
+	struct vmm_list *l = arg;
+
+	if (l->n == MAX_VMMS)
+		return;
+	snprintf(l->v[l->n].vm, sizeof(l->v[l->n].vm), "%s", vm);
+	l->v[l->n].role = role;
+	l->v[l->n].pid = pid;
+	l->n++;
+}
+
+/* host-cpus: each CPU's "vcpus", the vCPU threads (of every VM here) allowed to run there. */
+static void add_vcpus_per_cpu(json_t *ret)
+{
+	json_t *cpu, *vm, *vcpu;
+	size_t i, j, k;
+
+	json_array_foreach(json_object_get(ret, "cpus"), i, cpu)
+	{
+		json_int_t n = json_integer_value(json_object_get(cpu, "cpu"));
+		json_t *here = json_array();
+
+		json_array_foreach(json_object_get(ret, "vms"), j, vm)
+		{
+			json_array_foreach(json_object_get(vm, "vcpus"), k, vcpu)
+			{
+				cpu_set_t set;
+				const char *list = json_string_value(json_object_get(vcpu, "cpus"));
+
+				if (list && !cpu_list__parse(list, &set) && n < CPU_SETSIZE &&
+				    CPU_ISSET(n, &set))
+					json_array_append_new(
+					    here, json_pack("{s:O, s:O, s:O}", "vm",
+							    json_object_get(vm, "vm"), "vcpu",
+							    json_object_get(vcpu, "vcpu"), "tid",
+							    json_object_get(vcpu, "tid")));
+			}
+		}
+		json_object_set_new(cpu, "vcpus", here);
+	}
+}
+
+static void fanout_done(struct fanout *f)
+{
+	if (--f->pending)
+		return;
+	if (f->cmd == CL_CMD_HOST_CPUS)
+		add_vcpus_per_cpu(f->ret);
+	local_cmd__reply(f->ctx, f->id, f->ret);
+	free(f);
+}
+
+/*
+ * A twin-vmm that could not re-pin itself (not connected yet: a backup before its initial
+ * sync; or it failed): clusterd pins its threads from outside.  The result goes in vm.
+ */
+static void pin_from_here(struct fanout *f, json_t *vm, pid_t pid, const char *why)
+{
+	int rc = cpu_pin__process(pid, &f->set);
+
+	json_object_set_new(vm, "repinned_by", json_string("clusterd"));
+	if (rc) {
+		clog__error("cpus: cannot pin twin-vmm pid %d to CPUs %s: %s (%s)", (int)pid,
+			    f->allowed, strerror(-rc), why);
+		json_object_set_new(vm, "error", json_string(strerror(-rc)));
+	}
+}
+
+/* host-cpus of a twin-vmm not connected: its main thread's CPUs, as clusterd sees them. */
+static void set_allowed_from_here(json_t *vm, pid_t pid)
+{
+	char list[CPU_LIST_MAX];
+	cpu_set_t set;
+
+	if (sched_getaffinity(pid, sizeof(set), &set))
+		return;
+	cpu_list__format(&set, list, sizeof(list));
+	json_object_set_new(vm, "allowed", json_string(list));
+}
+
+static void on_vmm_reply(void *arg, json_t *ret, const char *error)
+{
+	struct vmm_part *p = arg;
+	struct fanout *f = p->f;
+
+	if (ret) {
+		json_object_set(p->vm, "allowed", json_object_get(ret, "allowed"));
+		json_object_set(p->vm, "vcpus", json_object_get(ret, "vcpus"));
+		if (f->cmd != CL_CMD_HOST_CPUS)
+			json_object_set_new(p->vm, "repinned_by", json_string("twin-vmm"));
+	} else if (f->cmd != CL_CMD_HOST_CPUS) {
+		clog__warn("cpus: twin-vmm pid %d: set-cpus failed: %s: pinning it from clusterd",
+			   (int)p->pid, error);
+		pin_from_here(f, p->vm, p->pid, error);
+	} else {
+		json_object_set_new(p->vm, "error", json_string(error));
+	}
+	free(p);
+	fanout_done(f);
+}
+
+/* Asks every twin-vmm here: query-cpus (host-cpus) or set-cpus to the allowed set. */
+static void fan_out(struct fanout *f)
+{
+	struct supervisor *s = f->ctx->sup;
+	struct vmm_list *l = calloc(1, sizeof(*l));
+
+	f->pending = 1;
+	if (l)
+		supervisor__each(s, collect, l);
+	for (unsigned int i = 0; l && i < l->n; i++) {
+		struct vmm_part *p = calloc(1, sizeof(*p));
+		json_t *vm = json_pack("{s:s, s:s, s:i}", "vm", l->v[i].vm, "role",
+				       cl_role__to_str(l->v[i].role), "pid", (int)l->v[i].pid);
+		json_t *args =
+		    f->cmd == CL_CMD_HOST_CPUS ? NULL : json_pack("{s:s}", "cpus", f->allowed);
+		int rc;
+
+		if (!p || !vm) {
+			free(p);
+			json_decref(vm);
+			json_decref(args);
+			continue;
+		}
+		json_array_append_new(f->vms, vm);
+		p->f = f;
+		p->vm = vm;
+		p->pid = l->v[i].pid;
+		f->pending++;
+		rc = supervisor__call(s, l->v[i].vm, l->v[i].role,
+				      f->cmd == CL_CMD_HOST_CPUS ? "query-cpus" : "set-cpus", args,
+				      VMM_CPUS_MS, on_vmm_reply, p);
+		if (!rc)
+			continue;
+		/* Not connected yet (a backup syncs first): no vCPU runs there. */
+		if (f->cmd != CL_CMD_HOST_CPUS) {
+			pin_from_here(f, vm, p->pid, "its control socket is not connected yet");
+		} else {
+			set_allowed_from_here(vm, p->pid);
+			json_object_set_new(vm, "vcpus", json_array());
+		}
+		free(p);
+		f->pending--;
+	}
+	free(l);
+	fanout_done(f);
+}
+
+static void run_offline_online(struct local_ctx *ctx, const struct cl_request *req,
+			       struct fanout *f)
+{
+	bool off = req->cmd == CL_CMD_HOST_CPU_OFFLINE;
+	char err[512];
+	int rc = off ? host_cpus__offline(ctx->cpus, req->cpu, req->hotplug, err, sizeof(err))
+		     : host_cpus__online(ctx->cpus, req->cpu, err, sizeof(err));
+
+	if (rc) {
+		local_cmd__fail(ctx, req->id, rc == -ENODEV ? "InvalidParameter" : "GenericError",
+				"%s", err);
+		json_decref(f->ret);
+		free(f);
+		return;
+	}
+	host_cpus__allowed(ctx->cpus, &f->set);
+	cpu_list__format(&f->set, f->allowed, sizeof(f->allowed));
+	/* clusterd first: the twin-vmms it spawns from now on inherit the set. */
+	rc = host_cpus__pin_self(ctx->cpus);
+	if (rc)
+		clog__error("cpus: cannot pin clusterd to CPUs %s: %s", f->allowed, strerror(-rc));
+	clog__info("cpus: CPU %u %s for Twin: re-pinning every twin-vmm here to CPUs %s", req->cpu,
+		   off ? "offline" : "online", f->allowed);
+	json_object_update_new(f->ret,
+			       json_pack("{s:i, s:b, s:b, s:s}", "cpu", req->cpu, "offline", off,
+					 "hotplug", off && req->hotplug, "allowed", f->allowed));
+	fan_out(f);
+}
+
+void host_cpus__run(struct local_ctx *ctx, const struct cl_request *req)
+{
+	struct fanout *f = calloc(1, sizeof(*f));
+
+	if (f)
+		f->ret = json_object();
+	if (!f || !f->ret) {
+		free(f);
+		local_cmd__fail(ctx, req->id, "GenericError", "clusterd is out of memory");
+		return;
+	}
+	f->ctx = ctx;
+	f->id = req->id;
+	f->cmd = req->cmd;
+	f->vms = json_array();
+	json_object_set_new(f->ret, "vms", f->vms);
+	if (req->cmd == CL_CMD_HOST_CPUS) {
+		json_object_update_new(f->ret, host_cpus__json(ctx->cpus));
+		fan_out(f);
+		return;
+	}
+	/* The set after the change: known once host_cpus has made it (it may refuse). */
+	run_offline_online(ctx, req, f);
+}

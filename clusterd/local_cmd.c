@@ -1,0 +1,66 @@
+/* clusterd's local commands: a table from command to its owner's handler, and the replies. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "api.h"
+#include "clog.h"
+#include "host_cpus.h"
+#include "local_cmd.h"
+
+typedef void (*local_handler)(struct local_ctx *ctx, const struct cl_request *req);
+
+/*
+ * Every local command, with its handler (in its owner's file).  NULL: not built yet, answered
+ * CommandNotFound.
+ */
+static const struct {
+	bool local;
+	local_handler run;
+} handlers[CL_CMD_NCMDS] = {
+    [CL_CMD_HOST_CPUS] = {true, NULL},	     [CL_CMD_HOST_CPU_OFFLINE] = {true, NULL},
+    [CL_CMD_HOST_CPU_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_OFFLINE] = {true, NULL},
+    [CL_CMD_HOST_MEM_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_STATUS] = {true, NULL},
+    [CL_CMD_VM_PEEK] = {true, NULL},	     [CL_CMD_VM_REGS] = {true, NULL},
+};
+
+bool local_cmd__is_local(enum cl_cmd cmd)
+{
+	return (unsigned)cmd < CL_CMD_NCMDS && handlers[cmd].local;
+}
+
+void local_cmd__run(struct local_ctx *ctx, const struct cl_request *req)
+{
+	if (!local_cmd__is_local(req->cmd) || !handlers[req->cmd].run) {
+		local_cmd__fail(ctx, req->id, "CommandNotFound",
+				"%s is not built yet in this twin-clusterd",
+				cl_cmd__to_str(req->cmd));
+		return;
+	}
+	handlers[req->cmd].run(ctx, req);
+}
+
+void local_cmd__reply(struct local_ctx *ctx, uint64_t id, json_t *ret)
+{
+	char *text = ret ? json_dumps(ret, JSON_COMPACT) : NULL;
+
+	json_decref(ret);
+	if (!text) {
+		clog__error("api: out of memory for the reply to request %llu",
+			    (unsigned long long)id);
+		api__reply(ctx->api, id, false, "GenericError", "clusterd is out of memory");
+		return;
+	}
+	api__reply(ctx->api, id, true, "", text);
+	free(text);
+}
+
+void local_cmd__fail(struct local_ctx *ctx, uint64_t id, const char *cls, const char *fmt, ...)
+{
+	char desc[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(desc, sizeof(desc), fmt, ap);
+	va_end(ap);
+	api__reply(ctx->api, id, false, cls, desc);
+}
