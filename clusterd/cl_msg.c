@@ -66,16 +66,16 @@ bool cl_msg__name_ok(const char *name, bool host)
 
 static json_t *host_json(const struct cl_host *h, int slot)
 {
-	return json_pack("{s:i, s:I, s:s, s:s, s:i, s:I, s:s}", "i", slot, "node",
+	return json_pack("{s:i, s:I, s:s, s:s, s:i, s:I, s:s, s:I}", "i", slot, "node",
 			 (json_int_t)h->nodeid, "name", h->name, "addr", h->repl_addr, "port_base",
 			 (int)h->port_base, "free_mib", (json_int_t)h->free_mib, "state",
-			 host_states[h->state]);
+			 host_states[h->state], "info_version", (json_int_t)h->info_version);
 }
 
 static json_t *vm_json(const struct cl_vm *v, int slot)
 {
 	return json_pack("{s:i, s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:I, s:b, s:b, s:b, s:b, s:I, "
-			 "s:I, s:I}",
+			 "s:I, s:I, s:I}",
 			 "i", slot, "name", v->name, "config", v->config, "memory_mib",
 			 (json_int_t)v->memory_mib, "state", cl_vm_state__to_str(v->state),
 			 "primary", (json_int_t)v->primary, "backup", (json_int_t)v->backup, "mode",
@@ -83,7 +83,8 @@ static json_t *vm_json(const struct cl_vm *v, int slot)
 			 v->want_protect, "backup_ready", v->backup_ready, "awaiting_operator",
 			 v->awaiting_operator, "forced", v->forced, "gen",
 			 (json_int_t)v->generation, "primary_gen", (json_int_t)v->primary_gen,
-			 "backup_gen", (json_int_t)v->backup_gen);
+			 "backup_gen", (json_int_t)v->backup_gen, "synced_version",
+			 (json_int_t)v->synced_version);
 }
 
 static json_t *cluster_obj(const struct cl_cluster *c)
@@ -307,8 +308,8 @@ static bool get_name(json_t *o, const char *key, char *buf, bool host, bool empt
 
 static bool dec_host(json_t *o, struct cl_host *h, int *slot, struct dec *d)
 {
-	static const char *const keys[] = {"i",		"node",	    "name",  "addr",
-					   "port_base", "free_mib", "state", NULL};
+	static const char *const keys[] = {"i",	       "node",	"name",		"addr", "port_base",
+					   "free_mib", "state", "info_version", NULL};
 	uint32_t i, port;
 	int st;
 
@@ -318,7 +319,8 @@ static bool dec_host(json_t *o, struct cl_host *h, int *slot, struct dec *d)
 	    !get_str(o, "addr", h->repl_addr, sizeof(h->repl_addr), "host", d) ||
 	    !get_u32(o, "port_base", UINT16_MAX, &port, "host", d) ||
 	    !get_u32(o, "free_mib", UINT32_MAX, &h->free_mib, "host", d) ||
-	    !get_enum(o, "state", host_states, 2, &st, "host", d))
+	    !get_enum(o, "state", host_states, 2, &st, "host", d) ||
+	    !get_uint(o, "info_version", INT64_MAX, &h->info_version, "host", d))
 		return false;
 	if (!h->nodeid)
 		return fail(d, "host: node 0");
@@ -346,6 +348,7 @@ static bool dec_vm(json_t *o, struct cl_vm *v, int *slot, struct dec *d)
 					   "backup_gen",
 					   "awaiting_operator",
 					   "forced",
+					   "synced_version",
 					   NULL};
 	static const char *states[CL_VM_NSTATES];
 	uint32_t i;
@@ -368,7 +371,8 @@ static bool dec_vm(json_t *o, struct cl_vm *v, int *slot, struct dec *d)
 	    !get_bool(o, "forced", &v->forced, "vm", d) ||
 	    !get_u32(o, "gen", UINT32_MAX, &v->generation, "vm", d) ||
 	    !get_u32(o, "primary_gen", UINT32_MAX, &v->primary_gen, "vm", d) ||
-	    !get_u32(o, "backup_gen", UINT32_MAX, &v->backup_gen, "vm", d))
+	    !get_u32(o, "backup_gen", UINT32_MAX, &v->backup_gen, "vm", d) ||
+	    !get_uint(o, "synced_version", INT64_MAX, &v->synced_version, "vm", d))
 		return false;
 	if (!cl_msg__text_ok(v->config, sizeof(v->config)))
 		return fail(d, "vm: \"config\" holds a control character");
@@ -693,11 +697,13 @@ char *cl_msg__cluster_status_json(const struct cl_state *s)
 
 		if (!h->nodeid)
 			continue;
-		json_array_append_new(
-		    hosts, json_pack("{s:s, s:I, s:s, s:s, s:I, s:i}", "name", h->name, "node",
-				     (json_int_t)h->nodeid, "state", host_states[h->state], "addr",
-				     h->repl_addr, "free_mib", (json_int_t)h->free_mib,
-				     "protected_vms", placement__load(c, h->nodeid)));
+		json_array_append_new(hosts,
+				      json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:i}", "name",
+						h->name, "node", (json_int_t)h->nodeid, "state",
+						host_states[h->state], "addr", h->repl_addr,
+						"free_mib", (json_int_t)h->free_mib, "promised_mib",
+						(json_int_t)placement__promised_mib(c, h->nodeid),
+						"protected_vms", placement__load(c, h->nodeid)));
 	}
 	return dump(
 	    json_pack("{s:I, s:s, s:b, s:b, s:b, s:I, s:I, s:o, s:b, s:I, s:o}", "node",

@@ -360,7 +360,7 @@ bool model_is_member(struct model *m, uint32_t node)
 	return false;
 }
 
-/* Quorate: votequorum says so, the CPG membership is a strict majority, and we remember. */
+/* Quorate: votequorum says so about our configuration, and we remember (cl_local). */
 bool model_quorate(const struct model *m)
 {
 	return m->s.local.vq_quorate && m->s.local.stream_quorate && m->s.local.initialized;
@@ -393,20 +393,39 @@ struct model *model__new(uint32_t nodeid, const char *name, const char *repl_add
 	return m;
 }
 
-/* The new state, as the first action of this input's list (cl_action CL_ACT_PERSIST). */
-static void persist_first(struct model *m)
+/* What the daemon may do before the state is on disk: it lets no output out. */
+static bool releases_nothing(const struct cl_action *act)
+{
+	return act->type == CL_ACT_KILL ||
+	       (act->type == CL_ACT_VMM && act->vmm_cmd == CL_VMM_FENCE);
+}
+
+/*
+ * The new state (CL_ACT_PERSIST) after this input's fences and kills, before the rest: a
+ * slow disk delays no fence, and nothing that lets output out runs before the state it
+ * follows from is stable.  The order within each part is kept.
+ */
+static void persist_after_fences(struct model *m)
 {
 	struct cl_actions *a = m->out;
-	size_t first = a->n;
+	size_t n = a->n, k = 0;
 	struct cl_action act;
 
 	m->dirty = false;
 	if (!model_emit(m, CL_ACT_PERSIST, NULL))
 		return;
-	model_set_data(m, &a->v[first], cl_msg__cluster_json(&m->s.cluster, false));
-	act = a->v[first];
-	memmove(&a->v[1], &a->v[0], first * sizeof(act));
-	a->v[0] = act;
+	model_set_data(m, &a->v[n], cl_msg__cluster_json(&m->s.cluster, false));
+	act = a->v[n];
+	for (size_t i = 0; i < n; i++) {
+		struct cl_action x = a->v[i];
+
+		if (!releases_nothing(&x))
+			continue;
+		memmove(&a->v[k + 1], &a->v[k], (i - k) * sizeof(x));
+		a->v[k++] = x;
+	}
+	memmove(&a->v[k + 1], &a->v[k], (n - k) * sizeof(act));
+	a->v[k] = act;
 }
 
 int model__restore(struct model *m, const char *json, size_t len, char *err, size_t errlen)
@@ -444,10 +463,11 @@ int model__input(struct model *m, const struct cl_input *in, struct cl_actions *
 		m->s.local.vq_quorate = in->quorum.quorate;
 		m->s.local.votes = in->quorum.votes;
 		m->s.local.expected_votes = in->quorum.expected_votes;
+		m->s.local.vq_ring = in->quorum.ring_seq;
 		model_update_stream_quorate(m);
-		model_note(m, "quorum: %s (votes %u, expected %u)",
+		model_note(m, "quorum: %s (votes %u, expected %u, ring %llu)",
 			   in->quorum.quorate ? "quorate" : "NOT quorate", in->quorum.votes,
-			   in->quorum.expected_votes);
+			   in->quorum.expected_votes, (unsigned long long)in->quorum.ring_seq);
 		/*
 		 * Not in the CPG stream: members may have applied different messages around
 		 * it.  A round (begun where our STATE_SYNC lands) puts them on one state.
@@ -470,7 +490,7 @@ int model__input(struct model *m, const struct cl_input *in, struct cl_actions *
 	}
 	model_reconcile(m);
 	if (m->dirty)
-		persist_first(m);
+		persist_after_fences(m);
 	m->out = NULL;
 	return m->err ? m->err : rc;
 }

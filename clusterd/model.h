@@ -17,8 +17,9 @@
  * quorum, the members, and the twin-vmm processes it runs.
  *
  * How the pieces keep the safety rule (DESIGN.md section 8):
- * - quorate = votequorum says so AND the CPG members are a strict majority of the
- *   expected votes AND this host holds the history (cl_local.initialized);
+ * - quorate = votequorum says so, about the ring of the last confchg (votes, not
+ *   members, decide: a qdevice counts) AND this host holds the history
+ *   (cl_local.initialized);
  * - a STATE_SYNC round at each confchg (or when a member's quorum flips): every
  *   member sends its state, the one with a history, then the highest version, then
  *   the lowest nodeid wins; messages wait until the round completes;
@@ -65,6 +66,7 @@ struct cl_host {
 	uint16_t port_base;	     /* ... on port_base + the VM's index */
 	uint32_t free_mib;
 	enum cl_host_state state;
+	uint64_t info_version; /* the state version its last HOST_INFO made (placement) */
 };
 
 struct cl_vm {
@@ -81,6 +83,7 @@ struct cl_vm {
 	bool forced;		/* failing over by failover --force: activate without quorum */
 	/* Bumped at every role assignment; reports name the generation they are about. */
 	uint32_t generation, primary_gen, backup_gen;
+	uint64_t synced_version; /* the state version its backup's initial sync made */
 };
 
 struct cl_cluster {
@@ -101,12 +104,18 @@ struct cl_cluster {
 struct cl_local_vmm {
 	char vm[CL_NAME_MAX + 1]; /* "": an empty slot */
 	enum cl_role role;
-	uint32_t gen;	      /* the VM generation of this role assignment */
-	bool alive;	      /* spawned (or adopted by failover) and not yet exited */
-	bool started;	      /* CL_EV_VMM_STARTED seen */
-	bool killed;	      /* SIGKILL or quit sent: waiting for the exit */
-	bool synced;	      /* the primary's initial sync done (CL_EV_VMM_PROTECTED) */
-	bool fenced;	      /* fence sent, no unfence since */
+	uint32_t gen; /* the VM generation of this role assignment */
+	bool alive;   /* spawned (or adopted by failover) and not yet exited */
+	bool started; /* CL_EV_VMM_STARTED seen */
+	bool killed;  /* SIGKILL or quit sent: waiting for the exit */
+	bool synced;  /* the primary's initial sync done (CL_EV_VMM_PROTECTED) */
+	bool fenced;  /* fence sent, no unfence since */
+	/*
+	 * Activated by failover --force outside quorum: not fenced for the lack of quorum
+	 * until quorum returns (then the rules hold again: the round's state keeps it as
+	 * the primary, or kills it).
+	 */
+	bool forced;
 	uint32_t protect_gen; /* backup_gen the primary was told to protect toward; 0 none */
 	bool failover_sent;
 	/* an output-releasing act waits for a barrier sent at or after gate_version */
@@ -120,24 +129,28 @@ struct cl_local {
 	char repl_addr[CL_ADDR_MAX];
 	uint16_t port_base;
 	uint32_t free_mib;
-	/* votequorum's last word */
+	/* votequorum's last word, and the ring it is about (0: not said) */
 	bool vq_quorate;
 	uint32_t votes, expected_votes;
+	uint64_t vq_ring;
 	/* the CPG membership of the last confchg, sorted */
 	uint32_t members[CL_MAX_HOSTS];
 	int nmembers;
 	/*
-	 * A strict majority of expected_votes among the CPG members: this, with vq_quorate,
-	 * is "quorate".  The membership is in the message stream, so a partition is seen
-	 * at once even while votequorum's callback is late.  (No qdevice: its vote is not a
-	 * member.)
+	 * This, with vq_quorate, is "quorate": votequorum's word is about the configuration
+	 * this host delivers in (its ring is the last confchg's), so votes decide (a
+	 * qdevice, quorum_votes > 1); or, while that word is late (or without ring seqs),
+	 * the CPG members alone are a strict majority of expected_votes, which no host
+	 * with a vote can make wrong.  So a new configuration without a majority of members
+	 * is seen at its confchg, before votequorum speaks, and one with a majority does not
+	 * fence a healthy primary while votequorum is still on its way.
 	 */
 	bool stream_quorate;
 	bool syncing;	   /* a confchg's STATE_SYNC round is not complete */
 	uint64_t ring_seq; /* the last confchg's */
 	/*
 	 * This host holds the cluster's history: it synced from a host that did, or it
-	 * was there at the cold start (all expected_votes hosts, none with a history).
+	 * was there at the cold start (every expected vote present, none with a history).
 	 * Until then it counts as not quorate: a majority of restarted hosts has
 	 * forgotten what the cluster did, and must not overrule a host that remembers.
 	 */
@@ -255,6 +268,8 @@ struct cl_input {
 		struct {
 			bool quorate;
 			uint32_t votes, expected_votes;
+			/* the ring id seq the verdict is for (quorum_notify_fn's); 0: unknown */
+			uint64_t ring_seq;
 		} quorum;
 		struct cl_local_event ev;
 		const struct cl_request *req;
@@ -274,9 +289,10 @@ enum cl_action_type {
 	CL_ACT_LOG,   /* one log line in data */
 	/*
 	 * The replicated state changed: data is its JSON (model__restore takes it back).
-	 * Always the FIRST action of its list: write it to stable storage (temporary file,
-	 * fsync, rename) before doing the others.  A host that restarts with it still holds
-	 * the cluster's history; one without it counts as new.
+	 * It comes after the list's fences (CL_VMM_FENCE) and kills, which let no output
+	 * out and so need nothing on disk, and before every other action: write it to
+	 * stable storage (temporary file, fsync, rename) before doing those.  A host that
+	 * restarts with it still holds the cluster's history; one without it counts as new.
 	 */
 	CL_ACT_PERSIST,
 };

@@ -213,6 +213,10 @@ void model_on_request_in(struct model *m, const struct cl_request *q)
 					       "drill: %s is %s: a drill needs it protected", q->vm,
 					       cl_vm_state__to_str(v->state));
 		msg.request.target = v->primary;
+		if (!model_pending_add(m, q->id, v->primary))
+			return model_reply_err(m, q->id, "GenericError",
+					       "drill: %d drills wait for an answer already: retry",
+					       PENDING_MAX);
 	}
 	if (q->cmd == CL_CMD_VM_START && !cl_msg__text_ok(q->config, CL_CONFIG_MAX))
 		return model_reply_err(m, q->id, "GenericError",
@@ -241,7 +245,7 @@ void model_on_tick(struct model *m, uint64_t now)
 			m->retry_at[i] = now + RETRY_MS;
 			continue;
 		}
-		if (now < m->retry_at[i] || !placement__pick_backup(&m->s.cluster, v, 0))
+		if (now < m->retry_at[i] || !placement__pick_backup(&m->s.cluster, v))
 			continue;
 		m->retry_at[i] = now + RETRY_MS;
 		memcpy(q.vm, v->name, sizeof(q.vm));
@@ -397,7 +401,16 @@ static void reconcile_vm_roles(struct model *m, struct cl_vm *v)
 			if (!lv->failover_sent && (v->forced || go(m, lv))) {
 				vmm_cmd(m, lv, CL_VMM_FAILOVER);
 				lv->failover_sent = true;
+				lv->forced = v->forced && !model_quorate(m);
 				model_note(m, "vm %s: failover: our backup activates", v->name);
+				if (lv->forced)
+					model_note(
+					    m,
+					    "vm %s: FORCED ACTIVATION WITHOUT QUORUM: this copy "
+					    "is not fenced for the lack of quorum until quorum "
+					    "returns; if the old primary still runs, two copies "
+					    "serve and the one the cluster keeps then wins",
+					    v->name);
 			}
 			return;
 		}
@@ -443,11 +456,21 @@ void model_reconcile(struct model *m)
 {
 	struct cl_local *l = &m->s.local;
 
-	/* Quorum lost: fence every primary we run, at once, whatever the state says. */
+	/*
+	 * Quorum lost: fence every primary we run, at once, whatever the state says; but a
+	 * forced activation outside quorum (the operator's word) until quorum returns.
+	 */
 	for (int i = 0; i < CL_MAX_VMS; i++) {
 		struct cl_local_vmm *lv = &l->vmms[i];
 
-		if (lv->vm[0] && lv->alive && !lv->fenced && !model_quorate(m) &&
+		if (lv->forced && model_quorate(m)) {
+			lv->forced = false;
+			model_note(m,
+				   "vm %s: quorum is back: the forced copy is fenced again if "
+				   "quorum goes",
+				   lv->vm);
+		}
+		if (lv->vm[0] && lv->alive && !lv->fenced && !lv->forced && !model_quorate(m) &&
 		    (lv->role == CL_ROLE_PRIMARY || lv->failover_sent)) {
 			vmm_cmd(m, lv, CL_VMM_FENCE);
 			lv->fenced = true;

@@ -13,6 +13,8 @@
 #define DEFER_MAX 256
 /* How long the leader waits before asking again to protect a VM that wants a backup. */
 #define RETRY_MS 3000
+/* Targeted requests of ours (drills) whose answer may still come. */
+#define PENDING_MAX 16
 /* A free-memory change worth a HOST_INFO. */
 #define MEMORY_STEP_MIB	    64
 #define DEFAULT_INTERVAL_MS 25
@@ -32,6 +34,12 @@ struct model {
 	bool sync_best_initialized;
 	struct deferred defer[DEFER_MAX];
 	int ndefer;
+	/* Our targeted requests sent and not yet answered: each gets exactly one reply. */
+	struct {
+		uint64_t id;
+		uint32_t target;
+	} pending[PENDING_MAX];
+	int npending;
 	/* The leader's protect retries: local time only, the decision travels as a REQUEST. */
 	uint64_t retry_at[CL_MAX_VMS];
 	uint32_t sent_free_mib;
@@ -81,6 +89,7 @@ char *model_vm_reply(struct model *m, const struct cl_vm *v);
 
 /* model_sync.c: membership, STATE_SYNC rounds, message dispatch */
 void model_on_confchg(struct model *m, const struct cl_input *in);
+bool model_pending_add(struct model *m, uint64_t id, uint32_t target);
 int model_on_message(struct model *m, const struct cl_input *in);
 void model_send_host_info(struct model *m);
 void model_send_state(struct model *m);

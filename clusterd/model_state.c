@@ -78,11 +78,13 @@ static void reprotect(struct model *m, struct cl_vm *v, const char *why)
 	if (!v->want_protect || v->backup ||
 	    (v->state != CL_VM_RUNNING && v->state != CL_VM_DEGRADED))
 		return;
-	node = placement__pick_backup(&m->s.cluster, v, 0);
+	node = placement__pick_backup(&m->s.cluster, v);
 	if (!node) {
-		model_note(m,
-			   "vm %s: no host fits a backup (online, not %s, %u MiB free): will retry",
-			   v->name, model_host_name(m, v->primary), v->memory_mib);
+		model_note(
+		    m,
+		    "vm %s: no host fits a backup (online, not %s, %u MiB free after what it "
+		    "promised): will retry",
+		    v->name, model_host_name(m, v->primary), v->memory_mib);
 		return;
 	}
 	protect_to(m, v, node, why);
@@ -218,6 +220,7 @@ void model_on_host_info(struct model *m, const struct cl_msg *msg)
 	memcpy(h->repl_addr, msg->host.repl_addr, sizeof(h->repl_addr));
 	changed(m);
 	model_host_set(m, h, CL_HOST_ONLINE, "host info");
+	h->info_version = m->s.cluster.version;
 	reprotect_all(m, "a host is available");
 }
 
@@ -263,7 +266,8 @@ void model_on_report(struct model *m, const struct cl_msg *msg)
 		}
 		break;
 	case CL_REP_SYNC_DONE:
-		vm_set(m, v, CL_VM_PROTECTED, "the initial sync is done");
+		if (vm_set(m, v, CL_VM_PROTECTED, "the initial sync is done"))
+			v->synced_version = m->s.cluster.version;
 		break;
 	case CL_REP_SYNC_FAILED:
 		v->backup = 0;
@@ -393,12 +397,12 @@ static void req_protect(struct model *m, const struct cl_request *q, struct cl_v
 			    "primary's (%s): see twin cluster status",
 			    q->peer, model_host_name(m, v->primary));
 	} else {
-		node = placement__pick_backup(&m->s.cluster, v, 0);
+		node = placement__pick_backup(&m->s.cluster, v);
 		if (!node)
 			return model_reply_err(
 			    m, q->id, "GenericError",
 			    "protect: no host fits a backup of %s (online, not %s, "
-			    "%u MiB free): add a host or free memory",
+			    "%u MiB free after what it promised): add a host or free memory",
 			    v->name, model_host_name(m, v->primary), v->memory_mib);
 	}
 	if (q->mode_set)

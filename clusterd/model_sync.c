@@ -70,11 +70,31 @@ static void round_begin(struct model *m)
 	m->sync_best = NULL;
 }
 
+/* Whether votequorum's verdict is about the configuration we deliver in. */
+static bool verdict_current(const struct cl_local *l)
+{
+	return l->vq_ring && l->ring_seq && l->vq_ring == l->ring_seq;
+}
+
+/* cl_local.stream_quorate says why. */
 void model_update_stream_quorate(struct model *m)
 {
 	struct cl_local *l = &m->s.local;
 
-	l->stream_quorate = l->expected_votes && 2u * (uint32_t)l->nmembers > l->expected_votes;
+	l->stream_quorate = verdict_current(l) ||
+			    (l->expected_votes && 2u * (uint32_t)l->nmembers > l->expected_votes);
+}
+
+/* Every expected vote is here (a qdevice's too): no host can be missing from a cold start. */
+static bool all_votes_here(const struct model *m)
+{
+	const struct cl_local *l = &m->s.local;
+
+	if (!l->expected_votes)
+		return false;
+	if (verdict_current(l))
+		return l->votes >= l->expected_votes;
+	return (uint32_t)l->nmembers >= l->expected_votes;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -84,20 +104,80 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* ---- Our targeted requests: one answer each, whatever the membership does ---- */
+
+bool model_pending_add(struct model *m, uint64_t id, uint32_t target)
+{
+	if (m->npending == PENDING_MAX)
+		return false;
+	m->pending[m->npending].id = id;
+	m->pending[m->npending++].target = target;
+	return true;
+}
+
+/* Whether id was pending (it is not any more). */
+static bool pending_take(struct model *m, uint64_t id)
+{
+	for (int i = 0; i < m->npending; i++)
+		if (m->pending[i].id == id) {
+			m->pending[i] = m->pending[--m->npending];
+			return true;
+		}
+	return false;
+}
+
+/* A targeted request whose target left can get no answer: say so now, not at a timeout. */
+static void fail_pending_of_gone(struct model *m)
+{
+	for (int i = 0; i < m->npending; i++) {
+		uint64_t id = m->pending[i].id;
+		uint32_t target = m->pending[i].target;
+
+		if (model_is_member(m, target))
+			continue;
+		pending_take(m, id);
+		i--;
+		model_reply_err(m, id, "GenericError",
+				"the membership changed: %s left before it answered (twin status "
+				"shows what happened): retry",
+				model_host_name(m, target));
+	}
+}
+
+/*
+ * A message dropped (a round cut short, or too many held): a request of ours is refused,
+ * and so is one whose answer to us was in it, so the origin hears now, not at a timeout.
+ */
+static void refuse_dropped(struct model *m, uint32_t from, const struct cl_msg *msg,
+			   const char *why)
+{
+	uint32_t me = m->s.local.nodeid;
+
+	if (msg->type == CL_MSG_REQUEST && from == me) {
+		pending_take(m, msg->request.req->id);
+		model_reply_err(m, msg->request.req->id, "GenericError", "%s: %s: retry",
+				cl_cmd__to_str(msg->request.req->cmd), why);
+	} else if (msg->type == CL_MSG_REPLY && msg->reply.origin == me &&
+		   pending_take(m, msg->reply.id)) {
+		model_reply_err(m, msg->reply.id, "GenericError",
+				"%s: its answer from %s was lost; it may have run (twin status "
+				"shows): retry if not",
+				why, model_host_name(m, from));
+	}
+}
+
 /*
  * Messages held by a round the confchg cuts short: joiners never saw them, so nobody
- * applies them.  Reports are sent again after the next round, host info too; a request
- * is refused to its origin.
+ * applies them.  Reports are sent again after the next round, host info too; requests and
+ * answers of ours are refused (refuse_dropped).
  */
 static void drop_deferred(struct model *m)
 {
 	for (int i = 0; i < m->ndefer; i++) {
 		struct cl_msg *msg = &m->defer[i].msg;
 
-		if (msg->type == CL_MSG_REQUEST && m->defer[i].from == m->s.local.nodeid)
-			model_reply_err(m, msg->request.req->id, "GenericError",
-					"%s: the membership changed before it applied: retry",
-					cl_cmd__to_str(msg->request.req->cmd));
+		refuse_dropped(m, m->defer[i].from, msg,
+			       "the membership changed before it applied");
 		cl_msg__dispose(msg);
 	}
 	m->ndefer = 0;
@@ -117,6 +197,7 @@ void model_on_confchg(struct model *m, const struct cl_input *in)
 	memcpy(l->members, in->confchg.members, (size_t)n * sizeof(uint32_t));
 	qsort(l->members, (size_t)n, sizeof(uint32_t), cmp_u32);
 	model_update_stream_quorate(m);
+	fail_pending_of_gone(m);
 	/* A node that left and joined at once (restarted) reports its lost vmms itself. */
 	for (int i = 0; i < in->confchg.nleft && i < CL_MAX_HOSTS; i++)
 		model_note(m, "membership: %s left", model_host_name(m, in->confchg.left[i]));
@@ -154,11 +235,13 @@ static void sync_finish(struct model *m)
 			m->s.local.initialized = true;
 	}
 	m->s.local.syncing = false;
-	/* In-stream facts only: every member of the round decides the same. */
-	if (!m->s.local.initialized && m->s.local.expected_votes &&
-	    (uint32_t)m->s.local.nmembers >= m->s.local.expected_votes) {
+	/*
+	 * A member whose votequorum is late decides otherwise here; its verdict, when it
+	 * comes, flips its quorum and starts a round that hands it the history.
+	 */
+	if (!m->s.local.initialized && all_votes_here(m)) {
 		m->s.local.initialized = true;
-		model_note(m, "cold start: all %u expected hosts are here, none with a history",
+		model_note(m, "cold start: all %u expected votes are here, none with a history",
 			   m->s.local.expected_votes);
 	}
 	if (model_quorate(m)) {
@@ -267,7 +350,7 @@ static void apply_msg(struct model *m, uint32_t from, const struct cl_msg *msg)
 			model_on_targeted(m, from, msg->request.req);
 		break;
 	case CL_MSG_REPLY:
-		if (msg->reply.origin != m->s.local.nodeid)
+		if (msg->reply.origin != m->s.local.nodeid || !pending_take(m, msg->reply.id))
 			break;
 		if (msg->reply.ok)
 			model_reply_ok(m, msg->reply.id, strdup(msg->reply.text));
@@ -312,9 +395,8 @@ int model_on_message(struct model *m, const struct cl_input *in)
 			/* Every member drops the same one: the stream stays identical. */
 			model_note(m, "sync: %d messages held already: a %s dropped", DEFER_MAX,
 				   cl_msg_type__to_str(msg.type));
-			if (msg.type == CL_MSG_REQUEST && in->msg.from == m->s.local.nodeid)
-				model_reply_err(m, msg.request.req->id, "GenericError",
-						"the cluster is busy resynchronizing: retry");
+			refuse_dropped(m, in->msg.from, &msg,
+				       "the cluster is busy resynchronizing");
 		} else {
 			m->defer[m->ndefer++] = (struct deferred){in->msg.from, msg};
 			return 0;

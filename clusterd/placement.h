@@ -5,14 +5,22 @@
 #include <stdint.h>
 #include "model.h"
 
-/* The VMs (not stopped) whose primary or backup is on node: what placement balances. */
+/* The protected VMs (a backup assigned or in sync) whose primary or backup is on node. */
 int placement__load(const struct cl_cluster *c, uint32_t node);
 
 /*
- * The backup host for vm: online, not vm's primary host, not avoid (0: none), with free
- * memory for the VM; the least loaded, then the most free memory, then the lowest nodeid
- * (so every member picks the same).  0: no host fits.
+ * The memory node has promised to backups that its reported free memory does not show
+ * yet: a backup's memory comes with its initial sync, and shows in the host's next
+ * HOST_INFO after that sync.  So: backups assigned to node still syncing, and those
+ * synced after its last HOST_INFO.
  */
-uint32_t placement__pick_backup(const struct cl_cluster *c, const struct cl_vm *vm, uint32_t avoid);
+uint32_t placement__promised_mib(const struct cl_cluster *c, uint32_t node);
+
+/*
+ * The backup host for vm: online, not vm's primary host, with free memory for the VM
+ * after what it promised; the fewest protected VMs, then the most memory left, then the
+ * lowest nodeid (so every member picks the same).  0: no host fits.
+ */
+uint32_t placement__pick_backup(const struct cl_cluster *c, const struct cl_vm *vm);
 
 #endif

@@ -30,6 +30,7 @@ struct sim_ev {
 	uint32_t from;
 	char *data;
 	size_t len;
+	bool quorate;	    /* SIM_CONFCHG: the configuration has quorum (votes) */
 	struct cl_input in; /* the others */
 };
 
@@ -70,6 +71,9 @@ struct sim_node {
 	 * which output commit covers).
 	 */
 	bool view_quorate;
+	uint64_t view_ring;	   /* the ring of its last confchg */
+	uint64_t view_ring_pushed; /* ... of the last one pushed to its inbox */
+	bool q_sent;		   /* the last quorate verdict pushed to it */
 	char *disk;	   /* the last CL_ACT_PERSIST: survives a host's death, not its disk's */
 	uint64_t last_msg; /* the last message it delivered */
 };
@@ -84,7 +88,13 @@ struct sim {
 	bool random;	      /* random scheduling and losses */
 	uint64_t steps;
 	int transitions, activations, failovers_refused;
-	bool forced; /* a forced failover ran: two actives allowed (the operator's risk) */
+	bool forced;	     /* a forced failover ran: activation outside quorum allowed */
+	bool two_actives_ok; /* ... while its old primary ran: the operator's risk */
+	/*
+	 * Votes: one a host, plus a qdevice's (ffsplit-like: the largest partition, on a tie
+	 * the one with the lowest nodeid) when qdevice is set.
+	 */
+	bool qdevice;
 	bool verbose;
 };
 
@@ -131,9 +141,35 @@ static inline int sim_part_size(struct sim *s, int part)
 	return k;
 }
 
+/* The partition the qdevice votes for (-1: none, no host up). */
+static inline int sim_qdevice_part(struct sim *s)
+{
+	int best = -1, best_size = 0;
+
+	for (int i = 0; i < s->n; i++) {
+		int size = s->nodes[i].up ? sim_part_size(s, s->nodes[i].part) : 0;
+
+		if (size > best_size) { /* nodes in id order: a tie keeps the lowest id's */
+			best = s->nodes[i].part;
+			best_size = size;
+		}
+	}
+	return best;
+}
+
+static inline int sim_expected_votes(struct sim *s)
+{
+	return s->n + (s->qdevice ? 1 : 0);
+}
+
+static inline int sim_part_votes(struct sim *s, int part)
+{
+	return sim_part_size(s, part) + (s->qdevice && sim_qdevice_part(s) == part ? 1 : 0);
+}
+
 static inline bool sim_quorate(struct sim *s, struct sim_node *nd)
 {
-	return nd->up && 2 * sim_part_size(s, nd->part) > s->n;
+	return nd->up && 2 * sim_part_votes(s, nd->part) > sim_expected_votes(s);
 }
 
 static inline struct sim_vmm *sim_vmm(struct sim_node *nd, const char *vm)
@@ -317,6 +353,26 @@ static inline void sim_act(struct sim *s, struct sim_node *nd, const struct cl_a
 	}
 }
 
+/* A persist comes after every fence and kill of its list and before everything else. */
+static inline void sim_check_persist_order(struct sim_node *nd, const struct cl_actions *out)
+{
+	size_t at = out->n;
+
+	for (size_t i = 0; i < out->n; i++)
+		if (out->v[i].type == CL_ACT_PERSIST) {
+			ck_assert_msg(at == out->n, "node %u: two persists in one list", nd->id);
+			at = i;
+		}
+	for (size_t i = 0; at < out->n && i < out->n; i++) {
+		bool quiet = out->v[i].type == CL_ACT_KILL ||
+			     (out->v[i].type == CL_ACT_VMM && out->v[i].vmm_cmd == CL_VMM_FENCE);
+
+		ck_assert_msg(i == at || quiet == (i < at),
+			      "node %u: action %zu (%s) on the wrong side of the persist (%zu)",
+			      nd->id, i, cl_action_type__to_str(out->v[i].type), at);
+	}
+}
+
 static inline void sim_input(struct sim *s, struct sim_node *nd, const struct cl_input *in)
 {
 	struct cl_actions out;
@@ -325,11 +381,9 @@ static inline void sim_input(struct sim *s, struct sim_node *nd, const struct cl
 	cl_actions__init(&out);
 	rc = model__input(nd->m, in, &out);
 	ck_assert_msg(rc == 0, "node %u: model__input: %d", nd->id, rc);
-	for (size_t i = 0; i < out.n; i++) {
-		ck_assert_msg(i == 0 || out.v[i].type != CL_ACT_PERSIST,
-			      "node %u: a persist that is not the first action", nd->id);
+	sim_check_persist_order(nd, &out);
+	for (size_t i = 0; i < out.n; i++)
 		sim_act(s, nd, &out.v[i]);
-	}
 	cl_actions__dispose(&out);
 }
 
@@ -346,7 +400,7 @@ static inline void sim_check_invariants(struct sim *s)
 
 			if (!x->vm[0] || x->role != CL_ROLE_PRIMARY || x->fenced)
 				continue;
-			for (int j = i + 1; j < s->n && !s->forced; j++) {
+			for (int j = i + 1; j < s->n && !s->two_actives_ok; j++) {
 				struct sim_vmm *y =
 				    s->nodes[j].up ? sim_vmm(&s->nodes[j], x->vm) : NULL;
 
@@ -380,8 +434,12 @@ static inline void sim_step_node(struct sim *s, struct sim_node *nd)
 		in.msg.len = ev.len;
 		sim_input(s, nd, &in);
 	} else {
-		if (ev.type == SIM_CONFCHG)
-			nd->view_quorate = 2 * ev.in.confchg.nmembers > s->n;
+		if (ev.type == SIM_CONFCHG) {
+			nd->view_quorate = ev.quorate;
+			nd->view_ring = ev.in.confchg.ring_seq;
+		} else if (ev.type == SIM_QUORUM && ev.in.quorum.ring_seq == nd->view_ring) {
+			nd->view_quorate = ev.in.quorum.quorate;
+		}
 		sim_input(s, nd, &ev.in);
 	}
 	if (s->verbose)
@@ -444,7 +502,11 @@ static inline void sim_settle(struct sim *s)
 	}
 }
 
-/* The membership changed: each node of each partition gets quorum, then confchg. */
+/*
+ * The membership changed: each node of each partition gets quorum, then confchg, with a
+ * new ring; a node whose membership stayed gets a verdict of its ring if its votes changed
+ * (a qdevice's vote moving).
+ */
 static inline void sim_membership(struct sim *s)
 {
 	s->ring++;
@@ -461,12 +523,21 @@ static inline void sim_membership(struct sim *s)
 			if (s->nodes[j].up && s->nodes[j].part == nd->part)
 				now[nnow++] = s->nodes[j].id;
 		same = nnow == nd->nseen && !memcmp(now, nd->seen, sizeof(uint32_t) * nnow);
-		if (same)
-			continue;
 		q.in.type = CL_IN_QUORUM;
 		q.in.quorum.quorate = sim_quorate(s, nd);
-		q.in.quorum.votes = (uint32_t)nnow;
-		q.in.quorum.expected_votes = (uint32_t)s->n;
+		q.in.quorum.votes = (uint32_t)sim_part_votes(s, nd->part);
+		q.in.quorum.expected_votes = (uint32_t)sim_expected_votes(s);
+		q.in.quorum.ring_seq = same ? nd->view_ring_pushed : s->ring;
+		if (same) {
+			if (q.in.quorum.quorate != nd->q_sent) {
+				nd->q_sent = q.in.quorum.quorate;
+				sim_push(nd, &q);
+			}
+			continue;
+		}
+		nd->q_sent = q.in.quorum.quorate;
+		nd->view_ring_pushed = s->ring;
+		c.quorate = q.in.quorum.quorate;
 		c.in.type = CL_IN_CONFCHG;
 		c.in.confchg.nmembers = nnow;
 		c.in.confchg.ring_seq = s->ring;
@@ -656,10 +727,11 @@ static inline void sim_restart_host(struct sim *s, uint32_t id, int part)
 	sim_losers_first(s);
 }
 
-static inline void sim_init(struct sim *s, int n, unsigned seed, bool random)
+static inline void sim_init_votes(struct sim *s, int n, unsigned seed, bool random, bool qdevice)
 {
 	memset(s, 0, sizeof(*s));
 	s->n = n;
+	s->qdevice = qdevice;
 	s->seed = s->seed0 = seed;
 	s->random = random;
 	s->verbose = getenv("CLSIM_VERBOSE") != NULL;
@@ -669,6 +741,11 @@ static inline void sim_init(struct sim *s, int n, unsigned seed, bool random)
 	}
 	sim_membership(s);
 	sim_settle(s);
+}
+
+static inline void sim_init(struct sim *s, int n, unsigned seed, bool random)
+{
+	sim_init_votes(s, n, seed, random, false);
 }
 
 static inline void sim_fini(struct sim *s)

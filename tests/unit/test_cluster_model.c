@@ -334,6 +334,151 @@ START_TEST(test_fence_then_unfence)
 }
 END_TEST
 
+static bool quorate(const struct model *m)
+{
+	const struct cl_local *l = &model__state(m)->local;
+
+	return l->vq_quorate && l->stream_quorate && l->initialized;
+}
+
+/*
+ * Quorum is votequorum's verdict about the configuration this host delivers in: votes,
+ * not members, decide (one member of three expected votes, with a qdevice's).  A verdict
+ * about another ring, whichever of the two comes first, counts only with a majority of
+ * members.
+ */
+START_TEST(test_quorum_is_the_rings_verdict)
+{
+	static const char history[] = "{\"version\":1,\"ring\":0,\"hosts\":[],\"vms\":[]}";
+	struct model *m = model__new(1, "h1", "10.0.0.1", 7400);
+	struct cl_input c = {.type = CL_IN_CONFCHG}, q = {.type = CL_IN_QUORUM};
+	char err[160];
+
+	cl_actions__init(&acts);
+	ck_assert_int_eq(model__restore(m, history, strlen(history), err, sizeof(err)), 0);
+	c.confchg.nmembers = 1;
+	c.confchg.members[0] = 1;
+	c.confchg.ring_seq = 8;
+	ck_assert_int_eq(feed(m, &c), 0);
+	q.quorum =
+	    (typeof(q.quorum)){.quorate = true, .votes = 2, .expected_votes = 3, .ring_seq = 4};
+	ck_assert_int_eq(feed(m, &q), 0);
+	ck_assert(!quorate(m));
+	q.quorum.ring_seq = 8;
+	ck_assert_int_eq(feed(m, &q), 0);
+	ck_assert(quorate(m));
+	/* A new ring: not quorate until its verdict, which may come before the confchg. */
+	q.quorum.ring_seq = 12;
+	ck_assert_int_eq(feed(m, &q), 0);
+	ck_assert(!quorate(m));
+	c.confchg.ring_seq = 12;
+	ck_assert_int_eq(feed(m, &c), 0);
+	ck_assert(quorate(m));
+	/* No ring seqs (an older daemon): the members must be a majority of the votes. */
+	q.quorum.ring_seq = 0;
+	ck_assert_int_eq(feed(m, &q), 0);
+	ck_assert(!quorate(m));
+	q.quorum.expected_votes = 1;
+	ck_assert_int_eq(feed(m, &q), 0);
+	ck_assert(quorate(m));
+	/* Three members of three votes while the verdict on their ring is late: quorate. */
+	c.confchg.nmembers = 3;
+	c.confchg.members[1] = 2;
+	c.confchg.members[2] = 3;
+	c.confchg.ring_seq = 16;
+	q.quorum =
+	    (typeof(q.quorum)){.quorate = true, .votes = 3, .expected_votes = 3, .ring_seq = 12};
+	ck_assert_int_eq(feed(m, &q), 0);
+	ck_assert_int_eq(feed(m, &c), 0);
+	ck_assert(quorate(m));
+	cl_actions__dispose(&acts);
+	model__free(m);
+}
+END_TEST
+
+static const struct cl_action *reply_to(uint64_t id)
+{
+	for (size_t i = 0; i < acts.n; i++)
+		if (acts.v[i].type == CL_ACT_REPLY && acts.v[i].req_id == id)
+			return &acts.v[i];
+	return NULL;
+}
+
+/*
+ * A drill's answer held by a round that a confchg cuts short fails the drill at once, and
+ * so does its target leaving before it answered: no request waits for a timeout.
+ */
+START_TEST(test_lost_answers_fail_at_once)
+{
+	struct model *m = model__new(3, "h3", "10.0.0.3", 7400);
+	struct cl_cluster *c = calloc(1, sizeof(*c));
+	struct cl_input cc = {.type = CL_IN_CONFCHG}, q = {.type = CL_IN_QUORUM};
+	struct cl_input in = {.type = CL_IN_REQUEST};
+	struct cl_request drill = {.cmd = CL_CMD_DRILL};
+	struct cl_msg rep = {.type = CL_MSG_REPLY};
+	char *history, err[160];
+
+	cl_actions__init(&acts);
+	for (uint32_t i = 0; i < 3; i++) {
+		c->hosts[i] = (struct cl_host){.nodeid = i + 1, .state = CL_HOST_ONLINE};
+		snprintf(c->hosts[i].name, sizeof(c->hosts[i].name), "h%u", i + 1);
+	}
+	c->vms[0] = (struct cl_vm){.name = "kv1",
+				   .state = CL_VM_PROTECTED,
+				   .primary = 1,
+				   .backup = 2,
+				   .memory_mib = 64,
+				   .primary_gen = 1,
+				   .backup_gen = 2,
+				   .generation = 2};
+	snprintf(c->vms[0].config, sizeof(c->vms[0].config), "name = kv1\n");
+	history = cl_msg__cluster_json(c, false);
+	ck_assert_int_eq(model__restore(m, history, strlen(history), err, sizeof(err)), 0);
+	q.quorum =
+	    (typeof(q.quorum)){.quorate = true, .votes = 3, .expected_votes = 3, .ring_seq = 8};
+	ck_assert_int_eq(feed(m, &q), 0);
+	cc.confchg.nmembers = 3;
+	for (int i = 0; i < 3; i++)
+		cc.confchg.members[i] = (uint32_t)i + 1;
+	cc.confchg.ring_seq = 8;
+	ck_assert_int_eq(feed(m, &cc), 0); /* a round runs: messages wait */
+	snprintf(drill.vm, sizeof(drill.vm), "kv1");
+	drill.id = 41;
+	in.req = &drill;
+	ck_assert_int_eq(feed(m, &in), 0);
+	ck_assert_int_eq(count(CL_ACT_SEND, -1), 1);
+	rep.reply.origin = 3;
+	rep.reply.id = 41;
+	rep.reply.ok = true;
+	rep.reply.text = "{}";
+	ck_assert_int_eq(feed_msg(m, 1, &rep), 0);
+	ck_assert_ptr_null(reply_to(41));
+	/* The round is cut short: the held answer is dropped, and the drill fails now. */
+	cc.confchg.ring_seq = 12;
+	ck_assert_int_eq(feed(m, &cc), 0);
+	ck_assert_ptr_nonnull(reply_to(41));
+	ck_assert(!reply_to(41)->ok);
+	ck_assert_ptr_nonnull(strstr(reply_to(41)->data, "answer from h1 was lost"));
+	/* Exactly one answer: the same reply delivered later is not passed on. */
+	ck_assert_int_eq(feed_msg(m, 1, &rep), 0);
+	ck_assert_ptr_null(reply_to(41));
+	/* The target leaves before it answers: the drill fails at that confchg. */
+	drill.id = 42;
+	ck_assert_int_eq(feed(m, &in), 0);
+	cc.confchg.nmembers = 2;
+	cc.confchg.members[0] = 2;
+	cc.confchg.members[1] = 3;
+	cc.confchg.ring_seq = 16;
+	ck_assert_int_eq(feed(m, &cc), 0);
+	ck_assert_ptr_nonnull(reply_to(42));
+	ck_assert_ptr_nonnull(strstr(reply_to(42)->data, "h1 left before it answered"));
+	cl_actions__dispose(&acts);
+	free(history);
+	free(c);
+	model__free(m);
+}
+END_TEST
+
 /* ---- Messages ---- */
 
 static void round_trip(const struct cl_msg *msg)
@@ -477,23 +622,63 @@ START_TEST(test_placement)
 		snprintf(c->hosts[i].name, sizeof(c->hosts[i].name), "h%d", i + 1);
 	}
 	/* Ties: the lowest nodeid other than the primary's. */
-	ck_assert_uint_eq(placement__pick_backup(c, &vm, 0), 2);
-	ck_assert_uint_eq(placement__pick_backup(c, &vm, 2), 3);
-	/* Fewest protected VMs first ... */
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 2);
+	/* Fewest protected VMs first: a pair counts on both its hosts ... */
 	c->vms[0] =
 	    (struct cl_vm){.name = "a", .state = CL_VM_PROTECTED, .primary = 4, .backup = 2};
 	ck_assert_int_eq(placement__load(c, 2), 1);
-	ck_assert_uint_eq(placement__pick_backup(c, &vm, 0), 3);
+	ck_assert_int_eq(placement__load(c, 4), 1);
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 3);
+	/* ... an unprotected VM is no protected VM ... */
+	c->vms[1] = (struct cl_vm){.name = "b", .state = CL_VM_RUNNING, .primary = 3};
+	ck_assert_int_eq(placement__load(c, 3), 0);
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 3);
 	/* ... then the most free memory (a stopped VM weighs nothing) ... */
 	c->hosts[3].free_mib = 8192;
 	c->vms[0].state = CL_VM_STOPPED;
-	ck_assert_uint_eq(placement__pick_backup(c, &vm, 0), 4);
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 4);
 	/* ... and only hosts online, with room. */
 	c->hosts[3].state = CL_HOST_OFFLINE;
 	c->hosts[1].free_mib = 100;
-	ck_assert_uint_eq(placement__pick_backup(c, &vm, 0), 3);
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 3);
 	c->hosts[2].free_mib = 100;
-	ck_assert_uint_eq(placement__pick_backup(c, &vm, 0), 0);
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 0);
+	free(c);
+}
+END_TEST
+
+/*
+ * Memory promised to backups counts against a host until its HOST_INFO shows it: two
+ * protects in a row against the same free memory do not both land on one host.
+ */
+START_TEST(test_placement_promised_memory)
+{
+	struct cl_cluster *c = calloc(1, sizeof(*c));
+	struct cl_vm vm = {.memory_mib = 768, .primary = 1};
+
+	for (int i = 0; i < 3; i++)
+		c->hosts[i] = (struct cl_host){.nodeid = (uint32_t)i + 1,
+					       .free_mib = 1024,
+					       .state = CL_HOST_ONLINE,
+					       .info_version = 5};
+	/* A backup of 512 MiB on h2 still syncing, its primary on h3: h2 has 512 left. */
+	c->vms[0] = (struct cl_vm){
+	    .name = "a", .memory_mib = 512, .state = CL_VM_PROTECTING, .primary = 3, .backup = 2};
+	ck_assert_uint_eq(placement__promised_mib(c, 2), 512);
+	ck_assert_uint_eq(placement__promised_mib(c, 3), 0);
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 3);
+	/* Synced, but h2 has said nothing since: still promised. */
+	c->vms[0].state = CL_VM_PROTECTED;
+	c->vms[0].synced_version = 9;
+	ck_assert_uint_eq(placement__promised_mib(c, 2), 512);
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 3);
+	/* h2's next HOST_INFO shows the memory used: no longer counted twice. */
+	c->hosts[1].info_version = 10;
+	c->hosts[1].free_mib = 512;
+	ck_assert_uint_eq(placement__promised_mib(c, 2), 0);
+	c->hosts[2].free_mib = 256;
+	vm.memory_mib = 512;
+	ck_assert_uint_eq(placement__pick_backup(c, &vm), 2);
 	free(c);
 }
 END_TEST
@@ -511,7 +696,10 @@ Suite *cluster_model_suite(void)
 	tcase_add_test(tc, test_action_roles_and_host_drill);
 	tcase_add_test(tc, test_death_only_from_its_host);
 	tcase_add_test(tc, test_fence_then_unfence);
+	tcase_add_test(tc, test_quorum_is_the_rings_verdict);
+	tcase_add_test(tc, test_lost_answers_fail_at_once);
 	tcase_add_test(tc, test_placement);
+	tcase_add_test(tc, test_placement_promised_memory);
 	suite_add_tcase(s, tc);
 	tcase_add_test(msg, test_msg_round_trips);
 	tcase_add_test(msg, test_msg_refusals);

@@ -254,6 +254,155 @@ START_TEST(test_two_hosts_refuse_then_force)
 }
 END_TEST
 
+static uint64_t force_failover(struct sim *s, uint32_t node, const char *vm)
+{
+	struct cl_request q = {.cmd = CL_CMD_FAILOVER, .force = true};
+	uint64_t req;
+
+	snprintf(q.vm, sizeof(q.vm), "%s", vm);
+	s->forced = true;
+	req = sim_request(s, node, &q);
+	sim_settle(s);
+	ck_assert_ptr_nonnull(sim_reply(s, node, req));
+	ck_assert_msg(sim_reply(s, node, req)->ok, "failover --force: %s",
+		      sim_reply(s, node, req)->text);
+	return req;
+}
+
+/*
+ * Three hosts; the primary's and the third die at once: the backup's host alone has no
+ * quorum and activates nothing.  failover --force there activates it, and it serves
+ * unfenced while alone (the forced copy is exempt from quorum fencing).  The dead hosts
+ * come back: the forced history is the latest, and stays; one copy throughout.
+ */
+START_TEST(test_forced_failover_without_quorum)
+{
+	struct sim s;
+	uint32_t b, other, p2 = 0;
+	struct sim_vmm *x;
+
+	sim_init(&s, 3, 33, false);
+	b = protected_vm(&s, 1, "kv1");
+	other = b == 2 ? 3 : 2;
+	sim_kill_host(&s, 1);
+	sim_kill_host(&s, other);
+	sim_settle(&s);
+	ck_assert(!model__state(sim_node(&s, b)->m)->local.vq_quorate);
+	ck_assert_int_eq(s.activations, 0);
+	expect_state(&s, b, "kv1", "protected");
+	force_failover(&s, b, "kv1");
+	ck_assert_int_eq(s.activations, 1);
+	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
+	ck_assert_uint_eq(p2, b);
+	x = sim_vmm(sim_node(&s, b), "kv1");
+	sim_tick_all(&s, 10000);
+	sim_settle(&s);
+	ck_assert(!x->fenced);
+	ck_assert_int_eq(x->fences, 0);
+	sim_restart_host(&s, 1, 0);
+	sim_restart_host(&s, other, 0);
+	sim_settle(&s);
+	sim_check_converged(&s, 0);
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->primary, b);
+	expect_state(&s, 1, "kv1", "protected");
+	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
+	ck_assert_uint_eq(p2, b);
+	ck_assert_int_eq(x->fences, 0);
+	sim_fini(&s);
+}
+END_TEST
+
+/*
+ * A forced copy in a minority while the majority runs on: two copies serve (the risk the
+ * operator took); at the merge the majority's history (a later quorate ring) wins and the
+ * forced copy is killed: one copy again, the majority's.
+ */
+START_TEST(test_forced_minority_loses_the_merge)
+{
+	struct sim s;
+	uint32_t b, other, p2 = 0;
+	int parts[3] = {0, 0, 0};
+
+	sim_init(&s, 3, 34, false);
+	b = protected_vm(&s, 1, "kv1");
+	other = b == 2 ? 3 : 2;
+	parts[b - 1] = 1;
+	sim_partition(&s, parts);
+	sim_settle(&s);
+	expect_state(&s, 1, "kv1", "protected");
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->backup, other);
+	s.two_actives_ok = true;
+	force_failover(&s, b, "kv1");
+	ck_assert_int_eq(sim_active(&s, "kv1", NULL), 2);
+	sim_heal(&s);
+	sim_settle(&s);
+	s.two_actives_ok = false;
+	sim_check_invariants(&s);
+	sim_check_converged(&s, 0);
+	ck_assert_uint_eq(sim_vm(&s, b, "kv1")->primary, 1);
+	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
+	ck_assert_uint_eq(p2, 1);
+	ck_assert_ptr_null(sim_vmm(sim_node(&s, b), "kv1"));
+	sim_fini(&s);
+}
+END_TEST
+
+/* Two hosts and a qdevice are three votes: the survivor of a host death fails over alone. */
+START_TEST(test_two_hosts_qdevice_fail_over)
+{
+	struct sim s;
+	uint32_t p2 = 0;
+
+	sim_init_votes(&s, 2, 31, false, true);
+	ck_assert_uint_eq(protected_vm(&s, 1, "kv1"), 2);
+	sim_kill_host(&s, 1);
+	sim_settle(&s);
+	ck_assert_int_eq(s.failovers_refused, 0);
+	ck_assert_int_eq(s.activations, 1);
+	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
+	ck_assert_uint_eq(p2, 2);
+	expect_state(&s, 2, "kv1", "running");
+	/* The old host comes back: the backup, never a second primary. */
+	sim_restart_host(&s, 1, 0);
+	sim_settle(&s);
+	sim_check_converged(&s, 0);
+	expect_state(&s, 1, "kv1", "protected");
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->backup, 1);
+	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
+	ck_assert_uint_eq(p2, 2);
+	sim_fini(&s);
+}
+END_TEST
+
+/*
+ * Two hosts and a qdevice, split: the qdevice's half keeps its primary, the other half's
+ * backup does nothing.  Then that primary's host dies: the qdevice's vote moves to the
+ * survivor within its ring (no membership change there), and that verdict fails over.
+ */
+START_TEST(test_two_hosts_qdevice_split)
+{
+	struct sim s;
+	int parts[] = {0, 1};
+	uint32_t p2 = 0;
+
+	sim_init_votes(&s, 2, 32, false, true);
+	protected_vm(&s, 1, "kv1");
+	sim_partition(&s, parts);
+	sim_settle(&s);
+	ck_assert_int_eq(s.activations, 0);
+	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
+	ck_assert_uint_eq(p2, 1);
+	ck_assert(!model__state(sim_node(&s, 2)->m)->local.vq_quorate);
+	sim_kill_host(&s, 1);
+	sim_settle(&s);
+	ck_assert(model__state(sim_node(&s, 2)->m)->local.vq_quorate);
+	ck_assert_int_eq(s.activations, 1);
+	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
+	ck_assert_uint_eq(p2, 2);
+	sim_fini(&s);
+}
+END_TEST
+
 /* Two VMs protected in opposite directions survive a host death each way. */
 START_TEST(test_opposite_directions)
 {
@@ -441,15 +590,16 @@ START_TEST(test_late_quorum_callback)
 END_TEST
 
 /* Random operations, scheduling and losses; invariants after every step. */
-static void random_run(unsigned seed, int n, int ops)
+static void random_run(unsigned seed, int n, int ops, bool qdevice)
 {
 	struct sim s;
 	static const char *const vms[] = {"kv1", "kv2", "kv3"};
 
-	printf("cluster_sim: random run, %d hosts, seed %u (CLSIM_SEED=%u CLSIM_HOSTS=%d to "
+	printf("cluster_sim: random run, %d hosts%s, seed %u (CLSIM_SEED=%u CLSIM_HOSTS=%d%s to "
 	       "replay)\n",
-	       n, seed, seed, n);
-	sim_init(&s, n, seed, true);
+	       n, qdevice ? " and a qdevice" : "", seed, seed, n,
+	       qdevice ? " CLSIM_QDEVICE=1" : "");
+	sim_init_votes(&s, n, seed, true, qdevice);
 	for (int op = 0; op < ops; op++) {
 		unsigned r = sim_rand(&s);
 		uint32_t node = 1 + sim_rand(&s) % (unsigned)n;
@@ -530,9 +680,10 @@ static void random_run(unsigned seed, int n, int ops)
 }
 
 /*
- * 24 runs from CLSIM_BASE (default: a fixed base, so make check is repeatable;
- * CLSIM_BASE=time explores new seeds); CLSIM_SEED=S CLSIM_HOSTS=N replays one run;
- * CLSIM_OPS: operations per run (300).
+ * 36 runs from CLSIM_BASE (default: a fixed base, so make check is repeatable;
+ * CLSIM_BASE=time explores new seeds): 3 and 5 hosts, 2 and 4 hosts with a qdevice;
+ * CLSIM_SEED=S CLSIM_HOSTS=N [CLSIM_QDEVICE=1] replays one run; CLSIM_OPS: operations per
+ * run (300).
  */
 START_TEST(test_random_runs)
 {
@@ -542,7 +693,8 @@ START_TEST(test_random_runs)
 	int ops = ops_env ? atoi(ops_env) : 300;
 
 	if (env) {
-		random_run((unsigned)strtoul(env, NULL, 0), hosts ? atoi(hosts) : 3, ops);
+		random_run((unsigned)strtoul(env, NULL, 0), hosts ? atoi(hosts) : 3, ops,
+			   getenv("CLSIM_QDEVICE") != NULL);
 		return;
 	}
 	if (runs)
@@ -550,8 +702,9 @@ START_TEST(test_random_runs)
 		    !strcmp(runs, "time") ? (unsigned)time(NULL) : (unsigned)strtoul(runs, NULL, 0);
 	printf("cluster_sim: random runs from CLSIM_BASE=%u\n", base);
 	for (int i = 0; i < 12; i++) {
-		random_run(base + (unsigned)i, 3, ops);
-		random_run(base + 1000u + (unsigned)i, 5, ops);
+		random_run(base + (unsigned)i, 3, ops, false);
+		random_run(base + 1000u + (unsigned)i, 5, ops, false);
+		random_run(base + 2000u + (unsigned)i, i & 1 ? 4 : 2, ops, true);
 	}
 }
 END_TEST
@@ -571,6 +724,10 @@ Suite *cluster_sim_suite(void)
 	tcase_add_test(tc, test_partition_backup_in_minority);
 	tcase_add_test(tc, test_partition_three_ways);
 	tcase_add_test(tc, test_two_hosts_refuse_then_force);
+	tcase_add_test(tc, test_forced_failover_without_quorum);
+	tcase_add_test(tc, test_forced_minority_loses_the_merge);
+	tcase_add_test(tc, test_two_hosts_qdevice_fail_over);
+	tcase_add_test(tc, test_two_hosts_qdevice_split);
 	tcase_add_test(tc, test_opposite_directions);
 	tcase_add_test(tc, test_sync_failure_retried);
 	tcase_add_test(tc, test_requests);
