@@ -1,6 +1,7 @@
 /* twin drill failover: kill a VM's primary and measure the failover as clusterd and a client see
  * it. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <netdb.h>
 #include <poll.h>
@@ -13,8 +14,14 @@
 #include "twin_drill.h"
 #include "twin_status.h"
 
-/* How often the drill asks clusterd for the VM's state and the kv service for an INCR. */
+/* How often the drill sends the kv service an INCR. */
 #define TICK_MS 5
+/*
+ * How often it asks clusterd for the VM's state, until the activation: each status goes
+ * through the clusterd loop that runs the failover, so asking every tick would slow down
+ * what is measured.
+ */
+#define STATUS_MS 20
 /* The kv service must answer before the drill: how long it may take. */
 #define PROBE_CHECK_MS 1000
 /* A failover that takes longer has failed (a whole-host death waits for the token). */
@@ -25,7 +32,9 @@ struct probe {
 	int fd; /* connected UDP socket; -1: no probe */
 	char client[32];
 	unsigned long long seq;
-	unsigned long long first_seq; /* answers to older requests (before the kill) do not count */
+	/* Answers to older requests do not count: sent before the detection, the old primary
+	 * may have answered them. */
+	unsigned long long first_seq;
 	unsigned int sent, answered;
 };
 
@@ -148,53 +157,65 @@ static int check_host_drill(struct twin_client *c, const char *primary)
 }
 
 /*
- * Polls the VM's state and probes the kv service every TICK_MS from t0 (the kill request)
- * until the backup runs it and the service answered (or no probe), or the timeout.
+ * One status sample at t (ms from t0): detection, activation.  At the detection, the probes
+ * sent from then on are the ones whose answers count: the old primary is dead by then.
+ */
+static int sample(struct twin_client *c, const char *vm, const char *old_primary,
+		  const char *old_backup, struct probe *p, double t0, struct observed *o)
+{
+	json_t *st = twin_status__vm(c, vm);
+	const char *state, *primary;
+	double t;
+
+	if (!st)
+		return -1;
+	state = twin_status__str(st, "state");
+	primary = twin_status__str(st, "primary");
+	t = now_ms();
+	if (o->detection < 0 && (!strcmp(state, "failing-over") || strcmp(primary, old_primary))) {
+		o->detection = t - t0;
+		p->first_seq = p->seq + 1;
+	}
+	if (o->activation < 0 && !strcmp(primary, old_backup) && strcmp(state, "failing-over")) {
+		o->activation = t - t0;
+		snprintf(o->new_primary, sizeof(o->new_primary), "%s", primary);
+	}
+	if (json_is_true(json_object_get(st, "awaiting_operator"))) {
+		twin__error("drill %s: automatic failover was refused (fewer than 3 votes or no "
+			    "quorum): %s; twin failover %s --force overrides it",
+			    vm, twin_status__str(st, "error"), vm);
+		json_decref(st);
+		return -1;
+	}
+	json_decref(st);
+	return 0;
+}
+
+/*
+ * From t0 (the kill request), asks the VM's state every STATUS_MS until the activation and
+ * probes the kv service every TICK_MS, until the backup runs it and the service answered
+ * (or no probe), or the timeout.
  */
 static int watch(struct twin_client *c, const char *vm, const char *old_primary,
 		 const char *old_backup, struct probe *p, double t0, struct observed *o)
 {
-	double next = t0;
+	double next = t0, next_status = t0;
 
 	for (;;) {
 		double t = now_ms();
 		struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
 
-		if (t >= next) {
-			json_t *st = twin_status__vm(c, vm);
-			const char *state, *primary;
-
-			if (!st)
+		if (t >= next_status && o->activation < 0) {
+			if (sample(c, vm, old_primary, old_backup, p, t0, o))
 				return -1;
-			state = twin_status__str(st, "state");
-			primary = twin_status__str(st, "primary");
-			t = now_ms();
-			if (o->detection < 0 &&
-			    (!strcmp(state, "failing-over") || strcmp(primary, old_primary)))
-				o->detection = t - t0;
-			if (o->activation < 0 && !strcmp(primary, old_backup) &&
-			    strcmp(state, "failing-over")) {
-				o->activation = t - t0;
-				snprintf(o->new_primary, sizeof(o->new_primary), "%s", primary);
-			}
-			if (json_is_true(json_object_get(st, "awaiting_operator"))) {
-				twin__error(
-				    "drill %s: automatic failover was refused (fewer than 3 "
-				    "votes or no quorum): %s; twin failover %s --force "
-				    "overrides it",
-				    vm, twin_status__str(st, "error"), vm);
-				json_decref(st);
-				return -1;
-			}
-			json_decref(st);
+			next_status += STATUS_MS;
+		}
+		if (now_ms() >= next) {
 			if (p->fd >= 0)
 				probe_send(p);
 			next += TICK_MS;
 		}
-		/* An answer counts once the failover is seen: before, the old primary may answer.
-		 */
-		if (p->fd >= 0 && poll(&pfd, 1, 0) > 0 && probe_receive(p) && o->detection >= 0 &&
-		    o->first_answer < 0)
+		if (p->fd >= 0 && poll(&pfd, 1, 0) > 0 && probe_receive(p) && o->first_answer < 0)
 			o->first_answer = now_ms() - t0;
 		if (o->activation >= 0 && (p->fd < 0 || o->first_answer >= 0))
 			return 0;
@@ -212,7 +233,7 @@ static int watch(struct twin_client *c, const char *vm, const char *old_primary,
 	}
 }
 
-/* ms to a tenth: the polls' resolution is 5 ms, more digits would only be noise. */
+/* ms to a tenth: the probes' resolution is 5 ms, more digits would only be noise. */
 static double tenth(double ms)
 {
 	return round(ms * 10) / 10;
@@ -238,10 +259,13 @@ static void report(const struct twin_args *a, const char *old_primary, const cha
 	       a->host ? "every process of the host (corosync, clusterd, twin-vmm)"
 		       : "the primary twin-vmm (SIGKILL)",
 	       old_primary);
-	printf("  detection        %8.1f ms  (clusterd saw the primary's death)\n", o->detection);
+	printf("  detection        %8.1f ms  (clusterd saw the primary's death; status asked every "
+	       "%d ms)\n",
+	       o->detection, STATUS_MS);
 	printf("  activation       %8.1f ms  (%s runs the VM)\n", o->activation, o->new_primary);
 	if (o->first_answer >= 0)
-		printf("  first kv answer  %8.1f ms  (%s, to INCRs sent every %d ms: %u sent)\n",
+		printf("  first kv answer  %8.1f ms  (%s, to INCRs sent every %d ms from the "
+		       "detection on: %u sent in all)\n",
 		       o->first_answer, probe, TICK_MS, p->sent);
 	else
 		printf(
@@ -277,7 +301,7 @@ int twin_drill__run(struct twin_client *c, const struct twin_args *a)
 	if (a->host && check_host_drill(c, old_primary))
 		goto out;
 	p.sent = p.answered = 0;
-	p.first_seq = p.seq + 1;
+	p.first_seq = ULLONG_MAX; /* set at the detection */
 	t0 = now_ms();
 	ret = twin_client__call(c, "drill", json_pack("{s:s, s:b}", "vm", a->vm, "host", a->host));
 	if (!ret || watch(c, a->vm, old_primary, old_backup, &p, t0, &o))

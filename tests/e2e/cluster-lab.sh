@@ -5,7 +5,9 @@
 # a cluster VM started through the twin CLI with protect = yes; twin-kv-client on the lab's
 # client (2 clients, every 4th request sent twice and again after its answer, resent every
 # 20 ms) runs across every failure and must end with every answer verified against its model
-# of the store: an acknowledged write lost, or one applied twice, fails it.
+# of the store: an acknowledged write lost, or one applied twice, fails it.  Each failure
+# lands in its traffic: the primary released 40 of its answers before, and the client's
+# report is written after the failure was complete.
 #   kill-host   lab kill-host of kv1's primary host (SIGKILL to its corosync, clusterd and
 #               twin-vmm): the backup runs kv1 (confirmed by the host leaving the
 #               membership) and the client's longest wait stays within HOST_GAP_MAX_MS
@@ -15,13 +17,17 @@
 #               twin-vmm, confirmed by its clusterd over CPG) under client load: within
 #               VMM_GAP_MAX_MS, the report printed, kv1 re-protected.
 #   rejoin      the killed host is revived: it rejoins, kv1's primary does not move.
-#   kill-backup lab kill-host of kv1's backup host: kv1 goes degraded, then protected onto
-#               the revived host; the client verifies every answer throughout.
-#   partition   the primary host's cluster and replication veths unplugged (its LAN
-#               stays: a second copy would reach the client): the majority fails kv1
-#               over; the old primary's twin-vmm, asked on its control socket, is
-#               "fenced" and its released_frames do not move while the client sends;
-#               after heal it is gone and its host is not kv1's primary.
+#   kill-backup lab kill-host of kv1's backup host: the primary's twin-vmm gets clusterd's
+#               degrade (its log), then kv1 is protected onto the revived host; the
+#               client verifies every answer throughout.
+#   partition   the cluster veths of kv1's primary and backup hosts unplugged (replication
+#               and LAN stay: a second copy would reach the client): no host is quorate,
+#               the primary's twin-vmm is "fenced" within token + consensus of the unplug
+#               (corosync's own values), and while the backup, never activated without
+#               quorum, acks 10 more epochs, released_frames does not move.  Then the
+#               backup's host is plugged back: with the third it is a majority without
+#               the primary's host and fails kv1 over, the fenced copy still releasing
+#               nothing.  After heal the old twin-vmm is gone, its host not kv1's primary.
 #   two-vms     kv2 (198.18.2.11) started on kv1's backup host and protected toward kv1's
 #               primary host: both protected, in opposite directions, both verified.
 #   cli         bad CLI use and bad configs: clear errors and exit 2 or 1.
@@ -57,11 +63,11 @@ alive_but()
 
 if part kill-host; then
 	old_p=$CL_PRIMARY old_b=$CL_BACKUP third=$(cluster_other "$CL_PRIMARY" "$CL_BACKUP")
-	cluster_client_bg client-kh "$KV1_IP" 7000
-	sleep 1.5 # the client is under way (its requests start within ms of its start)
+	cluster_client_bg client-kh kv1 "$KV1_IP" 7000
 	lab cl kill-host "$old_p" >/dev/null
+	done_ns=$(date +%s%N)
 	KILLED=$old_p
-	cluster_client_wait client-kh
+	cluster_client_wait client-kh "$done_ns"
 	[ "$CL_GAP_MS" -le "$HOST_GAP_MAX_MS" ] ||
 		fail "kill-host: the client waited $CL_GAP_MS ms for an answer, over the bound $HOST_GAP_MAX_MS ms"
 	st=$(cluster_wait "$old_b" kv1 "$CL_CHANGE_SECS" \
@@ -73,12 +79,20 @@ fi
 if part drill; then
 	via=$CL_BACKUP # --host is not used: any host's socket serves
 	old_p=$CL_PRIMARY old_b=$CL_BACKUP
-	cluster_client_bg client-dr "$KV1_IP" 5000 shared
-	sleep 1 # the client is under way
+	cluster_client_bg client-dr kv1 "$KV1_IP" 5000 shared
 	twin_client_run drill "$via" drill failover kv1 --json
 	assert_status drill 0
+	# The drill returns once the new primary answered its probe: the failover is complete.
+	done_ns=$(date +%s%N)
 	note "drill: $(head -c 300 "$E2E_TMP/drill.out")"
-	cluster_client_wait client-dr
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["new_primary"] == sys.argv[2], d
+assert 0 <= d["detection_ms"] <= d["activation_ms"] and d["detection_ms"] <= d["first_answer_ms"], d' \
+		"$E2E_TMP/drill.out" "$old_b" ||
+		fail "drill: the report is not a failover to $old_b with detection <= activation, first answer"
+	cluster_client_wait client-dr "$done_ns"
 	[ "$CL_GAP_MS" -le "$VMM_GAP_MAX_MS" ] ||
 		fail "drill: the client waited $CL_GAP_MS ms for an answer, over the bound $VMM_GAP_MAX_MS ms"
 	st=$(cluster_wait "$old_b" kv1 "$CL_CHANGE_SECS" \
@@ -99,15 +113,20 @@ fi
 
 if part kill-backup; then
 	old_p=$CL_PRIMARY old_b=$CL_BACKUP
-	cluster_client_bg client-kb "$KV1_IP" 6000
-	sleep 1 # the client is under way
+	vlog=$(cluster_vmm_log "$old_p" kv1)
+	mark=$(cluster_log_mark "$vlog")
+	cluster_client_bg client-kb kv1 "$KV1_IP" 6000
 	lab cl kill-host "$old_b" >/dev/null
+	done_ns=$(date +%s%N)
 	KILLED=$old_b
-	cluster_wait "$old_p" kv1 "$CL_CHANGE_SECS" "v['state'] in ('degraded', 'protecting')" >/dev/null
+	# The model goes through degraded to protecting in one input: what shows that the
+	# primary degraded is its twin-vmm's own log of clusterd's degrade.
+	cluster_wait_log "$vlog" "$mark" "degrade asked (degraded by clusterd" "$CL_CHANGE_SECS" ||
+		fail "kill-backup: kv1's primary twin-vmm on $old_p never logged clusterd's degrade ($vlog)"
 	st=$(cluster_wait "$old_p" kv1 "$CL_CHANGE_SECS" \
 		"v['state'] == 'protected' and v['primary'] == '$old_p' and v['backup'] not in (None, '', '$old_b')")
 	CL_BACKUP=$(cluster_get "$st" 'v["backup"]')
-	cluster_client_wait client-kb
+	cluster_client_wait client-kb "$done_ns"
 	note "kill-backup $old_b: kv1 degraded on $old_p, then re-protected onto $CL_BACKUP; every answer verified, longest wait $CL_GAP_MS ms"
 	lab cl revive "$old_b" >/dev/null
 	KILLED=""
@@ -117,20 +136,35 @@ if part partition; then
 	old_p=$CL_PRIMARY old_b=$CL_BACKUP
 	ctl=$(cluster_vmm_ctl "$old_p" kv1)
 	[ -S "$ctl" ] || fail "partition: no control socket $ctl of kv1's primary on $old_p"
-	cluster_client_bg client-pt "$KV1_IP" 8000
-	sleep 1 # the client is under way
-	lab cl partition "$old_p" cluster repl
-	# The old primary fences itself once outside quorum.
-	fenced=$(repl_wait "$ctl" "$CL_CHANGE_SECS" 's["state"] == "fenced"')
-	rel1=$(cluster_get "$fenced" 'v["released_frames"]')
+	bound=$(cluster_fence_bound_ms "$old_p")
+	cluster_client_bg client-pt kv1 "$KV1_IP" 10000
+	repl_watch_bg pt-fence "$ctl" "$CL_CHANGE_SECS" 's["state"] == "fenced"'
+	unplug_ns=$(date +%s%N)
+	# No host keeps quorum: the backup is not activated and, over the replication network,
+	# keeps acking the epochs the fenced primary goes on sending.
+	lab cl partition "$old_p" cluster
+	lab cl partition "$old_b" cluster
+	repl_watch_wait pt-fence "$REPL_WATCH_PID"
+	fence_ms=$(((REPL_WATCH_NS - unplug_ns) / 1000000))
+	[ "$fence_ms" -le "$bound" ] ||
+		fail "partition: kv1's primary on $old_p was fenced $fence_ms ms after the unplug, over token + consensus + slack = $bound ms"
+	rel1=$(repl_get "$REPL_WATCH_STATUS" 's["released_frames"]')
+	ack1=$(repl_get "$REPL_WATCH_STATUS" 's["acked_epoch"]')
+	st=$(ctl_poll query-replication "$ctl" "$CL_CHANGE_SECS" 10 \
+		"s['acked_epoch'] >= $ack1 + 10 or s['released_frames'] != $rel1") ||
+		fail "partition: the fenced twin-vmm on $old_p got no 10 more acks within ${CL_CHANGE_SECS}s (acked_epoch $ack1 at the fence)"
+	ack2=$(repl_get "$st" 's["acked_epoch"]')
+	[ "$(repl_get "$st" 's["released_frames"]')" = "$rel1" ] ||
+		fail "partition: the fenced twin-vmm on $old_p released frames as acks arrived: $st (released_frames $rel1 at the fence)"
+	# The backup's host and the third are a majority without the primary's host.
+	lab cl heal "$old_b"
 	st=$(cluster_wait "$old_b" kv1 "$CL_CHANGE_SECS" "v['primary'] == '$old_b'")
-	sleep 2 # the client keeps sending to the one serving copy
-	rel2=$(cluster_get "$(repl_query "$ctl")" 'v["released_frames"]')
+	cluster_client_wait client-pt "$(date +%s%N)"
+	rel2=$(repl_get "$(repl_query "$ctl")" 's["released_frames"]')
 	[ "$rel1" = "$rel2" ] ||
-		fail "partition: the fenced twin-vmm on $old_p released frames: $rel1 when fenced, $rel2 two seconds later"
+		fail "partition: the fenced twin-vmm on $old_p released frames: $rel1 when fenced, $rel2 after the failover and the client's run"
 	st=$(repl_status "$ctl")
 	repl_check "$st" 's["status"] == "fenced"' "partition: query-status of the old primary"
-	cluster_client_wait client-pt
 	lab cl heal "$old_p"
 	st=$(cluster_wait "$old_b" kv1 "$CL_CHANGE_SECS" \
 		"v['primary'] == '$old_b' and v['state'] == 'protected' and v['backup'] not in (None, '')")
@@ -144,7 +178,7 @@ if part partition; then
 			fail "partition: the stale twin-vmm of kv1 on $old_p still answers on $ctl ${CL_CHANGE_SECS}s after heal"
 		sleep 0.2 # polling its control socket, bounded by the deadline above
 	done
-	note "partition $old_p: fenced (released_frames $rel1, unchanged), kv1 on $old_b, every answer verified, longest wait $CL_GAP_MS ms; after heal kv1 stays on $old_b, backup $CL_BACKUP"
+	note "partition $old_p: fenced $fence_ms ms after the unplug (bound $bound), acked_epoch $ack1 -> $ack2 without quorum while released_frames stayed $rel1; the majority failed kv1 over to $old_b, every answer verified, longest wait $CL_GAP_MS ms; after heal kv1 stays on $old_b, backup $CL_BACKUP"
 fi
 
 if part two-vms; then

@@ -6,9 +6,9 @@
 # twin-vmm).  `lab up --cluster` reads the same variables, so the lab's clusterd.conf
 # points at this build.  A missing one fails the test (cluster_require): never a skip.
 
-. "$(dirname "$0")/kv-lib.sh"
-. "$(dirname "$0")/migrate-lib.sh"
-. "$(dirname "$0")/repl-lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/kv-lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/migrate-lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/repl-lib.sh"
 
 TWIN_CLI=${TWIN_CLI:-${TWIN_VMM:+$(dirname "$TWIN_VMM")/twin}}
 CL_LAB=""
@@ -210,23 +210,38 @@ cluster_other()
 	fail "no host other than $1 and $2"
 }
 
-# cluster_client_bg NAME IP MS [ONLY]: twin-kv-client from the lab's client against IP for
-# MS ms (2 clients, every 4th request twice, resent every 20 ms for up to 30 s, JSON),
-# started with start_bg; CL_CLIENT_PID.  ONLY "shared": without --retransmit, whose final
-# GET __stats check needs the guest to have no other client (a drill's probe is one).
+# cluster_client_bg NAME VM IP MS [ONLY]: twin-kv-client from the lab's client against VM at
+# IP for MS ms (2 clients, every 4th request twice, resent every CL_CLIENT_RESEND_MS ms
+# for up to 30 s, JSON), started with start_bg; CL_CLIENT_PID.  Returns once the client is under way: VM's
+# protected primary on CL_PRIMARY released CL_CLIENT_FRAMES more frames (its answers, on
+# their way to the client) since the start, so a failure that follows lands in the
+# client's traffic.  ONLY "shared": without --retransmit, whose final GET __stats check
+# needs the guest to have no other client (a drill's probe is one).
+CL_CLIENT_FRAMES=${CL_CLIENT_FRAMES:-40}
+CL_CLIENT_RESEND_MS=${CL_CLIENT_RESEND_MS:-20}
 cluster_client_bg()
 {
-	local re=--retransmit
-	[ "${4:-}" != shared ] || re=""
-	start_bg "$1" "$LAB" --state "$E2E_TMP/lab-$CL_LAB" exec client "$KV_CLIENT" \
-		--duration-ms "$3" --clients 2 ${re:+"$re"} --timeout-ms 20 --tries 1500 --json "$2"
+	local name=$1 vm=$2 ip=$3 ms=$4 re=--retransmit ctl r0
+	[ "${5:-}" != shared ] || re=""
+	ctl=$(cluster_vmm_ctl "$CL_PRIMARY" "$vm")
+	r0=$(repl_get "$(repl_query "$ctl")" 's["released_frames"]')
+	start_bg "$name" "$LAB" --state "$E2E_TMP/lab-$CL_LAB" exec client "$KV_CLIENT" \
+		--duration-ms "$ms" --clients 2 ${re:+"$re"} --timeout-ms "$CL_CLIENT_RESEND_MS" \
+		--tries $((30000 / CL_CLIENT_RESEND_MS)) --json "$ip"
 	CL_CLIENT_PID=$BG_PID
+	ctl_poll query-replication "$ctl" "$CL_CHANGE_SECS" 10 \
+		"s['released_frames'] >= $r0 + $CL_CLIENT_FRAMES" >/dev/null ||
+		fail "$name: $vm's primary on $CL_PRIMARY released fewer than $CL_CLIENT_FRAMES frames in ${CL_CHANGE_SECS}s of client traffic: the client is not under way"
 }
 
-# cluster_client_wait NAME: the client NAME verified every answer; CL_GAP_MS is its longest
-# wait for an answer (first send to answer: the failover gap the client saw).
+# cluster_client_wait NAME [AFTER_NS]: the client NAME verified every answer; CL_GAP_MS is
+# its longest wait for an answer (first send to answer: the failover gap the client saw).
+# AFTER_NS (date +%s%N), when the failure under test was complete (the old primary dead or
+# fenced): the client's report must be written after it, so its requests span the failure
+# (cluster_client_bg saw them start before) and answers after it were verified too.
 cluster_client_wait()
 {
+	local end_ns
 	wait_bounded "$CL_CLIENT_PID" 120
 	if [ "$WAIT_RC" -ne 0 ]; then
 		show_file "$E2E_TMP/$1.out"
@@ -239,10 +254,65 @@ c = json.load(open(sys.argv[1]))
 assert c["verified"] == c["requests"], c
 print("%d" % (c["latency_us"]["max"] / 1000))' "$E2E_TMP/$1.out") ||
 		{ show_file "$E2E_TMP/$1.out"; fail "$1: twin-kv-client's JSON report does not show every request verified"; }
+	[ -n "${2:-}" ] || return 0
+	end_ns=$(stat -c %.9Y "$E2E_TMP/$1.out" | tr -d .)
+	[ "$end_ns" -gt "$2" ] ||
+		fail "$1: the client ended $((($2 - end_ns) / 1000000)) ms before the failure was complete: its requests do not span it (give it a longer duration)"
 }
 
 # cluster_vmm_ctl HOST VM: the control socket of VM's twin-vmm on HOST (clusterd's state dir).
 cluster_vmm_ctl()
 {
 	echo "$CL_DIR/$1/state/vms/$2/control.sock"
+}
+
+# cluster_vmm_log HOST VM: the log of VM's twin-vmm on HOST (clusterd's state dir).
+cluster_vmm_log()
+{
+	echo "$CL_DIR/$1/state/vms/$2/log"
+}
+
+# cluster_log_mark FILE: how many lines FILE has now (0 if none), for cluster_wait_log.
+cluster_log_mark()
+{
+	if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi
+}
+
+# cluster_wait_log FILE MARK TEXT SECS: a line after the first MARK lines of FILE holds TEXT
+# within SECS (followed by inotify, not polled); returns 1 if none did.
+cluster_wait_log()
+{
+	local rc=0 fd tpid
+	exec {fd}< <(exec timeout "$4" tail -s 0.1 -n +"$(($2 + 1))" -F "$1" 2>/dev/null)
+	tpid=$!
+	grep -qF -m 1 -- "$3" <&"$fd" || rc=1
+	kill "$tpid" 2>/dev/null || true
+	exec {fd}<&-
+	return "$rc"
+}
+
+# cluster_fence_bound_ms HOST: how long after it loses its cluster link HOST's VMs must be
+# fenced: Corosync's token plus consensus on HOST (the membership change that ends quorum,
+# as its cmap has them) plus CL_FENCE_SLACK_MS for clusterd's fence and the 5 ms polls.
+CL_FENCE_SLACK_MS=${CL_FENCE_SLACK_MS:-500}
+cluster_fence_bound_ms()
+{
+	local token consensus
+	token=$(lab "$CL_LAB" exec "$1" corosync-cmapctl -g runtime.config.totem.token | sed -n 's/.* = //p')
+	consensus=$(lab "$CL_LAB" exec "$1" corosync-cmapctl -g runtime.config.totem.consensus | sed -n 's/.* = //p')
+	[[ "$token" =~ ^[0-9]+$ && "$consensus" =~ ^[0-9]+$ ]] ||
+		fail "cannot read totem.token and totem.consensus from $1's corosync-cmapctl"
+	echo "$((token + consensus + CL_FENCE_SLACK_MS))"
+}
+
+# cluster_vmm_pids HOST: the pids of the twin-vmm processes in HOST's network namespace.
+cluster_vmm_pids()
+{
+	local ino pid
+	ino=$(stat -L -c %i "/run/netns/$CL_PREFIX-$1") || fail "no netns of $1 in lab $CL_PREFIX"
+	# One stat for all of /proc; it fails when a process exits under it, and lists the rest.
+	for pid in $({ stat -L -c '%n %i' /proc/[0-9]*/ns/net 2>/dev/null || true; } |
+		awk -v ino="$ino" '$2 == ino { split($1, f, "/"); print f[3] }'); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" != twin-vmm ] || echo "$pid"
+	done
 }
