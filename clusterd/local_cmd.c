@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include "api.h"
 #include "clog.h"
+#include "host_mem.h"
 #include "host_cpus.h"
 #include "local_cmd.h"
 
@@ -18,8 +19,8 @@ static const struct {
 	local_handler run;
 } handlers[CL_CMD_NCMDS] = {
     [CL_CMD_HOST_CPUS] = {true, NULL},	     [CL_CMD_HOST_CPU_OFFLINE] = {true, NULL},
-    [CL_CMD_HOST_CPU_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_OFFLINE] = {true, NULL},
-    [CL_CMD_HOST_MEM_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_STATUS] = {true, NULL},
+    [CL_CMD_HOST_CPU_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_OFFLINE] = {true, host_mem__run},
+    [CL_CMD_HOST_MEM_ONLINE] = {true, host_mem__run}, [CL_CMD_HOST_MEM_STATUS] = {true, host_mem__run},
     [CL_CMD_VM_PEEK] = {true, NULL},	     [CL_CMD_VM_REGS] = {true, NULL},
 };
 

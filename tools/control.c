@@ -1,6 +1,8 @@
 /* twin-vmm's control protocol: parses a request, checks its arguments, dispatches, replies. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 #include "config.h"
@@ -463,6 +465,103 @@ static json_t *cmd_degrade(const struct control_ops *ops, json_t *args, struct f
 	return json_object();
 }
 
+static const char *const mem_page_args[] = {"pfn", "gpa", NULL};
+
+/* Exactly one of "pfn" or "gpa", a non-negative integer.  false after filling f. */
+static bool mem_page_arg(json_t *args, const char *cmd, struct control_mem_page *pg,
+			 struct failure *f)
+{
+	json_t *pfn = json_object_get(args, "pfn"), *gpa = json_object_get(args, "gpa");
+	json_t *v = pfn ? pfn : gpa;
+
+	if (!pfn == !gpa) {
+		failed(f, "InvalidParameter",
+		       "%s: give exactly one of \"pfn\" (a host frame) or \"gpa\" (a guest page)",
+		       cmd);
+		return false;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		failed(f, "InvalidParameter", "%s: \"%s\" must be a non-negative integer", cmd,
+		       pfn ? "pfn" : "gpa");
+		return false;
+	}
+	pg->by_pfn = pfn != NULL;
+	*(pfn ? &pg->pfn : &pg->gpa) = (uint64_t)json_integer_value(v);
+	return true;
+}
+
+/* A page op's failure: its class says whether the frame was this VM's at all. */
+static json_t *mem_failed(int rc, struct failure *f)
+{
+	op_failed(f);
+	if (rc == -ESRCH)
+		f->cls = "NotOwner";
+	else if (rc == -EINVAL)
+		f->cls = "InvalidParameter";
+	return NULL;
+}
+
+static json_t *cmd_mem_offline(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	struct control_mem_page pg = {0};
+	struct page_retired r;
+	int rc;
+
+	if (!mem_page_arg(args, "mem-offline", &pg, f))
+		return NULL;
+	rc = ops->mem_offline(ops->opaque, &pg, &r, f->desc, sizeof(f->desc));
+	if (rc)
+		return mem_failed(rc, f);
+	return json_pack("{s:I, s:I, s:I, s:I}", "gpa", (json_int_t)r.gpa, "old_pfn",
+			 (json_int_t)r.old_pfn, "new_pfn", (json_int_t)r.new_pfn, "pause_ns",
+			 (json_int_t)r.pause_ns);
+}
+
+static json_t *cmd_mem_online(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	struct control_mem_page pg = {0};
+	uint64_t gpa, pfn;
+	int rc;
+
+	if (!mem_page_arg(args, "mem-online", &pg, f))
+		return NULL;
+	rc = ops->mem_online(ops->opaque, &pg, &gpa, &pfn, f->desc, sizeof(f->desc));
+	if (rc)
+		return mem_failed(rc, f);
+	return json_pack("{s:I, s:I}", "gpa", (json_int_t)gpa, "pfn", (json_int_t)pfn);
+}
+
+json_t *control__mem_status_json(const struct page_retired *r, size_t n)
+{
+	json_t *list = json_array(), *o = json_pack("{s:o}", "offline", list);
+
+	for (size_t i = 0; o && i < n; i++) {
+		json_t *e = json_pack("{s:I, s:I, s:I, s:I, s:I}", "gpa", (json_int_t)r[i].gpa,
+				      "old_pfn", (json_int_t)r[i].old_pfn, "new_pfn",
+				      (json_int_t)r[i].new_pfn, "since", (json_int_t)r[i].since,
+				      "pause_ns", (json_int_t)r[i].pause_ns);
+
+		if (!e || json_array_append_new(list, e)) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	return o;
+}
+
+static json_t *cmd_query_mem(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	struct page_retired *r;
+	size_t n;
+	json_t *o;
+
+	if (ops->query_mem(ops->opaque, &r, &n))
+		return failed(f, "GenericError", "query-mem: out of memory");
+	o = control__mem_status_json(r, n);
+	free(r);
+	return o;
+}
+
 static const char *const set_cpus_args[] = {"cpus", NULL};
 
 static json_t *cmd_set_cpus(const struct control_ops *ops, json_t *args, struct failure *f)
@@ -502,6 +601,9 @@ static const struct command commands[] = {
     {"fence", NULL, cmd_fence, false},
     {"unfence", NULL, cmd_unfence, false},
     {"degrade", NULL, cmd_degrade, false},
+    {"mem-offline", mem_page_args, cmd_mem_offline, true},
+    {"mem-online", mem_page_args, cmd_mem_online, true},
+    {"query-mem", NULL, cmd_query_mem, true},
     {"set-cpus", set_cpus_args, cmd_set_cpus, true},
     {"query-cpus", NULL, cmd_query_cpus, true},
 };

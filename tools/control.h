@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include "channel.h"
 #include "migrate.h"
+#include "page_offline.h"
 #include "replication.h"
 
 /* Longest request line accepted, newline excluded; a longer one closes the connection. */
@@ -33,6 +34,13 @@ struct control_repl_set {
 	bool mode_set;
 	enum repl_mode mode;
 	uint64_t interval_ns, min_spacing_ns;
+};
+
+/* A checked mem-offline or mem-online request: a host frame, or a guest page. */
+struct control_mem_page {
+	bool by_pfn;
+	uint64_t pfn; /* by_pfn */
+	uint64_t gpa; /* !by_pfn */
 };
 
 /*
@@ -82,6 +90,17 @@ struct control_ops {
 	int (*unfence)(void *opaque, char *err, size_t errlen);
 	/* clusterd confirmed the backup's death: a cluster-managed primary releases its output. */
 	int (*degrade)(void *opaque, char *err, size_t errlen);
+	/*
+	 * Page retirement (tools/vm_mem.h, xen-core/page_offline.h); served by a backup too,
+	 * which answers whether a frame is its own.  -ESRCH: the PFN is no frame of this VM
+	 * (reply class NotOwner: ask the next VM); -EINVAL: a bad PFN or GPA (InvalidParameter).
+	 */
+	int (*mem_offline)(void *opaque, const struct control_mem_page *pg,
+			   struct page_retired *out, char *err, size_t errlen);
+	int (*mem_online)(void *opaque, const struct control_mem_page *pg, uint64_t *gpa,
+			  uint64_t *pfn, char *err, size_t errlen);
+	/* The retired frames, oldest first (malloc'd, NULL if none): 0 or -ENOMEM. */
+	int (*query_mem)(void *opaque, struct page_retired **out, size_t *n);
 	/* set-cpus: pins every thread of this twin-vmm to cpus (not empty; a backup too). */
 	int (*set_cpus)(void *opaque, const cpu_set_t *cpus, char *err, size_t errlen);
 	/* query-cpus: {"allowed": LIST, "vcpus": [{"vcpu", "tid", "cpus"}]} (NULL: no memory). */
@@ -94,6 +113,9 @@ json_t *control__migrate_status_json(const struct migrate_status *st);
 
 /* The query-replication reply's "return" object, one member per field of st (tested shape). */
 json_t *control__replication_status_json(const struct repl_status *st);
+
+/* The query-mem reply's "return" object: {"offline": [{gpa, old_pfn, new_pfn, since, pause_ns}]}. */
+json_t *control__mem_status_json(const struct page_retired *r, size_t n);
 
 /* The line sent on connect, e.g. {"twin": {"version": "0.1.0", "protocol": 1}} (malloc'd). */
 char *control__greeting(void);

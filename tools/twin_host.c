@@ -3,6 +3,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "twin_host.h"
+#include "twin_host_mem.h"
 #include "twin_status.h"
 
 json_t *twin_host__request(const struct twin_args *a, const char **cmd)
@@ -149,6 +150,9 @@ int twin_host__run(struct twin_client *c, const struct twin_args *a)
 		print_cpus(ret);
 	else if (a->command == TWIN_CMD_HOST_CPU_OFFLINE || a->command == TWIN_CMD_HOST_CPU_ONLINE)
 		status = print_cpu_change(a, ret);
+	else if (a->command == TWIN_CMD_HOST_MEM_OFFLINE || a->command == TWIN_CMD_HOST_MEM_ONLINE ||
+		 a->command == TWIN_CMD_HOST_MEM_STATUS)
+		twin_host_mem__print(a, ret, stdout, stderr);
 	else
 		twin_status__print_json(ret);
 	json_decref(ret);

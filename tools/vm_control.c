@@ -19,6 +19,7 @@
 #include "virtio_blk.h"
 #include "vm.h"
 #include "vm_control.h"
+#include "vm_mem.h"
 #include "vm_cpus.h"
 
 /*
@@ -579,6 +580,25 @@ static int ctl_failover(void *opaque, char *err, size_t errlen)
 	return repl_control__failover(((struct vm_control *)opaque)->repl, err, errlen);
 }
 
+static int ctl_mem_offline(void *opaque, const struct control_mem_page *pg,
+			   struct page_retired *out, char *err, size_t errlen)
+{
+	struct vm_control *c = opaque;
+
+	return vm_mem__offline(c->vm, repl_control__is_backup(c->repl), pg, out, err, errlen);
+}
+
+static int ctl_mem_online(void *opaque, const struct control_mem_page *pg, uint64_t *gpa,
+			  uint64_t *pfn, char *err, size_t errlen)
+{
+	return vm_mem__online(((struct vm_control *)opaque)->vm, pg, gpa, pfn, err, errlen);
+}
+
+static int ctl_query_mem(void *opaque, struct page_retired **out, size_t *n)
+{
+	return vm_mem__query(((struct vm_control *)opaque)->vm, out, n);
+}
+
 /* Every thread, the VM's or not: a CPU offline for Twin runs none of this twin-vmm. */
 static int ctl_set_cpus(void *opaque, const cpu_set_t *cpus, char *err, size_t errlen)
 {
@@ -655,6 +675,9 @@ void vm_control__ops(struct vm_control *c, struct control_ops *ops)
 	    .fence = ctl_fence,
 	    .unfence = ctl_unfence,
 	    .degrade = ctl_degrade,
+	    .mem_offline = ctl_mem_offline,
+	    .mem_online = ctl_mem_online,
+	    .query_mem = ctl_query_mem,
 	    .set_cpus = ctl_set_cpus,
 	    .query_cpus = ctl_query_cpus,
 	    .opaque = c,

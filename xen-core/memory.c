@@ -9,6 +9,7 @@
 #include "e820.h"
 #include "layout.h"
 #include "log.h"
+#include "page_offline.h"
 #include "vm.h"
 
 uint64_t memory__host_available(void)
@@ -143,6 +144,7 @@ void memory__exit(struct vm *vm)
 {
 	struct memory *m = &vm->mem;
 
+	page_offline__exit(vm);
 	if (m->base != MAP_FAILED && m->base)
 		munmap(m->base, m->size);
 	if (m->fd >= 0)

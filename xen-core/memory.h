@@ -5,17 +5,20 @@
 #include <stdint.h>
 
 struct vm;
+struct page_offline;
 
 #define MEMORY_SLOT_LOW	 0
 #define MEMORY_SLOT_HIGH 1
 
 struct memory {
-	int fd;	       /* memfd; later shared with migration/replication */
+	int fd;	       /* memfd; a retired page maps a spare memfd instead: read RAM through base */
 	uint8_t *base; /* host mapping of all RAM: low part, then high part */
 	uint64_t size;
 	uint64_t low_size;  /* RAM at GPA [0, low_size) */
 	uint64_t high_size; /* RAM at GPA [4 GiB, 4 GiB + high_size) */
 	bool log_dirty;
+	/* Retired pages and their spare frames (page_offline.h); NULL until the first. */
+	struct page_offline *offline;
 };
 
 /* Creates and maps RAM and registers the slots.  -ENOMEM (logged) if the host cannot give it. */

@@ -20,7 +20,8 @@
 #define CLS_ERR 1
 
 /* The error classes the README's "Control socket" section lists. */
-static const char *const error_classes[] = {"GenericError", "CommandNotFound", "InvalidParameter"};
+static const char *const error_classes[] = {"GenericError", "CommandNotFound", "InvalidParameter",
+					    "NotOwner"};
 
 /* {"error": {"class": C, "desc": D}} with C a listed class and D a non-empty string. */
 static const char *check_error(json_t *err)
@@ -70,8 +71,9 @@ static const char *check_vm(const struct fake_vm *before, const char *cmd, int c
 		       "fence";
 	/* A backup serves only its four commands: anything else is refused unheard. */
 	if (before->backup && cls == CLS_OK && strcmp(cmd, "query-status") &&
-	    strcmp(cmd, "query-replication") && strcmp(cmd, "failover") && strcmp(cmd, "quit"))
-		return "a backup served a command other than its four";
+	    strcmp(cmd, "query-replication") && strcmp(cmd, "failover") && strcmp(cmd, "quit") &&
+	    strcmp(cmd, "mem-offline") && strcmp(cmd, "mem-online") && strcmp(cmd, "query-mem"))
+		return "a backup served a command it does not serve";
 	if (fake.busy != (migrated ? true : cancelled ? false : before->busy))
 		return "a migration started or ended other than through migrate or migrate-cancel";
 	return NULL;

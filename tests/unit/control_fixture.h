@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "control.h"
 
@@ -24,6 +25,7 @@ struct fake_vm {
 	struct repl_params repl;     /* the last protect's */
 	struct control_repl_set set; /* the last set-replication's */
 	struct repl_status repl_status;
+	bool mem_offline; /* its one page is retired */
 };
 
 /* One per including file (the unit suite and the fuzz target each have their own). */
@@ -231,6 +233,62 @@ static int fake_degrade(void *opaque, char *err, size_t errlen)
 	return 0;
 }
 
+/* Page retirement: the fake VM owns host frame FAKE_PFN, which backs GPA 0; one page. */
+#define FAKE_PFN 0x1234
+static int fake_mem_offline(void *opaque, const struct control_mem_page *pg,
+			    struct page_retired *out, char *err, size_t errlen)
+{
+	struct fake_vm *f = opaque;
+
+	if (pg->by_pfn && pg->pfn != FAKE_PFN) {
+		snprintf(err, errlen, "PFN 0x%llx backs no page of this VM",
+			 (unsigned long long)pg->pfn);
+		return -ESRCH;
+	}
+	if (!pg->by_pfn && pg->gpa) {
+		snprintf(err, errlen, "GPA 0x%llx is outside the VM's RAM",
+			 (unsigned long long)pg->gpa);
+		return -EINVAL;
+	}
+	if (f->mem_offline) {
+		snprintf(err, errlen, "GPA 0x0 is already offline");
+		return -EALREADY;
+	}
+	f->mem_offline = true;
+	*out = (struct page_retired){.old_pfn = FAKE_PFN, .new_pfn = FAKE_PFN + 1, .since = 1};
+	return 0;
+}
+
+static int fake_mem_online(void *opaque, const struct control_mem_page *pg, uint64_t *gpa,
+			   uint64_t *pfn, char *err, size_t errlen)
+{
+	struct fake_vm *f = opaque;
+
+	if (!f->mem_offline || (pg->by_pfn ? pg->pfn != FAKE_PFN : pg->gpa != 0)) {
+		snprintf(err, errlen, "not a page this VM took offline");
+		return -ESRCH;
+	}
+	f->mem_offline = false;
+	*gpa = 0;
+	*pfn = FAKE_PFN;
+	return 0;
+}
+
+static int fake_query_mem(void *opaque, struct page_retired **out, size_t *n)
+{
+	struct fake_vm *f = opaque;
+
+	*n = f->mem_offline;
+	*out = NULL;
+	if (!*n)
+		return 0;
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	**out = (struct page_retired){.old_pfn = FAKE_PFN, .new_pfn = FAKE_PFN + 1, .since = 1};
+	return 0;
+}
+
 static const struct control_ops ops = {
     .running = fake_running,
     .stop = fake_stop,
@@ -250,6 +308,9 @@ static const struct control_ops ops = {
     .fence = fake_fence,
     .unfence = fake_unfence,
     .degrade = fake_degrade,
+    .mem_offline = fake_mem_offline,
+    .mem_online = fake_mem_online,
+    .query_mem = fake_query_mem,
     .opaque = &fake,
 };
 

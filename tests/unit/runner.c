@@ -43,6 +43,7 @@ static Suite *(*const suites[])(void) = {
     cluster_model_suite,
     cluster_sim_suite,
     clusterd_supervisor_suite,
+    page_offline_suite,
     api_request_suite,
     host_cpus_suite,
 };
