@@ -11,6 +11,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 #include "api.h"
+#include "api_auth.h"
 #include "api_request.h"
 #include "clog.h"
 
@@ -25,6 +26,7 @@ struct client {
 	bool closing; /* the last reply is written, then the connection closes */
 	bool serving; /* inside serve(): a reply made meanwhile must not recurse */
 	bool eof;     /* the client sent all it will: close after the owed replies */
+	struct api_peer peer; /* who connected: what it may run (api_auth.h) */
 };
 
 struct api {
@@ -32,6 +34,7 @@ struct api {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const char *vm_configs;
 	const struct api_ops *ops;
+	struct api_auth auth;
 	struct evconnlistener *listener;
 	struct client *clients;
 	uint64_t next_id;
@@ -90,7 +93,18 @@ static void serve(struct client *c)
 		if (api_request__parse(line, len, c->a->vm_configs, req, &id, &e)) {
 			send_line(c, api_request__error(e.cls, e.desc, id));
 			json_decref(id);
+		} else if (api_auth__allow(&c->a->auth, &c->peer, req->cmd, e.desc,
+					   sizeof(e.desc))) {
+			clog__warn("api: refused %s to %s (uid %u, pid %d)", cl_cmd__to_str(req->cmd),
+				   c->peer.user, (unsigned int)c->peer.uid, (int)c->peer.pid);
+			send_line(c, api_request__error("PermissionDenied", e.desc, id));
+			json_decref(id);
 		} else {
+			/* Who changed or read into what: the log answers it later. */
+			if (!api_auth__read_only(req->cmd))
+				clog__info("api: %s%s%s by %s (uid %u, pid %d)",
+					   cl_cmd__to_str(req->cmd), req->vm[0] ? " " : "", req->vm,
+					   c->peer.user, (unsigned int)c->peer.uid, (int)c->peer.pid);
 			c->pending = req->id;
 			c->cmd = req->cmd;
 			c->id = id;
@@ -191,7 +205,15 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
 	struct api *a = arg;
 	struct client *c = calloc(1, sizeof(*c));
+	int rc = c ? api_auth__peer(&a->auth, fd, &c->peer) : 0;
 
+	if (rc) {
+		clog__error("api: a client is refused: its credentials are unreadable: %s",
+			    strerror(-rc));
+		close(fd);
+		free(c);
+		return;
+	}
 	if (c)
 		c->bev = bufferevent_socket_new(a->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c && c->bev)
@@ -299,6 +321,21 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+int api__set_access(struct api *a, const struct conf_api *access, char *err, size_t errlen)
+{
+	struct api_auth auth;
+	int rc = api_auth__init(&auth, access, err, errlen);
+
+	if (!rc)
+		rc = api_auth__socket(&auth, a->path, err, errlen);
+	if (rc)
+		return rc;
+	a->auth = auth;
+	clog__info("api: administrators: root%s%s; viewers: %s", auth.admin_group[0] ? ", group " : "",
+		   auth.admin_group, auth.viewer_group[0] ? auth.viewer_group : "none");
+	return 0;
 }
 
 void api__stop(struct api *a)

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include <event2/event.h>
+#include "conf.h"
 #include "model.h"
 
 /* A request the model never answers (a lost CPG round trip) gets a Timeout error then. */
@@ -24,9 +25,17 @@ struct api;
 /*
  * Listens on path (mode 0600, its directory made if missing, a stale socket replaced, anything
  * else refused).  vm_configs: where vm-start finds NAME.cfg.  0, or -errno with one line in err.
+ * Until api__set_access, root alone may run anything.
  */
 int api__start(struct event_base *base, const char *path, const char *vm_configs,
 	       const struct api_ops *ops, struct api **out, char *err, size_t errlen);
+
+/*
+ * Applies [api] (api_auth.h): with a group the socket becomes 0660 root:GROUP, and each
+ * connection's peer may run what its role allows.  0, or -errno with err (a group this host
+ * lacks, say): the daemon should not serve then.
+ */
+int api__set_access(struct api *a, const struct conf_api *access, char *err, size_t errlen);
 
 /*
  * Answers request id: ok with data the "return" JSON text, else err_class and data the

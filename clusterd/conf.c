@@ -37,6 +37,8 @@ static const struct key keys[] = {
     {"tls", "psk", K_PATH, FIELD(tls.psk), "psk = /etc/twin/tls/psk"},
     {"tls", "insecure", K_BOOL, FIELD(tls.insecure), "insecure = yes"},
     {"replication", "port_base", K_PORT, FIELD(port_base), "port_base = 7400"},
+    {"api", "admin_group", K_NAME, FIELD(api.admin_group), "admin_group = twin-admin"},
+    {"api", "viewer_group", K_NAME, FIELD(api.viewer_group), "viewer_group = twin-view"},
 };
 #define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -184,12 +186,12 @@ static int handle(void *user, const char *section, const char *name, const char 
 	if (!*section)
 		fail(p,
 		     "%s is outside any section: put it under [cluster], [host], [paths], "
-		     "[tls] or [replication]",
+		     "[tls], [replication] or [api]",
 		     name);
 	else if (!section_known)
 		fail(p,
-		     "unknown section [%s]: use [cluster], [host], [paths], [tls] or "
-		     "[replication]",
+		     "unknown section [%s]: use [cluster], [host], [paths], [tls], "
+		     "[replication] or [api]",
 		     section);
 	else
 		fail(p,

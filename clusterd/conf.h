@@ -23,6 +23,15 @@ struct conf_tls {
 	bool insecure;
 };
 
+/*
+ * Who may use the CLI's socket (api_auth.h).  Neither: root alone (socket 0600).  The socket's
+ * group is viewer_group, else admin_group (mode 0660): its members may connect.
+ */
+struct conf_api {
+	char admin_group[CONF_NAME_MAX + 1];  /* "": root alone administers */
+	char viewer_group[CONF_NAME_MAX + 1]; /* "": no read-only users */
+};
+
 struct clusterd_conf {
 	char cluster_name[CONF_NAME_MAX + 1];
 	char host_name[CONF_NAME_MAX + 1]; /* the corosync nodelist name */
@@ -35,6 +44,7 @@ struct clusterd_conf {
 	unsigned int port_base; /* a backup listens on port_base + VM index */
 
 	char cpu_sysfs[CONF_PATH_MAX]; /* [host] cpu_sysfs: present, online, cpuN/online */
+	struct conf_api api;
 };
 
 /*

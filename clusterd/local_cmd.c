@@ -7,6 +7,7 @@
 #include "host_mem.h"
 #include "host_cpus.h"
 #include "local_cmd.h"
+#include "vm_introspect.h"
 
 typedef void (*local_handler)(struct local_ctx *ctx, const struct cl_request *req);
 
@@ -22,6 +23,9 @@ static const struct {
     [CL_CMD_HOST_CPU_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_OFFLINE] = {true, host_mem__run},
     [CL_CMD_HOST_MEM_ONLINE] = {true, host_mem__run}, [CL_CMD_HOST_MEM_STATUS] = {true, host_mem__run},
     [CL_CMD_VM_PEEK] = {true, NULL},	     [CL_CMD_VM_REGS] = {true, NULL},
+    [CL_CMD_HOST_CPU_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_OFFLINE] = {true, NULL},
+    [CL_CMD_HOST_MEM_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_STATUS] = {true, NULL},
+    [CL_CMD_VM_PEEK] = {true, vm_introspect__run}, [CL_CMD_VM_REGS] = {true, vm_introspect__run},
 };
 
 bool local_cmd__is_local(enum cl_cmd cmd)

@@ -590,7 +590,8 @@ static int start(struct daemon *d)
 		goto fail;
 	}
 	if (api__start(d->base, d->conf.socket, d->conf.vm_configs, &api_ops, &d->api, err,
-		       sizeof(err)))
+		       sizeof(err)) ||
+	    api__set_access(d->api, &d->conf.api, err, sizeof(err)))
 		goto fail;
 	d->local = (struct local_ctx){
 	    .base = d->base,

@@ -136,8 +136,11 @@ static void io_trigger(void *opaque)
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* An output buffer dropped a frame: an early checkpoint, whose ack makes room, in any mode. */
-static void output_full(void *opaque)
+/*
+ * An early checkpoint, in any mode: an output buffer dropped a frame (the ack makes room),
+ * or the epoch's disk writes passed disk_epoch_limit.
+ */
+static void early_checkpoint(void *opaque)
 {
 	struct repl_primary *r = opaque;
 
@@ -146,6 +149,19 @@ static void output_full(void *opaque)
 	pthread_mutex_lock(&r->lock);
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
+}
+
+/* I/O thread hook: a guest disk write completed. */
+static void disk_written(void *opaque)
+{
+	struct repl_primary *r = opaque;
+	uint64_t bytes = 0;
+
+	for (unsigned int i = 0; i < r->nr_disks; i++)
+		bytes += virtio_blk__tracked_bytes(r->disks[i]);
+	if (bytes >= r->p.disk_epoch_limit)
+		early_checkpoint(r);
+	io_trigger(r);
 }
 
 static int check_params(const struct repl_params *p, char *err, size_t errlen)
@@ -166,6 +182,10 @@ static int check_params(const struct repl_params *p, char *err, size_t errlen)
 	if (!p->timeout_ns)
 		return util__fail(err, errlen, -EINVAL,
 				  "a timeout of 0: give timeout_ms (--timeout) in ms");
+	if (!p->disk_epoch_limit)
+		return util__fail(err, errlen, -EINVAL,
+				  "a disk epoch limit of 0 bytes checkpoints at every write: leave "
+				  "it at its default (repl_params__defaults)");
 	if (!p->output_limit)
 		return util__fail(err, errlen, -EINVAL,
 				  "an output limit of 0 bytes holds no frame: leave the output "
@@ -245,7 +265,7 @@ static void *reader_main(void *arg)
 	}
 }
 
-/* The disks' event-mode hooks off; the I/O loop paused, so none runs meanwhile. */
+/* The disks' write hooks off; the I/O loop paused, so none runs meanwhile. */
 static void clear_blk_hooks(struct repl_primary *r)
 {
 	ioloop__pause(r->vm->ioloop);
@@ -260,7 +280,7 @@ static void clear_blk_hooks(struct repl_primary *r)
  */
 static int arm(struct repl_primary *r, char *err, size_t errlen)
 {
-	struct output_buffer_full full = {.fn = output_full, .opaque = r};
+	struct output_buffer_full full = {.fn = early_checkpoint, .opaque = r};
 	int rc;
 
 	r->nr_nets = virtio_net__list(r->vm, r->nets, PCI_MAX_SLOTS);
@@ -278,7 +298,7 @@ static int arm(struct repl_primary *r, char *err, size_t errlen)
 	}
 	r->nr_disks = virtio_blk__list(r->vm, r->disks, PCI_MAX_SLOTS);
 	for (unsigned int i = 0; i < r->nr_disks; i++) /* I/O loop paused: safe to set */
-		virtio_blk__set_write_hook(r->disks[i], io_trigger, r);
+		virtio_blk__set_write_hook(r->disks[i], disk_written, r);
 	pthread_mutex_lock(&r->lock);
 	r->attached = true;
 	pthread_mutex_unlock(&r->lock);

@@ -52,6 +52,7 @@ void repl_params__defaults(struct repl_params *p)
 	    .min_spacing_ns = REPL_MIN_SPACING_DEFAULT_NS,
 	    .timeout_ns = REPL_TIMEOUT_DEFAULT_NS,
 	    .output_limit = REPL_OUTPUT_LIMIT_DEFAULT,
+	    .disk_epoch_limit = REPL_DISK_EPOCH_LIMIT_DEFAULT,
 	    .compress = MIGRATE_COMPRESS_LZ4,
 	    .xbzrle_cache = 0,
 	    .downtime_ns = MIGRATE_DOWNTIME_DEFAULT_NS,

@@ -9,6 +9,7 @@
 #include "control.h"
 #include "cpu_list.h"
 #include "host_port.h"
+#include "vm_introspect.h"
 #include "vmm_args.h"
 
 /* An error reply's class and description, filled by a command that fails. */
@@ -582,6 +583,52 @@ static json_t *cmd_set_cpus(const struct control_ops *ops, json_t *args, struct 
 static json_t *cmd_query_cpus(const struct control_ops *ops, json_t *args, struct failure *f)
 {
 	return ops->query_cpus(ops->opaque);
+static const char *const peek_args[] = {"gpa", "len", NULL};
+
+/* ops->peek is NULL where no VM stands behind the protocol (the fuzz target's fake). */
+static json_t *cmd_peek(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	static const char digits[] = "0123456789abcdef";
+	uint64_t gpa = 0, len = 0, pause_ns = 0;
+	uint8_t buf[VM_INTROSPECT_PEEK_MAX];
+	char hex[2 * VM_INTROSPECT_PEEK_MAX + 1];
+
+	if (!json_object_get(args, "gpa") || !json_object_get(args, "len"))
+		return failed(f, "InvalidParameter",
+			      "peek: give \"gpa\" (a guest-physical address) and \"len\" (1 to "
+			      "%d bytes)",
+			      VM_INTROSPECT_PEEK_MAX);
+	if (!uint_arg(args, "peek", "gpa", 0, INT64_MAX, &gpa, f) ||
+	    !uint_arg(args, "peek", "len", 1, VM_INTROSPECT_PEEK_MAX, &len, f))
+		return NULL;
+	if (!ops->peek)
+		return failed(f, "CommandNotFound", "peek: this twin-vmm has no VM to read");
+	if (ops->peek(ops->opaque, gpa, len, buf, &pause_ns, f->desc, sizeof(f->desc)))
+		return op_failed(f);
+	for (uint64_t i = 0; i < len; i++) {
+		hex[2 * i] = digits[buf[i] >> 4];
+		hex[2 * i + 1] = digits[buf[i] & 15];
+	}
+	hex[2 * len] = 0;
+	return json_pack("{s:I, s:I, s:s, s:I}", "gpa", (json_int_t)gpa, "len", (json_int_t)len,
+			 "data", hex, "pause_ns", (json_int_t)pause_ns);
+}
+
+static const char *const regs_args[] = {"vcpu", NULL};
+
+static json_t *cmd_regs(const struct control_ops *ops, json_t *args, struct failure *f)
+{
+	uint64_t vcpu = 0;
+	json_t *ret;
+
+	if (!uint_arg(args, "regs", "vcpu", 0, INT32_MAX, &vcpu, f))
+		return NULL;
+	if (!ops->regs)
+		return failed(f, "CommandNotFound", "regs: this twin-vmm has no VM to read");
+	if (ops->regs(ops->opaque, json_object_get(args, "vcpu") ? (int)vcpu : -1, &ret, f->desc,
+		      sizeof(f->desc)))
+		return op_failed(f);
+	return ret;
 }
 
 static const struct command commands[] = {
@@ -606,6 +653,8 @@ static const struct command commands[] = {
     {"query-mem", NULL, cmd_query_mem, true},
     {"set-cpus", set_cpus_args, cmd_set_cpus, true},
     {"query-cpus", NULL, cmd_query_cpus, true},
+    {"peek", peek_args, cmd_peek, false},
+    {"regs", regs_args, cmd_regs, false},
 };
 
 /* Every argument given is one the command takes (required ones are checked by the command). */

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 #include "channel.h"
 #include "migrate.h"
@@ -105,6 +106,13 @@ struct control_ops {
 	int (*set_cpus)(void *opaque, const cpu_set_t *cpus, char *err, size_t errlen);
 	/* query-cpus: {"allowed": LIST, "vcpus": [{"vcpu", "tid", "cpus"}]} (NULL: no memory). */
 	json_t *(*query_cpus)(void *opaque);
+	 * Introspection (tools/vm_introspect.h), read-only, the VM paused for the read alone.
+	 * peek: guest RAM [gpa, gpa + len) into buf (len 1..4096 checked here).  regs: *out the
+	 * reply's "return" for vcpu (-1: all).  Both refused on a backup by the table.
+	 */
+	int (*peek)(void *opaque, uint64_t gpa, uint32_t len, uint8_t *buf, uint64_t *pause_ns,
+		    char *err, size_t errlen);
+	int (*regs)(void *opaque, int vcpu, json_t **out, char *err, size_t errlen);
 	void *opaque;
 };
 

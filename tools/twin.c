@@ -12,6 +12,7 @@
 #include "twin_drill.h"
 #include "twin_host.h"
 #include "twin_status.h"
+#include "twin_vm_introspect.h"
 #include "vmcfg.h"
 
 /* protect: how often it asks for the sync's progress, and how long the sync may take. */
@@ -214,6 +215,10 @@ static int run(struct twin_client *c, const struct twin_args *a)
 	case TWIN_CMD_STATUS:
 	case TWIN_CMD_CLUSTER_STATUS:
 		return show(c, a);
+	case TWIN_CMD_VM_PEEK:
+		return twin_vm_introspect__peek(c, a);
+	case TWIN_CMD_VM_REGS:
+		return twin_vm_introspect__regs(c, a);
 	default: /* forget, host cpus and mem, vm peek and regs */
 		return twin_host__run(c, a);
 	}

@@ -21,6 +21,7 @@
 #include "vm_control.h"
 #include "vm_mem.h"
 #include "vm_cpus.h"
+#include "vm_introspect.h"
 
 /*
  * Threads: the control server's calls the ops, one at a time; the job thread runs
@@ -608,6 +609,25 @@ static int ctl_set_cpus(void *opaque, const cpu_set_t *cpus, char *err, size_t e
 static json_t *ctl_query_cpus(void *opaque)
 {
 	return vm_cpus__query();
+/* A migrated VM runs elsewhere: what is left here is stale. */
+static int ctl_peek(void *opaque, uint64_t gpa, uint32_t len, uint8_t *buf, uint64_t *pause_ns,
+		    char *err, size_t errlen)
+{
+	struct vm_control *c = opaque;
+
+	if (vm_control__migrated(c))
+		return util__fail(err, errlen, -ESRCH,
+				  "peek: the VM migrated to %s: peek it there", c->uri);
+	return vm_introspect__peek(c->vm, gpa, len, buf, pause_ns, err, errlen);
+}
+
+/* Not beside a save or migration: its job thread captures the vCPUs too (vcpu_state.h). */
+static int ctl_regs(void *opaque, int vcpu, json_t **out, char *err, size_t errlen)
+{
+	struct vm_control *c = opaque;
+	int rc = refuse(c, err, errlen);
+
+	return rc ? rc : vm_introspect__regs(c->vm, vcpu, out, err, errlen);
 }
 
 int vm_control__new(struct vm *vm, bool paused, bool backup, struct vm_control **out)
@@ -680,6 +700,8 @@ void vm_control__ops(struct vm_control *c, struct control_ops *ops)
 	    .query_mem = ctl_query_mem,
 	    .set_cpus = ctl_set_cpus,
 	    .query_cpus = ctl_query_cpus,
+	    .peek = ctl_peek,
+	    .regs = ctl_regs,
 	    .opaque = c,
 	};
 }

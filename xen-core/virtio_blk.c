@@ -38,7 +38,8 @@ struct virtio_blk {
 	 * stays allocated, so a mark under way never writes freed memory.
 	 */
 	uint64_t *track, *track_mem;
-	uint64_t capacity;		  /* sectors */
+	uint64_t tracked_bytes; /* written while tracked since the last harvest (atomic) */
+	uint64_t capacity;	/* sectors */
 	void (*write_hook)(void *opaque); /* after a guest write; I/O thread (set it paused) */
 	void *write_hook_opaque;
 	char name[32];
@@ -236,10 +237,12 @@ int virtio_blk__write(struct virtio_blk *blk, uint64_t offset, const struct iove
 	rc = transfer(blk->fd, iov, cnt, offset, true);
 	/* After the write: whoever takes the mark then reads what was written. */
 	t = __atomic_load_n(&blk->track, __ATOMIC_ACQUIRE);
-	if (!rc && t && len)
+	if (!rc && t && len) {
 		for (uint64_t c = offset / VIRTIO_BLK_CHUNK;
 		     c <= (offset + len - 1) / VIRTIO_BLK_CHUNK; c++)
 			__atomic_fetch_or(&t[c / 64], 1ULL << (c % 64), __ATOMIC_RELEASE);
+		__atomic_fetch_add(&blk->tracked_bytes, len, __ATOMIC_RELAXED);
+	}
 	if (!rc && blk->write_hook)
 		blk->write_hook(blk->write_hook_opaque);
 	return rc;
@@ -275,12 +278,18 @@ uint64_t virtio_blk__harvest(struct virtio_blk *blk, uint64_t *bitmap)
 {
 	uint64_t words = (virtio_blk__chunks(blk) + 63) / 64, n = 0;
 
+	__atomic_store_n(&blk->tracked_bytes, 0, __ATOMIC_RELAXED);
 	for (uint64_t w = 0; w < words; w++) {
 		if (blk->track_mem)
 			bitmap[w] |= __atomic_exchange_n(&blk->track_mem[w], 0, __ATOMIC_ACQUIRE);
 		n += __builtin_popcountll(bitmap[w]);
 	}
 	return n;
+}
+
+uint64_t virtio_blk__tracked_bytes(struct virtio_blk *blk)
+{
+	return __atomic_load_n(&blk->tracked_bytes, __ATOMIC_RELAXED);
 }
 
 int virtio_blk__read_at(struct virtio_blk *blk, uint64_t offset, void *buf, size_t len)

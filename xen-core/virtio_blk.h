@@ -103,8 +103,9 @@ int virtio_blk__write(struct virtio_blk *blk, uint64_t offset, const struct iove
  * harvest adds to bitmap (virtio_blk__chunks bits, rounded up to 64) the
  * chunks written since it last ran, and returns how many bitmap now holds.  A chunk is
  * marked after its write completes, so reading it after the harvest sees the
- * write; with the I/O loop paused nothing is in flight.  read_at: the image's
- * bytes, for sending.
+ * write; with the I/O loop paused nothing is in flight.  tracked_bytes: the
+ * bytes the guest wrote since the last harvest (rewrites counted again), read
+ * from any thread.  read_at: the image's bytes, for sending.
  */
 #define VIRTIO_BLK_CHUNK 4096u
 uint64_t virtio_blk__chunks(const struct virtio_blk *blk);
@@ -117,6 +118,7 @@ uint64_t virtio_blk__chunks(const struct virtio_blk *blk);
 void virtio_blk__set_write_hook(struct virtio_blk *blk, void (*fn)(void *opaque), void *opaque);
 int virtio_blk__track(struct virtio_blk *blk, bool on);
 uint64_t virtio_blk__harvest(struct virtio_blk *blk, uint64_t *bitmap);
+uint64_t virtio_blk__tracked_bytes(struct virtio_blk *blk);
 int virtio_blk__read_at(struct virtio_blk *blk, uint64_t offset, void *buf, size_t len);
 
 #endif

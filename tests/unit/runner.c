@@ -44,6 +44,8 @@ static Suite *(*const suites[])(void) = {
     cluster_sim_suite,
     clusterd_supervisor_suite,
     page_offline_suite,
+    vm_introspect_suite,
+    api_auth_suite,
     api_request_suite,
     host_cpus_suite,
 };

@@ -53,6 +53,8 @@ Suite *cluster_model_suite(void);
 Suite *cluster_sim_suite(void);
 Suite *clusterd_supervisor_suite(void);
 Suite *page_offline_suite(void);
+Suite *vm_introspect_suite(void);
+Suite *api_auth_suite(void);
 Suite *api_request_suite(void);
 Suite *host_cpus_suite(void);
 

@@ -373,6 +373,18 @@ static struct virtio_blk *pvm_boot_disk(struct protected_vm *v, const char *img)
 	return pvm_boot_guest(v, img, ENDLESS);
 }
 
+/* memwriter with a NIC and a disk on a fresh image (its path in img), and a fake backup. */
+static struct virtio_blk *disk_pair(struct protected_vm *v, struct fake_backup *b, char *img,
+				    size_t len)
+{
+	struct virtio_blk *blk;
+
+	make_image(img, len);
+	blk = pvm_boot_disk(v, img);
+	fake_backup_start(b, NO_LIMIT, 0);
+	return blk;
+}
+
 static void pvm_boot(struct protected_vm *v)
 {
 	pvm_boot_disk(v, NULL);
@@ -410,14 +422,25 @@ static int next_frame(struct protected_vm *v, int ms)
 	return -1;
 }
 
+/* Protects v toward the fake backup on port with p (checked to succeed). */
+static struct repl_primary *protect_params(struct protected_vm *v, int port,
+					   const struct repl_params *p)
+{
+	struct channel_security sec = {.insecure = true};
+	struct repl_primary *r = NULL;
+	char peer[64], err[256];
+
+	snprintf(peer, sizeof(peer), "127.0.0.1:%d", port);
+	expect(repl_primary__start(v->t.vm, p, peer, &sec, &r, err, sizeof(err)) == 0,
+	       "protect: %s", err);
+	return r;
+}
+
 /* Epoch mode every interval_ms; cluster-managed with timeout_ms, else no timeout. */
 static struct repl_primary *protect_with(struct protected_vm *v, int port, enum repl_mode mode,
 					 uint64_t interval_ms, bool cluster, uint64_t timeout_ms)
 {
-	struct channel_security sec = {.insecure = true};
-	struct repl_primary *r = NULL;
 	struct repl_params p;
-	char peer[64], err[256];
 
 	repl_params__defaults(&p);
 	p.mode = mode;
@@ -425,10 +448,7 @@ static struct repl_primary *protect_with(struct protected_vm *v, int port, enum 
 	p.min_spacing_ns = 1000000ULL;
 	p.timeout_ns = timeout_ms * 1000000ULL;
 	p.cluster = cluster;
-	snprintf(peer, sizeof(peer), "127.0.0.1:%d", port);
-	expect(repl_primary__start(v->t.vm, &p, peer, &sec, &r, err, sizeof(err)) == 0,
-	       "protect: %s", err);
-	return r;
+	return protect_params(v, port, &p);
 }
 
 /* No timeout while the test holds acks. */
@@ -1127,9 +1147,7 @@ static void disk_writes_in_event_mode(void)
 	char img[64], img2[64], err[256];
 	uint64_t e;
 
-	make_image(img, sizeof(img));
-	blk = pvm_boot_disk(&v, img);
-	fake_backup_start(&b, NO_LIMIT, 0);
+	blk = disk_pair(&v, &b, img, sizeof(img));
 	r = protect(&v, b.port, REPL_MODE_EVENT, 0);
 	WAIT_STATUS(r, st, st.state == REPL_STATE_PROTECTED, "protected");
 	expect(fb_get(&b, &b.sync_chunks) == (64 << 10) / VIRTIO_BLK_CHUNK,
@@ -1171,25 +1189,65 @@ START_TEST(test_disk_writes_in_event_mode)
 }
 END_TEST
 
+/*
+ * Epoch mode with an interval far beyond the test's bounds: disk writes reaching
+ * disk_epoch_limit (3 chunks here) checkpoint at once, and that one epoch carries all three,
+ * so a write burst never grows an epoch past what the backup stages.
+ */
+static void disk_burst_checkpoints_early(void)
+{
+	static const uint8_t data[VIRTIO_BLK_CHUNK] = {0x6b};
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = sizeof(data)};
+	struct protected_vm v;
+	struct fake_backup b;
+	char img[64];
+	struct virtio_blk *blk = disk_pair(&v, &b, img, sizeof(img));
+	struct repl_primary *r;
+	struct repl_status st;
+	struct repl_params p;
+	uint64_t e;
+
+	repl_params__defaults(&p);
+	p.interval_ns = 600 * 1000000000ULL;
+	p.disk_epoch_limit = 3 * VIRTIO_BLK_CHUNK;
+	r = protect_params(&v, b.port, &p);
+	WAIT_STATUS(r, st, st.state == REPL_STATE_PROTECTED && st.acked_epoch == st.epoch,
+		    "protected and caught up");
+	e = st.epoch;
+	for (unsigned int c = 0; c < 3; c++)
+		expect(virtio_blk__write(blk, (5 + c) * VIRTIO_BLK_CHUNK, &iov, 1) == 0, "write");
+	WAIT_STATUS(r, st, st.acked_epoch > e, "checkpointed the burst before the interval");
+	expect(st.epoch == e + 1 && fb_get(&b, &b.epoch_chunks) == 3,
+	       "the burst took epochs %llu..%llu, the last carrying %llu chunks",
+	       (unsigned long long)e + 1, (unsigned long long)st.epoch,
+	       (unsigned long long)fb_get(&b, &b.epoch_chunks));
+	repl_primary__free(r);
+	fake_backup_join(&b);
+	pvm_destroy(&v);
+	unlink(img);
+}
+
+START_TEST(test_disk_burst_checkpoints_early)
+{
+	run_in_netns(disk_burst_checkpoints_early);
+}
+END_TEST
+
 /* A backup that stops acking is gone after the timeout: degraded, though it still listens. */
 static void degraded_on_ack_timeout(void)
 {
-	struct channel_security sec = {.insecure = true};
 	struct protected_vm v;
 	struct fake_backup b;
 	struct repl_primary *r;
 	struct repl_status st;
 	struct repl_params p;
-	char peer[64], err[256];
 
 	pvm_boot(&v);
 	fake_backup_start(&b, 2, 0);
 	repl_params__defaults(&p);
 	p.interval_ns = 5000000ULL;
 	p.timeout_ns = 300000000ULL;
-	snprintf(peer, sizeof(peer), "127.0.0.1:%d", b.port);
-	expect(repl_primary__start(v.t.vm, &p, peer, &sec, &r, err, sizeof(err)) == 0,
-	       "protect: %s", err);
+	r = protect_params(&v, b.port, &p);
 	WAIT_STATUS(r, st, st.state == REPL_STATE_DEGRADED, "degraded");
 	expect(st.acked_epoch == 2 &&
 		   (strstr(st.error, "did not ack epoch 3") || strstr(st.error, "silent for 300")),
@@ -1408,6 +1466,7 @@ Suite *repl_primary_suite(void)
 	tcase_add_test(tc, test_refusals_and_failed_sync);
 	tcase_add_test(tc, test_protect_into_real_backup);
 	tcase_add_test(tc, test_disk_writes_in_event_mode);
+	tcase_add_test(tc, test_disk_burst_checkpoints_early);
 	tcase_add_test(tc, test_degraded_on_ack_timeout);
 	tcase_add_test(tc, test_hybrid_spacing);
 	tcase_add_test(tc, test_guest_ends_then_unprotect);
