@@ -11,7 +11,7 @@
 /* Longest config file read: far beyond any real clusterd.conf. */
 #define CONF_FILE_MAX (64 * 1024)
 
-enum kind { K_NAME, K_ADDR, K_PATH, K_SOCKET, K_BOOL, K_PORT };
+enum kind { K_NAME, K_ADDR, K_PATH, K_SOCKET, K_BOOL, K_PORT, K_LISTEN };
 
 struct key {
 	const char *section, *name;
@@ -39,6 +39,7 @@ static const struct key keys[] = {
     {"replication", "port_base", K_PORT, FIELD(port_base), "port_base = 7400"},
     {"api", "admin_group", K_NAME, FIELD(api.admin_group), "admin_group = twin-admin"},
     {"api", "viewer_group", K_NAME, FIELD(api.viewer_group), "viewer_group = twin-view"},
+    {"metrics", "listen", K_LISTEN, FIELD(metrics), "listen = 198.18.0.1:9464"},
 };
 #define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -102,6 +103,42 @@ static bool name_ok(const char *v)
 	return true;
 }
 
+/*
+ * ADDR:PORT into l: an IPv4 address, or an IPv6 one in brackets ([::1]:9464), then a port
+ * from 1 to 65535.
+ */
+static bool listen_parse(const char *v, struct conf_listen *l)
+{
+	const char *colon = strrchr(v, ':'), *addr = v;
+	unsigned char bin[16];
+	size_t alen;
+	char *end;
+	long n;
+
+	if (!colon)
+		return false;
+	alen = colon - v;
+	if (*v == '[') {
+		if (alen < 2 || v[alen - 1] != ']')
+			return false;
+		addr++;
+		alen -= 2;
+	}
+	if (alen >= sizeof(l->addr))
+		return false;
+	memcpy(l->addr, addr, alen);
+	l->addr[alen] = 0;
+	if (inet_pton(*v == '[' ? AF_INET6 : AF_INET, l->addr, bin) != 1)
+		return false;
+	errno = 0;
+	n = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || colon[1] == '+' || colon[1] == '-' || n < 1 ||
+	    n > 65535)
+		return false;
+	l->port = n;
+	return true;
+}
+
 static bool set_value(struct parse *p, const struct key *k, const char *v)
 {
 	char *field = (char *)p->cfg + k->offset;
@@ -160,6 +197,15 @@ static bool set_value(struct parse *p, const struct key *k, const char *v)
 		}
 		*(unsigned int *)field = n;
 		return true;
+	case K_LISTEN:
+		if (!listen_parse(v, (struct conf_listen *)field)) {
+			fail(p,
+			     "[%s] %s '%s' is not ADDR:PORT (an IP address, IPv6 in brackets, and "
+			     "a port from 1 to 65535): use e.g. %s or [::1]:9464",
+			     k->section, k->name, v, k->example);
+			return false;
+		}
+		return true;
 	}
 	strcpy(field, v);
 	return true;
@@ -187,11 +233,13 @@ static int handle(void *user, const char *section, const char *name, const char 
 		fail(p,
 		     "%s is outside any section: put it under [cluster], [host], [paths], "
 		     "[tls], [replication] or [api]",
+		     "[tls], [replication] or [metrics]",
 		     name);
 	else if (!section_known)
 		fail(p,
 		     "unknown section [%s]: use [cluster], [host], [paths], [tls], "
 		     "[replication] or [api]",
+		     "[replication] or [metrics]",
 		     section);
 	else
 		fail(p,

@@ -30,6 +30,10 @@ struct conf_tls {
 struct conf_api {
 	char admin_group[CONF_NAME_MAX + 1];  /* "": root alone administers */
 	char viewer_group[CONF_NAME_MAX + 1]; /* "": no read-only users */
+/* An address to serve on: an IP literal (v6 without brackets) and a port; port 0: off. */
+struct conf_listen {
+	char addr[64];
+	unsigned int port;
 };
 
 struct clusterd_conf {
@@ -45,6 +49,7 @@ struct clusterd_conf {
 
 	char cpu_sysfs[CONF_PATH_MAX]; /* [host] cpu_sysfs: present, online, cpuN/online */
 	struct conf_api api;
+	struct conf_listen metrics; /* [metrics] listen: GET /metrics (Prometheus) */
 };
 
 /*

@@ -14,6 +14,8 @@
 #include "corosync.h"
 #include "membership.h"
 #include "host_cpus.h"
+#include "metrics_collect.h"
+#include "metrics_http.h"
 #include "local_cmd.h"
 #include "model.h"
 #include "persist.h"
@@ -54,6 +56,7 @@ struct daemon {
 	struct api *api;
 	struct membership members; /* what of Corosync's membership the model may hear */
 	struct host_cpus *cpus;
+	struct metrics_http *metrics; /* NULL: no [metrics] listen */
 	struct local_ctx local; /* the local commands' view of the above */
 	struct event *tick, *sigterm, *sigint, *grace, *host_kill;
 	char state_file[CONF_PATH_MAX + 16]; /* STATE_DIR/cluster.json */
@@ -417,6 +420,28 @@ static struct api_ops api_ops = {
     .extend = extend_reply,
 };
 
+/* ---- metrics ---- */
+
+static json_t *replication_of(void *opaque, const char *vm)
+{
+	struct daemon *d = opaque;
+
+	return supervisor__replication(d->sup, vm);
+}
+
+/* A scrape of GET /metrics: the page from the model's state and the vmms' last answers. */
+static int metrics_page(void *opaque, char **out, size_t *len)
+{
+	struct daemon *d = opaque;
+	struct metrics_source src = {
+	    .state = model__state(d->model),
+	    .replication = replication_of,
+	    .opaque = d,
+	};
+
+	return metrics_collect__page(&src, out, len);
+}
+
 /* ---- time and signals ---- */
 
 /* MemAvailable from /proc/meminfo in MiB, 0 if unreadable. */
@@ -593,6 +618,10 @@ static int start(struct daemon *d)
 		       sizeof(err)) ||
 	    api__set_access(d->api, &d->conf.api, err, sizeof(err)))
 		goto fail;
+	if (d->conf.metrics.port &&
+	    metrics_http__start(d->base, d->conf.metrics.addr, d->conf.metrics.port, metrics_page,
+				d, &d->metrics, err, sizeof(err)))
+		goto fail;
 	d->local = (struct local_ctx){
 	    .base = d->base,
 	    .conf = &d->conf,
@@ -653,6 +682,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 	clog__info("stopped%s", d.exit_status ? " after a failure" : "");
 out:
+	metrics_http__stop(d.metrics);
 	api__stop(d.api);
 	corosync__stop(d.cs);
 	supervisor__free(d.sup);

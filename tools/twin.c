@@ -174,8 +174,11 @@ static int show(struct twin_client *c, const struct twin_args *a)
 	    [TWIN_CMD_STATUS] = "status",
 	    [TWIN_CMD_CLUSTER_STATUS] = "cluster-status",
 	};
-	json_t *ret = twin_client__call(c, cmds[a->command], a->vm ? vm_args(a->vm) : NULL);
+	json_t *ret;
 
+	if (a->command == TWIN_CMD_STATUS && a->watch)
+		return twin_status__watch(c, a->vm, a->json, a->watch_interval_ms, a->watch_count);
+	ret = twin_client__call(c, cmds[a->command], a->vm ? vm_args(a->vm) : NULL);
 	if (!ret)
 		return TWIN_EXIT_FAILED;
 	if (a->json) {

@@ -1,8 +1,14 @@
 /* The twin CLI's view of clusterd's replies: fields read leniently, tables printed. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "twin_args.h"
 #include "twin_status.h"
 
 const char *twin_status__str(json_t *o, const char *key)
@@ -151,4 +157,87 @@ void twin_status__print_sync(const char *name, json_t *vm)
 		printf(", sync %s, round %s, %.1f MiB sent", twin_status__str(sync, "phase"),
 		       num(sync, "rounds", rounds, sizeof(rounds)),
 		       json_number_value(json_object_get(sync, "bytes")) / 1048576.0);
+}
+
+/* ---- status --watch ---- */
+
+static volatile sig_atomic_t watch_stop;
+
+static void on_sigint(int sig)
+{
+	watch_stop = 1;
+}
+
+/* The status of vm (every VM if NULL) as a list for the table, or NULL (said why). */
+static json_t *status_list(struct twin_client *c, const char *vm)
+{
+	json_t *ret = twin_client__call(c, "status", vm ? json_pack("{s:s}", "vm", vm) : NULL);
+
+	if (ret && vm && json_is_object(ret))
+		ret = json_pack("[o]", ret);
+	return ret;
+}
+
+/* The refresh's heading: the screen cleared on a terminal; the time (UTC) either way. */
+static void heading(bool tty, unsigned int interval_ms, unsigned int n, unsigned int count)
+{
+	char when[32] = "?";
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (gmtime_r(&now, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (tty)
+		printf("\033[H\033[2J");
+	printf("twin status at %s (every %.1f s, refresh %u", when, interval_ms / 1000.0, n);
+	if (count)
+		printf(" of %u", count);
+	printf("%s)\n", tty ? ", Ctrl-C to stop" : "");
+}
+
+int twin_status__watch(struct twin_client *c, const char *vm, bool json, unsigned int interval_ms,
+		       unsigned int count)
+{
+	struct sigaction sa = {.sa_handler = on_sigint}, old;
+	bool tty = isatty(STDOUT_FILENO);
+	sigset_t block, orig, waiting;
+	int rc = TWIN_EXIT_OK;
+
+	/*
+	 * SIGINT is blocked but while waiting for the next refresh (ppoll unblocks it
+	 * atomically): a Ctrl-C never interrupts a request or a table half printed.
+	 */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &orig);
+	waiting = orig;
+	sigdelset(&waiting, SIGINT);
+	sigaction(SIGINT, &sa, &old);
+	watch_stop = 0;
+	for (unsigned int n = 1; !watch_stop && (!count || n <= count); n++) {
+		struct timespec wait = {interval_ms / 1000, (interval_ms % 1000) * 1000000L};
+		json_t *ret = status_list(c, vm);
+
+		if (!ret) {
+			rc = TWIN_EXIT_FAILED;
+			break;
+		}
+		if (json) {
+			twin_status__print_json(ret);
+		} else {
+			heading(tty, interval_ms, n, count);
+			twin_status__print_status(ret);
+		}
+		json_decref(ret);
+		fflush(stdout);
+		if (count && n == count)
+			break;
+		/* EINTR is the Ctrl-C: watch_stop is set. */
+		while (ppoll(NULL, 0, &wait, &waiting) < 0 && errno == EINTR && !watch_stop)
+			;
+	}
+	/* A Ctrl-C pending since the last wait reaches on_sigint, not the default action. */
+	sigprocmask(SIG_SETMASK, &orig, NULL);
+	sigaction(SIGINT, &old, NULL);
+	return rc;
 }

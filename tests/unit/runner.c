@@ -46,6 +46,8 @@ static Suite *(*const suites[])(void) = {
     page_offline_suite,
     vm_introspect_suite,
     api_auth_suite,
+    metrics_text_suite,
+    metrics_collect_suite,
     api_request_suite,
     host_cpus_suite,
 };

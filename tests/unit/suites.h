@@ -55,6 +55,8 @@ Suite *clusterd_supervisor_suite(void);
 Suite *page_offline_suite(void);
 Suite *vm_introspect_suite(void);
 Suite *api_auth_suite(void);
+Suite *metrics_text_suite(void);
+Suite *metrics_collect_suite(void);
 Suite *api_request_suite(void);
 Suite *host_cpus_suite(void);
 

@@ -142,6 +142,30 @@ START_TEST(test_port_base_bound)
 	snprintf(text, sizeof(text), BASE "[replication]\nport_base = %d\n" TLS_INSECURE,
 		 65535 - CL_MAX_VMS + 1);
 	assert_error(text, "must be a port from 1024 to 65471");
+/* [metrics] listen: off when absent; ADDR:PORT with IPv4 or [IPv6]; anything else names the line. */
+START_TEST(test_metrics_listen)
+{
+	ck_assert_int_eq(parse(BASE TLS_INSECURE), 0);
+	ck_assert_uint_eq(cfg.metrics.port, 0);
+	ck_assert_int_eq(parse(BASE TLS_INSECURE "[metrics]\nlisten = 198.18.0.1:9464\n"), 0);
+	ck_assert_str_eq(cfg.metrics.addr, "198.18.0.1");
+	ck_assert_uint_eq(cfg.metrics.port, 9464);
+	ck_assert_int_eq(parse(BASE TLS_INSECURE "[metrics]\nlisten = [::1]:80\n"), 0);
+	ck_assert_str_eq(cfg.metrics.addr, "::1");
+	ck_assert_uint_eq(cfg.metrics.port, 80);
+	static const char *const bad[] = {
+	    "198.18.0.1",	"198.18.0.1:",	  "198.18.0.1:0",  "198.18.0.1:65536",
+	    "198.18.0.1:+80", "198.18.0.1:9x", "host:9464",	   "::1:9464",
+	    "[::1:9464",	"[198.18.0.1]:9", "[]:9464",	   ":9464",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[512];
+
+		snprintf(text, sizeof(text), BASE TLS_INSECURE "[metrics]\nlisten = %s\n", bad[i]);
+		assert_error(text, "c.conf:9: [metrics] listen");
+		assert_error(text, "use e.g. listen = 198.18.0.1:9464");
+	}
+	assert_error(BASE TLS_INSECURE "[metrics]\nport = 9464\n", "c.conf:9: unknown key 'port'");
 }
 END_TEST
 
@@ -158,6 +182,7 @@ Suite *clusterd_conf_suite(void)
 	tcase_add_test(tc, test_long_line_and_oversize);
 	tcase_add_test(tc, test_load);
 	tcase_add_test(tc, test_port_base_bound);
+	tcase_add_test(tc, test_metrics_listen);
 	suite_add_tcase(s, tc);
 	return s;
 }
