@@ -232,14 +232,12 @@ static int handle(void *user, const char *section, const char *name, const char 
 	if (!*section)
 		fail(p,
 		     "%s is outside any section: put it under [cluster], [host], [paths], "
-		     "[tls], [replication] or [api]",
-		     "[tls], [replication] or [metrics]",
+		     "[tls], [replication], [api] or [metrics]",
 		     name);
 	else if (!section_known)
 		fail(p,
 		     "unknown section [%s]: use [cluster], [host], [paths], [tls], "
-		     "[replication] or [api]",
-		     "[replication] or [metrics]",
+		     "[replication], [api] or [metrics]",
 		     section);
 	else
 		fail(p,

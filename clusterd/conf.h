@@ -30,6 +30,8 @@ struct conf_tls {
 struct conf_api {
 	char admin_group[CONF_NAME_MAX + 1];  /* "": root alone administers */
 	char viewer_group[CONF_NAME_MAX + 1]; /* "": no read-only users */
+};
+
 /* An address to serve on: an IP literal (v6 without brackets) and a port; port 0: off. */
 struct conf_listen {
 	char addr[64];

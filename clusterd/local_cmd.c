@@ -22,9 +22,6 @@ static const struct {
     [CL_CMD_HOST_CPUS] = {true, NULL},	     [CL_CMD_HOST_CPU_OFFLINE] = {true, NULL},
     [CL_CMD_HOST_CPU_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_OFFLINE] = {true, host_mem__run},
     [CL_CMD_HOST_MEM_ONLINE] = {true, host_mem__run}, [CL_CMD_HOST_MEM_STATUS] = {true, host_mem__run},
-    [CL_CMD_VM_PEEK] = {true, NULL},	     [CL_CMD_VM_REGS] = {true, NULL},
-    [CL_CMD_HOST_CPU_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_OFFLINE] = {true, NULL},
-    [CL_CMD_HOST_MEM_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_STATUS] = {true, NULL},
     [CL_CMD_VM_PEEK] = {true, vm_introspect__run}, [CL_CMD_VM_REGS] = {true, vm_introspect__run},
 };
 

@@ -583,6 +583,8 @@ static json_t *cmd_set_cpus(const struct control_ops *ops, json_t *args, struct 
 static json_t *cmd_query_cpus(const struct control_ops *ops, json_t *args, struct failure *f)
 {
 	return ops->query_cpus(ops->opaque);
+}
+
 static const char *const peek_args[] = {"gpa", "len", NULL};
 
 /* ops->peek is NULL where no VM stands behind the protocol (the fuzz target's fake). */

@@ -106,6 +106,7 @@ struct control_ops {
 	int (*set_cpus)(void *opaque, const cpu_set_t *cpus, char *err, size_t errlen);
 	/* query-cpus: {"allowed": LIST, "vcpus": [{"vcpu", "tid", "cpus"}]} (NULL: no memory). */
 	json_t *(*query_cpus)(void *opaque);
+	/*
 	 * Introspection (tools/vm_introspect.h), read-only, the VM paused for the read alone.
 	 * peek: guest RAM [gpa, gpa + len) into buf (len 1..4096 checked here).  regs: *out the
 	 * reply's "return" for vcpu (-1: all).  Both refused on a backup by the table.

@@ -609,6 +609,8 @@ static int ctl_set_cpus(void *opaque, const cpu_set_t *cpus, char *err, size_t e
 static json_t *ctl_query_cpus(void *opaque)
 {
 	return vm_cpus__query();
+}
+
 /* A migrated VM runs elsewhere: what is left here is stale. */
 static int ctl_peek(void *opaque, uint64_t gpa, uint32_t len, uint8_t *buf, uint64_t *pause_ns,
 		    char *err, size_t errlen)

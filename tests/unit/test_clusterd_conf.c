@@ -142,6 +142,9 @@ START_TEST(test_port_base_bound)
 	snprintf(text, sizeof(text), BASE "[replication]\nport_base = %d\n" TLS_INSECURE,
 		 65535 - CL_MAX_VMS + 1);
 	assert_error(text, "must be a port from 1024 to 65471");
+}
+END_TEST
+
 /* [metrics] listen: off when absent; ADDR:PORT with IPv4 or [IPv6]; anything else names the line. */
 START_TEST(test_metrics_listen)
 {
