@@ -75,7 +75,7 @@ static json_t *host_json(const struct cl_host *h, int slot)
 static json_t *vm_json(const struct cl_vm *v, int slot)
 {
 	return json_pack("{s:i, s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:I, s:b, s:b, s:b, s:b, s:I, "
-			 "s:I, s:I, s:I}",
+			 "s:I, s:I, s:I, s:I, s:I, s:b, s:I}",
 			 "i", slot, "name", v->name, "config", v->config, "memory_mib",
 			 (json_int_t)v->memory_mib, "state", cl_vm_state__to_str(v->state),
 			 "primary", (json_int_t)v->primary, "backup", (json_int_t)v->backup, "mode",
@@ -84,7 +84,9 @@ static json_t *vm_json(const struct cl_vm *v, int slot)
 			 v->awaiting_operator, "forced", v->forced, "gen",
 			 (json_int_t)v->generation, "primary_gen", (json_int_t)v->primary_gen,
 			 "backup_gen", (json_int_t)v->backup_gen, "synced_version",
-			 (json_int_t)v->synced_version);
+			 (json_int_t)v->synced_version, "stalled_gen", (json_int_t)v->stalled_gen,
+			 "stall_ends", (json_int_t)v->stall_ends, "stall_hold", v->stall_hold,
+			 "failovers", (json_int_t)v->failovers);
 }
 
 static json_t *cluster_obj(const struct cl_cluster *c)
@@ -97,18 +99,19 @@ static json_t *cluster_obj(const struct cl_cluster *c)
 	for (int i = 0; i < CL_MAX_VMS; i++)
 		if (c->vms[i].name[0])
 			json_array_append_new(vms, vm_json(&c->vms[i], i));
-	return json_pack("{s:I, s:I, s:o, s:o}", "version", (json_int_t)c->version, "ring",
-			 (json_int_t)c->ring, "hosts", hosts, "vms", vms);
+	return json_pack("{s:I, s:I, s:I, s:o, s:o}", "version", (json_int_t)c->version, "ring",
+			 (json_int_t)c->ring, "gen_floor", (json_int_t)c->gen_floor, "hosts", hosts,
+			 "vms", vms);
 }
 
 static json_t *request_obj(const struct cl_request *r)
 {
-	return json_pack("{s:I, s:s, s:s, s:s, s:I, s:b, s:b, s:s, s:I, s:s, s:b, s:b}", "id",
+	return json_pack("{s:I, s:s, s:s, s:s, s:I, s:b, s:b, s:s, s:I, s:s, s:b, s:b, s:s}", "id",
 			 (json_int_t)r->id, "cmd", cl_cmd__to_str(r->cmd), "vm", r->vm, "config",
 			 r->config, "memory_mib", (json_int_t)r->memory_mib, "protect", r->protect,
 			 "mode_set", r->mode_set, "mode", modes[r->mode], "interval_ms",
 			 (json_int_t)r->interval_ms, "peer", r->peer, "force", r->force, "host",
-			 r->host);
+			 r->host, "host_name", r->host_name);
 }
 
 static json_t *body_obj(const struct cl_msg *m)
@@ -349,6 +352,10 @@ static bool dec_vm(json_t *o, struct cl_vm *v, int *slot, struct dec *d)
 					   "awaiting_operator",
 					   "forced",
 					   "synced_version",
+					   "stalled_gen",
+					   "stall_ends",
+					   "stall_hold",
+					   "failovers",
 					   NULL};
 	static const char *states[CL_VM_NSTATES];
 	uint32_t i;
@@ -372,7 +379,11 @@ static bool dec_vm(json_t *o, struct cl_vm *v, int *slot, struct dec *d)
 	    !get_u32(o, "gen", UINT32_MAX, &v->generation, "vm", d) ||
 	    !get_u32(o, "primary_gen", UINT32_MAX, &v->primary_gen, "vm", d) ||
 	    !get_u32(o, "backup_gen", UINT32_MAX, &v->backup_gen, "vm", d) ||
-	    !get_uint(o, "synced_version", INT64_MAX, &v->synced_version, "vm", d))
+	    !get_uint(o, "synced_version", INT64_MAX, &v->synced_version, "vm", d) ||
+	    !get_u32(o, "stalled_gen", UINT32_MAX, &v->stalled_gen, "vm", d) ||
+	    !get_u32(o, "stall_ends", UINT32_MAX, &v->stall_ends, "vm", d) ||
+	    !get_bool(o, "stall_hold", &v->stall_hold, "vm", d) ||
+	    !get_u32(o, "failovers", UINT32_MAX, &v->failovers, "vm", d))
 		return false;
 	if (!cl_msg__text_ok(v->config, sizeof(v->config)))
 		return fail(d, "vm: \"config\" holds a control character");
@@ -386,13 +397,14 @@ static bool dec_vm(json_t *o, struct cl_vm *v, int *slot, struct dec *d)
 
 static bool dec_cluster(json_t *o, struct cl_cluster *c, struct dec *d)
 {
-	static const char *const keys[] = {"version", "ring", "hosts", "vms", NULL};
+	static const char *const keys[] = {"version", "ring", "gen_floor", "hosts", "vms", NULL};
 	json_t *hosts, *vms, *e;
 	size_t k;
 
 	if (!keys_exact(o, keys, "state", d) ||
 	    !get_uint(o, "version", INT64_MAX, &c->version, "state", d) ||
-	    !get_uint(o, "ring", INT64_MAX, &c->ring, "state", d))
+	    !get_uint(o, "ring", INT64_MAX, &c->ring, "state", d) ||
+	    !get_u32(o, "gen_floor", UINT32_MAX, &c->gen_floor, "state", d))
 		return false;
 	hosts = json_object_get(o, "hosts");
 	vms = json_object_get(o, "vms");
@@ -439,8 +451,8 @@ static bool dec_cluster(json_t *o, struct cl_cluster *c, struct dec *d)
 static bool dec_request(json_t *o, struct cl_request *r, struct dec *d)
 {
 	static const char *const keys[] = {
-	    "id",   "cmd",	   "vm",   "config", "memory_mib", "protect", "mode_set",
-	    "mode", "interval_ms", "peer", "force",  "host",	   NULL};
+	    "id",   "cmd",	   "vm",   "config", "memory_mib", "protect",	"mode_set",
+	    "mode", "interval_ms", "peer", "force",  "host",	   "host_name", NULL};
 	static const char *cmds[CL_CMD_NCMDS];
 	int cmd, mode;
 
@@ -458,7 +470,8 @@ static bool dec_request(json_t *o, struct cl_request *r, struct dec *d)
 	    !get_u32(o, "interval_ms", CL_INTERVAL_MAX_MS, &r->interval_ms, "request", d) ||
 	    !get_name(o, "peer", r->peer, true, true, "request", d) ||
 	    !get_bool(o, "force", &r->force, "request", d) ||
-	    !get_bool(o, "host", &r->host, "request", d))
+	    !get_bool(o, "host", &r->host, "request", d) ||
+	    !get_name(o, "host_name", r->host_name, true, true, "request", d))
 		return false;
 	if (!cl_msg__text_ok(r->config, sizeof(r->config)))
 		return fail(d, "request: \"config\" holds a control character");
@@ -651,13 +664,13 @@ static json_t *host_name_or_null(const struct cl_cluster *c, uint32_t node)
 
 static json_t *vm_status(const struct cl_cluster *c, const struct cl_vm *v)
 {
-	return json_pack("{s:s, s:s, s:o, s:o, s:s, s:I, s:b, s:b, s:b, s:I, s:I}", "name", v->name,
-			 "state", cl_vm_state__to_str(v->state), "primary",
-			 host_name_or_null(c, v->primary), "backup",
-			 host_name_or_null(c, v->backup), "mode", modes[v->mode], "interval_ms",
-			 (json_int_t)v->interval_ms, "protect", v->want_protect, "backup_ready",
-			 v->backup_ready, "awaiting_operator", v->awaiting_operator, "generation",
-			 (json_int_t)v->generation, "memory_mib", (json_int_t)v->memory_mib);
+	return json_pack(
+	    "{s:s, s:s, s:o, s:o, s:s, s:I, s:b, s:b, s:b, s:I, s:I, s:I}", "name", v->name,
+	    "state", cl_vm_state__to_str(v->state), "primary", host_name_or_null(c, v->primary),
+	    "backup", host_name_or_null(c, v->backup), "mode", modes[v->mode], "interval_ms",
+	    (json_int_t)v->interval_ms, "protect", v->want_protect, "backup_ready", v->backup_ready,
+	    "awaiting_operator", v->awaiting_operator, "generation", (json_int_t)v->generation,
+	    "memory_mib", (json_int_t)v->memory_mib, "failovers", (json_int_t)v->failovers);
 }
 
 static char *dump(json_t *o)

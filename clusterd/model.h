@@ -84,6 +84,14 @@ struct cl_vm {
 	/* Bumped at every role assignment; reports name the generation they are about. */
 	uint32_t generation, primary_gen, backup_gen;
 	uint64_t synced_version; /* the state version its backup's initial sync made */
+	/*
+	 * Stalls: the backup a STALLED report named (its generation), the backups ended by a
+	 * stall in a row, and whether re-protection waits for the leader's backoff (so a
+	 * flapping replication link costs a full sync at most every few minutes).
+	 */
+	uint32_t stalled_gen, stall_ends;
+	bool stall_hold;
+	uint32_t failovers; /* backups activated since vm start (status "failovers") */
 };
 
 struct cl_cluster {
@@ -94,6 +102,11 @@ struct cl_cluster {
 	 * a cut-short round may have left known to one host only.
 	 */
 	uint64_t ring;
+	/*
+	 * No VM generation below this: a forgotten VM's, so a VM started in a free slot never
+	 * takes a generation a stale vmm of a forgotten one (on a host away) still has.
+	 */
+	uint32_t gen_floor;
 	struct cl_host hosts[CL_MAX_HOSTS];
 	struct cl_vm vms[CL_MAX_VMS];
 };
@@ -117,6 +130,7 @@ struct cl_local_vmm {
 	 */
 	bool forced;
 	uint32_t protect_gen; /* backup_gen the primary was told to protect toward; 0 none */
+	uint32_t stall_sent;  /* the protect_gen a STALLED report went out for */
 	bool failover_sent;
 	/* an output-releasing act waits for a barrier sent at or after gate_version */
 	bool gate_set;
@@ -227,8 +241,9 @@ enum cl_event {
 	CL_EV_ACTIVATED,     /* the backup's failover is done: it is the primary */
 	/*
 	 * The primary's query-replication says stalled (its backup unheard): licenses
-	 * nothing by itself.  Report it at each poll that finds it so: the backup's host
-	 * then kills its backup, whose confirmed death lets the primary degrade.
+	 * nothing by itself.  Reported over CPG once per backup: the backup's host then
+	 * kills its backup, whose confirmed death lets the primary degrade; re-protection
+	 * then backs off (cl_vm.stall_hold).
 	 */
 	CL_EV_VMM_STALLED,
 	CL_EV_HOST_MEMORY, /* this host's free memory (free_mib) */

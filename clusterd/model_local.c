@@ -150,12 +150,15 @@ void model_on_local(struct model *m, const struct cl_local_event *ev)
 		send_report(m, lv->vm, CL_REP_ACTIVATED, CL_ROLE_PRIMARY, lv->gen);
 		break;
 	case CL_EV_VMM_STALLED:
+		if (lv->role != CL_ROLE_PRIMARY || !lv->protect_gen ||
+		    lv->stall_sent == lv->protect_gen)
+			break;
 		model_note(m,
-			   "vm %s: the replication peer is silent; that licenses nothing: waiting "
-			   "for a confirmed death (a vmm-died report or its host leaving)",
+			   "vm %s: the replication peer is silent; that licenses nothing: the "
+			   "backup's host ends the backup, and its confirmed death degrades",
 			   lv->vm);
-		if (lv->role == CL_ROLE_PRIMARY && lv->protect_gen)
-			send_report(m, lv->vm, CL_REP_STALLED, CL_ROLE_PRIMARY, lv->protect_gen);
+		lv->stall_sent = lv->protect_gen;
+		send_report(m, lv->vm, CL_REP_STALLED, CL_ROLE_PRIMARY, lv->protect_gen);
 		break;
 	default:
 		break;
@@ -188,6 +191,12 @@ void model_on_request_in(struct model *m, const struct cl_request *q)
 	}
 	if ((unsigned)q->cmd >= CL_CMD_NCMDS || !q->id)
 		return model_reply_err(m, q->id, "GenericError", "a request without id or command");
+	if (q->cmd > CL_CMD_HOST_FORGET)
+		return model_reply_err(
+		    m, q->id, "GenericError",
+		    "%s is this host's own business, not the cluster's (an internal "
+		    "error: the daemon routes it)",
+		    cl_cmd__to_str(q->cmd));
 	if (!(q->cmd == CL_CMD_FAILOVER && q->force) && !m->s.local.initialized)
 		return model_reply_err(m, q->id, "NoQuorum",
 				       "%s: no host here holds the cluster's history (restarted?): "
@@ -227,6 +236,14 @@ void model_on_request_in(struct model *m, const struct cl_request *q)
 
 /* ---- Tick: the leader's re-protection retries ---- */
 
+/* RETRY_MS, doubled for each backup in a row a stall ended, at most STALL_BACKOFF_MAX_MS. */
+uint32_t model_stall_backoff_ms(const struct cl_vm *v)
+{
+	uint64_t ms = (uint64_t)RETRY_MS << (v->stall_ends < 10 ? v->stall_ends : 10);
+
+	return ms < STALL_BACKOFF_MAX_MS ? (uint32_t)ms : STALL_BACKOFF_MAX_MS;
+}
+
 void model_on_tick(struct model *m, uint64_t now)
 {
 	struct cl_local *l = &m->s.local;
@@ -237,17 +254,22 @@ void model_on_tick(struct model *m, uint64_t now)
 		struct cl_vm *v = &m->s.cluster.vms[i];
 		struct cl_msg msg = {.type = CL_MSG_REQUEST};
 		struct cl_request q = {.cmd = CL_CMD_PROTECT};
+		uint32_t wait = v->stall_hold ? model_stall_backoff_ms(v) : RETRY_MS;
 
 		if (!v->name[0] || !v->want_protect || v->backup ||
-		    (v->state != CL_VM_RUNNING && v->state != CL_VM_DEGRADED))
+		    (v->state != CL_VM_RUNNING && v->state != CL_VM_DEGRADED)) {
+			m->retry_at[i] = 0;
 			continue;
-		if (!m->retry_at[i]) {
-			m->retry_at[i] = now + RETRY_MS;
+		}
+		if (!m->retry_at[i] || m->retry_gen[i] != v->generation) {
+			/* wanting a backup anew (a new one was assigned since): wait from now */
+			m->retry_at[i] = now + wait;
+			m->retry_gen[i] = v->generation;
 			continue;
 		}
 		if (now < m->retry_at[i] || !placement__pick_backup(&m->s.cluster, v))
 			continue;
-		m->retry_at[i] = now + RETRY_MS;
+		m->retry_at[i] = now + wait;
 		memcpy(q.vm, v->name, sizeof(q.vm));
 		msg.request.req = &q;
 		model_send_msg(m, &msg);

@@ -13,6 +13,8 @@
 #define DEFER_MAX 256
 /* How long the leader waits before asking again to protect a VM that wants a backup. */
 #define RETRY_MS 3000
+/* ... after n backups in a row ended by a stall: RETRY_MS << n, at most this. */
+#define STALL_BACKOFF_MAX_MS 300000
 /* Targeted requests of ours (drills) whose answer may still come. */
 #define PENDING_MAX 16
 /* A free-memory change worth a HOST_INFO. */
@@ -42,6 +44,7 @@ struct model {
 	int npending;
 	/* The leader's protect retries: local time only, the decision travels as a REQUEST. */
 	uint64_t retry_at[CL_MAX_VMS];
+	uint32_t retry_gen[CL_MAX_VMS]; /* the VM generation retry_at was set for */
 	uint32_t sent_free_mib;
 	/*
 	 * The barrier before every act that lets output out (failover, degrade, unprotect,
@@ -79,6 +82,7 @@ __attribute__((format(printf, 4, 5))) void model_reply_err(struct model *m, uint
 
 /* model_state.c: the replicated state's transitions and what messages do to it */
 void model_backup_died(struct model *m, struct cl_vm *v, const char *why);
+uint32_t model_stall_backoff_ms(const struct cl_vm *v);
 void model_host_set(struct model *m, struct cl_host *h, enum cl_host_state to, const char *why);
 void model_on_host_info(struct model *m, const struct cl_msg *msg);
 void model_on_report(struct model *m, const struct cl_msg *msg);

@@ -75,7 +75,7 @@ static void reprotect(struct model *m, struct cl_vm *v, const char *why)
 {
 	uint32_t node;
 
-	if (!v->want_protect || v->backup ||
+	if (!v->want_protect || v->backup || v->stall_hold ||
 	    (v->state != CL_VM_RUNNING && v->state != CL_VM_DEGRADED))
 		return;
 	node = placement__pick_backup(&m->s.cluster, v);
@@ -170,11 +170,26 @@ void model_primary_died(struct model *m, struct cl_vm *v, bool host_left, const 
 	vm_set(m, v, CL_VM_STOPPED, why);
 }
 
+/*
+ * A backup that a stall ended (its death follows a STALLED report about it): the next one
+ * waits for the leader's backoff, so a flapping link does not loop full syncs.
+ */
+static void hold_after_stall(struct model *m, struct cl_vm *v)
+{
+	if (!v->stalled_gen || v->stalled_gen != v->backup_gen)
+		return;
+	v->stall_ends++;
+	v->stall_hold = true;
+	model_note(m, "vm %s: its backup ended by a stall (%u in a row): re-protection waits %u s",
+		   v->name, v->stall_ends, model_stall_backoff_ms(v) / 1000);
+}
+
 /* The backup's death is confirmed; quorate. */
 void model_backup_died(struct model *m, struct cl_vm *v, const char *why)
 {
 	switch (v->state) {
 	case CL_VM_PROTECTING:
+		hold_after_stall(m, v);
 		v->backup = 0;
 		vm_set(m, v, CL_VM_RUNNING, why);
 		return;
@@ -183,6 +198,7 @@ void model_backup_died(struct model *m, struct cl_vm *v, const char *why)
 			vm_set(m, v, CL_VM_STOPPED, why);
 			return;
 		}
+		hold_after_stall(m, v);
 		v->backup = 0;
 		vm_set(m, v, CL_VM_DEGRADED, why);
 		reprotect(m, v, "re-protection after the backup's death");
@@ -275,8 +291,10 @@ void model_on_report(struct model *m, const struct cl_msg *msg)
 		break;
 	case CL_REP_ACTIVATED:
 		if (v->state == CL_VM_FAILING_OVER &&
-		    vm_set(m, v, CL_VM_RUNNING, "the backup activated"))
+		    vm_set(m, v, CL_VM_RUNNING, "the backup activated")) {
+			v->failovers++;
 			reprotect(m, v, "re-protection after failover");
+		}
 		break;
 	case CL_REP_STOPPED:
 		if (r->role == CL_ROLE_PRIMARY && v->state == CL_VM_STOPPING)
@@ -294,10 +312,14 @@ void model_on_report(struct model *m, const struct cl_msg *msg)
 		/*
 		 * The pair's link is broken while both hosts are members: end the backup
 		 * (which keeps one active copy); its host then reports that death, and
-		 * only that licenses the degrade and the re-protection.
+		 * only that licenses the degrade.  The re-protection waits (stall_hold).
 		 */
 		model_note(m, "vm %s: the primary hears its backup on %s no more", v->name,
 			   model_host_name(m, v->backup));
+		if (v->stalled_gen != r->gen) {
+			v->stalled_gen = r->gen;
+			changed(m);
+		}
 		if (v->backup == m->s.local.nodeid) {
 			struct cl_local_vmm *lv = model_local_by_name(m, v->name);
 
@@ -342,11 +364,23 @@ static void req_vm_start(struct model *m, uint32_t origin, const struct cl_reque
 	for (int i = 0; !v && i < CL_MAX_VMS; i++)
 		if (!m->s.cluster.vms[i].name[0])
 			v = &m->s.cluster.vms[i];
+	/* All slots taken: a stopped VM's record holds nothing a later start needs. */
+	for (int i = 0; !v && i < CL_MAX_VMS; i++)
+		if (m->s.cluster.vms[i].state == CL_VM_STOPPED) {
+			v = &m->s.cluster.vms[i];
+			model_note(m, "vm start: %s takes the slot of %s, stopped: forgotten",
+				   q->vm, v->name);
+		}
 	if (!v)
-		return model_reply_err(m, q->id, "GenericError",
-				       "vm start: %d VMs already: stop and forget one first",
-				       CL_MAX_VMS);
-	*v = (struct cl_vm){.state = CL_VM_STOPPED, .generation = v->generation};
+		return model_reply_err(
+		    m, q->id, "GenericError",
+		    "vm start: %d VMs already, none stopped: stop one and forget "
+		    "it (twin vm forget VM) first",
+		    CL_MAX_VMS);
+	*v = (struct cl_vm){.state = CL_VM_STOPPED,
+			    .generation = v->generation > m->s.cluster.gen_floor
+					      ? v->generation
+					      : m->s.cluster.gen_floor};
 	memcpy(v->name, q->vm, sizeof(v->name));
 	memcpy(v->config, q->config, sizeof(v->config));
 	v->memory_mib = q->memory_mib;
@@ -410,6 +444,9 @@ static void req_protect(struct model *m, const struct cl_request *q, struct cl_v
 	if (q->interval_ms)
 		v->interval_ms = q->interval_ms;
 	v->want_protect = true;
+	v->stall_hold = false;
+	if (q->id) /* the operator's protect starts the stall count afresh */
+		v->stall_ends = 0;
 	if (protect_to(m, v, node, q->id ? "protect" : "re-protection retry"))
 		model_reply_ok(m, q->id, model_vm_reply(m, v));
 }
@@ -427,6 +464,8 @@ static void req_unprotect(struct model *m, const struct cl_request *q, struct cl
 				       v->name);
 	v->want_protect = false;
 	v->backup = 0;
+	v->stall_hold = false;
+	v->stall_ends = 0;
 	if (vm_set(m, v, CL_VM_RUNNING, "unprotect"))
 		model_reply_ok(m, q->id, model_vm_reply(m, v));
 }
@@ -480,6 +519,64 @@ static void req_failover(struct model *m, uint32_t origin, const struct cl_reque
 	model_reply_ok(m, q->id, model_vm_reply(m, v));
 }
 
+/* vm forget: a stopped VM's record goes; its generations are never given again. */
+static void req_vm_forget(struct model *m, const struct cl_request *q, struct cl_vm *v)
+{
+	char *text = NULL;
+
+	if (v->state != CL_VM_STOPPED)
+		return model_reply_err(m, q->id, "GenericError",
+				       "vm forget: %s is %s: stop it first (twin vm stop %s)",
+				       v->name, cl_vm_state__to_str(v->state), v->name);
+	if (asprintf(&text, "{\"vm\":\"%s\",\"forgotten\":true}", v->name) < 0)
+		text = NULL;
+	model_note(m, "vm %s: forgotten (generation %u)", v->name, v->generation);
+	if (v->generation > m->s.cluster.gen_floor)
+		m->s.cluster.gen_floor = v->generation;
+	*v = (struct cl_vm){0};
+	changed(m);
+	model_reply_ok(m, q->id, text);
+}
+
+/* host forget: an offline host with no VM roles leaves the state (it may join again). */
+static void req_host_forget(struct model *m, const struct cl_request *q)
+{
+	struct cl_host *h = NULL;
+	char *text = NULL;
+
+	for (int i = 0; i < CL_MAX_HOSTS; i++)
+		if (m->s.cluster.hosts[i].nodeid &&
+		    !strcmp(m->s.cluster.hosts[i].name, q->host_name))
+			h = &m->s.cluster.hosts[i];
+	if (!h)
+		return model_reply_err(
+		    m, q->id, "GenericError",
+		    "host forget: no host named \"%s\" (twin cluster status shows them)",
+		    q->host_name);
+	if (h->state != CL_HOST_OFFLINE || model_is_member(m, h->nodeid))
+		return model_reply_err(m, q->id, "GenericError",
+				       "host forget: %s is online: only a host that left can be "
+				       "forgotten (stop its clusterd first)",
+				       h->name);
+	for (int i = 0; i < CL_MAX_VMS; i++) {
+		const struct cl_vm *v = &m->s.cluster.vms[i];
+
+		if (v->name[0] && (v->primary == h->nodeid || v->backup == h->nodeid))
+			return model_reply_err(
+			    m, q->id, "GenericError",
+			    "host forget: %s is still %s's %s: stop that VM (twin vm stop %s) or "
+			    "let it fail over first",
+			    h->name, v->name, v->primary == h->nodeid ? "primary" : "backup",
+			    v->name);
+	}
+	if (asprintf(&text, "{\"host\":\"%s\",\"forgotten\":true}", h->name) < 0)
+		text = NULL;
+	model_note(m, "host %s (node %u): forgotten", h->name, h->nodeid);
+	*h = (struct cl_host){0};
+	changed(m);
+	model_reply_ok(m, q->id, text);
+}
+
 /* A request every member applies (in a quorate partition, failover --force excepted). */
 void model_on_request(struct model *m, uint32_t origin, const struct cl_request *q)
 {
@@ -490,6 +587,8 @@ void model_on_request(struct model *m, uint32_t origin, const struct cl_request 
 	qq.id = id;
 	if (q->cmd == CL_CMD_VM_START)
 		return req_vm_start(m, origin, &qq);
+	if (q->cmd == CL_CMD_HOST_FORGET)
+		return req_host_forget(m, &qq);
 	v = model_vm_by_name(m, q->vm);
 	if (!v)
 		return model_reply_err(m, id, "GenericError",
@@ -504,6 +603,8 @@ void model_on_request(struct model *m, uint32_t origin, const struct cl_request 
 		return req_unprotect(m, &qq, v);
 	case CL_CMD_FAILOVER:
 		return req_failover(m, origin, &qq, v);
+	case CL_CMD_VM_FORGET:
+		return req_vm_forget(m, &qq, v);
 	default:
 		return model_reply_err(m, id, "GenericError", "%s is not a cluster-wide request",
 				       cl_cmd__to_str(q->cmd));

@@ -207,8 +207,71 @@ START_TEST(test_stall_licenses_nothing)
 	sim_settle(&s);
 	ck_assert_int_eq(s.activations, 0);
 	ck_assert_int_eq(sim_vmm(sim_node(&s, 1), "kv1")->degrades, 1);
-	ck_assert_str_eq(cl_vm_state__to_str(sim_vm(&s, 2, "kv1")->state), "protected");
 	ck_assert_int_eq(sim_active(&s, "kv1", NULL), 1);
+	/* Re-protection waits out the stall's backoff, then happens. */
+	ck_assert(sim_vm(&s, 2, "kv1")->stall_hold);
+	sim_tick_all(&s, 10000);
+	sim_settle(&s);
+	ck_assert_str_eq(cl_vm_state__to_str(sim_vm(&s, 2, "kv1")->state), "protected");
+	sim_fini(&s);
+}
+END_TEST
+
+/* The operator unprotects and protects: the stall count starts afresh. */
+static bool simple_protect_resets(struct sim *s)
+{
+	sim_simple(s, 3, CL_CMD_UNPROTECT, "kv1");
+	sim_settle(s);
+	sim_simple(s, 3, CL_CMD_PROTECT, "kv1");
+	sim_settle(s);
+	return sim_vm(s, 2, "kv1")->stall_ends == 0 && !sim_vm(s, 2, "kv1")->stall_hold &&
+	       sim_vm(s, 2, "kv1")->state == CL_VM_PROTECTED;
+}
+
+static int degraded_for_ms(struct sim *s)
+{
+	int waited = 0;
+
+	while (sim_step(s))
+		;
+	ck_assert_str_eq(cl_vm_state__to_str(sim_vm(s, 2, "kv1")->state), "degraded");
+	while (sim_vm(s, 2, "kv1")->state != CL_VM_PROTECTED) {
+		sim_tick_all(s, 1000);
+		while (sim_step(s))
+			;
+		waited += 1000;
+		ck_assert_int_lt(waited, 1000000);
+	}
+	return waited;
+}
+
+/*
+ * A flapping replication link: each stall ends the backup (once: a stall reported again
+ * changes nothing), and each re-protection waits twice as long as the last, up to 5 min;
+ * the operator's protect starts afresh.
+ */
+START_TEST(test_stall_resync_backs_off)
+{
+	struct sim s;
+	int backoff = 6000;
+
+	sim_init(&s, 3, 25, false);
+	sim_vm_start(&s, 1, "kv1", true);
+	sim_settle(&s);
+	for (int k = 1; k <= 8; k++) {
+		int waited;
+
+		sim_local(sim_node(&s, 1), CL_EV_VMM_STALLED, "kv1", CL_ROLE_PRIMARY);
+		sim_local(sim_node(&s, 1), CL_EV_VMM_STALLED, "kv1", CL_ROLE_PRIMARY);
+		waited = degraded_for_ms(&s);
+		ck_assert_uint_eq(sim_vm(&s, 2, "kv1")->stall_ends, k);
+		ck_assert_msg(waited >= backoff && waited <= backoff + 2000,
+			      "stall %d: re-protected after %d ms, not %d", k, waited, backoff);
+		backoff = backoff * 2 > 300000 ? 300000 : backoff * 2;
+	}
+	ck_assert_int_eq(sim_vmm(sim_node(&s, 1), "kv1")->degrades, 8);
+	ck_assert_int_eq(s.activations, 0);
+	ck_assert(simple_protect_resets(&s));
 	sim_fini(&s);
 }
 END_TEST
@@ -349,7 +412,8 @@ static bool quorate(const struct model *m)
  */
 START_TEST(test_quorum_is_the_rings_verdict)
 {
-	static const char history[] = "{\"version\":1,\"ring\":0,\"hosts\":[],\"vms\":[]}";
+	static const struct cl_cluster empty = {.version = 1};
+	char *history = cl_msg__cluster_json(&empty, false);
 	struct model *m = model__new(1, "h1", "10.0.0.1", 7400);
 	struct cl_input c = {.type = CL_IN_CONFCHG}, q = {.type = CL_IN_QUORUM};
 	char err[160];
@@ -392,6 +456,7 @@ START_TEST(test_quorum_is_the_rings_verdict)
 	ck_assert_int_eq(feed(m, &c), 0);
 	ck_assert(quorate(m));
 	cl_actions__dispose(&acts);
+	free(history);
 	model__free(m);
 }
 END_TEST
@@ -515,7 +580,14 @@ START_TEST(test_msg_round_trips)
 				   .backup = 1,
 				   .mode = CL_MODE_HYBRID,
 				   .interval_ms = 25,
-				   .generation = 4};
+				   .generation = 4,
+				   .synced_version = 40,
+				   .stalled_gen = 3,
+				   .stall_ends = 2,
+				   .stall_hold = true,
+				   .failovers = 7};
+	c->gen_floor = 2;
+	c->hosts[2].info_version = 41;
 	snprintf(c->vms[5].name, sizeof(c->vms[5].name), "kv1");
 	snprintf(c->vms[5].config, sizeof(c->vms[5].config), "name = kv1\n\"quoted\" \\ x\n");
 	m = (struct cl_msg){.type = CL_MSG_STATE_SYNC, .node = 1};
@@ -529,6 +601,9 @@ START_TEST(test_msg_round_trips)
 	snprintf(r.vm, sizeof(r.vm), "kv1");
 	snprintf(r.config, sizeof(r.config), "name = kv1\n");
 	m.request.req = &r;
+	round_trip(&m);
+	r = (struct cl_request){.id = 10, .cmd = CL_CMD_HOST_FORGET};
+	snprintf(r.host_name, sizeof(r.host_name), "h-3.lab_A");
 	round_trip(&m);
 	m = (struct cl_msg){.type = CL_MSG_REPLY, .node = 2};
 	m.reply.origin = 1;
@@ -693,6 +768,7 @@ Suite *cluster_model_suite(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_gates);
 	tcase_add_test(tc, test_stall_licenses_nothing);
+	tcase_add_test(tc, test_stall_resync_backs_off);
 	tcase_add_test(tc, test_action_roles_and_host_drill);
 	tcase_add_test(tc, test_death_only_from_its_host);
 	tcase_add_test(tc, test_fence_then_unfence);

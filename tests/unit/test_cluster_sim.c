@@ -62,6 +62,15 @@ START_TEST(test_vmm_death_fails_over)
 	ck_assert_uint_ne(v->backup, b);
 	ck_assert_int_eq(s.activations, 1);
 	sim_check_converged(&s, 0);
+	/* The failover counts, everywhere, in the status JSON too; a second one counts again. */
+	ck_assert_uint_eq(sim_vm(&s, 3, "kv1")->failovers, 1);
+	ck_assert_ptr_nonnull(strstr(
+	    sim_reply(&s, 3, sim_simple(&s, 3, CL_CMD_STATUS, "kv1"))->text, "\"failovers\":1"));
+	sim_vmm_exit(sim_node(&s, b), sim_vmm(sim_node(&s, b), "kv1"), 9);
+	sim_settle(&s);
+	ck_assert_int_eq(s.activations, 2);
+	sim_check_converged(&s, 0);
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->failovers, 2);
 	sim_fini(&s);
 }
 END_TEST
@@ -343,6 +352,104 @@ START_TEST(test_forced_minority_loses_the_merge)
 	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
 	ck_assert_uint_eq(p2, 1);
 	ck_assert_ptr_null(sim_vmm(sim_node(&s, b), "kv1"));
+	sim_fini(&s);
+}
+END_TEST
+
+static const struct sim_reply *host_forget(struct sim *s, uint32_t node, const char *host)
+{
+	struct cl_request q = {.cmd = CL_CMD_HOST_FORGET};
+	uint64_t req;
+
+	snprintf(q.host_name, sizeof(q.host_name), "%s", host);
+	req = sim_request(s, node, &q);
+	sim_settle(s);
+	ck_assert_ptr_nonnull(sim_reply(s, node, req));
+	return sim_reply(s, node, req);
+}
+
+static const struct sim_reply *simple_settled(struct sim *s, uint32_t node, enum cl_cmd cmd,
+					      const char *vm)
+{
+	uint64_t req = sim_simple(s, node, cmd, vm);
+
+	sim_settle(s);
+	ck_assert_ptr_nonnull(sim_reply(s, node, req));
+	return sim_reply(s, node, req);
+}
+
+/*
+ * vm forget removes a stopped VM (only a stopped one, only with quorum); its generations
+ * are never given again.  host forget removes a host that left and holds no VM role.
+ */
+START_TEST(test_forget)
+{
+	struct sim s;
+	int parts[] = {1, 0, 0};
+	uint32_t gen;
+
+	sim_init(&s, 3, 35, false);
+	protected_vm(&s, 1, "kv1");
+	ck_assert_ptr_nonnull(
+	    strstr(simple_settled(&s, 2, CL_CMD_VM_FORGET, "kv1")->text, "stop it first"));
+	ck_assert(simple_settled(&s, 2, CL_CMD_VM_STOP, "kv1")->ok);
+	expect_state(&s, 3, "kv1", "stopped");
+	gen = sim_vm(&s, 3, "kv1")->generation;
+	sim_partition(&s, parts);
+	sim_settle(&s);
+	ck_assert_str_eq(simple_settled(&s, 1, CL_CMD_VM_FORGET, "kv1")->cls, "NoQuorum");
+	ck_assert(simple_settled(&s, 2, CL_CMD_VM_FORGET, "kv1")->ok);
+	ck_assert_ptr_null(sim_vm(&s, 3, "kv1"));
+	ck_assert_ptr_null(strstr(simple_settled(&s, 3, CL_CMD_VM_LIST, "")->text, "kv1"));
+	/* A new VM in a fresh slot starts above every generation ever given. */
+	sim_vm_start(&s, 2, "kv2", false);
+	sim_settle(&s);
+	ck_assert_uint_gt(sim_vm(&s, 3, "kv2")->generation, gen);
+	/* host forget: not a member host; not one that holds a role. */
+	ck_assert_ptr_nonnull(strstr(host_forget(&s, 3, "h2")->text, "is online"));
+	ck_assert_ptr_nonnull(strstr(host_forget(&s, 3, "h9")->text, "no host named"));
+	sim_heal(&s);
+	sim_settle(&s);
+	sim_kill_host(&s, 2);
+	sim_settle(&s);
+	ck_assert_ptr_nonnull(strstr(host_forget(&s, 3, "h2")->text, "kv2's primary"));
+	ck_assert(simple_settled(&s, 3, CL_CMD_VM_STOP, "kv2")->ok);
+	ck_assert(host_forget(&s, 3, "h2")->ok);
+	ck_assert_ptr_null(
+	    strstr(simple_settled(&s, 3, CL_CMD_CLUSTER_STATUS, "")->text, "\"h2\""));
+	/* It may come back: a new host to the cluster, with no role. */
+	sim_restart_host(&s, 2, 0);
+	sim_settle(&s);
+	sim_check_converged(&s, 0);
+	ck_assert_ptr_nonnull(
+	    strstr(simple_settled(&s, 3, CL_CMD_CLUSTER_STATUS, "")->text, "\"h2\""));
+	sim_fini(&s);
+}
+END_TEST
+
+/* All 64 slots taken: vm start takes a stopped VM's slot (its record is only history). */
+START_TEST(test_vm_start_reuses_a_stopped_slot)
+{
+	struct sim s;
+	char name[16];
+	uint64_t req;
+
+	sim_init(&s, 3, 36, false);
+	for (int i = 0; i < CL_MAX_VMS; i++) {
+		snprintf(name, sizeof(name), "vm%d", i);
+		sim_vm_start(&s, 1 + (uint32_t)i % 3, name, false);
+	}
+	sim_settle(&s);
+	req = sim_vm_start(&s, 1, "one-more", false);
+	sim_settle(&s);
+	ck_assert_ptr_nonnull(strstr(sim_reply(&s, 1, req)->text, "none stopped"));
+	ck_assert(simple_settled(&s, 2, CL_CMD_VM_STOP, "vm7")->ok);
+	req = sim_vm_start(&s, 1, "one-more", false);
+	sim_settle(&s);
+	ck_assert(sim_reply(&s, 1, req)->ok);
+	expect_state(&s, 2, "one-more", "running");
+	ck_assert_ptr_null(sim_vm(&s, 2, "vm7"));
+	sim_check_converged(&s, 0);
 	sim_fini(&s);
 }
 END_TEST
@@ -638,7 +745,11 @@ static void random_run(unsigned seed, int n, int ops, bool qdevice)
 			break;
 		case 7:
 			if (sim_node(&s, node)->up)
-				sim_simple(&s, node, r & 16 ? CL_CMD_DRILL : CL_CMD_VM_STOP, vm);
+				sim_simple(&s, node,
+					   r & 16   ? CL_CMD_DRILL
+					   : r & 32 ? CL_CMD_VM_FORGET
+						    : CL_CMD_VM_STOP,
+					   vm);
 			break;
 		case 8:
 			/* A primary that hears its backup no more (a link broken between them). */
@@ -724,6 +835,8 @@ Suite *cluster_sim_suite(void)
 	tcase_add_test(tc, test_partition_backup_in_minority);
 	tcase_add_test(tc, test_partition_three_ways);
 	tcase_add_test(tc, test_two_hosts_refuse_then_force);
+	tcase_add_test(tc, test_forget);
+	tcase_add_test(tc, test_vm_start_reuses_a_stopped_slot);
 	tcase_add_test(tc, test_forced_failover_without_quorum);
 	tcase_add_test(tc, test_forced_minority_loses_the_merge);
 	tcase_add_test(tc, test_two_hosts_qdevice_fail_over);
