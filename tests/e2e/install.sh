@@ -141,15 +141,19 @@ if [ -n "$unitdir" ]; then
 	sed "s|^ExecStart=/|ExecStart=$dest/|" "$unit" >"$E2E_TMP/unit/twin-clusterd.service"
 	run_bounded 30 verify env MANPATH="$man_dir" systemd-analyze verify \
 		"$E2E_TMP/unit/twin-clusterd.service"
-	[ "$RUN_RC" -eq 0 ] && [ ! -s "$E2E_TMP/verify.err" ] && [ ! -s "$E2E_TMP/verify.out" ] ||
-		{ show_file "$E2E_TMP/verify.err"; fail "systemd-analyze verify complains about $unit"; }
+	if [ "$RUN_RC" -ne 0 ] || [ -s "$E2E_TMP/verify.err" ] || [ -s "$E2E_TMP/verify.out" ]; then
+		show_file "$E2E_TMP/verify.err"
+		fail "systemd-analyze verify complains about $unit"
+	fi
 fi
 
 # The example clusterd.conf, through twin-clusterd's own parser; a broken copy is refused.
 run_bounded 10 conf-ok "$bin/twin-clusterd" --check-config --config "$examples/clusterd.conf"
 assert_status conf-ok 0
-[ ! -s "$E2E_TMP/conf-ok.out" ] && [ ! -s "$E2E_TMP/conf-ok.err" ] ||
-	{ show_file "$E2E_TMP/conf-ok.err"; fail "twin-clusterd --check-config is not silent on the example"; }
+if [ -s "$E2E_TMP/conf-ok.out" ] || [ -s "$E2E_TMP/conf-ok.err" ]; then
+	show_file "$E2E_TMP/conf-ok.err"
+	fail "twin-clusterd --check-config is not silent on the example"
+fi
 grep -qxF "twin_vmm = $TWIN_INST_BINDIR/twin-vmm" "$examples/clusterd.conf" ||
 	fail "the example clusterd.conf does not name the installed twin-vmm ($TWIN_INST_BINDIR)"
 sed 's/^port_base = .*/port_base = 80/' "$examples/clusterd.conf" >"$E2E_TMP/bad.conf"
