@@ -26,7 +26,8 @@ struct client {
 	bool closing; /* the last reply is written, then the connection closes */
 	bool serving; /* inside serve(): a reply made meanwhile must not recurse */
 	bool eof;     /* the client sent all it will: close after the owed replies */
-	struct api_peer peer; /* who connected: what it may run (api_auth.h) */
+	/* Who connected: what it may run (api_auth.h). */
+	struct api_peer peer;
 };
 
 struct api {
@@ -75,6 +76,7 @@ static void serve(struct client *c)
 	while (!c->pending && !c->closing) {
 		struct cl_request *req = calloc(1, sizeof(*req));
 		struct api_error e = {0};
+		enum cl_cmd denied;
 		size_t len;
 		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
 		json_t *id;
@@ -90,21 +92,23 @@ static void serve(struct client *c)
 			break;
 		}
 		req->id = ++c->a->next_id;
-		if (api_request__parse(line, len, c->a->vm_configs, req, &id, &e)) {
-			send_line(c, api_request__error(e.cls, e.desc, id));
-			json_decref(id);
-		} else if (api_auth__allow(&c->a->auth, &c->peer, req->cmd, e.desc,
-					   sizeof(e.desc))) {
-			clog__warn("api: refused %s to %s (uid %u, pid %d)", cl_cmd__to_str(req->cmd),
+		/* Before the parse, which may read files the request names. */
+		if (api_auth__allow_line(&c->a->auth, &c->peer, line, len, &denied, &id, e.desc,
+					 sizeof(e.desc))) {
+			clog__warn("api: refused %s to %s (uid %u, pid %d)", cl_cmd__to_str(denied),
 				   c->peer.user, (unsigned int)c->peer.uid, (int)c->peer.pid);
 			send_line(c, api_request__error("PermissionDenied", e.desc, id));
+			json_decref(id);
+		} else if (api_request__parse(line, len, c->a->vm_configs, req, &id, &e)) {
+			send_line(c, api_request__error(e.cls, e.desc, id));
 			json_decref(id);
 		} else {
 			/* Who changed or read into what: the log answers it later. */
 			if (!api_auth__read_only(req->cmd))
 				clog__info("api: %s%s%s by %s (uid %u, pid %d)",
 					   cl_cmd__to_str(req->cmd), req->vm[0] ? " " : "", req->vm,
-					   c->peer.user, (unsigned int)c->peer.uid, (int)c->peer.pid);
+					   c->peer.user, (unsigned int)c->peer.uid,
+					   (int)c->peer.pid);
 			c->pending = req->id;
 			c->cmd = req->cmd;
 			c->id = id;
@@ -333,8 +337,9 @@ int api__set_access(struct api *a, const struct conf_api *access, char *err, siz
 	if (rc)
 		return rc;
 	a->auth = auth;
-	clog__info("api: administrators: root%s%s; viewers: %s", auth.admin_group[0] ? ", group " : "",
-		   auth.admin_group, auth.viewer_group[0] ? auth.viewer_group : "none");
+	clog__info("api: administrators: root%s%s; viewers: %s",
+		   auth.admin_group[0] ? ", group " : "", auth.admin_group,
+		   auth.viewer_group[0] ? auth.viewer_group : "none");
 	return 0;
 }
 

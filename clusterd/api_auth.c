@@ -89,7 +89,8 @@ static int peer_groups(int fd, gid_t **out)
 	if (r) {
 		rc = -errno;
 		free(g);
-		return rc;
+		/* A kernel before 4.13 has no SO_PEERGROUPS: the primary group alone counts. */
+		return rc == -ENOPROTOOPT ? 0 : rc;
 	}
 	*out = g;
 	return len / sizeof(gid_t);
@@ -152,7 +153,8 @@ int api_auth__allow(const struct api_auth *auth, const struct api_peer *peer, en
 {
 	const char *name = cl_cmd__to_str(cmd);
 
-	if (peer->role == API_ROLE_ADMIN || (peer->role == API_ROLE_VIEWER && api_auth__read_only(cmd)))
+	if (peer->role == API_ROLE_ADMIN ||
+	    (peer->role == API_ROLE_VIEWER && api_auth__read_only(cmd)))
 		return 0;
 	if (api_auth__read_only(cmd) && auth->viewer_group[0])
 		snprintf(err, errlen,
@@ -162,16 +164,38 @@ int api_auth__allow(const struct api_auth *auth, const struct api_peer *peer, en
 			 peer->user, (unsigned int)peer->uid, name, auth->viewer_group,
 			 auth->viewer_group, peer->user);
 	else if (auth->admin_group[0])
-		snprintf(err, errlen,
-			 "user %s (uid %u) may not run %s: it needs root or group %s ([api] "
-			 "admin_group): add the user to it (usermod -aG %s %s) and log in again, or "
-			 "run it as root",
-			 peer->user, (unsigned int)peer->uid, name, auth->admin_group,
-			 auth->admin_group, peer->user);
+		snprintf(
+		    err, errlen,
+		    "user %s (uid %u) may not run %s: it needs root or group %s ([api] "
+		    "admin_group): add the user to it (usermod -aG %s %s) and log in again, or "
+		    "run it as root",
+		    peer->user, (unsigned int)peer->uid, name, auth->admin_group, auth->admin_group,
+		    peer->user);
 	else
-		snprintf(err, errlen,
-			 "user %s (uid %u) may not run %s: it needs root: run it as root (sudo), or "
-			 "name a group in clusterd.conf's [api] admin_group and add the user to it",
-			 peer->user, (unsigned int)peer->uid, name);
+		snprintf(
+		    err, errlen,
+		    "user %s (uid %u) may not run %s: it needs root: run it as root (sudo), or "
+		    "name a group in clusterd.conf's [api] admin_group and add the user to it",
+		    peer->user, (unsigned int)peer->uid, name);
 	return -EACCES;
+}
+
+int api_auth__allow_line(const struct api_auth *auth, const struct api_peer *peer, const char *line,
+			 size_t len, enum cl_cmd *cmd, json_t **id, char *err, size_t errlen)
+{
+	json_t *r;
+	int rc = 0;
+
+	*id = NULL;
+	if (peer->role == API_ROLE_ADMIN)
+		return 0;
+	r = json_loadb(line, len, 0, NULL);
+	if (json_is_object(r) &&
+	    !cl_cmd__from_str(json_string_value(json_object_get(r, "execute")) ?: "", cmd)) {
+		rc = api_auth__allow(auth, peer, *cmd, err, errlen);
+		if (rc)
+			*id = json_incref(json_object_get(r, "id"));
+	}
+	json_decref(r);
+	return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <jansson.h>
 #include "conf.h"
 #include "model.h"
 
@@ -56,5 +57,14 @@ bool api_auth__read_only(enum cl_cmd cmd);
  */
 int api_auth__allow(const struct api_auth *auth, const struct api_peer *peer, enum cl_cmd cmd,
 		    char *err, size_t errlen);
+
+/*
+ * api_auth__allow for a request line, judged by its "execute" alone, before anything else in
+ * it is read: a viewer's vm-start must not make clusterd (root) open the file it names.  0
+ * when allowed, or when the line names no known command (the parser answers that); else
+ * -EACCES with err, *cmd the command and *id the request's "id" (a new reference, or NULL).
+ */
+int api_auth__allow_line(const struct api_auth *auth, const struct api_peer *peer, const char *line,
+			 size_t len, enum cl_cmd *cmd, json_t **id, char *err, size_t errlen);
 
 #endif

@@ -59,6 +59,10 @@ fail(struct api_error *e, const char *cls, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->desc, sizeof(e->desc), fmt, ap);
 	va_end(ap);
+	/* What the client sent is echoed: its control characters never reach a terminal. */
+	for (char *c = e->desc; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	return -EINVAL;
 }
 

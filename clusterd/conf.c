@@ -37,9 +37,9 @@ static const struct key keys[] = {
     {"tls", "psk", K_PATH, FIELD(tls.psk), "psk = /etc/twin/tls/psk"},
     {"tls", "insecure", K_BOOL, FIELD(tls.insecure), "insecure = yes"},
     {"replication", "port_base", K_PORT, FIELD(port_base), "port_base = 7400"},
+    {"metrics", "listen", K_LISTEN, FIELD(metrics), "listen = 198.18.0.1:9464"},
     {"api", "admin_group", K_NAME, FIELD(api.admin_group), "admin_group = twin-admin"},
     {"api", "viewer_group", K_NAME, FIELD(api.viewer_group), "viewer_group = twin-view"},
-    {"metrics", "listen", K_LISTEN, FIELD(metrics), "listen = 198.18.0.1:9464"},
 };
 #define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -232,12 +232,12 @@ static int handle(void *user, const char *section, const char *name, const char 
 	if (!*section)
 		fail(p,
 		     "%s is outside any section: put it under [cluster], [host], [paths], "
-		     "[tls], [replication], [api] or [metrics]",
+		     "[tls], [replication], [metrics] or [api]",
 		     name);
 	else if (!section_known)
 		fail(p,
 		     "unknown section [%s]: use [cluster], [host], [paths], [tls], "
-		     "[replication], [api] or [metrics]",
+		     "[replication], [metrics] or [api]",
 		     section);
 	else
 		fail(p,

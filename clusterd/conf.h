@@ -23,6 +23,12 @@ struct conf_tls {
 	bool insecure;
 };
 
+/* An address to serve on: an IP literal (v6 without brackets) and a port; port 0: off. */
+struct conf_listen {
+	char addr[64];
+	unsigned int port;
+};
+
 /*
  * Who may use the CLI's socket (api_auth.h).  Neither: root alone (socket 0600).  The socket's
  * group is viewer_group, else admin_group (mode 0660): its members may connect.
@@ -30,12 +36,6 @@ struct conf_tls {
 struct conf_api {
 	char admin_group[CONF_NAME_MAX + 1];  /* "": root alone administers */
 	char viewer_group[CONF_NAME_MAX + 1]; /* "": no read-only users */
-};
-
-/* An address to serve on: an IP literal (v6 without brackets) and a port; port 0: off. */
-struct conf_listen {
-	char addr[64];
-	unsigned int port;
 };
 
 struct clusterd_conf {
@@ -50,8 +50,8 @@ struct clusterd_conf {
 	unsigned int port_base; /* a backup listens on port_base + VM index */
 
 	char cpu_sysfs[CONF_PATH_MAX]; /* [host] cpu_sysfs: present, online, cpuN/online */
-	struct conf_api api;
 	struct conf_listen metrics; /* [metrics] listen: GET /metrics (Prometheus) */
+	struct conf_api api;
 };
 
 /*

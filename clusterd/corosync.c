@@ -91,7 +91,7 @@ static void lose(struct corosync *c, const char *what, cs_error_t r)
 	c->ops->lost(c->ops->opaque, why);
 }
 
-static void report_quorum(struct corosync *c, bool quorate)
+static void report_quorum(struct corosync *c, bool quorate, uint64_t ring_seq)
 {
 	struct votequorum_info info = {0};
 	cs_error_t r = RETRY(votequorum_getinfo(c->vq, c->nodeid, &info));
@@ -100,7 +100,8 @@ static void report_quorum(struct corosync *c, bool quorate)
 		/* Still the quorate bit: it decides fencing; the votes only inform. */
 		clog__warn("votequorum_getinfo failed: %s: votes unknown", cs_strerror(r));
 	}
-	c->ops->quorum(c->ops->opaque, quorate, info.total_votes, info.node_expected_votes);
+	c->ops->quorum(c->ops->opaque, quorate, info.total_votes, info.node_expected_votes,
+		       ring_seq);
 }
 
 static void on_quorum(quorum_handle_t h, uint32_t quorate, uint64_t ring_seq, uint32_t nview,
@@ -112,7 +113,7 @@ static void on_quorum(quorum_handle_t h, uint32_t quorate, uint64_t ring_seq, ui
 		return;
 	clog__debug("quorum: %s, ring %llu, %u nodes", quorate ? "quorate" : "NOT quorate",
 		    (unsigned long long)ring_seq, nview);
-	report_quorum(c, quorate);
+	report_quorum(c, quorate, ring_seq);
 }
 
 /*
@@ -316,9 +317,12 @@ int corosync__join(struct corosync *c, struct event_base *base, char *err, size_
 	/* The quorum first: the model must know it before the first confchg. */
 	if ((r = RETRY(quorum_getquorate(c->quorum, &quorate))) != CS_OK)
 		return fail(r, "quorum_getquorate", err, errlen);
-	report_quorum(c, quorate);
-	/* Without trackstart no quorum callback ever comes. */
-	if ((r = RETRY(quorum_trackstart(c->quorum, CS_TRACK_CHANGES))) != CS_OK)
+	report_quorum(c, quorate, 0);
+	/*
+	 * Without trackstart no quorum callback ever comes; CURRENT adds one at once, tagged
+	 * with the current ring (votequorum then speaks at every ring's sync).
+	 */
+	if ((r = RETRY(quorum_trackstart(c->quorum, CS_TRACK_CURRENT | CS_TRACK_CHANGES))) != CS_OK)
 		return fail(r, "quorum_trackstart", err, errlen);
 	if ((r = RETRY(cpg_fd_get(c->cpg, &cpg_fd))) != CS_OK ||
 	    (r = RETRY(quorum_fd_get(c->quorum, &quorum_fd))) != CS_OK)

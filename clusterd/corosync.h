@@ -23,8 +23,12 @@ struct corosync_ops {
 	void (*confchg)(void *opaque, const uint32_t *members, size_t nmembers,
 			const uint32_t *left, size_t nleft, const uint32_t *joined, size_t njoined,
 			uint64_t ring_seq);
-	/* votequorum's view: also called once from corosync__join, before joining. */
-	void (*quorum)(void *opaque, bool quorate, uint32_t votes, uint32_t expected_votes);
+	/*
+	 * votequorum's view, and the seq of the ring it is about (0: unknown): also called
+	 * once from corosync__join, before joining (ring 0), and again for the current ring.
+	 */
+	void (*quorum)(void *opaque, bool quorate, uint32_t votes, uint32_t expected_votes,
+		       uint64_t ring_seq);
 	/*
 	 * The connection to Corosync is gone (it died or shut us out): nothing more will be
 	 * delivered.  The daemon must fence and end; the link is unusable from here.

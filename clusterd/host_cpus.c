@@ -8,7 +8,6 @@
 #include "clog.h"
 #include "conf.h"
 #include "cpu_list.h"
-#include "cpu_pin.h"
 #include "host_cpus.h"
 #include "persist.h"
 
@@ -339,12 +338,4 @@ int host_cpus__new(const char *sysfs_root, const char *state_file, struct host_c
 void host_cpus__free(struct host_cpus *h)
 {
 	free(h);
-}
-
-int host_cpus__pin_self(const struct host_cpus *h)
-{
-	cpu_set_t allowed;
-
-	host_cpus__allowed(h, &allowed);
-	return cpu_pin__process(0, &allowed);
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "local_cmd.h"
+#include "supervisor.h"
 
 /*
  * A CPU is "offline for Twin" when no thread of clusterd or of its twin-vmms may run there; the
@@ -56,7 +57,11 @@ json_t *host_cpus__json(const struct host_cpus *h);
 /* The local commands host-cpus, host-cpu-offline and host-cpu-online (host_cpus_cmd.c). */
 void host_cpus__run(struct local_ctx *ctx, const struct cl_request *req);
 
-/* clusterd's own threads to the allowed set, so the twin-vmms it spawns start there. */
-int host_cpus__pin_self(const struct host_cpus *h);
+/*
+ * clusterd's own threads to the allowed set, and the twin-vmms it spawns from now on get it as
+ * --cpus (they would inherit it anyway).  Failures are logged: the running twin-vmms are
+ * host_cpus__run's affair.
+ */
+void host_cpus__apply(const struct host_cpus *h, struct supervisor *sup);
 
 #endif

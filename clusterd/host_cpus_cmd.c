@@ -8,27 +8,43 @@
 #include "host_cpus.h"
 #include "supervisor.h"
 
-/* set-cpus and query-cpus answer at once: a twin-vmm busy longer is reported, not waited for. */
-#define VMM_CPUS_MS 5000
+/*
+ * set-cpus and query-cpus answer at once, but may wait behind a slow command (twin-vmm serves
+ * one at a time): the CLI is answered by REPLY_MS, clusterd pinning any twin-vmm that has not
+ * re-pinned itself by then.  Its set-cpus stays queued (VMM_CPUS_MS), so on its one
+ * connection to that twin-vmm it still runs before any later set-cpus: never a stale set last.
+ */
+#define REPLY_MS    3000
+#define VMM_CPUS_MS 60000
 #define MAX_VMMS    (2 * CL_MAX_VMS)
 
-/* One request's fan-out to the twin-vmms here: it is answered when the last one has. */
+struct vmm_part;
+
+/*
+ * One request's fan-out to the twin-vmms here: answered when the last one has, or at the
+ * deadline; freed when the reply is out and every call has come back (refs).
+ */
 struct fanout {
 	struct local_ctx *ctx;
 	uint64_t id;
 	enum cl_cmd cmd;
-	json_t *ret; /* the reply being built */
+	json_t *ret; /* the reply being built; NULL once sent */
 	json_t *vms; /* its "vms" array */
 	char allowed[CPU_LIST_MAX];
-	cpu_set_t set;	      /* allowed, parsed */
-	unsigned int pending; /* calls not answered yet, plus one while they are being made */
+	cpu_set_t set;		/* allowed, parsed */
+	unsigned int waiting;	/* parts not answered yet */
+	unsigned int refs;	/* calls in flight, plus one until the reply is sent */
+	struct event *deadline; /* REPLY_MS */
+	struct vmm_part *parts; /* every part, freed with the fan-out */
 };
 
 /* One twin-vmm's part of a fan-out. */
 struct vmm_part {
+	struct vmm_part *next;
 	struct fanout *f;
-	json_t *vm; /* its object in f->vms (borrowed) */
+	json_t *vm; /* its object in f->vms (borrowed; only until the reply) */
 	pid_t pid;
+	bool answered;
 };
 
 struct vmm_list {
@@ -83,14 +99,31 @@ static void add_vcpus_per_cpu(json_t *ret)
 	}
 }
 
-static void fanout_done(struct fanout *f)
+static void unref(struct fanout *f)
 {
-	if (--f->pending)
+	if (--f->refs)
 		return;
+	while (f->parts) {
+		struct vmm_part *p = f->parts;
+
+		f->parts = p->next;
+		free(p);
+	}
+	if (f->deadline)
+		event_free(f->deadline);
+	json_decref(f->ret);
+	free(f);
+}
+
+static void send_reply(struct fanout *f)
+{
+	if (f->deadline)
+		event_del(f->deadline);
 	if (f->cmd == CL_CMD_HOST_CPUS)
 		add_vcpus_per_cpu(f->ret);
 	local_cmd__reply(f->ctx, f->id, f->ret);
-	free(f);
+	f->ret = NULL;
+	unref(f);
 }
 
 /*
@@ -126,6 +159,12 @@ static void on_vmm_reply(void *arg, json_t *ret, const char *error)
 	struct vmm_part *p = arg;
 	struct fanout *f = p->f;
 
+	/* Past the deadline: clusterd pinned it, the reply is out. */
+	if (!f->ret) {
+		unref(f);
+		return;
+	}
+	p->answered = true;
 	if (ret) {
 		json_object_set(p->vm, "allowed", json_object_get(ret, "allowed"));
 		json_object_set(p->vm, "vcpus", json_object_get(ret, "vcpus"));
@@ -138,17 +177,41 @@ static void on_vmm_reply(void *arg, json_t *ret, const char *error)
 	} else {
 		json_object_set_new(p->vm, "error", json_string(error));
 	}
-	free(p);
-	fanout_done(f);
+	if (!--f->waiting)
+		send_reply(f);
+	unref(f);
+}
+
+/* REPLY_MS passed: clusterd pins the twin-vmms that did not answer (their calls go on). */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct fanout *f = arg;
+
+	for (struct vmm_part *p = f->parts; p; p = p->next) {
+		if (p->answered)
+			continue;
+		if (f->cmd == CL_CMD_HOST_CPUS) {
+			json_object_set_new(p->vm, "error",
+					    json_string("no answer to query-cpus in time: busy?"));
+			continue;
+		}
+		clog__warn("cpus: twin-vmm pid %d: no answer to set-cpus within %d ms: pinning it "
+			   "from clusterd",
+			   (int)p->pid, REPLY_MS);
+		pin_from_here(f, p->vm, p->pid, "no answer in time");
+	}
+	send_reply(f);
 }
 
 /* Asks every twin-vmm here: query-cpus (host-cpus) or set-cpus to the allowed set. */
 static void fan_out(struct fanout *f)
 {
+	struct timeval limit = {REPLY_MS / 1000, REPLY_MS % 1000 * 1000};
 	struct supervisor *s = f->ctx->sup;
 	struct vmm_list *l = calloc(1, sizeof(*l));
 
-	f->pending = 1;
+	f->refs = 1;
+	f->waiting = 1; /* while the calls are being made */
 	if (l)
 		supervisor__each(s, collect, l);
 	for (unsigned int i = 0; l && i < l->n; i++) {
@@ -169,7 +232,10 @@ static void fan_out(struct fanout *f)
 		p->f = f;
 		p->vm = vm;
 		p->pid = l->v[i].pid;
-		f->pending++;
+		p->next = f->parts;
+		f->parts = p;
+		f->waiting++;
+		f->refs++;
 		rc = supervisor__call(s, l->v[i].vm, l->v[i].role,
 				      f->cmd == CL_CMD_HOST_CPUS ? "query-cpus" : "set-cpus", args,
 				      VMM_CPUS_MS, on_vmm_reply, p);
@@ -182,11 +248,19 @@ static void fan_out(struct fanout *f)
 			set_allowed_from_here(vm, p->pid);
 			json_object_set_new(vm, "vcpus", json_array());
 		}
-		free(p);
-		f->pending--;
+		p->answered = true;
+		f->waiting--;
+		f->refs--;
 	}
 	free(l);
-	fanout_done(f);
+	/* An answer may have come already, inside supervisor__call. */
+	if (!--f->waiting) {
+		send_reply(f);
+		return;
+	}
+	f->deadline = evtimer_new(f->ctx->base, on_deadline, f);
+	if (!f->deadline || evtimer_add(f->deadline, &limit))
+		on_deadline(-1, 0, f);
 }
 
 static void run_offline_online(struct local_ctx *ctx, const struct cl_request *req,
@@ -200,22 +274,38 @@ static void run_offline_online(struct local_ctx *ctx, const struct cl_request *r
 	if (rc) {
 		local_cmd__fail(ctx, req->id, rc == -ENODEV ? "InvalidParameter" : "GenericError",
 				"%s", err);
-		json_decref(f->ret);
-		free(f);
+		f->refs = 1;
+		unref(f);
 		return;
 	}
 	host_cpus__allowed(ctx->cpus, &f->set);
 	cpu_list__format(&f->set, f->allowed, sizeof(f->allowed));
-	/* clusterd first: the twin-vmms it spawns from now on inherit the set. */
-	rc = host_cpus__pin_self(ctx->cpus);
-	if (rc)
-		clog__error("cpus: cannot pin clusterd to CPUs %s: %s", f->allowed, strerror(-rc));
+	/* clusterd first: the twin-vmms it spawns from now on start on the set. */
+	host_cpus__apply(ctx->cpus, ctx->sup);
 	clog__info("cpus: CPU %u %s for Twin: re-pinning every twin-vmm here to CPUs %s", req->cpu,
 		   off ? "offline" : "online", f->allowed);
 	json_object_update_new(f->ret,
 			       json_pack("{s:i, s:b, s:b, s:s}", "cpu", req->cpu, "offline", off,
 					 "hotplug", off && req->hotplug, "allowed", f->allowed));
 	fan_out(f);
+}
+
+void host_cpus__apply(const struct host_cpus *h, struct supervisor *sup)
+{
+	char list[CPU_LIST_MAX];
+	cpu_set_t set;
+	int rc;
+
+	host_cpus__allowed(h, &set);
+	cpu_list__format(&set, list, sizeof(list));
+	rc = cpu_pin__process(0, &set);
+	if (rc)
+		clog__error("cpus: cannot pin clusterd to CPUs %s: %s", list, strerror(-rc));
+	rc = supervisor__set_vmm_cpus(sup, list);
+	if (rc)
+		clog__warn(
+		    "cpus: new twin-vmms get no --cpus %s (%s): they inherit clusterd's CPUs", list,
+		    strerror(-rc));
 }
 
 void host_cpus__run(struct local_ctx *ctx, const struct cl_request *req)

@@ -4,41 +4,29 @@
 #include <stdlib.h>
 #include "api.h"
 #include "clog.h"
-#include "host_mem.h"
 #include "host_cpus.h"
+#include "host_mem.h"
 #include "local_cmd.h"
 #include "vm_introspect.h"
 
 typedef void (*local_handler)(struct local_ctx *ctx, const struct cl_request *req);
 
-/*
- * Every local command, with its handler (in its owner's file).  NULL: not built yet, answered
- * CommandNotFound.
- */
-static const struct {
-	bool local;
-	local_handler run;
-} handlers[CL_CMD_NCMDS] = {
-    [CL_CMD_HOST_CPUS] = {true, NULL},	     [CL_CMD_HOST_CPU_OFFLINE] = {true, NULL},
-    [CL_CMD_HOST_CPU_ONLINE] = {true, NULL}, [CL_CMD_HOST_MEM_OFFLINE] = {true, host_mem__run},
-    [CL_CMD_HOST_MEM_ONLINE] = {true, host_mem__run}, [CL_CMD_HOST_MEM_STATUS] = {true, host_mem__run},
-    [CL_CMD_VM_PEEK] = {true, vm_introspect__run}, [CL_CMD_VM_REGS] = {true, vm_introspect__run},
+/* Every local command, with its handler (in its owner's file). */
+static const local_handler handlers[CL_CMD_NCMDS] = {
+    [CL_CMD_HOST_CPUS] = host_cpus__run,       [CL_CMD_HOST_CPU_OFFLINE] = host_cpus__run,
+    [CL_CMD_HOST_CPU_ONLINE] = host_cpus__run, [CL_CMD_HOST_MEM_OFFLINE] = host_mem__run,
+    [CL_CMD_HOST_MEM_ONLINE] = host_mem__run,  [CL_CMD_HOST_MEM_STATUS] = host_mem__run,
+    [CL_CMD_VM_PEEK] = vm_introspect__run,     [CL_CMD_VM_REGS] = vm_introspect__run,
 };
 
 bool local_cmd__is_local(enum cl_cmd cmd)
 {
-	return (unsigned)cmd < CL_CMD_NCMDS && handlers[cmd].local;
+	return (unsigned)cmd < CL_CMD_NCMDS && handlers[cmd];
 }
 
 void local_cmd__run(struct local_ctx *ctx, const struct cl_request *req)
 {
-	if (!local_cmd__is_local(req->cmd) || !handlers[req->cmd].run) {
-		local_cmd__fail(ctx, req->id, "CommandNotFound",
-				"%s is not built yet in this twin-clusterd",
-				cl_cmd__to_str(req->cmd));
-		return;
-	}
-	handlers[req->cmd].run(ctx, req);
+	handlers[req->cmd](ctx, req);
 }
 
 void local_cmd__reply(struct local_ctx *ctx, uint64_t id, json_t *ret)

@@ -31,7 +31,7 @@ struct local_ctx {
 /* Whether cmd is answered here, never through the model (and needs no quorum). */
 bool local_cmd__is_local(enum cl_cmd cmd);
 
-/* Runs a local request (req->id set) through its handler; req is only borrowed. */
+/* Runs a local request (local_cmd__is_local, req->id set) through its handler; req is borrowed. */
 void local_cmd__run(struct local_ctx *ctx, const struct cl_request *req);
 
 /* Answers request id with {"return": ret}; ret is stolen (NULL: out of memory, an error). */

@@ -464,6 +464,10 @@ int model__input(struct model *m, const struct cl_input *in, struct cl_actions *
 		m->s.local.votes = in->quorum.votes;
 		m->s.local.expected_votes = in->quorum.expected_votes;
 		m->s.local.vq_ring = in->quorum.ring_seq;
+		if (in->quorum.ring_seq != m->s.local.vq_first_ring) {
+			m->s.local.vq_first_ring = in->quorum.ring_seq;
+			m->s.local.vq_first_quorate = in->quorum.quorate;
+		}
 		model_update_stream_quorate(m);
 		model_note(m, "quorum: %s (votes %u, expected %u, ring %llu)",
 			   in->quorum.quorate ? "quorate" : "NOT quorate", in->quorum.votes,

@@ -97,9 +97,13 @@ struct cl_vm {
 struct cl_cluster {
 	uint64_t version; /* bumped by every applied change; STATE_SYNC's highest wins */
 	/*
-	 * The ring (corosync's seq) of the last quorate round that made this state: a later
+	 * The ring of the last quorate round that made this state: corosync's seq times two,
+	 * plus one if that partition won its quorum midway through the ring (its first
+	 * verdict on the ring said not quorate: a qdevice's vote that came later).  A later
 	 * quorate ring's state wins over any version of an earlier one, whose last changes
-	 * a cut-short round may have left known to one host only.
+	 * a cut-short round may have left known to one host only.  Within one ring, two
+	 * quorate partitions can only be the two halves of a split a qdevice decides, and
+	 * the one that won its quorum midway did so after the other lost its own.
 	 */
 	uint64_t ring;
 	/*
@@ -147,6 +151,9 @@ struct cl_local {
 	bool vq_quorate;
 	uint32_t votes, expected_votes;
 	uint64_t vq_ring;
+	/* votequorum's first verdict on ring vq_first_ring: quorate or not */
+	uint64_t vq_first_ring;
+	bool vq_first_quorate;
 	/* the CPG membership of the last confchg, sorted */
 	uint32_t members[CL_MAX_HOSTS];
 	int nmembers;

@@ -85,6 +85,14 @@ void model_update_stream_quorate(struct model *m)
 			    (l->expected_votes && 2u * (uint32_t)l->nmembers > l->expected_votes);
 }
 
+/* What a quorate round stamps on the state (cl_cluster.ring says why). */
+static uint64_t quorate_ring(const struct cl_local *l)
+{
+	bool midway = verdict_current(l) && l->vq_first_ring == l->ring_seq && !l->vq_first_quorate;
+
+	return l->ring_seq << 1 | (midway ? 1 : 0);
+}
+
 /* Every expected vote is here (a qdevice's too): no host can be missing from a cold start. */
 static bool all_votes_here(const struct model *m)
 {
@@ -245,8 +253,10 @@ static void sync_finish(struct model *m)
 			   m->s.local.expected_votes);
 	}
 	if (model_quorate(m)) {
-		if (m->s.local.ring_seq > m->s.cluster.ring) {
-			m->s.cluster.ring = m->s.local.ring_seq;
+		uint64_t ring = quorate_ring(&m->s.local);
+
+		if (ring > m->s.cluster.ring) {
+			m->s.cluster.ring = ring;
 			m->dirty = true;
 		}
 		apply_membership(m);

@@ -107,6 +107,8 @@ struct supervisor {
 	struct event *deliver;
 	/* Two per VM: the old and the new role may overlap while one is reaped. */
 	struct vmm vmms[2 * CL_MAX_VMS];
+	/* Where new twin-vmms run (--cpus LIST: the host's CPUs not offlined); "": anywhere. */
+	char vmm_cpus[256];
 };
 
 static void deliver(evutil_socket_t fd, short what, void *arg)
@@ -236,6 +238,21 @@ static void arm_fence_deadline(struct vmm *v);
 static void fence_overdue(evutil_socket_t fd, short what, void *arg);
 static void degrade_retry_tick(evutil_socket_t fd, short what, void *arg);
 
+/* Appends --cpus list to a: 0, -E2BIG or -ENOMEM. */
+static int add_cpus(struct vmm_argv *a, const char *list)
+{
+	if (a->argc + 2 > VMM_ARGV_MAX)
+		return -E2BIG;
+	a->argv[a->argc] = strdup("--cpus");
+	if (!a->argv[a->argc])
+		return -ENOMEM;
+	a->argv[++a->argc] = strdup(list);
+	if (!a->argv[a->argc])
+		return -ENOMEM;
+	a->argv[++a->argc] = NULL;
+	return 0;
+}
+
 /* Forks twin-vmm for v; 0, or -errno after logging why. */
 static int start_process(struct vmm *v)
 {
@@ -252,6 +269,9 @@ static int start_process(struct vmm *v)
 		 ?: vmm_argv__build(conf, &cfg,
 				    v->role == CL_ROLE_PRIMARY ? VMM_ARGV_PRIMARY : VMM_ARGV_BACKUP,
 				    v->port, &a, err, sizeof(err));
+	if (!rc && v->s->vmm_cpus[0] && (rc = add_cpus(&a, v->s->vmm_cpus)))
+		snprintf(err, sizeof(err), "cannot add --cpus %s: %s", v->s->vmm_cpus,
+			 strerror(-rc));
 	if (!rc && (rc = vmm_argv__vm_dir(conf, v->vm, dir, sizeof(dir)) ?: mkdir_p(dir)))
 		snprintf(err, sizeof(err), "cannot create %s: %s", dir, strerror(-rc));
 	if (!rc) {
@@ -737,6 +757,8 @@ static void on_degraded(void *arg, json_t *ret, const char *error)
 	char dir[CONF_PATH_MAX] = "";
 
 	if (ret || v->killed || !v->pid) {
+		if (ret && !strncmp(v->error, "degrade failed", 14))
+			v->error[0] = 0; /* a later degrade made it */
 		v->degrade_tries = 0;
 		return;
 	}
@@ -852,6 +874,8 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 	const char *cmd = cl_vmm_cmd__to_str(a->vmm_cmd);
 	struct vmm *v = find(s, a->vm, role);
 	bool fencing = a->vmm_cmd == CL_VMM_FENCE || a->vmm_cmd == CL_VMM_UNFENCE;
+	/* fence and unfence go on their own connection, the rest on the control one. */
+	struct vmm_client *via = !v ? NULL : fencing ? v->fencer : v->client;
 
 	if (v && a->vmm_cmd == CL_VMM_FENCE)
 		arm_fence_deadline(v);
@@ -860,24 +884,18 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 		evtimer_del(v->degrade_retry);
 		v->degrade_tries = 0;
 	}
-	/* fence and unfence go on their own connection, which comes up after client. */
-	if (v && fencing && v->client && !v->fencer && queue(v, a->vmm_cmd)) {
-		clog__warn("vm %s: %s waits for its %s's fence connection", a->vm, cmd,
-			   cl_role__to_str(v->role));
-		return;
-	}
 	if (v && !v->pid && a->vmm_cmd == CL_VMM_QUIT) {
 		/* Between a crash and its restart: no restart, the VM stops here and now. */
 		clog__info("vm %s: quit while its restart is pending: not restarting it", a->vm);
 		kill_vmm(v, SIGKILL);
 		return;
 	}
-	if (v && !v->client && queue(v, a->vmm_cmd)) {
-		clog__warn("vm %s: %s waits for its %s's control socket", a->vm, cmd,
-			   cl_role__to_str(v->role));
+	if (v && !via && queue(v, a->vmm_cmd)) {
+		clog__warn("vm %s: %s waits for its %s's %s connection", a->vm, cmd,
+			   cl_role__to_str(v->role), fencing ? "fence" : "control");
 		return;
 	}
-	if (!v || !v->client) {
+	if (!via) {
 		clog__error("vm %s: cannot send %s: no connected %s twin-vmm here", a->vm, cmd,
 			    role == CL_ROLE_NONE ? "" : cl_role__to_str(role));
 		if (v && a->vmm_cmd == CL_VMM_PROTECT)
@@ -905,10 +923,10 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 		vmm_client__call(v->client, cmd, NULL, DEGRADE_MS, on_degraded, v);
 		break;
 	case CL_VMM_FENCE:
-		vmm_client__call(v->fencer, cmd, NULL, FENCE_MS, on_fenced, v);
+		vmm_client__call(via, cmd, NULL, FENCE_MS, on_fenced, v);
 		break;
 	case CL_VMM_UNFENCE:
-		vmm_client__call(v->fencer, cmd, NULL, FENCE_MS, on_logged, v);
+		vmm_client__call(via, cmd, NULL, FENCE_MS, on_logged, v);
 		break;
 	}
 }
@@ -1119,4 +1137,12 @@ void supervisor__each(struct supervisor *s,
 		if (v->vm[0] && v->pid && !v->killed)
 			fn(arg, v->vm, v->role, v->pid);
 	}
+}
+
+int supervisor__set_vmm_cpus(struct supervisor *s, const char *list)
+{
+	if (strlen(list) >= sizeof(s->vmm_cpus))
+		return -ENAMETOOLONG;
+	snprintf(s->vmm_cpus, sizeof(s->vmm_cpus), "%s", list);
+	return 0;
 }

@@ -80,4 +80,10 @@ void supervisor__each(struct supervisor *s,
 		      void (*fn)(void *arg, const char *vm, enum cl_role role, pid_t pid),
 		      void *arg);
 
+/*
+ * The host CPUs new twin-vmms run on: `--cpus list` on their command line ("": none given, they
+ * inherit clusterd's).  0, or -ENAMETOOLONG (the last list stays).
+ */
+int supervisor__set_vmm_cpus(struct supervisor *s, const char *list);
+
 #endif

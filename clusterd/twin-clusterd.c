@@ -12,11 +12,12 @@
 #include "clog.h"
 #include "conf.h"
 #include "corosync.h"
-#include "membership.h"
 #include "host_cpus.h"
+#include "host_mem.h"
+#include "local_cmd.h"
+#include "membership.h"
 #include "metrics_collect.h"
 #include "metrics_http.h"
-#include "local_cmd.h"
 #include "model.h"
 #include "persist.h"
 #include "supervisor.h"
@@ -54,9 +55,9 @@ struct daemon {
 	struct corosync *cs;
 	struct supervisor *sup;
 	struct api *api;
-	struct membership members; /* what of Corosync's membership the model may hear */
 	struct host_cpus *cpus;
 	struct metrics_http *metrics; /* NULL: no [metrics] listen */
+	struct membership members; /* what of Corosync's membership the model may hear */
 	struct local_ctx local; /* the local commands' view of the above */
 	struct event *tick, *sigterm, *sigint, *grace, *host_kill;
 	char state_file[CONF_PATH_MAX + 16]; /* STATE_DIR/cluster.json */
@@ -111,8 +112,8 @@ static uint64_t now_ms(void)
 }
 
 /*
- * The replicated state to disk before the actions that follow it (the model puts this one
- * first): a host that restarts with it still holds the cluster's history.  A failed write is
+ * The replicated state to disk before the actions that follow it (the model puts only fences
+ * and kills before it): a host that restarts with it still holds the cluster's history.  A failed write is
  * loud but not fatal: persist__write then removed the file, so after a restart this host
  * counts as new (which the model allows) rather than holding an older history.
  */
@@ -260,7 +261,8 @@ static void on_confchg(void *opaque, const uint32_t *members, size_t nmembers, c
 		feed(d, &in[i]);
 }
 
-static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expected)
+static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expected,
+		      uint64_t ring_seq)
 {
 	struct daemon *d = opaque;
 	struct cl_input in = {.type = CL_IN_QUORUM};
@@ -268,8 +270,10 @@ static void on_quorum(void *opaque, bool quorate, uint32_t votes, uint32_t expec
 	in.quorum.quorate = quorate;
 	in.quorum.votes = votes;
 	in.quorum.expected_votes = expected;
-	clog__debug("corosync: quorum: %s, %u of %u expected votes",
-		    quorate ? "quorate" : "NOT quorate", votes, expected);
+	in.quorum.ring_seq = ring_seq;
+	clog__debug("corosync: quorum: %s, %u of %u expected votes, ring %llu",
+		    quorate ? "quorate" : "NOT quorate", votes, expected,
+		    (unsigned long long)ring_seq);
 	membership__quorum(&d->members, &in);
 	feed(d, &in);
 }
@@ -437,6 +441,10 @@ static int metrics_page(void *opaque, char **out, size_t *len)
 	    .state = model__state(d->model),
 	    .replication = replication_of,
 	    .opaque = d,
+	    .cpus_known = true,
+	    .cpus_offline = host_cpus__offline_count(d->cpus),
+	    .pages_known = true,
+	    .pages_offline = host_mem__offline_count(d->local.mem),
 	};
 
 	return metrics_collect__page(&src, out, len);
@@ -549,14 +557,10 @@ static int parse_args(int argc, char **argv, const char **config, bool *check_on
 	return 0;
 }
 
-/*
- * The CPUs offline for Twin, as this host's last life left them; clusterd pins itself to the
- * others, so the twin-vmms it spawns start there.
- */
+/* The CPUs offline for Twin, as this host's last life left them. */
 static int start_cpus(struct daemon *d, char *err, size_t errlen)
 {
 	char file[CONF_PATH_MAX + 16];
-	int rc;
 
 	snprintf(file, sizeof(file), "%s/cpus.json", d->conf.state_dir);
 	if (host_cpus__new(d->conf.cpu_sysfs, file, &d->cpus, err, errlen))
@@ -565,10 +569,6 @@ static int start_cpus(struct daemon *d, char *err, size_t errlen)
 		clog__error("cpus: %s: every CPU starts online for Twin", err);
 		err[0] = 0;
 	}
-	rc = host_cpus__pin_self(d->cpus);
-	if (rc)
-		clog__error("cpus: cannot pin clusterd to the CPUs online for Twin: %s",
-			    strerror(-rc));
 	return 0;
 }
 
@@ -614,6 +614,8 @@ static int start(struct daemon *d)
 		snprintf(err, sizeof(err), "supervisor: cannot watch SIGCHLD");
 		goto fail;
 	}
+	/* clusterd and the twin-vmms it spawns run on the CPUs online for Twin. */
+	host_cpus__apply(d->cpus, d->sup);
 	if (api__start(d->base, d->conf.socket, d->conf.vm_configs, &api_ops, &d->api, err,
 		       sizeof(err)) ||
 	    api__set_access(d->api, &d->conf.api, err, sizeof(err)))
@@ -630,6 +632,10 @@ static int start(struct daemon *d)
 	    .model = d->model,
 	    .cpus = d->cpus,
 	};
+	if (host_mem__new(d->base, d->sup, &d->local.mem)) {
+		snprintf(err, sizeof(err), "host mem: out of memory");
+		goto fail;
+	}
 	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
 	d->grace = evtimer_new(d->base, on_grace, d);
 	d->host_kill = evtimer_new(d->base, on_host_kill, d);
@@ -685,6 +691,7 @@ out:
 	metrics_http__stop(d.metrics);
 	api__stop(d.api);
 	corosync__stop(d.cs);
+	host_mem__free(d.local.mem);
 	supervisor__free(d.sup);
 	host_cpus__free(d.cpus);
 	if (d.model)

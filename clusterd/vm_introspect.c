@@ -117,8 +117,9 @@ void vm_introspect__run(struct local_ctx *ctx, const struct cl_request *req)
 				"a moment",
 				cmd, req->vm);
 	else
-		local_cmd__fail(ctx, req->id, "GenericError",
-				"%s: %s's primary twin-vmm does not run here (it exited?): see twin "
-				"status %s",
-				cmd, req->vm, req->vm);
+		local_cmd__fail(
+		    ctx, req->id, "GenericError",
+		    "%s: %s's primary twin-vmm does not run here (it exited?): see twin "
+		    "status %s",
+		    cmd, req->vm, req->vm);
 }

@@ -222,7 +222,7 @@ static int run(struct twin_client *c, const struct twin_args *a)
 		return twin_vm_introspect__peek(c, a);
 	case TWIN_CMD_VM_REGS:
 		return twin_vm_introspect__regs(c, a);
-	default: /* forget, host cpus and mem, vm peek and regs */
+	default: /* vm forget, host forget, cpus and mem */
 		return twin_host__run(c, a);
 	}
 }

@@ -64,7 +64,7 @@ const char twin_args_usage[] = SYNOPSIS
     "  the activation on the backup and the first answer of the kv service, which it asks\n"
     "  every 5 ms at --probe ADDR:PORT (default: probe = in the VM's config).  --host needs\n"
     "  the socket of another host's clusterd.\n"
-    "vm forget: drop a VM that is stopped, or whose hosts are all gone, from the cluster.\n"
+    "vm forget: drop a stopped VM from the cluster: its config, state and history.\n"
     "host forget: drop a host that left for good (none of its VMs may still name it).\n"
     "host cpus: this host's CPUs: online in sysfs, offline for Twin, and the vCPU threads\n"
     "  of each VM pinned there.\n"

@@ -133,6 +133,15 @@ static int print_cpu_change(const struct twin_args *a, json_t *ret)
 	return status;
 }
 
+/* vm forget, host forget: what went (the reply names it). */
+static void print_forget(const struct twin_args *a, json_t *ret)
+{
+	bool vm = a->command == TWIN_CMD_VM_FORGET;
+
+	printf("%s forget: %s: forgotten\n", vm ? "vm" : "host",
+	       twin_status__str(ret, vm ? "vm" : "host"));
+}
+
 int twin_host__run(struct twin_client *c, const struct twin_args *a)
 {
 	int status = TWIN_EXIT_OK;
@@ -150,11 +159,11 @@ int twin_host__run(struct twin_client *c, const struct twin_args *a)
 		print_cpus(ret);
 	else if (a->command == TWIN_CMD_HOST_CPU_OFFLINE || a->command == TWIN_CMD_HOST_CPU_ONLINE)
 		status = print_cpu_change(a, ret);
-	else if (a->command == TWIN_CMD_HOST_MEM_OFFLINE || a->command == TWIN_CMD_HOST_MEM_ONLINE ||
-		 a->command == TWIN_CMD_HOST_MEM_STATUS)
+	else if (a->command == TWIN_CMD_HOST_MEM_OFFLINE ||
+		 a->command == TWIN_CMD_HOST_MEM_ONLINE || a->command == TWIN_CMD_HOST_MEM_STATUS)
 		twin_host_mem__print(a, ret, stdout, stderr);
 	else
-		twin_status__print_json(ret);
+		print_forget(a, ret);
 	json_decref(ret);
 	return status;
 }

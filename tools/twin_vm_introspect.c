@@ -114,9 +114,9 @@ static void print_segment(FILE *out, const char *name, json_t *s)
 void twin_vm_introspect__print_regs(FILE *out, json_t *ret)
 {
 	static const char *const regs[] = {
-	    "rip", "rsp", "rflags", "rax", "rbx", "rcx", "rdx", "rsi", "rdi",  "rbp",
-	    "r8",  "r9",  "r10",    "r11", "r12", "r13", "r14", "r15", "cr0",  "cr2",
-	    "cr3", "cr4", "cr8",    "efer", "apic_base",
+	    "rip", "rsp", "rflags", "rax", "rbx", "rcx",  "rdx",       "rsi", "rdi",
+	    "rbp", "r8",  "r9",	    "r10", "r11", "r12",  "r13",       "r14", "r15",
+	    "cr0", "cr2", "cr3",    "cr4", "cr8", "efer", "apic_base",
 	};
 	static const char *const segs[] = {"cs", "ss", "ds", "es", "fs", "gs", "tr", "ldt"};
 	const size_t nregs = sizeof(regs) / sizeof(regs[0]);

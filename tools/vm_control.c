@@ -19,9 +19,9 @@
 #include "virtio_blk.h"
 #include "vm.h"
 #include "vm_control.h"
-#include "vm_mem.h"
 #include "vm_cpus.h"
 #include "vm_introspect.h"
+#include "vm_mem.h"
 
 /*
  * Threads: the control server's calls the ops, one at a time; the job thread runs
@@ -618,8 +618,8 @@ static int ctl_peek(void *opaque, uint64_t gpa, uint32_t len, uint8_t *buf, uint
 	struct vm_control *c = opaque;
 
 	if (vm_control__migrated(c))
-		return util__fail(err, errlen, -ESRCH,
-				  "peek: the VM migrated to %s: peek it there", c->uri);
+		return util__fail(err, errlen, -ESRCH, "peek: the VM migrated to %s: peek it there",
+				  c->uri);
 	return vm_introspect__peek(c->vm, gpa, len, buf, pause_ns, err, errlen);
 }
 

@@ -40,8 +40,8 @@ static void describe_ram(const struct vm *vm, char *buf, size_t len)
 			 LAYOUT_PCI_HOLE_END + m->high_size - 1);
 }
 
-int vm_introspect__peek(struct vm *vm, uint64_t gpa, uint32_t len, uint8_t *buf,
-			uint64_t *pause_ns, char *err, size_t errlen)
+int vm_introspect__peek(struct vm *vm, uint64_t gpa, uint32_t len, uint8_t *buf, uint64_t *pause_ns,
+			char *err, size_t errlen)
 {
 	const uint8_t *hva;
 	char ram[96];
@@ -60,10 +60,12 @@ int vm_introspect__peek(struct vm *vm, uint64_t gpa, uint32_t len, uint8_t *buf,
 					  "peek: 0x%" PRIx64 "+%" PRIu32 " runs past low RAM's end "
 					  "(0x%" PRIx64 ") into %s: split the read at that address",
 					  gpa, len, vm->mem.low_size,
-					  vm->mem.low_size == LAYOUT_PCI_HOLE_START ? "the MMIO hole"
-										    : "unbacked space");
+					  vm->mem.low_size == LAYOUT_PCI_HOLE_START
+					      ? "the MMIO hole"
+					      : "unbacked space");
 		return util__fail(err, errlen, -EFAULT,
-				  "peek: 0x%" PRIx64 "+%" PRIu32 " is not wholly guest RAM (MMIO or "
+				  "peek: 0x%" PRIx64 "+%" PRIu32
+				  " is not wholly guest RAM (MMIO or "
 				  "past the end): this VM's RAM is %s; read inside it",
 				  gpa, len, ram);
 	}
@@ -96,8 +98,10 @@ static json_t *dtable_json(const struct kvm_dtable *t)
 static const char *mp_state_to_str(uint32_t s)
 {
 	static const char *const names[] = {
-	    [KVM_MP_STATE_RUNNABLE] = "runnable",	    [KVM_MP_STATE_UNINITIALIZED] = "uninitialized",
-	    [KVM_MP_STATE_INIT_RECEIVED] = "init-received", [KVM_MP_STATE_HALTED] = "halted",
+	    [KVM_MP_STATE_RUNNABLE] = "runnable",
+	    [KVM_MP_STATE_UNINITIALIZED] = "uninitialized",
+	    [KVM_MP_STATE_INIT_RECEIVED] = "init-received",
+	    [KVM_MP_STATE_HALTED] = "halted",
 	    [KVM_MP_STATE_SIPI_RECEIVED] = "sipi-received",
 	};
 
@@ -113,19 +117,37 @@ static json_t *vcpu_json(unsigned int index, const struct vcpu_state *st)
 		const char *name;
 		uint64_t v;
 	} regs[] = {
-	    {"rip", r->rip},   {"rsp", r->rsp},	  {"rflags", r->rflags}, {"rax", r->rax},
-	    {"rbx", r->rbx},   {"rcx", r->rcx},	  {"rdx", r->rdx},	 {"rsi", r->rsi},
-	    {"rdi", r->rdi},   {"rbp", r->rbp},	  {"r8", r->r8},	 {"r9", r->r9},
-	    {"r10", r->r10},   {"r11", r->r11},	  {"r12", r->r12},	 {"r13", r->r13},
-	    {"r14", r->r14},   {"r15", r->r15},	  {"cr0", s->cr0},	 {"cr2", s->cr2},
-	    {"cr3", s->cr3},   {"cr4", s->cr4},	  {"cr8", s->cr8},	 {"efer", s->efer},
+	    {"rip", r->rip},
+	    {"rsp", r->rsp},
+	    {"rflags", r->rflags},
+	    {"rax", r->rax},
+	    {"rbx", r->rbx},
+	    {"rcx", r->rcx},
+	    {"rdx", r->rdx},
+	    {"rsi", r->rsi},
+	    {"rdi", r->rdi},
+	    {"rbp", r->rbp},
+	    {"r8", r->r8},
+	    {"r9", r->r9},
+	    {"r10", r->r10},
+	    {"r11", r->r11},
+	    {"r12", r->r12},
+	    {"r13", r->r13},
+	    {"r14", r->r14},
+	    {"r15", r->r15},
+	    {"cr0", s->cr0},
+	    {"cr2", s->cr2},
+	    {"cr3", s->cr3},
+	    {"cr4", s->cr4},
+	    {"cr8", s->cr8},
+	    {"efer", s->efer},
 	    {"apic_base", s->apic_base},
 	};
 	const struct {
 		const char *name;
 		const struct kvm_segment *seg;
 	} segs[] = {
-	    {"cs", &s->cs}, {"ss", &s->ss}, {"ds", &s->ds},  {"es", &s->es},
+	    {"cs", &s->cs}, {"ss", &s->ss}, {"ds", &s->ds}, {"es", &s->es},
 	    {"fs", &s->fs}, {"gs", &s->gs}, {"tr", &s->tr}, {"ldt", &s->ldt},
 	};
 	/* CPL is CS's RPL once in protected mode (CR0.PE), 0 in real mode. */

@@ -23,8 +23,8 @@ struct vm;
  * len out of range; -EFAULT for a range not wholly inside one RAM region (past RAM's end,
  * or into the MMIO hole below 4 GiB): err names the VM's RAM regions.
  */
-int vm_introspect__peek(struct vm *vm, uint64_t gpa, uint32_t len, uint8_t *buf,
-			uint64_t *pause_ns, char *err, size_t errlen);
+int vm_introspect__peek(struct vm *vm, uint64_t gpa, uint32_t len, uint8_t *buf, uint64_t *pause_ns,
+			char *err, size_t errlen);
 
 /*
  * The registers of vCPU vcpu, or of every vCPU for vcpu -1, as the regs reply's "return":

@@ -6,6 +6,8 @@ set -euo pipefail
 require_kvm
 require_vmm
 require_cmd setpriv util-linux
+# As another user: Debian's python3, not one in root's own directories.
+[ -x /usr/bin/python3 ] || fail "no /usr/bin/python3: apt-get install python3-minimal"
 TWIN=${TWIN:?TWIN is not set: run this test through make check}
 [ -x "$TWIN" ] || fail "no twin binary at $TWIN: build it (make)"
 # Groups every Debian host has: viewers are nogroup (nobody's own), admins staff.
@@ -169,6 +171,20 @@ twin v-stop "${viewer[@]}" vm stop mw1
 assert_status v-stop 1
 assert_one_error_line v-stop "may not run vm-stop"
 grep -q "api: refused vm-peek to nobody (uid $NOBODY" "$dir/clusterd.log" || fail "the refusal is not logged"
+# A request naming a file is refused before clusterd (root) opens it: nothing of it leaks.
+lab a exec h1 setpriv --reuid="$NOBODY" --regid="$viewer_gid" --clear-groups /usr/bin/python3 -c '
+import json, socket
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect("/run/twin/clusterd.sock")
+f = s.makefile("rw")
+f.readline()
+f.write(json.dumps({"execute": "vm-start", "arguments": {"path": "/etc/shadow"}, "id": 5}) + "\n")
+f.flush()
+r = json.loads(f.readline())
+assert r["id"] == 5 and r["error"]["class"] == "PermissionDenied", r
+assert "shadow" not in r["error"]["desc"] and "root:" not in r["error"]["desc"], r
+' || fail "a viewer's vm-start naming /etc/shadow was not refused up front"
 
 # The same user in the admins' group (and the viewers', for the socket): served.
 twin a-peek --as --reuid="$NOBODY" --regid="$viewer_gid" --groups="$admin_gid" -- vm peek mw1 0x7000 "$len" --hex

@@ -72,7 +72,8 @@ static const char *check_vm(const struct fake_vm *before, const char *cmd, int c
 	/* A backup serves only its four commands: anything else is refused unheard. */
 	if (before->backup && cls == CLS_OK && strcmp(cmd, "query-status") &&
 	    strcmp(cmd, "query-replication") && strcmp(cmd, "failover") && strcmp(cmd, "quit") &&
-	    strcmp(cmd, "mem-offline") && strcmp(cmd, "mem-online") && strcmp(cmd, "query-mem"))
+	    strcmp(cmd, "mem-offline") && strcmp(cmd, "mem-online") && strcmp(cmd, "query-mem") &&
+	    strcmp(cmd, "set-cpus") && strcmp(cmd, "query-cpus"))
 		return "a backup served a command it does not serve";
 	if (fake.busy != (migrated ? true : cancelled ? false : before->busy))
 		return "a migration started or ended other than through migrate or migrate-cancel";

@@ -53,7 +53,9 @@ struct sim_reply {
 struct sim_node {
 	struct model *m;
 	uint32_t id;
-	bool up;
+	bool up;	  /* its clusterd runs (a CPG member) */
+	bool cs_only;	  /* clusterd down, its corosync up: it still votes */
+	uint32_t cs_seen; /* the corosync members (bits) of its last ring pushed */
 	int part;
 	uint32_t seen[SIM_MAX]; /* the last confchg's members */
 	int nseen;
@@ -137,7 +139,7 @@ static inline int sim_part_size(struct sim *s, int part)
 	int k = 0;
 
 	for (int i = 0; i < s->n; i++)
-		k += s->nodes[i].up && s->nodes[i].part == part;
+		k += (s->nodes[i].up || s->nodes[i].cs_only) && s->nodes[i].part == part;
 	return k;
 }
 
@@ -147,7 +149,8 @@ static inline int sim_qdevice_part(struct sim *s)
 	int best = -1, best_size = 0;
 
 	for (int i = 0; i < s->n; i++) {
-		int size = s->nodes[i].up ? sim_part_size(s, s->nodes[i].part) : 0;
+		int size =
+		    s->nodes[i].up || s->nodes[i].cs_only ? sim_part_size(s, s->nodes[i].part) : 0;
 
 		if (size > best_size) { /* nodes in id order: a tie keeps the lowest id's */
 			best = s->nodes[i].part;
@@ -507,27 +510,51 @@ static inline void sim_settle(struct sim *s)
  * new ring; a node whose membership stayed gets a verdict of its ring if its votes changed
  * (a qdevice's vote moving).
  */
-static inline void sim_membership(struct sim *s)
+/* The ring partition part is in now: its members' (a new ring if none has one). */
+static inline uint64_t sim_part_ring(struct sim *s, int part)
 {
-	s->ring++;
+	uint64_t ring = 0;
+
+	for (int j = 0; j < s->n; j++)
+		if (s->nodes[j].up && s->nodes[j].part == part &&
+		    s->nodes[j].view_ring_pushed > ring)
+			ring = s->nodes[j].view_ring_pushed;
+	return ring ? ring : ++s->ring;
+}
+
+/* new_ring false: clusterds joined or left while every corosync stayed (a CPG-only change). */
+static inline void sim_membership_change(struct sim *s, bool new_ring)
+{
+	if (new_ring)
+		s->ring++;
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *nd = &s->nodes[i];
 		struct sim_ev q = {.type = SIM_QUORUM}, c = {.type = SIM_CONFCHG};
 		uint32_t now[SIM_MAX];
 		int nnow = 0;
-		bool same;
+		bool same, verdict;
+		uint64_t ring;
+		uint32_t cs_now;
 
 		if (!nd->up)
 			continue;
 		for (int j = 0; j < s->n; j++)
 			if (s->nodes[j].up && s->nodes[j].part == nd->part)
 				now[nnow++] = s->nodes[j].id;
-		same = nnow == nd->nseen && !memcmp(now, nd->seen, sizeof(uint32_t) * nnow);
+		cs_now = 0;
+		for (int j = 0; j < s->n; j++)
+			if ((s->nodes[j].up || s->nodes[j].cs_only) && s->nodes[j].part == nd->part)
+				cs_now |= 1u << j;
+		/* a corosync joining or leaving makes a new ring even if no clusterd did */
+		same = nnow == nd->nseen && !memcmp(now, nd->seen, sizeof(uint32_t) * nnow) &&
+		       (!new_ring || cs_now == nd->cs_seen);
+		nd->cs_seen = cs_now;
 		q.in.type = CL_IN_QUORUM;
 		q.in.quorum.quorate = sim_quorate(s, nd);
 		q.in.quorum.votes = (uint32_t)sim_part_votes(s, nd->part);
 		q.in.quorum.expected_votes = (uint32_t)sim_expected_votes(s);
-		q.in.quorum.ring_seq = same ? nd->view_ring_pushed : s->ring;
+		ring = new_ring ? s->ring : sim_part_ring(s, nd->part);
+		q.in.quorum.ring_seq = same ? nd->view_ring_pushed : ring;
 		if (same) {
 			if (q.in.quorum.quorate != nd->q_sent) {
 				nd->q_sent = q.in.quorum.quorate;
@@ -535,12 +562,17 @@ static inline void sim_membership(struct sim *s)
 			}
 			continue;
 		}
+		/*
+		 * A verdict comes with a new ring, a change of votes, or to a fresh clusterd
+		 * (its current one, CS_TRACK_CURRENT); not when only clusterds came or went.
+		 */
+		verdict = new_ring || !nd->view_ring_pushed || q.in.quorum.quorate != nd->q_sent;
 		nd->q_sent = q.in.quorum.quorate;
-		nd->view_ring_pushed = s->ring;
+		nd->view_ring_pushed = ring;
 		c.quorate = q.in.quorum.quorate;
 		c.in.type = CL_IN_CONFCHG;
 		c.in.confchg.nmembers = nnow;
-		c.in.confchg.ring_seq = s->ring;
+		c.in.confchg.ring_seq = ring;
 		memcpy(c.in.confchg.members, now, sizeof(uint32_t) * nnow);
 		for (int a = 0; a < nd->nseen; a++) {
 			bool in_now = false;
@@ -560,9 +592,15 @@ static inline void sim_membership(struct sim *s)
 		}
 		memcpy(nd->seen, now, sizeof(now));
 		nd->nseen = nnow;
-		sim_push(nd, &q);
+		if (verdict)
+			sim_push(nd, &q);
 		sim_push(nd, &c);
 	}
+}
+
+static inline void sim_membership(struct sim *s)
+{
+	sim_membership_change(s, true);
 }
 
 /* The last message a member of partition part has delivered (ids are the agreed order). */
@@ -634,7 +672,10 @@ static inline void sim_cut_inflight(struct sim *s)
 	}
 }
 
-/* Everything a losing side sees of the change, at once (before the winners can act). */
+/*
+ * Everything a losing side sees of the change, at once (before the winners can act): its
+ * confchgs and votequorum's verdicts.
+ */
 static inline void sim_losers_first(struct sim *s)
 {
 	for (int i = 0; i < s->n; i++) {
@@ -646,7 +687,8 @@ static inline void sim_losers_first(struct sim *s)
 			bool pending = false;
 
 			for (size_t k = 0; k < nd->n; k++)
-				pending = pending || nd->inbox[k].type == SIM_CONFCHG;
+				pending = pending || nd->inbox[k].type == SIM_CONFCHG ||
+					  nd->inbox[k].type == SIM_QUORUM;
 			if (!pending)
 				break;
 			sim_step_node(s, nd);
@@ -694,20 +736,28 @@ static inline void sim_boot(struct sim *s, uint32_t id)
 			      "node %u: its persisted state: %s", id, err);
 	}
 	nd->up = true;
+	nd->cs_only = false;
 	nd->nseen = 0;
 	nd->last_msg = 0;
+	nd->view_ring_pushed = nd->view_ring = 0;
+	nd->view_quorate = nd->q_sent = false;
 	memset(nd->vmms, 0, sizeof(nd->vmms));
 	mem.ev.type = CL_EV_HOST_MEMORY;
 	mem.ev.free_mib = 4096;
 	sim_input(s, nd, &mem);
 }
 
-/* The host dies whole: corosync, clusterd and its twin-vmms. */
-static inline void sim_kill_host(struct sim *s, uint32_t id)
+/*
+ * clusterd dies, and its twin-vmms with it (PR_SET_PDEATHSIG); corosync_too: the whole
+ * host.  Without it the host's corosync lives on: its vote stays, the ring too, and the
+ * others see its clusterd leave the group.
+ */
+static inline void sim_down(struct sim *s, uint32_t id, bool corosync_too)
 {
 	struct sim_node *nd = sim_node(s, id);
 
 	nd->up = false;
+	nd->cs_only = !corosync_too;
 	for (size_t i = 0; i < nd->n; i++)
 		sim_free_ev(&nd->inbox[i]);
 	nd->n = 0;
@@ -715,7 +765,31 @@ static inline void sim_kill_host(struct sim *s, uint32_t id)
 	nd->m = NULL;
 	memset(nd->vmms, 0, sizeof(nd->vmms));
 	sim_cut_inflight(s);
-	sim_membership(s);
+	sim_membership_change(s, corosync_too);
+	sim_losers_first(s);
+}
+
+static inline void sim_kill_host(struct sim *s, uint32_t id)
+{
+	sim_down(s, id, true);
+}
+
+/* clusterd alone dies on host id; its corosync runs on. */
+static inline void sim_crash_clusterd(struct sim *s, uint32_t id)
+{
+	sim_down(s, id, false);
+}
+
+/* ... and comes back, with what it persisted, joining its corosync's ring. */
+static inline void sim_restart_clusterd(struct sim *s, uint32_t id)
+{
+	struct sim_node *nd = sim_node(s, id);
+	int part = nd->part;
+
+	ck_assert(nd->cs_only);
+	sim_boot(s, id);
+	nd->part = part;
+	sim_membership_change(s, false);
 	sim_losers_first(s);
 }
 

@@ -289,6 +289,17 @@ static int fake_query_mem(void *opaque, struct page_retired **out, size_t *n)
 	return 0;
 }
 
+/* set-cpus: the set is only kept (re-pinning a test's threads is test_host_cpus's affair). */
+static int fake_set_cpus(void *opaque, const cpu_set_t *cpus, char *err, size_t errlen)
+{
+	return 0;
+}
+
+static json_t *fake_query_cpus(void *opaque)
+{
+	return json_pack("{s:s, s:[]}", "allowed", "0", "vcpus");
+}
+
 static const struct control_ops ops = {
     .running = fake_running,
     .stop = fake_stop,
@@ -311,6 +322,8 @@ static const struct control_ops ops = {
     .mem_offline = fake_mem_offline,
     .mem_online = fake_mem_online,
     .query_mem = fake_query_mem,
+    .set_cpus = fake_set_cpus,
+    .query_cpus = fake_query_cpus,
     .opaque = &fake,
 };
 

@@ -15,6 +15,7 @@
 /*
  * It takes twin-vmm's command line, binds --control, greets every client and answers each
  * request line, logging what it does to FAKE_VMM_LOG, one line per fact:
+ *   argv ARG ...       its command line, at once
  *   start PID          once bound
  *   cmd NAME           a request arrived (before any delay)
  * The environment (inherited through clusterd's supervisor) scripts it:
@@ -35,9 +36,11 @@ static int log_fd = -1;
 
 static void say(const char *fmt, const char *arg)
 {
-	char line[256];
+	char line[4200];
 	int n = snprintf(line, sizeof(line), fmt, arg);
 
+	if (n >= (int)sizeof(line))
+		n = sizeof(line) - 1;
 	if (log_fd >= 0 && n > 0 && write(log_fd, line, (size_t)n) < 0)
 		exit(1);
 }
@@ -176,6 +179,15 @@ int main(int argc, char **argv)
 	parallel = getenv("FAKE_VMM_PARALLEL") != NULL;
 	if (log)
 		log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (log_fd >= 0) {
+		char line[4096];
+		size_t n = snprintf(line, sizeof(line), "argv");
+
+		for (int i = 1; i < argc && n < sizeof(line); i++)
+			n += snprintf(line + n, sizeof(line) - n, " %s", argv[i]);
+		if (n < sizeof(line) - 1)
+			say("%s\n", line);
+	}
 	if (delay)
 		sleep_ms(atol(delay));
 	strcpy(sa.sun_path, control);

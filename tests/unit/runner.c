@@ -42,14 +42,16 @@ static Suite *(*const suites[])(void) = {
     twin_args_suite,
     cluster_model_suite,
     cluster_sim_suite,
-    clusterd_supervisor_suite,
     page_offline_suite,
-    vm_introspect_suite,
-    api_auth_suite,
     metrics_text_suite,
     metrics_collect_suite,
+    metrics_http_suite,
+    vm_introspect_suite,
+    api_auth_suite,
+    clusterd_supervisor_suite,
     api_request_suite,
     host_cpus_suite,
+    supervisor_call_suite,
 };
 
 int main(void)

@@ -51,13 +51,15 @@ Suite *vmcfg_suite(void);
 Suite *twin_args_suite(void);
 Suite *cluster_model_suite(void);
 Suite *cluster_sim_suite(void);
-Suite *clusterd_supervisor_suite(void);
 Suite *page_offline_suite(void);
-Suite *vm_introspect_suite(void);
-Suite *api_auth_suite(void);
 Suite *metrics_text_suite(void);
 Suite *metrics_collect_suite(void);
+Suite *metrics_http_suite(void);
+Suite *vm_introspect_suite(void);
+Suite *api_auth_suite(void);
+Suite *clusterd_supervisor_suite(void);
 Suite *api_request_suite(void);
 Suite *host_cpus_suite(void);
+Suite *supervisor_call_suite(void);
 
 #endif

@@ -1,4 +1,4 @@
-/* clusterd's CLI access rules: [api] parsed, groups resolved, peers' roles, refusals, socket mode. */
+/* clusterd's CLI access rules: [api], groups, peers' roles, refusals, socket mode. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,9 @@
 #include "suites.h"
 
 #define NOBODY 65534
-#define BASE_CONF "[cluster]\nname = c\n[host]\nname = h1\nreplication_addr = 198.18.1.1\n[tls]\ninsecure = yes\n"
+#define BASE_CONF                                                                                  \
+	"[cluster]\nname = c\n[host]\nname = h1\nreplication_addr = 198.18.1.1\n"                  \
+	"[tls]\ninsecure = yes\n"
 
 static gid_t gid_of(const char *group)
 {
@@ -33,7 +35,8 @@ START_TEST(test_conf_keys)
 	ck_assert_int_eq(conf__parse(BASE_CONF, "t.conf", &c, err, sizeof(err)), 0);
 	ck_assert_str_eq(c.api.admin_group, "");
 	ck_assert_str_eq(c.api.viewer_group, "");
-	ck_assert_int_eq(conf__parse(BASE_CONF "[api]\nadmin_group = staff\nviewer_group = nogroup\n",
+	ck_assert_int_eq(conf__parse(BASE_CONF
+				     "[api]\nadmin_group = staff\nviewer_group = nogroup\n",
 				     "t.conf", &c, err, sizeof(err)),
 			 0);
 	ck_assert_str_eq(c.api.admin_group, "staff");
@@ -81,7 +84,8 @@ START_TEST(test_allow)
 
 		ck_assert_int_eq(api_auth__read_only(c), ro);
 		ck_assert_int_eq(api_auth__allow(&a, &admin, c, err, sizeof(err)), 0);
-		ck_assert_int_eq(api_auth__allow(&a, &viewer, c, err, sizeof(err)), ro ? 0 : -EACCES);
+		ck_assert_int_eq(api_auth__allow(&a, &viewer, c, err, sizeof(err)),
+				 ro ? 0 : -EACCES);
 		ck_assert_int_eq(api_auth__allow(&a, &outsider, c, err, sizeof(err)), -EACCES);
 	}
 	ck_assert_int_eq(api_auth__allow(&a, &viewer, CL_CMD_VM_PEEK, err, sizeof(err)), -EACCES);
@@ -97,6 +101,47 @@ START_TEST(test_allow)
 	ck_assert_str_eq(err, "user eve (uid 1001) may not run vm-regs: it needs root: run it as "
 			      "root (sudo), or name a group in clusterd.conf's [api] admin_group "
 			      "and add the user to it");
+}
+END_TEST
+
+/* Judged by "execute" before the rest is read: a viewer's vm-start names a file to open. */
+START_TEST(test_allow_line)
+{
+	struct conf_api both = {.admin_group = "staff", .viewer_group = "nogroup"};
+	struct api_peer admin = {.uid = 1000, .user = "ann", .role = API_ROLE_ADMIN};
+	struct api_peer viewer = {.uid = NOBODY, .user = "nobody", .role = API_ROLE_VIEWER};
+	const char *start = "{\"execute\":\"vm-start\",\"arguments\":{\"path\":\"/etc/shadow\"},"
+			    "\"id\":7}";
+	const char *const allowed[] = {
+	    "{\"execute\":\"status\",\"id\":1}",
+	    "{\"execute\":\"host-mem-status\"}",
+	    "not json",
+	    "[1]",
+	    "{\"execute\":\"no-such\"}",
+	    "{\"execute\":3}",
+	    "{}",
+	};
+	struct api_auth a;
+	enum cl_cmd cmd;
+	json_t *id;
+	char err[512];
+
+	ck_assert_int_eq(api_auth__init(&a, &both, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	    api_auth__allow_line(&a, &viewer, start, strlen(start), &cmd, &id, err, sizeof(err)),
+	    -EACCES);
+	ck_assert_int_eq(cmd, CL_CMD_VM_START);
+	ck_assert_int_eq(json_integer_value(id), 7);
+	ck_assert_msg(strstr(err, "user nobody (uid 65534) may not run vm-start"), "%s", err);
+	json_decref(id);
+	ck_assert_int_eq(
+	    api_auth__allow_line(&a, &admin, start, strlen(start), &cmd, &id, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		ck_assert_int_eq(api_auth__allow_line(&a, &viewer, allowed[i], strlen(allowed[i]),
+						      &cmd, &id, err, sizeof(err)),
+				 0);
+		ck_assert_ptr_null(id);
+	}
 }
 END_TEST
 
@@ -229,6 +274,7 @@ Suite *api_auth_suite(void)
 	tcase_add_test(tc, test_conf_keys);
 	tcase_add_test(tc, test_unknown_group);
 	tcase_add_test(tc, test_allow);
+	tcase_add_test(tc, test_allow_line);
 	tcase_add_test(tc, test_peer_roles);
 	tcase_add_test(tc, test_socket_mode);
 	suite_add_tcase(s, tc);

@@ -112,6 +112,11 @@ static const struct bad {
 	const char *line, *cls, *desc;
 } bads[] = {
     {"{\"execute\":\"host-frob\"}", "CommandNotFound", "host-frob was not found"},
+    /* echoed names lose their control characters */
+    {"{\"execute\":\"host-cpu-offl\\ne\\u001b[2J\"}", "CommandNotFound",
+     "the command host-cpu-offl?e?[2J was not found"},
+    {"{\"execute\":\"host-cpus\",\"arguments\":{\"a\\tb\":1}}", "InvalidParameter",
+     "host-cpus: unknown argument \"a?b\""},
     {"{\"execute\":\"vm-forget\"}", "InvalidParameter", "\"vm\" must be a string"},
     {"{\"execute\":\"host-forget\"}", "InvalidParameter", "\"host\" must be a string of 1 to 32"},
     {"{\"execute\":\"host-forget\",\"arguments\":{\"host\":\"h3\",\"vm\":\"kv1\"}}",

@@ -122,6 +122,45 @@ START_TEST(test_host_death_fails_over)
 }
 END_TEST
 
+/*
+ * clusterd crashes on the primary's host; corosync lives on there, so its vote stays and the
+ * ring does not change.  Its twin-vmms die with it (PDEATHSIG); the others see it leave the
+ * group: a confirmed death, they fail over.  It restarts with its persisted state, which the
+ * newer history overrides: it never runs a second primary, it may take the backup.
+ */
+START_TEST(test_clusterd_crash_and_restart)
+{
+	struct sim s;
+	uint32_t b, p2 = 0;
+
+	sim_init(&s, 3, 37, false);
+	b = protected_vm(&s, 1, "kv1");
+	sim_vm_start(&s, 1, "kv2", false); /* its only copy dies with the clusterd */
+	sim_settle(&s);
+	expect_state(&s, 2, "kv2", "running");
+	sim_crash_clusterd(&s, 1);
+	sim_settle(&s);
+	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
+	ck_assert_uint_eq(p2, b);
+	ck_assert(model__state(sim_node(&s, b)->m)->local.vq_quorate);
+	ck_assert_int_eq(sim_active(&s, "kv2", NULL), 0);
+	sim_restart_clusterd(&s, 1);
+	sim_settle(&s);
+	sim_check_converged(&s, 0);
+	ck_assert(model__state(sim_node(&s, 1)->m)->local.initialized);
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->primary, b);
+	expect_state(&s, 1, "kv1", "protected");
+	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
+	ck_assert_uint_eq(p2, b);
+	ck_assert(!sim_vmm(sim_node(&s, 1), "kv1") ||
+		  sim_vmm(sim_node(&s, 1), "kv1")->role == CL_ROLE_BACKUP);
+	/* kv2 had no backup: the restarted clusterd reports its copy gone; it stops. */
+	expect_state(&s, 2, "kv2", "stopped");
+	ck_assert_int_eq(sim_active(&s, "kv2", NULL), 0);
+	sim_fini(&s);
+}
+END_TEST
+
 /* The backup's host dies: degrade (quorate, confirmed), then re-protect on the third. */
 START_TEST(test_backup_death_degrades_and_reprotects)
 {
@@ -500,10 +539,29 @@ START_TEST(test_two_hosts_qdevice_split)
 	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
 	ck_assert_uint_eq(p2, 1);
 	ck_assert(!model__state(sim_node(&s, 2)->m)->local.vq_quorate);
+	/* The qdevice's half works on: its history gets the higher version. */
+	for (int i = 0; i < 4; i++) {
+		sim_vm_start(&s, 1, "kv2", false);
+		sim_settle(&s);
+		sim_simple(&s, 1, CL_CMD_VM_STOP, "kv2");
+		sim_settle(&s);
+	}
 	sim_kill_host(&s, 1);
 	sim_settle(&s);
 	ck_assert(model__state(sim_node(&s, 2)->m)->local.vq_quorate);
 	ck_assert_int_eq(s.activations, 1);
+	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
+	ck_assert_uint_eq(p2, 2);
+	/*
+	 * The old primary's host comes back with its disk: both halves were quorate in the
+	 * same ring (no host in common), and the later one, which won its quorum midway
+	 * through the ring, wins the merge whatever the versions say.
+	 */
+	sim_restart_host(&s, 1, 1);
+	sim_settle(&s);
+	sim_check_converged(&s, 1);
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->primary, 2);
+	expect_state(&s, 1, "kv1", "protected");
 	ck_assert_int_eq(sim_active(&s, "kv1", &p2), 1);
 	ck_assert_uint_eq(p2, 2);
 	sim_fini(&s);
@@ -733,8 +791,12 @@ static void random_run(unsigned seed, int n, int ops, bool qdevice)
 			sim_heal(&s);
 			break;
 		case 5:
-			if (sim_node(&s, node)->up)
+			if (sim_node(&s, node)->up && r & 16)
+				sim_crash_clusterd(&s, node);
+			else if (sim_node(&s, node)->up)
 				sim_kill_host(&s, node);
+			else if (sim_node(&s, node)->cs_only && r & 32)
+				sim_restart_clusterd(&s, node);
 			else
 				sim_restart_host(&s, node, sim_node(&s, node)->part);
 			break;
@@ -830,6 +892,7 @@ Suite *cluster_sim_suite(void)
 	tcase_add_test(tc, test_vmm_death_fails_over);
 	tcase_add_test(tc, test_drill);
 	tcase_add_test(tc, test_host_death_fails_over);
+	tcase_add_test(tc, test_clusterd_crash_and_restart);
 	tcase_add_test(tc, test_backup_death_degrades_and_reprotects);
 	tcase_add_test(tc, test_partition_primary_in_minority);
 	tcase_add_test(tc, test_partition_backup_in_minority);

@@ -130,21 +130,6 @@ START_TEST(test_load)
 }
 END_TEST
 
-/* port_base leaves room for the model's VMs (CL_MAX_VMS), the one bound: no more, no less. */
-START_TEST(test_port_base_bound)
-{
-	char text[256];
-
-	snprintf(text, sizeof(text), BASE "[replication]\nport_base = %d\n" TLS_INSECURE,
-		 65535 - CL_MAX_VMS);
-	ck_assert_int_eq(parse(text), 0);
-	ck_assert_uint_eq(cfg.port_base, 65535 - CL_MAX_VMS);
-	snprintf(text, sizeof(text), BASE "[replication]\nport_base = %d\n" TLS_INSECURE,
-		 65535 - CL_MAX_VMS + 1);
-	assert_error(text, "must be a port from 1024 to 65471");
-}
-END_TEST
-
 /* [metrics] listen: off when absent; ADDR:PORT with IPv4 or [IPv6]; anything else names the line. */
 START_TEST(test_metrics_listen)
 {
@@ -172,6 +157,21 @@ START_TEST(test_metrics_listen)
 }
 END_TEST
 
+/* port_base leaves room for the model's VMs (CL_MAX_VMS), the one bound: no more, no less. */
+START_TEST(test_port_base_bound)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text), BASE "[replication]\nport_base = %d\n" TLS_INSECURE,
+		 65535 - CL_MAX_VMS);
+	ck_assert_int_eq(parse(text), 0);
+	ck_assert_uint_eq(cfg.port_base, 65535 - CL_MAX_VMS);
+	snprintf(text, sizeof(text), BASE "[replication]\nport_base = %d\n" TLS_INSECURE,
+		 65535 - CL_MAX_VMS + 1);
+	assert_error(text, "must be a port from 1024 to 65471");
+}
+END_TEST
+
 Suite *clusterd_conf_suite(void)
 {
 	Suite *s = suite_create("clusterd_conf");
@@ -184,8 +184,8 @@ Suite *clusterd_conf_suite(void)
 	tcase_add_test(tc, test_missing_and_tls);
 	tcase_add_test(tc, test_long_line_and_oversize);
 	tcase_add_test(tc, test_load);
-	tcase_add_test(tc, test_port_base_bound);
 	tcase_add_test(tc, test_metrics_listen);
+	tcase_add_test(tc, test_port_base_bound);
 	suite_add_tcase(s, tc);
 	return s;
 }

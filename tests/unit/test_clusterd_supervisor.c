@@ -2,6 +2,8 @@
  * spawning a fake twin-vmm (tests/unit/fake_twin_vmm.c) that speaks the control protocol. */
 #include <errno.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,6 +436,70 @@ START_TEST(test_degrade_retry_checks_state_first)
 }
 END_TEST
 
+/* query-status of kv1's twin-vmm on a connection of our own: its "status", "" if none. */
+static void query_status(char *out, size_t size)
+{
+	static const char query[] = "{\"execute\":\"query-status\"}\n";
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char buf[1024], *p;
+	size_t n = 0;
+	int lines = 0;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/vms/kv1/control.sock", dir);
+	out[0] = 0;
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(send(fd, query, strlen(query), MSG_NOSIGNAL), (ssize_t)strlen(query));
+	while (lines < 2 && n + 1 < sizeof(buf)) { /* the greeting, then the reply */
+		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+
+		ck_assert_int_gt(r, 0);
+		for (ssize_t i = 0; i < r; i++)
+			lines += buf[n + i] == '\n';
+		n += r;
+	}
+	buf[n] = 0;
+	close(fd);
+	p = strstr(buf, "\"status\"");
+	if (p)
+		sscanf(p, "\"status\": \"%31[a-z-]\"", out);
+	(void)size;
+}
+
+/*
+ * The real twin-vmm (KVM, the memwriter guest): a fence on the fence connection pauses it,
+ * well within the deadline, and nothing is killed.  Its log says how long the fence took.
+ */
+START_TEST(test_fence_real_twin_vmm)
+{
+	const char *guests = getenv("TWIN_GUESTS_DIR");
+	char cfg[512], status[32] = "";
+	struct supervisor *s;
+	uint64_t t0;
+
+	ck_assert_msg(!access("/dev/kvm", R_OK | W_OK), "needs /dev/kvm (run as root)");
+	ck_assert_msg(guests != NULL, "TWIN_GUESTS_DIR is not set: run with make check");
+	snprintf(conf.twin_vmm, sizeof(conf.twin_vmm), "%s", TWIN_VMM);
+	snprintf(cfg, sizeof(cfg), "name = kv1\nmemory = 64\nkernel = %s/memwriter.elf\n", guests);
+	ck_assert_int_eq(supervisor__new(base, &conf, &ops, &s), 0);
+	supervisor__spawn(s, "kv1", CL_ROLE_PRIMARY, cfg, 0);
+	ck_assert_msg(LOOP_UNTIL(count_events(CL_EV_VMM_STARTED), 5000), "twin-vmm never started");
+	query_status(status, sizeof(status));
+	ck_assert_str_eq(status, "running");
+	t0 = now_ms();
+	command(s, CL_VMM_FENCE);
+	while (strcmp(status, "fenced") && !count_events(CL_EV_VMM_EXITED) && now_ms() - t0 < 2000) {
+		spin();
+		query_status(status, sizeof(status));
+	}
+	ck_assert_str_eq(status, "fenced");
+	ck_assert_uint_lt(now_ms() - t0, 200);
+	spin_ms(300); /* past the deadline: confirmed, so never killed */
+	ck_assert_int_eq(count_events(CL_EV_VMM_EXITED), 0);
+	finish(s);
+}
+END_TEST
+
 Suite *clusterd_supervisor_suite(void)
 {
 	Suite *s = suite_create("clusterd_supervisor");
@@ -452,6 +518,7 @@ Suite *clusterd_supervisor_suite(void)
 	tcase_add_test(tc, test_stall_reported_once_after_polls);
 	tcase_add_test(tc, test_failed_degrade_retried_then_shown);
 	tcase_add_test(tc, test_degrade_retry_checks_state_first);
+	tcase_add_test(tc, test_fence_real_twin_vmm);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -113,8 +113,9 @@ START_TEST(test_peek_cmdline)
 	uint8_t got[sizeof(CMDLINE) + 1];
 	json_t *ret;
 
-	snprintf(req, sizeof(req), "{\"execute\":\"peek\",\"arguments\":{\"gpa\":%llu,\"len\":%zu}}",
-		 LAYOUT_CMDLINE, sizeof(CMDLINE));
+	snprintf(req, sizeof(req),
+		 "{\"execute\":\"peek\",\"arguments\":{\"gpa\":%llu,\"len\":%zu}}", LAYOUT_CMDLINE,
+		 sizeof(CMDLINE));
 	ret = call(req);
 	ck_assert_uint_eq(peek_bytes(ret, LAYOUT_CMDLINE, got, sizeof(got)), sizeof(CMDLINE));
 	ck_assert_mem_eq(got, CMDLINE, sizeof(CMDLINE)); /* with its NUL */
@@ -143,7 +144,7 @@ START_TEST(test_peek_page_and_resume)
 	vm__resume_all(g.vm);
 	json_decref(ret);
 
-	/* Without an outer pause: the page is memwriter's, each word of iteration w0 or the next. */
+	/* No outer pause: the page is memwriter's, each word of iteration w0 or the next. */
 	ret = call(req);
 	peek_bytes(ret, RT_MEMWRITER_BASE, got, sizeof(got));
 	memcpy(&w0, got, 8);
@@ -207,17 +208,17 @@ START_TEST(test_regs_vcpu0)
 	code_range(&lo, &hi);
 	ck_assert_uint_eq(json_array_size(list), 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(v, "vcpu")), 0);
-	ck_assert_msg(reg(v, "rip") >= lo && reg(v, "rip") < hi,
-		      "rip 0x%llx outside the code 0x%llx-0x%llx", (unsigned long long)reg(v, "rip"),
-		      (unsigned long long)lo, (unsigned long long)hi);
+	ck_assert_msg(
+	    reg(v, "rip") >= lo && reg(v, "rip") < hi, "rip 0x%llx outside the code 0x%llx-0x%llx",
+	    (unsigned long long)reg(v, "rip"), (unsigned long long)lo, (unsigned long long)hi);
 	ck_assert_int_eq(json_integer_value(json_object_get(v, "cpl")), 3);
 	ck_assert_uint_eq(reg(v, "cr0") & 0x80000001, 0x80000001); /* PG, PE */
-	ck_assert_uint_eq(reg(v, "efer") & 0x500, 0x500);	     /* LMA, LME */
+	ck_assert_uint_eq(reg(v, "efer") & 0x500, 0x500);	   /* LMA, LME */
 	ck_assert(json_is_true(json_object_get(json_object_get(v, "cs"), "l")));
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(v, "cs"), "selector")),
 			 RT_SEL_UCODE64 | 3);
-	for (const char *const *r = (const char *const[]){"rsp", "rflags", "rax", "r15", "cr2",
-							  "cr3", "cr4", NULL};
+	for (const char *const *r =
+		 (const char *const[]){"rsp", "rflags", "rax", "r15", "cr2", "cr3", "cr4", NULL};
 	     *r; r++)
 		reg(v, *r);
 	ck_assert_int_gt(json_integer_value(json_object_get(ret, "pause_ns")), 0);
@@ -260,10 +261,10 @@ START_TEST(test_refusals)
 	refused("{\"execute\":\"peek\",\"arguments\":{\"gpa\":0,\"len\":1,\"vcpu\":0}}",
 		"InvalidParameter", "unknown argument \"vcpu\"");
 	/* Past the end of 64 MiB of RAM, and across it. */
-	refused("{\"execute\":\"peek\",\"arguments\":{\"gpa\":67108864,\"len\":16}}", "GenericError",
-		"this VM's RAM is 0x0-0x3ffffff");
-	refused("{\"execute\":\"peek\",\"arguments\":{\"gpa\":67108856,\"len\":16}}", "GenericError",
-		"runs past low RAM's end (0x4000000) into unbacked space");
+	refused("{\"execute\":\"peek\",\"arguments\":{\"gpa\":67108864,\"len\":16}}",
+		"GenericError", "this VM's RAM is 0x0-0x3ffffff");
+	refused("{\"execute\":\"peek\",\"arguments\":{\"gpa\":67108856,\"len\":16}}",
+		"GenericError", "runs past low RAM's end (0x4000000) into unbacked space");
 	/* The local APIC: MMIO, never RAM. */
 	refused("{\"execute\":\"peek\",\"arguments\":{\"gpa\":4276092928,\"len\":4}}",
 		"GenericError", "is not wholly guest RAM");
@@ -294,8 +295,8 @@ START_TEST(test_peek_mmio_hole)
 			 -EFAULT);
 	ck_assert_msg(strstr(err, "runs past low RAM's end (0xc0000000) into the MMIO hole: split"),
 		      "%s", err);
-	ck_assert_int_eq(vm_introspect__peek(big.vm, LAYOUT_PCI_HOLE_START, 16, buf, &pause_ns,
-					     err, sizeof(err)),
+	ck_assert_int_eq(vm_introspect__peek(big.vm, LAYOUT_PCI_HOLE_START, 16, buf, &pause_ns, err,
+					     sizeof(err)),
 			 -EFAULT);
 	ck_assert_msg(strstr(err, "RAM is 0x0-0xbfffffff and 0x100000000-0x1003fffff"), "%s", err);
 	memset(buf, 0xff, sizeof(buf));
@@ -304,9 +305,9 @@ START_TEST(test_peek_mmio_hole)
 			 0);
 	for (int i = 0; i < 16; i++)
 		ck_assert_int_eq(buf[i], 0);
-	ck_assert_int_eq(vm_introspect__peek(big.vm, UINT64_MAX - 7, 16, buf, &pause_ns, err,
-					     sizeof(err)),
-			 -EFAULT);
+	ck_assert_int_eq(
+	    vm_introspect__peek(big.vm, UINT64_MAX - 7, 16, buf, &pause_ns, err, sizeof(err)),
+	    -EFAULT);
 	test_vm__destroy(&big);
 }
 END_TEST
