@@ -45,7 +45,8 @@ trap 'exit 130' INT TERM
 
 # since_kill LOG KILL_NS: "NEW_MS READY_MS" for the first membership change in LOG (h1's
 # corosync log, hires timestamps in UTC) after KILL_NS, or nothing yet; "SPURIOUS" if a
-# change in LOG lies between the previous revive's settle and the kill.
+# change in LOG lies between the previous revive's settle and the kill, or if the last
+# membership h1 listed before the kill lacked node 3.
 since_kill()
 {
 	python3 - "$@" <<'PY'
@@ -59,10 +60,14 @@ def ns(line):
     t = calendar.timegm(time.strptime("%d %s" % (year, m.group(1)), "%Y %b %d %H:%M:%S"))
     return t * 10**9 + int(m.group(2)) * 10**6
 new = None
+members = None  # the membership in force, as h1 last listed it
 for line in open(log, errors="replace"):
     t = ns(line)
     if t is None:
         continue
+    q = re.search(r"\[QUORUM\] Members\[\d+\]:(.*)$", line)
+    if q and t < kill_ns:
+        members = q.group(1).split()
     # A token loss already under way at the kill is not the kill's.
     unrest = ("A new membership", "Token has not been received", "A processor failed")
     if any(u in line for u in unrest) and since_ns <= t < kill_ns:
@@ -71,6 +76,10 @@ for line in open(log, errors="replace"):
     # Log stamps have ms resolution: one ms of slack before the kill.
     if t < kill_ns - 10**6:
         continue
+    # h3 had left h1's membership before its kill: no change of the kill's to time.
+    if members is not None and "3" not in members:
+        print("SPURIOUS")
+        sys.exit(0)
     if new is None and "A new membership" in line and "Members left: 3" in line:
         new = t
     elif new is not None and "Completed service synchronization" in line:

@@ -8,6 +8,7 @@
 #   BENCH_FAILOVER_DRILLS (20)             drills per kind
 #   BENCH_FAILOVER_TOKENS ("300 500 1000") tokens for the whole-host kind
 #   BENCH_FAILOVER_KINDS ("vmm host")      the kinds to run
+#   BENCH_FAILOVER_KEEP_LOGS               set: every kind's logs are kept (a failed kind's always are)
 #
 # Every drill: kv1 (the kv guest, 64 MiB, epoch mode every 25 ms) is protected; twin-kv-client
 # runs on the lab's client (2 clients, one request outstanding each, resent every 10 ms,
@@ -62,6 +63,18 @@ members_ok()
 lab_gone()
 {
 	[ ! -f "$E2E_TMP/lab-$1/netns" ] || lab "$1" down >/dev/null || true
+}
+
+# keep_logs NAME: the Corosync, clusterd and twin-vmm logs of lab NAME, whose kind failed,
+# copied out of the temp dir; prints where.
+keep_logs()
+{
+	local d
+	d=$(mktemp -d /tmp/twin-bench-failover-logs.XXXXXX)
+	(cd "$E2E_TMP/lab-$1/cluster" 2>/dev/null &&
+		find . \( -name '*.log' -o -name '*.log.[0-9]*' -o -name log \) -exec cp --parents {} "$d" \;) || true
+	cp "$E2E_TMP/drills.log" "$d" 2>/dev/null || true
+	echo "$d"
 }
 
 # client_gap NAME DONE_NS: the drill's client NAME verified every answer and ran past
@@ -147,9 +160,10 @@ drills_vmm()
 # change was one under way at the kill (spurious-TOKEN.txt: their gaps).
 drills_host()
 {
-	local token=$1 r out kill_ns st mem victim third log deadline i
+	local token=$1 r out kill_ns st mem victim third log deadline i a=0
 	: >"$E2E_TMP/host-$token.txt"
 	: >"$E2E_TMP/spurious-$token.txt"
+	: >"$E2E_TMP/moved-$token.txt"
 	cluster_up "host-$token" "$token"
 	cluster_start_protected h1 kv1 "$KV_IP" "$KV_MAC"
 	for ((r = 1; r <= DRILLS; r++)); do
@@ -165,11 +179,22 @@ drills_host()
 		st=$(cluster_wait h1 kv1 "$CL_CHANGE_SECS" 'v["state"] == "protected"')
 		CL_PRIMARY=$(cluster_get "$st" 'v["primary"]') CL_BACKUP=$(cluster_get "$st" 'v["backup"]')
 		victim=$CL_PRIMARY third=$(cluster_other "$CL_PRIMARY" "$CL_BACKUP")
-		# shared: the same client as the vmm drills (no duplicates).
-		cluster_client_bg "client-host-$token-$r" kv1 "$KV_IP" 4000 shared
+		# shared: the same client as the vmm drills (no duplicates).  kv1 may move between
+		# the status and the client's start (Corosync flapping): no kill then, done again.
+		CL_CLIENT_PID="" a=$((a + 1)) # a: the attempt, drills done again included
+		if ! cluster_client_start "client-host-$token-$a" kv1 "$KV_IP" 4000 shared ||
+			! cluster_client_ready; then
+			[ -z "${CL_CLIENT_PID:-}" ] || kill -KILL "$CL_CLIENT_PID" 2>/dev/null || true
+			echo "host drill $r token $token: kv1's primary on $victim went away before the kill (Corosync flapping): not started, done again" >>"$E2E_TMP/drills.log"
+			echo x >>"$E2E_TMP/moved-$token.txt"
+			r=$((r - 1))
+			[ "$(wc -l <"$E2E_TMP/moved-$token.txt")" -le "$DRILLS" ] ||
+				fail "kv1 moved before the kill more often than there are drills at token $token"
+			continue
+		fi
 		out=$(lab "$CL_LAB" kill-host "$victim")
 		kill_ns=${out##* }
-		client_gap "client-host-$token-$r" "$(date +%s%N)"
+		client_gap "client-host-$token-$a" "$(date +%s%N)"
 		st=$(cluster_wait "$CL_BACKUP" kv1 "$CL_CHANGE_SECS" \
 			"v['primary'] == '$CL_BACKUP' and v['backup'] == '$third' and v['state'] == 'protected'")
 		log=$CL_DIR/$CL_BACKUP/corosync.log
@@ -196,10 +221,13 @@ drills_host()
 }
 
 # excluded TOKEN: what the row of TOKEN left out, for its verdict: how many, their share,
-# their gaps' p50/p99, and a flag beyond EXCLUDED_FLAG_PCT.
+# their gaps' p50/p99, and a flag beyond EXCLUDED_FLAG_PCT; and how many drills were not
+# started because kv1 moved on its own before the kill.
 excluded()
 {
-	local n kept pct x50 x99 xmax
+	local n kept pct x50 x99 xmax moved
+	moved=$(wc -l <"$E2E_TMP/moved-$1.txt")
+	[ "$moved" -eq 0 ] || printf '; %d not started (kv1 moved before the kill: flapping)' "$moved"
 	n=$(wc -l <"$E2E_TMP/spurious-$1.txt")
 	[ "$n" -gt 0 ] || return 0
 	kept=$(wc -l <"$E2E_TMP/host-$1.txt")
@@ -223,9 +251,11 @@ for kind in $KINDS; do
 			printf '%-26s %6d | %6s %6s %6s   | %-26s | %s\n' "twin-vmm death (SIGKILL)" \
 				"$(wc -l <"$E2E_TMP/vmm.txt")" "$g50" "$g99" "$gmax" "-" "$verdict"
 			printf '%-26s %6s | %6s %6s %6s   | %-26s |\n' "  drill: kill->1st answer" "" "$d50" "$d99" "$dmax" ""
+			[ -z "${BENCH_FAILOVER_KEEP_LOGS:-}" ] || echo "  logs in $(keep_logs vmm)"
 		else
-			printf '%-26s FAILED after %d drills: %s\n' "twin-vmm death (SIGKILL)" \
-				"$(wc -l <"$E2E_TMP/vmm.txt" 2>/dev/null || echo 0)" "$(grep -v '^----' "$E2E_TMP/err" | tail -n 3 | tr '\n' ' ')"
+			printf '%-26s FAILED after %d drills: %s (logs in %s)\n' "twin-vmm death (SIGKILL)" \
+				"$(wc -l <"$E2E_TMP/vmm.txt" 2>/dev/null || echo 0)" "$(grep -v '^----' "$E2E_TMP/err" | tail -n 3 | tr '\n' ' ')" \
+				"$(keep_logs vmm)"
 			failed=1
 		fi
 		lab_gone vmm
@@ -240,10 +270,11 @@ for kind in $KINDS; do
 				verdict+=$(excluded "$token")
 				printf '%-26s %6d | %6s %6s %6s   | %6s %6s %6s       | %s\n' "host death, token $token" \
 					"$(wc -l <"$E2E_TMP/host-$token.txt")" "$g50" "$g99" "$gmax" "$m50" "$m99" "$mmax" "$verdict"
+				[ -z "${BENCH_FAILOVER_KEEP_LOGS:-}" ] || echo "  logs in $(keep_logs "host-$token")"
 			else
-				printf '%-26s FAILED after %d drills%s: %s\n' "host death, token $token" \
+				printf '%-26s FAILED after %d drills%s: %s (logs in %s)\n' "host death, token $token" \
 					"$(wc -l <"$E2E_TMP/host-$token.txt" 2>/dev/null || echo 0)" "$(excluded "$token" 2>/dev/null)" \
-					"$(grep -v '^----' "$E2E_TMP/err" | tail -n 3 | tr '\n' ' ')"
+					"$(grep -v '^----' "$E2E_TMP/err" | tail -n 3 | tr '\n' ' ')" "$(keep_logs "host-$token")"
 				failed=1
 			fi
 			lab_gone "host-$token"

@@ -208,7 +208,33 @@ __attribute__((format(printf, 2, 3))) static bool fail(struct dec *d, const char
 	return false;
 }
 
-/* Every key of o is in allowed (NULL-terminated) and every allowed key is there. */
+/*
+ * Keys added to the state and the requests after their first layout: a state persisted
+ * (or a peer's message) from before them decodes with their defaults (0, false, ""),
+ * so an upgrade keeps every host's history.
+ */
+static const char *const later_keys[] = {"gen_floor",	"info_version", "synced_version",
+					 "stalled_gen", "stall_ends",	"stall_hold",
+					 "failovers",	"host_name",	NULL};
+
+static bool is_later_key(const char *key)
+{
+	for (size_t i = 0; later_keys[i]; i++)
+		if (!strcmp(key, later_keys[i]))
+			return true;
+	return false;
+}
+
+/* Absent, and allowed to be (a later key): its field keeps its zero default. */
+static bool absent(json_t *o, const char *key)
+{
+	return is_later_key(key) && !json_object_get(o, key);
+}
+
+/*
+ * Every key of o is in allowed (NULL-terminated) and every allowed key is there (a later
+ * key may be missing).
+ */
 static bool keys_exact(json_t *o, const char *const *allowed, const char *what, struct dec *d)
 {
 	const char *key;
@@ -230,7 +256,7 @@ static bool keys_exact(json_t *o, const char *const *allowed, const char *what, 
 	while (allowed[n])
 		n++;
 	for (size_t i = 0; i < n; i++)
-		if (!json_object_get(o, allowed[i]))
+		if (!json_object_get(o, allowed[i]) && !is_later_key(allowed[i]))
 			return fail(d, "%s: missing key \"%s\"", what, allowed[i]);
 	return true;
 }
@@ -323,7 +349,8 @@ static bool dec_host(json_t *o, struct cl_host *h, int *slot, struct dec *d)
 	    !get_u32(o, "port_base", UINT16_MAX, &port, "host", d) ||
 	    !get_u32(o, "free_mib", UINT32_MAX, &h->free_mib, "host", d) ||
 	    !get_enum(o, "state", host_states, 2, &st, "host", d) ||
-	    !get_uint(o, "info_version", INT64_MAX, &h->info_version, "host", d))
+	    !(absent(o, "info_version") ||
+	      get_uint(o, "info_version", INT64_MAX, &h->info_version, "host", d)))
 		return false;
 	if (!h->nodeid)
 		return fail(d, "host: node 0");
@@ -379,11 +406,15 @@ static bool dec_vm(json_t *o, struct cl_vm *v, int *slot, struct dec *d)
 	    !get_u32(o, "gen", UINT32_MAX, &v->generation, "vm", d) ||
 	    !get_u32(o, "primary_gen", UINT32_MAX, &v->primary_gen, "vm", d) ||
 	    !get_u32(o, "backup_gen", UINT32_MAX, &v->backup_gen, "vm", d) ||
-	    !get_uint(o, "synced_version", INT64_MAX, &v->synced_version, "vm", d) ||
-	    !get_u32(o, "stalled_gen", UINT32_MAX, &v->stalled_gen, "vm", d) ||
-	    !get_u32(o, "stall_ends", UINT32_MAX, &v->stall_ends, "vm", d) ||
-	    !get_bool(o, "stall_hold", &v->stall_hold, "vm", d) ||
-	    !get_u32(o, "failovers", UINT32_MAX, &v->failovers, "vm", d))
+	    !(absent(o, "synced_version") ||
+	      get_uint(o, "synced_version", INT64_MAX, &v->synced_version, "vm", d)) ||
+	    !(absent(o, "stalled_gen") ||
+	      get_u32(o, "stalled_gen", UINT32_MAX, &v->stalled_gen, "vm", d)) ||
+	    !(absent(o, "stall_ends") ||
+	      get_u32(o, "stall_ends", UINT32_MAX, &v->stall_ends, "vm", d)) ||
+	    !(absent(o, "stall_hold") || get_bool(o, "stall_hold", &v->stall_hold, "vm", d)) ||
+	    !(absent(o, "failovers") ||
+	      get_u32(o, "failovers", UINT32_MAX, &v->failovers, "vm", d)))
 		return false;
 	if (!cl_msg__text_ok(v->config, sizeof(v->config)))
 		return fail(d, "vm: \"config\" holds a control character");
@@ -403,9 +434,16 @@ static bool dec_cluster(json_t *o, struct cl_cluster *c, struct dec *d)
 
 	if (!keys_exact(o, keys, "state", d) ||
 	    !get_uint(o, "version", INT64_MAX, &c->version, "state", d) ||
-	    !get_uint(o, "ring", INT64_MAX, &c->ring, "state", d) ||
-	    !get_u32(o, "gen_floor", UINT32_MAX, &c->gen_floor, "state", d))
+	    !get_uint(o, "ring", INT64_MAX, &c->ring, "state", d))
 		return false;
+	if (absent(o, "gen_floor")) {
+		/* the first layout's ring was corosync's seq, not twice it (cl_cluster) */
+		if (c->ring > INT64_MAX / 2)
+			return fail(d, "state: \"ring\" out of range");
+		c->ring *= 2;
+	} else if (!get_u32(o, "gen_floor", UINT32_MAX, &c->gen_floor, "state", d)) {
+		return false;
+	}
 	hosts = json_object_get(o, "hosts");
 	vms = json_object_get(o, "vms");
 	if (!json_is_array(hosts) || json_array_size(hosts) > CL_MAX_HOSTS || !json_is_array(vms) ||
@@ -471,7 +509,8 @@ static bool dec_request(json_t *o, struct cl_request *r, struct dec *d)
 	    !get_name(o, "peer", r->peer, true, true, "request", d) ||
 	    !get_bool(o, "force", &r->force, "request", d) ||
 	    !get_bool(o, "host", &r->host, "request", d) ||
-	    !get_name(o, "host_name", r->host_name, true, true, "request", d))
+	    !(absent(o, "host_name") ||
+	      get_name(o, "host_name", r->host_name, true, true, "request", d)))
 		return false;
 	if (!cl_msg__text_ok(r->config, sizeof(r->config)))
 		return fail(d, "request: \"config\" holds a control character");

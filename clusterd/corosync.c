@@ -52,6 +52,10 @@ struct corosync {
 	uint64_t ring_seq;  /* the latest totem confchg's ring id seq */
 	bool ring_known;    /* a totem confchg came */
 	struct held *held, **held_tail;
+	/* The group's members as last passed on (a ring change alone repeats them). */
+	uint32_t members[COROSYNC_MAX_MEMBERS];
+	size_t nmembers;
+	bool have_members;
 };
 
 static void flush_queue(evutil_socket_t fd, short what, void *arg);
@@ -131,6 +135,9 @@ static void release_held(struct corosync *c, const char *why)
 		c->held = x->next;
 		if (!c->held)
 			c->held_tail = &c->held;
+		memcpy(c->members, x->m, x->nm * sizeof(x->m[0]));
+		c->nmembers = x->nm;
+		c->have_members = true;
 		c->ops->confchg(c->ops->opaque, x->m, x->nm, x->l, x->nl, x->j, x->nj, c->ring_seq);
 		free(x);
 	}
@@ -216,6 +223,17 @@ static void on_totem_confchg(cpg_handle_t h, struct cpg_ring_id ring_id, uint32_
 		return;
 	clog__debug("corosync: totem ring %llu, %u nodes", (unsigned long long)ring_id.seq,
 		    nmembers);
+	/*
+	 * A ring change that left group "twin" as it was (a host whose corosync runs without
+	 * clusterd came or went): the model still hears of the new ring, with the same members,
+	 * or votequorum's verdicts about it would not count there.
+	 */
+	if (!c->held && c->have_members && c->ring_known && ring_id.seq != c->ring_seq) {
+		c->ring_seq = ring_id.seq;
+		c->ops->confchg(c->ops->opaque, c->members, c->nmembers, NULL, 0, NULL, 0,
+				c->ring_seq);
+		return;
+	}
 	c->ring_seq = ring_id.seq;
 	c->ring_known = true;
 	release_held(c, NULL);

@@ -8,7 +8,8 @@ static int copy_ids(uint32_t *dst, const uint32_t *src, size_t n)
 {
 	if (n > CL_MAX_HOSTS)
 		n = CL_MAX_HOSTS;
-	memcpy(dst, src, n * sizeof(*src));
+	if (n)
+		memcpy(dst, src, n * sizeof(*src));
 	return (int)n;
 }
 

@@ -93,6 +93,11 @@ void model_resend_reports(struct model *m)
 		else if (lv->role == CL_ROLE_PRIMARY && v->state == CL_VM_FAILING_OVER &&
 			 v->primary == me && lv->gen == v->primary_gen)
 			send_report(m, v->name, CL_REP_ACTIVATED, lv->role, lv->gen);
+		else if (lv->role == CL_ROLE_PRIMARY && lv->stall_sent &&
+			 lv->stall_sent == lv->protect_gen && v->backup &&
+			 v->backup_gen == lv->protect_gen && v->stalled_gen != lv->protect_gen)
+			/* a stall no quorate partition heard: the twin-vmm says it only once */
+			send_report(m, v->name, CL_REP_STALLED, CL_ROLE_PRIMARY, lv->protect_gen);
 	}
 }
 

@@ -293,6 +293,8 @@ void model_on_report(struct model *m, const struct cl_msg *msg)
 		if (v->state == CL_VM_FAILING_OVER &&
 		    vm_set(m, v, CL_VM_RUNNING, "the backup activated")) {
 			v->failovers++;
+			v->stall_ends = 0; /* a new primary: the old pair's link is history */
+			v->stall_hold = false;
 			reprotect(m, v, "re-protection after failover");
 		}
 		break;

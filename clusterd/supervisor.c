@@ -54,6 +54,9 @@
  */
 #define DEGRADE_TRIES	 3
 #define DEGRADE_RETRY_MS 1000
+/* An unfence that fails leaves the VM paused: tried as often (it is idempotent), then shown. */
+#define UNFENCE_TRIES	 3
+#define UNFENCE_RETRY_MS 1000
 
 enum poll_mode { POLL_NONE, POLL_SYNC, POLL_WATCH };
 
@@ -84,6 +87,8 @@ struct vmm {
 	unsigned int stalled_polls; /* consecutive watch polls that found it stalled */
 	unsigned int degrade_tries; /* failed degrades in a row */
 	struct event *degrade_retry;
+	unsigned int unfence_tries; /* failed unfences in a row */
+	struct event *unfence_retry;
 	json_t *repl;	      /* the last query-replication answer, for status */
 	uint64_t repl_epochs; /* ... its "epochs", and when it came (ms, monotonic) */
 	uint64_t repl_at_ms;
@@ -176,6 +181,8 @@ static void release(struct vmm *v)
 		event_free(v->fence_deadline);
 	if (v->degrade_retry)
 		event_free(v->degrade_retry);
+	if (v->unfence_retry)
+		event_free(v->unfence_retry);
 	if (v->poll)
 		event_free(v->poll);
 	free(v->config);
@@ -237,6 +244,7 @@ static void kill_vmm(struct vmm *v, int sig);
 static void arm_fence_deadline(struct vmm *v);
 static void fence_overdue(evutil_socket_t fd, short what, void *arg);
 static void degrade_retry_tick(evutil_socket_t fd, short what, void *arg);
+static void unfence_retry_tick(evutil_socket_t fd, short what, void *arg);
 
 /* Appends --cpus list to a: 0, -E2BIG or -ENOMEM. */
 static int add_cpus(struct vmm_argv *a, const char *list)
@@ -506,7 +514,9 @@ void supervisor__spawn(struct supervisor *s, const char *vm, enum cl_role role, 
 	v->timer = event_new(s->base, -1, 0, connect_tick, v);
 	v->fence_deadline = evtimer_new(s->base, fence_overdue, v);
 	v->degrade_retry = evtimer_new(s->base, degrade_retry_tick, v);
-	if (!v->config || !v->timer || !v->fence_deadline || !v->degrade_retry || start_process(v))
+	v->unfence_retry = evtimer_new(s->base, unfence_retry_tick, v);
+	if (!v->config || !v->timer || !v->fence_deadline || !v->degrade_retry ||
+	    !v->unfence_retry || start_process(v))
 		exited(v, W_EXITCODE(127, 0));
 }
 
@@ -591,6 +601,7 @@ static void on_exit_status(struct vmm *v, int status)
 	v->fencer_dead = NULL;
 	event_del(v->fence_deadline);
 	event_del(v->degrade_retry);
+	event_del(v->unfence_retry);
 	if (v->poll)
 		event_del(v->poll);
 	v->polling = POLL_NONE;
@@ -808,6 +819,44 @@ static void degrade_retry_tick(evutil_socket_t fd, short what, void *arg)
 				 v);
 }
 
+static void on_unfenced(void *arg, json_t *ret, const char *error)
+{
+	struct vmm *v = arg;
+	struct timeval tv = {UNFENCE_RETRY_MS / 1000, (UNFENCE_RETRY_MS % 1000) * 1000};
+	char dir[CONF_PATH_MAX] = "";
+
+	if (ret || v->killed || !v->pid) {
+		if (ret && !strncmp(v->error, "unfence failed", 14))
+			v->error[0] = 0;
+		v->unfence_tries = 0;
+		return;
+	}
+	if (++v->unfence_tries < UNFENCE_TRIES) {
+		clog__warn("vm %s: unfence failed (try %u of %d): %s: trying again in %d ms", v->vm,
+			   v->unfence_tries, UNFENCE_TRIES, error, UNFENCE_RETRY_MS);
+		evtimer_add(v->unfence_retry, &tv);
+		return;
+	}
+	vmm_argv__vm_dir(v->s->conf, v->vm, dir, sizeof(dir));
+	snprintf(v->error, sizeof(v->error),
+		 "unfence failed %u times (%.80s): the VM stays paused though quorum is back: see "
+		 "%s/log",
+		 v->unfence_tries, error, dir);
+	clog__error("vm %s: %s", v->vm, v->error);
+	v->unfence_tries = 0;
+}
+
+static void unfence_retry_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct vmm *v = arg;
+	struct timeval tv = {UNFENCE_RETRY_MS / 1000, (UNFENCE_RETRY_MS % 1000) * 1000};
+
+	if (!v->fencer)
+		evtimer_add(v->unfence_retry, &tv); /* reconnecting */
+	else
+		vmm_client__call(v->fencer, "unfence", NULL, FENCE_MS, on_unfenced, v);
+}
+
 /* A fence that fails leaves a primary serving outside quorum: output commit makes a kill safe. */
 static void on_fenced(void *arg, json_t *ret, const char *error)
 {
@@ -877,8 +926,12 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 	/* fence and unfence go on their own connection, the rest on the control one. */
 	struct vmm_client *via = !v ? NULL : fencing ? v->fencer : v->client;
 
-	if (v && a->vmm_cmd == CL_VMM_FENCE)
+	if (v && a->vmm_cmd == CL_VMM_FENCE) {
 		arm_fence_deadline(v);
+		/* A retried unfence must never undo this fence. */
+		evtimer_del(v->unfence_retry);
+		v->unfence_tries = 0;
+	}
 	/* A new word on the replication ends a degrade's retries (fence and unfence do not). */
 	if (v && !fencing) {
 		evtimer_del(v->degrade_retry);
@@ -926,7 +979,7 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 		vmm_client__call(via, cmd, NULL, FENCE_MS, on_fenced, v);
 		break;
 	case CL_VMM_UNFENCE:
-		vmm_client__call(via, cmd, NULL, FENCE_MS, on_logged, v);
+		vmm_client__call(via, cmd, NULL, FENCE_MS, on_unfenced, v);
 		break;
 	}
 }

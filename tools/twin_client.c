@@ -23,6 +23,11 @@ int twin_client__connect(struct twin_client *c, const char *path)
 	c->path = path;
 	if (rc == -ENOMEM)
 		twin__error("out of memory");
+	else if (rc == -EACCES)
+		twin__error("--socket %s: cannot connect: permission denied: twin-clusterd lets in "
+			    "root and the socket's group (clusterd.conf [api] viewer_group or "
+			    "admin_group; ls -l %s shows it): join that group or run twin as root",
+			    path, path);
 	else if (rc)
 		twin__error("--socket %s: cannot connect: %s: is twin-clusterd running on this "
 			    "host? (its socket is [host] socket in clusterd.conf; --socket or "

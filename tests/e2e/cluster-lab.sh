@@ -121,7 +121,7 @@ if part kill-backup; then
 	KILLED=$old_b
 	# The model goes through degraded to protecting in one input: what shows that the
 	# primary degraded is its twin-vmm's own log of clusterd's degrade.
-	cluster_wait_log "$vlog" "$mark" "degrade asked (degraded by clusterd" "$CL_CHANGE_SECS" ||
+	cluster_wait_log "$vlog" "$mark" "DEGRADED by clusterd" "$CL_CHANGE_SECS" ||
 		fail "kill-backup: kv1's primary twin-vmm on $old_p never logged clusterd's degrade ($vlog)"
 	st=$(cluster_wait "$old_p" kv1 "$CL_CHANGE_SECS" \
 		"v['state'] == 'protected' and v['primary'] == '$old_p' and v['backup'] not in (None, '', '$old_b')")

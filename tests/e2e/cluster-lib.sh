@@ -212,26 +212,42 @@ cluster_other()
 
 # cluster_client_bg NAME VM IP MS [ONLY]: twin-kv-client from the lab's client against VM at
 # IP for MS ms (2 clients, every 4th request twice, resent every CL_CLIENT_RESEND_MS ms
-# for up to 30 s, JSON), started with start_bg; CL_CLIENT_PID.  Returns once the client is under way: VM's
-# protected primary on CL_PRIMARY released CL_CLIENT_FRAMES more frames (its answers, on
-# their way to the client) since the start, so a failure that follows lands in the
-# client's traffic.  ONLY "shared": without --retransmit, whose final GET __stats check
-# needs the guest to have no other client (a drill's probe is one).
+# for up to 30 s, JSON), started with start_bg; CL_CLIENT_PID.  Returns once the client is
+# under way: VM's protected primary on CL_PRIMARY released CL_CLIENT_FRAMES more frames
+# (its answers, on their way to the client) since the start, so a failure that follows
+# lands in the client's traffic.  ONLY "shared": without --retransmit, whose final GET
+# __stats check needs the guest to have no other client (a drill's probe is one).
 CL_CLIENT_FRAMES=${CL_CLIENT_FRAMES:-40}
 CL_CLIENT_RESEND_MS=${CL_CLIENT_RESEND_MS:-20}
 cluster_client_bg()
 {
-	local name=$1 vm=$2 ip=$3 ms=$4 re=--retransmit ctl r0
+	cluster_client_start "$@" ||
+		fail "$1: no answer from $2's primary twin-vmm on $CL_PRIMARY ($CL_CLIENT_CTL)"
+	cluster_client_ready ||
+		fail "$1: $2's primary on $CL_PRIMARY released fewer than $CL_CLIENT_FRAMES frames in ${CL_CHANGE_SECS}s of client traffic: the client is not under way"
+}
+
+# cluster_client_start NAME VM IP MS [ONLY]: cluster_client_bg's start alone; returns 1,
+# starting nothing, if VM's primary twin-vmm on CL_PRIMARY does not answer.
+cluster_client_start()
+{
+	local name=$1 vm=$2 ip=$3 ms=$4 re=--retransmit st
 	[ "${5:-}" != shared ] || re=""
-	ctl=$(cluster_vmm_ctl "$CL_PRIMARY" "$vm")
-	r0=$(repl_get "$(repl_query "$ctl")" 's["released_frames"]')
+	CL_CLIENT_CTL=$(cluster_vmm_ctl "$CL_PRIMARY" "$vm")
+	st=$(ctl_poll query-replication "$CL_CLIENT_CTL" 10 10 True 2>/dev/null) || return 1
+	CL_CLIENT_R0=$(repl_get "$st" 's["released_frames"]')
 	start_bg "$name" "$LAB" --state "$E2E_TMP/lab-$CL_LAB" exec client "$KV_CLIENT" \
 		--duration-ms "$ms" --clients 2 ${re:+"$re"} --timeout-ms "$CL_CLIENT_RESEND_MS" \
 		--tries $((30000 / CL_CLIENT_RESEND_MS)) --json "$ip"
 	CL_CLIENT_PID=$BG_PID
-	ctl_poll query-replication "$ctl" "$CL_CHANGE_SECS" 10 \
-		"s['released_frames'] >= $r0 + $CL_CLIENT_FRAMES" >/dev/null ||
-		fail "$name: $vm's primary on $CL_PRIMARY released fewer than $CL_CLIENT_FRAMES frames in ${CL_CHANGE_SECS}s of client traffic: the client is not under way"
+}
+
+# cluster_client_ready: the client cluster_client_start started is under way (see
+# cluster_client_bg); returns 1 if not within CL_CHANGE_SECS, or if the primary is gone.
+cluster_client_ready()
+{
+	ctl_poll query-replication "$CL_CLIENT_CTL" "$CL_CHANGE_SECS" 10 \
+		"s['released_frames'] >= $CL_CLIENT_R0 + $CL_CLIENT_FRAMES" >/dev/null 2>&1
 }
 
 # cluster_client_wait NAME [AFTER_NS]: the client NAME verified every answer; CL_GAP_MS is

@@ -217,6 +217,33 @@ START_TEST(test_stall_licenses_nothing)
 }
 END_TEST
 
+/*
+ * A stall reported where no partition is quorate is dropped by every member; the primary's
+ * host sends it again after the next quorate round (its twin-vmm reports a stall once).
+ */
+START_TEST(test_stall_report_survives_no_quorum)
+{
+	struct sim s;
+	int parts[] = {0, 1, 2};
+
+	sim_init(&s, 3, 26, false);
+	sim_vm_start(&s, 1, "kv1", true);
+	sim_settle(&s);
+	sim_partition(&s, parts);
+	sim_settle(&s);
+	sim_local(sim_node(&s, 1), CL_EV_VMM_STALLED, "kv1", CL_ROLE_PRIMARY);
+	sim_settle(&s);
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->stalled_gen, 0);
+	sim_heal(&s);
+	sim_settle(&s);
+	ck_assert_uint_ne(sim_vm(&s, 1, "kv1")->stalled_gen, 0);
+	ck_assert_int_eq(sim_vmm(sim_node(&s, 1), "kv1")->degrades, 1);
+	ck_assert_int_eq(s.activations, 0);
+	ck_assert_int_eq(sim_active(&s, "kv1", NULL), 1);
+	sim_fini(&s);
+}
+END_TEST
+
 /* The operator unprotects and protects: the stall count starts afresh. */
 static bool simple_protect_resets(struct sim *s)
 {
@@ -244,6 +271,31 @@ static int degraded_for_ms(struct sim *s)
 	}
 	return waited;
 }
+
+/* A failover makes a new pair: the old pair's stalls hold nothing back. */
+START_TEST(test_failover_clears_the_stall_count)
+{
+	struct sim s;
+	uint32_t b;
+
+	sim_init(&s, 3, 27, false);
+	sim_vm_start(&s, 1, "kv1", true);
+	sim_settle(&s);
+	sim_local(sim_node(&s, 1), CL_EV_VMM_STALLED, "kv1", CL_ROLE_PRIMARY);
+	degraded_for_ms(&s);
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->stall_ends, 1);
+	b = sim_vm(&s, 1, "kv1")->backup;
+	sim_vmm_exit(sim_node(&s, 1), sim_vmm(sim_node(&s, 1), "kv1"), 9);
+	while (sim_step(&s))
+		;
+	ck_assert_uint_eq(sim_vm(&s, b, "kv1")->primary, b);
+	ck_assert_uint_eq(sim_vm(&s, b, "kv1")->stall_ends, 0);
+	ck_assert(!sim_vm(&s, b, "kv1")->stall_hold);
+	/* re-protected at once, without ticks */
+	ck_assert_str_eq(cl_vm_state__to_str(sim_vm(&s, b, "kv1")->state), "protected");
+	sim_fini(&s);
+}
+END_TEST
 
 /*
  * A flapping replication link: each stall ends the backup (once: a stall reported again
@@ -623,6 +675,58 @@ START_TEST(test_msg_round_trips)
 }
 END_TEST
 
+/*
+ * cluster.json as the first layout wrote it (no gen_floor, info_version, synced_version,
+ * stall counters, failovers): it restores, with those at their defaults and the ring on
+ * today's scale, so an upgrade keeps every host's history.  Garbage is still refused.
+ */
+START_TEST(test_restore_first_layout)
+{
+	static const char old[] =
+	    "{\"version\":12,\"ring\":7,\"hosts\":[{\"i\":0,\"node\":1,\"name\":\"h1\","
+	    "\"addr\":\"198.18.1.1\",\"port_base\":7400,\"free_mib\":4096,\"state\":"
+	    "\"online\"}],\"vms\":[{\"i\":0,\"name\":\"kv1\",\"config\":\"name = kv1\\n\","
+	    "\"memory_mib\":64,\"state\":\"protected\",\"primary\":2,\"backup\":1,\"mode\":"
+	    "\"epoch\",\"interval_ms\":25,\"want_protect\":true,\"backup_ready\":true,"
+	    "\"awaiting_operator\":false,\"forced\":false,\"gen\":2,\"primary_gen\":1,"
+	    "\"backup_gen\":2}]}";
+	struct model *m = model__new(1, "h1", "10.0.0.1", 7400);
+	struct cl_cluster *c = calloc(1, sizeof(*c));
+	const struct cl_state *st;
+	char err[160];
+
+	ck_assert_msg(!model__restore(m, old, strlen(old), err, sizeof(err)), "%s", err);
+	st = model__state(m);
+	ck_assert(st->local.initialized);
+	ck_assert_uint_eq(st->cluster.version, 12);
+	ck_assert_uint_eq(st->cluster.ring, 14);
+	ck_assert_uint_eq(st->cluster.gen_floor, 0);
+	ck_assert_str_eq(st->cluster.vms[0].name, "kv1");
+	ck_assert_uint_eq(st->cluster.vms[0].primary_gen, 1);
+	ck_assert_uint_eq(st->cluster.vms[0].failovers, 0);
+	ck_assert(!st->cluster.vms[0].stall_hold);
+	ck_assert_uint_eq(st->cluster.hosts[0].info_version, 0);
+	/* A later key present must still be right; an unknown one is still refused. */
+	ck_assert_int_eq(
+	    cl_msg__cluster_from_json("{\"version\":1,\"ring\":0,\"gen_floor\":-1,"
+				      "\"hosts\":[],\"vms\":[]}",
+				      strlen("{\"version\":1,\"ring\":0,\"gen_floor\":-1,"
+					     "\"hosts\":[],\"vms\":[]}"),
+				      c, err, sizeof(err)),
+	    -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "gen_floor"));
+	ck_assert_int_eq(cl_msg__cluster_from_json("{\"version\":1,\"ring\":0,\"nope\":1,"
+						   "\"hosts\":[],\"vms\":[]}",
+						   strlen("{\"version\":1,\"ring\":0,\"nope\":1,"
+							  "\"hosts\":[],\"vms\":[]}"),
+						   c, err, sizeof(err)),
+			 -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "unknown key"));
+	free(c);
+	model__free(m);
+}
+END_TEST
+
 static void refused(const char *text, const char *why)
 {
 	struct cl_msg m;
@@ -769,6 +873,8 @@ Suite *cluster_model_suite(void)
 	tcase_add_test(tc, test_gates);
 	tcase_add_test(tc, test_stall_licenses_nothing);
 	tcase_add_test(tc, test_stall_resync_backs_off);
+	tcase_add_test(tc, test_stall_report_survives_no_quorum);
+	tcase_add_test(tc, test_failover_clears_the_stall_count);
 	tcase_add_test(tc, test_action_roles_and_host_drill);
 	tcase_add_test(tc, test_death_only_from_its_host);
 	tcase_add_test(tc, test_fence_then_unfence);
@@ -779,6 +885,7 @@ Suite *cluster_model_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_test(msg, test_msg_round_trips);
 	tcase_add_test(msg, test_msg_refusals);
+	tcase_add_test(msg, test_restore_first_layout);
 	suite_add_tcase(s, msg);
 	return s;
 }

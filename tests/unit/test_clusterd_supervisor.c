@@ -49,17 +49,30 @@ static bool may_restart(void *opaque, const char *vm)
 
 static const struct supervisor_ops ops = {.event = on_event, .may_restart = may_restart};
 
+static void remove_dir(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Unchecked, in the runner: the directory goes even after a test that failed. */
+static void make_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/tcs-%d", (int)getpid());
+	snprintf(log_path, sizeof(log_path), "%s/fake.log", dir);
+	snprintf(repl_path, sizeof(repl_path), "%s/repl", dir);
+}
+
 static void setup(void)
 {
 	char text[512], err[256];
 
 	base = event_base_new();
 	ck_assert_ptr_nonnull(base);
-	snprintf(dir, sizeof(dir), "/tmp/tcs-%d", (int)getpid());
-	ck_assert(!mkdir(dir, 0700) || errno == EEXIST);
-	snprintf(log_path, sizeof(log_path), "%s/fake.log", dir);
-	snprintf(repl_path, sizeof(repl_path), "%s/repl", dir);
-	unlink(log_path);
+	remove_dir(); /* what a failed test left */
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	snprintf(text, sizeof(text),
 		 "[cluster]\nname = t\n[host]\nname = h1\nreplication_addr = 127.0.0.1\n"
 		 "state_dir = %s\n[paths]\ntwin_vmm = %s\n[tls]\ninsecure = yes\n",
@@ -78,11 +91,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
 	event_base_free(base);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
 }
 
 /* Runs the loop for about 5 ms. */
@@ -436,6 +445,32 @@ START_TEST(test_degrade_retry_checks_state_first)
 }
 END_TEST
 
+/*
+ * An unfence that fails would leave the VM paused with quorum back: it is tried again, then
+ * shown in status.  A fence meanwhile ends the retries: a late unfence must not undo it.
+ */
+START_TEST(test_failed_unfence_retried_then_shown)
+{
+	struct supervisor *s;
+
+	setenv("FAKE_VMM_FAIL", "unfence", 1);
+	s = start_primary();
+	command(s, CL_VMM_FENCE);
+	command(s, CL_VMM_UNFENCE);
+	ck_assert_msg(LOOP_UNTIL(logged("cmd unfence") == 3, 4000), "unfence tried %d times",
+		      logged("cmd unfence"));
+	ck_assert(LOOP_UNTIL(supervisor__error(s, "kv1"), 1000));
+	ck_assert(strstr(supervisor__error(s, "kv1"), "unfence failed 3 times"));
+	command(s, CL_VMM_UNFENCE);
+	ck_assert(LOOP_UNTIL(logged("cmd unfence") == 4, 1000));
+	command(s, CL_VMM_FENCE);
+	spin_ms(1200); /* past the retry the failed 4th unfence asked for */
+	ck_assert_int_eq(logged("cmd unfence"), 4);
+	ck_assert_int_eq(count_events(CL_EV_VMM_EXITED), 0);
+	finish(s);
+}
+END_TEST
+
 /* query-status of kv1's twin-vmm on a connection of our own: its "status", "" if none. */
 static void query_status(char *out, size_t size)
 {
@@ -448,7 +483,8 @@ static void query_status(char *out, size_t size)
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/vms/kv1/control.sock", dir);
 	out[0] = 0;
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_msg(!connect(fd, (struct sockaddr *)&sa, sizeof(sa)), "connect %s: %s", sa.sun_path,
+		      strerror(errno));
 	ck_assert_int_eq(send(fd, query, strlen(query), MSG_NOSIGNAL), (ssize_t)strlen(query));
 	while (lines < 2 && n + 1 < sizeof(buf)) { /* the greeting, then the reply */
 		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
@@ -480,7 +516,11 @@ START_TEST(test_fence_real_twin_vmm)
 	ck_assert_msg(!access("/dev/kvm", R_OK | W_OK), "needs /dev/kvm (run as root)");
 	ck_assert_msg(guests != NULL, "TWIN_GUESTS_DIR is not set: run with make check");
 	snprintf(conf.twin_vmm, sizeof(conf.twin_vmm), "%s", TWIN_VMM);
-	snprintf(cfg, sizeof(cfg), "name = kv1\nmemory = 64\nkernel = %s/memwriter.elf\n", guests);
+	/* Slow and endless: the guest runs (idle mostly) until it is fenced. */
+	snprintf(cfg, sizeof(cfg),
+		 "name = kv1\nmemory = 64\nkernel = %s/memwriter.elf\n"
+		 "cmdline = \"pages=16 rate=100 iters=1000000000\"\n",
+		 guests);
 	ck_assert_int_eq(supervisor__new(base, &conf, &ops, &s), 0);
 	supervisor__spawn(s, "kv1", CL_ROLE_PRIMARY, cfg, 0);
 	ck_assert_msg(LOOP_UNTIL(count_events(CL_EV_VMM_STARTED), 5000), "twin-vmm never started");
@@ -488,8 +528,16 @@ START_TEST(test_fence_real_twin_vmm)
 	ck_assert_str_eq(status, "running");
 	t0 = now_ms();
 	command(s, CL_VMM_FENCE);
-	while (strcmp(status, "fenced") && !count_events(CL_EV_VMM_EXITED) && now_ms() - t0 < 2000) {
+	while (strcmp(status, "fenced") && now_ms() - t0 < 2000) {
 		spin();
+		if (count_events(CL_EV_VMM_EXITED)) {
+			char cmd[128];
+
+			snprintf(cmd, sizeof(cmd), "cat %s/vms/kv1/log >&2", dir);
+			ck_assert_int_eq(system(cmd), 0);
+			ck_abort_msg("twin-vmm ended %llu ms after the fence (its log is above)",
+				     (unsigned long long)(now_ms() - t0));
+		}
 		query_status(status, sizeof(status));
 	}
 	ck_assert_str_eq(status, "fenced");
@@ -505,6 +553,7 @@ Suite *clusterd_supervisor_suite(void)
 	Suite *s = suite_create("clusterd_supervisor");
 	TCase *tc = tcase_create("core");
 
+	tcase_add_unchecked_fixture(tc, make_dir, remove_dir);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 15);
 	tcase_add_test(tc, test_quit_is_reaped);
@@ -518,6 +567,7 @@ Suite *clusterd_supervisor_suite(void)
 	tcase_add_test(tc, test_stall_reported_once_after_polls);
 	tcase_add_test(tc, test_failed_degrade_retried_then_shown);
 	tcase_add_test(tc, test_degrade_retry_checks_state_first);
+	tcase_add_test(tc, test_failed_unfence_retried_then_shown);
 	tcase_add_test(tc, test_fence_real_twin_vmm);
 	suite_add_tcase(s, tc);
 	return s;
