@@ -317,8 +317,17 @@ static void by_gpa(struct job *j, const char *vm)
 void host_mem__run(struct local_ctx *ctx, const struct cl_request *req)
 {
 	struct host_mem *m = ctx->mem;
-	struct job *j = job_new(m, ctx, req->id, req->cmd);
+	struct job *j;
 
+	if (!m) {
+		local_cmd__fail(
+		    ctx, req->id, "GenericError",
+		    "%s: this twin-clusterd has no host memory state (host_mem__new was "
+		    "not called): a build error, report it",
+		    cl_cmd__to_str(req->cmd));
+		return;
+	}
+	j = job_new(m, ctx, req->id, req->cmd);
 	if (!j) {
 		local_cmd__fail(ctx, req->id, "GenericError", "out of memory for the request");
 		return;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# e2e: `twin host mem-offline/-online/-status` through twin-clusterd: the twin-vmm that owns a PFN retires it, a frame of no VM is refused, memwriter's invariants and checksum hold.
+# e2e: `twin host mem-offline/-online/-status` through twin-clusterd: the twin-vmm that owns a PFN retires it, a frame of no VM is refused, memwriter's invariants and checksum hold, the metrics count the quarantine.
 set -euo pipefail
 . "$(dirname "$0")/clusterd-lib.sh"
 
@@ -8,9 +8,10 @@ require_vmm
 CLI=${TWIN_CLI:?TWIN_CLI is not set: run this test through make check}
 [ -x "$CLI" ] || fail "the twin CLI is not built at $CLI: run make first"
 
-# mw1 runs ~25 s to its checksum; mw2 writes slowly until stopped.  Both have their
-# working sets at 16 MiB (memwriter's base), so the same GPA lives in two VMs.
-PAGES=64 ITERS=2000
+# mw1 runs ~40 s to its checksum (longer than the steps below on a loaded lab); mw2 writes
+# slowly until stopped.  Both have their working sets at 16 MiB (memwriter's base), so the
+# same GPA lives in two VMs.
+PAGES=64 ITERS=3000
 want=$(expected_checksum "$PAGES" "$PAGES" 1 "$ITERS")
 clusterd_lab_up
 for vm in mw1 mw2; do
@@ -23,6 +24,8 @@ for vm in mw1 mw2; do
 	cmdline = "$args"
 	EOT
 done
+# The frames retired show in the host's metrics.
+printf '[metrics]\nlisten = 198.18.0.1:9464\n' >>"$dir/clusterd.conf"
 start_corosync
 start_clusterd "$dir/clusterd.log"
 
@@ -89,6 +92,20 @@ else:
 PY
 mem() { python3 "$E2E_TMP/mem.py" "$@"; }
 
+# pages_offline: how many frames the metrics say are quarantined on this host.
+pages_offline()
+{
+	lab a exec h1 curl -sf http://198.18.0.1:9464/metrics | sed -n 's/^twin_host_pages_offline{.*} //p'
+}
+
+# assert_pages_offline N
+assert_pages_offline()
+{
+	local got
+	got=$(pages_offline)
+	[ "$got" = "$1" ] || fail "twin_host_pages_offline is '$got', expected $1"
+}
+
 for vm in mw1 mw2; do
 	request "{\"execute\": \"vm-start\", \"arguments\": {\"path\": \"$vm\"}}" | grep -q '"return"' ||
 		fail "vm-start $vm"
@@ -118,6 +135,7 @@ for i in $(seq 8 4 60); do
 done
 mem "$p1" check "$PAGES" || fail "mw1's memory breaks memwriter's invariant"
 mem "$p2" check 16 || fail "mw2's memory breaks memwriter's invariant"
+assert_pages_offline 16
 
 # mem-status: the table, --json, one PFN.
 twin_host st mem-status
@@ -155,10 +173,21 @@ twin_host on1 mem-online --vm mw1 --gpa 0x1003000
 assert_match "$E2E_TMP/on1.out" "^GPA 0x1003000 of VM mw1 \(primary\) is back on PFN 0x[0-9a-f]+$"
 twin_host st2 mem-status
 assert_has_line "$E2E_TMP/st2.out" "14 frames quarantined"
+assert_pages_offline 14
 mem "$p2" check 16 || fail "mw2's memory breaks memwriter's invariant after online"
 
 # mw1 ends with its checksum, 14 pages still retired.
 wait_for_text "$dir/state/vms/mw1/log" "memwriter: done" 120 ||
 	{ show_file "$dir/state/vms/mw1/log"; fail "mw1 never finished"; }
 assert_match "$dir/state/vms/mw1/log" "^memwriter: done iters=$ITERS pages=$PAGES vcpus=1 checksum=$want"
-note "ok: 16 retired through clusterd, 2 brought back, refusals named, mw1's checksum $want"
+# Its twin-vmm gone, so is its quarantine: the count drops (as soon as clusterd reaped it).
+deadline=$((SECONDS + 20))
+until [ -z "$(vmm_pid mw1)" ] || [ "$(vmm_pid mw1)" != "$p1" ]; do
+	[ "$SECONDS" -lt "$deadline" ] || fail "mw1's twin-vmm $p1 still runs after its guest ended"
+	sleep 0.1
+done
+until [ "$(pages_offline)" = 0 ]; do
+	[ "$SECONDS" -lt "$deadline" ] || assert_pages_offline 0
+	sleep 0.1
+done
+note "ok: 16 retired through clusterd, 2 brought back, refusals named, metrics 16/14/0, mw1's checksum $want"
