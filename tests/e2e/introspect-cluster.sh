@@ -1,5 +1,5 @@
 #!/bin/bash
-# e2e: twin vm peek/regs in a three-host cluster with a protected kv guest: served by the primary's host (the VM paused briefly under replication), refused on the others naming the primary's host (WrongHost), and the backup's twin-vmm refuses both itself.
+# e2e: twin vm peek/regs in a three-host cluster with a protected kv guest: served by the primary's host (the VM paused briefly under replication), refused on the others naming the primary's host (WrongHost), and the backup's twin-vmm refuses both itself; after a failover its host serves them.
 set -euo pipefail
 . "$(dirname "$0")/cluster-lib.sh"
 
@@ -52,5 +52,17 @@ for req in ({"execute": "peek", "arguments": {"gpa": 0x7000, "len": 16}}, {"exec
     r = json.loads(f.readline())
     assert "this twin-vmm is a backup (no vCPU runs)" in r["error"]["desc"], r
 EOF
+# After a failover the backup's twin-vmm is the primary: peek is served on its host (the
+# RAM replicated there), refused on the old primary's.
+old=$CL_PRIMARY
+twin_client_run drill "$CL_PRIMARY" drill failover kv1 --json
+assert_status drill 0
+cluster_wait "$CL_BACKUP" kv1 "$CL_CHANGE_SECS" 'v["primary"] == "'"$CL_BACKUP"'"' >/dev/null
+twin_run peek-new "$CL_BACKUP" vm peek kv1 0x7000 "${#CMDLINE_PREFIX}" --hex
+assert_status peek-new 0
+[ "$(cat "$E2E_TMP/peek-new.out")" = "$want" ] || { show_file "$E2E_TMP/peek-new.out"; fail "the new primary's peek is not the command line"; }
+twin_run peek-old "$old" vm peek kv1 0x7000 16
+assert_status peek-old 1
+assert_one_error_line peek-old "kv1's primary runs on host $CL_BACKUP, not here \($old\)"
 cluster_passed
 echo "introspect-cluster: ok"
