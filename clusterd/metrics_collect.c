@@ -107,7 +107,7 @@ static bool member(json_t *cluster, json_t *node)
 
 static void hosts(struct collect *c)
 {
-	const char *self = c->src->state->local.name;
+	struct metrics_label self = {"host", c->src->state->local.name};
 	json_t *h;
 	size_t i;
 
@@ -121,22 +121,13 @@ static void hosts(struct collect *c)
 		metrics_text__sample(&c->t, "twin_host_member", &l, 1,
 				     member(c->cluster, json_object_get(h, "node")));
 	}
-	if (c->src->cpus_known) {
-		struct metrics_label l = {"host", self};
-
-		metrics_text__family(&c->t, "twin_host_cpus_offline", METRICS_GAUGE,
-				     "CPUs of this host taken offline (twin host cpu-offline).");
-		metrics_text__sample(&c->t, "twin_host_cpus_offline", &l, 1, c->src->cpus_offline);
-	}
-	if (c->src->pages_known) {
-		struct metrics_label l = {"host", self};
-
-		metrics_text__family(&c->t, "twin_host_pages_offline", METRICS_GAUGE,
-				     "Memory pages of this host taken offline and held in "
-				     "quarantine (twin host mem-offline).");
-		metrics_text__sample(&c->t, "twin_host_pages_offline", &l, 1,
-				     c->src->pages_offline);
-	}
+	metrics_text__family(&c->t, "twin_host_cpus_offline", METRICS_GAUGE,
+			     "CPUs of this host taken offline for Twin (twin host cpu-offline).");
+	metrics_text__sample(&c->t, "twin_host_cpus_offline", &self, 1, c->src->cpus_offline);
+	metrics_text__family(&c->t, "twin_host_pages_offline", METRICS_GAUGE,
+			     "Memory pages of this host taken offline and held in quarantine "
+			     "(twin host mem-offline).");
+	metrics_text__sample(&c->t, "twin_host_pages_offline", &self, 1, c->src->pages_offline);
 }
 
 /* This host's part in v: primary, backup or none. */

@@ -15,8 +15,7 @@ struct metrics_source {
 	 */
 	json_t *(*replication)(void *opaque, const char *vm);
 	void *opaque;
-	/* This host's offlined CPUs and memory pages; a family only when known. */
-	bool cpus_known, pages_known;
+	/* This host's CPUs offline for Twin and memory pages in quarantine. */
 	unsigned int cpus_offline, pages_offline;
 };
 

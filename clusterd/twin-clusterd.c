@@ -441,9 +441,7 @@ static int metrics_page(void *opaque, char **out, size_t *len)
 	    .state = model__state(d->model),
 	    .replication = replication_of,
 	    .opaque = d,
-	    .cpus_known = true,
 	    .cpus_offline = host_cpus__offline_count(d->cpus),
-	    .pages_known = true,
 	    .pages_offline = host_mem__offline_count(d->local.mem),
 	};
 

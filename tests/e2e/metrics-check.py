@@ -129,9 +129,8 @@ def main():
                find("twin_vm_info", vm=vm["name"], state=vm["state"], primary=vm["primary"] or "",
                     backup=vm["backup"] or "", role="primary" if vm["primary"] == host else
                     "backup" if vm["backup"] == host else "none"), 1)
-        if "failovers" in vm:
-            expect("twin_vm_failovers_total{vm=%s}" % vm["name"],
-                   find("twin_vm_failovers_total", vm=vm["name"]), vm["failovers"])
+        expect("twin_vm_failovers_total{vm=%s}" % vm["name"],
+               find("twin_vm_failovers_total", vm=vm["name"]), vm["failovers"])
         repl = vm.get("repl")
         if not repl or vm["primary"] != host:
             if find("twin_vm_epochs_total", vm=vm["name"]):

@@ -1,5 +1,5 @@
 #!/bin/bash
-# e2e: twin-clusterd's Prometheus metrics on one lab host with a running VM: a bad [metrics] listen named by file:line, GET /metrics parsed strictly and checked against twin status --json, 404/405/HEAD, a stalled client does not block the loop; twin status --watch --count 2 prints two tables, Ctrl-C ends --watch with 0.
+# e2e: twin-clusterd's Prometheus metrics on one lab host with a running VM: a bad [metrics] listen named by file:line, GET /metrics parsed strictly and checked against twin status --json, offlined CPUs and pages against twin host cpus / mem-status, 404/405/HEAD, a stalled client does not block the loop; twin status --watch --count 2 prints two tables, Ctrl-C ends --watch with 0.
 set -euo pipefail
 . "$(dirname "$0")/clusterd-lib.sh"
 
@@ -12,7 +12,7 @@ CHECK="$(dirname "$0")/metrics-check.py"
 URL=http://198.18.0.1:9464/metrics
 # The families every page has (a family stands even before it has samples).
 FAMILIES=(twin_cluster_quorate twin_cluster_votes twin_cluster_expected_votes twin_host_member
-	twin_vm_info twin_vm_failovers_total twin_vm_epochs_total twin_vm_pause_seconds
+	twin_host_cpus_offline twin_host_pages_offline twin_vm_info twin_vm_failovers_total twin_vm_epochs_total twin_vm_pause_seconds
 	twin_vm_sent_bytes_total twin_vm_ack_latency_seconds twin_vm_held_output_bytes)
 
 clusterd_lab_up
@@ -54,7 +54,7 @@ scrape()
 	shift
 	run_bounded 20 "$name" "$LAB" --state "$E2E_TMP/lab-a" exec h1 curl -sS --max-time 10 \
 		-o "$E2E_TMP/$name.body" -D "$E2E_TMP/$name.headers" \
-		-w '%{http_code} %{content_type}\n' "$@"
+		-w '%{http_code} %{content_type}\n%{size_download} bytes in %{time_total} s\n' "$@"
 }
 
 # check NAME: scrape the page and check it against the status and cluster status now.
@@ -70,7 +70,7 @@ check()
 	python3 "$CHECK" "$E2E_TMP/$1.body" "$E2E_TMP/$1-status.out" "$E2E_TMP/$1-cluster.out" h1 \
 		"${FAMILIES[@]}" >"$E2E_TMP/$1.check" 2>&1 ||
 		{ show_file "$E2E_TMP/$1.body"; show_file "$E2E_TMP/$1.check"; fail "$1: the page does not check"; }
-	note "$1: $(cat "$E2E_TMP/$1.check")"
+	note "$1: $(cat "$E2E_TMP/$1.check"), $(sed -n 2p "$E2E_TMP/$1.out")"
 }
 
 # No VM yet: quorate alone (1 of 1 votes), h1 a member, no VM samples.
@@ -87,7 +87,54 @@ done
 check running
 assert_has_line "$E2E_TMP/running.body" 'twin_vm_info{vm="kv1",state="running",primary="h1",backup="",role="primary"} 1'
 assert_has_line "$E2E_TMP/running.body" 'twin_cluster_quorate 1'
+assert_has_line "$E2E_TMP/running.body" 'twin_vm_failovers_total{vm="kv1"} 0'
 assert_has_line "$E2E_TMP/running.body" 'twin_host_member{host="h1"} 1'
+
+# page_value NAME: the value of sample line NAME (e.g. 'twin_host_cpus_offline{host="h1"}') of
+# a fresh scrape.
+page_value()
+{
+	scrape page "$URL"
+	assert_status page 0
+	python3 -c '
+import sys
+v = [l.split(" ")[-1] for l in open(sys.argv[1]).read().splitlines() if l.rsplit(" ", 1)[0] == sys.argv[2]]
+assert len(v) == 1, v
+print("%g" % float(v[0]))' "$E2E_TMP/page.body" "$1" || { show_file "$E2E_TMP/page.body"; fail "no one sample $1"; }
+}
+
+# json_get NAME PY_EXPR: PY_EXPR over the JSON NAME.out holds (as j), printed.
+json_get()
+{
+	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+		"$E2E_TMP/$1.out" "$2" || { show_file "$E2E_TMP/$1.out"; fail "$1: cannot read $2"; }
+}
+
+# Offlined CPUs: the page follows twin host cpus (CPU 1 offline for Twin, no sysfs change).
+[ "$(nproc)" -ge 2 ] || fail "this host has one CPU: cpu-offline needs another one online"
+[ "$(page_value 'twin_host_cpus_offline{host="h1"}')" = 0 ] || fail "CPUs offline before any cpu-offline"
+twin_h1 cpu-off host cpu-offline 1
+assert_status cpu-off 0
+twin_h1 cpus host cpus --json
+assert_status cpus 0
+[ "$(json_get cpus 'sum(c["twin_offline"] for c in j["cpus"])')" = 1 ] || fail "host cpus --json does not show CPU 1 offline"
+[ "$(page_value 'twin_host_cpus_offline{host="h1"}')" = 1 ] || fail "the page does not show the CPU offline"
+twin_h1 cpu-on host cpu-online 1
+assert_status cpu-on 0
+[ "$(page_value 'twin_host_cpus_offline{host="h1"}')" = 0 ] || fail "the page still shows a CPU offline after cpu-online"
+
+# Offlined pages: a page of kv1's RAM (its code, which the loader wrote) retired, then back;
+# the page follows mem-status.
+[ "$(page_value 'twin_host_pages_offline{host="h1"}')" = 0 ] || fail "pages offline before any mem-offline"
+twin_h1 mem-off host mem-offline --vm kv1 --gpa 0x101000
+assert_status mem-off 0
+twin_h1 mem-status host mem-status --json
+assert_status mem-status 0
+[ "$(json_get mem-status 'len(j["offline"])')" = 1 ] || fail "mem-status --json does not show one page offline"
+[ "$(page_value 'twin_host_pages_offline{host="h1"}')" = 1 ] || fail "the page does not show the page offline"
+twin_h1 mem-on host mem-online --vm kv1 --gpa 0x101000
+assert_status mem-on 0
+[ "$(page_value 'twin_host_pages_offline{host="h1"}')" = 0 ] || fail "the page still shows a page offline after mem-online"
 
 # Other paths 404, other methods 405 (Allow: GET, HEAD); HEAD is the headers alone; a
 # query string is still the page.

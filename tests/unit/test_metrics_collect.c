@@ -109,12 +109,10 @@ START_TEST(test_cluster_and_hosts)
 	ck_assert(value("twin_host_member", L("host=h1")) == 1);
 	ck_assert(value("twin_host_member", L("host=h2")) == 1);
 	ck_assert(value("twin_host_member", L("host=h3")) == 0);
-	/* Unknown until host_cpus and host_mem say: no family at all. */
-	ck_assert(!mp_has_family(&page, "twin_host_cpus_offline"));
-	ck_assert(!mp_has_family(&page, "twin_host_pages_offline"));
+	ck_assert(value("twin_host_cpus_offline", L("host=h1")) == 0);
+	ck_assert(value("twin_host_pages_offline", L("host=h1")) == 0);
 
 	st.local.vq_quorate = false; /* quorate in clusterd's sense needs all three */
-	src.cpus_known = src.pages_known = true;
 	src.cpus_offline = 2;
 	src.pages_offline = 5;
 	collect(&src);
@@ -135,7 +133,11 @@ START_TEST(test_vm_info)
 		  1);
 	ck_assert(value("twin_vm_info",
 			L("vm=kv3", "state=running", "primary=h3", "backup=", "role=none")) == 1);
-	ck_assert(mp_has_family(&page, "twin_vm_failovers_total"));
+	ck_assert(value("twin_vm_failovers_total", L("vm=kv1")) == 0);
+	st.cluster.vms[1].failovers = 3;
+	collect(&src);
+	ck_assert(value("twin_vm_failovers_total", L("vm=kv2")) == 3);
+	ck_assert_str_eq(mp_find(&page, "twin_vm_failovers_total", L("vm=kv2"))->type, "counter");
 }
 END_TEST
 
