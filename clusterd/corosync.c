@@ -49,8 +49,8 @@ struct corosync {
 	struct queued *head, **tail;
 	unsigned int queued, retry_ms;
 	struct event *retry_ev;
-	uint64_t ring_seq;  /* the latest totem confchg's ring id seq */
-	bool ring_known;    /* a totem confchg came */
+	uint64_t ring_seq; /* the latest totem confchg's ring id seq */
+	bool ring_known;   /* a totem confchg came */
 	struct held *held, **held_tail;
 	/* The group's members as last passed on (a ring change alone repeats them). */
 	uint32_t members[COROSYNC_MAX_MEMBERS];
@@ -128,7 +128,8 @@ static void release_held(struct corosync *c, const char *why)
 {
 	if (c->held && why)
 		clog__warn("corosync: %s came before the totem confchg: a confchg goes with ring "
-			   "%llu, maybe an older one", why, (unsigned long long)c->ring_seq);
+			   "%llu, maybe an older one",
+			   why, (unsigned long long)c->ring_seq);
 	while (c->held) {
 		struct held *x = c->held;
 

@@ -14,6 +14,7 @@
 struct host_cpus {
 	char root[CONF_PATH_MAX];
 	char state_file[CONF_PATH_MAX + 16];
+	cpu_set_t bound;      /* the CPUs clusterd was started on (every one by default) */
 	cpu_set_t offline;    /* for Twin */
 	cpu_set_t hotplugged; /* offline in sysfs by Twin's hand: a subset of offline */
 };
@@ -83,8 +84,21 @@ void host_cpus__allowed(const struct host_cpus *h, cpu_set_t *out)
 	present(h, &p);
 	CPU_ZERO(out);
 	for (unsigned int c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &p) && !CPU_ISSET(c, &h->offline) && sysfs_online(h, c))
+		if (CPU_ISSET(c, &p) && CPU_ISSET(c, &h->bound) && !CPU_ISSET(c, &h->offline) &&
+		    sysfs_online(h, c))
 			CPU_SET(c, out);
+}
+
+int host_cpus__bound(struct host_cpus *h, const cpu_set_t *bound)
+{
+	cpu_set_t was = h->bound, allowed;
+
+	h->bound = *bound;
+	host_cpus__allowed(h, &allowed);
+	if (CPU_COUNT(&allowed))
+		return 0;
+	h->bound = was;
+	return -EINVAL;
 }
 
 unsigned int host_cpus__offline_count(const struct host_cpus *h)
@@ -329,6 +343,8 @@ int host_cpus__new(const char *sysfs_root, const char *state_file, struct host_c
 		return -ENOMEM;
 	}
 	snprintf(h->root, sizeof(h->root), "%s", sysfs_root);
+	for (unsigned int c = 0; c < CPU_SETSIZE; c++)
+		CPU_SET(c, &h->bound);
 	snprintf(h->state_file, sizeof(h->state_file), "%s", state_file);
 	restore(h, err, errlen);
 	*out = h;

@@ -28,7 +28,17 @@ int host_cpus__new(const char *sysfs_root, const char *state_file, struct host_c
 /* NULL: no-op. */
 void host_cpus__free(struct host_cpus *h);
 
-/* The CPUs Twin may use: present, online in sysfs, not offline for Twin (never empty by us). */
+/*
+ * Bounds Twin to bound (every CPU until called): the CPUs clusterd was started on (systemd's
+ * CPUAffinity=, taskset), which no change here ever widens.  0, or -EINVAL when no CPU Twin
+ * may use would be left (the bound is not taken).
+ */
+int host_cpus__bound(struct host_cpus *h, const cpu_set_t *bound);
+
+/*
+ * The CPUs Twin may use: present, online in sysfs, within the bound, not offline for Twin
+ * (never empty by us).
+ */
 void host_cpus__allowed(const struct host_cpus *h, cpu_set_t *out);
 
 /* How many CPUs are offline for Twin (the metrics' twin_host_cpus_offline). */

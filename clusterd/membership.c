@@ -23,10 +23,11 @@ int membership__confchg(struct membership *m, const uint32_t *members, size_t nm
 		if (m->overflow)
 			return 0;
 		m->overflow = true;
-		clog__error("corosync: %zu members, over the %d hosts a Twin cluster holds: treated "
-			    "as a quorum loss (every primary here is fenced) until the membership "
-			    "fits again: remove nodes from corosync.conf's nodelist",
-			    nmembers, CL_MAX_HOSTS);
+		clog__error(
+		    "corosync: %zu members, over the %d hosts a Twin cluster holds: treated "
+		    "as a quorum loss (every primary here is fenced) until the membership "
+		    "fits again: remove nodes from corosync.conf's nodelist",
+		    nmembers, CL_MAX_HOSTS);
 		*in = (struct cl_input){.type = CL_IN_QUORUM};
 		if (m->have_quorum)
 			*in = m->quorum;

@@ -20,9 +20,13 @@
 #define CONNECT_EVERY_MS 20
 #define CONNECT_TRIES	 500
 /* Replies: most commands answer at once; failover returns once the VM runs there. */
-#define REPLY_MS     5000
+#define REPLY_MS 5000
 /* fence and unfence only flip a gate; degrade may wait DEGRADE_TIMEOUT_NS (10 s) in twin-vmm. */
 #define FENCE_MS     2000
+#define DEGRADE_MS   15000
+#define PROTECT_MS   30000
+#define FAILOVER_MS  60000
+#define UNPROTECT_MS 60000
 /*
  * A fence not confirmed this soon gets the vmm SIGKILLed.  twin-vmm runs its control requests
  * one at a time, so a fence waits behind a slow failover, unprotect or degrade whatever
@@ -30,10 +34,6 @@
  * dead to the majority anyway, and a copy that may still release output is not.
  */
 #define FENCE_DEADLINE_MS 200
-#define DEGRADE_MS   15000
-#define PROTECT_MS   30000
-#define FAILOVER_MS  60000
-#define UNPROTECT_MS 60000
 /* query-replication: while the initial sync runs, and then to see a stall sooner. */
 #define SYNC_POLL_MS  200
 #define WATCH_POLL_MS 500
@@ -42,11 +42,10 @@
  * 1 s of silence before it says stalled: about 2 s unheard).  The report ends in the backup's
  * kill and a full initial sync, so a blip a loaded host or a flapping link recovers from on
  * its own must not make one; past that the VM's clients already wait (its output is held) and
- * a degrade ends their wait.  Once per stall, repeated only every STALL_REPEAT_POLLS (10 s)
- * while it lasts, in case a partition without quorum dropped the report.
+ * a degrade ends their wait.  Once per stall: the model sends it again after a quorate round
+ * if no quorate partition applied it.
  */
-#define STALL_POLLS	   3
-#define STALL_REPEAT_POLLS 20
+#define STALL_POLLS 3
 /*
  * A failed degrade leaves a primary whose backup is gone holding its output: it is tried
  * DEGRADE_TRIES times, DEGRADE_RETRY_MS apart, then shown in status.  Never a kill: no other
@@ -67,9 +66,9 @@ struct vmm {
 	enum cl_role role;
 	char *config; /* the VM config text, kept for a restart */
 	uint16_t port;
-	pid_t pid;    /* 0: not running (a restart is pending) */
-	bool killed;  /* we ended it: its exit is reported, never restarted */
-	bool started; /* VMM_STARTED reported */
+	pid_t pid;		   /* 0: not running (a restart is pending) */
+	bool killed;		   /* we ended it: its exit is reported, never restarted */
+	bool started;		   /* VMM_STARTED reported */
 	struct vmm_client *client; /* NULL: not connected (yet, or again) */
 	struct vmm_client *dead;   /* closed, freed on the next connect_tick */
 	/*
@@ -78,9 +77,9 @@ struct vmm {
 	 */
 	struct vmm_client *fencer, *fencer_dead;
 	struct event *fence_deadline; /* armed from a fence until twin-vmm confirms it */
-	unsigned int pending;	   /* 1 << cl_vmm_cmd: sent once the control socket connects */
-	int crash_status;	   /* the crash a pending restart follows */
-	struct event *timer; /* connect retries, or the restart delay */
+	unsigned int pending;	      /* 1 << cl_vmm_cmd: sent once the control socket connects */
+	int crash_status;	      /* the crash a pending restart follows */
+	struct event *timer;	      /* connect retries, or the restart delay */
 	unsigned int connect_tries;
 	struct event *poll;
 	enum poll_mode polling;
@@ -690,9 +689,7 @@ static void on_replication(void *arg, json_t *ret, const char *error)
 		 * The model reports it while quorate, and the backup's host then ends a backup
 		 * that lives but no longer hears the primary.
 		 */
-		v->stalled_polls++;
-		if (v->stalled_polls >= STALL_POLLS &&
-		    (v->stalled_polls - STALL_POLLS) % STALL_REPEAT_POLLS == 0) {
+		if (++v->stalled_polls == STALL_POLLS) {
 			clog__warn("vm %s: replication stalled for %u polls in a row: reporting it",
 				   v->vm, v->stalled_polls);
 			emit(v, CL_EV_VMM_STALLED, 0);

@@ -113,9 +113,9 @@ static uint64_t now_ms(void)
 
 /*
  * The replicated state to disk before the actions that follow it (the model puts only fences
- * and kills before it): a host that restarts with it still holds the cluster's history.  A failed write is
- * loud but not fatal: persist__write then removed the file, so after a restart this host
- * counts as new (which the model allows) rather than holding an older history.
+ * and kills before it): a host that restarts with it still holds the cluster's history.  A
+ * failed write is loud but not fatal: persist__write then removed the file, so after a
+ * restart this host counts as new (which the model allows) rather than an older history.
  */
 static void persist_state(struct daemon *d, const char *json, size_t len)
 {
@@ -325,8 +325,8 @@ static bool may_restart(void *opaque, const char *vm)
 	    !st->local.initialized)
 		return false;
 	for (int i = 0; i < CL_MAX_VMS; i++)
-		if (!strcmp(st->local.vmms[i].vm, vm) && st->local.vmms[i].role == CL_ROLE_PRIMARY &&
-		    st->local.vmms[i].fenced)
+		if (!strcmp(st->local.vmms[i].vm, vm) &&
+		    st->local.vmms[i].role == CL_ROLE_PRIMARY && st->local.vmms[i].fenced)
 			return false;
 	for (int i = 0; i < CL_MAX_VMS; i++) {
 		const struct cl_vm *v = &st->cluster.vms[i];
@@ -559,6 +559,7 @@ static int parse_args(int argc, char **argv, const char **config, bool *check_on
 static int start_cpus(struct daemon *d, char *err, size_t errlen)
 {
 	char file[CONF_PATH_MAX + 16];
+	cpu_set_t bound;
 
 	snprintf(file, sizeof(file), "%s/cpus.json", d->conf.state_dir);
 	if (host_cpus__new(d->conf.cpu_sysfs, file, &d->cpus, err, errlen))
@@ -567,6 +568,10 @@ static int start_cpus(struct daemon *d, char *err, size_t errlen)
 		clog__error("cpus: %s: every CPU starts online for Twin", err);
 		err[0] = 0;
 	}
+	/* Started on fewer CPUs (CPUAffinity=, taskset): Twin stays within them. */
+	if (sched_getaffinity(0, sizeof(bound), &bound) || host_cpus__bound(d->cpus, &bound))
+		clog__warn("cpus: clusterd's own CPUs leave Twin none (or cannot be read): not "
+			   "bounding Twin by them");
 	return 0;
 }
 

@@ -659,6 +659,25 @@ static const struct command commands[] = {
     {"regs", regs_args, cmd_regs, false},
 };
 
+/* The commands a backup serves, as "a, b and c". */
+static void backup_commands(char *out, size_t size)
+{
+	size_t n = sizeof(commands) / sizeof(commands[0]), len = 0, left = 0;
+
+	for (size_t i = 0; i < n; i++)
+		left += commands[i].on_backup;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && len < size; i++) {
+		if (!commands[i].on_backup)
+			continue;
+		left--;
+		len += snprintf(out + len, size - len, "%s%s", commands[i].name,
+				!left	    ? ""
+				: left == 1 ? " and "
+					    : ", ");
+	}
+}
+
 /* Every argument given is one the command takes (required ones are checked by the command). */
 static bool known_args(const struct command *cmd, json_t *args, struct failure *f)
 {
@@ -769,10 +788,13 @@ char *control__handle_line(const struct control_ops *ops, const char *line, size
 		goto out;
 	}
 	if (!cmd->on_backup && ops->backup(ops->opaque)) {
+		char served[256];
+
+		backup_commands(served, sizeof(served));
 		failed(&f, "GenericError",
-		       "%s: this twin-vmm is a backup (no vCPU runs): it serves query-status, "
-		       "query-replication, failover and quit; failover makes it run the VM",
-		       cmd->name);
+		       "%s: this twin-vmm is a backup (no vCPU runs): it serves %s; failover "
+		       "makes it run the VM",
+		       cmd->name, served);
 		out = error_reply(f.cls, f.desc, id);
 		goto out;
 	}

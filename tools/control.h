@@ -68,7 +68,8 @@ struct control_ops {
 	int (*migrate_cancel)(void *opaque, char *err, size_t errlen);
 	/*
 	 * True while this twin-vmm is a backup whose VM does not run: query-status says
-	 * "backup", and only query-status, query-replication, failover and quit are served.
+	 * "backup", and only the commands marked so in control.c (queries, failover, quit, the
+	 * page and CPU commands) are served.
 	 */
 	bool (*backup)(void *opaque);
 	/* Starts protecting the VM (the initial sync runs in the background); returns at once. */

@@ -1,5 +1,5 @@
 #!/bin/bash
-# e2e: twin host cpu-offline/cpu-online/cpus on a one-host cluster: every thread of every twin-vmm (real affinity, /proc/PID/task/*/status) leaves an offlined CPU and comes back, new VMs start away from it, --hotplug writes the (fake) sysfs tree, the set survives a clusterd restart, and every refusal names the problem.
+# e2e: twin host cpu-offline/cpu-online/cpus on a one-host cluster: every thread of every twin-vmm (real affinity, /proc/PID/task/*/status) leaves an offlined CPU and comes back, new VMs start away from it, --hotplug writes the (fake) sysfs tree, the set survives a clusterd restart, the metrics page counts it, and every refusal names the problem.
 set -euo pipefail
 . "$(dirname "$0")/clusterd-lib.sh"
 
@@ -20,6 +20,8 @@ echo 0-1 >"$sysfs/present"
 echo 0-1 >"$sysfs/online"
 echo 1 >"$sysfs/cpu1/online"
 sed -i "/^\[host\]/a cpu_sysfs = $sysfs" "$dir/clusterd.conf"
+# The metrics page counts the CPUs offline for Twin.
+printf '[metrics]\nlisten = 198.18.0.1:9464\n' >>"$dir/clusterd.conf"
 for vm in kv1 kv2; do
 	n=${vm#kv}
 	cat >"$dir/vms/$vm.cfg" <<-EOT
@@ -116,6 +118,14 @@ cd_pid=$(pgrep -f -- "$CLUSTERD --config $dir/clusterd.conf" | head -1)
 [ "$(awk '/^Cpus_allowed_list:/ { print $2 }' "/proc/$cd_pid/status")" = 0 ] || fail "twin-clusterd may still run on CPU 1"
 [ "$(cat "$sysfs/cpu1/online")" = 1 ] || fail "cpu-offline without --hotplug wrote sysfs"
 
+# cpus_metric: twin_host_cpus_offline's value on h1's metrics page.
+cpus_metric()
+{
+	lab a exec h1 curl -sf http://198.18.0.1:9464/metrics |
+		awk '$1 == "twin_host_cpus_offline{host=\"h1\"}" { print $2 }'
+}
+[ "$(cpus_metric)" = 1 ] || fail "metrics: twin_host_cpus_offline is '$(cpus_metric)', not 1"
+
 # twin host cpus shows it: the table, and the JSON.
 twin_ok host cpus
 grep -Eq '^1 +online +offline +-$' <<<"$OUT" || fail "host cpus does not show CPU 1 offline for Twin and empty: $OUT"
@@ -150,6 +160,7 @@ assert_threads "$kv1" 0 "after the refusals"
 # Online again: both VMs' threads may use CPU 1 again.
 twin_ok host cpu-online 1
 grep -q "CPU 1 is online for Twin; twin-vmms here run on CPUs 0-1" <<<"$OUT" || fail "cpu-online 1 says: $OUT"
+[ "$(cpus_metric)" = 0 ] || fail "metrics: twin_host_cpus_offline is '$(cpus_metric)', not 0"
 assert_threads "$kv1" 0-1 "cpu-online 1 (kv1)"
 assert_threads "$kv2" 0-1 "cpu-online 1 (kv2)"
 

@@ -89,7 +89,8 @@ static char *answer(const char *line, size_t len, bool *quit)
 
 	if (!cmd) {
 		json_decref(req);
-		return strdup("{\"error\": {\"class\": \"GenericError\", \"desc\": \"no execute\"}}\n");
+		return strdup(
+		    "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no execute\"}}\n");
 	}
 	say("cmd %s\n", cmd);
 	delay = slow_ms(cmd);

@@ -389,7 +389,8 @@ START_TEST(test_membership_overflow_is_quorum_loss)
 	ck_assert(!q.quorum.quorate); /* masked while it lasts */
 	ck_assert_int_eq(membership__confchg(&m, ids, CL_MAX_HOSTS + 4, NULL, 0, ids, 3, 9, in), 0);
 	/* It fits again: the confchg (a long left list is only cut), then the real quorum. */
-	ck_assert_int_eq(membership__confchg(&m, ids, 5, ids, CL_MAX_HOSTS + 3, NULL, 0, 10, in), 2);
+	ck_assert_int_eq(membership__confchg(&m, ids, 5, ids, CL_MAX_HOSTS + 3, NULL, 0, 10, in),
+			 2);
 	ck_assert_int_eq(in[0].type, CL_IN_CONFCHG);
 	ck_assert_int_eq(in[0].confchg.nmembers, 5);
 	ck_assert_int_eq(in[0].confchg.nleft, CL_MAX_HOSTS);

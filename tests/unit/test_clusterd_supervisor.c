@@ -280,7 +280,8 @@ START_TEST(test_fence_in_restart_window_stops_restart)
 	ck_assert(LOOP_UNTIL(kill(started_pid(1), 0) && errno == ESRCH, 1000));
 	command(s, CL_VMM_FENCE);
 	allow_restart = false;
-	ck_assert_msg(LOOP_UNTIL(count_events(CL_EV_VMM_EXITED), 3000), "the crash went unreported");
+	ck_assert_msg(LOOP_UNTIL(count_events(CL_EV_VMM_EXITED), 3000),
+		      "the crash went unreported");
 	ck_assert_int_eq(WTERMSIG(events[nevents - 1].status), SIGSEGV);
 	ck_assert_int_eq(logged("start"), 1);
 	ck_assert_int_eq(supervisor__alive(s), 0);
@@ -366,7 +367,8 @@ static void set_replication(const char *state)
 /* A primary protected toward a backup at 127.0.0.1:7400, its initial sync done. */
 static struct supervisor *start_protected(void)
 {
-	struct cl_action a = {.type = CL_ACT_VMM, .role = CL_ROLE_PRIMARY, .vmm_cmd = CL_VMM_PROTECT};
+	struct cl_action a = {
+	    .type = CL_ACT_VMM, .role = CL_ROLE_PRIMARY, .vmm_cmd = CL_VMM_PROTECT};
 	struct supervisor *s;
 
 	set_replication("protected");
@@ -390,9 +392,10 @@ START_TEST(test_stall_reported_once_after_polls)
 
 	set_replication("stalled");
 	t0 = now_ms();
-	ck_assert_msg(LOOP_UNTIL(count_events(CL_EV_VMM_STALLED), 3000), "the stall went unreported");
+	ck_assert_msg(LOOP_UNTIL(count_events(CL_EV_VMM_STALLED), 3000),
+		      "the stall went unreported");
 	ck_assert_uint_ge(event_ms[nevents - 1] - t0, 1000); /* the 3rd poll, at the soonest */
-	spin_ms(1100);					      /* two more stalled polls */
+	spin_ms(1100);					     /* two more stalled polls */
 	ck_assert_int_eq(count_events(CL_EV_VMM_STALLED), 1);
 	set_replication("protected");
 	spin_ms(600);
@@ -483,8 +486,8 @@ static void query_status(char *out, size_t size)
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/vms/kv1/control.sock", dir);
 	out[0] = 0;
-	ck_assert_msg(!connect(fd, (struct sockaddr *)&sa, sizeof(sa)), "connect %s: %s", sa.sun_path,
-		      strerror(errno));
+	ck_assert_msg(!connect(fd, (struct sockaddr *)&sa, sizeof(sa)), "connect %s: %s",
+		      sa.sun_path, strerror(errno));
 	ck_assert_int_eq(send(fd, query, strlen(query), MSG_NOSIGNAL), (ssize_t)strlen(query));
 	while (lines < 2 && n + 1 < sizeof(buf)) { /* the greeting, then the reply */
 		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);

@@ -539,8 +539,9 @@ END_TEST
 
 #define BACKUP_ONLY(cmd)                                                                           \
 	"{\"error\":{\"class\":\"GenericError\",\"desc\":\"" cmd                                   \
-	": this twin-vmm is a backup (no vCPU runs): it serves query-status, query-replication, "  \
-	"failover and quit; failover makes it run the VM\"}}"
+	": this twin-vmm is a backup (no vCPU runs): it serves query-status, quit, "               \
+	"query-replication, failover, mem-offline, mem-online, query-mem, set-cpus and "           \
+	"query-cpus; failover makes it run the VM\"}}"
 
 START_TEST(test_backup)
 {

@@ -467,6 +467,30 @@ START_TEST(test_host_restore)
 }
 END_TEST
 
+/* Started on fewer CPUs: Twin stays within them, and the last of them is refused. */
+START_TEST(test_host_bound)
+{
+	struct host_cpus *h;
+	cpu_set_t bound;
+	char err[512];
+
+	make_tree();
+	h = open_cpus(err, sizeof(err));
+	ck_assert_int_eq(cpu_list__parse("1-3", &bound), 0);
+	ck_assert_int_eq(host_cpus__bound(h, &bound), 0);
+	ck_assert_str_eq(allowed(h), "1-2"); /* cpu3 is offline in the kernel */
+	ck_assert_int_eq(host_cpus__offline(h, 1, false, err, sizeof(err)), 0);
+	ck_assert_int_eq(host_cpus__offline(h, 2, false, err, sizeof(err)), -EBUSY);
+	ck_assert(strstr(err, "CPU 2 is the last CPU Twin may use (allowed: 2)"));
+	/* a bound that leaves nothing is not taken */
+	ck_assert_int_eq(cpu_list__parse("1,3", &bound), 0);
+	ck_assert_int_eq(host_cpus__bound(h, &bound), -EINVAL);
+	ck_assert_str_eq(allowed(h), "2");
+	host_cpus__free(h);
+	remove_tree();
+}
+END_TEST
+
 START_TEST(test_host_no_sysfs)
 {
 	struct host_cpus *h = (void *)1;
@@ -496,6 +520,7 @@ Suite *host_cpus_suite(void)
 	tcase_add_test(tc, test_host_offline_online);
 	tcase_add_test(tc, test_host_hotplug_refused);
 	tcase_add_test(tc, test_host_restore);
+	tcase_add_test(tc, test_host_bound);
 	tcase_add_test(tc, test_host_no_sysfs);
 	suite_add_tcase(s, tc);
 	return s;
