@@ -10,6 +10,7 @@
 #   BENCH_FAILOVER_KINDS ("vmm host")      the kinds to run
 #   BENCH_FAILOVER_KEEP_LOGS               set: every kind's logs are kept (a failed kind's always are)
 #   BENCH_FAILOVER_SETTLE (6)              s without a membership change before a host drill
+#   BENCH_FAILOVER_KNET_PING (Corosync's)  knet's link timeout in ms (lab up --knet-ping-timeout)
 #
 # Every drill: kv1 (the kv guest, 64 MiB, epoch mode every 25 ms) is protected; twin-kv-client
 # runs on the lab's client (2 clients, one request outstanding each, resent every 10 ms,
@@ -54,7 +55,8 @@ EXCLUDED_FLAG_PCT=10
 # A host drill waits for this long without a membership change (LAB.md: at token 300 the
 # lab's Corosync loses members again about 3 s after a rejoin), at most SETTLE_MAX_SECS.
 SETTLE_SECS=${BENCH_FAILOVER_SETTLE:-6}
-SETTLE_MAX_SECS=120
+SETTLE_MAX_SECS=60
+[ -z "${BENCH_FAILOVER_KNET_PING:-}" ] || CL_LAB_ARGS=(--knet-ping-timeout "$BENCH_FAILOVER_KNET_PING")
 
 # members_ok HOST: HOST's corosync counts 3 members.
 members_ok()
@@ -188,6 +190,7 @@ drills_host()
 	: >"$E2E_TMP/host-$token.txt"
 	: >"$E2E_TMP/spurious-$token.txt"
 	: >"$E2E_TMP/moved-$token.txt"
+	: >"$E2E_TMP/unsettled-$token.txt"
 	cluster_up "host-$token" "$token"
 	cluster_start_protected h1 kv1 "$KV_IP" "$KV_MAC"
 	for ((r = 1; r <= DRILLS; r++)); do
@@ -199,9 +202,14 @@ drills_host()
 				sleep 0.2 # polling corosync-quorumtool, bounded by the deadline above
 			done
 		done
+		# Corosync may flap for minutes (seen at token 300): the drill then runs anyway,
+		# counted beside the row.
 		until quiet "$SETTLE_SECS" "$CL_DIR"/h[123]/corosync.log; do
-			[ "$SECONDS" -lt "$deadline" ] ||
-				fail "no ${SETTLE_SECS}s without a membership change within ${SETTLE_MAX_SECS}s (token $token): Corosync flaps"
+			if [ "$SECONDS" -ge "$deadline" ]; then
+				echo "host drill $r token $token: no ${SETTLE_SECS}s without a membership change within ${SETTLE_MAX_SECS}s: run unsettled" >>"$E2E_TMP/drills.log"
+				echo x >>"$E2E_TMP/unsettled-$token.txt"
+				break
+			fi
 			sleep 0.5 # polling the logs, bounded by the deadline above
 		done
 		# The roles as the cluster has them now (a spurious membership loss may have moved kv1).
@@ -254,7 +262,10 @@ drills_host()
 # started because kv1 moved on its own before the kill.
 excluded()
 {
-	local n kept pct x50 x99 xmax moved
+	local n kept pct x50 x99 xmax moved unsettled
+	unsettled=$(wc -l <"$E2E_TMP/unsettled-$1.txt")
+	[ "$unsettled" -eq 0 ] ||
+		printf '; %d run in a membership that never stayed %s s unchanged (Corosync flapping)' "$unsettled" "$SETTLE_SECS"
 	moved=$(wc -l <"$E2E_TMP/moved-$1.txt")
 	[ "$moved" -eq 0 ] || printf '; %d not started (kv1 moved before the kill: flapping)' "$moved"
 	n=$(wc -l <"$E2E_TMP/spurious-$1.txt")
@@ -268,7 +279,8 @@ excluded()
 }
 
 printf 'Failover gap as the kv client sees it (3 lab hosts, Corosync + twin-clusterd, kv guest 64 MiB, epoch 25 ms;\n'
-printf '  host drills start after %s s without a membership change)\n' "$SETTLE_SECS"
+printf '  host drills start after %s s without a membership change%s)\n' "$SETTLE_SECS" \
+	"${BENCH_FAILOVER_KNET_PING:+; knet link timeout $BENCH_FAILOVER_KNET_PING ms}"
 printf '%-26s %6s | %-22s | %-26s | %s\n' kind drills "gap p50/p99/max ms" "membership p50/p99/max ms" goal
 for kind in $KINDS; do
 	case "$kind" in

@@ -39,11 +39,13 @@ cluster_require()
 }
 
 # cluster_up NAME TOKEN [HOSTS]: lab NAME with HOSTS (3) hosts, Corosync at TOKEN ms and
-# twin-clusterd on each; CL_LAB, CL_DIR (the cluster dir), CL_PREFIX.  On exit, before
-# the lab goes down, each host's clusterd log tail is shown if the test failed.
+# twin-clusterd on each (CL_LAB_ARGS: more `lab up` options); CL_LAB, CL_DIR (the cluster
+# dir), CL_PREFIX.  On exit, before the lab goes down, each host's clusterd log tail is
+# shown if the test failed.
+CL_LAB_ARGS=()
 cluster_up()
 {
-	lab_up "$1" --hosts "${3:-3}" --cluster --token "$2"
+	lab_up "$1" --hosts "${3:-3}" --cluster --token "$2" "${CL_LAB_ARGS[@]}"
 	CL_LAB=$1
 	CL_DIR=$(lab "$1" get cluster-dir)
 	CL_PREFIX=$(lab "$1" get prefix)
