@@ -1,14 +1,17 @@
 /* The CLI socket's access rules: SO_PEERCRED and the peer's groups against [api]. */
+#include <endian.h>
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include "api_auth.h"
+#include "clog.h"
 
 /* Enough for any group database entry a getgr*_r needs. */
 #define DB_BUF 16384
@@ -50,6 +53,61 @@ int api_auth__init(struct api_auth *auth, const struct conf_api *conf, char *err
 	return rc;
 }
 
+/* The kernel's system.posix_acl_access value (uapi linux/posix_acl_xattr.h), little-endian. */
+#define ACL_XATTR_VERSION 2
+#define ACL_TAG_USER_OBJ  0x01
+#define ACL_TAG_GROUP_OBJ 0x04
+#define ACL_TAG_GROUP	  0x08
+#define ACL_TAG_MASK	  0x10
+#define ACL_TAG_OTHER	  0x20
+#define ACL_RW		  06
+#define ACL_NO_ID	  0xffffffffu
+
+struct acl_entry {
+	uint16_t tag, perm;
+	uint32_t id;
+};
+
+/*
+ * With both groups the socket is the viewers' (0660 root:viewer_group); an access ACL lets
+ * admin_group in too (setfacl -m g:ADMIN:rw), so administrators need not be viewers.
+ */
+static int let_admins_in(const struct api_auth *auth, const char *path, char *err, size_t errlen)
+{
+	const struct acl_entry e[] = {
+	    {ACL_TAG_USER_OBJ, ACL_RW, ACL_NO_ID},
+	    {ACL_TAG_GROUP_OBJ, ACL_RW, ACL_NO_ID},
+	    {ACL_TAG_GROUP, ACL_RW, auth->admin_gid},
+	    {ACL_TAG_MASK, ACL_RW, ACL_NO_ID},
+	    {ACL_TAG_OTHER, 0, ACL_NO_ID},
+	};
+	uint8_t buf[4 + sizeof(e)], *p = buf + 4;
+	uint32_t version = htole32(ACL_XATTR_VERSION);
+
+	memcpy(buf, &version, 4);
+	for (size_t i = 0; i < sizeof(e) / sizeof(e[0]); i++, p += 8) {
+		uint16_t tag = htole16(e[i].tag), perm = htole16(e[i].perm);
+		uint32_t id = htole32(e[i].id);
+
+		memcpy(p, &tag, 2);
+		memcpy(p + 2, &perm, 2);
+		memcpy(p + 4, &id, 4);
+	}
+	if (!setxattr(path, "system.posix_acl_access", buf, sizeof(buf), 0))
+		return 0;
+	/* No ACLs on that file system: as before, administrators need viewer_group too. */
+	if (errno == EOPNOTSUPP) {
+		clog__warn("api: socket %s: no POSIX ACLs there: members of %s reach it only if "
+			   "they are in %s too: add them to it, or put the socket on a file system "
+			   "with ACLs ([host] socket)",
+			   path, auth->admin_group, auth->viewer_group);
+		return 0;
+	}
+	snprintf(err, errlen, "socket %s: cannot let group %s in beside %s (an ACL): %s", path,
+		 auth->admin_group, auth->viewer_group, strerror(errno));
+	return -errno;
+}
+
 int api_auth__socket(const struct api_auth *auth, const char *path, char *err, size_t errlen)
 {
 	bool viewers = auth->viewer_group[0];
@@ -66,6 +124,8 @@ int api_auth__socket(const struct api_auth *auth, const char *path, char *err, s
 			 group, strerror(errno));
 		return rc;
 	}
+	if (viewers && auth->admin_group[0] && auth->admin_gid != auth->viewer_gid)
+		return let_admins_in(auth, path, err, errlen);
 	return 0;
 }
 
@@ -110,8 +170,6 @@ int api_auth__peer(const struct api_auth *auth, int fd, struct api_peer *out)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	struct passwd pw, *found = NULL;
-	char buf[DB_BUF];
 	gid_t *groups = NULL;
 	int n;
 
@@ -120,11 +178,8 @@ int api_auth__peer(const struct api_auth *auth, int fd, struct api_peer *out)
 	n = peer_groups(fd, &groups);
 	if (n < 0)
 		return n;
+	/* No user name: a passwd lookup may wait seconds on NSS (LDAP) on the event loop. */
 	*out = (struct api_peer){.uid = cred.uid, .pid = cred.pid, .role = API_ROLE_NONE};
-	if (!getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &found) && found)
-		snprintf(out->user, sizeof(out->user), "%s", pw.pw_name);
-	else
-		snprintf(out->user, sizeof(out->user), "%u", (unsigned int)cred.uid);
 	if (cred.uid == 0 ||
 	    (auth->admin_group[0] && in_group(auth->admin_gid, cred.gid, groups, n)))
 		out->role = API_ROLE_ADMIN;
@@ -148,54 +203,86 @@ bool api_auth__read_only(enum cl_cmd cmd)
 	}
 }
 
+/*
+ * The refusals name the uid alone (see api_auth__peer); the usermod line resolves it in the
+ * operator's shell instead.
+ */
 int api_auth__allow(const struct api_auth *auth, const struct api_peer *peer, enum cl_cmd cmd,
 		    char *err, size_t errlen)
 {
 	const char *name = cl_cmd__to_str(cmd);
+	unsigned int uid = peer->uid;
 
 	if (peer->role == API_ROLE_ADMIN ||
 	    (peer->role == API_ROLE_VIEWER && api_auth__read_only(cmd)))
 		return 0;
 	if (api_auth__read_only(cmd) && auth->viewer_group[0])
 		snprintf(err, errlen,
-			 "user %s (uid %u) may not run %s: it is neither root nor in group %s "
-			 "([api] viewer_group): add the user to it (usermod -aG %s %s) and log in "
-			 "again",
-			 peer->user, (unsigned int)peer->uid, name, auth->viewer_group,
-			 auth->viewer_group, peer->user);
+			 "uid %u may not run %s: it is neither root nor in group %s ([api] "
+			 "viewer_group): add the user to it (usermod -aG %s \"$(id -nu %u)\") and "
+			 "log in again",
+			 uid, name, auth->viewer_group, auth->viewer_group, uid);
 	else if (auth->admin_group[0])
 		snprintf(
 		    err, errlen,
-		    "user %s (uid %u) may not run %s: it needs root or group %s ([api] "
-		    "admin_group): add the user to it (usermod -aG %s %s) and log in again, or "
+		    "uid %u may not run %s: it needs root or group %s ([api] admin_group): "
+		    "add the user to it (usermod -aG %s \"$(id -nu %u)\") and log in again, or "
 		    "run it as root",
-		    peer->user, (unsigned int)peer->uid, name, auth->admin_group, auth->admin_group,
-		    peer->user);
+		    uid, name, auth->admin_group, auth->admin_group, uid);
 	else
-		snprintf(
-		    err, errlen,
-		    "user %s (uid %u) may not run %s: it needs root: run it as root (sudo), or "
-		    "name a group in clusterd.conf's [api] admin_group and add the user to it",
-		    peer->user, (unsigned int)peer->uid, name);
+		snprintf(err, errlen,
+			 "uid %u may not run %s: it needs root: run it as root (sudo), or name a "
+			 "group in clusterd.conf's [api] admin_group and add the user to it",
+			 uid, name);
 	return -EACCES;
+}
+
+/* What keeps line from naming a command, in why; false if it names one (*cmd). */
+static bool unclassified(json_t *r, const json_error_t *jerr, enum cl_cmd *cmd, char *why,
+			 size_t whylen)
+{
+	json_t *exec = json_object_get(r, "execute");
+
+	if (!r)
+		snprintf(why, whylen, "not JSON: %.100s", jerr->text);
+	else if (!json_is_object(r))
+		snprintf(why, whylen, "not a JSON object");
+	else if (!json_is_string(exec))
+		snprintf(why, whylen, "no \"execute\" string");
+	else if (cl_cmd__from_str(json_string_value(exec), cmd))
+		snprintf(why, whylen, "\"execute\" names no command");
+	else
+		return false;
+	return true;
 }
 
 int api_auth__allow_line(const struct api_auth *auth, const struct api_peer *peer, const char *line,
 			 size_t len, enum cl_cmd *cmd, json_t **id, char *err, size_t errlen)
 {
+	json_error_t jerr;
 	json_t *r;
-	int rc = 0;
+	char why[160];
+	int rc;
 
 	*id = NULL;
+	*cmd = CL_CMD_NCMDS;
 	if (peer->role == API_ROLE_ADMIN)
 		return 0;
-	r = json_loadb(line, len, 0, NULL);
-	if (json_is_object(r) &&
-	    !cl_cmd__from_str(json_string_value(json_object_get(r, "execute")) ?: "", cmd)) {
+	/* Default deny: what this cannot judge must not reach a parser that may accept it. */
+	r = json_loadb(line, len, 0, &jerr);
+	if (unclassified(r, &jerr, cmd, why, sizeof(why))) {
+		*cmd = CL_CMD_NCMDS;
+		snprintf(err, errlen,
+			 "uid %u sent a request clusterd cannot judge (%s): only root and [api] "
+			 "admin_group may send one; send a JSON object whose \"execute\" names a "
+			 "command, as twin does",
+			 (unsigned int)peer->uid, why);
+		rc = -EACCES;
+	} else {
 		rc = api_auth__allow(auth, peer, *cmd, err, errlen);
-		if (rc)
-			*id = json_incref(json_object_get(r, "id"));
 	}
+	if (rc && json_is_object(r))
+		*id = json_incref(json_object_get(r, "id"));
 	json_decref(r);
 	return rc;
 }

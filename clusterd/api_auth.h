@@ -31,8 +31,7 @@ struct api_auth {
 /* One CLI connection's peer, taken when it connects. */
 struct api_peer {
 	uid_t uid;
-	pid_t pid;
-	char user[64]; /* the uid's name, or its number */
+	pid_t pid; /* no user name: named by uid, see api_auth__peer */
 	enum api_role role;
 };
 
@@ -41,7 +40,8 @@ int api_auth__init(struct api_auth *auth, const struct conf_api *conf, char *err
 
 /*
  * The socket at path, just bound 0600 by root: with a group (viewer_group, else admin_group)
- * it becomes 0660 root:GROUP, so the group's members may connect.  0, or -errno with err.
+ * it becomes 0660 root:GROUP, so the group's members may connect; with both, an ACL entry
+ * lets admin_group in too.  0, or -errno with err.
  */
 int api_auth__socket(const struct api_auth *auth, const char *path, char *err, size_t errlen);
 
@@ -61,8 +61,9 @@ int api_auth__allow(const struct api_auth *auth, const struct api_peer *peer, en
 /*
  * api_auth__allow for a request line, judged by its "execute" alone, before anything else in
  * it is read: a viewer's vm-start must not make clusterd (root) open the file it names.  0
- * when allowed, or when the line names no known command (the parser answers that); else
- * -EACCES with err, *cmd the command and *id the request's "id" (a new reference, or NULL).
+ * when allowed; else -EACCES with err, *cmd the command (CL_CMD_NCMDS for a line naming
+ * none: refused too, but for an administrator) and *id the request's "id" (a new reference,
+ * or NULL).  The caller checks the parsed command with api_auth__allow again.
  */
 int api_auth__allow_line(const struct api_auth *auth, const struct api_peer *peer, const char *line,
 			 size_t len, enum cl_cmd *cmd, json_t **id, char *err, size_t errlen);

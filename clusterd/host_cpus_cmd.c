@@ -241,9 +241,14 @@ static void fan_out(struct fanout *f)
 				      VMM_CPUS_MS, on_vmm_reply, p);
 		if (!rc)
 			continue;
-		/* Not connected yet (a backup syncs first): no vCPU runs there. */
+		/*
+		 * Not connected yet (a backup syncs first; or just spawned, and its own --cpus
+		 * may still undo this): pinned from here for now, and the supervisor sends it
+		 * set-cpus as it connects.  The reply says so, not that it is done.
+		 */
 		if (f->cmd != CL_CMD_HOST_CPUS) {
 			pin_from_here(f, vm, p->pid, "its control socket is not connected yet");
+			json_object_set_new(vm, "repinned_by", json_string("connect"));
 		} else {
 			set_allowed_from_here(vm, p->pid);
 			json_object_set_new(vm, "vcpus", json_array());

@@ -23,12 +23,16 @@ static const struct repl_family repl_families[] = {
     {"twin_vm_epochs_total", METRICS_COUNTER,
      "Checkpoints (epochs) the VM's primary on this host took since its protect.", "epochs", 1},
     {"twin_vm_pause_seconds", METRICS_SUMMARY,
-     "The VM's pause per checkpoint, over its last 1024 epochs.", "pause_ns", 1e-9},
+     "The VM's pause per checkpoint: quantiles over its last 1024 epochs, _sum and _count "
+     "since its protect.",
+     "pause_ns", 1e-9},
     {"twin_vm_sent_bytes_total", METRICS_COUNTER,
      "Replication stream bytes the primary sent since its protect, initial sync included.",
      "bytes_total", 1},
     {"twin_vm_ack_latency_seconds", METRICS_SUMMARY,
-     "A checkpoint's send to the backup's ack, over the last 1024 epochs.", "ack_latency_ns", 1e-9},
+     "A checkpoint's send to the backup's ack: quantiles over the last 1024 epochs, _sum and "
+     "_count since its protect.",
+     "ack_latency_ns", 1e-9},
     {"twin_vm_held_output_bytes", METRICS_GAUGE,
      "Output bytes held (all NICs) until the backup acks their epoch.", "held_bytes", 1},
 };
@@ -186,6 +190,24 @@ static json_t *replication(struct collect *c, json_t *vm)
 	return c->src->replication(c->src->opaque, name);
 }
 
+/*
+ * A summary's NAME_sum and NAME_count (vm label only): cumulative since the protect, as
+ * Prometheus clients keep them, while the quantiles slide over the window.
+ */
+static void summary_totals(struct collect *c, const struct repl_family *f,
+			   const struct metrics_label *vm, json_t *v)
+{
+	json_t *sum = json_object_get(v, "sum"), *count = json_object_get(v, "count");
+	char name[METRICS_NAME_MAX + 1];
+
+	if (!json_is_number(sum) || !json_is_number(count))
+		return;
+	snprintf(name, sizeof(name), "%s_sum", f->name);
+	metrics_text__sample(&c->t, name, vm, 1, json_number_value(sum) * f->scale);
+	snprintf(name, sizeof(name), "%s_count", f->name);
+	metrics_text__sample(&c->t, name, vm, 1, json_number_value(count));
+}
+
 static void repl_family(struct collect *c, const struct repl_family *f)
 {
 	json_t *vm;
@@ -211,6 +233,7 @@ static void repl_family(struct collect *c, const struct repl_family *f)
 				metrics_text__sample(&c->t, f->name, l, 2,
 						     json_number_value(x) * f->scale);
 		}
+		summary_totals(c, f, l, v);
 	}
 }
 

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "clog.h"
+#include "cpu_list.h"
+#include "cpu_pin.h"
 #include "supervisor.h"
 #include "vmm_argv.h"
 #include "vmm_client.h"
@@ -70,6 +72,7 @@ struct vmm {
 	bool killed;		   /* we ended it: its exit is reported, never restarted */
 	bool started;		   /* VMM_STARTED reported */
 	struct vmm_client *client; /* NULL: not connected (yet, or again) */
+	char cpus[256];		   /* its --cpus, or the set-cpus sent as it connected; "": any */
 	struct vmm_client *dead;   /* closed, freed on the next connect_tick */
 	/*
 	 * fence and unfence only, on a connection of their own: never queued behind what
@@ -279,6 +282,7 @@ static int start_process(struct vmm *v)
 	if (!rc && v->s->vmm_cpus[0] && (rc = add_cpus(&a, v->s->vmm_cpus)))
 		snprintf(err, sizeof(err), "cannot add --cpus %s: %s", v->s->vmm_cpus,
 			 strerror(-rc));
+	snprintf(v->cpus, sizeof(v->cpus), "%s", v->s->vmm_cpus);
 	if (!rc && (rc = vmm_argv__vm_dir(conf, v->vm, dir, sizeof(dir)) ?: mkdir_p(dir)))
 		snprintf(err, sizeof(err), "cannot create %s: %s", dir, strerror(-rc));
 	if (!rc) {
@@ -446,6 +450,39 @@ static bool listening(pid_t pid, uint16_t port)
 	return found;
 }
 
+static void on_cpus_set(void *arg, json_t *ret, const char *error)
+{
+	struct vmm *v = arg;
+	cpu_set_t set;
+	int rc;
+
+	if (ret || v->killed || !v->pid)
+		return;
+	rc = cpu_list__parse(v->cpus, &set) ?: cpu_pin__process(v->pid, &set);
+	clog__error("vm %s: its %s refused set-cpus %s (%s): %s from clusterd%s%s", v->vm,
+		    cl_role__to_str(v->role), v->cpus, error, rc ? "cannot pin it" : "pinned it",
+		    rc ? ": " : "", rc ? strerror(-rc) : "");
+}
+
+/*
+ * A twin-vmm started on other CPUs than new ones get now (a cpu-offline or -online came
+ * between its fork and its control socket; clusterd's pinning from outside meanwhile is
+ * undone by its own --cpus at the top of main) is told the current set first thing, on the
+ * connection every later set-cpus takes too, so the last one sent is the one that holds.
+ */
+static void send_current_cpus(struct vmm *v)
+{
+	const char *now = v->s->vmm_cpus;
+
+	if (!now[0] || !strcmp(v->cpus, now))
+		return;
+	clog__info("vm %s: its %s started on CPUs %s, Twin's are %s now: sending set-cpus", v->vm,
+		   cl_role__to_str(v->role), v->cpus[0] ? v->cpus : "(any)", now);
+	snprintf(v->cpus, sizeof(v->cpus), "%s", now);
+	vmm_client__call(v->client, "set-cpus", json_pack("{s:s}", "cpus", now), REPLY_MS,
+			 on_cpus_set, v);
+}
+
 /*
  * Until the control socket answers: a primary gets CONNECT_TRIES, a backup as long as it
  * lives (its socket comes after the initial sync) but CONNECT_TRIES to listen.
@@ -466,8 +503,10 @@ static void connect_tick(evutil_socket_t fd, short what, void *arg)
 	vmm_client__free(v->fencer_dead);
 	v->fencer_dead = NULL;
 	vmm_argv__control_path(v->s->conf, v->vm, path, sizeof(path));
-	if (!v->client && (v->client = vmm_client__connect(v->s->base, path, on_closed, v)))
+	if (!v->client && (v->client = vmm_client__connect(v->s->base, path, on_closed, v))) {
+		send_current_cpus(v);
 		vmm_client__call(v->client, "query-status", NULL, REPLY_MS, on_started, v);
+	}
 	if (v->client && !v->fencer)
 		v->fencer = vmm_client__connect(v->s->base, path, on_fencer_closed, v);
 	if (v->client && v->fencer) {

@@ -12,6 +12,7 @@ void repl_window__add(struct repl_window *w, uint64_t sample)
 {
 	w->v[w->n % REPL_WINDOW] = sample;
 	w->n++;
+	w->sum += sample;
 	w->last = sample;
 }
 
@@ -45,4 +46,6 @@ void repl_window__quantiles(const struct repl_window *w, struct repl_quantiles *
 	out->p99 = rank(sorted, n, 99);
 	out->max = sorted[n - 1];
 	out->last = w->last;
+	out->count = w->n;
+	out->sum = w->sum;
 }

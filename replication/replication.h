@@ -71,7 +71,8 @@ const char *repl_state__to_str(enum repl_state s);
 /* Over the last REPL_WINDOW epochs. */
 #define REPL_WINDOW 1024
 struct repl_quantiles {
-	uint64_t p50, p99, max, last;
+	uint64_t p50, p99, max, last; /* over the last REPL_WINDOW samples */
+	uint64_t count, sum;	      /* over every sample since protect */
 };
 
 #define REPL_PEER_MAX 128

@@ -392,9 +392,9 @@ static json_t *cmd_set_replication(const struct control_ops *ops, json_t *args, 
 
 static json_t *quantiles_json(const struct repl_quantiles *q)
 {
-	return json_pack("{s:I, s:I, s:I, s:I}", "p50", (json_int_t)q->p50, "p99",
-			 (json_int_t)q->p99, "max", (json_int_t)q->max, "last",
-			 (json_int_t)q->last);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "p50", (json_int_t)q->p50, "p99",
+			 (json_int_t)q->p99, "max", (json_int_t)q->max, "last", (json_int_t)q->last,
+			 "count", (json_int_t)q->count, "sum", (json_int_t)q->sum);
 }
 
 json_t *control__replication_status_json(const struct repl_status *st)

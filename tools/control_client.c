@@ -63,6 +63,8 @@ static json_t *read_json(struct client *c, int timeout_ms)
 		say_error("--control %s: twin-vmm closed the socket%s%s: see its log", c->path,
 			  *why ? ": " : "", why);
 		break;
+	case JSON_LINES_STOPPED: /* no stop flag is set here */
+		break;
 	}
 	return NULL;
 }

@@ -54,6 +54,7 @@ json_t *json_lines__read(struct json_lines *l, int timeout_ms, enum json_lines_f
 	for (;;) {
 		char *nl = memchr(l->buf, '\n', l->len);
 		struct pollfd p = {.fd = l->fd, .events = POLLIN};
+		struct timespec wait = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
 		json_error_t jerr;
 		ssize_t r;
 
@@ -72,7 +73,11 @@ json_t *json_lines__read(struct json_lines *l, int timeout_ms, enum json_lines_f
 			*fail = JSON_LINES_TOO_LONG;
 			return NULL;
 		}
-		r = poll(&p, 1, timeout_ms);
+		r = ppoll(&p, 1, timeout_ms < 0 ? NULL : &wait, l->wait_mask);
+		if (r < 0 && errno == EINTR && l->stop && *l->stop) {
+			*fail = JSON_LINES_STOPPED;
+			return NULL;
+		}
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r == 0) {

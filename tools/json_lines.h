@@ -1,6 +1,7 @@
 /* The blocking client side of a JSON-lines socket: twin-vmm's control socket, clusterd's CLI. */
 #ifndef TOOLS_JSON_LINES_H
 #define TOOLS_JSON_LINES_H
+#include <signal.h>
 #include <stddef.h>
 #include <jansson.h>
 
@@ -8,6 +9,13 @@ struct json_lines {
 	int fd;
 	char *buf; /* cap bytes: the longest line taken */
 	size_t cap, len;
+	/*
+	 * Optional, set after connect: the signal mask while a read waits (as ppoll's), and a
+	 * flag the caller's handler sets: a signal let through with it set ends the read
+	 * (JSON_LINES_STOPPED).  A caller that blocks the signal elsewhere misses none.
+	 */
+	const sigset_t *wait_mask;
+	volatile sig_atomic_t *stop;
 };
 
 /* Why json_lines__read gave nothing. */
@@ -15,7 +23,8 @@ enum json_lines_fail {
 	JSON_LINES_NOT_JSON, /* why: jansson's reason */
 	JSON_LINES_TOO_LONG, /* a line longer than cap */
 	JSON_LINES_TIMEOUT,
-	JSON_LINES_CLOSED, /* why: the read's error, "" at end of file */
+	JSON_LINES_CLOSED,  /* why: the read's error, "" at end of file */
+	JSON_LINES_STOPPED, /* *stop was set while waiting */
 };
 
 /* Connects to the unix socket at path, with a line buffer of cap bytes.  0 or -errno. */

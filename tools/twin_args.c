@@ -257,7 +257,8 @@ static bool parse_hex(const char *s, uint64_t max, uint64_t *out)
 
 	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
 		s += 2;
-	if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F')))
+	/* Digits alone: strtoull would take a second 0x ("0x0x1a") as 0x1a. */
+	if (!*s || s[strspn(s, "0123456789abcdefABCDEF")])
 		return false;
 	errno = 0;
 	*out = strtoull(s, &end, 16);

@@ -68,6 +68,8 @@ static json_t *read_json(struct twin_client *c)
 			    "clusterd.log",
 			    c->path, *why ? ": " : "", why);
 		break;
+	case JSON_LINES_STOPPED: /* the caller's own stop (Ctrl-C): it says nothing */
+		break;
 	}
 	return NULL;
 }

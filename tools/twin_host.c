@@ -126,9 +126,17 @@ static int print_cpu_change(const struct twin_args *a, json_t *ret)
 			status = TWIN_EXIT_FAILED;
 			continue;
 		}
-		printf("  %s %s (pid %lld): re-pinned by %s\n", twin_status__str(vm, "vm"),
-		       twin_status__str(vm, "role"), json_integer_value(json_object_get(vm, "pid")),
-		       twin_status__str(vm, "repinned_by"));
+		if (!strcmp(twin_status__str(vm, "repinned_by"), "connect"))
+			printf(
+			    "  %s %s (pid %lld): not connected yet: pinned from clusterd for now, "
+			    "re-pinned by set-cpus when its control socket comes up\n",
+			    twin_status__str(vm, "vm"), twin_status__str(vm, "role"),
+			    json_integer_value(json_object_get(vm, "pid")));
+		else
+			printf("  %s %s (pid %lld): re-pinned by %s\n", twin_status__str(vm, "vm"),
+			       twin_status__str(vm, "role"),
+			       json_integer_value(json_object_get(vm, "pid")),
+			       twin_status__str(vm, "repinned_by"));
 	}
 	return status;
 }

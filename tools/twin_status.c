@@ -204,8 +204,9 @@ int twin_status__watch(struct twin_client *c, const char *vm, bool json, unsigne
 	int rc = TWIN_EXIT_OK;
 
 	/*
-	 * SIGINT is blocked but while waiting for the next refresh (ppoll unblocks it
-	 * atomically): a Ctrl-C never interrupts a request or a table half printed.
+	 * SIGINT is blocked but while waiting, for the next refresh or for clusterd's reply
+	 * (ppoll unblocks it atomically, here and in json_lines__read): a Ctrl-C never cuts a
+	 * table half printed, and is answered at once even while clusterd is slow to reply.
 	 */
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
@@ -214,12 +215,14 @@ int twin_status__watch(struct twin_client *c, const char *vm, bool json, unsigne
 	sigdelset(&waiting, SIGINT);
 	sigaction(SIGINT, &sa, &old);
 	watch_stop = 0;
+	c->lines.wait_mask = &waiting;
+	c->lines.stop = &watch_stop;
 	for (unsigned int n = 1; !watch_stop && (!count || n <= count); n++) {
 		struct timespec wait = {interval_ms / 1000, (interval_ms % 1000) * 1000000L};
 		json_t *ret = status_list(c, vm);
 
 		if (!ret) {
-			rc = TWIN_EXIT_FAILED;
+			rc = watch_stop ? TWIN_EXIT_OK : TWIN_EXIT_FAILED;
 			break;
 		}
 		if (json) {
@@ -236,6 +239,8 @@ int twin_status__watch(struct twin_client *c, const char *vm, bool json, unsigne
 		while (ppoll(NULL, 0, &wait, &waiting) < 0 && errno == EINTR && !watch_stop)
 			;
 	}
+	c->lines.wait_mask = NULL;
+	c->lines.stop = NULL;
 	/* A Ctrl-C pending since the last wait reaches on_sigint, not the default action. */
 	sigprocmask(SIG_SETMASK, &orig, NULL);
 	sigaction(SIGINT, &old, NULL);

@@ -8,10 +8,8 @@
 #include <sys/types.h>
 #include "cpu_list.h"
 #include "cpu_pin.h"
+#include "vm.h" /* VM_MAX_VCPUS: the vCPU threads there can be */
 #include "vm_cpus.h"
-
-/* The vCPU threads reported: twin-vmm runs at most 64 vCPUs. */
-#define MAX_VCPUS 256
 
 int vm_cpus__pin(const cpu_set_t *set, char *err, size_t errlen)
 {
@@ -49,14 +47,14 @@ static int vcpu_index(const char *tid)
 	if (!fgets(name, sizeof(name), f))
 		name[0] = 0;
 	fclose(f);
-	if (sscanf(name, "vcpu%u%c", &index, &nl) != 2 || nl != '\n' || index >= MAX_VCPUS)
+	if (sscanf(name, "vcpu%u%c", &index, &nl) != 2 || nl != '\n' || index >= VM_MAX_VCPUS)
 		return -1;
 	return index;
 }
 
 json_t *vm_cpus__query(void)
 {
-	pid_t tids[MAX_VCPUS] = {0};
+	pid_t tids[VM_MAX_VCPUS] = {0};
 	char list[CPU_LIST_MAX];
 	json_t *vcpus = json_array(), *ret;
 	cpu_set_t set;
@@ -71,7 +69,7 @@ json_t *vm_cpus__query(void)
 	}
 	if (d)
 		closedir(d);
-	for (int i = 0; i < MAX_VCPUS && vcpus; i++) {
+	for (int i = 0; i < VM_MAX_VCPUS && vcpus; i++) {
 		if (!tids[i] || sched_getaffinity(tids[i], sizeof(set), &set))
 			continue;
 		cpu_list__format(&set, list, sizeof(list));

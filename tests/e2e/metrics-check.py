@@ -91,7 +91,28 @@ def parse(text):
                 samples.append((name, labels, float(m.group(3))))
         except ValueError as e:
             raise ValueError("line %d: %s: %r" % (n, e, line))
+    summary_totals(families, samples)
     return families, samples
+
+
+def summary_totals(families, samples):
+    """A summary's series (its labels but quantile): one _sum, one whole _count, quantiles."""
+    series = {}
+    for name, labels, value in samples:
+        for fam, (ftype, _) in families.items():
+            if ftype != "summary" or name not in (fam, fam + "_sum", fam + "_count"):
+                continue
+            key = (fam, tuple(sorted((k, v) for k, v in labels.items() if k != "quantile")))
+            part = "q" if name == fam else name[len(fam):]
+            series.setdefault(key, []).append(part)
+            if part == "_count" and (value < 0 or value != int(value)):
+                raise ValueError("%s %s: a _count that is not a whole number" % (name, labels))
+            if part == "_sum" and value < 0:
+                raise ValueError("%s %s: a negative _sum" % (name, labels))
+    for (fam, labels), parts in series.items():
+        if parts.count("_sum") != 1 or parts.count("_count") != 1 or "q" not in parts:
+            raise ValueError("summary %s%s: needs quantiles, one _sum and one _count, has %s"
+                             % (fam, dict(labels), parts))
 
 
 def main():
@@ -144,6 +165,11 @@ def main():
         for fam in ("twin_vm_pause_seconds", "twin_vm_ack_latency_seconds", "twin_vm_held_output_bytes"):
             if not find(fam, vm=vm["name"]):
                 problems.append("%s{vm=%s}: no sample" % (fam, vm["name"]))
+        # One pause per epoch: the summary's _count follows the epochs (page after status).
+        got = find("twin_vm_pause_seconds_count", vm=vm["name"])
+        if len(got) != 1 or got[0] < repl["pause_ns"]["count"]:
+            problems.append("twin_vm_pause_seconds_count{vm=%s}: %s on the page, at least %s expected"
+                            % (vm["name"], got, repl["pause_ns"]["count"]))
     for p in problems:
         print(p, file=sys.stderr)
     print("%d families, %d samples" % (len(families), len(samples)))

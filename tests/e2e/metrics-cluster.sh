@@ -53,6 +53,8 @@ assert get("twin_vm_held_output_bytes") >= 0
 for f in ("twin_vm_pause_seconds", "twin_vm_ack_latency_seconds"):
     p50, p99 = get(f, ',quantile="0.5"'), get(f, ',quantile="0.99"')
     assert 0 < p50 <= p99 < 1, (f, p50, p99)
+    n, total = get(f + "_count"), get(f + "_sum")
+    assert n > 0 and 0 < total / n < 1, (f, n, total)
     print("%s p50 %.3f ms p99 %.3f ms" % (f, p50 * 1e3, p99 * 1e3))
 PY
 }

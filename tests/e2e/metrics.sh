@@ -232,4 +232,35 @@ wait_for_text "$E2E_TMP/watch-int.out" "refresh 2" 20 || { show_file "$E2E_TMP/w
 pkill -INT -P "$BG_PID" -x twin || kill -INT "$BG_PID"
 wait_bounded "$BG_PID" 10
 [ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/watch-int.err"; fail "status --watch ended with $WAIT_RC after Ctrl-C, not 0"; }
+
+# Ctrl-C while clusterd has not answered yet (review 7, finding 11): a socket that greets
+# and then never replies stands for a stuck clusterd; --watch ends at once with 0, not
+# after the client's 30 s timeout.
+stuck_sock=$E2E_TMP/stuck.sock
+start_bg stuck python3 -c '
+import socket, sys
+l = socket.socket(socket.AF_UNIX)
+l.bind(sys.argv[1])
+l.listen(1)
+print("listening", flush=True)
+c, _ = l.accept()
+c.sendall(b"{\"twin\": {\"version\": \"x\", \"protocol\": 1, \"service\": \"clusterd\"}}\n")
+f = c.makefile("rb")
+print("request:", f.readline().decode().strip(), flush=True)
+f.read()  # until the client is gone
+' "$stuck_sock"
+stuck_pid=$BG_PID
+wait_for_text "$E2E_TMP/stuck.out" listening 20 || { show_file "$E2E_TMP/stuck.err"; fail "the stuck socket did not come up"; }
+start_bg watch-stuck env TWIN_SOCKET= "$TWIN_CLI" --socket "$stuck_sock" status --watch
+watch_pid=$BG_PID
+wait_for_text "$E2E_TMP/stuck.out" '"status"' 20 ||
+	{ show_file "$E2E_TMP/stuck.err"; show_file "$E2E_TMP/watch-stuck.err"; fail "status --watch sent no request to the stuck socket"; }
+kill -INT "$watch_pid"
+t0=$(date +%s%N)
+wait_bounded "$watch_pid" 5
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$WAIT_RC" -eq 0 ] || { show_file "$E2E_TMP/watch-stuck.err"; fail "status --watch ended with $WAIT_RC after a Ctrl-C mid-request, not 0"; }
+[ ! -s "$E2E_TMP/watch-stuck.err" ] || { show_file "$E2E_TMP/watch-stuck.err"; fail "a Ctrl-C mid-request printed an error"; }
+wait_bounded "$stuck_pid" 5
+note "Ctrl-C during a request clusterd never answers: status --watch ended in ${ms} ms"
 note "ok"

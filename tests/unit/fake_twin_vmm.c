@@ -18,6 +18,7 @@
  *   argv ARG ...       its command line, at once
  *   start PID          once bound
  *   cmd NAME           a request arrived (before any delay)
+ *   cpus LIST          set-cpus's argument, after its cmd line
  * The environment (inherited through clusterd's supervisor) scripts it:
  *   FAKE_VMM_BIND_DELAY_MS=N  bind the control socket only after N ms (connect retries)
  *   FAKE_VMM_SLOW=CMD:MS      CMD answers after MS ms
@@ -93,6 +94,10 @@ static char *answer(const char *line, size_t len, bool *quit)
 		    "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no execute\"}}\n");
 	}
 	say("cmd %s\n", cmd);
+	if (!strcmp(cmd, "set-cpus"))
+		say("cpus %s\n",
+		    json_string_value(json_object_get(json_object_get(req, "arguments"), "cpus"))
+			?: "(none)");
 	delay = slow_ms(cmd);
 	if (delay)
 		sleep_ms(delay);

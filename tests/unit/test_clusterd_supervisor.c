@@ -1,6 +1,7 @@
 /* Unit tests for clusterd's supervisor (clusterd/supervisor.c): the real one on a libevent loop,
  * spawning a fake twin-vmm (tests/unit/fake_twin_vmm.c) that speaks the control protocol. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -227,6 +228,68 @@ START_TEST(test_connect_retries)
 	ck_assert_uint_ge(event_ms[0] - t0, 300);
 	ck_assert_int_eq(count_events(CL_EV_VMM_EXITED), 0);
 	ck_assert_int_eq(logged("start"), 1);
+	finish(s);
+}
+END_TEST
+
+/*
+ * Review 7, finding 5: Twin's CPUs change between a twin-vmm's fork (--cpus OLD) and its
+ * control socket; as it connects it is told the new set, before anything else.
+ */
+START_TEST(test_set_cpus_at_connect)
+{
+	struct supervisor *s;
+
+	setenv("FAKE_VMM_BIND_DELAY_MS", "300", 1);
+	ck_assert_int_eq(supervisor__new(base, &conf, &ops, &s), 0);
+	ck_assert_int_eq(supervisor__set_vmm_cpus(s, "0-1"), 0);
+	supervisor__spawn(s, "kv1", CL_ROLE_PRIMARY, VM_CFG, 0);
+	ck_assert(LOOP_UNTIL(logged("argv"), 3000));
+	ck_assert_int_eq(logged("start"), 0); /* not bound yet: the window of the race */
+	ck_assert_int_eq(supervisor__set_vmm_cpus(s, "0"), 0);
+	ck_assert_msg(LOOP_UNTIL(logged("cpus 0\n"), 3000), "no set-cpus 0 as it connected");
+	ck_assert_int_eq(logged("cmd set-cpus"), 1);
+	ck_assert_int_eq(logged("cpus 0-1"), 0);
+	ck_assert(LOOP_UNTIL(count_events(CL_EV_VMM_STARTED), 3000));
+	finish(s);
+}
+END_TEST
+
+/* Started on the current set: nothing more is sent. */
+START_TEST(test_no_set_cpus_when_unchanged)
+{
+	struct supervisor *s;
+
+	ck_assert_int_eq(supervisor__new(base, &conf, &ops, &s), 0);
+	ck_assert_int_eq(supervisor__set_vmm_cpus(s, "0"), 0);
+	supervisor__spawn(s, "kv1", CL_ROLE_PRIMARY, VM_CFG, 0);
+	ck_assert(LOOP_UNTIL(count_events(CL_EV_VMM_STARTED), 3000));
+	ck_assert_int_eq(logged("cmd set-cpus"), 0);
+	finish(s);
+}
+END_TEST
+
+/* A twin-vmm that refuses that set-cpus is pinned from clusterd instead. */
+START_TEST(test_set_cpus_at_connect_refused)
+{
+	struct supervisor *s;
+	cpu_set_t set;
+	pid_t pid;
+
+	setenv("FAKE_VMM_BIND_DELAY_MS", "300", 1);
+	setenv("FAKE_VMM_FAIL", "set-cpus", 1);
+	ck_assert_int_eq(supervisor__new(base, &conf, &ops, &s), 0);
+	ck_assert_int_eq(supervisor__set_vmm_cpus(s, "0-1"), 0);
+	supervisor__spawn(s, "kv1", CL_ROLE_PRIMARY, VM_CFG, 0);
+	ck_assert(LOOP_UNTIL(logged("argv"), 3000));
+	ck_assert_int_eq(supervisor__set_vmm_cpus(s, "0"), 0);
+	ck_assert(LOOP_UNTIL(count_events(CL_EV_VMM_STARTED), 3000));
+	pid = started_pid(1);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(logged("cpus 0\n"), 1);
+	ck_assert_int_eq(sched_getaffinity(pid, sizeof(set), &set), 0);
+	ck_assert_int_eq(CPU_COUNT(&set), 1);
+	ck_assert(CPU_ISSET(0, &set));
 	finish(s);
 }
 END_TEST
@@ -561,6 +624,9 @@ Suite *clusterd_supervisor_suite(void)
 	tcase_set_timeout(tc, 15);
 	tcase_add_test(tc, test_quit_is_reaped);
 	tcase_add_test(tc, test_connect_retries);
+	tcase_add_test(tc, test_set_cpus_at_connect);
+	tcase_add_test(tc, test_no_set_cpus_when_unchanged);
+	tcase_add_test(tc, test_set_cpus_at_connect_refused);
 	tcase_add_test(tc, test_restart_crashed_primary);
 	tcase_add_test(tc, test_crash_without_restart_is_reported);
 	tcase_add_test(tc, test_fence_in_restart_window_stops_restart);

@@ -405,10 +405,10 @@ START_TEST(test_query_replication)
 	expect("{\"execute\":\"query-replication\"}",
 	       "{\"return\":{\"state\":\"none\",\"role\":\"primary\",\"mode\":\"epoch\","
 	       "\"interval_ms\":0,\"min_spacing_ms\":0,\"epoch\":0,\"acked_epoch\":0,\"epochs\":0,"
-	       "\"pause_ns\":{\"p50\":0,\"p99\":0,\"max\":0,\"last\":0},"
-	       "\"ack_latency_ns\":{\"p50\":0,\"p99\":0,\"max\":0,\"last\":0},"
-	       "\"output_held_ns\":{\"p50\":0,\"p99\":0,\"max\":0,\"last\":0},"
-	       "\"commit_ns\":{\"p50\":0,\"p99\":0,\"max\":0,\"last\":0},"
+	       "\"pause_ns\":{\"p50\":0,\"p99\":0,\"max\":0,\"last\":0,\"count\":0,\"sum\":0},"
+	       "\"ack_latency_ns\":{\"p50\":0,\"p99\":0,\"max\":0,\"last\":0,\"count\":0,\"sum\":0},"
+	       "\"output_held_ns\":{\"p50\":0,\"p99\":0,\"max\":0,\"last\":0,\"count\":0,\"sum\":0},"
+	       "\"commit_ns\":{\"p50\":0,\"p99\":0,\"max\":0,\"last\":0,\"count\":0,\"sum\":0},"
 	       "\"dirty_pages_last\":0,\"dirty_pages_mean\":0,\"epoch_bytes_last\":0,"
 	       "\"epoch_bytes_mean\":0,\"disk_bytes_last\":0,\"bytes_total\":0,\"held_bytes\":0,"
 	       "\"held_frames\":0,\"overflow_drops\":0,\"released_frames\":0,\"peer_silent_ms\":0,"
@@ -428,7 +428,7 @@ START_TEST(test_query_replication)
 	    .epoch = 1ULL << 40,
 	    .acked_epoch = 41,
 	    .epochs = 42,
-	    .pause_ns = {1, 2, 3, 4},
+	    .pause_ns = {1, 2, 3, 4, 42, 99},
 	    .ack_latency_ns = {5, 6, 7, 8},
 	    .output_held_ns = {9, 10, 11, 12},
 	    .commit_ns = {13, 14, 15, 16},
@@ -451,10 +451,13 @@ START_TEST(test_query_replication)
 	expect("{\"execute\":\"query-replication\",\"id\":\"q\"}",
 	       "{\"return\":{\"state\":\"degraded\",\"role\":\"backup\",\"mode\":\"hybrid\","
 	       "\"interval_ms\":25,\"min_spacing_ms\":2,\"epoch\":1099511627776,\"acked_epoch\":41,"
-	       "\"epochs\":42,\"pause_ns\":{\"p50\":1,\"p99\":2,\"max\":3,\"last\":4},"
-	       "\"ack_latency_ns\":{\"p50\":5,\"p99\":6,\"max\":7,\"last\":8},"
-	       "\"output_held_ns\":{\"p50\":9,\"p99\":10,\"max\":11,\"last\":12},"
-	       "\"commit_ns\":{\"p50\":13,\"p99\":14,\"max\":15,\"last\":16},"
+	       "\"epochs\":42,\"pause_ns\":{\"p50\":1,\"p99\":2,\"max\":3,\"last\":4,\"count\":42,"
+	       "\"sum\":99},"
+	       "\"ack_latency_ns\":{\"p50\":5,\"p99\":6,\"max\":7,\"last\":8,\"count\":0,\"sum\":0},"
+	       "\"output_held_ns\":{\"p50\":9,\"p99\":10,\"max\":11,\"last\":12,\"count\":0,"
+	       "\"sum\":0},"
+	       "\"commit_ns\":{\"p50\":13,\"p99\":14,\"max\":15,\"last\":16,\"count\":0,"
+	       "\"sum\":0},"
 	       "\"dirty_pages_last\":17,\"dirty_pages_mean\":18,\"epoch_bytes_last\":19,"
 	       "\"epoch_bytes_mean\":20,\"disk_bytes_last\":21,\"bytes_total\":22,"
 	       "\"held_bytes\":23,\"held_frames\":24,\"overflow_drops\":25,"

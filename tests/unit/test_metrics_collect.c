@@ -51,11 +51,12 @@ static void setup(void)
 	add_vm(1, "kv2", CL_VM_PROTECTED, 2, 1);
 	add_vm(5, "kv3", CL_VM_RUNNING, 3, 0);
 	repl_kv1 =
-	    json_pack("{s:I, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I}, s:I, s:I}", "epochs",
+	    json_pack("{s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:I, s:I}", "epochs",
 		      (json_int_t)1234, "epoch", (json_int_t)1240, "pause_ns", "p50",
 		      (json_int_t)1000000, "p99", (json_int_t)3000000, "max", (json_int_t)9000000,
-		      "ack_latency_ns", "p50", (json_int_t)250000, "p99", (json_int_t)750000,
-		      "bytes_total", (json_int_t)67108864, "held_bytes", (json_int_t)1500);
+		      "count", (json_int_t)1234, "sum", (json_int_t)2500000000, "ack_latency_ns",
+		      "p50", (json_int_t)250000, "p99", (json_int_t)750000, "bytes_total",
+		      (json_int_t)67108864, "held_bytes", (json_int_t)1500);
 	/* A primary's answer clusterd could not have for a VM whose primary is elsewhere. */
 	repl_kv2 = json_pack("{s:I}", "epochs", (json_int_t)99);
 	repl_asked = 0;
@@ -153,6 +154,14 @@ START_TEST(test_replication)
 	ck_assert(value("twin_vm_pause_seconds", L("vm=kv1", "quantile=0.99")) == 0.003);
 	ck_assert(value("twin_vm_ack_latency_seconds", L("vm=kv1", "quantile=0.5")) == 0.00025);
 	ck_assert(value("twin_vm_ack_latency_seconds", L("vm=kv1", "quantile=0.99")) == 0.00075);
+	/* A summary's totals, from the primary's count and sum (review 7, finding 10). */
+	ck_assert(value("twin_vm_pause_seconds_sum", L("vm=kv1")) == 2.5);
+	ck_assert(value("twin_vm_pause_seconds_count", L("vm=kv1")) == 1234);
+	ck_assert_str_eq(mp_find(&page, "twin_vm_pause_seconds_count", L("vm=kv1"))->type,
+			 "summary");
+	/* No totals in the answer (ack latency here): no _sum/_count samples, none made up. */
+	ck_assert_ptr_null(mp_find(&page, "twin_vm_ack_latency_seconds_sum", L("vm=kv1")));
+	ck_assert_ptr_null(mp_find(&page, "twin_vm_ack_latency_seconds_count", L("vm=kv1")));
 	ck_assert(value("twin_vm_sent_bytes_total", L("vm=kv1")) == 67108864);
 	ck_assert(value("twin_vm_held_output_bytes", L("vm=kv1")) == 1500);
 	ck_assert_ptr_null(mp_find(&page, "twin_vm_epochs_total", L("vm=kv2")));

@@ -10,7 +10,7 @@ START_TEST(test_empty)
 
 	repl_window__init(&w);
 	repl_window__quantiles(&w, &q);
-	ck_assert_uint_eq(q.p50 | q.p99 | q.max | q.last, 0);
+	ck_assert_uint_eq(q.p50 | q.p99 | q.max | q.last | q.count | q.sum, 0);
 }
 END_TEST
 
@@ -28,6 +28,8 @@ START_TEST(test_quantiles)
 	ck_assert_uint_eq(q.p99, 99);
 	ck_assert_uint_eq(q.max, 100);
 	ck_assert_uint_eq(q.last, 1);
+	ck_assert_uint_eq(q.count, 100);
+	ck_assert_uint_eq(q.sum, 5050);
 }
 END_TEST
 
@@ -64,6 +66,9 @@ START_TEST(test_window_wraps)
 	ck_assert_uint_eq(q.max, 9);
 	ck_assert_uint_eq(q.p50, 5);
 	ck_assert_uint_eq(q.last, 9);
+	/* The totals (a summary's _count and _sum) keep what aged out of the window. */
+	ck_assert_uint_eq(q.count, REPL_WINDOW + 2);
+	ck_assert_uint_eq(q.sum, 1000000 + 5 * REPL_WINDOW + 9);
 }
 END_TEST
 

@@ -344,6 +344,14 @@ static const struct bad {
      TWIN_CMD_HOST_MEM_OFFLINE,
      "twin host mem-offline: PFN '10000000000' is not a page frame number: give it in hex as "
      "xen-hptool does, e.g. 0x1a2b, below 0x10000000000"},
+    {{"host", "mem-offline", "0x0x1a"}, /* one 0x only (review 7, finding 13) */
+     TWIN_CMD_HOST_MEM_OFFLINE,
+     "twin host mem-offline: PFN '0x0x1a' is not a page frame number: give it in hex as "
+     "xen-hptool does, e.g. 0x1a2b, below 0x10000000000"},
+    {{"vm", "peek", "kv1", "0x0x1000", "16"},
+     TWIN_CMD_VM_PEEK,
+     "twin vm peek: GPA '0x0x1000' is not a guest physical address: give it in hex with 0x "
+     "(e.g. 0x100000) or in decimal, below 2^52"},
     {{"host", "mem-status", "zz"},
      TWIN_CMD_HOST_MEM_STATUS,
      "twin host mem-status: PFN 'zz' is not a page frame number: give it in hex as "
