@@ -154,7 +154,7 @@ static void set_allowed_from_here(json_t *vm, pid_t pid)
 	json_object_set_new(vm, "allowed", json_string(list));
 }
 
-static void on_vmm_reply(void *arg, json_t *ret, const char *error)
+static void on_vmm_reply(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm_part *p = arg;
 	struct fanout *f = p->f;

@@ -58,14 +58,6 @@ static json_t *load(char *text)
 	return o;
 }
 
-static const struct cl_vm *find_vm(const struct cl_state *st, const char *name)
-{
-	for (int i = 0; i < CL_MAX_VMS; i++)
-		if (st->cluster.vms[i].name[0] && !strcmp(st->cluster.vms[i].name, name))
-			return &st->cluster.vms[i];
-	return NULL;
-}
-
 /* A JSON string member, or "" (a VM without a backup has a null "backup"). */
 static const char *str(json_t *o, const char *key)
 {
@@ -137,7 +129,7 @@ static void hosts(struct collect *c)
 /* This host's part in v: primary, backup or none. */
 static const char *role_here(const struct cl_state *st, const char *vm)
 {
-	const struct cl_vm *v = find_vm(st, vm);
+	const struct cl_vm *v = cl_state__find_vm(st, vm);
 
 	if (v && v->primary && v->primary == st->local.nodeid)
 		return "primary";

@@ -317,12 +317,17 @@ const char *model_host_name(struct model *m, uint32_t node)
 	return buf[k];
 }
 
-struct cl_vm *model_vm_by_name(struct model *m, const char *name)
+const struct cl_vm *cl_state__find_vm(const struct cl_state *st, const char *name)
 {
 	for (int i = 0; name[0] && i < CL_MAX_VMS; i++)
-		if (!strcmp(m->s.cluster.vms[i].name, name))
-			return &m->s.cluster.vms[i];
+		if (!strcmp(st->cluster.vms[i].name, name))
+			return &st->cluster.vms[i];
 	return NULL;
+}
+
+struct cl_vm *model_vm_by_name(struct model *m, const char *name)
+{
+	return (struct cl_vm *)cl_state__find_vm(&m->s, name);
 }
 
 int model_vm_index(struct model *m, const struct cl_vm *v)

@@ -379,6 +379,8 @@ int model__input(struct model *m, const struct cl_input *in, struct cl_actions *
 int model__restore(struct model *m, const char *json, size_t len, char *err, size_t errlen);
 const struct cl_state *model__state(const struct model *m);
 void model__free(struct model *m);
+/* The VM called name in st (a model__state snapshot), or NULL. */
+const struct cl_vm *cl_state__find_vm(const struct cl_state *st, const char *name);
 
 /* The tables, for logs, status and tests. */
 const char *cl_vm_state__to_str(enum cl_vm_state s);

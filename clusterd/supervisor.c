@@ -326,7 +326,7 @@ out:
 	return rc;
 }
 
-static void on_started(void *arg, json_t *ret, const char *error)
+static void on_started(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 
@@ -699,7 +699,7 @@ static void poll_again(struct vmm *v)
 }
 
 /* query-replication's answer: the sync's end, or (later) a stall, becomes an event. */
-static void on_replication(void *arg, json_t *ret, const char *error)
+static void on_replication(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 	const char *state = json_string_value(json_object_get(ret, "state"));
@@ -758,7 +758,7 @@ static void start_polling(struct vmm *v, enum poll_mode mode)
 	poll_again(v);
 }
 
-static void on_protect(void *arg, json_t *ret, const char *error)
+static void on_protect(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 
@@ -771,7 +771,7 @@ static void on_protect(void *arg, json_t *ret, const char *error)
 	start_polling(v, POLL_SYNC);
 }
 
-static void on_failover(void *arg, json_t *ret, const char *error)
+static void on_failover(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 
@@ -788,7 +788,7 @@ static void on_failover(void *arg, json_t *ret, const char *error)
 }
 
 /* Commands whose reply only gets logged. */
-static void on_logged(void *arg, json_t *ret, const char *error)
+static void on_logged(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 
@@ -797,7 +797,7 @@ static void on_logged(void *arg, json_t *ret, const char *error)
 			    cl_role__to_str(v->role), error);
 }
 
-static void on_degraded(void *arg, json_t *ret, const char *error)
+static void on_degraded(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 	struct timeval tv = {DEGRADE_RETRY_MS / 1000, (DEGRADE_RETRY_MS % 1000) * 1000};
@@ -825,14 +825,14 @@ static void on_degraded(void *arg, json_t *ret, const char *error)
 }
 
 /* Before a retry: whether the degrade is still wanted, and possible, by twin-vmm's own word. */
-static void on_degrade_check(void *arg, json_t *ret, const char *error)
+static void on_degrade_check(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 	const char *state = json_string_value(json_object_get(ret, "state"));
 	struct timeval tv = {DEGRADE_RETRY_MS / 1000, (DEGRADE_RETRY_MS % 1000) * 1000};
 
 	if (!state) {
-		on_degraded(v, NULL, error ?: "query-replication gave no state");
+		on_degraded(v, NULL, cls, error ?: "query-replication gave no state");
 	} else if (!strcmp(state, "stalled") || !strcmp(state, "protected")) {
 		vmm_client__call(v->client, "degrade", NULL, DEGRADE_MS, on_degraded, v);
 	} else if (!strcmp(state, "fenced")) {
@@ -855,7 +855,7 @@ static void degrade_retry_tick(evutil_socket_t fd, short what, void *arg)
 				 v);
 }
 
-static void on_unfenced(void *arg, json_t *ret, const char *error)
+static void on_unfenced(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 	struct timeval tv = {UNFENCE_RETRY_MS / 1000, (UNFENCE_RETRY_MS % 1000) * 1000};
@@ -894,7 +894,7 @@ static void unfence_retry_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A fence that fails leaves a primary serving outside quorum: output commit makes a kill safe. */
-static void on_fenced(void *arg, json_t *ret, const char *error)
+static void on_fenced(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 
@@ -1155,16 +1155,16 @@ struct vmm_call {
 	void *arg;
 };
 
-static void call_finish(struct vmm_call *c, json_t *ret, const char *error)
+static void call_finish(struct vmm_call *c, json_t *ret, const char *cls, const char *error)
 {
 	event_free(c->check);
-	c->done(c->arg, ret, error);
+	c->done(c->arg, ret, cls, error);
 	free(c);
 }
 
-static void on_call_reply(void *arg, json_t *ret, const char *error)
+static void on_call_reply(void *arg, json_t *ret, const char *cls, const char *error)
 {
-	call_finish(arg, ret, error);
+	call_finish(arg, ret, cls, error);
 }
 
 static void on_call_check(evutil_socket_t fd, short what, void *arg)
@@ -1179,7 +1179,7 @@ static void on_call_check(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < sizeof(s->vmms) / sizeof(s->vmms[0]); i++)
 		if (s->vmms[i].pid == c->pid && !strcmp(s->vmms[i].vm, c->vm) && s->vmms[i].client)
 			return;
-	call_finish(c, NULL, "the twin-vmm exited before it answered");
+	call_finish(c, NULL, NULL, "the twin-vmm exited before it answered");
 }
 
 int supervisor__call(struct supervisor *s, const char *vm, enum cl_role role, const char *cmd,
@@ -1203,7 +1203,7 @@ int supervisor__call(struct supervisor *s, const char *vm, enum cl_role role, co
 	if (!c || !c->check) {
 		free(c);
 		json_decref(args);
-		done(arg, NULL, "clusterd is out of memory");
+		done(arg, NULL, NULL, "clusterd is out of memory");
 		return 0;
 	}
 	c->s = s;

@@ -14,14 +14,6 @@ struct pending {
 	char host[CL_NAME_MAX + 1];
 };
 
-static const struct cl_vm *find_vm(const struct cl_state *st, const char *name)
-{
-	for (int i = 0; i < CL_MAX_VMS; i++)
-		if (st->cluster.vms[i].name[0] && !strcmp(st->cluster.vms[i].name, name))
-			return &st->cluster.vms[i];
-	return NULL;
-}
-
 static const char *host_name(const struct cl_state *st, uint32_t nodeid)
 {
 	for (int i = 0; i < CL_MAX_HOSTS; i++)
@@ -31,7 +23,7 @@ static const char *host_name(const struct cl_state *st, uint32_t nodeid)
 }
 
 /* On the event loop: twin-vmm's answer, passed on with the VM and host it came from. */
-static void answered(void *arg, json_t *ret, const char *error)
+static void answered(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct pending *p = arg;
 
@@ -56,7 +48,7 @@ static void answered(void *arg, json_t *ret, const char *error)
 static int refuse_elsewhere(struct local_ctx *ctx, const struct cl_request *req,
 			    const struct cl_state *st, const char *cmd)
 {
-	const struct cl_vm *v = find_vm(st, req->vm);
+	const struct cl_vm *v = cl_state__find_vm(st, req->vm);
 
 	if (!v) {
 		local_cmd__fail(ctx, req->id, "GenericError",

@@ -78,7 +78,7 @@ static void break_connection(struct vmm_client *c, const char *why)
 		struct request *r = pop(c);
 
 		if (r->done)
-			r->done(r->arg, NULL, why);
+			r->done(r->arg, NULL, NULL, why);
 		free_request(r);
 	}
 	if (c->closed)
@@ -88,7 +88,7 @@ static void break_connection(struct vmm_client *c, const char *why)
 static void handle_line(struct vmm_client *c, const char *line, size_t len)
 {
 	json_error_t jerr;
-	json_t *j = json_loadb(line, len, 0, &jerr), *ret;
+	json_t *j = json_loadb(line, len, 0, &jerr), *ret, *err;
 	struct request *r;
 
 	if (!j) {
@@ -112,10 +112,12 @@ static void handle_line(struct vmm_client *c, const char *line, size_t len)
 	r = pop(c);
 	set_timeout(c, 0);
 	ret = json_object_get(j, "return");
+	err = json_object_get(j, "error");
 	if (r->done)
 		r->done(r->arg, ret,
+			ret ? NULL : json_string_value(json_object_get(err, "class")) ?: "GenericError",
 			ret ? NULL
-			    : json_string_value(json_object_get(json_object_get(j, "error"), "desc"))
+			    : json_string_value(json_object_get(err, "desc"))
 				  ?: "an error without a description");
 	free_request(r);
 	json_decref(j);
@@ -209,7 +211,7 @@ void vmm_client__call(struct vmm_client *c, const char *cmd, json_t *args, int t
 		free(line);
 		free(r);
 		if (done)
-			done(arg, NULL, "out of memory");
+			done(arg, NULL, NULL, "out of memory");
 		return;
 	}
 	strcpy(r->line, line);
@@ -220,7 +222,7 @@ void vmm_client__call(struct vmm_client *c, const char *cmd, json_t *args, int t
 	r->arg = arg;
 	if (c->broken) {
 		if (done)
-			done(arg, NULL, "the control connection is closed");
+			done(arg, NULL, NULL, "the control connection is closed");
 		free_request(r);
 		return;
 	}

@@ -7,9 +7,11 @@
 /*
  * A request's outcome, on the event-loop thread: ret is the reply's "return" object (borrowed,
  * valid during the call) or NULL with error set: twin-vmm's error description, or why the
- * connection failed (closed, timed out, garbage).
+ * connection failed (closed, timed out, garbage).  cls is twin-vmm's error class when it
+ * refused ("NotOwner", "InvalidParameter", "GenericError", ...: tools/control.c), NULL when
+ * it answered or never did.  Decide on cls; error is for people.
  */
-typedef void (*vmm_client_done_fn)(void *arg, json_t *ret, const char *error);
+typedef void (*vmm_client_done_fn)(void *arg, json_t *ret, const char *cls, const char *error);
 
 struct vmm_client;
 

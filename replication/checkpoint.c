@@ -5,7 +5,6 @@
 #include <string.h>
 #include "checkpoint.h"
 #include "dirty.h"
-#include "ioloop.h"
 #include "layout.h"
 #include "memory.h"
 #include "output_buffer.h"
@@ -399,8 +398,7 @@ int checkpoint__capture(struct checkpoint *c, uint64_t epoch, struct output_buff
 
 	err[0] = '\0';
 	boost_pause(c, parallel);
-	vm__pause_all(c->vm);
-	ioloop__pause(c->vm->ioloop);
+	vm__hold(c->vm);
 	if (parallel) {
 		pthread_mutex_lock(&c->lock);
 		c->job = CAPTURE_ASKED;
@@ -426,15 +424,9 @@ int checkpoint__capture(struct checkpoint *c, uint64_t epoch, struct output_buff
 		util__set_err(err, errlen, "closing the output epoch %llu failed",
 			      (unsigned long long)epoch);
 	unboost_vcpus(c);
-	/*
-	 * The vCPUs first: waking the I/O thread first let it (or anything else woken) preempt
-	 * us on a busy host with the guest still parked (pauses of 1-4 ms measured at 4096
-	 * pages).  Their notifications meanwhile wait in the paused loop's epoll.
-	 */
-	vm__resume_all(c->vm);
+	vm__release(c->vm); /* the vCPUs first: see vm.h */
 	c->close_ns = progress__now_ns();
 	c->pause_ns = c->close_ns - t0;
-	ioloop__resume(c->vm->ioloop);
 	unboost(c->capturer, &c->sched_capturer); /* idle since CAPTURE_DONE */
 	unboost(pthread_self(), &c->sched_self);
 	c->epoch = epoch;

@@ -28,7 +28,7 @@ static void print_status(const struct twin_args *a, json_t *ret, FILE *out, FILE
 {
 	json_t *list = json_object_get(ret, "offline"), *e;
 	char since[32];
-	size_t i;
+	size_t i, loose = 0;
 
 	json_array_foreach(json_object_get(ret, "errors"), i, e)
 	    fprintf(err, "twin: warning: VM %s (%s) did not answer: %s\n", str(e, "vm"),
@@ -40,17 +40,27 @@ static void print_status(const struct twin_args *a, json_t *ret, FILE *out, FILE
 			fprintf(out, "no frames retired on this host\n");
 		return;
 	}
-	fprintf(out, "%-16s %-8s %-12s %-12s %-12s %s\n", "VM", "ROLE", "GPA", "OLD-PFN", "NEW-PFN",
-		"SINCE (UTC)");
+	fprintf(out, "%-16s %-8s %-12s %-12s %-12s %-5s %s\n", "VM", "ROLE", "GPA", "OLD-PFN",
+		"NEW-PFN", "HELD", "SINCE (UTC)");
 	json_array_foreach(list, i, e)
 	{
+		bool held = json_is_true(json_object_get(e, "held"));
+
+		loose += !held;
 		print_since(num(e, "since"), since, sizeof(since));
-		fprintf(out, "%-16s %-8s 0x%-10" PRIx64 " 0x%-10" PRIx64 " 0x%-10" PRIx64 " %s\n",
+		fprintf(out,
+			"%-16s %-8s 0x%-10" PRIx64 " 0x%-10" PRIx64 " 0x%-10" PRIx64 " %-5s %s\n",
 			str(e, "vm"), str(e, "role"), num(e, "gpa"), num(e, "old_pfn"),
-			num(e, "new_pfn"), since);
+			num(e, "new_pfn"), held ? "yes" : "NO", since);
 	}
 	fprintf(out, "%zu frame%s quarantined\n", json_array_size(list),
 		json_array_size(list) == 1 ? "" : "s");
+	if (loose)
+		fprintf(out,
+			"%zu of them NOT held: the kernel moved the frame or twin-vmm could not "
+			"pin it (its log says which); take OLD-PFN out on the host "
+			"(soft_offline_page, memmap=)\n",
+			loose);
 }
 
 void twin_host_mem__print(const struct twin_args *a, json_t *ret, FILE *out, FILE *err)

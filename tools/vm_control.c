@@ -9,7 +9,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include "channel.h"
-#include "ioloop.h"
 #include "log.h"
 #include "migrate.h"
 #include "pci.h"
@@ -110,11 +109,9 @@ static bool ctl_fenced(void *opaque)
 	return fenced;
 }
 
-/* vCPUs first, so they stop issuing I/O, then the I/O thread: memory and devices hold still. */
 static void pause_vm(struct vm_control *c)
 {
-	vm__pause_all(c->vm);
-	ioloop__pause(c->vm->ioloop);
+	vm__hold(c->vm);
 	pthread_mutex_lock(&c->lock);
 	c->paused = true;
 	pthread_mutex_unlock(&c->lock);
@@ -123,8 +120,7 @@ static void pause_vm(struct vm_control *c)
 
 static void resume_vm(struct vm_control *c)
 {
-	ioloop__resume(c->vm->ioloop);
-	vm__resume_all(c->vm);
+	vm__release(c->vm);
 	pthread_mutex_lock(&c->lock);
 	c->paused = false;
 	pthread_mutex_unlock(&c->lock);
@@ -194,8 +190,7 @@ static int ctl_fence(void *opaque, char *err, size_t errlen)
 	c->fenced = true;
 	pthread_mutex_unlock(&c->lock);
 	repl_control__fence(c->repl, true);
-	vm__pause_all(c->vm);
-	ioloop__pause(c->vm->ioloop);
+	vm__hold(c->vm);
 	log__warn("control: FENCED in %llu us: the VM paused, no output leaves until unfence",
 		  (unsigned long long)((progress__now_ns() - t0) / 1000));
 	return 0;
@@ -213,8 +208,7 @@ static int ctl_unfence(void *opaque, char *err, size_t errlen)
 	c->fenced = false;
 	pthread_mutex_unlock(&c->lock);
 	repl_control__fence(c->repl, false);
-	ioloop__resume(c->vm->ioloop);
-	vm__resume_all(c->vm);
+	vm__release(c->vm);
 	log__info("control: unfenced: the VM runs, its acked output goes out");
 	return 0;
 }
@@ -623,7 +617,11 @@ static int ctl_peek(void *opaque, uint64_t gpa, uint32_t len, uint8_t *buf, uint
 	return vm_introspect__peek(c->vm, gpa, len, buf, pause_ns, err, errlen);
 }
 
-/* Not beside a save or migration: its job thread captures the vCPUs too (vcpu_state.h). */
+/*
+ * Refused beside a save or migration, which has the VM: it may be gone from here, or on
+ * its way.  Reading the registers shares nothing with a capture (vcpu_state__read_regs),
+ * so a checkpoint meanwhile is no obstacle.
+ */
 static int ctl_regs(void *opaque, int vcpu, json_t **out, char *err, size_t errlen)
 {
 	struct vm_control *c = opaque;

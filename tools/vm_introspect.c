@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ioloop.h"
 #include "layout.h"
 #include "memory.h"
 #include "util.h"
@@ -12,20 +11,18 @@
 #include "vm.h"
 #include "vm_introspect.h"
 
-/* vCPUs first, so they stop issuing I/O, then the I/O thread: nothing writes RAM meanwhile. */
+/* vm__hold, timed: nothing writes RAM or changes a register meanwhile. */
 static uint64_t hold_still(struct vm *vm)
 {
 	uint64_t t0 = util__mono_ns();
 
-	vm__pause_all(vm);
-	ioloop__pause(vm->ioloop);
+	vm__hold(vm);
 	return t0;
 }
 
 static uint64_t let_go(struct vm *vm, uint64_t t0)
 {
-	ioloop__resume(vm->ioloop);
-	vm__resume_all(vm);
+	vm__release(vm);
 	return util__mono_ns() - t0;
 }
 
@@ -109,7 +106,7 @@ static const char *mp_state_to_str(uint32_t s)
 }
 
 /* One vCPU's entry of the reply, in the order a register dump reads. */
-static json_t *vcpu_json(unsigned int index, const struct vcpu_state *st)
+static json_t *vcpu_json(unsigned int index, const struct vcpu_regs *st)
 {
 	const struct kvm_regs *r = &st->regs;
 	const struct kvm_sregs *s = &st->sregs;
@@ -174,7 +171,7 @@ int vm_introspect__regs(struct vm *vm, int vcpu, json_t **out, char *err, size_t
 {
 	unsigned int first = vcpu < 0 ? 0 : (unsigned int)vcpu;
 	unsigned int last = vcpu < 0 ? vm->nr_vcpus : first + 1;
-	struct vcpu_state *st = NULL;
+	struct vcpu_regs *st = NULL;
 	json_t *list = NULL, *ret = NULL;
 	uint64_t t0, pause_ns;
 	int rc = 0;
@@ -193,11 +190,11 @@ int vm_introspect__regs(struct vm *vm, int vcpu, json_t **out, char *err, size_t
 	/* Every vCPU captured inside one pause: the registers are of one instant. */
 	t0 = hold_still(vm);
 	for (unsigned int i = first; i < last && !rc; i++)
-		rc = vcpu_state__capture(&vm->vcpus[i], &st[i - first]);
+		rc = vcpu_state__read_regs(&vm->vcpus[i], &st[i - first]);
 	pause_ns = let_go(vm, t0);
 	if (rc) {
 		util__set_err(err, errlen,
-			      "regs: capturing a vCPU's state failed: %s: see twin-vmm's log",
+			      "regs: reading a vCPU's registers failed: %s: see twin-vmm's log",
 			      strerror(-rc));
 		goto out;
 	}

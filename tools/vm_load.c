@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 #include "channel.h"
-#include "ioloop.h"
 #include "log.h"
 #include "migrate.h"
 #include "stream_format.h"
@@ -348,8 +347,7 @@ int vm_load__commit(struct vm *vm, struct channel **ch)
 	int rc;
 
 	/* Parked from their first instruction: nothing runs or moves before the ack. */
-	vm__pause_all(vm);
-	ioloop__pause(vm->ioloop);
+	vm__hold(vm);
 	rc = vm__start(vm);
 	if (rc) {
 		log__error("incoming: cannot start the VM's threads: %s; the source keeps it",
@@ -370,8 +368,7 @@ int vm_load__commit(struct vm *vm, struct channel **ch)
 	}
 	channel__close(*ch);
 	*ch = NULL;
-	ioloop__resume(vm->ioloop);
-	vm__resume_all(vm);
+	vm__release(vm);
 	log__info("incoming: acked: the VM runs here");
 	return 0;
 stop:

@@ -13,19 +13,34 @@ struct vm;
  * the page is copied into a fresh page of a per-VM spare memfd (which grows by one page per
  * retirement and never shrinks), and that page is mmap(MAP_FIXED | MAP_SHARED) over the old
  * one at the same host address, so KVM (through its MMU notifier), the devices and every
- * reader of the mapping see the new frame.  The old frame stays allocated in its memfd,
- * mapped nowhere: quarantined.  A replacement frame can be retired in turn (by its PFN).
+ * reader of the mapping see the new frame.  The old frame stays allocated in its memfd:
+ * quarantined, and held in place (a read-only, mlocked mapping of it, and a page reference
+ * from a pipe it is vmspliced into, which migration and reclaim both respect; page_offline.c
+ * hold_frame).  A replacement frame can be retired in turn (by its PFN).
  * Online undoes the latest retirement of a page: the contents go back into the old frame,
  * which is mapped again, and the replacement page is released.
  *
- * Limits.  Host PFNs come from /proc/self/pagemap, which shows them only to CAP_SYS_ADMIN.
- * The quarantine lasts as long as this process: when twin-vmm exits (quit, migrated away,
- * failed over) the kernel gets the frames back; the exit logs them so that the host can
- * take them out for good (soft_offline_page, memmap=).  The kernel itself may still move a
- * page (compaction, swap), which changes its PFN; query-mem shows the PFNs at retirement.
- * Each retirement splits the RAM mapping (up to two more VMAs of vm.max_map_count).  A PFN
- * is found by reading the whole RAM range of pagemap: ~3 ms per GiB of guest RAM here (13 ms
- * for 4 GiB), on the control thread, which answers nothing else meanwhile.
+ * Limits.  This is as far as userspace goes, and it is not a true offline: only the kernel
+ * can take a frame out of use for good (soft_offline_page, with CONFIG_MEMORY_FAILURE, which
+ * the lab's kernel lacks; or memmap= at boot).  The hold lasts as long as this process: when
+ * twin-vmm exits (quit, migrated away, failed over) the kernel gets the frames back and may
+ * hand them to anyone; the exit logs them so the host can take them out.  Kernel code that
+ * ignores page references (memory hot-remove, a kernel bug) is not stopped either.
+ * query-mem re-reads each frame's PFN through the hold's mapping and says "held": false if
+ * the frame is no longer where old_pfn says (or could not be held: RLIMIT_MEMLOCK).  Host
+ * PFNs come from /proc/self/pagemap, which shows them only to CAP_SYS_ADMIN.  Each
+ * retirement splits the RAM mapping (up to two more VMAs of vm.max_map_count) and holds one
+ * more VMA, one fd and 4 KiB of locked memory.
+ *
+ * Cost on the control thread.  A PFN is found by reading the pagemap of all guest RAM
+ * (page_offline__pfn_to_gpa), and a VM whose frame it is not reads all of it; twin-vmm's
+ * control thread answers nothing else meanwhile, a fence from clusterd included, whose
+ * deadline is 200 ms before it SIGKILLs the vmm.  Measured for a 4 GiB populated memfd:
+ * ~3 ms per GiB on an idle host (13 ms for 4 GiB), 11-13 ms per GiB on the lab's loaded 2-CPU host, the same
+ * with 32 KiB, 512 KiB, 2 MiB or 8 MiB reads (the kernel's page-table walk per entry is
+ * the cost).  So a retirement by PFN can hold a VM's control thread past the fence deadline
+ * from ~16 GiB of guest RAM on a busy host (~64 GiB idle); by GPA it never scans.  Not
+ * fixed here: a scan bounded in time per request and resumed by clusterd.
  *
  * Threads: all of these from one thread at a time (twin-vmm's control thread), never from a
  * vCPU or the I/O thread, and never while another thread writes guest RAM outside the vCPUs
@@ -39,6 +54,7 @@ struct page_retired {
 	uint64_t new_pfn;  /* the frame the page moved to */
 	uint64_t since;	   /* when, in seconds since the epoch (UTC) */
 	uint64_t pause_ns; /* how long the VM was paused for it */
+	bool held;	   /* old_pfn still holds it (page_offline__list: checked at the call) */
 };
 
 /*

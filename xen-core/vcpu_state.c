@@ -189,6 +189,32 @@ fail:
 	return rc;
 }
 
+int vcpu_state__read_regs(struct vcpu *vcpu, struct vcpu_regs *out)
+{
+	const char *what;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = check_paused(vcpu, "reading its registers");
+	if (rc)
+		return rc;
+	what = "KVM_GET_MP_STATE";
+	if (ioctl(vcpu->fd, KVM_GET_MP_STATE, &out->mp_state) < 0)
+		goto fail;
+	what = "KVM_GET_REGS";
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &out->regs) < 0)
+		goto fail;
+	what = "KVM_GET_SREGS";
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, &out->sregs) < 0)
+		goto fail;
+	return 0;
+fail:
+	rc = -errno;
+	log__error("vCPU %u: reading its registers: %s failed: %s", vcpu->index, what,
+		   strerror(-rc));
+	return rc;
+}
+
 /* Refuses a state this code could not have captured, before touching the vCPU. */
 static int validate(struct vcpu *vcpu, const struct vcpu_state *st)
 {

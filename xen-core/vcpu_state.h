@@ -57,6 +57,22 @@ struct vcpu_state {
  * Both return 0 or -errno and log one line naming the vCPU and the step.
  */
 int vcpu_state__capture(struct vcpu *vcpu, struct vcpu_state *st);
+
+/* What a register dump shows: a small part of the state, read on its own. */
+struct vcpu_regs {
+	struct kvm_mp_state mp_state;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+};
+
+/*
+ * MP_STATE, REGS and SREGS only, for a person reading them (regs): no MSR probe, so it
+ * shares nothing with a capture and may run beside one on another thread (the replication
+ * thread's checkpoints), and the VM stays paused for three ioctls rather than a full
+ * capture.  Paused VM only, as capture (-EBUSY otherwise).  Not quite without effect:
+ * KVM_GET_MP_STATE completes a pending INIT/SIPI, as the vCPU's next KVM_RUN would anyway.
+ */
+int vcpu_state__read_regs(struct vcpu *vcpu, struct vcpu_regs *out);
 int vcpu_state__restore(struct vcpu *vcpu, const struct vcpu_state *st);
 
 #endif

@@ -128,6 +128,18 @@ void vm__resume_all(struct vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+void vm__hold(struct vm *vm)
+{
+	vm__pause_all(vm);
+	ioloop__pause(vm->ioloop);
+}
+
+void vm__release(struct vm *vm)
+{
+	vm__resume_all(vm);
+	ioloop__resume(vm->ioloop);
+}
+
 bool vm__vcpu_sync(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;

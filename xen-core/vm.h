@@ -127,6 +127,16 @@ int vm__join(struct vm *vm);
  */
 void vm__pause_all(struct vm *vm);
 void vm__resume_all(struct vm *vm);
+/*
+ * Holds the whole VM still, guest RAM and device state included: the vCPUs park first (so
+ * they stop issuing I/O), then the I/O thread pauses.  vm__release undoes it vCPUs first:
+ * waking the I/O thread first lets it (or anything it wakes) preempt the caller while the
+ * guest is still parked.  Their notifications meanwhile wait in the paused loop's epoll.
+ * Nests (both halves are depth-counted), so holds from several threads overlap safely.
+ * Never from a vCPU or the I/O thread.
+ */
+void vm__hold(struct vm *vm);
+void vm__release(struct vm *vm);
 /* Interrupts one vCPU's KVM_RUN (signal + immediate_exit); caller holds vm->lock. */
 void vm__kick_vcpu_locked(struct vcpu *vcpu);
 /*

@@ -255,7 +255,8 @@ static int fake_mem_offline(void *opaque, const struct control_mem_page *pg,
 		return -EALREADY;
 	}
 	f->mem_offline = true;
-	*out = (struct page_retired){.old_pfn = FAKE_PFN, .new_pfn = FAKE_PFN + 1, .since = 1};
+	*out = (struct page_retired){
+	    .old_pfn = FAKE_PFN, .new_pfn = FAKE_PFN + 1, .since = 1, .held = true};
 	return 0;
 }
 
@@ -285,7 +286,8 @@ static int fake_query_mem(void *opaque, struct page_retired **out, size_t *n)
 	*out = calloc(1, sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
-	**out = (struct page_retired){.old_pfn = FAKE_PFN, .new_pfn = FAKE_PFN + 1, .since = 1};
+	**out = (struct page_retired){
+	    .old_pfn = FAKE_PFN, .new_pfn = FAKE_PFN + 1, .since = 1, .held = true};
 	return 0;
 }
 

@@ -88,15 +88,16 @@ static void send_str(int fd, const char *s)
 
 struct outcome {
 	bool done;
-	char ret[256], error[256];
+	char ret[256], cls[64], error[256];
 };
 
-static void on_done(void *arg, json_t *ret, const char *error)
+static void on_done(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct outcome *o = arg;
 	char *s = ret ? json_dumps(ret, JSON_COMPACT) : NULL;
 
 	snprintf(o->ret, sizeof(o->ret), "%s", s ? s : "");
+	snprintf(o->cls, sizeof(o->cls), "%s", cls ? cls : "(none)");
 	snprintf(o->error, sizeof(o->error), "%s", error ? error : "");
 	free(s);
 	o->done = true;
@@ -128,13 +129,16 @@ START_TEST(test_vmm_client_in_order)
 	loop_until(&a.done);
 	ck_assert_msg(a.done, "no reply");
 	ck_assert_str_eq(a.error, "");
+	ck_assert_str_eq(a.cls, "(none)");
 	ck_assert_str_eq(a.ret, "{\"status\":\"running\"}");
 	ck_assert(!b.done);
 	read_line(srv, line, sizeof(line));
 	ck_assert_str_eq(line, "{\"execute\":\"fence\",\"arguments\":{\"x\":true}}");
-	send_str(srv, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}}\n");
+	/* The class comes through apart from the text: callers decide on it, not on words. */
+	send_str(srv, "{\"error\": {\"class\": \"NotOwner\", \"desc\": \"no\"}}\n");
 	loop_until(&b.done);
 	ck_assert_str_eq(b.ret, "");
+	ck_assert_str_eq(b.cls, "NotOwner");
 	ck_assert_str_eq(b.error, "no");
 	ck_assert(!closed_said);
 	vmm_client__free(c);
@@ -156,6 +160,7 @@ START_TEST(test_vmm_client_timeout_and_close)
 	vmm_client__call(c, "quit", NULL, 100, on_done, &b);
 	loop_until(&a.done);
 	ck_assert(strstr(a.error, "no reply in time"));
+	ck_assert_str_eq(a.cls, "(none)"); /* the connection's failure, not twin-vmm's refusal */
 	/* The timeout broke the connection: the queued request fails, closed() is said. */
 	loop_until(&b.done);
 	ck_assert(strstr(b.error, "no reply in time"));

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <check.h>
 #include "control.h"
@@ -210,6 +211,83 @@ START_TEST(test_many_and_chained)
 }
 END_TEST
 
+/* Asks the kernel to compact all of memory now (it migrates every movable page it can). */
+static void compact_memory(void)
+{
+	int fd = open("/proc/sys/vm/compact_memory", O_WRONLY | O_CLOEXEC);
+
+	ck_assert_msg(fd >= 0,
+		      "/proc/sys/vm/compact_memory: %s: run the unit tests as root on a "
+		      "kernel with CONFIG_COMPACTION",
+		      strerror(errno));
+	ck_assert_int_eq(write(fd, "1", 1), 1);
+	close(fd);
+}
+
+/*
+ * The quarantine holds its frames: a forced compaction of all memory, which is free to move
+ * mlocked pages here (vm.compact_unevictable_allowed), leaves every quarantined frame on
+ * the PFN its record names, and query says so.  Beside them, pages that are only mlocked
+ * show what compaction does to frames nothing holds (reported, not asserted: the kernel
+ * chooses).
+ */
+START_TEST(test_quarantine_holds_frames)
+{
+	enum { N = MW_PAGES / 2 };
+	struct test_vm t;
+	struct page_retired r[N], *list;
+	uint64_t before[N];
+	unsigned int moved = 0;
+	uint8_t *loose;
+	size_t n;
+	int fd;
+
+	test_vm__create(&t, VM_MEM, 1);
+	test_vm__boot_memwriter(&t, MW_CMDLINE);
+	test_vm__wait_writing(&t);
+	wait_rewritten(&t, RT_MEMWRITER_BASE + (MW_PAGES - 1) * PAGE, 0);
+	for (unsigned int i = 0; i < N; i++) {
+		ck_assert_msg(page_offline__offline_gpa(t.vm, RT_MEMWRITER_BASE + 2 * i * PAGE,
+							&r[i], err, sizeof(err)) == 0,
+			      "%s", err);
+		ck_assert_msg(r[i].held,
+			      "GPA 0x%llx retired but its frame is not held: see the log",
+			      (unsigned long long)r[i].gpa);
+	}
+	fd = memfd_create("test-loose", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, N * PAGE), 0);
+	loose = mmap(NULL, N * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(loose, MAP_FAILED);
+	memset(loose, 0x5a, N * PAGE);
+	ck_assert_int_eq(mlock(loose, N * PAGE), 0);
+	for (unsigned int i = 0; i < N; i++)
+		before[i] = own_frame(loose + i * PAGE);
+
+	compact_memory();
+
+	for (unsigned int i = 0; i < N; i++)
+		moved += own_frame(loose + i * PAGE) != before[i];
+	fprintf(stderr,
+		"page_offline: after compact_memory, %u of %u mlocked-only pages moved; "
+		"the %u quarantined frames:\n",
+		moved, N, N);
+	ck_assert_int_eq(page_offline__list(t.vm, &list, &n), 0);
+	ck_assert_uint_eq(n, N);
+	for (unsigned int i = 0; i < N; i++) {
+		ck_assert_uint_eq(list[i].old_pfn, r[i].old_pfn);
+		ck_assert_msg(list[i].held, "quarantined PFN 0x%llx (GPA 0x%llx) moved: not held",
+			      (unsigned long long)r[i].old_pfn, (unsigned long long)r[i].gpa);
+	}
+	fprintf(stderr, "page_offline: all %u still held on their PFNs\n", N);
+	free(list);
+	munmap(loose, N * PAGE);
+	close(fd);
+	finish(&t);
+	test_vm__destroy(&t);
+}
+END_TEST
+
 /* Every refusal names the problem, and none changes anything. */
 START_TEST(test_refusals)
 {
@@ -328,10 +406,11 @@ START_TEST(test_control_commands)
 	fake = (struct fake_vm){.running = true};
 	expect_reply("{\"execute\":\"query-mem\"}", "{\"return\":{\"offline\":[]}}");
 	expect_reply("{\"execute\":\"mem-offline\",\"arguments\":{\"pfn\":4660}}",
-		     "{\"return\":{\"gpa\":0,\"old_pfn\":4660,\"new_pfn\":4661,\"pause_ns\":0}}");
+		     "{\"return\":{\"gpa\":0,\"old_pfn\":4660,\"new_pfn\":4661,\"pause_ns\":0,"
+		     "\"held\":true}}");
 	expect_reply("{\"execute\":\"query-mem\"}",
 		     "{\"return\":{\"offline\":[{\"gpa\":0,\"old_pfn\":4660,\"new_pfn\":4661,"
-		     "\"since\":1,\"pause_ns\":0}]}}");
+		     "\"since\":1,\"pause_ns\":0,\"held\":true}]}}");
 	expect_reply("{\"execute\":\"mem-offline\",\"arguments\":{\"gpa\":0}}",
 		     "{\"error\":{\"class\":\"GenericError\",\"desc\":\"GPA 0x0 is already "
 		     "offline\"}}");
@@ -383,6 +462,7 @@ Suite *page_offline_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_offline_online_under_writer);
 	tcase_add_test(tc, test_many_and_chained);
+	tcase_add_test(tc, test_quarantine_holds_frames);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_backup_refuses);
 	suite_add_tcase(s, tc);

@@ -103,7 +103,7 @@ struct answers {
 	char error[256];
 };
 
-static void on_done(void *arg, json_t *ret, const char *error)
+static void on_done(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct answers *a = arg;
 
