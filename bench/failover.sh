@@ -4,13 +4,13 @@
 # Environment (set by `make bench-failover` in bench/):
 #   TWIN_VMM, TWIN_CLUSTERD, TWIN_TLS_CERTS, TWIN_KV_CLIENT, TWIN_GUESTS_DIR, TWIN_LAB
 #   TWIN_CLI (default: twin beside twin-vmm)
-# The lab, the cluster VM and the client are tests/e2e/cluster-lib.sh's, as in the e2e tests.
 #   BENCH_FAILOVER_DRILLS (20)             drills per kind
 #   BENCH_FAILOVER_TOKENS ("300 500 1000") tokens for the whole-host kind
 #   BENCH_FAILOVER_KINDS ("vmm host")      the kinds to run
 #   BENCH_FAILOVER_KEEP_LOGS               set: every kind's logs are kept (a failed kind's always are)
 #   BENCH_FAILOVER_SETTLE (6)              s without a membership change before a host drill
 #   BENCH_FAILOVER_KNET_PING (Corosync's)  knet's link timeout in ms (lab up --knet-ping-timeout)
+# The lab, the cluster VM and the client are tests/e2e/cluster-lib.sh's, as in the e2e tests.
 #
 # Every drill: kv1 (the kv guest, 64 MiB, epoch mode every 25 ms) is protected; twin-kv-client
 # runs on the lab's client (2 clients, one request outstanding each, resent every 10 ms,
@@ -25,7 +25,8 @@
 #         membership.  membership = kill to "Completed service synchronization" (the
 #         confchg clusterd acts on) in the new primary's Corosync log (hires stamps); the
 #         dead host is revived after kv1 is re-protected, and the next drill waits for 3
-#         members and BENCH_FAILOVER_SETTLE s without a membership change on any host.
+#         members and BENCH_FAILOVER_SETTLE s without a membership change on any host (at
+#         most 60 s: a drill run without that quiet is counted beside the row).
 # The gap is the client's longest request, first send to verified answer (10 ms resend:
 # that is its resolution).  A drill whose client sees a wrong answer fails the bench.  A
 # host drill whose membership change came sooner than the token after the kill (one

@@ -450,7 +450,7 @@ static bool listening(pid_t pid, uint16_t port)
 	return found;
 }
 
-static void on_cpus_set(void *arg, json_t *ret, const char *error)
+static void on_cpus_set(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
 	cpu_set_t set;

@@ -35,12 +35,13 @@ struct vm;
  * Cost on the control thread.  A PFN is found by reading the pagemap of all guest RAM
  * (page_offline__pfn_to_gpa), and a VM whose frame it is not reads all of it; twin-vmm's
  * control thread answers nothing else meanwhile, a fence from clusterd included, whose
- * deadline is 200 ms before it SIGKILLs the vmm.  Measured for a 4 GiB populated memfd:
- * ~3 ms per GiB on an idle host (13 ms for 4 GiB), 11-13 ms per GiB on the lab's loaded 2-CPU host, the same
- * with 32 KiB, 512 KiB, 2 MiB or 8 MiB reads (the kernel's page-table walk per entry is
- * the cost).  So a retirement by PFN can hold a VM's control thread past the fence deadline
- * from ~16 GiB of guest RAM on a busy host (~64 GiB idle); by GPA it never scans.  Not
- * fixed here: a scan bounded in time per request and resumed by clusterd.
+ * deadline is 200 ms before it SIGKILLs the vmm.  Measured: ~3 ms per GiB of guest RAM on
+ * an idle host (13 ms for 4 GiB); 11-13 ms per GiB on the lab's loaded 2-CPU host (a 4 GiB
+ * populated memfd), the same with 32 KiB, 512 KiB, 2 MiB or 8 MiB reads: the kernel's
+ * page-table walk per entry is the cost.  So a retirement by PFN can hold a VM's control
+ * thread past the fence deadline from ~16 GiB of guest RAM on a busy host (~64 GiB idle);
+ * by GPA it never scans.  Not fixed here: a scan bounded in time per request and resumed
+ * by clusterd.
  *
  * Threads: all of these from one thread at a time (twin-vmm's control thread), never from a
  * vCPU or the I/O thread, and never while another thread writes guest RAM outside the vCPUs

@@ -139,14 +139,16 @@ assert_pages_offline 16
 
 # mem-status: the table, --json, one PFN.
 twin_host st mem-status
-assert_match "$E2E_TMP/st.out" "^mw2 +primary +0x1005000 +$pfn2 "
-assert_match "$E2E_TMP/st.out" "^mw1 +primary +0x1003000 +$pfn1 "
+assert_match "$E2E_TMP/st.out" "^mw2 +primary +0x1005000 +$pfn2 +0x[0-9a-f]+ +yes "
+assert_match "$E2E_TMP/st.out" "^mw1 +primary +0x1003000 +$pfn1 +0x[0-9a-f]+ +yes "
 assert_has_line "$E2E_TMP/st.out" "16 frames quarantined"
+! grep -q " NO " "$E2E_TMP/st.out" || { show_file "$E2E_TMP/st.out"; fail "mem-status: a frame not held"; }
 twin_host stj mem-status --json
 python3 - "$E2E_TMP/stj.out" <<'PY' || fail "mem-status --json: $(cat "$E2E_TMP/stj.out")"
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert len(r["offline"]) == 16 and not r["errors"], r
+assert all(e["held"] is True for e in r["offline"]), r
 assert sorted(set(e["vm"] for e in r["offline"])) == ["mw1", "mw2"], r
 PY
 twin_host st1 mem-status "$pfn2"

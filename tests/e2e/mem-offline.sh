@@ -168,6 +168,13 @@ q = c.cmd("query-mem")["offline"]
 if sorted((e["gpa"], e["old_pfn"], e["new_pfn"]) for e in q) != \
         sorted((g, r["old_pfn"], r["new_pfn"]) for g, r in retired.items()):
     fail("query-mem does not list exactly the retired pages: %r" % q)
+# Each quarantined frame is held where old_pfn says (re-read at the query), even after a
+# forced compaction of all memory, which moves unheld pages.
+with open("/proc/sys/vm/compact_memory", "w") as f:
+    f.write("1")
+loose = [e for e in c.cmd("query-mem")["offline"] if e["held"] is not True]
+if loose:
+    fail("quarantined frames not held after compact_memory: %r" % loose)
 
 # Refusals, each with its class and words.
 own = mmap.mmap(-1, PAGE)

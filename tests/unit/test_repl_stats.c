@@ -6,7 +6,7 @@
 START_TEST(test_empty)
 {
 	struct repl_window w;
-	struct repl_quantiles q = {1, 1, 1, 1};
+	struct repl_quantiles q = {1, 1, 1, 1, 1, 1};
 
 	repl_window__init(&w);
 	repl_window__quantiles(&w, &q);
