@@ -523,8 +523,12 @@ static void epochs_switch_unprotect(void)
 	       migrate_phase__to_str(st.sync.phase));
 	expect(fb_get(&b, &b.checkpoints) >= 1 && b.checkpointed,
 	       "the sync ended with CHECKPOINT(0) on a LIVE|CHECKPOINTED stream");
-	/* The ack of an epoch may come before the engine counts it as written. */
-	WAIT_STATUS(r, st, st.acked_epoch >= 5 && st.epochs >= 5, "acked epoch 5");
+	/*
+	 * The ack of an epoch may come before the engine counts it as written, and is then no
+	 * latency sample: wait for one that is (a loaded host can reorder the first few).
+	 */
+	WAIT_STATUS(r, st, st.acked_epoch >= 5 && st.epochs >= 5 && st.ack_latency_ns.count > 0,
+		    "acked epoch 5 with an ack latency sample");
 	expect(st.epoch >= st.acked_epoch, "epochs %llu, epoch %llu", (unsigned long long)st.epochs,
 	       (unsigned long long)st.epoch);
 	expect(st.pause_ns.p50 > 0 && st.pause_ns.max >= st.pause_ns.p99 &&
