@@ -619,10 +619,9 @@ void page_offline__exit(struct vm *vm)
 		return;
 	for (size_t i = 0; i < po->n; i++) {
 		log__warn("page offline: quarantined PFN 0x%" PRIx64 " (GPA 0x%" PRIx64
-			  ") is released by this twin-vmm as it ends: twin-clusterd keeps it "
-			  "held if it adopted it (twin host mem-status), else it goes back to "
-			  "the kernel; keep it out of use on the host (soft_offline_page, "
-			  "memmap=)",
+			  ") goes back to the kernel as this VM ends, unless twin-clusterd "
+			  "keeps it held (twin host mem-status): keep it out of use on the "
+			  "host (soft_offline_page, memmap=)",
 			  po->recs[i].pub.old_pfn, po->recs[i].pub.gpa);
 		release_frame(&po->recs[i].hold);
 	}
