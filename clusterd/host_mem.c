@@ -87,10 +87,11 @@ static void kept_drop(struct host_mem *m, size_t i, const char *why)
 	m->nkept--;
 }
 
+/* A live twin-vmm's frame: never an orphan's, should a new twin-vmm reuse its pid. */
 static struct kept *kept_find(struct host_mem *m, pid_t pid, uint64_t pfn)
 {
 	for (size_t i = 0; i < m->nkept; i++)
-		if (m->kept[i].t.pid == pid && m->kept[i].pfn == pfn)
+		if (!m->kept[i].orphan && m->kept[i].t.pid == pid && m->kept[i].pfn == pfn)
 			return &m->kept[i];
 	return NULL;
 }
@@ -116,10 +117,31 @@ static uint64_t u64(json_t *o, const char *key)
 	return (uint64_t)json_integer_value(json_object_get(o, key));
 }
 
+int host_mem__open_hold(pid_t pid, int fd, uint64_t ino, int *out)
+{
+	char path[64];
+	struct stat st;
+	int rc = 0, got;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+	/* O_NONBLOCK: opening a FIFO that has no writer never waits. */
+	got = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (got < 0)
+		return -errno;
+	if (fstat(got, &st))
+		rc = -errno;
+	else if (!S_ISFIFO(st.st_mode) || (uint64_t)st.st_ino != ino)
+		rc = -ESTALE;
+	if (rc)
+		close(got);
+	else
+		*out = got;
+	return rc;
+}
+
 /*
- * Opens the hold pipe that t's query-mem entry (or mem-offline reply) e names, through
- * /proc/PID/fd, unless clusterd has it already.  O_NONBLOCK: opening a FIFO with no writer
- * never waits.  The inode check makes sure the fd number still names that pipe.
+ * Opens the hold pipe that t's query-mem entry (or mem-offline reply) e names, unless
+ * clusterd has it already.
  */
 static void adopt(struct host_mem *m, const struct target *t, json_t *e)
 {
@@ -127,8 +149,7 @@ static void adopt(struct host_mem *m, const struct target *t, json_t *e)
 	uint64_t pfn = u64(e, "old_pfn"), ino = u64(e, "hold_ino");
 	struct kept *k = kept_find(m, t->pid, pfn), *grown;
 	char path[64];
-	struct stat st;
-	int fd;
+	int fd = -1, rc;
 
 	if (k && k->ino == ino)
 		return;
@@ -137,20 +158,19 @@ static void adopt(struct host_mem *m, const struct target *t, json_t *e)
 	if (!json_is_integer(jfd) || json_integer_value(jfd) < 0 || !ino)
 		return; /* twin-vmm could not hold it: nothing to keep (its log says why) */
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)t->pid, (int)json_integer_value(jfd));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
+	rc = host_mem__open_hold(t->pid, (int)json_integer_value(jfd), ino, &fd);
+	if (rc == -ESTALE) {
+		clog__warn("host mem: refused to keep PFN 0x%" PRIx64 " of VM %s: %s is not the "
+			   "hold pipe twin-vmm named (a FIFO with inode %" PRIu64 "): a twin-vmm "
+			   "bug or a race with its fds; the next refresh tries again",
+			   pfn, t->vm, path, ino);
+		return;
+	}
+	if (rc) {
 		clog__warn("host mem: cannot keep PFN 0x%" PRIx64 " of VM %s held: opening %s "
 			   "failed: %s; it stays held only while that twin-vmm runs (clusterd "
 			   "needs root, or CAP_SYS_PTRACE over the twin-vmm)",
-			   pfn, t->vm, path, strerror(errno));
-		return;
-	}
-	if (fstat(fd, &st) || !S_ISFIFO(st.st_mode) || (uint64_t)st.st_ino != ino) {
-		clog__warn("host mem: refused to keep PFN 0x%" PRIx64 " of VM %s: %s is not the "
-			   "hold pipe twin-vmm named (inode %" PRIu64 "): a twin-vmm bug or a race "
-			   "with its fds; the next refresh tries again",
-			   pfn, t->vm, path, ino);
-		close(fd);
+			   pfn, t->vm, path, strerror(-rc));
 		return;
 	}
 	grown = realloc(m->kept, (m->nkept + 1) * sizeof(*grown));
@@ -179,10 +199,12 @@ static void reconcile(struct host_mem *m, const struct target *t, json_t *list)
 	json_t *e;
 	size_t i, j;
 
+	mark_orphans(m);
 	for (i = m->nkept; i-- > 0;) {
 		bool listed = false;
 
-		if (m->kept[i].t.pid != t->pid || strcmp(m->kept[i].t.vm, t->vm))
+		if (m->kept[i].orphan || m->kept[i].t.pid != t->pid ||
+		    strcmp(m->kept[i].t.vm, t->vm))
 			continue;
 		json_array_foreach(list, j, e) listed |= u64(e, "old_pfn") == m->kept[i].pfn;
 		if (!listed)

@@ -1,6 +1,8 @@
 /* twin-clusterd's host memory commands: retire a host frame through the twin-vmm that owns it. */
 #ifndef CLUSTERD_HOST_MEM_H
 #define CLUSTERD_HOST_MEM_H
+#include <stdint.h>
+#include <sys/types.h>
 #include <event2/event.h>
 
 struct local_ctx;
@@ -19,7 +21,8 @@ struct host_mem;
  * clusterd opens the frame's hold pipe (hold_fd, page_offline.h) through /proc/PID/fd,
  * checking it is a FIFO with inode hold_ino, and keeps it by PFN.  When that twin-vmm exits
  * (vm stop, migration away, failover, crash) the frame stays held by clusterd: mem-status
- * lists it with "state": "held by clusterd: the VM's twin-vmm exited" and its VM, it stays in
+ * lists it with "state": "held by clusterd: the VM's twin-vmm exited" and its VM (a live
+ * twin-vmm's entries get "clusterd_holds": whether clusterd has its pipe too), it stays in
  * host_mem__offline_count, and mem-online of it (by PFN, or by the VM's GPA when no twin-vmm
  * of it runs here) closes the pipe ("released": true), giving the frame to the kernel.  A
  * page brought back online in its live twin-vmm (here, or through its control socket: seen
@@ -37,6 +40,13 @@ void host_mem__free(struct host_mem *m);
 
 /* Handles CL_CMD_HOST_MEM_OFFLINE, _ONLINE and _STATUS; replies through ctx, later. */
 void host_mem__run(struct local_ctx *ctx, const struct cl_request *req);
+
+/*
+ * Opens pid's fd as a hold pipe through /proc/PID/fd: 0 and *out, if it is a FIFO with
+ * inode ino; -ESTALE if it is something else (the fd was reused: nothing kept), -errno if
+ * it cannot be opened.
+ */
+int host_mem__open_hold(pid_t pid, int fd, uint64_t ino, int *out);
 
 /*
  * Frames quarantined here (for metrics): by the live twin-vmms, as last heard, plus those
