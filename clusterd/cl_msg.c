@@ -127,8 +127,9 @@ static json_t *body_obj(const struct cl_msg *m)
 		members = json_array();
 		for (int i = 0; i < m->sync.nmembers; i++)
 			json_array_append_new(members, json_integer(m->sync.members[i]));
-		return json_pack("{s:o, s:b, s:o}", "members", members, "initialized",
-				 m->sync.initialized, "state", cluster_obj(m->sync.cluster));
+		return json_pack("{s:o, s:b, s:b, s:o}", "members", members, "initialized",
+				 m->sync.initialized, "midway", m->sync.midway, "state",
+				 cluster_obj(m->sync.cluster));
 	case CL_MSG_REQUEST:
 		return json_pack("{s:I, s:o}", "target", (json_int_t)m->request.target, "req",
 				 request_obj(m->request.req));
@@ -213,9 +214,9 @@ __attribute__((format(printf, 2, 3))) static bool fail(struct dec *d, const char
  * (or a peer's message) from before them decodes with their defaults (0, false, ""),
  * so an upgrade keeps every host's history.
  */
-static const char *const later_keys[] = {"gen_floor",	"info_version", "synced_version",
-					 "stalled_gen", "stall_ends",	"stall_hold",
-					 "failovers",	"host_name",	NULL};
+static const char *const later_keys[] = {
+    "gen_floor",  "info_version", "synced_version", "stalled_gen", "stall_ends",
+    "stall_hold", "failovers",	  "host_name",	    "midway",	   NULL};
 
 static bool is_later_key(const char *key)
 {
@@ -543,8 +544,8 @@ static bool dec_body(json_t *o, struct cl_msg *m, struct dec *d)
 {
 	static const char *const k_host[] = {"v",    "type",	  "node",     "name",
 					     "addr", "port_base", "free_mib", NULL};
-	static const char *const k_sync[] = {"v",	    "type",  "node", "members",
-					     "initialized", "state", NULL};
+	static const char *const k_sync[] = {"v",	    "type",   "node",  "members",
+					     "initialized", "midway", "state", NULL};
 	static const char *const k_req[] = {"v", "type", "node", "target", "req", NULL};
 	static const char *const k_reply[] = {"v",  "type",  "node", "origin", "id",
 					      "ok", "class", "text", NULL};
@@ -568,7 +569,9 @@ static bool dec_body(json_t *o, struct cl_msg *m, struct dec *d)
 	case CL_MSG_STATE_SYNC:
 		if (!keys_exact(o, k_sync, "state-sync", d) ||
 		    !dec_members(json_object_get(o, "members"), m, d) ||
-		    !get_bool(o, "initialized", &m->sync.initialized, "state-sync", d))
+		    !get_bool(o, "initialized", &m->sync.initialized, "state-sync", d) ||
+		    !(absent(o, "midway") ||
+		      get_bool(o, "midway", &m->sync.midway, "state-sync", d)))
 			return false;
 		m->sync.cluster = calloc(1, sizeof(*m->sync.cluster));
 		if (!m->sync.cluster)

@@ -45,7 +45,8 @@ struct cl_msg {
 		struct {
 			uint32_t members[CL_MAX_HOSTS]; /* the membership it answers, sorted */
 			int nmembers;
-			bool initialized;	    /* the sender holds the history (cl_local) */
+			bool initialized; /* the sender holds the history (cl_local) */
+			bool midway;	  /* its partition won quorum midway through the ring */
 			struct cl_cluster *cluster; /* heap */
 		} sync;
 		struct {

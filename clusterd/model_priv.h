@@ -34,6 +34,7 @@ struct model {
 	struct cl_cluster *sync_best;
 	uint32_t sync_best_node;
 	bool sync_best_initialized;
+	bool sync_midway; /* a member of the round said its partition won quorum midway */
 	struct deferred defer[DEFER_MAX];
 	int ndefer;
 	/* Our targeted requests sent and not yet answered: each gets exactly one reply. */

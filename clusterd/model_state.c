@@ -411,7 +411,9 @@ static void req_vm_stop(struct model *m, const struct cl_request *q, struct cl_v
 	model_reply_ok(m, q->id, model_vm_reply(m, v));
 }
 
-static void req_protect(struct model *m, const struct cl_request *q, struct cl_vm *v)
+/* by_operator: a CLI's request (the leader's retries have no id), the same at every member. */
+static void req_protect(struct model *m, const struct cl_request *q, struct cl_vm *v,
+			bool by_operator)
 {
 	uint32_t node = 0;
 
@@ -447,9 +449,9 @@ static void req_protect(struct model *m, const struct cl_request *q, struct cl_v
 		v->interval_ms = q->interval_ms;
 	v->want_protect = true;
 	v->stall_hold = false;
-	if (q->id) /* the operator's protect starts the stall count afresh */
+	if (by_operator) /* the operator's protect starts the stall count afresh */
 		v->stall_ends = 0;
-	if (protect_to(m, v, node, q->id ? "protect" : "re-protection retry"))
+	if (protect_to(m, v, node, by_operator ? "protect" : "re-protection retry"))
 		model_reply_ok(m, q->id, model_vm_reply(m, v));
 }
 
@@ -600,7 +602,7 @@ void model_on_request(struct model *m, uint32_t origin, const struct cl_request 
 	case CL_CMD_VM_STOP:
 		return req_vm_stop(m, &qq, v);
 	case CL_CMD_PROTECT:
-		return req_protect(m, &qq, v);
+		return req_protect(m, &qq, v, q->id != 0);
 	case CL_CMD_UNPROTECT:
 		return req_unprotect(m, &qq, v);
 	case CL_CMD_FAILOVER:

@@ -44,6 +44,8 @@ void model_send_host_info(struct model *m)
 	model_send_msg(m, &msg);
 }
 
+static bool won_midway(const struct cl_local *l);
+
 /* Our state for a STATE_SYNC round (and our host info, applied after it). */
 void model_send_state(struct model *m)
 {
@@ -52,6 +54,7 @@ void model_send_state(struct model *m)
 	msg.sync.nmembers = m->s.local.nmembers;
 	memcpy(msg.sync.members, m->s.local.members, sizeof(msg.sync.members));
 	msg.sync.initialized = m->s.local.initialized;
+	msg.sync.midway = won_midway(&m->s.local);
 	msg.sync.cluster = &m->s.cluster;
 	model_send_msg(m, &msg);
 	model_send_host_info(m);
@@ -65,6 +68,7 @@ void model_send_state(struct model *m)
 static void round_begin(struct model *m)
 {
 	m->s.local.syncing = true;
+	m->sync_midway = false;
 	memset(m->sync_got, 0, sizeof(m->sync_got));
 	free(m->sync_best);
 	m->sync_best = NULL;
@@ -85,12 +89,24 @@ void model_update_stream_quorate(struct model *m)
 			    (l->expected_votes && 2u * (uint32_t)l->nmembers > l->expected_votes);
 }
 
-/* What a quorate round stamps on the state (cl_cluster.ring says why). */
-static uint64_t quorate_ring(const struct cl_local *l)
+/*
+ * This host's partition won its quorum midway through the ring: votequorum's first verdict
+ * on the ring said not quorate, its latest says quorate.
+ */
+static bool won_midway(const struct cl_local *l)
 {
-	bool midway = verdict_current(l) && l->vq_first_ring == l->ring_seq && !l->vq_first_quorate;
+	return verdict_current(l) && l->vq_quorate && l->vq_first_ring == l->ring_seq &&
+	       !l->vq_first_quorate;
+}
 
-	return l->ring_seq << 1 | (midway ? 1 : 0);
+/*
+ * What a quorate round stamps on the state (cl_cluster.ring says why): the midway bit is
+ * any member's word in the round's STATE_SYNCs, so every member stamps the same (a
+ * clusterd that joined late heard only the latest verdict).
+ */
+static uint64_t quorate_ring(const struct model *m)
+{
+	return m->s.local.ring_seq << 1 | (m->sync_midway ? 1 : 0);
 }
 
 /* Every expected vote is here (a qdevice's too): no host can be missing from a cold start. */
@@ -253,7 +269,7 @@ static void sync_finish(struct model *m)
 			   m->s.local.expected_votes);
 	}
 	if (model_quorate(m)) {
-		uint64_t ring = quorate_ring(&m->s.local);
+		uint64_t ring = quorate_ring(m);
 
 		if (ring > m->s.cluster.ring) {
 			m->s.cluster.ring = ring;
@@ -312,6 +328,7 @@ static void on_state_sync(struct model *m, uint32_t from, const struct cl_msg *m
 			model_send_state(m);
 	}
 	m->sync_got[idx] = true;
+	m->sync_midway = m->sync_midway || msg->sync.midway;
 	if (!m->sync_best || better(msg->sync.initialized, msg->sync.cluster, from,
 				    m->sync_best_initialized, m->sync_best, m->sync_best_node)) {
 		if (!m->sync_best)

@@ -31,8 +31,10 @@ static const char *into_model(const struct cl_msg *msg, const char *data, size_t
 	cl_actions__init(&out);
 	in.quorum.quorate = true;
 	in.quorum.votes = in.quorum.expected_votes = 3;
+	in.quorum.ring_seq = 4; /* votequorum's verdict on the confchg's ring */
 	model__input(m, &in, &out);
 	in = (struct cl_input){.type = CL_IN_CONFCHG};
+	in.confchg.ring_seq = 4;
 	in.confchg.nmembers = 3;
 	for (int i = 0; i < 3; i++)
 		in.confchg.members[i] = (uint32_t)i + 1;

@@ -323,6 +323,17 @@ START_TEST(test_stall_resync_backs_off)
 	}
 	ck_assert_int_eq(sim_vmm(sim_node(&s, 1), "kv1")->degrades, 8);
 	ck_assert_int_eq(s.activations, 0);
+	/* Held after a stall, the operator's protect (from a third host) restarts the count,
+	 * on every member alike. */
+	sim_local(sim_node(&s, 1), CL_EV_VMM_STALLED, "kv1", CL_ROLE_PRIMARY);
+	while (sim_step(&s))
+		;
+	ck_assert(sim_vm(&s, 2, "kv1")->stall_hold);
+	sim_simple(&s, 3, CL_CMD_PROTECT, "kv1");
+	sim_settle(&s);
+	sim_check_converged(&s, 0);
+	ck_assert_uint_eq(sim_vm(&s, 1, "kv1")->stall_ends, 0);
+	ck_assert_str_eq(cl_vm_state__to_str(sim_vm(&s, 1, "kv1")->state), "protected");
 	ck_assert(simple_protect_resets(&s));
 	sim_fini(&s);
 }
@@ -509,6 +520,66 @@ START_TEST(test_quorum_is_the_rings_verdict)
 	ck_assert(quorate(m));
 	cl_actions__dispose(&acts);
 	free(history);
+	model__free(m);
+}
+END_TEST
+
+/* This input's STATE_SYNC of ours, fed back to us as CPG would deliver it. */
+static void deliver_own_state(struct model *m, uint32_t me)
+{
+	struct cl_input in = {.type = CL_IN_MESSAGE};
+	char *data = NULL;
+
+	for (size_t i = 0; i < acts.n; i++)
+		if (acts.v[i].type == CL_ACT_SEND && strstr(acts.v[i].data, "\"state-sync\""))
+			data = strdup(acts.v[i].data);
+	ck_assert_ptr_nonnull(data);
+	in.msg.from = me;
+	in.msg.data = (const uint8_t *)data;
+	in.msg.len = strlen(data);
+	ck_assert_int_eq(feed(m, &in), 0);
+	free(data);
+}
+
+/*
+ * A clusterd that joins a partition after the partition won quorum midway through the ring
+ * (a qdevice's vote) heard only the latest verdict; it still stamps the round's ring as
+ * midway, like the members that saw it happen: the stamp is the round's, not the host's.
+ */
+START_TEST(test_midway_stamp_is_the_rounds)
+{
+	struct model *m = model__new(2, "h2", "10.0.0.2", 7400);
+	struct cl_cluster *c = calloc(1, sizeof(*c));
+	struct cl_input cc = {.type = CL_IN_CONFCHG}, q = {.type = CL_IN_QUORUM};
+	struct cl_msg sync = {.type = CL_MSG_STATE_SYNC};
+	char *history, err[160];
+
+	cl_actions__init(&acts);
+	c->version = 5;
+	c->ring = 8;
+	history = cl_msg__cluster_json(c, false);
+	ck_assert_int_eq(model__restore(m, history, strlen(history), err, sizeof(err)), 0);
+	q.quorum =
+	    (typeof(q.quorum)){.quorate = true, .votes = 3, .expected_votes = 3, .ring_seq = 12};
+	ck_assert_int_eq(feed(m, &q), 0);
+	cc.confchg.nmembers = 2;
+	cc.confchg.members[0] = 1;
+	cc.confchg.members[1] = 2;
+	cc.confchg.ring_seq = 12;
+	ck_assert_int_eq(feed(m, &cc), 0);
+	deliver_own_state(m, 2);
+	sync.sync.nmembers = 2;
+	sync.sync.members[0] = 1;
+	sync.sync.members[1] = 2;
+	sync.sync.initialized = true;
+	sync.sync.midway = true;
+	sync.sync.cluster = c;
+	ck_assert_int_eq(feed_msg(m, 1, &sync), 0);
+	ck_assert(!model__state(m)->local.syncing);
+	ck_assert_uint_eq(model__state(m)->cluster.ring, 12 * 2 + 1);
+	cl_actions__dispose(&acts);
+	free(history);
+	free(c);
 	model__free(m);
 }
 END_TEST
@@ -880,6 +951,7 @@ Suite *cluster_model_suite(void)
 	tcase_add_test(tc, test_fence_then_unfence);
 	tcase_add_test(tc, test_quorum_is_the_rings_verdict);
 	tcase_add_test(tc, test_lost_answers_fail_at_once);
+	tcase_add_test(tc, test_midway_stamp_is_the_rounds);
 	tcase_add_test(tc, test_placement);
 	tcase_add_test(tc, test_placement_promised_memory);
 	suite_add_tcase(s, tc);

@@ -801,9 +801,17 @@ static void random_run(unsigned seed, int n, int ops, bool qdevice)
 				sim_restart_host(&s, node, sim_node(&s, node)->part);
 			break;
 		case 6:
-			if (sim_node(&s, node)->up)
+			if (sim_node(&s, node)->up && r & 32) {
+				/* forget a host (refused unless it left and has no role) */
+				struct cl_request q = {.cmd = CL_CMD_HOST_FORGET};
+
+				snprintf(q.host_name, sizeof(q.host_name), "h%u",
+					 1 + sim_rand(&s) % (unsigned)n);
+				sim_request(&s, node, &q);
+			} else if (sim_node(&s, node)->up) {
 				sim_simple(&s, node, r & 16 ? CL_CMD_PROTECT : CL_CMD_UNPROTECT,
 					   vm);
+			}
 			break;
 		case 7:
 			if (sim_node(&s, node)->up)
