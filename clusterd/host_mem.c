@@ -1,10 +1,14 @@
 /* twin-clusterd's host memory commands: asks the local twin-vmms in turn, merges their answers. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
 #include "clog.h"
 #include "host_mem.h"
 #include "local_cmd.h"
@@ -26,6 +30,17 @@ struct cached {
 	unsigned int count;
 };
 
+/*
+ * A quarantined frame's hold pipe, opened by clusterd (page_offline.h): its buffer's page
+ * reference keeps the frame allocated after the twin-vmm that retired it exits.
+ */
+struct kept {
+	struct target t; /* the twin-vmm that retired it: that process */
+	uint64_t pfn, gpa, new_pfn, since, ino;
+	int fd;
+	bool orphan; /* t's twin-vmm exited: clusterd alone holds the frame */
+};
+
 struct host_mem {
 	struct event_base *base;
 	struct supervisor *sup;
@@ -33,7 +48,214 @@ struct host_mem {
 	bool refreshing;
 	struct cached *cache;
 	size_t ncache;
+	struct kept *kept; /* oldest first */
+	size_t nkept;
 };
+
+#define ORPHAN_STATE "held by clusterd: the VM's twin-vmm exited"
+
+struct live_find {
+	const struct target *t;
+	bool found;
+};
+
+static void find_live(void *arg, const char *vm, enum cl_role role, pid_t pid)
+{
+	struct live_find *lf = arg;
+
+	lf->found |= !strcmp(lf->t->vm, vm) && lf->t->role == role && lf->t->pid == pid;
+}
+
+/* Whether t's twin-vmm (that very process) is still live here. */
+static bool vmm_live(struct host_mem *m, const struct target *t)
+{
+	struct live_find lf = {.t = t};
+
+	supervisor__each(m->sup, find_live, &lf);
+	return lf.found;
+}
+
+static void kept_drop(struct host_mem *m, size_t i, const char *why)
+{
+	struct kept *k = &m->kept[i];
+
+	clog__info("host mem: PFN 0x%" PRIx64 " (GPA 0x%" PRIx64 " of VM %s, twin-vmm pid %d) "
+		   "no longer held by clusterd: %s",
+		   k->pfn, k->gpa, k->t.vm, (int)k->t.pid, why);
+	close(k->fd);
+	memmove(k, k + 1, (m->nkept - i - 1) * sizeof(*k));
+	m->nkept--;
+}
+
+/* A live twin-vmm's frame: never an orphan's, should a new twin-vmm reuse its pid. */
+static struct kept *kept_find(struct host_mem *m, pid_t pid, uint64_t pfn)
+{
+	for (size_t i = 0; i < m->nkept; i++)
+		if (!m->kept[i].orphan && m->kept[i].t.pid == pid && m->kept[i].pfn == pfn)
+			return &m->kept[i];
+	return NULL;
+}
+
+/* Marks (and logs) the frames whose twin-vmm has exited since the last look. */
+static void mark_orphans(struct host_mem *m)
+{
+	for (size_t i = 0; i < m->nkept; i++) {
+		struct kept *k = &m->kept[i];
+
+		if (k->orphan || vmm_live(m, &k->t))
+			continue;
+		k->orphan = true;
+		clog__warn("host mem: VM %s's twin-vmm (pid %d) exited: PFN 0x%" PRIx64
+			   " (its GPA 0x%" PRIx64 ") stays held by clusterd; twin host mem-online "
+			   "0x%" PRIx64 " gives it back to the kernel",
+			   k->t.vm, (int)k->t.pid, k->pfn, k->gpa, k->pfn);
+	}
+}
+
+static uint64_t u64(json_t *o, const char *key)
+{
+	return (uint64_t)json_integer_value(json_object_get(o, key));
+}
+
+int host_mem__open_hold(pid_t pid, int fd, uint64_t ino, int *out)
+{
+	char path[64];
+	struct stat st;
+	int rc = 0, got;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+	/* O_NONBLOCK: opening a FIFO that has no writer never waits. */
+	got = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (got < 0)
+		return -errno;
+	if (fstat(got, &st))
+		rc = -errno;
+	else if (!S_ISFIFO(st.st_mode) || (uint64_t)st.st_ino != ino)
+		rc = -ESTALE;
+	if (rc)
+		close(got);
+	else
+		*out = got;
+	return rc;
+}
+
+/*
+ * Opens the hold pipe that t's query-mem entry (or mem-offline reply) e names, unless
+ * clusterd has it already.
+ */
+static void adopt(struct host_mem *m, const struct target *t, json_t *e)
+{
+	json_t *jfd = json_object_get(e, "hold_fd");
+	uint64_t pfn = u64(e, "old_pfn"), ino = u64(e, "hold_ino");
+	struct kept *k = kept_find(m, t->pid, pfn), *grown;
+	char path[64];
+	int fd = -1, rc;
+
+	if (k && k->ino == ino)
+		return;
+	if (k) /* brought online and retired again since: a new pipe */
+		kept_drop(m, (size_t)(k - m->kept), "its twin-vmm holds it with a new pipe");
+	if (!json_is_integer(jfd) || json_integer_value(jfd) < 0 || !ino)
+		return; /* twin-vmm could not hold it: nothing to keep (its log says why) */
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)t->pid, (int)json_integer_value(jfd));
+	rc = host_mem__open_hold(t->pid, (int)json_integer_value(jfd), ino, &fd);
+	if (rc == -ESTALE) {
+		clog__warn("host mem: refused to keep PFN 0x%" PRIx64 " of VM %s: %s is not the "
+			   "hold pipe twin-vmm named (a FIFO with inode %" PRIu64 "): a twin-vmm "
+			   "bug or a race with its fds; the next refresh tries again",
+			   pfn, t->vm, path, ino);
+		return;
+	}
+	if (rc) {
+		clog__warn("host mem: cannot keep PFN 0x%" PRIx64 " of VM %s held: opening %s "
+			   "failed: %s; it stays held only while that twin-vmm runs (clusterd "
+			   "needs root, or CAP_SYS_PTRACE over the twin-vmm)",
+			   pfn, t->vm, path, strerror(-rc));
+		return;
+	}
+	grown = realloc(m->kept, (m->nkept + 1) * sizeof(*grown));
+	if (!grown) {
+		clog__warn("host mem: out of memory to keep PFN 0x%" PRIx64 " held", pfn);
+		close(fd);
+		return;
+	}
+	m->kept = grown;
+	m->kept[m->nkept++] = (struct kept){
+	    .t = *t,
+	    .pfn = pfn,
+	    .gpa = u64(e, "gpa"),
+	    .new_pfn = u64(e, "new_pfn"),
+	    .since = json_object_get(e, "since") ? u64(e, "since") : (uint64_t)time(NULL),
+	    .ino = ino,
+	    .fd = fd};
+	clog__info("host mem: PFN 0x%" PRIx64 " (GPA 0x%" PRIx64 " of VM %s) held by clusterd "
+		   "too (%s): it stays out of use if that twin-vmm exits",
+		   pfn, u64(e, "gpa"), t->vm, path);
+}
+
+/* t answered query-mem with list: its frames not in it were brought back online. */
+static void reconcile(struct host_mem *m, const struct target *t, json_t *list)
+{
+	json_t *e;
+	size_t i, j;
+
+	mark_orphans(m);
+	for (i = m->nkept; i-- > 0;) {
+		bool listed = false;
+
+		if (m->kept[i].orphan || m->kept[i].t.pid != t->pid ||
+		    strcmp(m->kept[i].t.vm, t->vm))
+			continue;
+		json_array_foreach(list, j, e) listed |= u64(e, "old_pfn") == m->kept[i].pfn;
+		if (!listed)
+			kept_drop(m, i, "its twin-vmm brought the page back online");
+	}
+	json_array_foreach(list, j, e) adopt(m, t, e);
+}
+
+/* The frames clusterd alone holds, as mem-status entries (only pfn's if pfn_set). */
+static void orphans_status(struct host_mem *m, bool pfn_set, uint64_t pfn, json_t *out)
+{
+	mark_orphans(m);
+	for (size_t i = 0; i < m->nkept; i++) {
+		const struct kept *k = &m->kept[i];
+
+		if (!k->orphan || (pfn_set && k->pfn != pfn && k->new_pfn != pfn))
+			continue;
+		json_array_append_new(
+		    out, json_pack("{s:I, s:I, s:I, s:I, s:b, s:s, s:s, s:s, s:i}", "gpa",
+				   (json_int_t)k->gpa, "old_pfn", (json_int_t)k->pfn, "new_pfn",
+				   (json_int_t)k->new_pfn, "since", (json_int_t)k->since, "held",
+				   true, "vm", k->t.vm, "role", cl_role__to_str(k->t.role), "state",
+				   ORPHAN_STATE, "exited_pid", (int)k->t.pid));
+	}
+}
+
+/* mem-online of a frame clusterd alone holds: closes its pipe.  False: none such. */
+static bool release_orphan(struct local_ctx *ctx, uint64_t id, struct host_mem *m, const char *vm,
+			   uint64_t pfn, uint64_t gpa)
+{
+	mark_orphans(m);
+	for (size_t i = 0; i < m->nkept; i++) {
+		const struct kept *k = &m->kept[i];
+		json_t *r;
+
+		if (!k->orphan || (vm ? strcmp(k->t.vm, vm) || k->gpa != gpa : k->pfn != pfn))
+			continue;
+		r = json_pack("{s:I, s:I, s:s, s:s, s:b}", "gpa", (json_int_t)k->gpa, "pfn",
+			      (json_int_t)k->pfn, "vm", k->t.vm, "role", cl_role__to_str(k->t.role),
+			      "released", true);
+		kept_drop(m, i,
+			  "released by mem-online (its twin-vmm had exited): the kernel "
+			  "may reuse it");
+		if (r)
+			local_cmd__reply(ctx, id, r);
+		else
+			local_cmd__fail(ctx, id, "GenericError", "out of memory for the reply");
+		return true;
+	}
+	return false;
+}
 
 /* One command in progress over the targets, one at a time. */
 struct job {
@@ -141,6 +363,16 @@ static void finish_page(struct job *j, const struct target *t, json_t *ret)
 		c->count++;
 	else if (c && c->count)
 		c->count--;
+	if (j->cmd == CL_CMD_HOST_MEM_OFFLINE) {
+		adopt(j->m, t, ret);
+	} else {
+		struct kept *k = kept_find(j->m, t->pid, u64(ret, "pfn"));
+
+		if (k)
+			kept_drop(j->m, (size_t)(k - j->m->kept), "brought back online in its VM");
+	}
+	json_object_del(r, "hold_fd"); /* twin-vmm's fd numbers mean nothing to the caller */
+	json_object_del(r, "hold_ino");
 	if (r) {
 		json_object_set_new(r, "vm", json_string(t->vm));
 		json_object_set_new(r, "role", json_string(cl_role__to_str(t->role)));
@@ -182,9 +414,11 @@ static void finish_status(struct job *j)
 	json_t *r;
 
 	if (!j->ctx) {
+		mark_orphans(j->m);
 		job_free(j);
 		return;
 	}
+	orphans_status(j->m, j->pfn_set, j->pfn, j->offline);
 	r = json_pack("{s:O, s:O}", "offline", j->offline, "errors", j->errors);
 	if (r)
 		local_cmd__reply(j->ctx, j->id, r);
@@ -200,6 +434,7 @@ static void merge_status(struct job *j, const struct target *t, json_t *ret)
 	size_t i;
 
 	cache_set(j->m, t, (unsigned int)json_array_size(list));
+	reconcile(j->m, t, list);
 	json_array_foreach(list, i, e)
 	{
 		uint64_t old_pfn = (uint64_t)json_integer_value(json_object_get(e, "old_pfn"));
@@ -213,6 +448,10 @@ static void merge_status(struct job *j, const struct target *t, json_t *ret)
 			continue;
 		json_object_set_new(c, "vm", json_string(t->vm));
 		json_object_set_new(c, "role", json_string(cl_role__to_str(t->role)));
+		json_object_set_new(c, "clusterd_holds",
+				    json_boolean(kept_find(j->m, t->pid, old_pfn) != NULL));
+		json_object_del(c, "hold_fd");
+		json_object_del(c, "hold_ino");
 		json_array_append_new(j->offline, c);
 	}
 }
@@ -283,6 +522,11 @@ static void by_gpa(struct job *j, const char *vm)
 	for (size_t i = 0; i < j->n; i++)
 		if (!strcmp(j->t[i].vm, vm) && (pick == j->n || j->t[i].role == CL_ROLE_PRIMARY))
 			pick = i;
+	if (pick == j->n && j->cmd == CL_CMD_HOST_MEM_ONLINE &&
+	    release_orphan(j->ctx, j->id, j->m, vm, 0, u64(j->args, "gpa"))) {
+		job_free(j);
+		return;
+	}
 	if (pick == j->n) {
 		local_cmd__fail(j->ctx, j->id, "GenericError",
 				"VM %s has no twin-vmm on this host: run the command on the host "
@@ -328,7 +572,10 @@ void host_mem__run(struct local_ctx *ctx, const struct cl_request *req)
 		job_free(j);
 		return;
 	}
-	if (req->pfn_set)
+	if (req->pfn_set && req->cmd == CL_CMD_HOST_MEM_ONLINE &&
+	    release_orphan(ctx, req->id, m, NULL, req->pfn, 0))
+		job_free(j);
+	else if (req->pfn_set)
 		next(j);
 	else
 		by_gpa(j, req->vm);
@@ -374,6 +621,19 @@ void host_mem__free(struct host_mem *m)
 		return;
 	if (m->timer)
 		event_free(m->timer);
+	mark_orphans(m);
+	for (size_t i = 0; i < m->nkept; i++) {
+		const struct kept *k = &m->kept[i];
+
+		clog__warn("host mem: clusterd exits: PFN 0x%" PRIx64 " (GPA 0x%" PRIx64
+			   " of VM %s) is no longer held by clusterd: %s; "
+			   "memmap= at boot or soft_offline_page keeps it out of use for good",
+			   k->pfn, k->gpa, k->t.vm,
+			   k->orphan ? "it goes back to the kernel now"
+				     : "its twin-vmm still holds it, until that exits");
+		close(k->fd);
+	}
+	free(m->kept);
 	free(m->cache);
 	free(m);
 }
@@ -399,7 +659,15 @@ unsigned int host_mem__offline_count(const struct host_mem *m)
 {
 	struct live_count lc = {.m = m};
 
-	if (m)
-		supervisor__each(m->sup, count_live, &lc);
+	if (!m)
+		return 0;
+	supervisor__each(m->sup, count_live, &lc);
+	/* Plus the frames clusterd alone holds: their twin-vmm is not counted above. */
+	for (size_t i = 0; i < m->nkept; i++) {
+		struct live_find lf = {.t = &m->kept[i].t};
+
+		supervisor__each(m->sup, find_live, &lf);
+		lc.n += !lf.found;
+	}
 	return lc.n;
 }

@@ -513,9 +513,10 @@ static json_t *cmd_mem_offline(const struct control_ops *ops, json_t *args, stru
 	rc = ops->mem_offline(ops->opaque, &pg, &r, f->desc, sizeof(f->desc));
 	if (rc)
 		return mem_failed(rc, f);
-	return json_pack("{s:I, s:I, s:I, s:I, s:b}", "gpa", (json_int_t)r.gpa, "old_pfn",
+	return json_pack("{s:I, s:I, s:I, s:I, s:b, s:i, s:I}", "gpa", (json_int_t)r.gpa, "old_pfn",
 			 (json_int_t)r.old_pfn, "new_pfn", (json_int_t)r.new_pfn, "pause_ns",
-			 (json_int_t)r.pause_ns, "held", r.held);
+			 (json_int_t)r.pause_ns, "held", r.held, "hold_fd", r.hold_fd, "hold_ino",
+			 (json_int_t)r.hold_ino);
 }
 
 static json_t *cmd_mem_online(const struct control_ops *ops, json_t *args, struct failure *f)
@@ -537,10 +538,11 @@ json_t *control__mem_status_json(const struct page_retired *r, size_t n)
 	json_t *list = json_array(), *o = json_pack("{s:o}", "offline", list);
 
 	for (size_t i = 0; o && i < n; i++) {
-		json_t *e = json_pack("{s:I, s:I, s:I, s:I, s:I, s:b}", "gpa", (json_int_t)r[i].gpa,
-				      "old_pfn", (json_int_t)r[i].old_pfn, "new_pfn",
-				      (json_int_t)r[i].new_pfn, "since", (json_int_t)r[i].since,
-				      "pause_ns", (json_int_t)r[i].pause_ns, "held", r[i].held);
+		json_t *e = json_pack(
+		    "{s:I, s:I, s:I, s:I, s:I, s:b, s:i, s:I}", "gpa", (json_int_t)r[i].gpa,
+		    "old_pfn", (json_int_t)r[i].old_pfn, "new_pfn", (json_int_t)r[i].new_pfn,
+		    "since", (json_int_t)r[i].since, "pause_ns", (json_int_t)r[i].pause_ns, "held",
+		    r[i].held, "hold_fd", r[i].hold_fd, "hold_ino", (json_int_t)r[i].hold_ino);
 
 		if (!e || json_array_append_new(list, e)) {
 			json_decref(o);

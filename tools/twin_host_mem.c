@@ -28,7 +28,7 @@ static void print_status(const struct twin_args *a, json_t *ret, FILE *out, FILE
 {
 	json_t *list = json_object_get(ret, "offline"), *e;
 	char since[32];
-	size_t i, loose = 0;
+	size_t i, loose = 0, kept = 0;
 
 	json_array_foreach(json_object_get(ret, "errors"), i, e)
 	    fprintf(err, "twin: warning: VM %s (%s) did not answer: %s\n", str(e, "vm"),
@@ -48,13 +48,23 @@ static void print_status(const struct twin_args *a, json_t *ret, FILE *out, FILE
 
 		loose += !held;
 		print_since(num(e, "since"), since, sizeof(since));
+		const char *state = json_string_value(json_object_get(e, "state"));
+
+		kept += state != NULL;
 		fprintf(out,
-			"%-16s %-8s 0x%-10" PRIx64 " 0x%-10" PRIx64 " 0x%-10" PRIx64 " %-5s %s\n",
+			"%-16s %-8s 0x%-10" PRIx64 " 0x%-10" PRIx64 " 0x%-10" PRIx64
+			" %-5s %s%s%s\n",
 			str(e, "vm"), str(e, "role"), num(e, "gpa"), num(e, "old_pfn"),
-			num(e, "new_pfn"), held ? "yes" : "NO", since);
+			num(e, "new_pfn"), held ? "yes" : "NO", since, state ? "  " : "",
+			state ? state : "");
 	}
 	fprintf(out, "%zu frame%s quarantined\n", json_array_size(list),
 		json_array_size(list) == 1 ? "" : "s");
+	if (kept)
+		fprintf(out,
+			"%zu of them held by clusterd alone, their VM's twin-vmm gone: twin host "
+			"mem-online OLD-PFN gives one back to the kernel\n",
+			kept);
 	if (loose)
 		fprintf(out,
 			"%zu of them NOT held: the kernel moved the frame or twin-vmm could not "
@@ -74,8 +84,16 @@ void twin_host_mem__print(const struct twin_args *a, json_t *ret, FILE *out, FIL
 			num(ret, "new_pfn"), num(ret, "pause_ns") / 1000);
 		break;
 	case TWIN_CMD_HOST_MEM_ONLINE:
-		fprintf(out, "GPA 0x%" PRIx64 " of VM %s (%s) is back on PFN 0x%" PRIx64 "\n",
-			num(ret, "gpa"), str(ret, "vm"), str(ret, "role"), num(ret, "pfn"));
+		if (json_is_true(json_object_get(ret, "released")))
+			fprintf(out,
+				"PFN 0x%" PRIx64 " (was GPA 0x%" PRIx64 " of VM %s, whose twin-vmm "
+				"exited) released: clusterd no longer holds it, the kernel may "
+				"reuse it\n",
+				num(ret, "pfn"), num(ret, "gpa"), str(ret, "vm"));
+		else
+			fprintf(out,
+				"GPA 0x%" PRIx64 " of VM %s (%s) is back on PFN 0x%" PRIx64 "\n",
+				num(ret, "gpa"), str(ret, "vm"), str(ret, "role"), num(ret, "pfn"));
 		break;
 	default:
 		print_status(a, ret, out, err);

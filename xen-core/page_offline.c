@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ struct frame_loc {
 struct hold {
 	const uint8_t *map; /* the frame, read-only and mlocked; NULL: not held */
 	int pipe;	    /* read end of a pipe whose one buffer references the frame */
+	uint64_t ino;	    /* the pipe's inode, for clusterd's check (page_retired.hold_ino) */
 };
 
 struct record {
@@ -239,6 +241,13 @@ static void release_frame(struct hold *h)
 	*h = (struct hold){.pipe = -1};
 }
 
+/* The hold's pipe as query-mem reports it, for clusterd to keep (page_offline.h). */
+static void report_hold(const struct hold *h, struct page_retired *pub)
+{
+	pub->hold_fd = h->pipe;
+	pub->hold_ino = h->ino;
+}
+
 /*
  * Keeps the frame at loc where it is, as far as userspace can: a read-only mapping of it,
  * mlocked, so reclaim never swaps it out; and the page vmspliced into a pipe that stays
@@ -257,6 +266,7 @@ static int hold_frame(const struct vm *vm, const struct page_offline *po, struct
 	int p[2] = {-1, -1}, rc = 0;
 	void *map = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, loc_fd(vm, po, loc), (off_t)loc.off);
 	struct iovec iov;
+	struct stat st;
 
 	*h = (struct hold){.pipe = -1};
 	if (map == MAP_FAILED)
@@ -267,6 +277,11 @@ static int hold_frame(const struct vm *vm, const struct page_offline *po, struct
 		goto out;
 	}
 	h->pipe = p[0];
+	if (fstat(p[0], &st)) {
+		rc = -errno;
+		goto out;
+	}
+	h->ino = (uint64_t)st.st_ino;
 	iov = (struct iovec){.iov_base = map, .iov_len = PAGE};
 	if (vmsplice(p[1], &iov, 1, 0) != (ssize_t)PAGE)
 		rc = errno ? -errno : -EIO;
@@ -393,6 +408,7 @@ static int retire(struct vm *vm, uint64_t gpa, uint64_t expect_pfn, struct page_
 	vm__release(vm);
 	r.pub.pause_ns = util__mono_ns() - t0;
 	r.pub.held = !hold_rc && held_pfn(&r.hold) == r.pub.old_pfn;
+	report_hold(&r.hold, &r.pub);
 	if (rc) {
 		release_frame(&r.hold);
 		if (ftruncate(po->spare_fd, (off_t)po->spare_size))
@@ -585,6 +601,7 @@ int page_offline__list(const struct vm *vm, struct page_retired **out, size_t *n
 		(*out)[i] = po->recs[i].pub;
 		/* Now, not at retirement: a frame the kernel moved is no longer held. */
 		(*out)[i].held = held_pfn(&po->recs[i].hold) == po->recs[i].pub.old_pfn;
+		report_hold(&po->recs[i].hold, &(*out)[i]);
 	}
 	return 0;
 }
@@ -602,8 +619,9 @@ void page_offline__exit(struct vm *vm)
 		return;
 	for (size_t i = 0; i < po->n; i++) {
 		log__warn("page offline: quarantined PFN 0x%" PRIx64 " (GPA 0x%" PRIx64
-			  ") goes back to the kernel as this VM ends: keep it out of use on "
-			  "the host (soft_offline_page, memmap=)",
+			  ") goes back to the kernel as this VM ends, unless twin-clusterd "
+			  "keeps it held (twin host mem-status): keep it out of use on the "
+			  "host (soft_offline_page, memmap=)",
 			  po->recs[i].pub.old_pfn, po->recs[i].pub.gpa);
 		release_frame(&po->recs[i].hold);
 	}

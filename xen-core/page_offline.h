@@ -22,10 +22,16 @@ struct vm;
  *
  * Limits.  This is as far as userspace goes, and it is not a true offline: only the kernel
  * can take a frame out of use for good (soft_offline_page, with CONFIG_MEMORY_FAILURE, which
- * the lab's kernel lacks; or memmap= at boot).  The hold lasts as long as this process: when
- * twin-vmm exits (quit, migrated away, failed over) the kernel gets the frames back and may
- * hand them to anyone; the exit logs them so the host can take them out.  Kernel code that
- * ignores page references (memory hot-remove, a kernel bug) is not stopped either.
+ * the lab's kernel lacks; or memmap= at boot).  The hold lasts as long as its pipe is open
+ * somewhere: query-mem and the mem-offline reply name the pipe's read end (hold_fd, with its
+ * inode hold_ino), and twin-clusterd opens it through /proc/PID/fd (clusterd/host_mem.h), so
+ * when twin-vmm exits (stopped, migrated away, failed over, crashed) the frame stays held by
+ * clusterd, until `twin host mem-online PFN` or clusterd's own exit.  Only then does the
+ * kernel get the frame back and may hand it to anyone; both exits log the PFNs so the host
+ * can take them out.  Once twin-vmm is gone the frame is out of its memfd and mapped by
+ * nobody (/proc/kpagecount, a map count, says 0), but allocated: the pipe buffer's
+ * reference keeps it off the free lists.  Kernel code that ignores page references (memory
+ * hot-remove, a kernel bug) is not stopped either.
  * query-mem re-reads each frame's PFN through the hold's mapping and says "held": false if
  * the frame is no longer where old_pfn says (or could not be held: RLIMIT_MEMLOCK).  Host
  * PFNs come from /proc/self/pagemap, which shows them only to CAP_SYS_ADMIN.  Each
@@ -56,6 +62,8 @@ struct page_retired {
 	uint64_t since;	   /* when, in seconds since the epoch (UTC) */
 	uint64_t pause_ns; /* how long the VM was paused for it */
 	bool held;	   /* old_pfn still holds it (page_offline__list: checked at the call) */
+	int hold_fd;	   /* the hold's pipe read end (-1: none), for clusterd to keep open */
+	uint64_t hold_ino; /* that pipe's inode: clusterd checks it opened the right one */
 };
 
 /*

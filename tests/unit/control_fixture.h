@@ -235,6 +235,9 @@ static int fake_degrade(void *opaque, char *err, size_t errlen)
 
 /* Page retirement: the fake VM owns host frame FAKE_PFN, which backs GPA 0; one page. */
 #define FAKE_PFN 0x1234
+/* The pipe that holds it: an fd number and inode in the fake twin-vmm. */
+#define FAKE_HOLD_FD  17
+#define FAKE_HOLD_INO 4242
 static int fake_mem_offline(void *opaque, const struct control_mem_page *pg,
 			    struct page_retired *out, char *err, size_t errlen)
 {
@@ -255,8 +258,12 @@ static int fake_mem_offline(void *opaque, const struct control_mem_page *pg,
 		return -EALREADY;
 	}
 	f->mem_offline = true;
-	*out = (struct page_retired){
-	    .old_pfn = FAKE_PFN, .new_pfn = FAKE_PFN + 1, .since = 1, .held = true};
+	*out = (struct page_retired){.old_pfn = FAKE_PFN,
+				     .new_pfn = FAKE_PFN + 1,
+				     .since = 1,
+				     .held = true,
+				     .hold_fd = FAKE_HOLD_FD,
+				     .hold_ino = FAKE_HOLD_INO};
 	return 0;
 }
 
@@ -286,8 +293,12 @@ static int fake_query_mem(void *opaque, struct page_retired **out, size_t *n)
 	*out = calloc(1, sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
-	**out = (struct page_retired){
-	    .old_pfn = FAKE_PFN, .new_pfn = FAKE_PFN + 1, .since = 1, .held = true};
+	**out = (struct page_retired){.old_pfn = FAKE_PFN,
+				      .new_pfn = FAKE_PFN + 1,
+				      .since = 1,
+				      .held = true,
+				      .hold_fd = FAKE_HOLD_FD,
+				      .hold_ino = FAKE_HOLD_INO};
 	return 0;
 }
 

@@ -53,6 +53,7 @@ static Suite *(*const suites[])(void) = {
     api_request_suite,
     host_cpus_suite,
     supervisor_call_suite,
+    host_mem_suite,
 };
 
 int main(void)

@@ -61,5 +61,6 @@ Suite *clusterd_supervisor_suite(void);
 Suite *api_request_suite(void);
 Suite *host_cpus_suite(void);
 Suite *supervisor_call_suite(void);
+Suite *host_mem_suite(void);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <check.h>
 #include "control.h"
@@ -390,6 +391,62 @@ START_TEST(test_backup_refuses)
 }
 END_TEST
 
+/*
+ * What clusterd does with a quarantined frame (clusterd/host_mem.c adopt): the list names the
+ * hold pipe (a FIFO whose inode it gives), which another opener keeps after the VM and its
+ * memfds are gone; the pipe still references the page, contents and all, and the frame is
+ * not free (/proc/kpageflags: no BUDDY, still SWAPBACKED).
+ */
+START_TEST(test_hold_pipe_outlives_vm)
+{
+	struct test_vm t;
+	struct page_retired r, *list;
+	struct stat st;
+	uint64_t flags = 0;
+	uint8_t back[PAGE];
+	char path[64];
+	size_t n;
+	int kept, p[2], kpf;
+
+	test_vm__create(&t, VM_MEM, 1);
+	memset(memory__gpa_to_hva(t.vm, MW_GPA, PAGE), 0xa5, PAGE);
+	ck_assert_msg(page_offline__offline_gpa(t.vm, MW_GPA, &r, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_int_ge(r.hold_fd, 0);
+	ck_assert_int_eq(page_offline__list(t.vm, &list, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(list[0].hold_fd, r.hold_fd);
+	ck_assert_uint_eq(list[0].hold_ino, r.hold_ino);
+	free(list);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", r.hold_fd);
+	kept = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	ck_assert_int_ge(kept, 0);
+	ck_assert_int_eq(fstat(kept, &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	ck_assert_uint_eq((uint64_t)st.st_ino, r.hold_ino);
+
+	test_vm__destroy(&t); /* twin-vmm's pipe, mappings and memfds all closed */
+
+	kpf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(kpf, 0);
+	ck_assert_int_eq(pread(kpf, &flags, sizeof(flags), (off_t)(r.old_pfn * 8)), 8);
+	close(kpf);
+	/* KPF_BUDDY (10): free; KPF_SWAPBACKED (14): still the shmem page it was. */
+	ck_assert_msg(!(flags & (1ULL << 10)) && (flags & (1ULL << 14)),
+		      "PFN 0x%llx after the VM ended: kpageflags 0x%llx (free or reused)",
+		      (unsigned long long)r.old_pfn, (unsigned long long)flags);
+	/* The buffer still references the page: tee copies the reference, not the data. */
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_eq(tee(kept, p[1], PAGE, SPLICE_F_NONBLOCK), (ssize_t)PAGE);
+	ck_assert_int_eq(read(p[0], back, PAGE), (ssize_t)PAGE);
+	for (size_t i = 0; i < PAGE; i++)
+		ck_assert_uint_eq(back[i], 0xa5);
+	close(p[0]);
+	close(p[1]);
+	close(kept);
+}
+END_TEST
+
 /* control__handle_line with the fake VM's op: req's reply is exactly want. */
 static void expect_reply(const char *req, const char *want)
 {
@@ -407,10 +464,11 @@ START_TEST(test_control_commands)
 	expect_reply("{\"execute\":\"query-mem\"}", "{\"return\":{\"offline\":[]}}");
 	expect_reply("{\"execute\":\"mem-offline\",\"arguments\":{\"pfn\":4660}}",
 		     "{\"return\":{\"gpa\":0,\"old_pfn\":4660,\"new_pfn\":4661,\"pause_ns\":0,"
-		     "\"held\":true}}");
+		     "\"held\":true,\"hold_fd\":17,\"hold_ino\":4242}}");
 	expect_reply("{\"execute\":\"query-mem\"}",
 		     "{\"return\":{\"offline\":[{\"gpa\":0,\"old_pfn\":4660,\"new_pfn\":4661,"
-		     "\"since\":1,\"pause_ns\":0,\"held\":true}]}}");
+		     "\"since\":1,\"pause_ns\":0,\"held\":true,\"hold_fd\":17,"
+		     "\"hold_ino\":4242}]}}");
 	expect_reply("{\"execute\":\"mem-offline\",\"arguments\":{\"gpa\":0}}",
 		     "{\"error\":{\"class\":\"GenericError\",\"desc\":\"GPA 0x0 is already "
 		     "offline\"}}");
@@ -465,6 +523,7 @@ Suite *page_offline_suite(void)
 	tcase_add_test(tc, test_quarantine_holds_frames);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_backup_refuses);
+	tcase_add_test(tc, test_hold_pipe_outlives_vm);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("control");
 	tcase_add_test(tc, test_control_commands);
