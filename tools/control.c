@@ -533,7 +533,12 @@ static json_t *cmd_mem_online(const struct control_ops *ops, json_t *args, struc
 	return json_pack("{s:I, s:I}", "gpa", (json_int_t)gpa, "pfn", (json_int_t)pfn);
 }
 
-json_t *control__mem_status_json(const struct page_retired *r, size_t n)
+/*
+ * The query-mem reply's "return" object: {"offline": [{gpa, old_pfn, new_pfn, since, pause_ns,
+ * held, hold_fd, hold_ino}]}; hold_fd (-1: none) and hold_ino name the pipe that holds the
+ * old frame, which twin-clusterd opens through /proc/PID/fd to keep it held.
+ */
+static json_t *mem_status_json(const struct page_retired *r, size_t n)
 {
 	json_t *list = json_array(), *o = json_pack("{s:o}", "offline", list);
 
@@ -560,7 +565,7 @@ static json_t *cmd_query_mem(const struct control_ops *ops, json_t *args, struct
 
 	if (ops->query_mem(ops->opaque, &r, &n))
 		return failed(f, "GenericError", "query-mem: out of memory");
-	o = control__mem_status_json(r, n);
+	o = mem_status_json(r, n);
 	free(r);
 	return o;
 }

@@ -124,13 +124,6 @@ json_t *control__migrate_status_json(const struct migrate_status *st);
 /* The query-replication reply's "return" object, one member per field of st (tested shape). */
 json_t *control__replication_status_json(const struct repl_status *st);
 
-/*
- * The query-mem reply's "return" object: {"offline": [{gpa, old_pfn, new_pfn, since, pause_ns,
- * held, hold_fd, hold_ino}]}; hold_fd (-1: none) and hold_ino name the pipe that holds the
- * old frame, which twin-clusterd opens through /proc/PID/fd to keep it held (tested shape).
- */
-json_t *control__mem_status_json(const struct page_retired *r, size_t n);
-
 /* The line sent on connect, e.g. {"twin": {"version": "0.1.0", "protocol": 1}} (malloc'd). */
 char *control__greeting(void);
 

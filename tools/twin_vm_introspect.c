@@ -8,7 +8,8 @@
 #include "twin_status.h"
 #include "twin_vm_introspect.h"
 
-long twin_vm_introspect__unhex(const char *hex, uint8_t *buf, size_t max)
+/* hex's bytes into buf: how many, or -1 when hex is not an even run of hex digits or over max. */
+static long unhex(const char *hex, uint8_t *buf, size_t max)
 {
 	size_t n = strlen(hex);
 
@@ -42,7 +43,11 @@ static void dump_line(FILE *out, uint64_t addr, const uint8_t *p, size_t n)
 	fputs("|\n", out);
 }
 
-void twin_vm_introspect__hexdump(FILE *out, uint64_t gpa, const uint8_t *buf, size_t len)
+/*
+ * As `hexdump -C`, addresses starting at gpa: 16 bytes a line, a repeated line squeezed to
+ * "*", then the address past the end.
+ */
+static void hexdump(FILE *out, uint64_t gpa, const uint8_t *buf, size_t len)
 {
 	bool squeezed = false;
 
@@ -72,7 +77,7 @@ int twin_vm_introspect__peek(struct twin_client *c, const struct twin_args *a)
 	if (!ret)
 		return TWIN_EXIT_FAILED;
 	hex = json_string_value(json_object_get(ret, "data"));
-	n = hex ? twin_vm_introspect__unhex(hex, buf, sizeof(buf)) : -1;
+	n = hex ? unhex(hex, buf, sizeof(buf)) : -1;
 	if (n < 0) {
 		twin__error("vm peek %s: the answer holds no hex \"data\": is clusterd as new as "
 			    "this twin?",
@@ -85,7 +90,7 @@ int twin_vm_introspect__peek(struct twin_client *c, const struct twin_args *a)
 	else if (a->hex)
 		printf("%s\n", hex);
 	else
-		twin_vm_introspect__hexdump(stdout, a->gpa, buf, (size_t)n);
+		hexdump(stdout, a->gpa, buf, (size_t)n);
 	json_decref(ret);
 	return TWIN_EXIT_OK;
 }
@@ -111,7 +116,8 @@ static void print_segment(FILE *out, const char *name, json_t *s)
 		json_is_true(json_object_get(s, "db")) ? "  32-bit" : "");
 }
 
-void twin_vm_introspect__print_regs(FILE *out, json_t *ret)
+/* vm-regs' return: for each vCPU a heading, then registers three a line, segments, tables. */
+static void print_regs(FILE *out, json_t *ret)
 {
 	static const char *const regs[] = {
 	    "rip", "rsp", "rflags", "rax", "rbx", "rcx",  "rdx",       "rsi", "rdi",
@@ -151,7 +157,7 @@ int twin_vm_introspect__regs(struct twin_client *c, const struct twin_args *a)
 	if (a->json)
 		twin_status__print_json(ret);
 	else
-		twin_vm_introspect__print_regs(stdout, ret);
+		print_regs(stdout, ret);
 	json_decref(ret);
 	return TWIN_EXIT_OK;
 }
