@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <jansson.h>
 #include <event2/event.h>
-#include "conf.h"
 #include "model.h"
 
 struct api;
@@ -20,7 +19,6 @@ struct host_mem;
  */
 struct local_ctx {
 	struct event_base *base;
-	const struct clusterd_conf *conf;
 	struct supervisor *sup;
 	struct api *api;
 	const struct model *model;

@@ -617,7 +617,6 @@ static int start(struct daemon *d)
 		goto fail;
 	d->local = (struct local_ctx){
 	    .base = d->base,
-	    .conf = &d->conf,
 	    .sup = d->sup,
 	    .api = d->api,
 	    .model = d->model,
