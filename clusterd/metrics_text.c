@@ -135,7 +135,7 @@ int metrics_text__family(struct metrics_text *t, const char *name, enum metrics_
 	puts_(t, "\n# TYPE ");
 	puts_(t, name);
 	puts_(t, " ");
-	puts_(t, type_names[type]);
+	puts_(t, metrics_type__to_str(type));
 	puts_(t, "\n");
 	return t->err;
 }

@@ -62,6 +62,7 @@ int metrics_text__finish(struct metrics_text *t, char **out, size_t *len);
 bool metrics_text__metric_name_ok(const char *s);
 bool metrics_text__label_name_ok(const char *s);
 
+/* The # TYPE word for type ("counter", "gauge", ...), or "?" when out of range. */
 const char *metrics_type__to_str(enum metrics_type type);
 
 #endif
