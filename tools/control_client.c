@@ -43,29 +43,18 @@ static void __attribute__((format(printf, 1, 2))) say_error(const char *fmt, ...
 static json_t *read_json(struct client *c, int timeout_ms)
 {
 	enum json_lines_fail fail;
-	char why[160];
+	char why[160], msg[256];
+	const char *body;
 	json_t *j = json_lines__read(&c->lines, timeout_ms, &fail, why, sizeof(why));
 
 	if (j)
 		return j;
-	switch (fail) {
-	case JSON_LINES_NOT_JSON:
-		say_error("--control %s: a reply is not JSON: %s", c->path, why);
-		break;
-	case JSON_LINES_TOO_LONG:
-		say_error("--control %s: a reply line is too long", c->path);
-		break;
-	case JSON_LINES_TIMEOUT:
-		say_error("--control %s: no reply within %d s: is twin-vmm stuck?", c->path,
-			  timeout_ms / 1000);
-		break;
-	case JSON_LINES_CLOSED:
-		say_error("--control %s: twin-vmm closed the socket%s%s: see its log", c->path,
-			  *why ? ": " : "", why);
-		break;
-	case JSON_LINES_STOPPED: /* no stop flag is set here */
-		break;
-	}
+	body = json_lines__fail_str(&c->lines, fail, why, timeout_ms, "twin-vmm", msg, sizeof(msg));
+	if (body) /* no stop flag is set here, so never NULL */
+		say_error("--control %s: %s%s", c->path, body,
+			  fail == JSON_LINES_TIMEOUT  ? ": is twin-vmm stuck?"
+			  : fail == JSON_LINES_CLOSED ? ": see its log"
+						      : "");
 	return NULL;
 }
 

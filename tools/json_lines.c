@@ -96,6 +96,29 @@ json_t *json_lines__read(struct json_lines *l, int timeout_ms, enum json_lines_f
 	}
 }
 
+const char *json_lines__fail_str(const struct json_lines *l, enum json_lines_fail fail,
+				 const char *why, int timeout_ms, const char *peer, char *buf,
+				 size_t len)
+{
+	switch (fail) {
+	case JSON_LINES_NOT_JSON:
+		snprintf(buf, len, "a reply is not JSON: %s", why);
+		return buf;
+	case JSON_LINES_TOO_LONG:
+		snprintf(buf, len, "a reply line is longer than %zu bytes", l->cap);
+		return buf;
+	case JSON_LINES_TIMEOUT:
+		snprintf(buf, len, "no reply within %d s", timeout_ms / 1000);
+		return buf;
+	case JSON_LINES_CLOSED:
+		snprintf(buf, len, "%s closed the connection%s%s", peer, *why ? ": " : "", why);
+		return buf;
+	case JSON_LINES_STOPPED:
+		break;
+	}
+	return NULL;
+}
+
 void json_lines__close(struct json_lines *l)
 {
 	if (l->fd >= 0)

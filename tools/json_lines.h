@@ -38,6 +38,15 @@ int json_lines__send(struct json_lines *l, const char *cmd, json_t *args);
 json_t *json_lines__read(struct json_lines *l, int timeout_ms, enum json_lines_fail *fail,
 			 char *why, size_t whylen);
 
+/*
+ * The message body for a failed json_lines__read on l, into buf: "a reply is not JSON: why",
+ * "no reply within N s", "PEER closed the connection: why", ...  NULL for JSON_LINES_STOPPED
+ * (the caller's own stop: nothing to say).  The caller adds its prefix and its hint.
+ */
+const char *json_lines__fail_str(const struct json_lines *l, enum json_lines_fail fail,
+				 const char *why, int timeout_ms, const char *peer, char *buf,
+				 size_t len);
+
 /* Closes the connection and frees the buffer (idempotent). */
 void json_lines__close(struct json_lines *l);
 

@@ -45,32 +45,20 @@ void twin_client__close(struct twin_client *c)
 static json_t *read_json(struct twin_client *c)
 {
 	enum json_lines_fail fail;
-	char why[160];
+	char why[160], msg[256];
+	const char *body;
 	json_t *j = json_lines__read(&c->lines, TWIN_CLIENT_TIMEOUT_MS, &fail, why, sizeof(why));
 
 	if (j)
 		return j;
-	switch (fail) {
-	case JSON_LINES_NOT_JSON:
-		twin__error("--socket %s: a reply is not JSON: %s", c->path, why);
-		break;
-	case JSON_LINES_TOO_LONG:
-		twin__error("--socket %s: a reply line is longer than %d bytes", c->path,
-			    TWIN_CLIENT_LINE_MAX);
-		break;
-	case JSON_LINES_TIMEOUT:
-		twin__error("--socket %s: no reply within %d s: is twin-clusterd stuck? (see its "
-			    "clusterd.log)",
-			    c->path, TWIN_CLIENT_TIMEOUT_MS / 1000);
-		break;
-	case JSON_LINES_CLOSED:
-		twin__error("--socket %s: twin-clusterd closed the connection%s%s: see its "
-			    "clusterd.log",
-			    c->path, *why ? ": " : "", why);
-		break;
-	case JSON_LINES_STOPPED: /* the caller's own stop (Ctrl-C): it says nothing */
-		break;
-	}
+	body = json_lines__fail_str(&c->lines, fail, why, TWIN_CLIENT_TIMEOUT_MS, "twin-clusterd",
+				    msg, sizeof(msg));
+	if (body) /* NULL: the caller's own stop (Ctrl-C), it says nothing */
+		twin__error("--socket %s: %s%s", c->path, body,
+			    fail == JSON_LINES_TIMEOUT
+				? ": is twin-clusterd stuck? (see its clusterd.log)"
+			    : fail == JSON_LINES_CLOSED ? ": see its clusterd.log"
+							: "");
 	return NULL;
 }
 
