@@ -118,6 +118,12 @@ struct supervisor {
 	char vmm_cpus[256];
 };
 
+/* ms milliseconds as a timeval, for evtimer_add. */
+static struct timeval ms_tv(unsigned int ms)
+{
+	return (struct timeval){ms / 1000, (ms % 1000) * 1000};
+}
+
 static void deliver(evutil_socket_t fd, short what, void *arg)
 {
 	struct supervisor *s = arg;
@@ -270,7 +276,7 @@ static int start_process(struct vmm *v)
 	struct vmm_argv a = {0};
 	struct vmcfg cfg;
 	char err[2 * CONF_PATH_MAX], dir[CONF_PATH_MAX], log[CONF_PATH_MAX + 8];
-	struct timeval every = {0, CONNECT_EVERY_MS * 1000};
+	struct timeval every = ms_tv(CONNECT_EVERY_MS);
 	int rc, log_fd = -1;
 	pid_t parent;
 
@@ -345,7 +351,7 @@ static void on_started(void *arg, json_t *ret, const char *cls, const char *erro
 static void lost_connection(struct vmm *v, struct vmm_client **client, struct vmm_client **dead,
 			    const char *which)
 {
-	struct timeval every = {0, CONNECT_EVERY_MS * 1000};
+	struct timeval every = ms_tv(CONNECT_EVERY_MS);
 
 	/* An exit comes through SIGCHLD: that is what the model hears. */
 	clog__debug("vm %s: the %s's %s connection closed", v->vm, cl_role__to_str(v->role), which);
@@ -490,7 +496,7 @@ static void send_current_cpus(struct vmm *v)
 static void connect_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct vmm *v = arg;
-	struct timeval every = {0, CONNECT_EVERY_MS * 1000};
+	struct timeval every = ms_tv(CONNECT_EVERY_MS);
 	char path[CONF_SOCKET_MAX + 1];
 
 	if (v->role == CL_ROLE_BACKUP && !v->started && listening(v->pid, v->port)) {
@@ -692,7 +698,7 @@ static void keep_replication(struct vmm *v, json_t *ret)
 
 static void poll_again(struct vmm *v)
 {
-	struct timeval tv = {0, (v->polling == POLL_SYNC ? SYNC_POLL_MS : WATCH_POLL_MS) * 1000};
+	struct timeval tv = ms_tv(v->polling == POLL_SYNC ? SYNC_POLL_MS : WATCH_POLL_MS);
 
 	if (v->polling != POLL_NONE)
 		event_add(v->poll, &tv);
@@ -800,7 +806,7 @@ static void on_logged(void *arg, json_t *ret, const char *cls, const char *error
 static void on_degraded(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
-	struct timeval tv = {DEGRADE_RETRY_MS / 1000, (DEGRADE_RETRY_MS % 1000) * 1000};
+	struct timeval tv = ms_tv(DEGRADE_RETRY_MS);
 	char dir[CONF_PATH_MAX] = "";
 
 	if (ret || v->killed || !v->pid) {
@@ -829,7 +835,7 @@ static void on_degrade_check(void *arg, json_t *ret, const char *cls, const char
 {
 	struct vmm *v = arg;
 	const char *state = json_string_value(json_object_get(ret, "state"));
-	struct timeval tv = {DEGRADE_RETRY_MS / 1000, (DEGRADE_RETRY_MS % 1000) * 1000};
+	struct timeval tv = ms_tv(DEGRADE_RETRY_MS);
 
 	if (!state) {
 		on_degraded(v, NULL, cls, error ?: "query-replication gave no state");
@@ -846,7 +852,7 @@ static void on_degrade_check(void *arg, json_t *ret, const char *cls, const char
 static void degrade_retry_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct vmm *v = arg;
-	struct timeval tv = {DEGRADE_RETRY_MS / 1000, (DEGRADE_RETRY_MS % 1000) * 1000};
+	struct timeval tv = ms_tv(DEGRADE_RETRY_MS);
 
 	if (!v->client)
 		evtimer_add(v->degrade_retry, &tv); /* reconnecting */
@@ -858,7 +864,7 @@ static void degrade_retry_tick(evutil_socket_t fd, short what, void *arg)
 static void on_unfenced(void *arg, json_t *ret, const char *cls, const char *error)
 {
 	struct vmm *v = arg;
-	struct timeval tv = {UNFENCE_RETRY_MS / 1000, (UNFENCE_RETRY_MS % 1000) * 1000};
+	struct timeval tv = ms_tv(UNFENCE_RETRY_MS);
 	char dir[CONF_PATH_MAX] = "";
 
 	if (ret || v->killed || !v->pid) {
@@ -885,7 +891,7 @@ static void on_unfenced(void *arg, json_t *ret, const char *cls, const char *err
 static void unfence_retry_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct vmm *v = arg;
-	struct timeval tv = {UNFENCE_RETRY_MS / 1000, (UNFENCE_RETRY_MS % 1000) * 1000};
+	struct timeval tv = ms_tv(UNFENCE_RETRY_MS);
 
 	if (!v->fencer)
 		evtimer_add(v->unfence_retry, &tv); /* reconnecting */
@@ -1033,7 +1039,7 @@ static void fence_overdue(evutil_socket_t fd, short what, void *arg)
 /* From a fence on, a running vmm has FENCE_DEADLINE_MS to confirm it (the first fence counts). */
 static void arm_fence_deadline(struct vmm *v)
 {
-	struct timeval tv = {0, FENCE_DEADLINE_MS * 1000};
+	struct timeval tv = ms_tv(FENCE_DEADLINE_MS);
 
 	if (v->pid && !v->killed && !evtimer_pending(v->fence_deadline, NULL))
 		evtimer_add(v->fence_deadline, &tv);
@@ -1185,7 +1191,7 @@ static void on_call_check(evutil_socket_t fd, short what, void *arg)
 int supervisor__call(struct supervisor *s, const char *vm, enum cl_role role, const char *cmd,
 		     json_t *args, int timeout_ms, vmm_client_done_fn done, void *arg)
 {
-	struct timeval every = {CALL_CHECK_MS / 1000, CALL_CHECK_MS % 1000 * 1000};
+	struct timeval every = ms_tv(CALL_CHECK_MS);
 	struct vmm *v = find(s, vm, role);
 	struct vmm_call *c;
 
