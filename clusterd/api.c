@@ -220,7 +220,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	int rc = c ? api_auth__peer(&a->auth, fd, &c->peer) : 0;
 
 	if (rc) {
-		clog__error("api: a client is refused: its credentials are unreadable: %s",
+		clog__error("api: a client is refused: its credentials (SO_PEERCRED, SO_PEERGROUPS) "
+			    "are unreadable: %s: it may retry; if this repeats, check clusterd's "
+			    "memory and dmesg for LSM (SELinux, AppArmor) denials",
 			    strerror(-rc));
 		close(fd);
 		free(c);

@@ -136,8 +136,9 @@ static void pin_from_here(struct fanout *f, json_t *vm, pid_t pid, const char *w
 
 	json_object_set_new(vm, "repinned_by", json_string("clusterd"));
 	if (rc) {
-		clog__error("cpus: cannot pin twin-vmm pid %d to CPUs %s: %s (%s)", (int)pid,
-			    f->allowed, strerror(-rc), why);
+		clog__error("cpus: cannot pin twin-vmm pid %d to CPUs %s: %s (%s)%s", (int)pid,
+			    f->allowed, strerror(-rc), why,
+			    rc == -EINVAL ? CPU_PIN_EINVAL_HINT : "");
 		json_object_set_new(vm, "error", json_string(strerror(-rc)));
 	}
 }
@@ -305,7 +306,8 @@ void host_cpus__apply(const struct host_cpus *h, struct supervisor *sup)
 	cpu_list__format(&set, list, sizeof(list));
 	rc = cpu_pin__process(0, &set);
 	if (rc)
-		clog__error("cpus: cannot pin clusterd to CPUs %s: %s", list, strerror(-rc));
+		clog__error("cpus: cannot pin clusterd to CPUs %s: %s%s", list, strerror(-rc),
+			    rc == -EINVAL ? CPU_PIN_EINVAL_HINT : "");
 	rc = supervisor__set_vmm_cpus(sup, list);
 	if (rc)
 		clog__warn(

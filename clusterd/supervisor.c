@@ -465,9 +465,10 @@ static void on_cpus_set(void *arg, json_t *ret, const char *cls, const char *err
 	if (ret || v->killed || !v->pid)
 		return;
 	rc = cpu_list__parse(v->cpus, &set) ?: cpu_pin__process(v->pid, &set);
-	clog__error("vm %s: its %s refused set-cpus %s (%s): %s from clusterd%s%s", v->vm,
+	clog__error("vm %s: its %s refused set-cpus %s (%s): %s from clusterd%s%s%s", v->vm,
 		    cl_role__to_str(v->role), v->cpus, error, rc ? "cannot pin it" : "pinned it",
-		    rc ? ": " : "", rc ? strerror(-rc) : "");
+		    rc ? ": " : "", rc ? strerror(-rc) : "",
+		    rc == -EINVAL ? CPU_PIN_EINVAL_HINT : "");
 }
 
 /*
@@ -991,8 +992,9 @@ void supervisor__command(struct supervisor *s, const struct cl_action *a)
 		return;
 	}
 	if (!via) {
-		clog__error("vm %s: cannot send %s: no connected %s twin-vmm here", a->vm, cmd,
-			    role == CL_ROLE_NONE ? "" : cl_role__to_str(role));
+		clog__error("vm %s: cannot send %s: no connected %s%stwin-vmm here", a->vm, cmd,
+			    role == CL_ROLE_NONE ? "" : cl_role__to_str(role),
+			    role == CL_ROLE_NONE ? "" : " ");
 		if (v && a->vmm_cmd == CL_VMM_PROTECT)
 			emit(v, CL_EV_SYNC_FAILED, 0);
 		return;

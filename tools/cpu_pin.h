@@ -12,4 +12,9 @@
  */
 int cpu_pin__process(pid_t pid, const cpu_set_t *set);
 
+/* The fix to name after a pin that failed with -EINVAL (sched_setaffinity: no CPU allowed). */
+#define CPU_PIN_EINVAL_HINT                                                                        \
+	": is each CPU in clusterd's cpuset (systemd AllowedCPUs=, CPUAffinity=)? twin host cpus " \
+	"lists the CPUs"
+
 #endif
