@@ -3,7 +3,8 @@
 #
 # clusterd_lab_up writes h1's corosync.conf and clusterd.conf under $E2E_TMP/h1 (VM configs
 # in $dir/vms); start_corosync and start_clusterd run the daemons in h1 (their pids in
-# COROSYNC_PID and CLUSTERD_PID); request talks to the clusterd socket.  The lab's teardown
+# COROSYNC_PID and CLUSTERD_PID); request talks to the clusterd socket, twin_host runs
+# `twin host` there; clusterd_kv1_cfg writes the kv guest's VM config.  The lab's teardown
 # (lab-lib.sh) kills whatever is left in h1.
 
 . "$(dirname "$0")/lab-lib.sh"
@@ -96,6 +97,28 @@ start_clusterd()
 		[ "$SECONDS" -lt "$deadline" ] || { show_file "$1"; fail "no socket in 10 s"; }
 		sleep 0.1
 	done
+}
+
+# clusterd_kv1_cfg: $dir/vms/kv1.cfg, the kv guest at 198.18.2.10 on the lab's LAN bridge.
+clusterd_kv1_cfg()
+{
+	cat >"$dir/vms/kv1.cfg" <<EOT
+name = kv1
+memory = 64
+kernel = $(guest kv)
+cmdline = "ip=198.18.2.10/24 mac=52:54:00:12:34:56 port=7777"
+nic = mac=52:54:00:12:34:56,bridge=$(lab a get lan-bridge)
+EOT
+}
+
+# twin_host NAME ARGS...: `twin host ARGS` in h1 (the CLI at $CLI); RUN_RC, NAME.out, NAME.err.
+twin_host()
+{
+	local name=$1
+	shift
+	RUN_RC=0
+	lab a exec h1 "${CLI:?CLI is not set: the script sets it from TWIN_CLI}" host "$@" \
+		>"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" || RUN_RC=$?
 }
 
 # request JSON: one request line to clusterd's socket in h1; prints the reply line.

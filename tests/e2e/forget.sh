@@ -8,13 +8,7 @@ require_vmm
 TWIN=${TWIN:?TWIN is not set: run this test through make check}
 
 clusterd_lab_up
-cat >"$dir/vms/kv1.cfg" <<EOT
-name = kv1
-memory = 64
-kernel = $(guest kv)
-cmdline = "ip=198.18.2.10/24 mac=52:54:00:12:34:56 port=7777"
-nic = mac=52:54:00:12:34:56,bridge=$(lab a get lan-bridge)
-EOT
+clusterd_kv1_cfg
 start_corosync
 start_clusterd "$dir/clusterd.log"
 

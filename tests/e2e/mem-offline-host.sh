@@ -29,15 +29,6 @@ printf '[metrics]\nlisten = 198.18.0.1:9464\n' >>"$dir/clusterd.conf"
 start_corosync
 start_clusterd "$dir/clusterd.log"
 
-# twin_host NAME ARGS...: `twin host ARGS` in h1; RUN_RC, NAME.out, NAME.err.
-twin_host()
-{
-	local name=$1
-	shift
-	RUN_RC=0
-	lab a exec h1 "$CLI" host "$@" >"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" || RUN_RC=$?
-}
-
 # refused NAME ERE ARGS...: `twin host ARGS` exits 1 with ERE on stderr.
 refused()
 {

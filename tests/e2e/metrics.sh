@@ -26,13 +26,7 @@ assert_status bad-listen 2
 assert_one_error_line bad-listen "bad\.conf:$line: \[metrics\] listen '198\.18\.0\.1' is not ADDR:PORT.*use e\.g\. listen = "
 
 printf '[metrics]\nlisten = 198.18.0.1:9464\n' >>"$dir/clusterd.conf"
-cat >"$dir/vms/kv1.cfg" <<EOT
-name = kv1
-memory = 64
-kernel = $(guest kv)
-cmdline = "ip=198.18.2.10/24 mac=52:54:00:12:34:56 port=7777"
-nic = mac=52:54:00:12:34:56,bridge=$(lab a get lan-bridge)
-EOT
+clusterd_kv1_cfg
 start_corosync
 start_clusterd "$dir/clusterd.log"
 grep -q "metrics: serving http://198.18.0.1:9464/metrics" "$dir/clusterd.log" ||
