@@ -92,8 +92,8 @@ lab_gone()
 	[ ! -f "$E2E_TMP/lab-$1/netns" ] || lab "$1" down >/dev/null || true
 }
 
-# keep_logs NAME: the Corosync, clusterd and twin-vmm logs of lab NAME, whose kind failed,
-# copied out of the temp dir; prints where.
+# keep_logs NAME: the Corosync, clusterd and twin-vmm logs of lab NAME (a failed kind's, or
+# any kind's with BENCH_FAILOVER_KEEP_LOGS), copied out of the temp dir; prints where.
 keep_logs()
 {
 	local d

@@ -54,8 +54,10 @@ unsigned int host_cpus__offline_count(const struct host_cpus *h);
 int host_cpus__offline(struct host_cpus *h, unsigned int cpu, bool hotplug, char *err,
 		       size_t errlen);
 
-/* Gives cpu back to Twin, and to the kernel first if Twin hotplugged it.  As above; -EALREADY:
- * it is not offline for Twin. */
+/*
+ * Gives cpu back to Twin, and to the kernel first if Twin hotplugged it.  As above; -EALREADY:
+ * it is not offline for Twin.
+ */
 int host_cpus__online(struct host_cpus *h, unsigned int cpu, char *err, size_t errlen);
 
 /*

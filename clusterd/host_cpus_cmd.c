@@ -11,8 +11,9 @@
 /*
  * set-cpus and query-cpus answer at once, but may wait behind a slow command (twin-vmm serves
  * one at a time): the CLI is answered by REPLY_MS, clusterd pinning any twin-vmm that has not
- * re-pinned itself by then.  Its set-cpus stays queued (VMM_CPUS_MS), so on its one
- * connection to that twin-vmm it still runs before any later set-cpus: never a stale set last.
+ * re-pinned itself by then.  Its set-cpus stays queued (VMM_CPUS_MS), so on the control
+ * connection to that twin-vmm (fence and unfence have their own) it still runs before any
+ * later set-cpus: never a stale set last.
  */
 #define REPLY_MS    3000
 #define VMM_CPUS_MS 60000

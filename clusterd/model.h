@@ -248,9 +248,9 @@ enum cl_event {
 	CL_EV_ACTIVATED,     /* the backup's failover is done: it is the primary */
 	/*
 	 * The primary's query-replication says stalled (its backup unheard): licenses
-	 * nothing by itself.  The supervisor says it once a stall lasted 3 polls, then every
-	 * 10 s while it lasts; the model reports it over CPG once per backup (again after a
-	 * quorate round if no quorate partition applied it): the backup's host then kills
+	 * nothing by itself.  The supervisor says it once per stall, after 3 polls in a row;
+	 * the model reports it over CPG once per backup (again after a quorate round if no
+	 * quorate partition applied it): the backup's host then kills
 	 * its backup, whose confirmed death lets the primary degrade; re-protection then
 	 * backs off (cl_vm.stall_hold).
 	 */

@@ -916,7 +916,10 @@ static void on_fenced(void *arg, json_t *ret, const char *cls, const char *error
 	kill_vmm(v, SIGKILL);
 }
 
-/* Whether cmd waits for the control socket (v is starting, restarting or reconnecting). */
+/*
+ * Whether cmd waits for its connection (fence and unfence: the fence one; the rest: the
+ * control one) while v is starting, restarting or reconnecting.
+ */
 static bool queue(struct vmm *v, enum cl_vmm_cmd cmd)
 {
 	switch (cmd) {

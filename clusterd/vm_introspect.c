@@ -9,7 +9,7 @@
 struct pending {
 	struct local_ctx *ctx;
 	uint64_t id;
-	const char *cmd; /* the socket's name, for errors */
+	const char *cmd; /* the command's name (vm-peek, vm-regs), for errors */
 	char vm[CL_NAME_MAX + 1];
 	char host[CL_NAME_MAX + 1];
 };

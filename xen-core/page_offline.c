@@ -105,7 +105,7 @@ int page_offline__gpa_to_pfn(const struct vm *vm, uint64_t gpa, uint64_t *pfn)
 int page_offline__pfn_to_gpa(const struct vm *vm, uint64_t pfn, uint64_t *gpa)
 {
 	const struct memory *m = &vm->mem;
-	uint64_t *buf = malloc(PM_CHUNK * sizeof(*buf)), pages = m->size / PAGE, first;
+	uint64_t *buf = malloc(PM_CHUNK * sizeof(*buf)), pages = m->size / PAGE, first, probe;
 	int fd = open_pagemap(), rc = -ESRCH, r;
 	bool seen_pfn = false;
 
@@ -135,7 +135,7 @@ int page_offline__pfn_to_gpa(const struct vm *vm, uint64_t pfn, uint64_t *gpa)
 		}
 	}
 	/* Pages present but no PFN seen at all: the PFNs are hidden from us, not absent. */
-	if (rc == -ESRCH && !seen_pfn && hva_to_pfn(m->base, &first) == -EPERM)
+	if (rc == -ESRCH && !seen_pfn && hva_to_pfn(m->base, &probe) == -EPERM)
 		rc = -EPERM;
 out:
 	if (fd >= 0)
@@ -428,7 +428,10 @@ static int retire(struct vm *vm, uint64_t gpa, uint64_t expect_pfn, struct page_
 	return 0;
 }
 
-/* The page at gpa is already retired, frame pfn (the one asked, or the page's latest). */
+/*
+ * The refusal of a repeated retirement: r's page is already offline (since when, and on which
+ * frames).
+ */
 static int already(const struct record *r, char *err, size_t errlen)
 {
 	char since[32];
