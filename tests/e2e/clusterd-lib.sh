@@ -99,6 +99,17 @@ start_clusterd()
 	done
 }
 
+# twin ARGS...: the twin CLI ($TWIN) in h1; its stdout in OUT, stderr in ERR, exit status in
+# RC.  A script that needs another form (a user, a bound) defines its own twin after this.
+twin()
+{
+	RC=0
+	lab a exec h1 "${TWIN:?TWIN is not set: run this test through make check}" "$@" \
+		>"$E2E_TMP/twin.out" 2>"$E2E_TMP/twin.err" || RC=$?
+	OUT=$(cat "$E2E_TMP/twin.out")
+	ERR=$(cat "$E2E_TMP/twin.err")
+}
+
 # clusterd_kv1_cfg: $dir/vms/kv1.cfg, the kv guest at 198.18.2.10 on the lab's LAN bridge.
 clusterd_kv1_cfg()
 {

@@ -35,15 +35,6 @@ done
 start_corosync
 start_clusterd "$dir/clusterd.log"
 
-# twin ARGS...: the CLI in h1; its stdout in OUT, stderr in ERR, exit status in RC.
-twin()
-{
-	RC=0
-	lab a exec h1 "$TWIN" "$@" >"$E2E_TMP/twin.out" 2>"$E2E_TMP/twin.err" || RC=$?
-	OUT=$(cat "$E2E_TMP/twin.out")
-	ERR=$(cat "$E2E_TMP/twin.err")
-}
-
 # twin_ok ARGS...: twin, which must exit 0.
 twin_ok()
 {

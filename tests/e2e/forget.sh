@@ -12,15 +12,6 @@ clusterd_kv1_cfg
 start_corosync
 start_clusterd "$dir/clusterd.log"
 
-# twin ARGS...: the CLI in h1; OUT, ERR, RC.
-twin()
-{
-	RC=0
-	lab a exec h1 "$TWIN" "$@" >"$E2E_TMP/twin.out" 2>"$E2E_TMP/twin.err" || RC=$?
-	OUT=$(cat "$E2E_TMP/twin.out")
-	ERR=$(cat "$E2E_TMP/twin.err")
-}
-
 # expect STATUS TEXT ARGS...: twin ARGS exits STATUS with TEXT in its output (0) or error.
 expect()
 {
